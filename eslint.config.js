@@ -1,0 +1,34 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'net', 'http', 'https', 'crypto', 'child_process', 'stream', 'buffer', 'url', 'util', 'worker_threads'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'src/web/dist/**', 'test-results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  {
+    // The crypto core and the client library run unchanged in browsers: no Node modules, no server code.
+    files: ['src/crypto/**/*.ts', 'src/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: nodeBuiltins, message: 'src/crypto and src/client must run in browsers: no Node modules.' },
+          { group: ['**/server/**', '**/storage/**', '**/cli/**'], message: 'Dependencies point one way: front ends → client → crypto/protocol.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/server/**/*.ts', 'src/storage/**/*.ts'],
+    rules: { 'no-console': 'error' },
+  },
+);

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/** The `burrow` command: one entry point, one module per command group. */
+import { Command } from 'commander';
+
+const program = new Command();
+program
+  .name('burrow')
+  .description('Burrow: end-to-end encrypted voice messages for connected toys.')
+  .showHelpAfterError('(run with --help for usage)')
+  .enablePositionalOptions();
+
+// Command groups register themselves here, one line each.
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,46 @@
+/** Schema building blocks shared by every route. */
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Unpadded base64url of at most `maxBytes` bytes. */
+export function Base64Url(options: { minBytes?: number; maxBytes: number; description?: string }) {
+  const maxLength = Math.ceil((options.maxBytes * 4) / 3);
+  const minLength = options.minBytes === undefined ? 0 : Math.ceil((options.minBytes * 4) / 3);
+  return Type.String({
+    pattern: '^[A-Za-z0-9_-]*$',
+    minLength,
+    maxLength,
+    ...(options.description === undefined ? {} : { description: options.description }),
+  });
+}
+
+/** An opaque id chosen by the server: 22 characters of base64url (128 random bits). */
+export const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{22}$', description: '128-bit random id, base64url' });
+export type Id = Static<typeof Id>;
+
+/** Milliseconds since the Unix epoch. */
+export const Timestamp = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
+
+/** An email address as typed; the server normalises case and surrounding whitespace. */
+export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$' });
+
+/** The public half of an account's or a toy's identity: raw 32-byte keys, base64url. */
+export const PublicIdentity = Type.Object(
+  {
+    signingKey: Base64Url({ minBytes: 32, maxBytes: 32, description: 'Ed25519 public key' }),
+    agreementKey: Base64Url({ minBytes: 32, maxBytes: 32, description: 'X25519 public key' }),
+  },
+  { additionalProperties: false },
+);
+export type PublicIdentity = Static<typeof PublicIdentity>;
+
+/** The RFC 9457 problem every error answer carries. */
+export const ProblemSchema = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  instance: Type.Optional(Type.String()),
+  retryAfter: Type.Optional(Type.Integer()),
+  requestId: Type.Optional(Type.String()),
+  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+});

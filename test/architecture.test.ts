@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('../src/', import.meta.url).pathname;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return /\.tsx?$/.test(name) ? [path] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specifiers = [...text.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)];
+  return specifiers.map((m) => m[1]!);
+}
+
+const nodeModule = /^(node:|fs$|path$|os$|net$|http$|https$|crypto$|child_process$|stream$|buffer$|url$|util$|worker_threads$)/;
+
+describe('dependencies point one way', () => {
+  for (const layer of ['crypto', 'client']) {
+    it(`src/${layer} imports no Node module, so it runs in browsers`, () => {
+      for (const file of sourceFiles(join(root, layer))) {
+        for (const spec of importsOf(file)) expect(spec, `${file} imports ${spec}`).not.toMatch(nodeModule);
+      }
+    });
+  }
+
+  it('src/crypto imports nothing from the client, server, storage or front ends', () => {
+    for (const file of sourceFiles(join(root, 'crypto'))) {
+      for (const spec of importsOf(file)) expect(spec, `${file} imports ${spec}`).not.toMatch(/\.\.\/(client|server|storage|cli|web|toy)\//);
+    }
+  });
+
+  it('src/client imports nothing from the server, storage or front ends', () => {
+    for (const file of sourceFiles(join(root, 'client'))) {
+      for (const spec of importsOf(file)) expect(spec, `${file} imports ${spec}`).not.toMatch(/\.\.\/(server|storage|cli|web|toy)\//);
+    }
+  });
+
+  it('src/server and src/storage import nothing from the front ends', () => {
+    for (const layer of ['server', 'storage']) {
+      for (const file of sourceFiles(join(root, layer))) {
+        for (const spec of importsOf(file)) expect(spec, `${file} imports ${spec}`).not.toMatch(/\.\.\/(cli|web|toy|client)\//);
+      }
+    }
+  });
+});
