@@ -1,0 +1,222 @@
+/**
+ * A small typed HTTP client for Burrow's `/v1` API over the global `fetch`, so it runs unchanged
+ * in Node 20 and in browsers. Every answer is checked against its TypeBox schema before use: a
+ * hostile or broken server cannot hand the caller a value of the wrong shape.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import {
+  AccountView,
+  type DeleteAccountRequest,
+  type LoginFinishRequest,
+  LoginStartResponse,
+  type LoginStartRequest,
+  type RecoverFinishRequest,
+  type RecoverStartRequest,
+  RecoverStartResponse,
+  type RegisterFinishRequest,
+  type RegisterStartRequest,
+  RegisterStartResponse,
+  SessionGranted,
+  SessionList,
+} from '../protocol/accounts.js';
+import { codeOfProblemType, type ErrorCode, type Problem } from '../protocol/errors.js';
+
+/** How requests authenticate: a bearer token (CLI, toy, tests) or the browser's session cookie. */
+export type AuthMode = 'bearer' | 'cookie';
+
+/** Options of {@link BurrowApi}. */
+export interface BurrowApiOptions {
+  /** The server's base URL, such as `https://burrow.example` (no `/v1`). */
+  baseUrl: string;
+  /** `cookie` sends the browser's `burrow_session` cookie (`credentials: 'same-origin'`); default `bearer`. */
+  auth?: AuthMode;
+  /** The session token, in bearer mode. */
+  token?: string;
+  /** A `fetch` implementation; defaults to the global one. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** An error answer from the server, carrying its RFC 9457 problem. Never carries a secret. */
+export class ApiError extends Error {
+  /** The catalogue code, or undefined when the answer was not one of Burrow's problems. */
+  readonly code: ErrorCode | undefined;
+  readonly type: string;
+  readonly title: string;
+  readonly detail: string;
+  readonly status: number;
+  /** Seconds to wait before retrying, on `burrow/rate-limited`. */
+  readonly retryAfter: number | undefined;
+  readonly problem: Problem;
+
+  constructor(problem: Problem) {
+    super(problem.detail || problem.title);
+    this.name = 'ApiError';
+    this.problem = problem;
+    this.code = codeOfProblemType(problem.type);
+    this.type = problem.type;
+    this.title = problem.title;
+    this.detail = problem.detail;
+    this.status = problem.status;
+    this.retryAfter = problem.retryAfter;
+  }
+}
+
+/** The server could not be reached, or answered with something that is not Burrow's API. */
+export class NetworkError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NetworkError';
+  }
+}
+
+function isProblem(value: unknown): value is Problem {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.type === 'string' && typeof v.title === 'string' && typeof v.status === 'number';
+}
+
+function retryAfterHeader(response: Response): number | undefined {
+  const header = response.headers.get('retry-after');
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
+  return Number(header.trim());
+}
+
+/** Typed calls to the accounts and sessions routes. One instance per server and session. */
+export class BurrowApi {
+  readonly baseUrl: string;
+  readonly auth: AuthMode;
+  #token: string | undefined;
+  readonly #fetch: typeof globalThis.fetch;
+
+  constructor(options: BurrowApiOptions) {
+    if (typeof options.baseUrl !== 'string') throw new TypeError('baseUrl must be a string');
+    let url: URL;
+    try {
+      url = new URL(options.baseUrl);
+    } catch {
+      throw new TypeError(`baseUrl is not a valid URL: ${options.baseUrl}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('baseUrl must be an http(s) URL');
+    this.baseUrl = url.origin + url.pathname.replace(/\/+$/, '');
+    this.auth = options.auth ?? 'bearer';
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** The current bearer token, if any. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  /** Sets or clears the bearer token used by later calls. */
+  setToken(token: string | undefined): void {
+    this.#token = token;
+  }
+
+  /** A copy of this client for the same server with another token. */
+  withToken(token: string | undefined): BurrowApi {
+    return new BurrowApi({ baseUrl: this.baseUrl, auth: this.auth, token, fetch: this.#fetch });
+  }
+
+  registerStart(body: Static<typeof RegisterStartRequest>): Promise<Static<typeof RegisterStartResponse>> {
+    return this.#call('POST', '/v1/accounts/register/start', RegisterStartResponse, body);
+  }
+
+  registerFinish(body: Static<typeof RegisterFinishRequest>): Promise<SessionGranted> {
+    return this.#call('POST', '/v1/accounts/register/finish', SessionGranted, body);
+  }
+
+  loginStart(body: Static<typeof LoginStartRequest>): Promise<Static<typeof LoginStartResponse>> {
+    return this.#call('POST', '/v1/accounts/login/start', LoginStartResponse, body);
+  }
+
+  loginFinish(body: Static<typeof LoginFinishRequest>): Promise<SessionGranted> {
+    return this.#call('POST', '/v1/accounts/login/finish', SessionGranted, body);
+  }
+
+  recoverStart(body: Static<typeof RecoverStartRequest>): Promise<Static<typeof RecoverStartResponse>> {
+    return this.#call('POST', '/v1/accounts/recover/start', RecoverStartResponse, body);
+  }
+
+  recoverFinish(body: Static<typeof RecoverFinishRequest>): Promise<SessionGranted> {
+    return this.#call('POST', '/v1/accounts/recover/finish', SessionGranted, body);
+  }
+
+  logout(): Promise<void> {
+    return this.#call('POST', '/v1/accounts/logout', undefined, {});
+  }
+
+  me(): Promise<Static<typeof AccountView>> {
+    return this.#call('GET', '/v1/accounts/me', AccountView);
+  }
+
+  deleteAccount(body: Static<typeof DeleteAccountRequest>): Promise<void> {
+    return this.#call('DELETE', '/v1/accounts/me', undefined, body);
+  }
+
+  listSessions(): Promise<Static<typeof SessionList>> {
+    return this.#call('GET', '/v1/sessions', SessionList);
+  }
+
+  revokeSession(sessionId: string): Promise<void> {
+    if (!/^[A-Za-z0-9_-]{22}$/.test(sessionId)) throw new TypeError('sessionId must be a 22-character id');
+    return this.#call('DELETE', `/v1/sessions/${sessionId}`, undefined);
+  }
+
+  revokeAllSessions(): Promise<void> {
+    return this.#call('POST', '/v1/sessions/revoke-all', undefined, {});
+  }
+
+  async #call<S extends TSchema | undefined>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    schema: S,
+    body?: unknown,
+  ): Promise<S extends TSchema ? Static<S> : void> {
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.auth === 'bearer' && this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    const init: RequestInit = {
+      method,
+      headers,
+      credentials: this.auth === 'cookie' ? 'same-origin' : 'omit',
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    };
+    let response: Response;
+    try {
+      response = await this.#fetch(this.baseUrl + path, init);
+    } catch (error) {
+      const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      throw new NetworkError(`cannot reach the server at ${this.baseUrl}: ${reason}`, { cause: error });
+    }
+    const text = await response.text().catch(() => '');
+    let parsed: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+    }
+    if (!response.ok) {
+      if (isProblem(parsed)) {
+        const retryAfter = parsed.retryAfter ?? retryAfterHeader(response);
+        throw new ApiError({ ...parsed, detail: typeof parsed.detail === 'string' ? parsed.detail : '', ...(retryAfter === undefined ? {} : { retryAfter }) });
+      }
+      const retryAfter = retryAfterHeader(response);
+      throw new ApiError({
+        type: 'about:blank',
+        title: response.statusText || `HTTP ${response.status}`,
+        status: response.status,
+        detail: `the server at ${this.baseUrl} answered ${method} ${path} with HTTP ${response.status}`,
+        ...(retryAfter === undefined ? {} : { retryAfter }),
+      });
+    }
+    if (schema === undefined) return undefined as S extends TSchema ? Static<S> : void;
+    if (!Value.Check(schema, parsed)) {
+      throw new NetworkError(`the server at ${this.baseUrl} sent an unexpected answer to ${method} ${path}`);
+    }
+    return parsed as S extends TSchema ? Static<S> : void;
+  }
+}
