@@ -1,0 +1,202 @@
+/**
+ * Identities: an Ed25519 signing key pair (RFC 8032) and an X25519 key agreement key pair
+ * (RFC 7748), held as WebCrypto keys; their serialisation, sealing, and human-comparable
+ * fingerprints.
+ */
+import { aeadOpen, aeadSeal } from './aead.js';
+import { assertBytes, concatBytes, fromBase64Url, utf8 } from './bytes.js';
+import { fail, ok, type CryptoResult } from './result.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { buf, subtle } from './webcrypto.js';
+
+/** Raw public keys of an identity: Ed25519 (RFC 8032 §5.1.5) and X25519 (RFC 7748 §5), 32 bytes each. */
+export interface PublicIdentityKeys {
+  signingKey: Uint8Array;
+  agreementKey: Uint8Array;
+}
+
+/** A private identity: public keys plus WebCrypto private keys (Ed25519 `sign`, X25519 `deriveBits`). */
+export interface Identity {
+  readonly publicKeys: PublicIdentityKeys;
+  readonly signingPrivateKey: CryptoKey;
+  readonly agreementPrivateKey: CryptoKey;
+}
+
+const SECRET_VERSION = 0x01;
+/** version (1) ‖ Ed25519 seed (32) ‖ X25519 private key (32). */
+const SECRET_LENGTH = 65;
+
+// RFC 8410 §7 OneAsymmetricKey prefixes for a 32-byte private key, used to import seeds as PKCS#8.
+const ED25519_PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
+const X25519_PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20);
+
+const SEAL_LABEL = 'burrow/identity-seal/v1\0';
+const FINGERPRINT_LABEL = 'burrow/fingerprint/v1\0';
+// Signal's numeric fingerprint iterates SHA-512 5200 times to make a colliding key costly to find.
+const FINGERPRINT_ITERATIONS = 5200;
+
+/** Throws a TypeError naming `name` unless `keys` holds two 32-byte public keys. */
+export function assertPublicKeys(keys: unknown, name: string): asserts keys is PublicIdentityKeys {
+  if (typeof keys !== 'object' || keys === null) throw new TypeError(`${name} must be an object with signingKey and agreementKey`);
+  const k = keys as Partial<PublicIdentityKeys>;
+  assertBytes(k.signingKey, `${name}.signingKey`, 32);
+  assertBytes(k.agreementKey, `${name}.agreementKey`, 32);
+}
+
+/** Throws a TypeError naming `name` unless `identity` looks like an Identity. */
+export function assertIdentity(identity: unknown, name: string): asserts identity is Identity {
+  if (typeof identity !== 'object' || identity === null) throw new TypeError(`${name} must be an Identity`);
+  const i = identity as Partial<Identity>;
+  assertPublicKeys(i.publicKeys, `${name}.publicKeys`);
+  if (!(i.signingPrivateKey instanceof CryptoKey) || i.signingPrivateKey.algorithm.name !== 'Ed25519') {
+    throw new TypeError(`${name}.signingPrivateKey must be an Ed25519 CryptoKey`);
+  }
+  if (!(i.agreementPrivateKey instanceof CryptoKey) || i.agreementPrivateKey.algorithm.name !== 'X25519') {
+    throw new TypeError(`${name}.agreementPrivateKey must be an X25519 CryptoKey`);
+  }
+}
+
+/** Generates a fresh identity. Private keys are extractable by default so the identity can be sealed. */
+export async function generateIdentity(options: { extractable?: boolean } = {}): Promise<Identity> {
+  const extractable = options.extractable ?? true;
+  const signing = (await subtle().generateKey({ name: 'Ed25519' }, extractable, ['sign', 'verify'])) as CryptoKeyPair;
+  const agreement = (await subtle().generateKey({ name: 'X25519' }, extractable, ['deriveBits'])) as CryptoKeyPair;
+  const signingKey = new Uint8Array(await subtle().exportKey('raw', signing.publicKey));
+  const agreementKey = new Uint8Array(await subtle().exportKey('raw', agreement.publicKey));
+  return Object.freeze({
+    publicKeys: Object.freeze({ signingKey, agreementKey }),
+    signingPrivateKey: signing.privateKey,
+    agreementPrivateKey: agreement.privateKey,
+  });
+}
+
+async function privateSeed(key: CryptoKey, name: string): Promise<Uint8Array> {
+  if (!key.extractable) throw new TypeError(`${name} is not extractable`);
+  const jwk = await subtle().exportKey('jwk', key);
+  if (typeof jwk.d !== 'string') throw new TypeError(`${name} is not a private key`);
+  const seed = fromBase64Url(jwk.d);
+  if (seed.length !== 32) throw new TypeError(`${name} is not a 32-byte private key`);
+  return seed;
+}
+
+/**
+ * Serialises the identity's private keys: 0x01 ‖ Ed25519 seed (RFC 8032 §5.1.5) ‖ X25519 private key
+ * (RFC 7748 §5), 65 bytes. This is the secret itself: seal it before it leaves the device.
+ */
+export async function exportIdentitySecret(identity: Identity): Promise<Uint8Array> {
+  assertIdentity(identity, 'identity');
+  const signingSeed = await privateSeed(identity.signingPrivateKey, 'identity.signingPrivateKey');
+  const agreementSeed = await privateSeed(identity.agreementPrivateKey, 'identity.agreementPrivateKey');
+  return concatBytes(Uint8Array.of(SECRET_VERSION), signingSeed, agreementSeed);
+}
+
+async function importPrivate(prefix: Uint8Array, seed: Uint8Array, algorithm: 'Ed25519' | 'X25519', extractable: boolean): Promise<{ key: CryptoKey; publicKey: Uint8Array }> {
+  const usages: KeyUsage[] = algorithm === 'Ed25519' ? ['sign'] : ['deriveBits'];
+  const pkcs8 = buf(concatBytes(prefix, seed));
+  // WebCrypto has no "public key from private key"; an extractable import exposes it as JWK `x`.
+  const probe = await subtle().importKey('pkcs8', pkcs8, { name: algorithm }, true, usages);
+  const jwk = await subtle().exportKey('jwk', probe);
+  if (typeof jwk.x !== 'string') throw new TypeError('secret did not yield a public key');
+  const publicKey = fromBase64Url(jwk.x);
+  const key = extractable ? probe : await subtle().importKey('pkcs8', pkcs8, { name: algorithm }, false, usages);
+  return { key, publicKey };
+}
+
+/** Rebuilds an identity from `exportIdentitySecret` output. Throws a TypeError on a malformed secret. */
+export async function importIdentitySecret(secret: Uint8Array, options: { extractable?: boolean } = {}): Promise<Identity> {
+  assertBytes(secret, 'secret', SECRET_LENGTH);
+  if (secret[0] !== SECRET_VERSION) throw new TypeError(`secret has unsupported version ${secret[0]}`);
+  const extractable = options.extractable ?? true;
+  const signing = await importPrivate(ED25519_PKCS8_PREFIX, secret.subarray(1, 33), 'Ed25519', extractable);
+  const agreement = await importPrivate(X25519_PKCS8_PREFIX, secret.subarray(33, 65), 'X25519', extractable);
+  return Object.freeze({
+    publicKeys: Object.freeze({ signingKey: signing.publicKey, agreementKey: agreement.publicKey }),
+    signingPrivateKey: signing.key,
+    agreementPrivateKey: agreement.key,
+  });
+}
+
+function sealAad(context: string): Uint8Array {
+  if (typeof context !== 'string' || context.length === 0) throw new TypeError('context must be a non-empty string');
+  return concatBytes(utf8(SEAL_LABEL), utf8(context));
+}
+
+/**
+ * Seals the identity's secret under a 32-byte `sealingKey` with AES-256-GCM (see aead.ts), binding
+ * `context` (e.g. "account:<id>/password") as additional data so a bundle cannot be moved between
+ * contexts. `sealingKey` must be a KDF output (e.g. `deriveKey` of OPAQUE's export_key).
+ */
+export async function sealIdentity(identity: Identity, sealingKey: Uint8Array, context: string): Promise<Uint8Array> {
+  assertBytes(sealingKey, 'sealingKey', 32);
+  const aad = sealAad(context);
+  const secret = await exportIdentitySecret(identity);
+  try {
+    return await aeadSeal(sealingKey, secret, aad);
+  } finally {
+    secret.fill(0);
+  }
+}
+
+/** Opens a sealed identity; a wrong key, context or any changed byte gives `identity/unseal-failed`. */
+export async function openSealedIdentity(
+  sealed: Uint8Array,
+  sealingKey: Uint8Array,
+  context: string,
+  options: { extractable?: boolean } = {},
+): Promise<CryptoResult<Identity>> {
+  assertBytes(sealed, 'sealed');
+  assertBytes(sealingKey, 'sealingKey', 32);
+  const opened = await aeadOpen(sealingKey, sealed, sealAad(context));
+  if (!opened.ok) return fail('identity/unseal-failed');
+  const secret = opened.value;
+  try {
+    if (secret.length !== SECRET_LENGTH || secret[0] !== SECRET_VERSION) return fail('identity/malformed');
+    return ok(await importIdentitySecret(secret, options));
+  } catch {
+    return fail('identity/malformed');
+  } finally {
+    secret.fill(0);
+  }
+}
+
+async function fingerprintDigits(keys: PublicIdentityKeys): Promise<string> {
+  const keyBlob = concatBytes(keys.signingKey, keys.agreementKey);
+  // Signal's numeric fingerprint construction: H0 = SHA-512(version ‖ keys), Hi = SHA-512(Hi-1 ‖ keys).
+  // The 5200 iterations use @noble/hashes: one awaited WebCrypto digest per step is ~10× slower.
+  let hash = sha512(concatBytes(utf8(FINGERPRINT_LABEL), keyBlob));
+  const block = new Uint8Array(64 + keyBlob.length);
+  block.set(keyBlob, 64);
+  for (let i = 0; i < FINGERPRINT_ITERATIONS; i++) {
+    block.set(hash, 0);
+    hash = sha512(block);
+  }
+  let digits = '';
+  for (let chunk = 0; chunk < 6; chunk++) {
+    let value = 0;
+    // Five bytes as a 40-bit big-endian integer, reduced mod 100000 (bias < 2^-23 per group).
+    for (let j = 0; j < 5; j++) value = value * 256 + hash[chunk * 5 + j]!;
+    digits += String(value % 100_000).padStart(5, '0');
+  }
+  return digits;
+}
+
+function groupsOfFive(digits: string): string {
+  return digits.match(/.{5}/g)!.join(' ');
+}
+
+/** A 30-digit fingerprint of one identity in groups of five ("12345 67890 …"), stable for its keys. */
+export async function fingerprint(keys: PublicIdentityKeys): Promise<string> {
+  assertPublicKeys(keys, 'keys');
+  return groupsOfFive(await fingerprintDigits(keys));
+}
+
+/**
+ * The safety number two people compare to confirm each other's keys: both 30-digit fingerprints,
+ * sorted so either side computes the same 60 digits, in twelve groups of five (as Signal shows it).
+ */
+export async function safetyNumber(a: PublicIdentityKeys, b: PublicIdentityKeys): Promise<string> {
+  assertPublicKeys(a, 'a');
+  assertPublicKeys(b, 'b');
+  const [fa, fb] = await Promise.all([fingerprintDigits(a), fingerprintDigits(b)]);
+  return groupsOfFive(fa < fb ? fa + fb : fb + fa);
+}
