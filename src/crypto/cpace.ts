@@ -15,6 +15,13 @@ import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes
 
 type RistrettoPoint = InstanceType<typeof ristretto255.Point>;
 
+/** Element derivation from 64 uniform bytes (RFC 9496 §4.3.4); optional in the hasher's type, present for ristretto255. */
+const deriveElement: (bytes: Uint8Array) => RistrettoPoint = (() => {
+  const derive = ristretto255_hasher.deriveToCurve;
+  if (derive === undefined) throw new Error('@noble/curves lacks ristretto255 element derivation');
+  return derive;
+})();
+
 /** G_Ristretto255.DSI (draft, "CPace group objects G_Ristretto255 and G_Decaf448"). */
 export const CPACE_DSI = utf8('CPaceRistretto255');
 /** Input block size of SHA-512 in bytes (H.s_in_bytes, draft "Hash function H"). */
@@ -82,7 +89,7 @@ export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Ar
   assertBytes(sid, 'sid');
   const hash = sha512(generatorString(CPACE_DSI, prs, ci, sid, SHA512_BLOCK_BYTES));
   // 2 * field_size_bytes = 64 bytes, all of SHA-512's output, into element derivation (RFC 9496 §4.3.4).
-  return ristretto255_hasher.deriveToCurve(hash);
+  return deriveElement(hash);
 }
 
 /**
