@@ -1,0 +1,206 @@
+/**
+ * The server's configuration: parsed once from command-line flags and `BURROW_*` environment
+ * variables, validated, and deeply frozen. This is the only module that reads `process.env`.
+ * The configuration may carry secrets supplied through the environment, so it is never logged.
+ */
+import { resolve } from 'node:path';
+
+/** A fixed-window limit: at most `max` requests per `windowMs`. */
+export interface RateWindow {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** Secrets handed in through the environment instead of the secrets file (for several nodes). */
+export interface EnvironmentSecrets {
+  readonly serverSetup: string;
+  readonly cookieKey: string;
+  readonly emailKey: string;
+}
+
+export interface Config {
+  /** Holds the SQLite database, the blob directory and the secrets file. */
+  readonly dataDir: string;
+  readonly host: string;
+  /** 0 asks the operating system for a free port. */
+  readonly port: number;
+  /** Passed to Fastify: `false`, `true`, a hop count or a list of proxy addresses. */
+  readonly trustProxy: boolean | number | string;
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** `postgres://…` for the scale-out store; absent for the embedded SQLite file. */
+  readonly databaseUrl?: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly limits: {
+    /** Largest accepted request body on routes that do not set their own. */
+    readonly maxBodyBytes: number;
+  };
+  readonly sessions: {
+    readonly ttlMs: number;
+    /** `last_seen_at` is written at most this often per session, not on every request. */
+    readonly touchIntervalMs: number;
+  };
+  readonly login: {
+    /** How long a started OPAQUE login may wait for its finish. */
+    readonly stateTtlMs: number;
+  };
+  readonly rateLimits: {
+    /** Every route, per client address. */
+    readonly globalPerIp: RateWindow;
+    /** Routes a stranger uses to get in (register, login, recover), per client address. */
+    readonly anonymousPerIp: RateWindow;
+    /** The same routes, per account (keyed by the email's lookup hash, whether or not it exists). */
+    readonly perAccount: RateWindow;
+    /** After `freeFailures` failed logins for one account, each attempt waits `baseDelayMs·2^(n−free)`, at most `maxDelayMs`. */
+    readonly loginSlowdown: { readonly freeFailures: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
+  };
+  readonly secretsFromEnvironment?: EnvironmentSecrets;
+}
+
+/** Raw command-line flags, as commander hands them over. */
+export interface ConfigFlags {
+  data?: string;
+  host?: string;
+  port?: string | number;
+}
+
+export type DeepPartial<T> = { -readonly [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Thrown for an invalid setting; its message names the flag or variable and what it must be. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl'> = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 8080,
+  trustProxy: false,
+  logLevel: 'info',
+  limits: { maxBodyBytes: 64 * 1024 },
+  sessions: { ttlMs: 30 * DAY, touchIntervalMs: MINUTE },
+  login: { stateTtlMs: MINUTE },
+  rateLimits: {
+    globalPerIp: { max: 600, windowMs: MINUTE },
+    anonymousPerIp: { max: 30, windowMs: MINUTE },
+    perAccount: { max: 10, windowMs: MINUTE },
+    loginSlowdown: { freeFailures: 3, baseDelayMs: 2_000, maxDelayMs: 15 * MINUTE },
+  },
+};
+
+const logLevels = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function parseInteger(value: string | number, name: string, min: number, max: number): number {
+  const text = String(value).trim();
+  const n = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer ${min}–${max}, got "${text}"`);
+  return n;
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  const text = value.trim();
+  if (text === 'true') return true;
+  if (text === 'false' || text === '') return false;
+  if (/^\d+$/.test(text)) return parseInteger(text, 'BURROW_TRUST_PROXY', 0, 100);
+  return text;
+}
+
+function parseEnvironmentSecrets(env: NodeJS.ProcessEnv): EnvironmentSecrets | undefined {
+  const json = env.BURROW_SECRETS;
+  const fields = {
+    serverSetup: env.BURROW_OPAQUE_SERVER_SETUP,
+    cookieKey: env.BURROW_COOKIE_KEY,
+    emailKey: env.BURROW_EMAIL_KEY,
+  };
+  if (json !== undefined && json !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch {
+      throw new ConfigError('BURROW_SECRETS must be the JSON of a secrets file');
+    }
+    const p = parsed as Record<string, unknown>;
+    if (typeof p !== 'object' || p === null || typeof p.serverSetup !== 'string' || typeof p.cookieKey !== 'string' || typeof p.emailKey !== 'string') {
+      throw new ConfigError('BURROW_SECRETS must hold the strings serverSetup, cookieKey and emailKey');
+    }
+    return { serverSetup: p.serverSetup, cookieKey: p.cookieKey, emailKey: p.emailKey };
+  }
+  const given = Object.values(fields).filter((v) => v !== undefined && v !== '').length;
+  if (given === 0) return undefined;
+  if (given !== 3) throw new ConfigError('set all of BURROW_OPAQUE_SERVER_SETUP, BURROW_COOKIE_KEY and BURROW_EMAIL_KEY, or none');
+  return fields as EnvironmentSecrets;
+}
+
+function deepMerge<T>(base: T, patch: DeepPartial<T> | undefined): T {
+  if (patch === undefined) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] = typeof value === 'object' && value !== null && !Array.isArray(value) && typeof current === 'object' && current !== null
+      ? deepMerge(current, value as DeepPartial<typeof current>)
+      : value;
+  }
+  return out as T;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Builds the configuration: defaults, then `BURROW_*` variables, then flags, then `overrides`
+ * (for tests). Throws `ConfigError` naming the first invalid setting.
+ */
+export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessEnv; overrides?: DeepPartial<Config> } = {}): Config {
+  const env = options.env ?? process.env;
+  const flags = options.flags ?? {};
+  const fromEnv: DeepPartial<Config> & Record<string, unknown> = {};
+
+  if (env.BURROW_DATA) fromEnv.dataDir = env.BURROW_DATA;
+  if (env.BURROW_HOST) fromEnv.host = env.BURROW_HOST;
+  if (env.BURROW_PORT) fromEnv.port = parseInteger(env.BURROW_PORT, 'BURROW_PORT', 0, 65_535);
+  if (env.BURROW_TRUST_PROXY !== undefined) fromEnv.trustProxy = parseTrustProxy(env.BURROW_TRUST_PROXY);
+  if (env.BURROW_DATABASE_URL) {
+    if (!/^postgres(ql)?:\/\//.test(env.BURROW_DATABASE_URL)) throw new ConfigError('BURROW_DATABASE_URL must start with postgres://');
+    fromEnv.databaseUrl = env.BURROW_DATABASE_URL;
+  }
+  if (env.BURROW_LOG_LEVEL) {
+    if (!logLevels.has(env.BURROW_LOG_LEVEL)) throw new ConfigError(`BURROW_LOG_LEVEL must be one of ${[...logLevels].join(', ')}`);
+    fromEnv.logLevel = env.BURROW_LOG_LEVEL as Config['logLevel'];
+  }
+  if (env.BURROW_TLS_CERT || env.BURROW_TLS_KEY) {
+    if (!env.BURROW_TLS_CERT || !env.BURROW_TLS_KEY) throw new ConfigError('set both BURROW_TLS_CERT and BURROW_TLS_KEY (PEM file paths), or neither');
+    fromEnv.tls = { certFile: env.BURROW_TLS_CERT, keyFile: env.BURROW_TLS_KEY };
+  }
+  if (env.BURROW_MAX_BODY_BYTES) fromEnv.limits = { maxBodyBytes: parseInteger(env.BURROW_MAX_BODY_BYTES, 'BURROW_MAX_BODY_BYTES', 1024, 1024 ** 3) };
+  if (env.BURROW_SESSION_TTL_DAYS) {
+    fromEnv.sessions = { ttlMs: parseInteger(env.BURROW_SESSION_TTL_DAYS, 'BURROW_SESSION_TTL_DAYS', 1, 365) * DAY };
+  }
+  const rate: Record<string, RateWindow> = {};
+  for (const [name, key] of [['GLOBAL', 'globalPerIp'], ['ANONYMOUS', 'anonymousPerIp'], ['ACCOUNT', 'perAccount']] as const) {
+    const v = env[`BURROW_RATE_${name}_PER_MINUTE`];
+    if (v) rate[key] = { max: parseInteger(v, `BURROW_RATE_${name}_PER_MINUTE`, 1, 1_000_000), windowMs: MINUTE };
+  }
+  if (Object.keys(rate).length > 0) fromEnv.rateLimits = rate;
+  const secrets = parseEnvironmentSecrets(env);
+
+  const fromFlags: DeepPartial<Config> = {};
+  if (flags.data !== undefined) fromFlags.dataDir = flags.data;
+  if (flags.host !== undefined) fromFlags.host = flags.host;
+  if (flags.port !== undefined) fromFlags.port = parseInteger(flags.port, '--port', 0, 65_535);
+
+  const merged = deepMerge(deepMerge(deepMerge(defaults as Config, fromEnv), fromFlags), options.overrides);
+  if (merged.host.trim() === '') throw new ConfigError('--host must not be empty');
+  const config: Config = { ...merged, dataDir: resolve(merged.dataDir), ...(secrets === undefined ? {} : { secretsFromEnvironment: secrets }) };
+  return deepFreeze(config);
+}
