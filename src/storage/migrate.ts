@@ -2,12 +2,12 @@
 import { Migrator, type Kysely, type MigrationResultSet } from 'kysely';
 import { migrations } from './migrations/index.js';
 
-function migratorFor(db: Kysely<unknown>): Migrator {
-  return new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+function migratorFor<DB>(db: Kysely<DB>): Migrator {
+  return new Migrator({ db: db as Kysely<unknown>, provider: { getMigrations: async () => ({ ...migrations }) } });
 }
 
 /** Applies every pending migration in one run; throws the first failure. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<MigrationResultSet> {
+export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<MigrationResultSet> {
   const result = await migratorFor(db).migrateToLatest();
   if (result.error !== undefined) {
     throw result.error instanceof Error ? result.error : new Error(`migration failed: ${String(result.error)}`);
@@ -16,7 +16,7 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<MigrationRes
 }
 
 /** Whether the database is reachable and every migration has been applied. */
-export async function migrationsAreCurrent(db: Kysely<unknown>): Promise<boolean> {
+export async function migrationsAreCurrent<DB>(db: Kysely<DB>): Promise<boolean> {
   const all = await migratorFor(db).getMigrations();
   return all.every((m) => m.executedAt !== undefined);
 }

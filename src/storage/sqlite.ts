@@ -20,7 +20,7 @@ export async function openSqliteStore(path: string, options: { migrate?: boolean
   // Deleted rows (sessions, accounts) are overwritten, not left in free pages.
   sqlite.pragma('secure_delete = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  if (options.migrate !== false) await migrateToLatest(db as unknown as Kysely<unknown>);
+  if (options.migrate !== false) await migrateToLatest(db);
   let closed = false;
   return {
     db,
