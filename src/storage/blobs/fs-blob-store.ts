@@ -1,0 +1,235 @@
+/**
+ * The directory adapter of the blob port: one file per blob under `<dir>/<first two chars>/<name>`,
+ * written to `<dir>/tmp/` first, fsynced, renamed into place and the directory fsynced, so a crash
+ * leaves either the whole blob or an unreferenced temp file that `sweepIncomplete` removes.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, opendir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { BurrowError } from '../../protocol/errors.js';
+import {
+  MeteredBody,
+  assertBlobName,
+  assertRange,
+  isBlobName,
+  newBlobName,
+  type BlobBody,
+  type BlobListing,
+  type BlobRange,
+  type BlobRead,
+  type BlobStore,
+  type BlobStoreCheck,
+  type PutBlobOptions,
+  type StoredBlob,
+} from './blob-store.js';
+
+export interface FsBlobStoreOptions {
+  /** The blob directory; created (mode 0700) when missing. */
+  dir: string;
+  /**
+   * Writes one chunk to an open temp file. Only tests replace it, to simulate a failing disk where
+   * no small filesystem can be mounted.
+   */
+  writeChunk?: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
+}
+
+const TEMP_DIR = 'tmp';
+const SHARD_PATTERN = /^[A-Za-z0-9_-]{2}$/;
+const TEMP_PATTERN = /^[A-Za-z0-9_-]{32}\.part$/;
+
+/** Stores blobs as files in a directory. */
+export class FsBlobStore implements BlobStore {
+  readonly dir: string;
+  readonly #writeChunk: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: FsBlobStoreOptions) {
+    if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a directory path');
+    this.dir = options.dir;
+    this.#writeChunk = options.writeChunk ?? writeAll;
+  }
+
+  async put(body: BlobBody, options: PutBlobOptions): Promise<StoredBlob> {
+    const metered = new MeteredBody(body, options);
+    await this.#prepare();
+    const name = newBlobName();
+    const tempPath = join(this.dir, TEMP_DIR, `${name}.part`);
+    let file: FileHandle | undefined;
+    let placed = false;
+    try {
+      // 'wx' is O_CREAT|O_EXCL: never follow or reuse an existing path.
+      file = await open(tempPath, 'wx', 0o600);
+      for await (const chunk of metered) await this.#writeChunk(file, chunk);
+      await file.sync();
+      await file.close();
+      file = undefined;
+      const shard = join(this.dir, shardOf(name));
+      await mkdir(shard, { mode: 0o700 }).then(
+        () => syncDirectory(this.dir),
+        (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EEXIST') throw error;
+        },
+      );
+      await rename(tempPath, join(shard, name));
+      placed = true;
+      await syncDirectory(shard);
+      return { name, size: metered.size, sha256: metered.sha256 };
+    } catch (error) {
+      await file?.close().catch(() => undefined);
+      await unlink(tempPath).catch(() => undefined);
+      if (placed) await unlink(join(this.dir, shardOf(name), name)).catch(() => undefined);
+      throw translate(error);
+    }
+  }
+
+  async get(name: string, range?: BlobRange): Promise<BlobRead | undefined> {
+    assertBlobName(name);
+    assertRange(range);
+    let file: FileHandle;
+    try {
+      file = await open(this.#pathOf(name), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      const { size } = await file.stat();
+      const start = Math.min(range?.offset ?? 0, size);
+      const end = range?.length === undefined ? size : Math.min(size, start + range.length);
+      if (end <= start) {
+        await file.close();
+        return { size, body: emptyReadable() };
+      }
+      // The stream owns the handle from here and closes it when done or destroyed.
+      const body = createReadStream('', { fd: file, start, end: end - 1, autoClose: true });
+      return { size, body };
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    assertBlobName(name);
+    try {
+      await unlink(this.#pathOf(name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  async *list(): AsyncGenerator<BlobListing> {
+    for (const shard of await entriesOf(this.dir)) {
+      if (!SHARD_PATTERN.test(shard)) continue;
+      for (const name of await entriesOf(join(this.dir, shard))) {
+        if (!isBlobName(name) || shardOf(name) !== shard) continue;
+        const info = await stat(join(this.dir, shard, name)).catch(() => undefined);
+        if (info?.isFile()) yield { name, createdAt: info.mtimeMs };
+      }
+    }
+  }
+
+  async sweepIncomplete(before: number): Promise<number> {
+    if (!Number.isFinite(before)) throw new TypeError('before must be a time in ms since the epoch');
+    const tempDir = join(this.dir, TEMP_DIR);
+    let removed = 0;
+    for (const entry of await entriesOf(tempDir)) {
+      if (!TEMP_PATTERN.test(entry)) continue;
+      const path = join(tempDir, entry);
+      const info = await stat(path).catch(() => undefined);
+      if (info === undefined || info.mtimeMs >= before) continue;
+      await unlink(path).then(
+        () => removed++,
+        () => undefined,
+      );
+    }
+    return removed;
+  }
+
+  async check(): Promise<BlobStoreCheck> {
+    try {
+      await this.#prepare();
+      const info = await stat(this.dir);
+      const probe = join(this.dir, TEMP_DIR, `${newBlobName()}.part`);
+      const file = await open(probe, 'wx', 0o600);
+      await file.close();
+      await unlink(probe);
+      // A directory that other local users can list and read is this adapter's "public bucket".
+      const publicRead = (info.mode & 0o005) !== 0;
+      const space = await statfs(this.dir);
+      const detail = `${space.bavail * space.bsize} bytes free${publicRead ? '; the blob directory is readable by other users (chmod 700 it)' : ''}`;
+      return { ok: true, publicRead, detail };
+    } catch (error) {
+      return { ok: false, publicRead: 'unknown', detail: `the blob directory is not usable (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls.
+  }
+
+  #prepare(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await mkdir(join(this.dir, TEMP_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+    })().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw translate(error);
+    });
+    return this.#ready;
+  }
+
+  #pathOf(name: string): string {
+    return join(this.dir, shardOf(name), name);
+  }
+}
+
+function shardOf(name: string): string {
+  return name.slice(0, 2);
+}
+
+async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await file.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/** fsync a directory so a rename or a new entry in it survives a crash. */
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+async function entriesOf(path: string): Promise<string[]> {
+  try {
+    const names: string[] = [];
+    for await (const entry of await opendir(path)) names.push(entry.name);
+    return names;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+function emptyReadable(): Readable {
+  return Readable.from([]);
+}
+
+/** A full disk or exhausted quota becomes the catalogue's 507; everything else passes unchanged. */
+function translate(error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new BurrowError('burrow/storage-full', 'The blob store has no space left');
+  }
+  return error;
+}
+
