@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `burrow` command: one entry point, one module per command group. */
 import { Command } from 'commander';
+import { registerAccountCommands } from './account-commands.js';
 
 const program = new Command();
 program
@@ -10,5 +11,6 @@ program
   .enablePositionalOptions();
 
 // Command groups register themselves here, one line each.
+registerAccountCommands(program);
 
 await program.parseAsync(process.argv);

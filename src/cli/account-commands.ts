@@ -1,0 +1,331 @@
+/**
+ * `burrow account …`: register, sign in and out, recover, list and end sessions, delete the
+ * account. A thin shell over the client library; the session and identity live in a profile
+ * directory (see profile.ts). Never prints a password, token, recovery proof or private key.
+ */
+import { Option, type Command } from 'commander';
+import {
+  AccountError,
+  decodePublicIdentity,
+  deleteAccount,
+  listSessions,
+  loginAccount,
+  logout,
+  recoverAccount,
+  registerAccount,
+  resumeSession,
+  revokeAllSessions,
+  revokeSession,
+  type AccountSession,
+} from '../client/account.js';
+import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
+import { InvalidRecoveryCodeError } from '../client/recovery-code.js';
+import { fingerprint } from '../crypto/identity.js';
+import { askVisible, NoInputError, readSecret } from './prompt.js';
+import { ProfileStore, resolveProfileDir } from './profile.js';
+
+const DEFAULT_LABEL = 'burrow CLI';
+
+interface CommonOptions {
+  profile?: string;
+  json?: boolean;
+}
+
+interface ServerOptions extends CommonOptions {
+  server?: string;
+  email?: string;
+  label?: string;
+}
+
+/** An error meant for the user, with the exit code to leave with. */
+class CliError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  readonly feedback: readonly string[];
+
+  constructor(code: string, message: string, options: { exitCode?: number; feedback?: readonly string[] } = {}) {
+    super(message);
+    this.code = code;
+    this.exitCode = options.exitCode ?? 1;
+    this.feedback = options.feedback ?? [];
+  }
+}
+
+/** Prints the command's one result: a JSON object with `--json`, else the human lines. */
+function printResult(options: CommonOptions, json: Record<string, unknown>, human: string[]): void {
+  if (options.json) process.stdout.write(`${JSON.stringify(json)}\n`);
+  else process.stdout.write(`${human.join('\n')}\n`);
+}
+
+/** The problem-shaped description of any failure; carries no secret. */
+function describeFailure(error: unknown): { problem: Record<string, unknown>; lines: string[]; exitCode: number } {
+  if (error instanceof ApiError) {
+    const problem = { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail, ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }) };
+    const lines = [`error: ${error.detail || error.title}`];
+    if (error.retryAfter !== undefined) lines.push(`Try again in ${error.retryAfter} seconds.`);
+    return { problem, lines, exitCode: 1 };
+  }
+  if (error instanceof AccountError) {
+    const exitCode = error.code === 'client/weak-password' ? 2 : 1;
+    const problem = { type: `urn:burrow:problem:${error.code}`, code: error.code, title: error.message, detail: error.message, ...(error.feedback.length ? { feedback: error.feedback } : {}) };
+    return { problem, lines: [`error: ${error.message}`, ...error.feedback.map((line) => `  - ${line}`)], exitCode };
+  }
+  if (error instanceof CliError) {
+    const problem = { type: `urn:burrow:problem:${error.code}`, code: error.code, title: error.message, detail: error.message, ...(error.feedback.length ? { feedback: error.feedback } : {}) };
+    return { problem, lines: [`error: ${error.message}`, ...error.feedback.map((line) => `  - ${line}`)], exitCode: error.exitCode };
+  }
+  if (error instanceof NetworkError) {
+    return { problem: { type: 'urn:burrow:problem:cli/network', code: 'cli/network', title: 'Network error', detail: error.message }, lines: [`error: ${error.message}`], exitCode: 1 };
+  }
+  if (error instanceof NoInputError || error instanceof InvalidRecoveryCodeError || error instanceof TypeError) {
+    return { problem: { type: 'urn:burrow:problem:cli/bad-input', code: 'cli/bad-input', title: 'Bad input', detail: error.message }, lines: [`error: ${error.message}`], exitCode: 2 };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { problem: { type: 'urn:burrow:problem:cli/failed', code: 'cli/failed', title: 'The command failed', detail: message }, lines: [`error: ${message}`], exitCode: 1 };
+}
+
+/** Runs a command body, turning any failure into stderr output and a non-zero exit code. */
+function action<O extends CommonOptions>(body: (options: O) => Promise<void>): (options: O) => Promise<void> {
+  return async (options: O) => {
+    try {
+      await body(options);
+    } catch (error) {
+      const { problem, lines, exitCode } = describeFailure(error);
+      if (options.json) process.stderr.write(`${JSON.stringify(problem)}\n`);
+      else process.stderr.write(`${lines.join('\n')}\n`);
+      process.exitCode = exitCode;
+    }
+  };
+}
+
+function requireOption(value: string | undefined, flag: string): string {
+  if (value === undefined || value.trim() === '') throw new CliError('cli/missing-option', `${flag} is required`, { exitCode: 2 });
+  return value.trim();
+}
+
+function serverUrl(options: ServerOptions): string {
+  return requireOption(options.server ?? process.env.BURROW_SERVER, '--server (or BURROW_SERVER)');
+}
+
+/** The profile store, refusing to overwrite a profile that is already signed in. */
+async function emptyProfile(options: CommonOptions): Promise<ProfileStore> {
+  const store = new ProfileStore(resolveProfileDir(options.profile));
+  const existing = await store.load();
+  if (existing !== undefined) {
+    throw new CliError('cli/profile-in-use', `the profile at ${store.dir} is already signed in; run "burrow account logout" first or pass another --profile`, { exitCode: 2 });
+  }
+  return store;
+}
+
+async function sessionSummary(session: AccountSession, profileDir: string): Promise<Record<string, unknown>> {
+  return {
+    server: session.serverUrl,
+    accountId: session.accountId,
+    sessionId: session.sessionId,
+    identity: session.identity,
+    fingerprint: await fingerprint(decodePublicIdentity(session.identity)),
+    profile: profileDir,
+  };
+}
+
+function summaryLines(summary: Record<string, unknown>): string[] {
+  return [
+    `Account:     ${String(summary.accountId)}`,
+    `Server:      ${String(summary.server)}`,
+    `Fingerprint: ${String(summary.fingerprint)}`,
+    `Profile:     ${String(summary.profile)}`,
+  ];
+}
+
+function withCommonOptions(command: Command): Command {
+  return command
+    .option('--profile <dir>', 'profile directory (default: $BURROW_PROFILE, else $XDG_CONFIG_HOME/burrow/profile or ~/.config/burrow/profile)')
+    .option('--json', 'print exactly one JSON object on stdout; errors as a JSON problem on stderr');
+}
+
+function withServerOptions(command: Command, emailRequired: boolean): Command {
+  return withCommonOptions(command)
+    .option('--server <url>', 'the Burrow server, such as https://burrow.example (default: $BURROW_SERVER)')
+    .addOption(new Option('--email <address>', `the account's email address${emailRequired ? ' (required)' : ''}`))
+    .option('--label <text>', 'how this session appears in your sessions list', DEFAULT_LABEL);
+}
+
+const registerHelp = `
+The password is asked for twice without echo, or read from BURROW_PASSWORD (for scripts).
+It must have at least 10 characters and be hard to guess; a few unrelated words work well.
+A recovery code is printed once: write it down and keep it somewhere safe. It is the only
+way back into the account if the password is forgotten.
+
+Examples:
+  $ burrow account register --server https://burrow.example --email ada@example.org
+  $ BURROW_PASSWORD='…' burrow account register --server http://127.0.0.1:8080 --email ada@example.org --profile ./ada --json`;
+
+const loginHelp = `
+The password is asked for without echo, or read from BURROW_PASSWORD. An unknown email and a
+wrong password give the same answer.
+
+Examples:
+  $ burrow account login --server https://burrow.example --email ada@example.org
+  $ BURROW_PROFILE=~/.burrow-laptop burrow account login --server https://burrow.example --email ada@example.org --json`;
+
+const recoverHelp = `
+Sets a new password using the recovery code shown at registration. The code is asked for on the
+terminal, or read from BURROW_RECOVERY_CODE; the new password is asked for twice, or read from
+BURROW_PASSWORD. Every other session of the account ends, and a NEW recovery code is printed once
+(the old one no longer works). The account's identity keys stay the same.
+
+Example:
+  $ burrow account recover --server https://burrow.example --email ada@example.org`;
+
+/** Adds `burrow account …` to the program. */
+export function registerAccountCommands(program: Command): void {
+  const account = program
+    .command('account')
+    .description('register, sign in and manage your Burrow account')
+    .addHelpText(
+      'after',
+      `
+The session and your identity's private keys are kept in a profile directory (0700, files
+0600): --profile DIR, else $BURROW_PROFILE, else ~/.config/burrow/profile.
+
+Examples:
+  $ burrow account register --server https://burrow.example --email ada@example.org
+  $ burrow account sessions
+  $ burrow account logout`,
+    );
+
+  withServerOptions(account.command('register').description('create an account and sign in'), true)
+    .addHelpText('after', registerHelp)
+    .action(
+      action(async (options: ServerOptions) => {
+        const server = serverUrl(options);
+        const email = requireOption(options.email, '--email');
+        const store = await emptyProfile(options);
+        const password = await readSecret({ envName: 'BURROW_PASSWORD', question: 'New password: ', confirm: true });
+        const api = new BurrowApi({ baseUrl: server });
+        const registration = await registerAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store });
+        const summary = await sessionSummary(registration.session, store.dir);
+        printResult(options, { ...summary, recoveryCode: registration.recoveryCode }, [
+          'Account created; this profile is signed in.',
+          ...summaryLines(summary),
+          '',
+          `Recovery code: ${registration.recoveryCode}`,
+          '',
+          'Write this recovery code down now and keep it somewhere safe. It is shown only this once,',
+          'and it is the only way back into your account if you forget your password.',
+        ]);
+      }),
+    );
+
+  withServerOptions(account.command('login').description('sign in and restore your identity'), true)
+    .addHelpText('after', loginHelp)
+    .action(
+      action(async (options: ServerOptions) => {
+        const server = serverUrl(options);
+        const email = requireOption(options.email, '--email');
+        const store = await emptyProfile(options);
+        const password = await readSecret({ envName: 'BURROW_PASSWORD', question: 'Password: ' });
+        const api = new BurrowApi({ baseUrl: server });
+        const { session } = await loginAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store });
+        const summary = await sessionSummary(session, store.dir);
+        printResult(options, summary, ['Signed in.', ...summaryLines(summary)]);
+      }),
+    );
+
+  withServerOptions(account.command('recover').description('set a new password with your recovery code'), true)
+    .addHelpText('after', recoverHelp)
+    .action(
+      action(async (options: ServerOptions) => {
+        const server = serverUrl(options);
+        const email = requireOption(options.email, '--email');
+        const store = await emptyProfile(options);
+        const recoveryCode = await readSecret({ envName: 'BURROW_RECOVERY_CODE', question: 'Recovery code: ' });
+        const newPassword = await readSecret({ envName: 'BURROW_PASSWORD', question: 'New password: ', confirm: true });
+        const api = new BurrowApi({ baseUrl: server });
+        const recovered = await recoverAccount({ api, email, recoveryCode, newPassword, sessionLabel: options.label ?? DEFAULT_LABEL, store });
+        const summary = await sessionSummary(recovered.session, store.dir);
+        printResult(options, { ...summary, recoveryCode: recovered.recoveryCode }, [
+          'New password set; every other session has ended; this profile is signed in.',
+          ...summaryLines(summary),
+          '',
+          `New recovery code: ${recovered.recoveryCode}`,
+          '',
+          'Write this new recovery code down now; the old one no longer works. It is shown only this once.',
+        ]);
+      }),
+    );
+
+  withCommonOptions(account.command('status').description("show this profile's account, server and fingerprint"))
+    .action(
+      action(async (options: CommonOptions) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile));
+        const { api, session } = await resumeSession(store);
+        const me = await api.me();
+        const summary = { ...(await sessionSummary(session, store.dir)), createdAt: me.createdAt };
+        printResult(options, summary, ['Signed in.', ...summaryLines(summary)]);
+      }),
+    );
+
+  withCommonOptions(account.command('logout').description('end this session and forget it'))
+    .addHelpText('after', '\nEnds the session on the server and deletes the session and identity files from the profile.\n\nExample:\n  $ burrow account logout')
+    .action(
+      action(async (options: CommonOptions) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile));
+        const { api, session } = await resumeSession(store);
+        await logout({ api, store });
+        printResult(options, { loggedOut: true, accountId: session.accountId, profile: store.dir }, ['Signed out; the profile no longer holds the session or the identity.']);
+      }),
+    );
+
+  withCommonOptions(account.command('delete').description('delete your account and everything the server holds for it'))
+    .option('--yes', 'do not ask for confirmation (for scripts)')
+    .addHelpText('after', '\nThis cannot be undone. Without --yes you are asked to type "delete my account".\n\nExample:\n  $ burrow account delete')
+    .action(
+      action(async (options: CommonOptions & { yes?: boolean }) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile));
+        const { api, session } = await resumeSession(store);
+        if (!options.yes) {
+          let answer: string;
+          try {
+            answer = await askVisible('This deletes the account and cannot be undone. Type "delete my account" to confirm: ');
+          } catch {
+            throw new CliError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to delete without asking', { exitCode: 2 });
+          }
+          if (answer.trim() !== 'delete my account') throw new CliError('cli/not-confirmed', 'not confirmed; nothing was deleted', { exitCode: 2 });
+        }
+        await deleteAccount({ api, store });
+        printResult(options, { deleted: true, accountId: session.accountId }, ['The account has been deleted.']);
+      }),
+    );
+
+  withCommonOptions(account.command('sessions').description('list your sessions, or end some of them'))
+    .option('--revoke <sessionId>', 'end the session with this id')
+    .option('--revoke-all', 'end all sessions (see the protocol docs for the current one)')
+    .addHelpText('after', '\nExamples:\n  $ burrow account sessions\n  $ burrow account sessions --revoke 3mJr7AoUXx2Wqd4vvcyQ5A\n  $ burrow account sessions --revoke-all --json')
+    .action(
+      action(async (options: CommonOptions & { revoke?: string; revokeAll?: boolean }) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile));
+        const { api } = await resumeSession(store);
+        if (options.revoke !== undefined) {
+          await revokeSession(api, options.revoke);
+          printResult(options, { revoked: [options.revoke] }, [`Session ${options.revoke} has ended.`]);
+          return;
+        }
+        if (options.revokeAll) {
+          await revokeAllSessions(api);
+          printResult(options, { revokedAll: true }, ['All other sessions have ended.']);
+          return;
+        }
+        const sessions = await listSessions(api);
+        printResult(
+          options,
+          { sessions },
+          sessions.length === 0
+            ? ['No sessions.']
+            : sessions.map(
+                (s) => `${s.current ? '*' : ' '} ${s.sessionId}  ${s.label}  since ${new Date(s.createdAt).toISOString()}  last seen ${new Date(s.lastSeenAt).toISOString()}`,
+              ),
+        );
+      }),
+    );
+}
