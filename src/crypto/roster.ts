@@ -1,0 +1,360 @@
+/**
+ * The family roster: an append-only chain of signed entries saying who belongs to a family
+ * (members and toys, with their public keys) and how its toys behave (settings).
+ *
+ * Epoch 0 is signed by its creator, who must be a guardian in it; every later entry is signed by a
+ * guardian of the previous entry and names the previous entry's hash, so the server, which stores
+ * the chain, can neither add a member or toy nor reorder, drop or rewrite entries without a
+ * client that holds a trust anchor noticing.
+ */
+import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
+import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
+import { assertIdentity, type Identity, type PublicIdentityKeys } from './identity.js';
+import { fail, ok, type CryptoResult } from './result.js';
+import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
+import { sha256 } from './webcrypto.js';
+
+export type Role = 'guardian' | 'relative';
+
+/** A person in the family. Guardians may message every child; a relative only `children`. */
+export interface Member {
+  accountId: string;
+  role: Role;
+  keys: PublicIdentityKeys;
+  /** Child ids a relative may message (ignored for guardians, who may message all). */
+  children?: string[];
+  /** When true, a guardian must approve this relative's messages before a toy plays them. */
+  needsApproval?: boolean;
+}
+
+/** A toy, bound to one child. */
+export interface Toy {
+  toyId: string;
+  keys: PublicIdentityKeys;
+  childId: string;
+}
+
+/** Settings that change what a toy does; signed with the roster so the server cannot alter them. */
+export interface FamilySettings {
+  /** Maximum playback volume, 0–100. */
+  volumeLimit: number;
+  /** Times ('HH:MM', 24 h) in an IANA time zone during which toys stay silent. */
+  quietHours?: { start: string; end: string; timeZone: string };
+  /** Days a message is kept, 1–365. */
+  retentionDays: number;
+}
+
+export interface RosterEntry {
+  version: 1;
+  familyId: string;
+  epoch: number;
+  /** SHA-256 hash (see `hashRosterEntry`) of the previous entry; 32 zero bytes at epoch 0. */
+  previousHash: Uint8Array;
+  members: Member[];
+  toys: Toy[];
+  settings: FamilySettings;
+  signerId: string;
+  signature: Uint8Array;
+}
+
+/** A roster whose every entry has been verified from a trust anchor. */
+export interface VerifiedRoster {
+  readonly familyId: string;
+  readonly entries: readonly RosterEntry[];
+  readonly head: RosterEntry;
+  readonly headHash: Uint8Array;
+  /** The head's epoch, members, toys and settings. */
+  readonly epoch: number;
+  readonly members: readonly Member[];
+  readonly toys: readonly Toy[];
+  readonly settings: FamilySettings;
+  entryAt(epoch: number): RosterEntry | undefined;
+  memberAt(epoch: number, accountId: string): Member | undefined;
+  toyAt(epoch: number, toyId: string): Toy | undefined;
+}
+
+/** Where a caller's trust starts: the genesis hash it was given out of band, or an entry it verified before. */
+export type RosterAnchor = { genesisHash: Uint8Array } | { trustedEntry: RosterEntry };
+
+const VERSION = 1;
+const HASH_LABEL = 'burrow/roster-hash/v1';
+const ZERO_HASH = new Uint8Array(32);
+const MAX_ID_BYTES = 128;
+const MAX_MEMBERS = 256;
+const MAX_TOYS = 64;
+const MAX_CHILDREN = 64;
+const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** The participant who signs an entry. */
+export interface RosterSigner {
+  accountId: string;
+  identity: Identity;
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && new TextEncoder().encode(value).length <= MAX_ID_BYTES;
+}
+
+function isKeys(keys: unknown): keys is PublicIdentityKeys {
+  if (typeof keys !== 'object' || keys === null) return false;
+  const k = keys as Partial<PublicIdentityKeys>;
+  return k.signingKey instanceof Uint8Array && k.signingKey.length === 32 && k.agreementKey instanceof Uint8Array && k.agreementKey.length === 32;
+}
+
+function isTimeZone(value: unknown): boolean {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the contents of an entry are not well formed, or undefined when they are. */
+function contentProblem(members: readonly Member[], toys: readonly Toy[], settings: FamilySettings): string | undefined {
+  if (!Array.isArray(members) || members.length === 0 || members.length > MAX_MEMBERS) return 'members';
+  if (!Array.isArray(toys) || toys.length > MAX_TOYS) return 'toys';
+  const ids = new Set<string>();
+  for (const m of members) {
+    if (typeof m !== 'object' || m === null || !isId(m.accountId) || ids.has(m.accountId)) return 'member id';
+    ids.add(m.accountId);
+    if (m.role !== 'guardian' && m.role !== 'relative') return 'member role';
+    if (!isKeys(m.keys)) return 'member keys';
+    const children = m.children ?? [];
+    if (!Array.isArray(children) || children.length > MAX_CHILDREN || !children.every(isId) || new Set(children).size !== children.length) return 'member children';
+    if (m.needsApproval !== undefined && typeof m.needsApproval !== 'boolean') return 'member needsApproval';
+  }
+  if (!members.some((m) => m.role === 'guardian')) return 'no guardian';
+  for (const t of toys) {
+    if (typeof t !== 'object' || t === null || !isId(t.toyId) || ids.has(t.toyId)) return 'toy id';
+    ids.add(t.toyId);
+    if (!isKeys(t.keys) || !isId(t.childId)) return 'toy';
+  }
+  if (typeof settings !== 'object' || settings === null) return 'settings';
+  if (!Number.isInteger(settings.volumeLimit) || settings.volumeLimit < 0 || settings.volumeLimit > 100) return 'settings.volumeLimit';
+  if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1 || settings.retentionDays > 365) return 'settings.retentionDays';
+  const q = settings.quietHours;
+  if (q !== undefined && (typeof q !== 'object' || q === null || !TIME.test(q.start) || !TIME.test(q.end) || !isTimeZone(q.timeZone))) return 'settings.quietHours';
+  return undefined;
+}
+
+function entryProblem(entry: RosterEntry): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return 'entry';
+  if (entry.version !== VERSION) return 'version';
+  if (!isId(entry.familyId)) return 'familyId';
+  if (!Number.isSafeInteger(entry.epoch) || entry.epoch < 0) return 'epoch';
+  if (!(entry.previousHash instanceof Uint8Array) || entry.previousHash.length !== 32) return 'previousHash';
+  if (!isId(entry.signerId)) return 'signerId';
+  if (!(entry.signature instanceof Uint8Array) || entry.signature.length !== 64) return 'signature';
+  return contentProblem(entry.members, entry.toys, entry.settings);
+}
+
+/** The canonical bytes an entry's signature covers (everything but the signature). */
+export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Uint8Array {
+  const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).fixed(entry.previousHash);
+  w.u32(entry.members.length);
+  for (const m of entry.members) {
+    w.string(m.accountId).u8(m.role === 'guardian' ? 1 : 2).fixed(m.keys.signingKey).fixed(m.keys.agreementKey);
+    w.strings(m.children ?? []).u8(m.needsApproval ? 1 : 0);
+  }
+  w.u32(entry.toys.length);
+  for (const t of entry.toys) w.string(t.toyId).fixed(t.keys.signingKey).fixed(t.keys.agreementKey).string(t.childId);
+  const s = entry.settings;
+  w.u8(s.volumeLimit).u16(s.retentionDays);
+  if (s.quietHours) w.u8(1).string(s.quietHours.start).string(s.quietHours.end).string(s.quietHours.timeZone);
+  else w.u8(0);
+  return w.string(entry.signerId).finish();
+}
+
+/** Serialises a signed entry: canonical body ‖ u32 length ‖ signature. `decodeRosterEntry` reverses it. */
+export function encodeRosterEntry(entry: RosterEntry): Uint8Array {
+  return concatBytes(encodeRosterEntryBody(entry), new CanonicalWriter().bytes(entry.signature).finish());
+}
+
+function readKeys(r: CanonicalReader): PublicIdentityKeys {
+  return { signingKey: r.fixed(32), agreementKey: r.fixed(32) };
+}
+
+/** Parses `encodeRosterEntry` output (e.g. from the server); does not verify it — `verifyRoster` does. */
+export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> {
+  assertBytes(bytes, 'bytes');
+  try {
+    const r = new CanonicalReader(bytes);
+    const version = r.u8();
+    if (version !== VERSION) return fail('roster/malformed');
+    const familyId = r.string(MAX_ID_BYTES);
+    const epoch = r.u64();
+    const previousHash = r.fixed(32);
+    const memberCount = r.u32();
+    if (memberCount > MAX_MEMBERS) return fail('roster/malformed');
+    const members: Member[] = [];
+    for (let i = 0; i < memberCount; i++) {
+      const accountId = r.string(MAX_ID_BYTES);
+      const roleByte = r.u8();
+      if (roleByte !== 1 && roleByte !== 2) return fail('roster/malformed');
+      const keys = readKeys(r);
+      const children = r.strings(MAX_CHILDREN, MAX_ID_BYTES);
+      const approvalByte = r.u8();
+      if (approvalByte > 1) return fail('roster/malformed');
+      const member: Member = { accountId, role: roleByte === 1 ? 'guardian' : 'relative', keys, children };
+      if (approvalByte === 1) member.needsApproval = true;
+      members.push(member);
+    }
+    const toyCount = r.u32();
+    if (toyCount > MAX_TOYS) return fail('roster/malformed');
+    const toys: Toy[] = [];
+    for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r), childId: r.string(MAX_ID_BYTES) });
+    const settings: FamilySettings = { volumeLimit: r.u8(), retentionDays: r.u16() };
+    const hasQuiet = r.u8();
+    if (hasQuiet > 1) return fail('roster/malformed');
+    if (hasQuiet === 1) settings.quietHours = { start: r.string(8), end: r.string(8), timeZone: r.string(64) };
+    const signerId = r.string(MAX_ID_BYTES);
+    const signature = r.bytes(64);
+    r.end();
+    const entry: RosterEntry = { version: VERSION, familyId, epoch, previousHash, members, toys, settings, signerId, signature };
+    if (entryProblem(entry) !== undefined) return fail('roster/malformed');
+    // A non-canonical encoding (e.g. a guardian with children) would hash differently from its body.
+    if (!bytesEqual(encodeRosterEntry(entry), bytes)) return fail('roster/malformed');
+    return ok(entry);
+  } catch (error) {
+    if (error instanceof CanonicalError || error instanceof TypeError) return fail('roster/malformed');
+    throw error;
+  }
+}
+
+/** SHA-256(label ‖ encoded entry including its signature): what the next entry's `previousHash` holds. */
+export async function hashRosterEntry(entry: RosterEntry): Promise<Uint8Array> {
+  return sha256(labelled(HASH_LABEL, encodeRosterEntry(entry)));
+}
+
+function normalise(members: readonly Member[], toys: readonly Toy[], settings: FamilySettings): Pick<RosterEntry, 'members' | 'toys' | 'settings'> {
+  return {
+    members: members.map((m) => {
+      const out: Member = { accountId: m.accountId, role: m.role, keys: { signingKey: m.keys.signingKey.slice(), agreementKey: m.keys.agreementKey.slice() }, children: m.role === 'guardian' ? [] : [...(m.children ?? [])] };
+      if (m.needsApproval) out.needsApproval = true;
+      return out;
+    }),
+    toys: toys.map((t) => ({ toyId: t.toyId, keys: { signingKey: t.keys.signingKey.slice(), agreementKey: t.keys.agreementKey.slice() }, childId: t.childId })),
+    settings: settings.quietHours
+      ? { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays, quietHours: { ...settings.quietHours } }
+      : { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays },
+  };
+}
+
+/**
+ * Signs an entry body as `signer`. Low level: it checks well-formedness but not authority —
+ * use `createGenesisEntry` / `appendRosterEntry`, which do. Exposed for tests of forged entries.
+ */
+export async function signRosterEntry(body: Omit<RosterEntry, 'signature' | 'version'>, signer: Identity): Promise<RosterEntry> {
+  assertIdentity(signer, 'signer');
+  const unsigned = { version: VERSION as 1, ...body, ...normalise(body.members, body.toys, body.settings) };
+  const problem = entryProblem({ ...unsigned, signature: new Uint8Array(64) });
+  if (problem !== undefined) throw new TypeError(`roster entry is not well formed: ${problem}`);
+  const signature = await signLabelled(signer, SIGNATURE_LABELS.rosterEntry, encodeRosterEntryBody(unsigned));
+  return { ...unsigned, signature };
+}
+
+/** Creates epoch 0 of a family, with the creator as its only member (a guardian), signed by the creator. */
+export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; members?: Member[]; toys?: Toy[] }): Promise<RosterEntry> {
+  const { familyId, creator, settings } = options;
+  if (!isId(familyId)) throw new TypeError('familyId must be a non-empty string of at most 128 bytes');
+  if (!isId(creator?.accountId)) throw new TypeError('creator.accountId must be a non-empty string of at most 128 bytes');
+  assertIdentity(creator.identity, 'creator.identity');
+  const others = (options.members ?? []).filter((m) => m.accountId !== creator.accountId);
+  const members: Member[] = [{ accountId: creator.accountId, role: 'guardian', keys: creator.identity.publicKeys }, ...others];
+  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], settings, signerId: creator.accountId }, creator.identity);
+}
+
+/**
+ * Appends the next entry (epoch + 1, linked to the hash of the last entry) with the given contents,
+ * signed by `signer`, who must be a guardian of the last entry with matching keys.
+ */
+export async function appendRosterEntry(
+  chain: readonly RosterEntry[],
+  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings },
+): Promise<RosterEntry> {
+  if (!Array.isArray(chain) || chain.length === 0) throw new TypeError('chain must be a non-empty array of roster entries');
+  const last = chain[chain.length - 1]!;
+  const { signer } = options;
+  assertIdentity(signer?.identity, 'signer.identity');
+  const guardian = last.members.find((m) => m.accountId === signer.accountId);
+  if (!guardian || guardian.role !== 'guardian') throw new TypeError('signer must be a guardian of the previous entry');
+  if (!bytesEqual(guardian.keys.signingKey, signer.identity.publicKeys.signingKey)) throw new TypeError('signer.identity does not match the roster keys of signer.accountId');
+  return signRosterEntry(
+    { familyId: last.familyId, epoch: last.epoch + 1, previousHash: await hashRosterEntry(last), members: options.members, toys: options.toys, settings: options.settings, signerId: signer.accountId },
+    signer.identity,
+  );
+}
+
+async function checkSignature(entry: RosterEntry, authority: RosterEntry): Promise<string | undefined> {
+  const signer = authority.members.find((m) => m.accountId === entry.signerId);
+  if (!signer || signer.role !== 'guardian') return 'roster/signer-not-guardian';
+  const valid = await verifyLabelled({ publicKey: signer.keys.signingKey, label: SIGNATURE_LABELS.rosterEntry, message: encodeRosterEntryBody(entry), signature: entry.signature });
+  return valid ? undefined : 'roster/bad-signature';
+}
+
+function makeVerified(entries: RosterEntry[], headHash: Uint8Array): VerifiedRoster {
+  const head = entries[entries.length - 1]!;
+  const first = entries[0]!.epoch;
+  const entryAt = (epoch: number): RosterEntry | undefined => (Number.isInteger(epoch) ? entries[epoch - first] : undefined);
+  return Object.freeze({
+    familyId: head.familyId,
+    entries: Object.freeze([...entries]),
+    head,
+    headHash,
+    epoch: head.epoch,
+    members: head.members,
+    toys: head.toys,
+    settings: head.settings,
+    entryAt,
+    memberAt: (epoch: number, accountId: string) => entryAt(epoch)?.members.find((m: Member) => m.accountId === accountId),
+    toyAt: (epoch: number, toyId: string) => entryAt(epoch)?.toys.find((t: Toy) => t.toyId === toyId),
+  });
+}
+
+/**
+ * Verifies a roster chain from the caller's trust anchor. The chain must start at epoch 0 (or at the
+ * trusted entry itself), run 0, 1, 2… without gaps, keep one family id, link each entry to the hash
+ * of the one before, and carry on every entry a valid signature by a guardian of the previous entry
+ * (epoch 0: by a guardian listed in it). With `{ trustedEntry }` the chain must contain that entry,
+ * so a server cannot roll a client back to an older roster.
+ */
+export async function verifyRoster(chain: readonly RosterEntry[], anchor: RosterAnchor): Promise<CryptoResult<VerifiedRoster>> {
+  if (!Array.isArray(chain) || chain.length === 0) return fail('roster/empty');
+  for (const entry of chain) if (entryProblem(entry) !== undefined) return fail('roster/malformed');
+  const hashes: Uint8Array[] = [];
+  for (const entry of chain) hashes.push(await hashRosterEntry(entry));
+
+  let trustedIndex: number;
+  if ('genesisHash' in anchor) {
+    assertBytes(anchor.genesisHash, 'anchor.genesisHash', 32);
+    trustedIndex = chain[0]!.epoch === 0 && bytesEqual(hashes[0]!, anchor.genesisHash) ? 0 : -1;
+  } else {
+    if (entryProblem(anchor.trustedEntry) !== undefined) throw new TypeError('anchor.trustedEntry must be a roster entry');
+    const trustedHash = await hashRosterEntry(anchor.trustedEntry);
+    trustedIndex = hashes.findIndex((h) => bytesEqual(h, trustedHash));
+  }
+  if (trustedIndex < 0) return fail('roster/not-anchored');
+
+  const first = chain[0]!;
+  // Only an entry the caller already trusts may begin a chain after epoch 0.
+  if (first.epoch !== 0 && trustedIndex !== 0) return fail('roster/not-anchored');
+  for (let i = 0; i < chain.length; i++) {
+    const entry = chain[i]!;
+    if (entry.familyId !== first.familyId) return fail('roster/family-mismatch');
+    if (entry.epoch !== first.epoch + i) return fail('roster/epoch-gap');
+    if (i === 0) {
+      if (entry.epoch === 0) {
+        if (!bytesEqual(entry.previousHash, ZERO_HASH)) return fail('roster/malformed');
+        const problem = await checkSignature(entry, entry);
+        if (problem) return fail(problem);
+      }
+      continue;
+    }
+    if (!bytesEqual(entry.previousHash, hashes[i - 1]!)) return fail('roster/broken-link');
+    const problem = await checkSignature(entry, chain[i - 1]!);
+    if (problem) return fail(problem);
+  }
+  return ok(makeVerified([...chain], hashes[hashes.length - 1]!));
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { bytesEqual } from '../../src/crypto/bytes.js';
+import {
+  appendRosterEntry,
+  decodeRosterEntry,
+  encodeRosterEntry,
+  hashRosterEntry,
+  signRosterEntry,
+  verifyRoster,
+  type RosterEntry,
+} from '../../src/crypto/roster.js';
+import { family, guardianOf, relativeOf, settings, toyOf } from './fixtures.js';
+
+async function anchorOf(chain: RosterEntry[]) {
+  return { genesisHash: await hashRosterEntry(chain[0]!) };
+}
+
+describe('the family roster', () => {
+  it('a chain built by guardians verifies from its genesis hash and answers lookups', async () => {
+    const f = await family();
+    const result = await verifyRoster(f.chain, await anchorOf(f.chain));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const roster = result.value;
+    expect(roster.epoch).toBe(1);
+    expect(roster.memberAt(1, 'gran')?.children).toEqual(['child-1']);
+    expect(roster.memberAt(0, 'gran')).toBeUndefined();
+    expect(roster.toyAt(1, 'toy-1')?.childId).toBe('child-1');
+    expect(roster.settings.quietHours?.timeZone).toBe('Europe/Berlin');
+    expect(bytesEqual(roster.headHash, await hashRosterEntry(f.chain[1]!))).toBe(true);
+  });
+
+  it('a chain verifies from a trusted later entry, and not when that entry is missing (rollback)', async () => {
+    const f = await family();
+    const third = await appendRosterEntry(f.chain, { signer: f.dad, members: f.members, toys: [], settings });
+    expect((await verifyRoster([...f.chain, third], { trustedEntry: f.chain[1]! })).ok).toBe(true);
+    expect((await verifyRoster([f.chain[1]!, third], { trustedEntry: f.chain[1]! })).ok).toBe(true);
+    expect(await verifyRoster([f.chain[0]!], { trustedEntry: f.chain[1]! })).toEqual({ ok: false, code: 'roster/not-anchored' });
+  });
+
+  it('an empty chain is refused', async () => {
+    const f = await family();
+    expect(await verifyRoster([], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/empty' });
+  });
+
+  it('a chain from another genesis is not anchored', async () => {
+    const f = await family();
+    const g = await family();
+    expect(await verifyRoster(g.chain, await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/not-anchored' });
+  });
+
+  it('a chain starting after epoch 0 without a trusted entry is not anchored', async () => {
+    const f = await family();
+    expect(await verifyRoster([f.chain[1]!], { trustedEntry: f.chain[0]! })).toEqual({ ok: false, code: 'roster/not-anchored' });
+  });
+
+  it('reordered entries and gaps are refused', async () => {
+    const f = await family();
+    const third = await appendRosterEntry(f.chain, { signer: f.mum, members: f.members, toys: [], settings });
+    const anchor = await anchorOf(f.chain);
+    expect(await verifyRoster([f.chain[0]!, third, f.chain[1]!], anchor)).toEqual({ ok: false, code: 'roster/epoch-gap' });
+    expect(await verifyRoster([f.chain[0]!, third], anchor)).toEqual({ ok: false, code: 'roster/epoch-gap' });
+  });
+
+  it('an entry that does not link to its predecessor is refused', async () => {
+    const f = await family();
+    const other = await family();
+    // A guardian-signed epoch 1 from another history, re-labelled with this family's id, forks the chain.
+    const fork = await signRosterEntry({ ...f.chain[1]!, previousHash: await hashRosterEntry(other.chain[0]!), signerId: 'mum' }, f.mum.identity);
+    expect(await verifyRoster([f.chain[0]!, fork], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/broken-link' });
+  });
+
+  it('a forged roster entry (signed by a key that is not the guardian’s) is refused', async () => {
+    const f = await family();
+    const forged = await signRosterEntry({ ...f.chain[1]!, members: [...f.members, relativeOf(f.stranger, ['child-1'])] }, f.stranger.identity);
+    expect(forged.signerId).toBe('mum');
+    expect(await verifyRoster([f.chain[0]!, forged], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/bad-signature' });
+  });
+
+  it('a roster entry signed by a relative is refused', async () => {
+    const f = await family();
+    const byGran = await signRosterEntry(
+      { familyId: 'fam-1', epoch: 2, previousHash: await hashRosterEntry(f.chain[1]!), members: [...f.members, relativeOf(f.stranger, ['child-1'])], toys: [], settings, signerId: 'gran' },
+      f.gran.identity,
+    );
+    expect(await verifyRoster([...f.chain, byGran], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/signer-not-guardian' });
+    await expect(appendRosterEntry(f.chain, { signer: f.gran, members: f.members, toys: [], settings })).rejects.toThrow(TypeError);
+  });
+
+  it('an entry signed by a guardian who joined in that same entry is refused', async () => {
+    const f = await family();
+    const members = [...f.members, guardianOf(f.stranger)];
+    const selfAdded = await signRosterEntry(
+      { familyId: 'fam-1', epoch: 2, previousHash: await hashRosterEntry(f.chain[1]!), members, toys: [], settings, signerId: 'stranger' },
+      f.stranger.identity,
+    );
+    expect(await verifyRoster([...f.chain, selfAdded], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/signer-not-guardian' });
+  });
+
+  it('an entry for another family is refused', async () => {
+    const f = await family();
+    const moved = await signRosterEntry({ ...f.chain[1]!, familyId: 'fam-2' }, f.mum.identity);
+    expect(await verifyRoster([f.chain[0]!, moved], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/family-mismatch' });
+  });
+
+  it('a malformed entry is refused', async () => {
+    const f = await family();
+    const bad = { ...f.chain[1]!, settings: { ...settings, volumeLimit: 101 } };
+    expect(await verifyRoster([f.chain[0]!, bad], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/malformed' });
+    const duplicate = { ...f.chain[1]!, toys: [toyOf(f.gran, 'child-1')] };
+    expect(await verifyRoster([f.chain[0]!, duplicate], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/malformed' });
+  });
+
+  it('changing any byte of an encoded entry is detected', async () => {
+    const f = await family();
+    const anchor = await anchorOf(f.chain);
+    const encoded = encodeRosterEntry(f.chain[1]!);
+    const decoded = decodeRosterEntry(encoded);
+    expect(decoded.ok).toBe(true);
+    if (decoded.ok) expect(bytesEqual(encodeRosterEntry(decoded.value), encoded)).toBe(true);
+    const codes = new Set<string>();
+    for (let i = 0; i < encoded.length; i++) {
+      const tampered = encoded.slice();
+      tampered[i]! ^= 0x01;
+      const parsed = decodeRosterEntry(tampered);
+      if (!parsed.ok) {
+        codes.add(parsed.code);
+        continue;
+      }
+      const result = await verifyRoster([f.chain[0]!, parsed.value], anchor);
+      expect(result.ok, `byte ${i}`).toBe(false);
+      if (!result.ok) codes.add(result.code);
+    }
+    expect([...codes].every((c) => c.startsWith('roster/'))).toBe(true);
+  });
+
+  it('settings are part of what a guardian signs', async () => {
+    const f = await family();
+    const louder = { ...f.chain[1]!, settings: { ...settings, volumeLimit: 100 } };
+    expect(await verifyRoster([f.chain[0]!, louder], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/bad-signature' });
+  });
+});
