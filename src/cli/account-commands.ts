@@ -300,20 +300,22 @@ Examples:
 
   withCommonOptions(account.command('sessions').description('list your sessions, or end some of them'))
     .option('--revoke <sessionId>', 'end the session with this id')
-    .option('--revoke-all', 'end all sessions (see the protocol docs for the current one)')
+    .option('--revoke-all', 'end every session of the account, this one included (the profile is then signed out)')
     .addHelpText('after', '\nExamples:\n  $ burrow account sessions\n  $ burrow account sessions --revoke 3mJr7AoUXx2Wqd4vvcyQ5A\n  $ burrow account sessions --revoke-all --json')
     .action(
       action(async (options: CommonOptions & { revoke?: string; revokeAll?: boolean }) => {
         const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api } = await resumeSession(store);
+        const { api, session } = await resumeSession(store);
         if (options.revoke !== undefined) {
           await revokeSession(api, options.revoke);
+          if (options.revoke === session.sessionId) await store.clear();
           printResult(options, { revoked: [options.revoke] }, [`Session ${options.revoke} has ended.`]);
           return;
         }
         if (options.revokeAll) {
           await revokeAllSessions(api);
-          printResult(options, { revokedAll: true }, ['All other sessions have ended.']);
+          await store.clear();
+          printResult(options, { revokedAll: true }, ['Every session has ended, this one included; the profile is signed out.']);
           return;
         }
         const sessions = await listSessions(api);

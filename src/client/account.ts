@@ -332,7 +332,7 @@ export async function revokeSession(api: BurrowApi, sessionId: string): Promise<
   await api.revokeSession(sessionId);
 }
 
-/** Ends every session of the account (see docs/protocol.md for whether the current one survives). */
+/** Ends every session of the account, the current one included. */
 export async function revokeAllSessions(api: BurrowApi): Promise<void> {
   await api.revokeAllSessions();
 }
