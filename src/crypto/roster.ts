@@ -275,7 +275,7 @@ export async function appendRosterEntry(
   options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings },
 ): Promise<RosterEntry> {
   if (!Array.isArray(chain) || chain.length === 0) throw new TypeError('chain must be a non-empty array of roster entries');
-  const last = chain[chain.length - 1]!;
+  const last: RosterEntry = chain[chain.length - 1]!;
   const { signer } = options;
   assertIdentity(signer?.identity, 'signer.identity');
   const guardian = last.members.find((m) => m.accountId === signer.accountId);
