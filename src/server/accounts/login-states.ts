@@ -1,0 +1,49 @@
+/**
+ * Started OPAQUE logins waiting for their finish, keyed by a random login id, with a short TTL.
+ * The server login state holds ephemeral secrets, so it stays in memory (never in the database);
+ * a scale-out deployment routes a login's two requests to one node, or a later adapter seals the
+ * state under the cookie key.
+ */
+import type { Clock } from '../deps.js';
+
+export interface PendingLogin {
+  serverLoginState: string;
+  /** null when the email has no account: such a login can never finish. */
+  accountId: string | null;
+  /** The email's lookup hash, for the per-account slow-down. */
+  emailLookup: string;
+  expiresAt: number;
+}
+
+export interface LoginStateStore {
+  put(loginId: string, login: PendingLogin): void;
+  /** Removes and returns the login, or undefined when unknown or expired: a login id works once. */
+  take(loginId: string): PendingLogin | undefined;
+}
+
+const MAX_PENDING = 100_000;
+
+export function createMemoryLoginStateStore(clock: Clock): LoginStateStore {
+  const pending = new Map<string, PendingLogin>();
+  return {
+    put(loginId, login) {
+      const now = clock.now();
+      if (pending.size >= MAX_PENDING / 2) {
+        for (const [id, l] of pending) if (l.expiresAt <= now) pending.delete(id);
+      }
+      // Beyond this, drop the oldest: an attacker filling memory only expires their own logins sooner.
+      while (pending.size >= MAX_PENDING) {
+        const oldest = pending.keys().next().value;
+        if (oldest === undefined) break;
+        pending.delete(oldest);
+      }
+      pending.set(loginId, login);
+    },
+    take(loginId) {
+      const login = pending.get(loginId);
+      if (login === undefined) return undefined;
+      pending.delete(loginId);
+      return login.expiresAt > clock.now() ? login : undefined;
+    },
+  };
+}

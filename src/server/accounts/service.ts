@@ -1,0 +1,285 @@
+/**
+ * Accounts with OPAQUE (RFC 9807): registration, login, recovery, the account itself. The server
+ * sees only OPAQUE messages, public keys and sealed bundles. The OPAQUE user identifier is the
+ * email's keyed lookup hash, so the email itself never reaches the library or the database.
+ * An unknown email takes the same path, the same queries and the same library calls as a known
+ * one and ends in the same problem as a wrong password.
+ */
+import { createHash } from 'node:crypto';
+import * as opaque from '@serenity-kit/opaque';
+import { bytesEqual, fromBase64Url } from '../../crypto/bytes.js';
+import { BurrowError } from '../../protocol/errors.js';
+import type { AccountRow } from '../../storage/database.js';
+import { isUniqueViolation } from '../../storage/errors.js';
+import type { Config } from '../config.js';
+import type { Clock, Random } from '../deps.js';
+import { newId } from '../deps.js';
+import { enforceLimit, rateLimited, type LoginThrottle, type RateLimiter } from '../http/rate-limit.js';
+import { emailLookupHash, normaliseEmail, sealEmail, type Secrets } from '../secrets.js';
+import type { SessionsService } from '../sessions/service.js';
+import type { LoginStateStore } from './login-states.js';
+import type { AccountsRepository } from './repository.js';
+
+export interface PublicIdentity {
+  signingKey: string;
+  agreementKey: string;
+}
+
+/** A session granted by registration, login or recovery; `token` goes to the client once. */
+export interface GrantedSession {
+  accountId: string;
+  sessionId: string;
+  token: string;
+  expiresAt: number;
+  identity: PublicIdentity;
+  sealedIdentity: string;
+}
+
+export interface RegisterFinishInput {
+  email: string;
+  registrationRecord: string;
+  identity: PublicIdentity;
+  sealedIdentity: string;
+  recoverySealedIdentity: string;
+  recoveryVerifier: string;
+  sessionLabel?: string | undefined;
+}
+
+export interface RecoverFinishInput {
+  email: string;
+  recoveryProof: string;
+  registrationRecord: string;
+  sealedIdentity: string;
+  recoverySealedIdentity: string;
+  recoveryVerifier: string;
+  sessionLabel?: string | undefined;
+}
+
+export interface AccountView {
+  accountId: string;
+  identity: PublicIdentity;
+  sealedIdentity: string;
+  createdAt: number;
+}
+
+export interface AccountsService {
+  registerStart(email: string, registrationRequest: string): Promise<{ registrationResponse: string }>;
+  registerFinish(input: RegisterFinishInput): Promise<GrantedSession>;
+  loginStart(email: string, startLoginRequest: string): Promise<{ loginId: string; loginResponse: string }>;
+  loginFinish(loginId: string, finishLoginRequest: string, sessionLabel: string | undefined): Promise<GrantedSession>;
+  recoverStart(email: string, recoveryProof: string, registrationRequest: string): Promise<{ recoverySealedIdentity: string; registrationResponse: string }>;
+  recoverFinish(input: RecoverFinishInput): Promise<GrantedSession>;
+  view(accountId: string): Promise<AccountView>;
+  delete(accountId: string): Promise<void>;
+}
+
+export interface AccountsServiceDeps {
+  repository: AccountsRepository;
+  sessions: SessionsService;
+  loginStates: LoginStateStore;
+  limiter: RateLimiter;
+  throttle: LoginThrottle;
+  secrets: Secrets;
+  config: Config;
+  clock: Clock;
+  random: Random;
+}
+
+function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+function badOpaqueMessage(name: string): BurrowError {
+  return new BurrowError('burrow/bad-request', `${name} is not a valid OPAQUE message`);
+}
+
+const NO_VERIFIER = new Uint8Array(32);
+
+export function createAccountsService(deps: AccountsServiceDeps): AccountsService {
+  const { repository, sessions, secrets, config, clock, random } = deps;
+
+  function lookupOf(email: string): string {
+    const lookup = emailLookupHash(secrets, normaliseEmail(email));
+    enforceLimit(deps.limiter, `account:${lookup}`, config.rateLimits.perAccount);
+    return lookup;
+  }
+
+  function waitForThrottle(key: string): void {
+    const wait = deps.throttle.waitFor(key);
+    if (wait > 0) throw rateLimited(wait, 'Too many failed attempts for this account; wait before trying again');
+  }
+
+  /** Throws bad-request unless `record` is a registration record the library can log in with. */
+  function checkRecord(record: string, userIdentifier: string): void {
+    try {
+      const { startLoginRequest } = opaque.client.startLogin({ password: 'record check' });
+      opaque.server.startLogin({ serverSetup: secrets.serverSetup, registrationRecord: record, startLoginRequest, userIdentifier });
+    } catch {
+      throw badOpaqueMessage('registrationRecord');
+    }
+  }
+
+  function recoveryProofMatches(account: AccountRow | undefined, proof: string): boolean {
+    const expected = account === undefined ? NO_VERIFIER : fromBase64Url(account.recovery_verifier);
+    const matches = bytesEqual(sha256(fromBase64Url(proof)), expected);
+    return account !== undefined && matches;
+  }
+
+  function granted(account: Pick<AccountRow, 'id' | 'signing_key' | 'agreement_key' | 'sealed_identity'>, issued: ReturnType<SessionsService['prepare']>): GrantedSession {
+    return {
+      accountId: account.id,
+      sessionId: issued.row.id,
+      token: issued.token,
+      expiresAt: issued.row.expires_at,
+      identity: { signingKey: account.signing_key, agreementKey: account.agreement_key },
+      sealedIdentity: account.sealed_identity,
+    };
+  }
+
+  return {
+    async registerStart(email, registrationRequest) {
+      await opaque.ready;
+      const lookup = lookupOf(email);
+      if ((await repository.findByLookup(lookup)) !== undefined) throw new BurrowError('burrow/account-exists');
+      try {
+        return opaque.server.createRegistrationResponse({ serverSetup: secrets.serverSetup, userIdentifier: lookup, registrationRequest });
+      } catch {
+        throw badOpaqueMessage('registrationRequest');
+      }
+    },
+
+    async registerFinish(input) {
+      await opaque.ready;
+      const lookup = lookupOf(input.email);
+      if ((await repository.findByLookup(lookup)) !== undefined) throw new BurrowError('burrow/account-exists');
+      checkRecord(input.registrationRecord, lookup);
+      const accountId = newId(random);
+      const account: AccountRow = {
+        id: accountId,
+        email_lookup: lookup,
+        email_sealed: sealEmail(secrets, accountId, normaliseEmail(input.email), random.bytes(12)),
+        opaque_record: input.registrationRecord,
+        signing_key: input.identity.signingKey,
+        agreement_key: input.identity.agreementKey,
+        sealed_identity: input.sealedIdentity,
+        recovery_sealed_identity: input.recoverySealedIdentity,
+        recovery_verifier: input.recoveryVerifier,
+        created_at: clock.now(),
+      };
+      const issued = sessions.prepare(accountId, input.sessionLabel);
+      try {
+        await repository.createWithSession(account, issued.row);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new BurrowError('burrow/account-exists');
+        throw error;
+      }
+      return granted(account, issued);
+    },
+
+    async loginStart(email, startLoginRequest) {
+      await opaque.ready;
+      const lookup = lookupOf(email);
+      waitForThrottle(`login:${lookup}`);
+      const account = await repository.findByLookup(lookup);
+      let started: { serverLoginState: string; loginResponse: string };
+      try {
+        // With a null record the library answers with a fake one derived from the server setup,
+        // indistinguishable from a real account (RFC 9807 §10.9, client enumeration).
+        started = opaque.server.startLogin({
+          serverSetup: secrets.serverSetup,
+          registrationRecord: account?.opaque_record ?? null,
+          startLoginRequest,
+          userIdentifier: lookup,
+        });
+      } catch {
+        throw badOpaqueMessage('startLoginRequest');
+      }
+      deps.throttle.attempted(`login:${lookup}`);
+      const loginId = newId(random);
+      deps.loginStates.put(loginId, {
+        serverLoginState: started.serverLoginState,
+        accountId: account?.id ?? null,
+        emailLookup: lookup,
+        expiresAt: clock.now() + config.login.stateTtlMs,
+      });
+      return { loginId, loginResponse: started.loginResponse };
+    },
+
+    async loginFinish(loginId, finishLoginRequest, sessionLabel) {
+      await opaque.ready;
+      const pending = deps.loginStates.take(loginId);
+      if (pending === undefined) throw new BurrowError('burrow/login-expired');
+      let ok = true;
+      try {
+        opaque.server.finishLogin({ serverLoginState: pending.serverLoginState, finishLoginRequest });
+      } catch {
+        ok = false;
+      }
+      const account = pending.accountId === null ? undefined : await repository.findById(pending.accountId);
+      if (!ok || account === undefined) throw new BurrowError('burrow/login-failed');
+      const issued = await sessions.issue(account.id, sessionLabel);
+      deps.throttle.succeeded(`login:${pending.emailLookup}`);
+      return granted(account, issued);
+    },
+
+    async recoverStart(email, recoveryProof, registrationRequest) {
+      await opaque.ready;
+      const lookup = lookupOf(email);
+      waitForThrottle(`recover:${lookup}`);
+      const account = await repository.findByLookup(lookup);
+      let registrationResponse: string;
+      try {
+        ({ registrationResponse } = opaque.server.createRegistrationResponse({ serverSetup: secrets.serverSetup, userIdentifier: lookup, registrationRequest }));
+      } catch {
+        throw badOpaqueMessage('registrationRequest');
+      }
+      if (!recoveryProofMatches(account, recoveryProof) || account === undefined) {
+        deps.throttle.attempted(`recover:${lookup}`);
+        throw new BurrowError('burrow/recovery-failed');
+      }
+      return { recoverySealedIdentity: account.recovery_sealed_identity, registrationResponse };
+    },
+
+    async recoverFinish(input) {
+      await opaque.ready;
+      const lookup = lookupOf(input.email);
+      waitForThrottle(`recover:${lookup}`);
+      const account = await repository.findByLookup(lookup);
+      if (!recoveryProofMatches(account, input.recoveryProof) || account === undefined) {
+        deps.throttle.attempted(`recover:${lookup}`);
+        throw new BurrowError('burrow/recovery-failed');
+      }
+      checkRecord(input.registrationRecord, lookup);
+      const issued = sessions.prepare(account.id, input.sessionLabel);
+      const replaced = await repository.replaceCredentials(
+        account.id,
+        {
+          opaque_record: input.registrationRecord,
+          sealed_identity: input.sealedIdentity,
+          recovery_sealed_identity: input.recoverySealedIdentity,
+          recovery_verifier: input.recoveryVerifier,
+        },
+        issued.row,
+      );
+      if (!replaced) throw new BurrowError('burrow/recovery-failed');
+      deps.throttle.succeeded(`recover:${lookup}`);
+      deps.throttle.succeeded(`login:${lookup}`);
+      return granted({ ...account, sealed_identity: input.sealedIdentity }, issued);
+    },
+
+    async view(accountId) {
+      const account = await repository.findById(accountId);
+      if (account === undefined) throw new BurrowError('burrow/unauthenticated');
+      return {
+        accountId: account.id,
+        identity: { signingKey: account.signing_key, agreementKey: account.agreement_key },
+        sealedIdentity: account.sealed_identity,
+        createdAt: account.created_at,
+      };
+    },
+
+    async delete(accountId) {
+      await repository.delete(accountId);
+    },
+  };
+}

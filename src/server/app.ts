@@ -1,0 +1,154 @@
+/**
+ * The one composition root: builds the Fastify app from its dependencies. Plain factories, no
+ * container. The caller owns the store (opens, migrates and closes it) and calls `app.listen`.
+ */
+import { readFileSync } from 'node:fs';
+import type { DestinationStream } from 'pino';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { toBase64Url } from '../crypto/bytes.js';
+import type { SqlStore } from '../storage/database.js';
+import { createAccountsRepository } from './accounts/repository.js';
+import { registerAccountRoutes } from './accounts/routes.js';
+import { createAccountsService } from './accounts/service.js';
+import { createMemoryLoginStateStore, type LoginStateStore } from './accounts/login-states.js';
+import type { Config } from './config.js';
+import { systemClock, systemRandom, type Clock, type Random } from './deps.js';
+import './http/fastify-types.js';
+import { registerHealthRoutes } from './http/health.js';
+import { buildOpenApiDocument } from './http/openapi.js';
+import { installProblemHandlers } from './http/problems.js';
+import { createMemoryLoginThrottle, createMemoryRateLimiter, installAddressRateLimits, type LoginThrottle, type RateLimiter } from './http/rate-limit.js';
+import { recordRoutes, type RouteInfo } from './http/route-registry.js';
+import { installSecurityHeaders } from './http/security-headers.js';
+import type { BurrowApp } from './http/types.js';
+import type { Secrets } from './secrets.js';
+import { createAuthenticateHook } from './sessions/authenticate.js';
+import { createSessionsRepository } from './sessions/repository.js';
+import { registerSessionRoutes } from './sessions/routes.js';
+import { createSessionsService } from './sessions/service.js';
+
+export const API_VERSION = '0.1.0';
+
+/** Everything the server is built from. Only `config`, `store` and `secrets` are required. */
+export interface ServerDeps {
+  config: Config;
+  store: SqlStore;
+  secrets: Secrets;
+  clock?: Clock;
+  random?: Random;
+  /** `false` for silence, or a stream that receives the JSON log lines (default: stdout). */
+  log?: false | { stream?: DestinationStream; level?: Config['logLevel'] };
+  /** Shared rate-limit state; in memory by default. */
+  limiter?: RateLimiter;
+  throttle?: LoginThrottle;
+  loginStates?: LoginStateStore;
+}
+
+/** Log paths that are never written: credentials, tokens and personal data. */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  '*.password',
+  '*.email',
+  '*.token',
+  '*.recoveryProof',
+  '*.registrationRecord',
+  '*.serverSetup',
+  '*.cookieKey',
+  '*.emailKey',
+];
+
+function loggerOptions(deps: ServerDeps): FastifyServerOptions['logger'] {
+  if (deps.log === false) return false;
+  return {
+    level: deps.log?.level ?? deps.config.logLevel,
+    redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+    ...(deps.log?.stream === undefined ? {} : { stream: deps.log.stream }),
+  };
+}
+
+/** Builds the app: HTTP conventions, then every feature's routes. Call `await app.ready()` or `listen`. */
+export function createServer(deps: ServerDeps): BurrowApp {
+  const { config, store, secrets } = deps;
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? systemRandom;
+  const tls = config.tls !== undefined;
+
+  const options: FastifyServerOptions & { https?: { key: Buffer; cert: Buffer } } = {
+    logger: loggerOptions(deps),
+    bodyLimit: config.limits.maxBodyBytes,
+    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    // Request ids are ours, never the client's, so a log line cannot be forged into another request.
+    requestIdHeader: false,
+    genReqId: () => toBase64Url(random.bytes(12)),
+    // Unknown fields are refused (additionalProperties: false), never silently dropped; no type coercion.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+  };
+  if (config.tls !== undefined) {
+    options.https = { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) };
+  }
+  const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>() as unknown as BurrowApp;
+
+  const routes: RouteInfo[] = [];
+  recordRoutes(app, routes);
+  app.decorate('burrowRoutes', routes);
+  app.decorateRequest('auth', null);
+  // JSON only: anything else is a 415, not a string body that fails later.
+  app.removeContentTypeParser(['text/plain']);
+
+  installProblemHandlers(app, routes);
+  installSecurityHeaders(app, { tls });
+
+  const limiter = deps.limiter ?? createMemoryRateLimiter(clock);
+  const throttle = deps.throttle ?? createMemoryLoginThrottle(clock, config.rateLimits.loginSlowdown);
+  installAddressRateLimits(app, { limiter, globalPerIp: config.rateLimits.globalPerIp, anonymousPerIp: config.rateLimits.anonymousPerIp });
+
+  const sessions = createSessionsService({
+    repository: createSessionsRepository(store.db),
+    clock,
+    random,
+    ttlMs: config.sessions.ttlMs,
+    touchIntervalMs: config.sessions.touchIntervalMs,
+  });
+  const authenticate = createAuthenticateHook(sessions);
+  app.decorate('authenticate', authenticate);
+  app.addHook('onRequest', async function authenticateMarkedRoutes(request, reply) {
+    if (request.routeOptions.config.authenticated === true) await authenticate.call(this, request, reply);
+  });
+
+  const accounts = createAccountsService({
+    repository: createAccountsRepository(store.db),
+    sessions,
+    loginStates: deps.loginStates ?? createMemoryLoginStateStore(clock),
+    limiter,
+    throttle,
+    secrets,
+    config,
+    clock,
+    random,
+  });
+
+  registerHealthRoutes(app, { store });
+  registerAccountRoutes(app, { accounts, sessions, tls, sessionTtlMs: config.sessions.ttlMs });
+  registerSessionRoutes(app, { sessions, tls });
+
+  let openApi: unknown;
+  app.get('/v1/openapi.json', { config: { summary: 'This document' } }, async () => {
+    openApi ??= buildOpenApiDocument(routes, { version: API_VERSION });
+    return openApi;
+  });
+
+  return app;
+}
+
+/** The routes of a built app, for the OpenAPI document and for tests that visit every route. */
+export function routesOf(app: BurrowApp): readonly RouteInfo[] {
+  return app.burrowRoutes;
+}

@@ -1,0 +1,32 @@
+/** Burrow's additions to Fastify's types: route config keys, the request's session, app decorators. */
+import type { onRequestAsyncHookHandler } from 'fastify';
+import type { ErrorCode } from '../../protocol/errors.js';
+import type { AuthContext } from '../sessions/authenticate.js';
+import type { RouteInfo } from './route-registry.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route needs a session; the app authenticates before the body is read. */
+    authenticated?: boolean;
+    /** A stranger uses this route to get in: the tighter per-address limit applies. */
+    anonymous?: boolean;
+    /** One line for the OpenAPI document. */
+    summary?: string;
+    /** Problems this route may answer beyond the common ones (400, 413, 415, 429, 500). */
+    problems?: ErrorCode[];
+  }
+
+  interface FastifyRequest {
+    /** The session and account of an authenticated request; null before `authenticate` ran or on public routes. */
+    auth: AuthContext | null;
+  }
+
+  interface FastifyInstance {
+    /** Hook that authenticates a request or answers 401; routes get it by `config: { authenticated: true }`. */
+    authenticate: onRequestAsyncHookHandler;
+    /** Every route registered so far (see route-registry.ts). */
+    burrowRoutes: readonly RouteInfo[];
+  }
+}
+
+export {};

@@ -1,0 +1,100 @@
+/**
+ * Rate limits and the per-account login slow-down. The state sits behind two small interfaces;
+ * these in-memory versions serve one process, and a later adapter moves them to the shared store.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BurrowError } from '../../protocol/errors.js';
+import type { RateWindow } from '../config.js';
+import type { Clock } from '../deps.js';
+
+/** Counts hits per key in fixed windows. */
+export interface RateLimiter {
+  /** Counts one hit; answers how long to wait (ms) when the key is over its limit, else 0. */
+  hit(key: string, window: RateWindow): number;
+}
+
+/** Remembers failed logins per account and says how long the next attempt must wait. */
+export interface LoginThrottle {
+  /** Milliseconds until an attempt for `accountKey` is allowed; 0 when it may go now. */
+  waitFor(accountKey: string): number;
+  /** An attempt started; it counts as a failure until `succeeded` is called. */
+  attempted(accountKey: string): void;
+  /** The account's failures are forgotten. */
+  succeeded(accountKey: string): void;
+}
+
+const PRUNE_AT = 10_000;
+
+/** A fixed-window counter in memory; windows that ended are pruned when the map grows. */
+export function createMemoryRateLimiter(clock: Clock): RateLimiter {
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  return {
+    hit(key, window) {
+      const now = clock.now();
+      if (windows.size >= PRUNE_AT) {
+        for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k);
+      }
+      let entry = windows.get(key);
+      if (entry === undefined || entry.resetAt <= now) {
+        entry = { count: 0, resetAt: now + window.windowMs };
+        windows.set(key, entry);
+      }
+      entry.count += 1;
+      return entry.count > window.max ? entry.resetAt - now : 0;
+    },
+  };
+}
+
+/**
+ * Exponential slow-down: after `freeFailures` failures, attempt n waits
+ * `baseDelayMs · 2^(failures − freeFailures)` (at most `maxDelayMs`) after the previous one.
+ */
+export function createMemoryLoginThrottle(clock: Clock, options: { freeFailures: number; baseDelayMs: number; maxDelayMs: number }): LoginThrottle {
+  const failures = new Map<string, { count: number; lastAt: number }>();
+  const delayFor = (count: number): number =>
+    count < options.freeFailures ? 0 : Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(30, count - options.freeFailures));
+  return {
+    waitFor(accountKey) {
+      const entry = failures.get(accountKey);
+      if (entry === undefined) return 0;
+      return Math.max(0, entry.lastAt + delayFor(entry.count) - clock.now());
+    },
+    attempted(accountKey) {
+      const now = clock.now();
+      if (failures.size >= PRUNE_AT) {
+        for (const [k, e] of failures) if (e.lastAt + 2 * options.maxDelayMs <= now) failures.delete(k);
+      }
+      const entry = failures.get(accountKey);
+      failures.set(accountKey, { count: (entry?.count ?? 0) + 1, lastAt: now });
+    },
+    succeeded(accountKey) {
+      failures.delete(accountKey);
+    },
+  };
+}
+
+/** The 429 problem for a wait of `waitMs`, with `retryAfter` in whole seconds (at least 1). */
+export function rateLimited(waitMs: number, detail = 'Too many requests; wait before trying again'): BurrowError {
+  return new BurrowError('burrow/rate-limited', detail, { retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) });
+}
+
+/** Throws `burrow/rate-limited` if `key` is over `window`. */
+export function enforceLimit(limiter: RateLimiter, key: string, window: RateWindow): void {
+  const wait = limiter.hit(key, window);
+  if (wait > 0) throw rateLimited(wait);
+}
+
+/**
+ * Per-address limits in an `onRequest` hook: a global one on every route but the health checks,
+ * and a tighter one on routes marked `config: { anonymous: true }` (register, login, recover).
+ */
+export function installAddressRateLimits(app: FastifyInstance, options: { limiter: RateLimiter; globalPerIp: RateWindow; anonymousPerIp: RateWindow }): void {
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const path = request.url.split('?')[0];
+    if (path === '/healthz' || path === '/readyz') return;
+    enforceLimit(options.limiter, `ip:${request.ip}`, options.globalPerIp);
+    if (request.routeOptions.config.anonymous === true) {
+      enforceLimit(options.limiter, `ip-anon:${request.ip}`, options.anonymousPerIp);
+    }
+  });
+}

@@ -1,0 +1,133 @@
+/** Test factories: a real server on a real SQLite file in a temp dir, and OPAQUE clients that use it. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as opaque from '@serenity-kit/opaque';
+import type { LightMyRequestResponse } from 'fastify';
+import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+import { createServer, type ServerDeps } from '../../src/server/app.js';
+import { loadConfig, type Config, type DeepPartial } from '../../src/server/config.js';
+import type { Clock } from '../../src/server/deps.js';
+import type { BurrowApp } from '../../src/server/http/types.js';
+import { loadOrCreateSecrets, type Secrets } from '../../src/server/secrets.js';
+import type { SqlStore } from '../../src/storage/database.js';
+import { openSqliteStore } from '../../src/storage/sqlite.js';
+
+export interface TestServer {
+  app: BurrowApp;
+  store: SqlStore;
+  secrets: Secrets;
+  config: Config;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(start = 1_700_000_000_000): Clock & { advance(ms: number): void } {
+  let now = start;
+  return { now: () => now, advance: (ms) => { now += ms; } };
+}
+
+/** A server with generous limits unless `overrides` tightens them. */
+export async function startTestServer(options: { overrides?: DeepPartial<Config>; clock?: Clock; log?: ServerDeps['log'] } = {}): Promise<TestServer> {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-server-')), 'data');
+  const config = loadConfig({
+    env: {},
+    flags: { data: dataDir, port: 0 },
+    overrides: {
+      rateLimits: {
+        globalPerIp: { max: 100_000, windowMs: 60_000 },
+        anonymousPerIp: { max: 100_000, windowMs: 60_000 },
+        perAccount: { max: 100_000, windowMs: 60_000 },
+        loginSlowdown: { freeFailures: 1_000, baseDelayMs: 1_000, maxDelayMs: 60_000 },
+      },
+      ...options.overrides,
+    },
+  });
+  const { secrets } = await loadOrCreateSecrets({ dataDir: config.dataDir });
+  const store = await openSqliteStore(join(config.dataDir, 'burrow.db'));
+  const app = createServer({ config, store, secrets, log: options.log ?? false, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  await app.ready();
+  return {
+    app, store, secrets, config, dataDir: config.dataDir,
+    async close() {
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+export function b64(bytes: number): string {
+  return toBase64Url(randomBytes(bytes));
+}
+
+export function sha256b64(value: string): string {
+  return toBase64Url(new Uint8Array(createHash('sha256').update(Buffer.from(value, 'base64url')).digest()));
+}
+
+/** What a registered test user knows. */
+export interface TestUser {
+  email: string;
+  password: string;
+  recoveryProof: string;
+  accountId: string;
+  sessionId: string;
+  token: string;
+  sealedIdentity: string;
+}
+
+export function post(app: BurrowApp, url: string, payload: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers });
+}
+
+/** Registers through the real OPAQUE client and returns a bearer session. */
+export async function registerUser(app: BurrowApp, email = `user-${b64(6)}@example.org`, password = `pw-${b64(9)}`): Promise<TestUser> {
+  await opaque.ready;
+  const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
+  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest });
+  if (start.statusCode !== 200) throw new Error(`register/start answered ${start.statusCode}: ${start.body}`);
+  const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
+  const recoveryProof = b64(32);
+  const sealedIdentity = b64(96);
+  const finish = await post(app, '/v1/accounts/register/finish', {
+    email,
+    registrationRecord,
+    identity: { signingKey: b64(32), agreementKey: b64(32) },
+    sealedIdentity,
+    recoverySealedIdentity: b64(96),
+    recoveryVerifier: sha256b64(recoveryProof),
+    tokenDelivery: 'bearer',
+    sessionLabel: 'test',
+  });
+  if (finish.statusCode !== 201) throw new Error(`register/finish answered ${finish.statusCode}: ${finish.body}`);
+  const body = finish.json<{ accountId: string; sessionId: string; token: string }>();
+  return { email, password, recoveryProof, sealedIdentity, accountId: body.accountId, sessionId: body.sessionId, token: body.token };
+}
+
+/** Runs both login steps with the real OPAQUE client; returns every response the server gave. */
+export async function login(app: BurrowApp, email: string, password: string, tokenDelivery: 'bearer' | 'cookie' = 'bearer') {
+  await opaque.ready;
+  const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password });
+  const start = await post(app, '/v1/accounts/login/start', { email, startLoginRequest });
+  if (start.statusCode !== 200) return { start, finish: undefined };
+  const { loginId, loginResponse } = start.json<{ loginId: string; loginResponse: string }>();
+  const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password });
+  // A wrong password: the client notices; an attacker would still send something. Send a well-formed guess.
+  const finishLoginRequest = result?.finishLoginRequest ?? b64(64);
+  const finish = await post(app, '/v1/accounts/login/finish', { loginId, finishLoginRequest, tokenDelivery });
+  return { start, finish, clientResult: result };
+}
+
+export function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+export async function rowCounts(store: SqlStore): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const table of ['accounts', 'sessions'] as const) {
+    const row = await store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    out[table] = Number(row.n);
+  }
+  return out;
+}
