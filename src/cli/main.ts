@@ -2,6 +2,7 @@
 /** The `burrow` command: one entry point, one module per command group. */
 import { Command } from 'commander';
 import { registerAccountCommands } from './account-commands.js';
+import { registerServeCommand } from './serve-command.js';
 
 const program = new Command();
 program
@@ -12,5 +13,6 @@ program
 
 // Command groups register themselves here, one line each.
 registerAccountCommands(program);
+registerServeCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,14 +1,16 @@
 /** The embedded SQL adapter: one SQLite file through better-sqlite3 and Kysely. */
+import { closeSync, openSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database, SqlStore } from './database.js';
 import { migrateToLatest } from './migrate.js';
 
 /**
- * Opens (creating if needed) the SQLite database at `path`, mode 0600 via the data directory's
- * 0700. `migrate: true` (the default) applies pending migrations before returning.
+ * Opens (creating if needed, mode 0600) the SQLite database at `path`. `migrate: true` (the default) applies pending migrations before returning.
  */
 export async function openSqliteStore(path: string, options: { migrate?: boolean } = {}): Promise<SqlStore> {
+  // Create the file 0600 ourselves; SQLite gives the -wal and -shm files the same mode.
+  if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600));
   const sqlite = new BetterSqlite3(path);
   // WAL lets readers run beside the one writer. synchronous=FULL fsyncs the WAL on every commit,
   // so a committed session or message survives a power cut; NORMAL could lose the last commits,

@@ -1,0 +1,89 @@
+/** `burrow serve`: run the server on the embedded store until SIGINT or SIGTERM. */
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { createServer } from '../server/app.js';
+import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
+import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
+import { openSqliteStore } from '../storage/sqlite.js';
+
+const ENVIRONMENT_HELP = `
+Environment (flags win):
+  BURROW_DATA, BURROW_HOST, BURROW_PORT     the same as the flags
+  BURROW_TRUST_PROXY                        true, a hop count or proxy addresses (behind a reverse proxy)
+  BURROW_TLS_CERT, BURROW_TLS_KEY           PEM files: serve HTTPS (cookies get Secure, HSTS is sent)
+  BURROW_LOG_LEVEL                          fatal, error, warn, info (default), debug, trace, silent
+  BURROW_MAX_BODY_BYTES                     largest request body (default 65536)
+  BURROW_SESSION_TTL_DAYS                   session lifetime (default 30)
+  BURROW_RATE_GLOBAL_PER_MINUTE             requests per client address per minute (default 600)
+  BURROW_RATE_ANONYMOUS_PER_MINUTE          sign-up/login/recovery requests per address per minute (default 30)
+  BURROW_RATE_ACCOUNT_PER_MINUTE            sign-up/login/recovery requests per account per minute (default 10)
+  BURROW_SECRETS                            the secrets file's JSON, instead of <data>/secrets.json
+  BURROW_OPAQUE_SERVER_SETUP, BURROW_COOKIE_KEY, BURROW_EMAIL_KEY   the same, one variable each
+
+On first start the data directory (0700), the SQLite database, the blob directory and the
+secrets file (0600) are created. Keep the secrets file out of database backups' reach: without
+it a copy of the database is useless to an attacker, and with it you can restore.`;
+
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') ? path : `./${rel}`;
+}
+
+async function serve(flags: ConfigFlags): Promise<void> {
+  const config = loadConfig({ flags });
+  if (config.databaseUrl !== undefined) throw new ConfigError('BURROW_DATABASE_URL is not supported yet: the PostgreSQL store is a later issue; unset it to use the embedded SQLite file');
+  ensureDataDir(config.dataDir);
+  mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
+  const { secrets } = await loadOrCreateSecrets({
+    dataDir: config.dataDir,
+    ...(config.secretsFromEnvironment === undefined ? {} : { fromEnvironment: config.secretsFromEnvironment }),
+  });
+  const store = await openSqliteStore(join(config.dataDir, 'burrow.db'));
+  const app = createServer({ config, store, secrets });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    // app.close() stops accepting connections and waits for requests in flight to finish.
+    app.close()
+      .then(() => store.close())
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        console.error('Burrow could not shut down cleanly:', error instanceof Error ? error.message : String(error));
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  console.log(`Burrow is listening on ${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port} (data: ${displayPath(config.dataDir)})`);
+}
+
+/** Adds `burrow serve [--data DIR] [--host H] [--port P]`. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the Burrow server on the embedded store (SQLite file, blob directory, secrets file).')
+    .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1, or BURROW_HOST)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)')
+    .addHelpText('after', ENVIRONMENT_HELP)
+    .action(async (flags: ConfigFlags) => {
+      try {
+        await serve(flags);
+      } catch (error) {
+        if (error instanceof ConfigError || error instanceof SecretsError) {
+          console.error(`burrow serve: ${error.message}`);
+          process.exit(1);
+        }
+        throw error;
+      }
+    });
+}
