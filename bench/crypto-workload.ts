@@ -1,0 +1,106 @@
+/**
+ * The crypto benchmark's workload, shared by Node and Chromium (no Node modules): seal + sign
+ * and verify + open of one message, each against raw WebCrypto AES-256-GCM encrypt / decrypt of
+ * the same bytes, measured in the same run and interleaved round by round so that drift (CPU
+ * frequency, GC, other load) hits both sides alike.
+ */
+import { randomBytes } from '../src/crypto/bytes.js';
+import { prepareMessageSubject, MESSAGE_SUBJECT } from './crypto-subject.js';
+
+/** One measured operation. */
+export interface BenchFigure {
+  name: string;
+  /** Median over rounds of operations per second. */
+  opsPerSec: number;
+  /** opsPerSec × message size, in MiB/s. */
+  mibPerSec: number;
+  /** Operations per second in each round. */
+  rounds: number[];
+}
+
+/** Everything one environment measured. */
+export interface CryptoBenchReport {
+  environment: string;
+  subject: string;
+  sizeBytes: number;
+  figures: BenchFigure[];
+  /** seal+sign ops/s ÷ raw AES-GCM encrypt ops/s, and verify+open ÷ raw decrypt. */
+  ratios: { sealVsEncrypt: number; openVsDecrypt: number };
+}
+
+/** How long and how big. */
+export interface CryptoBenchOptions {
+  environment: string;
+  sizeBytes?: number;
+  rounds?: number;
+  roundMs?: number;
+}
+
+type Operation = () => Promise<unknown>;
+
+async function timeFor(operation: Operation, ms: number): Promise<number> {
+  let ops = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  do {
+    await operation();
+    ops++;
+    elapsed = performance.now() - start;
+  } while (elapsed < ms);
+  return (ops * 1000) / elapsed;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function buf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes);
+}
+
+/** Runs the benchmark in the current environment. */
+export async function runCryptoBench(options: CryptoBenchOptions): Promise<CryptoBenchReport> {
+  const sizeBytes = options.sizeBytes ?? 1024 * 1024;
+  const roundCount = options.rounds ?? 7;
+  const roundMs = options.roundMs ?? 400;
+  const subtle = globalThis.crypto.subtle;
+  const plaintext = randomBytes(sizeBytes);
+
+  // Raw baseline: one imported AES-256-GCM key, a fresh 96-bit nonce per encryption.
+  const aesKey = await subtle.importKey('raw', buf(randomBytes(32)), 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const rawIv = buf(randomBytes(12));
+  const rawCiphertext = await subtle.encrypt({ name: 'AES-GCM', iv: rawIv }, aesKey, buf(plaintext));
+  const subject = await prepareMessageSubject(plaintext);
+  const sealed = await subject.seal();
+  await subject.open(sealed);
+
+  const operations: Array<[string, Operation]> = [
+    ['raw AES-256-GCM encrypt', () => subtle.encrypt({ name: 'AES-GCM', iv: buf(randomBytes(12)) }, aesKey, plaintext as Uint8Array<ArrayBuffer>)],
+    ['seal + sign', () => subject.seal()],
+    ['raw AES-256-GCM decrypt', () => subtle.decrypt({ name: 'AES-GCM', iv: rawIv }, aesKey, rawCiphertext)],
+    ['verify + open', () => subject.open(sealed)],
+  ];
+  for (const [, operation] of operations) await timeFor(operation, roundMs / 2);
+
+  const perRound = operations.map((): number[] => []);
+  for (let round = 0; round < roundCount; round++) {
+    for (const [i, [, operation]] of operations.entries()) perRound[i]!.push(await timeFor(operation, roundMs));
+  }
+  const figures = operations.map(([name], i): BenchFigure => {
+    const opsPerSec = median(perRound[i]!);
+    return { name, opsPerSec, mibPerSec: (opsPerSec * sizeBytes) / (1024 * 1024), rounds: perRound[i]! };
+  });
+  const ops = (name: string) => figures.find((f) => f.name === name)!.opsPerSec;
+  return {
+    environment: options.environment,
+    subject: MESSAGE_SUBJECT,
+    sizeBytes,
+    figures,
+    ratios: {
+      sealVsEncrypt: ops('seal + sign') / ops('raw AES-256-GCM encrypt'),
+      openVsDecrypt: ops('verify + open') / ops('raw AES-256-GCM decrypt'),
+    },
+  };
+}

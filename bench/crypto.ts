@@ -1,0 +1,107 @@
+/**
+ * Crypto benchmark (`npm run bench:crypto`): seal + sign and verify + open of a 1 MiB message
+ * against raw WebCrypto AES-256-GCM of the same bytes, in Node and in headless Chromium (Debian's
+ * /usr/bin/chromium through playwright-core, the workload bundled with esbuild and served from
+ * 127.0.0.1). Target: each ratio ≥ 0.5. Prints a table; `--json` prints the raw reports.
+ * Options: --rounds N, --round-ms MS, --size BYTES, --chromium PATH, --node-only.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import { runCryptoBench, type CryptoBenchOptions, type CryptoBenchReport } from './crypto-workload.js';
+
+const TARGET_RATIO = 0.5;
+
+function argument(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    return line?.split(':')[1]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function browserBundle(): Promise<string> {
+  // npm runs scripts from the package root; the driver itself runs from an esbuild bundle in dist/.
+  const entry = resolve(process.cwd(), 'bench/crypto-browser-entry.ts');
+  const result = await build({ entryPoints: [entry], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', write: false, logLevel: 'warning' });
+  return result.outputFiles[0]!.text;
+}
+
+async function runInChromium(options: CryptoBenchOptions, executablePath: string): Promise<{ report: CryptoBenchReport; version: string }> {
+  const script = await browserBundle();
+  // Served over http://127.0.0.1 (a secure context, so WebCrypto is available), never beyond loopback.
+  const server = createServer((req, res) => {
+    if (req.url === '/bench.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><meta charset="utf-8"><title>burrow crypto bench</title><script src="/bench.js"></script>');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => typeof (globalThis as { runCryptoBench?: unknown }).runCryptoBench === 'function');
+    const report = await page.evaluate(
+      (opts) => (globalThis as unknown as { runCryptoBench: typeof runCryptoBench }).runCryptoBench(opts),
+      options,
+    );
+    return { report, version: browser.version() };
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+function printReport(report: CryptoBenchReport): void {
+  console.log(`\n${report.environment} — ${(report.sizeBytes / 1024 / 1024).toFixed(2)} MiB message`);
+  console.log(`subject: ${report.subject}`);
+  for (const f of report.figures) {
+    console.log(`  ${f.name.padEnd(26)} ${f.opsPerSec.toFixed(1).padStart(9)} ops/s ${f.mibPerSec.toFixed(1).padStart(9)} MiB/s`);
+  }
+  const verdict = (r: number) => `${(r * 100).toFixed(1)}% of raw ${r >= TARGET_RATIO ? '(meets ≥ 50%)' : '(BELOW the 50% target)'}`;
+  console.log(`  seal + sign vs raw encrypt:   ${verdict(report.ratios.sealVsEncrypt)}`);
+  console.log(`  verify + open vs raw decrypt: ${verdict(report.ratios.openVsDecrypt)}`);
+}
+
+async function main(): Promise<void> {
+  const size = argument('--size');
+  const rounds = argument('--rounds');
+  const roundMs = argument('--round-ms');
+  const base = {
+    ...(size ? { sizeBytes: Number(size) } : {}),
+    ...(rounds ? { rounds: Number(rounds) } : {}),
+    ...(roundMs ? { roundMs: Number(roundMs) } : {}),
+  };
+  console.log(`machine: ${cpuModel()}; node ${process.version}`);
+  const reports: CryptoBenchReport[] = [];
+  reports.push(await runCryptoBench({ ...base, environment: `Node ${process.version}` }));
+  printReport(reports[0]!);
+  if (!process.argv.includes('--node-only')) {
+    const { report, version } = await runInChromium({ ...base, environment: 'Chromium' }, argument('--chromium') ?? '/usr/bin/chromium');
+    report.environment = `Chromium ${version} (headless)`;
+    reports.push(report);
+    printReport(report);
+  }
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ cpu: cpuModel(), reports }, null, 2));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
