@@ -1,0 +1,352 @@
+/**
+ * Voice-message envelopes.
+ *
+ * A message is sealed on the sender's device under a single-use key derived from the epoch's family
+ * key and the message id (HKDF-SHA-256, RFC 5869), encrypted with AES-256-GCM (aead.ts) with the
+ * whole canonical header as AAD, and signed by the sender (Ed25519, RFC 8032) over
+ * `"burrow/message/v1" ‖ 0x00 ‖ header ‖ SHA-256(ciphertext)`.
+ *
+ * Envelope bytes (all integers big-endian):
+ *
+ *   header      "BRWM" ‖ u8 version (1)
+ *               ‖ u32 len ‖ familyId (UTF-8)     ‖ u64 epoch
+ *               ‖ messageId (16 bytes)           ‖ u32 len ‖ senderId (UTF-8)
+ *               ‖ u32 count ‖ (u32 len ‖ recipient id)*   ‖ u64 createdAt (ms since 1970)
+ *   ciphertext  u32 len ‖ 0x01 ‖ nonce (12) ‖ AES-256-GCM(inner record) ‖ tag (16)
+ *   signature   u32 len (64) ‖ Ed25519 signature
+ *
+ * The server parses the header without keys (`parseEnvelopeHeader`) to check that an upload matches
+ * its route and sender. The inner record is `u8 1 ‖ string audioType ‖ u32 durationMs ‖ u8 hasCaption
+ * ‖ [string caption] ‖ u32 len ‖ audio`.
+ *
+ * Key use: the message key is derived per message id and used for one encryption only.
+ */
+import { aeadOpen, aeadSeal } from './aead.js';
+import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes.js';
+import { CanonicalError, CanonicalReader, CanonicalWriter } from './canonical.js';
+import { assertIdentity, type Identity } from './identity.js';
+import { hkdfSha256 } from './kdf.js';
+import { fail, ok, type CryptoResult } from './result.js';
+import type { Member, Toy, VerifiedRoster } from './roster.js';
+import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
+import { sha256 } from './webcrypto.js';
+
+const MAGIC = utf8('BRWM');
+const VERSION = 1;
+const INNER_VERSION = 1;
+const MESSAGE_KEY_INFO = 'burrow/message-key/v1';
+export const MESSAGE_ID_LENGTH = 16;
+const MAX_ID_BYTES = 128;
+const MAX_RECIPIENTS = 64;
+const MAX_AUDIO_TYPE_BYTES = 128;
+const MAX_CAPTION_BYTES = 4096;
+/** Largest audio a message may carry (32 MiB), and so the largest ciphertext the parser accepts. */
+export const MAX_AUDIO_BYTES = 32 * 1024 * 1024;
+const MAX_CIPHERTEXT_BYTES = MAX_AUDIO_BYTES + MAX_CAPTION_BYTES + MAX_AUDIO_TYPE_BYTES + 64;
+
+export interface EnvelopeHeader {
+  version: 1;
+  familyId: string;
+  epoch: number;
+  messageId: Uint8Array;
+  senderId: string;
+  /** Child ids, toy ids or account ids the message is for. */
+  recipients: string[];
+  /** Milliseconds since 1970-01-01 UTC, as the sender's clock said. */
+  createdAt: number;
+}
+
+export interface SealedMessage {
+  header: EnvelopeHeader;
+  ciphertext: Uint8Array;
+  ciphertextHash: Uint8Array;
+  signature: Uint8Array;
+  /** The whole envelope as one blob, as uploaded and stored. */
+  bytes: Uint8Array;
+}
+
+export interface OpenedMessage {
+  header: EnvelopeHeader;
+  audio: Uint8Array;
+  audioType: string;
+  durationMs: number;
+  caption?: string;
+  ciphertextHash: Uint8Array;
+  sender: { kind: 'member' | 'toy'; id: string };
+}
+
+/** A guardian's signature that lets a message from a relative who needs approval be played. */
+export interface Approval {
+  guardianId: string;
+  messageId: Uint8Array;
+  ciphertextHash: Uint8Array;
+  signature: Uint8Array;
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && utf8(value).length <= MAX_ID_BYTES;
+}
+
+function encodeHeader(h: EnvelopeHeader): Uint8Array {
+  return new CanonicalWriter().fixed(MAGIC).u8(h.version).string(h.familyId).u64(h.epoch).fixed(h.messageId).string(h.senderId).strings(h.recipients).u64(h.createdAt).finish();
+}
+
+function readHeader(r: CanonicalReader): EnvelopeHeader | 'envelope/malformed' | 'envelope/unsupported-version' {
+  if (!bytesEqual(r.fixed(MAGIC.length), MAGIC)) return 'envelope/malformed';
+  const version = r.u8();
+  if (version !== VERSION) return 'envelope/unsupported-version';
+  const familyId = r.string(MAX_ID_BYTES);
+  const epoch = r.u64();
+  const messageId = r.fixed(MESSAGE_ID_LENGTH);
+  const senderId = r.string(MAX_ID_BYTES);
+  const recipients = r.strings(MAX_RECIPIENTS, MAX_ID_BYTES);
+  const createdAt = r.u64();
+  const header: EnvelopeHeader = { version: VERSION, familyId, epoch, messageId, senderId, recipients, createdAt };
+  return headerProblem(header) ? 'envelope/malformed' : header;
+}
+
+function headerProblem(h: EnvelopeHeader): string | undefined {
+  if (!isId(h.familyId)) return 'familyId';
+  if (!Number.isSafeInteger(h.epoch) || h.epoch < 0) return 'epoch';
+  if (!(h.messageId instanceof Uint8Array) || h.messageId.length !== MESSAGE_ID_LENGTH) return 'messageId';
+  if (!isId(h.senderId)) return 'senderId';
+  if (!Array.isArray(h.recipients) || h.recipients.length === 0 || h.recipients.length > MAX_RECIPIENTS) return 'recipients';
+  if (!h.recipients.every(isId) || new Set(h.recipients).size !== h.recipients.length) return 'recipients';
+  if (!Number.isSafeInteger(h.createdAt) || h.createdAt < 0) return 'createdAt';
+  return undefined;
+}
+
+interface ParsedEnvelope {
+  header: EnvelopeHeader;
+  headerBytes: Uint8Array;
+  ciphertext: Uint8Array;
+  signature: Uint8Array;
+}
+
+function parseEnvelope(bytes: Uint8Array): CryptoResult<ParsedEnvelope> {
+  try {
+    const r = new CanonicalReader(bytes);
+    const header = readHeader(r);
+    if (typeof header === 'string') return fail(header);
+    const headerBytes = bytes.slice(0, r.position);
+    const ciphertext = r.bytes(MAX_CIPHERTEXT_BYTES);
+    const signature = r.bytes(64);
+    r.end();
+    if (signature.length !== 64) return fail('envelope/malformed');
+    return ok({ header, headerBytes, ciphertext, signature });
+  } catch (error) {
+    if (error instanceof CanonicalError) return fail('envelope/malformed');
+    throw error;
+  }
+}
+
+/**
+ * Reads an envelope's header without any key, for the server: version, family, epoch, message id,
+ * sender, recipients, creation time and sizes. Nothing here is authenticated until a client
+ * verifies the signature; the server uses it only to check an upload against its route.
+ */
+export function parseEnvelopeHeader(bytes: Uint8Array): CryptoResult<EnvelopeHeader & { ciphertextLength: number }> {
+  assertBytes(bytes, 'bytes');
+  const parsed = parseEnvelope(bytes);
+  if (!parsed.ok) return parsed;
+  return ok({ ...parsed.value.header, ciphertextLength: parsed.value.ciphertext.length });
+}
+
+async function messageKey(familyKey: Uint8Array, messageId: Uint8Array): Promise<Uint8Array> {
+  return hkdfSha256({ ikm: familyKey, salt: messageId, info: utf8(MESSAGE_KEY_INFO), length: 32 });
+}
+
+function signedBytes(headerBytes: Uint8Array, ciphertextHash: Uint8Array): Uint8Array {
+  return concatBytes(headerBytes, ciphertextHash);
+}
+
+/** Encrypts, signs and serialises a voice message for the given epoch of a family. */
+export async function sealMessage(options: {
+  familyId: string;
+  epoch: number;
+  familyKey: Uint8Array;
+  /** A member (`accountId`) or a toy (`toyId`) with its identity. */
+  sender: { accountId: string; identity: Identity } | { toyId: string; identity: Identity };
+  recipients: string[];
+  audio: Uint8Array;
+  audioType: string;
+  durationMs: number;
+  caption?: string;
+  messageId?: Uint8Array;
+  createdAt: number;
+}): Promise<SealedMessage> {
+  const { familyKey, sender, audio, audioType, durationMs, caption } = options;
+  assertBytes(familyKey, 'familyKey', 32);
+  assertIdentity(sender?.identity, 'sender.identity');
+  assertBytes(audio, 'audio');
+  if (audio.length > MAX_AUDIO_BYTES) throw new TypeError(`audio must be at most ${MAX_AUDIO_BYTES} bytes`);
+  if (typeof audioType !== 'string' || audioType.length === 0 || utf8(audioType).length > MAX_AUDIO_TYPE_BYTES) throw new TypeError('audioType must be a non-empty string of at most 128 bytes');
+  if (!Number.isInteger(durationMs) || durationMs < 0 || durationMs > 0xffff_ffff) throw new TypeError('durationMs must be a non-negative integer');
+  if (caption !== undefined && (typeof caption !== 'string' || utf8(caption).length > MAX_CAPTION_BYTES)) throw new TypeError('caption must be a string of at most 4096 bytes');
+  const messageId = options.messageId ?? randomBytes(MESSAGE_ID_LENGTH);
+  assertBytes(messageId, 'messageId', MESSAGE_ID_LENGTH);
+  const header: EnvelopeHeader = {
+    version: VERSION,
+    familyId: options.familyId,
+    epoch: options.epoch,
+    messageId: messageId.slice(),
+    senderId: 'accountId' in sender ? sender.accountId : sender.toyId,
+    recipients: [...options.recipients],
+    createdAt: options.createdAt,
+  };
+  const problem = headerProblem(header);
+  if (problem) throw new TypeError(`${problem} is not valid`);
+  const headerBytes = encodeHeader(header);
+  const inner = new CanonicalWriter().u8(INNER_VERSION).string(audioType).u32(durationMs);
+  if (caption !== undefined) inner.u8(1).string(caption);
+  else inner.u8(0);
+  const plaintext = inner.bytes(audio).finish();
+  const key = await messageKey(familyKey, messageId);
+  const ciphertext = await aeadSeal(key, plaintext, headerBytes);
+  key.fill(0);
+  const ciphertextHash = await sha256(ciphertext);
+  const signature = await signLabelled(sender.identity, SIGNATURE_LABELS.message, signedBytes(headerBytes, ciphertextHash));
+  const bytes = concatBytes(headerBytes, new CanonicalWriter().bytes(ciphertext).bytes(signature).finish());
+  return { header, ciphertext, ciphertextHash, signature, bytes };
+}
+
+function approvalBytes(messageId: Uint8Array, ciphertextHash: Uint8Array): Uint8Array {
+  return new CanonicalWriter().fixed(messageId).fixed(ciphertextHash).finish();
+}
+
+/** A guardian approves one exact message (its id and ciphertext hash) from a relative who needs approval. */
+export async function approveMessage(options: { guardian: { accountId: string; identity: Identity }; messageId: Uint8Array; ciphertextHash: Uint8Array }): Promise<Approval> {
+  const { guardian, messageId, ciphertextHash } = options;
+  assertIdentity(guardian?.identity, 'guardian.identity');
+  if (!isId(guardian.accountId)) throw new TypeError('guardian.accountId must be a non-empty string');
+  assertBytes(messageId, 'messageId', MESSAGE_ID_LENGTH);
+  assertBytes(ciphertextHash, 'ciphertextHash', 32);
+  const signature = await signLabelled(guardian.identity, SIGNATURE_LABELS.approval, approvalBytes(messageId, ciphertextHash));
+  return { guardianId: guardian.accountId, messageId: messageId.slice(), ciphertextHash: ciphertextHash.slice(), signature };
+}
+
+type Sender = { kind: 'member'; member: Member } | { kind: 'toy'; toy: Toy };
+
+function findSender(roster: VerifiedRoster, epoch: number, id: string): Sender | undefined {
+  const member = roster.memberAt(epoch, id);
+  if (member) return { kind: 'member', member };
+  const toy = roster.toyAt(epoch, id);
+  return toy ? { kind: 'toy', toy } : undefined;
+}
+
+/** Whether every recipient is someone this sender may address at this epoch. */
+function recipientsAllowed(roster: VerifiedRoster, epoch: number, sender: Sender, recipients: readonly string[]): boolean {
+  if (sender.kind === 'member' && sender.member.role === 'guardian') return true;
+  if (sender.kind === 'member') {
+    // A relative: their children, those children's toys, and other adults of the family.
+    const children = new Set(sender.member.children ?? []);
+    return recipients.every((r) => {
+      if (children.has(r)) return true;
+      const toy = roster.toyAt(epoch, r);
+      if (toy) return children.has(toy.childId);
+      return roster.memberAt(epoch, r) !== undefined;
+    });
+  }
+  // A toy replies to adults who may talk to its child.
+  const childId = sender.toy.childId;
+  return recipients.every((r) => {
+    const member = roster.memberAt(epoch, r);
+    return member !== undefined && (member.role === 'guardian' || (member.children ?? []).includes(childId));
+  });
+}
+
+async function hasValidApproval(roster: VerifiedRoster, approvals: readonly Approval[], messageId: Uint8Array, ciphertextHash: Uint8Array): Promise<boolean> {
+  for (const approval of approvals) {
+    if (typeof approval !== 'object' || approval === null) continue;
+    // The approver must be a guardian now, not merely when the message was sent.
+    const guardian = roster.members.find((m) => m.accountId === approval.guardianId);
+    if (!guardian || guardian.role !== 'guardian') continue;
+    if (!(approval.messageId instanceof Uint8Array) || !bytesEqual(approval.messageId, messageId)) continue;
+    if (!(approval.ciphertextHash instanceof Uint8Array) || !bytesEqual(approval.ciphertextHash, ciphertextHash)) continue;
+    const valid = await verifyLabelled({ publicKey: guardian.keys.signingKey, label: SIGNATURE_LABELS.approval, message: approvalBytes(messageId, ciphertextHash), signature: approval.signature });
+    if (valid) return true;
+  }
+  return false;
+}
+
+function readInner(plaintext: Uint8Array): { audioType: string; durationMs: number; caption?: string; audio: Uint8Array } | undefined {
+  try {
+    const r = new CanonicalReader(plaintext);
+    if (r.u8() !== INNER_VERSION) return undefined;
+    const audioType = r.string(MAX_AUDIO_TYPE_BYTES);
+    const durationMs = r.u32();
+    const hasCaption = r.u8();
+    if (hasCaption > 1) return undefined;
+    const caption = hasCaption === 1 ? r.string(MAX_CAPTION_BYTES) : undefined;
+    const audio = r.bytes(MAX_AUDIO_BYTES);
+    r.end();
+    return caption === undefined ? { audioType, durationMs, audio } : { audioType, durationMs, caption, audio };
+  } catch (error) {
+    if (error instanceof CanonicalError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Verifies and opens an envelope against a verified roster. Checks, in order: the format; the
+ * family (and the expected family/message id, e.g. from the route); that the epoch exists; that
+ * the sender is a member or toy at that epoch and still in the current roster; that the sender
+ * may address every recipient; the signature over header and ciphertext hash; the decryption; and
+ * for a relative who needs approval, a current guardian's approval of this exact message.
+ * Never throws on bad input; every refusal is a result with its own code.
+ */
+export async function openAndVerifyMessage(
+  bytes: Uint8Array,
+  options: {
+    roster: VerifiedRoster;
+    familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+    approvals?: readonly Approval[];
+    expected?: { messageId?: Uint8Array; familyId?: string };
+  },
+): Promise<CryptoResult<OpenedMessage>> {
+  if (!(bytes instanceof Uint8Array)) return fail('envelope/malformed');
+  const { roster, expected } = options;
+  const parsed = parseEnvelope(bytes);
+  if (!parsed.ok) return parsed;
+  const { header, headerBytes, ciphertext, signature } = parsed.value;
+
+  if (header.familyId !== roster.familyId) return fail('envelope/wrong-family');
+  if (expected?.familyId !== undefined && header.familyId !== expected.familyId) return fail('envelope/wrong-family');
+  if (expected?.messageId !== undefined && !bytesEqual(header.messageId, expected.messageId)) return fail('envelope/id-mismatch');
+  if (header.epoch > roster.epoch || roster.entryAt(header.epoch) === undefined) return fail('envelope/unknown-epoch');
+
+  const sender = findSender(roster, header.epoch, header.senderId);
+  if (!sender) return fail('envelope/sender-not-member');
+  // A removed member still knows old epoch keys; their messages stop playing once they are removed.
+  if (!findSender(roster, roster.epoch, header.senderId)) return fail('envelope/sender-removed');
+  if (!recipientsAllowed(roster, header.epoch, sender, header.recipients)) return fail('envelope/recipient-not-allowed');
+
+  const ciphertextHash = await sha256(ciphertext);
+  const senderKeys = sender.kind === 'member' ? sender.member.keys : sender.toy.keys;
+  const validSignature = await verifyLabelled({ publicKey: senderKeys.signingKey, label: SIGNATURE_LABELS.message, message: signedBytes(headerBytes, ciphertextHash), signature });
+  if (!validSignature) return fail('envelope/bad-signature');
+
+  const familyKey = await options.familyKeyForEpoch(header.epoch);
+  if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('envelope/no-key');
+  const key = await messageKey(familyKey, header.messageId);
+  const opened = await aeadOpen(key, ciphertext, headerBytes);
+  key.fill(0);
+  if (!opened.ok) return fail('envelope/decrypt-failed');
+  const inner = readInner(opened.value);
+  if (!inner) return fail('envelope/malformed');
+
+  if (sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval) {
+    if (!(await hasValidApproval(roster, options.approvals ?? [], header.messageId, ciphertextHash))) return fail('envelope/needs-approval');
+  }
+
+  const result: OpenedMessage = {
+    header,
+    audio: inner.audio,
+    audioType: inner.audioType,
+    durationMs: inner.durationMs,
+    ciphertextHash,
+    sender: { kind: sender.kind, id: header.senderId },
+  };
+  if (inner.caption !== undefined) result.caption = inner.caption;
+  return ok(result);
+}

@@ -1,0 +1,258 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bytesEqual, concatBytes, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
+import { CanonicalWriter } from '../../src/crypto/canonical.js';
+import { approveMessage, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type Approval } from '../../src/crypto/envelope.js';
+import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { appendRosterEntry, hashRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
+import { family, settings, type Person } from './fixtures.js';
+
+async function verified(chain: RosterEntry[]): Promise<VerifiedRoster> {
+  const result = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
+  if (!result.ok) throw new Error(result.code);
+  return result.value;
+}
+
+async function setup() {
+  const f = await family();
+  const roster = await verified(f.chain);
+  const keys = new Map<number, Uint8Array>([[0, generateFamilyKey()], [1, generateFamilyKey()]]);
+  const familyKeyForEpoch = (epoch: number) => keys.get(epoch);
+  const send = (from: Person, extra: Partial<Parameters<typeof sealMessage>[0]> = {}) =>
+    sealMessage({
+      familyId: 'fam-1',
+      epoch: 1,
+      familyKey: keys.get(1)!,
+      sender: from.accountId.startsWith('toy') ? { toyId: from.accountId, identity: from.identity } : { accountId: from.accountId, identity: from.identity },
+      recipients: ['child-1'],
+      audio: utf8('RIFF....WAVEfmt pretend audio'),
+      audioType: 'audio/webm;codecs=opus',
+      durationMs: 2500,
+      caption: 'Goodnight, sleep tight',
+      createdAt: 1_764_000_000_000,
+      ...extra,
+    });
+  const open = (bytes: Uint8Array, extra: { approvals?: Approval[]; expected?: { messageId?: Uint8Array; familyId?: string }; roster?: VerifiedRoster } = {}) =>
+    openAndVerifyMessage(bytes, { roster: extra.roster ?? roster, familyKeyForEpoch, approvals: extra.approvals, expected: extra.expected });
+  return { ...f, roster, keys, familyKeyForEpoch, send, open };
+}
+
+describe('voice-message envelopes', () => {
+  it('a guardian’s message opens for the toy with its audio, type, duration and caption', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum);
+    const opened = await s.open(sealed.bytes, { expected: { messageId: sealed.header.messageId, familyId: 'fam-1' } });
+    expect(opened.ok).toBe(true);
+    if (!opened.ok) return;
+    expect(new TextDecoder().decode(opened.value.audio)).toBe('RIFF....WAVEfmt pretend audio');
+    expect(opened.value.audioType).toBe('audio/webm;codecs=opus');
+    expect(opened.value.durationMs).toBe(2500);
+    expect(opened.value.caption).toBe('Goodnight, sleep tight');
+    expect(opened.value.sender).toEqual({ kind: 'member', id: 'mum' });
+    expect(bytesEqual(opened.value.ciphertextHash, sealed.ciphertextHash)).toBe(true);
+  });
+
+  it('the server can read the header without keys, and the ciphertext hides the caption and audio', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum);
+    const header = parseEnvelopeHeader(sealed.bytes);
+    expect(header.ok).toBe(true);
+    if (!header.ok) return;
+    expect(header.value.familyId).toBe('fam-1');
+    expect(header.value.epoch).toBe(1);
+    expect(header.value.senderId).toBe('mum');
+    expect(header.value.recipients).toEqual(['child-1']);
+    expect(toHex(header.value.messageId)).toBe(toHex(sealed.header.messageId));
+    expect(header.value.ciphertextLength).toBe(sealed.ciphertext.length);
+    const hex = toHex(sealed.bytes);
+    expect(hex).not.toContain(toHex(utf8('Goodnight')));
+    expect(hex).not.toContain(toHex(utf8('pretend audio')));
+  });
+
+  it('a toy’s reply opens for a guardian and for a relative of its child', async () => {
+    const s = await setup();
+    const reply = await s.send(s.toy, { recipients: ['mum', 'gran'] });
+    const opened = await s.open(reply.bytes);
+    expect(opened.ok && opened.value.sender).toEqual({ kind: 'toy', id: 'toy-1' });
+  });
+
+  it('changing any byte of the envelope (header, ciphertext or signature) is refused', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum, { caption: 'x', audio: randomBytes(8) });
+    for (let i = 0; i < sealed.bytes.length; i++) {
+      const tampered = sealed.bytes.slice();
+      tampered[i]! ^= 0x01;
+      const result = await s.open(tampered);
+      expect(result.ok, `byte ${i}`).toBe(false);
+    }
+  });
+
+  it('tampering with each authenticated field gives that check’s code', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum);
+    const signatureAt = sealed.bytes.length - 64;
+    const ciphertextAt = signatureAt - 4 - sealed.ciphertext.length;
+    const flip = (at: number, xor = 0x01) => {
+      const b = sealed.bytes.slice();
+      b[at]! ^= xor;
+      return b;
+    };
+    const headerLength = ciphertextAt - 4;
+    const familyIdAt = 4 + 1 + 4;
+    const messageIdAt = familyIdAt + 5 + 8;
+    expect(await s.open(flip(0))).toEqual({ ok: false, code: 'envelope/malformed' });
+    expect(await s.open(flip(4))).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+    expect(await s.open(flip(familyIdAt))).toEqual({ ok: false, code: 'envelope/wrong-family' });
+    expect(await s.open(flip(messageIdAt - 1, 0x04))).toEqual({ ok: false, code: 'envelope/unknown-epoch' });
+    // Epoch 1 → 0 names an epoch where the signer was a member: the signature check catches it.
+    expect(await s.open(flip(messageIdAt - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(messageIdAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(messageIdAt + 16 + 4))).toEqual({ ok: false, code: 'envelope/sender-not-member' });
+    expect(await s.open(flip(headerLength - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(ciphertextAt + 20))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(signatureAt + 10))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(sealed.bytes.subarray(0, sealed.bytes.length - 1))).toEqual({ ok: false, code: 'envelope/malformed' });
+    expect(await s.open(concatBytes(sealed.bytes, Uint8Array.of(0)))).toEqual({ ok: false, code: 'envelope/malformed' });
+  });
+
+  it('swapping ciphertexts between two messages is refused (the CloudPets “ledger” redirection)', async () => {
+    const s = await setup();
+    const a = await s.send(s.mum, { caption: 'for child 1' });
+    const b = await s.send(s.mum, { caption: 'another' });
+    const headerB = b.bytes.subarray(0, b.bytes.length - 4 - b.ciphertext.length - 4 - 64);
+    const swapped = concatBytes(headerB, new CanonicalWriter().bytes(a.ciphertext).bytes(b.signature).finish());
+    expect(await s.open(swapped)).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    // Even a member who re-signs the swapped pair cannot make it decrypt: the key and AAD follow the header.
+    const resigned = await sealMessage({ familyId: 'fam-1', epoch: 1, familyKey: s.keys.get(1)!, sender: { accountId: 'mum', identity: s.mum.identity }, recipients: ['child-1'], audio: new Uint8Array(1), audioType: 'audio/webm', durationMs: 1, createdAt: 1 });
+    const headerR = resigned.bytes.subarray(0, resigned.bytes.length - 4 - resigned.ciphertext.length - 4 - 64);
+    const forgedSig = new Uint8Array(await crypto.subtle.sign('Ed25519', s.mum.identity.signingPrivateKey, new Uint8Array(concatBytes(utf8('burrow/message/v1'), Uint8Array.of(0), headerR, a.ciphertextHash))));
+    const reSigned = concatBytes(headerR, new CanonicalWriter().bytes(a.ciphertext).bytes(forgedSig).finish());
+    expect(await s.open(reSigned)).toEqual({ ok: false, code: 'envelope/decrypt-failed' });
+  });
+
+  it('a message replayed under another id is refused', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum);
+    expect(await s.open(sealed.bytes, { expected: { messageId: randomBytes(16) } })).toEqual({ ok: false, code: 'envelope/id-mismatch' });
+    expect(await s.open(sealed.bytes, { expected: { familyId: 'fam-2' } })).toEqual({ ok: false, code: 'envelope/wrong-family' });
+  });
+
+  it('a message from someone outside the roster is refused', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.stranger);
+    expect(await s.open(sealed.bytes)).toEqual({ ok: false, code: 'envelope/sender-not-member' });
+  });
+
+  it('a message signed by a removed member is refused, even at an epoch they belonged to', async () => {
+    const s = await setup();
+    const old = await s.send(s.gran);
+    const withoutGran = s.members.filter((m) => m.accountId !== 'gran');
+    const third = await appendRosterEntry(s.chain, { signer: s.mum, members: withoutGran, toys: s.chain[1]!.toys, settings });
+    const roster = await verified([...s.chain, third]);
+    s.keys.set(2, generateFamilyKey());
+    expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/sender-removed' });
+    const current = await s.send(s.gran, { epoch: 2, familyKey: s.keys.get(2)! });
+    expect(await s.open(current.bytes, { roster })).toEqual({ ok: false, code: 'envelope/sender-not-member' });
+  });
+
+  it('a message signed with a key that is not the sender’s roster key is refused', async () => {
+    const s = await setup();
+    const forged = await s.send({ accountId: 'mum', identity: s.stranger.identity });
+    expect(await s.open(forged.bytes)).toEqual({ ok: false, code: 'envelope/bad-signature' });
+  });
+
+  it('a message for an epoch the roster does not have yet is refused', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum, { epoch: 5 });
+    expect(await s.open(sealed.bytes)).toEqual({ ok: false, code: 'envelope/unknown-epoch' });
+  });
+
+  it('a message whose epoch key the reader does not hold is refused', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum, { epoch: 0, familyKey: s.keys.get(0)! });
+    const roster = s.roster;
+    expect(await openAndVerifyMessage(sealed.bytes, { roster, familyKeyForEpoch: () => undefined })).toEqual({ ok: false, code: 'envelope/no-key' });
+    expect(await openAndVerifyMessage(sealed.bytes, { roster, familyKeyForEpoch: () => generateFamilyKey() })).toEqual({ ok: false, code: 'envelope/decrypt-failed' });
+  });
+
+  it('a relative may message only their own children, their toys and adults', async () => {
+    const s = await setup();
+    expect((await s.open((await s.send(s.gran, { recipients: ['child-1', 'toy-1', 'mum'] })).bytes)).ok).toBe(true);
+    expect(await s.open((await s.send(s.gran, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+    expect(await s.open((await s.send(s.toy, { recipients: ['child-1'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+  });
+
+  it('a relative who needs approval is playable only with a current guardian’s approval of that exact message', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.aunt);
+    const other = await s.send(s.aunt);
+    expect(await s.open(sealed.bytes)).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    const approval = await approveMessage({ guardian: s.dad, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    expect((await s.open(sealed.bytes, { approvals: [approval] })).ok).toBe(true);
+    expect(await s.open(other.bytes, { approvals: [approval] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    const byRelative = await approveMessage({ guardian: s.gran, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    expect(await s.open(sealed.bytes, { approvals: [byRelative] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    const forged = await approveMessage({ guardian: { accountId: 'dad', identity: s.stranger.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    expect(await s.open(sealed.bytes, { approvals: [forged] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    const tampered = { ...approval, signature: approval.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+    expect(await s.open(sealed.bytes, { approvals: [tampered] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+  });
+
+  it('misuse throws a TypeError naming the argument', async () => {
+    const s = await setup();
+    await expect(s.send(s.mum, { familyKey: new Uint8Array(31) })).rejects.toThrow(/familyKey/);
+    await expect(s.send(s.mum, { messageId: new Uint8Array(8) })).rejects.toThrow(/messageId/);
+    await expect(s.send(s.mum, { recipients: [] })).rejects.toThrow(/recipients/);
+    await expect(s.send(s.mum, { durationMs: -1 })).rejects.toThrow(/durationMs/);
+  });
+});
+
+describe('envelope properties', () => {
+  it('any audio, caption and recipients round-trip', async () => {
+    const s = await setup();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 2048 }),
+        fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
+        fc.uniqueArray(fc.constantFrom('child-1', 'toy-1', 'mum', 'dad', 'gran', 'aunt'), { minLength: 1 }),
+        fc.nat({ max: 600_000 }),
+        async (audio, caption, recipients, durationMs) => {
+          const sealed = await s.send(s.dad, { audio, caption, recipients, durationMs });
+          const opened = await s.open(sealed.bytes);
+          expect(opened.ok).toBe(true);
+          if (!opened.ok) return;
+          expect(bytesEqual(opened.value.audio, audio)).toBe(true);
+          expect(opened.value.caption).toBe(caption);
+          expect(opened.value.header.recipients).toEqual(recipients);
+          expect(opened.value.durationMs).toBe(durationMs);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('any single-byte mutation of an envelope is refused', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum, { audio: randomBytes(300) });
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: sealed.bytes.length - 1 }), fc.integer({ min: 1, max: 255 }), async (at, xor) => {
+        const tampered = sealed.bytes.slice();
+        tampered[at]! ^= xor;
+        expect((await s.open(tampered)).ok).toBe(false);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('any truncation or extension of an envelope is refused', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum);
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: sealed.bytes.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 8 }), async (cut, extra) => {
+        expect((await s.open(sealed.bytes.subarray(0, cut))).ok).toBe(false);
+        expect((await s.open(concatBytes(sealed.bytes, extra))).ok).toBe(false);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
