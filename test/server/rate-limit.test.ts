@@ -1,0 +1,105 @@
+import * as opaque from '@serenity-kit/opaque';
+import { describe, expect, it } from 'vitest';
+import { b64, login, manualClock, post, registerUser, startTestServer } from './helpers.js';
+
+async function startLogin(server: Awaited<ReturnType<typeof startTestServer>>, email: string, remoteAddress = '127.0.0.1') {
+  await opaque.ready;
+  const { startLoginRequest } = opaque.client.startLogin({ password: 'guess' });
+  return server.app.inject({ method: 'POST', url: '/v1/accounts/login/start', payload: { email, startLoginRequest }, remoteAddress });
+}
+
+describe('rate limits', () => {
+  it('answer 429 with Retry-After per client address on the routes strangers use', async () => {
+    const server = await startTestServer({ overrides: { rateLimits: { anonymousPerIp: { max: 3, windowMs: 60_000 } } } });
+    try {
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await startLogin(server, `someone-${i}@example.org`, '127.0.0.9'));
+      expect(answers.slice(0, 3).map((a) => a.statusCode)).toEqual([200, 200, 200]);
+      const limited = answers[3]!;
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(limited.json()).toMatchObject({ type: 'urn:burrow:problem:rate-limited', retryAfter: Number(limited.headers['retry-after']) });
+      // Another address is not affected.
+      expect((await startLogin(server, 'someone@example.org', '127.0.0.10')).statusCode).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('apply a global per-address limit to every route', async () => {
+    const server = await startTestServer({ overrides: { rateLimits: { globalPerIp: { max: 2, windowMs: 60_000 } } } });
+    try {
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await server.app.inject({ method: 'GET', url: '/v1/openapi.json', remoteAddress: '127.0.0.7' })).statusCode);
+      expect(codes).toEqual([200, 200, 429]);
+      expect((await server.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '127.0.0.7' })).statusCode).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('limit one account across many addresses, whether or not the account exists', async () => {
+    const server = await startTestServer({ overrides: { rateLimits: { perAccount: { max: 2, windowMs: 60_000 } } } });
+    try {
+      const email = `target-${b64(6)}@example.org`;
+      const codes = [];
+      for (let i = 0; i < 3; i++) codes.push((await startLogin(server, email, `127.0.1.${i + 1}`)).statusCode);
+      expect(codes).toEqual([200, 200, 429]);
+      // Registration for that email is limited the same way.
+      const { registrationRequest } = opaque.client.startRegistration({ password: 'x' });
+      expect((await post(server.app, '/v1/accounts/register/start', { email, registrationRequest })).statusCode).toBe(429);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('slow down further logins for an account after repeated failures, growing exponentially, and reset on success', async () => {
+    const clock = manualClock();
+    const server = await startTestServer({ clock, overrides: { rateLimits: { loginSlowdown: { freeFailures: 2, baseDelayMs: 10_000, maxDelayMs: 600_000 } } } });
+    try {
+      const user = await registerUser(server.app);
+      // Two free failures.
+      expect((await login(server.app, user.email, 'wrong 1')).finish?.statusCode).toBe(401);
+      expect((await login(server.app, user.email, 'wrong 2')).finish?.statusCode).toBe(401);
+      // The third attempt must wait 10 s; even the right password is refused until then.
+      const blocked = await login(server.app, user.email, user.password);
+      expect(blocked.start.statusCode).toBe(429);
+      expect(Number(blocked.start.headers['retry-after'])).toBe(10);
+      // Another account is not affected.
+      const other = await registerUser(server.app);
+      expect((await login(server.app, other.email, other.password)).finish?.statusCode).toBe(200);
+
+      clock.advance(10_000);
+      expect((await login(server.app, user.email, 'wrong 3')).finish?.statusCode).toBe(401);
+      const longer = await login(server.app, user.email, user.password);
+      expect(longer.start.statusCode).toBe(429);
+      expect(Number(longer.start.headers['retry-after'])).toBe(20);
+
+      clock.advance(20_000);
+      expect((await login(server.app, user.email, user.password)).finish?.statusCode).toBe(200);
+      // Success forgets the failures.
+      expect((await login(server.app, user.email, 'wrong again')).finish?.statusCode).toBe(401);
+      expect((await login(server.app, user.email, user.password)).finish?.statusCode).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('slow down an unknown email exactly like a known one', async () => {
+    const clock = manualClock();
+    const server = await startTestServer({ clock, overrides: { rateLimits: { loginSlowdown: { freeFailures: 1, baseDelayMs: 5_000, maxDelayMs: 600_000 } } } });
+    try {
+      const user = await registerUser(server.app);
+      const ghost = `ghost-${b64(6)}@example.org`;
+      for (const email of [user.email, ghost]) expect((await login(server.app, email, 'wrong')).finish?.statusCode).toBe(401);
+      const known = await startLogin(server, user.email);
+      const unknown = await startLogin(server, ghost);
+      expect(unknown.statusCode).toBe(429);
+      expect(unknown.json()).toEqual(known.json());
+      expect(unknown.headers['retry-after']).toBe(known.headers['retry-after']);
+    } finally {
+      await server.close();
+    }
+  });
+});
