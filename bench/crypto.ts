@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { cpus, loadavg } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -88,7 +89,8 @@ async function main(): Promise<void> {
     ...(rounds ? { rounds: Number(rounds) } : {}),
     ...(roundMs ? { roundMs: Number(roundMs) } : {}),
   };
-  console.log(`machine: ${cpuModel()}; node ${process.version}`);
+  const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`machine: ${cpuModel()}, ${cpus().length} CPUs; node ${process.version}; load average ${load()}`);
   const reports: CryptoBenchReport[] = [];
   reports.push(await runCryptoBench({ ...base, environment: `Node ${process.version}` }));
   printReport(reports[0]!);
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
     reports.push(report);
     printReport(report);
   }
+  console.log(`\nload average at the end: ${load()}`);
   if (process.argv.includes('--json')) console.log(JSON.stringify({ cpu: cpuModel(), reports }, null, 2));
 }
 
