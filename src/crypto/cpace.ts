@@ -188,7 +188,10 @@ export function startCPace(options: CPaceInputs & { role: CPaceRole; mode?: CPac
     finish(peer) {
       if (used) throw new Error('a CPace party finishes once');
       used = true;
-      if (!(peer.y instanceof Uint8Array) || !(peer.ad instanceof Uint8Array)) return null;
+      if (typeof peer !== 'object' || peer === null || !(peer.y instanceof Uint8Array) || !(peer.ad instanceof Uint8Array)) {
+        scalar.fill(0);
+        return null;
+      }
       const k = scalarMultVfy(scalar, peer.y);
       scalar.fill(0);
       if (bytesEqual(k, IDENTITY)) return null;
