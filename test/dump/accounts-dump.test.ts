@@ -1,0 +1,117 @@
+/**
+ * The accounts dump test (DESIGN §2): 100 accounts registered through the client library with
+ * known emails and passwords; a copy of the data directory without the secrets file holds none of
+ * them in any encoding. OPAQUE runs with the library's default key stretching, the same as every
+ * other client; 100 registrations take about a minute on one core.
+ */
+import { cp, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loginAccount, registerAccount, type Registration } from '../../src/client/account.js';
+import { ApiError, BurrowApi } from '../../src/client/api.js';
+import { randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { DATABASE_FILE, startServer, type RunningServer } from '../e2e/accounts-harness.js';
+import { searchDirectory, type SearchReport } from './marker-search.js';
+
+const ACCOUNTS = 100;
+const BATCH = 5;
+const SECRETS_FILE = 'secrets.json';
+
+interface KnownUser {
+  email: string;
+  password: string;
+}
+
+/** Emails and passwords distinctive enough that a hit can only be a leak; mixed case so that the server's lower-casing is covered. */
+function knownUsers(): KnownUser[] {
+  const run = toHex(randomBytes(3));
+  return Array.from({ length: ACCOUNTS }, (_, i) => ({
+    email: `Parent.Marker${i}x${run}@Family-Dump.example`,
+    password: `Velvet Otter ${i} sings ${toHex(randomBytes(4))} loudly`,
+  }));
+}
+
+let server: RunningServer;
+let workDir: string;
+const users = knownUsers();
+const registrations: Registration[] = [];
+
+/** Copies the data directory the way a thief would: every file except the secrets file. */
+async function copyWithoutSecrets(name: string): Promise<string> {
+  const target = join(workDir, name);
+  await cp(server.dataDir, target, { recursive: true, filter: (source) => !source.endsWith(`/${SECRETS_FILE}`) });
+  return target;
+}
+
+function describeHits(report: SearchReport): string {
+  return report.hits
+    .slice(0, 10)
+    .map((hit) => `${hit.encoding} at ${hit.file}:${hit.offset}`)
+    .join('; ');
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'burrow-dump-'));
+  server = await startServer();
+  for (let i = 0; i < users.length; i += BATCH) {
+    const batch = users.slice(i, i + BATCH);
+    registrations.push(
+      ...(await Promise.all(batch.map((user, j) => registerAccount({ api: new BurrowApi({ baseUrl: server.url }), ...user, sessionLabel: `device ${i + j}` })))),
+    );
+  }
+  // Some later activity too: logins, and failed logins that the server must not remember verbatim.
+  for (const user of users.slice(0, 10)) await loginAccount({ api: new BurrowApi({ baseUrl: server.url }), ...user });
+  for (const user of users.slice(10, 15)) {
+    await expect(loginAccount({ api: new BurrowApi({ baseUrl: server.url }), email: user.email, password: `${user.password} but wrong` })).rejects.toBeInstanceOf(ApiError);
+  }
+}, 600_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('a copy of the data directory without the secrets file', () => {
+  const markers = (): string[] => users.flatMap((user) => [user.email, user.password]);
+
+  it('was made from a server that registered every account', () => {
+    expect(registrations).toHaveLength(ACCOUNTS);
+    expect(new Set(registrations.map((r) => r.session.accountId)).size).toBe(ACCOUNTS);
+  });
+
+  it('taken while the server runs (database, WAL and all) holds no email or password in any encoding', async () => {
+    const copy = await copyWithoutSecrets('hot');
+    const files = await readdir(copy, { recursive: true });
+    expect(files).toContain(DATABASE_FILE);
+    expect(files).not.toContain(SECRETS_FILE);
+    expect((await stat(join(copy, DATABASE_FILE))).size).toBeGreaterThan(0);
+
+    const report = await searchDirectory(copy, { text: markers() });
+    expect(report.needles).toBeGreaterThan(ACCOUNTS * 2 * 20);
+    expect(report.hits, describeHits(report)).toEqual([]);
+
+    // The copy does hold the accounts: their public keys are stored in clear, and the search finds them.
+    const publicKeys = registrations.slice(0, 5).map((r) => r.session.identity.signingKey);
+    const control = await searchDirectory(copy, { text: publicKeys });
+    expect(new Set(control.hits.map((hit) => hit.marker))).toEqual(new Set(publicKeys));
+  });
+
+  it('taken after the server stopped holds no email or password in any encoding', async () => {
+    await server.stop();
+    const copy = await copyWithoutSecrets('cold');
+    const report = await searchDirectory(copy, { text: markers() });
+    expect(report.bytesSearched).toBeGreaterThan(0);
+    expect(report.hits, describeHits(report)).toEqual([]);
+  });
+
+  it('would fail if an email or a password were planted in it', async () => {
+    const copy = await copyWithoutSecrets('planted');
+    const victim = users[42]!;
+    await writeFile(join(copy, 'planted-email.bin'), Buffer.concat([Buffer.from(randomBytes(300)), Buffer.from(victim.email.toLowerCase(), 'utf16le')]));
+    await writeFile(join(copy, 'planted-password.txt'), Buffer.from(`{"p":"${Buffer.from(`x${victim.password}`).toString('base64')}"}`));
+    const report = await searchDirectory(copy, { text: markers() });
+    expect(new Set(report.hits.map((hit) => hit.file))).toEqual(new Set(['planted-email.bin', 'planted-password.txt']));
+    expect(new Set(report.hits.map((hit) => hit.marker))).toEqual(new Set([victim.email, victim.password]));
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * A real Burrow server for account tests: a temporary data directory (SQLite file and secrets
+ * file), the app from `createServer`, listening on 127.0.0.1 on a free port.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from '../../src/server/app.js';
+import { loadConfig, type Config, type DeepPartial } from '../../src/server/config.js';
+import { loadOrCreateSecrets } from '../../src/server/secrets.js';
+import { openSqliteStore } from '../../src/storage/sqlite.js';
+
+/** The database file's name inside the data directory (as `burrow serve` names it). */
+export const DATABASE_FILE = 'burrow.db';
+
+/** Limits high enough that a test's own traffic from one address is never throttled. */
+export const GENEROUS_LIMITS: DeepPartial<Config> = {
+  rateLimits: {
+    globalPerIp: { max: 100_000, windowMs: 60_000 },
+    anonymousPerIp: { max: 100_000, windowMs: 60_000 },
+    perAccount: { max: 1_000, windowMs: 60_000 },
+  },
+};
+
+export interface RunningServer {
+  url: string;
+  dataDir: string;
+  /** Stops the server and closes the database; keeps the data directory. */
+  stop(): Promise<void>;
+  /** Stops the server and deletes the data directory if this harness created it. */
+  close(): Promise<void>;
+}
+
+/** Starts a server on a fresh data directory (or `dataDir`), with `overrides` on its configuration. */
+export async function startServer(options: { dataDir?: string; overrides?: DeepPartial<Config> } = {}): Promise<RunningServer> {
+  const parent = options.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'burrow-e2e-')) : undefined;
+  const dataDir = options.dataDir ?? join(parent!, 'data');
+  const config = loadConfig({
+    env: {},
+    overrides: { ...GENEROUS_LIMITS, ...options.overrides, dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent' },
+  });
+  const { secrets } = await loadOrCreateSecrets({ dataDir });
+  await mkdir(join(dataDir, 'blobs'), { recursive: true, mode: 0o700 });
+  const store = await openSqliteStore(join(dataDir, DATABASE_FILE));
+  const app = createServer({ config, store, secrets, log: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('the server has no TCP address');
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await app.close();
+    await store.close();
+  };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    dataDir,
+    stop,
+    async close() {
+      await stop();
+      if (parent !== undefined) await rm(parent, { recursive: true, force: true });
+    },
+  };
+}
