@@ -1,0 +1,203 @@
+/**
+ * Families, their signed roster, children and invites: the bodies of `/v1/families/*` and
+ * `/v1/invites/*`. Roster entries travel as base64url of `encodeRosterEntry` (src/crypto/roster.ts);
+ * sealed profiles as base64url of `sealProfile` (src/crypto/profile.ts). The server stores and
+ * checks structure and authorisation; it can open none of the sealed values.
+ * See docs/protocol.md, "Families".
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Base64Url, Id, PublicIdentity, Timestamp } from './common.js';
+
+/** A family id or child id: chosen by the creating client (128 random bits, base64url), because it is signed into the roster. */
+export const ClientId = Id;
+
+/** One roster entry, canonical bytes (src/crypto/roster.ts `encodeRosterEntry`), base64url. */
+export const RosterEntryWire = Base64Url({ minBytes: 64, maxBytes: 96 * 1024, description: 'encodeRosterEntry bytes' });
+
+/** A family key wrapped to one member or toy (src/crypto/family-key.ts `WrappedKey`, bytes as base64url). */
+export const WrappedKeyWire = Type.Object(
+  {
+    suite: Type.String({ minLength: 1, maxLength: 64 }),
+    recipientId: Type.String({ minLength: 1, maxLength: 128 }),
+    epoch: Type.Integer({ minimum: 0 }),
+    enc: Base64Url({ minBytes: 32, maxBytes: 2048 }),
+    ciphertext: Base64Url({ minBytes: 16, maxBytes: 256 }),
+  },
+  { additionalProperties: false },
+);
+export type WrappedKeyWire = Static<typeof WrappedKeyWire>;
+
+/** A sealed profile record (src/crypto/profile.ts `sealProfile`), base64url. */
+export const SealedProfileWire = Base64Url({ minBytes: 16, maxBytes: 17 * 1024 });
+
+export const Role = Type.Union([Type.Literal('guardian'), Type.Literal('relative')]);
+
+/** At most as many wrapped keys as a roster allows members and toys (256 + 64). */
+const WrappedKeys = Type.Array(WrappedKeyWire, { minItems: 1, maxItems: 320 });
+
+/**
+ * POST /v1/families: the creator signs epoch 0 naming only themselves, as guardian, with the keys of
+ * their account; the family key of epoch 0 is wrapped to them. 201 `FamilyCreated`.
+ */
+export const CreateFamilyRequest = Type.Object(
+  {
+    familyId: ClientId,
+    genesis: RosterEntryWire,
+    wrappedKeys: WrappedKeys,
+    /** The family's name, sealed with kind 'family-name' and object id = familyId. */
+    sealedName: SealedProfileWire,
+  },
+  { additionalProperties: false },
+);
+export const FamilyCreated = Type.Object({ familyId: ClientId, epoch: Type.Integer() });
+
+/** GET /v1/families: the families the caller belongs to (at the current epoch). */
+export const FamilySummary = Type.Object({
+  familyId: ClientId,
+  role: Role,
+  epoch: Type.Integer({ minimum: 0 }),
+  sealedName: SealedProfileWire,
+});
+export const FamilyList = Type.Object({ families: Type.Array(FamilySummary) });
+
+/** A child, with their sealed profile (name and emoji avatar; nothing else is asked for). */
+export const ChildView = Type.Object({
+  childId: ClientId,
+  sealedProfile: SealedProfileWire,
+  updatedAt: Timestamp,
+});
+
+/**
+ * GET /v1/families/:familyId: everything a member needs to verify the roster and open what they may.
+ * `wrappedKeys` holds only the keys wrapped to the caller (every epoch they were in);
+ * `children` holds only the children the caller may see (a relative: their children).
+ */
+export const FamilyView = Type.Object({
+  familyId: ClientId,
+  role: Role,
+  epoch: Type.Integer({ minimum: 0 }),
+  roster: Type.Array(RosterEntryWire),
+  wrappedKeys: Type.Array(WrappedKeyWire),
+  sealedName: SealedProfileWire,
+  children: Type.Array(ChildView),
+  retentionDays: Type.Integer({ minimum: 1, maximum: 365 }),
+});
+
+/**
+ * POST /v1/families/:familyId/roster: a guardian appends the next entry (epoch = head + 1,
+ * previousHash = hash of the head, signed by the caller who is a guardian at the head) and wraps
+ * the new epoch's key to every member and toy in it. A member new to the roster must have accepted
+ * an invite of this family (`completesInvite`), and their keys must be their account's keys.
+ * Answers 409 `burrow/stale-roster` when the head moved on; the client re-reads and retries.
+ */
+export const AppendRosterRequest = Type.Object(
+  {
+    entry: RosterEntryWire,
+    wrappedKeys: WrappedKeys,
+    /** Invites whose joiners this entry adds; each becomes used. */
+    completesInvites: Type.Optional(Type.Array(Id, { maxItems: 16 })),
+    /** The family name re-sealed under the new epoch, when the client rotates it. */
+    sealedName: Type.Optional(SealedProfileWire),
+  },
+  { additionalProperties: false },
+);
+export const RosterAppended = Type.Object({ familyId: ClientId, epoch: Type.Integer() });
+
+/** GET /v1/families/:familyId/roster?afterEpoch=N: entries after epoch N (all when absent), oldest first. */
+export const RosterQuery = Type.Object(
+  { afterEpoch: Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$' })) },
+  { additionalProperties: false },
+);
+export const RosterChain = Type.Object({ familyId: ClientId, entries: Type.Array(RosterEntryWire) });
+
+/** DELETE /v1/families/:familyId: a guardian deletes the family and everything in it. */
+export const DeleteFamilyRequest = Type.Object(
+  { confirm: Type.Literal('delete this family') },
+  { additionalProperties: false },
+);
+
+/** POST /v1/families/:familyId/children (guardian). */
+export const CreateChildRequest = Type.Object(
+  { childId: ClientId, sealedProfile: SealedProfileWire },
+  { additionalProperties: false },
+);
+/** PUT /v1/families/:familyId/children/:childId (guardian). */
+export const UpdateChildRequest = Type.Object({ sealedProfile: SealedProfileWire }, { additionalProperties: false });
+/** GET /v1/families/:familyId/children */
+export const ChildList = Type.Object({ children: Type.Array(ChildView) });
+
+/**
+ * Invites. The link a guardian shares is `<origin>/join#<inviteId>.<secret>`: the 128-bit secret
+ * is in the fragment and never reaches the server. From it both sides derive an invite key
+ * (src/crypto/invite.ts): the guardian's proof MACs the guardian's keys and the invite's terms
+ * (so the invitee knows whom they join), the joiner's proof MACs the joiner's account id and keys
+ * (so the guardian knows whom they add). The server sees neither the secret nor the key.
+ */
+export const InviteTerms = Type.Object(
+  {
+    role: Role,
+    /** Children a relative may message (ignored for guardians). */
+    children: Type.Array(ClientId, { maxItems: 64 }),
+    needsApproval: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export type InviteTerms = Static<typeof InviteTerms>;
+
+/** POST /v1/families/:familyId/invites (guardian) → 201 `InviteCreated`. */
+export const CreateInviteRequest = Type.Object(
+  {
+    terms: InviteTerms,
+    /** Lifetime; default 7 days, at most 30. */
+    expiresInMs: Type.Optional(Type.Integer({ minimum: 60_000, maximum: 30 * 24 * 3600_000 })),
+    /** MAC under the invite key over the guardian's id and keys, the family id, invite id and terms. */
+    guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+    /** The invite id the client chose (it is MACed into the proof, so the client picks it). */
+    inviteId: Id,
+  },
+  { additionalProperties: false },
+);
+export const InviteCreated = Type.Object({ inviteId: Id, expiresAt: Timestamp });
+
+export const InviteStatus = Type.Union([
+  Type.Literal('open'),
+  Type.Literal('accepted'),
+  Type.Literal('used'),
+  Type.Literal('revoked'),
+  Type.Literal('expired'),
+]);
+
+/** GET /v1/invites/:inviteId (any signed-in account holding the link) → what the invitee verifies. */
+export const InviteView = Type.Object({
+  inviteId: Id,
+  familyId: ClientId,
+  terms: InviteTerms,
+  expiresAt: Timestamp,
+  status: InviteStatus,
+  guardian: Type.Object({ accountId: Id, identity: PublicIdentity }),
+  guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+});
+
+/** POST /v1/invites/:inviteId/accept: the joiner (the caller) proves they hold the link. Works once. */
+export const AcceptInviteRequest = Type.Object(
+  { joinerProof: Base64Url({ minBytes: 32, maxBytes: 32 }) },
+  { additionalProperties: false },
+);
+
+/** GET /v1/families/:familyId/invites (guardian): invites with their joiners, for the guardian's client to verify and sign in. */
+export const GuardianInviteView = Type.Object({
+  inviteId: Id,
+  terms: InviteTerms,
+  createdBy: Id,
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  status: InviteStatus,
+  joiner: Type.Optional(Type.Object({ accountId: Id, identity: PublicIdentity, joinerProof: Base64Url({ minBytes: 32, maxBytes: 32 }), acceptedAt: Timestamp })),
+});
+export const GuardianInviteList = Type.Object({ invites: Type.Array(GuardianInviteView) });
+
+/** Path parameters. */
+export const FamilyParams = Type.Object({ familyId: ClientId }, { additionalProperties: false });
+export const ChildParams = Type.Object({ familyId: ClientId, childId: ClientId }, { additionalProperties: false });
+export const FamilyInviteParams = Type.Object({ familyId: ClientId, inviteId: Id }, { additionalProperties: false });
+export const InviteParams = Type.Object({ inviteId: Id }, { additionalProperties: false });

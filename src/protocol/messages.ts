@@ -1,0 +1,87 @@
+/**
+ * Voice messages: `/v1/families/:familyId/messages/*`. The body of an upload is the envelope
+ * itself (src/crypto/envelope.ts), sent as `application/octet-stream` and streamed to the blob
+ * store; the server parses only the key-free header (`parseEnvelopeHeader`) to check it against
+ * the route and the caller. See docs/protocol.md, "Voice messages".
+ *
+ * Conversations: a message's recipients are child ids (the child's conversation) or toy ids (that
+ * toy only). A relative may address, and sees, only the conversations of their children; a toy
+ * sends into, and sees, its own child's conversation.
+ */
+import { Type } from '@sinclair/typebox';
+import { Base64Url, Id, Timestamp } from './common.js';
+
+/** A message id: the envelope's 16 random bytes, base64url (22 characters). */
+export const MessageId = Id;
+
+/** An envelope-level signature by a guardian that lets a relative's message play (src/crypto/envelope.ts `Approval`). */
+export const ApprovalWire = Type.Object(
+  {
+    guardianId: Id,
+    signature: Base64Url({ minBytes: 64, maxBytes: 64 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ReceiptKind = Type.Union([Type.Literal('delivered'), Type.Literal('played')]);
+
+export const ReceiptView = Type.Object({
+  /** The account id or toy id that sent the receipt. */
+  by: Type.String(),
+  kind: ReceiptKind,
+  at: Timestamp,
+});
+
+/** What the server knows about a message: ids, sizes, times, receipts. Never content. */
+export const MessageView = Type.Object({
+  messageId: MessageId,
+  familyId: Id,
+  senderId: Type.String(),
+  senderKind: Type.Union([Type.Literal('member'), Type.Literal('toy')]),
+  recipients: Type.Array(Type.String()),
+  epoch: Type.Integer({ minimum: 0 }),
+  size: Type.Integer({ minimum: 0 }),
+  /** SHA-256 of the ciphertext, base64url: what approvals sign. */
+  ciphertextHash: Base64Url({ minBytes: 32, maxBytes: 32 }),
+  /** When the server committed the message (server clock). */
+  receivedAt: Timestamp,
+  /** When retention deletes it; absent while saved. */
+  expiresAt: Type.Optional(Timestamp),
+  saved: Type.Boolean(),
+  needsApproval: Type.Boolean(),
+  approvals: Type.Array(ApprovalWire),
+  receipts: Type.Array(ReceiptView),
+});
+
+/** 201 answer to an upload. */
+export const MessageAccepted = Type.Object({ messageId: MessageId, receivedAt: Timestamp, size: Type.Integer() });
+
+/**
+ * GET /v1/families/:familyId/messages?before=&limit=&conversation=
+ * Newest first. `before` is the `nextCursor` of the previous page; `conversation` a child or toy id.
+ */
+export const MessageListQuery = Type.Object(
+  {
+    before: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
+    limit: Type.Optional(Type.String({ pattern: '^([1-9]|[1-9][0-9]|100)$' })),
+    conversation: Type.Optional(Id),
+    /** Only messages still waiting for a guardian's approval (the approval queue). */
+    pendingApproval: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+  },
+  { additionalProperties: false },
+);
+export const MessageList = Type.Object({
+  messages: Type.Array(MessageView),
+  nextCursor: Type.Optional(Type.String()),
+});
+
+/** POST …/messages/:messageId/receipts */
+export const ReceiptRequest = Type.Object({ kind: ReceiptKind }, { additionalProperties: false });
+
+/** POST …/messages/:messageId/approvals (guardian): signature from `approveMessage`. */
+export const ApproveRequest = Type.Object({ signature: Base64Url({ minBytes: 64, maxBytes: 64 }) }, { additionalProperties: false });
+
+/** PUT …/messages/:messageId/saved: saved messages are exempt from retention. */
+export const SaveRequest = Type.Object({ saved: Type.Boolean() }, { additionalProperties: false });
+
+export const MessageParams = Type.Object({ familyId: Id, messageId: MessageId }, { additionalProperties: false });

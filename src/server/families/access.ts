@@ -1,0 +1,47 @@
+/**
+ * The narrow seams between the family feature and the features that depend on it (messages, live
+ * events, toys). The families feature implements `FamilyAccess` from its tables (kept in step with
+ * the head of each family's roster); the messages feature implements `FamilyPurger`; the live
+ * feature implements `FamilyEvents`. createServer wires them together.
+ */
+import type { LiveEventType } from '../../protocol/live.js';
+
+/** Who a principal is in a family at its current epoch. */
+export interface FamilyMembership {
+  readonly familyId: string;
+  /** An account id, or a toy id for a toy. */
+  readonly principalId: string;
+  readonly kind: 'member' | 'toy';
+  /** 'toy' for toys. */
+  readonly role: 'guardian' | 'relative' | 'toy';
+  /** The family's current epoch. */
+  readonly epoch: number;
+  /**
+   * The conversations this principal may send into and see: 'all' for guardians; for a relative
+   * their children's ids and the ids of those children's toys; for a toy its child's id and its own id.
+   */
+  readonly conversations: 'all' | ReadonlySet<string>;
+  /** Whether a guardian must approve this principal's messages before toys play them. */
+  readonly needsApproval: boolean;
+}
+
+export interface FamilyAccess {
+  /** The principal's membership at the current epoch; undefined when they are not in it (answer 404, never 403). */
+  membership(familyId: string, principalId: string): Promise<FamilyMembership | undefined>;
+  /** The ids of the families the principal is currently in. */
+  familiesOf(principalId: string): Promise<string[]>;
+  /** Whether `id` names a child or a toy of the family (a valid message recipient). */
+  isConversation(familyId: string, id: string): Promise<boolean>;
+  /** The family's retention from the head of its roster (1–365 days), or undefined for an unknown family. */
+  retentionDays(familyId: string): Promise<number | undefined>;
+}
+
+/** Removes every message and blob of a family; called when the family is deleted. */
+export interface FamilyPurger {
+  purgeFamily(familyId: string): Promise<void>;
+}
+
+/** Publishes a live event to a family's members and toys (through the bus port). */
+export interface FamilyEvents {
+  publish(familyId: string, type: LiveEventType, data: Record<string, unknown>): Promise<void>;
+}
