@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { toBase64Url } from '../crypto/bytes.js';
 import type { SqlStore } from '../storage/database.js';
@@ -17,10 +17,11 @@ import { systemClock, systemRandom, type Clock, type Random } from './deps.js';
 import './http/fastify-types.js';
 import { registerHealthRoutes } from './http/health.js';
 import { buildOpenApiDocument } from './http/openapi.js';
-import { installProblemHandlers } from './http/problems.js';
+import { installProblemHandlers, problemContentType } from './http/problems.js';
+import { BurrowError } from '../protocol/errors.js';
 import { createMemoryLoginThrottle, createMemoryRateLimiter, installAddressRateLimits, type LoginThrottle, type RateLimiter } from './http/rate-limit.js';
 import { recordRoutes, type RouteInfo } from './http/route-registry.js';
-import { installSecurityHeaders } from './http/security-headers.js';
+import { applySecurityHeaders, installSecurityHeaders } from './http/security-headers.js';
 import type { BurrowApp } from './http/types.js';
 import type { Secrets } from './secrets.js';
 import { createAuthenticateHook } from './sessions/authenticate.js';
@@ -90,6 +91,12 @@ export function createServer(deps: ServerDeps): BurrowApp {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Errors the router raises before any route or hook runs (bad URL encoding, overlong parameters).
+    frameworkErrors: (_error, request, reply) => {
+      applySecurityHeaders(request, reply, { tls });
+      const problem = new BurrowError('burrow/bad-request', 'The path is malformed or too long').toProblem();
+      void (reply as FastifyReply).code(400).type(problemContentType).send(problem);
+    },
   };
   if (config.tls !== undefined) {
     options.https = { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) };

@@ -61,7 +61,7 @@ describe('registration', () => {
     const before = await server.store.db.selectFrom('accounts').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     const proof = b64(32);
     const finish = await post(server.app, '/v1/accounts/register/finish', {
-      email: `bad-record-${b64(6)}@example.org`, registrationRecord: b64(192), identity: { signingKey: b64(32), agreementKey: b64(32) },
+      email: `bad-record-${b64(6)}@example.org`, registrationRecord: b64(100), identity: { signingKey: b64(32), agreementKey: b64(32) },
       sealedIdentity: b64(64), recoverySealedIdentity: b64(64), recoveryVerifier: sha256b64(proof), tokenDelivery: 'bearer',
     });
     expect(finish.statusCode).toBe(400);

@@ -12,7 +12,7 @@ export const NoContent = Type.Null({ description: 'No content' });
  */
 export async function refuseBody(request: FastifyRequest): Promise<void> {
   const body = request.body;
-  if (body === undefined || body === null) return;
-  if (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0) return;
+  if (body === undefined) return;
+  if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0) return;
   throw new BurrowError('burrow/bad-request', 'This route takes no body; send nothing or {}', { errors: [{ path: 'body', message: 'must be empty' }] });
 }

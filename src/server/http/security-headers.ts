@@ -1,5 +1,5 @@
 /** Security headers on every response, HTML pages and API answers alike. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** For pages of the web app (and the virtual toy page): only our own origin, no framing, no plugins. */
 export const pageContentSecurityPolicy = [
@@ -18,21 +18,26 @@ export const pageContentSecurityPolicy = [
 /** For JSON and everything else that is not a page: nothing may load at all. */
 export const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
 
-/** Adds the headers in an `onSend` hook; HSTS only when the server itself speaks TLS. */
+/** Sets every security header on `reply`; HSTS only when the server itself speaks TLS. */
+export function applySecurityHeaders(request: FastifyRequest, reply: FastifyReply, options: { tls: boolean }): void {
+  const type = String(reply.getHeader('content-type') ?? '');
+  reply.header('content-security-policy', type.startsWith('text/html') ? pageContentSecurityPolicy : apiContentSecurityPolicy);
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('x-frame-options', 'DENY');
+  reply.header('referrer-policy', 'no-referrer');
+  reply.header('cross-origin-opener-policy', 'same-origin');
+  reply.header('cross-origin-resource-policy', 'same-origin');
+  reply.header('permissions-policy', 'microphone=(self), camera=(), geolocation=(), payment=(), usb=(), interest-cohort=()');
+  reply.header('x-request-id', request.id);
+  const path = request.url.split('?')[0] ?? '';
+  if (path.startsWith('/v1/') || path === '/v1' || path === '/healthz' || path === '/readyz') reply.header('cache-control', 'no-store');
+  if (options.tls) reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
+}
+
+/** Adds the headers to every response in an `onSend` hook. */
 export function installSecurityHeaders(app: FastifyInstance, options: { tls: boolean }): void {
   app.addHook('onSend', async (request, reply, payload) => {
-    const type = String(reply.getHeader('content-type') ?? '');
-    reply.header('content-security-policy', type.startsWith('text/html') ? pageContentSecurityPolicy : apiContentSecurityPolicy);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('cross-origin-opener-policy', 'same-origin');
-    reply.header('cross-origin-resource-policy', 'same-origin');
-    reply.header('permissions-policy', 'microphone=(self), camera=(), geolocation=(), payment=(), usb=(), interest-cohort=()');
-    reply.header('x-request-id', request.id);
-    const path = request.url.split('?')[0] ?? '';
-    if (path.startsWith('/v1/') || path === '/v1' || path === '/healthz' || path === '/readyz') reply.header('cache-control', 'no-store');
-    if (options.tls) reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
+    applySecurityHeaders(request, reply, options);
     return payload;
   });
 }
