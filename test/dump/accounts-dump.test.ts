@@ -72,7 +72,7 @@ afterAll(async () => {
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
-describe('a copy of the data directory without the secrets file', () => {
+describe('a copy of the data directory without the secrets file', { timeout: 300_000 }, () => {
   const markers = (): string[] => users.flatMap((user) => [user.email, user.password]);
 
   it('was made from a server that registered every account', () => {

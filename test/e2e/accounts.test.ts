@@ -56,7 +56,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the call to fail');
 }
 
-describe('accounts through the client library against a real server', () => {
+describe('accounts through the client library against a real server', { timeout: 120_000 }, () => {
   it('register, logout, then login on a second profile restores the same identity', async () => {
     const user = newUser();
     const firstProfile = new MemorySessionStore();
@@ -230,7 +230,7 @@ describe('accounts through the client library against a real server', () => {
   });
 });
 
-describe('the client against a hostile server', () => {
+describe('the client against a hostile server', { timeout: 120_000 }, () => {
   /** A fetch that rewrites the JSON answer of one route. */
   function rewriting(path: string, rewrite: (body: Record<string, unknown>) => Record<string, unknown>): typeof fetch {
     return async (input, init) => {
