@@ -152,6 +152,38 @@ export function parseEnvelopeHeader(bytes: Uint8Array): CryptoResult<EnvelopeHea
   return ok({ ...parsed.value.header, ciphertextLength: parsed.value.ciphertext.length });
 }
 
+/** What `parseEnvelopePrefix` learns from the first bytes of an envelope. */
+export interface EnvelopePrefix {
+  header: EnvelopeHeader;
+  /** Bytes of the canonical header; the ciphertext's u32 length follows it. */
+  headerLength: number;
+  ciphertextLength: number;
+  /** The whole envelope's length as the prefix declares it: header, ciphertext and signature fields. */
+  envelopeLength: number;
+}
+
+/**
+ * Reads the key-free header and the declared ciphertext length from the first bytes of an
+ * envelope, so a server can check an upload before streaming the rest to storage. Fails with
+ * 'envelope/incomplete' when `prefix` ends before the ciphertext length (read more, or refuse
+ * once past the largest possible header), and with the `parseEnvelopeHeader` codes otherwise.
+ */
+export function parseEnvelopePrefix(prefix: Uint8Array): CryptoResult<EnvelopePrefix> {
+  assertBytes(prefix, 'prefix');
+  try {
+    const r = new CanonicalReader(prefix);
+    const header = readHeader(r);
+    if (typeof header === 'string') return fail(header);
+    const headerLength = r.position;
+    const ciphertextLength = r.u32();
+    if (ciphertextLength > MAX_CIPHERTEXT_BYTES) return fail('envelope/malformed');
+    return ok({ header, headerLength, ciphertextLength, envelopeLength: headerLength + 4 + ciphertextLength + 4 + 64 });
+  } catch (error) {
+    if (error instanceof CanonicalError) return fail('envelope/incomplete');
+    throw error;
+  }
+}
+
 async function messageKey(familyKey: Uint8Array, messageId: Uint8Array): Promise<Uint8Array> {
   return hkdfSha256({ ikm: familyKey, salt: messageId, info: utf8(MESSAGE_KEY_INFO), length: 32 });
 }
@@ -223,6 +255,14 @@ export async function approveMessage(options: { guardian: { accountId: string; i
   assertBytes(ciphertextHash, 'ciphertextHash', 32);
   const signature = await signLabelled(guardian.identity, SIGNATURE_LABELS.approval, approvalBytes(messageId, ciphertextHash));
   return { guardianId: guardian.accountId, messageId: messageId.slice(), ciphertextHash: ciphertextHash.slice(), signature };
+}
+
+/** Whether `signature` is the approval `approveMessage` makes, by the holder of `signingKey`, of this exact message. */
+export async function verifyApprovalSignature(options: { signingKey: Uint8Array; messageId: Uint8Array; ciphertextHash: Uint8Array; signature: Uint8Array }): Promise<boolean> {
+  const { signingKey, messageId, ciphertextHash, signature } = options;
+  if (!(messageId instanceof Uint8Array) || messageId.length !== MESSAGE_ID_LENGTH) return false;
+  if (!(ciphertextHash instanceof Uint8Array) || ciphertextHash.length !== 32) return false;
+  return verifyLabelled({ publicKey: signingKey, label: SIGNATURE_LABELS.approval, message: approvalBytes(messageId, ciphertextHash), signature });
 }
 
 type Sender = { kind: 'member'; member: Member } | { kind: 'toy'; toy: Toy };
