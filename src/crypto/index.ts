@@ -9,3 +9,4 @@ export * from './roster.js';
 export * from './family-key.js';
 export * from './envelope.js';
 export * from './profile.js';
+export * from './invite.js';
