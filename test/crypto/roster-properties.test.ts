@@ -34,14 +34,21 @@ const settingsArb: fc.Arbitrary<FamilySettings> = fc.record(
 );
 
 /** One epoch's contents: which pool people are guardians, relatives (with children) or toys. */
-const epochArb = fc.record({
-  roles: fc.array(fc.constantFrom('guardian', 'relative', 'toy', 'absent'), { minLength: 8, maxLength: 8 }),
+interface EpochSpec {
+  roles: ('guardian' | 'relative' | 'toy' | 'absent')[];
+  children: string[][];
+  approval: boolean[];
+  settings: FamilySettings;
+}
+
+const epochArb: fc.Arbitrary<EpochSpec> = fc.record({
+  roles: fc.array(fc.constantFrom<EpochSpec['roles'][number]>('guardian', 'relative', 'toy', 'absent'), { minLength: 8, maxLength: 8 }),
   children: fc.array(fc.subarray(['c1', 'c2', 'c3']), { minLength: 8, maxLength: 8 }),
   approval: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
   settings: settingsArb,
 });
 
-function contents(spec: fc.GenerateType<typeof epochArb>, mustKeep: number): { members: Member[]; toys: Toy[] } {
+function contents(spec: EpochSpec, mustKeep: number): { members: Member[]; toys: Toy[] } {
   const members: Member[] = [];
   const toys: Toy[] = [];
   spec.roles.forEach((role, i) => {
@@ -57,7 +64,7 @@ function contents(spec: fc.GenerateType<typeof epochArb>, mustKeep: number): { m
   return { members, toys };
 }
 
-async function buildChain(epochs: fc.GenerateType<typeof epochArb>[], signers: number[]): Promise<RosterEntry[]> {
+async function buildChain(epochs: EpochSpec[], signers: number[]): Promise<RosterEntry[]> {
   const creator = pool[signers[0]!]!;
   const first = contents(epochs[0]!, signers[0]!);
   const chain = [await createGenesisEntry({ familyId: 'fam-p', creator, settings: epochs[0]!.settings, members: first.members, toys: first.toys })];
