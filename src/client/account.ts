@@ -72,7 +72,7 @@ interface NewSessionOptions {
   api: BurrowApi;
   /** Shown to the user in their sessions list, such as "burrow CLI on laptop". */
   sessionLabel?: string;
-  /** `bearer` (default) returns the token; `cookie` lets the server set an HttpOnly cookie. */
+  /** `bearer` returns the token; `cookie` lets the server set an HttpOnly cookie. Default: the API client's auth mode. */
   tokenDelivery?: AuthMode;
   /** When given, the session and the identity secret are saved to it. */
   store?: SessionStore;
@@ -183,7 +183,7 @@ export async function registerAccount(options: NewSessionOptions & { email: stri
     sealedIdentity: toBase64Url(sealed),
     recoverySealedIdentity: recovery.recoverySealedIdentity,
     recoveryVerifier: recovery.recoveryVerifier,
-    tokenDelivery: options.tokenDelivery ?? 'bearer',
+    tokenDelivery: options.tokenDelivery ?? options.api.auth,
     ...(options.sessionLabel === undefined ? {} : { sessionLabel: options.sessionLabel }),
   });
   const session = await acceptGrant(options, granted, identity);
@@ -207,7 +207,7 @@ export async function loginAccount(options: NewSessionOptions & { email: string;
   const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password: options.password });
   const { loginId, loginResponse } = await options.api.loginStart({ email, startLoginRequest });
   const finished = opaque.client.finishLogin({ clientLoginState, loginResponse, password: options.password });
-  const tokenDelivery = options.tokenDelivery ?? 'bearer';
+  const tokenDelivery = options.tokenDelivery ?? options.api.auth;
   const label = options.sessionLabel === undefined ? {} : { sessionLabel: options.sessionLabel };
   if (finished === undefined) {
     // RFC 9807 §6.4.3: the envelope did not open, so the password is wrong or the account is the
@@ -272,7 +272,7 @@ export async function recoverAccount(options: NewSessionOptions & { email: strin
     sealedIdentity: toBase64Url(sealed),
     recoverySealedIdentity: recovery.recoverySealedIdentity,
     recoveryVerifier: recovery.recoveryVerifier,
-    tokenDelivery: options.tokenDelivery ?? 'bearer',
+    tokenDelivery: options.tokenDelivery ?? options.api.auth,
     ...(options.sessionLabel === undefined ? {} : { sessionLabel: options.sessionLabel }),
   });
   const session = await acceptGrant(options, granted, identity);

@@ -206,6 +206,31 @@ describe('accounts through the client library against a real server', { timeout:
     expect(await failure(tablet.me())).toMatchObject({ code: 'burrow/unauthenticated' });
   });
 
+  it('works in cookie mode: the token stays out of the body and the cookie authenticates', async () => {
+    let cookie: string | undefined;
+    const jar: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (cookie !== undefined) headers.set('cookie', cookie);
+      const response = await fetch(input, { ...init, headers });
+      const set = response.headers.get('set-cookie');
+      if (set !== null) cookie = set.split(';')[0];
+      return response;
+    };
+    const browser = new BurrowApi({ baseUrl: server.url, auth: 'cookie', fetch: jar });
+    const user = newUser();
+    const registration = await registerAccount({ api: browser, ...user });
+    expect(registration.session.token).toBeUndefined();
+    expect(cookie).toMatch(/^burrow_session=[A-Za-z0-9_-]{43}$/);
+    expect((await browser.me()).accountId).toBe(registration.session.accountId);
+    await logout({ api: browser });
+    expect(await failure(browser.me())).toMatchObject({ code: 'burrow/unauthenticated' });
+
+    const login = await loginAccount({ api: browser, ...user });
+    expect(login.session.token).toBeUndefined();
+    expect(await secretOf(login.identity)).toBe(await secretOf(registration.identity));
+    expect((await browser.me()).accountId).toBe(registration.session.accountId);
+  });
+
   it("one account cannot revoke another account's session", async () => {
     const alice = api();
     await registerAccount({ api: alice, ...newUser() });
