@@ -22,6 +22,11 @@ export const errorCatalogue = {
   'burrow/login-expired': { status: 401, title: 'The login attempt expired; start again' },
   'burrow/forbidden': { status: 403, title: 'You may not do this' },
 
+  // Voice messages.
+  'burrow/invalid-envelope': { status: 400, title: 'The envelope is malformed or does not match the route or the sender' },
+  'burrow/stale-epoch': { status: 409, title: 'The message was sealed for an epoch that is no longer current; re-read the family and seal again' },
+  'burrow/invalid-approval': { status: 400, title: 'The approval signature is not valid for this message and guardian' },
+
   // Limits.
   'burrow/rate-limited': { status: 429, title: 'Too many requests; wait and try again' },
 
