@@ -112,6 +112,14 @@ export function createServer(deps: ServerDeps): BurrowApp {
 
   installProblemHandlers(app, routes);
   installSecurityHeaders(app, { tls });
+  // While shutting down, answers to requests in flight close their connection, so a keep-alive
+  // client does not hold the process open until its idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 
   const limiter = deps.limiter ?? createMemoryRateLimiter(clock);
   const throttle = deps.throttle ?? createMemoryLoginThrottle(clock, config.rateLimits.loginSlowdown);
