@@ -33,10 +33,139 @@ export interface SessionsTable {
   expires_at: number;
 }
 
+export interface FamiliesTable {
+  id: string;
+  created_at: number;
+  created_by: string;
+  /** The head epoch of the roster. */
+  epoch: number;
+  /** base64url `hashRosterEntry` of the head entry. */
+  head_hash: string;
+  /** From the head entry's settings. */
+  retention_days: number;
+  /** base64url sealed profile (kind 'family-name'). */
+  sealed_name: string;
+}
+
+export interface RosterEntriesTable {
+  family_id: string;
+  epoch: number;
+  /** base64url `encodeRosterEntry` bytes. */
+  entry: string;
+  hash: string;
+}
+
+/** Exactly the members of the head entry; rewritten on every append. */
+export interface FamilyMembersTable {
+  family_id: string;
+  account_id: string;
+  role: 'guardian' | 'relative';
+  /** JSON array of child ids (empty for guardians). */
+  children: string;
+  /** 0 or 1. */
+  needs_approval: number;
+}
+
+/** Exactly the toys of the head entry. */
+export interface FamilyToysTable {
+  family_id: string;
+  toy_id: string;
+  child_id: string;
+}
+
+export interface WrappedKeysTable {
+  family_id: string;
+  epoch: number;
+  recipient_id: string;
+  suite: string;
+  enc: string;
+  ciphertext: string;
+}
+
+export interface ChildrenTable {
+  family_id: string;
+  id: string;
+  sealed_profile: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface InvitesTable {
+  id: string;
+  family_id: string;
+  role: 'guardian' | 'relative';
+  /** JSON array of child ids. */
+  children: string;
+  needs_approval: number;
+  guardian_proof: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  /** 'open' | 'accepted' | 'used' | 'revoked' ('expired' is computed from expires_at). */
+  status: 'open' | 'accepted' | 'used' | 'revoked';
+  joiner_account_id: string | null;
+  joiner_proof: string | null;
+  accepted_at: number | null;
+}
+
+export interface MessagesTable {
+  /** The envelope's 16-byte message id, base64url. */
+  id: string;
+  family_id: string;
+  sender_id: string;
+  sender_kind: 'member' | 'toy';
+  /** JSON array of the header's recipient ids (also in message_recipients, for filtering). */
+  recipients: string;
+  epoch: number;
+  size: number;
+  /** base64url SHA-256 of the envelope's ciphertext (what approvals sign). */
+  ciphertext_hash: string;
+  /** The blob's random name; never shown to a client. */
+  blob_name: string;
+  received_at: number;
+  /** Null while saved. */
+  expires_at: number | null;
+  /** 0 or 1. */
+  saved: number;
+  /** 0 or 1: the sender needed a guardian's approval when it was sent. */
+  needs_approval: number;
+}
+
+export interface MessageRecipientsTable {
+  message_id: string;
+  recipient_id: string;
+}
+
+export interface MessageReceiptsTable {
+  message_id: string;
+  by_id: string;
+  kind: 'delivered' | 'played';
+  at: number;
+}
+
+export interface MessageApprovalsTable {
+  message_id: string;
+  guardian_id: string;
+  /** base64url Ed25519 signature (src/crypto/envelope.ts `approveMessage`). */
+  signature: string;
+  at: number;
+}
+
 /** Every table, for `Kysely<Database>`. Later features add theirs here. */
 export interface Database {
   accounts: AccountsTable;
   sessions: SessionsTable;
+  families: FamiliesTable;
+  roster_entries: RosterEntriesTable;
+  family_members: FamilyMembersTable;
+  family_toys: FamilyToysTable;
+  wrapped_keys: WrappedKeysTable;
+  children: ChildrenTable;
+  invites: InvitesTable;
+  messages: MessagesTable;
+  message_recipients: MessageRecipientsTable;
+  message_receipts: MessageReceiptsTable;
+  message_approvals: MessageApprovalsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -1,7 +1,11 @@
 /** Every migration, in order. Names are permanent: never rename or edit a released migration; add a new one. */
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-accounts.js';
+import * as m0002 from './0002-families.js';
+import * as m0003 from './0003-messages.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
+  '0002-families': m0002,
+  '0003-messages': m0003,
 });

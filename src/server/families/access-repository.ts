@@ -1,0 +1,81 @@
+/**
+ * `FamilyAccess` from the families tables, which mirror the head of each family's roster. Cheap on
+ * purpose (the messages hot path asks on every request): indexed lookups by primary key, no roster
+ * decoding.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../storage/database.js';
+import type { FamilyAccess, FamilyMembership } from './access.js';
+
+/** Parses a JSON array of ids stored in a text column; anything else reads as empty. */
+export function parseIdList(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Builds the families feature's `FamilyAccess` on the SQL store. */
+export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
+  return {
+    async membership(familyId, principalId): Promise<FamilyMembership | undefined> {
+      const member = await db
+        .selectFrom('family_members')
+        .innerJoin('families', 'families.id', 'family_members.family_id')
+        .select(['families.epoch', 'family_members.role', 'family_members.children', 'family_members.needs_approval'])
+        .where('family_members.family_id', '=', familyId)
+        .where('family_members.account_id', '=', principalId)
+        .executeTakeFirst();
+      if (member !== undefined) {
+        const base = { familyId, principalId, kind: 'member' as const, epoch: Number(member.epoch), needsApproval: Number(member.needs_approval) === 1 };
+        if (member.role === 'guardian') return { ...base, role: 'guardian', conversations: 'all' };
+        const children = parseIdList(member.children);
+        const conversations = new Set(children);
+        if (children.length > 0) {
+          const toys = await db.selectFrom('family_toys').select('toy_id').where('family_id', '=', familyId).where('child_id', 'in', children).execute();
+          for (const toy of toys) conversations.add(toy.toy_id);
+        }
+        return { ...base, role: 'relative', conversations };
+      }
+      const toy = await db
+        .selectFrom('family_toys')
+        .innerJoin('families', 'families.id', 'family_toys.family_id')
+        .select(['families.epoch', 'family_toys.child_id'])
+        .where('family_toys.family_id', '=', familyId)
+        .where('family_toys.toy_id', '=', principalId)
+        .executeTakeFirst();
+      if (toy === undefined) return undefined;
+      return {
+        familyId,
+        principalId,
+        kind: 'toy',
+        role: 'toy',
+        epoch: Number(toy.epoch),
+        conversations: new Set([toy.child_id, principalId]),
+        needsApproval: false,
+      };
+    },
+
+    async familiesOf(principalId) {
+      const [members, toys] = await Promise.all([
+        db.selectFrom('family_members').select('family_id').where('account_id', '=', principalId).execute(),
+        db.selectFrom('family_toys').select('family_id').where('toy_id', '=', principalId).execute(),
+      ]);
+      return [...new Set([...members, ...toys].map((r) => r.family_id))];
+    },
+
+    async isConversation(familyId, id) {
+      const child = await db.selectFrom('children').select('id').where('family_id', '=', familyId).where('id', '=', id).executeTakeFirst();
+      if (child !== undefined) return true;
+      const toy = await db.selectFrom('family_toys').select('toy_id').where('family_id', '=', familyId).where('toy_id', '=', id).executeTakeFirst();
+      return toy !== undefined;
+    },
+
+    async retentionDays(familyId) {
+      const row = await db.selectFrom('families').select('retention_days').where('id', '=', familyId).executeTakeFirst();
+      return row === undefined ? undefined : Number(row.retention_days);
+    },
+  };
+}
