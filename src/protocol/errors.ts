@@ -13,6 +13,12 @@ export const errorCatalogue = {
   'burrow/not-found': { status: 404, title: 'Not found' },
   'burrow/method-not-allowed': { status: 405, title: 'Method not allowed' },
   'burrow/conflict': { status: 409, title: 'The request conflicts with the current state' },
+  /** A roster entry that does not decode, verify, or match what the server checks (see docs/protocol.md, "Families"). */
+  'burrow/invalid-roster': { status: 400, title: 'The roster entry is not acceptable' },
+  /** The roster's head moved on: re-read it and sign the entry again. */
+  'burrow/stale-roster': { status: 409, title: 'The roster changed; read it again and retry' },
+  /** An invite that was used, revoked, accepted already or has expired (an unknown id is 404). */
+  'burrow/invite-unavailable': { status: 410, title: 'The invite can no longer be used' },
 
   // Authentication and sessions.
   'burrow/unauthenticated': { status: 401, title: 'Sign in first' },
