@@ -182,6 +182,15 @@ export function registerAccountCommands(program: Command): void {
   const account = program
     .command('account')
     .description('register, sign in and manage your Burrow account')
+    // Usage errors follow --json too: one JSON problem on stderr. Subcommands inherit this.
+    .showHelpAfterError(process.argv.includes('--json') ? false : '(run with --help for usage)')
+    .configureOutput({
+      outputError: (text, write) => {
+        if (process.argv.includes('--json')) {
+          write(`${JSON.stringify({ type: 'urn:burrow:problem:cli/usage', code: 'cli/usage', title: 'Wrong usage', detail: text.replace(/^error: /, '').trim() })}\n`);
+        } else write(text);
+      },
+    })
     .addHelpText(
       'after',
       `

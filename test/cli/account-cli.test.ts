@@ -281,6 +281,13 @@ describe('burrow account', { timeout: 120_000 }, () => {
     expect(JSON.parse(run.stderr)).toMatchObject({ code: 'client/not-signed-in' });
   });
 
+  it('reports a usage error as one JSON problem when --json is given', async () => {
+    const run = await burrow(['account', 'login', '--json', '--no-such-option']);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe('');
+    expect(JSON.parse(run.stderr)).toMatchObject({ code: 'cli/usage', detail: "unknown option '--no-such-option'" });
+  });
+
   it('has help with examples', async () => {
     for (const command of ['register', 'login', 'recover']) {
       const run = await burrow(['account', command, '--help']);

@@ -1,0 +1,6 @@
+/** Burrow's client library: the one entry point the web app, the toy and the CLI import. */
+export * from './api.js';
+export * from './account.js';
+export * from './password-policy.js';
+export * from './recovery-code.js';
+export * from './session-store.js';
