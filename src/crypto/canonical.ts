@@ -12,6 +12,11 @@ import { concatBytes, fromUtf8, utf8 } from './bytes.js';
 /** Thrown by `CanonicalReader` on truncated or impossible input; callers turn it into a result code. */
 export class CanonicalError extends Error {
   override readonly name = 'CanonicalError';
+
+  /** True when the input simply ended early (more bytes might complete it). */
+  constructor(message: string, readonly truncated = false) {
+    super(message);
+  }
 }
 
 /** Builds a canonical encoding field by field. */
@@ -86,7 +91,7 @@ export class CanonicalReader {
   constructor(private readonly input: Uint8Array) {}
 
   private take(length: number): Uint8Array {
-    if (length > this.input.length - this.offset) throw new CanonicalError('truncated input');
+    if (length > this.input.length - this.offset) throw new CanonicalError('truncated input', true);
     const out = this.input.subarray(this.offset, this.offset + length);
     this.offset += length;
     return out;

@@ -21,7 +21,7 @@
  *
  * Key use: the message key is derived per message id and used for one encryption only.
  */
-import { aeadOpen, aeadSeal } from './aead.js';
+import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.js';
 import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter } from './canonical.js';
 import { assertIdentity, type Identity } from './identity.js';
@@ -176,10 +176,11 @@ export function parseEnvelopePrefix(prefix: Uint8Array): CryptoResult<EnvelopePr
     if (typeof header === 'string') return fail(header);
     const headerLength = r.position;
     const ciphertextLength = r.u32();
-    if (ciphertextLength > MAX_CIPHERTEXT_BYTES) return fail('envelope/malformed');
+    if (ciphertextLength < AEAD_OVERHEAD || ciphertextLength > MAX_CIPHERTEXT_BYTES) return fail('envelope/malformed');
     return ok({ header, headerLength, ciphertextLength, envelopeLength: headerLength + 4 + ciphertextLength + 4 + 64 });
   } catch (error) {
-    if (error instanceof CanonicalError) return fail('envelope/incomplete');
+    // Only running out of bytes is worth waiting for; a bad string or count never becomes valid.
+    if (error instanceof CanonicalError) return fail(error.truncated ? 'envelope/incomplete' : 'envelope/malformed');
     throw error;
   }
 }
@@ -303,8 +304,7 @@ async function hasValidApproval(roster: VerifiedRoster, approvals: readonly Appr
     if (!guardian || guardian.role !== 'guardian') continue;
     if (!(approval.messageId instanceof Uint8Array) || !bytesEqual(approval.messageId, messageId)) continue;
     if (!(approval.ciphertextHash instanceof Uint8Array) || !bytesEqual(approval.ciphertextHash, ciphertextHash)) continue;
-    const valid = await verifyLabelled({ publicKey: guardian.keys.signingKey, label: SIGNATURE_LABELS.approval, message: approvalBytes(messageId, ciphertextHash), signature: approval.signature });
-    if (valid) return true;
+    if (await verifyApprovalSignature({ signingKey: guardian.keys.signingKey, messageId, ciphertextHash, signature: approval.signature })) return true;
   }
   return false;
 }

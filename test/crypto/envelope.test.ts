@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { CanonicalWriter } from '../../src/crypto/canonical.js';
-import { approveMessage, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type Approval } from '../../src/crypto/envelope.js';
+import { approveMessage, openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, type Approval } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { appendRosterEntry, hashRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
 import { family, settings, type Person } from './fixtures.js';
@@ -67,6 +67,24 @@ describe('voice-message envelopes', () => {
     const hex = toHex(sealed.bytes);
     expect(hex).not.toContain(toHex(utf8('Goodnight')));
     expect(hex).not.toContain(toHex(utf8('pretend audio')));
+  });
+
+  it('a streaming server is asked for more bytes only while the prefix is merely short', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum);
+    const whole = parseEnvelopePrefix(sealed.bytes);
+    if (!whole.ok) throw new Error(whole.code);
+    expect(whole.value.envelopeLength).toBe(sealed.bytes.length);
+    for (let cut = 0; cut < whole.value.headerLength + 4; cut++) {
+      expect(parseEnvelopePrefix(sealed.bytes.subarray(0, cut)), `cut at ${cut}`).toEqual({ ok: false, code: 'envelope/incomplete' });
+    }
+    // An invalid UTF-8 family id can never become valid, however many bytes follow.
+    const badUtf8 = sealed.bytes.slice();
+    badUtf8[4 + 1 + 4] = 0xff;
+    expect(parseEnvelopePrefix(badUtf8)).toEqual({ ok: false, code: 'envelope/malformed' });
+    const tooShortCiphertext = sealed.bytes.slice(0, whole.value.headerLength + 4);
+    tooShortCiphertext.set([0, 0, 0, 5], whole.value.headerLength);
+    expect(parseEnvelopePrefix(tooShortCiphertext)).toEqual({ ok: false, code: 'envelope/malformed' });
   });
 
   it('a toy’s reply opens for a guardian and for a relative of its child', async () => {
