@@ -16,7 +16,7 @@ export interface PutBlobOptions {
   maxBytes: number;
   /**
    * The body's length when the caller knows it (an HTTP Content-Length). A body of another length
-   * fails with `burrow/bad-request`. Lets the S3 adapter stream in one request instead of buffering a part.
+   * fails with `burrow/bad-request`; one declared over `maxBytes` is refused before anything is read.
    */
   size?: number;
   /** Aborting stops the upload and removes whatever was written; `put` rejects with the signal's reason. */
@@ -153,6 +153,32 @@ async function* chunksOf(body: BlobBody): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** Passes chunks on until `signal` aborts, even while the source is waiting for its next chunk. */
+async function* abortable(source: AsyncGenerator<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  if (signal === undefined) {
+    yield* source;
+    return;
+  }
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const next = await Promise.race([source.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+    // A source stuck waiting cannot be returned (its generator is busy): release it without waiting.
+    void source.return(undefined).catch(() => undefined);
+  }
+}
+
 /**
  * Reads a body chunk by chunk while counting and hashing it: what every adapter's `put` streams
  * through. Throws `burrow/payload-too-large` as soon as the count passes `maxBytes` (before the
@@ -187,8 +213,7 @@ export class MeteredBody implements AsyncIterable<Uint8Array> {
     const { maxBytes, size, signal } = this.#options;
     if (size !== undefined && size > maxBytes) throw tooLarge(maxBytes);
     signal?.throwIfAborted();
-    for await (const chunk of chunksOf(this.#body)) {
-      if (signal?.aborted) throw abortReason(signal);
+    for await (const chunk of abortable(chunksOf(this.#body), signal)) {
       if (chunk.length === 0) continue;
       this.#size += chunk.length;
       if (this.#size > maxBytes) throw tooLarge(maxBytes);
