@@ -22,6 +22,9 @@ import {
 } from '../protocol/accounts.js';
 import { codeOfProblemType, type ErrorCode, type Problem } from '../protocol/errors.js';
 
+/** The HTTP methods the API uses. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
 /** How requests authenticate: a bearer token (CLI, toy, tests) or the browser's session cookie. */
 export type AuthMode = 'bearer' | 'cookie';
 
@@ -168,28 +171,62 @@ export class BurrowApi {
     return this.#call('POST', '/v1/sessions/revoke-all', undefined, {});
   }
 
-  async #call<S extends TSchema | undefined>(
-    method: 'GET' | 'POST' | 'DELETE',
-    path: string,
-    schema: S,
-    body?: unknown,
-  ): Promise<S extends TSchema ? Static<S> : void> {
-    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+  /**
+   * Calls any JSON route of `/v1` and checks the answer against `schema` (no schema: no body
+   * expected). Used by the feature modules of the client library (families, messages…).
+   */
+  call<S extends TSchema | undefined>(method: HttpMethod, path: string, schema: S, body?: unknown): Promise<S extends TSchema ? Static<S> : void> {
+    return this.#call(method, path, schema, body);
+  }
+
+  /** POSTs raw bytes as `application/octet-stream` (an envelope upload) and checks the JSON answer. */
+  async upload<S extends TSchema>(path: string, bytes: Uint8Array, schema: S): Promise<Static<S>> {
+    const response = await this.#send('POST', path, { bytes });
+    const parsed = await this.#parse(response, 'POST', path);
+    if (!Value.Check(schema, parsed)) throw new NetworkError(`the server at ${this.baseUrl} sent an unexpected answer to POST ${path}`);
+    return parsed as Static<S>;
+  }
+
+  /** GETs raw bytes (an envelope download); `maxBytes` bounds what is read. */
+  async download(path: string, maxBytes: number): Promise<Uint8Array> {
+    const response = await this.#send('GET', path, { accept: 'application/octet-stream, application/problem+json' });
+    if (!response.ok) {
+      await this.#parse(response, 'GET', path);
+    }
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) throw new NetworkError(`the server at ${this.baseUrl} sent more than ${maxBytes} bytes for GET ${path}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > maxBytes) throw new NetworkError(`the server at ${this.baseUrl} sent more than ${maxBytes} bytes for GET ${path}`);
+    return bytes;
+  }
+
+  async #send(method: HttpMethod, path: string, options: { json?: unknown; bytes?: Uint8Array; accept?: string }): Promise<Response> {
+    const headers: Record<string, string> = { accept: options.accept ?? 'application/json, application/problem+json' };
+    let body: BodyInit | undefined;
+    if (options.bytes !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      body = new Uint8Array(options.bytes);
+    } else if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    }
     if (this.auth === 'bearer' && this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     const init: RequestInit = {
       method,
       headers,
       credentials: this.auth === 'cookie' ? 'same-origin' : 'omit',
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(body === undefined ? {} : { body }),
     };
-    let response: Response;
     try {
-      response = await this.#fetch(this.baseUrl + path, init);
+      return await this.#fetch(this.baseUrl + path, init);
     } catch (error) {
       const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
       throw new NetworkError(`cannot reach the server at ${this.baseUrl}: ${reason}`, { cause: error });
     }
+  }
+
+  /** Reads a JSON answer; throws `ApiError` for an error answer. */
+  async #parse(response: Response, method: HttpMethod, path: string): Promise<unknown> {
     const text = await response.text().catch(() => '');
     let parsed: unknown = undefined;
     if (text.length > 0) {
@@ -213,6 +250,12 @@ export class BurrowApi {
         ...(retryAfter === undefined ? {} : { retryAfter }),
       });
     }
+    return parsed;
+  }
+
+  async #call<S extends TSchema | undefined>(method: HttpMethod, path: string, schema: S, body?: unknown): Promise<S extends TSchema ? Static<S> : void> {
+    const response = await this.#send(method, path, body === undefined ? {} : { json: body });
+    const parsed = await this.#parse(response, method, path);
     if (schema === undefined) return undefined as S extends TSchema ? Static<S> : void;
     if (!Value.Check(schema, parsed)) {
       throw new NetworkError(`the server at ${this.baseUrl} sent an unexpected answer to ${method} ${path}`);

@@ -1,0 +1,42 @@
+/**
+ * Children from the client's side: a name and an emoji avatar, sealed under the family key of
+ * the current epoch (profile kind 'child', bound to the child's id). No birth date is asked for.
+ */
+import { toBase64Url } from '../crypto/bytes.js';
+import { sealProfile } from '../crypto/profile.js';
+import { ClientError } from './client-error.js';
+import { loadFamily, newClientId, type ChildProfile, type ClientContext } from './families.js';
+
+const NAME_LIMIT = 64;
+const EMOJI_LIMIT = 16;
+
+function checkProfile(name: unknown, emoji: unknown): { name: string; emoji: string } {
+  if (typeof name !== 'string' || name.trim().length === 0 || name.trim().length > NAME_LIMIT) throw new TypeError(`name must be 1 to ${NAME_LIMIT} characters`);
+  if (typeof emoji !== 'string' || emoji.trim().length === 0 || emoji.trim().length > EMOJI_LIMIT) throw new TypeError(`emoji must be 1 to ${EMOJI_LIMIT} characters`);
+  return { name: name.trim(), emoji: emoji.trim() };
+}
+
+/** Adds a child (guardian): a fresh child id and their sealed profile. */
+export async function addChild(ctx: ClientContext, options: { familyId: string; name: string; emoji: string }): Promise<ChildProfile> {
+  const profile = checkProfile(options.name, options.emoji);
+  const family = await loadFamily(ctx, options.familyId);
+  if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can add a child');
+  const childId = newClientId();
+  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: childId, data: profile });
+  await ctx.api.call('POST', `/v1/families/${family.familyId}/children`, undefined, { childId, sealedProfile: toBase64Url(sealed) });
+  return { childId, ...profile, updatedAt: Date.now() };
+}
+
+/** Renames a child or changes their avatar (guardian). */
+export async function updateChild(ctx: ClientContext, options: { familyId: string; childId: string; name: string; emoji: string }): Promise<void> {
+  const profile = checkProfile(options.name, options.emoji);
+  const family = await loadFamily(ctx, options.familyId);
+  if (!family.children.some((c) => c.childId === options.childId)) throw new ClientError('client/unknown-recipient', 'no such child in this family');
+  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: options.childId, data: profile });
+  await ctx.api.call('PUT', `/v1/families/${family.familyId}/children/${options.childId}`, undefined, { sealedProfile: toBase64Url(sealed) });
+}
+
+/** The children this account may see, opened. */
+export async function listChildren(ctx: ClientContext, options: { familyId: string }): Promise<ChildProfile[]> {
+  return (await loadFamily(ctx, options.familyId)).children;
+}

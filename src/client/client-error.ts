@@ -1,0 +1,38 @@
+/** Client-side failures of the family, invite and message calls (as opposed to `ApiError` from the server). */
+
+export type ClientErrorCode =
+  /** The roster from the server does not verify from this client's trust anchor. */
+  | 'client/roster-untrusted'
+  /** This client has no trust anchor for the family (it was neither created nor joined here). */
+  | 'client/no-anchor'
+  /** This account is not (yet) in the family's verified roster. */
+  | 'client/not-a-member'
+  /** The action needs a guardian. */
+  | 'client/not-a-guardian'
+  /** A family key this client needs did not unwrap or is missing. */
+  | 'client/no-key'
+  /** The invite's guardian proof does not verify: the link or the server's copy was altered. */
+  | 'client/invite-forged'
+  /** The invite can no longer be used (accepted, used, revoked or expired). */
+  | 'client/invite-unavailable'
+  /** The link points at another server than the one this client talks to. */
+  | 'client/invite-other-server'
+  /** A recipient is neither a child nor a toy of the family that the sender may address. */
+  | 'client/unknown-recipient'
+  /** A member named in a roster change is not in the roster (or already is). */
+  | 'client/unknown-member'
+  /** The server kept moving the roster head; try again. */
+  | 'client/roster-busy'
+  /** A message did not verify or open; `detail` holds the crypto code. */
+  | 'client/message-refused';
+
+/** A client-side failure with a stable code. Never carries a key, a secret or a plaintext. */
+export class ClientError extends Error {
+  readonly code: ClientErrorCode;
+
+  constructor(code: ClientErrorCode, message: string) {
+    super(message);
+    this.name = 'ClientError';
+    this.code = code;
+  }
+}

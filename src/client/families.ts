@@ -1,0 +1,424 @@
+/**
+ * Families from the client's side: create one (signing epoch 0), load and verify one (the roster
+ * chain from this client's trust anchor, the family keys wrapped to it, the sealed name and
+ * children), and change its roster (admit joiners, remove members, change roles and settings),
+ * each change a new epoch with a fresh family key. The server stores and relays; every decision
+ * about whom to trust is made here, from the chain.
+ */
+import type { Static } from '@sinclair/typebox';
+import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
+import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../crypto/family-key.js';
+import type { Identity, PublicIdentityKeys } from '../crypto/identity.js';
+import { fingerprint, safetyNumber } from '../crypto/identity.js';
+import { verifyJoinerInviteProof, type InviteTerms } from '../crypto/invite.js';
+import { openProfile, sealProfile } from '../crypto/profile.js';
+import {
+  appendRosterEntry,
+  createGenesisEntry,
+  decodeRosterEntry,
+  encodeRosterEntry,
+  verifyRoster,
+  type FamilySettings,
+  type Member,
+  type RosterAnchor,
+  type RosterEntry,
+  type Toy,
+  type VerifiedRoster,
+} from '../crypto/roster.js';
+import {
+  FamilyCreated,
+  FamilyList,
+  FamilyView,
+  GuardianInviteList,
+  RosterAppended,
+  type WrappedKeyWire,
+} from '../protocol/families.js';
+import { decodePublicIdentity, samePublicKeys } from './account.js';
+import { ApiError, type BurrowApi } from './api.js';
+import { ClientError } from './client-error.js';
+import type { FamilyState, KeyStore } from './key-store.js';
+
+/** The signed-in account acting: its id and identity (from login or a resumed session). */
+export interface Me {
+  accountId: string;
+  identity: Identity;
+}
+
+/** What every family call needs: the API client, who is acting, and where trust is kept. */
+export interface ClientContext {
+  api: BurrowApi;
+  me: Me;
+  store: KeyStore;
+}
+
+/** A child as a member sees them, opened. `name` is undefined when the profile did not open. */
+export interface ChildProfile {
+  childId: string;
+  name: string | undefined;
+  emoji: string | undefined;
+  updatedAt: number;
+}
+
+/** A family loaded and verified from this client's trust anchor. */
+export interface OpenedFamily {
+  familyId: string;
+  roster: VerifiedRoster;
+  /** This account's member record at the head. */
+  self: Member;
+  /** The family's name; undefined when the sealed name did not open. */
+  name: string | undefined;
+  children: ChildProfile[];
+  retentionDays: number;
+  /** The family key of an epoch, when this account was in it. */
+  keyForEpoch(epoch: number): Uint8Array | undefined;
+  /** The head epoch's key. */
+  headKey: Uint8Array;
+}
+
+/** Default settings of a new family: 30 days' retention, as the issue asks. */
+export const DEFAULT_FAMILY_SETTINGS: FamilySettings = { volumeLimit: 80, retentionDays: 30 };
+
+const NAME_LIMIT = 64;
+const ROSTER_RETRIES = 3;
+
+/** A fresh 128-bit client-chosen id (family, child, invite), base64url. */
+export function newClientId(): string {
+  return toBase64Url(randomBytes(16));
+}
+
+/** Checks a family id before it goes into a URL. */
+export function assertFamilyId(familyId: unknown, name = 'familyId'): asserts familyId is string {
+  if (typeof familyId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(familyId)) throw new TypeError(`${name} must be a 22-character id`);
+}
+
+export function wrappedKeyToWire(key: WrappedKey): WrappedKeyWire {
+  return { suite: key.suite, recipientId: key.recipientId, epoch: key.epoch, enc: toBase64Url(key.enc), ciphertext: toBase64Url(key.ciphertext) };
+}
+
+function wrappedKeyFromWire(wire: WrappedKeyWire): WrappedKey {
+  return { suite: wire.suite as WrappedKey['suite'], recipientId: wire.recipientId, epoch: wire.epoch, enc: fromBase64Url(wire.enc), ciphertext: fromBase64Url(wire.ciphertext) };
+}
+
+function checkName(name: unknown, what: string): string {
+  if (typeof name !== 'string' || name.trim().length === 0 || name.trim().length > NAME_LIMIT) throw new TypeError(`${what} must be 1 to ${NAME_LIMIT} characters`);
+  return name.trim();
+}
+
+function isStaleRoster(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 409 && error.type.endsWith(':stale-roster');
+}
+
+/**
+ * Creates a family: a random family id, epoch 0 signed by the caller as its only guardian, a
+ * fresh family key wrapped to the caller, and the name sealed under it. The genesis entry becomes
+ * this client's trust anchor.
+ */
+export async function createFamily(ctx: ClientContext, options: { name: string; settings?: Partial<FamilySettings> }): Promise<OpenedFamily> {
+  const name = checkName(options.name, 'name');
+  const familyId = newClientId();
+  const settings: FamilySettings = { ...DEFAULT_FAMILY_SETTINGS, ...options.settings };
+  const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings });
+  const key = generateFamilyKey();
+  const wrapped = await wrapFamilyKeyForRoster(genesis, key);
+  const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name } });
+  await ctx.store.saveFamily({ familyId, anchor: encodeRosterEntry(genesis), keys: { 0: key } });
+  try {
+    await ctx.api.call('POST', '/v1/families', FamilyCreated, {
+      familyId,
+      genesis: toBase64Url(encodeRosterEntry(genesis)),
+      wrappedKeys: wrapped.map(wrappedKeyToWire),
+      sealedName: toBase64Url(sealedName),
+    });
+  } catch (error) {
+    await ctx.store.forgetFamily(familyId);
+    throw error;
+  }
+  return loadFamily(ctx, familyId);
+}
+
+/** The families this account is in, as the server lists them, with names opened where this client holds the key. */
+export async function listFamilies(ctx: ClientContext): Promise<Array<{ familyId: string; role: 'guardian' | 'relative'; epoch: number; name: string | undefined }>> {
+  const { families } = await ctx.api.call('GET', '/v1/families', FamilyList);
+  const out = [];
+  for (const f of families) {
+    const state = await ctx.store.loadFamily(f.familyId);
+    let name: string | undefined;
+    if (state !== undefined) {
+      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(f.sealedName), familyId: f.familyId, kind: 'family-name', objectId: f.familyId, familyKeyForEpoch: (e) => state.keys[e] });
+      if (opened.ok && typeof opened.value.data.name === 'string') name = opened.value.data.name;
+    }
+    out.push({ familyId: f.familyId, role: f.role, epoch: f.epoch, name });
+  }
+  return out;
+}
+
+function decodeChain(entries: readonly string[]): RosterEntry[] {
+  const chain: RosterEntry[] = [];
+  for (const wire of entries) {
+    const decoded = decodeRosterEntry(fromBase64Url(wire));
+    if (!decoded.ok) throw new ClientError('client/roster-untrusted', `the server sent a malformed roster entry (${decoded.code})`);
+    chain.push(decoded.value);
+  }
+  return chain;
+}
+
+/**
+ * A joiner's first view of a roster: accept it only if the guardian who made the invite (whose
+ * keys the invite secret authenticated) signed an entry of it, so everything up to that entry is
+ * vouched for by them and everything after by guardians chained from it.
+ */
+async function verifyFromInvite(chain: RosterEntry[], state: FamilyState): Promise<VerifiedRoster> {
+  const invite = state.pendingInvite!;
+  const first = chain[0];
+  if (first === undefined) throw new ClientError('client/roster-untrusted', 'the server sent an empty roster');
+  const verified = await verifyRoster(chain, { trustedEntry: first });
+  if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify (${verified.code})`);
+  const vouched = chain.some((entry, i) => {
+    if (entry.signerId !== invite.guardianId) return false;
+    const authority = i === 0 ? entry : chain[i - 1]!;
+    const guardian = authority.members.find((m) => m.accountId === invite.guardianId);
+    return guardian !== undefined && guardian.role === 'guardian' && bytesEqual(guardian.keys.signingKey, invite.guardianKeys.signingKey);
+  });
+  if (!vouched) throw new ClientError('client/roster-untrusted', 'the roster was not signed by the guardian who invited you');
+  return verified.value;
+}
+
+function checkSelf(roster: VerifiedRoster, me: Me, pendingTerms: InviteTerms | undefined): Member {
+  const self = roster.members.find((m) => m.accountId === me.accountId);
+  if (self === undefined || !samePublicKeys(self.keys, me.identity.publicKeys)) {
+    throw new ClientError('client/not-a-member', pendingTerms ? 'you are not in the family yet: waiting for a guardian to add you' : 'you are not a member of this family');
+  }
+  if (pendingTerms !== undefined && self.role !== pendingTerms.role) throw new ClientError('client/roster-untrusted', 'the roster gives you another role than the invite offered');
+  return self;
+}
+
+/**
+ * Loads a family and verifies it from this client's trust anchor: the chain, this account's
+ * place in the head, its family keys and the sealed name and children. Moves the anchor to the
+ * verified head, so a server can never roll this client back.
+ */
+export async function loadFamily(ctx: ClientContext, familyId: string): Promise<OpenedFamily> {
+  assertFamilyId(familyId);
+  const view: Static<typeof FamilyView> = await ctx.api.call('GET', `/v1/families/${familyId}`, FamilyView);
+  if (view.familyId !== familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
+  const state = await ctx.store.loadFamily(familyId);
+  const chain = decodeChain(view.roster);
+  let roster: VerifiedRoster;
+  if (state?.anchor !== undefined) {
+    const anchorEntry = decodeRosterEntry(state.anchor);
+    if (!anchorEntry.ok) throw new ClientError('client/no-anchor', 'the stored trust anchor is damaged');
+    const anchor: RosterAnchor = { trustedEntry: anchorEntry.value };
+    const verified = await verifyRoster(chain, anchor);
+    if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this device's anchor (${verified.code})`);
+    roster = verified.value;
+  } else if (state?.pendingInvite !== undefined) {
+    roster = await verifyFromInvite(chain, state);
+  } else {
+    throw new ClientError('client/no-anchor', 'this device holds no trust anchor for the family (create or join it here first)');
+  }
+  if (roster.familyId !== familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
+  const self = checkSelf(roster, ctx.me, state?.anchor === undefined ? state?.pendingInvite?.terms : undefined);
+
+  const keys: Record<number, Uint8Array> = { ...(state?.keys ?? {}) };
+  for (const wire of view.wrappedKeys) {
+    if (wire.recipientId !== ctx.me.accountId || keys[wire.epoch] !== undefined) continue;
+    if (roster.memberAt(wire.epoch, ctx.me.accountId) === undefined) continue;
+    const unwrapped = await unwrapFamilyKey(wrappedKeyFromWire(wire), { familyId, recipientId: ctx.me.accountId, agreementPrivateKey: ctx.me.identity.agreementPrivateKey });
+    if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
+  }
+  const headKey = keys[roster.epoch];
+  if (headKey === undefined) throw new ClientError('client/no-key', `no family key for the current epoch ${roster.epoch} was wrapped to you`);
+  const keyForEpoch = (epoch: number): Uint8Array | undefined => keys[epoch];
+
+  const nameOpened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(view.sealedName), familyId, kind: 'family-name', objectId: familyId, familyKeyForEpoch: keyForEpoch });
+  const name = nameOpened.ok && typeof nameOpened.value.data.name === 'string' ? nameOpened.value.data.name : undefined;
+  const children: ChildProfile[] = [];
+  for (const child of view.children) {
+    const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId, kind: 'child', objectId: child.childId, familyKeyForEpoch: keyForEpoch });
+    const data = opened.ok ? opened.value.data : {};
+    children.push({
+      childId: child.childId,
+      name: typeof data.name === 'string' ? data.name : undefined,
+      emoji: typeof data.emoji === 'string' ? data.emoji : undefined,
+      updatedAt: child.updatedAt,
+    });
+  }
+  const next: FamilyState = { familyId, anchor: encodeRosterEntry(roster.head), keys };
+  if (state?.createdInvites !== undefined) next.createdInvites = state.createdInvites;
+  await ctx.store.saveFamily(next);
+  return { familyId, roster, self, name, children, retentionDays: view.retentionDays, keyForEpoch, headKey };
+}
+
+/** The contents of a new roster entry, computed from the verified family. */
+interface RosterChange {
+  members: Member[];
+  toys: Toy[];
+  settings: FamilySettings;
+  completesInvites?: string[];
+}
+
+/**
+ * Appends a roster entry computed by `change` from the current head: signs it as this guardian,
+ * wraps a fresh family key to everyone in it, re-seals the family name and the children's
+ * profiles under the new epoch (so members added now can read them), and retries when another
+ * guardian moved the head first.
+ */
+export async function changeRoster(ctx: ClientContext, familyId: string, change: (family: OpenedFamily) => RosterChange | Promise<RosterChange>): Promise<OpenedFamily> {
+  for (let attempt = 0; attempt < ROSTER_RETRIES; attempt++) {
+    const family = await loadFamily(ctx, familyId);
+    if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can change the roster');
+    const next = await change(family);
+    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings });
+    const key = generateFamilyKey();
+    const wrapped = await wrapFamilyKeyForRoster(entry, key);
+    const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: family.name } });
+    const state = (await ctx.store.loadFamily(familyId)) ?? { familyId, keys: {} };
+    // Keep the new key before the server has it: if the answer is lost, the next load still opens the epoch.
+    await ctx.store.saveFamily({ ...state, keys: { ...state.keys, [entry.epoch]: key } });
+    try {
+      await ctx.api.call('POST', `/v1/families/${familyId}/roster`, RosterAppended, {
+        entry: toBase64Url(encodeRosterEntry(entry)),
+        wrappedKeys: wrapped.map(wrappedKeyToWire),
+        ...(next.completesInvites !== undefined && next.completesInvites.length > 0 ? { completesInvites: next.completesInvites } : {}),
+        ...(sealedName === undefined ? {} : { sealedName: toBase64Url(sealedName) }),
+      });
+    } catch (error) {
+      if (isStaleRoster(error)) continue;
+      throw error;
+    }
+    await ctx.store.saveFamily({ ...state, anchor: encodeRosterEntry(entry), keys: { ...state.keys, [entry.epoch]: key } });
+    for (const child of family.children) {
+      if (child.name === undefined) continue;
+      const sealedProfile = await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'child', objectId: child.childId, data: { name: child.name, emoji: child.emoji ?? '' } });
+      await ctx.api.call('PUT', `/v1/families/${familyId}/children/${child.childId}`, undefined, { sealedProfile: toBase64Url(sealedProfile) });
+    }
+    return loadFamily(ctx, familyId);
+  }
+  throw new ClientError('client/roster-busy', 'the roster kept changing while this change was being made; try again');
+}
+
+function sameMembers(family: OpenedFamily): Member[] {
+  return family.roster.members.map((m) => ({ ...m, children: [...(m.children ?? [])] }));
+}
+
+/** Removes a member: a new epoch whose key is wrapped only to those who remain. */
+export async function removeMember(ctx: ClientContext, options: { familyId: string; accountId: string }): Promise<OpenedFamily> {
+  return changeRoster(ctx, options.familyId, (family) => {
+    if (!family.roster.members.some((m) => m.accountId === options.accountId)) throw new ClientError('client/unknown-member', 'that account is not a member of the family');
+    return { members: sameMembers(family).filter((m) => m.accountId !== options.accountId), toys: [...family.roster.toys], settings: family.roster.settings };
+  });
+}
+
+/** Changes a member's role (and, for a relative, their children and whether they need approval). */
+export async function changeRole(
+  ctx: ClientContext,
+  options: { familyId: string; accountId: string; role: 'guardian' | 'relative'; children?: string[]; needsApproval?: boolean },
+): Promise<OpenedFamily> {
+  return changeRoster(ctx, options.familyId, (family) => {
+    const members = sameMembers(family);
+    const member = members.find((m) => m.accountId === options.accountId);
+    if (member === undefined) throw new ClientError('client/unknown-member', 'that account is not a member of the family');
+    member.role = options.role;
+    if (options.role === 'guardian') {
+      member.children = [];
+      delete member.needsApproval;
+    } else {
+      if (options.children !== undefined) member.children = [...options.children];
+      if (options.needsApproval !== undefined) {
+        if (options.needsApproval) member.needsApproval = true;
+        else delete member.needsApproval;
+      }
+    }
+    return { members, toys: [...family.roster.toys], settings: family.roster.settings };
+  });
+}
+
+/** Changes the signed settings (retention, volume limit, quiet hours). */
+export async function setSettings(ctx: ClientContext, options: { familyId: string; settings: Partial<FamilySettings> & { quietHours?: FamilySettings['quietHours'] | null } }): Promise<OpenedFamily> {
+  return changeRoster(ctx, options.familyId, (family) => {
+    const { quietHours, ...rest } = options.settings;
+    const settings: FamilySettings = { ...family.roster.settings, ...rest };
+    if (quietHours === null) delete settings.quietHours;
+    else if (quietHours !== undefined) settings.quietHours = quietHours;
+    return { members: sameMembers(family), toys: [...family.roster.toys], settings };
+  });
+}
+
+/** A joiner a guardian's client signed in, or refused. */
+export interface AdmissionResult {
+  admitted: Array<{ inviteId: string; accountId: string; role: 'guardian' | 'relative'; safetyNumber: string }>;
+  /** Invites whose joiner did not prove they hold the link, or that this client did not create. */
+  refused: Array<{ inviteId: string; accountId: string; reason: string }>;
+}
+
+/**
+ * Signs in the joiners of accepted invites that this client created: checks each joiner's proof
+ * under the invite secret kept at creation, then appends one roster entry adding them with the
+ * terms this client offered (a new epoch and key).
+ */
+export async function admitJoiners(ctx: ClientContext, options: { familyId: string }): Promise<AdmissionResult> {
+  const { familyId } = options;
+  assertFamilyId(familyId);
+  const { invites } = await ctx.api.call('GET', `/v1/families/${familyId}/invites`, GuardianInviteList);
+  const state = await ctx.store.loadFamily(familyId);
+  const created = state?.createdInvites ?? {};
+  const result: AdmissionResult = { admitted: [], refused: [] };
+  const joiners: Array<{ inviteId: string; member: Member }> = [];
+  for (const invite of invites) {
+    if (invite.status !== 'accepted' || invite.joiner === undefined) continue;
+    const mine = created[invite.inviteId];
+    if (mine === undefined) {
+      result.refused.push({ inviteId: invite.inviteId, accountId: invite.joiner.accountId, reason: 'this device did not create the invite (the guardian who did must admit the joiner)' });
+      continue;
+    }
+    const joinerKeys: PublicIdentityKeys = decodePublicIdentity(invite.joiner.identity);
+    const proof = await verifyJoinerInviteProof({ secret: mine.secret, inviteId: invite.inviteId, joinerId: invite.joiner.accountId, joinerKeys, proof: fromBase64Url(invite.joiner.joinerProof) });
+    if (!proof.ok) {
+      result.refused.push({ inviteId: invite.inviteId, accountId: invite.joiner.accountId, reason: 'the joiner did not prove they hold the invite link' });
+      continue;
+    }
+    const member: Member = { accountId: invite.joiner.accountId, role: mine.terms.role, keys: joinerKeys };
+    if (mine.terms.role === 'relative') {
+      member.children = [...mine.terms.children];
+      if (mine.terms.needsApproval) member.needsApproval = true;
+    }
+    joiners.push({ inviteId: invite.inviteId, member });
+  }
+  if (joiners.length === 0) return result;
+  await changeRoster(ctx, familyId, (family) => {
+    const members = sameMembers(family);
+    const adding = joiners.filter((j) => !members.some((m) => m.accountId === j.member.accountId));
+    return { members: [...members, ...adding.map((j) => j.member)], toys: [...family.roster.toys], settings: family.roster.settings, completesInvites: adding.map((j) => j.inviteId) };
+  });
+  const after = (await ctx.store.loadFamily(familyId))!;
+  const remaining = { ...(after.createdInvites ?? {}) };
+  for (const j of joiners) {
+    delete remaining[j.inviteId];
+    result.admitted.push({ inviteId: j.inviteId, accountId: j.member.accountId, role: j.member.role, safetyNumber: await safetyNumber(ctx.me.identity.publicKeys, j.member.keys) });
+  }
+  await ctx.store.saveFamily({ ...after, createdInvites: remaining });
+  return result;
+}
+
+/** Deletes the family and everything in it on the server, then forgets it here. */
+export async function deleteFamily(ctx: ClientContext, options: { familyId: string }): Promise<void> {
+  assertFamilyId(options.familyId);
+  await ctx.api.call('DELETE', `/v1/families/${options.familyId}`, undefined, { confirm: 'delete this family' });
+  await ctx.store.forgetFamily(options.familyId);
+}
+
+/** A member as `burrow family show` lists them: role, fingerprint and the safety number with me. */
+export async function describeMembers(ctx: ClientContext, family: OpenedFamily): Promise<Array<{ accountId: string; role: string; children: string[]; needsApproval: boolean; fingerprint: string; safetyNumber: string; me: boolean }>> {
+  return Promise.all(
+    family.roster.members.map(async (m) => ({
+      accountId: m.accountId,
+      role: m.role,
+      children: [...(m.children ?? [])],
+      needsApproval: m.needsApproval === true,
+      fingerprint: await fingerprint(m.keys),
+      safetyNumber: await safetyNumber(ctx.me.identity.publicKeys, m.keys),
+      me: m.accountId === ctx.me.accountId,
+    })),
+  );
+}
+

@@ -1,0 +1,137 @@
+/**
+ * Invites from the client's side. A guardian creates one for a role (and, for a relative, the
+ * children they may message and whether their messages need approval) and shares the link; the
+ * invitee checks the guardian's proof, proves they hold the link, and waits; the guardian's client
+ * then signs them into the roster (`admitJoiners` in families.ts). The secret never leaves the link
+ * and the clients: the server sees only the two proofs.
+ */
+import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
+import { fingerprint, type PublicIdentityKeys } from '../crypto/identity.js';
+import {
+  formatInviteLink,
+  generateInviteSecret,
+  guardianInviteProof,
+  joinerInviteProof,
+  parseInviteLink,
+  verifyGuardianInviteProof,
+  type InviteTerms,
+} from '../crypto/invite.js';
+import { GuardianInviteList, InviteCreated, InviteView } from '../protocol/families.js';
+import { decodePublicIdentity } from './account.js';
+import { ClientError } from './client-error.js';
+import { assertFamilyId, loadFamily, newClientId, type ClientContext } from './families.js';
+
+/** A created invite: share `link` with the invitee (it holds the secret). */
+export interface CreatedInviteLink {
+  inviteId: string;
+  link: string;
+  expiresAt: number;
+}
+
+/**
+ * Creates an invite as a guardian: a fresh secret and invite id, the guardian's proof over the
+ * family, the guardian's keys and the terms. The secret and terms are kept in the key store so
+ * this client can later verify the joiner and sign them in with exactly these terms.
+ */
+export async function createInvite(
+  ctx: ClientContext,
+  options: { familyId: string; terms: InviteTerms; expiresInMs?: number; origin?: string },
+): Promise<CreatedInviteLink> {
+  const family = await loadFamily(ctx, options.familyId);
+  if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can invite');
+  const terms: InviteTerms = {
+    role: options.terms.role,
+    children: options.terms.role === 'relative' ? [...new Set(options.terms.children)] : [],
+    needsApproval: options.terms.role === 'relative' && options.terms.needsApproval,
+  };
+  const known = new Set(family.children.map((c) => c.childId));
+  for (const child of terms.children) if (!known.has(child)) throw new ClientError('client/unknown-recipient', `${child} is not a child of this family`);
+  const secret = generateInviteSecret();
+  const inviteId = newClientId();
+  const guardianProof = await guardianInviteProof({ secret, familyId: family.familyId, inviteId, guardianId: ctx.me.accountId, guardianKeys: ctx.me.identity.publicKeys, terms });
+  const state = (await ctx.store.loadFamily(family.familyId))!;
+  await ctx.store.saveFamily({ ...state, createdInvites: { ...(state.createdInvites ?? {}), [inviteId]: { secret, terms } } });
+  const created = await ctx.api.call('POST', `/v1/families/${family.familyId}/invites`, InviteCreated, {
+    inviteId,
+    terms: { role: terms.role, children: [...terms.children], needsApproval: terms.needsApproval },
+    guardianProof: toBase64Url(guardianProof),
+    ...(options.expiresInMs === undefined ? {} : { expiresInMs: options.expiresInMs }),
+  });
+  return { inviteId, link: formatInviteLink(options.origin ?? ctx.api.baseUrl, inviteId, secret), expiresAt: created.expiresAt };
+}
+
+/** What an invitee sees before accepting, after the guardian's proof verified. */
+export interface InspectedInvite {
+  inviteId: string;
+  familyId: string;
+  terms: InviteTerms;
+  status: 'open' | 'accepted' | 'used' | 'revoked' | 'expired';
+  expiresAt: number;
+  guardian: { accountId: string; keys: PublicIdentityKeys; fingerprint: string };
+}
+
+/** Fetches an invite and verifies the guardian's proof with the link's secret. */
+export async function inspectInvite(ctx: ClientContext, link: string): Promise<InspectedInvite> {
+  const parsed = parseInviteLink(link);
+  if (parsed.origin !== ctx.api.baseUrl) throw new ClientError('client/invite-other-server', `the link is for ${parsed.origin}, but this profile uses ${ctx.api.baseUrl}`);
+  const view = await ctx.api.call('GET', `/v1/invites/${parsed.inviteId}`, InviteView);
+  if (view.inviteId !== parsed.inviteId) throw new ClientError('client/invite-forged', 'the server answered for another invite');
+  const guardianKeys = decodePublicIdentity(view.guardian.identity);
+  const verified = await verifyGuardianInviteProof({
+    secret: parsed.secret,
+    familyId: view.familyId,
+    inviteId: view.inviteId,
+    guardianId: view.guardian.accountId,
+    guardianKeys,
+    terms: view.terms,
+    proof: fromBase64Url(view.guardianProof),
+  });
+  if (!verified.ok) throw new ClientError('client/invite-forged', "the invite's guardian proof does not verify: the link or the server's copy was altered");
+  return {
+    inviteId: view.inviteId,
+    familyId: view.familyId,
+    terms: { role: view.terms.role, children: [...view.terms.children], needsApproval: view.terms.needsApproval },
+    status: view.status,
+    expiresAt: view.expiresAt,
+    guardian: { accountId: view.guardian.accountId, keys: guardianKeys, fingerprint: await fingerprint(guardianKeys) },
+  };
+}
+
+/**
+ * Accepts an invite: verifies it, proves to the guardian that this account holds the link (MAC
+ * over the invite id and this account's id and keys) and remembers the inviting guardian's keys
+ * as the anchor for the first look at the roster. The account appears in the roster only when a
+ * guardian's client signs it in.
+ */
+export async function acceptInvite(ctx: ClientContext, link: string): Promise<InspectedInvite> {
+  const invite = await inspectInvite(ctx, link);
+  if (invite.status !== 'open') throw new ClientError('client/invite-unavailable', `the invite is ${invite.status}`);
+  const { secret } = parseInviteLink(link);
+  const joinerProof = await joinerInviteProof({ secret, inviteId: invite.inviteId, joinerId: ctx.me.accountId, joinerKeys: ctx.me.identity.publicKeys });
+  const existing = await ctx.store.loadFamily(invite.familyId);
+  await ctx.store.saveFamily({
+    ...(existing ?? { familyId: invite.familyId, keys: {} }),
+    pendingInvite: { inviteId: invite.inviteId, guardianId: invite.guardian.accountId, guardianKeys: invite.guardian.keys, terms: invite.terms },
+  });
+  await ctx.api.call('POST', `/v1/invites/${invite.inviteId}/accept`, undefined, { joinerProof: toBase64Url(joinerProof) });
+  return { ...invite, status: 'accepted' };
+}
+
+/** The family's invites (guardian), with their status and joiners. */
+export async function listInvites(ctx: ClientContext, options: { familyId: string }) {
+  assertFamilyId(options.familyId);
+  return (await ctx.api.call('GET', `/v1/families/${options.familyId}/invites`, GuardianInviteList)).invites;
+}
+
+/** Revokes an invite (guardian) and forgets its secret. */
+export async function revokeInvite(ctx: ClientContext, options: { familyId: string; inviteId: string }): Promise<void> {
+  assertFamilyId(options.familyId);
+  assertFamilyId(options.inviteId, 'inviteId');
+  await ctx.api.call('DELETE', `/v1/families/${options.familyId}/invites/${options.inviteId}`, undefined);
+  const state = await ctx.store.loadFamily(options.familyId);
+  if (state?.createdInvites?.[options.inviteId] !== undefined) {
+    const createdInvites = { ...state.createdInvites };
+    delete createdInvites[options.inviteId];
+    await ctx.store.saveFamily({ ...state, createdInvites });
+  }
+}

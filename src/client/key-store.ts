@@ -1,0 +1,148 @@
+/**
+ * Where a client keeps what it trusts about each family: the roster entry it last verified (its
+ * trust anchor, so a server cannot roll it back or swap the chain), the family keys it unwrapped
+ * by epoch, a pending invite while it waits to be admitted, and the live cursors it processed.
+ * The client library never touches storage itself: the CLI keeps 0600 files in its profile
+ * directory, the web app IndexedDB, tests memory. Treat everything here as secret.
+ */
+import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
+import type { PublicIdentityKeys } from '../crypto/identity.js';
+import type { InviteTerms } from '../crypto/invite.js';
+
+/** An invite this client accepted and is waiting on: what anchors its first view of the roster. */
+export interface PendingInvite {
+  inviteId: string;
+  /** The inviting guardian, authenticated by the invite secret. */
+  guardianId: string;
+  guardianKeys: PublicIdentityKeys;
+  terms: InviteTerms;
+}
+
+/** What one client remembers about one family. */
+export interface FamilyState {
+  familyId: string;
+  /** The last verified roster entry (encodeRosterEntry bytes); absent until the first verification. */
+  anchor?: Uint8Array;
+  /** Unwrapped family keys by epoch. */
+  keys: Record<number, Uint8Array>;
+  /** Set by `acceptInvite`, cleared once the roster admits this account. */
+  pendingInvite?: PendingInvite;
+  /** Invites this client created (as a guardian): their secrets, to verify joiners, and the terms offered. */
+  createdInvites?: Record<string, CreatedInvite>;
+}
+
+/** An invite a guardian's client created; kept until its joiner is admitted or it is revoked. */
+export interface CreatedInvite {
+  secret: Uint8Array;
+  terms: InviteTerms;
+}
+
+/** A place to keep family state and live cursors. */
+export interface KeyStore {
+  loadFamily(familyId: string): Promise<FamilyState | undefined>;
+  saveFamily(state: FamilyState): Promise<void>;
+  /** Forgets a family (deleted, or this account was removed). */
+  forgetFamily(familyId: string): Promise<void>;
+  /** The ids of every family with stored state. */
+  listFamilies(): Promise<string[]>;
+  /** The last live cursor processed per family. */
+  loadCursors(): Promise<Record<string, string>>;
+  saveCursors(cursors: Record<string, string>): Promise<void>;
+}
+
+function copyState(state: FamilyState): FamilyState {
+  const keys: Record<number, Uint8Array> = {};
+  for (const [epoch, key] of Object.entries(state.keys)) keys[Number(epoch)] = key.slice();
+  return {
+    familyId: state.familyId,
+    keys,
+    ...(state.anchor === undefined ? {} : { anchor: state.anchor.slice() }),
+    ...(state.pendingInvite === undefined ? {} : { pendingInvite: structuredClone(state.pendingInvite) }),
+    ...(state.createdInvites === undefined ? {} : { createdInvites: structuredClone(state.createdInvites) }),
+  };
+}
+
+/** A key store that lives only as long as the process or page. */
+export class MemoryKeyStore implements KeyStore {
+  readonly #families = new Map<string, FamilyState>();
+  #cursors: Record<string, string> = {};
+
+  loadFamily(familyId: string): Promise<FamilyState | undefined> {
+    const state = this.#families.get(familyId);
+    return Promise.resolve(state === undefined ? undefined : copyState(state));
+  }
+
+  saveFamily(state: FamilyState): Promise<void> {
+    this.#families.set(state.familyId, copyState(state));
+    return Promise.resolve();
+  }
+
+  forgetFamily(familyId: string): Promise<void> {
+    const state = this.#families.get(familyId);
+    if (state) for (const key of Object.values(state.keys)) key.fill(0);
+    this.#families.delete(familyId);
+    return Promise.resolve();
+  }
+
+  listFamilies(): Promise<string[]> {
+    return Promise.resolve([...this.#families.keys()]);
+  }
+
+  loadCursors(): Promise<Record<string, string>> {
+    return Promise.resolve({ ...this.#cursors });
+  }
+
+  saveCursors(cursors: Record<string, string>): Promise<void> {
+    this.#cursors = { ...cursors };
+    return Promise.resolve();
+  }
+}
+
+/** The JSON form of a family state (bytes as base64url), for stores that keep text. */
+export interface FamilyStateJson {
+  familyId: string;
+  anchor?: string;
+  keys: Record<string, string>;
+  pendingInvite?: { inviteId: string; guardianId: string; guardianKeys: { signingKey: string; agreementKey: string }; terms: InviteTerms };
+  createdInvites?: Record<string, { secret: string; terms: InviteTerms }>;
+}
+
+/** Serialises a family state to JSON-safe values. */
+export function familyStateToJson(state: FamilyState): FamilyStateJson {
+  const keys: Record<string, string> = {};
+  for (const [epoch, key] of Object.entries(state.keys)) keys[epoch] = toBase64Url(key);
+  const out: FamilyStateJson = { familyId: state.familyId, keys };
+  if (state.anchor !== undefined) out.anchor = toBase64Url(state.anchor);
+  if (state.pendingInvite !== undefined) {
+    const p = state.pendingInvite;
+    out.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: toBase64Url(p.guardianKeys.signingKey), agreementKey: toBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms };
+  }
+  if (state.createdInvites !== undefined) {
+    out.createdInvites = {};
+    for (const [inviteId, invite] of Object.entries(state.createdInvites)) out.createdInvites[inviteId] = { secret: toBase64Url(invite.secret), terms: invite.terms };
+  }
+  return out;
+}
+
+/** Parses `familyStateToJson` output; throws a TypeError on a damaged record. */
+export function familyStateFromJson(json: FamilyStateJson): FamilyState {
+  if (typeof json !== 'object' || json === null || typeof json.familyId !== 'string' || typeof json.keys !== 'object' || json.keys === null) throw new TypeError('family state is damaged');
+  const keys: Record<number, Uint8Array> = {};
+  for (const [epoch, key] of Object.entries(json.keys)) {
+    if (!/^[0-9]+$/.test(epoch)) throw new TypeError('family state is damaged (epoch)');
+    const bytes = fromBase64Url(key);
+    if (bytes.length !== 32) throw new TypeError('family state is damaged (key)');
+    keys[Number(epoch)] = bytes;
+  }
+  const state: FamilyState = { familyId: json.familyId, keys };
+  if (json.anchor !== undefined) state.anchor = fromBase64Url(json.anchor);
+  if (json.pendingInvite !== undefined) {
+    const p = json.pendingInvite;
+    state.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: fromBase64Url(p.guardianKeys.signingKey), agreementKey: fromBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms };
+  }
+  if (json.createdInvites !== undefined) {
+    state.createdInvites = {};
+    for (const [inviteId, invite] of Object.entries(json.createdInvites)) state.createdInvites[inviteId] = { secret: fromBase64Url(invite.secret), terms: invite.terms };
+  }
+  return state;
+}

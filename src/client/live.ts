@@ -1,0 +1,243 @@
+/**
+ * The live channel from the client's side: a WebSocket to `/v1/live` that resumes from the last
+ * cursor processed per family, reconnects with exponential backoff and jitter, and hands each
+ * event to the caller once — delivery is at-least-once, so events are deduplicated by
+ * (family, cursor) and message events also by message id. Cursors are saved through the key
+ * store after the caller has processed an event, so a crash replays rather than loses it.
+ *
+ * Isomorphic: the caller passes the WebSocket constructor (the browser's global `WebSocket`, or
+ * `ws` in Node, which has none); in bearer mode the token goes in an Authorization header, which
+ * `ws` supports; browsers use the session cookie instead.
+ */
+import type { LiveEventType, ServerFrame } from '../protocol/live.js';
+import type { KeyStore } from './key-store.js';
+
+/** The part of a WebSocket this client uses; both the browser's and `ws` provide it. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason?: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+/** A WebSocket constructor: `(url)` in browsers; `ws` also takes `{ headers }`. */
+export type WebSocketConstructor = new (url: string, options?: { headers?: Record<string, string> }) => WebSocketLike;
+
+/** One event, as handed to `onEvent`. */
+export interface LiveEvent {
+  familyId: string;
+  cursor: string;
+  event: LiveEventType;
+  data: Record<string, unknown>;
+  at: number;
+}
+
+export interface LiveOptions {
+  /** The server's base URL (`http(s)://…`, as for the API client). */
+  baseUrl: string;
+  WebSocket: WebSocketConstructor;
+  /** Bearer token (Node); omit in browsers, where the session cookie authenticates. */
+  token?: string;
+  /** Where the last processed cursor per family is kept (and read at start). */
+  store: Pick<KeyStore, 'loadCursors' | 'saveCursors'>;
+  /** Called once per event, in order; the cursor is saved after it resolves. */
+  onEvent: (event: LiveEvent) => void | Promise<void>;
+  /** Called after each (re)connection once the backlog has been delivered. */
+  onReady?: () => void;
+  /** Called on refused frames and connection trouble; never with a secret. */
+  onProblem?: (problem: { type: string; detail: string }) => void;
+  /** Backoff: first delay and cap, in ms (defaults 500 ms and 30 s). */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Silence after which the connection is presumed dead and replaced (default 75 s). */
+  idleTimeoutMs?: number;
+  /** How often to send an application ping (default 25 s). */
+  pingMs?: number;
+}
+
+/** A running live connection. */
+export interface LiveConnection {
+  /** Resolves the first time the backlog has been delivered. */
+  readonly ready: Promise<void>;
+  /** The last processed cursor per family. */
+  cursors(): Record<string, string>;
+  /** Closes for good (no reconnect). */
+  close(): Promise<void>;
+}
+
+const SEEN_LIMIT = 50_000;
+const OPEN = 1;
+
+/** A set that forgets its oldest members beyond a limit. */
+class BoundedSet {
+  readonly #items = new Set<string>();
+  constructor(private readonly limit: number) {}
+  has(item: string): boolean {
+    return this.#items.has(item);
+  }
+  add(item: string): void {
+    this.#items.add(item);
+    if (this.#items.size > this.limit) {
+      const oldest = this.#items.values().next().value;
+      if (oldest !== undefined) this.#items.delete(oldest);
+    }
+  }
+}
+
+function liveUrl(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('baseUrl must be an http(s) URL');
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/live`;
+  url.search = '';
+  url.hash = '';
+  return url.toString();
+}
+
+function isEventFrame(frame: unknown): frame is Extract<ServerFrame, { type: 'event' }> {
+  if (typeof frame !== 'object' || frame === null) return false;
+  const f = frame as Record<string, unknown>;
+  return f.type === 'event' && typeof f.familyId === 'string' && typeof f.cursor === 'string' && typeof f.event === 'string' && typeof f.data === 'object' && f.data !== null;
+}
+
+/**
+ * Connects to the live channel and keeps it connected until `close()`: resumes from the stored
+ * cursors, dedupes, persists cursors after each processed event, reconnects with backoff.
+ */
+export async function connectLive(options: LiveOptions): Promise<LiveConnection> {
+  const url = liveUrl(options.baseUrl);
+  const cursors: Record<string, string> = { ...(await options.store.loadCursors()) };
+  const seenCursors = new BoundedSet(SEEN_LIMIT);
+  const seenMessages = new BoundedSet(SEEN_LIMIT);
+  const initialMs = options.backoff?.initialMs ?? 500;
+  const maxMs = options.backoff?.maxMs ?? 30_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 75_000;
+  const pingMs = options.pingMs ?? 25_000;
+
+  let closed = false;
+  let attempt = 0;
+  let socket: WebSocketLike | undefined;
+  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingTimer: ReturnType<typeof setInterval> | undefined;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  // Events are processed one at a time, in arrival order, across reconnections.
+  let queue: Promise<void> = Promise.resolve();
+  let resolveReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    resolveReady = resolve;
+  });
+
+  const problem = (type: string, detail: string): void => options.onProblem?.({ type, detail });
+
+  const stopTimers = (): void => {
+    if (pingTimer !== undefined) clearInterval(pingTimer);
+    if (idleTimer !== undefined) clearTimeout(idleTimer);
+    pingTimer = undefined;
+    idleTimer = undefined;
+  };
+
+  const touch = (ws: WebSocketLike): void => {
+    if (idleTimer !== undefined) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      problem('live/idle', 'no frame from the server for too long; reconnecting');
+      ws.close(4000, 'idle');
+    }, idleTimeoutMs);
+  };
+
+  const handleEvent = async (frame: Extract<ServerFrame, { type: 'event' }>): Promise<void> => {
+    const key = `${frame.familyId}\u0000${frame.cursor}`;
+    if (seenCursors.has(key)) return;
+    seenCursors.add(key);
+    const messageId = frame.event === 'message' && typeof frame.data.messageId === 'string' ? frame.data.messageId : undefined;
+    if (messageId === undefined || !seenMessages.has(`${frame.familyId}\u0000${messageId}`)) {
+      if (messageId !== undefined) seenMessages.add(`${frame.familyId}\u0000${messageId}`);
+      try {
+        await options.onEvent({ familyId: frame.familyId, cursor: frame.cursor, event: frame.event, data: frame.data, at: frame.at });
+      } catch (error) {
+        problem('live/handler-failed', error instanceof Error ? error.message : String(error));
+      }
+    }
+    cursors[frame.familyId] = frame.cursor;
+    await options.store.saveCursors({ ...cursors });
+  };
+
+  const scheduleReconnect = (): void => {
+    if (closed) return;
+    const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 16));
+    // Full jitter between half and the whole delay spreads reconnecting clients apart.
+    const delay = base / 2 + Math.random() * (base / 2);
+    attempt += 1;
+    reconnectTimer = setTimeout(open, delay);
+  };
+
+  function open(): void {
+    if (closed) return;
+    let ws: WebSocketLike;
+    try {
+      ws = new options.WebSocket(url, options.token === undefined ? undefined : { headers: { authorization: `Bearer ${options.token}` } });
+    } catch (error) {
+      problem('live/connect-failed', error instanceof Error ? error.message : String(error));
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.onopen = () => {
+      touch(ws);
+      ws.send(JSON.stringify({ type: 'resume', cursors: { ...cursors } }));
+      pingTimer = setInterval(() => {
+        if (ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'ping' }));
+      }, pingMs);
+    };
+    ws.onmessage = (event) => {
+      touch(ws);
+      let frame: unknown;
+      try {
+        frame = JSON.parse(typeof event.data === 'string' ? event.data : new TextDecoder().decode(event.data as Uint8Array));
+      } catch {
+        problem('live/bad-frame', 'the server sent a frame that is not JSON');
+        return;
+      }
+      if (isEventFrame(frame)) {
+        queue = queue.then(() => handleEvent(frame));
+        return;
+      }
+      const type = (frame as { type?: unknown }).type;
+      if (type === 'ready') {
+        queue = queue.then(() => {
+          attempt = 0;
+          resolveReady();
+          options.onReady?.();
+        });
+      } else if (type === 'error') {
+        const p = (frame as { problem?: { type?: unknown; detail?: unknown } }).problem;
+        problem(typeof p?.type === 'string' ? p.type : 'live/error', typeof p?.detail === 'string' ? p.detail : 'the server refused a frame');
+      }
+    };
+    ws.onerror = () => {
+      problem('live/socket-error', 'the live connection failed');
+    };
+    ws.onclose = (event) => {
+      stopTimers();
+      if (socket === ws) socket = undefined;
+      if (!closed) {
+        problem('live/closed', `the live connection closed (${event.code}); reconnecting`);
+        scheduleReconnect();
+      }
+    };
+  }
+
+  open();
+  return {
+    ready,
+    cursors: () => ({ ...cursors }),
+    async close() {
+      closed = true;
+      if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
+      stopTimers();
+      socket?.close(1000, 'bye');
+      await queue;
+    },
+  };
+}

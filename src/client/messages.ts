@@ -1,0 +1,194 @@
+/**
+ * Voice messages from the client's side: seal and upload (sealMessage under the head epoch's
+ * key), list, download and open against the verified roster (openAndVerifyMessage, with the
+ * guardians' approvals the server relays), approve, receipts, save and delete.
+ */
+import type { Static } from '@sinclair/typebox';
+import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
+import { MAX_AUDIO_BYTES, approveMessage as signApproval, openAndVerifyMessage, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
+import type { CryptoResult } from '../crypto/result.js';
+import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
+import { ApiError } from './api.js';
+import { ClientError } from './client-error.js';
+import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
+
+export type MessageViewT = Static<typeof MessageView>;
+
+/** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
+const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
+
+function assertMessageId(messageId: unknown): asserts messageId is string {
+  if (typeof messageId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(messageId)) throw new TypeError('messageId must be a 22-character id');
+}
+
+function messagePath(familyId: string, messageId: string): string {
+  assertFamilyId(familyId);
+  assertMessageId(messageId);
+  return `/v1/families/${familyId}/messages/${messageId}`;
+}
+
+/** The conversations (child and toy ids) this member may address, from the verified roster. */
+export function addressableConversations(family: OpenedFamily): Set<string> {
+  const children = family.self.role === 'guardian' ? family.children.map((c) => c.childId) : (family.self.children ?? []);
+  const out = new Set(children);
+  for (const toy of family.roster.toys) if (out.has(toy.childId)) out.add(toy.toyId);
+  return out;
+}
+
+/**
+ * Seals a voice message for children or toys of the family under the current epoch's key,
+ * signed by this account, and uploads it. `onProgress` hears the bytes sent.
+ */
+export async function sendMessage(
+  ctx: ClientContext,
+  options: {
+    familyId: string;
+    to: string | string[];
+    audio: Uint8Array;
+    audioType: string;
+    durationMs: number;
+    caption?: string;
+    onProgress?: (sent: number, total: number) => void;
+    family?: OpenedFamily;
+  },
+): Promise<{ messageId: string; receivedAt: number; size: number; epoch: number }> {
+  const recipients = [...new Set(Array.isArray(options.to) ? options.to : [options.to])];
+  if (recipients.length === 0) throw new TypeError('to must name at least one child or toy');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const family = attempt === 0 && options.family !== undefined ? options.family : await loadFamily(ctx, options.familyId);
+    const allowed = addressableConversations(family);
+    for (const r of recipients) if (!allowed.has(r)) throw new ClientError('client/unknown-recipient', `${r} is not a child or toy you may send to in this family`);
+    const sealed = await sealMessage({
+      familyId: family.familyId,
+      epoch: family.roster.epoch,
+      familyKey: family.headKey,
+      sender: ctx.me,
+      recipients,
+      audio: options.audio,
+      audioType: options.audioType,
+      durationMs: options.durationMs,
+      ...(options.caption === undefined ? {} : { caption: options.caption }),
+      createdAt: Date.now(),
+    });
+    options.onProgress?.(0, sealed.bytes.length);
+    try {
+      const accepted = await ctx.api.upload(`/v1/families/${family.familyId}/messages`, sealed.bytes, MessageAccepted);
+      options.onProgress?.(sealed.bytes.length, sealed.bytes.length);
+      if (accepted.messageId !== toBase64Url(sealed.header.messageId)) throw new ClientError('client/message-refused', 'the server acknowledged another message id');
+      return { ...accepted, epoch: family.roster.epoch };
+    } catch (error) {
+      // Another guardian moved the roster on between loading and sending: seal again under the new epoch.
+      if (attempt === 0 && error instanceof ApiError && error.status === 409 && error.type.endsWith(':stale-epoch')) continue;
+      throw error;
+    }
+  }
+  throw new ClientError('client/roster-busy', 'the family kept changing epochs; try again');
+}
+
+/** One page of messages this account may see, newest first. */
+export async function listMessages(
+  ctx: ClientContext,
+  options: { familyId: string; conversation?: string; before?: string; limit?: number; pendingApproval?: boolean },
+): Promise<Static<typeof MessageList>> {
+  assertFamilyId(options.familyId);
+  const query = new URLSearchParams();
+  if (options.before !== undefined) query.set('before', options.before);
+  if (options.limit !== undefined) query.set('limit', String(options.limit));
+  if (options.conversation !== undefined) query.set('conversation', options.conversation);
+  if (options.pendingApproval !== undefined) query.set('pendingApproval', String(options.pendingApproval));
+  const suffix = query.size > 0 ? `?${query.toString()}` : '';
+  return ctx.api.call('GET', `/v1/families/${options.familyId}/messages${suffix}`, MessageList);
+}
+
+/** Every message this account may see in a family, newest first, following the cursor. */
+export async function listAllMessages(ctx: ClientContext, options: { familyId: string; conversation?: string; pendingApproval?: boolean }): Promise<MessageViewT[]> {
+  const out: MessageViewT[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await listMessages(ctx, { ...options, limit: 100, ...(before === undefined ? {} : { before }) });
+    out.push(...page.messages);
+    if (page.nextCursor === undefined || page.messages.length === 0) return out;
+    before = page.nextCursor;
+  }
+}
+
+/** What the server knows about one message. */
+export async function getMessage(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<MessageViewT> {
+  return ctx.api.call('GET', messagePath(options.familyId, options.messageId), MessageView);
+}
+
+/** The envelope bytes of a message, as uploaded. */
+export async function downloadEnvelope(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<Uint8Array> {
+  return ctx.api.download(`${messagePath(options.familyId, options.messageId)}/envelope`, MAX_ENVELOPE_BYTES);
+}
+
+function approvalsOf(view: MessageViewT): Approval[] {
+  const messageId = fromBase64Url(view.messageId);
+  const ciphertextHash = fromBase64Url(view.ciphertextHash);
+  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, signature: fromBase64Url(a.signature) }));
+}
+
+/** A downloaded message: the server's view, the envelope, and the result of verifying and opening it. */
+export interface DownloadedMessage {
+  view: MessageViewT;
+  envelope: Uint8Array;
+  opened: CryptoResult<OpenedMessage>;
+}
+
+/**
+ * Downloads a message and verifies and opens it against the verified roster with the family
+ * keys this account holds and the guardians' approvals. `opened.ok` means playable: signed by a
+ * current member allowed to address its recipients, decrypted, and approved where required.
+ */
+export async function downloadAndOpenMessage(
+  ctx: ClientContext,
+  options: { familyId: string; messageId: string; family?: OpenedFamily; view?: MessageViewT },
+): Promise<DownloadedMessage> {
+  const family = options.family ?? (await loadFamily(ctx, options.familyId));
+  const view = options.view ?? (await getMessage(ctx, options));
+  const envelope = await downloadEnvelope(ctx, options);
+  const opened = await openAndVerifyMessage(envelope, {
+    roster: family.roster,
+    familyKeyForEpoch: family.keyForEpoch,
+    approvals: approvalsOf(view),
+    expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
+  });
+  return { view, envelope, opened };
+}
+
+/**
+ * Approves a relative's message as a guardian. First opens it with this guardian's own approval,
+ * so a guardian only ever approves a message that verifies and whose ciphertext hash the server
+ * reported truthfully; returns what was approved (the guardian can listen to it).
+ */
+export async function approveMessage(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<OpenedMessage> {
+  const family = await loadFamily(ctx, options.familyId);
+  if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can approve a message');
+  const view = await getMessage(ctx, options);
+  const approval = await signApproval({ guardian: ctx.me, messageId: fromBase64Url(view.messageId), ciphertextHash: fromBase64Url(view.ciphertextHash) });
+  const envelope = await downloadEnvelope(ctx, options);
+  const opened = await openAndVerifyMessage(envelope, {
+    roster: family.roster,
+    familyKeyForEpoch: family.keyForEpoch,
+    approvals: [approval],
+    expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
+  });
+  if (!opened.ok) throw new ClientError('client/message-refused', `the message does not verify, so it was not approved (${opened.code})`);
+  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/approvals`, undefined, { signature: toBase64Url(approval.signature) });
+  return opened.value;
+}
+
+/** Records that this account received or played a message. */
+export async function markReceipt(ctx: ClientContext, options: { familyId: string; messageId: string; kind: 'delivered' | 'played' }): Promise<void> {
+  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/receipts`, undefined, { kind: options.kind });
+}
+
+/** Saves a message (exempt from retention) or unsaves it. */
+export async function saveMessage(ctx: ClientContext, options: { familyId: string; messageId: string; saved: boolean }): Promise<void> {
+  await ctx.api.call('PUT', `${messagePath(options.familyId, options.messageId)}/saved`, undefined, { saved: options.saved });
+}
+
+/** Deletes a message (its sender or a guardian). */
+export async function deleteMessage(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<void> {
+  await ctx.api.call('DELETE', messagePath(options.familyId, options.messageId), undefined);
+}

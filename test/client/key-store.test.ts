@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { familyStateFromJson, familyStateToJson, MemoryKeyStore, type FamilyState } from '../../src/client/key-store.js';
+import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+
+function sampleState(): FamilyState {
+  return {
+    familyId: toBase64Url(randomBytes(16)),
+    anchor: randomBytes(300),
+    keys: { 0: randomBytes(32), 3: randomBytes(32) },
+    pendingInvite: {
+      inviteId: toBase64Url(randomBytes(16)),
+      guardianId: toBase64Url(randomBytes(16)),
+      guardianKeys: { signingKey: randomBytes(32), agreementKey: randomBytes(32) },
+      terms: { role: 'relative', children: [toBase64Url(randomBytes(16))], needsApproval: true },
+    },
+    createdInvites: { [toBase64Url(randomBytes(16))]: { secret: randomBytes(16), terms: { role: 'guardian', children: [], needsApproval: false } } },
+  };
+}
+
+describe('family state in a key store', () => {
+  it('survives a round trip through JSON text unchanged', () => {
+    const state = sampleState();
+    const text = JSON.stringify(familyStateToJson(state));
+    expect(familyStateFromJson(JSON.parse(text) as never)).toEqual(state);
+  });
+
+  it('a damaged record is refused rather than half-read', () => {
+    const json = familyStateToJson(sampleState());
+    expect(() => familyStateFromJson({ ...json, keys: { x: json.keys['0']! } })).toThrow(TypeError);
+    expect(() => familyStateFromJson({ ...json, keys: { 0: toBase64Url(randomBytes(31)) } })).toThrow(TypeError);
+  });
+
+  it('the memory store hands out copies, so a caller cannot change what it keeps', async () => {
+    const store = new MemoryKeyStore();
+    const state = sampleState();
+    await store.saveFamily(state);
+    const loaded = (await store.loadFamily(state.familyId))!;
+    loaded.keys[0]!.fill(0);
+    expect((await store.loadFamily(state.familyId))!.keys[0]).toEqual(state.keys[0]);
+    expect(await store.listFamilies()).toEqual([state.familyId]);
+    await store.forgetFamily(state.familyId);
+    expect(await store.loadFamily(state.familyId)).toBeUndefined();
+  });
+
+  it('cursors are kept per family', async () => {
+    const store = new MemoryKeyStore();
+    await store.saveCursors({ a: '1', b: '7' });
+    expect(await store.loadCursors()).toEqual({ a: '1', b: '7' });
+  });
+});
