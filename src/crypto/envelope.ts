@@ -27,7 +27,7 @@ import { CanonicalError, CanonicalReader, CanonicalWriter } from './canonical.js
 import { assertIdentity, type Identity } from './identity.js';
 import { hkdfSha256 } from './kdf.js';
 import { fail, ok, type CryptoResult } from './result.js';
-import type { Member, Toy, VerifiedRoster } from './roster.js';
+import { isVerifiedRoster, type Member, type Toy, type VerifiedRoster } from './roster.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 import { sha256 } from './webcrypto.js';
 
@@ -344,8 +344,9 @@ export async function openAndVerifyMessage(
     expected?: { messageId?: Uint8Array; familyId?: string };
   },
 ): Promise<CryptoResult<OpenedMessage>> {
-  if (!(bytes instanceof Uint8Array)) return fail('envelope/malformed');
   const { roster, expected } = options;
+  if (!isVerifiedRoster(roster)) throw new TypeError('roster must come from verifyRoster');
+  if (!(bytes instanceof Uint8Array)) return fail('envelope/malformed');
   const parsed = parseEnvelope(bytes);
   if (!parsed.ok) return parsed;
   const { header, headerBytes, ciphertext, signature } = parsed.value;

@@ -294,11 +294,18 @@ async function checkSignature(entry: RosterEntry, authority: RosterEntry): Promi
   return valid ? undefined : 'roster/bad-signature';
 }
 
+const verifiedRosters = new WeakSet<object>();
+
+/** True only for rosters returned by `verifyRoster` (a type alone proves nothing at run time). */
+export function isVerifiedRoster(value: unknown): value is VerifiedRoster {
+  return typeof value === 'object' && value !== null && verifiedRosters.has(value);
+}
+
 function makeVerified(entries: RosterEntry[], headHash: Uint8Array): VerifiedRoster {
   const head = entries[entries.length - 1]!;
   const first = entries[0]!.epoch;
   const entryAt = (epoch: number): RosterEntry | undefined => (Number.isInteger(epoch) ? entries[epoch - first] : undefined);
-  return Object.freeze({
+  const roster: VerifiedRoster = Object.freeze({
     familyId: head.familyId,
     entries: Object.freeze([...entries]),
     head,
@@ -311,6 +318,8 @@ function makeVerified(entries: RosterEntry[], headHash: Uint8Array): VerifiedRos
     memberAt: (epoch: number, accountId: string) => entryAt(epoch)?.members.find((m: Member) => m.accountId === accountId),
     toyAt: (epoch: number, toyId: string) => entryAt(epoch)?.toys.find((t: Toy) => t.toyId === toyId),
   });
+  verifiedRosters.add(roster);
+  return roster;
 }
 
 /**
@@ -320,9 +329,11 @@ function makeVerified(entries: RosterEntry[], headHash: Uint8Array): VerifiedRos
  * (epoch 0: by a guardian listed in it). With `{ trustedEntry }` the chain must contain that entry,
  * so a server cannot roll a client back to an older roster.
  */
-export async function verifyRoster(chain: readonly RosterEntry[], anchor: RosterAnchor): Promise<CryptoResult<VerifiedRoster>> {
-  if (!Array.isArray(chain) || chain.length === 0) return fail('roster/empty');
-  for (const entry of chain) if (entryProblem(entry) !== undefined) return fail('roster/malformed');
+export async function verifyRoster(input: readonly RosterEntry[], anchor: RosterAnchor): Promise<CryptoResult<VerifiedRoster>> {
+  if (!Array.isArray(input) || input.length === 0) return fail('roster/empty');
+  for (const entry of input) if (entryProblem(entry) !== undefined) return fail('roster/malformed');
+  // Verify a private copy, so later changes to the caller's objects cannot alter what was verified.
+  const chain: RosterEntry[] = structuredClone([...input]);
   const hashes: Uint8Array[] = [];
   for (const entry of chain) hashes.push(await hashRosterEntry(entry));
 

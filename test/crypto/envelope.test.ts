@@ -274,3 +274,11 @@ describe('envelope properties', () => {
     );
   });
 });
+
+describe('envelope misuse', () => {
+  it('opening against a roster that did not come from verifyRoster throws', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.mum);
+    await expect(openAndVerifyMessage(sealed.bytes, { roster: { ...s.roster }, familyKeyForEpoch: s.familyKeyForEpoch })).rejects.toThrow(/roster/);
+  });
+});

@@ -5,6 +5,7 @@ import {
   decodeRosterEntry,
   encodeRosterEntry,
   hashRosterEntry,
+  isVerifiedRoster,
   signRosterEntry,
   verifyRoster,
   type RosterEntry,
@@ -138,5 +139,23 @@ describe('the family roster', () => {
     const f = await family();
     const louder = { ...f.chain[1]!, settings: { ...settings, volumeLimit: 100 } };
     expect(await verifyRoster([f.chain[0]!, louder], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/bad-signature' });
+  });
+});
+
+describe('verified rosters', () => {
+  it('changing the caller’s entries after verification does not change the verified roster', async () => {
+    const f = await family();
+    const result = await verifyRoster(f.chain, { genesisHash: await hashRosterEntry(f.chain[0]!) });
+    if (!result.ok) throw new Error(result.code);
+    f.chain[1]!.members.push(relativeOf(f.stranger, ['child-1']));
+    expect(result.value.memberAt(1, 'stranger')).toBeUndefined();
+  });
+
+  it('only rosters from verifyRoster count as verified', async () => {
+    const f = await family();
+    const result = await verifyRoster(f.chain, { genesisHash: await hashRosterEntry(f.chain[0]!) });
+    if (!result.ok) throw new Error(result.code);
+    expect(isVerifiedRoster(result.value)).toBe(true);
+    expect(isVerifiedRoster({ ...result.value })).toBe(false);
   });
 });
