@@ -327,7 +327,9 @@ function makeVerified(entries: RosterEntry[], headHash: Uint8Array): VerifiedRos
  * trusted entry itself), run 0, 1, 2… without gaps, keep one family id, link each entry to the hash
  * of the one before, and carry on every entry a valid signature by a guardian of the previous entry
  * (epoch 0: by a guardian listed in it). With `{ trustedEntry }` the chain must contain that entry,
- * so a server cannot roll a client back to an older roster.
+ * so a server cannot roll a client back to an older roster. A chain may start at the trusted entry
+ * itself, whose signature then cannot be checked: `trustedEntry` must be an entry this caller
+ * verified earlier (its stored head), never one taken from the chain being verified.
  */
 export async function verifyRoster(input: readonly RosterEntry[], anchor: RosterAnchor): Promise<CryptoResult<VerifiedRoster>> {
   if (!Array.isArray(input) || input.length === 0) return fail('roster/empty');
