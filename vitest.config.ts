@@ -26,6 +26,7 @@ export default defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
+            api: { host: '127.0.0.1' },
             provider: playwright({
               launchOptions: {
                 executablePath: '/usr/bin/chromium',
