@@ -1,0 +1,216 @@
+/**
+ * The event-bus port's contract: every adapter runs exactly these tests (DESIGN.md §3).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { followTopics, type BusEvent, type EventBus } from '../../../src/storage/bus/event-bus.js';
+
+export interface EventBusHarness {
+  bus: EventBus;
+  /** Another bus over the same storage: a second server node, or this one after a restart. */
+  openAnother(): Promise<EventBus>;
+  /** Whether events published on one bus reach subscribers of another (several nodes). */
+  liveAcrossBuses: boolean;
+  cleanup(): Promise<void>;
+}
+
+/** A clock the test moves by hand, so no test depends on the wall clock. */
+export interface TestClock {
+  now: () => number;
+  set(ms: number): void;
+}
+
+export function testClock(start = 1_700_000_000_000): TestClock {
+  let current = start;
+  return { now: () => current, set: (ms) => (current = ms) };
+}
+
+/** Polls until `condition` holds; live delivery is asynchronous on some adapters. */
+export async function eventually(condition: () => boolean, what: string, attempts = 500): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+/** Lets any delivery that is under way finish, so a test can check that nothing more arrives. */
+async function settle(bus: EventBus, topic: string): Promise<void> {
+  // A marker published after the events in question arrives after them (per-topic order).
+  const seen: BusEvent[] = [];
+  const stop = bus.subscribe([topic], (event) => seen.push(event));
+  await stop.ready;
+  await bus.publish(topic, 'marker', {});
+  await eventually(() => seen.some((event) => event.type === 'marker'), 'the marker arrives');
+  stop();
+}
+
+function seqs(events: BusEvent[]): number[] {
+  return events.map((event) => Number(event.cursor));
+}
+
+export function eventBusContract(adapter: string, setup: (clock: TestClock) => Promise<EventBusHarness>): void {
+  describe(`event bus contract: ${adapter}`, () => {
+    let harness: EventBusHarness;
+    let bus: EventBus;
+    let clock: TestClock;
+    const extra: EventBus[] = [];
+
+    beforeEach(async () => {
+      clock = testClock();
+      harness = await setup(clock);
+      bus = harness.bus;
+    });
+    afterEach(async () => {
+      for (const other of extra.splice(0)) await other.close();
+      await harness.cleanup();
+    });
+
+    async function another(): Promise<EventBus> {
+      const other = await harness.openAnother();
+      extra.push(other);
+      return other;
+    }
+
+    it('a subscriber receives events of its topics published after it subscribed, and no others', async () => {
+      await bus.publish('family:a', 'message', { id: 'before' });
+      const seen: BusEvent[] = [];
+      const stop = bus.subscribe(['family:a', 'account:x'], (event) => seen.push(event));
+      await stop.ready;
+      const published = await bus.publish('family:a', 'message', { id: 'm1', size: 3 });
+      await bus.publish('family:b', 'message', { id: 'elsewhere' });
+      await bus.publish('account:x', 'receipt', { id: 'r1' });
+      await eventually(() => seen.length === 2, 'two events arrive');
+      await settle(bus, 'family:b');
+      expect(seen).toEqual([published, expect.objectContaining({ topic: 'account:x', type: 'receipt', data: { id: 'r1' } })]);
+      expect(published).toEqual({ topic: 'family:a', cursor: '2', type: 'message', data: { id: 'm1', size: 3 }, at: clock.now() });
+      stop();
+    });
+
+    it('an unsubscribed handler hears nothing more', async () => {
+      const seen: BusEvent[] = [];
+      const stop = bus.subscribe(['family:a'], (event) => seen.push(event));
+      await stop.ready;
+      await bus.publish('family:a', 'message', { n: 1 });
+      await eventually(() => seen.length === 1, 'the first event arrives');
+      stop();
+      await bus.publish('family:a', 'message', { n: 2 });
+      await settle(bus, 'family:a');
+      expect(seen.map((event) => event.data)).toEqual([{ n: 1 }]);
+    });
+
+    it('a handler that throws does not keep the event from other subscribers', async () => {
+      const seen: BusEvent[] = [];
+      const bad = bus.subscribe(['family:a'], () => {
+        throw new Error('broken connection');
+      });
+      const good = bus.subscribe(['family:a'], (event) => seen.push(event));
+      await Promise.all([bad.ready, good.ready]);
+      await bus.publish('family:a', 'message', { n: 1 });
+      await bus.publish('family:a', 'message', { n: 2 });
+      await eventually(() => seen.length === 2, 'both events arrive');
+      bad();
+      good();
+    });
+
+    it('cursors of a topic count up from 1 in publish order, independently per topic', async () => {
+      const a1 = await bus.publish('family:a', 'message', {});
+      const b1 = await bus.publish('family:b', 'message', {});
+      const a2 = await bus.publish('family:a', 'receipt', {});
+      expect([a1.cursor, b1.cursor, a2.cursor]).toEqual(['1', '1', '2']);
+    });
+
+    it('readSince returns exactly the events after a cursor, oldest first, within the limit', async () => {
+      const published: BusEvent[] = [];
+      for (let i = 0; i < 25; i++) published.push(await bus.publish('family:a', 'message', { i }));
+      await bus.publish('family:b', 'message', { other: true });
+      expect(await bus.readSince('family:a', undefined, 1000)).toEqual(published);
+      expect(await bus.readSince('family:a', '10', 1000)).toEqual(published.slice(10));
+      expect(await bus.readSince('family:a', '10', 5)).toEqual(published.slice(10, 15));
+      expect(await bus.readSince('family:a', '25', 1000)).toEqual([]);
+      expect(await bus.readSince('family:a', '0', 3)).toEqual(published.slice(0, 3));
+      expect(await bus.readSince('family:none', undefined, 10)).toEqual([]);
+    });
+
+    it('events round-trip their JSON data and timestamps', async () => {
+      const data = { id: 'msg_1', ids: ['a', 'b'], count: 2, nested: { ok: true, none: null } };
+      clock.set(1_800_000_000_123);
+      await bus.publish('family:a', 'message', data);
+      const [event] = await bus.readSince('family:a', undefined, 10);
+      expect(event).toEqual({ topic: 'family:a', cursor: '1', type: 'message', data, at: 1_800_000_000_123 });
+    });
+
+    it('concurrent publishers on one topic produce cursors without gaps or duplicates, delivered in order', async () => {
+      const other = await another();
+      const seen: BusEvent[] = [];
+      const stop = bus.subscribe(['family:a'], (event) => seen.push(event));
+      await stop.ready;
+      const published = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? bus : other).publish('family:a', 'message', { i })),
+      );
+      const expected = Array.from({ length: 60 }, (_, i) => i + 1);
+      expect(seqs(published).sort((x, y) => x - y)).toEqual(expected);
+      expect(seqs(await bus.readSince('family:a', undefined, 1000))).toEqual(expected);
+      if (harness.liveAcrossBuses) {
+        await eventually(() => seen.length === 60, 'all 60 events arrive');
+        expect(seqs(seen)).toEqual(expected);
+      } else {
+        await eventually(() => seen.length === 30, 'this bus’s 30 events arrive');
+        expect(seqs(seen)).toEqual([...seqs(seen)].sort((x, y) => x - y));
+      }
+      stop();
+    });
+
+    it('a client resuming from its cursor gets every later event exactly once, across the switch to live', async () => {
+      for (let i = 1; i <= 5; i++) await bus.publish('family:a', 'message', { i });
+      const seen: BusEvent[] = [];
+      const publishing = (async () => {
+        for (let i = 6; i <= 40; i++) await bus.publish('family:a', 'message', { i });
+      })();
+      const stop = await followTopics(bus, { 'family:a': '2', 'account:x': undefined }, (event) => seen.push(event));
+      await publishing;
+      await bus.publish('account:x', 'roster', { epoch: 1 });
+      await eventually(() => seen.length === 39, 'events 3–40 and the roster event arrive');
+      expect(seen.filter((event) => event.topic === 'family:a').map((event) => event.data)).toEqual(
+        Array.from({ length: 38 }, (_, i) => ({ i: i + 3 })),
+      );
+      stop();
+    });
+
+    it('the log outlives the bus: another bus on the same storage resumes where a client left off', async () => {
+      const first = await bus.publish('family:a', 'message', { n: 1 });
+      await bus.publish('family:a', 'message', { n: 2 });
+      const other = await another();
+      expect((await other.readSince('family:a', first.cursor, 10)).map((event) => event.data)).toEqual([{ n: 2 }]);
+      const third = await other.publish('family:a', 'message', { n: 3 });
+      expect(third.cursor).toBe('3');
+    });
+
+    it('trim drops events published before the cutoff, and cursors keep counting after it', async () => {
+      clock.set(1_000);
+      await bus.publish('family:a', 'message', { n: 1 });
+      await bus.publish('family:b', 'message', { n: 1 });
+      clock.set(2_000);
+      await bus.publish('family:a', 'message', { n: 2 });
+      expect(await bus.trim(1_500)).toBe(2);
+      expect((await bus.readSince('family:a', undefined, 10)).map((event) => event.cursor)).toEqual(['2']);
+      expect(await bus.readSince('family:b', undefined, 10)).toEqual([]);
+      expect(await bus.trim(5_000)).toBe(1);
+      expect((await bus.publish('family:a', 'message', { n: 3 })).cursor).toBe('3');
+      expect((await bus.publish('family:b', 'message', { n: 2 })).cursor).toBe('2');
+    });
+
+    it('refuses malformed topics, types, cursors, limits and data', async () => {
+      await expect(bus.publish('', 'message', {})).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.publish('family a', 'message', {})).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.publish('family:a', '', {})).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.publish('family:a', 'message', undefined)).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.publish('family:a', 'message', { blob: 'x'.repeat(5000) })).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.readSince('family:a', '-1', 10)).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.readSince('family:a', '1 OR 1=1', 10)).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.readSince('family:a', undefined, 0)).rejects.toBeInstanceOf(TypeError);
+      await expect(bus.readSince('family:a', undefined, 1001)).rejects.toBeInstanceOf(TypeError);
+      expect(() => bus.subscribe(['bad topic'], () => undefined)).toThrow(TypeError);
+      expect(await bus.readSince('family:a', undefined, 10)).toEqual([]);
+    });
+  });
+}
