@@ -192,6 +192,22 @@ describe('CPace properties', () => {
     }), { numRuns: 40 });
   });
 
+  it('misuse throws a TypeError naming the argument; a hostile peer share is a null result', () => {
+    const junk: unknown[] = [undefined, null, 0, 'text', {}, [], new ArrayBuffer(32)];
+    for (const bad of junk) {
+      expect(() => prependLen(bad as Uint8Array)).toThrow(/data/);
+      expect(() => calculateGenerator(bad as Uint8Array, utf8(''), utf8(''))).toThrow(/prs/);
+      expect(() => calculateGenerator(utf8('p'), bad as Uint8Array, utf8(''))).toThrow(/ci/);
+      expect(() => calculateGenerator(utf8('p'), utf8(''), bad as Uint8Array)).toThrow(/sid/);
+      expect(() => startCPace({ prs: utf8('p'), ci: utf8(''), sid: utf8(''), ad: bad as Uint8Array, role: 'initiator' })).toThrow(/^ad must/);
+      const party = startCPace({ prs: utf8('p'), ci: utf8(''), sid: utf8(''), ad: utf8(''), role: 'initiator' });
+      expect(party.finish(bad as never)).toBeNull();
+      expect(scalarMultVfy(VFY.s, bad as Uint8Array)).toEqual(VFY.identity);
+    }
+    expect(() => startCPace({ prs: utf8('p'), ci: utf8(''), sid: utf8(''), ad: utf8(''), role: 'both' as never })).toThrow(/role/);
+    expect(() => startCPace({ prs: utf8('p'), ci: utf8(''), sid: utf8(''), ad: utf8(''), role: 'initiator', mode: 'x' as never })).toThrow(/mode/);
+  });
+
   it('refuses scalars outside [1, order) and a second finish', () => {
     const inputs = { prs: utf8('p'), ci: utf8(''), sid: utf8(''), ad: utf8(''), role: 'initiator' as const };
     expect(() => startCPace({ ...inputs, scalar: new Uint8Array(32) })).toThrow(RangeError);

@@ -149,6 +149,20 @@ describe('pairing a toy', () => {
     expect(valueOf(await run.toy.receiveGuardianConfirmation(guardianConfirm)).rosterAnchor).toEqual(run.anchor);
   });
 
+  it('anything that is not a message is refused with a result, never an exception', async () => {
+    const junk: unknown[] = [undefined, null, 0, 'text', {}, [], new ArrayBuffer(32), new Uint8Array(0), new Uint8Array(2)];
+    for (const bad of junk) {
+      const run = start();
+      expect(await run.toy.receiveGuardianShare(bad as Uint8Array)).toEqual({ ok: false, code: 'pairing/bad-message' });
+      expect(await run.guardian.receiveToyShare(bad as Uint8Array)).toEqual({ ok: false, code: 'pairing/bad-message' });
+      const other = start();
+      valueOf(await other.toy.receiveGuardianShare(other.guardian.share));
+      valueOf(await other.guardian.receiveToyShare(other.toy.share));
+      expect(await other.toy.receiveGuardianConfirmation(bad as Uint8Array)).toEqual({ ok: false, code: 'pairing/bad-message' });
+      expect(await other.guardian.receiveToyConfirmation(bad as Uint8Array)).toEqual({ ok: false, code: 'pairing/bad-message' });
+    }
+  });
+
   it('truncated, extended or mistyped messages are refused', async () => {
     const run = start();
     expect((await run.toy.receiveGuardianShare(run.guardian.share.subarray(0, 20))).ok).toBe(false);
