@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginAccount, registerAccount, type Registration } from '../../src/client/account.js';
 import { ApiError, BurrowApi } from '../../src/client/api.js';
-import { randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { fromBase64Url, randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { exportIdentitySecret } from '../../src/crypto/identity.js';
 import { DATABASE_FILE, startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { searchDirectory, type SearchReport } from './marker-search.js';
 
@@ -95,6 +96,20 @@ describe('a copy of the data directory without the secrets file', { timeout: 300
     const publicKeys = registrations.slice(0, 5).map((r) => r.session.identity.signingKey);
     const control = await searchDirectory(copy, { text: publicKeys });
     expect(new Set(control.hits.map((hit) => hit.marker))).toEqual(new Set(publicKeys));
+  });
+
+  it('holds no session token, recovery code or private identity key either', async () => {
+    const copy = await copyWithoutSecrets('secrets');
+    const text = registrations.flatMap((r) => [r.session.token!, r.recoveryCode, r.recoveryCode.replace(/-/g, '')]);
+    const bytes = [];
+    for (const [i, r] of registrations.entries()) {
+      bytes.push({ marker: `token ${i}`, bytes: fromBase64Url(r.session.token!) });
+      const secret = await exportIdentitySecret(r.identity);
+      // The Ed25519 seed and the X25519 private key, each on its own (bytes 1–32 and 33–64).
+      bytes.push({ marker: `signing key ${i}`, bytes: secret.slice(1, 33) }, { marker: `agreement key ${i}`, bytes: secret.slice(33, 65) });
+    }
+    const report = await searchDirectory(copy, { text, bytes });
+    expect(report.hits, describeHits(report)).toEqual([]);
   });
 
   it('taken after the server stopped holds no email or password in any encoding', async () => {
