@@ -2,6 +2,9 @@
 /** The `burrow` command: one entry point, one module per command group. */
 import { Command } from 'commander';
 import { registerAccountCommands } from './account-commands.js';
+import { registerChildCommands } from './child-commands.js';
+import { registerFamilyCommands } from './family-commands.js';
+import { registerMessageCommands } from './message-commands.js';
 import { registerServeCommand } from './serve-command.js';
 
 const program = new Command();
@@ -13,6 +16,9 @@ program
 
 // Command groups register themselves here, one line each.
 registerAccountCommands(program);
+registerFamilyCommands(program);
+registerChildCommands(program);
+registerMessageCommands(program);
 registerServeCommand(program);
 
 await program.parseAsync(process.argv);

@@ -334,7 +334,7 @@ export async function changeRole(
 }
 
 /** Changes the signed settings (retention, volume limit, quiet hours). */
-export async function setSettings(ctx: ClientContext, options: { familyId: string; settings: Partial<FamilySettings> & { quietHours?: FamilySettings['quietHours'] | null } }): Promise<OpenedFamily> {
+export async function setSettings(ctx: ClientContext, options: { familyId: string; settings: Omit<Partial<FamilySettings>, 'quietHours'> & { quietHours?: FamilySettings['quietHours'] | null } }): Promise<OpenedFamily> {
   return changeRoster(ctx, options.familyId, (family) => {
     const { quietHours, ...rest } = options.settings;
     const settings: FamilySettings = { ...family.roster.settings, ...rest };

@@ -1,0 +1,213 @@
+/**
+ * What the member commands (`family`, `child`, `send`, `inbox`, `export`) share: the signed-in
+ * context from the profile, one-result printing (`--json` or human lines), failures as problems
+ * on stderr with a non-zero exit, and a key store of 0600 files in the profile directory.
+ */
+import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { AccountError, resumeSession } from '../client/account.js';
+import { ApiError, NetworkError } from '../client/api.js';
+import { ClientError } from '../client/client-error.js';
+import { listFamilies, type ClientContext } from '../client/families.js';
+import { familyStateFromJson, familyStateToJson, type FamilyState, type FamilyStateJson, type KeyStore } from '../client/key-store.js';
+import { randomBytes, toHex } from '../crypto/bytes.js';
+import { ProfileStore, resolveProfileDir } from './profile.js';
+
+export interface CommonOptions {
+  profile?: string;
+  json?: boolean;
+}
+
+/** An error meant for the user, with the exit code to leave with. */
+export class CliError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+
+  constructor(code: string, message: string, exitCode = 1) {
+    super(message);
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Writes `data` through a 0600 temporary file, fsync and rename: a crash leaves old or new, never half. */
+async function writePrivateFile(path: string, data: string): Promise<void> {
+  const temporary = `${path}.${toHex(randomBytes(6))}.tmp`;
+  const handle = await open(temporary, 'wx', 0o600);
+  try {
+    await handle.writeFile(data, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await chmod(temporary, 0o600);
+  await rename(temporary, path);
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const ID = /^[A-Za-z0-9_-]{22}$/;
+
+/** Family trust anchors, keys and live cursors as 0600 JSON files under `<profile>/families/`. */
+export class FileKeyStore implements KeyStore {
+  readonly dir: string;
+
+  constructor(profileDir: string) {
+    this.dir = join(profileDir, 'families');
+  }
+
+  async #ensureDir(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
+  }
+
+  #file(familyId: string): string {
+    if (!ID.test(familyId)) throw new TypeError('familyId must be a 22-character id');
+    return join(this.dir, `${familyId}.json`);
+  }
+
+  async loadFamily(familyId: string): Promise<FamilyState | undefined> {
+    const text = await readIfExists(this.#file(familyId));
+    if (text === undefined) return undefined;
+    try {
+      return familyStateFromJson(JSON.parse(text) as FamilyStateJson);
+    } catch {
+      throw new CliError('cli/damaged-profile', `the family file ${this.#file(familyId)} is damaged`);
+    }
+  }
+
+  async saveFamily(state: FamilyState): Promise<void> {
+    await this.#ensureDir();
+    await writePrivateFile(this.#file(state.familyId), `${JSON.stringify(familyStateToJson(state))}\n`);
+  }
+
+  async forgetFamily(familyId: string): Promise<void> {
+    await rm(this.#file(familyId), { force: true });
+  }
+
+  async listFamilies(): Promise<string[]> {
+    try {
+      return (await readdir(this.dir)).filter((name) => /^[A-Za-z0-9_-]{22}\.json$/.test(name)).map((name) => name.slice(0, 22));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  async loadCursors(): Promise<Record<string, string>> {
+    const text = await readIfExists(join(this.dir, 'cursors.json'));
+    if (text === undefined) return {};
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (typeof parsed !== 'object' || parsed === null) return {};
+      return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => ID.test(e[0]) && typeof e[1] === 'string'));
+    } catch {
+      return {};
+    }
+  }
+
+  async saveCursors(cursors: Record<string, string>): Promise<void> {
+    await this.#ensureDir();
+    await writePrivateFile(join(this.dir, 'cursors.json'), `${JSON.stringify(cursors)}\n`);
+  }
+}
+
+/** The signed-in context of the profile: API client, identity and key store. */
+export async function memberContext(options: CommonOptions): Promise<ClientContext & { profileDir: string }> {
+  const profileDir = resolveProfileDir(options.profile);
+  const { api, identity, session } = await resumeSession(new ProfileStore(profileDir));
+  return { api, me: { accountId: session.accountId, identity }, store: new FileKeyStore(profileDir), profileDir };
+}
+
+/** Prints the command's one result: a JSON object with `--json`, else the human lines. */
+export function printResult(options: CommonOptions, json: Record<string, unknown>, human: string[]): void {
+  if (options.json) process.stdout.write(`${JSON.stringify(json)}\n`);
+  else process.stdout.write(`${human.join('\n')}\n`);
+}
+
+/** A progress line on stderr (never under --json, where stderr is for the problem only). */
+export function progress(options: CommonOptions, line: string): void {
+  if (!options.json) process.stderr.write(`${line}\n`);
+}
+
+function describeFailure(error: unknown): { problem: Record<string, unknown>; line: string; exitCode: number } {
+  if (error instanceof ApiError) {
+    return { problem: { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail }, line: `error: ${error.detail || error.title}`, exitCode: 1 };
+  }
+  if (error instanceof ClientError || error instanceof AccountError || error instanceof CliError) {
+    const exitCode = error instanceof CliError ? error.exitCode : 1;
+    return { problem: { type: `urn:burrow:problem:${error.code}`, code: error.code, title: error.message, detail: error.message }, line: `error: ${error.message}`, exitCode };
+  }
+  if (error instanceof NetworkError) {
+    return { problem: { type: 'urn:burrow:problem:cli/network', code: 'cli/network', title: 'Network error', detail: error.message }, line: `error: ${error.message}`, exitCode: 1 };
+  }
+  if (error instanceof TypeError) {
+    return { problem: { type: 'urn:burrow:problem:cli/bad-input', code: 'cli/bad-input', title: 'Bad input', detail: error.message }, line: `error: ${error.message}`, exitCode: 2 };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { problem: { type: 'urn:burrow:problem:cli/failed', code: 'cli/failed', title: 'The command failed', detail: message }, line: `error: ${message}`, exitCode: 1 };
+}
+
+/** Runs a command body, turning any failure into a problem on stderr and a non-zero exit code. */
+export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const options = (args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a) && !('commands' in a)) ?? {}) as CommonOptions;
+    try {
+      await body(...args);
+    } catch (error) {
+      const { problem, line, exitCode } = describeFailure(error);
+      if (options.json) process.stderr.write(`${JSON.stringify(problem)}\n`);
+      else process.stderr.write(`${line}\n`);
+      process.exitCode = exitCode;
+    }
+  };
+}
+
+/** Adds --profile and --json. */
+export function withCommonOptions(command: Command): Command {
+  return command
+    .option('--profile <dir>', 'profile directory (default: $BURROW_PROFILE, else $XDG_CONFIG_HOME/burrow/profile or ~/.config/burrow/profile)')
+    .option('--json', 'print exactly one JSON object on stdout (--follow: one per line); errors as a JSON problem on stderr');
+}
+
+/** Usage errors follow --json too: one JSON problem on stderr. */
+export function jsonUsageErrors(command: Command): Command {
+  return command.showHelpAfterError(process.argv.includes('--json') ? false : '(run with --help for usage)').configureOutput({
+    outputError: (text, write) => {
+      if (process.argv.includes('--json')) {
+        write(`${JSON.stringify({ type: 'urn:burrow:problem:cli/usage', code: 'cli/usage', title: 'Wrong usage', detail: text.replace(/^error: /, '').trim() })}\n`);
+      } else write(text);
+    },
+  });
+}
+
+/** Collects a repeatable option into an array. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Parses a positive integer option, naming the flag on error. */
+export function integerOption(value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) throw new CliError('cli/bad-input', `${flag} must be a whole number from ${min} to ${max}`, 2);
+  return Number(value);
+}
+
+/** The family to act on: --family, else the account's only family. */
+export async function resolveFamilyId(ctx: ClientContext, family: string | undefined): Promise<string> {
+  if (family !== undefined) {
+    if (!ID.test(family)) throw new CliError('cli/bad-input', '--family must be a family id (22 characters; see "burrow family list")', 2);
+    return family;
+  }
+  const families = await listFamilies(ctx);
+  if (families.length === 1) return families[0]!.familyId;
+  throw new CliError('cli/missing-option', families.length === 0 ? 'you are in no family yet' : '--family is required: you are in several families (see "burrow family list")', 2);
+}

@@ -1,0 +1,341 @@
+/**
+ * `burrow send`, `burrow inbox`, `burrow approve` and `burrow export`: voice messages from the
+ * command line. Audio is sealed here and opened here; the server only relays ciphertext.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import WebSocket from 'ws';
+import { loadFamily, listFamilies, type ClientContext, type OpenedFamily } from '../client/families.js';
+import { connectLive, type WebSocketConstructor } from '../client/live.js';
+import { approveMessage, downloadAndOpenMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
+import { fromBase64Url } from '../crypto/bytes.js';
+import { approveMessage as signApproval, MAX_AUDIO_BYTES, openAndVerifyMessage, type OpenedMessage } from '../crypto/envelope.js';
+import type { CryptoResult } from '../crypto/result.js';
+import { action, CliError, collect, integerOption, jsonUsageErrors, memberContext, printResult, progress, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+
+const AUDIO_TYPES: Record<string, string> = {
+  '.wav': 'audio/wav',
+  '.ogg': 'audio/ogg',
+  '.oga': 'audio/ogg',
+  '.opus': 'audio/ogg; codecs=opus',
+  '.webm': 'audio/webm',
+  '.weba': 'audio/webm',
+  '.mp3': 'audio/mpeg',
+  '.m4a': 'audio/mp4',
+  '.mp4': 'audio/mp4',
+  '.aac': 'audio/aac',
+  '.flac': 'audio/flac',
+};
+
+/** The audio type of a file from its extension. */
+export function audioTypeOf(path: string): string {
+  const type = AUDIO_TYPES[extname(path).toLowerCase()];
+  if (type === undefined) throw new CliError('cli/bad-input', `unknown audio file type ${extname(path) || '(none)'}; use one of ${Object.keys(AUDIO_TYPES).join(' ')}`, 2);
+  return type;
+}
+
+/** The file extension to save an audio type under. */
+export function extensionOf(audioType: string): string {
+  const base = audioType.split(';')[0]!.trim().toLowerCase();
+  const found = Object.entries(AUDIO_TYPES).find(([, type]) => type === base);
+  return found === undefined ? '.bin' : found[0];
+}
+
+/** Duration of a PCM WAV file from its header (RIFF: `fmt ` byte rate and `data` size), or undefined. */
+export function wavDurationMs(bytes: Uint8Array): number | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const tag = (offset: number): string => String.fromCharCode(...bytes.subarray(offset, offset + 4));
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') return undefined;
+  let byteRate: number | undefined;
+  let offset = 12;
+  while (offset + 8 <= bytes.length) {
+    const id = tag(offset);
+    const size = view.getUint32(offset + 4, true);
+    if (id === 'fmt ' && offset + 16 <= bytes.length) byteRate = view.getUint32(offset + 8 + 8, true);
+    if (id === 'data') {
+      if (!byteRate) return undefined;
+      const dataSize = Math.min(size, bytes.length - offset - 8);
+      return Math.round((dataSize / byteRate) * 1000);
+    }
+    offset += 8 + size + (size % 2);
+  }
+  return undefined;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Opens a message for reading. A guardian may read a relative's message that still awaits approval (approval gates playback on toys, not a guardian's reading). */
+async function openForReading(ctx: ClientContext, family: OpenedFamily, view: MessageViewT): Promise<{ envelope: Uint8Array; opened: CryptoResult<OpenedMessage>; approved: boolean }> {
+  const downloaded = await downloadAndOpenMessage(ctx, { familyId: family.familyId, messageId: view.messageId, family, view });
+  if (downloaded.opened.ok || downloaded.opened.code !== 'envelope/needs-approval' || family.self.role !== 'guardian') {
+    return { envelope: downloaded.envelope, opened: downloaded.opened, approved: downloaded.opened.ok };
+  }
+  const ownApproval = await signApproval({ guardian: ctx.me, messageId: fromBase64Url(view.messageId), ciphertextHash: fromBase64Url(view.ciphertextHash) });
+  const opened = await openAndVerifyMessage(downloaded.envelope, { roster: family.roster, familyKeyForEpoch: family.keyForEpoch, approvals: [ownApproval], expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) } });
+  return { envelope: downloaded.envelope, opened, approved: false };
+}
+
+function recipientNames(family: OpenedFamily, ids: readonly string[]): string[] {
+  return ids.map((id) => {
+    const child = family.children.find((c) => c.childId === id);
+    if (child?.name !== undefined) return child.name;
+    const toy = family.roster.toys.find((t) => t.toyId === id);
+    return toy ? `toy ${id}` : id;
+  });
+}
+
+function fileNameFor(view: MessageViewT, audioType: string): string {
+  return `${new Date(view.receivedAt).toISOString().replace(/[:.]/g, '-')}-${view.messageId}${extensionOf(audioType)}`;
+}
+
+/** Resolves --to values (child id, child name, or toy id) to recipient ids. */
+function resolveRecipients(family: OpenedFamily, values: string[]): string[] {
+  return values.map((value) => {
+    if (family.children.some((c) => c.childId === value) || family.roster.toys.some((t) => t.toyId === value)) return value;
+    const byName = family.children.filter((c) => c.name !== undefined && c.name.toLowerCase() === value.toLowerCase());
+    if (byName.length === 1) return byName[0]!.childId;
+    throw new CliError('cli/bad-input', byName.length > 1 ? `several children are called ${value}; use the child id` : `no child or toy ${value} you may send to (see "burrow child list")`, 2);
+  });
+}
+
+interface InboxLine {
+  familyId: string;
+  familyName: string | null;
+  messageId: string;
+  senderId: string;
+  recipients: string[];
+  receivedAt: number;
+  createdAt: number | null;
+  caption: string | null;
+  audioType: string | null;
+  durationMs: number | null;
+  playable: boolean;
+  needsApproval: boolean;
+  status: string;
+  saved: boolean;
+  file?: string;
+}
+
+async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: MessageViewT, saveDir: string | undefined): Promise<InboxLine> {
+  const { opened, approved } = await openForReading(ctx, family, view);
+  const line: InboxLine = {
+    familyId: family.familyId,
+    familyName: family.name ?? null,
+    messageId: view.messageId,
+    senderId: view.senderId,
+    recipients: view.recipients,
+    receivedAt: view.receivedAt,
+    createdAt: opened.ok ? opened.value.header.createdAt : null,
+    caption: opened.ok ? (opened.value.caption ?? null) : null,
+    audioType: opened.ok ? opened.value.audioType : null,
+    durationMs: opened.ok ? opened.value.durationMs : null,
+    playable: opened.ok && (approved || !view.needsApproval),
+    needsApproval: view.needsApproval,
+    status: opened.ok ? (approved || !view.needsApproval ? 'playable' : 'awaiting approval') : opened.code,
+    saved: view.saved,
+  };
+  if (opened.ok && saveDir !== undefined) {
+    await mkdir(saveDir, { recursive: true, mode: 0o700 });
+    const file = join(saveDir, fileNameFor(view, opened.value.audioType));
+    await writeFile(file, opened.value.audio, { mode: 0o600 });
+    line.file = file;
+  }
+  if (opened.ok && view.senderId !== ctx.me.accountId && !view.receipts.some((r) => r.by === ctx.me.accountId && r.kind === 'delivered')) {
+    await markReceipt(ctx, { familyId: family.familyId, messageId: view.messageId, kind: 'delivered' });
+  }
+  return line;
+}
+
+function humanLine(family: OpenedFamily, line: InboxLine): string {
+  const from = line.senderId === undefined ? '?' : line.senderId;
+  const to = recipientNames(family, line.recipients).join(', ');
+  const caption = line.caption === null ? '' : `  “${line.caption}”`;
+  const seconds = line.durationMs === null ? '' : `  ${(line.durationMs / 1000).toFixed(1)} s`;
+  return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from} to ${to}${seconds}${caption}  [${line.status}]${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
+}
+
+async function familiesToRead(ctx: ClientContext, family: string | undefined): Promise<OpenedFamily[]> {
+  const ids = family !== undefined ? [await resolveFamilyId(ctx, family)] : (await listFamilies(ctx)).map((f) => f.familyId);
+  const out: OpenedFamily[] = [];
+  for (const id of ids) out.push(await loadFamily(ctx, id));
+  return out;
+}
+
+/** Adds `burrow send`, `burrow inbox`, `burrow approve` and `burrow export` to the program. */
+export function registerMessageCommands(program: Command): void {
+  withCommonOptions(jsonUsageErrors(program.command('send').description('send a voice message to a child or toy')))
+    .option('--family <id>', 'the family (default: your only family)')
+    .requiredOption('--to <childOrToy>', 'a child (id or name) or toy id (repeatable)', collect, [])
+    .requiredOption('--file <audio>', 'the audio file (.wav .ogg .opus .webm .mp3 .m4a .aac .flac)')
+    .option('--caption <text>', 'a caption (encrypted)')
+    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV is read)')
+    .addHelpText('after', '\nThe audio is encrypted and signed on this computer; the server only ever holds ciphertext.\n\nExamples:\n  $ burrow send --family FAMILY --to Mia --file hello.wav --caption "Good night!"\n  $ burrow send --to CHILD_ID --file song.ogg --duration-ms 42000 --json')
+    .action(
+      action(async (options: CommonOptions & { family?: string; to: string[]; file: string; caption?: string; durationMs?: string }) => {
+        const ctx = await memberContext(options);
+        const familyId = await resolveFamilyId(ctx, options.family);
+        const path = resolve(options.file);
+        const info = await stat(path);
+        if (info.size > MAX_AUDIO_BYTES) throw new CliError('cli/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`, 2);
+        const audio = new Uint8Array(await readFile(path));
+        const audioType = audioTypeOf(path);
+        const durationMs = integerOption(options.durationMs, '--duration-ms', 0, 0xffff_ffff) ?? (audioType === 'audio/wav' ? (wavDurationMs(audio) ?? 0) : 0);
+        const family = await loadFamily(ctx, familyId);
+        const to = resolveRecipients(family, options.to);
+        const sent = await sendMessage(ctx, {
+          familyId,
+          to,
+          audio,
+          audioType,
+          durationMs,
+          family,
+          ...(options.caption === undefined ? {} : { caption: options.caption }),
+          onProgress: (done, total) => progress(options, `uploading ${basename(path)}: ${done}/${total} bytes`),
+        });
+        printResult(options, { familyId, ...sent, recipients: to, audioType, durationMs, sha256: sha256Hex(audio) }, [`Sent ${basename(path)} to ${recipientNames(family, to).join(', ')} (message ${sent.messageId}).`]);
+      }),
+    );
+
+  withCommonOptions(jsonUsageErrors(program.command('inbox').description('list, open and save your messages; --follow for new ones')))
+    .option('--family <id>', 'only this family (default: every family)')
+    .option('--save <dir>', 'save the decrypted audio of each message into this directory')
+    .option('--limit <n>', 'at most this many recent messages per family (1–100, default 20)')
+    .option('--follow', 'stay connected and show each new message as it arrives (one JSON object per line with --json)')
+    .addHelpText('after', '\nOpening a message sends a "delivered" receipt to its sender.\n\nExamples:\n  $ burrow inbox\n  $ burrow inbox --family FAMILY --save ./messages\n  $ burrow inbox --follow --json')
+    .action(
+      action(async (options: CommonOptions & { family?: string; save?: string; limit?: string; follow?: boolean }) => {
+        const ctx = await memberContext(options);
+        const limit = integerOption(options.limit, '--limit', 1, 100) ?? 20;
+        const saveDir = options.save === undefined ? undefined : resolve(options.save);
+        const families = await familiesToRead(ctx, options.family);
+        const lines: InboxLine[] = [];
+        const human: string[] = [];
+        for (const family of families) {
+          const page = await listMessages(ctx, { familyId: family.familyId, limit });
+          for (const view of page.messages) {
+            const line = await inboxLine(ctx, family, view, saveDir);
+            lines.push(line);
+            human.push(humanLine(family, line));
+          }
+        }
+        if (!options.follow) {
+          printResult(options, { messages: lines }, human.length === 0 ? ['No messages.'] : human);
+          return;
+        }
+        for (const line of lines) process.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${human[lines.indexOf(line)]}\n`);
+        const byId = new Map(families.map((f) => [f.familyId, f]));
+        const seen = new Set(lines.map((l) => l.messageId));
+        const live = await connectLive({
+          baseUrl: ctx.api.baseUrl,
+          WebSocket: WebSocket as unknown as WebSocketConstructor,
+          ...(ctx.api.token === undefined ? {} : { token: ctx.api.token }),
+          store: ctx.store,
+          onProblem: (p) => progress(options, `live: ${p.detail}`),
+          onEvent: async (event) => {
+            if (options.family !== undefined && event.familyId !== options.family) return;
+            if (event.event === 'roster') {
+              byId.set(event.familyId, await loadFamily(ctx, event.familyId));
+              return;
+            }
+            if (event.event !== 'message' || typeof event.data.messageId !== 'string' || seen.has(event.data.messageId)) return;
+            seen.add(event.data.messageId);
+            let family = byId.get(event.familyId);
+            if (family === undefined || (typeof event.data.epoch === 'number' && event.data.epoch > family.roster.epoch)) {
+              family = await loadFamily(ctx, event.familyId);
+              byId.set(event.familyId, family);
+            }
+            const view = (await listMessages(ctx, { familyId: family.familyId, limit: 100 })).messages.find((m) => m.messageId === event.data.messageId);
+            if (view === undefined) return;
+            const line = await inboxLine(ctx, family, view, saveDir);
+            process.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${humanLine(family, line)}\n`);
+          },
+        });
+        await live.ready;
+        progress(options, 'following new messages; press Ctrl-C to stop');
+        await new Promise<void>((done) => {
+          const stop = (): void => {
+            void live.close().then(done);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+      }),
+    );
+
+  withCommonOptions(jsonUsageErrors(program.command('approve').description("approve a relative's message so toys play it (guardian)")))
+    .option('--family <id>', 'the family (default: your only family)')
+    .option('--message <id>', 'the message to approve; without it, list the messages waiting for approval')
+    .action(
+      action(async (options: CommonOptions & { family?: string; message?: string }) => {
+        const ctx = await memberContext(options);
+        const familyId = await resolveFamilyId(ctx, options.family);
+        if (options.message === undefined) {
+          const family = await loadFamily(ctx, familyId);
+          const waiting = await listAllMessages(ctx, { familyId, pendingApproval: true });
+          printResult(options, { familyId, waiting: waiting.map((m) => ({ messageId: m.messageId, senderId: m.senderId, recipients: m.recipients, receivedAt: m.receivedAt })) }, waiting.length === 0 ? ['Nothing waits for approval.'] : waiting.map((m) => `${m.messageId}  from ${m.senderId} to ${recipientNames(family, m.recipients).join(', ')}  ${new Date(m.receivedAt).toISOString()}`));
+          return;
+        }
+        const opened = await approveMessage(ctx, { familyId, messageId: options.message });
+        printResult(options, { familyId, messageId: options.message, approved: true, caption: opened.caption ?? null }, [`Approved message ${options.message}.`]);
+      }),
+    );
+
+  withCommonOptions(jsonUsageErrors(program.command('export').description('every message you can read, decrypted, as audio files plus index.json')))
+    .requiredOption('--out <dir>', 'the directory to write into (created if missing)')
+    .option('--family <id>', 'only this family (default: every family)')
+    .addHelpText('after', '\nWrites <out>/<family id>/<time>-<message id>.<ext> and <out>/index.json (ids, family, sender,\nrecipients, times, caption, SHA-256 of each file). Progress goes to stderr.\n\nExample:\n  $ burrow export --out ./burrow-export')
+    .action(
+      action(async (options: CommonOptions & { out: string; family?: string }) => {
+        const ctx = await memberContext(options);
+        const out = resolve(options.out);
+        await mkdir(out, { recursive: true, mode: 0o700 });
+        const families = await familiesToRead(ctx, options.family);
+        const index: Array<Record<string, unknown>> = [];
+        const skipped: Array<Record<string, unknown>> = [];
+        for (const family of families) {
+          const views = await listAllMessages(ctx, { familyId: family.familyId });
+          const dir = join(out, family.familyId);
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          let done = 0;
+          for (const view of views) {
+            done += 1;
+            progress(options, `${family.name ?? family.familyId}: ${done}/${views.length}`);
+            const { opened, approved } = await openForReading(ctx, family, view);
+            if (!opened.ok) {
+              skipped.push({ familyId: family.familyId, messageId: view.messageId, reason: opened.code });
+              continue;
+            }
+            const name = fileNameFor(view, opened.value.audioType);
+            await writeFile(join(dir, name), opened.value.audio, { mode: 0o600 });
+            index.push({
+              messageId: view.messageId,
+              familyId: family.familyId,
+              familyName: family.name ?? null,
+              senderId: view.senderId,
+              senderKind: view.senderKind,
+              recipients: view.recipients,
+              recipientNames: recipientNames(family, view.recipients),
+              createdAt: opened.value.header.createdAt,
+              receivedAt: view.receivedAt,
+              caption: opened.value.caption ?? null,
+              audioType: opened.value.audioType,
+              durationMs: opened.value.durationMs,
+              approved: approved || !view.needsApproval,
+              file: `${family.familyId}/${name}`,
+              bytes: opened.value.audio.length,
+              sha256: sha256Hex(opened.value.audio),
+            });
+          }
+        }
+        const document = { exportedAt: new Date().toISOString(), accountId: ctx.me.accountId, families: families.map((f) => ({ familyId: f.familyId, name: f.name ?? null })), messages: index, skipped };
+        await writeFile(join(out, 'index.json'), `${JSON.stringify(document, null, 2)}\n`, { mode: 0o600 });
+        printResult(options, { out, messages: index.length, skipped: skipped.length, index: join(out, 'index.json') }, [
+          `Exported ${index.length} message${index.length === 1 ? '' : 's'} to ${out}${skipped.length ? ` (${skipped.length} could not be opened; see index.json)` : ''}.`,
+        ]);
+      }),
+    );
+}
