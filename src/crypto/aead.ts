@@ -23,20 +23,30 @@ async function importAesKey(key: Uint8Array, usage: KeyUsage): Promise<CryptoKey
   return subtle().importKey('raw', buf(key), { name: 'AES-GCM' }, false, [usage]);
 }
 
-/** Seals `plaintext` under a 32-byte `key`, authenticating `aad`, with a fresh random nonce. */
-export async function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+/**
+ * Seals like `aeadSeal` but returns the box in two parts — `head` (version ‖ nonce, 13 bytes) and
+ * `body` (ciphertext ‖ tag) — so a caller can place them in a larger buffer without another copy.
+ */
+export async function aeadSealParts(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<{ head: Uint8Array; body: Uint8Array }> {
   assertBytes(key, 'key', 32);
   assertBytes(plaintext, 'plaintext');
   assertBytes(aad, 'aad');
-  const nonce = randomBytes(NONCE_LENGTH);
-  const header = Uint8Array.of(VERSION);
+  const head = new Uint8Array(1 + NONCE_LENGTH);
+  head[0] = VERSION;
+  head.set(randomBytes(NONCE_LENGTH), 1);
   const cryptoKey = await importAesKey(key, 'encrypt');
-  const ciphertext = await subtle().encrypt(
-    { name: 'AES-GCM', iv: buf(nonce), additionalData: buf(concatBytes(header, aad)), tagLength: TAG_LENGTH * 8 },
+  const body = await subtle().encrypt(
+    { name: 'AES-GCM', iv: buf(head.subarray(1)), additionalData: buf(concatBytes(head.subarray(0, 1), aad)), tagLength: TAG_LENGTH * 8 },
     cryptoKey,
     buf(plaintext),
   );
-  return concatBytes(header, nonce, new Uint8Array(ciphertext));
+  return { head, body: new Uint8Array(body) };
+}
+
+/** Seals `plaintext` under a 32-byte `key`, authenticating `aad`, with a fresh random nonce. */
+export async function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  const { head, body } = await aeadSealParts(key, plaintext, aad);
+  return concatBytes(head, body);
 }
 
 /** Opens a box sealed by `aeadSeal`; a wrong key, aad or any changed byte gives `aead/decrypt-failed`. */

@@ -54,16 +54,16 @@ export class CanonicalWriter {
     return this;
   }
 
-  /** Bytes whose length the format fixes (keys, hashes, ids): no prefix. */
+  /** Bytes whose length the format fixes (keys, hashes, ids): no prefix. Copied by `finish`. */
   fixed(bytes: Uint8Array): this {
-    this.parts.push(bytes.slice());
+    this.parts.push(bytes);
     return this;
   }
 
-  /** Variable-length bytes: u32 length ‖ bytes. */
+  /** Variable-length bytes: u32 length ‖ bytes. Copied by `finish`. */
   bytes(bytes: Uint8Array): this {
     this.u32(bytes.length);
-    this.parts.push(bytes.slice());
+    this.parts.push(bytes);
     return this;
   }
 
@@ -128,9 +128,14 @@ export class CanonicalReader {
   }
 
   bytes(maxLength: number): Uint8Array {
+    return this.bytesView(maxLength).slice();
+  }
+
+  /** Like `bytes`, but a view into the input (no copy): for large fields of a buffer the caller owns. */
+  bytesView(maxLength: number): Uint8Array {
     const length = this.u32();
     if (length > maxLength) throw new CanonicalError('field too long');
-    return this.take(length).slice();
+    return this.take(length);
   }
 
   string(maxBytes: number): string {

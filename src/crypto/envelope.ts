@@ -21,7 +21,7 @@
  *
  * Key use: the message key is derived per message id and used for one encryption only.
  */
-import { AEAD_OVERHEAD, aeadOpen, aeadSeal } from './aead.js';
+import { AEAD_OVERHEAD, aeadOpen, aeadSealParts } from './aead.js';
 import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter } from './canonical.js';
 import { assertIdentity, type Identity } from './identity.js';
@@ -129,7 +129,7 @@ function parseEnvelope(bytes: Uint8Array): CryptoResult<ParsedEnvelope> {
     const header = readHeader(r);
     if (typeof header === 'string') return fail(header);
     const headerBytes = bytes.slice(0, r.position);
-    const ciphertext = r.bytes(MAX_CIPHERTEXT_BYTES);
+    const ciphertext = r.bytesView(MAX_CIPHERTEXT_BYTES);
     const signature = r.bytes(64);
     r.end();
     if (signature.length !== 64) return fail('envelope/malformed');
@@ -235,11 +235,22 @@ export async function sealMessage(options: {
   else inner.u8(0);
   const plaintext = inner.bytes(audio).finish();
   const key = await messageKey(familyKey, messageId);
-  const ciphertext = await aeadSeal(key, plaintext, headerBytes);
+  const box = await aeadSealParts(key, plaintext, headerBytes);
   key.fill(0);
+  // The envelope is written once into a buffer of its final size: audio is large, copies are not free.
+  const ciphertextLength = box.head.length + box.body.length;
+  const bytes = new Uint8Array(headerBytes.length + 4 + ciphertextLength + 4 + 64);
+  const view = new DataView(bytes.buffer);
+  bytes.set(headerBytes, 0);
+  view.setUint32(headerBytes.length, ciphertextLength);
+  const ciphertextAt = headerBytes.length + 4;
+  bytes.set(box.head, ciphertextAt);
+  bytes.set(box.body, ciphertextAt + box.head.length);
+  const ciphertext = bytes.subarray(ciphertextAt, ciphertextAt + ciphertextLength);
+  view.setUint32(ciphertextAt + ciphertextLength, 64);
   const ciphertextHash = await sha256(ciphertext);
   const signature = await signLabelled(sender.identity, SIGNATURE_LABELS.message, signedBytes(headerBytes, ciphertextHash));
-  const bytes = concatBytes(headerBytes, new CanonicalWriter().bytes(ciphertext).bytes(signature).finish());
+  bytes.set(signature, ciphertextAt + ciphertextLength + 4);
   return { header, ciphertext, ciphertextHash, signature, bytes };
 }
 
@@ -318,7 +329,8 @@ function readInner(plaintext: Uint8Array): { audioType: string; durationMs: numb
     const hasCaption = r.u8();
     if (hasCaption > 1) return undefined;
     const caption = hasCaption === 1 ? r.string(MAX_CAPTION_BYTES) : undefined;
-    const audio = r.bytes(MAX_AUDIO_BYTES);
+    // A view into the freshly decrypted plaintext, which nothing else holds.
+    const audio = r.bytesView(MAX_AUDIO_BYTES);
     r.end();
     return caption === undefined ? { audioType, durationMs, audio } : { audioType, durationMs, caption, audio };
   } catch (error) {
@@ -362,17 +374,29 @@ export async function openAndVerifyMessage(
   if (!findSender(roster, roster.epoch, header.senderId)) return fail('envelope/sender-removed');
   if (!recipientsAllowed(roster, header.epoch, sender, header.recipients)) return fail('envelope/recipient-not-allowed');
 
+  // Hashing and decrypting run concurrently (both are full passes over the ciphertext); the
+  // results are still judged in order — signature first — and the plaintext is released only
+  // after the signature has verified.
+  const decryption = (async (): Promise<CryptoResult<Uint8Array>> => {
+    const familyKey = await options.familyKeyForEpoch(header.epoch);
+    if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('envelope/no-key');
+    const key = await messageKey(familyKey, header.messageId);
+    try {
+      const opened = await aeadOpen(key, ciphertext, headerBytes);
+      return opened.ok ? opened : fail('envelope/decrypt-failed');
+    } finally {
+      key.fill(0);
+    }
+  })();
+  // Awaited below unless the signature fails; never leave a rejection unobserved.
+  decryption.catch(() => undefined);
   const ciphertextHash = await sha256(ciphertext);
   const senderKeys = sender.kind === 'member' ? sender.member.keys : sender.toy.keys;
   const validSignature = await verifyLabelled({ publicKey: senderKeys.signingKey, label: SIGNATURE_LABELS.message, message: signedBytes(headerBytes, ciphertextHash), signature });
   if (!validSignature) return fail('envelope/bad-signature');
 
-  const familyKey = await options.familyKeyForEpoch(header.epoch);
-  if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('envelope/no-key');
-  const key = await messageKey(familyKey, header.messageId);
-  const opened = await aeadOpen(key, ciphertext, headerBytes);
-  key.fill(0);
-  if (!opened.ok) return fail('envelope/decrypt-failed');
+  const opened = await decryption;
+  if (!opened.ok) return opened;
   const inner = readInner(opened.value);
   if (!inner) return fail('envelope/malformed');
 

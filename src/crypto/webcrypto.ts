@@ -10,9 +10,13 @@ export function subtle(): SubtleCrypto {
   return s;
 }
 
-/** A copy backed by a plain ArrayBuffer, as WebCrypto's BufferSource requires. */
+/**
+ * `bytes` typed as WebCrypto's BufferSource wants it: the same view when it is backed by a plain
+ * ArrayBuffer (WebCrypto copies its inputs when called, so no copy is needed here), a copy only
+ * when it is backed by something else (e.g. a SharedArrayBuffer).
+ */
 export function buf(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(bytes);
+  return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
 }
 
 /** SHA-256 (FIPS 180-4) of `data`. */
