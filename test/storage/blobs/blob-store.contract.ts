@@ -65,7 +65,7 @@ export function blobStoreContract(adapter: string, setup: () => Promise<BlobStor
       store = harness.store;
     });
     afterEach(async () => {
-      await harness.cleanup();
+      await harness?.cleanup();
     });
 
     it('stores streamed bytes and gives back the same bytes, size and SHA-256', async () => {

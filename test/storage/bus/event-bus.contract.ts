@@ -62,7 +62,7 @@ export function eventBusContract(adapter: string, setup: (clock: TestClock) => P
     });
     afterEach(async () => {
       for (const other of extra.splice(0)) await other.close();
-      await harness.cleanup();
+      await harness?.cleanup();
     });
 
     async function another(): Promise<EventBus> {

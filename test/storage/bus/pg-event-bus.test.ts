@@ -1,0 +1,121 @@
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
+import type { BusEvent } from '../../../src/storage/bus/event-bus.js';
+import { LISTENER_APPLICATION_NAME, openPgEventBus, type PgEventBus } from '../../../src/storage/bus/pg-event-bus.js';
+import { eventBusContract, eventually, testClock } from './event-bus.contract.js';
+
+/** The machine's PostgreSQL (trust auth on loopback); each test file makes and drops its own database. */
+const ADMIN_URL = process.env.BURROW_TEST_PG_URL ?? `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`;
+
+let databaseCount = 0;
+const created: string[] = [];
+const runId = toHex(randomBytes(4));
+
+function urlOf(database: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function createDatabase(): Promise<string> {
+  const name = `burrow_test_${runId}_${++databaseCount}`;
+  await admin((client) => client.query(`CREATE DATABASE ${name}`));
+  created.push(name);
+  return urlOf(name);
+}
+
+afterAll(async () => {
+  await admin(async (client) => {
+    for (const name of created) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+});
+
+eventBusContract('PostgreSQL LISTEN/NOTIFY', async (clock) => {
+  const url = await createDatabase();
+  const bus = await openPgEventBus({ connectionString: url, now: clock.now });
+  return {
+    bus,
+    openAnother: () => openPgEventBus({ connectionString: url, now: clock.now }),
+    liveAcrossBuses: true,
+    cleanup: () => bus.close(),
+  };
+});
+
+describe('PostgreSQL event bus', () => {
+  let url: string;
+  const buses: PgEventBus[] = [];
+  beforeAll(async () => {
+    url = await createDatabase();
+  });
+  afterEach(async () => {
+    for (const bus of buses.splice(0)) await bus.close();
+  });
+
+  async function node(): Promise<PgEventBus> {
+    const bus = await openPgEventBus({ connectionString: url, now: testClock().now, reconnectDelayMs: 20 });
+    buses.push(bus);
+    return bus;
+  }
+
+  it('an event published on one node reaches the subscribers of every node', async () => {
+    const [a, b, c] = [await node(), await node(), await node()];
+    const seen = new Map<string, BusEvent[]>([['a', []], ['b', []], ['c', []]]);
+    const subs = [
+      a.subscribe(['family:n1'], (event) => seen.get('a')!.push(event)),
+      b.subscribe(['family:n1'], (event) => seen.get('b')!.push(event)),
+      c.subscribe(['family:n1'], (event) => seen.get('c')!.push(event)),
+    ];
+    await Promise.all(subs.map((sub) => sub.ready));
+    const one = await b.publish('family:n1', 'message', { id: 'm1' });
+    const two = await c.publish('family:n1', 'message', { id: 'm2' });
+    await eventually(() => [...seen.values()].every((events) => events.length === 2), 'every node hears both events');
+    for (const events of seen.values()) expect(events).toEqual([one, two]);
+  });
+
+  it('a node whose listening connection drops reconnects and delivers what was published meanwhile', async () => {
+    const errors: unknown[] = [];
+    const listener = await openPgEventBus({ connectionString: url, reconnectDelayMs: 20, onError: (error) => errors.push(error) });
+    buses.push(listener);
+    const publisher = await node();
+    const seen: BusEvent[] = [];
+    const sub = listener.subscribe(['family:drop'], (event) => seen.push(event));
+    await sub.ready;
+    await publisher.publish('family:drop', 'message', { n: 1 });
+    await eventually(() => seen.length === 1, 'the first event arrives');
+
+    const database = new URL(url).pathname.slice(1);
+    const killed = await admin((client) =>
+      client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, LISTENER_APPLICATION_NAME]),
+    );
+    expect(killed.rowCount).toBeGreaterThan(0);
+    for (let n = 2; n <= 6; n++) await publisher.publish('family:drop', 'message', { n });
+    await eventually(() => seen.length === 6, 'the events published while disconnected arrive');
+    expect(seen.map((event) => event.data)).toEqual([1, 2, 3, 4, 5, 6].map((n) => ({ n })));
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('two nodes creating the tables at the same moment both start', async () => {
+    const fresh = await createDatabase();
+    const nodes = await Promise.all([1, 2, 3].map(() => openPgEventBus({ connectionString: fresh })));
+    buses.push(...nodes);
+    expect((await nodes[0]!.publish('family:x', 'message', {})).cursor).toBe('1');
+    expect((await nodes[2]!.publish('family:x', 'message', {})).cursor).toBe('2');
+  });
+
+  it('refuses to open on a database it cannot reach', async () => {
+    const missing = urlOf(`burrow_test_${runId}_missing`);
+    await expect(openPgEventBus({ connectionString: missing })).rejects.toThrow();
+  });
+});
