@@ -13,6 +13,7 @@ import { registerAccountRoutes } from './accounts/routes.js';
 import { createAccountsService } from './accounts/service.js';
 import { createMemoryLoginStateStore, type LoginStateStore } from './accounts/login-states.js';
 import type { Config } from './config.js';
+import { registerFamilyFeatures } from './families/register.js';
 import { systemClock, systemRandom, type Clock, type Random } from './deps.js';
 import './http/fastify-types.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -153,6 +154,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   registerHealthRoutes(app, { store });
   registerAccountRoutes(app, { accounts, sessions, tls, sessionTtlMs: config.sessions.ttlMs });
   registerSessionRoutes(app, { sessions, tls });
+  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount });
 
   let openApi: unknown;
   app.get('/v1/openapi.json', { config: { summary: 'This document' } }, async () => {

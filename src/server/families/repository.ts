@@ -1,0 +1,218 @@
+/** The families tables, as the families, children and invites features need them. */
+import type { Kysely } from 'kysely';
+import type { ChildrenTable, Database, FamiliesTable, FamilyMembersTable, FamilyToysTable, InvitesTable, RosterEntriesTable, WrappedKeysTable } from '../../storage/database.js';
+
+export type FamilyRow = FamiliesTable;
+export type MemberRow = FamilyMembersTable;
+export type ToyRow = FamilyToysTable;
+export type WrappedKeyRow = WrappedKeysTable;
+export type RosterRow = RosterEntriesTable;
+export type ChildRow = ChildrenTable;
+export type InviteRow = InvitesTable;
+
+/** A family's head as stored, for checking and appending the next entry. */
+export interface RosterHead {
+  epoch: number;
+  hash: string;
+  entry: string;
+}
+
+/** Everything that changes when an entry is appended. */
+export interface AppendedHead {
+  familyId: string;
+  previousEpoch: number;
+  entry: RosterRow;
+  retentionDays: number;
+  sealedName?: string;
+  members: MemberRow[];
+  toys: ToyRow[];
+  wrappedKeys: WrappedKeyRow[];
+  /** Invites (status 'accepted') that become 'used'. */
+  completesInvites: string[];
+}
+
+export interface FamiliesRepository {
+  /** Runs `work` in one transaction with a repository bound to it. */
+  transaction<T>(work: (repository: FamiliesRepository) => Promise<T>): Promise<T>;
+  insertFamily(family: FamilyRow, genesis: RosterRow, members: MemberRow[], wrappedKeys: WrappedKeyRow[]): Promise<void>;
+  family(familyId: string): Promise<FamilyRow | undefined>;
+  head(familyId: string): Promise<RosterHead | undefined>;
+  /** Writes a new head; false when the head moved on meanwhile (nothing is written then). */
+  appendHead(appended: AppendedHead): Promise<boolean>;
+  rosterAfter(familyId: string, afterEpoch: number): Promise<RosterRow[]>;
+  membershipsOf(accountId: string): Promise<Array<{ family: FamilyRow; role: MemberRow['role'] }>>;
+  members(familyId: string): Promise<MemberRow[]>;
+  toys(familyId: string): Promise<ToyRow[]>;
+  wrappedKeysFor(familyId: string, recipientId: string): Promise<WrappedKeyRow[]>;
+  deleteFamily(familyId: string): Promise<boolean>;
+  accountKeys(accountId: string): Promise<{ signingKey: string; agreementKey: string } | undefined>;
+
+  children(familyId: string): Promise<ChildRow[]>;
+  insertChild(child: ChildRow): Promise<void>;
+  updateChild(familyId: string, childId: string, sealedProfile: string, updatedAt: number): Promise<ChildRow | undefined>;
+  deleteChild(familyId: string, childId: string): Promise<boolean>;
+
+  insertInvite(invite: InviteRow): Promise<void>;
+  invite(inviteId: string): Promise<InviteRow | undefined>;
+  invitesOf(familyId: string): Promise<InviteRow[]>;
+  invitesByIds(familyId: string, inviteIds: readonly string[]): Promise<InviteRow[]>;
+  /** open or accepted → revoked; false when the invite is in no such state. */
+  revokeInvite(familyId: string, inviteId: string): Promise<boolean>;
+  /** open and unexpired → accepted by `joinerAccountId`; false otherwise (atomic: works once). */
+  acceptInvite(inviteId: string, joinerAccountId: string, joinerProof: string, now: number): Promise<boolean>;
+}
+
+export function createFamiliesRepository(db: Kysely<Database>): FamiliesRepository {
+  const repository: FamiliesRepository = {
+    transaction(work) {
+      return db.transaction().execute((trx) => work(createFamiliesRepository(trx)));
+    },
+
+    async insertFamily(family, genesis, members, wrappedKeys) {
+      await db.insertInto('families').values(family).execute();
+      await db.insertInto('roster_entries').values(genesis).execute();
+      await db.insertInto('family_members').values(members).execute();
+      await db.insertInto('wrapped_keys').values(wrappedKeys).execute();
+    },
+
+    family(familyId) {
+      return db.selectFrom('families').selectAll().where('id', '=', familyId).executeTakeFirst();
+    },
+
+    async head(familyId) {
+      const row = await db
+        .selectFrom('families')
+        .innerJoin('roster_entries', (join) => join.onRef('roster_entries.family_id', '=', 'families.id').onRef('roster_entries.epoch', '=', 'families.epoch'))
+        .select(['families.epoch', 'families.head_hash', 'roster_entries.entry'])
+        .where('families.id', '=', familyId)
+        .executeTakeFirst();
+      return row === undefined ? undefined : { epoch: Number(row.epoch), hash: row.head_hash, entry: row.entry };
+    },
+
+    async appendHead(a) {
+      const updated = await db
+        .updateTable('families')
+        .set({ epoch: a.entry.epoch, head_hash: a.entry.hash, retention_days: a.retentionDays, ...(a.sealedName === undefined ? {} : { sealed_name: a.sealedName }) })
+        .where('id', '=', a.familyId)
+        .where('epoch', '=', a.previousEpoch)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return false;
+      await db.insertInto('roster_entries').values(a.entry).execute();
+      await db.deleteFrom('family_members').where('family_id', '=', a.familyId).execute();
+      await db.insertInto('family_members').values(a.members).execute();
+      await db.deleteFrom('family_toys').where('family_id', '=', a.familyId).execute();
+      if (a.toys.length > 0) await db.insertInto('family_toys').values(a.toys).execute();
+      await db.insertInto('wrapped_keys').values(a.wrappedKeys).execute();
+      if (a.completesInvites.length > 0) {
+        const used = await db
+          .updateTable('invites')
+          .set({ status: 'used' })
+          .where('family_id', '=', a.familyId)
+          .where('id', 'in', a.completesInvites)
+          .where('status', '=', 'accepted')
+          .executeTakeFirst();
+        if (Number(used.numUpdatedRows) !== a.completesInvites.length) throw new InviteRaceError();
+      }
+      return true;
+    },
+
+    rosterAfter(familyId, afterEpoch) {
+      return db.selectFrom('roster_entries').selectAll().where('family_id', '=', familyId).where('epoch', '>', afterEpoch).orderBy('epoch', 'asc').execute();
+    },
+
+    async membershipsOf(accountId) {
+      const rows = await db
+        .selectFrom('family_members')
+        .innerJoin('families', 'families.id', 'family_members.family_id')
+        .selectAll('families')
+        .select('family_members.role')
+        .where('family_members.account_id', '=', accountId)
+        .orderBy('families.created_at', 'asc')
+        .execute();
+      return rows.map(({ role, ...family }) => ({ family, role }));
+    },
+
+    members(familyId) {
+      return db.selectFrom('family_members').selectAll().where('family_id', '=', familyId).execute();
+    },
+
+    toys(familyId) {
+      return db.selectFrom('family_toys').selectAll().where('family_id', '=', familyId).execute();
+    },
+
+    wrappedKeysFor(familyId, recipientId) {
+      return db.selectFrom('wrapped_keys').selectAll().where('family_id', '=', familyId).where('recipient_id', '=', recipientId).orderBy('epoch', 'asc').execute();
+    },
+
+    async deleteFamily(familyId) {
+      const result = await db.deleteFrom('families').where('id', '=', familyId).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
+    async accountKeys(accountId) {
+      const row = await db.selectFrom('accounts').select(['signing_key', 'agreement_key']).where('id', '=', accountId).executeTakeFirst();
+      return row === undefined ? undefined : { signingKey: row.signing_key, agreementKey: row.agreement_key };
+    },
+
+    children(familyId) {
+      return db.selectFrom('children').selectAll().where('family_id', '=', familyId).orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
+    },
+
+    async insertChild(child) {
+      await db.insertInto('children').values(child).execute();
+    },
+
+    async updateChild(familyId, childId, sealedProfile, updatedAt) {
+      const result = await db.updateTable('children').set({ sealed_profile: sealedProfile, updated_at: updatedAt }).where('family_id', '=', familyId).where('id', '=', childId).executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return undefined;
+      return db.selectFrom('children').selectAll().where('family_id', '=', familyId).where('id', '=', childId).executeTakeFirst();
+    },
+
+    async deleteChild(familyId, childId) {
+      const result = await db.deleteFrom('children').where('family_id', '=', familyId).where('id', '=', childId).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
+    async insertInvite(invite) {
+      await db.insertInto('invites').values(invite).execute();
+    },
+
+    invite(inviteId) {
+      return db.selectFrom('invites').selectAll().where('id', '=', inviteId).executeTakeFirst();
+    },
+
+    invitesOf(familyId) {
+      return db.selectFrom('invites').selectAll().where('family_id', '=', familyId).orderBy('created_at', 'asc').orderBy('id', 'asc').execute();
+    },
+
+    async invitesByIds(familyId, inviteIds) {
+      if (inviteIds.length === 0) return [];
+      return db.selectFrom('invites').selectAll().where('family_id', '=', familyId).where('id', 'in', [...inviteIds]).execute();
+    },
+
+    async revokeInvite(familyId, inviteId) {
+      const result = await db.updateTable('invites').set({ status: 'revoked' }).where('family_id', '=', familyId).where('id', '=', inviteId).where('status', 'in', ['open', 'accepted']).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    async acceptInvite(inviteId, joinerAccountId, joinerProof, now) {
+      const result = await db
+        .updateTable('invites')
+        .set({ status: 'accepted', joiner_account_id: joinerAccountId, joiner_proof: joinerProof, accepted_at: now })
+        .where('id', '=', inviteId)
+        .where('status', '=', 'open')
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+  };
+  return repository;
+}
+
+/** Thrown inside an append transaction when a listed invite stopped being 'accepted' (revoked meanwhile); rolls it back. */
+export class InviteRaceError extends Error {
+  constructor() {
+    super('an invite listed in completesInvites is no longer accepted');
+    this.name = 'InviteRaceError';
+  }
+}

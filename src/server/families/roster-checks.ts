@@ -1,0 +1,69 @@
+/**
+ * What the server checks of a roster entry before it stores one: it decodes, it verifies from the
+ * family's head (or as a genesis), and its wrapped keys cover exactly its members and toys. The
+ * server must never store an entry a client would reject. Failures are `burrow/invalid-roster`.
+ */
+import { fromBase64Url, toBase64Url } from '../../crypto/bytes.js';
+import { FAMILY_KEY_SUITES } from '../../crypto/family-key.js';
+import type { PublicIdentityKeys } from '../../crypto/identity.js';
+import { profileEpoch } from '../../crypto/profile.js';
+import { decodeRosterEntry, type RosterEntry } from '../../crypto/roster.js';
+import { BurrowError } from '../../protocol/errors.js';
+import type { WrappedKeyWire } from '../../protocol/families.js';
+
+/** A refused entry: 400 `burrow/invalid-roster` with a detail that names the problem (never a key). */
+export function invalidRoster(detail: string): BurrowError {
+  return new BurrowError('burrow/invalid-roster', detail);
+}
+
+function bytesOf(text: string, what: string): Uint8Array {
+  try {
+    return fromBase64Url(text);
+  } catch {
+    throw new BurrowError('burrow/bad-request', `${what} is not base64url`);
+  }
+}
+
+/** Decodes a roster entry from the wire, or throws `burrow/invalid-roster`. */
+export function decodeEntryWire(wire: string): RosterEntry {
+  const decoded = decodeRosterEntry(bytesOf(wire, 'The roster entry'));
+  if (!decoded.ok) throw invalidRoster(`The roster entry does not decode (${decoded.code})`);
+  return decoded.value;
+}
+
+/** Decodes an entry the server stored itself (it was checked on the way in). */
+export function decodeStoredEntry(stored: string): RosterEntry {
+  const decoded = decodeRosterEntry(fromBase64Url(stored));
+  if (!decoded.ok) throw new Error(`a stored roster entry does not decode (${decoded.code})`);
+  return decoded.value;
+}
+
+/** Whether public keys as raw bytes equal keys as stored (base64url). */
+export function keysEqual(keys: PublicIdentityKeys, stored: { signingKey: string; agreementKey: string }): boolean {
+  return toBase64Url(keys.signingKey) === stored.signingKey && toBase64Url(keys.agreementKey) === stored.agreementKey;
+}
+
+/** Checks that `wrappedKeys` holds exactly one well-formed key of `entry`'s epoch for each of its members and toys. */
+export function checkWrappedKeys(entry: RosterEntry, wrappedKeys: readonly WrappedKeyWire[]): void {
+  const expected = new Set<string>([...entry.members.map((m) => m.accountId), ...entry.toys.map((t) => t.toyId)]);
+  const seen = new Set<string>();
+  for (const key of wrappedKeys) {
+    if (key.epoch !== entry.epoch) throw invalidRoster(`A wrapped key is for epoch ${key.epoch}, not the entry's epoch ${entry.epoch}`);
+    if (!(FAMILY_KEY_SUITES as readonly string[]).includes(key.suite)) throw invalidRoster(`Unknown wrapping suite ${JSON.stringify(key.suite)}`);
+    if (!expected.has(key.recipientId)) throw invalidRoster('A wrapped key names a recipient who is not in the entry');
+    if (seen.has(key.recipientId)) throw invalidRoster('Two wrapped keys name the same recipient');
+    seen.add(key.recipientId);
+    // hpke-x25519-sha256-aes256gcm: a 32-byte X25519 encapsulation, 32-byte key + 16-byte tag.
+    if (bytesOf(key.enc, 'A wrapped key enc').length !== 32 || bytesOf(key.ciphertext, 'A wrapped key ciphertext').length !== 48) {
+      throw invalidRoster('A wrapped key has the wrong size for its suite');
+    }
+  }
+  if (seen.size !== expected.size) throw invalidRoster('Every member and toy of the entry needs exactly one wrapped key');
+}
+
+/** Checks a sealed profile's form and that it was sealed at an epoch the family has reached. */
+export function checkSealedProfile(sealed: string, headEpoch: number, what: string): void {
+  const epoch = profileEpoch(bytesOf(sealed, what));
+  if (epoch === undefined) throw new BurrowError('burrow/bad-request', `${what} is not a sealed profile record`);
+  if (epoch > headEpoch) throw new BurrowError('burrow/bad-request', `${what} is sealed for epoch ${epoch}, after the family's epoch ${headEpoch}`);
+}

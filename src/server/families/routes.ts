@@ -1,0 +1,64 @@
+/** `/v1/families` and `/v1/families/:familyId[/roster]`: the HTTP face of the families service. */
+import {
+  AppendRosterRequest,
+  CreateFamilyRequest,
+  DeleteFamilyRequest,
+  FamilyCreated,
+  FamilyList,
+  FamilyParams,
+  FamilyView,
+  RosterAppended,
+  RosterChain,
+  RosterQuery,
+} from '../../protocol/families.js';
+import { NoContent } from '../http/bodies.js';
+import type { BurrowApp } from '../http/types.js';
+import { requireAuth } from '../sessions/authenticate.js';
+import { parseAfterEpoch, type FamiliesService } from './service.js';
+
+export function registerFamilyRoutes(app: BurrowApp, options: { families: FamiliesService }): void {
+  const { families } = options;
+
+  app.post('/v1/families', {
+    schema: { body: CreateFamilyRequest, response: { 201: FamilyCreated } },
+    config: { authenticated: true, summary: 'Create a family: the caller signs epoch 0 as its first guardian', problems: ['burrow/invalid-roster', 'burrow/conflict'] },
+  }, async (request, reply) => {
+    const created = await families.create(requireAuth(request).accountId, request.body);
+    return reply.code(201).send(created);
+  });
+
+  app.get('/v1/families', {
+    schema: { response: { 200: FamilyList } },
+    config: { authenticated: true, summary: 'The families the caller belongs to' },
+  }, async (request) => families.list(requireAuth(request).accountId));
+
+  app.get('/v1/families/:familyId', {
+    schema: { params: FamilyParams, response: { 200: FamilyView } },
+    config: { authenticated: true, summary: "A family: its roster chain, the caller's wrapped keys, the children the caller may see", problems: ['burrow/not-found'] },
+  }, async (request) => families.view(requireAuth(request).accountId, request.params.familyId));
+
+  app.get('/v1/families/:familyId/roster', {
+    schema: { params: FamilyParams, querystring: RosterQuery, response: { 200: RosterChain } },
+    config: { authenticated: true, summary: 'Roster entries after an epoch, oldest first', problems: ['burrow/not-found'] },
+  }, async (request) => families.roster(requireAuth(request).accountId, request.params.familyId, parseAfterEpoch(request.query.afterEpoch)));
+
+  app.post('/v1/families/:familyId/roster', {
+    schema: { params: FamilyParams, body: AppendRosterRequest, response: { 201: RosterAppended } },
+    config: {
+      authenticated: true,
+      summary: 'Append the next roster entry (a guardian): change roles, add invited joiners, remove members',
+      problems: ['burrow/not-found', 'burrow/forbidden', 'burrow/invalid-roster', 'burrow/stale-roster', 'burrow/conflict'],
+    },
+  }, async (request, reply) => {
+    const appended = await families.append(requireAuth(request).accountId, request.params.familyId, request.body);
+    return reply.code(201).send(appended);
+  });
+
+  app.delete('/v1/families/:familyId', {
+    schema: { params: FamilyParams, body: DeleteFamilyRequest, response: { 204: NoContent } },
+    config: { authenticated: true, summary: 'Delete the family and everything in it (a guardian)', problems: ['burrow/not-found', 'burrow/forbidden'] },
+  }, async (request, reply) => {
+    await families.remove(requireAuth(request).accountId, request.params.familyId);
+    return reply.code(204).send(null);
+  });
+}
