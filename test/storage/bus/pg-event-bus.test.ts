@@ -42,8 +42,26 @@ afterAll(async () => {
   });
 });
 
+let contractDatabase: Promise<string> | undefined;
+
+/** One database for the contract tests, emptied before each (creating and dropping databases is slow). */
+async function emptyContractDatabase(): Promise<string> {
+  contractDatabase ??= createDatabase();
+  const url = await contractDatabase;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DO $$ BEGIN
+      IF to_regclass('bus_events') IS NOT NULL THEN TRUNCATE bus_events, bus_topics; END IF;
+    END $$`);
+  } finally {
+    await client.end();
+  }
+  return url;
+}
+
 eventBusContract('PostgreSQL LISTEN/NOTIFY', async (clock) => {
-  const url = await createDatabase();
+  const url = await emptyContractDatabase();
   const bus = await openPgEventBus({ connectionString: url, now: clock.now });
   return {
     bus,
