@@ -151,6 +151,29 @@ export interface MessageApprovalsTable {
   at: number;
 }
 
+/** A report from a security researcher, received at `POST /v1/security/reports`. */
+export interface SecurityReportsTable {
+  id: string;
+  received_at: number;
+  summary: string;
+  details: string;
+  /** The reporter's contact, AES-256-GCM under the email seal key (associated data `security-report:<id>`); null when none was given. */
+  contact_sealed: string | null;
+  status: 'open' | 'acked';
+  acked_at: number | null;
+}
+
+/** One breach notice sent to one member by `burrow notify`. */
+export interface NoticesTable {
+  id: string;
+  /** base64url SHA-256 of the template that was sent. */
+  template_sha256: string;
+  recipient_account_id: string;
+  sent_at: number;
+  /** 'smtp' or 'outbox'. */
+  channel: string;
+}
+
 /** Every table, for `Kysely<Database>`. Later features add theirs here. */
 export interface Database {
   accounts: AccountsTable;
@@ -166,6 +189,8 @@ export interface Database {
   message_recipients: MessageRecipientsTable;
   message_receipts: MessageReceiptsTable;
   message_approvals: MessageApprovalsTable;
+  security_reports: SecurityReportsTable;
+  notices: NoticesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
