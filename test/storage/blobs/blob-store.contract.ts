@@ -146,6 +146,26 @@ export function blobStoreContract(adapter: string, setup: () => Promise<BlobStor
       expect(await names(store)).toEqual([]);
     });
 
+    it('an upload whose body has stalled is abandoned as soon as the signal aborts', async () => {
+      const controller = new AbortController();
+      let firstChunkTaken!: () => void;
+      const taken = new Promise<void>((resolve) => (firstChunkTaken = resolve));
+      async function* body(): AsyncGenerator<Uint8Array> {
+        yield randomBytes(1_000);
+        firstChunkTaken();
+        await new Promise(() => undefined);
+      }
+      const upload = store.put(body(), { maxBytes: MiB, signal: controller.signal });
+      await taken;
+      controller.abort();
+      const error = await upload.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as Error | undefined)?.name).toBe('AbortError');
+      expect(await names(store)).toEqual([]);
+    });
+
     it('a body that fails mid-stream rejects and leaves nothing behind', async () => {
       const failure = new Error('connection reset');
       async function* body(): AsyncGenerator<Uint8Array> {
