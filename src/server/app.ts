@@ -3,11 +3,23 @@
  * container. The caller owns the store (opens, migrates and closes it) and calls `app.listen`.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { toBase64Url } from '../crypto/bytes.js';
+import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
+import type { BlobStore } from '../storage/blobs/blob-store.js';
+import type { EventBus } from '../storage/bus/event-bus.js';
+import { LocalEventBus } from '../storage/bus/local-event-bus.js';
+import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
 import type { SqlStore } from '../storage/database.js';
+import { createFamilyAccess } from './families/access-repository.js';
+import { createFamilyEvents } from './live/family-events.js';
+import { createPrincipalsOf } from './live/principals.js';
+import { registerLiveRoutes } from './live/routes.js';
+import { createMessagesRepository } from './messages/repository.js';
+import { registerMessageRoutes } from './messages/routes.js';
+import { createMessagesService } from './messages/service.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { registerAccountRoutes } from './accounts/routes.js';
 import { createAccountsService } from './accounts/service.js';
@@ -31,6 +43,7 @@ import { registerSessionRoutes } from './sessions/routes.js';
 import { createSessionsService } from './sessions/service.js';
 
 export const API_VERSION = '0.1.0';
+const SESSION_SWEEP_INTERVAL_MS = 60 * 60_000;
 
 /** Everything the server is built from. Only `config`, `store` and `secrets` are required. */
 export interface ServerDeps {
@@ -45,6 +58,10 @@ export interface ServerDeps {
   limiter?: RateLimiter;
   throttle?: LoginThrottle;
   loginStates?: LoginStateStore;
+  /** Where envelopes live; by default a directory `<dataDir>/blobs`, closed with the app. */
+  blobs?: BlobStore;
+  /** The event bus; by default an in-process bus whose resume log is in memory, closed with the app. */
+  bus?: EventBus;
 }
 
 /** Log paths that are never written: credentials, tokens and personal data. */
@@ -133,6 +150,15 @@ export function createServer(deps: ServerDeps): BurrowApp {
     ttlMs: config.sessions.ttlMs,
     touchIntervalMs: config.sessions.touchIntervalMs,
   });
+  // Expired sessions are metadata nobody needs: delete them hourly, not only when presented.
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    sweeper = setInterval(() => {
+      sessions.sweepExpired().catch((error: unknown) => app.log.warn({ err: error }, 'session sweep failed'));
+    }, SESSION_SWEEP_INTERVAL_MS);
+    sweeper.unref();
+  });
+  app.addHook('onClose', async () => { clearInterval(sweeper); });
   const authenticate = createAuthenticateHook(sessions);
   app.decorate('authenticate', authenticate);
   app.addHook('onRequest', async function authenticateMarkedRoutes(request, reply) {
@@ -151,10 +177,35 @@ export function createServer(deps: ServerDeps): BurrowApp {
     random,
   });
 
+  const blobs = deps.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
+  const bus = deps.bus ?? new LocalEventBus({ database: ':memory:', now: () => clock.now() });
+  app.addHook('onClose', async () => {
+    if (deps.blobs === undefined) await blobs.close();
+    if (deps.bus === undefined) await bus.close();
+  });
+  const familyAccess = createFamilyAccess(store.db);
+  const familyEvents = createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) });
+  const accountsRepository = createAccountsRepository(store.db);
+  const messages = createMessagesService({
+    repository: createMessagesRepository(store.db),
+    access: familyAccess,
+    events: familyEvents,
+    blobs,
+    clock,
+    maxMessageBytes: config.limits.maxMessageBytes,
+    async signingKeyOf(accountId) {
+      const account = await accountsRepository.findById(accountId);
+      return account === undefined ? undefined : fromBase64Url(account.signing_key);
+    },
+    warn: (message, error) => app.log.warn({ err: error }, message),
+  });
+
   registerHealthRoutes(app, { store });
   registerAccountRoutes(app, { accounts, sessions, tls, sessionTtlMs: config.sessions.ttlMs });
   registerSessionRoutes(app, { sessions, tls });
-  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount });
+  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger: messages });
+  registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
+  registerLiveRoutes(app, { access: familyAccess, bus, sessions, clock, config });
 
   let openApi: unknown;
   app.get('/v1/openapi.json', { config: { summary: 'This document' } }, async () => {

@@ -33,6 +33,8 @@ export interface Config {
   readonly limits: {
     /** Largest accepted request body on routes that do not set their own. */
     readonly maxBodyBytes: number;
+    /** Largest voice-message envelope an upload may carry. */
+    readonly maxMessageBytes: number;
   };
   readonly sessions: {
     readonly ttlMs: number;
@@ -53,7 +55,49 @@ export interface Config {
     /** After `freeFailures` failed logins for one account, each attempt waits `baseDelayMs·2^(n−free)`, at most `maxDelayMs`. */
     readonly loginSlowdown: { readonly freeFailures: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
   };
+  readonly messages: {
+    /** How often the sweeper deletes expired messages and orphan blobs. */
+    readonly sweepIntervalMs: number;
+    /** A blob or temp file no message references is deleted once it is this old (uploads in flight are younger). */
+    readonly orphanGraceMs: number;
+  };
+  readonly live: {
+    /** WebSocket ping interval; a connection that has not answered the previous ping is closed. */
+    readonly heartbeatMs: number;
+    readonly maxFrameBytes: number;
+    readonly maxFramesPerMinute: number;
+    readonly maxConnectionsPerAccount: number;
+    /** How long a new connection waits for its `resume` frame before it starts with live events only. */
+    readonly resumeWaitMs: number;
+    /** The origin browsers load the web app from (`https://burrow.example`); absent: the request's own host. */
+    readonly publicOrigin?: string;
+  };
   readonly secretsFromEnvironment?: EnvironmentSecrets;
+  /** Operator safety: disclosure, audit and backups (docs/operations.md). */
+  readonly security: SecurityConfig;
+}
+
+/** Disclosure, audit and backup settings. */
+export interface SecurityConfig {
+  /** `mailto:` or `https:` URI for security reports (security.txt Contact); absent: a finding. */
+  readonly contact?: string;
+  /** URL of the disclosure policy (security.txt Policy). */
+  readonly policyUrl?: string;
+  /** The database network is private (no TLS needed to reach it): silences that audit finding. */
+  readonly privateDatabaseNetwork: boolean;
+  /** `smtp://` or `smtps://` URL for operator alerts and notices; absent: `.eml` files in `<data>/outbox/`. */
+  readonly smtpUrl?: string;
+  /** Where alert mail goes; defaults to the contact when it is a mailto: URI. */
+  readonly alertEmail?: string;
+  readonly backups: {
+    /** Scheduled backups are written here; absent: no schedule. */
+    readonly dir?: string;
+    readonly intervalHours: number;
+    /** How many scheduled backups are kept (newest first). */
+    readonly keep: number;
+    /** `burrow audit` reports a backup older than this (when `dir` is set). */
+    readonly maxAgeHours: number;
+  };
 }
 
 /** Raw command-line flags, as commander hands them over. */
@@ -82,9 +126,12 @@ const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl'> =
   port: 8080,
   trustProxy: false,
   logLevel: 'info',
-  limits: { maxBodyBytes: 64 * 1024 },
+  limits: { maxBodyBytes: 64 * 1024, maxMessageBytes: 5 * 1024 * 1024 },
   sessions: { ttlMs: 30 * DAY, touchIntervalMs: MINUTE },
   login: { stateTtlMs: MINUTE },
+  messages: { sweepIntervalMs: 5 * MINUTE, orphanGraceMs: 60 * MINUTE },
+  live: { heartbeatMs: 30_000, maxFrameBytes: 16 * 1024, maxFramesPerMinute: 120, maxConnectionsPerAccount: 16, resumeWaitMs: 2_000 },
+  security: { privateDatabaseNetwork: false, backups: { intervalHours: 24, keep: 7, maxAgeHours: 48 } },
   rateLimits: {
     globalPerIp: { max: 600, windowMs: MINUTE },
     anonymousPerIp: { max: 30, windowMs: MINUTE },
@@ -136,6 +183,31 @@ function parseEnvironmentSecrets(env: NodeJS.ProcessEnv): EnvironmentSecrets | u
   return fields as EnvironmentSecrets;
 }
 
+function parseSecurity(env: NodeJS.ProcessEnv): DeepPartial<SecurityConfig> {
+  const out: DeepPartial<SecurityConfig> = {};
+  if (env.BURROW_SECURITY_CONTACT) {
+    if (!/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/.test(env.BURROW_SECURITY_CONTACT)) throw new ConfigError('BURROW_SECURITY_CONTACT must be a mailto: or https: URI');
+    out.contact = env.BURROW_SECURITY_CONTACT;
+  }
+  if (env.BURROW_SECURITY_POLICY) {
+    if (!/^https:\/\/\S+$/.test(env.BURROW_SECURITY_POLICY)) throw new ConfigError('BURROW_SECURITY_POLICY must be an https: URL');
+    out.policyUrl = env.BURROW_SECURITY_POLICY;
+  }
+  if (env.BURROW_DATABASE_PRIVATE_NETWORK !== undefined) out.privateDatabaseNetwork = env.BURROW_DATABASE_PRIVATE_NETWORK === 'true';
+  if (env.BURROW_SMTP_URL) {
+    if (!/^smtps?:\/\/\S+$/.test(env.BURROW_SMTP_URL)) throw new ConfigError('BURROW_SMTP_URL must start with smtp:// or smtps://');
+    out.smtpUrl = env.BURROW_SMTP_URL;
+  }
+  if (env.BURROW_ALERT_EMAIL) out.alertEmail = env.BURROW_ALERT_EMAIL;
+  const backups: DeepPartial<SecurityConfig['backups']> = {};
+  if (env.BURROW_BACKUP_DIR) backups.dir = resolve(env.BURROW_BACKUP_DIR);
+  if (env.BURROW_BACKUP_INTERVAL_HOURS) backups.intervalHours = parseInteger(env.BURROW_BACKUP_INTERVAL_HOURS, 'BURROW_BACKUP_INTERVAL_HOURS', 1, 24 * 365);
+  if (env.BURROW_BACKUP_KEEP) backups.keep = parseInteger(env.BURROW_BACKUP_KEEP, 'BURROW_BACKUP_KEEP', 1, 10_000);
+  if (env.BURROW_BACKUP_MAX_AGE_HOURS) backups.maxAgeHours = parseInteger(env.BURROW_BACKUP_MAX_AGE_HOURS, 'BURROW_BACKUP_MAX_AGE_HOURS', 1, 24 * 365);
+  if (Object.keys(backups).length > 0) out.backups = backups;
+  return out;
+}
+
 function deepMerge<T>(base: T, patch: DeepPartial<T> | undefined): T {
   if (patch === undefined) return base;
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
@@ -182,7 +254,24 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
     if (!env.BURROW_TLS_CERT || !env.BURROW_TLS_KEY) throw new ConfigError('set both BURROW_TLS_CERT and BURROW_TLS_KEY (PEM file paths), or neither');
     fromEnv.tls = { certFile: env.BURROW_TLS_CERT, keyFile: env.BURROW_TLS_KEY };
   }
-  if (env.BURROW_MAX_BODY_BYTES) fromEnv.limits = { maxBodyBytes: parseInteger(env.BURROW_MAX_BODY_BYTES, 'BURROW_MAX_BODY_BYTES', 1024, 1024 ** 3) };
+  const limits: DeepPartial<Config['limits']> = {};
+  if (env.BURROW_MAX_BODY_BYTES) limits.maxBodyBytes = parseInteger(env.BURROW_MAX_BODY_BYTES, 'BURROW_MAX_BODY_BYTES', 1024, 1024 ** 3);
+  if (env.BURROW_MAX_MESSAGE_BYTES) limits.maxMessageBytes = parseInteger(env.BURROW_MAX_MESSAGE_BYTES, 'BURROW_MAX_MESSAGE_BYTES', 1024, 64 * 1024 ** 2);
+  if (Object.keys(limits).length > 0) fromEnv.limits = limits;
+  const messages: DeepPartial<Config['messages']> = {};
+  if (env.BURROW_SWEEP_INTERVAL_SECONDS) messages.sweepIntervalMs = parseInteger(env.BURROW_SWEEP_INTERVAL_SECONDS, 'BURROW_SWEEP_INTERVAL_SECONDS', 1, 86_400) * 1000;
+  if (env.BURROW_ORPHAN_GRACE_SECONDS) messages.orphanGraceMs = parseInteger(env.BURROW_ORPHAN_GRACE_SECONDS, 'BURROW_ORPHAN_GRACE_SECONDS', 0, 7 * 86_400) * 1000;
+  if (Object.keys(messages).length > 0) fromEnv.messages = messages;
+  if (env.BURROW_PUBLIC_ORIGIN) {
+    let origin: string;
+    try {
+      origin = new URL(env.BURROW_PUBLIC_ORIGIN).origin;
+    } catch {
+      throw new ConfigError('BURROW_PUBLIC_ORIGIN must be an origin such as https://burrow.example');
+    }
+    if (origin === 'null' || !/^https?:\/\//.test(origin)) throw new ConfigError('BURROW_PUBLIC_ORIGIN must be an http(s) origin such as https://burrow.example');
+    fromEnv.live = { publicOrigin: origin };
+  }
   if (env.BURROW_SESSION_TTL_DAYS) {
     fromEnv.sessions = { ttlMs: parseInteger(env.BURROW_SESSION_TTL_DAYS, 'BURROW_SESSION_TTL_DAYS', 1, 365) * DAY };
   }
@@ -193,6 +282,7 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
   }
   if (Object.keys(rate).length > 0) fromEnv.rateLimits = rate;
   const secrets = parseEnvironmentSecrets(env);
+  fromEnv.security = parseSecurity(env);
 
   const fromFlags: DeepPartial<Config> = {};
   if (flags.data !== undefined) fromFlags.dataDir = flags.data;

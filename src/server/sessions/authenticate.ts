@@ -1,9 +1,9 @@
 /**
  * Authentication for every route that needs a session: `Authorization: Bearer <token>` or the
  * `burrow_session` cookie. A cookie-authenticated request that changes state must be sent as
- * `Content-Type: application/json` (bodiless ones send `{}`): browsers cannot send that type
- * cross-site without a CORS preflight, which Burrow never grants — a CSRF defence on top of
- * SameSite=Strict.
+ * `Content-Type: application/json` (bodiless ones send `{}`), or `application/octet-stream` (an
+ * envelope upload): browsers cannot send either type cross-site without a CORS preflight, which
+ * Burrow never grants — a CSRF defence on top of SameSite=Strict.
  */
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { BurrowError } from '../../protocol/errors.js';
@@ -47,8 +47,8 @@ export function createAuthenticateHook(sessions: SessionsService): onRequestAsyn
     if (session === undefined) throw new BurrowError('burrow/unauthenticated', 'The session is unknown, ended or expired; sign in again');
     if (presented.via === 'cookie' && !SAFE_METHODS.has(request.method)) {
       const type = request.headers['content-type'] ?? '';
-      if (!/^application\/json\s*(;|$)/i.test(type)) {
-        throw new BurrowError('burrow/forbidden', 'Requests that change state with the session cookie must be sent as application/json');
+      if (!/^application\/(json|octet-stream)\s*(;|$)/i.test(type)) {
+        throw new BurrowError('burrow/forbidden', 'Requests that change state with the session cookie must be sent as application/json (or an envelope as application/octet-stream)');
       }
     }
     request.auth = { accountId: session.account_id, sessionId: session.id, via: presented.via, session };

@@ -1,0 +1,89 @@
+/**
+ * `GET /v1/live`: the WebSocket for members (session cookie or bearer token). Browsers send the
+ * session cookie with the upgrade, so a cross-site page could open it: when an `Origin` header is
+ * present it must be the server's own origin (or the configured public origin), else the upgrade
+ * is refused with 403.
+ */
+import websocket from '@fastify/websocket';
+import type { FastifyRequest } from 'fastify';
+import { BurrowError } from '../../protocol/errors.js';
+import type { EventBus } from '../../storage/bus/event-bus.js';
+import type { Config } from '../config.js';
+import type { Clock } from '../deps.js';
+import type { FamilyAccess } from '../families/access.js';
+import type { BurrowApp } from '../http/types.js';
+import { presentedToken, requireAuth } from '../sessions/authenticate.js';
+import type { SessionsService } from '../sessions/service.js';
+import { runLiveConnection } from './connection.js';
+
+export interface LiveRouteDeps {
+  access: FamilyAccess;
+  bus: EventBus;
+  sessions: SessionsService;
+  clock: Clock;
+  config: Config;
+}
+
+/** The origin a browser page of this server has: the configured public origin, or the request's own scheme and host. */
+function ownOrigin(request: FastifyRequest, config: Config): string {
+  return config.live.publicOrigin ?? `${request.protocol}://${request.host}`;
+}
+
+export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
+  const { config } = deps;
+  const connections = new Map<string, number>();
+
+  void app.register(websocket, { options: { maxPayload: config.live.maxFrameBytes } });
+  void app.register(async (scope) => {
+    scope.route({
+      method: 'GET',
+      url: '/v1/live',
+      config: { authenticated: true, summary: 'Live events (WebSocket): message, receipt, approval, roster, child and family events with resumable cursors', problems: ['burrow/forbidden', 'burrow/rate-limited'] },
+      onRequest: async (request) => {
+        const origin = request.headers.origin;
+        if (origin !== undefined && origin !== ownOrigin(request, config)) {
+          throw new BurrowError('burrow/forbidden', 'This page may not open the live channel (Origin mismatch)');
+        }
+      },
+      preHandler: async (request) => {
+        const auth = requireAuth(request);
+        if ((connections.get(auth.accountId) ?? 0) >= config.live.maxConnectionsPerAccount) {
+          throw new BurrowError('burrow/rate-limited', 'Too many live connections for this account; close one first', { retryAfter: 30 });
+        }
+      },
+      handler: async () => {
+        throw new BurrowError('burrow/bad-request', 'Open /v1/live as a WebSocket (Upgrade: websocket)');
+      },
+      wsHandler: (socket, request) => {
+        const auth = requireAuth(request);
+        const token = presentedToken(request)?.token;
+        const count = (connections.get(auth.accountId) ?? 0) + 1;
+        connections.set(auth.accountId, count);
+        const release = () => {
+          const left = (connections.get(auth.accountId) ?? 1) - 1;
+          if (left <= 0) connections.delete(auth.accountId);
+          else connections.set(auth.accountId, left);
+        };
+        if (count > config.live.maxConnectionsPerAccount || token === undefined) {
+          socket.once('close', release);
+          socket.close(1008, 'too many live connections');
+          return;
+        }
+        runLiveConnection({
+          socket,
+          principalId: auth.accountId,
+          access: deps.access,
+          bus: deps.bus,
+          clock: deps.clock,
+          limits: config.live,
+          async stillAuthorised() {
+            const session = await deps.sessions.authenticate(token);
+            return session !== undefined && session.id === auth.sessionId;
+          },
+          warn: (message, error) => request.log.warn({ err: error }, message),
+          onClose: release,
+        });
+      },
+    });
+  });
+}

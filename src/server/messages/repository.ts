@@ -1,0 +1,216 @@
+/** The message tables: rows, recipients, receipts and approvals. Blobs are the service's business. */
+import type { Kysely } from 'kysely';
+import type { Database, MessageApprovalsTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
+
+export type MessageRow = MessagesTable;
+export type ReceiptRow = MessageReceiptsTable;
+export type ApprovalRow = MessageApprovalsTable;
+
+/** A message row with what the API shows beside it. */
+export interface MessageRecord {
+  row: MessageRow;
+  receipts: ReceiptRow[];
+  approvals: ApprovalRow[];
+}
+
+/** Which messages a caller may see: all of a family's, or those for their conversations plus their own. */
+export type Visibility = { all: true } | { all: false; conversations: readonly string[]; principalId: string };
+
+export interface ListFilter {
+  familyId: string;
+  visibility: Visibility;
+  /** Only messages for this child or toy. */
+  conversation?: string;
+  /** Only messages that need approval and have none yet. */
+  pendingApproval?: boolean;
+  /** Strictly older than this position (newest first). */
+  before?: { receivedAt: number; id: string };
+  limit: number;
+}
+
+export interface MessagesRepository {
+  /** Inserts a message and its recipients in one transaction; throws a unique violation on a reused id. */
+  insert(row: MessageRow): Promise<void>;
+  exists(messageId: string): Promise<boolean>;
+  /** The message if it is in `familyId` and visible under `visibility`. */
+  find(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRecord | undefined>;
+  list(filter: ListFilter): Promise<MessageRecord[]>;
+  /** Records a receipt; a repeated one keeps its first time. False when the message is gone. */
+  addReceipt(receipt: ReceiptRow): Promise<boolean>;
+  /** Records an approval; a repeated one keeps the first. False when the message is gone. */
+  addApproval(approval: ApprovalRow): Promise<boolean>;
+  setSaved(messageId: string, saved: boolean, expiresAt: number | null): Promise<void>;
+  /** Deletes the row (and with it recipients, receipts, approvals); returns its blob name. */
+  delete(messageId: string): Promise<string | undefined>;
+  /** Deletes up to `limit` unsaved messages that expired at or before `now`; returns their blob names. */
+  deleteExpired(now: number, limit: number): Promise<string[]>;
+  /** Deletes every message of a family; returns their blob names. */
+  deleteFamily(familyId: string): Promise<string[]>;
+  /** Of `names`, those that some message references. */
+  referencedBlobs(names: readonly string[]): Promise<Set<string>>;
+  count(): Promise<number>;
+}
+
+export function createMessagesRepository(db: Kysely<Database>): MessagesRepository {
+  async function withDetails(rows: MessageRow[]): Promise<MessageRecord[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const [receipts, approvals] = await Promise.all([
+      db.selectFrom('message_receipts').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
+      db.selectFrom('message_approvals').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
+    ]);
+    return rows.map((row) => ({
+      row: normalise(row),
+      receipts: receipts.filter((r) => r.message_id === row.id).map((r) => ({ ...r, at: Number(r.at) })),
+      approvals: approvals.filter((a) => a.message_id === row.id).map((a) => ({ ...a, at: Number(a.at) })),
+    }));
+  }
+
+  function visible(visibility: Visibility) {
+    return db.selectFrom('messages').selectAll('messages').$if(!visibility.all, (q) => {
+      const v = visibility as Extract<Visibility, { all: false }>;
+      return q.where((eb) => eb.or([
+        eb('messages.sender_id', '=', v.principalId),
+        ...(v.conversations.length === 0 ? [] : [eb.exists(
+          eb.selectFrom('message_recipients').select('message_recipients.message_id')
+            .whereRef('message_recipients.message_id', '=', 'messages.id')
+            .where('message_recipients.recipient_id', 'in', [...v.conversations]),
+        )]),
+      ]));
+    });
+  }
+
+  return {
+    async insert(row) {
+      const recipients = JSON.parse(row.recipients) as string[];
+      await db.transaction().execute(async (tx) => {
+        await tx.insertInto('messages').values(row).execute();
+        await tx.insertInto('message_recipients').values(recipients.map((r) => ({ message_id: row.id, recipient_id: r }))).execute();
+      });
+    },
+
+    async exists(messageId) {
+      return (await db.selectFrom('messages').select('id').where('id', '=', messageId).executeTakeFirst()) !== undefined;
+    },
+
+    async find(familyId, messageId, visibility) {
+      const row = await visible(visibility).where('messages.family_id', '=', familyId).where('messages.id', '=', messageId).executeTakeFirst();
+      return row === undefined ? undefined : (await withDetails([row]))[0];
+    },
+
+    async list(filter) {
+      let query = visible(filter.visibility).where('messages.family_id', '=', filter.familyId);
+      if (filter.conversation !== undefined) {
+        const conversation = filter.conversation;
+        query = query.where((eb) => eb.exists(
+          eb.selectFrom('message_recipients').select('message_recipients.message_id')
+            .whereRef('message_recipients.message_id', '=', 'messages.id')
+            .where('message_recipients.recipient_id', '=', conversation),
+        ));
+      }
+      if (filter.pendingApproval === true) {
+        query = query.where('messages.needs_approval', '=', 1).where((eb) => eb.not(eb.exists(
+          eb.selectFrom('message_approvals').select('message_approvals.message_id').whereRef('message_approvals.message_id', '=', 'messages.id'),
+        )));
+      } else if (filter.pendingApproval === false) {
+        query = query.where((eb) => eb.or([
+          eb('messages.needs_approval', '=', 0),
+          eb.exists(eb.selectFrom('message_approvals').select('message_approvals.message_id').whereRef('message_approvals.message_id', '=', 'messages.id')),
+        ]));
+      }
+      if (filter.before !== undefined) {
+        const { receivedAt, id } = filter.before;
+        query = query.where((eb) => eb.or([
+          eb('messages.received_at', '<', receivedAt),
+          eb.and([eb('messages.received_at', '=', receivedAt), eb('messages.id', '<', id)]),
+        ]));
+      }
+      const rows = await query.orderBy('messages.received_at', 'desc').orderBy('messages.id', 'desc').limit(filter.limit).execute();
+      return withDetails(rows);
+    },
+
+    async addReceipt(receipt) {
+      return db.transaction().execute(async (tx) => {
+        if ((await tx.selectFrom('messages').select('id').where('id', '=', receipt.message_id).executeTakeFirst()) === undefined) return false;
+        await tx.insertInto('message_receipts').values(receipt).onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()).execute();
+        return true;
+      });
+    },
+
+    async addApproval(approval) {
+      return db.transaction().execute(async (tx) => {
+        if ((await tx.selectFrom('messages').select('id').where('id', '=', approval.message_id).executeTakeFirst()) === undefined) return false;
+        await tx.insertInto('message_approvals').values(approval).onConflict((oc) => oc.columns(['message_id', 'guardian_id']).doNothing()).execute();
+        return true;
+      });
+    },
+
+    async setSaved(messageId, saved, expiresAt) {
+      await db.updateTable('messages').set({ saved: saved ? 1 : 0, expires_at: expiresAt }).where('id', '=', messageId).execute();
+    },
+
+    async delete(messageId) {
+      return db.transaction().execute(async (tx) => {
+        const row = await tx.selectFrom('messages').select('blob_name').where('id', '=', messageId).executeTakeFirst();
+        if (row === undefined) return undefined;
+        await deleteRows(tx, [messageId]);
+        return row.blob_name;
+      });
+    },
+
+    async deleteExpired(now, limit) {
+      return db.transaction().execute(async (tx) => {
+        const rows = await tx.selectFrom('messages').select(['id', 'blob_name'])
+          .where('saved', '=', 0).where('expires_at', 'is not', null).where('expires_at', '<=', now)
+          .orderBy('expires_at').limit(limit).execute();
+        await deleteRows(tx, rows.map((r) => r.id));
+        return rows.map((r) => r.blob_name);
+      });
+    },
+
+    async deleteFamily(familyId) {
+      return db.transaction().execute(async (tx) => {
+        const rows = await tx.selectFrom('messages').select(['id', 'blob_name']).where('family_id', '=', familyId).execute();
+        for (let i = 0; i < rows.length; i += 500) await deleteRows(tx, rows.slice(i, i + 500).map((r) => r.id));
+        return rows.map((r) => r.blob_name);
+      });
+    },
+
+    async referencedBlobs(names) {
+      const out = new Set<string>();
+      for (let i = 0; i < names.length; i += 500) {
+        const slice = names.slice(i, i + 500);
+        if (slice.length === 0) continue;
+        const rows = await db.selectFrom('messages').select('blob_name').where('blob_name', 'in', slice).execute();
+        for (const r of rows) out.add(r.blob_name);
+      }
+      return out;
+    },
+
+    async count() {
+      const row = await db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}
+
+/** Deletes messages and their dependent rows explicitly, so nothing relies on ON DELETE CASCADE being enforced. */
+async function deleteRows(tx: Kysely<Database>, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.deleteFrom('message_recipients').where('message_id', 'in', ids).execute();
+  await tx.deleteFrom('message_receipts').where('message_id', 'in', ids).execute();
+  await tx.deleteFrom('message_approvals').where('message_id', 'in', ids).execute();
+  await tx.deleteFrom('messages').where('id', 'in', ids).execute();
+}
+
+function normalise(row: MessageRow): MessageRow {
+  return {
+    ...row,
+    epoch: Number(row.epoch),
+    size: Number(row.size),
+    received_at: Number(row.received_at),
+    expires_at: row.expires_at === null ? null : Number(row.expires_at),
+    saved: Number(row.saved),
+    needs_approval: Number(row.needs_approval),
+  };
+}

@@ -1,0 +1,409 @@
+/**
+ * Voice messages: streaming uploads checked against their key-free header, listing with a cursor,
+ * downloads, receipts, approvals, saving and deletion. The server handles only ciphertext: the
+ * envelope goes to the blob store as it arrives, and only a committed row makes a message visible.
+ * No HTTP here; errors come from the catalogue.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { bytesEqual, concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../../crypto/bytes.js';
+import { parseEnvelopePrefix, verifyApprovalSignature, type EnvelopePrefix } from '../../crypto/envelope.js';
+import { BurrowError } from '../../protocol/errors.js';
+import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import { isUniqueViolation } from '../../storage/errors.js';
+import type { Clock } from '../deps.js';
+import type { FamilyAccess, FamilyEvents, FamilyMembership, FamilyPurger } from '../families/access.js';
+import type { MessageRecord, MessagesRepository, Visibility } from './repository.js';
+
+const DAY = 24 * 3600_000;
+/** The largest header an envelope can have (src/crypto/envelope.ts limits) plus the ciphertext length, with room. */
+const MAX_PREFIX_BYTES = 16 * 1024;
+const DEFAULT_PAGE = 50;
+
+/** Who calls: an account (member) or, later, a toy. */
+export interface Principal {
+  id: string;
+  kind: 'member' | 'toy';
+}
+
+export interface MessageViewData {
+  messageId: string;
+  familyId: string;
+  senderId: string;
+  senderKind: 'member' | 'toy';
+  recipients: string[];
+  epoch: number;
+  size: number;
+  ciphertextHash: string;
+  receivedAt: number;
+  expiresAt?: number;
+  saved: boolean;
+  needsApproval: boolean;
+  approvals: Array<{ guardianId: string; signature: string }>;
+  receipts: Array<{ by: string; kind: 'delivered' | 'played'; at: number }>;
+}
+
+export interface UploadInput {
+  principal: Principal;
+  familyId: string;
+  body: AsyncIterable<Uint8Array> | Readable;
+  /** The request's Content-Length, when it sent one. */
+  contentLength?: number;
+  /** Aborts when the client goes away. */
+  signal?: AbortSignal;
+}
+
+export interface ListInput {
+  before?: string;
+  limit?: number;
+  conversation?: string;
+  pendingApproval?: boolean;
+}
+
+export interface MessagesService extends FamilyPurger {
+  upload(input: UploadInput): Promise<{ messageId: string; receivedAt: number; size: number }>;
+  list(principal: Principal, familyId: string, input: ListInput): Promise<{ messages: MessageViewData[]; nextCursor?: string }>;
+  get(principal: Principal, familyId: string, messageId: string): Promise<MessageViewData>;
+  /** The stored envelope, streamed. */
+  envelope(principal: Principal, familyId: string, messageId: string): Promise<{ size: number; body: Readable }>;
+  addReceipt(principal: Principal, familyId: string, messageId: string, kind: 'delivered' | 'played'): Promise<MessageViewData>;
+  approve(principal: Principal, familyId: string, messageId: string, signature: string): Promise<MessageViewData>;
+  setSaved(principal: Principal, familyId: string, messageId: string, saved: boolean): Promise<MessageViewData>;
+  delete(principal: Principal, familyId: string, messageId: string): Promise<void>;
+}
+
+export interface MessagesServiceDeps {
+  repository: MessagesRepository;
+  access: FamilyAccess;
+  events: FamilyEvents;
+  blobs: BlobStore;
+  clock: Clock;
+  /** Largest envelope accepted. */
+  maxMessageBytes: number;
+  /** The Ed25519 public key of an account, for checking approvals. */
+  signingKeyOf(accountId: string): Promise<Uint8Array | undefined>;
+  /** Where failures that must not fail the request (an event not published, a blob not removed) are reported. */
+  warn(message: string, error: unknown): void;
+}
+
+function notFound(): BurrowError {
+  return new BurrowError('burrow/not-found', 'No such message in a family you belong to');
+}
+
+function invalidEnvelope(detail: string): BurrowError {
+  return new BurrowError('burrow/invalid-envelope', detail);
+}
+
+/** What a membership may see. */
+export function visibilityOf(membership: FamilyMembership): Visibility {
+  if (membership.conversations === 'all') return { all: true };
+  return { all: false, conversations: [...membership.conversations], principalId: membership.principalId };
+}
+
+/** The opaque list cursor: base64url of `<receivedAt>.<messageId>`. */
+export function encodeCursor(receivedAt: number, messageId: string): string {
+  return toBase64Url(utf8(`${receivedAt}.${messageId}`));
+}
+
+function decodeCursor(cursor: string): { receivedAt: number; id: string } {
+  let text: string;
+  try {
+    text = fromUtf8(fromBase64Url(cursor));
+  } catch {
+    text = '';
+  }
+  const match = /^(\d{1,16})\.([A-Za-z0-9_-]{22})$/.exec(text);
+  if (match === null) throw new BurrowError('burrow/bad-request', 'The cursor is not one this server gave', { errors: [{ path: 'querystring/before', message: 'is not a cursor' }] });
+  return { receivedAt: Number(match[1]), id: match[2]! };
+}
+
+export function toMessageView(record: MessageRecord): MessageViewData {
+  const { row } = record;
+  const view: MessageViewData = {
+    messageId: row.id,
+    familyId: row.family_id,
+    senderId: row.sender_id,
+    senderKind: row.sender_kind,
+    recipients: JSON.parse(row.recipients) as string[],
+    epoch: row.epoch,
+    size: row.size,
+    ciphertextHash: row.ciphertext_hash,
+    receivedAt: row.received_at,
+    saved: row.saved === 1,
+    needsApproval: row.needs_approval === 1,
+    approvals: record.approvals.map((a) => ({ guardianId: a.guardian_id, signature: a.signature })),
+    receipts: record.receipts.map((r) => ({ by: r.by_id, kind: r.kind, at: r.at })),
+  };
+  if (row.expires_at !== null) view.expiresAt = row.expires_at;
+  return view;
+}
+
+/**
+ * Reads from `iterator` until the envelope's header and ciphertext length are in. Returns the
+ * chunks read (to be stored too) and what they say.
+ */
+async function readPrefix(iterator: AsyncIterator<Uint8Array>): Promise<{ chunks: Uint8Array[]; prefix: EnvelopePrefix }> {
+  const chunks: Uint8Array[] = [];
+  let buffered = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) throw invalidEnvelope('The body ends before the envelope header does');
+    const chunk = next.value instanceof Uint8Array ? next.value : new Uint8Array(next.value as ArrayBuffer);
+    if (chunk.length === 0) continue;
+    chunks.push(chunk);
+    buffered += chunk.length;
+    const parsed = parseEnvelopePrefix(chunks.length === 1 ? chunk : concatBytes(...chunks));
+    if (parsed.ok) return { chunks, prefix: parsed.value };
+    if (parsed.code !== 'envelope/incomplete') throw invalidEnvelope('The body is not a Burrow envelope of a supported version');
+    if (buffered >= MAX_PREFIX_BYTES) throw invalidEnvelope('The envelope header is longer than any valid one');
+  }
+}
+
+/**
+ * Passes an envelope's bytes through while hashing its ciphertext and checking the signature
+ * field's length prefix, so the row can carry the ciphertext hash approvals sign.
+ */
+class EnvelopeScanner {
+  readonly #hash: Hash = createHash('sha256');
+  readonly #ciphertextStart: number;
+  readonly #ciphertextEnd: number;
+  #offset = 0;
+  #trailer: number[] = [];
+
+  constructor(prefix: EnvelopePrefix) {
+    this.#ciphertextStart = prefix.headerLength + 4;
+    this.#ciphertextEnd = this.#ciphertextStart + prefix.ciphertextLength;
+  }
+
+  update(chunk: Uint8Array): void {
+    const start = this.#offset;
+    const end = start + chunk.length;
+    const from = Math.max(start, this.#ciphertextStart);
+    const to = Math.min(end, this.#ciphertextEnd);
+    if (from < to) this.#hash.update(chunk.subarray(from - start, to - start));
+    // The 4 bytes after the ciphertext are the signature's length, which must be 64.
+    for (let i = Math.max(start, this.#ciphertextEnd); i < Math.min(end, this.#ciphertextEnd + 4); i++) this.#trailer.push(chunk[i - start]!);
+    if (this.#trailer.length === 4 && !bytesEqual(Uint8Array.from(this.#trailer), Uint8Array.of(0, 0, 0, 64))) {
+      throw invalidEnvelope('The envelope signature field is malformed');
+    }
+    this.#offset = end;
+  }
+
+  digest(): Uint8Array {
+    return new Uint8Array(this.#hash.digest());
+  }
+}
+
+async function* envelopeBody(chunks: Uint8Array[], iterator: AsyncIterator<Uint8Array>, scanner: EnvelopeScanner): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) {
+    scanner.update(chunk);
+    yield chunk;
+  }
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) return;
+    const chunk = next.value instanceof Uint8Array ? next.value : new Uint8Array(next.value as ArrayBuffer);
+    scanner.update(chunk);
+    yield chunk;
+  }
+}
+
+export function createMessagesService(deps: MessagesServiceDeps): MessagesService {
+  const { repository, access, events, blobs, clock } = deps;
+
+  async function membershipOf(principal: Principal, familyId: string): Promise<FamilyMembership> {
+    const membership = await access.membership(familyId, principal.id);
+    if (membership === undefined) throw new BurrowError('burrow/not-found', 'No such family, or you are not in it');
+    return membership;
+  }
+
+  async function visibleRecord(principal: Principal, familyId: string, messageId: string): Promise<{ membership: FamilyMembership; record: MessageRecord }> {
+    const membership = await membershipOf(principal, familyId);
+    const record = await repository.find(familyId, messageId, visibilityOf(membership));
+    if (record === undefined) throw notFound();
+    return { membership, record };
+  }
+
+  async function publish(familyId: string, type: Parameters<FamilyEvents['publish']>[1], data: Record<string, unknown>): Promise<void> {
+    try {
+      await events.publish(familyId, type, data);
+    } catch (error) {
+      deps.warn(`a live '${type}' event was not published`, error);
+    }
+  }
+
+  async function removeBlob(name: string): Promise<void> {
+    try {
+      await blobs.delete(name);
+    } catch (error) {
+      // The orphan sweeper removes it later.
+      deps.warn('a blob was not removed', error);
+    }
+  }
+
+  async function reread(familyId: string, messageId: string): Promise<MessageViewData> {
+    const record = await repository.find(familyId, messageId, { all: true });
+    if (record === undefined) throw notFound();
+    return toMessageView(record);
+  }
+
+  function eventBase(record: MessageRecord): Record<string, unknown> {
+    return { messageId: record.row.id, senderId: record.row.sender_id, recipients: JSON.parse(record.row.recipients) as string[] };
+  }
+
+  return {
+    async upload(input) {
+      const { principal, familyId } = input;
+      if (input.contentLength !== undefined && input.contentLength > deps.maxMessageBytes) {
+        throw new BurrowError('burrow/payload-too-large', `A message may be at most ${deps.maxMessageBytes} bytes`);
+      }
+      const membership = await membershipOf(principal, familyId);
+      const iterator = (input.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+      let finished = false;
+      try {
+        const { chunks, prefix } = await readPrefix(iterator);
+        const { header } = prefix;
+        if (header.familyId !== familyId) throw invalidEnvelope('The envelope names another family than the route');
+        if (header.senderId !== principal.id) throw invalidEnvelope('The envelope names another sender than the caller');
+        if (header.epoch !== membership.epoch) throw new BurrowError('burrow/stale-epoch', `The family is at epoch ${membership.epoch}; the envelope was sealed for epoch ${header.epoch}`);
+        for (const recipient of header.recipients) {
+          const allowed = membership.conversations === 'all' || membership.conversations.has(recipient);
+          if (!allowed || !(await access.isConversation(familyId, recipient))) {
+            throw new BurrowError('burrow/not-found', 'A recipient is not a child or toy you may message in this family');
+          }
+        }
+        if (prefix.envelopeLength > deps.maxMessageBytes) throw new BurrowError('burrow/payload-too-large', `A message may be at most ${deps.maxMessageBytes} bytes`);
+        if (input.contentLength !== undefined && input.contentLength !== prefix.envelopeLength) {
+          throw invalidEnvelope('The Content-Length is not the length the envelope declares');
+        }
+        const messageId = toBase64Url(header.messageId);
+        if (await repository.exists(messageId)) throw new BurrowError('burrow/conflict', 'A message with this id exists already');
+        const retentionDays = await access.retentionDays(familyId);
+        if (retentionDays === undefined) throw new BurrowError('burrow/not-found', 'No such family, or you are not in it');
+
+        const scanner = new EnvelopeScanner(prefix);
+        const stored = await blobs.put(envelopeBody(chunks, iterator, scanner), {
+          maxBytes: deps.maxMessageBytes,
+          size: prefix.envelopeLength,
+          ...(input.signal === undefined ? {} : { signal: input.signal }),
+        });
+        finished = true;
+        const receivedAt = clock.now();
+        const row = {
+          id: messageId,
+          family_id: familyId,
+          sender_id: principal.id,
+          sender_kind: principal.kind,
+          recipients: JSON.stringify(header.recipients),
+          epoch: header.epoch,
+          size: stored.size,
+          ciphertext_hash: toBase64Url(scanner.digest()),
+          blob_name: stored.name,
+          received_at: receivedAt,
+          expires_at: receivedAt + retentionDays * DAY,
+          saved: 0,
+          needs_approval: membership.needsApproval ? 1 : 0,
+        };
+        try {
+          // A member removed (or a new epoch begun) while the body streamed does not get the message in.
+          const still = await access.membership(familyId, principal.id);
+          if (still === undefined) throw new BurrowError('burrow/not-found', 'No such family, or you are not in it');
+          if (still.epoch !== header.epoch) throw new BurrowError('burrow/stale-epoch', `The family moved to epoch ${still.epoch} during the upload`);
+          await repository.insert(row);
+        } catch (error) {
+          await removeBlob(stored.name);
+          if (isUniqueViolation(error)) throw new BurrowError('burrow/conflict', 'A message with this id exists already');
+          throw error;
+        }
+        await publish(familyId, 'message', { messageId, senderId: principal.id, recipients: header.recipients, epoch: header.epoch, size: stored.size });
+        return { messageId, receivedAt, size: stored.size };
+      } finally {
+        // Stop reading a body we refused; the route closes the connection after answering.
+        if (!finished) await iterator.return?.().catch(() => undefined);
+      }
+    },
+
+    async list(principal, familyId, input) {
+      const membership = await membershipOf(principal, familyId);
+      const limit = input.limit ?? DEFAULT_PAGE;
+      const records = await repository.list({
+        familyId,
+        visibility: visibilityOf(membership),
+        limit: limit + 1,
+        ...(input.conversation === undefined ? {} : { conversation: input.conversation }),
+        ...(input.pendingApproval === undefined ? {} : { pendingApproval: input.pendingApproval }),
+        ...(input.before === undefined ? {} : { before: decodeCursor(input.before) }),
+      });
+      const page = records.slice(0, limit);
+      const last = page.at(-1);
+      const result: { messages: MessageViewData[]; nextCursor?: string } = { messages: page.map(toMessageView) };
+      if (records.length > limit && last !== undefined) result.nextCursor = encodeCursor(last.row.received_at, last.row.id);
+      return result;
+    },
+
+    async get(principal, familyId, messageId) {
+      return toMessageView((await visibleRecord(principal, familyId, messageId)).record);
+    },
+
+    async envelope(principal, familyId, messageId) {
+      const { record } = await visibleRecord(principal, familyId, messageId);
+      const read = await blobs.get(record.row.blob_name);
+      if (read === undefined) throw notFound();
+      return read;
+    },
+
+    async addReceipt(principal, familyId, messageId, kind) {
+      const { record } = await visibleRecord(principal, familyId, messageId);
+      const added = await repository.addReceipt({ message_id: messageId, by_id: principal.id, kind, at: clock.now() });
+      if (!added) throw notFound();
+      await publish(familyId, 'receipt', { ...eventBase(record), by: principal.id, kind });
+      return reread(familyId, messageId);
+    },
+
+    async approve(principal, familyId, messageId, signature) {
+      const { membership, record } = await visibleRecord(principal, familyId, messageId);
+      if (membership.role !== 'guardian') throw new BurrowError('burrow/forbidden', 'Only a guardian approves messages');
+      if (record.row.needs_approval !== 1) throw new BurrowError('burrow/conflict', 'This message needs no approval');
+      const signingKey = await deps.signingKeyOf(principal.id);
+      const valid = signingKey !== undefined && await verifyApprovalSignature({
+        signingKey,
+        messageId: fromBase64Url(messageId),
+        ciphertextHash: fromBase64Url(record.row.ciphertext_hash),
+        signature: fromBase64Url(signature),
+      });
+      if (!valid) throw new BurrowError('burrow/invalid-approval');
+      const added = await repository.addApproval({ message_id: messageId, guardian_id: principal.id, signature, at: clock.now() });
+      if (!added) throw notFound();
+      await publish(familyId, 'approval', { ...eventBase(record), guardianId: principal.id });
+      return reread(familyId, messageId);
+    },
+
+    async setSaved(principal, familyId, messageId, saved) {
+      const { record } = await visibleRecord(principal, familyId, messageId);
+      let expiresAt: number | null = null;
+      if (!saved) {
+        const days = await access.retentionDays(familyId);
+        if (days === undefined) throw notFound();
+        expiresAt = record.row.received_at + days * DAY;
+      }
+      await repository.setSaved(messageId, saved, expiresAt);
+      return reread(familyId, messageId);
+    },
+
+    async delete(principal, familyId, messageId) {
+      const { membership, record } = await visibleRecord(principal, familyId, messageId);
+      if (membership.role !== 'guardian' && record.row.sender_id !== principal.id) {
+        throw new BurrowError('burrow/forbidden', 'Only the sender or a guardian deletes a message');
+      }
+      const blobName = await repository.delete(messageId);
+      if (blobName === undefined) throw notFound();
+      await removeBlob(blobName);
+      await publish(familyId, 'message-deleted', eventBase(record));
+    },
+
+    async purgeFamily(familyId) {
+      const names = await repository.deleteFamily(familyId);
+      for (const name of names) await removeBlob(name);
+    },
+  };
+}
