@@ -1,0 +1,151 @@
+/**
+ * Factories for the families tests: accounts whose registered keys are real identities, families
+ * created with real signed genesis entries, children with real sealed profiles, invites, and
+ * roster appends signed and wrapped with the crypto core.
+ */
+import * as opaque from '@serenity-kit/opaque';
+import type { LightMyRequestResponse } from 'fastify';
+import { randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
+import { generateFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../../../src/crypto/family-key.js';
+import { generateIdentity, type Identity } from '../../../src/crypto/identity.js';
+import { sealProfile } from '../../../src/crypto/profile.js';
+import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, type FamilySettings, type Member, type RosterEntry } from '../../../src/crypto/roster.js';
+import type { BurrowApp } from '../../../src/server/http/types.js';
+import { b64, bearer, post, sha256b64 } from '../helpers.js';
+
+export const SETTINGS: FamilySettings = { volumeLimit: 80, retentionDays: 30 };
+
+/** A signed-in account whose registered public keys are `identity`'s. */
+export interface Person {
+  accountId: string;
+  token: string;
+  identity: Identity;
+}
+
+/** A family as its creating client knows it: the chain and the key of every epoch. */
+export interface TestFamily {
+  familyId: string;
+  chain: RosterEntry[];
+  keys: Uint8Array[];
+}
+
+export function newClientId(): string {
+  return toBase64Url(randomBytes(16));
+}
+
+/** Registers an account through the real OPAQUE flow, with a real identity's public keys. */
+export async function newPerson(app: BurrowApp): Promise<Person> {
+  await opaque.ready;
+  const identity = await generateIdentity();
+  const email = `person-${b64(6)}@example.org`;
+  const password = `pw-${b64(9)}`;
+  const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
+  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest });
+  if (start.statusCode !== 200) throw new Error(`register/start answered ${start.statusCode}`);
+  const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
+  const finish = await post(app, '/v1/accounts/register/finish', {
+    email,
+    registrationRecord,
+    identity: { signingKey: toBase64Url(identity.publicKeys.signingKey), agreementKey: toBase64Url(identity.publicKeys.agreementKey) },
+    sealedIdentity: b64(96),
+    recoverySealedIdentity: b64(96),
+    recoveryVerifier: sha256b64(b64(32)),
+    tokenDelivery: 'bearer',
+    sessionLabel: 'test',
+  });
+  if (finish.statusCode !== 201) throw new Error(`register/finish answered ${finish.statusCode}: ${finish.body}`);
+  const body = finish.json<{ accountId: string; token: string }>();
+  return { accountId: body.accountId, token: body.token, identity };
+}
+
+export function wireKeys(keys: readonly WrappedKey[]) {
+  return keys.map((k) => ({ suite: k.suite, recipientId: k.recipientId, epoch: k.epoch, enc: toBase64Url(k.enc), ciphertext: toBase64Url(k.ciphertext) }));
+}
+
+export function memberOf(person: Person, role: Member['role'], extra: { children?: string[]; needsApproval?: boolean } = {}): Member {
+  return { accountId: person.accountId, role, keys: person.identity.publicKeys, ...extra };
+}
+
+/** The body of POST /v1/families for `creator` (tests tamper with it). */
+export async function createFamilyBody(creator: Person, familyId = newClientId()) {
+  const genesis = await createGenesisEntry({ familyId, creator: { accountId: creator.accountId, identity: creator.identity }, settings: SETTINGS });
+  const key = generateFamilyKey();
+  const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(genesis, key));
+  const sealedName = toBase64Url(await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'The Testers' } }));
+  return { body: { familyId, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys, sealedName }, genesis, key };
+}
+
+export async function createFamily(app: BurrowApp, creator: Person): Promise<TestFamily> {
+  const { body, genesis, key } = await createFamilyBody(creator);
+  const answer = await post(app, '/v1/families', body, bearer(creator.token));
+  if (answer.statusCode !== 201) throw new Error(`create family answered ${answer.statusCode}: ${answer.body}`);
+  return { familyId: body.familyId, chain: [genesis], keys: [key] };
+}
+
+export async function sealedChild(family: TestFamily, childId: string, name = 'Mia'): Promise<string> {
+  const epoch = family.chain.length - 1;
+  return toBase64Url(await sealProfile({ familyId: family.familyId, epoch, familyKey: family.keys[epoch]!, kind: 'child', objectId: childId, data: { name, avatar: '🦊' } }));
+}
+
+export async function addChild(app: BurrowApp, family: TestFamily, guardian: Person): Promise<string> {
+  const childId = newClientId();
+  const answer = await post(app, `/v1/families/${family.familyId}/children`, { childId, sealedProfile: await sealedChild(family, childId) }, bearer(guardian.token));
+  if (answer.statusCode !== 201) throw new Error(`add child answered ${answer.statusCode}: ${answer.body}`);
+  return childId;
+}
+
+export interface Terms {
+  role: 'guardian' | 'relative';
+  children: string[];
+  needsApproval: boolean;
+}
+
+export async function createInvite(app: BurrowApp, family: TestFamily, guardian: Person, terms: Terms, extra: { expiresInMs?: number } = {}): Promise<string> {
+  const inviteId = newClientId();
+  const answer = await post(app, `/v1/families/${family.familyId}/invites`, { inviteId, terms, guardianProof: b64(32), ...extra }, bearer(guardian.token));
+  if (answer.statusCode !== 201) throw new Error(`create invite answered ${answer.statusCode}: ${answer.body}`);
+  return inviteId;
+}
+
+export function acceptInvite(app: BurrowApp, inviteId: string, joiner: Person): Promise<LightMyRequestResponse> {
+  return post(app, `/v1/invites/${inviteId}/accept`, { joinerProof: b64(32) }, bearer(joiner.token));
+}
+
+/** Signs the next entry as `signer` with `members`, wraps a new key, and returns the request body (tests may tamper). */
+export async function appendBody(family: TestFamily, signer: Person, members: Member[], completesInvites?: string[]) {
+  const entry = await appendRosterEntry(family.chain, { signer: { accountId: signer.accountId, identity: signer.identity }, members, toys: [], settings: SETTINGS });
+  const key = generateFamilyKey();
+  const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(entry, key));
+  return { body: { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys, ...(completesInvites === undefined ? {} : { completesInvites }) }, entry, key };
+}
+
+/** Appends an entry and, when the server takes it, records it in `family`. */
+export async function appendEntry(app: BurrowApp, family: TestFamily, signer: Person, members: Member[], completesInvites?: string[]): Promise<LightMyRequestResponse> {
+  const { body, entry, key } = await appendBody(family, signer, members, completesInvites);
+  const answer = await post(app, `/v1/families/${family.familyId}/roster`, body, bearer(signer.token));
+  if (answer.statusCode === 201) {
+    family.chain.push(entry);
+    family.keys.push(key);
+  }
+  return answer;
+}
+
+/** Invites, accepts and signs a joiner into the family; returns the joiner's member record. */
+export async function join(app: BurrowApp, family: TestFamily, guardian: Person, joiner: Person, terms: Terms): Promise<Member> {
+  const inviteId = await createInvite(app, family, guardian, terms);
+  const accepted = await acceptInvite(app, inviteId, joiner);
+  if (accepted.statusCode !== 204) throw new Error(`accept answered ${accepted.statusCode}: ${accepted.body}`);
+  const member = memberOf(joiner, terms.role, terms.role === 'relative' ? { children: terms.children, needsApproval: terms.needsApproval } : {});
+  const head = family.chain[family.chain.length - 1]!;
+  const answer = await appendEntry(app, family, guardian, [...head.members, member], [inviteId]);
+  if (answer.statusCode !== 201) throw new Error(`append answered ${answer.statusCode}: ${answer.body}`);
+  return member;
+}
+
+export function get(app: BurrowApp, url: string, person: Person): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'GET', url, headers: bearer(person.token) });
+}
+
+export function del(app: BurrowApp, url: string, person: Person, payload?: unknown): Promise<LightMyRequestResponse> {
+  return app.inject({ method: 'DELETE', url, headers: bearer(person.token), ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
+}
