@@ -1,0 +1,171 @@
+/**
+ * `burrow export` as a user runs it: the built CLI (`dist/cli/main.js`, from `npm run build`)
+ * against a real server on 127.0.0.1. Two members exchange voice messages through `burrow send`;
+ * each one's export reproduces every audio file they can read byte for byte, with an index whose
+ * hashes match.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { startServer, type RunningServer } from './accounts-harness.js';
+import { wavWith } from './family-harness.js';
+
+const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let server: RunningServer;
+let workDir: string;
+
+function burrow(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', HOME: workDir, ...env }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+/** Runs a command that must succeed with --json and returns its one JSON object. */
+async function ok(args: string[], env: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const run = await burrow([...args, '--json'], env);
+  expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+  const lines = run.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as Record<string, unknown>;
+}
+
+async function register(name: string): Promise<string> {
+  const profile = join(workDir, name);
+  await ok(['account', 'register', '--server', server.url, '--email', `${name}-${toHex(randomBytes(4))}@example.org`, '--profile', profile], {
+    BURROW_PASSWORD: `bright ${name} ${toHex(randomBytes(4))} meadow kettle`,
+  });
+  return profile;
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+interface Sent {
+  messageId: string;
+  audio: Uint8Array;
+  caption: string;
+}
+
+let mum: string;
+let gran: string;
+let familyId: string;
+const sentToMia: Sent[] = [];
+const sentToLeo: Sent[] = [];
+
+beforeAll(async () => {
+  server = await startServer();
+  workDir = await mkdtemp(join(tmpdir(), 'burrow-export-'));
+  [mum, gran] = await Promise.all([register('mum'), register('gran')]);
+  familyId = (await ok(['family', 'create', '--name', 'Export Family', '--profile', mum])).familyId as string;
+  const mia = (await ok(['child', 'add', '--family', familyId, '--name', 'Mia', '--emoji', '🦊', '--profile', mum])).childId as string;
+  await ok(['child', 'add', '--family', familyId, '--name', 'Leo', '--emoji', '🐢', '--profile', mum]);
+  const { link } = await ok(['family', 'invite', '--family', familyId, '--role', 'relative', '--child', 'Mia', '--profile', mum]);
+  const joined = await ok(['family', 'join', link as string, '--profile', gran]);
+  expect(joined.familyId).toBe(familyId);
+  const admitted = await ok(['family', 'admit', '--family', familyId, '--profile', mum]);
+  expect((admitted.admitted as unknown[]).length).toBe(1);
+
+  const files: Array<{ from: string; to: string; name: string; audio: Uint8Array; list: Sent[] }> = [
+    { from: mum, to: 'Mia', name: 'hello.wav', audio: wavWith(randomBytes(16), 64_000), list: sentToMia },
+    { from: mum, to: mia, name: 'song.ogg', audio: randomBytes(300_000), list: sentToMia },
+    { from: mum, to: 'Leo', name: 'leo.webm', audio: randomBytes(1_200_000), list: sentToLeo },
+    { from: gran, to: 'Mia', name: 'gran.mp3', audio: randomBytes(20_000), list: sentToMia },
+    { from: mum, to: 'Mia', name: 'empty-ish.wav', audio: wavWith(new Uint8Array(0), 2), list: sentToMia },
+  ];
+  for (const [i, file] of files.entries()) {
+    const path = join(workDir, `${i}-${file.name}`);
+    await writeFile(path, file.audio);
+    const caption = `caption ${i} ${toHex(randomBytes(3))}`;
+    const sent = await ok(['send', '--family', familyId, '--to', file.to, '--file', path, '--caption', caption, '--profile', file.from]);
+    expect(sent.sha256).toBe(sha256(file.audio));
+    file.list.push({ messageId: sent.messageId as string, audio: file.audio, caption });
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+});
+
+interface IndexEntry {
+  messageId: string;
+  familyId: string;
+  senderId: string;
+  recipients: string[];
+  caption: string | null;
+  file: string;
+  sha256: string;
+  createdAt: number;
+  receivedAt: number;
+}
+
+async function exportAs(profile: string): Promise<{ out: string; index: { messages: IndexEntry[]; skipped: unknown[] } }> {
+  const out = join(workDir, `export-${toHex(randomBytes(3))}`);
+  const result = await ok(['export', '--out', out, '--profile', profile]);
+  expect(result.out).toBe(out);
+  return { out, index: JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { messages: IndexEntry[]; skipped: unknown[] } };
+}
+
+describe('burrow export', () => {
+  it("reproduces every audio file a guardian can read byte for byte, with the index's hashes and captions", async () => {
+    const { out, index } = await exportAs(mum);
+    const expected = [...sentToMia, ...sentToLeo];
+    expect(index.messages.map((m) => m.messageId).sort()).toEqual(expected.map((s) => s.messageId).sort());
+    expect(index.skipped).toEqual([]);
+    for (const sent of expected) {
+      const entry = index.messages.find((m) => m.messageId === sent.messageId)!;
+      const bytes = new Uint8Array(await readFile(join(out, entry.file)));
+      expect(Buffer.compare(Buffer.from(bytes), Buffer.from(sent.audio)), entry.file).toBe(0);
+      expect(entry.sha256).toBe(sha256(sent.audio));
+      expect(entry.caption).toBe(sent.caption);
+      expect(entry.familyId).toBe(familyId);
+      expect(typeof entry.createdAt).toBe('number');
+      expect((await stat(join(out, entry.file))).mode & 0o077).toBe(0);
+    }
+  });
+
+  it("a relative's export holds exactly the messages of her child, byte for byte", async () => {
+    const { out, index } = await exportAs(gran);
+    expect(index.messages.map((m) => m.messageId).sort()).toEqual(sentToMia.map((s) => s.messageId).sort());
+    for (const sent of sentToMia) {
+      const entry = index.messages.find((m) => m.messageId === sent.messageId)!;
+      expect(Buffer.compare(await readFile(join(out, entry.file)), Buffer.from(sent.audio))).toBe(0);
+    }
+  });
+
+  it('the inbox lists and saves the same audio, and family show names members and children', async () => {
+    const saveDir = join(workDir, 'inbox');
+    const inbox = await ok(['inbox', '--family', familyId, '--save', saveDir, '--profile', gran]);
+    const messages = inbox.messages as Array<{ messageId: string; file?: string; status: string; caption: string | null }>;
+    expect(messages.map((m) => m.messageId).sort()).toEqual(sentToMia.map((s) => s.messageId).sort());
+    for (const m of messages) {
+      const sent = sentToMia.find((s) => s.messageId === m.messageId)!;
+      expect(m.status).toBe('playable');
+      expect(m.caption).toBe(sent.caption);
+      expect(Buffer.compare(await readFile(m.file!), Buffer.from(sent.audio))).toBe(0);
+    }
+    const shown = await ok(['family', 'show', '--family', familyId, '--profile', gran]);
+    expect(shown.name).toBe('Export Family');
+    expect((shown.children as Array<{ name: string }>).map((c) => c.name)).toEqual(['Mia']);
+    expect((shown.members as Array<{ role: string; safetyNumber: string }>).map((m) => m.role).sort()).toEqual(['guardian', 'relative']);
+  });
+
+  it('a failure is a JSON problem on stderr with a non-zero exit', async () => {
+    const run = await burrow(['export', '--out', join(workDir, 'x'), '--family', 'not-an-id', '--profile', mum, '--json']);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe('');
+    expect(JSON.parse(run.stderr.trim())).toMatchObject({ code: 'cli/bad-input' });
+  });
+});
