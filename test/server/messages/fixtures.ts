@@ -1,0 +1,166 @@
+/**
+ * Factories for the message and live tests: members with real identities registered over the
+ * real OPAQUE routes, families written through the families feature's own repository, and real
+ * sealed envelopes.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as opaque from '@serenity-kit/opaque';
+import type { LightMyRequestResponse } from 'fastify';
+import { randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
+import { sealMessage, type SealedMessage } from '../../../src/crypto/envelope.js';
+import { generateIdentity, type Identity } from '../../../src/crypto/identity.js';
+import { createFamiliesRepository } from '../../../src/server/families/repository.js';
+import type { BurrowApp } from '../../../src/server/http/types.js';
+import type { SqlStore } from '../../../src/storage/database.js';
+import { b64, bearer, post, sha256b64 } from '../helpers.js';
+
+export interface Member {
+  accountId: string;
+  token: string;
+  identity: Identity;
+}
+
+/** Registers an account whose public keys are a real identity's (so its approvals verify). */
+export async function registerMember(app: BurrowApp): Promise<Member> {
+  await opaque.ready;
+  const email = `member-${b64(6)}@example.org`;
+  const password = `pw-${b64(9)}`;
+  const identity = await generateIdentity();
+  const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
+  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest });
+  if (start.statusCode !== 200) throw new Error(`register/start answered ${start.statusCode}: ${start.body}`);
+  const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
+  const finish = await post(app, '/v1/accounts/register/finish', {
+    email,
+    registrationRecord,
+    identity: { signingKey: toBase64Url(identity.publicKeys.signingKey), agreementKey: toBase64Url(identity.publicKeys.agreementKey) },
+    sealedIdentity: b64(96),
+    recoverySealedIdentity: b64(96),
+    recoveryVerifier: sha256b64(b64(32)),
+    tokenDelivery: 'bearer',
+    sessionLabel: 'test',
+  });
+  if (finish.statusCode !== 201) throw new Error(`register/finish answered ${finish.statusCode}: ${finish.body}`);
+  const body = finish.json<{ accountId: string; token: string }>();
+  return { accountId: body.accountId, token: body.token, identity };
+}
+
+export interface FamilySpec {
+  guardians: Member[];
+  relatives?: Array<{ member: Member; children: string[]; needsApproval?: boolean }>;
+  children: string[];
+  toys?: Array<{ toyId: string; childId: string }>;
+  retentionDays?: number;
+  epoch?: number;
+}
+
+export interface TestFamily {
+  familyId: string;
+  epoch: number;
+  familyKey: Uint8Array;
+}
+
+function memberRows(familyId: string, spec: FamilySpec) {
+  return [
+    ...spec.guardians.map((g) => ({ family_id: familyId, account_id: g.accountId, role: 'guardian' as const, children: '[]', needs_approval: 0 })),
+    ...(spec.relatives ?? []).map((r) => ({ family_id: familyId, account_id: r.member.accountId, role: 'relative' as const, children: JSON.stringify(r.children), needs_approval: r.needsApproval === true ? 1 : 0 })),
+  ];
+}
+
+/**
+ * Writes a family's rows as the families feature stores them (through its repository). The roster
+ * entry bytes are placeholders: the message routes read only the head's tables.
+ */
+export async function seedFamily(store: SqlStore, spec: FamilySpec): Promise<TestFamily> {
+  const repository = createFamiliesRepository(store.db);
+  const familyId = b64(16);
+  const epoch = spec.epoch ?? 0;
+  await repository.transaction(async (tx) => {
+    await tx.insertFamily(
+      { id: familyId, created_at: 1, created_by: spec.guardians[0]!.accountId, epoch, head_hash: b64(32), retention_days: spec.retentionDays ?? 30, sealed_name: b64(40) },
+      { family_id: familyId, epoch, entry: b64(80), hash: b64(32) },
+      memberRows(familyId, spec),
+      spec.guardians.map((g) => ({ family_id: familyId, epoch, recipient_id: g.accountId, suite: 'test', enc: b64(32), ciphertext: b64(48) })),
+    );
+    for (const childId of spec.children) await tx.insertChild({ family_id: familyId, id: childId, sealed_profile: b64(40), created_at: 1, updated_at: 1 });
+  });
+  if (spec.toys !== undefined && spec.toys.length > 0) {
+    await store.db.insertInto('family_toys').values(spec.toys.map((t) => ({ family_id: familyId, toy_id: t.toyId, child_id: t.childId }))).execute();
+  }
+  return { familyId, epoch, familyKey: randomBytes(32) };
+}
+
+/** Appends a head with the given members (e.g. without a removed relative): a new epoch. */
+export async function changeRoster(store: SqlStore, family: TestFamily, spec: FamilySpec): Promise<TestFamily> {
+  const repository = createFamiliesRepository(store.db);
+  const epoch = family.epoch + 1;
+  const ok = await repository.transaction((tx) => tx.appendHead({
+    familyId: family.familyId,
+    previousEpoch: family.epoch,
+    entry: { family_id: family.familyId, epoch, entry: b64(80), hash: b64(32) },
+    retentionDays: spec.retentionDays ?? 30,
+    members: memberRows(family.familyId, spec),
+    toys: (spec.toys ?? []).map((t) => ({ family_id: family.familyId, toy_id: t.toyId, child_id: t.childId })),
+    wrappedKeys: spec.guardians.map((g) => ({ family_id: family.familyId, epoch, recipient_id: g.accountId, suite: 'test', enc: b64(32), ciphertext: b64(48) })),
+    completesInvites: [],
+  }));
+  if (!ok) throw new Error('the roster head moved');
+  return { familyId: family.familyId, epoch, familyKey: randomBytes(32) };
+}
+
+/** A real envelope from `sender` to `recipients`. */
+export function seal(sender: Member, family: TestFamily, recipients: string[], options: { audioBytes?: number; familyId?: string; senderId?: string; epoch?: number } = {}): Promise<SealedMessage> {
+  return sealMessage({
+    familyId: options.familyId ?? family.familyId,
+    epoch: options.epoch ?? family.epoch,
+    familyKey: family.familyKey,
+    sender: { accountId: options.senderId ?? sender.accountId, identity: sender.identity },
+    recipients,
+    audio: randomBytes(options.audioBytes ?? 2000),
+    audioType: 'audio/webm',
+    durationMs: 1500,
+    createdAt: 1_700_000_000_000,
+  });
+}
+
+export function upload(app: BurrowApp, member: Member, familyId: string, bytes: Uint8Array): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method: 'POST',
+    url: `/v1/families/${familyId}/messages`,
+    headers: { ...bearer(member.token), 'content-type': 'application/octet-stream' },
+    payload: Buffer.from(bytes),
+  });
+}
+
+export function call(app: BurrowApp, member: Member | undefined, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method,
+    url,
+    headers: member === undefined ? {} : bearer(member.token),
+    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+  });
+}
+
+/** Files under `dir` (recursively), split into stored blobs and temp files of uploads in progress. */
+export function blobFiles(dir: string): { blobs: string[]; temps: string[] } {
+  const blobs: string[] = [];
+  const temps: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return { blobs, temps };
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry);
+    if (!statSync(path).isDirectory()) continue;
+    for (const name of readdirSync(path)) (entry === 'tmp' ? temps : blobs).push(name);
+  }
+  return { blobs, temps };
+}
+
+export async function messageCount(store: SqlStore): Promise<number> {
+  const row = await store.db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,283 @@
+/** Voice messages over the API: uploads, listing, downloads, receipts, approvals, saving and deletion. */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
+import { approveMessage } from '../../../src/crypto/envelope.js';
+import { b64 } from '../helpers.js';
+import { startTestServer, type TestServer } from '../helpers.js';
+import { blobFiles, call, changeRoster, messageCount, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
+
+interface View {
+  messageId: string;
+  senderId: string;
+  recipients: string[];
+  size: number;
+  ciphertextHash: string;
+  needsApproval: boolean;
+  saved: boolean;
+  expiresAt?: number;
+  receivedAt: number;
+  approvals: Array<{ guardianId: string; signature: string }>;
+  receipts: Array<{ by: string; kind: string }>;
+}
+
+let server: TestServer;
+let mum: Member, dad: Member, gran: Member, aunt: Member, stranger: Member;
+let family: TestFamily;
+let other: TestFamily;
+const ada = b64(16);
+const ben = b64(16);
+
+beforeAll(async () => {
+  server = await startTestServer({ overrides: { limits: { maxMessageBytes: 64 * 1024 } } });
+  [mum, dad, gran, aunt, stranger] = await Promise.all([1, 2, 3, 4, 5].map(() => registerMember(server.app))) as [Member, Member, Member, Member, Member];
+  family = await seedFamily(server.store, {
+    guardians: [mum, dad],
+    relatives: [{ member: gran, children: [ada] }, { member: aunt, children: [ada, ben], needsApproval: true }],
+    children: [ada, ben],
+  });
+  other = await seedFamily(server.store, { guardians: [stranger], children: [b64(16)] });
+});
+afterAll(async () => { await server.close(); });
+
+const blobsDir = () => join(server.dataDir, 'blobs');
+const base = (f = family) => `/v1/families/${f.familyId}/messages`;
+
+async function send(from: Member, recipients: string[], audioBytes = 2000) {
+  const sealed = await seal(from, family, recipients, { audioBytes });
+  const answer = await upload(server.app, from, family.familyId, sealed.bytes);
+  expect(answer.statusCode, answer.body).toBe(201);
+  return { sealed, messageId: answer.json<{ messageId: string }>().messageId };
+}
+
+async function expectNothingStored(run: () => Promise<{ statusCode: number; body: string }>, status: number, type?: string) {
+  const rows = await messageCount(server.store);
+  const files = blobFiles(blobsDir()).blobs.length;
+  const answer = await run();
+  expect(answer.statusCode, answer.body).toBe(status);
+  if (type !== undefined) expect(JSON.parse(answer.body).type).toBe(type);
+  expect(await messageCount(server.store)).toBe(rows);
+  expect(blobFiles(blobsDir()).blobs.length).toBe(files);
+  expect(blobFiles(blobsDir()).temps).toEqual([]);
+}
+
+describe('uploading and downloading', () => {
+  it('a guardian uploads an envelope that lists and downloads byte for byte', async () => {
+    const { sealed, messageId } = await send(mum, [ada], 30_000);
+    expect(messageId).toBe(toBase64Url(sealed.header.messageId));
+    const list = await call(server.app, dad, 'GET', base());
+    expect(list.statusCode).toBe(200);
+    const view = list.json<{ messages: View[] }>().messages.find((m) => m.messageId === messageId)!;
+    expect(view.senderId).toBe(mum.accountId);
+    expect(view.recipients).toEqual([ada]);
+    expect(view.size).toBe(sealed.bytes.length);
+    expect(view.ciphertextHash).toBe(toBase64Url(sealed.ciphertextHash));
+    expect(view.needsApproval).toBe(false);
+    expect(view.saved).toBe(false);
+    expect(view.expiresAt).toBe(view.receivedAt + 30 * 24 * 3600_000);
+    const download = await call(server.app, dad, 'GET', `${base()}/${messageId}/envelope`);
+    expect(download.statusCode).toBe(200);
+    expect(download.headers['content-type']).toBe('application/octet-stream');
+    expect(Number(download.headers['content-length'])).toBe(sealed.bytes.length);
+    expect(new Uint8Array(download.rawPayload)).toEqual(sealed.bytes);
+  });
+
+  it('the blob is named at random, unrelated to the message id', async () => {
+    const { messageId } = await send(mum, [ben]);
+    const row = await server.store.db.selectFrom('messages').select('blob_name').where('id', '=', messageId).executeTakeFirstOrThrow();
+    expect(row.blob_name).not.toContain(messageId);
+    expect(blobFiles(blobsDir()).blobs).toContain(row.blob_name);
+    const view = await call(server.app, mum, 'GET', `${base()}/${messageId}`);
+    expect(view.body).not.toContain(row.blob_name);
+  });
+
+  it('an envelope naming another family, another sender or an old epoch is refused and nothing is stored', async () => {
+    const wrongFamily = await seal(mum, family, [ada], { familyId: other.familyId });
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, wrongFamily.bytes), 400, 'urn:burrow:problem:invalid-envelope');
+    const wrongSender = await seal(mum, family, [ada], { senderId: dad.accountId });
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, wrongSender.bytes), 400, 'urn:burrow:problem:invalid-envelope');
+    const oldEpoch = await seal(mum, family, [ada], { epoch: family.epoch + 5 });
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, oldEpoch.bytes), 409, 'urn:burrow:problem:stale-epoch');
+    const noChild = await seal(mum, family, [b64(16)]);
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, noChild.bytes), 404, 'urn:burrow:problem:not-found');
+  });
+
+  it('bytes that are not an envelope, or whose end is cut or padded, are refused and nothing is stored', async () => {
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, randomBytes(5000)), 400, 'urn:burrow:problem:invalid-envelope');
+    const sealed = await seal(mum, family, [ada]);
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, sealed.bytes.subarray(0, sealed.bytes.length - 10)), 400);
+    const padded = new Uint8Array(sealed.bytes.length + 3);
+    padded.set(sealed.bytes);
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, padded), 400);
+    const broken = sealed.bytes.slice();
+    // The signature's length prefix sits 68 bytes before the end.
+    broken[broken.length - 65] = 65;
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, broken), 400, 'urn:burrow:problem:invalid-envelope');
+  });
+
+  it('a body sent as JSON is refused with 415', async () => {
+    await expectNothingStored(() => call(server.app, mum, 'POST', base(), { envelope: 'x' }), 415, 'urn:burrow:problem:unsupported-media-type');
+  });
+
+  it('an envelope larger than the limit is refused with 413 and nothing is stored', async () => {
+    const big = await seal(mum, family, [ada], { audioBytes: 70 * 1024 });
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, big.bytes), 413, 'urn:burrow:problem:payload-too-large');
+  });
+
+  it('a message id used before is refused with 409', async () => {
+    const { sealed } = await send(mum, [ada]);
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, sealed.bytes), 409, 'urn:burrow:problem:conflict');
+  });
+
+  it('a stranger, or a relative addressing a child not theirs, gets 404 and nothing is stored', async () => {
+    const sealed = await seal(stranger, family, [ada]);
+    await expectNothingStored(() => upload(server.app, stranger, family.familyId, sealed.bytes), 404, 'urn:burrow:problem:not-found');
+    const toBen = await seal(gran, family, [ben]);
+    await expectNothingStored(() => upload(server.app, gran, family.familyId, toBen.bytes), 404, 'urn:burrow:problem:not-found');
+    const anonymous = await seal(mum, family, [ada]);
+    await expectNothingStored(() => server.app.inject({ method: 'POST', url: base(), headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from(anonymous.bytes) }), 401);
+  });
+});
+
+describe('who sees what', () => {
+  it('a relative sees only messages for their children and their own; guardians see all', async () => {
+    const toBen = await send(mum, [ben]);
+    const toAda = await send(dad, [ada]);
+    const fromGran = await send(gran, [ada]);
+    const granList = (await call(server.app, gran, 'GET', base())).json<{ messages: View[] }>().messages.map((m) => m.messageId);
+    expect(granList).toContain(toAda.messageId);
+    expect(granList).toContain(fromGran.messageId);
+    expect(granList).not.toContain(toBen.messageId);
+    expect((await call(server.app, gran, 'GET', `${base()}/${toBen.messageId}`)).statusCode).toBe(404);
+    expect((await call(server.app, gran, 'GET', `${base()}/${toBen.messageId}/envelope`)).statusCode).toBe(404);
+    expect((await call(server.app, gran, 'POST', `${base()}/${toBen.messageId}/receipts`, { kind: 'played' })).statusCode).toBe(404);
+    const mumList = (await call(server.app, mum, 'GET', base())).json<{ messages: View[] }>().messages.map((m) => m.messageId);
+    expect(mumList).toEqual(expect.arrayContaining([toBen.messageId, toAda.messageId, fromGran.messageId]));
+  });
+
+  it('nobody reaches another family: its messages and its list answer 404', async () => {
+    const { messageId } = await send(mum, [ada]);
+    expect((await call(server.app, stranger, 'GET', base())).statusCode).toBe(404);
+    expect((await call(server.app, stranger, 'GET', `${base()}/${messageId}`)).statusCode).toBe(404);
+    expect((await call(server.app, stranger, 'GET', `${base(other)}/${messageId}`)).statusCode).toBe(404);
+    expect((await call(server.app, stranger, 'GET', `${base(other)}/${messageId}/envelope`)).statusCode).toBe(404);
+    expect((await call(server.app, stranger, 'DELETE', `${base(other)}/${messageId}`)).statusCode).toBe(404);
+  });
+
+  it('lists newest first in pages with a cursor, and filters by conversation', async () => {
+    const fresh = await seedFamily(server.store, { guardians: [mum], children: [ada, ben] });
+    const sent: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const sealed = await seal(mum, fresh, [i % 2 === 0 ? ada : ben]);
+      const answer = await upload(server.app, mum, fresh.familyId, sealed.bytes);
+      expect(answer.statusCode).toBe(201);
+      sent.push(answer.json<{ messageId: string }>().messageId);
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const answer = await call(server.app, mum, 'GET', `${base(fresh)}?limit=3${cursor === undefined ? '' : `&before=${cursor}`}`);
+      expect(answer.statusCode).toBe(200);
+      const page = answer.json<{ messages: View[]; nextCursor?: string }>();
+      seen.push(...page.messages.map((m) => m.messageId));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== undefined);
+    expect(pages).toBe(3);
+    expect(new Set(seen)).toEqual(new Set(sent));
+    expect(seen).toHaveLength(7);
+    const received = await server.store.db.selectFrom('messages').select(['id', 'received_at']).where('family_id', '=', fresh.familyId).execute();
+    const order = [...received].sort((a, b) => Number(b.received_at) - Number(a.received_at) || (a.id < b.id ? 1 : -1)).map((r) => r.id);
+    expect(seen).toEqual(order);
+    const forBen = (await call(server.app, mum, 'GET', `${base(fresh)}?conversation=${ben}`)).json<{ messages: View[] }>().messages;
+    expect(forBen.map((m) => m.messageId).sort()).toEqual(sent.filter((_, i) => i % 2 === 1).sort());
+    expect((await call(server.app, mum, 'GET', `${base(fresh)}?before=bm90LWEtY3Vyc29y`)).statusCode).toBe(400);
+  });
+});
+
+describe('receipts, approvals, saving and deleting', () => {
+  it('receipts are recorded once per member and kind', async () => {
+    const { messageId } = await send(mum, [ada]);
+    for (let i = 0; i < 2; i++) expect((await call(server.app, gran, 'POST', `${base()}/${messageId}/receipts`, { kind: 'delivered' })).statusCode).toBe(200);
+    const answer = await call(server.app, dad, 'POST', `${base()}/${messageId}/receipts`, { kind: 'played' });
+    const receipts = answer.json<View>().receipts;
+    expect(receipts.map((r) => `${r.by}/${r.kind}`).sort()).toEqual([`${dad.accountId}/played`, `${gran.accountId}/delivered`].sort());
+  });
+
+  it('a message from a relative who needs approval waits in the queue until a guardian signs it', async () => {
+    const { sealed, messageId } = await send(aunt, [ben]);
+    const queue = (await call(server.app, mum, 'GET', `${base()}?pendingApproval=true`)).json<{ messages: View[] }>().messages;
+    expect(queue.map((m) => m.messageId)).toContain(messageId);
+    expect(queue.every((m) => m.needsApproval && m.approvals.length === 0)).toBe(true);
+
+    const byAunt = await approveMessage({ guardian: { accountId: aunt.accountId, identity: aunt.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    const self = await call(server.app, aunt, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(byAunt.signature) });
+    expect(self.statusCode).toBe(403);
+
+    const byDadForMum = await approveMessage({ guardian: { accountId: mum.accountId, identity: dad.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    const forged = await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(byDadForMum.signature) });
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json<{ type: string }>().type).toBe('urn:burrow:problem:invalid-approval');
+
+    const wrongHash = await approveMessage({ guardian: { accountId: mum.accountId, identity: mum.identity }, messageId: sealed.header.messageId, ciphertextHash: randomBytes(32) });
+    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(wrongHash.signature) })).statusCode).toBe(400);
+
+    const real = await approveMessage({ guardian: { accountId: mum.accountId, identity: mum.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    const approved = await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(real.signature) });
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(approved.json<View>().approvals).toEqual([{ guardianId: mum.accountId, signature: toBase64Url(real.signature) }]);
+    expect(fromBase64Url(approved.json<View>().ciphertextHash)).toEqual(sealed.ciphertextHash);
+    const after = (await call(server.app, mum, 'GET', `${base()}?pendingApproval=true`)).json<{ messages: View[] }>().messages;
+    expect(after.map((m) => m.messageId)).not.toContain(messageId);
+  });
+
+  it('a message that needs no approval cannot be approved', async () => {
+    const { sealed, messageId } = await send(gran, [ada]);
+    const real = await approveMessage({ guardian: { accountId: mum.accountId, identity: mum.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(real.signature) })).statusCode).toBe(409);
+  });
+
+  it('a saved message has no expiry; unsaved, it expires again after the retention period', async () => {
+    const { messageId } = await send(gran, [ada]);
+    const saved = await call(server.app, gran, 'PUT', `${base()}/${messageId}/saved`, { saved: true });
+    expect(saved.statusCode).toBe(200);
+    expect(saved.json<View>().saved).toBe(true);
+    expect(saved.json<View>().expiresAt).toBeUndefined();
+    const unsaved = (await call(server.app, mum, 'PUT', `${base()}/${messageId}/saved`, { saved: false })).json<View>();
+    expect(unsaved.saved).toBe(false);
+    expect(unsaved.expiresAt).toBe(unsaved.receivedAt + 30 * 24 * 3600_000);
+  });
+
+  it('the sender or a guardian deletes a message with its blob; another relative gets 403, a stranger 404', async () => {
+    const first = await send(gran, [ada]);
+    expect((await call(server.app, aunt, 'DELETE', `${base()}/${first.messageId}`)).statusCode).toBe(403);
+    expect((await call(server.app, stranger, 'DELETE', `${base()}/${first.messageId}`)).statusCode).toBe(404);
+    const blob = (await server.store.db.selectFrom('messages').select('blob_name').where('id', '=', first.messageId).executeTakeFirstOrThrow()).blob_name;
+    expect((await call(server.app, gran, 'DELETE', `${base()}/${first.messageId}`)).statusCode).toBe(204);
+    expect(blobFiles(blobsDir()).blobs).not.toContain(blob);
+    expect((await call(server.app, gran, 'GET', `${base()}/${first.messageId}`)).statusCode).toBe(404);
+    const second = await send(gran, [ada]);
+    expect((await call(server.app, dad, 'DELETE', `${base()}/${second.messageId}`)).statusCode).toBe(204);
+    expect((await call(server.app, dad, 'DELETE', `${base()}/${second.messageId}`)).statusCode).toBe(404);
+  });
+});
+
+describe('epochs and removal', () => {
+  it('a removed relative can neither post nor read, and a new epoch refuses envelopes sealed for the old one', async () => {
+    const fresh = await seedFamily(server.store, { guardians: [mum], relatives: [{ member: gran, children: [ada] }], children: [ada] });
+    const before = await seal(gran, fresh, [ada]);
+    const accepted = await upload(server.app, gran, fresh.familyId, before.bytes);
+    expect(accepted.statusCode).toBe(201);
+    const next = await changeRoster(server.store, fresh, { guardians: [mum], children: [ada] });
+    const late = await seal(gran, next, [ada]);
+    expect((await upload(server.app, gran, fresh.familyId, late.bytes)).statusCode).toBe(404);
+    expect((await call(server.app, gran, 'GET', base(fresh))).statusCode).toBe(404);
+    expect((await call(server.app, gran, 'GET', `${base(fresh)}/${accepted.json<{ messageId: string }>().messageId}`)).statusCode).toBe(404);
+    const stale = await seal(mum, fresh, [ada]);
+    const refused = await upload(server.app, mum, fresh.familyId, stale.bytes);
+    expect(refused.statusCode).toBe(409);
+    const current = await seal(mum, next, [ada]);
+    expect((await upload(server.app, mum, fresh.familyId, current.bytes)).statusCode).toBe(201);
+  });
+});
