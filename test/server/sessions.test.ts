@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemRandom } from '../../src/server/deps.js';
+import { createSessionsRepository } from '../../src/server/sessions/repository.js';
+import { createSessionsService } from '../../src/server/sessions/service.js';
 import { b64, bearer, login, post, registerUser, startTestServer, manualClock, type TestServer } from './helpers.js';
 
 const clock = manualClock();
@@ -83,5 +86,15 @@ describe('sessions', () => {
     expect(bad.statusCode).toBe(400);
     const unknown = await server.app.inject({ method: 'DELETE', url: `/v1/sessions/${b64(16)}`, headers: bearer(user.token) });
     expect(unknown.statusCode).toBe(404);
+  });
+});
+
+describe('the session sweep', () => {
+  it('deletes expired sessions that nobody presents again', async () => {
+    const user = await registerUser(server.app);
+    const sessions = createSessionsService({ repository: createSessionsRepository(server.store.db), clock, random: systemRandom, ttlMs: 10 * 60_000, touchIntervalMs: 60_000 });
+    clock.advance(10 * 60_000 + 1);
+    expect(await sessions.sweepExpired()).toBeGreaterThan(0);
+    expect(await server.store.db.selectFrom('sessions').selectAll().where('id', '=', user.sessionId).execute()).toEqual([]);
   });
 });

@@ -31,6 +31,8 @@ export interface SessionsService {
   /** Ends one of the caller's own sessions; `burrow/not-found` for anyone else's. */
   revoke(accountId: string, sessionId: string): Promise<void>;
   revokeAll(accountId: string): Promise<void>;
+  /** Deletes every expired session; returns how many. */
+  sweepExpired(): Promise<number>;
 }
 
 export function createSessionsService(deps: { repository: SessionsRepository; clock: Clock; random: Random; ttlMs: number; touchIntervalMs: number }): SessionsService {
@@ -76,6 +78,9 @@ export function createSessionsService(deps: { repository: SessionsRepository; cl
     },
     async revokeAll(accountId) {
       await repository.deleteAllForAccount(accountId);
+    },
+    async sweepExpired() {
+      return repository.deleteExpired(clock.now());
     },
   };
   return service;
