@@ -69,7 +69,7 @@ describe('the sweeper', () => {
   it('deletes blobs no message references once they are older than the grace period, and leaves the rest', async () => {
     const messageId = await send();
     const referenced = await blobOf(messageId);
-    const orphan = await blobs.put([randomBytes(1000)], { maxBytes: 10_000 });
+    const orphan = await blobs.put((async function* () { yield randomBytes(1000); })(), { maxBytes: 10_000 });
     // Stored "now" by the test's clock, which earlier tests moved ahead of the real one.
     const now = clock.now() / 1000;
     utimesSync(join(server.dataDir, 'blobs', orphan.name.slice(0, 2), orphan.name), now, now);
