@@ -1,4 +1,5 @@
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
 import { newBlobName } from '../../../src/storage/blobs/blob-store.js';
 import { openBlobStore } from '../../../src/storage/blobs/open-blob-store.js';
 import { S3BlobStore, parseBlobUrl, publicReadFromFacts, type S3BlobStoreOptions } from '../../../src/storage/blobs/s3-blob-store.js';
-import { blobStoreContract, expectSameBytes, readAll } from './blob-store.contract.js';
+import { blobStoreContract, chunked, expectSameBytes, readAll } from './blob-store.contract.js';
 
 let server: S3rver;
 let directory: string;
@@ -94,16 +95,33 @@ describe('S3 blob store', () => {
     }
   });
 
-  it('stores a body larger than one multipart part when the limit allows it', async () => {
+  it('stores bodies larger than one multipart part, whatever the chunking', async () => {
     const bucket = await newBucket();
     const store = new S3BlobStore(options(bucket));
     try {
-      const bytes = randomBytes(11 * 1024 * 1024);
-      const chunks: Uint8Array[] = [];
-      for (let offset = 0; offset < bytes.length; offset += 256 * 1024) chunks.push(bytes.subarray(offset, offset + 256 * 1024));
-      const stored = await store.put(Readable.from(chunks), { maxBytes: 12 * 1024 * 1024 });
-      expect(stored.size).toBe(bytes.length);
-      expectSameBytes(await readAll((await store.get(stored.name))!.body), bytes);
+      // 10 MiB in 1 MiB chunks ends exactly on a part boundary; 11 MiB + 7 in odd chunks splits chunks across parts.
+      for (const [length, chunkSize] of [[10 * 1024 * 1024, 1024 * 1024], [11 * 1024 * 1024 + 7, 333_333]] as const) {
+        const bytes = randomBytes(length);
+        const stored = await store.put(Readable.from(chunked(bytes, chunkSize)), { maxBytes: 12 * 1024 * 1024 });
+        expect(stored.size).toBe(length);
+        expect(Buffer.from(stored.sha256).equals(createHash('sha256').update(bytes).digest())).toBe(true);
+        expectSameBytes(await readAll((await store.get(stored.name))!.body), bytes);
+      }
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('a multipart upload that goes over the limit after its first part leaves no object', async () => {
+    const bucket = await newBucket();
+    const store = new S3BlobStore(options(bucket));
+    try {
+      const bytes = randomBytes(7 * 1024 * 1024);
+      const error = await store.put(Readable.from(chunked(bytes, 512 * 1024)), { maxBytes: 6 * 1024 * 1024 }).catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('burrow/payload-too-large');
+      const listed = [];
+      for await (const entry of store.list()) listed.push(entry.name);
+      expect(listed).toEqual([]);
     } finally {
       await store.close();
     }
