@@ -18,6 +18,7 @@ export const SETTINGS: FamilySettings = { volumeLimit: 80, retentionDays: 30 };
 /** A signed-in account whose registered public keys are `identity`'s. */
 export interface Person {
   accountId: string;
+  sessionId: string;
   token: string;
   identity: Identity;
 }
@@ -54,8 +55,8 @@ export async function newPerson(app: BurrowApp): Promise<Person> {
     sessionLabel: 'test',
   });
   if (finish.statusCode !== 201) throw new Error(`register/finish answered ${finish.statusCode}: ${finish.body}`);
-  const body = finish.json<{ accountId: string; token: string }>();
-  return { accountId: body.accountId, token: body.token, identity };
+  const body = finish.json<{ accountId: string; sessionId: string; token: string }>();
+  return { accountId: body.accountId, sessionId: body.sessionId, token: body.token, identity };
 }
 
 export function wireKeys(keys: readonly WrappedKey[]) {

@@ -1,0 +1,232 @@
+/**
+ * The authorisation cases of every authenticated route, keyed `'METHOD /path'` exactly as the route
+ * registry records it. test/server/authorization.test.ts fails for any authenticated route that has
+ * no entry here, and runs every case against one seeded world:
+ *
+ * - `anonymous`: no session → 401.
+ * - `otherFamily`: a guardian of another family reaching family A's ids → 404 (existence is not leaked).
+ * - `relativeBeyondChildren`: a relative of A going past the children they were given → 404 for a
+ *   child outside their set, 403 for a guardian-only action on what they can see.
+ * - `removedMember`: someone removed from A's roster → 404, at once.
+ *
+ * A case that cannot apply to a route says why (`notApplicable`), so the reason is reviewed with it.
+ * Features add their routes' entries here (e.g. messages: build what a case needs inside `request`).
+ */
+import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { b64, startTestServer, type TestServer } from './helpers.js';
+import {
+  addChild,
+  appendBody,
+  appendEntry,
+  createFamily,
+  createFamilyBody,
+  createInvite,
+  join,
+  newClientId,
+  newPerson,
+  sealedChild,
+  type Person,
+  type TestFamily,
+} from './families/fixtures.js';
+
+export type Caller = 'anonymous' | 'otherFamily' | 'relativeBeyondChildren' | 'removedMember';
+export const CALLERS: readonly Caller[] = ['anonymous', 'otherFamily', 'relativeBeyondChildren', 'removedMember'];
+
+/** The seeded world every case runs in. */
+export interface AuthzWorld {
+  server: TestServer;
+  /** Family A: `guardian`, and `relative` limited to `relativeChild`; `removed` was a relative and was removed. */
+  family: TestFamily;
+  guardian: Person;
+  relative: Person;
+  removed: Person;
+  relativeChild: string;
+  /** A child of A that the relative was not given. */
+  otherChild: string;
+  /** An open invite of A. */
+  inviteId: string;
+  /** Family B and its guardian. */
+  otherFamily: TestFamily;
+  otherGuardian: Person;
+}
+
+export interface CaseRequest {
+  url: string;
+  payload?: unknown;
+}
+
+export type Expectation =
+  | { status: number; check?: (answer: LightMyRequestResponse, world: AuthzWorld) => void | Promise<void> }
+  | { notApplicable: string };
+
+export interface RouteAuthorization {
+  /** The request for this route aimed at family A's objects, as `caller` would send it. */
+  request(world: AuthzWorld, caller: Caller): CaseRequest | Promise<CaseRequest>;
+  /** Sends the request another way (e.g. a WebSocket upgrade); default: `app.inject`. */
+  send?(world: AuthzWorld, request: CaseRequest, headers: Record<string, string>, method: string): Promise<LightMyRequestResponse>;
+  cases: Record<Caller, Expectation>;
+}
+
+/** The person behind a caller (undefined for anonymous). */
+export function personOf(world: AuthzWorld, caller: Caller): Person | undefined {
+  switch (caller) {
+    case 'anonymous':
+      return undefined;
+    case 'otherFamily':
+      return world.otherGuardian;
+    case 'relativeBeyondChildren':
+      return world.relative;
+    case 'removedMember':
+      return world.removed;
+  }
+}
+
+/** Seeds the world: family A with a guardian, a limited relative, a removed relative, two children and an open invite; family B. */
+export async function seedAuthzWorld(): Promise<AuthzWorld> {
+  const server = await startTestServer();
+  const app = server.app;
+  const [guardian, relative, removed, otherGuardian] = await Promise.all([newPerson(app), newPerson(app), newPerson(app), newPerson(app)]);
+  const family = await createFamily(app, guardian);
+  const relativeChild = await addChild(app, family, guardian);
+  const otherChild = await addChild(app, family, guardian);
+  await join(app, family, guardian, relative, { role: 'relative', children: [relativeChild], needsApproval: false });
+  await join(app, family, guardian, removed, { role: 'relative', children: [relativeChild], needsApproval: false });
+  const head = family.chain[family.chain.length - 1]!;
+  const removal = await appendEntry(app, family, guardian, head.members.filter((m) => m.accountId !== removed.accountId));
+  if (removal.statusCode !== 201) throw new Error(`removal answered ${removal.statusCode}`);
+  const inviteId = await createInvite(app, family, guardian, { role: 'guardian', children: [], needsApproval: false });
+  const otherFamily = await createFamily(app, otherGuardian);
+  await addChild(app, otherFamily, otherGuardian);
+  return { server, family, guardian, relative, removed, relativeChild, otherChild, inviteId, otherFamily, otherGuardian };
+}
+
+const unauthenticated: Expectation = { status: 401 };
+const notFound: Expectation = { status: 404 };
+const forbidden: Expectation = { status: 403 };
+const ownAccountOnly: Expectation = { notApplicable: 'acts on the caller’s own account or sessions, never on a family' };
+
+function familyIdsOf(answer: LightMyRequestResponse): string[] {
+  return answer.json<{ families: Array<{ familyId: string }> }>().families.map((f) => f.familyId);
+}
+
+function childIdsOf(answer: LightMyRequestResponse): string[] {
+  return answer.json<{ children: Array<{ childId: string }> }>().children.map((c) => c.childId);
+}
+
+const A = (world: AuthzWorld) => `/v1/families/${world.family.familyId}`;
+
+export const authorizationCases: Record<string, RouteAuthorization> = {
+  // Accounts and sessions: not family-scoped; only the caller's own.
+  'POST /v1/accounts/logout': { request: () => ({ url: '/v1/accounts/logout' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  'GET /v1/accounts/me': { request: () => ({ url: '/v1/accounts/me' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  'DELETE /v1/accounts/me': { request: () => ({ url: '/v1/accounts/me', payload: { confirm: 'delete my account' } }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  'GET /v1/sessions': { request: () => ({ url: '/v1/sessions' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  'DELETE /v1/sessions/:sessionId': {
+    // Someone else's session (the guardian's) is 404 to every other caller.
+    request: (world) => ({ url: `/v1/sessions/${world.guardian.sessionId}` }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: notFound, removedMember: notFound },
+  },
+  'POST /v1/sessions/revoke-all': { request: () => ({ url: '/v1/sessions/revoke-all' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+
+  // Families and the roster.
+  'POST /v1/families': {
+    request: async (world, caller) => ({ url: '/v1/families', payload: (await createFamilyBody(personOf(world, caller) ?? world.guardian)).body }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: { notApplicable: 'creates a new family; there is no existing object to reach' },
+      relativeBeyondChildren: { notApplicable: 'creates a new family; there is no existing object to reach' },
+      removedMember: { notApplicable: 'creates a new family; there is no existing object to reach' },
+    },
+  },
+  'GET /v1/families': {
+    request: () => ({ url: '/v1/families' }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: { status: 200, check: (answer, world) => { expect(familyIdsOf(answer)).toEqual([world.otherFamily.familyId]); } },
+      relativeBeyondChildren: { status: 200, check: (answer, world) => { expect(familyIdsOf(answer)).toEqual([world.family.familyId]); } },
+      removedMember: { status: 200, check: (answer) => { expect(familyIdsOf(answer)).toEqual([]); } },
+    },
+  },
+  'GET /v1/families/:familyId': {
+    request: (world) => ({ url: A(world) }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { status: 200, check: (answer, world) => { expect(childIdsOf(answer)).toEqual([world.relativeChild]); } },
+      removedMember: notFound,
+    },
+  },
+  'GET /v1/families/:familyId/roster': {
+    request: (world) => ({ url: `${A(world)}/roster` }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: { notApplicable: 'every member may read the whole roster: it is what they verify' }, removedMember: notFound },
+  },
+  'POST /v1/families/:familyId/roster': {
+    request: async (world) => ({ url: `${A(world)}/roster`, payload: (await appendBody(world.family, world.guardian, world.family.chain[world.family.chain.length - 1]!.members)).body }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+  'DELETE /v1/families/:familyId': {
+    request: (world) => ({ url: A(world), payload: { confirm: 'delete this family' } }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+
+  // Children.
+  'GET /v1/families/:familyId/children': {
+    request: (world) => ({ url: `${A(world)}/children` }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { status: 200, check: (answer, world) => { expect(childIdsOf(answer)).toEqual([world.relativeChild]); } },
+      removedMember: notFound,
+    },
+  },
+  'POST /v1/families/:familyId/children': {
+    request: async (world) => {
+      const childId = newClientId();
+      return { url: `${A(world)}/children`, payload: { childId, sealedProfile: await sealedChild(world.family, childId) } };
+    },
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+  'PUT /v1/families/:familyId/children/:childId': {
+    request: async (world) => ({ url: `${A(world)}/children/${world.otherChild}`, payload: { sealedProfile: await sealedChild(world.family, world.otherChild, 'Renamed') } }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: notFound, removedMember: notFound },
+  },
+  'DELETE /v1/families/:familyId/children/:childId': {
+    request: (world) => ({ url: `${A(world)}/children/${world.otherChild}` }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: notFound, removedMember: notFound },
+  },
+
+  // Invites.
+  'POST /v1/families/:familyId/invites': {
+    request: (world) => ({ url: `${A(world)}/invites`, payload: { inviteId: newClientId(), terms: { role: 'guardian', children: [], needsApproval: false }, guardianProof: b64(32) } }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+  'GET /v1/families/:familyId/invites': {
+    request: (world) => ({ url: `${A(world)}/invites` }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+  'DELETE /v1/families/:familyId/invites/:inviteId': {
+    request: (world) => ({ url: `${A(world)}/invites/${world.inviteId}` }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+  'GET /v1/invites/:inviteId': {
+    // An unknown id: 404 to everyone signed in (a known one is readable by whoever holds its link).
+    request: () => ({ url: `/v1/invites/${newClientId()}` }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { notApplicable: 'an invite id is a 128-bit capability shared by link; holding it is the authorisation' },
+      removedMember: notFound,
+    },
+  },
+  'POST /v1/invites/:inviteId/accept': {
+    request: () => ({ url: `/v1/invites/${newClientId()}/accept`, payload: { joinerProof: b64(32) } }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { notApplicable: 'an invite id is a 128-bit capability shared by link; holding it is the authorisation' },
+      removedMember: notFound,
+    },
+  },
+};
+
