@@ -254,7 +254,10 @@ export class BurrowApi {
   }
 
   async #call<S extends TSchema | undefined>(method: HttpMethod, path: string, schema: S, body?: unknown): Promise<S extends TSchema ? Static<S> : void> {
-    const response = await this.#send(method, path, body === undefined ? {} : { json: body });
+    // A state-changing request always carries a JSON body ({} when it has nothing to say): the
+    // server refuses cookie-authenticated changes sent as anything else (its CSRF defence).
+    const json = body === undefined && method !== 'GET' ? {} : body;
+    const response = await this.#send(method, path, json === undefined ? {} : { json });
     const parsed = await this.#parse(response, method, path);
     if (schema === undefined) return undefined as S extends TSchema ? Static<S> : void;
     if (!Value.Check(schema, parsed)) {

@@ -229,6 +229,13 @@ describe('accounts through the client library against a real server', { timeout:
     expect(login.session.token).toBeUndefined();
     expect(await secretOf(login.identity)).toBe(await secretOf(registration.identity));
     expect((await browser.me()).accountId).toBe(registration.session.accountId);
+
+    const phone = api();
+    const phoneLogin = await loginAccount({ api: phone, ...user });
+    await revokeSession(browser, phoneLogin.session.sessionId);
+    expect(await failure(phone.me())).toMatchObject({ code: 'burrow/unauthenticated' });
+    await revokeAllSessions(browser);
+    expect(await failure(browser.me())).toMatchObject({ code: 'burrow/unauthenticated' });
   });
 
   it("one account cannot revoke another account's session", async () => {
