@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
-import type { BusEvent } from '../../../src/storage/bus/event-bus.js';
+import { followTopics, type BusEvent } from '../../../src/storage/bus/event-bus.js';
 import { LISTENER_APPLICATION_NAME, openPgEventBus, type PgEventBus } from '../../../src/storage/bus/pg-event-bus.js';
 import { eventBusContract, eventually, testClock } from './event-bus.contract.js';
 
@@ -122,6 +122,24 @@ describe('PostgreSQL event bus', () => {
     await eventually(() => seen.length === 6, 'the events published while disconnected arrive');
     expect(seen.map((event) => event.data)).toEqual([1, 2, 3, 4, 5, 6].map((n) => ({ n })));
     expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('a client that resumes while its node is reconnecting still gets every event once', async () => {
+    const follower = await node();
+    const publisher = await node();
+    for (let n = 1; n <= 3; n++) await publisher.publish('family:resume', 'message', { n });
+    const database = new URL(url).pathname.slice(1);
+    await admin((client) =>
+      client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [database, LISTENER_APPLICATION_NAME]),
+    );
+    const seen: BusEvent[] = [];
+    const following = followTopics(follower, { 'family:resume': '1' }, (event) => seen.push(event));
+    for (let n = 4; n <= 8; n++) await publisher.publish('family:resume', 'message', { n });
+    const stop = await following;
+    await publisher.publish('family:resume', 'message', { n: 9 });
+    await eventually(() => seen.length === 8, 'events 2–9 arrive');
+    expect(seen.map((event) => event.data)).toEqual([2, 3, 4, 5, 6, 7, 8, 9].map((n) => ({ n })));
+    stop();
   });
 
   it('two nodes creating the tables at the same moment both start', async () => {
