@@ -8,7 +8,8 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routesOf } from '../../src/server/app.js';
 import type { RouteInfo } from '../../src/server/http/route-registry.js';
-import { b64, bearer, registerUser, rowCounts, startTestServer, type TestServer, type TestUser } from './helpers.js';
+import { addChild, createFamily, createInvite, newPerson, type Person } from './families/fixtures.js';
+import { b64, bearer, rowCounts, startTestServer, type TestServer } from './helpers.js';
 
 type Schema = Record<string, unknown>;
 
@@ -50,7 +51,10 @@ interface Case {
   url?: string;
 }
 
-function urlOf(route: RouteInfo, param = () => b64(16)): string {
+/** Path parameters that name real objects the user may act on (a family they guard, its child and invite), so bad input reaches the handlers. */
+const knownIds: Record<string, string> = {};
+
+function urlOf(route: RouteInfo, param = (name: string) => knownIds[name] ?? b64(16)): string {
   return route.url.replace(/:[A-Za-z0-9_]+/g, param);
 }
 
@@ -91,10 +95,14 @@ function casesFor(route: RouteInfo, maxBodyBytes: number): Case[] {
 }
 
 let server: TestServer;
-let user: TestUser;
+let user: Person;
 beforeAll(async () => {
   server = await startTestServer();
-  user = await registerUser(server.app);
+  user = await newPerson(server.app);
+  const family = await createFamily(server.app, user);
+  knownIds[':familyId'] = family.familyId;
+  knownIds[':childId'] = await addChild(server.app, family, user);
+  knownIds[':inviteId'] = await createInvite(server.app, family, user, { role: 'guardian', children: [], needsApproval: false });
 });
 afterAll(async () => { await server.close(); });
 
