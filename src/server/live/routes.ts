@@ -51,6 +51,14 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
           throw new BurrowError('burrow/rate-limited', 'Too many live connections for this account; close one first', { retryAfter: 30 });
         }
       },
+      // A refused upgrade (401, 403, 429) has answered over the raw socket, which no HTTP parser
+      // owns any more: end it, so a client that does not hang up cannot hold it open.
+      onResponse: async (request) => {
+        if (request.headers.upgrade === undefined) return;
+        const socket = request.raw.socket;
+        socket.end();
+        setTimeout(() => socket.destroy(), 1_000).unref();
+      },
       handler: async () => {
         throw new BurrowError('burrow/bad-request', 'Open /v1/live as a WebSocket (Upgrade: websocket)');
       },

@@ -1,0 +1,280 @@
+/** The live channel over a real WebSocket on 127.0.0.1: events, filtering, resume, origin, heartbeats and limits. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createServer } from '../../../src/server/app.js';
+import { loadConfig } from '../../../src/server/config.js';
+import type { BurrowApp } from '../../../src/server/http/types.js';
+import { createFamilyEvents } from '../../../src/server/live/family-events.js';
+import { createPrincipalsOf } from '../../../src/server/live/principals.js';
+import { loadOrCreateSecrets } from '../../../src/server/secrets.js';
+import { LocalEventBus } from '../../../src/storage/bus/local-event-bus.js';
+import type { SqlStore } from '../../../src/storage/database.js';
+import { openSqliteStore } from '../../../src/storage/sqlite.js';
+import { b64, bearer } from '../helpers.js';
+import { call, changeRoster, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
+
+interface EventFrame { type: 'event'; familyId: string; cursor: string; event: string; data: Record<string, unknown>; at: number }
+type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'; problem: { type: string } };
+
+let app: BurrowApp;
+let store: SqlStore;
+let bus: LocalEventBus;
+let port: number;
+let mum: Member, dad: Member, gran: Member;
+let family: TestFamily;
+const ada = b64(16);
+const ben = b64(16);
+
+beforeAll(async () => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-live-')), 'data');
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent',
+      rateLimits: { globalPerIp: { max: 100_000, windowMs: 60_000 }, anonymousPerIp: { max: 100_000, windowMs: 60_000 }, perAccount: { max: 100_000, windowMs: 60_000 } },
+      live: { heartbeatMs: 150, resumeWaitMs: 300, maxFramesPerMinute: 40, maxConnectionsPerAccount: 6 },
+    },
+  });
+  const { secrets } = await loadOrCreateSecrets({ dataDir });
+  store = await openSqliteStore(join(dataDir, 'burrow.db'));
+  bus = new LocalEventBus({ database: join(dataDir, 'events.db') });
+  app = createServer({ config, store, secrets, bus, log: false });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  port = Number(new URL(address).port);
+  [mum, dad, gran] = await Promise.all([1, 2, 3].map(() => registerMember(app))) as [Member, Member, Member];
+  family = await seedFamily(store, { guardians: [mum, dad], relatives: [{ member: gran, children: [ada] }], children: [ada, ben] });
+});
+afterAll(async () => {
+  await app.close();
+  await bus.close();
+  await store.close();
+});
+
+/** A live client that records every frame. */
+class LiveClient {
+  readonly frames: Frame[] = [];
+  readonly socket: WebSocket;
+  closed: { code: number; reason: string } | undefined;
+  readonly opened: Promise<void>;
+
+  constructor(member: Member, options: { resume?: Record<string, string>; origin?: string; autoPong?: boolean; token?: string } = {}) {
+    const headers: Record<string, string> = bearer(options.token ?? member.token);
+    if (options.origin !== undefined) headers.origin = options.origin;
+    this.socket = new WebSocket(`ws://127.0.0.1:${port}/v1/live`, { headers, autoPong: options.autoPong ?? true });
+    this.socket.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
+    this.socket.on('close', (code, reason) => { this.closed = { code, reason: String(reason) }; });
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('open', () => {
+        if (options.resume !== undefined) this.socket.send(JSON.stringify({ type: 'resume', cursors: options.resume }));
+        resolve();
+      });
+      this.socket.once('unexpected-response', (request, response) => {
+        request.destroy();
+        reject(new Error(`HTTP ${response.statusCode}`));
+      });
+      this.socket.once('error', reject);
+    });
+  }
+
+  events(): EventFrame[] {
+    return this.frames.filter((f): f is EventFrame => f.type === 'event');
+  }
+
+  async until(predicate: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      if (predicate()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  ready(): Promise<void> {
+    return this.until(() => this.frames.some((f) => f.type === 'ready'), 'ready');
+  }
+
+  close(): Promise<void> {
+    if (this.closed !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.close();
+    });
+  }
+}
+
+async function send(from: Member, recipients: string[], to: TestFamily = family): Promise<string> {
+  const sealed = await seal(from, to, recipients);
+  const answer = await upload(app, from, to.familyId, sealed.bytes);
+  expect(answer.statusCode, answer.body).toBe(201);
+  return answer.json<{ messageId: string }>().messageId;
+}
+
+describe('live events', () => {
+  it('two members connected at once both get a new message', async () => {
+    const a = new LiveClient(mum, { resume: {} });
+    const b = new LiveClient(dad, { resume: {} });
+    await Promise.all([a.opened, b.opened]);
+    await Promise.all([a.ready(), b.ready()]);
+    const messageId = await send(mum, [ada]);
+    for (const client of [a, b]) {
+      await client.until(() => client.events().some((e) => e.event === 'message' && e.data.messageId === messageId), 'the message event');
+      const event = client.events().find((e) => e.data.messageId === messageId)!;
+      expect(event.familyId).toBe(family.familyId);
+      expect(event.data.senderId).toBe(mum.accountId);
+      expect(event.data.recipients).toEqual([ada]);
+    }
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a relative gets events only about their children', async () => {
+    const granClient = new LiveClient(gran);
+    const mumClient = new LiveClient(mum);
+    await Promise.all([granClient.opened, mumClient.opened]);
+    await Promise.all([granClient.ready(), mumClient.ready()]);
+    const forBen = await send(mum, [ben]);
+    const forAda = await send(mum, [ada]);
+    expect((await call(app, dad, 'POST', `/v1/families/${family.familyId}/messages/${forBen}/receipts`, { kind: 'played' })).statusCode).toBe(200);
+    await mumClient.until(() => mumClient.events().some((e) => e.event === 'receipt' && e.data.messageId === forBen), 'the receipt');
+    await granClient.until(() => granClient.events().some((e) => e.data.messageId === forAda), 'the message for ada');
+    expect(granClient.events().some((e) => e.data.messageId === forBen)).toBe(false);
+    await Promise.all([granClient.close(), mumClient.close()]);
+  });
+
+  it('a client offline for 100 events resumes from its cursor and gets each of them once after dedupe', async () => {
+    const first = new LiveClient(dad, { resume: {} });
+    await first.opened;
+    await first.ready();
+    const lastSeen = await send(mum, [ada]);
+    await first.until(() => first.events().some((e) => e.data.messageId === lastSeen), 'the last event before going offline');
+    const cursor = first.events().filter((e) => e.familyId === family.familyId).at(-1)!.cursor;
+    await first.close();
+
+    const missed: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const messageId = await send(i % 2 === 0 ? mum : gran, [ada]);
+      missed.push(`message/${messageId}`);
+      expect((await call(app, mum, 'POST', `/v1/families/${family.familyId}/messages/${messageId}/receipts`, { kind: 'delivered' })).statusCode).toBe(200);
+      missed.push(`receipt/${messageId}`);
+    }
+
+    const again = new LiveClient(dad, { resume: { [family.familyId]: cursor } });
+    await again.opened;
+    await again.ready();
+    const live = await send(mum, [ben]);
+    await again.until(() => again.events().some((e) => e.data.messageId === live), 'a live event after the backlog');
+    const seen = new Map<string, string>();
+    for (const e of again.events()) if (e.familyId === family.familyId) seen.set(e.cursor, `${e.event}/${String(e.data.messageId)}`);
+    const received = [...seen.values()].filter((v) => v !== `message/${live}`);
+    expect(received).toEqual(missed);
+    // The backlog came before 'ready', the live event after it.
+    const readyAt = again.frames.findIndex((f) => f.type === 'ready');
+    expect(again.frames.findIndex((f) => f.type === 'event' && f.data.messageId === live)).toBeGreaterThan(readyAt);
+    expect(again.frames.slice(0, readyAt).filter((f) => f.type === 'event')).toHaveLength(100);
+    await again.close();
+  });
+
+  it('a member removed from the family stops getting its events', async () => {
+    const fresh = await seedFamily(store, { guardians: [mum], relatives: [{ member: gran, children: [ada] }], children: [ada] });
+    const granClient = new LiveClient(gran);
+    await granClient.opened;
+    await granClient.ready();
+    const before = await send(mum, [ada], fresh);
+    await granClient.until(() => granClient.events().some((e) => e.data.messageId === before), 'the message before removal');
+    const next = await changeRoster(store, fresh, { guardians: [mum], children: [ada] });
+    await createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) }).publish(fresh.familyId, 'roster', { epoch: next.epoch });
+    await granClient.until(() => granClient.events().some((e) => e.familyId === fresh.familyId && e.event === 'roster'), 'the roster event');
+    const after = await send(mum, [ada], next);
+    // A later event of the family she is still in shows the connection is alive and past `after`.
+    const marker = await send(mum, [ada]);
+    await granClient.until(() => granClient.events().some((e) => e.data.messageId === marker), 'a later event of another family');
+    expect(granClient.events().some((e) => e.data.messageId === after)).toBe(false);
+    await granClient.close();
+  });
+
+  it('a member added to a family while connected starts getting its events', async () => {
+    const stranger = await registerMember(app);
+    const client = new LiveClient(stranger);
+    await client.opened;
+    await client.ready();
+    const fresh = await seedFamily(store, { guardians: [mum], children: [ada] });
+    const next = await changeRoster(store, fresh, { guardians: [mum, stranger], children: [ada] });
+    await createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) }).publish(fresh.familyId, 'roster', { epoch: next.epoch });
+    const messageId = await send(mum, [ada], next);
+    await client.until(() => client.events().some((e) => e.data.messageId === messageId), 'the new family\'s message');
+    await client.close();
+  });
+});
+
+describe('live connection rules', () => {
+  it('refuses an upgrade without a session, or from another origin', async () => {
+    await expect(new LiveClient(mum, { token: 'not-a-token' }).opened).rejects.toThrow('HTTP 401');
+    await expect(new LiveClient(mum, { origin: 'https://evil.example' }).opened).rejects.toThrow('HTTP 403');
+    const same = new LiveClient(mum, { origin: `http://127.0.0.1:${port}` });
+    await same.opened;
+    await same.ready();
+    await same.close();
+  });
+
+  it('answers a plain GET with a problem', async () => {
+    const answer = await app.inject({ method: 'GET', url: '/v1/live', headers: bearer(mum.token) });
+    expect(answer.statusCode).toBe(400);
+    expect(answer.headers['content-type']).toMatch(/problem\+json/);
+  });
+
+  it('answers pings, refuses malformed frames and stays open', async () => {
+    const client = new LiveClient(mum);
+    await client.opened;
+    client.socket.send(JSON.stringify({ type: 'ping' }));
+    client.socket.send('not json');
+    client.socket.send(JSON.stringify({ type: 'resume', cursors: { x: 1 } }));
+    await client.until(() => client.frames.filter((f) => f.type === 'error').length === 2 && client.frames.some((f) => f.type === 'pong'), 'a pong and two errors');
+    expect(client.closed).toBeUndefined();
+    await client.close();
+  });
+
+  it('closes a connection that stops answering heartbeats', async () => {
+    const client = new LiveClient(dad, { autoPong: false });
+    await client.opened;
+    await client.until(() => client.closed !== undefined, 'the server to drop the connection');
+    // Terminated without a close frame: 1006 on the client side.
+    expect(client.closed!.code).toBe(1006);
+  });
+
+  it('keeps a connection that answers heartbeats', async () => {
+    const client = new LiveClient(dad);
+    await client.opened;
+    let pings = 0;
+    client.socket.on('ping', () => { pings++; });
+    await client.until(() => pings >= 4, 'several heartbeats');
+    expect(client.closed).toBeUndefined();
+    await client.close();
+  });
+
+  it('closes a flood of frames with 1008', async () => {
+    const client = new LiveClient(mum);
+    await client.opened;
+    for (let i = 0; i < 60; i++) client.socket.send(JSON.stringify({ type: 'ping' }));
+    await client.until(() => client.closed !== undefined, 'the flood to be closed');
+    expect(client.closed!.code).toBe(1008);
+  });
+
+  it('closes the connection when its session is revoked', async () => {
+    const member = await registerMember(app);
+    const client = new LiveClient(member);
+    await client.opened;
+    await client.ready();
+    expect((await app.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
+    await client.until(() => client.closed !== undefined, 'the revoked session to be closed');
+    expect(client.closed!.code).toBe(1008);
+  });
+
+  it('limits the live connections of one account', async () => {
+    const member = await registerMember(app);
+    const clients = Array.from({ length: 6 }, () => new LiveClient(member));
+    await Promise.all(clients.map((c) => c.opened));
+    await expect(new LiveClient(member).opened).rejects.toThrow('HTTP 429');
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
