@@ -53,8 +53,9 @@ export function wavWith(marker: Uint8Array, sampleBytes = 4000): Uint8Array {
 }
 
 /** A live connection that records every event it is handed. */
-export async function recordLive(member: TestMember, url: string): Promise<{ live: LiveConnection; events: LiveEvent[]; waitFor: (predicate: (e: LiveEvent) => boolean, timeoutMs?: number) => Promise<LiveEvent> }> {
+export async function recordLive(member: TestMember, url: string): Promise<{ live: LiveConnection; events: LiveEvent[]; readies: () => number; waitFor: (predicate: (e: LiveEvent) => boolean, timeoutMs?: number) => Promise<LiveEvent> }> {
   const events: LiveEvent[] = [];
+  let readies = 0;
   const waiters: Array<{ predicate: (e: LiveEvent) => boolean; resolve: (e: LiveEvent) => void }> = [];
   const live = await connectLive({
     baseUrl: url,
@@ -62,6 +63,9 @@ export async function recordLive(member: TestMember, url: string): Promise<{ liv
     token: member.token,
     store: member.store,
     backoff: { initialMs: 50, maxMs: 500 },
+    onReady: () => {
+      readies += 1;
+    },
     onEvent: (event) => {
       events.push(event);
       for (const waiter of [...waiters]) {
@@ -86,5 +90,5 @@ export async function recordLive(member: TestMember, url: string): Promise<{ liv
       });
     });
   };
-  return { live, events, waitFor };
+  return { live, events, readies: () => readies, waitFor };
 }

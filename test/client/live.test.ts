@@ -1,0 +1,119 @@
+/**
+ * The client library's live connection against a real server: it resumes from the cursors in
+ * its key store, reconnects by itself when the connection drops, and hands each event to the
+ * caller exactly once.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addChild } from '../../src/client/children.js';
+import { admitJoiners, createFamily } from '../../src/client/families.js';
+import { acceptInvite, createInvite } from '../../src/client/invites.js';
+import { sendMessage } from '../../src/client/messages.js';
+import { utf8 } from '../../src/crypto/bytes.js';
+import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
+import { recordLive, registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+
+let server: RunningServer;
+let mum: TestMember;
+let gran: TestMember;
+let familyId: string;
+let mia: string;
+
+/** A TCP relay in front of the server whose connections the test can cut, like a network drop. */
+async function startRelay(target: URL): Promise<{ url: string; cut: () => void; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const relay: Server = createServer((client) => {
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const address = relay.address();
+  if (address === null || typeof address === 'string') throw new Error('the relay has no address');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    cut: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        relay.close(() => resolve());
+      }),
+  };
+}
+
+async function sendMany(count: number, tag: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const sent = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8(`${tag}-${i}`), 64), audioType: 'audio/wav', durationMs: 4 });
+    ids.push(sent.messageId);
+  }
+  return ids;
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
+  familyId = (await createFamily(mum, { name: 'Live Family' })).familyId;
+  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
+  await acceptInvite(gran, link);
+  await admitJoiners(mum, { familyId });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('the live connection of the client library', () => {
+  it('a client offline for 100 events resumes from its stored cursor and receives each of them once', async () => {
+    const first = await recordLive(gran, server.url);
+    await first.live.ready;
+    const [before] = await sendMany(1, 'before');
+    await first.waitFor((e) => e.data.messageId === before);
+    await first.live.close();
+    expect((await gran.store.loadCursors())[familyId]).toBeDefined();
+
+    const missed = await sendMany(100, 'offline');
+
+    const second = await recordLive(gran, server.url);
+    await second.live.ready;
+    await second.waitFor((e) => e.data.messageId === missed[99]);
+    const delivered = second.events.filter((e) => e.event === 'message').map((e) => e.data.messageId as string);
+    expect(delivered).toEqual(missed);
+    expect(delivered).not.toContain(before);
+    await second.live.close();
+  });
+
+  it('reconnects by itself after the connection drops and misses nothing, delivering each event once', async () => {
+    const relay = await startRelay(new URL(server.url));
+    try {
+      const watcher = await recordLive(gran, relay.url);
+      await watcher.live.ready;
+      const beforeCut = await sendMany(5, 'before-cut');
+      await watcher.waitFor((e) => e.data.messageId === beforeCut[4]);
+      relay.cut();
+      const duringCut = await sendMany(20, 'during-cut');
+      await watcher.waitFor((e) => e.data.messageId === duringCut[19], 20_000);
+      const afterCut = await sendMany(5, 'after-cut');
+      await watcher.waitFor((e) => e.data.messageId === afterCut[4]);
+      expect(watcher.readies()).toBeGreaterThanOrEqual(2);
+      const delivered = watcher.events.filter((e) => e.event === 'message').map((e) => e.data.messageId as string);
+      expect(delivered).toEqual([...beforeCut, ...duringCut, ...afterCut]);
+      const cursors = watcher.events.map((e) => `${e.familyId}/${e.cursor}`);
+      expect(new Set(cursors).size).toBe(cursors.length);
+      await watcher.live.close();
+    } finally {
+      await relay.close();
+    }
+  });
+});
