@@ -2,6 +2,7 @@
 /** The `burrow` command: one entry point, one module per command group. */
 import { Command } from 'commander';
 import { registerAccountCommands } from './account-commands.js';
+import { registerAuditCommand } from './audit-command.js';
 import { registerChildCommands } from './child-commands.js';
 import { registerFamilyCommands } from './family-commands.js';
 import { registerMessageCommands } from './message-commands.js';
@@ -20,5 +21,6 @@ registerFamilyCommands(program);
 registerChildCommands(program);
 registerMessageCommands(program);
 registerServeCommand(program);
+registerAuditCommand(program);
 
 await program.parseAsync(process.argv);

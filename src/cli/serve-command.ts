@@ -4,8 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { createServer } from '../server/app.js';
+import { openEmbeddedMessaging } from '../server/messages/embedded.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
+import { unsafeStartMessage } from '../server/security/audit.js';
+import { auditDeployment, parseExtraPorts } from './audit-command.js';
 import { openSqliteStore } from '../storage/sqlite.js';
 
 const ENVIRONMENT_HELP = `
@@ -15,6 +18,10 @@ Environment (flags win):
   BURROW_TLS_CERT, BURROW_TLS_KEY           PEM files: serve HTTPS (cookies get Secure, HSTS is sent)
   BURROW_LOG_LEVEL                          fatal, error, warn, info (default), debug, trace, silent
   BURROW_MAX_BODY_BYTES                     largest request body (default 65536)
+  BURROW_MAX_MESSAGE_BYTES                  largest voice-message envelope (default 5242880)
+  BURROW_SWEEP_INTERVAL_SECONDS             how often expired messages and orphan blobs are deleted (default 300)
+  BURROW_ORPHAN_GRACE_SECONDS               age before an unreferenced blob or temp file is deleted (default 3600)
+  BURROW_PUBLIC_ORIGIN                      the web app's origin, for the live channel's Origin check
   BURROW_SESSION_TTL_DAYS                   session lifetime (default 30)
   BURROW_RATE_GLOBAL_PER_MINUTE             requests per client address per minute (default 600)
   BURROW_RATE_ANONYMOUS_PER_MINUTE          sign-up/login/recovery requests per address per minute (default 30)
@@ -31,8 +38,19 @@ function displayPath(path: string): string {
   return rel === '' ? '.' : rel.startsWith('..') ? path : `./${rel}`;
 }
 
-async function serve(flags: ConfigFlags): Promise<void> {
-  const config = loadConfig({ flags });
+interface ServeFlags extends ConfigFlags {
+  acceptRisk?: string[];
+  checkPort?: string[];
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const config = loadConfig({ flags: { ...(flags.data === undefined ? {} : { data: flags.data }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.port === undefined ? {} : { port: flags.port }) } });
+  // The audit runs at every start; a high finding nobody accepted stops the server here.
+  const findings = await auditDeployment(config, { extraPorts: parseExtraPorts(flags.checkPort ?? []) });
+  const accepted = flags.acceptRisk ?? [];
+  const refusal = unsafeStartMessage(findings, accepted);
+  if (refusal !== undefined) throw new ConfigError(refusal);
+  for (const f of findings) if (f.severity === 'medium') console.error(`burrow serve: warning: ${f.id}: ${f.title} (fix: ${f.fix})`);
   if (config.databaseUrl !== undefined) throw new ConfigError('BURROW_DATABASE_URL is not supported yet: the PostgreSQL store is a later issue; unset it to use the embedded SQLite file');
   ensureDataDir(config.dataDir);
   mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
@@ -41,7 +59,11 @@ async function serve(flags: ConfigFlags): Promise<void> {
     ...(config.secretsFromEnvironment === undefined ? {} : { fromEnvironment: config.secretsFromEnvironment }),
   });
   const store = await openSqliteStore(join(config.dataDir, 'burrow.db'));
-  const app = createServer({ config, store, secrets });
+  const messaging = openEmbeddedMessaging({ config, store, onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
+  const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus });
+  for (const f of findings) {
+    if (f.severity === 'high' && accepted.includes(f.id)) app.log.warn({ acceptedRisk: f.id }, `starting with an accepted security risk: ${f.title}`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -50,6 +72,7 @@ async function serve(flags: ConfigFlags): Promise<void> {
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
     // app.close() stops accepting connections and waits for requests in flight to finish.
     app.close()
+      .then(() => messaging.close())
       .then(() => store.close())
       .then(() => process.exit(0))
       .catch((error: unknown) => {
@@ -61,9 +84,14 @@ async function serve(flags: ConfigFlags): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
 
   try {
+    // Before listening nothing is uploading, so whatever a crash left (orphan blobs, temp files
+    // older than the grace period, expired messages) is cleaned now; then every interval.
+    await messaging.sweeper.runOnce();
+    messaging.sweeper.start();
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await app.close();
+    await messaging.close();
     await store.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new ConfigError(`${config.host}:${config.port} is already in use; choose another --port`);
@@ -83,8 +111,10 @@ export function registerServeCommand(program: Command): void {
     .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1, or BURROW_HOST)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)')
+    .option('--accept-risk <finding>', 'start despite this high audit finding (repeatable; see burrow audit)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--check-port <port=name>', 'also treat this port as a database port in the start-up audit (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .addHelpText('after', ENVIRONMENT_HELP)
-    .action(async (flags: ConfigFlags) => {
+    .action(async (flags: ServeFlags) => {
       try {
         await serve(flags);
       } catch (error) {
