@@ -2,7 +2,7 @@
  * The retention sweeper: deletes expired messages (row first, then blob: a crash between them
  * leaves an orphan blob, never a row without its blob), then orphan blobs no row references
  * (left by uploads interrupted between the blob's fsync and the row's commit), then temp files
- * of uploads interrupted mid-stream. Blobs younger than the grace period are left alone, because
+ * of uploads interrupted mid-stream, and finally trims the live resume log. Blobs younger than the grace period are left alone, because
  * an upload in flight has a blob but not yet its row.
  */
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
@@ -15,6 +15,8 @@ export interface SweepReport {
   expiredMessages: number;
   orphanBlobs: number;
   incompleteUploads: number;
+  /** Events dropped from the live resume log. */
+  trimmedEvents: number;
 }
 
 export interface Sweeper {
@@ -32,6 +34,9 @@ export interface SweeperDeps {
   clock: Clock;
   intervalMs: number;
   orphanGraceMs: number;
+  /** Trims the live resume log (the bus's `trim`); with `eventRetentionMs`. */
+  trimEvents?: (olderThan: number) => Promise<number>;
+  eventRetentionMs?: number;
   /** Reports a failed pass; the next pass tries again. */
   onError(error: unknown): void;
 }
@@ -76,7 +81,8 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
     const before = now - deps.orphanGraceMs;
     const orphanBlobs = await sweepOrphans(before);
     const incompleteUploads = await blobs.sweepIncomplete(before);
-    return { expiredMessages, orphanBlobs, incompleteUploads };
+    const trimmedEvents = deps.trimEvents === undefined || deps.eventRetentionMs === undefined ? 0 : await deps.trimEvents(now - deps.eventRetentionMs);
+    return { expiredMessages, orphanBlobs, incompleteUploads, trimmedEvents };
   }
 
   const sweeper: Sweeper = {
