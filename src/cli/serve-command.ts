@@ -7,6 +7,8 @@ import { createServer } from '../server/app.js';
 import { openEmbeddedMessaging } from '../server/messages/embedded.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
+import { unsafeStartMessage } from '../server/security/audit.js';
+import { auditDeployment, parseExtraPorts } from './audit-command.js';
 import { openSqliteStore } from '../storage/sqlite.js';
 
 const ENVIRONMENT_HELP = `
@@ -36,8 +38,19 @@ function displayPath(path: string): string {
   return rel === '' ? '.' : rel.startsWith('..') ? path : `./${rel}`;
 }
 
-async function serve(flags: ConfigFlags): Promise<void> {
-  const config = loadConfig({ flags });
+interface ServeFlags extends ConfigFlags {
+  acceptRisk?: string[];
+  checkPort?: string[];
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const config = loadConfig({ flags: { ...(flags.data === undefined ? {} : { data: flags.data }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.port === undefined ? {} : { port: flags.port }) } });
+  // The audit runs at every start; a high finding nobody accepted stops the server here.
+  const findings = await auditDeployment(config, { extraPorts: parseExtraPorts(flags.checkPort ?? []) });
+  const accepted = flags.acceptRisk ?? [];
+  const refusal = unsafeStartMessage(findings, accepted);
+  if (refusal !== undefined) throw new ConfigError(refusal);
+  for (const f of findings) if (f.severity === 'medium') console.error(`burrow serve: warning: ${f.id}: ${f.title} (fix: ${f.fix})`);
   if (config.databaseUrl !== undefined) throw new ConfigError('BURROW_DATABASE_URL is not supported yet: the PostgreSQL store is a later issue; unset it to use the embedded SQLite file');
   ensureDataDir(config.dataDir);
   mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
@@ -48,6 +61,9 @@ async function serve(flags: ConfigFlags): Promise<void> {
   const store = await openSqliteStore(join(config.dataDir, 'burrow.db'));
   const messaging = openEmbeddedMessaging({ config, store, onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
   const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus });
+  for (const f of findings) {
+    if (f.severity === 'high' && accepted.includes(f.id)) app.log.warn({ acceptedRisk: f.id }, `starting with an accepted security risk: ${f.title}`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -95,8 +111,10 @@ export function registerServeCommand(program: Command): void {
     .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1, or BURROW_HOST)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)')
+    .option('--accept-risk <finding>', 'start despite this high audit finding (repeatable; see burrow audit)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--check-port <port=name>', 'also treat this port as a database port in the start-up audit (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .addHelpText('after', ENVIRONMENT_HELP)
-    .action(async (flags: ConfigFlags) => {
+    .action(async (flags: ServeFlags) => {
       try {
         await serve(flags);
       } catch (error) {
