@@ -76,10 +76,11 @@ function printReport(report: CryptoBenchReport): void {
     console.log(`  ${f.name.padEnd(30)} median ${f.opsPerSec.toFixed(1).padStart(8)} ops/s (${f.mibPerSec.toFixed(1)} MiB/s), best round ${f.bestOpsPerSec.toFixed(1).padStart(8)} ops/s`);
   }
   const verdict = (r: number) => `${(r * 100).toFixed(1)}% of raw ${r >= TARGET_RATIO ? '(meets ≥ 50%)' : '(BELOW the 50% target)'}`;
+  console.log('  ratios: median over rounds of (subject ÷ raw) measured back to back');
   console.log(`  seal + sign vs raw encrypt:   ${verdict(report.ratios.sealVsEncrypt)}`);
   console.log(`  verify + open vs raw decrypt: ${verdict(report.ratios.openVsDecrypt)}`);
   console.log(`  reference floors: seal ${verdict(report.floorRatios.sealVsEncrypt)}; open ${verdict(report.floorRatios.openVsDecrypt)}`);
-  console.log(`  best rounds: seal ${verdict(report.bestRatios.sealVsEncrypt)}; open ${verdict(report.bestRatios.openVsDecrypt)}`);
+  console.log(`  best round ÷ best round: seal ${verdict(report.bestRatios.sealVsEncrypt)}; open ${verdict(report.bestRatios.openVsDecrypt)}`);
 }
 
 async function main(): Promise<void> {
