@@ -12,7 +12,7 @@ import { loginAccount, registerAccount, type Registration } from '../../src/clie
 import { ApiError, BurrowApi } from '../../src/client/api.js';
 import { fromBase64Url, randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { exportIdentitySecret } from '../../src/crypto/identity.js';
-import { DATABASE_FILE, startServer, type RunningServer } from '../e2e/accounts-harness.js';
+import { DATABASE_FILE, fetchWithoutKeepAlive, startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { searchDirectory, type SearchReport } from './marker-search.js';
 
 const ACCOUNTS = 100;
@@ -58,13 +58,13 @@ beforeAll(async () => {
   for (let i = 0; i < users.length; i += BATCH) {
     const batch = users.slice(i, i + BATCH);
     registrations.push(
-      ...(await Promise.all(batch.map((user, j) => registerAccount({ api: new BurrowApi({ baseUrl: server.url }), ...user, sessionLabel: `device ${i + j}` })))),
+      ...(await Promise.all(batch.map((user, j) => registerAccount({ api: new BurrowApi({ baseUrl: server.url, fetch: fetchWithoutKeepAlive }), ...user, sessionLabel: `device ${i + j}` })))),
     );
   }
   // Some later activity too: logins, and failed logins that the server must not remember verbatim.
-  for (const user of users.slice(0, 10)) await loginAccount({ api: new BurrowApi({ baseUrl: server.url }), ...user });
+  for (const user of users.slice(0, 10)) await loginAccount({ api: new BurrowApi({ baseUrl: server.url, fetch: fetchWithoutKeepAlive }), ...user });
   for (const user of users.slice(10, 15)) {
-    await expect(loginAccount({ api: new BurrowApi({ baseUrl: server.url }), email: user.email, password: `${user.password} but wrong` })).rejects.toBeInstanceOf(ApiError);
+    await expect(loginAccount({ api: new BurrowApi({ baseUrl: server.url, fetch: fetchWithoutKeepAlive }), email: user.email, password: `${user.password} but wrong` })).rejects.toBeInstanceOf(ApiError);
   }
 }, 600_000);
 

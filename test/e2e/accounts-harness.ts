@@ -22,6 +22,17 @@ export const GENEROUS_LIMITS: DeepPartial<Config> = {
   },
 };
 
+/**
+ * `fetch` on a fresh connection each time. The tests run OPAQUE's key stretching in the same
+ * process as the server, which stalls the event loop for seconds under load; a pooled keep-alive
+ * connection can then be reused just as the server's idle timer closes it (ECONNRESET).
+ */
+export const fetchWithoutKeepAlive: typeof fetch = (input, init) => {
+  const headers = new Headers(init?.headers);
+  headers.set('connection', 'close');
+  return fetch(input, { ...init, headers });
+};
+
 export interface RunningServer {
   url: string;
   dataDir: string;

@@ -16,7 +16,7 @@ import { ApiError, BurrowApi, NetworkError } from '../../src/client/api.js';
 import { MemorySessionStore } from '../../src/client/session-store.js';
 import { randomBytes, toBase64Url, toHex } from '../../src/crypto/bytes.js';
 import { exportIdentitySecret, type Identity } from '../../src/crypto/identity.js';
-import { startServer, type RunningServer } from './accounts-harness.js';
+import { fetchWithoutKeepAlive, startServer, type RunningServer } from './accounts-harness.js';
 
 let server: RunningServer;
 beforeAll(async () => {
@@ -34,7 +34,7 @@ function newUser(): { email: string; password: string } {
 }
 
 function api(options: { fetch?: typeof fetch } = {}): BurrowApi {
-  return new BurrowApi({ baseUrl: server.url, ...options });
+  return new BurrowApi({ baseUrl: server.url, fetch: fetchWithoutKeepAlive, ...options });
 }
 
 async function secretOf(identity: Identity): Promise<string> {
@@ -115,7 +115,7 @@ describe('accounts through the client library against a real server', { timeout:
     const answers = [];
     for (const email of [user.email, newUser().email]) {
       const { startLoginRequest } = opaque.client.startLogin({ password: 'whatever it is' });
-      const response = await fetch(`${server.url}/v1/accounts/login/start`, {
+      const response = await fetchWithoutKeepAlive(`${server.url}/v1/accounts/login/start`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email, startLoginRequest }),
@@ -138,7 +138,7 @@ describe('accounts through the client library against a real server', { timeout:
     let requests = 0;
     const counting: typeof fetch = (input, init) => {
       requests += 1;
-      return fetch(input, init);
+      return fetchWithoutKeepAlive(input, init);
     };
     for (const password of ['qwe', '123456', 'password', 'cloudpets']) {
       const error = await failure(registerAccount({ api: api({ fetch: counting }), email: newUser().email, password }));
@@ -211,7 +211,7 @@ describe('accounts through the client library against a real server', { timeout:
     const jar: typeof fetch = async (input, init) => {
       const headers = new Headers(init?.headers);
       if (cookie !== undefined) headers.set('cookie', cookie);
-      const response = await fetch(input, { ...init, headers });
+      const response = await fetchWithoutKeepAlive(input, { ...init, headers });
       const set = response.headers.get('set-cookie');
       if (set !== null) cookie = set.split(';')[0];
       return response;
@@ -266,7 +266,7 @@ describe('the client against a hostile server', { timeout: 120_000 }, () => {
   /** A fetch that rewrites the JSON answer of one route. */
   function rewriting(path: string, rewrite: (body: Record<string, unknown>) => Record<string, unknown>): typeof fetch {
     return async (input, init) => {
-      const response = await fetch(input, init);
+      const response = await fetchWithoutKeepAlive(input, init);
       if (!String(input).endsWith(path) || !response.ok) return response;
       const body = rewrite((await response.json()) as Record<string, unknown>);
       return new Response(JSON.stringify(body), { status: response.status, headers: { 'content-type': 'application/json' } });
