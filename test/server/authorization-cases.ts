@@ -14,6 +14,8 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
+import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+import { sealMessage } from '../../src/crypto/envelope.js';
 import { b64, startTestServer, type TestServer } from './helpers.js';
 import {
   addChild,
@@ -64,7 +66,7 @@ export interface RouteAuthorization {
   /** The request for this route aimed at family A's objects, as `caller` would send it. */
   request(world: AuthzWorld, caller: Caller): CaseRequest | Promise<CaseRequest>;
   /** Sends the request another way (e.g. a WebSocket upgrade); default: `app.inject`. */
-  send?(world: AuthzWorld, request: CaseRequest, headers: Record<string, string>, method: string): Promise<LightMyRequestResponse>;
+  send?(world: AuthzWorld, request: CaseRequest, options: { headers: Record<string, string>; method: string; caller: Caller }): Promise<LightMyRequestResponse>;
   cases: Record<Caller, Expectation>;
 }
 
@@ -115,6 +117,47 @@ function childIdsOf(answer: LightMyRequestResponse): string[] {
 }
 
 const A = (world: AuthzWorld) => `/v1/families/${world.family.familyId}`;
+
+/** A real envelope from `sender` (any person, member or not) into family A at its head epoch. */
+async function envelopeInA(world: AuthzWorld, sender: Person, recipients: string[]): Promise<{ messageId: string; bytes: Uint8Array }> {
+  const epoch = world.family.chain.length - 1;
+  const sealed = await sealMessage({
+    familyId: world.family.familyId,
+    epoch,
+    familyKey: world.family.keys[epoch]!,
+    sender: { accountId: sender.accountId, identity: sender.identity },
+    recipients,
+    audio: randomBytes(500),
+    audioType: 'audio/webm',
+    durationMs: 1000,
+    createdAt: 1_700_000_000_000,
+  });
+  return { messageId: toBase64Url(sealed.header.messageId), bytes: sealed.bytes };
+}
+
+const guardianMessages = new WeakMap<AuthzWorld, string>();
+/** The id of a message the guardian sent to the child the relative was not given (uploaded once per world). */
+async function messageToOtherChild(world: AuthzWorld): Promise<string> {
+  const known = guardianMessages.get(world);
+  if (known !== undefined) return known;
+  const { messageId, bytes } = await envelopeInA(world, world.guardian, [world.otherChild]);
+  const answer = await world.server.app.inject({ method: 'POST', url: `${A(world)}/messages`, headers: { authorization: `Bearer ${world.guardian.token}`, 'content-type': 'application/octet-stream' }, payload: Buffer.from(bytes) });
+  if (answer.statusCode !== 201) throw new Error(`seeding a message answered ${answer.statusCode}: ${answer.body}`);
+  guardianMessages.set(world, messageId);
+  return messageId;
+}
+
+/** A request about the guardian's message to the other child. */
+function aboutMessage(suffix: string, payload?: unknown) {
+  return async (world: AuthzWorld): Promise<CaseRequest> => ({ url: `${A(world)}/messages/${await messageToOtherChild(world)}${suffix}`, ...(payload === undefined ? {} : { payload }) });
+}
+
+/** Every member case of a route about the guardian's message to the other child: nobody but A's guardians may reach it. */
+const messageCases: Record<Caller, Expectation> = { anonymous: { status: 401 }, otherFamily: { status: 404 }, relativeBeyondChildren: { status: 404 }, removedMember: { status: 404 } };
+
+function messageIdsOf(answer: LightMyRequestResponse): string[] {
+  return answer.json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId);
+}
 
 export const authorizationCases: Record<string, RouteAuthorization> = {
   // Accounts and sessions: not family-scoped; only the caller's own.
@@ -228,5 +271,44 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
       removedMember: notFound,
     },
   },
-};
 
+  // Voice messages: the guardian's message to the child the relative was not given.
+  'POST /v1/families/:familyId/messages': {
+    request: () => ({ url: '' }),
+    // Each caller uploads an envelope of their own, at A's head epoch, to the child the relative was not given.
+    async send(world, _request, { headers, caller }) {
+      const { bytes } = await envelopeInA(world, personOf(world, caller) ?? world.guardian, [world.otherChild]);
+      return world.server.app.inject({ method: 'POST', url: `${A(world)}/messages`, headers: { ...headers, 'content-type': 'application/octet-stream' }, payload: Buffer.from(bytes) });
+    },
+    cases: messageCases,
+  },
+  'GET /v1/families/:familyId/messages': {
+    request: async (world) => {
+      await messageToOtherChild(world);
+      return { url: `${A(world)}/messages` };
+    },
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { status: 200, check: async (answer, world) => { expect(messageIdsOf(answer)).not.toContain(await messageToOtherChild(world)); } },
+      removedMember: notFound,
+    },
+  },
+  'GET /v1/families/:familyId/messages/:messageId': { request: aboutMessage(''), cases: messageCases },
+  'GET /v1/families/:familyId/messages/:messageId/envelope': { request: aboutMessage('/envelope'), cases: messageCases },
+  'POST /v1/families/:familyId/messages/:messageId/receipts': { request: aboutMessage('/receipts', { kind: 'played' }), cases: messageCases },
+  'POST /v1/families/:familyId/messages/:messageId/approvals': { request: aboutMessage('/approvals', { signature: toBase64Url(randomBytes(64)) }), cases: messageCases },
+  'PUT /v1/families/:familyId/messages/:messageId/saved': { request: aboutMessage('/saved', { saved: true }), cases: messageCases },
+  'DELETE /v1/families/:familyId/messages/:messageId': { request: aboutMessage(''), cases: messageCases },
+
+  // Live events: one channel per account, carrying only the events of the caller's families.
+  'GET /v1/live': {
+    request: () => ({ url: '/v1/live' }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: { notApplicable: 'not addressed to a family: the channel carries only the caller\'s own families\' events (test/server/live: a relative gets only their children\'s, a removed member stops getting events)' },
+      relativeBeyondChildren: { notApplicable: 'not addressed to a family: which events a relative gets is tested in test/server/live' },
+      removedMember: { notApplicable: 'not addressed to a family: a removed member stops getting events, tested in test/server/live' },
+    },
+  },
+};

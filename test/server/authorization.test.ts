@@ -43,7 +43,7 @@ describe('authorisation on every route', () => {
         const request = await route.request(world, caller);
         const headers: Record<string, string> = person === undefined ? {} : bearer(person.token);
         const answer = route.send !== undefined
-          ? await route.send(world, request, headers, method)
+          ? await route.send(world, request, { headers, method, caller })
           : await world.server.app.inject({ method: method as 'GET', url: request.url, headers, ...(request.payload === undefined ? {} : { payload: request.payload as Record<string, unknown> }) });
         const label = `${key} as ${caller}: ${answer.body.slice(0, 200)}`;
         expect(answer.statusCode, label).toBe(expectation.status);
