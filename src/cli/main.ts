@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommand } from './audit-command.js';
+import { registerBackupCommands } from './backup-commands.js';
 import { registerChildCommands } from './child-commands.js';
 import { registerFamilyCommands } from './family-commands.js';
 import { registerMessageCommands } from './message-commands.js';
@@ -22,5 +23,6 @@ registerChildCommands(program);
 registerMessageCommands(program);
 registerServeCommand(program);
 registerAuditCommand(program);
+registerBackupCommands(program);
 
 await program.parseAsync(process.argv);
