@@ -281,3 +281,27 @@ describe('epochs and removal', () => {
     expect((await upload(server.app, mum, fresh.familyId, current.bytes)).statusCode).toBe(201);
   });
 });
+
+describe('deleting a family', () => {
+  it('removes every message row and blob of the family, and only those', async () => {
+    const doomed = await seedFamily(server.store, { guardians: [mum], relatives: [{ member: gran, children: [ada] }], children: [ada] });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const sealed = await seal(i === 0 ? gran : mum, doomed, [ada]);
+      const answer = await upload(server.app, i === 0 ? gran : mum, doomed.familyId, sealed.bytes);
+      expect(answer.statusCode).toBe(201);
+      ids.push(answer.json<{ messageId: string }>().messageId);
+    }
+    expect((await call(server.app, mum, 'POST', `${base(doomed)}/${ids[0]}/receipts`, { kind: 'played' })).statusCode).toBe(200);
+    const blobNames = (await server.store.db.selectFrom('messages').select('blob_name').where('family_id', '=', doomed.familyId).execute()).map((r) => r.blob_name);
+    const kept = await send(mum, [ada]);
+    const deleted = await call(server.app, mum, 'DELETE', `/v1/families/${doomed.familyId}`, { confirm: 'delete this family' });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expect(await server.store.db.selectFrom('messages').select('id').where('id', 'in', ids).execute()).toEqual([]);
+    expect(await server.store.db.selectFrom('message_receipts').select('message_id').where('message_id', 'in', ids).execute()).toEqual([]);
+    expect(await server.store.db.selectFrom('message_recipients').select('message_id').where('message_id', 'in', ids).execute()).toEqual([]);
+    const files = blobFiles(blobsDir()).blobs;
+    for (const name of blobNames) expect(files).not.toContain(name);
+    expect((await call(server.app, mum, 'GET', `${base()}/${kept.messageId}/envelope`)).statusCode).toBe(200);
+  });
+});
