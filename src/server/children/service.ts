@@ -73,14 +73,15 @@ export function createChildrenService(deps: ChildrenServiceDeps) {
 
   async function remove(accountId: string, familyId: string, childId: string): Promise<void> {
     await guardianFor(familyId, accountId, childId);
-    const [members, toys] = await Promise.all([repository.members(familyId), repository.toys(familyId)]);
-    const referenced = members.some((m) => m.role === 'relative' && parseIdList(m.children).includes(childId)) || toys.some((t) => t.child_id === childId);
-    if (referenced) {
-      const exists = (await repository.children(familyId)).some((c) => c.id === childId);
-      if (!exists) throw new BurrowError('burrow/not-found', 'No such child');
-      throw new BurrowError('burrow/conflict', 'The roster still gives this child to a relative or a toy; update the roster first');
-    }
-    if (!(await repository.deleteChild(familyId, childId))) throw new BurrowError('burrow/not-found', 'No such child');
+    // Under the family row's lock, so a roster append cannot give this child to someone meanwhile.
+    await repository.transaction(async (trx) => {
+      if (!(await trx.lockFamily(familyId))) throw new BurrowError('burrow/not-found', 'No such family');
+      const [members, toys, children] = await Promise.all([trx.members(familyId), trx.toys(familyId), trx.children(familyId)]);
+      if (!children.some((c) => c.id === childId)) throw new BurrowError('burrow/not-found', 'No such child');
+      const referenced = members.some((m) => m.role === 'relative' && parseIdList(m.children).includes(childId)) || toys.some((t) => t.child_id === childId);
+      if (referenced) throw new BurrowError('burrow/conflict', 'The roster still gives this child to a relative or a toy; update the roster first');
+      await trx.deleteChild(familyId, childId);
+    });
     await events.publish(familyId, 'child', { childId, deleted: true });
   }
 

@@ -29,6 +29,8 @@ export interface AppendedHead {
   wrappedKeys: WrappedKeyRow[];
   /** Invites (status 'accepted') that become 'used'. */
   completesInvites: string[];
+  /** Children the entry refers to; checked again inside the transaction, against a concurrent deletion. */
+  requiredChildren?: string[];
 }
 
 export interface FamiliesRepository {
@@ -45,6 +47,8 @@ export interface FamiliesRepository {
   toys(familyId: string): Promise<ToyRow[]>;
   wrappedKeysFor(familyId: string, recipientId: string): Promise<WrappedKeyRow[]>;
   deleteFamily(familyId: string): Promise<boolean>;
+  /** Takes the family row's write lock for the rest of the transaction (appends take it too); false for an unknown family. */
+  lockFamily(familyId: string): Promise<boolean>;
   accountKeys(accountId: string): Promise<{ signingKey: string; agreementKey: string } | undefined>;
 
   children(familyId: string): Promise<ChildRow[]>;
@@ -97,6 +101,11 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
         .where('epoch', '=', a.previousEpoch)
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return false;
+      const required = [...new Set(a.requiredChildren ?? [])];
+      if (required.length > 0) {
+        const found = await db.selectFrom('children').select('id').where('family_id', '=', a.familyId).where('id', 'in', required).execute();
+        if (found.length !== required.length) throw new ChildGoneError();
+      }
       await db.insertInto('roster_entries').values(a.entry).execute();
       await db.deleteFrom('family_members').where('family_id', '=', a.familyId).execute();
       await db.insertInto('family_members').values(a.members).execute();
@@ -147,6 +156,12 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
     async deleteFamily(familyId) {
       const result = await db.deleteFrom('families').where('id', '=', familyId).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
+    },
+
+    async lockFamily(familyId) {
+      // A no-op write: on PostgreSQL it locks the row until commit; SQLite has one writer anyway.
+      const result = await db.updateTable('families').set((eb) => ({ epoch: eb.ref('epoch') })).where('id', '=', familyId).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
 
     async accountKeys(accountId) {
@@ -214,5 +229,13 @@ export class InviteRaceError extends Error {
   constructor() {
     super('an invite listed in completesInvites is no longer accepted');
     this.name = 'InviteRaceError';
+  }
+}
+
+/** Thrown inside an append transaction when a child the entry refers to was deleted meanwhile; rolls it back. */
+export class ChildGoneError extends Error {
+  constructor() {
+    super('a child the roster entry refers to was deleted');
+    this.name = 'ChildGoneError';
   }
 }

@@ -15,7 +15,7 @@ import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
 import { parseIdList } from './access-repository.js';
 import { canSeeChild, noFamilyEvents, noFamilyPurger, requireGuardian, requireMember } from './authorize.js';
-import { InviteRaceError, type FamiliesRepository, type MemberRow, type WrappedKeyRow } from './repository.js';
+import { ChildGoneError, InviteRaceError, type FamiliesRepository, type MemberRow, type WrappedKeyRow } from './repository.js';
 import { checkSealedProfile, checkWrappedKeys, decodeEntryWire, decodeStoredEntry, invalidRoster, keysEqual } from './roster-checks.js';
 
 export interface FamiliesServiceDeps {
@@ -179,6 +179,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     const completes = body.completesInvites ?? [];
     await checkMembers(familyId, head, entry, completes);
     const childIds = new Set((await repository.children(familyId)).map((c) => c.id));
+    const requiredChildren = [...entry.members.flatMap((m) => (m.role === 'guardian' ? [] : (m.children ?? []))), ...entry.toys.map((t) => t.childId)];
     for (const member of entry.members) {
       for (const child of member.role === 'guardian' ? [] : (member.children ?? [])) {
         if (!childIds.has(child)) throw invalidRoster('The entry gives a relative a child this family does not have');
@@ -202,11 +203,13 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
           toys: entry.toys.map((t) => ({ family_id: familyId, toy_id: t.toyId, child_id: t.childId })),
           wrappedKeys: wrappedKeyRows(familyId, body.wrappedKeys),
           completesInvites: completes,
+          requiredChildren,
         }),
       );
     } catch (error) {
       if (isUniqueViolation(error)) appended = false;
       else if (error instanceof InviteRaceError) throw new BurrowError('burrow/conflict', 'An invite in completesInvites was revoked or used meanwhile');
+      else if (error instanceof ChildGoneError) throw invalidRoster('A child the entry refers to was deleted meanwhile');
       else throw error;
     }
     if (!appended) throw new BurrowError('burrow/stale-roster', 'The roster changed meanwhile; read it again and retry');
