@@ -128,6 +128,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     const byJoiner = new Map<string, (typeof invites)[number]>();
     for (const invite of invites) {
       if (invite.status !== 'accepted' || invite.joiner_account_id === null) throw invalidRoster('Every invite in completesInvites must have been accepted and not used');
+      if (byJoiner.has(invite.joiner_account_id)) throw invalidRoster('Two invites in completesInvites were accepted by the same account; complete one');
       byJoiner.set(invite.joiner_account_id, invite);
     }
     const previous = new Map(head.members.map((m) => [m.accountId, m]));
