@@ -24,6 +24,7 @@ Examples:
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--name <name>', "the child's name (encrypted)")
     .option('--emoji <emoji>', 'an emoji avatar (encrypted)', '🧸')
+    .addHelpText('after', '\nExample:\n  $ burrow child add --family FAMILY --name Mia --emoji 🦊')
     .action(
       action(async (options: ChildOptions & { name: string; emoji: string }) => {
         const ctx = await memberContext(options);
@@ -35,6 +36,7 @@ Examples:
 
   withCommonOptions(child.command('list').description('the children you may see and message'))
     .option('--family <id>', 'the family (default: your only family)')
+    .addHelpText('after', '\nExample:\n  $ burrow child list --family FAMILY --json')
     .action(
       action(async (options: ChildOptions) => {
         const ctx = await memberContext(options);

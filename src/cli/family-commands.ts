@@ -76,6 +76,7 @@ export function registerFamilyCommands(program: Command): void {
     );
 
   withCommonOptions(family.command('list').description('the families you are in'))
+    .addHelpText('after', '\nExample:\n  $ burrow family list --json')
     .action(
       action(async (options: CommonOptions) => {
         const ctx = await memberContext(options);
@@ -183,6 +184,7 @@ Examples:
   withCommonOptions(family.command('invites').description("the family's invites and their status (guardian)"))
     .option('--family <id>', 'the family (default: your only family)')
     .option('--revoke <inviteId>', 'revoke this invite')
+    .addHelpText('after', '\nExamples:\n  $ burrow family invites --family FAMILY\n  $ burrow family invites --family FAMILY --revoke INVITE_ID')
     .action(
       action(async (options: FamilyOption & { revoke?: string }) => {
         const ctx = await memberContext(options);
@@ -200,6 +202,7 @@ Examples:
   withCommonOptions(family.command('remove').description('remove a member (guardian); starts a new epoch they cannot read'))
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--member <accountId>', "the member's account id (see \"burrow family show\")")
+    .addHelpText('after', '\nThe family key changes: the removed member cannot open anything sent from now on.\n\nExample:\n  $ burrow family remove --family FAMILY --member ACCOUNT_ID')
     .action(
       action(async (options: FamilyOption & { member: string }) => {
         const ctx = await memberContext(options);
@@ -216,6 +219,7 @@ Examples:
     .option('--child <idOrName>', 'for a relative: a child they may message (repeatable; replaces the list)', collect, [])
     .option('--needs-approval', "for a relative: a guardian must approve their messages")
     .option('--no-needs-approval', 'for a relative: their messages play without approval')
+    .addHelpText('after', '\nExamples:\n  $ burrow family role --family FAMILY --member ACCOUNT_ID --role guardian\n  $ burrow family role --family FAMILY --member ACCOUNT_ID --role relative --child Mia --needs-approval')
     .action(
       action(async (options: FamilyOption & { member: string; role: string; child: string[]; needsApproval?: boolean }) => {
         if (options.role !== 'relative' && options.role !== 'guardian') throw new CliError('cli/bad-input', '--role must be relative or guardian', 2);

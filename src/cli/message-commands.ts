@@ -269,6 +269,7 @@ export function registerMessageCommands(program: Command): void {
   withCommonOptions(jsonUsageErrors(program.command('approve').description("approve a relative's message so toys play it (guardian)")))
     .option('--family <id>', 'the family (default: your only family)')
     .option('--message <id>', 'the message to approve; without it, list the messages waiting for approval')
+    .addHelpText('after', '\nYou hear (open) the message before your approval is sent; only then do toys play it.\n\nExamples:\n  $ burrow approve --family FAMILY\n  $ burrow approve --family FAMILY --message MESSAGE_ID')
     .action(
       action(async (options: CommonOptions & { family?: string; message?: string }) => {
         const ctx = await memberContext(options);

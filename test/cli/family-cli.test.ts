@@ -1,0 +1,176 @@
+/**
+ * `burrow family|child|send|inbox|approve` as a user runs them: the built CLI
+ * (`dist/cli/main.js`, from `npm run build`) against a real server on 127.0.0.1.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
+import { wavWith } from '../e2e/family-harness.js';
+
+const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let server: RunningServer;
+let workDir: string;
+
+function env(): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: workDir };
+}
+
+function burrow(args: string[], extra: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { env: { ...env(), ...extra }, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+async function ok(args: string[], extra: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const run = await burrow([...args, '--json'], extra);
+  expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+  const lines = run.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as Record<string, unknown>;
+}
+
+async function register(name: string): Promise<{ profile: string; accountId: string }> {
+  const profile = join(workDir, name);
+  const out = await ok(['account', 'register', '--server', server.url, '--email', `${name}-${toHex(randomBytes(4))}@example.org`, '--profile', profile], {
+    BURROW_PASSWORD: `gentle ${name} ${toHex(randomBytes(4))} river lantern`,
+  });
+  return { profile, accountId: out.accountId as string };
+}
+
+let mum: { profile: string; accountId: string };
+let aunt: { profile: string; accountId: string };
+let familyId: string;
+
+beforeAll(async () => {
+  server = await startServer();
+  workDir = await mkdtemp(join(tmpdir(), 'burrow-family-cli-'));
+  [mum, aunt] = await Promise.all([register('mum'), register('aunt')]);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
+});
+
+describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, () => {
+  it('every member command has help with examples', async () => {
+    for (const command of [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve']]) {
+      const run = await burrow([...command, '--help']);
+      expect(run.code, command.join(' ')).toBe(0);
+      expect(run.stdout, command.join(' ')).toMatch(/Examples?:/);
+    }
+  });
+
+  it('a guardian creates a family, adds a child, invites a relative who joins and waits until admitted', async () => {
+    familyId = (await ok(['family', 'create', '--name', 'Fernside', '--retention-days', '14', '--profile', mum.profile])).familyId as string;
+    const child = await ok(['child', 'add', '--family', familyId, '--name', 'Mia', '--emoji', '🦊', '--profile', mum.profile]);
+    expect(child.name).toBe('Mia');
+    const invite = await ok(['family', 'invite', '--family', familyId, '--role', 'relative', '--child', 'mia', '--needs-approval', '--profile', mum.profile]);
+    expect(invite.link).toMatch(/\/join#[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/);
+    const joined = await burrow(['family', 'join', invite.link as string, '--profile', aunt.profile]);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(joined.stdout).toContain('Waiting for a guardian to add you');
+    const early = await burrow(['family', 'show', '--family', familyId, '--profile', aunt.profile, '--json']);
+    expect(early.code).not.toBe(0);
+    expect(JSON.parse(early.stderr.trim())).toMatchObject({ status: 404 });
+
+    const admitted = await ok(['family', 'admit', '--family', familyId, '--profile', mum.profile]);
+    expect(admitted.admitted).toEqual([expect.objectContaining({ accountId: aunt.accountId, role: 'relative' })]);
+    const shown = await ok(['family', 'show', '--profile', aunt.profile]);
+    expect(shown).toMatchObject({ familyId, name: 'Fernside', role: 'relative', settings: { retentionDays: 14 } });
+    const members = shown.members as Array<{ accountId: string; safetyNumber: string; needsApproval: boolean }>;
+    expect(members.map((m) => m.accountId).sort()).toEqual([mum.accountId, aunt.accountId].sort());
+    expect(members.find((m) => m.accountId === aunt.accountId)!.needsApproval).toBe(true);
+    // Both sides compute the same safety number for the pair.
+    const fromMum = (await ok(['family', 'show', '--family', familyId, '--profile', mum.profile])).members as Array<{ accountId: string; safetyNumber: string }>;
+    expect(fromMum.find((m) => m.accountId === aunt.accountId)!.safetyNumber).toBe(members.find((m) => m.accountId === mum.accountId)!.safetyNumber);
+    const children = await ok(['child', 'list', '--profile', aunt.profile]);
+    expect((children.children as Array<{ name: string }>).map((c) => c.name)).toEqual(['Mia']);
+    // Family files in the profile are private.
+    expect((await stat(join(mum.profile, 'families', `${familyId}.json`))).mode & 0o077).toBe(0);
+  });
+
+  it("inbox --follow prints a relative's message as it arrives; a guardian approves it", async () => {
+    const follower = spawn(process.execPath, [cli, 'inbox', '--follow', '--family', familyId, '--profile', mum.profile, '--json'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const arrived = new Promise<Record<string, unknown>>((resolve, reject) => {
+      follower.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        for (const line of output.split('\n').slice(0, -1)) {
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          if (parsed.caption === 'Hello from your aunt') resolve(parsed);
+        }
+      });
+      follower.on('exit', (code) => reject(new Error(`inbox --follow exited with ${code}`)));
+    });
+    try {
+      const audioPath = join(workDir, 'aunt.wav');
+      const audio = wavWith(randomBytes(8), 16_000);
+      await writeFile(audioPath, audio);
+      const sent = await ok(['send', '--to', 'Mia', '--file', audioPath, '--caption', 'Hello from your aunt', '--profile', aunt.profile]);
+      expect(sent.durationMs).toBe(1000);
+      const line = await arrived;
+      expect(line).toMatchObject({ messageId: sent.messageId, senderId: aunt.accountId, status: 'awaiting approval', needsApproval: true });
+
+      const waiting = await ok(['approve', '--family', familyId, '--profile', mum.profile]);
+      expect((waiting.waiting as Array<{ messageId: string }>).map((m) => m.messageId)).toEqual([sent.messageId]);
+      const refused = await burrow(['approve', '--family', familyId, '--message', sent.messageId as string, '--profile', aunt.profile, '--json']);
+      expect(refused.code).not.toBe(0);
+      expect(JSON.parse(refused.stderr.trim())).toMatchObject({ code: 'client/not-a-guardian' });
+      await ok(['approve', '--family', familyId, '--message', sent.messageId as string, '--profile', mum.profile]);
+      const saveDir = join(workDir, 'saved');
+      const inbox = await ok(['inbox', '--save', saveDir, '--profile', aunt.profile]);
+      const mine = (inbox.messages as Array<{ messageId: string; status: string; file: string }>).find((m) => m.messageId === sent.messageId)!;
+      expect(mine.status).toBe('playable');
+      expect(Buffer.compare(await readFile(mine.file), Buffer.from(audio))).toBe(0);
+    } finally {
+      follower.kill('SIGTERM');
+    }
+  });
+
+  it('settings and roles are signed into the roster; a removed member is refused', async () => {
+    const settings = await ok(['family', 'settings', '--family', familyId, '--retention-days', '90', '--quiet-hours', '19:30-07:00', '--time-zone', 'Europe/Berlin', '--profile', mum.profile]);
+    expect(settings.settings).toMatchObject({ retentionDays: 90, quietHours: { start: '19:30', end: '07:00', timeZone: 'Europe/Berlin' } });
+    const promoted = await ok(['family', 'role', '--family', familyId, '--member', aunt.accountId, '--role', 'guardian', '--profile', mum.profile]);
+    expect(promoted.role).toBe('guardian');
+    expect((await ok(['family', 'show', '--family', familyId, '--profile', aunt.profile])).role).toBe('guardian');
+    await ok(['family', 'role', '--family', familyId, '--member', aunt.accountId, '--role', 'relative', '--child', 'Mia', '--profile', mum.profile]);
+    const removed = await ok(['family', 'remove', '--family', familyId, '--member', aunt.accountId, '--profile', mum.profile]);
+    expect(removed.removed).toBe(aunt.accountId);
+    const after = await burrow(['family', 'show', '--family', familyId, '--profile', aunt.profile, '--json']);
+    expect(after.code).not.toBe(0);
+    expect(after.stdout).toBe('');
+    expect(JSON.parse(after.stderr.trim())).toMatchObject({ status: 404 });
+  });
+
+  it('bad input is refused with exit code 2 and a JSON problem', async () => {
+    const badRole = await burrow(['family', 'invite', '--family', familyId, '--role', 'toy', '--profile', mum.profile, '--json']);
+    expect(badRole.code).toBe(2);
+    expect(JSON.parse(badRole.stderr.trim())).toMatchObject({ code: 'cli/bad-input' });
+    const badFile = join(workDir, 'notes.txt');
+    await writeFile(badFile, 'not audio');
+    const badType = await burrow(['send', '--family', familyId, '--to', 'Mia', '--file', badFile, '--profile', mum.profile, '--json']);
+    expect(badType.code).toBe(2);
+    const badLink = await burrow(['family', 'join', 'https://example.org/nothing', '--profile', mum.profile, '--json']);
+    expect(badLink.code).toBe(2);
+  });
+
+  it('a guardian deletes the family; it is gone for them too', async () => {
+    const deleted = await ok(['family', 'delete', '--family', familyId, '--yes', '--profile', mum.profile]);
+    expect(deleted.deleted).toBe(true);
+    expect((await ok(['family', 'list', '--profile', mum.profile])).families).toEqual([]);
+  });
+});
