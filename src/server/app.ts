@@ -26,6 +26,7 @@ import { createAccountsService } from './accounts/service.js';
 import { createMemoryLoginStateStore, type LoginStateStore } from './accounts/login-states.js';
 import type { Config } from './config.js';
 import { registerFamilyFeatures } from './families/register.js';
+import { registerSecurityFeatures } from './security/register.js';
 import { systemClock, systemRandom, type Clock, type Random } from './deps.js';
 import './http/fastify-types.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -206,6 +207,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger: messages });
   registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
   registerLiveRoutes(app, { access: familyAccess, bus, sessions, clock, config });
+  registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter });
 
   let openApi: unknown;
   app.get('/v1/openapi.json', { config: { summary: 'This document' } }, async () => {

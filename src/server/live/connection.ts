@@ -183,6 +183,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
 
   /** Catches up one family after `cursor` (from its oldest kept event when undefined). */
   async function replay(familyId: string, cursor: string | undefined): Promise<void> {
+    // The client has everything up to its cursor: nothing at or before it is sent again.
+    if (cursor !== undefined && !sent.has(familyId)) sent.set(familyId, cursor);
     let after = cursor;
     for (;;) {
       const events = await bus.readSince(familyTopic(familyId), after, BACKLOG_PAGE);

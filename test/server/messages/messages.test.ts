@@ -115,6 +115,14 @@ describe('uploading and downloading', () => {
     await expectNothingStored(() => upload(server.app, mum, family.familyId, broken), 400, 'urn:burrow:problem:invalid-envelope');
   });
 
+  it('a browser uploads with its session cookie as application/octet-stream, but not as a type a form can send', async () => {
+    const sealed = await seal(mum, family, [ada]);
+    const cookie = { cookie: `burrow_session=${mum.token}` };
+    await expectNothingStored(() => server.app.inject({ method: 'POST', url: base(), headers: { ...cookie, 'content-type': 'text/plain' }, payload: Buffer.from(sealed.bytes) }), 403, 'urn:burrow:problem:forbidden');
+    const answer = await server.app.inject({ method: 'POST', url: base(), headers: { ...cookie, 'content-type': 'application/octet-stream' }, payload: Buffer.from(sealed.bytes) });
+    expect(answer.statusCode, answer.body).toBe(201);
+  });
+
   it('a body sent as JSON is refused with 415', async () => {
     await expectNothingStored(() => call(server.app, mum, 'POST', base(), { envelope: 'x' }), 415, 'urn:burrow:problem:unsupported-media-type');
   });
