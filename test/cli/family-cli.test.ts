@@ -67,10 +67,11 @@ afterAll(async () => {
 
 describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, () => {
   it('every member command has help with examples', async () => {
-    for (const command of [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve']]) {
-      const run = await burrow([...command, '--help']);
-      expect(run.code, command.join(' ')).toBe(0);
-      expect(run.stdout, command.join(' ')).toMatch(/Examples?:/);
+    const commands = [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve']];
+    const runs = await Promise.all(commands.map((command) => burrow([...command, '--help'])));
+    for (const [i, run] of runs.entries()) {
+      expect(run.code, commands[i]!.join(' ')).toBe(0);
+      expect(run.stdout, commands[i]!.join(' ')).toMatch(/Examples?:/);
     }
   });
 
