@@ -35,7 +35,20 @@ export function registerFamilyFeatures(app: BurrowApp, options: FamilyFeaturesOp
   const { db, clock } = options;
   const access = options.access ?? createFamilyAccess(db);
   const repository = createFamiliesRepository(db);
-  const seams = { ...(options.events === undefined ? {} : { events: options.events }) };
+  const events = options.events;
+  // A change is committed before its event goes out: a failed publish is logged, never turned into
+  // an error answer that would make the client retry a change that already happened.
+  const seams = events === undefined ? {} : {
+    events: {
+      async publish(familyId: string, type: Parameters<FamilyEvents['publish']>[1], data: Record<string, unknown>) {
+        try {
+          await events.publish(familyId, type, data);
+        } catch (error) {
+          app.log.warn({ err: error, event: type }, 'a live family event was not published');
+        }
+      },
+    } satisfies FamilyEvents,
+  };
   registerFamilyRoutes(app, { families: createFamiliesService({ repository, access, clock, ...seams, ...(options.purger === undefined ? {} : { purger: options.purger }) }) });
   registerChildRoutes(app, { children: createChildrenService({ repository, access, clock, ...seams }) });
   registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit }) });
