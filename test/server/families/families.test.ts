@@ -264,6 +264,21 @@ describe('appending to the roster', () => {
   });
 });
 
+describe('settings and the family name follow the head', () => {
+  it('an append changes the retention and re-seals the family name for the new epoch', async () => {
+    const family = await createFamily(server.app, alice);
+    const { appendRosterEntry } = await import('../../../src/crypto/roster.js');
+    const { sealProfile } = await import('../../../src/crypto/profile.js');
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [], settings: { ...SETTINGS, retentionDays: 7 } });
+    const key = generateFamilyKey();
+    const sealedName = toBase64Url(await sealProfile({ familyId: family.familyId, epoch: 1, familyKey: key, kind: 'family-name', objectId: family.familyId, data: { name: 'Renamed' } }));
+    const body = { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)), sealedName };
+    expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);
+    const view = (await get(server.app, `/v1/families/${family.familyId}`, alice)).json<{ epoch: number; retentionDays: number; sealedName: string }>();
+    expect(view).toMatchObject({ epoch: 1, retentionDays: 7, sealedName });
+  });
+});
+
 describe('deleting a family', () => {
   const tables = ['families', 'roster_entries', 'family_members', 'family_toys', 'wrapped_keys', 'children', 'invites'] as const;
   async function rowsOf(familyId: string): Promise<Record<string, number>> {
