@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
+import { registerReportsCommand } from './reports-command.js';
 import { registerChildCommands } from './child-commands.js';
 import { registerFamilyCommands } from './family-commands.js';
 import { registerMessageCommands } from './message-commands.js';
@@ -24,5 +25,6 @@ registerMessageCommands(program);
 registerServeCommand(program);
 registerAuditCommand(program);
 registerBackupCommands(program);
+registerReportsCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,62 @@
+/** `/.well-known/security.txt` and `POST /v1/security/reports`: how a stranger reaches the operator. */
+import { Type } from '@sinclair/typebox';
+import type { RateWindow } from '../config.js';
+import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
+import type { BurrowApp } from '../http/types.js';
+import type { SecurityReportsService } from './reports-service.js';
+import { buildSecurityTxt, REPORT_PATH } from './security-txt.js';
+
+export const SecurityReportRequest = Type.Object({
+  summary: Type.String({ minLength: 1, maxLength: 200, description: 'One line: what is wrong' }),
+  details: Type.String({ minLength: 1, maxLength: 16_000, description: 'Steps to reproduce, impact, affected versions' }),
+  contact: Type.Optional(Type.String({ maxLength: 254, description: 'How to reach you (email or URL); stored encrypted' })),
+}, { additionalProperties: false });
+
+export const SecurityReportAccepted = Type.Object({
+  reportId: Type.String(),
+  message: Type.String(),
+}, { additionalProperties: false });
+
+/** Largest body the intake reads: the longest details in UTF-8 plus room for JSON escapes. */
+const REPORT_BODY_LIMIT = 96 * 1024;
+
+export interface SecurityRoutesOptions {
+  reports: SecurityReportsService;
+  limiter: RateLimiter;
+  /** Reports per client address. */
+  perIp: RateWindow;
+  contact?: string;
+  policyUrl?: string;
+  publicOrigin?: string;
+  now: () => number;
+}
+
+export function registerSecurityRoutes(app: BurrowApp, options: SecurityRoutesOptions): void {
+  app.get('/.well-known/security.txt', {
+    config: { summary: 'Where to report security problems (RFC 9116)' },
+  }, async (request, reply) => {
+    const requestOrigin = `${request.protocol}://${request.host}`;
+    const text = buildSecurityTxt({
+      requestOrigin,
+      now: options.now(),
+      ...(options.contact === undefined ? {} : { contact: options.contact }),
+      ...(options.policyUrl === undefined ? {} : { policyUrl: options.policyUrl }),
+      ...(options.publicOrigin === undefined ? {} : { publicOrigin: options.publicOrigin }),
+    });
+    return reply.type('text/plain; charset=utf-8').send(text);
+  });
+
+  app.post(REPORT_PATH, {
+    bodyLimit: REPORT_BODY_LIMIT,
+    schema: { body: SecurityReportRequest, response: { 201: SecurityReportAccepted } },
+    config: { anonymous: true, summary: 'Report a security problem; no account needed' },
+    // Counted before the body is read, so a flood costs the server nothing.
+    onRequest: async (request) => {
+      await enforceLimit(options.limiter, `security-report:${request.ip}`, options.perIp);
+    },
+  }, async (request, reply) => {
+    const { reportId } = await options.reports.submit(request.body);
+    reply.code(201);
+    return { reportId, message: `Thank you. Your report was received and the operator has been alerted. Quote ${reportId} in any follow-up.` };
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * Vulnerability disclosure: security.txt (RFC 9116) from the configuration, and the report intake
+ * that stores a stranger's report, alerts the operator (an error-level log line, and a mail in the
+ * outbox or through SMTP) and shows up in `burrow reports` run from the built CLI.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock, startTestServer, type TestServer } from '../server/helpers.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const cli = join(root, 'dist/cli/main.js');
+if (!existsSync(cli)) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
+
+const REPORT = {
+  summary: 'Blob ids are guessable-marker-summary',
+  details: 'Steps: marker-details-7f3a. Impact: none, this is a test.',
+  contact: 'researcher-marker@example.net',
+};
+
+function logCollector(): { stream: Writable; lines: () => Array<Record<string, unknown>>; text: () => string } {
+  const raw: string[] = [];
+  const stream = new Writable({ write(chunk, _encoding, done) { raw.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  return { stream, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>), text: () => raw.join('\n') };
+}
+
+function burrow(args: string[]) {
+  return spawnSync(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env }, encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('security.txt', () => {
+  it('names the configured contact, the intake, an expiry ahead of now, the policy and the canonical URL', async () => {
+    const clock = manualClock(Date.UTC(2026, 10, 1));
+    const server = await startTestServer({ clock, overrides: { security: { contact: 'mailto:security@example.org', policyUrl: 'https://example.org/security-policy' }, live: { publicOrigin: 'https://burrow.example' } } });
+    try {
+      const answer = await server.app.inject({ method: 'GET', url: '/.well-known/security.txt' });
+      expect(answer.statusCode).toBe(200);
+      expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
+      const fields = answer.body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const);
+      expect(fields.filter(([k]) => k === 'Contact').map(([, v]) => v)).toEqual(['mailto:security@example.org', 'https://burrow.example/v1/security/reports']);
+      const expires = Date.parse(fields.find(([k]) => k === 'Expires')![1]);
+      expect(expires).toBeGreaterThan(clock.now());
+      expect(expires - clock.now()).toBeLessThan(365 * 86_400_000);
+      expect(fields).toContainEqual(['Policy', 'https://example.org/security-policy']);
+      expect(fields).toContainEqual(['Preferred-Languages', 'en']);
+      expect(fields).toContainEqual(['Canonical', 'https://burrow.example/.well-known/security.txt']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('still has a Contact without a configured one: the intake on this server', async () => {
+    const server = await startTestServer();
+    try {
+      const answer = await server.app.inject({ method: 'GET', url: '/.well-known/security.txt', headers: { host: '127.0.0.1:8080' } });
+      expect(answer.body).toContain('Contact: http://127.0.0.1:8080/v1/security/reports');
+      expect(answer.body).toMatch(/^Expires: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+      expect(answer.body).not.toContain('Canonical:');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('the security-report intake', () => {
+  let server: TestServer;
+  const log = logCollector();
+  let reportId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer({ log: { stream: log.stream, level: 'info' } });
+  });
+  afterAll(async () => { await server.close(); });
+
+  it('stores a report without an account, answers an acknowledgement id, and alerts the operator in the log and the outbox', async () => {
+    const answer = await server.app.inject({ method: 'POST', url: '/v1/security/reports', payload: REPORT });
+    expect(answer.statusCode, answer.body).toBe(201);
+    const body = answer.json<{ reportId: string; message: string }>();
+    expect(body.reportId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(body.message).toContain('Thank you');
+    reportId = body.reportId;
+
+    const alert = log.lines().find((l) => l.alert === 'security-report');
+    expect(alert).toMatchObject({ level: 50, reportId });
+    for (const marker of ['marker-summary', 'marker-details', 'researcher-marker']) expect(log.text()).not.toContain(marker);
+
+    const outbox = join(server.dataDir, 'outbox');
+    const mails = readdirSync(outbox).filter((n) => n.endsWith('.eml'));
+    expect(mails).toHaveLength(1);
+    const mail = readFileSync(join(outbox, mails[0]!), 'utf8');
+    expect(mail).toContain(`Subject: [Burrow] Security report ${reportId}`);
+    expect(mail).toContain(`burrow reports show ${reportId}`);
+    expect(mail).not.toContain('marker-details');
+
+    const row = await server.store.db.selectFrom('security_reports').selectAll().where('id', '=', reportId).executeTakeFirstOrThrow();
+    expect(row.status).toBe('open');
+    expect(row.contact_sealed).not.toBeNull();
+    expect(row.contact_sealed).not.toContain('researcher');
+  });
+
+  it('refuses an oversized or malformed report and stores nothing', async () => {
+    const before = await server.store.db.selectFrom('security_reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    for (const payload of [{ ...REPORT, details: 'x'.repeat(16_001) }, { ...REPORT, summary: 's'.repeat(201) }, { summary: 'only a summary' }, { ...REPORT, extra: true }]) {
+      const answer = await server.app.inject({ method: 'POST', url: '/v1/security/reports', payload, headers: { 'x-forwarded-for': '192.0.2.9' } });
+      expect(answer.statusCode).toBe(400);
+    }
+    const after = await server.store.db.selectFrom('security_reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    expect(Number(after.n)).toBe(Number(before.n));
+  });
+
+  it('is rate-limited tightly per address', async () => {
+    const limited = await startTestServer();
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++) statuses.push((await limited.app.inject({ method: 'POST', url: '/v1/security/reports', payload: REPORT })).statusCode);
+      expect(statuses.slice(0, 5)).toEqual([201, 201, 201, 201, 201]);
+      expect(statuses.slice(5)).toEqual([429, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('is listed, shown with the contact opened, and acknowledged by `burrow reports`', () => {
+    const list = burrow(['reports', 'list', '--data', server.dataDir]);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toContain(reportId);
+    expect(list.stdout).toContain(REPORT.summary);
+    expect(list.stdout).toContain('open');
+
+    const show = burrow(['reports', 'show', reportId, '--data', server.dataDir, '--json']);
+    expect(show.status, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id: reportId, summary: REPORT.summary, details: REPORT.details, contact: REPORT.contact, status: 'open' });
+
+    expect(burrow(['reports', 'ack', reportId, '--data', server.dataDir]).status).toBe(0);
+    const listed = JSON.parse(burrow(['reports', 'list', '--data', server.dataDir, '--json']).stdout) as { reports: Array<{ id: string; status: string }> };
+    expect(listed.reports.find((r) => r.id === reportId)?.status).toBe('acked');
+    expect(burrow(['reports', 'show', 'no-such-report', '--data', server.dataDir]).status).toBe(1);
+  }, 60_000);
+});
+
+describe('alert mail through SMTP', () => {
+  it('reaches the operator\'s address through the configured SMTP server', async () => {
+    const received: string[] = [];
+    let delivered!: () => void;
+    const done = new Promise<void>((resolve) => { delivered = resolve; });
+    // A small SMTP server that accepts one message (RFC 5321 happy path).
+    const smtp: Server = createTcpServer((socket: Socket) => {
+      let inData = false;
+      let buffer = '';
+      let message = '';
+      socket.write('220 test ESMTP\r\n');
+      socket.on('data', (chunk) => {
+        buffer += chunk.toString('utf8');
+        let index: number;
+        while ((index = buffer.indexOf('\r\n')) >= 0) {
+          const line = buffer.slice(0, index);
+          buffer = buffer.slice(index + 2);
+          if (inData) {
+            if (line === '.') {
+              inData = false;
+              received.push(message);
+              socket.write('250 queued\r\n');
+              delivered();
+            } else {
+              message += `${line}\n`;
+            }
+            continue;
+          }
+          received.push(line);
+          if (line.startsWith('EHLO')) socket.write('250-test\r\n250 8BITMIME\r\n');
+          else if (line === 'DATA') { inData = true; socket.write('354 go on\r\n'); }
+          else if (line === 'QUIT') { socket.write('221 bye\r\n'); socket.end(); }
+          else socket.write('250 ok\r\n');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    const port = (smtp.address() as { port: number }).port;
+    const server = await startTestServer({ overrides: { security: { smtpUrl: `smtp://127.0.0.1:${port}`, alertEmail: 'ops@example.org' } } });
+    try {
+      const answer = await server.app.inject({ method: 'POST', url: '/v1/security/reports', payload: REPORT });
+      expect(answer.statusCode).toBe(201);
+      await done;
+      const { reportId } = answer.json<{ reportId: string }>();
+      expect(received).toContain('RCPT TO:<ops@example.org>');
+      expect(received.find((r) => r.includes('Subject:'))).toContain(reportId);
+      expect(existsSync(join(server.dataDir, 'outbox'))).toBe(false);
+    } finally {
+      await server.close();
+      await new Promise((resolve) => smtp.close(resolve));
+    }
+  });
+});
