@@ -24,6 +24,7 @@ import { createAccountsRepository } from './accounts/repository.js';
 import { registerAccountRoutes } from './accounts/routes.js';
 import { createAccountsService } from './accounts/service.js';
 import { createMemoryLoginStateStore, type LoginStateStore } from './accounts/login-states.js';
+import { createSqlLoginStateStore } from './accounts/sql-login-states.js';
 import type { Config } from './config.js';
 import { registerFamilyFeatures } from './families/register.js';
 import { registerSecurityFeatures } from './security/register.js';
@@ -35,6 +36,7 @@ import { installProblemHandlers, problemContentType } from './http/problems.js';
 import { BurrowError } from '../protocol/errors.js';
 import { createMemoryLoginThrottle, createMemoryRateLimiter, installAddressRateLimits, type LoginThrottle, type RateLimiter } from './http/rate-limit.js';
 import { recordRoutes, type RouteInfo } from './http/route-registry.js';
+import { createSqlLoginThrottle, createSqlRateLimiter } from './http/sql-rate-limit.js';
 import { applySecurityHeaders, installSecurityHeaders } from './http/security-headers.js';
 import type { BurrowApp } from './http/types.js';
 import type { Secrets } from './secrets.js';
@@ -55,7 +57,7 @@ export interface ServerDeps {
   random?: Random;
   /** `false` for silence, or a stream that receives the JSON log lines (default: stdout). */
   log?: false | { stream?: DestinationStream; level?: Config['logLevel'] };
-  /** Shared rate-limit state; in memory by default. */
+  /** Rate-limit state; by default in memory, or in the store on PostgreSQL (shared by every node). */
   limiter?: RateLimiter;
   throttle?: LoginThrottle;
   loginStates?: LoginStateStore;
@@ -140,8 +142,12 @@ export function createServer(deps: ServerDeps): BurrowApp {
     return payload;
   });
 
-  const limiter = deps.limiter ?? createMemoryRateLimiter(clock);
-  const throttle = deps.throttle ?? createMemoryLoginThrottle(clock, config.rateLimits.loginSlowdown);
+  // On PostgreSQL several nodes may share the work, so limits and started logins live in the store.
+  const shared = store.dialect === 'postgres';
+  const limiter = deps.limiter ?? (shared ? createSqlRateLimiter(store.db, { clock, cookieKey: secrets.cookieKey }) : createMemoryRateLimiter(clock));
+  const throttle = deps.throttle ?? (shared
+    ? createSqlLoginThrottle(store.db, { clock, cookieKey: secrets.cookieKey, ...config.rateLimits.loginSlowdown })
+    : createMemoryLoginThrottle(clock, config.rateLimits.loginSlowdown));
   installAddressRateLimits(app, { limiter, globalPerIp: config.rateLimits.globalPerIp, anonymousPerIp: config.rateLimits.anonymousPerIp });
 
   const sessions = createSessionsService({
@@ -169,7 +175,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   const accounts = createAccountsService({
     repository: createAccountsRepository(store.db),
     sessions,
-    loginStates: deps.loginStates ?? createMemoryLoginStateStore(clock),
+    loginStates: deps.loginStates ?? (shared ? createSqlLoginStateStore(store.db, { clock, random, cookieKey: secrets.cookieKey }) : createMemoryLoginStateStore(clock)),
     limiter,
     throttle,
     secrets,

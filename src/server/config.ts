@@ -29,6 +29,10 @@ export interface Config {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** `postgres://…` for the scale-out store; absent for the embedded SQLite file. */
   readonly databaseUrl?: string;
+  /** `s3://bucket/prefix` (or a directory) for the blob store; absent: `<dataDir>/blobs`. */
+  readonly blobs?: string;
+  /** Endpoint, region and credentials for an `s3://` blob store; absent fields fall back to the AWS SDK's own chain. */
+  readonly s3?: S3Settings;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly limits: {
     /** Largest accepted request body on routes that do not set their own. */
@@ -77,6 +81,16 @@ export interface Config {
   readonly security: SecurityConfig;
 }
 
+/** Connection settings for S3-compatible blob storage (BURROW_S3_*). */
+export interface S3Settings {
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly accessKeyId?: string;
+  readonly secretAccessKey?: string;
+  /** Address buckets as `endpoint/bucket` (MinIO, Ceph, Garage, s3rver) instead of `bucket.endpoint`. */
+  readonly forcePathStyle?: boolean;
+}
+
 /** Disclosure, audit and backup settings. */
 export interface SecurityConfig {
   /** `mailto:` or `https:` URI for security reports (security.txt Contact); absent: a finding. */
@@ -120,7 +134,7 @@ export class ConfigError extends Error {
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
-const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl'> = {
+const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 'blobs' | 's3'> = {
   dataDir: './data',
   host: '127.0.0.1',
   port: 8080,
@@ -246,6 +260,26 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
     if (!/^postgres(ql)?:\/\//.test(env.BURROW_DATABASE_URL)) throw new ConfigError('BURROW_DATABASE_URL must start with postgres://');
     fromEnv.databaseUrl = env.BURROW_DATABASE_URL;
   }
+  if (env.BURROW_BLOBS) {
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(env.BURROW_BLOBS) && !env.BURROW_BLOBS.startsWith('s3://')) throw new ConfigError('BURROW_BLOBS must be s3://bucket/prefix or a directory');
+    fromEnv.blobs = env.BURROW_BLOBS;
+  }
+  const s3: { -readonly [K in keyof S3Settings]?: S3Settings[K] } = {};
+  if (env.BURROW_S3_ENDPOINT) {
+    if (!/^https?:\/\/\S+$/.test(env.BURROW_S3_ENDPOINT)) throw new ConfigError('BURROW_S3_ENDPOINT must be an http(s) URL');
+    s3.endpoint = env.BURROW_S3_ENDPOINT;
+  }
+  if (env.BURROW_S3_REGION) s3.region = env.BURROW_S3_REGION;
+  if (env.BURROW_S3_ACCESS_KEY_ID || env.BURROW_S3_SECRET_ACCESS_KEY) {
+    if (!env.BURROW_S3_ACCESS_KEY_ID || !env.BURROW_S3_SECRET_ACCESS_KEY) throw new ConfigError('set both BURROW_S3_ACCESS_KEY_ID and BURROW_S3_SECRET_ACCESS_KEY, or neither');
+    s3.accessKeyId = env.BURROW_S3_ACCESS_KEY_ID;
+    s3.secretAccessKey = env.BURROW_S3_SECRET_ACCESS_KEY;
+  }
+  if (env.BURROW_S3_FORCE_PATH_STYLE !== undefined && env.BURROW_S3_FORCE_PATH_STYLE !== '') {
+    if (!/^(true|false|1|0)$/.test(env.BURROW_S3_FORCE_PATH_STYLE)) throw new ConfigError('BURROW_S3_FORCE_PATH_STYLE must be true or false');
+    s3.forcePathStyle = env.BURROW_S3_FORCE_PATH_STYLE === 'true' || env.BURROW_S3_FORCE_PATH_STYLE === '1';
+  }
+  if (Object.keys(s3).length > 0) fromEnv.s3 = s3;
   if (env.BURROW_LOG_LEVEL) {
     if (!logLevels.has(env.BURROW_LOG_LEVEL)) throw new ConfigError(`BURROW_LOG_LEVEL must be one of ${[...logLevels].join(', ')}`);
     fromEnv.logLevel = env.BURROW_LOG_LEVEL as Config['logLevel'];

@@ -174,6 +174,27 @@ export interface NoticesTable {
   channel: string;
 }
 
+/** A fixed rate-limit window shared by every node; `key` is a keyed hash of the limited thing. */
+export interface RateWindowsTable {
+  key: string;
+  count: number;
+  reset_at: number;
+}
+
+/** Failed logins per account (keyed hash), for the slow-down every node applies. */
+export interface LoginFailuresTable {
+  key: string;
+  count: number;
+  last_at: number;
+}
+
+/** A started OPAQUE login; `id` is a hash of the login id, `sealed` the state under a key derived from the cookie key. */
+export interface LoginStatesTable {
+  id: string;
+  sealed: string;
+  expires_at: number;
+}
+
 /** Every table, for `Kysely<Database>`. Later features add theirs here. */
 export interface Database {
   accounts: AccountsTable;
@@ -191,6 +212,9 @@ export interface Database {
   message_approvals: MessageApprovalsTable;
   security_reports: SecurityReportsTable;
   notices: NoticesTable;
+  rate_windows: RateWindowsTable;
+  login_failures: LoginFailuresTable;
+  login_states: LoginStatesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -1,4 +1,7 @@
-/** Test factories: a real server on a real SQLite file in a temp dir, and OPAQUE clients that use it. */
+/**
+ * Test factories: a real server on real storage (a SQLite file in a temp dir, or PostgreSQL + S3
+ * under BURROW_TEST_BACKEND=postgres-s3, see test/support/backends.ts), and OPAQUE clients that use it.
+ */
 import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +15,7 @@ import type { Clock } from '../../src/server/deps.js';
 import type { BurrowApp } from '../../src/server/http/types.js';
 import { loadOrCreateSecrets, type Secrets } from '../../src/server/secrets.js';
 import type { SqlStore } from '../../src/storage/database.js';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { openTestBackends, type TestBackends } from '../support/backends.js';
 
 export interface TestServer {
   app: BurrowApp;
@@ -20,6 +23,8 @@ export interface TestServer {
   secrets: Secrets;
   config: Config;
   dataDir: string;
+  /** The storage ports the server runs on. */
+  backends: TestBackends;
   close(): Promise<void>;
 }
 
@@ -46,14 +51,16 @@ export async function startTestServer(options: { overrides?: DeepPartial<Config>
     },
   });
   const { secrets } = await loadOrCreateSecrets({ dataDir: config.dataDir });
-  const store = await openSqliteStore(join(config.dataDir, 'burrow.db'));
-  const app = createServer({ config, store, secrets, log: options.log ?? false, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  const clock = options.clock;
+  const backends = await openTestBackends({ dataDir: config.dataDir, ...(clock === undefined ? {} : { now: () => clock.now() }) });
+  const { store, blobs, bus } = backends;
+  const app = createServer({ config, store, blobs, bus, secrets, log: options.log ?? false, ...(clock === undefined ? {} : { clock }) });
   await app.ready();
   return {
-    app, store, secrets, config, dataDir: config.dataDir,
+    app, store, secrets, config, dataDir: config.dataDir, backends,
     async close() {
       await app.close();
-      await store.close();
+      await backends.cleanup();
     },
   };
 }

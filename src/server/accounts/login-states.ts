@@ -1,8 +1,7 @@
 /**
  * Started OPAQUE logins waiting for their finish, keyed by a random login id, with a short TTL.
- * The server login state holds ephemeral secrets, so it stays in memory (never in the database);
- * a scale-out deployment routes a login's two requests to one node, or a later adapter seals the
- * state under the cookie key.
+ * The server login state holds ephemeral secrets: this version keeps it in memory; the shared one
+ * (src/server/accounts/sql-login-states.ts) seals it under a key derived from the cookie key.
  */
 import type { Clock } from '../deps.js';
 
@@ -16,9 +15,9 @@ export interface PendingLogin {
 }
 
 export interface LoginStateStore {
-  put(loginId: string, login: PendingLogin): void;
+  put(loginId: string, login: PendingLogin): void | Promise<void>;
   /** Removes and returns the login, or undefined when unknown or expired: a login id works once. */
-  take(loginId: string): PendingLogin | undefined;
+  take(loginId: string): PendingLogin | undefined | Promise<PendingLogin | undefined>;
 }
 
 const MAX_PENDING = 100_000;

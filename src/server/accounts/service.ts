@@ -98,14 +98,14 @@ const NO_VERIFIER = new Uint8Array(32);
 export function createAccountsService(deps: AccountsServiceDeps): AccountsService {
   const { repository, sessions, secrets, config, clock, random } = deps;
 
-  function lookupOf(email: string): string {
+  async function lookupOf(email: string): Promise<string> {
     const lookup = emailLookupHash(secrets, normaliseEmail(email));
-    enforceLimit(deps.limiter, `account:${lookup}`, config.rateLimits.perAccount);
+    await enforceLimit(deps.limiter, `account:${lookup}`, config.rateLimits.perAccount);
     return lookup;
   }
 
-  function waitForThrottle(key: string): void {
-    const wait = deps.throttle.waitFor(key);
+  async function waitForThrottle(key: string): Promise<void> {
+    const wait = await deps.throttle.waitFor(key);
     if (wait > 0) throw rateLimited(wait, 'Too many failed attempts for this account; wait before trying again');
   }
 
@@ -139,7 +139,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
   return {
     async registerStart(email, registrationRequest) {
       await opaque.ready;
-      const lookup = lookupOf(email);
+      const lookup = await lookupOf(email);
       if ((await repository.findByLookup(lookup)) !== undefined) throw new BurrowError('burrow/account-exists');
       try {
         return opaque.server.createRegistrationResponse({ serverSetup: secrets.serverSetup, userIdentifier: lookup, registrationRequest });
@@ -150,7 +150,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
 
     async registerFinish(input) {
       await opaque.ready;
-      const lookup = lookupOf(input.email);
+      const lookup = await lookupOf(input.email);
       if ((await repository.findByLookup(lookup)) !== undefined) throw new BurrowError('burrow/account-exists');
       checkRecord(input.registrationRecord, lookup);
       const accountId = newId(random);
@@ -178,8 +178,8 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
 
     async loginStart(email, startLoginRequest) {
       await opaque.ready;
-      const lookup = lookupOf(email);
-      waitForThrottle(`login:${lookup}`);
+      const lookup = await lookupOf(email);
+      await waitForThrottle(`login:${lookup}`);
       const account = await repository.findByLookup(lookup);
       let started: { serverLoginState: string; loginResponse: string };
       try {
@@ -194,9 +194,9 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       } catch {
         throw badOpaqueMessage('startLoginRequest');
       }
-      deps.throttle.attempted(`login:${lookup}`);
+      await deps.throttle.attempted(`login:${lookup}`);
       const loginId = newId(random);
-      deps.loginStates.put(loginId, {
+      await deps.loginStates.put(loginId, {
         serverLoginState: started.serverLoginState,
         accountId: account?.id ?? null,
         emailLookup: lookup,
@@ -207,7 +207,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
 
     async loginFinish(loginId, finishLoginRequest, sessionLabel) {
       await opaque.ready;
-      const pending = deps.loginStates.take(loginId);
+      const pending = await deps.loginStates.take(loginId);
       if (pending === undefined) throw new BurrowError('burrow/login-expired');
       let ok = true;
       try {
@@ -218,14 +218,14 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       const account = pending.accountId === null ? undefined : await repository.findById(pending.accountId);
       if (!ok || account === undefined) throw new BurrowError('burrow/login-failed');
       const issued = await sessions.issue(account.id, sessionLabel);
-      deps.throttle.succeeded(`login:${pending.emailLookup}`);
+      await deps.throttle.succeeded(`login:${pending.emailLookup}`);
       return granted(account, issued);
     },
 
     async recoverStart(email, recoveryProof, registrationRequest) {
       await opaque.ready;
-      const lookup = lookupOf(email);
-      waitForThrottle(`recover:${lookup}`);
+      const lookup = await lookupOf(email);
+      await waitForThrottle(`recover:${lookup}`);
       const account = await repository.findByLookup(lookup);
       let registrationResponse: string;
       try {
@@ -234,7 +234,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         throw badOpaqueMessage('registrationRequest');
       }
       if (!recoveryProofMatches(account, recoveryProof) || account === undefined) {
-        deps.throttle.attempted(`recover:${lookup}`);
+        await deps.throttle.attempted(`recover:${lookup}`);
         throw new BurrowError('burrow/recovery-failed');
       }
       return { recoverySealedIdentity: account.recovery_sealed_identity, registrationResponse };
@@ -242,11 +242,11 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
 
     async recoverFinish(input) {
       await opaque.ready;
-      const lookup = lookupOf(input.email);
-      waitForThrottle(`recover:${lookup}`);
+      const lookup = await lookupOf(input.email);
+      await waitForThrottle(`recover:${lookup}`);
       const account = await repository.findByLookup(lookup);
       if (!recoveryProofMatches(account, input.recoveryProof) || account === undefined) {
-        deps.throttle.attempted(`recover:${lookup}`);
+        await deps.throttle.attempted(`recover:${lookup}`);
         throw new BurrowError('burrow/recovery-failed');
       }
       checkRecord(input.registrationRecord, lookup);
@@ -262,8 +262,8 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         issued.row,
       );
       if (!replaced) throw new BurrowError('burrow/recovery-failed');
-      deps.throttle.succeeded(`recover:${lookup}`);
-      deps.throttle.succeeded(`login:${lookup}`);
+      await deps.throttle.succeeded(`recover:${lookup}`);
+      await deps.throttle.succeeded(`login:${lookup}`);
       return granted({ ...account, sealed_identity: input.sealedIdentity }, issued);
     },
 

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BurrowError, type ErrorCode, type Problem } from '../../protocol/errors.js';
+import { isStoreUnavailable } from '../../storage/errors.js';
 import { methodsForPath, type RouteInfo } from './route-registry.js';
 
 export const problemContentType = 'application/problem+json; charset=utf-8';
@@ -77,6 +78,11 @@ export function installProblemHandlers(app: FastifyInstance, routes: readonly Ro
     if (error.validation !== undefined) return sendProblem(reply, validationProblem(error));
     const mapped = fastifyProblem(error);
     if (mapped !== undefined) return sendProblem(reply, mapped);
+    // A database that is down or restarting is a 503 the client may retry, not a server bug.
+    if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      return sendProblem(reply, new BurrowError('burrow/unavailable', 'The database is unreachable; try again shortly', { retryAfter: 1 }));
+    }
     request.log.error({ err: error }, 'unexpected error');
     const problem: Problem = new BurrowError('burrow/internal', 'The server failed; quote the request id to the operator', { requestId: request.id }).toProblem();
     return reply.code(500).type(problemContentType).send(problem);

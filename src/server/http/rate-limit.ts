@@ -1,6 +1,6 @@
 /**
  * Rate limits and the per-account login slow-down. The state sits behind two small interfaces;
- * these in-memory versions serve one process, and a later adapter moves them to the shared store.
+ * these in-memory versions serve one process; src/server/http/sql-rate-limit.ts shares them between nodes.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BurrowError } from '../../protocol/errors.js';
@@ -10,17 +10,17 @@ import type { Clock } from '../deps.js';
 /** Counts hits per key in fixed windows. */
 export interface RateLimiter {
   /** Counts one hit; answers how long to wait (ms) when the key is over its limit, else 0. */
-  hit(key: string, window: RateWindow): number;
+  hit(key: string, window: RateWindow): number | Promise<number>;
 }
 
 /** Remembers failed logins per account and says how long the next attempt must wait. */
 export interface LoginThrottle {
   /** Milliseconds until an attempt for `accountKey` is allowed; 0 when it may go now. */
-  waitFor(accountKey: string): number;
+  waitFor(accountKey: string): number | Promise<number>;
   /** An attempt started; it counts as a failure until `succeeded` is called. */
-  attempted(accountKey: string): void;
+  attempted(accountKey: string): void | Promise<void>;
   /** The account's failures are forgotten. */
-  succeeded(accountKey: string): void;
+  succeeded(accountKey: string): void | Promise<void>;
 }
 
 const PRUNE_AT = 10_000;
@@ -79,8 +79,8 @@ export function rateLimited(waitMs: number, detail = 'Too many requests; wait be
 }
 
 /** Throws `burrow/rate-limited` if `key` is over `window`. */
-export function enforceLimit(limiter: RateLimiter, key: string, window: RateWindow): void {
-  const wait = limiter.hit(key, window);
+export async function enforceLimit(limiter: RateLimiter, key: string, window: RateWindow): Promise<void> {
+  const wait = await limiter.hit(key, window);
   if (wait > 0) throw rateLimited(wait);
 }
 
@@ -92,9 +92,9 @@ export function installAddressRateLimits(app: FastifyInstance, options: { limite
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0];
     if (path === '/healthz' || path === '/readyz') return;
-    enforceLimit(options.limiter, `ip:${request.ip}`, options.globalPerIp);
+    await enforceLimit(options.limiter, `ip:${request.ip}`, options.globalPerIp);
     if (request.routeOptions.config.anonymous === true) {
-      enforceLimit(options.limiter, `ip-anon:${request.ip}`, options.anonymousPerIp);
+      await enforceLimit(options.limiter, `ip-anon:${request.ip}`, options.anonymousPerIp);
     }
   });
 }

@@ -45,8 +45,8 @@ function statusOf(row: InviteRow, now: number): Static<typeof InviteStatus> {
 export function createInvitesService(deps: InvitesServiceDeps) {
   const { repository, access, clock } = deps;
 
-  function limit(accountId: string): void {
-    enforceLimit(deps.limiter, `invite-lookup:${accountId}`, deps.lookupLimit);
+  async function limit(accountId: string): Promise<void> {
+    await enforceLimit(deps.limiter, `invite-lookup:${accountId}`, deps.lookupLimit);
   }
 
   async function create(accountId: string, familyId: string, body: Static<typeof CreateInviteRequest>): Promise<{ inviteId: string; expiresAt: number }> {
@@ -115,7 +115,7 @@ export function createInvitesService(deps: InvitesServiceDeps) {
   }
 
   async function view(accountId: string, inviteId: string): Promise<Static<typeof InviteView>> {
-    limit(accountId);
+    await limit(accountId);
     const row = await repository.invite(inviteId);
     if (row === undefined) throw new BurrowError('burrow/not-found', 'No such invite');
     const identity = await repository.accountKeys(row.created_by);
@@ -132,7 +132,7 @@ export function createInvitesService(deps: InvitesServiceDeps) {
   }
 
   async function accept(accountId: string, inviteId: string, joinerProof: string): Promise<void> {
-    limit(accountId);
+    await limit(accountId);
     const row = await repository.invite(inviteId);
     if (row === undefined) throw new BurrowError('burrow/not-found', 'No such invite');
     if ((await access.membership(row.family_id, accountId)) !== undefined) throw new BurrowError('burrow/conflict', 'You are already a member of this family');

@@ -4,10 +4,12 @@ import * as m0001 from './0001-accounts.js';
 import * as m0002 from './0002-families.js';
 import * as m0003 from './0003-messages.js';
 import * as m0004 from './0004-security.js';
+import * as m0005 from './0005-shared-limits.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
   '0002-families': m0002,
   '0003-messages': m0003,
   '0004-security': m0004,
+  '0005-shared-limits': m0005,
 });
