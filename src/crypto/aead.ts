@@ -23,30 +23,48 @@ async function importAesKey(key: Uint8Array, usage: KeyUsage): Promise<CryptoKey
   return subtle().importKey('raw', buf(key), { name: 'AES-GCM' }, false, [usage]);
 }
 
+/** Where the plaintext starts in a box: after the version byte and the nonce. */
+export const AEAD_PLAINTEXT_OFFSET = 1 + NONCE_LENGTH;
+
 /**
- * Seals like `aeadSeal` but returns the box in two parts — `head` (version ‖ nonce, 13 bytes) and
- * `body` (ciphertext ‖ tag) — so a caller can place them in a larger buffer without another copy.
+ * Seals in place: `box` holds the plaintext at `AEAD_PLAINTEXT_OFFSET` and `AEAD_OVERHEAD` bytes
+ * around it (its first 13 bytes and last 16 are overwritten); on return it is the sealed box,
+ * byte for byte what `aeadSeal` gives for that plaintext and a fresh nonce. A caller that builds
+ * its plaintext inside a larger output buffer (an envelope) so saves every full-size copy but the
+ * one WebCrypto's result needs. `box` must not be read or written by anyone else until this settles;
+ * if sealing fails, the whole box is zeroed so no plaintext lingers.
  */
-export async function aeadSealParts(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<{ head: Uint8Array; body: Uint8Array }> {
+export async function aeadSealInPlace(key: Uint8Array, box: Uint8Array, aad: Uint8Array): Promise<void> {
   assertBytes(key, 'key', 32);
-  assertBytes(plaintext, 'plaintext');
+  assertBytes(box, 'box');
   assertBytes(aad, 'aad');
-  const head = new Uint8Array(1 + NONCE_LENGTH);
-  head[0] = VERSION;
-  head.set(randomBytes(NONCE_LENGTH), 1);
-  const cryptoKey = await importAesKey(key, 'encrypt');
-  const body = await subtle().encrypt(
-    { name: 'AES-GCM', iv: buf(head.subarray(1)), additionalData: buf(concatBytes(head.subarray(0, 1), aad)), tagLength: TAG_LENGTH * 8 },
-    cryptoKey,
-    buf(plaintext),
-  );
-  return { head, body: new Uint8Array(body) };
+  if (box.length < AEAD_OVERHEAD) throw new TypeError(`box must be at least ${AEAD_OVERHEAD} bytes`);
+  try {
+    box[0] = VERSION;
+    box.set(randomBytes(NONCE_LENGTH), 1);
+    const cryptoKey = await importAesKey(key, 'encrypt');
+    const sealed = await subtle().encrypt(
+      { name: 'AES-GCM', iv: buf(box.subarray(1, AEAD_PLAINTEXT_OFFSET)), additionalData: buf(concatBytes(box.subarray(0, 1), aad)), tagLength: TAG_LENGTH * 8 },
+      cryptoKey,
+      buf(box.subarray(AEAD_PLAINTEXT_OFFSET, box.length - TAG_LENGTH)),
+    );
+    // WebCrypto worked on its own copy of the plaintext: ciphertext ‖ tag now overwrites all of it.
+    box.set(new Uint8Array(sealed), AEAD_PLAINTEXT_OFFSET);
+  } catch (error) {
+    box.fill(0);
+    throw error;
+  }
 }
 
 /** Seals `plaintext` under a 32-byte `key`, authenticating `aad`, with a fresh random nonce. */
 export async function aeadSeal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-  const { head, body } = await aeadSealParts(key, plaintext, aad);
-  return concatBytes(head, body);
+  assertBytes(key, 'key', 32);
+  assertBytes(plaintext, 'plaintext');
+  assertBytes(aad, 'aad');
+  const box = new Uint8Array(plaintext.length + AEAD_OVERHEAD);
+  box.set(plaintext, AEAD_PLAINTEXT_OFFSET);
+  await aeadSealInPlace(key, box, aad);
+  return box;
 }
 
 /** Opens a box sealed by `aeadSeal`; a wrong key, aad or any changed byte gives `aead/decrypt-failed`. */

@@ -54,13 +54,13 @@ export class CanonicalWriter {
     return this;
   }
 
-  /** Bytes whose length the format fixes (keys, hashes, ids): no prefix. Copied by `finish`. */
+  /** Bytes whose length the format fixes (keys, hashes, ids): no prefix. Copied by `finish` / `writeTo`, not before. */
   fixed(bytes: Uint8Array): this {
     this.parts.push(bytes);
     return this;
   }
 
-  /** Variable-length bytes: u32 length ‖ bytes. Copied by `finish`. */
+  /** Variable-length bytes: u32 length ‖ bytes. Copied by `finish` / `writeTo`, not before. */
   bytes(bytes: Uint8Array): this {
     this.u32(bytes.length);
     this.parts.push(bytes);
@@ -79,8 +79,32 @@ export class CanonicalWriter {
     return this;
   }
 
+  /** Bytes the encoding takes so far. */
+  get length(): number {
+    let length = 0;
+    for (const part of this.parts) length += part.length;
+    return length;
+  }
+
+  /**
+   * Writes the encoding into `out` at `offset` and returns the offset after it: each field is copied
+   * once, straight into a buffer the caller sized with `length` (no intermediate concatenation).
+   */
+  writeTo(out: Uint8Array, offset: number): number {
+    if (!Number.isInteger(offset) || offset < 0 || offset + this.length > out.length) throw new RangeError('out has no room for the encoding at offset');
+    let at = offset;
+    for (const part of this.parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+    return at;
+  }
+
+  /** The encoding as a new array. */
   finish(): Uint8Array {
-    return concatBytes(...this.parts);
+    const out = new Uint8Array(this.length);
+    this.writeTo(out, 0);
+    return out;
   }
 }
 
