@@ -47,7 +47,7 @@ export interface LiveOptions {
   onEvent: (event: LiveEvent) => void | Promise<void>;
   /** Called after each (re)connection once the backlog has been delivered. */
   onReady?: () => void;
-  /** Called on refused frames and connection trouble; never with a secret. */
+  /** Called on refused frames and connection trouble; never with a secret. `live/ended` means the server closed with 1008 and no reconnect follows. */
   onProblem?: (problem: { type: string; detail: string }) => void;
   /** Backoff: first delay and cap, in ms (defaults 500 ms and 30 s). */
   backoff?: { initialMs?: number; maxMs?: number };
@@ -69,6 +69,8 @@ export interface LiveConnection {
 
 const SEEN_LIMIT = 50_000;
 const OPEN = 1;
+/** WebSocket close code 1008 (RFC 6455 §7.4.1): the server refuses this client as it is. */
+const POLICY_VIOLATION = 1008;
 
 /** A set that forgets its oldest members beyond a limit. */
 class BoundedSet {
@@ -221,10 +223,15 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
     ws.onclose = (event) => {
       stopTimers();
       if (socket === ws) socket = undefined;
-      if (!closed) {
-        problem('live/closed', `the live connection closed (${event.code}); reconnecting`);
-        scheduleReconnect();
+      if (closed) return;
+      if (event.code === POLICY_VIOLATION) {
+        // The server ended it on purpose (session ended, flood, too many connections): retrying would not help.
+        closed = true;
+        problem('live/ended', `the server ended the live connection: ${event.reason ?? 'policy'}`);
+        return;
       }
+      problem('live/closed', `the live connection closed (${event.code}); reconnecting`);
+      scheduleReconnect();
     };
   }
 

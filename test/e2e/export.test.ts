@@ -118,7 +118,7 @@ async function exportAs(profile: string): Promise<{ out: string; index: { messag
   return { out, index: JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { messages: IndexEntry[]; skipped: unknown[] } };
 }
 
-describe('burrow export', () => {
+describe('burrow export', { timeout: 120_000 }, () => {
   it("reproduces every audio file a guardian can read byte for byte, with the index's hashes and captions", async () => {
     const { out, index } = await exportAs(mum);
     const expected = [...sentToMia, ...sentToLeo];
