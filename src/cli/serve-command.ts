@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
 import { unsafeStartMessage } from '../server/security/audit.js';
 import { auditDeployment, parseExtraPorts } from './audit-command.js';
+import { startBackupSchedule, type BackupSchedule } from '../storage/backup/schedule.js';
 import { openSqliteStore } from '../storage/sqlite.js';
 
 const ENVIRONMENT_HELP = `
@@ -26,6 +27,11 @@ Environment (flags win):
   BURROW_RATE_GLOBAL_PER_MINUTE             requests per client address per minute (default 600)
   BURROW_RATE_ANONYMOUS_PER_MINUTE          sign-up/login/recovery requests per address per minute (default 30)
   BURROW_RATE_ACCOUNT_PER_MINUTE            sign-up/login/recovery requests per account per minute (default 10)
+  BURROW_SECURITY_CONTACT                   mailto: or https: contact for security.txt (audit: medium finding when unset)
+  BURROW_SECURITY_POLICY                    https: URL of your disclosure policy
+  BURROW_SMTP_URL, BURROW_ALERT_EMAIL       smtp(s):// server and address for operator alerts (default: <data>/outbox/*.eml)
+  BURROW_BACKUP_DIR                         write a backup there every BURROW_BACKUP_INTERVAL_HOURS (24), keep BURROW_BACKUP_KEEP (7)
+  BURROW_BACKUP_MAX_AGE_HOURS               audit: a newer backup must exist (default 48)
   BURROW_SECRETS                            the secrets file's JSON, instead of <data>/secrets.json
   BURROW_OPAQUE_SERVER_SETUP, BURROW_COOKIE_KEY, BURROW_EMAIL_KEY   the same, one variable each
 
@@ -65,6 +71,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     if (f.severity === 'high' && accepted.includes(f.id)) app.log.warn({ acceptedRisk: f.id }, `starting with an accepted security risk: ${f.title}`);
   }
 
+  let backups: BackupSchedule | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -72,6 +79,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
     // app.close() stops accepting connections and waits for requests in flight to finish.
     app.close()
+      .then(() => backups?.stop())
       .then(() => messaging.close())
       .then(() => store.close())
       .then(() => process.exit(0))
@@ -101,6 +109,17 @@ async function serve(flags: ServeFlags): Promise<void> {
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   console.log(`Burrow is listening on ${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port} (data: ${displayPath(config.dataDir)})`);
+  const backupDir = config.security.backups.dir;
+  if (backupDir !== undefined && config.databaseUrl === undefined) {
+    backups = startBackupSchedule({
+      dataDir: config.dataDir,
+      dir: backupDir,
+      intervalMs: config.security.backups.intervalHours * 3_600_000,
+      keep: config.security.backups.keep,
+      onBackup: (summary, removed) => app.log.info({ backup: summary.out, files: summary.files, bytes: summary.bytes, removed: removed.length }, 'scheduled backup written'),
+      onError: (error) => app.log.error({ alert: 'backup-failed', err: error }, 'the scheduled backup failed'),
+    });
+  }
 }
 
 /** Adds `burrow serve [--data DIR] [--host H] [--port P]`. */
