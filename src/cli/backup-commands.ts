@@ -49,6 +49,7 @@ export function registerBackupCommands(program: Command): void {
     .action(async (flags: { data?: string; out: string; withSecrets?: boolean }) => {
       try {
         const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data } });
+        if (config.databaseUrl !== undefined) throw new ConfigError('burrow backup copies the embedded store; with BURROW_DATABASE_URL use pg_dump and your object store\'s versioning (docs/operations.md)');
         const passphrase = flags.withSecrets === true
           ? await readSecret({ envName: 'BURROW_BACKUP_PASSPHRASE', question: 'Passphrase for the secrets in this backup: ', confirm: true })
           : undefined;
