@@ -1,12 +1,18 @@
 /** Schema building blocks shared by every route. */
 import { Type, type Static } from '@sinclair/typebox';
 
+/**
+ * Canonical unpadded base64url (RFC 4648 §3.5): the unused low bits of the last character are
+ * zero, so every value has one spelling and decoding it never fails after validation.
+ */
+export const BASE64URL_CANONICAL_PATTERN = '^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])?$';
+
 /** Unpadded base64url of at most `maxBytes` bytes. */
 export function Base64Url(options: { minBytes?: number; maxBytes: number; description?: string }) {
   const maxLength = Math.ceil((options.maxBytes * 4) / 3);
   const minLength = options.minBytes === undefined ? 0 : Math.ceil((options.minBytes * 4) / 3);
   return Type.String({
-    pattern: '^[A-Za-z0-9_-]*$',
+    pattern: BASE64URL_CANONICAL_PATTERN,
     minLength,
     maxLength,
     ...(options.description === undefined ? {} : { description: options.description }),

@@ -199,5 +199,10 @@ describe('the signed-in account', () => {
     expect(me.headers['content-type']).toMatch(/^application\/problem\+json/);
     const forged = await server.app.inject({ method: 'GET', url: '/v1/accounts/me', headers: bearer(b64(32)) });
     expect(forged.statusCode).toBe(401);
+    // Non-canonical base64url (non-zero unused bits) in a token or a cookie is a 401, not a 500.
+    for (const headers of [bearer(`${'A'.repeat(42)}B`), { cookie: `burrow_session=${'A'.repeat(42)}B` }, { authorization: 'Basic abc' }]) {
+      const answer = await server.app.inject({ method: 'GET', url: '/v1/accounts/me', headers });
+      expect(answer.statusCode).toBe(401);
+    }
   });
 });

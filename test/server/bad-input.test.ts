@@ -87,6 +87,11 @@ function casesFor(route: RouteInfo, maxBodyBytes: number): Case[] {
     for (const [name, property] of Object.entries(properties)) {
       cases.push({ name: `wrong type for ${name}`, ...json({ ...example, [name]: wrongTypeFor(property) }) });
       if (property.type === 'string') cases.push({ name: `absurd length for ${name}`, ...json({ ...example, [name]: 'A'.repeat(20_000) }) });
+      const value = example[name];
+      if (typeof value === 'string' && /^A+$/.test(value) && value.length % 4 !== 0) {
+        // Non-zero unused bits in the last character: non-canonical base64url.
+        cases.push({ name: `non-canonical base64url for ${name}`, ...json({ ...example, [name]: `${value.slice(0, -1)}B` }) });
+      }
       if (property.type === 'object') cases.push({ name: `unknown field inside ${name}`, ...json({ ...example, [name]: { ...(exampleOf(property) as object), extra: 'x' } }) });
       cases.push({ name: `missing ${name}`, ...json(Object.fromEntries(Object.entries(example).filter(([k]) => k !== name))) });
     }

@@ -14,7 +14,12 @@ export function newSessionToken(random: Random): string {
 /** base64url(SHA-256(token bytes)); undefined when `token` is not a well-formed token. */
 export function hashSessionToken(token: string): string | undefined {
   if (!TOKEN_PATTERN.test(token)) return undefined;
-  const bytes = fromBase64Url(token);
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64Url(token);
+  } catch {
+    return undefined;
+  }
   if (bytes.length !== 32) return undefined;
   return toBase64Url(new Uint8Array(createHash('sha256').update(bytes).digest()));
 }
