@@ -10,3 +10,5 @@ export * from './family-key.js';
 export * from './envelope.js';
 export * from './profile.js';
 export * from './invite.js';
+export * from './cpace.js';
+export * from './pairing.js';

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import * as aead from '../../src/crypto/aead.js';
+import * as canonical from '../../src/crypto/canonical.js';
+import * as cpace from '../../src/crypto/cpace.js';
+import * as envelope from '../../src/crypto/envelope.js';
+import * as familyKey from '../../src/crypto/family-key.js';
+import * as identity from '../../src/crypto/identity.js';
+import * as core from '../../src/crypto/index.js';
+import * as invite from '../../src/crypto/invite.js';
+import * as kdf from '../../src/crypto/kdf.js';
+import * as pairing from '../../src/crypto/pairing.js';
+import * as profile from '../../src/crypto/profile.js';
+import * as result from '../../src/crypto/result.js';
+import * as roster from '../../src/crypto/roster.js';
+import * as signature from '../../src/crypto/signature.js';
+
+const modules = { aead, canonical, cpace, envelope, familyKey, identity, invite, kdf, pairing, profile, result, roster, signature };
+
+describe('crypto index', () => {
+  // Two modules exporting one name would make `export *` drop it silently: every name must get through.
+  it('re-exports every export of every crypto module, the same binding, with no name claimed twice', () => {
+    const owners = new Map<string, string>();
+    for (const [name, mod] of Object.entries(modules)) {
+      for (const [key, value] of Object.entries(mod)) {
+        expect(owners.get(key), `${key} is exported by ${owners.get(key)} and ${name}`).toBeUndefined();
+        owners.set(key, name);
+        expect((core as Record<string, unknown>)[key], `${name}.${key}`).toBe(value);
+      }
+    }
+    expect(Object.keys(core).sort()).toEqual([...owners.keys()].sort());
+  });
+});
