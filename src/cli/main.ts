@@ -5,6 +5,7 @@ import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
 import { registerReportsCommand } from './reports-command.js';
+import { registerNotifyCommand } from './notify-command.js';
 import { registerChildCommands } from './child-commands.js';
 import { registerFamilyCommands } from './family-commands.js';
 import { registerMessageCommands } from './message-commands.js';
@@ -26,5 +27,6 @@ registerServeCommand(program);
 registerAuditCommand(program);
 registerBackupCommands(program);
 registerReportsCommand(program);
+registerNotifyCommand(program);
 
 await program.parseAsync(process.argv);

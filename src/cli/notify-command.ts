@@ -1,0 +1,99 @@
+/**
+ * `burrow notify`: a breach notice to the affected members' addresses. Emails are opened with the
+ * server's key only here, on the operator's machine; each notice goes through SMTP when configured,
+ * else into `<data>/outbox/`, and is recorded (template hash, recipient account, time, channel).
+ * Addresses are never printed unless `--show-recipients` asks for them.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../server/config.js';
+import { newId, systemRandom } from '../server/deps.js';
+import { openEmail, SecretsError } from '../server/secrets.js';
+import { createMailer } from '../server/security/mailer.js';
+import { openOperatorStore } from './reports-command.js';
+
+interface NotifyFlags {
+  all?: boolean;
+  family?: string;
+  template: string;
+  subject?: string;
+  data?: string;
+  showRecipients?: boolean;
+  json?: boolean;
+}
+
+/** The template's subject (a first line `Subject: …`, else `--subject`, else a default) and body. */
+export function parseTemplate(text: string, subject: string | undefined): { subject: string; body: string } {
+  const match = /^Subject:[ \t]*(.*)\r?\n(?:\r?\n)?/.exec(text);
+  if (match !== null) return { subject: match[1]!.trim(), body: text.slice(match[0].length) };
+  return { subject: subject ?? 'Important security notice about your Burrow account', body: text };
+}
+
+async function notify(flags: NotifyFlags): Promise<void> {
+  if ((flags.all === true) === (flags.family !== undefined)) throw new ConfigError('give exactly one of --all or --family ID');
+  let templateText: string;
+  try {
+    templateText = readFileSync(flags.template, 'utf8');
+  } catch {
+    throw new ConfigError(`cannot read the template ${flags.template}`);
+  }
+  const { subject, body } = parseTemplate(templateText, flags.subject);
+  if (body.trim() === '') throw new ConfigError('the template is empty');
+  const templateSha256 = createHash('sha256').update(templateText, 'utf8').digest('base64url');
+
+  const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data } });
+  const { store, secrets } = await openOperatorStore(config);
+  try {
+    if (secrets === undefined) throw new ConfigError('the secrets file is needed to open members\' addresses; run this on the server with --data');
+    let query = store.db.selectFrom('accounts').select(['accounts.id', 'accounts.email_sealed']).orderBy('accounts.id');
+    if (flags.family !== undefined) {
+      const family = await store.db.selectFrom('families').select('id').where('id', '=', flags.family).executeTakeFirst();
+      if (family === undefined) throw new ConfigError(`no family ${flags.family}`);
+      query = query.innerJoin('family_members', 'family_members.account_id', 'accounts.id').where('family_members.family_id', '=', flags.family);
+    }
+    const recipients = await query.execute();
+    const mailer = createMailer(config);
+    const sent: Array<{ accountId: string; channel: string; email: string }> = [];
+    for (const recipient of recipients) {
+      const email = openEmail(secrets, recipient.id, recipient.email_sealed);
+      const channel = await mailer.send({ from: mailer.from, to: email, subject, text: body });
+      await store.db.insertInto('notices').values({ id: newId(systemRandom), template_sha256: templateSha256, recipient_account_id: recipient.id, sent_at: Date.now(), channel }).execute();
+      sent.push({ accountId: recipient.id, channel, email });
+    }
+    const channels = [...new Set(sent.map((s) => s.channel))];
+    if (flags.json === true) {
+      console.log(JSON.stringify({ sent: sent.length, channels, templateSha256, ...(flags.showRecipients === true ? { recipients: sent.map((s) => ({ accountId: s.accountId, email: s.email })) } : {}) }));
+      return;
+    }
+    console.log(`Sent ${sent.length} notice(s) (${channels.join(', ') || 'none'}); each is recorded in the notices table (template ${templateSha256}).`);
+    if (flags.showRecipients === true) for (const s of sent) console.log(`  ${s.accountId}  ${s.email}`);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Adds `burrow notify --all|--family ID --template FILE`. */
+export function registerNotifyCommand(program: Command): void {
+  program
+    .command('notify')
+    .description('Send a breach notice to every member (--all) or one family\'s members (--family ID): SMTP when configured, else <data>/outbox/.')
+    .option('--all', 'every account')
+    .option('--family <id>', 'the members of one family')
+    .requiredOption('--template <file>', 'the notice text; an optional first line "Subject: …" sets the subject')
+    .option('--subject <text>', 'the subject when the template has none')
+    .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
+    .option('--show-recipients', 'print the addresses notified (otherwise only a count)')
+    .option('--json', 'print JSON')
+    .action(async (flags: NotifyFlags) => {
+      try {
+        await notify(flags);
+      } catch (error) {
+        if (error instanceof ConfigError || error instanceof SecretsError) {
+          console.error(`burrow notify: ${error.message}`);
+          process.exit(1);
+        }
+        throw error;
+      }
+    });
+}
