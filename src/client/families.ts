@@ -16,6 +16,7 @@ import {
   appendRosterEntry,
   createGenesisEntry,
   decodeRosterEntry,
+  hashRosterEntry,
   encodeRosterEntry,
   verifyRoster,
   type FamilySettings,
@@ -171,7 +172,10 @@ async function verifyFromInvite(chain: RosterEntry[], state: FamilyState): Promi
   const invite = state.pendingInvite!;
   const first = chain[0];
   if (first === undefined) throw new ClientError('client/roster-untrusted', 'the server sent an empty roster');
-  const verified = await verifyRoster(chain, { trustedEntry: first });
+  // A joiner holds no earlier entry, so the chain must start at its self-signed genesis: an entry
+  // taken as its own anchor would have no signature checked, letting a server forge a later start.
+  if (first.epoch !== 0) throw new ClientError('client/roster-untrusted', 'the server sent a roster that does not start at the family\'s first entry');
+  const verified = await verifyRoster(chain, { genesisHash: await hashRosterEntry(first) });
   if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify (${verified.code})`);
   const vouched = chain.some((entry, i) => {
     if (entry.signerId !== invite.guardianId) return false;
