@@ -203,9 +203,17 @@ function checkSelf(roster: VerifiedRoster, me: Me, pendingTerms: InviteTerms | u
  */
 export async function loadFamily(ctx: ClientContext, familyId: string): Promise<OpenedFamily> {
   assertFamilyId(familyId);
-  const view: Static<typeof FamilyView> = await ctx.api.call('GET', `/v1/families/${familyId}`, FamilyView);
-  if (view.familyId !== familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
   const state = await ctx.store.loadFamily(familyId);
+  let view: Static<typeof FamilyView>;
+  try {
+    view = await ctx.api.call('GET', `/v1/families/${familyId}`, FamilyView);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404 && state?.anchor === undefined && state?.pendingInvite !== undefined) {
+      throw new ClientError('client/not-a-member', 'you are not in the family yet: waiting for a guardian to add you');
+    }
+    throw error;
+  }
+  if (view.familyId !== familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
   const chain = decodeChain(view.roster);
   let roster: VerifiedRoster;
   if (state?.anchor !== undefined) {
