@@ -23,26 +23,40 @@ async function importAesKey(key: Uint8Array, usage: KeyUsage): Promise<CryptoKey
   return subtle().importKey('raw', buf(key), { name: 'AES-GCM' }, false, [usage]);
 }
 
+/**
+ * Imports a 32-byte key for `aeadSealInPlace` ahead of time, so the import (a round trip to
+ * WebCrypto's thread in browsers) can run while the caller still prepares the plaintext.
+ * WebCrypto keeps its own copy: the caller may wipe `key` once this has settled.
+ */
+export async function importSealingKey(key: Uint8Array): Promise<CryptoKey> {
+  assertBytes(key, 'key', 32);
+  return importAesKey(key, 'encrypt');
+}
+
+function isSealingKey(key: unknown): key is CryptoKey {
+  return typeof CryptoKey !== 'undefined' && key instanceof CryptoKey && key.algorithm.name === 'AES-GCM' && key.usages.includes('encrypt');
+}
+
 /** Where the plaintext starts in a box: after the version byte and the nonce. */
 export const AEAD_PLAINTEXT_OFFSET = 1 + NONCE_LENGTH;
 
 /**
- * Seals in place: `box` holds the plaintext at `AEAD_PLAINTEXT_OFFSET` and `AEAD_OVERHEAD` bytes
+ * Seals in place under a 32-byte key (or one from `importSealingKey`): `box` holds the plaintext at `AEAD_PLAINTEXT_OFFSET` and `AEAD_OVERHEAD` bytes
  * around it (its first 13 bytes and last 16 are overwritten); on return it is the sealed box,
  * byte for byte what `aeadSeal` gives for that plaintext and a fresh nonce. A caller that builds
  * its plaintext inside a larger output buffer (an envelope) so saves every full-size copy but the
  * one WebCrypto's result needs. `box` must not be read or written by anyone else until this settles;
  * if sealing fails, the whole box is zeroed so no plaintext lingers.
  */
-export async function aeadSealInPlace(key: Uint8Array, box: Uint8Array, aad: Uint8Array): Promise<void> {
-  assertBytes(key, 'key', 32);
+export async function aeadSealInPlace(key: Uint8Array | CryptoKey, box: Uint8Array, aad: Uint8Array): Promise<void> {
+  if (!isSealingKey(key)) assertBytes(key, 'key', 32);
   assertBytes(box, 'box');
   assertBytes(aad, 'aad');
   if (box.length < AEAD_OVERHEAD) throw new TypeError(`box must be at least ${AEAD_OVERHEAD} bytes`);
   try {
     box[0] = VERSION;
     box.set(randomBytes(NONCE_LENGTH), 1);
-    const cryptoKey = await importAesKey(key, 'encrypt');
+    const cryptoKey = isSealingKey(key) ? key : await importAesKey(key, 'encrypt');
     const sealed = await subtle().encrypt(
       { name: 'AES-GCM', iv: buf(box.subarray(1, AEAD_PLAINTEXT_OFFSET)), additionalData: buf(concatBytes(box.subarray(0, 1), aad)), tagLength: TAG_LENGTH * 8 },
       cryptoKey,

@@ -23,7 +23,7 @@
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { AEAD_OVERHEAD, AEAD_PLAINTEXT_OFFSET, aeadOpen, aeadSealInPlace } from './aead.js';
+import { AEAD_OVERHEAD, AEAD_PLAINTEXT_OFFSET, aeadOpen, aeadSealInPlace, importSealingKey } from './aead.js';
 import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter } from './canonical.js';
 import { assertIdentity, type Identity } from './identity.js';
@@ -251,6 +251,9 @@ export async function sealMessage(options: {
   const ciphertextLength = inner.length + AEAD_OVERHEAD;
   const signatureAt = ciphertextAt + ciphertextLength + 4;
   const bytes = new Uint8Array(signatureAt + 64);
+  const key = messageKey(familyKey, messageId);
+  // The key import runs on WebCrypto's side while the audio is copied below.
+  const sealingKey = importSealingKey(key);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   headerFields.writeTo(bytes, 0);
   view.setUint32(headerLength, ciphertextLength);
@@ -258,9 +261,8 @@ export async function sealMessage(options: {
   view.setUint32(signatureAt - 4, 64);
   const headerBytes = bytes.subarray(0, headerLength);
   const ciphertext = bytes.subarray(ciphertextAt, ciphertextAt + ciphertextLength);
-  const key = messageKey(familyKey, messageId);
   try {
-    await aeadSealInPlace(key, ciphertext, headerBytes);
+    await aeadSealInPlace(await sealingKey, ciphertext, headerBytes);
   } finally {
     key.fill(0);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { AEAD_OVERHEAD, AEAD_PLAINTEXT_OFFSET, aeadOpen, aeadSeal, aeadSealInPlace } from '../../src/crypto/aead.js';
+import { AEAD_OVERHEAD, AEAD_PLAINTEXT_OFFSET, aeadOpen, aeadSeal, aeadSealInPlace, importSealingKey } from '../../src/crypto/aead.js';
 
 describe('AES-256-GCM sealed box', () => {
   it('round-trips and adds a fixed overhead', async () => {
@@ -61,5 +61,24 @@ describe('AES-256-GCM sealed box, sealed in place', () => {
   it('refuses a box too small to hold the version, nonce and tag, naming the argument', async () => {
     await expect(aeadSealInPlace(randomBytes(32), new Uint8Array(AEAD_OVERHEAD - 1), new Uint8Array(0))).rejects.toThrow(/box/);
     await expect(aeadSealInPlace(randomBytes(31), new Uint8Array(AEAD_OVERHEAD), new Uint8Array(0))).rejects.toThrow(/key/);
+  });
+});
+
+describe('AES-256-GCM sealing key imported ahead', () => {
+  it('seals in place with a key from importSealingKey exactly as with the raw key', async () => {
+    const key = randomBytes(32);
+    const box = new Uint8Array(3 + AEAD_OVERHEAD);
+    box.set(utf8('abc'), AEAD_PLAINTEXT_OFFSET);
+    await aeadSealInPlace(await importSealingKey(key), box, utf8('aad'));
+    const opened = await aeadOpen(key, box, utf8('aad'));
+    expect(opened.ok && toHex(opened.value)).toBe(toHex(utf8('abc')));
+  });
+
+  it('refuses a CryptoKey that is not an AES-GCM encryption key', async () => {
+    const hmac = await crypto.subtle.importKey('raw', new Uint8Array(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const decryptOnly = await crypto.subtle.importKey('raw', new Uint8Array(32), 'AES-GCM', false, ['decrypt']);
+    await expect(aeadSealInPlace(hmac, new Uint8Array(AEAD_OVERHEAD), new Uint8Array(0))).rejects.toThrow(/key/);
+    await expect(aeadSealInPlace(decryptOnly, new Uint8Array(AEAD_OVERHEAD), new Uint8Array(0))).rejects.toThrow(/key/);
+    await expect(importSealingKey(new Uint8Array(16))).rejects.toThrow(/key/);
   });
 });
