@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import WebSocket from 'ws';
 import { loadFamily, listFamilies, type ClientContext, type OpenedFamily } from '../client/families.js';
 import { connectLive, type WebSocketConstructor } from '../client/live.js';
+import { ClientError } from '../client/client-error.js';
 import { approveMessage, downloadAndOpenMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
 import { fromBase64Url } from '../crypto/bytes.js';
 import { approveMessage as signApproval, MAX_AUDIO_BYTES, openAndVerifyMessage, type OpenedMessage } from '../crypto/envelope.js';
@@ -158,11 +159,24 @@ function humanLine(family: OpenedFamily, line: InboxLine): string {
   return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from} to ${to}${seconds}${caption}  [${line.status}]${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
 }
 
-async function familiesToRead(ctx: ClientContext, family: string | undefined): Promise<OpenedFamily[]> {
-  const ids = family !== undefined ? [await resolveFamilyId(ctx, family)] : (await listFamilies(ctx)).map((f) => f.familyId);
-  const out: OpenedFamily[] = [];
-  for (const id of ids) out.push(await loadFamily(ctx, id));
-  return out;
+/**
+ * The families to read: the one asked for, else every family of the account that this device can
+ * verify (a family created or joined on another device has no trust anchor here: it is reported, not read).
+ */
+async function familiesToRead(ctx: ClientContext, options: CommonOptions & { family?: string }): Promise<{ families: OpenedFamily[]; unreadable: Array<{ familyId: string; reason: string }> }> {
+  if (options.family !== undefined) return { families: [await loadFamily(ctx, await resolveFamilyId(ctx, options.family))], unreadable: [] };
+  const families: OpenedFamily[] = [];
+  const unreadable: Array<{ familyId: string; reason: string }> = [];
+  for (const { familyId } of await listFamilies(ctx)) {
+    try {
+      families.push(await loadFamily(ctx, familyId));
+    } catch (error) {
+      if (!(error instanceof ClientError)) throw error;
+      unreadable.push({ familyId, reason: error.code });
+      progress(options, `skipping family ${familyId}: ${error.message}`);
+    }
+  }
+  return { families, unreadable };
 }
 
 /** Adds `burrow send`, `burrow inbox`, `burrow approve` and `burrow export` to the program. */
@@ -211,7 +225,7 @@ export function registerMessageCommands(program: Command): void {
         const ctx = await memberContext(options);
         const limit = integerOption(options.limit, '--limit', 1, 100) ?? 20;
         const saveDir = options.save === undefined ? undefined : resolve(options.save);
-        const families = await familiesToRead(ctx, options.family);
+        const { families } = await familiesToRead(ctx, options);
         const lines: InboxLine[] = [];
         const human: string[] = [];
         for (const family of families) {
@@ -294,7 +308,7 @@ export function registerMessageCommands(program: Command): void {
         const ctx = await memberContext(options);
         const out = resolve(options.out);
         await mkdir(out, { recursive: true, mode: 0o700 });
-        const families = await familiesToRead(ctx, options.family);
+        const { families, unreadable } = await familiesToRead(ctx, options);
         const index: Array<Record<string, unknown>> = [];
         const skipped: Array<Record<string, unknown>> = [];
         for (const family of families) {
@@ -332,9 +346,9 @@ export function registerMessageCommands(program: Command): void {
             });
           }
         }
-        const document = { exportedAt: new Date().toISOString(), accountId: ctx.me.accountId, families: families.map((f) => ({ familyId: f.familyId, name: f.name ?? null })), messages: index, skipped };
+        const document = { exportedAt: new Date().toISOString(), accountId: ctx.me.accountId, families: families.map((f) => ({ familyId: f.familyId, name: f.name ?? null })), unreadableFamilies: unreadable, messages: index, skipped };
         await writeFile(join(out, 'index.json'), `${JSON.stringify(document, null, 2)}\n`, { mode: 0o600 });
-        printResult(options, { out, messages: index.length, skipped: skipped.length, index: join(out, 'index.json') }, [
+        printResult(options, { out, messages: index.length, skipped: skipped.length, unreadableFamilies: unreadable.length, index: join(out, 'index.json') }, [
           `Exported ${index.length} message${index.length === 1 ? '' : 's'} to ${out}${skipped.length ? ` (${skipped.length} could not be opened; see index.json)` : ''}.`,
         ]);
       }),

@@ -4,11 +4,13 @@
  * voice messages; each sees exactly what they may; the approval path works; removing the
  * grandparent starts a new epoch whose messages she cannot open.
  */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
 import { ClientError } from '../../src/client/client-error.js';
-import { admitJoiners, createFamily, loadFamily, removeMember, type OpenedFamily } from '../../src/client/families.js';
+import { admitJoiners, createFamily, deleteFamily, loadFamily, removeMember, type OpenedFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite, inspectInvite } from '../../src/client/invites.js';
 import { approveMessage, downloadAndOpenMessage, downloadEnvelope, getMessage, listAllMessages, sendMessage } from '../../src/client/messages.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
@@ -38,6 +40,12 @@ async function status(promise: Promise<unknown>): Promise<number | string> {
     if (error instanceof ClientError) return error.code;
     throw error;
   }
+}
+
+/** Every regular file in the server's blob store. */
+async function blobFiles(): Promise<string[]> {
+  const entries = await readdir(join(server.dataDir, 'blobs'), { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
 async function invite(guardian: TestMember, joiner: TestMember, terms: { role: 'guardian' | 'relative'; children: string[]; needsApproval: boolean }): Promise<void> {
@@ -187,5 +195,17 @@ describe('a family of two guardians and two relatives', () => {
     const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
     await acceptInvite(stranger, link);
     expect(await status(acceptInvite(stranger, link))).toBe('client/invite-unavailable');
+  });
+
+  it('deleting the family removes it, its messages and their blobs for every member; live members hear it', async () => {
+    const dadLive = await recordLive(dad, server.url);
+    await dadLive.live.ready;
+    expect(await blobFiles()).not.toEqual([]);
+    await deleteFamily(mum, { familyId });
+    await dadLive.waitFor((e) => e.event === 'family-deleted' && e.familyId === familyId);
+    await dadLive.live.close();
+    for (const member of [mum, dad, aunt]) expect(await status(member.api.call('GET', `/v1/families/${familyId}`, FamilyView))).toBe(404);
+    expect(await mum.store.loadFamily(familyId)).toBeUndefined();
+    expect(await blobFiles()).toEqual([]);
   });
 });
