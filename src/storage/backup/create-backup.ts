@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { randomBytes, toBase64Url } from '../../crypto/bytes.js';
@@ -89,6 +89,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   const { dataDir } = options;
   const dataInfo = await stat(dataDir).catch(() => undefined);
   if (dataInfo?.isDirectory() !== true) throw new BackupError(`${dataDir} is not a data directory`);
+  await mkdir(dirname(options.out), { recursive: true, mode: 0o700 });
+  // mkdtemp makes the directory 0700: the database snapshots in it are never readable by others.
   const workDir = await mkdtemp(join(dirname(options.out), `.${basename(options.out)}.work-`));
   const partial = `${options.out}.${toBase64Url(randomBytes(6))}.part`;
   try {
