@@ -25,12 +25,12 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { AEAD_OVERHEAD, AEAD_PLAINTEXT_OFFSET, aeadOpen, aeadSealInPlace, importSealingKey } from './aead.js';
 import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes.js';
-import { CanonicalError, CanonicalReader, CanonicalWriter } from './canonical.js';
+import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
 import { assertIdentity, type Identity } from './identity.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { isVerifiedRoster, type Member, type Toy, type VerifiedRoster } from './roster.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
-import { sha256 } from './webcrypto.js';
+import { buf, sha256, subtle } from './webcrypto.js';
 
 const MAGIC = utf8('BRWM');
 const VERSION = 1;
@@ -357,6 +357,26 @@ function readInner(plaintext: Uint8Array): { audioType: string; durationMs: numb
   }
 }
 
+/** An Ed25519 public key imported for `verifyMessageSignature`; undefined when it is not a valid key. */
+async function importVerifyingKey(publicKey: Uint8Array): Promise<CryptoKey | undefined> {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return undefined;
+  try {
+    return await subtle().importKey('raw', buf(publicKey), 'Ed25519', false, ['verify']);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `verifyLabelled` for a message signature, with the sender's key already imported (see signature.ts). */
+async function verifyMessageSignature(key: CryptoKey | undefined, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (key === undefined || signature.length !== 64) return false;
+  try {
+    return await subtle().verify('Ed25519', key, buf(signature), buf(labelled(SIGNATURE_LABELS.message, message)));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Verifies and opens an envelope against a verified roster. Checks, in order: the format; the
  * family (and the expected family/message id, e.g. from the route); that the epoch exists; that
@@ -392,9 +412,12 @@ export async function openAndVerifyMessage(
   if (!findSender(roster, roster.epoch, header.senderId)) return fail('envelope/sender-removed');
   if (!recipientsAllowed(roster, header.epoch, sender, header.recipients)) return fail('envelope/recipient-not-allowed');
 
-  // Hashing and decrypting run concurrently (both are full passes over the ciphertext); the
-  // results are still judged in order — signature first — and the plaintext is released only
+  // The sender's key is imported first and hashing and decrypting run concurrently (both are full
+  // passes over the ciphertext), so one WebCrypto round trip (the signature check) follows the hash.
+  // The results are still judged in order — signature first — and the plaintext is released only
   // after the signature has verified.
+  const senderKeys = sender.kind === 'member' ? sender.member.keys : sender.toy.keys;
+  const verifyingKey = importVerifyingKey(senderKeys.signingKey);
   const decryption = (async (): Promise<CryptoResult<Uint8Array>> => {
     const familyKey = await options.familyKeyForEpoch(header.epoch);
     if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('envelope/no-key');
@@ -409,9 +432,7 @@ export async function openAndVerifyMessage(
   // Awaited below unless the signature fails; never leave a rejection unobserved.
   decryption.catch(() => undefined);
   const ciphertextHash = await sha256(ciphertext);
-  const senderKeys = sender.kind === 'member' ? sender.member.keys : sender.toy.keys;
-  const validSignature = await verifyLabelled({ publicKey: senderKeys.signingKey, label: SIGNATURE_LABELS.message, message: signedBytes(headerBytes, ciphertextHash), signature });
-  if (!validSignature) return fail('envelope/bad-signature');
+  if (!(await verifyMessageSignature(await verifyingKey, signedBytes(headerBytes, ciphertextHash), signature))) return fail('envelope/bad-signature');
 
   const opened = await decryption;
   if (!opened.ok) return opened;
