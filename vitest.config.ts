@@ -15,6 +15,19 @@ export default defineConfig({
         },
       },
       {
+        // The server integration suite again on the scale-out set: PostgreSQL (a fresh database
+        // per server), s3rver on loopback and the LISTEN/NOTIFY bus (test/support/backends.ts).
+        extends: true,
+        test: {
+          name: 'scale-out',
+          include: ['test/server/**/*.test.ts'],
+          // The sweeper test ages files in the blob directory by hand; sweeping on S3 is in the blob contract suite.
+          exclude: ['test/server/messages/sweeper.test.ts'],
+          env: { BURROW_TEST_BACKEND: 'postgres-s3' },
+          pool: 'forks',
+        },
+      },
+      {
         // The crypto core runs unchanged in browsers: the same suite again, inside headless Chromium
         // (Debian's /usr/bin/chromium; no browser is ever downloaded).
         extends: true,

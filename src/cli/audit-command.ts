@@ -5,11 +5,12 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { formatFindings, runAudit, type Finding } from '../server/security/audit.js';
 import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
+import { openConfiguredBlobStore } from '../storage/open-store.js';
 
-/** Audits the deployment of `config`: the embedded blob directory is checked when it exists. */
+/** Audits the deployment of `config`: the configured blob store (S3), or the embedded blob directory when it exists. */
 export async function auditDeployment(config: Config, options: { extraPorts?: ReadonlyMap<number, string> } = {}): Promise<Finding[]> {
   const blobDir = join(config.dataDir, 'blobs');
-  const blobs = existsSync(blobDir) ? new FsBlobStore({ dir: blobDir }) : undefined;
+  const blobs = config.blobs !== undefined ? openConfiguredBlobStore(config) : existsSync(blobDir) ? new FsBlobStore({ dir: blobDir }) : undefined;
   try {
     return await runAudit(config, { ...(blobs === undefined ? {} : { blobs }), ...(options.extraPorts === undefined ? {} : { extraPorts: options.extraPorts }) });
   } finally {

@@ -10,6 +10,9 @@ import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secr
 import { unsafeStartMessage } from '../server/security/audit.js';
 import { auditDeployment, parseExtraPorts } from './audit-command.js';
 import { startBackupSchedule, type BackupSchedule } from '../storage/backup/schedule.js';
+import { openPgEventBus } from '../storage/bus/pg-event-bus.js';
+import { openConfiguredBlobStore } from '../storage/open-store.js';
+import { openPostgresStore } from '../storage/postgres.js';
 import { openSqliteStore } from '../storage/sqlite.js';
 
 const ENVIRONMENT_HELP = `
@@ -27,6 +30,11 @@ Environment (flags win):
   BURROW_RATE_GLOBAL_PER_MINUTE             requests per client address per minute (default 600)
   BURROW_RATE_ANONYMOUS_PER_MINUTE          sign-up/login/recovery requests per address per minute (default 30)
   BURROW_RATE_ACCOUNT_PER_MINUTE            sign-up/login/recovery requests per account per minute (default 10)
+  BURROW_DATABASE_URL                       postgres://user:password@host/db?sslmode=verify-full (scale-out; default: <data>/burrow.db)
+  BURROW_DATABASE_PRIVATE_NETWORK           true: the database link is private, TLS to it is not required
+  BURROW_BLOBS                              s3://bucket/prefix or a directory (default: <data>/blobs)
+  BURROW_S3_ENDPOINT, BURROW_S3_REGION      S3-compatible endpoint URL and region
+  BURROW_S3_ACCESS_KEY_ID, BURROW_S3_SECRET_ACCESS_KEY, BURROW_S3_FORCE_PATH_STYLE
   BURROW_SECURITY_CONTACT                   mailto: or https: contact for security.txt (audit: medium finding when unset)
   BURROW_SECURITY_POLICY                    https: URL of your disclosure policy
   BURROW_SMTP_URL, BURROW_ALERT_EMAIL       smtp(s):// server and address for operator alerts (default: <data>/outbox/*.eml)
@@ -57,16 +65,25 @@ async function serve(flags: ServeFlags): Promise<void> {
   const refusal = unsafeStartMessage(findings, accepted);
   if (refusal !== undefined) throw new ConfigError(refusal);
   for (const f of findings) if (f.severity === 'medium') console.error(`burrow serve: warning: ${f.id}: ${f.title} (fix: ${f.fix})`);
-  if (config.databaseUrl !== undefined) throw new ConfigError('BURROW_DATABASE_URL is not supported yet: the PostgreSQL store is a later issue; unset it to use the embedded SQLite file');
   ensureDataDir(config.dataDir);
-  mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
+  if (config.blobs === undefined) mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
   const { secrets } = await loadOrCreateSecrets({
     dataDir: config.dataDir,
     ...(config.secretsFromEnvironment === undefined ? {} : { fromEnvironment: config.secretsFromEnvironment }),
   });
-  const store = await openSqliteStore(join(config.dataDir, 'burrow.db'));
-  const messaging = openEmbeddedMessaging({ config, store, onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
+  // Scale-out: PostgreSQL for records and, through LISTEN/NOTIFY, for live events between nodes.
+  let logConnectionError = (_error: unknown): void => undefined;
+  const onConnectionError = (error: unknown) => logConnectionError(error);
+  const store = config.databaseUrl === undefined
+    ? await openSqliteStore(join(config.dataDir, 'burrow.db'))
+    : await openPostgresStore(config.databaseUrl, { onError: onConnectionError });
+  const shared = {
+    ...(config.blobs === undefined ? {} : { blobs: openConfiguredBlobStore(config) }),
+    ...(config.databaseUrl === undefined ? {} : { bus: await openPgEventBus({ connectionString: config.databaseUrl, onError: onConnectionError }) }),
+  };
+  const messaging = openEmbeddedMessaging({ config, store, ...shared, onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
   const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus });
+  logConnectionError = (error) => app.log.warn({ err: error }, 'a database connection failed; the pool replaces it');
   for (const f of findings) {
     if (f.severity === 'high' && accepted.includes(f.id)) app.log.warn({ acceptedRisk: f.id }, `starting with an accepted security risk: ${f.title}`);
   }
