@@ -2,7 +2,8 @@
  * Scheduled backups with a hand-driven clock and timers: one backup per interval into the backup
  * directory, the newest `keep` kept, and a restart waits only for what is left of the interval.
  */
-import { mkdtempSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,8 +33,8 @@ function manualTimers(): Timers & { pending: Array<{ callback: () => void; ms: n
   };
 }
 
-async function until(check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
+async function until(check: () => boolean | Promise<boolean>, tries = 1000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -76,4 +77,29 @@ describe('scheduled backups', () => {
     expect(timers.pending[0]!.ms).toBe(19 * hour);
     await restarted.stop();
   });
+});
+
+describe('burrow serve with BURROW_BACKUP_DIR', () => {
+  it('writes its first scheduled backup soon after it starts', async () => {
+    const root = new URL('../../', import.meta.url).pathname;
+    const cli = join(root, 'dist/cli/main.js');
+    if (!existsSync(cli)) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
+    const work = mkdtempSync(join(tmpdir(), 'burrow-schedule-serve-'));
+    const backupDir = join(work, 'backups');
+    const child = spawn(process.execPath, [cli, 'serve', '--data', join(work, 'data'), '--port', '0'], {
+      cwd: root,
+      env: { ...process.env, BURROW_BACKUP_DIR: backupDir, BURROW_LOG_LEVEL: 'info', BURROW_SECURITY_CONTACT: 'mailto:security@example.org' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    try {
+      await until(async () => (await scheduledBackups(backupDir)).length === 1 && out.includes('scheduled backup written'), 5000);
+      const [name] = await scheduledBackups(backupDir);
+      const { manifest } = await readBackupManifest(join(backupDir, name!));
+      expect(manifest.files.map((f) => f.path)).toContain('burrow.db');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
 });
