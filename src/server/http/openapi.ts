@@ -75,6 +75,11 @@ export function buildOpenApiDocument(routes: readonly RouteInfo[], info: { versi
     if (route.schema?.body !== undefined) {
       operation.requestBody = { required: true, content: { 'application/json': { schema: plain(route.schema.body) } } };
     }
+    // A route that streams a raw body (an envelope upload) names its media types in `consumes`.
+    const consumes = (route.schema as { consumes?: readonly string[] } | undefined)?.consumes;
+    if (consumes !== undefined) {
+      operation.requestBody = { required: true, content: Object.fromEntries(consumes.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])) };
+    }
     const path = openApiPath(route.url);
     paths[path] = { ...(paths[path] ?? {}), [route.method.toLowerCase()]: operation };
   }

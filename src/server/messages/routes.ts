@@ -14,6 +14,8 @@ import { requireAuth } from '../sessions/authenticate.js';
 import type { MessagesService, Principal } from './service.js';
 
 const ENVELOPE_TYPE = 'application/octet-stream';
+/** Documents the raw body in the OpenAPI document (src/server/http/openapi.ts); Fastify does not validate it. */
+const rawEnvelopeBody: object = { consumes: [ENVELOPE_TYPE] };
 
 function principalOf(request: FastifyRequest): Principal {
   return { id: requireAuth(request).accountId, kind: 'member' };
@@ -39,7 +41,7 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
     });
 
     scope.post('/v1/families/:familyId/messages', {
-      schema: { params: FamilyParams, response: { 201: MessageAccepted } },
+      schema: { params: FamilyParams, response: { 201: MessageAccepted }, ...rawEnvelopeBody },
       bodyLimit: options.maxMessageBytes,
       config: {
         authenticated: true,

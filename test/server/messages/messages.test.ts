@@ -129,6 +129,11 @@ describe('uploading and downloading', () => {
     expect(answer.statusCode, answer.body).toBe(201);
   });
 
+  it('the OpenAPI document describes the upload body as application/octet-stream', async () => {
+    const doc = (await server.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json<{ paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>> }>();
+    expect(Object.keys(doc.paths['/v1/families/{familyId}/messages']!.post!.requestBody!.content)).toEqual(['application/octet-stream']);
+  });
+
   it('a body sent as JSON is refused with 415', async () => {
     await expectNothingStored(() => call(server.app, mum, 'POST', base(), { envelope: 'x' }), 415, 'urn:burrow:problem:unsupported-media-type');
   });
