@@ -114,7 +114,9 @@ function looksDefault(value: string): boolean {
   if (bytes.length === 0) return true;
   // All-zero, one repeated byte, or a repeated word: nothing a random generator produces.
   if (new Set(bytes).size <= 2) return true;
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes).toLowerCase();
+  // Printable ASCII holding a shipped word was typed by a person; random bytes are almost never all printable.
+  if (!bytes.every((b) => b >= 0x20 && b < 0x7f)) return false;
+  const text = new TextDecoder().decode(bytes).toLowerCase();
   return DEFAULT_WORDS.some((word) => text.includes(word));
 }
 
