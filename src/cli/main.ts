@@ -9,6 +9,7 @@ import { registerNotifyCommand } from './notify-command.js';
 import { registerChildCommands } from './child-commands.js';
 import { registerFamilyCommands } from './family-commands.js';
 import { registerMessageCommands } from './message-commands.js';
+import { registerMigrateStoreCommand } from './migrate-store-command.js';
 import { registerServeCommand } from './serve-command.js';
 
 const program = new Command();
@@ -28,5 +29,6 @@ registerAuditCommand(program);
 registerBackupCommands(program);
 registerReportsCommand(program);
 registerNotifyCommand(program);
+registerMigrateStoreCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,71 @@
+/** `burrow migrate-store`: move a stopped embedded deployment to PostgreSQL + S3 (docs/operations.md). */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../server/config.js';
+import { checkDatabaseUrl } from '../server/security/audit.js';
+import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
+import { copyStore, CopyStoreError } from '../storage/copy-store.js';
+import { openConfiguredBlobStore } from '../storage/open-store.js';
+import { openPostgresStore } from '../storage/postgres.js';
+import { openSqliteStore } from '../storage/sqlite.js';
+
+interface MigrateStoreFlags {
+  fromData: string;
+  toDatabase: string;
+  toBlobs: string;
+}
+
+async function migrateStore(flags: MigrateStoreFlags): Promise<void> {
+  const dataDir = resolve(flags.fromData);
+  const databaseFile = join(dataDir, 'burrow.db');
+  if (!existsSync(databaseFile)) throw new ConfigError(`${databaseFile} does not exist: --from-data must name an embedded data directory`);
+  // The S3 endpoint and credentials come from the same BURROW_S3_* variables `burrow serve` reads.
+  const config = loadConfig({ env: { ...process.env, BURROW_DATABASE_URL: flags.toDatabase, BURROW_BLOBS: flags.toBlobs } });
+  const unsafe = checkDatabaseUrl(config).filter((f) => f.severity === 'high');
+  if (unsafe.length > 0) throw new ConfigError(unsafe.map((f) => `${f.id}: ${f.title} (fix: ${f.fix})`).join('\n'));
+
+  const from = await openSqliteStore(databaseFile);
+  const fromBlobs = new FsBlobStore({ dir: join(dataDir, 'blobs') });
+  const to = await openPostgresStore(flags.toDatabase);
+  const toBlobs = openConfiguredBlobStore(config);
+  try {
+    let lastStep = '';
+    const report = await copyStore({
+      from, fromBlobs, to, toBlobs,
+      onProgress(step, done, total) {
+        if (step !== lastStep || done === total || done % 100 === 0) process.stderr.write(`\r${step}: ${done}/${total}${done === total ? '\n' : ''}`);
+        lastStep = step;
+      },
+    });
+    for (const { table, rows } of report.tables) console.log(`${table.padEnd(24)} ${rows} rows`);
+    console.log(`blobs                    ${report.blobs} (${report.blobBytes} bytes), each verified by SHA-256`);
+    console.log('Done. Set BURROW_DATABASE_URL, BURROW_BLOBS and the secrets (BURROW_SECRETS) on every node, then start them.');
+  } finally {
+    await toBlobs.close();
+    await to.close();
+    await fromBlobs.close();
+    await from.close();
+  }
+}
+
+/** Adds `burrow migrate-store --from-data DIR --to-database URL --to-blobs s3://…`. */
+export function registerMigrateStoreCommand(program: Command): void {
+  program
+    .command('migrate-store')
+    .description('Copy a stopped embedded deployment (SQLite + blob directory) into an empty PostgreSQL database and S3 bucket, and verify the copy.')
+    .requiredOption('--from-data <dir>', 'the embedded data directory (stop the server first)')
+    .requiredOption('--to-database <url>', 'postgres://user:password@host/db?sslmode=verify-full, an empty database')
+    .requiredOption('--to-blobs <url>', 's3://bucket/prefix (endpoint and credentials from BURROW_S3_*)')
+    .action(async (flags: MigrateStoreFlags) => {
+      try {
+        await migrateStore(flags);
+      } catch (error) {
+        if (error instanceof ConfigError || error instanceof CopyStoreError) {
+          console.error(`burrow migrate-store: ${error.message}`);
+          process.exit(1);
+        }
+        throw error;
+      }
+    });
+}
