@@ -10,7 +10,8 @@ import WebSocket from 'ws';
 import { loadFamily, listFamilies, type ClientContext, type OpenedFamily } from '../client/families.js';
 import { connectLive, type WebSocketConstructor } from '../client/live.js';
 import { ClientError } from '../client/client-error.js';
-import { approveMessage, downloadAndOpenMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
+import { approveMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
+import { ApiError } from '../client/api.js';
 import { fromBase64Url } from '../crypto/bytes.js';
 import { approveMessage as signApproval, MAX_AUDIO_BYTES, openAndVerifyMessage, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
@@ -262,8 +263,14 @@ export function registerMessageCommands(program: Command): void {
               family = await loadFamily(ctx, event.familyId);
               byId.set(event.familyId, family);
             }
-            const view = (await listMessages(ctx, { familyId: family.familyId, limit: 100 })).messages.find((m) => m.messageId === event.data.messageId);
-            if (view === undefined) return;
+            let view: MessageViewT;
+            try {
+              view = await getMessage(ctx, { familyId: family.familyId, messageId: event.data.messageId });
+            } catch (error) {
+              // Deleted (or expired) before we got to it.
+              if (error instanceof ApiError && error.status === 404) return;
+              throw error;
+            }
             const line = await inboxLine(ctx, family, view, saveDir);
             process.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${humanLine(family, line)}\n`);
           },
