@@ -20,9 +20,15 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'scale-out',
-          include: ['test/server/**/*.test.ts'],
-          // The sweeper test ages files in the blob directory by hand; sweeping on S3 is in the blob contract suite.
-          exclude: ['test/server/messages/sweeper.test.ts'],
+          include: ['test/server/**/*.test.ts', 'test/e2e/family-story.test.ts', 'test/client/live.test.ts'],
+          exclude: [
+            // Ages files in the blob directory by hand; sweeping on S3 is in the blob contract suite.
+            'test/server/messages/sweeper.test.ts',
+            // No storage involved: configuration parsing, the secrets file, the embedded serve process.
+            'test/server/config.test.ts',
+            'test/server/secrets.test.ts',
+            'test/server/serve-command.test.ts',
+          ],
           env: { BURROW_TEST_BACKEND: 'postgres-s3' },
           pool: 'forks',
         },

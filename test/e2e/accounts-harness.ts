@@ -1,6 +1,7 @@
 /**
  * A real Burrow server for account tests: a temporary data directory (SQLite file and secrets
- * file), the app from `createServer`, listening on 127.0.0.1 on a free port.
+ * file; PostgreSQL + S3 under BURROW_TEST_BACKEND=postgres-s3), the app from `createServer`,
+ * listening on 127.0.0.1 on a free port.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,8 @@ import { join } from 'node:path';
 import { createServer } from '../../src/server/app.js';
 import { loadConfig, type Config, type DeepPartial } from '../../src/server/config.js';
 import { loadOrCreateSecrets } from '../../src/server/secrets.js';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import type { BlobStore } from '../../src/storage/blobs/blob-store.js';
+import { openTestBackends } from '../support/backends.js';
 
 /** The database file's name inside the data directory (as `burrow serve` names it). */
 export const DATABASE_FILE = 'burrow.db';
@@ -36,6 +38,8 @@ export const fetchWithoutKeepAlive: typeof fetch = (input, init) => {
 export interface RunningServer {
   url: string;
   dataDir: string;
+  /** The server's blob store, to look behind its back (a directory or S3). */
+  blobs: BlobStore;
   /** Stops the server and closes the database; keeps the data directory. */
   stop(): Promise<void>;
   /** Stops the server and deletes the data directory if this harness created it. */
@@ -52,8 +56,9 @@ export async function startServer(options: { dataDir?: string; overrides?: DeepP
   });
   const { secrets } = await loadOrCreateSecrets({ dataDir });
   await mkdir(join(dataDir, 'blobs'), { recursive: true, mode: 0o700 });
-  const store = await openSqliteStore(join(dataDir, DATABASE_FILE));
-  const app = createServer({ config, store, secrets, log: false });
+  const backends = await openTestBackends({ dataDir });
+  const { store, blobs, bus } = backends;
+  const app = createServer({ config, store, blobs, bus, secrets, log: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the server has no TCP address');
@@ -62,11 +67,12 @@ export async function startServer(options: { dataDir?: string; overrides?: DeepP
     if (stopped) return;
     stopped = true;
     await app.close();
-    await store.close();
+    await backends.cleanup();
   };
   return {
     url: `http://127.0.0.1:${address.port}`,
     dataDir,
+    blobs,
     stop,
     async close() {
       await stop();

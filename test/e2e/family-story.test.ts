@@ -4,8 +4,6 @@
  * voice messages; each sees exactly what they may; the approval path works; removing the
  * grandparent starts a new epoch whose messages she cannot open.
  */
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
@@ -43,9 +41,11 @@ async function status(promise: Promise<unknown>): Promise<number | string> {
 }
 
 /** Every regular file in the server's blob store. */
+/** Every stored blob, through the blob port (a directory or S3). */
 async function blobFiles(): Promise<string[]> {
-  const entries = await readdir(join(server.dataDir, 'blobs'), { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  const names: string[] = [];
+  for await (const blob of server.blobs.list()) names.push(blob.name);
+  return names;
 }
 
 async function invite(guardian: TestMember, joiner: TestMember, terms: { role: 'guardian' | 'relative'; children: string[]; needsApproval: boolean }): Promise<void> {
