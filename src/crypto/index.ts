@@ -12,3 +12,4 @@ export * from './profile.js';
 export * from './invite.js';
 export * from './cpace.js';
 export * from './pairing.js';
+export * from './vault.js';
