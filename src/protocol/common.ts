@@ -49,4 +49,6 @@ export const ProblemSchema = Type.Object({
   retryAfter: Type.Optional(Type.Integer()),
   requestId: Type.Optional(Type.String()),
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  /** On `burrow/sole-guardian`: the families that would be left without a guardian. */
+  familyIds: Type.Optional(Type.Array(Type.String())),
 });

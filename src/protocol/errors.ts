@@ -19,6 +19,8 @@ export const errorCatalogue = {
   'burrow/stale-roster': { status: 409, title: 'The roster changed; read it again and retry' },
   /** An invite that was used, revoked, accepted already or has expired (an unknown id is 404). */
   'burrow/invite-unavailable': { status: 410, title: 'The invite can no longer be used' },
+  /** Deleting the account would leave a family others belong to without a guardian; `familyIds` names them. */
+  'burrow/sole-guardian': { status: 409, title: 'You are the only guardian of a family others belong to' },
 
   // Authentication and sessions.
   'burrow/unauthenticated': { status: 401, title: 'Sign in first' },
@@ -70,6 +72,8 @@ export interface Problem {
   requestId?: string;
   /** Which fields were wrong, on `burrow/bad-request`. */
   errors?: Array<{ path: string; message: string }>;
+  /** The families concerned, on `burrow/sole-guardian`. */
+  familyIds?: string[];
 }
 
 /** A domain error with a stable code. Never carries a secret, a key or a plaintext in its detail. */

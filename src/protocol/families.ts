@@ -81,6 +81,8 @@ export const FamilyView = Type.Object({
   sealedName: SealedProfileWire,
   children: Type.Array(ChildView),
   retentionDays: Type.Integer({ minimum: 1, maximum: 365 }),
+  /** Members at the head whose account was deleted; present when there are any, so a guardian can remove them. */
+  deletedAccounts: Type.Optional(Type.Array(ClientId)),
 });
 
 /**

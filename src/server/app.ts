@@ -14,6 +14,7 @@ import { LocalEventBus } from '../storage/bus/local-event-bus.js';
 import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
 import type { SqlStore } from '../storage/database.js';
 import { createFamilyAccess } from './families/access-repository.js';
+import { createFamiliesRepository } from './families/repository.js';
 import { createFamilyEvents } from './live/family-events.js';
 import { createPrincipalsOf } from './live/principals.js';
 import { registerLiveRoutes } from './live/routes.js';
@@ -172,18 +173,6 @@ export function createServer(deps: ServerDeps): BurrowApp {
     if (request.routeOptions.config.authenticated === true) await authenticate.call(this, request, reply);
   });
 
-  const accounts = createAccountsService({
-    repository: createAccountsRepository(store.db),
-    sessions,
-    loginStates: deps.loginStates ?? (shared ? createSqlLoginStateStore(store.db, { clock, random, cookieKey: secrets.cookieKey }) : createMemoryLoginStateStore(clock)),
-    limiter,
-    throttle,
-    secrets,
-    config,
-    clock,
-    random,
-  });
-
   const blobs = deps.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
   const bus = deps.bus ?? new LocalEventBus({ database: ':memory:', now: () => clock.now() });
   app.addHook('onClose', async () => {
@@ -205,6 +194,24 @@ export function createServer(deps: ServerDeps): BurrowApp {
       return account === undefined ? undefined : fromBase64Url(account.signing_key);
     },
     warn: (message, error) => app.log.warn({ err: error }, message),
+  });
+
+  const accounts = createAccountsService({
+    repository: createAccountsRepository(store.db),
+    sessions,
+    loginStates: deps.loginStates ?? (shared ? createSqlLoginStateStore(store.db, { clock, random, cookieKey: secrets.cookieKey }) : createMemoryLoginStateStore(clock)),
+    limiter,
+    throttle,
+    secrets,
+    config,
+    clock,
+    random,
+    families: {
+      repository: createFamiliesRepository(store.db),
+      purger: messages,
+      events: familyEvents,
+      warn: (message, error) => app.log.warn({ err: error }, message),
+    },
   });
 
   registerHealthRoutes(app, { store });

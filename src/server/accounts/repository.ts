@@ -1,6 +1,7 @@
 /** The accounts table (and the session rows created or removed with an account). */
 import type { Kysely } from 'kysely';
 import type { AccountRow, Database, SessionRow } from '../../storage/database.js';
+import { createFamiliesRepository, type FamiliesRepository } from '../families/repository.js';
 
 /** The credentials a recovery replaces. */
 export interface ReplacedCredentials {
@@ -17,9 +18,30 @@ export interface AccountsRepository {
   createWithSession(account: AccountRow, session: SessionRow): Promise<void>;
   /** Replaces the credentials, ends every session and inserts `session`, in one transaction. False if the account is gone. */
   replaceCredentials(accountId: string, credentials: ReplacedCredentials, session: SessionRow): Promise<boolean>;
-  /** Deletes the account and its sessions in one transaction. */
-  delete(accountId: string): Promise<void>;
+  /**
+   * In one transaction, with each of the account's families locked: refuses when the account is the
+   * only guardian of a family someone else (a living account or a toy) is in; otherwise revokes the
+   * invites it created that are open and those it accepted, and deletes its sessions and the account.
+   * The families it was the only member of are returned for the caller to purge.
+   */
+  deleteAccount(accountId: string): Promise<AccountDeletion>;
   count(): Promise<number>;
+}
+
+/** What deleting an account did: nothing (it is the only guardian of `soleGuardianOf`), or the deletion. */
+export type AccountDeletion =
+  | { deleted: false; soleGuardianOf: string[] }
+  | { deleted: true; abandonedFamilies: string[] };
+
+/** How a family fares when `accountId` goes: nobody else left, stranded without a guardian, or fine. */
+async function fateOfFamily(families: FamiliesRepository, familyId: string, accountId: string): Promise<'abandoned' | 'stranded' | 'continues'> {
+  const [members, toys, deleted] = await Promise.all([families.members(familyId), families.toys(familyId), families.deletedMembers(familyId)]);
+  const gone = new Set(deleted);
+  const others = members.filter((m) => m.account_id !== accountId && !gone.has(m.account_id));
+  if (others.length === 0 && toys.length === 0) return 'abandoned';
+  const self = members.find((m) => m.account_id === accountId);
+  if (self?.role === 'guardian' && !others.some((m) => m.role === 'guardian')) return 'stranded';
+  return 'continues';
 }
 
 export function createAccountsRepository(db: Kysely<Database>): AccountsRepository {
@@ -45,11 +67,25 @@ export function createAccountsRepository(db: Kysely<Database>): AccountsReposito
         return true;
       });
     },
-    async delete(accountId) {
-      await db.transaction().execute(async (tx) => {
+    async deleteAccount(accountId) {
+      return db.transaction().execute(async (tx): Promise<AccountDeletion> => {
+        const families = createFamiliesRepository(tx);
+        const familyIds = [...new Set((await families.membershipsOf(accountId)).map((m) => m.family.id))].sort();
+        // Locked in a fixed order (no deadlock between two deletions), so no roster append changes who is in them meanwhile.
+        for (const familyId of familyIds) await families.lockFamily(familyId);
+        const soleGuardianOf: string[] = [];
+        const abandonedFamilies: string[] = [];
+        for (const familyId of familyIds) {
+          const fate = await fateOfFamily(families, familyId, accountId);
+          if (fate === 'stranded') soleGuardianOf.push(familyId);
+          else if (fate === 'abandoned') abandonedFamilies.push(familyId);
+        }
+        if (soleGuardianOf.length > 0) return { deleted: false, soleGuardianOf };
+        await families.revokeInvitesOfAccount(accountId);
         // Sessions first, so the delete does not depend on ON DELETE CASCADE being enforced.
         await tx.deleteFrom('sessions').where('account_id', '=', accountId).execute();
         await tx.deleteFrom('accounts').where('id', '=', accountId).execute();
+        return { deleted: true, abandonedFamilies };
       });
     },
     async count() {

@@ -102,7 +102,11 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
 
   app.delete('/v1/accounts/me', {
     schema: { body: DeleteAccountRequest, response: { 204: NoContent } },
-    config: { authenticated: true, summary: 'Delete the account and every session', problems: ['burrow/forbidden'] },
+    config: {
+      authenticated: true,
+      summary: 'Delete the account and every session; families it was the only member of go with it, and it may not strand a family without a guardian',
+      problems: ['burrow/forbidden', 'burrow/sole-guardian'],
+    },
   }, async (request, reply) => {
     await accounts.delete(requireAuth(request).accountId);
     reply.header('set-cookie', clearedSessionCookie({ secure: tls }));

@@ -12,6 +12,9 @@ import { BurrowError } from '../../protocol/errors.js';
 import type { AccountRow } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Config } from '../config.js';
+import type { FamilyEvents, FamilyPurger } from '../families/access.js';
+import type { FamiliesRepository } from '../families/repository.js';
+import { purgeFamily } from '../families/service.js';
 import type { Clock, Random } from '../deps.js';
 import { newId } from '../deps.js';
 import { enforceLimit, rateLimited, type LoginThrottle, type RateLimiter } from '../http/rate-limit.js';
@@ -83,6 +86,32 @@ export interface AccountsServiceDeps {
   config: Config;
   clock: Clock;
   random: Random;
+  /** What deleting an account needs to purge the families it was the only member of. */
+  families?: AccountFamilies;
+}
+
+/** The families seams account deletion uses: the same purge path as deleting a family. */
+export interface AccountFamilies {
+  repository: FamiliesRepository;
+  purger: FamilyPurger;
+  events: FamilyEvents;
+  /** Reports a purge that failed after the account was deleted (the family is then left for the operator). */
+  warn?: (message: string, error: unknown) => void;
+}
+
+export const SOLE_GUARDIAN_DETAIL = 'You are the only guardian of a family others belong to: make another member a guardian or delete the family first';
+
+/** The family's events, with a failed publish reported rather than thrown (the deletion already happened). */
+function quietEvents(families: AccountFamilies): FamilyEvents {
+  return {
+    async publish(familyId, type, data) {
+      try {
+        await families.events.publish(familyId, type, data);
+      } catch (error) {
+        families.warn?.('a live family event was not published', error);
+      }
+    },
+  };
 }
 
 function sha256(bytes: Uint8Array): Uint8Array {
@@ -279,7 +308,19 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     },
 
     async delete(accountId) {
-      await repository.delete(accountId);
+      const outcome = await repository.deleteAccount(accountId);
+      if (!outcome.deleted) throw new BurrowError('burrow/sole-guardian', SOLE_GUARDIAN_DETAIL, { familyIds: outcome.soleGuardianOf });
+      const families = deps.families;
+      if (families === undefined) return;
+      // After the commit: nobody can act in these families any more (their one member is gone), so
+      // nothing can join them while they are purged.
+      for (const familyId of outcome.abandonedFamilies) {
+        try {
+          await purgeFamily({ repository: families.repository, purger: families.purger, events: quietEvents(families) }, familyId);
+        } catch (error) {
+          families.warn?.('a family left without members was not purged', error);
+        }
+      }
     },
   };
 }

@@ -50,6 +50,10 @@ export interface FamiliesRepository {
   /** Takes the family row's write lock for the rest of the transaction (appends take it too); false for an unknown family. */
   lockFamily(familyId: string): Promise<boolean>;
   accountKeys(accountId: string): Promise<{ signingKey: string; agreementKey: string } | undefined>;
+  /** Members at the head whose account no longer exists (they deleted it). */
+  deletedMembers(familyId: string): Promise<string[]>;
+  /** Revokes the open invites `accountId` created and those it accepted but was not yet added by; returns how many. */
+  revokeInvitesOfAccount(accountId: string): Promise<number>;
 
   children(familyId: string): Promise<ChildRow[]>;
   insertChild(child: ChildRow): Promise<void>;
@@ -167,6 +171,30 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
     async accountKeys(accountId) {
       const row = await db.selectFrom('accounts').select(['signing_key', 'agreement_key']).where('id', '=', accountId).executeTakeFirst();
       return row === undefined ? undefined : { signingKey: row.signing_key, agreementKey: row.agreement_key };
+    },
+
+    async deletedMembers(familyId) {
+      const rows = await db
+        .selectFrom('family_members')
+        .leftJoin('accounts', 'accounts.id', 'family_members.account_id')
+        .select('family_members.account_id')
+        .where('family_members.family_id', '=', familyId)
+        .where('accounts.id', 'is', null)
+        .orderBy('family_members.account_id', 'asc')
+        .execute();
+      return rows.map((r) => r.account_id);
+    },
+
+    async revokeInvitesOfAccount(accountId) {
+      const result = await db
+        .updateTable('invites')
+        .set({ status: 'revoked' })
+        .where((eb) => eb.or([
+          eb.and([eb('created_by', '=', accountId), eb('status', '=', 'open')]),
+          eb.and([eb('joiner_account_id', '=', accountId), eb('status', 'in', ['open', 'accepted'])]),
+        ]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
     },
 
     children(familyId) {

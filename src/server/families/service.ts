@@ -94,11 +94,12 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
 
   async function view(accountId: string, familyId: string): Promise<Static<typeof FamilyView>> {
     const membership = await requireMember(access, familyId, accountId);
-    const [family, roster, keys, children] = await Promise.all([
+    const [family, roster, keys, children, deletedAccounts] = await Promise.all([
       repository.family(familyId),
       repository.rosterAfter(familyId, -1),
       repository.wrappedKeysFor(familyId, accountId),
       repository.children(familyId),
+      repository.deletedMembers(familyId),
     ]);
     if (family === undefined) throw new BurrowError('burrow/not-found', 'No such family');
     return {
@@ -110,6 +111,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       sealedName: family.sealed_name,
       children: children.filter((c) => canSeeChild(membership, c.id)).map((c) => ({ childId: c.id, sealedProfile: c.sealed_profile, updatedAt: Number(c.updated_at) })),
       retentionDays: Number(family.retention_days),
+      ...(deletedAccounts.length === 0 ? {} : { deletedAccounts }),
     };
   }
 
@@ -220,13 +222,21 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
 
   async function remove(accountId: string, familyId: string): Promise<void> {
     await requireGuardian(access, familyId, accountId);
-    // Blobs first: once the rows are gone nothing would name them. Members hear of it while they still are members.
-    await purger.purgeFamily(familyId);
-    await events.publish(familyId, 'family-deleted', {});
-    await repository.transaction((trx) => trx.deleteFamily(familyId));
+    await purgeFamily({ repository, purger, events }, familyId);
   }
 
   return { create, list, view, roster, append, remove };
+}
+
+/**
+ * Deletes a family completely: its messages and their blobs, then a `family-deleted` event, then
+ * its rows. Used when a guardian deletes the family and when its only member deletes their account.
+ */
+export async function purgeFamily(deps: { repository: FamiliesRepository; purger: FamilyPurger; events: FamilyEvents }, familyId: string): Promise<void> {
+  // Blobs first: once the rows are gone nothing would name them. Members hear of it while they still are members.
+  await deps.purger.purgeFamily(familyId);
+  await deps.events.publish(familyId, 'family-deleted', {});
+  await deps.repository.transaction((trx) => trx.deleteFamily(familyId));
 }
 
 /** Parses `?afterEpoch=` (digits only, by schema). */
