@@ -123,3 +123,19 @@ export const SessionView = Type.Object({
   current: Type.Boolean(),
 });
 export const SessionList = Type.Object({ sessions: Type.Array(SessionView) });
+
+/**
+ * The account vault: the account's trust anchors, sealed on its devices under a key derived from
+ * its identity (see docs/protocol.md, "Account vault"). 42 bytes is an empty sealed record; 192 KiB
+ * (256 KiB of base64url) is the most the server keeps.
+ */
+export const SealedVault = Base64Url({ minBytes: 42, maxBytes: 192 * 1024, description: 'sealed account vault' });
+
+/** Counts writes to the vault; the first write is revision 1. */
+export const VaultRevision = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+/** GET /v1/accounts/me/vault */
+export const VaultView = Type.Object({ revision: VaultRevision, sealed: SealedVault });
+
+/** PUT /v1/accounts/me/vault: accepted only when `revision` is the stored revision + 1 (1 when none is stored). */
+export const VaultWrite = Type.Object({ revision: VaultRevision, sealed: SealedVault }, { additionalProperties: false });

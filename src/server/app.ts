@@ -45,6 +45,8 @@ import { createAuthenticateHook } from './sessions/authenticate.js';
 import { createSessionsRepository } from './sessions/repository.js';
 import { registerSessionRoutes } from './sessions/routes.js';
 import { createSessionsService } from './sessions/service.js';
+import { createVaultRepository } from './vault/repository.js';
+import { registerVaultRoutes } from './vault/routes.js';
 
 export const API_VERSION = '0.1.0';
 const SESSION_SWEEP_INTERVAL_MS = 60 * 60_000;
@@ -217,6 +219,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   registerHealthRoutes(app, { store });
   registerAccountRoutes(app, { accounts, sessions, tls, sessionTtlMs: config.sessions.ttlMs });
   registerSessionRoutes(app, { sessions, tls });
+  registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
   registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger: messages });
   registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
   registerLiveRoutes(app, { access: familyAccess, bus, sessions, clock, config });

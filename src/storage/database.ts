@@ -195,6 +195,15 @@ export interface LoginStatesTable {
   expires_at: number;
 }
 
+/** An account's sealed vault (its trust anchors, end-to-end encrypted) and the revision of the last write. */
+export interface AccountVaultsTable {
+  account_id: string;
+  revision: number;
+  /** base64url AES-256-GCM box the server cannot open. */
+  sealed: string;
+  updated_at: number;
+}
+
 /** Every table, for `Kysely<Database>`. Later features add theirs here. */
 export interface Database {
   accounts: AccountsTable;
@@ -215,6 +224,7 @@ export interface Database {
   rate_windows: RateWindowsTable;
   login_failures: LoginFailuresTable;
   login_states: LoginStatesTable;
+  account_vaults: AccountVaultsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -164,6 +164,9 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
   'POST /v1/accounts/logout': { request: () => ({ url: '/v1/accounts/logout' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
   'GET /v1/accounts/me': { request: () => ({ url: '/v1/accounts/me' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
   'DELETE /v1/accounts/me': { request: () => ({ url: '/v1/accounts/me', payload: { confirm: 'delete my account' } }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  // The vault routes name no account: each caller reaches only their own vault, so the cross-account cases cannot apply.
+  'GET /v1/accounts/me/vault': { request: () => ({ url: '/v1/accounts/me/vault' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  'PUT /v1/accounts/me/vault': { request: () => ({ url: '/v1/accounts/me/vault', payload: { revision: 1, sealed: `AQ${'A'.repeat(54)}` } }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
   'GET /v1/sessions': { request: () => ({ url: '/v1/sessions' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
   'DELETE /v1/sessions/:sessionId': {
     // Someone else's session (the guardian's) is 404 to every other caller.
