@@ -143,7 +143,8 @@ async function main(): Promise<void> {
   const secrets = readFileSync(join(root, 'secrets', 'secrets.json'), 'utf8');
   const databases: string[] = [];
   try {
-    for (const nodes of [1, 2]) {
+    // The directory row separates PostgreSQL's cost from the S3 double's.
+    for (const { nodes, blobs } of [{ nodes: 1, blobs: 'dir' }, { nodes: 1, blobs: 's3' }, { nodes: 2, blobs: 's3' }] as const) {
       const database = `burrow_bench_${toHex(randomBytes(4))}`;
       await adminQuery(`CREATE DATABASE ${database}`);
       databases.push(database);
@@ -152,12 +153,13 @@ async function main(): Promise<void> {
       const url = new URL(ADMIN_URL);
       url.pathname = `/${database}`;
       const env = {
-        BURROW_DATABASE_URL: url.toString(), BURROW_BLOBS: `s3://${bucket}/blobs`, BURROW_SECRETS: secrets,
+        BURROW_DATABASE_URL: url.toString(), BURROW_BLOBS: blobs === 's3' ? `s3://${bucket}/blobs` : join(root, `blobs-${database}`), BURROW_SECRETS: secrets,
         BURROW_S3_ENDPOINT: endpoint, BURROW_S3_REGION: 'us-east-1', BURROW_S3_ACCESS_KEY_ID: 'S3RVER', BURROW_S3_SECRET_ACCESS_KEY: 'S3RVER', BURROW_S3_FORCE_PATH_STYLE: 'true',
       };
       const urls: string[] = [];
-      for (let n = 0; n < nodes; n++) urls.push(await startNode(env, join(root, `pg-${nodes}-${n}`)));
-      results.push(await measure(`PostgreSQL + S3 (s3rver), ${nodes} node${nodes === 1 ? '' : 's'}`, urls));
+      for (let n = 0; n < nodes; n++) urls.push(await startNode(env, join(root, `pg-${database}-${n}`)));
+      const store = blobs === 's3' ? 'S3 (s3rver)' : 'a blob directory';
+      results.push(await measure(`PostgreSQL + ${store}, ${nodes} node${nodes === 1 ? '' : 's'}`, urls));
       await stopNodes();
     }
   } finally {
