@@ -16,6 +16,7 @@ import {
   resumeSession,
   revokeAllSessions,
   revokeSession,
+  SoleGuardianError,
   type AccountSession,
 } from '../client/account.js';
 import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
@@ -59,6 +60,15 @@ function printResult(options: CommonOptions, json: Record<string, unknown>, huma
 
 /** The problem-shaped description of any failure; carries no secret. */
 function describeFailure(error: unknown): { problem: Record<string, unknown>; lines: string[]; exitCode: number } {
+  if (error instanceof SoleGuardianError) {
+    const problem = { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail, familyIds: error.familyIds };
+    const lines = [
+      'error: your account was not deleted: you are the only guardian of a family other people (or toys) belong to.',
+      'Make another member a guardian of it ("burrow family role"), or delete the family ("burrow family delete"), then try again.',
+      ...error.familyIds.map((id) => `  - family ${id}`),
+    ];
+    return { problem, lines, exitCode: 1 };
+  }
   if (error instanceof ApiError) {
     const problem = { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail, ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }) };
     const lines = [`error: ${error.detail || error.title}`];

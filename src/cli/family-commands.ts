@@ -40,6 +40,7 @@ async function familySummary(ctx: Awaited<ReturnType<typeof memberContext>>, fam
     toys: family.roster.toys.map((t) => ({ toyId: t.toyId, childId: t.childId })),
     settings: family.roster.settings,
     retentionDays: family.retentionDays,
+    deletedAccounts: family.deletedAccounts,
   };
 }
 
@@ -99,7 +100,7 @@ export function registerFamilyCommands(program: Command): void {
           'Members:',
           ...summary.members.map(
             (m) =>
-              `  ${m.accountId}  ${m.role}${m.me ? ' (you)' : ''}${m.role === 'relative' ? `  children: ${m.children.map((c) => childName(opened, c)).join(', ') || 'none'}${m.needsApproval ? '  needs approval' : ''}` : ''}\n    safety number: ${m.safetyNumber}`,
+              `  ${m.accountId}  ${m.role}${m.me ? ' (you)' : ''}${opened.deletedAccounts.includes(m.accountId) ? '  ACCOUNT DELETED (a guardian should remove them)' : ''}${m.role === 'relative' ? `  children: ${m.children.map((c) => childName(opened, c)).join(', ') || 'none'}${m.needsApproval ? '  needs approval' : ''}` : ''}\n    safety number: ${m.safetyNumber}`,
           ),
           'Children:',
           ...(opened.children.length === 0 ? ['  none'] : opened.children.map((c) => `  ${c.childId}  ${c.emoji ?? ''} ${c.name ?? '(unreadable)'}`)),

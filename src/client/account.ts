@@ -315,9 +315,33 @@ export async function logout(options: { api: BurrowApi; store?: SessionStore }):
   await options.store?.clear();
 }
 
-/** Deletes the signed-in account and everything the server holds for it, then forgets the session. */
+/**
+ * The server refused to delete the account because it is the only guardian of families others
+ * belong to (`burrow/sole-guardian`): make another member a guardian of each, or delete it, first.
+ */
+export class SoleGuardianError extends ApiError {
+  /** The families that would be left without a guardian. */
+  readonly familyIds: readonly string[];
+
+  constructor(problem: ApiError['problem']) {
+    super(problem);
+    this.name = 'SoleGuardianError';
+    this.familyIds = Array.isArray(problem.familyIds) ? problem.familyIds.filter((id): id is string => typeof id === 'string') : [];
+  }
+}
+
+/**
+ * Deletes the signed-in account and everything the server holds for it, then forgets the session.
+ * Families it was the only member of are deleted with it; throws {@link SoleGuardianError} (and
+ * deletes nothing) while it is the only guardian of a family someone else is in.
+ */
 export async function deleteAccount(options: { api: BurrowApi; store?: SessionStore }): Promise<void> {
-  await options.api.deleteAccount({ confirm: DELETE_CONFIRMATION });
+  try {
+    await options.api.deleteAccount({ confirm: DELETE_CONFIRMATION });
+  } catch (error) {
+    if (error instanceof ApiError && error.code === 'burrow/sole-guardian') throw new SoleGuardianError(error.problem);
+    throw error;
+  }
   if (options.api.auth === 'bearer') options.api.setToken(undefined);
   await options.store?.clear();
 }

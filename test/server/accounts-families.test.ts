@@ -1,5 +1,8 @@
 /** Deleting an account while it is in families: never strands a family without a guardian, takes its own families with it, leaves the rest to their guardians. */
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteAccount as deleteAccountWithClient, SoleGuardianError } from '../../src/client/account.js';
+import { BurrowApi } from '../../src/client/api.js';
 import type { BlobStore } from '../../src/storage/blobs/blob-store.js';
 import { familyTopic } from '../../src/server/live/family-events.js';
 import { bearer, startTestServer, type TestServer } from './helpers.js';
@@ -63,6 +66,23 @@ describe('the only guardian of a family others belong to', () => {
     expect((await get(server.app, `/v1/families/${alone.familyId}`, mum)).statusCode).toBe(200);
     expect(await inviteStatus(openInvite)).toBe('open');
     expect(await blobNames(server.backends.blobs)).toContain(blob);
+  });
+});
+
+describe('the client library', () => {
+  it('surfaces the refusal as SoleGuardianError with the family ids, over real HTTP, and keeps the session', async () => {
+    const [mum, gran] = await Promise.all([newPerson(server.app), newPerson(server.app)]);
+    const family = await createFamily(server.app, mum);
+    const child = await addChild(server.app, family, mum);
+    await join(server.app, family, mum, gran, { ...RELATIVE, children: [child] });
+    await server.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = server.app.server.address() as AddressInfo;
+    const api = new BurrowApi({ baseUrl: `http://127.0.0.1:${port}`, token: mum.token });
+    const failure = await deleteAccountWithClient({ api }).then(() => undefined, (error: unknown) => error);
+    expect(failure).toBeInstanceOf(SoleGuardianError);
+    expect((failure as SoleGuardianError).familyIds).toEqual([family.familyId]);
+    expect((failure as SoleGuardianError).status).toBe(409);
+    expect((await get(server.app, '/v1/accounts/me', mum)).statusCode).toBe(200);
   });
 });
 
