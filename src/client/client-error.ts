@@ -24,7 +24,9 @@ export type ClientErrorCode =
   /** The server kept moving the roster head; try again. */
   | 'client/roster-busy'
   /** A message did not verify or open; `detail` holds the crypto code. */
-  | 'client/message-refused';
+  | 'client/message-refused'
+  /** The account vault from the server does not open (altered, or not this account's). */
+  | 'client/vault-refused';
 
 /** A client-side failure with a stable code. Never carries a key, a secret or a plaintext. */
 export class ClientError extends Error {

@@ -38,6 +38,7 @@ import { decodePublicIdentity, samePublicKeys } from './account.js';
 import { ApiError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
 import type { FamilyState, KeyStore } from './key-store.js';
+import { recordAnchors, vaultAnchorOf } from './vault.js';
 
 /** The signed-in account acting: its id and identity (from login or a resumed session). */
 export interface Me {
@@ -218,8 +219,11 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   if (view.familyId !== familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
   const chain = decodeChain(view.roster);
   let roster: VerifiedRoster;
-  if (state?.anchor !== undefined) {
-    const anchorEntry = decodeRosterEntry(state.anchor);
+  // A device that never held this family's anchor starts from the one the account's vault keeps
+  // (verified by another of its devices); with none, it trusts nothing the server sends.
+  const anchorBytes = state?.anchor ?? (state?.pendingInvite === undefined ? await vaultAnchorOf(ctx, familyId) : undefined);
+  if (anchorBytes !== undefined) {
+    const anchorEntry = decodeRosterEntry(anchorBytes);
     if (!anchorEntry.ok) throw new ClientError('client/no-anchor', 'the stored trust anchor is damaged');
     const anchor: RosterAnchor = { trustedEntry: anchorEntry.value };
     const verified = await verifyRoster(chain, anchor);
@@ -228,7 +232,7 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   } else if (state?.pendingInvite !== undefined) {
     roster = await verifyFromInvite(chain, state);
   } else {
-    throw new ClientError('client/no-anchor', 'this device holds no trust anchor for the family (create or join it here first)');
+    throw new ClientError('client/no-anchor', 'neither this device nor the account vault holds a trust anchor for the family (create or join it first)');
   }
   if (roster.familyId !== familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
   const self = checkSelf(roster, ctx.me, state?.anchor === undefined ? state?.pendingInvite?.terms : undefined);
@@ -260,6 +264,10 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   const next: FamilyState = { familyId, anchor: encodeRosterEntry(roster.head), keys };
   if (state?.createdInvites !== undefined) next.createdInvites = state.createdInvites;
   await ctx.store.saveFamily(next);
+  // The account's other devices learn the new head through the vault; a failed write is retried on the next load.
+  const created = roster.entries[0]?.epoch === 0 && roster.entries[0].signerId === ctx.me.accountId;
+  const joinedVia = state?.pendingInvite !== undefined ? `invite:${state.pendingInvite.inviteId}` : created ? 'created' : undefined;
+  await recordAnchors(ctx, [joinedVia === undefined ? { roster } : { roster, joinedVia }]);
   const inHead = new Set(roster.members.map((m) => m.accountId));
   const deletedAccounts = (view.deletedAccounts ?? []).filter((id) => inHead.has(id) && id !== ctx.me.accountId);
   return { familyId, roster, self, name, children, retentionDays: view.retentionDays, keyForEpoch, headKey, deletedAccounts };

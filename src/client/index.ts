@@ -11,3 +11,4 @@ export * from './invites.js';
 export * from './children.js';
 export * from './messages.js';
 export * from './live.js';
+export * from './vault.js';
