@@ -162,7 +162,8 @@ function humanLine(family: OpenedFamily, line: InboxLine): string {
 
 /**
  * The families to read: the one asked for, else every family of the account that this device can
- * verify (a family created or joined on another device has no trust anchor here: it is reported, not read).
+ * verify (from this device's anchor, or for a family created or joined on another device of the account,
+ * from the anchor in the account vault; one it cannot verify is reported, not read).
  */
 async function familiesToRead(ctx: ClientContext, options: CommonOptions & { family?: string }): Promise<{ families: OpenedFamily[]; unreadable: Array<{ familyId: string; reason: string }> }> {
   if (options.family !== undefined) return { families: [await loadFamily(ctx, await resolveFamilyId(ctx, options.family))], unreadable: [] };
