@@ -1,4 +1,4 @@
-/** `burrow serve`: run the server on the embedded store until SIGINT or SIGTERM. */
+/** `burrow serve`: run the server (embedded store, or PostgreSQL + S3 for several nodes) until SIGINT or SIGTERM. */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
@@ -143,7 +143,7 @@ async function serve(flags: ServeFlags): Promise<void> {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('Run the Burrow server on the embedded store (SQLite file, blob directory, secrets file).')
+    .description('Run the Burrow server: embedded (SQLite file, blob directory, secrets file) by default, or on PostgreSQL + S3 (BURROW_DATABASE_URL, BURROW_BLOBS) as one of several nodes.')
     .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1, or BURROW_HOST)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)')
