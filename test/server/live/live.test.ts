@@ -10,9 +10,9 @@ import type { BurrowApp } from '../../../src/server/http/types.js';
 import { createFamilyEvents } from '../../../src/server/live/family-events.js';
 import { createPrincipalsOf } from '../../../src/server/live/principals.js';
 import { loadOrCreateSecrets } from '../../../src/server/secrets.js';
-import { LocalEventBus } from '../../../src/storage/bus/local-event-bus.js';
+import type { EventBus } from '../../../src/storage/bus/event-bus.js';
 import type { SqlStore } from '../../../src/storage/database.js';
-import { openSqliteStore } from '../../../src/storage/sqlite.js';
+import { openTestBackends, type TestBackends } from '../../support/backends.js';
 import { b64, bearer } from '../helpers.js';
 import { call, changeRoster, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
 
@@ -21,7 +21,8 @@ type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'
 
 let app: BurrowApp;
 let store: SqlStore;
-let bus: LocalEventBus;
+let bus: EventBus;
+let backends: TestBackends;
 let port: number;
 let mum: Member, dad: Member, gran: Member;
 let family: TestFamily;
@@ -39,9 +40,10 @@ beforeAll(async () => {
     },
   });
   const { secrets } = await loadOrCreateSecrets({ dataDir });
-  store = await openSqliteStore(join(dataDir, 'burrow.db'));
-  bus = new LocalEventBus({ database: join(dataDir, 'events.db') });
-  app = createServer({ config, store, secrets, bus, log: false });
+  // SQLite + in-process bus, or PostgreSQL + LISTEN/NOTIFY under BURROW_TEST_BACKEND=postgres-s3.
+  backends = await openTestBackends({ dataDir });
+  ({ store, bus } = backends);
+  app = createServer({ config, store, secrets, bus, blobs: backends.blobs, log: false });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   port = Number(new URL(address).port);
   [mum, dad, gran] = await Promise.all([1, 2, 3].map(() => registerMember(app))) as [Member, Member, Member];
@@ -49,8 +51,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app.close();
-  await bus.close();
-  await store.close();
+  await backends.cleanup();
 });
 
 /** A live client that records every frame. */
