@@ -42,16 +42,23 @@ async function ok(args: string[], extra: Record<string, string> = {}): Promise<R
   return JSON.parse(lines[0]!) as Record<string, unknown>;
 }
 
-async function register(name: string): Promise<{ profile: string; accountId: string }> {
-  const profile = join(workDir, name);
-  const out = await ok(['account', 'register', '--server', server.url, '--email', `${name}-${toHex(randomBytes(4))}@example.org`, '--profile', profile], {
-    BURROW_PASSWORD: `gentle ${name} ${toHex(randomBytes(4))} river lantern`,
-  });
-  return { profile, accountId: out.accountId as string };
+interface Registered {
+  profile: string;
+  accountId: string;
+  email: string;
+  password: string;
 }
 
-let mum: { profile: string; accountId: string };
-let aunt: { profile: string; accountId: string };
+async function register(name: string): Promise<Registered> {
+  const profile = join(workDir, name);
+  const email = `${name}-${toHex(randomBytes(4))}@example.org`;
+  const password = `gentle ${name} ${toHex(randomBytes(4))} river lantern`;
+  const out = await ok(['account', 'register', '--server', server.url, '--email', email, '--profile', profile], { BURROW_PASSWORD: password });
+  return { profile, accountId: out.accountId as string, email, password };
+}
+
+let mum: Registered;
+let aunt: Registered;
 let familyId: string;
 
 beforeAll(async () => {
@@ -142,6 +149,23 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
     } finally {
       follower.kill('SIGTERM');
     }
+  });
+
+  it('after account login on a second profile, inbox and export include the family (its anchor comes from the account vault)', async () => {
+    const second = join(workDir, 'mum-second-device');
+    const login = await burrow(['account', 'login', '--server', server.url, '--email', mum.email, '--profile', second, '--json'], { BURROW_PASSWORD: mum.password });
+    expect(login.code, login.stderr).toBe(0);
+    const fromFirst = ((await ok(['inbox', '--family', familyId, '--profile', mum.profile])).messages as Array<{ messageId: string; status: string }>).map((m) => [m.messageId, m.status]);
+    expect(fromFirst.length).toBeGreaterThan(0);
+    const inbox = await ok(['inbox', '--profile', second]);
+    expect((inbox.messages as Array<{ messageId: string; status: string }>).map((m) => [m.messageId, m.status])).toEqual(fromFirst);
+    const exportDir = join(workDir, 'second-device-export');
+    const exported = await ok(['export', '--out', exportDir, '--profile', second]);
+    expect(exported.unreadableFamilies).toBe(0);
+    const index = JSON.parse(await readFile(join(exportDir, 'index.json'), 'utf8')) as { families: Array<{ familyId: string; name: string }>; messages: unknown[] };
+    expect(index.families).toEqual([{ familyId, name: 'Fernside' }]);
+    expect(index.messages.length).toBe(exported.messages);
+    expect(index.messages.length).toBeGreaterThan(0);
   });
 
   it('settings and roles are signed into the roster; a removed member is refused', async () => {
