@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadOrCreateSecrets } from '../../src/server/secrets.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../support/backends.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 
@@ -25,6 +26,8 @@ export interface Node {
 
 export interface Cluster {
   readonly databaseUrl: string;
+  /** With `throughProxy`: the proxy between the nodes and PostgreSQL, to cut and restore. */
+  readonly proxy?: TcpProxy;
   readonly env: NodeJS.ProcessEnv;
   startNode(): Promise<Node>;
   close(): Promise<void>;
@@ -74,9 +77,15 @@ export function startServeProcess(env: NodeJS.ProcessEnv, dataDir: string): Prom
   });
 }
 
-/** A fresh database, an s3rver bucket and the shared environment; nodes start on demand. */
-export async function startCluster(): Promise<Cluster> {
+/**
+ * A fresh database, an s3rver bucket and the shared environment; nodes start on demand.
+ * `throughProxy` puts a TCP proxy between the nodes and PostgreSQL, standing in for a restart.
+ */
+export async function startCluster(options: { throughProxy?: boolean } = {}): Promise<Cluster> {
   const database = await createTestDatabase();
+  const target = new URL(database.url);
+  const proxy = options.throughProxy === true ? await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) }) : undefined;
+  const databaseUrl = proxy === undefined ? database.url : proxy.rewrite(database.url);
   const s3 = await startS3rver();
   const bucket = await s3.newBucket();
   const root = mkdtempSync(join(tmpdir(), 'burrow-cluster-'));
@@ -84,7 +93,7 @@ export async function startCluster(): Promise<Cluster> {
   await loadOrCreateSecrets({ dataDir: join(root, 'secrets') });
   const secretsJson = readFileSync(join(root, 'secrets', 'secrets.json'), 'utf8');
   const env: NodeJS.ProcessEnv = {
-    BURROW_DATABASE_URL: database.url,
+    BURROW_DATABASE_URL: databaseUrl,
     BURROW_BLOBS: `s3://${bucket}/blobs`,
     BURROW_S3_ENDPOINT: s3.endpoint,
     BURROW_S3_REGION: 'us-east-1',
@@ -101,7 +110,8 @@ export async function startCluster(): Promise<Cluster> {
   const nodes: Node[] = [];
   let count = 0;
   return {
-    databaseUrl: database.url,
+    databaseUrl,
+    ...(proxy === undefined ? {} : { proxy }),
     env,
     async startNode() {
       const node = await startServeProcess(env, join(root, `node-${++count}`));
@@ -110,6 +120,7 @@ export async function startCluster(): Promise<Cluster> {
     },
     async close() {
       for (const node of nodes) await node.kill();
+      await proxy?.close();
       await s3.close();
       await database.drop();
       rmSync(root, { recursive: true, force: true });
