@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerBackupCommands } from './backup-commands.js';
+import { registerCanaryCommand } from './canary-command.js';
 import { registerReportsCommand } from './reports-command.js';
 import { registerNotifyCommand } from './notify-command.js';
 import { registerChildCommands } from './child-commands.js';
@@ -28,6 +29,7 @@ registerServeCommand(program);
 registerAuditCommand(program);
 registerBackupCommands(program);
 registerReportsCommand(program);
+registerCanaryCommand(program);
 registerNotifyCommand(program);
 registerMigrateStoreCommand(program);
 

@@ -6,6 +6,7 @@ import type { Clock, Random } from '../deps.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { BurrowApp } from '../http/types.js';
 import type { Secrets } from '../secrets.js';
+import { registerCanaryChecks } from '../canaries/register.js';
 import { createMailer, operatorAddress, type Mailer } from './mailer.js';
 import { createSecurityReportsRepository } from './reports-repository.js';
 import { registerSecurityRoutes } from './reports-routes.js';
@@ -47,6 +48,7 @@ export function registerSecurityFeatures(app: BurrowApp, deps: SecurityFeatureDe
       }
     },
   });
+  registerCanaryChecks(app, { config: deps.config, secrets: deps.secrets, clock: deps.clock, mailer });
   registerSecurityRoutes(app, {
     reports,
     limiter: deps.limiter,
