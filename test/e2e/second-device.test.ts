@@ -12,7 +12,7 @@ import { ClientError } from '../../src/client/client-error.js';
 import { createFamily, loadFamily, setSettings, wrappedKeyToWire, type ClientContext } from '../../src/client/families.js';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
 import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
-import { readAccountVault, vaultProblems } from '../../src/client/vault.js';
+import { readAccountVault, recordAnchors, vaultProblems } from '../../src/client/vault.js';
 import { bytesEqual, fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
@@ -166,6 +166,23 @@ describe('an account on a second device', () => {
     expect(family.roster.settings.retentionDays).toBe(90);
     // It could not write its newer anchor over a vault it only sees the old revision of, and says so.
     expect(vaultProblems(device2).map((p) => p.code)).toContain('vault/write-failed');
+  });
+
+  it('keeps its own verified head over a vault anchor it cannot verify forward from, and reports it', async () => {
+    // An entry of the same family id that is not on the real chain (a fork), recorded in the vault.
+    const fork = await createGenesisEntry({ familyId, creator: mum.me, settings: { volumeLimit: 80, retentionDays: 7 } });
+    const forked = await verifyRoster([fork], { genesisHash: await hashRosterEntry(fork) });
+    if (!forked.ok) throw new Error('the fork must verify on its own');
+    const writer = await secondDevice();
+    // The writer's own merge already sees the vault's real head is not on its chain: it keeps its own and says so.
+    expect((await recordAnchors(writer, [{ roster: forked.value }])).map((p) => p.code)).toEqual(['vault/not-forward']);
+    expect(bytesEqual((await readAccountVault(writer, { refresh: true })).families[familyId]!.anchor, encodeRosterEntry(fork))).toBe(true);
+    const device = await secondDevice();
+    await device.store.saveFamily({ familyId, anchor: (await mum.store.loadFamily(familyId))!.anchor!, keys: {} });
+    const family = await loadFamily(device, familyId);
+    expect(vaultProblems(device)).toEqual([expect.objectContaining({ familyId, code: 'vault/not-forward' })]);
+    const vault = await readAccountVault(device, { refresh: true });
+    expect(bytesEqual(vault.families[familyId]!.anchor, encodeRosterEntry(family.roster.head))).toBe(true);
   });
 
   it('merges anchors written by two devices at once: neither device loses the other\'s family', async () => {
