@@ -11,7 +11,7 @@
  * request then goes through the real HTTP server, authentication and routes.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -24,7 +24,8 @@ import { createFamily, loadFamily } from '../../src/client/families.js';
 import { downloadEnvelope, sendMessage } from '../../src/client/messages.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { createServer } from '../../src/server/app.js';
-import { canaryKey, canaryTag, readCanaryRegistry } from '../../src/server/canaries/registry.js';
+import { appendCanaryRegistry, canaryKey, canaryRegistryPath, canaryTag, readCanaryRegistry } from '../../src/server/canaries/registry.js';
+import { CANARY_ALERT_INTERVAL_MS, CANARY_RELOAD_INTERVAL_MS, createCanaryWatch } from '../../src/server/canaries/watch.js';
 import { loadConfig } from '../../src/server/config.js';
 import { loadOrCreateSecrets, type Secrets } from '../../src/server/secrets.js';
 import { hashSessionToken } from '../../src/server/sessions/tokens.js';
@@ -32,6 +33,7 @@ import type { BurrowApp } from '../../src/server/http/types.js';
 import type { SqlStore } from '../../src/storage/database.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { manualClock } from '../server/helpers.js';
 
 const root = join(import.meta.dirname, '../..');
 const cli = join(root, 'dist/cli/main.js');
@@ -229,5 +231,47 @@ describe('canaries', () => {
         }
       }
     }
+  });
+});
+
+describe('the canary watch', () => {
+  function watchOn(dir: string, clock: { now(): number }) {
+    const raised: string[] = [];
+    const errors: string[] = [];
+    const watch = createCanaryWatch({ dataDir: dir, secrets, clock, alert: async (kind, id) => { raised.push(`${kind}:${id}`); }, onError: (message) => errors.push(message) });
+    return { watch, raised, errors };
+  }
+
+  it('alerts once per canary per minute, and again after a minute', () => {
+    const clock = manualClock();
+    const dir = mkdtempSync(join(tmpdir(), 'burrow-canary-watch-'));
+    appendCanaryRegistry(dir, [{ kind: 'family', tag: canaryTag(canaryKey(secrets), 'family', 'fam-1'), createdAt: 0 }]);
+    const { watch, raised } = watchOn(dir, clock);
+    expect([watch.check('family', 'fam-1'), watch.check('family', 'fam-1'), watch.check('family', 'fam-2'), watch.check('blob', 'fam-1')]).toEqual([true, true, false, false]);
+    expect(raised).toHaveLength(1);
+    clock.advance(CANARY_ALERT_INTERVAL_MS);
+    watch.check('family', 'fam-1');
+    expect(raised).toHaveLength(2);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('picks up canaries added to the file while running, and keeps the old set when the file breaks', () => {
+    const clock = manualClock();
+    const dir = mkdtempSync(join(tmpdir(), 'burrow-canary-watch-'));
+    const { watch, errors } = watchOn(dir, clock);
+    expect(watch.check('account', 'lookup-1')).toBe(false);
+    appendCanaryRegistry(dir, [{ kind: 'account', tag: canaryTag(canaryKey(secrets), 'account', 'lookup-1'), createdAt: 0 }]);
+    utimesSync(canaryRegistryPath(dir), new Date(1), new Date(1));
+    clock.advance(CANARY_RELOAD_INTERVAL_MS);
+    expect(watch.check('account', 'lookup-1')).toBe(true);
+    writeFileSync(canaryRegistryPath(dir), '{ not json', { mode: 0o600 });
+    watch.reload();
+    expect(errors).toEqual(['the canary registry could not be read']);
+    expect(watch.check('account', 'lookup-1')).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes the registry with mode 0600', () => {
+    expect(statSync(canaryRegistryPath(dataDir)).mode & 0o777).toBe(0o600);
   });
 });
