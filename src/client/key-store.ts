@@ -29,6 +29,15 @@ export interface FamilyState {
   pendingInvite?: PendingInvite;
   /** Invites this client created (as a guardian): their secrets, to verify joiners, and the terms offered. */
   createdInvites?: Record<string, CreatedInvite>;
+  /** The family security log: the server's log key pinned on first use and the last verified event. */
+  securityLog?: SecurityLogCheckpoint;
+}
+
+/** What a client remembers of a family's security log, so that a rewritten or shortened log is noticed. */
+export interface SecurityLogCheckpoint {
+  logKey: Uint8Array;
+  seq: number;
+  hash: Uint8Array;
 }
 
 /** An invite a guardian's client created; kept until its joiner is admitted or it is revoked. */
@@ -59,6 +68,7 @@ function copyState(state: FamilyState): FamilyState {
     ...(state.anchor === undefined ? {} : { anchor: state.anchor.slice() }),
     ...(state.pendingInvite === undefined ? {} : { pendingInvite: structuredClone(state.pendingInvite) }),
     ...(state.createdInvites === undefined ? {} : { createdInvites: structuredClone(state.createdInvites) }),
+    ...(state.securityLog === undefined ? {} : { securityLog: { logKey: state.securityLog.logKey.slice(), seq: state.securityLog.seq, hash: state.securityLog.hash.slice() } }),
   };
 }
 
@@ -105,6 +115,7 @@ export interface FamilyStateJson {
   keys: Record<string, string>;
   pendingInvite?: { inviteId: string; guardianId: string; guardianKeys: { signingKey: string; agreementKey: string }; terms: InviteTerms };
   createdInvites?: Record<string, { secret: string; terms: InviteTerms }>;
+  securityLog?: { logKey: string; seq: number; hash: string };
 }
 
 /** Serialises a family state to JSON-safe values. */
@@ -117,6 +128,7 @@ export function familyStateToJson(state: FamilyState): FamilyStateJson {
     const p = state.pendingInvite;
     out.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: toBase64Url(p.guardianKeys.signingKey), agreementKey: toBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms };
   }
+  if (state.securityLog !== undefined) out.securityLog = { logKey: toBase64Url(state.securityLog.logKey), seq: state.securityLog.seq, hash: toBase64Url(state.securityLog.hash) };
   if (state.createdInvites !== undefined) {
     out.createdInvites = {};
     for (const [inviteId, invite] of Object.entries(state.createdInvites)) out.createdInvites[inviteId] = { secret: toBase64Url(invite.secret), terms: invite.terms };
@@ -143,6 +155,11 @@ export function familyStateFromJson(json: FamilyStateJson): FamilyState {
   if (json.createdInvites !== undefined) {
     state.createdInvites = {};
     for (const [inviteId, invite] of Object.entries(json.createdInvites)) state.createdInvites[inviteId] = { secret: fromBase64Url(invite.secret), terms: invite.terms };
+  }
+  if (json.securityLog !== undefined) {
+    const log = json.securityLog;
+    if (typeof log !== 'object' || log === null || !Number.isSafeInteger(log.seq) || log.seq < 0) throw new TypeError('family state is damaged (security log)');
+    state.securityLog = { logKey: fromBase64Url(log.logKey), seq: log.seq, hash: fromBase64Url(log.hash) };
   }
   return state;
 }

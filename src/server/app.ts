@@ -45,6 +45,10 @@ import { createAuthenticateHook } from './sessions/authenticate.js';
 import { createSessionsRepository } from './sessions/repository.js';
 import { registerSessionRoutes } from './sessions/routes.js';
 import { createSessionsService } from './sessions/service.js';
+import { createLogSigner } from './security-log/log-signer.js';
+import { createFamilyLogRepository } from './security-log/repository.js';
+import { registerSecurityLogRoutes } from './security-log/routes.js';
+import { createSecurityLog } from './security-log/service.js';
 import { createVaultRepository } from './vault/repository.js';
 import { registerVaultRoutes } from './vault/routes.js';
 
@@ -184,6 +188,13 @@ export function createServer(deps: ServerDeps): BurrowApp {
   const familyAccess = createFamilyAccess(store.db);
   const familyEvents = createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) });
   const accountsRepository = createAccountsRepository(store.db);
+  const securityLog = createSecurityLog({
+    repository: createFamilyLogRepository(store.db),
+    access: familyAccess,
+    signer: createLogSigner(secrets.logSigningKey),
+    clock,
+    warn: (message, error) => app.log.warn({ err: error }, message),
+  });
   const messages = createMessagesService({
     repository: createMessagesRepository(store.db),
     access: familyAccess,
@@ -196,7 +207,15 @@ export function createServer(deps: ServerDeps): BurrowApp {
       return account === undefined ? undefined : fromBase64Url(account.signing_key);
     },
     warn: (message, error) => app.log.warn({ err: error }, message),
+    securityLog,
   });
+  // A deleted family's security log goes with it.
+  const purger = {
+    async purgeFamily(familyId: string) {
+      await messages.purgeFamily(familyId);
+      await securityLog.forgetFamily(familyId);
+    },
+  };
 
   const accounts = createAccountsService({
     repository: createAccountsRepository(store.db),
@@ -210,17 +229,19 @@ export function createServer(deps: ServerDeps): BurrowApp {
     random,
     families: {
       repository: createFamiliesRepository(store.db),
-      purger: messages,
+      purger,
       events: familyEvents,
       warn: (message, error) => app.log.warn({ err: error }, message),
     },
+    securityLog,
   });
 
   registerHealthRoutes(app, { store });
   registerAccountRoutes(app, { accounts, sessions, tls, sessionTtlMs: config.sessions.ttlMs });
   registerSessionRoutes(app, { sessions, tls });
   registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
-  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger: messages });
+  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog });
+  registerSecurityLogRoutes(app, { log: securityLog });
   registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
   registerLiveRoutes(app, { access: familyAccess, bus, sessions, clock, config });
   registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter });

@@ -16,6 +16,8 @@ export interface EnvironmentSecrets {
   readonly serverSetup: string;
   readonly cookieKey: string;
   readonly emailKey: string;
+  /** 32 bytes of base64url: the Ed25519 seed of the family security log key (derived from cookieKey when absent). */
+  readonly logSigningKey?: string;
 }
 
 export interface Config {
@@ -189,12 +191,13 @@ function parseEnvironmentSecrets(env: NodeJS.ProcessEnv): EnvironmentSecrets | u
     if (typeof p !== 'object' || p === null || typeof p.serverSetup !== 'string' || typeof p.cookieKey !== 'string' || typeof p.emailKey !== 'string') {
       throw new ConfigError('BURROW_SECRETS must hold the strings serverSetup, cookieKey and emailKey');
     }
-    return { serverSetup: p.serverSetup, cookieKey: p.cookieKey, emailKey: p.emailKey };
+    const logSigningKey = typeof p.logSigningKey === 'string' ? p.logSigningKey : env.BURROW_LOG_SIGNING_KEY;
+    return { serverSetup: p.serverSetup, cookieKey: p.cookieKey, emailKey: p.emailKey, ...(logSigningKey ? { logSigningKey } : {}) };
   }
   const given = Object.values(fields).filter((v) => v !== undefined && v !== '').length;
   if (given === 0) return undefined;
   if (given !== 3) throw new ConfigError('set all of BURROW_OPAQUE_SERVER_SETUP, BURROW_COOKIE_KEY and BURROW_EMAIL_KEY, or none');
-  return fields as EnvironmentSecrets;
+  return { ...(fields as EnvironmentSecrets), ...(env.BURROW_LOG_SIGNING_KEY ? { logSigningKey: env.BURROW_LOG_SIGNING_KEY } : {}) };
 }
 
 function parseSecurity(env: NodeJS.ProcessEnv): DeepPartial<SecurityConfig> {

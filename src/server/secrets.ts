@@ -5,7 +5,7 @@
  * against (RFC 9807 §10.4: the registration record is useless without the server's OPRF seed).
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import * as opaque from '@serenity-kit/opaque';
 import { fromBase64Url, randomBytes, toBase64Url, utf8, concatBytes } from '../crypto/bytes.js';
@@ -17,6 +17,8 @@ interface SecretsFile {
   serverSetup: string;
   cookieKey: string;
   emailKey: string;
+  /** Added by later versions; files written before it get one on their next start. */
+  logSigningKey?: string;
 }
 
 /** The secrets in use, with the keys derived from them. Never log this object. */
@@ -31,6 +33,8 @@ export interface Secrets {
   readonly emailLookupKey: Uint8Array;
   /** AES-256-GCM key for emails at rest (HKDF-SHA-256 of emailKey, label "burrow/email-seal/v1"). */
   readonly emailSealKey: Uint8Array;
+  /** 32 bytes: the Ed25519 seed that signs every family security log event. */
+  readonly logSigningKey: Uint8Array;
 }
 
 /** Thrown when the secrets or the data directory cannot be used safely; the message says how to fix it. */
@@ -64,12 +68,16 @@ export function secretsFromFields(fields: EnvironmentSecrets): Secrets {
   }
   const cookieKey = decodeKey(fields.cookieKey, 'cookieKey');
   const emailKey = decodeKey(fields.emailKey, 'emailKey');
+  // Secrets from before the security log have no log key: one derived from the cookie key is as
+  // secret as it and the same on every node that shares these secrets.
+  const logSigningKey = fields.logSigningKey === undefined ? derive(cookieKey, 'burrow/log-signing/v1') : decodeKey(fields.logSigningKey, 'logSigningKey');
   return Object.freeze({
     serverSetup: fields.serverSetup,
     cookieKey,
     emailKey,
     emailLookupKey: derive(emailKey, 'burrow/email-lookup/v1'),
     emailSealKey: derive(emailKey, 'burrow/email-seal/v1'),
+    logSigningKey,
   });
 }
 
@@ -80,6 +88,7 @@ export async function generateSecrets(): Promise<Secrets> {
     serverSetup: opaque.server.createSetup(),
     cookieKey: toBase64Url(randomBytes(32)),
     emailKey: toBase64Url(randomBytes(32)),
+    logSigningKey: toBase64Url(randomBytes(32)),
   });
 }
 
@@ -90,6 +99,7 @@ export function serialiseSecrets(secrets: Secrets): string {
     serverSetup: secrets.serverSetup,
     cookieKey: toBase64Url(secrets.cookieKey),
     emailKey: toBase64Url(secrets.emailKey),
+    logSigningKey: toBase64Url(secrets.logSigningKey),
   };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
@@ -143,7 +153,35 @@ function readSecretsFile(path: string): Secrets {
   }
   const p = parsed as Partial<SecretsFile>;
   if (typeof p !== 'object' || p === null || p.version !== 1) throw new SecretsError(`the secrets file ${path} has an unknown version`);
-  return secretsFromFields(p as SecretsFile);
+  const secrets = secretsFromFields(p as SecretsFile);
+  if (p.logSigningKey === undefined) addLogSigningKey(path, secrets);
+  return secrets;
+}
+
+/**
+ * Writes the (derived, so every concurrent writer writes the same bytes) log key into a file from
+ * before the security log: a new 0600 file beside it, then an atomic rename over it. If the
+ * directory is read-only the derived key still works, it is simply derived again next time.
+ */
+function addLogSigningKey(path: string, secrets: Secrets): void {
+  const temp = `${path}.${toBase64Url(randomBytes(6))}.tmp`;
+  try {
+    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      writeSync(fd, serialiseSecrets(secrets));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(temp, 0o600);
+    renameSync(temp, path);
+  } catch {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Nothing was written.
+    }
+  }
 }
 
 /**

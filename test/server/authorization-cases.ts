@@ -215,6 +215,10 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
     request: (world) => ({ url: A(world), payload: { confirm: 'delete this family' } }),
     cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
   },
+  'GET /v1/families/:familyId/log': {
+    request: (world) => ({ url: `${A(world)}/log` }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
 
   // Children.
   'GET /v1/families/:familyId/children': {

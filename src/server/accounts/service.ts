@@ -22,6 +22,7 @@ import { emailLookupHash, normaliseEmail, sealEmail, type Secrets } from '../sec
 import type { SessionsService } from '../sessions/service.js';
 import type { LoginStateStore } from './login-states.js';
 import type { AccountsRepository } from './repository.js';
+import type { SecurityLog } from '../security-log/service.js';
 
 export interface PublicIdentity {
   signingKey: string;
@@ -88,6 +89,8 @@ export interface AccountsServiceDeps {
   random: Random;
   /** What deleting an account needs to purge the families it was the only member of. */
   families?: AccountFamilies;
+  /** Records logins and new sessions in the member's families' security logs. */
+  securityLog?: Pick<SecurityLog, 'sessionStarted'>;
 }
 
 /** The families seams account deletion uses: the same purge path as deleting a family. */
@@ -248,6 +251,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       if (!ok || account === undefined) throw new BurrowError('burrow/login-failed');
       const issued = await sessions.issue(account.id, sessionLabel);
       await deps.throttle.succeeded(`login:${pending.emailLookup}`);
+      await deps.securityLog?.sessionStarted(account.id, 'login', issued.row.id);
       return granted(account, issued);
     },
 
@@ -293,6 +297,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       if (!replaced) throw new BurrowError('burrow/recovery-failed');
       await deps.throttle.succeeded(`recover:${lookup}`);
       await deps.throttle.succeeded(`login:${lookup}`);
+      await deps.securityLog?.sessionStarted(account.id, 'session-created', issued.row.id);
       return granted({ ...account, sealed_identity: input.sealedIdentity }, issued);
     },
 

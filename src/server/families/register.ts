@@ -11,6 +11,7 @@ import type { RateWindow } from '../config.js';
 import type { Clock } from '../deps.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { BurrowApp } from '../http/types.js';
+import type { SecurityLog } from '../security-log/service.js';
 import { createInvitesService } from '../invites/service.js';
 import { registerInviteRoutes } from '../invites/routes.js';
 import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
@@ -28,6 +29,7 @@ export interface FamilyFeaturesOptions {
   access?: FamilyAccess;
   events?: FamilyEvents;
   purger?: FamilyPurger;
+  securityLog?: SecurityLog;
 }
 
 /** Registers `/v1/families*` and `/v1/invites*`; returns the `FamilyAccess` it uses. */
@@ -49,7 +51,7 @@ export function registerFamilyFeatures(app: BurrowApp, options: FamilyFeaturesOp
       },
     } satisfies FamilyEvents,
   };
-  registerFamilyRoutes(app, { families: createFamiliesService({ repository, access, clock, ...seams, ...(options.purger === undefined ? {} : { purger: options.purger }) }) });
+  registerFamilyRoutes(app, { families: createFamiliesService({ repository, access, clock, ...seams, ...(options.securityLog === undefined ? {} : { securityLog: options.securityLog }), ...(options.purger === undefined ? {} : { purger: options.purger }) }) });
   registerChildRoutes(app, { children: createChildrenService({ repository, access, clock, ...seams }) });
   registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit }) });
   return access;

@@ -12,6 +12,7 @@ import { BurrowError } from '../../protocol/errors.js';
 import type { AppendRosterRequest, CreateFamilyRequest, FamilyList, FamilyView, WrappedKeyWire } from '../../protocol/families.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
+import type { SecurityLog } from '../security-log/service.js';
 import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
 import { parseIdList } from './access-repository.js';
 import { canSeeChild, noFamilyEvents, noFamilyPurger, requireGuardian, requireMember } from './authorize.js';
@@ -24,6 +25,8 @@ export interface FamiliesServiceDeps {
   clock: Clock;
   purger?: FamilyPurger;
   events?: FamilyEvents;
+  /** Records creations and roster changes in the family's security log. */
+  securityLog?: Pick<SecurityLog, 'familyCreated' | 'rosterChanged'>;
 }
 
 export type FamiliesService = ReturnType<typeof createFamiliesService>;
@@ -84,6 +87,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       if (isUniqueViolation(error)) throw new BurrowError('burrow/conflict', 'That family id is taken; choose another');
       throw error;
     }
+    await deps.securityLog?.familyCreated(body.familyId, accountId);
     return { familyId: body.familyId, epoch: 0 };
   }
 
@@ -216,6 +220,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       else throw error;
     }
     if (!appended) throw new BurrowError('burrow/stale-roster', 'The roster changed meanwhile; read it again and retry');
+    await deps.securityLog?.rosterChanged(familyId, accountId, { before: head, after: entry });
     await events.publish(familyId, 'roster', { epoch: entry.epoch });
     return { familyId, epoch: entry.epoch };
   }

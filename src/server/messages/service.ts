@@ -14,6 +14,7 @@ import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyEvents, FamilyMembership, FamilyPurger } from '../families/access.js';
 import type { MessageRecord, MessagesRepository, Visibility } from './repository.js';
+import type { SecurityLog } from '../security-log/service.js';
 
 const DAY = 24 * 3600_000;
 /** The largest header an envelope can have (src/crypto/envelope.ts limits) plus the ciphertext length, with room. */
@@ -84,6 +85,8 @@ export interface MessagesServiceDeps {
   signingKeyOf(accountId: string): Promise<Uint8Array | undefined>;
   /** Where failures that must not fail the request (an event not published, a blob not removed) are reported. */
   warn(message: string, error: unknown): void;
+  /** Records every envelope download in the family's security log; a download that cannot be recorded is refused. */
+  securityLog?: Pick<SecurityLog, 'append'>;
 }
 
 function notFound(): BurrowError {
@@ -349,6 +352,12 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
       const { record } = await visibleRecord(principal, familyId, messageId);
       const read = await blobs.get(record.row.blob_name);
       if (read === undefined) throw notFound();
+      try {
+        await deps.securityLog?.append(familyId, { kind: 'message-downloaded', actorId: principal.id, subjectId: messageId, details: { by: principal.kind } });
+      } catch (error) {
+        read.body.destroy();
+        throw error;
+      }
       return read;
     },
 

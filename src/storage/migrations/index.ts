@@ -6,6 +6,7 @@ import * as m0003 from './0003-messages.js';
 import * as m0004 from './0004-security.js';
 import * as m0005 from './0005-shared-limits.js';
 import * as m0006 from './0006-account-vaults.js';
+import * as m0007 from './0007-family-log.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -14,4 +15,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0004-security': m0004,
   '0005-shared-limits': m0005,
   '0006-account-vaults': m0006,
+  '0007-family-log': m0007,
 });

@@ -1,0 +1,159 @@
+/**
+ * The family security log on the server: which events a family's changes append, who may read
+ * them, the published log key, and the log key added to a secrets file from before the log.
+ */
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
+import { generateIdentity } from '../../src/crypto/identity.js';
+import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../src/crypto/roster.js';
+import { verifyFamilyLog } from '../../src/client/family-log.js';
+import { createLogSigner } from '../../src/server/security-log/log-signer.js';
+import { rosterChangeEvents } from '../../src/server/security-log/service.js';
+import { generateSecrets, loadOrCreateSecrets, secretsPath } from '../../src/server/secrets.js';
+import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
+import { bearer, post, startTestServer, type TestServer } from './helpers.js';
+import { addChild, appendEntry, createFamily, get, join as joinFamily, memberOf, newPerson, SETTINGS, wireKeys, type Person, type TestFamily } from './families/fixtures.js';
+
+interface LogPage {
+  familyId: string;
+  logKey: string;
+  events: Array<{ seq: number; at: number; kind: string; actorId: string; subjectId?: string; details: Record<string, string | number>; prevHash: string; hash: string; signature: string }>;
+}
+
+let server: TestServer;
+let guardian: Person;
+let relative: Person;
+let second: Person;
+let stranger: Person;
+let family: TestFamily;
+let child: string;
+
+async function readLog(person: Person, query = ''): Promise<LogPage> {
+  const answer = await get(server.app, `/v1/families/${family.familyId}/log${query}`, person);
+  expect(answer.statusCode).toBe(200);
+  return answer.json<LogPage>();
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  [guardian, relative, second, stranger] = await Promise.all([newPerson(server.app), newPerson(server.app), newPerson(server.app), newPerson(server.app)]);
+  family = await createFamily(server.app, guardian);
+  child = await addChild(server.app, family, guardian);
+  await joinFamily(server.app, family, guardian, relative, { role: 'relative', children: [child], needsApproval: false });
+  await joinFamily(server.app, family, guardian, second, { role: 'relative', children: [child], needsApproval: false });
+  await createFamily(server.app, stranger);
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+describe('the family security log', () => {
+  it('records the family’s creation and each member added, signed by the published log key', async () => {
+    const page = await readLog(guardian);
+    expect(page.events.map((e) => e.kind)).toEqual(['family-created', 'member-added', 'member-added']);
+    expect(page.events[0]).toMatchObject({ seq: 1, actorId: guardian.accountId });
+    expect(page.events[1]).toMatchObject({ seq: 2, actorId: guardian.accountId, subjectId: relative.accountId, details: { role: 'relative', epoch: 1 } });
+    const published = await server.app.inject({ method: 'GET', url: '/v1/security/log-key' });
+    expect(published.statusCode).toBe(200);
+    expect(published.json<{ logKey: string }>().logKey).toBe(page.logKey);
+    expect(page.logKey).toBe(toBase64Url(createLogSigner(server.secrets.logSigningKey).publicKey));
+    const verified = await verifyFamilyLog({ familyId: family.familyId, events: page.events, logKey: fromBase64Url(page.logKey) });
+    expect(verified.ok).toBe(true);
+  });
+
+  it('records a role change, a removal and a settings change from a roster entry', async () => {
+    const head = family.chain[family.chain.length - 1]!;
+    const promoted = head.members.filter((m) => m.accountId !== relative.accountId).map((m) => (m.accountId === second.accountId ? memberOf(second, 'guardian') : m));
+    expect((await appendEntry(server.app, family, guardian, promoted)).statusCode).toBe(201);
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: promoted, toys: [], settings: { ...SETTINGS, volumeLimit: 40 } });
+    const key = generateFamilyKey();
+    const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)) }, bearer(guardian.token));
+    expect(answer.statusCode).toBe(201);
+    family.chain.push(entry);
+    family.keys.push(key);
+
+    const events = (await readLog(guardian, '?after=3')).events;
+    expect(events.map((e) => [e.kind, e.subjectId])).toEqual([
+      ['role-changed', second.accountId],
+      ['member-removed', relative.accountId],
+      ['settings-changed', undefined],
+    ]);
+    expect(events[0]!.details).toEqual({ epoch: 3, from: 'relative', to: 'guardian' });
+    expect(events[2]!.details).toEqual({ epoch: 4, setting: 'family-settings' });
+  });
+
+  it('pages with after and limit', async () => {
+    const page = await readLog(guardian, '?after=1&limit=2');
+    expect(page.events.map((e) => e.seq)).toEqual([2, 3]);
+  });
+
+  it('a relative cannot read the family log, and a stranger is told it does not exist', async () => {
+    const other = await newPerson(server.app);
+    await joinFamily(server.app, family, guardian, other, { role: 'relative', children: [child], needsApproval: false });
+    expect((await get(server.app, `/v1/families/${family.familyId}/log`, other)).statusCode).toBe(403);
+    expect((await get(server.app, `/v1/families/${family.familyId}/log`, stranger)).statusCode).toBe(404);
+    expect((await server.app.inject({ method: 'GET', url: `/v1/families/${family.familyId}/log` })).statusCode).toBe(401);
+  });
+
+  it('a promoted guardian can read the log', async () => {
+    const page = await readLog(second);
+    expect(page.events.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('keeps ids only: no email or address appears in any event', async () => {
+    const page = await readLog(guardian);
+    expect(JSON.stringify(page.events)).not.toMatch(/@|127\.0\.0\.1/);
+  });
+
+  it('deleting the family deletes its log', async () => {
+    const owner = await newPerson(server.app);
+    const gone = await createFamily(server.app, owner);
+    expect((await get(server.app, `/v1/families/${gone.familyId}/log`, owner)).json<LogPage>().events).toHaveLength(1);
+    const deleted = await server.app.inject({ method: 'DELETE', url: `/v1/families/${gone.familyId}`, headers: bearer(owner.token), payload: { confirm: 'delete this family' } });
+    expect(deleted.statusCode).toBe(204);
+    const rows = await server.store.db.withTables<{ family_log: { family_id: string } }>().selectFrom('family_log').select('family_id').where('family_id', '=', gone.familyId).execute();
+    expect(rows).toEqual([]);
+  });
+});
+
+describe('roster differences', () => {
+  it('a toy added or removed becomes a toy event naming the toy', async () => {
+    const [g, toy] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const base = { version: 1, familyId: 'f', epoch: 1, previousHash: new Uint8Array(32), signerId: 'g', members: [{ accountId: 'g', role: 'guardian', keys: g.publicKeys }], settings: SETTINGS, signature: new Uint8Array(64) } as unknown as RosterEntry;
+    const withToy = { ...base, epoch: 2, toys: [{ toyId: 'toy-1', childId: 'child-1', keys: toy.publicKeys }] } as unknown as RosterEntry;
+    const without = { ...base, toys: [] } as unknown as RosterEntry;
+    expect(rosterChangeEvents('g', { before: without, after: withToy })).toEqual([{ kind: 'toy-added', actorId: 'g', subjectId: 'toy-1', details: { epoch: 2, childId: 'child-1' } }]);
+    expect(rosterChangeEvents('g', { before: withToy, after: { ...without, epoch: 3 } as RosterEntry })).toEqual([{ kind: 'toy-removed', actorId: 'g', subjectId: 'toy-1', details: { epoch: 3 } }]);
+  });
+});
+
+describe('the log key in the secrets file', () => {
+  it('a secrets file from before the log gets a log key added, the same one on every later start', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-logkey-')), 'data');
+    const first = await loadOrCreateSecrets({ dataDir });
+    const path = secretsPath(dataDir);
+    const file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    expect(typeof file.logSigningKey).toBe('string');
+    expect(fromBase64Url(file.logSigningKey as string)).toEqual(first.secrets.logSigningKey);
+
+    delete file.logSigningKey;
+    writeFileSync(path, JSON.stringify(file), { mode: 0o600 });
+    const upgraded = await loadOrCreateSecrets({ dataDir });
+    const rewritten = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    expect(rewritten.logSigningKey).toBe(toBase64Url(upgraded.secrets.logSigningKey));
+    expect(rewritten.cookieKey).toBe(file.cookieKey);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const again = await loadOrCreateSecrets({ dataDir });
+    expect(again.secrets.logSigningKey).toEqual(upgraded.secrets.logSigningKey);
+  });
+
+  it('two fresh secrets have different log keys', async () => {
+    const [a, b] = await Promise.all([generateSecrets(), generateSecrets()]);
+    expect(a.logSigningKey).toHaveLength(32);
+    expect(a.logSigningKey).not.toEqual(b.logSigningKey);
+  });
+});
