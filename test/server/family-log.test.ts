@@ -5,11 +5,13 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Static } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../src/crypto/roster.js';
 import { verifyFamilyLog } from '../../src/client/family-log.js';
+import type { FamilyLogPage } from '../../src/protocol/family-log.js';
 import { createLogSigner } from '../../src/server/security-log/log-signer.js';
 import { rosterChangeEvents } from '../../src/server/security-log/service.js';
 import { generateSecrets, loadOrCreateSecrets, secretsPath } from '../../src/server/secrets.js';
@@ -17,11 +19,7 @@ import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/fami
 import { bearer, post, startTestServer, type TestServer } from './helpers.js';
 import { addChild, appendEntry, createFamily, get, join as joinFamily, memberOf, newPerson, SETTINGS, wireKeys, type Person, type TestFamily } from './families/fixtures.js';
 
-interface LogPage {
-  familyId: string;
-  logKey: string;
-  events: Array<{ seq: number; at: number; kind: string; actorId: string; subjectId?: string; details: Record<string, string | number>; prevHash: string; hash: string; signature: string }>;
-}
+type LogPage = Static<typeof FamilyLogPage>;
 
 let server: TestServer;
 let guardian: Person;
