@@ -177,8 +177,22 @@ describe('canaries', () => {
       statuses = [await get(`/v1/families/${familyId}`, token), await get(`/v1/families/${familyId}/roster`, token), await get(`/v1/families/${familyId}/children`, token)];
     });
     expect(statuses).toEqual([200, 200, 200]);
-    expect(raised).toEqual([{ alert: 'canary', kind: 'family', id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) as unknown }]);
-    expect(outboxCount()).toBe(mailsBefore + 1);
+    // One alert for the family, one for the decoy account's session: none repeated for the later reads.
+    expect(raised.filter((a) => a.kind === 'family')).toEqual([{ alert: 'canary', kind: 'family', id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) as unknown }]);
+    expect(raised.map((a) => a.kind).sort()).toEqual(['account', 'family']);
+    expect(outboxCount()).toBe(mailsBefore + 2);
+  });
+
+  it('a forged session of a decoy account alerts on a route that names no decoy', async () => {
+    const familyIds = await canaryIds('families', 'family');
+    const owner = await store.db.selectFrom('families').select('created_by').where('id', '=', familyIds[1]!).executeTakeFirstOrThrow();
+    const token = await forgeSession(owner.created_by);
+    let status = 0;
+    const raised = await alertsAfter(async () => {
+      status = await get('/v1/accounts/me', token);
+    });
+    expect(status).toBe(200);
+    expect(raised.map((a) => a.kind)).toEqual(['account']);
   });
 
   it('an intruder downloading a decoy envelope alerts the operator and receives the envelope', async () => {

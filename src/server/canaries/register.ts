@@ -48,6 +48,8 @@ export function registerCanaryChecks(app: BurrowApp, deps: { config: Config; sec
       if (typeof email === 'string') watch.check('account', emailLookupHash(deps.secrets, normaliseEmail(email)));
       return;
     }
+    // A session of a decoy account (forged in the database, say) is a canary touch on any route.
+    if (request.auth !== null) watch.check('account', `id:${request.auth.accountId}`);
     const params = request.params as { familyId?: unknown; messageId?: unknown } | undefined;
     if (typeof params?.familyId === 'string') watch.check('family', params.familyId);
     if (typeof params?.messageId === 'string') watch.check('blob', params.messageId);
