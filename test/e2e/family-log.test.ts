@@ -117,7 +117,7 @@ describe('tampering in the database is detected by the client', () => {
     // The forger drops the download and chains the rest again, signing with their own key.
     const kept = saved.filter((r) => r.kind !== 'message-downloaded');
     const forged: FamilyLogTable[] = [];
-    let previous = FAMILY_LOG_GENESIS_HASH;
+    let previous: Uint8Array = FAMILY_LOG_GENESIS_HASH;
     for (const [index, row] of kept.entries()) {
       const body = {
         familyId,
