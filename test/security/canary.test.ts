@@ -11,7 +11,7 @@
  * request then goes through the real HTTP server, authentication and routes.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -285,7 +285,16 @@ describe('the canary watch', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes the registry with mode 0600', () => {
-    expect(statSync(canaryRegistryPath(dataDir)).mode & 0o777).toBe(0o600);
+  it('writes the registry with mode 0600, and burrow audit flags it when others may read it', () => {
+    const path = canaryRegistryPath(dataDir);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const findings = () => (JSON.parse(burrow('audit', '--data', dataDir, '--json').stdout) as { findings: Array<{ id: string }> }).findings.map((f) => f.id);
+    expect(findings()).not.toContain('canaries-file-readable');
+    chmodSync(path, 0o644);
+    try {
+      expect(findings()).toContain('canaries-file-readable');
+    } finally {
+      chmodSync(path, 0o600);
+    }
   });
 });

@@ -35,6 +35,8 @@ export interface AuditFacts {
   readonly uid: number;
   readonly dataDir: FileFacts | undefined;
   readonly secretsFile: (FileFacts & { readonly text: string }) | undefined;
+  /** `<data>/canaries.json`, when canaries were planted (`burrow canary create`). */
+  readonly canariesFile?: FileFacts;
   /** The text of `/proc/net/tcp` and `/proc/net/tcp6` (whatever could be read). */
   readonly socketTables: readonly string[];
   /** The blob store's own safety check, when a store was given. */
@@ -100,6 +102,12 @@ export function checkSecretsFile(path: string, facts: FileFacts | undefined, uid
     out.push({ id: 'secrets-file-owner', severity: 'medium', title: 'The secrets file belongs to another user', detail: `${path} is owned by uid ${facts.uid}, the server runs as uid ${uid}.`, fix: `chown <server user> ${path}` });
   }
   return out;
+}
+
+/** The canary registry is expected in the data directory, 0600: with the secrets it tells decoys from real records. */
+export function checkCanariesFile(path: string, facts: FileFacts | undefined): Finding[] {
+  if (facts === undefined || (facts.mode & 0o077) === 0) return [];
+  return [{ id: 'canaries-file-readable', severity: 'medium', title: 'The canary registry is readable by other users', detail: `${path} has mode ${(facts.mode & 0o777).toString(8)}; with the secrets file it tells an intruder which records are decoys.`, fix: `chmod 600 ${path}` }];
 }
 
 function looksDefault(value: string): boolean {
@@ -323,6 +331,7 @@ export function auditFacts(facts: AuditFacts): Finding[] {
     ...checkDataDir(config.dataDir, facts.dataDir, facts.uid),
     ...(config.secretsFromEnvironment === undefined ? checkSecretsFile(secretsSource, facts.secretsFile, facts.uid) : []),
     ...(parseFindings.length > 0 ? parseFindings : checkSecrets({ source: secretsSource, fields: secretFields })),
+    ...checkCanariesFile(join(config.dataDir, 'canaries.json'), facts.canariesFile),
     ...checkHttpBind(config),
     ...checkListeningPorts(facts.socketTables, facts.extraPorts),
     ...checkDatabaseUrl(config),
@@ -385,6 +394,7 @@ export async function gatherAuditFacts(config: Config, options: RunAuditOptions 
     uid: process.getuid?.() ?? 0,
     dataDir: await factsOf(config.dataDir),
     secretsFile: secretsFacts === undefined ? undefined : { ...secretsFacts, text },
+    ...await factsOf(join(config.dataDir, 'canaries.json')).then((canariesFile) => (canariesFile === undefined ? {} : { canariesFile })),
     socketTables,
     ...(blobCheck === undefined ? {} : { blobCheck }),
     newestBackupAt: config.security.backups.dir === undefined ? null : await newestBackupTime(config.security.backups.dir),
