@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, setSettings, type OpenedFamily } from '../client/families.js';
 import { acceptInvite, createInvite, listInvites, revokeInvite } from '../client/invites.js';
+import { registerFamilyLogCommand } from './family-log-command.js';
 import { askVisible } from './prompt.js';
 import { action, CliError, collect, integerOption, jsonUsageErrors, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
@@ -293,5 +294,7 @@ Examples:
         printResult(options, { deleted: true, familyId }, ['The family has been deleted.']);
       }),
     );
+
+  registerFamilyLogCommand(family);
 
 }
