@@ -13,7 +13,10 @@ import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../sr
 import { verifyFamilyLog } from '../../src/client/family-log.js';
 import type { FamilyLogPage } from '../../src/protocol/family-log.js';
 import { createLogSigner } from '../../src/server/security-log/log-signer.js';
-import { rosterChangeEvents } from '../../src/server/security-log/service.js';
+import { createFamilyLogRepository } from '../../src/server/security-log/repository.js';
+import { createSecurityLog, rosterChangeEvents } from '../../src/server/security-log/service.js';
+import { createFamilyAccess } from '../../src/server/families/access-repository.js';
+import { systemClock } from '../../src/server/deps.js';
 import { generateSecrets, loadOrCreateSecrets, secretsPath } from '../../src/server/secrets.js';
 import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
 import { bearer, post, startTestServer, type TestServer } from './helpers.js';
@@ -115,6 +118,25 @@ describe('the family security log', () => {
     expect(deleted.statusCode).toBe(204);
     const rows = await server.store.db.withTables<{ family_log: { family_id: string } }>().selectFrom('family_log').select('family_id').where('family_id', '=', gone.familyId).execute();
     expect(rows).toEqual([]);
+  });
+});
+
+describe('concurrent appends', () => {
+  it('twenty events appended at once get seq 1…20 in one unbroken, verified chain', async () => {
+    const owner = await newPerson(server.app);
+    const busy = await createFamily(server.app, owner);
+    const log = createSecurityLog({
+      repository: createFamilyLogRepository(server.store.db),
+      access: createFamilyAccess(server.store.db),
+      signer: createLogSigner(server.secrets.logSigningKey),
+      clock: systemClock,
+      warn: (message) => { throw new Error(message); },
+    });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(busy.familyId, { kind: 'message-downloaded', actorId: owner.accountId, subjectId: `m${i}` })));
+    const page = (await get(server.app, `/v1/families/${busy.familyId}/log`, owner)).json<LogPage>();
+    expect(page.events.map((e) => e.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    const verified = await verifyFamilyLog({ familyId: busy.familyId, events: page.events, logKey: fromBase64Url(page.logKey) });
+    expect(verified.ok).toBe(true);
   });
 });
 

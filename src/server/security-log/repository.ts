@@ -21,6 +21,8 @@ type LogDatabase = Database & { family_log: FamilyLogTable };
 export interface FamilyLogRepository {
   /** Runs `work` in one transaction with a repository bound to it. */
   transaction<T>(work: (repository: FamilyLogRepository) => Promise<T>): Promise<T>;
+  /** Takes the family row's write lock until commit (appends queue behind each other); false for a family that is gone. */
+  lockFamily(familyId: string): Promise<boolean>;
   last(familyId: string): Promise<{ seq: number; hash: string } | undefined>;
   insert(row: FamilyLogTable): Promise<void>;
   page(familyId: string, after: number, limit: number): Promise<FamilyLogTable[]>;
@@ -33,6 +35,11 @@ export function createFamilyLogRepository(database: Kysely<Database>): FamilyLog
   return {
     transaction(work) {
       return db.transaction().execute((trx) => work(createFamilyLogRepository(trx as unknown as Kysely<Database>)));
+    },
+    async lockFamily(familyId) {
+      // A no-op write: on PostgreSQL it locks the row until commit; SQLite has one writer anyway.
+      const result = await db.updateTable('families').set((eb) => ({ epoch: eb.ref('epoch') })).where('id', '=', familyId).executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
     },
     async last(familyId) {
       const row = await db.selectFrom('family_log').select(['seq', 'hash']).where('family_id', '=', familyId).orderBy('seq', 'desc').limit(1).executeTakeFirst();

@@ -119,6 +119,8 @@ export function createSecurityLog(deps: SecurityLogDeps): SecurityLogService {
 
   async function appendOnce(familyId: string, event: SecurityEvent): Promise<void> {
     await repository.transaction(async (trx) => {
+      // No log for a family that is gone: its rows would outlive it.
+      if (!(await trx.lockFamily(familyId))) return;
       const last = await trx.last(familyId);
       const previous = last === undefined ? FAMILY_LOG_GENESIS_HASH : fromBase64Url(last.hash);
       const body: FamilyLogEventBody = {
