@@ -3,7 +3,7 @@
  * context from the profile, one-result printing (`--json` or human lines), failures as problems
  * on stderr with a non-zero exit, and a key store of 0600 files in the profile directory.
  */
-import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AccountError, resumeSession } from '../client/account.js';
@@ -11,8 +11,7 @@ import { ApiError, NetworkError } from '../client/api.js';
 import { ClientError } from '../client/client-error.js';
 import { listFamilies, type ClientContext } from '../client/families.js';
 import { familyStateFromJson, familyStateToJson, type FamilyState, type FamilyStateJson, type KeyStore } from '../client/key-store.js';
-import { randomBytes, toHex } from '../crypto/bytes.js';
-import { ProfileStore, resolveProfileDir } from './profile.js';
+import { ProfileStore, readIfExists, resolveProfileDir, writePrivateFile } from './profile.js';
 
 export interface CommonOptions {
   profile?: string;
@@ -28,29 +27,6 @@ export class CliError extends Error {
     super(message);
     this.code = code;
     this.exitCode = exitCode;
-  }
-}
-
-/** Writes `data` through a 0600 temporary file, fsync and rename: a crash leaves old or new, never half. */
-async function writePrivateFile(path: string, data: string): Promise<void> {
-  const temporary = `${path}.${toHex(randomBytes(6))}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(data, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await chmod(temporary, 0o600);
-  await rename(temporary, path);
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
   }
 }
 

@@ -36,7 +36,7 @@ export function resolveProfileDir(flag: string | undefined, env: NodeJS.ProcessE
 }
 
 /** Writes `data` to `path` through a 0600 temporary file and a rename, so a crash leaves old or new, never half. */
-async function writePrivateFile(path: string, data: string): Promise<void> {
+export async function writePrivateFile(path: string, data: string): Promise<void> {
   const temporary = `${path}.${toHex(randomBytes(6))}.tmp`;
   const handle = await open(temporary, 'wx', 0o600);
   try {
@@ -49,7 +49,8 @@ async function writePrivateFile(path: string, data: string): Promise<void> {
   await rename(temporary, path);
 }
 
-async function readIfExists(path: string): Promise<string | undefined> {
+/** The text of `path`, or undefined when there is no such file. */
+export async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
