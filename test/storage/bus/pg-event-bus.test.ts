@@ -1,45 +1,23 @@
-import { userInfo } from 'node:os';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
 import { followTopics, type BusEvent } from '../../../src/storage/bus/event-bus.js';
 import { LISTENER_APPLICATION_NAME, openPgEventBus, type PgEventBus } from '../../../src/storage/bus/pg-event-bus.js';
 import { eventBusContract, eventually, testClock } from './event-bus.contract.js';
+import { ADMIN_URL, admin, createTestDatabase, withDatabase } from '../../support/postgres.js';
 
-/** The machine's PostgreSQL (trust auth on loopback); each test file makes and drops its own database. */
-const ADMIN_URL = process.env.BURROW_TEST_PG_URL ?? `postgres://${encodeURIComponent(userInfo().username)}@127.0.0.1:5432/test`;
-
-let databaseCount = 0;
-const created: string[] = [];
+/** Each test file makes its own databases (test/support/postgres.ts) and drops them when it ends. */
+const created: Array<{ drop(): Promise<void> }> = [];
 const runId = toHex(randomBytes(4));
 
-function urlOf(database: string): string {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 async function createDatabase(): Promise<string> {
-  const name = `burrow_test_${runId}_${++databaseCount}`;
-  await admin((client) => client.query(`CREATE DATABASE ${name}`));
-  created.push(name);
-  return urlOf(name);
+  const database = await createTestDatabase();
+  created.push(database);
+  return database.url;
 }
 
 afterAll(async () => {
-  await admin(async (client) => {
-    for (const name of created) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  });
+  for (const database of created) await database.drop();
 });
 
 let contractDatabase: Promise<string> | undefined;
@@ -151,7 +129,7 @@ describe('PostgreSQL event bus', () => {
   });
 
   it('refuses to open on a database it cannot reach', async () => {
-    const missing = urlOf(`burrow_test_${runId}_missing`);
+    const missing = withDatabase(ADMIN_URL, `burrow_test_${runId}_missing`);
     await expect(openPgEventBus({ connectionString: missing })).rejects.toThrow();
   });
 });
