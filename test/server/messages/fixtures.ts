@@ -5,15 +5,15 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as opaque from '@serenity-kit/opaque';
 import type { LightMyRequestResponse } from 'fastify';
-import { randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
+import { randomBytes } from '../../../src/crypto/bytes.js';
 import { sealMessage, type SealedMessage } from '../../../src/crypto/envelope.js';
-import { generateIdentity, type Identity } from '../../../src/crypto/identity.js';
+import type { Identity } from '../../../src/crypto/identity.js';
 import { createFamiliesRepository } from '../../../src/server/families/repository.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
 import type { SqlStore } from '../../../src/storage/database.js';
-import { b64, bearer, post, sha256b64 } from '../helpers.js';
+import { newPerson } from '../families/fixtures.js';
+import { b64, bearer } from '../helpers.js';
 
 export interface Member {
   accountId: string;
@@ -22,28 +22,8 @@ export interface Member {
 }
 
 /** Registers an account whose public keys are a real identity's (so its approvals verify). */
-export async function registerMember(app: BurrowApp): Promise<Member> {
-  await opaque.ready;
-  const email = `member-${b64(6)}@example.org`;
-  const password = `pw-${b64(9)}`;
-  const identity = await generateIdentity();
-  const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
-  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest });
-  if (start.statusCode !== 200) throw new Error(`register/start answered ${start.statusCode}: ${start.body}`);
-  const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
-  const finish = await post(app, '/v1/accounts/register/finish', {
-    email,
-    registrationRecord,
-    identity: { signingKey: toBase64Url(identity.publicKeys.signingKey), agreementKey: toBase64Url(identity.publicKeys.agreementKey) },
-    sealedIdentity: b64(96),
-    recoverySealedIdentity: b64(96),
-    recoveryVerifier: sha256b64(b64(32)),
-    tokenDelivery: 'bearer',
-    sessionLabel: 'test',
-  });
-  if (finish.statusCode !== 201) throw new Error(`register/finish answered ${finish.statusCode}: ${finish.body}`);
-  const body = finish.json<{ accountId: string; token: string }>();
-  return { accountId: body.accountId, token: body.token, identity };
+export function registerMember(app: BurrowApp): Promise<Member> {
+  return newPerson(app);
 }
 
 export interface FamilySpec {
