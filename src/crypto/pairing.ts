@@ -65,6 +65,27 @@ export function generatePairingCode(): string {
   }
 }
 
+/**
+ * A code for a relay slot: the slot's digits (chosen by the relay, which therefore knows them)
+ * followed by fresh uniform digits up to 8. With a 3-digit slot the relay is left 10^5 codes.
+ */
+export function pairingCodeForSlot(slot: string): string {
+  if (typeof slot !== 'string' || !/^[0-9]{1,4}$/.test(slot)) throw new TypeError('slot must be 1 to 4 decimal digits');
+  return slot + generatePairingCode().slice(slot.length);
+}
+
+/**
+ * The toy's public keys as carried, unauthenticated, in a toy confirmation (message 3). For the
+ * relay, which checks that a roster entry adds the toy with the keys it relayed; only the
+ * guardian's `receiveToyConfirmation` authenticates them. Undefined when the message is not one.
+ */
+export function toyKeysOfConfirmation(message: Uint8Array): PublicIdentityKeys | undefined {
+  if (!(message instanceof Uint8Array) || message.length < 3 || message[0] !== VERSION || message[1] !== MessageType.ToyConfirm) return undefined;
+  const body = message.subarray(3 + message[2]!);
+  if (body.length !== 64 + 2 * TAG_BYTES) return undefined;
+  return { signingKey: body.slice(0, 32), agreementKey: body.slice(32, 64) };
+}
+
 /** The 8 digits of a code as typed by a person (spaces and hyphens ignored), or null if it is not one. */
 export function normalizePairingCode(input: string): string | null {
   if (typeof input !== 'string') return null;

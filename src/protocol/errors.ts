@@ -21,6 +21,8 @@ export const errorCatalogue = {
   'burrow/invite-unavailable': { status: 410, title: 'The invite can no longer be used' },
   /** Deleting the account would leave a family others belong to without a guardian; `familyIds` names them. */
   'burrow/sole-guardian': { status: 409, title: 'You are the only guardian of a family others belong to' },
+  /** A pairing attempt that used its runs (code guesses), expired or was cancelled: the toy must show a new code. */
+  'burrow/pairing-ended': { status: 410, title: 'This pairing code can no longer be used; ask the toy for a new one' },
 
   // Authentication and sessions.
   'burrow/unauthenticated': { status: 401, title: 'Sign in first' },

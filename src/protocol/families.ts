@@ -31,6 +31,8 @@ export type WrappedKeyWire = Static<typeof WrappedKeyWire>;
 export const SealedProfileWire = Base64Url({ minBytes: 16, maxBytes: 17 * 1024 });
 
 export const Role = Type.Union([Type.Literal('guardian'), Type.Literal('relative')]);
+/** Who reads a family: a member's role, or 'toy' for a toy's device token. */
+export const ViewerRole = Type.Union([Type.Literal('guardian'), Type.Literal('relative'), Type.Literal('toy')]);
 
 /** At most as many wrapped keys as a roster allows members and toys (256 + 64). */
 const WrappedKeys = Type.Array(WrappedKeyWire, { minItems: 1, maxItems: 320 });
@@ -74,7 +76,8 @@ export const ChildView = Type.Object({
  */
 export const FamilyView = Type.Object({
   familyId: ClientId,
-  role: Role,
+  /** 'toy' when a toy reads its family with its device token (its children: its own child only). */
+  role: ViewerRole,
   epoch: Type.Integer({ minimum: 0 }),
   roster: Type.Array(RosterEntryWire),
   wrappedKeys: Type.Array(WrappedKeyWire),
@@ -98,6 +101,11 @@ export const AppendRosterRequest = Type.Object(
     wrappedKeys: WrappedKeys,
     /** Invites whose joiners this entry adds; each becomes used. */
     completesInvites: Type.Optional(Type.Array(Id, { maxItems: 16 })),
+    /**
+     * Confirmed pairing runs (src/protocol/toys.ts) whose toys this entry adds: each new toy's id is
+     * the run's pairingId, its keys those of the run's toy confirmation, its child the run's child.
+     */
+    completesPairings: Type.Optional(Type.Array(Id, { maxItems: 4 })),
     /** The family name re-sealed under the new epoch, when the client rotates it. */
     sealedName: Type.Optional(SealedProfileWire),
   },
