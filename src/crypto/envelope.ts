@@ -317,9 +317,11 @@ function recipientsAllowed(roster: VerifiedRoster, epoch: number, sender: Sender
       return roster.memberAt(epoch, r) !== undefined;
     });
   }
-  // A toy replies to adults who may talk to its child.
-  const childId = sender.toy.childId;
+  // A toy replies into its own child's conversation (the child id, or its own toy id), or to
+  // adults who may talk to its child.
+  const { childId, toyId } = sender.toy;
   return recipients.every((r) => {
+    if (r === childId || r === toyId) return true;
     const member = roster.memberAt(epoch, r);
     return member !== undefined && (member.role === 'guardian' || (member.children ?? []).includes(childId));
   });

@@ -197,7 +197,9 @@ describe('voice-message envelopes', () => {
     const s = await setup();
     expect((await s.open((await s.send(s.gran, { recipients: ['child-1', 'toy-1', 'mum'] })).bytes)).ok).toBe(true);
     expect(await s.open((await s.send(s.gran, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
-    expect(await s.open((await s.send(s.toy, { recipients: ['child-1'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+    // A toy replies into its own child's conversation, never another child's.
+    expect((await s.open((await s.send(s.toy, { recipients: ['child-1'] })).bytes)).ok).toBe(true);
+    expect(await s.open((await s.send(s.toy, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
   });
 
   it('a relative who needs approval is playable only with a current guardian’s approval of that exact message', async () => {
