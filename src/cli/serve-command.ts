@@ -23,6 +23,8 @@ Environment (flags win):
   BURROW_LOG_LEVEL                          fatal, error, warn, info (default), debug, trace, silent
   BURROW_MAX_BODY_BYTES                     largest request body (default 65536)
   BURROW_MAX_MESSAGE_BYTES                  largest voice-message envelope (default 5242880)
+  BURROW_HEADERS_TIMEOUT_SECONDS            a request's headers must arrive within this time (default 10)
+  BURROW_REQUEST_TIMEOUT_SECONDS            a whole request, body included, must arrive within this time, else 408 (default 120)
   BURROW_SWEEP_INTERVAL_SECONDS             how often expired messages and orphan blobs are deleted (default 300)
   BURROW_ORPHAN_GRACE_SECONDS               age before an unreferenced blob or temp file is deleted (default 3600)
   BURROW_PUBLIC_ORIGIN                      the web app's origin, for the live channel's Origin check

@@ -107,9 +107,14 @@ export function createServer(deps: ServerDeps): BurrowApp {
   const random = deps.random ?? systemRandom;
   const tls = config.tls !== undefined;
 
-  const options: FastifyServerOptions & { https?: { key: Buffer; cert: Buffer } } = {
+  // Slow clients (slowloris): headers must arrive within headersTimeoutMs and the whole request
+  // within requestTimeoutMs, checked every second, so a trickle cannot hold a connection for ever.
+  const timeouts = { headersTimeout: config.limits.headersTimeoutMs, connectionsCheckingInterval: Math.min(1_000, config.limits.headersTimeoutMs) };
+  const options: FastifyServerOptions & { https?: { key: Buffer; cert: Buffer } & typeof timeouts; http?: typeof timeouts } = {
     logger: loggerOptions(deps),
     bodyLimit: config.limits.maxBodyBytes,
+    requestTimeout: config.limits.requestTimeoutMs,
+    http: timeouts,
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     // Request ids are ours, never the client's, so a log line cannot be forged into another request.
     requestIdHeader: false,
@@ -127,7 +132,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
     },
   };
   if (config.tls !== undefined) {
-    options.https = { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) };
+    options.https = { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile), ...timeouts };
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>() as unknown as BurrowApp;
 

@@ -41,6 +41,10 @@ export interface Config {
     readonly maxBodyBytes: number;
     /** Largest voice-message envelope an upload may carry. */
     readonly maxMessageBytes: number;
+    /** A request whose headers are not complete this long after the connection opened is cut off (slowloris). */
+    readonly headersTimeoutMs: number;
+    /** A request (headers and body) not received in full within this time is cut off with 408 (slow bodies). */
+    readonly requestTimeoutMs: number;
   };
   readonly sessions: {
     readonly ttlMs: number;
@@ -142,7 +146,7 @@ const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 
   port: 8080,
   trustProxy: false,
   logLevel: 'info',
-  limits: { maxBodyBytes: 64 * 1024, maxMessageBytes: 5 * 1024 * 1024 },
+  limits: { maxBodyBytes: 64 * 1024, maxMessageBytes: 5 * 1024 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000 },
   sessions: { ttlMs: 30 * DAY, touchIntervalMs: MINUTE },
   login: { stateTtlMs: MINUTE },
   messages: { sweepIntervalMs: 5 * MINUTE, orphanGraceMs: 60 * MINUTE },
@@ -294,6 +298,8 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
   const limits: DeepPartial<Config['limits']> = {};
   if (env.BURROW_MAX_BODY_BYTES) limits.maxBodyBytes = parseInteger(env.BURROW_MAX_BODY_BYTES, 'BURROW_MAX_BODY_BYTES', 1024, 1024 ** 3);
   if (env.BURROW_MAX_MESSAGE_BYTES) limits.maxMessageBytes = parseInteger(env.BURROW_MAX_MESSAGE_BYTES, 'BURROW_MAX_MESSAGE_BYTES', 1024, 64 * 1024 ** 2);
+  if (env.BURROW_HEADERS_TIMEOUT_SECONDS) limits.headersTimeoutMs = parseInteger(env.BURROW_HEADERS_TIMEOUT_SECONDS, 'BURROW_HEADERS_TIMEOUT_SECONDS', 1, 600) * 1000;
+  if (env.BURROW_REQUEST_TIMEOUT_SECONDS) limits.requestTimeoutMs = parseInteger(env.BURROW_REQUEST_TIMEOUT_SECONDS, 'BURROW_REQUEST_TIMEOUT_SECONDS', 1, 3_600) * 1000;
   if (Object.keys(limits).length > 0) fromEnv.limits = limits;
   const messages: DeepPartial<Config['messages']> = {};
   if (env.BURROW_SWEEP_INTERVAL_SECONDS) messages.sweepIntervalMs = parseInteger(env.BURROW_SWEEP_INTERVAL_SECONDS, 'BURROW_SWEEP_INTERVAL_SECONDS', 1, 86_400) * 1000;
