@@ -26,7 +26,15 @@ export type ClientErrorCode =
   /** A message did not verify or open; `detail` holds the crypto code. */
   | 'client/message-refused'
   /** The account vault from the server does not open (altered, or not this account's). */
-  | 'client/vault-refused';
+  | 'client/vault-refused'
+  /** The pairing code typed does not match the toy's (or a share was altered in transit). */
+  | 'client/wrong-code'
+  /** The pairing attempt ended (wrong codes used up, expired or cancelled): the toy must show a new code. */
+  | 'client/pairing-ended'
+  /** The pairing failed for another reason (a malformed or replayed message from the relay). */
+  | 'client/pairing-failed'
+  /** The toy is no longer in its family's verified roster (removed by a guardian): it must stop and be paired again. */
+  | 'client/toy-removed';
 
 /** A client-side failure with a stable code. Never carries a key, a secret or a plaintext. */
 export class ClientError extends Error {

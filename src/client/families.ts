@@ -274,11 +274,13 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
 }
 
 /** The contents of a new roster entry, computed from the verified family. */
-interface RosterChange {
+export interface RosterChange {
   members: Member[];
   toys: Toy[];
   settings: FamilySettings;
   completesInvites?: string[];
+  /** Confirmed pairing runs whose toys this entry adds (src/protocol/toys.ts). */
+  completesPairings?: string[];
 }
 
 /**
@@ -304,6 +306,7 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
         entry: toBase64Url(encodeRosterEntry(entry)),
         wrappedKeys: wrapped.map(wrappedKeyToWire),
         ...(next.completesInvites !== undefined && next.completesInvites.length > 0 ? { completesInvites: next.completesInvites } : {}),
+        ...(next.completesPairings !== undefined && next.completesPairings.length > 0 ? { completesPairings: next.completesPairings } : {}),
         ...(sealedName === undefined ? {} : { sealedName: toBase64Url(sealedName) }),
       });
     } catch (error) {

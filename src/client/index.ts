@@ -12,3 +12,5 @@ export * from './children.js';
 export * from './messages.js';
 export * from './live.js';
 export * from './vault.js';
+export * from './toys.js';
+export * from './toy-runtime.js';

@@ -1,0 +1,668 @@
+/**
+ * The toy's brain: what a toy (the Node reference toy in src/toy/, or the web virtual toy) does
+ * with what the server sends it, deciding everything from its own verified roster.
+ *
+ * Isomorphic (global `fetch`, WebCrypto; no `node:` imports). Storage and sound are the caller's:
+ *
+ *   const runtime = new ToyRuntime({ api, device, storage, play, log });
+ *   await runtime.start();          // verify the family (online, else from the stored chain)
+ *   await runtime.sync();           // fetch, verify and play (or refuse, or defer) new messages
+ *   await runtime.reply({ audio, audioType, durationMs });  // seal, queue, send in order
+ *   await runtime.flush();          // send queued replies (after a reconnect)
+ *
+ * - `api`: a `BurrowApi` with the device token (`toy.…`) as bearer.
+ * - `device`: `{ toyId, familyId, identity }` from pairing (src/client/toys.ts `PairedToy`).
+ * - `storage`: a `ToyStorage` (the trust state, the inbox of envelopes, the outbox); all of it secret.
+ * - `play(message, { volume })`: plays opened audio; `volume` is the signed roster's volume limit.
+ * - `log(entry)`: events with ids and reason codes only — never audio, captions, keys or tokens.
+ *
+ * Trust: the first load verifies the family's roster from the genesis hash the pairing authenticated;
+ * later loads verify from the stored chain's head, so the server can never roll the toy back. The
+ * toy must be in the head with its own keys, else it was removed and stops (`client/toy-removed`).
+ * A roster that does not verify is refused and the toy keeps the one (and the settings) it had.
+ *
+ * A message plays only if `openAndVerifyMessage` accepts it (sender a member or toy of the roster at
+ * the message's epoch and still in it, allowed to address its recipients, signature, decryption,
+ * a current guardian's approval for a relative who needs one), it is addressed to this toy's child
+ * or to this toy, the envelope is the one the server described (id and ciphertext hash), and it is
+ * not quiet time (then it waits). Every refusal carries a reason code.
+ */
+import type { Static } from '@sinclair/typebox';
+import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
+import { MAX_AUDIO_BYTES, MESSAGE_ID_LENGTH, openAndVerifyMessage, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
+import { unwrapFamilyKey, type WrappedKey } from '../crypto/family-key.js';
+import type { Identity } from '../crypto/identity.js';
+import { decodeRosterEntry, encodeRosterEntry, verifyRoster, type FamilySettings, type RosterAnchor, type Toy, type VerifiedRoster } from '../crypto/roster.js';
+import { FamilyView } from '../protocol/families.js';
+import { MessageAccepted, MessageList, type MessageView } from '../protocol/messages.js';
+import { ApiError, NetworkError, type BurrowApi } from './api.js';
+import { ClientError } from './client-error.js';
+import { decodeRosterChain } from './toys.js';
+
+type MessageViewT = Static<typeof MessageView>;
+
+/** Largest envelope a toy downloads. */
+const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
+const DAY = 24 * 3600_000;
+
+/** Who the toy is. */
+export interface ToyDevice {
+  toyId: string;
+  familyId: string;
+  identity: Identity;
+}
+
+/** What the toy trusts: its anchor, the chain it verified, the family keys it unwrapped. Secret. */
+export interface ToyTrust {
+  genesisHash: Uint8Array;
+  /** The verified chain (encodeRosterEntry bytes), oldest first; absent before the first verification. */
+  chain?: Uint8Array[];
+  keys: Record<number, Uint8Array>;
+}
+
+/** What the toy remembers of one message. */
+export interface InboxRecord {
+  messageId: string;
+  senderId: string;
+  receivedAt: number;
+  /** When retention deletes it on the server; the toy forgets it then too. */
+  expiresAt: number;
+  /** played: done; refused: never plays (reason); waiting: quiet hours or approval, tried again later. */
+  status: 'played' | 'refused' | 'waiting' | 'own';
+  reason?: string;
+  /** For `waiting` in quiet hours: not before this time. */
+  notBefore?: number;
+  /** The server's description, to check the envelope against when played later (offline). */
+  ciphertextHash: string;
+  approvals: Array<{ guardianId: string; signature: string }>;
+  delivered?: boolean;
+  playedReceipt?: boolean;
+}
+
+/** A reply waiting to be sent, in order. The message id is fixed at recording, so a retry is deduplicated. */
+export interface OutboxItem {
+  seq: number;
+  messageId: string;
+  createdAt: number;
+  audioType: string;
+  durationMs: number;
+  audio: Uint8Array;
+  /** The envelope sealed for `epoch`; sealed again (same id) if the family moved on. */
+  epoch?: number;
+  envelope?: Uint8Array;
+}
+
+/** Where a toy keeps its state. Everything in it is secret (keys, envelopes, audio). */
+export interface ToyStorage {
+  loadTrust(): Promise<ToyTrust | undefined>;
+  saveTrust(trust: ToyTrust): Promise<void>;
+  loadInbox(): Promise<Record<string, InboxRecord>>;
+  saveInbox(inbox: Record<string, InboxRecord>): Promise<void>;
+  saveEnvelope(messageId: string, envelope: Uint8Array): Promise<void>;
+  loadEnvelope(messageId: string): Promise<Uint8Array | undefined>;
+  deleteEnvelope(messageId: string): Promise<void>;
+  /** Queued replies, oldest (lowest seq) first. */
+  loadOutbox(): Promise<OutboxItem[]>;
+  putOutbox(item: OutboxItem): Promise<void>;
+  removeOutbox(messageId: string): Promise<void>;
+}
+
+/** A family as the toy verified it. */
+export interface ToyFamily {
+  familyId: string;
+  toyId: string;
+  childId: string;
+  roster: VerifiedRoster;
+  self: Toy;
+  settings: FamilySettings;
+  keyForEpoch(epoch: number): Uint8Array | undefined;
+  headKey: Uint8Array;
+  /** The trust to store (the verified chain and keys). */
+  trust: ToyTrust;
+}
+
+/** Why a toy did not play a message. Envelope codes come from `openAndVerifyMessage`. */
+export type ToyRefusalCode =
+  | 'toy/not-for-this-toy'
+  | 'toy/hash-mismatch'
+  | 'toy/download-failed'
+  | 'envelope/malformed'
+  | 'envelope/unsupported-version'
+  | 'envelope/wrong-family'
+  | 'envelope/id-mismatch'
+  | 'envelope/unknown-epoch'
+  | 'envelope/sender-not-member'
+  | 'envelope/sender-removed'
+  | 'envelope/recipient-not-allowed'
+  | 'envelope/bad-signature'
+  | 'envelope/no-key'
+  | 'envelope/decrypt-failed'
+  | 'envelope/needs-approval'
+  | (string & {});
+
+export type ToyDecision =
+  | { action: 'play'; message: OpenedMessage; volume: number }
+  | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number }
+  | { action: 'wait'; reason: 'envelope/needs-approval' }
+  | { action: 'refuse'; reason: ToyRefusalCode };
+
+/** One line for the toy's log: ids, epochs and codes; never content, keys or tokens. */
+export type ToyLogEntry =
+  | { event: 'family'; epoch: number; volumeLimit: number; quietHours: string | null; offline?: boolean }
+  | { event: 'roster-refused'; reason: string }
+  | { event: 'played'; messageId: string; senderId: string; volume: number; durationMs: number }
+  | { event: 'refused'; messageId: string; senderId: string; reason: string }
+  | { event: 'waiting'; messageId: string; reason: string; notBefore?: number }
+  | { event: 'reply-queued'; messageId: string }
+  | { event: 'reply-sent'; messageId: string; duplicate?: boolean }
+  | { event: 'offline'; detail: string };
+
+function wrappedKeyFromWire(wire: Static<typeof FamilyView>['wrappedKeys'][number]): WrappedKey {
+  return { suite: wire.suite as WrappedKey['suite'], recipientId: wire.recipientId, epoch: wire.epoch, enc: fromBase64Url(wire.enc), ciphertext: fromBase64Url(wire.ciphertext) };
+}
+
+function isSelf(toy: Toy | undefined, device: ToyDevice): toy is Toy {
+  return toy !== undefined && bytesEqual(toy.keys.signingKey, device.identity.publicKeys.signingKey) && bytesEqual(toy.keys.agreementKey, device.identity.publicKeys.agreementKey);
+}
+
+function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number, Uint8Array>, genesisHash: Uint8Array): ToyFamily {
+  if (roster.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
+  const self = roster.toyAt(roster.epoch, device.toyId);
+  if (!isSelf(self, device)) throw new ClientError('client/toy-removed', 'this toy is no longer in its family (a guardian removed it): pair it again');
+  const headKey = keys[roster.epoch];
+  if (headKey === undefined) throw new ClientError('client/no-key', `no family key for epoch ${roster.epoch} was wrapped to this toy`);
+  return {
+    familyId: roster.familyId,
+    toyId: device.toyId,
+    childId: self.childId,
+    roster,
+    self,
+    settings: roster.settings,
+    keyForEpoch: (epoch) => keys[epoch],
+    headKey,
+    trust: { genesisHash, chain: roster.entries.map(encodeRosterEntry), keys },
+  };
+}
+
+function anchorOf(trust: ToyTrust): RosterAnchor {
+  const last = trust.chain?.at(-1);
+  if (last === undefined) return { genesisHash: trust.genesisHash };
+  const decoded = decodeRosterEntry(last);
+  if (!decoded.ok) throw new ClientError('client/no-anchor', "the toy's stored roster is damaged");
+  return { trustedEntry: decoded.value };
+}
+
+/**
+ * Loads the family from the server as the toy and verifies it from `trust` (the genesis hash the
+ * first time, then the stored head). Unwraps the family keys wrapped to the toy for epochs it is in.
+ */
+export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: ToyTrust): Promise<ToyFamily> {
+  const view = await api.call('GET', `/v1/families/${device.familyId}`, FamilyView);
+  if (view.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
+  const verified = await verifyRoster(decodeRosterChain(view.roster), anchorOf(trust));
+  if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this toy's anchor (${verified.code})`);
+  const roster = verified.value;
+  // Entries before the stored head were verified when they were new; keep the whole chain for offline use.
+  const stored = trust.chain ?? [];
+  const fullRoster = roster.entries[0]!.epoch === 0 || stored.length === 0 ? roster : await mergeChains(stored, roster, trust.genesisHash);
+  const keys: Record<number, Uint8Array> = { ...trust.keys };
+  for (const wire of view.wrappedKeys) {
+    if (wire.recipientId !== device.toyId || keys[wire.epoch] !== undefined) continue;
+    if (!isSelf(fullRoster.toyAt(wire.epoch, device.toyId), device)) continue;
+    const unwrapped = await unwrapFamilyKey(wrappedKeyFromWire(wire), { familyId: device.familyId, recipientId: device.toyId, agreementPrivateKey: device.identity.agreementPrivateKey });
+    if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
+  }
+  return familyOf(fullRoster, device, keys, trust.genesisHash);
+}
+
+async function mergeChains(stored: Uint8Array[], roster: VerifiedRoster, genesisHash: Uint8Array): Promise<VerifiedRoster> {
+  const older = stored.map((bytes) => {
+    const d = decodeRosterEntry(bytes);
+    if (!d.ok) throw new ClientError('client/no-anchor', "the toy's stored roster is damaged");
+    return d.value;
+  });
+  const first = roster.entries[0]!.epoch;
+  const chain = [...older.filter((e) => e.epoch < first), ...roster.entries];
+  const verified = await verifyRoster(chain, { genesisHash });
+  if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify (${verified.code})`);
+  return verified.value;
+}
+
+/** The family from the toy's stored chain alone (offline): verified again from the genesis hash. */
+export async function loadToyFamilyOffline(device: ToyDevice, trust: ToyTrust): Promise<ToyFamily> {
+  if (trust.chain === undefined || trust.chain.length === 0) throw new ClientError('client/no-anchor', 'the toy has never verified its family: connect it once');
+  const entries = trust.chain.map((bytes) => {
+    const d = decodeRosterEntry(bytes);
+    if (!d.ok) throw new ClientError('client/no-anchor', "the toy's stored roster is damaged");
+    return d.value;
+  });
+  const verified = await verifyRoster(entries, { genesisHash: trust.genesisHash });
+  if (!verified.ok) throw new ClientError('client/no-anchor', `the toy's stored roster does not verify (${verified.code})`);
+  return familyOf(verified.value, device, { ...trust.keys }, trust.genesisHash);
+}
+
+function minutesOf(time: string): number {
+  return Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
+}
+
+/**
+ * Whether `now` falls in the signed quiet hours, and if so when they end (ms since 1970, to the
+ * minute). Start = end means no quiet hours. Hours that span midnight (19:30–07:00) work.
+ */
+export function quietUntil(settings: FamilySettings, now: number): number | undefined {
+  const q = settings.quietHours;
+  if (q === undefined) return undefined;
+  const start = minutesOf(q.start);
+  const end = minutesOf(q.end);
+  if (start === end) return undefined;
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: q.timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(now));
+  const hour = Number(parts.find((p) => p.type === 'hour')?.value ?? '0');
+  const minute = Number(parts.find((p) => p.type === 'minute')?.value ?? '0');
+  const m = hour * 60 + minute;
+  const quiet = start < end ? m >= start && m < end : m >= start || m < end;
+  if (!quiet) return undefined;
+  const left = (end - m + 1440) % 1440;
+  return Math.floor(now / 60_000) * 60_000 + left * 60_000;
+}
+
+function approvalsOf(view: { messageId: string; ciphertextHash: string; approvals: ReadonlyArray<{ guardianId: string; signature: string }> }): Approval[] {
+  const messageId = fromBase64Url(view.messageId);
+  const ciphertextHash = fromBase64Url(view.ciphertextHash);
+  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, signature: fromBase64Url(a.signature) }));
+}
+
+/**
+ * Decides whether the toy plays an envelope the server described with `view`: verified against
+ * the toy's roster, addressed to its child or itself, the envelope the server described, not in
+ * quiet hours. Never throws on a bad envelope.
+ */
+export async function decideMessage(
+  family: ToyFamily,
+  input: { envelope: Uint8Array; view: { messageId: string; ciphertextHash: string; approvals: ReadonlyArray<{ guardianId: string; signature: string }> }; now: number },
+): Promise<ToyDecision> {
+  const { view } = input;
+  let messageId: Uint8Array;
+  try {
+    messageId = fromBase64Url(view.messageId);
+  } catch {
+    return { action: 'refuse', reason: 'envelope/id-mismatch' };
+  }
+  if (messageId.length !== MESSAGE_ID_LENGTH) return { action: 'refuse', reason: 'envelope/id-mismatch' };
+  const opened = await openAndVerifyMessage(input.envelope, {
+    roster: family.roster,
+    familyKeyForEpoch: family.keyForEpoch,
+    approvals: approvalsOf(view),
+    expected: { familyId: family.familyId, messageId },
+  });
+  if (!opened.ok) {
+    if (opened.code === 'envelope/needs-approval') return { action: 'wait', reason: 'envelope/needs-approval' };
+    return { action: 'refuse', reason: opened.code };
+  }
+  const message = opened.value;
+  if (!message.header.recipients.some((r) => r === family.childId || r === family.toyId)) return { action: 'refuse', reason: 'toy/not-for-this-toy' };
+  if (toBase64Url(message.ciphertextHash) !== view.ciphertextHash) return { action: 'refuse', reason: 'toy/hash-mismatch' };
+  const until = quietUntil(family.settings, input.now);
+  if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until };
+  return { action: 'play', message, volume: family.settings.volumeLimit };
+}
+
+/** Seals a reply from the toy into its child's conversation, under the head epoch's key. */
+export async function sealToyReply(
+  family: ToyFamily,
+  device: ToyDevice,
+  input: { audio: Uint8Array; audioType: string; durationMs: number; messageId: Uint8Array; createdAt: number },
+): Promise<{ envelope: Uint8Array; epoch: number }> {
+  const sealed = await sealMessage({
+    familyId: family.familyId,
+    epoch: family.roster.epoch,
+    familyKey: family.headKey,
+    sender: { toyId: device.toyId, identity: device.identity },
+    recipients: [family.childId],
+    audio: input.audio,
+    audioType: input.audioType,
+    durationMs: input.durationMs,
+    messageId: input.messageId,
+    createdAt: input.createdAt,
+  });
+  return { envelope: sealed.bytes, epoch: family.roster.epoch };
+}
+
+/** True for failures that mean "the server is not reachable right now" (retry later). */
+export function isOffline(error: unknown): boolean {
+  return error instanceof NetworkError || (error instanceof ApiError && (error.status >= 500 || error.status === 429));
+}
+
+/** True when the device token stopped working: the toy was removed or reset. */
+export function isTokenDead(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 401;
+}
+
+export interface ToyRuntimeOptions {
+  api: BurrowApi;
+  device: ToyDevice;
+  storage: ToyStorage;
+  play: (message: OpenedMessage, options: { volume: number; messageId: string; receivedAt: number }) => Promise<void>;
+  log?: (entry: ToyLogEntry) => void;
+  now?: () => number;
+}
+
+/** A toy's runtime: one family, one inbox, one outbox. Calls are serialised internally. */
+export class ToyRuntime {
+  readonly #api: BurrowApi;
+  readonly #device: ToyDevice;
+  readonly #storage: ToyStorage;
+  readonly #play: ToyRuntimeOptions['play'];
+  readonly #log: (entry: ToyLogEntry) => void;
+  readonly #now: () => number;
+  #family: ToyFamily | undefined;
+  #online = false;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ToyRuntimeOptions) {
+    this.#api = options.api;
+    this.#device = options.device;
+    this.#storage = options.storage;
+    this.#play = options.play;
+    this.#log = options.log ?? (() => undefined);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The family as last verified, if any. */
+  get family(): ToyFamily | undefined {
+    return this.#family;
+  }
+
+  /** Whether the last call reached the server. */
+  get online(): boolean {
+    return this.#online;
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(task, task);
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Verifies the family: online if the server answers, else from the stored chain. Throws `client/toy-removed` when removed. */
+  start(): Promise<ToyFamily> {
+    return this.#serial(async () => {
+      try {
+        return await this.#refresh();
+      } catch (error) {
+        if (!isOffline(error)) throw error;
+        this.#online = false;
+        this.#log({ event: 'offline', detail: 'the server cannot be reached; using the stored roster' });
+        const trust = await this.#trust();
+        this.#family = await loadToyFamilyOffline(this.#device, trust);
+        this.#log({ event: 'family', epoch: this.#family.roster.epoch, volumeLimit: this.#family.settings.volumeLimit, quietHours: quietLabel(this.#family.settings), offline: true });
+        return this.#family;
+      }
+    });
+  }
+
+  /** Reloads the roster from the server (after a `roster` event). A roster that does not verify is logged and the old one kept. */
+  refresh(): Promise<ToyFamily> {
+    return this.#serial(() => this.#refresh());
+  }
+
+  async #trust(): Promise<ToyTrust> {
+    const trust = await this.#storage.loadTrust();
+    if (trust === undefined) throw new ClientError('client/no-anchor', 'this toy is not paired: run pairing first');
+    return trust;
+  }
+
+  async #refresh(): Promise<ToyFamily> {
+    const trust = await this.#trust();
+    let family: ToyFamily;
+    try {
+      family = await loadToyFamily(this.#api, this.#device, trust);
+      this.#online = true;
+    } catch (error) {
+      if (isOffline(error)) this.#online = false;
+      if (error instanceof ClientError && error.code === 'client/roster-untrusted') {
+        this.#log({ event: 'roster-refused', reason: error.message });
+        if (this.#family !== undefined) return this.#family;
+        return (this.#family = await loadToyFamilyOffline(this.#device, trust));
+      }
+      throw error;
+    }
+    await this.#storage.saveTrust(family.trust);
+    const before = this.#family;
+    this.#family = family;
+    if (before === undefined || before.roster.epoch !== family.roster.epoch) {
+      this.#log({ event: 'family', epoch: family.roster.epoch, volumeLimit: family.settings.volumeLimit, quietHours: quietLabel(family.settings) });
+    }
+    return family;
+  }
+
+  /**
+   * Catches up: lists the messages the toy may see, and for each new one downloads, verifies and
+   * plays it (or refuses it, or keeps it for later), acknowledging delivery and play. Messages
+   * kept for later (quiet hours, approval) are tried again. Returns how many played.
+   */
+  sync(): Promise<number> {
+    return this.#serial(async () => {
+      const family = this.#family ?? (await this.#refresh());
+      const inbox = await this.#storage.loadInbox();
+      let played = 0;
+      const views = await this.#listAll(family.familyId);
+      this.#online = true;
+      for (const view of views) {
+        const record = inbox[view.messageId];
+        if (record !== undefined && record.status !== 'waiting') continue;
+        if (view.senderId === this.#device.toyId) {
+          inbox[view.messageId] = { ...recordOf(view), status: 'own' };
+          continue;
+        }
+        if (await this.#handle(family, inbox, view)) played += 1;
+        await this.#storage.saveInbox(inbox);
+      }
+      await this.#storage.saveInbox(inbox);
+      return played;
+    });
+  }
+
+  /** Plays messages kept for quiet hours whose time has come, from the stored envelopes (works offline). */
+  playWaiting(): Promise<number> {
+    return this.#serial(async () => {
+      const family = this.#family;
+      if (family === undefined) return 0;
+      const inbox = await this.#storage.loadInbox();
+      let played = 0;
+      for (const record of Object.values(inbox).sort((a, b) => a.receivedAt - b.receivedAt)) {
+        if (record.status !== 'waiting' || record.reason !== 'toy/quiet-hours' || (record.notBefore ?? 0) > this.#now()) continue;
+        if (await this.#handle(family, inbox, undefined, record)) played += 1;
+      }
+      await this.#storage.saveInbox(inbox);
+      return played;
+    });
+  }
+
+  /** When the next message kept for quiet hours may play, if any. */
+  async nextWaitingAt(): Promise<number | undefined> {
+    const inbox = await this.#storage.loadInbox();
+    const times = Object.values(inbox).filter((r) => r.status === 'waiting' && r.notBefore !== undefined).map((r) => r.notBefore!);
+    return times.length === 0 ? undefined : Math.min(...times);
+  }
+
+  /** Forgets messages whose retention ended (the server deleted them too). */
+  expire(): Promise<number> {
+    return this.#serial(async () => {
+      const inbox = await this.#storage.loadInbox();
+      let removed = 0;
+      for (const record of Object.values(inbox)) {
+        if (record.expiresAt > this.#now()) continue;
+        await this.#storage.deleteEnvelope(record.messageId);
+        delete inbox[record.messageId];
+        removed += 1;
+      }
+      if (removed > 0) await this.#storage.saveInbox(inbox);
+      return removed;
+    });
+  }
+
+  async #listAll(familyId: string): Promise<MessageViewT[]> {
+    const out: MessageViewT[] = [];
+    let before: string | undefined;
+    for (;;) {
+      const query = new URLSearchParams({ limit: '100' });
+      if (before !== undefined) query.set('before', before);
+      const page = await this.#api.call('GET', `/v1/families/${familyId}/messages?${query.toString()}`, MessageList);
+      out.push(...page.messages);
+      if (page.nextCursor === undefined || page.messages.length === 0) break;
+      before = page.nextCursor;
+    }
+    // Oldest first: a toy plays in the order messages were sent.
+    return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.messageId < b.messageId ? -1 : 1));
+  }
+
+  /** Processes one message; true when it played. */
+  async #handle(family: ToyFamily, inbox: Record<string, InboxRecord>, view: MessageViewT | undefined, stored?: InboxRecord): Promise<boolean> {
+    const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view)), approvals: view.approvals, ciphertextHash: view.ciphertextHash } : stored!;
+    const messageId = base.messageId;
+    let envelope = await this.#storage.loadEnvelope(messageId);
+    if (envelope === undefined) {
+      try {
+        envelope = await this.#api.download(`/v1/families/${family.familyId}/messages/${messageId}/envelope`, MAX_ENVELOPE_BYTES);
+      } catch (error) {
+        if (isOffline(error) || isTokenDead(error)) throw error;
+        inbox[messageId] = { ...base, status: 'refused', reason: 'toy/download-failed' };
+        this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: 'toy/download-failed' });
+        return false;
+      }
+    }
+    const decision = await decideMessage(family, { envelope, view: base, now: this.#now() });
+    if (decision.action === 'refuse') {
+      await this.#storage.deleteEnvelope(messageId);
+      inbox[messageId] = { ...base, status: 'refused', reason: decision.reason };
+      this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: decision.reason });
+      return false;
+    }
+    // Verified: keep the envelope so it stays playable offline until retention ends.
+    await this.#storage.saveEnvelope(messageId, envelope);
+    if (!base.delivered) {
+      base.delivered = await this.#receipt(family, messageId, 'delivered');
+    }
+    if (decision.action === 'wait') {
+      const record: InboxRecord = { ...base, status: 'waiting', reason: decision.reason };
+      if (decision.reason === 'toy/quiet-hours') record.notBefore = decision.notBefore;
+      inbox[messageId] = record;
+      this.#log({ event: 'waiting', messageId, reason: decision.reason, ...(record.notBefore === undefined ? {} : { notBefore: record.notBefore }) });
+      return false;
+    }
+    await this.#play(decision.message, { volume: decision.volume, messageId, receivedAt: base.receivedAt });
+    this.#log({ event: 'played', messageId, senderId: base.senderId, volume: decision.volume, durationMs: decision.message.durationMs });
+    const record: InboxRecord = { ...base, status: 'played' };
+    delete record.reason;
+    delete record.notBefore;
+    record.playedReceipt = await this.#receipt(family, messageId, 'played');
+    inbox[messageId] = record;
+    return true;
+  }
+
+  async #receipt(family: ToyFamily, messageId: string, kind: 'delivered' | 'played'): Promise<boolean> {
+    try {
+      await this.#api.call('POST', `/v1/families/${family.familyId}/messages/${messageId}/receipts`, undefined, { kind });
+      return true;
+    } catch (error) {
+      if (isTokenDead(error)) throw error;
+      return false;
+    }
+  }
+
+  /**
+   * Queues a reply (sealed now under the newest epoch the toy verified, with a message id fixed
+   * from here on) and tries to send the queue. Works offline: the reply waits in the outbox.
+   */
+  reply(input: { audio: Uint8Array; audioType: string; durationMs: number }): Promise<{ messageId: string; sent: boolean }> {
+    return this.#serial(async () => {
+      const family: ToyFamily = this.#family ?? (await this.#trust().then((t) => loadToyFamilyOffline(this.#device, t)));
+      this.#family = family;
+      const outbox = await this.#storage.loadOutbox();
+      const seq = outbox.reduce((max, item) => Math.max(max, item.seq), 0) + 1;
+      const messageId = randomBytes(MESSAGE_ID_LENGTH);
+      const createdAt = this.#now();
+      const sealed = await sealToyReply(family, this.#device, { ...input, messageId, createdAt });
+      const id = toBase64Url(messageId);
+      await this.#storage.putOutbox({ seq, messageId: id, createdAt, audioType: input.audioType, durationMs: input.durationMs, audio: input.audio, epoch: sealed.epoch, envelope: sealed.envelope });
+      this.#log({ event: 'reply-queued', messageId: id });
+      const left = await this.#flush();
+      return { messageId: id, sent: !left.includes(id) };
+    });
+  }
+
+  /** Sends queued replies in order, each once; stops at the first that cannot be sent now. Returns the ids still queued. */
+  flush(): Promise<string[]> {
+    return this.#serial(() => this.#flush());
+  }
+
+  async #flush(): Promise<string[]> {
+    const outbox = await this.#storage.loadOutbox();
+    for (let i = 0; i < outbox.length; i++) {
+      const item = outbox[i]!;
+      try {
+        await this.#send(item);
+      } catch (error) {
+        if (isOffline(error)) {
+          this.#online = false;
+          this.#log({ event: 'offline', detail: 'replies stay queued until the server answers' });
+          return outbox.slice(i).map((o) => o.messageId);
+        }
+        throw error;
+      }
+      await this.#storage.removeOutbox(item.messageId);
+    }
+    return [];
+  }
+
+  async #send(item: OutboxItem): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let family = this.#family ?? (await this.#refresh());
+      if (item.envelope === undefined || item.epoch !== family.roster.epoch) {
+        // Sealed again under the current epoch with the same message id: if an earlier upload did
+        // arrive, the server answers conflict and this one counts as sent.
+        const sealed = await sealToyReply(family, this.#device, { audio: item.audio, audioType: item.audioType, durationMs: item.durationMs, messageId: fromBase64Url(item.messageId), createdAt: item.createdAt });
+        item.envelope = sealed.envelope;
+        item.epoch = sealed.epoch;
+        await this.#storage.putOutbox(item);
+      }
+      try {
+        const accepted = await this.#api.upload(`/v1/families/${family.familyId}/messages`, item.envelope, MessageAccepted);
+        this.#online = true;
+        if (accepted.messageId !== item.messageId) throw new ClientError('client/message-refused', 'the server acknowledged another message id');
+        this.#log({ event: 'reply-sent', messageId: item.messageId });
+        return;
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 409 && error.type.endsWith(':conflict')) {
+          // The id exists: an earlier attempt whose answer was lost got through.
+          this.#online = true;
+          this.#log({ event: 'reply-sent', messageId: item.messageId, duplicate: true });
+          return;
+        }
+        if (error instanceof ApiError && error.status === 409 && error.type.endsWith(':stale-epoch')) {
+          family = await this.#refresh();
+          continue;
+        }
+        throw error;
+      }
+    }
+    throw new ClientError('client/roster-busy', 'the family kept changing epochs; the reply stays queued');
+  }
+}
+
+function quietLabel(settings: FamilySettings): string | null {
+  const q = settings.quietHours;
+  return q === undefined ? null : `${q.start}-${q.end} ${q.timeZone}`;
+}
+
+function recordOf(view: MessageViewT): InboxRecord {
+  return {
+    messageId: view.messageId,
+    senderId: view.senderId,
+    receivedAt: view.receivedAt,
+    expiresAt: view.expiresAt ?? view.receivedAt + 365 * DAY,
+    status: 'waiting',
+    ciphertextHash: view.ciphertextHash,
+    approvals: view.approvals,
+  };
+}

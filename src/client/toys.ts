@@ -1,0 +1,343 @@
+/**
+ * Toys from the client library's side (issue #5, src/protocol/toys.ts, docs/protocol.md "Pairing a toy").
+ *
+ * A guardian adds a toy with the 8-digit code it shows (`addToy`): CPace (src/crypto/pairing.ts)
+ * through the server as a relay authenticates the toy's public keys to the guardian and the
+ * family's genesis hash to the toy; the guardian then signs a roster entry adding the toy
+ * (`completesPairings`), which wraps the new epoch's family key to it. `removeToy`, `listToys`
+ * and `setToySettings` manage toys afterwards; every decision comes from the verified roster.
+ *
+ * A toy pairs with `startToyPairingAttempt` → `waitUntilPaired` → `PairedToy`: fresh keys per
+ * attempt, the code = the server's 3-digit slot ‖ 5 digits the toy chose, and the genesis hash
+ * it learns through the PAKE is its trust anchor from then on (src/client/toy-runtime.ts).
+ *
+ * Isomorphic: global `fetch` and WebCrypto only, no `node:` imports.
+ */
+import { Value } from '@sinclair/typebox/value';
+import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
+import { generateIdentity, type Identity, type PublicIdentityKeys } from '../crypto/identity.js';
+import { normalizePairingCode, pairingCodeForSlot, startGuardianPairing, startToyPairing, type ToyPairing } from '../crypto/pairing.js';
+import { openProfile, sealProfile } from '../crypto/profile.js';
+import { decodeRosterEntry, hashRosterEntry, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
+import { FamilyView } from '../protocol/families.js';
+import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
+import { ApiError, BurrowApi } from './api.js';
+import { ClientError } from './client-error.js';
+import { assertFamilyId, changeRoster, loadFamily, setSettings, type ClientContext, type OpenedFamily } from './families.js';
+
+const ID = /^[A-Za-z0-9_-]{22}$/;
+const NAME_LIMIT = 64;
+
+function assertId(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || !ID.test(value)) throw new TypeError(`${name} must be a 22-character id`);
+}
+
+/** Waits `ms`, or rejects at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Decodes a chain of roster entries from the wire; a malformed one is the server's lie. */
+export function decodeRosterChain(entries: readonly string[]): RosterEntry[] {
+  return entries.map((wire) => {
+    const decoded = decodeRosterEntry(fromBase64Url(wire));
+    if (!decoded.ok) throw new ClientError('client/roster-untrusted', `the server sent a malformed roster entry (${decoded.code})`);
+    return decoded.value;
+  });
+}
+
+// ─── The guardian's side ────────────────────────────────────────────────────────────────────────
+
+/** A toy as a member sees it: from the verified roster, with what the server says about it. */
+export interface ToyInfo {
+  toyId: string;
+  childId: string;
+  /** The toy's name, opened; undefined when unnamed or unreadable. */
+  name: string | undefined;
+  pairedAt: number | undefined;
+  lastSeenAt: number | undefined;
+}
+
+/**
+ * Adds a toy to a family (guardian): runs the pairing with the toy that shows `code` through the
+ * server, then signs a roster entry adding the toy (bound to `childId`) with the keys the PAKE
+ * authenticated, which wraps a fresh family key to it. A wrong code fails this run (the toy's
+ * attempt allows `PAIRING_LIMITS.maxRuns`) with `client/wrong-code`.
+ */
+export async function addToy(
+  ctx: ClientContext,
+  options: { familyId: string; code: string; childId: string; name?: string; signal?: AbortSignal; pollMs?: number },
+): Promise<{ toyId: string; family: OpenedFamily }> {
+  const { familyId, childId, signal } = options;
+  assertFamilyId(familyId);
+  assertId(childId, 'childId');
+  const code = normalizePairingCode(options.code);
+  if (code === null) throw new TypeError('the code must be the 8 digits the toy shows');
+  const name = options.name === undefined ? undefined : options.name.trim();
+  if (name !== undefined && (name.length === 0 || name.length > NAME_LIMIT)) throw new TypeError(`name must be 1 to ${NAME_LIMIT} characters`);
+  const pollMs = options.pollMs ?? PAIRING_LIMITS.pollMs;
+
+  const family = await loadFamily(ctx, familyId);
+  if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can add a toy');
+  if (!family.children.some((c) => c.childId === childId)) throw new ClientError('client/unknown-recipient', 'no such child in this family (see "burrow child list")');
+  const genesis = family.roster.entries[0];
+  if (genesis === undefined || genesis.epoch !== 0) throw new ClientError('client/roster-untrusted', "the server did not send the family's first roster entry");
+  // The toy trusts the family from its genesis hash on: it verifies every later entry from there.
+  const rosterAnchor = await hashRosterEntry(genesis);
+  const sessionId = randomBytes(16);
+  const pairing = startGuardianPairing({ code, sessionId, rosterAnchor });
+
+  const base = `/v1/families/${familyId}/pairings`;
+  let run;
+  try {
+    run = await ctx.api.call('POST', base, RunStarted, { slot: code.slice(0, PAIRING_LIMITS.slotDigits), childId, sessionId: toBase64Url(sessionId), guardianShare: toBase64Url(pairing.share) });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) throw new ClientError('client/wrong-code', 'no toy is waiting with this code: check the code the toy shows');
+    if (error instanceof ApiError && error.status === 410) throw new ClientError('client/pairing-ended', "this code can no longer be used: have the toy show a new code (\"burrow toy pair\") and enter that");
+    if (error instanceof ApiError && error.status === 409) throw new ClientError('client/pairing-failed', 'someone else is pairing with this toy right now: wait a minute and try again');
+    throw error;
+  }
+  const runPath = `${base}/${run.runId}`;
+  const fail = async (): Promise<void> => {
+    await ctx.api.call('POST', `${runPath}/fail`, undefined, {}).catch(() => undefined);
+  };
+
+  // Wait for the toy's answer (its share and its confirmation, which carries its keys).
+  let view;
+  for (;;) {
+    view = await ctx.api.call('GET', runPath, GuardianRunView);
+    if (view.state !== 'waiting-for-toy') break;
+    if (Date.now() > run.expiresAt + 5_000) {
+      view = undefined;
+      break;
+    }
+    try {
+      await sleep(pollMs, signal);
+    } catch (error) {
+      await fail();
+      throw error;
+    }
+  }
+  if (view === undefined || view.state !== 'toy-answered' || view.toyShare === undefined || view.toyConfirm === undefined) {
+    throw new ClientError('client/pairing-failed', 'the toy did not answer in time: check it is on and showing the code, then try again');
+  }
+  if (view.pairingId !== run.pairingId || view.childId !== childId) {
+    await fail();
+    throw new ClientError('client/pairing-failed', 'the server answered for another pairing');
+  }
+  const shared = await pairing.receiveToyShare(fromBase64Url(view.toyShare));
+  if (!shared.ok) {
+    await fail();
+    throw new ClientError('client/pairing-failed', `the toy's first pairing message was refused (${shared.code}); try again`);
+  }
+  const confirmed = await pairing.receiveToyConfirmation(fromBase64Url(view.toyConfirm));
+  if (!confirmed.ok) {
+    await fail();
+    if (confirmed.code === 'pairing/wrong-code') throw new ClientError('client/wrong-code', 'the code does not match the toy\'s: check it and try again (after 3 wrong codes the toy must show a new one)');
+    throw new ClientError('client/pairing-failed', `the toy's confirmation was refused (${confirmed.code}); try again`);
+  }
+  const toyKeys: PublicIdentityKeys = confirmed.value.toyKeys;
+  await ctx.api.call('POST', `${runPath}/confirm`, undefined, { guardianConfirm: toBase64Url(shared.value.message) });
+
+  const toyId = run.pairingId;
+  const after = await changeRoster(ctx, familyId, (current) => {
+    if (current.roster.toys.some((t) => t.toyId === toyId) || current.roster.members.some((m) => m.accountId === toyId)) {
+      throw new ClientError('client/pairing-failed', 'this toy is already in the family');
+    }
+    return {
+      members: current.roster.members.map((m) => ({ ...m, children: [...(m.children ?? [])] })),
+      toys: [...current.roster.toys, { toyId, keys: toyKeys, childId }],
+      settings: current.roster.settings,
+      completesPairings: [run.runId],
+    };
+  });
+  if (name !== undefined) await nameToy(ctx, after, toyId, name);
+  return { toyId, family: after };
+}
+
+async function nameToy(ctx: ClientContext, family: OpenedFamily, toyId: string, name: string): Promise<void> {
+  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'toy', objectId: toyId, data: { name } });
+  await ctx.api.call('PUT', `/v1/families/${family.familyId}/toys/${toyId}/profile`, undefined, { sealedProfile: toBase64Url(sealed) });
+}
+
+/** Removes a toy (guardian): a new epoch whose key is not wrapped to it; the server ends its device token at once. */
+export async function removeToy(ctx: ClientContext, options: { familyId: string; toyId: string }): Promise<OpenedFamily> {
+  assertFamilyId(options.familyId);
+  assertId(options.toyId, 'toyId');
+  return changeRoster(ctx, options.familyId, (family) => {
+    if (!family.roster.toys.some((t) => t.toyId === options.toyId)) throw new ClientError('client/unknown-member', 'no such toy in this family (see "burrow family toys")');
+    return {
+      members: family.roster.members.map((m) => ({ ...m, children: [...(m.children ?? [])] })),
+      toys: family.roster.toys.filter((t) => t.toyId !== options.toyId),
+      settings: family.roster.settings,
+    };
+  });
+}
+
+/** The family's toys this member may see: those of the verified roster (relatives: of their children), named where the name opens. */
+export async function listToys(ctx: ClientContext, options: { familyId: string }): Promise<ToyInfo[]> {
+  assertFamilyId(options.familyId);
+  const family = await loadFamily(ctx, options.familyId);
+  const { toys } = await ctx.api.call('GET', `/v1/families/${options.familyId}/toys`, ToyList);
+  const mine = family.self.role === 'guardian' ? undefined : new Set(family.self.children ?? []);
+  const out: ToyInfo[] = [];
+  for (const toy of family.roster.toys) {
+    if (mine !== undefined && !mine.has(toy.childId)) continue;
+    const server = toys.find((t) => t.toyId === toy.toyId);
+    let name: string | undefined;
+    if (server?.sealedProfile !== undefined) {
+      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(server.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, familyKeyForEpoch: family.keyForEpoch });
+      if (opened.ok && typeof opened.value.data.name === 'string') name = opened.value.data.name;
+    }
+    out.push({ toyId: toy.toyId, childId: toy.childId, name, pairedAt: server?.pairedAt, lastSeenAt: server?.lastSeenAt });
+  }
+  return out;
+}
+
+/** Changes what toys do (guardian): the volume limit and the quiet hours, signed into a new roster entry. */
+export async function setToySettings(
+  ctx: ClientContext,
+  options: { familyId: string; volumeLimit?: number; quietHours?: FamilySettings['quietHours'] | null },
+): Promise<OpenedFamily> {
+  if (options.volumeLimit !== undefined && (!Number.isInteger(options.volumeLimit) || options.volumeLimit < 0 || options.volumeLimit > 100)) throw new TypeError('volumeLimit must be a whole number from 0 to 100');
+  return setSettings(ctx, {
+    familyId: options.familyId,
+    settings: {
+      ...(options.volumeLimit === undefined ? {} : { volumeLimit: options.volumeLimit }),
+      ...(options.quietHours === undefined ? {} : { quietHours: options.quietHours }),
+    },
+  });
+}
+
+// ─── The toy's side ─────────────────────────────────────────────────────────────────────────────
+
+/** What a toy holds once paired. Secret: the device token and the identity's private keys. */
+export interface PairedToy {
+  baseUrl: string;
+  toyId: string;
+  familyId: string;
+  /** `toy.…`: the bearer token of the toy's routes. */
+  deviceToken: string;
+  identity: Identity;
+  /** The family's genesis hash, authenticated by the PAKE: the toy's trust anchor. */
+  genesisHash: Uint8Array;
+  /** The roster verified from the genesis hash at pairing time. */
+  roster: VerifiedRoster;
+}
+
+/** A pairing attempt in progress on the toy. */
+export interface ToyPairingAttempt {
+  /** The 8 digits to show or speak. */
+  readonly code: string;
+  readonly pairingId: string;
+  readonly expiresAt: number;
+  /**
+   * Answers the guardians' runs and resolves once a guardian added the toy and the toy verified the
+   * family from the genesis hash the PAKE authenticated. Rejects with `client/pairing-ended` when the
+   * attempt ends (wrong codes used up, expired), `client/pairing-failed` on a confirmation that does not verify.
+   */
+  waitUntilPaired(options?: { signal?: AbortSignal; pollMs?: number; onRun?: (run: { runId: string; runsLeft: number }) => void }): Promise<PairedToy>;
+  /** Gives the attempt up (best effort). */
+  cancel(): Promise<void>;
+}
+
+/** Starts a pairing attempt: fresh keys, a slot from the server, the code to show. */
+export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity }): Promise<ToyPairingAttempt> {
+  const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) });
+  const identity = options.identity ?? (await generateIdentity({ extractable: true }));
+  const started = await anonymous.call('POST', '/v1/pairings', PairingStarted, {});
+  if (!Value.Check(PairingStarted, started)) throw new ClientError('client/pairing-failed', 'the server answered the pairing request with something unexpected');
+  const code = pairingCodeForSlot(started.slot);
+  const api = anonymous.withToken(started.pairingToken);
+  const path = `/v1/pairings/${started.pairingId}`;
+  // One CPace session per run the toy answered, newest last.
+  const answered: Array<{ runId: string; pairing: ToyPairing }> = [];
+  const seen = new Set<string>();
+
+  async function answerRun(run: { runId: string; sessionId: string; guardianShare: string }): Promise<void> {
+    seen.add(run.runId);
+    let pairing: ToyPairing;
+    try {
+      pairing = startToyPairing({ code, toyKeys: identity.publicKeys, sessionId: fromBase64Url(run.sessionId) });
+    } catch {
+      return; // A malformed session id: let the run expire.
+    }
+    const result = await pairing.receiveGuardianShare(fromBase64Url(run.guardianShare));
+    if (!result.ok) return;
+    try {
+      await api.call('POST', `${path}/runs/${run.runId}`, undefined, { toyShare: toBase64Url(pairing.share), toyConfirm: toBase64Url(result.value.message) });
+    } catch (error) {
+      if (!(error instanceof ApiError && (error.status === 409 || error.status === 404))) throw error;
+      return;
+    }
+    answered.push({ runId: run.runId, pairing });
+  }
+
+  async function finish(paired: { familyId: string; guardianConfirm: string; deviceToken: string }): Promise<PairedToy> {
+    let anchor: Uint8Array | undefined;
+    for (const { pairing } of [...answered].reverse()) {
+      const result = await pairing.receiveGuardianConfirmation(fromBase64Url(paired.guardianConfirm));
+      if (result.ok) {
+        anchor = result.value.rosterAnchor;
+        break;
+      }
+    }
+    if (anchor === undefined || anchor.length !== 32) throw new ClientError('client/pairing-failed', "the guardian's confirmation did not verify: start pairing again");
+    assertFamilyId(paired.familyId);
+    const device = anonymous.withToken(paired.deviceToken);
+    const view = await device.call('GET', `/v1/families/${paired.familyId}`, FamilyView);
+    if (view.familyId !== paired.familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
+    const verified = await verifyRoster(decodeRosterChain(view.roster), { genesisHash: anchor });
+    if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify from the paired genesis hash (${verified.code})`);
+    const self = verified.value.toys.find((t) => t.toyId === started.pairingId);
+    if (self === undefined || !bytesEqual(self.keys.signingKey, identity.publicKeys.signingKey) || !bytesEqual(self.keys.agreementKey, identity.publicKeys.agreementKey)) {
+      throw new ClientError('client/roster-untrusted', "the family's roster does not hold this toy with its keys");
+    }
+    return { baseUrl: anonymous.baseUrl, toyId: started.pairingId, familyId: paired.familyId, deviceToken: paired.deviceToken, identity, genesisHash: anchor, roster: verified.value };
+  }
+
+  return {
+    code,
+    pairingId: started.pairingId,
+    expiresAt: started.expiresAt,
+    async waitUntilPaired(waitOptions = {}) {
+      const pollMs = waitOptions.pollMs ?? PAIRING_LIMITS.pollMs;
+      for (;;) {
+        let view;
+        try {
+          view = await api.call('GET', path, ToyPairingView);
+        } catch (error) {
+          if (error instanceof ApiError && (error.status === 401 || error.status === 404 || error.status === 410)) {
+            throw new ClientError('client/pairing-ended', 'the pairing attempt ended: start pairing again for a new code');
+          }
+          throw error;
+        }
+        if (view.state === 'ended') throw new ClientError('client/pairing-ended', view.runsLeft === 0 ? 'three wrong codes were entered: start pairing again for a new code' : 'the code expired: start pairing again for a new code');
+        if (view.state === 'run' && view.run !== undefined && !seen.has(view.run.runId)) {
+          waitOptions.onRun?.({ runId: view.run.runId, runsLeft: view.runsLeft });
+          await answerRun(view.run);
+        }
+        if (view.state === 'paired' && view.paired !== undefined) return finish(view.paired);
+        if (Date.now() > started.expiresAt + 5_000) throw new ClientError('client/pairing-ended', 'the code expired: start pairing again for a new code');
+        await sleep(pollMs, waitOptions.signal);
+      }
+    },
+    async cancel() {
+      await api.call('DELETE', path, undefined).catch(() => undefined);
+    },
+  };
+}
