@@ -29,6 +29,24 @@ export default tseslint.config(
     },
   },
   {
+    // The web app talks to the server only through the client library, and keeps no secret in
+    // Web Storage (keys and sessions live in IndexedDB, sealed: src/web/lib/browser-stores.ts).
+    files: ['src/web/**/*.ts', 'src/web/**/*.tsx'],
+    ignores: ['src/web/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: `^(${nodeBuiltins.map((name) => name.replace('*', '.*')).join('|')})$`, message: 'src/web runs in browsers: no Node modules.' },
+          { group: ['**/server/**', '**/storage/**', '**/cli/**'], message: 'The web app uses only the client library (src/client) and the crypto core.' },
+        ],
+      }],
+      'no-restricted-globals': ['error',
+        { name: 'localStorage', message: 'Nothing secret in Web Storage: use the IndexedDB stores.' },
+        { name: 'sessionStorage', message: 'Nothing secret in Web Storage: use the IndexedDB stores.' },
+      ],
+    },
+  },
+  {
     files: ['src/server/**/*.ts', 'src/storage/**/*.ts'],
     rules: { 'no-console': 'error' },
   },

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { createServer } from '../server/app.js';
+import { defaultWebDir, installWebApp } from '../server/http/web-app.js';
 import { openEmbeddedMessaging } from '../server/messages/embedded.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
@@ -85,6 +86,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   };
   const messaging = openEmbeddedMessaging({ config, store, ...shared, onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
   const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus });
+  // The web app (dist/web from `npm run build`) at `/`, beside the API; a clear 503 page when it is not built.
+  installWebApp(app, { dir: defaultWebDir() });
   logConnectionError = (error) => app.log.warn({ err: error }, 'a database connection failed; the pool replaces it');
   for (const f of findings) {
     if (f.severity === 'high' && accepted.includes(f.id)) app.log.warn({ acceptedRisk: f.id }, `starting with an accepted security risk: ${f.title}`);

@@ -1,10 +1,15 @@
 /** Security headers on every response, HTML pages and API answers alike. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** For pages of the web app (and the virtual toy page): only our own origin, no framing, no plugins. */
+/**
+ * For pages of the web app (and the virtual toy page) and their scripts (a service worker takes
+ * the CSP of its own script): only our own origin, no framing, no plugins, no inline script or
+ * style. 'wasm-unsafe-eval' lets the page compile WebAssembly (OPAQUE ships as WASM); it does not
+ * allow eval() or inline scripts.
+ */
 export const pageContentSecurityPolicy = [
   "default-src 'self'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
   "media-src 'self' blob:",
@@ -21,7 +26,8 @@ export const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'no
 /** Sets every security header on `reply`; HSTS only when the server itself speaks TLS. */
 export function applySecurityHeaders(request: FastifyRequest, reply: FastifyReply, options: { tls: boolean }): void {
   const type = String(reply.getHeader('content-type') ?? '');
-  reply.header('content-security-policy', type.startsWith('text/html') ? pageContentSecurityPolicy : apiContentSecurityPolicy);
+  const page = type.startsWith('text/html') || type.startsWith('text/javascript');
+  reply.header('content-security-policy', page ? pageContentSecurityPolicy : apiContentSecurityPolicy);
   reply.header('x-content-type-options', 'nosniff');
   reply.header('x-frame-options', 'DENY');
   reply.header('referrer-policy', 'no-referrer');

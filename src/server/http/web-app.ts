@@ -1,0 +1,131 @@
+/**
+ * Serves the built web app (dist/web, from `npm run build`) next to the API: the family app at
+ * `/`, the virtual toy at `/toy`, their hashed assets, the manifest, icons and service worker.
+ *
+ * - Only GET and HEAD of paths no route claims, outside `/v1`, `/healthz` and `/readyz`: an unknown
+ *   API path stays a JSON problem.
+ * - Files are read once at start-up into memory (the build is a few hundred KB); a path outside
+ *   that list never touches the file system, so `..` and symlinks lead nowhere.
+ * - `/assets/*` (content-hashed names) are cached for a year, immutable; pages, the manifest, the
+ *   icons and the service worker are `no-cache` (revalidated every time), so a new build shows at once.
+ * - Any other path is a page of the single-page app (its `index.html`): `/join`, `/family/…`;
+ *   `/toy/…` gets the virtual toy's page.
+ * - HTML gets the page CSP from security-headers.ts (no inline script or style); the build emits none.
+ * - Without a build, pages answer 503 with a short page saying to run `npm run build`.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/** Where `npm run build` puts the web app, from this module (dist/server/http or src/server/http). */
+export function defaultWebDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/web');
+}
+
+const contentTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.webmanifest': 'application/manifest+json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2',
+};
+
+interface WebFile {
+  body: Buffer;
+  type: string;
+  etag: string;
+  immutable: boolean;
+}
+
+const MAX_FILES = 2000;
+const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** Reads every file of the build into memory; undefined when there is no build (no index.html). */
+export function loadWebBuild(dir: string): Map<string, WebFile> | undefined {
+  if (!existsSync(join(dir, 'index.html'))) return undefined;
+  const files = new Map<string, WebFile>();
+  let total = 0;
+  const walk = (current: string): void => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) {
+        walk(path);
+        continue;
+      }
+      if (!entry.isFile()) continue;
+      const name = `/${relative(dir, path).split(sep).join('/')}`;
+      if (name.startsWith('/.vite/') || name.endsWith('.map')) continue;
+      const type = contentTypes[extname(name).toLowerCase()];
+      if (type === undefined) continue;
+      total += statSync(path).size;
+      if (files.size >= MAX_FILES || total > MAX_TOTAL_BYTES) throw new Error(`the web build in ${dir} is larger than expected`);
+      const body = readFileSync(path);
+      files.set(name, {
+        body,
+        type,
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+        immutable: name.startsWith('/assets/'),
+      });
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+function isApiPath(path: string): boolean {
+  return path === '/v1' || path.startsWith('/v1/') || path === '/healthz' || path === '/readyz';
+}
+
+const NOT_BUILT_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Burrow: web app not built</title></head>
+<body><h1>The Burrow web app is not built</h1>
+<p>This server runs, and its API answers under <code>/v1</code>, but the web app's files are missing.</p>
+<p>Run <code>npm run build</code> (or <code>npm start</code>, which builds first), then restart <code>burrow serve</code>.</p></body></html>
+`;
+
+function send(request: FastifyRequest, reply: FastifyReply, file: WebFile): FastifyReply {
+  reply.header('etag', file.etag);
+  reply.header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+  reply.type(file.type);
+  if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
+  return reply.code(200).send(request.method === 'HEAD' ? undefined : file.body);
+}
+
+/**
+ * Installs the web app on `app`: an `onRequest` hook that answers GET/HEAD requests no route
+ * matched. `dir` is the build directory; `false` turns the web app off (pure API server).
+ */
+export function installWebApp(app: FastifyInstance, options: { dir: string }): void {
+  const files = loadWebBuild(options.dir);
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404 || (request.method !== 'GET' && request.method !== 'HEAD')) return;
+    const path = (request.url.split('?')[0] ?? '/').split('#')[0] ?? '/';
+    if (isApiPath(path)) return;
+    if (files === undefined) {
+      reply.header('cache-control', 'no-store');
+      return reply.code(503).type('text/html; charset=utf-8').send(request.method === 'HEAD' ? undefined : NOT_BUILT_PAGE);
+    }
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      return;
+    }
+    const file = files.get(decoded);
+    if (file !== undefined && decoded !== '/index.html' && decoded !== '/toy/index.html') return send(request, reply, file);
+    // A missing hashed asset is a real 404 (an old page asking for a file of an older build), not the app.
+    if (decoded.startsWith('/assets/') || decoded.startsWith('/icons/')) return;
+    const page = decoded === '/toy' || decoded.startsWith('/toy/') ? files.get('/toy/index.html') : files.get('/index.html');
+    if (page === undefined) return;
+    return send(request, reply, page);
+  });
+}

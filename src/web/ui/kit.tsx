@@ -1,0 +1,186 @@
+/**
+ * The small UI kit shared by the family app and the virtual toy: page frame, buttons, form
+ * fields with labels and hints, an error banner that speaks plain words, loading and empty states.
+ * No inline styles anywhere (the CSP forbids them): everything is a class in kit.css.
+ */
+import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
+import { useEffect, useRef } from 'preact/hooks';
+import { plainWords } from './errors.js';
+
+export function Page(props: { title: string; children: ComponentChildren; actions?: ComponentChildren; back?: { href: string; label: string } }) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  // Moving focus to the page heading tells screen-reader users that the screen changed.
+  useEffect(() => {
+    heading.current?.focus();
+  }, [props.title]);
+  return (
+    <main class="page">
+      <header class="page-header">
+        {props.back !== undefined && (
+          <a class="back" href={props.back.href}>
+            ← {props.back.label}
+          </a>
+        )}
+        <h1 tabIndex={-1} ref={heading}>
+          {props.title}
+        </h1>
+        {props.actions !== undefined && <div class="page-actions">{props.actions}</div>}
+      </header>
+      {props.children}
+    </main>
+  );
+}
+
+type ButtonProps = Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'type'> & {
+  variant?: 'primary' | 'secondary' | 'danger' | 'link';
+  busy?: boolean;
+  type?: 'button' | 'submit' | 'reset';
+  disabled?: boolean;
+};
+
+export function Button({ variant = 'primary', busy = false, class: extra, children, disabled, type = 'button', ...rest }: ButtonProps) {
+  return (
+    <button {...rest} type={type} class={`button button-${variant}${extra ? ` ${String(extra)}` : ''}`} disabled={disabled === true || busy} aria-busy={busy ? 'true' : undefined}>
+      {busy && <span class="spinner" aria-hidden="true" />}
+      {children}
+    </button>
+  );
+}
+
+let fieldCounter = 0;
+/** A stable id for a label/input pair. */
+export function useFieldId(prefix: string): string {
+  const id = useRef<string | undefined>(undefined);
+  id.current ??= `${prefix}-${++fieldCounter}`;
+  return id.current;
+}
+
+interface InputProps {
+  label: string;
+  value: string;
+  onValue: (value: string) => void;
+  hint?: ComponentChildren;
+  error?: string | undefined;
+  type?: 'text' | 'email' | 'password' | 'search' | 'tel' | 'url';
+  autoComplete?: string;
+  required?: boolean;
+  name?: string;
+  placeholder?: string;
+  maxLength?: number;
+  inputMode?: 'text' | 'numeric' | 'email' | 'tel' | 'url' | 'search';
+  autoFocus?: boolean;
+  readOnly?: boolean;
+  class?: string;
+}
+
+/** A labelled text input; hint and error are tied to it with aria-describedby. */
+export function Field({ label, value, onValue, hint, error, type = 'text', class: extra, ...rest }: InputProps) {
+  const id = useFieldId('field');
+  const describedBy = [hint !== undefined ? `${id}-hint` : '', error !== undefined ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+  return (
+    <div class={`field${extra ? ` ${extra}` : ''}`}>
+      <label for={id}>{label}</label>
+      <input
+        id={id}
+        // Preact 11 types <input> as a union discriminated by `type`; the attributes used here suit every one of ours.
+        type={type as 'text'}
+        value={value}
+        name={rest.name}
+        autoComplete={rest.autoComplete}
+        required={rest.required}
+        placeholder={rest.placeholder}
+        maxLength={rest.maxLength}
+        inputMode={rest.inputMode}
+        autoFocus={rest.autoFocus}
+        readOnly={rest.readOnly}
+        onInput={(event) => onValue(event.currentTarget.value)}
+        aria-invalid={error !== undefined ? 'true' : undefined}
+        aria-describedby={describedBy}
+      />
+      {hint !== undefined && (
+        <div class="hint" id={`${id}-hint`}>
+          {hint}
+        </div>
+      )}
+      {error !== undefined && (
+        <div class="field-error" id={`${id}-error`}>
+          {error}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** A labelled select. */
+export function Select(props: { label: string; value: string; onValue: (value: string) => void; options: Array<{ value: string; label: string }>; name?: string }) {
+  const id = useFieldId('select');
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <select id={id} name={props.name} value={props.value} onChange={(event) => props.onValue((event.currentTarget as HTMLSelectElement).value)}>
+        {props.options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** A labelled checkbox. */
+export function Checkbox(props: { label: ComponentChildren; checked: boolean; onChecked: (checked: boolean) => void; name?: string }) {
+  const id = useFieldId('check');
+  return (
+    <div class="check">
+      <input id={id} type="checkbox" name={props.name} checked={props.checked} onChange={(event) => props.onChecked((event.currentTarget as HTMLInputElement).checked)} />
+      <label for={id}>{props.label}</label>
+    </div>
+  );
+}
+
+/** An error in plain words (any thrown value: API problems, client errors, network failures). */
+export function ErrorBanner(props: { error: unknown; onDismiss?: () => void }) {
+  if (props.error === undefined || props.error === null) return null;
+  return (
+    <div class="banner banner-error" role="alert">
+      <span>{plainWords(props.error)}</span>
+      {props.onDismiss !== undefined && (
+        <button type="button" class="banner-close" onClick={props.onDismiss} aria-label="Dismiss">
+          ×
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** A calm notice (success, information). */
+export function Notice(props: { children: ComponentChildren; tone?: 'info' | 'success' | 'warning' }) {
+  return (
+    <div class={`banner banner-${props.tone ?? 'info'}`} role="status">
+      {props.children}
+    </div>
+  );
+}
+
+export function Loading(props: { label?: string }) {
+  return (
+    <div class="loading" role="status" aria-live="polite">
+      <span class="spinner" aria-hidden="true" />
+      {props.label ?? 'Loading…'}
+    </div>
+  );
+}
+
+export function Empty(props: { children: ComponentChildren }) {
+  return <div class="empty">{props.children}</div>;
+}
+
+export function Card(props: { children: ComponentChildren; title?: string; class?: string }) {
+  return (
+    <section class={`card${props.class ? ` ${props.class}` : ''}`}>
+      {props.title !== undefined && <h2>{props.title}</h2>}
+      {props.children}
+    </section>
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * The web app's build: Vite + Preact, two pages (`/` the family app, `/toy` the virtual toy) and a
+ * service worker, into dist/web, which `burrow serve` serves. Run through `npm run build` (or
+ * `npm run build:web`). No inline script or style is emitted: the pages' CSP forbids them.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import preact from '@preact/preset-vite';
+import { defineConfig, type Plugin } from 'vite';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outDir = resolve(here, '../../dist/web');
+
+/**
+ * Writes the app-shell list into the service worker and names it by content: the worker caches
+ * exactly the files of this build (pages, scripts, styles, icons, manifest), never an API answer.
+ */
+function serviceWorkerShell(): Plugin {
+  return {
+    name: 'burrow-service-worker-shell',
+    apply: 'build',
+    // After everything is written (pages, chunks, the public folder): list the files on disk.
+    closeBundle() {
+      const swFile = join(outDir, 'sw.js');
+      const files: string[] = [];
+      const walk = (dir: string): void => {
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          const path = join(dir, entry.name);
+          if (entry.isDirectory()) walk(path);
+          else files.push(relative(outDir, path).split(sep).join('/'));
+        }
+      };
+      walk(outDir);
+      const shell = files
+        .filter((name) => name !== 'sw.js' && !name.endsWith('.map') && !name.startsWith('.vite/'))
+        .map((name) => (name === 'index.html' ? '/' : name === 'toy/index.html' ? '/toy' : `/${name}`))
+        .sort();
+      const version = createHash('sha256').update(JSON.stringify(shell)).digest('hex').slice(0, 16);
+      let code = readFileSync(swFile, 'utf8');
+      // The shell list replaces a whole string literal; the version (hex) is spliced into the cache name.
+      const shellToken = /(["'`])__BURROW_SHELL__\1/;
+      if (!shellToken.test(code) || !code.includes('__BURROW_VERSION__')) throw new Error('sw.js lost its placeholders');
+      code = code.replace(shellToken, JSON.stringify(shell)).replaceAll('__BURROW_VERSION__', version);
+      writeFileSync(swFile, code);
+    },
+  };
+}
+
+export default defineConfig({
+  root: here,
+  base: '/',
+  publicDir: resolve(here, 'public'),
+  plugins: [preact({ devToolsEnabled: false }), serviceWorkerShell()],
+  build: {
+    outDir,
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: false,
+    // Nothing inlined as data: URLs (fonts, images): img-src allows data:, but keep it simple and cacheable.
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+    reportCompressedSize: true,
+    chunkSizeWarningLimit: 600,
+    rollupOptions: {
+      input: {
+        app: resolve(here, 'index.html'),
+        toy: resolve(here, 'toy/index.html'),
+        sw: resolve(here, 'sw.ts'),
+      },
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js'),
+        chunkFileNames: 'assets/[name]-[hash].js',
+        assetFileNames: 'assets/[name]-[hash][extname]',
+        // OPAQUE ships its WebAssembly inlined as base64 in JavaScript: keep it in its own chunk,
+        // so the bundle budget can count it apart (it is WASM) and it is cached on its own.
+        manualChunks(id) {
+          if (id.includes('@serenity-kit/opaque')) return 'opaque-wasm';
+          if (id.includes('@zxcvbn-ts/language-common')) return 'password-dictionary';
+          return undefined;
+        },
+      },
+    },
+  },
+});
