@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, setSettings, type OpenedFamily } from '../client/families.js';
 import { acceptInvite, createInvite, listInvites, revokeInvite } from '../client/invites.js';
 import { registerFamilyLogCommand } from './family-log-command.js';
+import { registerToyFamilyCommands } from './toy-family-commands.js';
 import { askVisible } from './prompt.js';
 import { action, CliError, collect, integerOption, jsonUsageErrors, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
@@ -296,5 +297,6 @@ Examples:
     );
 
   registerFamilyLogCommand(family);
+  registerToyFamilyCommands(family);
 
 }

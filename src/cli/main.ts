@@ -12,6 +12,7 @@ import { registerFamilyCommands } from './family-commands.js';
 import { registerMessageCommands } from './message-commands.js';
 import { registerMigrateStoreCommand } from './migrate-store-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerToyCommands } from '../toy/commands.js';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerAccountCommands(program);
 registerFamilyCommands(program);
 registerChildCommands(program);
 registerMessageCommands(program);
+registerToyCommands(program);
 registerServeCommand(program);
 registerAuditCommand(program);
 registerBackupCommands(program);

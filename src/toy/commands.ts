@@ -1,0 +1,512 @@
+/**
+ * `burrow toy …`: the reference toy (what a Raspberry Pi-class toy would run), over the isomorphic
+ * toy runtime (src/client/toy-runtime.ts):
+ *
+ *   pair   generate keys, show the code, wait until a guardian adds the toy
+ *   run    keep a live connection; verify, play (or save) and acknowledge messages; send queued replies;
+ *          a button press (Enter, or `burrow toy press`) records a reply with --record-command
+ *   press  press the button of a running `burrow toy run` (as a GPIO hook would)
+ *   reply  seal and send an audio file as a reply (queued when offline)
+ *   reset  revoke the device token and forget keys, messages and queue
+ *
+ * Output: human lines, or with --json one JSON object per line on stdout. Nothing secret (token,
+ * keys, audio, captions) is ever printed or logged: message ids, epochs and reason codes only.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import WebSocket from 'ws';
+import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
+import { ClientError } from '../client/client-error.js';
+import { connectLive, type LiveConnection, type WebSocketConstructor } from '../client/live.js';
+import { isOffline, isTokenDead, ToyRuntime, type ToyLogEntry } from '../client/toy-runtime.js';
+import { startToyPairingAttempt } from '../client/toys.js';
+import { toBase64Url } from '../crypto/bytes.js';
+import { MAX_AUDIO_BYTES, type OpenedMessage } from '../crypto/envelope.js';
+import { audioTypeOf, extensionOf, wavDurationMs } from '../cli/message-commands.js';
+import { jsonUsageErrors } from '../cli/member-cli.js';
+import { ToyStateDir, ToyStateError } from './state.js';
+
+interface ToyOptions {
+  state: string;
+  json?: boolean;
+}
+
+/** A failure meant for the person at the toy, with the exit code to leave with. */
+class ToyCliError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+function out(options: { json?: boolean }, json: Record<string, unknown>, human: string): void {
+  if (options.json) process.stdout.write(`${JSON.stringify(json)}\n`);
+  else process.stdout.write(`${human}\n`);
+}
+
+function describe(error: unknown): { code: string; message: string; exitCode: number } {
+  if (error instanceof ToyCliError) return { code: error.code, message: error.message, exitCode: error.exitCode };
+  if (error instanceof ToyStateError) return { code: 'toy/state', message: error.message, exitCode: 1 };
+  if (isTokenDead(error)) return { code: 'toy/token-dead', message: 'the toy\'s device token no longer works (a guardian removed the toy, or it was reset): run "burrow toy reset" and "burrow toy pair" again', exitCode: 1 };
+  if (error instanceof ClientError && error.code === 'client/toy-removed') return { code: error.code, message: `${error.message} ("burrow toy reset", then "burrow toy pair")`, exitCode: 1 };
+  if (error instanceof ClientError) return { code: error.code, message: error.message, exitCode: 1 };
+  if (error instanceof ApiError) return { code: error.code ?? 'toy/server', message: error.detail || error.title, exitCode: 1 };
+  if (error instanceof NetworkError) return { code: 'toy/network', message: error.message, exitCode: 1 };
+  if (error instanceof TypeError) return { code: 'toy/bad-input', message: error.message, exitCode: 2 };
+  return { code: 'toy/failed', message: error instanceof Error ? error.message : String(error), exitCode: 1 };
+}
+
+function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const options = (args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a) && !('commands' in a)) ?? {}) as { json?: boolean };
+    try {
+      await body(...args);
+    } catch (error) {
+      const { code, message, exitCode } = describe(error);
+      if (options.json) process.stderr.write(`${JSON.stringify({ type: `urn:burrow:problem:${code}`, code, title: message, detail: message })}\n`);
+      else process.stderr.write(`error: ${message}\n`);
+      process.exitCode = exitCode;
+    }
+  };
+}
+
+/** Splits a command template into words (double or single quotes group), replacing `{name}` placeholders in each word. */
+export function commandWords(template: string, values: Record<string, string>): string[] {
+  const words: string[] = [];
+  const pattern = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (const match of template.matchAll(pattern)) {
+    const word = match[1] ?? match[2] ?? match[3] ?? '';
+    words.push(word.replace(/\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole));
+  }
+  if (words.length === 0) throw new TypeError('the command is empty');
+  return words;
+}
+
+/** Runs a command (no shell), resolving with its exit code. */
+function runCommand(words: string[]): Promise<number> {
+  return new Promise((resolveRun) => {
+    const child = spawn(words[0]!, words.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', () => resolveRun(127));
+    child.on('exit', (code) => resolveRun(code ?? 1));
+  });
+}
+
+function humanLog(entry: ToyLogEntry | { event: string; [key: string]: unknown }): string {
+  switch (entry.event) {
+    case 'family':
+      return `family verified at epoch ${String(entry.epoch)}; volume limit ${String(entry.volumeLimit)}; quiet hours ${entry.quietHours === null ? 'none' : String(entry.quietHours)}${entry.offline ? ' (offline: from the stored roster)' : ''}`;
+    case 'played':
+      return `played message ${String(entry.messageId)} at volume ${String(entry.volume)}`;
+    case 'refused':
+      return `refused message ${String(entry.messageId)} (${String(entry.reason)})`;
+    case 'waiting':
+      return `message ${String(entry.messageId)} waits (${String(entry.reason)})`;
+    case 'reply-queued':
+      return `reply ${String(entry.messageId)} queued`;
+    case 'reply-sent':
+      return `reply ${String(entry.messageId)} sent${entry.duplicate ? ' (it had arrived already)' : ''}`;
+    default:
+      return Object.entries(entry)
+        .map(([k, v]) => (k === 'event' ? String(v) : `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`))
+        .join(' ');
+  }
+}
+
+async function openToy(options: ToyOptions, log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void, play: ConstructorParameters<typeof ToyRuntime>[0]['play']) {
+  const state = new ToyStateDir(resolve(options.state));
+  const { config, identity } = await state.loadPaired();
+  const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken });
+  const runtime = new ToyRuntime({ api, device: { toyId: config.toyId, familyId: config.familyId, identity }, storage: state, play, log });
+  return { state, config, api, runtime };
+}
+
+const stateOption = ['--state <dir>', "the toy's state directory (keys, token, messages; created 0700)"] as const;
+
+/** Adds `burrow toy …` to the program. */
+export function registerToyCommands(program: Command): void {
+  const toy = jsonUsageErrors(program.command('toy').description('the reference toy: pair, run, press, reply, reset')).addHelpText(
+    'after',
+    `
+A toy plays only what a current member of its family's signed roster sent it, records only when
+its button is pressed, and keeps working offline. Its state directory holds its keys and token
+(0700 directory, 0600 files): keep it private.
+
+Examples:
+  $ burrow toy pair --server https://burrow.example --state ./toy
+  $ burrow toy run --state ./toy --play-command 'ffplay -nodisp -autoexit -volume {volume} {file}'
+  $ burrow toy press --state ./toy
+  $ burrow toy reply --state ./toy --file hello.wav
+  $ burrow toy reset --state ./toy`,
+  );
+
+  toy
+    .command('pair')
+    .description('generate keys, show a pairing code and wait until a guardian adds this toy')
+    .requiredOption('--server <url>', "the Burrow server's URL")
+    .requiredOption(...stateOption)
+    .option('--json', 'one JSON line with the code, then one when paired')
+    .addHelpText(
+      'after',
+      `
+A guardian enters the code with "burrow family add-toy --code CODE --child CHILD". The code works
+for 10 minutes and for 3 tries; then run "burrow toy pair" again for a new one.
+
+Example:
+  $ burrow toy pair --server https://burrow.example --state ./toy --json
+  {"event":"code","code":"12345678","expiresAt":1767225600000}
+  {"event":"paired","toyId":"…","familyId":"…"}`,
+    )
+    .action(
+      action(async (options: ToyOptions & { server: string }) => {
+        const state = new ToyStateDir(resolve(options.state));
+        if ((await state.loadConfig()) !== undefined) throw new ToyCliError('toy/already-paired', `this state directory holds a paired toy already: run "burrow toy reset --state ${options.state}" first`, 2);
+        await state.ensure();
+        const attempt = await startToyPairingAttempt({ baseUrl: options.server });
+        out(options, { event: 'code', code: attempt.code, expiresAt: attempt.expiresAt }, `Pairing code: ${attempt.code.slice(0, 4)} ${attempt.code.slice(4)}\nEnter it in the Burrow app, or run "burrow family add-toy --code ${attempt.code} --child CHILD". It works until ${new Date(attempt.expiresAt).toISOString()}.`);
+        const abort = new AbortController();
+        const stop = (): void => abort.abort(new ToyCliError('toy/cancelled', 'pairing cancelled'));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        try {
+          const paired = await attempt.waitUntilPaired({
+            signal: abort.signal,
+            onRun: ({ runsLeft }) => {
+              if (!options.json) process.stderr.write(`A guardian is entering the code (${runsLeft} ${runsLeft === 1 ? 'try' : 'tries'} left)…\n`);
+            },
+          });
+          await state.savePaired({ version: 1, serverUrl: paired.baseUrl, toyId: paired.toyId, familyId: paired.familyId, genesisHash: toBase64Url(paired.genesisHash), deviceToken: paired.deviceToken }, paired.identity);
+          await state.saveTrust({ genesisHash: paired.genesisHash, keys: {} });
+          out(options, { event: 'paired', toyId: paired.toyId, familyId: paired.familyId }, `Paired: toy ${paired.toyId} in family ${paired.familyId}. Start it with "burrow toy run --state ${options.state} --play-command …".`);
+        } catch (error) {
+          if (abort.signal.aborted) await attempt.cancel();
+          if (error instanceof ClientError && (error.code === 'client/pairing-ended' || error.code === 'client/pairing-failed')) {
+            throw new ToyCliError(error.code, `${error.message} (run "burrow toy pair --server ${options.server} --state ${options.state}" again)`);
+          }
+          throw error;
+        } finally {
+          process.removeListener('SIGINT', stop);
+          process.removeListener('SIGTERM', stop);
+        }
+      }),
+    );
+
+  toy
+    .command('run')
+    .description('keep a live connection; verify, play or save, and acknowledge each message; send replies')
+    .requiredOption(...stateOption)
+    .option('--play-command <cmd>', 'plays a file: {file} and {volume} (0–100) are replaced, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"')
+    .option('--save <dir>', 'save each played message\'s audio here (exactly the bytes the sender recorded)')
+    .option('--record-command <cmd>', 'records a reply into {file} (a .wav) when the button is pressed, e.g. "arecord -d 5 -f cd {file}"')
+    .option('--once', 'exit when caught up instead of staying connected')
+    .option('--json', 'one JSON object per line for each event (ids and reason codes only)')
+    .addHelpText(
+      'after',
+      `
+The button: press Enter in this terminal, or run "burrow toy press --state DIR" from another
+process. Messages received stay playable offline until retention ends; replies recorded offline
+are queued and sent in order when the server is back.
+
+Examples:
+  $ burrow toy run --state ./toy --play-command 'ffplay -nodisp -autoexit {file}' --record-command 'arecord -d 5 -f cd {file}'
+  $ burrow toy run --state ./toy --save ./heard --once --json`,
+    )
+    .action(
+      action(async (options: ToyOptions & { playCommand?: string; save?: string; recordCommand?: string; once?: boolean }) => {
+        if (options.playCommand === undefined && options.save === undefined) throw new ToyCliError('toy/usage', 'give --play-command to play messages or --save DIR to save them (or both)', 2);
+        if (options.playCommand !== undefined) commandWords(options.playCommand, {});
+        if (options.recordCommand !== undefined) commandWords(options.recordCommand, {});
+        const saveDir = options.save === undefined ? undefined : resolve(options.save);
+        const log = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
+          if (options.json) process.stdout.write(`${JSON.stringify({ ...entry, at: Date.now() })}\n`);
+          else process.stdout.write(`${new Date().toISOString()}  ${humanLog(entry)}\n`);
+        };
+        const scratchState = new ToyStateDir(resolve(options.state));
+        const play = async (message: OpenedMessage, info: { volume: number; messageId: string; receivedAt: number }): Promise<void> => {
+          const extension = extensionOf(message.audioType);
+          if (saveDir !== undefined) {
+            await mkdir(saveDir, { recursive: true, mode: 0o700 });
+            const file = join(saveDir, `${info.messageId}${extension}`);
+            await writeFile(file, message.audio, { mode: 0o600 });
+            log({ event: 'saved', messageId: info.messageId, file });
+          }
+          if (options.playCommand !== undefined) {
+            const file = join(await scratchState.scratch(), `${info.messageId}${extension}`);
+            await writeFile(file, message.audio, { mode: 0o600 });
+            try {
+              const code = await runCommand(commandWords(options.playCommand, { file, volume: String(info.volume) }));
+              if (code !== 0) log({ event: 'play-command-failed', messageId: info.messageId, exitCode: code });
+            } finally {
+              await rm(file, { force: true });
+            }
+          }
+        };
+        const { state, config, runtime } = await openToy(options, log, play);
+        await runtime.start();
+        await runtime.expire();
+        if (options.once) {
+          await runtime.refresh();
+          await runtime.playWaiting();
+          await runtime.sync();
+          const left = await runtime.flush();
+          log({ event: 'caught-up', queuedReplies: left.length });
+          return;
+        }
+        await runLive({ options, state, config, runtime, log });
+      }),
+    );
+
+  toy
+    .command('press')
+    .description('press the button of a running "burrow toy run" (records a reply with its --record-command)')
+    .requiredOption(...stateOption)
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nWhat a GPIO button hook would call.\n\nExample:\n  $ burrow toy press --state ./toy')
+    .action(
+      action(async (options: ToyOptions) => {
+        const state = new ToyStateDir(resolve(options.state));
+        await state.loadPaired();
+        await state.press();
+        out(options, { event: 'pressed' }, 'Button pressed.');
+      }),
+    );
+
+  toy
+    .command('reply')
+    .description('seal an audio file as a reply to the toy\'s child\'s family and send it (queued when offline)')
+    .requiredOption(...stateOption)
+    .requiredOption('--file <audio>', 'the audio file (.wav .ogg .opus .webm .mp3 .m4a .aac .flac)')
+    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV is read)')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nThe reply goes to the toy\'s child\'s conversation: the guardians and the relatives of that child hear it.\n\nExample:\n  $ burrow toy reply --state ./toy --file hello.wav')
+    .action(
+      action(async (options: ToyOptions & { file: string; durationMs?: string }) => {
+        const log = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
+          if (!options.json) process.stderr.write(`${humanLog(entry)}\n`);
+        };
+        const { runtime } = await openToy(options, log, () => Promise.resolve());
+        const audio = await readAudio(options.file);
+        const durationMs = options.durationMs !== undefined ? parseDuration(options.durationMs) : (wavDurationMs(audio) ?? 0);
+        await runtime.start();
+        const result = await runtime.reply({ audio, audioType: audioTypeOf(options.file), durationMs });
+        out(options, { event: result.sent ? 'reply-sent' : 'reply-queued', messageId: result.messageId }, result.sent ? `Reply ${result.messageId} sent.` : `The server cannot be reached: reply ${result.messageId} is queued and is sent when the toy is back online ("burrow toy run").`);
+      }),
+    );
+
+  toy
+    .command('reset')
+    .description('revoke this toy\'s device token and forget its keys, messages, queue and token')
+    .requiredOption(...stateOption)
+    .option('--force', 'wipe the state even when the server cannot be reached (a guardian should then remove the toy)')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nAfter a reset the toy must be paired again ("burrow toy pair").\n\nExample:\n  $ burrow toy reset --state ./toy')
+    .action(
+      action(async (options: ToyOptions & { force?: boolean }) => {
+        const state = new ToyStateDir(resolve(options.state));
+        const config = await state.loadConfig();
+        let revoked = false;
+        if (config !== undefined) {
+          const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken });
+          try {
+            await api.call('POST', '/v1/toy/reset', undefined, {});
+            revoked = true;
+          } catch (error) {
+            // 401: the token was already dead (removed by a guardian, or reset before).
+            if (!isTokenDead(error) && !(options.force && isOffline(error))) {
+              throw isOffline(error) ? new ToyCliError('toy/network', 'the server cannot be reached, so the device token was not revoked; try again, or pass --force to wipe the toy anyway') : error;
+            }
+          }
+        }
+        await state.wipe();
+        out(options, { event: 'reset', revoked }, revoked ? 'The toy was reset: its token is revoked and its keys, messages and queue are gone. Pair it again with "burrow toy pair".' : 'The toy\'s state was wiped. Pair it again with "burrow toy pair".');
+      }),
+    );
+}
+
+function parseDuration(value: string): number {
+  if (!/^[0-9]{1,9}$/.test(value)) throw new ToyCliError('toy/bad-input', '--duration-ms must be a whole number of milliseconds', 2);
+  return Number(value);
+}
+
+async function readAudio(file: string): Promise<Uint8Array> {
+  const path = resolve(file);
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined || !info.isFile()) throw new ToyCliError('toy/bad-input', `no audio file at ${file}`, 2);
+  if (info.size > MAX_AUDIO_BYTES) throw new ToyCliError('toy/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`, 2);
+  audioTypeOf(path);
+  return new Uint8Array(await readFile(path));
+}
+
+/** Exponential backoff with full jitter: a uniform delay in [0, min(cap, base · 2^attempt)]. */
+export function fullJitterDelay(attempt: number, baseMs = 500, capMs = 30_000): number {
+  return Math.random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 16));
+}
+
+async function runLive(context: {
+  options: ToyOptions & { recordCommand?: string };
+  state: ToyStateDir;
+  config: { serverUrl: string; deviceToken: string };
+  runtime: ToyRuntime;
+  log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void;
+}): Promise<void> {
+  const { options, state, config, runtime, log } = context;
+  let finished = false;
+  let resolveDone: (error?: unknown) => void = () => undefined;
+  const done = new Promise<unknown>((r) => {
+    resolveDone = r;
+  });
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const later = (ms: number, task: () => void): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      task();
+    }, ms);
+    timers.add(timer);
+  };
+  const stop = (error?: unknown): void => {
+    if (finished) return;
+    finished = true;
+    resolveDone(error);
+  };
+  // Every failure of a background task ends up here: a dead token stops the toy, anything else is logged.
+  const guard = (task: () => Promise<unknown>): void => {
+    task().catch((error: unknown) => {
+      if (isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed')) stop(error);
+      else if (!isOffline(error)) log({ event: 'error', detail: describe(error).message });
+    });
+  };
+
+  let flushAttempt = 0;
+  let flushScheduled = false;
+  const flush = (): void =>
+    guard(async () => {
+      const left = await runtime.flush();
+      if (left.length === 0) {
+        flushAttempt = 0;
+        return;
+      }
+      if (flushScheduled || finished) return;
+      flushScheduled = true;
+      later(fullJitterDelay(flushAttempt++), () => {
+        flushScheduled = false;
+        flush();
+      });
+    });
+
+  let waitingTimer = false;
+  const scheduleWaiting = async (): Promise<void> => {
+    const at = await runtime.nextWaitingAt();
+    if (at === undefined || waitingTimer || finished) return;
+    waitingTimer = true;
+    later(Math.max(0, at - Date.now()) + 50, () => {
+      waitingTimer = false;
+      guard(async () => {
+        await runtime.playWaiting();
+        await scheduleWaiting();
+      });
+    });
+  };
+  const sync = (): void =>
+    guard(async () => {
+      await runtime.sync();
+      await scheduleWaiting();
+    });
+
+  const press = (): void =>
+    guard(async () => {
+      if (options.recordCommand === undefined) {
+        log({ event: 'press-ignored', detail: 'no --record-command: a press records nothing (send a file with "burrow toy reply")' });
+        return;
+      }
+      const file = join(await state.scratch(), `reply-${Date.now()}.wav`);
+      try {
+        const code = await runCommand(commandWords(options.recordCommand, { file }));
+        if (code !== 0) {
+          log({ event: 'record-command-failed', exitCode: code });
+          return;
+        }
+        const audio = new Uint8Array(await readFile(file));
+        if (audio.length === 0 || audio.length > MAX_AUDIO_BYTES) {
+          log({ event: 'record-command-failed', detail: 'the recording is empty or too large' });
+          return;
+        }
+        await runtime.reply({ audio, audioType: 'audio/wav', durationMs: wavDurationMs(audio) ?? 0 });
+      } finally {
+        await rm(file, { force: true });
+      }
+    });
+
+  // `burrow toy press` from another process leaves a file in presses/; Enter on a terminal presses too.
+  const pressPoll = setInterval(() => {
+    state
+      .takePresses()
+      .then((n) => {
+        for (let i = 0; i < n; i++) press();
+      })
+      .catch(() => undefined);
+  }, 250);
+  const terminal = process.stdin.isTTY ? createInterface({ input: process.stdin }) : undefined;
+  terminal?.on('line', () => press());
+
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  await scheduleWaiting();
+  flush();
+  const live: LiveConnection = await connectLive({
+    baseUrl: config.serverUrl,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    token: config.deviceToken,
+    store: state,
+    backoff: { initialMs: 500, maxMs: 30_000 },
+    onEvent: async (event) => {
+      if (event.event === 'roster') {
+        await runtime.refresh().catch((error: unknown) => {
+          if (isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed')) stop(error);
+        });
+        sync();
+      } else if (event.event === 'message' || event.event === 'approval') {
+        sync();
+      } else if (event.event === 'family-deleted') {
+        stop(new ToyCliError('toy/family-deleted', 'the family was deleted: reset the toy and pair it again'));
+      }
+    },
+    onReady: () => {
+      log({ event: 'connected' });
+      guard(async () => {
+        await runtime.refresh();
+        await runtime.sync();
+        await scheduleWaiting();
+        flushAttempt = 0;
+        flush();
+        log({ event: 'caught-up' });
+      });
+    },
+    onProblem: (problem) => {
+      if (problem.type === 'live/ended') {
+        // The server closed on purpose: usually the token was revoked. Check, then stop or carry on.
+        guard(async () => {
+          await runtime.refresh();
+          stop(new ToyCliError('toy/live-ended', `${problem.detail}; restart "burrow toy run"`));
+        });
+        return;
+      }
+      if (problem.type === 'live/closed' || problem.type === 'live/socket-error') log({ event: 'offline', detail: 'reconnecting with backoff' });
+    },
+  });
+
+  const error = await done;
+  clearInterval(pressPoll);
+  for (const timer of timers) clearTimeout(timer);
+  terminal?.close();
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+  await live.close().catch(() => undefined);
+  if (error !== undefined) throw error;
+}
