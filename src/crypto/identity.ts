@@ -1,30 +1,62 @@
 /**
  * Identities: an Ed25519 signing key pair (RFC 8032) and an X25519 key agreement key pair
- * (RFC 7748), held as WebCrypto keys; their serialisation, sealing, and human-comparable
- * fingerprints.
+ * (RFC 7748), held as WebCrypto keys, and — since the post-quantum change — an X-Wing
+ * (X25519 + ML-KEM-768) key pair that family keys are wrapped to (see xwing.ts); their
+ * serialisation, sealing, and human-comparable fingerprints.
+ *
+ * Identities made before X-Wing (secret version 1) have no KEM key: they keep working, and family
+ * keys are wrapped to them with the classical suite until they are replaced by a new identity.
  */
 import { aeadOpen, aeadSeal } from './aead.js';
-import { assertBytes, concatBytes, fromBase64Url, utf8 } from './bytes.js';
+import { assertBytes, bytesEqual, concatBytes, fromBase64Url, utf8 } from './bytes.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { buf, subtle } from './webcrypto.js';
+import { exportKemSeed, generateKemSeed, isKemPrivateKey, kemKeyPairFromSeed, XWING_PUBLIC_KEY_BYTES, XWING_SEED_BYTES, type KemPrivateKey } from './xwing.js';
 
-/** Raw public keys of an identity: Ed25519 (RFC 8032 §5.1.5) and X25519 (RFC 7748 §5), 32 bytes each. */
+/**
+ * Raw public keys of an identity: Ed25519 (RFC 8032 §5.1.5) and X25519 (RFC 7748 §5), 32 bytes
+ * each, and the X-Wing encapsulation key (1216 bytes) of identities that have one.
+ */
 export interface PublicIdentityKeys {
   signingKey: Uint8Array;
   agreementKey: Uint8Array;
+  /** X-Wing public key (draft-connolly-cfrg-xwing-kem); absent for identities made before it. */
+  kemKey?: Uint8Array;
 }
 
-/** A private identity: public keys plus WebCrypto private keys (Ed25519 `sign`, X25519 `deriveBits`). */
+/**
+ * A private identity: public keys plus WebCrypto private keys (Ed25519 `sign`, X25519
+ * `deriveBits`) and, when `publicKeys.kemKey` is set, the matching X-Wing private key.
+ */
 export interface Identity {
   readonly publicKeys: PublicIdentityKeys;
   readonly signingPrivateKey: CryptoKey;
   readonly agreementPrivateKey: CryptoKey;
+  readonly kemPrivateKey?: KemPrivateKey;
 }
 
-const SECRET_VERSION = 0x01;
-/** version (1) ‖ Ed25519 seed (32) ‖ X25519 private key (32). */
-const SECRET_LENGTH = 65;
+/** version 1 (1) ‖ Ed25519 seed (32) ‖ X25519 private key (32): identities without a KEM key. */
+const SECRET_V1 = 0x01;
+const SECRET_V1_LENGTH = 65;
+/** version 2 (1) ‖ Ed25519 seed (32) ‖ X25519 private key (32) ‖ X-Wing seed (32). */
+const SECRET_V2 = 0x02;
+const SECRET_V2_LENGTH = 97;
+
+// The X-Wing private key of each identity's X25519 private key, so that code holding only the
+// `agreementPrivateKey` (as callers of `unwrapFamilyKey` did before X-Wing) can still open wraps.
+const kemKeysByAgreementKey = new WeakMap<CryptoKey, KemPrivateKey>();
+
+/** The X-Wing private key of the identity whose X25519 private key is `agreementPrivateKey`, if it has one. */
+export function kemPrivateKeyOf(agreementPrivateKey: CryptoKey): KemPrivateKey | undefined {
+  return typeof agreementPrivateKey === 'object' && agreementPrivateKey !== null ? kemKeysByAgreementKey.get(agreementPrivateKey) : undefined;
+}
+
+function makeIdentity(publicKeys: PublicIdentityKeys, signingPrivateKey: CryptoKey, agreementPrivateKey: CryptoKey, kemPrivateKey?: KemPrivateKey): Identity {
+  if (kemPrivateKey === undefined) return Object.freeze({ publicKeys: Object.freeze(publicKeys), signingPrivateKey, agreementPrivateKey });
+  kemKeysByAgreementKey.set(agreementPrivateKey, kemPrivateKey);
+  return Object.freeze({ publicKeys: Object.freeze(publicKeys), signingPrivateKey, agreementPrivateKey, kemPrivateKey });
+}
 
 // RFC 8410 §7 OneAsymmetricKey prefixes for a 32-byte private key, used to import seeds as PKCS#8.
 const ED25519_PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
@@ -32,6 +64,7 @@ const X25519_PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x
 
 const SEAL_LABEL = 'burrow/identity-seal/v1\0';
 const FINGERPRINT_LABEL = 'burrow/fingerprint/v1\0';
+const KEM_FINGERPRINT_LABEL = 'burrow/fingerprint-kem/v1\0';
 // Signal's numeric fingerprint iterates SHA-512 5200 times to make a colliding key costly to find.
 const FINGERPRINT_ITERATIONS = 5200;
 
@@ -41,6 +74,7 @@ export function assertPublicKeys(keys: unknown, name: string): asserts keys is P
   const k = keys as Partial<PublicIdentityKeys>;
   assertBytes(k.signingKey, `${name}.signingKey`, 32);
   assertBytes(k.agreementKey, `${name}.agreementKey`, 32);
+  if (k.kemKey !== undefined) assertBytes(k.kemKey, `${name}.kemKey`, XWING_PUBLIC_KEY_BYTES);
 }
 
 /** Throws a TypeError naming `name` unless `identity` looks like an Identity. */
@@ -54,20 +88,29 @@ export function assertIdentity(identity: unknown, name: string): asserts identit
   if (!(i.agreementPrivateKey instanceof CryptoKey) || i.agreementPrivateKey.algorithm.name !== 'X25519') {
     throw new TypeError(`${name}.agreementPrivateKey must be an X25519 CryptoKey`);
   }
+  const kemKey = i.publicKeys!.kemKey;
+  if ((kemKey === undefined) !== (i.kemPrivateKey === undefined)) throw new TypeError(`${name} must have both publicKeys.kemKey and kemPrivateKey, or neither`);
+  if (i.kemPrivateKey !== undefined && (!isKemPrivateKey(i.kemPrivateKey) || !bytesEqual(i.kemPrivateKey.publicKey, kemKey!))) {
+    throw new TypeError(`${name}.kemPrivateKey must be the X-Wing private key of publicKeys.kemKey`);
+  }
 }
 
-/** Generates a fresh identity. Private keys are extractable by default so the identity can be sealed. */
-export async function generateIdentity(options: { extractable?: boolean } = {}): Promise<Identity> {
+/**
+ * Generates a fresh identity, with an X-Wing key pair unless `kem: false` (which makes an identity
+ * like those from before X-Wing, for tests of old objects). Private keys are extractable by
+ * default so the identity can be sealed.
+ */
+export async function generateIdentity(options: { extractable?: boolean; kem?: boolean } = {}): Promise<Identity> {
   const extractable = options.extractable ?? true;
   const signing = (await subtle().generateKey({ name: 'Ed25519' }, extractable, ['sign', 'verify'])) as CryptoKeyPair;
   const agreement = (await subtle().generateKey({ name: 'X25519' }, extractable, ['deriveBits'])) as CryptoKeyPair;
   const signingKey = new Uint8Array(await subtle().exportKey('raw', signing.publicKey));
   const agreementKey = new Uint8Array(await subtle().exportKey('raw', agreement.publicKey));
-  return Object.freeze({
-    publicKeys: Object.freeze({ signingKey, agreementKey }),
-    signingPrivateKey: signing.privateKey,
-    agreementPrivateKey: agreement.privateKey,
-  });
+  if (options.kem === false) return makeIdentity({ signingKey, agreementKey }, signing.privateKey, agreement.privateKey);
+  const seed = generateKemSeed();
+  const kem = kemKeyPairFromSeed(seed, { extractable });
+  seed.fill(0);
+  return makeIdentity({ signingKey, agreementKey, kemKey: kem.publicKey }, signing.privateKey, agreement.privateKey, kem.privateKey);
 }
 
 async function privateSeed(key: CryptoKey, name: string): Promise<Uint8Array> {
@@ -80,14 +123,23 @@ async function privateSeed(key: CryptoKey, name: string): Promise<Uint8Array> {
 }
 
 /**
- * Serialises the identity's private keys: 0x01 ‖ Ed25519 seed (RFC 8032 §5.1.5) ‖ X25519 private key
- * (RFC 7748 §5), 65 bytes. This is the secret itself: seal it before it leaves the device.
+ * Serialises the identity's private keys: 0x02 ‖ Ed25519 seed (RFC 8032 §5.1.5) ‖ X25519 private
+ * key (RFC 7748 §5) ‖ X-Wing seed, 97 bytes — or, for an identity without a KEM key, version 1:
+ * 0x01 ‖ Ed25519 seed ‖ X25519 private key, 65 bytes. This is the secret itself: seal it before it
+ * leaves the device.
  */
 export async function exportIdentitySecret(identity: Identity): Promise<Uint8Array> {
   assertIdentity(identity, 'identity');
   const signingSeed = await privateSeed(identity.signingPrivateKey, 'identity.signingPrivateKey');
   const agreementSeed = await privateSeed(identity.agreementPrivateKey, 'identity.agreementPrivateKey');
-  return concatBytes(Uint8Array.of(SECRET_VERSION), signingSeed, agreementSeed);
+  if (identity.kemPrivateKey === undefined) return concatBytes(Uint8Array.of(SECRET_V1), signingSeed, agreementSeed);
+  let kemSeed: Uint8Array;
+  try {
+    kemSeed = exportKemSeed(identity.kemPrivateKey);
+  } catch {
+    throw new TypeError('identity.kemPrivateKey is not extractable');
+  }
+  return concatBytes(Uint8Array.of(SECRET_V2), signingSeed, agreementSeed, kemSeed);
 }
 
 async function importPrivate(prefix: Uint8Array, seed: Uint8Array, algorithm: 'Ed25519' | 'X25519', extractable: boolean): Promise<{ key: CryptoKey; publicKey: Uint8Array }> {
@@ -102,18 +154,24 @@ async function importPrivate(prefix: Uint8Array, seed: Uint8Array, algorithm: 'E
   return { key, publicKey };
 }
 
-/** Rebuilds an identity from `exportIdentitySecret` output. Throws a TypeError on a malformed secret. */
+function isWellFormedSecret(secret: Uint8Array): boolean {
+  return (secret[0] === SECRET_V1 && secret.length === SECRET_V1_LENGTH) || (secret[0] === SECRET_V2 && secret.length === SECRET_V2_LENGTH);
+}
+
+/**
+ * Rebuilds an identity from `exportIdentitySecret` output, of either version (a version-1 secret
+ * gives an identity without a KEM key). Throws a TypeError on a malformed secret.
+ */
 export async function importIdentitySecret(secret: Uint8Array, options: { extractable?: boolean } = {}): Promise<Identity> {
-  assertBytes(secret, 'secret', SECRET_LENGTH);
-  if (secret[0] !== SECRET_VERSION) throw new TypeError(`secret has unsupported version ${secret[0]}`);
+  assertBytes(secret, 'secret');
+  if (secret[0] !== SECRET_V1 && secret[0] !== SECRET_V2) throw new TypeError(`secret has unsupported version ${secret[0]}`);
+  if (!isWellFormedSecret(secret)) throw new TypeError(`secret of version ${secret[0]} must be ${secret[0] === SECRET_V1 ? SECRET_V1_LENGTH : SECRET_V2_LENGTH} bytes`);
   const extractable = options.extractable ?? true;
   const signing = await importPrivate(ED25519_PKCS8_PREFIX, secret.subarray(1, 33), 'Ed25519', extractable);
   const agreement = await importPrivate(X25519_PKCS8_PREFIX, secret.subarray(33, 65), 'X25519', extractable);
-  return Object.freeze({
-    publicKeys: Object.freeze({ signingKey: signing.publicKey, agreementKey: agreement.publicKey }),
-    signingPrivateKey: signing.key,
-    agreementPrivateKey: agreement.key,
-  });
+  if (secret[0] === SECRET_V1) return makeIdentity({ signingKey: signing.publicKey, agreementKey: agreement.publicKey }, signing.key, agreement.key);
+  const kem = kemKeyPairFromSeed(secret.subarray(65, 65 + XWING_SEED_BYTES), { extractable });
+  return makeIdentity({ signingKey: signing.publicKey, agreementKey: agreement.publicKey, kemKey: kem.publicKey }, signing.key, agreement.key, kem.privateKey);
 }
 
 function sealAad(context: string): Uint8Array {
@@ -150,7 +208,7 @@ export async function openSealedIdentity(
   if (!opened.ok) return fail('identity/unseal-failed');
   const secret = opened.value;
   try {
-    if (secret.length !== SECRET_LENGTH || secret[0] !== SECRET_VERSION) return fail('identity/malformed');
+    if (secret.length === 0 || !isWellFormedSecret(secret)) return fail('identity/malformed');
     return ok(await importIdentitySecret(secret, options));
   } catch {
     return fail('identity/malformed');
@@ -160,7 +218,9 @@ export async function openSealedIdentity(
 }
 
 async function fingerprintDigits(keys: PublicIdentityKeys): Promise<string> {
-  const keyBlob = concatBytes(keys.signingKey, keys.agreementKey);
+  // An X-Wing key is covered through its SHA-512 (a substituted KEM key would let its maker open
+  // every wrap); identities without one keep the fingerprint they always had.
+  const keyBlob = keys.kemKey === undefined ? concatBytes(keys.signingKey, keys.agreementKey) : concatBytes(keys.signingKey, keys.agreementKey, sha512(concatBytes(utf8(KEM_FINGERPRINT_LABEL), keys.kemKey)));
   // Signal's numeric fingerprint construction: H0 = SHA-512(version ‖ keys), Hi = SHA-512(Hi-1 ‖ keys).
   // The 5200 iterations use @noble/hashes: one awaited WebCrypto digest per step is ~10× slower.
   let hash = sha512(concatBytes(utf8(FINGERPRINT_LABEL), keyBlob));

@@ -12,4 +12,5 @@ export * from './profile.js';
 export * from './invite.js';
 export * from './cpace.js';
 export * from './pairing.js';
+export * from './xwing.js';
 export * from './vault.js';

@@ -23,6 +23,7 @@ import { assertPublicKeys, type PublicIdentityKeys } from './identity.js';
 import { hkdfSha256 } from './kdf.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { buf, subtle } from './webcrypto.js';
+import { XWING_PUBLIC_KEY_BYTES } from './xwing.js';
 
 /** Number of decimal digits in a pairing code. */
 export const PAIRING_CODE_DIGITS = 8;
@@ -41,11 +42,18 @@ export type PairingFailureCode =
   | 'pairing/aborted';
 
 const VERSION = 0x01;
-const MessageType = { ToyShare: 1, GuardianShare: 2, ToyConfirm: 3, GuardianConfirm: 4 } as const;
+/**
+ * Message 3 comes in two types: `ToyConfirm` carries Ed25519 + X25519 keys (toys whose identity
+ * predates X-Wing), `ToyConfirmKem` also the toy's 1216-byte X-Wing key. Their key MACs use
+ * different labels, so a relay cannot turn one into the other by adding or dropping the X-Wing key.
+ */
+const MessageType = { ToyShare: 1, GuardianShare: 2, ToyConfirm: 3, GuardianConfirm: 4, ToyConfirmKem: 5 } as const;
 type MessageType = (typeof MessageType)[keyof typeof MessageType];
 const MIN_SESSION_ID = 16;
 const MAX_SESSION_ID = 64;
 const TAG_BYTES = 32;
+const KEYS_BYTES = 64;
+const KEYS_WITH_KEM_BYTES = KEYS_BYTES + XWING_PUBLIC_KEY_BYTES;
 const MAX_ROSTER_ANCHOR = 1024;
 
 // Channel identifier (draft "CPace inputs"): protocol, version and the two roles, so a share made for
@@ -80,10 +88,19 @@ export function pairingCodeForSlot(slot: string): string {
  * guardian's `receiveToyConfirmation` authenticates them. Undefined when the message is not one.
  */
 export function toyKeysOfConfirmation(message: Uint8Array): PublicIdentityKeys | undefined {
-  if (!(message instanceof Uint8Array) || message.length < 3 || message[0] !== VERSION || message[1] !== MessageType.ToyConfirm) return undefined;
+  if (!(message instanceof Uint8Array) || message.length < 3 || message[0] !== VERSION) return undefined;
+  if (message[1] !== MessageType.ToyConfirm && message[1] !== MessageType.ToyConfirmKem) return undefined;
   const body = message.subarray(3 + message[2]!);
-  if (body.length !== 64 + 2 * TAG_BYTES) return undefined;
-  return { signingKey: body.slice(0, 32), agreementKey: body.slice(32, 64) };
+  return parseToyConfirmBody(message[1], body)?.toyKeys;
+}
+
+/** Splits a message-3 body of `type` into the toy's keys, the keys' MAC and the confirmation tag. */
+function parseToyConfirmBody(type: number, body: Uint8Array): { toyKeys: PublicIdentityKeys; keysMac: Uint8Array; tag: Uint8Array } | undefined {
+  const keysLength = type === MessageType.ToyConfirmKem ? KEYS_WITH_KEM_BYTES : KEYS_BYTES;
+  if (body.length !== keysLength + 2 * TAG_BYTES) return undefined;
+  const toyKeys: PublicIdentityKeys = { signingKey: body.slice(0, 32), agreementKey: body.slice(32, 64) };
+  if (type === MessageType.ToyConfirmKem) toyKeys.kemKey = body.slice(KEYS_BYTES, KEYS_WITH_KEM_BYTES);
+  return { toyKeys, keysMac: body.subarray(keysLength, keysLength + TAG_BYTES), tag: body.subarray(keysLength + TAG_BYTES) };
 }
 
 /** The 8 digits of a code as typed by a person (spaces and hyphens ignored), or null if it is not one. */
@@ -167,6 +184,7 @@ function guardianConfirmData(keys: SessionKeys): Uint8Array {
 }
 
 function toyKeysData(toyKeys: PublicIdentityKeys): Uint8Array {
+  if (toyKeys.kemKey !== undefined) return lvCat(utf8('toy keys with kem'), toyKeys.signingKey, toyKeys.agreementKey, toyKeys.kemKey);
   return lvCat(utf8('toy keys'), toyKeys.signingKey, toyKeys.agreementKey);
 }
 
@@ -196,7 +214,8 @@ export function startToyPairing(options: { code: string; toyKeys: PublicIdentity
   assertCode(code);
   assertSessionId(sessionId);
   assertPublicKeys(options.toyKeys, 'toyKeys');
-  const toyKeys = { signingKey: options.toyKeys.signingKey.slice(), agreementKey: options.toyKeys.agreementKey.slice() };
+  const toyKeys: PublicIdentityKeys = { signingKey: options.toyKeys.signingKey.slice(), agreementKey: options.toyKeys.agreementKey.slice() };
+  if (options.toyKeys.kemKey !== undefined) toyKeys.kemKey = options.toyKeys.kemKey.slice();
   const sid = sessionId.slice();
   const cpace = startCPace({ prs: utf8(code), ci: CHANNEL_ID, sid, ad: NO_AD, role: 'initiator' });
   const ownY = cpace.share.y;
@@ -221,6 +240,9 @@ export function startToyPairing(options: { code: string; toyKeys: PublicIdentity
       if (keys === null) return refuse('pairing/bad-message', true);
       const keysMac = await hmac(keys.mac, toyKeysData(toyKeys));
       const tag = await hmac(keys.confirm, toyConfirmData(keys));
+      if (toyKeys.kemKey !== undefined) {
+        return ok({ message: encode(MessageType.ToyConfirmKem, sid, concatBytes(toyKeys.signingKey, toyKeys.agreementKey, toyKeys.kemKey, keysMac, tag)) });
+      }
       return ok({ message: encode(MessageType.ToyConfirm, sid, concatBytes(toyKeys.signingKey, toyKeys.agreementKey, keysMac, tag)) });
     },
     async receiveGuardianConfirmation(message) {
@@ -301,12 +323,12 @@ export function startGuardianPairing(options: { code: string; sessionId: Uint8Ar
       if (phase === 'failed') return fail('pairing/aborted');
       if (phase === 'share-sent') return fail('pairing/out-of-order');
       if (phase === 'done' || keys === null) return fail('pairing/replayed');
-      const decoded = decode(message, MessageType.ToyConfirm, sid, 64 + 2 * TAG_BYTES);
+      const type = message instanceof Uint8Array && message[1] === MessageType.ToyConfirmKem ? MessageType.ToyConfirmKem : MessageType.ToyConfirm;
+      const decoded = decode(message, type, sid);
       if (!decoded.ok) return refuse(decoded.code, decoded.code === 'pairing/bad-message');
-      const body = decoded.body;
-      const toyKeys = { signingKey: body.slice(0, 32), agreementKey: body.slice(32, 64) };
-      const keysMac = body.subarray(64, 64 + TAG_BYTES);
-      const tag = body.subarray(64 + TAG_BYTES);
+      const parsed = parseToyConfirmBody(type, decoded.body);
+      if (parsed === undefined) return refuse('pairing/bad-message', true);
+      const { toyKeys, keysMac, tag } = parsed;
       if (!(await hmacVerify(keys.confirm, tag, toyConfirmData(keys)))) return refuse('pairing/wrong-code', true);
       if (!(await hmacVerify(keys.mac, keysMac, toyKeysData(toyKeys)))) return refuse('pairing/bad-message', true);
       phase = 'done';

@@ -13,6 +13,7 @@ import { assertIdentity, type Identity, type PublicIdentityKeys } from './identi
 import { fail, ok, type CryptoResult } from './result.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 import { sha256 } from './webcrypto.js';
+import { XWING_PUBLIC_KEY_BYTES } from './xwing.js';
 
 export type Role = 'guardian' | 'relative';
 
@@ -45,7 +46,12 @@ export interface FamilySettings {
 }
 
 export interface RosterEntry {
-  version: 1;
+  /**
+   * 1: keys are Ed25519 + X25519 only (every entry written before X-Wing); 2: each member's and
+   * toy's keys also carry an optional X-Wing `kemKey`, covered by the signature. Signing picks 2
+   * whenever some participant has a `kemKey`, so a chain moves from 1 to 2 as identities do.
+   */
+  version: 1 | 2;
   familyId: string;
   epoch: number;
   /** SHA-256 hash (see `hashRosterEntry`) of the previous entry; 32 zero bytes at epoch 0. */
@@ -76,7 +82,10 @@ export interface VerifiedRoster {
 /** Where a caller's trust starts: the genesis hash it was given out of band, or an entry it verified before. */
 export type RosterAnchor = { genesisHash: Uint8Array } | { trustedEntry: RosterEntry };
 
-const VERSION = 1;
+/** Entries without any X-Wing key: byte-for-byte the format from before X-Wing. */
+const VERSION_1 = 1;
+/** Entries whose members and toys may carry an X-Wing key. */
+const VERSION_2 = 2;
 const HASH_LABEL = 'burrow/roster-hash/v1';
 const ZERO_HASH = new Uint8Array(32);
 const MAX_ID_BYTES = 128;
@@ -98,7 +107,13 @@ function isId(value: unknown): value is string {
 function isKeys(keys: unknown): keys is PublicIdentityKeys {
   if (typeof keys !== 'object' || keys === null) return false;
   const k = keys as Partial<PublicIdentityKeys>;
+  if (k.kemKey !== undefined && !(k.kemKey instanceof Uint8Array && k.kemKey.length === XWING_PUBLIC_KEY_BYTES)) return false;
   return k.signingKey instanceof Uint8Array && k.signingKey.length === 32 && k.agreementKey instanceof Uint8Array && k.agreementKey.length === 32;
+}
+
+function hasKemKey(participant: unknown): boolean {
+  const keys = typeof participant === 'object' && participant !== null ? (participant as { keys?: unknown }).keys : undefined;
+  return typeof keys === 'object' && keys !== null && (keys as PublicIdentityKeys).kemKey !== undefined;
 }
 
 function isTimeZone(value: unknown): boolean {
@@ -141,7 +156,9 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
 
 function entryProblem(entry: RosterEntry): string | undefined {
   if (typeof entry !== 'object' || entry === null) return 'entry';
-  if (entry.version !== VERSION) return 'version';
+  if (entry.version !== VERSION_1 && entry.version !== VERSION_2) return 'version';
+  // A version-1 entry has no place for an X-Wing key: signing it would silently drop the key.
+  if (entry.version === VERSION_1 && Array.isArray(entry.members) && Array.isArray(entry.toys) && (entry.members.some(hasKemKey) || entry.toys.some(hasKemKey))) return 'version';
   if (!isId(entry.familyId)) return 'familyId';
   if (!Number.isSafeInteger(entry.epoch) || entry.epoch < 0) return 'epoch';
   if (!(entry.previousHash instanceof Uint8Array) || entry.previousHash.length !== 32) return 'previousHash';
@@ -153,13 +170,26 @@ function entryProblem(entry: RosterEntry): string | undefined {
 /** The canonical bytes an entry's signature covers (everything but the signature). */
 export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Uint8Array {
   const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).fixed(entry.previousHash);
+  // Version 2 adds, after the X25519 key, 0 (no X-Wing key) or 1 ‖ the 1216-byte X-Wing key.
+  const writeKeys = (keys: PublicIdentityKeys) => {
+    w.fixed(keys.signingKey).fixed(keys.agreementKey);
+    if (entry.version === VERSION_2) {
+      if (keys.kemKey === undefined) w.u8(0);
+      else w.u8(1).fixed(keys.kemKey);
+    }
+  };
   w.u32(entry.members.length);
   for (const m of entry.members) {
-    w.string(m.accountId).u8(m.role === 'guardian' ? 1 : 2).fixed(m.keys.signingKey).fixed(m.keys.agreementKey);
+    w.string(m.accountId).u8(m.role === 'guardian' ? 1 : 2);
+    writeKeys(m.keys);
     w.strings(m.children ?? []).u8(m.needsApproval ? 1 : 0);
   }
   w.u32(entry.toys.length);
-  for (const t of entry.toys) w.string(t.toyId).fixed(t.keys.signingKey).fixed(t.keys.agreementKey).string(t.childId);
+  for (const t of entry.toys) {
+    w.string(t.toyId);
+    writeKeys(t.keys);
+    w.string(t.childId);
+  }
   const s = entry.settings;
   w.u8(s.volumeLimit).u16(s.retentionDays);
   if (s.quietHours) w.u8(1).string(s.quietHours.start).string(s.quietHours.end).string(s.quietHours.timeZone);
@@ -172,8 +202,14 @@ export function encodeRosterEntry(entry: RosterEntry): Uint8Array {
   return concatBytes(encodeRosterEntryBody(entry), new CanonicalWriter().bytes(entry.signature).finish());
 }
 
-function readKeys(r: CanonicalReader): PublicIdentityKeys {
-  return { signingKey: r.fixed(32), agreementKey: r.fixed(32) };
+function readKeys(r: CanonicalReader, version: number): PublicIdentityKeys {
+  const keys: PublicIdentityKeys = { signingKey: r.fixed(32), agreementKey: r.fixed(32) };
+  if (version === VERSION_2) {
+    const hasKem = r.u8();
+    if (hasKem > 1) throw new CanonicalError('bad X-Wing key flag');
+    if (hasKem === 1) keys.kemKey = r.fixed(XWING_PUBLIC_KEY_BYTES);
+  }
+  return keys;
 }
 
 /** Parses `encodeRosterEntry` output (e.g. from the server); does not verify it — `verifyRoster` does. */
@@ -182,7 +218,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
   try {
     const r = new CanonicalReader(bytes);
     const version = r.u8();
-    if (version !== VERSION) return fail('roster/malformed');
+    if (version !== VERSION_1 && version !== VERSION_2) return fail('roster/malformed');
     const familyId = r.string(MAX_ID_BYTES);
     const epoch = r.u64();
     const previousHash = r.fixed(32);
@@ -193,7 +229,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
       const accountId = r.string(MAX_ID_BYTES);
       const roleByte = r.u8();
       if (roleByte !== 1 && roleByte !== 2) return fail('roster/malformed');
-      const keys = readKeys(r);
+      const keys = readKeys(r, version);
       const children = r.strings(MAX_CHILDREN, MAX_ID_BYTES);
       const approvalByte = r.u8();
       if (approvalByte > 1) return fail('roster/malformed');
@@ -204,7 +240,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     const toyCount = r.u32();
     if (toyCount > MAX_TOYS) return fail('roster/malformed');
     const toys: Toy[] = [];
-    for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r), childId: r.string(MAX_ID_BYTES) });
+    for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r, version), childId: r.string(MAX_ID_BYTES) });
     const settings: FamilySettings = { volumeLimit: r.u8(), retentionDays: r.u16() };
     const hasQuiet = r.u8();
     if (hasQuiet > 1) return fail('roster/malformed');
@@ -212,7 +248,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     const signerId = r.string(MAX_ID_BYTES);
     const signature = r.bytes(64);
     r.end();
-    const entry: RosterEntry = { version: VERSION, familyId, epoch, previousHash, members, toys, settings, signerId, signature };
+    const entry: RosterEntry = { version, familyId, epoch, previousHash, members, toys, settings, signerId, signature };
     if (entryProblem(entry) !== undefined) return fail('roster/malformed');
     // A non-canonical encoding (e.g. a guardian with children) would hash differently from its body.
     if (!bytesEqual(encodeRosterEntry(entry), bytes)) return fail('roster/malformed');
@@ -228,14 +264,20 @@ export async function hashRosterEntry(entry: RosterEntry): Promise<Uint8Array> {
   return sha256(labelled(HASH_LABEL, encodeRosterEntry(entry)));
 }
 
+function copyKeys(keys: PublicIdentityKeys): PublicIdentityKeys {
+  const out: PublicIdentityKeys = { signingKey: keys.signingKey.slice(), agreementKey: keys.agreementKey.slice() };
+  if (keys.kemKey !== undefined) out.kemKey = keys.kemKey.slice();
+  return out;
+}
+
 function normalise(members: readonly Member[], toys: readonly Toy[], settings: FamilySettings): Pick<RosterEntry, 'members' | 'toys' | 'settings'> {
   return {
     members: members.map((m) => {
-      const out: Member = { accountId: m.accountId, role: m.role, keys: { signingKey: m.keys.signingKey.slice(), agreementKey: m.keys.agreementKey.slice() }, children: m.role === 'guardian' ? [] : [...(m.children ?? [])] };
+      const out: Member = { accountId: m.accountId, role: m.role, keys: copyKeys(m.keys), children: m.role === 'guardian' ? [] : [...(m.children ?? [])] };
       if (m.needsApproval) out.needsApproval = true;
       return out;
     }),
-    toys: toys.map((t) => ({ toyId: t.toyId, keys: { signingKey: t.keys.signingKey.slice(), agreementKey: t.keys.agreementKey.slice() }, childId: t.childId })),
+    toys: toys.map((t) => ({ toyId: t.toyId, keys: copyKeys(t.keys), childId: t.childId })),
     settings: settings.quietHours
       ? { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays, quietHours: { ...settings.quietHours } }
       : { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays },
@@ -245,10 +287,13 @@ function normalise(members: readonly Member[], toys: readonly Toy[], settings: F
 /**
  * Signs an entry body as `signer`. Low level: it checks well-formedness but not authority —
  * use `createGenesisEntry` / `appendRosterEntry`, which do. Exposed for tests of forged entries.
+ * The entry is version 2 when some member or toy has an X-Wing key, else version 1.
  */
 export async function signRosterEntry(body: Omit<RosterEntry, 'signature' | 'version'>, signer: Identity): Promise<RosterEntry> {
   assertIdentity(signer, 'signer');
-  const unsigned = { version: VERSION as 1, ...body, ...normalise(body.members, body.toys, body.settings) };
+  const contents = normalise(body.members, body.toys, body.settings);
+  const version: 1 | 2 = Array.isArray(body.members) && Array.isArray(body.toys) && (body.members.some(hasKemKey) || body.toys.some(hasKemKey)) ? VERSION_2 : VERSION_1;
+  const unsigned = { version, ...body, ...contents };
   const problem = entryProblem({ ...unsigned, signature: new Uint8Array(64) });
   if (problem !== undefined) throw new TypeError(`roster entry is not well formed: ${problem}`);
   const signature = await signLabelled(signer, SIGNATURE_LABELS.rosterEntry, encodeRosterEntryBody(unsigned));

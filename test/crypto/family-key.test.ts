@@ -52,7 +52,9 @@ describe('family keys', () => {
     expect(wraps.map((w) => w.recipientId).sort()).toEqual(['aunt', 'dad', 'gran', 'mum', 'toy-1']);
     for (const p of [f.mum, f.dad, f.gran, f.aunt, f.toy]) {
       const wrap = wraps.find((w) => w.recipientId === p.accountId)!;
-      expect(wrap.suite).toBe('hpke-x25519-sha256-aes256gcm');
+      // Identities made now have X-Wing keys, so the hybrid suite is the default.
+      expect(wrap.suite).toBe('hpke-xwing-sha256-aes256gcm');
+      expect(wrap.enc).toHaveLength(1120);
       const result = await unwrapFamilyKey(wrap, { familyId: 'fam-1', recipientId: p.accountId, agreementPrivateKey: p.identity.agreementPrivateKey, epoch: 1 });
       expect(result.ok && bytesEqual(result.value, key)).toBe(true);
     }
@@ -101,7 +103,7 @@ describe('family keys', () => {
   it('an unknown suite is refused by name, so new suites can be added beside the old', async () => {
     const f = await family();
     const wrap = await wrapFamilyKey({ familyId: 'fam-1', epoch: 1, key: generateFamilyKey(), recipient: { id: 'mum', agreementKey: f.mum.identity.publicKeys.agreementKey } });
-    const future = { ...wrap, suite: 'hpke-xwing-sha256-aes256gcm' } as unknown as WrappedKey;
+    const future = { ...wrap, suite: 'hpke-mlkem1024-sha384-aes256gcm' } as unknown as WrappedKey;
     expect(await unwrapFamilyKey(future, { familyId: 'fam-1', recipientId: 'mum', agreementPrivateKey: f.mum.identity.agreementPrivateKey })).toEqual({ ok: false, code: 'family-key/unsupported-suite' });
   });
 

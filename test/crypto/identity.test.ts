@@ -28,10 +28,13 @@ describe('identities', () => {
   it('an exported secret imports to the same public keys and a working signing key', async () => {
     const identity = await generateIdentity();
     const secret = await exportIdentitySecret(identity);
-    expect(secret).toHaveLength(65);
+    // Version 2: Ed25519 seed, X25519 key and X-Wing seed.
+    expect(secret).toHaveLength(97);
+    expect(secret[0]).toBe(2);
     const again = await importIdentitySecret(secret, { extractable: false });
     expect(bytesEqual(again.publicKeys.signingKey, identity.publicKeys.signingKey)).toBe(true);
     expect(bytesEqual(again.publicKeys.agreementKey, identity.publicKeys.agreementKey)).toBe(true);
+    expect(bytesEqual(again.publicKeys.kemKey!, identity.publicKeys.kemKey!)).toBe(true);
     expect(again.signingPrivateKey.extractable).toBe(false);
     expect(await signs(again)).toBe(true);
   });
@@ -94,7 +97,7 @@ describe('fingerprints and safety numbers', () => {
     const identity = await generateIdentity();
     const f = await fingerprint(identity.publicKeys);
     expect(f).toMatch(/^\d{5}( \d{5}){5}$/);
-    const copy = { signingKey: identity.publicKeys.signingKey.slice(), agreementKey: identity.publicKeys.agreementKey.slice() };
+    const copy = { signingKey: identity.publicKeys.signingKey.slice(), agreementKey: identity.publicKeys.agreementKey.slice(), kemKey: identity.publicKeys.kemKey!.slice() };
     expect(await fingerprint(copy)).toBe(f);
   });
 
