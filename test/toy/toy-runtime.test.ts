@@ -1,0 +1,147 @@
+/**
+ * The toy's decisions without a server: a signed roster built here, envelopes sealed here, and the
+ * toy runtime deciding play / wait / refuse (with its reason code) only from its verified roster.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decideMessage, loadToyFamilyOffline, quietUntil, sealToyReply, type ToyDevice, type ToyFamily, type ToyTrust } from '../../src/client/toy-runtime.js';
+import { commandWords, fullJitterDelay } from '../../src/toy/commands.js';
+import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+import { approveMessage, openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
+import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
+import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, hashRosterEntry, verifyRoster, type FamilySettings, type Member, type RosterEntry } from '../../src/crypto/roster.js';
+
+const familyId = 'fam-toy-runtime';
+const settings: FamilySettings = { volumeLimit: 40, retentionDays: 30 };
+let ids: Record<'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger' | 'toy', Identity>;
+let chain: RosterEntry[];
+const keys: Record<number, Uint8Array> = {};
+let device: ToyDevice;
+let family: ToyFamily;
+let trust: ToyTrust;
+
+function member(name: 'mum' | 'gran' | 'aunt' | 'uncle', extra: Partial<Member> = {}): Member {
+  return name === 'mum' ? { accountId: 'mum', role: 'guardian', keys: ids.mum.publicKeys } : { accountId: name, role: 'relative', keys: ids[name].publicKeys, children: ['child-1'], ...extra };
+}
+
+async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', options: { epoch?: number; recipients?: string[]; signer?: Identity } = {}) {
+  const epoch = options.epoch ?? chain.at(-1)!.epoch;
+  const sealed = await sealMessage({
+    familyId,
+    epoch,
+    familyKey: keys[epoch]!,
+    sender: { accountId: from, identity: options.signer ?? ids[from] },
+    recipients: options.recipients ?? ['child-1'],
+    audio: randomBytes(64),
+    audioType: 'audio/wav',
+    durationMs: 1000,
+    createdAt: Date.now(),
+  });
+  return { envelope: sealed.bytes, view: { messageId: toBase64Url(sealed.header.messageId), ciphertextHash: toBase64Url(sealed.ciphertextHash), approvals: [] as Array<{ guardianId: string; signature: string }> }, sealed };
+}
+
+beforeAll(async () => {
+  const [mum, gran, aunt, uncle, stranger, toy] = await Promise.all(Array.from({ length: 6 }, () => generateIdentity()));
+  ids = { mum: mum!, gran: gran!, aunt: aunt!, uncle: uncle!, stranger: stranger!, toy: toy! };
+  const signer = { accountId: 'mum', identity: ids.mum };
+  chain = [await createGenesisEntry({ familyId, creator: signer, settings })];
+  const toys = [{ toyId: 'toy-1', keys: ids.toy.publicKeys, childId: 'child-1' }];
+  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true }), member('uncle')], toys, settings }));
+  // Epoch 2: the uncle is removed.
+  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true })], toys, settings }));
+  for (const entry of chain) keys[entry.epoch] = generateFamilyKey();
+  device = { toyId: 'toy-1', familyId, identity: ids.toy };
+  trust = { genesisHash: await hashRosterEntry(chain[0]!), chain: chain.map(encodeRosterEntry), keys: { 1: keys[1]!, 2: keys[2]! } };
+  family = await loadToyFamilyOffline(device, trust);
+});
+
+describe('the toy decides from its verified roster', () => {
+  it("plays a guardian's message to its child at the signed volume limit", async () => {
+    const { envelope, view } = await seal('mum');
+    const decision = await decideMessage(family, { envelope, view, now: Date.now() });
+    expect(decision.action).toBe('play');
+    expect(decision.action === 'play' && decision.volume).toBe(40);
+  });
+
+  it('refuses a forged message, a removed member, a swapped blob, a wrong hash and a message for another child', async () => {
+    const now = Date.now();
+    const forged = await seal('mum', { signer: ids.stranger });
+    expect(await decideMessage(family, { ...forged, now })).toEqual({ action: 'refuse', reason: 'envelope/bad-signature' });
+    const stranger = await seal('stranger');
+    expect(await decideMessage(family, { ...stranger, now })).toEqual({ action: 'refuse', reason: 'envelope/sender-not-member' });
+    const removed = await seal('uncle', { epoch: 1 });
+    expect(await decideMessage(family, { ...removed, now })).toEqual({ action: 'refuse', reason: 'envelope/sender-removed' });
+    const a = await seal('mum');
+    const b = await seal('mum');
+    expect(await decideMessage(family, { envelope: b.envelope, view: a.view, now })).toEqual({ action: 'refuse', reason: 'envelope/id-mismatch' });
+    expect(await decideMessage(family, { envelope: a.envelope, view: { ...a.view, ciphertextHash: b.view.ciphertextHash }, now })).toEqual({ action: 'refuse', reason: 'toy/hash-mismatch' });
+    const elsewhere = await seal('mum', { recipients: ['child-2'] });
+    expect(await decideMessage(family, { ...elsewhere, now })).toEqual({ action: 'refuse', reason: 'toy/not-for-this-toy' });
+    const garbage = randomBytes(200);
+    expect(await decideMessage(family, { envelope: garbage, view: a.view, now })).toEqual({ action: 'refuse', reason: 'envelope/malformed' });
+  });
+
+  it("waits for a guardian's approval of a relative who needs one, then plays", async () => {
+    const { envelope, view, sealed } = await seal('aunt');
+    expect(await decideMessage(family, { envelope, view, now: Date.now() })).toEqual({ action: 'wait', reason: 'envelope/needs-approval' });
+    // An approval by someone who is not a guardian does not count.
+    const fake = await approveMessage({ guardian: { accountId: 'gran', identity: ids.gran }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    expect((await decideMessage(family, { envelope, view: { ...view, approvals: [{ guardianId: 'gran', signature: toBase64Url(fake.signature) }] }, now: Date.now() })).action).toBe('wait');
+    const real = await approveMessage({ guardian: { accountId: 'mum', identity: ids.mum }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    expect((await decideMessage(family, { envelope, view: { ...view, approvals: [{ guardianId: 'mum', signature: toBase64Url(real.signature) }] }, now: Date.now() })).action).toBe('play');
+  });
+
+  it('keeps messages for the end of signed quiet hours, across midnight and in the signed time zone', async () => {
+    const quiet: FamilySettings = { ...settings, quietHours: { start: '19:30', end: '07:00', timeZone: 'UTC' } };
+    expect(quietUntil(quiet, Date.parse('2026-01-01T12:00:00Z'))).toBeUndefined();
+    expect(quietUntil(quiet, Date.parse('2026-01-01T20:00:30Z'))).toBe(Date.parse('2026-01-02T07:00:00Z'));
+    expect(quietUntil(quiet, Date.parse('2026-01-02T06:59:00Z'))).toBe(Date.parse('2026-01-02T07:00:00Z'));
+    // 20:00 in Berlin (winter, UTC+1) is 19:00 UTC.
+    const berlin: FamilySettings = { ...settings, quietHours: { start: '19:30', end: '07:00', timeZone: 'Europe/Berlin' } };
+    expect(quietUntil(berlin, Date.parse('2026-01-01T19:00:00Z'))).toBe(Date.parse('2026-01-02T06:00:00Z'));
+
+    const signer = { accountId: 'mum', identity: ids.mum };
+    const quietChain = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: chain[2]!.toys, settings: quiet })];
+    keys[3] = generateFamilyKey();
+    const quietFamily = await loadToyFamilyOffline(device, { ...trust, chain: quietChain.map(encodeRosterEntry), keys: { ...trust.keys, 3: keys[3] } });
+    chain = quietChain;
+    const { envelope, view } = await seal('mum');
+    expect(await decideMessage(quietFamily, { envelope, view, now: Date.parse('2026-01-01T22:00:00Z') })).toEqual({ action: 'wait', reason: 'toy/quiet-hours', notBefore: Date.parse('2026-01-02T07:00:00Z') });
+    expect((await decideMessage(quietFamily, { envelope, view, now: Date.parse('2026-01-02T07:00:00Z') })).action).toBe('play');
+    chain = quietChain.slice(0, 3);
+  });
+
+  it('stops when the toy is not in its roster with its own keys, and refuses a stored chain that does not verify', async () => {
+    const signer = { accountId: 'mum', identity: ids.mum };
+    const without = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: [], settings })];
+    await expect(loadToyFamilyOffline(device, { ...trust, chain: without.map(encodeRosterEntry) })).rejects.toMatchObject({ code: 'client/toy-removed' });
+    const other = await generateIdentity();
+    await expect(loadToyFamilyOffline({ ...device, identity: other }, trust)).rejects.toMatchObject({ code: 'client/toy-removed' });
+    await expect(loadToyFamilyOffline(device, { ...trust, genesisHash: randomBytes(32) })).rejects.toMatchObject({ code: 'client/no-anchor' });
+  });
+
+  it("seals a reply into its child's conversation that the family opens as the toy's", async () => {
+    const reply = await sealToyReply(family, device, { audio: randomBytes(100), audioType: 'audio/wav', durationMs: 500, messageId: randomBytes(16), createdAt: Date.now() });
+    const verified = await verifyRoster(chain.slice(0, 3), { genesisHash: trust.genesisHash });
+    if (!verified.ok) throw new Error('the chain must verify');
+    const opened = await openAndVerifyMessage(reply.envelope, { roster: verified.value, familyKeyForEpoch: (e) => keys[e] });
+    expect(opened.ok && opened.value.sender).toEqual({ kind: 'toy', id: 'toy-1' });
+    expect(opened.ok && opened.value.header.recipients).toEqual(['child-1']);
+  });
+});
+
+describe('the reference toy helpers', () => {
+  it('fills command placeholders per word, without a shell', () => {
+    expect(commandWords('ffplay -nodisp -autoexit -volume {volume} {file}', { file: '/tmp/a b.wav', volume: '40' })).toEqual(['ffplay', '-nodisp', '-autoexit', '-volume', '40', '/tmp/a b.wav']);
+    expect(commandWords(`sh -c 'cat {file} > /dev/null'`, { file: 'x.wav' })).toEqual(['sh', '-c', 'cat x.wav > /dev/null']);
+    expect(() => commandWords('   ', {})).toThrow(TypeError);
+  });
+
+  it('backs off exponentially with full jitter, capped', () => {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const delay = fullJitterDelay(attempt, 500, 30_000);
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThanOrEqual(Math.min(30_000, 500 * 2 ** attempt));
+    }
+  });
+});
