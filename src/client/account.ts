@@ -3,7 +3,7 @@
  * sealed under a key derived from OPAQUE's export_key, a recovery code that seals a second copy,
  * and the session calls. The server sees neither the password, the recovery code nor a private key.
  */
-import * as opaque from '@serenity-kit/opaque';
+import type * as Opaque from '@serenity-kit/opaque';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
 import {
   exportIdentitySecret,
@@ -19,9 +19,18 @@ import type { SessionGranted } from '../protocol/accounts.js';
 import type { PublicIdentity } from '../protocol/common.js';
 import { errorCatalogue, problemType } from '../protocol/errors.js';
 import { ApiError, BurrowApi, type AuthMode } from './api.js';
-import { checkPassword } from './password-policy.js';
 import { deriveRecoveryKeys, generateRecoveryCode } from './recovery-code.js';
 import type { SessionStore, StoredSession } from './session-store.js';
+
+/**
+ * OPAQUE (a WebAssembly module) and the password policy (a large dictionary) load on first use, not
+ * with this module: a web page that only resumes a session never downloads either.
+ */
+async function loadOpaque(): Promise<typeof Opaque> {
+  const opaque = await import('@serenity-kit/opaque');
+  await opaque.ready;
+  return opaque;
+}
 
 /** HKDF label turning OPAQUE's export_key (RFC 9807 §6.4.4) into the identity sealing key. */
 const EXPORT_KEY_SEAL_LABEL = 'burrow/identity-seal/v1';
@@ -106,7 +115,8 @@ function normaliseEmail(email: string): string {
   return trimmed;
 }
 
-function assertPolicy(password: string, email: string): void {
+async function assertPolicy(password: string, email: string): Promise<void> {
+  const { checkPassword } = await import('./password-policy.js');
   const check = checkPassword(password, { email });
   if (!check.ok) throw new AccountError('client/weak-password', 'The password is too weak.', check.feedback);
 }
@@ -162,8 +172,8 @@ export interface Registration {
  */
 export async function registerAccount(options: NewSessionOptions & { email: string; password: string }): Promise<Registration> {
   const email = normaliseEmail(options.email);
-  assertPolicy(options.password, email);
-  await opaque.ready;
+  await assertPolicy(options.password, email);
+  const opaque = await loadOpaque();
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password: options.password });
   const { registrationResponse } = await options.api.registerStart({ email, registrationRequest });
   const { registrationRecord, exportKey } = opaque.client.finishRegistration({
@@ -203,7 +213,7 @@ export interface SignedIn {
 export async function loginAccount(options: NewSessionOptions & { email: string; password: string }): Promise<SignedIn> {
   const email = normaliseEmail(options.email);
   if (typeof options.password !== 'string') throw new TypeError('password must be a string');
-  await opaque.ready;
+  const opaque = await loadOpaque();
   const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password: options.password });
   const { loginId, loginResponse } = await options.api.loginStart({ email, startLoginRequest });
   const finished = opaque.client.finishLogin({ clientLoginState, loginResponse, password: options.password });
@@ -244,9 +254,9 @@ export interface Recovery extends SignedIn {
  */
 export async function recoverAccount(options: NewSessionOptions & { email: string; recoveryCode: string; newPassword: string }): Promise<Recovery> {
   const email = normaliseEmail(options.email);
-  assertPolicy(options.newPassword, email);
+  await assertPolicy(options.newPassword, email);
   const oldKeys = await deriveRecoveryKeys(options.recoveryCode);
-  await opaque.ready;
+  const opaque = await loadOpaque();
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password: options.newPassword });
   const recoveryProof = toBase64Url(oldKeys.recoveryProof);
   const started = await options.api.recoverStart({ email, recoveryProof, registrationRequest });
