@@ -666,3 +666,48 @@ function recordOf(view: MessageViewT): InboxRecord {
     approvals: view.approvals,
   };
 }
+
+/** A `ToyStorage` that lives as long as the page or process (tests; a web toy may persist it itself). */
+export class MemoryToyStorage implements ToyStorage {
+  #trust: ToyTrust | undefined;
+  #inbox: Record<string, InboxRecord> = {};
+  readonly #envelopes = new Map<string, Uint8Array>();
+  readonly #outbox = new Map<string, OutboxItem>();
+
+  loadTrust(): Promise<ToyTrust | undefined> {
+    return Promise.resolve(this.#trust === undefined ? undefined : structuredClone(this.#trust));
+  }
+  saveTrust(trust: ToyTrust): Promise<void> {
+    this.#trust = structuredClone(trust);
+    return Promise.resolve();
+  }
+  loadInbox(): Promise<Record<string, InboxRecord>> {
+    return Promise.resolve(structuredClone(this.#inbox));
+  }
+  saveInbox(inbox: Record<string, InboxRecord>): Promise<void> {
+    this.#inbox = structuredClone(inbox);
+    return Promise.resolve();
+  }
+  saveEnvelope(messageId: string, envelope: Uint8Array): Promise<void> {
+    this.#envelopes.set(messageId, envelope.slice());
+    return Promise.resolve();
+  }
+  loadEnvelope(messageId: string): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.#envelopes.get(messageId)?.slice());
+  }
+  deleteEnvelope(messageId: string): Promise<void> {
+    this.#envelopes.delete(messageId);
+    return Promise.resolve();
+  }
+  loadOutbox(): Promise<OutboxItem[]> {
+    return Promise.resolve([...this.#outbox.values()].map((item) => structuredClone(item)).sort((a, b) => a.seq - b.seq));
+  }
+  putOutbox(item: OutboxItem): Promise<void> {
+    this.#outbox.set(item.messageId, structuredClone(item));
+    return Promise.resolve();
+  }
+  removeOutbox(messageId: string): Promise<void> {
+    this.#outbox.delete(messageId);
+    return Promise.resolve();
+  }
+}
