@@ -1,10 +1,8 @@
-/** The virtual toy page at /toy (task E2 builds it out; this placeholder keeps the build whole). */
+/** The virtual toy page at /toy: a toy in a browser tab, for demos and tests (see toy-app.tsx). */
 import { render } from 'preact';
-import { Page } from '../ui/kit.js';
+import { ToyApp } from './toy-app.js';
+import { VirtualToy } from './virtual-toy.js';
+import './toy.css';
 
-render(
-  <Page title="Virtual toy">
-    <p>The virtual toy is being built.</p>
-  </Page>,
-  document.getElementById('toy')!,
-);
+const toy = new VirtualToy(location.origin);
+render(<ToyApp toy={toy} />, document.getElementById('toy')!);

@@ -1,10 +1,11 @@
 /**
  * Where the virtual toy keeps itself between page loads: one IndexedDB database of this origin.
- * Its identity's private keys are stored as non-extractable WebCrypto keys (IndexedDB keeps
- * CryptoKey objects as they are; script can use them but never read them). The device token,
- * the roster head it trusts, the family keys it unwrapped and its queued replies are kept as they
- * are: they are the toy's secrets, as the reference toy's 0600 state files are. Nothing goes to
- * localStorage or into a URL.
+ * Its identity's secret and its device token are stored sealed under a device key that is a
+ * non-extractable WebCrypto key (IndexedDB keeps CryptoKey objects as they are: script can use
+ * them but never read them); in memory the identity's Ed25519 and X25519 keys are non-extractable
+ * CryptoKeys too. The roster chain it trusts, the family keys it unwrapped, its inbox and its
+ * queued replies are kept as they are: they are the toy's secrets, as the reference toy's 0600
+ * state files are. Nothing goes to localStorage or into a URL.
  */
 
 const DB_NAME = 'burrow-virtual-toy';
@@ -54,3 +55,44 @@ export const toyStore = {
     await run('readwrite', (store) => store.clear());
   },
 };
+
+/** A sealed secret: AES-256-GCM under the toy's device key, bound to what it is (`label`). */
+export interface SealedSecret {
+  iv: Uint8Array;
+  ciphertext: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The toy's device key: AES-256-GCM, generated in this browser as non-extractable and kept in
+ * IndexedDB as a CryptoKey, so script can seal and open with it but no one can read it out.
+ */
+async function deviceKey(): Promise<CryptoKey> {
+  const existing = await toyStore.get<CryptoKey>('device-key');
+  if (existing !== undefined) return existing;
+  const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  await toyStore.put('device-key', key);
+  return key;
+}
+
+/**
+ * Seals a secret that cannot itself be a non-extractable CryptoKey (the identity's secret, whose
+ * X-Wing part is no WebCrypto key; the device token) under the device key. Nonce: 96 random bits
+ * per seal, far below GCM's limit for the handful of seals a toy makes.
+ */
+export async function sealSecret(label: string, secret: Uint8Array): Promise<SealedSecret> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ciphertext = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: encoder.encode(`burrow/virtual-toy/${label}`) }, await deviceKey(), secret.slice());
+  return { iv, ciphertext: new Uint8Array(ciphertext) };
+}
+
+/** Opens `sealSecret` output; undefined when it does not open (another device key, damaged). */
+export async function openSecret(label: string, sealed: SealedSecret): Promise<Uint8Array | undefined> {
+  try {
+    const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.iv.slice(), additionalData: encoder.encode(`burrow/virtual-toy/${label}`) }, await deviceKey(), sealed.ciphertext.slice());
+    return new Uint8Array(plain);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,440 @@
+/**
+ * The virtual toy's behaviour, without its looks: pairing by code, then the same loop as the
+ * reference toy (src/toy/) — verify the family from its own trust anchor, fetch, verify and play
+ * new messages, acknowledge them, record and send replies (queued while offline), reset. Every
+ * decision (play or refuse, volume, quiet hours) is the client library's ToyRuntime
+ * (src/client/toy-runtime.ts); this file only wires it to the page: IndexedDB, Web Audio, a poll.
+ *
+ * The page cannot send an Authorization header on a WebSocket, and a toy's device token is a
+ * bearer token only (never a cookie), so the virtual toy asks the server every few seconds
+ * instead of holding the live channel open.
+ */
+import { BurrowApi } from '../../client/api.js';
+import { ClientError } from '../../client/client-error.js';
+import { isOffline, isTokenDead, ToyRuntime, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust } from '../../client/toy-runtime.js';
+import { startToyPairingAttempt, type PairedToy, type ToyPairingAttempt } from '../../client/toys.js';
+import { fromBase64Url } from '../../crypto/bytes.js';
+import { exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity } from '../../crypto/identity.js';
+import { openProfile } from '../../crypto/profile.js';
+import { encodeRosterEntry } from '../../crypto/roster.js';
+import { FamilyView } from '../../protocol/families.js';
+import { decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
+import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';
+
+/** How often the toy asks the server for news while paired. */
+export const POLL_MS = 1_500;
+/** A press shorter than this starts a recording that a second press stops (tap-to-start, tap-to-stop). */
+export const HOLD_THRESHOLD_MS = 450;
+/** Shorter recordings are dropped ("hold the button while you speak"). */
+const MIN_RECORDING_MS = 300;
+
+/** What the toy keeps about itself once paired (IndexedDB; its secrets sealed under the device key). */
+interface StoredDevice {
+  baseUrl: string;
+  toyId: string;
+  familyId: string;
+  /** The device token (`toy.…`), sealed. */
+  token: SealedSecret;
+  /** The identity's private keys (exportIdentitySecret), sealed. */
+  identity: SealedSecret;
+}
+
+/** The paired toy in memory: its identity's keys non-extractable. */
+interface Device {
+  baseUrl: string;
+  toyId: string;
+  familyId: string;
+  deviceToken: string;
+  identity: Identity;
+}
+
+/** Everything the page shows; nothing secret (no key, token or audio). */
+export interface ToySnapshot {
+  phase: 'off' | 'starting' | 'pairing' | 'pairing-ended' | 'paired' | 'removed' | 'failed';
+  pairing?: { code: string; expiresAt: number; runsLeft?: number };
+  child?: { emoji?: string; name?: string };
+  online: boolean;
+  /** Replies recorded but not yet accepted by the server. */
+  queued: number;
+  sent: number;
+  played: number;
+  refused: number;
+  lastRefusal?: string;
+  waiting: number;
+  quietUntil?: number;
+  volumeLimit?: number;
+  playing?: string;
+  lastPlayed?: { messageId: string; durationMs: number; rms: number };
+  recording: 'idle' | 'holding' | 'latched' | 'sending';
+  /** A plain-words problem to show (an Error or client-library error; never a secret). */
+  error?: unknown;
+  notice?: string;
+}
+
+const INITIAL: ToySnapshot = { phase: 'off', online: false, queued: 0, sent: 0, played: 0, refused: 0, waiting: 0, recording: 'idle' };
+
+/** ToyStorage on IndexedDB: trust, inbox, envelopes and outbox of the one toy of this browser. */
+function indexedDbStorage(): ToyStorage {
+  return {
+    loadTrust: () => toyStore.get<ToyTrust>('trust'),
+    saveTrust: (trust) => toyStore.put('trust', trust),
+    loadInbox: async () => (await toyStore.get<Record<string, InboxRecord>>('inbox')) ?? {},
+    saveInbox: (inbox) => toyStore.put('inbox', inbox),
+    saveEnvelope: (messageId, envelope) => toyStore.put(`envelope:${messageId}`, envelope),
+    loadEnvelope: (messageId) => toyStore.get<Uint8Array>(`envelope:${messageId}`),
+    deleteEnvelope: (messageId) => toyStore.delete(`envelope:${messageId}`),
+    loadOutbox: async () => ((await toyStore.get<OutboxItem[]>('outbox')) ?? []).sort((a, b) => a.seq - b.seq),
+    async putOutbox(item) {
+      const outbox = ((await toyStore.get<OutboxItem[]>('outbox')) ?? []).filter((o) => o.messageId !== item.messageId);
+      outbox.push(item);
+      await toyStore.put('outbox', outbox);
+    },
+    async removeOutbox(messageId) {
+      const outbox = (await toyStore.get<OutboxItem[]>('outbox')) ?? [];
+      await toyStore.put('outbox', outbox.filter((o) => o.messageId !== messageId));
+    },
+  };
+}
+
+/** Opens the stored device: its token and its identity, re-imported with non-extractable keys. */
+async function openDevice(stored: StoredDevice): Promise<Device> {
+  const token = await openSecret('device-token', stored.token);
+  const secret = await openSecret('identity', stored.identity);
+  if (token === undefined || secret === undefined) throw new ClientError('client/no-anchor', 'the toy’s stored keys do not open in this browser: reset the toy and pair it again');
+  try {
+    const identity = await importIdentitySecret(secret, { extractable: false });
+    return { baseUrl: stored.baseUrl, toyId: stored.toyId, familyId: stored.familyId, deviceToken: new TextDecoder().decode(token), identity };
+  } finally {
+    secret.fill(0);
+    token.fill(0);
+  }
+}
+
+/** The virtual toy: one per page. Subscribe to its snapshot; call its actions from the UI. */
+export class VirtualToy {
+  #snapshot: ToySnapshot = INITIAL;
+  readonly #listeners = new Set<(snapshot: ToySnapshot) => void>();
+  readonly #baseUrl: string;
+  #attempt: ToyPairingAttempt | undefined;
+  #abort: AbortController | undefined;
+  #runtime: ToyRuntime | undefined;
+  #device: Device | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The recording in progress (still starting while the microphone opens). */
+  #recording: Promise<Recording> | undefined;
+  #level: Recording | undefined;
+  #pressStartedAt = 0;
+  #generation = 0;
+
+  constructor(baseUrl: string) {
+    this.#baseUrl = baseUrl;
+  }
+
+  get snapshot(): ToySnapshot {
+    return this.#snapshot;
+  }
+
+  subscribe(listener: (snapshot: ToySnapshot) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #set(change: Partial<ToySnapshot>): void {
+    this.#snapshot = { ...this.#snapshot, ...change };
+    for (const listener of this.#listeners) listener(this.#snapshot);
+  }
+
+  /** Switches the toy on (a user gesture, so its speaker may play): resumes its pairing or its family. */
+  async switchOn(): Promise<void> {
+    await unlockAudio().catch(() => undefined);
+    this.#set({ phase: 'starting', error: undefined });
+    try {
+      const stored = await toyStore.get<StoredDevice>('device');
+      if (stored === undefined) await this.#pair();
+      else await this.#run(await openDevice(stored));
+    } catch (error) {
+      this.#set({ phase: 'failed', error });
+    }
+  }
+
+  /** Shows a new code after the last attempt ended. */
+  async newCode(): Promise<void> {
+    this.#set({ phase: 'starting', error: undefined, notice: undefined });
+    try {
+      await this.#pair();
+    } catch (error) {
+      this.#set({ phase: 'failed', error });
+    }
+  }
+
+  async #pair(): Promise<void> {
+    const generation = ++this.#generation;
+    this.#abort?.abort();
+    const abort = new AbortController();
+    this.#abort = abort;
+    // Fresh keys for each attempt. Extractable only until paired: then sealed for storage, and used
+    // from then on as non-extractable keys.
+    const identity = await generateIdentity({ extractable: true });
+    const attempt = await startToyPairingAttempt({ baseUrl: this.#baseUrl, identity });
+    if (generation !== this.#generation) return;
+    this.#attempt = attempt;
+    this.#set({ phase: 'pairing', pairing: { code: attempt.code, expiresAt: attempt.expiresAt }, error: undefined });
+    let paired: PairedToy;
+    try {
+      paired = await attempt.waitUntilPaired({
+        signal: abort.signal,
+        onRun: ({ runsLeft }) => this.#set({ pairing: { code: attempt.code, expiresAt: attempt.expiresAt, runsLeft } }),
+      });
+    } catch (error) {
+      if (abort.signal.aborted || generation !== this.#generation) return;
+      if (error instanceof ClientError && error.code === 'client/pairing-ended') {
+        this.#set({ phase: 'pairing-ended', pairing: undefined, error: undefined, notice: error.message });
+        return;
+      }
+      throw error;
+    } finally {
+      this.#attempt = undefined;
+    }
+    const secret = await exportIdentitySecret(paired.identity);
+    const stored: StoredDevice = {
+      baseUrl: paired.baseUrl,
+      toyId: paired.toyId,
+      familyId: paired.familyId,
+      token: await sealSecret('device-token', new TextEncoder().encode(paired.deviceToken)),
+      identity: await sealSecret('identity', secret),
+    };
+    secret.fill(0);
+    const trust: ToyTrust = { genesisHash: paired.genesisHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} };
+    await toyStore.put('trust', trust);
+    await toyStore.put('device', stored);
+    await this.#run(await openDevice(stored));
+  }
+
+  async #run(device: Device): Promise<void> {
+    this.#device = device;
+    const api = new BurrowApi({ baseUrl: device.baseUrl, token: device.deviceToken });
+    const toyDevice: ToyDevice = { toyId: device.toyId, familyId: device.familyId, identity: device.identity };
+    const runtime = new ToyRuntime({
+      api,
+      device: toyDevice,
+      storage: indexedDbStorage(),
+      play: (message, { volume, messageId }) => this.#play(message.audio, volume, messageId),
+      log: (entry) => this.#log(entry),
+    });
+    this.#runtime = runtime;
+    const queued = (await toyStore.get<OutboxItem[]>('outbox'))?.length ?? 0;
+    this.#set({ phase: 'paired', pairing: undefined, queued, notice: undefined });
+    try {
+      const family = await runtime.start();
+      this.#family(family, runtime.online);
+      await this.#child(api, family);
+    } catch (error) {
+      if (this.#ended(error)) return;
+      this.#set({ error });
+    }
+    this.#schedule(0);
+  }
+
+  #family(family: ToyFamily, online: boolean): void {
+    this.#set({ online, volumeLimit: family.settings.volumeLimit });
+  }
+
+  /** Opens the child's name and emoji (sealed under the family key), to show whose toy this is. */
+  async #child(api: BurrowApi, family: ToyFamily): Promise<void> {
+    try {
+      const view = await api.call('GET', `/v1/families/${family.familyId}`, FamilyView);
+      const child = view.children.find((c) => c.childId === family.childId);
+      if (child === undefined) return;
+      const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId: family.familyId, kind: 'child', objectId: child.childId, familyKeyForEpoch: family.keyForEpoch });
+      if (!opened.ok) return;
+      const { name, emoji } = opened.value.data;
+      this.#set({ child: { ...(typeof emoji === 'string' ? { emoji } : {}), ...(typeof name === 'string' ? { name } : {}) } });
+    } catch {
+      // Only decoration: the toy works without it.
+    }
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#tick(), delayMs);
+  }
+
+  /** One round: the roster (settings, members), new messages, waiting ones, queued replies. */
+  async #tick(): Promise<void> {
+    const runtime = this.#runtime;
+    if (runtime === undefined || this.#snapshot.phase !== 'paired') return;
+    try {
+      const family = await runtime.refresh();
+      this.#family(family, true);
+      await runtime.flush();
+      await runtime.sync();
+      await runtime.playWaiting();
+      await runtime.expire();
+      await this.#counts(runtime);
+      this.#set({ online: runtime.online, error: undefined });
+    } catch (error) {
+      if (this.#ended(error)) return;
+      if (isOffline(error)) this.#set({ online: false });
+      else this.#set({ error, online: runtime.online });
+      await this.#counts(runtime).catch(() => undefined);
+    }
+    if (this.#runtime === runtime) this.#schedule(POLL_MS);
+  }
+
+  async #counts(runtime: ToyRuntime): Promise<void> {
+    const outbox = (await toyStore.get<OutboxItem[]>('outbox')) ?? [];
+    const inbox = (await toyStore.get<Record<string, InboxRecord>>('inbox')) ?? {};
+    const waiting = Object.values(inbox).filter((r) => r.status === 'waiting');
+    const next = await runtime.nextWaitingAt();
+    this.#set({ queued: outbox.length, waiting: waiting.length, quietUntil: next });
+  }
+
+  /** True (and the toy stops) when the device token died or the roster no longer holds this toy. */
+  #ended(error: unknown): boolean {
+    if (isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed')) {
+      this.#stop();
+      this.#set({ phase: 'removed', online: false, error: undefined });
+      return true;
+    }
+    return false;
+  }
+
+  #log(entry: ToyLogEntry): void {
+    // Ids and reason codes only (the runtime never passes content, keys or tokens).
+    if (entry.event === 'refused') this.#set({ refused: this.#snapshot.refused + 1, lastRefusal: entry.reason });
+    else if (entry.event === 'reply-sent') this.#set({ sent: this.#snapshot.sent + 1 });
+    else if (entry.event === 'offline') this.#set({ online: false });
+    else if (entry.event === 'roster-refused') this.#set({ lastRefusal: 'client/roster-untrusted', refused: this.#snapshot.refused + 1 });
+  }
+
+  async #play(audio: Uint8Array, volume: number, messageId: string): Promise<void> {
+    let decoded;
+    try {
+      decoded = await decodeAudio(audio);
+    } catch {
+      // Verified, but not audio this browser can decode: nothing to play.
+      this.#set({ refused: this.#snapshot.refused + 1, lastRefusal: 'toy/undecodable-audio' });
+      return;
+    }
+    this.#set({ playing: messageId });
+    try {
+      await playDecoded(decoded, volume);
+    } finally {
+      this.#set({ playing: undefined, played: this.#snapshot.played + 1, lastPlayed: { messageId, durationMs: decoded.durationMs, rms: decoded.rms } });
+    }
+  }
+
+  /** The button went down: start recording (or, when latched by a tap, stop). */
+  async press(): Promise<void> {
+    if (this.#snapshot.phase !== 'paired') return;
+    if (this.#snapshot.recording === 'latched') {
+      await this.#finishRecording();
+      return;
+    }
+    if (this.#snapshot.recording !== 'idle') return;
+    this.#pressStartedAt = Date.now();
+    this.#set({ recording: 'holding', error: undefined, notice: undefined });
+    const starting = startRecording({ onAutoStop: () => void this.#finishRecording() });
+    this.#recording = starting;
+    try {
+      this.#level = await starting;
+    } catch (error) {
+      if (this.#recording === starting) this.#recording = undefined;
+      this.#set({ recording: 'idle', error });
+    }
+  }
+
+  /** The button came up: a hold ends the recording; a short tap keeps it going until the next tap. */
+  async release(): Promise<void> {
+    if (this.#snapshot.recording !== 'holding') return;
+    if (Date.now() - this.#pressStartedAt < HOLD_THRESHOLD_MS) {
+      this.#set({ recording: 'latched' });
+      return;
+    }
+    await this.#finishRecording();
+  }
+
+  /** Keyboard and assistive technology: one activation starts, the next stops. */
+  async toggle(): Promise<void> {
+    const before = this.#snapshot.recording;
+    if (before === 'idle') {
+      await this.press();
+      if (this.snapshot.recording === 'holding') this.#set({ recording: 'latched' });
+    } else if (before === 'latched' || before === 'holding') {
+      await this.#finishRecording();
+    }
+  }
+
+  /** Level of the recording in progress, 0–1 (for the meter). */
+  level(): number {
+    return this.#level?.level() ?? 0;
+  }
+
+  async #finishRecording(): Promise<void> {
+    const starting = this.#recording;
+    const runtime = this.#runtime;
+    this.#recording = undefined;
+    this.#level = undefined;
+    if (starting === undefined || runtime === undefined) {
+      this.#set({ recording: 'idle' });
+      return;
+    }
+    this.#set({ recording: 'sending' });
+    try {
+      const recording = await starting;
+      const recorded = await recording.stop();
+      if (recorded.durationMs < MIN_RECORDING_MS) {
+        this.#set({ recording: 'idle', notice: 'Hold the button down while you speak.' });
+        return;
+      }
+      // The length the envelope states is the decoded length, not the time the button was down.
+      const durationMs = await decodeAudio(recorded.audio).then((d) => d.durationMs, () => recorded.durationMs);
+      const { sent } = await runtime.reply({ audio: recorded.audio, audioType: recorded.audioType, durationMs });
+      this.#set({ recording: 'idle', notice: sent ? 'Reply sent.' : 'Reply saved. It is sent when the toy is back online.' });
+    } catch (error) {
+      if (this.#ended(error)) return;
+      this.#set({ recording: 'idle', error });
+    }
+    await this.#counts(runtime).catch(() => undefined);
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#runtime = undefined;
+    void this.#recording?.then((r) => r.cancel(), () => undefined);
+    this.#recording = undefined;
+  }
+
+  /**
+   * Forgets everything (keys, token, messages, queued replies) after telling the server, which
+   * revokes the device token. Then shows a new code.
+   */
+  async reset(): Promise<void> {
+    this.#abort?.abort();
+    const attempt = this.#attempt;
+    const stored = this.#device === undefined ? await toyStore.get<StoredDevice>('device') : undefined;
+    const device = this.#device ?? (stored === undefined ? undefined : await openDevice(stored).catch(() => undefined));
+    this.#stop();
+    this.#generation++;
+    let notice = 'The toy forgot its family. Here is a new code to pair it again.';
+    if (attempt !== undefined) await attempt.cancel();
+    if (device !== undefined) {
+      try {
+        await new BurrowApi({ baseUrl: device.baseUrl, token: device.deviceToken }).call('POST', '/v1/toy/reset', undefined, {});
+      } catch (error) {
+        // Forget locally anyway: the token leaves this browser with everything else; a guardian can remove the toy.
+        if (!isTokenDead(error)) notice = 'The toy forgot its family, but the server could not be told: ask a guardian to remove the old toy.';
+      }
+    }
+    await toyStore.clear();
+    this.#device = undefined;
+    this.#snapshot = { ...INITIAL, phase: 'starting', notice };
+    this.#set({});
+    try {
+      await this.#pair();
+    } catch (error) {
+      this.#set({ phase: 'failed', error });
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * What the fake microphone says: a speech-like signal generated here (a voiced tone with
+ * harmonics, in syllables), written as a 16-bit mono WAV that Chromium loops as its capture device
+ * (`--use-file-for-fake-audio-capture`). Its loudness is known exactly, so a test can check that
+ * the audio a page decoded at the other end is this signal, at this level, and not silence.
+ */
+import { writeFile } from 'node:fs/promises';
+
+/** A generated microphone signal. */
+export interface FakeVoice {
+  /** The WAV file's bytes (RIFF, PCM 16-bit, mono). */
+  wav: Uint8Array;
+  /** Only the PCM samples of `wav` (what a leak of the raw audio would carry). */
+  pcm: Uint8Array;
+  /** RMS of one loop of the signal, full scale = 1. */
+  rms: number;
+  /** Length of one loop in ms; any recording of a few loops has about this RMS. */
+  loopMs: number;
+  sampleRate: number;
+}
+
+/**
+ * A voice-like signal: a fundamental `pitchHz` with two harmonics, shaped into `syllablesPerSecond`
+ * half-sine syllables, peaking at `peak` of full scale. The loop is one second, a whole number of
+ * syllables, so its RMS is the same wherever a recording starts.
+ */
+export function fakeVoice(options: { pitchHz: number; syllablesPerSecond: number; peak: number; sampleRate?: number }): FakeVoice {
+  const sampleRate = options.sampleRate ?? 48_000;
+  const count = sampleRate;
+  const pcm = new Uint8Array(count * 2);
+  const view = new DataView(pcm.buffer);
+  let squares = 0;
+  for (let i = 0; i < count; i++) {
+    const t = i / sampleRate;
+    const envelope = Math.max(0, Math.sin(2 * Math.PI * options.syllablesPerSecond * t));
+    const voice = 0.6 * Math.sin(2 * Math.PI * options.pitchHz * t) + 0.3 * Math.sin(2 * Math.PI * 2 * options.pitchHz * t) + 0.1 * Math.sin(2 * Math.PI * 4 * options.pitchHz * t);
+    const sample = Math.round(Math.max(-1, Math.min(1, options.peak * envelope * voice)) * 32767);
+    view.setInt16(i * 2, sample, true);
+    squares += (sample / 32767) ** 2;
+  }
+  return { wav: wavOf(pcm, sampleRate), pcm, rms: Math.sqrt(squares / count), loopMs: 1000, sampleRate };
+}
+
+/** Silence, for checking that the tests would notice a microphone that records nothing. */
+export function fakeSilence(sampleRate = 48_000): FakeVoice {
+  const pcm = new Uint8Array(sampleRate * 2);
+  return { wav: wavOf(pcm, sampleRate), pcm, rms: 0, loopMs: 1000, sampleRate };
+}
+
+function wavOf(pcm: Uint8Array, sampleRate: number): Uint8Array {
+  const out = new Uint8Array(44 + pcm.length);
+  const view = new DataView(out.buffer);
+  const ascii = (offset: number, text: string): void => {
+    for (let i = 0; i < text.length; i++) out[offset + i] = text.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + pcm.length, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, 1, true);
+  view.setUint32(24, sampleRate, true);
+  view.setUint32(28, sampleRate * 2, true);
+  view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true);
+  ascii(36, 'data');
+  view.setUint32(40, pcm.length, true);
+  out.set(pcm, 44);
+  return out;
+}
+
+/** Writes the voice's WAV to `path` for Chromium to read. */
+export async function writeFakeVoice(voice: FakeVoice, path: string): Promise<string> {
+  await writeFile(path, voice.wav);
+  return path;
+}
