@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import preact from '@preact/preset-vite';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -48,11 +48,44 @@ function serviceWorkerShell(): Plugin {
   };
 }
 
+/**
+ * The password policy's dictionary (49,233 common passwords and the diceware list, ~220 KB
+ * gzipped) is data, not code: in the web build `@zxcvbn-ts/language-common` becomes a module that
+ * fetches it as one hashed JSON file with a top-level await. Only the screens that set a password
+ * import the policy, so only they fetch it; the policy itself (src/client/password-policy.ts) is
+ * unchanged and sees exactly the same dictionary.
+ */
+function passwordDictionaryAsJson(): Plugin {
+  const virtualId = '\0burrow-password-dictionary';
+  return {
+    name: 'burrow-password-dictionary-json',
+    apply: 'build',
+    enforce: 'pre',
+    resolveId(id) {
+      return id === '@zxcvbn-ts/language-common' ? virtualId : undefined;
+    },
+    async load(id) {
+      if (id !== virtualId) return undefined;
+      const dist = resolve(here, '../../node_modules/@zxcvbn-ts/language-common/dist');
+      const { dictionary, adjacencyGraphs } = (await import(pathToFileURL(join(dist, 'index.mjs')).href)) as { dictionary: Record<string, unknown>; adjacencyGraphs: unknown };
+      const source = JSON.stringify(dictionary);
+      const fileName = `assets/password-dictionary-${createHash('sha256').update(source).digest('hex').slice(0, 10)}.json`;
+      this.emitFile({ type: 'asset', fileName, source });
+      return [
+        `const response = await fetch(${JSON.stringify(`/${fileName}`)}, { credentials: 'omit' });`,
+        `if (!response.ok) throw new Error('the password dictionary did not load (HTTP ' + response.status + ')');`,
+        'export const dictionary = await response.json();',
+        `export const adjacencyGraphs = ${JSON.stringify(adjacencyGraphs)};`,
+      ].join('\n');
+    },
+  };
+}
+
 export default defineConfig({
   root: here,
   base: '/',
   publicDir: resolve(here, 'public'),
-  plugins: [preact({ devToolsEnabled: false }), serviceWorkerShell()],
+  plugins: [passwordDictionaryAsJson(), preact({ devToolsEnabled: false }), serviceWorkerShell()],
   build: {
     outDir,
     emptyOutDir: true,
@@ -77,7 +110,6 @@ export default defineConfig({
         // so the bundle budget can count it apart (it is WASM) and it is cached on its own.
         manualChunks(id) {
           if (id.includes('@serenity-kit/opaque')) return 'opaque-wasm';
-          if (id.includes('@zxcvbn-ts/language-common')) return 'password-dictionary';
           return undefined;
         },
       },

@@ -52,6 +52,8 @@ const clientWords: Record<string, string> = {
   'client/identity-mismatch': "The server's copy of your keys does not match. Nothing was changed; tell whoever runs your Burrow server.",
   'client/not-signed-in': 'You are signed out. Sign in again.',
   'client/wrong-code': 'That code did not match the toy. Check the code on the toy and try again.',
+  'client/pairing-ended': 'This pairing code can no longer be used. Have the toy show a new code and enter that.',
+  'client/pairing-failed': 'Pairing with the toy did not finish. Check that the toy is on and shows its code, then try again.',
 };
 
 /** One sentence a person can act on, for any thrown value. */

@@ -1,0 +1,526 @@
+/** One family: conversations and the approval queue, people (children, members, invites), toys, settings. */
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { addChild } from '../../../client/children.js';
+import { admitJoiners, deleteFamily, describeMembers, loadFamily, removeMember, setSettings, type OpenedFamily } from '../../../client/families.js';
+import { createInvite, listInvites, revokeInvite } from '../../../client/invites.js';
+import type { GuardianInviteList } from '../../../protocol/families.js';
+import type { Static } from '@sinclair/typebox';
+import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, Select } from '../../ui/kit.js';
+import { useSession } from '../app.js';
+import { onLive } from '../live.js';
+import { navigate } from '../router.js';
+import { ApprovalQueue } from './conversation.js';
+import { ToysTab } from './toys.js';
+
+const TABS = [
+  ['messages', 'Messages'],
+  ['people', 'People'],
+  ['toys', 'Toys'],
+  ['settings', 'Settings'],
+] as const;
+
+export function FamilyScreen(props: { familyId: string; tab: string }) {
+  const { who } = useSession();
+  const [family, setFamily] = useState<OpenedFamily | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [version, setVersion] = useState(0);
+
+  const reload = useCallback(() => setVersion((v) => v + 1), []);
+  useEffect(() => {
+    let live = true;
+    loadFamily(who.ctx, props.familyId).then(
+      (f) => {
+        if (live) {
+          setFamily(f);
+          setError(undefined);
+        }
+      },
+      (caught: unknown) => {
+        if (live) setError(caught);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [who, props.familyId, version]);
+  useEffect(
+    () =>
+      onLive((event) => {
+        if (event.familyId !== props.familyId) return;
+        if (event.event === 'family-deleted') navigate('/', { replace: true });
+        else if (event.event === 'roster' || event.event === 'child') reload();
+      }),
+    [props.familyId, reload],
+  );
+
+  const title = family?.name ?? 'Family';
+  return (
+    <Page title={title} back={{ href: '/', label: 'All families' }}>
+      <nav class="tabs" aria-label="Family">
+        {TABS.map(([tab, label]) => (
+          <a key={tab} href={`/family/${props.familyId}/${tab}`} aria-current={props.tab === tab ? 'page' : undefined}>
+            {label}
+          </a>
+        ))}
+      </nav>
+      <ErrorBanner error={error} />
+      {family === undefined && error === undefined && <Loading />}
+      {family !== undefined && props.tab === 'messages' && <MessagesTab family={family} />}
+      {family !== undefined && props.tab === 'people' && <PeopleTab family={family} onChanged={setFamily} reload={reload} />}
+      {family !== undefined && props.tab === 'toys' && <ToysTab family={family} onChanged={setFamily} />}
+      {family !== undefined && props.tab === 'settings' && <SettingsTab family={family} onChanged={setFamily} />}
+    </Page>
+  );
+}
+
+function MessagesTab(props: { family: OpenedFamily }) {
+  const { family } = props;
+  const guardian = family.self.role === 'guardian';
+  const mine = guardian ? family.children : family.children.filter((c) => family.self.children?.includes(c.childId));
+  return (
+    <>
+      {mine.length === 0 && (
+        <Empty>
+          {guardian ? (
+            <>
+              No children yet. <a href={`/family/${family.familyId}/people`}>Add a child</a> to start sending messages.
+            </>
+          ) : (
+            'No conversations yet: a guardian has not given you a child to talk to.'
+          )}
+        </Empty>
+      )}
+      {mine.length > 0 && (
+        <Card title="Conversations">
+          <ul class="list">
+            {mine.map((child) => {
+              const toys = family.roster.toys.filter((t) => t.childId === child.childId);
+              return (
+                <li key={child.childId}>
+                  <span class="emoji" aria-hidden="true">
+                    {child.emoji ?? '🙂'}
+                  </span>
+                  <a class="grow" href={`/family/${family.familyId}/talk/${child.childId}`} data-child={child.childId}>
+                    {child.name ?? 'A child'}
+                  </a>
+                  <span class="muted">{toys.length === 0 ? 'no toy yet' : toys.length === 1 ? '1 toy' : `${toys.length} toys`}</span>
+                </li>
+              );
+            })}
+          </ul>
+        </Card>
+      )}
+      {guardian && <ApprovalQueue family={family} />}
+    </>
+  );
+}
+
+const EMOJIS = ['🦊', '🐻', '🐰', '🦁', '🐼', '🐸', '🐯', '🦄', '🐙', '🐢', '🚀', '⭐'];
+
+function AddChild(props: { family: OpenedFamily; onAdded: () => void }) {
+  const { who } = useSession();
+  const [name, setName] = useState('');
+  const [emoji, setEmoji] = useState('🦊');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await addChild(who.ctx, { familyId: props.family.familyId, name, emoji });
+      setName('');
+      props.onAdded();
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={(event) => void submit(event)}>
+      <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      <Field label="Child's name" name="child-name" value={name} onValue={setName} maxLength={64} hint="No birth date or surname needed. Only your family can read it." required />
+      <fieldset class="field">
+        <legend>Picture</legend>
+        <div class="button-row" role="radiogroup" aria-label="Picture">
+          {EMOJIS.map((e) => (
+            <button key={e} type="button" class={`button ${emoji === e ? 'button-primary' : 'button-secondary'}`} role="radio" aria-checked={emoji === e ? 'true' : 'false'} aria-label={`Picture ${e}`} onClick={() => setEmoji(e)}>
+              {e}
+            </button>
+          ))}
+        </div>
+      </fieldset>
+      <Button type="submit" busy={busy} disabled={name.trim().length === 0}>
+        Add the child
+      </Button>
+    </form>
+  );
+}
+
+type MemberRow = Awaited<ReturnType<typeof describeMembers>>[number];
+type InviteRow = Static<typeof GuardianInviteList>['invites'][number];
+
+function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
+  const { who } = useSession();
+  const [role, setRole] = useState<'relative' | 'guardian'>('relative');
+  const [children, setChildren] = useState<string[]>(props.family.children.map((c) => c.childId));
+  const [needsApproval, setNeedsApproval] = useState(false);
+  const [link, setLink] = useState<string | undefined>(undefined);
+  const [copied, setCopied] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const created = await createInvite(who.ctx, { familyId: props.family.familyId, terms: { role, children, needsApproval }, origin: location.origin });
+      setLink(created.link);
+      setCopied(false);
+      props.onCreated();
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const share = async () => {
+    if (link === undefined) return;
+    try {
+      await navigator.share({ title: 'Join our family on Burrow', text: 'Open this link to join our family on Burrow:', url: link });
+    } catch {
+      // Dismissed: nothing to do.
+    }
+  };
+  return (
+    <form onSubmit={(event) => void submit(event)}>
+      <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      <Select
+        label="They join as"
+        value={role}
+        onValue={(v) => setRole(v === 'guardian' ? 'guardian' : 'relative')}
+        options={[
+          { value: 'relative', label: 'Relative (talks to the children you choose)' },
+          { value: 'guardian', label: 'Guardian (manages the family, like you)' },
+        ]}
+      />
+      {role === 'relative' && (
+        <>
+          <fieldset class="field">
+            <legend>Who they may talk to</legend>
+            {props.family.children.length === 0 && <p class="muted">Add a child first.</p>}
+            {props.family.children.map((c) => (
+              <Checkbox
+                key={c.childId}
+                label={`${c.emoji ?? ''} ${c.name ?? 'A child'}`}
+                checked={children.includes(c.childId)}
+                onChecked={(on) => setChildren(on ? [...children, c.childId] : children.filter((id) => id !== c.childId))}
+              />
+            ))}
+          </fieldset>
+          <Checkbox label="A guardian approves their messages before the toy plays them" checked={needsApproval} onChecked={setNeedsApproval} />
+        </>
+      )}
+      <Button type="submit" busy={busy} disabled={role === 'relative' && children.length === 0}>
+        Create an invite link
+      </Button>
+      {link !== undefined && (
+        <div class="card" aria-live="polite">
+          <p>
+            Send this link to them (a message, an email). It works once, and only you can let them in: <strong>keep this page's device</strong>, because the link's secret is kept here.
+          </p>
+          <p class="code-box mono" data-testid="invite-link">
+            {link}
+          </p>
+          <div class="button-row">
+            <Button
+              variant="secondary"
+              onClick={() => {
+                void navigator.clipboard?.writeText(link).then(() => setCopied(true), () => setCopied(false));
+              }}
+            >
+              {copied ? 'Copied' : 'Copy the link'}
+            </Button>
+            {'share' in navigator && (
+              <Button variant="secondary" onClick={() => void share()}>
+                Share…
+              </Button>
+            )}
+          </div>
+        </div>
+      )}
+    </form>
+  );
+}
+
+function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void; reload: () => void }) {
+  const { who } = useSession();
+  const { family } = props;
+  const guardian = family.self.role === 'guardian';
+  const [members, setMembers] = useState<MemberRow[] | undefined>(undefined);
+  const [invites, setInvites] = useState<InviteRow[] | undefined>(undefined);
+  const [mine, setMine] = useState<Set<string>>(new Set());
+  const [error, setError] = useState<unknown>(undefined);
+  const [busy, setBusy] = useState<string | undefined>(undefined);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+  const [invitesVersion, setInvitesVersion] = useState(0);
+
+  useEffect(() => {
+    describeMembers(who.ctx, family).then(setMembers, setError);
+  }, [who, family]);
+  useEffect(() => {
+    if (!guardian) return;
+    let live = true;
+    const load = async () => {
+      const [list, state] = await Promise.all([listInvites(who.ctx, { familyId: family.familyId }), who.ctx.store.loadFamily(family.familyId)]);
+      if (!live) return;
+      setInvites(list);
+      setMine(new Set(Object.keys(state?.createdInvites ?? {})));
+    };
+    load().catch(setError);
+    // A joiner accepting shows up here without a reload: invites have no live event, so look every few seconds.
+    const timer = setInterval(() => void load().catch(() => undefined), 4000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [who, family, guardian, invitesVersion]);
+
+  const act = async (key: string, action: () => Promise<void>) => {
+    setBusy(key);
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      await action();
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  const childName = (id: string) => family.children.find((c) => c.childId === id)?.name ?? 'a child';
+  const pending = (invites ?? []).filter((i) => i.status === 'accepted' && i.joiner !== undefined);
+  const open = (invites ?? []).filter((i) => i.status === 'open');
+
+  return (
+    <>
+      <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      {notice !== undefined && <Notice tone="success">{notice}</Notice>}
+      <Card title="Children">
+        {family.children.length === 0 && <Empty>No children yet.</Empty>}
+        <ul class="list">
+          {family.children.map((c) => (
+            <li key={c.childId}>
+              <span class="emoji" aria-hidden="true">
+                {c.emoji ?? '🙂'}
+              </span>
+              <span class="grow">{c.name ?? 'A child (the name does not open)'}</span>
+            </li>
+          ))}
+        </ul>
+        {guardian && <AddChild family={family} onAdded={props.reload} />}
+      </Card>
+      {guardian && pending.length > 0 && (
+        <Card title="Waiting to be let in">
+          <ul class="list">
+            {pending.map((i) => (
+              <li key={i.inviteId}>
+                <span class="grow">
+                  Someone opened your invite ({i.terms.role}
+                  {i.terms.role === 'relative' ? `, for ${i.terms.children.map(childName).join(', ')}` : ''}).
+                  {!mine.has(i.inviteId) && <span class="muted"> Only the device that created this invite can let them in: open Burrow there.</span>}
+                </span>
+                {mine.has(i.inviteId) && (
+                  <Button
+                    busy={busy === `admit:${i.inviteId}`}
+                    onClick={() =>
+                      void act(`admit:${i.inviteId}`, async () => {
+                        const result = await admitJoiners(who.ctx, { familyId: family.familyId });
+                        if (result.admitted.length > 0) setNotice(`Let in. Compare this safety number with them (in person or on a call): ${result.admitted.map((a) => a.safetyNumber).join('; ')}`);
+                        if (result.refused.length > 0 && result.admitted.length === 0) setNotice(`Not let in: ${result.refused.map((r) => r.reason).join('; ')}`);
+                        setInvitesVersion((v) => v + 1);
+                        props.reload();
+                      })
+                    }
+                  >
+                    Let them in
+                  </Button>
+                )}
+              </li>
+            ))}
+          </ul>
+        </Card>
+      )}
+      <Card title="Members">
+        {members === undefined && <Loading />}
+        <ul class="list">
+          {(members ?? []).map((m) => (
+            <li key={m.accountId}>
+              <div class="grow">
+                <strong>{m.me ? 'You' : m.role === 'guardian' ? 'A guardian' : 'A relative'}</strong> <span class="pill">{m.role}</span>
+                {m.role === 'relative' && <div class="muted">Talks to {m.children.map(childName).join(', ') || 'nobody yet'}{m.needsApproval ? ', with approval' : ''}</div>}
+                {family.deletedAccounts.includes(m.accountId) && <div class="field-error">This account was deleted: remove it.</div>}
+                {!m.me && (
+                  <details>
+                    <summary>Safety number</summary>
+                    <p class="mono" data-testid="safety-number">
+                      {m.safetyNumber}
+                    </p>
+                    <p class="muted">Compare it with theirs in person or on a call. If it matches, nobody is in the middle.</p>
+                  </details>
+                )}
+              </div>
+              {guardian && !m.me && (
+                <Button
+                  variant="danger"
+                  busy={busy === `remove:${m.accountId}`}
+                  onClick={() => {
+                    if (!confirm('Remove this member? They stop receiving messages at once.')) return;
+                    void act(`remove:${m.accountId}`, async () => props.onChanged(await removeMember(who.ctx, { familyId: family.familyId, accountId: m.accountId })));
+                  }}
+                >
+                  Remove
+                </Button>
+              )}
+            </li>
+          ))}
+        </ul>
+      </Card>
+      {guardian && (
+        <Card title="Invite someone">
+          <InviteForm family={family} onCreated={() => setInvitesVersion((v) => v + 1)} />
+          {open.length > 0 && (
+            <>
+              <h3>Open invites</h3>
+              <ul class="list">
+                {open.map((i) => (
+                  <li key={i.inviteId}>
+                    <span class="grow">
+                      {i.terms.role} · expires {new Date(i.expiresAt).toLocaleString()}
+                    </span>
+                    <Button variant="link" busy={busy === `revoke:${i.inviteId}`} onClick={() => void act(`revoke:${i.inviteId}`, async () => { await revokeInvite(who.ctx, { familyId: family.familyId, inviteId: i.inviteId }); setInvitesVersion((v) => v + 1); })}>
+                      Revoke
+                    </Button>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </Card>
+      )}
+    </>
+  );
+}
+
+function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void }) {
+  const { who } = useSession();
+  const { family } = props;
+  const guardian = family.self.role === 'guardian';
+  const settings = family.roster.settings;
+  const [retention, setRetention] = useState(String(settings.retentionDays));
+  const [volume, setVolume] = useState(String(settings.volumeLimit));
+  const [quiet, setQuiet] = useState(settings.quietHours !== undefined);
+  const [start, setStart] = useState(settings.quietHours?.start ?? '19:30');
+  const [end, setEnd] = useState(settings.quietHours?.end ?? '07:00');
+  const [confirmName, setConfirmName] = useState('');
+  const [busy, setBusy] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [saved, setSaved] = useState(false);
+  const [exportState, setExportState] = useState<string | undefined>(undefined);
+
+  const save = async (event: Event) => {
+    event.preventDefault();
+    setBusy('save');
+    setError(undefined);
+    setSaved(false);
+    try {
+      const retentionDays = Number(retention);
+      const volumeLimit = Number(volume);
+      if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 365) throw new TypeError('keep messages for 1 to 365 days');
+      if (!Number.isInteger(volumeLimit) || volumeLimit < 0 || volumeLimit > 100) throw new TypeError('the volume limit is a whole number from 0 to 100');
+      if (quiet && (!/^([01]\d|2[0-3]):[0-5]\d$/.test(start) || !/^([01]\d|2[0-3]):[0-5]\d$/.test(end))) throw new TypeError('quiet hours are times like 19:30');
+      const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      props.onChanged(await setSettings(who.ctx, { familyId: family.familyId, settings: { retentionDays, volumeLimit, quietHours: quiet ? { start, end, timeZone } : null } }));
+      setSaved(true);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const exportAll = async () => {
+    setBusy('export');
+    setError(undefined);
+    try {
+      const { exportFamily } = await import('../export.js');
+      await exportFamily(who.ctx, family, setExportState);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  return (
+    <>
+      <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      {saved && <Notice tone="success">Saved. The toys follow the new settings once they see the change.</Notice>}
+      <Card title="Messages and toys">
+        {guardian ? (
+          <form onSubmit={(event) => void save(event)}>
+            <Field label="Keep messages for (days)" name="retention" inputMode="numeric" value={retention} onValue={setRetention} hint="Older messages are deleted from the server unless someone saved them. 1 to 365." />
+            <Field label="Toy volume limit (0–100)" name="volume" inputMode="numeric" value={volume} onValue={setVolume} />
+            <Checkbox label="Quiet hours: toys stay silent" checked={quiet} onChecked={setQuiet} />
+            {quiet && (
+              <div class="button-row">
+                <Field label="From" name="quiet-start" value={start} onValue={setStart} placeholder="19:30" />
+                <Field label="Until" name="quiet-end" value={end} onValue={setEnd} placeholder="07:00" />
+              </div>
+            )}
+            <Button type="submit" busy={busy === 'save'}>
+              Save the settings
+            </Button>
+          </form>
+        ) : (
+          <p>
+            Messages are kept {settings.retentionDays} days. Toy volume limit {settings.volumeLimit}
+            {settings.quietHours ? `, quiet from ${settings.quietHours.start} to ${settings.quietHours.end}` : ''}. Only a guardian can change this.
+          </p>
+        )}
+      </Card>
+      <Card title="Download everything">
+        <p>Makes a zip of every message you can hear in this family, decrypted on this device, with an index (JSON and CSV). Nothing is sent anywhere.</p>
+        <Button variant="secondary" busy={busy === 'export'} onClick={() => void exportAll()}>
+          Download everything
+        </Button>
+        {exportState !== undefined && (
+          <p class="muted" role="status">
+            {exportState}
+          </p>
+        )}
+      </Card>
+      {guardian && (
+        <Card title="Delete this family" class="danger-zone">
+          <Notice tone="warning">This deletes the family for everyone: all messages, children, toys and invites, on the server, for good. Toys stop working until they are paired again.</Notice>
+          <Field label={`Type the family's name (${family.name ?? ''}) to confirm`} name="confirm-family" value={confirmName} onValue={setConfirmName} />
+          <Button
+            variant="danger"
+            busy={busy === 'delete'}
+            disabled={confirmName.trim() !== (family.name ?? '').trim() || confirmName.trim().length === 0}
+            onClick={() => {
+              setBusy('delete');
+              deleteFamily(who.ctx, { familyId: family.familyId })
+                .then(() => navigate('/', { replace: true }))
+                .catch((caught: unknown) => setError(caught))
+                .finally(() => setBusy(undefined));
+            }}
+          >
+            Delete the family
+          </Button>
+        </Card>
+      )}
+    </>
+  );
+}

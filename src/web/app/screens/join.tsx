@@ -1,0 +1,118 @@
+/**
+ * Joining a family by invite link (`/join#<inviteId>.<secret>`). The fragment is never sent to
+ * the server; the app reads it once, removes it from the address bar, and keeps it in memory only.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { loadFamily } from '../../../client/families.js';
+import { acceptInvite, inspectInvite, type InspectedInvite } from '../../../client/invites.js';
+import { ClientError } from '../../../client/client-error.js';
+import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
+import { useSession } from '../app.js';
+import { navigate } from '../router.js';
+
+/** Reads the invite link from the address bar once, then drops the fragment from it and from history. */
+export function takeInviteFragment(): string | undefined {
+  if (location.pathname !== '/join' || location.hash.length < 2) return undefined;
+  const link = location.href;
+  history.replaceState(null, '', '/join');
+  return link;
+}
+
+export function JoinScreen(props: { link: string | undefined; onDone: () => void }) {
+  const { who } = useSession();
+  const [link, setLink] = useState(props.link);
+  const [pasted, setPasted] = useState('');
+  const [invite, setInvite] = useState<InspectedInvite | undefined>(undefined);
+  const [state, setState] = useState<'inspecting' | 'ready' | 'joining' | 'waiting' | 'joined'>('inspecting');
+  const [error, setError] = useState<unknown>(undefined);
+
+  useEffect(() => {
+    if (link === undefined) return;
+    setError(undefined);
+    setState('inspecting');
+    inspectInvite(who.ctx, link).then(
+      (inspected) => {
+        setInvite(inspected);
+        setState('ready');
+      },
+      (caught: unknown) => setError(caught),
+    );
+  }, [who, link]);
+
+  // After accepting: wait for the guardian's device to let us in (a roster entry that names us).
+  useEffect(() => {
+    if (state !== 'waiting' || invite === undefined) return;
+    let live = true;
+    const check = async () => {
+      try {
+        await loadFamily(who.ctx, invite.familyId);
+        if (!live) return;
+        setState('joined');
+        props.onDone();
+        navigate(`/family/${invite.familyId}`, { replace: true });
+      } catch (caught) {
+        if (!(caught instanceof ClientError && caught.code === 'client/not-a-member') && live) setError(caught);
+      }
+    };
+    void check();
+    const timer = setInterval(() => void check(), 3000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [state, invite, who]);
+
+  const join = async () => {
+    if (link === undefined) return;
+    setState('joining');
+    setError(undefined);
+    try {
+      await acceptInvite(who.ctx, link);
+      setLink(undefined);
+      setState('waiting');
+    } catch (caught) {
+      setError(caught);
+      setState('ready');
+    }
+  };
+
+  return (
+    <Page title="Join a family" back={{ href: '/', label: 'Your families' }}>
+      <ErrorBanner error={error} />
+      {link === undefined && invite === undefined && (
+        <Card>
+          <form
+            onSubmit={(event) => {
+              event.preventDefault();
+              setLink(pasted.trim());
+            }}
+          >
+            <Field label="Invite link" name="invite-link" value={pasted} onValue={setPasted} hint="Paste the link a guardian sent you." autoComplete="off" />
+            <Button type="submit" disabled={pasted.trim().length === 0}>
+              Open the invite
+            </Button>
+          </form>
+        </Card>
+      )}
+      {link !== undefined && state === 'inspecting' && error === undefined && <Loading label="Checking the invite…" />}
+      {invite !== undefined && (state === 'ready' || state === 'joining') && (
+        <Card>
+          <p>
+            You are invited to join a family as a <strong>{invite.terms.role}</strong>
+            {invite.terms.role === 'relative' && invite.terms.needsApproval ? ', and a guardian approves your messages before they play' : ''}.
+          </p>
+          <p class="muted">The invite is signed by the guardian whose key fingerprint is:</p>
+          <p class="mono">{invite.guardian.fingerprint}</p>
+          <Button class="wide" busy={state === 'joining'} onClick={() => void join()}>
+            Join the family
+          </Button>
+        </Card>
+      )}
+      {state === 'waiting' && (
+        <Notice>
+          Almost there. The guardian who invited you must now let you in, on the device they made the invite with. This page moves on by itself once they have; you can also come back later.
+        </Notice>
+      )}
+    </Page>
+  );
+}

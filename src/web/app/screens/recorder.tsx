@@ -1,0 +1,209 @@
+/**
+ * Recording a voice message: hold the button to record and let go to stop, or tap once to start
+ * and tap again to stop (keyboard: Enter or Space toggles). A level meter (AnalyserNode) shows the
+ * microphone is heard; recording stops by itself at the maximum length. Then a preview to listen
+ * to before sending, or to throw away.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { Button, ErrorBanner } from '../../ui/kit.js';
+import { formatDuration, recordingType } from '../audio.js';
+
+export const MAX_RECORDING_MS = 60_000;
+/** A press longer than this is a hold (release stops); a shorter one is a tap (the next tap stops). */
+const HOLD_MS = 400;
+
+export interface Recording {
+  audio: Uint8Array;
+  audioType: string;
+  durationMs: number;
+}
+
+interface Live {
+  recorder: MediaRecorder;
+  stream: MediaStream;
+  context: AudioContext;
+  startedAt: number;
+  timer: ReturnType<typeof setTimeout>;
+  frame: number;
+}
+
+export function Recorder(props: { onSend: (recording: Recording) => Promise<void>; disabled?: boolean; label: string }) {
+  const [state, setState] = useState<'idle' | 'starting' | 'recording' | 'preview' | 'sending'>('idle');
+  const [level, setLevel] = useState(0);
+  const [elapsed, setElapsed] = useState(0);
+  const [error, setError] = useState<unknown>(undefined);
+  const [preview, setPreview] = useState<{ recording: Recording; url: string } | undefined>(undefined);
+  const live = useRef<Live | undefined>(undefined);
+  const pressedAt = useRef(0);
+  const stateRef = useRef(state);
+  stateRef.current = state;
+
+  useEffect(
+    () => () => {
+      const current = live.current;
+      if (current !== undefined) {
+        clearTimeout(current.timer);
+        cancelAnimationFrame(current.frame);
+        current.stream.getTracks().forEach((t) => t.stop());
+        void current.context.close();
+      }
+      if (preview !== undefined) URL.revokeObjectURL(preview.url);
+    },
+    [],
+  );
+
+  const start = async () => {
+    setError(undefined);
+    const type = recordingType();
+    if (type === undefined) {
+      setError(new TypeError('this browser cannot record audio'));
+      return;
+    }
+    setState('starting');
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+    } catch (caught) {
+      setState('idle');
+      setError(caught);
+      return;
+    }
+    const recorder = new MediaRecorder(stream, { mimeType: type });
+    const chunks: Blob[] = [];
+    recorder.ondataavailable = (event) => {
+      if (event.data.size > 0) chunks.push(event.data);
+    };
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 1024;
+    context.createMediaStreamSource(stream).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const startedAt = performance.now();
+    const tick = () => {
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const s of samples) sum += s * s;
+      // RMS to a 0–1 meter on a gentle curve, so speech shows clearly.
+      setLevel(Math.min(1, Math.sqrt(Math.sqrt(sum / samples.length)) * 1.6));
+      setElapsed(performance.now() - startedAt);
+      if (live.current !== undefined) live.current.frame = requestAnimationFrame(tick);
+    };
+    recorder.onstop = () => {
+      const durationMs = Math.round(performance.now() - startedAt);
+      const blob = new Blob(chunks, { type: recorder.mimeType || type });
+      void blob.arrayBuffer().then((buffer) => {
+        const recording: Recording = { audio: new Uint8Array(buffer), audioType: recorder.mimeType || type, durationMs: Math.min(durationMs, MAX_RECORDING_MS) };
+        setPreview({ recording, url: URL.createObjectURL(blob) });
+        setState('preview');
+      });
+    };
+    const timer = setTimeout(() => stop(), MAX_RECORDING_MS);
+    live.current = { recorder, stream, context, startedAt, timer, frame: 0 };
+    recorder.start(250);
+    live.current.frame = requestAnimationFrame(tick);
+    setState('recording');
+  };
+
+  const stop = () => {
+    const current = live.current;
+    if (current === undefined) return;
+    live.current = undefined;
+    clearTimeout(current.timer);
+    cancelAnimationFrame(current.frame);
+    if (current.recorder.state !== 'inactive') current.recorder.stop();
+    current.stream.getTracks().forEach((t) => t.stop());
+    void current.context.close();
+    setLevel(0);
+  };
+
+  const onPointerDown = (event: PointerEvent) => {
+    if (props.disabled === true) return;
+    event.preventDefault();
+    (event.currentTarget as HTMLElement).setPointerCapture?.(event.pointerId);
+    if (stateRef.current === 'recording') {
+      stop();
+      return;
+    }
+    if (stateRef.current !== 'idle') return;
+    pressedAt.current = performance.now();
+    void start();
+  };
+  const onPointerUp = () => {
+    // A hold ends when the finger lifts; a tap leaves the recording running until the next tap.
+    if (pressedAt.current !== 0 && performance.now() - pressedAt.current > HOLD_MS && stateRef.current === 'recording') stop();
+    pressedAt.current = 0;
+  };
+  const onKey = (event: KeyboardEvent) => {
+    if (event.key !== 'Enter' && event.key !== ' ') return;
+    event.preventDefault();
+    if (event.repeat) return;
+    if (stateRef.current === 'recording') stop();
+    else if (stateRef.current === 'idle') void start();
+  };
+
+  const discard = () => {
+    if (preview !== undefined) URL.revokeObjectURL(preview.url);
+    setPreview(undefined);
+    setState('idle');
+  };
+  const send = async () => {
+    if (preview === undefined) return;
+    setState('sending');
+    setError(undefined);
+    try {
+      await props.onSend(preview.recording);
+      discard();
+    } catch (caught) {
+      setError(caught);
+      setState('preview');
+    }
+  };
+
+  const recording = state === 'recording' || state === 'starting';
+  return (
+    <div class="recorder" data-state={state}>
+      <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      {state !== 'preview' && state !== 'sending' && (
+        <>
+          <button
+            type="button"
+            class="record"
+            aria-pressed={recording ? 'true' : 'false'}
+            aria-label={recording ? 'Stop recording' : props.label}
+            disabled={props.disabled === true}
+            onPointerDown={onPointerDown}
+            onPointerUp={onPointerUp}
+            onPointerCancel={onPointerUp}
+            onKeyDown={onKey}
+            onContextMenu={(event) => event.preventDefault()}
+          >
+            {recording ? 'Recording… tap to stop' : 'Hold to talk, or tap'}
+          </button>
+          <meter class="meter" min={0} max={1} value={level} aria-label="Microphone level" />
+          <p class="muted" aria-live="polite">
+            {recording ? `${formatDuration(elapsed)} of ${formatDuration(MAX_RECORDING_MS)}` : `Up to ${MAX_RECORDING_MS / 1000} seconds.`}
+          </p>
+        </>
+      )}
+      {(state === 'preview' || state === 'sending') && preview !== undefined && (
+        <div class="card wide">
+          <p>Listen before sending ({formatDuration(preview.recording.durationMs)}):</p>
+          <audio controls src={preview.url} class="wide" data-testid="preview" />
+          {state === 'sending' && (
+            <p role="status">
+              Encrypting and sending… <progress aria-label="Upload progress" />
+            </p>
+          )}
+          <div class="button-row">
+            <Button busy={state === 'sending'} onClick={() => void send()}>
+              Send
+            </Button>
+            <Button variant="secondary" disabled={state === 'sending'} onClick={discard}>
+              Throw away
+            </Button>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,110 @@
+/** Toys: pair one by the code it shows, see each with its child, remove one. */
+import { useEffect, useState } from 'preact/hooks';
+import type { OpenedFamily } from '../../../client/families.js';
+import { addToy, listToys, removeToy, type ToyInfo } from '../../../client/toys.js';
+import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Select } from '../../ui/kit.js';
+import { useSession } from '../app.js';
+
+export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void }) {
+  const { who } = useSession();
+  const { family } = props;
+  const guardian = family.self.role === 'guardian';
+  const [toys, setToys] = useState<ToyInfo[] | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [code, setCode] = useState('');
+  const [childId, setChildId] = useState(family.children[0]?.childId ?? '');
+  const [name, setName] = useState('');
+  const [busy, setBusy] = useState<string | undefined>(undefined);
+  const [added, setAdded] = useState<string | undefined>(undefined);
+
+  useEffect(() => {
+    listToys(who.ctx, { familyId: family.familyId }).then(setToys, setError);
+  }, [who, family]);
+
+  const pair = async (event: Event) => {
+    event.preventDefault();
+    setBusy('pair');
+    setError(undefined);
+    setAdded(undefined);
+    try {
+      const result = await addToy(who.ctx, { familyId: family.familyId, code, childId, ...(name.trim() === '' ? {} : { name }) });
+      setCode('');
+      setName('');
+      const child = family.children.find((c) => c.childId === childId);
+      setAdded(`The toy is paired with ${child?.name ?? 'your child'}. Messages you send to ${child?.name ?? 'them'} now play on it.`);
+      props.onChanged(result.family);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const childLabel = (id: string) => {
+    const child = family.children.find((c) => c.childId === id);
+    return child === undefined ? 'a child' : `${child.emoji ?? ''} ${child.name ?? 'a child'}`;
+  };
+
+  return (
+    <>
+      <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      {added !== undefined && <Notice tone="success">{added}</Notice>}
+      <Card title="Toys">
+        {toys === undefined && error === undefined && <Loading />}
+        {toys !== undefined && toys.length === 0 && <Empty>No toy yet.{guardian ? ' Add one below.' : ''}</Empty>}
+        <ul class="list">
+          {(toys ?? []).map((t) => (
+            <li key={t.toyId} data-toy={t.toyId}>
+              <span class="emoji" aria-hidden="true">
+                🧸
+              </span>
+              <div class="grow">
+                <strong>{t.name ?? 'Toy'}</strong>
+                <div class="muted">
+                  for {childLabel(t.childId)}
+                  {t.lastSeenAt !== undefined ? ` · last seen ${new Date(t.lastSeenAt).toLocaleString()}` : ''}
+                </div>
+                <a href={`/family/${family.familyId}/talk/${t.toyId}`}>Conversation with this toy</a>
+              </div>
+              {guardian && (
+                <Button
+                  variant="danger"
+                  busy={busy === t.toyId}
+                  onClick={() => {
+                    if (!confirm('Remove this toy? It stops playing and sending messages at once; it must be paired again to come back.')) return;
+                    setBusy(t.toyId);
+                    removeToy(who.ctx, { familyId: family.familyId, toyId: t.toyId })
+                      .then((f) => props.onChanged(f))
+                      .catch((caught: unknown) => setError(caught))
+                      .finally(() => setBusy(undefined));
+                  }}
+                >
+                  Remove
+                </Button>
+              )}
+            </li>
+          ))}
+        </ul>
+      </Card>
+      {guardian && (
+        <Card title="Add a toy">
+          {family.children.length === 0 ? (
+            <Empty>
+              Add a child first (<a href={`/family/${family.familyId}/people`}>People</a>): a toy belongs to one child.
+            </Empty>
+          ) : (
+            <form onSubmit={(event) => void pair(event)}>
+              <p class="muted">Switch the toy on and hold its button until it shows (or says) an 8-digit code. The code proves to both of you that you are pairing with each other; the server cannot see it.</p>
+              <Field label="The code the toy shows" name="pairing-code" inputMode="numeric" autoComplete="off" value={code} onValue={setCode} placeholder="123 45678" maxLength={12} required />
+              <Select label="Whose toy is it?" name="toy-child" value={childId} onValue={setChildId} options={family.children.map((c) => ({ value: c.childId, label: `${c.emoji ?? ''} ${c.name ?? 'A child'}` }))} />
+              <Field label="Name (optional)" name="toy-name" value={name} onValue={setName} maxLength={64} placeholder="Bunny" />
+              <Button type="submit" busy={busy === 'pair'} disabled={code.replace(/\D/g, '').length !== 8 || childId === ''}>
+                {busy === 'pair' ? 'Pairing… keep the toy on' : 'Pair the toy'}
+              </Button>
+            </form>
+          )}
+        </Card>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * How `burrow serve` serves the web app (src/server/http/web-app.ts), on a small fake build: content
+ * types, caching, the SPA fallback, the page CSP, /v1 staying JSON problems, and a clear answer
+ * when the app is not built.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from '../../src/server/app.js';
+import { loadConfig } from '../../src/server/config.js';
+import { pageContentSecurityPolicy } from '../../src/server/http/security-headers.js';
+import { installWebApp } from '../../src/server/http/web-app.js';
+import type { BurrowApp } from '../../src/server/http/types.js';
+import { startTestServer, type TestServer } from '../server/helpers.js';
+
+let base: TestServer;
+const apps: BurrowApp[] = [];
+
+function fakeBuild(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'burrow-web-build-'));
+  mkdirSync(join(dir, 'assets'));
+  mkdirSync(join(dir, 'toy'));
+  mkdirSync(join(dir, 'icons'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>app</title><script type="module" src="/assets/app-abc123.js"></script>');
+  writeFileSync(join(dir, 'toy', 'index.html'), '<!doctype html><title>toy</title>');
+  writeFileSync(join(dir, 'assets', 'app-abc123.js'), 'console.log(1);');
+  writeFileSync(join(dir, 'assets', 'kit-abc123.css'), 'body{}');
+  writeFileSync(join(dir, 'sw.js'), 'self.addEventListener("fetch", () => {});');
+  writeFileSync(join(dir, 'manifest.webmanifest'), '{"name":"Burrow"}');
+  writeFileSync(join(dir, 'icons', 'icon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+  writeFileSync(join(dir, 'secret.env'), 'NOT=served');
+  return dir;
+}
+
+async function appWith(dir: string): Promise<BurrowApp> {
+  const config = loadConfig({ env: {}, flags: { data: join(mkdtempSync(join(tmpdir(), 'burrow-web-data-')), 'data') } });
+  const app = createServer({ config, store: base.store, secrets: base.secrets, log: false });
+  installWebApp(app, { dir });
+  await app.ready();
+  apps.push(app);
+  return app;
+}
+
+beforeAll(async () => {
+  base = await startTestServer();
+});
+afterAll(async () => {
+  for (const app of apps) await app.close();
+  await base.close();
+});
+
+describe('the built web app', () => {
+  let app: BurrowApp;
+  beforeAll(async () => {
+    app = await appWith(fakeBuild());
+  });
+
+  it('serves the app at / with the page CSP and no-cache', async () => {
+    const answer = await app.inject({ method: 'GET', url: '/' });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(answer.headers['content-security-policy']).toBe(pageContentSecurityPolicy);
+    expect(pageContentSecurityPolicy).not.toContain('unsafe-inline');
+    expect(answer.headers['cache-control']).toBe('no-cache');
+    expect(answer.body).toContain('<title>app</title>');
+  });
+
+  it('answers every other page path with the app (SPA fallback), and /toy with the toy page', async () => {
+    for (const url of ['/join', '/family/abc/people', '/account?x=1']) {
+      const answer = await app.inject({ method: 'GET', url });
+      expect(answer.statusCode, url).toBe(200);
+      expect(answer.body, url).toContain('<title>app</title>');
+    }
+    for (const url of ['/toy', '/toy/', '/toy/anything']) {
+      const answer = await app.inject({ method: 'GET', url });
+      expect(answer.statusCode, url).toBe(200);
+      expect(answer.body, url).toContain('<title>toy</title>');
+    }
+  });
+
+  it('serves hashed assets for a year with their content type, and small files no-cache', async () => {
+    const js = await app.inject({ method: 'GET', url: '/assets/app-abc123.js' });
+    expect(js.statusCode).toBe(200);
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(js.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const css = await app.inject({ method: 'GET', url: '/assets/kit-abc123.css' });
+    expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    const sw = await app.inject({ method: 'GET', url: '/sw.js' });
+    expect(sw.headers['cache-control']).toBe('no-cache');
+    // A service worker takes the CSP of its own script: it must be allowed to fetch its shell.
+    expect(sw.headers['content-security-policy']).toBe(pageContentSecurityPolicy);
+    const manifest = await app.inject({ method: 'GET', url: '/manifest.webmanifest' });
+    expect(manifest.headers['content-type']).toBe('application/manifest+json; charset=utf-8');
+    expect((await app.inject({ method: 'GET', url: '/icons/icon.svg' })).headers['content-type']).toBe('image/svg+xml');
+  });
+
+  it('revalidates with an ETag', async () => {
+    const first = await app.inject({ method: 'GET', url: '/sw.js' });
+    const again = await app.inject({ method: 'GET', url: '/sw.js', headers: { 'if-none-match': String(first.headers.etag) } });
+    expect(again.statusCode).toBe(304);
+  });
+
+  it('answers HEAD without a body', async () => {
+    const answer = await app.inject({ method: 'HEAD', url: '/' });
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toBe('');
+  });
+
+  it('keeps unknown API paths JSON problems, and a missing asset a 404, and serves no file of an unknown type', async () => {
+    for (const url of ['/v1/nothing-here', '/v1', '/assets/app-old.js', '/icons/none.png']) {
+      const answer = await app.inject({ method: 'GET', url });
+      expect(answer.statusCode, url).toBe(404);
+      expect(answer.headers['content-type'], url).toMatch(/^application\/problem\+json/);
+    }
+    const secret = await app.inject({ method: 'GET', url: '/secret.env' });
+    expect(secret.body).not.toContain('NOT=served');
+    const traversal = await app.inject({ method: 'GET', url: '/assets/..%2F..%2Fetc%2Fpasswd' });
+    expect(traversal.statusCode).toBe(404);
+  });
+
+  it('leaves other methods and the API alone', async () => {
+    expect((await app.inject({ method: 'POST', url: '/join', payload: {} })).statusCode).toBe(404);
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(health.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('without a build', () => {
+  it('answers pages with a 503 page that says to run npm run build, and the API as usual', async () => {
+    const app = await appWith(mkdtempSync(join(tmpdir(), 'burrow-web-empty-')));
+    const page = await app.inject({ method: 'GET', url: '/' });
+    expect(page.statusCode).toBe(503);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('npm run build');
+    expect((await app.inject({ method: 'GET', url: '/v1/nothing' })).statusCode).toBe(404);
+  });
+});
