@@ -4,7 +4,7 @@
  * the issue's sizes; `--smoke` for a seconds-long check that the harness still works.
  * Writes machine details and results into docs/benchmarks.md between markers (a rerun replaces
  * them) and its charts as SVG beside it, unless `--no-write`. Options: --only a,b (sections:
- * load, logins, startup, throughput, latency, connections), --json.
+ * load, logins, startup, toys = throughput + latency + connections), --json.
  * Also the entry point of the bench's child processes (`--role NAME`, harness/roles.ts).
  */
 import { writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { runRole } from './harness/roles.js';
 import { loadGeneratorSection } from './sections/load-generator.js';
 import { loginsSection } from './sections/logins.js';
 import { startupSection } from './sections/startup.js';
+import { toySuite } from './sections/toys.js';
 
 export const UPLOAD_BYTES = 64 * 1024;
 export const CONCURRENCY = 16;
@@ -41,6 +42,10 @@ async function main(): Promise<void> {
   if (wanted('load')) results.push(await loadGeneratorSection(ctx, { concurrency: CONCURRENCY, uploadBytes: UPLOAD_BYTES }));
   if (wanted('logins')) results.push(await loginsSection(ctx));
   if (wanted('startup')) results.push(await startupSection(ctx));
+  if (wanted('toys')) {
+    const toys = await toySuite(ctx);
+    results.push(toys.throughput, toys.latency, toys.connections);
+  }
 
   const seconds = (performance.now() - started) / 1000;
   const loadAfter = loadavg().map((v) => Math.round(v * 10) / 10);

@@ -82,6 +82,8 @@ export function runHolder(): void {
       process.send?.({ type: 'close', id: message.id });
     }
   });
+  // The probe unrefs the IPC channel; a holder must stay up until it is stopped.
+  setInterval(() => undefined, 60_000);
   console.log('listening on http://holder');
   process.once('SIGTERM', () => process.exit(0));
 }

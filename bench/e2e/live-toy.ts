@@ -1,0 +1,83 @@
+/**
+ * A toy as the throughput and latency benchmarks drive it: connected to /v1/live with its device
+ * token; on each `message` event it downloads the envelope and posts a `delivered` receipt, and
+ * records when it was notified and when it held the bytes. The envelope is not opened here: that
+ * is the toy's CPU, not the server's, and it would share the server's cores.
+ */
+import { WebSocket } from 'ws';
+import type { HttpClient } from '../harness/http-client.js';
+
+export interface Delivery {
+  messageId: string;
+  notifiedAt: number;
+  bytesAt: number;
+  ackedAt: number;
+  size: number;
+}
+
+export class LiveToy {
+  readonly toyId: string;
+  readonly familyId: string;
+  readonly #token: string;
+  readonly #http: HttpClient;
+  #socket: WebSocket | undefined;
+  onDelivery: ((delivery: Delivery) => void) | undefined;
+  onNotified: ((messageId: string, at: number) => void) | undefined;
+  failures = 0;
+  firstFailure: string | undefined;
+
+  constructor(options: { toyId: string; familyId: string; deviceToken: string; http: HttpClient }) {
+    this.toyId = options.toyId;
+    this.familyId = options.familyId;
+    this.#token = options.deviceToken;
+    this.#http = options.http;
+  }
+
+  /** Opens the live channel and resolves once the server says `ready`. */
+  connect(baseUrl: string): Promise<void> {
+    const url = `${baseUrl.replace(/^http/, 'ws')}/v1/live`;
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.#token}` }, perMessageDeflate: false });
+      this.#socket = socket;
+      let ready = false;
+      socket.on('open', () => socket.send('{"type":"resume","cursors":{}}'));
+      socket.on('unexpected-response', (_req, res) => reject(new Error(`live upgrade refused: ${res.statusCode}`)));
+      socket.on('error', (error) => {
+        if (!ready) reject(error);
+      });
+      socket.on('message', (data) => {
+        const at = performance.now();
+        const frame = JSON.parse(String(data)) as { type: string; event?: string; data?: { messageId?: string } };
+        if (frame.type === 'ready' && !ready) {
+          ready = true;
+          resolve();
+          return;
+        }
+        if (frame.type === 'event' && frame.event === 'message' && typeof frame.data?.messageId === 'string') {
+          this.onNotified?.(frame.data.messageId, at);
+          void this.#fetch(frame.data.messageId, at);
+        }
+      });
+    });
+  }
+
+  async #fetch(messageId: string, notifiedAt: number): Promise<void> {
+    const path = `/v1/families/${this.familyId}/messages/${messageId}`;
+    const headers = { authorization: `Bearer ${this.#token}` };
+    try {
+      const envelope = await this.#http.request({ method: 'GET', path: `${path}/envelope`, headers });
+      if (envelope.status !== 200) throw new Error(`envelope: ${envelope.status}`);
+      const bytesAt = performance.now();
+      const receipt = await this.#http.request({ method: 'POST', path: `${path}/receipts`, headers: { ...headers, 'content-type': 'application/json' }, body: '{"kind":"delivered"}' });
+      if (receipt.status >= 300) throw new Error(`receipt: ${receipt.status} ${receipt.body.toString('utf8').slice(0, 200)}`);
+      this.onDelivery?.({ messageId, notifiedAt, bytesAt, ackedAt: performance.now(), size: envelope.body.length });
+    } catch (error) {
+      this.failures += 1;
+      this.firstFailure ??= error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  close(): void {
+    this.#socket?.terminate();
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * The toy benchmarks, on one `burrow serve` (embedded default: SQLite file + blob directory, a temp
+ * data directory) with real paired toys:
+ * 1. Throughput: N senders (guardians, one family and one live toy each) upload 64 KB sealed
+ *    envelopes; each toy, told by its live event, downloads the envelope and posts a receipt.
+ *    Baseline in the same run: the `files` server (fsync'd files, no auth, no database), where
+ *    the load client hands the id to the toy loop itself.
+ * 2. Delivery latency at half the measured maximum rate, with many idle toys connected: upload
+ *    acknowledged → toy notified (live event) and → toy holds the bytes.
+ * 3. Connections held: idle authenticated toy connections from several client processes and
+ *    loopback source addresses; RSS per connection and heartbeat CPU, against a bare `ws` server
+ *    holding the same count.
+ */
+import { bySize, cpuMeter, type BenchContext, type Goal, type SectionResult } from '../harness/context.js';
+import { HttpClient } from '../harness/http-client.js';
+import { startBurrow, startRole, tempDir, type Measured } from '../harness/processes.js';
+import { profileDuring, profileMarkdown, type ProfileSummary } from '../harness/profile.js';
+import { lineChart, table } from '../harness/report.js';
+import { fmt, fmtBytes, sleep, summarise } from '../harness/stats.js';
+import { benchFamily, benchGuardians, pairToys, provisionToys, type BenchFamily, type BenchToy } from '../e2e/toys.js';
+import { LiveToy, type Delivery } from '../e2e/live-toy.js';
+import { sealMessage } from '../../src/crypto/envelope.js';
+import { randomBytes } from '../../src/crypto/bytes.js';
+
+export const ENVELOPE_BYTES = 64 * 1024;
+const HOLDERS = 4;
+const SOURCE_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+
+interface Sender {
+  family: BenchFamily;
+  toy: BenchToy;
+  live: LiveToy;
+}
+
+/** Seals `count` envelopes of exactly ENVELOPE_BYTES from the family's guardian to its toy. */
+async function sealEnvelopes(sender: Sender, count: number): Promise<Uint8Array[]> {
+  const { family, toy } = sender;
+  const seal = (audioBytes: number) => sealMessage({
+    familyId: family.familyId, epoch: family.family.roster.epoch, familyKey: family.family.headKey, sender: family.ctx.me,
+    recipients: [toy.toyId], audio: randomBytes(audioBytes), audioType: 'audio/webm', durationMs: 4000, createdAt: Date.now(),
+  });
+  const overhead = (await seal(1024)).bytes.length - 1024;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) out.push((await seal(ENVELOPE_BYTES - overhead)).bytes);
+  return out;
+}
+
+interface LevelResult {
+  senders: number;
+  messages: number;
+  perSecond: number;
+  failures: number;
+  serverCores?: number;
+  clientCores: number;
+}
+
+/** N senders each upload their envelopes (one in flight each); done when every toy has acknowledged. */
+async function burrowLevel(url: string, senders: Sender[], envelopes: Uint8Array[][], http: HttpClient, server: Measured): Promise<LevelResult> {
+  const total = envelopes.reduce((n, e) => n + e.length, 0);
+  let acked = 0;
+  let resolveAll: () => void = () => undefined;
+  const all = new Promise<void>((resolve) => { resolveAll = resolve; });
+  for (const s of senders) s.live.onDelivery = () => {
+    acked += 1;
+    if (acked === total) resolveAll();
+  };
+  const before = await server.probe({ reset: true });
+  const client = cpuMeter();
+  const t0 = performance.now();
+  let failures = 0;
+  await Promise.all(senders.map(async (s, i) => {
+    for (const envelope of envelopes[i]!) {
+      const res = await http.request({ method: 'POST', path: `/v1/families/${s.family.familyId}/messages`, headers: { authorization: `Bearer ${s.family.ctx.api.token}`, 'content-type': 'application/octet-stream' }, body: envelope });
+      if (res.status !== 201 && res.status !== 200) {
+        failures += 1;
+        if (failures === 1) console.error(`upload: ${res.status} ${res.body.toString('utf8').slice(0, 300)}`);
+        acked += 1;
+      }
+    }
+  }));
+  const timeout = sleep(60_000).then(() => 'timeout' as const);
+  if ((await Promise.race([all.then(() => 'ok' as const), timeout])) === 'timeout') throw new Error(`toys acknowledged ${acked} of ${total} messages within 60 s`);
+  const elapsed = performance.now() - t0;
+  const after = await server.probe({ reset: true });
+  const toyFailures = senders.reduce((n, s) => n + s.live.failures, 0);
+  return { senders: senders.length, messages: total, perSecond: total / (elapsed / 1000), failures: failures + toyFailures, serverCores: (after.cpuMicros - before.cpuMicros) / 1000 / elapsed, clientCores: client() };
+}
+
+/** The same flow against the `files` baseline: upload (fsync), then the toy loop downloads and acknowledges. */
+async function baselineLevel(server: Measured, envelopes: Uint8Array[][]): Promise<LevelResult> {
+  const http = new HttpClient(server.url, { maxSockets: 128 });
+  const total = envelopes.reduce((n, e) => n + e.length, 0);
+  const toyWork: Array<Promise<void>> = [];
+  const before = await server.probe({ reset: true });
+  const client = cpuMeter();
+  const t0 = performance.now();
+  await Promise.all(envelopes.map(async (list) => {
+    for (const envelope of list) {
+      const res = await http.request({ method: 'POST', path: '/m', headers: { 'content-type': 'application/octet-stream' }, body: envelope });
+      const { id } = JSON.parse(res.body.toString('utf8')) as { id: string };
+      toyWork.push((async () => {
+        const got = await http.request({ method: 'GET', path: `/m/${id}` });
+        if (got.body.length !== envelope.length) throw new Error('baseline served other bytes');
+        await http.request({ method: 'POST', path: `/m/${id}/ack`, body: '{"kind":"delivered"}' });
+      })());
+    }
+  }));
+  await Promise.all(toyWork);
+  const elapsed = performance.now() - t0;
+  const after = await server.probe({ reset: true });
+  http.close();
+  return { senders: envelopes.length, messages: total, perSecond: total / (elapsed / 1000), failures: 0, serverCores: (after.cpuMicros - before.cpuMicros) / 1000 / elapsed, clientCores: client() };
+}
+
+interface HolderPool {
+  holders: Measured[];
+  open(url: string, tokens: string[] | number): Promise<{ ok: number; failed: number; firstError?: string; ms: number }>;
+  closeAll(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function holderPool(): Promise<HolderPool> {
+  const holders = await Promise.all(Array.from({ length: HOLDERS }, () => startRole('holder')));
+  return {
+    holders,
+    async open(url, tokens) {
+      const t0 = performance.now();
+      const count = typeof tokens === 'number' ? tokens : tokens.length;
+      const shares = holders.map((_, h) => {
+        const from = Math.floor((count * h) / holders.length);
+        const to = Math.floor((count * (h + 1)) / holders.length);
+        return typeof tokens === 'number' ? { count: to - from } : { tokens: tokens.slice(from, to) };
+      });
+      const replies = await Promise.all(holders.map((holder, h) => holder.call<{ ok: number; failed: number; firstError?: string }>({
+        type: 'open', url: `${url.replace(/^http/, 'ws')}/v1/live`, ...shares[h], localAddresses: SOURCE_ADDRESSES.slice(h * 2, h * 2 + 2), concurrency: 32,
+      }, 'opened')));
+      const firstError = replies.find((r) => r.firstError !== undefined)?.firstError;
+      return { ok: replies.reduce((n, r) => n + r.ok, 0), failed: replies.reduce((n, r) => n + r.failed, 0), ...(firstError === undefined ? {} : { firstError }), ms: performance.now() - t0 };
+    },
+    async closeAll() {
+      await Promise.all(holders.map((holder) => holder.call({ type: 'close' }, 'close')));
+    },
+    async stop() {
+      await Promise.all(holders.map((holder) => holder.stop()));
+    },
+  };
+}
+
+/** RSS of a server after a GC, settled. */
+async function settledRss(server: Measured): Promise<number> {
+  await sleep(500);
+  await server.gc();
+  await sleep(300);
+  return (await server.probe()).rss;
+}
+
+export interface ToySuiteResult {
+  throughput: SectionResult;
+  latency: SectionResult;
+  connections: SectionResult;
+}
+
+export async function toySuite(ctx: BenchContext): Promise<ToySuiteResult> {
+  const levels = bySize(ctx.mode, { smoke: [1, 2], quick: [1, 4, 16], full: [1, 2, 4, 8, 16, 32] });
+  const perLevel = bySize(ctx.mode, { smoke: 10, quick: 320, full: 1600 });
+  const idleForLatency = bySize(ctx.mode, { smoke: 8, quick: 1_000, full: 10_000 });
+  // Each toy may hold this many live connections (config.live.maxConnectionsPerAccount applies per
+  // toy too): thousands of connections need only hundreds of pairings.
+  const connectionsPerToy = 16;
+  const latencySeconds = bySize(ctx.mode, { smoke: 1, quick: 8, full: 30 });
+  const heldTarget = bySize(ctx.mode, { smoke: 16, quick: 2_000, full: 19_000 });
+  const heartbeatWindowMs = bySize(ctx.mode, { smoke: 500, quick: 10_000, full: 35_000 });
+  const maxSenders = Math.max(...levels);
+
+  const dir = tempDir('toys');
+  const server = await startBurrow({ dataDir: dir.path });
+  const http = new HttpClient(server.url, { maxSockets: 256 });
+  const pool = await holderPool();
+  const senders: Sender[] = [];
+  try {
+    // Senders: one guardian, family and live toy each.
+    const t0 = performance.now();
+    const guardians = await benchGuardians(http, server.url, maxSenders);
+    await Promise.all(guardians.map(async (g, i) => {
+      const family = await benchFamily(g, `sender${i}`);
+      const [toy] = await pairToys(family, 1, { baseUrl: server.url, pollMs: 20 });
+      const live = new LiveToy({ toyId: toy!.toyId, familyId: family.familyId, deviceToken: toy!.deviceToken, http });
+      await live.connect(server.url);
+      senders.push({ family, toy: toy!, live });
+    }));
+    ctx.log(`${maxSenders} senders with live toys ready in ${fmt((performance.now() - t0) / 1000, 1)} s`);
+
+    // Idle toys: provisioned now, connected later.
+    const t1 = performance.now();
+    const idleGuardians = await benchGuardians(http, server.url, 4);
+    const provisioned = await provisionToys({
+      guardians: idleGuardians, baseUrl: server.url, count: Math.ceil(heldTarget / connectionsPerToy), parallel: bySize(ctx.mode, { smoke: 1, quick: 8, full: 12 }), pollMs: 25,
+      onProgress: (done) => { if (done % 256 < 64) ctx.log(`provisioned ${done} toys`); },
+    });
+    const provisionSeconds = (performance.now() - t1) / 1000;
+    ctx.log(`${provisioned.toys.length} idle toys in ${provisioned.families.length} families provisioned in ${fmt(provisionSeconds, 1)} s`);
+    // Token i % toys: consecutive connections belong to different toys.
+    const idleTokens = Array.from({ length: heldTarget }, (_, i) => provisioned.toys[i % provisioned.toys.length]!.deviceToken);
+
+    // 1. Throughput, Burrow then the baseline at each level.
+    const files = await startRole('files', { args: [`${dir.path}/baseline-files`] });
+    const burrowLevels: LevelResult[] = [];
+    const baselineLevels: LevelResult[] = [];
+    try {
+      const warm = await Promise.all(senders.slice(0, 4).map((s) => sealEnvelopes(s, 5)));
+      await burrowLevel(server.url, senders.slice(0, 4), warm, http, server);
+      await baselineLevel(files, warm);
+      for (const n of levels) {
+        const each = Math.ceil(perLevel / n);
+        const envelopes = await Promise.all(senders.slice(0, n).map((s) => sealEnvelopes(s, each)));
+        const b = await burrowLevel(server.url, senders.slice(0, n), envelopes, http, server);
+        const r = await baselineLevel(files, envelopes);
+        burrowLevels.push(b);
+        baselineLevels.push(r);
+        ctx.log(`throughput with ${n} sender(s): Burrow ${fmt(b.perSecond)}/s, baseline ${fmt(r.perSecond)}/s`);
+      }
+    } finally {
+      await files.stop();
+    }
+    const best = burrowLevels.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+    const bestIndex = burrowLevels.indexOf(best);
+    const ratio = best.perSecond / baselineLevels[bestIndex]!.perSecond;
+    const bestBaseline = Math.max(...baselineLevels.map((l) => l.perSecond));
+    const totalFailures = burrowLevels.reduce((n, l) => n + l.failures, 0);
+
+    let throughputProfile: ProfileSummary | undefined;
+    if (ctx.profile) {
+      const envelopes = await Promise.all(senders.slice(0, best.senders).map((s) => sealEnvelopes(s, Math.ceil(perLevel / best.senders))));
+      throughputProfile = await profileDuring(server, () => burrowLevel(server.url, senders.slice(0, best.senders), envelopes, http, server));
+    }
+
+    // 2. Latency at half the best rate, idle toys connected.
+    const idle = await pool.open(server.url, idleTokens.slice(0, idleForLatency));
+    ctx.log(`${idle.ok} idle toys connected for the latency run (${idle.failed} failed${idle.firstError ? `: ${idle.firstError}` : ''}) in ${fmt(idle.ms / 1000, 1)} s`);
+    const rate = best.perSecond / 2;
+    const count = Math.max(10, Math.round(rate * latencySeconds));
+    const perSender = Math.ceil(count / senders.length);
+    const latencyEnvelopes = await Promise.all(senders.map((s) => sealEnvelopes(s, perSender)));
+    const acks = new Map<string, number>();
+    const sent = new Map<string, number>();
+    const notified = new Map<string, number>();
+    const deliveries: Delivery[] = [];
+    for (const s of senders) {
+      s.live.onNotified = (messageId, at) => notified.set(messageId, at);
+      s.live.onDelivery = (d) => deliveries.push(d);
+    }
+    const loopStart = performance.now();
+    const uploads: Array<Promise<void>> = [];
+    for (let i = 0; i < count; i++) {
+      const due = loopStart + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      const s = senders[i % senders.length]!;
+      const envelope = latencyEnvelopes[i % senders.length]![Math.floor(i / senders.length)]!;
+      uploads.push((async () => {
+        const sentAt = performance.now();
+        const res = await http.request({ method: 'POST', path: `/v1/families/${s.family.familyId}/messages`, headers: { authorization: `Bearer ${s.family.ctx.api.token}`, 'content-type': 'application/octet-stream' }, body: envelope });
+        const at = performance.now();
+        if (res.status === 201 || res.status === 200) {
+          const { messageId } = JSON.parse(res.body.toString('utf8')) as { messageId: string };
+          acks.set(messageId, at);
+          sent.set(messageId, sentAt);
+        }
+      })());
+    }
+    await Promise.all(uploads);
+    const achievedRate = count / ((performance.now() - loopStart) / 1000);
+    const deadline = performance.now() + 20_000;
+    while (deliveries.length < acks.size && performance.now() < deadline) await sleep(20);
+    const notifyMs: number[] = [];
+    const bytesMs: number[] = [];
+    const notifyFromSendMs: number[] = [];
+    const bytesFromSendMs: number[] = [];
+    let heardFirst = 0;
+    for (const d of deliveries) {
+      const ack = acks.get(d.messageId);
+      const start = sent.get(d.messageId);
+      if (ack === undefined || start === undefined) continue;
+      if (d.notifiedAt < ack) heardFirst += 1;
+      notifyMs.push(Math.max(0, d.notifiedAt - ack));
+      bytesMs.push(Math.max(0, d.bytesAt - ack));
+      notifyFromSendMs.push(d.notifiedAt - start);
+      bytesFromSendMs.push(d.bytesAt - start);
+    }
+    const notify = summarise(notifyMs);
+    const bytes = summarise(bytesMs);
+    const notifyFromSend = summarise(notifyFromSendMs);
+    const bytesFromSend = summarise(bytesFromSendMs);
+    ctx.log(`latency at ${fmt(achievedRate)} msg/s with ${idle.ok} idle toys: notify p99 ${fmt(notify.p99, 1)} ms, bytes p99 ${fmt(bytes.p99, 1)} ms`);
+
+    // 3. Connections held.
+    for (const s of senders) s.live.onDelivery = undefined;
+    await pool.closeAll();
+    const rss0 = await settledRss(server);
+    const held = await pool.open(server.url, idleTokens);
+    ctx.log(`${held.ok} toy connections held (${held.failed} failed${held.firstError ? `: ${held.firstError}` : ''}) in ${fmt(held.ms / 1000, 1)} s`);
+    const rss1 = await settledRss(server);
+    const cpuBefore = await server.probe();
+    await sleep(heartbeatWindowMs);
+    const cpuAfter = await server.probe();
+    const burrowHeartbeatCores = (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / 1000 / heartbeatWindowMs;
+    const status = await Promise.all(pool.holders.map((h) => h.call<{ open: number; unexpectedCloses: number }>({ type: 'status' }, 'status')));
+    const stillOpen = status.reduce((n, s) => n + s.open, 0);
+    await pool.closeAll();
+
+    const bare = await startRole('ws-bare', { args: ['30000'] });
+    let bareRss0 = 0;
+    let bareRss1 = 0;
+    let bareHeld = { ok: 0, failed: 0, ms: 0 } as { ok: number; failed: number; firstError?: string; ms: number };
+    let bareHeartbeatCores = 0;
+    try {
+      bareRss0 = await settledRss(bare);
+      bareHeld = await pool.open(bare.url, held.ok);
+      bareRss1 = await settledRss(bare);
+      const b0 = await bare.probe();
+      await sleep(heartbeatWindowMs);
+      const b1 = await bare.probe();
+      bareHeartbeatCores = (b1.cpuMicros - b0.cpuMicros) / 1000 / heartbeatWindowMs;
+      await pool.closeAll();
+    } finally {
+      await bare.stop();
+    }
+    const perConnection = (rss1 - rss0) / Math.max(1, held.ok);
+    const barePerConnection = (bareRss1 - bareRss0) / Math.max(1, bareHeld.ok);
+    const memoryRatio = perConnection / barePerConnection;
+
+    const throughputGoals: Goal[] = [
+      { what: 'messages/s, Burrow ÷ bare fsync file server (best Burrow level)', target: '≥ 60 %', measured: `${fmt(ratio * 100)} %`, met: ratio >= 0.6 },
+    ];
+    const throughputChart = lineChart({
+      title: `Messages/s (${ENVELOPE_BYTES / 1024} KB envelopes: upload, live notify, download, receipt)`,
+      xLabel: 'senders (one upload in flight each)', yLabel: 'messages per second', logX: true,
+      series: [
+        { name: 'burrow serve (SQLite + blob directory)', color: '#c0392b', points: burrowLevels.map((l) => [l.senders, l.perSecond]) },
+        { name: 'bare node:http + fsync files (baseline)', color: '#2c3e50', dashed: true, points: baselineLevels.map((l) => [l.senders, l.perSecond]) },
+      ],
+    });
+    const throughput: SectionResult = {
+      title: 'Message throughput: 64 KB envelopes to live toys',
+      markdown: [
+        `${perLevel} messages per level; senders are guardians of separate families, each with one paired toy connected live; envelopes are real sealed envelopes of ${ENVELOPE_BYTES} bytes, sealed before timing. A message counts when its toy has downloaded it and its receipt was accepted. ${totalFailures} failures.`,
+        '',
+        table(['senders', 'Burrow msg/s', 'baseline msg/s', 'Burrow ÷ baseline', 'Burrow server CPU (cores)', 'baseline server CPU (cores)', 'load client CPU (cores)'],
+          burrowLevels.map((b, i) => [b.senders, fmt(b.perSecond), fmt(baselineLevels[i]!.perSecond), `${fmt((b.perSecond / baselineLevels[i]!.perSecond) * 100)} %`, fmt(b.serverCores, 2), fmt(baselineLevels[i]!.serverCores, 2), fmt(b.clientCores, 2)])),
+        '',
+        `Best Burrow level: ${best.senders} senders, ${fmt(best.perSecond)} msg/s (${fmt(ratio * 100)} % of the baseline at the same level; the baseline's best is ${fmt(bestBaseline)} msg/s).`,
+        '',
+        '![Throughput against senders](benchmarks-throughput.svg)',
+        ...(throughputProfile === undefined ? [] : ['', `CPU profile of \`burrow serve\` during a repeat of the best level:`, '', profileMarkdown(throughputProfile)]),
+      ].join('\n'),
+      goals: throughputGoals,
+      charts: { 'benchmarks-throughput.svg': throughputChart },
+      data: { burrowLevels, baselineLevels, ratio },
+    };
+    const latency: SectionResult = {
+      title: `Delivery latency at half the maximum rate, ${idle.ok} idle toy connections`,
+      markdown: [
+        `${deliveries.length} of ${count} messages at ${fmt(achievedRate, 1)} msg/s (target ${fmt(rate, 1)}, half of ${fmt(best.perSecond)}), open loop over ${maxSenders} senders, for ${latencySeconds} s; ${idle.ok} idle authenticated toy connections (${connectionsPerToy} per toy) held by ${HOLDERS} client processes${ctx.mode === 'full' ? '' : ` (quick mode: the issue asks for 10,000 — run \`--full\`)`}. Times from the sender's upload acknowledgement (0 when the toy heard first: ${heardFirst} of ${notifyMs.length} notifications arrived before the sender's acknowledgement, because the server publishes the event when the message is committed, before it answers), and from the start of the upload (which includes sending its ${ENVELOPE_BYTES / 1024} KB).`,
+        '',
+        table(['upload acknowledged →', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'], [
+          ['toy notified (live event)', fmt(notify.p50, 1), fmt(notify.p99, 1), fmt(notify.p999, 1), fmt(notify.max, 1)],
+          ['toy holds the bytes', fmt(bytes.p50, 1), fmt(bytes.p99, 1), fmt(bytes.p999, 1), fmt(bytes.max, 1)],
+        ]),
+        '',
+        table(['upload started →', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'], [
+          ['toy notified (live event)', fmt(notifyFromSend.p50, 1), fmt(notifyFromSend.p99, 1), fmt(notifyFromSend.p999, 1), fmt(notifyFromSend.max, 1)],
+          ['toy holds the bytes', fmt(bytesFromSend.p50, 1), fmt(bytesFromSend.p99, 1), fmt(bytesFromSend.p999, 1), fmt(bytesFromSend.max, 1)],
+        ]),
+      ].join('\n'),
+      goals: [
+        { what: `p99 upload acknowledged → toy notified (${idle.ok} idle toys)`, target: '≤ 25 ms', measured: `${fmt(notify.p99, 1)} ms`, met: notify.p99 <= 25 },
+        { what: 'p99 upload acknowledged → toy holds the bytes', target: '≤ 100 ms', measured: `${fmt(bytes.p99, 1)} ms`, met: bytes.p99 <= 100 },
+      ],
+      data: { rate: achievedRate, idle: idle.ok, notify, bytes, notifyFromSend, bytesFromSend, heardFirst },
+    };
+    const connections: SectionResult = {
+      title: `Connections held: ${held.ok} idle toy connections`,
+      markdown: [
+        `${heldTarget} connections of ${provisioned.toys.length} toys (${connectionsPerToy} each, the per-principal limit), paired for real in ${provisioned.families.length} families (≤ 64 toys a roster) in ${fmt(provisionSeconds)} s. Connections from ${HOLDERS} client processes over source addresses ${SOURCE_ADDRESSES[0]}–${SOURCE_ADDRESSES.at(-1)}; each sends \`resume\` and waits for \`ready\`. RSS after a forced GC, before and after; heartbeat CPU over ${heartbeatWindowMs / 1000} s idle (both servers ping every 30 s).`,
+        '',
+        table(['server', 'held', 'failed', 'RSS before', 'RSS after', 'per connection', 'CPU idle with them (cores)'], [
+          ['`burrow serve` (authenticated toys)', held.ok, held.failed, fmtBytes(rss0), fmtBytes(rss1), fmtBytes(perConnection), fmt(burrowHeartbeatCores, 3)],
+          ['bare `ws` server (baseline)', bareHeld.ok, bareHeld.failed, fmtBytes(bareRss0), fmtBytes(bareRss1), fmtBytes(barePerConnection), fmt(bareHeartbeatCores, 3)],
+        ]),
+        '',
+        `Still open at the end of the idle window: ${stillOpen} of ${held.ok}. Burrow ÷ bare per connection: ${fmt(memoryRatio, 2)}×.`,
+      ].join('\n'),
+      goals: [
+        { what: `memory per connection, Burrow ÷ bare ws (${held.ok} connections)`, target: '≤ 1.5×', measured: `${fmt(memoryRatio, 2)}×`, met: memoryRatio <= 1.5 },
+        { what: 'memory per idle toy connection', target: '≤ 10 KB', measured: fmtBytes(perConnection), met: perConnection <= 10_000 },
+        { what: 'idle toy connections held by one process', target: `≈ 19,000 (fd limit)${ctx.mode === 'full' ? '' : '; quick mode holds fewer'}`, measured: String(held.ok), met: ctx.mode !== 'full' || held.ok >= 18_000 },
+      ],
+      data: { held: held.ok, rss0, rss1, perConnection, barePerConnection, memoryRatio, burrowHeartbeatCores, bareHeartbeatCores, provisionSeconds },
+    };
+    return { throughput, latency, connections };
+  } finally {
+    for (const s of senders) s.live.close();
+    await pool.stop();
+    http.close();
+    await server.stop();
+    dir.remove();
+  }
+}
