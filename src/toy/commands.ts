@@ -497,7 +497,11 @@ async function runLive(context: {
         });
         return;
       }
-      if (problem.type === 'live/closed' || problem.type === 'live/socket-error') log({ event: 'offline', detail: 'reconnecting with backoff' });
+      if (problem.type === 'live/closed') {
+        log({ event: 'offline', detail: 'reconnecting with backoff' });
+        // A removed or reset toy's socket is refused for good: a read with the token tells (401 stops the toy).
+        guard(() => runtime.refresh());
+      }
     },
   });
 
