@@ -89,17 +89,22 @@ interface NewSessionOptions {
 
 /** The encoded form of public identity keys. */
 export function encodePublicIdentity(keys: PublicIdentityKeys): PublicIdentity {
-  return { signingKey: toBase64Url(keys.signingKey), agreementKey: toBase64Url(keys.agreementKey) };
+  const identity: PublicIdentity = { signingKey: toBase64Url(keys.signingKey), agreementKey: toBase64Url(keys.agreementKey) };
+  if (keys.kemKey !== undefined) identity.kemKey = toBase64Url(keys.kemKey);
+  return identity;
 }
 
 /** The raw form of encoded public identity keys. */
 export function decodePublicIdentity(identity: PublicIdentity): PublicIdentityKeys {
-  return { signingKey: fromBase64Url(identity.signingKey), agreementKey: fromBase64Url(identity.agreementKey) };
+  const keys: PublicIdentityKeys = { signingKey: fromBase64Url(identity.signingKey), agreementKey: fromBase64Url(identity.agreementKey) };
+  if (identity.kemKey !== undefined) keys.kemKey = fromBase64Url(identity.kemKey);
+  return keys;
 }
 
 /** True when two sets of public identity keys are the same keys. */
 export function samePublicKeys(a: PublicIdentityKeys, b: PublicIdentityKeys): boolean {
-  return bytesEqual(a.signingKey, b.signingKey) && bytesEqual(a.agreementKey, b.agreementKey);
+  const sameKem = a.kemKey === undefined || b.kemKey === undefined ? a.kemKey === b.kemKey : bytesEqual(a.kemKey, b.kemKey);
+  return bytesEqual(a.signingKey, b.signingKey) && bytesEqual(a.agreementKey, b.agreementKey) && sameKem;
 }
 
 /** The error a failed login produces, the same for an unknown email and a wrong password. */

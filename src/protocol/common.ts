@@ -29,11 +29,15 @@ export const Timestamp = Type.Integer({ minimum: 0, description: 'milliseconds s
 /** An email address as typed; the server normalises case and surrounding whitespace. */
 export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$' });
 
-/** The public half of an account's or a toy's identity: raw 32-byte keys, base64url. */
+/**
+ * The public half of an account's or a toy's identity: raw 32-byte keys, base64url, and the X-Wing
+ * key (1216 bytes) of identities made since the post-quantum change (absent for older ones).
+ */
 export const PublicIdentity = Type.Object(
   {
     signingKey: Base64Url({ minBytes: 32, maxBytes: 32, description: 'Ed25519 public key' }),
     agreementKey: Base64Url({ minBytes: 32, maxBytes: 32, description: 'X25519 public key' }),
+    kemKey: Type.Optional(Base64Url({ minBytes: 1216, maxBytes: 1216, description: 'X-Wing (X25519 + ML-KEM-768) public key' })),
   },
   { additionalProperties: false },
 );

@@ -11,8 +11,19 @@ import { Base64Url, Id, PublicIdentity, Timestamp } from './common.js';
 /** A family id or child id: chosen by the creating client (128 random bits, base64url), because it is signed into the roster. */
 export const ClientId = Id;
 
-/** One roster entry, canonical bytes (src/crypto/roster.ts `encodeRosterEntry`), base64url. */
-export const RosterEntryWire = Base64Url({ minBytes: 64, maxBytes: 96 * 1024, description: 'encodeRosterEntry bytes' });
+/**
+ * One roster entry, canonical bytes (src/crypto/roster.ts `encodeRosterEntry`), base64url. A
+ * version-2 entry carries a 1216-byte X-Wing key per member and toy: 256 members and 64 toys with
+ * short ids and few children come to about 440 KiB.
+ */
+export const RosterEntryWire = Base64Url({ minBytes: 64, maxBytes: 448 * 1024, description: 'encodeRosterEntry bytes' });
+
+/**
+ * The body limit of the two routes that carry an entry and its wrapped keys (POST /v1/families and
+ * …/roster): the largest entry and 320 X-Wing wraps (1120-byte encapsulations) as base64url JSON,
+ * a sealed name and room to spare; far above the server's general body limit.
+ */
+export const ROSTER_BODY_LIMIT = 1280 * 1024;
 
 /** A family key wrapped to one member or toy (src/crypto/family-key.ts `WrappedKey`, bytes as base64url). */
 export const WrappedKeyWire = Type.Object(

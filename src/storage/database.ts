@@ -15,6 +15,8 @@ export interface AccountsTable {
   opaque_record: string;
   signing_key: string;
   agreement_key: string;
+  /** base64url X-Wing public key (1216 bytes); null or absent for accounts registered before X-Wing. */
+  kem_key?: string | null;
   sealed_identity: string;
   recovery_sealed_identity: string;
   /** SHA-256 of the client's recovery proof. */

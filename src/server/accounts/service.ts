@@ -27,6 +27,15 @@ import type { SecurityLog } from '../security-log/service.js';
 export interface PublicIdentity {
   signingKey: string;
   agreementKey: string;
+  /** The X-Wing key of accounts registered since the post-quantum change. */
+  kemKey?: string;
+}
+
+/** An account's public identity as the API shows it (`kemKey` only when it has one). */
+export function publicIdentityOf(account: Pick<AccountRow, 'signing_key' | 'agreement_key' | 'kem_key'>): PublicIdentity {
+  const identity: PublicIdentity = { signingKey: account.signing_key, agreementKey: account.agreement_key };
+  if (typeof account.kem_key === 'string') identity.kemKey = account.kem_key;
+  return identity;
 }
 
 /** A session granted by registration, login or recovery; `token` goes to the client once. */
@@ -157,13 +166,13 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     return account !== undefined && matches;
   }
 
-  function granted(account: Pick<AccountRow, 'id' | 'signing_key' | 'agreement_key' | 'sealed_identity'>, issued: ReturnType<SessionsService['prepare']>): GrantedSession {
+  function granted(account: Pick<AccountRow, 'id' | 'signing_key' | 'agreement_key' | 'kem_key' | 'sealed_identity'>, issued: ReturnType<SessionsService['prepare']>): GrantedSession {
     return {
       accountId: account.id,
       sessionId: issued.row.id,
       token: issued.token,
       expiresAt: issued.row.expires_at,
-      identity: { signingKey: account.signing_key, agreementKey: account.agreement_key },
+      identity: publicIdentityOf(account),
       sealedIdentity: account.sealed_identity,
     };
   }
@@ -193,6 +202,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         opaque_record: input.registrationRecord,
         signing_key: input.identity.signingKey,
         agreement_key: input.identity.agreementKey,
+        kem_key: input.identity.kemKey ?? null,
         sealed_identity: input.sealedIdentity,
         recovery_sealed_identity: input.recoverySealedIdentity,
         recovery_verifier: input.recoveryVerifier,
@@ -306,7 +316,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       if (account === undefined) throw new BurrowError('burrow/unauthenticated');
       return {
         accountId: account.id,
-        identity: { signingKey: account.signing_key, agreementKey: account.agreement_key },
+        identity: publicIdentityOf(account),
         sealedIdentity: account.sealed_identity,
         createdAt: account.created_at,
       };

@@ -49,7 +49,7 @@ export interface FamiliesRepository {
   deleteFamily(familyId: string): Promise<boolean>;
   /** Takes the family row's write lock for the rest of the transaction (appends take it too); false for an unknown family. */
   lockFamily(familyId: string): Promise<boolean>;
-  accountKeys(accountId: string): Promise<{ signingKey: string; agreementKey: string } | undefined>;
+  accountKeys(accountId: string): Promise<{ signingKey: string; agreementKey: string; kemKey?: string } | undefined>;
   /** Members at the head whose account no longer exists (they deleted it). */
   deletedMembers(familyId: string): Promise<string[]>;
   /** Revokes the open invites `accountId` created and those it accepted but was not yet added by; returns how many. */
@@ -169,8 +169,9 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
     },
 
     async accountKeys(accountId) {
-      const row = await db.selectFrom('accounts').select(['signing_key', 'agreement_key']).where('id', '=', accountId).executeTakeFirst();
-      return row === undefined ? undefined : { signingKey: row.signing_key, agreementKey: row.agreement_key };
+      const row = await db.selectFrom('accounts').select(['signing_key', 'agreement_key', 'kem_key']).where('id', '=', accountId).executeTakeFirst();
+      if (row === undefined) return undefined;
+      return typeof row.kem_key === 'string' ? { signingKey: row.signing_key, agreementKey: row.agreement_key, kemKey: row.kem_key } : { signingKey: row.signing_key, agreementKey: row.agreement_key };
     },
 
     async deletedMembers(familyId) {

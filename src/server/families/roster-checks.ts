@@ -4,7 +4,7 @@
  * server must never store an entry a client would reject. Failures are `burrow/invalid-roster`.
  */
 import { fromBase64Url, toBase64Url } from '../../crypto/bytes.js';
-import { FAMILY_KEY_SUITES } from '../../crypto/family-key.js';
+import { FAMILY_KEY_SUITE_SIZES, FAMILY_KEY_SUITES, type FamilyKeySuite } from '../../crypto/family-key.js';
 import type { PublicIdentityKeys } from '../../crypto/identity.js';
 import { profileEpoch } from '../../crypto/profile.js';
 import { decodeRosterEntry, type RosterEntry } from '../../crypto/roster.js';
@@ -38,14 +38,33 @@ export function decodeStoredEntry(stored: string): RosterEntry {
   return decoded.value;
 }
 
-/** Whether public keys as raw bytes equal keys as stored (base64url). */
-export function keysEqual(keys: PublicIdentityKeys, stored: { signingKey: string; agreementKey: string }): boolean {
-  return toBase64Url(keys.signingKey) === stored.signingKey && toBase64Url(keys.agreementKey) === stored.agreementKey;
+/**
+ * Whether public keys as raw bytes equal keys as stored (base64url), the X-Wing key included: an
+ * entry must carry an account's X-Wing key exactly when the account has one.
+ */
+export function keysEqual(keys: PublicIdentityKeys, stored: { signingKey: string; agreementKey: string; kemKey?: string | undefined }): boolean {
+  const kemKey = keys.kemKey === undefined ? undefined : toBase64Url(keys.kemKey);
+  return toBase64Url(keys.signingKey) === stored.signingKey && toBase64Url(keys.agreementKey) === stored.agreementKey && kemKey === stored.kemKey;
 }
 
-/** Checks that `wrappedKeys` holds exactly one well-formed key of `entry`'s epoch for each of its members and toys. */
+/** `keys` (raw) as `keysEqual` compares them. */
+export function storedKeys(keys: PublicIdentityKeys): { signingKey: string; agreementKey: string; kemKey?: string } {
+  const out: { signingKey: string; agreementKey: string; kemKey?: string } = { signingKey: toBase64Url(keys.signingKey), agreementKey: toBase64Url(keys.agreementKey) };
+  if (keys.kemKey !== undefined) out.kemKey = toBase64Url(keys.kemKey);
+  return out;
+}
+
+/**
+ * Checks that `wrappedKeys` holds exactly one well-formed key of `entry`'s epoch for each of its
+ * members and toys, under the suite its roster keys call for: X-Wing for those with an X-Wing key
+ * (so a client cannot quietly wrap classically to someone who has one), classical for the others.
+ */
 export function checkWrappedKeys(entry: RosterEntry, wrappedKeys: readonly WrappedKeyWire[]): void {
-  const expected = new Set<string>([...entry.members.map((m) => m.accountId), ...entry.toys.map((t) => t.toyId)]);
+  const suiteFor = new Map<string, FamilyKeySuite>();
+  for (const p of [...entry.members.map((m) => ({ id: m.accountId, keys: m.keys })), ...entry.toys.map((t) => ({ id: t.toyId, keys: t.keys }))]) {
+    suiteFor.set(p.id, p.keys.kemKey === undefined ? 'hpke-x25519-sha256-aes256gcm' : 'hpke-xwing-sha256-aes256gcm');
+  }
+  const expected = new Set<string>(suiteFor.keys());
   const seen = new Set<string>();
   for (const key of wrappedKeys) {
     if (key.epoch !== entry.epoch) throw invalidRoster(`A wrapped key is for epoch ${key.epoch}, not the entry's epoch ${entry.epoch}`);
@@ -53,8 +72,10 @@ export function checkWrappedKeys(entry: RosterEntry, wrappedKeys: readonly Wrapp
     if (!expected.has(key.recipientId)) throw invalidRoster('A wrapped key names a recipient who is not in the entry');
     if (seen.has(key.recipientId)) throw invalidRoster('Two wrapped keys name the same recipient');
     seen.add(key.recipientId);
-    // hpke-x25519-sha256-aes256gcm: a 32-byte X25519 encapsulation, 32-byte key + 16-byte tag.
-    if (bytesOf(key.enc, 'A wrapped key enc').length !== 32 || bytesOf(key.ciphertext, 'A wrapped key ciphertext').length !== 48) {
+    if (key.suite !== suiteFor.get(key.recipientId)) throw invalidRoster(`A wrapped key uses ${key.suite}, but its recipient's roster keys call for ${suiteFor.get(key.recipientId)!}`);
+    // x25519: a 32-byte encapsulation; xwing: 1120 bytes. Both: the 32-byte key + a 16-byte tag.
+    const sizes = FAMILY_KEY_SUITE_SIZES[key.suite as FamilyKeySuite];
+    if (bytesOf(key.enc, 'A wrapped key enc').length !== sizes.enc || bytesOf(key.ciphertext, 'A wrapped key ciphertext').length !== sizes.ciphertext) {
       throw invalidRoster('A wrapped key has the wrong size for its suite');
     }
   }

@@ -7,6 +7,7 @@ import {
   FamilyList,
   FamilyParams,
   FamilyView,
+  ROSTER_BODY_LIMIT,
   RosterAppended,
   RosterChain,
   RosterQuery,
@@ -20,6 +21,7 @@ export function registerFamilyRoutes(app: BurrowApp, options: { families: Famili
   const { families } = options;
 
   app.post('/v1/families', {
+    bodyLimit: ROSTER_BODY_LIMIT,
     schema: { body: CreateFamilyRequest, response: { 201: FamilyCreated } },
     config: { authenticated: true, summary: 'Create a family: the caller signs epoch 0 as its first guardian', problems: ['burrow/invalid-roster', 'burrow/conflict'] },
   }, async (request, reply) => {
@@ -43,6 +45,7 @@ export function registerFamilyRoutes(app: BurrowApp, options: { families: Famili
   }, async (request) => families.roster(requireAuth(request).accountId, request.params.familyId, parseAfterEpoch(request.query.afterEpoch)));
 
   app.post('/v1/families/:familyId/roster', {
+    bodyLimit: ROSTER_BODY_LIMIT,
     schema: { params: FamilyParams, body: AppendRosterRequest, response: { 201: RosterAppended } },
     config: {
       authenticated: true,

@@ -17,7 +17,7 @@ import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
 import { parseIdList } from './access-repository.js';
 import { canSeeChild, noFamilyEvents, noFamilyPurger, requireGuardian, requireMember } from './authorize.js';
 import { ChildGoneError, InviteRaceError, type FamiliesRepository, type MemberRow, type WrappedKeyRow } from './repository.js';
-import { checkSealedProfile, checkWrappedKeys, decodeEntryWire, decodeStoredEntry, invalidRoster, keysEqual } from './roster-checks.js';
+import { checkSealedProfile, checkWrappedKeys, decodeEntryWire, decodeStoredEntry, invalidRoster, keysEqual, storedKeys } from './roster-checks.js';
 
 export interface FamiliesServiceDeps {
   repository: FamiliesRepository;
@@ -143,7 +143,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       const invite = byJoiner.get(member.accountId);
       if (before !== undefined) {
         if (invite !== undefined) throw invalidRoster('An invite in completesInvites names someone who is already a member');
-        if (!keysEqual(member.keys, { signingKey: toBase64Url(before.keys.signingKey), agreementKey: toBase64Url(before.keys.agreementKey) })) {
+        if (!keysEqual(member.keys, storedKeys(before.keys))) {
           throw invalidRoster("A member's keys may not change in the roster");
         }
         continue;
@@ -179,7 +179,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     for (const toy of entry.toys) {
       const before = headToys.get(toy.toyId);
       if (before === undefined) throw invalidRoster('Toys join a family by pairing, which this server does not offer yet; an entry may not add a toy');
-      if (!keysEqual(toy.keys, { signingKey: toBase64Url(before.keys.signingKey), agreementKey: toBase64Url(before.keys.agreementKey) }) || toy.childId !== before.childId) {
+      if (!keysEqual(toy.keys, storedKeys(before.keys)) || toy.childId !== before.childId) {
         throw invalidRoster("A toy's keys and child may not change in the roster");
       }
     }

@@ -47,7 +47,7 @@ export async function newPerson(app: BurrowApp): Promise<Person> {
   const finish = await post(app, '/v1/accounts/register/finish', {
     email,
     registrationRecord,
-    identity: { signingKey: toBase64Url(identity.publicKeys.signingKey), agreementKey: toBase64Url(identity.publicKeys.agreementKey) },
+    identity: identityWire(identity),
     sealedIdentity: b64(96),
     recoverySealedIdentity: b64(96),
     recoveryVerifier: sha256b64(b64(32)),
@@ -57,6 +57,13 @@ export async function newPerson(app: BurrowApp): Promise<Person> {
   if (finish.statusCode !== 201) throw new Error(`register/finish answered ${finish.statusCode}: ${finish.body}`);
   const body = finish.json<{ accountId: string; sessionId: string; token: string }>();
   return { accountId: body.accountId, sessionId: body.sessionId, token: body.token, identity };
+}
+
+/** An identity's public keys as registration sends them (with its X-Wing key, as new identities have one). */
+export function identityWire(identity: Identity): { signingKey: string; agreementKey: string; kemKey?: string } {
+  const wire: { signingKey: string; agreementKey: string; kemKey?: string } = { signingKey: toBase64Url(identity.publicKeys.signingKey), agreementKey: toBase64Url(identity.publicKeys.agreementKey) };
+  if (identity.publicKeys.kemKey !== undefined) wire.kemKey = toBase64Url(identity.publicKeys.kemKey);
+  return wire;
 }
 
 export function wireKeys(keys: readonly WrappedKey[]) {

@@ -1,8 +1,7 @@
 /** Invites over the API: created by guardians, read by whoever holds the link, accepted once, expiring, revocable. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toBase64Url } from '../../../src/crypto/bytes.js';
 import { b64, bearer, manualClock, post, startTestServer, type TestServer } from '../helpers.js';
-import { acceptInvite, addChild, createFamily, createInvite, del, get, join, newClientId, newPerson, type Person, type TestFamily } from './fixtures.js';
+import { acceptInvite, addChild, createFamily, createInvite, del, get, identityWire, join, newClientId, newPerson, type Person, type TestFamily } from './fixtures.js';
 
 const clock = manualClock();
 let server: TestServer;
@@ -43,7 +42,7 @@ describe('invites', () => {
       status: 'open',
       expiresAt: clock.now() + 7 * 24 * 3600_000,
       terms: { role: 'relative', children: [child], needsApproval: true },
-      guardian: { accountId: alice.accountId, identity: { signingKey: toBase64Url(alice.identity.publicKeys.signingKey), agreementKey: toBase64Url(alice.identity.publicKeys.agreementKey) } },
+      guardian: { accountId: alice.accountId, identity: identityWire(alice.identity) },
       guardianProof,
     });
   });
