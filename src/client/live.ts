@@ -49,8 +49,12 @@ export interface LiveOptions {
   onReady?: () => void;
   /** Called on refused frames and connection trouble; never with a secret. `live/ended` means the server closed with 1008 and no reconnect follows. */
   onProblem?: (problem: { type: string; detail: string }) => void;
-  /** Backoff: first delay and cap, in ms (defaults 500 ms and 30 s). */
-  backoff?: { initialMs?: number; maxMs?: number };
+  /**
+   * Backoff: first delay and cap, in ms (defaults 500 ms and 30 s), and the jitter: `equal` (the
+   * default) waits between half and all of the delay, `full` anywhere from 0 to all of it (toys,
+   * so a restarted server is not met by a stampede).
+   */
+  backoff?: { initialMs?: number; maxMs?: number; jitter?: 'equal' | 'full' };
   /** Silence after which the connection is presumed dead and replaced (default 75 s). */
   idleTimeoutMs?: number;
   /** How often to send an application ping (default 25 s). */
@@ -168,8 +172,8 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
   const scheduleReconnect = (): void => {
     if (closed) return;
     const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 16));
-    // Full jitter between half and the whole delay spreads reconnecting clients apart.
-    const delay = base / 2 + Math.random() * (base / 2);
+    // Jitter spreads reconnecting clients apart: between half and the whole delay, or (full) from 0.
+    const delay = options.backoff?.jitter === 'full' ? Math.random() * base : base / 2 + Math.random() * (base / 2);
     attempt += 1;
     reconnectTimer = setTimeout(open, delay);
   };

@@ -464,7 +464,7 @@ async function runLive(context: {
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     token: config.deviceToken,
     store: state,
-    backoff: { initialMs: 500, maxMs: 30_000 },
+    backoff: { initialMs: 500, maxMs: 30_000, jitter: 'full' },
     onEvent: async (event) => {
       if (event.event === 'roster') {
         await runtime.refresh().catch((error: unknown) => {
