@@ -62,7 +62,10 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
     setState('starting');
     let stream: MediaStream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+      // A voice message, not a call: no echo cancellation, noise suppression or automatic gain, so
+      // the child hears the voice as the microphone heard it (automatic gain more than doubles a
+      // quiet voice, and noise suppression eats a steady tone), as the virtual toy records too.
+      stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
     } catch (caught) {
       setState('idle');
       setError(caught);
