@@ -1,0 +1,225 @@
+/**
+ * Post-quantum family keys (issue #11): X-Wing and ML-KEM-768 known answers, the hybrid suite's
+ * round trips and tampering, version-2 identities, roster entries and pairing messages, and objects
+ * written before X-Wing (test/fixtures/pre-pq-family.json) opening with today's code.
+ * Runs in Node and in Chromium (crypto-browser project).
+ */
+import { shake256 } from '@noble/hashes/sha3.js';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { describe, expect, it } from 'vitest';
+import { bytesEqual, concatBytes, fromHex, randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
+import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../../src/crypto/family-key.js';
+import { exportIdentitySecret, fingerprint, generateIdentity, importIdentitySecret, openSealedIdentity } from '../../src/crypto/identity.js';
+import { generatePairingCode, startGuardianPairing, startToyPairing, toyKeysOfConfirmation } from '../../src/crypto/pairing.js';
+import { openProfile } from '../../src/crypto/profile.js';
+import { appendRosterEntry, createGenesisEntry, decodeRosterEntry, encodeRosterEntry, signRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
+import { exportKemSeed, kemKeyPairFromSeed, xwingDecapsulate, xwingEncapsulate, XWingKem } from '../../src/crypto/xwing.js';
+import fixture from '../fixtures/pre-pq-family.json' with { type: 'json' };
+import { family, settings } from './fixtures.js';
+import { MLKEM768_STRCMP, XWING } from './xwing-vectors.js';
+
+describe('X-Wing and ML-KEM-768 known answers', () => {
+  it('matches the X-Wing draft vectors: public key from the seed, ciphertext and secret from eseed, decapsulation', () => {
+    for (const v of XWING) {
+      const { publicKey, privateKey } = kemKeyPairFromSeed(fromHex(v.seed));
+      expect(toHex(publicKey)).toBe(v.pk);
+      const { ciphertext, sharedSecret } = xwingEncapsulate(publicKey, fromHex(v.eseed));
+      expect(toHex(ciphertext)).toBe(v.ct);
+      expect(toHex(sharedSecret)).toBe(v.ss);
+      expect(toHex(xwingDecapsulate(fromHex(v.ct), privateKey))).toBe(v.ss);
+    }
+  });
+
+  it('the ML-KEM-768 halves of the X-Wing vectors are FIPS 203 KeyGen and Encaps of the expanded seed', () => {
+    // Draft: (d, z) = SHAKE256(seed, 96)[0:64]; pk = pk_M (1184 bytes) ‖ pk_X; ct = ct_M (1088 bytes) ‖ ct_X; Encaps(pk_M, eseed[0:32]).
+    for (const v of XWING) {
+      const expanded = shake256(fromHex(v.seed), { dkLen: 96 });
+      const mlkem = ml_kem768.keygen(expanded.subarray(0, 64));
+      expect(toHex(mlkem.publicKey)).toBe(v.pk.slice(0, 2 * 1184));
+      const encapsulated = ml_kem768.encapsulate(mlkem.publicKey, fromHex(v.eseed).subarray(0, 32));
+      expect(toHex(encapsulated.cipherText)).toBe(v.ct.slice(0, 2 * 1088));
+      expect(bytesEqual(ml_kem768.decapsulate(encapsulated.cipherText, mlkem.secretKey), encapsulated.sharedSecret)).toBe(true);
+    }
+  });
+
+  it('ML-KEM-768 rejects the C2SP strcmp ciphertext implicitly, with the published K', () => {
+    expect(toHex(ml_kem768.decapsulate(fromHex(MLKEM768_STRCMP.c), fromHex(MLKEM768_STRCMP.dk)))).toBe(MLKEM768_STRCMP.K);
+  });
+
+  it('the HPKE KEM adapter is the draft KEM: id 0x647a, sizes, and Encap with fixed randomness gives the vector ciphertext', async () => {
+    const kem = new XWingKem();
+    expect([kem.id, kem.encSize, kem.publicKeySize, kem.privateKeySize, kem.secretSize]).toEqual([0x647a, 1120, 1216, 32, 32]);
+    const v = XWING[0];
+    const recipientPublicKey = await kem.deserializePublicKey(fromHex(v.pk));
+    const { enc, sharedSecret } = await kem.encap({ recipientPublicKey, ekm: fromHex(v.eseed) });
+    expect(toHex(new Uint8Array(enc))).toBe(v.ct);
+    expect(toHex(new Uint8Array(sharedSecret))).toBe(v.ss);
+    const recipientKey = await kem.deserializePrivateKey(fromHex(v.seed));
+    expect(toHex(new Uint8Array(await kem.decap({ recipientKey, enc: fromHex(v.ct) })))).toBe(v.ss);
+    await expect(kem.deserializePublicKey(new Uint8Array(1215))).rejects.toThrow();
+  });
+});
+
+describe('the hybrid wrapping suite', () => {
+  it('new identities carry a 1216-byte X-Wing key; their wraps use it and every recipient opens its own', async () => {
+    const f = await family();
+    const key = generateFamilyKey();
+    const wraps = await wrapFamilyKeyForRoster(f.chain[1]!, key);
+    for (const p of [f.mum, f.gran, f.toy]) {
+      expect(p.identity.publicKeys.kemKey).toHaveLength(1216);
+      const wrap = wraps.find((w) => w.recipientId === p.accountId)!;
+      expect([wrap.suite, wrap.enc.length, wrap.ciphertext.length]).toEqual(['hpke-xwing-sha256-aes256gcm', 1120, 48]);
+      // Explicit KEM key, or found from the identity's X25519 private key (callers from before X-Wing).
+      for (const options of [{ kemPrivateKey: p.identity.kemPrivateKey }, {}]) {
+        const opened = await unwrapFamilyKey(wrap, { familyId: 'fam-1', recipientId: p.accountId, agreementPrivateKey: p.identity.agreementPrivateKey, ...options });
+        expect(opened.ok && bytesEqual(opened.value, key)).toBe(true);
+      }
+    }
+  });
+
+  it('a changed byte anywhere, another family or epoch, or someone else\'s KEM key fails; a classical-only key cannot open it', async () => {
+    const f = await family();
+    const wrap = await wrapFamilyKey({ familyId: 'fam-1', epoch: 2, key: generateFamilyKey(), recipient: { id: 'mum', ...f.mum.identity.publicKeys } });
+    const mum = { familyId: 'fam-1', recipientId: 'mum', agreementPrivateKey: f.mum.identity.agreementPrivateKey };
+    for (const field of ['enc', 'ciphertext'] as const) {
+      for (const at of [0, wrap[field].length >> 1, wrap[field].length - 1]) {
+        const bytes = wrap[field].slice();
+        bytes[at]! ^= 0x01;
+        expect(await unwrapFamilyKey({ ...wrap, [field]: bytes }, mum)).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
+      }
+    }
+    expect(await unwrapFamilyKey(wrap, { ...mum, familyId: 'fam-2' })).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
+    expect(await unwrapFamilyKey({ ...wrap, epoch: 3 }, mum)).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
+    expect(await unwrapFamilyKey(wrap, { ...mum, kemPrivateKey: f.dad.identity.kemPrivateKey })).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
+    const classical = await generateIdentity({ kem: false });
+    expect(await unwrapFamilyKey(wrap, { ...mum, agreementPrivateKey: classical.agreementPrivateKey })).toEqual({ ok: false, code: 'family-key/no-kem-key' });
+    // Relabelling the suite does not turn a hybrid wrap into a classical one.
+    expect(await unwrapFamilyKey({ ...wrap, suite: 'hpke-x25519-sha256-aes256gcm' } as WrappedKey, mum)).toEqual({ ok: false, code: 'family-key/malformed' });
+  });
+
+  it('a roster mixing old and new identities wraps classically to the old ones and hybrid to the new', async () => {
+    const [mum, grandad] = await Promise.all([generateIdentity(), generateIdentity({ kem: false })]);
+    const genesis = await createGenesisEntry({ familyId: 'fam-mixed', creator: { accountId: 'mum', identity: mum }, settings });
+    const next = await appendRosterEntry([genesis], { signer: { accountId: 'mum', identity: mum }, members: [genesis.members[0]!, { accountId: 'grandad', role: 'relative', keys: grandad.publicKeys, children: ['c'] }], toys: [], settings });
+    const wraps = await wrapFamilyKeyForRoster(next, generateFamilyKey());
+    expect(Object.fromEntries(wraps.map((w) => [w.recipientId, w.suite]))).toEqual({ mum: 'hpke-xwing-sha256-aes256gcm', grandad: 'hpke-x25519-sha256-aes256gcm' });
+    const opened = await unwrapFamilyKey(wraps.find((w) => w.recipientId === 'grandad')!, { familyId: 'fam-mixed', recipientId: 'grandad', agreementPrivateKey: grandad.agreementPrivateKey });
+    expect(opened.ok).toBe(true);
+  });
+});
+
+describe('version-2 identities, roster entries and pairing messages', () => {
+  it('a secret is version 2 with the X-Wing seed; a non-extractable import keeps the key but refuses export', async () => {
+    const identity = await generateIdentity();
+    const secret = await exportIdentitySecret(identity);
+    expect([secret.length, secret[0]]).toEqual([97, 2]);
+    const again = await importIdentitySecret(secret, { extractable: false });
+    expect(bytesEqual(again.publicKeys.kemKey!, identity.publicKeys.kemKey!)).toBe(true);
+    expect(() => exportKemSeed(again.kemPrivateKey!)).toThrow(/extractable/);
+    await expect(exportIdentitySecret(again)).rejects.toThrow();
+    // The fingerprint covers the X-Wing key: another KEM key gives another number.
+    const other = kemKeyPairFromSeed(randomBytes(32)).publicKey;
+    expect(await fingerprint({ ...identity.publicKeys, kemKey: other })).not.toBe(await fingerprint(identity.publicKeys));
+    await expect(importIdentitySecret(secret.subarray(0, 65))).rejects.toThrow(/97 bytes/);
+  });
+
+  it('an entry with X-Wing keys is version 2, round-trips, and its signature covers every KEM byte', async () => {
+    const f = await family();
+    const entry = f.chain[1]!;
+    expect(entry.version).toBe(2);
+    const bytes = encodeRosterEntry(entry);
+    const decoded = decodeRosterEntry(bytes);
+    expect(decoded.ok && bytesEqual(decoded.value.toys[0]!.keys.kemKey!, f.toy.identity.publicKeys.kemKey!)).toBe(true);
+    expect((await verifyRoster(f.chain, { trustedEntry: f.chain[0]! })).ok).toBe(true);
+    const toyKem = toHex(f.toy.identity.publicKeys.kemKey!);
+    const at = toHex(bytes).indexOf(toyKem) / 2 + 600;
+    expect(at).toBeGreaterThan(600);
+    const tampered = bytes.slice();
+    tampered[at]! ^= 0x01;
+    const forged = decodeRosterEntry(tampered);
+    expect(forged.ok).toBe(true);
+    expect(await verifyRoster([f.chain[0]!, forged.ok ? forged.value : entry], { trustedEntry: f.chain[0]! })).toEqual({ ok: false, code: 'roster/bad-signature' });
+    // A version-1 entry cannot carry an X-Wing key.
+    const v1 = decodeRosterEntry(concatBytes(Uint8Array.of(1), bytes.subarray(1)));
+    expect(v1.ok).toBe(false);
+    await expect(signRosterEntry({ ...entry, members: entry.members }, f.mum.identity)).resolves.toMatchObject({ version: 2 });
+  });
+
+  it('pairing carries the toy\'s X-Wing key in message 3 (type 5), MACed: the relay sees it, cannot strip it', async () => {
+    const toyIdentity = await generateIdentity();
+    const run = () => {
+      const code = generatePairingCode();
+      const sessionId = randomBytes(16);
+      return { toy: startToyPairing({ code, sessionId, toyKeys: toyIdentity.publicKeys }), guardian: startGuardianPairing({ code, sessionId, rosterAnchor: randomBytes(32) }) };
+    };
+    const ok = run();
+    const confirm = await ok.toy.receiveGuardianShare(ok.guardian.share);
+    if (!confirm.ok) throw new Error(confirm.code);
+    expect(confirm.value.message[1]).toBe(5);
+    expect(bytesEqual(toyKeysOfConfirmation(confirm.value.message)!.kemKey!, toyIdentity.publicKeys.kemKey!)).toBe(true);
+    await ok.guardian.receiveToyShare(ok.toy.share);
+    const accepted = await ok.guardian.receiveToyConfirmation(confirm.value.message);
+    expect(accepted.ok && bytesEqual(accepted.value.toyKeys.kemKey!, toyIdentity.publicKeys.kemKey!)).toBe(true);
+
+    // A relay that drops the X-Wing key (re-typing the message as 3) or changes a byte of it is caught.
+    for (const alter of [
+      (m: Uint8Array) => { const sid = m[2]!; return concatBytes(Uint8Array.of(1, 3, sid), m.subarray(3, 3 + sid + 64), m.subarray(3 + sid + 64 + 1216)); },
+      (m: Uint8Array) => { const c = m.slice(); c[3 + c[2]! + 64 + 600]! ^= 1; return c; },
+    ]) {
+      const r = run();
+      const c = await r.toy.receiveGuardianShare(r.guardian.share);
+      if (!c.ok) throw new Error(c.code);
+      await r.guardian.receiveToyShare(r.toy.share);
+      expect(await r.guardian.receiveToyConfirmation(alter(c.value.message))).toEqual({ ok: false, code: 'pairing/bad-message' });
+    }
+  });
+});
+
+describe('objects written before X-Wing (test/fixtures/pre-pq-family.json)', () => {
+  it('classical identities, version-1 entries, classical wraps, a sealed message, profile and identity bundle all still open', async () => {
+    const identities = Object.fromEntries(await Promise.all(Object.entries(fixture.identities).map(async ([id, hex]) => [id, await importIdentitySecret(fromHex(hex))] as const)));
+    for (const identity of Object.values(identities)) expect(identity.publicKeys.kemKey).toBeUndefined();
+    const entries = fixture.roster.map((hex) => {
+      const decoded = decodeRosterEntry(fromHex(hex));
+      if (!decoded.ok) throw new Error(decoded.code);
+      return decoded.value;
+    });
+    expect(entries.map((e) => e.version)).toEqual([1, 1]);
+    // Re-encoding gives the same bytes: version 1 is unchanged.
+    expect(entries.map((e) => toHex(encodeRosterEntry(e)))).toEqual(fixture.roster);
+    const roster = await verifyRoster(entries, { genesisHash: fromHex(fixture.genesisHash) });
+    if (!roster.ok) throw new Error(roster.code);
+    for (const w of fixture.wrappedKeys) {
+      expect(w.suite).toBe('hpke-x25519-sha256-aes256gcm');
+      const wrap: WrappedKey = { suite: 'hpke-x25519-sha256-aes256gcm', recipientId: w.recipientId, epoch: w.epoch, enc: fromHex(w.enc), ciphertext: fromHex(w.ciphertext) };
+      const opened = await unwrapFamilyKey(wrap, { familyId: fixture.familyId, recipientId: w.recipientId, agreementPrivateKey: identities[w.recipientId]!.agreementPrivateKey });
+      expect(opened.ok && toHex(opened.value)).toBe(fixture.familyKeys[w.epoch]);
+    }
+    const message = await openAndVerifyMessage(fromHex(fixture.message.bytes), { roster: roster.value, familyKeyForEpoch: (epoch) => fromHex(fixture.familyKeys[epoch]!) });
+    if (!message.ok) throw new Error(message.code);
+    expect(new TextDecoder().decode(message.value.audio)).toBe(fixture.message.audio);
+    expect(message.value.caption).toBe(fixture.message.caption);
+    const name = await openProfile({ sealed: fromHex(fixture.sealedName), familyId: fixture.familyId, familyKeyForEpoch: (epoch: number) => fromHex(fixture.familyKeys[epoch]!), kind: 'family-name', objectId: fixture.familyId });
+    expect(name.ok && name.value.data).toEqual({ name: 'The Pre-PQ Family' });
+    const bundle = await openSealedIdentity(fromHex(fixture.sealedIdentity.sealed), fromHex(fixture.sealedIdentity.sealingKey), fixture.sealedIdentity.context);
+    expect(bundle.ok && bytesEqual(bundle.value.publicKeys.signingKey, identities.gran!.publicKeys.signingKey)).toBe(true);
+  });
+
+  it('a chain moves from version 1 to version 2 when a member gets an X-Wing key, and verifies end to end', async () => {
+    const entries = fixture.roster.map((hex) => {
+      const decoded = decodeRosterEntry(fromHex(hex));
+      if (!decoded.ok) throw new Error(decoded.code);
+      return decoded.value;
+    });
+    const mum = await importIdentitySecret(fromHex(fixture.identities.mum));
+    const aunt = await generateIdentity();
+    const head = entries[entries.length - 1]!;
+    const next = await appendRosterEntry(entries, { signer: { accountId: 'mum', identity: mum }, members: [...head.members, { accountId: 'aunt', role: 'relative', keys: aunt.publicKeys, children: ['child-1'] }], toys: head.toys, settings: head.settings });
+    expect(next.version).toBe(2);
+    const roster = await verifyRoster([...entries, next], { genesisHash: fromHex(fixture.genesisHash) });
+    expect(roster.ok).toBe(true);
+    const wraps = await wrapFamilyKeyForRoster(next, generateFamilyKey());
+    expect(wraps.filter((w) => w.suite === 'hpke-xwing-sha256-aes256gcm').map((w) => w.recipientId)).toEqual(['aunt']);
+  });
+});
