@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
@@ -22,7 +23,7 @@ function fakeBuild(): string {
   mkdirSync(join(dir, 'assets'));
   mkdirSync(join(dir, 'toy'));
   mkdirSync(join(dir, 'icons'));
-  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>app</title><script type="module" src="/assets/app-abc123.js"></script>');
+  writeFileSync(join(dir, 'index.html'), `<!doctype html><title>app</title><script type="module" src="/assets/app-abc123.js"></script>${'<!-- padding -->'.repeat(20)}`);
   writeFileSync(join(dir, 'toy', 'index.html'), '<!doctype html><title>toy</title>');
   writeFileSync(join(dir, 'assets', 'app-abc123.js'), 'console.log(1);');
   writeFileSync(join(dir, 'assets', 'kit-abc123.css'), 'body{}');
@@ -93,6 +94,15 @@ describe('the built web app', () => {
     const manifest = await app.inject({ method: 'GET', url: '/manifest.webmanifest' });
     expect(manifest.headers['content-type']).toBe('application/manifest+json; charset=utf-8');
     expect((await app.inject({ method: 'GET', url: '/icons/icon.svg' })).headers['content-type']).toBe('image/svg+xml');
+  });
+
+  it('sends text gzipped to clients that accept it', async () => {
+    const plain = await app.inject({ method: 'GET', url: '/' });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const zipped = await app.inject({ method: 'GET', url: '/', headers: { 'accept-encoding': 'gzip, deflate, br' } });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers.vary).toContain('accept-encoding');
+    expect(gunzipSync(zipped.rawPayload).toString()).toBe(plain.body);
   });
 
   it('revalidates with an ETag', async () => {

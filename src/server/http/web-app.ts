@@ -4,7 +4,8 @@
  *
  * - Only GET and HEAD of paths no route claims, outside `/v1`, `/healthz` and `/readyz`: an unknown
  *   API path stays a JSON problem.
- * - Files are read once at start-up into memory (the build is a few hundred KB); a path outside
+ * - Files are read once at start-up into memory (the build is about a megabyte), text files also
+ *   gzipped once (sent to clients that accept gzip); a path outside
  *   that list never touches the file system, so `..` and symlinks lead nowhere.
  * - `/assets/*` (content-hashed names) are cached for a year, immutable; pages, the manifest, the
  *   icons and the service worker are `no-cache` (revalidated every time), so a new build shows at once.
@@ -17,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Where `npm run build` puts the web app, from this module (dist/server/http or src/server/http). */
@@ -41,6 +43,8 @@ const contentTypes: Record<string, string> = {
 
 interface WebFile {
   body: Buffer;
+  /** The gzip form, made once at start-up, for text files that shrink. */
+  gzip: Buffer | undefined;
   type: string;
   etag: string;
   immutable: boolean;
@@ -69,8 +73,10 @@ export function loadWebBuild(dir: string): Map<string, WebFile> | undefined {
       total += statSync(path).size;
       if (files.size >= MAX_FILES || total > MAX_TOTAL_BYTES) throw new Error(`the web build in ${dir} is larger than expected`);
       const body = readFileSync(path);
+      const compressed = /^(text\/|application\/(json|manifest\+json)|image\/svg)/.test(type) ? gzipSync(body, { level: 9 }) : undefined;
       files.set(name, {
         body,
+        gzip: compressed !== undefined && compressed.length < body.length ? compressed : undefined,
         type,
         etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
         immutable: name.startsWith('/assets/'),
@@ -93,11 +99,16 @@ const NOT_BUILT_PAGE = `<!doctype html>
 `;
 
 function send(request: FastifyRequest, reply: FastifyReply, file: WebFile): FastifyReply {
-  reply.header('etag', file.etag);
+  const gzip = file.gzip !== undefined && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+  // Each encoding is its own representation, with its own ETag.
+  const etag = gzip ? file.etag.replace(/"$/, '-gz"') : file.etag;
+  reply.header('etag', etag);
   reply.header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
   reply.type(file.type);
-  if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
-  return reply.code(200).send(request.method === 'HEAD' ? undefined : file.body);
+  if (file.gzip !== undefined) reply.header('vary', 'accept-encoding');
+  if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+  if (gzip) reply.header('content-encoding', 'gzip');
+  return reply.code(200).send(request.method === 'HEAD' ? undefined : gzip ? file.gzip : file.body);
 }
 
 /**

@@ -164,7 +164,10 @@ type InviteRow = Static<typeof GuardianInviteList>['invites'][number];
 function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   const { who } = useSession();
   const [role, setRole] = useState<'relative' | 'guardian'>('relative');
-  const [children, setChildren] = useState<string[]>(props.family.children.map((c) => c.childId));
+  // Every child is offered until the guardian picks (children added later are included too).
+  const [picked, setPicked] = useState<string[] | undefined>(undefined);
+  const children = (picked ?? props.family.children.map((c) => c.childId)).filter((id) => props.family.children.some((c) => c.childId === id));
+  const setChildren = setPicked;
   const [needsApproval, setNeedsApproval] = useState(false);
   const [link, setLink] = useState<string | undefined>(undefined);
   const [copied, setCopied] = useState(false);

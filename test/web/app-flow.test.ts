@@ -1,0 +1,150 @@
+/**
+ * The family app in real headless Chromium against a real `burrow serve`: a guardian signs up (the
+ * recovery code is shown once and must be acknowledged), creates a family and a child, makes an
+ * invite link; a relative in a second browser context opens it, signs up and accepts; the
+ * guardian lets them in; the relative sees the family and only their child. Along the way: a
+ * reload keeps the guardian signed in, no page breaks its CSP, and nothing lands in Web Storage.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startBurrowServe, type ServeProcess } from './support/serve.js';
+
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** Records CSP violations (the DOM event and the console report) and page errors. */
+const VIOLATION_PROBE = `(() => {
+  const seen = [];
+  Object.defineProperty(window, '__cspViolations', { value: seen });
+  document.addEventListener('securitypolicyviolation', (event) => seen.push(event.violatedDirective + ' ' + event.blockedURI));
+})();`;
+
+let serve: ServeProcess;
+let browser: Browser;
+const problems: string[] = [];
+
+async function phone(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ baseURL: serve.url, viewport: { width: 390, height: 844 }, hasTouch: true });
+  await context.addInitScript({ content: VIOLATION_PROBE });
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (/content security policy|refused to/i.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  return { context, page };
+}
+
+async function signUp(page: Page, email: string): Promise<void> {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Create account' }).click();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill('correct horse battery staple lamp');
+  await expect.poll(() => page.locator('[data-score]').getAttribute('data-score'), { timeout: 10_000 }).toMatch(/[34]/);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const code = await page.getByTestId('recovery-code').textContent({ timeout: 15_000 });
+  expect(code?.trim()).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){7}$|^[0-9A-Z ]{39}$|^[0-9A-Z-]{32,40}$/);
+  const proceed = page.getByRole('button', { name: 'Continue' });
+  expect(await proceed.isDisabled()).toBe(true);
+  await page.getByLabel('I have saved my recovery code somewhere safe').check();
+  await proceed.click();
+}
+
+async function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations.slice());
+}
+
+beforeAll(async () => {
+  serve = await startBurrowServe();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await serve?.close();
+});
+
+describe('the family app', () => {
+  it('ships pages with no inline script or style', async () => {
+    for (const path of ['/', '/toy', '/join']) {
+      const response = await fetch(serve.url + path);
+      const html = await response.text();
+      expect(response.headers.get('content-security-policy'), path).toContain("script-src 'self' 'wasm-unsafe-eval'");
+      expect(response.headers.get('content-security-policy'), path).not.toContain('unsafe-inline');
+      for (const tag of html.match(/<script\b[^>]*>/g) ?? []) expect(tag, path).toMatch(/\bsrc="\/assets\//);
+      expect(html, path).not.toMatch(/<script\b[^>]*>[^<\s]/);
+      expect(html, path).not.toMatch(/<style\b|\sstyle="/);
+      expect(html, path).not.toMatch(/\son[a-z]+="/);
+    }
+  });
+
+  it('signs up, creates a family and a child, invites a relative who joins and sees only their child', async () => {
+    const guardian = await phone();
+    const g = guardian.page;
+    await signUp(g, `guardian-${Date.now()}@example.org`);
+
+    // A reload keeps the guardian signed in (the session resumes from IndexedDB and the cookie).
+    await g.reload();
+    await g.getByRole('heading', { name: 'Your families' }).waitFor({ timeout: 15_000 });
+    await g.getByText('You are not in a family yet').waitFor();
+
+    await g.getByLabel('Family name').fill('The Rabbits');
+    await g.getByRole('button', { name: 'Create the family' }).click();
+    await g.getByRole('heading', { name: 'The Rabbits' }).waitFor({ timeout: 15_000 });
+    for (const name of ['Mia', 'Leo']) {
+      await g.getByLabel("Child's name").fill(name);
+      await g.getByRole('button', { name: 'Add the child' }).click();
+      await g.locator('.list li', { hasText: name }).first().waitFor({ timeout: 15_000 });
+    }
+    await expect.poll(() => g.getByLabel("Child's name").inputValue()).toBe('');
+
+    // Invite a relative for Mia only.
+    await g.getByLabel('They join as').selectOption('relative');
+    await g.getByRole('checkbox', { name: /Leo/ }).uncheck();
+    await g.getByRole('button', { name: 'Create an invite link' }).click();
+    const link = (await g.getByTestId('invite-link').textContent({ timeout: 15_000 }))!.trim();
+    expect(link).toMatch(new RegExp(`^${serve.url}/join#[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{22}$`));
+
+    // The relative opens the link in their own browser, signs up, and accepts.
+    const relative = await phone();
+    const r = relative.page;
+    const requested: string[] = [];
+    r.on('request', (request) => requested.push(request.url()));
+    await r.goto(link);
+    // The fragment leaves the address bar at once and never goes to the server.
+    await expect.poll(() => r.url()).toBe(`${serve.url}/join`);
+    await r.getByText('You opened an invite to a family').waitFor();
+    await r.getByRole('tab', { name: 'Create account' }).click();
+    await r.getByLabel('Email').fill(`grandma-${Date.now()}@example.org`);
+    await r.getByLabel('Password', { exact: true }).fill('marmalade teapot harbour violin');
+    await expect.poll(() => r.locator('[data-score]').getAttribute('data-score'), { timeout: 10_000 }).toMatch(/[34]/);
+    await r.getByRole('button', { name: 'Create account' }).click();
+    await r.getByLabel('I have saved my recovery code somewhere safe').check({ timeout: 15_000 });
+    await r.getByRole('button', { name: 'Continue' }).click();
+    await r.getByText('You are invited to join a family as a relative').waitFor({ timeout: 15_000 });
+    await r.getByRole('button', { name: 'Join the family' }).click();
+    await r.getByText('The guardian who invited you must now let you in').waitFor({ timeout: 15_000 });
+
+    // The guardian's device (which holds the invite's secret) lets them in.
+    await g.getByRole('button', { name: 'Let them in' }).click({ timeout: 15_000 });
+    await g.getByText('Compare this safety number').waitFor({ timeout: 15_000 });
+    await g.getByText('A relative').waitFor({ timeout: 15_000 });
+
+    // The relative's page moves on by itself, and shows only Mia.
+    await r.getByRole('heading', { name: 'The Rabbits' }).waitFor({ timeout: 20_000 });
+    await r.getByRole('link', { name: 'Mia' }).waitFor();
+    expect(await r.getByRole('link', { name: 'Leo' }).count()).toBe(0);
+
+    // Nothing secret in Web Storage; the invite secret never went over the wire.
+    for (const page of [g, r]) {
+      const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
+      expect(storage).toEqual({ local: 0, session: 0 });
+    }
+    const secret = link.split('.').pop()!;
+    expect(requested.some((url) => url.includes(secret))).toBe(false);
+
+    expect(await cspViolations(g)).toEqual([]);
+    expect(await cspViolations(r)).toEqual([]);
+    expect(problems).toEqual([]);
+    await guardian.context.close();
+    await relative.context.close();
+  }, 90_000);
+});
