@@ -21,7 +21,7 @@ import { openProfile, sealProfile } from '../crypto/profile.js';
 import { decodeRosterEntry, hashRosterEntry, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
 import { FamilyView } from '../protocol/families.js';
 import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
-import { ApiError, BurrowApi } from './api.js';
+import { ApiError, BurrowApi, NetworkError } from './api.js';
 import { ClientError } from './client-error.js';
 import { assertFamilyId, changeRoster, loadFamily, setSettings, type ClientContext, type OpenedFamily } from './families.js';
 
@@ -287,9 +287,11 @@ export async function startToyPairingAttempt(options: { baseUrl: string; fetch?:
     answered.push({ runId: run.runId, pairing });
   }
 
+  // The genesis hash, once a guardian's confirmation verified (a confirmation verifies only once).
+  let anchor: Uint8Array | undefined;
+
   async function finish(paired: { familyId: string; guardianConfirm: string; deviceToken: string }): Promise<PairedToy> {
-    let anchor: Uint8Array | undefined;
-    for (const { pairing } of [...answered].reverse()) {
+    for (const { pairing } of anchor === undefined ? [...answered].reverse() : []) {
       const result = await pairing.receiveGuardianConfirmation(fromBase64Url(paired.guardianConfirm));
       if (result.ok) {
         anchor = result.value.rosterAnchor;
@@ -324,14 +326,25 @@ export async function startToyPairingAttempt(options: { baseUrl: string; fetch?:
           if (error instanceof ApiError && (error.status === 401 || error.status === 404 || error.status === 410)) {
             throw new ClientError('client/pairing-ended', 'the pairing attempt ended: start pairing again for a new code');
           }
-          throw error;
+          // The network or the server hiccupped: poll again until the attempt expires.
+          if (!(error instanceof NetworkError || (error instanceof ApiError && (error.status >= 500 || error.status === 429)))) throw error;
+          if (Date.now() > started.expiresAt + 5_000) throw error;
+          await sleep(pollMs, waitOptions.signal);
+          continue;
         }
         if (view.state === 'ended') throw new ClientError('client/pairing-ended', view.runsLeft === 0 ? 'three wrong codes were entered: start pairing again for a new code' : 'the code expired: start pairing again for a new code');
         if (view.state === 'run' && view.run !== undefined && !seen.has(view.run.runId)) {
           waitOptions.onRun?.({ runId: view.run.runId, runsLeft: view.runsLeft });
           await answerRun(view.run);
         }
-        if (view.state === 'paired' && view.paired !== undefined) return finish(view.paired);
+        if (view.state === 'paired' && view.paired !== undefined) {
+          try {
+            return await finish(view.paired);
+          } catch (error) {
+            // The family could not be read just now: the next poll issues a fresh device token.
+            if (!(error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) || Date.now() > started.expiresAt + 5_000) throw error;
+          }
+        }
         if (Date.now() > started.expiresAt + 5_000) throw new ClientError('client/pairing-ended', 'the code expired: start pairing again for a new code');
         await sleep(pollMs, waitOptions.signal);
       }
