@@ -6,7 +6,7 @@
  * For tests and curious people the root element carries what the toy observably does, nothing
  * secret: `data-phase`, `data-online`, `data-queued`, `data-played`, `data-refused`,
  * `data-last-refusal`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
- * `data-last-played-rms` (the decoded audio's loudness), `data-recording`, `data-sent`.
+ * `data-last-played-rms` (the decoded audio's loudness), `data-recording`, `data-mic`, `data-sent`.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Button, ErrorBanner, Notice, Page } from '../ui/kit.js';
@@ -216,6 +216,7 @@ export function ToyApp(props: { toy: VirtualToy }) {
     'data-last-refusal': s.lastRefusal ?? '',
     'data-playing': s.playing ?? '',
     'data-recording': s.recording,
+    'data-mic': s.micOpen ? 'open' : 'closed',
     'data-last-played-id': s.lastPlayed?.messageId ?? '',
     'data-last-played-duration-ms': s.lastPlayed === undefined ? '' : String(s.lastPlayed.durationMs),
     'data-last-played-rms': s.lastPlayed === undefined ? '' : s.lastPlayed.rms.toFixed(4),

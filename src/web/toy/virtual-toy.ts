@@ -66,12 +66,14 @@ export interface ToySnapshot {
   playing?: string;
   lastPlayed?: { messageId: string; durationMs: number; rms: number };
   recording: 'idle' | 'holding' | 'latched' | 'sending';
+  /** True while the microphone is open and recording (it takes a moment to open after a press). */
+  micOpen: boolean;
   /** A plain-words problem to show (an Error or client-library error; never a secret). */
   error?: unknown;
   notice?: string;
 }
 
-const INITIAL: ToySnapshot = { phase: 'off', online: false, queued: 0, sent: 0, played: 0, refused: 0, waiting: 0, recording: 'idle' };
+const INITIAL: ToySnapshot = { phase: 'off', online: false, queued: 0, sent: 0, played: 0, refused: 0, waiting: 0, recording: 'idle', micOpen: false };
 
 /** ToyStorage on IndexedDB: trust, inbox, envelopes and outbox of the one toy of this browser. */
 function indexedDbStorage(): ToyStorage {
@@ -338,6 +340,7 @@ export class VirtualToy {
     this.#recording = starting;
     try {
       this.#level = await starting;
+      if (this.#recording === starting) this.#set({ micOpen: true });
     } catch (error) {
       if (this.#recording === starting) this.#recording = undefined;
       this.#set({ recording: 'idle', error });
@@ -379,7 +382,7 @@ export class VirtualToy {
       this.#set({ recording: 'idle' });
       return;
     }
-    this.#set({ recording: 'sending' });
+    this.#set({ recording: 'sending', micOpen: false });
     try {
       const recording = await starting;
       const recorded = await recording.stop();

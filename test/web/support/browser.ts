@@ -121,3 +121,12 @@ export async function recordedAudio(page: Page): Promise<Uint8Array[]> {
   });
   return chunks.map((b64) => new Uint8Array(Buffer.from(b64, 'base64')));
 }
+
+/** Forgets what the page heard so far, so the next `heardAudio` holds only what comes after. */
+export async function forgetHeard(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const probe = (window as unknown as { __burrowAudioProbe: Probe }).__burrowAudioProbe;
+    probe.decoded.length = 0;
+    probe.blobs.length = 0;
+  });
+}

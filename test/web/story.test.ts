@@ -1,0 +1,144 @@
+/**
+ * The whole story in real headless Chromium (Debian's), against a real `burrow serve`: a guardian
+ * signs up in the family app, creates a family with two children, switches on the virtual toy in
+ * a second browser, pairs it by the code it shows, records a message that the toy plays, hears
+ * the toy's reply, and invites a relative for one child, who joins by the link in a third context
+ * and sees only that child's conversation.
+ *
+ * Microphones are fake but not silent: each browser's is a generated voice-like signal of known
+ * loudness (support/fake-mic.ts), and every check on audio decodes it at the other end and
+ * compares its length and loudness with what was said — a silent recording fails.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyReplyByTaps, toyState, waitForToy } from './support/app-steps.js';
+import { forgetHeard, heardAudio, launchChromium, newPhoneContext, type HeardAudio } from './support/browser.js';
+import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
+import { startBurrowServe, type ServeProcess } from './support/serve.js';
+
+const screenshots = new URL('../../docs/screenshots/', import.meta.url).pathname;
+
+/** The family's phones hear a lower voice; the toy's microphone a child's, louder and quicker. */
+const grownUpVoice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
+const childVoice = fakeVoice({ pitchHz: 320, syllablesPerSecond: 5, peak: 0.6 });
+
+let server: ServeProcess;
+let phones: Browser;
+let toyBrowser: Browser;
+let guardian: Page;
+let toy: Page;
+let dir: string;
+const contexts: BrowserContext[] = [];
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), animations: 'disabled', caret: 'hide' });
+}
+
+/** The one sound `page` heard since `forgetHeard`, waiting until it did. */
+async function onlySound(page: Page): Promise<HeardAudio> {
+  await expect.poll(async () => (await heardAudio(page)).length, { timeout: 10_000 }).toBeGreaterThan(0);
+  const heard = await heardAudio(page);
+  expect(heard).toHaveLength(1);
+  return heard[0]!;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'burrow-story-'));
+  await mkdir(screenshots, { recursive: true });
+  const [phoneMic, toyMic] = await Promise.all([writeFakeVoice(grownUpVoice, join(dir, 'grown-up.wav')), writeFakeVoice(childVoice, join(dir, 'child.wav'))]);
+  [server, phones, toyBrowser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
+}, 60_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined);
+  await phones?.close();
+  await toyBrowser?.close();
+  await server?.close();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the family story, in the browser', { timeout: 150_000 }, () => {
+  it('a guardian signs up, pairs the virtual toy, talks with it, and a relative joins for one child', async () => {
+    const guardianContext = await newPhoneContext(phones, server.url);
+    const toyContext = await newPhoneContext(toyBrowser, server.url);
+    contexts.push(guardianContext, toyContext);
+    guardian = await guardianContext.newPage();
+    toy = await toyContext.newPage();
+
+    // 1. The guardian signs up; the recovery code is shown once.
+    await guardian.goto('/');
+    const recoveryCode = await signUp(guardian, { email: 'alex@example.org', password: 'otter kettle orchard seventeen', beforeSubmit: () => shoot(guardian, 'sign-up') });
+    expect(recoveryCode.length).toBeGreaterThan(20);
+
+    // 2. A family with two children.
+    await createFamily(guardian, 'The Hollow');
+    await addChild(guardian, 'Mia', '🦊');
+    await addChild(guardian, 'Leo', '🐻');
+
+    // 3. The toy shows its code; the guardian types it for Mia.
+    const code = await showToyCode(toy);
+    await pairToy(guardian, toy, { code, childLabel: '🦊 Mia', beforeSubmit: () => shoot(guardian, 'pairing') });
+    await expect.poll(() => toy.getByText('Mia’s toy').count(), { timeout: 10_000 }).toBe(1);
+
+    // 4. The guardian holds the record button for 2 s, listens to the preview, sends; the toy plays it.
+    await openConversation(guardian, 'Mia');
+    await forgetHeard(guardian);
+    await recordAndSend(guardian, { childName: 'Mia', holdMs: 2_000 });
+    const recorded = await onlySound(guardian);
+    const playedId = await waitForToy(toy, 'last-played-id', (v) => v !== '');
+    const played = { durationMs: Number(await toyState(toy, 'last-played-duration-ms')), rms: Number(await toyState(toy, 'last-played-rms')) };
+    // What the toy decoded is what the guardian's phone recorded (the same bytes, end to end)…
+    expect(Math.abs(played.durationMs - recorded.durationMs)).toBeLessThan(60);
+    expect(played.rms).toBeCloseTo(recorded.rms, 3);
+    // …and that is the voice the microphone heard, for as long as the button was held.
+    expect(played.durationMs).toBeGreaterThan(1_700);
+    expect(played.durationMs).toBeLessThan(2_500);
+    expect(played.rms).toBeGreaterThan(grownUpVoice.rms * 0.8);
+    expect(played.rms).toBeLessThan(grownUpVoice.rms * 1.25);
+    expect(playedId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    await shoot(toy, 'virtual-toy');
+
+    // 5. The child answers on the toy (tap to start, tap to stop); the guardian hears it.
+    await forgetHeard(guardian);
+    await toyReplyByTaps(toy, 1_500);
+    const reply = guardian.locator('li[data-sender="toy"]');
+    await reply.waitFor({ timeout: 20_000 });
+    await reply.getByRole('button', { name: 'Play the message' }).click();
+    const heard = await onlySound(guardian);
+    expect(heard.durationMs).toBeGreaterThan(1_300);
+    expect(heard.durationMs).toBeLessThan(2_400);
+    // The toy records without voice processing: its reply is the child's voice at its own level.
+    expect(heard.rms).toBeGreaterThan(childVoice.rms * 0.8);
+    expect(heard.rms).toBeLessThan(childVoice.rms * 1.25);
+    await shoot(guardian, 'conversation');
+
+    // 6. An invite for a relative who may talk to Mia only.
+    await openTab(guardian, 'People');
+    await guardian.getByRole('checkbox', { name: '🐻 Leo' }).uncheck();
+    await guardian.getByRole('button', { name: 'Create an invite link' }).click();
+    const link = (await guardian.getByTestId('invite-link').innerText()).trim();
+    expect(link).toMatch(/\/join#/);
+
+    // 7. The relative opens it in a third context, signs up, and joins; the guardian lets them in.
+    const relativeContext = await newPhoneContext(phones, server.url);
+    contexts.push(relativeContext);
+    const relative = await relativeContext.newPage();
+    await relative.goto(link);
+    await signUp(relative, { email: 'gran@example.org', password: 'marmalade lighthouse paper swan' });
+    await relative.getByRole('button', { name: 'Join the family' }).click({ timeout: 20_000 });
+    await guardian.getByRole('button', { name: 'Let them in' }).click({ timeout: 20_000 });
+    await relative.waitForURL(/\/family\/[A-Za-z0-9_-]{22}$/, { timeout: 20_000 });
+
+    // 8. The relative sees Mia's conversation, with the guardian's message and the toy's reply — and nothing of Leo.
+    const conversations = relative.locator('section.card', { has: relative.getByRole('heading', { name: 'Conversations' }) });
+    await expect.poll(() => conversations.getByRole('link').allInnerTexts(), { timeout: 20_000 }).toEqual(['Mia']);
+    expect(await relative.getByText('Leo').count()).toBe(0);
+    await openConversation(relative, 'Mia');
+    await expect.poll(() => relative.locator('li[data-message]').count(), { timeout: 20_000 }).toBe(2);
+    expect(await relative.locator('li[data-sender="toy"]').count()).toBe(1);
+    expect(await relative.getByText('Leo').count()).toBe(0);
+  });
+});
