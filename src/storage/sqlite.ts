@@ -1,9 +1,41 @@
 /** The embedded SQL adapter: one SQLite file through better-sqlite3 and Kysely. */
 import { closeSync, openSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database, SqlStore } from './database.js';
 import { migrateToLatest } from './migrate.js';
+
+/** Prepared statements kept per connection, least recently used dropped first. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The database as Kysely sees it, with its prepared statements cached by SQL text. Kysely's SQLite
+ * driver prepares every query anew, and preparing costs more than running a typical query here
+ * (about 100 µs against 50 µs), on the event loop, several times per request. Safe because
+ * better-sqlite3 runs each statement to completion synchronously; nothing here streams
+ * (`iterate`), which would hold a statement open. SQLite re-prepares a cached statement by itself
+ * after a schema change.
+ */
+export function withStatementCache(sqlite: BetterSqlite3.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      sqlite.close();
+    },
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (statement === undefined) {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      } else {
+        cache.delete(sql);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
+}
 
 /**
  * Opens (creating if needed, mode 0600) the SQLite database at `path`. `migrate: true` (the default) applies pending migrations before returning.
@@ -21,7 +53,7 @@ export async function openSqliteStore(path: string, options: { migrate?: boolean
   sqlite.pragma('busy_timeout = 5000');
   // Deleted rows (sessions, accounts) are overwritten, not left in free pages.
   sqlite.pragma('secure_delete = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   if (options.migrate !== false) await migrateToLatest(db);
   let closed = false;
   return {
