@@ -7,6 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startBurrowServe, type ServeProcess } from './support/serve.js';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -20,10 +24,12 @@ const VIOLATION_PROBE = `(() => {
 
 let serve: ServeProcess;
 let browser: Browser;
+let micDir: string;
 const problems: string[] = [];
 
 async function phone(): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ baseURL: serve.url, viewport: { width: 390, height: 844 }, hasTouch: true });
+  await context.grantPermissions(['microphone'], { origin: serve.url });
   await context.addInitScript({ content: VIOLATION_PROBE });
   const page = await context.newPage();
   page.on('console', (message) => {
@@ -54,12 +60,15 @@ async function cspViolations(page: Page): Promise<string[]> {
 
 beforeAll(async () => {
   serve = await startBurrowServe();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
+  micDir = await mkdtemp(join(tmpdir(), 'burrow-app-mic-'));
+  const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(micDir, 'voice.wav'));
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...FLAGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${mic}`] });
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
   await serve?.close();
+  if (micDir !== undefined) await rm(micDir, { recursive: true, force: true });
 });
 
 describe('the family app', () => {
@@ -133,6 +142,34 @@ describe('the family app', () => {
     await r.getByRole('link', { name: 'Mia' }).waitFor();
     expect(await r.getByRole('link', { name: 'Leo' }).count()).toBe(0);
 
+    // The relative records a message for Mia (tap to start, tap to stop), listens to it, sends it.
+    await r.getByRole('link', { name: 'Mia' }).click();
+    const record = r.getByRole('button', { name: 'Record a message for Mia' });
+    await record.click();
+    await r.getByRole('button', { name: 'Stop recording' }).waitFor({ timeout: 15_000 });
+    await expect.poll(async () => Number(await r.getByRole('meter', { name: 'Microphone level' }).getAttribute('value')), { timeout: 10_000 }).toBeGreaterThan(0.05);
+    await r.waitForTimeout(1500);
+    await r.getByRole('button', { name: 'Stop recording' }).click();
+    await r.getByTestId('preview').waitFor({ timeout: 15_000 });
+    await r.getByRole('button', { name: 'Send', exact: true }).click();
+    await r.getByText('Sent, encrypted.').waitFor({ timeout: 15_000 });
+    await r.getByTestId('receipt').filter({ hasText: 'Sent' }).waitFor();
+
+    // The guardian, already in Mia's conversation, sees it arrive without a reload, and plays it.
+    await g.getByRole('link', { name: 'Messages' }).click();
+    await g.getByRole('link', { name: 'Mia' }).click();
+    await g.getByRole('heading', { name: /Mia/ }).waitFor({ timeout: 15_000 });
+    const incoming = g.locator('li[data-message]');
+    await incoming.first().waitFor({ timeout: 20_000 });
+    await incoming.first().getByRole('button', { name: 'Play the message' }).click();
+    const audio = g.getByTestId('message-audio');
+    await audio.waitFor({ timeout: 15_000 });
+    expect(await audio.getAttribute('src')).toMatch(/^blob:/);
+    await expect.poll(() => audio.evaluate((el) => (el as HTMLAudioElement).duration), { timeout: 10_000 }).toBeGreaterThan(0.5);
+
+    // The relative's page hears, live, that it was delivered and played.
+    await r.getByTestId('receipt').filter({ hasText: 'Played' }).waitFor({ timeout: 20_000 });
+
     // Nothing secret in Web Storage; the invite secret never went over the wire.
     for (const page of [g, r]) {
       const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
@@ -146,5 +183,5 @@ describe('the family app', () => {
     expect(problems).toEqual([]);
     await guardian.context.close();
     await relative.context.close();
-  }, 90_000);
+  }, 120_000);
 });

@@ -35,8 +35,14 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
   const [preview, setPreview] = useState<{ recording: Recording; url: string } | undefined>(undefined);
   const live = useRef<Live | undefined>(undefined);
   const pressedAt = useRef(0);
+  /** A hold released while the microphone was still opening: stop as soon as it is open. */
+  const stopWhenStarted = useRef(false);
   const stateRef = useRef(state);
-  stateRef.current = state;
+  /** The state, also kept in a ref that pointer handlers read without waiting for a render. */
+  const go = (next: typeof state) => {
+    stateRef.current = next;
+    setState(next);
+  };
 
   useEffect(
     () => () => {
@@ -59,7 +65,7 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
       setError(new TypeError('this browser cannot record audio'));
       return;
     }
-    setState('starting');
+    go('starting');
     let stream: MediaStream;
     try {
       // A voice message, not a call: no echo cancellation, noise suppression or automatic gain, so
@@ -67,7 +73,7 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
       // quiet voice, and noise suppression eats a steady tone), as the virtual toy records too.
       stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
     } catch (caught) {
-      setState('idle');
+      go('idle');
       setError(caught);
       return;
     }
@@ -97,14 +103,18 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
       void blob.arrayBuffer().then((buffer) => {
         const recording: Recording = { audio: new Uint8Array(buffer), audioType: recorder.mimeType || type, durationMs: Math.min(durationMs, MAX_RECORDING_MS) };
         setPreview({ recording, url: URL.createObjectURL(blob) });
-        setState('preview');
+        go('preview');
       });
     };
     const timer = setTimeout(() => stop(), MAX_RECORDING_MS);
     live.current = { recorder, stream, context, startedAt, timer, frame: 0 };
     recorder.start(250);
     live.current.frame = requestAnimationFrame(tick);
-    setState('recording');
+    go('recording');
+    if (stopWhenStarted.current) {
+      stopWhenStarted.current = false;
+      stop();
+    }
   };
 
   const stop = () => {
@@ -128,12 +138,16 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
       return;
     }
     if (stateRef.current !== 'idle') return;
+    stopWhenStarted.current = false;
     pressedAt.current = performance.now();
     void start();
   };
   const onPointerUp = () => {
     // A hold ends when the finger lifts; a tap leaves the recording running until the next tap.
-    if (pressedAt.current !== 0 && performance.now() - pressedAt.current > HOLD_MS && stateRef.current === 'recording') stop();
+    if (pressedAt.current !== 0 && performance.now() - pressedAt.current > HOLD_MS) {
+      if (stateRef.current === 'recording') stop();
+      else if (stateRef.current === 'starting') stopWhenStarted.current = true;
+    }
     pressedAt.current = 0;
   };
   const onKey = (event: KeyboardEvent) => {
@@ -147,18 +161,18 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
   const discard = () => {
     if (preview !== undefined) URL.revokeObjectURL(preview.url);
     setPreview(undefined);
-    setState('idle');
+    go('idle');
   };
   const send = async () => {
     if (preview === undefined) return;
-    setState('sending');
+    go('sending');
     setError(undefined);
     try {
       await props.onSend(preview.recording);
       discard();
     } catch (caught) {
       setError(caught);
-      setState('preview');
+      go('preview');
     }
   };
 
