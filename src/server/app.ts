@@ -51,6 +51,10 @@ import { registerSecurityLogRoutes } from './security-log/routes.js';
 import { createSecurityLog } from './security-log/service.js';
 import { createVaultRepository } from './vault/repository.js';
 import { registerVaultRoutes } from './vault/routes.js';
+import { accountTopic } from './live/family-events.js';
+import { createToysRepository } from './toys/repository.js';
+import { registerToyRoutes } from './toys/routes.js';
+import { createToysService } from './toys/service.js';
 
 export const API_VERSION = '0.1.0';
 const SESSION_SWEEP_INTERVAL_MS = 60 * 60_000;
@@ -140,6 +144,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   recordRoutes(app, routes);
   app.decorate('burrowRoutes', routes);
   app.decorateRequest('auth', null);
+  app.decorateRequest('toy', null);
   // JSON only: anything else is a 415, not a string body that fails later.
   app.removeContentTypeParser(['text/plain']);
 
@@ -178,19 +183,29 @@ export function createServer(deps: ServerDeps): BurrowApp {
     sweeper.unref();
   });
   app.addHook('onClose', async () => { clearInterval(sweeper); });
-  const authenticate = createAuthenticateHook(sessions);
+  const blobs = deps.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
+  const bus = deps.bus ?? new LocalEventBus({ database: ':memory:', now: () => clock.now() });
+  const familyAccess = createFamilyAccess(store.db);
+  const toys = createToysService({
+    repository: createToysRepository(store.db),
+    access: familyAccess,
+    clock,
+    random,
+    limiter,
+    // A reset toy's live connections re-check their device token at once.
+    async deviceRevoked(toyId) { await bus.publish(accountTopic(toyId), 'families-changed', {}); },
+    warn: (message, error) => app.log.warn({ err: error }, message),
+  });
+  const authenticate = createAuthenticateHook(sessions, toys);
   app.decorate('authenticate', authenticate);
   app.addHook('onRequest', async function authenticateMarkedRoutes(request, reply) {
     if (request.routeOptions.config.authenticated === true) await authenticate.call(this, request, reply);
   });
 
-  const blobs = deps.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
-  const bus = deps.bus ?? new LocalEventBus({ database: ':memory:', now: () => clock.now() });
   app.addHook('onClose', async () => {
     if (deps.blobs === undefined) await blobs.close();
     if (deps.bus === undefined) await bus.close();
   });
-  const familyAccess = createFamilyAccess(store.db);
   const familyEvents = createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) });
   const accountsRepository = createAccountsRepository(store.db);
   const securityLog = createSecurityLog({
@@ -248,7 +263,8 @@ export function createServer(deps: ServerDeps): BurrowApp {
   registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog });
   registerSecurityLogRoutes(app, { log: securityLog });
   registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
-  registerLiveRoutes(app, { access: familyAccess, bus, sessions, clock, config });
+  registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, clock, config });
+  registerToyRoutes(app, { toys });
   registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter });
 
   let openApi: unknown;

@@ -206,6 +206,60 @@ export interface AccountVaultsTable {
   updated_at: number;
 }
 
+/** A toy's pairing attempt (src/server/toys/): the toy's id is the attempt's id. */
+export interface PairingAttemptsTable {
+  id: string;
+  /** The 3 digits the server chose; shown as the start of the toy's code. */
+  slot: string;
+  /** The slot while the attempt holds it (unique); null once the attempt ended or expired. */
+  held_slot: string | null;
+  /** base64url SHA-256 of the pairing token. */
+  token_hash: string;
+  /** 'waiting' (runs may start), 'paired' (added to `family_id`), 'ended' (used up or cancelled); expiry is computed from expires_at. */
+  state: 'waiting' | 'paired' | 'ended';
+  runs_started: number;
+  created_at: number;
+  expires_at: number;
+  family_id: string | null;
+  /** The confirmation of the run that paired the toy, for the toy to verify. */
+  guardian_confirm: string | null;
+}
+
+/** One run (code guess) of a pairing attempt, started by a guardian of `family_id`. */
+export interface PairingRunsTable {
+  id: string;
+  pairing_id: string;
+  /** 1, 2, 3: at most `PAIRING_LIMITS.maxRuns` per attempt (unique with pairing_id). */
+  seq: number;
+  family_id: string;
+  account_id: string;
+  child_id: string;
+  session_id: string;
+  guardian_share: string;
+  toy_share: string | null;
+  toy_confirm: string | null;
+  guardian_confirm: string | null;
+  /** 'expired' is computed from expires_at for the unfinished states. */
+  state: 'waiting-for-toy' | 'toy-answered' | 'confirmed' | 'paired' | 'failed';
+  created_at: number;
+  expires_at: number;
+}
+
+/** A paired toy: its device token (hash), sealed name and last sighting; removed with the toy. */
+export interface ToyDevicesTable {
+  family_id: string;
+  toy_id: string;
+  child_id: string;
+  /** base64url SHA-256 of the current device token; null after a reset or before the toy fetched one. */
+  token_hash: string | null;
+  /** 0 until the toy first used a device token (until then each pairing poll reissues it), then 1. */
+  token_used: number;
+  /** base64url sealed profile (kind 'toy', object id = toy id). */
+  sealed_profile: string | null;
+  paired_at: number;
+  last_seen_at: number | null;
+}
+
 /** Every table, for `Kysely<Database>`. Later features add theirs here. */
 export interface Database {
   accounts: AccountsTable;
@@ -227,6 +281,9 @@ export interface Database {
   login_failures: LoginFailuresTable;
   login_states: LoginStatesTable;
   account_vaults: AccountVaultsTable;
+  pairing_attempts: PairingAttemptsTable;
+  pairing_runs: PairingRunsTable;
+  toy_devices: ToyDevicesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -31,6 +31,7 @@ import {
   type Person,
   type TestFamily,
 } from './families/fixtures.js';
+import { startAttempt } from './toys/fixtures.js';
 
 export type Caller = 'anonymous' | 'otherFamily' | 'relativeBeyondChildren' | 'removedMember';
 export const CALLERS: readonly Caller[] = ['anonymous', 'otherFamily', 'relativeBeyondChildren', 'removedMember'];
@@ -154,6 +155,32 @@ function aboutMessage(suffix: string, payload?: unknown) {
 
 /** Every member case of a route about the guardian's message to the other child: nobody but A's guardians may reach it. */
 const messageCases: Record<Caller, Expectation> = { anonymous: { status: 401 }, otherFamily: { status: 404 }, relativeBeyondChildren: { status: 404 }, removedMember: { status: 404 } };
+
+const guardianRuns = new WeakMap<AuthzWorld, string>();
+/** A pairing run family A's guardian started (once per world), waiting for its toy. */
+async function runOfGuardian(world: AuthzWorld): Promise<string> {
+  const known = guardianRuns.get(world);
+  if (known !== undefined) return known;
+  const toy = await startAttempt(world.server.app);
+  const answer = await world.server.app.inject({
+    method: 'POST',
+    url: `${A(world)}/pairings`,
+    headers: { authorization: `Bearer ${world.guardian.token}` },
+    payload: { slot: toy.started.slot, childId: world.otherChild, sessionId: b64(16), guardianShare: b64(40) },
+  });
+  if (answer.statusCode !== 201) throw new Error(`seeding a run answered ${answer.statusCode}: ${answer.body}`);
+  const runId = answer.json<{ runId: string }>().runId;
+  guardianRuns.set(world, runId);
+  return runId;
+}
+
+/** A request about the guardian's pairing run. */
+function aboutRun(suffix: string, payload?: unknown) {
+  return async (world: AuthzWorld): Promise<CaseRequest> => ({ url: `${A(world)}/pairings/${await runOfGuardian(world)}${suffix}`, ...(payload === undefined ? {} : { payload }) });
+}
+
+/** Only the guardian who started a run reaches it: relatives are refused as for any guardian-only route, the others see nothing. */
+const runCases: Record<Caller, Expectation> = { anonymous: { status: 401 }, otherFamily: { status: 404 }, relativeBeyondChildren: { status: 403 }, removedMember: { status: 404 } };
 
 function messageIdsOf(answer: LightMyRequestResponse): string[] {
   return answer.json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId);
@@ -318,4 +345,32 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
       removedMember: { notApplicable: 'not addressed to a family: a removed member stops getting events, tested in test/server/live' },
     },
   },
+
+  // Toys: the guardian's side of the pairing relay, the family's toys, and the toy's own routes.
+  'POST /v1/families/:familyId/pairings': {
+    request: async (world) => {
+      const toy = await startAttempt(world.server.app);
+      return { url: `${A(world)}/pairings`, payload: { slot: toy.started.slot, childId: world.relativeChild, sessionId: b64(16), guardianShare: b64(40) } };
+    },
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+  'GET /v1/families/:familyId/pairings/:runId': { request: aboutRun(''), cases: runCases },
+  'POST /v1/families/:familyId/pairings/:runId/confirm': { request: aboutRun('/confirm', { guardianConfirm: b64(80) }), cases: runCases },
+  'POST /v1/families/:familyId/pairings/:runId/fail': { request: aboutRun('/fail', {}), cases: runCases },
+  'GET /v1/families/:familyId/toys': {
+    request: (world) => ({ url: `${A(world)}/toys` }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { status: 200, check: (answer, world) => { expect(answer.json<{ toys: Array<{ childId: string }> }>().toys.every((t) => t.childId === world.relativeChild)).toBe(true); } },
+      removedMember: notFound,
+    },
+  },
+  'PUT /v1/families/:familyId/toys/:toyId/profile': {
+    request: (world) => ({ url: `${A(world)}/toys/${newClientId()}/profile`, payload: { sealedProfile: b64(40) } }),
+    cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
+  },
+  // The toy's own routes take a device token only: every session, whoever's, is 401 (test/server/toys covers toys).
+  'GET /v1/toy': { request: () => ({ url: '/v1/toy' }), cases: { anonymous: unauthenticated, otherFamily: unauthenticated, relativeBeyondChildren: unauthenticated, removedMember: unauthenticated } },
+  'POST /v1/toy/reset': { request: () => ({ url: '/v1/toy/reset', payload: {} }), cases: { anonymous: unauthenticated, otherFamily: unauthenticated, relativeBeyondChildren: unauthenticated, removedMember: unauthenticated } },
 };

@@ -1,6 +1,7 @@
 /** The families tables, as the families, children and invites features need them. */
 import type { Kysely } from 'kysely';
-import type { ChildrenTable, Database, FamiliesTable, FamilyMembersTable, FamilyToysTable, InvitesTable, RosterEntriesTable, WrappedKeysTable } from '../../storage/database.js';
+import type { ChildrenTable, Database, FamiliesTable, FamilyMembersTable, FamilyToysTable, InvitesTable, PairingRunsTable, RosterEntriesTable, WrappedKeysTable } from '../../storage/database.js';
+import { PAIRING_LIMITS } from '../../protocol/toys.js';
 
 export type FamilyRow = FamiliesTable;
 export type MemberRow = FamilyMembersTable;
@@ -9,6 +10,16 @@ export type WrappedKeyRow = WrappedKeysTable;
 export type RosterRow = RosterEntriesTable;
 export type ChildRow = ChildrenTable;
 export type InviteRow = InvitesTable;
+export type PairingRunRow = PairingRunsTable;
+
+/** A pairing run an entry completes: the toy it adds. */
+export interface CompletedPairing {
+  runId: string;
+  pairingId: string;
+  childId: string;
+  /** The guardian's confirmation the toy reads once paired. */
+  guardianConfirm: string;
+}
 
 /** A family's head as stored, for checking and appending the next entry. */
 export interface RosterHead {
@@ -31,6 +42,11 @@ export interface AppendedHead {
   completesInvites: string[];
   /** Children the entry refers to; checked again inside the transaction, against a concurrent deletion. */
   requiredChildren?: string[];
+  /** Confirmed runs (unexpired at `now`) that become 'paired'; their attempts become 'paired' and their toys get a device row. */
+  completesPairings?: CompletedPairing[];
+  /** Toys of the head the entry leaves out: their device rows (and so their device tokens) go. */
+  removedToys?: string[];
+  now?: number;
 }
 
 export interface FamiliesRepository {
@@ -64,6 +80,8 @@ export interface FamiliesRepository {
   invite(inviteId: string): Promise<InviteRow | undefined>;
   invitesOf(familyId: string): Promise<InviteRow[]>;
   invitesByIds(familyId: string, inviteIds: readonly string[]): Promise<InviteRow[]>;
+  /** The pairing runs of a family named by `runIds`. */
+  pairingRunsByIds(familyId: string, runIds: readonly string[]): Promise<PairingRunRow[]>;
   /** open or accepted → revoked; false when the invite is in no such state. */
   revokeInvite(familyId: string, inviteId: string): Promise<boolean>;
   /** open and unexpired → accepted by `joinerAccountId`; false otherwise (atomic: works once). */
@@ -125,6 +143,29 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
           .where('status', '=', 'accepted')
           .executeTakeFirst();
         if (Number(used.numUpdatedRows) !== a.completesInvites.length) throw new InviteRaceError();
+      }
+      const now = a.now ?? Date.now();
+      for (const pairing of a.completesPairings ?? []) {
+        const run = await db
+          .updateTable('pairing_runs')
+          .set({ state: 'paired' })
+          .where('id', '=', pairing.runId)
+          .where('family_id', '=', a.familyId)
+          .where('state', '=', 'confirmed')
+          .where('expires_at', '>', now)
+          .executeTakeFirst();
+        // The toy has a while to fetch its device token from now on.
+        const attempt = await db
+          .updateTable('pairing_attempts')
+          .set({ state: 'paired', held_slot: null, family_id: a.familyId, guardian_confirm: pairing.guardianConfirm, expires_at: now + PAIRING_LIMITS.attemptTtlMs })
+          .where('id', '=', pairing.pairingId)
+          .where('state', '=', 'waiting')
+          .executeTakeFirst();
+        if (Number(run.numUpdatedRows) !== 1 || Number(attempt.numUpdatedRows) !== 1) throw new PairingRaceError();
+        await db.insertInto('toy_devices').values({ family_id: a.familyId, toy_id: pairing.pairingId, child_id: pairing.childId, token_hash: null, token_used: 0, sealed_profile: null, paired_at: now, last_seen_at: null }).execute();
+      }
+      if (a.removedToys !== undefined && a.removedToys.length > 0) {
+        await db.deleteFrom('toy_devices').where('family_id', '=', a.familyId).where('toy_id', 'in', a.removedToys).execute();
       }
       return true;
     },
@@ -234,6 +275,11 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
       return db.selectFrom('invites').selectAll().where('family_id', '=', familyId).where('id', 'in', [...inviteIds]).execute();
     },
 
+    async pairingRunsByIds(familyId, runIds) {
+      if (runIds.length === 0) return [];
+      return db.selectFrom('pairing_runs').selectAll().where('family_id', '=', familyId).where('id', 'in', [...runIds]).execute();
+    },
+
     async revokeInvite(familyId, inviteId) {
       const result = await db.updateTable('invites').set({ status: 'revoked' }).where('family_id', '=', familyId).where('id', '=', inviteId).where('status', 'in', ['open', 'accepted']).executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
@@ -266,5 +312,13 @@ export class ChildGoneError extends Error {
   constructor() {
     super('a child the roster entry refers to was deleted');
     this.name = 'ChildGoneError';
+  }
+}
+
+/** Thrown inside an append transaction when a run in completesPairings stopped being confirmed (expired, used) meanwhile; rolls it back. */
+export class PairingRaceError extends Error {
+  constructor() {
+    super('a run listed in completesPairings is no longer confirmed');
+    this.name = 'PairingRaceError';
   }
 }

@@ -14,7 +14,7 @@ import {
 } from '../../protocol/families.js';
 import { NoContent } from '../http/bodies.js';
 import type { BurrowApp } from '../http/types.js';
-import { requireAuth } from '../sessions/authenticate.js';
+import { principalOf, requireAuth } from '../sessions/authenticate.js';
 import { parseAfterEpoch, type FamiliesService } from './service.js';
 
 export function registerFamilyRoutes(app: BurrowApp, options: { families: FamiliesService }): void {
@@ -36,20 +36,20 @@ export function registerFamilyRoutes(app: BurrowApp, options: { families: Famili
 
   app.get('/v1/families/:familyId', {
     schema: { params: FamilyParams, response: { 200: FamilyView } },
-    config: { authenticated: true, summary: "A family: its roster chain, the caller's wrapped keys, the children the caller may see", problems: ['burrow/not-found'] },
-  }, async (request) => families.view(requireAuth(request).accountId, request.params.familyId));
+    config: { authenticated: true, toys: 'also', summary: "A family: its roster chain, the caller's wrapped keys, the children the caller may see (a toy: its own child)", problems: ['burrow/not-found'] },
+  }, async (request) => families.view(principalOf(request), request.params.familyId));
 
   app.get('/v1/families/:familyId/roster', {
     schema: { params: FamilyParams, querystring: RosterQuery, response: { 200: RosterChain } },
-    config: { authenticated: true, summary: 'Roster entries after an epoch, oldest first', problems: ['burrow/not-found'] },
-  }, async (request) => families.roster(requireAuth(request).accountId, request.params.familyId, parseAfterEpoch(request.query.afterEpoch)));
+    config: { authenticated: true, toys: 'also', summary: 'Roster entries after an epoch, oldest first', problems: ['burrow/not-found'] },
+  }, async (request) => families.roster(principalOf(request), request.params.familyId, parseAfterEpoch(request.query.afterEpoch)));
 
   app.post('/v1/families/:familyId/roster', {
     bodyLimit: ROSTER_BODY_LIMIT,
     schema: { params: FamilyParams, body: AppendRosterRequest, response: { 201: RosterAppended } },
     config: {
       authenticated: true,
-      summary: 'Append the next roster entry (a guardian): change roles, add invited joiners, remove members',
+      summary: 'Append the next roster entry (a guardian): change roles, add invited joiners and paired toys, remove members and toys',
       problems: ['burrow/not-found', 'burrow/forbidden', 'burrow/invalid-roster', 'burrow/stale-roster', 'burrow/conflict'],
     },
   }, async (request, reply) => {

@@ -6,7 +6,8 @@
  * the epoch. The tables `family_members` and `family_toys` mirror the head for `FamilyAccess`.
  */
 import type { Static } from '@sinclair/typebox';
-import { toBase64Url } from '../../crypto/bytes.js';
+import { fromBase64Url, toBase64Url } from '../../crypto/bytes.js';
+import { toyKeysOfConfirmation } from '../../crypto/pairing.js';
 import { hashRosterEntry, verifyRoster, type RosterEntry } from '../../crypto/roster.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { AppendRosterRequest, CreateFamilyRequest, FamilyList, FamilyView, WrappedKeyWire } from '../../protocol/families.js';
@@ -16,7 +17,7 @@ import type { SecurityLog } from '../security-log/service.js';
 import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
 import { parseIdList } from './access-repository.js';
 import { canSeeChild, noFamilyEvents, noFamilyPurger, requireGuardian, requireMember } from './authorize.js';
-import { ChildGoneError, InviteRaceError, type FamiliesRepository, type MemberRow, type WrappedKeyRow } from './repository.js';
+import { ChildGoneError, InviteRaceError, PairingRaceError, type CompletedPairing, type FamiliesRepository, type MemberRow, type WrappedKeyRow } from './repository.js';
 import { checkSealedProfile, checkWrappedKeys, decodeEntryWire, decodeStoredEntry, invalidRoster, keysEqual, storedKeys } from './roster-checks.js';
 
 export interface FamiliesServiceDeps {
@@ -30,6 +31,12 @@ export interface FamiliesServiceDeps {
 }
 
 export type FamiliesService = ReturnType<typeof createFamiliesService>;
+
+/** Who reads a family: an account (member) or a toy (device token). */
+export interface FamilyReader {
+  readonly id: string;
+  readonly kind: 'member' | 'toy';
+}
 
 function memberRows(familyId: string, entry: RosterEntry): MemberRow[] {
   return entry.members.map((m) => ({
@@ -96,8 +103,17 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     return { families: rows.map(({ family, role }) => ({ familyId: family.id, role, epoch: Number(family.epoch), sealedName: family.sealed_name })) };
   }
 
-  async function view(accountId: string, familyId: string): Promise<Static<typeof FamilyView>> {
-    const membership = await requireMember(access, familyId, accountId);
+  /** The reader's membership: a member's (requireMember) or a toy's; 404 when they are not in the family as that kind. */
+  async function readerMembership(reader: FamilyReader, familyId: string) {
+    if (reader.kind === 'member') return requireMember(access, familyId, reader.id);
+    const membership = await access.membership(familyId, reader.id);
+    if (membership === undefined || membership.kind !== 'toy') throw new BurrowError('burrow/not-found', 'No such family');
+    return membership;
+  }
+
+  async function view(reader: FamilyReader, familyId: string): Promise<Static<typeof FamilyView>> {
+    const membership = await readerMembership(reader, familyId);
+    const accountId = reader.id;
     const [family, roster, keys, children, deletedAccounts] = await Promise.all([
       repository.family(familyId),
       repository.rosterAfter(familyId, -1),
@@ -108,7 +124,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     if (family === undefined) throw new BurrowError('burrow/not-found', 'No such family');
     return {
       familyId,
-      role: membership.role === 'guardian' ? 'guardian' : 'relative',
+      role: membership.role,
       epoch: Number(family.epoch),
       roster: roster.map((r) => r.entry),
       wrappedKeys: keys.map((k) => ({ suite: k.suite, recipientId: k.recipient_id, epoch: Number(k.epoch), enc: k.enc, ciphertext: k.ciphertext })),
@@ -119,8 +135,8 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     };
   }
 
-  async function roster(accountId: string, familyId: string, afterEpoch: number | undefined): Promise<{ familyId: string; entries: string[] }> {
-    await requireMember(access, familyId, accountId);
+  async function roster(reader: FamilyReader, familyId: string, afterEpoch: number | undefined): Promise<{ familyId: string; entries: string[] }> {
+    await readerMembership(reader, familyId);
     const rows = await repository.rosterAfter(familyId, afterEpoch ?? -1);
     return { familyId, entries: rows.map((r) => r.entry) };
   }
@@ -161,6 +177,42 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     if (byJoiner.size > 0) throw invalidRoster('An invite in completesInvites names a joiner the entry does not add');
   }
 
+  /**
+   * A toy joins only as the completion of a pairing run of this family that its guardian confirmed,
+   * unexpired and unused: the toy's id is the run's pairing id, its keys those the run relayed, its
+   * child the run's. Returns what the append transaction completes.
+   */
+  async function checkNewToys(familyId: string, headToys: ReadonlyMap<string, unknown>, entry: RosterEntry, runIds: readonly string[]): Promise<CompletedPairing[]> {
+    const runs = await repository.pairingRunsByIds(familyId, runIds);
+    if (runs.length !== new Set(runIds).size || runs.length !== runIds.length) {
+      throw invalidRoster('completesPairings names a pairing run this family does not have, or names one twice');
+    }
+    const now = clock.now();
+    const byToy = new Map<string, (typeof runs)[number]>();
+    for (const run of runs) {
+      if (run.state !== 'confirmed' || Number(run.expires_at) <= now || run.toy_confirm === null || run.guardian_confirm === null) {
+        throw invalidRoster('Every run in completesPairings must be confirmed by a guardian, unexpired and not used');
+      }
+      if (byToy.has(run.pairing_id)) throw invalidRoster('Two runs in completesPairings pair the same toy');
+      byToy.set(run.pairing_id, run);
+    }
+    const completed: CompletedPairing[] = [];
+    for (const toy of entry.toys) {
+      if (headToys.has(toy.toyId)) continue;
+      const run = byToy.get(toy.toyId);
+      if (run === undefined) throw invalidRoster('A toy new to the roster must complete a confirmed pairing run listed in completesPairings');
+      const relayed = toyKeysOfConfirmation(fromBase64Url(run.toy_confirm!));
+      if (relayed === undefined || !keysEqual(toy.keys, storedKeys(relayed))) {
+        throw invalidRoster("A new toy's keys are not the keys its pairing run relayed");
+      }
+      if (toy.childId !== run.child_id) throw invalidRoster("A new toy's child is not the child its pairing run was started for");
+      completed.push({ runId: run.id, pairingId: run.pairing_id, childId: run.child_id, guardianConfirm: run.guardian_confirm! });
+      byToy.delete(toy.toyId);
+    }
+    if (byToy.size > 0) throw invalidRoster('A run in completesPairings names a toy the entry does not add');
+    return completed;
+  }
+
   async function append(accountId: string, familyId: string, body: Static<typeof AppendRosterRequest>): Promise<{ familyId: string; epoch: number }> {
     await requireGuardian(access, familyId, accountId);
     const entry = decodeEntryWire(body.entry);
@@ -176,9 +228,10 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     if (!verified.ok) throw invalidRoster(`The entry does not verify against the head (${verified.code})`);
 
     const headToys = new Map(head.toys.map((t) => [t.toyId, t]));
+    const pairings = await checkNewToys(familyId, headToys, entry, body.completesPairings ?? []);
     for (const toy of entry.toys) {
       const before = headToys.get(toy.toyId);
-      if (before === undefined) throw invalidRoster('Toys join a family by pairing, which this server does not offer yet; an entry may not add a toy');
+      if (before === undefined) continue;
       if (!keysEqual(toy.keys, storedKeys(before.keys)) || toy.childId !== before.childId) {
         throw invalidRoster("A toy's keys and child may not change in the roster");
       }
@@ -211,12 +264,16 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
           wrappedKeys: wrappedKeyRows(familyId, body.wrappedKeys),
           completesInvites: completes,
           requiredChildren,
+          completesPairings: pairings,
+          removedToys: head.toys.filter((t) => !entry.toys.some((n) => n.toyId === t.toyId)).map((t) => t.toyId),
+          now: clock.now(),
         }),
       );
     } catch (error) {
       if (isUniqueViolation(error)) appended = false;
       else if (error instanceof InviteRaceError) throw new BurrowError('burrow/conflict', 'An invite in completesInvites was revoked or used meanwhile');
       else if (error instanceof ChildGoneError) throw invalidRoster('A child the entry refers to was deleted meanwhile');
+      else if (error instanceof PairingRaceError) throw new BurrowError('burrow/conflict', 'A run in completesPairings expired or was used meanwhile');
       else throw error;
     }
     if (!appended) throw new BurrowError('burrow/stale-roster', 'The roster changed meanwhile; read it again and retry');

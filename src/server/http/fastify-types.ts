@@ -2,12 +2,18 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { AuthContext } from '../sessions/authenticate.js';
+import type { ToyPrincipal } from '../toys/service.js';
 import type { RouteInfo } from './route-registry.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route needs a session; the app authenticates before the body is read. */
     authenticated?: boolean;
+    /**
+     * Whether a toy's device token is accepted (deny by default): 'also' next to sessions, 'only'
+     * instead of them. Needs `authenticated: true`.
+     */
+    toys?: 'also' | 'only';
     /** A stranger uses this route to get in: the tighter per-address limit applies. */
     anonymous?: boolean;
     /** One line for the OpenAPI document. */
@@ -19,6 +25,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The session and account of an authenticated request; null before `authenticate` ran or on public routes. */
     auth: AuthContext | null;
+    /** The toy of a request authenticated by a device token (routes with `config.toys`); null otherwise. */
+    toy: ToyPrincipal | null;
   }
 
   interface FastifyInstance {

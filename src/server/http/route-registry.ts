@@ -12,6 +12,8 @@ export interface RouteInfo {
   readonly schema: FastifySchema | undefined;
   /** Whether the route needs a session (it uses `app.authenticate`). */
   readonly authenticated: boolean;
+  /** Whether a toy's device token is accepted: 'also' (next to sessions) or 'only'; undefined for none. */
+  readonly toys: 'also' | 'only' | undefined;
   readonly summary: string | undefined;
   readonly problems: readonly string[];
 }
@@ -28,6 +30,7 @@ export function recordRoutes(app: FastifyInstance, routes: RouteInfo[]): void {
         url: route.url,
         schema: route.schema,
         authenticated: config.authenticated === true,
+        toys: config.toys,
         summary: config.summary,
         problems: Object.freeze([...(config.problems ?? [])]),
       }));

@@ -30,6 +30,8 @@ export interface LiveLimits {
 export interface LiveConnectionDeps {
   socket: WebSocket;
   principalId: string;
+  /** A toy's connection ends when it leaves its family (it follows no other). Default 'member'. */
+  kind?: 'member' | 'toy';
   access: FamilyAccess;
   bus: EventBus;
   clock: Clock;
@@ -147,6 +149,11 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   async function handle(event: BusEvent): Promise<void> {
     if (closed) return;
     if (event.topic === accountTopic(principalId)) {
+      // Something about the principal changed (a family joined or left, a toy reset): re-check first.
+      if (!(await deps.stillAuthorised())) {
+        close(1008, 'the session ended');
+        return;
+      }
       await refreshFamilies(true);
       return;
     }
@@ -158,12 +165,16 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       if (membership === undefined) {
         deliver(event);
         dropFamily(familyId);
+        if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
         return;
       }
       memberships.set(familyId, membership);
     }
     deliver(event);
-    if (event.type === 'family-deleted') dropFamily(familyId);
+    if (event.type === 'family-deleted') {
+      dropFamily(familyId);
+      if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
+    }
   }
 
   async function follow(familyId: string, membership: FamilyMembership): Promise<void> {
@@ -202,6 +213,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   async function refreshFamilies(replayNew: boolean): Promise<void> {
     const now = new Set(await access.familiesOf(principalId));
     for (const familyId of [...memberships.keys()]) if (!now.has(familyId)) dropFamily(familyId);
+    if (deps.kind === 'toy' && now.size === 0) {
+      close(1008, 'the toy is no longer in its family');
+      return;
+    }
     for (const familyId of now) {
       if (memberships.has(familyId)) continue;
       const membership = await access.membership(familyId, principalId);

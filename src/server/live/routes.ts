@@ -1,5 +1,6 @@
 /**
- * `GET /v1/live`: the WebSocket for members (session cookie or bearer token). Browsers send the
+ * `GET /v1/live`: the WebSocket for members (session cookie or bearer token) and toys (device
+ * token as a bearer token; a toy's connection ends as soon as it leaves its family or is reset). Browsers send the
  * session cookie with the upgrade, so a cross-site page could open it: when an `Origin` header is
  * present it must be the server's own origin (or the configured public origin), else the upgrade
  * is refused with 403.
@@ -12,14 +13,16 @@ import type { Config } from '../config.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess } from '../families/access.js';
 import type { BurrowApp } from '../http/types.js';
-import { presentedToken, requireAuth } from '../sessions/authenticate.js';
+import { presentedToken, principalOf } from '../sessions/authenticate.js';
 import type { SessionsService } from '../sessions/service.js';
+import type { ToysService } from '../toys/service.js';
 import { runLiveConnection } from './connection.js';
 
 export interface LiveRouteDeps {
   access: FamilyAccess;
   bus: EventBus;
   sessions: SessionsService;
+  toys: Pick<ToysService, 'stillValid'>;
   clock: Clock;
   config: Config;
 }
@@ -38,7 +41,7 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     scope.route({
       method: 'GET',
       url: '/v1/live',
-      config: { authenticated: true, summary: 'Live events (WebSocket): message, receipt, approval, roster, child and family events with resumable cursors', problems: ['burrow/forbidden', 'burrow/rate-limited'] },
+      config: { authenticated: true, toys: 'also', summary: 'Live events (WebSocket): message, receipt, approval, roster, child and family events with resumable cursors', problems: ['burrow/forbidden', 'burrow/rate-limited'] },
       onRequest: async (request) => {
         const origin = request.headers.origin;
         if (origin !== undefined && origin !== ownOrigin(request, config)) {
@@ -46,8 +49,8 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         }
       },
       preHandler: async (request) => {
-        const auth = requireAuth(request);
-        if ((connections.get(auth.accountId) ?? 0) >= config.live.maxConnectionsPerAccount) {
+        const principal = principalOf(request);
+        if ((connections.get(principal.id) ?? 0) >= config.live.maxConnectionsPerAccount) {
           throw new BurrowError('burrow/rate-limited', 'Too many live connections for this account; close one first', { retryAfter: 30 });
         }
       },
@@ -63,14 +66,14 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         throw new BurrowError('burrow/bad-request', 'Open /v1/live as a WebSocket (Upgrade: websocket)');
       },
       wsHandler: (socket, request) => {
-        const auth = requireAuth(request);
+        const principal = principalOf(request);
         const token = presentedToken(request)?.token;
-        const count = (connections.get(auth.accountId) ?? 0) + 1;
-        connections.set(auth.accountId, count);
+        const count = (connections.get(principal.id) ?? 0) + 1;
+        connections.set(principal.id, count);
         const release = () => {
-          const left = (connections.get(auth.accountId) ?? 1) - 1;
-          if (left <= 0) connections.delete(auth.accountId);
-          else connections.set(auth.accountId, left);
+          const left = (connections.get(principal.id) ?? 1) - 1;
+          if (left <= 0) connections.delete(principal.id);
+          else connections.set(principal.id, left);
         };
         if (count > config.live.maxConnectionsPerAccount || token === undefined) {
           socket.once('close', release);
@@ -79,14 +82,16 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         }
         runLiveConnection({
           socket,
-          principalId: auth.accountId,
+          principalId: principal.id,
+          kind: principal.kind,
           access: deps.access,
           bus: deps.bus,
           clock: deps.clock,
           limits: config.live,
           async stillAuthorised() {
+            if (principal.kind === 'toy') return deps.toys.stillValid(token, principal.id);
             const session = await deps.sessions.authenticate(token);
-            return session !== undefined && session.id === auth.sessionId;
+            return session !== undefined && session.id === request.auth?.sessionId;
           },
           warn: (message, error) => request.log.warn({ err: error }, message),
           onClose: release,

@@ -10,14 +10,20 @@ import { ApproveRequest, MessageAccepted, MessageList, MessageListQuery, Message
 import { BurrowError } from '../../protocol/errors.js';
 import { NoContent, refuseBody } from '../http/bodies.js';
 import type { BurrowApp } from '../http/types.js';
-import { requireAuth } from '../sessions/authenticate.js';
+import { principalOf as callerOf, requireAuth } from '../sessions/authenticate.js';
 import type { MessagesService, Principal } from './service.js';
 
 const ENVELOPE_TYPE = 'application/octet-stream';
 /** Documents the raw body in the OpenAPI document (src/server/http/openapi.ts); Fastify does not validate it. */
 const rawEnvelopeBody: object = { consumes: [ENVELOPE_TYPE] };
 
+/** The caller of a route open to members and toys (`config.toys: 'also'`). */
 function principalOf(request: FastifyRequest): Principal {
+  return callerOf(request);
+}
+
+/** The caller of a route for members only: a device token never reaches it (deny by default), and this is the second lock. */
+function memberOf(request: FastifyRequest): Principal {
   return { id: requireAuth(request).accountId, kind: 'member' };
 }
 
@@ -45,6 +51,7 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
       bodyLimit: options.maxMessageBytes,
       config: {
         authenticated: true,
+        toys: 'also',
         summary: 'Upload a voice-message envelope (application/octet-stream); the header must match the route, the sender and the current epoch',
         problems: ['burrow/not-found', 'burrow/invalid-envelope', 'burrow/stale-epoch', 'burrow/conflict', 'burrow/storage-full', 'burrow/forbidden'],
       },
@@ -82,7 +89,7 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
 
   app.get('/v1/families/:familyId/messages', {
     schema: { params: FamilyParams, querystring: MessageListQuery, response: { 200: MessageList } },
-    config: { authenticated: true, summary: 'Messages you may see, newest first, with a cursor', problems: ['burrow/not-found'] },
+    config: { authenticated: true, toys: 'also', summary: 'Messages you may see, newest first, with a cursor', problems: ['burrow/not-found'] },
   }, async (request) => {
     const q = request.query;
     return messages.list(principalOf(request), request.params.familyId, {
@@ -95,12 +102,12 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
 
   app.get('/v1/families/:familyId/messages/:messageId', {
     schema: { params: MessageParams, response: { 200: MessageView } },
-    config: { authenticated: true, summary: 'One message: ids, sizes, times, receipts and approvals', problems: ['burrow/not-found'] },
+    config: { authenticated: true, toys: 'also', summary: 'One message: ids, sizes, times, receipts and approvals', problems: ['burrow/not-found'] },
   }, async (request) => messages.get(principalOf(request), request.params.familyId, request.params.messageId));
 
   app.get('/v1/families/:familyId/messages/:messageId/envelope', {
     schema: { params: MessageParams },
-    config: { authenticated: true, summary: 'The envelope as uploaded (application/octet-stream)', problems: ['burrow/not-found'] },
+    config: { authenticated: true, toys: 'also', summary: 'The envelope as uploaded (application/octet-stream)', problems: ['burrow/not-found'] },
   }, async (request, reply) => {
     const { size, body } = await messages.envelope(principalOf(request), request.params.familyId, request.params.messageId);
     return reply.type(ENVELOPE_TYPE).header('content-length', String(size)).header('cache-control', 'no-store').send(body);
@@ -108,25 +115,25 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
 
   app.post('/v1/families/:familyId/messages/:messageId/receipts', {
     schema: { params: MessageParams, body: ReceiptRequest, response: { 200: MessageView } },
-    config: { authenticated: true, summary: 'Record that you received or played a message', problems: ['burrow/not-found'] },
+    config: { authenticated: true, toys: 'also', summary: 'Record that you received or played a message', problems: ['burrow/not-found'] },
   }, async (request) => messages.addReceipt(principalOf(request), request.params.familyId, request.params.messageId, request.body.kind));
 
   app.post('/v1/families/:familyId/messages/:messageId/approvals', {
     schema: { params: MessageParams, body: ApproveRequest, response: { 200: MessageView } },
     config: { authenticated: true, summary: "Approve a relative's message (guardians): the signature from approveMessage", problems: ['burrow/not-found', 'burrow/forbidden', 'burrow/invalid-approval', 'burrow/conflict'] },
-  }, async (request) => messages.approve(principalOf(request), request.params.familyId, request.params.messageId, request.body.signature));
+  }, async (request) => messages.approve(memberOf(request), request.params.familyId, request.params.messageId, request.body.signature));
 
   app.put('/v1/families/:familyId/messages/:messageId/saved', {
     schema: { params: MessageParams, body: SaveRequest, response: { 200: MessageView } },
     config: { authenticated: true, summary: 'Save a message (exempt from retention) or unsave it', problems: ['burrow/not-found'] },
-  }, async (request) => messages.setSaved(principalOf(request), request.params.familyId, request.params.messageId, request.body.saved));
+  }, async (request) => messages.setSaved(memberOf(request), request.params.familyId, request.params.messageId, request.body.saved));
 
   app.delete('/v1/families/:familyId/messages/:messageId', {
     schema: { params: MessageParams, response: { 204: NoContent } },
     config: { authenticated: true, summary: 'Delete a message (its sender or a guardian)', problems: ['burrow/not-found', 'burrow/forbidden'] },
     preValidation: refuseBody,
   }, async (request, reply) => {
-    await messages.delete(principalOf(request), request.params.familyId, request.params.messageId);
+    await messages.delete(memberOf(request), request.params.familyId, request.params.messageId);
     return reply.code(204).send(null);
   });
 }

@@ -21,7 +21,7 @@ const DAY = 24 * 3600_000;
 const MAX_PREFIX_BYTES = 16 * 1024;
 const DEFAULT_PAGE = 50;
 
-/** Who calls: an account (member) or, later, a toy. */
+/** Who calls: an account (member) or a toy (device token). */
 export interface Principal {
   id: string;
   kind: 'member' | 'toy';
@@ -216,7 +216,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
 
   async function membershipOf(principal: Principal, familyId: string): Promise<FamilyMembership> {
     const membership = await access.membership(familyId, principal.id);
-    if (membership === undefined) throw new BurrowError('burrow/not-found', 'No such family, or you are not in it');
+    if (membership === undefined || membership.kind !== principal.kind) throw new BurrowError('burrow/not-found', 'No such family, or you are not in it');
     return membership;
   }
 

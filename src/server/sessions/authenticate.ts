@@ -8,6 +8,7 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { BurrowError } from '../../protocol/errors.js';
 import type { SessionRow } from '../../storage/database.js';
+import type { ToyPrincipal } from '../toys/service.js';
 import type { SessionsService } from './service.js';
 import { sessionCookieOf } from './tokens.js';
 
@@ -38,10 +39,44 @@ export function presentedToken(request: FastifyRequest): { token: string; via: '
   return cookie === undefined || cookie === '' ? undefined : { token: cookie, via: 'cookie' };
 }
 
-/** The hook behind `app.authenticate`: sets `request.auth` or answers 401 (403 for a cookie request that could be forged). */
-export function createAuthenticateHook(sessions: SessionsService): onRequestAsyncHookHandler {
+/** Who calls an authenticated route: an account (member) or a toy (device token). */
+export interface Principal {
+  readonly id: string;
+  readonly kind: 'member' | 'toy';
+}
+
+/** The caller of a route that accepts members and toys (`config: { toys: 'also' }`); 401 otherwise. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.toy !== null) return { id: request.toy.toyId, kind: 'toy' };
+  return { id: requireAuth(request).accountId, kind: 'member' };
+}
+
+/** The toy calling a toy route; throws `burrow/unauthenticated` otherwise. */
+export function requireToy(request: FastifyRequest): ToyPrincipal {
+  if (request.toy === null) throw new BurrowError('burrow/unauthenticated', 'Send the toy’s device token as a bearer token');
+  return request.toy;
+}
+
+/** Device tokens start with this; they are bearer tokens only (never a cookie). */
+const DEVICE_TOKEN_PREFIX = 'toy.';
+
+/**
+ * The hook behind `app.authenticate`: sets `request.auth` (a session) or `request.toy` (a device
+ * token), or answers 401 (403 for a cookie request that could be forged). Deny by default: a device
+ * token works only on routes marked `config: { toys: 'also' | 'only' }`, a session never on `'only'`.
+ */
+export function createAuthenticateHook(sessions: SessionsService, toys?: { authenticateDevice(token: string): Promise<ToyPrincipal | undefined> }): onRequestAsyncHookHandler {
   return async function authenticate(request) {
     const presented = presentedToken(request);
+    const accepts = request.routeOptions.config.toys;
+    if (presented?.via === 'bearer' && presented.token.startsWith(DEVICE_TOKEN_PREFIX)) {
+      if (accepts === undefined || toys === undefined) throw new BurrowError('burrow/unauthenticated', 'A toy’s device token is not accepted on this route');
+      const toy = await toys.authenticateDevice(presented.token);
+      if (toy === undefined) throw new BurrowError('burrow/unauthenticated', 'The device token is unknown or revoked, or the toy is no longer in its family');
+      request.toy = toy;
+      return;
+    }
+    if (accepts === 'only') throw new BurrowError('burrow/unauthenticated', 'Only a toy’s device token is accepted on this route');
     if (presented === undefined) throw new BurrowError('burrow/unauthenticated', 'Send a session token as a bearer token or the session cookie');
     const session = await sessions.authenticate(presented.token);
     if (session === undefined) throw new BurrowError('burrow/unauthenticated', 'The session is unknown, ended or expired; sign in again');

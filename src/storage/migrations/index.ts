@@ -7,6 +7,7 @@ import * as m0004 from './0004-security.js';
 import * as m0005 from './0005-shared-limits.js';
 import * as m0006 from './0006-account-vaults.js';
 import * as m0007 from './0007-family-log.js';
+import * as m0008 from './0008-toys.js';
 import * as m0009 from './0009-account-kem-keys.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -17,5 +18,6 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0005-shared-limits': m0005,
   '0006-account-vaults': m0006,
   '0007-family-log': m0007,
+  '0008-toys': m0008,
   '0009-account-kem-keys': m0009,
 });
