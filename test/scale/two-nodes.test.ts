@@ -1,7 +1,7 @@
 /**
  * Two `burrow serve` processes share one PostgreSQL database and one S3 bucket, as behind a load
- * balancer. Until toys exist, "the toy" is a member's live connection: the same WebSocket, events
- * and resumable cursor a toy uses.
+ * balancer. A member's live connection stands for a toy in most cases (the same WebSocket, events
+ * and resumable cursor); one case pairs a real toy through node A and connects it live on node B.
  */
 import { createHash } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
@@ -13,7 +13,11 @@ import { admitJoiners, createFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
 import { utf8 } from '../../src/crypto/bytes.js';
+import WebSocket from 'ws';
+import { MemoryKeyStore } from '../../src/client/key-store.js';
+import { connectLive, type WebSocketConstructor } from '../../src/client/live.js';
 import { recordLive, registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { pairToy, toyRuntime } from '../toy/toy-harness.js';
 import { startCluster, type Cluster, type Node } from './nodes.js';
 
 let cluster: Cluster;
@@ -120,6 +124,42 @@ describe('two nodes on one PostgreSQL and one S3 bucket', () => {
       for (const id of received) expect(seenBefore.has(id)).toBe(false);
     } finally {
       second.live.close();
+    }
+  });
+
+  it('a toy paired through node A and connected live on node B plays a message sent through node A', async () => {
+    const paired = await pairToy(a.url, via(mum, a), familyId, mia);
+    const toy = await toyRuntime({ ...paired, baseUrl: b.url });
+    await toy.runtime.start();
+    await toy.runtime.sync();
+    // The backlog replays older messages first; wait for this one.
+    const heardIds = new Set<string>();
+    let wanted: string | undefined;
+    let resolveEvent: () => void = () => undefined;
+    const heard = new Promise<void>((resolve) => {
+      resolveEvent = resolve;
+    });
+    const live = await connectLive({
+      baseUrl: b.url,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      token: paired.deviceToken,
+      store: new MemoryKeyStore(),
+      onEvent: (event) => {
+        if (event.event === 'message' && typeof event.data.messageId === 'string') heardIds.add(event.data.messageId);
+        if (wanted !== undefined && heardIds.has(wanted)) resolveEvent();
+      },
+    });
+    try {
+      await live.ready;
+      const sent = await send(via(mum, a), 'to-the-toy');
+      wanted = sent.messageId;
+      if (heardIds.has(wanted)) resolveEvent();
+      await heard;
+      await toy.runtime.sync();
+      const played = toy.played.find((p) => p.messageId === sent.messageId);
+      expect(played !== undefined && sha256(played.audio)).toBe(sha256(sent.audio));
+    } finally {
+      await live.close();
     }
   });
 

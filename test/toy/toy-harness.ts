@@ -1,0 +1,45 @@
+/**
+ * Pairing a toy through the client library against a real server, and a toy runtime over it.
+ */
+import { BurrowApi } from '../../src/client/api.js';
+import type { ClientContext } from '../../src/client/families.js';
+import { MemoryToyStorage, ToyRuntime, type ToyLogEntry } from '../../src/client/toy-runtime.js';
+import { addToy, startToyPairingAttempt, type PairedToy } from '../../src/client/toys.js';
+import type { OpenedMessage } from '../../src/crypto/envelope.js';
+
+/** Pairs a new toy with `childId`: the toy starts an attempt, the guardian enters its code. */
+export async function pairToy(url: string, guardian: ClientContext, familyId: string, childId: string, name?: string): Promise<PairedToy> {
+  const attempt = await startToyPairingAttempt({ baseUrl: url });
+  const paired = attempt.waitUntilPaired({ pollMs: 100 });
+  paired.catch(() => undefined);
+  await addToy(guardian, { familyId, code: attempt.code, childId, pollMs: 100, ...(name === undefined ? {} : { name }) });
+  return paired;
+}
+
+export interface TestToy {
+  paired: PairedToy;
+  runtime: ToyRuntime;
+  storage: MemoryToyStorage;
+  played: Array<{ messageId: string; volume: number; audio: Uint8Array }>;
+  logs: ToyLogEntry[];
+}
+
+/** A toy runtime for a paired toy, recording what it plays and logs; `fetch` may be a hostile one. */
+export async function toyRuntime(paired: PairedToy, fetchImpl?: typeof fetch): Promise<TestToy> {
+  const storage = new MemoryToyStorage();
+  await storage.saveTrust({ genesisHash: paired.genesisHash, keys: {} });
+  const played: TestToy['played'] = [];
+  const logs: ToyLogEntry[] = [];
+  const api = new BurrowApi({ baseUrl: paired.baseUrl, token: paired.deviceToken, ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }) });
+  const runtime = new ToyRuntime({
+    api,
+    device: { toyId: paired.toyId, familyId: paired.familyId, identity: paired.identity },
+    storage,
+    play: (message: OpenedMessage, info) => {
+      played.push({ messageId: info.messageId, volume: info.volume, audio: message.audio.slice() });
+      return Promise.resolve();
+    },
+    log: (entry) => logs.push(entry),
+  });
+  return { paired, runtime, storage, played, logs };
+}
