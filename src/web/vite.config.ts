@@ -81,11 +81,30 @@ function passwordDictionaryAsJson(): Plugin {
   };
 }
 
+/**
+ * @hpke/core falls back to `import("crypto")` (Node's) when the page has no WebCrypto. Browsers
+ * running Burrow always have it (the crypto core needs it too), so that import becomes a module
+ * that says so, instead of Vite's warning and stub.
+ */
+function noNodeCrypto(): Plugin {
+  const virtualId = '\0burrow-no-node-crypto';
+  return {
+    name: 'burrow-no-node-crypto',
+    enforce: 'pre',
+    resolveId(id) {
+      return id === 'crypto' || id === 'node:crypto' ? virtualId : undefined;
+    },
+    load(id) {
+      return id === virtualId ? "throw new Error('WebCrypto (crypto.subtle) is not available in this browser');\nexport const webcrypto = undefined;\nexport default {};" : undefined;
+    },
+  };
+}
+
 export default defineConfig({
   root: here,
   base: '/',
   publicDir: resolve(here, 'public'),
-  plugins: [passwordDictionaryAsJson(), preact({ devToolsEnabled: false }), serviceWorkerShell()],
+  plugins: [noNodeCrypto(), passwordDictionaryAsJson(), preact({ devToolsEnabled: false }), serviceWorkerShell()],
   build: {
     outDir,
     emptyOutDir: true,
@@ -97,6 +116,8 @@ export default defineConfig({
     reportCompressedSize: true,
     chunkSizeWarningLimit: 600,
     rollupOptions: {
+      // The build is small; Rolldown's note about slow plugin callbacks is noise on a busy machine.
+      checks: { bundlerTimings: false },
       input: {
         app: resolve(here, 'index.html'),
         toy: resolve(here, 'toy/index.html'),

@@ -7,6 +7,7 @@ import { BurrowApi, ApiError } from '../../client/api.js';
 import type { ClientContext } from '../../client/families.js';
 import type { Identity } from '../../crypto/identity.js';
 import { BrowserSessionStore, forgetEverything, IndexedDbKeyStore } from '../lib/browser-stores.js';
+import { fetchWithUploadProgress } from '../lib/upload-progress.js';
 
 export interface SignedIn {
   ctx: ClientContext;
@@ -18,7 +19,7 @@ export const sessionStore = new BrowserSessionStore();
 export const keyStore = new IndexedDbKeyStore();
 
 export function newApi(): BurrowApi {
-  return new BurrowApi({ baseUrl: location.origin, auth: 'cookie' });
+  return new BurrowApi({ baseUrl: location.origin, auth: 'cookie', fetch: fetchWithUploadProgress });
 }
 
 function sessionLabel(): string {
@@ -37,7 +38,7 @@ export async function resume(): Promise<SignedIn | undefined> {
   const { resumeSession } = await import('../../client/account.js');
   let resumed;
   try {
-    resumed = await resumeSession(sessionStore, { auth: 'cookie' });
+    resumed = await resumeSession(sessionStore, { auth: 'cookie', fetch: fetchWithUploadProgress });
   } catch {
     return undefined;
   }

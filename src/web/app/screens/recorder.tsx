@@ -7,6 +7,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Button, ErrorBanner } from '../../ui/kit.js';
 import { formatDuration, recordingType } from '../audio.js';
+import { onUploadProgress } from '../../lib/upload-progress.js';
 
 export const MAX_RECORDING_MS = 60_000;
 /** A press longer than this is a hold (release stops); a shorter one is a tap (the next tap stops). */
@@ -32,6 +33,7 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
   const [level, setLevel] = useState(0);
   const [elapsed, setElapsed] = useState(0);
   const [error, setError] = useState<unknown>(undefined);
+  const [progress, setProgress] = useState<{ sent: number; total: number } | undefined>(undefined);
   const [preview, setPreview] = useState<{ recording: Recording; url: string } | undefined>(undefined);
   const live = useRef<Live | undefined>(undefined);
   const pressedAt = useRef(0);
@@ -167,12 +169,17 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
     if (preview === undefined) return;
     go('sending');
     setError(undefined);
+    setProgress(undefined);
+    const unsubscribe = onUploadProgress((sent, total) => setProgress({ sent, total }));
     try {
       await props.onSend(preview.recording);
       discard();
     } catch (caught) {
       setError(caught);
       go('preview');
+    } finally {
+      unsubscribe();
+      setProgress(undefined);
     }
   };
 
@@ -208,7 +215,8 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
           <audio controls src={preview.url} class="wide" data-testid="preview" />
           {state === 'sending' && (
             <p role="status">
-              Encrypting and sending… <progress aria-label="Upload progress" />
+              {progress === undefined ? 'Encrypting on this device…' : `Sending… ${Math.round((100 * progress.sent) / Math.max(1, progress.total))}%`}{' '}
+              {progress === undefined ? <progress aria-label="Upload progress" /> : <progress aria-label="Upload progress" max={progress.total} value={progress.sent} />}
             </p>
           )}
           <div class="button-row">
