@@ -4,7 +4,8 @@
  * library's `startToyPairingAttempt` / `waitUntilPaired` (CPace, roster verified from the
  * genesis hash), the guardian side is `addToy`'s steps (src/client/toys.ts) with one difference:
  * up to four confirmed runs are completed by one roster entry (`completesPairings` takes four),
- * and many families pair at once. Nothing is cached: device tokens live in memory for one run.
+ * and many families pair at once. The relay's rate limits stay as they are (see
+ * benchClientAddress). Nothing is cached: device tokens live in memory for one run.
  */
 import { startToyPairingAttempt, type PairedToy } from '../../src/client/toys.js';
 import { addChild } from '../../src/client/children.js';
@@ -39,14 +40,34 @@ export interface BenchToy {
   paired: PairedToy;
 }
 
-/** Registers `count` guardians (bench key stretching, see accounts.ts) as client-library contexts. */
+/**
+ * Toys and guardians live in different homes: each pairing toy and each guardian here presents its
+ * own client address in `X-Forwarded-For` (the server runs with BURROW_TRUST_PROXY, as behind a
+ * reverse proxy), so the relay's per-address limits apply to each as they would in the field.
+ * The addresses come from 198.18.0.0/15, the range set aside for benchmarks (RFC 2544); they are
+ * only header values — every connection goes to 127.0.0.1.
+ */
+let nextAddress = 0;
+export function benchClientAddress(): string {
+  const n = nextAddress++;
+  return `198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+/** `fetch` that presents `address` as the client's (see benchClientAddress). */
+export function fetchFrom(address: string): typeof globalThis.fetch {
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set('x-forwarded-for', address);
+    return globalThis.fetch(input, { ...init, headers });
+  };
+}
+
+/** Registers `count` guardians (bench key stretching, see accounts.ts), each from its own address, as client-library contexts. */
 export async function benchGuardians(client: HttpClient, baseUrl: string, count: number): Promise<ClientContext[]> {
-  const out: ClientContext[] = [];
-  for (let i = 0; i < count; i++) {
+  return Promise.all(Array.from({ length: count }, async (_, i) => {
     const account = await registerBenchAccount(client, `guardian${i}`);
-    out.push({ api: new BurrowApi({ baseUrl, token: account.token }), me: { accountId: account.accountId, identity: account.identity }, store: new MemoryKeyStore() });
-  }
-  return out;
+    return { api: new BurrowApi({ baseUrl, token: account.token, fetch: fetchFrom(benchClientAddress()) }), me: { accountId: account.accountId, identity: account.identity }, store: new MemoryKeyStore() };
+  }));
 }
 
 /** A new family with one child, made by `ctx`. */
@@ -85,8 +106,9 @@ export async function pairToys(f: BenchFamily, count: number, options: { baseUrl
   const toys: BenchToy[] = [];
   for (let done = 0; done < count; done += RUNS_PER_ENTRY) {
     const batch = Math.min(RUNS_PER_ENTRY, count - done);
-    const attempts = await Promise.all(Array.from({ length: batch }, () => startToyPairingAttempt({ baseUrl: options.baseUrl })));
-    const waiting = attempts.map((attempt) => attempt.waitUntilPaired({ pollMs: options.pollMs }));
+    const attempts = await Promise.all(Array.from({ length: batch }, () => startToyPairingAttempt({ baseUrl: options.baseUrl, fetch: fetchFrom(benchClientAddress()) })));
+    // The relay allows 120 requests a minute on one attempt: the toy polls at most 10 times a second.
+    const waiting = attempts.map((attempt) => attempt.waitUntilPaired({ pollMs: Math.max(100, options.pollMs) }));
     // Keep a rejected wait from going unhandled while the guardian side runs.
     for (const w of waiting) w.catch(() => undefined);
     const runs = await Promise.all(attempts.map((attempt) => guardianRun(f, anchor, attempt.code, options.pollMs)));
@@ -102,11 +124,12 @@ export async function pairToys(f: BenchFamily, count: number, options: { baseUrl
 }
 
 /**
- * `count` toys spread over families of at most `perFamily` toys, `parallel` families pairing at
- * once, the families shared round-robin among `guardians`.
+ * `count` toys spread over families of at most `perFamily` toys (default 8: the relay lets one
+ * guardian start 10 runs a minute), each family with a guardian of its own, `parallel` families
+ * pairing at once.
  */
 export async function provisionToys(options: {
-  guardians: ClientContext[];
+  client: HttpClient;
   baseUrl: string;
   count: number;
   perFamily?: number;
@@ -114,14 +137,16 @@ export async function provisionToys(options: {
   pollMs?: number;
   onProgress?: (done: number) => void;
 }): Promise<{ toys: BenchToy[]; families: BenchFamily[] }> {
-  const perFamily = Math.min(options.perFamily ?? TOYS_PER_FAMILY, TOYS_PER_FAMILY);
+  const parallel = Math.max(1, options.parallel ?? 8);
+  const perFamily = Math.max(1, Math.min(options.perFamily ?? 8, TOYS_PER_FAMILY));
   const familiesNeeded = Math.ceil(options.count / perFamily);
   const toys: BenchToy[] = [];
   const families: BenchFamily[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel ?? 8, familiesNeeded)) }, async () => {
+  await Promise.all(Array.from({ length: Math.min(parallel, familiesNeeded) }, async () => {
     for (let i = next++; i < familiesNeeded; i = next++) {
-      const f = await benchFamily(options.guardians[i % options.guardians.length]!, String(i));
+      const [guardian] = await benchGuardians(options.client, options.baseUrl, 1);
+      const f = await benchFamily(guardian!, String(i));
       families.push(f);
       const want = Math.min(perFamily, options.count - i * perFamily);
       toys.push(...(await pairToys(f, want, { baseUrl: options.baseUrl, pollMs: options.pollMs ?? 20 })));

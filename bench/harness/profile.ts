@@ -2,7 +2,7 @@
  * Summarises a V8 CPU profile (`node --cpu-prof`) into the frames that take the most time: self
  * time per function and per package or source folder, as shares of all samples.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -84,6 +84,9 @@ export async function profileDuring(server: { startProfile(): Promise<void>; sto
     await server.startProfile();
     await work();
     await server.stopProfile(file);
+    // BURROW_BENCH_KEEP_PROFILES=DIR keeps the raw profiles (open them in Chrome DevTools).
+    const keep = process.env.BURROW_BENCH_KEEP_PROFILES;
+    if (keep !== undefined && keep !== '') copyFileSync(file, join(keep, `profile-${Date.now()}.cpuprofile`));
     return summariseProfile(readProfile(file));
   } finally {
     rmSync(dir, { recursive: true, force: true });

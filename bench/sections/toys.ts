@@ -173,7 +173,9 @@ export async function toySuite(ctx: BenchContext): Promise<ToySuiteResult> {
   const maxSenders = Math.max(...levels);
 
   const dir = tempDir('toys');
-  const server = await startBurrow({ dataDir: dir.path });
+  // Behind a "reverse proxy": pairing toys and guardians each present their own address (e2e/toys.ts).
+  const env = { BURROW_TRUST_PROXY: 'true' };
+  let server = await startBurrow({ dataDir: dir.path, env });
   const http = new HttpClient(server.url, { maxSockets: 256 });
   const pool = await holderPool();
   const senders: Sender[] = [];
@@ -192,9 +194,8 @@ export async function toySuite(ctx: BenchContext): Promise<ToySuiteResult> {
 
     // Idle toys: provisioned now, connected later.
     const t1 = performance.now();
-    const idleGuardians = await benchGuardians(http, server.url, 4);
     const provisioned = await provisionToys({
-      guardians: idleGuardians, baseUrl: server.url, count: Math.ceil(heldTarget / connectionsPerToy), parallel: bySize(ctx.mode, { smoke: 1, quick: 8, full: 12 }), pollMs: 25,
+      client: http, baseUrl: server.url, count: Math.ceil(heldTarget / connectionsPerToy), parallel: bySize(ctx.mode, { smoke: 1, quick: 8, full: 12 }), pollMs: 50,
       onProgress: (done) => { if (done % 256 < 64) ctx.log(`provisioned ${done} toys`); },
     });
     const provisionSeconds = (performance.now() - t1) / 1000;
@@ -293,9 +294,13 @@ export async function toySuite(ctx: BenchContext): Promise<ToySuiteResult> {
     const bytesFromSend = summarise(bytesFromSendMs);
     ctx.log(`latency at ${fmt(achievedRate)} msg/s with ${idle.ok} idle toys: notify p99 ${fmt(notify.p99, 1)} ms, bytes p99 ${fmt(bytes.p99, 1)} ms`);
 
-    // 3. Connections held.
-    for (const s of senders) s.live.onDelivery = undefined;
+    // 3. Connections held, on a fresh process over the same data directory, so its memory before
+    // holds nothing left over from the throughput and latency runs.
+    for (const s of senders) s.live.close();
+    senders.length = 0;
     await pool.closeAll();
+    await server.stop();
+    server = await startBurrow({ dataDir: dir.path, env });
     const rss0 = await settledRss(server);
     const held = await pool.open(server.url, idleTokens);
     ctx.log(`${held.ok} toy connections held (${held.failed} failed${held.firstError ? `: ${held.firstError}` : ''}) in ${fmt(held.ms / 1000, 1)} s`);
@@ -381,7 +386,7 @@ export async function toySuite(ctx: BenchContext): Promise<ToySuiteResult> {
     const connections: SectionResult = {
       title: `Connections held: ${held.ok} idle toy connections`,
       markdown: [
-        `${heldTarget} connections of ${provisioned.toys.length} toys (${connectionsPerToy} each, the per-principal limit), paired for real in ${provisioned.families.length} families (≤ 64 toys a roster) in ${fmt(provisionSeconds)} s. Connections from ${HOLDERS} client processes over source addresses ${SOURCE_ADDRESSES[0]}–${SOURCE_ADDRESSES.at(-1)}; each sends \`resume\` and waits for \`ready\`. RSS after a forced GC, before and after; heartbeat CPU over ${heartbeatWindowMs / 1000} s idle (both servers ping every 30 s).`,
+        `${heldTarget} connections of ${provisioned.toys.length} toys (${connectionsPerToy} each, the per-principal limit), paired for real through the relay (its rate limits as shipped; each toy and guardian presents its own client address through \`X-Forwarded-For\`) in ${provisioned.families.length} families with a guardian each, in ${fmt(provisionSeconds)} s. Connections from ${HOLDERS} client processes over source addresses ${SOURCE_ADDRESSES[0]}–${SOURCE_ADDRESSES.at(-1)}; each sends \`resume\` and waits for \`ready\`. RSS after a forced GC, before and after; heartbeat CPU over ${heartbeatWindowMs / 1000} s idle (both servers ping every 30 s).`,
         '',
         table(['server', 'held', 'failed', 'RSS before', 'RSS after', 'per connection', 'CPU idle with them (cores)'], [
           ['`burrow serve` (authenticated toys)', held.ok, held.failed, fmtBytes(rss0), fmtBytes(rss1), fmtBytes(perConnection), fmt(burrowHeartbeatCores, 3)],
