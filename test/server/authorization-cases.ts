@@ -1,7 +1,8 @@
 /**
  * The authorisation cases of every authenticated route, keyed `'METHOD /path'` exactly as the route
- * registry records it. test/server/authorization.test.ts fails for any authenticated route that has
- * no entry here, and runs every case against one seeded world:
+ * registry records it. test/adversarial/authorization-matrix.test.ts fails for any authenticated route
+ * that has no entry here, and runs every case against one seeded world (plus an expired session, a
+ * revoked toy and another family's toy, whose expectations follow from each route's declaration):
  *
  * - `anonymous`: no session → 401.
  * - `otherFamily`: a guardian of another family reaching family A's ids → 404 (existence is not leaked).
