@@ -34,7 +34,7 @@ import { unwrapFamilyKey, type WrappedKey } from '../crypto/family-key.js';
 import type { Identity } from '../crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, verifyRoster, type FamilySettings, type RosterAnchor, type Toy, type VerifiedRoster } from '../crypto/roster.js';
 import { FamilyView } from '../protocol/families.js';
-import { MessageAccepted, MessageList, type MessageView } from '../protocol/messages.js';
+import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError, NetworkError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
 import { decodeRosterChain } from './toys.js';
@@ -445,8 +445,21 @@ export class ToyRuntime {
       const family = this.#family ?? (await this.#refresh());
       const inbox = await this.#storage.loadInbox();
       let played = 0;
-      const views = await this.#listAll(family.familyId);
+      const views = await this.#listNew(family.familyId, inbox);
       this.#online = true;
+      // Older messages waiting for an approval: read each again (an approval may have arrived).
+      const listed = new Set(views.map((v) => v.messageId));
+      for (const record of Object.values(inbox)) {
+        if (record.status !== 'waiting' || record.reason !== 'envelope/needs-approval' || listed.has(record.messageId)) continue;
+        try {
+          views.push(await this.#api.call('GET', `/v1/families/${family.familyId}/messages/${record.messageId}`, MessageView));
+        } catch (error) {
+          if (!(error instanceof ApiError && error.status === 404)) throw error;
+          delete inbox[record.messageId];
+          await this.#storage.deleteEnvelope(record.messageId);
+        }
+      }
+      views.sort((a, b) => a.receivedAt - b.receivedAt || (a.messageId < b.messageId ? -1 : 1));
       for (const view of views) {
         const record = inbox[view.messageId];
         if (record !== undefined && record.status !== 'waiting') continue;
@@ -501,7 +514,8 @@ export class ToyRuntime {
     });
   }
 
-  async #listAll(familyId: string): Promise<MessageViewT[]> {
+  /** Messages newest first, page by page, until a page holds only messages the toy is done with. */
+  async #listNew(familyId: string, inbox: Record<string, InboxRecord>): Promise<MessageViewT[]> {
     const out: MessageViewT[] = [];
     let before: string | undefined;
     for (;;) {
@@ -509,7 +523,8 @@ export class ToyRuntime {
       if (before !== undefined) query.set('before', before);
       const page = await this.#api.call('GET', `/v1/families/${familyId}/messages?${query.toString()}`, MessageList);
       out.push(...page.messages);
-      if (page.nextCursor === undefined || page.messages.length === 0) break;
+      const allDone = page.messages.every((m) => inbox[m.messageId] !== undefined && inbox[m.messageId]!.status !== 'waiting');
+      if (page.nextCursor === undefined || page.messages.length === 0 || allDone) break;
       before = page.nextCursor;
     }
     // Oldest first: a toy plays in the order messages were sent.

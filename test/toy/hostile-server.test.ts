@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily, removeMember, type OpenedFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { sendMessage } from '../../src/client/messages.js';
+import { approveMessage, sendMessage } from '../../src/client/messages.js';
 import { removeToy, setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
@@ -180,6 +180,21 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
     expect(toy.logs.find((l) => l.event === 'refused' && l.messageId === fromForgedEpoch)).toMatchObject({ reason: 'envelope/unknown-epoch' });
     expect(toy.played.at(-1)).toMatchObject({ messageId: good.messageId, volume: 30 });
     attack.roster = undefined;
+  });
+
+  it("keeps a relative's message until a guardian approves it, then plays it", async () => {
+    const aunt = await registerMember(server.url, 'aunt');
+    const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: true } });
+    await acceptInvite(aunt, link);
+    await admitJoiners(mum, { familyId });
+    await toy.runtime.refresh();
+    const sent = await sendMessage(aunt, { familyId, to: mia, audio: wavWith(utf8('from aunt'), 300), audioType: 'audio/wav', durationMs: 18 });
+    await toy.runtime.sync();
+    expect(toy.logs.at(-1)).toMatchObject({ event: 'waiting', messageId: sent.messageId, reason: 'envelope/needs-approval' });
+    expect(toy.played.some((p) => p.messageId === sent.messageId)).toBe(false);
+    await approveMessage(mum, { familyId, messageId: sent.messageId });
+    await toy.runtime.sync();
+    expect(toy.played.at(-1)).toMatchObject({ messageId: sent.messageId, volume: 30 });
   });
 
   it('a toy a guardian removed is refused at once: its token answers 401', async () => {
