@@ -122,7 +122,8 @@ describe('the family app', () => {
     await expect.poll(() => r.url()).toBe(`${serve.url}/join`);
     await r.getByText('You opened an invite to a family').waitFor();
     await r.getByRole('tab', { name: 'Create account' }).click();
-    await r.getByLabel('Email').fill(`grandma-${Date.now()}@example.org`);
+    const grandma = `grandma-${Date.now()}@example.org`;
+    await r.getByLabel('Email').fill(grandma);
     await r.getByLabel('Password', { exact: true }).fill('marmalade teapot harbour violin');
     await expect.poll(() => r.locator('[data-score]').getAttribute('data-score'), { timeout: 10_000 }).toMatch(/[34]/);
     await r.getByRole('button', { name: 'Create account' }).click();
@@ -170,6 +171,27 @@ describe('the family app', () => {
     // The relative's page hears, live, that it was delivered and played.
     await r.getByTestId('receipt').filter({ hasText: 'Played' }).waitFor({ timeout: 20_000 });
 
+    // What IndexedDB holds: a non-extractable device key, and the identity secret only sealed under it.
+    const stored = await g.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open('burrow');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      const read = (key: string) => new Promise<unknown>((resolve) => {
+        const request = db.transaction('records').objectStore('records').get(key);
+        request.onsuccess = () => resolve(request.result);
+      });
+      const key = (await read('device-key')) as CryptoKey;
+      const session = (await read('session')) as Record<string, unknown> & { secret: { iv: unknown; ciphertext: unknown } };
+      return {
+        deviceKey: { isKey: key instanceof CryptoKey, extractable: key.extractable, algorithm: key.algorithm.name },
+        sessionFields: Object.keys(session).sort(),
+        sealed: session.secret.ciphertext instanceof ArrayBuffer && session.secret.iv instanceof Uint8Array,
+      };
+    });
+    expect(stored).toEqual({ deviceKey: { isKey: true, extractable: false, algorithm: 'AES-GCM' }, sessionFields: ['accountId', 'identity', 'secret', 'serverUrl', 'sessionId'], sealed: true });
+
     // Nothing secret in Web Storage; the invite secret never went over the wire.
     for (const page of [g, r]) {
       const storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
@@ -177,6 +199,27 @@ describe('the family app', () => {
     }
     const secret = link.split('.').pop()!;
     expect(requested.some((url) => url.includes(secret))).toBe(false);
+
+    // The relative signs out everywhere, signs in again (this device forgot everything: the family
+    // comes back from the account vault and the keys wrapped to them), then deletes the account.
+    const relativeEmail = grandma;
+    await r.getByRole('link', { name: 'Account' }).click();
+    await r.getByText('this device', { exact: true }).waitFor({ timeout: 15_000 });
+    await r.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await r.getByRole('tab', { name: 'Sign in' }).click({ timeout: 15_000 });
+    await r.getByLabel('Email').fill(relativeEmail);
+    await r.getByLabel('Password', { exact: true }).fill('marmalade teapot harbour violin');
+    await r.getByRole('button', { name: 'Sign in' }).click();
+    await r.getByRole('link', { name: 'The Rabbits' }).click({ timeout: 20_000 });
+    await r.getByRole('link', { name: 'Mia' }).waitFor({ timeout: 20_000 });
+    await r.getByRole('link', { name: 'Account' }).click();
+    await r.getByLabel('Type "delete my account" to confirm').fill('delete my account');
+    await r.getByRole('button', { name: 'Delete my account' }).click();
+    await r.getByRole('tab', { name: 'Sign in' }).click({ timeout: 15_000 });
+    await r.getByLabel('Email').fill(relativeEmail);
+    await r.getByLabel('Password', { exact: true }).fill('marmalade teapot harbour violin');
+    await r.getByRole('button', { name: 'Sign in' }).click();
+    await r.getByText('The email or password is wrong.').waitFor({ timeout: 15_000 });
 
     expect(await cspViolations(g)).toEqual([]);
     expect(await cspViolations(r)).toEqual([]);

@@ -1,6 +1,6 @@
 /** The families this account is in, and creating one. */
 import { useEffect, useState } from 'preact/hooks';
-import { createFamily, listFamilies } from '../../../client/families.js';
+import { createFamily, listFamilies, loadFamily } from '../../../client/families.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { navigate } from '../router.js';
@@ -15,7 +15,28 @@ export function HomeScreen() {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    listFamilies(who.ctx).then(setFamilies, setError);
+    let live = true;
+    (async () => {
+      const rows = await listFamilies(who.ctx);
+      if (!live) return;
+      setFamilies(rows);
+      // A family this device has not opened yet (a new device, or after signing out) has no name
+      // here: load it, which verifies it from the account vault's anchor and opens its name.
+      for (const row of rows.filter((r) => r.name === undefined)) {
+        try {
+          const family = await loadFamily(who.ctx, row.familyId);
+          if (!live) return;
+          setFamilies((current) => current?.map((r) => (r.familyId === row.familyId ? { ...r, name: family.name } : r)));
+        } catch {
+          // Not verifiable from here (or not let in yet): the row keeps its placeholder; opening it shows why.
+        }
+      }
+    })().catch((caught: unknown) => {
+      if (live) setError(caught);
+    });
+    return () => {
+      live = false;
+    };
   }, [who]);
 
   const create = async (event: Event) => {
