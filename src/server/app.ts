@@ -54,7 +54,7 @@ import { registerVaultRoutes } from './vault/routes.js';
 import { accountTopic } from './live/family-events.js';
 import { createToysRepository } from './toys/repository.js';
 import { registerToyRoutes } from './toys/routes.js';
-import { createToysService } from './toys/service.js';
+import { createToysService, PER_ATTEMPT_LIMIT } from './toys/service.js';
 
 export const API_VERSION = '0.1.0';
 const SESSION_SWEEP_INTERVAL_MS = 60 * 60_000;
@@ -192,6 +192,12 @@ export function createServer(deps: ServerDeps): BurrowApp {
     clock,
     random,
     limiter,
+    limits: {
+      startsPerIp: config.rateLimits.pairingStartsPerIp,
+      runsPerIp: config.rateLimits.perAccount,
+      runsPerAccount: config.rateLimits.perAccount,
+      perAttempt: PER_ATTEMPT_LIMIT,
+    },
     // A reset toy's live connections re-check their device token at once.
     async deviceRevoked(toyId) { await bus.publish(accountTopic(toyId), 'families-changed', {}); },
     warn: (message, error) => app.log.warn({ err: error }, message),

@@ -62,6 +62,8 @@ export interface Config {
     readonly anonymousPerIp: RateWindow;
     /** The same routes, per account (keyed by the email's lookup hash, whether or not it exists). */
     readonly perAccount: RateWindow;
+    /** Pairing attempts a toy may start (POST /v1/pairings), per client address; each holds one of 1000 slots for up to 10 minutes. */
+    readonly pairingStartsPerIp: RateWindow;
     /** After `freeFailures` failed logins for one account, each attempt waits `baseDelayMs·2^(n−free)`, at most `maxDelayMs`. */
     readonly loginSlowdown: { readonly freeFailures: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
   };
@@ -156,6 +158,7 @@ const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 
     globalPerIp: { max: 600, windowMs: MINUTE },
     anonymousPerIp: { max: 30, windowMs: MINUTE },
     perAccount: { max: 10, windowMs: MINUTE },
+    pairingStartsPerIp: { max: 10, windowMs: 10 * MINUTE },
     loginSlowdown: { freeFailures: 3, baseDelayMs: 2_000, maxDelayMs: 15 * MINUTE },
   },
 };
@@ -322,6 +325,9 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
   for (const [name, key] of [['GLOBAL', 'globalPerIp'], ['ANONYMOUS', 'anonymousPerIp'], ['ACCOUNT', 'perAccount']] as const) {
     const v = env[`BURROW_RATE_${name}_PER_MINUTE`];
     if (v) rate[key] = { max: parseInteger(v, `BURROW_RATE_${name}_PER_MINUTE`, 1, 1_000_000), windowMs: MINUTE };
+  }
+  if (env.BURROW_RATE_PAIRINGS_PER_10_MINUTES) {
+    rate.pairingStartsPerIp = { max: parseInteger(env.BURROW_RATE_PAIRINGS_PER_10_MINUTES, 'BURROW_RATE_PAIRINGS_PER_10_MINUTES', 1, 1_000_000), windowMs: 10 * MINUTE };
   }
   if (Object.keys(rate).length > 0) fromEnv.rateLimits = rate;
   const secrets = parseEnvironmentSecrets(env);

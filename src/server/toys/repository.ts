@@ -25,8 +25,11 @@ export interface ToysRepository {
   insertAttempt(row: AttemptRow): Promise<void>;
   attempt(pairingId: string): Promise<AttemptRow | undefined>;
   attemptBySlot(slot: string): Promise<AttemptRow | undefined>;
-  /** state 'waiting' → 'ended' and frees the slot; false when it was not waiting. */
-  endAttempt(pairingId: string): Promise<boolean>;
+  /**
+   * state 'waiting' → 'ended'; false when it was not waiting. `freeSlot` for a toy that gave up;
+   * an attempt that used its runs keeps its slot until it expires, so a further guess is told it ended.
+   */
+  endAttempt(pairingId: string, freeSlot: boolean): Promise<boolean>;
   /** Takes the attempt row's write lock for the rest of the transaction. */
   lockAttempt(pairingId: string): Promise<boolean>;
   /** runs_started from `seen` to `seen + 1` while waiting and unexpired; false when it moved or ended. */
@@ -88,8 +91,8 @@ export function createToysRepository(db: Kysely<Database>): ToysRepository {
       return db.selectFrom('pairing_attempts').selectAll().where('held_slot', '=', slot).executeTakeFirst();
     },
 
-    async endAttempt(pairingId) {
-      const result = await db.updateTable('pairing_attempts').set({ state: 'ended', held_slot: null }).where('id', '=', pairingId).where('state', '=', 'waiting').executeTakeFirst();
+    async endAttempt(pairingId, freeSlot) {
+      const result = await db.updateTable('pairing_attempts').set(freeSlot ? { state: 'ended', held_slot: null } : { state: 'ended' }).where('id', '=', pairingId).where('state', '=', 'waiting').executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
 

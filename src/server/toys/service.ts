@@ -40,12 +40,8 @@ export interface PairingLimits {
   perAttempt: RateWindow;
 }
 
-export const DEFAULT_PAIRING_LIMITS: PairingLimits = {
-  startsPerIp: { max: 10, windowMs: 10 * 60_000 },
-  runsPerIp: { max: 10, windowMs: 60_000 },
-  runsPerAccount: { max: 10, windowMs: 60_000 },
-  perAttempt: { max: 120, windowMs: 60_000 },
-};
+/** A toy polls once a second; twice that is allowed on one attempt's routes. */
+export const PER_ATTEMPT_LIMIT: RateWindow = { max: 120, windowMs: 60_000 };
 
 /** Who a device token belongs to. */
 export interface ToyPrincipal {
@@ -60,7 +56,7 @@ export interface ToysServiceDeps {
   clock: Clock;
   random: Random;
   limiter: RateLimiter;
-  limits?: PairingLimits;
+  limits: PairingLimits;
   /** Ends the live connections of a toy whose device token was revoked (a reset). */
   deviceRevoked?(toyId: string): Promise<void>;
   warn?(message: string, error: unknown): void;
@@ -99,7 +95,7 @@ function uniformBelow(random: Random, n: number): number {
 
 export function createToysService(deps: ToysServiceDeps) {
   const { repository, access, clock, random, limiter } = deps;
-  const limits = deps.limits ?? DEFAULT_PAIRING_LIMITS;
+  const { limits } = deps;
 
   function isOpen(run: RunRow, now: number): boolean {
     return (OPEN_RUN_STATES as readonly string[]).includes(run.state) && Number(run.expires_at) > now;
@@ -182,7 +178,7 @@ export function createToysService(deps: ToysServiceDeps) {
     if (attempt.state !== 'waiting' || Number(attempt.expires_at) <= now) return { ...base, state: 'ended' };
     const runs = await repository.runsOf(pairingId);
     if (usedUp(attempt, runs, now)) {
-      await repository.endAttempt(pairingId);
+      await repository.endAttempt(pairingId, false);
       return { ...base, state: 'ended' };
     }
     const waiting = runs.find((r) => r.state === 'waiting-for-toy' && isOpen(r, now));
@@ -208,7 +204,7 @@ export function createToysService(deps: ToysServiceDeps) {
     const attempt = await attemptOf(pairingId, token);
     if (attempt.state !== 'waiting') return;
     await repository.transaction(async (trx) => {
-      await trx.endAttempt(pairingId);
+      await trx.endAttempt(pairingId, true);
       for (const run of await trx.runsOf(pairingId)) if ((OPEN_RUN_STATES as readonly string[]).includes(run.state)) await trx.failRun(run.id);
     });
   }
@@ -293,9 +289,9 @@ export function createToysService(deps: ToysServiceDeps) {
   async function failRun(accountId: string, familyId: string, runId: string): Promise<void> {
     const run = await ownRun(accountId, familyId, runId);
     await repository.failRun(run.id);
-    // The last run failed: the attempt ends now, and its slot is free.
+    // The last run failed: the attempt ends now (it keeps its slot until it expires, so a fourth guess hears 410).
     const attempt = await repository.attempt(run.pairing_id);
-    if (attempt !== undefined && usedUp(attempt, await repository.runsOf(attempt.id), clock.now())) await repository.endAttempt(attempt.id);
+    if (attempt !== undefined && usedUp(attempt, await repository.runsOf(attempt.id), clock.now())) await repository.endAttempt(attempt.id, false);
   }
 
   // ─── Toys in a family ──────────────────────────────────────────────────────────────────────

@@ -5,7 +5,7 @@
  * not match the entry, full slots and the per-address limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromBase64Url, toBase64Url } from '../../../src/crypto/bytes.js';
+import { toBase64Url } from '../../../src/crypto/bytes.js';
 import { generateIdentity } from '../../../src/crypto/identity.js';
 import { hashRosterEntry } from '../../../src/crypto/roster.js';
 import { PAIRING_LIMITS, type GuardianRunView, type ToyPairingView } from '../../../src/protocol/toys.js';
@@ -91,9 +91,10 @@ describe('pairing a toy through the relay', () => {
     expect((await poll(app, toy)).json<ToyPairingView>().state).toBe('ended');
     const { pairingGuardianShare, sessionId } = await guardianShare(toy.code);
     const fourth = await post(app, `/v1/families/${family.familyId}/pairings`, { slot: toy.started.slot, childId, sessionId, guardianShare: pairingGuardianShare }, bearer(guardian.token));
-    // The slot was freed when the attempt ended: nothing is there to guess at any more.
-    expect([404, 410]).toContain(fourth.statusCode);
-    expect(fourth.statusCode === 410 ? fourth.json<{ type: string }>().type : 'urn:burrow:problem:not-found').toMatch(/pairing-ended|not-found/);
+    expect(fourth.statusCode).toBe(410);
+    expect(fourth.json<{ type: string }>().type).toBe('urn:burrow:problem:pairing-ended');
+    // The right code, in a run started some other way, cannot pair either: the toy does not offer runs any more.
+    expect((await poll(app, toy)).json<ToyPairingView>().run).toBeUndefined();
   });
 
   it('refuses the fourth run with 410 while the attempt still holds its slot (runs that expired count)', async () => {
@@ -204,4 +205,61 @@ async function guardianShare(code: string): Promise<{ pairingGuardianShare: stri
   return { pairingGuardianShare: toBase64Url(pairing.share), sessionId: toBase64Url(sessionId) };
 }
 
-void fromBase64Url;
+
+
+describe('the relay’s limits', () => {
+  it('limits pairing attempts per address, and runs per account', async () => {
+    const limited = await startTestServer({ overrides: { rateLimits: { pairingStartsPerIp: { max: 3, windowMs: 10 * 60_000 }, perAccount: { max: 2, windowMs: 60_000 } } } });
+    try {
+      const app = limited.app;
+      for (let i = 0; i < 3; i++) await startAttempt(app);
+      const over = await app.inject({ method: 'POST', url: '/v1/pairings', payload: {} });
+      expect(over.statusCode).toBe(429);
+      expect(over.json<{ type: string; retryAfter: number }>().retryAfter).toBeGreaterThan(0);
+      // Another address is not affected.
+      const elsewhere = await app.inject({ method: 'POST', url: '/v1/pairings', payload: {}, remoteAddress: '127.0.0.2' });
+      expect(elsewhere.statusCode).toBe(201);
+
+      const person = await newPerson(app);
+      const own = await createFamily(app, person);
+      const child = await addChild(app, own, person);
+      const body = { slot: '000', childId: child, sessionId: toBase64Url(new Uint8Array(16)), guardianShare: toBase64Url(new Uint8Array(40)) };
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push((await post(app, `/v1/families/${own.familyId}/pairings`, body, bearer(person.token))).statusCode);
+      expect(answers.slice(0, 2).every((s) => s === 404 || s === 201 || s === 409 || s === 410)).toBe(true);
+      expect(answers[2]).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('answers 503 with retryAfter when every slot is held, and frees the slots of expired attempts', async () => {
+    const slotClock = manualClock(Date.now());
+    const full = await startTestServer({ clock: slotClock });
+    try {
+      const now = slotClock.now();
+      const rows = Array.from({ length: 999 }, (_, i) => ({
+        id: toBase64Url(new Uint8Array(16).fill(0).map((_v, j) => (j < 2 ? (i >> (8 * j)) & 0xff : 9))),
+        slot: String(i).padStart(3, '0'),
+        held_slot: String(i).padStart(3, '0'),
+        token_hash: `filler-${i}`,
+        state: 'waiting' as const,
+        runs_started: 0,
+        created_at: now,
+        expires_at: now + PAIRING_LIMITS.attemptTtlMs,
+        family_id: null,
+        guardian_confirm: null,
+      }));
+      for (let i = 0; i < rows.length; i += 250) await full.store.db.insertInto('pairing_attempts').values(rows.slice(i, i + 250)).execute();
+      const last = await startAttempt(full.app);
+      expect(last.started.slot).toBe('999');
+      const none = await full.app.inject({ method: 'POST', url: '/v1/pairings', payload: {} });
+      expect(none.statusCode).toBe(503);
+      expect(none.json<{ type: string; retryAfter: number }>()).toMatchObject({ type: 'urn:burrow:problem:unavailable', retryAfter: 30 });
+      slotClock.advance(PAIRING_LIMITS.attemptTtlMs + 1);
+      expect((await full.app.inject({ method: 'POST', url: '/v1/pairings', payload: {} })).statusCode).toBe(201);
+    } finally {
+      await full.close();
+    }
+  });
+});
