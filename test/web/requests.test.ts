@@ -29,7 +29,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-requests-'));
   const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
   [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined);

@@ -50,7 +50,7 @@ beforeAll(async () => {
   await mkdir(screenshots, { recursive: true });
   const [phoneMic, toyMic] = await Promise.all([writeFakeVoice(grownUpVoice, join(dir, 'grown-up.wav')), writeFakeVoice(childVoice, join(dir, 'child.wav'))]);
   [server, phones, toyBrowser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined);

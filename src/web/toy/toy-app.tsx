@@ -6,11 +6,32 @@
  * For tests and curious people the root element carries what the toy observably does, nothing
  * secret: `data-phase`, `data-online`, `data-queued`, `data-played`, `data-refused`,
  * `data-last-refusal`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
- * `data-last-played-rms` (the decoded audio's loudness), `data-recording`, `data-mic`, `data-sent`.
+ * `data-last-played-rms` (the decoded audio's loudness), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { Button, ErrorBanner, Notice, Page } from '../ui/kit.js';
+import { ClientError } from '../../client/client-error.js';
+import { Button, Notice, Page } from '../ui/kit.js';
+import { plainWords } from '../ui/errors.js';
 import type { ToySnapshot, VirtualToy } from './virtual-toy.js';
+
+const toyWords: Record<string, string> = {
+  'client/pairing-failed': 'The pairing did not check out: the code was typed wrong, or someone got in the middle. Show a new code and try again.',
+  'client/pairing-ended': 'This code can no longer be used. Show a new code.',
+  'client/toy-removed': 'This toy is no longer in its family. Reset it and pair it again.',
+  'client/no-anchor': 'The toy’s keys in this browser do not open. Reset the toy and pair it again.',
+  'client/roster-untrusted': 'The family list from the server does not check out, so the toy keeps the one it trusted. Tell a guardian.',
+};
+
+/** What went wrong, in words a child's grown-up can act on. */
+function ToyError(props: { error: unknown }) {
+  if (props.error === undefined || props.error === null) return null;
+  const code = props.error instanceof ClientError ? props.error.code : undefined;
+  return (
+    <div class="banner banner-error" role="alert">
+      <span>{(code !== undefined ? toyWords[code] : undefined) ?? plainWords(props.error)}</span>
+    </div>
+  );
+}
 
 function useSnapshot(toy: VirtualToy): ToySnapshot {
   const [snapshot, setSnapshot] = useState(toy.snapshot);
@@ -194,6 +215,11 @@ function Paired(props: { toy: VirtualToy; snapshot: ToySnapshot }) {
       </p>
       <RecordButton toy={props.toy} snapshot={s} />
       <StatusLine snapshot={s} />
+      {s.rosterRefused && (
+        <div class="banner banner-warning" role="alert">
+          The server sent a family list that does not check out. The toy ignores it and keeps the one it trusted, with its settings.
+        </div>
+      )}
       {s.refused > 0 && (
         <p class="muted">
           {s.refused} {s.refused === 1 ? 'message was' : 'messages were'} refused because {s.refused === 1 ? 'it' : 'they'} did not check out ({s.lastRefusal}).
@@ -217,6 +243,7 @@ export function ToyApp(props: { toy: VirtualToy }) {
     'data-playing': s.playing ?? '',
     'data-recording': s.recording,
     'data-mic': s.micOpen ? 'open' : 'closed',
+    'data-roster-refused': String(s.rosterRefused),
     'data-last-played-id': s.lastPlayed?.messageId ?? '',
     'data-last-played-duration-ms': s.lastPlayed === undefined ? '' : String(s.lastPlayed.durationMs),
     'data-last-played-rms': s.lastPlayed === undefined ? '' : s.lastPlayed.rms.toFixed(4),
@@ -224,7 +251,7 @@ export function ToyApp(props: { toy: VirtualToy }) {
   return (
     <div class="toy" id="virtual-toy" {...data}>
       <Page title="Virtual toy">
-        <ErrorBanner error={s.error} />
+        <ToyError error={s.error} />
         {s.notice !== undefined && <Notice>{s.notice}</Notice>}
         {s.phase === 'off' && <SwitchOn toy={props.toy} />}
         {s.phase === 'starting' && (

@@ -66,6 +66,8 @@ export interface ToySnapshot {
   playing?: string;
   lastPlayed?: { messageId: string; durationMs: number; rms: number };
   recording: 'idle' | 'holding' | 'latched' | 'sending';
+  /** True when the last roster the server sent did not verify (the toy kept the one it trusted). */
+  rosterRefused: boolean;
   /** True while the microphone is open and recording (it takes a moment to open after a press). */
   micOpen: boolean;
   /** A plain-words problem to show (an Error or client-library error; never a secret). */
@@ -73,7 +75,7 @@ export interface ToySnapshot {
   notice?: string;
 }
 
-const INITIAL: ToySnapshot = { phase: 'off', online: false, queued: 0, sent: 0, played: 0, refused: 0, waiting: 0, recording: 'idle', micOpen: false };
+const INITIAL: ToySnapshot = { phase: 'off', online: false, queued: 0, sent: 0, played: 0, refused: 0, waiting: 0, recording: 'idle', micOpen: false, rosterRefused: false };
 
 /** ToyStorage on IndexedDB: trust, inbox, envelopes and outbox of the one toy of this browser. */
 function indexedDbStorage(): ToyStorage {
@@ -126,6 +128,7 @@ export class VirtualToy {
   #recording: Promise<Recording> | undefined;
   #level: Recording | undefined;
   #pressStartedAt = 0;
+  #rosterRefused = false;
   #generation = 0;
 
   constructor(baseUrl: string) {
@@ -266,8 +269,10 @@ export class VirtualToy {
     const runtime = this.#runtime;
     if (runtime === undefined || this.#snapshot.phase !== 'paired') return;
     try {
+      this.#rosterRefused = false;
       const family = await runtime.refresh();
       this.#family(family, true);
+      this.#set({ rosterRefused: this.#rosterRefused });
       await runtime.flush();
       await runtime.sync();
       await runtime.playWaiting();
@@ -306,7 +311,7 @@ export class VirtualToy {
     if (entry.event === 'refused') this.#set({ refused: this.#snapshot.refused + 1, lastRefusal: entry.reason });
     else if (entry.event === 'reply-sent') this.#set({ sent: this.#snapshot.sent + 1 });
     else if (entry.event === 'offline') this.#set({ online: false });
-    else if (entry.event === 'roster-refused') this.#set({ lastRefusal: 'client/roster-untrusted', refused: this.#snapshot.refused + 1 });
+    else if (entry.event === 'roster-refused') this.#rosterRefused = true;
   }
 
   async #play(audio: Uint8Array, volume: number, messageId: string): Promise<void> {

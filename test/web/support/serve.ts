@@ -27,7 +27,7 @@ export interface ServeProcess {
 function waitForListening(child: ChildProcess, errors: () => string): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`burrow serve did not start within 30 s: ${errors()}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`burrow serve did not start within 60 s: ${errors()}`)), 60_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const match = /Burrow is listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
