@@ -1,13 +1,18 @@
 /**
- * The family app in real headless Chromium against a real `burrow serve`: a guardian signs up (the
- * recovery code is shown once and must be acknowledged), creates a family and a child, makes an
- * invite link; a relative in a second browser context opens it, signs up and accepts; the
- * guardian lets them in; the relative sees the family and only their child. Along the way: a
- * reload keeps the guardian signed in, no page breaks its CSP, and nothing lands in Web Storage.
+ * The family app in real headless Chromium against a real `burrow serve` (fake microphone from a
+ * generated WAV): a guardian signs up (the recovery code is shown once and must be acknowledged),
+ * creates a family and two children, makes an invite link for one child; a relative in a second
+ * browser context opens it, signs up and accepts; the guardian lets them in; the relative sees only
+ * their child, records and sends a message the guardian receives live and plays (receipts flow
+ * back); the guardian changes settings, exports a zip, deletes the family; the relative signs out
+ * everywhere, signs in again, deletes the account. Along the way: a reload keeps the guardian
+ * signed in, no page breaks its CSP, nothing lands in Web Storage, IndexedDB holds only sealed
+ * secrets, and the invite's secret never goes over the wire.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { strFromU8, unzipSync } from 'fflate';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
@@ -85,7 +90,7 @@ describe('the family app', () => {
     }
   });
 
-  it('signs up, creates a family and a child, invites a relative who joins and sees only their child', async () => {
+  it('a guardian and a relative, from sign-up to deleting the family and the account', async () => {
     const guardian = await phone();
     const g = guardian.page;
     await signUp(g, `guardian-${Date.now()}@example.org`);
@@ -200,6 +205,24 @@ describe('the family app', () => {
     const secret = link.split('.').pop()!;
     expect(requested.some((url) => url.includes(secret))).toBe(false);
 
+    // Settings: the guardian changes retention and quiet hours (a new signed roster entry).
+    await g.getByRole('link', { name: /The Rabbits/ }).first().click();
+    await g.getByRole('link', { name: 'Settings' }).click();
+    await g.getByLabel('Keep messages for (days)').fill('14');
+    await g.getByLabel('Quiet hours: toys stay silent').check();
+    await g.getByRole('button', { name: 'Save the settings' }).click();
+    await g.getByText('Saved.').waitFor({ timeout: 15_000 });
+
+    // Export: a zip of the decrypted audio and an index, made in the browser.
+    const [download] = await Promise.all([g.waitForEvent('download', { timeout: 30_000 }), g.getByRole('button', { name: 'Download everything' }).click()]);
+    const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
+    const index = JSON.parse(strFromU8(zip['index.json']!)) as { messages: Array<{ file: string; durationMs: number; status: string }> };
+    expect(index.messages).toHaveLength(1);
+    expect(index.messages[0]).toMatchObject({ status: 'ok' });
+    expect(index.messages[0]!.durationMs).toBeGreaterThan(1000);
+    expect(zip[index.messages[0]!.file]!.length).toBeGreaterThan(1000);
+    expect(strFromU8(zip['index.csv']!)).toContain(index.messages[0]!.file);
+
     // The relative signs out everywhere, signs in again (this device forgot everything: the family
     // comes back from the account vault and the keys wrapped to them), then deletes the account.
     const relativeEmail = grandma;
@@ -221,10 +244,15 @@ describe('the family app', () => {
     await r.getByRole('button', { name: 'Sign in' }).click();
     await r.getByText('The email or password is wrong.').waitFor({ timeout: 15_000 });
 
+    // The guardian deletes the family, after typing its name.
+    await g.getByLabel(/Type the family's name/).fill('The Rabbits');
+    await g.getByRole('button', { name: 'Delete the family' }).click();
+    await g.getByText('You are not in a family yet').waitFor({ timeout: 15_000 });
+
     expect(await cspViolations(g)).toEqual([]);
     expect(await cspViolations(r)).toEqual([]);
     expect(problems).toEqual([]);
     await guardian.context.close();
     await relative.context.close();
-  }, 120_000);
+  }, 150_000);
 });
