@@ -16,12 +16,17 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyReplyByTaps, toyState, waitForToy } from './support/app-steps.js';
 import { forgetHeard, heardAudio, launchChromium, newPhoneContext, type HeardAudio } from './support/browser.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
+import { fakeSilence, fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startBurrowServe, type ServeProcess } from './support/serve.js';
 
 const screenshots = new URL('../../docs/screenshots/', import.meta.url).pathname;
 
-/** The family's phones hear a lower voice; the toy's microphone a child's, louder and quicker. */
+/**
+ * The family's phones hear a lower voice; the toy's microphone a child's, louder and quicker.
+ * `BURROW_STORY_SILENT_MIC=1` makes both microphones silent (the expected loudness stays the
+ * voices'): the story must then fail, which shows its audio checks can.
+ */
+const silent = process.env.BURROW_STORY_SILENT_MIC === '1';
 const grownUpVoice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
 const childVoice = fakeVoice({ pitchHz: 320, syllablesPerSecond: 5, peak: 0.6 });
 
@@ -34,6 +39,7 @@ let dir: string;
 const contexts: BrowserContext[] = [];
 
 async function shoot(page: Page, name: string): Promise<void> {
+  if (silent) return;
   await page.screenshot({ path: join(screenshots, `${name}.png`), animations: 'disabled', caret: 'hide' });
 }
 
@@ -48,7 +54,7 @@ async function onlySound(page: Page): Promise<HeardAudio> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-story-'));
   await mkdir(screenshots, { recursive: true });
-  const [phoneMic, toyMic] = await Promise.all([writeFakeVoice(grownUpVoice, join(dir, 'grown-up.wav')), writeFakeVoice(childVoice, join(dir, 'child.wav'))]);
+  const [phoneMic, toyMic] = await Promise.all([writeFakeVoice(silent ? fakeSilence() : grownUpVoice, join(dir, 'grown-up.wav')), writeFakeVoice(silent ? fakeSilence() : childVoice, join(dir, 'child.wav'))]);
   [server, phones, toyBrowser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
 }, 90_000);
 
