@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesEqual } from '../../src/crypto/bytes.js';
+import { bytesEqual, toHex } from '../../src/crypto/bytes.js';
 import {
   appendRosterEntry,
   decodeRosterEntry,
@@ -120,7 +120,17 @@ describe('the family roster', () => {
     expect(decoded.ok).toBe(true);
     if (decoded.ok) expect(bytesEqual(encodeRosterEntry(decoded.value), encoded)).toBe(true);
     const codes = new Set<string>();
+    // Every byte, except that inside each 1216-byte X-Wing key only every 37th is flipped: the key is
+    // opaque to the encoding (one flip is like another) and 5 keys would make 6,000 verifications.
+    const hex = toHex(encoded);
+    const skipped = new Set<number>();
+    for (const p of [...f.chain[1]!.members, ...f.chain[1]!.toys]) {
+      const at = hex.indexOf(toHex(p.keys.kemKey!)) / 2;
+      expect(at).toBeGreaterThan(0);
+      for (let j = 1; j < 1215; j++) if (j % 37 !== 0) skipped.add(at + j);
+    }
     for (let i = 0; i < encoded.length; i++) {
+      if (skipped.has(i)) continue;
       const tampered = encoded.slice();
       tampered[i]! ^= 0x01;
       const parsed = decodeRosterEntry(tampered);
