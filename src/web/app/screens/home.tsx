@@ -1,7 +1,7 @@
 /** The families this account is in, and creating one. */
 import { useEffect, useState } from 'preact/hooks';
 import { createFamily, listFamilies, loadFamily } from '../../../client/families.js';
-import { Button, Card, Empty, ErrorBanner, Field, Loading, Page } from '../../ui/kit.js';
+import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { navigate } from '../router.js';
 
@@ -13,6 +13,8 @@ export function HomeScreen() {
   const [error, setError] = useState<unknown>(undefined);
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
+  const [waiting, setWaiting] = useState<string[]>([]);
+  const [version, setVersion] = useState(0);
 
   useEffect(() => {
     let live = true;
@@ -20,6 +22,14 @@ export function HomeScreen() {
       const rows = await listFamilies(who.ctx);
       if (!live) return;
       setFamilies(rows);
+      // Invites this device accepted whose guardian has not let us in yet (they survive a reload).
+      const pending: string[] = [];
+      for (const familyId of await who.ctx.store.listFamilies()) {
+        if (rows.some((r) => r.familyId === familyId)) continue;
+        const state = await who.ctx.store.loadFamily(familyId);
+        if (state?.pendingInvite !== undefined && state.anchor === undefined) pending.push(familyId);
+      }
+      if (live) setWaiting(pending);
       // A family this device has not opened yet (a new device, or after signing out) has no name
       // here: load it, which verifies it from the account vault's anchor and opens its name.
       for (const row of rows.filter((r) => r.name === undefined)) {
@@ -37,7 +47,18 @@ export function HomeScreen() {
     return () => {
       live = false;
     };
-  }, [who]);
+  }, [who, version]);
+
+  // While an invite waits, look every few seconds whether the guardian has let us in.
+  useEffect(() => {
+    if (waiting.length === 0) return;
+    const timer = setInterval(() => {
+      void Promise.all(waiting.map((familyId) => loadFamily(who.ctx, familyId).then(() => true, () => false))).then((results) => {
+        if (results.some(Boolean)) setVersion((v) => v + 1);
+      });
+    }, 5000);
+    return () => clearInterval(timer);
+  }, [who, waiting]);
 
   const create = async (event: Event) => {
     event.preventDefault();
@@ -57,7 +78,12 @@ export function HomeScreen() {
     <Page title="Your families">
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
       {families === undefined && error === undefined && <Loading />}
-      {families !== undefined && families.length === 0 && <Empty>You are not in a family yet. Create one below, or open an invite link a guardian sent you.</Empty>}
+      {waiting.length > 0 && (
+        <Notice>
+          You accepted an invite to {waiting.length === 1 ? 'a family' : `${waiting.length} families`}. The guardian who invited you must now let you in, on the device they made the invite with; the family appears here when they have.
+        </Notice>
+      )}
+      {families !== undefined && families.length === 0 && waiting.length === 0 && <Empty>You are not in a family yet. Create one below, or open an invite link a guardian sent you.</Empty>}
       {families !== undefined && families.length > 0 && (
         <Card>
           <ul class="list">
