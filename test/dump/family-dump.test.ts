@@ -1,11 +1,14 @@
 /**
  * The family dump test (DESIGN §2): a server seeded through the client library with families,
  * children with known names, voice messages with known captions and audio bytes, relatives'
- * messages back, invites, emails and passwords. A copy of the data directory without the secrets
- * file — database and blob store — holds none of them in any encoding, and no file in it is
- * recognisable as audio by its magic bytes.
+ * messages back, invites, emails and passwords, and a named toy paired to each family (its name,
+ * device token and private keys). A copy of the data directory without the secrets file — database
+ * and blob store — holds none of them in any encoding, and no file in it is recognisable as audio by
+ * its magic bytes or by `file`. Part of the adversarial suite's figures (docs/security-testing.md).
  */
+import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,9 +17,12 @@ import { admitJoiners, createFamily, loadFamily } from '../../src/client/familie
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { approveMessage, sendMessage } from '../../src/client/messages.js';
 import { randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { exportIdentitySecret } from '../../src/crypto/identity.js';
 import { parseInviteLink } from '../../src/crypto/invite.js';
 import { DATABASE_FILE, startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { pairToy } from '../toy/toy-harness.js';
+import { recordFigures } from '../adversarial/figures.js';
 import { searchDirectory, type SearchReport } from './marker-search.js';
 
 const SECRETS_FILE = 'secrets.json';
@@ -39,6 +45,7 @@ const sentAudio: Uint8Array[] = [];
 let server: RunningServer;
 let workDir: string;
 let messagesSent = 0;
+let toysPaired = 0;
 
 function remember(text: string): string {
   textMarkers.push(text);
@@ -99,6 +106,11 @@ async function seedFamily(f: number): Promise<void> {
       if (from === uncle) await approveMessage(guardian!, { familyId, messageId: sent.messageId });
     }
   }
+  // A toy paired to the first child, with a name only the family can read.
+  const toy = await pairToy(server.url, guardian!, familyId, childA.childId, remember(`Sir Wobbleton Toy ${f} ${run}`));
+  remember(toy.deviceToken);
+  byteMarkers.push({ marker: `toy ${f} private keys`, bytes: await exportIdentitySecret(toy.identity) });
+  toysPaired += 1;
   const opened = await loadFamily(guardian!, familyId);
   for (const [epoch, key] of [...Array(opened.roster.epoch + 1).keys()].map((e) => [e, opened.keyForEpoch(e)] as const)) {
     if (key !== undefined) byteMarkers.push({ marker: `family ${f} key epoch ${epoch}`, bytes: key });
@@ -116,6 +128,15 @@ function describeHits(report: SearchReport): string {
     .slice(0, 10)
     .map((hit) => `${hit.marker} as ${hit.encoding} at ${hit.file}:${hit.offset}`)
     .join('; ');
+}
+
+/** Files `file` (libmagic) calls audio or video, by MIME type. */
+async function audioByFile(dir: string): Promise<string[]> {
+  const paths = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  const { stdout } = await promisify(execFile)('file', ['--brief', '--mime-type', '--', ...paths], { maxBuffer: 16 * 1024 * 1024 });
+  const types = stdout.trim().split('\n');
+  expect(types).toHaveLength(paths.length);
+  return paths.map((path, i) => ({ path, type: types[i]! })).filter((f) => /^(audio|video)\//.test(f.type)).map((f) => `${relative(dir, f.path)} (${f.type})`);
 }
 
 async function audioLookingFiles(dir: string): Promise<string[]> {
@@ -156,11 +177,17 @@ describe('a copy of a seeded data directory without the secrets file', () => {
     const report = await searchDirectory(copy, { text: textMarkers, bytes: byteMarkers });
     expect(report.bytesSearched).toBeGreaterThan(sentAudio.reduce((n, a) => n + a.length, 0));
     expect(report.hits, describeHits(report)).toEqual([]);
+    const files = (await readdir(copy, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+    recordFigures('dump', {
+      families: FAMILIES, messages: messagesSent, toys: toysPaired, textMarkers: textMarkers.length, byteMarkers: byteMarkers.length,
+      filesSearched: files, bytesSearched: report.bytesSearched, hits: report.hits.length,
+    });
   });
 
-  it('holds no file that is recognisable as audio by its magic bytes', async () => {
+  it('holds no file that is recognisable as audio by its magic bytes, or by `file`', async () => {
     const copy = await copyWithoutSecrets('magic');
     expect(await audioLookingFiles(copy)).toEqual([]);
+    expect(await audioByFile(copy)).toEqual([]);
   });
 
   it('taken after the server stopped holds none of them either', async () => {
@@ -183,6 +210,7 @@ describe('a copy of a seeded data directory without the secrets file', () => {
     const report = await searchDirectory(copy, { text: textMarkers, bytes: byteMarkers });
     expect(new Set(report.hits.map((hit) => hit.file))).toEqual(new Set(['planted-caption.bin', 'planted-child.json', 'planted-audio.txt', 'planted.wav']));
     expect(await audioLookingFiles(copy)).toEqual(['planted.wav (RIFF/WAVE)']);
+    expect((await audioByFile(copy)).map((f) => f.split(' ')[0])).toEqual(['planted.wav']);
     expect((await stat(join(copy, 'planted.wav'))).size).toBe(audio.length);
   });
 });
