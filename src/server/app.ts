@@ -179,6 +179,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   app.addHook('onReady', async () => {
     sweeper = setInterval(() => {
       sessions.sweepExpired().catch((error: unknown) => app.log.warn({ err: error }, 'session sweep failed'));
+      toys.sweepExpired().catch((error: unknown) => app.log.warn({ err: error }, 'pairing sweep failed'));
     }, SESSION_SWEEP_INTERVAL_MS);
     sweeper.unref();
   });

@@ -111,6 +111,12 @@ export function createToysService(deps: ToysServiceDeps) {
     return Number(attempt.runs_started) >= PAIRING_LIMITS.maxRuns && !runs.some((r) => isOpen(r, now));
   }
 
+  /** Frees the slots of expired attempts and deletes those expired an hour ago (also done when an attempt starts). */
+  async function sweepExpired(): Promise<void> {
+    const now = clock.now();
+    await repository.releaseExpired(now, now - PURGE_AFTER_MS);
+  }
+
   // ─── The toy's side ────────────────────────────────────────────────────────────────────────
 
   async function startAttempt(ip: string): Promise<PairingStarted> {
@@ -357,5 +363,5 @@ export function createToysService(deps: ToysServiceDeps) {
     }
   }
 
-  return { startAttempt, toyView, answerRun, cancel, startRun, runView, confirmRun, failRun, list, setProfile, authenticateDevice, stillValid, self, reset };
+  return { sweepExpired, startAttempt, toyView, answerRun, cancel, startRun, runView, confirmRun, failRun, list, setProfile, authenticateDevice, stillValid, self, reset };
 }
