@@ -76,7 +76,7 @@ async function signIn(page: Page): Promise<void> {
   await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
 }
 
-describe('the web app and the virtual toy behind a lying server', { timeout: 150_000 }, () => {
+describe('the web app and the virtual toy behind a lying server', { timeout: 180_000 }, () => {
   it('refuse a swapped blob and a forged roster entry: an error in plain words, nothing played, settings kept', async () => {
     const appContext = await newPhoneContext(browser, proxy.url);
     const toyContext = await newPhoneContext(browser, proxy.url);

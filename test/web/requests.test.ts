@@ -59,7 +59,7 @@ function windows(bytes: Uint8Array, size: number, count: number, skip = 0): Uint
   return out;
 }
 
-describe('what the web app and the virtual toy send', { timeout: 150_000 }, () => {
+describe('what the web app and the virtual toy send', { timeout: 180_000 }, () => {
   it('carries no password, recovery code, private key or recorded audio in the clear', async () => {
     const guardianContext = await newPhoneContext(browser, server.url);
     const toyContext = await newPhoneContext(browser, server.url);

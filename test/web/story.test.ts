@@ -66,7 +66,7 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-describe('the family story, in the browser', { timeout: 150_000 }, () => {
+describe('the family story, in the browser', { timeout: 240_000 }, () => {
   it('a guardian signs up, pairs the virtual toy, talks with it, and a relative joins for one child', async () => {
     const guardianContext = await newPhoneContext(phones, server.url);
     const toyContext = await newPhoneContext(toyBrowser, server.url);
@@ -146,5 +146,19 @@ describe('the family story, in the browser', { timeout: 150_000 }, () => {
     await expect.poll(() => relative.locator('li[data-message]').count(), { timeout: 20_000 }).toBe(2);
     expect(await relative.locator('li[data-sender="toy"]').count()).toBe(1);
     expect(await relative.getByText('Leo').count()).toBe(0);
+
+    // 9. The toy keeps itself across a reload (its keys in IndexedDB); reset forgets it and the server revokes it.
+    await toy.reload();
+    await toy.getByRole('button', { name: 'Switch the toy on' }).click();
+    await waitForToy(toy, 'phase', 'paired');
+    await expect.poll(() => toy.getByText('Mia’s toy').count(), { timeout: 10_000 }).toBe(1);
+    // A poll or two later it has played nothing again: it remembers what it played.
+    await toy.waitForTimeout(2_000);
+    expect(await toyState(toy, 'played')).toBe('0');
+    expect(await toyState(toy, 'online')).toBe('true');
+    await toy.getByRole('button', { name: 'Reset the toy' }).click();
+    await toy.getByRole('button', { name: 'Yes, reset it' }).click();
+    await waitForToy(toy, 'phase', 'pairing');
+    expect(await toy.locator('[data-code]').getAttribute('data-code')).not.toBe(code);
   });
 });
