@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily } from '../../src/client/families.js';
 import { downloadEnvelope, sendMessage } from '../../src/client/messages.js';
-import { addToy } from '../../src/client/toys.js';
+import { addToy, setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
@@ -88,9 +88,13 @@ describe('the web app and the virtual toy behind a lying server', { timeout: 180
     const code = await showToyCode(toy);
     await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
     await waitForToy(toy, 'phase', 'paired');
+    // The guardian turns the toy down (a signed roster entry); the toy takes it from its next poll.
+    await setToySettings(mum, { familyId, volumeLimit: 30 });
+    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 30 %');
     const first = await sendMessage(mum, { familyId, to: mia, audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', first.messageId);
     expect(Number(await toyState(toy, 'last-played-rms'))).toBeCloseTo(voice.rms, 2);
+    expect(await toyState(toy, 'last-played-volume')).toBe('30');
     await signIn(app);
     await app.goto(`/family/${familyId}/talk/${mia}`);
     const firstItem = app.locator(`li[data-message="${first.messageId}"]`);
@@ -162,7 +166,7 @@ describe('the web app and the virtual toy behind a lying server', { timeout: 180
     expect(['envelope/unknown-epoch', 'envelope/sender-not-member', 'envelope/no-key']).toContain(await toyState(toy, 'last-refusal'));
     expect(await toyState(toy, 'played')).toBe('1');
     expect(await toyState(toy, 'last-played-id')).toBe(first.messageId);
-    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText()).toContain('volume limit 80 %');
+    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText()).toContain('volume limit 30 %');
 
     await app.goto(`/family/${familyId}`);
     await app.getByRole('alert').getByText('The family list from the server does not check out').waitFor({ timeout: 20_000 });

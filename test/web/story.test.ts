@@ -105,6 +105,8 @@ describe('the family story, in the browser', { timeout: 240_000 }, () => {
     expect(played.rms).toBeGreaterThan(grownUpVoice.rms * 0.8);
     expect(played.rms).toBeLessThan(grownUpVoice.rms * 1.25);
     expect(playedId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // At the family's signed volume limit (80 by default).
+    expect(await toyState(toy, 'last-played-volume')).toBe('80');
     await shoot(toy, 'virtual-toy');
 
     // 5. The child answers on the toy (tap to start, tap to stop); the guardian hears it.

@@ -6,7 +6,7 @@
  * For tests and curious people the root element carries what the toy observably does, nothing
  * secret: `data-phase`, `data-online`, `data-queued`, `data-played`, `data-refused`,
  * `data-last-refusal`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
- * `data-last-played-rms` (the decoded audio's loudness), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`.
+ * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ClientError } from '../../client/client-error.js';
@@ -247,6 +247,7 @@ export function ToyApp(props: { toy: VirtualToy }) {
     'data-last-played-id': s.lastPlayed?.messageId ?? '',
     'data-last-played-duration-ms': s.lastPlayed === undefined ? '' : String(s.lastPlayed.durationMs),
     'data-last-played-rms': s.lastPlayed === undefined ? '' : s.lastPlayed.rms.toFixed(4),
+    'data-last-played-volume': s.lastPlayed === undefined ? '' : String(s.lastPlayed.volume),
   };
   return (
     <div class="toy" id="virtual-toy" {...data}>

@@ -64,7 +64,8 @@ export interface ToySnapshot {
   quietUntil?: number;
   volumeLimit?: number;
   playing?: string;
-  lastPlayed?: { messageId: string; durationMs: number; rms: number };
+  /** The last message played: its decoded length and loudness, and the volume (0–100) it played at. */
+  lastPlayed?: { messageId: string; durationMs: number; rms: number; volume: number };
   recording: 'idle' | 'holding' | 'latched' | 'sending';
   /** True when the last roster the server sent did not verify (the toy kept the one it trusted). */
   rosterRefused: boolean;
@@ -327,7 +328,7 @@ export class VirtualToy {
     try {
       await playDecoded(decoded, volume);
     } finally {
-      this.#set({ playing: undefined, played: this.#snapshot.played + 1, lastPlayed: { messageId, durationMs: decoded.durationMs, rms: decoded.rms } });
+      this.#set({ playing: undefined, played: this.#snapshot.played + 1, lastPlayed: { messageId, durationMs: decoded.durationMs, rms: decoded.rms, volume } });
     }
   }
 
