@@ -53,8 +53,9 @@ function out(options: { json?: boolean }, json: Record<string, unknown>, human: 
 function describe(error: unknown): { code: string; message: string; exitCode: number } {
   if (error instanceof ToyCliError) return { code: error.code, message: error.message, exitCode: error.exitCode };
   if (error instanceof ToyStateError) return { code: 'toy/state', message: error.message, exitCode: 1 };
-  if (isTokenDead(error)) return { code: 'toy/token-dead', message: 'the toy\'s device token no longer works (a guardian removed the toy, or it was reset): run "burrow toy reset" and "burrow toy pair" again', exitCode: 1 };
-  if (error instanceof ClientError && error.code === 'client/toy-removed') return { code: error.code, message: `${error.message} ("burrow toy reset", then "burrow toy pair")`, exitCode: 1 };
+  // Exit code 3: retrying cannot help (a service manager should not restart the toy).
+  if (isTokenDead(error)) return { code: 'toy/token-dead', message: 'the toy\'s device token no longer works (a guardian removed the toy, or it was reset): run "burrow toy reset" and "burrow toy pair" again', exitCode: 3 };
+  if (error instanceof ClientError && error.code === 'client/toy-removed') return { code: error.code, message: `${error.message} ("burrow toy reset", then "burrow toy pair")`, exitCode: 3 };
   if (error instanceof ClientError) return { code: error.code, message: error.message, exitCode: 1 };
   if (error instanceof ApiError) return { code: error.code ?? 'toy/server', message: error.detail || error.title, exitCode: 1 };
   if (error instanceof NetworkError) return { code: 'toy/network', message: error.message, exitCode: 1 };
@@ -210,7 +211,8 @@ Example:
       `
 The button: press Enter in this terminal, or run "burrow toy press --state DIR" from another
 process. Messages received stay playable offline until retention ends; replies recorded offline
-are queued and sent in order when the server is back.
+are queued and sent in order when the server is back. Exit status 3: the toy was removed from its
+family or reset and must be paired again.
 
 Examples:
   $ burrow toy run --state ./toy --play-command 'ffplay -nodisp -autoexit {file}' --record-command 'arecord -d 5 -f cd {file}'
