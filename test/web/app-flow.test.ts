@@ -3,8 +3,8 @@
  * generated WAV): a guardian signs up (the recovery code is shown once and must be acknowledged),
  * creates a family and two children, makes an invite link for one child; a relative in a second
  * browser context opens it, signs up and accepts; the guardian lets them in; the relative sees only
- * their child, records and sends a message the guardian receives live and plays (receipts flow
- * back); the guardian changes settings, exports a zip, deletes the family; the relative signs out
+ * their child, records and sends a message that needs approval: the guardian approves it from the
+ * queue, receives it live and plays it (receipts flow back); the guardian changes settings, exports a zip, deletes the family; the relative signs out
  * everywhere, signs in again, deletes the account. Along the way: a reload keeps the guardian
  * signed in, no page breaks its CSP, nothing lands in Web Storage, IndexedDB holds only sealed
  * secrets, and the invite's secret never goes over the wire.
@@ -113,6 +113,7 @@ describe('the family app', () => {
     // Invite a relative for Mia only.
     await g.getByLabel('They join as').selectOption('relative');
     await g.getByRole('checkbox', { name: /Leo/ }).uncheck();
+    await g.getByLabel('A guardian approves their messages before the toy plays them').check();
     await g.getByRole('button', { name: 'Create an invite link' }).click();
     const link = (await g.getByTestId('invite-link').textContent({ timeout: 15_000 }))!.trim();
     expect(link).toMatch(new RegExp(`^${serve.url}/join#[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{22}$`));
@@ -159,10 +160,15 @@ describe('the family app', () => {
     await r.getByTestId('preview').waitFor({ timeout: 15_000 });
     await r.getByRole('button', { name: 'Send', exact: true }).click();
     await r.getByText('Sent, encrypted.').waitFor({ timeout: 15_000 });
+    await r.getByText('A guardian approves your messages before the toy plays them.').waitFor();
     await r.getByTestId('receipt').filter({ hasText: 'Sent' }).waitFor();
 
     // The guardian, already in Mia's conversation, sees it arrive without a reload, and plays it.
+    // It needs approval: the guardian's approval queue shows it; approving checks it and plays it.
     await g.getByRole('link', { name: 'Messages' }).click();
+    const queue = g.locator('section', { has: g.getByRole('heading', { name: 'Waiting for your approval' }) });
+    await queue.getByRole('button', { name: 'Approve' }).click({ timeout: 20_000 });
+    await expect.poll(() => queue.locator('audio').getAttribute('src'), { timeout: 15_000 }).toMatch(/^blob:/);
     await g.getByRole('link', { name: 'Mia' }).click();
     await g.getByRole('heading', { name: /Mia/ }).waitFor({ timeout: 15_000 });
     const incoming = g.locator('li[data-message]');
