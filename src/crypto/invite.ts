@@ -33,6 +33,8 @@ export const INVITE_PROOF_LENGTH = 32;
 const INVITE_KEY_LABEL = 'burrow/invite/v1';
 const GUARDIAN_PROOF_LABEL = 'burrow/invite/guardian-proof/v1';
 const JOINER_PROOF_LABEL = 'burrow/invite/joiner-proof/v1';
+const GUARDIAN_PROOF_KEM_LABEL = 'burrow/invite/guardian-proof/v2';
+const JOINER_PROOF_KEM_LABEL = 'burrow/invite/joiner-proof/v2';
 const ID = /^[A-Za-z0-9_-]{22}$/;
 const MAX_ID_BYTES = 128;
 
@@ -148,17 +150,21 @@ function guardianProofBytes(input: Omit<GuardianProofInput, 'secret'>): Uint8Arr
     .fixed(guardianKeys.agreementKey)
     .u8(terms.role === 'guardian' ? 1 : 2)
     .strings(children)
-    .u8(terms.needsApproval ? 1 : 0)
-    .finish();
-  return labelled(GUARDIAN_PROOF_LABEL, body);
+    .u8(terms.needsApproval ? 1 : 0);
+  // An X-Wing key is bound too (under a label of its own), so a server cannot swap it in transit.
+  if (guardianKeys.kemKey !== undefined) return labelled(GUARDIAN_PROOF_KEM_LABEL, body.fixed(guardianKeys.kemKey).finish());
+  return labelled(GUARDIAN_PROOF_LABEL, body.finish());
 }
 
 function joinerProofBytes(input: Omit<JoinerProofInput, 'secret'>): Uint8Array {
   assertInviteId(input.inviteId, 'inviteId');
   assertId(input.joinerId, 'joinerId');
   assertPublicKeys(input.joinerKeys, 'joinerKeys');
-  const body = new CanonicalWriter().string(input.inviteId).string(input.joinerId).fixed(input.joinerKeys.signingKey).fixed(input.joinerKeys.agreementKey).finish();
-  return labelled(JOINER_PROOF_LABEL, body);
+  const body = new CanonicalWriter().string(input.inviteId).string(input.joinerId).fixed(input.joinerKeys.signingKey).fixed(input.joinerKeys.agreementKey);
+  // The joiner's X-Wing key is what family keys get wrapped to: a server that swapped it could open
+  // them, so the proof covers it (under a label of its own; keys without one keep the v1 bytes).
+  if (input.joinerKeys.kemKey !== undefined) return labelled(JOINER_PROOF_KEM_LABEL, body.fixed(input.joinerKeys.kemKey).finish());
+  return labelled(JOINER_PROOF_LABEL, body.finish());
 }
 
 async function mac(secret: Uint8Array, message: Uint8Array): Promise<Uint8Array> {

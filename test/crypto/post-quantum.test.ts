@@ -7,10 +7,11 @@
 import { shake256 } from '@noble/hashes/sha3.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, it } from 'vitest';
-import { bytesEqual, concatBytes, fromHex, randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { bytesEqual, concatBytes, fromHex, randomBytes, toBase64Url, toHex } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../../src/crypto/family-key.js';
 import { exportIdentitySecret, fingerprint, generateIdentity, importIdentitySecret, openSealedIdentity } from '../../src/crypto/identity.js';
+import { generateInviteSecret, guardianInviteProof, joinerInviteProof, verifyGuardianInviteProof, verifyJoinerInviteProof } from '../../src/crypto/invite.js';
 import { generatePairingCode, startGuardianPairing, startToyPairing, toyKeysOfConfirmation } from '../../src/crypto/pairing.js';
 import { openProfile } from '../../src/crypto/profile.js';
 import { appendRosterEntry, createGenesisEntry, decodeRosterEntry, encodeRosterEntry, signRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
@@ -173,6 +174,27 @@ describe('version-2 identities, roster entries and pairing messages', () => {
       await r.guardian.receiveToyShare(r.toy.share);
       expect(await r.guardian.receiveToyConfirmation(alter(c.value.message))).toEqual({ ok: false, code: 'pairing/bad-message' });
     }
+  });
+});
+
+describe('invites bind the X-Wing key', () => {
+  it('a server that swaps, drops or adds a joiner\'s or guardian\'s X-Wing key breaks the invite proof', async () => {
+    const [joiner, guardian] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const secret = generateInviteSecret();
+    const inviteId = toBase64Url(randomBytes(16));
+    const other = kemKeyPairFromSeed(randomBytes(32)).publicKey;
+    const proof = await joinerInviteProof({ secret, inviteId, joinerId: 'gran', joinerKeys: joiner.publicKeys });
+    expect(await verifyJoinerInviteProof({ secret, inviteId, joinerId: 'gran', joinerKeys: joiner.publicKeys, proof })).toEqual({ ok: true, value: true });
+    const { kemKey: _dropped, ...classical } = joiner.publicKeys;
+    for (const joinerKeys of [{ ...joiner.publicKeys, kemKey: other }, classical]) {
+      expect(await verifyJoinerInviteProof({ secret, inviteId, joinerId: 'gran', joinerKeys, proof })).toEqual({ ok: false, code: 'invite/bad-joiner-proof' });
+    }
+    const terms = { role: 'relative' as const, children: ['child-1'], needsApproval: false };
+    const familyId = toBase64Url(randomBytes(16));
+    const forGuardian = { secret, familyId, inviteId, guardianId: 'mum', terms };
+    const made = await guardianInviteProof({ ...forGuardian, guardianKeys: guardian.publicKeys });
+    expect((await verifyGuardianInviteProof({ ...forGuardian, guardianKeys: guardian.publicKeys, proof: made })).ok).toBe(true);
+    expect((await verifyGuardianInviteProof({ ...forGuardian, guardianKeys: { ...guardian.publicKeys, kemKey: other }, proof: made })).ok).toBe(false);
   });
 });
 
