@@ -3,7 +3,7 @@
  * data directory every acknowledged message is listed and downloads with the SHA-256 of what was
  * sent, nothing that was not sent is visible, and the start-up sweep leaves no orphan blob and no
  * temp file. Runs the built CLI (`dist/cli/main.js`; npm test builds it, this file builds it when
- * it is missing).
+ * it is missing). Its figures are part of the adversarial suite's report (docs/security-testing.md).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,6 +16,7 @@ import { addChild } from '../../src/client/children.js';
 import { createFamily } from '../../src/client/families.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
+import { recordFigures } from '../adversarial/figures.js';
 import { blobFiles } from '../server/messages/fixtures.js';
 import { registerMember, type TestMember } from './family-harness.js';
 
@@ -179,6 +180,10 @@ describe('a server killed during 50 concurrent uploads', () => {
     const files = blobFiles(join(dataDir, 'blobs'));
     expect(files.temps).toEqual([]);
     expect(files.blobs).toHaveLength(listed.length);
+    recordFigures('crashDuringUploads', {
+      concurrentUploads: UPLOADS, signal: 'SIGKILL', acknowledgedBeforeKill: acknowledged.size, listedAfterRestart: listed.length,
+      acknowledgedLost: [...acknowledged.keys()].filter((id) => !listedIds.has(id)).length, partialOrCorrupt: 0, tempFilesLeftByTheCrash: leftovers.temps.length, tempFilesAfterRestartSweep: files.temps.length,
+    });
 
     second.child.kill('SIGTERM');
     await new Promise<void>((resolve) => second.child.once('exit', () => resolve()));
