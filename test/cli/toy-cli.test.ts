@@ -3,7 +3,8 @@
  * through the member CLI, and `burrow toy pair` + `burrow toy run` as separate processes (the
  * built CLI, `dist/cli/main.js`). Pairing by code; a guardian's message saved byte for byte;
  * replies heard by the guardian and the relative; the server killed (SIGKILL) and restarted while
- * the toy holds queued replies (all arrive once, in order); a reset kills the token and the state.
+ * the toy holds queued replies (all arrive once, in order); a reset kills the token and the state,
+ * and a guardian removes the toy.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -305,5 +306,9 @@ describe('burrow toy', { timeout: 180_000 }, () => {
     const run = await burrow(['toy', 'run', '--state', toyState, '--save', join(workDir, 'x'), '--once', '--json']);
     expect(run.code).not.toBe(0);
     expect(JSON.parse(run.stderr.trim()).detail).toContain('burrow toy pair');
+    // The reset toy is still in the roster until a guardian removes it.
+    const removed = await ok(['family', 'remove-toy', '--family', familyId, '--toy', toyId, '--profile', mum.profile]);
+    expect(removed).toMatchObject({ removed: toyId });
+    expect((await ok(['family', 'toys', '--family', familyId, '--profile', mum.profile])).toys).toEqual([]);
   });
 });
