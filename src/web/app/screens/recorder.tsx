@@ -1,6 +1,6 @@
 /**
  * Recording a voice message: hold the button to record and let go to stop, or tap once to start
- * and tap again to stop (keyboard: Enter or Space toggles). A level meter (AnalyserNode) shows the
+ * and tap again to stop (keyboard and screen readers: each activation starts or stops). A level meter (AnalyserNode) shows the
  * microphone is heard; recording stops by itself at the maximum length. Then a preview to listen
  * to before sending, or to throw away.
  */
@@ -152,10 +152,13 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
     }
     pressedAt.current = 0;
   };
-  const onKey = (event: KeyboardEvent) => {
-    if (event.key !== 'Enter' && event.key !== ' ') return;
-    event.preventDefault();
-    if (event.repeat) return;
+  /**
+   * Keyboard (Enter, Space) and assistive technology activate the button with a click that no
+   * pointer made (`detail` 0): each such click starts or stops, like a tap. Clicks that follow a
+   * pointer press are left to the pointer handlers above.
+   */
+  const onClick = (event: MouseEvent) => {
+    if (event.detail !== 0) return;
     if (stateRef.current === 'recording') stop();
     else if (stateRef.current === 'idle') void start();
   };
@@ -198,7 +201,7 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
             onPointerDown={onPointerDown}
             onPointerUp={onPointerUp}
             onPointerCancel={onPointerUp}
-            onKeyDown={onKey}
+            onClick={onClick}
             onContextMenu={(event) => event.preventDefault()}
           >
             {recording ? 'Recording… tap to stop' : 'Hold to talk, or tap'}
