@@ -442,11 +442,15 @@ export class ToyRuntime {
    */
   sync(): Promise<number> {
     return this.#serial(async () => {
-      const family = this.#family ?? (await this.#refresh());
+      let family = this.#family ?? (await this.#refresh());
       const inbox = await this.#storage.loadInbox();
       let played = 0;
       const views = await this.#listNew(family.familyId, inbox);
       this.#online = true;
+      // A message of an epoch newer than the roster this toy holds: the family moved on since it
+      // last looked (a toy that polls, or a roster event still on its way). Verify the new roster
+      // first, or the message would be refused for an unknown epoch.
+      if (views.some((v) => v.epoch > family.roster.epoch)) family = await this.#refresh();
       // Older messages waiting for an approval: read each again (an approval may have arrived).
       const listed = new Set(views.map((v) => v.messageId));
       for (const record of Object.values(inbox)) {
