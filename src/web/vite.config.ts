@@ -35,6 +35,9 @@ function serviceWorkerShell(): Plugin {
       walk(outDir);
       const shell = files
         .filter((name) => name !== 'sw.js' && !name.endsWith('.map') && !name.startsWith('.vite/'))
+        // Not precached: the big pieces only signing up or in needs, which needs the network anyway
+        // (the browser's HTTP cache keeps them, immutable, once fetched).
+        .filter((name) => !/^assets\/(opaque-wasm|password-dictionary)-/.test(name))
         .map((name) => (name === 'index.html' ? '/' : name === 'toy/index.html' ? '/toy' : `/${name}`))
         .sort();
       const version = createHash('sha256').update(JSON.stringify(shell)).digest('hex').slice(0, 16);

@@ -46,6 +46,8 @@ describe.runIf(existsSync(join(dist, 'index.html')))('the built web app', () => 
     expect(shell).toContain('/');
     expect(shell).toContain('/toy');
     expect(shell.some((path) => path.startsWith('/v1'))).toBe(false);
+    // The big pieces only signing up or in needs are left to the HTTP cache, not precached.
+    expect(shell.some((path) => /opaque-wasm|password-dictionary/.test(path))).toBe(false);
     expect(sw).toContain('/v1/');
   });
 });
