@@ -4,7 +4,8 @@
  * the issue's sizes; `--smoke` for a seconds-long check that the harness still works.
  * Writes machine details and results into docs/benchmarks.md between markers (a rerun replaces
  * them) and its charts as SVG beside it, unless `--no-write`. Options: --only a,b (sections:
- * load, logins, startup, toys = throughput + latency + connections), --json.
+ * load, logins, startup, toys = throughput + latency + connections), --connections N and
+ * --idle N (connections held, idle connections during the latency run), --json.
  * Also the entry point of the bench's child processes (`--role NAME`, harness/roles.ts).
  */
 import { writeFileSync } from 'node:fs';
@@ -33,7 +34,11 @@ async function main(): Promise<void> {
   const mode: Mode = process.argv.includes('--full') ? 'full' : process.argv.includes('--smoke') ? 'smoke' : 'quick';
   const only = option('--only')?.split(',');
   const wanted = (name: string) => only === undefined || only.includes(name);
-  const ctx: BenchContext = { mode, profile: process.argv.includes('--profile'), log: (message) => console.error(`[bench ${((performance.now()) / 1000).toFixed(1)} s] ${message}`) };
+  const sizes = {
+    ...(option('--connections') === undefined ? {} : { connections: Number(option('--connections')) }),
+    ...(option('--idle') === undefined ? {} : { idle: Number(option('--idle')) }),
+  };
+  const ctx: BenchContext = { mode, profile: process.argv.includes('--profile'), sizes, log: (message) => console.error(`[bench ${((performance.now()) / 1000).toFixed(1)} s] ${message}`) };
   const machine = describeMachine();
   ctx.log(`${mode} run on ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadBefore.join(' ')}`);
   const started = performance.now();

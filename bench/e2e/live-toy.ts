@@ -23,6 +23,8 @@ export class LiveToy {
   #socket: WebSocket | undefined;
   onDelivery: ((delivery: Delivery) => void) | undefined;
   onNotified: ((messageId: string, at: number) => void) | undefined;
+  /** A download or receipt that failed (counted in `failures` too). */
+  onFailed: ((messageId: string) => void) | undefined;
   failures = 0;
   firstFailure: string | undefined;
 
@@ -74,6 +76,7 @@ export class LiveToy {
     } catch (error) {
       this.failures += 1;
       this.firstFailure ??= error instanceof Error ? error.message : String(error);
+      this.onFailed?.(messageId);
     }
   }
 

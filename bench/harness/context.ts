@@ -6,6 +6,8 @@ export interface BenchContext {
   mode: Mode;
   /** Also run a profiled pass (`node --cpu-prof`) of the server and summarise its top frames. */
   profile: boolean;
+  /** Overrides of the mode's sizes (`--connections N`, `--idle N`). */
+  sizes?: { connections?: number; idle?: number };
   /** Progress on stderr (never a secret). */
   log(message: string): void;
 }

@@ -36,7 +36,21 @@ export class HttpClient {
     this.#agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
   }
 
-  request(options: RequestOptions): Promise<HttpResponse> {
+  /**
+   * One request. A keep-alive socket the server closed just as it was reused fails with
+   * ECONNRESET before anything was processed; such a request is sent once more on a new socket
+   * (the race Node's http docs describe for `request.reusedSocket`).
+   */
+  async request(options: RequestOptions): Promise<HttpResponse> {
+    try {
+      return await this.#send(options);
+    } catch (error) {
+      if ((error as { reusedSocket?: boolean }).reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') return this.#send(options);
+      throw error;
+    }
+  }
+
+  #send(options: RequestOptions): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { ...options.headers };
       if (options.body !== undefined) headers['content-length'] = typeof options.body === 'string' ? Buffer.byteLength(options.body) : options.body.byteLength;
@@ -46,7 +60,7 @@ export class HttpClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
       req.end(options.body);
     });
   }
