@@ -1,18 +1,28 @@
 #!/usr/bin/env node
-/** The `burrow` command: one entry point, one module per command group. */
+/**
+ * The `burrow` command: one entry point, one module per command group. A group's module (and the
+ * server, crypto or database code behind it) is loaded only when its command runs, so a toy or a
+ * member command does not pay for the server's start-up; `--help` and unknown commands load them all.
+ */
 import { Command } from 'commander';
-import { registerAccountCommands } from './account-commands.js';
-import { registerAuditCommand } from './audit-command.js';
-import { registerBackupCommands } from './backup-commands.js';
-import { registerCanaryCommand } from './canary-command.js';
-import { registerReportsCommand } from './reports-command.js';
-import { registerNotifyCommand } from './notify-command.js';
-import { registerChildCommands } from './child-commands.js';
-import { registerFamilyCommands } from './family-commands.js';
-import { registerMessageCommands } from './message-commands.js';
-import { registerMigrateStoreCommand } from './migrate-store-command.js';
-import { registerServeCommand } from './serve-command.js';
-import { registerToyCommands } from '../toy/commands.js';
+
+type Register = (program: Command) => void;
+
+/** Top-level command names → the module that registers them. */
+const groups: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register[]> }> = [
+  { names: ['account'], load: async () => [(await import('./account-commands.js')).registerAccountCommands] },
+  { names: ['family'], load: async () => [(await import('./family-commands.js')).registerFamilyCommands] },
+  { names: ['child'], load: async () => [(await import('./child-commands.js')).registerChildCommands] },
+  { names: ['send', 'inbox', 'approve', 'export'], load: async () => [(await import('./message-commands.js')).registerMessageCommands] },
+  { names: ['toy'], load: async () => [(await import('../toy/commands.js')).registerToyCommands] },
+  { names: ['serve'], load: async () => [(await import('./serve-command.js')).registerServeCommand] },
+  { names: ['audit'], load: async () => [(await import('./audit-command.js')).registerAuditCommand] },
+  { names: ['backup', 'restore'], load: async () => [(await import('./backup-commands.js')).registerBackupCommands] },
+  { names: ['reports'], load: async () => [(await import('./reports-command.js')).registerReportsCommand] },
+  { names: ['canary'], load: async () => [(await import('./canary-command.js')).registerCanaryCommand] },
+  { names: ['notify'], load: async () => [(await import('./notify-command.js')).registerNotifyCommand] },
+  { names: ['migrate-store'], load: async () => [(await import('./migrate-store-command.js')).registerMigrateStoreCommand] },
+];
 
 const program = new Command();
 program
@@ -21,18 +31,9 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .enablePositionalOptions();
 
-// Command groups register themselves here, one line each.
-registerAccountCommands(program);
-registerFamilyCommands(program);
-registerChildCommands(program);
-registerMessageCommands(program);
-registerToyCommands(program);
-registerServeCommand(program);
-registerAuditCommand(program);
-registerBackupCommands(program);
-registerReportsCommand(program);
-registerCanaryCommand(program);
-registerNotifyCommand(program);
-registerMigrateStoreCommand(program);
+const first = process.argv[2];
+const wanted = groups.find((group) => first !== undefined && group.names.includes(first));
+// In the order above, so `burrow --help` lists the commands as before.
+for (const group of wanted === undefined ? groups : [wanted]) for (const register of await group.load()) register(program);
 
 await program.parseAsync(process.argv);
