@@ -23,6 +23,11 @@ import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store
 
 /** How often the toy asks the server for news while paired. */
 export const POLL_MS = 1_500;
+/**
+ * Every this many polls it also reloads and verifies the roster (settings, removal). A message of
+ * a newer epoch makes the runtime verify the newer roster at once anyway.
+ */
+const ROSTER_EVERY = 4;
 /** A press shorter than this starts a recording that a second press stops (tap-to-start, tap-to-stop). */
 export const HOLD_THRESHOLD_MS = 450;
 /** Shorter recordings are dropped ("hold the button while you speak"). */
@@ -130,6 +135,7 @@ export class VirtualToy {
   #level: Recording | undefined;
   #pressStartedAt = 0;
   #rosterRefused = false;
+  #ticks = 0;
   #generation = 0;
 
   constructor(baseUrl: string) {
@@ -228,6 +234,7 @@ export class VirtualToy {
       log: (entry) => this.#log(entry),
     });
     this.#runtime = runtime;
+    this.#ticks = 0;
     const queued = (await toyStore.get<OutboxItem[]>('outbox'))?.length ?? 0;
     this.#set({ phase: 'paired', pairing: undefined, queued, notice: undefined });
     try {
@@ -270,16 +277,19 @@ export class VirtualToy {
     const runtime = this.#runtime;
     if (runtime === undefined || this.#snapshot.phase !== 'paired') return;
     try {
-      this.#rosterRefused = false;
-      const family = await runtime.refresh();
-      this.#family(family, true);
-      this.#set({ rosterRefused: this.#rosterRefused });
+      if (this.#ticks++ % ROSTER_EVERY === 0) {
+        this.#rosterRefused = false;
+        const family = await runtime.refresh();
+        this.#family(family, true);
+        this.#set({ rosterRefused: this.#rosterRefused });
+      }
       await runtime.flush();
       await runtime.sync();
       await runtime.playWaiting();
       await runtime.expire();
       await this.#counts(runtime);
-      this.#set({ online: runtime.online, error: undefined });
+      const family = runtime.family;
+      this.#set({ online: runtime.online, error: undefined, ...(family === undefined ? {} : { volumeLimit: family.settings.volumeLimit }) });
     } catch (error) {
       if (this.#ended(error)) return;
       if (isOffline(error)) this.#set({ online: false });
