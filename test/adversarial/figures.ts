@@ -2,7 +2,7 @@
  * The adversarial suite's figures: each test records what it measured (requests sent, attempts that
  * got through, faults injected, hits found) under a name, and the figures are written as JSON to
  * `test-results/adversarial/<name>.json` (one file per name, so parallel test files never race).
- * docs/security-testing.md quotes them from a run; `node test/adversarial/report.mjs` prints them all.
+ * docs/security-testing.md quotes them from a run (`cat test-results/adversarial/*.json`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
