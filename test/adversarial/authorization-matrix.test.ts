@@ -1,10 +1,10 @@
 /**
- * The authorisation matrix: every route of the app's own registry × seven callers — anonymous, an
+ * The authorisation matrix: every route of the app's own registry × eight callers — anonymous, an
  * expired session, another family's guardian, a relative beyond their children, a removed member,
- * a revoked toy and a toy of another family. Each is denied (401 without valid credentials, 404
+ * a revoked toy (reset), a toy removed from the roster and a toy of another family. Each is denied (401 without valid credentials, 404
  * for another family's ids, 403 for a guardian-only action on what a relative can see) or, where a
  * case cannot apply, says why. The per-route cases of the four person callers live in
- * test/server/authorization-cases.ts; the other three follow from the route's declaration
+ * test/server/authorization-cases.ts; the other four follow from the route's declaration
  * (authenticated, `toys: 'also' | 'only'`). Routes without authentication are listed below with
  * why; a route in neither list fails the suite. Runs on the scale-out set as well.
  */
@@ -17,11 +17,11 @@ import type { RouteInfo } from '../../src/server/http/route-registry.js';
 import { addChild } from '../server/families/fixtures.js';
 import { authorizationCases, CALLERS, personOf, seedAuthzWorld, type AuthzWorld, type Caller, type Expectation } from '../server/authorization-cases.js';
 import { b64, bearer } from '../server/helpers.js';
-import { pairToy, poll, startAttempt, type PairedToy } from '../server/toys/fixtures.js';
+import { pairToy, poll, setToys, startAttempt, type PairedToy } from '../server/toys/fixtures.js';
 import { recordFigures } from './figures.js';
 
-type DerivedCaller = 'expiredSession' | 'revokedToy' | 'otherFamilyToy';
-const DERIVED: readonly DerivedCaller[] = ['expiredSession', 'revokedToy', 'otherFamilyToy'];
+type DerivedCaller = 'expiredSession' | 'revokedToy' | 'removedToy' | 'otherFamilyToy';
+const DERIVED: readonly DerivedCaller[] = ['expiredSession', 'revokedToy', 'removedToy', 'otherFamilyToy'];
 
 /** Routes that take no session, with why; the pairing routes' own token checks are tested below. */
 const PUBLIC_ROUTES: Record<string, string> = {
@@ -46,6 +46,7 @@ const PUBLIC_ROUTES: Record<string, string> = {
 let world: AuthzWorld;
 let expiredToken: string;
 let revokedToy: PairedToy;
+let removedToy: PairedToy;
 let otherToy: PairedToy;
 
 beforeAll(async () => {
@@ -62,6 +63,12 @@ beforeAll(async () => {
   revokedToy = await pairToy(app, world.family, world.guardian, world.otherChild);
   const reset = await app.inject({ method: 'POST', url: '/v1/toy/reset', headers: bearer(revokedToy.deviceToken), payload: {} });
   expect(reset.statusCode, reset.body).toBe(204);
+  // A toy of A removed from the roster by a guardian: its device token goes with it.
+  removedToy = await pairToy(app, world.family, world.guardian, world.relativeChild);
+  expect((await app.inject({ method: 'GET', url: '/v1/toy', headers: bearer(removedToy.deviceToken) })).statusCode).toBe(200);
+  const head = world.family.chain[world.family.chain.length - 1]!;
+  const removal = await setToys(app, world.family, world.guardian, head.toys.filter((t) => t.toyId !== removedToy.toyId));
+  expect(removal.statusCode, removal.body).toBe(201);
   const childOfB = await addChild(app, world.otherFamily, world.otherGuardian);
   otherToy = await pairToy(app, world.otherFamily, world.otherGuardian, childOfB);
   expect((await app.inject({ method: 'GET', url: '/v1/toy', headers: bearer(otherToy.deviceToken) })).statusCode).toBe(200);
@@ -73,7 +80,7 @@ const unauthenticated: Expectation = { status: 401 };
 
 /** What each derived caller must get on `route`. */
 function derivedExpectation(route: RouteInfo, caller: DerivedCaller): Expectation {
-  if (caller === 'expiredSession' || caller === 'revokedToy') return unauthenticated;
+  if (caller === 'expiredSession' || caller === 'revokedToy' || caller === 'removedToy') return unauthenticated;
   // Another family's toy: deny by default; on the routes a toy may use, A's ids are not found.
   if (route.toys === undefined) return unauthenticated;
   if (route.url.includes(':familyId')) return { status: 404 };
@@ -81,7 +88,12 @@ function derivedExpectation(route: RouteInfo, caller: DerivedCaller): Expectatio
 }
 
 function tokenOf(caller: DerivedCaller): string {
-  return caller === 'expiredSession' ? expiredToken : caller === 'revokedToy' ? revokedToy.deviceToken : otherToy.deviceToken;
+  switch (caller) {
+    case 'expiredSession': return expiredToken;
+    case 'revokedToy': return revokedToy.deviceToken;
+    case 'removedToy': return removedToy.deviceToken;
+    case 'otherFamilyToy': return otherToy.deviceToken;
+  }
 }
 
 async function send(key: string, caller: Caller | DerivedCaller, headers: Record<string, string>): Promise<LightMyRequestResponse> {
