@@ -19,7 +19,11 @@ import { forgetHeard, heardAudio, launchChromium, newPhoneContext, type HeardAud
 import { fakeSilence, fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startBurrowServe, type ServeProcess } from './support/serve.js';
 
-const screenshots = new URL('../../docs/screenshots/', import.meta.url).pathname;
+/**
+ * Screenshots go to test-results/screenshots, so `npm test` leaves the tree clean;
+ * `npm run screenshots` (BURROW_SCREENSHOTS=docs) writes the ones docs/ and the README show.
+ */
+const screenshots = new URL(process.env.BURROW_SCREENSHOTS === 'docs' ? '../../docs/screenshots/' : '../../test-results/screenshots/', import.meta.url).pathname;
 
 /**
  * The family's phones hear a lower voice; the toy's microphone a child's, louder and quicker.
