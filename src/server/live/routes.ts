@@ -80,20 +80,27 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
           socket.close(1008, 'too many live connections');
           return;
         }
+        // The connection outlives its upgrade request: keep only the few values it needs, not the
+        // request (its headers, raw message and logger would otherwise stay alive per connection).
+        const principalId = principal.id;
+        const kind = principal.kind;
+        const sessionId = request.auth?.sessionId;
+        const requestId = request.id;
+        const log = app.log;
         runLiveConnection({
           socket,
-          principalId: principal.id,
-          kind: principal.kind,
+          principalId,
+          kind,
           access: deps.access,
           bus: deps.bus,
           clock: deps.clock,
           limits: config.live,
           async stillAuthorised() {
-            if (principal.kind === 'toy') return deps.toys.stillValid(token, principal.id);
+            if (kind === 'toy') return deps.toys.stillValid(token, principalId);
             const session = await deps.sessions.authenticate(token);
-            return session !== undefined && session.id === request.auth?.sessionId;
+            return session !== undefined && session.id === sessionId;
           },
-          warn: (message, error) => request.log.warn({ err: error }, message),
+          warn: (message, error) => log.warn({ err: error, reqId: requestId }, message),
           onClose: release,
         });
       },
