@@ -33,6 +33,7 @@ Environment (flags win):
   BURROW_RATE_GLOBAL_PER_MINUTE             requests per client address per minute (default 600)
   BURROW_RATE_ANONYMOUS_PER_MINUTE          sign-up/login/recovery requests per address per minute (default 30)
   BURROW_RATE_ACCOUNT_PER_MINUTE            sign-up/login/recovery requests per account per minute (default 10)
+  BURROW_RATE_LOGIN_FAILURES_PER_HOUR       failed logins/recoveries per client address per hour, then 429 (default 20)
   BURROW_DATABASE_URL                       postgres://user:password@host/db?sslmode=verify-full (scale-out; default: <data>/burrow.db)
   BURROW_DATABASE_PRIVATE_NETWORK           true: the database link is private, TLS to it is not required
   BURROW_BLOBS                              s3://bucket/prefix or a directory (default: <data>/blobs)

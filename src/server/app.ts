@@ -35,9 +35,9 @@ import { registerHealthRoutes } from './http/health.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { installProblemHandlers, problemContentType } from './http/problems.js';
 import { BurrowError } from '../protocol/errors.js';
-import { createMemoryLoginThrottle, createMemoryRateLimiter, installAddressRateLimits, type LoginThrottle, type RateLimiter } from './http/rate-limit.js';
+import { createMemoryFailureBudget, createMemoryLoginThrottle, createMemoryRateLimiter, installAddressRateLimits, type LoginThrottle, type RateLimiter } from './http/rate-limit.js';
 import { recordRoutes, type RouteInfo } from './http/route-registry.js';
-import { createSqlLoginThrottle, createSqlRateLimiter } from './http/sql-rate-limit.js';
+import { createSqlFailureBudget, createSqlLoginThrottle, createSqlRateLimiter } from './http/sql-rate-limit.js';
 import { applySecurityHeaders, installSecurityHeaders } from './http/security-headers.js';
 import type { BurrowApp } from './http/types.js';
 import type { Secrets } from './secrets.js';
@@ -165,6 +165,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   const throttle = deps.throttle ?? (shared
     ? createSqlLoginThrottle(store.db, { clock, cookieKey: secrets.cookieKey, ...config.rateLimits.loginSlowdown })
     : createMemoryLoginThrottle(clock, config.rateLimits.loginSlowdown));
+  const failures = shared ? createSqlFailureBudget(store.db, { clock, cookieKey: secrets.cookieKey }) : createMemoryFailureBudget(clock);
   installAddressRateLimits(app, { limiter, globalPerIp: config.rateLimits.globalPerIp, anonymousPerIp: config.rateLimits.anonymousPerIp });
 
   const sessions = createSessionsService({
@@ -250,6 +251,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
     loginStates: deps.loginStates ?? (shared ? createSqlLoginStateStore(store.db, { clock, random, cookieKey: secrets.cookieKey }) : createMemoryLoginStateStore(clock)),
     limiter,
     throttle,
+    failures,
     secrets,
     config,
     clock,

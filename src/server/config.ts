@@ -66,6 +66,12 @@ export interface Config {
     readonly pairingStartsPerIp: RateWindow;
     /** After `freeFailures` failed logins for one account, each attempt waits `baseDelayMs·2^(n−free)`, at most `maxDelayMs`. */
     readonly loginSlowdown: { readonly freeFailures: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
+    /**
+     * Failed logins and recoveries per client address (a started login counts until it succeeds;
+     * known and unknown emails alike): beyond `max` in `windowMs`, that address's logins and
+     * recoveries are refused before any OPAQUE work.
+     */
+    readonly loginFailuresPerIp: RateWindow;
   };
   readonly messages: {
     /** How often the sweeper deletes expired messages and orphan blobs. */
@@ -160,6 +166,7 @@ const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 
     perAccount: { max: 10, windowMs: MINUTE },
     pairingStartsPerIp: { max: 10, windowMs: 10 * MINUTE },
     loginSlowdown: { freeFailures: 3, baseDelayMs: 2_000, maxDelayMs: 15 * MINUTE },
+    loginFailuresPerIp: { max: 20, windowMs: 60 * MINUTE },
   },
 };
 
@@ -328,6 +335,9 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
   }
   if (env.BURROW_RATE_PAIRINGS_PER_10_MINUTES) {
     rate.pairingStartsPerIp = { max: parseInteger(env.BURROW_RATE_PAIRINGS_PER_10_MINUTES, 'BURROW_RATE_PAIRINGS_PER_10_MINUTES', 1, 1_000_000), windowMs: 10 * MINUTE };
+  }
+  if (env.BURROW_RATE_LOGIN_FAILURES_PER_HOUR) {
+    rate.loginFailuresPerIp = { max: parseInteger(env.BURROW_RATE_LOGIN_FAILURES_PER_HOUR, 'BURROW_RATE_LOGIN_FAILURES_PER_HOUR', 1, 1_000_000), windowMs: 60 * MINUTE };
   }
   if (Object.keys(rate).length > 0) fromEnv.rateLimits = rate;
   const secrets = parseEnvironmentSecrets(env);

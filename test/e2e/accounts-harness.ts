@@ -21,6 +21,7 @@ export const GENEROUS_LIMITS: DeepPartial<Config> = {
     globalPerIp: { max: 100_000, windowMs: 60_000 },
     anonymousPerIp: { max: 100_000, windowMs: 60_000 },
     perAccount: { max: 1_000, windowMs: 60_000 },
+    loginFailuresPerIp: { max: 100_000, windowMs: 60 * 60_000 },
   },
 };
 

@@ -47,6 +47,7 @@ export async function startTestServer(options: { overrides?: DeepPartial<Config>
         perAccount: { max: 100_000, windowMs: 60_000 },
         pairingStartsPerIp: { max: 100_000, windowMs: 60_000 },
         loginSlowdown: { freeFailures: 1_000, baseDelayMs: 1_000, maxDelayMs: 60_000 },
+        loginFailuresPerIp: { max: 100_000, windowMs: 60 * 60_000 },
       },
       ...options.overrides,
     },

@@ -8,6 +8,18 @@ async function startLogin(server: Awaited<ReturnType<typeof startTestServer>>, e
   return server.app.inject({ method: 'POST', url: '/v1/accounts/login/start', payload: { email, startLoginRequest }, remoteAddress });
 }
 
+/** Both login steps from `remoteAddress`; a wrong password still sends a well-formed finish, as an attacker would. */
+async function loginFrom(server: Awaited<ReturnType<typeof startTestServer>>, email: string, password: string, remoteAddress: string) {
+  await opaque.ready;
+  const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password });
+  const start = await server.app.inject({ method: 'POST', url: '/v1/accounts/login/start', payload: { email, startLoginRequest }, remoteAddress });
+  if (start.statusCode !== 200) return { start, finish: undefined };
+  const { loginId, loginResponse } = start.json<{ loginId: string; loginResponse: string }>();
+  const finishLoginRequest = opaque.client.finishLogin({ clientLoginState, loginResponse, password })?.finishLoginRequest ?? b64(64);
+  const finish = await server.app.inject({ method: 'POST', url: '/v1/accounts/login/finish', payload: { loginId, finishLoginRequest, tokenDelivery: 'bearer' }, remoteAddress });
+  return { start, finish };
+}
+
 describe('rate limits', () => {
   it('answer 429 with Retry-After per client address on the routes strangers use', async () => {
     const server = await startTestServer({ overrides: { rateLimits: { anonymousPerIp: { max: 3, windowMs: 60_000 } } } });
@@ -101,5 +113,80 @@ describe('rate limits', () => {
     } finally {
       await server.close();
     }
+  });
+
+  describe('failed logins per address', () => {
+    const HOUR = 60 * 60_000;
+
+    it('refuse an address after its budget of failures, before any OPAQUE work, whatever the email; successes are free', async () => {
+      const clock = manualClock();
+      const server = await startTestServer({ clock, overrides: { rateLimits: { loginFailuresPerIp: { max: 3, windowMs: HOUR } } } });
+      try {
+        const user = await registerUser(server.app);
+        const household = '127.0.2.1';
+        // A household logging in again and again behind one address uses none of the budget.
+        for (let i = 0; i < 5; i++) expect((await loginFrom(server, user.email, user.password, household)).finish?.statusCode).toBe(200);
+        // Three failures: a wrong password, an email without an account, a login started and never finished.
+        expect((await loginFrom(server, user.email, 'wrong', household)).finish?.statusCode).toBe(401);
+        expect((await loginFrom(server, `ghost-${b64(6)}@example.org`, 'wrong', household)).finish?.statusCode).toBe(401);
+        expect((await startLogin(server, user.email, household)).statusCode).toBe(200);
+
+        clock.advance(10 * 60_000);
+        // Now even the right password is refused from that address, for the rest of the hour.
+        const refused = await loginFrom(server, user.email, user.password, household);
+        expect(refused.start.statusCode).toBe(429);
+        expect(refused.start.json()).toMatchObject({ type: 'urn:burrow:problem:rate-limited' });
+        expect(Number(refused.start.headers['retry-after'])).toBe(50 * 60);
+        // A known and an unknown email get the same answer.
+        const known = await startLogin(server, user.email, household);
+        const unknown = await startLogin(server, `ghost-${b64(6)}@example.org`, household);
+        expect(unknown.statusCode).toBe(429);
+        expect(unknown.json()).toEqual(known.json());
+        expect(unknown.headers['retry-after']).toBe(known.headers['retry-after']);
+        // Checked first: a start OPAQUE would reject as malformed is refused for the budget instead.
+        const malformed = await server.app.inject({ method: 'POST', url: '/v1/accounts/login/start', payload: { email: user.email, startLoginRequest: b64(96) }, remoteAddress: household });
+        expect(malformed.statusCode).toBe(429);
+        // Recovery from that address is refused too.
+        const { registrationRequest } = opaque.client.startRegistration({ password: 'new password' });
+        const recovery = await server.app.inject({ method: 'POST', url: '/v1/accounts/recover/start', payload: { email: user.email, recoveryProof: user.recoveryProof, registrationRequest }, remoteAddress: household });
+        expect(recovery.statusCode).toBe(429);
+
+        // Another address is not affected, and the account itself is not locked.
+        expect((await loginFrom(server, user.email, user.password, '127.0.2.2')).finish?.statusCode).toBe(200);
+        clock.advance(50 * 60_000);
+        expect((await loginFrom(server, user.email, user.password, household)).finish?.statusCode).toBe(200);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('count failed recoveries in the same budget, and attempts refused for other reasons not at all', async () => {
+      const clock = manualClock();
+      const server = await startTestServer({
+        clock,
+        overrides: { rateLimits: { loginFailuresPerIp: { max: 2, windowMs: HOUR }, loginSlowdown: { freeFailures: 1, baseDelayMs: 60_000, maxDelayMs: HOUR } } },
+      });
+      try {
+        const user = await registerUser(server.app);
+        const address = '127.0.3.1';
+        // A malformed start and starts the per-account slow-down refuses reach no password check: free.
+        const malformed = await server.app.inject({ method: 'POST', url: '/v1/accounts/login/start', payload: { email: user.email, startLoginRequest: b64(96) }, remoteAddress: address });
+        expect(malformed.statusCode).toBe(400);
+        expect((await loginFrom(server, user.email, 'wrong', address)).finish?.statusCode).toBe(401);
+        for (let i = 0; i < 3; i++) expect((await startLogin(server, user.email, address)).statusCode).toBe(429);
+        // One failed recovery uses the second unit.
+        const { registrationRequest } = opaque.client.startRegistration({ password: 'new password' });
+        const recover = (proof: string) => server.app.inject({ method: 'POST', url: '/v1/accounts/recover/start', payload: { email: user.email, recoveryProof: proof, registrationRequest }, remoteAddress: address });
+        expect((await recover(b64(32))).statusCode).toBe(401);
+        // The budget is spent: the right recovery code is refused from this address until the window ends.
+        const refused = await recover(user.recoveryProof);
+        expect(refused.statusCode).toBe(429);
+        expect(refused.json()).toMatchObject({ type: 'urn:burrow:problem:rate-limited' });
+        clock.advance(HOUR);
+        expect((await recover(user.recoveryProof)).statusCode).toBe(200);
+      } finally {
+        await server.close();
+      }
+    });
   });
 });

@@ -11,6 +11,8 @@ export interface PendingLogin {
   accountId: string | null;
   /** The email's lookup hash, for the per-account slow-down. */
   emailLookup: string;
+  /** The client address the login started from, whose failure budget a success gives back. */
+  address?: string;
   expiresAt: number;
 }
 

@@ -61,7 +61,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
   app.post('/v1/accounts/login/start', {
     schema: { body: LoginStartRequest, response: { 200: LoginStartResponse } },
     config: { anonymous: true, summary: 'Begin an OPAQUE login' },
-  }, async (request) => accounts.loginStart(request.body.email, request.body.startLoginRequest));
+  }, async (request) => accounts.loginStart(request.body.email, request.body.startLoginRequest, request.ip));
 
   app.post('/v1/accounts/login/finish', {
     schema: { body: LoginFinishRequest, response: { 200: SessionGranted } },
@@ -74,13 +74,13 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
   app.post('/v1/accounts/recover/start', {
     schema: { body: RecoverStartRequest, response: { 200: RecoverStartResponse } },
     config: { anonymous: true, summary: 'Prove the recovery code and begin a new OPAQUE registration', problems: ['burrow/recovery-failed'] },
-  }, async (request) => accounts.recoverStart(request.body.email, request.body.recoveryProof, request.body.registrationRequest));
+  }, async (request) => accounts.recoverStart(request.body.email, request.body.recoveryProof, request.body.registrationRequest, request.ip));
 
   app.post('/v1/accounts/recover/finish', {
     schema: { body: RecoverFinishRequest, response: { 200: SessionGranted } },
     config: { anonymous: true, summary: 'Set a new password record and sealed identity; ends every session and starts a new one', problems: ['burrow/recovery-failed'] },
   }, async (request, reply) => {
-    const granted = await accounts.recoverFinish(request.body);
+    const granted = await accounts.recoverFinish(request.body, request.ip);
     return deliver(reply, granted, request.body.tokenDelivery, cookieOptions);
   });
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
 import { bytesEqual, fromBase64Url } from '../../crypto/bytes.js';
-import { BurrowError } from '../../protocol/errors.js';
+import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
 import type { AccountRow } from '../../storage/database.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Config } from '../config.js';
@@ -17,7 +17,7 @@ import type { FamiliesRepository } from '../families/repository.js';
 import { purgeFamily } from '../families/service.js';
 import type { Clock, Random } from '../deps.js';
 import { newId } from '../deps.js';
-import { enforceLimit, rateLimited, type LoginThrottle, type RateLimiter } from '../http/rate-limit.js';
+import { enforceLimit, rateLimited, type FailureBudget, type LoginThrottle, type RateLimiter } from '../http/rate-limit.js';
 import { emailLookupHash, normaliseEmail, sealEmail, type Secrets } from '../secrets.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { LoginStateStore } from './login-states.js';
@@ -78,10 +78,11 @@ export interface AccountView {
 export interface AccountsService {
   registerStart(email: string, registrationRequest: string): Promise<{ registrationResponse: string }>;
   registerFinish(input: RegisterFinishInput): Promise<GrantedSession>;
-  loginStart(email: string, startLoginRequest: string): Promise<{ loginId: string; loginResponse: string }>;
+  /** `address`: the client's address, whose failed logins and recoveries are limited. */
+  loginStart(email: string, startLoginRequest: string, address: string): Promise<{ loginId: string; loginResponse: string }>;
   loginFinish(loginId: string, finishLoginRequest: string, sessionLabel: string | undefined): Promise<GrantedSession>;
-  recoverStart(email: string, recoveryProof: string, registrationRequest: string): Promise<{ recoverySealedIdentity: string; registrationResponse: string }>;
-  recoverFinish(input: RecoverFinishInput): Promise<GrantedSession>;
+  recoverStart(email: string, recoveryProof: string, registrationRequest: string, address: string): Promise<{ recoverySealedIdentity: string; registrationResponse: string }>;
+  recoverFinish(input: RecoverFinishInput, address: string): Promise<GrantedSession>;
   view(accountId: string): Promise<AccountView>;
   delete(accountId: string): Promise<void>;
 }
@@ -92,6 +93,8 @@ export interface AccountsServiceDeps {
   loginStates: LoginStateStore;
   limiter: RateLimiter;
   throttle: LoginThrottle;
+  /** Failed logins and recoveries per client address (`config.rateLimits.loginFailuresPerIp`). */
+  failures: FailureBudget;
   secrets: Secrets;
   config: Config;
   clock: Clock;
@@ -143,6 +146,31 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     const lookup = emailLookupHash(secrets, normaliseEmail(email));
     await enforceLimit(deps.limiter, `account:${lookup}`, config.rateLimits.perAccount);
     return lookup;
+  }
+
+  const budgetKey = (address: string): string => `login-ip:${address}`;
+
+  /**
+   * Counts a login or recovery attempt against the address's failure budget, before anything else
+   * (no OPAQUE work for an address over it). The attempt stays counted unless it is given back.
+   */
+  async function takeFromBudget(address: string): Promise<void> {
+    const wait = await deps.failures.take(budgetKey(address), config.rateLimits.loginFailuresPerIp);
+    if (wait > 0) throw rateLimited(wait, 'Too many failed attempts from this address; wait before trying again');
+  }
+
+  /**
+   * Runs `attempt` with one unit of the address's budget taken: it is given back when `attempt`
+   * throws anything but `keep` (a refusal or a malformed message: no password was checked).
+   */
+  async function budgeted<T>(address: string, keep: ErrorCode | undefined, attempt: () => Promise<T>): Promise<T> {
+    await takeFromBudget(address);
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof BurrowError && error.code === keep)) await deps.failures.forgive(budgetKey(address));
+      throw error;
+    }
   }
 
   async function waitForThrottle(key: string): Promise<void> {
@@ -218,33 +246,37 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       return granted(account, issued);
     },
 
-    async loginStart(email, startLoginRequest) {
+    async loginStart(email, startLoginRequest, address) {
       await opaque.ready;
-      const lookup = await lookupOf(email);
-      await waitForThrottle(`login:${lookup}`);
-      const account = await repository.findByLookup(lookup);
-      let started: { serverLoginState: string; loginResponse: string };
-      try {
-        // With a null record the library answers with a fake one derived from the server setup,
-        // indistinguishable from a real account (RFC 9807 §10.9, client enumeration).
-        started = opaque.server.startLogin({
-          serverSetup: secrets.serverSetup,
-          registrationRecord: account?.opaque_record ?? null,
-          startLoginRequest,
-          userIdentifier: lookup,
+      // Every throw here ends the attempt before the client could check a password: given back.
+      return budgeted(address, undefined, async () => {
+        const lookup = await lookupOf(email);
+        await waitForThrottle(`login:${lookup}`);
+        const account = await repository.findByLookup(lookup);
+        let started: { serverLoginState: string; loginResponse: string };
+        try {
+          // With a null record the library answers with a fake one derived from the server setup,
+          // indistinguishable from a real account (RFC 9807 §10.9, client enumeration).
+          started = opaque.server.startLogin({
+            serverSetup: secrets.serverSetup,
+            registrationRecord: account?.opaque_record ?? null,
+            startLoginRequest,
+            userIdentifier: lookup,
+          });
+        } catch {
+          throw badOpaqueMessage('startLoginRequest');
+        }
+        await deps.throttle.attempted(`login:${lookup}`);
+        const loginId = newId(random);
+        await deps.loginStates.put(loginId, {
+          serverLoginState: started.serverLoginState,
+          accountId: account?.id ?? null,
+          emailLookup: lookup,
+          address,
+          expiresAt: clock.now() + config.login.stateTtlMs,
         });
-      } catch {
-        throw badOpaqueMessage('startLoginRequest');
-      }
-      await deps.throttle.attempted(`login:${lookup}`);
-      const loginId = newId(random);
-      await deps.loginStates.put(loginId, {
-        serverLoginState: started.serverLoginState,
-        accountId: account?.id ?? null,
-        emailLookup: lookup,
-        expiresAt: clock.now() + config.login.stateTtlMs,
+        return { loginId, loginResponse: started.loginResponse };
       });
-      return { loginId, loginResponse: started.loginResponse };
     },
 
     async loginFinish(loginId, finishLoginRequest, sessionLabel) {
@@ -258,57 +290,67 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         ok = false;
       }
       const account = pending.accountId === null ? undefined : await repository.findById(pending.accountId);
+      // A failed (or expired) login keeps the unit its start took from the address's budget.
       if (!ok || account === undefined) throw new BurrowError('burrow/login-failed');
       const issued = await sessions.issue(account.id, sessionLabel);
       await deps.throttle.succeeded(`login:${pending.emailLookup}`);
+      if (pending.address !== undefined) await deps.failures.forgive(budgetKey(pending.address));
       await deps.securityLog?.sessionStarted(account.id, 'login', issued.row.id);
       return granted(account, issued);
     },
 
-    async recoverStart(email, recoveryProof, registrationRequest) {
+    async recoverStart(email, recoveryProof, registrationRequest, address) {
       await opaque.ready;
-      const lookup = await lookupOf(email);
-      await waitForThrottle(`recover:${lookup}`);
-      const account = await repository.findByLookup(lookup);
-      let registrationResponse: string;
-      try {
-        ({ registrationResponse } = opaque.server.createRegistrationResponse({ serverSetup: secrets.serverSetup, userIdentifier: lookup, registrationRequest }));
-      } catch {
-        throw badOpaqueMessage('registrationRequest');
-      }
-      if (!recoveryProofMatches(account, recoveryProof) || account === undefined) {
-        await deps.throttle.attempted(`recover:${lookup}`);
-        throw new BurrowError('burrow/recovery-failed');
-      }
-      return { recoverySealedIdentity: account.recovery_sealed_identity, registrationResponse };
+      const started = await budgeted(address, 'burrow/recovery-failed', async () => {
+        const lookup = await lookupOf(email);
+        await waitForThrottle(`recover:${lookup}`);
+        const account = await repository.findByLookup(lookup);
+        let registrationResponse: string;
+        try {
+          ({ registrationResponse } = opaque.server.createRegistrationResponse({ serverSetup: secrets.serverSetup, userIdentifier: lookup, registrationRequest }));
+        } catch {
+          throw badOpaqueMessage('registrationRequest');
+        }
+        if (!recoveryProofMatches(account, recoveryProof) || account === undefined) {
+          await deps.throttle.attempted(`recover:${lookup}`);
+          throw new BurrowError('burrow/recovery-failed');
+        }
+        return { recoverySealedIdentity: account.recovery_sealed_identity, registrationResponse };
+      });
+      await deps.failures.forgive(budgetKey(address));
+      return started;
     },
 
-    async recoverFinish(input) {
+    async recoverFinish(input, address) {
       await opaque.ready;
-      const lookup = await lookupOf(input.email);
-      await waitForThrottle(`recover:${lookup}`);
-      const account = await repository.findByLookup(lookup);
-      if (!recoveryProofMatches(account, input.recoveryProof) || account === undefined) {
-        await deps.throttle.attempted(`recover:${lookup}`);
-        throw new BurrowError('burrow/recovery-failed');
-      }
-      checkRecord(input.registrationRecord, lookup);
-      const issued = sessions.prepare(account.id, input.sessionLabel);
-      const replaced = await repository.replaceCredentials(
-        account.id,
-        {
-          opaque_record: input.registrationRecord,
-          sealed_identity: input.sealedIdentity,
-          recovery_sealed_identity: input.recoverySealedIdentity,
-          recovery_verifier: input.recoveryVerifier,
-        },
-        issued.row,
-      );
-      if (!replaced) throw new BurrowError('burrow/recovery-failed');
-      await deps.throttle.succeeded(`recover:${lookup}`);
-      await deps.throttle.succeeded(`login:${lookup}`);
-      await deps.securityLog?.sessionStarted(account.id, 'session-created', issued.row.id);
-      return granted({ ...account, sealed_identity: input.sealedIdentity }, issued);
+      const done = await budgeted(address, 'burrow/recovery-failed', async () => {
+        const lookup = await lookupOf(input.email);
+        await waitForThrottle(`recover:${lookup}`);
+        const account = await repository.findByLookup(lookup);
+        if (!recoveryProofMatches(account, input.recoveryProof) || account === undefined) {
+          await deps.throttle.attempted(`recover:${lookup}`);
+          throw new BurrowError('burrow/recovery-failed');
+        }
+        checkRecord(input.registrationRecord, lookup);
+        const issued = sessions.prepare(account.id, input.sessionLabel);
+        const replaced = await repository.replaceCredentials(
+          account.id,
+          {
+            opaque_record: input.registrationRecord,
+            sealed_identity: input.sealedIdentity,
+            recovery_sealed_identity: input.recoverySealedIdentity,
+            recovery_verifier: input.recoveryVerifier,
+          },
+          issued.row,
+        );
+        if (!replaced) throw new BurrowError('burrow/recovery-failed');
+        await deps.throttle.succeeded(`recover:${lookup}`);
+        await deps.throttle.succeeded(`login:${lookup}`);
+        await deps.securityLog?.sessionStarted(account.id, 'session-created', issued.row.id);
+        return granted({ ...account, sealed_identity: input.sealedIdentity }, issued);
+      });
+      await deps.failures.forgive(budgetKey(address));
+      return done;
     },
 
     async view(accountId) {

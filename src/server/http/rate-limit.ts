@@ -23,6 +23,19 @@ export interface LoginThrottle {
   succeeded(accountKey: string): void | Promise<void>;
 }
 
+/**
+ * Failures per key (a client address) in fixed windows. Every attempt `take`s one when it starts
+ * and is `forgive`n when it succeeds or ends before any check, so only failures (and attempts
+ * abandoned half-way) use up the budget; taking and checking are one step, so concurrent
+ * attempts cannot all slip under the limit.
+ */
+export interface FailureBudget {
+  /** Counts one attempt; answers how long to wait (ms) when the key is over `window.max`, else 0. */
+  take(key: string, window: RateWindow): number | Promise<number>;
+  /** Takes back one counted attempt (never below zero; a window that ended is left alone). */
+  forgive(key: string): void | Promise<void>;
+}
+
 const PRUNE_AT = 10_000;
 
 /** A fixed-window counter in memory; windows that ended are pruned when the map grows. */
@@ -41,6 +54,30 @@ export function createMemoryRateLimiter(clock: Clock): RateLimiter {
       }
       entry.count += 1;
       return entry.count > window.max ? entry.resetAt - now : 0;
+    },
+  };
+}
+
+/** A `FailureBudget` in memory: the fixed-window counter of `createMemoryRateLimiter`, which it can also take back. */
+export function createMemoryFailureBudget(clock: Clock): FailureBudget {
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  return {
+    take(key, window) {
+      const now = clock.now();
+      if (windows.size >= PRUNE_AT) {
+        for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k);
+      }
+      let entry = windows.get(key);
+      if (entry === undefined || entry.resetAt <= now) {
+        entry = { count: 0, resetAt: now + window.windowMs };
+        windows.set(key, entry);
+      }
+      entry.count += 1;
+      return entry.count > window.max ? entry.resetAt - now : 0;
+    },
+    forgive(key) {
+      const entry = windows.get(key);
+      if (entry !== undefined && entry.resetAt > clock.now() && entry.count > 0) entry.count -= 1;
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { toBase64Url } from '../../crypto/bytes.js';
 import type { Database } from '../../storage/database.js';
 import type { Clock } from '../deps.js';
-import type { LoginThrottle, RateLimiter } from './rate-limit.js';
+import type { FailureBudget, LoginThrottle, RateLimiter } from './rate-limit.js';
 
 /** Every this many writes, rows that can no longer matter are deleted. */
 const PRUNE_EVERY = 500;
@@ -36,6 +36,27 @@ export function createSqlRateLimiter(db: Kysely<Database>, options: { clock: Clo
         .returning(['count', 'reset_at'])
         .executeTakeFirstOrThrow();
       return Number(row.count) > window.max ? Number(row.reset_at) - now : 0;
+    },
+  };
+}
+
+/**
+ * The `FailureBudget` of `createMemoryFailureBudget` in the `rate_windows` table: `take` is the
+ * rate limiter's atomic upsert (its keys carry a prefix of their own, so they never meet the
+ * limiter's), `forgive` one atomic decrement.
+ */
+export function createSqlFailureBudget(db: Kysely<Database>, options: { clock: Clock; cookieKey: Uint8Array }): FailureBudget {
+  const limiter = createSqlRateLimiter(db, options);
+  const hash = keyHasher(options.cookieKey);
+  return {
+    take: (key, window) => limiter.hit(`failures:${key}`, window),
+    async forgive(key) {
+      await db.updateTable('rate_windows')
+        .set((eb) => ({ count: eb('count', '-', 1) }))
+        .where('key', '=', hash(`failures:${key}`))
+        .where('reset_at', '>', options.clock.now())
+        .where('count', '>', 0)
+        .execute();
     },
   };
 }
