@@ -29,8 +29,37 @@ function option(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+const USAGE = `Usage: npm run bench -- [options]
+
+What one Burrow node carries, each figure beside a baseline measured in the same run.
+Writes the results into docs/benchmarks.md (between its markers) unless --no-write.
+
+Options:
+  --full             the issue's sizes (19,000 connections, 10,000 idle toys); slow
+  --smoke            a seconds-long check that the harness works (writes nothing)
+  --only LIST        comma-separated sections: load, logins, startup, toys
+  --connections N    connections held in the connections run
+  --idle N           idle toy connections during the latency run
+  --profile          keep CPU profiles of the measured processes
+  --json             print the results as JSON
+  --no-write         leave docs/benchmarks.md alone
+  -h, --help         show this help`;
+
+const KNOWN = new Set(['--full', '--smoke', '--only', '--connections', '--idle', '--profile', '--json', '--no-write']);
+
 async function main(): Promise<void> {
   if (await runRole(process.argv)) return;
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  const unknown = args.filter((arg, i) => arg.startsWith('-') && !KNOWN.has(arg) && !['--only', '--connections', '--idle'].includes(args[i - 1] ?? ''));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown option ${unknown.join(', ')}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const mode: Mode = process.argv.includes('--full') ? 'full' : process.argv.includes('--smoke') ? 'smoke' : 'quick';
   const only = option('--only')?.split(',');
   const wanted = (name: string) => only === undefined || only.includes(name);
