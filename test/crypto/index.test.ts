@@ -14,8 +14,9 @@ import * as result from '../../src/crypto/result.js';
 import * as roster from '../../src/crypto/roster.js';
 import * as signature from '../../src/crypto/signature.js';
 import * as vault from '../../src/crypto/vault.js';
+import * as xwing from '../../src/crypto/xwing.js';
 
-const modules = { aead, canonical, cpace, envelope, familyKey, identity, invite, kdf, pairing, profile, result, roster, signature, vault };
+const modules = { aead, canonical, cpace, envelope, familyKey, identity, invite, kdf, pairing, profile, result, roster, signature, vault, xwing };
 
 describe('crypto index', () => {
   // Two modules exporting one name would make `export *` drop it silently: every name must get through.
