@@ -85,6 +85,29 @@ function passwordDictionaryAsJson(): Plugin {
 }
 
 /**
+ * @serenity-kit/opaque inlines its WebAssembly as a base64 string in JavaScript (≈ 157 KB gzipped
+ * of "JavaScript" that is really a binary). In the web build the string becomes a hashed
+ * `.wasm` file that the package's own loader fetches (served as application/wasm, so the browser
+ * compiles it while it streams); the package's code is otherwise unchanged.
+ */
+function opaqueWasmAsFile(): Plugin {
+  const inlined = /function wasmData\(imports\)\{return _loadWasmModule\(0, null, '([A-Za-z0-9+/=]+)'\)\}/;
+  return {
+    name: 'burrow-opaque-wasm-file',
+    apply: 'build',
+    transform(code, id) {
+      if (!id.includes('@serenity-kit/opaque')) return undefined;
+      const match = inlined.exec(code);
+      if (match === null) throw new Error('@serenity-kit/opaque no longer inlines its WebAssembly as expected: update opaqueWasmAsFile in src/web/vite.config.ts');
+      const bytes = Buffer.from(match[1]!, 'base64');
+      const fileName = `assets/opaque-wasm-${createHash('sha256').update(bytes).digest('hex').slice(0, 10)}.wasm`;
+      this.emitFile({ type: 'asset', fileName, source: bytes });
+      return { code: code.replace(inlined, `function wasmData(imports){return fetch(${JSON.stringify(`/${fileName}`)}, { credentials: 'omit' })}`), map: null };
+    },
+  };
+}
+
+/**
  * @hpke/core falls back to `import("crypto")` (Node's) when the page has no WebCrypto. Browsers
  * running Burrow always have it (the crypto core needs it too), so that import becomes a module
  * that says so, instead of Vite's warning and stub.
@@ -107,7 +130,7 @@ export default defineConfig({
   root: here,
   base: '/',
   publicDir: resolve(here, 'public'),
-  plugins: [noNodeCrypto(), passwordDictionaryAsJson(), preact({ devToolsEnabled: false }), serviceWorkerShell()],
+  plugins: [noNodeCrypto(), passwordDictionaryAsJson(), opaqueWasmAsFile(), preact({ devToolsEnabled: false }), serviceWorkerShell()],
   build: {
     outDir,
     emptyOutDir: true,
@@ -130,8 +153,8 @@ export default defineConfig({
         entryFileNames: (chunk) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js'),
         chunkFileNames: 'assets/[name]-[hash].js',
         assetFileNames: 'assets/[name]-[hash][extname]',
-        // OPAQUE ships its WebAssembly inlined as base64 in JavaScript: keep it in its own chunk,
-        // so the bundle budget can count it apart (it is WASM) and it is cached on its own.
+        // OPAQUE's glue code in its own chunk, loaded with its .wasm file (opaqueWasmAsFile) only
+        // by the screens that sign up or in, and cached on its own.
         manualChunks(id) {
           if (id.includes('@serenity-kit/opaque')) return 'opaque-wasm';
           return undefined;

@@ -73,7 +73,7 @@ export function loadWebBuild(dir: string): Map<string, WebFile> | undefined {
       total += statSync(path).size;
       if (files.size >= MAX_FILES || total > MAX_TOTAL_BYTES) throw new Error(`the web build in ${dir} is larger than expected`);
       const body = readFileSync(path);
-      const compressed = /^(text\/|application\/(json|manifest\+json)|image\/svg)/.test(type) ? gzipSync(body, { level: 9 }) : undefined;
+      const compressed = /^(text\/|application\/(json|manifest\+json|wasm)|image\/svg)/.test(type) ? gzipSync(body, { level: 9 }) : undefined;
       files.set(name, {
         body,
         gzip: compressed !== undefined && compressed.length < body.length ? compressed : undefined,
