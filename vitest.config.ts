@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Two test files at a time, also on two cores: most files wait on servers, child processes and
+    // browsers rather than compute (Vitest's default is one fewer than the cores, here 1).
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [

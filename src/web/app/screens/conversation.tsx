@@ -211,7 +211,8 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
   const [pending, setPending] = useState<MessageViewT[] | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState<string | undefined>(undefined);
-  const [played, setPlayed] = useState<{ id: string; url: string } | undefined>(undefined);
+  // The message just approved stays in the list, with its audio, after the queue no longer holds it.
+  const [played, setPlayed] = useState<{ id: string; url: string; message: MessageViewT } | undefined>(undefined);
   const [version, setVersion] = useState(0);
   useEffect(() => {
     listMessages(who.ctx, { familyId: props.family.familyId, pendingApproval: true, limit: 50 }).then((page) => setPending(page.messages), setError);
@@ -223,25 +224,30 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
       }),
     [props.family.familyId],
   );
-  if (pending === undefined || (pending.length === 0 && error === undefined)) return null;
+  const shown = pending === undefined ? undefined : played === undefined || pending.some((m) => m.messageId === played.id) ? pending : [...pending, played.message];
+  if (shown === undefined || (shown.length === 0 && error === undefined)) return null;
   return (
     <Card title="Waiting for your approval">
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
       <p class="muted">These relatives' messages play on the toy only after a guardian approves them. Approving first checks the message is genuine.</p>
       <ul class="list">
-        {pending.map((m) => (
+        {shown.map((m) => (
           <li key={m.messageId}>
             <span class="grow">
               {senderName(props.family, m.senderId, who.accountId)} · {new Date(m.receivedAt).toLocaleString()}
               {played?.id === m.messageId && <audio controls autoPlay src={played.url} class="wide" />}
             </span>
+            {played?.id === m.messageId && !(pending ?? []).some((p) => p.messageId === m.messageId) ? (
+              <span class="muted">Approved</span>
+            ) : (
             <Button
               busy={busy === m.messageId}
               onClick={() => {
                 setBusy(m.messageId);
                 approveMessage(who.ctx, { familyId: props.family.familyId, messageId: m.messageId })
                   .then((opened) => {
-                    setPlayed({ id: m.messageId, url: URL.createObjectURL(new Blob([opened.audio as Uint8Array<ArrayBuffer>], { type: opened.audioType })) });
+                    if (played !== undefined) URL.revokeObjectURL(played.url);
+                    setPlayed({ id: m.messageId, url: URL.createObjectURL(new Blob([opened.audio as Uint8Array<ArrayBuffer>], { type: opened.audioType })), message: m });
                     setVersion((v) => v + 1);
                   })
                   .catch((caught: unknown) => setError(caught))
@@ -250,7 +256,14 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
             >
               Approve
             </Button>
-            <Button variant="link" onClick={() => void deleteMessage(who.ctx, { familyId: props.family.familyId, messageId: m.messageId }).then(() => setVersion((v) => v + 1), setError)}>
+            )}
+            <Button variant="link" onClick={() =>
+                void deleteMessage(who.ctx, { familyId: props.family.familyId, messageId: m.messageId }).then(() => {
+                  if (played?.id === m.messageId) setPlayed(undefined);
+                  setVersion((v) => v + 1);
+                }, setError)
+              }
+            >
               Delete
             </Button>
           </li>
