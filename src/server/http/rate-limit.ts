@@ -38,43 +38,35 @@ export interface FailureBudget {
 
 const PRUNE_AT = 10_000;
 
-/** A fixed-window counter in memory; windows that ended are pruned when the map grows. */
+type Windows = Map<string, { count: number; resetAt: number }>;
+
+/** Counts one hit on `key` in its fixed window; answers the wait in ms when over `window.max`, else 0. Ended windows are pruned when the map grows. */
+function countHit(windows: Windows, now: number, key: string, window: RateWindow): number {
+  if (windows.size >= PRUNE_AT) {
+    for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k);
+  }
+  let entry = windows.get(key);
+  if (entry === undefined || entry.resetAt <= now) {
+    entry = { count: 0, resetAt: now + window.windowMs };
+    windows.set(key, entry);
+  }
+  entry.count += 1;
+  return entry.count > window.max ? entry.resetAt - now : 0;
+}
+
+/** A fixed-window counter in memory. */
 export function createMemoryRateLimiter(clock: Clock): RateLimiter {
-  const windows = new Map<string, { count: number; resetAt: number }>();
+  const windows: Windows = new Map();
   return {
-    hit(key, window) {
-      const now = clock.now();
-      if (windows.size >= PRUNE_AT) {
-        for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k);
-      }
-      let entry = windows.get(key);
-      if (entry === undefined || entry.resetAt <= now) {
-        entry = { count: 0, resetAt: now + window.windowMs };
-        windows.set(key, entry);
-      }
-      entry.count += 1;
-      return entry.count > window.max ? entry.resetAt - now : 0;
-    },
+    hit: (key, window) => countHit(windows, clock.now(), key, window),
   };
 }
 
-/** A `FailureBudget` in memory: the fixed-window counter of `createMemoryRateLimiter`, which it can also take back. */
+/** A `FailureBudget` in memory: the same fixed-window counter, which it can also take back. */
 export function createMemoryFailureBudget(clock: Clock): FailureBudget {
-  const windows = new Map<string, { count: number; resetAt: number }>();
+  const windows: Windows = new Map();
   return {
-    take(key, window) {
-      const now = clock.now();
-      if (windows.size >= PRUNE_AT) {
-        for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k);
-      }
-      let entry = windows.get(key);
-      if (entry === undefined || entry.resetAt <= now) {
-        entry = { count: 0, resetAt: now + window.windowMs };
-        windows.set(key, entry);
-      }
-      entry.count += 1;
-      return entry.count > window.max ? entry.resetAt - now : 0;
-    },
+    take: (key, window) => countHit(windows, clock.now(), key, window),
     forgive(key) {
       const entry = windows.get(key);
       if (entry !== undefined && entry.resetAt > clock.now() && entry.count > 0) entry.count -= 1;
