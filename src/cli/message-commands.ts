@@ -11,6 +11,7 @@ import { loadFamily, listFamilies, type ClientContext, type OpenedFamily } from 
 import { connectLive, type WebSocketConstructor } from '../client/live.js';
 import { ClientError } from '../client/client-error.js';
 import { approveMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
+import { checkReceipts, receiptSummary } from '../client/receipts.js';
 import { ApiError } from '../client/api.js';
 import { fromBase64Url } from '../crypto/bytes.js';
 import { approveMessage as signApproval, MAX_AUDIO_BYTES, openAndVerifyMessage, type OpenedMessage } from '../crypto/envelope.js';
@@ -76,7 +77,14 @@ async function openForReading(ctx: ClientContext, family: OpenedFamily, view: Me
   if (downloaded.opened.ok || downloaded.opened.code !== 'envelope/needs-approval' || family.self.role !== 'guardian') {
     return { envelope: downloaded.envelope, opened: downloaded.opened, approved: downloaded.opened.ok };
   }
-  const ownApproval = await signApproval({ guardian: ctx.me, messageId: fromBase64Url(view.messageId), ciphertextHash: fromBase64Url(view.ciphertextHash) });
+  const ownApproval = await signApproval({
+    guardian: ctx.me,
+    familyId: family.familyId,
+    messageId: fromBase64Url(view.messageId),
+    ciphertextHash: fromBase64Url(view.ciphertextHash),
+    rosterEpoch: family.roster.epoch,
+    rosterHead: family.roster.headHash,
+  });
   const opened = await openAndVerifyMessage(downloaded.envelope, { roster: family.roster, familyKeyForEpoch: family.keyForEpoch, approvals: [ownApproval], expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) } });
   return { envelope: downloaded.envelope, opened, approved: false };
 }
@@ -119,6 +127,10 @@ interface InboxLine {
   needsApproval: boolean;
   status: string;
   saved: boolean;
+  /** Receipts as verified against the roster: one the server made up or altered has verified false. */
+  receipts: Array<{ by: string; kind: string; at: number; verified: boolean }>;
+  /** For your own messages: Played, Delivered, Sent, or Unverified receipt. */
+  receipt?: string;
   file?: string;
 }
 
@@ -139,15 +151,19 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     needsApproval: view.needsApproval,
     status: opened.ok ? (approved || !view.needsApproval ? 'playable' : 'awaiting approval') : opened.code,
     saved: view.saved,
+    receipts: [],
   };
+  const receipts = await checkReceipts(family.roster, view);
+  line.receipts = receipts.map((r) => ({ by: r.by, kind: r.kind, at: r.at, verified: r.verified }));
+  if (view.senderId === ctx.me.accountId) line.receipt = receiptSummary(receipts, ctx.me.accountId);
   if (opened.ok && saveDir !== undefined) {
     await mkdir(saveDir, { recursive: true, mode: 0o700 });
     const file = join(saveDir, fileNameFor(view, opened.value.audioType));
     await writeFile(file, opened.value.audio, { mode: 0o600 });
     line.file = file;
   }
-  if (opened.ok && view.senderId !== ctx.me.accountId && !view.receipts.some((r) => r.by === ctx.me.accountId && r.kind === 'delivered')) {
-    await markReceipt(ctx, { familyId: family.familyId, messageId: view.messageId, kind: 'delivered' });
+  if (opened.ok && view.senderId !== ctx.me.accountId && !receipts.some((r) => r.by === ctx.me.accountId && r.kind === 'delivered' && r.verified)) {
+    await markReceipt(ctx, { familyId: family.familyId, messageId: view.messageId, kind: 'delivered', family });
   }
   return line;
 }
@@ -157,7 +173,8 @@ function humanLine(family: OpenedFamily, line: InboxLine): string {
   const to = recipientNames(family, line.recipients).join(', ');
   const caption = line.caption === null ? '' : `  “${line.caption}”`;
   const seconds = line.durationMs === null ? '' : `  ${(line.durationMs / 1000).toFixed(1)} s`;
-  return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from} to ${to}${seconds}${caption}  [${line.status}]${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
+  const receipt = line.receipt === undefined ? '' : `  (${line.receipt})`;
+  return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from} to ${to}${seconds}${caption}  [${line.status}]${receipt}${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
 }
 
 /**

@@ -10,6 +10,7 @@ export * from './families.js';
 export * from './invites.js';
 export * from './children.js';
 export * from './messages.js';
+export * from './receipts.js';
 export * from './live.js';
 export * from './vault.js';
 export * from './toys.js';

@@ -5,17 +5,24 @@
  */
 import type { Static } from '@sinclair/typebox';
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
-import { MAX_AUDIO_BYTES, approveMessage as signApproval, openAndVerifyMessage, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
+import { MAX_AUDIO_BYTES, approveMessage as signApproval, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
+import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError } from './api.js';
 import { ClientError } from './client-error.js';
+import { signedReceiptBody } from './receipts.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
 
 export type MessageViewT = Static<typeof MessageView>;
 
 /** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
 const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
+
+// Replaced by refusal-report.ts's reportRefusal once it lands on main.
+async function reportRefusalPending(_api: unknown, _options: { familyId: string; code: string; epoch?: number; messageId?: string }): Promise<boolean> {
+  return Promise.resolve(false);
+}
 
 function assertMessageId(messageId: unknown): asserts messageId is string {
   if (typeof messageId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(messageId)) throw new TypeError('messageId must be a 22-character id');
@@ -61,6 +68,7 @@ export async function sendMessage(
     const sealed = await sealMessage({
       familyId: family.familyId,
       epoch: family.roster.epoch,
+      rosterHead: family.roster.headHash,
       familyKey: family.headKey,
       sender: ctx.me,
       recipients,
@@ -125,7 +133,7 @@ export async function downloadEnvelope(ctx: ClientContext, options: { familyId: 
 function approvalsOf(view: MessageViewT): Approval[] {
   const messageId = fromBase64Url(view.messageId);
   const ciphertextHash = fromBase64Url(view.ciphertextHash);
-  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, signature: fromBase64Url(a.signature) }));
+  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
 }
 
 /** A downloaded message: the server's view, the envelope, and the result of verifying and opening it. */
@@ -144,15 +152,27 @@ export async function downloadAndOpenMessage(
   ctx: ClientContext,
   options: { familyId: string; messageId: string; family?: OpenedFamily; view?: MessageViewT },
 ): Promise<DownloadedMessage> {
-  const family = options.family ?? (await loadFamily(ctx, options.familyId));
+  let family = options.family ?? (await loadFamily(ctx, options.familyId));
   const view = options.view ?? (await getMessage(ctx, options));
   const envelope = await downloadEnvelope(ctx, options);
-  const opened = await openAndVerifyMessage(envelope, {
-    roster: family.roster,
-    familyKeyForEpoch: family.keyForEpoch,
+  const open = (roster: VerifiedRoster, keyForEpoch: OpenedFamily['keyForEpoch']) => openAndVerifyMessage(envelope, {
+    roster,
+    familyKeyForEpoch: keyForEpoch,
     approvals: approvalsOf(view),
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
   });
+  let opened = await open(family.roster, family.keyForEpoch);
+  // The sender (or an approving guardian) signed a newer head than this client holds: fetch and
+  // verify the roster before judging the message, so a server that withholds an entry (one that
+  // removes someone, say) cannot keep this client on the older view.
+  if (!opened.ok && opened.code === 'envelope/roster-behind') {
+    family = await loadFamily(ctx, options.familyId);
+    opened = await open(family.roster, family.keyForEpoch);
+  }
+  if (!opened.ok && opened.code === 'envelope/roster-fork') {
+    const header = parseEnvelopeHeader(envelope);
+    await reportRefusalPending(ctx.api, { familyId: family.familyId, code: opened.code, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId: options.messageId });
+  }
   return { view, envelope, opened };
 }
 
@@ -165,7 +185,14 @@ export async function approveMessage(ctx: ClientContext, options: { familyId: st
   const family = await loadFamily(ctx, options.familyId);
   if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can approve a message');
   const view = await getMessage(ctx, options);
-  const approval = await signApproval({ guardian: ctx.me, messageId: fromBase64Url(view.messageId), ciphertextHash: fromBase64Url(view.ciphertextHash) });
+  const approval = await signApproval({
+    guardian: ctx.me,
+    familyId: family.familyId,
+    messageId: fromBase64Url(view.messageId),
+    ciphertextHash: fromBase64Url(view.ciphertextHash),
+    rosterEpoch: family.roster.epoch,
+    rosterHead: family.roster.headHash,
+  });
   const envelope = await downloadEnvelope(ctx, options);
   const opened = await openAndVerifyMessage(envelope, {
     roster: family.roster,
@@ -174,13 +201,19 @@ export async function approveMessage(ctx: ClientContext, options: { familyId: st
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
   });
   if (!opened.ok) throw new ClientError('client/message-refused', `the message does not verify, so it was not approved (${opened.code})`);
-  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/approvals`, undefined, { signature: toBase64Url(approval.signature) });
+  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/approvals`, undefined, {
+    signature: toBase64Url(approval.signature),
+    rosterEpoch: approval.rosterEpoch,
+    rosterHead: toBase64Url(approval.rosterHead),
+  });
   return opened.value;
 }
 
-/** Records that this account received or played a message. */
-export async function markReceipt(ctx: ClientContext, options: { familyId: string; messageId: string; kind: 'delivered' | 'played' }): Promise<void> {
-  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/receipts`, undefined, { kind: options.kind });
+/** Records, signed by this account at its verified head, that it received or played a message. */
+export async function markReceipt(ctx: ClientContext, options: { familyId: string; messageId: string; kind: 'delivered' | 'played'; family?: OpenedFamily }): Promise<void> {
+  const family = options.family ?? (await loadFamily(ctx, options.familyId));
+  const body = await signedReceiptBody({ signer: { id: ctx.me.accountId, identity: ctx.me.identity }, roster: family.roster, messageId: options.messageId, kind: options.kind, at: Date.now() });
+  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/receipts`, undefined, body);
 }
 
 /** Saves a message (exempt from retention) or unsaves it. */

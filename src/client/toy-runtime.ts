@@ -29,7 +29,7 @@
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
-import { MAX_AUDIO_BYTES, MESSAGE_ID_LENGTH, openAndVerifyMessage, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
+import { MAX_AUDIO_BYTES, MESSAGE_ID_LENGTH, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
 import { unwrapFamilyKey, type WrappedKey } from '../crypto/family-key.js';
 import type { Identity } from '../crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, verifyRoster, type FamilySettings, type RosterAnchor, type Toy, type VerifiedRoster } from '../crypto/roster.js';
@@ -37,9 +37,11 @@ import { FamilyView } from '../protocol/families.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError, NetworkError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
+import { signedReceiptBody } from './receipts.js';
 import { decodeRosterChain } from './toys.js';
 
 type MessageViewT = Static<typeof MessageView>;
+type WireApproval = MessageViewT['approvals'][number];
 
 /** Largest envelope a toy downloads. */
 const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
@@ -74,7 +76,7 @@ export interface InboxRecord {
   notBefore?: number;
   /** The server's description, to check the envelope against when played later (offline). */
   ciphertextHash: string;
-  approvals: Array<{ guardianId: string; signature: string }>;
+  approvals: WireApproval[];
   delivered?: boolean;
   playedReceipt?: boolean;
 }
@@ -138,12 +140,14 @@ export type ToyRefusalCode =
   | 'envelope/no-key'
   | 'envelope/decrypt-failed'
   | 'envelope/needs-approval'
+  | 'envelope/roster-fork'
   | (string & {});
 
 export type ToyDecision =
   | { action: 'play'; message: OpenedMessage; volume: number }
   | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number }
   | { action: 'wait'; reason: 'envelope/needs-approval' }
+  | { action: 'wait'; reason: 'envelope/roster-behind' }
   | { action: 'refuse'; reason: ToyRefusalCode };
 
 /** One line for the toy's log: ids, epochs and codes; never content, keys or tokens. */
@@ -265,10 +269,10 @@ export function quietUntil(settings: FamilySettings, now: number): number | unde
   return Math.floor(now / 60_000) * 60_000 + left * 60_000;
 }
 
-function approvalsOf(view: { messageId: string; ciphertextHash: string; approvals: ReadonlyArray<{ guardianId: string; signature: string }> }): Approval[] {
+function approvalsOf(view: { messageId: string; ciphertextHash: string; approvals: readonly WireApproval[] }): Approval[] {
   const messageId = fromBase64Url(view.messageId);
   const ciphertextHash = fromBase64Url(view.ciphertextHash);
-  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, signature: fromBase64Url(a.signature) }));
+  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
 }
 
 /**
@@ -278,7 +282,7 @@ function approvalsOf(view: { messageId: string; ciphertextHash: string; approval
  */
 export async function decideMessage(
   family: ToyFamily,
-  input: { envelope: Uint8Array; view: { messageId: string; ciphertextHash: string; approvals: ReadonlyArray<{ guardianId: string; signature: string }> }; now: number },
+  input: { envelope: Uint8Array; view: { messageId: string; ciphertextHash: string; approvals: readonly WireApproval[] }; now: number },
 ): Promise<ToyDecision> {
   const { view } = input;
   let messageId: Uint8Array;
@@ -296,6 +300,8 @@ export async function decideMessage(
   });
   if (!opened.ok) {
     if (opened.code === 'envelope/needs-approval') return { action: 'wait', reason: 'envelope/needs-approval' };
+    // Signed by someone who holds a newer roster head: nothing plays until the toy holds it too.
+    if (opened.code === 'envelope/roster-behind') return { action: 'wait', reason: 'envelope/roster-behind' };
     return { action: 'refuse', reason: opened.code };
   }
   const message = opened.value;
@@ -315,6 +321,7 @@ export async function sealToyReply(
   const sealed = await sealMessage({
     familyId: family.familyId,
     epoch: family.roster.epoch,
+    rosterHead: family.roster.headHash,
     familyKey: family.headKey,
     sender: { toyId: device.toyId, identity: device.identity },
     recipients: [family.childId],
@@ -454,7 +461,7 @@ export class ToyRuntime {
       // Older messages waiting for an approval: read each again (an approval may have arrived).
       const listed = new Set(views.map((v) => v.messageId));
       for (const record of Object.values(inbox)) {
-        if (record.status !== 'waiting' || record.reason !== 'envelope/needs-approval' || listed.has(record.messageId)) continue;
+        if (record.status !== 'waiting' || !REREAD.has(record.reason ?? '') || listed.has(record.messageId)) continue;
         try {
           views.push(await this.#api.call('GET', `/v1/families/${family.familyId}/messages/${record.messageId}`, MessageView));
         } catch (error) {
@@ -464,6 +471,12 @@ export class ToyRuntime {
         }
       }
       views.sort((a, b) => a.receivedAt - b.receivedAt || (a.messageId < b.messageId ? -1 : 1));
+      const caughtUp = await this.#catchUpHead(family, inbox, views);
+      if (caughtUp === undefined) {
+        await this.#storage.saveInbox(inbox);
+        return 0;
+      }
+      family = caughtUp;
       for (const view of views) {
         const record = inbox[view.messageId];
         if (record !== undefined && record.status !== 'waiting') continue;
@@ -486,6 +499,8 @@ export class ToyRuntime {
       if (family === undefined) return 0;
       const inbox = await this.#storage.loadInbox();
       let played = 0;
+      // Held back by a newer head the toy could not fetch: nothing from the older view plays.
+      if (Object.values(inbox).some((r) => r.status === 'waiting' && r.reason === 'envelope/roster-behind')) return 0;
       for (const record of Object.values(inbox).sort((a, b) => a.receivedAt - b.receivedAt)) {
         if (record.status !== 'waiting' || record.reason !== 'toy/quiet-hours' || (record.notBefore ?? 0) > this.#now()) continue;
         if (await this.#handle(family, inbox, undefined, record)) played += 1;
@@ -535,6 +550,53 @@ export class ToyRuntime {
     return out.sort((a, b) => a.receivedAt - b.receivedAt || (a.messageId < b.messageId ? -1 : 1));
   }
 
+  /**
+   * Before anything plays: a message (or an approval) signed at a newer roster head than the toy's
+   * means the server may be withholding an entry — the one that removed a relative, say. The toy
+   * fetches the roster; while it still does not hold that head it plays nothing (every pending
+   * message waits as 'envelope/roster-behind', tried again on the next sync) and returns undefined.
+   * The epochs peeked here are unauthenticated and only ever cause a fetch; holding back needs
+   * `openAndVerifyMessage`'s verdict, which rests on the signature of someone the toy knows.
+   */
+  async #catchUpHead(family: ToyFamily, inbox: Record<string, InboxRecord>, views: MessageViewT[]): Promise<ToyFamily | undefined> {
+    const pending = views.filter((v) => (inbox[v.messageId]?.status ?? 'waiting') === 'waiting' && v.senderId !== this.#device.toyId);
+    const newer: Array<{ view: MessageViewT; envelope: Uint8Array }> = [];
+    for (const view of pending) {
+      const envelope = await this.#envelopeOf(family, view.messageId);
+      if (envelope === undefined) continue;
+      const header = parseEnvelopeHeader(envelope);
+      const claimed = Math.max(header.ok ? header.value.epoch : 0, ...view.approvals.map((a) => a.rosterEpoch));
+      if (claimed > family.roster.epoch) newer.push({ view, envelope });
+    }
+    if (newer.length === 0) return family;
+    const fresh = await this.#refresh();
+    let held: MessageViewT | undefined;
+    for (const { view, envelope } of newer) {
+      const decision = await decideMessage(fresh, { envelope, view, now: this.#now() });
+      if (decision.action === 'wait' && decision.reason === 'envelope/roster-behind') held = view;
+    }
+    if (held === undefined) return fresh;
+    for (const view of pending) {
+      inbox[view.messageId] = { ...(inbox[view.messageId] ?? recordOf(view)), approvals: view.approvals, ciphertextHash: view.ciphertextHash, status: 'waiting', reason: 'envelope/roster-behind' };
+    }
+    this.#log({ event: 'waiting', messageId: held.messageId, reason: 'envelope/roster-behind' });
+    return undefined;
+  }
+
+  /** A message's envelope: the stored copy, or downloaded now and kept (undefined when the server will not give it). */
+  async #envelopeOf(family: ToyFamily, messageId: string): Promise<Uint8Array | undefined> {
+    const stored = await this.#storage.loadEnvelope(messageId);
+    if (stored !== undefined) return stored;
+    try {
+      const envelope = await this.#api.download(`/v1/families/${family.familyId}/messages/${messageId}/envelope`, MAX_ENVELOPE_BYTES);
+      await this.#storage.saveEnvelope(messageId, envelope);
+      return envelope;
+    } catch (error) {
+      if (isOffline(error) || isTokenDead(error)) throw error;
+      return undefined;
+    }
+  }
+
   /** Processes one message; true when it played. */
   async #handle(family: ToyFamily, inbox: Record<string, InboxRecord>, view: MessageViewT | undefined, stored?: InboxRecord): Promise<boolean> {
     const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view)), approvals: view.approvals, ciphertextHash: view.ciphertextHash } : stored!;
@@ -552,6 +614,11 @@ export class ToyRuntime {
     }
     const decision = await decideMessage(family, { envelope, view: base, now: this.#now() });
     if (decision.action === 'refuse') {
+      // Evidence that this toy and the sender were shown different chains: tell the guardians.
+      if (decision.reason === 'envelope/roster-fork') {
+        const header = parseEnvelopeHeader(envelope);
+        await reportRefusalPending(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
+      }
       await this.#storage.deleteEnvelope(messageId);
       inbox[messageId] = { ...base, status: 'refused', reason: decision.reason };
       this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: decision.reason });
@@ -559,7 +626,7 @@ export class ToyRuntime {
     }
     // Verified: keep the envelope so it stays playable offline until retention ends.
     await this.#storage.saveEnvelope(messageId, envelope);
-    if (!base.delivered) {
+    if (!base.delivered && !(decision.action === 'wait' && decision.reason === 'envelope/roster-behind')) {
       base.delivered = await this.#receipt(family, messageId, 'delivered');
     }
     if (decision.action === 'wait') {
@@ -581,7 +648,8 @@ export class ToyRuntime {
 
   async #receipt(family: ToyFamily, messageId: string, kind: 'delivered' | 'played'): Promise<boolean> {
     try {
-      await this.#api.call('POST', `/v1/families/${family.familyId}/messages/${messageId}/receipts`, undefined, { kind });
+      const body = await signedReceiptBody({ signer: { id: this.#device.toyId, identity: this.#device.identity }, roster: family.roster, messageId, kind, at: this.#now() });
+      await this.#api.call('POST', `/v1/families/${family.familyId}/messages/${messageId}/receipts`, undefined, body);
       return true;
     } catch (error) {
       if (isTokenDead(error)) throw error;
@@ -667,6 +735,14 @@ export class ToyRuntime {
     }
     throw new ClientError('client/roster-busy', 'the family kept changing epochs; the reply stays queued');
   }
+}
+
+/** Waiting reasons whose messages are read again from the server on every sync. */
+const REREAD = new Set(['envelope/needs-approval', 'envelope/roster-behind']);
+
+// Replaced by refusal-report.ts's reportRefusal once it lands on main.
+async function reportRefusalPending(_api: unknown, _options: { familyId: string; code: string; epoch?: number; messageId?: string }): Promise<boolean> {
+  return Promise.resolve(false);
 }
 
 function quietLabel(settings: FamilySettings): string | null {

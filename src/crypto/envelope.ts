@@ -8,12 +8,17 @@
  *
  * Envelope bytes (all integers big-endian):
  *
- *   header      "BRWM" ‖ u8 version (1)
- *               ‖ u32 len ‖ familyId (UTF-8)     ‖ u64 epoch
+ *   header      "BRWM" ‖ u8 version (2)
+ *               ‖ u32 len ‖ familyId (UTF-8)     ‖ u64 epoch ‖ rosterHead (32 bytes)
  *               ‖ messageId (16 bytes)           ‖ u32 len ‖ senderId (UTF-8)
  *               ‖ u32 count ‖ (u32 len ‖ recipient id)*   ‖ u64 createdAt (ms since 1970)
  *   ciphertext  u32 len ‖ 0x01 ‖ nonce (12) ‖ AES-256-GCM(inner record) ‖ tag (16)
  *   signature   u32 len (64) ‖ Ed25519 signature
+ *
+ * `rosterHead` is `hashRosterEntry` of the sender's verified entry at `epoch` (a sender seals under
+ * its verified head's key, so it is the sender's head): a reader that holds another entry for that
+ * epoch has been shown a different chain than the sender (`envelope/roster-fork`), and one whose
+ * head is older must fetch the roster before it plays anything (`envelope/roster-behind`).
  *
  * The server parses the header without keys (`parseEnvelopeHeader`) to check that an upload matches
  * its route and sender. The inner record is `u8 1 ‖ string audioType ‖ u32 durationMs ‖ u8 hasCaption
@@ -29,11 +34,12 @@ import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './ca
 import { assertIdentity, type Identity } from './identity.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { isVerifiedRoster, type Member, type Toy, type VerifiedRoster } from './roster.js';
+import { compareRosterHead, ROSTER_HEAD_LENGTH, signingKeyKnownAt } from './roster-head.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 import { buf, sha256, subtle } from './webcrypto.js';
 
 const MAGIC = utf8('BRWM');
-const VERSION = 1;
+const VERSION = 2;
 const INNER_VERSION = 1;
 const MESSAGE_KEY_INFO_BYTES = utf8('burrow/message-key/v1');
 export const MESSAGE_ID_LENGTH = 16;
@@ -46,9 +52,11 @@ export const MAX_AUDIO_BYTES = 32 * 1024 * 1024;
 const MAX_CIPHERTEXT_BYTES = MAX_AUDIO_BYTES + MAX_CAPTION_BYTES + MAX_AUDIO_TYPE_BYTES + 64;
 
 export interface EnvelopeHeader {
-  version: 1;
+  version: 2;
   familyId: string;
   epoch: number;
+  /** `hashRosterEntry` of the sender's verified roster entry at `epoch`. */
+  rosterHead: Uint8Array;
   messageId: Uint8Array;
   senderId: string;
   /** Child ids, toy ids or account ids the message is for. */
@@ -81,6 +89,10 @@ export interface Approval {
   guardianId: string;
   messageId: Uint8Array;
   ciphertextHash: Uint8Array;
+  /** The epoch of the guardian's verified roster head when approving. */
+  rosterEpoch: number;
+  /** `hashRosterEntry` of that head. */
+  rosterHead: Uint8Array;
   signature: Uint8Array;
 }
 
@@ -89,7 +101,7 @@ function isId(value: unknown): value is string {
 }
 
 function headerWriter(h: EnvelopeHeader): CanonicalWriter {
-  return new CanonicalWriter().fixed(MAGIC).u8(h.version).string(h.familyId).u64(h.epoch).fixed(h.messageId).string(h.senderId).strings(h.recipients).u64(h.createdAt);
+  return new CanonicalWriter().fixed(MAGIC).u8(h.version).string(h.familyId).u64(h.epoch).fixed(h.rosterHead).fixed(h.messageId).string(h.senderId).strings(h.recipients).u64(h.createdAt);
 }
 
 function readHeader(r: CanonicalReader): EnvelopeHeader | 'envelope/malformed' | 'envelope/unsupported-version' {
@@ -98,17 +110,19 @@ function readHeader(r: CanonicalReader): EnvelopeHeader | 'envelope/malformed' |
   if (version !== VERSION) return 'envelope/unsupported-version';
   const familyId = r.string(MAX_ID_BYTES);
   const epoch = r.u64();
+  const rosterHead = r.fixed(ROSTER_HEAD_LENGTH);
   const messageId = r.fixed(MESSAGE_ID_LENGTH);
   const senderId = r.string(MAX_ID_BYTES);
   const recipients = r.strings(MAX_RECIPIENTS, MAX_ID_BYTES);
   const createdAt = r.u64();
-  const header: EnvelopeHeader = { version: VERSION, familyId, epoch, messageId, senderId, recipients, createdAt };
+  const header: EnvelopeHeader = { version: VERSION, familyId, epoch, rosterHead, messageId, senderId, recipients, createdAt };
   return headerProblem(header) ? 'envelope/malformed' : header;
 }
 
 function headerProblem(h: EnvelopeHeader): string | undefined {
   if (!isId(h.familyId)) return 'familyId';
   if (!Number.isSafeInteger(h.epoch) || h.epoch < 0) return 'epoch';
+  if (!(h.rosterHead instanceof Uint8Array) || h.rosterHead.length !== ROSTER_HEAD_LENGTH) return 'rosterHead';
   if (!(h.messageId instanceof Uint8Array) || h.messageId.length !== MESSAGE_ID_LENGTH) return 'messageId';
   if (!isId(h.senderId)) return 'senderId';
   if (!Array.isArray(h.recipients) || h.recipients.length === 0 || h.recipients.length > MAX_RECIPIENTS) return 'recipients';
@@ -204,6 +218,8 @@ function signedBytes(headerBytes: Uint8Array, ciphertextHash: Uint8Array): Uint8
 export async function sealMessage(options: {
   familyId: string;
   epoch: number;
+  /** `hashRosterEntry` of the sender's verified entry at `epoch` (its head). */
+  rosterHead: Uint8Array;
   familyKey: Uint8Array;
   /** A member (`accountId`) or a toy (`toyId`) with its identity. */
   sender: { accountId: string; identity: Identity } | { toyId: string; identity: Identity };
@@ -225,10 +241,12 @@ export async function sealMessage(options: {
   if (caption !== undefined && (typeof caption !== 'string' || utf8(caption).length > MAX_CAPTION_BYTES)) throw new TypeError('caption must be a string of at most 4096 bytes');
   const messageId = options.messageId ?? randomBytes(MESSAGE_ID_LENGTH);
   assertBytes(messageId, 'messageId', MESSAGE_ID_LENGTH);
+  assertBytes(options.rosterHead, 'rosterHead', ROSTER_HEAD_LENGTH);
   const header: EnvelopeHeader = {
     version: VERSION,
     familyId: options.familyId,
     epoch: options.epoch,
+    rosterHead: options.rosterHead.slice(),
     messageId: messageId.slice(),
     senderId: 'accountId' in sender ? sender.accountId : sender.toyId,
     recipients: [...options.recipients],
@@ -272,27 +290,54 @@ export async function sealMessage(options: {
   return { header, ciphertext, ciphertextHash, signature, bytes };
 }
 
-function approvalBytes(messageId: Uint8Array, ciphertextHash: Uint8Array): Uint8Array {
-  return new CanonicalWriter().fixed(messageId).fixed(ciphertextHash).finish();
+/**
+ * What an approval signs (label `burrow/approval/v2`): u32 len ‖ familyId ‖ messageId (16) ‖
+ * ciphertextHash (32) ‖ u64 rosterEpoch ‖ rosterHead (32) — the exact message, and the head of the
+ * roster the guardian verified when approving, so an approval also exposes a forked chain.
+ */
+function approvalBytes(familyId: string, messageId: Uint8Array, ciphertextHash: Uint8Array, rosterEpoch: number, rosterHead: Uint8Array): Uint8Array {
+  return new CanonicalWriter().string(familyId).fixed(messageId).fixed(ciphertextHash).u64(rosterEpoch).fixed(rosterHead).finish();
 }
 
-/** A guardian approves one exact message (its id and ciphertext hash) from a relative who needs approval. */
-export async function approveMessage(options: { guardian: { accountId: string; identity: Identity }; messageId: Uint8Array; ciphertextHash: Uint8Array }): Promise<Approval> {
-  const { guardian, messageId, ciphertextHash } = options;
+/** A guardian approves one exact message (its id and ciphertext hash) from a relative who needs approval, committing to the guardian's verified head. */
+export async function approveMessage(options: {
+  guardian: { accountId: string; identity: Identity };
+  familyId: string;
+  messageId: Uint8Array;
+  ciphertextHash: Uint8Array;
+  /** The guardian's verified roster head: its epoch and `hashRosterEntry`. */
+  rosterEpoch: number;
+  rosterHead: Uint8Array;
+}): Promise<Approval> {
+  const { guardian, familyId, messageId, ciphertextHash, rosterEpoch, rosterHead } = options;
   assertIdentity(guardian?.identity, 'guardian.identity');
   if (!isId(guardian.accountId)) throw new TypeError('guardian.accountId must be a non-empty string');
+  if (!isId(familyId)) throw new TypeError('familyId must be a non-empty string');
   assertBytes(messageId, 'messageId', MESSAGE_ID_LENGTH);
   assertBytes(ciphertextHash, 'ciphertextHash', 32);
-  const signature = await signLabelled(guardian.identity, SIGNATURE_LABELS.approval, approvalBytes(messageId, ciphertextHash));
-  return { guardianId: guardian.accountId, messageId: messageId.slice(), ciphertextHash: ciphertextHash.slice(), signature };
+  if (!Number.isSafeInteger(rosterEpoch) || rosterEpoch < 0) throw new TypeError('rosterEpoch must be a non-negative integer');
+  assertBytes(rosterHead, 'rosterHead', ROSTER_HEAD_LENGTH);
+  const signature = await signLabelled(guardian.identity, SIGNATURE_LABELS.approval, approvalBytes(familyId, messageId, ciphertextHash, rosterEpoch, rosterHead));
+  return { guardianId: guardian.accountId, messageId: messageId.slice(), ciphertextHash: ciphertextHash.slice(), rosterEpoch, rosterHead: rosterHead.slice(), signature };
 }
 
-/** Whether `signature` is the approval `approveMessage` makes, by the holder of `signingKey`, of this exact message. */
-export async function verifyApprovalSignature(options: { signingKey: Uint8Array; messageId: Uint8Array; ciphertextHash: Uint8Array; signature: Uint8Array }): Promise<boolean> {
-  const { signingKey, messageId, ciphertextHash, signature } = options;
+/** Whether `signature` is the approval `approveMessage` makes, by the holder of `signingKey`, of this exact message and head. */
+export async function verifyApprovalSignature(options: {
+  signingKey: Uint8Array;
+  familyId: string;
+  messageId: Uint8Array;
+  ciphertextHash: Uint8Array;
+  rosterEpoch: number;
+  rosterHead: Uint8Array;
+  signature: Uint8Array;
+}): Promise<boolean> {
+  const { signingKey, familyId, messageId, ciphertextHash, rosterEpoch, rosterHead, signature } = options;
+  if (!isId(familyId)) return false;
   if (!(messageId instanceof Uint8Array) || messageId.length !== MESSAGE_ID_LENGTH) return false;
   if (!(ciphertextHash instanceof Uint8Array) || ciphertextHash.length !== 32) return false;
-  return verifyLabelled({ publicKey: signingKey, label: SIGNATURE_LABELS.approval, message: approvalBytes(messageId, ciphertextHash), signature });
+  if (!Number.isSafeInteger(rosterEpoch) || rosterEpoch < 0) return false;
+  if (!(rosterHead instanceof Uint8Array) || rosterHead.length !== ROSTER_HEAD_LENGTH) return false;
+  return verifyLabelled({ publicKey: signingKey, label: SIGNATURE_LABELS.approval, message: approvalBytes(familyId, messageId, ciphertextHash, rosterEpoch, rosterHead), signature });
 }
 
 type Sender = { kind: 'member'; member: Member } | { kind: 'toy'; toy: Toy };
@@ -327,7 +372,18 @@ function recipientsAllowed(roster: VerifiedRoster, epoch: number, sender: Sender
   });
 }
 
-async function hasValidApproval(roster: VerifiedRoster, approvals: readonly Approval[], messageId: Uint8Array, ciphertextHash: Uint8Array): Promise<boolean> {
+/**
+ * Whether a current guardian approved this exact message: 'approved', or why not. A validly signed
+ * approval whose head contradicts the reader's roster is evidence of a fork ('envelope/roster-fork');
+ * one from a newer head than the reader's means the reader must fetch the roster ('envelope/roster-behind').
+ */
+async function approvalStatus(
+  roster: VerifiedRoster,
+  approvals: readonly Approval[],
+  messageId: Uint8Array,
+  ciphertextHash: Uint8Array,
+): Promise<'approved' | 'envelope/needs-approval' | 'envelope/roster-fork' | 'envelope/roster-behind'> {
+  let problem: 'envelope/needs-approval' | 'envelope/roster-fork' | 'envelope/roster-behind' = 'envelope/needs-approval';
   for (const approval of approvals) {
     if (typeof approval !== 'object' || approval === null) continue;
     // The approver must be a guardian now, not merely when the message was sent.
@@ -335,9 +391,14 @@ async function hasValidApproval(roster: VerifiedRoster, approvals: readonly Appr
     if (!guardian || guardian.role !== 'guardian') continue;
     if (!(approval.messageId instanceof Uint8Array) || !bytesEqual(approval.messageId, messageId)) continue;
     if (!(approval.ciphertextHash instanceof Uint8Array) || !bytesEqual(approval.ciphertextHash, ciphertextHash)) continue;
-    if (await verifyApprovalSignature({ signingKey: guardian.keys.signingKey, messageId, ciphertextHash, signature: approval.signature })) return true;
+    const { rosterEpoch, rosterHead } = approval;
+    if (!(await verifyApprovalSignature({ signingKey: guardian.keys.signingKey, familyId: roster.familyId, messageId, ciphertextHash, rosterEpoch, rosterHead, signature: approval.signature }))) continue;
+    const relation = await compareRosterHead(roster, rosterEpoch, rosterHead);
+    if (relation === 'same' || relation === 'unknown') return 'approved';
+    if (relation === 'fork') problem = 'envelope/roster-fork';
+    else if (problem !== 'envelope/roster-fork') problem = 'envelope/roster-behind';
   }
-  return false;
+  return problem;
 }
 
 function readInner(plaintext: Uint8Array): { audioType: string; durationMs: number; caption?: string; audio: Uint8Array } | undefined {
@@ -381,7 +442,10 @@ async function verifyMessageSignature(key: CryptoKey | undefined, message: Uint8
 
 /**
  * Verifies and opens an envelope against a verified roster. Checks, in order: the format; the
- * family (and the expected family/message id, e.g. from the route); that the epoch exists; that
+ * family (and the expected family/message id, e.g. from the route); that the sender's head
+ * commitment matches the reader's entry at that epoch (else, once signed by a sender the reader
+ * knows, 'envelope/roster-behind' for a newer epoch or 'envelope/roster-fork' for a different
+ * entry — both to be acted on by the caller: fetch the roster, or report the fork); that
  * the sender is a member or toy at that epoch and still in the current roster; that the sender
  * may address every recipient; the signature over header and ciphertext hash; the decryption; and
  * for a relative who needs approval, a current guardian's approval of this exact message.
@@ -406,7 +470,18 @@ export async function openAndVerifyMessage(
   if (header.familyId !== roster.familyId) return fail('envelope/wrong-family');
   if (expected?.familyId !== undefined && header.familyId !== expected.familyId) return fail('envelope/wrong-family');
   if (expected?.messageId !== undefined && !bytesEqual(header.messageId, expected.messageId)) return fail('envelope/id-mismatch');
-  if (header.epoch > roster.epoch || roster.entryAt(header.epoch) === undefined) return fail('envelope/unknown-epoch');
+  const relation = await compareRosterHead(roster, header.epoch, header.rosterHead);
+  if (relation === 'unknown') return fail('envelope/unknown-epoch');
+  if (relation !== 'same') {
+    // The sender saw another chain than this reader: newer (this reader is held back) or different
+    // (a fork). Only a signature by someone this reader knows makes that evidence, so a server
+    // cannot stall a toy or raise an alarm with a made-up header.
+    const knownKey = signingKeyKnownAt(roster, header.epoch, header.senderId);
+    if (knownKey === undefined) return fail(relation === 'behind' ? 'envelope/unknown-epoch' : 'envelope/sender-not-member');
+    const hash = await sha256(ciphertext);
+    if (!(await verifyMessageSignature(await importVerifyingKey(knownKey), signedBytes(headerBytes, hash), signature))) return fail('envelope/bad-signature');
+    return fail(relation === 'behind' ? 'envelope/roster-behind' : 'envelope/roster-fork');
+  }
 
   const sender = findSender(roster, header.epoch, header.senderId);
   if (!sender) return fail('envelope/sender-not-member');
@@ -442,7 +517,8 @@ export async function openAndVerifyMessage(
   if (!inner) return fail('envelope/malformed');
 
   if (sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval) {
-    if (!(await hasValidApproval(roster, options.approvals ?? [], header.messageId, ciphertextHash))) return fail('envelope/needs-approval');
+    const approval = await approvalStatus(roster, options.approvals ?? [], header.messageId, ciphertextHash);
+    if (approval !== 'approved') return fail(approval);
   }
 
   const result: OpenedMessage = {

@@ -11,7 +11,8 @@ import { buf, subtle } from './webcrypto.js';
 export const SIGNATURE_LABELS = {
   rosterEntry: 'burrow/roster-entry/v1',
   message: 'burrow/message/v1',
-  approval: 'burrow/approval/v1',
+  approval: 'burrow/approval/v2',
+  receipt: 'burrow/receipt/v1',
 } as const;
 
 /** Signs `message` under `label` with the identity's Ed25519 key; 64 bytes. */

@@ -14,22 +14,37 @@ import { Base64Url, Id, Timestamp } from './common.js';
 /** A message id: the envelope's 16 random bytes, base64url (22 characters). */
 export const MessageId = Id;
 
-/** An envelope-level signature by a guardian that lets a relative's message play (src/crypto/envelope.ts `Approval`). */
+/** The epoch of a roster head. */
+const RosterEpoch = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+/** `hashRosterEntry` of a roster head, base64url. */
+const RosterHead = Base64Url({ minBytes: 32, maxBytes: 32 });
+const Signature = Base64Url({ minBytes: 64, maxBytes: 64 });
+
+/** An envelope-level signature by a guardian that lets a relative's message play (src/crypto/envelope.ts `Approval`), with the guardian's verified head. */
 export const ApprovalWire = Type.Object(
   {
     guardianId: Id,
-    signature: Base64Url({ minBytes: 64, maxBytes: 64 }),
+    rosterEpoch: RosterEpoch,
+    rosterHead: RosterHead,
+    signature: Signature,
   },
   { additionalProperties: false },
 );
 
 export const ReceiptKind = Type.Union([Type.Literal('delivered'), Type.Literal('played')]);
 
+/** A receipt as relayed: signed by whoever sent it (src/crypto/receipt.ts); clients verify it with `verifyReceipt`. */
 export const ReceiptView = Type.Object({
-  /** The account id or toy id that sent the receipt. */
+  /** The account id or toy id that sent the receipt (the signer). */
   by: Type.String(),
   kind: ReceiptKind,
+  /** When the server recorded it (server clock). */
   at: Timestamp,
+  /** When the signer says it happened (signer's clock, signed). */
+  signedAt: Timestamp,
+  rosterEpoch: RosterEpoch,
+  rosterHead: RosterHead,
+  signature: Signature,
 });
 
 /** What the server knows about a message: ids, sizes, times, receipts. Never content. */
@@ -75,11 +90,14 @@ export const MessageList = Type.Object({
   nextCursor: Type.Optional(Type.String()),
 });
 
-/** POST …/messages/:messageId/receipts */
-export const ReceiptRequest = Type.Object({ kind: ReceiptKind }, { additionalProperties: false });
+/** POST …/messages/:messageId/receipts: a receipt signed by the caller (src/crypto/receipt.ts `signReceipt`). */
+export const ReceiptRequest = Type.Object(
+  { kind: ReceiptKind, signedAt: Timestamp, rosterEpoch: RosterEpoch, rosterHead: RosterHead, signature: Signature },
+  { additionalProperties: false },
+);
 
-/** POST …/messages/:messageId/approvals (guardian): signature from `approveMessage`. */
-export const ApproveRequest = Type.Object({ signature: Base64Url({ minBytes: 64, maxBytes: 64 }) }, { additionalProperties: false });
+/** POST …/messages/:messageId/approvals (guardian): signature from `approveMessage`, with the head it commits to. */
+export const ApproveRequest = Type.Object({ signature: Signature, rosterEpoch: RosterEpoch, rosterHead: RosterHead }, { additionalProperties: false });
 
 /** PUT …/messages/:messageId/saved: saved messages are exempt from retention. */
 export const SaveRequest = Type.Object({ saved: Type.Boolean() }, { additionalProperties: false });

@@ -143,6 +143,11 @@ export interface MessageReceiptsTable {
   by_id: string;
   kind: 'delivered' | 'played';
   at: number;
+  /** The signer's time, its verified head (epoch, base64url hash) and its base64url signature (src/crypto/receipt.ts). */
+  signed_at: number;
+  roster_epoch: number;
+  roster_head: string;
+  signature: string;
 }
 
 export interface MessageApprovalsTable {
@@ -151,6 +156,9 @@ export interface MessageApprovalsTable {
   /** base64url Ed25519 signature (src/crypto/envelope.ts `approveMessage`). */
   signature: string;
   at: number;
+  /** The guardian's verified head the approval commits to: epoch and base64url hash. */
+  roster_epoch: number;
+  roster_head: string;
 }
 
 /** A report from a security researcher, received at `POST /v1/security/reports`. */

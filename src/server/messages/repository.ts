@@ -61,8 +61,8 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     ]);
     return rows.map((row) => ({
       row: normalise(row),
-      receipts: receipts.filter((r) => r.message_id === row.id).map((r) => ({ ...r, at: Number(r.at) })),
-      approvals: approvals.filter((a) => a.message_id === row.id).map((a) => ({ ...a, at: Number(a.at) })),
+      receipts: receipts.filter((r) => r.message_id === row.id).map((r) => ({ ...r, at: Number(r.at), signed_at: Number(r.signed_at), roster_epoch: Number(r.roster_epoch) })),
+      approvals: approvals.filter((a) => a.message_id === row.id).map((a) => ({ ...a, at: Number(a.at), roster_epoch: Number(a.roster_epoch) })),
     }));
   }
 

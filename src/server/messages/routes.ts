@@ -115,13 +115,13 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
 
   app.post('/v1/families/:familyId/messages/:messageId/receipts', {
     schema: { params: MessageParams, body: ReceiptRequest, response: { 200: MessageView } },
-    config: { authenticated: true, toys: 'also', summary: 'Record that you received or played a message', problems: ['burrow/not-found'] },
-  }, async (request) => messages.addReceipt(principalOf(request), request.params.familyId, request.params.messageId, request.body.kind));
+    config: { authenticated: true, toys: 'also', summary: 'Record that you received or played a message, signed (src/crypto/receipt.ts)', problems: ['burrow/not-found', 'burrow/invalid-receipt'] },
+  }, async (request) => messages.addReceipt(principalOf(request), request.params.familyId, request.params.messageId, request.body));
 
   app.post('/v1/families/:familyId/messages/:messageId/approvals', {
     schema: { params: MessageParams, body: ApproveRequest, response: { 200: MessageView } },
     config: { authenticated: true, summary: "Approve a relative's message (guardians): the signature from approveMessage", problems: ['burrow/not-found', 'burrow/forbidden', 'burrow/invalid-approval', 'burrow/conflict'] },
-  }, async (request) => messages.approve(memberOf(request), request.params.familyId, request.params.messageId, request.body.signature));
+  }, async (request) => messages.approve(memberOf(request), request.params.familyId, request.params.messageId, request.body));
 
   app.put('/v1/families/:familyId/messages/:messageId/saved', {
     schema: { params: MessageParams, body: SaveRequest, response: { 200: MessageView } },

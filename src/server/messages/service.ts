@@ -8,6 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { bytesEqual, concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../../crypto/bytes.js';
 import { parseEnvelopePrefix, verifyApprovalSignature, type EnvelopePrefix } from '../../crypto/envelope.js';
+import { verifyReceiptSignature } from '../../crypto/receipt.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import { isUniqueViolation } from '../../storage/errors.js';
@@ -40,8 +41,28 @@ export interface MessageViewData {
   expiresAt?: number;
   saved: boolean;
   needsApproval: boolean;
-  approvals: Array<{ guardianId: string; signature: string }>;
-  receipts: Array<{ by: string; kind: 'delivered' | 'played'; at: number }>;
+  approvals: Array<{ guardianId: string; rosterEpoch: number; rosterHead: string; signature: string }>;
+  receipts: Array<{ by: string; kind: 'delivered' | 'played'; at: number; signedAt: number; rosterEpoch: number; rosterHead: string; signature: string }>;
+}
+
+/** A receipt as the caller signed it (src/crypto/receipt.ts); the signer is the caller. */
+export interface ReceiptInput {
+  kind: 'delivered' | 'played';
+  signedAt: number;
+  rosterEpoch: number;
+  /** base64url */
+  rosterHead: string;
+  /** base64url */
+  signature: string;
+}
+
+/** An approval as the guardian signed it (src/crypto/envelope.ts `approveMessage`). */
+export interface ApprovalInput {
+  rosterEpoch: number;
+  /** base64url */
+  rosterHead: string;
+  /** base64url */
+  signature: string;
 }
 
 export interface UploadInput {
@@ -67,8 +88,8 @@ export interface MessagesService extends FamilyPurger {
   get(principal: Principal, familyId: string, messageId: string): Promise<MessageViewData>;
   /** The stored envelope, streamed. */
   envelope(principal: Principal, familyId: string, messageId: string): Promise<{ size: number; body: Readable }>;
-  addReceipt(principal: Principal, familyId: string, messageId: string, kind: 'delivered' | 'played'): Promise<MessageViewData>;
-  approve(principal: Principal, familyId: string, messageId: string, signature: string): Promise<MessageViewData>;
+  addReceipt(principal: Principal, familyId: string, messageId: string, receipt: ReceiptInput): Promise<MessageViewData>;
+  approve(principal: Principal, familyId: string, messageId: string, approval: ApprovalInput): Promise<MessageViewData>;
   setSaved(principal: Principal, familyId: string, messageId: string, saved: boolean): Promise<MessageViewData>;
   delete(principal: Principal, familyId: string, messageId: string): Promise<void>;
 }
@@ -81,7 +102,7 @@ export interface MessagesServiceDeps {
   clock: Clock;
   /** Largest envelope accepted. */
   maxMessageBytes: number;
-  /** The Ed25519 public key of an account, for checking approvals. */
+  /** The Ed25519 public key of an account, for checking approvals and members' receipts. */
   signingKeyOf(accountId: string): Promise<Uint8Array | undefined>;
   /** Where failures that must not fail the request (an event not published, a blob not removed) are reported. */
   warn(message: string, error: unknown): void;
@@ -134,8 +155,8 @@ export function toMessageView(record: MessageRecord): MessageViewData {
     receivedAt: row.received_at,
     saved: row.saved === 1,
     needsApproval: row.needs_approval === 1,
-    approvals: record.approvals.map((a) => ({ guardianId: a.guardian_id, signature: a.signature })),
-    receipts: record.receipts.map((r) => ({ by: r.by_id, kind: r.kind, at: r.at })),
+    approvals: record.approvals.map((a) => ({ guardianId: a.guardian_id, rosterEpoch: a.roster_epoch, rosterHead: a.roster_head, signature: a.signature })),
+    receipts: record.receipts.map((r) => ({ by: r.by_id, kind: r.kind, at: r.at, signedAt: r.signed_at, rosterEpoch: r.roster_epoch, rosterHead: r.roster_head, signature: r.signature })),
   };
   if (row.expires_at !== null) view.expiresAt = row.expires_at;
   return view;
@@ -361,27 +382,58 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
       return read;
     },
 
-    async addReceipt(principal, familyId, messageId, kind) {
+    async addReceipt(principal, familyId, messageId, receipt) {
       const { record } = await visibleRecord(principal, familyId, messageId);
-      const added = await repository.addReceipt({ message_id: messageId, by_id: principal.id, kind, at: clock.now() });
+      const { kind } = receipt;
+      // Clients verify every receipt against their roster; checking a member's here as well keeps
+      // a bad one from being stored at all. A toy's key lives only in the signed roster, so a
+      // toy's receipt is left to the clients.
+      if (principal.kind === 'member') {
+        const signingKey = await deps.signingKeyOf(principal.id);
+        const valid = signingKey !== undefined && await verifyReceiptSignature({
+          familyId,
+          messageId: fromBase64Url(messageId),
+          kind,
+          signerId: principal.id,
+          rosterEpoch: receipt.rosterEpoch,
+          rosterHead: fromBase64Url(receipt.rosterHead),
+          at: receipt.signedAt,
+          signature: fromBase64Url(receipt.signature),
+        }, signingKey);
+        if (!valid) throw new BurrowError('burrow/invalid-receipt');
+      }
+      const added = await repository.addReceipt({
+        message_id: messageId,
+        by_id: principal.id,
+        kind,
+        at: clock.now(),
+        signed_at: receipt.signedAt,
+        roster_epoch: receipt.rosterEpoch,
+        roster_head: receipt.rosterHead,
+        signature: receipt.signature,
+      });
       if (!added) throw notFound();
       await publish(familyId, 'receipt', { ...eventBase(record), by: principal.id, kind });
       return reread(familyId, messageId);
     },
 
-    async approve(principal, familyId, messageId, signature) {
+    async approve(principal, familyId, messageId, approval) {
+      const { signature, rosterEpoch, rosterHead } = approval;
       const { membership, record } = await visibleRecord(principal, familyId, messageId);
       if (membership.role !== 'guardian') throw new BurrowError('burrow/forbidden', 'Only a guardian approves messages');
       if (record.row.needs_approval !== 1) throw new BurrowError('burrow/conflict', 'This message needs no approval');
       const signingKey = await deps.signingKeyOf(principal.id);
       const valid = signingKey !== undefined && await verifyApprovalSignature({
         signingKey,
+        familyId,
         messageId: fromBase64Url(messageId),
         ciphertextHash: fromBase64Url(record.row.ciphertext_hash),
+        rosterEpoch,
+        rosterHead: fromBase64Url(rosterHead),
         signature: fromBase64Url(signature),
       });
       if (!valid) throw new BurrowError('burrow/invalid-approval');
-      const added = await repository.addApproval({ message_id: messageId, guardian_id: principal.id, signature, at: clock.now() });
+      const added = await repository.addApproval({ message_id: messageId, guardian_id: principal.id, signature, at: clock.now(), roster_epoch: rosterEpoch, roster_head: rosterHead });
       if (!added) throw notFound();
       await publish(familyId, 'approval', { ...eventBase(record), guardianId: principal.id });
       return reread(familyId, messageId);

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { loadFamily, type OpenedFamily } from '../../../client/families.js';
 import { approveMessage, deleteMessage, downloadAndOpenMessage, listAllMessages, listMessages, markReceipt, saveMessage, sendMessage, type MessageViewT } from '../../../client/messages.js';
 import { ClientError } from '../../../client/client-error.js';
+import { checkReceipts, receiptSummary } from '../../../client/receipts.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
@@ -68,7 +69,7 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; autoPlay?: bo
             class="wide"
             data-testid="message-audio"
             onPlay={() => {
-              if (props.view.senderId !== who.accountId) void markReceipt(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, kind: 'played' }).catch(() => undefined);
+              if (props.view.senderId !== who.accountId) void markReceipt(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, kind: 'played', family: props.family }).catch(() => undefined);
             }}
           />
           {info !== undefined && <span class="muted">{formatDuration(info.durationMs)}{info.caption ? ` · ${info.caption}` : ''}</span>}
@@ -78,11 +79,24 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; autoPlay?: bo
   );
 }
 
-function receiptsOf(view: MessageViewT, me: string): string {
-  const others = view.receipts.filter((r) => r.by !== me);
-  if (others.some((r) => r.kind === 'played')) return 'Played';
-  if (others.some((r) => r.kind === 'delivered')) return 'Delivered';
-  return 'Sent';
+/** The receipt line of one's own message, from receipts verified against the roster (a made-up one shows as unverified, never as Played). */
+function ReceiptLine(props: { family: OpenedFamily; view: MessageViewT; me: string }) {
+  const [summary, setSummary] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    let live = true;
+    void checkReceipts(props.family.roster, props.view).then((checked) => {
+      if (live) setSummary(receiptSummary(checked, props.me));
+    });
+    return () => {
+      live = false;
+    };
+  }, [props.family, props.view, props.me]);
+  if (summary === undefined) return null;
+  return (
+    <span class="muted" data-testid="receipt" data-verified={summary === 'Unverified receipt' ? 'false' : 'true'}>
+      {summary}
+    </span>
+  );
 }
 
 function MessageItem(props: { family: OpenedFamily; view: MessageViewT; onChanged: () => void }) {
@@ -109,7 +123,7 @@ function MessageItem(props: { family: OpenedFamily; view: MessageViewT; onChange
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
       <Player family={family} view={view} />
       <div class="button-row">
-        {mine && <span class="muted" data-testid="receipt">{receiptsOf(view, who.accountId)}</span>}
+        {mine && <ReceiptLine family={family} view={view} me={who.accountId} />}
         <Button variant="link" busy={busy === 'save'} onClick={() => act('save', () => saveMessage(who.ctx, { familyId: family.familyId, messageId: view.messageId, saved: !view.saved }))}>
           {view.saved ? 'Saved ★ (unsave)' : 'Save'}
         </Button>
@@ -149,7 +163,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
       // Receipts: everything listed here reached this device.
       for (const m of list) {
         if (m.senderId !== who.accountId && !m.receipts.some((r) => r.by === who.accountId)) {
-          void markReceipt(who.ctx, { familyId: props.familyId, messageId: m.messageId, kind: 'delivered' }).catch(() => undefined);
+          void markReceipt(who.ctx, { familyId: props.familyId, messageId: m.messageId, kind: 'delivered', family: f }).catch(() => undefined);
         }
       }
     })().catch((caught: unknown) => {
