@@ -44,11 +44,12 @@ export default defineConfig({
           name: 'crypto-browser',
           include: ['test/crypto/**/*.test.ts'],
           setupFiles: ['test/browser/in-chromium.setup.ts'],
+          // The browser's API server listens on loopback only.
+          api: { host: '127.0.0.1' },
           browser: {
             enabled: true,
             headless: true,
             screenshotFailures: false,
-            api: { host: '127.0.0.1' },
             provider: playwright({
               launchOptions: {
                 executablePath: '/usr/bin/chromium',

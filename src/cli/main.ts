@@ -4,6 +4,7 @@
  * server, crypto or database code behind it) is loaded only when its command runs, so a toy or a
  * member command does not pay for the server's start-up; `--help` and unknown commands load them all.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 
 type Register = (program: Command) => void;
@@ -24,16 +25,24 @@ const groups: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Regi
   { names: ['migrate-store'], load: async () => [(await import('./migrate-store-command.js')).registerMigrateStoreCommand] },
 ];
 
+/** The version of the package this command came from (its package.json, beside dist/). */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof manifest.version === 'string' ? manifest.version : 'unknown';
+}
+
 const program = new Command();
 program
   .name('burrow')
   .description('Burrow: end-to-end encrypted voice messages for connected toys.')
+  .version(packageVersion(), '-V, --version', 'print the version of Burrow and exit')
   .showHelpAfterError('(run with --help for usage)')
   .enablePositionalOptions();
 
 const first = process.argv[2];
 const wanted = groups.find((group) => first !== undefined && group.names.includes(first));
-// In the order above, so `burrow --help` lists the commands as before.
-for (const group of wanted === undefined ? groups : [wanted]) for (const register of await group.load()) register(program);
+const versionOnly = first === '--version' || first === '-V';
+// In the order above, so `burrow --help` lists the commands as before; `--version` needs none.
+for (const group of versionOnly ? [] : wanted === undefined ? groups : [wanted]) for (const register of await group.load()) register(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 /**
  * A small typed HTTP client for Burrow's `/v1` API over the global `fetch`, so it runs unchanged
- * in Node 20 and in browsers. Every answer is checked against its TypeBox schema before use: a
+ * in Node and in browsers. Every answer is checked against its TypeBox schema before use: a
  * hostile or broken server cannot hand the caller a value of the wrong shape.
  */
 import type { Static, TSchema } from '@sinclair/typebox';

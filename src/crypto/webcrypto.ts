@@ -1,6 +1,6 @@
 /**
  * Small adapters over WebCrypto (`globalThis.crypto.subtle`), shared by the crypto core.
- * Node 20 and Chromium both provide every algorithm used here without flags.
+ * Node (22+) and Chromium both provide every algorithm used here without flags.
  */
 
 /** The platform's SubtleCrypto. */

@@ -1,5 +1,6 @@
 /** The versioned migration runner, on Kysely's `Migrator`, for every SQL adapter. */
-import { Migrator, type Kysely, type MigrationResultSet } from 'kysely';
+import type { Kysely } from 'kysely';
+import { Migrator, type MigrationResultSet } from 'kysely/migration';
 import { migrations } from './migrations/index.js';
 
 function migratorFor<DB>(db: Kysely<DB>): Migrator {

@@ -115,8 +115,11 @@ describe('supply chain', () => {
       // Cross-check the lock against what is installed: a package whose manifest has an install hook.
       const manifest = join(root, path, 'package.json');
       if (!existsSync(manifest)) continue;
-      const scripts = (JSON.parse(readFileSync(manifest, 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
-      if (['preinstall', 'install', 'postinstall'].some((hook) => hook in scripts) || existsSync(join(root, path, 'binding.gyp'))) withScripts.add(nameOf(path));
+      const { scripts = {}, gypfile } = JSON.parse(readFileSync(manifest, 'utf8')) as { scripts?: Record<string, string>; gypfile?: boolean };
+      // npm runs `node-gyp rebuild` for a binding.gyp unless the manifest says `gypfile: false`
+      // (better-sqlite3 13 ships prebuilt N-API binaries and says so).
+      const builds = existsSync(join(root, path, 'binding.gyp')) && gypfile !== false;
+      if (['preinstall', 'install', 'postinstall'].some((hook) => hook in scripts) || builds) withScripts.add(nameOf(path));
     }
     expect([...withScripts].sort(), 'packages with install scripts must be listed in package.json allowScripts').toEqual(allowed);
     recordFigures('supplyChainScripts', { packagesWithInstallScripts: [...withScripts].sort(), allowed });

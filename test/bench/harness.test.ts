@@ -21,7 +21,7 @@ describe('bench harness', () => {
     dir = mkdtempSync(join('dist', 'bench-smoke-'));
     await build({
       entryPoints: ['bench/run.ts', 'bench/harness/probe.ts'],
-      bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node20',
+      bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node22',
       outdir: dir, outExtension: { '.js': '.mjs' }, entryNames: '[name]', logLevel: 'warning',
     });
   });

@@ -1,5 +1,5 @@
 /** Every migration, in order. Names are permanent: never rename or edit a released migration; add a new one. */
-import type { Migration } from 'kysely';
+import type { Migration } from 'kysely/migration';
 import * as m0001 from './0001-accounts.js';
 import * as m0002 from './0002-families.js';
 import * as m0003 from './0003-messages.js';
