@@ -77,7 +77,7 @@ async function openForReading(ctx: ClientContext, family: OpenedFamily, view: Me
     return { envelope: downloaded.envelope, opened: downloaded.opened, approved: downloaded.opened.ok };
   }
   const ownApproval = await signApproval({ guardian: ctx.me, messageId: fromBase64Url(view.messageId), ciphertextHash: fromBase64Url(view.ciphertextHash) });
-  const opened = await openAndVerifyMessage(downloaded.envelope, { roster: family.roster, familyKeyForEpoch: family.keyForEpoch, approvals: [ownApproval], expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) } });
+  const opened = await openAndVerifyMessage(downloaded.envelope, { roster: family.roster, familyKeyForEpoch: family.keyForEpoch, approvals: [ownApproval], expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) }, age: { now: Date.now() } });
   return { envelope: downloaded.envelope, opened, approved: false };
 }
 
@@ -135,9 +135,10 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     caption: opened.ok ? (opened.value.caption ?? null) : null,
     audioType: opened.ok ? opened.value.audioType : null,
     durationMs: opened.ok ? opened.value.durationMs : null,
-    playable: opened.ok && (approved || !view.needsApproval),
+    // Judged from the verified roster alone (openForReading), never the server's needsApproval.
+    playable: opened.ok && approved,
     needsApproval: view.needsApproval,
-    status: opened.ok ? (approved || !view.needsApproval ? 'playable' : 'awaiting approval') : opened.code,
+    status: opened.ok ? (approved ? 'playable' : 'awaiting approval') : opened.code,
     saved: view.saved,
   };
   if (opened.ok && saveDir !== undefined) {
@@ -347,7 +348,7 @@ export function registerMessageCommands(program: Command): void {
               caption: opened.value.caption ?? null,
               audioType: opened.value.audioType,
               durationMs: opened.value.durationMs,
-              approved: approved || !view.needsApproval,
+              approved,
               file: `${family.familyId}/${name}`,
               bytes: opened.value.audio.length,
               sha256: sha256Hex(opened.value.audio),

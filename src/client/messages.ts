@@ -138,7 +138,9 @@ export interface DownloadedMessage {
 /**
  * Downloads a message and verifies and opens it against the verified roster with the family
  * keys this account holds and the guardians' approvals. `opened.ok` means playable: signed by a
- * current member allowed to address its recipients, decrypted, and approved where required.
+ * current member allowed, as the head describes them, to address its recipients, not dated beyond
+ * the clock skew ahead, decrypted, and approved by a guardian of the head where the head requires
+ * it. Retention is not applied: a member reads history, messages a guardian saved included.
  */
 export async function downloadAndOpenMessage(
   ctx: ClientContext,
@@ -152,6 +154,7 @@ export async function downloadAndOpenMessage(
     familyKeyForEpoch: family.keyForEpoch,
     approvals: approvalsOf(view),
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
+    age: { now: Date.now() },
   });
   return { view, envelope, opened };
 }
@@ -172,6 +175,7 @@ export async function approveMessage(ctx: ClientContext, options: { familyId: st
     familyKeyForEpoch: family.keyForEpoch,
     approvals: [approval],
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
+    age: { now: Date.now() },
   });
   if (!opened.ok) throw new ClientError('client/message-refused', `the message does not verify, so it was not approved (${opened.code})`);
   await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/approvals`, undefined, { signature: toBase64Url(approval.signature) });

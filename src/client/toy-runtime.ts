@@ -21,11 +21,18 @@
  * toy must be in the head with its own keys, else it was removed and stops (`client/toy-removed`).
  * A roster that does not verify is refused and the toy keeps the one (and the settings) it had.
  *
- * A message plays only if `openAndVerifyMessage` accepts it (sender a member or toy of the roster at
- * the message's epoch and still in it, allowed to address its recipients, signature, decryption,
- * a current guardian's approval for a relative who needs one), it is addressed to this toy's child
- * or to this toy, the envelope is the one the server described (id and ciphertext hash), and it is
- * not quiet time (then it waits). Every refusal carries a reason code.
+ * A message plays only if `openAndVerifyMessage` accepts it against the head (sender in the
+ * message's epoch and in the head, judged by the head entry: role, children, approval by a guardian
+ * of the head; signature; signed createdAt neither past the head's signed retention nor beyond the
+ * clock skew ahead, by the toy's own clock; decryption), it is addressed to this toy's child or to
+ * this toy, under the id the server listed, and it is not quiet time (then it waits). Every refusal
+ * carries a reason code.
+ *
+ * Replay: the toy remembers every message id it handled until the signed createdAt (or, for one that
+ * never verified, when the toy first saw it) plus the longest signed retention in its chain has
+ * passed by its own clock, and refuses any message older than the head's retention, so a message
+ * it forgot can never play again. No server-sent field (expiry, list order, hash, recipients)
+ * decides what plays or when the toy forgets.
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
@@ -63,16 +70,22 @@ export interface ToyTrust {
 /** What the toy remembers of one message. */
 export interface InboxRecord {
   messageId: string;
+  /** As the server listed it: for the log only. */
   senderId: string;
+  /** As the server listed it: the order messages are tried in, nothing more. */
   receivedAt: number;
-  /** When retention deletes it on the server; the toy forgets it then too. */
-  expiresAt: number;
+  /** When this toy first saw the message listed, by its own clock. */
+  seenAt: number;
+  /** The signed creation time, once the envelope verified: retention counts from it. */
+  createdAt?: number;
+  /** The envelope was deleted because the signed retention passed; the id is still remembered. */
+  envelopeDeleted?: true;
   /** played: done; refused: never plays (reason); waiting: quiet hours or approval, tried again later. */
   status: 'played' | 'refused' | 'waiting' | 'own';
   reason?: string;
   /** For `waiting` in quiet hours: not before this time. */
   notBefore?: number;
-  /** The server's description, to check the envelope against when played later (offline). */
+  /** As the server described it: what the relayed approvals are checked against (they sign it). */
   ciphertextHash: string;
   approvals: Array<{ guardianId: string; signature: string }>;
   delivered?: boolean;
@@ -124,7 +137,8 @@ export interface ToyFamily {
 /** Why a toy did not play a message. Envelope codes come from `openAndVerifyMessage`. */
 export type ToyRefusalCode =
   | 'toy/not-for-this-toy'
-  | 'toy/hash-mismatch'
+  | 'toy/own-message'
+  | 'toy/withdrawn'
   | 'toy/download-failed'
   | 'envelope/malformed'
   | 'envelope/unsupported-version'
@@ -138,11 +152,13 @@ export type ToyRefusalCode =
   | 'envelope/no-key'
   | 'envelope/decrypt-failed'
   | 'envelope/needs-approval'
+  | 'envelope/expired'
+  | 'envelope/from-the-future'
   | (string & {});
 
 export type ToyDecision =
   | { action: 'play'; message: OpenedMessage; volume: number }
-  | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number }
+  | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number; createdAt: number }
   | { action: 'wait'; reason: 'envelope/needs-approval' }
   | { action: 'refuse'; reason: ToyRefusalCode };
 
@@ -272,9 +288,10 @@ function approvalsOf(view: { messageId: string; ciphertextHash: string; approval
 }
 
 /**
- * Decides whether the toy plays an envelope the server described with `view`: verified against
- * the toy's roster, addressed to its child or itself, the envelope the server described, not in
- * quiet hours. Never throws on a bad envelope.
+ * Decides whether the toy plays an envelope listed under `view.messageId`: verified against the
+ * head of the toy's roster with the toy's clock `now` (signed retention, clock skew), addressed to
+ * its child or itself and not by itself, not in quiet hours. Of `view`, only the id (which the
+ * envelope must carry) and the approvals (which must verify) count. Never throws on a bad envelope.
  */
 export async function decideMessage(
   family: ToyFamily,
@@ -293,6 +310,7 @@ export async function decideMessage(
     familyKeyForEpoch: family.keyForEpoch,
     approvals: approvalsOf(view),
     expected: { familyId: family.familyId, messageId },
+    age: { now: input.now, retentionDays: family.settings.retentionDays },
   });
   if (!opened.ok) {
     if (opened.code === 'envelope/needs-approval') return { action: 'wait', reason: 'envelope/needs-approval' };
@@ -300,9 +318,10 @@ export async function decideMessage(
   }
   const message = opened.value;
   if (!message.header.recipients.some((r) => r === family.childId || r === family.toyId)) return { action: 'refuse', reason: 'toy/not-for-this-toy' };
-  if (toBase64Url(message.ciphertextHash) !== view.ciphertextHash) return { action: 'refuse', reason: 'toy/hash-mismatch' };
+  // The toy's own reply, listed under another sender's name: never played back to the child.
+  if (message.sender.kind === 'toy' && message.sender.id === family.toyId) return { action: 'refuse', reason: 'toy/own-message' };
   const until = quietUntil(family.settings, input.now);
-  if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until };
+  if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until, createdAt: message.header.createdAt };
   return { action: 'play', message, volume: family.settings.volumeLimit };
 }
 
@@ -459,8 +478,11 @@ export class ToyRuntime {
           views.push(await this.#api.call('GET', `/v1/families/${family.familyId}/messages/${record.messageId}`, MessageView));
         } catch (error) {
           if (!(error instanceof ApiError && error.status === 404)) throw error;
-          delete inbox[record.messageId];
+          // Deleted before a guardian approved it. The id stays remembered (until its retention
+          // passes, like every other), so the message cannot come back later and play.
+          inbox[record.messageId] = { ...record, status: 'refused', reason: 'toy/withdrawn' };
           await this.#storage.deleteEnvelope(record.messageId);
+          this.#log({ event: 'refused', messageId: record.messageId, senderId: record.senderId, reason: 'toy/withdrawn' });
         }
       }
       views.sort((a, b) => a.receivedAt - b.receivedAt || (a.messageId < b.messageId ? -1 : 1));
@@ -468,7 +490,7 @@ export class ToyRuntime {
         const record = inbox[view.messageId];
         if (record !== undefined && record.status !== 'waiting') continue;
         if (view.senderId === this.#device.toyId) {
-          inbox[view.messageId] = { ...recordOf(view), status: 'own' };
+          inbox[view.messageId] = { ...recordOf(view, this.#now()), status: 'own' };
           continue;
         }
         if (await this.#handle(family, inbox, view)) played += 1;
@@ -502,18 +524,43 @@ export class ToyRuntime {
     return times.length === 0 ? undefined : Math.min(...times);
   }
 
-  /** Forgets messages whose retention ended (the server deleted them too). */
+  /**
+   * Applies the signed retention by the toy's own clock, never by the server's expiry: once a
+   * message's signed createdAt plus the head's retention has passed, its envelope is deleted (a
+   * message still waiting is refused as expired); once the longest retention in the verified chain
+   * has passed too, its id is forgotten. A message that old is refused if it comes again, even
+   * after the retention was raised. Records of messages that never verified count from when the
+   * toy first saw them. Returns how many ids were forgotten.
+   */
   expire(): Promise<number> {
     return this.#serial(async () => {
+      const family = this.#family;
+      if (family === undefined) return 0;
+      const now = this.#now();
+      const keepMs = family.settings.retentionDays * DAY;
+      const rememberMs = Math.max(...family.roster.entries.map((e) => e.settings.retentionDays)) * DAY;
       const inbox = await this.#storage.loadInbox();
       let removed = 0;
+      let changed = false;
       for (const record of Object.values(inbox)) {
-        if (record.expiresAt > this.#now()) continue;
+        const from = record.createdAt ?? record.seenAt;
+        if (now >= from + rememberMs) {
+          await this.#storage.deleteEnvelope(record.messageId);
+          delete inbox[record.messageId];
+          removed += 1;
+          continue;
+        }
+        if (now < from + keepMs || record.envelopeDeleted) continue;
         await this.#storage.deleteEnvelope(record.messageId);
-        delete inbox[record.messageId];
-        removed += 1;
+        record.envelopeDeleted = true;
+        if (record.status === 'waiting') {
+          record.status = 'refused';
+          record.reason = 'envelope/expired';
+          delete record.notBefore;
+        }
+        changed = true;
       }
-      if (removed > 0) await this.#storage.saveInbox(inbox);
+      if (removed > 0 || changed) await this.#storage.saveInbox(inbox);
       return removed;
     });
   }
@@ -537,7 +584,7 @@ export class ToyRuntime {
 
   /** Processes one message; true when it played. */
   async #handle(family: ToyFamily, inbox: Record<string, InboxRecord>, view: MessageViewT | undefined, stored?: InboxRecord): Promise<boolean> {
-    const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view)), approvals: view.approvals, ciphertextHash: view.ciphertextHash } : stored!;
+    const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, ciphertextHash: view.ciphertextHash } : stored!;
     const messageId = base.messageId;
     let envelope = await this.#storage.loadEnvelope(messageId);
     if (envelope === undefined) {
@@ -559,6 +606,8 @@ export class ToyRuntime {
     }
     // Verified: keep the envelope so it stays playable offline until retention ends.
     await this.#storage.saveEnvelope(messageId, envelope);
+    if (decision.action === 'play') base.createdAt = decision.message.header.createdAt;
+    else if (decision.reason === 'toy/quiet-hours') base.createdAt = decision.createdAt;
     if (!base.delivered) {
       base.delivered = await this.#receipt(family, messageId, 'delivered');
     }
@@ -674,12 +723,13 @@ function quietLabel(settings: FamilySettings): string | null {
   return q === undefined ? null : `${q.start}-${q.end} ${q.timeZone}`;
 }
 
-function recordOf(view: MessageViewT): InboxRecord {
+/** A new record for a listed message; `seenAt` is the toy's clock, the rest the server's description. */
+function recordOf(view: MessageViewT, seenAt: number): InboxRecord {
   return {
     messageId: view.messageId,
     senderId: view.senderId,
     receivedAt: view.receivedAt,
-    expiresAt: view.expiresAt ?? view.receivedAt + 365 * DAY,
+    seenAt,
     status: 'waiting',
     ciphertextHash: view.ciphertextHash,
     approvals: view.approvals,
