@@ -11,6 +11,7 @@ import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.
 import { ApiError } from './api.js';
 import { ClientError } from './client-error.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
+import { reportRefusal } from './refusal-report.js';
 
 export type MessageViewT = Static<typeof MessageView>;
 
@@ -156,7 +157,26 @@ export async function downloadAndOpenMessage(
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
     age: { now: Date.now() },
   });
+  if (!opened.ok) await reportOnce(ctx, family.familyId, options.messageId, opened.code);
   return { view, envelope, opened };
+}
+
+/**
+ * Refusals a member's client reports: only those an honest family never causes. A member reads
+ * history, where messages of removed or since-narrowed relatives and epochs before they joined are
+ * refused as a matter of course; the toy, which sees each message once, reports those.
+ */
+const REPORTED_BY_MEMBERS = new Set(['envelope/malformed', 'envelope/unsupported-version', 'envelope/wrong-family', 'envelope/id-mismatch', 'envelope/sender-not-member', 'envelope/bad-signature', 'envelope/decrypt-failed', 'envelope/from-the-future']);
+const reported = new WeakMap<ClientContext, Set<string>>();
+
+/** Reports a refusal to the family security log once per message and client context (best effort). */
+async function reportOnce(ctx: ClientContext, familyId: string, messageId: string, code: string): Promise<void> {
+  if (!REPORTED_BY_MEMBERS.has(code)) return;
+  const seen = reported.get(ctx) ?? new Set<string>();
+  reported.set(ctx, seen);
+  if (seen.has(messageId)) return;
+  seen.add(messageId);
+  await reportRefusal(ctx.api, { familyId, code, messageId });
 }
 
 /**

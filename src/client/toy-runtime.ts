@@ -44,6 +44,7 @@ import { FamilyView } from '../protocol/families.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError, NetworkError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
+import { reportRefusal } from './refusal-report.js';
 import { decodeRosterChain } from './toys.js';
 
 type MessageViewT = Static<typeof MessageView>;
@@ -602,6 +603,8 @@ export class ToyRuntime {
       await this.#storage.deleteEnvelope(messageId);
       inbox[messageId] = { ...base, status: 'refused', reason: decision.reason };
       this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: decision.reason });
+      // Each id is refused once (the inbox remembers it), so each attempt is reported once.
+      if (reportable(decision.reason)) await reportRefusal(this.#api, { familyId: family.familyId, code: decision.reason, messageId });
       return false;
     }
     // Verified: keep the envelope so it stays playable offline until retention ends.
@@ -716,6 +719,14 @@ export class ToyRuntime {
     }
     throw new ClientError('client/roster-busy', 'the family kept changing epochs; the reply stays queued');
   }
+}
+
+/**
+ * Whether a refusal goes to the family security log: everything the server delivered that the toy
+ * must not play, but not its own reply, a message a guardian deleted, or a failed download.
+ */
+function reportable(reason: string): boolean {
+  return reason !== 'toy/own-message' && reason !== 'toy/withdrawn' && reason !== 'toy/download-failed';
 }
 
 function quietLabel(settings: FamilySettings): string | null {
