@@ -85,7 +85,7 @@ async function openForReading(ctx: ClientContext, family: OpenedFamily, view: Me
     rosterEpoch: family.roster.epoch,
     rosterHead: family.roster.headHash,
   });
-  const opened = await openAndVerifyMessage(downloaded.envelope, { roster: family.roster, familyKeyForEpoch: family.keyForEpoch, approvals: [ownApproval], expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) } });
+  const opened = await openAndVerifyMessage(downloaded.envelope, { roster: family.roster, familyKeyForEpoch: family.keyForEpoch, approvals: [ownApproval], expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) }, age: { now: Date.now() } });
   return { envelope: downloaded.envelope, opened, approved: false };
 }
 
@@ -147,9 +147,10 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     caption: opened.ok ? (opened.value.caption ?? null) : null,
     audioType: opened.ok ? opened.value.audioType : null,
     durationMs: opened.ok ? opened.value.durationMs : null,
-    playable: opened.ok && (approved || !view.needsApproval),
+    // Judged from the verified roster alone (openForReading), never the server's needsApproval.
+    playable: opened.ok && approved,
     needsApproval: view.needsApproval,
-    status: opened.ok ? (approved || !view.needsApproval ? 'playable' : 'awaiting approval') : opened.code,
+    status: opened.ok ? (approved ? 'playable' : 'awaiting approval') : opened.code,
     saved: view.saved,
     receipts: [],
   };
@@ -364,7 +365,7 @@ export function registerMessageCommands(program: Command): void {
               caption: opened.value.caption ?? null,
               audioType: opened.value.audioType,
               durationMs: opened.value.durationMs,
-              approved: approved || !view.needsApproval,
+              approved,
               file: `${family.familyId}/${name}`,
               bytes: opened.value.audio.length,
               sha256: sha256Hex(opened.value.audio),

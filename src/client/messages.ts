@@ -13,16 +13,12 @@ import { ApiError } from './api.js';
 import { ClientError } from './client-error.js';
 import { signedReceiptBody } from './receipts.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
+import { reportRefusal } from './refusal-report.js';
 
 export type MessageViewT = Static<typeof MessageView>;
 
 /** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
 const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
-
-// Replaced by refusal-report.ts's reportRefusal once it lands on main.
-async function reportRefusalPending(_api: unknown, _options: { familyId: string; code: string; epoch?: number; messageId?: string }): Promise<boolean> {
-  return Promise.resolve(false);
-}
 
 function assertMessageId(messageId: unknown): asserts messageId is string {
   if (typeof messageId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(messageId)) throw new TypeError('messageId must be a 22-character id');
@@ -146,7 +142,9 @@ export interface DownloadedMessage {
 /**
  * Downloads a message and verifies and opens it against the verified roster with the family
  * keys this account holds and the guardians' approvals. `opened.ok` means playable: signed by a
- * current member allowed to address its recipients, decrypted, and approved where required.
+ * current member allowed, as the head describes them, to address its recipients, not dated beyond
+ * the clock skew ahead, decrypted, and approved by a guardian of the head where the head requires
+ * it. Retention is not applied: a member reads history, messages a guardian saved included.
  */
 export async function downloadAndOpenMessage(
   ctx: ClientContext,
@@ -160,6 +158,7 @@ export async function downloadAndOpenMessage(
     familyKeyForEpoch: keyForEpoch,
     approvals: approvalsOf(view),
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
+    age: { now: Date.now() },
   });
   let opened = await open(family.roster, family.keyForEpoch);
   // The sender (or an approving guardian) signed a newer head than this client holds: fetch and
@@ -169,11 +168,26 @@ export async function downloadAndOpenMessage(
     family = await loadFamily(ctx, options.familyId);
     opened = await open(family.roster, family.keyForEpoch);
   }
-  if (!opened.ok && opened.code === 'envelope/roster-fork') {
-    const header = parseEnvelopeHeader(envelope);
-    await reportRefusalPending(ctx.api, { familyId: family.familyId, code: opened.code, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId: options.messageId });
-  }
+  if (!opened.ok) await reportOnce(ctx, family.familyId, options.messageId, opened.code);
   return { view, envelope, opened };
+}
+
+/**
+ * Refusals a member's client reports: only those an honest family never causes. A member reads
+ * history, where messages of removed or since-narrowed relatives and epochs before they joined are
+ * refused as a matter of course; the toy, which sees each message once, reports those.
+ */
+const REPORTED_BY_MEMBERS = new Set(['envelope/malformed', 'envelope/unsupported-version', 'envelope/wrong-family', 'envelope/id-mismatch', 'envelope/sender-not-member', 'envelope/bad-signature', 'envelope/decrypt-failed', 'envelope/from-the-future', 'envelope/roster-fork']);
+const reported = new WeakMap<ClientContext, Set<string>>();
+
+/** Reports a refusal to the family security log once per message and client context (best effort). */
+async function reportOnce(ctx: ClientContext, familyId: string, messageId: string, code: string): Promise<void> {
+  if (!REPORTED_BY_MEMBERS.has(code)) return;
+  const seen = reported.get(ctx) ?? new Set<string>();
+  reported.set(ctx, seen);
+  if (seen.has(messageId)) return;
+  seen.add(messageId);
+  await reportRefusal(ctx.api, { familyId, code, messageId });
 }
 
 /**
@@ -199,6 +213,7 @@ export async function approveMessage(ctx: ClientContext, options: { familyId: st
     familyKeyForEpoch: family.keyForEpoch,
     approvals: [approval],
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
+    age: { now: Date.now() },
   });
   if (!opened.ok) throw new ClientError('client/message-refused', `the message does not verify, so it was not approved (${opened.code})`);
   await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/approvals`, undefined, {

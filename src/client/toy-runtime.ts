@@ -21,11 +21,18 @@
  * toy must be in the head with its own keys, else it was removed and stops (`client/toy-removed`).
  * A roster that does not verify is refused and the toy keeps the one (and the settings) it had.
  *
- * A message plays only if `openAndVerifyMessage` accepts it (sender a member or toy of the roster at
- * the message's epoch and still in it, allowed to address its recipients, signature, decryption,
- * a current guardian's approval for a relative who needs one), it is addressed to this toy's child
- * or to this toy, the envelope is the one the server described (id and ciphertext hash), and it is
- * not quiet time (then it waits). Every refusal carries a reason code.
+ * A message plays only if `openAndVerifyMessage` accepts it against the head (sender in the
+ * message's epoch and in the head, judged by the head entry: role, children, approval by a guardian
+ * of the head; signature; signed createdAt neither past the head's signed retention nor beyond the
+ * clock skew ahead, by the toy's own clock; decryption), it is addressed to this toy's child or to
+ * this toy, under the id the server listed, and it is not quiet time (then it waits). Every refusal
+ * carries a reason code.
+ *
+ * Replay: the toy remembers every message id it handled until the signed createdAt (or, for one that
+ * never verified, when the toy first saw it) plus the longest signed retention in its chain has
+ * passed by its own clock, and refuses any message older than the head's retention, so a message
+ * it forgot can never play again. No server-sent field (expiry, list order, hash, recipients)
+ * decides what plays or when the toy forgets.
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
@@ -38,6 +45,7 @@ import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.
 import { ApiError, NetworkError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
 import { signedReceiptBody } from './receipts.js';
+import { reportRefusal } from './refusal-report.js';
 import { decodeRosterChain } from './toys.js';
 
 type MessageViewT = Static<typeof MessageView>;
@@ -65,16 +73,22 @@ export interface ToyTrust {
 /** What the toy remembers of one message. */
 export interface InboxRecord {
   messageId: string;
+  /** As the server listed it: for the log only. */
   senderId: string;
+  /** As the server listed it: the order messages are tried in, nothing more. */
   receivedAt: number;
-  /** When retention deletes it on the server; the toy forgets it then too. */
-  expiresAt: number;
+  /** When this toy first saw the message listed, by its own clock. */
+  seenAt: number;
+  /** The signed creation time, once the envelope verified: retention counts from it. */
+  createdAt?: number;
+  /** The envelope was deleted because the signed retention passed; the id is still remembered. */
+  envelopeDeleted?: true;
   /** played: done; refused: never plays (reason); waiting: quiet hours or approval, tried again later. */
   status: 'played' | 'refused' | 'waiting' | 'own';
   reason?: string;
   /** For `waiting` in quiet hours: not before this time. */
   notBefore?: number;
-  /** The server's description, to check the envelope against when played later (offline). */
+  /** As the server described it: what the relayed approvals are checked against (they sign it). */
   ciphertextHash: string;
   approvals: WireApproval[];
   delivered?: boolean;
@@ -126,7 +140,8 @@ export interface ToyFamily {
 /** Why a toy did not play a message. Envelope codes come from `openAndVerifyMessage`. */
 export type ToyRefusalCode =
   | 'toy/not-for-this-toy'
-  | 'toy/hash-mismatch'
+  | 'toy/own-message'
+  | 'toy/withdrawn'
   | 'toy/download-failed'
   | 'envelope/malformed'
   | 'envelope/unsupported-version'
@@ -141,11 +156,13 @@ export type ToyRefusalCode =
   | 'envelope/decrypt-failed'
   | 'envelope/needs-approval'
   | 'envelope/roster-fork'
+  | 'envelope/expired'
+  | 'envelope/from-the-future'
   | (string & {});
 
 export type ToyDecision =
   | { action: 'play'; message: OpenedMessage; volume: number }
-  | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number }
+  | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number; createdAt: number }
   | { action: 'wait'; reason: 'envelope/needs-approval' }
   | { action: 'wait'; reason: 'envelope/roster-behind' }
   | { action: 'refuse'; reason: ToyRefusalCode };
@@ -276,9 +293,10 @@ function approvalsOf(view: { messageId: string; ciphertextHash: string; approval
 }
 
 /**
- * Decides whether the toy plays an envelope the server described with `view`: verified against
- * the toy's roster, addressed to its child or itself, the envelope the server described, not in
- * quiet hours. Never throws on a bad envelope.
+ * Decides whether the toy plays an envelope listed under `view.messageId`: verified against the
+ * head of the toy's roster with the toy's clock `now` (signed retention, clock skew), addressed to
+ * its child or itself and not by itself, not in quiet hours. Of `view`, only the id (which the
+ * envelope must carry) and the approvals (which must verify) count. Never throws on a bad envelope.
  */
 export async function decideMessage(
   family: ToyFamily,
@@ -297,6 +315,7 @@ export async function decideMessage(
     familyKeyForEpoch: family.keyForEpoch,
     approvals: approvalsOf(view),
     expected: { familyId: family.familyId, messageId },
+    age: { now: input.now, retentionDays: family.settings.retentionDays },
   });
   if (!opened.ok) {
     if (opened.code === 'envelope/needs-approval') return { action: 'wait', reason: 'envelope/needs-approval' };
@@ -306,9 +325,10 @@ export async function decideMessage(
   }
   const message = opened.value;
   if (!message.header.recipients.some((r) => r === family.childId || r === family.toyId)) return { action: 'refuse', reason: 'toy/not-for-this-toy' };
-  if (toBase64Url(message.ciphertextHash) !== view.ciphertextHash) return { action: 'refuse', reason: 'toy/hash-mismatch' };
+  // The toy's own reply, listed under another sender's name: never played back to the child.
+  if (message.sender.kind === 'toy' && message.sender.id === family.toyId) return { action: 'refuse', reason: 'toy/own-message' };
   const until = quietUntil(family.settings, input.now);
-  if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until };
+  if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until, createdAt: message.header.createdAt };
   return { action: 'play', message, volume: family.settings.volumeLimit };
 }
 
@@ -466,8 +486,11 @@ export class ToyRuntime {
           views.push(await this.#api.call('GET', `/v1/families/${family.familyId}/messages/${record.messageId}`, MessageView));
         } catch (error) {
           if (!(error instanceof ApiError && error.status === 404)) throw error;
-          delete inbox[record.messageId];
+          // Deleted before a guardian approved it. The id stays remembered (until its retention
+          // passes, like every other), so the message cannot come back later and play.
+          inbox[record.messageId] = { ...record, status: 'refused', reason: 'toy/withdrawn' };
           await this.#storage.deleteEnvelope(record.messageId);
+          this.#log({ event: 'refused', messageId: record.messageId, senderId: record.senderId, reason: 'toy/withdrawn' });
         }
       }
       views.sort((a, b) => a.receivedAt - b.receivedAt || (a.messageId < b.messageId ? -1 : 1));
@@ -481,7 +504,7 @@ export class ToyRuntime {
         const record = inbox[view.messageId];
         if (record !== undefined && record.status !== 'waiting') continue;
         if (view.senderId === this.#device.toyId) {
-          inbox[view.messageId] = { ...recordOf(view), status: 'own' };
+          inbox[view.messageId] = { ...recordOf(view, this.#now()), status: 'own' };
           continue;
         }
         if (await this.#handle(family, inbox, view)) played += 1;
@@ -517,18 +540,43 @@ export class ToyRuntime {
     return times.length === 0 ? undefined : Math.min(...times);
   }
 
-  /** Forgets messages whose retention ended (the server deleted them too). */
+  /**
+   * Applies the signed retention by the toy's own clock, never by the server's expiry: once a
+   * message's signed createdAt plus the head's retention has passed, its envelope is deleted (a
+   * message still waiting is refused as expired); once the longest retention in the verified chain
+   * has passed too, its id is forgotten. A message that old is refused if it comes again, even
+   * after the retention was raised. Records of messages that never verified count from when the
+   * toy first saw them. Returns how many ids were forgotten.
+   */
   expire(): Promise<number> {
     return this.#serial(async () => {
+      const family = this.#family;
+      if (family === undefined) return 0;
+      const now = this.#now();
+      const keepMs = family.settings.retentionDays * DAY;
+      const rememberMs = Math.max(...family.roster.entries.map((e) => e.settings.retentionDays)) * DAY;
       const inbox = await this.#storage.loadInbox();
       let removed = 0;
+      let changed = false;
       for (const record of Object.values(inbox)) {
-        if (record.expiresAt > this.#now()) continue;
+        const from = record.createdAt ?? record.seenAt;
+        if (now >= from + rememberMs) {
+          await this.#storage.deleteEnvelope(record.messageId);
+          delete inbox[record.messageId];
+          removed += 1;
+          continue;
+        }
+        if (now < from + keepMs || record.envelopeDeleted) continue;
         await this.#storage.deleteEnvelope(record.messageId);
-        delete inbox[record.messageId];
-        removed += 1;
+        record.envelopeDeleted = true;
+        if (record.status === 'waiting') {
+          record.status = 'refused';
+          record.reason = 'envelope/expired';
+          delete record.notBefore;
+        }
+        changed = true;
       }
-      if (removed > 0) await this.#storage.saveInbox(inbox);
+      if (removed > 0 || changed) await this.#storage.saveInbox(inbox);
       return removed;
     });
   }
@@ -577,7 +625,7 @@ export class ToyRuntime {
     }
     if (held === undefined) return fresh;
     for (const view of pending) {
-      inbox[view.messageId] = { ...(inbox[view.messageId] ?? recordOf(view)), approvals: view.approvals, ciphertextHash: view.ciphertextHash, status: 'waiting', reason: 'envelope/roster-behind' };
+      inbox[view.messageId] = { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, ciphertextHash: view.ciphertextHash, status: 'waiting', reason: 'envelope/roster-behind' };
     }
     this.#log({ event: 'waiting', messageId: held.messageId, reason: 'envelope/roster-behind' });
     return undefined;
@@ -599,7 +647,7 @@ export class ToyRuntime {
 
   /** Processes one message; true when it played. */
   async #handle(family: ToyFamily, inbox: Record<string, InboxRecord>, view: MessageViewT | undefined, stored?: InboxRecord): Promise<boolean> {
-    const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view)), approvals: view.approvals, ciphertextHash: view.ciphertextHash } : stored!;
+    const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, ciphertextHash: view.ciphertextHash } : stored!;
     const messageId = base.messageId;
     let envelope = await this.#storage.loadEnvelope(messageId);
     if (envelope === undefined) {
@@ -614,18 +662,21 @@ export class ToyRuntime {
     }
     const decision = await decideMessage(family, { envelope, view: base, now: this.#now() });
     if (decision.action === 'refuse') {
-      // Evidence that this toy and the sender were shown different chains: tell the guardians.
-      if (decision.reason === 'envelope/roster-fork') {
-        const header = parseEnvelopeHeader(envelope);
-        await reportRefusalPending(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
-      }
       await this.#storage.deleteEnvelope(messageId);
       inbox[messageId] = { ...base, status: 'refused', reason: decision.reason };
       this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: decision.reason });
+      // Each id is refused once (the inbox remembers it), so each attempt is reported once; a fork
+      // (this toy and the sender were shown different chains) is reported with its epoch.
+      if (reportable(decision.reason)) {
+        const header = decision.reason === 'envelope/roster-fork' ? parseEnvelopeHeader(envelope) : undefined;
+        await reportRefusal(this.#api, { familyId: family.familyId, code: decision.reason, ...(header?.ok === true ? { epoch: header.value.epoch } : {}), messageId });
+      }
       return false;
     }
     // Verified: keep the envelope so it stays playable offline until retention ends.
     await this.#storage.saveEnvelope(messageId, envelope);
+    if (decision.action === 'play') base.createdAt = decision.message.header.createdAt;
+    else if (decision.reason === 'toy/quiet-hours') base.createdAt = decision.createdAt;
     if (!base.delivered && !(decision.action === 'wait' && decision.reason === 'envelope/roster-behind')) {
       base.delivered = await this.#receipt(family, messageId, 'delivered');
     }
@@ -740,9 +791,12 @@ export class ToyRuntime {
 /** Waiting reasons whose messages are read again from the server on every sync. */
 const REREAD = new Set(['envelope/needs-approval', 'envelope/roster-behind']);
 
-// Replaced by refusal-report.ts's reportRefusal once it lands on main.
-async function reportRefusalPending(_api: unknown, _options: { familyId: string; code: string; epoch?: number; messageId?: string }): Promise<boolean> {
-  return Promise.resolve(false);
+/**
+ * Whether a refusal goes to the family security log: everything the server delivered that the toy
+ * must not play, but not its own reply, a message a guardian deleted, or a failed download.
+ */
+function reportable(reason: string): boolean {
+  return reason !== 'toy/own-message' && reason !== 'toy/withdrawn' && reason !== 'toy/download-failed';
 }
 
 function quietLabel(settings: FamilySettings): string | null {
@@ -750,12 +804,13 @@ function quietLabel(settings: FamilySettings): string | null {
   return q === undefined ? null : `${q.start}-${q.end} ${q.timeZone}`;
 }
 
-function recordOf(view: MessageViewT): InboxRecord {
+/** A new record for a listed message; `seenAt` is the toy's clock, the rest the server's description. */
+function recordOf(view: MessageViewT, seenAt: number): InboxRecord {
   return {
     messageId: view.messageId,
     senderId: view.senderId,
     receivedAt: view.receivedAt,
-    expiresAt: view.expiresAt ?? view.receivedAt + 365 * DAY,
+    seenAt,
     status: 'waiting',
     ciphertextHash: view.ciphertextHash,
     approvals: view.approvals,

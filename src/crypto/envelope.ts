@@ -349,17 +349,22 @@ function findSender(roster: VerifiedRoster, epoch: number, id: string): Sender |
   return toy ? { kind: 'toy', toy } : undefined;
 }
 
-/** Whether every recipient is someone this sender may address at this epoch. */
-function recipientsAllowed(roster: VerifiedRoster, epoch: number, sender: Sender, recipients: readonly string[]): boolean {
+/**
+ * Whether every recipient is someone this sender may address, judged by the head entry: its
+ * members, its toys' children, and the sender's role and children there (never at the message's
+ * epoch, whose key the sender may still hold after a guardian narrowed them or moved a toy).
+ */
+function recipientsAllowed(roster: VerifiedRoster, sender: Sender, recipients: readonly string[]): boolean {
+  const head = roster.epoch;
   if (sender.kind === 'member' && sender.member.role === 'guardian') return true;
   if (sender.kind === 'member') {
     // A relative: their children, those children's toys, and other adults of the family.
     const children = new Set(sender.member.children ?? []);
     return recipients.every((r) => {
       if (children.has(r)) return true;
-      const toy = roster.toyAt(epoch, r);
+      const toy = roster.toyAt(head, r);
       if (toy) return children.has(toy.childId);
-      return roster.memberAt(epoch, r) !== undefined;
+      return roster.memberAt(head, r) !== undefined;
     });
   }
   // A toy replies into its own child's conversation (the child id, or its own toy id), or to
@@ -367,10 +372,32 @@ function recipientsAllowed(roster: VerifiedRoster, epoch: number, sender: Sender
   const { childId, toyId } = sender.toy;
   return recipients.every((r) => {
     if (r === childId || r === toyId) return true;
-    const member = roster.memberAt(epoch, r);
+    const member = roster.memberAt(head, r);
     return member !== undefined && (member.role === 'guardian' || (member.children ?? []).includes(childId));
   });
 }
+
+/** How far a signed `createdAt` may lie ahead of the reader's clock (clocks drift): 10 minutes. */
+export const MAX_CLOCK_SKEW_MS = 10 * 60_000;
+const DAY_MS = 24 * 3600_000;
+
+function assertAge(age: { now: number; retentionDays?: number }): void {
+  if (typeof age !== 'object' || age === null || !Number.isSafeInteger(age.now)) throw new TypeError('age.now must be an integer (ms since 1970)');
+  if (age.retentionDays !== undefined && !(Number.isSafeInteger(age.retentionDays) && age.retentionDays > 0)) throw new TypeError('age.retentionDays must be a positive integer');
+}
+
+/**
+ * Why a message is too old or too new for a reader whose clock says `now`: past its signed
+ * `createdAt` plus `retentionDays` (`envelope/expired`), or dated beyond `MAX_CLOCK_SKEW_MS` ahead
+ * (`envelope/from-the-future`); undefined when neither.
+ */
+export function messageAgeProblem(createdAt: number, age: { now: number; retentionDays?: number }): 'envelope/expired' | 'envelope/from-the-future' | undefined {
+  assertAge(age);
+  if (createdAt > age.now + MAX_CLOCK_SKEW_MS) return 'envelope/from-the-future';
+  if (age.retentionDays !== undefined && age.now >= createdAt + age.retentionDays * DAY_MS) return 'envelope/expired';
+  return undefined;
+}
+
 
 /**
  * Whether a current guardian approved this exact message: 'approved', or why not. A validly signed
@@ -445,11 +472,13 @@ async function verifyMessageSignature(key: CryptoKey | undefined, message: Uint8
  * family (and the expected family/message id, e.g. from the route); that the sender's head
  * commitment matches the reader's entry at that epoch (else, once signed by a sender the reader
  * knows, 'envelope/roster-behind' for a newer epoch or 'envelope/roster-fork' for a different
- * entry — both to be acted on by the caller: fetch the roster, or report the fork); that
- * the sender is a member or toy at that epoch and still in the current roster; that the sender
- * may address every recipient; the signature over header and ciphertext hash; the decryption; and
- * for a relative who needs approval, a current guardian's approval of this exact message.
- * Never throws on bad input; every refusal is a result with its own code.
+ * entry — both to be acted on by the caller: fetch the roster, or report the fork); that the
+ * sender is a member or toy at that epoch (so was given its key) and is one in the head; that the
+ * sender, as the head describes them, may address every recipient; the signature, with the head's
+ * key for the sender; with `age`, the signed creation time against the reader's clock; the
+ * decryption; and for a sender the head marks as needing approval, the approval of a guardian of
+ * the head. The head decides role, children, approval and membership whatever epoch the message
+ * was sealed in. Never throws on bad input; every refusal is a result with its own code.
  */
 export async function openAndVerifyMessage(
   bytes: Uint8Array,
@@ -458,10 +487,16 @@ export async function openAndVerifyMessage(
     familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
     approvals?: readonly Approval[];
     expected?: { messageId?: Uint8Array; familyId?: string };
+    /**
+     * The reader's clock: refuse a message dated beyond MAX_CLOCK_SKEW_MS ahead of `now`, and, with
+     * `retentionDays` (a toy passes its head's signed retention), one whose retention has passed.
+     */
+    age?: { now: number; retentionDays?: number };
   },
 ): Promise<CryptoResult<OpenedMessage>> {
   const { roster, expected } = options;
   if (!isVerifiedRoster(roster)) throw new TypeError('roster must come from verifyRoster');
+  if (options.age !== undefined) assertAge(options.age);
   if (!(bytes instanceof Uint8Array)) return fail('envelope/malformed');
   const parsed = parseEnvelope(bytes);
   if (!parsed.ok) return parsed;
@@ -483,11 +518,14 @@ export async function openAndVerifyMessage(
     return fail(relation === 'behind' ? 'envelope/roster-behind' : 'envelope/roster-fork');
   }
 
-  const sender = findSender(roster, header.epoch, header.senderId);
-  if (!sender) return fail('envelope/sender-not-member');
-  // A removed member still knows old epoch keys; their messages stop playing once they are removed.
-  if (!findSender(roster, roster.epoch, header.senderId)) return fail('envelope/sender-removed');
-  if (!recipientsAllowed(roster, header.epoch, sender, header.recipients)) return fail('envelope/recipient-not-allowed');
+  // Only someone in the message's epoch was given its key.
+  if (!findSender(roster, header.epoch, header.senderId)) return fail('envelope/sender-not-member');
+  // Everything else is judged by the head. Whoever held an epoch key keeps it: a member removed,
+  // demoted, narrowed to fewer children or set to need approval since (or a toy moved to another
+  // child) could otherwise seal under a key from before the change and be judged by the old entry.
+  const sender = findSender(roster, roster.epoch, header.senderId);
+  if (!sender) return fail('envelope/sender-removed');
+  if (!recipientsAllowed(roster, sender, header.recipients)) return fail('envelope/recipient-not-allowed');
 
   // The sender's key is imported first and hashing and decrypting run concurrently (both are full
   // passes over the ciphertext), so one WebCrypto round trip (the signature check) follows the hash.
@@ -510,12 +548,17 @@ export async function openAndVerifyMessage(
   decryption.catch(() => undefined);
   const ciphertextHash = await sha256(ciphertext);
   if (!(await verifyMessageSignature(await verifyingKey, signedBytes(headerBytes, ciphertextHash), signature))) return fail('envelope/bad-signature');
+  if (options.age !== undefined) {
+    const problem = messageAgeProblem(header.createdAt, options.age);
+    if (problem !== undefined) return fail(problem);
+  }
 
   const opened = await decryption;
   if (!opened.ok) return opened;
   const inner = readInner(opened.value);
   if (!inner) return fail('envelope/malformed');
 
+  // The head's flag: a relative set to need approval since the message's epoch needs it now.
   if (sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval) {
     const approval = await approvalStatus(roster, options.approvals ?? [], header.messageId, ciphertextHash);
     if (approval !== 'approved') return fail(approval);

@@ -2,10 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { CanonicalWriter } from '../../src/crypto/canonical.js';
-import { approveMessage, openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, type Approval } from '../../src/crypto/envelope.js';
+import { approveMessage, MAX_CLOCK_SKEW_MS, messageAgeProblem, openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, type Approval } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateIdentity } from '../../src/crypto/identity.js';
 import { appendRosterEntry, hashRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
-import { family, settings, type Person } from './fixtures.js';
+import { family, guardianOf, relativeOf, settings, toyOf, type Person } from './fixtures.js';
 
 async function verified(chain: RosterEntry[]): Promise<VerifiedRoster> {
   const result = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
@@ -216,6 +217,81 @@ describe('voice-message envelopes', () => {
     expect(await s.open(sealed.bytes, { approvals: [forged] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
     const tampered = { ...approval, signature: approval.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
     expect(await s.open(sealed.bytes, { approvals: [tampered] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+  });
+
+  it('the head decides: a relative set to need approval since, sealing under an older epoch key, needs a head guardian’s approval', async () => {
+    const s = await setup();
+    const members = [guardianOf(s.mum), guardianOf(s.dad), relativeOf(s.gran, ['child-1'], true), relativeOf(s.aunt, ['child-1'], true)];
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const old = await s.send(s.gran);
+    expect((await s.open(old.bytes)).ok).toBe(true);
+    expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    const approval = await approveMessage({ guardian: s.dad, messageId: old.header.messageId, ciphertextHash: old.ciphertextHash });
+    expect((await s.open(old.bytes, { roster, approvals: [approval] })).ok).toBe(true);
+  });
+
+  it('the head decides: a relative narrowed to fewer children cannot reach the child they lost under an older key', async () => {
+    const s = await setup();
+    const wide = await verified([...s.chain.slice(0, 1), await appendRosterEntry(s.chain.slice(0, 1), { signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1', 'child-2'])], toys: [toyOf(s.toy, 'child-2')], settings })]);
+    const narrowed = await appendRosterEntry(wide.entries, { signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1'])], toys: [toyOf(s.toy, 'child-2')], settings });
+    const roster = await verified([...wide.entries, narrowed]);
+    for (const recipients of [['child-2'], ['toy-1'], ['child-1', 'child-2']]) {
+      const old = await s.send(s.gran, { recipients });
+      expect((await s.open(old.bytes, { roster: wide })).ok).toBe(true);
+      expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+    }
+    expect((await s.open((await s.send(s.gran, { recipients: ['child-1'] })).bytes, { roster })).ok).toBe(true);
+  });
+
+  it('the head decides: a guardian demoted to a relative is judged as the relative they are now, and their approvals stop counting', async () => {
+    const s = await setup();
+    const members = [guardianOf(s.mum), relativeOf(s.dad, ['child-1']), relativeOf(s.gran, ['child-1']), relativeOf(s.aunt, ['child-1'], true)];
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const old = await s.send(s.dad, { recipients: ['child-2'] });
+    expect((await s.open(old.bytes)).ok).toBe(true);
+    expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+    const fromAunt = await s.send(s.aunt);
+    const byDad = await approveMessage({ guardian: s.dad, messageId: fromAunt.header.messageId, ciphertextHash: fromAunt.ciphertextHash });
+    expect((await s.open(fromAunt.bytes, { approvals: [byDad] })).ok).toBe(true);
+    expect(await s.open(fromAunt.bytes, { roster, approvals: [byDad] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+  });
+
+  it('the head decides: a toy moved to another child cannot reply into its old child’s conversation under an older key', async () => {
+    const s = await setup();
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members: s.members, toys: [toyOf(s.toy, 'child-2')], settings })]);
+    const old = await s.send(s.toy, { recipients: ['child-1'] });
+    expect((await s.open(old.bytes)).ok).toBe(true);
+    expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+  });
+
+  it('the head decides: a message is checked with the key the head holds for its sender', async () => {
+    const s = await setup();
+    const newKeys = await generateIdentity();
+    const members = s.members.map((m) => (m.accountId === 'gran' ? { ...m, keys: newKeys.publicKeys } : m));
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const old = await s.send(s.gran);
+    expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/bad-signature' });
+  });
+
+  it('with the reader’s clock, a message past its signed retention or dated beyond the skew is refused', async () => {
+    const s = await setup();
+    const createdAt = 1_764_000_000_000;
+    const sealed = await s.send(s.mum, { createdAt });
+    const day = 24 * 3600_000;
+    const open = (age: { now: number; retentionDays?: number }) => openAndVerifyMessage(sealed.bytes, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch, age });
+    expect((await open({ now: createdAt, retentionDays: 30 })).ok).toBe(true);
+    expect((await open({ now: createdAt + 30 * day - 1, retentionDays: 30 })).ok).toBe(true);
+    expect(await open({ now: createdAt + 30 * day, retentionDays: 30 })).toEqual({ ok: false, code: 'envelope/expired' });
+    // Without a retention (a member reading history, saved messages included) age does not matter.
+    expect((await open({ now: createdAt + 400 * day })).ok).toBe(true);
+    expect((await open({ now: createdAt - MAX_CLOCK_SKEW_MS, retentionDays: 30 })).ok).toBe(true);
+    expect(await open({ now: createdAt - MAX_CLOCK_SKEW_MS - 1 })).toEqual({ ok: false, code: 'envelope/from-the-future' });
+    // The signature is checked first: a forged date never earns a dating code.
+    const forged = await s.send({ accountId: 'mum', identity: s.stranger.identity }, { createdAt });
+    expect(await openAndVerifyMessage(forged.bytes, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch, age: { now: createdAt + 31 * day, retentionDays: 30 } })).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(messageAgeProblem(createdAt, { now: createdAt })).toBeUndefined();
+    await expect(open({ now: Number.NaN })).rejects.toThrow(/age\.now/);
+    await expect(open({ now: createdAt, retentionDays: 0 })).rejects.toThrow(/age\.retentionDays/);
   });
 
   it('misuse throws a TypeError naming the argument', async () => {

@@ -3,7 +3,7 @@
  */
 import { BurrowApi } from '../../src/client/api.js';
 import type { ClientContext } from '../../src/client/families.js';
-import { MemoryToyStorage, ToyRuntime, type ToyLogEntry } from '../../src/client/toy-runtime.js';
+import { MemoryToyStorage, ToyRuntime, type ToyLogEntry, type ToyStorage } from '../../src/client/toy-runtime.js';
 import { addToy, startToyPairingAttempt, type PairedToy } from '../../src/client/toys.js';
 import type { OpenedMessage } from '../../src/crypto/envelope.js';
 
@@ -19,15 +19,18 @@ export async function pairToy(url: string, guardian: ClientContext, familyId: st
 export interface TestToy {
   paired: PairedToy;
   runtime: ToyRuntime;
-  storage: MemoryToyStorage;
+  storage: ToyStorage;
   played: Array<{ messageId: string; volume: number; audio: Uint8Array }>;
   logs: ToyLogEntry[];
 }
 
-/** A toy runtime for a paired toy, recording what it plays and logs; `fetch` may be a hostile one. */
-export async function toyRuntime(paired: PairedToy, fetchImpl?: typeof fetch): Promise<TestToy> {
-  const storage = new MemoryToyStorage();
-  await storage.saveTrust({ genesisHash: paired.genesisHash, keys: {} });
+/**
+ * A toy runtime for a paired toy, recording what it plays and logs; `fetch` may be a hostile one,
+ * `storage` the reference toy's state directory (default: memory), `now` the toy's own clock.
+ */
+export async function toyRuntime(paired: PairedToy, fetchImpl?: typeof fetch, options: { storage?: ToyStorage; now?: () => number } = {}): Promise<TestToy> {
+  const storage = options.storage ?? new MemoryToyStorage();
+  if ((await storage.loadTrust()) === undefined) await storage.saveTrust({ genesisHash: paired.genesisHash, keys: {} });
   const played: TestToy['played'] = [];
   const logs: ToyLogEntry[] = [];
   const api = new BurrowApi({ baseUrl: paired.baseUrl, token: paired.deviceToken, ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }) });
@@ -40,6 +43,7 @@ export async function toyRuntime(paired: PairedToy, fetchImpl?: typeof fetch): P
       return Promise.resolve();
     },
     log: (entry) => logs.push(entry),
+    ...(options.now === undefined ? {} : { now: options.now }),
   });
   return { paired, runtime, storage, played, logs };
 }
