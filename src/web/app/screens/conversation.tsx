@@ -8,6 +8,7 @@ import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { formatDuration } from '../audio.js';
 import { playableAudioBlob } from '../../lib/audio-types.js';
+import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { Recorder, type Recording } from './recorder.js';
 
 /** Who someone is, in words, from the verified roster. */
@@ -142,7 +143,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   useEffect(() => {
     let live = true;
     (async () => {
-      const f = await loadFamily(who.ctx, props.familyId);
+      const f = withCheckedProfiles(await loadFamily(who.ctx, props.familyId));
       const list = await listAllMessages(who.ctx, { familyId: props.familyId, conversation: props.conversationId });
       if (!live) return;
       setFamily(f);

@@ -6,6 +6,7 @@ import { createInvite, listInvites, revokeInvite } from '../../../client/invites
 import type { GuardianInviteList } from '../../../protocol/families.js';
 import type { Static } from '@sinclair/typebox';
 import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, Select } from '../../ui/kit.js';
+import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { navigate } from '../router.js';
@@ -31,7 +32,7 @@ export function FamilyScreen(props: { familyId: string; tab: string }) {
     loadFamily(who.ctx, props.familyId).then(
       (f) => {
         if (live) {
-          setFamily(f);
+          setFamily(withCheckedProfiles(f));
           setError(undefined);
         }
       },
@@ -101,7 +102,7 @@ function MessagesTab(props: { family: OpenedFamily }) {
                     {child.emoji ?? '🙂'}
                   </span>
                   <a class="grow" href={`/family/${family.familyId}/talk/${child.childId}`} data-child={child.childId}>
-                    {child.name ?? 'A child'}
+                    <bdi>{child.name ?? 'A child'}</bdi>
                   </a>
                   <span class="muted">{toys.length === 0 ? 'no toy yet' : toys.length === 1 ? '1 toy' : `${toys.length} toys`}</span>
                 </li>
@@ -318,7 +319,9 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
               <span class="emoji" aria-hidden="true">
                 {c.emoji ?? '🙂'}
               </span>
-              <span class="grow">{c.name ?? 'A child (the name does not open)'}</span>
+              <span class="grow">
+                <bdi>{c.name ?? 'A child (the name does not open)'}</bdi>
+              </span>
             </li>
           ))}
         </ul>

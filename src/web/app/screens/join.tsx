@@ -102,10 +102,18 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
             {invite.terms.role === 'relative' && invite.terms.needsApproval ? ', and a guardian approves your messages before they play' : ''}.
           </p>
           <p class="muted">The invite is signed by the guardian whose key fingerprint is:</p>
-          <p class="mono">{invite.guardian.fingerprint}</p>
+          <p class="mono" data-testid="invite-guardian">
+            {invite.guardian.fingerprint}
+          </p>
+          <p class="muted">
+            Check it with the person who sent you the link (read the first digits to each other). Anyone can call a family anything; the fingerprint is what tells you who invites you, and it shows next to the family on your home screen once you are in.
+          </p>
           <Button class="wide" busy={state === 'joining'} onClick={() => void join()}>
             Join the family
           </Button>
+          <p class="muted" data-testid="invite-history-note">
+            Join now if you mean to: until the invite is used, the link stays usable, and it stays in this browser's history (this page took it out of the address bar, but not out of the history list). Once you have joined, the link is worthless.
+          </p>
         </Card>
       )}
       {state === 'waiting' && (
