@@ -7,8 +7,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * style. 'wasm-unsafe-eval' lets the page compile WebAssembly (OPAQUE ships as WASM); it does not
  * allow eval() or inline scripts. Trusted Types are required for script sinks: innerHTML,
  * eval-like calls and script URLs set from strings throw instead of running, so an injected string
- * can never become script through the DOM (the app builds its DOM with Preact and uses none of them);
- * no policy may be created, as the app needs none.
+ * can never become script through the DOM (the app builds its DOM with Preact and uses none of
+ * them). One policy may be created, once: the app's, which turns only '/sw.js' into a script URL
+ * for the service worker's registration (src/web/app/main.tsx).
  */
 export const pageContentSecurityPolicy = [
   "default-src 'self'",
@@ -22,7 +23,7 @@ export const pageContentSecurityPolicy = [
   "frame-ancestors 'none'",
   "form-action 'self'",
   "require-trusted-types-for 'script'",
-  "trusted-types 'none'",
+  'trusted-types burrow-service-worker',
 ].join('; ');
 
 /** For JSON and everything else that is not a page: nothing may load at all. */

@@ -7,7 +7,7 @@ import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../u
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { formatDuration } from '../audio.js';
-import { playableAudioBlob } from '../../lib/audio-types.js';
+import { AudioTypeRefused, playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { Recorder, type Recording } from './recorder.js';
 
@@ -252,7 +252,11 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
                     setPlayed({ id: m.messageId, url: URL.createObjectURL(playableAudioBlob(opened)), message: m });
                     setVersion((v) => v + 1);
                   })
-                  .catch((caught: unknown) => setError(caught))
+                  .catch((caught: unknown) => {
+                    setError(caught);
+                    // Approved, but in a format the app does not play: the queue no longer holds it.
+                    if (caught instanceof AudioTypeRefused) setVersion((v) => v + 1);
+                  })
                   .finally(() => setBusy(undefined));
               }}
             >

@@ -67,9 +67,9 @@ export function FamilyScreen(props: { familyId: string; tab: string }) {
       <ErrorBanner error={error} />
       {family === undefined && error === undefined && <Loading />}
       {family !== undefined && props.tab === 'messages' && <MessagesTab family={family} />}
-      {family !== undefined && props.tab === 'people' && <PeopleTab family={family} onChanged={setFamily} reload={reload} />}
-      {family !== undefined && props.tab === 'toys' && <ToysTab family={family} onChanged={setFamily} />}
-      {family !== undefined && props.tab === 'settings' && <SettingsTab family={family} onChanged={setFamily} />}
+      {family !== undefined && props.tab === 'people' && <PeopleTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} reload={reload} />}
+      {family !== undefined && props.tab === 'toys' && <ToysTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} />}
+      {family !== undefined && props.tab === 'settings' && <SettingsTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} />}
     </Page>
   );
 }
