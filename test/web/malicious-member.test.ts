@@ -12,7 +12,8 @@
  * - Script that rewrites the service worker's Cache Storage (one moment of XSS) does not load in
  *   the next tab: the worker checks each file's SHA-256 from the build.
  * - A look-alike family ("The Smiths", as Mum's) with a right-to-left override in a child's name and
- *   a 15,000-character name: the invite page says who invites (fingerprint) and to join promptly;
+ *   a 15,000-character name: the invite page says who invites and to which family (sealed with the
+ *   link's secret) with the inviter's fingerprint, and to join promptly;
  *   the home screen points out the two families of the same name and their guardians; the names
  *   are refused when opened; nothing widens the page or reverses the app's labels.
  * - Signing out deletes the app's database and the virtual toy's on this origin, and the toy's
@@ -267,12 +268,14 @@ describe('a malicious family member against the web app', { timeout: 240_000 }, 
     const opened = await loadFamily(eve, evesFamily);
     const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, familyKey: opened.headKey, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' } });
     await eve.api.call('PUT', `/v1/families/${evesFamily}/children/${long}`, undefined, { sealedProfile: toBase64Url(sealed) });
-    const { link } = await createInvite(eve, { familyId: evesFamily, terms: { role: 'guardian', children: [], needsApproval: false } });
+    // She signs the invite as "Mum": a name is whatever the inviter says; the fingerprint is not.
+    const { link } = await createInvite(eve, { familyId: evesFamily, terms: { role: 'guardian', children: [], needsApproval: false }, from: 'Mum' });
 
     // Mum opens Eve's link: the page names the inviting guardian by fingerprint and says to join promptly.
     const { page } = await mumsPhone();
     await page.goto(link);
     await page.getByText('You are invited to join a family as a guardian').waitFor({ timeout: STEP });
+    expect(await page.getByTestId('invite-description').innerText()).toBe('Mum invites you to the family The Smiths.');
     const evePrint = await fingerprint(eve.me.identity.publicKeys);
     expect((await page.getByTestId('invite-guardian').innerText()).trim()).toBe(evePrint);
     expect(await page.getByTestId('invite-history-note').innerText()).toContain("stays in this browser's history");

@@ -170,6 +170,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   const children = (picked ?? props.family.children.map((c) => c.childId)).filter((id) => props.family.children.some((c) => c.childId === id));
   const setChildren = setPicked;
   const [needsApproval, setNeedsApproval] = useState(false);
+  const [from, setFrom] = useState('');
   const [link, setLink] = useState<string | undefined>(undefined);
   const [copied, setCopied] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -179,7 +180,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      const created = await createInvite(who.ctx, { familyId: props.family.familyId, terms: { role, children, needsApproval }, origin: location.origin });
+      const created = await createInvite(who.ctx, { familyId: props.family.familyId, terms: { role, children, needsApproval }, origin: location.origin, from });
       setLink(created.link);
       setCopied(false);
       props.onCreated();
@@ -226,6 +227,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
           <Checkbox label="A guardian approves their messages before the toy plays them" checked={needsApproval} onChecked={setNeedsApproval} />
         </>
       )}
+      <Field label="Your name, as they know you" name="invite-from" value={from} onValue={setFrom} maxLength={64} hint="Shown to them, with this family's name, before they join. Sealed in the link: the server cannot read or change it." autoComplete="off" />
       <Button type="submit" busy={busy} disabled={role === 'relative' && children.length === 0}>
         Create an invite link
       </Button>

@@ -1,6 +1,8 @@
 /**
- * Joining a family by invite link (`/join#<inviteId>.<secret>`). The fragment is never sent to
- * the server; the app reads it once, removes it from the address bar, and keeps it in memory only.
+ * Joining a family by invite link (`/join#<inviteId>.<secret>`): the page says who invites (the name
+ * and family name sealed with the link's secret, and the guardian's key fingerprint) before joining.
+ * The fragment is never sent to the server; the app reads it once, removes it from the address
+ * bar, and keeps it in memory only (the browser's history list still holds the link until used).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { loadFamily } from '../../../client/families.js';
@@ -8,6 +10,7 @@ import { acceptInvite, inspectInvite, type InspectedInvite } from '../../../clie
 import { ClientError } from '../../../client/client-error.js';
 import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
+import { checkedName } from '../../lib/profile-text.js';
 import { navigate } from '../router.js';
 
 /** Reads the invite link from the address bar once, then drops the fragment from it and from history. */
@@ -97,6 +100,15 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
       {link !== undefined && state === 'inspecting' && error === undefined && <Loading label="Checking the invite…" />}
       {invite !== undefined && (state === 'ready' || state === 'joining') && (
         <Card>
+          <p data-testid="invite-description">
+            <strong>
+              <bdi>{checkedName(invite.description.from) ?? 'A guardian'}</bdi>
+            </strong>{' '}
+            invites you to the family <strong>
+              <bdi>{checkedName(invite.description.familyName) ?? '(no name)'}</bdi>
+            </strong>
+            .
+          </p>
           <p>
             You are invited to join a family as a <strong>{invite.terms.role}</strong>
             {invite.terms.role === 'relative' && invite.terms.needsApproval ? ', and a guardian approves your messages before they play' : ''}.
