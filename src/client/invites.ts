@@ -16,6 +16,7 @@ import {
   verifyGuardianInviteProof,
   type InviteTerms,
 } from '../crypto/invite.js';
+import { openInviteDescription, sealInviteDescription, type InviteDescription } from '../crypto/invite-description.js';
 import { GuardianInviteList, InviteCreated, InviteView } from '../protocol/families.js';
 import { decodePublicIdentity } from './account.js';
 import { ClientError } from './client-error.js';
@@ -30,12 +31,13 @@ export interface CreatedInviteLink {
 
 /**
  * Creates an invite as a guardian: a fresh secret and invite id, the guardian's proof over the
- * family, the guardian's keys and the terms. The secret and terms are kept in the key store so
- * this client can later verify the joiner and sign them in with exactly these terms.
+ * family, the guardian's keys and the terms, and the sealed description (the family's name and
+ * `from`, the name the guardian goes by for the invitee). The secret and terms are kept in the key
+ * store so this client can later verify the joiner and sign them in with exactly these terms.
  */
 export async function createInvite(
   ctx: ClientContext,
-  options: { familyId: string; terms: InviteTerms; expiresInMs?: number; origin?: string },
+  options: { familyId: string; terms: InviteTerms; expiresInMs?: number; origin?: string; from?: string },
 ): Promise<CreatedInviteLink> {
   const family = await loadFamily(ctx, options.familyId);
   if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can invite');
@@ -49,12 +51,14 @@ export async function createInvite(
   const secret = generateInviteSecret();
   const inviteId = newClientId();
   const guardianProof = await guardianInviteProof({ secret, familyId: family.familyId, inviteId, guardianId: ctx.me.accountId, guardianKeys: ctx.me.identity.publicKeys, terms });
+  const sealedDescription = await sealInviteDescription({ secret, inviteId, familyId: family.familyId, description: { familyName: family.name ?? '', from: (options.from ?? '').trim() } });
   const state = (await ctx.store.loadFamily(family.familyId))!;
   await ctx.store.saveFamily({ ...state, createdInvites: { ...(state.createdInvites ?? {}), [inviteId]: { secret, terms } } });
   const created = await ctx.api.call('POST', `/v1/families/${family.familyId}/invites`, InviteCreated, {
     inviteId,
     terms: { role: terms.role, children: [...terms.children], needsApproval: terms.needsApproval },
     guardianProof: toBase64Url(guardianProof),
+    sealedDescription: toBase64Url(sealedDescription),
     ...(options.expiresInMs === undefined ? {} : { expiresInMs: options.expiresInMs }),
   });
   return { inviteId, link: formatInviteLink(options.origin ?? ctx.api.baseUrl, inviteId, secret), expiresAt: created.expiresAt };
@@ -68,6 +72,8 @@ export interface InspectedInvite {
   status: 'open' | 'accepted' | 'used' | 'revoked' | 'expired';
   expiresAt: number;
   guardian: { accountId: string; keys: PublicIdentityKeys; fingerprint: string };
+  /** Who invites and to which family, as the inviting guardian sealed it with the link's secret. */
+  description: InviteDescription;
 }
 
 /** Fetches an invite and verifies the guardian's proof with the link's secret. */
@@ -87,6 +93,9 @@ export async function inspectInvite(ctx: ClientContext, link: string): Promise<I
     proof: fromBase64Url(view.guardianProof),
   });
   if (!verified.ok) throw new ClientError('client/invite-forged', "the invite's guardian proof does not verify: the link or the server's copy was altered");
+  // Every invite carries its description; a missing one was removed on the way.
+  const description = view.sealedDescription === undefined ? undefined : await openInviteDescription({ secret: parsed.secret, inviteId: view.inviteId, familyId: view.familyId, sealed: fromBase64Url(view.sealedDescription) });
+  if (description === undefined || !description.ok) throw new ClientError('client/invite-forged', "the invite's description is missing or does not open: the server's copy was altered");
   return {
     inviteId: view.inviteId,
     familyId: view.familyId,
@@ -94,6 +103,7 @@ export async function inspectInvite(ctx: ClientContext, link: string): Promise<I
     status: view.status,
     expiresAt: view.expiresAt,
     guardian: { accountId: view.guardian.accountId, keys: guardianKeys, fingerprint: await fingerprint(guardianKeys) },
+    description: description.value,
   };
 }
 

@@ -175,6 +175,8 @@ export const CreateInviteRequest = Type.Object(
     guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
     /** The invite id the client chose (it is MACed into the proof, so the client picks it). */
     inviteId: Id,
+    /** Who invites and to which family, sealed under a key from the link's secret (src/crypto/invite-description.ts). */
+    sealedDescription: Type.Optional(Base64Url({ minBytes: 38, maxBytes: 550 })),
   },
   { additionalProperties: false },
 );
@@ -197,6 +199,8 @@ export const InviteView = Type.Object({
   status: InviteStatus,
   guardian: Type.Object({ accountId: Id, identity: PublicIdentity }),
   guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+  /** As the guardian's client sent it; the invitee's client opens it with the link's secret. */
+  sealedDescription: Type.Optional(Base64Url({ minBytes: 38, maxBytes: 550 })),
 });
 
 /** POST /v1/invites/:inviteId/accept: the joiner (the caller) proves they hold the link. Works once. */

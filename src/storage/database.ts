@@ -100,6 +100,8 @@ export interface InvitesTable {
   children: string;
   needs_approval: number;
   guardian_proof: string;
+  /** The sealed invite description (src/crypto/invite-description.ts), base64url; the server cannot open it. */
+  sealed_description: string | null;
   created_by: string;
   created_at: number;
   expires_at: number;

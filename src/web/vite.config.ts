@@ -13,9 +13,17 @@ import { defineConfig, type Plugin } from 'vite';
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = resolve(here, '../../dist/web');
 
+/** Where the build lists its files and their SHA-256: the server serves only these (web-app.ts). */
+const BUILD_MANIFEST = '.burrow-build.json';
+
+const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('base64url');
+
 /**
- * Writes the app-shell list into the service worker and names it by content: the worker caches
- * exactly the files of this build (pages, scripts, styles, icons, manifest), never an API answer.
+ * Writes the app-shell list, with each file's SHA-256, into the service worker and names it by
+ * content: the worker caches exactly the files of this build (pages, scripts, styles, icons,
+ * manifest), never an API answer, and refuses any cached or fetched body whose hash differs (a
+ * script of this origin can rewrite Cache Storage; it cannot rewrite the worker). Then writes the
+ * build manifest (every file the server may serve, with its SHA-256), the worker included.
  */
 function serviceWorkerShell(): Plugin {
   return {
@@ -33,20 +41,26 @@ function serviceWorkerShell(): Plugin {
         }
       };
       walk(outDir);
-      const shell = files
-        .filter((name) => name !== 'sw.js' && !name.endsWith('.map') && !name.startsWith('.vite/'))
+      const served = files.filter((name) => !name.endsWith('.map') && !name.startsWith('.vite/') && name !== BUILD_MANIFEST).sort();
+      const shell: Record<string, string> = {};
+      for (const name of served) {
+        if (name === 'sw.js') continue;
         // Not precached: the big pieces only signing up or in needs, which needs the network anyway
         // (the browser's HTTP cache keeps them, immutable, once fetched).
-        .filter((name) => !/^assets\/(opaque-wasm|password-dictionary)-/.test(name))
-        .map((name) => (name === 'index.html' ? '/' : name === 'toy/index.html' ? '/toy' : `/${name}`))
-        .sort();
+        if (/^assets\/(opaque-wasm|password-dictionary)-/.test(name)) continue;
+        const path = name === 'index.html' ? '/' : name === 'toy/index.html' ? '/toy' : `/${name}`;
+        shell[path] = sha256(readFileSync(join(outDir, name)));
+      }
       const version = createHash('sha256').update(JSON.stringify(shell)).digest('hex').slice(0, 16);
       let code = readFileSync(swFile, 'utf8');
-      // The shell list replaces a whole string literal; the version (hex) is spliced into the cache name.
+      // The shell replaces a whole string literal; the version (hex) is spliced into the cache name.
       const shellToken = /(["'`])__BURROW_SHELL__\1/;
       if (!shellToken.test(code) || !code.includes('__BURROW_VERSION__')) throw new Error('sw.js lost its placeholders');
       code = code.replace(shellToken, JSON.stringify(shell)).replaceAll('__BURROW_VERSION__', version);
       writeFileSync(swFile, code);
+      const manifest: Record<string, string> = {};
+      for (const name of served) manifest[`/${name}`] = sha256(readFileSync(join(outDir, name)));
+      writeFileSync(join(outDir, BUILD_MANIFEST), `${JSON.stringify({ version: 1, files: manifest }, null, 1)}\n`);
     },
   };
 }

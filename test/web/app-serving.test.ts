@@ -1,9 +1,10 @@
 /**
  * How `burrow serve` serves the web app (src/server/http/web-app.ts), on a small fake build: content
- * types, caching, the SPA fallback, the page CSP, /v1 staying JSON problems, and a clear answer
- * when the app is not built.
+ * types, caching, the SPA fallback, the page CSP, /v1 staying JSON problems, a clear answer
+ * when the app is not built, and only the files of the build's manifest (issue #22 item 7).
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -11,12 +12,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 import { pageContentSecurityPolicy } from '../../src/server/http/security-headers.js';
-import { installWebApp } from '../../src/server/http/web-app.js';
+import { BUILD_MANIFEST, installWebApp, loadWebBuild } from '../../src/server/http/web-app.js';
 import type { BurrowApp } from '../../src/server/http/types.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
 
 let base: TestServer;
 const apps: BurrowApp[] = [];
+
+const BUILT = ['index.html', 'toy/index.html', 'assets/app-abc123.js', 'assets/kit-abc123.css', 'sw.js', 'manifest.webmanifest', 'icons/icon.svg'];
+
+/** Writes the build manifest as vite.config.ts does: each listed file's SHA-256, base64url. */
+function writeManifest(dir: string, names: string[]): void {
+  const files: Record<string, string> = {};
+  for (const name of names) files[`/${name}`] = createHash('sha256').update(readFileSync(join(dir, name))).digest('base64url');
+  writeFileSync(join(dir, BUILD_MANIFEST), JSON.stringify({ version: 1, files }));
+}
 
 function fakeBuild(): string {
   const dir = mkdtempSync(join(tmpdir(), 'burrow-web-build-'));
@@ -30,7 +40,13 @@ function fakeBuild(): string {
   writeFileSync(join(dir, 'sw.js'), 'self.addEventListener("fetch", () => {});');
   writeFileSync(join(dir, 'manifest.webmanifest'), '{"name":"Burrow"}');
   writeFileSync(join(dir, 'icons', 'icon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+  writeManifest(dir, BUILT);
+  // Dropped into the web folder after the build: an HTML page and a script that would run on the
+  // app's origin (and read its IndexedDB) if they were served, and a file of no known type.
   writeFileSync(join(dir, 'secret.env'), 'NOT=served');
+  writeFileSync(join(dir, 'planted.html'), '<script>steal()</script>');
+  writeFileSync(join(dir, 'assets', 'planted-abc123.js'), 'steal();');
+  writeFileSync(join(dir, 'icons', 'planted.svg'), '<svg xmlns="http://www.w3.org/2000/svg" onload="steal()"/>');
   return dir;
 }
 
@@ -127,6 +143,33 @@ describe('the built web app', () => {
     expect(secret.body).not.toContain('NOT=served');
     const traversal = await app.inject({ method: 'GET', url: '/assets/..%2F..%2Fetc%2Fpasswd' });
     expect(traversal.statusCode).toBe(404);
+  });
+
+  it('serves only the files the build manifest lists: a file planted in the web folder is never served', async () => {
+    for (const url of ['/assets/planted-abc123.js', '/icons/planted.svg']) {
+      const answer = await app.inject({ method: 'GET', url });
+      expect(answer.statusCode, url).toBe(404);
+      expect(answer.body, url).not.toContain('steal');
+    }
+    // A page path not in the manifest is the app's own page (SPA fallback), never the planted one.
+    const page = await app.inject({ method: 'GET', url: '/planted.html' });
+    expect(page.body).toContain('<title>app</title>');
+    expect(page.body).not.toContain('steal');
+    expect((await app.inject({ method: 'GET', url: `/${BUILD_MANIFEST}` })).body).toContain('<title>app</title>');
+  });
+
+  it('refuses to start on a build changed after it was built, and treats a build without its manifest as none', () => {
+    const changed = fakeBuild();
+    writeFileSync(join(changed, 'assets', 'app-abc123.js'), 'steal();');
+    expect(() => loadWebBuild(changed)).toThrow(/changed after it was built/);
+    const missing = fakeBuild();
+    writeFileSync(join(missing, 'assets', 'gone-abc123.js'), 'gone();');
+    writeManifest(missing, [...BUILT, 'assets/gone-abc123.js']);
+    rmSync(join(missing, 'assets', 'gone-abc123.js'));
+    expect(() => loadWebBuild(missing)).toThrow(/lacks \/assets\/gone-abc123\.js/);
+    const unlisted = fakeBuild();
+    writeFileSync(join(unlisted, BUILD_MANIFEST), JSON.stringify({ version: 1, files: { '/index.html': 'x', '/../secret.env': 'y' } }));
+    expect(loadWebBuild(unlisted)).toBeUndefined();
   });
 
   it('leaves other methods and the API alone', async () => {

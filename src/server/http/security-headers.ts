@@ -5,7 +5,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * For pages of the web app (and the virtual toy page) and their scripts (a service worker takes
  * the CSP of its own script): only our own origin, no framing, no plugins, no inline script or
  * style. 'wasm-unsafe-eval' lets the page compile WebAssembly (OPAQUE ships as WASM); it does not
- * allow eval() or inline scripts.
+ * allow eval() or inline scripts. Trusted Types are required for script sinks: innerHTML,
+ * eval-like calls and script URLs set from strings throw instead of running, so an injected string
+ * can never become script through the DOM (the app builds its DOM with Preact and uses none of
+ * them). One policy may be created, once: the app's, which turns only '/sw.js' into a script URL
+ * for the service worker's registration (src/web/app/main.tsx).
  */
 export const pageContentSecurityPolicy = [
   "default-src 'self'",
@@ -18,6 +22,8 @@ export const pageContentSecurityPolicy = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
   "form-action 'self'",
+  "require-trusted-types-for 'script'",
+  'trusted-types burrow-service-worker',
 ].join('; ');
 
 /** For JSON and everything else that is not a page: nothing may load at all. */

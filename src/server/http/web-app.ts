@@ -4,6 +4,10 @@
  *
  * - Only GET and HEAD of paths no route claims, outside `/v1`, `/healthz` and `/readyz`: an unknown
  *   API path stays a JSON problem.
+ * - Only the files the build lists in its manifest (`.burrow-build.json`, written by
+ *   src/web/vite.config.ts: path → SHA-256) are served, and each must still hash to its entry, or the
+ *   server does not start: a file someone drops into the web folder (an HTML page, a script) is
+ *   never served on the app's origin, where it could read the app's IndexedDB.
  * - Files are read once at start-up into memory (the build is about a megabyte), text files also
  *   gzipped once (sent to clients that accept gzip); a path outside
  *   that list never touches the file system, so `..` and symlinks lead nowhere.
@@ -12,11 +16,12 @@
  * - Any other path is a page of the single-page app (its `index.html`): `/join`, `/family/…`;
  *   `/toy/…` gets the virtual toy's page.
  * - HTML gets the page CSP from security-headers.ts (no inline script or style); the build emits none.
- * - Without a build, pages answer 503 with a short page saying to run `npm run build`.
+ * - Without a build (or a build without its manifest), pages answer 503 with a short page saying to
+ *   run `npm run build`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -53,37 +58,58 @@ interface WebFile {
 const MAX_FILES = 2000;
 const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
 
-/** Reads every file of the build into memory; undefined when there is no build (no index.html). */
+/** The build's list of the files it consists of, with their SHA-256 (src/web/vite.config.ts). */
+export const BUILD_MANIFEST = '.burrow-build.json';
+
+/** The manifest's entries (path → SHA-256 base64url); undefined when it is missing or malformed. */
+function readBuildManifest(dir: string): Map<string, string> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(join(dir, BUILD_MANIFEST), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || (parsed as { version?: unknown }).version !== 1) return undefined;
+  const files = (parsed as { files?: unknown }).files;
+  if (typeof files !== 'object' || files === null) return undefined;
+  const out = new Map<string, string>();
+  for (const [name, hash] of Object.entries(files)) {
+    // Plain paths only: no `..`, no empty or dot segments, no backslashes.
+    if (typeof hash !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(hash) || !/^(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+$/.test(name) || name.includes('..')) return undefined;
+    out.set(name, hash);
+  }
+  return out;
+}
+
+/**
+ * Reads the files the build's manifest lists into memory; undefined when there is no build (no
+ * index.html or no manifest). Throws when a listed file is missing or no longer hashes to its entry.
+ */
 export function loadWebBuild(dir: string): Map<string, WebFile> | undefined {
   if (!existsSync(join(dir, 'index.html'))) return undefined;
+  const manifest = readBuildManifest(dir);
+  if (manifest === undefined || !manifest.has('/index.html')) return undefined;
   const files = new Map<string, WebFile>();
   let total = 0;
-  const walk = (current: string): void => {
-    for (const entry of readdirSync(current, { withFileTypes: true })) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) {
-        walk(path);
-        continue;
-      }
-      if (!entry.isFile()) continue;
-      const name = `/${relative(dir, path).split(sep).join('/')}`;
-      if (name.startsWith('/.vite/') || name.endsWith('.map')) continue;
-      const type = contentTypes[extname(name).toLowerCase()];
-      if (type === undefined) continue;
-      total += statSync(path).size;
-      if (files.size >= MAX_FILES || total > MAX_TOTAL_BYTES) throw new Error(`the web build in ${dir} is larger than expected`);
-      const body = readFileSync(path);
-      const compressed = /^(text\/|application\/(json|manifest\+json|wasm)|image\/svg)/.test(type) ? gzipSync(body, { level: 9 }) : undefined;
-      files.set(name, {
-        body,
-        gzip: compressed !== undefined && compressed.length < body.length ? compressed : undefined,
-        type,
-        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
-        immutable: name.startsWith('/assets/'),
-      });
-    }
-  };
-  walk(dir);
+  for (const [name, hash] of manifest) {
+    const type = contentTypes[extname(name).toLowerCase()];
+    if (type === undefined) continue;
+    const path = join(dir, ...name.slice(1).split('/'));
+    if (relative(dir, path).startsWith('..') || !existsSync(path) || !statSync(path).isFile()) throw new Error(`the web build in ${dir} lacks ${name}, which its manifest lists: run npm run build`);
+    total += statSync(path).size;
+    if (files.size >= MAX_FILES || total > MAX_TOTAL_BYTES) throw new Error(`the web build in ${dir} is larger than expected`);
+    const body = readFileSync(path);
+    const digest = createHash('sha256').update(body).digest();
+    if (digest.toString('base64url') !== hash) throw new Error(`the web build in ${dir} was changed after it was built (${name}): run npm run build`);
+    const compressed = /^(text\/|application\/(json|manifest\+json|wasm)|image\/svg)/.test(type) ? gzipSync(body, { level: 9 }) : undefined;
+    files.set(name, {
+      body,
+      gzip: compressed !== undefined && compressed.length < body.length ? compressed : undefined,
+      type,
+      etag: `"${digest.toString('base64url').slice(0, 22)}"`,
+      immutable: name.startsWith('/assets/'),
+    });
+  }
   return files;
 }
 

@@ -68,6 +68,7 @@ export function createInvitesService(deps: InvitesServiceDeps) {
         children: JSON.stringify(children),
         needs_approval: body.terms.needsApproval ? 1 : 0,
         guardian_proof: body.guardianProof,
+        sealed_description: body.sealedDescription ?? null,
         created_by: accountId,
         created_at: now,
         expires_at: expiresAt,
@@ -128,6 +129,7 @@ export function createInvitesService(deps: InvitesServiceDeps) {
       status: statusOf(row, clock.now()),
       guardian: { accountId: row.created_by, identity },
       guardianProof: row.guardian_proof,
+      ...(row.sealed_description === null || row.sealed_description === undefined ? {} : { sealedDescription: row.sealed_description }),
     };
   }
 

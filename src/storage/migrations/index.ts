@@ -10,6 +10,7 @@ import * as m0007 from './0007-family-log.js';
 import * as m0008 from './0008-toys.js';
 import * as m0009 from './0009-account-kem-keys.js';
 import * as m0010 from './0010-signed-receipts.js';
+import * as m0011 from './0011-invite-descriptions.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -22,4 +23,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0008-toys': m0008,
   '0009-account-kem-keys': m0009,
   '0010-signed-receipts': m0010,
+  '0011-invite-descriptions': m0011,
 });

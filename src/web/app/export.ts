@@ -6,7 +6,7 @@
 import { strToU8, zipSync, type Zippable } from 'fflate';
 import type { ClientContext, OpenedFamily } from '../../client/families.js';
 import { downloadAndOpenMessage, listAllMessages } from '../../client/messages.js';
-import { extensionOf } from './audio.js';
+import { allowedAudioFormat, DOWNLOAD_TYPE } from '../lib/audio-types.js';
 
 interface IndexRow {
   file: string | null;
@@ -21,8 +21,14 @@ interface IndexRow {
   status: 'ok' | string;
 }
 
-function csvCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value);
+/**
+ * One CSV cell (RFC 4180 quoting). Captions, names and audio types are written by family members,
+ * who may be hostile: a cell that starts with = + - @, a tab or a carriage return is a formula to
+ * a spreadsheet (OWASP "CSV injection"), so it gets a leading apostrophe and is shown as text.
+ */
+export function csvCell(value: unknown): string {
+  let text = value === null || value === undefined ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -36,6 +42,7 @@ function nameOf(family: OpenedFamily, id: string): string {
   return id;
 }
 
+/** Downloads, verifies and decrypts every message of `family` here and saves them as one zip. */
 export async function exportFamily(ctx: ClientContext, family: OpenedFamily, progress: (text: string) => void): Promise<void> {
   progress('Listing messages…');
   const views = await listAllMessages(ctx, { familyId: family.familyId });
@@ -53,7 +60,14 @@ export async function exportFamily(ctx: ClientContext, family: OpenedFamily, pro
         row.status = `not verified: ${downloaded.opened.code}`;
       } else {
         const opened = downloaded.opened.value;
-        const file = `audio/${sentAt.replace(/[:.]/g, '-')}_${view.messageId}.${extensionOf(opened.audioType)}`;
+        // The extension comes from the allow-list; audio in any other format is left out.
+        const format = allowedAudioFormat(opened.audioType);
+        if (!format.ok) {
+          Object.assign(row, { durationMs: opened.durationMs, audioType: opened.audioType, caption: opened.caption ?? null, status: 'refused: not an audio format Burrow plays' });
+          index.push(row);
+          continue;
+        }
+        const file = `audio/${sentAt.replace(/[:.]/g, '-')}_${view.messageId}.${format.value.extension}`;
         // Audio is compressed already: store it, do not deflate it again.
         files[file] = [opened.audio, { level: 0 }];
         Object.assign(row, { file, durationMs: opened.durationMs, audioType: opened.audioType, caption: opened.caption ?? null });
@@ -69,7 +83,7 @@ export async function exportFamily(ctx: ClientContext, family: OpenedFamily, pro
   files['index.csv'] = strToU8(`${csv}\r\n`);
   progress('Making the zip…');
   const zip = zipSync(files, { level: 6 });
-  const url = URL.createObjectURL(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }));
+  const url = URL.createObjectURL(new Blob([zip as Uint8Array<ArrayBuffer>], { type: DOWNLOAD_TYPE }));
   const link = document.createElement('a');
   link.href = url;
   link.download = `burrow-${(family.name ?? 'family').replace(/[^\w-]+/g, '-').slice(0, 40)}-${new Date().toISOString().slice(0, 10)}.zip`;

@@ -3,8 +3,22 @@
  *
  * What is kept, and why only this:
  * - A device key: an AES-256-GCM CryptoKey generated here as NON-extractable and stored as a
- *   CryptoKey object (IndexedDB keeps it by structured clone). Script on this origin can use it but
- *   no script, extension page or copy of the storage can read its bytes through WebCrypto.
+ *   CryptoKey object (IndexedDB keeps it by structured clone). What that protects, exactly:
+ *   - It does: no script can read the key's bytes through WebCrypto (exportKey refuses), so the
+ *     sealed records are useless to anything that gets the records without the key (a synced or
+ *     backed-up copy of the records alone, a bug that leaks a record), and signing out deletes the
+ *     key with the whole database.
+ *   - It does not: script running on this origin (an XSS, a malicious extension, a document of this
+ *     origin built from a message) can USE the key while it runs and so open every record here —
+ *     the identity secret and the family keys — and send them away. And Chromium writes the key's
+ *     bytes into the profile's IndexedDB files in the clear: whoever copies the browser profile (a
+ *     backup, a stolen unlocked laptop, malware) opens the identity offline, without the password,
+ *     and so does a copy taken before sign-out, or made of disk blocks the sign-out freed.
+ *   Not chosen: wrapping the identity under a key derived from OPAQUE's export key, which a copied
+ *   profile could not open without the password. The export key exists only at sign-in, so every
+ *   reload and every new tab would have to ask for the password again; a phone-first app that does
+ *   that gets its password saved in the browser, on the same profile. docs/threat-model.md says
+ *   what holds against a malicious family member with script in the app.
  * - The session (StoredSession): the server URL, account id, session id and public identity, and the
  *   identity's private keys. The private keys are stored only sealed under the device key. They
  *   cannot themselves be non-extractable CryptoKeys: the account vault's key is derived from the
@@ -16,7 +30,8 @@
  *   the security-log checkpoint, sealed under the device key as one record each; live cursors too.
  *
  * Nothing goes to localStorage, sessionStorage or a URL. Signing out deletes the device key first
- * (crypto-shredding every sealed record even if a delete fails) and then the records. A reload
+ * (crypto-shredding every sealed record even if a delete fails), then the records, then the whole
+ * database, and the virtual toy's database of this origin with it (src/web/toy/toy-store.ts). A reload
  * resumes from the session record; the server's cookie decides whether it is still valid.
  */
 import { fromUtf8, utf8 } from '../../crypto/bytes.js';
@@ -25,6 +40,8 @@ import { familyStateFromJson, familyStateToJson } from '../../client/key-store.j
 import type { SessionStore, StoredSession } from '../../client/session-store.js';
 
 const DB_NAME = 'burrow';
+/** The virtual toy's database on this origin (src/web/toy/toy-store.ts), deleted at sign-out too. */
+const VIRTUAL_TOY_DB = 'burrow-virtual-toy';
 const DB_VERSION = 1;
 const STORE = 'records';
 const DEVICE_KEY = 'device-key';
@@ -47,7 +64,16 @@ function database(): Promise<IDBDatabase> {
     request.onupgradeneeded = () => {
       if (!request.result.objectStoreNames.contains(STORE)) request.result.createObjectStore(STORE);
     };
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      const db = request.result;
+      // Another tab signs out and deletes the database: let go of it so the deletion goes ahead.
+      db.onversionchange = () => {
+        db.close();
+        opening = undefined;
+        deviceKey = undefined;
+      };
+      resolve(db);
+    };
     request.onerror = () => reject(request.error ?? new Error('IndexedDB did not open'));
     request.onblocked = () => reject(new Error('IndexedDB is blocked by another tab'));
   }).catch((error: unknown) => {
@@ -133,12 +159,32 @@ async function getSealedJson<T>(name: string): Promise<T | undefined> {
   }
 }
 
-/** Everything signed-in on this browser, forgotten: the device key first, then every record. */
+/**
+ * Deletes a database. Other tabs holding it close it when asked (`onversionchange`); if one does
+ * not, the deletion waits for it in the browser and this returns once it is queued ('blocked').
+ */
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(name);
+    request.onsuccess = () => resolve();
+    request.onblocked = () => resolve();
+    request.onerror = () => reject(request.error ?? new Error('IndexedDB did not delete'));
+  });
+}
+
+/**
+ * Everything signed-in on this browser, forgotten: the device key first, then every record, then
+ * the database itself, and the virtual toy's database of this origin.
+ */
 export async function forgetEverything(): Promise<void> {
   const db = await database();
   await remove(DEVICE_KEY);
   deviceKey = undefined;
   await promised(db.transaction(STORE, 'readwrite').objectStore(STORE).clear());
+  db.close();
+  opening = undefined;
+  await deleteDatabase(DB_NAME);
+  await deleteDatabase(VIRTUAL_TOY_DB);
 }
 
 interface SessionRecord {

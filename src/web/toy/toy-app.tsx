@@ -209,7 +209,15 @@ function Paired(props: { toy: VirtualToy; snapshot: ToySnapshot }) {
       <div class={`toy-face${s.playing !== undefined ? ' is-playing' : ''}`} aria-hidden="true">
         {s.child?.emoji ?? '🧸'}
       </div>
-      <p class="toy-owner">{name !== undefined ? `${name}’s toy` : 'Paired with a family'}</p>
+      <p class="toy-owner">
+        {name !== undefined ? (
+          <>
+            <bdi>{name}</bdi>’s toy
+          </>
+        ) : (
+          'Paired with a family'
+        )}
+      </p>
       <p class="toy-activity" aria-live="polite">
         {s.playing !== undefined ? '▶ Playing a message…' : s.played > 0 ? `${s.played} ${s.played === 1 ? 'message' : 'messages'} played` : 'Waiting for messages'}
       </p>

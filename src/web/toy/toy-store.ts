@@ -1,27 +1,49 @@
 /**
- * Where the virtual toy keeps itself between page loads: one IndexedDB database of this origin.
- * Its identity's secret and its device token are stored sealed under a device key that is a
- * non-extractable WebCrypto key (IndexedDB keeps CryptoKey objects as they are: script can use
- * them but never read them); in memory the identity's Ed25519 and X25519 keys are non-extractable
- * CryptoKeys too. The roster chain it trusts, the family keys it unwrapped, its inbox and its
- * queued replies are kept as they are: they are the toy's secrets, as the reference toy's 0600
- * state files are. Nothing goes to localStorage or into a URL.
+ * Where the virtual toy keeps itself between page loads: one IndexedDB database of this origin,
+ * `burrow-virtual-toy`. Every record is sealed (AES-256-GCM) under a device key that is a
+ * non-extractable WebCrypto key, with the record's name as additional data: the roster chain and
+ * family keys it trusts, its inbox, envelopes and queued replies, and its device record (whose
+ * token and identity secret are sealed once more under their own labels). In memory the identity's
+ * Ed25519 and X25519 keys are non-extractable CryptoKeys. Nothing goes to localStorage or a URL.
+ *
+ * What the sealing does and does not do, exactly as for the family app (src/web/lib/browser-stores.ts):
+ * a copy of the records without the device key opens nothing, but script running on this origin can
+ * use the key (not read it) and so open every record, and Chromium keeps the key's bytes in the
+ * profile's IndexedDB files. Signing out of the family app in this browser deletes this database
+ * too (`deleteVirtualToyDatabase`), and an open toy page lets go of it and starts over, so nothing
+ * of a toy stays readable here after sign-out. The toy on its own origin would keep the app's
+ * script from it altogether; it shares the app's origin today (docs/threat-model.md).
  */
 
-const DB_NAME = 'burrow-virtual-toy';
+/** The toy's database name; the family app deletes it at sign-out (lib/browser-stores.ts spells it too). */
+export const VIRTUAL_TOY_DB = 'burrow-virtual-toy';
 const STORE = 'state';
+const DEVICE_KEY = 'device-key';
 
 let opening: Promise<IDBDatabase> | undefined;
 
 function database(): Promise<IDBDatabase> {
-  opening ??= new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
+  opening ??= new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(VIRTUAL_TOY_DB, 1);
     request.onupgradeneeded = () => {
       request.result.createObjectStore(STORE);
     };
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      const db = request.result;
+      // The family app signed out and deletes this database: let go of it, forget the device in
+      // memory too (a fresh page), so the toy's secrets do not outlive the sign-out here.
+      db.onversionchange = () => {
+        db.close();
+        opening = undefined;
+        if (typeof location !== 'undefined' && location.pathname.startsWith('/toy')) location.reload();
+      };
+      resolve(db);
+    };
     request.onerror = () => reject(request.error ?? new Error('IndexedDB did not open'));
     request.onblocked = () => reject(new Error('IndexedDB is blocked by another tab of the toy'));
+  }).catch((error: unknown) => {
+    opening = undefined;
+    throw error;
   });
   return opening;
 }
@@ -39,47 +61,32 @@ function run<T>(mode: IDBTransactionMode, act: (store: IDBObjectStore) => IDBReq
   );
 }
 
-/** The toy's persistent key-value store (structured-clone values: bytes, CryptoKeys, plain objects). */
-export const toyStore = {
-  get<T>(key: string): Promise<T | undefined> {
-    return run<T>('readonly', (store) => store.get(key) as IDBRequest<T>);
-  },
-  async put(key: string, value: unknown): Promise<void> {
-    await run('readwrite', (store) => store.put(value, key));
-  },
-  async delete(key: string): Promise<void> {
-    await run('readwrite', (store) => store.delete(key));
-  },
-  /** Forgets everything: keys, token, messages, queue. */
-  async clear(): Promise<void> {
-    await run('readwrite', (store) => store.clear());
-  },
-};
-
-/** A sealed secret: AES-256-GCM under the toy's device key, bound to what it is (`label`). */
+/** A sealed secret or record: AES-256-GCM under the toy's device key, bound to what it is (`label`). */
 export interface SealedSecret {
   iv: Uint8Array;
   ciphertext: Uint8Array;
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * The toy's device key: AES-256-GCM, generated in this browser as non-extractable and kept in
  * IndexedDB as a CryptoKey, so script can seal and open with it but no one can read it out.
  */
 async function deviceKey(): Promise<CryptoKey> {
-  const existing = await toyStore.get<CryptoKey>('device-key');
-  if (existing !== undefined) return existing;
+  const existing = await run<CryptoKey>('readonly', (store) => store.get(DEVICE_KEY) as IDBRequest<CryptoKey>);
+  if (existing instanceof CryptoKey) return existing;
   const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-  await toyStore.put('device-key', key);
+  await run('readwrite', (store) => store.put(key, DEVICE_KEY));
   return key;
 }
 
 /**
  * Seals a secret that cannot itself be a non-extractable CryptoKey (the identity's secret, whose
- * X-Wing part is no WebCrypto key; the device token) under the device key. Nonce: 96 random bits
- * per seal, far below GCM's limit for the handful of seals a toy makes.
+ * X-Wing part is no WebCrypto key; the device token; every stored record) under the device key.
+ * Nonce: 96 random bits per seal; a toy seals a few records per message, far below GCM's 2^32 limit
+ * for random nonces under one key.
  */
 export async function sealSecret(label: string, secret: Uint8Array): Promise<SealedSecret> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
@@ -89,6 +96,7 @@ export async function sealSecret(label: string, secret: Uint8Array): Promise<Sea
 
 /** Opens `sealSecret` output; undefined when it does not open (another device key, damaged). */
 export async function openSecret(label: string, sealed: SealedSecret): Promise<Uint8Array | undefined> {
+  if (!(sealed?.iv instanceof Uint8Array) || !(sealed.ciphertext instanceof Uint8Array)) return undefined;
   try {
     const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: sealed.iv.slice(), additionalData: encoder.encode(`burrow/virtual-toy/${label}`) }, await deviceKey(), sealed.ciphertext.slice());
     return new Uint8Array(plain);
@@ -96,3 +104,53 @@ export async function openSecret(label: string, sealed: SealedSecret): Promise<U
     return undefined;
   }
 }
+
+// Records are JSON with byte arrays tagged, so that they can be sealed as bytes.
+const BYTES_TAG = '\u0000bytes';
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function encodeRecord(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? { [BYTES_TAG]: toBase64(v) } : v)));
+}
+
+function decodeRecord(bytes: Uint8Array): unknown {
+  return JSON.parse(decoder.decode(bytes), (_key, v: unknown) => {
+    if (typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[BYTES_TAG] === 'string') return Uint8Array.from(atob((v as Record<string, string>)[BYTES_TAG]!), (c) => c.charCodeAt(0));
+    return v;
+  });
+}
+
+/** The toy's persistent store: plain values (bytes, plain objects), each record sealed under the device key. */
+export const toyStore = {
+  /** The record `key`, opened; undefined when absent or when it does not open. */
+  async get<T>(key: string): Promise<T | undefined> {
+    const sealed = await run<SealedSecret>('readonly', (store) => store.get(`record:${key}`) as IDBRequest<SealedSecret>);
+    if (sealed === undefined) return undefined;
+    const bytes = await openSecret(`record/${key}`, sealed);
+    if (bytes === undefined) return undefined;
+    try {
+      return decodeRecord(bytes) as T;
+    } catch {
+      return undefined;
+    }
+  },
+  /** Seals `value` and stores it as `key`. */
+  async put(key: string, value: unknown): Promise<void> {
+    const sealed = await sealSecret(`record/${key}`, encodeRecord(value));
+    await run('readwrite', (store) => store.put(sealed, `record:${key}`));
+  },
+  /** Deletes the record `key`. */
+  async delete(key: string): Promise<void> {
+    await run('readwrite', (store) => store.delete(`record:${key}`));
+  },
+  /** Forgets everything: the device key first (every sealed record with it), then the records. */
+  async clear(): Promise<void> {
+    await run('readwrite', (store) => store.delete(DEVICE_KEY));
+    await run('readwrite', (store) => store.clear());
+  },
+};

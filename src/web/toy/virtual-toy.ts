@@ -20,6 +20,7 @@ import { encodeRosterEntry } from '../../crypto/roster.js';
 import { FamilyView } from '../../protocol/families.js';
 import { decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
 import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';
+import { checkedEmoji, checkedName } from '../lib/profile-text.js';
 
 /** How often the toy asks the server for news while paired. */
 export const POLL_MS = 1_500;
@@ -260,8 +261,10 @@ export class VirtualToy {
       if (child === undefined) return;
       const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId: family.familyId, kind: 'child', objectId: child.childId, familyKeyForEpoch: family.keyForEpoch });
       if (!opened.ok) return;
-      const { name, emoji } = opened.value.data;
-      this.#set({ child: { ...(typeof emoji === 'string' ? { emoji } : {}), ...(typeof name === 'string' ? { name } : {}) } });
+      // Checked as the app checks them (length, no bidi overrides, one emoji): a member sealed them.
+      const name = checkedName(opened.value.data.name);
+      const emoji = checkedEmoji(opened.value.data.emoji);
+      this.#set({ child: { ...(emoji === undefined ? {} : { emoji }), ...(name === undefined ? {} : { name }) } });
     } catch {
       // Only decoration: the toy works without it.
     }

@@ -18,11 +18,11 @@ export function Page(props: { title: string; children: ComponentChildren; action
       <header class="page-header">
         {props.back !== undefined && (
           <a class="back" href={props.back.href}>
-            ← {props.back.label}
+            ← <bdi>{props.back.label}</bdi>
           </a>
         )}
         <h1 tabIndex={-1} ref={heading}>
-          {props.title}
+          <bdi>{props.title}</bdi>
         </h1>
         {props.actions !== undefined && <div class="page-actions">{props.actions}</div>}
       </header>

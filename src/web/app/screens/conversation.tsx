@@ -8,6 +8,8 @@ import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../u
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { formatDuration } from '../audio.js';
+import { AudioTypeRefused, playableAudioBlob } from '../../lib/audio-types.js';
+import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { Recorder, type Recording } from './recorder.js';
 
 /** Who someone is, in words, from the verified roster. */
@@ -40,8 +42,8 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; autoPlay?: bo
       const downloaded = await downloadAndOpenMessage(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, family: props.family, view: props.view });
       if (!downloaded.opened.ok) throw new ClientError('client/message-refused', downloaded.opened.code);
       const opened = downloaded.opened.value;
-      const blob = new Blob([opened.audio as Uint8Array<ArrayBuffer>], { type: opened.audioType });
-      setUrl(URL.createObjectURL(blob));
+      // The Blob's type comes from the allow-list, never from the sender (lib/audio-types.ts).
+      setUrl(URL.createObjectURL(playableAudioBlob(opened)));
       setInfo({ durationMs: opened.durationMs, ...(opened.caption === undefined ? {} : { caption: opened.caption }) });
       props.onOpened?.();
     } catch (caught) {
@@ -155,7 +157,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   useEffect(() => {
     let live = true;
     (async () => {
-      const f = await loadFamily(who.ctx, props.familyId);
+      const f = withCheckedProfiles(await loadFamily(who.ctx, props.familyId));
       const list = await listAllMessages(who.ctx, { familyId: props.familyId, conversation: props.conversationId });
       if (!live) return;
       setFamily(f);
@@ -261,10 +263,14 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
                 approveMessage(who.ctx, { familyId: props.family.familyId, messageId: m.messageId })
                   .then((opened) => {
                     if (played !== undefined) URL.revokeObjectURL(played.url);
-                    setPlayed({ id: m.messageId, url: URL.createObjectURL(new Blob([opened.audio as Uint8Array<ArrayBuffer>], { type: opened.audioType })), message: m });
+                    setPlayed({ id: m.messageId, url: URL.createObjectURL(playableAudioBlob(opened)), message: m });
                     setVersion((v) => v + 1);
                   })
-                  .catch((caught: unknown) => setError(caught))
+                  .catch((caught: unknown) => {
+                    setError(caught);
+                    // Approved, but in a format the app does not play: the queue no longer holds it.
+                    if (caught instanceof AudioTypeRefused) setVersion((v) => v + 1);
+                  })
                   .finally(() => setBusy(undefined));
               }}
             >

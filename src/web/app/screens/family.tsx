@@ -6,6 +6,7 @@ import { createInvite, listInvites, revokeInvite } from '../../../client/invites
 import type { GuardianInviteList } from '../../../protocol/families.js';
 import type { Static } from '@sinclair/typebox';
 import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, Select } from '../../ui/kit.js';
+import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { navigate } from '../router.js';
@@ -31,7 +32,7 @@ export function FamilyScreen(props: { familyId: string; tab: string }) {
     loadFamily(who.ctx, props.familyId).then(
       (f) => {
         if (live) {
-          setFamily(f);
+          setFamily(withCheckedProfiles(f));
           setError(undefined);
         }
       },
@@ -66,9 +67,9 @@ export function FamilyScreen(props: { familyId: string; tab: string }) {
       <ErrorBanner error={error} />
       {family === undefined && error === undefined && <Loading />}
       {family !== undefined && props.tab === 'messages' && <MessagesTab family={family} />}
-      {family !== undefined && props.tab === 'people' && <PeopleTab family={family} onChanged={setFamily} reload={reload} />}
-      {family !== undefined && props.tab === 'toys' && <ToysTab family={family} onChanged={setFamily} />}
-      {family !== undefined && props.tab === 'settings' && <SettingsTab family={family} onChanged={setFamily} />}
+      {family !== undefined && props.tab === 'people' && <PeopleTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} reload={reload} />}
+      {family !== undefined && props.tab === 'toys' && <ToysTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} />}
+      {family !== undefined && props.tab === 'settings' && <SettingsTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} />}
     </Page>
   );
 }
@@ -101,7 +102,7 @@ function MessagesTab(props: { family: OpenedFamily }) {
                     {child.emoji ?? '🙂'}
                   </span>
                   <a class="grow" href={`/family/${family.familyId}/talk/${child.childId}`} data-child={child.childId}>
-                    {child.name ?? 'A child'}
+                    <bdi>{child.name ?? 'A child'}</bdi>
                   </a>
                   <span class="muted">{toys.length === 0 ? 'no toy yet' : toys.length === 1 ? '1 toy' : `${toys.length} toys`}</span>
                 </li>
@@ -169,6 +170,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   const children = (picked ?? props.family.children.map((c) => c.childId)).filter((id) => props.family.children.some((c) => c.childId === id));
   const setChildren = setPicked;
   const [needsApproval, setNeedsApproval] = useState(false);
+  const [from, setFrom] = useState('');
   const [link, setLink] = useState<string | undefined>(undefined);
   const [copied, setCopied] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -178,7 +180,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      const created = await createInvite(who.ctx, { familyId: props.family.familyId, terms: { role, children, needsApproval }, origin: location.origin });
+      const created = await createInvite(who.ctx, { familyId: props.family.familyId, terms: { role, children, needsApproval }, origin: location.origin, from });
       setLink(created.link);
       setCopied(false);
       props.onCreated();
@@ -225,6 +227,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
           <Checkbox label="A guardian approves their messages before the toy plays them" checked={needsApproval} onChecked={setNeedsApproval} />
         </>
       )}
+      <Field label="Your name, as they know you" name="invite-from" value={from} onValue={setFrom} maxLength={64} hint="Shown to them, with this family's name, before they join. Sealed in the link: the server cannot read or change it." autoComplete="off" />
       <Button type="submit" busy={busy} disabled={role === 'relative' && children.length === 0}>
         Create an invite link
       </Button>
@@ -318,7 +321,9 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
               <span class="emoji" aria-hidden="true">
                 {c.emoji ?? '🙂'}
               </span>
-              <span class="grow">{c.name ?? 'A child (the name does not open)'}</span>
+              <span class="grow">
+                <bdi>{c.name ?? 'A child (the name does not open)'}</bdi>
+              </span>
             </li>
           ))}
         </ul>

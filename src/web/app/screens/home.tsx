@@ -1,11 +1,33 @@
-/** The families this account is in, and creating one. */
+/**
+ * The families this account is in, and creating one. Families are told apart by more than their
+ * name, which any member can set to anything (an attacker's family can be called "The Smiths"
+ * too): each row says who its guardians are, from the verified roster ("you", and the others by
+ * key fingerprint, which no one can choose), and two families with the same name are pointed out.
+ */
 import { useEffect, useState } from 'preact/hooks';
-import { createFamily, listFamilies, loadFamily } from '../../../client/families.js';
+import { createFamily, listFamilies, loadFamily, type OpenedFamily } from '../../../client/families.js';
+import { fingerprint } from '../../../crypto/identity.js';
+import { checkedName } from '../../lib/profile-text.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { navigate } from '../router.js';
 
-type FamilyRow = Awaited<ReturnType<typeof listFamilies>>[number];
+type FamilyRow = Awaited<ReturnType<typeof listFamilies>>[number] & { guardians?: string };
+
+/** The family's guardians in words: "you", the others by the first ten digits of their fingerprint. */
+async function guardiansOf(family: OpenedFamily, me: string): Promise<string> {
+  const guardians = family.roster.members.filter((m) => m.role === 'guardian');
+  const words: string[] = guardians.some((m) => m.accountId === me) ? ['you'] : [];
+  for (const m of guardians) if (m.accountId !== me) words.push((await fingerprint(m.keys)).slice(0, 11));
+  return words.length === 0 ? 'none' : words.join(', ');
+}
+
+/** Names shared by more than one of the rows (compared without case and surrounding space). */
+function sharedNames(rows: FamilyRow[]): Set<string> {
+  const seen = new Map<string, number>();
+  for (const r of rows) if (r.name !== undefined) seen.set(r.name.toLowerCase(), (seen.get(r.name.toLowerCase()) ?? 0) + 1);
+  return new Set([...seen].filter(([, n]) => n > 1).map(([name]) => name));
+}
 
 export function HomeScreen() {
   const { who } = useSession();
@@ -19,7 +41,7 @@ export function HomeScreen() {
   useEffect(() => {
     let live = true;
     (async () => {
-      const rows = await listFamilies(who.ctx);
+      const rows: FamilyRow[] = (await listFamilies(who.ctx)).map((r) => ({ ...r, name: checkedName(r.name) }));
       if (!live) return;
       setFamilies(rows);
       // Invites this device accepted whose guardian has not let us in yet (they survive a reload).
@@ -30,13 +52,14 @@ export function HomeScreen() {
         if (state?.pendingInvite !== undefined && state.anchor === undefined) pending.push(familyId);
       }
       if (live) setWaiting(pending);
-      // A family this device has not opened yet (a new device, or after signing out) has no name
-      // here: load it, which verifies it from the account vault's anchor and opens its name.
-      for (const row of rows.filter((r) => r.name === undefined)) {
+      // Each family is loaded (verified from this device's anchor, or the account vault's on a new
+      // device): its name opens, and its guardians come from the verified roster.
+      for (const row of rows) {
         try {
           const family = await loadFamily(who.ctx, row.familyId);
+          const guardians = await guardiansOf(family, who.accountId);
           if (!live) return;
-          setFamilies((current) => current?.map((r) => (r.familyId === row.familyId ? { ...r, name: family.name } : r)));
+          setFamilies((current) => current?.map((r) => (r.familyId === row.familyId ? { ...r, name: checkedName(family.name), guardians } : r)));
         } catch {
           // Not verifiable from here (or not let in yet): the row keeps its placeholder; opening it shows why.
         }
@@ -84,17 +107,31 @@ export function HomeScreen() {
         </Notice>
       )}
       {families !== undefined && families.length === 0 && waiting.length === 0 && <Empty>You are not in a family yet. Create one below, or open an invite link a guardian sent you.</Empty>}
+      {families !== undefined && sharedNames(families).size > 0 && (
+        <Notice>
+          Two of your families have the same name. Anyone can give a family any name: tell them apart by their guardians. A family whose guardians you do not know may not be the one you think.
+        </Notice>
+      )}
       {families !== undefined && families.length > 0 && (
         <Card>
           <ul class="list">
             {families.map((f) => (
-              <li key={f.familyId}>
+              <li key={f.familyId} data-family={f.familyId}>
                 <span class="emoji" aria-hidden="true">
                   🏡
                 </span>
-                <a class="grow" href={`/family/${f.familyId}`}>
-                  {f.name ?? 'A family (open it to load it on this device)'}
-                </a>
+                <span class="grow">
+                  <a href={`/family/${f.familyId}`}>
+                    <bdi>{f.name ?? 'A family (open it to load it on this device)'}</bdi>
+                  </a>
+                  {f.guardians !== undefined && (
+                    <span class="muted" data-testid="family-guardians">
+                      {' '}
+                      · guardians: {f.guardians}
+                    </span>
+                  )}
+                  {f.name !== undefined && sharedNames(families).has(f.name.toLowerCase()) && <span class="pill">same name as another family</span>}
+                </span>
                 <span class="pill">{f.role}</span>
               </li>
             ))}

@@ -1,6 +1,8 @@
 /**
- * Joining a family by invite link (`/join#<inviteId>.<secret>`). The fragment is never sent to
- * the server; the app reads it once, removes it from the address bar, and keeps it in memory only.
+ * Joining a family by invite link (`/join#<inviteId>.<secret>`): the page says who invites (the name
+ * and family name sealed with the link's secret, and the guardian's key fingerprint) before joining.
+ * The fragment is never sent to the server; the app reads it once, removes it from the address
+ * bar, and keeps it in memory only (the browser's history list still holds the link until used).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { loadFamily } from '../../../client/families.js';
@@ -8,6 +10,7 @@ import { acceptInvite, inspectInvite, type InspectedInvite } from '../../../clie
 import { ClientError } from '../../../client/client-error.js';
 import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
+import { checkedName } from '../../lib/profile-text.js';
 import { navigate } from '../router.js';
 
 /** Reads the invite link from the address bar once, then drops the fragment from it and from history. */
@@ -97,15 +100,32 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
       {link !== undefined && state === 'inspecting' && error === undefined && <Loading label="Checking the invite…" />}
       {invite !== undefined && (state === 'ready' || state === 'joining') && (
         <Card>
+          <p data-testid="invite-description">
+            <strong>
+              <bdi>{checkedName(invite.description.from) ?? 'A guardian'}</bdi>
+            </strong>{' '}
+            invites you to the family <strong>
+              <bdi>{checkedName(invite.description.familyName) ?? '(no name)'}</bdi>
+            </strong>
+            .
+          </p>
           <p>
             You are invited to join a family as a <strong>{invite.terms.role}</strong>
             {invite.terms.role === 'relative' && invite.terms.needsApproval ? ', and a guardian approves your messages before they play' : ''}.
           </p>
           <p class="muted">The invite is signed by the guardian whose key fingerprint is:</p>
-          <p class="mono">{invite.guardian.fingerprint}</p>
+          <p class="mono" data-testid="invite-guardian">
+            {invite.guardian.fingerprint}
+          </p>
+          <p class="muted">
+            Check it with the person who sent you the link (read the first digits to each other). Anyone can call a family anything; the fingerprint is what tells you who invites you, and it shows next to the family on your home screen once you are in.
+          </p>
           <Button class="wide" busy={state === 'joining'} onClick={() => void join()}>
             Join the family
           </Button>
+          <p class="muted" data-testid="invite-history-note">
+            Join now if you mean to: until the invite is used, the link stays usable, and it stays in this browser's history (this page took it out of the address bar, but not out of the history list). Once you have joined, the link is worthless.
+          </p>
         </Card>
       )}
       {state === 'waiting' && (
