@@ -256,8 +256,8 @@ export interface ToyPairingAttempt {
 }
 
 /** Starts a pairing attempt: fresh keys, a slot from the server, the code to show. */
-export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity }): Promise<ToyPairingAttempt> {
-  const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) });
+export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; allowInsecureHttp?: boolean }): Promise<ToyPairingAttempt> {
+  const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(options.allowInsecureHttp === true ? { allowInsecureHttp: true } : {}) });
   const identity = options.identity ?? (await generateIdentity({ extractable: true }));
   const started = await anonymous.call('POST', '/v1/pairings', PairingStarted, {});
   if (!Value.Check(PairingStarted, started)) throw new ClientError('client/pairing-failed', 'the server answered the pairing request with something unexpected');
