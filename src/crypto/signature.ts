@@ -12,6 +12,7 @@ export const SIGNATURE_LABELS = {
   rosterEntry: 'burrow/roster-entry/v1',
   message: 'burrow/message/v1',
   approval: 'burrow/approval/v1',
+  profile: 'burrow/profile-signature/v1',
 } as const;
 
 /** Signs `message` under `label` with the identity's Ed25519 key; 64 bytes. */

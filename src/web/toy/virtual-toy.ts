@@ -258,7 +258,7 @@ export class VirtualToy {
       const view = await api.call('GET', `/v1/families/${family.familyId}`, FamilyView);
       const child = view.children.find((c) => c.childId === family.childId);
       if (child === undefined) return;
-      const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId: family.familyId, kind: 'child', objectId: child.childId, familyKeyForEpoch: family.keyForEpoch });
+      const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId: family.familyId, kind: 'child', objectId: child.childId, head: family.roster, familyKeyForEpoch: family.keyForEpoch });
       if (!opened.ok) return;
       const { name, emoji } = opened.value.data;
       this.#set({ child: { ...(typeof emoji === 'string' ? { emoji } : {}), ...(typeof name === 'string' ? { name } : {}) } });
