@@ -187,7 +187,7 @@ export async function toySuite(ctx: BenchContext): Promise<ToySuiteResult> {
 
   const dir = tempDir('toys');
   // Behind a "reverse proxy": pairing toys and guardians each present their own address (e2e/toys.ts).
-  const env = { BURROW_TRUST_PROXY: 'true' };
+  const env = { BURROW_TRUST_PROXY: '127.0.0.0/8' };
   let server = await startBurrow({ dataDir: dir.path, env });
   const http = new HttpClient(server.url, { maxSockets: 256 });
   const pool = await holderPool();

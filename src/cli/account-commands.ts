@@ -30,6 +30,12 @@ const DEFAULT_LABEL = 'burrow CLI';
 interface CommonOptions {
   profile?: string;
   json?: boolean;
+  insecureHttp?: boolean;
+}
+
+/** The user's opt-in to plain http beyond loopback: `--insecure-http` or BURROW_INSECURE_HTTP=1. */
+function insecureHttp(options: CommonOptions): { allowInsecureHttp?: true } {
+  return options.insecureHttp === true || process.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
 }
 
 interface ServerOptions extends CommonOptions {
@@ -150,7 +156,8 @@ function summaryLines(summary: Record<string, unknown>): string[] {
 function withCommonOptions(command: Command): Command {
   return command
     .option('--profile <dir>', 'profile directory (default: $BURROW_PROFILE, else $XDG_CONFIG_HOME/burrow/profile or ~/.config/burrow/profile)')
-    .option('--json', 'print exactly one JSON object on stdout; errors as a JSON problem on stderr');
+    .option('--json', 'print exactly one JSON object on stdout; errors as a JSON problem on stderr')
+    .option('--insecure-http', 'allow plain http to a server beyond this machine (tokens cross the network in clear; default: refused)');
 }
 
 function withServerOptions(command: Command, emailRequired: boolean): Command {
@@ -221,7 +228,7 @@ Examples:
         const email = requireOption(options.email, '--email');
         const store = await emptyProfile(options);
         const password = await readSecret({ envName: 'BURROW_PASSWORD', question: 'New password: ', confirm: true });
-        const api = new BurrowApi({ baseUrl: server });
+        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(options) });
         const registration = await registerAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store });
         const summary = await sessionSummary(registration.session, store.dir);
         printResult(options, { ...summary, recoveryCode: registration.recoveryCode }, [
@@ -244,7 +251,7 @@ Examples:
         const email = requireOption(options.email, '--email');
         const store = await emptyProfile(options);
         const password = await readSecret({ envName: 'BURROW_PASSWORD', question: 'Password: ' });
-        const api = new BurrowApi({ baseUrl: server });
+        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(options) });
         const { session } = await loginAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store });
         const summary = await sessionSummary(session, store.dir);
         printResult(options, summary, ['Signed in.', ...summaryLines(summary)]);
@@ -260,7 +267,7 @@ Examples:
         const store = await emptyProfile(options);
         const recoveryCode = await readSecret({ envName: 'BURROW_RECOVERY_CODE', question: 'Recovery code: ' });
         const newPassword = await readSecret({ envName: 'BURROW_PASSWORD', question: 'New password: ', confirm: true });
-        const api = new BurrowApi({ baseUrl: server });
+        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(options) });
         const recovered = await recoverAccount({ api, email, recoveryCode, newPassword, sessionLabel: options.label ?? DEFAULT_LABEL, store });
         const summary = await sessionSummary(recovered.session, store.dir);
         printResult(options, { ...summary, recoveryCode: recovered.recoveryCode }, [
@@ -278,7 +285,7 @@ Examples:
     .action(
       action(async (options: CommonOptions) => {
         const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store);
+        const { api, session } = await resumeSession(store, insecureHttp(options));
         const me = await api.me();
         const summary = { ...(await sessionSummary(session, store.dir)), createdAt: me.createdAt };
         printResult(options, summary, ['Signed in.', ...summaryLines(summary)]);
@@ -290,7 +297,7 @@ Examples:
     .action(
       action(async (options: CommonOptions) => {
         const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store);
+        const { api, session } = await resumeSession(store, insecureHttp(options));
         await logout({ api, store });
         printResult(options, { loggedOut: true, accountId: session.accountId, profile: store.dir }, ['Signed out; the profile no longer holds the session or the identity.']);
       }),
@@ -302,7 +309,7 @@ Examples:
     .action(
       action(async (options: CommonOptions & { yes?: boolean }) => {
         const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store);
+        const { api, session } = await resumeSession(store, insecureHttp(options));
         if (!options.yes) {
           let answer: string;
           try {
@@ -324,7 +331,7 @@ Examples:
     .action(
       action(async (options: CommonOptions & { revoke?: string; revokeAll?: boolean }) => {
         const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store);
+        const { api, session } = await resumeSession(store, insecureHttp(options));
         if (options.revoke !== undefined) {
           await revokeSession(api, options.revoke);
           if (options.revoke === session.sessionId) await store.clear();

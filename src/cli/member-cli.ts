@@ -16,6 +16,7 @@ import { ProfileStore, readIfExists, resolveProfileDir, writePrivateFile } from 
 export interface CommonOptions {
   profile?: string;
   json?: boolean;
+  insecureHttp?: boolean;
 }
 
 /** An error meant for the user, with the exit code to leave with. */
@@ -96,10 +97,15 @@ export class FileKeyStore implements KeyStore {
   }
 }
 
+/** The user's opt-in to plain http beyond loopback: `--insecure-http` or BURROW_INSECURE_HTTP=1. */
+export function insecureHttpOf(options: CommonOptions): { allowInsecureHttp?: true } {
+  return options.insecureHttp === true || process.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
+}
+
 /** The signed-in context of the profile: API client, identity and key store. */
 export async function memberContext(options: CommonOptions): Promise<ClientContext & { profileDir: string }> {
   const profileDir = resolveProfileDir(options.profile);
-  const { api, identity, session } = await resumeSession(new ProfileStore(profileDir));
+  const { api, identity, session } = await resumeSession(new ProfileStore(profileDir), insecureHttpOf(options));
   return { api, me: { accountId: session.accountId, identity }, store: new FileKeyStore(profileDir), profileDir };
 }
 
@@ -151,7 +157,8 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<void>)
 export function withCommonOptions(command: Command): Command {
   return command
     .option('--profile <dir>', 'profile directory (default: $BURROW_PROFILE, else $XDG_CONFIG_HOME/burrow/profile or ~/.config/burrow/profile)')
-    .option('--json', 'print exactly one JSON object on stdout (--follow: one per line); errors as a JSON problem on stderr');
+    .option('--json', 'print exactly one JSON object on stdout (--follow: one per line); errors as a JSON problem on stderr')
+    .option('--insecure-http', 'allow plain http to a server beyond this machine (tokens cross the network in clear; default: refused)');
 }
 
 /** Usage errors follow --json too: one JSON problem on stderr. */

@@ -16,7 +16,7 @@ import { ApiError } from '../client/api.js';
 import { fromBase64Url } from '../crypto/bytes.js';
 import { approveMessage as signApproval, MAX_AUDIO_BYTES, openAndVerifyMessage, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
-import { action, CliError, collect, integerOption, jsonUsageErrors, memberContext, printResult, progress, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import { action, CliError, collect, insecureHttpOf, integerOption, jsonUsageErrors, memberContext, printResult, progress, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 const AUDIO_TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
@@ -265,6 +265,7 @@ export function registerMessageCommands(program: Command): void {
         const seen = new Set(lines.map((l) => l.messageId));
         const live = await connectLive({
           baseUrl: ctx.api.baseUrl,
+          ...insecureHttpOf(options),
           WebSocket: WebSocket as unknown as WebSocketConstructor,
           ...(ctx.api.token === undefined ? {} : { token: ctx.api.token }),
           store: ctx.store,

@@ -19,7 +19,7 @@ import { openSqliteStore } from '../storage/sqlite.js';
 const ENVIRONMENT_HELP = `
 Environment (flags win):
   BURROW_DATA, BURROW_HOST, BURROW_PORT     the same as the flags
-  BURROW_TRUST_PROXY                        true, a hop count or proxy addresses (behind a reverse proxy)
+  BURROW_TRUST_PROXY                        your reverse proxies' addresses or CIDR ranges, comma-separated
   BURROW_TLS_CERT, BURROW_TLS_KEY           PEM files: serve HTTPS (cookies get Secure, HSTS is sent)
   BURROW_LOG_LEVEL                          fatal, error, warn, info (default), debug, trace, silent
   BURROW_MAX_BODY_BYTES                     largest request body (default 65536)

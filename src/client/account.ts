@@ -300,7 +300,7 @@ export interface ResumedSession extends SignedIn {
 }
 
 /** Resumes the session saved in `store`, or throws `client/not-signed-in`. */
-export async function resumeSession(store: SessionStore, options: { fetch?: typeof globalThis.fetch; auth?: AuthMode } = {}): Promise<ResumedSession> {
+export async function resumeSession(store: SessionStore, options: { fetch?: typeof globalThis.fetch; auth?: AuthMode; allowInsecureHttp?: boolean } = {}): Promise<ResumedSession> {
   const stored = await store.load();
   if (stored === undefined) throw new AccountError('client/not-signed-in', 'Not signed in.');
   const identity = await importIdentitySecret(stored.identitySecret);
@@ -313,6 +313,7 @@ export async function resumeSession(store: SessionStore, options: { fetch?: type
     auth: options.auth ?? 'bearer',
     ...(stored.token === undefined ? {} : { token: stored.token }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.allowInsecureHttp === true ? { allowInsecureHttp: true } : {}),
   });
   const { identitySecret: _secret, ...session } = stored;
   return { api, identity, session };

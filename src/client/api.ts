@@ -21,6 +21,7 @@ import {
   SessionList,
 } from '../protocol/accounts.js';
 import { codeOfProblemType, type ErrorCode, type Problem } from '../protocol/errors.js';
+import { assertTransportAllowed } from './transport.js';
 
 /** The HTTP methods the API uses. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -38,6 +39,8 @@ export interface BurrowApiOptions {
   token?: string;
   /** A `fetch` implementation; defaults to the global one. */
   fetch?: typeof globalThis.fetch;
+  /** Allow plain http to a host beyond loopback (refused by default: tokens would cross in clear). */
+  allowInsecureHttp?: boolean;
 }
 
 /** An error answer from the server, carrying its RFC 9457 problem. Never carries a secret. */
@@ -91,6 +94,7 @@ export class BurrowApi {
   readonly auth: AuthMode;
   #token: string | undefined;
   readonly #fetch: typeof globalThis.fetch;
+  readonly #allowInsecureHttp: boolean;
 
   constructor(options: BurrowApiOptions) {
     if (typeof options.baseUrl !== 'string') throw new TypeError('baseUrl must be a string');
@@ -101,6 +105,8 @@ export class BurrowApi {
       throw new TypeError(`baseUrl is not a valid URL: ${options.baseUrl}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('baseUrl must be an http(s) URL');
+    assertTransportAllowed(url, options);
+    this.#allowInsecureHttp = options.allowInsecureHttp === true;
     this.baseUrl = url.origin + url.pathname.replace(/\/+$/, '');
     this.auth = options.auth ?? 'bearer';
     this.#token = options.token;
@@ -119,7 +125,7 @@ export class BurrowApi {
 
   /** A copy of this client for the same server with another token. */
   withToken(token: string | undefined): BurrowApi {
-    return new BurrowApi({ baseUrl: this.baseUrl, auth: this.auth, token, fetch: this.#fetch });
+    return new BurrowApi({ baseUrl: this.baseUrl, auth: this.auth, token, fetch: this.#fetch, allowInsecureHttp: this.#allowInsecureHttp });
   }
 
   registerStart(body: Static<typeof RegisterStartRequest>): Promise<Static<typeof RegisterStartResponse>> {

@@ -22,7 +22,7 @@ export async function addChild(ctx: ClientContext, options: { familyId: string; 
   const family = await loadFamily(ctx, options.familyId);
   if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can add a child');
   const childId = newClientId();
-  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: childId, data: profile });
+  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: childId, data: profile, signer: ctx.me.identity });
   await ctx.api.call('POST', `/v1/families/${family.familyId}/children`, undefined, { childId, sealedProfile: toBase64Url(sealed) });
   return { childId, ...profile, updatedAt: Date.now() };
 }
@@ -32,7 +32,7 @@ export async function updateChild(ctx: ClientContext, options: { familyId: strin
   const profile = checkProfile(options.name, options.emoji);
   const family = await loadFamily(ctx, options.familyId);
   if (!family.children.some((c) => c.childId === options.childId)) throw new ClientError('client/unknown-recipient', 'no such child in this family');
-  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: options.childId, data: profile });
+  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: options.childId, data: profile, signer: ctx.me.identity });
   await ctx.api.call('PUT', `/v1/families/${family.familyId}/children/${options.childId}`, undefined, { sealedProfile: toBase64Url(sealed) });
 }
 

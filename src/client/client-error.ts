@@ -34,7 +34,9 @@ export type ClientErrorCode =
   /** The pairing failed for another reason (a malformed or replayed message from the relay). */
   | 'client/pairing-failed'
   /** The toy is no longer in its family's verified roster (removed by a guardian): it must stop and be paired again. */
-  | 'client/toy-removed';
+  | 'client/toy-removed'
+  /** Plain http to a host beyond loopback without the user's opt-in (`allowInsecureHttp`, `--insecure-http`). */
+  | 'client/insecure-http';
 
 /** A client-side failure with a stable code. Never carries a key, a secret or a plaintext. */
 export class ClientError extends Error {

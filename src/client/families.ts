@@ -124,7 +124,7 @@ export async function createFamily(ctx: ClientContext, options: { name: string; 
   const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings });
   const key = generateFamilyKey();
   const wrapped = await wrapFamilyKeyForRoster(genesis, key);
-  const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name } });
+  const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name }, signer: ctx.me.identity });
   await ctx.store.saveFamily({ familyId, anchor: encodeRosterEntry(genesis), keys: { 0: key } });
   try {
     await ctx.api.call('POST', '/v1/families', FamilyCreated, {
@@ -146,9 +146,11 @@ export async function listFamilies(ctx: ClientContext): Promise<Array<{ familyId
   const out = [];
   for (const f of families) {
     const state = await ctx.store.loadFamily(f.familyId);
+    // The stored anchor is the head this device last verified: the name's signer is checked against it.
+    const head = state?.anchor === undefined ? undefined : decodeRosterEntry(state.anchor);
     let name: string | undefined;
-    if (state !== undefined) {
-      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(f.sealedName), familyId: f.familyId, kind: 'family-name', objectId: f.familyId, familyKeyForEpoch: (e) => state.keys[e] });
+    if (state !== undefined && head?.ok === true) {
+      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(f.sealedName), familyId: f.familyId, kind: 'family-name', objectId: f.familyId, head: head.value, familyKeyForEpoch: (e) => state.keys[e] });
       if (opened.ok && typeof opened.value.data.name === 'string') name = opened.value.data.name;
     }
     out.push({ familyId: f.familyId, role: f.role, epoch: f.epoch, name });
@@ -248,11 +250,11 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   if (headKey === undefined) throw new ClientError('client/no-key', `no family key for the current epoch ${roster.epoch} was wrapped to you`);
   const keyForEpoch = (epoch: number): Uint8Array | undefined => keys[epoch];
 
-  const nameOpened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(view.sealedName), familyId, kind: 'family-name', objectId: familyId, familyKeyForEpoch: keyForEpoch });
+  const nameOpened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(view.sealedName), familyId, kind: 'family-name', objectId: familyId, head: roster, familyKeyForEpoch: keyForEpoch });
   const name = nameOpened.ok && typeof nameOpened.value.data.name === 'string' ? nameOpened.value.data.name : undefined;
   const children: ChildProfile[] = [];
   for (const child of view.children) {
-    const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId, kind: 'child', objectId: child.childId, familyKeyForEpoch: keyForEpoch });
+    const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId, kind: 'child', objectId: child.childId, head: roster, familyKeyForEpoch: keyForEpoch });
     const data = opened.ok ? opened.value.data : {};
     children.push({
       childId: child.childId,
@@ -297,7 +299,7 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
     const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings });
     const key = generateFamilyKey();
     const wrapped = await wrapFamilyKeyForRoster(entry, key);
-    const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: family.name } });
+    const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: family.name }, signer: ctx.me.identity });
     const state = (await ctx.store.loadFamily(familyId)) ?? { familyId, keys: {} };
     // Keep the new key before the server has it: if the answer is lost, the next load still opens the epoch.
     await ctx.store.saveFamily({ ...state, keys: { ...state.keys, [entry.epoch]: key } });
@@ -316,7 +318,7 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
     await ctx.store.saveFamily({ ...state, anchor: encodeRosterEntry(entry), keys: { ...state.keys, [entry.epoch]: key } });
     for (const child of family.children) {
       if (child.name === undefined) continue;
-      const sealedProfile = await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'child', objectId: child.childId, data: { name: child.name, emoji: child.emoji ?? '' } });
+      const sealedProfile = await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'child', objectId: child.childId, data: { name: child.name, emoji: child.emoji ?? '' }, signer: ctx.me.identity });
       await ctx.api.call('PUT', `/v1/families/${familyId}/children/${child.childId}`, undefined, { sealedProfile: toBase64Url(sealedProfile) });
     }
     return loadFamily(ctx, familyId);

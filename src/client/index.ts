@@ -15,3 +15,4 @@ export * from './live.js';
 export * from './vault.js';
 export * from './toys.js';
 export * from './toy-runtime.js';
+export * from './transport.js';

@@ -11,6 +11,7 @@
  */
 import type { LiveEventType, ServerFrame } from '../protocol/live.js';
 import type { KeyStore } from './key-store.js';
+import { assertTransportAllowed } from './transport.js';
 
 /** The part of a WebSocket this client uses; both the browser's and `ws` provide it. */
 export interface WebSocketLike {
@@ -38,6 +39,8 @@ export interface LiveEvent {
 export interface LiveOptions {
   /** The server's base URL (`http(s)://…`, as for the API client). */
   baseUrl: string;
+  /** Allow plain ws:// to a host beyond loopback (refused by default, as for the API client). */
+  allowInsecureHttp?: boolean;
   WebSocket: WebSocketConstructor;
   /** Bearer token (Node); omit in browsers, where the session cookie authenticates. */
   token?: string;
@@ -114,6 +117,7 @@ function isEventFrame(frame: unknown): frame is Extract<ServerFrame, { type: 'ev
  */
 export async function connectLive(options: LiveOptions): Promise<LiveConnection> {
   const url = liveUrl(options.baseUrl);
+  assertTransportAllowed(new URL(url), options);
   const cursors: Record<string, string> = { ...(await options.store.loadCursors()) };
   const seenCursors = new BoundedSet(SEEN_LIMIT);
   const seenMessages = new BoundedSet(SEEN_LIMIT);

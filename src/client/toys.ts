@@ -170,7 +170,7 @@ export async function addToy(
 }
 
 async function nameToy(ctx: ClientContext, family: OpenedFamily, toyId: string, name: string): Promise<void> {
-  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'toy', objectId: toyId, data: { name } });
+  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'toy', objectId: toyId, data: { name }, signer: ctx.me.identity });
   await ctx.api.call('PUT', `/v1/families/${family.familyId}/toys/${toyId}/profile`, undefined, { sealedProfile: toBase64Url(sealed) });
 }
 
@@ -200,7 +200,7 @@ export async function listToys(ctx: ClientContext, options: { familyId: string }
     const server = toys.find((t) => t.toyId === toy.toyId);
     let name: string | undefined;
     if (server?.sealedProfile !== undefined) {
-      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(server.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, familyKeyForEpoch: family.keyForEpoch });
+      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(server.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, head: family.roster, familyKeyForEpoch: family.keyForEpoch });
       if (opened.ok && typeof opened.value.data.name === 'string') name = opened.value.data.name;
     }
     out.push({ toyId: toy.toyId, childId: toy.childId, name, pairedAt: server?.pairedAt, lastSeenAt: server?.lastSeenAt });
@@ -256,8 +256,8 @@ export interface ToyPairingAttempt {
 }
 
 /** Starts a pairing attempt: fresh keys, a slot from the server, the code to show. */
-export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity }): Promise<ToyPairingAttempt> {
-  const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) });
+export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; allowInsecureHttp?: boolean }): Promise<ToyPairingAttempt> {
+  const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(options.allowInsecureHttp === true ? { allowInsecureHttp: true } : {}) });
   const identity = options.identity ?? (await generateIdentity({ extractable: true }));
   const started = await anonymous.call('POST', '/v1/pairings', PairingStarted, {});
   if (!Value.Check(PairingStarted, started)) throw new ClientError('client/pairing-failed', 'the server answered the pairing request with something unexpected');

@@ -1,30 +1,46 @@
 /**
  * Sealed profile data: small records the server must store but never read — the family name,
- * child names, toy names, member display names.
+ * child names, toy names, member display names — signed by whoever sealed them.
  *
  * The same construction as messages: a key derived with HKDF-SHA-256 (RFC 5869) from the epoch's
  * family key, salted by the record's kind and object id, and AES-256-GCM (aead.ts) with AAD binding
- * the family, epoch, kind and object id. A sealed child name therefore cannot be moved to another
- * child, kind or family: it simply does not open there. Plaintexts are padded to a multiple of 64
- * bytes so the ciphertext length does not reveal the exact length of a name.
+ * the header (version, epoch, signer key), family, kind and object id. A sealed child name
+ * therefore cannot be moved to another child, kind or family: it simply does not open there.
+ * Plaintexts are padded to a multiple of 64 bytes so the ciphertext length does not reveal the
+ * exact length of a name.
  *
- * Layout: "BRWP" ‖ u8 version (1) ‖ u64 epoch ‖ sealed box (0x01 ‖ nonce ‖ ciphertext ‖ tag).
+ * The family key is shared by every member and toy of an epoch, so encryption alone does not say
+ * who wrote a record: any relative (or a removed member holding an old key) could rename a child.
+ * Each record is therefore signed with the sealer's Ed25519 key (label `burrow/profile-signature/v1`,
+ * over family id, kind, object id and the sealed bytes), and opening checks the signer against the
+ * verified roster head: family-name, child and toy records must be signed by a guardian of the head,
+ * a member record by that member.
+ *
+ * Layout (version 2): "BRWP" ‖ u8 version (2) ‖ u64 epoch ‖ signer Ed25519 public key (32) ‖
+ * sealed box (0x01 ‖ nonce(12) ‖ ciphertext ‖ tag(16)) ‖ Ed25519 signature (64).
  * Key use: one key per (epoch, kind, object id); each update is a fresh random nonce, well under
  * the 2^32 seals per key that random 96-bit nonces allow (NIST SP 800-38D §8.3).
  */
 import { aeadOpen, aeadSeal } from './aead.js';
 import { assertBytes, bytesEqual, concatBytes, fromUtf8, utf8 } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
+import { assertIdentity, type Identity } from './identity.js';
 import { hkdfSha256 } from './kdf.js';
 import { fail, ok, type CryptoResult } from './result.js';
+import type { Member } from './roster.js';
+import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 
 export type ProfileKind = 'family-name' | 'child' | 'toy' | 'member';
 const KINDS: readonly string[] = ['family-name', 'child', 'toy', 'member'];
 
 const MAGIC = utf8('BRWP');
-const VERSION = 1;
+const VERSION = 2;
 const KEY_INFO = 'burrow/profile-key/v1';
-const AAD_LABEL = 'burrow/profile/v1';
+const AAD_LABEL = 'burrow/profile/v2';
+const SIGNER_BYTES = 32;
+const SIGNATURE_BYTES = 64;
+/** "BRWP" ‖ version ‖ epoch ‖ signer key. */
+const HEADER_BYTES = 4 + 1 + 8 + SIGNER_BYTES;
 const PAD_TO = 64;
 /** Largest JSON a profile record may hold. */
 export const MAX_PROFILE_BYTES = 16 * 1024;
@@ -35,8 +51,13 @@ function checkTarget(familyId: unknown, kind: unknown, objectId: unknown): void 
   if (typeof objectId !== 'string' || objectId.length === 0) throw new TypeError('objectId must be a non-empty string');
 }
 
-function headerBytes(epoch: number): Uint8Array {
-  return new CanonicalWriter().fixed(MAGIC).u8(VERSION).u64(epoch).finish();
+function headerBytes(epoch: number, signerKey: Uint8Array): Uint8Array {
+  return new CanonicalWriter().fixed(MAGIC).u8(VERSION).u64(epoch).fixed(signerKey).finish();
+}
+
+/** What the signature covers: the target (family, kind, object) and every sealed byte before it. */
+function signedBytes(familyId: string, kind: string, objectId: string, headerAndBox: Uint8Array): Uint8Array {
+  return new CanonicalWriter().string(familyId).string(kind).string(objectId).bytes(headerAndBox).finish();
 }
 
 function aad(header: Uint8Array, familyId: string, kind: string, objectId: string): Uint8Array {
@@ -48,10 +69,15 @@ async function profileKey(familyKey: Uint8Array, kind: string, objectId: string)
   return hkdfSha256({ ikm: familyKey, salt, info: utf8(KEY_INFO), length: 32 });
 }
 
-/** Encrypts a small JSON record (e.g. `{ name: 'Mia' }`) for one object of a family at an epoch. */
-export async function sealProfile(options: { familyId: string; epoch: number; familyKey: Uint8Array; kind: ProfileKind; objectId: string; data: object }): Promise<Uint8Array> {
-  const { familyId, epoch, familyKey, kind, objectId, data } = options;
+/**
+ * Encrypts a small JSON record (e.g. `{ name: 'Mia' }`) for one object of a family at an epoch and
+ * signs it as `signer` (who must be a guardian of the head for family-name, child and toy records,
+ * the member themselves for a member record, or readers refuse it).
+ */
+export async function sealProfile(options: { familyId: string; epoch: number; familyKey: Uint8Array; kind: ProfileKind; objectId: string; data: object; signer: Identity }): Promise<Uint8Array> {
+  const { familyId, epoch, familyKey, kind, objectId, data, signer } = options;
   checkTarget(familyId, kind, objectId);
+  assertIdentity(signer, 'signer');
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('epoch must be a non-negative integer');
   assertBytes(familyKey, 'familyKey', 32);
   if (typeof data !== 'object' || data === null) throw new TypeError('data must be an object');
@@ -60,46 +86,75 @@ export async function sealProfile(options: { familyId: string; epoch: number; fa
   const unpadded = new CanonicalWriter().bytes(json).finish();
   const padded = new Uint8Array(Math.ceil(unpadded.length / PAD_TO) * PAD_TO);
   padded.set(unpadded);
-  const header = headerBytes(epoch);
+  const header = headerBytes(epoch, signer.publicKeys.signingKey);
   const key = await profileKey(familyKey, kind, objectId);
   const box = await aeadSeal(key, padded, aad(header, familyId, kind, objectId));
   key.fill(0);
-  return concatBytes(header, box);
+  const sealed = concatBytes(header, box);
+  const signature = await signLabelled(signer, SIGNATURE_LABELS.profile, signedBytes(familyId, kind, objectId, sealed));
+  return concatBytes(sealed, signature);
 }
 
 /** The epoch a sealed profile was sealed at (unauthenticated until it opens), or undefined if malformed. */
 export function profileEpoch(sealed: Uint8Array): number | undefined {
+  return parseHeader(sealed)?.epoch;
+}
+
+/** The header's epoch and signer key, or undefined when `sealed` is not a version-2 record of plausible length. */
+function parseHeader(sealed: Uint8Array): { epoch: number; signerKey: Uint8Array } | undefined {
+  // The smallest box: flag, nonce, one padded block, tag.
+  if (sealed.length < HEADER_BYTES + 1 + 12 + PAD_TO + 16 + SIGNATURE_BYTES) return undefined;
   try {
-    const r = new CanonicalReader(sealed);
+    const r = new CanonicalReader(sealed.subarray(0, HEADER_BYTES));
     if (!bytesEqual(r.fixed(MAGIC.length), MAGIC) || r.u8() !== VERSION) return undefined;
-    return r.u64();
+    return { epoch: r.u64(), signerKey: r.fixed(SIGNER_BYTES) };
   } catch (error) {
     if (error instanceof CanonicalError) return undefined;
     throw error;
   }
 }
 
+/** The member of the verified head who may sign a record of `kind` for `objectId`, if `signerKey` is theirs. */
+function allowedSigner(head: { members: readonly Member[] }, kind: ProfileKind, objectId: string, signerKey: Uint8Array): Member | undefined {
+  return head.members.find((m) => bytesEqual(m.keys.signingKey, signerKey) && (kind === 'member' ? m.accountId === objectId : m.role === 'guardian'));
+}
+
 /**
- * Opens a sealed profile for the expected family, kind and object id. A record moved from another
- * object, kind or family, a wrong key or any changed byte gives `profile/decrypt-failed`.
+ * Opens a sealed profile for the expected family, kind and object id, checking its signer against
+ * `head`, the verified roster head (never a list the server sent): a family-name, child or toy
+ * record must be signed by a guardian of the head (`profile/signer-not-allowed` otherwise), a
+ * member record by that member. A bad signature gives `profile/bad-signature`; a record moved from
+ * another object, kind or family fails its signature; a wrong key gives `profile/decrypt-failed`.
  */
 export async function openProfile<T = Record<string, unknown>>(options: {
   sealed: Uint8Array;
   familyId: string;
   kind: ProfileKind;
   objectId: string;
+  /** The verified roster head (a `VerifiedRoster` or its head entry). */
+  head: { familyId: string; members: readonly Member[] };
   familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
-}): Promise<CryptoResult<{ epoch: number; data: T }>> {
-  const { sealed, familyId, kind, objectId } = options;
+}): Promise<CryptoResult<{ epoch: number; data: T; signerId: string }>> {
+  const { sealed, familyId, kind, objectId, head } = options;
   checkTarget(familyId, kind, objectId);
+  if (typeof head !== 'object' || head === null || !Array.isArray(head.members)) throw new TypeError('head must be the verified roster head');
+  if (head.familyId !== familyId) return fail('profile/wrong-family');
   if (!(sealed instanceof Uint8Array)) return fail('profile/malformed');
-  const epoch = profileEpoch(sealed);
-  if (epoch === undefined) return fail('profile/malformed');
-  const header = sealed.subarray(0, MAGIC.length + 1 + 8);
+  if (sealed.length >= 5 && bytesEqual(sealed.subarray(0, 4), MAGIC) && sealed[4] !== VERSION) return fail('profile/unsupported-version');
+  const parsed = parseHeader(sealed);
+  if (parsed === undefined) return fail('profile/malformed');
+  const { epoch, signerKey } = parsed;
+  const signer = allowedSigner(head, kind, objectId, signerKey);
+  if (signer === undefined) return fail('profile/signer-not-allowed');
+  const body = sealed.subarray(0, sealed.length - SIGNATURE_BYTES);
+  const signature = sealed.subarray(sealed.length - SIGNATURE_BYTES);
+  const signed = await verifyLabelled({ publicKey: signerKey, label: SIGNATURE_LABELS.profile, message: signedBytes(familyId, kind, objectId, body), signature });
+  if (!signed) return fail('profile/bad-signature');
+  const header = sealed.subarray(0, HEADER_BYTES);
   const familyKey = await options.familyKeyForEpoch(epoch);
   if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('profile/no-key');
   const key = await profileKey(familyKey, kind, objectId);
-  const opened = await aeadOpen(key, sealed.subarray(header.length), aad(header, familyId, kind, objectId));
+  const opened = await aeadOpen(key, body.subarray(HEADER_BYTES), aad(header, familyId, kind, objectId));
   key.fill(0);
   if (!opened.ok) return fail(opened.code === 'aead/decrypt-failed' ? 'profile/decrypt-failed' : 'profile/malformed');
   try {
@@ -107,7 +162,7 @@ export async function openProfile<T = Record<string, unknown>>(options: {
     const json = r.bytes(MAX_PROFILE_BYTES);
     const data: unknown = JSON.parse(fromUtf8(json));
     if (typeof data !== 'object' || data === null) return fail('profile/malformed');
-    return ok({ epoch, data: data as T });
+    return ok({ epoch, data: data as T, signerId: signer.accountId });
   } catch {
     return fail('profile/malformed');
   }

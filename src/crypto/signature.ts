@@ -13,6 +13,7 @@ export const SIGNATURE_LABELS = {
   message: 'burrow/message/v1',
   approval: 'burrow/approval/v2',
   receipt: 'burrow/receipt/v1',
+  profile: 'burrow/profile-signature/v1',
 } as const;
 
 /** Signs `message` under `label` with the identity's Ed25519 key; 64 bytes. */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
-import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
 import type { BlobStore } from '../storage/blobs/blob-store.js';
@@ -31,6 +31,7 @@ import { registerFamilyFeatures } from './families/register.js';
 import { registerSecurityFeatures } from './security/register.js';
 import { systemClock, systemRandom, type Clock, type Random } from './deps.js';
 import './http/fastify-types.js';
+import { isTrustedProxy, parseTrustedProxies } from './http/addresses.js';
 import { registerHealthRoutes } from './http/health.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { installProblemHandlers, problemContentType } from './http/problems.js';
@@ -110,6 +111,8 @@ export function createServer(deps: ServerDeps): BurrowApp {
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? systemRandom;
   const tls = config.tls !== undefined;
+  const proxies = parseTrustedProxies(config.trustProxy);
+  if (typeof proxies === 'string') throw new TypeError(`config.trustProxy: ${proxies}`);
 
   // Slow clients (slowloris): headers must arrive within headersTimeoutMs and the whole request
   // within requestTimeoutMs, checked every second, so a trickle cannot hold a connection for ever.
@@ -119,7 +122,10 @@ export function createServer(deps: ServerDeps): BurrowApp {
     bodyLimit: config.limits.maxBodyBytes,
     requestTimeout: config.limits.requestTimeoutMs,
     http: timeouts,
-    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    // Only listed proxies speak for a client (X-Forwarded-For, -Proto): proxy-addr walks the chain
+    // from the peer leftwards while each hop is trusted, so the client address is the rightmost
+    // one that is not a trusted proxy, and an untrusted peer is its own client address.
+    trustProxy: proxies.length === 0 ? false : (address: string) => isTrustedProxy(proxies, address),
     // Request ids are ours, never the client's, so a log line cannot be forged into another request.
     requestIdHeader: false,
     genReqId: () => toBase64Url(random.bytes(12)),
@@ -130,7 +136,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
     return503OnClosing: true,
     // Errors the router raises before any route or hook runs (bad URL encoding, overlong parameters).
     frameworkErrors: (_error, request, reply) => {
-      applySecurityHeaders(request, reply, { tls });
+      applySecurityHeaders(request, reply);
       const problem = new BurrowError('burrow/bad-request', 'The path is malformed or too long').toProblem();
       void (reply as FastifyReply).code(400).type(problemContentType).send(problem);
     },
@@ -149,7 +155,14 @@ export function createServer(deps: ServerDeps): BurrowApp {
   app.removeContentTypeParser(['text/plain']);
 
   installProblemHandlers(app, routes);
-  installSecurityHeaders(app, { tls });
+  const publicOriginHttps = config.live.publicOrigin?.startsWith('https://') === true;
+  app.decorateRequest('secureTransport', {
+    getter(this: FastifyRequest): boolean {
+      // request.protocol reads X-Forwarded-Proto only when the peer is a trusted proxy.
+      return tls || publicOriginHttps || this.protocol === 'https';
+    },
+  });
+  installSecurityHeaders(app);
   // While shutting down, answers to requests in flight close their connection, so a keep-alive
   // client does not hold the process open until its idle timeout.
   let closing = false;
@@ -267,8 +280,8 @@ export function createServer(deps: ServerDeps): BurrowApp {
   });
 
   registerHealthRoutes(app, { store });
-  registerAccountRoutes(app, { accounts, sessions, tls, sessionTtlMs: config.sessions.ttlMs });
-  registerSessionRoutes(app, { sessions, tls });
+  registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs });
+  registerSessionRoutes(app, { sessions });
   registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
   registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog });
   registerSecurityLogRoutes(app, { log: securityLog });

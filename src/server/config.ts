@@ -4,6 +4,7 @@
  * The configuration may carry secrets supplied through the environment, so it is never logged.
  */
 import { resolve } from 'node:path';
+import { parseTrustedProxies, splitTrustProxyList } from './http/addresses.js';
 
 /** A fixed-window limit: at most `max` requests per `windowMs`. */
 export interface RateWindow {
@@ -26,8 +27,11 @@ export interface Config {
   readonly host: string;
   /** 0 asks the operating system for a free port. */
   readonly port: number;
-  /** Passed to Fastify: `false`, `true`, a hop count or a list of proxy addresses. */
-  readonly trustProxy: boolean | number | string;
+  /**
+   * Addresses or CIDR ranges of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto
+   * are believed (src/server/http/addresses.ts); empty: none, the peer's address is the client's.
+   */
+  readonly trustProxy: readonly string[];
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** `postgres://…` for the scale-out store; absent for the embedded SQLite file. */
   readonly databaseUrl?: string;
@@ -152,7 +156,7 @@ const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 
   dataDir: './data',
   host: '127.0.0.1',
   port: 8080,
-  trustProxy: false,
+  trustProxy: [],
   logLevel: 'info',
   limits: { maxBodyBytes: 64 * 1024, maxMessageBytes: 5 * 1024 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000 },
   sessions: { ttlMs: 30 * DAY, touchIntervalMs: MINUTE },
@@ -179,12 +183,11 @@ function parseInteger(value: string | number, name: string, min: number, max: nu
   return n;
 }
 
-function parseTrustProxy(value: string): boolean | number | string {
-  const text = value.trim();
-  if (text === 'true') return true;
-  if (text === 'false' || text === '') return false;
-  if (/^\d+$/.test(text)) return parseInteger(text, 'BURROW_TRUST_PROXY', 0, 100);
-  return text;
+function parseTrustProxy(value: string): string[] {
+  const entries = splitTrustProxyList(value);
+  const parsed = parseTrustedProxies(entries);
+  if (typeof parsed === 'string') throw new ConfigError(`BURROW_TRUST_PROXY: ${parsed}`);
+  return parsed.map((range) => range.text);
 }
 
 function parseEnvironmentSecrets(env: NodeJS.ProcessEnv): EnvironmentSecrets | undefined {
@@ -350,6 +353,8 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
 
   const merged = deepMerge(deepMerge(deepMerge(defaults as Config, fromEnv), fromFlags), options.overrides);
   if (merged.host.trim() === '') throw new ConfigError('--host must not be empty');
+  const proxies = parseTrustedProxies(merged.trustProxy);
+  if (typeof proxies === 'string') throw new ConfigError(`BURROW_TRUST_PROXY: ${proxies}`);
   const config: Config = { ...merged, dataDir: resolve(merged.dataDir), ...(secrets === undefined ? {} : { secretsFromEnvironment: secrets }) };
   return deepFreeze(config);
 }

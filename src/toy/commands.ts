@@ -32,6 +32,14 @@ import { ToyStateDir, ToyStateError } from './state.js';
 interface ToyOptions {
   state: string;
   json?: boolean;
+  insecureHttp?: boolean;
+}
+
+const insecureHttpOption = ['--insecure-http', 'allow plain http to a server beyond this machine (the device token crosses the network in clear; default: refused)'] as const;
+
+/** The user's opt-in to plain http beyond loopback: `--insecure-http` or BURROW_INSECURE_HTTP=1. */
+function insecureHttp(options: ToyOptions): { allowInsecureHttp?: true } {
+  return options.insecureHttp === true || process.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
 }
 
 /** A failure meant for the person at the toy, with the exit code to leave with. */
@@ -122,7 +130,7 @@ function humanLog(entry: ToyLogEntry | { event: string; [key: string]: unknown }
 async function openToy(options: ToyOptions, log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void, play: ConstructorParameters<typeof ToyRuntime>[0]['play']) {
   const state = new ToyStateDir(resolve(options.state));
   const { config, identity } = await state.loadPaired();
-  const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken });
+  const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken, ...insecureHttp(options) });
   const runtime = new ToyRuntime({ api, device: { toyId: config.toyId, familyId: config.familyId, identity }, storage: state, play, log });
   return { state, config, api, runtime };
 }
@@ -151,6 +159,7 @@ Examples:
     .description('generate keys, show a pairing code and wait until a guardian adds this toy')
     .requiredOption('--server <url>', "the Burrow server's URL")
     .requiredOption(...stateOption)
+    .option(...insecureHttpOption)
     .option('--json', 'one JSON line with the code, then one when paired')
     .addHelpText(
       'after',
@@ -168,7 +177,7 @@ Example:
         const state = new ToyStateDir(resolve(options.state));
         if ((await state.loadConfig()) !== undefined) throw new ToyCliError('toy/already-paired', `this state directory holds a paired toy already: run "burrow toy reset --state ${options.state}" first`, 2);
         await state.ensure();
-        const attempt = await startToyPairingAttempt({ baseUrl: options.server });
+        const attempt = await startToyPairingAttempt({ baseUrl: options.server, ...insecureHttp(options) });
         out(options, { event: 'code', code: attempt.code, expiresAt: attempt.expiresAt }, `Pairing code: ${attempt.code.slice(0, 4)} ${attempt.code.slice(4)}\nEnter it in the Burrow app, or run "burrow family add-toy --code ${attempt.code} --child CHILD". It works until ${new Date(attempt.expiresAt).toISOString()}.`);
         const abort = new AbortController();
         const stop = (): void => abort.abort(new ToyCliError('toy/cancelled', 'pairing cancelled'));
@@ -201,6 +210,7 @@ Example:
     .command('run')
     .description('keep a live connection; verify, play or save, and acknowledge each message; send replies')
     .requiredOption(...stateOption)
+    .option(...insecureHttpOption)
     .option('--play-command <cmd>', 'plays a file: {file} and {volume} (0–100) are replaced, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"')
     .option('--save <dir>', 'save each played message\'s audio here (exactly the bytes the sender recorded)')
     .option('--record-command <cmd>', 'records a reply into {file} (a .wav) when the button is pressed, e.g. "arecord -d 5 -f cd {file}"')
@@ -267,6 +277,7 @@ Examples:
     .command('press')
     .description('press the button of a running "burrow toy run" (records a reply with its --record-command)')
     .requiredOption(...stateOption)
+    .option(...insecureHttpOption)
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nWhat a GPIO button hook would call.\n\nExample:\n  $ burrow toy press --state ./toy')
     .action(
@@ -282,6 +293,7 @@ Examples:
     .command('reply')
     .description('seal an audio file as a reply to the toy\'s child\'s family and send it (queued when offline)')
     .requiredOption(...stateOption)
+    .option(...insecureHttpOption)
     .requiredOption('--file <audio>', 'the audio file (.wav .ogg .opus .webm .mp3 .m4a .aac .flac)')
     .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV is read)')
     .option('--json', 'print one JSON object')
@@ -304,6 +316,7 @@ Examples:
     .command('reset')
     .description('revoke this toy\'s device token and forget its keys, messages, queue and token')
     .requiredOption(...stateOption)
+    .option(...insecureHttpOption)
     .option('--force', 'wipe the state even when the server cannot be reached (a guardian should then remove the toy)')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nAfter a reset the toy must be paired again ("burrow toy pair").\n\nExample:\n  $ burrow toy reset --state ./toy')
@@ -313,7 +326,7 @@ Examples:
         const config = await state.loadConfig();
         let revoked = false;
         if (config !== undefined) {
-          const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken });
+          const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken, ...insecureHttp(options) });
           try {
             await api.call('POST', '/v1/toy/reset', undefined, {});
             revoked = true;
@@ -463,6 +476,7 @@ async function runLive(context: {
   flush();
   const live: LiveConnection = await connectLive({
     baseUrl: config.serverUrl,
+    ...insecureHttp(options),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     token: config.deviceToken,
     store: state,

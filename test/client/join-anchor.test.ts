@@ -59,7 +59,7 @@ describe("a joiner's first view of a family", () => {
       forger,
     );
     const wrap = await wrapFamilyKey({ familyId, epoch: 1, key: forgedKey, recipient: { id: joiner.me.accountId, agreementKey: joiner.me.identity.publicKeys.agreementKey } });
-    const sealedName = await sealProfile({ familyId, epoch: 1, familyKey: forgedKey, kind: 'family-name', objectId: familyId, data: { name: 'Careful Family' } });
+    const sealedName = await sealProfile({ familyId, epoch: 1, familyKey: forgedKey, kind: 'family-name', objectId: familyId, data: { name: 'Careful Family' }, signer: forger });
     const fabricatedView = {
       familyId,
       role: 'relative',

@@ -24,7 +24,7 @@ describe('misuse throws a TypeError naming the argument', () => {
       await expect(fingerprint(bad as never)).rejects.toThrow(/keys/);
       await expect(safetyNumber(identity.publicKeys, bad as never)).rejects.toThrow(/\bb\b/);
       await expect(wrapFamilyKey({ familyId: 'f', epoch: 0, key: bad as Uint8Array, recipient: { id: 'r', agreementKey: new Uint8Array(32) } })).rejects.toThrow(/key/);
-      await expect(sealProfile({ familyId: 'f', epoch: 0, familyKey: bad as Uint8Array, kind: 'child', objectId: 'c', data: {} })).rejects.toThrow(/familyKey/);
+      await expect(sealProfile({ familyId: 'f', epoch: 0, familyKey: bad as Uint8Array, kind: 'child', objectId: 'c', data: {}, signer: identity })).rejects.toThrow(/familyKey/);
       await expect(approveMessage({ guardian: { accountId: 'g', identity }, messageId: bad as Uint8Array, ciphertextHash: new Uint8Array(32) })).rejects.toThrow(/messageId/);
     }
   });
@@ -56,7 +56,7 @@ describe('verifiers never throw on hostile input', () => {
         expect(parseEnvelopeHeader(bytes).ok).toBe(false);
         expect(decodeRosterEntry(bytes).ok).toBe(false);
         expect((await openAndVerifyMessage(bytes, { roster, familyKeyForEpoch: () => new Uint8Array(32) })).ok).toBe(false);
-        expect((await openProfile({ sealed: bytes, familyId: 'fam-1', kind: 'child', objectId: 'c', familyKeyForEpoch: () => new Uint8Array(32) })).ok).toBe(false);
+        expect((await openProfile({ sealed: bytes, familyId: roster.familyId, kind: 'child', objectId: 'c', head: roster, familyKeyForEpoch: () => new Uint8Array(32) })).ok).toBe(false);
         expect((await openSealedIdentity(bytes, new Uint8Array(32), 'ctx')).ok).toBe(false);
       }),
       { numRuns: 100 },

@@ -79,7 +79,7 @@ async function fabricatedFamilyView(): Promise<Record<string, unknown>> {
   expect((await verifyRoster([genesis], { genesisHash: await hashRosterEntry(genesis) })).ok).toBe(true);
   const key = generateFamilyKey();
   const wrapped = await wrapFamilyKeyForRoster(genesis, key);
-  const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'Forged Family' } });
+  const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'Forged Family' }, signer: forger });
   return { familyId, role: 'guardian', epoch: 0, roster: [toBase64Url(encodeRosterEntry(genesis))], wrappedKeys: wrapped.map(wrappedKeyToWire), sealedName: toBase64Url(sealedName), children: [], retentionDays: 30 };
 }
 

@@ -66,10 +66,10 @@ describe.each(adapters)('shared limits and logins on %s', (_name, open) => {
     const slowdown = { freeFailures: 2, baseDelayMs: 10_000, maxDelayMs: 600_000 };
     const nodeA = createSqlLoginThrottle(store.db, { clock, cookieKey, ...slowdown });
     const nodeB = createSqlLoginThrottle(store.db, { clock, cookieKey, ...slowdown });
-    await nodeA.attempted('login:someone');
-    await nodeA.attempted('login:someone');
+    await nodeA.failed('login:someone');
+    await nodeA.failed('login:someone');
     expect(await nodeB.waitFor('login:someone')).toBe(10_000);
-    await nodeB.attempted('login:someone');
+    await nodeB.failed('login:someone');
     expect(await nodeA.waitFor('login:someone')).toBe(20_000);
     clock.advance(20_000);
     expect(await nodeA.waitFor('login:someone')).toBe(0);

@@ -82,7 +82,7 @@ describe('burrow audit', () => {
   it('finds a public bind without TLS, and accepts one with TLS or behind a declared proxy', async () => {
     const open = await deployment({ env: { BURROW_HOST: '0.0.0.0' } });
     expect(ids(await runAudit(open), 'high')).toEqual(['http-public-without-tls']);
-    const proxied = await deployment({ env: { BURROW_HOST: '0.0.0.0', BURROW_TRUST_PROXY: '1' } });
+    const proxied = await deployment({ env: { BURROW_HOST: '0.0.0.0', BURROW_TRUST_PROXY: '10.0.0.2' } });
     expect(serious(await runAudit(proxied))).toEqual([]);
     const tls = await deployment({ env: { BURROW_HOST: '::', BURROW_TLS_CERT: '/etc/cert.pem', BURROW_TLS_KEY: '/etc/key.pem' } });
     expect(serious(await runAudit(tls))).toEqual([]);

@@ -1,5 +1,6 @@
 /** `/v1/accounts/*`: the HTTP face of the accounts service. */
-import type { FastifyReply } from 'fastify';
+import { clientKeyOf } from '../http/addresses.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   AccountView,
   DeleteAccountRequest,
@@ -24,25 +25,22 @@ import type { AccountsService, GrantedSession } from './service.js';
 export interface AccountRoutesOptions {
   accounts: AccountsService;
   sessions: SessionsService;
-  /** Whether the server speaks TLS: cookies get `Secure`. */
-  tls: boolean;
   /** Session lifetime, for the cookie's Max-Age. */
   sessionTtlMs: number;
 }
 
 /** Hands the session over as the body wants it: a cookie (token left out of the body) or a bearer token. */
-function deliver(reply: FastifyReply, granted: GrantedSession, delivery: 'cookie' | 'bearer', cookie: { tls: boolean; ttlMs: number }) {
+function deliver(request: FastifyRequest, reply: FastifyReply, granted: GrantedSession, delivery: 'cookie' | 'bearer', ttlMs: number) {
   const body = { accountId: granted.accountId, sessionId: granted.sessionId, identity: granted.identity, sealedIdentity: granted.sealedIdentity };
   if (delivery === 'cookie') {
-    reply.header('set-cookie', sessionCookie(granted.token, { maxAgeMs: cookie.ttlMs, secure: cookie.tls }));
+    reply.header('set-cookie', sessionCookie(granted.token, { maxAgeMs: ttlMs, secure: request.secureTransport }));
     return body;
   }
   return { ...body, token: granted.token };
 }
 
 export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOptions): void {
-  const { accounts, tls } = options;
-  const cookieOptions = { tls, ttlMs: options.sessionTtlMs };
+  const { accounts, sessionTtlMs } = options;
 
   app.post('/v1/accounts/register/start', {
     schema: { body: RegisterStartRequest, response: { 200: RegisterStartResponse } },
@@ -55,33 +53,33 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
   }, async (request, reply) => {
     const granted = await accounts.registerFinish(request.body);
     reply.code(201);
-    return deliver(reply, granted, request.body.tokenDelivery, cookieOptions);
+    return deliver(request, reply, granted, request.body.tokenDelivery, sessionTtlMs);
   });
 
   app.post('/v1/accounts/login/start', {
     schema: { body: LoginStartRequest, response: { 200: LoginStartResponse } },
     config: { anonymous: true, summary: 'Begin an OPAQUE login' },
-  }, async (request) => accounts.loginStart(request.body.email, request.body.startLoginRequest, request.ip));
+  }, async (request) => accounts.loginStart(request.body.email, request.body.startLoginRequest, clientKeyOf(request.ip)));
 
   app.post('/v1/accounts/login/finish', {
     schema: { body: LoginFinishRequest, response: { 200: SessionGranted } },
     config: { anonymous: true, summary: 'Finish an OPAQUE login; starts a session', problems: ['burrow/login-failed', 'burrow/login-expired'] },
   }, async (request, reply) => {
     const granted = await accounts.loginFinish(request.body.loginId, request.body.finishLoginRequest, request.body.sessionLabel);
-    return deliver(reply, granted, request.body.tokenDelivery, cookieOptions);
+    return deliver(request, reply, granted, request.body.tokenDelivery, sessionTtlMs);
   });
 
   app.post('/v1/accounts/recover/start', {
     schema: { body: RecoverStartRequest, response: { 200: RecoverStartResponse } },
     config: { anonymous: true, summary: 'Prove the recovery code and begin a new OPAQUE registration', problems: ['burrow/recovery-failed'] },
-  }, async (request) => accounts.recoverStart(request.body.email, request.body.recoveryProof, request.body.registrationRequest, request.ip));
+  }, async (request) => accounts.recoverStart(request.body.email, request.body.recoveryProof, request.body.registrationRequest, clientKeyOf(request.ip)));
 
   app.post('/v1/accounts/recover/finish', {
     schema: { body: RecoverFinishRequest, response: { 200: SessionGranted } },
     config: { anonymous: true, summary: 'Set a new password record and sealed identity; ends every session and starts a new one', problems: ['burrow/recovery-failed'] },
   }, async (request, reply) => {
-    const granted = await accounts.recoverFinish(request.body, request.ip);
-    return deliver(reply, granted, request.body.tokenDelivery, cookieOptions);
+    const granted = await accounts.recoverFinish(request.body, clientKeyOf(request.ip));
+    return deliver(request, reply, granted, request.body.tokenDelivery, sessionTtlMs);
   });
 
   app.post('/v1/accounts/logout', {
@@ -91,7 +89,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
   }, async (request, reply) => {
     const auth = requireAuth(request);
     await options.sessions.revoke(auth.accountId, auth.sessionId);
-    reply.header('set-cookie', clearedSessionCookie({ secure: tls }));
+    reply.header('set-cookie', clearedSessionCookie({ secure: request.secureTransport }));
     return reply.code(204).send(null);
   });
 
@@ -109,7 +107,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
     },
   }, async (request, reply) => {
     await accounts.delete(requireAuth(request).accountId);
-    reply.header('set-cookie', clearedSessionCookie({ secure: tls }));
+    reply.header('set-cookie', clearedSessionCookie({ secure: request.secureTransport }));
     return reply.code(204).send(null);
   });
 }

@@ -266,7 +266,6 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         } catch {
           throw badOpaqueMessage('startLoginRequest');
         }
-        await deps.throttle.attempted(`login:${lookup}`);
         const loginId = newId(random);
         await deps.loginStates.put(loginId, {
           serverLoginState: started.serverLoginState,
@@ -290,8 +289,13 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         ok = false;
       }
       const account = pending.accountId === null ? undefined : await repository.findById(pending.accountId);
-      // A failed (or expired) login keeps the unit its start took from the address's budget.
-      if (!ok || account === undefined) throw new BurrowError('burrow/login-failed');
+      // A failed (or expired) login keeps the unit its start took from the address's budget. Only a
+      // failed finish slows the account down (an unknown email's too, so both look alike): a start
+      // alone costs a stranger nothing, and counting starts let anyone lock the owner out.
+      if (!ok || account === undefined) {
+        await deps.throttle.failed(`login:${pending.emailLookup}`);
+        throw new BurrowError('burrow/login-failed');
+      }
       const issued = await sessions.issue(account.id, sessionLabel);
       await deps.throttle.succeeded(`login:${pending.emailLookup}`);
       if (pending.address !== undefined) await deps.failures.forgive(budgetKey(pending.address));
@@ -312,7 +316,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
           throw badOpaqueMessage('registrationRequest');
         }
         if (!recoveryProofMatches(account, recoveryProof) || account === undefined) {
-          await deps.throttle.attempted(`recover:${lookup}`);
+          await deps.throttle.failed(`recover:${lookup}`);
           throw new BurrowError('burrow/recovery-failed');
         }
         return { recoverySealedIdentity: account.recovery_sealed_identity, registrationResponse };
@@ -328,7 +332,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         await waitForThrottle(`recover:${lookup}`);
         const account = await repository.findByLookup(lookup);
         if (!recoveryProofMatches(account, input.recoveryProof) || account === undefined) {
-          await deps.throttle.attempted(`recover:${lookup}`);
+          await deps.throttle.failed(`recover:${lookup}`);
           throw new BurrowError('burrow/recovery-failed');
         }
         checkRecord(input.registrationRecord, lookup);

@@ -27,6 +27,11 @@ declare module 'fastify' {
     auth: AuthContext | null;
     /** The toy of a request authenticated by a device token (routes with `config.toys`); null otherwise. */
     toy: ToyPrincipal | null;
+    /**
+     * Whether the client reached the server over https: its own TLS, an https public origin, or a
+     * trusted proxy's X-Forwarded-Proto. Secure requests get the `__Host-` session cookie and HSTS.
+     */
+    readonly secureTransport: boolean;
   }
 
   interface FastifyInstance {

@@ -3,6 +3,7 @@
  * these in-memory versions serve one process; src/server/http/sql-rate-limit.ts shares them between nodes.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { clientKeyOf } from './addresses.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { RateWindow } from '../config.js';
 import type { Clock } from '../deps.js';
@@ -17,8 +18,12 @@ export interface RateLimiter {
 export interface LoginThrottle {
   /** Milliseconds until an attempt for `accountKey` is allowed; 0 when it may go now. */
   waitFor(accountKey: string): number | Promise<number>;
-  /** An attempt started; it counts as a failure until `succeeded` is called. */
-  attempted(accountKey: string): void | Promise<void>;
+  /**
+   * An attempt finished and failed (a wrong password, an unknown email, a wrong recovery proof).
+   * Only finished attempts count: starting a login costs a stranger nothing, so counting starts
+   * would let anyone lock an account's owner out.
+   */
+  failed(accountKey: string): void | Promise<void>;
   /** The account's failures are forgotten. */
   succeeded(accountKey: string): void | Promise<void>;
 }
@@ -36,17 +41,44 @@ export interface FailureBudget {
   forgive(key: string): void | Promise<void>;
 }
 
-const PRUNE_AT = 10_000;
+/**
+ * The most keys an in-memory limiter holds (each a key string and two numbers, about 150 bytes:
+ * some 15 MB at the bound). When full, ended windows are dropped first, then the oldest windows,
+ * down to 90% of the bound, so that a flood of new keys costs one sweep per 10% of the bound.
+ * An evicted key starts a fresh window: the bound trades exactness for memory under a flood of
+ * distinct clients (each IPv6 client is one /64, so a flood needs that many real networks).
+ */
+export const MAX_LIMIT_KEYS = 100_000;
+
+/** Options of the in-memory limiters. */
+export interface MemoryLimitOptions {
+  /** At most this many keys are held (default `MAX_LIMIT_KEYS`). */
+  maxKeys?: number;
+}
 
 type Windows = Map<string, { count: number; resetAt: number }>;
 
-/** Counts one hit on `key` in its fixed window; answers the wait in ms when over `window.max`, else 0. Ended windows are pruned when the map grows. */
-function countHit(windows: Windows, now: number, key: string, window: RateWindow): number {
-  if (windows.size >= PRUNE_AT) {
-    for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k);
+/** Makes room for one more key: ended entries go, then the oldest, down to 90% of `maxKeys`. */
+function makeRoom<V>(entries: Map<string, V>, maxKeys: number, ended: (value: V) => boolean): void {
+  if (entries.size < maxKeys) return;
+  for (const [k, v] of entries) if (ended(v)) entries.delete(k);
+  const target = Math.floor(maxKeys * 0.9);
+  // Maps iterate in insertion order, and a key is re-inserted whenever its window restarts.
+  for (const k of entries.keys()) {
+    if (entries.size <= target) break;
+    entries.delete(k);
   }
+}
+
+/** Counts one hit on `key` in its fixed window; answers the wait in ms when over `window.max`, else 0. */
+function countHit(windows: Windows, now: number, key: string, window: RateWindow, maxKeys: number): number {
   let entry = windows.get(key);
-  if (entry === undefined || entry.resetAt <= now) {
+  if (entry !== undefined && entry.resetAt <= now) {
+    windows.delete(key);
+    entry = undefined;
+  }
+  if (entry === undefined) {
+    makeRoom(windows, maxKeys, (w) => w.resetAt <= now);
     entry = { count: 0, resetAt: now + window.windowMs };
     windows.set(key, entry);
   }
@@ -54,23 +86,27 @@ function countHit(windows: Windows, now: number, key: string, window: RateWindow
   return entry.count > window.max ? entry.resetAt - now : 0;
 }
 
-/** A fixed-window counter in memory. */
-export function createMemoryRateLimiter(clock: Clock): RateLimiter {
+/** A fixed-window counter in memory, holding at most `maxKeys` keys. */
+export function createMemoryRateLimiter(clock: Clock, options: MemoryLimitOptions = {}): RateLimiter & { size(): number } {
   const windows: Windows = new Map();
+  const maxKeys = options.maxKeys ?? MAX_LIMIT_KEYS;
   return {
-    hit: (key, window) => countHit(windows, clock.now(), key, window),
+    hit: (key, window) => countHit(windows, clock.now(), key, window, maxKeys),
+    size: () => windows.size,
   };
 }
 
 /** A `FailureBudget` in memory: the same fixed-window counter, which it can also take back. */
-export function createMemoryFailureBudget(clock: Clock): FailureBudget {
+export function createMemoryFailureBudget(clock: Clock, options: MemoryLimitOptions = {}): FailureBudget & { size(): number } {
   const windows: Windows = new Map();
+  const maxKeys = options.maxKeys ?? MAX_LIMIT_KEYS;
   return {
-    take: (key, window) => countHit(windows, clock.now(), key, window),
+    take: (key, window) => countHit(windows, clock.now(), key, window, maxKeys),
     forgive(key) {
       const entry = windows.get(key);
       if (entry !== undefined && entry.resetAt > clock.now() && entry.count > 0) entry.count -= 1;
     },
+    size: () => windows.size,
   };
 }
 
@@ -78,8 +114,9 @@ export function createMemoryFailureBudget(clock: Clock): FailureBudget {
  * Exponential slow-down: after `freeFailures` failures, attempt n waits
  * `baseDelayMs · 2^(failures − freeFailures)` (at most `maxDelayMs`) after the previous one.
  */
-export function createMemoryLoginThrottle(clock: Clock, options: { freeFailures: number; baseDelayMs: number; maxDelayMs: number }): LoginThrottle {
+export function createMemoryLoginThrottle(clock: Clock, options: { freeFailures: number; baseDelayMs: number; maxDelayMs: number } & MemoryLimitOptions): LoginThrottle & { size(): number } {
   const failures = new Map<string, { count: number; lastAt: number }>();
+  const maxKeys = options.maxKeys ?? MAX_LIMIT_KEYS;
   const delayFor = (count: number): number =>
     count < options.freeFailures ? 0 : Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(30, count - options.freeFailures));
   return {
@@ -88,17 +125,18 @@ export function createMemoryLoginThrottle(clock: Clock, options: { freeFailures:
       if (entry === undefined) return 0;
       return Math.max(0, entry.lastAt + delayFor(entry.count) - clock.now());
     },
-    attempted(accountKey) {
+    failed(accountKey) {
       const now = clock.now();
-      if (failures.size >= PRUNE_AT) {
-        for (const [k, e] of failures) if (e.lastAt + 2 * options.maxDelayMs <= now) failures.delete(k);
-      }
       const entry = failures.get(accountKey);
+      // Re-inserted on every failure, so the oldest in the map is the one that failed longest ago.
+      failures.delete(accountKey);
+      makeRoom(failures, maxKeys, (e) => e.lastAt + 2 * options.maxDelayMs <= now);
       failures.set(accountKey, { count: (entry?.count ?? 0) + 1, lastAt: now });
     },
     succeeded(accountKey) {
       failures.delete(accountKey);
     },
+    size: () => failures.size,
   };
 }
 
@@ -121,9 +159,10 @@ export function installAddressRateLimits(app: FastifyInstance, options: { limite
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0];
     if (path === '/healthz' || path === '/readyz') return;
-    await enforceLimit(options.limiter, `ip:${request.ip}`, options.globalPerIp);
+    const client = clientKeyOf(request.ip);
+    await enforceLimit(options.limiter, `ip:${client}`, options.globalPerIp);
     if (request.routeOptions.config.anonymous === true) {
-      await enforceLimit(options.limiter, `ip-anon:${request.ip}`, options.anonymousPerIp);
+      await enforceLimit(options.limiter, `ip-anon:${client}`, options.anonymousPerIp);
     }
   });
 }

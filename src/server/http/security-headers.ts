@@ -29,8 +29,11 @@ export const pageContentSecurityPolicy = [
 /** For JSON and everything else that is not a page: nothing may load at all. */
 export const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'";
 
-/** Sets every security header on `reply`; HSTS only when the server itself speaks TLS. */
-export function applySecurityHeaders(request: FastifyRequest, reply: FastifyReply, options: { tls: boolean }): void {
+/**
+ * Sets every security header on `reply`; HSTS when the client reached us over https (our own TLS,
+ * an https public origin, or a trusted proxy's X-Forwarded-Proto: `request.secureTransport`).
+ */
+export function applySecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   const type = String(reply.getHeader('content-type') ?? '');
   const page = type.startsWith('text/html') || type.startsWith('text/javascript');
   reply.header('content-security-policy', page ? pageContentSecurityPolicy : apiContentSecurityPolicy);
@@ -43,13 +46,13 @@ export function applySecurityHeaders(request: FastifyRequest, reply: FastifyRepl
   reply.header('x-request-id', request.id);
   const path = request.url.split('?')[0] ?? '';
   if (path.startsWith('/v1/') || path === '/v1' || path === '/healthz' || path === '/readyz') reply.header('cache-control', 'no-store');
-  if (options.tls) reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
+  if (request.secureTransport) reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
 }
 
 /** Adds the headers to every response in an `onSend` hook. */
-export function installSecurityHeaders(app: FastifyInstance, options: { tls: boolean }): void {
+export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply, payload) => {
-    applySecurityHeaders(request, reply, options);
+    applySecurityHeaders(request, reply);
     return payload;
   });
 }

@@ -73,7 +73,7 @@ export function createSqlLoginThrottle(db: Kysely<Database>, options: { clock: C
       if (row === undefined) return 0;
       return Math.max(0, Number(row.last_at) + delayFor(Number(row.count)) - options.clock.now());
     },
-    async attempted(accountKey) {
+    async failed(accountKey) {
       const now = options.clock.now();
       if (++writes % PRUNE_EVERY === 0) await db.deleteFrom('login_failures').where('last_at', '<=', now - 2 * options.maxDelayMs).execute();
       await db.insertInto('login_failures')

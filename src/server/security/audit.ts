@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fromBase64Url } from '../../crypto/bytes.js';
 import type { BlobStoreCheck } from '../../storage/blobs/blob-store.js';
 import type { Config } from '../config.js';
+import { isNonPublicRange, parseTrustedProxies } from '../http/addresses.js';
 import { secretsFromFields, secretsPath } from '../secrets.js';
 
 export type Severity = 'high' | 'medium' | 'low' | 'info';
@@ -177,10 +178,35 @@ export function isLoopbackHost(host: string): boolean {
 export function checkHttpBind(config: Config): Finding[] {
   if (isLoopbackHost(config.host)) return [];
   if (config.tls !== undefined) return [];
-  if (config.trustProxy !== false && config.trustProxy !== 0) {
+  if (config.trustProxy.length > 0) {
     return [{ id: 'http-behind-proxy', severity: 'low', title: 'Plain HTTP behind a declared reverse proxy', detail: `The server listens on ${config.host} without TLS and trusts a reverse proxy (BURROW_TRUST_PROXY) to terminate it.`, fix: 'Make sure only the proxy can reach this port (firewall), or bind to 127.0.0.1 on the proxy host.' }];
   }
   return [{ id: 'http-public-without-tls', severity: 'high', title: 'HTTP open to the network without TLS', detail: `The server listens on ${config.host}:${config.port} in plain HTTP with no reverse proxy declared: session tokens and logins cross the network in clear.`, fix: 'Set BURROW_TLS_CERT and BURROW_TLS_KEY, or bind to 127.0.0.1 behind a TLS reverse proxy and set BURROW_TRUST_PROXY, or use --host 127.0.0.1.' }];
+}
+
+/**
+ * A trusted-proxy setting so wide that clients who are no proxy of ours fall inside it: wider than
+ * /8 (IPv4) or /32 (IPv6) is high, any other range of public addresses (beyond one address) is
+ * medium. Everyone inside may write their own client address into X-Forwarded-For, and with it a
+ * fresh budget for logins, pairing starts and reports.
+ */
+export function checkTrustProxy(config: Config): Finding[] {
+  const ranges = parseTrustedProxies(config.trustProxy);
+  if (typeof ranges === 'string') return [{ id: 'trust-proxy-invalid', severity: 'high', title: 'BURROW_TRUST_PROXY does not parse', detail: ranges, fix: 'List only your reverse proxies\' addresses or CIDR ranges.' }];
+  const out: Finding[] = [];
+  for (const range of ranges) {
+    const tooWide = range.prefix < (range.family === 4 ? 8 : 32);
+    const publicRange = !isNonPublicRange(range) && range.prefix < (range.family === 4 ? 32 : 128);
+    if (!tooWide && !publicRange) continue;
+    out.push({
+      id: 'trust-proxy-too-broad',
+      severity: tooWide ? 'high' : 'medium',
+      title: 'BURROW_TRUST_PROXY trusts more than your proxies',
+      detail: `${range.text} ${tooWide ? `is wider than /${range.family === 4 ? 8 : 32}` : 'is a range of public addresses'}: any client inside it may choose its own address in X-Forwarded-For and get a fresh rate-limit budget with each.`,
+      fix: 'List only the addresses of your reverse proxies (e.g. BURROW_TRUST_PROXY=127.0.0.1 or 10.0.0.5), and firewall the port so only they reach it.',
+    });
+  }
+  return out;
 }
 
 /** A listening socket from the kernel's table: its address (text) and port, and whether it is loopback only. */
@@ -333,6 +359,7 @@ export function auditFacts(facts: AuditFacts): Finding[] {
     ...(parseFindings.length > 0 ? parseFindings : checkSecrets({ source: secretsSource, fields: secretFields })),
     ...checkCanariesFile(join(config.dataDir, 'canaries.json'), facts.canariesFile),
     ...checkHttpBind(config),
+    ...checkTrustProxy(config),
     ...checkListeningPorts(facts.socketTables, facts.extraPorts),
     ...checkDatabaseUrl(config),
     ...checkBlobStore(facts.blobCheck),

@@ -1,4 +1,5 @@
 /** `/.well-known/security.txt` and `POST /v1/security/reports`: how a stranger reaches the operator. */
+import { clientKeyOf } from '../http/addresses.js';
 import { Type } from '@sinclair/typebox';
 import type { RateWindow } from '../config.js';
 import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
@@ -52,7 +53,7 @@ export function registerSecurityRoutes(app: BurrowApp, options: SecurityRoutesOp
     config: { anonymous: true, summary: 'Report a security problem; no account needed' },
     // Counted before the body is read, so a flood costs the server nothing.
     onRequest: async (request) => {
-      await enforceLimit(options.limiter, `security-report:${request.ip}`, options.perIp);
+      await enforceLimit(options.limiter, `security-report:${clientKeyOf(request.ip)}`, options.perIp);
     },
   }, async (request, reply) => {
     const { reportId } = await options.reports.submit(request.body);

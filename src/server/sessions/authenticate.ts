@@ -35,7 +35,7 @@ export function presentedToken(request: FastifyRequest): { token: string; via: '
     const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
     return match?.[1] === undefined ? undefined : { token: match[1], via: 'bearer' };
   }
-  const cookie = sessionCookieOf(request.headers.cookie);
+  const cookie = sessionCookieOf(request.headers.cookie, { secure: request.secureTransport });
   return cookie === undefined || cookie === '' ? undefined : { token: cookie, via: 'cookie' };
 }
 

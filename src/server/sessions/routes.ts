@@ -8,8 +8,8 @@ import { requireAuth } from './authenticate.js';
 import type { SessionsService } from './service.js';
 import { clearedSessionCookie } from './tokens.js';
 
-export function registerSessionRoutes(app: BurrowApp, options: { sessions: SessionsService; tls: boolean }): void {
-  const { sessions, tls } = options;
+export function registerSessionRoutes(app: BurrowApp, options: { sessions: SessionsService }): void {
+  const { sessions } = options;
 
   app.get('/v1/sessions', {
     schema: { response: { 200: SessionList } },
@@ -26,7 +26,7 @@ export function registerSessionRoutes(app: BurrowApp, options: { sessions: Sessi
   }, async (request, reply) => {
     const auth = requireAuth(request);
     await sessions.revoke(auth.accountId, request.params.sessionId);
-    if (request.params.sessionId === auth.sessionId) reply.header('set-cookie', clearedSessionCookie({ secure: tls }));
+    if (request.params.sessionId === auth.sessionId) reply.header('set-cookie', clearedSessionCookie({ secure: request.secureTransport }));
     return reply.code(204).send(null);
   });
 
@@ -36,7 +36,7 @@ export function registerSessionRoutes(app: BurrowApp, options: { sessions: Sessi
     preValidation: refuseBody,
   }, async (request, reply) => {
     await sessions.revokeAll(requireAuth(request).accountId);
-    reply.header('set-cookie', clearedSessionCookie({ secure: tls }));
+    reply.header('set-cookie', clearedSessionCookie({ secure: request.secureTransport }));
     return reply.code(204).send(null);
   });
 }

@@ -3,6 +3,7 @@
  * token; `/v1/families/:familyId/pairings*` for a guardian), the toys of a family, and the toy's
  * own routes (`/v1/toy*`, device token only).
  */
+import { clientKeyOf } from '../http/addresses.js';
 import type { FastifyRequest } from 'fastify';
 import { FamilyParams } from '../../protocol/families.js';
 import {
@@ -41,7 +42,7 @@ export function registerToyRoutes(app: BurrowApp, options: { toys: ToysService }
     schema: { response: { 201: PairingStarted } },
     config: { anonymous: true, summary: 'Start a pairing attempt (a toy): a slot for the first 3 digits of its code, and a pairing token', problems: ['burrow/unavailable'] },
     preValidation: refuseBody,
-  }, async (request, reply) => reply.code(201).send(await toys.startAttempt(request.ip)));
+  }, async (request, reply) => reply.code(201).send(await toys.startAttempt(clientKeyOf(request.ip))));
 
   app.get('/v1/pairings/:pairingId', {
     schema: { params: PairingParams, response: { 200: ToyPairingView } },
@@ -78,7 +79,7 @@ export function registerToyRoutes(app: BurrowApp, options: { toys: ToysService }
       problems: ['burrow/not-found', 'burrow/forbidden', 'burrow/conflict', 'burrow/pairing-ended'],
     },
   }, async (request, reply) => {
-    const started = await toys.startRun(requireAuth(request).accountId, request.ip, request.params.familyId, request.body);
+    const started = await toys.startRun(requireAuth(request).accountId, clientKeyOf(request.ip), request.params.familyId, request.body);
     return reply.code(201).send(started);
   });
 

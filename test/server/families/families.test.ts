@@ -271,7 +271,7 @@ describe('settings and the family name follow the head', () => {
     const { sealProfile } = await import('../../../src/crypto/profile.js');
     const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [], settings: { ...SETTINGS, retentionDays: 7 } });
     const key = generateFamilyKey();
-    const sealedName = toBase64Url(await sealProfile({ familyId: family.familyId, epoch: 1, familyKey: key, kind: 'family-name', objectId: family.familyId, data: { name: 'Renamed' } }));
+    const sealedName = toBase64Url(await sealProfile({ familyId: family.familyId, epoch: 1, familyKey: key, kind: 'family-name', objectId: family.familyId, data: { name: 'Renamed' }, signer: alice.identity }));
     const body = { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)), sealedName };
     expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);
     const view = (await get(server.app, `/v1/families/${family.familyId}`, alice)).json<{ epoch: number; retentionDays: number; sealedName: string }>();

@@ -79,7 +79,7 @@ export async function createFamilyBody(creator: Person, familyId = newClientId()
   const genesis = await createGenesisEntry({ familyId, creator: { accountId: creator.accountId, identity: creator.identity }, settings: SETTINGS });
   const key = generateFamilyKey();
   const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(genesis, key));
-  const sealedName = toBase64Url(await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'The Testers' } }));
+  const sealedName = toBase64Url(await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'The Testers' }, signer: creator.identity }));
   return { body: { familyId, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys, sealedName }, genesis, key };
 }
 
@@ -90,9 +90,13 @@ export async function createFamily(app: BurrowApp, creator: Person): Promise<Tes
   return { familyId: body.familyId, chain: [genesis], keys: [key] };
 }
 
+let profileSigner: Promise<Identity> | undefined;
+
+/** A child's sealed profile; the server neither can nor does check its signer, so any identity signs it. */
 export async function sealedChild(family: TestFamily, childId: string, name = 'Mia'): Promise<string> {
   const epoch = family.chain.length - 1;
-  return toBase64Url(await sealProfile({ familyId: family.familyId, epoch, familyKey: family.keys[epoch]!, kind: 'child', objectId: childId, data: { name, avatar: '🦊' } }));
+  profileSigner ??= generateIdentity();
+  return toBase64Url(await sealProfile({ familyId: family.familyId, epoch, familyKey: family.keys[epoch]!, kind: 'child', objectId: childId, data: { name, avatar: '🦊' }, signer: await profileSigner }));
 }
 
 export async function addChild(app: BurrowApp, family: TestFamily, guardian: Person): Promise<string> {
