@@ -171,8 +171,8 @@ export const CreateInviteRequest = Type.Object(
     terms: InviteTerms,
     /** Lifetime; default 7 days, at most 30. */
     expiresInMs: Type.Optional(Type.Integer({ minimum: 60_000, maximum: 30 * 24 * 3600_000 })),
-    /** MAC under the invite key over the guardian's id and keys, the family id, invite id and terms. */
-    guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+    /** 0x03 ‖ the guardian's verified roster head hash ‖ MAC under the invite key over the guardian's id and keys, the family id, invite id, terms and that head hash (src/crypto/invite.ts). */
+    guardianProof: Base64Url({ minBytes: 65, maxBytes: 65 }),
     /** The invite id the client chose (it is MACed into the proof, so the client picks it). */
     inviteId: Id,
   },
@@ -196,7 +196,7 @@ export const InviteView = Type.Object({
   expiresAt: Timestamp,
   status: InviteStatus,
   guardian: Type.Object({ accountId: Id, identity: PublicIdentity }),
-  guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+  guardianProof: Base64Url({ minBytes: 65, maxBytes: 65 }),
 });
 
 /** POST /v1/invites/:inviteId/accept: the joiner (the caller) proves they hold the link. Works once. */
