@@ -14,7 +14,6 @@ import { BurrowApi } from '../../src/client/api.js';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { startGuardianPairing } from '../../src/crypto/pairing.js';
-import { hashRosterEntry } from '../../src/crypto/roster.js';
 import type { PublicIdentityKeys } from '../../src/crypto/identity.js';
 import { GuardianRunView, PAIRING_LIMITS, RunStarted } from '../../src/protocol/toys.js';
 import type { HttpClient } from '../harness/http-client.js';
@@ -80,7 +79,7 @@ export async function benchFamily(ctx: ClientContext, label: string): Promise<Be
 /** The guardian's half of one pairing run (addToy's steps up to the confirmation). */
 async function guardianRun(f: BenchFamily, anchor: Uint8Array, code: string, pollMs: number): Promise<{ runId: string; toyId: string; keys: PublicIdentityKeys }> {
   const sessionId = randomBytes(16);
-  const pairing = startGuardianPairing({ code, sessionId, rosterAnchor: anchor });
+  const pairing = startGuardianPairing({ code, sessionId, headHash: anchor });
   const base = `/v1/families/${f.familyId}/pairings`;
   const run = await f.ctx.api.call('POST', base, RunStarted, { slot: code.slice(0, PAIRING_LIMITS.slotDigits), childId: f.childId, sessionId: toBase64Url(sessionId), guardianShare: toBase64Url(pairing.share) });
   for (;;) {
@@ -100,9 +99,8 @@ async function guardianRun(f: BenchFamily, anchor: Uint8Array, code: string, pol
 
 /** Pairs `count` toys into `f` (count ≤ 64 minus the toys it has), four per roster entry. */
 export async function pairToys(f: BenchFamily, count: number, options: { baseUrl: string; pollMs: number }): Promise<BenchToy[]> {
-  const genesis = f.family.roster.entries[0];
-  if (genesis === undefined) throw new Error('the family has no genesis entry');
-  const anchor = await hashRosterEntry(genesis);
+  // The toys anchor at the head the guardian verified (later entries extend it).
+  const anchor = f.family.roster.headHash;
   const toys: BenchToy[] = [];
   for (let done = 0; done < count; done += RUNS_PER_ENTRY) {
     const batch = Math.min(RUNS_PER_ENTRY, count - done);

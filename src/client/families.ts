@@ -12,6 +12,7 @@ import type { Identity, PublicIdentityKeys } from '../crypto/identity.js';
 import { fingerprint, safetyNumber } from '../crypto/identity.js';
 import { verifyJoinerInviteProof, type InviteTerms } from '../crypto/invite.js';
 import { openProfile, sealProfile } from '../crypto/profile.js';
+import type { CryptoResult } from '../crypto/result.js';
 import {
   appendRosterEntry,
   createGenesisEntry,
@@ -38,6 +39,7 @@ import { decodePublicIdentity, samePublicKeys } from './account.js';
 import { ApiError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
 import type { FamilyState, KeyStore } from './key-store.js';
+import { reportRefusal } from './refusal-report.js';
 import { recordAnchors, vaultAnchorOf } from './vault.js';
 
 /** The signed-in account acting: its id and identity (from login or a resumed session). */
@@ -169,27 +171,45 @@ function decodeChain(entries: readonly string[]): RosterEntry[] {
 }
 
 /**
- * A joiner's first view of a roster: accept it only if the guardian who made the invite (whose
- * keys the invite secret authenticated) signed an entry of it, so everything up to that entry is
- * vouched for by them and everything after by guardians chained from it.
+ * A joiner's first view of a roster: it must hold the head the inviting guardian verified when making
+ * the invite (its hash is bound into the guardian's proof, which the invite secret authenticates);
+ * entries after it are verified as usual. A chain forked before that head never verifies.
  */
-async function verifyFromInvite(chain: RosterEntry[], state: FamilyState): Promise<VerifiedRoster> {
-  const invite = state.pendingInvite!;
-  const first = chain[0];
-  if (first === undefined) throw new ClientError('client/roster-untrusted', 'the server sent an empty roster');
-  // A joiner holds no earlier entry, so the chain must start at its self-signed genesis: an entry
-  // taken as its own anchor would have no signature checked, letting a server forge a later start.
-  if (first.epoch !== 0) throw new ClientError('client/roster-untrusted', 'the server sent a roster that does not start at the family\'s first entry');
-  const verified = await verifyRoster(chain, { genesisHash: await hashRosterEntry(first) });
-  if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify (${verified.code})`);
-  const vouched = chain.some((entry, i) => {
-    if (entry.signerId !== invite.guardianId) return false;
-    const authority = i === 0 ? entry : chain[i - 1]!;
-    const guardian = authority.members.find((m) => m.accountId === invite.guardianId);
-    return guardian !== undefined && guardian.role === 'guardian' && bytesEqual(guardian.keys.signingKey, invite.guardianKeys.signingKey);
-  });
-  if (!vouched) throw new ClientError('client/roster-untrusted', 'the roster was not signed by the guardian who invited you');
-  return verified.value;
+async function verifyFromInvite(chain: RosterEntry[], state: FamilyState): Promise<CryptoResult<VerifiedRoster>> {
+  return verifyRoster(chain, { headHash: state.pendingInvite!.headHash });
+}
+
+/**
+ * Records in the family security log that this device refused the chain the server sent (best
+ * effort: a hostile server can drop the report; refusing the chain is what protects this device).
+ */
+async function refusedRoster(ctx: ClientContext, familyId: string, code: string, chain: readonly RosterEntry[]): Promise<void> {
+  const epoch = chain.at(-1)?.epoch;
+  await reportRefusal(ctx.api, { familyId, code, ...(epoch === undefined ? {} : { epoch }) });
+}
+
+/** True when `roster` holds the entry `anchor` (encodeRosterEntry bytes): its head then extends that anchor. */
+async function extendsAnchor(roster: VerifiedRoster, anchor: Uint8Array): Promise<boolean> {
+  const entry = decodeRosterEntry(anchor);
+  if (!entry.ok) return false;
+  const hash = await hashRosterEntry(entry.value);
+  const at = roster.entryAt(entry.value.epoch);
+  return at !== undefined && bytesEqual(await hashRosterEntry(at), hash);
+}
+
+/**
+ * Stores `head` (encodeRosterEntry bytes) as the family's anchor unless the anchor stored meanwhile
+ * is one that `roster` does not extend (another load in this process moved it further): a stored
+ * anchor only ever moves forward along one chain.
+ */
+async function saveAnchor(ctx: ClientContext, familyId: string, roster: VerifiedRoster, update: (state: FamilyState) => FamilyState): Promise<void> {
+  const current = (await ctx.store.loadFamily(familyId)) ?? { familyId, keys: {} };
+  const next = update(current);
+  if (current.anchor !== undefined && !(await extendsAnchor(roster, current.anchor))) {
+    await ctx.store.saveFamily({ ...next, anchor: current.anchor });
+    return;
+  }
+  await ctx.store.saveFamily({ ...next, anchor: encodeRosterEntry(roster.head) });
 }
 
 function checkSelf(roster: VerifiedRoster, me: Me, pendingTerms: InviteTerms | undefined): Member {
@@ -229,10 +249,18 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
     if (!anchorEntry.ok) throw new ClientError('client/no-anchor', 'the stored trust anchor is damaged');
     const anchor: RosterAnchor = { trustedEntry: anchorEntry.value };
     const verified = await verifyRoster(chain, anchor);
-    if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this device's anchor (${verified.code})`);
+    if (!verified.ok) {
+      await refusedRoster(ctx, familyId, verified.code, chain);
+      throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this device's anchor (${verified.code})`);
+    }
     roster = verified.value;
   } else if (state?.pendingInvite !== undefined) {
-    roster = await verifyFromInvite(chain, state);
+    const verified = await verifyFromInvite(chain, state);
+    if (!verified.ok) {
+      await refusedRoster(ctx, familyId, verified.code, chain);
+      throw new ClientError('client/roster-untrusted', `the family's roster does not hold the head the inviting guardian confirmed (${verified.code})`);
+    }
+    roster = verified.value;
   } else {
     throw new ClientError('client/no-anchor', 'neither this device nor the account vault holds a trust anchor for the family (create or join it first)');
   }
@@ -263,9 +291,13 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
       updatedAt: child.updatedAt,
     });
   }
-  const next: FamilyState = { familyId, anchor: encodeRosterEntry(roster.head), keys };
-  if (state?.createdInvites !== undefined) next.createdInvites = state.createdInvites;
-  await ctx.store.saveFamily(next);
+  // Saved at once, and only forward: a head that does not extend the stored anchor never replaces it.
+  await saveAnchor(ctx, familyId, roster, (current) => {
+    const next: FamilyState = { familyId, keys: { ...current.keys, ...keys } };
+    if (current.createdInvites !== undefined) next.createdInvites = current.createdInvites;
+    if (current.securityLog !== undefined) next.securityLog = current.securityLog;
+    return next;
+  });
   // The account's other devices learn the new head through the vault; a failed write is retried on the next load.
   const created = roster.entries[0]?.epoch === 0 && roster.entries[0].signerId === ctx.me.accountId;
   const joinedVia = state?.pendingInvite !== undefined ? `invite:${state.pendingInvite.inviteId}` : created ? 'created' : undefined;
@@ -315,7 +347,10 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
       if (isStaleRoster(error)) continue;
       throw error;
     }
-    await ctx.store.saveFamily({ ...state, anchor: encodeRosterEntry(entry), keys: { ...state.keys, [entry.epoch]: key } });
+    // The new entry extends the head it was signed on, so it may replace any anchor that head extends.
+    const latest = (await ctx.store.loadFamily(familyId)) ?? state;
+    const forward = latest.anchor === undefined || (await extendsAnchor(family.roster, latest.anchor));
+    await ctx.store.saveFamily({ ...latest, ...(forward ? { anchor: encodeRosterEntry(entry) } : {}), keys: { ...latest.keys, [entry.epoch]: key } });
     for (const child of family.children) {
       if (child.name === undefined) continue;
       const sealedProfile = await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'child', objectId: child.childId, data: { name: child.name, emoji: child.emoji ?? '' }, signer: ctx.me.identity });

@@ -50,7 +50,9 @@ export async function createInvite(
   for (const child of terms.children) if (!known.has(child)) throw new ClientError('client/unknown-recipient', `${child} is not a child of this family`);
   const secret = generateInviteSecret();
   const inviteId = newClientId();
-  const guardianProof = await guardianInviteProof({ secret, familyId: family.familyId, inviteId, guardianId: ctx.me.accountId, guardianKeys: ctx.me.identity.publicKeys, terms });
+  // The proof binds this guardian's verified head: the joiner anchors there, so a fork made beside
+  // it (by a guardian removed since, say) never verifies for them.
+  const guardianProof = await guardianInviteProof({ secret, familyId: family.familyId, inviteId, guardianId: ctx.me.accountId, guardianKeys: ctx.me.identity.publicKeys, terms, headHash: family.roster.headHash });
   const sealedDescription = await sealInviteDescription({ secret, inviteId, familyId: family.familyId, description: { familyName: family.name ?? '', from: (options.from ?? '').trim() } });
   const state = (await ctx.store.loadFamily(family.familyId))!;
   await ctx.store.saveFamily({ ...state, createdInvites: { ...(state.createdInvites ?? {}), [inviteId]: { secret, terms } } });
@@ -74,6 +76,8 @@ export interface InspectedInvite {
   guardian: { accountId: string; keys: PublicIdentityKeys; fingerprint: string };
   /** Who invites and to which family, as the inviting guardian sealed it with the link's secret. */
   description: InviteDescription;
+  /** The inviting guardian's verified roster head hash, bound by the proof: where the joiner's trust starts. */
+  headHash: Uint8Array;
 }
 
 /** Fetches an invite and verifies the guardian's proof with the link's secret. */
@@ -104,13 +108,14 @@ export async function inspectInvite(ctx: ClientContext, link: string): Promise<I
     expiresAt: view.expiresAt,
     guardian: { accountId: view.guardian.accountId, keys: guardianKeys, fingerprint: await fingerprint(guardianKeys) },
     description: description.value,
+    headHash: verified.value.headHash,
   };
 }
 
 /**
  * Accepts an invite: verifies it, proves to the guardian that this account holds the link (MAC
- * over the invite id and this account's id and keys) and remembers the inviting guardian's keys
- * as the anchor for the first look at the roster. The account appears in the roster only when a
+ * over the invite id and this account's id and keys) and remembers the inviting guardian's
+ * roster head hash (bound by the guardian's proof) as the anchor for the first look at the roster. The account appears in the roster only when a
  * guardian's client signs it in.
  */
 export async function acceptInvite(ctx: ClientContext, link: string): Promise<InspectedInvite> {
@@ -121,7 +126,7 @@ export async function acceptInvite(ctx: ClientContext, link: string): Promise<In
   const existing = await ctx.store.loadFamily(invite.familyId);
   await ctx.store.saveFamily({
     ...(existing ?? { familyId: invite.familyId, keys: {} }),
-    pendingInvite: { inviteId: invite.inviteId, guardianId: invite.guardian.accountId, guardianKeys: invite.guardian.keys, terms: invite.terms },
+    pendingInvite: { inviteId: invite.inviteId, guardianId: invite.guardian.accountId, guardianKeys: invite.guardian.keys, terms: invite.terms, headHash: invite.headHash },
   });
   await ctx.api.call('POST', `/v1/invites/${invite.inviteId}/accept`, undefined, { joinerProof: toBase64Url(joinerProof) });
   return { ...invite, status: 'accepted' };

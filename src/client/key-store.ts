@@ -16,6 +16,8 @@ export interface PendingInvite {
   guardianId: string;
   guardianKeys: PublicIdentityKeys;
   terms: InviteTerms;
+  /** The inviting guardian's verified roster head hash, bound by the invite proof: the joiner's first anchor. */
+  headHash: Uint8Array;
 }
 
 /** What one client remembers about one family. */
@@ -113,7 +115,7 @@ export interface FamilyStateJson {
   familyId: string;
   anchor?: string;
   keys: Record<string, string>;
-  pendingInvite?: { inviteId: string; guardianId: string; guardianKeys: { signingKey: string; agreementKey: string }; terms: InviteTerms };
+  pendingInvite?: { inviteId: string; guardianId: string; guardianKeys: { signingKey: string; agreementKey: string }; terms: InviteTerms; headHash: string };
   createdInvites?: Record<string, { secret: string; terms: InviteTerms }>;
   securityLog?: { logKey: string; seq: number; hash: string };
 }
@@ -126,7 +128,7 @@ export function familyStateToJson(state: FamilyState): FamilyStateJson {
   if (state.anchor !== undefined) out.anchor = toBase64Url(state.anchor);
   if (state.pendingInvite !== undefined) {
     const p = state.pendingInvite;
-    out.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: toBase64Url(p.guardianKeys.signingKey), agreementKey: toBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms };
+    out.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: toBase64Url(p.guardianKeys.signingKey), agreementKey: toBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms, headHash: toBase64Url(p.headHash) };
   }
   if (state.securityLog !== undefined) out.securityLog = { logKey: toBase64Url(state.securityLog.logKey), seq: state.securityLog.seq, hash: toBase64Url(state.securityLog.hash) };
   if (state.createdInvites !== undefined) {
@@ -150,7 +152,10 @@ export function familyStateFromJson(json: FamilyStateJson): FamilyState {
   if (json.anchor !== undefined) state.anchor = fromBase64Url(json.anchor);
   if (json.pendingInvite !== undefined) {
     const p = json.pendingInvite;
-    state.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: fromBase64Url(p.guardianKeys.signingKey), agreementKey: fromBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms };
+    if (typeof p.headHash !== 'string') throw new TypeError('family state is damaged (pending invite)');
+    const headHash = fromBase64Url(p.headHash);
+    if (headHash.length !== 32) throw new TypeError('family state is damaged (pending invite)');
+    state.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: fromBase64Url(p.guardianKeys.signingKey), agreementKey: fromBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms, headHash };
   }
   if (json.createdInvites !== undefined) {
     state.createdInvites = {};

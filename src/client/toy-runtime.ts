@@ -16,8 +16,9 @@
  * - `play(message, { volume })`: plays opened audio; `volume` is the signed roster's volume limit.
  * - `log(entry)`: events with ids and reason codes only — never audio, captions, keys or tokens.
  *
- * Trust: the first load verifies the family's roster from the genesis hash the pairing authenticated;
- * later loads verify from the stored chain's head, so the server can never roll the toy back. The
+ * Trust: pairing stores the chain verified from the guardian's roster head the PAKE authenticated;
+ * every later load verifies from the stored chain's head, so the server can never roll the toy back
+ * nor move it to a chain that does not extend what it holds (a fork). The
  * toy must be in the head with its own keys, else it was removed and stops (`client/toy-removed`).
  * A roster that does not verify is refused and the toy keeps the one (and the settings) it had.
  *
@@ -64,7 +65,8 @@ export interface ToyDevice {
 
 /** What the toy trusts: its anchor, the chain it verified, the family keys it unwrapped. Secret. */
 export interface ToyTrust {
-  genesisHash: Uint8Array;
+  /** The roster head hash the pairing authenticated: the stored chain must always hold it. */
+  anchorHash: Uint8Array;
   /** The verified chain (encodeRosterEntry bytes), oldest first; absent before the first verification. */
   chain?: Uint8Array[];
   keys: Record<number, Uint8Array>;
@@ -186,7 +188,7 @@ function isSelf(toy: Toy | undefined, device: ToyDevice): toy is Toy {
   return toy !== undefined && bytesEqual(toy.keys.signingKey, device.identity.publicKeys.signingKey) && bytesEqual(toy.keys.agreementKey, device.identity.publicKeys.agreementKey);
 }
 
-function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number, Uint8Array>, genesisHash: Uint8Array): ToyFamily {
+function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number, Uint8Array>, anchorHash: Uint8Array): ToyFamily {
   if (roster.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
   const self = roster.toyAt(roster.epoch, device.toyId);
   if (!isSelf(self, device)) throw new ClientError('client/toy-removed', 'this toy is no longer in its family (a guardian removed it): pair it again');
@@ -201,21 +203,21 @@ function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number
     settings: roster.settings,
     keyForEpoch: (epoch) => keys[epoch],
     headKey,
-    trust: { genesisHash, chain: roster.entries.map(encodeRosterEntry), keys },
+    trust: { anchorHash, chain: roster.entries.map(encodeRosterEntry), keys },
   };
 }
 
 function anchorOf(trust: ToyTrust): RosterAnchor {
   const last = trust.chain?.at(-1);
-  if (last === undefined) return { genesisHash: trust.genesisHash };
+  if (last === undefined) return { headHash: trust.anchorHash };
   const decoded = decodeRosterEntry(last);
   if (!decoded.ok) throw new ClientError('client/no-anchor', "the toy's stored roster is damaged");
   return { trustedEntry: decoded.value };
 }
 
 /**
- * Loads the family from the server as the toy and verifies it from `trust` (the genesis hash the
- * first time, then the stored head). Unwraps the family keys wrapped to the toy for epochs it is in.
+ * Loads the family from the server as the toy and verifies it from `trust` (the stored head; the
+ * paired head hash only if no chain was ever stored). Unwraps the family keys wrapped to the toy for epochs it is in.
  */
 export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: ToyTrust): Promise<ToyFamily> {
   const view = await api.call('GET', `/v1/families/${device.familyId}`, FamilyView);
@@ -225,7 +227,7 @@ export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: To
   const roster = verified.value;
   // Entries before the stored head were verified when they were new; keep the whole chain for offline use.
   const stored = trust.chain ?? [];
-  const fullRoster = roster.entries[0]!.epoch === 0 || stored.length === 0 ? roster : await mergeChains(stored, roster, trust.genesisHash);
+  const fullRoster = roster.entries[0]!.epoch === 0 || stored.length === 0 ? roster : await mergeChains(stored, roster, trust.anchorHash);
   const keys: Record<number, Uint8Array> = { ...trust.keys };
   for (const wire of view.wrappedKeys) {
     if (wire.recipientId !== device.toyId || keys[wire.epoch] !== undefined) continue;
@@ -233,10 +235,10 @@ export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: To
     const unwrapped = await unwrapFamilyKey(wrappedKeyFromWire(wire), { familyId: device.familyId, recipientId: device.toyId, agreementPrivateKey: device.identity.agreementPrivateKey });
     if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
   }
-  return familyOf(fullRoster, device, keys, trust.genesisHash);
+  return familyOf(fullRoster, device, keys, trust.anchorHash);
 }
 
-async function mergeChains(stored: Uint8Array[], roster: VerifiedRoster, genesisHash: Uint8Array): Promise<VerifiedRoster> {
+async function mergeChains(stored: Uint8Array[], roster: VerifiedRoster, anchorHash: Uint8Array): Promise<VerifiedRoster> {
   const older = stored.map((bytes) => {
     const d = decodeRosterEntry(bytes);
     if (!d.ok) throw new ClientError('client/no-anchor', "the toy's stored roster is damaged");
@@ -244,12 +246,12 @@ async function mergeChains(stored: Uint8Array[], roster: VerifiedRoster, genesis
   });
   const first = roster.entries[0]!.epoch;
   const chain = [...older.filter((e) => e.epoch < first), ...roster.entries];
-  const verified = await verifyRoster(chain, { genesisHash });
+  const verified = await verifyRoster(chain, { headHash: anchorHash });
   if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify (${verified.code})`);
   return verified.value;
 }
 
-/** The family from the toy's stored chain alone (offline): verified again from the genesis hash. */
+/** The family from the toy's stored chain alone (offline): verified again from the paired head hash. */
 export async function loadToyFamilyOffline(device: ToyDevice, trust: ToyTrust): Promise<ToyFamily> {
   if (trust.chain === undefined || trust.chain.length === 0) throw new ClientError('client/no-anchor', 'the toy has never verified its family: connect it once');
   const entries = trust.chain.map((bytes) => {
@@ -257,9 +259,9 @@ export async function loadToyFamilyOffline(device: ToyDevice, trust: ToyTrust): 
     if (!d.ok) throw new ClientError('client/no-anchor', "the toy's stored roster is damaged");
     return d.value;
   });
-  const verified = await verifyRoster(entries, { genesisHash: trust.genesisHash });
+  const verified = await verifyRoster(entries, { headHash: trust.anchorHash });
   if (!verified.ok) throw new ClientError('client/no-anchor', `the toy's stored roster does not verify (${verified.code})`);
-  return familyOf(verified.value, device, { ...trust.keys }, trust.genesisHash);
+  return familyOf(verified.value, device, { ...trust.keys }, trust.anchorHash);
 }
 
 function minutesOf(time: string): number {

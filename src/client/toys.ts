@@ -18,7 +18,7 @@ import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/b
 import { generateIdentity, type Identity, type PublicIdentityKeys } from '../crypto/identity.js';
 import { normalizePairingCode, pairingCodeForSlot, startGuardianPairing, startToyPairing, type ToyPairing } from '../crypto/pairing.js';
 import { openProfile, sealProfile } from '../crypto/profile.js';
-import { decodeRosterEntry, hashRosterEntry, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
+import { decodeRosterEntry, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
 import { FamilyView } from '../protocol/families.js';
 import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
 import { ApiError, BurrowApi, NetworkError } from './api.js';
@@ -94,12 +94,10 @@ export async function addToy(
   const family = await loadFamily(ctx, familyId);
   if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can add a toy');
   if (!family.children.some((c) => c.childId === childId)) throw new ClientError('client/unknown-recipient', 'no such child in this family (see "burrow child list")');
-  const genesis = family.roster.entries[0];
-  if (genesis === undefined || genesis.epoch !== 0) throw new ClientError('client/roster-untrusted', "the server did not send the family's first roster entry");
-  // The toy trusts the family from its genesis hash on: it verifies every later entry from there.
-  const rosterAnchor = await hashRosterEntry(genesis);
+  // The toy trusts the family from the head this guardian verified: a chain forked before it
+  // (by a guardian removed since, say) does not hold that entry and never verifies on the toy.
   const sessionId = randomBytes(16);
-  const pairing = startGuardianPairing({ code, sessionId, rosterAnchor });
+  const pairing = startGuardianPairing({ code, sessionId, headHash: family.roster.headHash });
 
   const base = `/v1/families/${familyId}/pairings`;
   let run;
@@ -233,40 +231,68 @@ export interface PairedToy {
   /** `toy.…`: the bearer token of the toy's routes. */
   deviceToken: string;
   identity: Identity;
-  /** The family's genesis hash, authenticated by the PAKE: the toy's trust anchor. */
-  genesisHash: Uint8Array;
-  /** The roster verified from the genesis hash at pairing time. */
+  /** The hash of the guardian's verified roster head, authenticated by the PAKE: the toy's first trust anchor. */
+  anchorHash: Uint8Array;
+  /** The roster verified from `anchorHash` at pairing time: the toy stores it at once and never accepts a head that does not extend it. */
   roster: VerifiedRoster;
 }
+
+/** The toy's own limits per code, counted by the toy itself whatever the relay says. */
+export const TOY_PAIRING_LIMITS = {
+  /** Runs (one code guess each, as a relay can test every confirmation) the toy answers per code. */
+  maxRuns: PAIRING_LIMITS.maxRuns,
+  /** How long, by the toy's own clock, a code lives. */
+  attemptMs: PAIRING_LIMITS.attemptTtlMs,
+} as const;
 
 /** A pairing attempt in progress on the toy. */
 export interface ToyPairingAttempt {
   /** The 8 digits to show or speak. */
   readonly code: string;
   readonly pairingId: string;
+  /** When the code stops working, by the toy's own clock (the server's expiry is not used). */
   readonly expiresAt: number;
+  /** Runs the toy will still answer with this code (its own count, never the server's). */
+  readonly runsLeft: number;
   /**
    * Answers the guardians' runs and resolves once a guardian added the toy and the toy verified the
-   * family from the genesis hash the PAKE authenticated. Rejects with `client/pairing-ended` when the
-   * attempt ends (wrong codes used up, expired), `client/pairing-failed` on a confirmation that does not verify.
+   * family from the roster head the PAKE authenticated. Answers at most `TOY_PAIRING_LIMITS.maxRuns`
+   * runs and only until `expiresAt` by the toy's own clock; rejects with `client/pairing-ended` when
+   * the attempt ends (runs used up, expired, or ended by the server), `client/pairing-failed` on a
+   * confirmation or roster that does not verify.
    */
   waitUntilPaired(options?: { signal?: AbortSignal; pollMs?: number; onRun?: (run: { runId: string; runsLeft: number }) => void }): Promise<PairedToy>;
   /** Gives the attempt up (best effort). */
   cancel(): Promise<void>;
 }
 
-/** Starts a pairing attempt: fresh keys, a slot from the server, the code to show. */
-export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; allowInsecureHttp?: boolean }): Promise<ToyPairingAttempt> {
+/** A refusal the toy can record in the family security log once it has a device token. */
+export interface ToyPairingRefusal {
+  code: 'pairing/roster-not-anchored';
+  familyId: string;
+  deviceToken: string;
+}
+
+/**
+ * Starts a pairing attempt: fresh keys, a slot from the server, the code to show. `now` is the
+ * toy's clock (injectable for tests): the attempt ends `TOY_PAIRING_LIMITS.attemptMs` after it
+ * started by that clock, whatever expiry or runs left the server reports.
+ */
+export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; now?: () => number; onRefusal?: (refusal: ToyPairingRefusal) => Promise<void> | void; allowInsecureHttp?: boolean }): Promise<ToyPairingAttempt> {
+  const now = options.now ?? Date.now;
   const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(options.allowInsecureHttp === true ? { allowInsecureHttp: true } : {}) });
   const identity = options.identity ?? (await generateIdentity({ extractable: true }));
   const started = await anonymous.call('POST', '/v1/pairings', PairingStarted, {});
   if (!Value.Check(PairingStarted, started)) throw new ClientError('client/pairing-failed', 'the server answered the pairing request with something unexpected');
+  const expiresAt = now() + TOY_PAIRING_LIMITS.attemptMs;
   const code = pairingCodeForSlot(started.slot);
   const api = anonymous.withToken(started.pairingToken);
   const path = `/v1/pairings/${started.pairingId}`;
-  // One CPace session per run the toy answered, newest last.
+  // One CPace session per run the toy answered, newest last; each counts against the code's runs.
   const answered: Array<{ runId: string; pairing: ToyPairing }> = [];
+  let runsUsed = 0;
   const seen = new Set<string>();
+  const expired = (): boolean => now() >= expiresAt;
 
   async function answerRun(run: { runId: string; sessionId: string; guardianShare: string }): Promise<void> {
     seen.add(run.runId);
@@ -278,74 +304,86 @@ export async function startToyPairingAttempt(options: { baseUrl: string; fetch?:
     }
     const result = await pairing.receiveGuardianShare(fromBase64Url(run.guardianShare));
     if (!result.ok) return;
+    // The confirmation lets whoever made the guardian share test one guess of the code: count it
+    // before it leaves, whether or not the server takes it.
+    runsUsed++;
+    answered.push({ runId: run.runId, pairing });
     try {
       await api.call('POST', `${path}/runs/${run.runId}`, undefined, { toyShare: toBase64Url(pairing.share), toyConfirm: toBase64Url(result.value.message) });
     } catch (error) {
       if (!(error instanceof ApiError && (error.status === 409 || error.status === 404))) throw error;
-      return;
     }
-    answered.push({ runId: run.runId, pairing });
   }
 
-  // The genesis hash, once a guardian's confirmation verified (a confirmation verifies only once).
+  // The guardian's head hash, once a guardian's confirmation verified (a confirmation verifies only once).
   let anchor: Uint8Array | undefined;
 
   async function finish(paired: { familyId: string; guardianConfirm: string; deviceToken: string }): Promise<PairedToy> {
     for (const { pairing } of anchor === undefined ? [...answered].reverse() : []) {
       const result = await pairing.receiveGuardianConfirmation(fromBase64Url(paired.guardianConfirm));
       if (result.ok) {
-        anchor = result.value.rosterAnchor;
+        anchor = result.value.headHash;
         break;
       }
     }
-    if (anchor === undefined || anchor.length !== 32) throw new ClientError('client/pairing-failed', "the guardian's confirmation did not verify: start pairing again");
+    if (anchor === undefined) throw new ClientError('client/pairing-failed', "the guardian's confirmation did not verify: start pairing again");
     assertFamilyId(paired.familyId);
     const device = anonymous.withToken(paired.deviceToken);
     const view = await device.call('GET', `/v1/families/${paired.familyId}`, FamilyView);
     if (view.familyId !== paired.familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
-    const verified = await verifyRoster(decodeRosterChain(view.roster), { genesisHash: anchor });
-    if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify from the paired genesis hash (${verified.code})`);
+    // Anchored at the head the guardian verified: a chain that does not hold it (a fork) never verifies.
+    const verified = await verifyRoster(decodeRosterChain(view.roster), { headHash: anchor });
+    if (!verified.ok) {
+      if (verified.code === 'roster/not-anchored') await options.onRefusal?.({ code: 'pairing/roster-not-anchored', familyId: paired.familyId, deviceToken: paired.deviceToken });
+      throw new ClientError('client/roster-untrusted', `the family's roster does not verify from the head the guardian confirmed (${verified.code})`);
+    }
     const self = verified.value.toys.find((t) => t.toyId === started.pairingId);
     if (self === undefined || !bytesEqual(self.keys.signingKey, identity.publicKeys.signingKey) || !bytesEqual(self.keys.agreementKey, identity.publicKeys.agreementKey)) {
       throw new ClientError('client/roster-untrusted', "the family's roster does not hold this toy with its keys");
     }
-    return { baseUrl: anonymous.baseUrl, toyId: started.pairingId, familyId: paired.familyId, deviceToken: paired.deviceToken, identity, genesisHash: anchor, roster: verified.value };
+    return { baseUrl: anonymous.baseUrl, toyId: started.pairingId, familyId: paired.familyId, deviceToken: paired.deviceToken, identity, anchorHash: anchor, roster: verified.value };
   }
+
+  const ended = (why: string): ClientError => new ClientError('client/pairing-ended', `${why}: start pairing again for a new code`);
 
   return {
     code,
     pairingId: started.pairingId,
-    expiresAt: started.expiresAt,
+    expiresAt,
+    get runsLeft() {
+      return Math.max(0, TOY_PAIRING_LIMITS.maxRuns - runsUsed);
+    },
     async waitUntilPaired(waitOptions = {}) {
       const pollMs = waitOptions.pollMs ?? PAIRING_LIMITS.pollMs;
       for (;;) {
+        if (expired()) throw ended('the code expired');
         let view;
         try {
           view = await api.call('GET', path, ToyPairingView);
         } catch (error) {
-          if (error instanceof ApiError && (error.status === 401 || error.status === 404 || error.status === 410)) {
-            throw new ClientError('client/pairing-ended', 'the pairing attempt ended: start pairing again for a new code');
-          }
-          // The network or the server hiccupped: poll again until the attempt expires.
+          if (error instanceof ApiError && (error.status === 401 || error.status === 404 || error.status === 410)) throw ended('the pairing attempt ended');
+          // The network or the server hiccupped: poll again until the code expires by the toy's clock.
           if (!(error instanceof NetworkError || (error instanceof ApiError && (error.status >= 500 || error.status === 429)))) throw error;
-          if (Date.now() > started.expiresAt + 5_000) throw error;
           await sleep(pollMs, waitOptions.signal);
           continue;
         }
-        if (view.state === 'ended') throw new ClientError('client/pairing-ended', view.runsLeft === 0 ? 'three wrong codes were entered: start pairing again for a new code' : 'the code expired: start pairing again for a new code');
+        if (expired()) throw ended('the code expired');
+        // The server's runsLeft and expiresAt are ignored: the toy counts runs and time itself.
+        if (view.state === 'ended') throw ended('the pairing attempt ended');
         if (view.state === 'run' && view.run !== undefined && !seen.has(view.run.runId)) {
-          waitOptions.onRun?.({ runId: view.run.runId, runsLeft: view.runsLeft });
+          // A new run after the last one the toy answers means that one failed: the code is used up.
+          if (runsUsed >= TOY_PAIRING_LIMITS.maxRuns) throw ended('three wrong codes were entered');
           await answerRun(view.run);
+          waitOptions.onRun?.({ runId: view.run.runId, runsLeft: Math.max(0, TOY_PAIRING_LIMITS.maxRuns - runsUsed) });
         }
         if (view.state === 'paired' && view.paired !== undefined) {
           try {
             return await finish(view.paired);
           } catch (error) {
             // The family could not be read just now: the next poll issues a fresh device token.
-            if (!(error instanceof NetworkError || (error instanceof ApiError && error.status >= 500)) || Date.now() > started.expiresAt + 5_000) throw error;
+            if (!(error instanceof NetworkError || (error instanceof ApiError && error.status >= 500))) throw error;
           }
         }
-        if (Date.now() > started.expiresAt + 5_000) throw new ClientError('client/pairing-ended', 'the code expired: start pairing again for a new code');
         await sleep(pollMs, waitOptions.signal);
       }
     },
@@ -353,4 +391,64 @@ export async function startToyPairingAttempt(options: { baseUrl: string; fetch?:
       await api.call('DELETE', path, undefined).catch(() => undefined);
     },
   };
+}
+
+/** A code the toy shows, with its own expiry; each new attempt brings a new one. */
+export interface ToyPairingCode {
+  code: string;
+  pairingId: string;
+  expiresAt: number;
+  runsLeft: number;
+}
+
+/**
+ * Pairs a toy end to end: starts an attempt, shows its code (`onCode`), answers runs, and when the
+ * attempt ends (its 3 runs or 10 minutes by the toy's own clock, or a confirmation or roster that
+ * does not verify) starts a new attempt with new keys and a new code, until paired or `signal`
+ * aborts. `maxAttempts` bounds the codes shown (unbounded by default).
+ */
+export async function pairToy(options: {
+  baseUrl: string;
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+  newIdentity?: () => Promise<Identity>;
+  onCode: (code: ToyPairingCode) => void;
+  onRun?: (run: { runId: string; runsLeft: number; code: ToyPairingCode }) => void;
+  onAttemptEnded?: (error: ClientError) => void;
+  onRefusal?: (refusal: ToyPairingRefusal) => Promise<void> | void;
+  signal?: AbortSignal;
+  pollMs?: number;
+  maxAttempts?: number;
+  /** Allow plain http to a server beyond loopback (the device token would cross the network in clear). */
+  allowInsecureHttp?: boolean;
+}): Promise<PairedToy> {
+  for (let attempts = 0; options.maxAttempts === undefined || attempts < options.maxAttempts; attempts++) {
+    const identity = options.newIdentity === undefined ? undefined : await options.newIdentity();
+    const attempt = await startToyPairingAttempt({
+      baseUrl: options.baseUrl,
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(identity === undefined ? {} : { identity }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+      ...(options.onRefusal === undefined ? {} : { onRefusal: options.onRefusal }),
+      ...(options.allowInsecureHttp === true ? { allowInsecureHttp: true } : {}),
+    });
+    const shown = (): ToyPairingCode => ({ code: attempt.code, pairingId: attempt.pairingId, expiresAt: attempt.expiresAt, runsLeft: attempt.runsLeft });
+    options.onCode(shown());
+    try {
+      return await attempt.waitUntilPaired({
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+        onRun: ({ runId, runsLeft }) => options.onRun?.({ runId, runsLeft, code: shown() }),
+      });
+    } catch (error) {
+      if (options.signal?.aborted) {
+        await attempt.cancel();
+        throw error;
+      }
+      if (!(error instanceof ClientError) || !['client/pairing-ended', 'client/pairing-failed', 'client/roster-untrusted'].includes(error.code)) throw error;
+      await attempt.cancel();
+      options.onAttemptEnded?.(error);
+    }
+  }
+  throw new ClientError('client/pairing-ended', 'no guardian paired the toy with any of its codes: start pairing again');
 }

@@ -6,13 +6,16 @@
  *
  * Reads are cached per API session (one fetch per process or page). Writes are read-merge-write
  * with optimistic revisions: a 409 means another device wrote first, so this one re-reads, merges
- * its anchors into what it finds and writes the revision after it. Merging keeps, per family, the
- * anchor with the higher epoch only when it verifies forward from the other; otherwise this
- * device's anchor is kept and the conflict reported.
+ * its anchors into what it finds and writes the revision after it. Merging replaces a family's
+ * anchor only by a head that verifies forward from it; otherwise the vault's anchor is kept and the
+ * conflict reported.
  *
  * Rollback: a server can serve an older revision of the vault (or none). It cannot forge or alter
  * one, so the worst it gets is an older but genuine anchor, from which the roster must still verify
- * forward; a device that already holds an anchor never replaces it with the vault's.
+ * forward; a device that already holds an anchor never replaces it with the vault's. A device with
+ * no state of its own cannot tell an older revision from the newest: served one from before a
+ * removal, it could accept a chain forked after that anchor until an author's head commitment or
+ * another of its devices shows the fork (docs/threat-model.md).
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, toBase64Url } from '../crypto/bytes.js';
@@ -125,8 +128,11 @@ async function mergeAnchors(vault: Vault, updates: readonly AnchorUpdate[]): Pro
     // The vault's anchor must lie on the chain this device verified: then the head is its descendant.
     const forward = storedEntry.ok ? await verifyRoster(roster.entries, { trustedEntry: storedEntry.value }) : undefined;
     if (forward?.ok !== true) {
+      // Never replace an anchor by a head that does not extend it: a later entry stays (this device
+      // is behind), and so does one on another branch (a fork, which the vault must not forget).
       const higher = storedEntry.ok && storedEntry.value.epoch > roster.epoch ? 'a later entry' : 'an entry';
-      problems.push({ familyId, code: 'vault/not-forward', message: `the vault held ${higher} that this device's roster does not verify forward from; this device's anchor was kept` });
+      problems.push({ familyId, code: 'vault/not-forward', message: `the vault holds ${higher} that this device's roster does not verify forward from; the vault's anchor was kept` });
+      continue;
     }
     keep();
   }

@@ -6,19 +6,24 @@
  * sees it. Both sides derive the invite key `HKDF-SHA-256(secret, info "burrow/invite/v1")`
  * (RFC 5869) and MAC with HMAC-SHA-256 (RFC 2104) over a labelled canonical encoding:
  *
- *   guardian proof  "burrow/invite/guardian-proof/v1" ‖ 0x00 ‖ familyId ‖ inviteId ‖ guardianId
- *                   ‖ signing key ‖ agreement key ‖ role ‖ children (sorted) ‖ needsApproval
+ *   guardian proof  "burrow/invite/guardian-proof/v3" ‖ 0x00 ‖ familyId ‖ inviteId ‖ guardianId
+ *                   ‖ signing key ‖ agreement key ‖ (0 | 1 ‖ X-Wing key) ‖ role ‖ children (sorted)
+ *                   ‖ needsApproval ‖ head hash (32)
  *   joiner proof    "burrow/invite/joiner-proof/v1"   ‖ 0x00 ‖ inviteId ‖ joinerId
  *                   ‖ signing key ‖ agreement key
  *
- * The guardian proof tells the invitee whose keys and which terms the link stands for; the joiner
- * proof tells the guardian that these account keys belong to whoever holds the link. Distinct
+ * On the wire the guardian proof is 65 bytes: 0x03 (its version) ‖ head hash ‖ HMAC. The head hash
+ * is the inviting guardian's verified roster head when the invite was made: the invitee anchors its
+ * trust in the family there, so a chain forked before that head (by a guardian removed since, say)
+ * never verifies for it. The guardian proof tells the invitee whose keys, which terms and which
+ * roster head the link stands for; the joiner proof tells the guardian that these account keys
+ * belong to whoever holds the link. Distinct
  * labels keep one direction from being replayed as the other. Verification uses WebCrypto's HMAC
  * verify, which compares in constant time.
  *
  * Key use: one secret per invite; its key MACs exactly two short messages.
  */
-import { assertBytes, fromBase64Url, randomBytes, toBase64Url } from './bytes.js';
+import { assertBytes, concatBytes, fromBase64Url, randomBytes, toBase64Url } from './bytes.js';
 import { CanonicalWriter, labelled } from './canonical.js';
 import { assertPublicKeys, type PublicIdentityKeys } from './identity.js';
 import { deriveKey } from './kdf.js';
@@ -29,11 +34,15 @@ import { buf, subtle } from './webcrypto.js';
 export const INVITE_SECRET_LENGTH = 16;
 /** Bytes of a proof (HMAC-SHA-256). */
 export const INVITE_PROOF_LENGTH = 32;
+/** Bytes of a guardian proof on the wire: version ‖ head hash ‖ HMAC. */
+export const GUARDIAN_PROOF_LENGTH = 1 + 32 + INVITE_PROOF_LENGTH;
+/** The guardian proof's version byte: 3 binds the roster head hash (and the X-Wing key flag). */
+const GUARDIAN_PROOF_VERSION = 3;
+const HEAD_HASH_BYTES = 32;
 
 const INVITE_KEY_LABEL = 'burrow/invite/v1';
-const GUARDIAN_PROOF_LABEL = 'burrow/invite/guardian-proof/v1';
+const GUARDIAN_PROOF_LABEL = 'burrow/invite/guardian-proof/v3';
 const JOINER_PROOF_LABEL = 'burrow/invite/joiner-proof/v1';
-const GUARDIAN_PROOF_KEM_LABEL = 'burrow/invite/guardian-proof/v2';
 const JOINER_PROOF_KEM_LABEL = 'burrow/invite/joiner-proof/v2';
 const ID = /^[A-Za-z0-9_-]{22}$/;
 const MAX_ID_BYTES = 128;
@@ -120,6 +129,8 @@ interface GuardianProofInput {
   guardianId: string;
   guardianKeys: PublicIdentityKeys;
   terms: InviteTerms;
+  /** The hash of the head of the roster the guardian verified (`VerifiedRoster.headHash`). */
+  headHash: Uint8Array;
 }
 
 interface JoinerProofInput {
@@ -130,7 +141,7 @@ interface JoinerProofInput {
 }
 
 function guardianProofBytes(input: Omit<GuardianProofInput, 'secret'>): Uint8Array {
-  const { familyId, inviteId, guardianId, guardianKeys, terms } = input;
+  const { familyId, inviteId, guardianId, guardianKeys, terms, headHash } = input;
   assertId(familyId, 'familyId');
   assertInviteId(inviteId, 'inviteId');
   assertId(guardianId, 'guardianId');
@@ -140,6 +151,7 @@ function guardianProofBytes(input: Omit<GuardianProofInput, 'secret'>): Uint8Arr
   if (!Array.isArray(terms.children)) throw new TypeError('terms.children must be an array');
   terms.children.forEach((c, i) => assertId(c, `terms.children[${i}]`));
   if (typeof terms.needsApproval !== 'boolean') throw new TypeError('terms.needsApproval must be a boolean');
+  assertBytes(headHash, 'headHash', HEAD_HASH_BYTES);
   // The children are a set: sorting makes the proof independent of the order a server returns them in.
   const children = [...new Set(terms.children)].sort();
   const body = new CanonicalWriter()
@@ -147,12 +159,15 @@ function guardianProofBytes(input: Omit<GuardianProofInput, 'secret'>): Uint8Arr
     .string(inviteId)
     .string(guardianId)
     .fixed(guardianKeys.signingKey)
-    .fixed(guardianKeys.agreementKey)
+    .fixed(guardianKeys.agreementKey);
+  // An X-Wing key is bound too (behind a flag), so a server cannot add, drop or swap it in transit.
+  if (guardianKeys.kemKey !== undefined) body.u8(1).fixed(guardianKeys.kemKey);
+  else body.u8(0);
+  body
     .u8(terms.role === 'guardian' ? 1 : 2)
     .strings(children)
-    .u8(terms.needsApproval ? 1 : 0);
-  // An X-Wing key is bound too (under a label of its own), so a server cannot swap it in transit.
-  if (guardianKeys.kemKey !== undefined) return labelled(GUARDIAN_PROOF_KEM_LABEL, body.fixed(guardianKeys.kemKey).finish());
+    .u8(terms.needsApproval ? 1 : 0)
+    .fixed(headHash);
   return labelled(GUARDIAN_PROOF_LABEL, body.finish());
 }
 
@@ -179,21 +194,33 @@ async function verifyMac(secret: Uint8Array, message: Uint8Array, proof: Uint8Ar
   return valid ? ok(true) : fail(code);
 }
 
-/** The guardian's proof (32 bytes): MAC under the invite key over the guardian's id and keys, the family, the invite id and the terms. */
+/**
+ * The guardian's proof (65 bytes: 0x03 ‖ head hash ‖ MAC): MAC under the invite key over the
+ * guardian's id and keys, the family, the invite id, the terms and the guardian's roster head hash.
+ */
 export async function guardianInviteProof(input: GuardianProofInput): Promise<Uint8Array> {
-  return mac(input.secret, guardianProofBytes(input));
+  const tag = await mac(input.secret, guardianProofBytes(input));
+  return concatBytes(Uint8Array.of(GUARDIAN_PROOF_VERSION), input.headHash, tag);
 }
 
-/** Checks a guardian's proof as the invitee; `invite/bad-guardian-proof` when any bound field differs. */
-export async function verifyGuardianInviteProof(input: GuardianProofInput & { proof: Uint8Array }): Promise<CryptoResult<true>> {
+/**
+ * Checks a guardian's proof as the invitee and returns the roster head hash it binds (the anchor for
+ * the invitee's first look at the roster); `invite/bad-guardian-proof` when any bound field differs
+ * or the proof is not version 3.
+ */
+export async function verifyGuardianInviteProof(input: Omit<GuardianProofInput, 'headHash'> & { proof: Uint8Array }): Promise<CryptoResult<{ headHash: Uint8Array }>> {
+  const { proof } = input;
+  if (!(proof instanceof Uint8Array) || proof.length !== GUARDIAN_PROOF_LENGTH || proof[0] !== GUARDIAN_PROOF_VERSION) return fail('invite/bad-guardian-proof');
+  const headHash = proof.slice(1, 1 + HEAD_HASH_BYTES);
   let message: Uint8Array;
   try {
-    message = guardianProofBytes(input);
+    message = guardianProofBytes({ ...input, headHash });
   } catch (error) {
     if (error instanceof TypeError) return fail('invite/bad-guardian-proof');
     throw error;
   }
-  return verifyMac(input.secret, message, input.proof, 'invite/bad-guardian-proof');
+  const verified = await verifyMac(input.secret, message, proof.subarray(1 + HEAD_HASH_BYTES), 'invite/bad-guardian-proof');
+  return verified.ok ? ok({ headHash }) : verified;
 }
 
 /** The joiner's proof (32 bytes): MAC under the invite key over the invite id and the joiner's account id and keys. */

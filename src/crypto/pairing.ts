@@ -2,7 +2,8 @@
  * Pairing a toy with a guardian's client over an untrusted relay, authenticated by an 8-digit
  * code that the toy shows or speaks. CPace (draft-irtf-cfrg-cpace-21, CPACE-RISTR255-SHA512)
  * turns the code into a shared key ISK; explicit key confirmation in both directions then
- * authenticates the toy's public keys to the guardian and a roster anchor to the toy.
+ * authenticates the toy's public keys to the guardian and the guardian's verified roster head hash
+ * to the toy, which anchors its trust there (so a fork made beside that head never verifies).
  *
  * Four messages, two per side; each side's second message depends only on the other side's first:
  *
@@ -10,11 +11,11 @@
  *   share   (Ya)          ───────────────►
  *                         ◄───────────────          share   (Yb)
  *   confirm (keys, tags)  ───────────────►
- *                         ◄───────────────          confirm (anchor, tags)
+ *                         ◄───────────────          confirm (head hash, tags)
  *
- * An online attacker tests one code per attempt (the relay must end an attempt after a failed
- * confirmation and cap attempts); the relayed messages give nothing to test codes against
- * offline (CPace's security property). Byte-oriented: every message is a Uint8Array that the
+ * An online attacker tests one code per run; the toy itself answers at most 3 runs and for at most
+ * 10 minutes per code (src/client/toys.ts), whatever the relay says, so a hostile relay gets three
+ * guesses; the relayed messages give nothing to test codes against offline (CPace's security property). Byte-oriented: every message is a Uint8Array that the
  * relay can carry as base64url.
  */
 import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes.js';
@@ -41,7 +42,8 @@ export type PairingFailureCode =
   /** This pairing attempt already failed; start a new one (with a new code). */
   | 'pairing/aborted';
 
-const VERSION = 0x01;
+/** Version 2: the guardian's confirmation carries exactly its 32-byte roster head hash. */
+const VERSION = 0x02;
 /**
  * Message 3 comes in two types: `ToyConfirm` carries Ed25519 + X25519 keys (toys whose identity
  * predates X-Wing), `ToyConfirmKem` also the toy's 1216-byte X-Wing key. Their key MACs use
@@ -54,7 +56,8 @@ const MAX_SESSION_ID = 64;
 const TAG_BYTES = 32;
 const KEYS_BYTES = 64;
 const KEYS_WITH_KEM_BYTES = KEYS_BYTES + XWING_PUBLIC_KEY_BYTES;
-const MAX_ROSTER_ANCHOR = 1024;
+/** A roster head hash (src/crypto/roster.ts `hashRosterEntry`). */
+const HEAD_HASH_BYTES = 32;
 
 // Channel identifier (draft "CPace inputs"): protocol, version and the two roles, so a share made for
 // another protocol or with the roles swapped yields an unrelated key. Never sent.
@@ -155,7 +158,7 @@ async function hmacVerify(key: CryptoKey, tag: Uint8Array, data: Uint8Array): Pr
 interface SessionKeys {
   /** Keys the confirmation tags over the transcript. */
   confirm: CryptoKey;
-  /** Keys the MACs over the payloads (toy keys, roster anchor). */
+  /** Keys the MACs over the payloads (toy keys, roster head hash). */
   mac: CryptoKey;
   transcript: Uint8Array;
 }
@@ -188,8 +191,8 @@ function toyKeysData(toyKeys: PublicIdentityKeys): Uint8Array {
   return lvCat(utf8('toy keys'), toyKeys.signingKey, toyKeys.agreementKey);
 }
 
-function rosterAnchorData(anchor: Uint8Array): Uint8Array {
-  return lvCat(utf8('roster anchor'), anchor);
+function rosterHeadData(headHash: Uint8Array): Uint8Array {
+  return lvCat(utf8('roster head'), headHash);
 }
 
 type Phase = 'share-sent' | 'confirm-sent' | 'done' | 'failed';
@@ -200,8 +203,8 @@ export interface ToyPairing {
   readonly share: Uint8Array;
   /** Takes the guardian's share; returns the toy's confirmation (its public keys, MACed) to relay. */
   receiveGuardianShare(message: Uint8Array): Promise<CryptoResult<{ message: Uint8Array }>>;
-  /** Takes the guardian's confirmation; returns the roster anchor it authenticated. */
-  receiveGuardianConfirmation(message: Uint8Array): Promise<CryptoResult<{ rosterAnchor: Uint8Array }>>;
+  /** Takes the guardian's confirmation; returns the guardian's roster head hash it authenticated. */
+  receiveGuardianConfirmation(message: Uint8Array): Promise<CryptoResult<{ headHash: Uint8Array }>>;
 }
 
 /**
@@ -249,21 +252,16 @@ export function startToyPairing(options: { code: string; toyKeys: PublicIdentity
       if (phase === 'failed') return fail('pairing/aborted');
       if (phase === 'share-sent') return fail('pairing/out-of-order');
       if (phase === 'done' || keys === null) return fail('pairing/replayed');
-      const decoded = decode(message, MessageType.GuardianConfirm, sid);
+      const decoded = decode(message, MessageType.GuardianConfirm, sid, HEAD_HASH_BYTES + 2 * TAG_BYTES);
       if (!decoded.ok) return refuse(decoded.code, decoded.code === 'pairing/bad-message');
       const body = decoded.body;
-      if (body.length < 2 * TAG_BYTES + 2) return refuse('pairing/bad-message', true);
-      const anchorLength = (body[0]! << 8) | body[1]!;
-      if (anchorLength === 0 || anchorLength > MAX_ROSTER_ANCHOR || body.length !== 2 + anchorLength + 2 * TAG_BYTES) {
-        return refuse('pairing/bad-message', true);
-      }
-      const anchor = body.slice(2, 2 + anchorLength);
-      const anchorMac = body.subarray(2 + anchorLength, 2 + anchorLength + TAG_BYTES);
-      const tag = body.subarray(2 + anchorLength + TAG_BYTES);
+      const headHash = body.slice(0, HEAD_HASH_BYTES);
+      const headMac = body.subarray(HEAD_HASH_BYTES, HEAD_HASH_BYTES + TAG_BYTES);
+      const tag = body.subarray(HEAD_HASH_BYTES + TAG_BYTES);
       if (!(await hmacVerify(keys.confirm, tag, guardianConfirmData(keys)))) return refuse('pairing/wrong-code', true);
-      if (!(await hmacVerify(keys.mac, anchorMac, rosterAnchorData(anchor)))) return refuse('pairing/bad-message', true);
+      if (!(await hmacVerify(keys.mac, headMac, rosterHeadData(headHash)))) return refuse('pairing/bad-message', true);
       phase = 'done';
-      return ok({ rosterAnchor: anchor });
+      return ok({ headHash });
     },
   };
 }
@@ -272,7 +270,7 @@ export function startToyPairing(options: { code: string; toyKeys: PublicIdentity
 export interface GuardianPairing {
   /** The guardian's CPace share, to relay to the toy. */
   readonly share: Uint8Array;
-  /** Takes the toy's share; returns the guardian's confirmation (the roster anchor, MACed) to relay. */
+  /** Takes the toy's share; returns the guardian's confirmation (its roster head hash, MACed) to relay. */
   receiveToyShare(message: Uint8Array): Promise<CryptoResult<{ message: Uint8Array }>>;
   /** Takes the toy's confirmation; returns the toy's public keys it authenticated. */
   receiveToyConfirmation(message: Uint8Array): Promise<CryptoResult<{ toyKeys: PublicIdentityKeys }>>;
@@ -280,18 +278,16 @@ export interface GuardianPairing {
 
 /**
  * Starts pairing on the guardian's client. `code` is what the person typed (see
- * `normalizePairingCode`), `sessionId` the relay's id for the attempt, `rosterAnchor` the bytes
- * the toy should trust (the roster head hash or family id, 1–1024 bytes). One use.
+ * `normalizePairingCode`), `sessionId` the relay's id for the attempt, `headHash` the hash of the
+ * head of the roster this guardian verified (`VerifiedRoster.headHash`, 32 bytes): the toy trusts
+ * the family from that entry on. One use.
  */
-export function startGuardianPairing(options: { code: string; sessionId: Uint8Array; rosterAnchor: Uint8Array }): GuardianPairing {
+export function startGuardianPairing(options: { code: string; sessionId: Uint8Array; headHash: Uint8Array }): GuardianPairing {
   const { code, sessionId } = options;
   assertCode(code);
   assertSessionId(sessionId);
-  assertBytes(options.rosterAnchor, 'rosterAnchor');
-  if (options.rosterAnchor.length === 0 || options.rosterAnchor.length > MAX_ROSTER_ANCHOR) {
-    throw new TypeError(`rosterAnchor must be 1 to ${MAX_ROSTER_ANCHOR} bytes`);
-  }
-  const rosterAnchor = options.rosterAnchor.slice();
+  assertBytes(options.headHash, 'headHash', HEAD_HASH_BYTES);
+  const headHash = options.headHash.slice();
   const sid = sessionId.slice();
   const cpace = startCPace({ prs: utf8(code), ci: CHANNEL_ID, sid, ad: NO_AD, role: 'responder' });
   const ownY = cpace.share.y;
@@ -314,10 +310,9 @@ export function startGuardianPairing(options: { code: string; sessionId: Uint8Ar
       phase = 'confirm-sent';
       keys = await deriveSessionKeys(cpace, decoded.body.slice(), sid, decoded.body.slice(), ownY);
       if (keys === null) return refuse('pairing/bad-message', true);
-      const anchorMac = await hmac(keys.mac, rosterAnchorData(rosterAnchor));
+      const headMac = await hmac(keys.mac, rosterHeadData(headHash));
       const tag = await hmac(keys.confirm, guardianConfirmData(keys));
-      const length = Uint8Array.of(rosterAnchor.length >> 8, rosterAnchor.length & 0xff);
-      return ok({ message: encode(MessageType.GuardianConfirm, sid, concatBytes(length, rosterAnchor, anchorMac, tag)) });
+      return ok({ message: encode(MessageType.GuardianConfirm, sid, concatBytes(headHash, headMac, tag)) });
     },
     async receiveToyConfirmation(message) {
       if (phase === 'failed') return fail('pairing/aborted');

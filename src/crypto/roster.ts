@@ -79,8 +79,12 @@ export interface VerifiedRoster {
   toyAt(epoch: number, toyId: string): Toy | undefined;
 }
 
-/** Where a caller's trust starts: the genesis hash it was given out of band, or an entry it verified before. */
-export type RosterAnchor = { genesisHash: Uint8Array } | { trustedEntry: RosterEntry };
+/**
+ * Where a caller's trust starts: the genesis hash it was given out of band, the hash of a head a
+ * guardian vouched for (bound into a pairing confirmation or an invite proof), or an entry it
+ * verified before.
+ */
+export type RosterAnchor = { genesisHash: Uint8Array } | { headHash: Uint8Array } | { trustedEntry: RosterEntry };
 
 /** Entries without any X-Wing key: byte-for-byte the format from before X-Wing. */
 const VERSION_1 = 1;
@@ -374,7 +378,10 @@ function makeVerified(entries: RosterEntry[], headHash: Uint8Array): VerifiedRos
  * (epoch 0: by a guardian listed in it). With `{ trustedEntry }` the chain must contain that entry,
  * so a server cannot roll a client back to an older roster. A chain may start at the trusted entry
  * itself, whose signature then cannot be checked: `trustedEntry` must be an entry this caller
- * verified earlier (its stored head), never one taken from the chain being verified.
+ * verified earlier (its stored head), never one taken from the chain being verified. `{ headHash }`
+ * works the same with the entry named by its hash: the chain must hold an entry with that hash
+ * (else `roster/not-anchored`), so a fork that leaves out the vouched-for head never verifies;
+ * entries before it are fixed by its hash chain, entries after it are verified as usual.
  */
 export async function verifyRoster(input: readonly RosterEntry[], anchor: RosterAnchor): Promise<CryptoResult<VerifiedRoster>> {
   if (!Array.isArray(input) || input.length === 0) return fail('roster/empty');
@@ -388,6 +395,9 @@ export async function verifyRoster(input: readonly RosterEntry[], anchor: Roster
   if ('genesisHash' in anchor) {
     assertBytes(anchor.genesisHash, 'anchor.genesisHash', 32);
     trustedIndex = chain[0]!.epoch === 0 && bytesEqual(hashes[0]!, anchor.genesisHash) ? 0 : -1;
+  } else if ('headHash' in anchor) {
+    assertBytes(anchor.headHash, 'anchor.headHash', 32);
+    trustedIndex = hashes.findIndex((h) => bytesEqual(h, anchor.headHash));
   } else {
     if (entryProblem(anchor.trustedEntry) !== undefined) throw new TypeError('anchor.trustedEntry must be a roster entry');
     const trustedHash = await hashRosterEntry(anchor.trustedEntry);

@@ -171,8 +171,8 @@ export const CreateInviteRequest = Type.Object(
     terms: InviteTerms,
     /** Lifetime; default 7 days, at most 30. */
     expiresInMs: Type.Optional(Type.Integer({ minimum: 60_000, maximum: 30 * 24 * 3600_000 })),
-    /** MAC under the invite key over the guardian's id and keys, the family id, invite id and terms. */
-    guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+    /** 0x03 ‖ the guardian's verified roster head hash ‖ MAC under the invite key over the guardian's id and keys, the family id, invite id, terms and that head hash (src/crypto/invite.ts). */
+    guardianProof: Base64Url({ minBytes: 65, maxBytes: 65 }),
     /** The invite id the client chose (it is MACed into the proof, so the client picks it). */
     inviteId: Id,
     /** Who invites and to which family, sealed under a key from the link's secret (src/crypto/invite-description.ts). */
@@ -198,7 +198,7 @@ export const InviteView = Type.Object({
   expiresAt: Timestamp,
   status: InviteStatus,
   guardian: Type.Object({ accountId: Id, identity: PublicIdentity }),
-  guardianProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+  guardianProof: Base64Url({ minBytes: 65, maxBytes: 65 }),
   /** As the guardian's client sent it; the invitee's client opens it with the link's secret. */
   sealedDescription: Type.Optional(Base64Url({ minBytes: 38, maxBytes: 550 })),
 });

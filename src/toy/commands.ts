@@ -22,9 +22,10 @@ import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
 import { ClientError } from '../client/client-error.js';
 import { connectLive, type LiveConnection, type WebSocketConstructor } from '../client/live.js';
 import { isOffline, isTokenDead, ToyRuntime, type ToyLogEntry } from '../client/toy-runtime.js';
-import { startToyPairingAttempt } from '../client/toys.js';
+import { pairToy } from '../client/toys.js';
 import { toBase64Url } from '../crypto/bytes.js';
 import { MAX_AUDIO_BYTES, type OpenedMessage } from '../crypto/envelope.js';
+import { encodeRosterEntry } from '../crypto/roster.js';
 import { audioTypeOf, extensionOf, wavDurationMs } from '../cli/message-commands.js';
 import { jsonUsageErrors } from '../cli/member-cli.js';
 import { ToyStateDir, ToyStateError } from './state.js';
@@ -160,12 +161,13 @@ Examples:
     .requiredOption('--server <url>', "the Burrow server's URL")
     .requiredOption(...stateOption)
     .option(...insecureHttpOption)
-    .option('--json', 'one JSON line with the code, then one when paired')
+    .option('--json', 'one JSON line per code shown, then one when paired')
     .addHelpText(
       'after',
       `
-A guardian enters the code with "burrow family add-toy --code CODE --child CHILD". The code works
-for 10 minutes and for 3 tries; then run "burrow toy pair" again for a new one.
+A guardian enters the code with "burrow family add-toy --code CODE --child CHILD". The toy itself
+answers at most 3 tries of a code and for 10 minutes by its own clock (whatever the server says);
+then it shows a new code, with new keys, until paired or stopped.
 
 Example:
   $ burrow toy pair --server https://burrow.example --state ./toy --json
@@ -177,24 +179,31 @@ Example:
         const state = new ToyStateDir(resolve(options.state));
         if ((await state.loadConfig()) !== undefined) throw new ToyCliError('toy/already-paired', `this state directory holds a paired toy already: run "burrow toy reset --state ${options.state}" first`, 2);
         await state.ensure();
-        const attempt = await startToyPairingAttempt({ baseUrl: options.server, ...insecureHttp(options) });
-        out(options, { event: 'code', code: attempt.code, expiresAt: attempt.expiresAt }, `Pairing code: ${attempt.code.slice(0, 4)} ${attempt.code.slice(4)}\nEnter it in the Burrow app, or run "burrow family add-toy --code ${attempt.code} --child CHILD". It works until ${new Date(attempt.expiresAt).toISOString()}.`);
         const abort = new AbortController();
         const stop = (): void => abort.abort(new ToyCliError('toy/cancelled', 'pairing cancelled'));
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         try {
-          const paired = await attempt.waitUntilPaired({
+          const paired = await pairToy({
+            baseUrl: options.server,
+            ...insecureHttp(options),
             signal: abort.signal,
+            onCode: ({ code, expiresAt }) => {
+              out(options, { event: 'code', code, expiresAt }, `Pairing code: ${code.slice(0, 4)} ${code.slice(4)}\nEnter it in the Burrow app, or run "burrow family add-toy --code ${code} --child CHILD". It works until ${new Date(expiresAt).toISOString()}.`);
+            },
             onRun: ({ runsLeft }) => {
               if (!options.json) process.stderr.write(`A guardian is entering the code (${runsLeft} ${runsLeft === 1 ? 'try' : 'tries'} left)…\n`);
             },
+            onAttemptEnded: (error) => {
+              out(options, { event: 'code-ended', code: error.code }, `${error.message.replace(/: start pairing again.*$/, '')}; showing a new code.`);
+            },
           });
-          await state.savePaired({ version: 1, serverUrl: paired.baseUrl, toyId: paired.toyId, familyId: paired.familyId, genesisHash: toBase64Url(paired.genesisHash), deviceToken: paired.deviceToken }, paired.identity);
-          await state.saveTrust({ genesisHash: paired.genesisHash, keys: {} });
+          // The chain verified from the guardian's head is stored at once: from now on only a chain
+          // extending it is accepted.
+          await state.savePaired({ version: 2, serverUrl: paired.baseUrl, toyId: paired.toyId, familyId: paired.familyId, anchorHash: toBase64Url(paired.anchorHash), deviceToken: paired.deviceToken }, paired.identity);
+          await state.saveTrust({ anchorHash: paired.anchorHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} });
           out(options, { event: 'paired', toyId: paired.toyId, familyId: paired.familyId }, `Paired: toy ${paired.toyId} in family ${paired.familyId}. Start it with "burrow toy run --state ${options.state} --play-command …".`);
         } catch (error) {
-          if (abort.signal.aborted) await attempt.cancel();
           if (error instanceof ClientError && (error.code === 'client/pairing-ended' || error.code === 'client/pairing-failed')) {
             throw new ToyCliError(error.code, `${error.message} (run "burrow toy pair --server ${options.server} --state ${options.state}" again)`);
           }

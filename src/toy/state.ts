@@ -2,9 +2,10 @@
  * The reference toy's state directory (0700, every file 0600, written through a temporary file and
  * a rename). Everything in it is secret:
  *
- *   toy.json        server URL, toy id, family id, genesis hash, device token
+ *   toy.json        server URL, toy id, family id, the roster head hash pairing anchored at, device token
  *   identity.key    the toy's private keys (exportIdentitySecret, base64url)
- *   trust.json      the verified roster chain and the family keys by epoch
+ *   trust.json      the paired head hash, the verified roster chain (stored at pairing, only ever
+ *                   extended) and the family keys by epoch
  *   inbox.json      what the toy knows of each message (played, refused with a reason, waiting)
  *   messages/       verified envelopes, kept for offline play until retention ends
  *   outbox/         queued replies: <seq>-<messageId>.json, sent in order
@@ -22,11 +23,12 @@ const ID = /^[A-Za-z0-9_-]{22}$/;
 
 /** toy.json */
 export interface ToyConfig {
-  version: 1;
+  /** 2: anchored at the guardian's roster head (`anchorHash`), not at the genesis. */
+  version: 2;
   serverUrl: string;
   toyId: string;
   familyId: string;
-  genesisHash: string;
+  anchorHash: string;
   deviceToken: string;
 }
 
@@ -76,7 +78,7 @@ export class ToyStateDir implements ToyStorage {
   async loadConfig(): Promise<ToyConfig | undefined> {
     const config = parse<ToyConfig>(await readIfExists(join(this.dir, 'toy.json')), 'toy.json');
     if (config === undefined) return undefined;
-    if (config.version !== 1 || !ID.test(config.toyId) || !ID.test(config.familyId) || typeof config.deviceToken !== 'string' || typeof config.serverUrl !== 'string') {
+    if (config.version !== 2 || typeof config.anchorHash !== 'string' || !ID.test(config.toyId) || !ID.test(config.familyId) || typeof config.deviceToken !== 'string' || typeof config.serverUrl !== 'string') {
       throw new ToyStateError("the toy's state file toy.json is damaged");
     }
     return config;
@@ -103,17 +105,18 @@ export class ToyStateDir implements ToyStorage {
   }
 
   async loadTrust(): Promise<ToyTrust | undefined> {
-    const json = parse<{ genesisHash: string; chain?: string[]; keys: Record<string, string> }>(await readIfExists(join(this.dir, 'trust.json')), 'trust.json');
+    const json = parse<{ anchorHash: string; chain?: string[]; keys: Record<string, string> }>(await readIfExists(join(this.dir, 'trust.json')), 'trust.json');
     if (json === undefined) return undefined;
+    if (typeof json.anchorHash !== 'string') throw new ToyStateError("the toy's state file trust.json is damaged");
     const keys: Record<number, Uint8Array> = {};
     for (const [epoch, key] of Object.entries(json.keys)) keys[Number(epoch)] = fromBase64Url(key);
-    return { genesisHash: fromBase64Url(json.genesisHash), keys, ...(json.chain === undefined ? {} : { chain: json.chain.map(fromBase64Url) }) };
+    return { anchorHash: fromBase64Url(json.anchorHash), keys, ...(json.chain === undefined ? {} : { chain: json.chain.map(fromBase64Url) }) };
   }
 
   async saveTrust(trust: ToyTrust): Promise<void> {
     const keys: Record<string, string> = {};
     for (const [epoch, key] of Object.entries(trust.keys)) keys[epoch] = toBase64Url(key);
-    await this.#write('trust.json', { genesisHash: toBase64Url(trust.genesisHash), keys, ...(trust.chain === undefined ? {} : { chain: trust.chain.map(toBase64Url) }) });
+    await this.#write('trust.json', { anchorHash: toBase64Url(trust.anchorHash), keys, ...(trust.chain === undefined ? {} : { chain: trust.chain.map(toBase64Url) }) });
   }
 
   async loadInbox(): Promise<Record<string, InboxRecord>> {

@@ -27,7 +27,7 @@ interface Tally { reachedToy: number; paired: number; ended410: number; limited4
 /** One guess: a run with `code`; when the server lets it through, the toy answers and the attacker checks the toy's confirmation. */
 async function guess(server: TestServer, family: TestFamily, attacker: Person, childId: string, toy: PairingToy, code: string, tally: Tally, full = true): Promise<void> {
   const sessionId = randomBytes(16);
-  const pairing = startGuardianPairing({ code, sessionId, rosterAnchor: await hashRosterEntry(family.chain[0]!) });
+  const pairing = startGuardianPairing({ code, sessionId, headHash: await hashRosterEntry(family.chain.at(-1)!) });
   const start = await post(server.app, `/v1/families/${family.familyId}/pairings`, { slot: code.slice(0, 3), childId, sessionId: toBase64Url(sessionId), guardianShare: toBase64Url(pairing.share) }, bearer(attacker.token));
   if (start.statusCode === 410) { tally.ended410++; return; }
   if (start.statusCode === 429) { tally.limited429++; return; }

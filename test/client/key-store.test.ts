@@ -12,6 +12,7 @@ function sampleState(): FamilyState {
       guardianId: toBase64Url(randomBytes(16)),
       guardianKeys: { signingKey: randomBytes(32), agreementKey: randomBytes(32) },
       terms: { role: 'relative', children: [toBase64Url(randomBytes(16))], needsApproval: true },
+      headHash: randomBytes(32),
     },
     createdInvites: { [toBase64Url(randomBytes(16))]: { secret: randomBytes(16), terms: { role: 'guardian', children: [], needsApproval: false } } },
   };

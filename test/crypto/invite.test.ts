@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { generateIdentity, type PublicIdentityKeys } from '../../src/crypto/identity.js';
 import {
+  GUARDIAN_PROOF_LENGTH,
   INVITE_PROOF_LENGTH,
   formatInviteLink,
   generateInviteSecret,
@@ -20,7 +21,7 @@ async function setup() {
   const joiner = await generateIdentity();
   const other = await generateIdentity();
   const terms: InviteTerms = { role: 'relative', children: [id(), id()], needsApproval: true };
-  const guardianInput = { secret: generateInviteSecret(), familyId: id(), inviteId: id(), guardianId: id(), guardianKeys: guardian.publicKeys, terms };
+  const guardianInput = { secret: generateInviteSecret(), familyId: id(), inviteId: id(), guardianId: id(), guardianKeys: guardian.publicKeys, terms, headHash: randomBytes(32) };
   const joinerInput = { secret: guardianInput.secret, inviteId: guardianInput.inviteId, joinerId: id(), joinerKeys: joiner.publicKeys };
   return { guardianInput, joinerInput, otherKeys: other.publicKeys };
 }
@@ -76,11 +77,24 @@ describe('invite links', () => {
 });
 
 describe('the guardian proof', () => {
-  it('verifies for the same secret, family, invite, guardian, keys and terms', async () => {
+  it('verifies for the same secret, family, invite, guardian, keys and terms, and gives the roster head hash it binds', async () => {
     const { guardianInput } = await setup();
     const proof = await guardianInviteProof(guardianInput);
-    expect(proof).toHaveLength(INVITE_PROOF_LENGTH);
-    expect(await verifyGuardianInviteProof({ ...guardianInput, proof })).toEqual({ ok: true, value: true });
+    expect(proof).toHaveLength(GUARDIAN_PROOF_LENGTH);
+    expect(proof[0]).toBe(3);
+    expect(await verifyGuardianInviteProof({ ...guardianInput, proof })).toEqual({ ok: true, value: { headHash: guardianInput.headHash } });
+  });
+
+  it('binds the head hash: a proof carrying another head hash, or the earlier 32-byte form without one, is refused', async () => {
+    const { guardianInput } = await setup();
+    const proof = await guardianInviteProof(guardianInput);
+    const otherHead = proof.slice();
+    otherHead.set(randomBytes(32), 1);
+    expect(await verifyGuardianInviteProof({ ...guardianInput, proof: otherHead })).toEqual({ ok: false, code: 'invite/bad-guardian-proof' });
+    expect(await verifyGuardianInviteProof({ ...guardianInput, proof: proof.slice(33) })).toEqual({ ok: false, code: 'invite/bad-guardian-proof' });
+    const version2 = proof.slice();
+    version2[0] = 2;
+    expect(await verifyGuardianInviteProof({ ...guardianInput, proof: version2 })).toEqual({ ok: false, code: 'invite/bad-guardian-proof' });
   });
 
   it('does not depend on the order the children are listed in', async () => {

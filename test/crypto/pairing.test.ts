@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromBase64Url, randomBytes, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
+import { fromBase64Url, randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import type { PublicIdentityKeys } from '../../src/crypto/identity.js';
 import {
   generatePairingCode, normalizePairingCode, startGuardianPairing, startToyPairing, type GuardianPairing, type ToyPairing,
@@ -31,7 +31,7 @@ function start(options: { toyCode?: string; guardianCode?: string } = {}): Run {
   const anchor = randomBytes(32);
   return {
     toy: startToyPairing({ code: options.toyCode ?? code, toyKeys: keys, sessionId }),
-    guardian: startGuardianPairing({ code: options.guardianCode ?? code, sessionId, rosterAnchor: anchor }),
+    guardian: startGuardianPairing({ code: options.guardianCode ?? code, sessionId, headHash: anchor }),
     keys, anchor, sessionId,
   };
 }
@@ -67,24 +67,25 @@ describe('pairing codes', () => {
     expect(() => startToyPairing({ code: '1234', toyKeys: toyKeys(), sessionId })).toThrow(/code/);
     expect(() => startToyPairing({ code: '12345678', toyKeys: toyKeys(), sessionId: randomBytes(8) })).toThrow(/sessionId/);
     expect(() => startToyPairing({ code: '12345678', toyKeys: { signingKey: randomBytes(31), agreementKey: randomBytes(32) }, sessionId })).toThrow(/toyKeys/);
-    expect(() => startGuardianPairing({ code: '12345678', sessionId, rosterAnchor: new Uint8Array() })).toThrow(/rosterAnchor/);
+    expect(() => startGuardianPairing({ code: '12345678', sessionId, headHash: new Uint8Array() })).toThrow(/headHash/);
+    expect(() => startGuardianPairing({ code: '12345678', sessionId, headHash: randomBytes(33) })).toThrow(/headHash/);
   });
 });
 
 describe('pairing a toy', () => {
-  it('a toy and a guardian with the same code authenticate the toy keys and the roster anchor to each other', async () => {
+  it("a toy and a guardian with the same code authenticate the toy keys and the guardian's roster head hash to each other", async () => {
     const run = start();
     const toyConfirm = valueOf(await run.toy.receiveGuardianShare(relay(run.guardian.share))).message;
     const guardianConfirm = valueOf(await run.guardian.receiveToyShare(relay(run.toy.share))).message;
     expect(valueOf(await run.guardian.receiveToyConfirmation(relay(toyConfirm))).toyKeys).toEqual(run.keys);
-    expect(valueOf(await run.toy.receiveGuardianConfirmation(relay(guardianConfirm))).rosterAnchor).toEqual(run.anchor);
+    expect(valueOf(await run.toy.receiveGuardianConfirmation(relay(guardianConfirm))).headHash).toEqual(run.anchor);
   });
 
   it('works whichever side receives the other share first', async () => {
     const run = start();
     const guardianConfirm = valueOf(await run.guardian.receiveToyShare(run.toy.share)).message;
     const toyConfirm = valueOf(await run.toy.receiveGuardianShare(run.guardian.share)).message;
-    expect(valueOf(await run.toy.receiveGuardianConfirmation(guardianConfirm)).rosterAnchor).toEqual(run.anchor);
+    expect(valueOf(await run.toy.receiveGuardianConfirmation(guardianConfirm)).headHash).toEqual(run.anchor);
     expect(valueOf(await run.guardian.receiveToyConfirmation(toyConfirm)).toyKeys).toEqual(run.keys);
   });
 
@@ -106,18 +107,18 @@ describe('pairing a toy', () => {
     const old = { toy: startToyPairing({ code, toyKeys: keys, sessionId: randomBytes(16) }) };
     const sessionId = randomBytes(16);
     const toy = startToyPairing({ code, toyKeys: keys, sessionId });
-    const guardian = startGuardianPairing({ code, sessionId, rosterAnchor: anchor });
+    const guardian = startGuardianPairing({ code, sessionId, headHash: anchor });
     expect(await guardian.receiveToyShare(old.toy.share)).toEqual({ ok: false, code: 'pairing/replayed' });
     // A replay does not end the attempt: the genuine message still goes through.
     const guardianConfirm = valueOf(await guardian.receiveToyShare(toy.share)).message;
     valueOf(await toy.receiveGuardianShare(guardian.share));
-    expect(valueOf(await toy.receiveGuardianConfirmation(guardianConfirm)).rosterAnchor).toEqual(anchor);
+    expect(valueOf(await toy.receiveGuardianConfirmation(guardianConfirm)).headHash).toEqual(anchor);
     expect(await toy.receiveGuardianConfirmation(guardianConfirm)).toEqual({ ok: false, code: 'pairing/replayed' });
   });
 
   it('a share relabelled with another session id is refused: the session id is bound into the key', async () => {
     const run = start();
-    const other = startGuardianPairing({ code: '00000000', sessionId: randomBytes(16), rosterAnchor: utf8('x') });
+    const other = startGuardianPairing({ code: '00000000', sessionId: randomBytes(16), headHash: randomBytes(32) });
     const spliced = other.share.slice();
     spliced.set(run.sessionId, 3);
     const toyConfirm = valueOf(await run.toy.receiveGuardianShare(spliced)).message;
@@ -146,7 +147,7 @@ describe('pairing a toy', () => {
     const guardianConfirm = valueOf(await run.guardian.receiveToyShare(run.toy.share)).message;
     expect(await run.toy.receiveGuardianConfirmation(guardianConfirm)).toEqual({ ok: false, code: 'pairing/out-of-order' });
     valueOf(await run.toy.receiveGuardianShare(run.guardian.share));
-    expect(valueOf(await run.toy.receiveGuardianConfirmation(guardianConfirm)).rosterAnchor).toEqual(run.anchor);
+    expect(valueOf(await run.toy.receiveGuardianConfirmation(guardianConfirm)).headHash).toEqual(run.anchor);
   });
 
   it('anything that is not a message is refused with a result, never an exception', async () => {
@@ -161,6 +162,23 @@ describe('pairing a toy', () => {
       expect(await other.toy.receiveGuardianConfirmation(bad as Uint8Array)).toEqual({ ok: false, code: 'pairing/bad-message' });
       expect(await other.guardian.receiveToyConfirmation(bad as Uint8Array)).toEqual({ ok: false, code: 'pairing/bad-message' });
     }
+  });
+
+  it("a guardian confirmation of version 1 (any anchor bytes) or with a head hash of another length is refused and ends the attempt", async () => {
+    const run = start();
+    valueOf(await run.toy.receiveGuardianShare(run.guardian.share));
+    const guardianConfirm = valueOf(await run.guardian.receiveToyShare(run.toy.share)).message;
+    expect(guardianConfirm[0]).toBe(2);
+    const old = guardianConfirm.slice();
+    old[0] = 1;
+    expect(await run.toy.receiveGuardianConfirmation(old)).toEqual({ ok: false, code: 'pairing/bad-message' });
+    expect(await run.toy.receiveGuardianConfirmation(guardianConfirm)).toEqual({ ok: false, code: 'pairing/aborted' });
+    const other = start();
+    valueOf(await other.toy.receiveGuardianShare(other.guardian.share));
+    const confirm = valueOf(await other.guardian.receiveToyShare(other.toy.share)).message;
+    const sidEnd = 3 + confirm[2]!;
+    const longer = new Uint8Array([...confirm.subarray(0, sidEnd), 0, ...confirm.subarray(sidEnd)]);
+    expect(await other.toy.receiveGuardianConfirmation(longer)).toEqual({ ok: false, code: 'pairing/bad-message' });
   });
 
   it('truncated, extended or mistyped messages are refused', async () => {
@@ -179,14 +197,14 @@ describe('pairing properties', () => {
   const mask = fc.integer({ min: 1, max: 255 });
 
   it('round trip: any code and session id pairs successfully', async () => {
-    await fc.assert(fc.asyncProperty(fc.stringMatching(/^[0-9]{8}$/), fc.uint8Array({ minLength: 16, maxLength: 64 }), fc.uint8Array({ minLength: 1, maxLength: 100 }), async (code, sessionId, anchor) => {
+    await fc.assert(fc.asyncProperty(fc.stringMatching(/^[0-9]{8}$/), fc.uint8Array({ minLength: 16, maxLength: 64 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), async (code, sessionId, anchor) => {
       const keys = toyKeys();
       const toy = startToyPairing({ code, toyKeys: keys, sessionId });
-      const guardian = startGuardianPairing({ code, sessionId, rosterAnchor: anchor });
+      const guardian = startGuardianPairing({ code, sessionId, headHash: anchor });
       const toyConfirm = valueOf(await toy.receiveGuardianShare(relay(guardian.share))).message;
       const guardianConfirm = valueOf(await guardian.receiveToyShare(relay(toy.share))).message;
       expect(valueOf(await guardian.receiveToyConfirmation(toyConfirm)).toyKeys).toEqual(keys);
-      expect(valueOf(await toy.receiveGuardianConfirmation(guardianConfirm)).rosterAnchor).toEqual(anchor);
+      expect(valueOf(await toy.receiveGuardianConfirmation(guardianConfirm)).headHash).toEqual(anchor);
     }), { numRuns: 15 });
   });
 
@@ -204,7 +222,7 @@ describe('pairing properties', () => {
       const receiverOk = [toyResult.ok, guardianResult.ok, guardianResult.ok, toyResult.ok][which];
       expect(receiverOk).toBe(false);
       if (guardianResult.ok) expect(guardianResult.value.toyKeys).toEqual(run.keys);
-      if (toyResult.ok) expect(toyResult.value.rosterAnchor).toEqual(run.anchor);
+      if (toyResult.ok) expect(toyResult.value.headHash).toEqual(run.anchor);
     }), { numRuns: 60 });
   });
 

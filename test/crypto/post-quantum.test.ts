@@ -152,7 +152,7 @@ describe('version-2 identities, roster entries and pairing messages', () => {
     const run = () => {
       const code = generatePairingCode();
       const sessionId = randomBytes(16);
-      return { toy: startToyPairing({ code, sessionId, toyKeys: toyIdentity.publicKeys }), guardian: startGuardianPairing({ code, sessionId, rosterAnchor: randomBytes(32) }) };
+      return { toy: startToyPairing({ code, sessionId, toyKeys: toyIdentity.publicKeys }), guardian: startGuardianPairing({ code, sessionId, headHash: randomBytes(32) }) };
     };
     const ok = run();
     const confirm = await ok.toy.receiveGuardianShare(ok.guardian.share);
@@ -191,10 +191,12 @@ describe('invites bind the X-Wing key', () => {
     }
     const terms = { role: 'relative' as const, children: ['child-1'], needsApproval: false };
     const familyId = toBase64Url(randomBytes(16));
-    const forGuardian = { secret, familyId, inviteId, guardianId: 'mum', terms };
+    const forGuardian = { secret, familyId, inviteId, guardianId: 'mum', terms, headHash: randomBytes(32) };
     const made = await guardianInviteProof({ ...forGuardian, guardianKeys: guardian.publicKeys });
     expect((await verifyGuardianInviteProof({ ...forGuardian, guardianKeys: guardian.publicKeys, proof: made })).ok).toBe(true);
     expect((await verifyGuardianInviteProof({ ...forGuardian, guardianKeys: { ...guardian.publicKeys, kemKey: other }, proof: made })).ok).toBe(false);
+    const { kemKey: _guardianKem, ...guardianClassical } = guardian.publicKeys;
+    expect((await verifyGuardianInviteProof({ ...forGuardian, guardianKeys: guardianClassical, proof: made })).ok).toBe(false);
   });
 });
 

@@ -168,21 +168,22 @@ describe('an account on a second device', () => {
     expect(vaultProblems(device2).map((p) => p.code)).toContain('vault/write-failed');
   });
 
-  it('keeps its own verified head over a vault anchor it cannot verify forward from, and reports it', async () => {
-    // An entry of the same family id that is not on the real chain (a fork), recorded in the vault.
-    const fork = await createGenesisEntry({ familyId, creator: mum.me, settings: { volumeLimit: 80, retentionDays: 7 } });
+  it("never replaces the vault's anchor by a head that does not extend it (a fork), and reports it", async () => {
+    // An entry of the same family id that is not on the real chain (a fork), offered to the vault.
+    const fork = await createGenesisEntry({ familyId, creator: mum.me, settings: { volumeLimit: 100, retentionDays: 7 } });
     const forked = await verifyRoster([fork], { genesisHash: await hashRosterEntry(fork) });
     if (!forked.ok) throw new Error('the fork must verify on its own');
     const writer = await secondDevice();
-    // The writer's own merge already sees the vault's real head is not on its chain: it keeps its own and says so.
+    const before = (await readAccountVault(writer, { refresh: true })).families[familyId]!.anchor;
     expect((await recordAnchors(writer, [{ roster: forked.value }])).map((p) => p.code)).toEqual(['vault/not-forward']);
-    expect(bytesEqual((await readAccountVault(writer, { refresh: true })).families[familyId]!.anchor, encodeRosterEntry(fork))).toBe(true);
+    const after = (await readAccountVault(writer, { refresh: true })).families[familyId]!.anchor;
+    expect(bytesEqual(after, before)).toBe(true);
+    expect(bytesEqual(after, encodeRosterEntry(fork))).toBe(false);
+    // A new device still starts from the genuine anchor and follows the real chain.
     const device = await secondDevice();
-    await device.store.saveFamily({ familyId, anchor: (await mum.store.loadFamily(familyId))!.anchor!, keys: {} });
     const family = await loadFamily(device, familyId);
-    expect(vaultProblems(device)).toEqual([expect.objectContaining({ familyId, code: 'vault/not-forward' })]);
-    const vault = await readAccountVault(device, { refresh: true });
-    expect(bytesEqual(vault.families[familyId]!.anchor, encodeRosterEntry(family.roster.head))).toBe(true);
+    expect(family.roster.settings.volumeLimit).not.toBe(100);
+    expect(vaultProblems(device)).toEqual([]);
   });
 
   it('merges anchors written by two devices at once: neither device loses the other\'s family', async () => {

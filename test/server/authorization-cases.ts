@@ -285,7 +285,7 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
 
   // Invites.
   'POST /v1/families/:familyId/invites': {
-    request: (world) => ({ url: `${A(world)}/invites`, payload: { inviteId: newClientId(), terms: { role: 'guardian', children: [], needsApproval: false }, guardianProof: b64(32) } }),
+    request: (world) => ({ url: `${A(world)}/invites`, payload: { inviteId: newClientId(), terms: { role: 'guardian', children: [], needsApproval: false }, guardianProof: b64(65) } }),
     cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
   },
   'GET /v1/families/:familyId/invites': {

@@ -6,6 +6,7 @@ import type { ClientContext } from '../../src/client/families.js';
 import { MemoryToyStorage, ToyRuntime, type ToyLogEntry, type ToyStorage } from '../../src/client/toy-runtime.js';
 import { addToy, startToyPairingAttempt, type PairedToy } from '../../src/client/toys.js';
 import type { OpenedMessage } from '../../src/crypto/envelope.js';
+import { encodeRosterEntry } from '../../src/crypto/roster.js';
 
 /** Pairs a new toy with `childId`: the toy starts an attempt, the guardian enters its code. */
 export async function pairToy(url: string, guardian: ClientContext, familyId: string, childId: string, name?: string): Promise<PairedToy> {
@@ -30,7 +31,8 @@ export interface TestToy {
  */
 export async function toyRuntime(paired: PairedToy, fetchImpl?: typeof fetch, options: { storage?: ToyStorage; now?: () => number } = {}): Promise<TestToy> {
   const storage = options.storage ?? new MemoryToyStorage();
-  if ((await storage.loadTrust()) === undefined) await storage.saveTrust({ genesisHash: paired.genesisHash, keys: {} });
+  // As the reference and virtual toys do: the chain verified at pairing is stored at once.
+  if ((await storage.loadTrust()) === undefined) await storage.saveTrust({ anchorHash: paired.anchorHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} });
   const played: TestToy['played'] = [];
   const logs: ToyLogEntry[] = [];
   const api = new BurrowApi({ baseUrl: paired.baseUrl, token: paired.deviceToken, ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }) });

@@ -51,7 +51,7 @@ beforeAll(async () => {
   chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true })], toys, settings }));
   for (const entry of chain) keys[entry.epoch] = generateFamilyKey();
   device = { toyId: 'toy-1', familyId, identity: ids.toy };
-  trust = { genesisHash: await hashRosterEntry(chain[0]!), chain: chain.map(encodeRosterEntry), keys: { 1: keys[1]!, 2: keys[2]! } };
+  trust = { anchorHash: await hashRosterEntry(chain[0]!), chain: chain.map(encodeRosterEntry), keys: { 1: keys[1]!, 2: keys[2]! } };
   family = await loadToyFamilyOffline(device, trust);
 });
 
@@ -129,12 +129,12 @@ describe('the toy decides from its verified roster', () => {
     await expect(loadToyFamilyOffline(device, { ...trust, chain: without.map(encodeRosterEntry) })).rejects.toMatchObject({ code: 'client/toy-removed' });
     const other = await generateIdentity();
     await expect(loadToyFamilyOffline({ ...device, identity: other }, trust)).rejects.toMatchObject({ code: 'client/toy-removed' });
-    await expect(loadToyFamilyOffline(device, { ...trust, genesisHash: randomBytes(32) })).rejects.toMatchObject({ code: 'client/no-anchor' });
+    await expect(loadToyFamilyOffline(device, { ...trust, anchorHash: randomBytes(32) })).rejects.toMatchObject({ code: 'client/no-anchor' });
   });
 
   it("seals a reply into its child's conversation that the family opens as the toy's", async () => {
     const reply = await sealToyReply(family, device, { audio: randomBytes(100), audioType: 'audio/wav', durationMs: 500, messageId: randomBytes(16), createdAt: Date.now() });
-    const verified = await verifyRoster(chain.slice(0, 3), { genesisHash: trust.genesisHash });
+    const verified = await verifyRoster(chain.slice(0, 3), { headHash: trust.anchorHash });
     if (!verified.ok) throw new Error('the chain must verify');
     const opened = await openAndVerifyMessage(reply.envelope, { roster: verified.value, familyKeyForEpoch: (e) => keys[e] });
     expect(opened.ok && opened.value.sender).toEqual({ kind: 'toy', id: 'toy-1' });

@@ -12,7 +12,7 @@
 import { BurrowApi } from '../../client/api.js';
 import { ClientError } from '../../client/client-error.js';
 import { isOffline, isTokenDead, ToyRuntime, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust } from '../../client/toy-runtime.js';
-import { startToyPairingAttempt, type PairedToy, type ToyPairingAttempt } from '../../client/toys.js';
+import { pairToy, type PairedToy } from '../../client/toys.js';
 import { fromBase64Url } from '../../crypto/bytes.js';
 import { exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity } from '../../crypto/identity.js';
 import { openProfile } from '../../crypto/profile.js';
@@ -126,7 +126,6 @@ export class VirtualToy {
   #snapshot: ToySnapshot = INITIAL;
   readonly #listeners = new Set<(snapshot: ToySnapshot) => void>();
   readonly #baseUrl: string;
-  #attempt: ToyPairingAttempt | undefined;
   #abort: AbortController | undefined;
   #runtime: ToyRuntime | undefined;
   #device: Device | undefined;
@@ -186,17 +185,23 @@ export class VirtualToy {
     const abort = new AbortController();
     this.#abort = abort;
     // Fresh keys for each attempt. Extractable only until paired: then sealed for storage, and used
-    // from then on as non-extractable keys.
-    const identity = await generateIdentity({ extractable: true });
-    const attempt = await startToyPairingAttempt({ baseUrl: this.#baseUrl, identity });
-    if (generation !== this.#generation) return;
-    this.#attempt = attempt;
-    this.#set({ phase: 'pairing', pairing: { code: attempt.code, expiresAt: attempt.expiresAt }, error: undefined });
+    // from then on as non-extractable keys. The library shows a new code whenever the toy's own
+    // count (3 runs, 10 minutes) ends an attempt; the screen shows what the toy counts.
     let paired: PairedToy;
     try {
-      paired = await attempt.waitUntilPaired({
+      paired = await pairToy({
+        baseUrl: this.#baseUrl,
         signal: abort.signal,
-        onRun: ({ runsLeft }) => this.#set({ pairing: { code: attempt.code, expiresAt: attempt.expiresAt, runsLeft } }),
+        newIdentity: () => generateIdentity({ extractable: true }),
+        onCode: ({ code, expiresAt, runsLeft }) => {
+          if (generation === this.#generation) this.#set({ phase: 'pairing', pairing: { code, expiresAt, runsLeft }, error: undefined });
+        },
+        onRun: ({ runsLeft, code }) => {
+          if (generation === this.#generation) this.#set({ pairing: { code: code.code, expiresAt: code.expiresAt, runsLeft } });
+        },
+        onAttemptEnded: (error) => {
+          if (generation === this.#generation) this.#set({ notice: error.message.replace(/: start pairing again.*$/, '; here is a new code.') });
+        },
       });
     } catch (error) {
       if (abort.signal.aborted || generation !== this.#generation) return;
@@ -205,8 +210,6 @@ export class VirtualToy {
         return;
       }
       throw error;
-    } finally {
-      this.#attempt = undefined;
     }
     const secret = await exportIdentitySecret(paired.identity);
     const stored: StoredDevice = {
@@ -217,7 +220,8 @@ export class VirtualToy {
       identity: await sealSecret('identity', secret),
     };
     secret.fill(0);
-    const trust: ToyTrust = { genesisHash: paired.genesisHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} };
+    // The chain verified from the guardian's head is stored at once: only a chain extending it is accepted later.
+    const trust: ToyTrust = { anchorHash: paired.anchorHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} };
     await toyStore.put('trust', trust);
     await toyStore.put('device', stored);
     await this.#run(await openDevice(stored));
@@ -434,13 +438,11 @@ export class VirtualToy {
    */
   async reset(): Promise<void> {
     this.#abort?.abort();
-    const attempt = this.#attempt;
     const stored = this.#device === undefined ? await toyStore.get<StoredDevice>('device') : undefined;
     const device = this.#device ?? (stored === undefined ? undefined : await openDevice(stored).catch(() => undefined));
     this.#stop();
     this.#generation++;
     let notice = 'The toy forgot its family. Here is a new code to pair it again.';
-    if (attempt !== undefined) await attempt.cancel();
     if (device !== undefined) {
       try {
         await new BurrowApi({ baseUrl: device.baseUrl, token: device.deviceToken }).call('POST', '/v1/toy/reset', undefined, {});

@@ -114,7 +114,7 @@ export interface Terms {
 
 export async function createInvite(app: BurrowApp, family: TestFamily, guardian: Person, terms: Terms, extra: { expiresInMs?: number } = {}): Promise<string> {
   const inviteId = newClientId();
-  const answer = await post(app, `/v1/families/${family.familyId}/invites`, { inviteId, terms, guardianProof: b64(32), ...extra }, bearer(guardian.token));
+  const answer = await post(app, `/v1/families/${family.familyId}/invites`, { inviteId, terms, guardianProof: b64(65), ...extra }, bearer(guardian.token));
   if (answer.statusCode !== 201) throw new Error(`create invite answered ${answer.statusCode}: ${answer.body}`);
   return inviteId;
 }

@@ -28,7 +28,7 @@ interface Invite {
 
 describe('invites', () => {
   it("the holder of an invite sees its terms, the guardian's identity and proof; it expires in 7 days by default", async () => {
-    const guardianProof = b64(32);
+    const guardianProof = b64(65);
     const inviteId = newClientId();
     const created = await post(server.app, `/v1/families/${family.familyId}/invites`, { inviteId, terms: { role: 'relative', children: [child], needsApproval: true }, guardianProof }, bearer(alice.token));
     expect(created.statusCode).toBe(201);
@@ -91,10 +91,10 @@ describe('invites', () => {
   });
 
   it("invites name only the family's children, ids are unique, and unknown ids are 404", async () => {
-    const badChild = await post(server.app, `/v1/families/${family.familyId}/invites`, { inviteId: newClientId(), terms: { role: 'relative', children: [newClientId()], needsApproval: false }, guardianProof: b64(32) }, bearer(alice.token));
+    const badChild = await post(server.app, `/v1/families/${family.familyId}/invites`, { inviteId: newClientId(), terms: { role: 'relative', children: [newClientId()], needsApproval: false }, guardianProof: b64(65) }, bearer(alice.token));
     expect(badChild.statusCode).toBe(400);
     const inviteId = await createInvite(server.app, family, alice, { role: 'guardian', children: [], needsApproval: false });
-    const clash = await post(server.app, `/v1/families/${family.familyId}/invites`, { inviteId, terms: { role: 'guardian', children: [], needsApproval: false }, guardianProof: b64(32) }, bearer(alice.token));
+    const clash = await post(server.app, `/v1/families/${family.familyId}/invites`, { inviteId, terms: { role: 'guardian', children: [], needsApproval: false }, guardianProof: b64(65) }, bearer(alice.token));
     expect(clash.statusCode).toBe(409);
     const someone = await newPerson(server.app);
     expect((await get(server.app, `/v1/invites/${newClientId()}`, someone)).statusCode).toBe(404);
@@ -110,7 +110,7 @@ describe('invites', () => {
     expect((await get(server.app, `/v1/families/${family.familyId}/invites`, relative)).statusCode).toBe(403);
     expect((await get(server.app, `/v1/families/${family.familyId}/invites`, otherGuardian)).statusCode).toBe(404);
     expect((await del(server.app, `/v1/families/${family.familyId}/invites/${inviteId}`, otherGuardian)).statusCode).toBe(404);
-    const create = await post(server.app, `/v1/families/${family.familyId}/invites`, { inviteId: newClientId(), terms: { role: 'guardian', children: [], needsApproval: false }, guardianProof: b64(32) }, bearer(relative.token));
+    const create = await post(server.app, `/v1/families/${family.familyId}/invites`, { inviteId: newClientId(), terms: { role: 'guardian', children: [], needsApproval: false }, guardianProof: b64(65) }, bearer(relative.token));
     expect(create.statusCode).toBe(403);
   });
 

@@ -50,7 +50,7 @@ export async function answerRun(app: BurrowApp, toy: PairingToy): Promise<{ runI
 /** The guardian's side of one run: start it with `code`, have the toy answer, verify, and confirm (or fail). */
 export async function guessCode(app: BurrowApp, family: TestFamily, guardian: Person, toy: PairingToy, childId: string, code: string): Promise<{ runId: string; toyKeys?: PublicIdentityKeys }> {
   const sessionId = randomBytes(16);
-  const pairing = startGuardianPairing({ code, sessionId, rosterAnchor: await hashRosterEntry(family.chain[0]!) });
+  const pairing = startGuardianPairing({ code, sessionId, headHash: await hashRosterEntry(family.chain.at(-1)!) });
   const start = await post(app, `/v1/families/${family.familyId}/pairings`, { slot: code.slice(0, 3), childId, sessionId: toBase64Url(sessionId), guardianShare: toBase64Url(pairing.share) }, bearer(guardian.token));
   if (start.statusCode !== 201) throw new Error(`starting a run answered ${start.statusCode}: ${start.body}`);
   const { runId } = start.json<{ runId: string }>();
@@ -96,6 +96,8 @@ export interface PairedToy extends PairingToy {
   toyId: string;
   childId: string;
   deviceToken: string;
+  /** The head hash the guardian confirmed, as the toy verified it. */
+  anchorHash: Uint8Array;
 }
 
 /** Pairs a new toy to `childId` of `family` through the relay with the right code, then fetches its device token. */
@@ -110,5 +112,5 @@ export async function pairToy(app: BurrowApp, family: TestFamily, guardian: Pers
   if (view.state !== 'paired' || view.paired === undefined) throw new Error(`the toy sees ${view.state} after pairing`);
   const anchor = await toy.pairing!.receiveGuardianConfirmation(fromBase64Url(view.paired.guardianConfirm));
   if (!anchor.ok) throw new Error(`the toy refused the guardian's confirmation: ${anchor.code}`);
-  return { ...toy, toyId: toy.started.pairingId, childId, deviceToken: view.paired.deviceToken };
+  return { ...toy, toyId: toy.started.pairingId, childId, deviceToken: view.paired.deviceToken, anchorHash: anchor.value.headHash };
 }
