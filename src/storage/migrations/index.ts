@@ -9,6 +9,7 @@ import * as m0006 from './0006-account-vaults.js';
 import * as m0007 from './0007-family-log.js';
 import * as m0008 from './0008-toys.js';
 import * as m0009 from './0009-account-kem-keys.js';
+import * as m0012 from './0012-registration.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -20,4 +21,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0007-family-log': m0007,
   '0008-toys': m0008,
   '0009-account-kem-keys': m0009,
+  '0012-registration': m0012,
 });
