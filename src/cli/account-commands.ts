@@ -221,15 +221,16 @@ Examples:
     );
 
   withServerOptions(account.command('register').description('create an account and sign in'), true)
+    .option('--code <code>', "a registration code from the server's operator (servers that take invited people only)")
     .addHelpText('after', registerHelp)
     .action(
-      action(async (options: ServerOptions) => {
+      action(async (options: ServerOptions & { code?: string }) => {
         const server = serverUrl(options);
         const email = requireOption(options.email, '--email');
         const store = await emptyProfile(options);
         const password = await readSecret({ envName: 'BURROW_PASSWORD', question: 'New password: ', confirm: true });
         const api = new BurrowApi({ baseUrl: server, ...insecureHttp(options) });
-        const registration = await registerAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store });
+        const registration = await registerAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store, ...(options.code === undefined ? {} : { registrationPass: options.code }) });
         const summary = await sessionSummary(registration.session, store.dir);
         printResult(options, { ...summary, recoveryCode: registration.recoveryCode }, [
           'Account created; this profile is signed in.',

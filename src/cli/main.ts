@@ -20,6 +20,7 @@ const groups: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Regi
   { names: ['audit'], load: async () => [(await import('./audit-command.js')).registerAuditCommand] },
   { names: ['backup', 'restore'], load: async () => [(await import('./backup-commands.js')).registerBackupCommands] },
   { names: ['reports'], load: async () => [(await import('./reports-command.js')).registerReportsCommand] },
+  { names: ['admin'], load: async () => [(await import('./admin-command.js')).registerAdminCommand] },
   { names: ['canary'], load: async () => [(await import('./canary-command.js')).registerCanaryCommand] },
   { names: ['notify'], load: async () => [(await import('./notify-command.js')).registerNotifyCommand] },
   { names: ['migrate-store'], load: async () => [(await import('./migrate-store-command.js')).registerMigrateStoreCommand] },

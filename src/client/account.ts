@@ -175,12 +175,18 @@ export interface Registration {
  * Registers a new account: checks the password policy, runs OPAQUE registration, generates the
  * identity, seals it under the export key and under a fresh recovery code, and signs in.
  */
-export async function registerAccount(options: NewSessionOptions & { email: string; password: string }): Promise<Registration> {
+export async function registerAccount(options: NewSessionOptions & {
+  email: string;
+  password: string;
+  /** On a server that takes invited people only: the family invite's id, or the operator's `reg_…` code. */
+  registrationPass?: string;
+}): Promise<Registration> {
   const email = normaliseEmail(options.email);
   await assertPolicy(options.password, email);
   const opaque = await loadOpaque();
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password: options.password });
-  const { registrationResponse } = await options.api.registerStart({ email, registrationRequest });
+  const pass = options.registrationPass === undefined || options.registrationPass.trim() === '' ? {} : { registrationPass: options.registrationPass.trim() };
+  const { registrationResponse } = await options.api.registerStart({ email, registrationRequest, ...pass });
   const { registrationRecord, exportKey } = opaque.client.finishRegistration({
     clientRegistrationState,
     registrationResponse,
@@ -200,6 +206,7 @@ export async function registerAccount(options: NewSessionOptions & { email: stri
     recoveryVerifier: recovery.recoveryVerifier,
     tokenDelivery: options.tokenDelivery ?? options.api.auth,
     ...(options.sessionLabel === undefined ? {} : { sessionLabel: options.sessionLabel }),
+    ...pass,
   });
   const session = await acceptGrant(options, granted, identity);
   return { session, identity, recoveryCode: recovery.recoveryCode };
@@ -289,7 +296,7 @@ export async function recoverAccount(options: NewSessionOptions & { email: strin
     recoveryVerifier: recovery.recoveryVerifier,
     tokenDelivery: options.tokenDelivery ?? options.api.auth,
     ...(options.sessionLabel === undefined ? {} : { sessionLabel: options.sessionLabel }),
-  });
+      });
   const session = await acceptGrant(options, granted, identity);
   return { session, identity, recoveryCode: recovery.recoveryCode };
 }

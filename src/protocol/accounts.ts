@@ -15,10 +15,16 @@ const OpaqueMessage = Base64Url({ minBytes: 32, maxBytes: 1024 });
 export const TokenDelivery = Type.Union([Type.Literal('cookie'), Type.Literal('bearer')]);
 
 /** POST /v1/accounts/register/start */
+/** An open family invite's id (22 characters) or an operator's one-time code (`reg_…`). */
+export const RegistrationPass = Type.String({ pattern: '^(reg_[A-Za-z0-9_-]{43}|[A-Za-z0-9_-]{22})$', description: "an open family invite's id, or a one-time registration code from the server's operator" });
+
 export const RegisterStartRequest = Type.Object(
-  { email: Email, registrationRequest: OpaqueMessage },
+  { email: Email, registrationRequest: OpaqueMessage, registrationPass: Type.Optional(RegistrationPass) },
   { additionalProperties: false },
 );
+
+/** GET /v1/accounts/registration: who may create an account on this server. */
+export const RegistrationInfo = Type.Object({ mode: Type.Union([Type.Literal('open'), Type.Literal('invite'), Type.Literal('closed')]) });
 export const RegisterStartResponse = Type.Object({ registrationResponse: OpaqueMessage });
 
 /** POST /v1/accounts/register/finish */
@@ -35,6 +41,7 @@ export const RegisterFinishRequest = Type.Object(
     tokenDelivery: TokenDelivery,
     /** A label the user sees in their sessions list, such as "Firefox on Android" or "burrow CLI". */
     sessionLabel: Type.Optional(Type.String({ maxLength: 64 })),
+    registrationPass: Type.Optional(RegistrationPass),
   },
   { additionalProperties: false },
 );

@@ -29,6 +29,8 @@ export const errorCatalogue = {
   'burrow/login-failed': { status: 401, title: 'The email or password is wrong' },
   'burrow/recovery-failed': { status: 401, title: 'The email or recovery code is wrong' },
   'burrow/account-exists': { status: 409, title: 'An account with this email already exists' },
+  'burrow/registration-closed': { status: 403, title: 'This server creates accounts only for people invited to a family or given a registration code by its operator' },
+  'burrow/account-disabled': { status: 403, title: 'The operator of this server has disabled this account' },
   'burrow/login-expired': { status: 401, title: 'The login attempt expired; start again' },
   'burrow/forbidden': { status: 403, title: 'You may not do this' },
 

@@ -50,6 +50,7 @@ import { createLogSigner } from './security-log/log-signer.js';
 import { createFamilyLogRepository } from './security-log/repository.js';
 import { registerSecurityLogRoutes } from './security-log/routes.js';
 import { createSecurityLog } from './security-log/service.js';
+import { createRegistrationGate } from './accounts/registration.js';
 import { createVaultRepository } from './vault/repository.js';
 import { registerVaultRoutes } from './vault/routes.js';
 import { accountTopic } from './live/family-events.js';
@@ -277,10 +278,13 @@ export function createServer(deps: ServerDeps): BurrowApp {
       warn: (message, error) => app.log.warn({ err: error }, message),
     },
     securityLog,
+    registration: createRegistrationGate({ mode: config.registration, db: store.db, clock }),
   });
 
+  app.decorate('operator', { deleteAccount: (accountId: string) => accounts.delete(accountId) });
+
   registerHealthRoutes(app, { store });
-  registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs });
+  registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs, registrationMode: config.registration });
   registerSessionRoutes(app, { sessions });
   registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
   registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog });

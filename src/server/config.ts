@@ -95,9 +95,18 @@ export interface Config {
     readonly publicOrigin?: string;
   };
   readonly secretsFromEnvironment?: EnvironmentSecrets;
+  /**
+   * Who may create an account: `open` (anyone who reaches the server), `invite` (only someone
+   * holding an open family invite or a one-time code from the operator) or `closed` (nobody).
+   * Default: `invite` when the public origin is https — a server strangers can reach — else `open`.
+   */
+  readonly registration: RegistrationMode;
   /** Operator safety: disclosure, audit and backups (docs/operations.md). */
   readonly security: SecurityConfig;
 }
+
+export const REGISTRATION_MODES = ['open', 'invite', 'closed'] as const;
+export type RegistrationMode = (typeof REGISTRATION_MODES)[number];
 
 /** Connection settings for S3-compatible blob storage (BURROW_S3_*). */
 export interface S3Settings {
@@ -152,7 +161,7 @@ export class ConfigError extends Error {
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
-const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 'blobs' | 's3'> = {
+const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 'blobs' | 's3' | 'registration'> = {
   dataDir: './data',
   host: '127.0.0.1',
   port: 8080,
@@ -351,7 +360,17 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
   if (flags.host !== undefined) fromFlags.host = flags.host;
   if (flags.port !== undefined) fromFlags.port = parseInteger(flags.port, '--port', 0, 65_535);
 
+  if (env.BURROW_REGISTRATION !== undefined) {
+    const mode = env.BURROW_REGISTRATION.trim().toLowerCase();
+    if (!(REGISTRATION_MODES as readonly string[]).includes(mode)) throw new ConfigError(`BURROW_REGISTRATION must be one of ${REGISTRATION_MODES.join(', ')}`);
+    fromEnv.registration = mode as RegistrationMode;
+  }
+
   const merged = deepMerge(deepMerge(deepMerge(defaults as Config, fromEnv), fromFlags), options.overrides);
+  // A server reachable by strangers over https lets in only invited people unless told otherwise.
+  if ((merged as Partial<Config>).registration === undefined) {
+    (merged as { registration: RegistrationMode }).registration = merged.live.publicOrigin?.startsWith('https://') === true ? 'invite' : 'open';
+  }
   if (merged.host.trim() === '') throw new ConfigError('--host must not be empty');
   const proxies = parseTrustedProxies(merged.trustProxy);
   if (typeof proxies === 'string') throw new ConfigError(`BURROW_TRUST_PROXY: ${proxies}`);

@@ -22,6 +22,8 @@ export interface AccountsTable {
   /** SHA-256 of the client's recovery proof. */
   recovery_verifier: string;
   created_at: number;
+  /** When an operator disabled the account (`burrow admin disable`); null or absent while it is enabled. */
+  disabled_at?: number | null;
 }
 
 export interface SessionsTable {
@@ -90,6 +92,22 @@ export interface ChildrenTable {
   sealed_profile: string;
   created_at: number;
   updated_at: number;
+}
+
+/** One-time registration codes an operator issued (`burrow admin code`), stored as SHA-256 only. */
+export interface RegistrationCodesTable {
+  code_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** What operators did to accounts (`burrow admin …`): ids and times, never an email. */
+export interface OperatorLogTable {
+  id: string;
+  at: number;
+  action: 'code-issued' | 'account-disabled' | 'account-enabled' | 'account-deleted' | 'emails-shown';
+  account_id: string | null;
 }
 
 export interface InvitesTable {
@@ -281,6 +299,8 @@ export interface Database {
   wrapped_keys: WrappedKeysTable;
   children: ChildrenTable;
   invites: InvitesTable;
+  registration_codes: RegistrationCodesTable;
+  operator_log: OperatorLogTable;
   messages: MessagesTable;
   message_recipients: MessageRecipientsTable;
   message_receipts: MessageReceiptsTable;

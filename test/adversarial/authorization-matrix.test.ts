@@ -34,6 +34,7 @@ const PUBLIC_ROUTES: Record<string, string> = {
   'POST /v1/accounts/recover/start': 'recovery with the recovery code: rate-limited',
   'POST /v1/accounts/recover/finish': 'recovery with the recovery code: rate-limited',
   'GET /v1/security/log-key': 'the public key that signs family security logs',
+  'GET /v1/accounts/registration': 'who may create an account here (open, invite or closed): what the sign-up screen needs before anyone has an account',
   'GET /.well-known/security.txt': 'RFC 9116 contact file',
   'POST /v1/security/reports': 'vulnerability reports from anyone: rate-limited',
   'GET /v1/openapi.json': 'the API description',

@@ -91,10 +91,11 @@ export function post(app: BurrowApp, url: string, payload: unknown, headers: Rec
 }
 
 /** Registers through the real OPAQUE client and returns a bearer session. */
-export async function registerUser(app: BurrowApp, email = `user-${b64(6)}@example.org`, password = `pw-${b64(9)}`): Promise<TestUser> {
+export async function registerUser(app: BurrowApp, email = `user-${b64(6)}@example.org`, password = `pw-${b64(9)}`, options: { registrationPass?: string } = {}): Promise<TestUser> {
   await opaque.ready;
+  const pass = options.registrationPass === undefined ? {} : { registrationPass: options.registrationPass };
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
-  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest });
+  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest, ...pass });
   if (start.statusCode !== 200) throw new Error(`register/start answered ${start.statusCode}: ${start.body}`);
   const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
   const recoveryProof = b64(32);
@@ -108,6 +109,7 @@ export async function registerUser(app: BurrowApp, email = `user-${b64(6)}@examp
     recoveryVerifier: sha256b64(recoveryProof),
     tokenDelivery: 'bearer',
     sessionLabel: 'test',
+    ...pass,
   });
   if (finish.statusCode !== 201) throw new Error(`register/finish answered ${finish.statusCode}: ${finish.body}`);
   const body = finish.json<{ accountId: string; sessionId: string; token: string }>();

@@ -12,6 +12,7 @@ import {
   RecoverStartResponse,
   RegisterFinishRequest,
   RegisterStartRequest,
+  RegistrationInfo,
   RegisterStartResponse,
   SessionGranted,
 } from '../../protocol/accounts.js';
@@ -21,12 +22,15 @@ import { requireAuth } from '../sessions/authenticate.js';
 import { clearedSessionCookie, sessionCookie } from '../sessions/tokens.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { AccountsService, GrantedSession } from './service.js';
+import type { RegistrationMode } from '../config.js';
 
 export interface AccountRoutesOptions {
   accounts: AccountsService;
   sessions: SessionsService;
   /** Session lifetime, for the cookie's Max-Age. */
   sessionTtlMs: number;
+  /** Who may register (config.registration), as GET /v1/accounts/registration tells clients. */
+  registrationMode: RegistrationMode;
 }
 
 /** Hands the session over as the body wants it: a cookie (token left out of the body) or a bearer token. */
@@ -42,14 +46,19 @@ function deliver(request: FastifyRequest, reply: FastifyReply, granted: GrantedS
 export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOptions): void {
   const { accounts, sessionTtlMs } = options;
 
+  app.get('/v1/accounts/registration', {
+    schema: { response: { 200: RegistrationInfo } },
+    config: { summary: 'Who may create an account here: open, invite (an invite link or an operator code) or closed' },
+  }, async () => ({ mode: options.registrationMode }));
+
   app.post('/v1/accounts/register/start', {
     schema: { body: RegisterStartRequest, response: { 200: RegisterStartResponse } },
-    config: { anonymous: true, summary: 'Begin an OPAQUE registration', problems: ['burrow/account-exists'] },
-  }, async (request) => accounts.registerStart(request.body.email, request.body.registrationRequest));
+    config: { anonymous: true, summary: 'Begin an OPAQUE registration', problems: ['burrow/account-exists', 'burrow/registration-closed'] },
+  }, async (request) => accounts.registerStart(request.body.email, request.body.registrationRequest, request.body.registrationPass));
 
   app.post('/v1/accounts/register/finish', {
     schema: { body: RegisterFinishRequest, response: { 201: SessionGranted } },
-    config: { anonymous: true, summary: 'Store the OPAQUE record and sealed identity; starts a session', problems: ['burrow/account-exists'] },
+    config: { anonymous: true, summary: 'Store the OPAQUE record and sealed identity; starts a session', problems: ['burrow/account-exists', 'burrow/registration-closed'] },
   }, async (request, reply) => {
     const granted = await accounts.registerFinish(request.body);
     reply.code(201);
@@ -63,7 +72,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
 
   app.post('/v1/accounts/login/finish', {
     schema: { body: LoginFinishRequest, response: { 200: SessionGranted } },
-    config: { anonymous: true, summary: 'Finish an OPAQUE login; starts a session', problems: ['burrow/login-failed', 'burrow/login-expired'] },
+    config: { anonymous: true, summary: 'Finish an OPAQUE login; starts a session', problems: ['burrow/login-failed', 'burrow/login-expired', 'burrow/account-disabled'] },
   }, async (request, reply) => {
     const granted = await accounts.loginFinish(request.body.loginId, request.body.finishLoginRequest, request.body.sessionLabel);
     return deliver(request, reply, granted, request.body.tokenDelivery, sessionTtlMs);

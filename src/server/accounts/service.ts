@@ -23,6 +23,7 @@ import type { SessionsService } from '../sessions/service.js';
 import type { LoginStateStore } from './login-states.js';
 import type { AccountsRepository } from './repository.js';
 import type { SecurityLog } from '../security-log/service.js';
+import type { RegistrationGate } from './registration.js';
 
 export interface PublicIdentity {
   signingKey: string;
@@ -56,6 +57,8 @@ export interface RegisterFinishInput {
   recoverySealedIdentity: string;
   recoveryVerifier: string;
   sessionLabel?: string | undefined;
+  /** An open invite's id or an operator's one-time code, when the server takes invited people only. */
+  registrationPass?: string | undefined;
 }
 
 export interface RecoverFinishInput {
@@ -76,7 +79,7 @@ export interface AccountView {
 }
 
 export interface AccountsService {
-  registerStart(email: string, registrationRequest: string): Promise<{ registrationResponse: string }>;
+  registerStart(email: string, registrationRequest: string, registrationPass?: string): Promise<{ registrationResponse: string }>;
   registerFinish(input: RegisterFinishInput): Promise<GrantedSession>;
   /** `address`: the client's address, whose failed logins and recoveries are limited. */
   loginStart(email: string, startLoginRequest: string, address: string): Promise<{ loginId: string; loginResponse: string }>;
@@ -103,6 +106,8 @@ export interface AccountsServiceDeps {
   families?: AccountFamilies;
   /** Records logins and new sessions in the member's families' security logs. */
   securityLog?: Pick<SecurityLog, 'sessionStarted'>;
+  /** Who may register (config.registration); absent: anyone. */
+  registration?: RegistrationGate;
 }
 
 /** The families seams account deletion uses: the same purge path as deleting a family. */
@@ -206,8 +211,10 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
   }
 
   return {
-    async registerStart(email, registrationRequest) {
+    async registerStart(email, registrationRequest, registrationPass) {
       await opaque.ready;
+      // First, so a server that takes no strangers does not tell them which emails have accounts.
+      await deps.registration?.check(registrationPass);
       const lookup = await lookupOf(email);
       if ((await repository.findByLookup(lookup)) !== undefined) throw new BurrowError('burrow/account-exists');
       try {
@@ -235,11 +242,14 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         recovery_sealed_identity: input.recoverySealedIdentity,
         recovery_verifier: input.recoveryVerifier,
         created_at: clock.now(),
+        disabled_at: null,
       };
       const issued = sessions.prepare(accountId, input.sessionLabel);
+      const giveBack = (await deps.registration?.admit(input.registrationPass)) ?? (async () => {});
       try {
         await repository.createWithSession(account, issued.row);
       } catch (error) {
+        await giveBack();
         if (isUniqueViolation(error)) throw new BurrowError('burrow/account-exists');
         throw error;
       }
@@ -296,6 +306,8 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         await deps.throttle.failed(`login:${pending.emailLookup}`);
         throw new BurrowError('burrow/login-failed');
       }
+      // Said only to someone who proved the password: a disabled account is not revealed to guessers.
+      if (account.disabled_at != null) throw new BurrowError('burrow/account-disabled');
       const issued = await sessions.issue(account.id, sessionLabel);
       await deps.throttle.succeeded(`login:${pending.emailLookup}`);
       if (pending.address !== undefined) await deps.failures.forgive(budgetKey(pending.address));
@@ -336,6 +348,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
           throw new BurrowError('burrow/recovery-failed');
         }
         checkRecord(input.registrationRecord, lookup);
+        if (account.disabled_at != null) throw new BurrowError('burrow/account-disabled');
         const issued = sessions.prepare(account.id, input.sessionLabel);
         const replaced = await repository.replaceCredentials(
           account.id,

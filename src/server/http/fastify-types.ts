@@ -39,6 +39,11 @@ declare module 'fastify' {
     authenticate: onRequestAsyncHookHandler;
     /** Every route registered so far (see route-registry.ts). */
     burrowRoutes: readonly RouteInfo[];
+    /** What `burrow admin` does through the server's own services (never reachable over HTTP). */
+    operator: {
+      /** Deletes an account as its owner would (families it was the only member of are purged); `burrow/sole-guardian` when others depend on it. */
+      deleteAccount(accountId: string): Promise<void>;
+    };
   }
 }
 

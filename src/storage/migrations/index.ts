@@ -11,6 +11,7 @@ import * as m0008 from './0008-toys.js';
 import * as m0009 from './0009-account-kem-keys.js';
 import * as m0010 from './0010-signed-receipts.js';
 import * as m0011 from './0011-invite-descriptions.js';
+import * as m0012 from './0012-registration.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -24,4 +25,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0009-account-kem-keys': m0009,
   '0010-signed-receipts': m0010,
   '0011-invite-descriptions': m0011,
+  '0012-registration': m0012,
 });

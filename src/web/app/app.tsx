@@ -74,7 +74,7 @@ export function App() {
     return (
       <>
         <ErrorBanner error={bootError} />
-        <AuthScreen onSignedIn={onSignedIn} inviteWaiting={invite !== undefined} />
+        <AuthScreen onSignedIn={onSignedIn} inviteWaiting={invite !== undefined} {...(invite === undefined ? {} : { inviteLink: invite })} />
       </>
     );
   }

@@ -60,10 +60,17 @@ export async function resume(): Promise<SignedIn | undefined> {
   return signedIn(resumed.api, resumed.session, resumed.identity);
 }
 
-export async function signUp(email: string, password: string): Promise<{ who: SignedIn; recoveryCode: string }> {
+/** Who may create an account on this server (GET /v1/accounts/registration). */
+export async function registrationMode(): Promise<'open' | 'invite' | 'closed'> {
+  const { RegistrationInfo } = await import('../../protocol/accounts.js');
+  return (await newApi().call('GET', '/v1/accounts/registration', RegistrationInfo)).mode;
+}
+
+/** Creates an account; `registrationPass` is the invite's id or an operator's code where the server takes invited people only. */
+export async function signUp(email: string, password: string, registrationPass?: string): Promise<{ who: SignedIn; recoveryCode: string }> {
   const { registerAccount } = await import('../../client/account.js');
   const api = newApi();
-  const registration = await registerAccount({ api, email, password, store: sessionStore, tokenDelivery: 'cookie', sessionLabel: sessionLabel() });
+  const registration = await registerAccount({ api, email, password, store: sessionStore, tokenDelivery: 'cookie', sessionLabel: sessionLabel(), ...(registrationPass === undefined ? {} : { registrationPass }) });
   return { who: signedIn(api, registration.session, registration.identity), recoveryCode: registration.recoveryCode };
 }
 

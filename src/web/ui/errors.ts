@@ -22,6 +22,8 @@ const apiWords: Record<string, string> = {
   'burrow/login-failed': 'The email or password is wrong.',
   'burrow/recovery-failed': 'The email or recovery code is wrong.',
   'burrow/account-exists': 'An account with this email already exists. Sign in instead.',
+  'burrow/registration-closed': 'This server creates accounts only for invited people: open your family invite link, or enter the registration code the server’s operator gave you.',
+  'burrow/account-disabled': 'The operator of this server has disabled this account.',
   'burrow/login-expired': 'The sign-in took too long. Start again.',
   'burrow/forbidden': 'You may not do this.',
   'burrow/invalid-envelope': 'The server refused this message. Try recording it again.',

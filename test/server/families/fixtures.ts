@@ -35,16 +35,18 @@ export function newClientId(): string {
 }
 
 /** Registers an account through the real OPAQUE flow, with a real identity's public keys. */
-export async function newPerson(app: BurrowApp): Promise<Person> {
+export async function newPerson(app: BurrowApp, options: { registrationPass?: string } = {}): Promise<Person> {
   await opaque.ready;
   const identity = await generateIdentity();
   const email = `person-${b64(6)}@example.org`;
   const password = `pw-${b64(9)}`;
+  const pass = options.registrationPass === undefined ? {} : { registrationPass: options.registrationPass };
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
-  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest });
+  const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest, ...pass });
   if (start.statusCode !== 200) throw new Error(`register/start answered ${start.statusCode}`);
   const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
   const finish = await post(app, '/v1/accounts/register/finish', {
+    ...pass,
     email,
     registrationRecord,
     identity: identityWire(identity),

@@ -1,8 +1,9 @@
 /** Signing up (with a live password-strength meter and the recovery code shown once), signing in, recovering. */
 import { useEffect, useState } from 'preact/hooks';
 import type { PasswordCheck } from '../../../client/password-policy.js';
+import { parseInviteLink } from '../../../crypto/invite.js';
 import { Button, Card, Checkbox, ErrorBanner, Field, Notice, Page } from '../../ui/kit.js';
-import { recover, signIn, signUp, type SignedIn } from '../session.js';
+import { recover, registrationMode, signIn, signUp, type SignedIn } from '../session.js';
 
 type Mode = 'sign-in' | 'sign-up' | 'recover';
 
@@ -86,8 +87,24 @@ function RecoveryCodeStep(props: { code: string; onDone: () => void; fresh: bool
   );
 }
 
-export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteWaiting: boolean }) {
+/** The invite id of an invite link (`…/join#<inviteId>.<secret>`); undefined when there is none. */
+function inviteIdOf(link: string | undefined): string | undefined {
+  if (link === undefined) return undefined;
+  try {
+    return parseInviteLink(link).inviteId;
+  } catch {
+    return undefined;
+  }
+}
+
+export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteWaiting: boolean; inviteLink?: string }) {
   const [mode, setMode] = useState<Mode>('sign-up');
+  const [registration, setRegistration] = useState<'open' | 'invite' | 'closed'>('open');
+  const [registrationCode, setRegistrationCode] = useState('');
+  const inviteId = inviteIdOf(props.inviteLink);
+  useEffect(() => {
+    registrationMode().then(setRegistration, () => undefined);
+  }, []);
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
@@ -107,7 +124,8 @@ export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteW
     try {
       if (mode === 'sign-in') props.onSignedIn(await signIn(email, password));
       else if (mode === 'sign-up') {
-        const result = await signUp(email, password);
+        const pass = inviteId ?? (registrationCode.trim() === '' ? undefined : registrationCode.trim());
+        const result = await signUp(email, password, pass);
         setPassword('');
         setRecovery({ ...result, fresh: true });
       } else {
@@ -150,6 +168,10 @@ export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteW
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
       <form onSubmit={(event) => void submit(event)} noValidate>
         <Field label="Email" type="email" name="email" autoComplete="username" value={email} onValue={setEmail} required />
+        {mode === 'sign-up' && registration === 'invite' && inviteId === undefined && (
+          <Field label="Registration code" name="registration-code" autoComplete="off" value={registrationCode} onValue={setRegistrationCode} hint="This server creates accounts for invited people only: open your family invite link, or enter the code its operator gave you." required />
+        )}
+        {mode === 'sign-up' && registration === 'closed' && <Notice tone="warning">This server is not creating new accounts. Sign in if you have one.</Notice>}
         {mode === 'recover' && (
           <Field label="Recovery code" name="recovery-code" autoComplete="off" value={code} onValue={setCode} hint="The code you saved when you created the account (8 groups of 4 characters)." required />
         )}
