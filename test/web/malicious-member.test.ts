@@ -343,7 +343,8 @@ describe('a malicious family member against the web app', { timeout: 240_000 }, 
 
     // Sign out in the app: both databases go, and the toy page lets go of its family.
     await page.goto('/account');
-    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    // The page's own Sign out (the sessions list above it has one per session).
+    await page.getByRole('button', { name: 'Sign out', exact: true }).last().click();
     await page.getByRole('tab', { name: 'Sign in' }).waitFor({ timeout: STEP });
     await toy.getByRole('button', { name: 'Switch the toy on' }).waitFor({ timeout: STEP });
     // Whatever database of this origin exists now (a page may open a fresh one) holds nothing.

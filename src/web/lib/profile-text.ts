@@ -39,7 +39,7 @@ export function checkedEmoji(value: unknown): string | undefined {
     if (count > 1) return undefined;
   }
   if (!/\p{Extended_Pictographic}|\p{Regional_Indicator}{2}|\u20e3/u.test(emoji)) return undefined;
-  if (/[\p{Cc}\u2028\u2029]|(?![\u200d\ufe0f\u20e3\u{e0020}-\u{e007f}])\p{Cf}/u.test(emoji)) return undefined;
+  if (/[\p{Cc}\u2028\u2029]|(?!\u200d|\ufe0f|\u20e3|[\u{e0020}-\u{e007f}])\p{Cf}/u.test(emoji)) return undefined;
   return emoji;
 }
 
