@@ -1,0 +1,98 @@
+/**
+ * Signed profiles in the browser: headless Chromium talks to a real `burrow serve` through a proxy
+ * that rewrites answers as a compromised server would. The virtual toy and the family app show the
+ * child's name a guardian sealed and signed; when the server serves a child profile a relative
+ * sealed (with the real family key, signed with the relative's real key) neither shows that name.
+ * The members act through the client library in Node, straight to the server.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addChild } from '../../src/client/children.js';
+import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
+import { acceptInvite, createInvite } from '../../src/client/invites.js';
+import { addToy } from '../../src/client/toys.js';
+import { toBase64Url } from '../../src/crypto/bytes.js';
+import { sealProfile } from '../../src/crypto/profile.js';
+import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { showToyCode, waitForToy } from '../web/support/app-steps.js';
+import { CHROMIUM_FLAGS } from '../web/support/browser.js';
+import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
+import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+
+let server: ServeProcess;
+let proxy: HostileProxy;
+let browser: Browser;
+let mum: TestMember;
+let gran: TestMember;
+let familyId: string;
+let mia: string;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startBurrowServe(), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS })]);
+  proxy = await startHostileProxy(server.url);
+  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
+  familyId = (await createFamily(mum, { name: 'Signed Family' })).familyId;
+  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
+  await acceptInvite(gran, link);
+  await admitJoiners(mum, { familyId });
+}, 90_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined);
+  await browser?.close();
+  await proxy?.close();
+  await server?.close();
+});
+
+async function signIn(page: Page, member: TestMember): Promise<void> {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Sign in' }).click();
+  await page.getByLabel('Email').fill(member.email);
+  await page.getByLabel('Password', { exact: true }).fill(member.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+}
+
+describe('signed profiles in the virtual toy and the family app', { timeout: 180_000 }, () => {
+  it('show the guardian-signed name, and not a name a relative sealed and signed', async () => {
+    const toyContext = await browser.newContext({ baseURL: proxy.url });
+    const appContext = await browser.newContext({ baseURL: proxy.url });
+    contexts.push(toyContext, appContext);
+    const toy = await toyContext.newPage();
+    const app = await appContext.newPage();
+
+    const code = await showToyCode(toy);
+    await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
+    await waitForToy(toy, 'phase', 'paired');
+    await toy.getByText('Mia’s toy').waitFor({ timeout: 30_000 });
+    await signIn(app, mum);
+    await app.goto(`/family/${familyId}/people`);
+    await app.locator('.list li', { hasText: 'Mia' }).first().waitFor({ timeout: 30_000 });
+
+    // Gran holds the family key and signs with her real key; she is a relative, not a guardian.
+    const granView = await loadFamily(gran, familyId);
+    const forged = await sealProfile({ familyId, epoch: granView.roster.epoch, familyKey: granView.headKey, kind: 'child', objectId: mia, data: { name: 'Grizelda', emoji: '👹' }, signer: gran.me.identity });
+    proxy.rewrites.push(({ method, path, body }) => {
+      if (method !== 'GET' || path !== `/v1/families/${familyId}`) return undefined;
+      const view = JSON.parse(new TextDecoder().decode(body)) as { children: Array<{ childId: string; sealedProfile: string }> };
+      view.children = view.children.map((c) => (c.childId === mia ? { ...c, sealedProfile: toBase64Url(forged) } : c));
+      return new TextEncoder().encode(JSON.stringify(view));
+    });
+
+    // Switched off and on again, the toy opens its child's profile afresh.
+    await toy.reload();
+    await toy.getByRole('button', { name: 'Switch the toy on' }).click();
+    await waitForToy(toy, 'phase', 'paired');
+    await toy.getByText('Paired with a family').waitFor({ timeout: 30_000 });
+    expect(await toy.getByText('Grizelda').count()).toBe(0);
+    expect(await toy.getByText('👹').count()).toBe(0);
+
+    await app.reload();
+    await app.locator('.list li', { hasText: 'A child (the name does not open)' }).first().waitFor({ timeout: 30_000 });
+    expect(await app.getByText('Grizelda').count()).toBe(0);
+    expect(await app.getByText('👹').count()).toBe(0);
+  });
+});
