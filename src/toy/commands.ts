@@ -438,6 +438,8 @@ async function runLive(context: {
   const sync = (): void =>
     guard(async () => {
       await runtime.sync();
+      // The signed retention, by the toy's clock: old envelopes go, ids past every retention are forgotten.
+      await runtime.expire();
       await scheduleWaiting();
     });
 

@@ -6,8 +6,10 @@
  *   identity.key    the toy's private keys (exportIdentitySecret, base64url)
  *   trust.json      the paired head hash, the verified roster chain (stored at pairing, only ever
  *                   extended) and the family keys by epoch
- *   inbox.json      what the toy knows of each message (played, refused with a reason, waiting)
- *   messages/       verified envelopes, kept for offline play until retention ends
+ *   inbox.json      what the toy knows of each message (played, refused with a reason, waiting),
+ *                   with when the toy first saw it and its signed createdAt: each id is kept until
+ *                   the longest signed retention has passed, so a replayed message never plays twice
+ *   messages/       verified envelopes, kept for offline play until the signed retention ends
  *   outbox/         queued replies: <seq>-<messageId>.json, sent in order
  *   cursors.json    the live channel's cursors
  *   presses/        button presses from `burrow toy press`, consumed by `burrow toy run`
