@@ -7,6 +7,7 @@ export * from './canonical.js';
 export * from './signature.js';
 export * from './roster.js';
 export * from './family-key.js';
+export * from './key-commitment.js';
 export * from './envelope.js';
 export * from './profile.js';
 export * from './invite.js';
