@@ -7,6 +7,7 @@ import { sealMessage, openAndVerifyMessage } from '../src/crypto/envelope.js';
 import { generateIdentity } from '../src/crypto/identity.js';
 import { randomBytes } from '../src/crypto/bytes.js';
 import { createGenesisEntry, verifyRoster, hashRosterEntry } from '../src/crypto/roster.js';
+import { generateFamilyKey } from '../src/crypto/family-key.js';
 
 /** Names the code under test in the report. */
 export const MESSAGE_SUBJECT = 'sealMessage / openAndVerifyMessage (src/crypto/envelope.ts)';
@@ -25,6 +26,7 @@ export async function prepareMessageSubject(audio: Uint8Array): Promise<MessageS
     creator: { accountId: 'guardian-1', identity: guardian },
     settings: { volumeLimit: 70, retentionDays: 30 },
     toys: [{ toyId: 'toy-1', keys: toy.publicKeys, childId: 'child-1' }],
+    familyKey: generateFamilyKey(),
   });
   const verified = await verifyRoster([genesis], { genesisHash: await hashRosterEntry(genesis) });
   if (!verified.ok) throw new Error(`benchmark roster did not verify: ${verified.code}`);

@@ -56,10 +56,10 @@ function wireBytes(w: WrappedKey): number {
 async function familyOf(kem: boolean): Promise<{ entry: RosterEntry; people: Array<{ id: string; identity: Identity }> }> {
   const people = await Promise.all(Array.from({ length: 14 }, async (_, i) => ({ id: i < 10 ? `member-${i}` : `toy-${i - 10}`, identity: await generateIdentity({ kem }) })));
   const mum = people[0]!;
-  const genesis = await createGenesisEntry({ familyId: `bench-${kem ? 'xwing' : 'x25519'}`, creator: { accountId: mum.id, identity: mum.identity }, settings: SETTINGS });
+  const genesis = await createGenesisEntry({ familyId: `bench-${kem ? 'xwing' : 'x25519'}`, creator: { accountId: mum.id, identity: mum.identity }, settings: SETTINGS, familyKey: generateFamilyKey() });
   const members: Member[] = people.slice(0, 10).map((p, i) => (i === 0 ? { accountId: p.id, role: 'guardian', keys: p.identity.publicKeys } : { accountId: p.id, role: 'relative', keys: p.identity.publicKeys, children: ['child-1'] }));
   const toys: Toy[] = people.slice(10).map((p) => ({ toyId: p.id, keys: p.identity.publicKeys, childId: 'child-1' }));
-  const entry = await appendRosterEntry([genesis], { signer: { accountId: mum.id, identity: mum.identity }, members, toys, settings: SETTINGS });
+  const entry = await appendRosterEntry([genesis], { signer: { accountId: mum.id, identity: mum.identity }, members, toys, settings: SETTINGS, familyKey: generateFamilyKey() });
   return { entry, people };
 }
 

@@ -41,6 +41,14 @@ describe('dependencies point one way', () => {
     }
   });
 
+  it('no client, toy, CLI or web code unwraps a family key without checking its roster commitment', () => {
+    // `unwrapAndCheckFamilyKey` is the only unwrap a client may use: a bare `unwrapFamilyKey` would
+    // accept a key the server chose and wrapped itself (HPKE base mode authenticates no sender).
+    for (const layer of ['client', 'cli', 'toy', 'web']) {
+      for (const file of sourceFiles(join(root, layer))) expect(readFileSync(file, 'utf8'), file).not.toMatch(/\bunwrapFamilyKey\b/);
+    }
+  });
+
   it('src/server and src/storage import nothing from the front ends', () => {
     for (const layer of ['server', 'storage']) {
       for (const file of sourceFiles(join(root, layer))) {

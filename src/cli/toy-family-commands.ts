@@ -94,9 +94,10 @@ Example:
     .option('--quiet-hours <HH:MM-HH:MM>', 'when toys stay silent, such as 19:30-07:00 (messages wait until the end)')
     .option('--time-zone <zone>', 'IANA time zone of the quiet hours, such as Europe/Berlin (required with --quiet-hours)')
     .option('--no-quiet-hours', 'remove the quiet hours')
+    .option('--toy-to-toy <on|off>', "whether a toy's reply also plays on the child's other toys (off by default)")
     .addHelpText('after', '\nToys follow only settings signed by a guardian: the server cannot change them.\n\nExamples:\n  $ burrow family toy-settings --family FAMILY --volume 60\n  $ burrow family toy-settings --family FAMILY --quiet-hours 19:30-07:00 --time-zone Europe/Berlin\n  $ burrow family toy-settings --family FAMILY --no-quiet-hours')
     .action(
-      action(async (options: FamilyOption & { volume?: string; quietHours?: string | boolean; timeZone?: string }) => {
+      action(async (options: FamilyOption & { volume?: string; quietHours?: string | boolean; timeZone?: string; toyToToy?: string }) => {
         const volumeLimit = integerOption(options.volume, '--volume', 0, 100);
         let quietHours: { start: string; end: string; timeZone: string } | null | undefined;
         if (options.quietHours === false) quietHours = null;
@@ -106,13 +107,15 @@ Example:
           if (options.timeZone === undefined) throw new CliError('cli/bad-input', '--quiet-hours needs --time-zone, such as Europe/Berlin or UTC', 2);
           quietHours = { start: match[1]!, end: match[2]!, timeZone: options.timeZone };
         }
-        if (volumeLimit === undefined && quietHours === undefined) throw new CliError('cli/bad-input', 'nothing to change: give --volume, --quiet-hours with --time-zone, or --no-quiet-hours', 2);
+        if (options.toyToToy !== undefined && options.toyToToy !== 'on' && options.toyToToy !== 'off') throw new CliError('cli/bad-input', '--toy-to-toy must be on or off', 2);
+        const toyToToy = options.toyToToy === undefined ? undefined : options.toyToToy === 'on';
+        if (volumeLimit === undefined && quietHours === undefined && toyToToy === undefined) throw new CliError('cli/bad-input', 'nothing to change: give --volume, --quiet-hours with --time-zone, --no-quiet-hours or --toy-to-toy', 2);
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
-        const after = await setToySettings(ctx, { familyId, ...(volumeLimit === undefined ? {} : { volumeLimit }), ...(quietHours === undefined ? {} : { quietHours }) });
+        const after = await setToySettings(ctx, { familyId, ...(volumeLimit === undefined ? {} : { volumeLimit }), ...(quietHours === undefined ? {} : { quietHours }), ...(toyToToy === undefined ? {} : { toyToToy }) });
         const s = after.roster.settings;
-        printResult(options, { familyId, epoch: after.roster.epoch, volumeLimit: s.volumeLimit, quietHours: s.quietHours ?? null }, [
-          `Toy settings signed (epoch ${after.roster.epoch}): volume limit ${s.volumeLimit}, quiet hours ${s.quietHours ? `${s.quietHours.start}–${s.quietHours.end} ${s.quietHours.timeZone}` : 'none'}.`,
+        printResult(options, { familyId, epoch: after.roster.epoch, volumeLimit: s.volumeLimit, quietHours: s.quietHours ?? null, toyToToy: s.toyToToy === true }, [
+          `Toy settings signed (epoch ${after.roster.epoch}): volume limit ${s.volumeLimit}, quiet hours ${s.quietHours ? `${s.quietHours.start}–${s.quietHours.end} ${s.quietHours.timeZone}` : 'none'}, toy to toy ${s.toyToToy === true ? 'on' : 'off'}.`,
         ]);
       }),
     );

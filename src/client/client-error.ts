@@ -11,6 +11,8 @@ export type ClientErrorCode =
   | 'client/not-a-guardian'
   /** A family key this client needs did not unwrap or is missing. */
   | 'client/no-key'
+  /** The server offered a family key the signed roster does not commit to (one it chose): refused, never used. */
+  | 'client/key-refused'
   /** The invite's guardian proof does not verify: the link or the server's copy was altered. */
   | 'client/invite-forged'
   /** The invite can no longer be used (accepted, used, revoked or expired). */

@@ -7,7 +7,7 @@
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
-import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../crypto/family-key.js';
+import { generateFamilyKey, unwrapAndCheckFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../crypto/family-key.js';
 import type { Identity, PublicIdentityKeys } from '../crypto/identity.js';
 import { fingerprint, safetyNumber } from '../crypto/identity.js';
 import { verifyJoinerInviteProof, type InviteTerms } from '../crypto/invite.js';
@@ -110,6 +110,21 @@ function checkName(name: unknown, what: string): string {
   return name.trim();
 }
 
+// Each refused (family, epoch, account) is reported once per running client, not on every load.
+const reportedKeyRefusals = new Set<string>();
+
+/**
+ * Records refused family keys in the family security log (best effort). A hostile server can drop
+ * the report; what protects is that the key was refused here.
+ */
+async function reportKeyRefusals(ctx: ClientContext, familyId: string, epochs: number[]): Promise<void> {
+  for (const epoch of epochs) {
+    const id = `${familyId}/${epoch}/${ctx.me.accountId}`;
+    if (reportedKeyRefusals.has(id)) continue;
+    if (await reportRefusal(ctx.api, { familyId, code: 'family-key/commitment-mismatch', epoch })) reportedKeyRefusals.add(id);
+  }
+}
+
 function isStaleRoster(error: unknown): boolean {
   return error instanceof ApiError && error.status === 409 && error.type.endsWith(':stale-roster');
 }
@@ -123,8 +138,8 @@ export async function createFamily(ctx: ClientContext, options: { name: string; 
   const name = checkName(options.name, 'name');
   const familyId = newClientId();
   const settings: FamilySettings = { ...DEFAULT_FAMILY_SETTINGS, ...options.settings };
-  const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings });
   const key = generateFamilyKey();
+  const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings, familyKey: key });
   const wrapped = await wrapFamilyKeyForRoster(genesis, key);
   const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name }, signer: ctx.me.identity });
   await ctx.store.saveFamily({ familyId, anchor: encodeRosterEntry(genesis), keys: { 0: key } });
@@ -268,13 +283,20 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   const self = checkSelf(roster, ctx.me, state?.anchor === undefined ? state?.pendingInvite?.terms : undefined);
 
   const keys: Record<number, Uint8Array> = { ...(state?.keys ?? {}) };
+  const refusedEpochs: number[] = [];
   for (const wire of view.wrappedKeys) {
     if (wire.recipientId !== ctx.me.accountId || keys[wire.epoch] !== undefined) continue;
     if (roster.memberAt(wire.epoch, ctx.me.accountId) === undefined) continue;
-    const unwrapped = await unwrapFamilyKey(wrappedKeyFromWire(wire), { familyId, recipientId: ctx.me.accountId, agreementPrivateKey: ctx.me.identity.agreementPrivateKey });
+    // Checked against the signed entry's key commitment: a key the server wrapped itself is never used.
+    const unwrapped = await unwrapAndCheckFamilyKey({ wrap: wrappedKeyFromWire(wire), recipientId: ctx.me.accountId, identity: ctx.me.identity, roster });
     if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
+    else if (unwrapped.code === 'family-key/commitment-mismatch') refusedEpochs.push(wire.epoch);
   }
+  if (refusedEpochs.length > 0) await reportKeyRefusals(ctx, familyId, refusedEpochs);
   const headKey = keys[roster.epoch];
+  if (headKey === undefined && refusedEpochs.includes(roster.epoch)) {
+    throw new ClientError('client/key-refused', `the family key the server offered for epoch ${roster.epoch} is not the one the family's roster commits to: it was refused and nothing was opened or sealed with it`);
+  }
   if (headKey === undefined) throw new ClientError('client/no-key', `no family key for the current epoch ${roster.epoch} was wrapped to you`);
   const keyForEpoch = (epoch: number): Uint8Array | undefined => keys[epoch];
 
@@ -328,8 +350,9 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
     const family = await loadFamily(ctx, familyId);
     if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can change the roster');
     const next = await change(family);
-    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings });
+    // The entry commits to its epoch's key, so the key exists before the entry is signed.
     const key = generateFamilyKey();
+    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings, familyKey: key });
     const wrapped = await wrapFamilyKeyForRoster(entry, key);
     const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: family.name }, signer: ctx.me.identity });
     const state = (await ctx.store.loadFamily(familyId)) ?? { familyId, keys: {} };
@@ -397,7 +420,7 @@ export async function changeRole(
   });
 }
 
-/** Changes the signed settings (retention, volume limit, quiet hours). */
+/** Changes the signed settings (retention, volume limit, quiet hours, toy-to-toy). */
 export async function setSettings(ctx: ClientContext, options: { familyId: string; settings: Omit<Partial<FamilySettings>, 'quietHours'> & { quietHours?: FamilySettings['quietHours'] | null } }): Promise<OpenedFamily> {
   return changeRoster(ctx, options.familyId, (family) => {
     const { quietHours, ...rest } = options.settings;

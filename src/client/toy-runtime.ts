@@ -38,7 +38,7 @@
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
 import { MAX_AUDIO_BYTES, MESSAGE_ID_LENGTH, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
-import { unwrapFamilyKey, type WrappedKey } from '../crypto/family-key.js';
+import { unwrapAndCheckFamilyKey, type WrappedKey } from '../crypto/family-key.js';
 import type { Identity } from '../crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, verifyRoster, type FamilySettings, type RosterAnchor, type Toy, type VerifiedRoster } from '../crypto/roster.js';
 import { FamilyView } from '../protocol/families.js';
@@ -145,6 +145,7 @@ export type ToyRefusalCode =
   | 'toy/own-message'
   | 'toy/withdrawn'
   | 'toy/download-failed'
+  | 'toy/toy-to-toy-off'
   | 'envelope/malformed'
   | 'envelope/unsupported-version'
   | 'envelope/wrong-family'
@@ -173,6 +174,7 @@ export type ToyDecision =
 export type ToyLogEntry =
   | { event: 'family'; epoch: number; volumeLimit: number; quietHours: string | null; offline?: boolean }
   | { event: 'roster-refused'; reason: string }
+  | { event: 'key-refused'; epoch: number; reason: string }
   | { event: 'played'; messageId: string; senderId: string; volume: number; durationMs: number }
   | { event: 'refused'; messageId: string; senderId: string; reason: string }
   | { event: 'waiting'; messageId: string; reason: string; notBefore?: number }
@@ -232,10 +234,34 @@ export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: To
   for (const wire of view.wrappedKeys) {
     if (wire.recipientId !== device.toyId || keys[wire.epoch] !== undefined) continue;
     if (!isSelf(fullRoster.toyAt(wire.epoch, device.toyId), device)) continue;
-    const unwrapped = await unwrapFamilyKey(wrappedKeyFromWire(wire), { familyId: device.familyId, recipientId: device.toyId, agreementPrivateKey: device.identity.agreementPrivateKey });
+    // Only a key the signed entry commits to is kept: the toy never opens or seals under one the server chose.
+    const unwrapped = await unwrapAndCheckFamilyKey({ wrap: wrappedKeyFromWire(wire), recipientId: device.toyId, identity: device.identity, roster: fullRoster });
     if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
+    else if (unwrapped.code === 'family-key/commitment-mismatch') {
+      await reportKeyRefusal(api, device, wire.epoch);
+      if (wire.epoch === fullRoster.epoch) throw new KeyRefusedError(wire.epoch);
+    }
   }
   return familyOf(fullRoster, device, keys, trust.anchorHash);
+}
+
+/** The toy was offered a head-epoch key its signed roster does not commit to. */
+class KeyRefusedError extends ClientError {
+  readonly epoch: number;
+  constructor(epoch: number) {
+    super('client/key-refused', `the family key the server offered for epoch ${epoch} is not the one the roster commits to: refused`);
+    this.epoch = epoch;
+  }
+}
+
+// Each refused (toy, epoch) is reported once per running toy, not on every refresh.
+const reportedKeyRefusals = new Set<string>();
+
+/** Records a refused key in the family security log (best effort: a hostile server can drop it; the refusal is what protects). */
+async function reportKeyRefusal(api: BurrowApi, device: ToyDevice, epoch: number): Promise<void> {
+  const id = `${device.familyId}/${device.toyId}/${epoch}`;
+  if (reportedKeyRefusals.has(id)) return;
+  if (await reportRefusal(api, { familyId: device.familyId, code: 'family-key/commitment-mismatch', epoch })) reportedKeyRefusals.add(id);
 }
 
 async function mergeChains(stored: Uint8Array[], roster: VerifiedRoster, anchorHash: Uint8Array): Promise<VerifiedRoster> {
@@ -329,6 +355,8 @@ export async function decideMessage(
   if (!message.header.recipients.some((r) => r === family.childId || r === family.toyId)) return { action: 'refuse', reason: 'toy/not-for-this-toy' };
   // The toy's own reply, listed under another sender's name: never played back to the child.
   if (message.sender.kind === 'toy' && message.sender.id === family.toyId) return { action: 'refuse', reason: 'toy/own-message' };
+  // A sibling toy's reply (to the child it shares) plays only where the signed settings allow toy-to-toy.
+  if (message.sender.kind === 'toy' && message.sender.id !== family.toyId && family.roster.settings.toyToToy !== true) return { action: 'refuse', reason: 'toy/toy-to-toy-off' };
   const until = quietUntil(family.settings, input.now);
   if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until, createdAt: message.header.createdAt };
   return { action: 'play', message, volume: family.settings.volumeLimit };
@@ -452,6 +480,11 @@ export class ToyRuntime {
         this.#log({ event: 'roster-refused', reason: error.message });
         if (this.#family !== undefined) return this.#family;
         return (this.#family = await loadToyFamilyOffline(this.#device, trust));
+      }
+      // A head key the roster does not commit to: keep the family (and keys) verified before; never use that key.
+      if (error instanceof KeyRefusedError) {
+        this.#log({ event: 'key-refused', epoch: error.epoch, reason: 'family-key/commitment-mismatch' });
+        if (this.#family !== undefined) return this.#family;
       }
       throw error;
     }

@@ -206,17 +206,19 @@ export async function listToys(ctx: ClientContext, options: { familyId: string }
   return out;
 }
 
-/** Changes what toys do (guardian): the volume limit and the quiet hours, signed into a new roster entry. */
+/** Changes what toys do (guardian): the volume limit, the quiet hours and toy-to-toy, signed into a new roster entry. */
 export async function setToySettings(
   ctx: ClientContext,
-  options: { familyId: string; volumeLimit?: number; quietHours?: FamilySettings['quietHours'] | null },
+  options: { familyId: string; volumeLimit?: number; quietHours?: FamilySettings['quietHours'] | null; toyToToy?: boolean },
 ): Promise<OpenedFamily> {
+  if (options.toyToToy !== undefined && typeof options.toyToToy !== 'boolean') throw new TypeError('toyToToy must be true or false');
   if (options.volumeLimit !== undefined && (!Number.isInteger(options.volumeLimit) || options.volumeLimit < 0 || options.volumeLimit > 100)) throw new TypeError('volumeLimit must be a whole number from 0 to 100');
   return setSettings(ctx, {
     familyId: options.familyId,
     settings: {
       ...(options.volumeLimit === undefined ? {} : { volumeLimit: options.volumeLimit }),
       ...(options.quietHours === undefined ? {} : { quietHours: options.quietHours }),
+      ...(options.toyToToy === undefined ? {} : { toyToToy: options.toyToToy }),
     },
   });
 }

@@ -16,14 +16,20 @@
  * epoch or recipient. Removing a member or toy starts a new epoch whose key is only wrapped to the
  * remaining ones. Every wrap names its `suite`, and unwrapping dispatches on it, so a second
  * (e.g. post-quantum hybrid) suite can be added alongside without a flag day.
+ *
+ * HPKE base mode does not authenticate the sender, so anyone holding a recipient's public keys —
+ * the server included — can wrap a key of its own to them. Clients therefore unwrap only through
+ * `unwrapAndCheckFamilyKey`, which checks the key against the commitment in the verified roster
+ * entry of its epoch (key-commitment.ts) before returning it.
  */
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
 import { assertBytes, randomBytes } from './bytes.js';
 import { CanonicalWriter, labelled } from './canonical.js';
 import { fail, ok, type CryptoResult } from './result.js';
-import type { RosterEntry } from './roster.js';
+import { isVerifiedRoster, type RosterEntry, type VerifiedRoster } from './roster.js';
 import { buf } from './webcrypto.js';
-import { kemPrivateKeyOf } from './identity.js';
+import { assertIdentity, kemPrivateKeyOf, type Identity } from './identity.js';
+import { familyKeyMatchesCommitment } from './key-commitment.js';
 import { isKemPrivateKey, XWING_CIPHERTEXT_BYTES, XWING_PUBLIC_KEY_BYTES, XWingKem, type KemPrivateKey } from './xwing.js';
 
 /** Names of the wrapping suites this code can open. */
@@ -161,4 +167,28 @@ export async function wrapFamilyKeyForRoster(entry: RosterEntry, key: Uint8Array
     ...entry.toys.map((t) => ({ id: t.toyId, agreementKey: t.keys.agreementKey, kemKey: t.keys.kemKey })),
   ];
   return Promise.all(recipients.map((recipient) => wrapFamilyKey({ familyId: entry.familyId, epoch: entry.epoch, key, recipient })));
+}
+
+/**
+ * Unwraps the family key of `wrap.epoch` for `recipientId` and checks it against the key
+ * commitment of that epoch's entry in the verified `roster`: the only unwrap a client may use.
+ * A key the entry does not commit to (one the server chose and wrapped itself) is zeroed and
+ * refused with `family-key/commitment-mismatch`; an epoch the roster does not hold gives
+ * `family-key/unknown-epoch`; the unwrap's own failures are `unwrapFamilyKey`'s codes.
+ */
+export async function unwrapAndCheckFamilyKey(options: { wrap: WrappedKey; recipientId: string; identity: Identity; roster: VerifiedRoster }): Promise<CryptoResult<Uint8Array>> {
+  const { wrap, recipientId, identity, roster } = options;
+  if (!isVerifiedRoster(roster)) throw new TypeError('roster must be a roster returned by verifyRoster');
+  assertIdentity(identity, 'identity');
+  if (typeof wrap !== 'object' || wrap === null || !Number.isSafeInteger(wrap.epoch)) return fail('family-key/malformed');
+  const entry = roster.entryAt(wrap.epoch);
+  if (entry === undefined) return fail('family-key/unknown-epoch');
+  const unwrapped = await unwrapFamilyKey(wrap, { familyId: roster.familyId, recipientId, agreementPrivateKey: identity.agreementPrivateKey, kemPrivateKey: identity.kemPrivateKey, epoch: entry.epoch });
+  if (!unwrapped.ok) return unwrapped;
+  const key = unwrapped.value;
+  if (!(await familyKeyMatchesCommitment({ familyId: entry.familyId, epoch: entry.epoch, key, commitment: entry.keyCommitment }))) {
+    key.fill(0);
+    return fail('family-key/commitment-mismatch');
+  }
+  return ok(key);
 }

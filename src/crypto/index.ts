@@ -8,6 +8,7 @@ export * from './signature.js';
 export * from './roster.js';
 export * from './family-key.js';
 export * from './roster-head.js';
+export * from './key-commitment.js';
 export * from './envelope.js';
 export * from './receipt.js';
 export * from './profile.js';

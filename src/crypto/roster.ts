@@ -10,6 +10,7 @@
 import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
 import { assertIdentity, type Identity, type PublicIdentityKeys } from './identity.js';
+import { FAMILY_KEY_COMMITMENT_BYTES, familyKeyCommitment } from './key-commitment.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 import { sha256 } from './webcrypto.js';
@@ -43,19 +44,22 @@ export interface FamilySettings {
   quietHours?: { start: string; end: string; timeZone: string };
   /** Days a message is kept, 1–365. */
   retentionDays: number;
+  /** When true, a toy's reply also plays on its sibling toys (the other toys of its child); absent means false. */
+  toyToToy?: boolean;
 }
 
 export interface RosterEntry {
-  /**
-   * 1: keys are Ed25519 + X25519 only (every entry written before X-Wing); 2: each member's and
-   * toy's keys also carry an optional X-Wing `kemKey`, covered by the signature. Signing picks 2
-   * whenever some participant has a `kemKey`, so a chain moves from 1 to 2 as identities do.
-   */
-  version: 1 | 2;
+  /** 3: the only version (one protocol version until 1.0); earlier versions no longer decode. */
+  version: 3;
   familyId: string;
   epoch: number;
   /** SHA-256 hash (see `hashRosterEntry`) of the previous entry; 32 zero bytes at epoch 0. */
   previousHash: Uint8Array;
+  /**
+   * The commitment to this epoch's family key (key-commitment.ts), covered by the signature: a
+   * client uses an unwrapped key only if it matches (`unwrapAndCheckFamilyKey`).
+   */
+  keyCommitment: Uint8Array;
   members: Member[];
   toys: Toy[];
   settings: FamilySettings;
@@ -86,10 +90,8 @@ export interface VerifiedRoster {
  */
 export type RosterAnchor = { genesisHash: Uint8Array } | { headHash: Uint8Array } | { trustedEntry: RosterEntry };
 
-/** Entries without any X-Wing key: byte-for-byte the format from before X-Wing. */
-const VERSION_1 = 1;
-/** Entries whose members and toys may carry an X-Wing key. */
-const VERSION_2 = 2;
+/** Entries that commit to their epoch's family key; members and toys may carry an X-Wing key. */
+const VERSION = 3;
 const HASH_LABEL = 'burrow/roster-hash/v1';
 const ZERO_HASH = new Uint8Array(32);
 const MAX_ID_BYTES = 128;
@@ -113,11 +115,6 @@ function isKeys(keys: unknown): keys is PublicIdentityKeys {
   const k = keys as Partial<PublicIdentityKeys>;
   if (k.kemKey !== undefined && !(k.kemKey instanceof Uint8Array && k.kemKey.length === XWING_PUBLIC_KEY_BYTES)) return false;
   return k.signingKey instanceof Uint8Array && k.signingKey.length === 32 && k.agreementKey instanceof Uint8Array && k.agreementKey.length === 32;
-}
-
-function hasKemKey(participant: unknown): boolean {
-  const keys = typeof participant === 'object' && participant !== null ? (participant as { keys?: unknown }).keys : undefined;
-  return typeof keys === 'object' && keys !== null && (keys as PublicIdentityKeys).kemKey !== undefined;
 }
 
 function isTimeZone(value: unknown): boolean {
@@ -155,17 +152,17 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
   if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1 || settings.retentionDays > 365) return 'settings.retentionDays';
   const q = settings.quietHours;
   if (q !== undefined && (typeof q !== 'object' || q === null || !TIME.test(q.start) || !TIME.test(q.end) || !isTimeZone(q.timeZone))) return 'settings.quietHours';
+  if (settings.toyToToy !== undefined && typeof settings.toyToToy !== 'boolean') return 'settings.toyToToy';
   return undefined;
 }
 
 function entryProblem(entry: RosterEntry): string | undefined {
   if (typeof entry !== 'object' || entry === null) return 'entry';
-  if (entry.version !== VERSION_1 && entry.version !== VERSION_2) return 'version';
-  // A version-1 entry has no place for an X-Wing key: signing it would silently drop the key.
-  if (entry.version === VERSION_1 && Array.isArray(entry.members) && Array.isArray(entry.toys) && (entry.members.some(hasKemKey) || entry.toys.some(hasKemKey))) return 'version';
+  if (entry.version !== VERSION) return 'version';
   if (!isId(entry.familyId)) return 'familyId';
   if (!Number.isSafeInteger(entry.epoch) || entry.epoch < 0) return 'epoch';
   if (!(entry.previousHash instanceof Uint8Array) || entry.previousHash.length !== 32) return 'previousHash';
+  if (!(entry.keyCommitment instanceof Uint8Array) || entry.keyCommitment.length !== FAMILY_KEY_COMMITMENT_BYTES) return 'keyCommitment';
   if (!isId(entry.signerId)) return 'signerId';
   if (!(entry.signature instanceof Uint8Array) || entry.signature.length !== 64) return 'signature';
   return contentProblem(entry.members, entry.toys, entry.settings);
@@ -173,14 +170,12 @@ function entryProblem(entry: RosterEntry): string | undefined {
 
 /** The canonical bytes an entry's signature covers (everything but the signature). */
 export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Uint8Array {
-  const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).fixed(entry.previousHash);
-  // Version 2 adds, after the X25519 key, 0 (no X-Wing key) or 1 ‖ the 1216-byte X-Wing key.
+  const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).fixed(entry.previousHash).fixed(entry.keyCommitment);
+  // After the X25519 key: 0 (no X-Wing key) or 1 ‖ the 1216-byte X-Wing key.
   const writeKeys = (keys: PublicIdentityKeys) => {
     w.fixed(keys.signingKey).fixed(keys.agreementKey);
-    if (entry.version === VERSION_2) {
-      if (keys.kemKey === undefined) w.u8(0);
-      else w.u8(1).fixed(keys.kemKey);
-    }
+    if (keys.kemKey === undefined) w.u8(0);
+    else w.u8(1).fixed(keys.kemKey);
   };
   w.u32(entry.members.length);
   for (const m of entry.members) {
@@ -198,6 +193,7 @@ export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Ui
   w.u8(s.volumeLimit).u16(s.retentionDays);
   if (s.quietHours) w.u8(1).string(s.quietHours.start).string(s.quietHours.end).string(s.quietHours.timeZone);
   else w.u8(0);
+  w.u8(s.toyToToy === true ? 1 : 0);
   return w.string(entry.signerId).finish();
 }
 
@@ -206,13 +202,11 @@ export function encodeRosterEntry(entry: RosterEntry): Uint8Array {
   return concatBytes(encodeRosterEntryBody(entry), new CanonicalWriter().bytes(entry.signature).finish());
 }
 
-function readKeys(r: CanonicalReader, version: number): PublicIdentityKeys {
+function readKeys(r: CanonicalReader): PublicIdentityKeys {
   const keys: PublicIdentityKeys = { signingKey: r.fixed(32), agreementKey: r.fixed(32) };
-  if (version === VERSION_2) {
-    const hasKem = r.u8();
-    if (hasKem > 1) throw new CanonicalError('bad X-Wing key flag');
-    if (hasKem === 1) keys.kemKey = r.fixed(XWING_PUBLIC_KEY_BYTES);
-  }
+  const hasKem = r.u8();
+  if (hasKem > 1) throw new CanonicalError('bad X-Wing key flag');
+  if (hasKem === 1) keys.kemKey = r.fixed(XWING_PUBLIC_KEY_BYTES);
   return keys;
 }
 
@@ -222,10 +216,11 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
   try {
     const r = new CanonicalReader(bytes);
     const version = r.u8();
-    if (version !== VERSION_1 && version !== VERSION_2) return fail('roster/malformed');
+    if (version !== VERSION) return fail('roster/malformed');
     const familyId = r.string(MAX_ID_BYTES);
     const epoch = r.u64();
     const previousHash = r.fixed(32);
+    const keyCommitment = r.fixed(FAMILY_KEY_COMMITMENT_BYTES);
     const memberCount = r.u32();
     if (memberCount > MAX_MEMBERS) return fail('roster/malformed');
     const members: Member[] = [];
@@ -233,7 +228,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
       const accountId = r.string(MAX_ID_BYTES);
       const roleByte = r.u8();
       if (roleByte !== 1 && roleByte !== 2) return fail('roster/malformed');
-      const keys = readKeys(r, version);
+      const keys = readKeys(r);
       const children = r.strings(MAX_CHILDREN, MAX_ID_BYTES);
       const approvalByte = r.u8();
       if (approvalByte > 1) return fail('roster/malformed');
@@ -244,15 +239,18 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     const toyCount = r.u32();
     if (toyCount > MAX_TOYS) return fail('roster/malformed');
     const toys: Toy[] = [];
-    for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r, version), childId: r.string(MAX_ID_BYTES) });
+    for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r), childId: r.string(MAX_ID_BYTES) });
     const settings: FamilySettings = { volumeLimit: r.u8(), retentionDays: r.u16() };
     const hasQuiet = r.u8();
     if (hasQuiet > 1) return fail('roster/malformed');
     if (hasQuiet === 1) settings.quietHours = { start: r.string(8), end: r.string(8), timeZone: r.string(64) };
+    const toyToToy = r.u8();
+    if (toyToToy > 1) return fail('roster/malformed');
+    if (toyToToy === 1) settings.toyToToy = true;
     const signerId = r.string(MAX_ID_BYTES);
     const signature = r.bytes(64);
     r.end();
-    const entry: RosterEntry = { version, familyId, epoch, previousHash, members, toys, settings, signerId, signature };
+    const entry: RosterEntry = { version: VERSION, familyId, epoch, previousHash, keyCommitment, members, toys, settings, signerId, signature };
     if (entryProblem(entry) !== undefined) return fail('roster/malformed');
     // A non-canonical encoding (e.g. a guardian with children) would hash differently from its body.
     if (!bytesEqual(encodeRosterEntry(entry), bytes)) return fail('roster/malformed');
@@ -282,46 +280,63 @@ function normalise(members: readonly Member[], toys: readonly Toy[], settings: F
       return out;
     }),
     toys: toys.map((t) => ({ toyId: t.toyId, keys: copyKeys(t.keys), childId: t.childId })),
-    settings: settings.quietHours
-      ? { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays, quietHours: { ...settings.quietHours } }
-      : { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays },
+    settings: normaliseSettings(settings),
   };
 }
 
+function normaliseSettings(settings: FamilySettings): FamilySettings {
+  const out: FamilySettings = { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays };
+  if (settings.quietHours) out.quietHours = { ...settings.quietHours };
+  // Absent means false, so decoding gives back what was signed; a non-boolean is kept for the well-formedness check to refuse.
+  if (settings.toyToToy !== undefined && settings.toyToToy !== false) out.toyToToy = settings.toyToToy;
+  return out;
+}
+
+/** The contents of an entry to sign, with the family key of its epoch in place of the commitment to it. */
+export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'keyCommitment'> & { familyKey: Uint8Array };
+
 /**
- * Signs an entry body as `signer`. Low level: it checks well-formedness but not authority —
- * use `createGenesisEntry` / `appendRosterEntry`, which do. Exposed for tests of forged entries.
- * The entry is version 2 when some member or toy has an X-Wing key, else version 1.
+ * Signs an entry body as `signer`, committing it to `familyKey` (the epoch's key). Low level: it
+ * checks well-formedness but not authority — use `createGenesisEntry` / `appendRosterEntry`,
+ * which do. Exposed for tests of forged entries.
  */
-export async function signRosterEntry(body: Omit<RosterEntry, 'signature' | 'version'>, signer: Identity): Promise<RosterEntry> {
+export async function signRosterEntry(body: RosterEntryBody, signer: Identity): Promise<RosterEntry> {
   assertIdentity(signer, 'signer');
+  const { familyId, epoch, previousHash, signerId, familyKey } = body;
+  assertBytes(familyKey, 'familyKey', 32);
+  if (!isId(familyId)) throw new TypeError('roster entry is not well formed: familyId');
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('roster entry is not well formed: epoch');
+  const keyCommitment = await familyKeyCommitment({ familyId, epoch, key: familyKey });
   const contents = normalise(body.members, body.toys, body.settings);
-  const version: 1 | 2 = Array.isArray(body.members) && Array.isArray(body.toys) && (body.members.some(hasKemKey) || body.toys.some(hasKemKey)) ? VERSION_2 : VERSION_1;
-  const unsigned = { version, ...body, ...contents };
+  const unsigned: Omit<RosterEntry, 'signature'> = { version: VERSION, familyId, epoch, previousHash, keyCommitment, ...contents, signerId };
   const problem = entryProblem({ ...unsigned, signature: new Uint8Array(64) });
   if (problem !== undefined) throw new TypeError(`roster entry is not well formed: ${problem}`);
   const signature = await signLabelled(signer, SIGNATURE_LABELS.rosterEntry, encodeRosterEntryBody(unsigned));
   return { ...unsigned, signature };
 }
 
-/** Creates epoch 0 of a family, with the creator as its only member (a guardian), signed by the creator. */
-export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; members?: Member[]; toys?: Toy[] }): Promise<RosterEntry> {
-  const { familyId, creator, settings } = options;
+/**
+ * Creates epoch 0 of a family, with the creator as its only member (a guardian), signed by the
+ * creator and committed to `familyKey`, epoch 0's family key.
+ */
+export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; familyKey: Uint8Array; members?: Member[]; toys?: Toy[] }): Promise<RosterEntry> {
+  const { familyId, creator, settings, familyKey } = options;
   if (!isId(familyId)) throw new TypeError('familyId must be a non-empty string of at most 128 bytes');
   if (!isId(creator?.accountId)) throw new TypeError('creator.accountId must be a non-empty string of at most 128 bytes');
   assertIdentity(creator.identity, 'creator.identity');
   const others = (options.members ?? []).filter((m) => m.accountId !== creator.accountId);
   const members: Member[] = [{ accountId: creator.accountId, role: 'guardian', keys: creator.identity.publicKeys }, ...others];
-  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], settings, signerId: creator.accountId }, creator.identity);
+  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], settings, signerId: creator.accountId, familyKey }, creator.identity);
 }
 
 /**
  * Appends the next entry (epoch + 1, linked to the hash of the last entry) with the given contents,
- * signed by `signer`, who must be a guardian of the last entry with matching keys.
+ * committed to `familyKey` (the new epoch's fresh key), signed by `signer`, who must be a guardian
+ * of the last entry with matching keys.
  */
 export async function appendRosterEntry(
   chain: readonly RosterEntry[],
-  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings },
+  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings; familyKey: Uint8Array },
 ): Promise<RosterEntry> {
   if (!Array.isArray(chain) || chain.length === 0) throw new TypeError('chain must be a non-empty array of roster entries');
   const last: RosterEntry = chain[chain.length - 1]!;
@@ -331,7 +346,7 @@ export async function appendRosterEntry(
   if (!guardian || guardian.role !== 'guardian') throw new TypeError('signer must be a guardian of the previous entry');
   if (!bytesEqual(guardian.keys.signingKey, signer.identity.publicKeys.signingKey)) throw new TypeError('signer.identity does not match the roster keys of signer.accountId');
   return signRosterEntry(
-    { familyId: last.familyId, epoch: last.epoch + 1, previousHash: await hashRosterEntry(last), members: options.members, toys: options.toys, settings: options.settings, signerId: signer.accountId },
+    { familyId: last.familyId, epoch: last.epoch + 1, previousHash: await hashRosterEntry(last), members: options.members, toys: options.toys, settings: options.settings, signerId: signer.accountId, familyKey: options.familyKey },
     signer.identity,
   );
 }

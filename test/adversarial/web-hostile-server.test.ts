@@ -136,6 +136,7 @@ describe('the web app and the virtual toy behind a lying server', { timeout: 180
         toys: head.value.toys,
         settings: { ...head.value.settings, volumeLimit: 100 },
         signerId: strangerId,
+        familyKey: generateFamilyKey(),
       },
       stranger,
     );

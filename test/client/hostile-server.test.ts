@@ -12,6 +12,7 @@ import { admitJoiners, createFamily, loadFamily, setSettings, type ClientContext
 import { acceptInvite, createInvite, inspectInvite } from '../../src/client/invites.js';
 import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
+import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { FamilyView } from '../../src/protocol/families.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
@@ -92,6 +93,7 @@ describe('a client talking to a lying server', () => {
         toys: [],
         settings: last.value.settings,
         signerId: 'the-server',
+        familyKey: generateFamilyKey(),
       },
       forger,
     );

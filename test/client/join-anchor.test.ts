@@ -55,6 +55,7 @@ describe("a joiner's first view of a family", () => {
         toys: [],
         settings,
         signerId: mum.me.accountId,
+        familyKey: generateFamilyKey(),
       },
       forger,
     );

@@ -11,6 +11,7 @@ import { importIdentitySecret, type Identity } from '../../src/crypto/identity.j
 import { hkdfSha256 } from '../../src/crypto/kdf.js';
 import { appendRosterEntry, createGenesisEntry, hashRosterEntry, verifyRoster, type RosterEntry } from '../../src/crypto/roster.js';
 import { settings } from './fixtures.js';
+import { generateFamilyKey } from '../../src/crypto/family-key.js';
 
 // Known answer: sealed by the encoder at commit 75ca67e (CanonicalWriter concatenation, then
 // AES-GCM, then assembly) from the inputs below. Its nonce was random; everything else is fixed.
@@ -88,8 +89,8 @@ async function rawVerify(signingKey: Uint8Array, header: Uint8Array, ciphertext:
 
 async function rosterAtEpoch3(identity: Identity) {
   const mum = { accountId: 'mum', identity };
-  const chain: RosterEntry[] = [await createGenesisEntry({ familyId: 'fam-golden', creator: mum, settings })];
-  for (let epoch = 1; epoch <= 3; epoch++) chain.push(await appendRosterEntry(chain, { signer: mum, members: chain[0]!.members, toys: [], settings }));
+  const chain: RosterEntry[] = [await createGenesisEntry({ familyId: 'fam-golden', creator: mum, settings, familyKey: generateFamilyKey() })];
+  for (let epoch = 1; epoch <= 3; epoch++) chain.push(await appendRosterEntry(chain, { signer: mum, members: chain[0]!.members, toys: [], settings, familyKey: generateFamilyKey() }));
   const verified = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
   if (!verified.ok) throw new Error(verified.code);
   return verified.value;

@@ -166,7 +166,7 @@ describe('voice-message envelopes', () => {
     const s = await setup();
     const old = await s.send(s.gran);
     const withoutGran = s.members.filter((m) => m.accountId !== 'gran');
-    const third = await appendRosterEntry(s.chain, { signer: s.mum, members: withoutGran, toys: s.chain[1]!.toys, settings });
+    const third = await appendRosterEntry(s.chain, { signer: s.mum, members: withoutGran, toys: s.chain[1]!.toys, settings, familyKey: generateFamilyKey() });
     const roster = await verified([...s.chain, third]);
     s.keys.set(2, generateFamilyKey());
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/sender-removed' });

@@ -63,8 +63,8 @@ describe('family keys', () => {
   it('a removed member cannot unwrap the key of the epoch that removed them', async () => {
     const f = await family();
     const withoutGran = f.members.filter((m) => m.accountId !== 'gran');
-    const third = await appendRosterEntry(f.chain, { signer: f.mum, members: withoutGran, toys: f.chain[1]!.toys, settings });
     const key = generateFamilyKey();
+    const third = await appendRosterEntry(f.chain, { signer: f.mum, members: withoutGran, toys: f.chain[1]!.toys, settings , familyKey: key });
     const wraps = await wrapFamilyKeyForRoster(third, key);
     expect(wraps.some((w) => w.recipientId === 'gran')).toBe(false);
     const mumsWrap = wraps.find((w) => w.recipientId === 'mum')!;

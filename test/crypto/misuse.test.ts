@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aeadOpen, aeadSeal } from '../../src/crypto/aead.js';
 import { approveMessage, openAndVerifyMessage, parseEnvelopeHeader } from '../../src/crypto/envelope.js';
-import { unwrapFamilyKey, wrapFamilyKey, type WrappedKey } from '../../src/crypto/family-key.js';
+import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, type WrappedKey } from '../../src/crypto/family-key.js';
 import { exportIdentitySecret, fingerprint, generateIdentity, importIdentitySecret, openSealedIdentity, safetyNumber, sealIdentity } from '../../src/crypto/identity.js';
 import { deriveKey } from '../../src/crypto/kdf.js';
 import { openProfile, sealProfile } from '../../src/crypto/profile.js';
@@ -32,16 +32,16 @@ describe('misuse throws a TypeError naming the argument', () => {
   it('identities that are not identities', async () => {
     for (const bad of junk) {
       await expect(exportIdentitySecret(bad as never)).rejects.toThrow(/identity/);
-      await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity: bad as never }, settings })).rejects.toThrow(/creator.identity/);
+      await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity: bad as never }, settings, familyKey: generateFamilyKey() })).rejects.toThrow(/creator.identity/);
     }
   });
 
   it('impossible roster contents', async () => {
     const identity = await generateIdentity();
-    await expect(createGenesisEntry({ familyId: '', creator: { accountId: 'a', identity }, settings })).rejects.toThrow(/familyId/);
-    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 200, retentionDays: 1 } })).rejects.toThrow(/volumeLimit/);
-    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '25:00', end: '07:00', timeZone: 'UTC' } } })).rejects.toThrow(/quietHours/);
-    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '20:00', end: '07:00', timeZone: 'Mars/Olympus' } } })).rejects.toThrow(/quietHours/);
+    await expect(createGenesisEntry({ familyId: '', creator: { accountId: 'a', identity }, settings, familyKey: generateFamilyKey() })).rejects.toThrow(/familyId/);
+    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 200, retentionDays: 1 }, familyKey: generateFamilyKey() })).rejects.toThrow(/volumeLimit/);
+    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '25:00', end: '07:00', timeZone: 'UTC' } }, familyKey: generateFamilyKey() })).rejects.toThrow(/quietHours/);
+    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '20:00', end: '07:00', timeZone: 'Mars/Olympus' } }, familyKey: generateFamilyKey() })).rejects.toThrow(/quietHours/);
   });
 });
 

@@ -1,22 +1,18 @@
 /**
  * Post-quantum family keys (issue #11): X-Wing and ML-KEM-768 known answers, the hybrid suite's
- * round trips and tampering, version-2 identities, roster entries and pairing messages, and objects
- * written before X-Wing (test/fixtures/pre-pq-family.json) opening with today's code.
- * Runs in Node and in Chromium (crypto-browser project).
+ * round trips and tampering, version-2 identities, and X-Wing keys in roster entries and pairing
+ * messages. Runs in Node and in Chromium (crypto-browser project).
  */
 import { shake256 } from '@noble/hashes/sha3.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, fromHex, randomBytes, toBase64Url, toHex } from '../../src/crypto/bytes.js';
-import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../../src/crypto/family-key.js';
-import { exportIdentitySecret, fingerprint, generateIdentity, importIdentitySecret, openSealedIdentity } from '../../src/crypto/identity.js';
+import { exportIdentitySecret, fingerprint, generateIdentity, importIdentitySecret } from '../../src/crypto/identity.js';
 import { generateInviteSecret, guardianInviteProof, joinerInviteProof, verifyGuardianInviteProof, verifyJoinerInviteProof } from '../../src/crypto/invite.js';
 import { generatePairingCode, startGuardianPairing, startToyPairing, toyKeysOfConfirmation } from '../../src/crypto/pairing.js';
-import { openProfile } from '../../src/crypto/profile.js';
-import { appendRosterEntry, createGenesisEntry, decodeRosterEntry, encodeRosterEntry, signRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
+import { appendRosterEntry, createGenesisEntry, decodeRosterEntry, encodeRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
 import { exportKemSeed, kemKeyPairFromSeed, xwingDecapsulate, xwingEncapsulate, XWingKem } from '../../src/crypto/xwing.js';
-import fixture from '../fixtures/pre-pq-family.json' with { type: 'json' };
 import { family, settings } from './fixtures.js';
 import { MLKEM768_STRCMP, XWING } from './xwing-vectors.js';
 
@@ -101,8 +97,8 @@ describe('the hybrid wrapping suite', () => {
 
   it('a roster mixing old and new identities wraps classically to the old ones and hybrid to the new', async () => {
     const [mum, grandad] = await Promise.all([generateIdentity(), generateIdentity({ kem: false })]);
-    const genesis = await createGenesisEntry({ familyId: 'fam-mixed', creator: { accountId: 'mum', identity: mum }, settings });
-    const next = await appendRosterEntry([genesis], { signer: { accountId: 'mum', identity: mum }, members: [genesis.members[0]!, { accountId: 'grandad', role: 'relative', keys: grandad.publicKeys, children: ['c'] }], toys: [], settings });
+    const genesis = await createGenesisEntry({ familyId: 'fam-mixed', creator: { accountId: 'mum', identity: mum }, settings, familyKey: generateFamilyKey() });
+    const next = await appendRosterEntry([genesis], { signer: { accountId: 'mum', identity: mum }, members: [genesis.members[0]!, { accountId: 'grandad', role: 'relative', keys: grandad.publicKeys, children: ['c'] }], toys: [], settings, familyKey: generateFamilyKey() });
     const wraps = await wrapFamilyKeyForRoster(next, generateFamilyKey());
     expect(Object.fromEntries(wraps.map((w) => [w.recipientId, w.suite]))).toEqual({ mum: 'hpke-xwing-sha256-aes256gcm', grandad: 'hpke-x25519-sha256-aes256gcm' });
     const opened = await unwrapFamilyKey(wraps.find((w) => w.recipientId === 'grandad')!, { familyId: 'fam-mixed', recipientId: 'grandad', agreementPrivateKey: grandad.agreementPrivateKey });
@@ -125,10 +121,10 @@ describe('version-2 identities, roster entries and pairing messages', () => {
     await expect(importIdentitySecret(secret.subarray(0, 65))).rejects.toThrow(/97 bytes/);
   });
 
-  it('an entry with X-Wing keys is version 2, round-trips, and its signature covers every KEM byte', async () => {
+  it('an entry with X-Wing keys round-trips, and its signature covers every KEM byte', async () => {
     const f = await family();
     const entry = f.chain[1]!;
-    expect(entry.version).toBe(2);
+    expect(entry.version).toBe(3);
     const bytes = encodeRosterEntry(entry);
     const decoded = decodeRosterEntry(bytes);
     expect(decoded.ok && bytesEqual(decoded.value.toys[0]!.keys.kemKey!, f.toy.identity.publicKeys.kemKey!)).toBe(true);
@@ -141,10 +137,8 @@ describe('version-2 identities, roster entries and pairing messages', () => {
     const forged = decodeRosterEntry(tampered);
     expect(forged.ok).toBe(true);
     expect(await verifyRoster([f.chain[0]!, forged.ok ? forged.value : entry], { trustedEntry: f.chain[0]! })).toEqual({ ok: false, code: 'roster/bad-signature' });
-    // A version-1 entry cannot carry an X-Wing key.
-    const v1 = decodeRosterEntry(concatBytes(Uint8Array.of(1), bytes.subarray(1)));
-    expect(v1.ok).toBe(false);
-    await expect(signRosterEntry({ ...entry, members: entry.members }, f.mum.identity)).resolves.toMatchObject({ version: 2 });
+    // Versions 1 and 2 (before the key commitment) no longer decode.
+    for (const version of [1, 2]) expect(decodeRosterEntry(concatBytes(Uint8Array.of(version), bytes.subarray(1)))).toEqual({ ok: false, code: 'roster/malformed' });
   });
 
   it('pairing carries the toy\'s X-Wing key in message 3 (type 5), MACed: the relay sees it, cannot strip it', async () => {
@@ -197,54 +191,5 @@ describe('invites bind the X-Wing key', () => {
     expect((await verifyGuardianInviteProof({ ...forGuardian, guardianKeys: { ...guardian.publicKeys, kemKey: other }, proof: made })).ok).toBe(false);
     const { kemKey: _guardianKem, ...guardianClassical } = guardian.publicKeys;
     expect((await verifyGuardianInviteProof({ ...forGuardian, guardianKeys: guardianClassical, proof: made })).ok).toBe(false);
-  });
-});
-
-describe('objects written before X-Wing (test/fixtures/pre-pq-family.json)', () => {
-  it('classical identities, version-1 entries, classical wraps, a sealed message, profile and identity bundle all still open', async () => {
-    const identities = Object.fromEntries(await Promise.all(Object.entries(fixture.identities).map(async ([id, hex]) => [id, await importIdentitySecret(fromHex(hex))] as const)));
-    for (const identity of Object.values(identities)) expect(identity.publicKeys.kemKey).toBeUndefined();
-    const entries = fixture.roster.map((hex) => {
-      const decoded = decodeRosterEntry(fromHex(hex));
-      if (!decoded.ok) throw new Error(decoded.code);
-      return decoded.value;
-    });
-    expect(entries.map((e) => e.version)).toEqual([1, 1]);
-    // Re-encoding gives the same bytes: version 1 is unchanged.
-    expect(entries.map((e) => toHex(encodeRosterEntry(e)))).toEqual(fixture.roster);
-    const roster = await verifyRoster(entries, { genesisHash: fromHex(fixture.genesisHash) });
-    if (!roster.ok) throw new Error(roster.code);
-    for (const w of fixture.wrappedKeys) {
-      expect(w.suite).toBe('hpke-x25519-sha256-aes256gcm');
-      const wrap: WrappedKey = { suite: 'hpke-x25519-sha256-aes256gcm', recipientId: w.recipientId, epoch: w.epoch, enc: fromHex(w.enc), ciphertext: fromHex(w.ciphertext) };
-      const opened = await unwrapFamilyKey(wrap, { familyId: fixture.familyId, recipientId: w.recipientId, agreementPrivateKey: identities[w.recipientId]!.agreementPrivateKey });
-      expect(opened.ok && toHex(opened.value)).toBe(fixture.familyKeys[w.epoch]);
-    }
-    const message = await openAndVerifyMessage(fromHex(fixture.message.bytes), { roster: roster.value, familyKeyForEpoch: (epoch) => fromHex(fixture.familyKeys[epoch]!) });
-    if (!message.ok) throw new Error(message.code);
-    expect(new TextDecoder().decode(message.value.audio)).toBe(fixture.message.audio);
-    expect(message.value.caption).toBe(fixture.message.caption);
-    // The fixture's family name is an unsigned version-1 profile record: no longer read.
-    const name = await openProfile({ sealed: fromHex(fixture.sealedName), familyId: fixture.familyId, head: roster.value, familyKeyForEpoch: (epoch: number) => fromHex(fixture.familyKeys[epoch]!), kind: 'family-name', objectId: fixture.familyId });
-    expect(name).toEqual({ ok: false, code: 'profile/unsupported-version' });
-    const bundle = await openSealedIdentity(fromHex(fixture.sealedIdentity.sealed), fromHex(fixture.sealedIdentity.sealingKey), fixture.sealedIdentity.context);
-    expect(bundle.ok && bytesEqual(bundle.value.publicKeys.signingKey, identities.gran!.publicKeys.signingKey)).toBe(true);
-  });
-
-  it('a chain moves from version 1 to version 2 when a member gets an X-Wing key, and verifies end to end', async () => {
-    const entries = fixture.roster.map((hex) => {
-      const decoded = decodeRosterEntry(fromHex(hex));
-      if (!decoded.ok) throw new Error(decoded.code);
-      return decoded.value;
-    });
-    const mum = await importIdentitySecret(fromHex(fixture.identities.mum));
-    const aunt = await generateIdentity();
-    const head = entries[entries.length - 1]!;
-    const next = await appendRosterEntry(entries, { signer: { accountId: 'mum', identity: mum }, members: [...head.members, { accountId: 'aunt', role: 'relative', keys: aunt.publicKeys, children: ['child-1'] }], toys: head.toys, settings: head.settings });
-    expect(next.version).toBe(2);
-    const roster = await verifyRoster([...entries, next], { genesisHash: fromHex(fixture.genesisHash) });
-    expect(roster.ok).toBe(true);
-    const wraps = await wrapFamilyKeyForRoster(next, generateFamilyKey());
-    expect(wraps.filter((w) => w.suite === 'hpke-xwing-sha256-aes256gcm').map((w) => w.recipientId)).toEqual(['aunt']);
   });
 });

@@ -14,6 +14,7 @@ import {
   type Toy,
 } from '../../src/crypto/roster.js';
 import { person, type Person } from './fixtures.js';
+import { generateFamilyKey } from '../../src/crypto/family-key.js';
 
 let pool: Person[] = [];
 beforeAll(async () => {
@@ -67,7 +68,7 @@ function contents(spec: EpochSpec, mustKeep: number): { members: Member[]; toys:
 async function buildChain(epochs: EpochSpec[], signers: number[]): Promise<RosterEntry[]> {
   const creator = pool[signers[0]!]!;
   const first = contents(epochs[0]!, signers[0]!);
-  const chain = [await createGenesisEntry({ familyId: 'fam-p', creator, settings: epochs[0]!.settings, members: first.members, toys: first.toys })];
+  const chain = [await createGenesisEntry({ familyId: 'fam-p', creator, settings: epochs[0]!.settings, members: first.members, toys: first.toys, familyKey: generateFamilyKey() })];
   for (let i = 1; i < epochs.length; i++) {
     const previous = chain[chain.length - 1]!;
     // The signer is a guardian of the previous entry; the next entry keeps someone as guardian.
@@ -75,7 +76,7 @@ async function buildChain(epochs: EpochSpec[], signers: number[]): Promise<Roste
     const signerId = guardians[signers[i]! % guardians.length]!.accountId;
     const signer = pool.find((p) => p.accountId === signerId)!;
     const next = contents(epochs[i]!, signers[i]!);
-    chain.push(await appendRosterEntry(chain, { signer, members: next.members, toys: next.toys, settings: epochs[i]!.settings }));
+    chain.push(await appendRosterEntry(chain, { signer, members: next.members, toys: next.toys, settings: epochs[i]!.settings, familyKey: generateFamilyKey() }));
   }
   return chain;
 }

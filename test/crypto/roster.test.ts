@@ -11,6 +11,7 @@ import {
   type RosterEntry,
 } from '../../src/crypto/roster.js';
 import { family, guardianOf, relativeOf, settings, toyOf } from './fixtures.js';
+import { generateFamilyKey } from '../../src/crypto/family-key.js';
 
 async function anchorOf(chain: RosterEntry[]) {
   return { genesisHash: await hashRosterEntry(chain[0]!) };
@@ -33,7 +34,7 @@ describe('the family roster', () => {
 
   it('a chain verifies from a trusted later entry, and not when that entry is missing (rollback)', async () => {
     const f = await family();
-    const third = await appendRosterEntry(f.chain, { signer: f.dad, members: f.members, toys: [], settings });
+    const third = await appendRosterEntry(f.chain, { signer: f.dad, members: f.members, toys: [], settings, familyKey: generateFamilyKey() });
     expect((await verifyRoster([...f.chain, third], { trustedEntry: f.chain[1]! })).ok).toBe(true);
     expect((await verifyRoster([f.chain[1]!, third], { trustedEntry: f.chain[1]! })).ok).toBe(true);
     expect(await verifyRoster([f.chain[0]!], { trustedEntry: f.chain[1]! })).toEqual({ ok: false, code: 'roster/not-anchored' });
@@ -77,7 +78,7 @@ describe('the family roster', () => {
 
   it('reordered entries and gaps are refused', async () => {
     const f = await family();
-    const third = await appendRosterEntry(f.chain, { signer: f.mum, members: f.members, toys: [], settings });
+    const third = await appendRosterEntry(f.chain, { signer: f.mum, members: f.members, toys: [], settings, familyKey: generateFamilyKey() });
     const anchor = await anchorOf(f.chain);
     expect(await verifyRoster([f.chain[0]!, third, f.chain[1]!], anchor)).toEqual({ ok: false, code: 'roster/epoch-gap' });
     expect(await verifyRoster([f.chain[0]!, third], anchor)).toEqual({ ok: false, code: 'roster/epoch-gap' });
@@ -87,13 +88,13 @@ describe('the family roster', () => {
     const f = await family();
     const other = await family();
     // A guardian-signed epoch 1 from another history, re-labelled with this family's id, forks the chain.
-    const fork = await signRosterEntry({ ...f.chain[1]!, previousHash: await hashRosterEntry(other.chain[0]!), signerId: 'mum' }, f.mum.identity);
+    const fork = await signRosterEntry({ ...f.chain[1]!, previousHash: await hashRosterEntry(other.chain[0]!), signerId: 'mum', familyKey: generateFamilyKey() }, f.mum.identity);
     expect(await verifyRoster([f.chain[0]!, fork], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/broken-link' });
   });
 
   it('a forged roster entry (signed by a key that is not the guardian’s) is refused', async () => {
     const f = await family();
-    const forged = await signRosterEntry({ ...f.chain[1]!, members: [...f.members, relativeOf(f.stranger, ['child-1'])] }, f.stranger.identity);
+    const forged = await signRosterEntry({ ...f.chain[1]!, members: [...f.members, relativeOf(f.stranger, ['child-1'])], familyKey: generateFamilyKey() }, f.stranger.identity);
     expect(forged.signerId).toBe('mum');
     expect(await verifyRoster([f.chain[0]!, forged], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/bad-signature' });
   });
@@ -101,18 +102,18 @@ describe('the family roster', () => {
   it('a roster entry signed by a relative is refused', async () => {
     const f = await family();
     const byGran = await signRosterEntry(
-      { familyId: 'fam-1', epoch: 2, previousHash: await hashRosterEntry(f.chain[1]!), members: [...f.members, relativeOf(f.stranger, ['child-1'])], toys: [], settings, signerId: 'gran' },
+      { familyId: 'fam-1', epoch: 2, previousHash: await hashRosterEntry(f.chain[1]!), members: [...f.members, relativeOf(f.stranger, ['child-1'])], toys: [], settings, signerId: 'gran', familyKey: generateFamilyKey() },
       f.gran.identity,
     );
     expect(await verifyRoster([...f.chain, byGran], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/signer-not-guardian' });
-    await expect(appendRosterEntry(f.chain, { signer: f.gran, members: f.members, toys: [], settings })).rejects.toThrow(TypeError);
+    await expect(appendRosterEntry(f.chain, { signer: f.gran, members: f.members, toys: [], settings, familyKey: generateFamilyKey() })).rejects.toThrow(TypeError);
   });
 
   it('an entry signed by a guardian who joined in that same entry is refused', async () => {
     const f = await family();
     const members = [...f.members, guardianOf(f.stranger)];
     const selfAdded = await signRosterEntry(
-      { familyId: 'fam-1', epoch: 2, previousHash: await hashRosterEntry(f.chain[1]!), members, toys: [], settings, signerId: 'stranger' },
+      { familyId: 'fam-1', epoch: 2, previousHash: await hashRosterEntry(f.chain[1]!), members, toys: [], settings, signerId: 'stranger', familyKey: generateFamilyKey() },
       f.stranger.identity,
     );
     expect(await verifyRoster([...f.chain, selfAdded], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/signer-not-guardian' });
@@ -120,7 +121,7 @@ describe('the family roster', () => {
 
   it('an entry for another family is refused', async () => {
     const f = await family();
-    const moved = await signRosterEntry({ ...f.chain[1]!, familyId: 'fam-2' }, f.mum.identity);
+    const moved = await signRosterEntry({ ...f.chain[1]!, familyId: 'fam-2', familyKey: generateFamilyKey() }, f.mum.identity);
     expect(await verifyRoster([f.chain[0]!, moved], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/family-mismatch' });
   });
 

@@ -74,6 +74,7 @@ async function fabricatedFamilyView(): Promise<Record<string, unknown>> {
       { accountId: 'made-by-the-server', role: 'guardian', keys: forger.publicKeys },
       { accountId: mum.me.accountId, role: 'guardian', keys: mum.me.identity.publicKeys },
     ],
+    familyKey: generateFamilyKey(),
   });
   // On its own the fabrication is flawless: a client trusting the server's genesis would accept it.
   expect((await verifyRoster([genesis], { genesisHash: await hashRosterEntry(genesis) })).ok).toBe(true);
@@ -170,7 +171,7 @@ describe('an account on a second device', () => {
 
   it("never replaces the vault's anchor by a head that does not extend it (a fork), and reports it", async () => {
     // An entry of the same family id that is not on the real chain (a fork), offered to the vault.
-    const fork = await createGenesisEntry({ familyId, creator: mum.me, settings: { volumeLimit: 100, retentionDays: 7 } });
+    const fork = await createGenesisEntry({ familyId, creator: mum.me, settings: { volumeLimit: 100, retentionDays: 7 }, familyKey: generateFamilyKey() });
     const forked = await verifyRoster([fork], { genesisHash: await hashRosterEntry(fork) });
     if (!forked.ok) throw new Error('the fork must verify on its own');
     const writer = await secondDevice();

@@ -74,8 +74,8 @@ describe('the family security log', () => {
     const head = family.chain[family.chain.length - 1]!;
     const promoted = head.members.filter((m) => m.accountId !== relative.accountId).map((m) => (m.accountId === second.accountId ? memberOf(second, 'guardian') : m));
     expect((await appendEntry(server.app, family, guardian, promoted)).statusCode).toBe(201);
-    const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: promoted, toys: [], settings: { ...SETTINGS, volumeLimit: 40 } });
     const key = generateFamilyKey();
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: promoted, toys: [], settings: { ...SETTINGS, volumeLimit: 40 } , familyKey: key });
     const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)) }, bearer(guardian.token));
     expect(answer.statusCode).toBe(201);
     family.chain.push(entry);

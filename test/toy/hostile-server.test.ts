@@ -154,6 +154,7 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
           toys: head.value.toys,
           settings: { ...head.value.settings, volumeLimit: 100 },
           signerId: 'stranger-account-id-0001',
+          familyKey: generateFamilyKey(),
         },
         stranger,
       );

@@ -44,11 +44,11 @@ beforeAll(async () => {
   const [mum, gran, aunt, uncle, stranger, toy] = await Promise.all(Array.from({ length: 6 }, () => generateIdentity()));
   ids = { mum: mum!, gran: gran!, aunt: aunt!, uncle: uncle!, stranger: stranger!, toy: toy! };
   const signer = { accountId: 'mum', identity: ids.mum };
-  chain = [await createGenesisEntry({ familyId, creator: signer, settings })];
+  chain = [await createGenesisEntry({ familyId, creator: signer, settings, familyKey: generateFamilyKey() })];
   const toys = [{ toyId: 'toy-1', keys: ids.toy.publicKeys, childId: 'child-1' }];
-  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true }), member('uncle')], toys, settings }));
+  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true }), member('uncle')], toys, settings, familyKey: generateFamilyKey() }));
   // Epoch 2: the uncle is removed.
-  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true })], toys, settings }));
+  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true })], toys, settings, familyKey: generateFamilyKey() }));
   for (const entry of chain) keys[entry.epoch] = generateFamilyKey();
   device = { toyId: 'toy-1', familyId, identity: ids.toy };
   trust = { anchorHash: await hashRosterEntry(chain[0]!), chain: chain.map(encodeRosterEntry), keys: { 1: keys[1]!, 2: keys[2]! } };
@@ -101,7 +101,7 @@ describe('the toy decides from its verified roster', () => {
     expect(quietUntil(berlin, Date.parse('2026-01-01T19:00:00Z'))).toBe(Date.parse('2026-01-02T06:00:00Z'));
 
     const signer = { accountId: 'mum', identity: ids.mum };
-    const quietChain = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: chain[2]!.toys, settings: quiet })];
+    const quietChain = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: chain[2]!.toys, settings: quiet, familyKey: generateFamilyKey() })];
     keys[3] = generateFamilyKey();
     const quietFamily = await loadToyFamilyOffline(device, { ...trust, chain: quietChain.map(encodeRosterEntry), keys: { ...trust.keys, 3: keys[3] } });
     chain = quietChain;
@@ -125,7 +125,7 @@ describe('the toy decides from its verified roster', () => {
 
   it('stops when the toy is not in its roster with its own keys, and refuses a stored chain that does not verify', async () => {
     const signer = { accountId: 'mum', identity: ids.mum };
-    const without = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: [], settings })];
+    const without = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: [], settings, familyKey: generateFamilyKey() })];
     await expect(loadToyFamilyOffline(device, { ...trust, chain: without.map(encodeRosterEntry) })).rejects.toMatchObject({ code: 'client/toy-removed' });
     const other = await generateIdentity();
     await expect(loadToyFamilyOffline({ ...device, identity: other }, trust)).rejects.toMatchObject({ code: 'client/toy-removed' });

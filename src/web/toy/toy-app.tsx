@@ -6,7 +6,7 @@
  * For tests and curious people the root element carries what the toy observably does, nothing
  * secret: `data-phase`, `data-online`, `data-queued`, `data-played`, `data-refused`,
  * `data-last-refusal`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
- * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`.
+ * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`, `data-key-refused`.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ClientError } from '../../client/client-error.js';
@@ -18,6 +18,7 @@ const toyWords: Record<string, string> = {
   'client/pairing-failed': 'The pairing did not check out: the code was typed wrong, or someone got in the middle. Show a new code and try again.',
   'client/pairing-ended': 'This code can no longer be used. Show a new code.',
   'client/toy-removed': 'This toy is no longer in its family. Reset it and pair it again.',
+  'client/key-refused': "The server offered this toy a family key its guardians did not sign. The toy refused it: it plays and sends nothing with that key.",
   'client/no-anchor': 'The toy’s keys in this browser do not open. Reset the toy and pair it again.',
   'client/roster-untrusted': 'The family list from the server does not check out, so the toy keeps the one it trusted. Tell a guardian.',
 };
@@ -252,6 +253,7 @@ export function ToyApp(props: { toy: VirtualToy }) {
     'data-recording': s.recording,
     'data-mic': s.micOpen ? 'open' : 'closed',
     'data-roster-refused': String(s.rosterRefused),
+    'data-key-refused': String(s.keyRefused),
     'data-last-played-id': s.lastPlayed?.messageId ?? '',
     'data-last-played-duration-ms': s.lastPlayed === undefined ? '' : String(s.lastPlayed.durationMs),
     'data-last-played-rms': s.lastPlayed === undefined ? '' : s.lastPlayed.rms.toFixed(4),

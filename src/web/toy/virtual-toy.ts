@@ -75,6 +75,8 @@ export interface ToySnapshot {
   recording: 'idle' | 'holding' | 'latched' | 'sending';
   /** True when the last roster the server sent did not verify (the toy kept the one it trusted). */
   rosterRefused: boolean;
+  /** True once the server offered a family key the signed roster does not commit to (refused, never used). */
+  keyRefused: boolean;
   /** True while the microphone is open and recording (it takes a moment to open after a press). */
   micOpen: boolean;
   /** A plain-words problem to show (an Error or client-library error; never a secret). */
@@ -82,7 +84,7 @@ export interface ToySnapshot {
   notice?: string;
 }
 
-const INITIAL: ToySnapshot = { phase: 'off', online: false, queued: 0, sent: 0, played: 0, refused: 0, waiting: 0, recording: 'idle', micOpen: false, rosterRefused: false };
+const INITIAL: ToySnapshot = { phase: 'off', online: false, queued: 0, sent: 0, played: 0, refused: 0, waiting: 0, recording: 'idle', micOpen: false, rosterRefused: false, keyRefused: false };
 
 /** ToyStorage on IndexedDB: trust, inbox, envelopes and outbox of the one toy of this browser. */
 function indexedDbStorage(): ToyStorage {
@@ -248,7 +250,7 @@ export class VirtualToy {
       await this.#child(api, family);
     } catch (error) {
       if (this.#ended(error)) return;
-      this.#set({ error });
+      this.#set({ error, ...(error instanceof ClientError && error.code === 'client/key-refused' ? { keyRefused: true } : {}) });
     }
     this.#schedule(0);
   }
@@ -300,7 +302,7 @@ export class VirtualToy {
     } catch (error) {
       if (this.#ended(error)) return;
       if (isOffline(error)) this.#set({ online: false });
-      else this.#set({ error, online: runtime.online });
+      else this.#set({ error, online: runtime.online, ...(error instanceof ClientError && error.code === 'client/key-refused' ? { keyRefused: true } : {}) });
       await this.#counts(runtime).catch(() => undefined);
     }
     if (this.#runtime === runtime) this.#schedule(POLL_MS);
@@ -330,6 +332,7 @@ export class VirtualToy {
     else if (entry.event === 'reply-sent') this.#set({ sent: this.#snapshot.sent + 1 });
     else if (entry.event === 'offline') this.#set({ online: false });
     else if (entry.event === 'roster-refused') this.#rosterRefused = true;
+    else if (entry.event === 'key-refused') this.#set({ keyRefused: true });
   }
 
   async #play(audio: Uint8Array, volume: number, messageId: string): Promise<void> {

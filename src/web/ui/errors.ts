@@ -41,6 +41,7 @@ const clientWords: Record<string, string> = {
   'client/not-a-member': 'You are not in this family (yet). If you just joined, wait for the guardian to let you in.',
   'client/not-a-guardian': 'Only a guardian can do this.',
   'client/no-key': 'This device has no key for this family. Ask a guardian to check that you are still in it.',
+  'client/key-refused': "The server offered this device a family key that the family's guardians did not sign, so it was refused and nothing was opened or sent with it. Tell a guardian: the attempt is in the family's security log.",
   'client/invite-forged': 'This invite link does not check out: it was changed or damaged. Ask for a new link.',
   'client/invite-unavailable': 'This invite can no longer be used. Ask for a new link.',
   'client/invite-other-server': 'This invite link is for another Burrow server.',

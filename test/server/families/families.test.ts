@@ -82,7 +82,7 @@ describe('creating a family', () => {
 
   it('refuses a genesis that names another member too', async () => {
     const familyId = newClientId();
-    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, members: [memberOf(bob, 'guardian')] });
+    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, members: [memberOf(bob, 'guardian')], familyKey: generateFamilyKey() });
     const { body } = await createFamilyBody(alice, familyId);
     const answer = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(genesis, generateFamilyKey())) }, bearer(alice.token));
     expect(answer.statusCode).toBe(400);
@@ -92,7 +92,7 @@ describe('creating a family', () => {
   it("refuses a genesis whose keys are not the creator's account keys", async () => {
     const familyId = newClientId();
     const impostor = await generateIdentity();
-    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: impostor }, settings: SETTINGS });
+    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: impostor }, settings: SETTINGS, familyKey: generateFamilyKey() });
     const { body } = await createFamilyBody(alice, familyId);
     const answer = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(genesis, generateFamilyKey())) }, bearer(alice.token));
     expect(answer.statusCode).toBe(400);
@@ -118,13 +118,13 @@ describe('creating a family', () => {
   it('refuses a genesis with a toy, or at another epoch', async () => {
     const familyId = newClientId();
     const toy = await generateIdentity();
-    const withToy = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, toys: [{ toyId: newClientId(), keys: toy.publicKeys, childId: newClientId() }] });
+    const withToy = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, toys: [{ toyId: newClientId(), keys: toy.publicKeys, childId: newClientId() }], familyKey: generateFamilyKey() });
     const { body } = await createFamilyBody(alice, familyId);
     const a = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(withToy)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(withToy, generateFamilyKey())) }, bearer(alice.token));
     expect(a.statusCode).toBe(400);
     const genesis = decodeRosterEntry(fromBase64Url(body.genesis));
     if (!genesis.ok) throw new Error('fixture');
-    const later = await signRosterEntry({ ...genesis.value, epoch: 1 }, alice.identity);
+    const later = await signRosterEntry({ ...genesis.value, epoch: 1, familyKey: generateFamilyKey() }, alice.identity);
     const b = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(later)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(later, generateFamilyKey())) }, bearer(alice.token));
     expect(b.statusCode).toBe(400);
     expect((await get(server.app, `/v1/families/${familyId}`, alice)).statusCode).toBe(404);
@@ -257,7 +257,7 @@ describe('appending to the roster', () => {
     const child = await addChild(server.app, family, alice);
     const toy = await generateIdentity();
     const { appendRosterEntry } = await import('../../../src/crypto/roster.js');
-    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [{ toyId: newClientId(), keys: toy.publicKeys, childId: child }], settings: SETTINGS });
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [{ toyId: newClientId(), keys: toy.publicKeys, childId: child }], settings: SETTINGS, familyKey: generateFamilyKey() });
     const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, generateFamilyKey())) }, bearer(alice.token));
     expect(answer.statusCode).toBe(400);
     expect(answer.json<{ detail: string }>().detail).toMatch(/toy/);
@@ -269,8 +269,8 @@ describe('settings and the family name follow the head', () => {
     const family = await createFamily(server.app, alice);
     const { appendRosterEntry } = await import('../../../src/crypto/roster.js');
     const { sealProfile } = await import('../../../src/crypto/profile.js');
-    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [], settings: { ...SETTINGS, retentionDays: 7 } });
     const key = generateFamilyKey();
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [], settings: { ...SETTINGS, retentionDays: 7 } , familyKey: key });
     const sealedName = toBase64Url(await sealProfile({ familyId: family.familyId, epoch: 1, familyKey: key, kind: 'family-name', objectId: family.familyId, data: { name: 'Renamed' }, signer: alice.identity }));
     const body = { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)), sealedName };
     expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);

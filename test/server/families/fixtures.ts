@@ -78,8 +78,8 @@ export function memberOf(person: Person, role: Member['role'], extra: { children
 
 /** The body of POST /v1/families for `creator` (tests tamper with it). */
 export async function createFamilyBody(creator: Person, familyId = newClientId()) {
-  const genesis = await createGenesisEntry({ familyId, creator: { accountId: creator.accountId, identity: creator.identity }, settings: SETTINGS });
   const key = generateFamilyKey();
+  const genesis = await createGenesisEntry({ familyId, creator: { accountId: creator.accountId, identity: creator.identity }, settings: SETTINGS , familyKey: key });
   const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(genesis, key));
   const sealedName = toBase64Url(await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'The Testers' }, signer: creator.identity }));
   return { body: { familyId, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys, sealedName }, genesis, key };
@@ -127,8 +127,8 @@ export function acceptInvite(app: BurrowApp, inviteId: string, joiner: Person): 
 
 /** Signs the next entry as `signer` with `members`, wraps a new key, and returns the request body (tests may tamper). */
 export async function appendBody(family: TestFamily, signer: Person, members: Member[], completesInvites?: string[]) {
-  const entry = await appendRosterEntry(family.chain, { signer: { accountId: signer.accountId, identity: signer.identity }, members, toys: [], settings: SETTINGS });
   const key = generateFamilyKey();
+  const entry = await appendRosterEntry(family.chain, { signer: { accountId: signer.accountId, identity: signer.identity }, members, toys: [], settings: SETTINGS , familyKey: key });
   const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(entry, key));
   return { body: { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys, ...(completesInvites === undefined ? {} : { completesInvites }) }, entry, key };
 }

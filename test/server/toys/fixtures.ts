@@ -74,8 +74,8 @@ export async function guessCode(app: BurrowApp, family: TestFamily, guardian: Pe
 /** The body of a roster append that sets the toys to `toys` (members unchanged), signed by `guardian`. */
 export async function toysEntryBody(family: TestFamily, guardian: Person, toys: Toy[], completesPairings?: string[]) {
   const head = family.chain[family.chain.length - 1]!;
-  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: [...head.members], toys, settings: SETTINGS });
   const key = generateFamilyKey();
+  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: [...head.members], toys, settings: SETTINGS , familyKey: key });
   const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(entry, key));
   return { body: { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys, ...(completesPairings === undefined ? {} : { completesPairings }) }, entry, key };
 }

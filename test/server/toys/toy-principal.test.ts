@@ -241,8 +241,8 @@ describe('a toy with its device token', () => {
 /** Appends an entry with `members` and the head's toys unchanged; returns the status. */
 async function setMembers(members: readonly Member[]): Promise<number> {
   const head = family.chain[family.chain.length - 1]!;
-  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: [...members], toys: [...head.toys], settings: SETTINGS });
   const key = generateFamilyKey();
+  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: [...members], toys: [...head.toys], settings: SETTINGS , familyKey: key });
   const answer = await inject('POST', `${F()}/roster`, guardian.token, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)) });
   if (answer.statusCode === 201) {
     family.chain.push(entry);

@@ -16,9 +16,9 @@ export interface Answer {
 
 /**
  * Rewrites one answer: return new bytes (same status and type), a whole new answer, or undefined
- * to pass it unchanged.
+ * to pass it unchanged. `request` is the body the browser sent (what the server received).
  */
-export type Rewrite = (answer: Answer & { method: string; path: string; query: string }) => Uint8Array | Answer | undefined | Promise<Uint8Array | Answer | undefined>;
+export type Rewrite = (answer: Answer & { method: string; path: string; query: string; request: Uint8Array }) => Uint8Array | Answer | undefined | Promise<Uint8Array | Answer | undefined>;
 
 export interface HostileProxy {
   /** `http://127.0.0.1:PORT`: give this to the browsers. */
@@ -56,7 +56,7 @@ export async function startHostileProxy(upstream: string): Promise<HostileProxy>
     let out: Answer = { status: answer.statusCode ?? 502, contentType: String(answer.headers['content-type'] ?? ''), body: await readBody(answer) };
     const url = new URL(req.url ?? '/', 'http://proxy');
     for (const rewrite of rewrites) {
-      const changed = await rewrite({ ...out, method: req.method ?? 'GET', path: url.pathname, query: url.search });
+      const changed = await rewrite({ ...out, method: req.method ?? 'GET', path: url.pathname, query: url.search, request: body });
       if (changed instanceof Uint8Array) out = { ...out, body: changed };
       else if (changed !== undefined) out = changed;
     }

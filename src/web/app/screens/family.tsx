@@ -429,6 +429,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
   const [retention, setRetention] = useState(String(settings.retentionDays));
   const [volume, setVolume] = useState(String(settings.volumeLimit));
   const [quiet, setQuiet] = useState(settings.quietHours !== undefined);
+  const [toyToToy, setToyToToy] = useState(settings.toyToToy === true);
   const [start, setStart] = useState(settings.quietHours?.start ?? '19:30');
   const [end, setEnd] = useState(settings.quietHours?.end ?? '07:00');
   const [confirmName, setConfirmName] = useState('');
@@ -449,7 +450,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
       if (!Number.isInteger(volumeLimit) || volumeLimit < 0 || volumeLimit > 100) throw new TypeError('the volume limit is a whole number from 0 to 100');
       if (quiet && (!/^([01]\d|2[0-3]):[0-5]\d$/.test(start) || !/^([01]\d|2[0-3]):[0-5]\d$/.test(end))) throw new TypeError('quiet hours are times like 19:30');
       const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-      props.onChanged(await setSettings(who.ctx, { familyId: family.familyId, settings: { retentionDays, volumeLimit, quietHours: quiet ? { start, end, timeZone } : null } }));
+      props.onChanged(await setSettings(who.ctx, { familyId: family.familyId, settings: { retentionDays, volumeLimit, toyToToy, quietHours: quiet ? { start, end, timeZone } : null } }));
       setSaved(true);
     } catch (caught) {
       setError(caught);
@@ -487,6 +488,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
                 <Field label="Until" name="quiet-end" value={end} onValue={setEnd} placeholder="07:00" />
               </div>
             )}
+            <Checkbox label="Toy to toy: a toy's reply also plays on the child's other toys" checked={toyToToy} onChecked={setToyToToy} />
             <Button type="submit" busy={busy === 'save'}>
               Save the settings
             </Button>
@@ -494,7 +496,8 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
         ) : (
           <p>
             Messages are kept {settings.retentionDays} days. Toy volume limit {settings.volumeLimit}
-            {settings.quietHours ? `, quiet from ${settings.quietHours.start} to ${settings.quietHours.end}` : ''}. Only a guardian can change this.
+            {settings.quietHours ? `, quiet from ${settings.quietHours.start} to ${settings.quietHours.end}` : ''}
+            {settings.toyToToy === true ? ", a toy's reply also plays on the child's other toys" : ''}. Only a guardian can change this.
           </p>
         )}
       </Card>

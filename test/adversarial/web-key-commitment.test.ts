@@ -1,0 +1,157 @@
+/**
+ * The server chooses the family key (issue #15 item 1), against the virtual toy and the web app in
+ * headless Chromium: a real `burrow serve` behind a proxy that, once the toy is paired and working,
+ * replaces the family key wrapped to it for the next epoch with a key the proxy chose, wrapped with
+ * HPKE to the toy's real public keys from the roster. The toy refuses the key (data-key-refused),
+ * plays nothing of that epoch, and every reply the server receives from it is sealed under the key
+ * the guardian committed to, never under the server's. Then the same lie to the guardian's web app
+ * signing in on a new device: an error in plain words, nothing opened. Both refusals appear in the
+ * family security log. The guardian's own client (Node, straight to the server) is not lied to.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addChild } from '../../src/client/children.js';
+import { createFamily, loadFamily, wrappedKeyToWire } from '../../src/client/families.js';
+import { readFamilyLog } from '../../src/client/family-log.js';
+import { sendMessage } from '../../src/client/messages.js';
+import { addToy, setToySettings } from '../../src/client/toys.js';
+import { fromBase64Url } from '../../src/crypto/bytes.js';
+import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
+import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
+import { decodeRosterEntry } from '../../src/crypto/roster.js';
+import type { WrappedKeyWire } from '../../src/protocol/families.js';
+import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
+import { heardAudio, launchChromium, newPhoneContext } from '../web/support/browser.js';
+import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
+import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
+import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+
+const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
+
+let server: ServeProcess;
+let proxy: HostileProxy;
+let browser: Browser;
+let dir: string;
+let mum: TestMember;
+let familyId: string;
+let mia: string;
+const contexts: BrowserContext[] = [];
+
+/** The key the lying server wraps to its victims; the envelopes the browsers upload through it. */
+const serverKey = generateFamilyKey();
+const victims = new Set<string>();
+const received: Uint8Array[] = [];
+
+const decoder = new TextDecoder();
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'burrow-web-key-commitment-'));
+  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
+  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  proxy = await startHostileProxy(server.url);
+  mum = await registerMember(server.url, 'mum');
+  familyId = (await createFamily(mum, { name: 'Committed Family' })).familyId;
+  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  proxy.rewrites.push(async ({ method, path, status, body, request }) => {
+    if (method === 'POST' && path === `/v1/families/${familyId}/messages`) received.push(new Uint8Array(request));
+    if (method !== 'GET' || path !== `/v1/families/${familyId}` || status !== 200 || victims.size === 0) return undefined;
+    const view = JSON.parse(decoder.decode(body)) as { roster: string[]; wrappedKeys: WrappedKeyWire[] };
+    const entries = view.roster.map((wire) => {
+      const decoded = decodeRosterEntry(fromBase64Url(wire));
+      if (!decoded.ok) throw new Error(decoded.code);
+      return decoded.value;
+    });
+    view.wrappedKeys = await Promise.all(
+      view.wrappedKeys.map(async (wire) => {
+        if (!victims.has(wire.recipientId)) return wire;
+        const entry = entries.find((e) => e.epoch === wire.epoch)!;
+        const keys = entry.members.find((m) => m.accountId === wire.recipientId)?.keys ?? entry.toys.find((t) => t.toyId === wire.recipientId)!.keys;
+        return wrappedKeyToWire(await wrapFamilyKey({ familyId, epoch: wire.epoch, key: serverKey, recipient: { id: wire.recipientId, ...keys } }));
+      }),
+    );
+    return new TextEncoder().encode(JSON.stringify(view));
+  });
+}, 90_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined);
+  await browser?.close();
+  await proxy?.close();
+  await server?.close();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+async function refusalsInLog(): Promise<Array<{ actorId: string; code: unknown; epoch: unknown }>> {
+  const log = await readFamilyLog(mum, familyId);
+  if (!log.ok) throw new Error(`the family log does not verify: ${log.code}`);
+  return log.events.filter((e) => e.kind === 'client-refusal').map((e) => ({ actorId: e.actorId, code: e.details.code, epoch: e.details.epoch }));
+}
+
+async function signIn(page: Page): Promise<void> {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Sign in' }).click();
+  await page.getByLabel('Email').fill(mum.email);
+  await page.getByLabel('Password', { exact: true }).fill(mum.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  // The family list needs no family key: it shows once signed in.
+  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+}
+
+describe('the virtual toy and the web app offered a key the server chose', { timeout: 240_000 }, () => {
+  it('refuse it: nothing of that epoch plays or opens, no reply is sealed under it, and the family log shows it', async () => {
+    const toyContext = await newPhoneContext(browser, proxy.url);
+    contexts.push(toyContext);
+    const toy = await toyContext.newPage();
+
+    // Honest first: the toy pairs and plays a message.
+    const code = await showToyCode(toy);
+    const { toyId } = await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
+    await waitForToy(toy, 'phase', 'paired');
+    const first = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
+    await waitForToy(toy, 'last-played-id', first.messageId);
+    expect(await toyState(toy, 'key-refused')).toBe('false');
+
+    // From now on every key wrapped to the toy is the server's. The guardian signs a new epoch and talks in it.
+    victims.add(toyId);
+    const next = await setToySettings(mum, { familyId, volumeLimit: 30 });
+    const second = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
+    await waitForToy(toy, 'key-refused', 'true');
+    await waitForToy(toy, 'last-refusal', 'envelope/unknown-epoch');
+    expect(await toyState(toy, 'played')).toBe('1');
+    expect(await toyState(toy, 'last-played-id')).toBe(first.messageId);
+    expect(second.messageId).not.toBe(first.messageId);
+
+    // The child answers: the toy seals under the epoch it trusts (the server refuses it as stale), never under the server's key.
+    await toy.getByRole('button', { name: 'Hold to talk' }).click();
+    await waitForToy(toy, 'recording', 'latched');
+    await waitForToy(toy, 'mic', 'open');
+    await toy.waitForTimeout(1200);
+    await toy.getByRole('button', { name: /tap to send/ }).click();
+    await expect.poll(() => received.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    await waitForToy(toy, 'queued', '1');
+    expect(await toyState(toy, 'sent')).toBe('0');
+    for (const envelope of received) {
+      expect((await openAndVerifyMessage(envelope, { roster: next.roster, familyKeyForEpoch: () => serverKey })).ok).toBe(false);
+      // Not vacuous: it opens under the key the guardian committed to for its epoch.
+      expect((await openAndVerifyMessage(envelope, { roster: next.roster, familyKeyForEpoch: next.keyForEpoch })).ok).toBe(true);
+    }
+    await expect.poll(refusalsInLog, { timeout: 10_000 }).toContainEqual({ actorId: toyId, code: 'family-key/commitment-mismatch', epoch: next.roster.epoch });
+
+    // The guardian signs in on a new device (the web app) while the server wraps its key to her too.
+    victims.add(mum.me.accountId);
+    const appContext = await newPhoneContext(browser, proxy.url);
+    contexts.push(appContext);
+    const app = await appContext.newPage();
+    await signIn(app);
+    await app.goto(`/family/${familyId}`);
+    await app.getByRole('alert').getByText("The server offered this device a family key that the family's guardians did not sign").waitFor({ timeout: 30_000 });
+    expect(await app.getByRole('link', { name: 'Mia' }).count()).toBe(0);
+    expect(await app.locator('audio').count()).toBe(0);
+    expect(await heardAudio(app)).toEqual([]);
+    await expect.poll(refusalsInLog, { timeout: 10_000 }).toContainEqual({ actorId: mum.me.accountId, code: 'family-key/commitment-mismatch', epoch: (await loadFamily(mum, familyId)).roster.epoch });
+  });
+});
