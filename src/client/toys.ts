@@ -23,6 +23,7 @@ import { FamilyView } from '../protocol/families.js';
 import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
 import { ApiError, BurrowApi, NetworkError } from './api.js';
 import { ClientError } from './client-error.js';
+import { reportRefusal } from './refusal-report.js';
 import { assertFamilyId, changeRoster, loadFamily, setSettings, type ClientContext, type OpenedFamily } from './families.js';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -266,19 +267,12 @@ export interface ToyPairingAttempt {
   cancel(): Promise<void>;
 }
 
-/** A refusal the toy can record in the family security log once it has a device token. */
-export interface ToyPairingRefusal {
-  code: 'pairing/roster-not-anchored';
-  familyId: string;
-  deviceToken: string;
-}
-
 /**
  * Starts a pairing attempt: fresh keys, a slot from the server, the code to show. `now` is the
  * toy's clock (injectable for tests): the attempt ends `TOY_PAIRING_LIMITS.attemptMs` after it
  * started by that clock, whatever expiry or runs left the server reports.
  */
-export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; now?: () => number; onRefusal?: (refusal: ToyPairingRefusal) => Promise<void> | void }): Promise<ToyPairingAttempt> {
+export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; now?: () => number }): Promise<ToyPairingAttempt> {
   const now = options.now ?? Date.now;
   const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) });
   const identity = options.identity ?? (await generateIdentity({ extractable: true }));
@@ -332,9 +326,12 @@ export async function startToyPairingAttempt(options: { baseUrl: string; fetch?:
     const view = await device.call('GET', `/v1/families/${paired.familyId}`, FamilyView);
     if (view.familyId !== paired.familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
     // Anchored at the head the guardian verified: a chain that does not hold it (a fork) never verifies.
-    const verified = await verifyRoster(decodeRosterChain(view.roster), { headHash: anchor });
+    const chain = decodeRosterChain(view.roster);
+    const verified = await verifyRoster(chain, { headHash: anchor });
     if (!verified.ok) {
-      if (verified.code === 'roster/not-anchored') await options.onRefusal?.({ code: 'pairing/roster-not-anchored', familyId: paired.familyId, deviceToken: paired.deviceToken });
+      // Best effort: the family's guardians see the attempt in the security log (a hostile server can drop it).
+      const epoch = chain.at(-1)?.epoch;
+      await reportRefusal(device, { familyId: paired.familyId, code: verified.code === 'roster/not-anchored' ? 'pairing/roster-not-anchored' : 'pairing/roster-refused', ...(epoch === undefined ? {} : { epoch }) });
       throw new ClientError('client/roster-untrusted', `the family's roster does not verify from the head the guardian confirmed (${verified.code})`);
     }
     const self = verified.value.toys.find((t) => t.toyId === started.pairingId);
@@ -415,7 +412,6 @@ export async function pairToy(options: {
   onCode: (code: ToyPairingCode) => void;
   onRun?: (run: { runId: string; runsLeft: number; code: ToyPairingCode }) => void;
   onAttemptEnded?: (error: ClientError) => void;
-  onRefusal?: (refusal: ToyPairingRefusal) => Promise<void> | void;
   signal?: AbortSignal;
   pollMs?: number;
   maxAttempts?: number;
@@ -427,7 +423,6 @@ export async function pairToy(options: {
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(identity === undefined ? {} : { identity }),
       ...(options.now === undefined ? {} : { now: options.now }),
-      ...(options.onRefusal === undefined ? {} : { onRefusal: options.onRefusal }),
     });
     const shown = (): ToyPairingCode => ({ code: attempt.code, pairingId: attempt.pairingId, expiresAt: attempt.expiresAt, runsLeft: attempt.runsLeft });
     options.onCode(shown());
