@@ -3,13 +3,15 @@
  *
  * A guardian adds a toy with the 8-digit code it shows (`addToy`): CPace (src/crypto/pairing.ts)
  * through the server as a relay authenticates the toy's public keys to the guardian and the
- * family's genesis hash to the toy; the guardian then signs a roster entry adding the toy
+ * guardian's verified roster head hash to the toy; the guardian then signs a roster entry adding the toy
  * (`completesPairings`), which wraps the new epoch's family key to it. `removeToy`, `listToys`
  * and `setToySettings` manage toys afterwards; every decision comes from the verified roster.
  *
- * A toy pairs with `startToyPairingAttempt` → `waitUntilPaired` → `PairedToy`: fresh keys per
- * attempt, the code = the server's 3-digit slot ‖ 5 digits the toy chose, and the genesis hash
- * it learns through the PAKE is its trust anchor from then on (src/client/toy-runtime.ts).
+ * A toy pairs with `pairToy` (attempts from `startToyPairingAttempt` → `waitUntilPaired` →
+ * `PairedToy`): fresh keys per attempt, the code = the server's 3-digit slot ‖ 5 digits the toy
+ * chose, at most 3 runs and 10 minutes per code by the toy's own count and clock, then a new code.
+ * The head hash it learns through the PAKE anchors the chain it verifies and stores at once; from
+ * then on only a chain extending it is accepted (src/client/toy-runtime.ts).
  *
  * Isomorphic: global `fetch` and WebCrypto only, no `node:` imports.
  */
