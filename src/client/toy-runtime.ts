@@ -224,8 +224,14 @@ function anchorOf(trust: ToyTrust): RosterAnchor {
 export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: ToyTrust): Promise<ToyFamily> {
   const view = await api.call('GET', `/v1/families/${device.familyId}`, FamilyView);
   if (view.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
-  const verified = await verifyRoster(decodeRosterChain(view.roster), anchorOf(trust));
-  if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this toy's anchor (${verified.code})`);
+  const chain = decodeRosterChain(view.roster);
+  const verified = await verifyRoster(chain, anchorOf(trust));
+  if (!verified.ok) {
+    // Best effort: guardians see the refusal in the security log; a hostile server can drop it, the toy's refusal stands.
+    const epoch = chain.at(-1)?.epoch;
+    await reportRefusal(api, { familyId: device.familyId, code: verified.code, ...(epoch === undefined ? {} : { epoch }) });
+    throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this toy's anchor (${verified.code})`);
+  }
   const roster = verified.value;
   // Entries before the stored head were verified when they were new; keep the whole chain for offline use.
   const stored = trust.chain ?? [];

@@ -3,13 +3,15 @@
  *
  * A guardian adds a toy with the 8-digit code it shows (`addToy`): CPace (src/crypto/pairing.ts)
  * through the server as a relay authenticates the toy's public keys to the guardian and the
- * family's genesis hash to the toy; the guardian then signs a roster entry adding the toy
+ * guardian's verified roster head hash to the toy; the guardian then signs a roster entry adding the toy
  * (`completesPairings`), which wraps the new epoch's family key to it. `removeToy`, `listToys`
  * and `setToySettings` manage toys afterwards; every decision comes from the verified roster.
  *
- * A toy pairs with `startToyPairingAttempt` → `waitUntilPaired` → `PairedToy`: fresh keys per
- * attempt, the code = the server's 3-digit slot ‖ 5 digits the toy chose, and the genesis hash
- * it learns through the PAKE is its trust anchor from then on (src/client/toy-runtime.ts).
+ * A toy pairs with `pairToy` (attempts from `startToyPairingAttempt` → `waitUntilPaired` →
+ * `PairedToy`): fresh keys per attempt, the code = the server's 3-digit slot ‖ 5 digits the toy
+ * chose, at most 3 runs and 10 minutes per code by the toy's own count and clock, then a new code.
+ * The head hash it learns through the PAKE anchors the chain it verifies and stores at once; from
+ * then on only a chain extending it is accepted (src/client/toy-runtime.ts).
  *
  * Isomorphic: global `fetch` and WebCrypto only, no `node:` imports.
  */
@@ -23,6 +25,7 @@ import { FamilyView } from '../protocol/families.js';
 import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
 import { ApiError, BurrowApi, NetworkError } from './api.js';
 import { ClientError } from './client-error.js';
+import { reportRefusal } from './refusal-report.js';
 import { assertFamilyId, changeRoster, loadFamily, setSettings, type ClientContext, type OpenedFamily } from './families.js';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -268,19 +271,12 @@ export interface ToyPairingAttempt {
   cancel(): Promise<void>;
 }
 
-/** A refusal the toy can record in the family security log once it has a device token. */
-export interface ToyPairingRefusal {
-  code: 'pairing/roster-not-anchored';
-  familyId: string;
-  deviceToken: string;
-}
-
 /**
  * Starts a pairing attempt: fresh keys, a slot from the server, the code to show. `now` is the
  * toy's clock (injectable for tests): the attempt ends `TOY_PAIRING_LIMITS.attemptMs` after it
  * started by that clock, whatever expiry or runs left the server reports.
  */
-export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; now?: () => number; onRefusal?: (refusal: ToyPairingRefusal) => Promise<void> | void; allowInsecureHttp?: boolean }): Promise<ToyPairingAttempt> {
+export async function startToyPairingAttempt(options: { baseUrl: string; fetch?: typeof globalThis.fetch; identity?: Identity; now?: () => number; allowInsecureHttp?: boolean }): Promise<ToyPairingAttempt> {
   const now = options.now ?? Date.now;
   const anonymous = new BurrowApi({ baseUrl: options.baseUrl, ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(options.allowInsecureHttp === true ? { allowInsecureHttp: true } : {}) });
   const identity = options.identity ?? (await generateIdentity({ extractable: true }));
@@ -334,9 +330,12 @@ export async function startToyPairingAttempt(options: { baseUrl: string; fetch?:
     const view = await device.call('GET', `/v1/families/${paired.familyId}`, FamilyView);
     if (view.familyId !== paired.familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
     // Anchored at the head the guardian verified: a chain that does not hold it (a fork) never verifies.
-    const verified = await verifyRoster(decodeRosterChain(view.roster), { headHash: anchor });
+    const chain = decodeRosterChain(view.roster);
+    const verified = await verifyRoster(chain, { headHash: anchor });
     if (!verified.ok) {
-      if (verified.code === 'roster/not-anchored') await options.onRefusal?.({ code: 'pairing/roster-not-anchored', familyId: paired.familyId, deviceToken: paired.deviceToken });
+      // Best effort: the family's guardians see the attempt in the security log (a hostile server can drop it).
+      const epoch = chain.at(-1)?.epoch;
+      await reportRefusal(device, { familyId: paired.familyId, code: verified.code === 'roster/not-anchored' ? 'pairing/roster-not-anchored' : 'pairing/roster-refused', ...(epoch === undefined ? {} : { epoch }) });
       throw new ClientError('client/roster-untrusted', `the family's roster does not verify from the head the guardian confirmed (${verified.code})`);
     }
     const self = verified.value.toys.find((t) => t.toyId === started.pairingId);
@@ -417,7 +416,6 @@ export async function pairToy(options: {
   onCode: (code: ToyPairingCode) => void;
   onRun?: (run: { runId: string; runsLeft: number; code: ToyPairingCode }) => void;
   onAttemptEnded?: (error: ClientError) => void;
-  onRefusal?: (refusal: ToyPairingRefusal) => Promise<void> | void;
   signal?: AbortSignal;
   pollMs?: number;
   maxAttempts?: number;
@@ -431,7 +429,6 @@ export async function pairToy(options: {
       ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       ...(identity === undefined ? {} : { identity }),
       ...(options.now === undefined ? {} : { now: options.now }),
-      ...(options.onRefusal === undefined ? {} : { onRefusal: options.onRefusal }),
       ...(options.allowInsecureHttp === true ? { allowInsecureHttp: true } : {}),
     });
     const shown = (): ToyPairingCode => ({ code: attempt.code, pairingId: attempt.pairingId, expiresAt: attempt.expiresAt, runsLeft: attempt.runsLeft });

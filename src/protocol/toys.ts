@@ -6,7 +6,8 @@
  * among the slots free at that moment, so a guardian's client can name the attempt; the last 5
  * are chosen by the toy and never sent. All 8 digits are the CPace password
  * (src/crypto/pairing.ts), so the server, which knows the slot, is left 10^5 codes to guess, one
- * per run, and an attempt allows `PAIRING_LIMITS.maxRuns` runs, then ends whatever the code.
+ * per run, and an attempt allows `PAIRING_LIMITS.maxRuns` runs, then ends whatever the code. The
+ * toy counts its runs and time itself (src/client/toys.ts) and never relies on this relay's count.
  *
  *   toy                                   server                               guardian
  *   POST /v1/pairings              ──► attempt (slot, pairingId = toyId, pairing token)
@@ -18,7 +19,7 @@
  *                                       ◄── POST …/:runId/confirm {guardianConfirm}   (or …/fail)
  *                                       ◄── POST /v1/families/:f/roster {entry adding the toy, completesPairings: [runId]}
  *   GET /v1/pairings/:id (poll)    ◄── paired {familyId, guardianConfirm, deviceToken}
- *   verifies guardianConfirm → genesis hash; GET /v1/families/:f with the device token; verifies the roster.
+ *   verifies guardianConfirm → the guardian's head hash; GET /v1/families/:f with the device token; verifies the roster from it.
  *
  * Tokens: the pairing token (`pair.` + 43 base64url characters) authenticates the toy's pairing
  * routes until the device token is first used or the attempt ends; the device token (`toy.` +
@@ -48,8 +49,8 @@ export const DEVICE_TOKEN_PATTERN = '^toy\\.[A-Za-z0-9_-]{43}$';
 
 /** A pairing message of src/crypto/pairing.ts, base64url (the relay carries them unread, except the toy keys in a toy confirmation). */
 const PairingMessage = Base64Url({ minBytes: 3, maxBytes: 2048, description: 'a src/crypto/pairing.ts message' });
-/** A guardian's confirmation carries the roster anchor (≤ 1024 bytes) and two tags. */
-const GuardianConfirm = Base64Url({ minBytes: 3, maxBytes: 1200, description: 'the guardian confirmation of src/crypto/pairing.ts' });
+/** A guardian's confirmation: version, type, the session id (16–64 bytes), the 32-byte roster head hash and two 32-byte tags. */
+const GuardianConfirm = Base64Url({ minBytes: 3 + 16 + 96, maxBytes: 3 + 64 + 96, description: 'the guardian confirmation (version 2) of src/crypto/pairing.ts' });
 
 export const Slot = Type.String({ pattern: '^[0-9]{3}$', description: 'the first 3 digits of the pairing code' });
 

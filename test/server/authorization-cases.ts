@@ -365,7 +365,7 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
     cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
   },
   'GET /v1/families/:familyId/pairings/:runId': { request: aboutRun(''), cases: runCases },
-  'POST /v1/families/:familyId/pairings/:runId/confirm': { request: aboutRun('/confirm', { guardianConfirm: b64(80) }), cases: runCases },
+  'POST /v1/families/:familyId/pairings/:runId/confirm': { request: aboutRun('/confirm', { guardianConfirm: b64(131) }), cases: runCases },
   'POST /v1/families/:familyId/pairings/:runId/fail': { request: aboutRun('/fail', {}), cases: runCases },
   'GET /v1/families/:familyId/toys': {
     request: (world) => ({ url: `${A(world)}/toys` }),

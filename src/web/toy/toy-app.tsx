@@ -6,7 +6,8 @@
  * For tests and curious people the root element carries what the toy observably does, nothing
  * secret: `data-phase`, `data-online`, `data-queued`, `data-played`, `data-refused`,
  * `data-last-refusal`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
- * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`, `data-key-refused`.
+ * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`, `data-key-refused`;
+ * while pairing, the code element carries `data-code`, `data-runs-left` and `data-code-expires-at` (the toy's own count and clock).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ClientError } from '../../client/client-error.js';
@@ -90,15 +91,15 @@ function Pairing(props: { snapshot: ToySnapshot }) {
       <p class="toy-label" id="code-label">
         Pairing code
       </p>
-      <p class="toy-code" aria-labelledby="code-label" data-code={pairing.code}>
+      <p class="toy-code" aria-labelledby="code-label" data-code={pairing.code} data-runs-left={String(pairing.runsLeft ?? 3)} data-code-expires-at={String(pairing.expiresAt)}>
         {spacedCode(pairing.code)}
       </p>
       <p>
         In the Burrow app, a guardian opens the family, chooses <strong>Add a toy</strong> and types this code.
       </p>
       <p class="muted" aria-live="polite">
-        The code works until {clock(pairing.expiresAt)} ({left(pairing.expiresAt - now)} left)
-        {pairing.runsLeft !== undefined && pairing.runsLeft < 3 ? `; ${pairing.runsLeft} tries left` : ''}.
+        {/* What the toy itself counts: its own clock and its own tally of tries, never the server's. */}
+        The code works until {clock(pairing.expiresAt)} ({left(pairing.expiresAt - now)} left) and for {pairing.runsLeft ?? 3} more {(pairing.runsLeft ?? 3) === 1 ? 'try' : 'tries'}; then the toy shows a new code.
       </p>
     </div>
   );
