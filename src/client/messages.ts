@@ -11,6 +11,7 @@ import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError } from './api.js';
 import { ClientError } from './client-error.js';
+import { reportRefusal } from './refusal-report.js';
 import { signedReceiptBody } from './receipts.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
 
@@ -19,10 +20,6 @@ export type MessageViewT = Static<typeof MessageView>;
 /** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
 const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
 
-// Replaced by refusal-report.ts's reportRefusal once it lands on main.
-async function reportRefusalPending(_api: unknown, _options: { familyId: string; code: string; epoch?: number; messageId?: string }): Promise<boolean> {
-  return Promise.resolve(false);
-}
 
 function assertMessageId(messageId: unknown): asserts messageId is string {
   if (typeof messageId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(messageId)) throw new TypeError('messageId must be a 22-character id');
@@ -171,7 +168,7 @@ export async function downloadAndOpenMessage(
   }
   if (!opened.ok && opened.code === 'envelope/roster-fork') {
     const header = parseEnvelopeHeader(envelope);
-    await reportRefusalPending(ctx.api, { familyId: family.familyId, code: opened.code, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId: options.messageId });
+    await reportRefusal(ctx.api, { familyId: family.familyId, code: opened.code, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId: options.messageId });
   }
   return { view, envelope, opened };
 }

@@ -37,6 +37,7 @@ import { FamilyView } from '../protocol/families.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError, NetworkError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
+import { reportRefusal } from './refusal-report.js';
 import { signedReceiptBody } from './receipts.js';
 import { decodeRosterChain } from './toys.js';
 
@@ -617,7 +618,7 @@ export class ToyRuntime {
       // Evidence that this toy and the sender were shown different chains: tell the guardians.
       if (decision.reason === 'envelope/roster-fork') {
         const header = parseEnvelopeHeader(envelope);
-        await reportRefusalPending(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
+        await reportRefusal(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
       }
       await this.#storage.deleteEnvelope(messageId);
       inbox[messageId] = { ...base, status: 'refused', reason: decision.reason };
@@ -740,10 +741,6 @@ export class ToyRuntime {
 /** Waiting reasons whose messages are read again from the server on every sync. */
 const REREAD = new Set(['envelope/needs-approval', 'envelope/roster-behind']);
 
-// Replaced by refusal-report.ts's reportRefusal once it lands on main.
-async function reportRefusalPending(_api: unknown, _options: { familyId: string; code: string; epoch?: number; messageId?: string }): Promise<boolean> {
-  return Promise.resolve(false);
-}
 
 function quietLabel(settings: FamilySettings): string | null {
   const q = settings.quietHours;
