@@ -21,6 +21,13 @@ export type MessageViewT = Static<typeof MessageView>;
 const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
 
 
+/**
+ * Per device (its key store): the newest head epoch a member this device knows signed and the
+ * server has not yet shown it, per family. While one is set, messages open only once the roster
+ * reaches it — a server that withholds the entry removing someone cannot keep the older view.
+ */
+const heldBack = new WeakMap<object, Map<string, number>>();
+
 function assertMessageId(messageId: unknown): asserts messageId is string {
   if (typeof messageId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(messageId)) throw new TypeError('messageId must be a 22-character id');
 }
@@ -158,6 +165,8 @@ export async function downloadAndOpenMessage(
     approvals: approvalsOf(view),
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
   });
+  const awaited = heldBack.get(ctx.store)?.get(family.familyId);
+  if (awaited !== undefined && family.roster.epoch < awaited) family = await loadFamily(ctx, options.familyId);
   let opened = await open(family.roster, family.keyForEpoch);
   // The sender (or an approving guardian) signed a newer head than this client holds: fetch and
   // verify the roster before judging the message, so a server that withholds an entry (one that
@@ -166,8 +175,17 @@ export async function downloadAndOpenMessage(
     family = await loadFamily(ctx, options.familyId);
     opened = await open(family.roster, family.keyForEpoch);
   }
+  const header = parseEnvelopeHeader(envelope);
+  if (!opened.ok && opened.code === 'envelope/roster-behind' && header.ok) {
+    // Still withheld: until this device holds that head, nothing from the older view opens.
+    const waits = heldBack.get(ctx.store) ?? new Map<string, number>();
+    waits.set(family.familyId, Math.max(header.value.epoch, waits.get(family.familyId) ?? 0));
+    heldBack.set(ctx.store, waits);
+  }
+  const awaiting = heldBack.get(ctx.store)?.get(family.familyId);
+  if (awaiting !== undefined && family.roster.epoch >= awaiting) heldBack.get(ctx.store)?.delete(family.familyId);
+  else if (awaiting !== undefined && opened.ok) opened = { ok: false, code: 'envelope/roster-behind' };
   if (!opened.ok && opened.code === 'envelope/roster-fork') {
-    const header = parseEnvelopeHeader(envelope);
     await reportRefusal(ctx.api, { familyId: family.familyId, code: opened.code, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId: options.messageId });
   }
   return { view, envelope, opened };
