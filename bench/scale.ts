@@ -100,7 +100,7 @@ async function prepare(url: string, count: number) {
   const envelopes: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const sealed = await sealMessage({
-      familyId, epoch: family.roster.epoch, familyKey: family.headKey, sender: ctx.me, recipients: [childId],
+      familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: ctx.me, recipients: [childId],
       audio: randomBytes(SIZE), audioType: 'audio/webm', durationMs: 1000, createdAt: Date.now(),
     });
     envelopes.push(sealed.bytes);

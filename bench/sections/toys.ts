@@ -36,7 +36,7 @@ interface Sender {
 async function sealEnvelopes(sender: Sender, count: number): Promise<Uint8Array[]> {
   const { family, toy } = sender;
   const seal = (audioBytes: number) => sealMessage({
-    familyId: family.familyId, epoch: family.family.roster.epoch, familyKey: family.family.headKey, sender: family.ctx.me,
+    familyId: family.familyId, epoch: family.family.roster.epoch, rosterHead: family.family.roster.headHash, familyKey: family.family.headKey, sender: family.ctx.me,
     recipients: [toy.toyId], audio: randomBytes(audioBytes), audioType: 'audio/webm', durationMs: 4000, createdAt: Date.now(),
   });
   const overhead = (await seal(1024)).bytes.length - 1024;

@@ -154,7 +154,7 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     saved: view.saved,
     receipts: [],
   };
-  const receipts = await checkReceipts(family.roster, view);
+  const receipts = await checkReceipts(family.roster, view, { api: ctx.api });
   line.receipts = receipts.map((r) => ({ by: r.by, kind: r.kind, at: r.at, verified: r.verified }));
   if (view.senderId === ctx.me.accountId) line.receipt = receiptSummary(receipts, ctx.me.accountId);
   if (opened.ok && saveDir !== undefined) {

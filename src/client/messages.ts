@@ -11,14 +11,22 @@ import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError } from './api.js';
 import { ClientError } from './client-error.js';
+import { reportRefusal } from './refusal-report.js';
 import { signedReceiptBody } from './receipts.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
-import { reportRefusal } from './refusal-report.js';
 
 export type MessageViewT = Static<typeof MessageView>;
 
 /** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
 const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
+
+
+/**
+ * Per device (its key store): the newest head epoch a member this device knows signed and the
+ * server has not yet shown it, per family. While one is set, messages open only once the roster
+ * reaches it — a server that withholds the entry removing someone cannot keep the older view.
+ */
+const heldBack = new WeakMap<object, Map<string, number>>();
 
 function assertMessageId(messageId: unknown): asserts messageId is string {
   if (typeof messageId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(messageId)) throw new TypeError('messageId must be a 22-character id');
@@ -160,6 +168,8 @@ export async function downloadAndOpenMessage(
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
     age: { now: Date.now() },
   });
+  const awaited = heldBack.get(ctx.store)?.get(family.familyId);
+  if (awaited !== undefined && family.roster.epoch < awaited) family = await loadFamily(ctx, options.familyId);
   let opened = await open(family.roster, family.keyForEpoch);
   // The sender (or an approving guardian) signed a newer head than this client holds: fetch and
   // verify the roster before judging the message, so a server that withholds an entry (one that
@@ -168,7 +178,21 @@ export async function downloadAndOpenMessage(
     family = await loadFamily(ctx, options.familyId);
     opened = await open(family.roster, family.keyForEpoch);
   }
-  if (!opened.ok) await reportOnce(ctx, family.familyId, options.messageId, opened.code);
+  const header = parseEnvelopeHeader(envelope);
+  if (!opened.ok && opened.code === 'envelope/roster-behind' && header.ok) {
+    // Still withheld: until this device holds that head, nothing from the older view opens.
+    const waits = heldBack.get(ctx.store) ?? new Map<string, number>();
+    waits.set(family.familyId, Math.max(header.value.epoch, waits.get(family.familyId) ?? 0));
+    heldBack.set(ctx.store, waits);
+  }
+  const awaiting = heldBack.get(ctx.store)?.get(family.familyId);
+  if (awaiting !== undefined && family.roster.epoch >= awaiting) heldBack.get(ctx.store)?.delete(family.familyId);
+  else if (awaiting !== undefined && opened.ok) opened = { ok: false, code: 'envelope/roster-behind' };
+  if (!opened.ok && opened.code === 'envelope/roster-fork') {
+    await reportRefusal(ctx.api, { familyId: family.familyId, code: opened.code, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId: options.messageId });
+  } else if (!opened.ok) {
+    await reportOnce(ctx, family.familyId, options.messageId, opened.code);
+  }
   return { view, envelope, opened };
 }
 
@@ -177,7 +201,7 @@ export async function downloadAndOpenMessage(
  * history, where messages of removed or since-narrowed relatives and epochs before they joined are
  * refused as a matter of course; the toy, which sees each message once, reports those.
  */
-const REPORTED_BY_MEMBERS = new Set(['envelope/malformed', 'envelope/unsupported-version', 'envelope/wrong-family', 'envelope/id-mismatch', 'envelope/sender-not-member', 'envelope/bad-signature', 'envelope/decrypt-failed', 'envelope/from-the-future', 'envelope/roster-fork']);
+const REPORTED_BY_MEMBERS = new Set(['envelope/malformed', 'envelope/unsupported-version', 'envelope/wrong-family', 'envelope/id-mismatch', 'envelope/sender-not-member', 'envelope/bad-signature', 'envelope/decrypt-failed', 'envelope/from-the-future']);
 const reported = new WeakMap<ClientContext, Set<string>>();
 
 /** Reports a refusal to the family security log once per message and client context (best effort). */

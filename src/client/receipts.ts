@@ -10,6 +10,8 @@ import { signReceipt, verifyReceipt, type ReceiptKind } from '../crypto/receipt.
 import type { CryptoResult } from '../crypto/result.js';
 import type { VerifiedRoster } from '../crypto/roster.js';
 import type { MessageView } from '../protocol/messages.js';
+import type { BurrowApi } from './api.js';
+import { reportRefusal } from './refusal-report.js';
 
 type MessageViewT = Static<typeof MessageView>;
 
@@ -48,9 +50,10 @@ export interface CheckedReceipt {
 /**
  * Verifies every receipt the server relays for a message against the verified roster. A receipt
  * the server made up (or altered, or replayed from another message) comes back `verified: false`,
- * and front ends show it as unverified, never as "Played".
+ * and front ends show it as unverified, never as "Played". With `api`, a receipt that shows a forked
+ * roster is also reported to the family security log.
  */
-export async function checkReceipts(roster: VerifiedRoster, view: MessageViewT): Promise<CheckedReceipt[]> {
+export async function checkReceipts(roster: VerifiedRoster, view: MessageViewT, options: { api?: BurrowApi } = {}): Promise<CheckedReceipt[]> {
   const messageId = fromBase64Url(view.messageId);
   const out: CheckedReceipt[] = [];
   for (const r of view.receipts) {
@@ -62,6 +65,10 @@ export async function checkReceipts(roster: VerifiedRoster, view: MessageViewT):
       );
     } catch {
       result = { ok: false, code: 'receipt/malformed' };
+    }
+    // A receipt signed at a head this client holds differently: a forked roster, for the guardians to see.
+    if (!result.ok && result.code === 'receipt/roster-fork' && options.api !== undefined) {
+      await reportRefusal(options.api, { familyId: roster.familyId, code: result.code, epoch: r.rosterEpoch, messageId: view.messageId });
     }
     out.push(result.ok ? { by: r.by, kind: r.kind, at: result.value.at, verified: true } : { by: r.by, kind: r.kind, at: r.at, verified: false, code: result.code });
   }

@@ -45,8 +45,8 @@ import { FamilyView } from '../protocol/families.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError, NetworkError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
-import { signedReceiptBody } from './receipts.js';
 import { reportRefusal } from './refusal-report.js';
+import { signedReceiptBody } from './receipts.js';
 import { decodeRosterChain } from './toys.js';
 
 type MessageViewT = Static<typeof MessageView>;

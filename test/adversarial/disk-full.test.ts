@@ -84,7 +84,7 @@ describe('disk full during uploads', () => {
     const family = await createFamily(mum, { name: 'Full disk family' });
     const childId = (await addChild(mum, { familyId: family.familyId, name: 'Mia', emoji: '🦊' })).childId;
     const seal = () => sealMessage({
-      familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, sender: mum.me, recipients: [childId],
+      familyId: family.familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [childId],
       audio: randomBytes(ENVELOPE_AUDIO), audioType: 'audio/webm', durationMs: 20_000, createdAt: Date.now(),
     });
     const upload = (bytes: Uint8Array) => fetch(`${url}/v1/families/${family.familyId}/messages`, {

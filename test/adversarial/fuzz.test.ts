@@ -25,6 +25,7 @@ import { recordFigures } from './figures.js';
 import { encodeLoosely, mutatedBody, queryString, valueOf, wrongParam, type Body, type Schema } from './schema-arbitraries.js';
 import { blobListing, changeCounter, changedTables, stateDigest } from './state-digest.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
+import { hashRosterEntry } from '../../src/crypto/roster.js';
 
 const TARGET_REQUESTS = Number(process.env.BURROW_FUZZ_REQUESTS ?? 10_000);
 const SEED = process.env.BURROW_FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.BURROW_FUZZ_SEED);
@@ -53,7 +54,7 @@ beforeAll(async () => {
   const childId = await addChild(server.app, family, user);
   const inviteId = await createInvite(server.app, family, user, { role: 'relative', children: [childId], needsApproval: false });
   const sealed = await sealMessage({
-    familyId: family.familyId, epoch: family.chain.length - 1, familyKey: family.keys[family.chain.length - 1]!,
+    familyId: family.familyId, epoch: family.chain.length - 1, rosterHead: await hashRosterEntry(family.chain.at(-1)!), familyKey: family.keys[family.chain.length - 1]!,
     sender: { accountId: user.accountId, identity: user.identity }, recipients: [childId],
     audio: randomBytes(300), audioType: 'audio/webm', durationMs: 900, createdAt: 1_700_000_000_000,
   });

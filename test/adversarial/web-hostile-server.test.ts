@@ -140,7 +140,7 @@ describe('the web app and the virtual toy behind a lying server', { timeout: 180
       },
       stranger,
     );
-    const sealed = await sealMessage({ familyId, epoch: head.value.epoch + 1, familyKey: generateFamilyKey(), sender: { accountId: strangerId, identity: stranger }, recipients: [mia], audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
+    const sealed = await sealMessage({ familyId, epoch: head.value.epoch + 1, rosterHead: await hashRosterEntry(forged), familyKey: generateFamilyKey(), sender: { accountId: strangerId, identity: stranger }, recipients: [mia], audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
     const forgedId = toBase64Url(sealed.header.messageId);
     const forgedView = {
       messageId: forgedId, familyId, senderId: strangerId, senderKind: 'member', recipients: [mia], epoch: head.value.epoch + 1, size: sealed.bytes.length,

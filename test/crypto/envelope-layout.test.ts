@@ -1,23 +1,26 @@
 /**
  * The envelope's byte layout is a contract (the server parses it; stored messages must keep opening).
- * These tests pin it independently of the encoder: a known envelope made by the encoder before the
- * single-buffer rewrite must still open, and a fresh one is taken apart field by field with raw
- * WebCrypto only.
+ * These tests pin it independently of the encoder: a known version-2 envelope must still open, a
+ * version-1 one is refused, and a fresh one is taken apart field by field with raw WebCrypto only.
  */
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
+import { openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage } from '../../src/crypto/envelope.js';
 import { importIdentitySecret, type Identity } from '../../src/crypto/identity.js';
 import { hkdfSha256 } from '../../src/crypto/kdf.js';
 import { appendRosterEntry, createGenesisEntry, hashRosterEntry, verifyRoster, type RosterEntry } from '../../src/crypto/roster.js';
 import { settings } from './fixtures.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
 
-// Known answer: sealed by the encoder at commit 75ca67e (CanonicalWriter concatenation, then
-// AES-GCM, then assembly) from the inputs below. Its nonce was random; everything else is fixed.
-const KNOWN_ENVELOPE = fromHex(
+// Version 1 (no roster head), sealed by the encoder at commit 75ca67e from the inputs below: no
+// longer read (one protocol version until 1.0), kept to show it is refused, not misread.
+const VERSION_1_ENVELOPE = fromHex(
   '4252574d010000000a66616d2d676f6c64656e0000000000000003101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01fc3c61a9facc890be3bcd23b03193c0eca52d3ecbb1ae035203d9b47297df9219db50b5d71cbec04626987a7b8e300ae34518801dfda02c477eb6b33ebb3438c0d51ec0dba5eb7728f34bd0064ce845347cf50ecfeef8985f64a113623e845908d8bea06d5f0b251e5b7e858ecf22880ca1b2e0887feaf2efb3d0000004064d0fdc6bdc4c5ec1c1739036280226ccad2f768b47226567b9a3e753079c7542d6f9f1fef9260b65af2118ac611031d0460c91229045c5efd9a85f6fa793402',
 );
+// Known answer: version 2, sealed by the encoder that added the roster head, from the inputs below
+// (the head is epoch 3 of `rosterAtEpoch3`). Its nonce was random; everything else is fixed.
+const KNOWN_ENVELOPE = fromHex('4252574d020000000a66616d2d676f6c64656e000000000000000357852ace9b615b9d8b937f0142b9f973335c74b0119b8876f2631bfaf8307085101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01c82d1d7582b0c11abb6dc08e09b35fb043832194e73f120a99de13bba9aca2dc3e927df19490e5bfe2a245e38c4b4cef002fa9ae5446600fa0c5939aee2359ec7f132930e83855ba78d2fc34e2ac549c2a1094cb3d1b054815ea6ef6a989a349770676a58ff1f2ebbe94db8685d4ba2f56014ce2c5697fb409a400000040b2da7db80ca9c5f7acd6f591370c44bda6a81915e701030829f38bea906ab6c04daf689a147460dc7ab583db3d2da8b013cd56e11b08848c9bd1da043ed43f0c');
+const KNOWN_ROSTER_HEAD = '57852ace9b615b9d8b937f0142b9f973335c74b0119b8876f2631bfaf8307085';
 const KNOWN_SIGNING_KEY = '79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664';
 const FAMILY_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
 const MESSAGE_ID = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
@@ -29,9 +32,9 @@ async function knownSender(): Promise<Identity> {
   return importIdentitySecret(Uint8Array.from({ length: 65 }, (_, i) => (i === 0 ? 1 : i)));
 }
 
-function knownInputs(identity: Identity) {
+function knownInputs(identity: Identity, rosterHead: Uint8Array) {
   return {
-    familyId: 'fam-golden', epoch: 3, familyKey: FAMILY_KEY, sender: { accountId: 'mum', identity },
+    familyId: 'fam-golden', epoch: 3, rosterHead, familyKey: FAMILY_KEY, sender: { accountId: 'mum', identity },
     recipients: ['child-1', 'toy-1'], audio: AUDIO, audioType: 'audio/ogg;codecs=opus', durationMs: 1234,
     caption: CAPTION, messageId: MESSAGE_ID, createdAt: 1_764_201_600_000,
   };
@@ -50,6 +53,7 @@ function takeApart(bytes: Uint8Array) {
   const version = u8();
   const familyId = string();
   const epoch = u64();
+  const rosterHead = fixed(32);
   const messageId = fixed(16);
   const senderId = string();
   const recipients = Array.from({ length: u32() }, string);
@@ -58,7 +62,7 @@ function takeApart(bytes: Uint8Array) {
   const ciphertext = fixed(u32());
   const signatureLength = u32();
   const signature = fixed(signatureLength);
-  return { magic, version, familyId, epoch, messageId, senderId, recipients, createdAt, header, ciphertext, signatureLength, signature, rest: bytes.length - at };
+  return { magic, version, familyId, epoch, rosterHead, messageId, senderId, recipients, createdAt, header, ciphertext, signatureLength, signature, rest: bytes.length - at };
 }
 
 /** Decrypts a ciphertext field (0x01 ‖ nonce ‖ AES-GCM ‖ tag) with raw WebCrypto and a key from kdf.ts. */
@@ -97,10 +101,19 @@ async function rosterAtEpoch3(identity: Identity) {
 }
 
 describe('envelope byte layout', () => {
-  it('an envelope sealed by the earlier encoder still verifies and opens', async () => {
+  it('a version-1 envelope, which commits to no roster head, is refused as unsupported', async () => {
+    const identity = await knownSender();
+    expect(await openAndVerifyMessage(VERSION_1_ENVELOPE, { roster: await rosterAtEpoch3(identity), familyKeyForEpoch: () => FAMILY_KEY })).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+    expect(parseEnvelopeHeader(VERSION_1_ENVELOPE)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+    expect(parseEnvelopePrefix(VERSION_1_ENVELOPE)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+  });
+
+  it('a known version-2 envelope still verifies and opens', async () => {
     const identity = await knownSender();
     expect(toHex(identity.publicKeys.signingKey)).toBe(KNOWN_SIGNING_KEY);
-    const opened = await openAndVerifyMessage(KNOWN_ENVELOPE, { roster: await rosterAtEpoch3(identity), familyKeyForEpoch: (epoch) => (epoch === 3 ? FAMILY_KEY : undefined) });
+    const roster = await rosterAtEpoch3(identity);
+    expect(toHex(roster.headHash)).toBe(KNOWN_ROSTER_HEAD);
+    const opened = await openAndVerifyMessage(KNOWN_ENVELOPE, { roster, familyKeyForEpoch: (epoch) => (epoch === 3 ? FAMILY_KEY : undefined) });
     expect(opened.ok).toBe(true);
     if (!opened.ok) return;
     expect(bytesEqual(opened.value.audio, AUDIO)).toBe(true);
@@ -112,9 +125,11 @@ describe('envelope byte layout', () => {
 
   it('a new envelope has every field where the format puts it, readable with raw WebCrypto alone', async () => {
     const identity = await knownSender();
-    const sealed = await sealMessage(knownInputs(identity));
+    const head = (await rosterAtEpoch3(identity)).headHash;
+    const sealed = await sealMessage(knownInputs(identity, head));
     const parts = takeApart(sealed.bytes);
-    expect(parts).toMatchObject({ magic: 'BRWM', version: 1, familyId: 'fam-golden', epoch: 3, senderId: 'mum', recipients: ['child-1', 'toy-1'], createdAt: 1_764_201_600_000, signatureLength: 64, rest: 0 });
+    expect(toHex(parts.rosterHead)).toBe(toHex(head));
+    expect(parts).toMatchObject({ magic: 'BRWM', version: 2, familyId: 'fam-golden', epoch: 3, senderId: 'mum', recipients: ['child-1', 'toy-1'], createdAt: 1_764_201_600_000, signatureLength: 64, rest: 0 });
     expect(toHex(parts.messageId)).toBe(toHex(MESSAGE_ID));
     expect(parts.ciphertext[0]).toBe(1);
     expect(parts.ciphertext.length).toBe(1 + 12 + expectedInner().length + 16);
@@ -126,9 +141,9 @@ describe('envelope byte layout', () => {
     expect(toHex(sealed.ciphertextHash)).toBe(toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(parts.ciphertext)))));
   });
 
-  it('a new envelope matches the earlier encoder’s byte for byte, but for the nonce and what it changes', async () => {
+  it('a new envelope matches the known one byte for byte, but for the nonce and what it changes', async () => {
     const identity = await knownSender();
-    const sealed = await sealMessage(knownInputs(identity));
+    const sealed = await sealMessage(knownInputs(identity, fromHex(KNOWN_ROSTER_HEAD)));
     const known = takeApart(KNOWN_ENVELOPE);
     const fresh = takeApart(sealed.bytes);
     expect(sealed.bytes.length).toBe(KNOWN_ENVELOPE.length);
@@ -144,7 +159,7 @@ describe('envelope byte layout', () => {
     const audio = new Uint8Array(1536 * 1024 + 7);
     for (let i = 0; i < audio.length; i += 65_536) crypto.getRandomValues(audio.subarray(i, Math.min(audio.length, i + 65_536)));
     const before = audio.slice();
-    const sealed = await sealMessage({ ...knownInputs(identity), audio });
+    const sealed = await sealMessage({ ...knownInputs(identity, fromHex(KNOWN_ROSTER_HEAD)), audio });
     expect(bytesEqual(audio, before)).toBe(true);
     const parts = takeApart(sealed.bytes);
     expect(parts.rest).toBe(0);

@@ -7,7 +7,7 @@ import { person } from './fixtures.js';
 async function sealed(audioBytes: number) {
   const mum = await person('mum');
   const message = await sealMessage({
-    familyId: 'fam-1', epoch: 3, familyKey: randomBytes(32), sender: { accountId: 'mum', identity: mum.identity },
+    familyId: 'fam-1', epoch: 3, rosterHead: randomBytes(32), familyKey: randomBytes(32), sender: { accountId: 'mum', identity: mum.identity },
     recipients: ['child-1', 'toy-1'], audio: randomBytes(audioBytes), audioType: 'audio/webm', durationMs: 1200, createdAt: 1_700_000_000_000,
   });
   return { mum, message };
@@ -22,6 +22,7 @@ describe('parseEnvelopePrefix', () => {
     if (!prefix.ok) throw new Error(prefix.code);
     expect(prefix.value.header.familyId).toBe('fam-1');
     expect(prefix.value.header.epoch).toBe(3);
+    expect(prefix.value.header.rosterHead).toEqual(message.header.rosterHead);
     expect(prefix.value.header.recipients).toEqual(['child-1', 'toy-1']);
     expect(prefix.value.header.messageId).toEqual(message.header.messageId);
     expect(prefix.value.ciphertextLength).toBe(full.value.ciphertextLength);
@@ -48,15 +49,19 @@ describe('parseEnvelopePrefix', () => {
 });
 
 describe('verifyApprovalSignature', () => {
-  it('accepts a guardian approval of the exact message and refuses it for another message or key', async () => {
+  it('accepts a guardian approval of the exact message at its head, and refuses it for another message, family, head or key', async () => {
     const { mum, message } = await sealed(100);
     const other = await person('dad');
-    const approval = await approveMessage({ guardian: mum, messageId: message.header.messageId, ciphertextHash: message.ciphertextHash });
-    const base = { signingKey: mum.identity.publicKeys.signingKey, messageId: message.header.messageId, ciphertextHash: message.ciphertextHash, signature: approval.signature };
+    const head = { rosterEpoch: 3, rosterHead: randomBytes(32) };
+    const approval = await approveMessage({ guardian: mum, familyId: 'fam-1', messageId: message.header.messageId, ciphertextHash: message.ciphertextHash, ...head });
+    const base = { signingKey: mum.identity.publicKeys.signingKey, familyId: 'fam-1', messageId: message.header.messageId, ciphertextHash: message.ciphertextHash, ...head, signature: approval.signature };
     expect(await verifyApprovalSignature(base)).toBe(true);
     expect(await verifyApprovalSignature({ ...base, signingKey: other.identity.publicKeys.signingKey })).toBe(false);
     expect(await verifyApprovalSignature({ ...base, messageId: randomBytes(16) })).toBe(false);
     expect(await verifyApprovalSignature({ ...base, ciphertextHash: randomBytes(32) })).toBe(false);
+    expect(await verifyApprovalSignature({ ...base, familyId: 'fam-2' })).toBe(false);
+    expect(await verifyApprovalSignature({ ...base, rosterEpoch: 4 })).toBe(false);
+    expect(await verifyApprovalSignature({ ...base, rosterHead: randomBytes(32) })).toBe(false);
     expect(await verifyApprovalSignature({ ...base, signature: randomBytes(64) })).toBe(false);
     expect(await verifyApprovalSignature({ ...base, signature: randomBytes(10) })).toBe(false);
   });

@@ -19,10 +19,13 @@ async function setup() {
   const roster = await verified(f.chain);
   const keys = new Map<number, Uint8Array>([[0, generateFamilyKey()], [1, generateFamilyKey()]]);
   const familyKeyForEpoch = (epoch: number) => keys.get(epoch);
-  const send = (from: Person, extra: Partial<Parameters<typeof sealMessage>[0]> = {}) =>
+  // The sender's head is the entry at the epoch it seals in, unless a test says otherwise.
+  const headAt = async (epoch: number) => (f.chain[epoch] === undefined ? randomBytes(32) : hashRosterEntry(f.chain[epoch]));
+  const send = async (from: Person, extra: Partial<Parameters<typeof sealMessage>[0]> = {}) =>
     sealMessage({
       familyId: 'fam-1',
       epoch: 1,
+      rosterHead: await headAt(extra.epoch ?? 1),
       familyKey: keys.get(1)!,
       sender: from.accountId.startsWith('toy') ? { toyId: from.accountId, identity: from.identity } : { accountId: from.accountId, identity: from.identity },
       recipients: ['child-1'],
@@ -35,7 +38,16 @@ async function setup() {
     });
   const open = (bytes: Uint8Array, extra: { approvals?: Approval[]; expected?: { messageId?: Uint8Array; familyId?: string }; roster?: VerifiedRoster } = {}) =>
     openAndVerifyMessage(bytes, { roster: extra.roster ?? roster, familyKeyForEpoch, approvals: extra.approvals, expected: extra.expected });
-  return { ...f, roster, keys, familyKeyForEpoch, send, open };
+  const approve = async (guardian: Person, sealed: { header: { messageId: Uint8Array }; ciphertextHash: Uint8Array }, head: { rosterEpoch?: number; rosterHead?: Uint8Array } = {}) =>
+    approveMessage({
+      guardian,
+      familyId: 'fam-1',
+      messageId: sealed.header.messageId,
+      ciphertextHash: sealed.ciphertextHash,
+      rosterEpoch: head.rosterEpoch ?? 1,
+      rosterHead: head.rosterHead ?? (await hashRosterEntry(f.chain[1]!)),
+    });
+  return { ...f, roster, keys, familyKeyForEpoch, send, open, approve };
 }
 
 describe('voice-message envelopes', () => {
@@ -118,12 +130,17 @@ describe('voice-message envelopes', () => {
     };
     const headerLength = ciphertextAt - 4;
     const familyIdAt = 4 + 1 + 4;
-    const messageIdAt = familyIdAt + 5 + 8;
+    const epochAt = familyIdAt + 5;
+    const rosterHeadAt = epochAt + 8;
+    const messageIdAt = rosterHeadAt + 32;
     expect(await s.open(flip(0))).toEqual({ ok: false, code: 'envelope/malformed' });
     expect(await s.open(flip(4))).toEqual({ ok: false, code: 'envelope/unsupported-version' });
     expect(await s.open(flip(familyIdAt))).toEqual({ ok: false, code: 'envelope/wrong-family' });
-    expect(await s.open(flip(messageIdAt - 1, 0x04))).toEqual({ ok: false, code: 'envelope/unknown-epoch' });
-    // Epoch 1 → 0 names an epoch where the signer was a member: the signature check catches it.
+    // Epoch 1 → 5 or 1 → 0, or another head: a server cannot fake a newer head or a fork, since
+    // the signature of a sender the reader knows must cover the claim.
+    expect(await s.open(flip(rosterHeadAt - 1, 0x04))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(rosterHeadAt - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(rosterHeadAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(messageIdAt - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(messageIdAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(messageIdAt + 16 + 4))).toEqual({ ok: false, code: 'envelope/sender-not-member' });
@@ -142,7 +159,7 @@ describe('voice-message envelopes', () => {
     const swapped = concatBytes(headerB, new CanonicalWriter().bytes(a.ciphertext).bytes(b.signature).finish());
     expect(await s.open(swapped)).toEqual({ ok: false, code: 'envelope/bad-signature' });
     // Even a member who re-signs the swapped pair cannot make it decrypt: the key and AAD follow the header.
-    const resigned = await sealMessage({ familyId: 'fam-1', epoch: 1, familyKey: s.keys.get(1)!, sender: { accountId: 'mum', identity: s.mum.identity }, recipients: ['child-1'], audio: new Uint8Array(1), audioType: 'audio/webm', durationMs: 1, createdAt: 1 });
+    const resigned = await sealMessage({ familyId: 'fam-1', epoch: 1, rosterHead: await hashRosterEntry(s.chain[1]!), familyKey: s.keys.get(1)!, sender: { accountId: 'mum', identity: s.mum.identity }, recipients: ['child-1'], audio: new Uint8Array(1), audioType: 'audio/webm', durationMs: 1, createdAt: 1 });
     const headerR = resigned.bytes.subarray(0, resigned.bytes.length - 4 - resigned.ciphertext.length - 4 - 64);
     const forgedSig = new Uint8Array(await crypto.subtle.sign('Ed25519', s.mum.identity.signingPrivateKey, new Uint8Array(concatBytes(utf8('burrow/message/v1'), Uint8Array.of(0), headerR, a.ciphertextHash))));
     const reSigned = concatBytes(headerR, new CanonicalWriter().bytes(a.ciphertext).bytes(forgedSig).finish());
@@ -170,7 +187,7 @@ describe('voice-message envelopes', () => {
     const roster = await verified([...s.chain, third]);
     s.keys.set(2, generateFamilyKey());
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/sender-removed' });
-    const current = await s.send(s.gran, { epoch: 2, familyKey: s.keys.get(2)! });
+    const current = await s.send(s.gran, { epoch: 2, rosterHead: await hashRosterEntry(third), familyKey: s.keys.get(2)! });
     expect(await s.open(current.bytes, { roster })).toEqual({ ok: false, code: 'envelope/sender-not-member' });
   });
 
@@ -180,10 +197,30 @@ describe('voice-message envelopes', () => {
     expect(await s.open(forged.bytes)).toEqual({ ok: false, code: 'envelope/bad-signature' });
   });
 
-  it('a message for an epoch the roster does not have yet is refused', async () => {
+  it('a message signed at an epoch newer than the reader’s head tells the reader to fetch the roster', async () => {
     const s = await setup();
     const sealed = await s.send(s.mum, { epoch: 5 });
-    expect(await s.open(sealed.bytes)).toEqual({ ok: false, code: 'envelope/unknown-epoch' });
+    expect(await s.open(sealed.bytes)).toEqual({ ok: false, code: 'envelope/roster-behind' });
+    // Only a sender the reader knows can hold it back: a stranger's claim is just an unknown epoch.
+    expect(await s.open((await s.send(s.stranger, { epoch: 5 })).bytes)).toEqual({ ok: false, code: 'envelope/unknown-epoch' });
+    const forged = await s.send({ accountId: 'mum', identity: s.stranger.identity }, { epoch: 5 });
+    expect(await s.open(forged.bytes)).toEqual({ ok: false, code: 'envelope/bad-signature' });
+  });
+
+  it('a message committing to another entry than the reader holds at its epoch is a fork, refused', async () => {
+    const s = await setup();
+    // A second epoch 1 on top of genesis, signed by mum: the reader was shown this chain.
+    const other = await appendRosterEntry([s.chain[0]!], { signer: s.mum, members: [guardianOf(s.mum)], toys: [], settings: { ...settings, volumeLimit: 100 } });
+    const forked = await verified([s.chain[0]!, other]);
+    // Mum sealed at the real epoch 1: the reader knows her key from genesis, so this is evidence.
+    const sealed = await s.send(s.mum);
+    expect(await s.open(sealed.bytes, { roster: forked })).toEqual({ ok: false, code: 'envelope/roster-fork' });
+    // Dad is not in the reader's chain at all: nothing to judge his claim with.
+    expect(await s.open((await s.send(s.dad)).bytes, { roster: forked })).toEqual({ ok: false, code: 'envelope/sender-not-member' });
+    // Forged in mum's name: no fork alarm, a bad signature.
+    expect(await s.open((await s.send({ accountId: 'mum', identity: s.stranger.identity })).bytes, { roster: forked })).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    // The honest chain opens it.
+    expect((await s.open(sealed.bytes)).ok).toBe(true);
   });
 
   it('a message whose epoch key the reader does not hold is refused', async () => {
@@ -208,15 +245,31 @@ describe('voice-message envelopes', () => {
     const sealed = await s.send(s.aunt);
     const other = await s.send(s.aunt);
     expect(await s.open(sealed.bytes)).toEqual({ ok: false, code: 'envelope/needs-approval' });
-    const approval = await approveMessage({ guardian: s.dad, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    const approval = await s.approve(s.dad, sealed);
     expect((await s.open(sealed.bytes, { approvals: [approval] })).ok).toBe(true);
     expect(await s.open(other.bytes, { approvals: [approval] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
-    const byRelative = await approveMessage({ guardian: s.gran, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    const byRelative = await s.approve(s.gran, sealed);
     expect(await s.open(sealed.bytes, { approvals: [byRelative] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
-    const forged = await approveMessage({ guardian: { accountId: 'dad', identity: s.stranger.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
+    const forged = await s.approve({ accountId: 'dad', identity: s.stranger.identity }, sealed);
     expect(await s.open(sealed.bytes, { approvals: [forged] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
     const tampered = { ...approval, signature: approval.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
     expect(await s.open(sealed.bytes, { approvals: [tampered] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    // The head is signed: moving the approval to another epoch or head breaks it.
+    expect(await s.open(sealed.bytes, { approvals: [{ ...approval, rosterEpoch: 0 }] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    expect(await s.open(sealed.bytes, { approvals: [{ ...approval, rosterHead: randomBytes(32) }] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    // An approval at an older head the reader holds the same is fine.
+    expect((await s.open(sealed.bytes, { approvals: [await s.approve(s.dad, sealed, { rosterEpoch: 0, rosterHead: await hashRosterEntry(s.chain[0]!) })] })).ok).toBe(true);
+  });
+
+  it('an approval committing to a head the reader holds differently is a fork; to a newer head, the reader must fetch the roster', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.aunt);
+    const forkedHead = await s.approve(s.dad, sealed, { rosterHead: randomBytes(32) });
+    expect(await s.open(sealed.bytes, { approvals: [forkedHead] })).toEqual({ ok: false, code: 'envelope/roster-fork' });
+    const newer = await s.approve(s.dad, sealed, { rosterEpoch: 2, rosterHead: randomBytes(32) });
+    expect(await s.open(sealed.bytes, { approvals: [newer] })).toEqual({ ok: false, code: 'envelope/roster-behind' });
+    // A consistent approval beside them is enough.
+    expect((await s.open(sealed.bytes, { approvals: [forkedHead, await s.approve(s.dad, sealed)] })).ok).toBe(true);
   });
 
   it('the head decides: a relative set to need approval since, sealing under an older epoch key, needs a head guardian’s approval', async () => {
@@ -300,6 +353,7 @@ describe('voice-message envelopes', () => {
     await expect(s.send(s.mum, { messageId: new Uint8Array(8) })).rejects.toThrow(/messageId/);
     await expect(s.send(s.mum, { recipients: [] })).rejects.toThrow(/recipients/);
     await expect(s.send(s.mum, { durationMs: -1 })).rejects.toThrow(/durationMs/);
+    await expect(s.send(s.mum, { rosterHead: new Uint8Array(31) })).rejects.toThrow(/rosterHead/);
   });
 });
 

@@ -25,7 +25,7 @@ describe('misuse throws a TypeError naming the argument', () => {
       await expect(safetyNumber(identity.publicKeys, bad as never)).rejects.toThrow(/\bb\b/);
       await expect(wrapFamilyKey({ familyId: 'f', epoch: 0, key: bad as Uint8Array, recipient: { id: 'r', agreementKey: new Uint8Array(32) } })).rejects.toThrow(/key/);
       await expect(sealProfile({ familyId: 'f', epoch: 0, familyKey: bad as Uint8Array, kind: 'child', objectId: 'c', data: {}, signer: identity })).rejects.toThrow(/familyKey/);
-      await expect(approveMessage({ guardian: { accountId: 'g', identity }, messageId: bad as Uint8Array, ciphertextHash: new Uint8Array(32) })).rejects.toThrow(/messageId/);
+      await expect(approveMessage({ guardian: { accountId: 'g', identity }, familyId: 'f', messageId: bad as Uint8Array, ciphertextHash: new Uint8Array(32), rosterEpoch: 0, rosterHead: new Uint8Array(32) })).rejects.toThrow(/messageId/);
     }
   });
 

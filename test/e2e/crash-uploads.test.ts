@@ -121,7 +121,7 @@ describe('a server killed during 50 concurrent uploads', () => {
     const envelopes: Uint8Array[] = [];
     for (let i = 0; i < UPLOADS; i++) {
       const sealed = await sealMessage({
-        familyId, epoch: family.roster.epoch, familyKey: family.headKey, sender: mum.me, recipients: [childId],
+        familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [childId],
         audio: randomBytes(200 * 1024), audioType: 'audio/wav', durationMs: 12_000, createdAt: Date.now(),
       });
       sent.set(toBase64Url(sealed.header.messageId), sha256(sealed.bytes));

@@ -130,7 +130,7 @@ describe('a family of two guardians and two relatives', () => {
   it('the grandmother cannot send to a child beyond hers: refused by her client, and by the server when forced', async () => {
     expect(await status(sendMessage(gran, { familyId, to: leo, audio: wavWith(utf8('x')), audioType: 'audio/wav', durationMs: 1 }))).toBe('client/unknown-recipient');
     const family = await loadFamily(gran, familyId);
-    const forced = await sealMessage({ familyId, epoch: family.roster.epoch, familyKey: family.headKey, sender: gran.me, recipients: [leo], audio: wavWith(utf8('x')), audioType: 'audio/wav', durationMs: 1, createdAt: Date.now() });
+    const forced = await sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: gran.me, recipients: [leo], audio: wavWith(utf8('x')), audioType: 'audio/wav', durationMs: 1, createdAt: Date.now() });
     const refused = await status(gran.api.upload(`/v1/families/${familyId}/messages`, forced.bytes, MessageAccepted));
     expect([400, 403, 404]).toContain(refused);
     expect((await listAllMessages(mum, { familyId })).map((m) => m.messageId)).not.toContain(toBase64Url(forced.header.messageId));

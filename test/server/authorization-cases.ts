@@ -17,6 +17,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
+import { hashRosterEntry } from '../../src/crypto/roster.js';
 import { b64, startTestServer, type TestServer } from './helpers.js';
 import {
   addChild,
@@ -126,6 +127,7 @@ async function envelopeInA(world: AuthzWorld, sender: Person, recipients: string
   const sealed = await sealMessage({
     familyId: world.family.familyId,
     epoch,
+    rosterHead: await hashRosterEntry(world.family.chain[epoch]!),
     familyKey: world.family.keys[epoch]!,
     sender: { accountId: sender.accountId, identity: sender.identity },
     recipients,
@@ -340,8 +342,8 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
   },
   'GET /v1/families/:familyId/messages/:messageId': { request: aboutMessage(''), cases: messageCases },
   'GET /v1/families/:familyId/messages/:messageId/envelope': { request: aboutMessage('/envelope'), cases: messageCases },
-  'POST /v1/families/:familyId/messages/:messageId/receipts': { request: aboutMessage('/receipts', { kind: 'played' }), cases: messageCases },
-  'POST /v1/families/:familyId/messages/:messageId/approvals': { request: aboutMessage('/approvals', { signature: toBase64Url(randomBytes(64)) }), cases: messageCases },
+  'POST /v1/families/:familyId/messages/:messageId/receipts': { request: aboutMessage('/receipts', { kind: 'played', signedAt: 1, rosterEpoch: 0, rosterHead: toBase64Url(randomBytes(32)), signature: toBase64Url(randomBytes(64)) }), cases: messageCases },
+  'POST /v1/families/:familyId/messages/:messageId/approvals': { request: aboutMessage('/approvals', { signature: toBase64Url(randomBytes(64)), rosterEpoch: 0, rosterHead: toBase64Url(randomBytes(32)) }), cases: messageCases },
   'PUT /v1/families/:familyId/messages/:messageId/saved': { request: aboutMessage('/saved', { saved: true }), cases: messageCases },
   'DELETE /v1/families/:familyId/messages/:messageId': { request: aboutMessage(''), cases: messageCases },
 

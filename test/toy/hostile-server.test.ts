@@ -79,8 +79,8 @@ function viewOf(sealed: { header: { messageId: Uint8Array; senderId: string; rec
   };
 }
 
-async function inject(options: { senderId: string; identity: Identity; epoch: number; familyKey: Uint8Array }): Promise<string> {
-  const sealed = await sealMessage({ familyId, epoch: options.epoch, familyKey: options.familyKey, sender: { accountId: options.senderId, identity: options.identity }, recipients: [mia], audio: wavWith(utf8('injected'), 200), audioType: 'audio/wav', durationMs: 10, createdAt: Date.now() });
+async function inject(options: { senderId: string; identity: Identity; epoch: number; rosterHead: Uint8Array; familyKey: Uint8Array }): Promise<string> {
+  const sealed = await sealMessage({ familyId, epoch: options.epoch, rosterHead: options.rosterHead, familyKey: options.familyKey, sender: { accountId: options.senderId, identity: options.identity }, recipients: [mia], audio: wavWith(utf8('injected'), 200), audioType: 'audio/wav', durationMs: 10, createdAt: Date.now() });
   const id = toBase64Url(sealed.header.messageId);
   attack.injected.set(id, { view: viewOf(sealed), envelope: sealed.bytes });
   return id;
@@ -116,11 +116,11 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
     const uncleFamily: OpenedFamily = await loadFamily(uncle, familyId);
     await removeMember(mum, { familyId, accountId: uncle.me.accountId });
     await toy.runtime.refresh();
-    const fromRemoved = await inject({ senderId: uncle.me.accountId, identity: uncle.me.identity, epoch: uncleFamily.roster.epoch, familyKey: uncleFamily.headKey });
+    const fromRemoved = await inject({ senderId: uncle.me.accountId, identity: uncle.me.identity, epoch: uncleFamily.roster.epoch, rosterHead: uncleFamily.roster.headHash, familyKey: uncleFamily.headKey });
     // Signed by a stranger in the guardian's name, and in the stranger's own name.
     const current = toy.runtime.family!;
-    const forgedAsMum = await inject({ senderId: mum.me.accountId, identity: stranger, epoch: current.roster.epoch, familyKey: generateFamilyKey() });
-    const fromStranger = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: current.roster.epoch, familyKey: generateFamilyKey() });
+    const forgedAsMum = await inject({ senderId: mum.me.accountId, identity: stranger, epoch: current.roster.epoch, rosterHead: current.roster.headHash, familyKey: generateFamilyKey() });
+    const fromStranger = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: current.roster.epoch, rosterHead: current.roster.headHash, familyKey: generateFamilyKey() });
     // A swapped blob: message B is served with message A's envelope.
     const a = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('message A'), 300), audioType: 'audio/wav', durationMs: 18 });
     const b = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('message B'), 300), audioType: 'audio/wav', durationMs: 18 });
@@ -174,7 +174,7 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
     expect(toy.runtime.family!.roster.epoch).toBe(before.roster.epoch);
     expect(toy.runtime.family!.settings.volumeLimit).toBe(30);
     // A message from the stranger "admitted" by the forged entry: its epoch is unknown to the toy.
-    const fromForgedEpoch = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: before.roster.epoch + 1, familyKey: generateFamilyKey() });
+    const fromForgedEpoch = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: before.roster.epoch + 1, rosterHead: generateFamilyKey(), familyKey: generateFamilyKey() });
     // The family still reaches the toy, at the signed volume.
     const good = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('still here'), 300), audioType: 'audio/wav', durationMs: 18 });
     await toy.runtime.sync();

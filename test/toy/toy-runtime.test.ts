@@ -20,6 +20,16 @@ let device: ToyDevice;
 let family: ToyFamily;
 let trust: ToyTrust;
 
+type WireApproval = { guardianId: string; rosterEpoch: number; rosterHead: string; signature: string };
+
+/** An approval by `guardian` as the server relays it, committing to the head of `chain`. */
+async function approvalBy(guardian: 'mum' | 'gran', sealed: { header: { messageId: Uint8Array }; ciphertextHash: Uint8Array }): Promise<WireApproval> {
+  const head = chain.at(-1)!;
+  const rosterHead = await hashRosterEntry(head);
+  const approval = await approveMessage({ guardian: { accountId: guardian, identity: ids[guardian] }, familyId, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash, rosterEpoch: head.epoch, rosterHead });
+  return { guardianId: guardian, rosterEpoch: head.epoch, rosterHead: toBase64Url(rosterHead), signature: toBase64Url(approval.signature) };
+}
+
 function member(name: 'mum' | 'gran' | 'aunt' | 'uncle', extra: Partial<Member> = {}): Member {
   return name === 'mum' ? { accountId: 'mum', role: 'guardian', keys: ids.mum.publicKeys } : { accountId: name, role: 'relative', keys: ids[name].publicKeys, children: ['child-1'], ...extra };
 }
@@ -29,6 +39,7 @@ async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', option
   const sealed = await sealMessage({
     familyId,
     epoch,
+    rosterHead: await hashRosterEntry(chain[epoch]!),
     familyKey: keys[epoch]!,
     sender: { accountId: from, identity: options.signer ?? ids[from] },
     recipients: options.recipients ?? ['child-1'],
@@ -37,7 +48,7 @@ async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', option
     durationMs: 1000,
     createdAt: options.createdAt ?? Date.now(),
   });
-  return { envelope: sealed.bytes, view: { messageId: toBase64Url(sealed.header.messageId), ciphertextHash: toBase64Url(sealed.ciphertextHash), approvals: [] as Array<{ guardianId: string; signature: string }> }, sealed };
+  return { envelope: sealed.bytes, view: { messageId: toBase64Url(sealed.header.messageId), ciphertextHash: toBase64Url(sealed.ciphertextHash), approvals: [] as WireApproval[] }, sealed };
 }
 
 beforeAll(async () => {
@@ -85,10 +96,16 @@ describe('the toy decides from its verified roster', () => {
     const { envelope, view, sealed } = await seal('aunt');
     expect(await decideMessage(family, { envelope, view, now: Date.now() })).toEqual({ action: 'wait', reason: 'envelope/needs-approval' });
     // An approval by someone who is not a guardian does not count.
-    const fake = await approveMessage({ guardian: { accountId: 'gran', identity: ids.gran }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
-    expect((await decideMessage(family, { envelope, view: { ...view, approvals: [{ guardianId: 'gran', signature: toBase64Url(fake.signature) }] }, now: Date.now() })).action).toBe('wait');
-    const real = await approveMessage({ guardian: { accountId: 'mum', identity: ids.mum }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
-    expect((await decideMessage(family, { envelope, view: { ...view, approvals: [{ guardianId: 'mum', signature: toBase64Url(real.signature) }] }, now: Date.now() })).action).toBe('play');
+    expect((await decideMessage(family, { envelope, view: { ...view, approvals: [await approvalBy('gran', sealed)] }, now: Date.now() })).action).toBe('wait');
+    const real = await approvalBy('mum', sealed);
+    expect((await decideMessage(family, { envelope, view: { ...view, approvals: [real] }, now: Date.now() })).action).toBe('play');
+    // The same approval claiming a newer head the toy does not hold: it waits for the roster.
+    const newerHead = randomBytes(32);
+    const newer = await approveMessage({ guardian: { accountId: 'mum', identity: ids.mum }, familyId, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash, rosterEpoch: 9, rosterHead: newerHead });
+    const newerWire = { guardianId: 'mum', rosterEpoch: 9, rosterHead: toBase64Url(newerHead), signature: toBase64Url(newer.signature) };
+    expect(await decideMessage(family, { envelope, view: { ...view, approvals: [newerWire] }, now: Date.now() })).toEqual({ action: 'wait', reason: 'envelope/roster-behind' });
+    // Moved to another head by the server, it is no approval at all.
+    expect(await decideMessage(family, { envelope, view: { ...view, approvals: [{ ...newerWire, rosterHead: toBase64Url(randomBytes(32)) }] }, now: Date.now() })).toEqual({ action: 'wait', reason: 'envelope/needs-approval' });
   });
 
   it('keeps messages for the end of signed quiet hours, across midnight and in the signed time zone', async () => {

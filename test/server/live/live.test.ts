@@ -14,7 +14,7 @@ import type { EventBus } from '../../../src/storage/bus/event-bus.js';
 import type { SqlStore } from '../../../src/storage/database.js';
 import { openTestBackends, type TestBackends } from '../../support/backends.js';
 import { b64, bearer } from '../helpers.js';
-import { call, changeRoster, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
+import { call, changeRoster, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
 
 interface EventFrame { type: 'event'; familyId: string; cursor: string; event: string; data: Record<string, unknown>; at: number }
 type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'; problem: { type: string } };
@@ -136,7 +136,7 @@ describe('live events', () => {
     await Promise.all([granClient.ready(), mumClient.ready()]);
     const forBen = await send(mum, [ben]);
     const forAda = await send(mum, [ada]);
-    expect((await call(app, dad, 'POST', `/v1/families/${family.familyId}/messages/${forBen}/receipts`, { kind: 'played' })).statusCode).toBe(200);
+    expect((await call(app, dad, 'POST', `/v1/families/${family.familyId}/messages/${forBen}/receipts`, await receiptBody(dad, family.familyId, forBen, 'played'))).statusCode).toBe(200);
     await mumClient.until(() => mumClient.events().some((e) => e.event === 'receipt' && e.data.messageId === forBen), 'the receipt');
     await granClient.until(() => granClient.events().some((e) => e.data.messageId === forAda), 'the message for ada');
     expect(granClient.events().some((e) => e.data.messageId === forBen)).toBe(false);
@@ -156,7 +156,7 @@ describe('live events', () => {
     for (let i = 0; i < 50; i++) {
       const messageId = await send(i % 2 === 0 ? mum : gran, [ada]);
       missed.push(`message/${messageId}`);
-      expect((await call(app, mum, 'POST', `/v1/families/${family.familyId}/messages/${messageId}/receipts`, { kind: 'delivered' })).statusCode).toBe(200);
+      expect((await call(app, mum, 'POST', `/v1/families/${family.familyId}/messages/${messageId}/receipts`, await receiptBody(mum, family.familyId, messageId, 'delivered'))).statusCode).toBe(200);
       missed.push(`receipt/${messageId}`);
     }
 

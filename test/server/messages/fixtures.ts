@@ -6,8 +6,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
-import { randomBytes } from '../../../src/crypto/bytes.js';
-import { sealMessage, type SealedMessage } from '../../../src/crypto/envelope.js';
+import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
+import { approveMessage, sealMessage, type SealedMessage } from '../../../src/crypto/envelope.js';
+import { signReceipt } from '../../../src/crypto/receipt.js';
 import type { Identity } from '../../../src/crypto/identity.js';
 import { createFamiliesRepository } from '../../../src/server/families/repository.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
@@ -94,6 +95,8 @@ export function seal(sender: Member, family: TestFamily, recipients: string[], o
   return sealMessage({
     familyId: options.familyId ?? family.familyId,
     epoch: options.epoch ?? family.epoch,
+    // The server never reads the head commitment; these families have no signed roster to hash.
+    rosterHead: new Uint8Array(32),
     familyKey: family.familyKey,
     sender: { accountId: options.senderId ?? sender.accountId, identity: sender.identity },
     recipients,
@@ -143,4 +146,23 @@ export function blobFiles(dir: string): { blobs: string[]; temps: string[] } {
 export async function messageCount(store: SqlStore): Promise<number> {
   const row = await store.db.selectFrom('messages').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** The body of a receipt POST signed by `member` (src/crypto/receipt.ts); these families have no signed roster, so the head is zeros. */
+export async function receiptBody(member: Member, familyId: string, messageId: string, kind: 'delivered' | 'played', signer: Identity = member.identity): Promise<Record<string, unknown>> {
+  const receipt = await signReceipt(signer, { familyId, messageId: fromBase64Url(messageId), kind, signerId: member.accountId, rosterEpoch: 0, rosterHead: new Uint8Array(32), at: 1_700_000_000_000 });
+  return { kind, signedAt: receipt.at, rosterEpoch: 0, rosterHead: toBase64Url(receipt.rosterHead), signature: toBase64Url(receipt.signature) };
+}
+
+/** The body of an approval POST by `guardian` (with `signer`'s key, to forge one) of a sealed message. */
+export async function approvalBody(guardian: Member, familyId: string, sealed: SealedMessage, options: { signer?: Identity; ciphertextHash?: Uint8Array } = {}): Promise<Record<string, unknown>> {
+  const approval = await approveMessage({
+    guardian: { accountId: guardian.accountId, identity: options.signer ?? guardian.identity },
+    familyId,
+    messageId: sealed.header.messageId,
+    ciphertextHash: options.ciphertextHash ?? sealed.ciphertextHash,
+    rosterEpoch: 0,
+    rosterHead: new Uint8Array(32),
+  });
+  return { signature: toBase64Url(approval.signature), rosterEpoch: 0, rosterHead: toBase64Url(approval.rosterHead) };
 }

@@ -2,10 +2,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
-import { approveMessage } from '../../../src/crypto/envelope.js';
 import { b64 } from '../helpers.js';
 import { startTestServer, type TestServer } from '../helpers.js';
-import { blobFiles, call, changeRoster, messageCount, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
+import { approvalBody, blobFiles, call, changeRoster, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
 
 interface View {
   messageId: string;
@@ -18,7 +17,7 @@ interface View {
   expiresAt?: number;
   receivedAt: number;
   approvals: Array<{ guardianId: string; signature: string }>;
-  receipts: Array<{ by: string; kind: string }>;
+  receipts: Array<{ by: string; kind: string; signedAt: number; rosterEpoch: number; rosterHead: string; signature: string }>;
 }
 
 let server: TestServer;
@@ -169,7 +168,7 @@ describe('who sees what', () => {
     expect(granList).not.toContain(toBen.messageId);
     expect((await call(server.app, gran, 'GET', `${base()}/${toBen.messageId}`)).statusCode).toBe(404);
     expect((await call(server.app, gran, 'GET', `${base()}/${toBen.messageId}/envelope`)).statusCode).toBe(404);
-    expect((await call(server.app, gran, 'POST', `${base()}/${toBen.messageId}/receipts`, { kind: 'played' })).statusCode).toBe(404);
+    expect((await call(server.app, gran, 'POST', `${base()}/${toBen.messageId}/receipts`, await receiptBody(gran, family.familyId, toBen.messageId, 'played'))).statusCode).toBe(404);
     const mumList = (await call(server.app, mum, 'GET', base())).json<{ messages: View[] }>().messages.map((m) => m.messageId);
     expect(mumList).toEqual(expect.arrayContaining([toBen.messageId, toAda.messageId, fromGran.messageId]));
   });
@@ -218,10 +217,24 @@ describe('who sees what', () => {
 describe('receipts, approvals, saving and deleting', () => {
   it('receipts are recorded once per member and kind', async () => {
     const { messageId } = await send(mum, [ada]);
-    for (let i = 0; i < 2; i++) expect((await call(server.app, gran, 'POST', `${base()}/${messageId}/receipts`, { kind: 'delivered' })).statusCode).toBe(200);
-    const answer = await call(server.app, dad, 'POST', `${base()}/${messageId}/receipts`, { kind: 'played' });
+    for (let i = 0; i < 2; i++) expect((await call(server.app, gran, 'POST', `${base()}/${messageId}/receipts`, await receiptBody(gran, family.familyId, messageId, 'delivered'))).statusCode).toBe(200);
+    const body = await receiptBody(dad, family.familyId, messageId, 'played');
+    const answer = await call(server.app, dad, 'POST', `${base()}/${messageId}/receipts`, body);
     const receipts = answer.json<View>().receipts;
     expect(receipts.map((r) => `${r.by}/${r.kind}`).sort()).toEqual([`${dad.accountId}/played`, `${gran.accountId}/delivered`].sort());
+    // Relayed as signed, so every client can check it.
+    expect(receipts.find((r) => r.by === dad.accountId)).toMatchObject({ signature: body.signature, signedAt: body.signedAt, rosterEpoch: 0, rosterHead: body.rosterHead });
+  });
+
+  it('a receipt not signed by the member who posts it is refused with 400 and not stored', async () => {
+    const { messageId } = await send(mum, [ada]);
+    const forged = await call(server.app, gran, 'POST', `${base()}/${messageId}/receipts`, await receiptBody(gran, family.familyId, messageId, 'played', dad.identity));
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json<{ type: string }>().type).toBe('urn:burrow:problem:invalid-receipt');
+    const otherMessage = (await send(mum, [ada])).messageId;
+    const replayed = await call(server.app, gran, 'POST', `${base()}/${otherMessage}/receipts`, await receiptBody(gran, family.familyId, messageId, 'played'));
+    expect(replayed.statusCode).toBe(400);
+    expect((await call(server.app, mum, 'GET', `${base()}/${messageId}`)).json<View>().receipts).toEqual([]);
   });
 
   it('a message from a relative who needs approval waits in the queue until a guardian signs it', async () => {
@@ -230,22 +243,21 @@ describe('receipts, approvals, saving and deleting', () => {
     expect(queue.map((m) => m.messageId)).toContain(messageId);
     expect(queue.every((m) => m.needsApproval && m.approvals.length === 0)).toBe(true);
 
-    const byAunt = await approveMessage({ guardian: { accountId: aunt.accountId, identity: aunt.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
-    const self = await call(server.app, aunt, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(byAunt.signature) });
+    const self = await call(server.app, aunt, 'POST', `${base()}/${messageId}/approvals`, await approvalBody(aunt, family.familyId, sealed));
     expect(self.statusCode).toBe(403);
 
-    const byDadForMum = await approveMessage({ guardian: { accountId: mum.accountId, identity: dad.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
-    const forged = await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(byDadForMum.signature) });
+    const forged = await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, await approvalBody(mum, family.familyId, sealed, { signer: dad.identity }));
     expect(forged.statusCode).toBe(400);
     expect(forged.json<{ type: string }>().type).toBe('urn:burrow:problem:invalid-approval');
 
-    const wrongHash = await approveMessage({ guardian: { accountId: mum.accountId, identity: mum.identity }, messageId: sealed.header.messageId, ciphertextHash: randomBytes(32) });
-    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(wrongHash.signature) })).statusCode).toBe(400);
+    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, await approvalBody(mum, family.familyId, sealed, { ciphertextHash: randomBytes(32) }))).statusCode).toBe(400);
+    // The head is inside what is signed: another head under the same signature does not verify.
+    const real = await approvalBody(mum, family.familyId, sealed);
+    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { ...real, rosterEpoch: 1 })).statusCode).toBe(400);
 
-    const real = await approveMessage({ guardian: { accountId: mum.accountId, identity: mum.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
-    const approved = await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(real.signature) });
+    const approved = await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, real);
     expect(approved.statusCode, approved.body).toBe(200);
-    expect(approved.json<View>().approvals).toEqual([{ guardianId: mum.accountId, signature: toBase64Url(real.signature) }]);
+    expect(approved.json<View>().approvals).toEqual([{ guardianId: mum.accountId, ...real }]);
     expect(fromBase64Url(approved.json<View>().ciphertextHash)).toEqual(sealed.ciphertextHash);
     const after = (await call(server.app, mum, 'GET', `${base()}?pendingApproval=true`)).json<{ messages: View[] }>().messages;
     expect(after.map((m) => m.messageId)).not.toContain(messageId);
@@ -253,8 +265,7 @@ describe('receipts, approvals, saving and deleting', () => {
 
   it('a message that needs no approval cannot be approved', async () => {
     const { sealed, messageId } = await send(gran, [ada]);
-    const real = await approveMessage({ guardian: { accountId: mum.accountId, identity: mum.identity }, messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash });
-    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, { signature: toBase64Url(real.signature) })).statusCode).toBe(409);
+    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, await approvalBody(mum, family.familyId, sealed))).statusCode).toBe(409);
   });
 
   it('a saved message has no expiry; unsaved, it expires again after the retention period', async () => {
@@ -311,7 +322,7 @@ describe('deleting a family', () => {
       expect(answer.statusCode).toBe(201);
       ids.push(answer.json<{ messageId: string }>().messageId);
     }
-    expect((await call(server.app, mum, 'POST', `${base(doomed)}/${ids[0]}/receipts`, { kind: 'played' })).statusCode).toBe(200);
+    expect((await call(server.app, mum, 'POST', `${base(doomed)}/${ids[0]}/receipts`, await receiptBody(mum, doomed.familyId, ids[0]!, 'played'))).statusCode).toBe(200);
     const blobNames = (await server.store.db.selectFrom('messages').select('blob_name').where('family_id', '=', doomed.familyId).execute()).map((r) => r.blob_name);
     const kept = await send(mum, [ada]);
     const deleted = await call(server.app, mum, 'DELETE', `/v1/families/${doomed.familyId}`, { confirm: 'delete this family' });

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../../src/crypto/bytes.js';
-import { approveMessage } from '../../../src/crypto/envelope.js';
 import { createServer } from '../../../src/server/app.js';
 import { loadConfig } from '../../../src/server/config.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
@@ -16,7 +15,7 @@ import type { SqlStore } from '../../../src/storage/database.js';
 import { openPostgresStore } from '../../../src/storage/postgres.js';
 import { createTestDatabase } from '../../support/postgres.js';
 import { b64, manualClock } from '../helpers.js';
-import { blobFiles, call, messageCount, registerMember, seal, seedFamily, upload, type Member } from './fixtures.js';
+import { approvalBody, blobFiles, call, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member } from './fixtures.js';
 
 const DAY = 24 * 3600_000;
 let app: BurrowApp;
@@ -66,14 +65,15 @@ describe('voice messages on PostgreSQL', () => {
     const next = (await call(app, mum, 'GET', `${base}?limit=2&before=${page.nextCursor}`)).json<{ messages: Array<{ messageId: string }> }>();
     expect([...page.messages, ...next.messages].map((m) => m.messageId)).toEqual([toBase64Url(duplicate.header.messageId), ids[4], ids[3], ids[2]]);
 
-    expect((await call(app, gran, 'POST', `${base}/${ids[0]}/receipts`, { kind: 'played' })).statusCode).toBe(200);
-    expect((await call(app, gran, 'POST', `${base}/${ids[0]}/receipts`, { kind: 'played' })).statusCode).toBe(200);
+    const played = await receiptBody(gran, family.familyId, ids[0]!, 'played');
+    expect((await call(app, gran, 'POST', `${base}/${ids[0]}/receipts`, played)).statusCode).toBe(200);
+    expect((await call(app, gran, 'POST', `${base}/${ids[0]}/receipts`, played)).statusCode).toBe(200);
+    expect((await call(app, gran, 'GET', `${base}/${ids[0]}`)).json<{ receipts: unknown[] }>().receipts).toEqual([expect.objectContaining({ kind: 'played', rosterEpoch: 0, signedAt: played.signedAt, signature: played.signature })]);
 
     const fromAunt = await seal(aunt, family, [ben]);
     const auntId = (await upload(app, aunt, family.familyId, fromAunt.bytes)).json<{ messageId: string }>().messageId;
     expect((await call(app, mum, 'GET', `${base}?pendingApproval=true`)).json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId)).toEqual([auntId]);
-    const approval = await approveMessage({ guardian: { accountId: mum.accountId, identity: mum.identity }, messageId: fromAunt.header.messageId, ciphertextHash: fromAunt.ciphertextHash });
-    expect((await call(app, mum, 'POST', `${base}/${auntId}/approvals`, { signature: toBase64Url(approval.signature) })).statusCode).toBe(200);
+    expect((await call(app, mum, 'POST', `${base}/${auntId}/approvals`, await approvalBody(mum, family.familyId, fromAunt))).statusCode).toBe(200);
     expect((await call(app, mum, 'GET', `${base}?pendingApproval=true`)).json<{ messages: unknown[] }>().messages).toEqual([]);
 
     expect((await call(app, mum, 'PUT', `${base}/${ids[1]}/saved`, { saved: true })).statusCode).toBe(200);

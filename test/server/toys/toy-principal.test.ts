@@ -6,12 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
+import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
+import { signReceipt } from '../../../src/crypto/receipt.js';
 import { sealMessage } from '../../../src/crypto/envelope.js';
 import { routesOf } from '../../../src/server/app.js';
 import { bearer, manualClock, startTestServer, type TestServer } from '../helpers.js';
 import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../../src/crypto/family-key.js';
-import { appendRosterEntry, encodeRosterEntry, type Member } from '../../../src/crypto/roster.js';
+import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type Member } from '../../../src/crypto/roster.js';
 import { addChild, createFamily, join, newPerson, SETTINGS, wireKeys, type Person, type TestFamily } from '../families/fixtures.js';
 import { pairToy, setToys, type PairedToy } from './fixtures.js';
 
@@ -53,6 +54,7 @@ async function sealFrom(sender: { id: string; identity: PairedToy['identity'] },
   const sealed = await sealMessage({
     familyId: family.familyId,
     epoch,
+    rosterHead: await hashRosterEntry(family.chain[epoch]!),
     familyKey: family.keys[epoch]!,
     sender: { accountId: sender.id, identity: sender.identity },
     recipients,
@@ -62,6 +64,13 @@ async function sealFrom(sender: { id: string; identity: PairedToy['identity'] },
     createdAt: clock.now(),
   });
   return { messageId: toBase64Url(sealed.header.messageId), bytes: sealed.bytes };
+}
+
+/** A 'played' receipt signed by the toy at the family's head. */
+async function toyReceipt(toy: PairedToy, messageId: string) {
+  const head = family.chain.at(-1)!;
+  const receipt = await signReceipt(toy.identity, { familyId: family.familyId, messageId: fromBase64Url(messageId), kind: 'played', signerId: toy.toyId, rosterEpoch: head.epoch, rosterHead: await hashRosterEntry(head), at: clock.now() });
+  return { kind: 'played', signedAt: receipt.at, rosterEpoch: receipt.rosterEpoch, rosterHead: toBase64Url(receipt.rosterHead), signature: toBase64Url(receipt.signature) };
 }
 
 function uploadAs(token: string, bytes: Uint8Array) {
@@ -103,7 +112,7 @@ describe('a toy with its device token', () => {
     const envelope = await inject('GET', `${F()}/messages/${toGuardian.messageId}/envelope`, adaToy.deviceToken);
     expect(envelope.statusCode).toBe(200);
     expect(Buffer.from(envelope.rawPayload).equals(Buffer.from(toGuardian.bytes))).toBe(true);
-    const played = await inject('POST', `${F()}/messages/${toGuardian.messageId}/receipts`, adaToy.deviceToken, { kind: 'played' });
+    const played = await inject('POST', `${F()}/messages/${toGuardian.messageId}/receipts`, adaToy.deviceToken, await toyReceipt(adaToy, toGuardian.messageId));
     expect(played.statusCode).toBe(200);
     expect(played.json<{ receipts: Array<{ by: string; kind: string }> }>().receipts).toContainEqual(expect.objectContaining({ by: adaToy.toyId, kind: 'played' }));
   });
@@ -112,7 +121,7 @@ describe('a toy with its device token', () => {
     const toBen = await sealFrom({ id: guardian.accountId, identity: guardian.identity }, [ben]);
     expect((await uploadAs(guardian.token, toBen.bytes)).statusCode).toBe(201);
     for (const suffix of ['', '/envelope']) expect((await inject('GET', `${F()}/messages/${toBen.messageId}${suffix}`, adaToy.deviceToken)).statusCode).toBe(404);
-    expect((await inject('POST', `${F()}/messages/${toBen.messageId}/receipts`, adaToy.deviceToken, { kind: 'played' })).statusCode).toBe(404);
+    expect((await inject('POST', `${F()}/messages/${toBen.messageId}/receipts`, adaToy.deviceToken, await toyReceipt(adaToy, toBen.messageId))).statusCode).toBe(404);
     const list = await inject('GET', `${F()}/messages`, adaToy.deviceToken);
     expect(list.json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId)).not.toContain(toBen.messageId);
     expect((await inject('GET', `${F()}/messages?conversation=${ben}`, adaToy.deviceToken)).json<{ messages: unknown[] }>().messages).toEqual([]);
@@ -125,7 +134,7 @@ describe('a toy with its device token', () => {
 
     const toAda = await sealFrom({ id: guardian.accountId, identity: guardian.identity }, [ada]);
     expect((await uploadAs(guardian.token, toAda.bytes)).statusCode).toBe(201);
-    expect((await inject('POST', `${F()}/messages/${toAda.messageId}/approvals`, adaToy.deviceToken, { signature: toBase64Url(randomBytes(64)) })).statusCode).toBe(401);
+    expect((await inject('POST', `${F()}/messages/${toAda.messageId}/approvals`, adaToy.deviceToken, { signature: toBase64Url(randomBytes(64)), rosterEpoch: 0, rosterHead: toBase64Url(randomBytes(32)) })).statusCode).toBe(401);
     expect((await inject('PUT', `${F()}/messages/${toAda.messageId}/saved`, adaToy.deviceToken, { saved: true })).statusCode).toBe(401);
     expect((await inject('DELETE', `${F()}/messages/${toAda.messageId}`, adaToy.deviceToken)).statusCode).toBe(401);
     expect((await inject('GET', `${F()}/messages/${toAda.messageId}`, guardian.token)).json<{ saved: boolean }>().saved).toBe(false);

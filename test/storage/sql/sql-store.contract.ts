@@ -98,7 +98,7 @@ export function sqlStoreContract(name: string, openEmpty: OpenEmptyStore): void 
         blob_name: 'b', received_at: AT, expires_at: null, saved: 0, needs_approval: 0,
       }).execute();
       await store.db.insertInto('message_recipients').values({ message_id: 'm', recipient_id: 'a' }).execute();
-      await store.db.insertInto('message_receipts').values({ message_id: 'm', by_id: 'a', kind: 'played', at: AT }).execute();
+      await store.db.insertInto('message_receipts').values({ message_id: 'm', by_id: 'a', kind: 'played', at: AT, signed_at: AT, roster_epoch: 0, roster_head: 'h', signature: 's' }).execute();
 
       await store.db.deleteFrom('accounts').where('id', '=', 'a').execute();
       expect(await store.db.selectFrom('sessions').selectAll().execute()).toEqual([]);
