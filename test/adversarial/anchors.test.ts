@@ -50,6 +50,7 @@ const jsonAnswer = (value: unknown, status = 200): Response => new Response(JSON
 async function forkedChain(options: { toys?: Toy[]; members?: Member[] } = {}): Promise<string[]> {
   const self: Member = { accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys };
   const forked = await appendRosterEntry(beforeRemoval, {
+    familyKey: generateFamilyKey(),
     signer: exDad.me,
     members: [self, ...(options.members ?? [])],
     toys: options.toys ?? [],
@@ -275,7 +276,9 @@ describe('a removed guardian forks the roster', { timeout: 90_000 }, () => {
     const paired = await pairToy(server.url, mum, familyId, mia);
     const forkKey = generateFamilyKey();
     const forkEpoch = beforeRemoval.at(-1)!.epoch + 1;
-    const sealed = await sealMessage({ familyId, epoch: forkEpoch, familyKey: forkKey, sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: wavWith(utf8('from the fork'), 400), audioType: 'audio/wav', durationMs: 25, createdAt: Date.now() });
+    // The head the removed guardian signs from: their N′ (the toy refuses the chain before any message).
+    const forkHead = await hashRosterEntry(decodeRosterChain(await forkedChain()).at(-1)!);
+    const sealed = await sealMessage({ familyId, epoch: forkEpoch, familyKey: forkKey, rosterHead: forkHead, sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: wavWith(utf8('from the fork'), 400), audioType: 'audio/wav', durationMs: 25, createdAt: Date.now() });
     const forgedId = toBase64Url(sealed.header.messageId);
     const now = Date.now();
     const view = { messageId: forgedId, familyId, senderId: exDad.me.accountId, senderKind: 'member', recipients: [mia], epoch: forkEpoch, size: sealed.bytes.length, ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: now, expiresAt: now + 86_400_000, saved: false, needsApproval: false, approvals: [], receipts: [] };

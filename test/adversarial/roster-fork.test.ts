@@ -135,14 +135,16 @@ describe('a removed guardian forks the roster', { timeout: 120_000 }, () => {
     const before = await loadFamily(mum, familyId);
     const removedAt = (await removeMember(mum, { familyId, accountId: dad.me.accountId })).roster.epoch;
     // Dad, with his real keys, signs another N on top of N−1 where he was still a guardian.
+    const forkKey = generateFamilyKey();
     const forged = await appendRosterEntry(before.roster.entries, {
+      familyKey: forkKey,
       signer: dad.me,
       members: [{ accountId: dad.me.accountId, role: 'guardian', keys: dad.me.identity.publicKeys }, before.roster.members.find((m) => m.accountId === gran.me.accountId)!],
       toys: [...before.roster.toys],
       settings: { ...before.roster.settings, volumeLimit: 100 },
     });
     expect(forged.epoch).toBe(removedAt);
-    const forgedKeys = (await wrapFamilyKeyForRoster(forged, generateFamilyKey())).map(wrappedKeyToWire);
+    const forgedKeys = (await wrapFamilyKeyForRoster(forged, forkKey)).map(wrappedKeyToWire);
     attackOn(familyId).family = (body) => {
       body.roster = [...(body.roster as string[]).slice(0, removedAt), toBase64Url(encodeRosterEntry(forged))];
       body.wrappedKeys = [...(body.wrappedKeys as Array<{ epoch: number }>).filter((k) => k.epoch < removedAt), ...forgedKeys];

@@ -90,7 +90,7 @@ function behindHostileServer(member: TestMember): ClientContext {
 /** Seals, as `member`, a message to Mia under the epoch key they held before the change, and has the server deliver it. */
 async function sealUnderOldKey(member: TestMember, label: string): Promise<string> {
   const old = before.get(member.label)!;
-  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, familyKey: old.headKey, sender: { accountId: member.me.accountId, identity: member.me.identity }, recipients: [mia], audio: wavWith(utf8(label), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now() });
+  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, rosterHead: old.roster.headHash, familyKey: old.headKey, sender: { accountId: member.me.accountId, identity: member.me.identity }, recipients: [mia], audio: wavWith(utf8(label), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now() });
   const messageId = toBase64Url(sealed.header.messageId);
   const now = Date.now();
   const view = {
@@ -104,8 +104,10 @@ async function sealUnderOldKey(member: TestMember, label: string): Promise<strin
 /** Adds a guardian-style approval signed by `who` to an injected message's view. */
 async function injectApproval(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
   const { view } = attack.injected.get(messageId)!;
-  const approval = await approveMessage({ guardian: who, messageId: fromBase64Url(messageId), ciphertextHash: fromBase64Url(view.ciphertextHash as string) });
-  view.approvals = [...(view.approvals as unknown[]), { guardianId: who.accountId, signature: toBase64Url(approval.signature) }];
+  // Signed at the family's current head, as a guardian's client would.
+  const head = (await loadFamily(mum, familyId)).roster;
+  const approval = await approveMessage({ guardian: who, familyId, messageId: fromBase64Url(messageId), ciphertextHash: fromBase64Url(view.ciphertextHash as string), rosterEpoch: head.epoch, rosterHead: head.headHash });
+  view.approvals = [...(view.approvals as unknown[]), { guardianId: who.accountId, rosterEpoch: approval.rosterEpoch, rosterHead: toBase64Url(approval.rosterHead), signature: toBase64Url(approval.signature) }];
 }
 
 function refusalsLogged(): Record<string, string> {
@@ -263,7 +265,7 @@ describe('the head decides, and the toy keeps what it played until the signed re
 
   it('(f) a message dated an hour ahead is refused by the toy and by the member client', async () => {
     const family = await loadFamily(mum, familyId);
-    const sealed = await sealMessage({ familyId, epoch: family.roster.epoch, familyKey: family.headKey, sender: mum.me, recipients: [mia], audio: wavWith(utf8('from the future'), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now() + 3600_000 });
+    const sealed = await sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [mia], audio: wavWith(utf8('from the future'), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now() + 3600_000 });
     // The server stores it as it stores any envelope: the date is for the clients to judge.
     const accepted = await mum.api.upload(`/v1/families/${familyId}/messages`, sealed.bytes, MessageAccepted);
     const played = toy.played.length;

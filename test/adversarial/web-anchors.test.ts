@@ -28,7 +28,7 @@ import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { startGuardianPairing } from '../../src/crypto/pairing.js';
-import { appendRosterEntry, encodeRosterEntry, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
+import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
 import { launchChromium, newPhoneContext } from '../web/support/browser.js';
@@ -58,6 +58,7 @@ const jsonAnswer = (value: unknown): Answer => ({ status: 200, contentType: 'app
 /** The removed guardian's N′ on top of N−1, with the toys of the real head, at volume 100. */
 async function forkedChain(toys: Toy[]): Promise<string[]> {
   const forked = await appendRosterEntry(beforeRemoval, {
+    familyKey: generateFamilyKey(),
     signer: exDad.me,
     members: [{ accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys }],
     toys,
@@ -205,7 +206,8 @@ describe('the virtual toy and a removed guardian\'s fork', { timeout: 180_000 },
     expect(await toyState(toy, 'last-played-volume')).toBe('30');
 
     const forkEpoch = beforeRemoval.at(-1)!.epoch + 1;
-    const sealed = await sealMessage({ familyId, epoch: forkEpoch, familyKey: generateFamilyKey(), sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
+    const forkHead = await hashRosterEntry(decodeRosterChain(await forkedChain([])).at(-1)!);
+    const sealed = await sealMessage({ familyId, epoch: forkEpoch, familyKey: generateFamilyKey(), rosterHead: forkHead, sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
     const forgedId = toBase64Url(sealed.header.messageId);
     const forgedView = {
       messageId: forgedId, familyId, senderId: exDad.me.accountId, senderKind: 'member', recipients: [mia], epoch: forkEpoch, size: sealed.bytes.length,

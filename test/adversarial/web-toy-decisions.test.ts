@@ -71,7 +71,7 @@ async function polls(count: number): Promise<void> {
 
 async function sealUnderOldKey(member: TestMember): Promise<string> {
   const old = before.get(member.label)!;
-  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, familyKey: old.headKey, sender: member.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
+  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, rosterHead: old.roster.headHash, familyKey: old.headKey, sender: member.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
   const messageId = toBase64Url(sealed.header.messageId);
   const now = Date.now();
   attack.injected.set(messageId, {
@@ -86,8 +86,10 @@ async function sealUnderOldKey(member: TestMember): Promise<string> {
 
 async function injectApproval(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
   const { view } = attack.injected.get(messageId)!;
-  const approval = await approveMessage({ guardian: who, messageId: fromBase64Url(messageId), ciphertextHash: fromBase64Url(view.ciphertextHash as string) });
-  view.approvals = [...(view.approvals as unknown[]), { guardianId: who.accountId, signature: toBase64Url(approval.signature) }];
+  // Signed at the family's current head, as a guardian's client would.
+  const head = (await loadFamily(mum, familyId)).roster;
+  const approval = await approveMessage({ guardian: who, familyId, messageId: fromBase64Url(messageId), ciphertextHash: fromBase64Url(view.ciphertextHash as string), rosterEpoch: head.epoch, rosterHead: head.headHash });
+  view.approvals = [...(view.approvals as unknown[]), { guardianId: who.accountId, rosterEpoch: approval.rosterEpoch, rosterHead: toBase64Url(approval.rosterHead), signature: toBase64Url(approval.signature) }];
 }
 
 async function toyRefusalsInFamilyLog(): Promise<Record<string, string>> {
@@ -204,7 +206,7 @@ describe('the virtual toy behind a colluding server: the head decides, and playe
 
   it('(e, f) a message past its signed retention and one dated an hour ahead are refused and reported', async () => {
     const family = await loadFamily(mum, familyId);
-    const seal = (createdAt: number) => sealMessage({ familyId, epoch: family.roster.epoch, familyKey: family.headKey, sender: mum.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt });
+    const seal = (createdAt: number) => sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt });
     // Recorded 31 days ago (retention 30): what a server that withheld it until now would release.
     const old = await mum.api.upload(`/v1/families/${familyId}/messages`, (await seal(Date.now() - (family.roster.settings.retentionDays + 1) * DAY)).bytes, MessageAccepted);
     await waitForToy(toy, 'last-refusal', 'envelope/expired');

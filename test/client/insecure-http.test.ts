@@ -114,7 +114,7 @@ describe('the burrow CLI and the reference toy', () => {
   it('burrow toy run refuses a paired state whose server is plain http beyond loopback', async () => {
     const state = new ToyStateDir(join(workDir, 'toy-run'));
     const id = 'AAAAAAAAAAAAAAAAAAAAAA';
-    await state.savePaired({ version: 1, serverUrl: REMOTE, toyId: id, familyId: id, genesisHash: 'A'.repeat(43), deviceToken: `bt_${'A'.repeat(43)}` }, await generateIdentity({ extractable: true }));
+    await state.savePaired({ version: 2, serverUrl: REMOTE, toyId: id, familyId: id, anchorHash: 'A'.repeat(43), deviceToken: `bt_${'A'.repeat(43)}` }, await generateIdentity({ extractable: true }));
     const run = await burrow(['toy', 'run', '--state', state.dir, '--save', join(workDir, 'saved'), '--once', '--json']);
     expect(run.code).not.toBe(0);
     expect(run.stderr).toContain('client/insecure-http');

@@ -210,7 +210,7 @@ describe('voice-message envelopes', () => {
   it('a message committing to another entry than the reader holds at its epoch is a fork, refused', async () => {
     const s = await setup();
     // A second epoch 1 on top of genesis, signed by mum: the reader was shown this chain.
-    const other = await appendRosterEntry([s.chain[0]!], { signer: s.mum, members: [guardianOf(s.mum)], toys: [], settings: { ...settings, volumeLimit: 100 } });
+    const other = await appendRosterEntry([s.chain[0]!], { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum)], toys: [], settings: { ...settings, volumeLimit: 100 } });
     const forked = await verified([s.chain[0]!, other]);
     // Mum sealed at the real epoch 1: the reader knows her key from genesis, so this is evidence.
     const sealed = await s.send(s.mum);
@@ -275,18 +275,18 @@ describe('voice-message envelopes', () => {
   it('the head decides: a relative set to need approval since, sealing under an older epoch key, needs a head guardian’s approval', async () => {
     const s = await setup();
     const members = [guardianOf(s.mum), guardianOf(s.dad), relativeOf(s.gran, ['child-1'], true), relativeOf(s.aunt, ['child-1'], true)];
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
     const old = await s.send(s.gran);
     expect((await s.open(old.bytes)).ok).toBe(true);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/needs-approval' });
-    const approval = await approveMessage({ guardian: s.dad, messageId: old.header.messageId, ciphertextHash: old.ciphertextHash });
+    const approval = await s.approve(s.dad, old);
     expect((await s.open(old.bytes, { roster, approvals: [approval] })).ok).toBe(true);
   });
 
   it('the head decides: a relative narrowed to fewer children cannot reach the child they lost under an older key', async () => {
     const s = await setup();
-    const wide = await verified([...s.chain.slice(0, 1), await appendRosterEntry(s.chain.slice(0, 1), { signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1', 'child-2'])], toys: [toyOf(s.toy, 'child-2')], settings })]);
-    const narrowed = await appendRosterEntry(wide.entries, { signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1'])], toys: [toyOf(s.toy, 'child-2')], settings });
+    const wide = await verified([...s.chain.slice(0, 1), await appendRosterEntry(s.chain.slice(0, 1), { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1', 'child-2'])], toys: [toyOf(s.toy, 'child-2')], settings })]);
+    const narrowed = await appendRosterEntry(wide.entries, { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1'])], toys: [toyOf(s.toy, 'child-2')], settings });
     const roster = await verified([...wide.entries, narrowed]);
     for (const recipients of [['child-2'], ['toy-1'], ['child-1', 'child-2']]) {
       const old = await s.send(s.gran, { recipients });
@@ -299,19 +299,19 @@ describe('voice-message envelopes', () => {
   it('the head decides: a guardian demoted to a relative is judged as the relative they are now, and their approvals stop counting', async () => {
     const s = await setup();
     const members = [guardianOf(s.mum), relativeOf(s.dad, ['child-1']), relativeOf(s.gran, ['child-1']), relativeOf(s.aunt, ['child-1'], true)];
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
     const old = await s.send(s.dad, { recipients: ['child-2'] });
     expect((await s.open(old.bytes)).ok).toBe(true);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     const fromAunt = await s.send(s.aunt);
-    const byDad = await approveMessage({ guardian: s.dad, messageId: fromAunt.header.messageId, ciphertextHash: fromAunt.ciphertextHash });
+    const byDad = await s.approve(s.dad, fromAunt);
     expect((await s.open(fromAunt.bytes, { approvals: [byDad] })).ok).toBe(true);
     expect(await s.open(fromAunt.bytes, { roster, approvals: [byDad] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
   });
 
   it('the head decides: a toy moved to another child cannot reply into its old child’s conversation under an older key', async () => {
     const s = await setup();
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members: s.members, toys: [toyOf(s.toy, 'child-2')], settings })]);
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members: s.members, toys: [toyOf(s.toy, 'child-2')], settings })]);
     const old = await s.send(s.toy, { recipients: ['child-1'] });
     expect((await s.open(old.bytes)).ok).toBe(true);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
@@ -321,7 +321,7 @@ describe('voice-message envelopes', () => {
     const s = await setup();
     const newKeys = await generateIdentity();
     const members = s.members.map((m) => (m.accountId === 'gran' ? { ...m, keys: newKeys.publicKeys } : m));
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
     const old = await s.send(s.gran);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/bad-signature' });
   });

@@ -43,19 +43,19 @@ describe('the family roster', () => {
   it("a chain verifies from a vouched-for head hash only if it holds that entry: a fork beside it is not anchored", async () => {
     const f = await family();
     const head = await hashRosterEntry(f.chain[1]!);
-    const third = await appendRosterEntry(f.chain, { signer: f.dad, members: f.members, toys: [], settings });
+    const third = await appendRosterEntry(f.chain, { familyKey: generateFamilyKey(), signer: f.dad, members: f.members, toys: [], settings });
     const fromHead = await verifyRoster([...f.chain, third], { headHash: head });
     expect(fromHead.ok && fromHead.value.epoch).toBe(2);
     // The chain may start at the vouched-for entry itself.
     expect((await verifyRoster([f.chain[1]!, third], { headHash: head })).ok).toBe(true);
     // A different epoch 1 signed on the same genesis by a guardian of it (a fork): same epoch, other hash.
-    const fork = await appendRosterEntry([f.chain[0]!], { signer: f.mum, members: f.members, toys: [], settings: { ...settings, volumeLimit: 100 } });
-    const forkNext = await appendRosterEntry([f.chain[0]!, fork], { signer: f.mum, members: f.members, toys: [], settings });
+    const fork = await appendRosterEntry([f.chain[0]!], { familyKey: generateFamilyKey(), signer: f.mum, members: f.members, toys: [], settings: { ...settings, volumeLimit: 100 } });
+    const forkNext = await appendRosterEntry([f.chain[0]!, fork], { familyKey: generateFamilyKey(), signer: f.mum, members: f.members, toys: [], settings });
     expect(await verifyRoster([f.chain[0]!, fork, forkNext], { headHash: head })).toEqual({ ok: false, code: 'roster/not-anchored' });
     // An older chain that stops before the head is refused too (rollback).
     expect(await verifyRoster([f.chain[0]!], { headHash: head })).toEqual({ ok: false, code: 'roster/not-anchored' });
     // Entries after the head are verified as usual: one signed by a non-guardian is refused.
-    const forged = await signRosterEntry({ familyId: third.familyId, epoch: 3, previousHash: await hashRosterEntry(third), members: f.members, toys: [], settings, signerId: 'gran' }, f.gran.identity);
+    const forged = await signRosterEntry({ familyId: third.familyId, epoch: 3, previousHash: await hashRosterEntry(third), members: f.members, toys: [], settings, signerId: 'gran', familyKey: generateFamilyKey() }, f.gran.identity);
     expect(await verifyRoster([...f.chain, third, forged], { headHash: head })).toEqual({ ok: false, code: 'roster/signer-not-guardian' });
     await expect(verifyRoster(f.chain, { headHash: new Uint8Array(31) })).rejects.toThrow(/headHash/);
   });

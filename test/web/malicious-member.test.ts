@@ -266,7 +266,7 @@ describe('a malicious family member against the web app', { timeout: 240_000 }, 
     const rlo = (await addChild(eve, { familyId: evesFamily, name: '\u202Eeman s\'ymmuM', emoji: '🐻' })).childId;
     const long = (await addChild(eve, { familyId: evesFamily, name: 'Leo', emoji: '🐯' })).childId;
     const opened = await loadFamily(eve, evesFamily);
-    const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, familyKey: opened.headKey, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' } });
+    const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, familyKey: opened.headKey, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' }, signer: eve.me.identity });
     await eve.api.call('PUT', `/v1/families/${evesFamily}/children/${long}`, undefined, { sealedProfile: toBase64Url(sealed) });
     // She signs the invite as "Mum": a name is whatever the inviter says; the fingerprint is not.
     const { link } = await createInvite(eve, { familyId: evesFamily, terms: { role: 'guardian', children: [], needsApproval: false }, from: 'Mum' });
