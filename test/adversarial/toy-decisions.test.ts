@@ -10,7 +10,8 @@
  * (d) the server sets expiresAt to now+1 ms and delivers a played message again, also to the toy
  *     restarted from its state directory;
  * (e) the server withholds a message and releases it after its signed retention;
- * (f) a member dates a message an hour ahead (a wrong clock, or colluding with the server).
+ * (f) a member dates a message an hour ahead (a wrong clock, or colluding with the server);
+ * and a server that answers 404 for a waiting message, then lists it again once approved.
  * The toy plays none of them (a waits for a guardian of the head), the member client refuses them,
  * and each refusal the toy reports is in the family security log.
  */
@@ -23,7 +24,7 @@ import { addChild } from '../../src/client/children.js';
 import { admitJoiners, changeRoster, createFamily, loadFamily, type ClientContext, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
+import { approveMessage as approveAsGuardian, downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
 import type { InboxRecord } from '../../src/client/toy-runtime.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { approveMessage, sealMessage } from '../../src/crypto/envelope.js';
@@ -61,6 +62,8 @@ const attack = {
   withheld: new Set<string>(),
   /** Whether it says every message expires 1 ms from now. */
   expiresAtOnce: false,
+  /** Ids it answers 404 for, as if they were deleted. */
+  gone: new Set<string>(),
 };
 
 const hostileFetch: typeof fetch = async (input, init) => {
@@ -74,6 +77,7 @@ const hostileFetch: typeof fetch = async (input, init) => {
     if (one![2] === '/receipts') return new Response(null, { status: 204 });
     return Response.json(injected.view);
   }
+  if (one !== null && one[2] === undefined && attack.gone.has(one[1]!)) return Response.json({ type: 'https://burrow.invalid/problems/not-found', title: 'Not found', status: 404 }, { status: 404, headers: { 'content-type': 'application/problem+json' } });
   const response = await fetch(input, init);
   if (method !== 'GET' || path !== `/v1/families/${familyId}/messages` || !response.ok) return response;
   const body = (await response.json()) as { messages: Array<Record<string, unknown>>; nextCursor?: string };
@@ -212,6 +216,21 @@ describe('the head decides, and the toy keeps what it played until the signed re
       ]),
     );
     attack.injected.clear();
+  });
+
+  it('a waiting message the server claims is gone is remembered as withdrawn: listed again later with an approval, it does not play', async () => {
+    const sent = await sendMessage(aunt, { familyId, to: mia, audio: wavWith(utf8('aunt, waiting'), 300), audioType: 'audio/wav', durationMs: 18 });
+    await toy.runtime.sync();
+    expect(toy.logs.at(-1)).toMatchObject({ event: 'waiting', messageId: sent.messageId });
+    attack.withheld.add(sent.messageId);
+    attack.gone.add(sent.messageId);
+    await toy.runtime.sync();
+    expect(refusalsLogged()[sent.messageId]).toBe('toy/withdrawn');
+    attack.withheld.delete(sent.messageId);
+    attack.gone.delete(sent.messageId);
+    await approveAsGuardian(mum, { familyId, messageId: sent.messageId });
+    await toy.runtime.sync();
+    expect(toy.played.some((p) => p.messageId === sent.messageId)).toBe(false);
   });
 
   it('(d) a played message delivered again with expiresAt = now + 1 ms does not play again, not even after a restart from the state directory', async () => {
