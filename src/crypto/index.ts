@@ -13,6 +13,7 @@ export * from './envelope.js';
 export * from './receipt.js';
 export * from './profile.js';
 export * from './invite.js';
+export * from './invite-description.js';
 export * from './cpace.js';
 export * from './pairing.js';
 export * from './xwing.js';

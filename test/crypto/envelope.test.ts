@@ -289,11 +289,12 @@ describe('voice-message envelopes', () => {
     const narrowed = await appendRosterEntry(wide.entries, { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1'])], toys: [toyOf(s.toy, 'child-2')], settings });
     const roster = await verified([...wide.entries, narrowed]);
     for (const recipients of [['child-2'], ['toy-1'], ['child-1', 'child-2']]) {
-      const old = await s.send(s.gran, { recipients });
+      // Sealed by gran from the wide roster's head (its epoch 1), as her client would have.
+      const old = await s.send(s.gran, { recipients, rosterHead: wide.headHash });
       expect((await s.open(old.bytes, { roster: wide })).ok).toBe(true);
       expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     }
-    expect((await s.open((await s.send(s.gran, { recipients: ['child-1'] })).bytes, { roster })).ok).toBe(true);
+    expect((await s.open((await s.send(s.gran, { recipients: ['child-1'], rosterHead: wide.headHash })).bytes, { roster })).ok).toBe(true);
   });
 
   it('the head decides: a guardian demoted to a relative is judged as the relative they are now, and their approvals stop counting', async () => {
