@@ -10,7 +10,6 @@ import { importIdentitySecret, type Identity } from '../../src/crypto/identity.j
 import { hkdfSha256 } from '../../src/crypto/kdf.js';
 import { appendRosterEntry, createGenesisEntry, hashRosterEntry, verifyRoster, type RosterEntry } from '../../src/crypto/roster.js';
 import { settings } from './fixtures.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
 
 // Version 1 (no roster head), sealed by the encoder at commit 75ca67e from the inputs below: no
 // longer read (one protocol version until 1.0), kept to show it is refused, not misread.
@@ -18,9 +17,10 @@ const VERSION_1_ENVELOPE = fromHex(
   '4252574d010000000a66616d2d676f6c64656e0000000000000003101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01fc3c61a9facc890be3bcd23b03193c0eca52d3ecbb1ae035203d9b47297df9219db50b5d71cbec04626987a7b8e300ae34518801dfda02c477eb6b33ebb3438c0d51ec0dba5eb7728f34bd0064ce845347cf50ecfeef8985f64a113623e845908d8bea06d5f0b251e5b7e858ecf22880ca1b2e0887feaf2efb3d0000004064d0fdc6bdc4c5ec1c1739036280226ccad2f768b47226567b9a3e753079c7542d6f9f1fef9260b65af2118ac611031d0460c91229045c5efd9a85f6fa793402',
 );
 // Known answer: version 2, sealed by the encoder that added the roster head, from the inputs below
-// (the head is epoch 3 of `rosterAtEpoch3`). Its nonce was random; everything else is fixed.
-const KNOWN_ENVELOPE = fromHex('4252574d020000000a66616d2d676f6c64656e000000000000000357852ace9b615b9d8b937f0142b9f973335c74b0119b8876f2631bfaf8307085101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01c82d1d7582b0c11abb6dc08e09b35fb043832194e73f120a99de13bba9aca2dc3e927df19490e5bfe2a245e38c4b4cef002fa9ae5446600fa0c5939aee2359ec7f132930e83855ba78d2fc34e2ac549c2a1094cb3d1b054815ea6ef6a989a349770676a58ff1f2ebbe94db8685d4ba2f56014ce2c5697fb409a400000040b2da7db80ca9c5f7acd6f591370c44bda6a81915e701030829f38bea906ab6c04daf689a147460dc7ab583db3d2da8b013cd56e11b08848c9bd1da043ed43f0c');
-const KNOWN_ROSTER_HEAD = '57852ace9b615b9d8b937f0142b9f973335c74b0119b8876f2631bfaf8307085';
+// (the head is epoch 3 of `rosterAtEpoch3`, whose version-3 entries commit to fixed epoch keys).
+// Its nonce was random; everything else is fixed.
+const KNOWN_ENVELOPE = fromHex('4252574d020000000a66616d2d676f6c64656e000000000000000301b4af02d95c55624b38bba01f19ada046345ebbc245dba8549bf62eb82f6644101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01edb29e70f7752f0797539341fde445dd9818f760eaf1ceab777753ad16d084886eea194791c70e0fcd6b32cbfc939058b653c16f520092c37e026d1e5c694f2c1bd8635615e5d3a0e0e7bc4635844c4121be6e563358282223eeb79892ddf86067ac77de203c25388cd113d4a43d51b5136bc9dd2793560da5690000004044dacdbde26ad9a5d21398fd4231235744aaae03cdfbfcdef0c0ee03c3c0613c8d1a467097f0f5af3b9042fbdca47f5d63f703a367729486da0cbd3c0c190d09');
+const KNOWN_ROSTER_HEAD = '01b4af02d95c55624b38bba01f19ada046345ebbc245dba8549bf62eb82f6644';
 const KNOWN_SIGNING_KEY = '79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664';
 const FAMILY_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
 const MESSAGE_ID = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
@@ -93,8 +93,10 @@ async function rawVerify(signingKey: Uint8Array, header: Uint8Array, ciphertext:
 
 async function rosterAtEpoch3(identity: Identity) {
   const mum = { accountId: 'mum', identity };
-  const chain: RosterEntry[] = [await createGenesisEntry({ familyId: 'fam-golden', creator: mum, settings, familyKey: generateFamilyKey() })];
-  for (let epoch = 1; epoch <= 3; epoch++) chain.push(await appendRosterEntry(chain, { signer: mum, members: chain[0]!.members, toys: [], settings, familyKey: generateFamilyKey() }));
+  // Fixed epoch keys, so each entry's key commitment (and so the head hash) is fixed too.
+  const keyOf = (epoch: number) => Uint8Array.from({ length: 32 }, (_, i) => 16 * epoch + i);
+  const chain: RosterEntry[] = [await createGenesisEntry({ familyId: 'fam-golden', creator: mum, settings, familyKey: keyOf(0) })];
+  for (let epoch = 1; epoch <= 3; epoch++) chain.push(await appendRosterEntry(chain, { signer: mum, members: chain[0]!.members, toys: [], settings, familyKey: keyOf(epoch) }));
   const verified = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
   if (!verified.ok) throw new Error(verified.code);
   return verified.value;
