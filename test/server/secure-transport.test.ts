@@ -42,7 +42,8 @@ function me(s: TestServer, cookie: string, request: { remoteAddress: string; hea
 
 describe('the session cookie and HSTS', () => {
   it('with an https public origin: __Host- prefix, Secure, Path=/, no Domain, HSTS; a plain-named cookie is not accepted', async () => {
-    const s = await start({ live: { publicOrigin: 'https://burrow.example' } });
+    // Registration stays open here: an https origin alone would make it invite-only.
+    const s = await start({ live: { publicOrigin: 'https://burrow.example' }, registration: 'open' });
     const { setCookie, token, hsts, request } = await cookieLogin(s);
     expect(setCookie).toMatch(/^__Host-burrow_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict; Secure$/);
     expect(setCookie).not.toMatch(/domain=/i);
