@@ -40,6 +40,10 @@ export function describeLogEvent(event: FamilyLogEvent, me: string): string {
       return subject === '' ? `${actor} changed the family settings${epoch}` : `${actor} changed what ${subject} may do${epoch}`;
     case 'message-downloaded':
       return `${actor}${event.details.by === 'toy' ? ' (a toy)' : ''} downloaded message ${subject}`;
+    case 'client-refusal': {
+      const message = event.details.messageId === undefined ? '' : ` (message ${event.details.messageId})`;
+      return `${actor === 'you' ? 'your device' : `the device of ${actor}`} refused something the server sent: ${event.details.code ?? '?'}${epoch}${message}`;
+    }
   }
 }
 

@@ -28,6 +28,8 @@ export const FAMILY_LOG_KINDS = [
   'role-changed',
   'message-downloaded',
   'family-created',
+  /** A member's client or a toy refused something the server delivered (a forged key, a forked roster…) and said so. */
+  'client-refusal',
 ] as const;
 
 export type FamilyLogKind = (typeof FAMILY_LOG_KINDS)[number];

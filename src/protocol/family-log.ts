@@ -1,4 +1,4 @@
-/** The family security log's API contract: `GET /v1/security/log-key` and `GET /v1/families/:familyId/log`. */
+/** The family security log's API contract: `GET /v1/security/log-key`, `GET /v1/families/:familyId/log` and `POST /v1/families/:familyId/log/refusals`. */
 import { Type } from '@sinclair/typebox';
 import { FAMILY_LOG_KINDS, type FamilyLogKind } from '../crypto/family-log.js';
 import { Base64Url, Timestamp } from './common.js';
@@ -33,3 +33,16 @@ export const FamilyLogEventWire = Type.Object({
 });
 
 export const FamilyLogPage = Type.Object({ familyId: Type.String(), events: Type.Array(FamilyLogEventWire), logKey: LogKey });
+
+/** A refusal code as clients report it: `area/reason`, lowercase (e.g. `family-key/commitment-mismatch`). */
+export const REFUSAL_CODE_PATTERN = '^[a-z0-9-]{1,32}/[a-z0-9-]{1,48}$';
+
+/** POST /v1/families/:familyId/log/refusals: a member's client or a toy says it refused something the server delivered. */
+export const RefusalReport = Type.Object(
+  {
+    code: Type.String({ pattern: REFUSAL_CODE_PATTERN, maxLength: 81, description: 'the client-side refusal code' }),
+    epoch: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'the roster epoch concerned' })),
+    messageId: Type.Optional(Base64Url({ minBytes: 16, maxBytes: 16, description: 'the message concerned' })),
+  },
+  { additionalProperties: false },
+);

@@ -234,6 +234,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
     access: familyAccess,
     signer: createLogSigner(secrets.logSigningKey),
     clock,
+    limiter,
     warn: (message, error) => app.log.warn({ err: error }, message),
   });
   const messages = createMessagesService({

@@ -247,6 +247,15 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
     request: (world) => ({ url: `${A(world)}/log` }),
     cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: forbidden, removedMember: notFound },
   },
+  'POST /v1/families/:familyId/log/refusals': {
+    request: (world) => ({ url: `${A(world)}/log/refusals`, payload: { code: 'family-key/commitment-mismatch', epoch: 1 } }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { notApplicable: 'every member and toy of the family may report what its own device refused; it names no child' },
+      removedMember: notFound,
+    },
+  },
 
   // Children.
   'GET /v1/families/:familyId/children': {

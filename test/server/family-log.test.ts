@@ -10,16 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../src/crypto/roster.js';
-import { verifyFamilyLog } from '../../src/client/family-log.js';
+import { verifyFamilyLog, type FamilyLogEvent } from '../../src/client/family-log.js';
+import { BurrowApi } from '../../src/client/api.js';
+import { reportRefusal } from '../../src/client/refusal-report.js';
+import { describeLogEvent } from '../../src/cli/family-log-command.js';
 import type { FamilyLogPage } from '../../src/protocol/family-log.js';
 import { createLogSigner } from '../../src/server/security-log/log-signer.js';
 import { createFamilyLogRepository } from '../../src/server/security-log/repository.js';
 import { createSecurityLog, rosterChangeEvents } from '../../src/server/security-log/service.js';
 import { createFamilyAccess } from '../../src/server/families/access-repository.js';
 import { systemClock } from '../../src/server/deps.js';
+import { createMemoryRateLimiter } from '../../src/server/http/rate-limit.js';
 import { generateSecrets, loadOrCreateSecrets, secretsPath } from '../../src/server/secrets.js';
 import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
-import { bearer, post, startTestServer, type TestServer } from './helpers.js';
+import { b64, bearer, post, startTestServer, type TestServer } from './helpers.js';
 import { addChild, appendEntry, createFamily, get, join as joinFamily, memberOf, newPerson, SETTINGS, wireKeys, type Person, type TestFamily } from './families/fixtures.js';
 
 type LogPage = Static<typeof FamilyLogPage>;
@@ -121,6 +125,54 @@ describe('the family security log', () => {
   });
 });
 
+describe('refusals reported by members and toys', () => {
+  let reporter: Person;
+  let flooder: Person;
+  beforeAll(async () => {
+    [reporter, flooder] = await Promise.all([newPerson(server.app), newPerson(server.app)]);
+    await joinFamily(server.app, family, guardian, reporter, { role: 'relative', children: [child], needsApproval: false });
+    await joinFamily(server.app, family, guardian, flooder, { role: 'relative', children: [child], needsApproval: false });
+  });
+
+  it('a relative’s client reports a refusal through the client library and the guardians read it in the log', async () => {
+    const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
+    const api = new BurrowApi({ baseUrl: address, token: reporter.token });
+    const messageId = b64(16);
+    expect(await reportRefusal(api, { familyId: family.familyId, code: 'family-key/commitment-mismatch', epoch: 1, messageId })).toBe(true);
+    const last = (await readLog(guardian)).events.at(-1)!;
+    expect(last).toMatchObject({ kind: 'client-refusal', actorId: reporter.accountId, details: { code: 'family-key/commitment-mismatch', epoch: 1, messageId } });
+    expect(describeLogEvent(last as FamilyLogEvent, guardian.accountId)).toContain('refused something the server sent: family-key/commitment-mismatch');
+  });
+
+  it('a stranger’s report is a 404 and changes nothing; a malformed one is a 400 problem', async () => {
+    const before = (await readLog(guardian)).events.length;
+    const foreign = await post(server.app, `/v1/families/${family.familyId}/log/refusals`, { code: 'roster/fork' }, bearer(stranger.token));
+    expect(foreign.statusCode).toBe(404);
+    for (const payload of [{ code: 'Not A Code' }, { code: 'roster/fork', extra: 1 }, { code: 'roster/fork', epoch: -1 }, { code: 'roster/fork', messageId: 'short' }, { code: `a/${'x'.repeat(60)}` }]) {
+      const answer = await post(server.app, `/v1/families/${family.familyId}/log/refusals`, payload, bearer(reporter.token));
+      expect(answer.statusCode).toBe(400);
+      expect(answer.headers['content-type']).toContain('application/problem+json');
+    }
+    expect((await readLog(guardian)).events.length).toBe(before);
+  });
+
+  it('one reporter cannot flood the log: the 31st report within an hour is 429', async () => {
+    const before = (await readLog(guardian)).events.length;
+    const answers = [];
+    for (let i = 0; i < 31; i++) answers.push((await post(server.app, `/v1/families/${family.familyId}/log/refusals`, { code: 'roster/fork' }, bearer(flooder.token))).statusCode);
+    expect(answers.slice(0, 30).every((status) => status === 204)).toBe(true);
+    expect(answers[30]).toBe(429);
+    expect((await readLog(guardian)).events.length).toBe(before + 30);
+  });
+
+  it('the client library never throws when a report is refused', async () => {
+    const address = server.app.server.listening ? `http://127.0.0.1:${(server.app.server.address() as { port: number }).port}` : await server.app.listen({ port: 0, host: '127.0.0.1' });
+    const api = new BurrowApi({ baseUrl: address, token: stranger.token });
+    expect(await reportRefusal(api, { familyId: family.familyId, code: 'roster/fork' })).toBe(false);
+    expect(await reportRefusal(api, { familyId: family.familyId, code: 'not a code' })).toBe(false);
+  });
+});
+
 describe('concurrent appends', () => {
   it('twenty events appended at once get seq 1…20 in one unbroken, verified chain', async () => {
     const owner = await newPerson(server.app);
@@ -130,6 +182,7 @@ describe('concurrent appends', () => {
       access: createFamilyAccess(server.store.db),
       signer: createLogSigner(server.secrets.logSigningKey),
       clock: systemClock,
+      limiter: createMemoryRateLimiter(systemClock),
       warn: (message) => { throw new Error(message); },
     });
     await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(busy.familyId, { kind: 'message-downloaded', actorId: owner.accountId, subjectId: `m${i}` })));

@@ -10,6 +10,9 @@ import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess } from '../families/access.js';
 import { requireGuardian } from '../families/authorize.js';
+import type { RateWindow } from '../config.js';
+import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
+import { BurrowError } from '../../protocol/errors.js';
 import type { LogSigner } from './log-signer.js';
 import type { FamilyLogRepository, FamilyLogTable } from './repository.js';
 
@@ -58,6 +61,8 @@ export interface FamilyLogEventView {
 
 const MAX_APPEND_ATTEMPTS = 8;
 export const MAX_LOG_PAGE = 500;
+/** Refusal reports one member or toy may add to one family's log per hour. */
+export const REFUSAL_REPORTS_PER_HOUR: RateWindow = { max: 30, windowMs: 60 * 60 * 1000 };
 
 /** The events a roster entry makes, compared with the head before it. */
 export function rosterChangeEvents(actorId: string, change: { before: RosterEntry; after: RosterEntry }): SecurityEvent[] {
@@ -104,12 +109,23 @@ export interface SecurityLogDeps {
   access: FamilyAccess;
   signer: LogSigner;
   clock: Clock;
+  /** Counts reports per reporter and family, so a member cannot flood the log that guardians read. */
+  limiter: RateLimiter;
   /** Where an event that could not be stored is reported (without its details). */
   warn(message: string, error: unknown): void;
 }
 
+/** What a member's client or a toy reports it refused: a code and, when it concerns one, the epoch and message. */
+export interface RefusalReportInput {
+  code: string;
+  epoch?: number;
+  messageId?: string;
+}
+
 export type SecurityLogService = SecurityLog & {
   read(accountId: string, familyId: string, after: number, limit: number): Promise<{ familyId: string; events: FamilyLogEventView[]; logKey: string }>;
+  /** Appends a `client-refusal` event for a member or toy of the family (404 for anyone else; rate-limited per reporter). */
+  recordRefusal(reporter: { id: string }, familyId: string, report: RefusalReportInput): Promise<void>;
   readonly logKey: string;
 };
 
@@ -186,6 +202,14 @@ export function createSecurityLog(deps: SecurityLogDeps): SecurityLogService {
     },
     async forgetFamily(familyId) {
       await repository.deleteFamily(familyId);
+    },
+    async recordRefusal(reporter, familyId, report) {
+      if ((await deps.access.membership(familyId, reporter.id)) === undefined) throw new BurrowError('burrow/not-found', 'No such family');
+      await enforceLimit(deps.limiter, `refusals:${familyId}:${reporter.id}`, REFUSAL_REPORTS_PER_HOUR);
+      const details: Record<string, string | number> = { code: report.code };
+      if (report.epoch !== undefined) details.epoch = report.epoch;
+      if (report.messageId !== undefined) details.messageId = report.messageId;
+      await append(familyId, { kind: 'client-refusal', actorId: reporter.id, details });
     },
     async read(accountId, familyId, after, limit) {
       await requireGuardian(deps.access, familyId, accountId);
