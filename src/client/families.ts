@@ -300,11 +300,19 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   if (headKey === undefined) throw new ClientError('client/no-key', `no family key for the current epoch ${roster.epoch} was wrapped to you`);
   const keyForEpoch = (epoch: number): Uint8Array | undefined => keys[epoch];
 
+  // A profile signed by someone the head does not allow is a forgery in transit or at rest: it is
+  // shown unnamed, and the family's security log hears of it (best effort; the refusal protects).
+  const forged = new Set<string>();
+  const noteForgery = (result: { ok: boolean; code?: string }): void => {
+    if (!result.ok && (result.code === 'profile/signer-not-allowed' || result.code === 'profile/bad-signature')) forged.add(result.code);
+  };
   const nameOpened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(view.sealedName), familyId, kind: 'family-name', objectId: familyId, head: roster, familyKeyForEpoch: keyForEpoch });
+  noteForgery(nameOpened);
   const name = nameOpened.ok && typeof nameOpened.value.data.name === 'string' ? nameOpened.value.data.name : undefined;
   const children: ChildProfile[] = [];
   for (const child of view.children) {
     const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId, kind: 'child', objectId: child.childId, head: roster, familyKeyForEpoch: keyForEpoch });
+    noteForgery(opened);
     const data = opened.ok ? opened.value.data : {};
     children.push({
       childId: child.childId,
@@ -313,6 +321,7 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
       updatedAt: child.updatedAt,
     });
   }
+  for (const code of forged) await reportRefusal(ctx.api, { familyId, code, epoch: roster.epoch });
   // Saved at once, and only forward: a head that does not extend the stored anchor never replaces it.
   await saveAnchor(ctx, familyId, roster, (current) => {
     const next: FamilyState = { familyId, keys: { ...current.keys, ...keys } };

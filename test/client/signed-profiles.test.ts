@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowApi } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, listFamilies, loadFamily, removeMember, type ClientContext } from '../../src/client/families.js';
+import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
@@ -89,6 +90,10 @@ describe('signed profiles on the member clients', () => {
     expect(child.name).toBeUndefined();
     expect(child.emoji).toBeUndefined();
     expect(seen.children.find((c) => c.childId === leo)!.name).toBe('Leo');
+    // The refusal reaches the family's security log, which the guardian reads and verifies.
+    const log = await readFamilyLog(mum, familyId);
+    if (!log.ok) throw new Error(log.code);
+    expect(log.events.at(-1)).toMatchObject({ kind: 'client-refusal', actorId: mum.me.accountId, details: { code: 'profile/signer-not-allowed' } });
   });
 
   it('a child renamed by a guardian still opens (the check is on the signer, not on who uploaded)', async () => {

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Config, type DeepPartial } from '../../src/server/config.js';
-import { clientKeyOf } from '../../src/server/http/addresses.js';
+import { clientKeyOf, isTrustedProxy, parseTrustedProxies, type AddressRange } from '../../src/server/http/addresses.js';
 import { createMemoryFailureBudget, createMemoryLoginThrottle, createMemoryRateLimiter } from '../../src/server/http/rate-limit.js';
 import { checkTrustProxy } from '../../src/server/security/audit.js';
 import { manualClock, startTestServer, type TestServer } from './helpers.js';
@@ -80,6 +80,16 @@ describe('client addresses behind proxies', () => {
     expect(clientKeyOf('2001:db8:1:2:3:4:5:6')).toBe(clientKeyOf('2001:db8:1:2::ffff'));
     expect(clientKeyOf('2001:db8:1:2::1')).not.toBe(clientKeyOf('2001:db8:1:3::1'));
     expect(clientKeyOf('fe80::1%eth0')).toBe(clientKeyOf('fe80::2'));
+  });
+
+  it('matches a listed IPv4 proxy seen through a dual-stack socket, and IPv6 ranges by prefix', () => {
+    const ranges = parseTrustedProxies(['127.0.0.1', '10.0.0.0/24', 'fd00:1::/64']) as AddressRange[];
+    expect(isTrustedProxy(ranges, '::ffff:127.0.0.1')).toBe(true);
+    expect(isTrustedProxy(ranges, '10.0.0.200')).toBe(true);
+    expect(isTrustedProxy(ranges, '10.0.1.1')).toBe(false);
+    expect(isTrustedProxy(ranges, 'fd00:1::abcd')).toBe(true);
+    expect(isTrustedProxy(ranges, 'fd00:2::1')).toBe(false);
+    expect(isTrustedProxy(ranges, undefined)).toBe(false);
   });
 });
 
