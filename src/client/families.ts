@@ -200,8 +200,16 @@ async function verifyFromInvite(chain: RosterEntry[], state: FamilyState): Promi
  */
 async function refusedRoster(ctx: ClientContext, familyId: string, code: string, chain: readonly RosterEntry[]): Promise<void> {
   const epoch = chain.at(-1)?.epoch;
+  // Once per session and refused head: a page that reloads the family must not flood the log.
+  const key = `${familyId} ${code} ${epoch ?? ''}`;
+  const seen = reportedRefusals.get(ctx.api) ?? new Set<string>();
+  reportedRefusals.set(ctx.api, seen);
+  if (seen.has(key)) return;
+  seen.add(key);
   await reportRefusal(ctx.api, { familyId, code, ...(epoch === undefined ? {} : { epoch }) });
 }
+
+const reportedRefusals = new WeakMap<BurrowApi, Set<string>>();
 
 /** True when `roster` holds the entry `anchor` (encodeRosterEntry bytes): its head then extends that anchor. */
 async function extendsAnchor(roster: VerifiedRoster, anchor: Uint8Array): Promise<boolean> {

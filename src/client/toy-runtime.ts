@@ -227,9 +227,14 @@ export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: To
   const chain = decodeRosterChain(view.roster);
   const verified = await verifyRoster(chain, anchorOf(trust));
   if (!verified.ok) {
-    // Best effort: guardians see the refusal in the security log; a hostile server can drop it, the toy's refusal stands.
+    // Best effort: guardians see the refusal in the security log; a hostile server can drop it, the
+    // toy's refusal stands. Once per refused head and session, as the toy reloads its roster often.
     const epoch = chain.at(-1)?.epoch;
-    await reportRefusal(api, { familyId: device.familyId, code: verified.code, ...(epoch === undefined ? {} : { epoch }) });
+    const key = `${verified.code} ${epoch ?? ''}`;
+    if (reportedRefusals.get(api) !== key) {
+      reportedRefusals.set(api, key);
+      await reportRefusal(api, { familyId: device.familyId, code: verified.code, ...(epoch === undefined ? {} : { epoch }) });
+    }
     throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this toy's anchor (${verified.code})`);
   }
   const roster = verified.value;
@@ -269,6 +274,8 @@ async function reportKeyRefusal(api: BurrowApi, device: ToyDevice, epoch: number
   if (reportedKeyRefusals.has(id)) return;
   if (await reportRefusal(api, { familyId: device.familyId, code: 'family-key/commitment-mismatch', epoch })) reportedKeyRefusals.add(id);
 }
+
+const reportedRefusals = new WeakMap<BurrowApi, string>();
 
 async function mergeChains(stored: Uint8Array[], roster: VerifiedRoster, anchorHash: Uint8Array): Promise<VerifiedRoster> {
   const older = stored.map((bytes) => {

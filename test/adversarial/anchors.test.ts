@@ -272,6 +272,25 @@ describe('a removed guardian forks the roster', { timeout: 90_000 }, () => {
     expect(await refusals()).toContainEqual({ actorId: gran.me.accountId, code: 'roster/not-anchored', epoch: beforeRemoval.at(-1)!.epoch + 1 });
   });
 
+  it('a stored anchor never moves back: a load that verified an older head does not overwrite a newer one saved meanwhile', async () => {
+    await setSettings(mum, { familyId, settings: { retentionDays: 20 } });
+    await setSettings(mum, { familyId, settings: { retentionDays: 21 } });
+    // While this load is under way, another load in the same process stores the newest head; the
+    // server then answers this one with the chain cut one entry short (it still holds the anchor
+    // this load started from, so it verifies).
+    const racing: typeof fetch = async (input, init) => {
+      if ((init?.method ?? 'GET') !== 'GET' || urlOf(input).pathname !== `/v1/families/${familyId}`) return fetch(input, init);
+      const response = await fetch(input, init);
+      const body = (await response.json()) as { roster: string[] };
+      await loadFamily(gran, familyId);
+      return jsonAnswer({ ...body, roster: body.roster.slice(0, -1) });
+    };
+    const older = await loadFamily({ api: new BurrowApi({ baseUrl: server.url, token: gran.token, fetch: racing }), me: gran.me, store: gran.store }, familyId);
+    const newest = await loadFamily(mum, familyId);
+    expect(older.roster.epoch).toBe(newest.roster.epoch - 1);
+    expect(toBase64Url((await gran.store.loadFamily(familyId))!.anchor!)).toBe(toBase64Url(encodeRosterEntry(newest.roster.head)));
+  });
+
   it('a toy that stored a head after N refuses a chain ending at N′ and plays nothing the removed guardian sent', async () => {
     const paired = await pairToy(server.url, mum, familyId, mia);
     const forkKey = generateFamilyKey();

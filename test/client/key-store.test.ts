@@ -29,6 +29,10 @@ describe('family state in a key store', () => {
     const json = familyStateToJson(sampleState());
     expect(() => familyStateFromJson({ ...json, keys: { x: json.keys['0']! } })).toThrow(TypeError);
     expect(() => familyStateFromJson({ ...json, keys: { 0: toBase64Url(randomBytes(31)) } })).toThrow(TypeError);
+    // A pending invite without the head hash its proof bound (the earlier form) has no anchor to start from.
+    const { headHash: _dropped, ...earlier } = json.pendingInvite!;
+    expect(() => familyStateFromJson({ ...json, pendingInvite: earlier as never })).toThrow(TypeError);
+    expect(() => familyStateFromJson({ ...json, pendingInvite: { ...json.pendingInvite!, headHash: toBase64Url(randomBytes(31)) } })).toThrow(TypeError);
   });
 
   it('the memory store hands out copies, so a caller cannot change what it keeps', async () => {
