@@ -11,6 +11,7 @@ import { generateFamilyKey, unwrapAndCheckFamilyKey, wrapFamilyKeyForRoster, typ
 import type { Identity, PublicIdentityKeys } from '../crypto/identity.js';
 import { fingerprint, safetyNumber } from '../crypto/identity.js';
 import { verifyJoinerInviteProof, type InviteTerms } from '../crypto/invite.js';
+import { familyKeyMatchesCommitment } from '../crypto/key-commitment.js';
 import { openProfile, sealProfile } from '../crypto/profile.js';
 import type { CryptoResult } from '../crypto/result.js';
 import {
@@ -291,6 +292,12 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   const self = checkSelf(roster, ctx.me, state?.anchor === undefined ? state?.pendingInvite?.terms : undefined);
 
   const keys: Record<number, Uint8Array> = { ...(state?.keys ?? {}) };
+  // A key kept from a roster change whose entry never made it (another guardian's won the epoch)
+  // is not that epoch's key: only keys the verified entries commit to stay.
+  for (const epoch of Object.keys(keys).map(Number)) {
+    const entry = roster.entryAt(epoch);
+    if (entry !== undefined && !(await familyKeyMatchesCommitment({ familyId, epoch, key: keys[epoch]!, commitment: entry.keyCommitment }))) delete keys[epoch];
+  }
   const refusedEpochs: number[] = [];
   for (const wire of view.wrappedKeys) {
     if (wire.recipientId !== ctx.me.accountId || keys[wire.epoch] !== undefined) continue;

@@ -5,7 +5,8 @@
  * Epoch 0 is signed by its creator, who must be a guardian in it; every later entry is signed by a
  * guardian of the previous entry and names the previous entry's hash, so the server, which stores
  * the chain, can neither add a member or toy nor reorder, drop or rewrite entries without a
- * client that holds a trust anchor noticing.
+ * client that holds a trust anchor noticing. Each entry (version 3) also commits to its epoch's
+ * family key (key-commitment.ts), so the server cannot hand anyone a key of its own choosing.
  */
 import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';

@@ -231,7 +231,8 @@ describe('burrow toy', { timeout: 180_000 }, () => {
     const toys = await ok(['family', 'toys', '--family', familyId, '--profile', gran.profile]);
     expect(toys.toys).toEqual([expect.objectContaining({ toyId, name: 'Bunny' })]);
     const settings = await ok(['family', 'toy-settings', '--family', familyId, '--volume', '35', '--profile', mum.profile]);
-    expect(settings).toMatchObject({ volumeLimit: 35, quietHours: null });
+    expect(settings).toMatchObject({ volumeLimit: 35, quietHours: null, toyToToy: false });
+    expect(await ok(['family', 'toy-settings', '--family', familyId, '--toy-to-toy', 'on', '--profile', mum.profile])).toMatchObject({ volumeLimit: 35, toyToToy: true });
   });
 
   it("saves a guardian's message byte for byte, and its replies reach the guardian and the relative", async () => {

@@ -19,7 +19,7 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
 import { sendMessage } from '../../src/client/messages.js';
 import { setToySettings } from '../../src/client/toys.js';
-import { fromBase64Url, utf8 } from '../../src/crypto/bytes.js';
+import { bytesEqual, fromBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
 import { decodeRosterEntry } from '../../src/crypto/roster.js';
@@ -198,5 +198,12 @@ describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, (
     // The first device holds the real keys and is not affected.
     const first = await loadFamily(mum, familyId);
     expect(first.roster.epoch).toBe(epoch);
+
+    // A key already in a device's store that the verified entry does not commit to (left by a
+    // roster change that lost the race for its epoch) is dropped, and the real one unwrapped.
+    victims.clear();
+    await second.store.saveFamily({ familyId, keys: { [epoch]: generateFamilyKey() } });
+    const healed = await loadFamily(second, familyId);
+    expect(bytesEqual(healed.headKey, first.headKey)).toBe(true);
   });
 });
