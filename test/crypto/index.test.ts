@@ -10,13 +10,15 @@ import * as invite from '../../src/crypto/invite.js';
 import * as kdf from '../../src/crypto/kdf.js';
 import * as pairing from '../../src/crypto/pairing.js';
 import * as profile from '../../src/crypto/profile.js';
+import * as receipt from '../../src/crypto/receipt.js';
 import * as result from '../../src/crypto/result.js';
 import * as roster from '../../src/crypto/roster.js';
+import * as rosterHead from '../../src/crypto/roster-head.js';
 import * as signature from '../../src/crypto/signature.js';
 import * as vault from '../../src/crypto/vault.js';
 import * as xwing from '../../src/crypto/xwing.js';
 
-const modules = { aead, canonical, cpace, envelope, familyKey, identity, invite, kdf, pairing, profile, result, roster, signature, vault, xwing };
+const modules = { aead, canonical, cpace, envelope, familyKey, identity, invite, kdf, pairing, profile, receipt, result, roster, rosterHead, signature, vault, xwing };
 
 describe('crypto index', () => {
   // Two modules exporting one name would make `export *` drop it silently: every name must get through.
