@@ -26,6 +26,11 @@
  * a current guardian's approval for a relative who needs one), it is addressed to this toy's child
  * or to this toy, the envelope is the one the server described (id and ciphertext hash), and it is
  * not quiet time (then it waits). Every refusal carries a reason code.
+ *
+ * Head commitments: before anything plays, a message or approval signed at a newer roster head than
+ * the toy's makes it fetch the roster, and while that head stays out of reach nothing plays
+ * ('envelope/roster-behind'); a message committing to another entry than the toy holds is refused
+ * 'envelope/roster-fork' and reported to the family security log. Receipts are signed by the toy.
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
