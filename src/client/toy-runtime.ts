@@ -34,6 +34,11 @@
  * passed by its own clock, and refuses any message older than the head's retention, so a message
  * it forgot can never play again. No server-sent field (expiry, list order, hash, recipients)
  * decides what plays or when the toy forgets.
+ *
+ * Head commitments: before anything plays, a message or approval signed at a newer roster head than
+ * the toy's makes it fetch the roster, and while that head stays out of reach nothing plays
+ * ('envelope/roster-behind'); a message committing to another entry than the toy holds is refused
+ * 'envelope/roster-fork' and reported to the family security log. Receipts are signed by the toy.
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';

@@ -6,6 +6,7 @@
  * the only guardian, the toy, volume 100) to a toy paired afterwards: the toy refuses it, keeps no
  * family, reports it to the family security log and prints a new code.
  */
+import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,7 @@ describe('burrow toy pair behind a lying relay', { timeout: 120_000 }, () => {
       if (method !== 'GET' || status !== 200 || path !== `/v1/families/${familyId}`) return undefined;
       const view = json(body);
       const forked = await appendRosterEntry(beforeRemoval, {
+        familyKey: generateFamilyKey(),
         signer: exDad.me,
         members: [{ accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys }],
         toys: [...decodeRosterChain(view.roster as string[]).at(-1)!.toys],

@@ -5,7 +5,7 @@
  *
  * For tests and curious people the root element carries what the toy observably does, nothing
  * secret: `data-phase`, `data-online`, `data-queued`, `data-played`, `data-refused`,
- * `data-last-refusal`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
+ * `data-last-refusal`, `data-waiting`, `data-last-waiting`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
  * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`, `data-key-refused`;
  * while pairing, the code element carries `data-code`, `data-runs-left` and `data-code-expires-at` (the toy's own count and clock).
  */
@@ -250,6 +250,8 @@ export function ToyApp(props: { toy: VirtualToy }) {
     'data-played': String(s.played),
     'data-refused': String(s.refused),
     'data-last-refusal': s.lastRefusal ?? '',
+    'data-waiting': String(s.waiting),
+    'data-last-waiting': s.lastWaiting ?? '',
     'data-playing': s.playing ?? '',
     'data-recording': s.recording,
     'data-mic': s.micOpen ? 'open' : 'closed',

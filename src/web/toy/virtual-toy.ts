@@ -67,6 +67,8 @@ export interface ToySnapshot {
   refused: number;
   lastRefusal?: string;
   waiting: number;
+  /** Why the last message kept for later waits (quiet hours, approval, a newer roster head it must fetch). */
+  lastWaiting?: string;
   quietUntil?: number;
   volumeLimit?: number;
   playing?: string;
@@ -329,6 +331,7 @@ export class VirtualToy {
   #log(entry: ToyLogEntry): void {
     // Ids and reason codes only (the runtime never passes content, keys or tokens).
     if (entry.event === 'refused') this.#set({ refused: this.#snapshot.refused + 1, lastRefusal: entry.reason });
+    else if (entry.event === 'waiting') this.#set({ lastWaiting: entry.reason });
     else if (entry.event === 'reply-sent') this.#set({ sent: this.#snapshot.sent + 1 });
     else if (entry.event === 'offline') this.#set({ online: false });
     else if (entry.event === 'roster-refused') this.#rosterRefused = true;
