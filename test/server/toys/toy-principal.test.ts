@@ -173,6 +173,7 @@ describe('a toy with its device token', () => {
       'GET /v1/families/:familyId/roster',
       'GET /v1/live',
       'GET /v1/toy',
+      'POST /v1/families/:familyId/log/refusals',
       'POST /v1/families/:familyId/messages',
       'POST /v1/families/:familyId/messages/:messageId/receipts',
       'POST /v1/toy/reset',
