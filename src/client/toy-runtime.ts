@@ -53,6 +53,7 @@ import { ClientError } from './client-error.js';
 import { reportRefusal } from './refusal-report.js';
 import { signedReceiptBody } from './receipts.js';
 import { decodeRosterChain } from './toys.js';
+import { quietLabel, quietUntil } from './quiet-hours.js';
 
 type MessageViewT = Static<typeof MessageView>;
 type WireApproval = MessageViewT['approvals'][number];
@@ -306,30 +307,6 @@ export async function loadToyFamilyOffline(device: ToyDevice, trust: ToyTrust): 
   const verified = await verifyRoster(entries, { headHash: trust.anchorHash });
   if (!verified.ok) throw new ClientError('client/no-anchor', `the toy's stored roster does not verify (${verified.code})`);
   return familyOf(verified.value, device, { ...trust.keys }, trust.anchorHash);
-}
-
-function minutesOf(time: string): number {
-  return Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
-}
-
-/**
- * Whether `now` falls in the signed quiet hours, and if so when they end (ms since 1970, to the
- * minute). Start = end means no quiet hours. Hours that span midnight (19:30–07:00) work.
- */
-export function quietUntil(settings: FamilySettings, now: number): number | undefined {
-  const q = settings.quietHours;
-  if (q === undefined) return undefined;
-  const start = minutesOf(q.start);
-  const end = minutesOf(q.end);
-  if (start === end) return undefined;
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: q.timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(now));
-  const hour = Number(parts.find((p) => p.type === 'hour')?.value ?? '0');
-  const minute = Number(parts.find((p) => p.type === 'minute')?.value ?? '0');
-  const m = hour * 60 + minute;
-  const quiet = start < end ? m >= start && m < end : m >= start || m < end;
-  if (!quiet) return undefined;
-  const left = (end - m + 1440) % 1440;
-  return Math.floor(now / 60_000) * 60_000 + left * 60_000;
 }
 
 function approvalsOf(view: { messageId: string; ciphertextHash: string; approvals: readonly WireApproval[] }): Approval[] {
@@ -850,11 +827,6 @@ const REREAD = new Set(['envelope/needs-approval', 'envelope/roster-behind']);
  */
 function reportable(reason: string): boolean {
   return reason !== 'toy/own-message' && reason !== 'toy/withdrawn' && reason !== 'toy/download-failed';
-}
-
-function quietLabel(settings: FamilySettings): string | null {
-  const q = settings.quietHours;
-  return q === undefined ? null : `${q.start}-${q.end} ${q.timeZone}`;
 }
 
 /** A new record for a listed message; `seenAt` is the toy's clock, the rest the server's description. */

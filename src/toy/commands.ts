@@ -28,6 +28,8 @@ import { MAX_AUDIO_BYTES, type OpenedMessage } from '../crypto/envelope.js';
 import { encodeRosterEntry } from '../crypto/roster.js';
 import { audioTypeOf, extensionOf, wavDurationMs } from '../cli/message-commands.js';
 import { jsonUsageErrors } from '../cli/member-cli.js';
+import { quietUntil } from '../client/quiet-hours.js';
+import { chimeWav } from './chime.js';
 import { ToyStateDir, ToyStateError } from './state.js';
 
 interface ToyOptions {
@@ -111,6 +113,8 @@ function humanLog(entry: ToyLogEntry | { event: string; [key: string]: unknown }
   switch (entry.event) {
     case 'family':
       return `family verified at epoch ${String(entry.epoch)}; volume limit ${String(entry.volumeLimit)}; quiet hours ${entry.quietHours === null ? 'none' : String(entry.quietHours)}${entry.offline ? ' (offline: from the stored roster)' : ''}`;
+    case 'chime':
+      return `volume limit changed: chimed at volume ${String(entry.volume)}`;
     case 'played':
       return `played message ${String(entry.messageId)} at volume ${String(entry.volume)}`;
     case 'refused':
@@ -267,7 +271,33 @@ Examples:
             }
           }
         };
-        const { state, config, runtime } = await openToy(options, log, play);
+        // A guardian's new volume limit (a signed roster change, not the limit at start-up) makes
+        // the toy chime once at that limit, outside quiet hours, so the family hears how loud it is.
+        let volumeLimit: number | undefined;
+        const opened: { runtime?: ToyRuntime } = {};
+        const logAndChime = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
+          log(entry);
+          if (entry.event !== 'family' || typeof entry.volumeLimit !== 'number') return;
+          const before = volumeLimit;
+          volumeLimit = entry.volumeLimit;
+          // The runtime logs its first 'family' event from start(), after openToy returned.
+          const settings = opened.runtime?.family?.settings;
+          if (before === undefined || before === entry.volumeLimit || settings === undefined || quietUntil(settings, Date.now()) !== undefined) return;
+          log({ event: 'chime', volume: entry.volumeLimit });
+          if (options.playCommand !== undefined) void playChime(options.playCommand, entry.volumeLimit);
+        };
+        const playChime = async (command: string, volume: number): Promise<void> => {
+          const file = join(await scratchState.scratch(), 'chime.wav');
+          await writeFile(file, chimeWav(), { mode: 0o600 });
+          try {
+            const code = await runCommand(commandWords(command, { file, volume: String(volume) }));
+            if (code !== 0) log({ event: 'play-command-failed', chime: true, exitCode: code });
+          } finally {
+            await rm(file, { force: true });
+          }
+        };
+        const { state, config, runtime } = await openToy(options, logAndChime, play);
+        opened.runtime = runtime;
         await runtime.start();
         await runtime.expire();
         if (options.once) {

@@ -3,7 +3,8 @@
  * toy runtime deciding play / wait / refuse (with its reason code) only from its verified roster.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decideMessage, loadToyFamilyOffline, quietUntil, sealToyReply, type ToyDevice, type ToyFamily, type ToyTrust } from '../../src/client/toy-runtime.js';
+import { quietUntil } from '../../src/client/quiet-hours.js';
+import { decideMessage, loadToyFamilyOffline, sealToyReply, type ToyDevice, type ToyFamily, type ToyTrust } from '../../src/client/toy-runtime.js';
 import { commandWords, fullJitterDelay } from '../../src/toy/commands.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { approveMessage, openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';

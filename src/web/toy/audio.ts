@@ -85,6 +85,25 @@ export async function playDecoded(decoded: Decoded, volume: number, signal?: Abo
   });
 }
 
+/**
+ * The toy's chime: two short rising tones (0.4 s), made here rather than decoded, so it sounds
+ * the same on every toy. The toy plays it at a new volume limit so the family hears the limit.
+ */
+export function chimeSound(): Decoded {
+  const ctx = audioContext();
+  const rate = ctx.sampleRate;
+  const buffer = ctx.createBuffer(1, Math.round(rate * 0.4), rate);
+  const data = buffer.getChannelData(0);
+  for (let i = 0; i < data.length; i++) {
+    const t = i / rate;
+    const frequency = t < 0.2 ? 660 : 880;
+    // A 10 ms fade at each tone's edges keeps the speaker from clicking.
+    const edge = Math.min(1, (t % 0.2) / 0.01, (0.2 - (t % 0.2)) / 0.01);
+    data[i] = 0.5 * edge * Math.sin(2 * Math.PI * frequency * t);
+  }
+  return { buffer, durationMs: 400, rms: rmsOf(buffer) };
+}
+
 function preferredType(): string | undefined {
   for (const type of ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4']) if (MediaRecorder.isTypeSupported(type)) return type;
   return undefined;

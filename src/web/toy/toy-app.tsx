@@ -6,7 +6,8 @@
  * For tests and curious people the root element carries what the toy observably does, nothing
  * secret: `data-phase`, `data-online`, `data-queued`, `data-played`, `data-refused`,
  * `data-last-refusal`, `data-waiting`, `data-last-waiting`, `data-playing`, `data-last-played-id`, `data-last-played-duration-ms`,
- * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`, `data-key-refused`;
+ * `data-last-played-rms` (the decoded audio's loudness), `data-last-played-volume` (the signed limit it played at), `data-recording`, `data-mic`, `data-sent`, `data-roster-refused`, `data-key-refused`,
+ * `data-last-chime-volume` (the new volume limit the toy last chimed at);
  * while pairing, the code element carries `data-code`, `data-runs-left` and `data-code-expires-at` (the toy's own count and clock).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -257,6 +258,7 @@ export function ToyApp(props: { toy: VirtualToy }) {
     'data-mic': s.micOpen ? 'open' : 'closed',
     'data-roster-refused': String(s.rosterRefused),
     'data-key-refused': String(s.keyRefused),
+    'data-last-chime-volume': s.lastChime === undefined ? '' : String(s.lastChime.volume),
     'data-last-played-id': s.lastPlayed?.messageId ?? '',
     'data-last-played-duration-ms': s.lastPlayed === undefined ? '' : String(s.lastPlayed.durationMs),
     'data-last-played-rms': s.lastPlayed === undefined ? '' : s.lastPlayed.rms.toFixed(4),

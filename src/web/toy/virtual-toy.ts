@@ -18,7 +18,8 @@ import { exportIdentitySecret, generateIdentity, importIdentitySecret, type Iden
 import { openProfile } from '../../crypto/profile.js';
 import { encodeRosterEntry } from '../../crypto/roster.js';
 import { FamilyView } from '../../protocol/families.js';
-import { decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
+import { chimeSound, decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
+import { quietUntil } from '../../client/quiet-hours.js';
 import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';
 import { checkedEmoji, checkedName } from '../lib/profile-text.js';
 
@@ -74,6 +75,8 @@ export interface ToySnapshot {
   playing?: string;
   /** The last message played: its decoded length and loudness, and the volume (0–100) it played at. */
   lastPlayed?: { messageId: string; durationMs: number; rms: number; volume: number };
+  /** The last chime played because a guardian changed the volume limit: the new limit, and the chime's loudness. */
+  lastChime?: { volume: number; rms: number };
   recording: 'idle' | 'holding' | 'latched' | 'sending';
   /** True when the last roster the server sent did not verify (the toy kept the one it trusted). */
   rosterRefused: boolean;
@@ -258,7 +261,23 @@ export class VirtualToy {
   }
 
   #family(family: ToyFamily, online: boolean): void {
-    this.#set({ online, volumeLimit: family.settings.volumeLimit });
+    this.#set({ online });
+    this.#volume(family);
+  }
+
+  /**
+   * Takes the signed volume limit; when a guardian changed it (not at start-up), the toy chimes
+   * once at the new limit so the family hears how loud it is, unless it is quiet time.
+   */
+  #volume(family: ToyFamily): void {
+    const before = this.#snapshot.volumeLimit;
+    const volume = family.settings.volumeLimit;
+    if (before === volume) return;
+    this.#set({ volumeLimit: volume });
+    if (before === undefined || quietUntil(family.settings, Date.now()) !== undefined) return;
+    const chime = chimeSound();
+    this.#set({ lastChime: { volume, rms: chime.rms } });
+    void playDecoded(chime, volume).catch(() => undefined);
   }
 
   /** Opens the child's name and emoji (sealed under the family key), to show whose toy this is. */
@@ -300,7 +319,8 @@ export class VirtualToy {
       await runtime.expire();
       await this.#counts(runtime);
       const family = runtime.family;
-      this.#set({ online: runtime.online, error: undefined, ...(family === undefined ? {} : { volumeLimit: family.settings.volumeLimit }) });
+      this.#set({ online: runtime.online, error: undefined });
+      if (family !== undefined) this.#volume(family);
     } catch (error) {
       if (this.#ended(error)) return;
       if (isOffline(error)) this.#set({ online: false });

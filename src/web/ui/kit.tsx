@@ -61,7 +61,7 @@ interface InputProps {
   onValue: (value: string) => void;
   hint?: ComponentChildren;
   error?: string | undefined;
-  type?: 'text' | 'email' | 'password' | 'search' | 'tel' | 'url';
+  type?: 'text' | 'email' | 'password' | 'search' | 'tel' | 'url' | 'time';
   autoComplete?: string;
   required?: boolean;
   name?: string;
@@ -111,19 +111,57 @@ export function Field({ label, value, onValue, hint, error, type = 'text', class
   );
 }
 
-/** A labelled select. */
-export function Select(props: { label: string; value: string; onValue: (value: string) => void; options: Array<{ value: string; label: string }>; name?: string }) {
+/** A labelled select; a hint is tied to it with aria-describedby. */
+export function Select(props: { label: string; value: string; onValue: (value: string) => void; options: Array<{ value: string; label: string }>; name?: string; hint?: ComponentChildren }) {
   const id = useFieldId('select');
   return (
     <div class="field">
       <label for={id}>{props.label}</label>
-      <select id={id} name={props.name} value={props.value} onChange={(event) => props.onValue((event.currentTarget as HTMLSelectElement).value)}>
+      <select id={id} name={props.name} value={props.value} aria-describedby={props.hint !== undefined ? `${id}-hint` : undefined} onChange={(event) => props.onValue((event.currentTarget as HTMLSelectElement).value)}>
         {props.options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}
           </option>
         ))}
       </select>
+      {props.hint !== undefined && (
+        <div class="hint" id={`${id}-hint`}>
+          {props.hint}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/**
+ * A labelled slider for a whole number (`min`–`max`) that shows its value beside the label and
+ * reads it to screen readers as `valueText` says (for example "60 of 100").
+ */
+export function Range(props: { label: string; value: number; onValue: (value: number) => void; min: number; max: number; step?: number; name?: string; valueText?: (value: number) => string; hint?: ComponentChildren }) {
+  const id = useFieldId('range');
+  const text = props.valueText?.(props.value) ?? String(props.value);
+  return (
+    <div class="field field-range">
+      <label for={id}>
+        {props.label} <output for={id}>{text}</output>
+      </label>
+      <input
+        id={id}
+        type="range"
+        name={props.name}
+        min={props.min}
+        max={props.max}
+        step={props.step ?? 1}
+        value={props.value}
+        aria-valuetext={text}
+        aria-describedby={props.hint !== undefined ? `${id}-hint` : undefined}
+        onInput={(event) => props.onValue(Number(event.currentTarget.value))}
+      />
+      {props.hint !== undefined && (
+        <div class="hint" id={`${id}-hint`}>
+          {props.hint}
+        </div>
+      )}
     </div>
   );
 }

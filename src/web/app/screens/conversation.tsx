@@ -10,6 +10,7 @@ import { onLive } from '../live.js';
 import { formatDuration } from '../audio.js';
 import { AudioTypeRefused, playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
+import { QuietNotice } from './quiet-notice.js';
 import { Recorder, type Recording } from './recorder.js';
 
 /** Who someone is, in words, from the verified roster. */
@@ -212,6 +213,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
           </ul>
           {sent && <Notice tone="success">Sent, encrypted. It plays on the toy when the toy is online.</Notice>}
           {family.self.needsApproval === true && <Notice>A guardian approves your messages before the toy plays them.</Notice>}
+          <QuietNotice settings={family.roster.settings} childName={child?.name ?? toyChild?.name} />
           <Card>
             <Recorder label={`Record a message for ${child?.name ?? toyChild?.name ?? 'them'}`} onSend={send} />
           </Card>

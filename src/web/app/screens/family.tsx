@@ -1,11 +1,11 @@
 /** One family: conversations and the approval queue, people (children, members, invites), toys, settings. */
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { addChild } from '../../../client/children.js';
 import { admitJoiners, deleteFamily, describeMembers, loadFamily, removeMember, setSettings, type OpenedFamily } from '../../../client/families.js';
 import { createInvite, listInvites, revokeInvite } from '../../../client/invites.js';
 import type { GuardianInviteList } from '../../../protocol/families.js';
 import type { Static } from '@sinclair/typebox';
-import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, Select } from '../../ui/kit.js';
+import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, Range, Select } from '../../ui/kit.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
@@ -421,17 +421,54 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
   );
 }
 
+/** What is wrong with each settings field, in plain words (shown next to the field). */
+interface SettingsErrors {
+  retention?: string;
+  start?: string;
+  end?: string;
+}
+
+const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+function checkSettings(input: { retention: string; quiet: boolean; start: string; end: string }): SettingsErrors {
+  const errors: SettingsErrors = {};
+  const days = Number(input.retention.trim());
+  if (input.retention.trim() === '' || !Number.isInteger(days) || days < 1 || days > 365) errors.retention = 'Enter a whole number of days from 1 to 365.';
+  if (input.quiet) {
+    if (!TIME.test(input.start)) errors.start = 'Choose the time quiet hours start, like 19:30.';
+    if (!TIME.test(input.end)) errors.end = 'Choose the time quiet hours end, like 07:00.';
+    if (errors.start === undefined && errors.end === undefined && input.start === input.end) errors.end = 'The end must differ from the start.';
+  }
+  return errors;
+}
+
+/** Every time zone this browser knows (with `current` first if it is missing), readable names. */
+function timeZoneOptions(current: string): Array<{ value: string; label: string }> {
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  const all = zones.includes(current) ? zones : [current, ...zones];
+  return all.map((zone) => ({ value: zone, label: zone.replace(/_/g, ' ') }));
+}
+
 function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void }) {
   const { who } = useSession();
   const { family } = props;
   const guardian = family.self.role === 'guardian';
   const settings = family.roster.settings;
   const [retention, setRetention] = useState(String(settings.retentionDays));
-  const [volume, setVolume] = useState(String(settings.volumeLimit));
+  const [volume, setVolume] = useState(settings.volumeLimit);
   const [quiet, setQuiet] = useState(settings.quietHours !== undefined);
   const [toyToToy, setToyToToy] = useState(settings.toyToToy === true);
   const [start, setStart] = useState(settings.quietHours?.start ?? '19:30');
   const [end, setEnd] = useState(settings.quietHours?.end ?? '07:00');
+  const [timeZone, setTimeZone] = useState(settings.quietHours?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const [fieldErrors, setFieldErrors] = useState<SettingsErrors>({});
+  const [invalidTries, setInvalidTries] = useState(0);
+  const form = useRef<HTMLFormElement>(null);
+  // After a refused save, the first field in error takes the focus (once it is marked), so a
+  // keyboard or screen-reader user lands on what to fix.
+  useEffect(() => {
+    if (invalidTries > 0) form.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+  }, [invalidTries]);
   const [confirmName, setConfirmName] = useState('');
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
@@ -440,17 +477,18 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
 
   const save = async (event: Event) => {
     event.preventDefault();
-    setBusy('save');
     setError(undefined);
     setSaved(false);
+    const checked = checkSettings({ retention, quiet, start, end });
+    setFieldErrors(checked);
+    if (Object.keys(checked).length > 0) {
+      setInvalidTries((n) => n + 1);
+      return;
+    }
+    setBusy('save');
     try {
       const retentionDays = Number(retention);
-      const volumeLimit = Number(volume);
-      if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 365) throw new TypeError('keep messages for 1 to 365 days');
-      if (!Number.isInteger(volumeLimit) || volumeLimit < 0 || volumeLimit > 100) throw new TypeError('the volume limit is a whole number from 0 to 100');
-      if (quiet && (!/^([01]\d|2[0-3]):[0-5]\d$/.test(start) || !/^([01]\d|2[0-3]):[0-5]\d$/.test(end))) throw new TypeError('quiet hours are times like 19:30');
-      const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-      props.onChanged(await setSettings(who.ctx, { familyId: family.familyId, settings: { retentionDays, volumeLimit, toyToToy, quietHours: quiet ? { start, end, timeZone } : null } }));
+      props.onChanged(await setSettings(who.ctx, { familyId: family.familyId, settings: { retentionDays, volumeLimit: volume, toyToToy, quietHours: quiet ? { start, end, timeZone } : null } }));
       setSaved(true);
     } catch (caught) {
       setError(caught);
@@ -478,15 +516,18 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
       {saved && <Notice tone="success">Saved. The toys follow the new settings once they see the change.</Notice>}
       <Card title="Messages and toys">
         {guardian ? (
-          <form onSubmit={(event) => void save(event)}>
-            <Field label="Keep messages for (days)" name="retention" inputMode="numeric" value={retention} onValue={setRetention} hint="Older messages are deleted from the server unless someone saved them. 1 to 365." />
-            <Field label="Toy volume limit (0–100)" name="volume" inputMode="numeric" value={volume} onValue={setVolume} />
+          <form ref={form} onSubmit={(event) => void save(event)}>
+            <Field label="Keep messages for (days)" name="retention" inputMode="numeric" value={retention} onValue={setRetention} error={fieldErrors.retention} hint="Older messages are deleted from the server unless someone saved them. 1 to 365." />
+            <Range label="Toy volume limit" name="volume" min={0} max={100} step={5} value={volume} onValue={setVolume} valueText={(v) => (v === 0 ? 'silent' : `${v} of 100`)} hint="The toys play a short chime at the new limit when they receive the change, so you can hear how loud it is." />
             <Checkbox label="Quiet hours: toys stay silent" checked={quiet} onChecked={setQuiet} />
             {quiet && (
-              <div class="button-row">
-                <Field label="From" name="quiet-start" value={start} onValue={setStart} placeholder="19:30" />
-                <Field label="Until" name="quiet-end" value={end} onValue={setEnd} placeholder="07:00" />
-              </div>
+              <>
+                <div class="button-row">
+                  <Field label="From" type="time" name="quiet-start" value={start} onValue={setStart} error={fieldErrors.start} />
+                  <Field label="Until" type="time" name="quiet-end" value={end} onValue={setEnd} error={fieldErrors.end} />
+                </div>
+                <Select label="Time zone of the quiet hours" name="quiet-time-zone" value={timeZone} onValue={setTimeZone} options={timeZoneOptions(timeZone)} hint="The toys follow these hours in this time zone, wherever they are. Messages that arrive in quiet time wait and play when it ends." />
+              </>
             )}
             <Checkbox label="Toy to toy: a toy's reply also plays on the child's other toys" checked={toyToToy} onChecked={setToyToToy} />
             <Button type="submit" busy={busy === 'save'}>
@@ -496,7 +537,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
         ) : (
           <p>
             Messages are kept {settings.retentionDays} days. Toy volume limit {settings.volumeLimit}
-            {settings.quietHours ? `, quiet from ${settings.quietHours.start} to ${settings.quietHours.end}` : ''}
+            {settings.quietHours ? `, quiet from ${settings.quietHours.start} to ${settings.quietHours.end} (${settings.quietHours.timeZone.replace(/_/g, ' ')})` : ''}
             {settings.toyToToy === true ? ", a toy's reply also plays on the child's other toys" : ''}. Only a guardian can change this.
           </p>
         )}
