@@ -111,7 +111,7 @@ describe('the family app', () => {
     await expect.poll(() => g.getByLabel("Child's name").inputValue()).toBe('');
 
     // Invite a relative for Mia only.
-    await g.getByLabel('They join as').selectOption('relative');
+    await g.getByRole('radio', { name: /^Relative/ }).check();
     await g.getByRole('checkbox', { name: /Leo/ }).uncheck();
     await g.getByLabel('A guardian approves their messages before the toy plays them').check();
     await g.getByRole('button', { name: 'Create an invite link' }).click();

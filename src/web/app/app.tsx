@@ -5,7 +5,7 @@ import { ErrorBanner, Loading, Page } from '../ui/kit.js';
 import { interceptLinks, match, navigate, usePath } from './router.js';
 import { resume, signOut, type SignedIn } from './session.js';
 import { onLiveStatus, startLive, stopLive } from './live.js';
-import { AuthScreen } from './screens/auth.js';
+import { AuthScreen, authModeOf } from './screens/auth.js';
 import { HomeScreen } from './screens/home.js';
 import { FamilyScreen } from './screens/family.js';
 import { ConversationScreen } from './screens/conversation.js';
@@ -67,14 +67,14 @@ export function App() {
 
   const onSignedIn = (next: SignedIn) => {
     setWho(next);
-    navigate(invite !== undefined ? '/join' : path === '/join' ? '/' : path, { replace: true });
+    navigate(invite !== undefined ? '/join' : path === '/join' || path === '/sign-in' || path === '/recover' ? '/' : path, { replace: true });
   };
 
   if (who === undefined) {
     return (
       <>
         <ErrorBanner error={bootError} />
-        <AuthScreen onSignedIn={onSignedIn} inviteWaiting={invite !== undefined} {...(invite === undefined ? {} : { inviteLink: invite })} />
+        <AuthScreen key={authModeOf(path)} mode={authModeOf(path)} onSignedIn={onSignedIn} inviteWaiting={invite !== undefined} {...(invite === undefined ? {} : { inviteLink: invite })} />
       </>
     );
   }
@@ -87,7 +87,8 @@ export function App() {
         await signOut(who);
       } finally {
         setWho(undefined);
-        navigate('/', { replace: true });
+        // Someone who just signed out comes back by signing in, not by creating an account.
+        navigate('/sign-in', { replace: true });
       }
     },
   };

@@ -36,14 +36,27 @@ type ButtonProps = Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'type'> & {
   busy?: boolean;
   type?: 'button' | 'submit' | 'reset';
   disabled?: boolean;
+  /** Shown under a disabled button (and tied to it with aria-describedby): what to do to enable it. */
+  disabledReason?: string;
 };
 
-export function Button({ variant = 'primary', busy = false, class: extra, children, disabled, type = 'button', ...rest }: ButtonProps) {
-  return (
-    <button {...rest} type={type} class={`button button-${variant}${extra ? ` ${String(extra)}` : ''}`} disabled={disabled === true || busy} aria-busy={busy ? 'true' : undefined}>
+export function Button({ variant = 'primary', busy = false, class: extra, children, disabled, disabledReason, type = 'button', ...rest }: ButtonProps) {
+  const reasonId = useFieldId('why');
+  const why = disabled === true && !busy && disabledReason !== undefined;
+  const button = (
+    <button {...rest} type={type} class={`button button-${variant}${extra ? ` ${String(extra)}` : ''}`} disabled={disabled === true || busy} aria-busy={busy ? 'true' : undefined} aria-describedby={why ? reasonId : undefined}>
       {busy && <span class="spinner" aria-hidden="true" />}
       {children}
     </button>
+  );
+  if (!why) return button;
+  return (
+    <>
+      {button}
+      <p class="why-disabled" id={reasonId}>
+        {disabledReason}
+      </p>
+    </>
   );
 }
 
@@ -163,6 +176,22 @@ export function Range(props: { label: string; value: number; onValue: (value: nu
         </div>
       )}
     </div>
+  );
+}
+
+/** A group of radio buttons under a legend; each option's label wraps and reads in full. */
+export function RadioGroup(props: { legend: string; name: string; value: string; onValue: (value: string) => void; options: Array<{ value: string; label: ComponentChildren }> }) {
+  const id = useFieldId('radio');
+  return (
+    <fieldset class="field radio-group">
+      <legend>{props.legend}</legend>
+      {props.options.map((o, i) => (
+        <div class="check" key={o.value}>
+          <input id={`${id}-${i}`} type="radio" name={props.name} value={o.value} checked={props.value === o.value} onChange={() => props.onValue(o.value)} />
+          <label for={`${id}-${i}`}>{o.label}</label>
+        </div>
+      ))}
+    </fieldset>
   );
 }
 

@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
+import { formatWhen } from '../../lib/dates.js';
 
 type SessionRow = { sessionId: string; label: string; createdAt: number; lastSeenAt: number; current: boolean };
 
@@ -39,7 +40,7 @@ export function AccountScreen() {
             <li key={s.sessionId}>
               <div class="grow">
                 <strong>{s.label || 'A session'}</strong> {s.current && <span class="pill">this device</span>}
-                <div class="muted">Last used {new Date(s.lastSeenAt).toLocaleString()}</div>
+                <div class="muted">Last used {formatWhen(s.lastSeenAt)}</div>
               </div>
               {!s.current && (
                 <Button variant="link" busy={busy === s.sessionId} onClick={() => void act(s.sessionId, async () => { await who.ctx.api.revokeSession(s.sessionId); setVersion((v) => v + 1); })}>
@@ -67,6 +68,7 @@ export function AccountScreen() {
         <Button
           variant="danger"
           disabled={confirmText.trim().toLowerCase() !== 'delete my account'}
+          disabledReason='Type "delete my account" above to confirm.'
           busy={busy === 'delete'}
           onClick={() =>
             void act('delete', async () => {

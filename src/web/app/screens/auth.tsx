@@ -5,7 +5,7 @@ import { parseInviteLink } from '../../../crypto/invite.js';
 import { Button, Card, Checkbox, ErrorBanner, Field, Notice, Page } from '../../ui/kit.js';
 import { recover, registrationMode, signIn, signUp, type SignedIn } from '../session.js';
 
-type Mode = 'sign-in' | 'sign-up' | 'recover';
+export type Mode = 'sign-in' | 'sign-up' | 'recover';
 
 type Checker = (password: string, options: { email?: string }) => PasswordCheck;
 let checker: Promise<Checker> | undefined;
@@ -79,7 +79,7 @@ function RecoveryCodeStep(props: { code: string; onDone: () => void; fresh: bool
           </Button>
         </div>
         <Checkbox label="I have saved my recovery code somewhere safe" checked={saved} onChecked={setSaved} />
-        <Button class="wide" disabled={!saved} onClick={props.onDone}>
+        <Button class="wide" disabled={!saved} disabledReason="Tick the box once the code is saved." onClick={props.onDone}>
           Continue
         </Button>
       </Card>
@@ -97,8 +97,13 @@ function inviteIdOf(link: string | undefined): string | undefined {
   }
 }
 
-export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteWaiting: boolean; inviteLink?: string }) {
-  const [mode, setMode] = useState<Mode>('sign-up');
+/** The screen a path opens on: `/sign-in` (where signing out lands), `/recover`, else creating an account. */
+export function authModeOf(path: string): Mode {
+  return path === '/sign-in' ? 'sign-in' : path === '/recover' ? 'recover' : 'sign-up';
+}
+
+export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteWaiting: boolean; inviteLink?: string; mode?: Mode }) {
+  const [mode, setMode] = useState<Mode>(props.mode ?? 'sign-up');
   const [registration, setRegistration] = useState<'open' | 'invite' | 'closed'>('open');
   const [registrationCode, setRegistrationCode] = useState('');
   const inviteId = inviteIdOf(props.inviteLink);
@@ -157,6 +162,13 @@ export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteW
             aria-current={mode === m ? 'page' : undefined}
             onClick={(event) => {
               event.preventDefault();
+              // A password typed for one purpose is never carried into another form (a sign-in
+              // password must not become a recovery's new password by accident).
+              if (m !== mode) {
+                setPassword('');
+                setCode('');
+                setCheck(undefined);
+              }
               setMode(m);
               setError(undefined);
             }}
@@ -185,7 +197,13 @@ export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteW
           required
         />
         {setsPassword && <StrengthMeter password={password} email={email} onCheck={setCheck} />}
-        <Button type="submit" class="wide" busy={busy} disabled={setsPassword && check?.ok !== true}>
+        <Button
+          type="submit"
+          class="wide"
+          busy={busy}
+          disabled={(setsPassword && check?.ok !== true) || (mode === 'sign-up' && registration === 'closed')}
+          disabledReason={mode === 'sign-up' && registration === 'closed' ? 'This server is not creating new accounts.' : password.length === 0 ? 'Type a password first.' : 'Choose a stronger password first (see the hints above).'}
+        >
           {mode === 'sign-in' ? 'Sign in' : mode === 'sign-up' ? 'Create account' : 'Set the new password'}
         </Button>
       </form>

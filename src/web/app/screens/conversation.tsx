@@ -12,6 +12,7 @@ import { AudioTypeRefused, playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { QuietNotice } from './quiet-notice.js';
 import { Recorder, type Recording } from './recorder.js';
+import { formatWhen } from '../../lib/dates.js';
 
 /** Who someone is, in words, from the verified roster. */
 function senderName(family: OpenedFamily, senderId: string, me: string): string {
@@ -120,7 +121,7 @@ function MessageItem(props: { family: OpenedFamily; view: MessageViewT; onChange
   return (
     <li class={`bubble${mine ? ' mine' : ''}`} data-message={view.messageId} data-sender={view.senderKind}>
       <div>
-        <strong>{senderName(family, view.senderId, who.accountId)}</strong> <span class="muted">{new Date(view.receivedAt).toLocaleString()}</span>
+        <strong>{senderName(family, view.senderId, who.accountId)}</strong> <span class="muted">{formatWhen(view.receivedAt)}</span>
       </div>
       {view.needsApproval && view.approvals.length === 0 && <div class="pill">Waiting for a guardian's approval</div>}
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
@@ -252,7 +253,7 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
         {shown.map((m) => (
           <li key={m.messageId}>
             <span class="grow">
-              {senderName(props.family, m.senderId, who.accountId)} · {new Date(m.receivedAt).toLocaleString()}
+              {senderName(props.family, m.senderId, who.accountId)} · {formatWhen(m.receivedAt)}
               {played?.id === m.messageId && <audio controls autoPlay src={played.url} class="wide" />}
             </span>
             {played?.id === m.messageId && !(pending ?? []).some((p) => p.messageId === m.messageId) ? (

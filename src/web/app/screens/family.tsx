@@ -5,13 +5,14 @@ import { admitJoiners, deleteFamily, describeMembers, loadFamily, removeMember, 
 import { createInvite, listInvites, revokeInvite } from '../../../client/invites.js';
 import type { GuardianInviteList } from '../../../protocol/families.js';
 import type { Static } from '@sinclair/typebox';
-import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, Range, Select } from '../../ui/kit.js';
+import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, RadioGroup, Range, Select } from '../../ui/kit.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { navigate } from '../router.js';
 import { ApprovalQueue } from './conversation.js';
 import { ToysTab } from './toys.js';
+import { formatWhen } from '../../lib/dates.js';
 
 const TABS = [
   ['messages', 'Messages'],
@@ -152,7 +153,7 @@ function AddChild(props: { family: OpenedFamily; onAdded: () => void }) {
           ))}
         </div>
       </fieldset>
-      <Button type="submit" busy={busy} disabled={name.trim().length === 0}>
+      <Button type="submit" busy={busy} disabled={name.trim().length === 0} disabledReason="Type the child's name first.">
         Add the child
       </Button>
     </form>
@@ -201,13 +202,14 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   return (
     <form onSubmit={(event) => void submit(event)}>
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
-      <Select
-        label="They join as"
+      <RadioGroup
+        legend="They join as"
+        name="invite-role"
         value={role}
         onValue={(v) => setRole(v === 'guardian' ? 'guardian' : 'relative')}
         options={[
-          { value: 'relative', label: 'Relative (talks to the children you choose)' },
-          { value: 'guardian', label: 'Guardian (manages the family, like you)' },
+          { value: 'relative', label: 'Relative: talks with the children you choose' },
+          { value: 'guardian', label: 'Guardian: manages the family, like you' },
         ]}
       />
       {role === 'relative' && (
@@ -228,7 +230,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
         </>
       )}
       <Field label="Your name, as they know you" name="invite-from" value={from} onValue={setFrom} maxLength={64} hint="Shown to them, with this family's name, before they join. Sealed in the link: the server cannot read or change it." autoComplete="off" />
-      <Button type="submit" busy={busy} disabled={role === 'relative' && children.length === 0}>
+      <Button type="submit" busy={busy} disabled={role === 'relative' && children.length === 0} disabledReason={props.family.children.length === 0 ? 'Add a child first: a relative talks with children you choose.' : 'Tick at least one child they may talk with.'}>
         Create an invite link
       </Button>
       {link !== undefined && (
@@ -405,7 +407,7 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
                 {open.map((i) => (
                   <li key={i.inviteId}>
                     <span class="grow">
-                      {i.terms.role} · expires {new Date(i.expiresAt).toLocaleString()}
+                      {i.terms.role} · expires {formatWhen(i.expiresAt)}
                     </span>
                     <Button variant="link" busy={busy === `revoke:${i.inviteId}`} onClick={() => void act(`revoke:${i.inviteId}`, async () => { await revokeInvite(who.ctx, { familyId: family.familyId, inviteId: i.inviteId }); setInvitesVersion((v) => v + 1); })}>
                       Revoke
@@ -561,6 +563,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
             variant="danger"
             busy={busy === 'delete'}
             disabled={confirmName.trim() !== (family.name ?? '').trim() || confirmName.trim().length === 0}
+            disabledReason="Type the family's name exactly to confirm."
             onClick={() => {
               setBusy('delete');
               deleteFamily(who.ctx, { familyId: family.familyId })

@@ -141,7 +141,7 @@ export function HomeScreen() {
       <Card title="Create a family">
         <form onSubmit={(event) => void create(event)}>
           <Field label="Family name" name="family-name" value={name} onValue={setName} maxLength={64} hint="Only your family sees it: it is encrypted." required />
-          <Button type="submit" busy={busy} disabled={name.trim().length === 0}>
+          <Button type="submit" busy={busy} disabled={name.trim().length === 0} disabledReason="Type a name for the family first.">
             Create the family
           </Button>
         </form>

@@ -91,7 +91,7 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
             }}
           >
             <Field label="Invite link" name="invite-link" value={pasted} onValue={setPasted} hint="Paste the link a guardian sent you." autoComplete="off" />
-            <Button type="submit" disabled={pasted.trim().length === 0}>
+            <Button type="submit" disabled={pasted.trim().length === 0} disabledReason="Paste the link first.">
               Open the invite
             </Button>
           </form>

@@ -4,6 +4,7 @@ import type { OpenedFamily } from '../../../client/families.js';
 import { addToy, listToys, removeToy, type ToyInfo } from '../../../client/toys.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Select } from '../../ui/kit.js';
 import { useSession } from '../app.js';
+import { formatWhen } from '../../lib/dates.js';
 
 export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void }) {
   const { who } = useSession();
@@ -62,7 +63,7 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
                 <strong>{t.name ?? 'Toy'}</strong>
                 <div class="muted">
                   for {childLabel(t.childId)}
-                  {t.lastSeenAt !== undefined ? ` · last seen ${new Date(t.lastSeenAt).toLocaleString()}` : ''}
+                  {t.lastSeenAt !== undefined ? ` · last seen ${formatWhen(t.lastSeenAt)}` : ''}
                 </div>
                 <a href={`/family/${family.familyId}/talk/${t.toyId}`}>Conversation with this toy</a>
               </div>
@@ -98,7 +99,7 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
               <Field label="The code the toy shows" name="pairing-code" inputMode="numeric" autoComplete="off" value={code} onValue={setCode} placeholder="123 45678" maxLength={12} required />
               <Select label="Whose toy is it?" name="toy-child" value={childId} onValue={setChildId} options={family.children.map((c) => ({ value: c.childId, label: `${c.emoji ?? ''} ${c.name ?? 'A child'}` }))} />
               <Field label="Name (optional)" name="toy-name" value={name} onValue={setName} maxLength={64} placeholder="Bunny" />
-              <Button type="submit" busy={busy === 'pair'} disabled={code.replace(/\D/g, '').length !== 8 || childId === ''}>
+              <Button type="submit" busy={busy === 'pair'} disabled={code.replace(/\D/g, '').length !== 8 || childId === ''} disabledReason="Type the 8 digits the toy shows.">
                 {busy === 'pair' ? 'Pairing… keep the toy on' : 'Pair the toy'}
               </Button>
             </form>
