@@ -2,7 +2,8 @@
  * The family app's small courtesies, in real headless Chromium against a real `burrow serve`, on a
  * 320 px phone with text at 200 %: a disabled button says why; the family's tabs all fit and work;
  * the role choice of an invite reads in full; dates are in the reader's locale without seconds; a
- * password typed to sign in is not carried into the recovery form; signing out lands on sign-in.
+ * password typed to sign in is not carried into the recovery form; an invite opened on a device
+ * survives closing the tab before it is used; signing out lands on sign-in.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -89,6 +90,27 @@ describe('the family app at 320 px and 200 % text', () => {
     const expiry = await page.getByText(/expires/).first().innerText();
     expect(expiry).toMatch(/expires \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}$/);
     expect(expiry).not.toMatch(/\d{2}:\d{2}:\d{2}/);
+
+    // An invite in progress survives closing the tab: the invitee opens the link, closes the tab
+    // before creating an account, opens Burrow again, and the invite is still there.
+    const link = (await page.getByTestId('invite-link').innerText()).trim();
+    const invitee = await browser.newContext({ baseURL: server.url, viewport: { width: 320, height: 640 }, locale: 'en-GB', timezoneId: 'Europe/London' });
+    try {
+      const first = await invitee.newPage();
+      await first.goto(link);
+      await first.getByText('You opened an invite to a family.').waitFor({ timeout: 30_000 });
+      await first.close();
+      const again = await invitee.newPage();
+      await again.goto('/');
+      await again.getByText('You opened an invite to a family.').waitFor({ timeout: 30_000 });
+      await signUp(again, { email: 'rose@example.org', password: 'lantern meadow pebble ninety' });
+      await again.waitForURL(/\/join$/, { timeout: 30_000 });
+      await again.getByText('The Hollow').first().waitFor({ timeout: 30_000 });
+      // Nothing of it in Web Storage.
+      expect(await again.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
+    } finally {
+      await invitee.close();
+    }
 
     // Signing out lands on sign-in (not on creating an account).
     await page.getByRole('link', { name: 'Account' }).click();

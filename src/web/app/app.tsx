@@ -4,6 +4,7 @@ import { useContext, useEffect, useState } from 'preact/hooks';
 import { ErrorBanner, Loading, Page } from '../ui/kit.js';
 import { interceptLinks, match, navigate, usePath } from './router.js';
 import { resume, signOut, type SignedIn } from './session.js';
+import { forgetInviteLink, keepInviteLink, keptInviteLink } from '../lib/browser-stores.js';
 import { onLiveStatus, startLive, stopLive } from './live.js';
 import { AuthScreen, authModeOf } from './screens/auth.js';
 import { HomeScreen } from './screens/home.js';
@@ -47,8 +48,17 @@ export function App() {
   const [invite, setInvite] = useState<string | undefined>(inviteAtStart);
 
   useEffect(() => {
-    resume()
-      .then((resumed) => setWho(resumed))
+    // An invite link opened now is kept on this device until used; one opened before (the tab was
+    // closed halfway, while creating the account say) comes back.
+    const kept = (inviteAtStart !== undefined ? keepInviteLink(inviteAtStart).then(() => inviteAtStart) : keptInviteLink()).catch(() => inviteAtStart);
+    Promise.all([resume(), kept])
+      .then(([resumed, link]) => {
+        if (link !== undefined && inviteAtStart === undefined) {
+          setInvite(link);
+          if (resumed !== undefined && location.pathname === '/') navigate('/join', { replace: true });
+        }
+        setWho(resumed);
+      })
       .catch((error: unknown) => setBootError(error))
       .finally(() => setBooting(false));
   }, []);
@@ -95,7 +105,16 @@ export function App() {
 
   let screen;
   let params: Record<string, string> | undefined;
-  if (path === '/join') screen = <JoinScreen link={invite} onDone={() => setInvite(undefined)} />;
+  if (path === '/join')
+    screen = (
+      <JoinScreen
+        link={invite}
+        onDone={() => {
+          setInvite(undefined);
+          void forgetInviteLink().catch(() => undefined);
+        }}
+      />
+    );
   else if (path === '/account') screen = <AccountScreen />;
   else if ((params = match('/family/:familyId/talk/:conversationId', path))) screen = <ConversationScreen familyId={params.familyId!} conversationId={params.conversationId!} />;
   else if ((params = match('/family/:familyId/:tab', path))) screen = <FamilyScreen familyId={params.familyId!} tab={params.tab!} />;

@@ -159,6 +159,35 @@ async function getSealedJson<T>(name: string): Promise<T | undefined> {
   }
 }
 
+/** An invite link opened on this device and not used yet (sealed like every other record). */
+const INVITE_LINK = 'invite-link';
+/** How long an opened, unused invite link is kept for (no invite lives longer). */
+const INVITE_LINK_KEPT_MS = 14 * 24 * 60 * 60 * 1000;
+
+/**
+ * Keeps an invite link this device opened until it is used, so closing the tab halfway (while
+ * creating the account, say) does not lose it: sealed under the device key, never in Web Storage.
+ */
+export async function keepInviteLink(link: string): Promise<void> {
+  await putSealedJson(INVITE_LINK, { link, keptAt: Date.now() });
+}
+
+/** The invite link this device opened and has not used, if any (and not older than an invite lives). */
+export async function keptInviteLink(): Promise<string | undefined> {
+  const kept = await getSealedJson<{ link?: unknown; keptAt?: unknown }>(INVITE_LINK);
+  if (kept === undefined || typeof kept.link !== 'string' || typeof kept.keptAt !== 'number') return undefined;
+  if (Date.now() - kept.keptAt > INVITE_LINK_KEPT_MS) {
+    await remove(INVITE_LINK);
+    return undefined;
+  }
+  return kept.link;
+}
+
+/** Forgets the kept invite link (used, or set aside by the person). */
+export async function forgetInviteLink(): Promise<void> {
+  await remove(INVITE_LINK);
+}
+
 /**
  * Deletes a database. Other tabs holding it close it when asked (`onversionchange`); if one does
  * not, the deletion waits for it in the browser and this returns once it is queued ('blocked').

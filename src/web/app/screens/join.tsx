@@ -2,7 +2,8 @@
  * Joining a family by invite link (`/join#<inviteId>.<secret>`): the page says who invites (the name
  * and family name sealed with the link's secret, and the guardian's key fingerprint) before joining.
  * The fragment is never sent to the server; the app reads it once, removes it from the address
- * bar, and keeps it in memory only (the browser's history list still holds the link until used).
+ * bar, and keeps it sealed under the device key in IndexedDB until it is used, so closing the tab
+ * halfway does not lose it (the browser's history list also holds the link until used).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { loadFamily } from '../../../client/families.js';
@@ -12,6 +13,7 @@ import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../u
 import { useSession } from '../app.js';
 import { checkedName } from '../../lib/profile-text.js';
 import { navigate } from '../router.js';
+import { forgetInviteLink } from '../../lib/browser-stores.js';
 
 /** Reads the invite link from the address bar once, then drops the fragment from it and from history. */
 export function takeInviteFragment(): string | undefined {
@@ -71,6 +73,8 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
     setError(undefined);
     try {
       await acceptInvite(who.ctx, link);
+      // Used: the pending join (kept in the key store) is what the device waits on now.
+      void forgetInviteLink().catch(() => undefined);
       setLink(undefined);
       setState('waiting');
     } catch (caught) {
