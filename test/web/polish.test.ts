@@ -125,5 +125,5 @@ describe('the family app at 320 px and 200 % text', () => {
     expect(await page.getByLabel('New password').inputValue()).toBe('');
     await page.getByRole('tab', { name: 'Sign in' }).click();
     expect(await page.getByLabel('Password', { exact: true }).inputValue()).toBe('');
-  });
+  }, 180_000);
 });

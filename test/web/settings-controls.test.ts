@@ -118,5 +118,5 @@ describe('toy settings in the family app', () => {
     await notice.waitFor({ timeout: 15_000 });
     expect(await notice.innerText()).toMatch(/quiet time for Mia.s toys until \d{1,2}[:.]\d{2}/);
     expect(await notice.innerText()).not.toMatch(/\d{1,2}[:.]\d{2}[:.]\d{2}/);
-  });
+  }, 180_000);
 });

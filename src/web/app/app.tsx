@@ -6,6 +6,8 @@ import { interceptLinks, match, navigate, usePath } from './router.js';
 import { resume, signOut, type SignedIn } from './session.js';
 import { forgetInviteLink, keepInviteLink, keptInviteLink } from '../lib/browser-stores.js';
 import { onLiveStatus, startLive, stopLive } from './live.js';
+import { keepFlushing } from './outbox.js';
+import { isOnline, onConnectivity } from '../lib/offline.js';
 import { AuthScreen, authModeOf } from './screens/auth.js';
 import { HomeScreen } from './screens/home.js';
 import { FamilyScreen } from './screens/family.js';
@@ -30,13 +32,32 @@ interceptLinks();
 // The invite fragment is read once at start and removed from the address bar (and history).
 const inviteAtStart = takeInviteFragment();
 
+/**
+ * The truth about updates: "Live" only while the live channel is open and the app reaches the
+ * server; "Offline" as soon as the browser or a request says the network is gone.
+ */
 function LiveBadge() {
   const [status, setStatus] = useState<'connecting' | 'online' | 'offline'>('offline');
+  const [reachable, setReachable] = useState(isOnline());
   useEffect(() => onLiveStatus(setStatus), []);
+  useEffect(() => onConnectivity(setReachable), []);
+  const shown = reachable ? status : 'offline';
   return (
-    <span class="pill" data-live={status} aria-live="polite">
-      {status === 'online' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Offline'}
+    <span class="pill" data-live={shown} aria-live="polite">
+      {shown === 'online' ? 'Live' : shown === 'connecting' ? 'Connecting…' : 'Offline'}
     </span>
+  );
+}
+
+/** While offline: what the person sees is what this device kept, and what they record waits. */
+function OfflineBanner() {
+  const [online, setOnline] = useState(isOnline());
+  useEffect(() => onConnectivity(setOnline), []);
+  if (online) return null;
+  return (
+    <div class="banner banner-warning offline-banner" role="status" data-testid="offline-banner">
+      <strong>Offline.</strong> You see what this device saved, read-only. Messages you record are kept here and sent when you are back online.
+    </div>
   );
 }
 
@@ -64,7 +85,9 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    if (who !== undefined) startLive(who);
+    if (who === undefined) return;
+    startLive(who);
+    return keepFlushing(who);
   }, [who]);
 
   if (booting) {
@@ -131,6 +154,7 @@ export function App() {
           <LiveBadge /> <a href="/account">Account</a>
         </span>
       </nav>
+      <OfflineBanner />
       {screen}
     </Session.Provider>
   );

@@ -16,8 +16,25 @@ function setStatus(next: typeof status): void {
   for (const l of statusListeners) l(next);
 }
 
+// The browser knows at once when the network goes; a socket can take a heartbeat to notice.
+if (typeof window !== 'undefined') {
+  window.addEventListener('offline', () => {
+    if (connection !== undefined) setStatus('offline');
+  });
+  // Back online: a fresh connection (the old socket may be half dead and would only notice at
+  // its next heartbeat); it resumes from the stored cursors, so nothing is missed.
+  window.addEventListener('online', () => {
+    const who = current;
+    if (connection === undefined || who === undefined) return;
+    void stopLive().then(() => startLive(who));
+  });
+}
+
+let current: SignedIn | undefined;
+
 export function startLive(who: SignedIn): void {
   if (connection !== undefined) return;
+  current = who;
   setStatus('connecting');
   connection = connectLive({
     baseUrl: who.ctx.api.baseUrl,
@@ -36,6 +53,7 @@ export function startLive(who: SignedIn): void {
 export async function stopLive(): Promise<void> {
   const c = connection;
   connection = undefined;
+  current = undefined;
   setStatus('offline');
   await (await c)?.close();
 }

@@ -3,11 +3,12 @@
  * an HttpOnly, SameSite=Strict cookie; no token ever reaches script), the identity from login or
  * from the browser's sealed session record, and the IndexedDB key store.
  */
-import { BurrowApi, ApiError } from '../../client/api.js';
+import { BurrowApi, ApiError, NetworkError } from '../../client/api.js';
 import type { ClientContext } from '../../client/families.js';
 import type { Identity } from '../../crypto/identity.js';
 import { BrowserSessionStore, forgetEverything, IndexedDbKeyStore } from '../lib/browser-stores.js';
 import { fetchWithUploadProgress } from '../lib/upload-progress.js';
+import { withOfflineCopy } from '../lib/offline.js';
 
 export interface SignedIn {
   ctx: ClientContext;
@@ -19,7 +20,7 @@ export const sessionStore = new BrowserSessionStore();
 export const keyStore = new IndexedDbKeyStore();
 
 export function newApi(): BurrowApi {
-  return new BurrowApi({ baseUrl: location.origin, auth: 'cookie', fetch: fetchWithUploadProgress });
+  return new BurrowApi({ baseUrl: location.origin, auth: 'cookie', fetch: withOfflineCopy(fetchWithUploadProgress) });
 }
 
 function sessionLabel(): string {
@@ -38,7 +39,7 @@ export async function resume(): Promise<SignedIn | undefined> {
   const { resumeSession } = await import('../../client/account.js');
   let resumed;
   try {
-    resumed = await resumeSession(sessionStore, { auth: 'cookie', fetch: fetchWithUploadProgress });
+    resumed = await resumeSession(sessionStore, { auth: 'cookie', fetch: withOfflineCopy(fetchWithUploadProgress) });
   } catch {
     return undefined;
   }
@@ -55,7 +56,9 @@ export async function resume(): Promise<SignedIn | undefined> {
       await forgetEverything();
       return undefined;
     }
-    if (!(error instanceof ApiError)) throw error;
+    // Offline (the server cannot be reached): the session stays; the app shows what this device
+    // kept, read-only, and the server judges the cookie once it is reachable again.
+    if (!(error instanceof ApiError) && !(error instanceof NetworkError)) throw error;
   }
   return signedIn(resumed.api, resumed.session, resumed.identity);
 }

@@ -159,6 +159,49 @@ async function getSealedJson<T>(name: string): Promise<T | undefined> {
   }
 }
 
+/**
+ * True while this device holds a device key (someone is signed in, or was until sign-out). The
+ * offline copies and the outbox store only then: a request that finishes after sign-out must not
+ * make a new device key and leave records behind.
+ */
+async function hasDeviceKey(): Promise<boolean> {
+  return (await get<CryptoKey>(DEVICE_KEY)) instanceof CryptoKey;
+}
+
+/** Stores bytes sealed under the device key as the record `name` (for the offline copies and outbox); nothing once signed out. */
+export async function putSealedBytes(name: string, bytes: Uint8Array): Promise<void> {
+  if (!(await hasDeviceKey())) return;
+  await put(name, await seal(name, bytes));
+}
+
+/** The bytes of the sealed record `name`; undefined when absent or when it does not open. */
+export async function getSealedBytes(name: string): Promise<Uint8Array | undefined> {
+  const sealed = await get<Sealed>(name);
+  return sealed === undefined ? undefined : open(name, sealed);
+}
+
+/** Deletes the record `name`. */
+export async function deleteRecord(name: string): Promise<void> {
+  await remove(name);
+}
+
+/** The names of the records starting with `prefix`. */
+export async function recordNames(prefix: string): Promise<string[]> {
+  return keysWithPrefix(prefix);
+}
+
+/** Stores a JSON value sealed under the device key as the record `name`; nothing once signed out. */
+export async function putSealedRecord(name: string, value: unknown): Promise<void> {
+  if (!(await hasDeviceKey())) return;
+  await putSealedJson(name, value);
+}
+
+/** The JSON value of the sealed record `name`, if it opens (never makes a device key). */
+export async function getSealedRecord<T>(name: string): Promise<T | undefined> {
+  if ((await get<Sealed>(name)) === undefined) return undefined;
+  return getSealedJson<T>(name);
+}
+
 /** An invite link opened on this device and not used yet (sealed like every other record). */
 const INVITE_LINK = 'invite-link';
 /** How long an opened, unused invite link is kept for (no invite lives longer). */

@@ -11,6 +11,8 @@ import { formatDuration } from '../audio.js';
 import { AudioTypeRefused, playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { QuietNotice } from './quiet-notice.js';
+import { discardQueued, onOutbox, queueMessage, queuedMessages, type QueuedMessage } from '../outbox.js';
+import { NetworkError } from '../../../client/api.js';
 import { Recorder, type Recording } from './recorder.js';
 import { formatWhen } from '../../lib/dates.js';
 
@@ -153,6 +155,17 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   const [messages, setMessages] = useState<MessageViewT[] | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [sent, setSent] = useState(false);
+  const [queuedNow, setQueuedNow] = useState(false);
+  const [queued, setQueued] = useState<QueuedMessage[]>([]);
+  useEffect(() => {
+    const refresh = () => void queuedMessages({ familyId: props.familyId, to: props.conversationId }).then(setQueued, () => undefined);
+    refresh();
+    const stop = onOutbox(() => {
+      refresh();
+      reload();
+    });
+    return stop;
+  }, [props.familyId, props.conversationId]);
   const [version, setVersion] = useState(0);
   const reload = useCallback(() => setVersion((v) => v + 1), []);
 
@@ -195,7 +208,16 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   const send = async (recording: Recording) => {
     if (family === undefined) return;
     setSent(false);
-    await sendMessage(who.ctx, { familyId: family.familyId, to: props.conversationId, audio: recording.audio, audioType: recording.audioType, durationMs: recording.durationMs, family });
+    setQueuedNow(false);
+    try {
+      await sendMessage(who.ctx, { familyId: family.familyId, to: props.conversationId, audio: recording.audio, audioType: recording.audioType, durationMs: recording.durationMs, family });
+    } catch (error) {
+      if (!(error instanceof NetworkError)) throw error;
+      // Offline: kept on this device, sealed and sent when the connection returns (./outbox.ts).
+      await queueMessage({ familyId: family.familyId, to: props.conversationId, audio: recording.audio, audioType: recording.audioType, durationMs: recording.durationMs });
+      setQueuedNow(true);
+      return;
+    }
     setSent(true);
     reload();
   };
@@ -212,6 +234,20 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
               <MessageItem key={m.messageId} family={family} view={m} onChanged={reload} />
             ))}
           </ul>
+          {queued.length > 0 && (
+            <ul class="conversation list" aria-label="Waiting to be sent">
+              {queued.map((q) => (
+                <li key={q.id} class="bubble mine queued" data-queued={q.id}>
+                  <strong>You</strong> <span class="muted">{formatWhen(q.recordedAt)}</span>
+                  <p class="muted">{q.failed === undefined ? `Waiting to be sent (${Math.round(q.durationMs / 1000)} s): it goes as soon as this device is back online.` : `Not sent: the server refused it (${q.failed}).`}</p>
+                  <Button variant="link" onClick={() => void discardQueued(q.id)}>
+                    Throw away
+                  </Button>
+                </li>
+              ))}
+            </ul>
+          )}
+          {queuedNow && <Notice>You are offline. The message is kept on this device and sent as soon as you are back online.</Notice>}
           {sent && <Notice tone="success">Sent, encrypted. It plays on the toy when the toy is online.</Notice>}
           {family.self.needsApproval === true && <Notice>A guardian approves your messages before the toy plays them.</Notice>}
           <QuietNotice settings={family.roster.settings} childName={child?.name ?? toyChild?.name} />
