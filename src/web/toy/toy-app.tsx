@@ -98,9 +98,13 @@ function Pairing(props: { snapshot: ToySnapshot }) {
       <p>
         In the Burrow app, a guardian opens the family, chooses <strong>Add a toy</strong> and types this code.
       </p>
-      <p class="muted" aria-live="polite">
+      <p class="muted">
         {/* What the toy itself counts: its own clock and its own tally of tries, never the server's. */}
         The code works until {clock(pairing.expiresAt)} ({left(pairing.expiresAt - now)} left) and for {pairing.runsLeft ?? 3} more {(pairing.runsLeft ?? 3) === 1 ? 'try' : 'tries'}; then the toy shows a new code.
+      </p>
+      {/* Announced when the tries change, not every second of the countdown. */}
+      <p class="sr-only" aria-live="polite">
+        {(pairing.runsLeft ?? 3) < 3 ? `${pairing.runsLeft ?? 3} ${(pairing.runsLeft ?? 3) === 1 ? 'try' : 'tries'} left for this code.` : ''}
       </p>
     </div>
   );

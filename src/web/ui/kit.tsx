@@ -7,12 +7,18 @@ import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import { plainWords } from './errors.js';
 
-export function Page(props: { title: string; children: ComponentChildren; actions?: ComponentChildren; back?: { href: string; label: string } }) {
+/** A screen: its heading (focused when the screen changes) and, as the document title, `documentTitle` or the heading. */
+export function Page(props: { title: string; documentTitle?: string; children: ComponentChildren; actions?: ComponentChildren; back?: { href: string; label: string } }) {
   const heading = useRef<HTMLHeadingElement>(null);
   // Moving focus to the page heading tells screen-reader users that the screen changed.
   useEffect(() => {
     heading.current?.focus();
   }, [props.title]);
+  // Each screen has its own title (tabs, history, and what a screen reader reads first).
+  const documentTitle = props.documentTitle ?? props.title;
+  useEffect(() => {
+    document.title = documentTitle === 'Burrow' ? 'Burrow' : `${documentTitle} · Burrow`;
+  }, [documentTitle]);
   return (
     <main class="page">
       <header class="page-header">
@@ -222,9 +228,17 @@ export function ErrorBanner(props: { error: unknown; onDismiss?: () => void }) {
 }
 
 /** A calm notice (success, information). */
-export function Notice(props: { children: ComponentChildren; tone?: 'info' | 'success' | 'warning' }) {
+/**
+ * A message in a banner. With `focus`, it takes the focus when it appears: the result of what the
+ * person just did (sent, paired) is where a keyboard or screen-reader user lands next.
+ */
+export function Notice(props: { children: ComponentChildren; tone?: 'info' | 'success' | 'warning'; focus?: boolean }) {
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (props.focus === true) box.current?.focus();
+  }, [props.focus]);
   return (
-    <div class={`banner banner-${props.tone ?? 'info'}`} role="status">
+    <div ref={box} class={`banner banner-${props.tone ?? 'info'}`} role="status" tabIndex={props.focus === true ? -1 : undefined}>
       {props.children}
     </div>
   );

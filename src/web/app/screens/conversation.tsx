@@ -247,8 +247,8 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
               ))}
             </ul>
           )}
-          {queuedNow && <Notice>You are offline. The message is kept on this device and sent as soon as you are back online.</Notice>}
-          {sent && <Notice tone="success">Sent, encrypted. It plays on the toy when the toy is online.</Notice>}
+          {queuedNow && <Notice focus>You are offline. The message is kept on this device and sent as soon as you are back online.</Notice>}
+          {sent && <Notice tone="success" focus>Sent, encrypted. It plays on the toy when the toy is online.</Notice>}
           {family.self.needsApproval === true && <Notice>A guardian approves your messages before the toy plays them.</Notice>}
           <QuietNotice settings={family.roster.settings} childName={child?.name ?? toyChild?.name} />
           <Card>

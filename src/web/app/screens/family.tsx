@@ -56,8 +56,9 @@ export function FamilyScreen(props: { familyId: string; tab: string }) {
   );
 
   const title = family?.name ?? 'Family';
+  const tabLabel = TABS.find(([tab]) => tab === props.tab)?.[1];
   return (
-    <Page title={title} back={{ href: '/', label: 'All families' }}>
+    <Page title={title} documentTitle={tabLabel === undefined ? title : `${tabLabel} · ${title}`} back={{ href: '/', label: 'All families' }}>
       <nav class="tabs" aria-label="Family">
         {TABS.map(([tab, label]) => (
           <a key={tab} href={`/family/${props.familyId}/${tab}`} aria-current={props.tab === tab ? 'page' : undefined}>

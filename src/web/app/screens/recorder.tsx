@@ -36,6 +36,11 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
   const [progress, setProgress] = useState<{ sent: number; total: number } | undefined>(undefined);
   const [preview, setPreview] = useState<{ recording: Recording; url: string } | undefined>(undefined);
   const live = useRef<Live | undefined>(undefined);
+  const previewHeading = useRef<HTMLParagraphElement>(null);
+  // After recording, the focus moves to the preview: what to do next (listen, send, throw away).
+  useEffect(() => {
+    if (state === 'preview') previewHeading.current?.focus();
+  }, [state]);
   const pressedAt = useRef(0);
   /** A hold released while the microphone was still opening: stop as soon as it is open. */
   const stopWhenStarted = useRef(false);
@@ -196,7 +201,6 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
             type="button"
             class="record"
             aria-pressed={recording ? 'true' : 'false'}
-            aria-label={recording ? 'Stop recording' : props.label}
             disabled={props.disabled === true}
             onPointerDown={onPointerDown}
             onPointerUp={onPointerUp}
@@ -204,17 +208,22 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
             onClick={onClick}
             onContextMenu={(event) => event.preventDefault()}
           >
-            {recording ? 'Recording… tap to stop' : 'Hold to talk, or tap'}
+            {/* The accessible name is the visible text, starting with what the button does. */}
+            <span class="record-main">{recording ? 'Stop recording' : props.label}</span> <span class="record-hint">{recording ? '(recording… tap to stop)' : '(hold to talk, or tap)'}</span>
           </button>
           <meter class="meter" min={0} max={1} value={level} aria-label="Microphone level" />
-          <p class="muted" aria-live="polite">
-            {recording ? `${formatDuration(elapsed)} of ${formatDuration(MAX_RECORDING_MS)}` : `Up to ${MAX_RECORDING_MS / 1000} seconds.`}
+          {/* The running time is shown, not announced each second; the live region says only when recording starts. */}
+          <p class="muted">{recording ? `${formatDuration(elapsed)} of ${formatDuration(MAX_RECORDING_MS)}` : `Up to ${MAX_RECORDING_MS / 1000} seconds.`}</p>
+          <p class="sr-only" aria-live="polite">
+            {recording ? 'Recording.' : ''}
           </p>
         </>
       )}
       {(state === 'preview' || state === 'sending') && preview !== undefined && (
         <div class="card wide">
-          <p>Listen before sending ({formatDuration(preview.recording.durationMs)}):</p>
+          <p tabIndex={-1} ref={previewHeading}>
+            Listen before sending ({formatDuration(preview.recording.durationMs)}):
+          </p>
           <audio controls src={preview.url} class="wide" data-testid="preview" />
           {state === 'sending' && (
             <p role="status">

@@ -49,7 +49,7 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
   return (
     <>
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
-      {added !== undefined && <Notice tone="success">{added}</Notice>}
+      {added !== undefined && <Notice tone="success" focus>{added}</Notice>}
       <Card title="Toys">
         {toys === undefined && error === undefined && <Loading />}
         {toys !== undefined && toys.length === 0 && <Empty>No toy yet.{guardian ? ' Add one below.' : ''}</Empty>}
