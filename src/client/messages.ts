@@ -151,10 +151,10 @@ export async function downloadEnvelope(ctx: ClientContext, options: { familyId: 
 type WireDecision = MessageViewT['approvals'][number];
 
 /** Relayed approvals or declines as the crypto reads them, over the id and hash the server describes (they must verify over them). */
-export function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: readonly WireDecision[]): Approval[] {
+export function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: readonly WireDecision[] | undefined): Approval[] {
   const messageId = fromBase64Url(view.messageId);
   const ciphertextHash = fromBase64Url(view.ciphertextHash);
-  return wire.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
+  return (wire ?? []).map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
 }
 
 /** Where a listed message stands on approval, or 'unverified' when a signed decision contradicts or outruns this client's roster (opening it says more). */

@@ -673,7 +673,7 @@ export class ToyRuntime {
       const envelope = await this.#envelopeOf(family, view.messageId);
       if (envelope === undefined) continue;
       const header = parseEnvelopeHeader(envelope);
-      const claimed = Math.max(header.ok ? header.value.epoch : 0, ...[...view.approvals, ...view.declines].map((a) => a.rosterEpoch));
+      const claimed = Math.max(header.ok ? header.value.epoch : 0, ...[...view.approvals, ...(view.declines ?? [])].map((a) => a.rosterEpoch));
       if (claimed > family.roster.epoch) newer.push({ view, envelope });
     }
     if (newer.length === 0) return family;

@@ -73,8 +73,11 @@ export const MessageView = Type.Object({
    */
   needsApproval: Type.Boolean(),
   approvals: Type.Array(ApprovalWire),
-  /** Guardians' signed declines: a declined message is hidden from toys and other relatives. */
-  declines: Type.Array(DeclineWire),
+  /**
+   * Guardians' signed declines: a declined message is hidden from toys and other relatives. The
+   * server always sends the list; a view without it reads as no declines.
+   */
+  declines: Type.Optional(Type.Array(DeclineWire)),
   receipts: Type.Array(ReceiptView),
 });
 
