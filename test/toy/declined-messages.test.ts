@@ -5,7 +5,9 @@
  * `burrow/decline/v1`) and approves the other. The honest server hides the declined one from the
  * toy; the lying one keeps offering it — without the decline (the toy waits, playing nothing), then
  * with the decline beside another guardian's valid approval (refused, `envelope/declined`), then
- * with the approval alone (the toy remembers the refusal). Only the approved message plays.
+ * with the approval alone (the toy remembers the refusal). Only the approved message plays. Members'
+ * clients judge the same from the roster head and the signatures, whatever the server's
+ * `needsApproval` says.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,9 +17,9 @@ import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { approveMessage, declineMessage, getMessage, sendMessage, type MessageViewT } from '../../src/client/messages.js';
+import { approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, sendMessage, type MessageViewT } from '../../src/client/messages.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
-import { approveMessage as signApproval } from '../../src/crypto/envelope.js';
+import { approveMessage as signApproval, declineMessage as signDecline } from '../../src/crypto/envelope.js';
 import { ToyStateDir } from '../../src/toy/state.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
@@ -132,10 +134,37 @@ describe('a declined message, offered by a server that keeps it', { timeout: 90_
     expect(await refusalsInFamilyLog()).toEqual(expect.arrayContaining([{ actorId: toy.paired.toyId, code: 'envelope/declined', messageId: declined.messageId }]));
   });
 
+  it('members’ clients judge waiting, approved and declined from the roster head and the signatures, never from the server’s needsApproval', async () => {
+    offered.view = undefined;
+    const fromAunt = await sendMessage(aunt, { familyId, to: mia, audio: wavWith(utf8('judge me'), 400), audioType: 'audio/wav', durationMs: 25 });
+    const fromMum = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('from mum'), 400), audioType: 'audio/wav', durationMs: 25 });
+    const family = await loadFamily(mum, familyId);
+    const auntView = await getMessage(mum, { familyId, messageId: fromAunt.messageId });
+    const mumView = await getMessage(mum, { familyId, messageId: fromMum.messageId });
+    // The server's flag, flipped either way, changes nothing.
+    expect(await approvalStateOf(family, { ...auntView, needsApproval: false })).toEqual({ state: 'waiting' });
+    expect(await approvalStateOf(family, { ...mumView, needsApproval: true })).toEqual({ state: 'not-needed' });
+    // A decline signed by the aunt herself, or one over another message, declines nothing.
+    const head = { rosterEpoch: family.roster.epoch, rosterHead: family.roster.headHash };
+    const ids = { messageId: fromBase64Url(fromAunt.messageId), ciphertextHash: fromBase64Url(auntView.ciphertextHash) };
+    const wire = (d: { rosterEpoch: number; rosterHead: Uint8Array; signature: Uint8Array }, guardianId: string) => ({ guardianId, rosterEpoch: d.rosterEpoch, rosterHead: toBase64Url(d.rosterHead), signature: toBase64Url(d.signature) });
+    const byAunt = await signDecline({ guardian: aunt.me, familyId, ...ids, ...head });
+    expect(await approvalStateOf(family, { ...auntView, declines: [wire(byAunt, aunt.me.accountId)] })).toEqual({ state: 'waiting' });
+    const byDad = await signDecline({ guardian: dad.me, familyId, ...ids, ...head });
+    expect(await approvalStateOf(family, { ...auntView, declines: [wire(byDad, dad.me.accountId)] })).toEqual({ state: 'declined', guardianId: dad.me.accountId });
+    // Moved under another message's id (as a server might), it declines nothing.
+    expect(await approvalStateOf(family, { ...auntView, messageId: fromMum.messageId, declines: [wire(byDad, dad.me.accountId)] })).toEqual({ state: 'waiting' });
+    // The sender's app opens her waiting message to listen; another relative's app would not.
+    const opened = await downloadAndOpenMessage(aunt, { familyId, messageId: fromAunt.messageId, openUnapproved: true });
+    expect(opened.opened.ok && opened.opened.value.approval).toEqual({ state: 'waiting' });
+    expect((await downloadAndOpenMessage(aunt, { familyId, messageId: fromAunt.messageId })).opened).toEqual({ ok: false, code: 'envelope/needs-approval' });
+  });
+
   it('on the honest server, a declined message the toy was waiting on is withdrawn, and its sender still sees who declined it', async () => {
     offered.view = undefined;
     const message = await sendMessage(aunt, { familyId, to: mia, audio: wavWith(utf8('maybe later'), 400), audioType: 'audio/wav', durationMs: 25 });
-    expect(await toy.runtime.sync()).toBe(0);
+    await toy.runtime.sync();
+    expect(toy.logs.filter((l) => l.event === 'waiting' && l.messageId === message.messageId).map((l) => l.event === 'waiting' && l.reason)).toEqual(['envelope/needs-approval']);
     await declineMessage(dad, { familyId, messageId: message.messageId });
     expect(await toy.runtime.sync()).toBe(0);
     expect(toy.logs.filter((l) => l.event === 'refused' && l.messageId === message.messageId).map((l) => l.event === 'refused' && l.reason)).toEqual(['toy/withdrawn']);

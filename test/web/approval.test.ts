@@ -5,9 +5,11 @@
  * waiting for approval — a state of its own in neutral words, never "did not pass its checks" —
  * and both can listen to them before any decision. In the approval queue each message is one card
  * with Play, Approve and Decline: the guardian plays one, declines it and approves the other. The
- * virtual toy plays the approved one only, and the relative sees "Declined by" the guardian.
+ * virtual toy plays the approved one only, and the relative sees "Declined by" the guardian; the
+ * guardian's export keeps both, the declined one marked as such.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { strFromU8, unzipSync } from 'fflate';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
@@ -155,5 +157,13 @@ describe('a message waiting for approval, in the browser', { timeout: 300_000 },
     await openConversation(guardian, 'Mia');
     expect(await approvalState(guardian.locator(`li[data-message="${first}"]`))).toEqual({ state: 'declined', words: 'Declined by you' });
     expect(await guardian.getByText(FAILED_CHECKS).count()).toBe(0);
+
+    // The guardian's export keeps both recordings, the declined one marked as such.
+    await openTab(guardian, 'Settings');
+    const [download] = await Promise.all([guardian.waitForEvent('download', { timeout: STEP }), guardian.getByRole('button', { name: 'Download everything' }).click()]);
+    const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
+    const index = JSON.parse(strFromU8(zip['index.json']!)) as { messages: Array<{ messageId: string; status: string; file: string | null }> };
+    expect(Object.fromEntries(index.messages.map((m) => [m.messageId, m.status]))).toEqual({ [first]: 'declined', [second]: 'ok' });
+    for (const m of index.messages) expect(zip[m.file!]!.length).toBeGreaterThan(1000);
   });
 });
