@@ -24,7 +24,7 @@
  *
  * A message plays only if `openAndVerifyMessage` accepts it against the head (sender in the
  * message's epoch and in the head, judged by the head entry: role, children, approval by a guardian
- * of the head; signature; signed createdAt neither past the head's signed retention nor beyond the
+ * of the head and no decline by one (a signed decline refuses it, whatever the server relays); signature; signed createdAt neither past the head's signed retention nor beyond the
  * clock skew ahead, by the toy's own clock; decryption), it is addressed to this toy's child or to
  * this toy, under the id the server listed, and it is not quiet time (then it waits). Every refusal
  * carries a reason code.
