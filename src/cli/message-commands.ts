@@ -1,6 +1,7 @@
 /**
- * `burrow send`, `burrow inbox`, `burrow approve` and `burrow export`: voice messages from the
- * command line. Audio is sealed here and opened here; the server only relays ciphertext.
+ * `burrow send`, `burrow inbox`, `burrow approve`, `burrow decline` and `burrow export`: voice
+ * messages from the command line. Audio is sealed here and opened here; the server only relays
+ * ciphertext.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -10,11 +11,10 @@ import WebSocket from 'ws';
 import { loadFamily, listFamilies, type ClientContext, type OpenedFamily } from '../client/families.js';
 import { connectLive, type WebSocketConstructor } from '../client/live.js';
 import { ClientError } from '../client/client-error.js';
-import { approveMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
+import { approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
 import { checkReceipts, receiptSummary } from '../client/receipts.js';
 import { ApiError } from '../client/api.js';
-import { fromBase64Url } from '../crypto/bytes.js';
-import { approveMessage as signApproval, MAX_AUDIO_BYTES, openAndVerifyMessage, type OpenedMessage } from '../crypto/envelope.js';
+import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
 import { action, CliError, collect, insecureHttpOf, integerOption, jsonUsageErrors, memberContext, printResult, progress, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
@@ -71,22 +71,24 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Opens a message for reading. A guardian may read a relative's message that still awaits approval (approval gates playback on toys, not a guardian's reading). */
+/**
+ * Opens a message for reading. Its sender and the guardians may read a relative's message still
+ * waiting for (or declined at) approval: approval gates playback on toys, not their reading.
+ */
 async function openForReading(ctx: ClientContext, family: OpenedFamily, view: MessageViewT): Promise<{ envelope: Uint8Array; opened: CryptoResult<OpenedMessage>; approved: boolean }> {
-  const downloaded = await downloadAndOpenMessage(ctx, { familyId: family.familyId, messageId: view.messageId, family, view });
-  if (downloaded.opened.ok || downloaded.opened.code !== 'envelope/needs-approval' || family.self.role !== 'guardian') {
-    return { envelope: downloaded.envelope, opened: downloaded.opened, approved: downloaded.opened.ok };
-  }
-  const ownApproval = await signApproval({
-    guardian: ctx.me,
-    familyId: family.familyId,
-    messageId: fromBase64Url(view.messageId),
-    ciphertextHash: fromBase64Url(view.ciphertextHash),
-    rosterEpoch: family.roster.epoch,
-    rosterHead: family.roster.headHash,
-  });
-  const opened = await openAndVerifyMessage(downloaded.envelope, { roster: family.roster, familyKeyForEpoch: family.keyForEpoch, approvals: [ownApproval], expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) }, age: { now: Date.now() } });
-  return { envelope: downloaded.envelope, opened, approved: false };
+  const openUnapproved = family.self.role === 'guardian' || view.senderId === ctx.me.accountId;
+  const downloaded = await downloadAndOpenMessage(ctx, { familyId: family.familyId, messageId: view.messageId, family, view, openUnapproved });
+  const approved = downloaded.opened.ok && (downloaded.opened.value.approval.state === 'not-needed' || downloaded.opened.value.approval.state === 'approved');
+  return { envelope: downloaded.envelope, opened: downloaded.opened, approved };
+}
+
+/** The inbox's status word for an opened message: judged from the verified roster and signed decisions alone. */
+function statusOf(opened: CryptoResult<OpenedMessage>): string {
+  if (!opened.ok) return opened.code;
+  const state: ApprovalState = opened.value.approval;
+  if (state.state === 'waiting') return 'awaiting approval';
+  if (state.state === 'declined') return 'declined';
+  return 'playable';
 }
 
 function recipientNames(family: OpenedFamily, ids: readonly string[]): string[] {
@@ -124,8 +126,12 @@ interface InboxLine {
   audioType: string | null;
   durationMs: number | null;
   playable: boolean;
+  /** Whether the head of the verified roster marks the sender as needing approval (never the server's field). */
   needsApproval: boolean;
+  /** 'playable', 'awaiting approval', 'declined', or the reason it did not open. */
   status: string;
+  /** The guardian whose signed approval or decline settled it. */
+  decidedBy?: string;
   saved: boolean;
   /** Receipts as verified against the roster: one the server made up or altered has verified false. */
   receipts: Array<{ by: string; kind: string; at: number; verified: boolean }>;
@@ -147,13 +153,14 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     caption: opened.ok ? (opened.value.caption ?? null) : null,
     audioType: opened.ok ? opened.value.audioType : null,
     durationMs: opened.ok ? opened.value.durationMs : null,
-    // Judged from the verified roster alone (openForReading), never the server's needsApproval.
+    // Judged from the verified roster and signed decisions alone (openForReading), never the server's needsApproval.
     playable: opened.ok && approved,
-    needsApproval: view.needsApproval,
-    status: opened.ok ? (approved ? 'playable' : 'awaiting approval') : opened.code,
+    needsApproval: view.senderKind === 'member' && needsApprovalAtHead(family.roster, view.senderId),
+    status: statusOf(opened),
     saved: view.saved,
     receipts: [],
   };
+  if (opened.ok && (opened.value.approval.state === 'approved' || opened.value.approval.state === 'declined')) line.decidedBy = opened.value.approval.guardianId;
   const receipts = await checkReceipts(family.roster, view, { api: ctx.api });
   line.receipts = receipts.map((r) => ({ by: r.by, kind: r.kind, at: r.at, verified: r.verified }));
   if (view.senderId === ctx.me.accountId) line.receipt = receiptSummary(receipts, ctx.me.accountId);
@@ -199,7 +206,7 @@ async function familiesToRead(ctx: ClientContext, options: CommonOptions & { fam
   return { families, unreadable };
 }
 
-/** Adds `burrow send`, `burrow inbox`, `burrow approve` and `burrow export` to the program. */
+/** Adds `burrow send`, `burrow inbox`, `burrow approve`, `burrow decline` and `burrow export` to the program. */
 export function registerMessageCommands(program: Command): void {
   withCommonOptions(jsonUsageErrors(program.command('send').description('send a voice message to a child or toy')))
     .option('--family <id>', 'the family (default: your only family)')
@@ -317,12 +324,28 @@ export function registerMessageCommands(program: Command): void {
         const familyId = await resolveFamilyId(ctx, options.family);
         if (options.message === undefined) {
           const family = await loadFamily(ctx, familyId);
-          const waiting = await listAllMessages(ctx, { familyId, pendingApproval: true });
+          const listed = await listAllMessages(ctx, { familyId, pendingApproval: true });
+          // The server's queue says where to look; the roster and the signed decisions say what waits.
+          const states = await Promise.all(listed.map((m) => approvalStateOf(family, m)));
+          const waiting = listed.filter((_, i) => states[i]!.state === 'waiting');
           printResult(options, { familyId, waiting: waiting.map((m) => ({ messageId: m.messageId, senderId: m.senderId, recipients: m.recipients, receivedAt: m.receivedAt })) }, waiting.length === 0 ? ['Nothing waits for approval.'] : waiting.map((m) => `${m.messageId}  from ${m.senderId} to ${recipientNames(family, m.recipients).join(', ')}  ${new Date(m.receivedAt).toISOString()}`));
           return;
         }
         const opened = await approveMessage(ctx, { familyId, messageId: options.message });
         printResult(options, { familyId, messageId: options.message, approved: true, caption: opened.caption ?? null }, [`Approved message ${options.message}.`]);
+      }),
+    );
+
+  withCommonOptions(jsonUsageErrors(program.command('decline').description("decline a relative's message waiting for approval so no toy plays it (guardian)")))
+    .option('--family <id>', 'the family (default: your only family)')
+    .requiredOption('--message <id>', 'the message to decline (see "burrow approve" for those waiting)')
+    .addHelpText('after', '\nThe decline is signed with your key, so toys refuse the message even if a server keeps offering it;\nits sender sees that you declined it.\n\nExample:\n  $ burrow decline --family FAMILY --message MESSAGE_ID')
+    .action(
+      action(async (options: CommonOptions & { family?: string; message: string }) => {
+        const ctx = await memberContext(options);
+        const familyId = await resolveFamilyId(ctx, options.family);
+        await declineMessage(ctx, { familyId, messageId: options.message });
+        printResult(options, { familyId, messageId: options.message, declined: true }, [`Declined message ${options.message}.`]);
       }),
     );
 

@@ -27,6 +27,8 @@ export type ClientErrorCode =
   | 'client/roster-busy'
   /** A message did not verify or open; `detail` holds the crypto code. */
   | 'client/message-refused'
+  /** Approving or declining a message whose sender the head does not mark as needing approval. */
+  | 'client/no-approval-needed'
   /** The account vault from the server does not open (altered, or not this account's). */
   | 'client/vault-refused'
   /** The pairing code typed does not match the toy's (or a share was altered in transit). */

@@ -1,11 +1,25 @@
 /**
  * Voice messages from the client's side: seal and upload (sealMessage under the head epoch's
  * key), list, download and open against the verified roster (openAndVerifyMessage, with the
- * guardians' approvals the server relays), approve, receipts, save and delete.
+ * guardians' approvals and declines the server relays), where a message stands on approval (from
+ * the head and the signed decisions, never the server's `needsApproval`), approve, decline,
+ * receipts, save and delete.
  */
 import type { Static } from '@sinclair/typebox';
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
-import { MAX_AUDIO_BYTES, approveMessage as signApproval, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
+import {
+  MAX_AUDIO_BYTES,
+  approvalDecision,
+  approveMessage as signApproval,
+  declineMessage as signDecline,
+  needsApprovalAtHead,
+  openAndVerifyMessage,
+  parseEnvelopeHeader,
+  sealMessage,
+  type Approval,
+  type ApprovalState,
+  type OpenedMessage,
+} from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
 import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
@@ -134,10 +148,35 @@ export async function downloadEnvelope(ctx: ClientContext, options: { familyId: 
   return ctx.api.download(`${messagePath(options.familyId, options.messageId)}/envelope`, MAX_ENVELOPE_BYTES);
 }
 
-function approvalsOf(view: MessageViewT): Approval[] {
+type WireDecision = MessageViewT['approvals'][number];
+
+/** Relayed approvals or declines as the crypto reads them, over the id and hash the server describes (they must verify over them). */
+export function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: readonly WireDecision[] | undefined): Approval[] {
   const messageId = fromBase64Url(view.messageId);
   const ciphertextHash = fromBase64Url(view.ciphertextHash);
-  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
+  return (wire ?? []).map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
+}
+
+/** Where a listed message stands on approval, or 'unverified' when a signed decision contradicts or outruns this client's roster (opening it says more). */
+export type MessageApproval = ApprovalState | { state: 'unverified'; code: string };
+
+/**
+ * Where a message stands on approval, without downloading it: whether the head of the verified
+ * roster marks its sender as needing approval, and what the relayed approvals and declines, signed
+ * by guardians of the head over the message's id and described hash, say (a decline outweighs an
+ * approval). The server's `needsApproval` is never read. A hash the server misstates makes every
+ * decision fail to verify, so the message shows as waiting; opening it checks the real hash.
+ */
+export async function approvalStateOf(family: OpenedFamily, view: MessageViewT): Promise<MessageApproval> {
+  if (view.senderKind !== 'member' || !needsApprovalAtHead(family.roster, view.senderId)) return { state: 'not-needed' };
+  let ids: { messageId: Uint8Array; ciphertextHash: Uint8Array };
+  try {
+    ids = { messageId: fromBase64Url(view.messageId), ciphertextHash: fromBase64Url(view.ciphertextHash) };
+  } catch {
+    return { state: 'waiting' };
+  }
+  const decided = await approvalDecision(family.roster, { ...ids, approvals: decisionsOf(view, view.approvals), declines: decisionsOf(view, view.declines) });
+  return decided.ok ? decided.value : { state: 'unverified', code: decided.code };
 }
 
 /** A downloaded message: the server's view, the envelope, and the result of verifying and opening it. */
@@ -149,14 +188,17 @@ export interface DownloadedMessage {
 
 /**
  * Downloads a message and verifies and opens it against the verified roster with the family
- * keys this account holds and the guardians' approvals. `opened.ok` means playable: signed by a
+ * keys this account holds and the guardians' approvals and declines. `opened.ok` means: signed by a
  * current member allowed, as the head describes them, to address its recipients, not dated beyond
- * the clock skew ahead, decrypted, and approved by a guardian of the head where the head requires
- * it. Retention is not applied: a member reads history, messages a guardian saved included.
+ * the clock skew ahead, decrypted, and approved (not declined) by a guardian of the head where the
+ * head requires it. With `openUnapproved` (the sender's or a guardian's app, to listen before a
+ * guardian decides), a message waiting for or declined at approval opens too and says so in
+ * `opened.value.approval`. Retention is not applied: a member reads history, messages a guardian
+ * saved included.
  */
 export async function downloadAndOpenMessage(
   ctx: ClientContext,
-  options: { familyId: string; messageId: string; family?: OpenedFamily; view?: MessageViewT },
+  options: { familyId: string; messageId: string; family?: OpenedFamily; view?: MessageViewT; openUnapproved?: boolean },
 ): Promise<DownloadedMessage> {
   let family = options.family ?? (await loadFamily(ctx, options.familyId));
   const view = options.view ?? (await getMessage(ctx, options));
@@ -164,7 +206,9 @@ export async function downloadAndOpenMessage(
   const open = (roster: VerifiedRoster, keyForEpoch: OpenedFamily['keyForEpoch']) => openAndVerifyMessage(envelope, {
     roster,
     familyKeyForEpoch: keyForEpoch,
-    approvals: approvalsOf(view),
+    approvals: decisionsOf(view, view.approvals),
+    declines: decisionsOf(view, view.declines),
+    openUnapproved: options.openUnapproved === true,
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
     age: { now: Date.now() },
   });
@@ -215,15 +259,18 @@ async function reportOnce(ctx: ClientContext, familyId: string, messageId: strin
 }
 
 /**
- * Approves a relative's message as a guardian. First opens it with this guardian's own approval,
- * so a guardian only ever approves a message that verifies and whose ciphertext hash the server
- * reported truthfully; returns what was approved (the guardian can listen to it).
+ * Signs a guardian's decision on a relative's message and sends it. First opens the message with
+ * this guardian's own decision, so a guardian only ever decides on a message that verifies, whose
+ * sender the head marks as needing approval, and whose ciphertext hash the server reported
+ * truthfully (the signature covers that hash); returns what was decided on.
  */
-export async function approveMessage(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<OpenedMessage> {
+async function decide(ctx: ClientContext, kind: 'approvals' | 'declines', options: { familyId: string; messageId: string }): Promise<OpenedMessage> {
+  const verb = kind === 'approvals' ? 'approved' : 'declined';
   const family = await loadFamily(ctx, options.familyId);
-  if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can approve a message');
+  if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', `only a guardian can ${kind === 'approvals' ? 'approve' : 'decline'} a message`);
   const view = await getMessage(ctx, options);
-  const approval = await signApproval({
+  const sign = kind === 'approvals' ? signApproval : signDecline;
+  const decision = await sign({
     guardian: ctx.me,
     familyId: family.familyId,
     messageId: fromBase64Url(view.messageId),
@@ -235,17 +282,36 @@ export async function approveMessage(ctx: ClientContext, options: { familyId: st
   const opened = await openAndVerifyMessage(envelope, {
     roster: family.roster,
     familyKeyForEpoch: family.keyForEpoch,
-    approvals: [approval],
+    ...(kind === 'approvals' ? { approvals: [decision] } : { declines: [decision], openUnapproved: true }),
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
     age: { now: Date.now() },
   });
-  if (!opened.ok) throw new ClientError('client/message-refused', `the message does not verify, so it was not approved (${opened.code})`);
-  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/approvals`, undefined, {
-    signature: toBase64Url(approval.signature),
-    rosterEpoch: approval.rosterEpoch,
-    rosterHead: toBase64Url(approval.rosterHead),
+  if (!opened.ok) throw new ClientError('client/message-refused', `the message does not verify, so it was not ${verb} (${opened.code})`);
+  if (opened.value.approval.state === 'not-needed') throw new ClientError('client/no-approval-needed', `its sender's messages need no approval, so it was not ${verb}`);
+  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/${kind}`, undefined, {
+    signature: toBase64Url(decision.signature),
+    rosterEpoch: decision.rosterEpoch,
+    rosterHead: toBase64Url(decision.rosterHead),
   });
   return opened.value;
+}
+
+/**
+ * Approves a relative's message as a guardian (signed, `burrow/approval/v2`), after checking it
+ * verifies (see `decide`); returns what was approved. Toys play it from then on.
+ */
+export function approveMessage(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<OpenedMessage> {
+  return decide(ctx, 'approvals', options);
+}
+
+/**
+ * Declines a relative's message as a guardian (signed, `burrow/decline/v1`), after checking it
+ * verifies (see `decide`); returns what was declined. No toy plays it, whatever approval the server
+ * relays beside the decline; the server hides it from toys and other relatives, and its sender
+ * sees who declined it.
+ */
+export function declineMessage(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<OpenedMessage> {
+  return decide(ctx, 'declines', options);
 }
 
 /** Records, signed by this account at its verified head, that it received or played a message. */

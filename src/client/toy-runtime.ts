@@ -24,7 +24,7 @@
  *
  * A message plays only if `openAndVerifyMessage` accepts it against the head (sender in the
  * message's epoch and in the head, judged by the head entry: role, children, approval by a guardian
- * of the head; signature; signed createdAt neither past the head's signed retention nor beyond the
+ * of the head and no decline by one (a signed decline refuses it, whatever the server relays); signature; signed createdAt neither past the head's signed retention nor beyond the
  * clock skew ahead, by the toy's own clock; decryption), it is addressed to this toy's child or to
  * this toy, under the id the server listed, and it is not quiet time (then it waits). Every refusal
  * carries a reason code.
@@ -96,9 +96,11 @@ export interface InboxRecord {
   reason?: string;
   /** For `waiting` in quiet hours: not before this time. */
   notBefore?: number;
-  /** As the server described it: what the relayed approvals are checked against (they sign it). */
+  /** As the server described it: what the relayed approvals and declines are checked against (they sign it). */
   ciphertextHash: string;
   approvals: WireApproval[];
+  /** Guardians' signed declines as relayed: a valid one refuses the message ('envelope/declined'). */
+  declines?: WireApproval[];
   delivered?: boolean;
   playedReceipt?: boolean;
 }
@@ -164,6 +166,7 @@ export type ToyRefusalCode =
   | 'envelope/no-key'
   | 'envelope/decrypt-failed'
   | 'envelope/needs-approval'
+  | 'envelope/declined'
   | 'envelope/roster-fork'
   | 'envelope/expired'
   | 'envelope/from-the-future'
@@ -309,21 +312,24 @@ export async function loadToyFamilyOffline(device: ToyDevice, trust: ToyTrust): 
   return familyOf(verified.value, device, { ...trust.keys }, trust.anchorHash);
 }
 
-function approvalsOf(view: { messageId: string; ciphertextHash: string; approvals: readonly WireApproval[] }): Approval[] {
+/** Relayed approvals or declines over the id and hash the server describes (they must verify over the envelope's real hash). */
+function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: readonly WireApproval[] | undefined): Approval[] {
   const messageId = fromBase64Url(view.messageId);
   const ciphertextHash = fromBase64Url(view.ciphertextHash);
-  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
+  return (wire ?? []).map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
 }
 
 /**
  * Decides whether the toy plays an envelope listed under `view.messageId`: verified against the
  * head of the toy's roster with the toy's clock `now` (signed retention, clock skew), addressed to
  * its child or itself and not by itself, not in quiet hours. Of `view`, only the id (which the
- * envelope must carry) and the approvals (which must verify) count. Never throws on a bad envelope.
+ * envelope must carry) and the approvals and declines (which must verify) count: a message a
+ * guardian of the head declined is refused ('envelope/declined') whatever approval comes with it.
+ * Never throws on a bad envelope.
  */
 export async function decideMessage(
   family: ToyFamily,
-  input: { envelope: Uint8Array; view: { messageId: string; ciphertextHash: string; approvals: readonly WireApproval[] }; now: number },
+  input: { envelope: Uint8Array; view: { messageId: string; ciphertextHash: string; approvals: readonly WireApproval[]; declines?: readonly WireApproval[] }; now: number },
 ): Promise<ToyDecision> {
   const { view } = input;
   let messageId: Uint8Array;
@@ -336,7 +342,8 @@ export async function decideMessage(
   const opened = await openAndVerifyMessage(input.envelope, {
     roster: family.roster,
     familyKeyForEpoch: family.keyForEpoch,
-    approvals: approvalsOf(view),
+    approvals: decisionsOf(view, view.approvals),
+    declines: decisionsOf(view, view.declines),
     expected: { familyId: family.familyId, messageId },
     age: { now: input.now, retentionDays: family.settings.retentionDays },
   });
@@ -643,7 +650,7 @@ export class ToyRuntime {
       const envelope = await this.#envelopeOf(family, view.messageId);
       if (envelope === undefined) continue;
       const header = parseEnvelopeHeader(envelope);
-      const claimed = Math.max(header.ok ? header.value.epoch : 0, ...view.approvals.map((a) => a.rosterEpoch));
+      const claimed = Math.max(header.ok ? header.value.epoch : 0, ...[...view.approvals, ...(view.declines ?? [])].map((a) => a.rosterEpoch));
       if (claimed > family.roster.epoch) newer.push({ view, envelope });
     }
     if (newer.length === 0) return family;
@@ -655,7 +662,7 @@ export class ToyRuntime {
     }
     if (held === undefined) return fresh;
     for (const view of pending) {
-      inbox[view.messageId] = { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, ciphertextHash: view.ciphertextHash, status: 'waiting', reason: 'envelope/roster-behind' };
+      inbox[view.messageId] = { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, declines: view.declines, ciphertextHash: view.ciphertextHash, status: 'waiting', reason: 'envelope/roster-behind' };
     }
     this.#log({ event: 'waiting', messageId: held.messageId, reason: 'envelope/roster-behind' });
     return undefined;
@@ -677,7 +684,7 @@ export class ToyRuntime {
 
   /** Processes one message; true when it played. */
   async #handle(family: ToyFamily, inbox: Record<string, InboxRecord>, view: MessageViewT | undefined, stored?: InboxRecord): Promise<boolean> {
-    const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, ciphertextHash: view.ciphertextHash } : stored!;
+    const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, declines: view.declines, ciphertextHash: view.ciphertextHash } : stored!;
     const messageId = base.messageId;
     let envelope = await this.#storage.loadEnvelope(messageId);
     if (envelope === undefined) {
@@ -839,6 +846,7 @@ function recordOf(view: MessageViewT, seenAt: number): InboxRecord {
     status: 'waiting',
     ciphertextHash: view.ciphertextHash,
     approvals: view.approvals,
+    declines: view.declines,
   };
 }
 

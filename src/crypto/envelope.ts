@@ -82,7 +82,21 @@ export interface OpenedMessage {
   caption?: string;
   ciphertextHash: Uint8Array;
   sender: { kind: 'member' | 'toy'; id: string };
+  /** Where the message stands on approval, judged by the head: see `ApprovalState`. */
+  approval: ApprovalState;
 }
+
+/**
+ * A message's approval, from the head and the signed decisions alone: 'not-needed' (the head does
+ * not mark the sender as needing approval), 'approved' or 'declined' by a guardian of the head, or
+ * 'waiting' for a guardian's decision. Only `openUnapproved` readers ever get 'waiting' or
+ * 'declined' from `openAndVerifyMessage`; a toy gets `envelope/needs-approval` or `envelope/declined`.
+ */
+export type ApprovalState =
+  | { state: 'not-needed' }
+  | { state: 'approved'; guardianId: string }
+  | { state: 'declined'; guardianId: string }
+  | { state: 'waiting' };
 
 /** A guardian's signature that lets a message from a relative who needs approval be played. */
 export interface Approval {
@@ -95,6 +109,13 @@ export interface Approval {
   rosterHead: Uint8Array;
   signature: Uint8Array;
 }
+
+/**
+ * A guardian's signed refusal of one exact message from a relative who needs approval (label
+ * `burrow/decline/v1`, the same fields as an `Approval`): a valid decline by a guardian of the head
+ * outweighs every approval, so no toy plays the message, whatever the server relays beside it.
+ */
+export type Decline = Approval;
 
 function isId(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && utf8(value).length <= MAX_ID_BYTES;
@@ -291,16 +312,16 @@ export async function sealMessage(options: {
 }
 
 /**
- * What an approval signs (label `burrow/approval/v2`): u32 len ‖ familyId ‖ messageId (16) ‖
- * ciphertextHash (32) ‖ u64 rosterEpoch ‖ rosterHead (32) — the exact message, and the head of the
- * roster the guardian verified when approving, so an approval also exposes a forked chain.
+ * What an approval (label `burrow/approval/v2`) and a decline (label `burrow/decline/v1`) sign:
+ * u32 len ‖ familyId ‖ messageId (16) ‖ ciphertextHash (32) ‖ u64 rosterEpoch ‖ rosterHead (32) —
+ * the exact message, and the head of the roster the guardian verified when deciding, so a decision
+ * also exposes a forked chain. The labels keep an approval from being replayed as a decline and back.
  */
-function approvalBytes(familyId: string, messageId: Uint8Array, ciphertextHash: Uint8Array, rosterEpoch: number, rosterHead: Uint8Array): Uint8Array {
+function decisionBytes(familyId: string, messageId: Uint8Array, ciphertextHash: Uint8Array, rosterEpoch: number, rosterHead: Uint8Array): Uint8Array {
   return new CanonicalWriter().string(familyId).fixed(messageId).fixed(ciphertextHash).u64(rosterEpoch).fixed(rosterHead).finish();
 }
 
-/** A guardian approves one exact message (its id and ciphertext hash) from a relative who needs approval, committing to the guardian's verified head. */
-export async function approveMessage(options: {
+interface DecisionOptions {
   guardian: { accountId: string; identity: Identity };
   familyId: string;
   messageId: Uint8Array;
@@ -308,7 +329,9 @@ export async function approveMessage(options: {
   /** The guardian's verified roster head: its epoch and `hashRosterEntry`. */
   rosterEpoch: number;
   rosterHead: Uint8Array;
-}): Promise<Approval> {
+}
+
+async function signDecision(label: string, options: DecisionOptions): Promise<Approval> {
   const { guardian, familyId, messageId, ciphertextHash, rosterEpoch, rosterHead } = options;
   assertIdentity(guardian?.identity, 'guardian.identity');
   if (!isId(guardian.accountId)) throw new TypeError('guardian.accountId must be a non-empty string');
@@ -317,12 +340,11 @@ export async function approveMessage(options: {
   assertBytes(ciphertextHash, 'ciphertextHash', 32);
   if (!Number.isSafeInteger(rosterEpoch) || rosterEpoch < 0) throw new TypeError('rosterEpoch must be a non-negative integer');
   assertBytes(rosterHead, 'rosterHead', ROSTER_HEAD_LENGTH);
-  const signature = await signLabelled(guardian.identity, SIGNATURE_LABELS.approval, approvalBytes(familyId, messageId, ciphertextHash, rosterEpoch, rosterHead));
+  const signature = await signLabelled(guardian.identity, label, decisionBytes(familyId, messageId, ciphertextHash, rosterEpoch, rosterHead));
   return { guardianId: guardian.accountId, messageId: messageId.slice(), ciphertextHash: ciphertextHash.slice(), rosterEpoch, rosterHead: rosterHead.slice(), signature };
 }
 
-/** Whether `signature` is the approval `approveMessage` makes, by the holder of `signingKey`, of this exact message and head. */
-export async function verifyApprovalSignature(options: {
+interface VerifyDecisionOptions {
   signingKey: Uint8Array;
   familyId: string;
   messageId: Uint8Array;
@@ -330,14 +352,36 @@ export async function verifyApprovalSignature(options: {
   rosterEpoch: number;
   rosterHead: Uint8Array;
   signature: Uint8Array;
-}): Promise<boolean> {
+}
+
+async function verifyDecision(label: string, options: VerifyDecisionOptions): Promise<boolean> {
   const { signingKey, familyId, messageId, ciphertextHash, rosterEpoch, rosterHead, signature } = options;
   if (!isId(familyId)) return false;
   if (!(messageId instanceof Uint8Array) || messageId.length !== MESSAGE_ID_LENGTH) return false;
   if (!(ciphertextHash instanceof Uint8Array) || ciphertextHash.length !== 32) return false;
   if (!Number.isSafeInteger(rosterEpoch) || rosterEpoch < 0) return false;
   if (!(rosterHead instanceof Uint8Array) || rosterHead.length !== ROSTER_HEAD_LENGTH) return false;
-  return verifyLabelled({ publicKey: signingKey, label: SIGNATURE_LABELS.approval, message: approvalBytes(familyId, messageId, ciphertextHash, rosterEpoch, rosterHead), signature });
+  return verifyLabelled({ publicKey: signingKey, label, message: decisionBytes(familyId, messageId, ciphertextHash, rosterEpoch, rosterHead), signature });
+}
+
+/** A guardian approves one exact message (its id and ciphertext hash) from a relative who needs approval, committing to the guardian's verified head. */
+export function approveMessage(options: DecisionOptions): Promise<Approval> {
+  return signDecision(SIGNATURE_LABELS.approval, options);
+}
+
+/** A guardian declines one exact message (its id and ciphertext hash) from a relative who needs approval, committing to the guardian's verified head. */
+export function declineMessage(options: DecisionOptions): Promise<Decline> {
+  return signDecision(SIGNATURE_LABELS.decline, options);
+}
+
+/** Whether `signature` is the approval `approveMessage` makes, by the holder of `signingKey`, of this exact message and head. */
+export function verifyApprovalSignature(options: VerifyDecisionOptions): Promise<boolean> {
+  return verifyDecision(SIGNATURE_LABELS.approval, options);
+}
+
+/** Whether `signature` is the decline `declineMessage` makes, by the holder of `signingKey`, of this exact message and head. */
+export function verifyDeclineSignature(options: VerifyDecisionOptions): Promise<boolean> {
+  return verifyDecision(SIGNATURE_LABELS.decline, options);
 }
 
 type Sender = { kind: 'member'; member: Member } | { kind: 'toy'; toy: Toy };
@@ -399,33 +443,69 @@ export function messageAgeProblem(createdAt: number, age: { now: number; retenti
 }
 
 
+type DecisionVerdict = { state: 'approved' | 'declined'; guardianId: string } | 'envelope/roster-fork' | 'envelope/roster-behind' | undefined;
+
 /**
- * Whether a current guardian approved this exact message: 'approved', or why not. A validly signed
- * approval whose head contradicts the reader's roster is evidence of a fork ('envelope/roster-fork');
- * one from a newer head than the reader's means the reader must fetch the roster ('envelope/roster-behind').
+ * The strongest verdict among signed decisions of one kind: a valid one by a guardian **of the head**
+ * (one since demoted or removed decides nothing) at a head the reader holds or predates; else a
+ * validly signed one whose head contradicts the reader's ('envelope/roster-fork') or is newer
+ * ('envelope/roster-behind'); else undefined.
  */
-async function approvalStatus(
+async function strongestDecision(
   roster: VerifiedRoster,
-  approvals: readonly Approval[],
+  kind: 'approved' | 'declined',
+  decisions: readonly Approval[],
   messageId: Uint8Array,
   ciphertextHash: Uint8Array,
-): Promise<'approved' | 'envelope/needs-approval' | 'envelope/roster-fork' | 'envelope/roster-behind'> {
-  let problem: 'envelope/needs-approval' | 'envelope/roster-fork' | 'envelope/roster-behind' = 'envelope/needs-approval';
-  for (const approval of approvals) {
-    if (typeof approval !== 'object' || approval === null) continue;
-    // The approver must be a guardian now, not merely when the message was sent.
-    const guardian = roster.members.find((m) => m.accountId === approval.guardianId);
+): Promise<DecisionVerdict> {
+  const verify = kind === 'approved' ? verifyApprovalSignature : verifyDeclineSignature;
+  let problem: DecisionVerdict;
+  for (const decision of decisions) {
+    if (typeof decision !== 'object' || decision === null) continue;
+    const guardian = roster.members.find((m) => m.accountId === decision.guardianId);
     if (!guardian || guardian.role !== 'guardian') continue;
-    if (!(approval.messageId instanceof Uint8Array) || !bytesEqual(approval.messageId, messageId)) continue;
-    if (!(approval.ciphertextHash instanceof Uint8Array) || !bytesEqual(approval.ciphertextHash, ciphertextHash)) continue;
-    const { rosterEpoch, rosterHead } = approval;
-    if (!(await verifyApprovalSignature({ signingKey: guardian.keys.signingKey, familyId: roster.familyId, messageId, ciphertextHash, rosterEpoch, rosterHead, signature: approval.signature }))) continue;
+    if (!(decision.messageId instanceof Uint8Array) || !bytesEqual(decision.messageId, messageId)) continue;
+    if (!(decision.ciphertextHash instanceof Uint8Array) || !bytesEqual(decision.ciphertextHash, ciphertextHash)) continue;
+    const { rosterEpoch, rosterHead } = decision;
+    if (!(await verify({ signingKey: guardian.keys.signingKey, familyId: roster.familyId, messageId, ciphertextHash, rosterEpoch, rosterHead, signature: decision.signature }))) continue;
     const relation = await compareRosterHead(roster, rosterEpoch, rosterHead);
-    if (relation === 'same' || relation === 'unknown') return 'approved';
+    if (relation === 'same' || relation === 'unknown') return { state: kind, guardianId: guardian.accountId };
     if (relation === 'fork') problem = 'envelope/roster-fork';
     else if (problem !== 'envelope/roster-fork') problem = 'envelope/roster-behind';
   }
   return problem;
+}
+
+/**
+ * Where a message that needs approval stands, from the guardians' signed decisions over its id and
+ * ciphertext hash: a valid decline by a guardian of the head outweighs every approval ('declined');
+ * else a valid approval ('approved'); else 'waiting'. A validly signed decision whose head
+ * contradicts the reader's roster is evidence of a fork ('envelope/roster-fork'); one from a newer
+ * head means the reader must fetch the roster first ('envelope/roster-behind') — for a decline even
+ * beside an approval, so a server cannot have a toy play a message by withholding the head a
+ * decline was made at. Never throws on bad input.
+ */
+export async function approvalDecision(
+  roster: VerifiedRoster,
+  input: { messageId: Uint8Array; ciphertextHash: Uint8Array; approvals?: readonly Approval[]; declines?: readonly Decline[] },
+): Promise<CryptoResult<Exclude<ApprovalState, { state: 'not-needed' }>>> {
+  if (!isVerifiedRoster(roster)) throw new TypeError('roster must come from verifyRoster');
+  const { messageId, ciphertextHash } = input;
+  if (!(messageId instanceof Uint8Array) || !(ciphertextHash instanceof Uint8Array)) return ok({ state: 'waiting' });
+  const declined = await strongestDecision(roster, 'declined', Array.isArray(input.declines) ? input.declines : [], messageId, ciphertextHash);
+  if (typeof declined === 'object') return ok(declined);
+  if (declined !== undefined) return fail(declined);
+  const approved = await strongestDecision(roster, 'approved', Array.isArray(input.approvals) ? input.approvals : [], messageId, ciphertextHash);
+  if (typeof approved === 'object') return ok(approved);
+  if (approved !== undefined) return fail(approved);
+  return ok({ state: 'waiting' });
+}
+
+/** Whether the head marks `senderId` as a relative whose messages need a guardian's approval. */
+export function needsApprovalAtHead(roster: VerifiedRoster, senderId: string): boolean {
+  if (!isVerifiedRoster(roster)) throw new TypeError('roster must come from verifyRoster');
+  const member = roster.memberAt(roster.epoch, senderId);
+  return member !== undefined && member.role === 'relative' && member.needsApproval === true;
 }
 
 function readInner(plaintext: Uint8Array): { audioType: string; durationMs: number; caption?: string; audio: Uint8Array } | undefined {
@@ -477,7 +557,8 @@ async function verifyMessageSignature(key: CryptoKey | undefined, message: Uint8
  * sender, as the head describes them, may address every recipient; the signature, with the head's
  * key for the sender; with `age`, the signed creation time against the reader's clock; the
  * decryption; and for a sender the head marks as needing approval, the approval of a guardian of
- * the head. The head decides role, children, approval and membership whatever epoch the message
+ * the head and no decline by one (`approvalDecision`; with `openUnapproved`, the message opens
+ * anyway and says where it stands). The head decides role, children, approval and membership whatever epoch the message
  * was sealed in. Never throws on bad input; every refusal is a result with its own code.
  */
 export async function openAndVerifyMessage(
@@ -486,6 +567,13 @@ export async function openAndVerifyMessage(
     roster: VerifiedRoster;
     familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
     approvals?: readonly Approval[];
+    /** Guardians' signed declines, as relayed: a valid one refuses the message ('envelope/declined'). */
+    declines?: readonly Decline[];
+    /**
+     * A member's app (the sender, a guardian) may listen before a guardian decides: the message
+     * then opens with `approval` 'waiting' or 'declined' instead of failing. A toy never sets it.
+     */
+    openUnapproved?: boolean;
     expected?: { messageId?: Uint8Array; familyId?: string };
     /**
      * The reader's clock: refuse a message dated beyond MAX_CLOCK_SKEW_MS ahead of `now`, and, with
@@ -559,9 +647,13 @@ export async function openAndVerifyMessage(
   if (!inner) return fail('envelope/malformed');
 
   // The head's flag: a relative set to need approval since the message's epoch needs it now.
+  let approval: ApprovalState = { state: 'not-needed' };
   if (sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval) {
-    const approval = await approvalStatus(roster, options.approvals ?? [], header.messageId, ciphertextHash);
-    if (approval !== 'approved') return fail(approval);
+    const decided = await approvalDecision(roster, { messageId: header.messageId, ciphertextHash, approvals: options.approvals ?? [], declines: options.declines ?? [] });
+    if (!decided.ok) return decided;
+    approval = decided.value;
+    if (options.openUnapproved !== true && approval.state === 'declined') return fail('envelope/declined');
+    if (options.openUnapproved !== true && approval.state === 'waiting') return fail('envelope/needs-approval');
   }
 
   const result: OpenedMessage = {
@@ -571,6 +663,7 @@ export async function openAndVerifyMessage(
     durationMs: inner.durationMs,
     ciphertextHash,
     sender: { kind: sender.kind, id: header.senderId },
+    approval,
   };
   if (inner.caption !== undefined) result.caption = inner.caption;
   return ok(result);

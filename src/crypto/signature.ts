@@ -1,6 +1,6 @@
 /**
  * Ed25519 signatures (RFC 8032 §5.1) on WebCrypto, always over `label ‖ 0x00 ‖ message` so that a
- * signature made for one purpose (a roster entry, a message, an approval) is useless for another.
+ * signature made for one purpose (a roster entry, a message, an approval, a decline) is useless for another.
  */
 import { assertBytes } from './bytes.js';
 import { labelled } from './canonical.js';
@@ -12,6 +12,7 @@ export const SIGNATURE_LABELS = {
   rosterEntry: 'burrow/roster-entry/v1',
   message: 'burrow/message/v1',
   approval: 'burrow/approval/v2',
+  decline: 'burrow/decline/v1',
   receipt: 'burrow/receipt/v1',
   profile: 'burrow/profile-signature/v1',
 } as const;

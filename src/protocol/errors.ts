@@ -38,6 +38,7 @@ export const errorCatalogue = {
   'burrow/invalid-envelope': { status: 400, title: 'The envelope is malformed or does not match the route or the sender' },
   'burrow/stale-epoch': { status: 409, title: 'The message was sealed for an epoch that is no longer current; re-read the family and seal again' },
   'burrow/invalid-approval': { status: 400, title: 'The approval signature is not valid for this message and guardian' },
+  'burrow/invalid-decline': { status: 400, title: 'The decline signature is not valid for this message and guardian' },
   'burrow/invalid-receipt': { status: 400, title: 'The receipt signature is not valid for this message and sender' },
 
   // Limits.

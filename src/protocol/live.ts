@@ -14,6 +14,7 @@ export const LiveEventType = Type.Union([
   Type.Literal('message-deleted'), // data: { messageId }
   Type.Literal('receipt'), // data: { messageId, by, kind }
   Type.Literal('approval'), // data: { messageId, guardianId }
+  Type.Literal('decline'), // data: { messageId, guardianId }: to guardians and the sender only
   Type.Literal('roster'), // data: { epoch }
   Type.Literal('child'), // data: { childId, deleted? }
   Type.Literal('family-deleted'), // data: {}

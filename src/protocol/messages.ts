@@ -47,6 +47,9 @@ export const ReceiptView = Type.Object({
   signature: Signature,
 });
 
+/** A guardian's signed decline of a relative's message (src/crypto/envelope.ts `Decline`, label `burrow/decline/v1`), with the guardian's verified head. */
+export const DeclineWire = ApprovalWire;
+
 /** What the server knows about a message: ids, sizes, times, receipts. Never content. */
 export const MessageView = Type.Object({
   messageId: MessageId,
@@ -63,8 +66,18 @@ export const MessageView = Type.Object({
   /** When retention deletes it; absent while saved. */
   expiresAt: Type.Optional(Timestamp),
   saved: Type.Boolean(),
+  /**
+   * Whether the sender needed approval when the server stored the message: what the server's approval
+   * queue (`pendingApproval`) is built from. Clients never decide on it: they read the head of the
+   * verified roster and the signed approvals and declines (`approvalDecision`).
+   */
   needsApproval: Type.Boolean(),
   approvals: Type.Array(ApprovalWire),
+  /**
+   * Guardians' signed declines: a declined message is hidden from toys and other relatives. The
+   * server always sends the list; a view without it reads as no declines.
+   */
+  declines: Type.Optional(Type.Array(DeclineWire)),
   receipts: Type.Array(ReceiptView),
 });
 
@@ -80,7 +93,7 @@ export const MessageListQuery = Type.Object(
     before: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
     limit: Type.Optional(Type.String({ pattern: '^([1-9]|[1-9][0-9]|100)$' })),
     conversation: Type.Optional(Id),
-    /** Only messages still waiting for a guardian's approval (the approval queue). */
+    /** Only messages still waiting for a guardian's decision, approval or decline (the approval queue). */
     pendingApproval: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
   },
   { additionalProperties: false },
@@ -98,6 +111,9 @@ export const ReceiptRequest = Type.Object(
 
 /** POST …/messages/:messageId/approvals (guardian): signature from `approveMessage`, with the head it commits to. */
 export const ApproveRequest = Type.Object({ signature: Signature, rosterEpoch: RosterEpoch, rosterHead: RosterHead }, { additionalProperties: false });
+
+/** POST …/messages/:messageId/declines (guardian): signature from `declineMessage`, with the head it commits to. */
+export const DeclineRequest = ApproveRequest;
 
 /** PUT …/messages/:messageId/saved: saved messages are exempt from retention. */
 export const SaveRequest = Type.Object({ saved: Type.Boolean() }, { additionalProperties: false });

@@ -181,6 +181,9 @@ export interface MessageApprovalsTable {
   roster_head: string;
 }
 
+/** A guardian's signed decline of a message (src/crypto/envelope.ts `declineMessage`), as approvals. */
+export type MessageDeclinesTable = MessageApprovalsTable;
+
 /** A report from a security researcher, received at `POST /v1/security/reports`. */
 export interface SecurityReportsTable {
   id: string;
@@ -305,6 +308,7 @@ export interface Database {
   message_recipients: MessageRecipientsTable;
   message_receipts: MessageReceiptsTable;
   message_approvals: MessageApprovalsTable;
+  message_declines: MessageDeclinesTable;
   security_reports: SecurityReportsTable;
   notices: NoticesTable;
   rate_windows: RateWindowsTable;

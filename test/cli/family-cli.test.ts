@@ -74,7 +74,7 @@ afterAll(async () => {
 
 describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, () => {
   it('every member command has help with examples', async () => {
-    const commands = [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve']];
+    const commands = [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve'], ['decline']];
     const runs = await Promise.all(commands.map((command) => burrow([...command, '--help'])));
     for (const [i, run] of runs.entries()) {
       expect(run.code, commands[i]!.join(' ')).toBe(0);
@@ -146,6 +146,18 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
       const mine = (inbox.messages as Array<{ messageId: string; status: string; file: string }>).find((m) => m.messageId === sent.messageId)!;
       expect(mine.status).toBe('playable');
       expect(Buffer.compare(await readFile(mine.file), Buffer.from(audio))).toBe(0);
+
+      // A second message: its sender hears it while it waits; a guardian declines it (signed), and she sees who did.
+      const second = await ok(['send', '--to', 'Mia', '--file', audioPath, '--caption', 'Another one', '--profile', aunt.profile]);
+      const waitingLine = ((await ok(['inbox', '--profile', aunt.profile])).messages as Array<{ messageId: string; status: string; caption: string | null; playable: boolean }>).find((m) => m.messageId === second.messageId)!;
+      expect(waitingLine).toMatchObject({ status: 'awaiting approval', caption: 'Another one', playable: false });
+      const notHers = await burrow(['decline', '--family', familyId, '--message', second.messageId as string, '--profile', aunt.profile, '--json']);
+      expect(notHers.code).not.toBe(0);
+      expect(JSON.parse(notHers.stderr.trim())).toMatchObject({ code: 'client/not-a-guardian' });
+      expect(await ok(['decline', '--family', familyId, '--message', second.messageId as string, '--profile', mum.profile])).toMatchObject({ declined: true });
+      expect((await ok(['approve', '--family', familyId, '--profile', mum.profile])).waiting).toEqual([]);
+      const declinedLine = ((await ok(['inbox', '--profile', aunt.profile])).messages as Array<{ messageId: string; status: string; decidedBy?: string; playable: boolean }>).find((m) => m.messageId === second.messageId)!;
+      expect(declinedLine).toMatchObject({ status: 'declined', decidedBy: mum.accountId, playable: false });
     } finally {
       follower.kill('SIGTERM');
     }

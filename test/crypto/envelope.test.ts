@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { CanonicalWriter } from '../../src/crypto/canonical.js';
-import { approveMessage, MAX_CLOCK_SKEW_MS, messageAgeProblem, openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, type Approval } from '../../src/crypto/envelope.js';
+import { approvalDecision, approveMessage, declineMessage, MAX_CLOCK_SKEW_MS, messageAgeProblem, openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, type Approval } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { appendRosterEntry, hashRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
@@ -36,10 +36,10 @@ async function setup() {
       createdAt: 1_764_000_000_000,
       ...extra,
     });
-  const open = (bytes: Uint8Array, extra: { approvals?: Approval[]; expected?: { messageId?: Uint8Array; familyId?: string }; roster?: VerifiedRoster } = {}) =>
-    openAndVerifyMessage(bytes, { roster: extra.roster ?? roster, familyKeyForEpoch, approvals: extra.approvals, expected: extra.expected });
-  const approve = async (guardian: Person, sealed: { header: { messageId: Uint8Array }; ciphertextHash: Uint8Array }, head: { rosterEpoch?: number; rosterHead?: Uint8Array } = {}) =>
-    approveMessage({
+  const open = (bytes: Uint8Array, extra: { approvals?: Approval[]; declines?: Approval[]; openUnapproved?: boolean; expected?: { messageId?: Uint8Array; familyId?: string }; roster?: VerifiedRoster } = {}) =>
+    openAndVerifyMessage(bytes, { roster: extra.roster ?? roster, familyKeyForEpoch, approvals: extra.approvals, declines: extra.declines, openUnapproved: extra.openUnapproved, expected: extra.expected });
+  const decision = (sign: typeof approveMessage) => async (guardian: Person, sealed: { header: { messageId: Uint8Array }; ciphertextHash: Uint8Array }, head: { rosterEpoch?: number; rosterHead?: Uint8Array } = {}) =>
+    sign({
       guardian,
       familyId: 'fam-1',
       messageId: sealed.header.messageId,
@@ -47,7 +47,7 @@ async function setup() {
       rosterEpoch: head.rosterEpoch ?? 1,
       rosterHead: head.rosterHead ?? (await hashRosterEntry(f.chain[1]!)),
     });
-  return { ...f, roster, keys, familyKeyForEpoch, send, open, approve };
+  return { ...f, roster, keys, familyKeyForEpoch, send, open, approve: decision(approveMessage), decline: decision(declineMessage) };
 }
 
 describe('voice-message envelopes', () => {
@@ -259,6 +259,47 @@ describe('voice-message envelopes', () => {
     expect(await s.open(sealed.bytes, { approvals: [{ ...approval, rosterHead: randomBytes(32) }] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
     // An approval at an older head the reader holds the same is fine.
     expect((await s.open(sealed.bytes, { approvals: [await s.approve(s.dad, sealed, { rosterEpoch: 0, rosterHead: await hashRosterEntry(s.chain[0]!) })] })).ok).toBe(true);
+  });
+
+  it('a current guardian’s signed decline refuses the message, whatever approval comes with it', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.aunt);
+    const other = await s.send(s.aunt);
+    const declined = await s.decline(s.dad, sealed);
+    const approval = await s.approve(s.mum, sealed);
+    expect(await s.open(sealed.bytes, { declines: [declined] })).toEqual({ ok: false, code: 'envelope/declined' });
+    expect(await s.open(sealed.bytes, { approvals: [approval], declines: [declined] })).toEqual({ ok: false, code: 'envelope/declined' });
+    // Only that exact message, by a guardian of the head, with an intact signature over its label, counts.
+    expect((await s.open(other.bytes, { approvals: [await s.approve(s.mum, other)], declines: [declined] })).ok).toBe(true);
+    const byRelative = await s.decline(s.gran, sealed);
+    const forged = await s.decline({ accountId: 'dad', identity: s.stranger.identity }, sealed);
+    const tampered = { ...declined, signature: declined.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+    const moved = { ...declined, rosterEpoch: 0 };
+    for (const bad of [byRelative, forged, tampered, moved]) expect((await s.open(sealed.bytes, { approvals: [approval], declines: [bad] })).ok).toBe(true);
+    // The labels keep the two apart: an approval relayed as a decline declines nothing, and a decline relayed as an approval approves nothing.
+    expect((await s.open(sealed.bytes, { approvals: [approval], declines: [approval] })).ok).toBe(true);
+    expect(await s.open(sealed.bytes, { approvals: [declined] })).toEqual({ ok: false, code: 'envelope/needs-approval' });
+    // A decline committing to a newer head than the reader's holds everything back until the reader has it; a forked one is a fork.
+    const newer = await s.decline(s.dad, sealed, { rosterEpoch: 2, rosterHead: randomBytes(32) });
+    expect(await s.open(sealed.bytes, { approvals: [approval], declines: [newer] })).toEqual({ ok: false, code: 'envelope/roster-behind' });
+    const forked = await s.decline(s.dad, sealed, { rosterHead: randomBytes(32) });
+    expect(await s.open(sealed.bytes, { approvals: [approval], declines: [forked] })).toEqual({ ok: false, code: 'envelope/roster-fork' });
+    expect(await approvalDecision(s.roster, { messageId: sealed.header.messageId, ciphertextHash: sealed.ciphertextHash, approvals: [approval], declines: [declined] })).toEqual({ ok: true, value: { state: 'declined', guardianId: 'dad' } });
+  });
+
+  it('a member’s app may open a message before a guardian decides, and it says where it stands; a toy’s may not', async () => {
+    const s = await setup();
+    const sealed = await s.send(s.aunt);
+    const waiting = await s.open(sealed.bytes, { openUnapproved: true });
+    expect(waiting.ok && waiting.value.approval).toEqual({ state: 'waiting' });
+    const declined = await s.open(sealed.bytes, { openUnapproved: true, declines: [await s.decline(s.mum, sealed)] });
+    expect(declined.ok && declined.value.approval).toEqual({ state: 'declined', guardianId: 'mum' });
+    const approved = await s.open(sealed.bytes, { openUnapproved: true, approvals: [await s.approve(s.dad, sealed)] });
+    expect(approved.ok && approved.value.approval).toEqual({ state: 'approved', guardianId: 'dad' });
+    const fromGuardian = await s.open((await s.send(s.mum)).bytes);
+    expect(fromGuardian.ok && fromGuardian.value.approval).toEqual({ state: 'not-needed' });
+    // Opening it unapproved checks everything else as strictly: a forged sender is still refused.
+    expect(await s.open((await s.send({ accountId: 'aunt', identity: s.stranger.identity })).bytes, { openUnapproved: true })).toEqual({ ok: false, code: 'envelope/bad-signature' });
   });
 
   it('an approval committing to a head the reader holds differently is a fork; to a newer head, the reader must fetch the roster', async () => {

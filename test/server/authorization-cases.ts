@@ -344,6 +344,8 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
   'GET /v1/families/:familyId/messages/:messageId/envelope': { request: aboutMessage('/envelope'), cases: messageCases },
   'POST /v1/families/:familyId/messages/:messageId/receipts': { request: aboutMessage('/receipts', { kind: 'played', signedAt: 1, rosterEpoch: 0, rosterHead: toBase64Url(randomBytes(32)), signature: toBase64Url(randomBytes(64)) }), cases: messageCases },
   'POST /v1/families/:familyId/messages/:messageId/approvals': { request: aboutMessage('/approvals', { signature: toBase64Url(randomBytes(64)), rosterEpoch: 0, rosterHead: toBase64Url(randomBytes(32)) }), cases: messageCases },
+  // Declines: a guardian's signed decision; the relative's 403 on a message they can see is in test/server/messages.
+  'POST /v1/families/:familyId/messages/:messageId/declines': { request: aboutMessage('/declines', { signature: toBase64Url(randomBytes(64)), rosterEpoch: 0, rosterHead: toBase64Url(randomBytes(32)) }), cases: messageCases },
   'PUT /v1/families/:familyId/messages/:messageId/saved': { request: aboutMessage('/saved', { saved: true }), cases: messageCases },
   'DELETE /v1/families/:familyId/messages/:messageId': { request: aboutMessage(''), cases: messageCases },
 

@@ -3,8 +3,8 @@
  * generated WAV): a guardian signs up (the recovery code is shown once and must be acknowledged),
  * creates a family and two children, makes an invite link for one child; a relative in a second
  * browser context opens it, signs up and accepts; the guardian lets them in; the relative sees only
- * their child, records and sends a message that needs approval: the guardian approves it from the
- * queue, receives it live and plays it (receipts flow back); the guardian changes settings, exports a zip, deletes the family; the relative signs out
+ * their child, records and sends a message that needs approval: the guardian listens to it in the
+ * queue and approves it, receives it live and plays it (receipts flow back); the guardian changes settings, exports a zip, deletes the family; the relative signs out
  * everywhere, signs in again, deletes the account. Along the way: a reload keeps the guardian
  * signed in, no page breaks its CSP, nothing lands in Web Storage, IndexedDB holds only sealed
  * secrets, and the invite's secret never goes over the wire.
@@ -165,11 +165,13 @@ describe('the family app', () => {
     await r.getByTestId('receipt').filter({ hasText: 'Sent' }).waitFor();
 
     // The guardian, already in Mia's conversation, sees it arrive without a reload, and plays it.
-    // It needs approval: the guardian's approval queue shows it; approving checks it and plays it.
+    // It needs approval: the guardian's approval queue shows it; the guardian listens, then approves it.
     await g.getByRole('link', { name: 'Messages' }).click();
     const queue = g.locator('section', { has: g.getByRole('heading', { name: 'Waiting for your approval' }) });
-    await queue.getByRole('button', { name: 'Approve' }).click({ timeout: 20_000 });
+    await queue.getByRole('button', { name: 'Play the message' }).click({ timeout: 20_000 });
     await expect.poll(() => queue.locator('audio').getAttribute('src'), { timeout: 15_000 }).toMatch(/^blob:/);
+    await queue.getByRole('button', { name: 'Approve' }).click();
+    await queue.getByText('Approved. The toy plays it now.').waitFor({ timeout: 15_000 });
     await g.getByRole('link', { name: 'Mia' }).click();
     await g.getByRole('heading', { name: /Mia/ }).waitFor({ timeout: 15_000 });
     const incoming = g.locator('li[data-message]');

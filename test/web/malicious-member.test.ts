@@ -6,7 +6,7 @@
  * Mum uses the web app only; every step she takes is a click.
  *
  * - "Audio" typed text/html, image/svg+xml, application/xhtml+xml (and an HTML page typed as
- *   audio/webm): approving, playing, exporting it and opening every address the app made for it in
+ *   audio/webm): listening to it before approving, approving, playing, exporting it and opening every address the app made for it in
  *   a tab of its own runs nothing; the app says the message is not in a format it plays.
  * - A caption that is a spreadsheet formula reaches the export's index.csv as text.
  * - Script that rewrites the service worker's Cache Storage (one moment of XSS) does not load in
@@ -149,13 +149,16 @@ describe('a malicious family member against the web app', { timeout: 240_000 }, 
     const queue = page.locator('section', { has: page.getByRole('heading', { name: 'Waiting for your approval' }) });
     await queue.getByRole('button', { name: 'Approve' }).first().waitFor({ timeout: STEP });
 
-    // Approve every waiting message (the four hostile ones and the one with the formula caption).
+    // Listen to, then approve, every waiting message (the four hostile ones and the one with the formula caption).
     let refusedInWords = 0;
     for (let left = HOSTILE.length + 1; left > 0; left--) {
-      await queue.getByRole('button', { name: 'Approve' }).first().click({ timeout: STEP });
+      const item = queue.locator('li[data-message]').first();
+      await item.getByRole('button', { name: 'Play the message' }).click({ timeout: STEP });
+      const refusal = item.getByText('not in an audio format Burrow plays');
+      await expect.poll(async () => (await item.locator('audio').count()) + (await refusal.count()), { timeout: STEP }).toBeGreaterThan(0);
+      if ((await refusal.count()) > 0) refusedInWords += 1;
+      await item.getByRole('button', { name: 'Approve' }).click({ timeout: STEP });
       await expect.poll(() => queue.getByRole('button', { name: 'Approve' }).count(), { timeout: STEP }).toBe(left - 1);
-      const alert = page.getByRole('alert');
-      if ((await alert.count()) > 0 && (await alert.innerText()).includes('not in an audio format Burrow plays')) refusedInWords += 1;
     }
     expect(refusedInWords).toBeGreaterThan(0);
 

@@ -19,7 +19,7 @@ const BACKLOG_PAGE = 500;
 /** A client that does not read its events is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MESSAGE_EVENTS = new Set(['message', 'message-deleted', 'receipt', 'approval']);
-const FAMILY_EVENTS = new Set(['message', 'message-deleted', 'receipt', 'approval', 'roster', 'child', 'family-deleted']);
+const FAMILY_EVENTS = new Set(['message', 'message-deleted', 'receipt', 'approval', 'decline', 'roster', 'child', 'family-deleted']);
 
 export interface LiveLimits {
   heartbeatMs: number;
@@ -53,6 +53,8 @@ export function mayReceive(membership: FamilyMembership, type: string, data: unk
   const conversations = membership.conversations;
   const d = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
   if (type === 'child') return typeof d.childId === 'string' && conversations.has(d.childId);
+  // A declined message is hidden from the child's toys and other relatives: only its sender hears.
+  if (type === 'decline') return d.senderId === membership.principalId;
   if (MESSAGE_EVENTS.has(type)) {
     if (d.senderId === membership.principalId) return true;
     return Array.isArray(d.recipients) && d.recipients.some((r) => typeof r === 'string' && conversations.has(r));

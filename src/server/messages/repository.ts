@@ -1,19 +1,25 @@
-/** The message tables: rows, recipients, receipts and approvals. Blobs are the service's business. */
+/** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
 import type { Kysely } from 'kysely';
-import type { Database, MessageApprovalsTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
+import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
 export type MessageRow = MessagesTable;
 export type ReceiptRow = MessageReceiptsTable;
 export type ApprovalRow = MessageApprovalsTable;
+export type DeclineRow = MessageDeclinesTable;
 
 /** A message row with what the API shows beside it. */
 export interface MessageRecord {
   row: MessageRow;
   receipts: ReceiptRow[];
   approvals: ApprovalRow[];
+  declines: DeclineRow[];
 }
 
-/** Which messages a caller may see: all of a family's, or those for their conversations plus their own. */
+/**
+ * Which messages a caller may see: all of a family's (guardians), or their own plus those for their
+ * conversations that no guardian declined (relatives and toys: a declined message is hidden from
+ * the child's toys and the other relatives; its sender still sees it, and who declined it).
+ */
 export type Visibility = { all: true } | { all: false; conversations: readonly string[]; principalId: string };
 
 export interface ListFilter {
@@ -21,7 +27,7 @@ export interface ListFilter {
   visibility: Visibility;
   /** Only messages for this child or toy. */
   conversation?: string;
-  /** Only messages that need approval and have none yet. */
+  /** Only messages that need approval and have no approval or decline yet (true), or only the others (false). */
   pendingApproval?: boolean;
   /** Strictly older than this position (newest first). */
   before?: { receivedAt: number; id: string };
@@ -37,10 +43,12 @@ export interface MessagesRepository {
   list(filter: ListFilter): Promise<MessageRecord[]>;
   /** Records a receipt; a repeated one keeps its first time. False when the message is gone. */
   addReceipt(receipt: ReceiptRow): Promise<boolean>;
-  /** Records an approval; a repeated one keeps the first. False when the message is gone. */
-  addApproval(approval: ApprovalRow): Promise<boolean>;
+  /** Records an approval (a repeated one keeps the first) unless the message is gone or declined. */
+  addApproval(approval: ApprovalRow): Promise<'added' | 'gone' | 'declined'>;
+  /** Records a decline (a repeated one keeps the first) unless the message is gone or approved. */
+  addDecline(decline: DeclineRow): Promise<'added' | 'gone' | 'approved'>;
   setSaved(messageId: string, saved: boolean, expiresAt: number | null): Promise<void>;
-  /** Deletes the row (and with it recipients, receipts, approvals); returns its blob name. */
+  /** Deletes the row (and with it recipients, receipts, approvals, declines); returns its blob name. */
   delete(messageId: string): Promise<string | undefined>;
   /** Deletes up to `limit` unsaved messages that expired at or before `now`; returns their blob names. */
   deleteExpired(now: number, limit: number): Promise<string[]>;
@@ -55,14 +63,16 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
   async function withDetails(rows: MessageRow[]): Promise<MessageRecord[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const [receipts, approvals] = await Promise.all([
+    const [receipts, approvals, declines] = await Promise.all([
       db.selectFrom('message_receipts').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
       db.selectFrom('message_approvals').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
+      db.selectFrom('message_declines').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
     ]);
     return rows.map((row) => ({
       row: normalise(row),
       receipts: receipts.filter((r) => r.message_id === row.id).map((r) => ({ ...r, at: Number(r.at), signed_at: Number(r.signed_at), roster_epoch: Number(r.roster_epoch) })),
       approvals: approvals.filter((a) => a.message_id === row.id).map((a) => ({ ...a, at: Number(a.at), roster_epoch: Number(a.roster_epoch) })),
+      declines: declines.filter((d) => d.message_id === row.id).map((d) => ({ ...d, at: Number(d.at), roster_epoch: Number(d.roster_epoch) })),
     }));
   }
 
@@ -71,11 +81,14 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       const v = visibility as Extract<Visibility, { all: false }>;
       return q.where((eb) => eb.or([
         eb('messages.sender_id', '=', v.principalId),
-        ...(v.conversations.length === 0 ? [] : [eb.exists(
-          eb.selectFrom('message_recipients').select('message_recipients.message_id')
-            .whereRef('message_recipients.message_id', '=', 'messages.id')
-            .where('message_recipients.recipient_id', 'in', [...v.conversations]),
-        )]),
+        ...(v.conversations.length === 0 ? [] : [eb.and([
+          eb.exists(
+            eb.selectFrom('message_recipients').select('message_recipients.message_id')
+              .whereRef('message_recipients.message_id', '=', 'messages.id')
+              .where('message_recipients.recipient_id', 'in', [...v.conversations]),
+          ),
+          eb.not(eb.exists(eb.selectFrom('message_declines').select('message_declines.message_id').whereRef('message_declines.message_id', '=', 'messages.id'))),
+        ])]),
       ]));
     });
   }
@@ -109,13 +122,14 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
         ));
       }
       if (filter.pendingApproval === true) {
-        query = query.where('messages.needs_approval', '=', 1).where((eb) => eb.not(eb.exists(
-          eb.selectFrom('message_approvals').select('message_approvals.message_id').whereRef('message_approvals.message_id', '=', 'messages.id'),
-        )));
+        query = query.where('messages.needs_approval', '=', 1)
+          .where((eb) => eb.not(eb.exists(eb.selectFrom('message_approvals').select('message_approvals.message_id').whereRef('message_approvals.message_id', '=', 'messages.id'))))
+          .where((eb) => eb.not(eb.exists(eb.selectFrom('message_declines').select('message_declines.message_id').whereRef('message_declines.message_id', '=', 'messages.id'))));
       } else if (filter.pendingApproval === false) {
         query = query.where((eb) => eb.or([
           eb('messages.needs_approval', '=', 0),
           eb.exists(eb.selectFrom('message_approvals').select('message_approvals.message_id').whereRef('message_approvals.message_id', '=', 'messages.id')),
+          eb.exists(eb.selectFrom('message_declines').select('message_declines.message_id').whereRef('message_declines.message_id', '=', 'messages.id')),
         ]));
       }
       if (filter.before !== undefined) {
@@ -139,9 +153,19 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
 
     async addApproval(approval) {
       return db.transaction().execute(async (tx) => {
-        if ((await tx.selectFrom('messages').select('id').where('id', '=', approval.message_id).executeTakeFirst()) === undefined) return false;
+        if ((await tx.selectFrom('messages').select('id').where('id', '=', approval.message_id).executeTakeFirst()) === undefined) return 'gone';
+        if ((await tx.selectFrom('message_declines').select('message_id').where('message_id', '=', approval.message_id).executeTakeFirst()) !== undefined) return 'declined';
         await tx.insertInto('message_approvals').values(approval).onConflict((oc) => oc.columns(['message_id', 'guardian_id']).doNothing()).execute();
-        return true;
+        return 'added';
+      });
+    },
+
+    async addDecline(decline) {
+      return db.transaction().execute(async (tx) => {
+        if ((await tx.selectFrom('messages').select('id').where('id', '=', decline.message_id).executeTakeFirst()) === undefined) return 'gone';
+        if ((await tx.selectFrom('message_approvals').select('message_id').where('message_id', '=', decline.message_id).executeTakeFirst()) !== undefined) return 'approved';
+        await tx.insertInto('message_declines').values(decline).onConflict((oc) => oc.columns(['message_id', 'guardian_id']).doNothing()).execute();
+        return 'added';
       });
     },
 
@@ -200,6 +224,7 @@ async function deleteRows(tx: Kysely<Database>, ids: string[]): Promise<void> {
   await tx.deleteFrom('message_recipients').where('message_id', 'in', ids).execute();
   await tx.deleteFrom('message_receipts').where('message_id', 'in', ids).execute();
   await tx.deleteFrom('message_approvals').where('message_id', 'in', ids).execute();
+  await tx.deleteFrom('message_declines').where('message_id', 'in', ids).execute();
   await tx.deleteFrom('messages').where('id', 'in', ids).execute();
 }
 

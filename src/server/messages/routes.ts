@@ -1,12 +1,12 @@
 /**
  * `/v1/families/:familyId/messages*`: upload (the envelope as `application/octet-stream`, streamed
- * to the blob store, never buffered whole), list, read, download, receipts, approvals, save and
+ * to the blob store, never buffered whole), list, read, download, receipts, approvals, declines, save and
  * delete. Ids the caller may not see answer 404 exactly like ids that do not exist.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FamilyParams } from '../../protocol/families.js';
-import { ApproveRequest, MessageAccepted, MessageList, MessageListQuery, MessageParams, MessageView, ReceiptRequest, SaveRequest } from '../../protocol/messages.js';
+import { ApproveRequest, DeclineRequest, MessageAccepted, MessageList, MessageListQuery, MessageParams, MessageView, ReceiptRequest, SaveRequest } from '../../protocol/messages.js';
 import { BurrowError } from '../../protocol/errors.js';
 import { NoContent, refuseBody } from '../http/bodies.js';
 import type { BurrowApp } from '../http/types.js';
@@ -122,6 +122,11 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
     schema: { params: MessageParams, body: ApproveRequest, response: { 200: MessageView } },
     config: { authenticated: true, summary: "Approve a relative's message (guardians): the signature from approveMessage", problems: ['burrow/not-found', 'burrow/forbidden', 'burrow/invalid-approval', 'burrow/conflict'] },
   }, async (request) => messages.approve(memberOf(request), request.params.familyId, request.params.messageId, request.body));
+
+  app.post('/v1/families/:familyId/messages/:messageId/declines', {
+    schema: { params: MessageParams, body: DeclineRequest, response: { 200: MessageView } },
+    config: { authenticated: true, summary: "Decline a relative's message waiting for approval (guardians): the signature from declineMessage; toys and other relatives no longer see it", problems: ['burrow/not-found', 'burrow/forbidden', 'burrow/invalid-decline', 'burrow/conflict'] },
+  }, async (request) => messages.decline(memberOf(request), request.params.familyId, request.params.messageId, request.body));
 
   app.put('/v1/families/:familyId/messages/:messageId/saved', {
     schema: { params: MessageParams, body: SaveRequest, response: { 200: MessageView } },

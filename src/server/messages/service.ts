@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { bytesEqual, concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../../crypto/bytes.js';
-import { parseEnvelopePrefix, verifyApprovalSignature, type EnvelopePrefix } from '../../crypto/envelope.js';
+import { parseEnvelopePrefix, verifyApprovalSignature, verifyDeclineSignature, type EnvelopePrefix } from '../../crypto/envelope.js';
 import { verifyReceiptSignature } from '../../crypto/receipt.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
@@ -42,6 +42,7 @@ export interface MessageViewData {
   saved: boolean;
   needsApproval: boolean;
   approvals: Array<{ guardianId: string; rosterEpoch: number; rosterHead: string; signature: string }>;
+  declines: Array<{ guardianId: string; rosterEpoch: number; rosterHead: string; signature: string }>;
   receipts: Array<{ by: string; kind: 'delivered' | 'played'; at: number; signedAt: number; rosterEpoch: number; rosterHead: string; signature: string }>;
 }
 
@@ -56,7 +57,7 @@ export interface ReceiptInput {
   signature: string;
 }
 
-/** An approval as the guardian signed it (src/crypto/envelope.ts `approveMessage`). */
+/** An approval or a decline as the guardian signed it (src/crypto/envelope.ts `approveMessage`, `declineMessage`). */
 export interface ApprovalInput {
   rosterEpoch: number;
   /** base64url */
@@ -90,6 +91,8 @@ export interface MessagesService extends FamilyPurger {
   envelope(principal: Principal, familyId: string, messageId: string): Promise<{ size: number; body: Readable }>;
   addReceipt(principal: Principal, familyId: string, messageId: string, receipt: ReceiptInput): Promise<MessageViewData>;
   approve(principal: Principal, familyId: string, messageId: string, approval: ApprovalInput): Promise<MessageViewData>;
+  /** A guardian declines a message waiting for approval: toys and other relatives no longer see it. */
+  decline(principal: Principal, familyId: string, messageId: string, decline: ApprovalInput): Promise<MessageViewData>;
   setSaved(principal: Principal, familyId: string, messageId: string, saved: boolean): Promise<MessageViewData>;
   delete(principal: Principal, familyId: string, messageId: string): Promise<void>;
 }
@@ -156,6 +159,7 @@ export function toMessageView(record: MessageRecord): MessageViewData {
     saved: row.saved === 1,
     needsApproval: row.needs_approval === 1,
     approvals: record.approvals.map((a) => ({ guardianId: a.guardian_id, rosterEpoch: a.roster_epoch, rosterHead: a.roster_head, signature: a.signature })),
+    declines: record.declines.map((d) => ({ guardianId: d.guardian_id, rosterEpoch: d.roster_epoch, rosterHead: d.roster_head, signature: d.signature })),
     receipts: record.receipts.map((r) => ({ by: r.by_id, kind: r.kind, at: r.at, signedAt: r.signed_at, rosterEpoch: r.roster_epoch, rosterHead: r.roster_head, signature: r.signature })),
   };
   if (row.expires_at !== null) view.expiresAt = row.expires_at;
@@ -269,6 +273,28 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     const record = await repository.find(familyId, messageId, { all: true });
     if (record === undefined) throw notFound();
     return toMessageView(record);
+  }
+
+  /** The message a guardian approves or declines: visible to them, and one that needs a decision. */
+  async function decidable(principal: Principal, familyId: string, messageId: string, verb: string): Promise<MessageRecord> {
+    const { membership, record } = await visibleRecord(principal, familyId, messageId);
+    if (membership.role !== 'guardian') throw new BurrowError('burrow/forbidden', `Only a guardian ${verb} messages`);
+    if (record.row.needs_approval !== 1) throw new BurrowError('burrow/conflict', 'This message needs no approval');
+    return record;
+  }
+
+  /** Whether the decision is signed with the caller's account key over this message's id and stored ciphertext hash. */
+  async function signedByCaller(verify: typeof verifyApprovalSignature, principal: Principal, familyId: string, record: MessageRecord, input: ApprovalInput): Promise<boolean> {
+    const signingKey = await deps.signingKeyOf(principal.id);
+    return signingKey !== undefined && verify({
+      signingKey,
+      familyId,
+      messageId: fromBase64Url(record.row.id),
+      ciphertextHash: fromBase64Url(record.row.ciphertext_hash),
+      rosterEpoch: input.rosterEpoch,
+      rosterHead: fromBase64Url(input.rosterHead),
+      signature: fromBase64Url(input.signature),
+    });
   }
 
   function eventBase(record: MessageRecord): Record<string, unknown> {
@@ -418,24 +444,22 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     },
 
     async approve(principal, familyId, messageId, approval) {
-      const { signature, rosterEpoch, rosterHead } = approval;
-      const { membership, record } = await visibleRecord(principal, familyId, messageId);
-      if (membership.role !== 'guardian') throw new BurrowError('burrow/forbidden', 'Only a guardian approves messages');
-      if (record.row.needs_approval !== 1) throw new BurrowError('burrow/conflict', 'This message needs no approval');
-      const signingKey = await deps.signingKeyOf(principal.id);
-      const valid = signingKey !== undefined && await verifyApprovalSignature({
-        signingKey,
-        familyId,
-        messageId: fromBase64Url(messageId),
-        ciphertextHash: fromBase64Url(record.row.ciphertext_hash),
-        rosterEpoch,
-        rosterHead: fromBase64Url(rosterHead),
-        signature: fromBase64Url(signature),
-      });
-      if (!valid) throw new BurrowError('burrow/invalid-approval');
-      const added = await repository.addApproval({ message_id: messageId, guardian_id: principal.id, signature, at: clock.now(), roster_epoch: rosterEpoch, roster_head: rosterHead });
-      if (!added) throw notFound();
+      const record = await decidable(principal, familyId, messageId, 'approves');
+      if (!(await signedByCaller(verifyApprovalSignature, principal, familyId, record, approval))) throw new BurrowError('burrow/invalid-approval');
+      const added = await repository.addApproval({ message_id: messageId, guardian_id: principal.id, signature: approval.signature, at: clock.now(), roster_epoch: approval.rosterEpoch, roster_head: approval.rosterHead });
+      if (added === 'gone') throw notFound();
+      if (added === 'declined') throw new BurrowError('burrow/conflict', 'A guardian declined this message; it cannot be approved');
       await publish(familyId, 'approval', { ...eventBase(record), guardianId: principal.id });
+      return reread(familyId, messageId);
+    },
+
+    async decline(principal, familyId, messageId, decline) {
+      const record = await decidable(principal, familyId, messageId, 'declines');
+      if (!(await signedByCaller(verifyDeclineSignature, principal, familyId, record, decline))) throw new BurrowError('burrow/invalid-decline');
+      const added = await repository.addDecline({ message_id: messageId, guardian_id: principal.id, signature: decline.signature, at: clock.now(), roster_epoch: decline.rosterEpoch, roster_head: decline.rosterHead });
+      if (added === 'gone') throw notFound();
+      if (added === 'approved') throw new BurrowError('burrow/conflict', 'A guardian approved this message already; delete it instead');
+      await publish(familyId, 'decline', { ...eventBase(record), guardianId: principal.id });
       return reread(familyId, messageId);
     },
 

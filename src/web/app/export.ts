@@ -55,8 +55,14 @@ export async function exportFamily(ctx: ClientContext, family: OpenedFamily, pro
     const sentAt = new Date(view.receivedAt).toISOString();
     const row: IndexRow = { file: null, messageId: view.messageId, from: nameOf(family, view.senderId), to: view.recipients.map((r) => nameOf(family, r)).join(' + '), sentAt, durationMs: null, audioType: null, caption: null, saved: view.saved, status: 'ok' };
     try {
-      const downloaded = await downloadAndOpenMessage(ctx, { familyId: family.familyId, messageId: view.messageId, family, view });
-      if (!downloaded.opened.ok) {
+      // Its sender and the guardians keep what waits for (or was declined at) approval too, marked as such.
+      const openUnapproved = family.self.role === 'guardian' || view.senderId === ctx.me.accountId;
+      const downloaded = await downloadAndOpenMessage(ctx, { familyId: family.familyId, messageId: view.messageId, family, view, openUnapproved });
+      if (!downloaded.opened.ok && downloaded.opened.code === 'envelope/needs-approval') {
+        row.status = 'waiting for approval';
+      } else if (!downloaded.opened.ok && downloaded.opened.code === 'envelope/declined') {
+        row.status = 'declined';
+      } else if (!downloaded.opened.ok) {
         row.status = `not verified: ${downloaded.opened.code}`;
       } else {
         const opened = downloaded.opened.value;
@@ -71,6 +77,8 @@ export async function exportFamily(ctx: ClientContext, family: OpenedFamily, pro
         // Audio is compressed already: store it, do not deflate it again.
         files[file] = [opened.audio, { level: 0 }];
         Object.assign(row, { file, durationMs: opened.durationMs, audioType: opened.audioType, caption: opened.caption ?? null });
+        if (opened.approval.state === 'waiting') row.status = 'waiting for approval';
+        if (opened.approval.state === 'declined') row.status = 'declined';
       }
     } catch (error) {
       row.status = `not downloaded: ${error instanceof Error ? error.name : 'error'}`;

@@ -14,7 +14,7 @@ import type { EventBus } from '../../../src/storage/bus/event-bus.js';
 import type { SqlStore } from '../../../src/storage/database.js';
 import { openTestBackends, type TestBackends } from '../../support/backends.js';
 import { b64, bearer } from '../helpers.js';
-import { call, changeRoster, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
+import { call, changeRoster, declineBody, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
 
 interface EventFrame { type: 'event'; familyId: string; cursor: string; event: string; data: Record<string, unknown>; at: number }
 type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'; problem: { type: string } };
@@ -141,6 +141,23 @@ describe('live events', () => {
     await granClient.until(() => granClient.events().some((e) => e.data.messageId === forAda), 'the message for ada');
     expect(granClient.events().some((e) => e.data.messageId === forBen)).toBe(false);
     await Promise.all([granClient.close(), mumClient.close()]);
+  });
+
+  it('a decline reaches the guardians and the message’s sender, never the child’s other relatives', async () => {
+    const aunt = await registerMember(app);
+    const strict = await seedFamily(store, { guardians: [mum], relatives: [{ member: gran, children: [ada] }, { member: aunt, children: [ada], needsApproval: true }], children: [ada] });
+    const clients = [new LiveClient(mum), new LiveClient(gran), new LiveClient(aunt)] as const;
+    await Promise.all(clients.map((c) => c.opened));
+    await Promise.all(clients.map((c) => c.ready()));
+    const sealed = await seal(aunt, strict, [ada]);
+    const messageId = (await upload(app, aunt, strict.familyId, sealed.bytes)).json<{ messageId: string }>().messageId;
+    expect((await call(app, mum, 'POST', `/v1/families/${strict.familyId}/messages/${messageId}/declines`, await declineBody(mum, strict.familyId, sealed))).statusCode).toBe(200);
+    const after = await send(mum, [ada], strict);
+    const [mumClient, granClient, auntClient] = clients;
+    for (const client of [mumClient, auntClient]) await client.until(() => client.events().some((e) => e.event === 'decline' && e.data.messageId === messageId && e.data.guardianId === mum.accountId), 'the decline');
+    await granClient.until(() => granClient.events().some((e) => e.data.messageId === after), 'the next message');
+    expect(granClient.events().some((e) => e.event === 'decline')).toBe(false);
+    await Promise.all(clients.map((c) => c.close()));
   });
 
   it('a client offline for 100 events resumes from its cursor and gets each of them once after dedupe', async () => {

@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
-import { approveMessage, sealMessage, type SealedMessage } from '../../../src/crypto/envelope.js';
+import { approveMessage, declineMessage, sealMessage, type SealedMessage } from '../../../src/crypto/envelope.js';
 import { signReceipt } from '../../../src/crypto/receipt.js';
 import type { Identity } from '../../../src/crypto/identity.js';
 import { createFamiliesRepository } from '../../../src/server/families/repository.js';
@@ -155,8 +155,17 @@ export async function receiptBody(member: Member, familyId: string, messageId: s
 }
 
 /** The body of an approval POST by `guardian` (with `signer`'s key, to forge one) of a sealed message. */
-export async function approvalBody(guardian: Member, familyId: string, sealed: SealedMessage, options: { signer?: Identity; ciphertextHash?: Uint8Array } = {}): Promise<Record<string, unknown>> {
-  const approval = await approveMessage({
+export function approvalBody(guardian: Member, familyId: string, sealed: SealedMessage, options: { signer?: Identity; ciphertextHash?: Uint8Array } = {}): Promise<Record<string, unknown>> {
+  return decisionBody(approveMessage, guardian, familyId, sealed, options);
+}
+
+/** The body of a decline POST by `guardian` (with `signer`'s key, to forge one) of a sealed message. */
+export function declineBody(guardian: Member, familyId: string, sealed: SealedMessage, options: { signer?: Identity; ciphertextHash?: Uint8Array } = {}): Promise<Record<string, unknown>> {
+  return decisionBody(declineMessage, guardian, familyId, sealed, options);
+}
+
+async function decisionBody(sign: typeof approveMessage, guardian: Member, familyId: string, sealed: SealedMessage, options: { signer?: Identity; ciphertextHash?: Uint8Array }): Promise<Record<string, unknown>> {
+  const approval = await sign({
     guardian: { accountId: guardian.accountId, identity: options.signer ?? guardian.identity },
     familyId,
     messageId: sealed.header.messageId,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
 import { b64 } from '../helpers.js';
 import { startTestServer, type TestServer } from '../helpers.js';
-import { approvalBody, blobFiles, call, changeRoster, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
+import { approvalBody, blobFiles, declineBody, call, changeRoster, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
 
 interface View {
   messageId: string;
@@ -17,6 +17,7 @@ interface View {
   expiresAt?: number;
   receivedAt: number;
   approvals: Array<{ guardianId: string; signature: string }>;
+  declines: Array<{ guardianId: string; rosterEpoch: number; rosterHead: string; signature: string }>;
   receipts: Array<{ by: string; kind: string; signedAt: number; rosterEpoch: number; rosterHead: string; signature: string }>;
 }
 
@@ -266,6 +267,50 @@ describe('receipts, approvals, saving and deleting', () => {
   it('a message that needs no approval cannot be approved', async () => {
     const { sealed, messageId } = await send(gran, [ada]);
     expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/approvals`, await approvalBody(mum, family.familyId, sealed))).statusCode).toBe(409);
+  });
+
+  it('a guardian declines a waiting message with a signed decline: the queue drops it, other relatives no longer see it, its sender and the guardians do', async () => {
+    const { sealed, messageId } = await send(aunt, [ada]);
+    expect((await call(server.app, gran, 'GET', `${base()}/${messageId}`)).statusCode).toBe(200);
+
+    const self = await call(server.app, aunt, 'POST', `${base()}/${messageId}/declines`, await declineBody(aunt, family.familyId, sealed));
+    expect(self.statusCode).toBe(403);
+    expect(self.json<{ type: string }>().type).toBe('urn:burrow:problem:forbidden');
+    expect((await call(server.app, gran, 'POST', `${base()}/${messageId}/declines`, await declineBody(gran, family.familyId, sealed))).statusCode).toBe(403);
+    expect((await call(server.app, stranger, 'POST', `${base()}/${messageId}/declines`, await declineBody(stranger, family.familyId, sealed))).statusCode).toBe(404);
+    const forged = await call(server.app, mum, 'POST', `${base()}/${messageId}/declines`, await declineBody(mum, family.familyId, sealed, { signer: dad.identity }));
+    expect(forged.statusCode).toBe(400);
+    expect(forged.json<{ type: string }>().type).toBe('urn:burrow:problem:invalid-decline');
+    // An approval's signature is no decline (the labels differ), and another message's hash is not this one's.
+    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/declines`, await approvalBody(mum, family.familyId, sealed))).statusCode).toBe(400);
+    expect((await call(server.app, mum, 'POST', `${base()}/${messageId}/declines`, await declineBody(mum, family.familyId, sealed, { ciphertextHash: randomBytes(32) }))).statusCode).toBe(400);
+    const malformed = await call(server.app, mum, 'POST', `${base()}/${messageId}/declines`, { signature: 'not base64url!', rosterEpoch: -1, rosterHead: b64(8), extra: true });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.headers['content-type']).toContain('application/problem+json');
+    expect((await call(server.app, mum, 'GET', `${base()}/${messageId}`)).json<View>().declines).toEqual([]);
+
+    const real = await declineBody(mum, family.familyId, sealed);
+    const declined = await call(server.app, mum, 'POST', `${base()}/${messageId}/declines`, real);
+    expect(declined.statusCode, declined.body).toBe(200);
+    expect(declined.json<View>().declines).toEqual([{ guardianId: mum.accountId, ...real }]);
+    expect((await call(server.app, mum, 'GET', `${base()}?pendingApproval=true`)).json<{ messages: View[] }>().messages.map((m) => m.messageId)).not.toContain(messageId);
+    // Hidden from the child's other relatives; its sender and the guardians still see it, with the decline.
+    expect((await call(server.app, gran, 'GET', `${base()}/${messageId}`)).statusCode).toBe(404);
+    expect((await call(server.app, gran, 'GET', `${base()}/${messageId}/envelope`)).statusCode).toBe(404);
+    expect((await call(server.app, gran, 'GET', base())).json<{ messages: View[] }>().messages.map((m) => m.messageId)).not.toContain(messageId);
+    for (const member of [aunt, dad]) expect((await call(server.app, member, 'GET', `${base()}/${messageId}`)).json<View>().declines.map((d) => d.guardianId)).toEqual([mum.accountId]);
+    // Decided: it cannot be approved afterwards.
+    const late = await call(server.app, dad, 'POST', `${base()}/${messageId}/approvals`, await approvalBody(dad, family.familyId, sealed));
+    expect(late.statusCode).toBe(409);
+    expect(late.json<{ type: string }>().type).toBe('urn:burrow:problem:conflict');
+  });
+
+  it('a message that needs no approval, or that a guardian approved, cannot be declined', async () => {
+    const plain = await send(gran, [ada]);
+    expect((await call(server.app, mum, 'POST', `${base()}/${plain.messageId}/declines`, await declineBody(mum, family.familyId, plain.sealed))).statusCode).toBe(409);
+    const waiting = await send(aunt, [ben]);
+    expect((await call(server.app, mum, 'POST', `${base()}/${waiting.messageId}/approvals`, await approvalBody(mum, family.familyId, waiting.sealed))).statusCode).toBe(200);
+    expect((await call(server.app, dad, 'POST', `${base()}/${waiting.messageId}/declines`, await declineBody(dad, family.familyId, waiting.sealed))).statusCode).toBe(409);
   });
 
   it('a saved message has no expiry; unsaved, it expires again after the retention period', async () => {

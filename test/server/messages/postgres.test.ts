@@ -15,7 +15,7 @@ import type { SqlStore } from '../../../src/storage/database.js';
 import { openPostgresStore } from '../../../src/storage/postgres.js';
 import { createTestDatabase } from '../../support/postgres.js';
 import { b64, manualClock } from '../helpers.js';
-import { approvalBody, blobFiles, call, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member } from './fixtures.js';
+import { approvalBody, blobFiles, declineBody, call, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member } from './fixtures.js';
 
 const DAY = 24 * 3600_000;
 let app: BurrowApp;
@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe('voice messages on PostgreSQL', () => {
-  it('upload, visibility, paging, receipts, approval, save, expiry and family deletion', async () => {
+  it('upload, visibility, paging, receipts, approval, decline, save, expiry and family deletion', async () => {
     const [mum, gran, aunt] = await Promise.all([registerMember(app), registerMember(app), registerMember(app)]) as [Member, Member, Member];
     const ada = b64(16);
     const ben = b64(16);
@@ -75,11 +75,18 @@ describe('voice messages on PostgreSQL', () => {
     expect((await call(app, mum, 'GET', `${base}?pendingApproval=true`)).json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId)).toEqual([auntId]);
     expect((await call(app, mum, 'POST', `${base}/${auntId}/approvals`, await approvalBody(mum, family.familyId, fromAunt))).statusCode).toBe(200);
     expect((await call(app, mum, 'GET', `${base}?pendingApproval=true`)).json<{ messages: unknown[] }>().messages).toEqual([]);
+    const declined = await seal(aunt, family, [ben]);
+    const declinedId = (await upload(app, aunt, family.familyId, declined.bytes)).json<{ messageId: string }>().messageId;
+    expect((await call(app, mum, 'POST', `${base}/${declinedId}/declines`, await declineBody(mum, family.familyId, declined))).statusCode).toBe(200);
+    expect((await call(app, mum, 'POST', `${base}/${declinedId}/approvals`, await approvalBody(mum, family.familyId, declined))).statusCode).toBe(409);
+    expect((await call(app, mum, 'GET', `${base}?pendingApproval=true`)).json<{ messages: unknown[] }>().messages).toEqual([]);
+    expect((await call(app, mum, 'GET', `${base}?pendingApproval=false`)).json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId)).toContain(declinedId);
+    expect((await call(app, aunt, 'GET', `${base}/${declinedId}`)).json<{ declines: Array<{ guardianId: string }> }>().declines.map((d) => d.guardianId)).toEqual([mum.accountId]);
 
     expect((await call(app, mum, 'PUT', `${base}/${ids[1]}/saved`, { saved: true })).statusCode).toBe(200);
     const sweeper = createSweeper({ repository: createMessagesRepository(store.db), blobs: new FsBlobStore({ dir: join(dataDir, 'blobs') }), clock, intervalMs: 60_000, orphanGraceMs: 3600_000, onError: () => undefined });
     clock.advance(3 * DAY + 10);
-    expect((await sweeper.runOnce()).expiredMessages).toBe(6);
+    expect((await sweeper.runOnce()).expiredMessages).toBe(7);
     expect((await call(app, mum, 'GET', base)).json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId)).toEqual([ids[1]]);
 
     expect((await call(app, mum, 'DELETE', `/v1/families/${family.familyId}`, { confirm: 'delete this family' })).statusCode).toBe(204);

@@ -1,14 +1,34 @@
-/** A conversation (one child, or one toy): messages with play, receipts, save, delete; recording; the approval queue. */
+/**
+ * A conversation (one child, or one toy): messages with play, receipts, save, delete; recording; the
+ * approval queue. Where a message stands on approval (waiting, approved, declined by whom) comes from
+ * the verified roster's head and the guardians' signed decisions (`approvalStateOf`), never from the
+ * server's `needsApproval`; waiting is a state of its own, in neutral words and colour, and the
+ * sender and the guardians can listen before a guardian decides.
+ */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { loadFamily, type OpenedFamily } from '../../../client/families.js';
-import { approveMessage, deleteMessage, downloadAndOpenMessage, listAllMessages, listMessages, markReceipt, saveMessage, sendMessage, type MessageViewT } from '../../../client/messages.js';
+import {
+  approvalStateOf,
+  approveMessage,
+  declineMessage,
+  deleteMessage,
+  downloadAndOpenMessage,
+  listAllMessages,
+  listMessages,
+  markReceipt,
+  saveMessage,
+  sendMessage,
+  type MessageApproval,
+  type MessageViewT,
+} from '../../../client/messages.js';
+import { fingerprint } from '../../../crypto/identity.js';
 import { ClientError } from '../../../client/client-error.js';
 import { checkReceipts, receiptSummary } from '../../../client/receipts.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { formatDuration } from '../audio.js';
-import { AudioTypeRefused, playableAudioBlob } from '../../lib/audio-types.js';
+import { playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { QuietNotice } from './quiet-notice.js';
 import { discardQueued, onOutbox, queueMessage, queuedMessages, type QueuedMessage } from '../outbox.js';
@@ -29,12 +49,93 @@ function senderName(family: OpenedFamily, senderId: string, me: string): string 
   return member.role === 'guardian' ? 'A guardian' : 'A relative';
 }
 
-function Player(props: { family: OpenedFamily; view: MessageViewT; autoPlay?: boolean; onOpened?: () => void }) {
+/** A guardian in words, from the verified roster: "you", or "a guardian" and the first ten digits of their key fingerprint. */
+async function guardianWords(family: OpenedFamily, guardianId: string, me: string): Promise<string> {
+  if (guardianId === me) return 'you';
+  const member = family.roster.members.find((m) => m.accountId === guardianId);
+  return member === undefined ? 'a guardian' : `a guardian (${(await fingerprint(member.keys)).slice(0, 11)})`;
+}
+
+/** Where a message stands on approval, judged from signed data; undefined while it is being checked. */
+function useApproval(family: OpenedFamily, view: MessageViewT): MessageApproval | undefined {
+  const [approval, setApproval] = useState<MessageApproval | undefined>(undefined);
+  useEffect(() => {
+    let live = true;
+    void approvalStateOf(family, view).then((state) => {
+      if (live) setApproval(state);
+    }, () => {
+      if (live) setApproval({ state: 'unverified', code: 'client/unverified' });
+    });
+    return () => {
+      live = false;
+    };
+  }, [family, view]);
+  return approval;
+}
+
+/** The approval state in plain, neutral words: waiting, approved by whom, declined by whom. */
+function ApprovalLine(props: { family: OpenedFamily; approval: MessageApproval | undefined; mine: boolean }) {
+  const { who } = useSession();
+  const { approval } = props;
+  const [by, setBy] = useState<string | undefined>(undefined);
+  const decider = approval?.state === 'approved' || approval?.state === 'declined' ? approval.guardianId : undefined;
+  useEffect(() => {
+    let live = true;
+    if (decider !== undefined) void guardianWords(props.family, decider, who.accountId).then((words) => live && setBy(words));
+    return () => {
+      live = false;
+    };
+  }, [props.family, decider, who.accountId]);
+  if (approval?.state === 'waiting') {
+    return (
+      <div class="approval-line">
+        <span class="pill" data-testid="approval-state" data-state="waiting">Waiting for approval</span>
+        <span class="muted">{props.mine ? ' A guardian listens to it first; the toy plays it once approved.' : ' The toy plays it once a guardian approves it.'}</span>
+      </div>
+    );
+  }
+  if ((approval?.state === 'approved' || approval?.state === 'declined') && by !== undefined) {
+    const declined = approval.state === 'declined';
+    return (
+      <div class="approval-line">
+        <span class="pill" data-testid="approval-state" data-state={approval.state}>{declined ? `Declined by ${by}` : `Approved by ${by}`}</span>
+        {declined && <span class="muted">{props.mine ? ' The toy will not play it.' : ' The toy will not play it; only its sender and the guardians see it.'}</span>}
+      </div>
+    );
+  }
+  return null;
+}
+
+/** A guardian's decision on a message waiting for approval: Approve or Decline (each signed, after the message verifies). */
+function DecisionButtons(props: { family: OpenedFamily; view: MessageViewT; onDecided: (verdict: 'approved' | 'declined') => void; onError: (error: unknown) => void }) {
+  const { who } = useSession();
+  const [busy, setBusy] = useState<'approve' | 'decline' | undefined>(undefined);
+  const decide = (verdict: 'approve' | 'decline') => {
+    setBusy(verdict);
+    const call = verdict === 'approve' ? approveMessage : declineMessage;
+    call(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId })
+      .then(() => props.onDecided(verdict === 'approve' ? 'approved' : 'declined'), props.onError)
+      .finally(() => setBusy(undefined));
+  };
+  return (
+    <>
+      <Button busy={busy === 'approve'} disabled={busy !== undefined} onClick={() => decide('approve')}>
+        Approve
+      </Button>
+      <Button variant="secondary" busy={busy === 'decline'} disabled={busy !== undefined} onClick={() => decide('decline')}>
+        Decline
+      </Button>
+    </>
+  );
+}
+
+function Player(props: { family: OpenedFamily; view: MessageViewT; openUnapproved?: boolean; onOpened?: () => void }) {
   const { who } = useSession();
   const [url, setUrl] = useState<string | undefined>(undefined);
   const [info, setInfo] = useState<{ durationMs: number; caption?: string } | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
+  const [receipted, setReceipted] = useState(true);
   const audio = useRef<HTMLAudioElement>(null);
   useEffect(() => () => {
     if (url !== undefined) URL.revokeObjectURL(url);
@@ -43,9 +144,11 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; autoPlay?: bo
     setBusy(true);
     setError(undefined);
     try {
-      const downloaded = await downloadAndOpenMessage(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, family: props.family, view: props.view });
+      const downloaded = await downloadAndOpenMessage(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, family: props.family, view: props.view, openUnapproved: props.openUnapproved === true });
       if (!downloaded.opened.ok) throw new ClientError('client/message-refused', downloaded.opened.code);
       const opened = downloaded.opened.value;
+      // A guardian or the sender listening before approval is not the child hearing it: no 'played' receipt then.
+      setReceipted(opened.approval.state === 'not-needed' || opened.approval.state === 'approved');
       // The Blob's type comes from the allow-list, never from the sender (lib/audio-types.ts).
       setUrl(URL.createObjectURL(playableAudioBlob(opened)));
       setInfo({ durationMs: opened.durationMs, ...(opened.caption === undefined ? {} : { caption: opened.caption }) });
@@ -75,7 +178,7 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; autoPlay?: bo
             class="wide"
             data-testid="message-audio"
             onPlay={() => {
-              if (props.view.senderId !== who.accountId) void markReceipt(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, kind: 'played', family: props.family }).catch(() => undefined);
+              if (props.view.senderId !== who.accountId && receipted) void markReceipt(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, kind: 'played', family: props.family }).catch(() => undefined);
             }}
           />
           {info !== undefined && <span class="muted">{formatDuration(info.durationMs)}{info.caption ? ` · ${info.caption}` : ''}</span>}
@@ -119,16 +222,22 @@ function MessageItem(props: { family: OpenedFamily; view: MessageViewT; onChange
       .catch((caught: unknown) => setError(caught))
       .finally(() => setBusy(undefined));
   };
-  const canDelete = mine || family.self.role === 'guardian';
+  const guardian = family.self.role === 'guardian';
+  const canDelete = mine || guardian;
+  const approval = useApproval(family, view);
+  const undecided = approval?.state === 'waiting' || approval?.state === 'declined';
+  // The sender and the guardians listen before a decision; the child's other relatives once it is approved.
+  const mayListen = approval !== undefined && (!undecided || mine || guardian);
   return (
-    <li class={`bubble${mine ? ' mine' : ''}`} data-message={view.messageId} data-sender={view.senderKind}>
+    <li class={`bubble${mine ? ' mine' : ''}`} data-message={view.messageId} data-sender={view.senderKind} data-approval={approval?.state}>
       <div>
         <strong>{senderName(family, view.senderId, who.accountId)}</strong> <span class="muted">{formatWhen(view.receivedAt)}</span>
       </div>
-      {view.needsApproval && view.approvals.length === 0 && <div class="pill">Waiting for a guardian's approval</div>}
+      <ApprovalLine family={family} approval={approval} mine={mine} />
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
-      <Player family={family} view={view} />
+      {mayListen && <Player family={family} view={view} openUnapproved={mine || guardian} />}
       <div class="button-row">
+        {guardian && approval?.state === 'waiting' && <DecisionButtons family={family} view={view} onDecided={props.onChanged} onError={setError} />}
         {mine && <ReceiptLine family={family} view={view} me={who.accountId} />}
         <Button variant="link" busy={busy === 'save'} onClick={() => act('save', () => saveMessage(who.ctx, { familyId: family.familyId, messageId: view.messageId, saved: !view.saved }))}>
           {view.saved ? 'Saved ★ (unsave)' : 'Save'}
@@ -195,7 +304,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
     () =>
       onLive((event) => {
         if (event.familyId !== props.familyId) return;
-        if (['message', 'message-deleted', 'receipt', 'approval', 'roster', 'child'].includes(event.event)) reload();
+        if (['message', 'message-deleted', 'receipt', 'approval', 'decline', 'roster', 'child'].includes(event.event)) reload();
       }),
     [props.familyId, reload],
   );
@@ -260,71 +369,63 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   );
 }
 
-/** Messages from relatives who need approval, for a guardian to listen to and approve (or delete). */
+/**
+ * Messages from relatives waiting for a guardian's decision: one card each with Play, Approve and
+ * Decline. The server's queue says which messages to look at; each is shown only if the verified
+ * head marks its sender as needing approval and no guardian's signed decision settles it.
+ */
 export function ApprovalQueue(props: { family: OpenedFamily }) {
   const { who } = useSession();
   const [pending, setPending] = useState<MessageViewT[] | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
-  const [busy, setBusy] = useState<string | undefined>(undefined);
-  // The message just approved stays in the list, with its audio, after the queue no longer holds it.
-  const [played, setPlayed] = useState<{ id: string; url: string; message: MessageViewT } | undefined>(undefined);
+  const [decided, setDecided] = useState<'approved' | 'declined' | undefined>(undefined);
   const [version, setVersion] = useState(0);
   useEffect(() => {
-    listMessages(who.ctx, { familyId: props.family.familyId, pendingApproval: true, limit: 50 }).then((page) => setPending(page.messages), setError);
+    let live = true;
+    (async () => {
+      const page = await listMessages(who.ctx, { familyId: props.family.familyId, pendingApproval: true, limit: 50 });
+      const states = await Promise.all(page.messages.map((m) => approvalStateOf(props.family, m)));
+      if (live) setPending(page.messages.filter((_, i) => states[i]!.state === 'waiting'));
+    })().catch((caught: unknown) => {
+      if (live) setError(caught);
+    });
+    return () => {
+      live = false;
+    };
   }, [who, props.family, version]);
   useEffect(
     () =>
       onLive((event) => {
-        if (event.familyId === props.family.familyId && (event.event === 'message' || event.event === 'approval' || event.event === 'message-deleted')) setVersion((v) => v + 1);
+        if (event.familyId === props.family.familyId && ['message', 'approval', 'decline', 'message-deleted', 'roster'].includes(event.event)) setVersion((v) => v + 1);
       }),
     [props.family.familyId],
   );
-  const shown = pending === undefined ? undefined : played === undefined || pending.some((m) => m.messageId === played.id) ? pending : [...pending, played.message];
-  if (shown === undefined || (shown.length === 0 && error === undefined)) return null;
+  if (pending === undefined || (pending.length === 0 && error === undefined && decided === undefined)) return null;
   return (
     <Card title="Waiting for your approval">
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
-      <p class="muted">These relatives' messages play on the toy only after a guardian approves them. Approving first checks the message is genuine.</p>
+      {decided === 'approved' && <Notice tone="success">Approved. The toy plays it now.</Notice>}
+      {decided === 'declined' && <Notice>Declined. The toy will not play it; its sender sees that a guardian declined it.</Notice>}
+      <p class="muted">These relatives' messages play on the toy only after a guardian approves them. Listen first, then approve or decline.</p>
       <ul class="list">
-        {shown.map((m) => (
-          <li key={m.messageId}>
-            <span class="grow">
-              {senderName(props.family, m.senderId, who.accountId)} · {formatWhen(m.receivedAt)}
-              {played?.id === m.messageId && <audio controls autoPlay src={played.url} class="wide" />}
-            </span>
-            {played?.id === m.messageId && !(pending ?? []).some((p) => p.messageId === m.messageId) ? (
-              <span class="muted">Approved</span>
-            ) : (
-            <Button
-              busy={busy === m.messageId}
-              onClick={() => {
-                setBusy(m.messageId);
-                approveMessage(who.ctx, { familyId: props.family.familyId, messageId: m.messageId })
-                  .then((opened) => {
-                    if (played !== undefined) URL.revokeObjectURL(played.url);
-                    setPlayed({ id: m.messageId, url: URL.createObjectURL(playableAudioBlob(opened)), message: m });
-                    setVersion((v) => v + 1);
-                  })
-                  .catch((caught: unknown) => {
-                    setError(caught);
-                    // Approved, but in a format the app does not play: the queue no longer holds it.
-                    if (caught instanceof AudioTypeRefused) setVersion((v) => v + 1);
-                  })
-                  .finally(() => setBusy(undefined));
-              }}
-            >
-              Approve
-            </Button>
-            )}
-            <Button variant="link" onClick={() =>
-                void deleteMessage(who.ctx, { familyId: props.family.familyId, messageId: m.messageId }).then(() => {
-                  if (played?.id === m.messageId) setPlayed(undefined);
+        {pending.map((m) => (
+          <li key={m.messageId} class="decision" data-message={m.messageId}>
+            <div>
+              <strong>{senderName(props.family, m.senderId, who.accountId)}</strong> <span class="muted">{formatWhen(m.receivedAt)}</span>{' '}
+              <span class="pill" data-testid="approval-state" data-state="waiting">Waiting for approval</span>
+            </div>
+            <Player family={props.family} view={m} openUnapproved />
+            <div class="button-row">
+              <DecisionButtons
+                family={props.family}
+                view={m}
+                onDecided={(verdict) => {
+                  setDecided(verdict);
                   setVersion((v) => v + 1);
-                }, setError)
-              }
-            >
-              Delete
-            </Button>
+                }}
+                onError={setError}
+              />
+            </div>
           </li>
         ))}
       </ul>
