@@ -97,11 +97,26 @@ export const REDACTED_LOG_PATHS = [
   '*.emailKey',
 ];
 
+/**
+ * What a request log line says about the request. The client's address and port are personal data
+ * (they locate a household and, with the times, tell when a child's toy is in use), so they are
+ * left out unless the operator opts in (BURROW_LOG_CLIENT_ADDRESSES=true), e.g. to trace abuse.
+ */
+export function requestLogSerializer(logClientAddresses: boolean): (request: FastifyRequest) => Record<string, unknown> {
+  return (request) => ({
+    method: request.method,
+    url: request.url,
+    host: request.host,
+    ...(logClientAddresses ? { remoteAddress: request.ip, remotePort: request.socket?.remotePort } : {}),
+  });
+}
+
 function loggerOptions(deps: ServerDeps): FastifyServerOptions['logger'] {
   if (deps.log === false) return false;
   return {
     level: deps.log?.level ?? deps.config.logLevel,
     redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+    serializers: { req: requestLogSerializer(deps.config.logClientAddresses) },
     ...(deps.log?.stream === undefined ? {} : { stream: deps.log.stream }),
   };
 }
@@ -283,7 +298,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
 
   app.decorate('operator', { deleteAccount: (accountId: string) => accounts.delete(accountId) });
 
-  registerHealthRoutes(app, { store });
+  registerHealthRoutes(app, { store, blobs });
   registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs, registrationMode: config.registration });
   registerSessionRoutes(app, { sessions });
   registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });

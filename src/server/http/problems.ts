@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BurrowError, type ErrorCode, type Problem } from '../../protocol/errors.js';
+import { isBlobStoreUnavailable } from '../../storage/blobs/blob-store.js';
 import { isStoreUnavailable } from '../../storage/errors.js';
 import { methodsForPath, type RouteInfo } from './route-registry.js';
 
@@ -78,7 +79,12 @@ export function installProblemHandlers(app: FastifyInstance, routes: readonly Ro
     if (error.validation !== undefined) return sendProblem(reply, validationProblem(error));
     const mapped = fastifyProblem(error);
     if (mapped !== undefined) return sendProblem(reply, mapped);
-    // A database that is down or restarting is a 503 the client may retry, not a server bug.
+    // An object store or database that is down or restarting is a 503 the client may retry, not a
+    // server bug; the detail says which, so an operator reading a client's report knows where to look.
+    if (isBlobStoreUnavailable(error)) {
+      request.log.warn({ err: error }, 'object store unavailable');
+      return sendProblem(reply, new BurrowError('burrow/unavailable', 'The object store (blob storage) is unreachable; try again shortly', { retryAfter: 1 }));
+    }
     if (isStoreUnavailable(error)) {
       request.log.warn({ err: error }, 'database unavailable');
       return sendProblem(reply, new BurrowError('burrow/unavailable', 'The database is unreachable; try again shortly', { retryAfter: 1 }));
