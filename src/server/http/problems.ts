@@ -72,8 +72,14 @@ function fastifyProblem(error: FastifyError): BurrowError | undefined {
   return undefined;
 }
 
+/** What the handlers tell the metrics. */
+export interface ProblemEvents {
+  /** A request failed because the object store could not be reached or used. */
+  objectStoreUnavailable?(): void;
+}
+
 /** Installs the error and not-found handlers. `routes` is the registry, for telling 404 from 405. */
-export function installProblemHandlers(app: FastifyInstance, routes: readonly RouteInfo[]): void {
+export function installProblemHandlers(app: FastifyInstance, routes: readonly RouteInfo[], events: ProblemEvents = {}): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof BurrowError) return sendProblem(reply, error);
     if (error.validation !== undefined) return sendProblem(reply, validationProblem(error));
@@ -83,6 +89,7 @@ export function installProblemHandlers(app: FastifyInstance, routes: readonly Ro
     // server bug; the detail says which, so an operator reading a client's report knows where to look.
     if (isBlobStoreUnavailable(error)) {
       request.log.warn({ err: error }, 'object store unavailable');
+      events.objectStoreUnavailable?.();
       return sendProblem(reply, new BurrowError('burrow/unavailable', 'The object store (blob storage) is unreachable; try again shortly', { retryAfter: 1 }));
     }
     if (isStoreUnavailable(error)) {

@@ -33,6 +33,8 @@ export interface FsBlobStoreOptions {
    * no small filesystem can be mounted.
    */
   writeChunk?: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
+  /** Told how long each stored blob took to become durable (file fsync, rename, directory fsync), in ms: metrics. */
+  observeSync?: (durationMs: number) => void;
 }
 
 const TEMP_DIR = 'tmp';
@@ -43,12 +45,14 @@ const TEMP_PATTERN = /^[A-Za-z0-9_-]{32}\.part$/;
 export class FsBlobStore implements BlobStore {
   readonly dir: string;
   readonly #writeChunk: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
+  readonly #observeSync: ((durationMs: number) => void) | undefined;
   #ready: Promise<void> | undefined;
 
   constructor(options: FsBlobStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a directory path');
     this.dir = options.dir;
     this.#writeChunk = options.writeChunk ?? writeAll;
+    this.#observeSync = options.observeSync;
   }
 
   async put(body: BlobBody, options: PutBlobOptions): Promise<StoredBlob> {
@@ -62,6 +66,7 @@ export class FsBlobStore implements BlobStore {
       // 'wx' is O_CREAT|O_EXCL: never follow or reuse an existing path.
       file = await open(tempPath, 'wx', 0o600);
       for await (const chunk of metered) await this.#writeChunk(file, chunk);
+      const syncStarted = performance.now();
       await file.sync();
       await file.close();
       file = undefined;
@@ -75,6 +80,7 @@ export class FsBlobStore implements BlobStore {
       await rename(tempPath, join(shard, name));
       placed = true;
       await syncDirectory(shard);
+      this.#observeSync?.(performance.now() - syncStarted);
       return { name, size: metered.size, sha256: metered.sha256 };
     } catch (error) {
       await file?.close().catch(() => undefined);
