@@ -162,6 +162,12 @@ describe('burrow audit', () => {
     expect(findings.find((f) => f.id === 'security-txt-expires-unset')!.fix).toContain('BURROW_SECURITY_TXT_EXPIRES');
   });
 
+  it('reports a metrics listener beyond loopback: medium on every interface, low on one address', async () => {
+    expect(ids(await runAudit(await deployment({ env: { BURROW_METRICS_LISTEN: '127.0.0.1:9464' } })))).not.toContain('metrics-beyond-loopback');
+    expect(ids(await runAudit(await deployment({ env: { BURROW_METRICS_LISTEN: '0.0.0.0:9464' } })), 'medium')).toEqual(['metrics-beyond-loopback']);
+    expect(ids(await runAudit(await deployment({ env: { BURROW_METRICS_LISTEN: '10.0.0.5:9464' } })), 'low')).toContain('metrics-beyond-loopback');
+  });
+
   it('warns when security.txt has expired, expires within 30 days, or is set more than a year ahead', async () => {
     const config = await deployment({ env: { BURROW_SECURITY_TXT_EXPIRES: '2027-06-30' } });
     const facts = await gatherAuditFacts(config);

@@ -314,6 +314,24 @@ export function checkBlobStore(check: BlobStoreCheck | undefined): Finding[] {
   return [];
 }
 
+/**
+ * The metrics listener has no authentication: beyond loopback only Prometheus should reach it. On
+ * every interface it is medium (scanners find it; request rates tell when a household is active),
+ * on one other address low (a private interface behind a firewall is the intended use).
+ */
+export function checkMetricsListen(config: Config): Finding[] {
+  const listen = config.metrics;
+  if (listen === undefined || isLoopbackHost(listen.host)) return [];
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+  return [{
+    id: 'metrics-beyond-loopback',
+    severity: wildcard ? 'medium' : 'low',
+    title: 'The metrics listener is reachable beyond this machine',
+    detail: `Prometheus metrics are served without authentication on ${listen.host}:${listen.port}${wildcard ? ' (every interface)' : ''}. They hold no personal data, but their request rates show when families are active.`,
+    fix: 'Bind BURROW_METRICS_LISTEN to 127.0.0.1 (with Prometheus on this host) or to a private interface, and firewall the port so only Prometheus reaches it.',
+  }];
+}
+
 /** Researchers need somewhere to write (RFC 9116). */
 export function checkSecurityContact(config: Config): Finding[] {
   if (config.security.contact !== undefined) return [];
@@ -400,6 +418,7 @@ export function auditFacts(facts: AuditFacts): Finding[] {
     ...checkListeningPorts(facts.socketTables, facts.extraPorts),
     ...checkDatabaseUrl(config),
     ...checkBlobStore(facts.blobCheck),
+    ...checkMetricsListen(config),
     ...checkSecurityContact(config),
     ...checkSecurityTxtExpiry(config, facts.now),
     ...checkBackups(config, facts.newestBackupAt, facts.now),
