@@ -57,9 +57,9 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
 
   void app.register(websocket, {
     options: { maxPayload: config.live.maxFrameBytes },
-    // Shutting down, every live connection is closed as "going away" (RFC 6455 §7.4.1: 1001), so a
-    // client reconnects (to another node, or to this one once it is back) at once instead of
-    // reading a bare close as an error; shutdown waits for the closing handshakes at most
+    // Shutting down, every live connection is closed as "going away" (RFC 6455 §7.4.1: 1001)
+    // rather than with no status (1005), so a client knows to reconnect (to another node, or to
+    // this one once it is back) and resume; shutdown waits for the closing handshakes at most
     // SHUTDOWN_CLOSE_WAIT_MS, then cuts whatever has not answered.
     async preClose(this: FastifyInstance) {
       await closeAllGoingAway(this.websocketServer.clients);
