@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -66,6 +67,31 @@ describe('an object store that is down', () => {
     } finally {
       await server.close();
       await blobs.close();
+    }
+  }, 60_000);
+
+  it('an S3 endpoint on loopback that accepts connections and never answers: a 503 naming the object store, not a request held for ever', async () => {
+    const held: Socket[] = [];
+    const silent = createTcpServer((socket) => { held.push(socket); socket.on('error', () => undefined); });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const blobs = new S3BlobStore({ bucket: 'burrow-silent', endpoint, region: 'us-east-1', forcePathStyle: true, idleTimeoutMs: 300, connectTimeoutMs: 300, ...S3RVER_CREDENTIALS });
+    const server = await startTestServer({ blobs });
+    try {
+      const mum = await registerMember(server.app);
+      const child = b64(16);
+      const family = await seedFamily(server.store, { guardians: [mum], children: [child] });
+      const answer = await upload(server.app, mum, family.familyId, (await seal(mum, family, [child])).bytes);
+      expect(answer.statusCode, answer.body).toBe(503);
+      expect(answer.json<ProblemBody>().detail).toMatch(/object store/i);
+      const ready = await server.app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json<ProblemBody>().unavailable).toEqual(['object-store']);
+    } finally {
+      await server.close();
+      await blobs.close();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   }, 60_000);
 

@@ -14,6 +14,20 @@ const Status = Type.Object({ status: Type.String() });
 /** The dependencies `/readyz` reports by name. */
 export type Dependency = 'database' | 'object-store';
 
+/** A dependency that has not answered within this time is reported down (an endpoint that drops packets never refuses). */
+export const READY_CHECK_TIMEOUT_MS = 5_000;
+
+/** `check`'s answer, or false when it fails or takes longer than READY_CHECK_TIMEOUT_MS. */
+async function answersInTime(check: () => Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), READY_CHECK_TIMEOUT_MS); });
+  try {
+    return await Promise.race([check().catch(() => false), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function registerHealthRoutes(app: BurrowApp, options: { store: SqlStore; blobs: Pick<BlobStore, 'ping'> }): void {
   app.get('/healthz', {
     schema: { response: { 200: Status } },
@@ -25,8 +39,8 @@ export function registerHealthRoutes(app: BurrowApp, options: { store: SqlStore;
     config: { summary: 'The database is reachable and migrated, and the object store answers; a 503 lists what is down', problems: ['burrow/unavailable'] },
   }, async () => {
     const [database, objectStore] = await Promise.all([
-      migrationsAreCurrent(options.store.db).catch(() => false),
-      options.blobs.ping().catch(() => false),
+      answersInTime(() => migrationsAreCurrent(options.store.db)),
+      answersInTime(() => options.blobs.ping()),
     ]);
     const down: Dependency[] = [];
     if (!database) down.push('database');

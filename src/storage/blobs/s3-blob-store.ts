@@ -60,6 +60,10 @@ export interface S3BlobStoreOptions {
   sessionToken?: string;
   /** Keys per ListObjects page (S3's maximum and default: 1000). */
   listPageSize?: number;
+  /** A connection not made within this time fails (default 5000 ms): an endpoint that is down fails fast. */
+  connectTimeoutMs?: number;
+  /** A request whose socket is silent this long fails (default 30000 ms): an endpoint that stops answering does not hold uploads for ever. */
+  idleTimeoutMs?: number;
 }
 
 /** The bucket and prefix of a `s3://bucket/prefix` blob URL. */
@@ -144,6 +148,8 @@ export class S3BlobStore implements BlobStore {
         options.accessKeyId !== undefined && options.secretAccessKey !== undefined
           ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, sessionToken: options.sessionToken }
           : undefined,
+      // The SDK waits for ever by default; a dead or silent endpoint must become a 503 instead.
+      requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 5_000, socketTimeout: options.idleTimeoutMs ?? 30_000 },
       // Plain (not aws-chunked) bodies: many S3-compatible services do not accept trailing checksums.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
