@@ -31,6 +31,8 @@ export default defineConfig({
             'test/server/config.test.ts',
             'test/server/secrets.test.ts',
             'test/server/serve-command.test.ts',
+            // Builds its own SQLite store and blob directory, as `burrow serve` does, to see their timings.
+            'test/server/metrics.test.ts',
           ],
           env: { BURROW_TEST_BACKEND: 'postgres-s3' },
           pool: 'forks',

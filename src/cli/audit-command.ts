@@ -38,7 +38,7 @@ function collect(value: string, previous: string[]): string[] {
 export function registerAuditCommand(program: Command): void {
   program
     .command('audit')
-    .description('Check this deployment as an attacker\'s scanner would: file modes, secrets, open ports, database URL, blobs, security contact, backups. Exit 1 on any high finding.')
+    .description('Check this deployment as an attacker\'s scanner would: file modes, secrets, open ports, database URL, blobs, security contact and security.txt expiry, metrics listener, backups. Exit 1 on any high finding.')
     .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
     .option('--host <host>', 'the address the server listens on (default 127.0.0.1, or BURROW_HOST)')
     .option('--port <port>', 'the port the server listens on (default 8080, or BURROW_PORT)')

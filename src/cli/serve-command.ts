@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import { createServer } from '../server/app.js';
 import { defaultWebDir, installWebApp } from '../server/http/web-app.js';
 import { openEmbeddedMessaging } from '../server/messages/embedded.js';
+import { startMetricsListener, type MetricsListener } from '../server/metrics/listener.js';
+import { createMetrics } from '../server/metrics/metrics.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
 import { unsafeStartMessage } from '../server/security/audit.js';
@@ -22,6 +24,8 @@ Environment (flags win):
   BURROW_TRUST_PROXY                        your reverse proxies' addresses or CIDR ranges, comma-separated
   BURROW_TLS_CERT, BURROW_TLS_KEY           PEM files: serve HTTPS (cookies get Secure, HSTS is sent)
   BURROW_LOG_LEVEL                          fatal, error, warn, info (default), debug, trace, silent
+  BURROW_LOG_CLIENT_ADDRESSES               true: request log lines carry the client's address and port (default: left out)
+  BURROW_METRICS_LISTEN                     host:port for Prometheus metrics at /metrics, e.g. 127.0.0.1:9464 (default: off)
   BURROW_MAX_BODY_BYTES                     largest request body (default 65536)
   BURROW_MAX_MESSAGE_BYTES                  largest voice-message envelope (default 5242880)
   BURROW_HEADERS_TIMEOUT_SECONDS            a request's headers must arrive within this time (default 10)
@@ -41,6 +45,7 @@ Environment (flags win):
   BURROW_S3_ACCESS_KEY_ID, BURROW_S3_SECRET_ACCESS_KEY, BURROW_S3_FORCE_PATH_STYLE
   BURROW_SECURITY_CONTACT                   mailto: or https: contact for security.txt (audit: medium finding when unset)
   BURROW_SECURITY_POLICY                    https: URL of your disclosure policy
+  BURROW_SECURITY_TXT_EXPIRES               security.txt's Expires, e.g. 2027-06-30 (unset: no security.txt; audit warns 30 days ahead)
   BURROW_SMTP_URL, BURROW_ALERT_EMAIL       smtp(s):// server and address for operator alerts (default: <data>/outbox/*.eml)
   BURROW_BACKUP_DIR                         write a backup there every BURROW_BACKUP_INTERVAL_HOURS (24), keep BURROW_BACKUP_KEEP (7)
   BURROW_BACKUP_MAX_AGE_HOURS               audit: a newer backup must exist (default 48)
@@ -78,15 +83,17 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Scale-out: PostgreSQL for records and, through LISTEN/NOTIFY, for live events between nodes.
   let logConnectionError = (_error: unknown): void => undefined;
   const onConnectionError = (error: unknown) => logConnectionError(error);
+  // Opt-in Prometheus metrics (BURROW_METRICS_LISTEN), served on their own listener once the server listens.
+  const metrics = config.metrics === undefined ? undefined : createMetrics();
   const store = config.databaseUrl === undefined
-    ? await openSqliteStore(join(config.dataDir, 'burrow.db'))
-    : await openPostgresStore(config.databaseUrl, { onError: onConnectionError });
+    ? await openSqliteStore(join(config.dataDir, 'burrow.db'), { ...(metrics === undefined ? {} : { observer: metrics.storeObserver('sqlite') }) })
+    : await openPostgresStore(config.databaseUrl, { onError: onConnectionError, ...(metrics === undefined ? {} : { observer: metrics.storeObserver('postgres') }) });
   const shared = {
     ...(config.blobs === undefined ? {} : { blobs: openConfiguredBlobStore(config) }),
     ...(config.databaseUrl === undefined ? {} : { bus: await openPgEventBus({ connectionString: config.databaseUrl, onError: onConnectionError }) }),
   };
-  const messaging = openEmbeddedMessaging({ config, store, ...shared, onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
-  const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus });
+  const messaging = openEmbeddedMessaging({ config, store, ...shared, ...(metrics === undefined ? {} : { metrics }), onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
+  const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, ...(metrics === undefined ? {} : { metrics }) });
   // The web app (dist/web from `npm run build`) at `/`, beside the API; a clear 503 page when it is not built.
   installWebApp(app, { dir: defaultWebDir() });
   logConnectionError = (error) => app.log.warn({ err: error }, 'a database connection failed; the pool replaces it');
@@ -95,6 +102,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
 
   let backups: BackupSchedule | undefined;
+  let metricsListener: MetricsListener | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -102,6 +110,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
     // app.close() stops accepting connections and waits for requests in flight to finish.
     app.close()
+      .then(() => metricsListener?.close())
       .then(() => backups?.stop())
       .then(() => messaging.close())
       .then(() => store.close())
@@ -119,8 +128,15 @@ async function serve(flags: ServeFlags): Promise<void> {
     // older than the grace period, expired messages) is cleaned now; then every interval.
     await messaging.sweeper.runOnce();
     messaging.sweeper.start();
+    if (metrics !== undefined && config.metrics !== undefined) {
+      const { host, port } = config.metrics;
+      metricsListener = await startMetricsListener({ registry: metrics.registry, host, port }).catch((error: unknown) => {
+        throw new ConfigError(`cannot serve metrics on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose another BURROW_METRICS_LISTEN`);
+      });
+    }
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await metricsListener?.close();
     await app.close();
     await messaging.close();
     await store.close();
@@ -132,6 +148,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   console.log(`Burrow is listening on ${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port} (data: ${displayPath(config.dataDir)})`);
+  if (metricsListener !== undefined) console.log(`Prometheus metrics at ${metricsListener.url}`);
   const backupDir = config.security.backups.dir;
   if (backupDir !== undefined && config.databaseUrl === undefined) {
     backups = startBackupSchedule({

@@ -55,4 +55,6 @@ export const ProblemSchema = Type.Object({
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
   /** On `burrow/sole-guardian`: the families that would be left without a guardian. */
   familyIds: Type.Optional(Type.Array(Type.String())),
+  /** On `burrow/unavailable` from `/readyz`: which dependencies are down. */
+  unavailable: Type.Optional(Type.Array(Type.Union([Type.Literal('database'), Type.Literal('object-store')]))),
 });

@@ -80,6 +80,8 @@ export interface Problem {
   errors?: Array<{ path: string; message: string }>;
   /** The families concerned, on `burrow/sole-guardian`. */
   familyIds?: string[];
+  /** Which dependencies are down (`database`, `object-store`), on `burrow/unavailable` from `/readyz`. */
+  unavailable?: string[];
 }
 
 /** A domain error with a stable code. Never carries a secret, a key or a plaintext in its detail. */

@@ -3,6 +3,7 @@
  * container. The caller owns the store (opens, migrates and closes it) and calls `app.listen`.
  */
 import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -33,6 +34,8 @@ import { systemClock, systemRandom, type Clock, type Random } from './deps.js';
 import './http/fastify-types.js';
 import { isTrustedProxy, parseTrustedProxies } from './http/addresses.js';
 import { registerHealthRoutes } from './http/health.js';
+import { installHttpMetrics } from './metrics/http-metrics.js';
+import type { Metrics } from './metrics/metrics.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { installProblemHandlers, problemContentType } from './http/problems.js';
 import { BurrowError } from '../protocol/errors.js';
@@ -78,6 +81,8 @@ export interface ServerDeps {
   blobs?: BlobStore;
   /** The event bus; by default an in-process bus whose resume log is in memory, closed with the app. */
   bus?: EventBus;
+  /** Prometheus metrics to feed (src/server/metrics); none: nothing is measured. */
+  metrics?: Metrics;
 }
 
 /** Log paths that are never written: credentials, tokens and personal data. */
@@ -97,11 +102,26 @@ export const REDACTED_LOG_PATHS = [
   '*.emailKey',
 ];
 
+/**
+ * What a request log line says about the request. The client's address and port are personal data
+ * (they locate a household and, with the times, tell when a child's toy is in use), so they are
+ * left out unless the operator opts in (BURROW_LOG_CLIENT_ADDRESSES=true), e.g. to trace abuse.
+ */
+export function requestLogSerializer(logClientAddresses: boolean): (request: FastifyRequest) => Record<string, unknown> {
+  return (request) => ({
+    method: request.method,
+    url: request.url,
+    host: request.host,
+    ...(logClientAddresses ? { remoteAddress: request.ip, remotePort: request.socket?.remotePort } : {}),
+  });
+}
+
 function loggerOptions(deps: ServerDeps): FastifyServerOptions['logger'] {
   if (deps.log === false) return false;
   return {
     level: deps.log?.level ?? deps.config.logLevel,
     redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
+    serializers: { req: requestLogSerializer(deps.config.logClientAddresses) },
     ...(deps.log?.stream === undefined ? {} : { stream: deps.log.stream }),
   };
 }
@@ -150,12 +170,15 @@ export function createServer(deps: ServerDeps): BurrowApp {
   const routes: RouteInfo[] = [];
   recordRoutes(app, routes);
   app.decorate('burrowRoutes', routes);
+  const metrics = deps.metrics;
+  // First of the onRequest hooks, so requests refused by a later one (a rate limit) are counted too.
+  if (metrics !== undefined) installHttpMetrics(app, metrics);
   app.decorateRequest('auth', null);
   app.decorateRequest('toy', null);
   // JSON only: anything else is a 415, not a string body that fails later.
   app.removeContentTypeParser(['text/plain']);
 
-  installProblemHandlers(app, routes);
+  installProblemHandlers(app, routes, { objectStoreUnavailable: () => metrics?.objectStoreUnavailable.inc() });
   const publicOriginHttps = config.live.publicOrigin?.startsWith('https://') === true;
   app.decorateRequest('secureTransport', {
     getter(this: FastifyRequest): boolean {
@@ -193,8 +216,20 @@ export function createServer(deps: ServerDeps): BurrowApp {
   let sweeper: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     sweeper = setInterval(() => {
-      sessions.sweepExpired().catch((error: unknown) => app.log.warn({ err: error }, 'session sweep failed'));
-      toys.sweepExpired().catch((error: unknown) => app.log.warn({ err: error }, 'pairing sweep failed'));
+      sessions.sweepExpired().then(
+        () => metrics?.sweeperPass('sessions', 'ok'),
+        (error: unknown) => {
+          metrics?.sweeperPass('sessions', undefined);
+          app.log.warn({ err: error }, 'session sweep failed');
+        },
+      );
+      toys.sweepExpired().then(
+        () => metrics?.sweeperPass('pairings', 'ok'),
+        (error: unknown) => {
+          metrics?.sweeperPass('pairings', undefined);
+          app.log.warn({ err: error }, 'pairing sweep failed');
+        },
+      );
     }, SESSION_SWEEP_INTERVAL_MS);
     sweeper.unref();
   });
@@ -283,7 +318,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
 
   app.decorate('operator', { deleteAccount: (accountId: string) => accounts.delete(accountId) });
 
-  registerHealthRoutes(app, { store });
+  registerHealthRoutes(app, { store, blobs });
   registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs, registrationMode: config.registration });
   registerSessionRoutes(app, { sessions });
   registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
@@ -293,6 +328,16 @@ export function createServer(deps: ServerDeps): BurrowApp {
   registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, clock, config });
   registerToyRoutes(app, { toys });
   registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter });
+
+  if (metrics !== undefined) {
+    metrics.addGauge('burrow_live_connections', 'Open live WebSocket connections (members and toys)', () => app.websocketServer.clients.size);
+    // Mail waiting in <data>/outbox for the operator to read or forward (no SMTP configured).
+    const outbox = join(config.dataDir, 'outbox');
+    metrics.addGauge('burrow_mail_outbox_files', 'Mails written to the outbox directory (no SMTP configured) and not yet removed', async () => {
+      const names = await readdir(outbox).catch(() => [] as string[]);
+      return names.filter((name) => name.endsWith('.eml')).length;
+    });
+  }
 
   let openApi: unknown;
   app.get('/v1/openapi.json', { config: { summary: 'This document' } }, async () => {

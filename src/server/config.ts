@@ -40,6 +40,10 @@ export interface Config {
   /** Endpoint, region and credentials for an `s3://` blob store; absent fields fall back to the AWS SDK's own chain. */
   readonly s3?: S3Settings;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Request log lines carry the client's address (and port) only when the operator opts in (BURROW_LOG_CLIENT_ADDRESSES). */
+  readonly logClientAddresses: boolean;
+  /** Where Prometheus metrics are served (BURROW_METRICS_LISTEN); absent: no metrics listener. */
+  readonly metrics?: { readonly host: string; readonly port: number };
   readonly limits: {
     /** Largest accepted request body on routes that do not set their own. */
     readonly maxBodyBytes: number;
@@ -124,6 +128,12 @@ export interface SecurityConfig {
   readonly contact?: string;
   /** URL of the disclosure policy (security.txt Policy). */
   readonly policyUrl?: string;
+  /**
+   * security.txt's Expires (RFC 9116 §2.5.5), ms since the epoch, chosen by the operator; absent:
+   * security.txt is not published (a medium audit finding), since only the operator can promise
+   * the contact is looked after until then.
+   */
+  readonly securityTxtExpires?: number;
   /** The database network is private (no TLS needed to reach it): silences that audit finding. */
   readonly privateDatabaseNetwork: boolean;
   /** `smtp://` or `smtps://` URL for operator alerts and notices; absent: `.eml` files in `<data>/outbox/`. */
@@ -161,12 +171,13 @@ export class ConfigError extends Error {
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
-const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 'blobs' | 's3' | 'registration'> = {
+const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 'blobs' | 's3' | 'registration' | 'metrics'> = {
   dataDir: './data',
   host: '127.0.0.1',
   port: 8080,
   trustProxy: [],
   logLevel: 'info',
+  logClientAddresses: false,
   limits: { maxBodyBytes: 64 * 1024, maxMessageBytes: 5 * 1024 * 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000 },
   sessions: { ttlMs: 30 * DAY, touchIntervalMs: MINUTE },
   login: { stateTtlMs: MINUTE },
@@ -226,6 +237,26 @@ function parseEnvironmentSecrets(env: NodeJS.ProcessEnv): EnvironmentSecrets | u
   return { ...(fields as EnvironmentSecrets), ...(env.BURROW_LOG_SIGNING_KEY ? { logSigningKey: env.BURROW_LOG_SIGNING_KEY } : {}) };
 }
 
+/** A date (`2027-06-30`, midnight UTC) or an ISO 8601 date-time with its zone (`2027-06-30T12:00:00Z`). */
+function parseExpires(value: string): number {
+  const text = value.trim();
+  const ms = /^\d{4}-\d\d-\d\d$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new ConfigError(`BURROW_SECURITY_TXT_EXPIRES must be a date such as 2027-06-30 or 2027-06-30T00:00:00Z, got "${text}"`);
+  return ms;
+}
+
+function parseBoolean(value: string, name: string): boolean {
+  if (!/^(true|false|1|0)$/.test(value.trim())) throw new ConfigError(`${name} must be true or false`);
+  return value.trim() === 'true' || value.trim() === '1';
+}
+
+/** `host:port` or `[v6]:port` of the metrics listener. */
+function parseListen(value: string, name: string): { host: string; port: number } {
+  const match = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(value.trim()) ?? /^([^\s:[\]]+):(\d+)$/.exec(value.trim());
+  if (match === null) throw new ConfigError(`${name} must be host:port, such as 127.0.0.1:9464`);
+  return { host: match[1]!, port: parseInteger(match[2]!, name, 0, 65_535) };
+}
+
 function parseSecurity(env: NodeJS.ProcessEnv): DeepPartial<SecurityConfig> {
   const out: DeepPartial<SecurityConfig> = {};
   if (env.BURROW_SECURITY_CONTACT) {
@@ -236,6 +267,7 @@ function parseSecurity(env: NodeJS.ProcessEnv): DeepPartial<SecurityConfig> {
     if (!/^https:\/\/\S+$/.test(env.BURROW_SECURITY_POLICY)) throw new ConfigError('BURROW_SECURITY_POLICY must be an https: URL');
     out.policyUrl = env.BURROW_SECURITY_POLICY;
   }
+  if (env.BURROW_SECURITY_TXT_EXPIRES) out.securityTxtExpires = parseExpires(env.BURROW_SECURITY_TXT_EXPIRES);
   if (env.BURROW_DATABASE_PRIVATE_NETWORK !== undefined) out.privateDatabaseNetwork = env.BURROW_DATABASE_PRIVATE_NETWORK === 'true';
   if (env.BURROW_SMTP_URL) {
     if (!/^smtps?:\/\/\S+$/.test(env.BURROW_SMTP_URL)) throw new ConfigError('BURROW_SMTP_URL must start with smtp:// or smtps://');
@@ -313,6 +345,8 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
     if (!logLevels.has(env.BURROW_LOG_LEVEL)) throw new ConfigError(`BURROW_LOG_LEVEL must be one of ${[...logLevels].join(', ')}`);
     fromEnv.logLevel = env.BURROW_LOG_LEVEL as Config['logLevel'];
   }
+  if (env.BURROW_LOG_CLIENT_ADDRESSES) fromEnv.logClientAddresses = parseBoolean(env.BURROW_LOG_CLIENT_ADDRESSES, 'BURROW_LOG_CLIENT_ADDRESSES');
+  if (env.BURROW_METRICS_LISTEN) fromEnv.metrics = parseListen(env.BURROW_METRICS_LISTEN, 'BURROW_METRICS_LISTEN');
   if (env.BURROW_TLS_CERT || env.BURROW_TLS_KEY) {
     if (!env.BURROW_TLS_CERT || !env.BURROW_TLS_KEY) throw new ConfigError('set both BURROW_TLS_CERT and BURROW_TLS_KEY (PEM file paths), or neither');
     fromEnv.tls = { certFile: env.BURROW_TLS_CERT, keyFile: env.BURROW_TLS_KEY };

@@ -6,6 +6,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database, SqlStore } from './database.js';
 import { migrateToLatest } from './migrate.js';
+import { observedDialect, statementLogger, type StoreObserver } from './observe.js';
 
 export interface PostgresStoreOptions {
   /** Apply pending migrations before returning (default true), serialised between nodes by an advisory lock. */
@@ -18,6 +19,8 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
   /** Told about errors of idle pooled connections (a restarted server); the pool replaces them. Never given data. */
   onError?: (error: unknown) => void;
+  /** Told each statement's and each COMMIT's duration (metrics); never a statement's text. */
+  observer?: StoreObserver;
 }
 
 /** Key of the session-level advisory lock that serialises migrations between nodes ("bmig"). */
@@ -86,7 +89,8 @@ async function migrateUnderLock(pool: pg.Pool, db: Kysely<Database>): Promise<vo
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<SqlStore> {
   if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) throw new TypeError('url must be a postgres:// URL');
   const pool = createPostgresPool(url, options);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const log = statementLogger(options.observer);
+  const db = new Kysely<Database>({ dialect: observedDialect(new PostgresDialect({ pool }), options.observer), ...(log === undefined ? {} : { log }) });
   try {
     if (options.migrate !== false) await migrateUnderLock(pool, db);
   } catch (error) {

@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database, SqlStore } from './database.js';
 import { migrateToLatest } from './migrate.js';
+import { observedDialect, statementLogger, type StoreObserver } from './observe.js';
 
 /** Prepared statements kept per connection, least recently used dropped first. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -40,7 +41,7 @@ export function withStatementCache(sqlite: BetterSqlite3.Database, size = STATEM
 /**
  * Opens (creating if needed, mode 0600) the SQLite database at `path`. `migrate: true` (the default) applies pending migrations before returning.
  */
-export async function openSqliteStore(path: string, options: { migrate?: boolean } = {}): Promise<SqlStore> {
+export async function openSqliteStore(path: string, options: { migrate?: boolean; observer?: StoreObserver } = {}): Promise<SqlStore> {
   // Create the file 0600 ourselves; SQLite gives the -wal and -shm files the same mode.
   if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600));
   const sqlite = new BetterSqlite3(path);
@@ -53,7 +54,8 @@ export async function openSqliteStore(path: string, options: { migrate?: boolean
   sqlite.pragma('busy_timeout = 5000');
   // Deleted rows (sessions, accounts) are overwritten, not left in free pages.
   sqlite.pragma('secure_delete = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const log = statementLogger(options.observer);
+  const db = new Kysely<Database>({ dialect: observedDialect(new SqliteDialect({ database: withStatementCache(sqlite) }), options.observer), ...(log === undefined ? {} : { log }) });
   if (options.migrate !== false) await migrateToLatest(db);
   let closed = false;
   return {

@@ -15,7 +15,8 @@ import { FsBlobStore } from '../../src/storage/blobs/fs-blob-store.js';
 
 async function deployment(options: { env?: Record<string, string>; overrides?: DeepPartial<Config> } = {}): Promise<Config> {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-audit-')), 'data');
-  const config = loadConfig({ env: { BURROW_SECURITY_CONTACT: 'mailto:security@example.org', ...options.env }, flags: { data: dataDir }, ...(options.overrides === undefined ? {} : { overrides: options.overrides }) });
+  const expires = new Date(Date.now() + 180 * 86_400_000).toISOString().slice(0, 10);
+  const config = loadConfig({ env: { BURROW_SECURITY_CONTACT: 'mailto:security@example.org', BURROW_SECURITY_TXT_EXPIRES: expires, ...options.env }, flags: { data: dataDir }, ...(options.overrides === undefined ? {} : { overrides: options.overrides }) });
   await loadOrCreateSecrets({ dataDir: config.dataDir });
   mkdirSync(join(config.dataDir, 'blobs'), { mode: 0o700 });
   return config;
@@ -152,11 +153,33 @@ describe('burrow audit', () => {
     expect(ids(findings, 'high')).toEqual(['blobs-public-read']);
   });
 
-  it('reports an unset security contact as medium', async () => {
+  it('reports an unset security contact and an unset security.txt expiry as medium', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-audit-')), 'data');
     const config = loadConfig({ env: {}, flags: { data: dataDir } });
     await loadOrCreateSecrets({ dataDir });
-    expect(ids(await runAudit(config), 'medium')).toEqual(['security-contact-unset']);
+    const findings = await runAudit(config);
+    expect(ids(findings, 'medium')).toEqual(['security-contact-unset', 'security-txt-expires-unset']);
+    expect(findings.find((f) => f.id === 'security-txt-expires-unset')!.fix).toContain('BURROW_SECURITY_TXT_EXPIRES');
+  });
+
+  it('reports a metrics listener beyond loopback: medium on every interface, low on one address', async () => {
+    expect(ids(await runAudit(await deployment({ env: { BURROW_METRICS_LISTEN: '127.0.0.1:9464' } })))).not.toContain('metrics-beyond-loopback');
+    expect(ids(await runAudit(await deployment({ env: { BURROW_METRICS_LISTEN: '0.0.0.0:9464' } })), 'medium')).toEqual(['metrics-beyond-loopback']);
+    expect(ids(await runAudit(await deployment({ env: { BURROW_METRICS_LISTEN: '10.0.0.5:9464' } })), 'low')).toContain('metrics-beyond-loopback');
+  });
+
+  it('warns when security.txt has expired, expires within 30 days, or is set more than a year ahead', async () => {
+    const config = await deployment({ env: { BURROW_SECURITY_TXT_EXPIRES: '2027-06-30' } });
+    const facts = await gatherAuditFacts(config);
+    const at = (iso: string) => auditFacts({ ...facts, now: Date.parse(iso) });
+    expect(ids(at('2027-01-01T00:00:00Z'), 'medium')).toEqual([]);
+    expect(ids(at('2027-05-31T00:00:00Z'), 'medium')).toEqual([]);
+    expect(ids(at('2027-05-31T00:00:01Z'), 'medium')).toEqual(['security-txt-expires-soon']);
+    expect(ids(at('2027-06-29T23:59:59Z'), 'medium')).toEqual(['security-txt-expires-soon']);
+    expect(ids(at('2027-06-30T00:00:00Z'), 'medium')).toEqual(['security-txt-expired']);
+    expect(ids(at('2026-01-01T00:00:00Z'), 'low')).toContain('security-txt-expires-far');
+    expect(() => loadConfig({ env: { BURROW_SECURITY_TXT_EXPIRES: 'next summer' } })).toThrow(/BURROW_SECURITY_TXT_EXPIRES/);
+    expect(loadConfig({ env: { BURROW_SECURITY_TXT_EXPIRES: '2027-06-30T12:00:00+02:00' } }).security.securityTxtExpires).toBe(Date.UTC(2027, 5, 30, 10));
   });
 
   it('reports backups that are missing or older than the configured age', async () => {

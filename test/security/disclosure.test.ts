@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,18 +33,17 @@ function burrow(args: string[]) {
 }
 
 describe('security.txt', () => {
-  it('names the configured contact, the intake, an expiry ahead of now, the policy and the canonical URL', async () => {
+  it('names the configured contact, the intake, the operator\'s expiry, the policy and the canonical URL', async () => {
     const clock = manualClock(Date.UTC(2026, 10, 1));
-    const server = await startTestServer({ clock, overrides: { security: { contact: 'mailto:security@example.org', policyUrl: 'https://example.org/security-policy' }, live: { publicOrigin: 'https://burrow.example' } } });
+    const expires = Date.UTC(2027, 3, 30, 12);
+    const server = await startTestServer({ clock, overrides: { security: { contact: 'mailto:security@example.org', policyUrl: 'https://example.org/security-policy', securityTxtExpires: expires }, live: { publicOrigin: 'https://burrow.example' } } });
     try {
       const answer = await server.app.inject({ method: 'GET', url: '/.well-known/security.txt' });
       expect(answer.statusCode).toBe(200);
       expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
       const fields = answer.body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)] as const);
       expect(fields.filter(([k]) => k === 'Contact').map(([, v]) => v)).toEqual(['mailto:security@example.org', 'https://burrow.example/v1/security/reports']);
-      const expires = Date.parse(fields.find(([k]) => k === 'Expires')![1]);
-      expect(expires).toBeGreaterThan(clock.now());
-      expect(expires - clock.now()).toBeLessThan(365 * 86_400_000);
+      expect(fields).toContainEqual(['Expires', '2027-04-30T12:00:00Z']);
       expect(fields).toContainEqual(['Policy', 'https://example.org/security-policy']);
       expect(fields).toContainEqual(['Preferred-Languages', 'en']);
       expect(fields).toContainEqual(['Canonical', 'https://burrow.example/.well-known/security.txt']);
@@ -52,18 +52,55 @@ describe('security.txt', () => {
     }
   });
 
-  it('still has a Contact without a configured one: the intake on this server', async () => {
-    const server = await startTestServer();
+  it('never takes a Contact from the Host header nor publishes an http one, over real HTTP', async () => {
+    const expires = Date.UTC(2027, 3, 30);
+    const withContact = await startTestServer({ overrides: { security: { contact: 'mailto:security@example.org', securityTxtExpires: expires }, live: { publicOrigin: 'http://burrow.example' } } });
     try {
-      const answer = await server.app.inject({ method: 'GET', url: '/.well-known/security.txt', headers: { host: '127.0.0.1:8080' } });
-      expect(answer.body).toContain('Contact: http://127.0.0.1:8080/v1/security/reports');
-      expect(answer.body).toMatch(/^Expires: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
-      expect(answer.body).not.toContain('Canonical:');
+      await withContact.app.listen({ host: '127.0.0.1', port: 0 });
+      const port = (withContact.app.server.address() as AddressInfo).port;
+      // A forged Host (and forwarded headers from an untrusted peer) must not reach the file.
+      const body = await rawGet(port, '/.well-known/security.txt', { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' });
+      expect(body.status).toBe(200);
+      const contacts = body.text.split('\n').filter((l) => l.startsWith('Contact:'));
+      // The public origin is http: neither the intake there nor a Canonical is published.
+      expect(contacts).toEqual(['Contact: mailto:security@example.org']);
+      expect(body.text).not.toContain('evil.example');
+      expect(body.text).not.toMatch(/http:\/\//);
+      expect(body.text).not.toContain('Canonical:');
+      expect(body.text).not.toContain('127.0.0.1');
     } finally {
-      await server.close();
+      await withContact.close();
+    }
+  });
+
+  it('is not published (404) without a contact, or without an expiry the operator set', async () => {
+    for (const security of [{}, { securityTxtExpires: Date.UTC(2027, 3, 30) }, { contact: 'mailto:security@example.org' }]) {
+      const server = await startTestServer({ overrides: { security } });
+      try {
+        await server.app.listen({ host: '127.0.0.1', port: 0 });
+        const answer = await rawGet((server.app.server.address() as AddressInfo).port, '/.well-known/security.txt', { host: 'burrow.example' });
+        expect(answer.status, JSON.stringify(security)).toBe(404);
+        expect(answer.text).not.toContain('Contact:');
+        expect(answer.text).not.toContain('burrow.example');
+      } finally {
+        await server.close();
+      }
     }
   });
 });
+
+/** A GET over a real socket with exactly these headers (fetch would not send a forged Host). */
+function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
 
 describe('the security-report intake', () => {
   let server: TestServer;
@@ -109,6 +146,26 @@ describe('the security-report intake', () => {
     }
     const after = await server.store.db.selectFrom('security_reports').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
+  });
+
+  it('does not spend the report budget on posts that fail validation', async () => {
+    const limited = await startTestServer();
+    try {
+      const statuses: number[] = [];
+      // Twenty malformed reports first (too long, missing details, an unknown field, not JSON)...
+      const bad = [{ ...REPORT, details: 'x'.repeat(16_001) }, { summary: 'only a summary' }, { ...REPORT, extra: true }];
+      for (let i = 0; i < 20; i++) {
+        const answer = i % 4 === 3
+          ? await limited.app.inject({ method: 'POST', url: '/v1/security/reports', payload: '{"summary":', headers: { 'content-type': 'application/json' } })
+          : await limited.app.inject({ method: 'POST', url: '/v1/security/reports', payload: bad[i % 4]! });
+        expect(answer.statusCode).toBe(400);
+      }
+      // ...and the reporter still has all five.
+      for (let i = 0; i < 6; i++) statuses.push((await limited.app.inject({ method: 'POST', url: '/v1/security/reports', payload: REPORT })).statusCode);
+      expect(statuses).toEqual([201, 201, 201, 201, 201, 429]);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('is rate-limited tightly per address', async () => {

@@ -14,6 +14,7 @@ import { loadConfig, type Config, type DeepPartial } from '../../src/server/conf
 import type { Clock } from '../../src/server/deps.js';
 import type { BurrowApp } from '../../src/server/http/types.js';
 import { loadOrCreateSecrets, type Secrets } from '../../src/server/secrets.js';
+import type { BlobStore } from '../../src/storage/blobs/blob-store.js';
 import type { SqlStore } from '../../src/storage/database.js';
 import { openTestBackends, type TestBackends } from '../support/backends.js';
 
@@ -34,8 +35,11 @@ export function manualClock(start = 1_700_000_000_000): Clock & { advance(ms: nu
   return { now: () => now, advance: (ms) => { now += ms; } };
 }
 
-/** A server with generous limits unless `overrides` tightens them. */
-export async function startTestServer(options: { overrides?: DeepPartial<Config>; clock?: Clock; log?: ServerDeps['log'] } = {}): Promise<TestServer> {
+/**
+ * A server with generous limits unless `overrides` tightens them; `blobs` replaces the test
+ * backends' blob store (the caller closes it), `metrics` is handed to the server.
+ */
+export async function startTestServer(options: { overrides?: DeepPartial<Config>; clock?: Clock; log?: ServerDeps['log']; blobs?: BlobStore; metrics?: ServerDeps['metrics'] } = {}): Promise<TestServer> {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-server-')), 'data');
   const config = loadConfig({
     env: {},
@@ -55,8 +59,9 @@ export async function startTestServer(options: { overrides?: DeepPartial<Config>
   const { secrets } = await loadOrCreateSecrets({ dataDir: config.dataDir });
   const clock = options.clock;
   const backends = await openTestBackends({ dataDir: config.dataDir, ...(clock === undefined ? {} : { now: () => clock.now() }) });
-  const { store, blobs, bus } = backends;
-  const app = createServer({ config, store, blobs, bus, secrets, log: options.log ?? false, ...(clock === undefined ? {} : { clock }) });
+  const { store, bus } = backends;
+  const blobs = options.blobs ?? backends.blobs;
+  const app = createServer({ config, store, blobs, bus, secrets, log: options.log ?? false, ...(clock === undefined ? {} : { clock }), ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
   await app.ready();
   return {
     app, store, secrets, config, dataDir: config.dataDir, backends,

@@ -18,8 +18,12 @@ let child: ChildProcess;
 let baseUrl: string;
 let dataDir: string;
 let exited: Promise<number | null>;
+/** Where `burrow serve` said its Prometheus metrics are (BURROW_METRICS_LISTEN). */
+let metricsUrl: Promise<string>;
 
 function waitForListening(proc: ChildProcess): Promise<string> {
+  let metricsFound: (url: string) => void = () => undefined;
+  metricsUrl = new Promise((resolve) => { metricsFound = resolve; });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -27,6 +31,8 @@ function waitForListening(proc: ChildProcess): Promise<string> {
       out += chunk.toString();
       const match = /Burrow is listening on (http:\/\/127\.0\.0\.1:\d+) \(data: [^)]+\)/.exec(out);
       if (match?.[1] !== undefined) resolve(match[1]);
+      const metrics = /Prometheus metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(out);
+      if (metrics?.[1] !== undefined) metricsFound(metrics[1]);
     });
     proc.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString(); });
     proc.once('exit', (code) => reject(new Error(`burrow serve exited with ${code}: ${err}`)));
@@ -41,7 +47,7 @@ async function postJson(url: string, body: unknown): Promise<{ status: number; j
 beforeAll(async () => {
   if (!existsSync(cli)) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
   dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-cli-')), 'data');
-  child = spawn(process.execPath, [cli, 'serve', '--data', dataDir, '--port', '0'], { cwd: root, env: { ...process.env, BURROW_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn(process.execPath, [cli, 'serve', '--data', dataDir, '--port', '0'], { cwd: root, env: { ...process.env, BURROW_LOG_LEVEL: 'warn', BURROW_METRICS_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   baseUrl = await waitForListening(child);
 }, 60_000);
@@ -96,6 +102,16 @@ describe('burrow serve', () => {
     for (const needle of needles) expect(haystack.includes(needle), 'a secret is in the database files').toBe(false);
     // The account really is in there (so the search would have found something).
     expect(haystack).toContain(registrationRecord.slice(0, 40));
+  });
+
+  it('serves Prometheus metrics on their own listener when BURROW_METRICS_LISTEN is set', async () => {
+    const url = await metricsUrl;
+    expect(new URL(url).port).not.toBe(new URL(baseUrl).port);
+    const text = await (await fetch(url)).text();
+    expect(text).toMatch(/^burrow_http_requests_total\{route="\/v1\/accounts\/register\/finish",method="POST",status="201"\} 1$/m);
+    expect(text).toMatch(/^burrow_sweeper_runs_total\{sweeper="messages",result="ok"\} [1-9]/m);
+    expect(text).toMatch(/^burrow_db_statement_duration_seconds_count\{dialect="sqlite",kind="insert",result="ok"\} [1-9]/m);
+    expect(text).not.toContain('Example.org');
   });
 
   it('finishes a request in flight on SIGTERM, then exits 0', async () => {

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,11 +152,47 @@ describe('the built web app', () => {
       expect(answer.statusCode, url).toBe(404);
       expect(answer.body, url).not.toContain('steal');
     }
-    // A page path not in the manifest is the app's own page (SPA fallback), never the planted one.
-    const page = await app.inject({ method: 'GET', url: '/planted.html' });
-    expect(page.body).toContain('<title>app</title>');
-    expect(page.body).not.toContain('steal');
-    expect((await app.inject({ method: 'GET', url: `/${BUILD_MANIFEST}` })).body).toContain('<title>app</title>');
+    // A file name not in the manifest is a 404 problem, never the planted file (nor the app's page).
+    for (const url of ['/planted.html', `/${BUILD_MANIFEST}`]) {
+      const answer = await app.inject({ method: 'GET', url });
+      expect(answer.statusCode, url).toBe(404);
+      expect(answer.headers['content-type'], url).toMatch(/^application\/problem\+json/);
+      expect(answer.body, url).not.toContain('steal');
+    }
+  });
+
+  it('answers what scanners and password managers probe with a real 404 over HTTP, while app pages stay the app', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const probes = [
+      '/.well-known/change-password',
+      '/.well-known/resource-that-should-not-exist-whose-status-code-should-not-be-200',
+      '/.well-known/openid-configuration',
+      '/.well-known',
+      '/.env',
+      '/.git/config',
+      '/wp-login.php',
+      '/backup.zip',
+      '/family/x/debug.log',
+      '/toy/config.json',
+      '/%2Eenv',
+    ];
+    for (const path of probes) {
+      for (const method of ['GET', 'HEAD'] as const) {
+        const answer = await fetch(`${origin}${path}`, { method, redirect: 'manual' });
+        expect(answer.status, `${method} ${path}`).toBe(404);
+        expect(answer.headers.get('content-type'), path).toMatch(/^application\/problem\+json/);
+        if (method === 'GET') expect(await answer.text(), path).not.toContain('<title>');
+      }
+    }
+    for (const [path, title] of [['/', 'app'], ['/join', 'app'], ['/family/abc', 'app'], ['/index.html', 'app'], ['/toy', 'toy'], ['/toy/index.html', 'toy']] as const) {
+      const answer = await fetch(`${origin}${path}`);
+      expect(answer.status, path).toBe(200);
+      expect(await answer.text(), path).toContain(`<title>${title}</title>`);
+    }
+    // The build's own files keep being served, and security.txt is the route's (404 until configured here).
+    expect((await fetch(`${origin}/manifest.webmanifest`)).status).toBe(200);
+    expect((await fetch(`${origin}/.well-known/security.txt`)).headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 
   it('refuses to start on a build changed after it was built, and treats a build without its manifest as none', () => {

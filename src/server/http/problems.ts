@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BurrowError, type ErrorCode, type Problem } from '../../protocol/errors.js';
+import { isBlobStoreUnavailable } from '../../storage/blobs/blob-store.js';
 import { isStoreUnavailable } from '../../storage/errors.js';
 import { methodsForPath, type RouteInfo } from './route-registry.js';
 
@@ -71,14 +72,26 @@ function fastifyProblem(error: FastifyError): BurrowError | undefined {
   return undefined;
 }
 
+/** What the handlers tell the metrics. */
+export interface ProblemEvents {
+  /** A request failed because the object store could not be reached or used. */
+  objectStoreUnavailable?(): void;
+}
+
 /** Installs the error and not-found handlers. `routes` is the registry, for telling 404 from 405. */
-export function installProblemHandlers(app: FastifyInstance, routes: readonly RouteInfo[]): void {
+export function installProblemHandlers(app: FastifyInstance, routes: readonly RouteInfo[], events: ProblemEvents = {}): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof BurrowError) return sendProblem(reply, error);
     if (error.validation !== undefined) return sendProblem(reply, validationProblem(error));
     const mapped = fastifyProblem(error);
     if (mapped !== undefined) return sendProblem(reply, mapped);
-    // A database that is down or restarting is a 503 the client may retry, not a server bug.
+    // An object store or database that is down or restarting is a 503 the client may retry, not a
+    // server bug; the detail says which, so an operator reading a client's report knows where to look.
+    if (isBlobStoreUnavailable(error)) {
+      request.log.warn({ err: error }, 'object store unavailable');
+      events.objectStoreUnavailable?.();
+      return sendProblem(reply, new BurrowError('burrow/unavailable', 'The object store (blob storage) is unreachable; try again shortly', { retryAfter: 1 }));
+    }
     if (isStoreUnavailable(error)) {
       request.log.warn({ err: error }, 'database unavailable');
       return sendProblem(reply, new BurrowError('burrow/unavailable', 'The database is unreachable; try again shortly', { retryAfter: 1 }));

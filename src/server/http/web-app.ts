@@ -13,6 +13,11 @@
  *   that list never touches the file system, so `..` and symlinks lead nowhere.
  * - `/assets/*` (content-hashed names) are cached for a year, immutable; pages, the manifest, the
  *   icons and the service worker are `no-cache` (revalidated every time), so a new build shows at once.
+ * - Paths that look like files or sit under `/.well-known/` (what scanners and password managers
+ *   probe) and that the build does not list are a 404 problem, not the app (`isProbePath`). There is
+ *   no password-change screen (a password is changed through recovery, with the recovery code), so
+ *   `/.well-known/change-password` is a 404 too, as the W3C "change password URL" note asks of a
+ *   site without one.
  * - Any other path is a page of the single-page app (its `index.html`): `/join`, `/family/…`;
  *   `/toy/…` gets the virtual toy's page.
  * - HTML gets the page CSP from security-headers.ts (no inline script or style); the build emits none.
@@ -117,6 +122,20 @@ function isApiPath(path: string): boolean {
   return path === '/v1' || path.startsWith('/v1/') || path === '/healthz' || path === '/readyz';
 }
 
+/**
+ * A path no page of the app has: anything under `/.well-known/` (RFC 8615: each name there is a
+ * registered resource, and password managers probe `/.well-known/change-password` and a name that
+ * must not exist to see whether 404s are real), a dot-segment (`/.env`, `/.git/config`) or a last
+ * segment with a file extension (`/wp-login.php`, `/backup.zip`). Scanners probe exactly these; they
+ * get a 404 problem, never the app's HTML with a 200.
+ */
+export function isProbePath(path: string): boolean {
+  if (path === '/.well-known' || path.startsWith('/.well-known/')) return true;
+  const segments = path.split('/');
+  if (segments.some((segment) => segment.startsWith('.'))) return true;
+  return /\.[A-Za-z0-9_-]{1,16}$/.test(segments.at(-1) ?? '');
+}
+
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Burrow: web app not built</title></head>
 <body><h1>The Burrow web app is not built</h1>
@@ -147,18 +166,20 @@ export function installWebApp(app: FastifyInstance, options: { dir: string }): v
     if (!request.is404 || (request.method !== 'GET' && request.method !== 'HEAD')) return;
     const path = (request.url.split('?')[0] ?? '/').split('#')[0] ?? '/';
     if (isApiPath(path)) return;
-    if (files === undefined) {
-      reply.header('cache-control', 'no-store');
-      return reply.code(503).type('text/html; charset=utf-8').send(request.method === 'HEAD' ? undefined : NOT_BUILT_PAGE);
-    }
     let decoded: string;
     try {
       decoded = decodeURIComponent(path);
     } catch {
       return;
     }
-    const file = files.get(decoded);
-    if (file !== undefined && decoded !== '/index.html' && decoded !== '/toy/index.html') return send(request, reply, file);
+    const isPage = decoded === '/index.html' || decoded === '/toy/index.html';
+    const file = files?.get(decoded);
+    if (file !== undefined && !isPage) return send(request, reply, file);
+    if (isProbePath(decoded) && !isPage) return;
+    if (files === undefined) {
+      reply.header('cache-control', 'no-store');
+      return reply.code(503).type('text/html; charset=utf-8').send(request.method === 'HEAD' ? undefined : NOT_BUILT_PAGE);
+    }
     // A missing hashed asset is a real 404 (an old page asking for a file of an older build), not the app.
     if (decoded.startsWith('/assets/') || decoded.startsWith('/icons/')) return;
     const page = decoded === '/toy' || decoded.startsWith('/toy/') ? files.get('/toy/index.html') : files.get('/index.html');

@@ -6,7 +6,8 @@
  * is refused with 403.
  */
 import websocket from '@fastify/websocket';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { BurrowError } from '../../protocol/errors.js';
 import type { EventBus } from '../../storage/bus/event-bus.js';
 import type { Config } from '../config.js';
@@ -32,11 +33,38 @@ function ownOrigin(request: FastifyRequest, config: Config): string {
   return config.live.publicOrigin ?? `${request.protocol}://${request.host}`;
 }
 
+/** How long shutdown waits for live clients to answer the 1001 close frame. */
+const SHUTDOWN_CLOSE_WAIT_MS = 2_000;
+
+/** Closes every socket with 1001 and resolves once all have closed (or the wait is over and the rest are cut). */
+async function closeAllGoingAway(clients: Set<WebSocket>): Promise<void> {
+  const open = [...clients];
+  if (open.length === 0) return;
+  const closed = open.map((socket) => new Promise<void>((resolve) => {
+    if (socket.readyState === socket.CLOSED) return resolve();
+    socket.once('close', () => resolve());
+  }));
+  for (const socket of open) socket.close(1001, 'server shutting down');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(closed), new Promise<void>((resolve) => { timer = setTimeout(resolve, SHUTDOWN_CLOSE_WAIT_MS); })]);
+  clearTimeout(timer);
+  for (const socket of open) if (socket.readyState !== socket.CLOSED) socket.terminate();
+}
+
 export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
   const { config } = deps;
   const connections = new Map<string, number>();
 
-  void app.register(websocket, { options: { maxPayload: config.live.maxFrameBytes } });
+  void app.register(websocket, {
+    options: { maxPayload: config.live.maxFrameBytes },
+    // Shutting down, every live connection is closed as "going away" (RFC 6455 §7.4.1: 1001)
+    // rather than with no status (1005), so a client knows to reconnect (to another node, or to
+    // this one once it is back) and resume; shutdown waits for the closing handshakes at most
+    // SHUTDOWN_CLOSE_WAIT_MS, then cuts whatever has not answered.
+    async preClose(this: FastifyInstance) {
+      await closeAllGoingAway(this.websocketServer.clients);
+    },
+  });
   void app.register(async (scope) => {
     scope.route({
       method: 'GET',

@@ -15,7 +15,8 @@ import type { SqlStore } from '../../storage/database.js';
 import type { Config } from '../config.js';
 import { systemClock, type Clock } from '../deps.js';
 import { createMessagesRepository } from './repository.js';
-import { createSweeper, type Sweeper } from './sweeper.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { createSweeper, type SweepReport, type Sweeper } from './sweeper.js';
 
 /** How long the live resume log keeps events; a client away longer re-lists what it missed. */
 export const EVENT_LOG_RETENTION_MS = 30 * 24 * 3600_000;
@@ -28,10 +29,10 @@ export interface EmbeddedMessaging {
   close(): Promise<void>;
 }
 
-export function openEmbeddedMessaging(options: { config: Config; store: SqlStore; clock?: Clock; onSweepError(error: unknown): void; blobs?: BlobStore; bus?: EventBus }): EmbeddedMessaging {
-  const { config, store } = options;
+export function openEmbeddedMessaging(options: { config: Config; store: SqlStore; clock?: Clock; onSweepError(error: unknown): void; blobs?: BlobStore; bus?: EventBus; metrics?: Metrics }): EmbeddedMessaging {
+  const { config, store, metrics } = options;
   const clock = options.clock ?? systemClock;
-  const blobs = options.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
+  const blobs = options.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs'), ...(metrics === undefined ? {} : { observeSync: (ms: number) => metrics.observeBlobSync(ms) }) });
   const bus = options.bus ?? openEventsFile(join(config.dataDir, 'events.db'), clock);
   const sweeper = createSweeper({
     repository: createMessagesRepository(store.db),
@@ -42,6 +43,7 @@ export function openEmbeddedMessaging(options: { config: Config; store: SqlStore
     trimEvents: (olderThan) => bus.trim(olderThan),
     eventRetentionMs: EVENT_LOG_RETENTION_MS,
     onError: options.onSweepError,
+    ...(metrics === undefined ? {} : { onPass: (report: SweepReport | undefined) => metrics.sweeperPass('messages', report) }),
   });
   return {
     blobs,

@@ -39,6 +39,8 @@ export interface SweeperDeps {
   eventRetentionMs?: number;
   /** Reports a failed pass; the next pass tries again. */
   onError(error: unknown): void;
+  /** Told each finished pass: what it removed (undefined when it failed) and how long it took (ms). */
+  onPass?: (report: SweepReport | undefined, durationMs: number) => void;
 }
 
 export function createSweeper(deps: SweeperDeps): Sweeper {
@@ -87,9 +89,21 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
 
   const sweeper: Sweeper = {
     runOnce() {
-      running ??= pass().finally(() => {
-        running = undefined;
-      });
+      if (running === undefined) {
+        const started = performance.now();
+        running = pass().then(
+          (report) => {
+            deps.onPass?.(report, performance.now() - started);
+            return report;
+          },
+          (error: unknown) => {
+            deps.onPass?.(undefined, performance.now() - started);
+            throw error;
+          },
+        ).finally(() => {
+          running = undefined;
+        });
+      }
       return running;
     },
     start() {

@@ -314,10 +314,65 @@ export function checkBlobStore(check: BlobStoreCheck | undefined): Finding[] {
   return [];
 }
 
+/**
+ * The metrics listener has no authentication: beyond loopback only Prometheus should reach it. On
+ * every interface it is medium (scanners find it; request rates tell when a household is active),
+ * on one other address low (a private interface behind a firewall is the intended use).
+ */
+export function checkMetricsListen(config: Config): Finding[] {
+  const listen = config.metrics;
+  if (listen === undefined || isLoopbackHost(listen.host)) return [];
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+  return [{
+    id: 'metrics-beyond-loopback',
+    severity: wildcard ? 'medium' : 'low',
+    title: 'The metrics listener is reachable beyond this machine',
+    detail: `Prometheus metrics are served without authentication on ${listen.host}:${listen.port}${wildcard ? ' (every interface)' : ''}. They hold no personal data, but their request rates show when families are active.`,
+    fix: 'Bind BURROW_METRICS_LISTEN to 127.0.0.1 (with Prometheus on this host) or to a private interface, and firewall the port so only Prometheus reaches it.',
+  }];
+}
+
 /** Researchers need somewhere to write (RFC 9116). */
 export function checkSecurityContact(config: Config): Finding[] {
   if (config.security.contact !== undefined) return [];
-  return [{ id: 'security-contact-unset', severity: 'medium', title: 'No security contact is set', detail: 'security.txt points only to the built-in report form; nobody is named to answer researchers.', fix: 'Set BURROW_SECURITY_CONTACT=mailto:security@your.domain (and BURROW_SECURITY_POLICY to your policy URL).' }];
+  const intake = config.live.publicOrigin?.startsWith('https://') === true;
+  return [{
+    id: 'security-contact-unset',
+    severity: 'medium',
+    title: 'No security contact is set',
+    detail: intake
+      ? 'security.txt points only to the built-in report form; nobody is named to answer researchers.'
+      : 'security.txt is not published: it has no Contact (the built-in report form is listed only at an https BURROW_PUBLIC_ORIGIN, never at an address taken from a request).',
+    fix: 'Set BURROW_SECURITY_CONTACT=mailto:security@your.domain (and BURROW_SECURITY_POLICY to your policy URL).',
+  }];
+}
+
+/** Warn this long before security.txt's Expires. */
+export const SECURITY_TXT_WARN_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+/**
+ * security.txt's Expires is the operator's promise (RFC 9116 §2.5.5): unset means no file is
+ * published; a date passed or near means researchers will (soon) treat the file as stale; more
+ * than a year ahead goes against the RFC's advice.
+ */
+export function checkSecurityTxtExpiry(config: Config, now: number): Finding[] {
+  const expires = config.security.securityTxtExpires;
+  const fix = `Set BURROW_SECURITY_TXT_EXPIRES to a date under a year ahead (e.g. ${new Date(now + 180 * DAY_MS).toISOString().slice(0, 10)}), put a reminder in your calendar to renew it, and restart.`;
+  if (expires === undefined) {
+    return [{ id: 'security-txt-expires-unset', severity: 'medium', title: 'security.txt has no expiry date, so it is not published', detail: 'RFC 9116 requires an Expires field, and only you can say how long the contact will be looked after: without BURROW_SECURITY_TXT_EXPIRES, /.well-known/security.txt answers 404.', fix }];
+  }
+  const date = new Date(expires).toISOString();
+  if (expires <= now) {
+    return [{ id: 'security-txt-expired', severity: 'medium', title: 'security.txt has expired', detail: `Its Expires (${date}) has passed: researchers treat the file as stale and may not report to you.`, fix }];
+  }
+  if (expires - now < SECURITY_TXT_WARN_DAYS * DAY_MS) {
+    return [{ id: 'security-txt-expires-soon', severity: 'medium', title: 'security.txt expires soon', detail: `Its Expires (${date}) is less than ${SECURITY_TXT_WARN_DAYS} days away.`, fix }];
+  }
+  if (expires - now > 366 * DAY_MS) {
+    return [{ id: 'security-txt-expires-far', severity: 'low', title: 'security.txt expires more than a year ahead', detail: `Its Expires (${date}) is more than a year away; RFC 9116 §2.5.5 advises less, so a forgotten contact goes stale sooner.`, fix }];
+  }
+  return [];
 }
 
 /** When backups are configured, one must exist and be recent. */
@@ -363,7 +418,9 @@ export function auditFacts(facts: AuditFacts): Finding[] {
     ...checkListeningPorts(facts.socketTables, facts.extraPorts),
     ...checkDatabaseUrl(config),
     ...checkBlobStore(facts.blobCheck),
+    ...checkMetricsListen(config),
     ...checkSecurityContact(config),
+    ...checkSecurityTxtExpiry(config, facts.now),
     ...checkBackups(config, facts.newestBackupAt, facts.now),
   ]);
 }

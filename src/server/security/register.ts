@@ -53,7 +53,7 @@ export function registerSecurityFeatures(app: BurrowApp, deps: SecurityFeatureDe
     reports,
     limiter: deps.limiter,
     perIp: deps.reportsPerIp ?? DEFAULT_REPORTS_PER_IP,
-    now: () => deps.clock.now(),
+    ...(deps.config.security.securityTxtExpires === undefined ? {} : { securityTxtExpires: deps.config.security.securityTxtExpires }),
     ...(deps.config.security.contact === undefined ? {} : { contact: deps.config.security.contact }),
     ...(deps.config.security.policyUrl === undefined ? {} : { policyUrl: deps.config.security.policyUrl }),
     ...(deps.config.live.publicOrigin === undefined ? {} : { publicOrigin: deps.config.live.publicOrigin }),

@@ -1,6 +1,7 @@
 /** `/.well-known/security.txt` and `POST /v1/security/reports`: how a stranger reaches the operator. */
-import { clientKeyOf } from '../http/addresses.js';
 import { Type } from '@sinclair/typebox';
+import { BurrowError } from '../../protocol/errors.js';
+import { clientKeyOf } from '../http/addresses.js';
 import type { RateWindow } from '../config.js';
 import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
 import type { BurrowApp } from '../http/types.js';
@@ -29,30 +30,33 @@ export interface SecurityRoutesOptions {
   contact?: string;
   policyUrl?: string;
   publicOrigin?: string;
-  now: () => number;
+  /** security.txt's Expires, as the operator set it. */
+  securityTxtExpires?: number;
 }
 
 export function registerSecurityRoutes(app: BurrowApp, options: SecurityRoutesOptions): void {
+  // Built once from the configuration: nothing in it depends on the request (not even its Host).
+  const securityTxt = buildSecurityTxt({
+    ...(options.contact === undefined ? {} : { contact: options.contact }),
+    ...(options.policyUrl === undefined ? {} : { policyUrl: options.policyUrl }),
+    ...(options.publicOrigin === undefined ? {} : { publicOrigin: options.publicOrigin }),
+    ...(options.securityTxtExpires === undefined ? {} : { expires: options.securityTxtExpires }),
+  });
   app.get('/.well-known/security.txt', {
-    config: { summary: 'Where to report security problems (RFC 9116)' },
-  }, async (request, reply) => {
-    const requestOrigin = `${request.protocol}://${request.host}`;
-    const text = buildSecurityTxt({
-      requestOrigin,
-      now: options.now(),
-      ...(options.contact === undefined ? {} : { contact: options.contact }),
-      ...(options.policyUrl === undefined ? {} : { policyUrl: options.policyUrl }),
-      ...(options.publicOrigin === undefined ? {} : { publicOrigin: options.publicOrigin }),
-    });
-    return reply.type('text/plain; charset=utf-8').send(text);
+    config: { summary: 'Where to report security problems (RFC 9116); 404 until the operator sets a contact and an expiry', problems: ['burrow/not-found'] },
+  }, async (_request, reply) => {
+    if (securityTxt === undefined) throw new BurrowError('burrow/not-found', 'This server publishes no security.txt: its operator has not set a contact and an expiry date');
+    return reply.type('text/plain; charset=utf-8').send(securityTxt);
   });
 
   app.post(REPORT_PATH, {
     bodyLimit: REPORT_BODY_LIMIT,
     schema: { body: SecurityReportRequest, response: { 201: SecurityReportAccepted } },
     config: { anonymous: true, summary: 'Report a security problem; no account needed' },
-    // Counted before the body is read, so a flood costs the server nothing.
-    onRequest: async (request) => {
+    // Counted once the body passed validation, so a malformed post (a typo, an over-long field)
+    // does not spend the reporter's budget; the body limit and the per-address limits of every
+    // anonymous route still bound what a flood of bad posts costs before this point.
+    preHandler: async (request) => {
       await enforceLimit(options.limiter, `security-report:${clientKeyOf(request.ip)}`, options.perIp);
     },
   }, async (request, reply) => {

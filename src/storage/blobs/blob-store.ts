@@ -77,9 +77,31 @@ export interface BlobStore {
    * temp files on disk, unfinished multipart uploads on S3. Returns how many it removed.
    */
   sweepIncomplete(before: number): Promise<number>;
-  /** Health and safety facts for readiness checks and `burrow audit`. */
+  /** Health and safety facts for `burrow audit`. */
   check(): Promise<BlobStoreCheck>;
+  /**
+   * Whether the store answers right now, for readiness probes: one cheap request (S3 HeadBucket)
+   * or a few system calls. Never throws; writes no blob (a directory store makes its directory).
+   */
+  ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * The store cannot be reached or used right now (an S3 endpoint that refuses or times out or
+ * answers 5xx, a blob directory the server may not read or write): a 503 naming the object store,
+ * never the database. `detail` is for the operator's log and never carries a credential.
+ */
+export class BlobStoreUnavailableError extends Error {
+  constructor(detail: string, options: { cause?: unknown } = {}) {
+    super(`the object store is unavailable: ${detail}`, options);
+    this.name = 'BlobStoreUnavailableError';
+  }
+}
+
+/** True for a `BlobStoreUnavailableError`. */
+export function isBlobStoreUnavailable(error: unknown): error is BlobStoreUnavailableError {
+  return error instanceof BlobStoreUnavailableError;
 }
 
 /** Bytes of randomness in a blob name: 192 bits, 32 base64url characters. */

@@ -3,8 +3,8 @@
  * written to `<dir>/tmp/` first, fsynced, renamed into place and the directory fsynced, so a crash
  * leaves either the whole blob or an unreferenced temp file that `sweepIncomplete` removes.
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, open, opendir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, mkdir, open, opendir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BurrowError } from '../../protocol/errors.js';
@@ -22,6 +22,7 @@ import {
   type BlobStoreCheck,
   type PutBlobOptions,
   type StoredBlob,
+  BlobStoreUnavailableError,
 } from './blob-store.js';
 
 export interface FsBlobStoreOptions {
@@ -32,6 +33,8 @@ export interface FsBlobStoreOptions {
    * no small filesystem can be mounted.
    */
   writeChunk?: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
+  /** Told how long each stored blob took to become durable (file fsync, rename, directory fsync), in ms: metrics. */
+  observeSync?: (durationMs: number) => void;
 }
 
 const TEMP_DIR = 'tmp';
@@ -42,12 +45,14 @@ const TEMP_PATTERN = /^[A-Za-z0-9_-]{32}\.part$/;
 export class FsBlobStore implements BlobStore {
   readonly dir: string;
   readonly #writeChunk: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
+  readonly #observeSync: ((durationMs: number) => void) | undefined;
   #ready: Promise<void> | undefined;
 
   constructor(options: FsBlobStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a directory path');
     this.dir = options.dir;
     this.#writeChunk = options.writeChunk ?? writeAll;
+    this.#observeSync = options.observeSync;
   }
 
   async put(body: BlobBody, options: PutBlobOptions): Promise<StoredBlob> {
@@ -61,6 +66,7 @@ export class FsBlobStore implements BlobStore {
       // 'wx' is O_CREAT|O_EXCL: never follow or reuse an existing path.
       file = await open(tempPath, 'wx', 0o600);
       for await (const chunk of metered) await this.#writeChunk(file, chunk);
+      const syncStarted = performance.now();
       await file.sync();
       await file.close();
       file = undefined;
@@ -74,6 +80,7 @@ export class FsBlobStore implements BlobStore {
       await rename(tempPath, join(shard, name));
       placed = true;
       await syncDirectory(shard);
+      this.#observeSync?.(performance.now() - syncStarted);
       return { name, size: metered.size, sha256: metered.sha256 };
     } catch (error) {
       await file?.close().catch(() => undefined);
@@ -91,7 +98,7 @@ export class FsBlobStore implements BlobStore {
       file = await open(this.#pathOf(name), 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
+      throw translate(error);
     }
     try {
       const { size } = await file.stat();
@@ -106,7 +113,7 @@ export class FsBlobStore implements BlobStore {
       return { size, body };
     } catch (error) {
       await file.close().catch(() => undefined);
-      throw error;
+      throw translate(error);
     }
   }
 
@@ -115,7 +122,7 @@ export class FsBlobStore implements BlobStore {
     try {
       await unlink(this.#pathOf(name));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw translate(error);
     }
   }
 
@@ -162,6 +169,19 @@ export class FsBlobStore implements BlobStore {
       return { ok: true, publicRead, detail };
     } catch (error) {
       return { ok: false, publicRead: 'unknown', detail: `the blob directory is not usable (${(error as NodeJS.ErrnoException).code ?? 'error'})` };
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      // Made on first use, as by an upload; then the directory and its temp directory must be
+      // usable (read, write, search) and listable.
+      await this.#prepare();
+      for (const dir of [this.dir, join(this.dir, TEMP_DIR)]) await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+      await (await opendir(this.dir)).close();
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -216,7 +236,7 @@ async function entriesOf(path: string): Promise<string[]> {
     return names;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    throw translate(error);
   }
 }
 
@@ -224,12 +244,19 @@ function emptyReadable(): Readable {
   return Readable.from([]);
 }
 
-/** A full disk or exhausted quota becomes the catalogue's 507; everything else passes unchanged. */
+/** Errors that mean the directory cannot be used at all: permissions, a read-only or failing disk. */
+const UNUSABLE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'EIO', 'ENOTDIR']);
+
+/**
+ * A full disk or exhausted quota becomes the catalogue's 507, a directory the server may not use
+ * `BlobStoreUnavailableError` (503); everything else passes unchanged.
+ */
 function translate(error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new BurrowError('burrow/storage-full', 'The blob store has no space left');
   }
+  if (code !== undefined && UNUSABLE_CODES.has(code)) return new BlobStoreUnavailableError(`the blob directory cannot be used (${code})`, { cause: error });
   return error;
 }
 

@@ -42,6 +42,7 @@ import {
   type BlobStoreCheck,
   type PutBlobOptions,
   type StoredBlob,
+  BlobStoreUnavailableError,
 } from './blob-store.js';
 
 export interface S3BlobStoreOptions {
@@ -59,6 +60,10 @@ export interface S3BlobStoreOptions {
   sessionToken?: string;
   /** Keys per ListObjects page (S3's maximum and default: 1000). */
   listPageSize?: number;
+  /** A connection not made within this time fails (default 5000 ms): an endpoint that is down fails fast. */
+  connectTimeoutMs?: number;
+  /** A request whose socket is silent this long fails (default 30000 ms): an endpoint that stops answering does not hold uploads for ever. */
+  idleTimeoutMs?: number;
 }
 
 /** The bucket and prefix of a `s3://bucket/prefix` blob URL. */
@@ -143,6 +148,8 @@ export class S3BlobStore implements BlobStore {
         options.accessKeyId !== undefined && options.secretAccessKey !== undefined
           ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey, sessionToken: options.sessionToken }
           : undefined,
+      // The SDK waits for ever by default; a dead or silent endpoint must become a 503 instead.
+      requestHandler: { connectionTimeout: options.connectTimeoutMs ?? 5_000, socketTimeout: options.idleTimeoutMs ?? 30_000 },
       // Plain (not aws-chunked) bodies: many S3-compatible services do not accept trailing checksums.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -210,7 +217,7 @@ export class S3BlobStore implements BlobStore {
       await source.return?.(undefined).catch(() => undefined);
       if (bodyError !== undefined) throw bodyError.error;
       if (options.signal?.aborted) throw abortReason(options.signal);
-      throw error;
+      throw unavailableOr(error);
     }
   }
 
@@ -229,13 +236,17 @@ export class S3BlobStore implements BlobStore {
     } catch (error) {
       if (isS3Error(error, 'NoSuchKey')) return undefined;
       if (isS3Error(error, 'InvalidRange')) return this.#emptyRead(key);
-      throw error;
+      throw unavailableOr(error);
     }
   }
 
   async delete(name: string): Promise<void> {
     assertBlobName(name);
-    await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(name) }));
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(name) }));
+    } catch (error) {
+      throw unavailableOr(error);
+    }
   }
 
   async *list(): AsyncGenerator<BlobListing> {
@@ -245,7 +256,7 @@ export class S3BlobStore implements BlobStore {
     do {
       const page = await this.#client.send(
         new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix, Marker: marker, MaxKeys: this.#listPageSize }),
-      );
+      ).catch((error: unknown) => { throw unavailableOr(error); });
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(this.prefix.length);
         if (!object.Key?.startsWith(this.prefix) || !isBlobName(name)) continue;
@@ -278,9 +289,18 @@ export class S3BlobStore implements BlobStore {
     } catch (error) {
       // Services without multipart listing cannot have leftovers we could find; a lifecycle rule
       // (AbortIncompleteMultipartUpload) is the operator's remedy there.
-      if (!isS3Error(error, 'NotImplemented')) throw error;
+      if (!isS3Error(error, 'NotImplemented')) throw unavailableOr(error);
     }
     return removed;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async check(): Promise<BlobStoreCheck> {
@@ -324,7 +344,7 @@ export class S3BlobStore implements BlobStore {
       return { size: Number(head.ContentLength ?? 0), body: Readable.from([]) };
     } catch (error) {
       if (isS3Error(error, 'NotFound') || isS3Error(error, 'NoSuchKey')) return undefined;
-      throw error;
+      throw unavailableOr(error);
     }
   }
 
@@ -373,6 +393,23 @@ function assertBucket(bucket: unknown): asserts bucket is string {
   if (typeof bucket !== 'string' || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
     throw new TypeError('the bucket must be a valid S3 bucket name');
   }
+}
+
+/** Socket-level failures reaching the service (Node errno codes), and the SDK's own timeouts. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'TimeoutError', 'RequestTimeout']);
+
+/**
+ * A failure of the service rather than of the request (it cannot be reached, or answers 5xx such
+ * as SlowDown or ServiceUnavailable) becomes `BlobStoreUnavailableError`; anything else passes.
+ */
+function unavailableOr(error: unknown): unknown {
+  const e = error as { code?: unknown; name?: unknown; $metadata?: { httpStatusCode?: number } } | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  if ((code !== undefined && UNREACHABLE_CODES.has(code)) || (typeof e?.name === 'string' && UNREACHABLE_CODES.has(e.name)) || (status !== undefined && status >= 500)) {
+    return new BlobStoreUnavailableError(code ?? (status !== undefined ? `HTTP ${status}` : errorName(error)), { cause: error });
+  }
+  return error;
 }
 
 function errorName(error: unknown): string {
