@@ -5,20 +5,18 @@
  */
 import type { Static } from '@sinclair/typebox';
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
-import { MAX_AUDIO_BYTES, approveMessage as signApproval, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type Approval, type OpenedMessage } from '../crypto/envelope.js';
+import { approveMessage as signApproval, openAndVerifyMessage, parseEnvelopeHeader, sealMessage, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
 import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError } from './api.js';
 import { ClientError } from './client-error.js';
+import { approvalsOf, MAX_ENVELOPE_BYTES } from './kept-history.js';
 import { reportRefusal } from './refusal-report.js';
 import { signedReceiptBody } from './receipts.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
 
 export type MessageViewT = Static<typeof MessageView>;
-
-/** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
-const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
 
 
 /**
@@ -134,12 +132,6 @@ export async function downloadEnvelope(ctx: ClientContext, options: { familyId: 
   return ctx.api.download(`${messagePath(options.familyId, options.messageId)}/envelope`, MAX_ENVELOPE_BYTES);
 }
 
-function approvalsOf(view: MessageViewT): Approval[] {
-  const messageId = fromBase64Url(view.messageId);
-  const ciphertextHash = fromBase64Url(view.ciphertextHash);
-  return view.approvals.map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
-}
-
 /** A downloaded message: the server's view, the envelope, and the result of verifying and opening it. */
 export interface DownloadedMessage {
   view: MessageViewT;
@@ -152,7 +144,9 @@ export interface DownloadedMessage {
  * keys this account holds and the guardians' approvals. `opened.ok` means playable: signed by a
  * current member allowed, as the head describes them, to address its recipients, not dated beyond
  * the clock skew ahead, decrypted, and approved by a guardian of the head where the head requires
- * it. Retention is not applied: a member reads history, messages a guardian saved included.
+ * it — or history: sent by a member or toy since removed, and kept by the entry that removed them
+ * (`opened.value.removed` then says which entry, and when). Retention is not applied: a member
+ * reads history, messages a guardian saved included.
  */
 export async function downloadAndOpenMessage(
   ctx: ClientContext,
@@ -167,6 +161,7 @@ export async function downloadAndOpenMessage(
     approvals: approvalsOf(view),
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
     age: { now: Date.now() },
+    history: true,
   });
   const awaited = heldBack.get(ctx.store)?.get(family.familyId);
   if (awaited !== undefined && family.roster.epoch < awaited) family = await loadFamily(ctx, options.familyId);
