@@ -131,6 +131,8 @@ interface InboxLine {
   receipts: Array<{ by: string; kind: string; at: number; verified: boolean }>;
   /** For your own messages: Played, Delivered, Sent, or Unverified receipt. */
   receipt?: string;
+  /** History: the sender was removed by the roster entry of this epoch, signed at `at`, which keeps this message. */
+  removed: { epoch: number; at: number } | null;
   file?: string;
 }
 
@@ -153,6 +155,7 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     status: opened.ok ? (approved ? 'playable' : 'awaiting approval') : opened.code,
     saved: view.saved,
     receipts: [],
+    removed: opened.ok ? (opened.value.removed ?? null) : null,
   };
   const receipts = await checkReceipts(family.roster, view, { api: ctx.api });
   line.receipts = receipts.map((r) => ({ by: r.by, kind: r.kind, at: r.at, verified: r.verified }));
@@ -175,7 +178,8 @@ function humanLine(family: OpenedFamily, line: InboxLine): string {
   const caption = line.caption === null ? '' : `  “${line.caption}”`;
   const seconds = line.durationMs === null ? '' : `  ${(line.durationMs / 1000).toFixed(1)} s`;
   const receipt = line.receipt === undefined ? '' : `  (${line.receipt})`;
-  return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from} to ${to}${seconds}${caption}  [${line.status}]${receipt}${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
+  const removed = line.removed === null ? '' : ` (removed ${new Date(line.removed.at).toISOString().slice(0, 10)})`;
+  return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from}${removed} to ${to}${seconds}${caption}  [${line.status}]${receipt}${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
 }
 
 /**

@@ -10,7 +10,7 @@
 import type { Static } from '@sinclair/typebox';
 import { fromBase64Url } from '../crypto/bytes.js';
 import { keptMessageDigest, MAX_AUDIO_BYTES, openAndVerifyMessage, type Approval } from '../crypto/envelope.js';
-import { MAX_KEPT_MESSAGES, type VerifiedRoster } from '../crypto/roster.js';
+import { MAX_KEPT_MESSAGES, type Member, type RosterEntry, type Toy, type VerifiedRoster } from '../crypto/roster.js';
 import { MessageList, type MessageView } from '../protocol/messages.js';
 import type { BurrowApi } from './api.js';
 
@@ -63,4 +63,30 @@ export async function keptMessageDigests(options: {
     if (page.nextCursor === undefined || page.messages.length === 0) return kept;
     before = page.nextCursor;
   }
+}
+
+/** A member or toy the head no longer lists, as the entries around their removal describe them. */
+export interface FormerParticipant {
+  /** The entry that removed them: its epoch and its signer's `createdAt`. */
+  removed: { epoch: number; at: number };
+  /** Their record in the entry before it (a member's role, a toy's child). */
+  member?: Member;
+  toy?: Toy;
+}
+
+/**
+ * Who sent a message at `epoch` that the head no longer lists: the first entry after `epoch` without
+ * them, and their record just before it; undefined when the head lists them or no entry ever did.
+ * For labels ("Mia's toy, removed 12 Dec"); whether the message itself is history is decided by
+ * `openAndVerifyMessage` with `history` (via `downloadAndOpenMessage`).
+ */
+export function formerParticipant(roster: VerifiedRoster, senderId: string, epoch: number): FormerParticipant | undefined {
+  const listed = (entry: RosterEntry) => entry.members.some((m) => m.accountId === senderId) || entry.toys.some((t) => t.toyId === senderId);
+  if (listed(roster.head)) return undefined;
+  const removal = roster.entries.find((e) => e.epoch > epoch && !listed(e) && roster.entryAt(e.epoch - 1) !== undefined && listed(roster.entryAt(e.epoch - 1)!));
+  if (removal === undefined) return undefined;
+  const before = roster.entryAt(removal.epoch - 1)!;
+  const member = before.members.find((m) => m.accountId === senderId);
+  const toy = before.toys.find((t) => t.toyId === senderId);
+  return { removed: { epoch: removal.epoch, at: removal.createdAt }, ...(member === undefined ? {} : { member }), ...(toy === undefined ? {} : { toy }) };
 }
