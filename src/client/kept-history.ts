@@ -12,7 +12,7 @@ import { fromBase64Url } from '../crypto/bytes.js';
 import { keptMessageDigest, MAX_AUDIO_BYTES, openAndVerifyMessage, type Approval } from '../crypto/envelope.js';
 import { MAX_KEPT_MESSAGES, type Member, type RosterEntry, type Toy, type VerifiedRoster } from '../crypto/roster.js';
 import { MessageList, type MessageView } from '../protocol/messages.js';
-import type { BurrowApi } from './api.js';
+import { ApiError, type BurrowApi } from './api.js';
 
 /** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
 export const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
@@ -47,7 +47,14 @@ export async function keptMessageDigests(options: {
     const page = await api.call('GET', `/v1/families/${familyId}/messages?${query.toString()}`, MessageList);
     for (const view of page.messages) {
       if (!removedIds.has(view.senderId)) continue;
-      const envelope = await api.download(`/v1/families/${familyId}/messages/${view.messageId}/envelope`, MAX_ENVELOPE_BYTES);
+      let envelope: Uint8Array;
+      try {
+        envelope = await api.download(`/v1/families/${familyId}/messages/${view.messageId}/envelope`, MAX_ENVELOPE_BYTES);
+      } catch (error) {
+        // Deleted meanwhile, or refused: not kept. Being offline stops the removal instead.
+        if (error instanceof ApiError) continue;
+        throw error;
+      }
       const opened = await openAndVerifyMessage(envelope, {
         roster,
         familyKeyForEpoch: options.keyForEpoch,
