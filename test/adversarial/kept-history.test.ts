@@ -6,6 +6,8 @@
  * relative and the removed toy, with the real keys they kept, sign new envelopes committing to the
  * old head and dated before the removal (backdating), and a colluding server (a hostile fetch in
  * front of the real one) offers them — also under a kept message's own id: refused everywhere.
+ * And a server that passes another member's message off as a removed toy's while a guardian removes
+ * it gets nothing kept: the guardian's client keeps only envelopes it verified as the toy's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginAccount } from '../../src/client/account.js';
@@ -34,6 +36,7 @@ let mia: string;
 let bunny: PairedToy;
 let bunnyToy: TestToy;
 let fox: TestToy;
+let owl: TestToy;
 /** What gran and the Bunny toy held before the removal: the old epoch, its head and key. */
 let gransView: OpenedFamily;
 let reply: string;
@@ -45,6 +48,8 @@ const attack = {
   injected: new Map<string, { view: Json; envelope: Uint8Array }>(),
   /** Envelopes served in place of the stored one, by message id. */
   swapped: new Map<string, Uint8Array>(),
+  /** Sender ids the list claims for messages, by message id. */
+  relabelled: new Map<string, string>(),
 };
 
 const hostileFetch: typeof fetch = async (input, init) => {
@@ -64,6 +69,7 @@ const hostileFetch: typeof fetch = async (input, init) => {
   if ((init?.method ?? 'GET') !== 'GET' || path !== `/v1/families/${familyId}/messages` || !response.ok) return response;
   const body = (await response.json()) as { messages: Json[] };
   body.messages = [...body.messages, ...[...attack.injected.values()].map((i) => i.view)];
+  for (const m of body.messages) m.senderId = attack.relabelled.get(m.messageId as string) ?? m.senderId;
   return Response.json(body);
 };
 
@@ -176,7 +182,7 @@ describe('history after a removal, with a colluding server', { timeout: 120_000 
     await fox.runtime.refresh();
     expect(fox.runtime.family!.roster.epoch).toBe(removedAt.epoch);
     // A toy paired after the removal sees everything in Mia's conversation for the first time.
-    const owl = await toyRuntime(await pairToy(server.url, mum, familyId, mia, 'Owl'), hostileFetch);
+    owl = await toyRuntime(await pairToy(server.url, mum, familyId, mia, 'Owl'), hostileFetch);
     await owl.runtime.start();
     await fox.runtime.refresh();
     attack.swapped.set(fromGran, (await backdate({ accountId: gran.me.accountId }, gran.me.identity, { label: 'swapped', messageId: fromBase64Url(fromGran), inject: false })).sealed.bytes);
@@ -194,5 +200,16 @@ describe('history after a removal, with a colluding server', { timeout: 120_000 
     expect(refusedBy(owl)[reply]).toBe('envelope/sender-removed');
     expect(fox.played.length).toBe(playedBefore);
     expect(owl.played).toEqual([]);
+  });
+
+  it('a server that passes another member’s message off as the removed toy’s while a guardian removes it gets nothing kept', async () => {
+    const fromMum = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('mum, still here'), 300), audioType: 'audio/wav', durationMs: 18 });
+    attack.relabelled.set(fromMum.messageId, owl.paired.toyId);
+    const after = await removeToy(behindHostileServer(mum, mum.token), { familyId, toyId: owl.paired.toyId });
+    attack.relabelled.clear();
+    // The guardian's client verified the envelope itself: it is mum's, so the entry removing the Owl keeps nothing.
+    expect(after.roster.head.toys.some((t) => t.toyId === owl.paired.toyId)).toBe(false);
+    expect(after.roster.head.kept).toEqual([]);
+    expect(await opened(mum, fromMum.messageId)).toMatchObject({ ok: true, removed: undefined });
   });
 });
