@@ -205,7 +205,7 @@ Examples:
   withCommonOptions(family.command('remove').description('remove a member (guardian); starts a new epoch they cannot read'))
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--member <accountId>', "the member's account id (see \"burrow family show\")")
-    .addHelpText('after', '\nThe family key changes: the removed member cannot open anything sent from now on.\n\nExample:\n  $ burrow family remove --family FAMILY --member ACCOUNT_ID')
+    .addHelpText('after', '\nThe family key changes: the removed member cannot open anything sent from now on. The messages\nthey sent so far stay in members\' history (your device checks and keeps them in the signed entry;\n"burrow inbox" marks them removed); toys no longer play them, and nothing they send later is accepted.\n\nExample:\n  $ burrow family remove --family FAMILY --member ACCOUNT_ID')
     .action(
       action(async (options: FamilyOption & { member: string }) => {
         const ctx = await memberContext(options);

@@ -137,6 +137,8 @@ interface InboxLine {
   receipts: Array<{ by: string; kind: string; at: number; verified: boolean }>;
   /** For your own messages: Played, Delivered, Sent, or Unverified receipt. */
   receipt?: string;
+  /** History: the sender was removed by the roster entry of this epoch, signed at `at`, which keeps this message. */
+  removed: { epoch: number; at: number } | null;
   file?: string;
 }
 
@@ -159,6 +161,7 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     status: statusOf(opened),
     saved: view.saved,
     receipts: [],
+    removed: opened.ok ? (opened.value.removed ?? null) : null,
   };
   if (opened.ok && (opened.value.approval.state === 'approved' || opened.value.approval.state === 'declined')) line.decidedBy = opened.value.approval.guardianId;
   const receipts = await checkReceipts(family.roster, view, { api: ctx.api });
@@ -182,7 +185,8 @@ function humanLine(family: OpenedFamily, line: InboxLine): string {
   const caption = line.caption === null ? '' : `  “${line.caption}”`;
   const seconds = line.durationMs === null ? '' : `  ${(line.durationMs / 1000).toFixed(1)} s`;
   const receipt = line.receipt === undefined ? '' : `  (${line.receipt})`;
-  return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from} to ${to}${seconds}${caption}  [${line.status}]${receipt}${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
+  const removed = line.removed === null ? '' : ` (removed ${new Date(line.removed.at).toISOString().slice(0, 10)})`;
+  return `${new Date(line.receivedAt).toISOString()}  ${line.familyName ?? line.familyId}  from ${from}${removed} to ${to}${seconds}${caption}  [${line.status}]${receipt}${line.file ? `  saved ${line.file}` : ''}  ${line.messageId}`;
 }
 
 /**

@@ -58,7 +58,7 @@ Example:
   withCommonOptions(family.command('remove-toy').description('remove a toy (guardian); its token stops working at once'))
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--toy <toyId>', 'the toy (see "burrow family toys")')
-    .addHelpText('after', '\nA new epoch with a new family key starts: the toy can open nothing sent from now on.\n\nExample:\n  $ burrow family remove-toy --family FAMILY --toy TOY_ID')
+    .addHelpText('after', '\nA new epoch with a new family key starts: the toy can open nothing sent from now on. Its past\nreplies stay in members\' history (your device checks and keeps them in the signed entry), and\nnothing it sends later is accepted.\n\nExample:\n  $ burrow family remove-toy --family FAMILY --toy TOY_ID')
     .action(
       action(async (options: FamilyOption & { toy: string }) => {
         const ctx = await memberContext(options);

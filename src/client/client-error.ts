@@ -29,6 +29,8 @@ export type ClientErrorCode =
   | 'client/message-refused'
   /** Approving or declining a message whose sender the head does not mark as needing approval. */
   | 'client/no-approval-needed'
+  /** A message from a member or toy since removed that the entry removing them did not keep (e.g. one signed after the removal). */
+  | 'client/not-in-history'
   /** The account vault from the server does not open (altered, or not this account's). */
   | 'client/vault-refused'
   /** The pairing code typed does not match the toy's (or a share was altered in transit). */

@@ -39,6 +39,7 @@ import {
 import { decodePublicIdentity, samePublicKeys } from './account.js';
 import { ApiError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
+import { keptMessageDigests } from './kept-history.js';
 import type { FamilyState, KeyStore } from './key-store.js';
 import { reportRefusal } from './refusal-report.js';
 import { recordAnchors, vaultAnchorOf } from './vault.js';
@@ -140,7 +141,7 @@ export async function createFamily(ctx: ClientContext, options: { name: string; 
   const familyId = newClientId();
   const settings: FamilySettings = { ...DEFAULT_FAMILY_SETTINGS, ...options.settings };
   const key = generateFamilyKey();
-  const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings, familyKey: key });
+  const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings, familyKey: key, createdAt: Date.now() });
   const wrapped = await wrapFamilyKeyForRoster(genesis, key);
   const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name }, signer: ctx.me.identity });
   await ctx.store.saveFamily({ familyId, anchor: encodeRosterEntry(genesis), keys: { 0: key } });
@@ -374,9 +375,13 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
     const family = await loadFamily(ctx, familyId);
     if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can change the roster');
     const next = await change(family);
+    // Messages from anyone this entry removes stay in history only if the entry keeps them.
+    const staying = new Set([...next.members.map((m) => m.accountId), ...next.toys.map((t) => t.toyId)]);
+    const removedIds = new Set([...family.roster.members.map((m) => m.accountId), ...family.roster.toys.map((t) => t.toyId)].filter((id) => !staying.has(id)));
+    const kept = await keptMessageDigests({ api: ctx.api, roster: family.roster, keyForEpoch: family.keyForEpoch, removedIds, now: Date.now() });
     // The entry commits to its epoch's key, so the key exists before the entry is signed.
     const key = generateFamilyKey();
-    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings, familyKey: key });
+    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings, familyKey: key, kept, createdAt: Date.now() });
     const wrapped = await wrapFamilyKeyForRoster(entry, key);
     const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: family.name }, signer: ctx.me.identity });
     const state = (await ctx.store.loadFamily(familyId)) ?? { familyId, keys: {} };

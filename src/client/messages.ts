@@ -25,14 +25,14 @@ import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError } from './api.js';
 import { ClientError } from './client-error.js';
+import { decisionsOf, MAX_ENVELOPE_BYTES } from './kept-history.js';
+
+export { decisionsOf };
 import { reportRefusal } from './refusal-report.js';
 import { signedReceiptBody } from './receipts.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
 
 export type MessageViewT = Static<typeof MessageView>;
-
-/** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
-const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
 
 
 /**
@@ -148,15 +148,6 @@ export async function downloadEnvelope(ctx: ClientContext, options: { familyId: 
   return ctx.api.download(`${messagePath(options.familyId, options.messageId)}/envelope`, MAX_ENVELOPE_BYTES);
 }
 
-type WireDecision = MessageViewT['approvals'][number];
-
-/** Relayed approvals or declines as the crypto reads them, over the id and hash the server describes (they must verify over them). */
-export function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: readonly WireDecision[] | undefined): Approval[] {
-  const messageId = fromBase64Url(view.messageId);
-  const ciphertextHash = fromBase64Url(view.ciphertextHash);
-  return (wire ?? []).map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));
-}
-
 /** Where a listed message stands on approval, or 'unverified' when a signed decision contradicts or outruns this client's roster (opening it says more). */
 export type MessageApproval = ApprovalState | { state: 'unverified'; code: string };
 
@@ -191,10 +182,11 @@ export interface DownloadedMessage {
  * keys this account holds and the guardians' approvals and declines. `opened.ok` means: signed by a
  * current member allowed, as the head describes them, to address its recipients, not dated beyond
  * the clock skew ahead, decrypted, and approved (not declined) by a guardian of the head where the
- * head requires it. With `openUnapproved` (the sender's or a guardian's app, to listen before a
- * guardian decides), a message waiting for or declined at approval opens too and says so in
- * `opened.value.approval`. Retention is not applied: a member reads history, messages a guardian
- * saved included.
+ * head requires it — or history: sent by a member or toy since removed, and kept by the entry that
+ * removed them (`opened.value.removed` then says which entry, and when). With `openUnapproved` (the
+ * sender's or a guardian's app, to listen before a guardian decides), a message waiting for or
+ * declined at approval opens too and says so in `opened.value.approval`. Retention is not applied:
+ * a member reads history, messages a guardian saved included.
  */
 export async function downloadAndOpenMessage(
   ctx: ClientContext,
@@ -211,6 +203,7 @@ export async function downloadAndOpenMessage(
     openUnapproved: options.openUnapproved === true,
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
     age: { now: Date.now() },
+    history: true,
   });
   const awaited = heldBack.get(ctx.store)?.get(family.familyId);
   if (awaited !== undefined && family.roster.epoch < awaited) family = await loadFamily(ctx, options.familyId);

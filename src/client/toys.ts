@@ -209,6 +209,21 @@ export async function listToys(ctx: ClientContext, options: { familyId: string }
   return out;
 }
 
+/**
+ * The names the family gave its toys, removed ones included (the server keeps a removed toy's sealed
+ * name), for labelling past replies; only names that open under a guardian's signature.
+ */
+export async function toyNames(ctx: ClientContext, family: OpenedFamily): Promise<Map<string, string>> {
+  const { toys } = await ctx.api.call('GET', `/v1/families/${family.familyId}/toys`, ToyList);
+  const names = new Map<string, string>();
+  for (const toy of toys) {
+    if (toy.sealedProfile === undefined) continue;
+    const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(toy.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, head: family.roster, familyKeyForEpoch: family.keyForEpoch });
+    if (opened.ok && typeof opened.value.data.name === 'string') names.set(toy.toyId, opened.value.data.name);
+  }
+  return names;
+}
+
 /** Changes what toys do (guardian): the volume limit, the quiet hours and toy-to-toy, signed into a new roster entry. */
 export async function setToySettings(
   ctx: ClientContext,

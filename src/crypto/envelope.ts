@@ -33,7 +33,7 @@ import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
 import { assertIdentity, type Identity } from './identity.js';
 import { fail, ok, type CryptoResult } from './result.js';
-import { isVerifiedRoster, type Member, type Toy, type VerifiedRoster } from './roster.js';
+import { entryKeeps, isVerifiedRoster, type Member, type RosterEntry, type Toy, type VerifiedRoster } from './roster.js';
 import { compareRosterHead, ROSTER_HEAD_LENGTH, signingKeyKnownAt } from './roster-head.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 import { buf, sha256, subtle } from './webcrypto.js';
@@ -42,6 +42,7 @@ const MAGIC = utf8('BRWM');
 const VERSION = 2;
 const INNER_VERSION = 1;
 const MESSAGE_KEY_INFO_BYTES = utf8('burrow/message-key/v1');
+const KEPT_MESSAGE_LABEL = 'burrow/kept-message/v1';
 export const MESSAGE_ID_LENGTH = 16;
 const MAX_ID_BYTES = 128;
 const MAX_RECIPIENTS = 64;
@@ -84,6 +85,11 @@ export interface OpenedMessage {
   sender: { kind: 'member' | 'toy'; id: string };
   /** Where the message stands on approval, judged by the head: see `ApprovalState`. */
   approval: ApprovalState;
+  /**
+   * Set when the sender is no longer in the head and the message is history (only with `history`):
+   * the entry that removed them, with its epoch and its signer's `createdAt`.
+   */
+  removed?: { epoch: number; at: number };
 }
 
 /**
@@ -398,8 +404,7 @@ function findSender(roster: VerifiedRoster, epoch: number, id: string): Sender |
  * members, its toys' children, and the sender's role and children there (never at the message's
  * epoch, whose key the sender may still hold after a guardian narrowed them or moved a toy).
  */
-function recipientsAllowed(roster: VerifiedRoster, sender: Sender, recipients: readonly string[]): boolean {
-  const head = roster.epoch;
+function recipientsAllowed(roster: VerifiedRoster, sender: Sender, recipients: readonly string[], head: number): boolean {
   if (sender.kind === 'member' && sender.member.role === 'guardian') return true;
   if (sender.kind === 'member') {
     // A relative: their children, those children's toys, and other adults of the family.
@@ -419,6 +424,27 @@ function recipientsAllowed(roster: VerifiedRoster, sender: Sender, recipients: r
     const member = roster.memberAt(head, r);
     return member !== undefined && (member.role === 'guardian' || (member.children ?? []).includes(childId));
   });
+}
+
+/** The first entry after `epoch` that no longer lists `id`: the one that removed them. */
+function removalOf(roster: VerifiedRoster, epoch: number, id: string): RosterEntry | undefined {
+  return roster.entries.find((e) => e.epoch > epoch && !e.members.some((m) => m.accountId === id) && !e.toys.some((t) => t.toyId === id));
+}
+
+function keptDigestOf(headerBytes: Uint8Array, ciphertextHash: Uint8Array): Promise<Uint8Array> {
+  return sha256(labelled(KEPT_MESSAGE_LABEL, concatBytes(headerBytes, ciphertextHash)));
+}
+
+/**
+ * The digest a roster entry lists to keep a message in history when it removes the message's
+ * sender: SHA-256("burrow/kept-message/v1" ‖ 0x00 ‖ header ‖ SHA-256(ciphertext)), i.e. of exactly
+ * what the sender signed, so it names one message with one content. Fails like `parseEnvelopeHeader`.
+ */
+export async function keptMessageDigest(bytes: Uint8Array): Promise<CryptoResult<Uint8Array>> {
+  assertBytes(bytes, 'bytes');
+  const parsed = parseEnvelope(bytes);
+  if (!parsed.ok) return parsed;
+  return ok(await keptDigestOf(parsed.value.headerBytes, await sha256(parsed.value.ciphertext)));
 }
 
 /** How far a signed `createdAt` may lie ahead of the reader's clock (clocks drift): 10 minutes. */
@@ -560,6 +586,12 @@ async function verifyMessageSignature(key: CryptoKey | undefined, message: Uint8
  * the head and no decline by one (`approvalDecision`; with `openUnapproved`, the message opens
  * anyway and says where it stands). The head decides role, children, approval and membership whatever epoch the message
  * was sealed in. Never throws on bad input; every refusal is a result with its own code.
+ *
+ * With `history` (member readers; never a toy), a message whose sender the head no longer lists is
+ * judged against the roster of its time instead of refused: the entry that removed the sender must
+ * keep it (`kept` holds its `keptMessageDigest`, signed by the guardian who removed them), the
+ * sender is judged, and their signature checked, as the entry before that one describes them, and
+ * the result carries `removed`. A message that entry does not keep is 'envelope/sender-removed'.
  */
 export async function openAndVerifyMessage(
   bytes: Uint8Array,
@@ -580,6 +612,8 @@ export async function openAndVerifyMessage(
      * `retentionDays` (a toy passes its head's signed retention), one whose retention has passed.
      */
     age?: { now: number; retentionDays?: number };
+    /** A member reading history: open what the entry that removed a sender kept (see above). */
+    history?: boolean;
   },
 ): Promise<CryptoResult<OpenedMessage>> {
   const { roster, expected } = options;
@@ -611,9 +645,18 @@ export async function openAndVerifyMessage(
   // Everything else is judged by the head. Whoever held an epoch key keeps it: a member removed,
   // demoted, narrowed to fewer children or set to need approval since (or a toy moved to another
   // child) could otherwise seal under a key from before the change and be judged by the old entry.
-  const sender = findSender(roster, roster.epoch, header.senderId);
-  if (!sender) return fail('envelope/sender-removed');
-  if (!recipientsAllowed(roster, sender, header.recipients)) return fail('envelope/recipient-not-allowed');
+  let sender = findSender(roster, roster.epoch, header.senderId);
+  // History: a removed sender is judged as the last entry that listed them describes them, and
+  // only for a message the entry removing them kept (checked once the signature verified).
+  let removal: RosterEntry | undefined;
+  if (!sender) {
+    if (options.history !== true) return fail('envelope/sender-removed');
+    removal = removalOf(roster, header.epoch, header.senderId);
+    sender = removal === undefined ? undefined : findSender(roster, removal.epoch - 1, header.senderId);
+    if (removal === undefined || !sender) return fail('envelope/sender-removed');
+  }
+  const judgedAt = removal === undefined ? roster.epoch : removal.epoch - 1;
+  if (!recipientsAllowed(roster, sender, header.recipients, judgedAt)) return fail('envelope/recipient-not-allowed');
 
   // The sender's key is imported first and hashing and decrypting run concurrently (both are full
   // passes over the ciphertext), so one WebCrypto round trip (the signature check) follows the hash.
@@ -636,6 +679,7 @@ export async function openAndVerifyMessage(
   decryption.catch(() => undefined);
   const ciphertextHash = await sha256(ciphertext);
   if (!(await verifyMessageSignature(await verifyingKey, signedBytes(headerBytes, ciphertextHash), signature))) return fail('envelope/bad-signature');
+  if (removal !== undefined && !entryKeeps(removal, await keptDigestOf(headerBytes, ciphertextHash))) return fail('envelope/sender-removed');
   if (options.age !== undefined) {
     const problem = messageAgeProblem(header.createdAt, options.age);
     if (problem !== undefined) return fail(problem);
@@ -647,8 +691,9 @@ export async function openAndVerifyMessage(
   if (!inner) return fail('envelope/malformed');
 
   // The head's flag: a relative set to need approval since the message's epoch needs it now.
+  // A kept message was judged, approvals included, by the guardian who kept it.
   let approval: ApprovalState = { state: 'not-needed' };
-  if (sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval) {
+  if (removal === undefined && sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval) {
     const decided = await approvalDecision(roster, { messageId: header.messageId, ciphertextHash, approvals: options.approvals ?? [], declines: options.declines ?? [] });
     if (!decided.ok) return decided;
     approval = decided.value;
@@ -665,6 +710,7 @@ export async function openAndVerifyMessage(
     sender: { kind: sender.kind, id: header.senderId },
     approval,
   };
+  if (removal !== undefined) result.removed = { epoch: removal.epoch, at: removal.createdAt };
   if (inner.caption !== undefined) result.caption = inner.caption;
   return ok(result);
 }

@@ -5,8 +5,10 @@
  * Epoch 0 is signed by its creator, who must be a guardian in it; every later entry is signed by a
  * guardian of the previous entry and names the previous entry's hash, so the server, which stores
  * the chain, can neither add a member or toy nor reorder, drop or rewrite entries without a
- * client that holds a trust anchor noticing. Each entry (version 3) also commits to its epoch's
- * family key (key-commitment.ts), so the server cannot hand anyone a key of its own choosing.
+ * client that holds a trust anchor noticing. Each entry (version 4) also commits to its epoch's
+ * family key (key-commitment.ts), so the server cannot hand anyone a key of its own choosing, carries
+ * its signer's clock (`createdAt`), and, when it removes someone, the digests of the messages they
+ * sent that stay in the family's history (`kept`, see envelope.ts `keptMessageDigest`).
  */
 import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
@@ -50,10 +52,12 @@ export interface FamilySettings {
 }
 
 export interface RosterEntry {
-  /** 3: the only version (one protocol version until 1.0); earlier versions no longer decode. */
-  version: 3;
+  /** 4: the only version (one protocol version until 1.0); earlier versions no longer decode. */
+  version: 4;
   familyId: string;
   epoch: number;
+  /** When the signer made the entry, by the signer's clock (ms since 1970): e.g. when a toy was removed. */
+  createdAt: number;
   /** SHA-256 hash (see `hashRosterEntry`) of the previous entry; 32 zero bytes at epoch 0. */
   previousHash: Uint8Array;
   /**
@@ -64,6 +68,11 @@ export interface RosterEntry {
   members: Member[];
   toys: Toy[];
   settings: FamilySettings;
+  /**
+   * Digests (`keptMessageDigest`, 32 bytes each, strictly ascending) of the messages that members or
+   * toys this entry removes sent before it: they stay in members' history. Empty in most entries.
+   */
+  kept: Uint8Array[];
   signerId: string;
   signature: Uint8Array;
 }
@@ -91,14 +100,17 @@ export interface VerifiedRoster {
  */
 export type RosterAnchor = { genesisHash: Uint8Array } | { headHash: Uint8Array } | { trustedEntry: RosterEntry };
 
-/** Entries that commit to their epoch's family key; members and toys may carry an X-Wing key. */
-const VERSION = 3;
+/** Entries that commit to their epoch's family key and carry a signed time and kept-message digests. */
+const VERSION = 4;
 const HASH_LABEL = 'burrow/roster-hash/v1';
 const ZERO_HASH = new Uint8Array(32);
 const MAX_ID_BYTES = 128;
 const MAX_MEMBERS = 256;
 const MAX_TOYS = 64;
 const MAX_CHILDREN = 64;
+/** Most kept-message digests one entry carries (128 KiB). */
+export const MAX_KEPT_MESSAGES = 4096;
+const KEPT_DIGEST_BYTES = 32;
 const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 /** The participant who signs an entry. */
@@ -157,11 +169,43 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
   return undefined;
 }
 
+/** Kept digests must be 32-byte values in strictly ascending byte order (so one set has one encoding). */
+function keptProblem(kept: unknown): boolean {
+  if (!Array.isArray(kept) || kept.length > MAX_KEPT_MESSAGES) return true;
+  for (let i = 0; i < kept.length; i++) {
+    const digest: unknown = kept[i];
+    if (!(digest instanceof Uint8Array) || digest.length !== KEPT_DIGEST_BYTES) return true;
+    if (i > 0 && compareBytes(kept[i - 1] as Uint8Array, digest) >= 0) return true;
+  }
+  return false;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** Whether `entry` keeps the message with this `keptMessageDigest` in the family's history. */
+export function entryKeeps(entry: RosterEntry, digest: Uint8Array): boolean {
+  let low = 0;
+  let high = entry.kept.length - 1;
+  while (low <= high) {
+    const mid = (low + high) >> 1;
+    const order = compareBytes(entry.kept[mid]!, digest);
+    if (order === 0) return true;
+    if (order < 0) low = mid + 1;
+    else high = mid - 1;
+  }
+  return false;
+}
+
 function entryProblem(entry: RosterEntry): string | undefined {
   if (typeof entry !== 'object' || entry === null) return 'entry';
   if (entry.version !== VERSION) return 'version';
   if (!isId(entry.familyId)) return 'familyId';
   if (!Number.isSafeInteger(entry.epoch) || entry.epoch < 0) return 'epoch';
+  if (!Number.isSafeInteger(entry.createdAt) || entry.createdAt < 0) return 'createdAt';
+  if (keptProblem(entry.kept)) return 'kept';
   if (!(entry.previousHash instanceof Uint8Array) || entry.previousHash.length !== 32) return 'previousHash';
   if (!(entry.keyCommitment instanceof Uint8Array) || entry.keyCommitment.length !== FAMILY_KEY_COMMITMENT_BYTES) return 'keyCommitment';
   if (!isId(entry.signerId)) return 'signerId';
@@ -171,7 +215,7 @@ function entryProblem(entry: RosterEntry): string | undefined {
 
 /** The canonical bytes an entry's signature covers (everything but the signature). */
 export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Uint8Array {
-  const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).fixed(entry.previousHash).fixed(entry.keyCommitment);
+  const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).u64(entry.createdAt).fixed(entry.previousHash).fixed(entry.keyCommitment);
   // After the X25519 key: 0 (no X-Wing key) or 1 ‖ the 1216-byte X-Wing key.
   const writeKeys = (keys: PublicIdentityKeys) => {
     w.fixed(keys.signingKey).fixed(keys.agreementKey);
@@ -195,6 +239,8 @@ export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Ui
   if (s.quietHours) w.u8(1).string(s.quietHours.start).string(s.quietHours.end).string(s.quietHours.timeZone);
   else w.u8(0);
   w.u8(s.toyToToy === true ? 1 : 0);
+  w.u32(entry.kept.length);
+  for (const digest of entry.kept) w.fixed(digest);
   return w.string(entry.signerId).finish();
 }
 
@@ -220,6 +266,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     if (version !== VERSION) return fail('roster/malformed');
     const familyId = r.string(MAX_ID_BYTES);
     const epoch = r.u64();
+    const createdAt = r.u64();
     const previousHash = r.fixed(32);
     const keyCommitment = r.fixed(FAMILY_KEY_COMMITMENT_BYTES);
     const memberCount = r.u32();
@@ -248,10 +295,14 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     const toyToToy = r.u8();
     if (toyToToy > 1) return fail('roster/malformed');
     if (toyToToy === 1) settings.toyToToy = true;
+    const keptCount = r.u32();
+    if (keptCount > MAX_KEPT_MESSAGES) return fail('roster/malformed');
+    const kept: Uint8Array[] = [];
+    for (let i = 0; i < keptCount; i++) kept.push(r.fixed(KEPT_DIGEST_BYTES));
     const signerId = r.string(MAX_ID_BYTES);
     const signature = r.bytes(64);
     r.end();
-    const entry: RosterEntry = { version: VERSION, familyId, epoch, previousHash, keyCommitment, members, toys, settings, signerId, signature };
+    const entry: RosterEntry = { version: VERSION, familyId, epoch, createdAt, previousHash, keyCommitment, members, toys, settings, kept, signerId, signature };
     if (entryProblem(entry) !== undefined) return fail('roster/malformed');
     // A non-canonical encoding (e.g. a guardian with children) would hash differently from its body.
     if (!bytesEqual(encodeRosterEntry(entry), bytes)) return fail('roster/malformed');
@@ -293,8 +344,20 @@ function normaliseSettings(settings: FamilySettings): FamilySettings {
   return out;
 }
 
-/** The contents of an entry to sign, with the family key of its epoch in place of the commitment to it. */
-export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'keyCommitment'> & { familyKey: Uint8Array };
+/**
+ * The contents of an entry to sign, with the family key of its epoch in place of the commitment to
+ * it; `createdAt` defaults to the signer's clock now, `kept` to none (any order: it is sorted).
+ */
+export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'keyCommitment' | 'createdAt' | 'kept'> & { familyKey: Uint8Array; createdAt?: number; kept?: readonly Uint8Array[] };
+
+/** Kept digests in their canonical order, duplicates dropped. */
+function normaliseKept(kept: readonly Uint8Array[] | undefined): Uint8Array[] {
+  const sorted = [...(kept ?? [])].map((d) => {
+    assertBytes(d, 'kept[]', KEPT_DIGEST_BYTES);
+    return d.slice();
+  }).sort(compareBytes);
+  return sorted.filter((d, i) => i === 0 || compareBytes(sorted[i - 1]!, d) !== 0);
+}
 
 /**
  * Signs an entry body as `signer`, committing it to `familyKey` (the epoch's key). Low level: it
@@ -309,7 +372,9 @@ export async function signRosterEntry(body: RosterEntryBody, signer: Identity): 
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('roster entry is not well formed: epoch');
   const keyCommitment = await familyKeyCommitment({ familyId, epoch, key: familyKey });
   const contents = normalise(body.members, body.toys, body.settings);
-  const unsigned: Omit<RosterEntry, 'signature'> = { version: VERSION, familyId, epoch, previousHash, keyCommitment, ...contents, signerId };
+  const createdAt = body.createdAt ?? Date.now();
+  const kept = normaliseKept(body.kept);
+  const unsigned: Omit<RosterEntry, 'signature'> = { version: VERSION, familyId, epoch, createdAt, previousHash, keyCommitment, ...contents, kept, signerId };
   const problem = entryProblem({ ...unsigned, signature: new Uint8Array(64) });
   if (problem !== undefined) throw new TypeError(`roster entry is not well formed: ${problem}`);
   const signature = await signLabelled(signer, SIGNATURE_LABELS.rosterEntry, encodeRosterEntryBody(unsigned));
@@ -320,24 +385,25 @@ export async function signRosterEntry(body: RosterEntryBody, signer: Identity): 
  * Creates epoch 0 of a family, with the creator as its only member (a guardian), signed by the
  * creator and committed to `familyKey`, epoch 0's family key.
  */
-export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; familyKey: Uint8Array; members?: Member[]; toys?: Toy[] }): Promise<RosterEntry> {
+export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; familyKey: Uint8Array; members?: Member[]; toys?: Toy[]; createdAt?: number }): Promise<RosterEntry> {
   const { familyId, creator, settings, familyKey } = options;
   if (!isId(familyId)) throw new TypeError('familyId must be a non-empty string of at most 128 bytes');
   if (!isId(creator?.accountId)) throw new TypeError('creator.accountId must be a non-empty string of at most 128 bytes');
   assertIdentity(creator.identity, 'creator.identity');
   const others = (options.members ?? []).filter((m) => m.accountId !== creator.accountId);
   const members: Member[] = [{ accountId: creator.accountId, role: 'guardian', keys: creator.identity.publicKeys }, ...others];
-  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], settings, signerId: creator.accountId, familyKey }, creator.identity);
+  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], settings, signerId: creator.accountId, familyKey, ...(options.createdAt === undefined ? {} : { createdAt: options.createdAt }) }, creator.identity);
 }
 
 /**
  * Appends the next entry (epoch + 1, linked to the hash of the last entry) with the given contents,
  * committed to `familyKey` (the new epoch's fresh key), signed by `signer`, who must be a guardian
- * of the last entry with matching keys.
+ * of the last entry with matching keys. `kept`: digests of messages from those it removes that
+ * stay in history; `createdAt`: the signer's clock (default now).
  */
 export async function appendRosterEntry(
   chain: readonly RosterEntry[],
-  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings; familyKey: Uint8Array },
+  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings; familyKey: Uint8Array; kept?: readonly Uint8Array[]; createdAt?: number },
 ): Promise<RosterEntry> {
   if (!Array.isArray(chain) || chain.length === 0) throw new TypeError('chain must be a non-empty array of roster entries');
   const last: RosterEntry = chain[chain.length - 1]!;
@@ -347,7 +413,18 @@ export async function appendRosterEntry(
   if (!guardian || guardian.role !== 'guardian') throw new TypeError('signer must be a guardian of the previous entry');
   if (!bytesEqual(guardian.keys.signingKey, signer.identity.publicKeys.signingKey)) throw new TypeError('signer.identity does not match the roster keys of signer.accountId');
   return signRosterEntry(
-    { familyId: last.familyId, epoch: last.epoch + 1, previousHash: await hashRosterEntry(last), members: options.members, toys: options.toys, settings: options.settings, signerId: signer.accountId, familyKey: options.familyKey },
+    {
+      familyId: last.familyId,
+      epoch: last.epoch + 1,
+      previousHash: await hashRosterEntry(last),
+      members: options.members,
+      toys: options.toys,
+      settings: options.settings,
+      signerId: signer.accountId,
+      familyKey: options.familyKey,
+      ...(options.kept === undefined ? {} : { kept: options.kept }),
+      ...(options.createdAt === undefined ? {} : { createdAt: options.createdAt }),
+    },
     signer.identity,
   );
 }

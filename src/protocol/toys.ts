@@ -166,6 +166,8 @@ export const ToyView = Type.Object({
   pairedAt: Timestamp,
   /** When the toy last authenticated (coarse, at most once a minute). */
   lastSeenAt: Type.Optional(Timestamp),
+  /** Set once a roster entry removed the toy (server time; the signed date is the entry's): its name stays readable for past replies. */
+  removedAt: Type.Optional(Timestamp),
 });
 /** GET /v1/families/:familyId/toys */
 export const ToyList = Type.Object({ toys: Type.Array(ToyView) });

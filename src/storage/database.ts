@@ -289,6 +289,8 @@ export interface ToyDevicesTable {
   sealed_profile: string | null;
   paired_at: number;
   last_seen_at: number | null;
+  /** When a roster entry removed the toy: the row stays (token gone) so its sealed name stays readable. */
+  removed_at: number | null;
 }
 
 /** Every table, for `Kysely<Database>`. Later features add theirs here. */

@@ -65,15 +65,15 @@ describe('the family-key commitment', () => {
   });
 });
 
-describe('roster entry version 3', () => {
+describe('roster entry version 4', () => {
   it('carries the commitment to its epoch key right after previousHash, covered by the signature', async () => {
     const f = await family();
     const entry = f.chain[1]!;
-    expect(entry.version).toBe(3);
+    expect(entry.version).toBe(4);
     expect(bytesEqual(entry.keyCommitment, await familyKeyCommitment({ familyId: 'fam-1', epoch: 1, key: f.keys[1]! }))).toBe(true);
     const bytes = encodeRosterEntry(entry);
-    // version (1) ‖ u32 len ‖ "fam-1" (5) ‖ u64 epoch (8) ‖ previousHash (32) ‖ keyCommitment (32)
-    const at = 1 + 4 + 5 + 8 + 32;
+    // version (1) ‖ u32 len ‖ "fam-1" (5) ‖ u64 epoch (8) ‖ u64 createdAt (8) ‖ previousHash (32) ‖ keyCommitment (32)
+    const at = 1 + 4 + 5 + 8 + 8 + 32;
     expect(toHex(bytes.subarray(at, at + 32))).toBe(toHex(entry.keyCommitment));
     for (const i of [at, at + 16, at + 31]) {
       const tampered = bytes.slice();
@@ -94,8 +94,8 @@ describe('roster entry version 3', () => {
     const bytes = encodeRosterEntry(on);
     const decoded = decodeRosterEntry(bytes);
     expect(decoded.ok && decoded.value.settings.toyToToy).toBe(true);
-    // The toy-to-toy byte sits just before the signer id: u32 len ‖ "mum" ‖ u32 64 ‖ signature.
-    const flagAt = bytes.length - (4 + 3 + 4 + 64) - 1;
+    // The toy-to-toy byte sits just before the kept count (u32 0) and the signer id: u32 len ‖ "mum" ‖ u32 64 ‖ signature.
+    const flagAt = bytes.length - (4 + 3 + 4 + 64) - 4 - 1;
     expect(bytes[flagAt]).toBe(1);
     const tampered = bytes.slice();
     tampered[flagAt] = 0;

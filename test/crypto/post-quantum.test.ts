@@ -124,7 +124,7 @@ describe('version-2 identities, roster entries and pairing messages', () => {
   it('an entry with X-Wing keys round-trips, and its signature covers every KEM byte', async () => {
     const f = await family();
     const entry = f.chain[1]!;
-    expect(entry.version).toBe(3);
+    expect(entry.version).toBe(4);
     const bytes = encodeRosterEntry(entry);
     const decoded = decodeRosterEntry(bytes);
     expect(decoded.ok && bytesEqual(decoded.value.toys[0]!.keys.kemKey!, f.toy.identity.publicKeys.kemKey!)).toBe(true);
@@ -137,8 +137,8 @@ describe('version-2 identities, roster entries and pairing messages', () => {
     const forged = decodeRosterEntry(tampered);
     expect(forged.ok).toBe(true);
     expect(await verifyRoster([f.chain[0]!, forged.ok ? forged.value : entry], { trustedEntry: f.chain[0]! })).toEqual({ ok: false, code: 'roster/bad-signature' });
-    // Versions 1 and 2 (before the key commitment) no longer decode.
-    for (const version of [1, 2]) expect(decodeRosterEntry(concatBytes(Uint8Array.of(version), bytes.subarray(1)))).toEqual({ ok: false, code: 'roster/malformed' });
+    // Versions 1 and 2 (before the key commitment) and 3 (before the signed time and kept digests) no longer decode.
+    for (const version of [1, 2, 3]) expect(decodeRosterEntry(concatBytes(Uint8Array.of(version), bytes.subarray(1)))).toEqual({ ok: false, code: 'roster/malformed' });
   });
 
   it('pairing carries the toy\'s X-Wing key in message 3 (type 5), MACed: the relay sees it, cannot strip it', async () => {

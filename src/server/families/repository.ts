@@ -44,7 +44,7 @@ export interface AppendedHead {
   requiredChildren?: string[];
   /** Confirmed runs (unexpired at `now`) that become 'paired'; their attempts become 'paired' and their toys get a device row. */
   completesPairings?: CompletedPairing[];
-  /** Toys of the head the entry leaves out: their device rows (and so their device tokens) go. */
+  /** Toys of the head the entry leaves out: their device tokens go; the rows stay, marked removed, for the sealed name. */
   removedToys?: string[];
   now?: number;
 }
@@ -162,10 +162,10 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
           .where('state', '=', 'waiting')
           .executeTakeFirst();
         if (Number(run.numUpdatedRows) !== 1 || Number(attempt.numUpdatedRows) !== 1) throw new PairingRaceError();
-        await db.insertInto('toy_devices').values({ family_id: a.familyId, toy_id: pairing.pairingId, child_id: pairing.childId, token_hash: null, token_used: 0, sealed_profile: null, paired_at: now, last_seen_at: null }).execute();
+        await db.insertInto('toy_devices').values({ family_id: a.familyId, toy_id: pairing.pairingId, child_id: pairing.childId, token_hash: null, token_used: 0, sealed_profile: null, paired_at: now, last_seen_at: null, removed_at: null }).execute();
       }
       if (a.removedToys !== undefined && a.removedToys.length > 0) {
-        await db.deleteFrom('toy_devices').where('family_id', '=', a.familyId).where('toy_id', 'in', a.removedToys).execute();
+        await db.updateTable('toy_devices').set({ token_hash: null, token_used: 1, removed_at: now }).where('family_id', '=', a.familyId).where('toy_id', 'in', a.removedToys).execute();
       }
       return true;
     },

@@ -195,7 +195,7 @@ export function createToysRepository(db: Kysely<Database>): ToysRepository {
     },
 
     async setProfile(familyId, toyId, sealedProfile) {
-      const result = await db.updateTable('toy_devices').set({ sealed_profile: sealedProfile }).where('family_id', '=', familyId).where('toy_id', '=', toyId).executeTakeFirst();
+      const result = await db.updateTable('toy_devices').set({ sealed_profile: sealedProfile }).where('family_id', '=', familyId).where('toy_id', '=', toyId).where('removed_at', 'is', null).executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
 

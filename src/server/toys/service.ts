@@ -312,6 +312,7 @@ export function createToysService(deps: ToysServiceDeps) {
         ...(r.sealed_profile === null ? {} : { sealedProfile: r.sealed_profile }),
         pairedAt: Number(r.paired_at),
         ...(r.last_seen_at === null ? {} : { lastSeenAt: Number(r.last_seen_at) }),
+        ...(r.removed_at === null ? {} : { removedAt: Number(r.removed_at) }),
       })),
     };
   }

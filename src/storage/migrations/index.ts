@@ -13,6 +13,7 @@ import * as m0010 from './0010-signed-receipts.js';
 import * as m0011 from './0011-invite-descriptions.js';
 import * as m0012 from './0012-registration.js';
 import * as m0013 from './0013-message-declines.js';
+import * as m0014 from './0014-removed-toys.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -28,4 +29,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0011-invite-descriptions': m0011,
   '0012-registration': m0012,
   '0013-message-declines': m0013,
+  '0014-removed-toys': m0014,
 });

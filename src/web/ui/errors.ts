@@ -51,6 +51,7 @@ const clientWords: Record<string, string> = {
   'client/roster-busy': 'The family kept changing. Try again.',
   'client/no-approval-needed': 'This message needs no approval: its sender’s messages play without one.',
   'client/message-refused': 'This message did not pass its checks, so it is not shown or played.',
+  'client/not-in-history': 'This message is from someone no longer in the family, and it was not among the messages kept when they were removed, so it is not played.',
   'client/audio-type-refused': 'This message is not in an audio format Burrow plays, so it is not played or saved. Tell a guardian: whoever sent it may be trying to attack your browser.',
   'client/vault-refused': 'Your account vault from the server does not open. Nothing was changed; tell whoever runs your Burrow server.',
   'client/weak-password': 'Choose a stronger password.',

@@ -205,7 +205,7 @@ describe('a toy with its device token', () => {
     expect((await inject('PUT', `${F()}/toys/${toBase64Url(randomBytes(16))}/profile`, guardian.token, { sealedProfile: toBase64Url(randomBytes(40)) })).statusCode).toBe(404);
   });
 
-  it('stops at once when a guardian removes the toy: 401 and its live socket closed; the security log shows it added and removed', async () => {
+  it('stops at once when a guardian removes the toy: 401 and its live socket closed, its name kept read-only; the security log shows it added and removed', async () => {
     const toy = await pairToy(server.app, family, guardian, ada);
     expect((await inject('GET', '/v1/toy', toy.deviceToken)).statusCode).toBe(200);
     const connection = await live(toy.deviceToken);
@@ -215,8 +215,12 @@ describe('a toy with its device token', () => {
     expect(await within(connection.closed, 5_000, 'the removed toy’s socket to close')).toBe(1008);
     expect((await inject('GET', '/v1/toy', toy.deviceToken)).statusCode).toBe(401);
     expect((await inject('GET', F(), toy.deviceToken)).statusCode).toBe(401);
-    const rows = await server.store.db.selectFrom('toy_devices').select('toy_id').where('toy_id', '=', toy.toyId).execute();
-    expect(rows).toEqual([]);
+    // The row stays for the toy's sealed name (past replies are labelled with it); its token is gone.
+    const rows = await server.store.db.selectFrom('toy_devices').select(['toy_id', 'token_hash', 'removed_at']).where('toy_id', '=', toy.toyId).execute();
+    expect(rows.map((r) => [r.toy_id, r.token_hash, r.removed_at === null])).toEqual([[toy.toyId, null, false]]);
+    const listed = await inject('GET', `${F()}/toys`, guardian.token);
+    expect(listed.json<{ toys: Array<{ toyId: string; removedAt?: number }> }>().toys.find((t) => t.toyId === toy.toyId)?.removedAt).toBe(clock.now());
+    expect((await inject('PUT', `${F()}/toys/${toy.toyId}/profile`, guardian.token, { sealedProfile: toBase64Url(randomBytes(40)) })).statusCode).toBe(404);
 
     const log = await inject('GET', `${F()}/log`, guardian.token);
     expect(log.statusCode).toBe(200);

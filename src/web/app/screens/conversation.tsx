@@ -23,7 +23,9 @@ import {
 } from '../../../client/messages.js';
 import { fingerprint } from '../../../crypto/identity.js';
 import { ClientError } from '../../../client/client-error.js';
+import { formerParticipant } from '../../../client/kept-history.js';
 import { checkReceipts, receiptSummary } from '../../../client/receipts.js';
+import { toyNames as loadToyNames } from '../../../client/toys.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
@@ -36,17 +38,33 @@ import { NetworkError } from '../../../client/api.js';
 import { Recorder, type Recording } from './recorder.js';
 import { formatWhen } from '../../lib/dates.js';
 
-/** Who someone is, in words, from the verified roster. */
-function senderName(family: OpenedFamily, senderId: string, me: string): string {
+/** The date of a signed removal in the reader's locale: day and month (and the year if not this one), no time. */
+function removalDate(at: number): string {
+  const date = new Date(at);
+  const thisYear = date.getFullYear() === new Date().getFullYear();
+  return date.toLocaleDateString(undefined, thisYear ? { day: 'numeric', month: 'short' } : { day: 'numeric', month: 'short', year: 'numeric' });
+}
+
+/**
+ * Who someone is, in words, from the verified roster; someone it no longer lists by the entries
+ * around their removal ("Mia's toy Bunny, removed 12 Dec"). `toyNames` are the names the family
+ * gave its toys, removed ones included.
+ */
+export function senderName(family: OpenedFamily, senderId: string, me: string, epoch?: number, toyNames?: ReadonlyMap<string, string>): string {
   if (senderId === me) return 'You';
+  const toyLabel = (toyId: string, childId: string) => {
+    const child = family.children.find((c) => c.childId === childId);
+    const name = toyNames?.get(toyId);
+    return `${child?.name ?? 'The'}'s toy${name === undefined ? '' : ` ${name}`}`;
+  };
   const toy = family.roster.toys.find((t) => t.toyId === senderId);
-  if (toy !== undefined) {
-    const child = family.children.find((c) => c.childId === toy.childId);
-    return `${child?.name ?? 'The'}'s toy`;
-  }
+  if (toy !== undefined) return toyLabel(toy.toyId, toy.childId);
   const member = family.roster.members.find((m) => m.accountId === senderId);
-  if (member === undefined) return 'Someone no longer in the family';
-  return member.role === 'guardian' ? 'A guardian' : 'A relative';
+  if (member !== undefined) return member.role === 'guardian' ? 'A guardian' : 'A relative';
+  const former = epoch === undefined ? undefined : formerParticipant(family.roster, senderId, epoch);
+  if (former === undefined) return 'Someone no longer in the family';
+  const who = former.toy !== undefined ? toyLabel(former.toy.toyId, former.toy.childId) : former.member?.role === 'guardian' ? 'A guardian' : 'A relative';
+  return `${who}, removed ${removalDate(former.removed.at)}`;
 }
 
 /** A guardian in words, from the verified roster: "you", or "a guardian" and the first ten digits of their key fingerprint. */
@@ -145,6 +163,7 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; openUnapprove
     setError(undefined);
     try {
       const downloaded = await downloadAndOpenMessage(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, family: props.family, view: props.view, openUnapproved: props.openUnapproved === true });
+      if (!downloaded.opened.ok && downloaded.opened.code === 'envelope/sender-removed') throw new ClientError('client/not-in-history', downloaded.opened.code);
       if (!downloaded.opened.ok) throw new ClientError('client/message-refused', downloaded.opened.code);
       const opened = downloaded.opened.value;
       // A guardian or the sender listening before approval is not the child hearing it: no 'played' receipt then.
@@ -208,7 +227,7 @@ function ReceiptLine(props: { family: OpenedFamily; view: MessageViewT; me: stri
   );
 }
 
-function MessageItem(props: { family: OpenedFamily; view: MessageViewT; onChanged: () => void }) {
+function MessageItem(props: { family: OpenedFamily; view: MessageViewT; toyNames: ReadonlyMap<string, string>; onChanged: () => void }) {
   const { who } = useSession();
   const { view, family } = props;
   const mine = view.senderId === who.accountId;
@@ -231,7 +250,7 @@ function MessageItem(props: { family: OpenedFamily; view: MessageViewT; onChange
   return (
     <li class={`bubble${mine ? ' mine' : ''}`} data-message={view.messageId} data-sender={view.senderKind} data-approval={approval?.state}>
       <div>
-        <strong>{senderName(family, view.senderId, who.accountId)}</strong> <span class="muted">{formatWhen(view.receivedAt)}</span>
+        <strong data-testid="sender">{senderName(family, view.senderId, who.accountId, view.epoch, props.toyNames)}</strong> <span class="muted">{formatWhen(view.receivedAt)}</span>
       </div>
       <ApprovalLine family={family} approval={approval} mine={mine} />
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
@@ -262,6 +281,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   const { who } = useSession();
   const [family, setFamily] = useState<OpenedFamily | undefined>(undefined);
   const [messages, setMessages] = useState<MessageViewT[] | undefined>(undefined);
+  const [toyNames, setToyNames] = useState<ReadonlyMap<string, string>>(new Map());
   const [error, setError] = useState<unknown>(undefined);
   const [sent, setSent] = useState(false);
   const [queuedNow, setQueuedNow] = useState(false);
@@ -283,8 +303,11 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
     (async () => {
       const f = withCheckedProfiles(await loadFamily(who.ctx, props.familyId));
       const list = await listAllMessages(who.ctx, { familyId: props.familyId, conversation: props.conversationId });
+      // Names label toys' replies; a name that does not load only leaves the label shorter.
+      const names = await loadToyNames(who.ctx, f).catch(() => new Map<string, string>());
       if (!live) return;
       setFamily(f);
+      setToyNames(names);
       setMessages(list.reverse());
       // Receipts: everything listed here reached this device.
       for (const m of list) {
@@ -312,7 +335,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   const child = family?.children.find((c) => c.childId === props.conversationId);
   const toy = family?.roster.toys.find((t) => t.toyId === props.conversationId);
   const toyChild = toy === undefined ? undefined : family?.children.find((c) => c.childId === toy.childId);
-  const title = child !== undefined ? `${child.emoji ?? ''} ${child.name ?? 'A child'}` : toy !== undefined ? `${toyChild?.name ?? 'The'}'s toy` : 'Conversation';
+  const title = child !== undefined ? `${child.emoji ?? ''} ${child.name ?? 'A child'}` : toy !== undefined && family !== undefined ? senderName(family, toy.toyId, who.accountId, undefined, toyNames) : 'Conversation';
 
   const send = async (recording: Recording) => {
     if (family === undefined) return;
@@ -340,7 +363,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
           {messages.length === 0 && <Empty>No messages yet. Record the first one below.</Empty>}
           <ul class="conversation list" aria-live="polite" aria-label="Messages">
             {messages.map((m) => (
-              <MessageItem key={m.messageId} family={family} view={m} onChanged={reload} />
+              <MessageItem key={m.messageId} family={family} view={m} toyNames={toyNames} onChanged={reload} />
             ))}
           </ul>
           {queued.length > 0 && (

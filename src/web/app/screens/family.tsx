@@ -263,6 +263,12 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   );
 }
 
+/** What removing a member does, said before it is done. */
+const REMOVE_MEMBER_WORDS =
+  'Remove this member? They stop receiving messages at once. ' +
+  'The messages they sent so far stay in your conversations, marked as from a removed member, and keep playing in the app; the toys no longer play them. ' +
+  'The family’s keys are changed, so they cannot open anything sent from now on, and nothing they send after today is accepted.';
+
 function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void; reload: () => void }) {
   const { who } = useSession();
   const { family } = props;
@@ -387,7 +393,7 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
                   variant="danger"
                   busy={busy === `remove:${m.accountId}`}
                   onClick={() => {
-                    if (!confirm('Remove this member? They stop receiving messages at once.')) return;
+                    if (!confirm(REMOVE_MEMBER_WORDS)) return;
                     void act(`remove:${m.accountId}`, async () => props.onChanged(await removeMember(who.ctx, { familyId: family.familyId, accountId: m.accountId })));
                   }}
                 >

@@ -6,6 +6,13 @@ import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Select } from
 import { useSession } from '../app.js';
 import { formatWhen } from '../../lib/dates.js';
 
+/** What removing a toy does, said before it is done. */
+export const REMOVE_TOY_WORDS =
+  'Remove this toy? It stops receiving and playing messages at once, and it must be paired again to come back. ' +
+  'Its past replies stay in your conversations, marked as from a removed toy, and keep playing in the app. ' +
+  'The family’s keys are changed, so the toy cannot open anything sent from now on, and nothing it sends after today is accepted. ' +
+  'This takes a moment: your device first checks the toy’s past replies so they can be kept.';
+
 export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void }) {
   const { who } = useSession();
   const { family } = props;
@@ -72,7 +79,7 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
                   variant="danger"
                   busy={busy === t.toyId}
                   onClick={() => {
-                    if (!confirm('Remove this toy? It stops playing and sending messages at once; it must be paired again to come back.')) return;
+                    if (!confirm(REMOVE_TOY_WORDS)) return;
                     setBusy(t.toyId);
                     removeToy(who.ctx, { familyId: family.familyId, toyId: t.toyId })
                       .then((f) => props.onChanged(f))
