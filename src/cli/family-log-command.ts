@@ -1,5 +1,6 @@
 /** `burrow family log`: the family's security log, verified by the client, in plain words. */
 import type { Command } from 'commander';
+import { refusalInWords } from '../client/refusal-words.js';
 import { readFamilyLog, type FamilyLogEvent, type FamilyLogFailure } from '../client/family-log.js';
 import { action, CliError, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
@@ -42,7 +43,8 @@ export function describeLogEvent(event: FamilyLogEvent, me: string): string {
       return `${actor}${event.details.by === 'toy' ? ' (a toy)' : ''} downloaded message ${subject}`;
     case 'client-refusal': {
       const message = event.details.messageId === undefined ? '' : ` (message ${event.details.messageId})`;
-      return `${actor === 'you' ? 'your device' : `the device of ${actor}`} refused something the server sent: ${event.details.code ?? '?'}${epoch}${message}`;
+      const code = typeof event.details.code === 'string' ? event.details.code : '';
+      return `${refusalInWords(code, actor === 'you' ? 'Your device' : `The device ${actor}`)}${epoch}${message}`;
     }
   }
 }

@@ -18,13 +18,17 @@
 import { Value } from '@sinclair/typebox/value';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
 import { generateIdentity, type Identity, type PublicIdentityKeys } from '../crypto/identity.js';
+import { openAndVerifyMessage, parseEnvelopeHeader } from '../crypto/envelope.js';
+import { wrapFamilyKey, type WrappedKey } from '../crypto/family-key.js';
 import { normalizePairingCode, pairingCodeForSlot, startGuardianPairing, startToyPairing, type ToyPairing } from '../crypto/pairing.js';
 import { openProfile, sealProfile } from '../crypto/profile.js';
 import { decodeRosterEntry, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
-import { FamilyView } from '../protocol/families.js';
+import { EARLIER_KEYS_LIMIT, FamilyView } from '../protocol/families.js';
 import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
 import { ApiError, BurrowApi, NetworkError } from './api.js';
 import { ClientError } from './client-error.js';
+import { downloadEnvelope, listAllMessages } from './messages.js';
+import { checkReceipts, playedOnToyOf } from './receipts.js';
 import { reportRefusal } from './refusal-report.js';
 import { assertFamilyId, changeRoster, loadFamily, setSettings, type ClientContext, type OpenedFamily } from './families.js';
 
@@ -155,7 +159,7 @@ export async function addToy(
   await ctx.api.call('POST', `${runPath}/confirm`, undefined, { guardianConfirm: toBase64Url(shared.value.message) });
 
   const toyId = run.pairingId;
-  const after = await changeRoster(ctx, familyId, (current) => {
+  const after = await changeRoster(ctx, familyId, async (current) => {
     if (current.roster.toys.some((t) => t.toyId === toyId) || current.roster.members.some((m) => m.accountId === toyId)) {
       throw new ClientError('client/pairing-failed', 'this toy is already in the family');
     }
@@ -164,10 +168,61 @@ export async function addToy(
       toys: [...current.roster.toys, { toyId, keys: toyKeys, childId }],
       settings: current.roster.settings,
       completesPairings: [run.runId],
+      // The messages that waited for this child's first (or next) toy play on it too.
+      earlierKeys: await earlierKeysForNewToy(ctx, current, { toyId, toyKeys, childId }),
     };
   });
   if (name !== undefined) await nameToy(ctx, after, toyId, name);
   return { toyId, family: after };
+}
+
+/**
+ * The keys of earlier epochs a toy being paired needs for the messages still waiting for its child,
+ * wrapped to the toy's keys by this guardian's device (HPKE, as every family key; the server only
+ * stores them). Which epochs: those of messages in the child's conversation that this device
+ * verified (downloaded and checked against the verified roster: signed by a member, addressed to
+ * the child, within the signed retention), that no toy of the child has played by a signed receipt
+ * this device verified, and whose key this guardian holds; never the rest of the history. Each
+ * wrap is checked by the toy against the key commitment of its epoch's signed entry.
+ */
+export async function earlierKeysForNewToy(
+  ctx: ClientContext,
+  family: OpenedFamily,
+  toy: { toyId: string; toyKeys: PublicIdentityKeys; childId: string },
+): Promise<WrappedKey[]> {
+  const head = family.roster.epoch;
+  const candidates = (await listAllMessages(ctx, { familyId: family.familyId, conversation: toy.childId }))
+    .filter((view) => view.epoch <= head && view.senderKind === 'member' && family.keyForEpoch(view.epoch) !== undefined);
+  const epochs = new Set<number>();
+  for (const view of candidates.reverse()) {
+    if (epochs.has(view.epoch) || epochs.size >= EARLIER_KEYS_LIMIT) continue;
+    if (playedOnToyOf(family.roster, await checkReceipts(family.roster, view), [toy.childId])) continue;
+    let envelope: Uint8Array;
+    try {
+      envelope = await downloadEnvelope(ctx, { familyId: family.familyId, messageId: view.messageId });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) continue;
+      throw error;
+    }
+    // Only what this device verified decides: the server's epoch, recipients and sender are a description.
+    const opened = await openAndVerifyMessage(envelope, {
+      roster: family.roster,
+      familyKeyForEpoch: family.keyForEpoch,
+      expected: { familyId: family.familyId, messageId: fromBase64Url(view.messageId) },
+      age: { now: Date.now(), retentionDays: family.roster.settings.retentionDays },
+    });
+    if (!opened.ok && opened.code !== 'envelope/needs-approval') continue;
+    const header = parseEnvelopeHeader(envelope);
+    if (!header.ok || !header.value.recipients.includes(toy.childId)) continue;
+    epochs.add(header.value.epoch);
+  }
+  const recipient = { id: toy.toyId, agreementKey: toy.toyKeys.agreementKey, kemKey: toy.toyKeys.kemKey };
+  const out: WrappedKey[] = [];
+  for (const epoch of [...epochs].sort((a, b) => a - b)) {
+    const key = family.keyForEpoch(epoch);
+    if (key !== undefined) out.push(await wrapFamilyKey({ familyId: family.familyId, epoch, key, recipient }));
+  }
+  return out;
 }
 
 async function nameToy(ctx: ClientContext, family: OpenedFamily, toyId: string, name: string): Promise<void> {
