@@ -13,7 +13,7 @@ import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../sr
 import { verifyFamilyLog, type FamilyLogEvent } from '../../src/client/family-log.js';
 import { BurrowApi } from '../../src/client/api.js';
 import { reportRefusal } from '../../src/client/refusal-report.js';
-import { describeLogEvent } from '../../src/cli/family-log-command.js';
+import { describeLogEvent } from '../../src/client/family-log.js';
 import type { FamilyLogPage } from '../../src/protocol/family-log.js';
 import { createLogSigner } from '../../src/server/security-log/log-signer.js';
 import { createFamilyLogRepository } from '../../src/server/security-log/repository.js';

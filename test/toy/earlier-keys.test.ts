@@ -22,7 +22,7 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { getMessage, markReceipt, sendMessage } from '../../src/client/messages.js';
 import { checkReceipts, receiptSummary } from '../../src/client/receipts.js';
 import { setToySettings } from '../../src/client/toys.js';
-import { describeLogEvent } from '../../src/cli/family-log-command.js';
+import { describeLogEvent } from '../../src/client/family-log.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
