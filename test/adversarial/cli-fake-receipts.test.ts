@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 describe('burrow inbox behind a server that fakes receipts', { timeout: 180_000 }, () => {
-  it("shows a made-up 'played' receipt as unverified, and the relative's signed receipt as delivered", async () => {
+  it("shows a made-up 'played' receipt as unverified, and the relative's signed receipt as verified but not the toy's", async () => {
     const [mum, gran] = await Promise.all([register('mum'), register('gran')]);
     const familyId = (await ok(['family', 'create', '--name', 'Receipts', '--profile', mum.profile])).familyId as string;
     await ok(['child', 'add', '--family', familyId, '--name', 'Mia', '--emoji', '🦊', '--profile', mum.profile]);
