@@ -100,7 +100,7 @@ export interface InboxRecord {
   approvals: WireApproval[];
   delivered?: boolean;
   playedReceipt?: boolean;
-  /** A wait the family was told of (the security log took the report). */
+  /** A wait the family was told of (reported to the security log once, best effort). */
   reported?: boolean;
 }
 
@@ -755,8 +755,10 @@ export class ToyRuntime {
     if (decision.action === 'wait' && decision.reason === 'envelope/no-key' && base.reported !== true) {
       // The family hears once that this message cannot play yet (the guardians' security log, and
       // so the message in their conversation); best effort, like every report.
+      // Tried once per message: a server that drops the report gains nothing by making the toy repeat it.
       const header = parseEnvelopeHeader(envelope);
-      base.reported = await reportRefusal(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
+      await reportRefusal(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
+      base.reported = true;
     }
     if (decision.action === 'wait') {
       const record: InboxRecord = { ...base, status: 'waiting', reason: decision.reason };
