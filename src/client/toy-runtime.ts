@@ -754,8 +754,8 @@ export class ToyRuntime {
     }
     if (decision.action === 'wait' && decision.reason === 'envelope/no-key' && base.reported !== true) {
       // The family hears once that this message cannot play yet (the guardians' security log, and
-      // so the message in their conversation); best effort, like every report.
-      // Tried once per message: a server that drops the report gains nothing by making the toy repeat it.
+      // so the message in their conversation). Best effort and tried once: a server that drops the
+      // report gains nothing by making the toy repeat it.
       const header = parseEnvelopeHeader(envelope);
       await reportRefusal(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
       base.reported = true;
