@@ -1,51 +1,7 @@
-/** `burrow family log`: the family's security log, verified by the client, in plain words. */
+/** `burrow family log`: the family's security log, verified by the client, in plain words (`describeLogEvent`). */
 import type { Command } from 'commander';
-import { readFamilyLog, type FamilyLogEvent, type FamilyLogFailure } from '../client/family-log.js';
+import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog } from '../client/family-log.js';
 import { action, CliError, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
-
-const FAILURES: Record<FamilyLogFailure, string> = {
-  'log/gap': 'an event is missing from the log',
-  'log/edited': 'an event in the log was changed after it was written',
-  'log/bad-signature': "an event is not signed by the server's log key this device trusts (or the server now shows another key)",
-  'log/rolled-back': 'the log is shorter than, or differs from, what this device already verified',
-};
-
-function who(id: string, me: string): string {
-  return id === me ? 'you' : id;
-}
-
-/** One event as a sentence; ids stay ids (the log never holds names). */
-export function describeLogEvent(event: FamilyLogEvent, me: string): string {
-  const actor = who(event.actorId, me);
-  const subject = event.subjectId === undefined ? '' : who(event.subjectId, me);
-  const epoch = event.details.epoch === undefined ? '' : ` (epoch ${event.details.epoch})`;
-  switch (event.kind) {
-    case 'family-created':
-      return `${actor} created the family`;
-    case 'login':
-      return `${actor} logged in (session ${event.details.sessionId ?? '?'})`;
-    case 'session-created':
-      return `${actor} started a new session by account recovery (session ${event.details.sessionId ?? '?'})`;
-    case 'member-added':
-      return `${actor} added ${subject} as ${event.details.role ?? 'member'}${epoch}`;
-    case 'member-removed':
-      return `${actor} removed ${subject}${epoch}`;
-    case 'role-changed':
-      return `${actor} changed ${subject} from ${event.details.from ?? '?'} to ${event.details.to ?? '?'}${epoch}`;
-    case 'toy-added':
-      return `${actor} added toy ${subject}${epoch}`;
-    case 'toy-removed':
-      return `${actor} removed toy ${subject}${epoch}`;
-    case 'settings-changed':
-      return subject === '' ? `${actor} changed the family settings${epoch}` : `${actor} changed what ${subject} may do${epoch}`;
-    case 'message-downloaded':
-      return `${actor}${event.details.by === 'toy' ? ' (a toy)' : ''} downloaded message ${subject}`;
-    case 'client-refusal': {
-      const message = event.details.messageId === undefined ? '' : ` (message ${event.details.messageId})`;
-      return `${actor === 'you' ? 'your device' : `the device of ${actor}`} refused something the server sent: ${event.details.code ?? '?'}${epoch}${message}`;
-    }
-  }
-}
 
 /** Adds `burrow family log` to the `family` command. */
 export function registerFamilyLogCommand(family: Command): void {
@@ -66,7 +22,7 @@ Example:
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const result = await readFamilyLog(ctx, familyId);
-        if (!result.ok) throw new CliError(result.code, `the security log does not verify: ${FAILURES[result.code]}${result.seq === undefined ? '' : ` (at event ${result.seq})`}. Tell the server's operator; do not trust this server until it is explained.`);
+        if (!result.ok) throw new CliError(result.code, `the security log does not verify: ${FAMILY_LOG_FAILURES[result.code]}${result.seq === undefined ? '' : ` (at event ${result.seq})`}. Tell the server's operator; do not trust this server until it is explained.`);
         const me = ctx.me.accountId;
         printResult(
           options,

@@ -166,7 +166,10 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
   if (opened.ok && (opened.value.approval.state === 'approved' || opened.value.approval.state === 'declined')) line.decidedBy = opened.value.approval.guardianId;
   const receipts = await checkReceipts(family.roster, view, { api: ctx.api });
   line.receipts = receipts.map((r) => ({ by: r.by, kind: r.kind, at: r.at, verified: r.verified }));
-  if (view.senderId === ctx.me.accountId) line.receipt = receiptSummary(receipts, ctx.me.accountId);
+  // The recipients the sender signed, when the envelope opened here; else the server's description
+  // (a toy signs a receipt only for a message addressed to it, so that list cannot make one up).
+  const recipients = opened.ok ? opened.value.header.recipients : view.recipients;
+  if (view.senderId === ctx.me.accountId) line.receipt = receiptSummary(receipts, { me: ctx.me.accountId, roster: family.roster, recipients });
   if (opened.ok && saveDir !== undefined) {
     await mkdir(saveDir, { recursive: true, mode: 0o700 });
     const file = join(saveDir, fileNameFor(view, opened.value.audioType));

@@ -362,6 +362,8 @@ export interface RosterChange {
   completesInvites?: string[];
   /** Confirmed pairing runs whose toys this entry adds (src/protocol/toys.ts). */
   completesPairings?: string[];
+  /** Keys of earlier epochs wrapped to a toy this entry adds (src/client/toys.ts `earlierKeysForNewToy`). */
+  earlierKeys?: WrappedKey[];
 }
 
 /**
@@ -393,6 +395,7 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
         wrappedKeys: wrapped.map(wrappedKeyToWire),
         ...(next.completesInvites !== undefined && next.completesInvites.length > 0 ? { completesInvites: next.completesInvites } : {}),
         ...(next.completesPairings !== undefined && next.completesPairings.length > 0 ? { completesPairings: next.completesPairings } : {}),
+        ...(next.earlierKeys !== undefined && next.earlierKeys.length > 0 ? { earlierKeys: next.earlierKeys.map(wrappedKeyToWire) } : {}),
         ...(sealedName === undefined ? {} : { sealedName: toBase64Url(sealedName) }),
       });
     } catch (error) {

@@ -9,6 +9,8 @@ import { bytesEqual, fromBase64Url } from '../crypto/bytes.js';
 import { FAMILY_LOG_GENESIS_HASH, hashFamilyLogEvent, verifyFamilyLogSignature, type FamilyLogKind } from '../crypto/family-log.js';
 import { FamilyLogPage } from '../protocol/family-log.js';
 import type { ClientContext } from './families.js';
+import type { VerifiedRoster } from '../crypto/roster.js';
+import { refusalInWords } from './refusal-words.js';
 
 /** Why a log was refused. */
 export type FamilyLogFailure =
@@ -30,6 +32,14 @@ export interface FamilyLogEvent {
   subjectId?: string;
   details: Record<string, string | number>;
 }
+
+/** Each failure in plain words, for every front end. */
+export const FAMILY_LOG_FAILURES: Readonly<Record<FamilyLogFailure, string>> = {
+  'log/gap': 'an event is missing from the log',
+  'log/edited': 'an event in the log was changed after it was written',
+  'log/bad-signature': "an event is not signed by the server's log key this device trusts (or the server now shows another key)",
+  'log/rolled-back': 'the log is shorter than, or differs from, what this device already verified',
+};
 
 export type FamilyLogResult = { ok: true; events: FamilyLogEvent[]; logKey: Uint8Array } | { ok: false; code: FamilyLogFailure; seq?: number };
 
@@ -113,4 +123,65 @@ export async function readFamilyLog(ctx: ClientContext, familyId: string): Promi
     await ctx.store.saveFamily({ ...fresh, securityLog: { logKey: servedKey, seq: last?.seq ?? 0, hash: last === undefined ? FAMILY_LOG_GENESIS_HASH : fromBase64Url(last.hash) } });
   }
   return result;
+}
+
+/**
+ * One event as a sentence, the same for every front end (the web app's security log card, `burrow
+ * family log`); a refusal in the words of `refusalInWords`, never as its code. The log holds only
+ * ids: `name` may turn one into a name the caller verified (a toy's, a child's), else the id stays.
+ */
+export function describeLogEvent(event: FamilyLogEvent, me: string, name: (id: string) => string | undefined = () => undefined): string {
+  const who = (id: string): string => (id === me ? 'you' : (name(id) ?? id));
+  const actor = who(event.actorId);
+  const subject = event.subjectId === undefined ? '' : who(event.subjectId);
+  const epoch = event.details.epoch === undefined ? '' : ` (epoch ${event.details.epoch})`;
+  switch (event.kind) {
+    case 'family-created':
+      return `${actor} created the family`;
+    case 'login':
+      return `${actor} logged in (session ${event.details.sessionId ?? '?'})`;
+    case 'session-created':
+      return `${actor} started a new session by account recovery (session ${event.details.sessionId ?? '?'})`;
+    case 'member-added':
+      return `${actor} added ${subject} as ${event.details.role ?? 'member'}${epoch}`;
+    case 'member-removed':
+      return `${actor} removed ${subject}${epoch}`;
+    case 'role-changed':
+      return `${actor} changed ${subject} from ${event.details.from ?? '?'} to ${event.details.to ?? '?'}${epoch}`;
+    case 'toy-added':
+      return `${actor} added toy ${subject}${epoch}`;
+    case 'toy-removed':
+      return `${actor} removed toy ${subject}${epoch}`;
+    case 'settings-changed':
+      return subject === '' ? `${actor} changed the family settings${epoch}` : `${actor} changed what ${subject} may do${epoch}`;
+    case 'message-downloaded':
+      return `${actor}${event.details.by === 'toy' ? ' (a toy)' : ''} downloaded message ${subject}`;
+    case 'client-refusal': {
+      const message = event.details.messageId === undefined ? '' : ` (message ${event.details.messageId})`;
+      const code = typeof event.details.code === 'string' ? event.details.code : '';
+      return `${refusalInWords(code, actor === 'you' ? 'Your device' : name(event.actorId) ?? `The device ${actor}`)}${epoch}${message}`;
+    }
+  }
+}
+
+/** A toy's latest refusal of a message, from the verified log. */
+export interface ToyRefusal {
+  toyId: string;
+  code: string;
+}
+
+/**
+ * The refusals toys of the family reported, per message id (the latest of each), from a verified
+ * log: what a guardian's conversation shows on the message, in plain words (`refusalInWords`).
+ * Only reports by a toy the verified roster holds count; a member's own reports stay in the log.
+ */
+export function toyRefusalsByMessage(roster: VerifiedRoster, events: readonly FamilyLogEvent[]): Map<string, ToyRefusal> {
+  const toys = new Set(roster.entries.flatMap((e) => e.toys.map((t) => t.toyId)));
+  const out = new Map<string, ToyRefusal>();
+  for (const event of events) {
+    const { messageId, code } = event.details;
+    if (event.kind !== 'client-refusal' || typeof messageId !== 'string' || typeof code !== 'string' || !toys.has(event.actorId)) continue;
+    out.set(messageId, { toyId: event.actorId, code });
+  }
+  return out;
 }

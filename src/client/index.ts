@@ -11,6 +11,7 @@ export * from './invites.js';
 export * from './children.js';
 export * from './messages.js';
 export * from './receipts.js';
+export * from './refusal-words.js';
 export * from './live.js';
 export * from './vault.js';
 export * from './toys.js';

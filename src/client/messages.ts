@@ -8,7 +8,6 @@
 import type { Static } from '@sinclair/typebox';
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
 import {
-  MAX_AUDIO_BYTES,
   approvalDecision,
   approveMessage as signApproval,
   declineMessage as signDecline,
@@ -16,7 +15,6 @@ import {
   openAndVerifyMessage,
   parseEnvelopeHeader,
   sealMessage,
-  type Approval,
   type ApprovalState,
   type OpenedMessage,
 } from '../crypto/envelope.js';

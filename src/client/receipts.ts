@@ -75,12 +75,36 @@ export async function checkReceipts(roster: VerifiedRoster, view: MessageViewT, 
   return out;
 }
 
-/** One word for the sender's view of a message: Played, Delivered, Sent, or Unverified receipt when a receipt did not verify. */
-export function receiptSummary(receipts: readonly CheckedReceipt[], me: string): 'Played' | 'Delivered' | 'Sent' | 'Unverified receipt' {
+/** Whether `toyId` is, in any entry of the verified roster, a toy of one of `recipients` (a child id, or the toy's own id). */
+function isToyOf(roster: VerifiedRoster, toyId: string, recipients: readonly string[]): boolean {
+  return roster.entries.some((e) => e.toys.some((t) => t.toyId === toyId && (recipients.includes(t.childId) || recipients.includes(t.toyId))));
+}
+
+/**
+ * Whether a toy of the message's recipients played it: a `played` receipt that verified against
+ * the roster, signed by a toy the roster binds to one of `recipients`. A member who listened, or a
+ * receipt the server made up, never counts.
+ */
+export function playedOnToyOf(roster: VerifiedRoster, receipts: readonly CheckedReceipt[], recipients: readonly string[]): boolean {
+  return receipts.some((r) => r.verified && r.kind === 'played' && isToyOf(roster, r.by, recipients));
+}
+
+/** The sender's view of a message, in one phrase (see `receiptSummary`). */
+export type ReceiptSummary = 'Played' | 'Delivered' | 'Waiting for a toy' | 'Sent' | 'Unverified receipt';
+
+/**
+ * One phrase for the sender's view of a message, from receipts verified against the roster:
+ * Played or Delivered only by a verified receipt of a toy of the message's recipients (`recipients`:
+ * the child or toy ids it was sent to — a toy signs only for a message it verified was addressed to
+ * it, so a wrong list can hide a receipt but never make one up); Unverified receipt when a receipt
+ * did not verify; Waiting for a toy while no recipient has a toy in the roster's head; else Sent.
+ */
+export function receiptSummary(receipts: readonly CheckedReceipt[], options: { me: string; roster: VerifiedRoster; recipients: readonly string[] }): ReceiptSummary {
+  const { me, roster, recipients } = options;
   const others = receipts.filter((r) => r.by !== me);
-  const verified = others.filter((r) => r.verified);
-  if (verified.some((r) => r.kind === 'played')) return 'Played';
+  if (playedOnToyOf(roster, others, recipients)) return 'Played';
   if (others.some((r) => !r.verified)) return 'Unverified receipt';
-  if (verified.some((r) => r.kind === 'delivered')) return 'Delivered';
+  if (others.some((r) => r.verified && r.kind === 'delivered' && isToyOf(roster, r.by, recipients))) return 'Delivered';
+  if (!roster.toys.some((t) => recipients.includes(t.childId) || recipients.includes(t.toyId))) return 'Waiting for a toy';
   return 'Sent';
 }

@@ -103,6 +103,8 @@ export interface InboxRecord {
   declines?: WireApproval[];
   delivered?: boolean;
   playedReceipt?: boolean;
+  /** A wait the family was told of (reported to the security log once, best effort). */
+  reported?: boolean;
 }
 
 /** A reply waiting to be sent, in order. The message id is fixed at recording, so a retry is deduplicated. */
@@ -177,6 +179,7 @@ export type ToyDecision =
   | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number; createdAt: number }
   | { action: 'wait'; reason: 'envelope/needs-approval' }
   | { action: 'wait'; reason: 'envelope/roster-behind' }
+  | { action: 'wait'; reason: 'envelope/no-key' }
   | { action: 'refuse'; reason: ToyRefusalCode };
 
 /** One line for the toy's log: ids, epochs and codes; never content, keys or tokens. */
@@ -251,9 +254,13 @@ export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: To
   const stored = trust.chain ?? [];
   const fullRoster = roster.entries[0]!.epoch === 0 || stored.length === 0 ? roster : await mergeChains(stored, roster, trust.anchorHash);
   const keys: Record<number, Uint8Array> = { ...trust.keys };
+  // The first epoch this toy is in: keys of epochs before it come only from a guardian's device,
+  // wrapped at pairing for the messages that waited for the toy's child (src/client/toys.ts).
+  const pairedAt = fullRoster.entries.find((e) => isSelf(e.toys.find((t) => t.toyId === device.toyId), device))?.epoch;
   for (const wire of view.wrappedKeys) {
     if (wire.recipientId !== device.toyId || keys[wire.epoch] !== undefined) continue;
-    if (!isSelf(fullRoster.toyAt(wire.epoch, device.toyId), device)) continue;
+    const earlier = pairedAt !== undefined && wire.epoch < pairedAt;
+    if (!earlier && !isSelf(fullRoster.toyAt(wire.epoch, device.toyId), device)) continue;
     // Only a key the signed entry commits to is kept: the toy never opens or seals under one the server chose.
     const unwrapped = await unwrapAndCheckFamilyKey({ wrap: wrappedKeyFromWire(wire), recipientId: device.toyId, identity: device.identity, roster: fullRoster });
     if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
@@ -351,6 +358,14 @@ export async function decideMessage(
     if (opened.code === 'envelope/needs-approval') return { action: 'wait', reason: 'envelope/needs-approval' };
     // Signed by someone who holds a newer roster head: nothing plays until the toy holds it too.
     if (opened.code === 'envelope/roster-behind') return { action: 'wait', reason: 'envelope/roster-behind' };
+    // Signed by a member the toy knows, in an epoch whose key the toy was not (yet) given — one from
+    // before it was paired, whose key a guardian's device wraps to it: it waits for the key.
+    if (opened.code === 'envelope/no-key') {
+      // The header's signature verified before the key was needed, so its recipients are the sender's.
+      const header = parseEnvelopeHeader(input.envelope);
+      if (!header.ok || !header.value.recipients.some((r) => r === family.childId || r === family.toyId)) return { action: 'refuse', reason: 'toy/not-for-this-toy' };
+      return { action: 'wait', reason: 'envelope/no-key' };
+    }
     return { action: 'refuse', reason: opened.code };
   }
   const message = opened.value;
@@ -515,6 +530,9 @@ export class ToyRuntime {
       // last looked (a toy that polls, or a roster event still on its way). Verify the new roster
       // first, or the message would be refused for an unknown epoch.
       if (views.some((v) => v.epoch > family.roster.epoch)) family = await this.#refresh();
+      // A message waits for the key of an epoch before this toy was paired: read the family again,
+      // which brings any key a guardian's device has wrapped to the toy since.
+      else if (Object.values(inbox).some((r) => r.status === 'waiting' && r.reason === 'envelope/no-key')) family = await this.#refresh();
       // Older messages waiting for an approval: read each again (an approval may have arrived).
       const listed = new Set(views.map((v) => v.messageId));
       for (const record of Object.values(inbox)) {
@@ -714,8 +732,17 @@ export class ToyRuntime {
     await this.#storage.saveEnvelope(messageId, envelope);
     if (decision.action === 'play') base.createdAt = decision.message.header.createdAt;
     else if (decision.reason === 'toy/quiet-hours') base.createdAt = decision.createdAt;
-    if (!base.delivered && !(decision.action === 'wait' && decision.reason === 'envelope/roster-behind')) {
+    const unopened = decision.action === 'wait' && (decision.reason === 'envelope/roster-behind' || decision.reason === 'envelope/no-key');
+    if (!base.delivered && !unopened) {
       base.delivered = await this.#receipt(family, messageId, 'delivered');
+    }
+    if (decision.action === 'wait' && decision.reason === 'envelope/no-key' && base.reported !== true) {
+      // The family hears once that this message cannot play yet (the guardians' security log, and
+      // so the message in their conversation). Best effort and tried once: a server that drops the
+      // report gains nothing by making the toy repeat it.
+      const header = parseEnvelopeHeader(envelope);
+      await reportRefusal(this.#api, { familyId: family.familyId, code: decision.reason, ...(header.ok ? { epoch: header.value.epoch } : {}), messageId });
+      base.reported = true;
     }
     if (decision.action === 'wait') {
       const record: InboxRecord = { ...base, status: 'waiting', reason: decision.reason };
@@ -826,7 +853,7 @@ export class ToyRuntime {
 }
 
 /** Waiting reasons whose messages are read again from the server on every sync. */
-const REREAD = new Set(['envelope/needs-approval', 'envelope/roster-behind']);
+const REREAD = new Set(['envelope/needs-approval', 'envelope/roster-behind', 'envelope/no-key']);
 
 /**
  * Whether a refusal goes to the family security log: everything the server delivered that the toy

@@ -18,13 +18,17 @@
 import { Value } from '@sinclair/typebox/value';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
 import { generateIdentity, type Identity, type PublicIdentityKeys } from '../crypto/identity.js';
+import { openAndVerifyMessage, parseEnvelopeHeader } from '../crypto/envelope.js';
+import { wrapFamilyKey, type WrappedKey } from '../crypto/family-key.js';
 import { normalizePairingCode, pairingCodeForSlot, startGuardianPairing, startToyPairing, type ToyPairing } from '../crypto/pairing.js';
 import { openProfile, sealProfile } from '../crypto/profile.js';
 import { decodeRosterEntry, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
-import { FamilyView } from '../protocol/families.js';
+import { EARLIER_KEYS_LIMIT, FamilyView } from '../protocol/families.js';
 import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
 import { ApiError, BurrowApi, NetworkError } from './api.js';
 import { ClientError } from './client-error.js';
+import { downloadEnvelope, listAllMessages } from './messages.js';
+import { checkReceipts, playedOnToyOf } from './receipts.js';
 import { reportRefusal } from './refusal-report.js';
 import { assertFamilyId, changeRoster, loadFamily, setSettings, type ClientContext, type OpenedFamily } from './families.js';
 
@@ -97,6 +101,10 @@ export async function addToy(
   const family = await loadFamily(ctx, familyId);
   if (family.self.role !== 'guardian') throw new ClientError('client/not-a-guardian', 'only a guardian can add a toy');
   if (!family.children.some((c) => c.childId === childId)) throw new ClientError('client/unknown-recipient', 'no such child in this family (see "burrow child list")');
+  // The messages waiting for the child are downloaded and verified now, before the run's clock
+  // starts; the roster append then only looks at messages that arrived since.
+  const verified: VerifiedWaiting = new Map();
+  await waitingEpochs(ctx, family, childId, verified);
   // The toy trusts the family from the head this guardian verified: a chain forked before it
   // (by a guardian removed since, say) does not hold that entry and never verifies on the toy.
   const sessionId = randomBytes(16);
@@ -155,7 +163,7 @@ export async function addToy(
   await ctx.api.call('POST', `${runPath}/confirm`, undefined, { guardianConfirm: toBase64Url(shared.value.message) });
 
   const toyId = run.pairingId;
-  const after = await changeRoster(ctx, familyId, (current) => {
+  const after = await changeRoster(ctx, familyId, async (current) => {
     if (current.roster.toys.some((t) => t.toyId === toyId) || current.roster.members.some((m) => m.accountId === toyId)) {
       throw new ClientError('client/pairing-failed', 'this toy is already in the family');
     }
@@ -164,10 +172,84 @@ export async function addToy(
       toys: [...current.roster.toys, { toyId, keys: toyKeys, childId }],
       settings: current.roster.settings,
       completesPairings: [run.runId],
+      // The messages that waited for this child's first (or next) toy play on it too.
+      earlierKeys: await earlierKeysForNewToy(ctx, current, { toyId, toyKeys, childId }, verified),
     };
   });
   if (name !== undefined) await nameToy(ctx, after, toyId, name);
   return { toyId, family: after };
+}
+
+/** What a guardian's device verified of the messages in a child's conversation: the signed epoch by message id, null for one that did not verify or is not for the child. */
+export type VerifiedWaiting = Map<string, number | null>;
+
+/**
+ * The epochs of messages still waiting for a child's toy, as this device verified them: messages
+ * in the child's conversation that it downloaded and checked against the verified roster (signed
+ * by a member, addressed to the child in the signed header, within the signed retention; one
+ * awaiting a guardian's approval counts), that no toy of the child has played by a signed receipt
+ * this device verified, and whose key this guardian holds. The server's listing (epoch, sender,
+ * recipients) only proposes candidates. `verified` caches what was downloaded and checked, so a
+ * second call (the roster append retried) downloads only messages new since.
+ */
+export async function waitingEpochs(ctx: ClientContext, family: OpenedFamily, childId: string, verified: VerifiedWaiting = new Map()): Promise<Set<number>> {
+  const candidates = (await listAllMessages(ctx, { familyId: family.familyId, conversation: childId }))
+    .filter((view) => view.senderKind === 'member' && family.keyForEpoch(view.epoch) !== undefined)
+    .reverse();
+  const epochs = new Set<number>();
+  for (const view of candidates) {
+    if (epochs.size >= EARLIER_KEYS_LIMIT) break;
+    if (playedOnToyOf(family.roster, await checkReceipts(family.roster, view), [childId])) continue;
+    if (!verified.has(view.messageId)) {
+      if (epochs.has(view.epoch)) continue;
+      verified.set(view.messageId, await verifiedEpochFor(ctx, family, view.messageId, childId));
+    }
+    const epoch = verified.get(view.messageId);
+    if (epoch !== null && epoch !== undefined) epochs.add(epoch);
+  }
+  return epochs;
+}
+
+/** The signed epoch of a message this device downloads and verifies as addressed to `childId`, else null. */
+async function verifiedEpochFor(ctx: ClientContext, family: OpenedFamily, messageId: string, childId: string): Promise<number | null> {
+  let envelope: Uint8Array;
+  try {
+    envelope = await downloadEnvelope(ctx, { familyId: family.familyId, messageId });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+  const opened = await openAndVerifyMessage(envelope, {
+    roster: family.roster,
+    familyKeyForEpoch: family.keyForEpoch,
+    expected: { familyId: family.familyId, messageId: fromBase64Url(messageId) },
+    age: { now: Date.now(), retentionDays: family.roster.settings.retentionDays },
+  });
+  if (!opened.ok && opened.code !== 'envelope/needs-approval') return null;
+  const header = parseEnvelopeHeader(envelope);
+  return header.ok && header.value.recipients.includes(childId) ? header.value.epoch : null;
+}
+
+/**
+ * The keys of earlier epochs a toy being paired needs for the messages still waiting for its child
+ * (`waitingEpochs`; never the rest of the history), wrapped to the toy's keys by this guardian's
+ * device with HPKE like every family key: the server only stores them, and the toy checks each
+ * against the key commitment of its epoch's signed entry.
+ */
+export async function earlierKeysForNewToy(
+  ctx: ClientContext,
+  family: OpenedFamily,
+  toy: { toyId: string; toyKeys: PublicIdentityKeys; childId: string },
+  verified: VerifiedWaiting = new Map(),
+): Promise<WrappedKey[]> {
+  const epochs = await waitingEpochs(ctx, family, toy.childId, verified);
+  const recipient = { id: toy.toyId, agreementKey: toy.toyKeys.agreementKey, kemKey: toy.toyKeys.kemKey };
+  const out: WrappedKey[] = [];
+  for (const epoch of [...epochs].sort((a, b) => a - b)) {
+    const key = family.keyForEpoch(epoch);
+    if (key !== undefined) out.push(await wrapFamilyKey({ familyId: family.familyId, epoch, key, recipient }));
+  }
+  return out;
 }
 
 async function nameToy(ctx: ClientContext, family: OpenedFamily, toyId: string, name: string): Promise<void> {

@@ -20,10 +20,11 @@ export const RosterEntryWire = Base64Url({ minBytes: 64, maxBytes: 448 * 1024, d
 
 /**
  * The body limit of the two routes that carry an entry and its wrapped keys (POST /v1/families and
- * …/roster): the largest entry and 320 X-Wing wraps (1120-byte encapsulations) as base64url JSON,
- * a sealed name and room to spare; far above the server's general body limit.
+ * …/roster): the largest entry, 320 X-Wing wraps (1120-byte encapsulations) and 64 earlier-epoch
+ * wraps to a new toy as base64url JSON, a sealed name and room to spare; far above the server's
+ * general body limit.
  */
-export const ROSTER_BODY_LIMIT = 1280 * 1024;
+export const ROSTER_BODY_LIMIT = 1408 * 1024;
 
 /** A family key wrapped to one member or toy (src/crypto/family-key.ts `WrappedKey`, bytes as base64url). */
 export const WrappedKeyWire = Type.Object(
@@ -44,6 +45,9 @@ export const SealedProfileWire = Base64Url({ minBytes: 16, maxBytes: 17 * 1024 }
 export const Role = Type.Union([Type.Literal('guardian'), Type.Literal('relative')]);
 /** Who reads a family: a member's role, or 'toy' for a toy's device token. */
 export const ViewerRole = Type.Union([Type.Literal('guardian'), Type.Literal('relative'), Type.Literal('toy')]);
+
+/** At most this many earlier-epoch keys are wrapped to a toy at its pairing (`earlierKeys`). */
+export const EARLIER_KEYS_LIMIT = 64;
 
 /** At most as many wrapped keys as a roster allows members and toys (256 + 64). */
 const WrappedKeys = Type.Array(WrappedKeyWire, { minItems: 1, maxItems: 320 });
@@ -117,6 +121,13 @@ export const AppendRosterRequest = Type.Object(
      * the run's pairingId, its keys those of the run's toy confirmation, its child the run's child.
      */
     completesPairings: Type.Optional(Type.Array(Id, { maxItems: 4 })),
+    /**
+     * Keys of earlier epochs wrapped to a toy this entry adds (one of `completesPairings`): the
+     * epochs of messages still waiting for that toy's child, which the guardian's device chose and
+     * wrapped (src/client/toys.ts `earlierKeysForNewToy`). The toy checks each against the key
+     * commitment of its epoch's signed entry; the server only stores them.
+     */
+    earlierKeys: Type.Optional(Type.Array(WrappedKeyWire, { maxItems: EARLIER_KEYS_LIMIT })),
     /** The family name re-sealed under the new epoch, when the client rotates it. */
     sealedName: Type.Optional(SealedProfileWire),
   },

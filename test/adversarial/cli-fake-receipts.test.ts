@@ -2,7 +2,8 @@
  * `burrow inbox` against a server that fakes receipts (issue #15 item 6): the built CLI talks to a
  * real server through a proxy that adds a made-up 'played' receipt to a message's view. The
  * sender's inbox shows it as "Unverified receipt" (and `verified: false` in JSON), never as Played;
- * the real, signed 'delivered' receipt of the relative who opened it verifies.
+ * the real, signed 'delivered' receipt of the relative who opened it verifies (and, as it is not a
+ * toy's, the message still waits for Mia's first toy).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -54,7 +55,7 @@ afterAll(async () => {
 });
 
 describe('burrow inbox behind a server that fakes receipts', { timeout: 180_000 }, () => {
-  it("shows a made-up 'played' receipt as unverified, and the relative's signed receipt as delivered", async () => {
+  it("shows a made-up 'played' receipt as unverified, and the relative's signed receipt as verified but not the toy's", async () => {
     const [mum, gran] = await Promise.all([register('mum'), register('gran')]);
     const familyId = (await ok(['family', 'create', '--name', 'Receipts', '--profile', mum.profile])).familyId as string;
     await ok(['child', 'add', '--family', familyId, '--name', 'Mia', '--emoji', '🦊', '--profile', mum.profile]);
@@ -67,8 +68,10 @@ describe('burrow inbox behind a server that fakes receipts', { timeout: 180_000 
 
     // Gran opens it: her CLI signs a 'delivered' receipt.
     await ok(['inbox', '--family', familyId, '--profile', gran.profile]);
-    const honest = ((await ok(['inbox', '--family', familyId, '--profile', mum.profile])).messages as Array<{ messageId: string; receipt: string }>).find((m) => m.messageId === sent)!;
-    expect(honest.receipt).toBe('Delivered');
+    const honest = ((await ok(['inbox', '--family', familyId, '--profile', mum.profile])).messages as Array<{ messageId: string; receipt: string; receipts: Array<{ by: string; kind: string; verified: boolean }> }>).find((m) => m.messageId === sent)!;
+    expect(honest.receipts).toEqual([expect.objectContaining({ by: gran.accountId, kind: 'delivered', verified: true })]);
+    // Gran's receipt is hers, not a toy's: Mia has no toy yet, and the sender is told so (issue #21).
+    expect(honest.receipt).toBe('Waiting for a toy');
 
     // The server adds a 'played' receipt gran never signed.
     proxy.rewrites.push(({ method, path, body, status }) => {

@@ -279,14 +279,14 @@ describe('a server fakes receipts', { timeout: 120_000 }, () => {
     };
     const faked = await checkReceipts(family.roster, await getMessage(mums, { familyId, messageId: hidden.messageId }));
     expect(faked.map((r) => r.verified)).toEqual([false, false]);
-    expect(receiptSummary(faked, mum.me.accountId)).toBe('Unverified receipt');
+    expect(receiptSummary(faked, { me: mum.me.accountId, roster: family.roster, recipients: [mia] })).toBe('Unverified receipt');
 
     // A real one: the toy plays a message and signs 'delivered' and 'played'.
     const real = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('arrived'), 300), audioType: 'audio/wav', durationMs: 18 });
     await toy.runtime.sync();
     const honest = await checkReceipts(family.roster, await getMessage(mums, { familyId, messageId: real.messageId }));
     expect(honest.filter((r) => r.by === toy.paired.toyId).map((r) => [r.kind, r.verified])).toEqual(expect.arrayContaining([['delivered', true], ['played', true]]));
-    expect(receiptSummary(honest, mum.me.accountId)).toBe('Played');
+    expect(receiptSummary(honest, { me: mum.me.accountId, roster: family.roster, recipients: [mia] })).toBe('Played');
 
     // The server passes the toy's real 'delivered' receipt off as 'played' (dropping the real one): unverified.
     attackOn(familyId).receipts = (view) => {
@@ -295,7 +295,7 @@ describe('a server fakes receipts', { timeout: 120_000 }, () => {
     };
     const altered = await checkReceipts(family.roster, await getMessage(mums, { familyId, messageId: real.messageId }));
     expect(altered.map((r) => [r.kind, r.verified])).toEqual([['played', false]]);
-    expect(receiptSummary(altered, mum.me.accountId)).toBe('Unverified receipt');
+    expect(receiptSummary(altered, { me: mum.me.accountId, roster: family.roster, recipients: [mia] })).toBe('Unverified receipt');
     attackOn(familyId).receipts = undefined;
   });
 });

@@ -58,7 +58,8 @@ function hostileFetch(victims: () => ReadonlySet<string>): typeof fetch {
       body.wrappedKeys.map(async (wire) => {
         if (!victims().has(wire.recipientId)) return wire;
         const entry = entries.find((e) => e.epoch === wire.epoch)!;
-        const keys = entry.members.find((m) => m.accountId === wire.recipientId)?.keys ?? entry.toys.find((t) => t.toyId === wire.recipientId)!.keys;
+        // A toy's key of an epoch before its pairing (wrapped for the messages waiting for its child) goes to its keys in a later entry.
+        const keys = entry.members.find((m) => m.accountId === wire.recipientId)?.keys ?? entries.flatMap((e) => e.toys).find((t) => t.toyId === wire.recipientId)!.keys;
         return wrappedKeyToWire(await wrapFamilyKey({ familyId, epoch: wire.epoch, key: serverKey, recipient: { id: wire.recipientId, ...keys } }));
       }),
     );

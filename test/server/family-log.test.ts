@@ -13,7 +13,7 @@ import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../sr
 import { verifyFamilyLog, type FamilyLogEvent } from '../../src/client/family-log.js';
 import { BurrowApi } from '../../src/client/api.js';
 import { reportRefusal } from '../../src/client/refusal-report.js';
-import { describeLogEvent } from '../../src/cli/family-log-command.js';
+import { describeLogEvent } from '../../src/client/family-log.js';
 import type { FamilyLogPage } from '../../src/protocol/family-log.js';
 import { createLogSigner } from '../../src/server/security-log/log-signer.js';
 import { createFamilyLogRepository } from '../../src/server/security-log/repository.js';
@@ -141,7 +141,10 @@ describe('refusals reported by members and toys', () => {
     expect(await reportRefusal(api, { familyId: family.familyId, code: 'family-key/commitment-mismatch', epoch: 1, messageId })).toBe(true);
     const last = (await readLog(guardian)).events.at(-1)!;
     expect(last).toMatchObject({ kind: 'client-refusal', actorId: reporter.accountId, details: { code: 'family-key/commitment-mismatch', epoch: 1, messageId } });
-    expect(describeLogEvent(last as FamilyLogEvent, guardian.accountId)).toContain('refused something the server sent: family-key/commitment-mismatch');
+    // In plain words, never as the code.
+    const sentence = describeLogEvent(last as FamilyLogEvent, guardian.accountId);
+    expect(sentence).toContain('refused a family key the family’s guardians never signed for');
+    expect(sentence).not.toContain('family-key/');
   });
 
   it('a stranger’s report is a 404 and changes nothing; a malformed one is a 400 problem', async () => {

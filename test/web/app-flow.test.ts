@@ -162,7 +162,9 @@ describe('the family app', () => {
     await r.getByRole('button', { name: 'Send', exact: true }).click();
     await r.getByText('Sent, encrypted.').waitFor({ timeout: 15_000 });
     await r.getByText('A guardian approves your messages before the toy plays them.').waitFor();
-    await r.getByTestId('receipt').filter({ hasText: 'Sent' }).waitFor();
+    // Mia has no toy yet: the composer says so, and the message waits for one.
+    await r.getByTestId('no-toy').waitFor();
+    await r.getByTestId('receipt').filter({ hasText: 'Waiting for a toy' }).waitFor();
 
     // The guardian, already in Mia's conversation, sees it arrive without a reload, and plays it.
     // It needs approval: the guardian's approval queue shows it; the guardian listens, then approves it.
@@ -182,8 +184,8 @@ describe('the family app', () => {
     expect(await audio.getAttribute('src')).toMatch(/^blob:/);
     await expect.poll(() => audio.evaluate((el) => (el as HTMLAudioElement).duration), { timeout: 10_000 }).toBeGreaterThan(0.5);
 
-    // The relative's page hears, live, that it was delivered and played.
-    await r.getByTestId('receipt').filter({ hasText: 'Played' }).waitFor({ timeout: 20_000 });
+    // A guardian listening is not the toy playing it: the relative's page never says "Played" (issue #21).
+    await expect.poll(async () => (await r.reload(), await r.getByTestId('receipt').innerText({ timeout: 20_000 })), { timeout: 30_000 }).toBe('Waiting for a toy');
 
     // What IndexedDB holds: a non-extractable device key, and the identity secret only sealed under it.
     const stored = await g.evaluate(async () => {

@@ -82,6 +82,30 @@ export function checkWrappedKeys(entry: RosterEntry, wrappedKeys: readonly Wrapp
   if (seen.size !== expected.size) throw invalidRoster('Every member and toy of the entry needs exactly one wrapped key');
 }
 
+/**
+ * Checks `earlierKeys` of an entry that pairs toys: each is wrapped to a toy the entry adds
+ * (`newToys`), for an epoch before the entry's that the family has, under the suite the toy's
+ * roster keys call for, with its suite's sizes, at most one per toy and epoch. Whether the key
+ * inside is that epoch's key only the toy can tell (against the entry's key commitment).
+ */
+export function checkEarlierKeys(entry: RosterEntry, newToys: ReadonlySet<string>, earlierKeys: readonly WrappedKeyWire[]): void {
+  const seen = new Set<string>();
+  for (const key of earlierKeys) {
+    const toy = entry.toys.find((t) => t.toyId === key.recipientId);
+    if (toy === undefined || !newToys.has(key.recipientId)) throw invalidRoster('An earlier key names a recipient who is not a toy this entry pairs');
+    if (key.epoch >= entry.epoch) throw invalidRoster(`An earlier key is for epoch ${key.epoch}, not an epoch before the entry's ${entry.epoch}`);
+    const id = `${key.recipientId} ${key.epoch}`;
+    if (seen.has(id)) throw invalidRoster('Two earlier keys name the same toy and epoch');
+    seen.add(id);
+    const suite: FamilyKeySuite = toy.keys.kemKey === undefined ? 'hpke-x25519-sha256-aes256gcm' : 'hpke-xwing-sha256-aes256gcm';
+    if (key.suite !== suite) throw invalidRoster(`An earlier key uses ${key.suite}, but its toy's roster keys call for ${suite}`);
+    const sizes = FAMILY_KEY_SUITE_SIZES[suite];
+    if (bytesOf(key.enc, 'An earlier key enc').length !== sizes.enc || bytesOf(key.ciphertext, 'An earlier key ciphertext').length !== sizes.ciphertext) {
+      throw invalidRoster('An earlier key has the wrong size for its suite');
+    }
+  }
+}
+
 /** Checks a sealed profile's form and that it was sealed at an epoch the family has reached. */
 export function checkSealedProfile(sealed: string, headEpoch: number, what: string): void {
   const epoch = profileEpoch(bytesOf(sealed, what));

@@ -18,7 +18,7 @@ import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
 import { parseIdList } from './access-repository.js';
 import { canSeeChild, noFamilyEvents, noFamilyPurger, requireGuardian, requireMember } from './authorize.js';
 import { ChildGoneError, InviteRaceError, PairingRaceError, type CompletedPairing, type FamiliesRepository, type MemberRow, type WrappedKeyRow } from './repository.js';
-import { checkSealedProfile, checkWrappedKeys, decodeEntryWire, decodeStoredEntry, invalidRoster, keysEqual, storedKeys } from './roster-checks.js';
+import { checkEarlierKeys, checkSealedProfile, checkWrappedKeys, decodeEntryWire, decodeStoredEntry, invalidRoster, keysEqual, storedKeys } from './roster-checks.js';
 
 export interface FamiliesServiceDeps {
   repository: FamiliesRepository;
@@ -247,6 +247,8 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     }
     for (const toy of entry.toys) if (!childIds.has(toy.childId)) throw invalidRoster('The entry binds a toy to a child this family does not have');
     checkWrappedKeys(entry, body.wrappedKeys);
+    const earlierKeys = body.earlierKeys ?? [];
+    checkEarlierKeys(entry, new Set(pairings.map((p) => p.pairingId)), earlierKeys);
     if (body.sealedName !== undefined) checkSealedProfile(body.sealedName, entry.epoch, 'sealedName');
 
     const hash = toBase64Url(verified.value.headHash);
@@ -261,7 +263,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
           ...(body.sealedName === undefined ? {} : { sealedName: body.sealedName }),
           members: memberRows(familyId, entry),
           toys: entry.toys.map((t) => ({ family_id: familyId, toy_id: t.toyId, child_id: t.childId })),
-          wrappedKeys: wrappedKeyRows(familyId, body.wrappedKeys),
+          wrappedKeys: wrappedKeyRows(familyId, [...body.wrappedKeys, ...earlierKeys]),
           completesInvites: completes,
           requiredChildren,
           completesPairings: pairings,

@@ -12,6 +12,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ClientError } from '../../client/client-error.js';
+import { refusalInWords } from '../../client/refusal-words.js';
 import { Button, Notice, Page } from '../ui/kit.js';
 import { plainWords } from '../ui/errors.js';
 import type { ToySnapshot, VirtualToy } from './virtual-toy.js';
@@ -159,11 +160,18 @@ function RecordButton(props: { toy: VirtualToy; snapshot: ToySnapshot }) {
   );
 }
 
+/** Why messages wait, in words (the last reason the runtime logged). */
+function waitingFor(reason: string | undefined): string {
+  if (reason === 'envelope/no-key') return ' for their key (sent before the toy was paired)';
+  if (reason === 'envelope/roster-behind') return ' for the newest family list';
+  return ' for a guardian’s approval';
+}
+
 function StatusLine(props: { snapshot: ToySnapshot }) {
   const s = props.snapshot;
   const parts = [s.online ? 'Online' : 'Offline'];
   if (s.queued > 0) parts.push(`${s.queued} ${s.queued === 1 ? 'reply' : 'replies'} waiting to be sent`);
-  if (s.waiting > 0) parts.push(`${s.waiting} ${s.waiting === 1 ? 'message' : 'messages'} waiting${s.quietUntil !== undefined ? ` for the end of quiet time (${clock(s.quietUntil)})` : ' for a guardian’s approval'}`);
+  if (s.waiting > 0) parts.push(`${s.waiting} ${s.waiting === 1 ? 'message' : 'messages'} waiting${s.quietUntil !== undefined ? ` for the end of quiet time (${clock(s.quietUntil)})` : waitingFor(s.lastWaiting)}`);
   if (s.volumeLimit !== undefined) parts.push(`volume limit ${s.volumeLimit} %`);
   return (
     <p class={`toy-status ${s.online ? 'is-online' : 'is-offline'}`} role="status" aria-live="polite">
@@ -237,7 +245,7 @@ function Paired(props: { toy: VirtualToy; snapshot: ToySnapshot }) {
       )}
       {s.refused > 0 && (
         <p class="muted">
-          {s.refused} {s.refused === 1 ? 'message was' : 'messages were'} refused because {s.refused === 1 ? 'it' : 'they'} did not check out ({s.lastRefusal}).
+          {s.refused} {s.refused === 1 ? 'message was' : 'messages were'} not played. {refusalInWords(s.lastRefusal ?? '', 'Last time, the toy')}
         </p>
       )}
     </div>

@@ -6,12 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../../src/crypto/bytes.js';
+import { wrapFamilyKey } from '../../../src/crypto/family-key.js';
 import { generateIdentity } from '../../../src/crypto/identity.js';
 import { hashRosterEntry } from '../../../src/crypto/roster.js';
 import { PAIRING_LIMITS, type GuardianRunView, type ToyPairingView } from '../../../src/protocol/toys.js';
 import { bearer, manualClock, post, startTestServer, type TestServer } from '../helpers.js';
-import { addChild, createFamily, newPerson, type Person, type TestFamily } from '../families/fixtures.js';
-import { answerRun, guessCode, pairToy, poll, setToys, startAttempt } from './fixtures.js';
+import { addChild, createFamily, newPerson, wireKeys, type Person, type TestFamily } from '../families/fixtures.js';
+import { answerRun, guessCode, pairToy, poll, setToys, startAttempt, toysEntryBody } from './fixtures.js';
 
 const clock = manualClock(Date.now());
 let server: TestServer;
@@ -192,6 +193,45 @@ describe('pairing a toy through the relay', () => {
     expect(right.statusCode).toBe(201);
     const twice = await setToys(app, family, guardian, [...head().toys.filter((t) => t.toyId !== confirmedToy.started.pairingId), { toyId: confirmedToy.started.pairingId, keys: confirmed.toyKeys!, childId }], [confirmed.runId]);
     expect(twice.statusCode).toBe(400);
+  });
+
+  it('stores earlier-epoch keys only when wrapped to a toy the entry pairs, for an epoch before the entry, under its suite', async () => {
+    const app = server.app;
+    const head = () => family.chain[family.chain.length - 1]!;
+    const toy = await startAttempt(app);
+    const confirmed = await guessCode(app, family, guardian, toy, childId, toy.code);
+    const toyId = toy.started.pairingId;
+    const toys = [...head().toys, { toyId, keys: confirmed.toyKeys!, childId }];
+    const earlier = (epoch: number, recipient: { id: string; agreementKey: Uint8Array; kemKey?: Uint8Array | undefined }) =>
+      wrapFamilyKey({ familyId: family.familyId, epoch, key: family.keys[Math.min(epoch, family.keys.length - 1)]!, recipient }).then((k) => wireKeys([k])[0]!);
+    const toToy = { id: toyId, ...confirmed.toyKeys! };
+    const attempt = async (earlierKeys: unknown[]) => {
+      const { body, entry, key } = await toysEntryBody(family, guardian, toys, [confirmed.runId]);
+      const answer = await post(app, `/v1/families/${family.familyId}/roster`, { ...body, earlierKeys }, bearer(guardian.token));
+      if (answer.statusCode === 201) {
+        family.chain.push(entry);
+        family.keys.push(key);
+      }
+      return answer;
+    };
+    const refused = [
+      // To a member, not the toy being paired.
+      [await earlier(0, { id: guardian.accountId, ...guardian.identity.publicKeys })],
+      // For the entry's own epoch (or later): those are the entry's wrapped keys.
+      [await earlier(head().epoch + 1, toToy)],
+      // Twice for one epoch.
+      [await earlier(0, toToy), await earlier(0, toToy)],
+      // Under the classical suite to a toy whose roster keys call for X-Wing.
+      [await earlier(0, { id: toyId, agreementKey: confirmed.toyKeys!.agreementKey })],
+    ];
+    for (const earlierKeys of refused) {
+      const answer = await attempt(earlierKeys);
+      expect(answer.statusCode).toBe(400);
+      expect(answer.json<{ type: string }>().type).toBe('urn:burrow:problem:invalid-roster');
+    }
+    const tooMany = await attempt(Array.from({ length: 65 }, () => refused[1]![0]));
+    expect(tooMany.statusCode).toBe(400);
+    expect((await attempt([await earlier(0, toToy)])).statusCode).toBe(201);
   });
 });
 

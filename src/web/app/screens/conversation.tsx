@@ -24,7 +24,9 @@ import {
 import { fingerprint } from '../../../crypto/identity.js';
 import { ClientError } from '../../../client/client-error.js';
 import { formerParticipant } from '../../../client/kept-history.js';
-import { checkReceipts, receiptSummary } from '../../../client/receipts.js';
+import { readFamilyLog, toyRefusalsByMessage, type ToyRefusal } from '../../../client/family-log.js';
+import { checkReceipts, playedOnToyOf, receiptSummary } from '../../../client/receipts.js';
+import { refusalInWords } from '../../../client/refusal-words.js';
 import { toyNames as loadToyNames } from '../../../client/toys.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
@@ -207,27 +209,54 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; openUnapprove
   );
 }
 
-/** The receipt line of one's own message, from receipts verified against the roster (a made-up one shows as unverified, never as Played). */
-function ReceiptLine(props: { family: OpenedFamily; view: MessageViewT; me: string }) {
-  const [summary, setSummary] = useState<string | undefined>(undefined);
+/** A toy's name, in words, from the verified roster: "Mia's toy". */
+function toyName(family: OpenedFamily, toyId: string): string {
+  const toy = family.roster.entries.flatMap((e) => e.toys).find((t) => t.toyId === toyId);
+  const child = toy === undefined ? undefined : family.children.find((c) => c.childId === toy.childId);
+  return `${child?.name ?? 'The'}'s toy`;
+}
+
+/**
+ * What happened to a message, from receipts verified against the roster: for one's own message,
+ * its receipt line (Played only by a verified receipt of a toy of its recipients; a made-up one
+ * shows as unverified); for any message a toy reported it could not play (guardians read the
+ * reports in the security log), why, in plain words — until a toy of its child played it.
+ */
+function DeliveryLine(props: { family: OpenedFamily; view: MessageViewT; me: string; refusal: ToyRefusal | undefined }) {
+  const [state, setState] = useState<{ summary: string; played: boolean } | undefined>(undefined);
+  const mine = props.view.senderId === props.me;
   useEffect(() => {
     let live = true;
     void checkReceipts(props.family.roster, props.view).then((checked) => {
-      if (live) setSummary(receiptSummary(checked, props.me));
+      if (live) {
+        setState({
+          summary: receiptSummary(checked, { me: props.me, roster: props.family.roster, recipients: props.view.recipients }),
+          played: playedOnToyOf(props.family.roster, checked, props.view.recipients),
+        });
+      }
     });
     return () => {
       live = false;
     };
   }, [props.family, props.view, props.me]);
-  if (summary === undefined) return null;
+  if (state === undefined) return null;
   return (
-    <span class="muted" data-testid="receipt" data-verified={summary === 'Unverified receipt' ? 'false' : 'true'}>
-      {summary}
-    </span>
+    <>
+      {mine && (
+        <span class="muted" data-testid="receipt" data-verified={state.summary === 'Unverified receipt' ? 'false' : 'true'}>
+          {state.summary}
+        </span>
+      )}
+      {!state.played && props.refusal !== undefined && (
+        <span class="pill" data-testid="refusal">
+          {refusalInWords(props.refusal.code, toyName(props.family, props.refusal.toyId))}
+        </span>
+      )}
+    </>
   );
 }
 
-function MessageItem(props: { family: OpenedFamily; view: MessageViewT; toyNames: ReadonlyMap<string, string>; onChanged: () => void }) {
+function MessageItem(props: { family: OpenedFamily; view: MessageViewT; toyNames: ReadonlyMap<string, string>; refusal: ToyRefusal | undefined; onChanged: () => void }) {
   const { who } = useSession();
   const { view, family } = props;
   const mine = view.senderId === who.accountId;
@@ -257,7 +286,7 @@ function MessageItem(props: { family: OpenedFamily; view: MessageViewT; toyNames
       {mayListen && <Player family={family} view={view} openUnapproved={mine || guardian} />}
       <div class="button-row">
         {guardian && approval?.state === 'waiting' && <DecisionButtons family={family} view={view} onDecided={props.onChanged} onError={setError} />}
-        {mine && <ReceiptLine family={family} view={view} me={who.accountId} />}
+        <DeliveryLine family={family} view={view} me={who.accountId} refusal={props.refusal} />
         <Button variant="link" busy={busy === 'save'} onClick={() => act('save', () => saveMessage(who.ctx, { familyId: family.familyId, messageId: view.messageId, saved: !view.saved }))}>
           {view.saved ? 'Saved ★ (unsave)' : 'Save'}
         </Button>
@@ -282,6 +311,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   const [family, setFamily] = useState<OpenedFamily | undefined>(undefined);
   const [messages, setMessages] = useState<MessageViewT[] | undefined>(undefined);
   const [toyNames, setToyNames] = useState<ReadonlyMap<string, string>>(new Map());
+  const [refusals, setRefusals] = useState<Map<string, ToyRefusal>>(new Map());
   const [error, setError] = useState<unknown>(undefined);
   const [sent, setSent] = useState(false);
   const [queuedNow, setQueuedNow] = useState(false);
@@ -309,6 +339,11 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
       setFamily(f);
       setToyNames(names);
       setMessages(list.reverse());
+      // What the toys could not play, as they reported it to the security log (guardians read it).
+      if (f.self.role === 'guardian') {
+        const log = await readFamilyLog(who.ctx, props.familyId).catch(() => undefined);
+        if (live && log?.ok === true) setRefusals(toyRefusalsByMessage(f.roster, log.events));
+      }
       // Receipts: everything listed here reached this device.
       for (const m of list) {
         if (m.senderId !== who.accountId && !m.receipts.some((r) => r.by === who.accountId)) {
@@ -335,6 +370,8 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   const child = family?.children.find((c) => c.childId === props.conversationId);
   const toy = family?.roster.toys.find((t) => t.toyId === props.conversationId);
   const toyChild = toy === undefined ? undefined : family?.children.find((c) => c.childId === toy.childId);
+  // A child's conversation with no toy of theirs in the verified roster: messages wait for one.
+  const noToyYet = child !== undefined && family !== undefined && !family.roster.toys.some((t) => t.childId === child.childId);
   const title = child !== undefined ? `${child.emoji ?? ''} ${child.name ?? 'A child'}` : toy !== undefined && family !== undefined ? senderName(family, toy.toyId, who.accountId, undefined, toyNames) : 'Conversation';
 
   const send = async (recording: Recording) => {
@@ -363,7 +400,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
           {messages.length === 0 && <Empty>No messages yet. Record the first one below.</Empty>}
           <ul class="conversation list" aria-live="polite" aria-label="Messages">
             {messages.map((m) => (
-              <MessageItem key={m.messageId} family={family} view={m} toyNames={toyNames} onChanged={reload} />
+              <MessageItem key={m.messageId} family={family} view={m} toyNames={toyNames} refusal={refusals.get(m.messageId)} onChanged={reload} />
             ))}
           </ul>
           {queued.length > 0 && (
@@ -380,7 +417,16 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
             </ul>
           )}
           {queuedNow && <Notice focus>You are offline. The message is kept on this device and sent as soon as you are back online.</Notice>}
-          {sent && <Notice tone="success" focus>Sent, encrypted. It plays on the toy when the toy is online.</Notice>}
+          {sent && (
+            <Notice tone="success" focus>
+              {noToyYet ? `Sent, encrypted. It waits until ${child?.name ?? 'the child'} has a toy, and plays once one is paired.` : 'Sent, encrypted. It plays on the toy when the toy is online.'}
+            </Notice>
+          )}
+          {noToyYet && (
+            <Notice tone="warning">
+              <span data-testid="no-toy">{child?.name ?? 'This child'} has no toy yet — the message will wait and play once a toy is paired.</span>
+            </Notice>
+          )}
           {family.self.needsApproval === true && <Notice>A guardian approves your messages before the toy plays them.</Notice>}
           <QuietNotice settings={family.roster.settings} childName={child?.name ?? toyChild?.name} />
           <Card>

@@ -2,6 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { addChild } from '../../../client/children.js';
 import { admitJoiners, deleteFamily, describeMembers, loadFamily, removeMember, setSettings, type OpenedFamily } from '../../../client/families.js';
+import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog } from '../../../client/family-log.js';
 import { createInvite, listInvites, revokeInvite } from '../../../client/invites.js';
 import type { GuardianInviteList } from '../../../protocol/families.js';
 import type { Static } from '@sinclair/typebox';
@@ -562,6 +563,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
           </p>
         )}
       </Card>
+      {guardian && <SecurityLogCard family={family} />}
       {guardian && (
         <Card title="Delete this family" class="danger-zone">
           <Notice tone="warning">This deletes the family for everyone: all messages, children, toys and invites, on the server, for good. Toys stop working until they are paired again.</Notice>
@@ -584,5 +586,54 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
         </Card>
       )}
     </>
+  );
+}
+
+
+/** The family's security log (guardians), verified on this device, newest first, in plain words. */
+function SecurityLogCard(props: { family: OpenedFamily }) {
+  const { who } = useSession();
+  const { family } = props;
+  const [lines, setLines] = useState<Array<{ seq: number; at: number; text: string; refusal: boolean }> | undefined>(undefined);
+  const [failure, setFailure] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  useEffect(() => {
+    let live = true;
+    // Ids become names only where the verified roster and opened profiles give one.
+    const name = (id: string): string | undefined => {
+      const toy = family.roster.entries.flatMap((e) => e.toys).find((t) => t.toyId === id);
+      if (toy !== undefined) return `${family.children.find((c) => c.childId === toy.childId)?.name ?? 'a child'}'s toy`;
+      return family.children.find((c) => c.childId === id)?.name;
+    };
+    readFamilyLog(who.ctx, family.familyId).then(
+      (log) => {
+        if (!live) return;
+        if (!log.ok) setFailure(FAMILY_LOG_FAILURES[log.code]);
+        else setLines(log.events.slice(-50).reverse().map((e) => ({ seq: e.seq, at: e.at, text: describeLogEvent(e, who.accountId, name), refusal: e.kind === 'client-refusal' })));
+      },
+      (caught: unknown) => {
+        if (live) setError(caught);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [who, family]);
+  return (
+    <Card title="Security log">
+      <ErrorBanner error={error} />
+      {failure !== undefined && <Notice tone="warning">The security log does not check out: {failure}. Tell whoever runs your Burrow server, and do not trust this server until it is explained.</Notice>}
+      {lines === undefined && failure === undefined && error === undefined && <Loading />}
+      {lines !== undefined && lines.length === 0 && <Empty>Nothing in the log yet.</Empty>}
+      {lines !== undefined && lines.length > 0 && (
+        <ul class="list" aria-label="Security log" data-testid="security-log">
+          {lines.map((line) => (
+            <li key={line.seq} data-kind={line.refusal ? 'client-refusal' : undefined}>
+              <span class="muted">{new Date(line.at).toLocaleString()}</span> {line.text}
+            </li>
+          ))}
+        </ul>
+      )}
+    </Card>
   );
 }
