@@ -8,6 +8,7 @@ import type { ClientContext } from '../../client/families.js';
 import type { Identity } from '../../crypto/identity.js';
 import { BrowserSessionStore, forgetEverything, IndexedDbKeyStore } from '../lib/browser-stores.js';
 import { fetchWithUploadProgress } from '../lib/upload-progress.js';
+import { forgetBrowserPush } from '../lib/push.js';
 
 export interface SignedIn {
   ctx: ClientContext;
@@ -93,6 +94,8 @@ export async function signOut(who: SignedIn): Promise<void> {
   try {
     await logout({ api: who.ctx.api, store: sessionStore });
   } finally {
+    // The server dropped this device's push subscription with the session; the browser drops its own.
+    await forgetBrowserPush().catch(() => undefined);
     await forgetEverything();
   }
 }
