@@ -23,11 +23,10 @@ interface Step {
 export function firstRunSteps(family: OpenedFamily, messageSent: boolean): Step[] {
   const f = `/family/${family.familyId}`;
   const withToy = family.children.find((c) => family.roster.toys.some((t) => t.childId === c.childId)) ?? family.children[0];
-  const name = withToy?.name ?? 'your child';
   return [
     { key: 'child', label: 'Add a child', done: family.children.length > 0, href: `${f}/people`, action: 'Add a child' },
     { key: 'toy', label: 'Pair a toy', done: family.roster.toys.length > 0, href: `${f}/toys`, action: 'Pair a toy' },
-    { key: 'message', label: 'Record a first message', done: messageSent, href: withToy === undefined ? `${f}/people` : `${f}/talk/${withToy.childId}`, action: `Record for ${name}` },
+    { key: 'message', label: 'Record a first message', done: messageSent, href: withToy === undefined ? `${f}/people` : `${f}/talk/${withToy.childId}`, action: 'Record the first message' },
   ];
 }
 

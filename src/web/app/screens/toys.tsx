@@ -49,14 +49,14 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
     <>
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
       {added !== undefined && (
-        <Notice tone="success">
-          {added.text}
+        <>
+          <Notice tone="success">{added.text}</Notice>
           <div class="button-row">
             <a class="button button-primary" href={`/family/${family.familyId}/talk/${added.childId}`} data-testid="record-now">
               Record for <bdi>{added.childName}</bdi> now
             </a>
           </div>
-        </Notice>
+        </>
       )}
       <Card title="Toys">
         {toys === undefined && error === undefined && <Loading />}
