@@ -53,7 +53,9 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
           <Notice tone="success">{added.text}</Notice>
           <div class="button-row">
             <a class="button button-primary" href={`/family/${family.familyId}/talk/${added.childId}`} data-testid="record-now">
-              Record for <bdi>{added.childName}</bdi> now
+              <span>
+                Record for <bdi>{added.childName}</bdi> now
+              </span>
             </a>
           </div>
         </>
