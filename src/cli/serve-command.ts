@@ -51,6 +51,7 @@ Environment (flags win):
   BURROW_BACKUP_MAX_AGE_HOURS               audit: a newer backup must exist (default 48)
   BURROW_SECRETS                            the secrets file's JSON, instead of <data>/secrets.json
   BURROW_OPAQUE_SERVER_SETUP, BURROW_COOKIE_KEY, BURROW_EMAIL_KEY   the same, one variable each
+  BURROW_VAPID_PRIVATE_KEY                  the Web Push (VAPID) key beside those (default: derived from the cookie key)
 
 On first start the data directory (0700), the SQLite database, the blob directory and the
 secrets file (0600) are created. Keep the secrets file out of database backups' reach: without

@@ -60,6 +60,10 @@ import { accountTopic } from './live/family-events.js';
 import { createToysRepository } from './toys/repository.js';
 import { registerToyRoutes } from './toys/routes.js';
 import { createToysService, PER_ATTEMPT_LIMIT } from './toys/service.js';
+import { createPushRepository } from './push/repository.js';
+import { registerPushRoutes } from './push/routes.js';
+import { createWebPushSender, vapidSubject } from './push/sender.js';
+import { createPushService } from './push/service.js';
 
 export const API_VERSION = '0.1.0';
 const SESSION_SWEEP_INTERVAL_MS = 60 * 60_000;
@@ -100,6 +104,10 @@ export const REDACTED_LOG_PATHS = [
   '*.serverSetup',
   '*.cookieKey',
   '*.emailKey',
+  '*.vapidPrivateKey',
+  '*.endpoint',
+  '*.p256dh',
+  '*.auth',
 ];
 
 /**
@@ -264,6 +272,18 @@ export function createServer(deps: ServerDeps): BurrowApp {
     if (deps.bus === undefined) await bus.close();
   });
   const familyEvents = createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) });
+  const push = createPushService({
+    repository: createPushRepository(store.db),
+    sender: createWebPushSender({ secrets, subject: vapidSubject({ publicOrigin: config.live.publicOrigin, contact: config.security.contact }), timeoutMs: config.push.sendTimeoutMs }),
+    clock,
+    random,
+    maxSubscriptionsPerAccount: config.push.maxSubscriptionsPerAccount,
+    allowLoopbackEndpoints: config.push.allowLoopbackEndpoints,
+    warn: (message, details) => app.log.warn(details, message),
+  });
+  // Pushes still on their way are handed over (each bounded by its timeout) before the app closes.
+  app.addHook('onClose', async () => { await push.settled(); });
+  app.decorate('pushesSettled', () => push.settled());
   const accountsRepository = createAccountsRepository(store.db);
   const securityLog = createSecurityLog({
     repository: createFamilyLogRepository(store.db),
@@ -286,6 +306,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
     },
     warn: (message, error) => app.log.warn({ err: error }, message),
     securityLog,
+    push,
   });
   // A deleted family's security log goes with it.
   const purger = {
@@ -322,11 +343,12 @@ export function createServer(deps: ServerDeps): BurrowApp {
   registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs, registrationMode: config.registration });
   registerSessionRoutes(app, { sessions });
   registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
-  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog });
+  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog, push });
   registerSecurityLogRoutes(app, { log: securityLog });
   registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
   registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, clock, config });
   registerToyRoutes(app, { toys });
+  registerPushRoutes(app, { push, secrets, limiter, perAccount: config.rateLimits.perAccount });
   registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter });
 
   if (metrics !== undefined) {

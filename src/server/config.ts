@@ -19,6 +19,8 @@ export interface EnvironmentSecrets {
   readonly emailKey: string;
   /** 32 bytes of base64url: the Ed25519 seed of the family security log key (derived from cookieKey when absent). */
   readonly logSigningKey?: string;
+  /** 32 bytes of base64url: the P-256 private key that signs Web Push requests (derived from cookieKey when absent). */
+  readonly vapidPrivateKey?: string;
 }
 
 export interface Config {
@@ -107,6 +109,21 @@ export interface Config {
   readonly registration: RegistrationMode;
   /** Operator safety: disclosure, audit and backups (docs/operations.md). */
   readonly security: SecurityConfig;
+  /** Web Push notifications (src/server/push/). */
+  readonly push: PushConfig;
+}
+
+/** Web Push settings. */
+export interface PushConfig {
+  /** Subscriptions one account may hold (one per signed-in device). */
+  readonly maxSubscriptionsPerAccount: number;
+  /** A push service that has not answered in this time is given up on (the notification is lost). */
+  readonly sendTimeoutMs: number;
+  /**
+   * Accept `http://` push endpoints on loopback addresses. For tests with a local push endpoint
+   * only: no environment variable sets it, so a deployment always requires https.
+   */
+  readonly allowLoopbackEndpoints: boolean;
 }
 
 export const REGISTRATION_MODES = ['open', 'invite', 'closed'] as const;
@@ -184,6 +201,7 @@ const defaults: Omit<Config, 'secretsFromEnvironment' | 'tls' | 'databaseUrl' | 
   messages: { sweepIntervalMs: 5 * MINUTE, orphanGraceMs: 60 * MINUTE },
   live: { heartbeatMs: 30_000, maxFrameBytes: 16 * 1024, maxFramesPerMinute: 120, maxConnectionsPerAccount: 16, resumeWaitMs: 2_000 },
   security: { privateDatabaseNetwork: false, backups: { intervalHours: 24, keep: 7, maxAgeHours: 48 } },
+  push: { maxSubscriptionsPerAccount: 10, sendTimeoutMs: 10_000, allowLoopbackEndpoints: false },
   rateLimits: {
     globalPerIp: { max: 600, windowMs: MINUTE },
     anonymousPerIp: { max: 30, windowMs: MINUTE },
@@ -229,12 +247,17 @@ function parseEnvironmentSecrets(env: NodeJS.ProcessEnv): EnvironmentSecrets | u
       throw new ConfigError('BURROW_SECRETS must hold the strings serverSetup, cookieKey and emailKey');
     }
     const logSigningKey = typeof p.logSigningKey === 'string' ? p.logSigningKey : env.BURROW_LOG_SIGNING_KEY;
-    return { serverSetup: p.serverSetup, cookieKey: p.cookieKey, emailKey: p.emailKey, ...(logSigningKey ? { logSigningKey } : {}) };
+    const vapidPrivateKey = typeof p.vapidPrivateKey === 'string' ? p.vapidPrivateKey : env.BURROW_VAPID_PRIVATE_KEY;
+    return { serverSetup: p.serverSetup, cookieKey: p.cookieKey, emailKey: p.emailKey, ...(logSigningKey ? { logSigningKey } : {}), ...(vapidPrivateKey ? { vapidPrivateKey } : {}) };
   }
   const given = Object.values(fields).filter((v) => v !== undefined && v !== '').length;
   if (given === 0) return undefined;
   if (given !== 3) throw new ConfigError('set all of BURROW_OPAQUE_SERVER_SETUP, BURROW_COOKIE_KEY and BURROW_EMAIL_KEY, or none');
-  return { ...(fields as EnvironmentSecrets), ...(env.BURROW_LOG_SIGNING_KEY ? { logSigningKey: env.BURROW_LOG_SIGNING_KEY } : {}) };
+  return {
+    ...(fields as EnvironmentSecrets),
+    ...(env.BURROW_LOG_SIGNING_KEY ? { logSigningKey: env.BURROW_LOG_SIGNING_KEY } : {}),
+    ...(env.BURROW_VAPID_PRIVATE_KEY ? { vapidPrivateKey: env.BURROW_VAPID_PRIVATE_KEY } : {}),
+  };
 }
 
 /** A date (`2027-06-30`, midnight UTC) or an ISO 8601 date-time with its zone (`2027-06-30T12:00:00Z`). */

@@ -4,7 +4,7 @@
  * database: without them a copy of the database gives an attacker nothing to guess passwords
  * against (RFC 9807 §10.4: the registration record is useless without the server's OPRF seed).
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, createHmac, hkdfSync } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import * as opaque from '@serenity-kit/opaque';
@@ -19,6 +19,8 @@ interface SecretsFile {
   emailKey: string;
   /** Added by later versions; files written before it get one on their next start. */
   logSigningKey?: string;
+  /** The P-256 private key (32 bytes, base64url) that signs Web Push requests (VAPID, RFC 8292). */
+  vapidPrivateKey?: string;
 }
 
 /** The secrets in use, with the keys derived from them. Never log this object. */
@@ -35,6 +37,10 @@ export interface Secrets {
   readonly emailSealKey: Uint8Array;
   /** 32 bytes: the Ed25519 seed that signs every family security log event. */
   readonly logSigningKey: Uint8Array;
+  /** 32 bytes: the P-256 private key of the server's VAPID identity (RFC 8292), for Web Push. */
+  readonly vapidPrivateKey: Uint8Array;
+  /** 65 bytes: its uncompressed public key, the `applicationServerKey` browsers subscribe with. */
+  readonly vapidPublicKey: Uint8Array;
 }
 
 /** Thrown when the secrets or the data directory cannot be used safely; the message says how to fix it. */
@@ -61,6 +67,30 @@ function decodeKey(value: string, name: string): Uint8Array {
   return bytes;
 }
 
+/** The order of the P-256 group (SEC 2 §2.4.2). */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/**
+ * A VAPID key for secrets that have none (given through the environment without one): derived from
+ * the cookie key, so every node that shares the secrets signs with the same key. 48 bytes of HKDF
+ * output reduced to [1, n−1] (FIPS 186-5 §A.2.1), so the key is uniform and always valid.
+ */
+function deriveVapidKey(cookieKey: Uint8Array): Uint8Array {
+  const wide = new Uint8Array(hkdfSync('sha256', cookieKey, new Uint8Array(0), utf8('burrow/vapid/v1'), 48));
+  const scalar = (BigInt(`0x${Buffer.from(wide).toString('hex')}`) % (P256_ORDER - 1n)) + 1n;
+  return new Uint8Array(Buffer.from(scalar.toString(16).padStart(64, '0'), 'hex'));
+}
+
+function vapidPublicKeyOf(privateKey: Uint8Array): Uint8Array {
+  const ecdh = createECDH('prime256v1');
+  try {
+    ecdh.setPrivateKey(privateKey);
+  } catch {
+    throw new SecretsError('vapidPrivateKey is not a P-256 private key');
+  }
+  return new Uint8Array(ecdh.getPublicKey());
+}
+
 /** Builds `Secrets` from their stored (string) form, checking every field. */
 export function secretsFromFields(fields: EnvironmentSecrets): Secrets {
   if (typeof fields.serverSetup !== 'string' || !/^[A-Za-z0-9_-]{32,}$/.test(fields.serverSetup)) {
@@ -71,6 +101,7 @@ export function secretsFromFields(fields: EnvironmentSecrets): Secrets {
   // Secrets from before the security log have no log key: one derived from the cookie key is as
   // secret as it and the same on every node that shares these secrets.
   const logSigningKey = fields.logSigningKey === undefined ? derive(cookieKey, 'burrow/log-signing/v1') : decodeKey(fields.logSigningKey, 'logSigningKey');
+  const vapidPrivateKey = fields.vapidPrivateKey === undefined ? deriveVapidKey(cookieKey) : decodeKey(fields.vapidPrivateKey, 'vapidPrivateKey');
   return Object.freeze({
     serverSetup: fields.serverSetup,
     cookieKey,
@@ -78,10 +109,12 @@ export function secretsFromFields(fields: EnvironmentSecrets): Secrets {
     emailLookupKey: derive(emailKey, 'burrow/email-lookup/v1'),
     emailSealKey: derive(emailKey, 'burrow/email-seal/v1'),
     logSigningKey,
+    vapidPrivateKey,
+    vapidPublicKey: vapidPublicKeyOf(vapidPrivateKey),
   });
 }
 
-/** Fresh secrets: a new OPAQUE server setup and two random 32-byte keys. */
+/** Fresh secrets: a new OPAQUE server setup, random 32-byte keys and a new VAPID key pair. */
 export async function generateSecrets(): Promise<Secrets> {
   await opaque.ready;
   return secretsFromFields({
@@ -89,7 +122,17 @@ export async function generateSecrets(): Promise<Secrets> {
     cookieKey: toBase64Url(randomBytes(32)),
     emailKey: toBase64Url(randomBytes(32)),
     logSigningKey: toBase64Url(randomBytes(32)),
+    vapidPrivateKey: newVapidPrivateKey(),
   });
+}
+
+/** A fresh P-256 private key for VAPID, made by the platform's key generator. */
+function newVapidPrivateKey(): string {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  // getPrivateKey() drops leading zero bytes; the stored form is always 32 bytes.
+  const key = new Uint8Array(ecdh.getPrivateKey());
+  return toBase64Url(concatBytes(new Uint8Array(32 - key.length), key));
 }
 
 /** The stored form of secrets, as written to the file or to `BURROW_SECRETS`. */
@@ -100,6 +143,7 @@ export function serialiseSecrets(secrets: Secrets): string {
     cookieKey: toBase64Url(secrets.cookieKey),
     emailKey: toBase64Url(secrets.emailKey),
     logSigningKey: toBase64Url(secrets.logSigningKey),
+    vapidPrivateKey: toBase64Url(secrets.vapidPrivateKey),
   };
   return `${JSON.stringify(file, null, 2)}\n`;
 }

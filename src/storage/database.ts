@@ -237,6 +237,21 @@ export interface AccountVaultsTable {
   updated_at: number;
 }
 
+/** A Web Push subscription of one signed-in device (src/server/push/): where and how to reach it, nothing else. */
+export interface PushSubscriptionsTable {
+  id: string;
+  account_id: string;
+  /** The session (device) it belongs to: it goes when the session ends. */
+  session_id: string;
+  /** The push service's URL for this browser (a capability: never logged). */
+  endpoint: string;
+  /** base64url P-256 public key of the browser (RFC 8291 ua_public). */
+  p256dh: string;
+  /** base64url 16-byte authentication secret (RFC 8291 auth_secret). */
+  auth: string;
+  created_at: number;
+}
+
 /** A toy's pairing attempt (src/server/toys/): the toy's id is the attempt's id. */
 export interface PairingAttemptsTable {
   id: string;
@@ -320,6 +335,7 @@ export interface Database {
   pairing_attempts: PairingAttemptsTable;
   pairing_runs: PairingRunsTable;
   toy_devices: ToyDevicesTable;
+  push_subscriptions: PushSubscriptionsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -9,9 +9,13 @@
  * moment of it, from whatever hole) can rewrite Cache Storage but not this worker, whose script
  * the browser fetches from the server itself: a rewritten app bundle in the cache is thrown away
  * and fetched again, and a body from the network that does not match is never cached.
+ *
+ * Web Push: a push carries only a kind and ids (src/client/push-notice.ts). The worker shows a
+ * generic notification that names nobody; a click opens the app where the push points, and the
+ * app fetches and decrypts what is there.
  */
 /// <reference lib="webworker" />
-export {};
+import { parsePushNotice, pushNoticePath, pushNoticeText } from '../client/push-notice.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -94,5 +98,39 @@ self.addEventListener('fetch', (event) => {
   // build's bytes; else the network, if it gives the build's bytes; else nothing at all.
   event.respondWith(
     (async () => (await cachedVerified(url.pathname)) ?? (await fetchVerified(url.pathname).catch(() => undefined)) ?? Response.error())(),
+  );
+});
+
+self.addEventListener('push', (event) => {
+  let text = '';
+  try {
+    text = event.data?.text() ?? '';
+  } catch {
+    // Not text: shown as the generic notification.
+  }
+  const notice = parsePushNotice(text);
+  const { title, body } = pushNoticeText(notice);
+  // Browsers require a notification for every push; one per kind and family replaces the last.
+  const tag = notice === undefined ? 'burrow' : `${notice.kind}:${notice.familyId}`;
+  event.waitUntil(self.registration.showNotification(title, { body, tag, icon: '/icons/icon-192.png', data: { path: pushNoticePath(notice) } }));
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const data = event.notification.data as { path?: unknown } | null;
+  // Only a path of this origin is ever opened.
+  const path = typeof data?.path === 'string' && /^\/(?!\/)/.test(data.path) ? data.path : '/';
+  const url = new URL(path, self.location.origin).href;
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+      const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
+      if (open === undefined) {
+        await self.clients.openWindow(url);
+        return;
+      }
+      await open.focus();
+      await open.navigate(url).catch(() => undefined);
+    })(),
   );
 });

@@ -197,6 +197,13 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
   // The vault routes name no account: each caller reaches only their own vault, so the cross-account cases cannot apply.
   'GET /v1/accounts/me/vault': { request: () => ({ url: '/v1/accounts/me/vault' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
   'PUT /v1/accounts/me/vault': { request: () => ({ url: '/v1/accounts/me/vault', payload: { revision: 1, sealed: `AQ${'A'.repeat(54)}` } }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  // Push subscriptions name no account either: each caller lists and deletes only their own (a stranger's id is 404, test/server/push).
+  'GET /v1/accounts/me/push-subscriptions': { request: () => ({ url: '/v1/accounts/me/push-subscriptions' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
+  'POST /v1/accounts/me/push-subscriptions': {
+    request: () => ({ url: '/v1/accounts/me/push-subscriptions', payload: { endpoint: 'https://push.example.com/send/abc', keys: { p256dh: `BA${'A'.repeat(85)}`, auth: 'A'.repeat(22) } } }),
+    cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly },
+  },
+  'DELETE /v1/accounts/me/push-subscriptions/:subscriptionId': { request: () => ({ url: `/v1/accounts/me/push-subscriptions/${b64(16)}` }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
   'GET /v1/sessions': { request: () => ({ url: '/v1/sessions' }), cases: { anonymous: unauthenticated, otherFamily: ownAccountOnly, relativeBeyondChildren: ownAccountOnly, removedMember: ownAccountOnly } },
   'DELETE /v1/sessions/:sessionId': {
     // Someone else's session (the guardian's) is 404 to every other caller.

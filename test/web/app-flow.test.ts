@@ -139,6 +139,8 @@ describe('the family app', () => {
     await r.getByRole('button', { name: 'Join the family' }).click();
     await r.getByText('The guardian who invited you must now let you in').waitFor({ timeout: 15_000 });
 
+    // The People tab counts the join request this device can verify; letting them in clears it.
+    await expect.poll(() => g.getByTestId('badge-people').textContent(), { timeout: 20_000 }).toBe('1');
     // The guardian's device (which holds the invite's secret) lets them in.
     await g.getByRole('button', { name: 'Let them in' }).click({ timeout: 15_000 });
     await g.getByText('Compare this safety number').waitFor({ timeout: 15_000 });
@@ -167,13 +169,16 @@ describe('the family app', () => {
     await r.getByTestId('receipt').filter({ hasText: 'Waiting for a toy' }).waitFor();
 
     // The guardian, already in Mia's conversation, sees it arrive without a reload, and plays it.
-    // It needs approval: the guardian's approval queue shows it; the guardian listens, then approves it.
+    // It needs approval: the guardian's approval queue shows it (and the Messages tab's badge); the guardian listens, then approves it.
+    await expect.poll(() => g.getByTestId('badge-people').count(), { timeout: 20_000 }).toBe(0);
+    await expect.poll(() => g.getByTestId('badge-messages').textContent(), { timeout: 20_000 }).toBe('1');
     await g.getByRole('link', { name: 'Messages' }).click();
     const queue = g.locator('section', { has: g.getByRole('heading', { name: 'Waiting for your approval' }) });
     await queue.getByRole('button', { name: 'Play the message' }).click({ timeout: 20_000 });
     await expect.poll(() => queue.locator('audio').getAttribute('src'), { timeout: 15_000 }).toMatch(/^blob:/);
     await queue.getByRole('button', { name: 'Approve' }).click();
     await queue.getByText('Approved. The toy plays it now.').waitFor({ timeout: 15_000 });
+    await expect.poll(() => g.getByTestId('badge-messages').count(), { timeout: 20_000 }).toBe(0);
     await g.getByRole('link', { name: 'Mia' }).click();
     await g.getByRole('heading', { name: /Mia/ }).waitFor({ timeout: 15_000 });
     const incoming = g.locator('li[data-message]');

@@ -85,16 +85,24 @@ describe('the family story, in the browser', { timeout: 240_000 }, () => {
 
     // 2. A family with two children.
     await createFamily(guardian, 'The Hollow');
+    // The first-run checklist follows the family's real state: nothing done yet.
+    const steps = () => guardian.locator('[data-testid="first-run"] li[data-step]').evaluateAll((items) => items.map((i) => `${i.getAttribute('data-step')}:${i.getAttribute('data-done')}`));
+    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:false', 'toy:false', 'message:false']);
     await addChild(guardian, 'Mia', '🦊');
     await addChild(guardian, 'Leo', '🐻');
+    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:true', 'toy:false', 'message:false']);
 
     // 3. The toy shows its code; the guardian types it for Mia.
     const code = await showToyCode(toy);
     await pairToy(guardian, toy, { code, childLabel: '🦊 Mia', beforeSubmit: () => shoot(guardian, 'pairing') });
     await expect.poll(() => toy.getByText('Mia’s toy').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:true', 'toy:true', 'message:false']);
+    await guardian.evaluate(() => window.scrollTo(0, 0));
+    await shoot(guardian, 'first-run');
 
-    // 4. The guardian holds the record button for 2 s, listens to the preview, sends; the toy plays it.
-    await openConversation(guardian, 'Mia');
+    // 4. Right after pairing: "Record for Mia now". The guardian holds the record button for 2 s, listens to the preview, sends; the toy plays it.
+    await guardian.getByRole('link', { name: 'Record for Mia now' }).click();
+    await guardian.waitForURL(/\/family\/[A-Za-z0-9_-]{22}\/talk\/[A-Za-z0-9_-]{22}$/, { timeout: 15_000 });
     await forgetHeard(guardian);
     await recordAndSend(guardian, { childName: 'Mia', holdMs: 2_000 });
     const recorded = await onlySound(guardian);
@@ -126,9 +134,16 @@ describe('the family story, in the browser', { timeout: 240_000 }, () => {
     expect(heard.rms).toBeGreaterThan(childVoice.rms * 0.8);
     expect(heard.rms).toBeLessThan(childVoice.rms * 1.25);
     await shoot(guardian, 'conversation');
+    // Where a push about this reply opens: the app finds its conversation (Mia's) and goes there.
+    const replyId = (await reply.getAttribute('data-message'))!;
+    const conversationUrl = guardian.url();
+    await guardian.goto(conversationUrl.replace(/\/talk\/[A-Za-z0-9_-]{22}$/, `/message/${replyId}`));
+    await guardian.waitForURL(conversationUrl, { timeout: 20_000 });
+    await guardian.locator(`li[data-message="${replyId}"]`).waitFor({ timeout: 20_000 });
 
-    // 6. An invite for a relative who may talk to Mia only.
+    // 6. An invite for a relative who may talk to Mia only. The checklist is complete.
     await openTab(guardian, 'People');
+    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:true', 'toy:true', 'message:true']);
     await guardian.getByRole('checkbox', { name: '🐻 Leo' }).uncheck();
     await guardian.getByRole('button', { name: 'Create an invite link' }).click();
     const link = (await guardian.getByTestId('invite-link').innerText()).trim();

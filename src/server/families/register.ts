@@ -12,6 +12,7 @@ import type { Clock } from '../deps.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { BurrowApp } from '../http/types.js';
 import type { SecurityLog } from '../security-log/service.js';
+import type { PushNotifier } from '../push/service.js';
 import { createInvitesService } from '../invites/service.js';
 import { registerInviteRoutes } from '../invites/routes.js';
 import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
@@ -30,6 +31,8 @@ export interface FamilyFeaturesOptions {
   events?: FamilyEvents;
   purger?: FamilyPurger;
   securityLog?: SecurityLog;
+  /** Tells the guardians, by Web Push, that someone asked to join. */
+  push?: Pick<PushNotifier, 'joinRequested'>;
 }
 
 /** Registers `/v1/families*` and `/v1/invites*`; returns the `FamilyAccess` it uses. */
@@ -53,6 +56,6 @@ export function registerFamilyFeatures(app: BurrowApp, options: FamilyFeaturesOp
   };
   registerFamilyRoutes(app, { families: createFamiliesService({ repository, access, clock, ...seams, ...(options.securityLog === undefined ? {} : { securityLog: options.securityLog }), ...(options.purger === undefined ? {} : { purger: options.purger }) }) });
   registerChildRoutes(app, { children: createChildrenService({ repository, access, clock, ...seams }) });
-  registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit }) });
+  registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit, ...(options.push === undefined ? {} : { push: options.push }) }) });
   return access;
 }

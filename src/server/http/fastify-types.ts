@@ -44,6 +44,8 @@ declare module 'fastify' {
       /** Deletes an account as its owner would (families it was the only member of are purged); `burrow/sole-guardian` when others depend on it. */
       deleteAccount(accountId: string): Promise<void>;
     };
+    /** Resolves once every Web Push started so far has been handed to its push service (or given up on). */
+    pushesSettled(): Promise<void>;
   }
 }
 

@@ -19,6 +19,7 @@ import { parseIdList } from '../families/access-repository.js';
 import { requireGuardian } from '../families/authorize.js';
 import type { FamiliesRepository, InviteRow } from '../families/repository.js';
 import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
+import type { PushNotifier } from '../push/service.js';
 
 /** Default lifetime of an invite: 7 days. */
 export const DEFAULT_INVITE_TTL_MS = 7 * 24 * 3600_000;
@@ -30,6 +31,8 @@ export interface InvitesServiceDeps {
   limiter: RateLimiter;
   /** Invite look-ups and accepts per account. */
   lookupLimit: RateWindow;
+  /** Tells the guardians, by Web Push, that someone accepted an invite and waits to be let in. */
+  push?: Pick<PushNotifier, 'joinRequested'>;
 }
 
 export type InvitesService = ReturnType<typeof createInvitesService>;
@@ -138,7 +141,10 @@ export function createInvitesService(deps: InvitesServiceDeps) {
     const row = await repository.invite(inviteId);
     if (row === undefined) throw new BurrowError('burrow/not-found', 'No such invite');
     if ((await access.membership(row.family_id, accountId)) !== undefined) throw new BurrowError('burrow/conflict', 'You are already a member of this family');
-    if (await repository.acceptInvite(inviteId, accountId, joinerProof, clock.now())) return;
+    if (await repository.acceptInvite(inviteId, accountId, joinerProof, clock.now())) {
+      deps.push?.joinRequested(row.family_id);
+      return;
+    }
     const now = (await repository.invite(inviteId)) ?? row;
     throw new BurrowError('burrow/invite-unavailable', `The invite is ${statusOf(now, clock.now())}`);
   }

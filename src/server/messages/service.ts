@@ -16,6 +16,7 @@ import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyEvents, FamilyMembership, FamilyPurger } from '../families/access.js';
 import type { MessageRecord, MessagesRepository, Visibility } from './repository.js';
 import type { SecurityLog } from '../security-log/service.js';
+import type { PushNotifier } from '../push/service.js';
 
 const DAY = 24 * 3600_000;
 /** The largest header an envelope can have (src/crypto/envelope.ts limits) plus the ciphertext length, with room. */
@@ -111,6 +112,8 @@ export interface MessagesServiceDeps {
   warn(message: string, error: unknown): void;
   /** Records every envelope download in the family's security log; a download that cannot be recorded is refused. */
   securityLog?: Pick<SecurityLog, 'append'>;
+  /** Sends the Web Push a stored message calls for (a toy's reply, a message to approve); never waits for it. */
+  push?: Pick<PushNotifier, 'messageStored'>;
 }
 
 function notFound(): BurrowError {
@@ -366,6 +369,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
           throw error;
         }
         await publish(familyId, 'message', { messageId, senderId: principal.id, recipients: header.recipients, epoch: header.epoch, size: stored.size });
+        deps.push?.messageStored(familyId, { messageId, senderId: principal.id, senderKind: principal.kind, needsApproval: row.needs_approval === 1 });
         return { messageId, receivedAt, size: stored.size };
       } finally {
         // Stop reading a body we refused; the route closes the connection after answering.

@@ -14,6 +14,7 @@ import { FamilyScreen } from './screens/family.js';
 import { ConversationScreen } from './screens/conversation.js';
 import { JoinScreen, takeInviteFragment } from './screens/join.js';
 import { AccountScreen } from './screens/account.js';
+import { OpenMessageScreen } from './screens/open-message.js';
 
 interface AppState {
   who: SignedIn;
@@ -139,6 +140,7 @@ export function App() {
       />
     );
   else if (path === '/account') screen = <AccountScreen />;
+  else if ((params = match('/family/:familyId/message/:messageId', path))) screen = <OpenMessageScreen familyId={params.familyId!} messageId={params.messageId!} />;
   else if ((params = match('/family/:familyId/talk/:conversationId', path))) screen = <ConversationScreen familyId={params.familyId!} conversationId={params.conversationId!} />;
   else if ((params = match('/family/:familyId/:tab', path))) screen = <FamilyScreen familyId={params.familyId!} tab={params.tab!} />;
   else if ((params = match('/family/:familyId', path))) screen = <FamilyScreen familyId={params.familyId!} tab="messages" />;

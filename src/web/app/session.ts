@@ -9,6 +9,7 @@ import type { Identity } from '../../crypto/identity.js';
 import { BrowserSessionStore, forgetEverything, IndexedDbKeyStore } from '../lib/browser-stores.js';
 import { fetchWithUploadProgress } from '../lib/upload-progress.js';
 import { withOfflineCopy } from '../lib/offline.js';
+import { forgetBrowserPush } from '../lib/push.js';
 
 export interface SignedIn {
   ctx: ClientContext;
@@ -96,6 +97,8 @@ export async function signOut(who: SignedIn): Promise<void> {
   try {
     await logout({ api: who.ctx.api, store: sessionStore });
   } finally {
+    // The server dropped this device's push subscription with the session; the browser drops its own.
+    await forgetBrowserPush().catch(() => undefined);
     await forgetEverything();
   }
 }

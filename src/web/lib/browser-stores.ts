@@ -244,6 +244,17 @@ function deleteDatabase(name: string): Promise<void> {
   });
 }
 
+const PREFERENCE_PREFIX = 'preference:';
+
+/** A small, non-secret choice of this browser's user (e.g. a dismissed checklist); forgotten on sign-out with the rest. */
+export async function loadPreference(name: string): Promise<boolean> {
+  return (await get<boolean>(`${PREFERENCE_PREFIX}${name}`)) === true;
+}
+
+export async function savePreference(name: string, value: boolean): Promise<void> {
+  await put(`${PREFERENCE_PREFIX}${name}`, value);
+}
+
 /**
  * Everything signed-in on this browser, forgotten: the device key first, then every record, then
  * the database itself, and the virtual toy's database of this origin.

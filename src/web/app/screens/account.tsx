@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { formatWhen } from '../../lib/dates.js';
+import { NotificationsCard } from './notifications.js';
 
 type SessionRow = { sessionId: string; label: string; createdAt: number; lastSeenAt: number; current: boolean };
 
@@ -60,6 +61,7 @@ export function AccountScreen() {
         </div>
         <p class="muted">Signing out forgets this device's keys. Invites you created here and nobody has used yet can then no longer be completed: create new ones.</p>
       </Card>
+      <NotificationsCard />
       <Card title="Delete your account">
         <Notice tone="warning">
           This deletes your account and everything the server keeps for you, for good. Families where you are the only member are deleted with it. If you are the only guardian of a family others are in, make someone else a guardian (or delete the family) first.

@@ -14,6 +14,8 @@ import { navigate } from '../router.js';
 import { ApprovalQueue } from './conversation.js';
 import { ToysTab } from './toys.js';
 import { formatWhen } from '../../lib/dates.js';
+import { FirstRunChecklist } from './first-run.js';
+import { countFamilyBadges, type FamilyBadges } from '../../../client/badges.js';
 
 const TABS = [
   ['messages', 'Messages'],
@@ -56,6 +58,8 @@ export function FamilyScreen(props: { familyId: string; tab: string }) {
     [props.familyId, reload],
   );
 
+  const badges = useFamilyBadges(family);
+  const counts: Partial<Record<(typeof TABS)[number][0], number>> = { messages: badges.approvals, people: badges.joinRequests };
   const title = family?.name ?? 'Family';
   const tabLabel = TABS.find(([tab]) => tab === props.tab)?.[1];
   return (
@@ -64,17 +68,46 @@ export function FamilyScreen(props: { familyId: string; tab: string }) {
         {TABS.map(([tab, label]) => (
           <a key={tab} href={`/family/${props.familyId}/${tab}`} aria-current={props.tab === tab ? 'page' : undefined}>
             {label}
+            {(counts[tab] ?? 0) > 0 && (
+              <span class="badge" data-testid={`badge-${tab}`} aria-label={`, ${counts[tab]} waiting`}>
+                {counts[tab]}
+              </span>
+            )}
           </a>
         ))}
       </nav>
       <ErrorBanner error={error} />
       {family === undefined && error === undefined && <Loading />}
+      {family !== undefined && <FirstRunChecklist family={family} />}
       {family !== undefined && props.tab === 'messages' && <MessagesTab family={family} />}
       {family !== undefined && props.tab === 'people' && <PeopleTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} reload={reload} />}
       {family !== undefined && props.tab === 'toys' && <ToysTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} />}
       {family !== undefined && props.tab === 'settings' && <SettingsTab family={family} onChanged={(f) => setFamily(withCheckedProfiles(f))} />}
     </Page>
   );
+}
+
+/** Badge counts for the tabs, from what this device verified (client/badges.ts); kept fresh by live events and, for join requests (which have no event), a slow poll. */
+function useFamilyBadges(family: OpenedFamily | undefined): FamilyBadges {
+  const { who } = useSession();
+  const [badges, setBadges] = useState<FamilyBadges>({ joinRequests: 0, approvals: 0 });
+  const [version, setVersion] = useState(0);
+  useEffect(() => {
+    if (family === undefined || family.self.role !== 'guardian') return;
+    let live = true;
+    countFamilyBadges(who.ctx, family).then((next) => {
+      if (live) setBadges(next);
+    }, () => undefined);
+    const timer = setInterval(() => setVersion((v) => v + 1), 10_000);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [who, family, version]);
+  useEffect(() => onLive((event) => {
+    if (family !== undefined && event.familyId === family.familyId && ['message', 'approval', 'message-deleted', 'roster'].includes(event.event)) setVersion((v) => v + 1);
+  }), [family]);
+  return badges;
 }
 
 function MessagesTab(props: { family: OpenedFamily }) {

@@ -23,7 +23,7 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
   const [childId, setChildId] = useState(family.children[0]?.childId ?? '');
   const [name, setName] = useState('');
   const [busy, setBusy] = useState<string | undefined>(undefined);
-  const [added, setAdded] = useState<string | undefined>(undefined);
+  const [added, setAdded] = useState<{ text: string; childId: string; childName: string } | undefined>(undefined);
 
   useEffect(() => {
     listToys(who.ctx, { familyId: family.familyId }).then(setToys, setError);
@@ -39,7 +39,7 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
       setCode('');
       setName('');
       const child = family.children.find((c) => c.childId === childId);
-      setAdded(`The toy is paired with ${child?.name ?? 'your child'}. Messages you send to ${child?.name ?? 'them'} now play on it.`);
+      setAdded({ text: `The toy is paired with ${child?.name ?? 'your child'}. Messages you send to ${child?.name ?? 'them'} now play on it.`, childId, childName: child?.name ?? 'your child' });
       props.onChanged(result.family);
     } catch (caught) {
       setError(caught);
@@ -56,7 +56,20 @@ export function ToysTab(props: { family: OpenedFamily; onChanged: (f: OpenedFami
   return (
     <>
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
-      {added !== undefined && <Notice tone="success" focus>{added}</Notice>}
+      {added !== undefined && (
+        <>
+          <Notice tone="success" focus>
+            {added.text}
+          </Notice>
+          <div class="button-row">
+            <a class="button button-primary" href={`/family/${family.familyId}/talk/${added.childId}`} data-testid="record-now">
+              <span>
+                Record for <bdi>{added.childName}</bdi> now
+              </span>
+            </a>
+          </div>
+        </>
+      )}
       <Card title="Toys">
         {toys === undefined && error === undefined && <Loading />}
         {toys !== undefined && toys.length === 0 && <Empty>No toy yet.{guardian ? ' Add one below.' : ''}</Empty>}
