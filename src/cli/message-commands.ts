@@ -12,6 +12,7 @@ import { connectLive, type WebSocketConstructor } from '../client/live.js';
 import { ClientError } from '../client/client-error.js';
 import { approveMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
 import { checkReceipts, receiptSummary } from '../client/receipts.js';
+import { nameOf, playedBy } from '../client/names.js';
 import { ApiError } from '../client/api.js';
 import { fromBase64Url } from '../crypto/bytes.js';
 import { approveMessage as signApproval, MAX_AUDIO_BYTES, openAndVerifyMessage, type OpenedMessage } from '../crypto/envelope.js';
@@ -90,12 +91,7 @@ async function openForReading(ctx: ClientContext, family: OpenedFamily, view: Me
 }
 
 function recipientNames(family: OpenedFamily, ids: readonly string[]): string[] {
-  return ids.map((id) => {
-    const child = family.children.find((c) => c.childId === id);
-    if (child?.name !== undefined) return child.name;
-    const toy = family.roster.toys.find((t) => t.toyId === id);
-    return toy ? `toy ${id}` : id;
-  });
+  return ids.map((id) => nameOf(family, id));
 }
 
 function fileNameFor(view: MessageViewT, audioType: string): string {
@@ -117,6 +113,8 @@ interface InboxLine {
   familyName: string | null;
   messageId: string;
   senderId: string;
+  /** The sender in words: their own signed name, or their child's toy. */
+  senderName: string;
   recipients: string[];
   receivedAt: number;
   createdAt: number | null;
@@ -141,6 +139,7 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     familyName: family.name ?? null,
     messageId: view.messageId,
     senderId: view.senderId,
+    senderName: nameOf(family, view.senderId),
     recipients: view.recipients,
     receivedAt: view.receivedAt,
     createdAt: opened.ok ? opened.value.header.createdAt : null,
@@ -156,7 +155,11 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
   };
   const receipts = await checkReceipts(family.roster, view, { api: ctx.api });
   line.receipts = receipts.map((r) => ({ by: r.by, kind: r.kind, at: r.at, verified: r.verified }));
-  if (view.senderId === ctx.me.accountId) line.receipt = receiptSummary(receipts, ctx.me.accountId);
+  if (view.senderId === ctx.me.accountId) {
+    const summary = receiptSummary(receipts, ctx.me.accountId);
+    const who = summary === 'Played' ? playedBy(family, receipts, ctx.me.accountId) : '';
+    line.receipt = who === '' ? summary : `${summary} ${who}`;
+  }
   if (opened.ok && saveDir !== undefined) {
     await mkdir(saveDir, { recursive: true, mode: 0o700 });
     const file = join(saveDir, fileNameFor(view, opened.value.audioType));
@@ -170,7 +173,7 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
 }
 
 function humanLine(family: OpenedFamily, line: InboxLine): string {
-  const from = line.senderId === undefined ? '?' : line.senderId;
+  const from = line.senderName;
   const to = recipientNames(family, line.recipients).join(', ');
   const caption = line.caption === null ? '' : `  “${line.caption}”`;
   const seconds = line.durationMs === null ? '' : `  ${(line.durationMs / 1000).toFixed(1)} s`;
@@ -318,7 +321,7 @@ export function registerMessageCommands(program: Command): void {
         if (options.message === undefined) {
           const family = await loadFamily(ctx, familyId);
           const waiting = await listAllMessages(ctx, { familyId, pendingApproval: true });
-          printResult(options, { familyId, waiting: waiting.map((m) => ({ messageId: m.messageId, senderId: m.senderId, recipients: m.recipients, receivedAt: m.receivedAt })) }, waiting.length === 0 ? ['Nothing waits for approval.'] : waiting.map((m) => `${m.messageId}  from ${m.senderId} to ${recipientNames(family, m.recipients).join(', ')}  ${new Date(m.receivedAt).toISOString()}`));
+          printResult(options, { familyId, waiting: waiting.map((m) => ({ messageId: m.messageId, senderId: m.senderId, recipients: m.recipients, receivedAt: m.receivedAt })) }, waiting.length === 0 ? ['Nothing waits for approval.'] : waiting.map((m) => `${m.messageId}  from ${nameOf(family, m.senderId)} to ${recipientNames(family, m.recipients).join(', ')}  ${new Date(m.receivedAt).toISOString()}`));
           return;
         }
         const opened = await approveMessage(ctx, { familyId, messageId: options.message });
@@ -358,6 +361,7 @@ export function registerMessageCommands(program: Command): void {
               familyId: family.familyId,
               familyName: family.name ?? null,
               senderId: view.senderId,
+              senderName: nameOf(family, view.senderId),
               senderKind: view.senderKind,
               recipients: view.recipients,
               recipientNames: recipientNames(family, view.recipients),

@@ -14,6 +14,7 @@ export const SIGNATURE_LABELS = {
   approval: 'burrow/approval/v2',
   receipt: 'burrow/receipt/v1',
   profile: 'burrow/profile-signature/v1',
+  inviteDescription: 'burrow/invite/description-signature/v1',
 } as const;
 
 /** Signs `message` under `label` with the identity's Ed25519 key; 64 bytes. */

@@ -30,6 +30,8 @@ export interface FamilyFeaturesOptions {
   events?: FamilyEvents;
   purger?: FamilyPurger;
   securityLog?: SecurityLog;
+  /** Opens an account's sealed email (the server's email key), for the guardian letting that account in. */
+  openAccountEmail?: (accountId: string, sealedEmail: string) => string;
 }
 
 /** Registers `/v1/families*` and `/v1/invites*`; returns the `FamilyAccess` it uses. */
@@ -53,6 +55,6 @@ export function registerFamilyFeatures(app: BurrowApp, options: FamilyFeaturesOp
   };
   registerFamilyRoutes(app, { families: createFamiliesService({ repository, access, clock, ...seams, ...(options.securityLog === undefined ? {} : { securityLog: options.securityLog }), ...(options.purger === undefined ? {} : { purger: options.purger }) }) });
   registerChildRoutes(app, { children: createChildrenService({ repository, access, clock, ...seams }) });
-  registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit }) });
+  registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit, ...(options.openAccountEmail === undefined ? {} : { openAccountEmail: options.openAccountEmail }) }) });
   return access;
 }

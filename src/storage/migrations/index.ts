@@ -12,6 +12,7 @@ import * as m0009 from './0009-account-kem-keys.js';
 import * as m0010 from './0010-signed-receipts.js';
 import * as m0011 from './0011-invite-descriptions.js';
 import * as m0012 from './0012-registration.js';
+import * as m0018 from './0018-member-profiles.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -26,4 +27,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0010-signed-receipts': m0010,
   '0011-invite-descriptions': m0011,
   '0012-registration': m0012,
+  '0018-member-profiles': m0018,
 });

@@ -47,6 +47,8 @@ const clientWords: Record<string, string> = {
   'client/invite-other-server': 'This invite link is for another Burrow server.',
   'client/unknown-recipient': 'You cannot send to that child or toy.',
   'client/unknown-member': 'That person is not in the family (or already is).',
+  'client/photo-too-large': 'That photo is too large: choose one of at most 64 KB.',
+  'client/photo-type': 'That file is not a JPEG, PNG or WebP picture.',
   'client/roster-busy': 'The family kept changing. Try again.',
   'client/message-refused': 'This message did not pass its checks, so it is not shown or played.',
   'client/audio-type-refused': 'This message is not in an audio format Burrow plays, so it is not played or saved. Tell a guardian: whoever sent it may be trying to attack your browser.',

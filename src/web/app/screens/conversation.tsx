@@ -4,6 +4,7 @@ import { loadFamily, type OpenedFamily } from '../../../client/families.js';
 import { approveMessage, deleteMessage, downloadAndOpenMessage, listAllMessages, listMessages, markReceipt, saveMessage, sendMessage, type MessageViewT } from '../../../client/messages.js';
 import { ClientError } from '../../../client/client-error.js';
 import { checkReceipts, receiptSummary } from '../../../client/receipts.js';
+import { nameOf, playedBy } from '../../../client/names.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
@@ -12,17 +13,9 @@ import { AudioTypeRefused, playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { Recorder, type Recording } from './recorder.js';
 
-/** Who someone is, in words, from the verified roster. */
+/** Who someone is, in words, from the verified family (their own signed name; src/client/names.ts). */
 function senderName(family: OpenedFamily, senderId: string, me: string): string {
-  if (senderId === me) return 'You';
-  const toy = family.roster.toys.find((t) => t.toyId === senderId);
-  if (toy !== undefined) {
-    const child = family.children.find((c) => c.childId === toy.childId);
-    return `${child?.name ?? 'The'}'s toy`;
-  }
-  const member = family.roster.members.find((m) => m.accountId === senderId);
-  if (member === undefined) return 'Someone no longer in the family';
-  return member.role === 'guardian' ? 'A guardian' : 'A relative';
+  return nameOf(family, senderId, { me });
 }
 
 function Player(props: { family: OpenedFamily; view: MessageViewT; autoPlay?: boolean; onOpened?: () => void }) {
@@ -87,7 +80,10 @@ function ReceiptLine(props: { family: OpenedFamily; view: MessageViewT; me: stri
   useEffect(() => {
     let live = true;
     void checkReceipts(props.family.roster, props.view).then((checked) => {
-      if (live) setSummary(receiptSummary(checked, props.me));
+      if (!live) return;
+      const summary = receiptSummary(checked, props.me);
+      const who = summary === 'Played' ? playedBy(props.family, checked, props.me) : '';
+      setSummary(who === '' ? summary : `${summary} ${who}`);
     });
     return () => {
       live = false;
@@ -96,7 +92,7 @@ function ReceiptLine(props: { family: OpenedFamily; view: MessageViewT; me: stri
   if (summary === undefined) return null;
   return (
     <span class="muted" data-testid="receipt" data-verified={summary === 'Unverified receipt' ? 'false' : 'true'}>
-      {summary}
+      <bdi>{summary}</bdi>
     </span>
   );
 }
