@@ -428,7 +428,7 @@ async function openMemberProfiles(options: {
   me: string;
 }): Promise<{ members: MemberProfile[]; mine: { name: string; seq: number; epoch: number; photo?: Uint8Array } | undefined }> {
   const { familyId, roster, view, keyForEpoch, marks } = options;
-  const sent = new Map(view.memberProfiles.map((p) => [p.accountId, p.sealedProfile]));
+  const sent = new Map((view.memberProfiles ?? []).map((p) => [p.accountId, p.sealedProfile]));
   const members: MemberProfile[] = [];
   let mine: { name: string; seq: number; epoch: number; photo?: Uint8Array } | undefined;
   for (const m of roster.members) {

@@ -103,8 +103,8 @@ export const FamilyView = Type.Object({
   retentionDays: Type.Integer({ minimum: 1, maximum: 365 }),
   /** Members at the head whose account was deleted; present when there are any, so a guardian can remove them. */
   deletedAccounts: Type.Optional(Type.Array(ClientId)),
-  /** The sealed member profiles (display names) of the members at the head who have set one. */
-  memberProfiles: Type.Array(Type.Object({ accountId: Id, sealedProfile: MemberProfileWire, updatedAt: Timestamp })),
+  /** The sealed member profiles (display names) of the members at the head who have set one (none for a toy). */
+  memberProfiles: Type.Optional(Type.Array(Type.Object({ accountId: Id, sealedProfile: MemberProfileWire, updatedAt: Timestamp }))),
 });
 
 /** PUT /v1/families/:familyId/profile: the caller's own sealed member profile (their display name), signed by them. */

@@ -141,7 +141,7 @@ describe('the family app', () => {
 
     // The guardian's device (which holds the invite's secret) lets them in.
     await g.getByRole('button', { name: 'Let them in' }).click({ timeout: 15_000 });
-    await g.getByText('Compare this safety number').waitFor({ timeout: 15_000 });
+    await g.getByText('Let in. Later, if you like, verify them').waitFor({ timeout: 15_000 });
     await g.getByText('A relative').waitFor({ timeout: 15_000 });
 
     // The relative's page moves on by itself, and shows only Mia.

@@ -134,7 +134,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       children: children.filter((c) => canSeeChild(membership, c.id)).map((c) => ({ childId: c.id, sealedProfile: c.sealed_profile, updatedAt: Number(c.updated_at) })),
       retentionDays: Number(family.retention_days),
       ...(deletedAccounts.length === 0 ? {} : { deletedAccounts }),
-      memberProfiles: profiles.map((p) => ({ accountId: p.account_id, sealedProfile: p.sealed_profile, updatedAt: Number(p.updated_at) })),
+      ...(reader.kind === 'member' ? { memberProfiles: profiles.map((p) => ({ accountId: p.account_id, sealedProfile: p.sealed_profile, updatedAt: Number(p.updated_at) })) } : {}),
     };
   }
 
