@@ -4,7 +4,8 @@
  * trust anchors and family keys live in the profile directory (0600 files).
  */
 import type { Command } from 'commander';
-import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, setMyProfile, setSettings, type OpenedFamily } from '../client/families.js';
+import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, safetyCodeWith, setMyProfile, setSettings, verifiedMembers, verifyMember, type OpenedFamily } from '../client/families.js';
+import { renderUnicodeCompact } from 'uqr';
 import { acceptInvite, createInvite, describeInvites, inspectInvite, revokeInvite } from '../client/invites.js';
 import { registerFamilyLogCommand } from './family-log-command.js';
 import { registerToyFamilyCommands } from './toy-family-commands.js';
@@ -226,6 +227,28 @@ Examples:
         const familyId = await resolveFamilyId(ctx, options.family);
         await setMyProfile(ctx, { familyId, name });
         printResult(options, { familyId, name }, [`Your name in this family is now ${name}.`]);
+      }),
+    );
+
+  withCommonOptions(family.command('verify').description('show your safety code with a member (digits and a QR code); record that it matched'))
+    .option('--family <id>', 'the family (default: your only family)')
+    .requiredOption('--member <accountIdOrName>', 'the member (account id, or their name as "burrow family show" lists it)')
+    .option('--confirm', 'you compared the digits with them and they match: remember them as verified')
+    .addHelpText('after', '\nOptional. If your two screens show the same safety code, no one, not even the server, sits between you.\nTheir phone can scan the QR code printed here.\n\nExample:\n  $ burrow family verify --family FAMILY --member "Grandma Rose" --confirm')
+    .action(
+      action(async (options: FamilyOption & { member: string; confirm?: boolean }) => {
+        const ctx = await memberContext(options);
+        const opened = await loadFamily(ctx, await resolveFamilyId(ctx, options.family));
+        const byName = opened.members.filter((m) => m.name === options.member && m.accountId !== ctx.me.accountId);
+        const member = opened.members.find((m) => m.accountId === options.member) ?? (byName.length === 1 ? byName[0] : undefined);
+        if (member === undefined || member.accountId === ctx.me.accountId) throw new CliError('cli/bad-input', byName.length > 1 ? `several members are called ${options.member}; use the account id` : `no other member ${options.member} (see "burrow family show")`, 2);
+        const code = await safetyCodeWith(ctx, opened, member.accountId);
+        const verified = options.confirm === true ? await verifyMember(ctx, { family: opened, accountId: member.accountId, digitsConfirmed: true }) : (await verifiedMembers(ctx, opened)).has(member.accountId);
+        printResult(options, { familyId: opened.familyId, accountId: member.accountId, name: member.name ?? null, safetyCode: code.digits, qr: code.qr, verified }, [
+          `Your safety code with ${member.name ?? member.accountId}: ${code.digits}`,
+          renderUnicodeCompact(code.qr, { border: 2 }),
+          verified ? 'Verified: you confirmed this code with them.' : 'Not verified yet: compare the digits with them, then run this again with --confirm.',
+        ]);
       }),
     );
 

@@ -74,7 +74,7 @@ afterAll(async () => {
 
 describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, () => {
   it('every member command has help with examples', async () => {
-    const commands = [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve']];
+    const commands = [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'verify'], ['family', 'set-name'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve']];
     const runs = await Promise.all(commands.map((command) => burrow([...command, '--help'])));
     for (const [i, run] of runs.entries()) {
       expect(run.code, commands[i]!.join(' ')).toBe(0);
@@ -120,6 +120,13 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
     expect(human.stdout).toContain('Aunt Jo');
     expect(human.stdout).toContain('safety code:');
     expect(human.stdout).not.toContain('safety number');
+    // Verifying is optional: the digits and a QR code to scan; --confirm remembers the match.
+    const before = await ok(['family', 'verify', '--family', familyId, '--member', 'Aunt Jo', '--profile', mum.profile]);
+    expect(before).toMatchObject({ accountId: aunt.accountId, name: 'Aunt Jo', safetyCode: fromMum.find((m) => m.accountId === aunt.accountId)!.safetyCode, verified: false });
+    expect(before.qr).toMatch(/^burrow-safety-code:v1:[A-Za-z0-9_-]{43}$/);
+    const printed = await burrow(['family', 'verify', '--family', familyId, '--member', aunt.accountId, '--confirm', '--profile', mum.profile]);
+    expect(printed.stdout).toContain('Verified: you confirmed this code with them.');
+    expect(printed.stdout).toMatch(/[▀▄█]/);
     const children = await ok(['child', 'list', '--profile', aunt.profile]);
     expect((children.children as Array<{ name: string }>).map((c) => c.name)).toEqual(['Mia']);
     // Family files in the profile are private.
