@@ -97,11 +97,14 @@ describe('member names', () => {
   });
 
   it('a member renames themselves, with a photo checked by its magic bytes; nobody else can write their profile', async () => {
-    const png = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3);
+    // The largest photo allowed: 64 KiB that starts as a PNG does.
+    const png = new Uint8Array(MAX_MEMBER_PHOTO_BYTES).fill(7);
+    png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     await setMyProfile(gran, { familyId, name: 'Grandma Rose', photo: png });
     const seen = (await loadFamily(mum, familyId)).members.find((m) => m.accountId === gran.me.accountId)!;
     expect(seen.name).toBe('Grandma Rose');
     expect(seen.photo?.type).toBe('image/png');
+    expect(seen.photo?.bytes).toEqual(png);
     await expect(setMyProfile(gran, { familyId, name: 'x', photo: Uint8Array.of(0x3c, 0x73, 0x76, 0x67) })).rejects.toMatchObject({ code: 'client/photo-type' });
     await expect(setMyProfile(gran, { familyId, name: 'x', photo: new Uint8Array(MAX_MEMBER_PHOTO_BYTES + 1).fill(0xff) })).rejects.toMatchObject({ code: 'client/photo-too-large' });
     // The server writes only the caller's own slot: uncle's PUT changes his profile, never gran's.
