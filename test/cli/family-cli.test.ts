@@ -155,10 +155,12 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
       const sent = await ok(['send', '--to', 'Mia', '--file', audioPath, '--caption', 'Hello from your aunt', '--profile', aunt.profile]);
       expect(sent.durationMs).toBe(1000);
       const line = await arrived;
-      expect(line).toMatchObject({ messageId: sent.messageId, senderId: aunt.accountId, status: 'awaiting approval', needsApproval: true });
+      expect(line).toMatchObject({ messageId: sent.messageId, senderId: aunt.accountId, senderName: 'Aunt Jo', status: 'awaiting approval', needsApproval: true });
 
       const waiting = await ok(['approve', '--family', familyId, '--profile', mum.profile]);
       expect((waiting.waiting as Array<{ messageId: string }>).map((m) => m.messageId)).toEqual([sent.messageId]);
+      const listed = await burrow(['approve', '--family', familyId, '--profile', mum.profile]);
+      expect(listed.stdout).toContain(`${sent.messageId as string}  from Aunt Jo to Mia`);
       const refused = await burrow(['approve', '--family', familyId, '--message', sent.messageId as string, '--profile', aunt.profile, '--json']);
       expect(refused.code).not.toBe(0);
       expect(JSON.parse(refused.stderr.trim())).toMatchObject({ code: 'client/not-a-guardian' });
