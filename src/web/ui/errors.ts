@@ -76,7 +76,7 @@ export function plainWords(error: unknown): string {
     if (code === 'client/weak-password' && Array.isArray(feedback) && feedback.length > 0) return `Choose a stronger password: ${feedback.join(' ')}`;
     return clientWords[code] ?? 'That did not work. Try again.';
   }
-  if (error instanceof DOMException && error.name === 'NotAllowedError') return 'The browser did not allow this (for recording: allow the microphone in the site settings).';
+  if (error instanceof DOMException && error.name === 'NotAllowedError') return 'The browser did not allow this (to record, allow the microphone; to scan a code, the camera — in the site settings).';
   if (error instanceof DOMException && error.name === 'NotFoundError') return 'No microphone was found.';
   if (error instanceof DOMException && error.name === 'AbortError') return 'Stopped.';
   if (error instanceof TypeError) {
