@@ -6,7 +6,6 @@
 import { Option, type Command } from 'commander';
 import {
   AccountError,
-  decodePublicIdentity,
   deleteAccount,
   listSessions,
   loginAccount,
@@ -21,7 +20,6 @@ import {
 } from '../client/account.js';
 import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
 import { InvalidRecoveryCodeError } from '../client/recovery-code.js';
-import { fingerprint } from '../crypto/identity.js';
 import { askVisible, NoInputError, readSecret } from './prompt.js';
 import { ProfileStore, resolveProfileDir } from './profile.js';
 
@@ -139,7 +137,6 @@ async function sessionSummary(session: AccountSession, profileDir: string): Prom
     accountId: session.accountId,
     sessionId: session.sessionId,
     identity: session.identity,
-    fingerprint: await fingerprint(decodePublicIdentity(session.identity)),
     profile: profileDir,
   };
 }
@@ -148,7 +145,6 @@ function summaryLines(summary: Record<string, unknown>): string[] {
   return [
     `Account:     ${String(summary.accountId)}`,
     `Server:      ${String(summary.server)}`,
-    `Fingerprint: ${String(summary.fingerprint)}`,
     `Profile:     ${String(summary.profile)}`,
   ];
 }
@@ -282,7 +278,7 @@ Examples:
       }),
     );
 
-  withCommonOptions(account.command('status').description("show this profile's account, server and fingerprint"))
+  withCommonOptions(account.command('status').description("show this profile's account and server"))
     .action(
       action(async (options: CommonOptions) => {
         const store = new ProfileStore(resolveProfileDir(options.profile));

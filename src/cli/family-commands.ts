@@ -4,8 +4,9 @@
  * trust anchors and family keys live in the profile directory (0600 files).
  */
 import type { Command } from 'commander';
-import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, setSettings, type OpenedFamily } from '../client/families.js';
-import { acceptInvite, createInvite, listInvites, revokeInvite } from '../client/invites.js';
+import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, safetyCodeWith, setMyProfile, setSettings, verifiedMembers, verifyMember, type OpenedFamily } from '../client/families.js';
+import { renderUnicodeCompact } from 'uqr';
+import { acceptInvite, createInvite, describeInvites, inspectInvite, revokeInvite } from '../client/invites.js';
 import { registerFamilyLogCommand } from './family-log-command.js';
 import { registerToyFamilyCommands } from './toy-family-commands.js';
 import { askVisible } from './prompt.js';
@@ -52,7 +53,7 @@ profile directory. A family created or joined on another device must be joined h
 
 Examples:
   $ burrow family create --name "The Burrows"
-  $ burrow family invite --family FAMILY --role relative --child Mia --needs-approval
+  $ burrow family invite --family FAMILY --role relative --child Mia --needs-approval --for "Grandma Rose"
   $ burrow family join 'https://burrow.example/join#…'
   $ burrow family admit --family FAMILY
   $ burrow family show --family FAMILY --json`;
@@ -63,13 +64,14 @@ export function registerFamilyCommands(program: Command): void {
 
   withCommonOptions(family.command('create').description('create a family; you become its first guardian'))
     .requiredOption('--name <name>', "the family's name (end-to-end encrypted)")
+    .option('--my-name <name>', 'your name in this family, as the others see it (end-to-end encrypted, signed by you)')
     .option('--retention-days <n>', 'days messages are kept (1–365, default 30)')
-    .addHelpText('after', '\nExample:\n  $ burrow family create --name "The Burrows" --retention-days 60')
+    .addHelpText('after', '\nExample:\n  $ burrow family create --name "The Burrows" --my-name "Mum" --retention-days 60')
     .action(
-      action(async (options: CommonOptions & { name: string; retentionDays?: string }) => {
+      action(async (options: CommonOptions & { name: string; myName?: string; retentionDays?: string }) => {
         const ctx = await memberContext(options);
         const retentionDays = integerOption(options.retentionDays, '--retention-days', 1, 365);
-        const created = await createFamily(ctx, { name: options.name, ...(retentionDays === undefined ? {} : { settings: { retentionDays } }) });
+        const created = await createFamily(ctx, { name: options.name, ...(options.myName === undefined ? {} : { myName: options.myName }), ...(retentionDays === undefined ? {} : { settings: { retentionDays } }) });
         printResult(options, { familyId: created.familyId, name: created.name ?? null, epoch: created.roster.epoch }, [
           `Family created: ${created.name ?? ''}`,
           `Family id: ${created.familyId}`,
@@ -88,9 +90,9 @@ export function registerFamilyCommands(program: Command): void {
       }),
     );
 
-  withCommonOptions(family.command('show').description('members with roles and safety numbers, children, toys, settings, epoch'))
+  withCommonOptions(family.command('show').description('members with names, roles and safety codes, children, toys, settings, epoch'))
     .option('--family <id>', 'the family (default: your only family)')
-    .addHelpText('after', '\nCompare a safety number with that person (in person or on a call) to be sure no one sits in between.\n\nExample:\n  $ burrow family show --family FAMILY')
+    .addHelpText('after', '\nOptionally, compare a safety code with that person (in person or on a call): if it matches, no one sits in between.\n\nExample:\n  $ burrow family show --family FAMILY')
     .action(
       action(async (options: FamilyOption) => {
         const ctx = await memberContext(options);
@@ -102,7 +104,7 @@ export function registerFamilyCommands(program: Command): void {
           'Members:',
           ...summary.members.map(
             (m) =>
-              `  ${m.accountId}  ${m.role}${m.me ? ' (you)' : ''}${opened.deletedAccounts.includes(m.accountId) ? '  ACCOUNT DELETED (a guardian should remove them)' : ''}${m.role === 'relative' ? `  children: ${m.children.map((c) => childName(opened, c)).join(', ') || 'none'}${m.needsApproval ? '  needs approval' : ''}` : ''}\n    safety number: ${m.safetyNumber}`,
+              `  ${m.name ?? '(no name yet)'}  ${m.accountId}  ${m.role}${m.me ? ' (you)' : ''}${opened.deletedAccounts.includes(m.accountId) ? '  ACCOUNT DELETED (a guardian should remove them)' : ''}${m.role === 'relative' ? `  children: ${m.children.map((c) => childName(opened, c)).join(', ') || 'none'}${m.needsApproval ? '  needs approval' : ''}` : ''}${m.me ? '' : `\n    safety code: ${m.safetyCode}`}`,
           ),
           'Children:',
           ...(opened.children.length === 0 ? ['  none'] : opened.children.map((c) => `  ${c.childId}  ${c.emoji ?? ''} ${c.name ?? '(unreadable)'}`)),
@@ -118,6 +120,8 @@ export function registerFamilyCommands(program: Command): void {
     .option('--child <idOrName>', 'a child the relative may message (repeatable)', collect, [])
     .option('--needs-approval', "a guardian must approve the relative's messages before toys play them")
     .option('--expires-days <n>', 'days the link works (1–30, default 7)')
+    .option('--for <name>', 'whom the invite is for ("Grandma Rose"); shown to them and to you, sealed in the link')
+    .option('--from <name>', 'your name as they know you (default: your name in this family)')
     .addHelpText(
       'after',
       `
@@ -126,11 +130,11 @@ private message). It works once. They run "burrow family join LINK", then you ru
 "burrow family admit" on this device to sign them in.
 
 Examples:
-  $ burrow family invite --family FAMILY --role relative --child Mia --needs-approval
+  $ burrow family invite --family FAMILY --role relative --child Mia --needs-approval --for "Grandma Rose"
   $ burrow family invite --family FAMILY --role guardian --json`,
     )
     .action(
-      action(async (options: FamilyOption & { role: string; child: string[]; needsApproval?: boolean; expiresDays?: string }) => {
+      action(async (options: FamilyOption & { role: string; child: string[]; needsApproval?: boolean; expiresDays?: string; for?: string; from?: string }) => {
         if (options.role !== 'relative' && options.role !== 'guardian') throw new CliError('cli/bad-input', '--role must be relative or guardian', 2);
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
@@ -142,6 +146,8 @@ Examples:
           familyId,
           terms: { role: options.role, children, needsApproval: options.needsApproval === true },
           ...(days === undefined ? {} : { expiresInMs: days * 24 * 3600_000 }),
+          ...(options.for === undefined ? {} : { for: options.for }),
+          ...(options.from === undefined ? {} : { from: options.from }),
         });
         printResult(options, { ...invite, familyId, role: options.role, children, needsApproval: options.needsApproval === true }, [
           `Invite link (works once, until ${new Date(invite.expiresAt).toISOString()}):`,
@@ -152,17 +158,21 @@ Examples:
     );
 
   withCommonOptions(family.command('join').description('join a family with an invite link').argument('<link>', 'the invite link you were given'))
-    .addHelpText('after', "\nQuote the link: it contains '#'.\n\nExample:\n  $ burrow family join 'https://burrow.example/join#…'")
+    .option('--name <name>', 'your name in the family (default: whom the invite is for)')
+    .addHelpText('after', "\nQuote the link: it contains '#'.\n\nExample:\n  $ burrow family join --name 'Grandma Rose' 'https://burrow.example/join#…'")
     .action(
-      action(async (link: string, options: CommonOptions) => {
+      action(async (link: string, options: CommonOptions & { name?: string }) => {
         const ctx = await memberContext(options);
-        const invite = await acceptInvite(ctx, link);
+        const inspected = await inspectInvite(ctx, link);
+        const name = options.name ?? (inspected.description.for === '' ? undefined : inspected.description.for);
+        const invite = await acceptInvite(ctx, link, name === undefined ? {} : { name });
+        const from = invite.description.from === '' ? 'a guardian' : invite.description.from;
         printResult(
           options,
-          { familyId: invite.familyId, inviteId: invite.inviteId, terms: invite.terms, guardian: { accountId: invite.guardian.accountId, fingerprint: invite.guardian.fingerprint }, status: 'waiting' },
+          { familyId: invite.familyId, inviteId: invite.inviteId, terms: invite.terms, description: invite.description, guardian: { accountId: invite.guardian.accountId }, status: 'waiting' },
           [
-            `Invite accepted for family ${invite.familyId} as ${invite.terms.role}.`,
-            `Invited by ${invite.guardian.accountId} (fingerprint ${invite.guardian.fingerprint}).`,
+            `Invite accepted for the family "${invite.description.familyName}" (${invite.familyId}) as ${invite.terms.role}${name === undefined ? '' : `, as ${name}`}.`,
+            `Invited by ${from} (signed by the inviting guardian, ${invite.guardian.accountId}).`,
             'Waiting for a guardian to add you; then "burrow family show" works.',
           ],
         );
@@ -178,7 +188,7 @@ Examples:
         const familyId = await resolveFamilyId(ctx, options.family);
         const result = await admitJoiners(ctx, { familyId });
         printResult(options, { familyId, ...result }, [
-          ...(result.admitted.length === 0 ? ['Nobody is waiting to be admitted.'] : result.admitted.map((a) => `Admitted ${a.accountId} as ${a.role}; safety number ${a.safetyNumber}`)),
+          ...(result.admitted.length === 0 ? ['Nobody is waiting to be admitted.'] : result.admitted.map((a) => `Admitted ${a.accountId} as ${a.role}. Optionally compare your safety code with them: burrow family show`)),
           ...result.refused.map((r) => `Not admitted ${r.accountId}: ${r.reason}`),
         ]);
       }),
@@ -197,8 +207,48 @@ Examples:
           printResult(options, { revoked: options.revoke }, [`Invite ${options.revoke} revoked.`]);
           return;
         }
-        const invites = await listInvites(ctx, { familyId });
-        printResult(options, { invites }, invites.length === 0 ? ['No invites.'] : invites.map((i) => `${i.inviteId}  ${i.terms.role}  ${i.status}${i.joiner ? `  joiner ${i.joiner.accountId}` : ''}`));
+        const invites = await describeInvites(ctx, { familyId });
+        printResult(
+          options,
+          { invites },
+          invites.length === 0
+            ? ['No invites.']
+            : invites.map((i) => `${i.inviteId}  ${i.terms.role}  ${i.status}${i.for === undefined ? '' : `  for ${i.for}`}${i.joiner ? `  joiner ${i.joiner.name ?? '(no name)'} <${i.joiner.email ?? '?'}> ${i.joiner.accountId}` : ''}`),
+        );
+      }),
+    );
+
+  withCommonOptions(family.command('set-name').description('set your name in a family, as the other members see it').argument('<name>', 'your name (1–64 characters)'))
+    .option('--family <id>', 'the family (default: your only family)')
+    .addHelpText('after', '\nThe name is end-to-end encrypted and signed by you: the server can neither read nor change it.\n\nExample:\n  $ burrow family set-name --family FAMILY "Grandma Rose"')
+    .action(
+      action(async (name: string, options: FamilyOption) => {
+        const ctx = await memberContext(options);
+        const familyId = await resolveFamilyId(ctx, options.family);
+        await setMyProfile(ctx, { familyId, name });
+        printResult(options, { familyId, name }, [`Your name in this family is now ${name}.`]);
+      }),
+    );
+
+  withCommonOptions(family.command('verify').description('show your safety code with a member (digits and a QR code); record that it matched'))
+    .option('--family <id>', 'the family (default: your only family)')
+    .requiredOption('--member <accountIdOrName>', 'the member (account id, or their name as "burrow family show" lists it)')
+    .option('--confirm', 'you compared the digits with them and they match: remember them as verified')
+    .addHelpText('after', '\nOptional. If your two screens show the same safety code, no one, not even the server, sits between you.\nTheir phone can scan the QR code printed here.\n\nExample:\n  $ burrow family verify --family FAMILY --member "Grandma Rose" --confirm')
+    .action(
+      action(async (options: FamilyOption & { member: string; confirm?: boolean }) => {
+        const ctx = await memberContext(options);
+        const opened = await loadFamily(ctx, await resolveFamilyId(ctx, options.family));
+        const byName = opened.members.filter((m) => m.name === options.member && m.accountId !== ctx.me.accountId);
+        const member = opened.members.find((m) => m.accountId === options.member) ?? (byName.length === 1 ? byName[0] : undefined);
+        if (member === undefined || member.accountId === ctx.me.accountId) throw new CliError('cli/bad-input', byName.length > 1 ? `several members are called ${options.member}; use the account id` : `no other member ${options.member} (see "burrow family show")`, 2);
+        const code = await safetyCodeWith(ctx, opened, member.accountId);
+        const verified = options.confirm === true ? await verifyMember(ctx, { family: opened, accountId: member.accountId, digitsConfirmed: true }) : (await verifiedMembers(ctx, opened)).has(member.accountId);
+        printResult(options, { familyId: opened.familyId, accountId: member.accountId, name: member.name ?? null, safetyCode: code.digits, qr: code.qr, verified }, [
+          `Your safety code with ${member.name ?? member.accountId}: ${code.digits}`,
+          renderUnicodeCompact(code.qr, { border: 2 }),
+          verified ? 'Verified: you confirmed this code with them.' : 'Not verified yet: compare the digits with them, then run this again with --confirm.',
+        ]);
       }),
     );
 

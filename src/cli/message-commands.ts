@@ -13,6 +13,7 @@ import { connectLive, type WebSocketConstructor } from '../client/live.js';
 import { ClientError } from '../client/client-error.js';
 import { approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
 import { checkReceipts, receiptSummary } from '../client/receipts.js';
+import { nameOf, playedBy } from '../client/names.js';
 import { ApiError } from '../client/api.js';
 import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
@@ -92,12 +93,7 @@ function statusOf(opened: CryptoResult<OpenedMessage>): string {
 }
 
 function recipientNames(family: OpenedFamily, ids: readonly string[]): string[] {
-  return ids.map((id) => {
-    const child = family.children.find((c) => c.childId === id);
-    if (child?.name !== undefined) return child.name;
-    const toy = family.roster.toys.find((t) => t.toyId === id);
-    return toy ? `toy ${id}` : id;
-  });
+  return ids.map((id) => nameOf(family, id));
 }
 
 function fileNameFor(view: MessageViewT, audioType: string): string {
@@ -119,6 +115,8 @@ interface InboxLine {
   familyName: string | null;
   messageId: string;
   senderId: string;
+  /** The sender in words: their own signed name, or their child's toy. */
+  senderName: string;
   recipients: string[];
   receivedAt: number;
   createdAt: number | null;
@@ -149,6 +147,7 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
     familyName: family.name ?? null,
     messageId: view.messageId,
     senderId: view.senderId,
+    senderName: nameOf(family, view.senderId),
     recipients: view.recipients,
     receivedAt: view.receivedAt,
     createdAt: opened.ok ? opened.value.header.createdAt : null,
@@ -169,7 +168,11 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
   // The recipients the sender signed, when the envelope opened here; else the server's description
   // (a toy signs a receipt only for a message addressed to it, so that list cannot make one up).
   const recipients = opened.ok ? opened.value.header.recipients : view.recipients;
-  if (view.senderId === ctx.me.accountId) line.receipt = receiptSummary(receipts, { me: ctx.me.accountId, roster: family.roster, recipients });
+  if (view.senderId === ctx.me.accountId) {
+    const summary = receiptSummary(receipts, { me: ctx.me.accountId, roster: family.roster, recipients });
+    const who = summary === 'Played' ? playedBy(family, receipts, ctx.me.accountId) : '';
+    line.receipt = who === '' ? summary : `${summary} ${who}`;
+  }
   if (opened.ok && saveDir !== undefined) {
     await mkdir(saveDir, { recursive: true, mode: 0o700 });
     const file = join(saveDir, fileNameFor(view, opened.value.audioType));
@@ -183,7 +186,7 @@ async function inboxLine(ctx: ClientContext, family: OpenedFamily, view: Message
 }
 
 function humanLine(family: OpenedFamily, line: InboxLine): string {
-  const from = line.senderId === undefined ? '?' : line.senderId;
+  const from = line.senderName;
   const to = recipientNames(family, line.recipients).join(', ');
   const caption = line.caption === null ? '' : `  “${line.caption}”`;
   const seconds = line.durationMs === null ? '' : `  ${(line.durationMs / 1000).toFixed(1)} s`;
@@ -335,7 +338,7 @@ export function registerMessageCommands(program: Command): void {
           // The server's queue says where to look; the roster and the signed decisions say what waits.
           const states = await Promise.all(listed.map((m) => approvalStateOf(family, m)));
           const waiting = listed.filter((_, i) => states[i]!.state === 'waiting');
-          printResult(options, { familyId, waiting: waiting.map((m) => ({ messageId: m.messageId, senderId: m.senderId, recipients: m.recipients, receivedAt: m.receivedAt })) }, waiting.length === 0 ? ['Nothing waits for approval.'] : waiting.map((m) => `${m.messageId}  from ${m.senderId} to ${recipientNames(family, m.recipients).join(', ')}  ${new Date(m.receivedAt).toISOString()}`));
+          printResult(options, { familyId, waiting: waiting.map((m) => ({ messageId: m.messageId, senderId: m.senderId, recipients: m.recipients, receivedAt: m.receivedAt })) }, waiting.length === 0 ? ['Nothing waits for approval.'] : waiting.map((m) => `${m.messageId}  from ${nameOf(family, m.senderId)} to ${recipientNames(family, m.recipients).join(', ')}  ${new Date(m.receivedAt).toISOString()}`));
           return;
         }
         const opened = await approveMessage(ctx, { familyId, messageId: options.message });
@@ -388,6 +391,7 @@ export function registerMessageCommands(program: Command): void {
               familyId: family.familyId,
               familyName: family.name ?? null,
               senderId: view.senderId,
+              senderName: nameOf(family, view.senderId),
               senderKind: view.senderKind,
               recipients: view.recipients,
               recipientNames: recipientNames(family, view.recipients),

@@ -23,6 +23,8 @@ export type ClientErrorCode =
   | 'client/unknown-recipient'
   /** A member named in a roster change is not in the roster (or already is). */
   | 'client/unknown-member'
+  | 'client/photo-too-large'
+  | 'client/photo-type'
   /** The server kept moving the roster head; try again. */
   | 'client/roster-busy'
   /** A message did not verify or open; `detail` holds the crypto code. */

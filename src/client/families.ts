@@ -9,7 +9,7 @@ import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
 import { generateFamilyKey, unwrapAndCheckFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../crypto/family-key.js';
 import type { Identity, PublicIdentityKeys } from '../crypto/identity.js';
-import { fingerprint, safetyNumber } from '../crypto/identity.js';
+import { safetyCode, safetyCodeMatchesScan, type SafetyCode } from '../crypto/identity.js';
 import { verifyJoinerInviteProof, type InviteTerms } from '../crypto/invite.js';
 import { familyKeyMatchesCommitment } from '../crypto/key-commitment.js';
 import { openProfile, sealProfile } from '../crypto/profile.js';
@@ -33,6 +33,7 @@ import {
   FamilyList,
   FamilyView,
   GuardianInviteList,
+  MemberProfileView,
   RosterAppended,
   type WrappedKeyWire,
 } from '../protocol/families.js';
@@ -65,6 +66,22 @@ export interface ChildProfile {
   updatedAt: number;
 }
 
+/**
+ * A member at the head as this client sees them: the display name from the member's own signed,
+ * sealed profile. `name` is undefined when they set none, or when the stored record was refused
+ * (`refused`): signed by someone else (a server moving another member's record here), not opening,
+ * or `profile/stale` — older than one this device already opened for them (a server rolling a
+ * name back).
+ */
+export interface MemberProfile {
+  accountId: string;
+  role: 'guardian' | 'relative';
+  name: string | undefined;
+  /** A small photo (JPEG, PNG or WebP, checked by its magic bytes), when they set one. */
+  photo?: { type: MemberPhotoType; bytes: Uint8Array };
+  refused?: string;
+}
+
 /** A family loaded and verified from this client's trust anchor. */
 export interface OpenedFamily {
   familyId: string;
@@ -81,6 +98,31 @@ export interface OpenedFamily {
   headKey: Uint8Array;
   /** Members at the head whose account was deleted (as the server says): a guardian should remove them. */
   deletedAccounts: string[];
+  /** Every member at the head, in roster order, with their display name where it opened. */
+  members: MemberProfile[];
+}
+
+/** The photo types a member profile may carry, told apart by their magic bytes. */
+export type MemberPhotoType = 'image/jpeg' | 'image/png' | 'image/webp';
+/** Bytes of a member's photo at most. */
+export const MAX_MEMBER_PHOTO_BYTES = 64 * 1024;
+
+/** The type of a photo by its magic bytes (JPEG FF D8 FF, PNG's 8-byte signature, RIFF….WEBP), or undefined. */
+export function memberPhotoType(bytes: Uint8Array): MemberPhotoType | undefined {
+  const starts = (offset: number, magic: number[]) => magic.every((b, i) => bytes[offset + i] === b);
+  if (starts(0, [0xff, 0xd8, 0xff])) return 'image/jpeg';
+  if (starts(0, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'image/png';
+  if (starts(0, [0x52, 0x49, 0x46, 0x46]) && starts(8, [0x57, 0x45, 0x42, 0x50])) return 'image/webp';
+  return undefined;
+}
+
+/** What a member profile record holds (JSON inside the sealed, signed record). */
+interface MemberProfileData {
+  name?: unknown;
+  /** Counts the member's own renames, so an older record served later is noticed. */
+  seq?: unknown;
+  /** base64url of the photo bytes. */
+  photo?: unknown;
 }
 
 /** Default settings of a new family: 30 days' retention, as the issue asks. */
@@ -136,8 +178,9 @@ function isStaleRoster(error: unknown): boolean {
  * fresh family key wrapped to the caller, and the name sealed under it. The genesis entry becomes
  * this client's trust anchor.
  */
-export async function createFamily(ctx: ClientContext, options: { name: string; settings?: Partial<FamilySettings> }): Promise<OpenedFamily> {
+export async function createFamily(ctx: ClientContext, options: { name: string; settings?: Partial<FamilySettings>; myName?: string }): Promise<OpenedFamily> {
   const name = checkName(options.name, 'name');
+  const myName = options.myName === undefined ? undefined : checkName(options.myName, 'myName');
   const familyId = newClientId();
   const settings: FamilySettings = { ...DEFAULT_FAMILY_SETTINGS, ...options.settings };
   const key = generateFamilyKey();
@@ -156,6 +199,7 @@ export async function createFamily(ctx: ClientContext, options: { name: string; 
     await ctx.store.forgetFamily(familyId);
     throw error;
   }
+  if (myName !== undefined) await putMemberProfile(ctx, { familyId, epoch: 0, key, name: myName, seq: 0 });
   return loadFamily(ctx, familyId);
 }
 
@@ -337,12 +381,27 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
       updatedAt: child.updatedAt,
     });
   }
+  const marks = { ...(state?.memberProfiles ?? {}) };
+  const { members, mine } = await openMemberProfiles({ familyId, roster, view, keyForEpoch, marks, noteForgery: (code) => forged.add(code), me: ctx.me.accountId });
   for (const code of forged) await reportRefusal(ctx.api, { familyId, code, epoch: roster.epoch });
+  // This member's own name follows the family into each new epoch (so members who join later can
+  // read it), and a joiner's chosen name becomes their profile once they are let in.
+  const wanted = mine?.name ?? (state?.anchor === undefined ? state?.pendingInvite?.displayName : undefined);
+  if (wanted !== undefined && (mine === undefined || mine.epoch < roster.epoch)) {
+    const written = await putMemberProfile(ctx, { familyId, epoch: roster.epoch, key: headKey, name: wanted, seq: mine?.seq ?? 0, ...(mine?.photo === undefined ? {} : { photo: mine.photo }) }).catch(() => undefined);
+    if (written !== undefined) {
+      marks[ctx.me.accountId] = { seq: written.seq, epoch: roster.epoch };
+      const self = members.find((m) => m.accountId === ctx.me.accountId);
+      if (self !== undefined) self.name = wanted;
+    }
+  }
   // Saved at once, and only forward: a head that does not extend the stored anchor never replaces it.
   await saveAnchor(ctx, familyId, roster, (current) => {
     const next: FamilyState = { familyId, keys: { ...current.keys, ...keys } };
     if (current.createdInvites !== undefined) next.createdInvites = current.createdInvites;
     if (current.securityLog !== undefined) next.securityLog = current.securityLog;
+    if (current.verified !== undefined) next.verified = current.verified;
+    next.memberProfiles = { ...current.memberProfiles, ...marks };
     return next;
   });
   // The account's other devices learn the new head through the vault; a failed write is retried on the next load.
@@ -351,7 +410,124 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   await recordAnchors(ctx, [joinedVia === undefined ? { roster } : { roster, joinedVia }]);
   const inHead = new Set(roster.members.map((m) => m.accountId));
   const deletedAccounts = (view.deletedAccounts ?? []).filter((id) => inHead.has(id) && id !== ctx.me.accountId);
-  return { familyId, roster, self, name, children, retentionDays: view.retentionDays, keyForEpoch, headKey, deletedAccounts };
+  return { familyId, roster, self, name, children, retentionDays: view.retentionDays, keyForEpoch, headKey, deletedAccounts, members };
+}
+
+/**
+ * Opens the member profiles the server sent, each against the verified head (signed by that very
+ * member) and against `marks`, the newest profile this device opened per member: an older one is
+ * refused as `profile/stale`. Updates `marks` with what opened.
+ */
+async function openMemberProfiles(options: {
+  familyId: string;
+  roster: VerifiedRoster;
+  view: Static<typeof FamilyView>;
+  keyForEpoch: (epoch: number) => Uint8Array | undefined;
+  marks: Record<string, { seq: number; epoch: number }>;
+  noteForgery: (code: string) => void;
+  /** This account's id: its own profile comes back as `mine`. */
+  me: string;
+}): Promise<{ members: MemberProfile[]; mine: { name: string; seq: number; epoch: number; photo?: Uint8Array } | undefined }> {
+  const { familyId, roster, view, keyForEpoch, marks } = options;
+  const sent = new Map((view.memberProfiles ?? []).map((p) => [p.accountId, p.sealedProfile]));
+  const members: MemberProfile[] = [];
+  let mine: { name: string; seq: number; epoch: number; photo?: Uint8Array } | undefined;
+  for (const m of roster.members) {
+    const member: MemberProfile = { accountId: m.accountId, role: m.role, name: undefined };
+    members.push(member);
+    const sealed = sent.get(m.accountId);
+    if (sealed === undefined) continue;
+    const opened = await openProfile<MemberProfileData>({ sealed: fromBase64Url(sealed), familyId, kind: 'member', objectId: m.accountId, head: roster, familyKeyForEpoch: keyForEpoch });
+    if (!opened.ok) {
+      if (opened.code === 'profile/signer-not-allowed' || opened.code === 'profile/bad-signature') options.noteForgery(opened.code);
+      member.refused = opened.code;
+      continue;
+    }
+    const { data, epoch } = opened.value;
+    const seq = typeof data.seq === 'number' && Number.isSafeInteger(data.seq) && data.seq >= 0 ? data.seq : 0;
+    const mark = marks[m.accountId];
+    if (mark !== undefined && (seq < mark.seq || (seq === mark.seq && epoch < mark.epoch))) {
+      options.noteForgery('profile/stale');
+      member.refused = 'profile/stale';
+      continue;
+    }
+    marks[m.accountId] = { seq, epoch };
+    if (typeof data.name === 'string') member.name = data.name;
+    let photoBytes: Uint8Array | undefined;
+    if (typeof data.photo === 'string') {
+      try {
+        photoBytes = fromBase64Url(data.photo);
+      } catch {
+        photoBytes = undefined;
+      }
+      const type = photoBytes === undefined || photoBytes.length > MAX_MEMBER_PHOTO_BYTES ? undefined : memberPhotoType(photoBytes);
+      if (type !== undefined) member.photo = { type, bytes: photoBytes! };
+    }
+    if (m.accountId === options.me && typeof data.name === 'string') mine = { name: data.name, seq, epoch, ...(member.photo === undefined ? {} : { photo: member.photo.bytes }) };
+  }
+  return { members, mine };
+}
+
+/** Seals and stores this account's member profile at `epoch`, as rename number `seq`. */
+async function putMemberProfile(ctx: ClientContext, options: { familyId: string; epoch: number; key: Uint8Array; name: string; seq: number; photo?: Uint8Array }): Promise<{ seq: number }> {
+  const data: MemberProfileData = { name: options.name, seq: options.seq, ...(options.photo === undefined ? {} : { photo: toBase64Url(options.photo) }) };
+  const sealed = await sealProfile({ familyId: options.familyId, epoch: options.epoch, familyKey: options.key, kind: 'member', objectId: ctx.me.accountId, data, signer: ctx.me.identity });
+  await ctx.api.call('PUT', `/v1/families/${options.familyId}/profile`, MemberProfileView, { sealedProfile: toBase64Url(sealed) });
+  return { seq: options.seq };
+}
+
+/**
+ * Sets this account's display name (and optionally a small photo: JPEG, PNG or WebP by its magic
+ * bytes, at most 64 KiB) in one family: sealed under the head's key and signed by this account,
+ * so neither the server nor another member can write or swap it.
+ */
+export async function setMyProfile(ctx: ClientContext, options: { familyId: string; name: string; photo?: Uint8Array | null }): Promise<OpenedFamily> {
+  const name = checkName(options.name, 'name');
+  let photo: Uint8Array | undefined;
+  if (options.photo instanceof Uint8Array) {
+    if (options.photo.length > MAX_MEMBER_PHOTO_BYTES) throw new ClientError('client/photo-too-large', `a photo may be at most ${MAX_MEMBER_PHOTO_BYTES / 1024} KB`);
+    if (memberPhotoType(options.photo) === undefined) throw new ClientError('client/photo-type', 'a photo must be a JPEG, PNG or WebP image');
+    photo = options.photo;
+  }
+  const family = await loadFamily(ctx, options.familyId);
+  const current = family.members.find((m) => m.accountId === ctx.me.accountId);
+  if (options.photo === undefined && current?.photo !== undefined) photo = current.photo.bytes;
+  const state = await ctx.store.loadFamily(options.familyId);
+  const seq = (state?.memberProfiles?.[ctx.me.accountId]?.seq ?? 0) + 1;
+  await putMemberProfile(ctx, { familyId: options.familyId, epoch: family.roster.epoch, key: family.headKey, name, seq, ...(photo === undefined ? {} : { photo }) });
+  return loadFamily(ctx, options.familyId);
+}
+
+/** The safety code this account shares with a member of the family (from the verified head's keys). */
+export async function safetyCodeWith(ctx: ClientContext, family: OpenedFamily, accountId: string): Promise<SafetyCode> {
+  const member = family.roster.members.find((m) => m.accountId === accountId);
+  if (member === undefined) throw new ClientError('client/unknown-member', 'that account is not a member of the family');
+  return safetyCode(ctx.me.identity.publicKeys, member.keys);
+}
+
+/**
+ * Records that this account verified a member: either `scanned`, the text of the QR code on their
+ * screen, which must match the whole safety code, or `digitsConfirmed` when the two people read
+ * the same digits to each other. Answers false (and records nothing) when a scan does not match.
+ */
+export async function verifyMember(ctx: ClientContext, options: { family: OpenedFamily; accountId: string; scanned?: string; digitsConfirmed?: boolean }): Promise<boolean> {
+  const code = await safetyCodeWith(ctx, options.family, options.accountId);
+  const ok = options.scanned !== undefined ? safetyCodeMatchesScan(code, options.scanned) : options.digitsConfirmed === true;
+  if (!ok) return false;
+  const state = (await ctx.store.loadFamily(options.family.familyId)) ?? { familyId: options.family.familyId, keys: {} };
+  await ctx.store.saveFamily({ ...state, verified: { ...state.verified, [options.accountId]: code.qr } });
+  return true;
+}
+
+/** The members this account has verified and whose keys have not changed since (their safety code is the one confirmed). */
+export async function verifiedMembers(ctx: ClientContext, family: OpenedFamily): Promise<Set<string>> {
+  const state = await ctx.store.loadFamily(family.familyId);
+  const out = new Set<string>();
+  for (const [accountId, qr] of Object.entries(state?.verified ?? {})) {
+    if (!family.roster.members.some((m) => m.accountId === accountId)) continue;
+    if ((await safetyCodeWith(ctx, family, accountId)).qr === qr) out.add(accountId);
+  }
+  return out;
 }
 
 /** The contents of a new roster entry, computed from the verified family. */
@@ -465,7 +641,7 @@ export async function setSettings(ctx: ClientContext, options: { familyId: strin
 
 /** A joiner a guardian's client signed in, or refused. */
 export interface AdmissionResult {
-  admitted: Array<{ inviteId: string; accountId: string; role: 'guardian' | 'relative'; safetyNumber: string }>;
+  admitted: Array<{ inviteId: string; accountId: string; role: 'guardian' | 'relative' }>;
   /** Invites whose joiner did not prove they hold the link, or that this client did not create. */
   refused: Array<{ inviteId: string; accountId: string; reason: string }>;
 }
@@ -513,7 +689,7 @@ export async function admitJoiners(ctx: ClientContext, options: { familyId: stri
   const remaining = { ...(after.createdInvites ?? {}) };
   for (const j of joiners) {
     delete remaining[j.inviteId];
-    result.admitted.push({ inviteId: j.inviteId, accountId: j.member.accountId, role: j.member.role, safetyNumber: await safetyNumber(ctx.me.identity.publicKeys, j.member.keys) });
+    result.admitted.push({ inviteId: j.inviteId, accountId: j.member.accountId, role: j.member.role });
   }
   await ctx.store.saveFamily({ ...after, createdInvites: remaining });
   return result;
@@ -526,18 +702,17 @@ export async function deleteFamily(ctx: ClientContext, options: { familyId: stri
   await ctx.store.forgetFamily(options.familyId);
 }
 
-/** A member as `burrow family show` lists them: role, fingerprint and the safety number with me. */
-export async function describeMembers(ctx: ClientContext, family: OpenedFamily): Promise<Array<{ accountId: string; role: string; children: string[]; needsApproval: boolean; fingerprint: string; safetyNumber: string; me: boolean }>> {
+/** A member as `burrow family show` lists them: role, display name and the safety code with me. */
+export async function describeMembers(ctx: ClientContext, family: OpenedFamily): Promise<Array<{ accountId: string; role: string; name: string | undefined; children: string[]; needsApproval: boolean; safetyCode: string; me: boolean }>> {
   return Promise.all(
     family.roster.members.map(async (m) => ({
       accountId: m.accountId,
       role: m.role,
+      name: family.members.find((p) => p.accountId === m.accountId)?.name,
       children: [...(m.children ?? [])],
       needsApproval: m.needsApproval === true,
-      fingerprint: await fingerprint(m.keys),
-      safetyNumber: await safetyNumber(ctx.me.identity.publicKeys, m.keys),
+      safetyCode: (await safetyCode(ctx.me.identity.publicKeys, m.keys)).digits,
       me: m.accountId === ctx.me.accountId,
     })),
   );
 }
-

@@ -18,6 +18,14 @@ export interface PendingInvite {
   terms: InviteTerms;
   /** The inviting guardian's verified roster head hash, bound by the invite proof: the joiner's first anchor. */
   headHash: Uint8Array;
+  /** The name the joiner chose, sealed as their member profile once they are let in. */
+  displayName?: string;
+}
+
+/** The newest member profile this client has opened for one member: an older one served later is stale. */
+export interface ProfileMark {
+  seq: number;
+  epoch: number;
 }
 
 /** What one client remembers about one family. */
@@ -33,6 +41,10 @@ export interface FamilyState {
   createdInvites?: Record<string, CreatedInvite>;
   /** The family security log: the server's log key pinned on first use and the last verified event. */
   securityLog?: SecurityLogCheckpoint;
+  /** Per member account id, the newest member profile opened here (a server cannot roll a name back unnoticed). */
+  memberProfiles?: Record<string, ProfileMark>;
+  /** Per member account id, the safety code's QR text this account confirmed with them (by scan or by reading the digits). */
+  verified?: Record<string, string>;
 }
 
 /** What a client remembers of a family's security log, so that a rewritten or shortened log is noticed. */
@@ -71,6 +83,8 @@ function copyState(state: FamilyState): FamilyState {
     ...(state.pendingInvite === undefined ? {} : { pendingInvite: structuredClone(state.pendingInvite) }),
     ...(state.createdInvites === undefined ? {} : { createdInvites: structuredClone(state.createdInvites) }),
     ...(state.securityLog === undefined ? {} : { securityLog: { logKey: state.securityLog.logKey.slice(), seq: state.securityLog.seq, hash: state.securityLog.hash.slice() } }),
+    ...(state.memberProfiles === undefined ? {} : { memberProfiles: structuredClone(state.memberProfiles) }),
+    ...(state.verified === undefined ? {} : { verified: { ...state.verified } }),
   };
 }
 
@@ -115,9 +129,11 @@ export interface FamilyStateJson {
   familyId: string;
   anchor?: string;
   keys: Record<string, string>;
-  pendingInvite?: { inviteId: string; guardianId: string; guardianKeys: { signingKey: string; agreementKey: string }; terms: InviteTerms; headHash: string };
+  pendingInvite?: { inviteId: string; guardianId: string; guardianKeys: { signingKey: string; agreementKey: string }; terms: InviteTerms; headHash: string; displayName?: string };
   createdInvites?: Record<string, { secret: string; terms: InviteTerms }>;
   securityLog?: { logKey: string; seq: number; hash: string };
+  memberProfiles?: Record<string, ProfileMark>;
+  verified?: Record<string, string>;
 }
 
 /** Serialises a family state to JSON-safe values. */
@@ -129,7 +145,10 @@ export function familyStateToJson(state: FamilyState): FamilyStateJson {
   if (state.pendingInvite !== undefined) {
     const p = state.pendingInvite;
     out.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: toBase64Url(p.guardianKeys.signingKey), agreementKey: toBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms, headHash: toBase64Url(p.headHash) };
+    if (p.displayName !== undefined) out.pendingInvite.displayName = p.displayName;
   }
+  if (state.memberProfiles !== undefined) out.memberProfiles = structuredClone(state.memberProfiles);
+  if (state.verified !== undefined) out.verified = { ...state.verified };
   if (state.securityLog !== undefined) out.securityLog = { logKey: toBase64Url(state.securityLog.logKey), seq: state.securityLog.seq, hash: toBase64Url(state.securityLog.hash) };
   if (state.createdInvites !== undefined) {
     out.createdInvites = {};
@@ -156,6 +175,19 @@ export function familyStateFromJson(json: FamilyStateJson): FamilyState {
     const headHash = fromBase64Url(p.headHash);
     if (headHash.length !== 32) throw new TypeError('family state is damaged (pending invite)');
     state.pendingInvite = { inviteId: p.inviteId, guardianId: p.guardianId, guardianKeys: { signingKey: fromBase64Url(p.guardianKeys.signingKey), agreementKey: fromBase64Url(p.guardianKeys.agreementKey) }, terms: p.terms, headHash };
+    if (typeof p.displayName === 'string') state.pendingInvite.displayName = p.displayName;
+  }
+  if (json.memberProfiles !== undefined) {
+    if (typeof json.memberProfiles !== 'object' || json.memberProfiles === null) throw new TypeError('family state is damaged (member profiles)');
+    state.memberProfiles = {};
+    for (const [accountId, mark] of Object.entries(json.memberProfiles)) {
+      if (!Number.isSafeInteger(mark?.seq) || !Number.isSafeInteger(mark?.epoch)) throw new TypeError('family state is damaged (member profiles)');
+      state.memberProfiles[accountId] = { seq: mark.seq, epoch: mark.epoch };
+    }
+  }
+  if (json.verified !== undefined) {
+    if (typeof json.verified !== 'object' || json.verified === null || !Object.values(json.verified).every((v) => typeof v === 'string')) throw new TypeError('family state is damaged (verified)');
+    state.verified = { ...json.verified };
   }
   if (json.createdInvites !== undefined) {
     state.createdInvites = {};

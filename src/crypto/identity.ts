@@ -2,15 +2,15 @@
  * Identities: an Ed25519 signing key pair (RFC 8032) and an X25519 key agreement key pair
  * (RFC 7748), held as WebCrypto keys, and — since the post-quantum change — an X-Wing
  * (X25519 + ML-KEM-768) key pair that family keys are wrapped to (see xwing.ts); their
- * serialisation, sealing, and human-comparable fingerprints.
+ * serialisation, sealing, and the safety code two people compare.
  *
  * Identities made before X-Wing (secret version 1) have no KEM key: they keep working, and family
  * keys are wrapped to them with the classical suite until they are replaced by a new identity.
  */
 import { aeadOpen, aeadSeal } from './aead.js';
-import { assertBytes, bytesEqual, concatBytes, fromBase64Url, utf8 } from './bytes.js';
+import { assertBytes, bytesEqual, concatBytes, fromBase64Url, toBase64Url, utf8 } from './bytes.js';
 import { fail, ok, type CryptoResult } from './result.js';
-import { sha512 } from '@noble/hashes/sha2.js';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { buf, subtle } from './webcrypto.js';
 import { exportKemSeed, generateKemSeed, isKemPrivateKey, kemKeyPairFromSeed, XWING_PUBLIC_KEY_BYTES, XWING_SEED_BYTES, type KemPrivateKey } from './xwing.js';
 
@@ -63,10 +63,13 @@ const ED25519_PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0
 const X25519_PKCS8_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20);
 
 const SEAL_LABEL = 'burrow/identity-seal/v1\0';
-const FINGERPRINT_LABEL = 'burrow/fingerprint/v1\0';
-const KEM_FINGERPRINT_LABEL = 'burrow/fingerprint-kem/v1\0';
+const SAFETY_DIGEST_LABEL = 'burrow/safety-code/identity/v1\0';
+const SAFETY_KEM_LABEL = 'burrow/safety-code/kem/v1\0';
+const SAFETY_CODE_LABEL = 'burrow/safety-code/v1\0';
+/** What a safety code's QR code says: this prefix, then the 32-byte code value as base64url. */
+const SAFETY_QR_PREFIX = 'burrow-safety-code:v1:';
 // Signal's numeric fingerprint iterates SHA-512 5200 times to make a colliding key costly to find.
-const FINGERPRINT_ITERATIONS = 5200;
+const SAFETY_ITERATIONS = 5200;
 
 /** Throws a TypeError naming `name` unless `keys` holds two 32-byte public keys. */
 export function assertPublicKeys(keys: unknown, name: string): asserts keys is PublicIdentityKeys {
@@ -217,46 +220,64 @@ export async function openSealedIdentity(
   }
 }
 
-async function fingerprintDigits(keys: PublicIdentityKeys): Promise<string> {
-  // An X-Wing key is covered through its SHA-512 (a substituted KEM key would let its maker open
-  // every wrap); identities without one keep the fingerprint they always had.
-  const keyBlob = keys.kemKey === undefined ? concatBytes(keys.signingKey, keys.agreementKey) : concatBytes(keys.signingKey, keys.agreementKey, sha512(concatBytes(utf8(KEM_FINGERPRINT_LABEL), keys.kemKey)));
-  // Signal's numeric fingerprint construction: H0 = SHA-512(version ‖ keys), Hi = SHA-512(Hi-1 ‖ keys).
+/** The iterated digest of one identity's public keys (32 bytes), the half of a safety code each side contributes. */
+function identityDigest(keys: PublicIdentityKeys): Uint8Array {
+  // An X-Wing key is covered through its SHA-512 (a substituted KEM key would let its maker open every wrap).
+  const keyBlob = keys.kemKey === undefined ? concatBytes(keys.signingKey, keys.agreementKey) : concatBytes(keys.signingKey, keys.agreementKey, sha512(concatBytes(utf8(SAFETY_KEM_LABEL), keys.kemKey)));
+  // Signal's numeric fingerprint construction: H0 = SHA-512(label ‖ keys), Hi = SHA-512(Hi-1 ‖ keys).
   // The 5200 iterations use @noble/hashes: one awaited WebCrypto digest per step is ~10× slower.
-  let hash = sha512(concatBytes(utf8(FINGERPRINT_LABEL), keyBlob));
+  let hash = sha512(concatBytes(utf8(SAFETY_DIGEST_LABEL), keyBlob));
   const block = new Uint8Array(64 + keyBlob.length);
   block.set(keyBlob, 64);
-  for (let i = 0; i < FINGERPRINT_ITERATIONS; i++) {
+  for (let i = 0; i < SAFETY_ITERATIONS; i++) {
     block.set(hash, 0);
     hash = sha512(block);
   }
-  let digits = '';
-  for (let chunk = 0; chunk < 6; chunk++) {
-    let value = 0;
-    // Five bytes as a 40-bit big-endian integer, reduced mod 100000 (bias < 2^-23 per group).
-    for (let j = 0; j < 5; j++) value = value * 256 + hash[chunk * 5 + j]!;
-    digits += String(value % 100_000).padStart(5, '0');
-  }
-  return digits;
+  return hash.slice(0, 32);
 }
 
-function groupsOfFive(digits: string): string {
-  return digits.match(/.{5}/g)!.join(' ');
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
 }
 
-/** A 30-digit fingerprint of one identity in groups of five ("12345 67890 …"), stable for its keys. */
-export async function fingerprint(keys: PublicIdentityKeys): Promise<string> {
-  assertPublicKeys(keys, 'keys');
-  return groupsOfFive(await fingerprintDigits(keys));
+/** The one thing two people compare to confirm each other's keys: the same on both sides. */
+export interface SafetyCode {
+  /** Twelve digits in three groups of four ("1234 5678 9012"), to read to each other. */
+  digits: string;
+  /** What the QR code carries: the whole 32-byte value, for the other device's camera. */
+  qr: string;
+  /** The 32-byte value both sides compute. */
+  value: Uint8Array;
 }
 
 /**
- * The safety number two people compare to confirm each other's keys: both 30-digit fingerprints,
- * sorted so either side computes the same 60 digits, in twelve groups of five (as Signal shows it).
+ * The safety code of two identities: SHA-256("burrow/safety-code/v1\0" ‖ the two identity digests,
+ * sorted), so either side computes the same value. Shown as 12 digits (the value's first 8 bytes as
+ * a big-endian integer mod 10^12) and as a QR code of the whole value (`burrow-safety-code:v1:` ‖
+ * base64url), which a scan compares in full.
  */
-export async function safetyNumber(a: PublicIdentityKeys, b: PublicIdentityKeys): Promise<string> {
+export async function safetyCode(a: PublicIdentityKeys, b: PublicIdentityKeys): Promise<SafetyCode> {
   assertPublicKeys(a, 'a');
   assertPublicKeys(b, 'b');
-  const [fa, fb] = await Promise.all([fingerprintDigits(a), fingerprintDigits(b)]);
-  return groupsOfFive(fa < fb ? fa + fb : fb + fa);
+  const da = identityDigest(a);
+  const db = identityDigest(b);
+  const [first, second] = compareBytes(da, db) <= 0 ? [da, db] : [db, da];
+  const value = sha256(concatBytes(utf8(SAFETY_CODE_LABEL), first, second));
+  let n = 0n;
+  for (let i = 0; i < 8; i++) n = (n << 8n) | BigInt(value[i]!);
+  const digits = (n % 10n ** 12n).toString().padStart(12, '0');
+  return { digits: digits.match(/.{4}/g)!.join(' '), qr: SAFETY_QR_PREFIX + toBase64Url(value), value };
+}
+
+/** True when `scanned` (the text of a scanned QR code) is exactly the QR text of `code`. */
+export function safetyCodeMatchesScan(code: SafetyCode, scanned: string): boolean {
+  if (typeof scanned !== 'string' || !scanned.startsWith(SAFETY_QR_PREFIX)) return false;
+  let other: Uint8Array;
+  try {
+    other = fromBase64Url(scanned.slice(SAFETY_QR_PREFIX.length));
+  } catch {
+    return false;
+  }
+  return other.length === 32 && bytesEqual(other, code.value);
 }

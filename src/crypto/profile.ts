@@ -44,6 +44,12 @@ const HEADER_BYTES = 4 + 1 + 8 + SIGNER_BYTES;
 const PAD_TO = 64;
 /** Largest JSON a profile record may hold. */
 export const MAX_PROFILE_BYTES = 16 * 1024;
+/** Largest JSON a member profile may hold: a name and a photo of at most 64 KiB as base64url. */
+export const MAX_MEMBER_PROFILE_BYTES = 90 * 1024;
+
+function maxJsonBytes(kind: string): number {
+  return kind === 'member' ? MAX_MEMBER_PROFILE_BYTES : MAX_PROFILE_BYTES;
+}
 
 function checkTarget(familyId: unknown, kind: unknown, objectId: unknown): void {
   if (typeof familyId !== 'string' || familyId.length === 0) throw new TypeError('familyId must be a non-empty string');
@@ -82,7 +88,7 @@ export async function sealProfile(options: { familyId: string; epoch: number; fa
   assertBytes(familyKey, 'familyKey', 32);
   if (typeof data !== 'object' || data === null) throw new TypeError('data must be an object');
   const json = utf8(JSON.stringify(data));
-  if (json.length > MAX_PROFILE_BYTES) throw new TypeError(`data must serialise to at most ${MAX_PROFILE_BYTES} bytes`);
+  if (json.length > maxJsonBytes(kind)) throw new TypeError(`data must serialise to at most ${maxJsonBytes(kind)} bytes`);
   const unpadded = new CanonicalWriter().bytes(json).finish();
   const padded = new Uint8Array(Math.ceil(unpadded.length / PAD_TO) * PAD_TO);
   padded.set(unpadded);
@@ -159,7 +165,7 @@ export async function openProfile<T = Record<string, unknown>>(options: {
   if (!opened.ok) return fail(opened.code === 'aead/decrypt-failed' ? 'profile/decrypt-failed' : 'profile/malformed');
   try {
     const r = new CanonicalReader(opened.value);
-    const json = r.bytes(MAX_PROFILE_BYTES);
+    const json = r.bytes(maxJsonBytes(kind));
     const data: unknown = JSON.parse(fromUtf8(json));
     if (typeof data !== 'object' || data === null) return fail('profile/malformed');
     return ok({ epoch, data: data as T, signerId: signer.accountId });

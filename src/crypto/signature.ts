@@ -15,6 +15,7 @@ export const SIGNATURE_LABELS = {
   decline: 'burrow/decline/v1',
   receipt: 'burrow/receipt/v1',
   profile: 'burrow/profile-signature/v1',
+  inviteDescription: 'burrow/invite/description-signature/v1',
 } as const;
 
 /** Signs `message` under `label` with the identity's Ed25519 key; 64 bytes. */

@@ -41,6 +41,12 @@ export type WrappedKeyWire = Static<typeof WrappedKeyWire>;
 
 /** A sealed profile record (src/crypto/profile.ts `sealProfile`), base64url. */
 export const SealedProfileWire = Base64Url({ minBytes: 16, maxBytes: 17 * 1024 });
+/** A sealed member profile: a display name and an optional small photo (at most 64 KiB, as base64 inside the sealed JSON). */
+export const MemberProfileWire = Base64Url({ minBytes: 16, maxBytes: 96 * 1024 });
+/** A sealed invite description (src/crypto/invite-description.ts): three names and the guardian's signature. */
+const SealedDescriptionWire = Base64Url({ minBytes: 106, maxBytes: 874 });
+/** A joiner's name sealed for the inviting guardian (src/crypto/invite-description.ts). */
+const SealedJoinerNameWire = Base64Url({ minBytes: 34, maxBytes: 290 });
 
 export const Role = Type.Union([Type.Literal('guardian'), Type.Literal('relative')]);
 /** Who reads a family: a member's role, or 'toy' for a toy's device token. */
@@ -101,7 +107,13 @@ export const FamilyView = Type.Object({
   retentionDays: Type.Integer({ minimum: 1, maximum: 365 }),
   /** Members at the head whose account was deleted; present when there are any, so a guardian can remove them. */
   deletedAccounts: Type.Optional(Type.Array(ClientId)),
+  /** The sealed member profiles (display names) of the members at the head who have set one (none for a toy). */
+  memberProfiles: Type.Optional(Type.Array(Type.Object({ accountId: Id, sealedProfile: MemberProfileWire, updatedAt: Timestamp }))),
 });
+
+/** PUT /v1/families/:familyId/profile: the caller's own sealed member profile (their display name), signed by them. */
+export const UpdateMemberProfileRequest = Type.Object({ sealedProfile: MemberProfileWire }, { additionalProperties: false });
+export const MemberProfileView = Type.Object({ accountId: Id, sealedProfile: MemberProfileWire, updatedAt: Timestamp });
 
 /**
  * POST /v1/families/:familyId/roster: a guardian appends the next entry (epoch = head + 1,
@@ -186,8 +198,8 @@ export const CreateInviteRequest = Type.Object(
     guardianProof: Base64Url({ minBytes: 65, maxBytes: 65 }),
     /** The invite id the client chose (it is MACed into the proof, so the client picks it). */
     inviteId: Id,
-    /** Who invites and to which family, sealed under a key from the link's secret (src/crypto/invite-description.ts). */
-    sealedDescription: Type.Optional(Base64Url({ minBytes: 38, maxBytes: 550 })),
+    /** Who invites, whom for and to which family, signed by the guardian and sealed under a key from the link's secret (src/crypto/invite-description.ts). */
+    sealedDescription: Type.Optional(SealedDescriptionWire),
   },
   { additionalProperties: false },
 );
@@ -211,12 +223,16 @@ export const InviteView = Type.Object({
   guardian: Type.Object({ accountId: Id, identity: PublicIdentity }),
   guardianProof: Base64Url({ minBytes: 65, maxBytes: 65 }),
   /** As the guardian's client sent it; the invitee's client opens it with the link's secret. */
-  sealedDescription: Type.Optional(Base64Url({ minBytes: 38, maxBytes: 550 })),
+  sealedDescription: Type.Optional(SealedDescriptionWire),
 });
 
 /** POST /v1/invites/:inviteId/accept: the joiner (the caller) proves they hold the link. Works once. */
 export const AcceptInviteRequest = Type.Object(
-  { joinerProof: Base64Url({ minBytes: 32, maxBytes: 32 }) },
+  {
+    joinerProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+    /** The name the joiner chose, sealed for the inviting guardian under a key from the link's secret. */
+    sealedName: Type.Optional(SealedJoinerNameWire),
+  },
   { additionalProperties: false },
 );
 
@@ -228,7 +244,20 @@ export const GuardianInviteView = Type.Object({
   createdAt: Timestamp,
   expiresAt: Timestamp,
   status: InviteStatus,
-  joiner: Type.Optional(Type.Object({ accountId: Id, identity: PublicIdentity, joinerProof: Base64Url({ minBytes: 32, maxBytes: 32 }), acceptedAt: Timestamp })),
+  /** As the guardian's client sent it: the client that kept the secret opens it (whom the invite is for). */
+  sealedDescription: Type.Optional(SealedDescriptionWire),
+  joiner: Type.Optional(
+    Type.Object({
+      accountId: Id,
+      identity: PublicIdentity,
+      joinerProof: Base64Url({ minBytes: 32, maxBytes: 32 }),
+      acceptedAt: Timestamp,
+      /** The joiner's chosen name, sealed under a key from the link's secret. */
+      sealedName: Type.Optional(SealedJoinerNameWire),
+      /** The email the joiner's account registered with (the server holds it for every account), for the guardian letting them in. */
+      email: Type.Optional(Type.String({ maxLength: 320 })),
+    }),
+  ),
 });
 export const GuardianInviteList = Type.Object({ invites: Type.Array(GuardianInviteView) });
 

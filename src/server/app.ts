@@ -44,7 +44,7 @@ import { recordRoutes, type RouteInfo } from './http/route-registry.js';
 import { createSqlFailureBudget, createSqlLoginThrottle, createSqlRateLimiter } from './http/sql-rate-limit.js';
 import { applySecurityHeaders, installSecurityHeaders } from './http/security-headers.js';
 import type { BurrowApp } from './http/types.js';
-import type { Secrets } from './secrets.js';
+import { openEmail, type Secrets } from './secrets.js';
 import { createAuthenticateHook } from './sessions/authenticate.js';
 import { createSessionsRepository } from './sessions/repository.js';
 import { registerSessionRoutes } from './sessions/routes.js';
@@ -343,7 +343,7 @@ export function createServer(deps: ServerDeps): BurrowApp {
   registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs, registrationMode: config.registration });
   registerSessionRoutes(app, { sessions });
   registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
-  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog, push });
+  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog, push, openAccountEmail: (accountId, sealed) => openEmail(secrets, accountId, sealed) });
   registerSecurityLogRoutes(app, { log: securityLog });
   registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
   registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, clock, config });

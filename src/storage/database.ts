@@ -128,6 +128,16 @@ export interface InvitesTable {
   joiner_account_id: string | null;
   joiner_proof: string | null;
   accepted_at: number | null;
+  /** The joiner's chosen name, sealed under a key from the link's secret (src/crypto/invite-description.ts); the server cannot open it. */
+  joiner_sealed_name?: string | null;
+}
+
+/** A member's own sealed display name in one family (src/crypto/profile.ts, kind `member`). */
+export interface MemberProfilesTable {
+  family_id: string;
+  account_id: string;
+  sealed_profile: string;
+  updated_at: number;
 }
 
 export interface MessagesTable {
@@ -319,6 +329,7 @@ export interface Database {
   wrapped_keys: WrappedKeysTable;
   children: ChildrenTable;
   invites: InvitesTable;
+  member_profiles: MemberProfilesTable;
   registration_codes: RegistrationCodesTable;
   operator_log: OperatorLogTable;
   messages: MessagesTable;

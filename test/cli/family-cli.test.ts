@@ -74,7 +74,7 @@ afterAll(async () => {
 
 describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, () => {
   it('every member command has help with examples', async () => {
-    const commands = [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve'], ['decline']];
+    const commands = [['family'], ['family', 'list'], ['family', 'invite'], ['family', 'invites'], ['family', 'verify'], ['family', 'set-name'], ['family', 'remove'], ['family', 'role'], ['family', 'settings'], ['child'], ['child', 'add'], ['child', 'list'], ['send'], ['inbox'], ['export'], ['approve'], ['decline']];
     const runs = await Promise.all(commands.map((command) => burrow([...command, '--help'])));
     for (const [i, run] of runs.entries()) {
       expect(run.code, commands[i]!.join(' ')).toBe(0);
@@ -83,14 +83,21 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
   });
 
   it('a guardian creates a family, adds a child, invites a relative who joins and waits until admitted', async () => {
-    familyId = (await ok(['family', 'create', '--name', 'Fernside', '--retention-days', '14', '--profile', mum.profile])).familyId as string;
+    familyId = (await ok(['family', 'create', '--name', 'Fernside', '--my-name', 'Mum', '--retention-days', '14', '--profile', mum.profile])).familyId as string;
     const child = await ok(['child', 'add', '--family', familyId, '--name', 'Mia', '--emoji', '🦊', '--profile', mum.profile]);
     expect(child.name).toBe('Mia');
-    const invite = await ok(['family', 'invite', '--family', familyId, '--role', 'relative', '--child', 'mia', '--needs-approval', '--profile', mum.profile]);
+    const invite = await ok(['family', 'invite', '--family', familyId, '--role', 'relative', '--child', 'mia', '--needs-approval', '--for', 'Aunt Jo', '--profile', mum.profile]);
     expect(invite.link).toMatch(/\/join#[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/);
     const joined = await burrow(['family', 'join', invite.link as string, '--profile', aunt.profile]);
     expect(joined.code, joined.stderr).toBe(0);
     expect(joined.stdout).toContain('Waiting for a guardian to add you');
+    // Who invites, whom for and to which family: signed by Mum's client, opened with the link.
+    expect(joined.stdout).toContain('Invite accepted for the family "Fernside"');
+    expect(joined.stdout).toContain(', as Aunt Jo.');
+    expect(joined.stdout).toContain('Invited by Mum');
+    // The let-in list: the joiner's chosen name (sealed with the link's secret) and their account's email.
+    const waiting = (await ok(['family', 'invites', '--family', familyId, '--profile', mum.profile])).invites as Array<{ status: string; for?: string; joiner?: { name?: string; email?: string } }>;
+    expect(waiting.find((i) => i.status === 'accepted')).toMatchObject({ for: 'Aunt Jo', joiner: { name: 'Aunt Jo', email: aunt.email } });
     const early = await burrow(['family', 'show', '--family', familyId, '--profile', aunt.profile, '--json']);
     expect(early.code).not.toBe(0);
     expect(JSON.parse(early.stderr.trim())).toMatchObject({ code: 'client/not-a-member' });
@@ -99,12 +106,27 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
     expect(admitted.admitted).toEqual([expect.objectContaining({ accountId: aunt.accountId, role: 'relative' })]);
     const shown = await ok(['family', 'show', '--profile', aunt.profile]);
     expect(shown).toMatchObject({ familyId, name: 'Fernside', role: 'relative', settings: { retentionDays: 14 } });
-    const members = shown.members as Array<{ accountId: string; safetyNumber: string; needsApproval: boolean }>;
+    const members = shown.members as Array<{ accountId: string; name?: string; safetyCode: string; needsApproval: boolean }>;
     expect(members.map((m) => m.accountId).sort()).toEqual([mum.accountId, aunt.accountId].sort());
     expect(members.find((m) => m.accountId === aunt.accountId)!.needsApproval).toBe(true);
-    // Both sides compute the same safety number for the pair.
-    const fromMum = (await ok(['family', 'show', '--family', familyId, '--profile', mum.profile])).members as Array<{ accountId: string; safetyNumber: string }>;
-    expect(fromMum.find((m) => m.accountId === aunt.accountId)!.safetyNumber).toBe(members.find((m) => m.accountId === mum.accountId)!.safetyNumber);
+    // Names: each member's own signed profile; the joiner's became hers when she was let in.
+    expect(Object.fromEntries(members.map((m) => [m.accountId, m.name]))).toEqual({ [mum.accountId]: 'Mum', [aunt.accountId]: 'Aunt Jo' });
+    // Both sides compute the same safety code for the pair: 12 digits.
+    const fromMum = (await ok(['family', 'show', '--family', familyId, '--profile', mum.profile])).members as Array<{ accountId: string; name?: string; safetyCode: string }>;
+    expect(fromMum.find((m) => m.accountId === aunt.accountId)!.safetyCode).toMatch(/^\d{4} \d{4} \d{4}$/);
+    expect(fromMum.find((m) => m.accountId === aunt.accountId)!.safetyCode).toBe(members.find((m) => m.accountId === mum.accountId)!.safetyCode);
+    expect(fromMum.find((m) => m.accountId === aunt.accountId)!.name).toBe('Aunt Jo');
+    const human = await burrow(['family', 'show', '--family', familyId, '--profile', mum.profile]);
+    expect(human.stdout).toContain('Aunt Jo');
+    expect(human.stdout).toContain('safety code:');
+    expect(human.stdout).not.toContain('safety number');
+    // Verifying is optional: the digits and a QR code to scan; --confirm remembers the match.
+    const before = await ok(['family', 'verify', '--family', familyId, '--member', 'Aunt Jo', '--profile', mum.profile]);
+    expect(before).toMatchObject({ accountId: aunt.accountId, name: 'Aunt Jo', safetyCode: fromMum.find((m) => m.accountId === aunt.accountId)!.safetyCode, verified: false });
+    expect(before.qr).toMatch(/^burrow-safety-code:v1:[A-Za-z0-9_-]{43}$/);
+    const printed = await burrow(['family', 'verify', '--family', familyId, '--member', aunt.accountId, '--confirm', '--profile', mum.profile]);
+    expect(printed.stdout).toContain('Verified: you confirmed this code with them.');
+    expect(printed.stdout).toMatch(/[▀▄█]/);
     const children = await ok(['child', 'list', '--profile', aunt.profile]);
     expect((children.children as Array<{ name: string }>).map((c) => c.name)).toEqual(['Mia']);
     // Family files in the profile are private.
@@ -133,10 +155,12 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
       const sent = await ok(['send', '--to', 'Mia', '--file', audioPath, '--caption', 'Hello from your aunt', '--profile', aunt.profile]);
       expect(sent.durationMs).toBe(1000);
       const line = await arrived;
-      expect(line).toMatchObject({ messageId: sent.messageId, senderId: aunt.accountId, status: 'awaiting approval', needsApproval: true });
+      expect(line).toMatchObject({ messageId: sent.messageId, senderId: aunt.accountId, senderName: 'Aunt Jo', status: 'awaiting approval', needsApproval: true });
 
       const waiting = await ok(['approve', '--family', familyId, '--profile', mum.profile]);
       expect((waiting.waiting as Array<{ messageId: string }>).map((m) => m.messageId)).toEqual([sent.messageId]);
+      const listed = await burrow(['approve', '--family', familyId, '--profile', mum.profile]);
+      expect(listed.stdout).toContain(`${sent.messageId as string}  from Aunt Jo to Mia`);
       const refused = await burrow(['approve', '--family', familyId, '--message', sent.messageId as string, '--profile', aunt.profile, '--json']);
       expect(refused.code).not.toBe(0);
       expect(JSON.parse(refused.stderr.trim())).toMatchObject({ code: 'client/not-a-guardian' });

@@ -9,6 +9,9 @@ import { addChild } from '../../src/client/children.js';
 import { ClientError } from '../../src/client/client-error.js';
 import { createFamily, type ClientContext } from '../../src/client/families.js';
 import { createInvite, inspectInvite } from '../../src/client/invites.js';
+import { toBase64Url } from '../../src/crypto/bytes.js';
+import { parseInviteLink } from '../../src/crypto/invite.js';
+import { sealInviteDescription } from '../../src/crypto/invite-description.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 
@@ -52,10 +55,20 @@ afterAll(async () => {
 });
 
 describe('the invite description', () => {
-  it("tells the invitee the family's name and the inviter's name, from the link's secret", async () => {
-    const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false }, from: 'Anna' });
+  it("tells the invitee the family's name, the inviter's name and whom it is for, from the link's secret", async () => {
+    const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false }, from: 'Anna', for: 'Grandma Rose' });
     const invite = await inspectInvite(gran, link);
-    expect(invite.description).toEqual({ familyName: 'The Smiths', from: 'Anna' });
+    expect(invite.description).toEqual({ familyName: 'The Smiths', from: 'Anna', for: 'Grandma Rose' });
+  });
+
+  it('is refused when someone holding the link (with the server) swaps in a description they signed themselves', async () => {
+    const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false }, from: 'Anna', for: 'Gran' });
+    const { inviteId, secret } = parseInviteLink(link);
+    // The link leaked to someone who, with the server's help, rewrites who invites: sealed with the
+    // right secret (so it opens), but not signed by the guardian the invite proof authenticates.
+    const forged = await sealInviteDescription({ secret, inviteId, familyId, description: { familyName: 'The Smiths', from: 'Dad', for: 'Gran' }, guardian: gran.me.identity });
+    const swapped = underAttack((body) => ({ ...body, sealedDescription: toBase64Url(forged) }));
+    expect(await refusal(inspectInvite(swapped, link))).toBe('client/invite-forged');
   });
 
   it('is refused when the server removes it or moves in the description of another invite', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex } from '../../src/crypto/bytes.js';
-import { exportIdentitySecret, fingerprint, importIdentitySecret, safetyNumber } from '../../src/crypto/identity.js';
+import { exportIdentitySecret, importIdentitySecret, safetyCode } from '../../src/crypto/identity.js';
 
 // RFC 8032 §7.1, TEST 1 (Ed25519): secret key, public key, and the signature of the empty message.
 const ED25519 = {
@@ -39,14 +39,15 @@ describe('identity known-answer vectors', () => {
   });
 
   // Burrow’s own regression vectors (not from a spec; cross-checked once with an independent SHA-512
-  // implementation): a fingerprint must never change for the same keys.
-  it('the fingerprint of the RFC keys is stable', async () => {
+  // implementation, Python's hashlib): a safety code must never change for the same keys.
+  it('the safety code of the RFC keys is stable', async () => {
     const identity = await importIdentitySecret(secret);
-    expect(await fingerprint(identity.publicKeys)).toBe(FINGERPRINT);
     const other = { signingKey: fromHex(ED25519.publicKey), agreementKey: fromHex(X25519.bobPublic) };
-    expect(await safetyNumber(identity.publicKeys, other)).toBe(SAFETY_NUMBER);
+    const code = await safetyCode(identity.publicKeys, other);
+    expect(code.digits).toBe(SAFETY_CODE_DIGITS);
+    expect(code.qr).toBe(SAFETY_CODE_QR);
   });
 });
 
-const FINGERPRINT = '43679 84153 97366 05643 00481 44192';
-const SAFETY_NUMBER = '27862 57150 14193 03988 45218 90217 43679 84153 97366 05643 00481 44192';
+const SAFETY_CODE_DIGITS = '3979 4056 6861';
+const SAFETY_CODE_QR = 'burrow-safety-code:v1:tgB7Cglnu036rguFXaXd-Ss8X18OTyjzpB_r6eDJemE';

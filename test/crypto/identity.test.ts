@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { bytesEqual, randomBytes, utf8 } from '../../src/crypto/bytes.js';
 import {
   exportIdentitySecret,
-  fingerprint,
   generateIdentity,
   importIdentitySecret,
   openSealedIdentity,
-  safetyNumber,
+  safetyCode,
+  safetyCodeMatchesScan,
   sealIdentity,
 } from '../../src/crypto/identity.js';
 
@@ -92,24 +92,27 @@ describe('sealed identities', () => {
   });
 });
 
-describe('fingerprints and safety numbers', () => {
-  it('a fingerprint is 30 digits in groups of five and stable for the same keys', async () => {
-    const identity = await generateIdentity();
-    const f = await fingerprint(identity.publicKeys);
-    expect(f).toMatch(/^\d{5}( \d{5}){5}$/);
-    const copy = { signingKey: identity.publicKeys.signingKey.slice(), agreementKey: identity.publicKeys.agreementKey.slice(), kemKey: identity.publicKeys.kemKey!.slice() };
-    expect(await fingerprint(copy)).toBe(f);
-  });
-
-  it('a safety number is the same from either side and changes when a key changes', async () => {
+describe('safety codes', () => {
+  it('a safety code is 12 digits in groups of four, the same from either side, and changes when a key changes', async () => {
     const a = await generateIdentity();
     const b = await generateIdentity();
     const c = await generateIdentity();
-    const ab = await safetyNumber(a.publicKeys, b.publicKeys);
-    expect(ab).toMatch(/^\d{5}( \d{5}){11}$/);
-    expect(await safetyNumber(b.publicKeys, a.publicKeys)).toBe(ab);
-    expect(await safetyNumber(a.publicKeys, c.publicKeys)).not.toBe(ab);
+    const ab = await safetyCode(a.publicKeys, b.publicKeys);
+    expect(ab.digits).toMatch(/^\d{4} \d{4} \d{4}$/);
+    expect((await safetyCode(b.publicKeys, a.publicKeys)).qr).toBe(ab.qr);
+    expect((await safetyCode(a.publicKeys, c.publicKeys)).qr).not.toBe(ab.qr);
     const swapped = { signingKey: b.publicKeys.signingKey, agreementKey: c.publicKeys.agreementKey };
-    expect(await safetyNumber(a.publicKeys, swapped)).not.toBe(ab);
+    expect((await safetyCode(a.publicKeys, swapped)).qr).not.toBe(ab.qr);
+    const otherKem = { ...b.publicKeys, kemKey: c.publicKeys.kemKey! };
+    expect((await safetyCode(a.publicKeys, otherKem)).qr).not.toBe(ab.qr);
+  });
+
+  it("a scan matches only the same pair's QR text, in full", async () => {
+    const a = await generateIdentity();
+    const b = await generateIdentity();
+    const code = await safetyCode(a.publicKeys, b.publicKeys);
+    expect(safetyCodeMatchesScan(code, (await safetyCode(b.publicKeys, a.publicKeys)).qr)).toBe(true);
+    const flipped = code.qr.slice(0, -2) + (code.qr.endsWith('A') ? 'B' : 'A') + code.qr.slice(-1);
+    for (const bad of [flipped, code.qr.slice(0, -1), code.digits, '', 'burrow-safety-code:v1:', code.qr.replace('v1', 'v2')]) expect(safetyCodeMatchesScan(code, bad)).toBe(false);
   });
 });

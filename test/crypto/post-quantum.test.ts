@@ -8,7 +8,7 @@ import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, fromHex, randomBytes, toBase64Url, toHex } from '../../src/crypto/bytes.js';
 import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../../src/crypto/family-key.js';
-import { exportIdentitySecret, fingerprint, generateIdentity, importIdentitySecret } from '../../src/crypto/identity.js';
+import { exportIdentitySecret, generateIdentity, importIdentitySecret, safetyCode } from '../../src/crypto/identity.js';
 import { generateInviteSecret, guardianInviteProof, joinerInviteProof, verifyGuardianInviteProof, verifyJoinerInviteProof } from '../../src/crypto/invite.js';
 import { generatePairingCode, startGuardianPairing, startToyPairing, toyKeysOfConfirmation } from '../../src/crypto/pairing.js';
 import { appendRosterEntry, createGenesisEntry, decodeRosterEntry, encodeRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
@@ -115,9 +115,10 @@ describe('version-2 identities, roster entries and pairing messages', () => {
     expect(bytesEqual(again.publicKeys.kemKey!, identity.publicKeys.kemKey!)).toBe(true);
     expect(() => exportKemSeed(again.kemPrivateKey!)).toThrow(/extractable/);
     await expect(exportIdentitySecret(again)).rejects.toThrow();
-    // The fingerprint covers the X-Wing key: another KEM key gives another number.
+    // The safety code covers the X-Wing key: another KEM key gives another code.
     const other = kemKeyPairFromSeed(randomBytes(32)).publicKey;
-    expect(await fingerprint({ ...identity.publicKeys, kemKey: other })).not.toBe(await fingerprint(identity.publicKeys));
+    const peer = (await generateIdentity()).publicKeys;
+    expect((await safetyCode({ ...identity.publicKeys, kemKey: other }, peer)).qr).not.toBe((await safetyCode(identity.publicKeys, peer)).qr);
     await expect(importIdentitySecret(secret.subarray(0, 65))).rejects.toThrow(/97 bytes/);
   });
 

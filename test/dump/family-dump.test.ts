@@ -71,7 +71,7 @@ async function member(label: string): Promise<TestMember> {
 
 async function seedFamily(f: number): Promise<void> {
   const [guardian, partner, grandpa, uncle] = await Promise.all(['guardian', 'partner', 'grandpa', 'uncle'].map((role) => member(`${role}${f}`)));
-  const family = await createFamily(guardian!, { name: remember(`Hazelnut Family ${f} ${run}`) });
+  const family = await createFamily(guardian!, { name: remember(`Hazelnut Family ${f} ${run}`), myName: remember(`Wilhelmina Thistledown ${f}${run}`) });
   const familyId = family.familyId;
   const childA = await addChild(guardian!, { familyId, name: remember(`Ottilie Quickfoot ${f}${run}`), emoji: '🦔' });
   const childB = await addChild(guardian!, { familyId, name: remember(`Barnaby Mossbrook ${f}${run}`), emoji: '🐻' });
@@ -80,12 +80,14 @@ async function seedFamily(f: number): Promise<void> {
     { joiner: grandpa!, terms: { role: 'relative' as const, children: [childA.childId], needsApproval: false } },
     { joiner: uncle!, terms: { role: 'relative' as const, children: [childA.childId, childB.childId], needsApproval: true } },
   ];
-  for (const { joiner, terms } of invites) {
-    const { link } = await createInvite(guardian!, { familyId, terms });
+  for (const [i, { joiner, terms }] of invites.entries()) {
+    const { link } = await createInvite(guardian!, { familyId, terms, for: remember(`Invitee Quillfeather ${f}${i}${run}`) });
     byteMarkers.push({ marker: `invite secret ${f}`, bytes: parseInviteLink(link).secret });
-    await acceptInvite(joiner, link);
+    await acceptInvite(joiner, link, { name: remember(`Joiner Bramblewick ${f}${i}${run}`) });
   }
   await admitJoiners(guardian!, { familyId });
+  // Each joiner's chosen name becomes their sealed member profile on their first load.
+  for (const { joiner } of invites) await loadFamily(joiner, familyId);
   // An invite left open: its secret must not be on the server either.
   const open = await createInvite(guardian!, { familyId, terms: { role: 'relative', children: [childB.childId], needsApproval: false } });
   byteMarkers.push({ marker: `open invite secret ${f}`, bytes: parseInviteLink(open.link).secret });

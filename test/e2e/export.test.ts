@@ -159,7 +159,7 @@ describe('burrow export', { timeout: 120_000 }, () => {
     const shown = await ok(['family', 'show', '--family', familyId, '--profile', gran]);
     expect(shown.name).toBe('Export Family');
     expect((shown.children as Array<{ name: string }>).map((c) => c.name)).toEqual(['Mia']);
-    expect((shown.members as Array<{ role: string; safetyNumber: string }>).map((m) => m.role).sort()).toEqual(['guardian', 'relative']);
+    expect((shown.members as Array<{ role: string; safetyCode: string }>).map((m) => m.role).sort()).toEqual(['guardian', 'relative']);
   });
 
   it('a failure is a JSON problem on stderr with a non-zero exit', async () => {

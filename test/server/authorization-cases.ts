@@ -287,6 +287,15 @@ export const authorizationCases: Record<string, RouteAuthorization> = {
     request: async (world) => ({ url: `${A(world)}/children/${world.otherChild}`, payload: { sealedProfile: await sealedChild(world.family, world.otherChild, 'Renamed') } }),
     cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: notFound, removedMember: notFound },
   },
+  'PUT /v1/families/:familyId/profile': {
+    request: async (world) => ({ url: `${A(world)}/profile`, payload: { sealedProfile: await sealedChild(world.family, world.relativeChild, 'Renamed') } }),
+    cases: {
+      anonymous: unauthenticated,
+      otherFamily: notFound,
+      relativeBeyondChildren: { notApplicable: "a member writes only their own profile: there is nothing beyond a relative's children to reach" },
+      removedMember: notFound,
+    },
+  },
   'DELETE /v1/families/:familyId/children/:childId': {
     request: (world) => ({ url: `${A(world)}/children/${world.otherChild}` }),
     cases: { anonymous: unauthenticated, otherFamily: notFound, relativeBeyondChildren: notFound, removedMember: notFound },

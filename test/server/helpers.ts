@@ -141,7 +141,7 @@ export function bearer(token: string): Record<string, string> {
 
 export async function rowCounts(store: SqlStore): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const table of ['accounts', 'sessions', 'families', 'roster_entries', 'family_members', 'family_toys', 'wrapped_keys', 'children', 'invites', 'pairing_attempts', 'pairing_runs', 'toy_devices'] as const) {
+  for (const table of ['accounts', 'sessions', 'families', 'roster_entries', 'family_members', 'family_toys', 'wrapped_keys', 'children', 'invites', 'member_profiles', 'pairing_attempts', 'pairing_runs', 'toy_devices'] as const) {
     const row = await store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
     out[table] = Number(row.n);
   }

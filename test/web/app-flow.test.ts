@@ -143,7 +143,7 @@ describe('the family app', () => {
     await expect.poll(() => g.getByTestId('badge-people').textContent(), { timeout: 20_000 }).toBe('1');
     // The guardian's device (which holds the invite's secret) lets them in.
     await g.getByRole('button', { name: 'Let them in' }).click({ timeout: 15_000 });
-    await g.getByText('Compare this safety number').waitFor({ timeout: 15_000 });
+    await g.getByText('Let in. Later, if you like, verify them').waitFor({ timeout: 15_000 });
     await g.getByText('A relative').waitFor({ timeout: 15_000 });
 
     // The relative's page moves on by itself, and shows only Mia.

@@ -13,7 +13,7 @@
  *   the next tab: the worker checks each file's SHA-256 from the build.
  * - A look-alike family ("The Smiths", as Mum's) with a right-to-left override in a child's name and
  *   a 15,000-character name: the invite page says who invites and to which family (sealed with the
- *   link's secret) with the inviter's fingerprint, and to join promptly;
+ *   link's secret) signed by the inviter, says that names prove nothing, and to join promptly;
  *   the home screen points out the two families of the same name and their guardians; the names
  *   are refused when opened; nothing widens the page or reverses the app's labels.
  * - Signing out deletes the app's database and the virtual toy's on this origin, and the toy's
@@ -31,7 +31,6 @@ import { admitJoiners, createFamily, loadFamily } from '../../src/client/familie
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { sendMessage } from '../../src/client/messages.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
-import { fingerprint } from '../../src/crypto/identity.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { openTab, pairToy, showToyCode } from './support/app-steps.js';
@@ -271,16 +270,15 @@ describe('a malicious family member against the web app', { timeout: 240_000 }, 
     const opened = await loadFamily(eve, evesFamily);
     const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, familyKey: opened.headKey, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' }, signer: eve.me.identity });
     await eve.api.call('PUT', `/v1/families/${evesFamily}/children/${long}`, undefined, { sealedProfile: toBase64Url(sealed) });
-    // She signs the invite as "Mum": a name is whatever the inviter says; the fingerprint is not.
+    // She signs the invite as "Mum": a name is whatever the inviter says; a safety code is not.
     const { link } = await createInvite(eve, { familyId: evesFamily, terms: { role: 'guardian', children: [], needsApproval: false }, from: 'Mum' });
 
-    // Mum opens Eve's link: the page names the inviting guardian by fingerprint and says to join promptly.
+    // Mum opens Eve's link: the page says who invites (as signed), that names prove nothing, and to join promptly.
     const { page } = await mumsPhone();
     await page.goto(link);
     await page.getByText('You are invited to join a family as a guardian').waitFor({ timeout: STEP });
     expect(await page.getByTestId('invite-description').innerText()).toBe('Mum invites you to the family The Smiths.');
-    const evePrint = await fingerprint(eve.me.identity.publicKeys);
-    expect((await page.getByTestId('invite-guardian').innerText()).trim()).toBe(evePrint);
+    await page.getByText('Anyone can call a family anything').waitFor();
     expect(await page.getByTestId('invite-history-note').innerText()).toContain("stays in this browser's history");
     await page.getByRole('button', { name: 'Join the family' }).click();
     await page.getByText('The guardian who invited you must now let you in').waitFor({ timeout: STEP });
@@ -294,8 +292,8 @@ describe('a malicious family member against the web app', { timeout: 240_000 }, 
     await expect.poll(async () => (await eves.getByTestId('family-guardians').count()) + (await mine.getByTestId('family-guardians').count()), { timeout: STEP }).toBe(2);
     await page.getByText('Two of your families have the same name').waitFor();
     expect(await mine.getByTestId('family-guardians').innerText()).toContain('guardians: you');
-    expect(await mine.getByTestId('family-guardians').innerText()).not.toContain(evePrint.slice(0, 11));
-    expect(await eves.getByTestId('family-guardians').innerText()).toContain(evePrint.slice(0, 11));
+    expect(await mine.getByTestId('family-guardians').innerText()).not.toContain('not verified');
+    expect(await eves.getByTestId('family-guardians').innerText()).toContain('(not verified)');
 
     // Eve's family's children: the override and the overlong name are refused when opened, the
     // three-emoji avatar too; the page keeps its width and the app's labels read as written.

@@ -33,6 +33,8 @@ export interface FamilyFeaturesOptions {
   securityLog?: SecurityLog;
   /** Tells the guardians, by Web Push, that someone asked to join. */
   push?: Pick<PushNotifier, 'joinRequested'>;
+  /** Opens an account's sealed email (the server's email key), for the guardian letting that account in. */
+  openAccountEmail?: (accountId: string, sealedEmail: string) => string;
 }
 
 /** Registers `/v1/families*` and `/v1/invites*`; returns the `FamilyAccess` it uses. */
@@ -56,6 +58,6 @@ export function registerFamilyFeatures(app: BurrowApp, options: FamilyFeaturesOp
   };
   registerFamilyRoutes(app, { families: createFamiliesService({ repository, access, clock, ...seams, ...(options.securityLog === undefined ? {} : { securityLog: options.securityLog }), ...(options.purger === undefined ? {} : { purger: options.purger }) }) });
   registerChildRoutes(app, { children: createChildrenService({ repository, access, clock, ...seams }) });
-  registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit, ...(options.push === undefined ? {} : { push: options.push }) }) });
+  registerInviteRoutes(app, { invites: createInvitesService({ repository, access, clock, limiter: options.limiter, lookupLimit: options.inviteLookupLimit, ...(options.push === undefined ? {} : { push: options.push }), ...(options.openAccountEmail === undefined ? {} : { openAccountEmail: options.openAccountEmail }) }) });
   return access;
 }

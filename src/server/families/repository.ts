@@ -1,6 +1,6 @@
 /** The families tables, as the families, children and invites features need them. */
 import type { Kysely } from 'kysely';
-import type { ChildrenTable, Database, FamiliesTable, FamilyMembersTable, FamilyToysTable, InvitesTable, PairingRunsTable, RosterEntriesTable, WrappedKeysTable } from '../../storage/database.js';
+import type { ChildrenTable, Database, FamiliesTable, FamilyMembersTable, FamilyToysTable, InvitesTable, MemberProfilesTable, PairingRunsTable, RosterEntriesTable, WrappedKeysTable } from '../../storage/database.js';
 import { PAIRING_LIMITS } from '../../protocol/toys.js';
 
 export type FamilyRow = FamiliesTable;
@@ -10,6 +10,7 @@ export type WrappedKeyRow = WrappedKeysTable;
 export type RosterRow = RosterEntriesTable;
 export type ChildRow = ChildrenTable;
 export type InviteRow = InvitesTable;
+export type MemberProfileRow = MemberProfilesTable;
 export type PairingRunRow = PairingRunsTable;
 
 /** A pairing run an entry completes: the toy it adds. */
@@ -85,7 +86,14 @@ export interface FamiliesRepository {
   /** open or accepted → revoked; false when the invite is in no such state. */
   revokeInvite(familyId: string, inviteId: string): Promise<boolean>;
   /** open and unexpired → accepted by `joinerAccountId`; false otherwise (atomic: works once). */
-  acceptInvite(inviteId: string, joinerAccountId: string, joinerProof: string, now: number): Promise<boolean>;
+  acceptInvite(accepted: { inviteId: string; joinerAccountId: string; joinerProof: string; joinerSealedName: string | null; now: number }): Promise<boolean>;
+  /** The sealed email of an account (the server's secrets open it), if the account exists. */
+  accountSealedEmail(accountId: string): Promise<string | undefined>;
+
+  /** The stored member profiles of a family whose account is a member at the head. */
+  memberProfiles(familyId: string): Promise<MemberProfileRow[]>;
+  /** Writes (or replaces) one member's sealed profile. */
+  putMemberProfile(row: MemberProfileRow): Promise<void>;
 }
 
 export function createFamiliesRepository(db: Kysely<Database>): FamiliesRepository {
@@ -285,15 +293,37 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async acceptInvite(inviteId, joinerAccountId, joinerProof, now) {
+    async acceptInvite({ inviteId, joinerAccountId, joinerProof, joinerSealedName, now }) {
       const result = await db
         .updateTable('invites')
-        .set({ status: 'accepted', joiner_account_id: joinerAccountId, joiner_proof: joinerProof, accepted_at: now })
+        .set({ status: 'accepted', joiner_account_id: joinerAccountId, joiner_proof: joinerProof, joiner_sealed_name: joinerSealedName, accepted_at: now })
         .where('id', '=', inviteId)
         .where('status', '=', 'open')
         .where('expires_at', '>', now)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
+    },
+
+    async accountSealedEmail(accountId) {
+      return (await db.selectFrom('accounts').select('email_sealed').where('id', '=', accountId).executeTakeFirst())?.email_sealed;
+    },
+
+    async memberProfiles(familyId) {
+      return db
+        .selectFrom('member_profiles')
+        .innerJoin('family_members', (join) => join.onRef('family_members.family_id', '=', 'member_profiles.family_id').onRef('family_members.account_id', '=', 'member_profiles.account_id'))
+        .select(['member_profiles.family_id', 'member_profiles.account_id', 'member_profiles.sealed_profile', 'member_profiles.updated_at'])
+        .where('member_profiles.family_id', '=', familyId)
+        .orderBy('member_profiles.account_id')
+        .execute();
+    },
+
+    async putMemberProfile(row) {
+      await db
+        .insertInto('member_profiles')
+        .values(row)
+        .onConflict((oc) => oc.columns(['family_id', 'account_id']).doUpdateSet({ sealed_profile: row.sealed_profile, updated_at: row.updated_at }))
+        .execute();
     },
   };
   return repository;

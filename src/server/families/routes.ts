@@ -7,6 +7,8 @@ import {
   FamilyList,
   FamilyParams,
   FamilyView,
+  MemberProfileView,
+  UpdateMemberProfileRequest,
   ROSTER_BODY_LIMIT,
   RosterAppended,
   RosterChain,
@@ -38,6 +40,12 @@ export function registerFamilyRoutes(app: BurrowApp, options: { families: Famili
     schema: { params: FamilyParams, response: { 200: FamilyView } },
     config: { authenticated: true, toys: 'also', summary: "A family: its roster chain, the caller's wrapped keys, the children the caller may see (a toy: its own child)", problems: ['burrow/not-found'] },
   }, async (request) => families.view(principalOf(request), request.params.familyId));
+
+  app.put('/v1/families/:familyId/profile', {
+    bodyLimit: 160 * 1024,
+    schema: { params: FamilyParams, body: UpdateMemberProfileRequest, response: { 200: MemberProfileView } },
+    config: { authenticated: true, summary: "Set the caller's own sealed member profile (their display name in this family, signed by them)", problems: ['burrow/not-found'] },
+  }, async (request) => families.setMemberProfile(requireAuth(request).accountId, request.params.familyId, request.body.sealedProfile));
 
   app.get('/v1/families/:familyId/roster', {
     schema: { params: FamilyParams, querystring: RosterQuery, response: { 200: RosterChain } },

@@ -10,7 +10,7 @@ import { fromBase64Url, toBase64Url } from '../../crypto/bytes.js';
 import { toyKeysOfConfirmation } from '../../crypto/pairing.js';
 import { hashRosterEntry, verifyRoster, type RosterEntry } from '../../crypto/roster.js';
 import { BurrowError } from '../../protocol/errors.js';
-import type { AppendRosterRequest, CreateFamilyRequest, FamilyList, FamilyView, WrappedKeyWire } from '../../protocol/families.js';
+import type { AppendRosterRequest, CreateFamilyRequest, FamilyList, FamilyView, MemberProfileView, WrappedKeyWire } from '../../protocol/families.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
 import type { SecurityLog } from '../security-log/service.js';
@@ -114,12 +114,14 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
   async function view(reader: FamilyReader, familyId: string): Promise<Static<typeof FamilyView>> {
     const membership = await readerMembership(reader, familyId);
     const accountId = reader.id;
-    const [family, roster, keys, children, deletedAccounts] = await Promise.all([
+    const [family, roster, keys, children, deletedAccounts, profiles] = await Promise.all([
       repository.family(familyId),
       repository.rosterAfter(familyId, -1),
       repository.wrappedKeysFor(familyId, accountId),
       repository.children(familyId),
       repository.deletedMembers(familyId),
+      // A toy needs no one's name; members see every member's (sealed) profile.
+      reader.kind === 'member' ? repository.memberProfiles(familyId) : Promise.resolve([]),
     ]);
     if (family === undefined) throw new BurrowError('burrow/not-found', 'No such family');
     return {
@@ -132,7 +134,20 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       children: children.filter((c) => canSeeChild(membership, c.id)).map((c) => ({ childId: c.id, sealedProfile: c.sealed_profile, updatedAt: Number(c.updated_at) })),
       retentionDays: Number(family.retention_days),
       ...(deletedAccounts.length === 0 ? {} : { deletedAccounts }),
+      ...(reader.kind === 'member' ? { memberProfiles: profiles.map((p) => ({ accountId: p.account_id, sealedProfile: p.sealed_profile, updatedAt: Number(p.updated_at) })) } : {}),
     };
+  }
+
+  /**
+   * Stores the caller's own sealed member profile (their display name in this family). Only the
+   * caller's own slot can be written; readers check that the record is signed by that member.
+   */
+  async function setMemberProfile(accountId: string, familyId: string, sealedProfile: string): Promise<Static<typeof MemberProfileView>> {
+    const membership = await requireMember(access, familyId, accountId);
+    checkSealedProfile(sealedProfile, membership.epoch, 'sealedProfile');
+    const row = { family_id: familyId, account_id: accountId, sealed_profile: sealedProfile, updated_at: clock.now() };
+    await repository.putMemberProfile(row);
+    return { accountId, sealedProfile, updatedAt: row.updated_at };
   }
 
   async function roster(reader: FamilyReader, familyId: string, afterEpoch: number | undefined): Promise<{ familyId: string; entries: string[] }> {
@@ -289,7 +304,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     await purgeFamily({ repository, purger, events }, familyId);
   }
 
-  return { create, list, view, roster, append, remove };
+  return { create, list, view, setMemberProfile, roster, append, remove };
 }
 
 /**

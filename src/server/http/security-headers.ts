@@ -42,7 +42,7 @@ export function applySecurityHeaders(request: FastifyRequest, reply: FastifyRepl
   reply.header('referrer-policy', 'no-referrer');
   reply.header('cross-origin-opener-policy', 'same-origin');
   reply.header('cross-origin-resource-policy', 'same-origin');
-  reply.header('permissions-policy', 'microphone=(self), camera=(), geolocation=(), payment=(), usb=(), interest-cohort=()');
+  reply.header('permissions-policy', 'microphone=(self), camera=(self), geolocation=(), payment=(), usb=(), interest-cohort=()');
   reply.header('x-request-id', request.id);
   const path = request.url.split('?')[0] ?? '';
   if (path.startsWith('/v1/') || path === '/v1' || path === '/healthz' || path === '/readyz') reply.header('cache-control', 'no-store');

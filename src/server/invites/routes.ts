@@ -39,7 +39,7 @@ export function registerInviteRoutes(app: BurrowApp, options: { invites: Invites
     schema: { params: InviteParams, body: AcceptInviteRequest, response: { 204: NoContent } },
     config: { authenticated: true, summary: "Accept an invite with the joiner's proof; works once", problems: ['burrow/not-found', 'burrow/invite-unavailable', 'burrow/conflict'] },
   }, async (request, reply) => {
-    await invites.accept(requireAuth(request).accountId, request.params.inviteId, request.body.joinerProof);
+    await invites.accept(requireAuth(request).accountId, request.params.inviteId, request.body.joinerProof, request.body.sealedName);
     return reply.code(204).send(null);
   });
 }

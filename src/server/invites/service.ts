@@ -33,6 +33,8 @@ export interface InvitesServiceDeps {
   lookupLimit: RateWindow;
   /** Tells the guardians, by Web Push, that someone accepted an invite and waits to be let in. */
   push?: Pick<PushNotifier, 'joinRequested'>;
+  /** Opens an account's sealed email; without it the guardian's view carries no email. */
+  openAccountEmail?: (accountId: string, sealedEmail: string) => string;
 }
 
 export type InvitesService = ReturnType<typeof createInvitesService>;
@@ -100,10 +102,18 @@ export function createInvitesService(deps: InvitesServiceDeps) {
         createdAt: Number(row.created_at),
         expiresAt: Number(row.expires_at),
         status: statusOf(row, now),
+        ...(row.sealed_description === null || row.sealed_description === undefined ? {} : { sealedDescription: row.sealed_description }),
       };
       if (row.joiner_account_id !== null && row.joiner_proof !== null && row.accepted_at !== null) {
         const identity = await repository.accountKeys(row.joiner_account_id);
-        if (identity !== undefined) view.joiner = { accountId: row.joiner_account_id, identity, joinerProof: row.joiner_proof, acceptedAt: Number(row.accepted_at) };
+        if (identity !== undefined) {
+          view.joiner = { accountId: row.joiner_account_id, identity, joinerProof: row.joiner_proof, acceptedAt: Number(row.accepted_at) };
+          if (typeof row.joiner_sealed_name === 'string') view.joiner.sealedName = row.joiner_sealed_name;
+          // The server holds every account's email; the guardian letting this account in sees the one
+          // it signed up with while the invite waits (not once it is used), so they know whom they admit.
+          const sealedEmail = row.status === 'accepted' && deps.openAccountEmail !== undefined ? await repository.accountSealedEmail(row.joiner_account_id) : undefined;
+          if (sealedEmail !== undefined) view.joiner.email = deps.openAccountEmail!(row.joiner_account_id, sealedEmail);
+        }
       }
       invites.push(view);
     }
@@ -136,12 +146,12 @@ export function createInvitesService(deps: InvitesServiceDeps) {
     };
   }
 
-  async function accept(accountId: string, inviteId: string, joinerProof: string): Promise<void> {
+  async function accept(accountId: string, inviteId: string, joinerProof: string, joinerSealedName?: string): Promise<void> {
     await limit(accountId);
     const row = await repository.invite(inviteId);
     if (row === undefined) throw new BurrowError('burrow/not-found', 'No such invite');
     if ((await access.membership(row.family_id, accountId)) !== undefined) throw new BurrowError('burrow/conflict', 'You are already a member of this family');
-    if (await repository.acceptInvite(inviteId, accountId, joinerProof, clock.now())) {
+    if (await repository.acceptInvite({ inviteId, joinerAccountId: accountId, joinerProof, joinerSealedName: joinerSealedName ?? null, now: clock.now() })) {
       deps.push?.joinRequested(row.family_id);
       return;
     }

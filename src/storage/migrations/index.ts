@@ -15,6 +15,7 @@ import * as m0012 from './0012-registration.js';
 import * as m0013 from './0013-message-declines.js';
 import * as m0014 from './0014-removed-toys.js';
 import * as m0019 from './0019-push-subscriptions.js';
+import * as m0018 from './0018-member-profiles.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -32,4 +33,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0013-message-declines': m0013,
   '0014-removed-toys': m0014,
   '0019-push-subscriptions': m0019,
+  '0018-member-profiles': m0018,
 });

@@ -6,6 +6,7 @@
 import { strToU8, zipSync, type Zippable } from 'fflate';
 import type { ClientContext, OpenedFamily } from '../../client/families.js';
 import { downloadAndOpenMessage, listAllMessages } from '../../client/messages.js';
+import { nameOf } from '../../client/names.js';
 import { allowedAudioFormat, DOWNLOAD_TYPE } from '../lib/audio-types.js';
 
 interface IndexRow {
@@ -32,15 +33,6 @@ export function csvCell(value: unknown): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function nameOf(family: OpenedFamily, id: string): string {
-  const child = family.children.find((c) => c.childId === id);
-  if (child !== undefined) return child.name ?? id;
-  const toy = family.roster.toys.find((t) => t.toyId === id);
-  if (toy !== undefined) return `toy of ${family.children.find((c) => c.childId === toy.childId)?.name ?? toy.childId}`;
-  const member = family.roster.members.find((m) => m.accountId === id);
-  if (member !== undefined) return `${member.role} ${id.slice(0, 6)}`;
-  return id;
-}
 
 /** Downloads, verifies and decrypts every message of `family` here and saves them as one zip. */
 export async function exportFamily(ctx: ClientContext, family: OpenedFamily, progress: (text: string) => void): Promise<void> {

@@ -47,6 +47,7 @@ const STORE = 'records';
 const DEVICE_KEY = 'device-key';
 const SESSION = 'session';
 const CURSORS = 'cursors';
+const DISPLAY_NAME = 'display-name';
 const FAMILY_PREFIX = 'family:';
 
 function promised<T>(request: IDBRequest<T>): Promise<T> {
@@ -337,5 +338,15 @@ export class IndexedDbKeyStore implements KeyStore {
 
   async saveCursors(cursors: Record<string, string>): Promise<void> {
     await putSealedJson(CURSORS, cursors);
+  }
+
+  /** The name this person chose at sign-up or join, offered (editable) when they create or join a family on this device. */
+  async loadDisplayName(): Promise<string | undefined> {
+    const json = await getSealedJson<{ name?: unknown }>(DISPLAY_NAME);
+    return typeof json?.name === 'string' ? json.name : undefined;
+  }
+
+  async saveDisplayName(name: string): Promise<void> {
+    await putSealedJson(DISPLAY_NAME, { name });
   }
 }

@@ -43,11 +43,14 @@ export function checkedEmoji(value: unknown): string | undefined {
   return emoji;
 }
 
-/** A family as opened by the client library, its name and children's profiles checked. */
-export function withCheckedProfiles<F extends { name: string | undefined; children: ReadonlyArray<{ name: string | undefined; emoji: string | undefined }> }>(family: F): F {
+/** A family as opened by the client library, its name, children's profiles and members' names checked. */
+export function withCheckedProfiles<
+  F extends { name: string | undefined; children: ReadonlyArray<{ name: string | undefined; emoji: string | undefined }>; members: ReadonlyArray<{ name: string | undefined }> },
+>(family: F): F {
   return {
     ...family,
     name: checkedName(family.name),
     children: family.children.map((child) => ({ ...child, name: checkedName(child.name), emoji: checkedEmoji(child.emoji) })),
+    members: family.members.map((member) => ({ ...member, name: checkedName(member.name) })),
   };
 }

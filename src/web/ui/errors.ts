@@ -48,6 +48,8 @@ const clientWords: Record<string, string> = {
   'client/invite-other-server': 'This invite link is for another Burrow server.',
   'client/unknown-recipient': 'You cannot send to that child or toy.',
   'client/unknown-member': 'That person is not in the family (or already is).',
+  'client/photo-too-large': 'That photo is too large: choose one of at most 64 KB.',
+  'client/photo-type': 'That file is not a JPEG, PNG or WebP picture.',
   'client/roster-busy': 'The family kept changing. Try again.',
   'client/no-approval-needed': 'This message needs no approval: its sender’s messages play without one.',
   'client/message-refused': 'This message did not pass its checks, so it is not shown or played.',
@@ -77,7 +79,7 @@ export function plainWords(error: unknown): string {
     if (code === 'client/weak-password' && Array.isArray(feedback) && feedback.length > 0) return `Choose a stronger password: ${feedback.join(' ')}`;
     return clientWords[code] ?? 'That did not work. Try again.';
   }
-  if (error instanceof DOMException && error.name === 'NotAllowedError') return 'The browser did not allow this (for recording: allow the microphone in the site settings).';
+  if (error instanceof DOMException && error.name === 'NotAllowedError') return 'The browser did not allow this (to record, allow the microphone; to scan a code, the camera — in the site settings).';
   if (error instanceof DOMException && error.name === 'NotFoundError') return 'No microphone was found.';
   if (error instanceof DOMException && error.name === 'AbortError') return 'Stopped.';
   if (error instanceof TypeError) {

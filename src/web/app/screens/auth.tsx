@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { PasswordCheck } from '../../../client/password-policy.js';
 import { parseInviteLink } from '../../../crypto/invite.js';
 import { Button, Card, Checkbox, ErrorBanner, Field, Notice, Page } from '../../ui/kit.js';
-import { recover, registrationMode, signIn, signUp, type SignedIn } from '../session.js';
+import { keyStore, recover, registrationMode, signIn, signUp, type SignedIn } from '../session.js';
 
 export type Mode = 'sign-in' | 'sign-up' | 'recover';
 
@@ -111,6 +111,7 @@ export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteW
     registrationMode().then(setRegistration, () => undefined);
   }, []);
   const [email, setEmail] = useState('');
+  const [displayName, setDisplayName] = useState('');
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
   const [check, setCheck] = useState<PasswordCheck | undefined>(undefined);
@@ -131,6 +132,8 @@ export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteW
       else if (mode === 'sign-up') {
         const pass = inviteId ?? (registrationCode.trim() === '' ? undefined : registrationCode.trim());
         const result = await signUp(email, password, pass);
+        // Offered (and editable) wherever this person creates or joins a family on this device.
+        if (displayName.trim() !== '') await keyStore.saveDisplayName(displayName.trim());
         setPassword('');
         setRecovery({ ...result, fresh: true });
       } else {
@@ -179,6 +182,9 @@ export function AuthScreen(props: { onSignedIn: (who: SignedIn) => void; inviteW
       </div>
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
       <form onSubmit={(event) => void submit(event)} noValidate>
+        {mode === 'sign-up' && (
+          <Field label="Your name" name="display-name" autoComplete="name" value={displayName} onValue={setDisplayName} maxLength={64} hint="How your family will see you (“Grandma Rose”). Encrypted: the server never reads it. You can change it later." />
+        )}
         <Field label="Email" type="email" name="email" autoComplete="username" value={email} onValue={setEmail} required />
         {mode === 'sign-up' && registration === 'invite' && inviteId === undefined && (
           <Field label="Registration code" name="registration-code" autoComplete="off" value={registrationCode} onValue={setRegistrationCode} hint="This server creates accounts for invited people only: open your family invite link, or enter the code its operator gave you." required />

@@ -21,13 +21,13 @@ import {
   type MessageApproval,
   type MessageViewT,
 } from '../../../client/messages.js';
-import { fingerprint } from '../../../crypto/identity.js';
 import { ClientError } from '../../../client/client-error.js';
 import { formerParticipant } from '../../../client/kept-history.js';
 import { readFamilyLog, toyRefusalsByMessage, type ToyRefusal } from '../../../client/family-log.js';
 import { checkReceipts, playedOnToyOf, receiptSummary } from '../../../client/receipts.js';
 import { refusalInWords } from '../../../client/refusal-words.js';
 import { toyNames as loadToyNames } from '../../../client/toys.js';
+import { nameOf, playedBy } from '../../../client/names.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
@@ -61,19 +61,16 @@ export function senderName(family: OpenedFamily, senderId: string, me: string, e
   };
   const toy = family.roster.toys.find((t) => t.toyId === senderId);
   if (toy !== undefined) return toyLabel(toy.toyId, toy.childId);
-  const member = family.roster.members.find((m) => m.accountId === senderId);
-  if (member !== undefined) return member.role === 'guardian' ? 'A guardian' : 'A relative';
+  if (family.roster.members.some((m) => m.accountId === senderId)) return nameOf(family, senderId, { me });
   const former = epoch === undefined ? undefined : formerParticipant(family.roster, senderId, epoch);
   if (former === undefined) return 'Someone no longer in the family';
   const who = former.toy !== undefined ? toyLabel(former.toy.toyId, former.toy.childId) : former.member?.role === 'guardian' ? 'A guardian' : 'A relative';
   return `${who}, removed ${removalDate(former.removed.at)}`;
 }
 
-/** A guardian in words, from the verified roster: "you", or "a guardian" and the first ten digits of their key fingerprint. */
+/** A guardian in words: "you", or the name they signed for themselves in this family. */
 async function guardianWords(family: OpenedFamily, guardianId: string, me: string): Promise<string> {
-  if (guardianId === me) return 'you';
-  const member = family.roster.members.find((m) => m.accountId === guardianId);
-  return member === undefined ? 'a guardian' : `a guardian (${(await fingerprint(member.keys)).slice(0, 11)})`;
+  return guardianId === me ? 'you' : nameOf(family, guardianId);
 }
 
 /** Where a message stands on approval, judged from signed data; undefined while it is being checked. */
@@ -228,12 +225,10 @@ function DeliveryLine(props: { family: OpenedFamily; view: MessageViewT; me: str
   useEffect(() => {
     let live = true;
     void checkReceipts(props.family.roster, props.view).then((checked) => {
-      if (live) {
-        setState({
-          summary: receiptSummary(checked, { me: props.me, roster: props.family.roster, recipients: props.view.recipients }),
-          played: playedOnToyOf(props.family.roster, checked, props.view.recipients),
-        });
-      }
+      if (!live) return;
+      const summary = receiptSummary(checked, { me: props.me, roster: props.family.roster, recipients: props.view.recipients });
+      const who = summary === 'Played' ? playedBy(props.family, checked, props.me) : '';
+      setState({ summary: who === '' ? summary : `${summary} ${who}`, played: playedOnToyOf(props.family.roster, checked, props.view.recipients) });
     });
     return () => {
       live = false;
@@ -244,7 +239,7 @@ function DeliveryLine(props: { family: OpenedFamily; view: MessageViewT; me: str
     <>
       {mine && (
         <span class="muted" data-testid="receipt" data-verified={state.summary === 'Unverified receipt' ? 'false' : 'true'}>
-          {state.summary}
+          <bdi>{state.summary}</bdi>
         </span>
       )}
       {!state.played && props.refusal !== undefined && (

@@ -1,13 +1,13 @@
 /** One family: conversations and the approval queue, people (children, members, invites), toys, settings. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { addChild } from '../../../client/children.js';
-import { admitJoiners, deleteFamily, describeMembers, loadFamily, removeMember, setSettings, type OpenedFamily } from '../../../client/families.js';
+import { admitJoiners, deleteFamily, loadFamily, removeMember, setMyProfile, setSettings, verifiedMembers, type OpenedFamily } from '../../../client/families.js';
 import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog } from '../../../client/family-log.js';
-import { createInvite, listInvites, revokeInvite } from '../../../client/invites.js';
-import type { GuardianInviteList } from '../../../protocol/families.js';
-import type { Static } from '@sinclair/typebox';
+import { createInvite, describeInvites, revokeInvite, type DescribedInvite } from '../../../client/invites.js';
+import { nameOf } from '../../../client/names.js';
 import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, RadioGroup, Range, Select } from '../../ui/kit.js';
-import { withCheckedProfiles } from '../../lib/profile-text.js';
+import { checkedName, withCheckedProfiles } from '../../lib/profile-text.js';
+import { keyStore } from '../session.js';
 import { useSession } from '../app.js';
 import { onLive } from '../live.js';
 import { navigate } from '../router.js';
@@ -16,6 +16,7 @@ import { ToysTab } from './toys.js';
 import { formatWhen } from '../../lib/dates.js';
 import { FirstRunChecklist } from './first-run.js';
 import { countFamilyBadges, type FamilyBadges } from '../../../client/badges.js';
+import { VerifyMember } from './verify.js';
 
 const TABS = [
   ['messages', 'Messages'],
@@ -195,8 +196,7 @@ function AddChild(props: { family: OpenedFamily; onAdded: () => void }) {
   );
 }
 
-type MemberRow = Awaited<ReturnType<typeof describeMembers>>[number];
-type InviteRow = Static<typeof GuardianInviteList>['invites'][number];
+type InviteRow = DescribedInvite;
 
 function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   const { who } = useSession();
@@ -207,6 +207,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   const setChildren = setPicked;
   const [needsApproval, setNeedsApproval] = useState(false);
   const [from, setFrom] = useState('');
+  const [invitee, setInvitee] = useState('');
   const [link, setLink] = useState<string | undefined>(undefined);
   const [copied, setCopied] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -216,7 +217,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      const created = await createInvite(who.ctx, { familyId: props.family.familyId, terms: { role, children, needsApproval }, origin: location.origin, from });
+      const created = await createInvite(who.ctx, { familyId: props.family.familyId, terms: { role, children, needsApproval }, origin: location.origin, ...(from.trim() === '' ? {} : { from }), for: invitee });
       setLink(created.link);
       setCopied(false);
       props.onCreated();
@@ -237,6 +238,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
   return (
     <form onSubmit={(event) => void submit(event)}>
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      <Field label="Who is it for?" name="invite-for" value={invitee} onValue={setInvitee} maxLength={64} hint="“Grandma Rose”: shown to them and here, and offered as their name in the family." autoComplete="off" />
       <RadioGroup
         legend="They join as"
         name="invite-role"
@@ -264,7 +266,7 @@ function InviteForm(props: { family: OpenedFamily; onCreated: () => void }) {
           <Checkbox label="A guardian approves their messages before the toy plays them" checked={needsApproval} onChecked={setNeedsApproval} />
         </>
       )}
-      <Field label="Your name, as they know you" name="invite-from" value={from} onValue={setFrom} maxLength={64} hint="Shown to them, with this family's name, before they join. Sealed in the link: the server cannot read or change it." autoComplete="off" />
+      <Field label="Your name, as they know you" name="invite-from" value={from} onValue={setFrom} maxLength={64} hint="Shown to them, with this family's name, before they join (leave empty for your name in this family). Signed by you and sealed in the link: the server cannot read or change it." autoComplete="off" />
       <Button type="submit" busy={busy} disabled={role === 'relative' && children.length === 0} disabledReason={props.family.children.length === 0 ? 'Add a child first: a relative talks with children you choose.' : 'Tick at least one child they may talk with.'}>
         Create an invite link
       </Button>
@@ -307,25 +309,25 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
   const { who } = useSession();
   const { family } = props;
   const guardian = family.self.role === 'guardian';
-  const [members, setMembers] = useState<MemberRow[] | undefined>(undefined);
+  const [verified, setVerified] = useState<Set<string> | undefined>(undefined);
+  const [verifying, setVerifying] = useState<string | undefined>(undefined);
   const [invites, setInvites] = useState<InviteRow[] | undefined>(undefined);
-  const [mine, setMine] = useState<Set<string>>(new Set());
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const [invitesVersion, setInvitesVersion] = useState(0);
 
+  const [verifiedVersion, setVerifiedVersion] = useState(0);
   useEffect(() => {
-    describeMembers(who.ctx, family).then(setMembers, setError);
-  }, [who, family]);
+    verifiedMembers(who.ctx, family).then(setVerified, setError);
+  }, [who, family, verifiedVersion]);
   useEffect(() => {
     if (!guardian) return;
     let live = true;
     const load = async () => {
-      const [list, state] = await Promise.all([listInvites(who.ctx, { familyId: family.familyId }), who.ctx.store.loadFamily(family.familyId)]);
+      const list = await describeInvites(who.ctx, { familyId: family.familyId });
       if (!live) return;
       setInvites(list);
-      setMine(new Set(Object.keys(state?.createdInvites ?? {})));
     };
     load().catch(setError);
     // A joiner accepting shows up here without a reload: invites have no live event, so look every few seconds.
@@ -376,19 +378,28 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
         <Card title="Waiting to be let in">
           <ul class="list">
             {pending.map((i) => (
-              <li key={i.inviteId}>
+              <li key={i.inviteId} data-testid="let-in-card">
                 <span class="grow">
-                  Someone opened your invite ({i.terms.role}
+                  <strong data-testid="joiner-name">
+                    <bdi>{checkedName(i.joiner?.name) ?? 'Someone (no name given)'}</bdi>
+                  </strong>{' '}
+                  {i.joiner?.email !== undefined && (
+                    <span class="muted" data-testid="joiner-email">
+                      &lt;<bdi>{i.joiner.email}</bdi>&gt;
+                    </span>
+                  )}{' '}
+                  accepted your invite{i.for !== undefined && checkedName(i.for) !== undefined ? <> for <bdi>{checkedName(i.for)}</bdi></> : ''} ({i.terms.role}
                   {i.terms.role === 'relative' ? `, for ${i.terms.children.map(childName).join(', ')}` : ''}).
-                  {!mine.has(i.inviteId) && <span class="muted"> Only the device that created this invite can let them in: open Burrow there.</span>}
+                  <span class="muted"> The email is the one their account signed up with, as the server says; the name is what they typed.</span>
+                  {!i.mine && <span class="muted"> Only the device that created this invite can let them in: open Burrow there.</span>}
                 </span>
-                {mine.has(i.inviteId) && (
+                {i.mine && (
                   <Button
                     busy={busy === `admit:${i.inviteId}`}
                     onClick={() =>
                       void act(`admit:${i.inviteId}`, async () => {
                         const result = await admitJoiners(who.ctx, { familyId: family.familyId });
-                        if (result.admitted.length > 0) setNotice(`Let in. Compare this safety number with them (in person or on a call): ${result.admitted.map((a) => a.safetyNumber).join('; ')}`);
+                        if (result.admitted.length > 0) setNotice('Let in. Later, if you like, verify them from the Members list.');
                         if (result.refused.length > 0 && result.admitted.length === 0) setNotice(`Not let in: ${result.refused.map((r) => r.reason).join('; ')}`);
                         setInvitesVersion((v) => v + 1);
                         props.reload();
@@ -404,38 +415,51 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
         </Card>
       )}
       <Card title="Members">
-        {members === undefined && <Loading />}
         <ul class="list">
-          {(members ?? []).map((m) => (
-            <li key={m.accountId}>
-              <div class="grow">
-                <strong>{m.me ? 'You' : m.role === 'guardian' ? 'A guardian' : 'A relative'}</strong> <span class="pill">{m.role}</span>
-                {m.role === 'relative' && <div class="muted">Talks to {m.children.map(childName).join(', ') || 'nobody yet'}{m.needsApproval ? ', with approval' : ''}</div>}
-                {family.deletedAccounts.includes(m.accountId) && <div class="field-error">This account was deleted: remove it.</div>}
-                {!m.me && (
-                  <details>
-                    <summary>Safety number</summary>
-                    <p class="mono" data-testid="safety-number">
-                      {m.safetyNumber}
-                    </p>
-                    <p class="muted">Compare it with theirs in person or on a call. If it matches, nobody is in the middle.</p>
-                  </details>
+          {family.members.map((m) => {
+            const me = m.accountId === who.accountId;
+            const name = nameOf(family, m.accountId);
+            const member = family.roster.members.find((r) => r.accountId === m.accountId)!;
+            return (
+              <li key={m.accountId} data-member={m.accountId}>
+                {m.photo !== undefined && <MemberPhoto photo={m.photo} />}
+                <div class="grow">
+                  <strong data-testid="member-name">
+                    <bdi>{name}</bdi>
+                  </strong>
+                  {me && ' (you)'} <span class="pill">{m.role}</span>
+                  {!me && verified?.has(m.accountId) === true && (
+                    <span class="pill" data-testid="member-verified">
+                      verified
+                    </span>
+                  )}
+                  {m.refused === 'profile/stale' && <div class="field-error">The server sent an older name for this member than this device has seen: it is not shown.</div>}
+                  {m.refused !== undefined && m.refused !== 'profile/stale' && <div class="field-error">This member's name did not verify: it is not shown.</div>}
+                  {member.role === 'relative' && <div class="muted">Talks to {(member.children ?? []).map(childName).join(', ') || 'nobody yet'}{member.needsApproval === true ? ', with approval' : ''}</div>}
+                  {family.deletedAccounts.includes(m.accountId) && <div class="field-error">This account was deleted: remove it.</div>}
+                  {me && <MyName family={family} onChanged={props.onChanged} />}
+                  {!me && verifying === m.accountId && <VerifyMember family={family} accountId={m.accountId} name={name} verified={verified?.has(m.accountId) === true} onVerified={() => setVerifiedVersion((v) => v + 1)} />}
+                </div>
+                {!me && (
+                  <Button variant="secondary" onClick={() => setVerifying(verifying === m.accountId ? undefined : m.accountId)}>
+                    {verifying === m.accountId ? 'Close' : 'Verify'}
+                  </Button>
                 )}
-              </div>
-              {guardian && !m.me && (
-                <Button
-                  variant="danger"
-                  busy={busy === `remove:${m.accountId}`}
-                  onClick={() => {
-                    if (!confirm(REMOVE_MEMBER_WORDS)) return;
-                    void act(`remove:${m.accountId}`, async () => props.onChanged(await removeMember(who.ctx, { familyId: family.familyId, accountId: m.accountId })));
-                  }}
-                >
-                  Remove
-                </Button>
-              )}
-            </li>
-          ))}
+                {guardian && !me && (
+                  <Button
+                    variant="danger"
+                    busy={busy === `remove:${m.accountId}`}
+                    onClick={() => {
+                      if (!confirm(REMOVE_MEMBER_WORDS)) return;
+                      void act(`remove:${m.accountId}`, async () => props.onChanged(await removeMember(who.ctx, { familyId: family.familyId, accountId: m.accountId })));
+                    }}
+                  >
+                    Remove
+                  </Button>
+                )}
+              </li>
+            );
+          })}
         </ul>
       </Card>
       {guardian && (
@@ -448,6 +472,11 @@ function PeopleTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) =
                 {open.map((i) => (
                   <li key={i.inviteId}>
                     <span class="grow">
+                      {i.for !== undefined && checkedName(i.for) !== undefined && (
+                        <>
+                          For <bdi>{checkedName(i.for)}</bdi> ·{' '}
+                        </>
+                      )}
                       {i.terms.role} · expires {formatWhen(i.expiresAt)}
                     </span>
                     <Button variant="link" busy={busy === `revoke:${i.inviteId}`} onClick={() => void act(`revoke:${i.inviteId}`, async () => { await revokeInvite(who.ctx, { familyId: family.familyId, inviteId: i.inviteId }); setInvitesVersion((v) => v + 1); })}>
@@ -490,6 +519,72 @@ function timeZoneOptions(current: string): Array<{ value: string; label: string 
   const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
   const all = zones.includes(current) ? zones : [current, ...zones];
   return all.map((zone) => ({ value: zone, label: zone.replace(/_/g, ' ') }));
+}
+
+/** A member's photo, from bytes whose type was checked by their magic bytes. */
+function MemberPhoto(props: { photo: { type: string; bytes: Uint8Array } }) {
+  const [url, setUrl] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    const made = URL.createObjectURL(new Blob([props.photo.bytes as BlobPart], { type: props.photo.type }));
+    setUrl(made);
+    return () => URL.revokeObjectURL(made);
+  }, [props.photo]);
+  return url === undefined ? null : <img class="avatar" src={url} alt="" width={40} height={40} />;
+}
+
+/** This member's own name (and photo) in the family: prefilled, editable, signed and sealed by this device. */
+function MyName(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void }) {
+  const { who } = useSession();
+  const current = props.family.members.find((m) => m.accountId === who.accountId)?.name ?? '';
+  const [name, setName] = useState(current);
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const [photo, setPhoto] = useState<Uint8Array | undefined>(undefined);
+  if (!open) {
+    return (
+      <div>
+        <Button variant="link" onClick={() => setOpen(true)}>
+          {current === '' ? 'Set your name' : 'Change your name or photo'}
+        </Button>
+      </div>
+    );
+  }
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      props.onChanged(withCheckedProfiles(await setMyProfile(who.ctx, { familyId: props.family.familyId, name, ...(photo === undefined ? {} : { photo }) })));
+      await keyStore.saveDisplayName(name.trim());
+      setOpen(false);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={(event) => void submit(event)}>
+      <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
+      <Field label="Your name in this family" name="my-name" value={name} onValue={setName} maxLength={64} hint="Encrypted and signed by you: the server can neither read nor change it." autoComplete="name" required />
+      <label class="field">
+        <span>Photo (optional: JPEG, PNG or WebP, at most 64 KB)</span>
+        <input
+          type="file"
+          name="my-photo"
+          accept="image/jpeg,image/png,image/webp"
+          onChange={(event) => {
+            const file = (event.currentTarget as HTMLInputElement).files?.[0];
+            if (file !== undefined) void file.arrayBuffer().then((b) => setPhoto(new Uint8Array(b)));
+          }}
+        />
+      </label>
+      <Button type="submit" busy={busy} disabled={name.trim().length === 0}>
+        Save
+      </Button>
+    </form>
+  );
 }
 
 function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily) => void }) {

@@ -1,24 +1,31 @@
 /**
  * The families this account is in, and creating one. Families are told apart by more than their
  * name, which any member can set to anything (an attacker's family can be called "The Smiths"
- * too): each row says who its guardians are, from the verified roster ("you", and the others by
- * key fingerprint, which no one can choose), and two families with the same name are pointed out.
+ * too): each row says who its guardians are, from the verified roster ("you", the others by the
+ * name they signed, marked "not verified" until this person has checked their safety code), and two
+ * families with the same name are pointed out.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { createFamily, listFamilies, loadFamily, type OpenedFamily } from '../../../client/families.js';
-import { fingerprint } from '../../../crypto/identity.js';
-import { checkedName } from '../../lib/profile-text.js';
+import { createFamily, listFamilies, loadFamily, verifiedMembers, type ClientContext, type OpenedFamily } from '../../../client/families.js';
+import { nameOf } from '../../../client/names.js';
+import { checkedName, withCheckedProfiles } from '../../lib/profile-text.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
 import { navigate } from '../router.js';
+import { keyStore } from '../session.js';
 
 type FamilyRow = Awaited<ReturnType<typeof listFamilies>>[number] & { guardians?: string };
 
-/** The family's guardians in words: "you", the others by the first ten digits of their fingerprint. */
-async function guardiansOf(family: OpenedFamily, me: string): Promise<string> {
+/**
+ * The family's guardians in words: "you", the others by the name they signed, each "(not verified)"
+ * until this person compared safety codes with them: a name is whatever its owner typed, the code is not.
+ */
+async function guardiansOf(ctx: ClientContext, family: OpenedFamily, me: string): Promise<string> {
+  const checked = withCheckedProfiles(family);
+  const verified = await verifiedMembers(ctx, family);
   const guardians = family.roster.members.filter((m) => m.role === 'guardian');
   const words: string[] = guardians.some((m) => m.accountId === me) ? ['you'] : [];
-  for (const m of guardians) if (m.accountId !== me) words.push((await fingerprint(m.keys)).slice(0, 11));
+  for (const m of guardians) if (m.accountId !== me) words.push(`${nameOf(checked, m.accountId)}${verified.has(m.accountId) ? ' (verified)' : ' (not verified)'}`);
   return words.length === 0 ? 'none' : words.join(', ');
 }
 
@@ -34,9 +41,16 @@ export function HomeScreen() {
   const [families, setFamilies] = useState<FamilyRow[] | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [name, setName] = useState('');
+  const [myName, setMyName] = useState('');
   const [busy, setBusy] = useState(false);
   const [waiting, setWaiting] = useState<string[]>([]);
   const [version, setVersion] = useState(0);
+
+  useEffect(() => {
+    void keyStore.loadDisplayName().then((saved) => {
+      if (saved !== undefined) setMyName((current) => (current === '' ? saved : current));
+    });
+  }, []);
 
   useEffect(() => {
     let live = true;
@@ -57,7 +71,7 @@ export function HomeScreen() {
       for (const row of rows) {
         try {
           const family = await loadFamily(who.ctx, row.familyId);
-          const guardians = await guardiansOf(family, who.accountId);
+          const guardians = await guardiansOf(who.ctx, family, who.accountId);
           if (!live) return;
           setFamilies((current) => current?.map((r) => (r.familyId === row.familyId ? { ...r, name: checkedName(family.name), guardians } : r)));
         } catch {
@@ -88,7 +102,9 @@ export function HomeScreen() {
     setBusy(true);
     setError(undefined);
     try {
-      const family = await createFamily(who.ctx, { name });
+      const mine = myName.trim();
+      if (mine !== '') await keyStore.saveDisplayName(mine);
+      const family = await createFamily(who.ctx, { name, ...(mine === '' ? {} : { myName: mine }) });
       navigate(`/family/${family.familyId}/people`);
     } catch (caught) {
       setError(caught);
@@ -141,6 +157,7 @@ export function HomeScreen() {
       <Card title="Create a family">
         <form onSubmit={(event) => void create(event)}>
           <Field label="Family name" name="family-name" value={name} onValue={setName} maxLength={64} hint="Only your family sees it: it is encrypted." required />
+          <Field label="Your name in this family" name="my-name" value={myName} onValue={setMyName} maxLength={64} hint="How the others see you (“Mum”). Encrypted and signed by you." autoComplete="name" />
           <Button type="submit" busy={busy} disabled={name.trim().length === 0} disabledReason="Type a name for the family first.">
             Create the family
           </Button>

@@ -1,6 +1,7 @@
 /**
- * Joining a family by invite link (`/join#<inviteId>.<secret>`): the page says who invites (the name
- * and family name sealed with the link's secret, and the guardian's key fingerprint) before joining.
+ * Joining a family by invite link (`/join#<inviteId>.<secret>`): the page says who invites you, whom
+ * the invite is for and to which family (signed by the inviting guardian and sealed with the link's
+ * secret: never a server field), and asks the name you go by in the family (prefilled).
  * The fragment is never sent to the server; the app reads it once, removes it from the address
  * bar, and keeps it sealed under the device key in IndexedDB until it is used, so closing the tab
  * halfway does not lose it (the browser's history list also holds the link until used).
@@ -11,6 +12,7 @@ import { acceptInvite, inspectInvite, type InspectedInvite } from '../../../clie
 import { ClientError } from '../../../client/client-error.js';
 import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
 import { useSession } from '../app.js';
+import { keyStore } from '../session.js';
 import { checkedName } from '../../lib/profile-text.js';
 import { navigate } from '../router.js';
 import { forgetInviteLink } from '../../lib/browser-stores.js';
@@ -30,6 +32,7 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
   const [invite, setInvite] = useState<InspectedInvite | undefined>(undefined);
   const [state, setState] = useState<'inspecting' | 'ready' | 'joining' | 'waiting' | 'joined'>('inspecting');
   const [error, setError] = useState<unknown>(undefined);
+  const [myName, setMyName] = useState('');
 
   useEffect(() => {
     if (link === undefined) return;
@@ -39,6 +42,8 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
       (inspected) => {
         setInvite(inspected);
         setState('ready');
+        // Prefilled: the name chosen at sign-up on this device, else whom the guardian made the invite for.
+        void keyStore.loadDisplayName().then((saved) => setMyName((current) => (current !== '' ? current : (saved ?? checkedName(inspected.description.for) ?? ''))));
       },
       (caught: unknown) => setError(caught),
     );
@@ -72,7 +77,9 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
     setState('joining');
     setError(undefined);
     try {
-      await acceptInvite(who.ctx, link);
+      const name = myName.trim();
+      await acceptInvite(who.ctx, link, name === '' ? {} : { name });
+      if (name !== '') await keyStore.saveDisplayName(name);
       // Used: the pending join (kept in the key store) is what the device waits on now.
       void forgetInviteLink().catch(() => undefined);
       setLink(undefined);
@@ -108,7 +115,7 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
             <strong>
               <bdi>{checkedName(invite.description.from) ?? 'A guardian'}</bdi>
             </strong>{' '}
-            invites you to the family <strong>
+            invites {checkedName(invite.description.for) === undefined ? 'you' : <><strong><bdi>{checkedName(invite.description.for)}</bdi></strong></>} to the family <strong>
               <bdi>{checkedName(invite.description.familyName) ?? '(no name)'}</bdi>
             </strong>
             .
@@ -117,13 +124,10 @@ export function JoinScreen(props: { link: string | undefined; onDone: () => void
             You are invited to join a family as a <strong>{invite.terms.role}</strong>
             {invite.terms.role === 'relative' && invite.terms.needsApproval ? ', and a guardian approves your messages before they play' : ''}.
           </p>
-          <p class="muted">The invite is signed by the guardian whose key fingerprint is:</p>
-          <p class="mono" data-testid="invite-guardian">
-            {invite.guardian.fingerprint}
-          </p>
           <p class="muted">
-            Check it with the person who sent you the link (read the first digits to each other). Anyone can call a family anything; the fingerprint is what tells you who invites you, and it shows next to the family on your home screen once you are in.
+            This invite is signed by the guardian who made it; the server cannot change what it says. Anyone can call a family anything, though: if you were not expecting it, ask the person who sent you the link. Once you are in, you can check a safety code with them (optional, on the People tab).
           </p>
+          <Field label="Your name in the family" name="my-name" value={myName} onValue={setMyName} maxLength={64} hint="How the family will see you. Encrypted: the server never reads it." autoComplete="name" />
           <Button class="wide" busy={state === 'joining'} onClick={() => void join()}>
             Join the family
           </Button>

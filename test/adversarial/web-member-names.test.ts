@@ -1,0 +1,111 @@
+/**
+ * Members' names in the browser against a lying server: headless Chromium talks to a real
+ * `burrow serve` through a proxy that rewrites answers as a compromised server would. Mum's family
+ * app names Rose and Bob from their own signed profiles; when the server serves Bob's profile as
+ * Rose's, the app does not call Rose "Bob" (and says her name did not verify); when it serves
+ * Rose's name from before her rename, the app does not go back to it (and says it is older than
+ * one it has seen). The other members act through the client library in Node.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addChild } from '../../src/client/children.js';
+import { admitJoiners, createFamily, loadFamily, setMyProfile } from '../../src/client/families.js';
+import { acceptInvite, createInvite } from '../../src/client/invites.js';
+import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { CHROMIUM_FLAGS } from '../web/support/browser.js';
+import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
+import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+
+const STEP = 30_000;
+
+let server: ServeProcess;
+let proxy: HostileProxy;
+let browser: Browser;
+let mum: TestMember;
+let rose: TestMember;
+let bob: TestMember;
+let familyId: string;
+const contexts: BrowserContext[] = [];
+
+type Profile = { accountId: string; sealedProfile: string };
+
+async function storedProfile(accountId: string): Promise<string> {
+  const answer = await fetch(`${server.url}/v1/families/${familyId}`, { headers: { authorization: `Bearer ${mum.token}` } });
+  return ((await answer.json()) as { memberProfiles: Profile[] }).memberProfiles.find((p) => p.accountId === accountId)!.sealedProfile;
+}
+
+/** From now on, the family view serves `sealed` as `accountId`'s profile. */
+function serveAs(accountId: string, sealed: string): void {
+  proxy.rewrites.push(({ method, path, body }) => {
+    if (method !== 'GET' || path !== `/v1/families/${familyId}`) return undefined;
+    const view = JSON.parse(new TextDecoder().decode(body)) as { memberProfiles: Profile[] };
+    view.memberProfiles = view.memberProfiles.map((p) => (p.accountId === accountId ? { ...p, sealedProfile: sealed } : p));
+    return new TextEncoder().encode(JSON.stringify(view));
+  });
+}
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startBurrowServe(), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS })]);
+  proxy = await startHostileProxy(server.url);
+  [mum, rose, bob] = (await Promise.all(['mum', 'rose', 'bob'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember, TestMember];
+  familyId = (await createFamily(mum, { name: 'Named Family', myName: 'Mum' })).familyId;
+  const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  for (const [member, name] of [[rose, 'Rose'], [bob, 'Bob']] as const) {
+    const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
+    await acceptInvite(member, link, { name });
+    await admitJoiners(mum, { familyId });
+  }
+  // Each seals their chosen name under the head's key on their first load after being let in.
+  await loadFamily(rose, familyId);
+  await loadFamily(bob, familyId);
+}, 120_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined);
+  await browser?.close();
+  await proxy?.close();
+  await server?.close();
+});
+
+async function signIn(page: Page, member: TestMember): Promise<void> {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Sign in' }).click();
+  await page.getByLabel('Email').fill(member.email);
+  await page.getByLabel('Password', { exact: true }).fill(member.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: STEP });
+}
+
+describe("members' names in the family app", { timeout: 180_000 }, () => {
+  it("show each member's own signed name, and neither another member's nor an older one the server serves", async () => {
+    const context = await browser.newContext({ baseURL: proxy.url });
+    contexts.push(context);
+    const app = await context.newPage();
+    await signIn(app, mum);
+    await app.goto(`/family/${familyId}/people`);
+    const names = () => app.getByTestId('member-name').allInnerTexts();
+    await expect.poll(names, { timeout: STEP }).toEqual(['Mum', 'Rose', 'Bob']);
+    const roseRow = app.locator(`li[data-member="${rose.me.accountId}"]`);
+
+    // Rose renames herself; the app follows.
+    const before = await storedProfile(rose.me.accountId);
+    await setMyProfile(rose, { familyId, name: 'Grandma Rose' });
+    await app.reload();
+    await expect.poll(names, { timeout: STEP }).toEqual(['Mum', 'Grandma Rose', 'Bob']);
+
+    // The server serves Bob's profile as Rose's: signed by Bob, not by Rose. Refused.
+    serveAs(rose.me.accountId, await storedProfile(bob.me.accountId));
+    await app.reload();
+    await expect.poll(names, { timeout: STEP }).toEqual(['Mum', 'A relative', 'Bob']);
+    await roseRow.getByText("This member's name did not verify").waitFor({ timeout: STEP });
+
+    // The server serves Rose's own, genuine profile from before her rename. Refused as stale.
+    proxy.rewrites.length = 0;
+    serveAs(rose.me.accountId, before);
+    await app.reload();
+    await expect.poll(names, { timeout: STEP }).toEqual(['Mum', 'A relative', 'Bob']);
+    await roseRow.getByText('The server sent an older name for this member than this device has seen').waitFor({ timeout: STEP });
+    expect(await app.getByText('Rose', { exact: true }).count()).toBe(0);
+  });
+});
