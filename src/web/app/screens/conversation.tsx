@@ -68,9 +68,10 @@ export function senderName(family: OpenedFamily, senderId: string, me: string, e
   return `${who}, removed ${removalDate(former.removed.at)}`;
 }
 
-/** A guardian in words: "you", or the name they signed for themselves in this family. */
+/** A guardian in words: "you", the name they signed for themselves in this family, or "a guardian". */
 async function guardianWords(family: OpenedFamily, guardianId: string, me: string): Promise<string> {
-  return guardianId === me ? 'you' : nameOf(family, guardianId);
+  if (guardianId === me) return 'you';
+  return family.members.find((m) => m.accountId === guardianId)?.name ?? 'a guardian';
 }
 
 /** Where a message stands on approval, judged from signed data; undefined while it is being checked. */
