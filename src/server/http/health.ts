@@ -23,7 +23,7 @@ export function registerHealthRoutes(app: BurrowApp, options: { store: SqlStore 
     } catch {
       current = false;
     }
-    if (!current) throw new BurrowError('burrow/unavailable', 'The database is unreachable or not migrated');
+    if (!current) throw new BurrowError('burrow/unavailable', 'The database is unreachable or not migrated', { retryAfter: 1 });
     return { status: 'ready' };
   });
 }

@@ -34,7 +34,10 @@ export interface SecurityRoutesOptions {
 
 export function registerSecurityRoutes(app: BurrowApp, options: SecurityRoutesOptions): void {
   app.get('/.well-known/security.txt', {
-    config: { summary: 'Where to report security problems (RFC 9116)' },
+    config: {
+      summary: 'Where to report security problems (RFC 9116)',
+      docs: { success: { status: 200, description: 'The security.txt file: Contact, Expires, Policy, Preferred-Languages, Canonical', contentType: 'text/plain', schema: { type: 'string' } } },
+    },
   }, async (request, reply) => {
     const requestOrigin = `${request.protocol}://${request.host}`;
     const text = buildSecurityTxt({
