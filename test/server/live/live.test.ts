@@ -1,4 +1,8 @@
-/** The live channel over a real WebSocket on 127.0.0.1: events, filtering, resume, origin, heartbeats and limits. */
+/**
+ * The live channel over a real WebSocket on 127.0.0.1: events, filtering, resume, origin, heartbeats
+ * and limits. Every frame any of these tests receives is checked against the AsyncAPI document the
+ * server serves (test/support/api-conformance.ts).
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +16,7 @@ import { createPrincipalsOf } from '../../../src/server/live/principals.js';
 import { loadOrCreateSecrets } from '../../../src/server/secrets.js';
 import type { EventBus } from '../../../src/storage/bus/event-bus.js';
 import type { SqlStore } from '../../../src/storage/database.js';
+import { createAsyncApiConformance, type AsyncApiConformance } from '../../support/api-conformance.js';
 import { openTestBackends, type TestBackends } from '../../support/backends.js';
 import { b64, bearer } from '../helpers.js';
 import { call, changeRoster, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
@@ -26,6 +31,9 @@ let backends: TestBackends;
 let port: number;
 let mum: Member, dad: Member, gran: Member;
 let family: TestFamily;
+let documented: AsyncApiConformance;
+/** Every frame received by any client here, for the final check against the AsyncAPI document. */
+const received: Frame[] = [];
 const ada = b64(16);
 const ben = b64(16);
 
@@ -46,6 +54,7 @@ beforeAll(async () => {
   app = createServer({ config, store, secrets, bus, blobs: backends.blobs, log: false });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   port = Number(new URL(address).port);
+  documented = createAsyncApiConformance((await app.inject({ method: 'GET', url: '/v1/asyncapi.json' })).json());
   [mum, dad, gran] = await Promise.all([1, 2, 3].map(() => registerMember(app))) as [Member, Member, Member];
   family = await seedFamily(store, { guardians: [mum, dad], relatives: [{ member: gran, children: [ada] }], children: [ada, ben] });
 });
@@ -65,7 +74,11 @@ class LiveClient {
     const headers: Record<string, string> = bearer(options.token ?? member.token);
     if (options.origin !== undefined) headers.origin = options.origin;
     this.socket = new WebSocket(`ws://127.0.0.1:${port}/v1/live`, { headers, autoPong: options.autoPong ?? true });
-    this.socket.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
+    this.socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      this.frames.push(frame);
+      received.push(frame);
+    });
     this.socket.on('close', (code, reason) => { this.closed = { code, reason: String(reason) }; });
     this.opened = new Promise((resolve, reject) => {
       this.socket.once('open', () => {
@@ -277,5 +290,23 @@ describe('live connection rules', () => {
     await Promise.all(clients.map((c) => c.opened));
     await expect(new LiveClient(member).opened).rejects.toThrow('HTTP 429');
     await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
+describe('the AsyncAPI document', () => {
+  it('describes every frame the server sent in these tests, a deleted message\'s event included', async () => {
+    const client = new LiveClient(mum);
+    await client.opened;
+    await client.ready();
+    const messageId = await send(mum, [ada]);
+    expect((await call(app, mum, 'DELETE', `/v1/families/${family.familyId}/messages/${messageId}`, {})).statusCode).toBe(204);
+    await client.until(() => client.events().some((e) => e.event === 'message-deleted' && e.data.messageId === messageId), 'the deletion event');
+    await client.close();
+    const wrong = received.flatMap((frame) => documented.checkServerFrame(frame));
+    expect(wrong).toEqual([]);
+    const kinds = new Set(received.map((f) => (f.type === 'event' ? `event.${f.event}` : f.type)));
+    expect([...kinds].sort()).toEqual(expect.arrayContaining(['error', 'event.message', 'event.message-deleted', 'event.receipt', 'event.roster', 'pong', 'ready']));
+    // A frame outside the document is caught.
+    expect(documented.checkServerFrame({ type: 'event', familyId: family.familyId, cursor: '1', event: 'message', data: { messageId, text: 'never sent' }, at: 1 })).toHaveLength(1);
   });
 });
