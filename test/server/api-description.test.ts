@@ -13,13 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { schemasWithoutId as asyncApiSchemas } from '@asyncapi/specs';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
+import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, routesOf } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 import { openApiPath, TAGS } from '../../src/server/http/openapi.js';
-import { createOpenApiConformance } from '../support/api-conformance.js';
+import { addFormats, createOpenApiConformance } from '../support/api-conformance.js';
 import { bearer, startTestServer, type TestServer } from './helpers.js';
 
 type Json = Record<string, unknown>;

@@ -6,12 +6,15 @@
  * an empty list means the answer is as documented.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import Ajv, { type ValidateFunction } from 'ajv';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formats, { type FormatsPlugin } from 'ajv-formats';
 import { openApiPath } from '../../src/server/http/openapi.js';
 
 type Json = Record<string, unknown>;
+
+/** ajv-formats is CommonJS: under NodeNext its default import is the module, whose `default` is the plugin. */
+export const addFormats = (formats as unknown as { default: FormatsPlugin }).default;
 
 /** The part of an answer the checks read: `app.inject`'s answer, or one built from `fetch`. */
 export type Answer = Pick<LightMyRequestResponse, 'statusCode' | 'headers' | 'body'>;
