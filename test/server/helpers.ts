@@ -81,10 +81,14 @@ export async function startTestServer(options: { overrides?: DeepPartial<Config>
 function checkAnswersAgainstOpenApi(app: BurrowApp): string[] {
   const wrong: string[] = [];
   let conformance: OpenApiConformance | undefined;
+  // Built once every route is registered, before the first request, so no answer waits for it.
+  app.addHook('onReady', async () => {
+    conformance = createOpenApiConformance(buildOpenApiDocument(routesOf(app), { version: API_VERSION }));
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     const url = request.routeOptions.url;
     if (url === undefined || request.method === 'HEAD' || reply.statusCode === 404 && request.is404) return payload;
-    conformance ??= createOpenApiConformance(buildOpenApiDocument(routesOf(app), { version: API_VERSION }));
+    if (conformance === undefined) return payload;
     const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([name, value]) => [name, typeof value === 'number' ? String(value) : value]));
     // Fastify serialises `send(null)` here and drops the body of a 204 only when writing it.
     const body = reply.statusCode === 204 ? '' : typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
