@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { toBase64Url } from '../../../src/crypto/bytes.js';
+import { sealProfile } from '../../../src/crypto/profile.js';
 import { createServer } from '../../../src/server/app.js';
 import { loadConfig } from '../../../src/server/config.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
@@ -19,7 +21,7 @@ import type { SqlStore } from '../../../src/storage/database.js';
 import { createAsyncApiConformance, type AsyncApiConformance } from '../../support/api-conformance.js';
 import { openTestBackends, type TestBackends } from '../../support/backends.js';
 import { b64, bearer } from '../helpers.js';
-import { call, changeRoster, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
+import { approvalBody, call, changeRoster, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
 
 interface EventFrame { type: 'event'; familyId: string; cursor: string; event: string; data: Record<string, unknown>; at: number }
 type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'; problem: { type: string } };
@@ -294,18 +296,32 @@ describe('live connection rules', () => {
 });
 
 describe('the AsyncAPI document', () => {
-  it('describes every frame the server sent in these tests, a deleted message\'s event included', async () => {
+  it('describes every frame the server sent in these tests, and the tests saw every kind of frame', async () => {
+    // The kinds the tests above do not make: a deleted message, a new child, an approval, a deleted family.
+    const aunt = await registerMember(app);
+    const kid = b64(16);
+    const other = await seedFamily(store, { guardians: [mum], relatives: [{ member: aunt, children: [kid], needsApproval: true }], children: [kid] });
     const client = new LiveClient(mum);
     await client.opened;
     await client.ready();
     const messageId = await send(mum, [ada]);
     expect((await call(app, mum, 'DELETE', `/v1/families/${family.familyId}/messages/${messageId}`, {})).statusCode).toBe(204);
-    await client.until(() => client.events().some((e) => e.event === 'message-deleted' && e.data.messageId === messageId), 'the deletion event');
+    const childId = b64(16);
+    const profile = await sealProfile({ familyId: other.familyId, epoch: other.epoch, familyKey: other.familyKey, kind: 'child', objectId: childId, data: { name: 'Mia' }, signer: mum.identity });
+    const child = await call(app, mum, 'POST', `/v1/families/${other.familyId}/children`, { childId, sealedProfile: toBase64Url(profile) });
+    expect(child.statusCode, child.body).toBe(201);
+    const sealed = await seal(aunt, other, [kid]);
+    const uploaded = await upload(app, aunt, other.familyId, sealed.bytes);
+    expect(uploaded.statusCode, uploaded.body).toBe(201);
+    const approved = await call(app, mum, 'POST', `/v1/families/${other.familyId}/messages/${uploaded.json<{ messageId: string }>().messageId}/approvals`, await approvalBody(mum, other.familyId, sealed));
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect((await call(app, mum, 'DELETE', `/v1/families/${other.familyId}`, { confirm: 'delete this family' })).statusCode).toBe(204);
+    await client.until(() => client.events().some((e) => e.event === 'family-deleted' && e.familyId === other.familyId), 'the family\'s deletion');
     await client.close();
     const wrong = received.flatMap((frame) => documented.checkServerFrame(frame));
     expect(wrong).toEqual([]);
     const kinds = new Set(received.map((f) => (f.type === 'event' ? `event.${f.event}` : f.type)));
-    expect([...kinds].sort()).toEqual(expect.arrayContaining(['error', 'event.message', 'event.message-deleted', 'event.receipt', 'event.roster', 'pong', 'ready']));
+    expect([...kinds].sort()).toEqual(['error', 'event.approval', 'event.child', 'event.family-deleted', 'event.message', 'event.message-deleted', 'event.receipt', 'event.roster', 'pong', 'ready']);
     // A frame outside the document is caught.
     expect(documented.checkServerFrame({ type: 'event', familyId: family.familyId, cursor: '1', event: 'message', data: { messageId, text: 'never sent' }, at: 1 })).toHaveLength(1);
   });
