@@ -2,8 +2,9 @@
  * The API documents: the OpenAPI 3.1 document is valid (@seriousme/openapi-schema-validator), the
  * AsyncAPI 3.0 document is valid (the official JSON schema from @asyncapi/specs, with ajv), both
  * pass `redocly lint`; every route of the registry is described (a new route without what the
- * document needs fails here, naming what to add); and the conformance check that the authorisation
- * matrix and the live tests run on every answer really fails on an undocumented answer.
+ * document needs fails here, naming what to add); and the conformance check that every test
+ * server (test/server/helpers.ts), the authorisation matrix and the live tests run on every answer
+ * really fails on an undocumented one.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
