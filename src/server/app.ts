@@ -18,6 +18,7 @@ import { createFamilyAccess } from './families/access-repository.js';
 import { createFamiliesRepository } from './families/repository.js';
 import { createFamilyEvents } from './live/family-events.js';
 import { createPrincipalsOf } from './live/principals.js';
+import { buildAsyncApiDocument } from './live/asyncapi.js';
 import { registerLiveRoutes } from './live/routes.js';
 import { createMessagesRepository } from './messages/repository.js';
 import { registerMessageRoutes } from './messages/routes.js';
@@ -162,7 +163,9 @@ export function createServer(deps: ServerDeps): BurrowApp {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // While closing, requests still arriving on open connections get a 503 problem (the hook below),
+    // not Fastify's own JSON.
+    return503OnClosing: false,
     // Errors the router raises before any route or hook runs (bad URL encoding, overlong parameters).
     frameworkErrors: (_error, request, reply) => {
       applySecurityHeaders(request, reply);
@@ -199,6 +202,9 @@ export function createServer(deps: ServerDeps): BurrowApp {
   // client does not hold the process open until its idle timeout.
   let closing = false;
   app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new BurrowError('burrow/unavailable', 'The server is shutting down; try again shortly', { retryAfter: 1 });
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');
     return payload;
@@ -362,12 +368,26 @@ export function createServer(deps: ServerDeps): BurrowApp {
   }
 
   let openApi: unknown;
-  app.get('/v1/openapi.json', { config: { summary: 'This document' } }, async () => {
+  app.get('/v1/openapi.json', {
+    config: { summary: 'The OpenAPI document of this API', docs: { success: { status: 200, description: 'The OpenAPI 3.1 document of this API', contentType: 'application/json', schema: documentSchema('openapi', '^3\\.1\\.') } } },
+  }, async () => {
     openApi ??= buildOpenApiDocument(routes, { version: API_VERSION });
     return openApi;
   });
+  let asyncApi: unknown;
+  app.get('/v1/asyncapi.json', {
+    config: { summary: 'The AsyncAPI document of the live channel', docs: { success: { status: 200, description: 'The AsyncAPI 3.0 document of GET /v1/live', contentType: 'application/json', schema: documentSchema('asyncapi', '^3\\.0\\.') } } },
+  }, async () => {
+    asyncApi ??= buildAsyncApiDocument({ version: API_VERSION });
+    return asyncApi;
+  });
 
   return app;
+}
+
+/** The response schema of an API document: an object naming its specification's version. */
+function documentSchema(field: 'openapi' | 'asyncapi', version: string): object {
+  return { type: 'object', required: [field, 'info'], properties: { [field]: { type: 'string', pattern: version }, info: { type: 'object' } } };
 }
 
 /** The routes of a built app, for the OpenAPI document and for tests that visit every route. */

@@ -45,6 +45,7 @@ const TOOLS: Record<string, string> = {
   typescript: 'tsc: npm run build / typecheck',
   playwright: 'the browser test projects (vitest.config.ts, @vitest/browser-playwright) drive Chromium through it',
   '@babel/core': 'peer dependency of @preact/preset-vite (the web build)',
+  '@redocly/cli': 'redocly lint of the OpenAPI and AsyncAPI documents, run by test/server/api-description.test.ts',
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,13 +1,14 @@
 /**
  * Bad input to every route the app has: malformed JSON, wrong content types, oversized bodies,
  * unknown fields, wrong types and absurd lengths all get a 4xx problem, never a 5xx, and nothing
- * is written. The routes come from the app's own registry, so a new route is covered the day it
+ * is written; each answer is one the OpenAPI document describes for that route. The routes come from the app's own registry, so a new route is covered the day it
  * is added.
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routesOf } from '../../src/server/app.js';
 import type { RouteInfo } from '../../src/server/http/route-registry.js';
+import { createOpenApiConformance, type OpenApiConformance } from '../support/api-conformance.js';
 import { addChild, createFamily, createInvite, newPerson, type Person } from './families/fixtures.js';
 import { b64, bearer, rowCounts, startTestServer, type TestServer } from './helpers.js';
 
@@ -101,8 +102,10 @@ function casesFor(route: RouteInfo, maxBodyBytes: number): Case[] {
 
 let server: TestServer;
 let user: Person;
+let documented: OpenApiConformance;
 beforeAll(async () => {
   server = await startTestServer();
+  documented = createOpenApiConformance((await server.app.inject({ method: 'GET', url: '/v1/openapi.json' })).json());
   user = await newPerson(server.app);
   const family = await createFamily(server.app, user);
   knownIds[':familyId'] = family.familyId;
@@ -147,6 +150,7 @@ describe('bad input to every route', () => {
         } else {
           expectProblem(answer, label);
         }
+        expect(documented.check(route, answer), label).toEqual([]);
         expect(await rowCounts(server.store), label).toEqual(before);
         sent++;
       }

@@ -9,13 +9,15 @@ import { join } from 'node:path';
 import * as opaque from '@serenity-kit/opaque';
 import type { LightMyRequestResponse } from 'fastify';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
-import { createServer, type ServerDeps } from '../../src/server/app.js';
+import { API_VERSION, createServer, routesOf, type ServerDeps } from '../../src/server/app.js';
+import { buildOpenApiDocument } from '../../src/server/http/openapi.js';
 import { loadConfig, type Config, type DeepPartial } from '../../src/server/config.js';
 import type { Clock } from '../../src/server/deps.js';
 import type { BurrowApp } from '../../src/server/http/types.js';
 import { loadOrCreateSecrets, type Secrets } from '../../src/server/secrets.js';
 import type { BlobStore } from '../../src/storage/blobs/blob-store.js';
 import type { SqlStore } from '../../src/storage/database.js';
+import { createOpenApiConformance, type OpenApiConformance } from '../support/api-conformance.js';
 import { openTestBackends, type TestBackends } from '../support/backends.js';
 
 export interface TestServer {
@@ -62,14 +64,46 @@ export async function startTestServer(options: { overrides?: DeepPartial<Config>
   const { store, bus } = backends;
   const blobs = options.blobs ?? backends.blobs;
   const app = createServer({ config, store, blobs, bus, secrets, log: options.log ?? false, ...(clock === undefined ? {} : { clock }), ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
+  const undocumented = checkAnswersAgainstOpenApi(app);
   await app.ready();
   return {
     app, store, secrets, config, dataDir: config.dataDir, backends,
     async close() {
       await app.close();
       await backends.cleanup();
+      if (undocumented.length > 0) {
+        throw new Error(`answers the OpenAPI document does not describe (declare them on the route, src/server/http/openapi.ts):\n${[...new Set(undocumented)].slice(0, 20).join('\n')}`);
+      }
     },
   };
+}
+
+/**
+ * Checks every answer of a route against the app's own OpenAPI document (test/support/api-conformance.ts),
+ * so every test that runs a server also proves the document true; what is wrong is collected and
+ * fails the server's `close()`. Answers no route gives (404, 405, the web app's pages) are skipped.
+ */
+function checkAnswersAgainstOpenApi(app: BurrowApp): string[] {
+  const wrong: string[] = [];
+  let conformance: OpenApiConformance | undefined;
+  // Built once every route is registered, before the first request, so no answer waits for it.
+  app.addHook('onReady', async () => {
+    conformance = createOpenApiConformance(buildOpenApiDocument(routesOf(app), { version: API_VERSION }));
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    const url = request.routeOptions.url;
+    if (url === undefined || request.method === 'HEAD' || reply.statusCode === 404 && request.is404) return payload;
+    if (conformance === undefined) return payload;
+    const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([name, value]) => [name, typeof value === 'number' ? String(value) : value]));
+    // Fastify serialises `send(null)` here and drops the body of a 204 only when writing it.
+    const body = reply.statusCode === 204 ? '' : typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
+    // A streamed body (an envelope) is not read here; its status, type and headers are.
+    const streamed = payload !== null && payload !== undefined && typeof payload !== 'string' && !Buffer.isBuffer(payload);
+    const problems = conformance.check({ method: request.method, url }, { statusCode: reply.statusCode, headers, body: streamed ? '' : body });
+    wrong.push(...problems.filter((p) => !(streamed && / has a body | is not JSON/.test(p))));
+    return payload;
+  });
+  return wrong;
 }
 
 export function b64(bytes: number): string {

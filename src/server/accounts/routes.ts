@@ -24,6 +24,11 @@ import type { SessionsService } from '../sessions/service.js';
 import type { AccountsService, GrantedSession } from './service.js';
 import type { RegistrationMode } from '../config.js';
 
+/** The session cookie a sign-in may set. */
+const SETS_SESSION_COOKIE = { 'Set-Cookie': { description: 'The session cookie (HttpOnly, SameSite=Strict; `__Host-` and Secure over https), when the body asked for `tokenDelivery: "cookie"`' } };
+/** The session cookie a sign-out always clears. */
+const CLEARS_SESSION_COOKIE = { 'Set-Cookie': { description: 'Clears the session cookie (Max-Age=0)', required: true } };
+
 export interface AccountRoutesOptions {
   accounts: AccountsService;
   sessions: SessionsService;
@@ -58,7 +63,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
 
   app.post('/v1/accounts/register/finish', {
     schema: { body: RegisterFinishRequest, response: { 201: SessionGranted } },
-    config: { anonymous: true, summary: 'Store the OPAQUE record and sealed identity; starts a session', problems: ['burrow/account-exists', 'burrow/registration-closed'] },
+    config: { anonymous: true, summary: 'Store the OPAQUE record and sealed identity; starts a session', problems: ['burrow/account-exists', 'burrow/registration-closed'], docs: { headers: SETS_SESSION_COOKIE } },
   }, async (request, reply) => {
     const granted = await accounts.registerFinish(request.body);
     reply.code(201);
@@ -72,7 +77,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
 
   app.post('/v1/accounts/login/finish', {
     schema: { body: LoginFinishRequest, response: { 200: SessionGranted } },
-    config: { anonymous: true, summary: 'Finish an OPAQUE login; starts a session', problems: ['burrow/login-failed', 'burrow/login-expired', 'burrow/account-disabled'] },
+    config: { anonymous: true, summary: 'Finish an OPAQUE login; starts a session', problems: ['burrow/login-failed', 'burrow/login-expired', 'burrow/account-disabled'], docs: { headers: SETS_SESSION_COOKIE } },
   }, async (request, reply) => {
     const granted = await accounts.loginFinish(request.body.loginId, request.body.finishLoginRequest, request.body.sessionLabel);
     return deliver(request, reply, granted, request.body.tokenDelivery, sessionTtlMs);
@@ -85,7 +90,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
 
   app.post('/v1/accounts/recover/finish', {
     schema: { body: RecoverFinishRequest, response: { 200: SessionGranted } },
-    config: { anonymous: true, summary: 'Set a new password record and sealed identity; ends every session and starts a new one', problems: ['burrow/recovery-failed'] },
+    config: { anonymous: true, summary: 'Set a new password record and sealed identity; ends every session and starts a new one', problems: ['burrow/recovery-failed'], docs: { headers: SETS_SESSION_COOKIE } },
   }, async (request, reply) => {
     const granted = await accounts.recoverFinish(request.body, clientKeyOf(request.ip));
     return deliver(request, reply, granted, request.body.tokenDelivery, sessionTtlMs);
@@ -93,7 +98,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
 
   app.post('/v1/accounts/logout', {
     schema: { response: { 204: NoContent } },
-    config: { authenticated: true, summary: 'End the current session', problems: ['burrow/forbidden'] },
+    config: { authenticated: true, summary: 'End the current session', problems: ['burrow/forbidden'], docs: { headers: CLEARS_SESSION_COOKIE } },
     preValidation: refuseBody,
   }, async (request, reply) => {
     const auth = requireAuth(request);
@@ -113,6 +118,7 @@ export function registerAccountRoutes(app: BurrowApp, options: AccountRoutesOpti
       authenticated: true,
       summary: 'Delete the account and every session; families it was the only member of go with it, and it may not strand a family without a guardian',
       problems: ['burrow/forbidden', 'burrow/sole-guardian'],
+      docs: { headers: CLEARS_SESSION_COOKIE },
     },
   }, async (request, reply) => {
     await accounts.delete(requireAuth(request).accountId);

@@ -3,7 +3,7 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { AuthContext } from '../sessions/authenticate.js';
 import type { ToyPrincipal } from '../toys/service.js';
-import type { RouteInfo } from './route-registry.js';
+import type { RouteDocs, RouteInfo } from './route-registry.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -18,8 +18,12 @@ declare module 'fastify' {
     anonymous?: boolean;
     /** One line for the OpenAPI document. */
     summary?: string;
-    /** Problems this route may answer beyond the common ones (400, 413, 415, 429, 500). */
+    /** Problems this route may answer beyond the common ones (400, 413, 415, 429, 500, 503). */
     problems?: ErrorCode[];
+    /** The toy's pairing token (`Authorization: Bearer pair.…`) is what the route checks, in its service. */
+    pairingToken?: boolean;
+    /** What the API documents say beyond the schemas (src/server/http/openapi.ts). */
+    docs?: RouteDocs;
   }
 
   interface FastifyRequest {

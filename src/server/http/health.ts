@@ -47,7 +47,7 @@ export function registerHealthRoutes(app: BurrowApp, options: { store: SqlStore;
     if (!objectStore) down.push('object-store');
     if (down.length > 0) {
       const names = down.map((d) => (d === 'database' ? 'the database is unreachable or not migrated' : 'the object store is unreachable'));
-      throw new BurrowError('burrow/unavailable', `Not ready: ${names.join(', and ')}`, { unavailable: down });
+      throw new BurrowError('burrow/unavailable', `Not ready: ${names.join(', and ')}`, { unavailable: down, retryAfter: 1 });
     }
     return { status: 'ready' };
   });

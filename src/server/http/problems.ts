@@ -11,10 +11,14 @@ import { methodsForPath, type RouteInfo } from './route-registry.js';
 
 export const problemContentType = 'application/problem+json; charset=utf-8';
 
-/** Sends `error` as a problem, with Retry-After on rate limits. */
+/** The challenge of every 401 (RFC 9110 §11.6.1 requires one; RFC 6750 §3 gives the Bearer form). */
+export const AUTHENTICATE_CHALLENGE = 'Bearer realm="burrow"';
+
+/** Sends `error` as a problem, with Retry-After when it says how long to wait and the challenge on a 401. */
 export function sendProblem(reply: FastifyReply, error: BurrowError): FastifyReply {
   const problem = error.toProblem();
   if (problem.retryAfter !== undefined) reply.header('retry-after', String(problem.retryAfter));
+  if (problem.status === 401) reply.header('www-authenticate', AUTHENTICATE_CHALLENGE);
   return reply.code(problem.status).type(problemContentType).send(problem);
 }
 

@@ -16,6 +16,37 @@ export interface RouteInfo {
   readonly toys: 'also' | 'only' | undefined;
   readonly summary: string | undefined;
   readonly problems: readonly string[];
+  /** Whether strangers use it to get in (`config.anonymous`: the tighter per-address limit). */
+  readonly anonymous: boolean;
+  /** Whether the route checks a toy's pairing token (`config.pairingToken`). */
+  readonly pairingToken: boolean;
+  /** What the API documents say beyond the schemas (`config.docs`). */
+  readonly docs: RouteDocs;
+}
+
+/** A response header as the API documents describe it. */
+export interface HeaderDoc {
+  readonly description: string;
+  /** Sent on every such answer (default: only sometimes). */
+  readonly required?: boolean;
+}
+
+/** What the OpenAPI document says of a route beyond its schemas (`config.docs`). */
+export interface RouteDocs {
+  /** Prose for the operation; the document adds who may call it and what it may refuse. */
+  readonly description?: string;
+  /** The operation's tag, when its path does not give it (see `tagOf` in openapi.ts). */
+  readonly tag?: string;
+  /** A success the response schemas cannot describe: a body that is not JSON, or a protocol switch. */
+  readonly success?: {
+    readonly status: number;
+    readonly description: string;
+    /** The media type of the body; none for an answer without one (a 101). */
+    readonly contentType?: string;
+    readonly schema?: object;
+  };
+  /** Headers of the success answer, by name. */
+  readonly headers?: Readonly<Record<string, HeaderDoc>>;
 }
 
 /** Adds an `onRoute` hook that appends each route (except Fastify's automatic HEAD routes) to `routes`. */
@@ -33,6 +64,9 @@ export function recordRoutes(app: FastifyInstance, routes: RouteInfo[]): void {
         toys: config.toys,
         summary: config.summary,
         problems: Object.freeze([...(config.problems ?? [])]),
+        anonymous: config.anonymous === true,
+        pairingToken: config.pairingToken === true,
+        docs: config.docs ?? {},
       }));
     }
   });

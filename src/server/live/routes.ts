@@ -69,7 +69,21 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     scope.route({
       method: 'GET',
       url: '/v1/live',
-      config: { authenticated: true, toys: 'also', summary: 'Live events (WebSocket): message, receipt, approval, roster, child and family events with resumable cursors', problems: ['burrow/forbidden', 'burrow/rate-limited'] },
+      config: {
+        authenticated: true,
+        toys: 'also',
+        summary: 'Live events (WebSocket): message, receipt, approval, roster, child and family events with resumable cursors',
+        problems: ['burrow/forbidden', 'burrow/rate-limited'],
+        docs: {
+          description: 'Opens the live channel: send the request as a WebSocket upgrade (RFC 6455); a plain GET is answered 400. An `Origin` other than the server\'s own is refused with 403, more live connections than an account may hold with 429. The frames are described by the AsyncAPI 3.0 document at `/v1/asyncapi.json`.',
+          success: { status: 101, description: 'Switching Protocols: the connection is now the live channel\'s WebSocket' },
+          headers: {
+            Upgrade: { description: '`websocket`', required: true },
+            Connection: { description: '`Upgrade`', required: true },
+            'Sec-WebSocket-Accept': { description: 'The key the client sent, accepted (RFC 6455 §4.2.2)', required: true },
+          },
+        },
+      },
       onRequest: async (request) => {
         const origin = request.headers.origin;
         if (origin !== undefined && origin !== ownOrigin(request, config)) {

@@ -107,7 +107,13 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
 
   app.get('/v1/families/:familyId/messages/:messageId/envelope', {
     schema: { params: MessageParams },
-    config: { authenticated: true, toys: 'also', summary: 'The envelope as uploaded (application/octet-stream)', problems: ['burrow/not-found'] },
+    config: {
+      authenticated: true,
+      toys: 'also',
+      summary: 'The envelope as uploaded (application/octet-stream)',
+      problems: ['burrow/not-found'],
+      docs: { success: { status: 200, description: 'The sealed envelope, byte for byte as uploaded', contentType: ENVELOPE_TYPE, schema: { type: 'string', contentMediaType: ENVELOPE_TYPE } } },
+    },
   }, async (request, reply) => {
     const { size, body } = await messages.envelope(principalOf(request), request.params.familyId, request.params.messageId);
     return reply.type(ENVELOPE_TYPE).header('content-length', String(size)).header('cache-control', 'no-store').send(body);

@@ -43,7 +43,11 @@ export function registerSecurityRoutes(app: BurrowApp, options: SecurityRoutesOp
     ...(options.securityTxtExpires === undefined ? {} : { expires: options.securityTxtExpires }),
   });
   app.get('/.well-known/security.txt', {
-    config: { summary: 'Where to report security problems (RFC 9116); 404 until the operator sets a contact and an expiry', problems: ['burrow/not-found'] },
+    config: {
+      summary: 'Where to report security problems (RFC 9116); 404 until the operator sets a contact and an expiry',
+      problems: ['burrow/not-found'],
+      docs: { success: { status: 200, description: 'The security.txt file: Contact, Expires, Policy, Preferred-Languages, Canonical', contentType: 'text/plain', schema: { type: 'string' } } },
+    },
   }, async (_request, reply) => {
     if (securityTxt === undefined) throw new BurrowError('burrow/not-found', 'This server publishes no security.txt: its operator has not set a contact and an expiry date');
     return reply.type('text/plain; charset=utf-8').send(securityTxt);

@@ -46,7 +46,7 @@ export function registerToyRoutes(app: BurrowApp, options: { toys: ToysService }
 
   app.get('/v1/pairings/:pairingId', {
     schema: { params: PairingParams, response: { 200: ToyPairingView } },
-    config: { summary: 'The attempt as the toy sees it (pairing token): waiting, a run to answer, paired (with a fresh device token) or ended', problems: ['burrow/unauthenticated'] },
+    config: { pairingToken: true, summary: 'The attempt as the toy sees it (pairing token): waiting, a run to answer, paired (with a fresh device token) or ended', problems: ['burrow/unauthenticated'] },
   }, async (request, reply) => {
     const view = await toys.toyView(request.params.pairingId, bearerOf(request));
     return reply.header('cache-control', 'no-store').send(view);
@@ -54,7 +54,7 @@ export function registerToyRoutes(app: BurrowApp, options: { toys: ToysService }
 
   app.post('/v1/pairings/:pairingId/runs/:runId', {
     schema: { params: ToyRunParams, body: ToyRunAnswer, response: { 204: NoContent } },
-    config: { anonymous: true, summary: "The toy's share and confirmation for a run, once (pairing token)", problems: ['burrow/unauthenticated', 'burrow/not-found', 'burrow/conflict', 'burrow/pairing-ended'] },
+    config: { anonymous: true, pairingToken: true, summary: "The toy's share and confirmation for a run, once (pairing token)", problems: ['burrow/unauthenticated', 'burrow/not-found', 'burrow/conflict', 'burrow/pairing-ended'] },
   }, async (request, reply) => {
     await toys.answerRun(request.params.pairingId, bearerOf(request), request.params.runId, request.body);
     return reply.code(204).send(null);
@@ -62,7 +62,7 @@ export function registerToyRoutes(app: BurrowApp, options: { toys: ToysService }
 
   app.delete('/v1/pairings/:pairingId', {
     schema: { params: PairingParams, response: { 204: NoContent } },
-    config: { anonymous: true, summary: 'The toy gives up the attempt (pairing token)', problems: ['burrow/unauthenticated'] },
+    config: { anonymous: true, pairingToken: true, summary: 'The toy gives up the attempt (pairing token)', problems: ['burrow/unauthenticated'] },
     preValidation: refuseBody,
   }, async (request, reply) => {
     await toys.cancel(request.params.pairingId, bearerOf(request));

@@ -1,9 +1,15 @@
-/** The live channel over a real WebSocket on 127.0.0.1: events, filtering, resume, origin, heartbeats and limits. */
+/**
+ * The live channel over a real WebSocket on 127.0.0.1: events, filtering, resume, origin, heartbeats
+ * and limits. Every frame any of these tests receives is checked against the AsyncAPI document the
+ * server serves (test/support/api-conformance.ts).
+ */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { toBase64Url } from '../../../src/crypto/bytes.js';
+import { sealProfile } from '../../../src/crypto/profile.js';
 import { createServer } from '../../../src/server/app.js';
 import { loadConfig } from '../../../src/server/config.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
@@ -12,9 +18,10 @@ import { createPrincipalsOf } from '../../../src/server/live/principals.js';
 import { loadOrCreateSecrets } from '../../../src/server/secrets.js';
 import type { EventBus } from '../../../src/storage/bus/event-bus.js';
 import type { SqlStore } from '../../../src/storage/database.js';
+import { createAsyncApiConformance, type AsyncApiConformance } from '../../support/api-conformance.js';
 import { openTestBackends, type TestBackends } from '../../support/backends.js';
 import { b64, bearer } from '../helpers.js';
-import { call, changeRoster, declineBody, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
+import { approvalBody, call, changeRoster, declineBody, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../messages/fixtures.js';
 
 interface EventFrame { type: 'event'; familyId: string; cursor: string; event: string; data: Record<string, unknown>; at: number }
 type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'; problem: { type: string } };
@@ -26,6 +33,9 @@ let backends: TestBackends;
 let port: number;
 let mum: Member, dad: Member, gran: Member;
 let family: TestFamily;
+let documented: AsyncApiConformance;
+/** Every frame received by any client here, for the final check against the AsyncAPI document. */
+const received: Frame[] = [];
 const ada = b64(16);
 const ben = b64(16);
 
@@ -46,6 +56,7 @@ beforeAll(async () => {
   app = createServer({ config, store, secrets, bus, blobs: backends.blobs, log: false });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   port = Number(new URL(address).port);
+  documented = createAsyncApiConformance((await app.inject({ method: 'GET', url: '/v1/asyncapi.json' })).json());
   [mum, dad, gran] = await Promise.all([1, 2, 3].map(() => registerMember(app))) as [Member, Member, Member];
   family = await seedFamily(store, { guardians: [mum, dad], relatives: [{ member: gran, children: [ada] }], children: [ada, ben] });
 });
@@ -65,7 +76,11 @@ class LiveClient {
     const headers: Record<string, string> = bearer(options.token ?? member.token);
     if (options.origin !== undefined) headers.origin = options.origin;
     this.socket = new WebSocket(`ws://127.0.0.1:${port}/v1/live`, { headers, autoPong: options.autoPong ?? true });
-    this.socket.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
+    this.socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      this.frames.push(frame);
+      received.push(frame);
+    });
     this.socket.on('close', (code, reason) => { this.closed = { code, reason: String(reason) }; });
     this.opened = new Promise((resolve, reject) => {
       this.socket.once('open', () => {
@@ -294,5 +309,37 @@ describe('live connection rules', () => {
     await Promise.all(clients.map((c) => c.opened));
     await expect(new LiveClient(member).opened).rejects.toThrow('HTTP 429');
     await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
+describe('the AsyncAPI document', () => {
+  it('describes every frame the server sent in these tests, and the tests saw every kind of frame', async () => {
+    // The kinds the tests above do not make: a deleted message, a new child, an approval, a deleted family.
+    const aunt = await registerMember(app);
+    const kid = b64(16);
+    const other = await seedFamily(store, { guardians: [mum], relatives: [{ member: aunt, children: [kid], needsApproval: true }], children: [kid] });
+    const client = new LiveClient(mum);
+    await client.opened;
+    await client.ready();
+    const messageId = await send(mum, [ada]);
+    expect((await call(app, mum, 'DELETE', `/v1/families/${family.familyId}/messages/${messageId}`, {})).statusCode).toBe(204);
+    const childId = b64(16);
+    const profile = await sealProfile({ familyId: other.familyId, epoch: other.epoch, familyKey: other.familyKey, kind: 'child', objectId: childId, data: { name: 'Mia' }, signer: mum.identity });
+    const child = await call(app, mum, 'POST', `/v1/families/${other.familyId}/children`, { childId, sealedProfile: toBase64Url(profile) });
+    expect(child.statusCode, child.body).toBe(201);
+    const sealed = await seal(aunt, other, [kid]);
+    const uploaded = await upload(app, aunt, other.familyId, sealed.bytes);
+    expect(uploaded.statusCode, uploaded.body).toBe(201);
+    const approved = await call(app, mum, 'POST', `/v1/families/${other.familyId}/messages/${uploaded.json<{ messageId: string }>().messageId}/approvals`, await approvalBody(mum, other.familyId, sealed));
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect((await call(app, mum, 'DELETE', `/v1/families/${other.familyId}`, { confirm: 'delete this family' })).statusCode).toBe(204);
+    await client.until(() => client.events().some((e) => e.event === 'family-deleted' && e.familyId === other.familyId), 'the family\'s deletion');
+    await client.close();
+    const wrong = received.flatMap((frame) => documented.checkServerFrame(frame));
+    expect(wrong).toEqual([]);
+    const kinds = new Set(received.map((f) => (f.type === 'event' ? `event.${f.event}` : f.type)));
+    expect([...kinds].sort()).toEqual(['error', 'event.approval', 'event.child', 'event.family-deleted', 'event.message', 'event.message-deleted', 'event.receipt', 'event.roster', 'pong', 'ready']);
+    // A frame outside the document is caught.
+    expect(documented.checkServerFrame({ type: 'event', familyId: family.familyId, cursor: '1', event: 'message', data: { messageId, text: 'never sent' }, at: 1 })).toHaveLength(1);
   });
 });
