@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { formatFindings, runAudit, type Finding } from '../server/security/audit.js';
 import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
 import { openConfiguredBlobStore } from '../storage/open-store.js';
+import { failWith, type CliIo } from './io.js';
 
 /** Audits the deployment of `config`: the configured blob store (S3), or the embedded blob directory when it exists. */
 export async function auditDeployment(config: Config, options: { extraPorts?: ReadonlyMap<number, string> } = {}): Promise<Finding[]> {
@@ -35,7 +36,7 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** Adds `burrow audit [--data DIR] [--json] [--check-port P=NAME]…`. */
-export function registerAuditCommand(program: Command): void {
+export function registerAuditCommand(program: Command, io: CliIo): void {
   program
     .command('audit')
     .description('Check this deployment as an attacker\'s scanner would: file modes, secrets, open ports, database URL, blobs, security contact, backups. Exit 1 on any high finding.')
@@ -46,17 +47,14 @@ export function registerAuditCommand(program: Command): void {
     .option('--check-port <port=name>', 'also treat this port as a database port (repeatable)', collect, [] as string[])
     .action(async (flags: { data?: string; host?: string; port?: string; json?: boolean; checkPort: string[] }) => {
       try {
-        const config = loadConfig({ flags: { ...(flags.data === undefined ? {} : { data: flags.data }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.port === undefined ? {} : { port: flags.port }) } });
+        const config = loadConfig({ flags: { ...(flags.data === undefined ? {} : { data: flags.data }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.port === undefined ? {} : { port: flags.port }) }, env: io.env });
         const findings = await auditDeployment(config, { extraPorts: parseExtraPorts(flags.checkPort) });
         const high = findings.some((f) => f.severity === 'high');
-        if (flags.json === true) process.stdout.write(`${JSON.stringify({ ok: !high, findings })}\n`);
-        else process.stdout.write(formatFindings(findings));
-        process.exitCode = high ? 1 : 0;
+        if (flags.json === true) io.stdout.write(`${JSON.stringify({ ok: !high, findings })}\n`);
+        else io.stdout.write(formatFindings(findings));
+        io.exitCode = high ? 1 : 0;
       } catch (error) {
-        if (error instanceof ConfigError) {
-          console.error(`burrow audit: ${error.message}`);
-          process.exit(2);
-        }
+        if (error instanceof ConfigError) failWith(io, `burrow audit: ${error.message}`, 2);
         throw error;
       }
     });

@@ -1,7 +1,8 @@
 /** `burrow family log`: the family's security log, verified by the client, in plain words. */
 import type { Command } from 'commander';
 import { readFamilyLog, type FamilyLogEvent, type FamilyLogFailure } from '../client/family-log.js';
-import { action, CliError, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import type { CliIo } from './io.js';
+import { CliError, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 const FAILURES: Record<FamilyLogFailure, string> = {
   'log/gap': 'an event is missing from the log',
@@ -48,7 +49,8 @@ export function describeLogEvent(event: FamilyLogEvent, me: string): string {
 }
 
 /** Adds `burrow family log` to the `family` command. */
-export function registerFamilyLogCommand(family: Command): void {
+export function registerFamilyLogCommand(family: Command, io: CliIo): void {
+  const { action, memberContext, printResult } = memberCli(io);
   withCommonOptions(family.command('log').description("the family's security log (guardians): logins, members, toys, settings, downloads — verified on this device"))
     .option('--family <id>', 'the family (default: your only family)')
     .addHelpText(
