@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from '../server/config.js';
 import { BackupExistsError, createBackup } from '../storage/backup/create-backup.js';
 import { BackupError, type BackupProgress } from '../storage/backup/format.js';
 import { restoreBackup } from '../storage/backup/restore-backup.js';
-import { failWith, type CliIo } from './io.js';
+import { EXIT, failWith, type CliIo } from './io.js';
 import { NoInputError, readSecret } from './prompt.js';
 
 function megabytes(bytes: number): string {
@@ -34,7 +34,8 @@ function progressPrinter(io: CliIo, verb: string): (progress: BackupProgress) =>
 
 function fail(io: CliIo, command: string, error: unknown): never {
   if (error instanceof BackupExistsError) failWith(io, `burrow ${command}: ${error.message}; pass --force to replace it, or choose another --out`);
-  if (error instanceof BackupError || error instanceof ConfigError || error instanceof NoInputError) failWith(io, `burrow ${command}: ${error.message}`);
+  if (error instanceof NoInputError) failWith(io, `burrow ${command}: ${error.message}`, EXIT.usage);
+  if (error instanceof BackupError || error instanceof ConfigError) failWith(io, `burrow ${command}: ${error.message}`);
   throw error;
 }
 
