@@ -37,7 +37,7 @@ afterAll(() => {
 /** What the SMTP server saw of one conversation. */
 interface Seen {
   connections: number;
-  auth: Array<{ method: string; username: string | undefined; password: string | undefined; secure: boolean }>;
+  auth: Array<{ method: string; username: string | null | undefined; password: string | null | undefined; secure: boolean }>;
   mails: Array<{ raw: string; secure: boolean; from: string; to: string[] }>;
 }
 
