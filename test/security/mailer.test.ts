@@ -155,9 +155,26 @@ describe('mail through SMTP (nodemailer)', () => {
     const smtp = await startSmtp({ authMethods: ['PLAIN'] });
     try {
       const mailer = mailerFor(`smtp://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${smtp.port}?starttls=required`, {});
-      await expect(mailer.send(message)).rejects.toBeInstanceOf(MailError);
+      const error = await mailer.send(message).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MailError);
+      expect((error as Error).message).toMatch(/TLS to it failed/);
       expect(smtp.seen.auth).toEqual([]);
       expect(smtp.seen.mails).toEqual([]);
+      // Without credentials and without ?starttls=required, STARTTLS is still tried and still verified.
+      const opportunistic = mailerFor(`smtp://127.0.0.1:${smtp.port}`, {});
+      await expect(opportunistic.send(message)).rejects.toBeInstanceOf(MailError);
+      expect(smtp.seen.mails).toEqual([]);
+    } finally {
+      await smtp.close();
+    }
+  });
+
+  it('with ?starttls=never, a relay on this host takes the mail in clear (no credentials allowed)', async () => {
+    const smtp = await startSmtp({ authOptional: true });
+    try {
+      expect(await mailerFor(`smtp://127.0.0.1:${smtp.port}?starttls=never`, {}).send(message)).toBe('smtp');
+      expect(smtp.seen.mails.map((m) => m.secure)).toEqual([false]);
+      await expect(mailerFor(`smtp://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${smtp.port}?starttls=never`).send(message)).rejects.toThrow(/without TLS/);
     } finally {
       await smtp.close();
     }

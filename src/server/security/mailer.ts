@@ -1,8 +1,9 @@
 /**
  * Where operator alerts and member notices go: SMTP through nodemailer when configured (implicit
- * TLS with `smtps://`, STARTTLS demanded with `?starttls=required` and otherwise used whenever the
- * server offers it, AUTH with the method the server offers when the URL carries a user), else the
- * outbox directory. Errors never carry an address: they name the SMTP stage and reply code only.
+ * TLS with `smtps://`; STARTTLS demanded with `?starttls=required`, never tried with
+ * `?starttls=never`, else used whenever the server offers it; certificates always verified; AUTH
+ * with the method the server offers when the URL carries a user), else the outbox directory.
+ * Errors never carry an address: they name the SMTP stage and reply code only.
  */
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
@@ -39,7 +40,9 @@ const TIMEOUT_MS = 15_000;
 export function smtpTransportOptions(url: string, tls: ConnectionOptions = {}) {
   const parsed = new URL(url);
   const implicitTls = parsed.protocol === 'smtps:';
-  const requireTls = parsed.searchParams.get('starttls') === 'required';
+  const starttls = parsed.searchParams.get('starttls');
+  if (starttls !== null && starttls !== 'required' && starttls !== 'never') throw new MailError('the SMTP URL\'s starttls= must be required or never');
+  const requireTls = starttls === 'required';
   const user = decodeURIComponent(parsed.username);
   if (user !== '' && !implicitTls && !requireTls) throw new MailError('refusing to send SMTP credentials without TLS (use smtps:// or ?starttls=required)');
   return {
@@ -47,6 +50,8 @@ export function smtpTransportOptions(url: string, tls: ConnectionOptions = {}) {
     port: Number(parsed.port || (implicitTls ? 465 : 25)),
     secure: implicitTls,
     requireTLS: requireTls,
+    // A relay on this host whose certificate cannot be verified (a distribution's self-signed one).
+    ignoreTLS: starttls === 'never',
     name: 'burrow',
     ...(user === '' ? {} : { auth: { user, pass: decodeURIComponent(parsed.password) } }),
     tls: { minVersion: 'TLSv1.2' as const, ...tls },
@@ -65,7 +70,8 @@ export function smtpTransportOptions(url: string, tls: ConnectionOptions = {}) {
 function mailFailure(error: unknown): MailError {
   const { code, responseCode, command } = (error ?? {}) as { code?: unknown; responseCode?: unknown; command?: unknown };
   const parts = [typeof code === 'string' ? code : 'error', typeof command === 'string' ? `at ${command.split(' ')[0]}` : '', typeof responseCode === 'number' ? `reply ${responseCode}` : ''].filter((p) => p !== '');
-  return new MailError(`the SMTP server did not take the message (${parts.join(', ')})`);
+  const tls = code === 'ETLS' || (error instanceof Error && /certificate|TLS|SSL/i.test(error.message));
+  return new MailError(`the SMTP server did not take the message (${parts.join(', ')})${tls ? '; TLS to it failed: give it a certificate this machine trusts, or, for a relay on this host only, add ?starttls=never to BURROW_SMTP_URL' : ''}`);
 }
 
 /**
