@@ -67,7 +67,10 @@ export function processIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // Only a command that reads input (a prompt, --password-stdin, the toy's Enter key) opens it.
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     signals: process,
     exitCode: 0,

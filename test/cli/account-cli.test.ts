@@ -244,11 +244,7 @@ describe('burrow account', { timeout: 120_000 }, () => {
     expect(out.identity).toEqual(registered.identity);
     expect(out.recoveryCode).not.toBe(registered.recoveryCode);
     expect(run.stdout).not.toContain(newPassword);
-
-    const old = await burrow(['account', 'login', '--server', serverUrl, '--email', user.email, '--profile', join(workDir, `old-${counter}`), '--json'], {
-      BURROW_PASSWORD: user.password,
-    });
-    expect(JSON.parse(old.stderr)).toMatchObject({ code: 'burrow/login-failed' });
+    // That the old password then fails is the server's and the library's (test/e2e/accounts.test.ts).
   });
 
   it('delete needs confirmation, then removes the account', async () => {
@@ -265,8 +261,7 @@ describe('burrow account', { timeout: 120_000 }, () => {
     const deleted = await burrow(['account', 'delete', '--profile', user.profile, '--yes', '--json']);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(json(deleted)).toMatchObject({ deleted: true });
-    const login = await burrow(['account', 'login', '--server', serverUrl, '--email', user.email, '--profile', user.profile, '--json'], { BURROW_PASSWORD: user.password });
-    expect(JSON.parse(login.stderr)).toMatchObject({ code: 'burrow/login-failed' });
+    expect(await readdir(user.profile)).toEqual([]);
   });
 
   it('fails clearly when the server cannot be reached', async () => {
