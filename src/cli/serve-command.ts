@@ -9,7 +9,7 @@ import { openEmbeddedMessaging } from '../server/messages/embedded.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
 import { unsafeStartMessage } from '../server/security/audit.js';
-import { auditDeployment, parseExtraPorts } from './audit-command.js';
+import { auditDeployment, parseExtraPorts, portArgument } from './audit-command.js';
 import { startBackupSchedule, type BackupSchedule } from '../storage/backup/schedule.js';
 import { openPgEventBus } from '../storage/bus/pg-event-bus.js';
 import { openConfiguredBlobStore } from '../storage/open-store.js';
@@ -167,7 +167,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
     .description('Run the Burrow server: embedded (SQLite file, blob directory, secrets file) by default, or on PostgreSQL + S3 (BURROW_DATABASE_URL, BURROW_BLOBS) as one of several nodes.')
     .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1, or BURROW_HOST)')
-    .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)', portArgument)
     .option('--accept-risk <finding>', 'start despite this high audit finding (repeatable; see burrow audit)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--check-port <port=name>', 'also treat this port as a database port in the start-up audit (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--json', 'print one JSON line when listening ({"event":"listening","url","version","pid"}); the log lines are JSON too')

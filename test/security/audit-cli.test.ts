@@ -46,6 +46,17 @@ describe('burrow audit (CLI)', () => {
   });
 });
 
+describe('burrow serve and audit usage errors', () => {
+  it('a bad --port or --check-port is a usage error (exit 2) that names the option, and nothing starts', async () => {
+    for (const args of [['serve', '--port', 'eighty'], ['audit', '--port', '70000'], ['audit', '--check-port', 'mongo']]) {
+      const run = await burrow(args, { env });
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^error: .*(--port|--check-port).*\n\(run with --help for usage\)\n$/);
+    }
+  });
+});
+
 describe('burrow serve and the start-up audit', () => {
   it('refuses to start on a high finding, naming it and its fix', async () => {
     const refused = await run(['serve', '--data', await dataDirWithDefaultSecret(), '--port', '0']);
