@@ -85,6 +85,11 @@ describe('the ransom drill', () => {
     expect(json.status, json.stderr).toBe(0);
     expect(json.stderr).toMatch(/\d+\/\d+ files/);
     expect(JSON.parse(json.stdout)).toMatchObject({ out: spare, withSecrets: false, files: expect.any(Number), bytes: expect.any(Number), createdAt: expect.any(String) });
+    // --with-secrets needs a passphrase: without BURROW_BACKUP_PASSPHRASE and a terminal, nothing is written.
+    const noPassphrase = await burrow(['backup', '--data', dataDir, '--out', join(work, 'unsealed.burrow-backup'), '--with-secrets'], '');
+    expect(noPassphrase.status).toBe(2);
+    expect(noPassphrase.stderr).toContain('set BURROW_BACKUP_PASSPHRASE');
+    expect(existsSync(join(work, 'unsealed.burrow-backup'))).toBe(false);
     const forced = await burrow(['backup', '--data', dataDir, '--out', spare, '--force', '--json']);
     expect(forced.status, forced.stderr).toBe(0);
     expect(readdirSync(work).filter((name) => name.startsWith('spare.'))).toEqual(['spare.burrow-backup']);
