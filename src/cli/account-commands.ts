@@ -20,7 +20,8 @@ import {
 } from '../client/account.js';
 import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
 import { InvalidRecoveryCodeError } from '../client/recovery-code.js';
-import { askVisible, NoInputError, readSecret } from './prompt.js';
+import type { CliIo } from './io.js';
+import { askVisible, NoInputError, readPassword, readSecret, withPasswordOptions, type PasswordOptions } from './prompt.js';
 import { ProfileStore, resolveProfileDir } from './profile.js';
 
 const DEFAULT_LABEL = 'burrow CLI';
@@ -32,8 +33,8 @@ interface CommonOptions {
 }
 
 /** The user's opt-in to plain http beyond loopback: `--insecure-http` or BURROW_INSECURE_HTTP=1. */
-function insecureHttp(options: CommonOptions): { allowInsecureHttp?: true } {
-  return options.insecureHttp === true || process.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
+function insecureHttp(io: CliIo, options: CommonOptions): { allowInsecureHttp?: true } {
+  return options.insecureHttp === true || io.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
 }
 
 interface ServerOptions extends CommonOptions {
@@ -57,9 +58,9 @@ class CliError extends Error {
 }
 
 /** Prints the command's one result: a JSON object with `--json`, else the human lines. */
-function printResult(options: CommonOptions, json: Record<string, unknown>, human: string[]): void {
-  if (options.json) process.stdout.write(`${JSON.stringify(json)}\n`);
-  else process.stdout.write(`${human.join('\n')}\n`);
+function printResult(io: CliIo, options: CommonOptions, json: Record<string, unknown>, human: string[]): void {
+  if (options.json) io.stdout.write(`${JSON.stringify(json)}\n`);
+  else io.stdout.write(`${human.join('\n')}\n`);
 }
 
 /** The problem-shaped description of any failure; carries no secret. */
@@ -99,15 +100,15 @@ function describeFailure(error: unknown): { problem: Record<string, unknown>; li
 }
 
 /** Runs a command body, turning any failure into stderr output and a non-zero exit code. */
-function action<O extends CommonOptions>(body: (options: O) => Promise<void>): (options: O) => Promise<void> {
+function action<O extends CommonOptions>(io: CliIo, body: (options: O) => Promise<void>): (options: O) => Promise<void> {
   return async (options: O) => {
     try {
       await body(options);
     } catch (error) {
       const { problem, lines, exitCode } = describeFailure(error);
-      if (options.json) process.stderr.write(`${JSON.stringify(problem)}\n`);
-      else process.stderr.write(`${lines.join('\n')}\n`);
-      process.exitCode = exitCode;
+      if (options.json) io.stderr.write(`${JSON.stringify(problem)}\n`);
+      else io.stderr.write(`${lines.join('\n')}\n`);
+      io.exitCode = exitCode;
     }
   };
 }
@@ -117,13 +118,13 @@ function requireOption(value: string | undefined, flag: string): string {
   return value.trim();
 }
 
-function serverUrl(options: ServerOptions): string {
-  return requireOption(options.server ?? process.env.BURROW_SERVER, '--server (or BURROW_SERVER)');
+function serverUrl(io: CliIo, options: ServerOptions): string {
+  return requireOption(options.server ?? io.env.BURROW_SERVER, '--server (or BURROW_SERVER)');
 }
 
 /** The profile store, refusing to overwrite a profile that is already signed in. */
-async function emptyProfile(options: CommonOptions): Promise<ProfileStore> {
-  const store = new ProfileStore(resolveProfileDir(options.profile));
+async function emptyProfile(io: CliIo, options: CommonOptions): Promise<ProfileStore> {
+  const store = new ProfileStore(resolveProfileDir(options.profile, io.env));
   const existing = await store.load();
   if (existing !== undefined) {
     throw new CliError('cli/profile-in-use', `the profile at ${store.dir} is already signed in; run "burrow account logout" first or pass another --profile`, { exitCode: 2 });
@@ -164,18 +165,19 @@ function withServerOptions(command: Command, emailRequired: boolean): Command {
 }
 
 const registerHelp = `
-The password is asked for twice without echo, or read from BURROW_PASSWORD (for scripts).
+The password is asked for twice without echo, or read (for scripts) from --password-file FILE,
+--password-stdin or BURROW_PASSWORD; one trailing newline of a file or stdin is ignored.
 It must have at least 10 characters and be hard to guess; a few unrelated words work well.
 A recovery code is printed once: write it down and keep it somewhere safe. It is the only
 way back into the account if the password is forgotten.
 
 Examples:
   $ burrow account register --server https://burrow.example --email ada@example.org
-  $ BURROW_PASSWORD='…' burrow account register --server http://127.0.0.1:8080 --email ada@example.org --profile ./ada --json`;
+  $ burrow account register --server http://127.0.0.1:8080 --email ada@example.org --profile ./ada --password-file ./ada.pw --json`;
 
 const loginHelp = `
-The password is asked for without echo, or read from BURROW_PASSWORD. An unknown email and a
-wrong password give the same answer.
+The password is asked for without echo, or read from --password-file FILE, --password-stdin or
+BURROW_PASSWORD. An unknown email and a wrong password give the same answer.
 
 Examples:
   $ burrow account login --server https://burrow.example --email ada@example.org
@@ -184,26 +186,18 @@ Examples:
 const recoverHelp = `
 Sets a new password using the recovery code shown at registration. The code is asked for on the
 terminal, or read from BURROW_RECOVERY_CODE; the new password is asked for twice, or read from
-BURROW_PASSWORD. Every other session of the account ends, and a NEW recovery code is printed once
-(the old one no longer works). The account's identity keys stay the same.
+--password-file, --password-stdin or BURROW_PASSWORD. Every other session of the account ends,
+and a NEW recovery code is printed once (the old one no longer works). The account's identity
+keys stay the same.
 
 Example:
   $ burrow account recover --server https://burrow.example --email ada@example.org`;
 
 /** Adds `burrow account …` to the program. */
-export function registerAccountCommands(program: Command): void {
+export function registerAccountCommands(program: Command, io: CliIo): void {
   const account = program
     .command('account')
     .description('register, sign in and manage your Burrow account')
-    // Usage errors follow --json too: one JSON problem on stderr. Subcommands inherit this.
-    .showHelpAfterError(process.argv.includes('--json') ? false : '(run with --help for usage)')
-    .configureOutput({
-      outputError: (text, write) => {
-        if (process.argv.includes('--json')) {
-          write(`${JSON.stringify({ type: 'urn:burrow:problem:cli/usage', code: 'cli/usage', title: 'Wrong usage', detail: text.replace(/^error: /, '').trim() })}\n`);
-        } else write(text);
-      },
-    })
     .addHelpText(
       'after',
       `
@@ -216,19 +210,19 @@ Examples:
   $ burrow account logout`,
     );
 
-  withServerOptions(account.command('register').description('create an account and sign in'), true)
+  withPasswordOptions(withServerOptions(account.command('register').description('create an account and sign in'), true))
     .option('--code <code>', "a registration code from the server's operator (servers that take invited people only)")
     .addHelpText('after', registerHelp)
     .action(
-      action(async (options: ServerOptions & { code?: string }) => {
-        const server = serverUrl(options);
+      action(io, async (options: ServerOptions & PasswordOptions & { code?: string }) => {
+        const server = serverUrl(io, options);
         const email = requireOption(options.email, '--email');
-        const store = await emptyProfile(options);
-        const password = await readSecret({ envName: 'BURROW_PASSWORD', question: 'New password: ', confirm: true });
-        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(options) });
+        const store = await emptyProfile(io, options);
+        const password = await readPassword(io, options, { question: 'New password: ', confirm: true });
+        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(io, options) });
         const registration = await registerAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store, ...(options.code === undefined ? {} : { registrationPass: options.code }) });
         const summary = await sessionSummary(registration.session, store.dir);
-        printResult(options, { ...summary, recoveryCode: registration.recoveryCode }, [
+        printResult(io, options, { ...summary, recoveryCode: registration.recoveryCode }, [
           'Account created; this profile is signed in.',
           ...summaryLines(summary),
           '',
@@ -240,34 +234,34 @@ Examples:
       }),
     );
 
-  withServerOptions(account.command('login').description('sign in and restore your identity'), true)
+  withPasswordOptions(withServerOptions(account.command('login').description('sign in and restore your identity'), true))
     .addHelpText('after', loginHelp)
     .action(
-      action(async (options: ServerOptions) => {
-        const server = serverUrl(options);
+      action(io, async (options: ServerOptions & PasswordOptions) => {
+        const server = serverUrl(io, options);
         const email = requireOption(options.email, '--email');
-        const store = await emptyProfile(options);
-        const password = await readSecret({ envName: 'BURROW_PASSWORD', question: 'Password: ' });
-        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(options) });
+        const store = await emptyProfile(io, options);
+        const password = await readPassword(io, options, { question: 'Password: ' });
+        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(io, options) });
         const { session } = await loginAccount({ api, email, password, sessionLabel: options.label ?? DEFAULT_LABEL, store });
         const summary = await sessionSummary(session, store.dir);
-        printResult(options, summary, ['Signed in.', ...summaryLines(summary)]);
+        printResult(io, options, summary, ['Signed in.', ...summaryLines(summary)]);
       }),
     );
 
-  withServerOptions(account.command('recover').description('set a new password with your recovery code'), true)
+  withPasswordOptions(withServerOptions(account.command('recover').description('set a new password with your recovery code'), true))
     .addHelpText('after', recoverHelp)
     .action(
-      action(async (options: ServerOptions) => {
-        const server = serverUrl(options);
+      action(io, async (options: ServerOptions & PasswordOptions) => {
+        const server = serverUrl(io, options);
         const email = requireOption(options.email, '--email');
-        const store = await emptyProfile(options);
-        const recoveryCode = await readSecret({ envName: 'BURROW_RECOVERY_CODE', question: 'Recovery code: ' });
-        const newPassword = await readSecret({ envName: 'BURROW_PASSWORD', question: 'New password: ', confirm: true });
-        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(options) });
+        const store = await emptyProfile(io, options);
+        const recoveryCode = await readSecret(io, { envName: 'BURROW_RECOVERY_CODE', question: 'Recovery code: ' });
+        const newPassword = await readPassword(io, options, { question: 'New password: ', confirm: true });
+        const api = new BurrowApi({ baseUrl: server, ...insecureHttp(io, options) });
         const recovered = await recoverAccount({ api, email, recoveryCode, newPassword, sessionLabel: options.label ?? DEFAULT_LABEL, store });
         const summary = await sessionSummary(recovered.session, store.dir);
-        printResult(options, { ...summary, recoveryCode: recovered.recoveryCode }, [
+        printResult(io, options, { ...summary, recoveryCode: recovered.recoveryCode }, [
           'New password set; every other session has ended; this profile is signed in.',
           ...summaryLines(summary),
           '',
@@ -280,23 +274,23 @@ Examples:
 
   withCommonOptions(account.command('status').description("show this profile's account and server"))
     .action(
-      action(async (options: CommonOptions) => {
-        const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store, insecureHttp(options));
+      action(io, async (options: CommonOptions) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile, io.env));
+        const { api, session } = await resumeSession(store, insecureHttp(io, options));
         const me = await api.me();
         const summary = { ...(await sessionSummary(session, store.dir)), createdAt: me.createdAt };
-        printResult(options, summary, ['Signed in.', ...summaryLines(summary)]);
+        printResult(io, options, summary, ['Signed in.', ...summaryLines(summary)]);
       }),
     );
 
   withCommonOptions(account.command('logout').description('end this session and forget it'))
     .addHelpText('after', '\nEnds the session on the server and deletes the session and identity files from the profile.\n\nExample:\n  $ burrow account logout')
     .action(
-      action(async (options: CommonOptions) => {
-        const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store, insecureHttp(options));
+      action(io, async (options: CommonOptions) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile, io.env));
+        const { api, session } = await resumeSession(store, insecureHttp(io, options));
         await logout({ api, store });
-        printResult(options, { loggedOut: true, accountId: session.accountId, profile: store.dir }, ['Signed out; the profile no longer holds the session or the identity.']);
+        printResult(io, options, { loggedOut: true, accountId: session.accountId, profile: store.dir }, ['Signed out; the profile no longer holds the session or the identity.']);
       }),
     );
 
@@ -304,20 +298,20 @@ Examples:
     .option('--yes', 'do not ask for confirmation (for scripts)')
     .addHelpText('after', '\nThis cannot be undone. Without --yes you are asked to type "delete my account".\n\nExample:\n  $ burrow account delete')
     .action(
-      action(async (options: CommonOptions & { yes?: boolean }) => {
-        const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store, insecureHttp(options));
+      action(io, async (options: CommonOptions & { yes?: boolean }) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile, io.env));
+        const { api, session } = await resumeSession(store, insecureHttp(io, options));
         if (!options.yes) {
           let answer: string;
           try {
-            answer = await askVisible('This deletes the account and cannot be undone. Type "delete my account" to confirm: ');
+            answer = await askVisible(io, 'This deletes the account and cannot be undone. Type "delete my account" to confirm: ');
           } catch {
             throw new CliError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to delete without asking', { exitCode: 2 });
           }
           if (answer.trim() !== 'delete my account') throw new CliError('cli/not-confirmed', 'not confirmed; nothing was deleted', { exitCode: 2 });
         }
         await deleteAccount({ api, store });
-        printResult(options, { deleted: true, accountId: session.accountId }, ['The account has been deleted.']);
+        printResult(io, options, { deleted: true, accountId: session.accountId }, ['The account has been deleted.']);
       }),
     );
 
@@ -326,23 +320,24 @@ Examples:
     .option('--revoke-all', 'end every session of the account, this one included (the profile is then signed out)')
     .addHelpText('after', '\nExamples:\n  $ burrow account sessions\n  $ burrow account sessions --revoke 3mJr7AoUXx2Wqd4vvcyQ5A\n  $ burrow account sessions --revoke-all --json')
     .action(
-      action(async (options: CommonOptions & { revoke?: string; revokeAll?: boolean }) => {
-        const store = new ProfileStore(resolveProfileDir(options.profile));
-        const { api, session } = await resumeSession(store, insecureHttp(options));
+      action(io, async (options: CommonOptions & { revoke?: string; revokeAll?: boolean }) => {
+        const store = new ProfileStore(resolveProfileDir(options.profile, io.env));
+        const { api, session } = await resumeSession(store, insecureHttp(io, options));
         if (options.revoke !== undefined) {
           await revokeSession(api, options.revoke);
           if (options.revoke === session.sessionId) await store.clear();
-          printResult(options, { revoked: [options.revoke] }, [`Session ${options.revoke} has ended.`]);
+          printResult(io, options, { revoked: [options.revoke] }, [`Session ${options.revoke} has ended.`]);
           return;
         }
         if (options.revokeAll) {
           await revokeAllSessions(api);
           await store.clear();
-          printResult(options, { revokedAll: true }, ['Every session has ended, this one included; the profile is signed out.']);
+          printResult(io, options, { revokedAll: true }, ['Every session has ended, this one included; the profile is signed out.']);
           return;
         }
         const sessions = await listSessions(api);
         printResult(
+          io,
           options,
           { sessions },
           sessions.length === 0

@@ -26,6 +26,7 @@ import { openConfiguredBlobStore } from '../storage/open-store.js';
 import type { SqlStore } from '../storage/database.js';
 import { openPostgresStore } from '../storage/postgres.js';
 import { openSqliteStore } from '../storage/sqlite.js';
+import { failWith, UsageError, type CliIo } from './io.js';
 
 interface CanaryFlags {
   data?: string;
@@ -77,7 +78,7 @@ function decoyPassword(): string {
 
 function count(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!/^\d{1,3}$/.test(value)) throw new ConfigError(`--${name} must be a whole number from 0 to 999`);
+  if (!/^\d{1,3}$/.test(value)) throw new UsageError(`--${name} must be a whole number from 0 to 999`);
   return Number(value);
 }
 
@@ -152,11 +153,8 @@ async function plant(config: Config, secrets: Secrets, wanted: { accounts: numbe
   return { entries, messages };
 }
 
-function fail(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof SecretsError) {
-    console.error(`burrow canary: ${error.message}`);
-    process.exit(1);
-  }
+function fail(io: CliIo, error: unknown): never {
+  if (error instanceof ConfigError || error instanceof SecretsError) failWith(io, `burrow canary: ${error.message}`);
   throw error;
 }
 
@@ -168,7 +166,10 @@ function kindCounts(entries: readonly CanaryEntry[]): Record<CanaryKind, number>
 }
 
 /** Adds `burrow canary create|list`. */
-export function registerCanaryCommand(program: Command): void {
+export function registerCanaryCommand(program: Command, io: CliIo): void {
+  const say = (text: string): void => {
+    io.stdout.write(`${text}\n`);
+  };
   const canary = program.command('canary').description('Decoy accounts, families and messages that raise an alert when touched (run on the server machine).');
   const common = (command: Command) => command.option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)').option('--json', 'print JSON');
 
@@ -179,10 +180,10 @@ export function registerCanaryCommand(program: Command): void {
     .option('--domain <domain>', 'mail domain of the decoy addresses (default example.org; use one your families use)')
     .action(async (flags: CreateFlags) => {
       try {
-        const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data } });
+        const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data }, env: io.env });
         const accounts = count(flags.accounts, 2, 'accounts');
         const wanted = { accounts, families: count(flags.families, accounts, 'families'), blobs: count(flags.blobs, 3, 'blobs'), domain: flags.domain ?? 'example.org' };
-        if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(wanted.domain)) throw new ConfigError('--domain must be a domain name such as example.org');
+        if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(wanted.domain)) throw new UsageError('--domain must be a domain name such as example.org');
         if (wanted.accounts === 0 && (wanted.families > 0 || wanted.blobs > 0)) throw new ConfigError('decoy families and messages need at least one decoy account');
         ensureDataDir(config.dataDir);
         const secrets = await loadSecrets(config);
@@ -190,17 +191,17 @@ export function registerCanaryCommand(program: Command): void {
         appendCanaryRegistry(config.dataDir, entries);
         const counts = kindCounts(entries);
         const planted = { accounts: counts.account, families: counts.family, messages };
-        if (flags.json === true) console.log(JSON.stringify({ planted, registry: 'canaries.json' }));
-        else console.log(`Planted ${planted.accounts} decoy account(s), ${planted.families} famil${planted.families === 1 ? 'y' : 'ies'} and ${planted.messages} message(s). A running server picks them up within 10 s (or send it SIGHUP).`);
+        if (flags.json === true) say(JSON.stringify({ planted, registry: 'canaries.json' }));
+        else say(`Planted ${planted.accounts} decoy account(s), ${planted.families} famil${planted.families === 1 ? 'y' : 'ies'} and ${planted.messages} message(s). A running server picks them up within 10 s (or send it SIGHUP).`);
       } catch (error) {
-        fail(error);
+        fail(io, error);
       }
     });
 
   common(canary.command('list').description('Count the canaries by kind.').option('--show', 'also show the decoy email addresses (needs the secrets)'))
     .action(async (flags: CanaryFlags & { show?: boolean }) => {
       try {
-        const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data } });
+        const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data }, env: io.env });
         const entries = readCanaryRegistry(config.dataDir);
         const counts = kindCounts(entries);
         let emails: string[] | undefined;
@@ -216,13 +217,13 @@ export function registerCanaryCommand(program: Command): void {
           });
         }
         if (flags.json === true) {
-          console.log(JSON.stringify({ accounts: counts.account, families: counts.family, blobs: counts.blob, ...(emails === undefined ? {} : { emails }) }));
+          say(JSON.stringify({ accounts: counts.account, families: counts.family, blobs: counts.blob, ...(emails === undefined ? {} : { emails }) }));
           return;
         }
-        console.log(`Canaries: ${counts.account} account(s), ${counts.family} famil${counts.family === 1 ? 'y' : 'ies'}, ${counts.blob} blob tag(s) (a message id and its blob name each).`);
-        for (const email of emails ?? []) console.log(`  ${email}`);
+        say(`Canaries: ${counts.account} account(s), ${counts.family} famil${counts.family === 1 ? 'y' : 'ies'}, ${counts.blob} blob tag(s) (a message id and its blob name each).`);
+        for (const email of emails ?? []) say(`  ${email}`);
       } catch (error) {
-        fail(error);
+        fail(io, error);
       }
     });
 }

@@ -1,15 +1,17 @@
 /** `burrow child add|list`: children's names and emoji avatars, end-to-end encrypted. */
 import type { Command } from 'commander';
 import { addChild, listChildren } from '../client/children.js';
-import { action, jsonUsageErrors, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import type { CliIo } from './io.js';
+import { memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 interface ChildOptions extends CommonOptions {
   family?: string;
 }
 
 /** Adds `burrow child …` to the program. */
-export function registerChildCommands(program: Command): void {
-  const child = jsonUsageErrors(program.command('child').description("add and list your family's children")).addHelpText(
+export function registerChildCommands(program: Command, io: CliIo): void {
+  const { action, memberContext, printResult } = memberCli(io);
+  const child = program.command('child').description("add and list your family's children").addHelpText(
     'after',
     `
 A child has a name and an emoji avatar, both encrypted so that only the family can read them.

@@ -4,13 +4,14 @@
  * trust anchors and family keys live in the profile directory (0600 files).
  */
 import type { Command } from 'commander';
-import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, safetyCodeWith, setMyProfile, setSettings, verifiedMembers, verifyMember, type OpenedFamily } from '../client/families.js';
+import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, safetyCodeWith, setMyProfile, setSettings, verifiedMembers, verifyMember, type ClientContext, type OpenedFamily } from '../client/families.js';
 import { renderUnicodeCompact } from 'uqr';
 import { acceptInvite, createInvite, describeInvites, inspectInvite, revokeInvite } from '../client/invites.js';
 import { registerFamilyLogCommand } from './family-log-command.js';
 import { registerToyFamilyCommands } from './toy-family-commands.js';
 import { askVisible } from './prompt.js';
-import { action, CliError, collect, integerOption, jsonUsageErrors, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import type { CliIo } from './io.js';
+import { CliError, collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 interface FamilyOption extends CommonOptions {
   family?: string;
@@ -32,7 +33,7 @@ function resolveChildren(family: OpenedFamily, values: string[]): string[] {
   });
 }
 
-async function familySummary(ctx: Awaited<ReturnType<typeof memberContext>>, family: OpenedFamily) {
+async function familySummary(ctx: ClientContext, family: OpenedFamily) {
   return {
     familyId: family.familyId,
     name: family.name ?? null,
@@ -59,8 +60,9 @@ Examples:
   $ burrow family show --family FAMILY --json`;
 
 /** Adds `burrow family …` to the program. */
-export function registerFamilyCommands(program: Command): void {
-  const family = jsonUsageErrors(program.command('family').description('create, show and manage your families')).addHelpText('after', familyHelp);
+export function registerFamilyCommands(program: Command, io: CliIo): void {
+  const { action, memberContext, printResult } = memberCli(io);
+  const family = program.command('family').description('create, show and manage your families').addHelpText('after', familyHelp);
 
   withCommonOptions(family.command('create').description('create a family; you become its first guardian'))
     .requiredOption('--name <name>', "the family's name (end-to-end encrypted)")
@@ -335,7 +337,7 @@ Examples:
         if (!options.yes) {
           let answer: string;
           try {
-            answer = await askVisible('This deletes the family and every message in it. Type "delete this family" to confirm: ');
+            answer = await askVisible(io, 'This deletes the family and every message in it. Type "delete this family" to confirm: ');
           } catch {
             throw new CliError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to delete without asking', 2);
           }
@@ -346,7 +348,7 @@ Examples:
       }),
     );
 
-  registerFamilyLogCommand(family);
-  registerToyFamilyCommands(family);
+  registerFamilyLogCommand(family, io);
+  registerToyFamilyCommands(family, io);
 
 }

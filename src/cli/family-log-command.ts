@@ -1,10 +1,12 @@
 /** `burrow family log`: the family's security log, verified by the client, in plain words (`describeLogEvent`). */
 import type { Command } from 'commander';
 import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog } from '../client/family-log.js';
-import { action, CliError, memberContext, printResult, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import type { CliIo } from './io.js';
+import { CliError, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 /** Adds `burrow family log` to the `family` command. */
-export function registerFamilyLogCommand(family: Command): void {
+export function registerFamilyLogCommand(family: Command, io: CliIo): void {
+  const { action, memberContext, printResult } = memberCli(io);
   withCommonOptions(family.command('log').description("the family's security log (guardians): logins, members, toys, settings, downloads — verified on this device"))
     .option('--family <id>', 'the family (default: your only family)')
     .addHelpText(

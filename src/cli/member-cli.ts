@@ -11,6 +11,7 @@ import { ApiError, NetworkError } from '../client/api.js';
 import { ClientError } from '../client/client-error.js';
 import { listFamilies, type ClientContext } from '../client/families.js';
 import { familyStateFromJson, familyStateToJson, type FamilyState, type FamilyStateJson, type KeyStore } from '../client/key-store.js';
+import type { CliIo } from './io.js';
 import { ProfileStore, readIfExists, resolveProfileDir, writePrivateFile } from './profile.js';
 
 export interface CommonOptions {
@@ -97,29 +98,6 @@ export class FileKeyStore implements KeyStore {
   }
 }
 
-/** The user's opt-in to plain http beyond loopback: `--insecure-http` or BURROW_INSECURE_HTTP=1. */
-export function insecureHttpOf(options: CommonOptions): { allowInsecureHttp?: true } {
-  return options.insecureHttp === true || process.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
-}
-
-/** The signed-in context of the profile: API client, identity and key store. */
-export async function memberContext(options: CommonOptions): Promise<ClientContext & { profileDir: string }> {
-  const profileDir = resolveProfileDir(options.profile);
-  const { api, identity, session } = await resumeSession(new ProfileStore(profileDir), insecureHttpOf(options));
-  return { api, me: { accountId: session.accountId, identity }, store: new FileKeyStore(profileDir), profileDir };
-}
-
-/** Prints the command's one result: a JSON object with `--json`, else the human lines. */
-export function printResult(options: CommonOptions, json: Record<string, unknown>, human: string[]): void {
-  if (options.json) process.stdout.write(`${JSON.stringify(json)}\n`);
-  else process.stdout.write(`${human.join('\n')}\n`);
-}
-
-/** A progress line on stderr (never under --json, where stderr is for the problem only). */
-export function progress(options: CommonOptions, line: string): void {
-  if (!options.json) process.stderr.write(`${line}\n`);
-}
-
 function describeFailure(error: unknown): { problem: Record<string, unknown>; line: string; exitCode: number } {
   if (error instanceof ApiError) {
     return { problem: { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail }, line: `error: ${error.detail || error.title}`, exitCode: 1 };
@@ -138,18 +116,51 @@ function describeFailure(error: unknown): { problem: Record<string, unknown>; li
   return { problem: { type: 'urn:burrow:problem:cli/failed', code: 'cli/failed', title: 'The command failed', detail: message }, line: `error: ${message}`, exitCode: 1 };
 }
 
-/** Runs a command body, turning any failure into a problem on stderr and a non-zero exit code. */
-export function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    const options = (args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a) && !('commands' in a)) ?? {}) as CommonOptions;
-    try {
-      await body(...args);
-    } catch (error) {
-      const { problem, line, exitCode } = describeFailure(error);
-      if (options.json) process.stderr.write(`${JSON.stringify(problem)}\n`);
-      else process.stderr.write(`${line}\n`);
-      process.exitCode = exitCode;
-    }
+/** The member commands' helpers, bound to the command's {@link CliIo}. */
+export interface MemberCli {
+  /** The user's opt-in to plain http beyond loopback: `--insecure-http` or BURROW_INSECURE_HTTP=1. */
+  insecureHttpOf(options: CommonOptions): { allowInsecureHttp?: true };
+  /** The signed-in context of the profile: API client, identity and key store. */
+  memberContext(options: CommonOptions): Promise<ClientContext & { profileDir: string }>;
+  /** Prints the command's one result: a JSON object with `--json`, else the human lines. */
+  printResult(options: CommonOptions, json: Record<string, unknown>, human: string[]): void;
+  /** A progress line on stderr (never under --json, where stderr is for the problem only). */
+  progress(options: CommonOptions, line: string): void;
+  /** Runs a command body, turning any failure into a problem on stderr and a non-zero exit code. */
+  action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void>;
+}
+
+/** The member commands' helpers writing to `io`. */
+export function memberCli(io: CliIo): MemberCli {
+  const insecureHttpOf = (options: CommonOptions): { allowInsecureHttp?: true } =>
+    options.insecureHttp === true || io.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
+  return {
+    insecureHttpOf,
+    async memberContext(options) {
+      const profileDir = resolveProfileDir(options.profile, io.env);
+      const { api, identity, session } = await resumeSession(new ProfileStore(profileDir), insecureHttpOf(options));
+      return { api, me: { accountId: session.accountId, identity }, store: new FileKeyStore(profileDir), profileDir };
+    },
+    printResult(options, json, human) {
+      if (options.json) io.stdout.write(`${JSON.stringify(json)}\n`);
+      else io.stdout.write(`${human.join('\n')}\n`);
+    },
+    progress(options, line) {
+      if (!options.json) io.stderr.write(`${line}\n`);
+    },
+    action<A extends unknown[]>(body: (...args: A) => Promise<void>) {
+      return async (...args: A) => {
+        const options = (args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a) && !('commands' in a)) ?? {}) as CommonOptions;
+        try {
+          await body(...args);
+        } catch (error) {
+          const { problem, line, exitCode } = describeFailure(error);
+          if (options.json) io.stderr.write(`${JSON.stringify(problem)}\n`);
+          else io.stderr.write(`${line}\n`);
+          io.exitCode = exitCode;
+        }
+      };
+    },
   };
 }
 
@@ -159,17 +170,6 @@ export function withCommonOptions(command: Command): Command {
     .option('--profile <dir>', 'profile directory (default: $BURROW_PROFILE, else $XDG_CONFIG_HOME/burrow/profile or ~/.config/burrow/profile)')
     .option('--json', 'print exactly one JSON object on stdout (--follow: one per line); errors as a JSON problem on stderr')
     .option('--insecure-http', 'allow plain http to a server beyond this machine (tokens cross the network in clear; default: refused)');
-}
-
-/** Usage errors follow --json too: one JSON problem on stderr. */
-export function jsonUsageErrors(command: Command): Command {
-  return command.showHelpAfterError(process.argv.includes('--json') ? false : '(run with --help for usage)').configureOutput({
-    outputError: (text, write) => {
-      if (process.argv.includes('--json')) {
-        write(`${JSON.stringify({ type: 'urn:burrow:problem:cli/usage', code: 'cli/usage', title: 'Wrong usage', detail: text.replace(/^error: /, '').trim() })}\n`);
-      } else write(text);
-    },
-  });
 }
 
 /** Collects a repeatable option into an array. */

@@ -17,7 +17,8 @@ import { nameOf, playedBy } from '../client/names.js';
 import { ApiError } from '../client/api.js';
 import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
-import { action, CliError, collect, insecureHttpOf, integerOption, jsonUsageErrors, memberContext, printResult, progress, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import type { CliIo } from './io.js';
+import { CliError, collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions, type MemberCli } from './member-cli.js';
 
 const AUDIO_TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
@@ -200,7 +201,7 @@ function humanLine(family: OpenedFamily, line: InboxLine): string {
  * verify (from this device's anchor, or for a family created or joined on another device of the account,
  * from the anchor in the account vault; one it cannot verify is reported, not read).
  */
-async function familiesToRead(ctx: ClientContext, options: CommonOptions & { family?: string }): Promise<{ families: OpenedFamily[]; unreadable: Array<{ familyId: string; reason: string }> }> {
+async function familiesToRead(ctx: ClientContext, options: CommonOptions & { family?: string }, progress: MemberCli['progress']): Promise<{ families: OpenedFamily[]; unreadable: Array<{ familyId: string; reason: string }> }> {
   if (options.family !== undefined) return { families: [await loadFamily(ctx, await resolveFamilyId(ctx, options.family))], unreadable: [] };
   const families: OpenedFamily[] = [];
   const unreadable: Array<{ familyId: string; reason: string }> = [];
@@ -217,8 +218,9 @@ async function familiesToRead(ctx: ClientContext, options: CommonOptions & { fam
 }
 
 /** Adds `burrow send`, `burrow inbox`, `burrow approve`, `burrow decline` and `burrow export` to the program. */
-export function registerMessageCommands(program: Command): void {
-  withCommonOptions(jsonUsageErrors(program.command('send').description('send a voice message to a child or toy')))
+export function registerMessageCommands(program: Command, io: CliIo): void {
+  const { action, insecureHttpOf, memberContext, printResult, progress } = memberCli(io);
+  withCommonOptions(program.command('send').description('send a voice message to a child or toy'))
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--to <childOrToy>', 'a child (id or name) or toy id (repeatable)', collect, [])
     .requiredOption('--file <audio>', 'the audio file (.wav .ogg .opus .webm .mp3 .m4a .aac .flac)')
@@ -251,7 +253,7 @@ export function registerMessageCommands(program: Command): void {
       }),
     );
 
-  withCommonOptions(jsonUsageErrors(program.command('inbox').description('list, open and save your messages; --follow for new ones')))
+  withCommonOptions(program.command('inbox').description('list, open and save your messages; --follow for new ones'))
     .option('--family <id>', 'only this family (default: every family)')
     .option('--save <dir>', 'save the decrypted audio of each message into this directory')
     .option('--limit <n>', 'at most this many recent messages per family (1–100, default 20)')
@@ -262,7 +264,7 @@ export function registerMessageCommands(program: Command): void {
         const ctx = await memberContext(options);
         const limit = integerOption(options.limit, '--limit', 1, 100) ?? 20;
         const saveDir = options.save === undefined ? undefined : resolve(options.save);
-        const { families } = await familiesToRead(ctx, options);
+        const { families } = await familiesToRead(ctx, options, progress);
         const lines: InboxLine[] = [];
         const human: string[] = [];
         for (const family of families) {
@@ -277,7 +279,7 @@ export function registerMessageCommands(program: Command): void {
           printResult(options, { messages: lines }, human.length === 0 ? ['No messages.'] : human);
           return;
         }
-        for (const line of lines) process.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${human[lines.indexOf(line)]}\n`);
+        for (const line of lines) io.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${human[lines.indexOf(line)]}\n`);
         const byId = new Map(families.map((f) => [f.familyId, f]));
         const seen = new Set(lines.map((l) => l.messageId));
         const live = await connectLive({
@@ -309,22 +311,24 @@ export function registerMessageCommands(program: Command): void {
               throw error;
             }
             const line = await inboxLine(ctx, family, view, saveDir);
-            process.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${humanLine(family, line)}\n`);
+            io.stdout.write(options.json ? `${JSON.stringify(line)}\n` : `${humanLine(family, line)}\n`);
           },
         });
         await live.ready;
         progress(options, 'following new messages; press Ctrl-C to stop');
         await new Promise<void>((done) => {
           const stop = (): void => {
+            io.signals.removeListener('SIGINT', stop);
+            io.signals.removeListener('SIGTERM', stop);
             void live.close().then(done);
           };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
+          io.signals.once('SIGINT', stop);
+          io.signals.once('SIGTERM', stop);
         });
       }),
     );
 
-  withCommonOptions(jsonUsageErrors(program.command('approve').description("approve a relative's message so toys play it (guardian)")))
+  withCommonOptions(program.command('approve').description("approve a relative's message so toys play it (guardian)"))
     .option('--family <id>', 'the family (default: your only family)')
     .option('--message <id>', 'the message to approve; without it, list the messages waiting for approval')
     .addHelpText('after', '\nYou hear (open) the message before your approval is sent; only then do toys play it.\n\nExamples:\n  $ burrow approve --family FAMILY\n  $ burrow approve --family FAMILY --message MESSAGE_ID')
@@ -346,7 +350,7 @@ export function registerMessageCommands(program: Command): void {
       }),
     );
 
-  withCommonOptions(jsonUsageErrors(program.command('decline').description("decline a relative's message waiting for approval so no toy plays it (guardian)")))
+  withCommonOptions(program.command('decline').description("decline a relative's message waiting for approval so no toy plays it (guardian)"))
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--message <id>', 'the message to decline (see "burrow approve" for those waiting)')
     .addHelpText('after', '\nThe decline is signed with your key, so toys refuse the message even if a server keeps offering it;\nits sender sees that you declined it.\n\nExample:\n  $ burrow decline --family FAMILY --message MESSAGE_ID')
@@ -359,7 +363,7 @@ export function registerMessageCommands(program: Command): void {
       }),
     );
 
-  withCommonOptions(jsonUsageErrors(program.command('export').description('every message you can read, decrypted, as audio files plus index.json')))
+  withCommonOptions(program.command('export').description('every message you can read, decrypted, as audio files plus index.json'))
     .requiredOption('--out <dir>', 'the directory to write into (created if missing)')
     .option('--family <id>', 'only this family (default: every family)')
     .addHelpText('after', '\nWrites <out>/<family id>/<time>-<message id>.<ext> and <out>/index.json (ids, family, sender,\nrecipients, times, caption, SHA-256 of each file). Progress goes to stderr.\n\nExample:\n  $ burrow export --out ./burrow-export')
@@ -368,7 +372,7 @@ export function registerMessageCommands(program: Command): void {
         const ctx = await memberContext(options);
         const out = resolve(options.out);
         await mkdir(out, { recursive: true, mode: 0o700 });
-        const { families, unreadable } = await familiesToRead(ctx, options);
+        const { families, unreadable } = await familiesToRead(ctx, options, progress);
         const index: Array<Record<string, unknown>> = [];
         const skipped: Array<Record<string, unknown>> = [];
         for (const family of families) {

@@ -9,19 +9,21 @@ import { copyStore, CopyStoreError } from '../storage/copy-store.js';
 import { openConfiguredBlobStore } from '../storage/open-store.js';
 import { openPostgresStore } from '../storage/postgres.js';
 import { openSqliteStore } from '../storage/sqlite.js';
+import { failWith, type CliIo } from './io.js';
 
 interface MigrateStoreFlags {
   fromData: string;
   toDatabase: string;
   toBlobs: string;
+  json?: boolean;
 }
 
-async function migrateStore(flags: MigrateStoreFlags): Promise<void> {
+async function migrateStore(io: CliIo, flags: MigrateStoreFlags): Promise<void> {
   const dataDir = resolve(flags.fromData);
   const databaseFile = join(dataDir, 'burrow.db');
   if (!existsSync(databaseFile)) throw new ConfigError(`${databaseFile} does not exist: --from-data must name an embedded data directory`);
   // The S3 endpoint and credentials come from the same BURROW_S3_* variables `burrow serve` reads.
-  const config = loadConfig({ env: { ...process.env, BURROW_DATABASE_URL: flags.toDatabase, BURROW_BLOBS: flags.toBlobs } });
+  const config = loadConfig({ env: { ...io.env, BURROW_DATABASE_URL: flags.toDatabase, BURROW_BLOBS: flags.toBlobs } });
   const unsafe = checkDatabaseUrl(config).filter((f) => f.severity === 'high');
   if (unsafe.length > 0) throw new ConfigError(unsafe.map((f) => `${f.id}: ${f.title} (fix: ${f.fix})`).join('\n'));
 
@@ -34,13 +36,20 @@ async function migrateStore(flags: MigrateStoreFlags): Promise<void> {
     const report = await copyStore({
       from, fromBlobs, to, toBlobs,
       onProgress(step, done, total) {
-        if (step !== lastStep || done === total || done % 100 === 0) process.stderr.write(`\r${step}: ${done}/${total}${done === total ? '\n' : ''}`);
+        if (step !== lastStep || done === total || done % 100 === 0) io.stderr.write(`\r${step}: ${done}/${total}${done === total ? '\n' : ''}`);
         lastStep = step;
       },
     });
-    for (const { table, rows } of report.tables) console.log(`${table.padEnd(24)} ${rows} rows`);
-    console.log(`blobs                    ${report.blobs} (${report.blobBytes} bytes), each verified by SHA-256`);
-    console.log('Done. Set BURROW_DATABASE_URL, BURROW_BLOBS and the secrets (BURROW_SECRETS) on every node, then start them.');
+    if (flags.json === true) {
+      io.stdout.write(`${JSON.stringify({ tables: report.tables.map(({ table, rows }) => ({ table, rows })), blobs: report.blobs, blobBytes: report.blobBytes, verified: true })}\n`);
+      return;
+    }
+    const say = (text: string): void => {
+      io.stdout.write(`${text}\n`);
+    };
+    for (const { table, rows } of report.tables) say(`${table.padEnd(24)} ${rows} rows`);
+    say(`blobs                    ${report.blobs} (${report.blobBytes} bytes), each verified by SHA-256`);
+    say('Done. Set BURROW_DATABASE_URL, BURROW_BLOBS and the secrets (BURROW_SECRETS) on every node, then start them.');
   } finally {
     await toBlobs.close();
     await to.close();
@@ -50,21 +59,19 @@ async function migrateStore(flags: MigrateStoreFlags): Promise<void> {
 }
 
 /** Adds `burrow migrate-store --from-data DIR --to-database URL --to-blobs s3://…`. */
-export function registerMigrateStoreCommand(program: Command): void {
+export function registerMigrateStoreCommand(program: Command, io: CliIo): void {
   program
     .command('migrate-store')
     .description('Copy a stopped embedded deployment (SQLite + blob directory) into an empty PostgreSQL database and S3 bucket, and verify the copy.')
     .requiredOption('--from-data <dir>', 'the embedded data directory (stop the server first)')
     .requiredOption('--to-database <url>', 'postgres://user:password@host/db?sslmode=verify-full, an empty database')
     .requiredOption('--to-blobs <url>', 's3://bucket/prefix (endpoint and credentials from BURROW_S3_*)')
+    .option('--json', 'print one JSON object with the rows and blobs copied on stdout (progress stays on stderr)')
     .action(async (flags: MigrateStoreFlags) => {
       try {
-        await migrateStore(flags);
+        await migrateStore(io, flags);
       } catch (error) {
-        if (error instanceof ConfigError || error instanceof CopyStoreError) {
-          console.error(`burrow migrate-store: ${error.message}`);
-          process.exit(1);
-        }
+        if (error instanceof ConfigError || error instanceof CopyStoreError) failWith(io, `burrow migrate-store: ${error.message}`);
         throw error;
       }
     });

@@ -28,10 +28,11 @@ const SessionFile = Type.Object({
  * The profile directory to use: `--profile`, else `BURROW_PROFILE`, else
  * `$XDG_CONFIG_HOME/burrow/profile`, else `~/.config/burrow/profile`.
  */
-export function resolveProfileDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveProfileDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
   if (flag !== undefined && flag !== '') return resolve(flag);
   if (env.BURROW_PROFILE) return resolve(env.BURROW_PROFILE);
-  const config = env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  // HOME from the command's environment first, as os.homedir() reads it from the process's.
+  const config = env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : join(env.HOME ? env.HOME : homedir(), '.config');
   return join(resolve(config), 'burrow', 'profile');
 }
 

@@ -9,6 +9,7 @@ import { openSecurityReport, type SecurityReport } from '../server/security/repo
 import type { SqlStore } from '../storage/database.js';
 import { openPostgresStore } from '../storage/postgres.js';
 import { openSqliteStore } from '../storage/sqlite.js';
+import { failWith, type CliIo } from './io.js';
 
 interface ReportsFlags {
   data?: string;
@@ -32,8 +33,8 @@ export async function openOperatorStore(config: Config): Promise<{ store: SqlSto
   return { store, secrets };
 }
 
-async function withReports<T>(flags: ReportsFlags, run: (repository: SecurityReportsRepository, secrets: Secrets | undefined) => Promise<T>): Promise<T> {
-  const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data } });
+async function withReports<T>(io: CliIo, flags: ReportsFlags, run: (repository: SecurityReportsRepository, secrets: Secrets | undefined) => Promise<T>): Promise<T> {
+  const config = loadConfig({ flags: flags.data === undefined ? {} : { data: flags.data }, env: io.env });
   const { store, secrets } = await openOperatorStore(config);
   try {
     return await run(createSecurityReportsRepository(store.db), secrets);
@@ -52,70 +53,70 @@ function safe(text: string): string {
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-function printReport(report: SecurityReport): void {
-  console.log(`Report ${report.id} (${report.status}${report.ackedAt === null ? '' : ` ${when(report.ackedAt)}`})`);
-  console.log(`Received: ${when(report.receivedAt)}`);
-  console.log(`Contact:  ${safe(report.contact ?? '(none given)')}`);
-  console.log(`Summary:  ${safe(report.summary)}`);
-  console.log('');
-  console.log(safe(report.details));
+function printReport(say: (text: string) => void, report: SecurityReport): void {
+  say(`Report ${report.id} (${report.status}${report.ackedAt === null ? '' : ` ${when(report.ackedAt)}`})`);
+  say(`Received: ${when(report.receivedAt)}`);
+  say(`Contact:  ${safe(report.contact ?? '(none given)')}`);
+  say(`Summary:  ${safe(report.summary)}`);
+  say('');
+  say(safe(report.details));
 }
 
-function fail(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof SecretsError) {
-    console.error(`burrow reports: ${error.message}`);
-    process.exit(1);
-  }
+function fail(io: CliIo, error: unknown): never {
+  if (error instanceof ConfigError || error instanceof SecretsError) failWith(io, `burrow reports: ${error.message}`);
   throw error;
 }
 
 /** Adds `burrow reports list|show ID|ack ID`. */
-export function registerReportsCommand(program: Command): void {
+export function registerReportsCommand(program: Command, io: CliIo): void {
+  const say = (text: string): void => {
+    io.stdout.write(`${text}\n`);
+  };
   const reports = program.command('reports').description('Security reports received at /v1/security/reports (read from the database on this machine).');
   const common = (command: Command) => command.option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)').option('--json', 'print JSON');
 
   common(reports.command('list').description('List reports, newest first.').option('--open', 'only reports not yet acknowledged'))
     .action(async (flags: ReportsFlags & { open?: boolean }) => {
       try {
-        const list = await withReports(flags, async (repository) => repository.list({ limit: 1000, ...(flags.open === true ? { status: 'open' as const } : {}) }));
+        const list = await withReports(io, flags, async (repository) => repository.list({ limit: 1000, ...(flags.open === true ? { status: 'open' as const } : {}) }));
         if (flags.json === true) {
-          console.log(JSON.stringify({ reports: list.map((r) => ({ id: r.id, receivedAt: r.received_at, status: r.status, summary: r.summary })) }));
+          say(JSON.stringify({ reports: list.map((r) => ({ id: r.id, receivedAt: r.received_at, status: r.status, summary: r.summary })) }));
           return;
         }
         if (list.length === 0) {
-          console.log('No security reports.');
+          say('No security reports.');
           return;
         }
-        for (const r of list) console.log(`${r.id}  ${when(r.received_at)}  ${r.status.padEnd(5)}  ${safe(r.summary)}`);
+        for (const r of list) say(`${r.id}  ${when(r.received_at)}  ${r.status.padEnd(5)}  ${safe(r.summary)}`);
       } catch (error) {
-        fail(error);
+        fail(io, error);
       }
     });
 
   common(reports.command('show').description('Show one report in full, with the reporter\'s contact.').argument('<id>'))
     .action(async (id: string, flags: ReportsFlags) => {
       try {
-        const report = await withReports(flags, async (repository, secrets) => {
+        const report = await withReports(io, flags, async (repository, secrets) => {
           const row = await repository.find(id);
           return row === undefined ? undefined : openSecurityReport(row, secrets);
         });
         if (report === undefined) throw new ConfigError(`no report ${id}`);
-        if (flags.json === true) console.log(JSON.stringify(report));
-        else printReport(report);
+        if (flags.json === true) say(JSON.stringify(report));
+        else printReport(say, report);
       } catch (error) {
-        fail(error);
+        fail(io, error);
       }
     });
 
   common(reports.command('ack').description('Mark a report as acknowledged (answered).').argument('<id>'))
     .action(async (id: string, flags: ReportsFlags) => {
       try {
-        const done = await withReports(flags, async (repository) => repository.ack(id, Date.now()));
+        const done = await withReports(io, flags, async (repository) => repository.ack(id, Date.now()));
         if (!done) throw new ConfigError(`no report ${id}`);
-        if (flags.json === true) console.log(JSON.stringify({ id, status: 'acked' }));
-        else console.log(`Report ${id} acknowledged.`);
+        if (flags.json === true) say(JSON.stringify({ id, status: 'acked' }));
+        else say(`Report ${id} acknowledged.`);
       } catch (error) {
-        fail(error);
+        fail(io, error);
       }
     });
 }

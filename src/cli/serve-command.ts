@@ -11,12 +11,14 @@ import { createMetrics } from '../server/metrics/metrics.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
 import { unsafeStartMessage } from '../server/security/audit.js';
-import { auditDeployment, parseExtraPorts } from './audit-command.js';
+import { auditDeployment, parseExtraPorts, portArgument } from './audit-command.js';
 import { startBackupSchedule, type BackupSchedule } from '../storage/backup/schedule.js';
 import { openPgEventBus } from '../storage/bus/pg-event-bus.js';
 import { openConfiguredBlobStore } from '../storage/open-store.js';
 import { openPostgresStore } from '../storage/postgres.js';
 import { openSqliteStore } from '../storage/sqlite.js';
+import { failWith, type CliIo, type CliSignal } from './io.js';
+import { packageVersion } from './version.js';
 
 const ENVIRONMENT_HELP = `
 Environment (flags win):
@@ -65,16 +67,18 @@ function displayPath(path: string): string {
 interface ServeFlags extends ConfigFlags {
   acceptRisk?: string[];
   checkPort?: string[];
+  json?: boolean;
 }
 
-async function serve(flags: ServeFlags): Promise<void> {
-  const config = loadConfig({ flags: { ...(flags.data === undefined ? {} : { data: flags.data }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.port === undefined ? {} : { port: flags.port }) } });
+/** Runs the server until SIGINT or SIGTERM arrives on `io.signals`, then shuts it down. */
+async function serve(io: CliIo, flags: ServeFlags): Promise<void> {
+  const config = loadConfig({ flags: { ...(flags.data === undefined ? {} : { data: flags.data }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.port === undefined ? {} : { port: flags.port }) }, env: io.env });
   // The audit runs at every start; a high finding nobody accepted stops the server here.
   const findings = await auditDeployment(config, { extraPorts: parseExtraPorts(flags.checkPort ?? []) });
   const accepted = flags.acceptRisk ?? [];
   const refusal = unsafeStartMessage(findings, accepted);
   if (refusal !== undefined) throw new ConfigError(refusal);
-  for (const f of findings) if (f.severity === 'medium') console.error(`burrow serve: warning: ${f.id}: ${f.title} (fix: ${f.fix})`);
+  for (const f of findings) if (f.severity === 'medium') io.stderr.write(`burrow serve: warning: ${f.id}: ${f.title} (fix: ${f.fix})\n`);
   ensureDataDir(config.dataDir);
   if (config.blobs === undefined) mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
   const { secrets } = await loadOrCreateSecrets({
@@ -94,7 +98,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(config.databaseUrl === undefined ? {} : { bus: await openPgEventBus({ connectionString: config.databaseUrl, onError: onConnectionError }) }),
   };
   const messaging = openEmbeddedMessaging({ config, store, ...shared, ...(metrics === undefined ? {} : { metrics }), onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
-  const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, ...(metrics === undefined ? {} : { metrics }) });
+  const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, log: { stream: io.stdout }, ...(metrics === undefined ? {} : { metrics }) });
   // The web app (dist/web from `npm run build`) at `/`, beside the API; a clear 503 page when it is not built.
   installWebApp(app, { dir: defaultWebDir() });
   logConnectionError = (error) => app.log.warn({ err: error }, 'a database connection failed; the pool replaces it');
@@ -104,25 +108,18 @@ async function serve(flags: ServeFlags): Promise<void> {
 
   let backups: BackupSchedule | undefined;
   let metricsListener: MetricsListener | undefined;
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal }, 'shutting down: finishing requests in flight');
-    // app.close() stops accepting connections and waits for requests in flight to finish.
-    app.close()
-      .then(() => metricsListener?.close())
-      .then(() => backups?.stop())
-      .then(() => messaging.close())
-      .then(() => store.close())
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        console.error('Burrow could not shut down cleanly:', error instanceof Error ? error.message : String(error));
-        process.exit(1);
-      });
+  let signalled: (signal: CliSignal) => void = () => undefined;
+  const stopSignal = new Promise<CliSignal>((resolve) => {
+    signalled = resolve;
+  });
+  const onSigint = (): void => signalled('SIGINT');
+  const onSigterm = (): void => signalled('SIGTERM');
+  io.signals.once('SIGINT', onSigint);
+  io.signals.once('SIGTERM', onSigterm);
+  const forgetSignals = (): void => {
+    io.signals.removeListener('SIGINT', onSigint);
+    io.signals.removeListener('SIGTERM', onSigterm);
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
 
   try {
     // Before listening nothing is uploading, so whatever a crash left (orphan blobs, temp files
@@ -137,6 +134,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     }
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    forgetSignals();
     await metricsListener?.close();
     await app.close();
     await messaging.close();
@@ -148,8 +146,13 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  console.log(`Burrow is listening on ${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port} (data: ${displayPath(config.dataDir)})`);
-  if (metricsListener !== undefined) console.log(`Prometheus metrics at ${metricsListener.url}`);
+  const url = `${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
+  if (flags.json === true) io.stdout.write(`${JSON.stringify({ event: 'listening', url, version: packageVersion(), pid: process.pid })}\n`);
+  else io.stdout.write(`Burrow is listening on ${url} (data: ${displayPath(config.dataDir)})\n`);
+  if (metricsListener !== undefined) {
+    if (flags.json === true) io.stdout.write(`${JSON.stringify({ event: 'metrics', url: metricsListener.url })}\n`);
+    else io.stdout.write(`Prometheus metrics at ${metricsListener.url}\n`);
+  }
   const backupDir = config.security.backups.dir;
   if (backupDir !== undefined && config.databaseUrl === undefined) {
     backups = startBackupSchedule({
@@ -161,27 +164,40 @@ async function serve(flags: ServeFlags): Promise<void> {
       onError: (error) => app.log.error({ alert: 'backup-failed', err: error }, 'the scheduled backup failed'),
     });
   }
+
+  const signal = await stopSignal;
+  forgetSignals();
+  app.log.info({ signal }, 'shutting down: finishing requests in flight');
+  try {
+    // app.close() stops accepting connections and waits for requests in flight to finish.
+    await app.close();
+    await metricsListener?.close();
+    await backups?.stop();
+    await messaging.close();
+    await store.close();
+  } catch (error) {
+    io.stderr.write(`Burrow could not shut down cleanly: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.exitCode = 1;
+  }
 }
 
 /** Adds `burrow serve [--data DIR] [--host H] [--port P]`. */
-export function registerServeCommand(program: Command): void {
+export function registerServeCommand(program: Command, io: CliIo): void {
   program
     .command('serve')
     .description('Run the Burrow server: embedded (SQLite file, blob directory, secrets file) by default, or on PostgreSQL + S3 (BURROW_DATABASE_URL, BURROW_BLOBS) as one of several nodes.')
     .option('--data <dir>', 'data directory (default ./data, or BURROW_DATA)')
     .option('--host <host>', 'address to listen on (default 127.0.0.1, or BURROW_HOST)')
-    .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default 8080, or BURROW_PORT)', portArgument)
     .option('--accept-risk <finding>', 'start despite this high audit finding (repeatable; see burrow audit)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .option('--check-port <port=name>', 'also treat this port as a database port in the start-up audit (repeatable)', (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--json', 'print one JSON line when listening ({"event":"listening","url","version","pid"}); the log lines are JSON too')
     .addHelpText('after', ENVIRONMENT_HELP)
     .action(async (flags: ServeFlags) => {
       try {
-        await serve(flags);
+        await serve(io, flags);
       } catch (error) {
-        if (error instanceof ConfigError || error instanceof SecretsError) {
-          console.error(`burrow serve: ${error.message}`);
-          process.exit(1);
-        }
+        if (error instanceof ConfigError || error instanceof SecretsError) failWith(io, `burrow serve: ${error.message}`);
         throw error;
       }
     });

@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { loadFamily, type OpenedFamily } from '../client/families.js';
 import { addToy, listToys, removeToy, setToySettings } from '../client/toys.js';
-import { action, CliError, integerOption, memberContext, printResult, progress, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import type { CliIo } from './io.js';
+import { CliError, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 interface FamilyOption extends CommonOptions {
   family?: string;
@@ -25,7 +26,8 @@ function childName(family: OpenedFamily, childId: string): string {
 }
 
 /** Adds the toy commands to `burrow family`. */
-export function registerToyFamilyCommands(family: Command): void {
+export function registerToyFamilyCommands(family: Command, io: CliIo): void {
+  const { action, memberContext, printResult, progress } = memberCli(io);
   withCommonOptions(family.command('add-toy').description("pair a toy with a child: enter the code the toy shows (guardian)"))
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--code <digits>', 'the 8-digit code the toy shows (spaces and hyphens are ignored)')

@@ -27,7 +27,7 @@ import { toBase64Url } from '../crypto/bytes.js';
 import { MAX_AUDIO_BYTES, type OpenedMessage } from '../crypto/envelope.js';
 import { encodeRosterEntry } from '../crypto/roster.js';
 import { audioTypeOf, extensionOf, wavDurationMs } from '../cli/message-commands.js';
-import { jsonUsageErrors } from '../cli/member-cli.js';
+import type { CliIo } from '../cli/io.js';
 import { quietUntil } from '../client/quiet-hours.js';
 import { chimeWav } from './chime.js';
 import { ToyStateDir, ToyStateError } from './state.js';
@@ -41,8 +41,8 @@ interface ToyOptions {
 const insecureHttpOption = ['--insecure-http', 'allow plain http to a server beyond this machine (the device token crosses the network in clear; default: refused)'] as const;
 
 /** The user's opt-in to plain http beyond loopback: `--insecure-http` or BURROW_INSECURE_HTTP=1. */
-function insecureHttp(options: ToyOptions): { allowInsecureHttp?: true } {
-  return options.insecureHttp === true || process.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
+function insecureHttpOf(io: CliIo, options: ToyOptions): { allowInsecureHttp?: true } {
+  return options.insecureHttp === true || io.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
 }
 
 /** A failure meant for the person at the toy, with the exit code to leave with. */
@@ -56,10 +56,6 @@ class ToyCliError extends Error {
   }
 }
 
-function out(options: { json?: boolean }, json: Record<string, unknown>, human: string): void {
-  if (options.json) process.stdout.write(`${JSON.stringify(json)}\n`);
-  else process.stdout.write(`${human}\n`);
-}
 
 function describe(error: unknown): { code: string; message: string; exitCode: number } {
   if (error instanceof ToyCliError) return { code: error.code, message: error.message, exitCode: error.exitCode };
@@ -74,17 +70,27 @@ function describe(error: unknown): { code: string; message: string; exitCode: nu
   return { code: 'toy/failed', message: error instanceof Error ? error.message : String(error), exitCode: 1 };
 }
 
-function action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    const options = (args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a) && !('commands' in a)) ?? {}) as { json?: boolean };
-    try {
-      await body(...args);
-    } catch (error) {
-      const { code, message, exitCode } = describe(error);
-      if (options.json) process.stderr.write(`${JSON.stringify({ type: `urn:burrow:problem:${code}`, code, title: message, detail: message })}\n`);
-      else process.stderr.write(`error: ${message}\n`);
-      process.exitCode = exitCode;
-    }
+/** The toy commands' output, failure and http helpers, bound to the command's {@link CliIo}. */
+function toyCli(io: CliIo) {
+  return {
+    insecureHttp: (options: ToyOptions) => insecureHttpOf(io, options),
+    out(options: { json?: boolean }, json: Record<string, unknown>, human: string): void {
+      if (options.json) io.stdout.write(`${JSON.stringify(json)}\n`);
+      else io.stdout.write(`${human}\n`);
+    },
+    action<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+      return async (...args: A) => {
+        const options = (args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a) && !('commands' in a)) ?? {}) as { json?: boolean };
+        try {
+          await body(...args);
+        } catch (error) {
+          const { code, message, exitCode } = describe(error);
+          if (options.json) io.stderr.write(`${JSON.stringify({ type: `urn:burrow:problem:${code}`, code, title: message, detail: message })}\n`);
+          else io.stderr.write(`error: ${message}\n`);
+          io.exitCode = exitCode;
+        }
+      };
+    },
   };
 }
 
@@ -132,10 +138,10 @@ function humanLog(entry: ToyLogEntry | { event: string; [key: string]: unknown }
   }
 }
 
-async function openToy(options: ToyOptions, log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void, play: ConstructorParameters<typeof ToyRuntime>[0]['play']) {
+async function openToy(io: CliIo, options: ToyOptions, log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void, play: ConstructorParameters<typeof ToyRuntime>[0]['play']) {
   const state = new ToyStateDir(resolve(options.state));
   const { config, identity } = await state.loadPaired();
-  const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken, ...insecureHttp(options) });
+  const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken, ...insecureHttpOf(io, options) });
   const runtime = new ToyRuntime({ api, device: { toyId: config.toyId, familyId: config.familyId, identity }, storage: state, play, log });
   return { state, config, api, runtime };
 }
@@ -143,8 +149,9 @@ async function openToy(options: ToyOptions, log: (entry: ToyLogEntry | { event: 
 const stateOption = ['--state <dir>', "the toy's state directory (keys, token, messages; created 0700)"] as const;
 
 /** Adds `burrow toy …` to the program. */
-export function registerToyCommands(program: Command): void {
-  const toy = jsonUsageErrors(program.command('toy').description('the reference toy: pair, run, press, reply, reset')).addHelpText(
+export function registerToyCommands(program: Command, io: CliIo): void {
+  const { action, insecureHttp, out } = toyCli(io);
+  const toy = program.command('toy').description('the reference toy: pair, run, press, reply, reset').addHelpText(
     'after',
     `
 A toy plays only what a current member of its family's signed roster sent it, records only when
@@ -185,8 +192,8 @@ Example:
         await state.ensure();
         const abort = new AbortController();
         const stop = (): void => abort.abort(new ToyCliError('toy/cancelled', 'pairing cancelled'));
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        io.signals.once('SIGINT', stop);
+        io.signals.once('SIGTERM', stop);
         try {
           const paired = await pairToy({
             baseUrl: options.server,
@@ -196,7 +203,7 @@ Example:
               out(options, { event: 'code', code, expiresAt }, `Pairing code: ${code.slice(0, 4)} ${code.slice(4)}\nEnter it in the Burrow app, or run "burrow family add-toy --code ${code} --child CHILD". It works until ${new Date(expiresAt).toISOString()}.`);
             },
             onRun: ({ runsLeft }) => {
-              if (!options.json) process.stderr.write(`A guardian is entering the code (${runsLeft} ${runsLeft === 1 ? 'try' : 'tries'} left)…\n`);
+              if (!options.json) io.stderr.write(`A guardian is entering the code (${runsLeft} ${runsLeft === 1 ? 'try' : 'tries'} left)…\n`);
             },
             onAttemptEnded: (error) => {
               out(options, { event: 'code-ended', code: error.code }, `${error.message.replace(/: start pairing again.*$/, '')}; showing a new code.`);
@@ -213,8 +220,8 @@ Example:
           }
           throw error;
         } finally {
-          process.removeListener('SIGINT', stop);
-          process.removeListener('SIGTERM', stop);
+          io.signals.removeListener('SIGINT', stop);
+          io.signals.removeListener('SIGTERM', stop);
         }
       }),
     );
@@ -248,8 +255,8 @@ Examples:
         if (options.recordCommand !== undefined) commandWords(options.recordCommand, {});
         const saveDir = options.save === undefined ? undefined : resolve(options.save);
         const log = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
-          if (options.json) process.stdout.write(`${JSON.stringify({ ...entry, at: Date.now() })}\n`);
-          else process.stdout.write(`${new Date().toISOString()}  ${humanLog(entry)}\n`);
+          if (options.json) io.stdout.write(`${JSON.stringify({ ...entry, at: Date.now() })}\n`);
+          else io.stdout.write(`${new Date().toISOString()}  ${humanLog(entry)}\n`);
         };
         const scratchState = new ToyStateDir(resolve(options.state));
         const play = async (message: OpenedMessage, info: { volume: number; messageId: string; receivedAt: number }): Promise<void> => {
@@ -296,7 +303,7 @@ Examples:
             await rm(file, { force: true });
           }
         };
-        const { state, config, runtime } = await openToy(options, logAndChime, play);
+        const { state, config, runtime } = await openToy(io, options, logAndChime, play);
         opened.runtime = runtime;
         await runtime.start();
         await runtime.expire();
@@ -308,7 +315,7 @@ Examples:
           log({ event: 'caught-up', queuedReplies: left.length });
           return;
         }
-        await runLive({ options, state, config, runtime, log });
+        await runLive({ io, options, state, config, runtime, log });
       }),
     );
 
@@ -340,9 +347,9 @@ Examples:
     .action(
       action(async (options: ToyOptions & { file: string; durationMs?: string }) => {
         const log = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
-          if (!options.json) process.stderr.write(`${humanLog(entry)}\n`);
+          if (!options.json) io.stderr.write(`${humanLog(entry)}\n`);
         };
-        const { runtime } = await openToy(options, log, () => Promise.resolve());
+        const { runtime } = await openToy(io, options, log, () => Promise.resolve());
         const audio = await readAudio(options.file);
         const durationMs = options.durationMs !== undefined ? parseDuration(options.durationMs) : (wavDurationMs(audio) ?? 0);
         await runtime.start();
@@ -402,13 +409,14 @@ export function fullJitterDelay(attempt: number, baseMs = 500, capMs = 30_000): 
 }
 
 async function runLive(context: {
+  io: CliIo;
   options: ToyOptions & { recordCommand?: string };
   state: ToyStateDir;
   config: { serverUrl: string; deviceToken: string };
   runtime: ToyRuntime;
   log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void;
 }): Promise<void> {
-  const { options, state, config, runtime, log } = context;
+  const { io, options, state, config, runtime, log } = context;
   let finished = false;
   let resolveDone: (error?: unknown) => void = () => undefined;
   const done = new Promise<unknown>((r) => {
@@ -506,18 +514,18 @@ async function runLive(context: {
       })
       .catch(() => undefined);
   }, 250);
-  const terminal = process.stdin.isTTY ? createInterface({ input: process.stdin }) : undefined;
+  const terminal = io.stdin.isTTY === true ? createInterface({ input: io.stdin }) : undefined;
   terminal?.on('line', () => press());
 
   const onSignal = (): void => stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  io.signals.once('SIGINT', onSignal);
+  io.signals.once('SIGTERM', onSignal);
 
   await scheduleWaiting();
   flush();
   const live: LiveConnection = await connectLive({
     baseUrl: config.serverUrl,
-    ...insecureHttp(options),
+    ...insecureHttpOf(io, options),
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     token: config.deviceToken,
     store: state,
@@ -566,8 +574,8 @@ async function runLive(context: {
   clearInterval(pressPoll);
   for (const timer of timers) clearTimeout(timer);
   terminal?.close();
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
+  io.signals.removeListener('SIGINT', onSignal);
+  io.signals.removeListener('SIGTERM', onSignal);
   await live.close().catch(() => undefined);
   if (error !== undefined) throw error;
 }

@@ -1,11 +1,10 @@
 /**
- * `burrow inbox` against a server that fakes receipts (issue #15 item 6): the built CLI talks to a
+ * `burrow inbox` against a server that fakes receipts (issue #15 item 6): the CLI (in process) talks to a
  * real server through a proxy that adds a made-up 'played' receipt to a message's view. The
  * sender's inbox shows it as "Unverified receipt" (and `verified: false` in JSON), never as Played;
  * the real, signed 'delivered' receipt of the relative who opened it verifies (and, as it is not a
  * toy's, the message still waits for Mia's first toy).
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,19 +13,14 @@ import { randomBytes, toBase64Url, toHex, utf8 } from '../../src/crypto/bytes.js
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { wavWith } from '../e2e/family-harness.js';
 import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+import { burrow as runBurrow, type CliRun } from '../support/cli.js';
 
 let server: RunningServer;
 let proxy: HostileProxy;
 let workDir: string;
 
-function burrow(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', HOME: workDir, ...extra }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
+function burrow(args: string[], extra: Record<string, string> = {}): Promise<CliRun> {
+  return runBurrow(args, { env: { HOME: workDir, ...extra } });
 }
 
 async function ok(args: string[], extra: Record<string, string> = {}): Promise<Record<string, unknown>> {

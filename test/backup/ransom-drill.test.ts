@@ -1,11 +1,10 @@
 /**
- * The ransom drill, with the built CLI as an operator would run it: seed a real server through the
+ * The ransom drill, with the CLI as an operator would run it (in process, `runCli`): seed a real server through the
  * client library (accounts, a family, voice messages), back it up while it runs, delete the data
  * directory and leave a ransom note in its place, restore, start again, and every message downloads
  * and opens byte for byte. Then a backup with one flipped byte (manifest, database or blob) is
  * refused and the target is left as it was.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,15 +19,13 @@ import { utf8 } from '../../src/crypto/bytes.js';
 import { readBackupManifest } from '../../src/storage/backup/restore-backup.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
-
-const root = new URL('../../', import.meta.url).pathname;
-const cli = join(root, 'dist/cli/main.js');
-if (!existsSync(cli)) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
+import { burrow as runBurrow } from '../support/cli.js';
 
 const PASSPHRASE = 'drill passphrase kept in the safe';
 
-function burrow(args: string[]) {
-  return spawnSync(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, BURROW_BACKUP_PASSPHRASE: PASSPHRASE }, encoding: 'utf8', timeout: 60_000 });
+async function burrow(args: string[], passphrase = PASSPHRASE) {
+  const result = await runBurrow(args, { env: { BURROW_BACKUP_PASSPHRASE: passphrase } });
+  return { status: result.code, stdout: result.stdout, stderr: result.stderr };
 }
 
 let work: string;
@@ -71,10 +68,31 @@ async function signIn(member: TestMember, url: string): Promise<ClientContext> {
 
 describe('the ransom drill', () => {
   it('backs up while the server runs, survives a wiped data directory with a ransom note, and every message opens byte for byte', async () => {
-    const backup = burrow(['backup', '--data', dataDir, '--out', backupFile, '--with-secrets']);
+    const backup = await burrow(['backup', '--data', dataDir, '--out', backupFile, '--with-secrets']);
     expect(backup.status, backup.stderr).toBe(0);
     expect(backup.stderr).toMatch(/\d+\/\d+ files/);
     expect(backup.stdout).toContain('secrets included');
+
+    // The nightly file is there now: a second backup to the same name is refused unless --force.
+    const before = readFileSync(backupFile);
+    const again = await burrow(['backup', '--data', dataDir, '--out', backupFile, '--json']);
+    expect(again.status).toBe(1);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toBe(`burrow backup: ${backupFile} exists already and was not replaced; pass --force to replace it, or choose another --out\n`);
+    expect(readFileSync(backupFile).equals(before)).toBe(true);
+    const spare = join(work, 'spare.burrow-backup');
+    const json = await burrow(['backup', '--data', dataDir, '--out', spare, '--json']);
+    expect(json.status, json.stderr).toBe(0);
+    expect(json.stderr).toMatch(/\d+\/\d+ files/);
+    expect(JSON.parse(json.stdout)).toMatchObject({ out: spare, withSecrets: false, files: expect.any(Number), bytes: expect.any(Number), createdAt: expect.any(String) });
+    // --with-secrets needs a passphrase: without BURROW_BACKUP_PASSPHRASE and a terminal, nothing is written.
+    const noPassphrase = await burrow(['backup', '--data', dataDir, '--out', join(work, 'unsealed.burrow-backup'), '--with-secrets'], '');
+    expect(noPassphrase.status).toBe(2);
+    expect(noPassphrase.stderr).toContain('set BURROW_BACKUP_PASSPHRASE');
+    expect(existsSync(join(work, 'unsealed.burrow-backup'))).toBe(false);
+    const forced = await burrow(['backup', '--data', dataDir, '--out', spare, '--force', '--json']);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(readdirSync(work).filter((name) => name.startsWith('spare.'))).toEqual(['spare.burrow-backup']);
 
     await server!.stop();
     server = undefined;
@@ -82,14 +100,15 @@ describe('the ransom drill', () => {
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'RANSOM_NOTE.txt'), 'Your database has been downloaded. Send 1 BTC to get it back.\n');
 
-    const refused = burrow(['restore', '--from', backupFile, '--data', dataDir]);
+    const refused = await burrow(['restore', '--from', backupFile, '--data', dataDir]);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('--force');
     expect(readdirSync(dataDir)).toEqual(['RANSOM_NOTE.txt']);
 
-    const restore = burrow(['restore', '--from', backupFile, '--data', dataDir, '--force']);
+    const restore = await burrow(['restore', '--from', backupFile, '--data', dataDir, '--force', '--json']);
     expect(restore.status, restore.stderr).toBe(0);
     expect(restore.stderr).toContain('every checksum verified');
+    expect(JSON.parse(restore.stdout)).toMatchObject({ dataDir, secrets: 'restored', movedAside: expect.stringContaining('.replaced-') });
     expect(existsSync(join(dataDir, 'RANSOM_NOTE.txt'))).toBe(false);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dataDir, 'secrets.json')).mode & 0o777).toBe(0o600);
@@ -135,7 +154,7 @@ describe('the ransom drill', () => {
       damaged[at] = damaged[at]! ^ 0x01;
       const file = join(work, `damaged-${where.replace(/ /g, '-')}.burrow-backup`);
       writeFileSync(file, damaged);
-      const result = burrow(['restore', '--from', file, '--data', target, '--force']);
+      const result = await burrow(['restore', '--from', file, '--data', target, '--force']);
       expect(result.status, where).not.toBe(0);
       expect(result.stderr, where).toContain('damaged');
       expect(readdirSync(target), where).toEqual(['keep-me.txt']);
@@ -143,13 +162,13 @@ describe('the ransom drill', () => {
     }
     const truncated = join(work, 'truncated.burrow-backup');
     writeFileSync(truncated, original.subarray(0, original.length - 1));
-    expect(burrow(['restore', '--from', truncated, '--data', target, '--force']).status).not.toBe(0);
+    expect((await burrow(['restore', '--from', truncated, '--data', target, '--force'])).status).toBe(1);
     expect(readdirSync(target)).toEqual(['keep-me.txt']);
   }, 120_000);
 
-  it('refuses the sealed secrets under a wrong passphrase', () => {
-    const result = spawnSync(process.execPath, [cli, 'restore', '--from', backupFile, '--data', join(work, 'wrong-passphrase')], { cwd: root, env: { ...process.env, BURROW_BACKUP_PASSPHRASE: 'not the passphrase at all' }, encoding: 'utf8', timeout: 60_000 });
-    expect(result.status).not.toBe(0);
+  it('refuses the sealed secrets under a wrong passphrase', async () => {
+    const result = await burrow(['restore', '--from', backupFile, '--data', join(work, 'wrong-passphrase')], 'not the passphrase at all');
+    expect(result.status).toBe(1);
     expect(result.stderr).toContain('wrong passphrase');
     expect(existsSync(join(work, 'wrong-passphrase'))).toBe(false);
   }, 60_000);

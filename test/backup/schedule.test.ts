@@ -2,8 +2,7 @@
  * Scheduled backups with a hand-driven clock and timers: one backup per interval into the backup
  * directory, the newest `keep` kept, and a restart waits only for what is left of the interval.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { loadOrCreateSecrets } from '../../src/server/secrets.js';
 import { readBackupManifest } from '../../src/storage/backup/restore-backup.js';
 import { scheduledBackups, startBackupSchedule, type Timers } from '../../src/storage/backup/schedule.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { startBurrow } from '../support/cli.js';
 
 function manualTimers(): Timers & { pending: Array<{ callback: () => void; ms: number }>; fire(): void } {
   const pending: Array<{ callback: () => void; ms: number }> = [];
@@ -81,25 +81,19 @@ describe('scheduled backups', () => {
 
 describe('burrow serve with BURROW_BACKUP_DIR', () => {
   it('writes its first scheduled backup soon after it starts', async () => {
-    const root = new URL('../../', import.meta.url).pathname;
-    const cli = join(root, 'dist/cli/main.js');
-    if (!existsSync(cli)) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
     const work = mkdtempSync(join(tmpdir(), 'burrow-schedule-serve-'));
     const backupDir = join(work, 'backups');
-    const child = spawn(process.execPath, [cli, 'serve', '--data', join(work, 'data'), '--port', '0'], {
-      cwd: root,
-      env: { ...process.env, BURROW_BACKUP_DIR: backupDir, BURROW_LOG_LEVEL: 'info', BURROW_SECURITY_CONTACT: 'mailto:security@example.org' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const serve = startBurrow(['serve', '--data', join(work, 'data'), '--port', '0'], {
+      env: { BURROW_BACKUP_DIR: backupDir, BURROW_LOG_LEVEL: 'info', BURROW_SECURITY_CONTACT: 'mailto:security@example.org' },
     });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
     try {
-      await until(async () => (await scheduledBackups(backupDir)).length === 1 && out.includes('scheduled backup written'), 5000);
+      await until(async () => (await scheduledBackups(backupDir)).length === 1 && serve.stdout().includes('scheduled backup written'), 5000);
       const [name] = await scheduledBackups(backupDir);
       const { manifest } = await readBackupManifest(join(backupDir, name!));
       expect(manifest.files.map((f) => f.path)).toContain('burrow.db');
     } finally {
-      child.kill('SIGKILL');
+      serve.signal('SIGTERM');
+      expect((await serve.done).code).toBe(0);
     }
   }, 60_000);
 });

@@ -1,8 +1,7 @@
 /**
- * `burrow family|child|send|inbox|approve` as a user runs them: the built CLI
- * (`dist/cli/main.js`, from `npm run build`) against a real server on 127.0.0.1.
+ * `burrow family|child|send|inbox|approve` as a user runs them, in process (`runCli`), against a
+ * real server on 127.0.0.1.
  */
-import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,28 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { wavWith } from '../e2e/family-harness.js';
-
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { burrow as runBurrow, startBurrow, waitForOutput, type CliRun as Run } from '../support/cli.js';
 
 let server: RunningServer;
 let workDir: string;
 
 function env(): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: workDir };
+  return { HOME: workDir };
 }
 
 function burrow(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: { ...env(), ...extra }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
+  return runBurrow(args, { env: { ...env(), ...extra } });
 }
 
 async function ok(args: string[], extra: Record<string, string> = {}): Promise<Record<string, unknown>> {
@@ -134,19 +122,9 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
   });
 
   it("inbox --follow prints a relative's message as it arrives; a guardian approves it", async () => {
-    const follower = spawn(process.execPath, [cli, 'inbox', '--follow', '--family', familyId, '--profile', mum.profile, '--json'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const arrived = new Promise<Record<string, unknown>>((resolve, reject) => {
-      follower.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        for (const line of output.split('\n').slice(0, -1)) {
-          const parsed = JSON.parse(line) as Record<string, unknown>;
-          if (parsed.caption === 'Hello from your aunt') resolve(parsed);
-        }
-      });
-      follower.on('exit', (code) => reject(new Error(`inbox --follow exited with ${code}`)));
-    });
-    // Killing the follower at the end rejects this too; only an early exit matters.
+    const follower = startBurrow(['inbox', '--follow', '--family', familyId, '--profile', mum.profile, '--json'], { env: env() });
+    const arrived = waitForOutput(follower.stdout, /^\{.*"caption":"Hello from your aunt".*\}$/m, follower.done).then((match) => JSON.parse(match[0]) as Record<string, unknown>);
+    // Stopping the follower at the end may end the wait too; only an early exit matters.
     arrived.catch(() => undefined);
     try {
       const audioPath = join(workDir, 'aunt.wav');
@@ -183,7 +161,9 @@ describe('burrow family, child, send, inbox and approve', { timeout: 120_000 }, 
       const declinedLine = ((await ok(['inbox', '--profile', aunt.profile])).messages as Array<{ messageId: string; status: string; decidedBy?: string; playable: boolean }>).find((m) => m.messageId === second.messageId)!;
       expect(declinedLine).toMatchObject({ status: 'declined', decidedBy: mum.accountId, playable: false });
     } finally {
-      follower.kill('SIGTERM');
+      follower.signal('SIGTERM');
+      const ended = await follower.done;
+      expect(ended.code, ended.stderr).toBe(0);
     }
   });
 

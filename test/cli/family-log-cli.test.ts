@@ -1,8 +1,7 @@
 /**
- * `burrow family log` as a user runs it: the built CLI (`dist/cli/main.js`) against a real server
- * on 127.0.0.1. It prints the verified events, and refuses a log edited in the database.
+ * `burrow family log` as a user runs it: the CLI in process (`runCli`) against a real server on
+ * 127.0.0.1. It prints the verified events, and refuses a log edited in the database.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,18 +9,13 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { DATABASE_FILE, startServer, type RunningServer } from '../e2e/accounts-harness.js';
-
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+import { burrow as runBurrow, type CliRun } from '../support/cli.js';
 
 let server: RunningServer;
 let workDir: string;
 
-function burrow(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', HOME: workDir, ...extra }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
+function burrow(args: string[], extra: Record<string, string> = {}): Promise<CliRun> {
+  return runBurrow(args, { env: { HOME: workDir, ...extra } });
 }
 
 beforeAll(async () => {

@@ -1,13 +1,10 @@
 /**
- * The reference toy end to end over real processes: `burrow serve`, a guardian and a relative
- * through the member CLI, and `burrow toy pair` + `burrow toy run` as separate processes (the
- * built CLI, `dist/cli/main.js`). Pairing by code; a guardian's message saved byte for byte;
- * replies heard by the guardian and the relative; the server killed (SIGKILL) and restarted while
- * the toy holds queued replies (all arrive once, in order); a reset kills the token and the state,
- * and a guardian removes the toy.
+ * The reference toy end to end, every command in process (`runCli`): `burrow serve`, a guardian
+ * and a relative through the member CLI, and `burrow toy pair` + `burrow toy run` running beside
+ * them. Pairing by code; a guardian's message saved byte for byte; replies heard by the guardian
+ * and the relative; the server stopped and started again while the toy holds queued replies (all
+ * arrive once, in order); a reset kills the token and the state, and a guardian removes the toy.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,31 +12,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { wavWith } from '../e2e/family-harness.js';
-
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { burrow as runBurrow, startBurrow, waitForOutput, type CliRun as Run, type StartedCli } from '../support/cli.js';
 
 let workDir: string;
 let dataDir: string;
 let port: number;
 let serverUrl: string;
-let server: ChildProcess | undefined;
+let server: StartedCli | undefined;
 
 function env(): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: workDir };
+  return { HOME: workDir };
 }
 
 function burrow(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: { ...env(), ...extra }, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
+  return runBurrow(args, { env: { ...env(), ...extra } });
 }
 
 async function ok(args: string[], extra: Record<string, string> = {}): Promise<Record<string, unknown>> {
@@ -62,92 +48,56 @@ function freePort(): Promise<number> {
 }
 
 async function startServe(): Promise<void> {
-  const child = spawn(process.execPath, [cli, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port)], {
+  server = startBurrow(['serve', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port), '--json'], {
     env: { ...env(), BURROW_LOG_LEVEL: 'warn', BURROW_RATE_GLOBAL_PER_MINUTE: '100000', BURROW_RATE_ANONYMOUS_PER_MINUTE: '100000', BURROW_RATE_ACCOUNT_PER_MINUTE: '1000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  server = child;
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      if (/listening on http:\/\/127\.0\.0\.1:\d+/.test(output)) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`burrow serve exited with ${code}: ${output}`)));
-  });
+  await waitForOutput(server.stdout, /^\{"event":"listening"/m, server.done);
 }
 
-async function killServe(signal: NodeJS.Signals): Promise<void> {
-  const child = server;
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill(signal);
-  await exited;
+async function stopServe(): Promise<void> {
+  const running = server;
+  server = undefined;
+  if (running === undefined) return;
+  running.signal('SIGTERM');
+  const ended = await running.done;
+  expect(ended.code, ended.stderr).toBe(0);
 }
 
-/** A long-running CLI process whose stdout is JSON lines, with a way to wait for one. */
+/** A long-running command whose stdout is JSON lines, with a way to wait for one. */
 interface Follower {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
+  lines(): Array<Record<string, unknown>>;
   stderr: () => string;
   waitFor(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  exited: Promise<number>;
+  started: StartedCli;
 }
 
 function follow(args: string[]): Follower {
-  const child = spawn(process.execPath, [cli, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = [];
-  let buffer = '';
-  let errors = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    const parts = buffer.split('\n');
-    buffer = parts.pop()!;
-    for (const part of parts) {
-      if (part.trim() === '') continue;
-      const line = JSON.parse(part) as Record<string, unknown>;
-      lines.push(line);
-      for (const waiter of [...waiters]) {
-        if (waiter.predicate(line)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(line);
-        }
-      }
-    }
+  const started = startBurrow(args, { env: env() });
+  const lines = () => started.stdout().split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+  let ended = false;
+  void started.done.then(() => {
+    ended = true;
   });
-  child.stderr.on('data', (chunk: Buffer) => {
-    errors += chunk.toString('utf8');
-  });
-  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   return {
-    child,
     lines,
-    stderr: () => errors,
-    exited,
-    waitFor(predicate, timeoutMs = 60_000) {
-      const found = lines.find(predicate);
-      if (found !== undefined) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out; lines so far: ${JSON.stringify(lines)}; stderr: ${errors}`)), timeoutMs);
-        waiters.push({
-          predicate,
-          resolve: (line) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        });
-      });
+    stderr: started.stderr,
+    started,
+    async waitFor(predicate, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines().find(predicate);
+        if (found !== undefined) return found;
+        if (ended || Date.now() > deadline) throw new Error(`${ended ? 'ended' : 'timed out'}; lines so far: ${JSON.stringify(lines())}; stderr: ${started.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     },
   };
 }
 
 async function stopFollower(f: Follower | undefined): Promise<void> {
-  if (f === undefined || f.child.exitCode !== null) return;
-  f.child.kill('SIGTERM');
-  await f.exited;
+  if (f === undefined) return;
+  f.started.signal('SIGTERM');
+  await f.started.done;
 }
 
 interface Registered {
@@ -169,7 +119,6 @@ let toyId: string;
 let runner: Follower | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm test does)`);
   workDir = await mkdtemp(join(tmpdir(), 'burrow-toy-cli-'));
   dataDir = join(workDir, 'data');
   toyState = join(workDir, 'toy');
@@ -193,7 +142,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopFollower(runner);
-  await killServe('SIGTERM');
+  await stopServe();
   if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
 });
 
@@ -220,8 +169,8 @@ describe('burrow toy', { timeout: 180_000 }, () => {
     toyId = added.toyId as string;
     const paired = await pair.waitFor((l) => l.event === 'paired');
     expect(paired).toEqual({ event: 'paired', toyId, familyId });
-    expect(await pair.exited).toBe(0);
-    expect(pair.lines).toHaveLength(2);
+    expect((await pair.started.done).code).toBe(0);
+    expect(pair.lines()).toHaveLength(2);
 
     expect((await stat(toyState)).mode & 0o777).toBe(0o700);
     for (const name of await readdir(toyState)) {
@@ -271,11 +220,11 @@ describe('burrow toy', { timeout: 180_000 }, () => {
     expect(new Uint8Array(await readFile(pressedLine!.file as string))).toEqual(recorded);
     // Nothing secret in what the toy printed.
     const config = JSON.parse(await readFile(join(toyState, 'toy.json'), 'utf8')) as { deviceToken: string };
-    expect(JSON.stringify(runner.lines) + runner.stderr()).not.toContain(config.deviceToken);
+    expect(JSON.stringify(runner.lines()) + runner.stderr()).not.toContain(config.deviceToken);
   });
 
-  it('holds replies while the server is down (SIGKILL) and sends them once each, in order, when it is back', async () => {
-    await killServe('SIGKILL');
+  it('holds replies while the server is down and sends them once each, in order, when it is back', async () => {
+    await stopServe();
     const queued: string[] = [];
     for (let i = 0; i < 3; i++) {
       const path = join(workDir, `queued-${i}.wav`);

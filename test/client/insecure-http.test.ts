@@ -3,7 +3,6 @@
  * toy refuse plain http to any host that is not this machine unless the user opts in, and refuse
  * before a single byte (a token, an OPAQUE message) leaves: the recording fetch sees nothing.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +13,8 @@ import { connectLive, type WebSocketConstructor } from '../../src/client/live.js
 import { isLoopbackHostname } from '../../src/client/transport.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { ToyStateDir } from '../../src/toy/state.js';
+import { burrow as runBurrow } from '../support/cli.js';
 
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 /** TEST-NET-1 (RFC 5737): beyond loopback, and never contacted by these tests. */
 const REMOTE = 'http://192.0.2.10:8080';
 
@@ -92,11 +91,7 @@ describe('the burrow CLI and the reference toy', () => {
   });
 
   function burrow(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
-    return new Promise((resolve) => {
-      execFile(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', HOME: workDir, BURROW_PASSWORD: 'a long enough passphrase 42', ...extra }, timeout: 60_000 }, (error, _stdout, stderr) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stderr });
-      });
-    });
+    return runBurrow(args, { env: { HOME: workDir, BURROW_PASSWORD: 'a long enough passphrase 42', ...extra } });
   }
 
   it('burrow account login refuses plain http beyond loopback and names the flag', async () => {

@@ -1,10 +1,9 @@
 /**
- * `burrow export` as a user runs it: the built CLI (`dist/cli/main.js`, from `npm run build`)
- * against a real server on 127.0.0.1. Two members exchange voice messages through `burrow send`;
+ * `burrow export` as a user runs it: the CLI in process (`runCli`) against a real server on
+ * 127.0.0.1. Two members exchange voice messages through `burrow send`;
  * each one's export reproduces every audio file they can read byte for byte, with an index whose
  * hashes match.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,24 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { startServer, type RunningServer } from './accounts-harness.js';
 import { wavWith } from './family-harness.js';
+import { burrow as runBurrow, type CliRun as Run } from '../support/cli.js';
 
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let server: RunningServer;
 let workDir: string;
 
 function burrow(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', HOME: workDir, ...env }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
-  });
+  return runBurrow(args, { env: { HOME: workDir, ...env } });
 }
 
 /** Runs a command that must succeed with --json and returns its one JSON object. */

@@ -3,11 +3,9 @@
  * on the new stores (with the old secrets from the environment) logs the same people in and
  * serves every message byte for byte.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loginAccount } from '../../src/client/account.js';
 import { BurrowApi } from '../../src/client/api.js';
@@ -21,9 +19,8 @@ import { registerMember, wavWith } from '../e2e/family-harness.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../support/backends.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { startServeProcess, type Node } from './nodes.js';
+import { burrow } from '../support/cli.js';
 
-const run = promisify(execFile);
-const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
 const cleanups: Array<() => Promise<void>> = [];
 
 afterAll(async () => {
@@ -65,14 +62,20 @@ describe('burrow migrate-store', () => {
       BURROW_S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       BURROW_S3_FORCE_PATH_STYLE: 'true',
     };
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...s3Env };
-    const args = [CLI, 'migrate-store', '--from-data', embedded.dataDir, '--to-database', database.url, '--to-blobs', `s3://${bucket}/blobs`];
-    const moved = await run(process.execPath, args, { env });
-    expect(moved.stdout).toMatch(/messages\s+6 rows/);
-    expect(moved.stdout).toMatch(/blobs\s+6 /);
+    // The CLI in process (runCli); --json: one result object on stdout, progress on stderr.
+    const args = ['migrate-store', '--from-data', embedded.dataDir, '--to-database', database.url, '--to-blobs', `s3://${bucket}/blobs`];
+    const moved = await burrow([...args, '--json'], { env: s3Env });
+    expect(moved.code, moved.stderr).toBe(0);
+    const result = JSON.parse(moved.stdout) as { tables: Array<{ table: string; rows: number }>; blobs: number; verified: boolean };
+    expect(result.tables.find((t) => t.table === 'messages')?.rows).toBe(6);
+    expect(result).toMatchObject({ blobs: 6, verified: true });
+    expect(moved.stderr).toMatch(/blobs: 6\/6/);
 
     // A second run refuses: the target is no longer empty.
-    await expect(run(process.execPath, args, { env })).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/not empty/) as unknown });
+    const again = await burrow(args, { env: s3Env });
+    expect(again.code).toBe(1);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toMatch(/not empty/);
 
     const node: Node = await startServeProcess({
       ...s3Env,

@@ -1,5 +1,5 @@
 /**
- * Canaries end to end: `burrow canary create` (the built CLI) plants decoys in a real data
+ * Canaries end to end: `burrow canary create` (the CLI, in process) plants decoys in a real data
  * directory, a real server on loopback watches them, and touching each kind raises the alert
  * (an error-level log line and an outbox mail) while real use raises none.
  *
@@ -10,7 +10,6 @@
  * SHA-256, so write access to the database is enough). That is the most realistic route: every
  * request then goes through the real HTTP server, authentication and routes.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,13 +33,11 @@ import type { SqlStore } from '../../src/storage/database.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { manualClock } from '../server/helpers.js';
+import { burrow as runBurrow } from '../support/cli.js';
 
-const root = join(import.meta.dirname, '../..');
-const cli = join(root, 'dist/cli/main.js');
-if (!existsSync(cli)) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-
-function burrow(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, BURROW_LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 120_000 });
+async function burrow(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const run = await runBurrow(args, { env: { BURROW_LOG_LEVEL: 'warn' } });
+  return { status: run.code, stdout: run.stdout, stderr: run.stderr };
 }
 
 interface Alert { alert: string; kind: string; id: string }
@@ -65,6 +62,12 @@ function alerts(): Alert[] {
 function outboxCount(): number {
   const dir = join(dataDir, 'outbox');
   return existsSync(dir) ? readdirSync(dir).length : 0;
+}
+
+/** The outbox's file count once it reaches `expected` (the mail follows the alert's log line), or as it is after a while. */
+async function outboxCountOnce(expected: number): Promise<number> {
+  for (let i = 0; i < 250 && outboxCount() < expected; i++) await new Promise((r) => setTimeout(r, 20));
+  return outboxCount();
 }
 
 /** Waits until `count` canary alerts were logged (the alert is fire-and-forget), then a little longer for any extra. */
@@ -100,7 +103,7 @@ async function get(path: string, token: string): Promise<number> {
 
 beforeAll(async () => {
   dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-canary-')), 'data');
-  const created = burrow('canary', 'create', '--data', dataDir, '--accounts', '2', '--blobs', '3', '--json');
+  const created = await burrow('canary', 'create', '--data', dataDir, '--accounts', '2', '--blobs', '3', '--json');
   expect(created.stderr).toBe('');
   expect(created.status).toBe(0);
   expect(JSON.parse(created.stdout)).toMatchObject({ planted: { accounts: 2, families: 2, messages: 3 } });
@@ -127,11 +130,11 @@ afterAll(async () => {
 });
 
 describe('canaries', () => {
-  it('the registry is a 0600 file of keyed hashes, and list counts without showing emails', () => {
-    const list = burrow('canary', 'list', '--data', dataDir, '--json');
+  it('the registry is a 0600 file of keyed hashes, and list counts without showing emails', async () => {
+    const list = await burrow('canary', 'list', '--data', dataDir, '--json');
     expect(list.status).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual({ accounts: 2, families: 2, blobs: 6 });
-    const shown = JSON.parse(burrow('canary', 'list', '--data', dataDir, '--json', '--show').stdout) as { emails: string[] };
+    const shown = JSON.parse((await burrow('canary', 'list', '--data', dataDir, '--json', '--show')).stdout) as { emails: string[] };
     expect(shown.emails).toHaveLength(2);
     for (const email of shown.emails) expect(email).toMatch(/^[a-z]+\.[a-z]+\d{0,4}@example\.org$/);
     const raw = JSON.stringify(readCanaryRegistry(dataDir));
@@ -152,7 +155,7 @@ describe('canaries', () => {
   });
 
   it('a login attempt to a decoy email alerts the operator, and the answer looks like any failed login', async () => {
-    const [email] = (JSON.parse(burrow('canary', 'list', '--data', dataDir, '--json', '--show').stdout) as { emails: string[] }).emails;
+    const [email] = (JSON.parse((await burrow('canary', 'list', '--data', dataDir, '--json', '--show')).stdout) as { emails: string[] }).emails;
     const mailsBefore = outboxCount();
     let failure: unknown;
     const raised = await alertsAfter(async () => {
@@ -164,7 +167,7 @@ describe('canaries', () => {
     });
     expect(raised).toEqual([{ alert: 'canary', kind: 'account', id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) as unknown }]);
     expect(failure).toBeDefined();
-    expect(outboxCount()).toBe(mailsBefore + 1);
+    expect(await outboxCountOnce(mailsBefore + 1)).toBe(mailsBefore + 1);
   });
 
   it('an intruder reading a decoy family with a forged session alerts once per minute and gets an ordinary answer', async () => {
@@ -180,7 +183,7 @@ describe('canaries', () => {
     // One alert for the family, one for the decoy account's session: none repeated for the later reads.
     expect(raised.filter((a) => a.kind === 'family')).toEqual([{ alert: 'canary', kind: 'family', id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) as unknown }]);
     expect(raised.map((a) => a.kind).sort()).toEqual(['account', 'family']);
-    expect(outboxCount()).toBe(mailsBefore + 2);
+    expect(await outboxCountOnce(mailsBefore + 2)).toBe(mailsBefore + 2);
   });
 
   it('a forged session of a decoy account alerts on a route that names no decoy', async () => {
@@ -285,14 +288,14 @@ describe('the canary watch', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('writes the registry with mode 0600, and burrow audit flags it when others may read it', () => {
+  it('writes the registry with mode 0600, and burrow audit flags it when others may read it', async () => {
     const path = canaryRegistryPath(dataDir);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    const findings = () => (JSON.parse(burrow('audit', '--data', dataDir, '--json').stdout) as { findings: Array<{ id: string }> }).findings.map((f) => f.id);
-    expect(findings()).not.toContain('canaries-file-readable');
+    const findings = async () => (JSON.parse((await burrow('audit', '--data', dataDir, '--json')).stdout) as { findings: Array<{ id: string }> }).findings.map((f) => f.id);
+    expect(await findings()).not.toContain('canaries-file-readable');
     chmodSync(path, 0o644);
     try {
-      expect(findings()).toContain('canaries-file-readable');
+      expect(await findings()).toContain('canaries-file-readable');
     } finally {
       chmodSync(path, 0o600);
     }

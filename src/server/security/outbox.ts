@@ -5,6 +5,7 @@
  */
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { randomBytes, toHex } from '../../crypto/bytes.js';
 
 export interface MailMessage {
@@ -16,33 +17,37 @@ export interface MailMessage {
 }
 
 /** A header value with line breaks removed, so no header can be injected. */
-function headerValue(value: string): string {
+export function headerValue(value: string): string {
   return value.replace(/[\r\n]+/g, ' ').trim();
 }
 
-/** The message as RFC 5322 text (UTF-8, 8bit). */
-export function formatMail(message: MailMessage, date: Date): string {
-  const headers = [
-    `From: ${headerValue(message.from)}`,
-    `To: ${headerValue(message.to)}`,
-    `Subject: ${headerValue(message.subject)}`,
-    `Date: ${date.toUTCString()}`,
-    `Message-ID: <${toHex(randomBytes(12))}@burrow.invalid>`,
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: 8bit',
-  ];
-  return `${headers.join('\r\n')}\r\n\r\n${message.text.replace(/\r?\n/g, '\r\n')}\r\n`;
+/** The message as RFC 5322 bytes: UTF-8 text, non-ASCII headers encoded as RFC 2047 words (nodemailer). */
+export function composeMail(message: MailMessage, date: Date): Promise<Buffer> {
+  const composer = new MailComposer({
+    from: headerValue(message.from),
+    to: headerValue(message.to),
+    subject: headerValue(message.subject),
+    text: message.text,
+    date,
+    messageId: `<${toHex(randomBytes(12))}@burrow.invalid>`,
+    newline: '\r\n',
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  return new Promise((resolve, reject) => {
+    composer.compile().build((error, bytes) => (error ? reject(error) : resolve(bytes)));
+  });
 }
 
 /** Writes one message into `dir`; returns the file's path. */
 export async function writeOutboxMail(dir: string, message: MailMessage, now: number): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const date = new Date(now);
+  const bytes = await composeMail(message, date);
   const path = join(dir, `${date.toISOString().replace(/[:.]/g, '-')}-${toHex(randomBytes(6))}.eml`);
   const handle = await open(path, 'wx', 0o600);
   try {
-    await handle.writeFile(formatMail(message, date));
+    await handle.writeFile(bytes);
     await handle.sync();
   } finally {
     await handle.close();

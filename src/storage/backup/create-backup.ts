@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { randomBytes, toBase64Url } from '../../crypto/bytes.js';
@@ -22,6 +22,8 @@ export interface CreateBackupOptions {
   out: string;
   /** Seal the secrets file into the backup with this passphrase; absent: secrets are left out. */
   secretsPassphrase?: string;
+  /** Refuse (a {@link BackupError}) rather than replace an existing `out`; checked again at the final step. */
+  noClobber?: boolean;
   onProgress?: (progress: BackupProgress) => void;
   /** The snapshot's time (ms since the epoch); now by default. */
   now?: number;
@@ -84,8 +86,17 @@ async function snapshotDatabases(dataDir: string, workDir: string): Promise<Sour
   return out;
 }
 
+/** `noClobber` and the backup file exists already: nothing was written. */
+export class BackupExistsError extends BackupError {
+  constructor(readonly out: string) {
+    super(`${out} exists already and was not replaced`);
+  }
+}
+
 /** Writes one backup file; throws `BackupError` when the data directory is unusable. */
+
 export async function createBackup(options: CreateBackupOptions): Promise<BackupSummary> {
+  if (options.noClobber === true && (await stat(options.out).catch(() => undefined)) !== undefined) throw new BackupExistsError(options.out);
   const { dataDir } = options;
   const dataInfo = await stat(dataDir).catch(() => undefined);
   if (dataInfo?.isDirectory() !== true) throw new BackupError(`${dataDir} is not a data directory`);
@@ -154,7 +165,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
       await out.write(TRAILER_MAGIC);
       await out.sync();
       await out.close();
-      await rename(partial, options.out);
+      if (options.noClobber === true) {
+        // link() fails when the name exists, where rename() would replace it.
+        await link(partial, options.out).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new BackupExistsError(options.out);
+          throw error;
+        });
+      } else {
+        await rename(partial, options.out);
+      }
       return { out: options.out, files: files.length, bytes, withSecrets: secrets !== undefined, manifest };
     } catch (error) {
       await out.close().catch(() => undefined);
