@@ -28,7 +28,7 @@ import { MAX_AUDIO_BYTES, type OpenedMessage } from '../crypto/envelope.js';
 import { encodeRosterEntry } from '../crypto/roster.js';
 import { audioTypeOf, extensionOf, wavDurationMs } from '../cli/message-commands.js';
 import type { CliIo } from '../cli/io.js';
-import { quietUntil } from '../client/quiet-hours.js';
+import { volumeChimes } from '../client/volume-chime.js';
 import { chimeWav } from './chime.js';
 import { ToyStateDir, ToyStateError } from './state.js';
 
@@ -280,18 +280,17 @@ Examples:
         };
         // A guardian's new volume limit (a signed roster change, not the limit at start-up) makes
         // the toy chime once at that limit, outside quiet hours, so the family hears how loud it is.
-        let volumeLimit: number | undefined;
         const opened: { runtime?: ToyRuntime } = {};
+        const chimes = volumeChimes();
         const logAndChime = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
           log(entry);
-          if (entry.event !== 'family' || typeof entry.volumeLimit !== 'number') return;
-          const before = volumeLimit;
-          volumeLimit = entry.volumeLimit;
-          // The runtime logs its first 'family' event from start(), after openToy returned.
+          // The runtime logs a 'family' event for each head it verifies, from start() on.
           const settings = opened.runtime?.family?.settings;
-          if (before === undefined || before === entry.volumeLimit || settings === undefined || quietUntil(settings, Date.now()) !== undefined) return;
-          log({ event: 'chime', volume: entry.volumeLimit });
-          if (options.playCommand !== undefined) void playChime(options.playCommand, entry.volumeLimit);
+          if (entry.event !== 'family' || settings === undefined) return;
+          const chimeAt = chimes(settings, Date.now());
+          if (chimeAt === undefined) return;
+          log({ event: 'chime', volume: chimeAt });
+          if (options.playCommand !== undefined) void playChime(options.playCommand, chimeAt);
         };
         const playChime = async (command: string, volume: number): Promise<void> => {
           const file = join(await scratchState.scratch(), 'chime.wav');

@@ -135,7 +135,7 @@ describe('the web app and the virtual toy against forks, frozen rosters and fake
       const line = app.locator(`li[data-message="${real.messageId}"]`).getByTestId('receipt');
       await line.waitFor({ timeout: 30_000 });
       return line.innerText();
-    }, { timeout: 60_000, interval: 500 }).toBe('Played');
+    }, { timeout: 60_000, interval: 500 }).toBe("Played on Mia's toy");
     forge();
   });
 

@@ -165,6 +165,9 @@ describe('accessibility', () => {
     expect(Number(await toyState(toy, 'played'))).toBe(1);
     await page.locator('.conversation li.bubble').first().waitFor({ timeout: STEP });
     await check(page, 'conversation, one message');
+    // A play button says whose message it plays, and when.
+    const play = page.locator('.conversation li.bubble').first().getByRole('button', { name: /^Play the message from / });
+    expect(await play.getAttribute('aria-label')).toMatch(/^Play the message from You, \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}$/);
 
     // Account, the join page, sign-in.
     await page.goto('/account');

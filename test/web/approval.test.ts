@@ -18,6 +18,8 @@ import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSe
 import { forgetHeard, heardAudio, launchChromium, newPhoneContext } from './support/browser.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { shoot } from './support/screenshots.js';
+import { axeViolations } from './support/axe.js';
 
 const STEP = 30_000;
 const voice = fakeVoice({ pitchHz: 180, syllablesPerSecond: 4, peak: 0.45 });
@@ -129,6 +131,10 @@ describe('a message waiting for approval, in the browser', { timeout: 300_000 },
       expect(await approvalState(card)).toEqual({ state: 'waiting', words: 'Waiting for approval' });
       for (const name of ['Play the message', 'Approve', 'Decline']) expect(await card.getByRole('button', { name }).count()).toBe(1);
     }
+    await queue.scrollIntoViewIfNeeded();
+    await shoot(guardian, 'approval-card');
+    // The approval cards break no accessibility rule (axe-core, WCAG 2.x A/AA).
+    expect(await axeViolations(guardian)).toEqual([]);
     await playAndHear(guardian, declinedCard);
     await declinedCard.getByRole('button', { name: 'Decline' }).click();
     await queue.getByText('Declined. The toy will not play it').waitFor({ timeout: STEP });

@@ -23,6 +23,7 @@ import { addChild, openConversation, openTab, pairToy, recordAndSend, showToyCod
 import { CHROMIUM_FLAGS, launchChromium, newPhoneContext } from './support/browser.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { axeViolations } from './support/axe.js';
 
 const STEP = 30_000;
 const WIDTH = 480;
@@ -193,6 +194,8 @@ describe('names and the safety code, in the browser', { timeout: 300_000 }, () =
     // Verifying is a later, optional step: Mum opens Verify on Rose and shows her QR code.
     await mum.locator('li[data-member]', { hasText: 'Rose' }).getByRole('button', { name: 'Verify' }).click();
     expect(await mum.getByTestId('safety-code').innerText()).toBe(expected.digits);
+    // The Verify panel (code, QR, scan) breaks no accessibility rule (axe-core, WCAG 2.x A/AA).
+    expect(await axeViolations(mum)).toEqual([]);
     await gran.goto(`/family/${familyId}/people`);
     await gran.locator('li[data-member]', { hasText: 'Mum' }).getByRole('button', { name: 'Verify' }).click();
     expect(await gran.getByTestId('safety-code').innerText()).toBe(expected.digits);

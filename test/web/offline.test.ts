@@ -14,6 +14,8 @@ import { addChild, createFamily, holdButton, openConversation, pairToy, recordAn
 import { launchChromium, newPhoneContext } from './support/browser.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { shoot } from './support/screenshots.js';
+import { axeViolations } from './support/axe.js';
 
 let server: ServeProcess;
 let browser: Browser;
@@ -80,6 +82,9 @@ describe('the family app offline', () => {
     expect(await pill(guardian)).toBe('offline');
     await guardian.goto('/').catch(() => undefined);
     await guardian.getByRole('link', { name: /The Hollow/ }).first().waitFor({ timeout: 30_000 });
+    await shoot(guardian, 'offline');
+    // Nor does the offline view (axe-core, WCAG 2.x A/AA).
+    expect(await axeViolations(guardian)).toEqual([]);
     await guardian.goto(conversationUrl).catch(() => undefined);
     await guardian.locator('.conversation li.bubble').first().waitFor({ timeout: 30_000 });
 

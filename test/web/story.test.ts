@@ -18,6 +18,7 @@ import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSe
 import { forgetHeard, heardAudio, launchChromium, newPhoneContext, type HeardAudio } from './support/browser.js';
 import { fakeSilence, fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { axeViolations } from './support/axe.js';
 
 /**
  * Screenshots go to test-results/screenshots, so `npm test` leaves the tree clean;
@@ -99,6 +100,8 @@ describe('the family story, in the browser', { timeout: 240_000 }, () => {
     await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:true', 'toy:true', 'message:false']);
     await guardian.evaluate(() => window.scrollTo(0, 0));
     await shoot(guardian, 'first-run');
+    // The first-run checklist breaks no accessibility rule (axe-core, WCAG 2.x A/AA).
+    expect(await axeViolations(guardian)).toEqual([]);
 
     // 4. Right after pairing: "Record for Mia now". The guardian holds the record button for 2 s, listens to the preview, sends; the toy plays it.
     await guardian.getByRole('link', { name: 'Record for Mia now' }).click();

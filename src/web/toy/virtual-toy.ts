@@ -19,7 +19,7 @@ import { openProfile } from '../../crypto/profile.js';
 import { encodeRosterEntry } from '../../crypto/roster.js';
 import { FamilyView } from '../../protocol/families.js';
 import { chimeSound, decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
-import { quietUntil } from '../../client/quiet-hours.js';
+import { volumeChimes } from '../../client/volume-chime.js';
 import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';
 import { checkedEmoji, checkedName } from '../lib/profile-text.js';
 
@@ -137,6 +137,8 @@ export class VirtualToy {
   #runtime: ToyRuntime | undefined;
   #device: Device | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether a verified head's volume limit is new enough to chime at (src/client/volume-chime.ts). */
+  #chimes = volumeChimes();
   /** The recording in progress (still starting while the microphone opens). */
   #recording: Promise<Recording> | undefined;
   #level: Recording | undefined;
@@ -270,14 +272,13 @@ export class VirtualToy {
    * once at the new limit so the family hears how loud it is, unless it is quiet time.
    */
   #volume(family: ToyFamily): void {
-    const before = this.#snapshot.volumeLimit;
     const volume = family.settings.volumeLimit;
-    if (before === volume) return;
-    this.#set({ volumeLimit: volume });
-    if (before === undefined || quietUntil(family.settings, Date.now()) !== undefined) return;
+    if (this.#snapshot.volumeLimit !== volume) this.#set({ volumeLimit: volume });
+    const chimeAt = this.#chimes(family.settings, Date.now());
+    if (chimeAt === undefined) return;
     const chime = chimeSound();
-    this.#set({ lastChime: { volume, rms: chime.rms } });
-    void playDecoded(chime, volume).catch(() => undefined);
+    this.#set({ lastChime: { volume: chimeAt, rms: chime.rms } });
+    void playDecoded(chime, chimeAt).catch(() => undefined);
   }
 
   /** Opens the child's name and emoji (sealed under the family key), to show whose toy this is. */

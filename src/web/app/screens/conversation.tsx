@@ -147,7 +147,11 @@ function DecisionButtons(props: { family: OpenedFamily; view: MessageViewT; onDe
   );
 }
 
-function Player(props: { family: OpenedFamily; view: MessageViewT; openUnapproved?: boolean; onOpened?: () => void }) {
+/**
+ * Opens and plays one message. `whose` says whose message and when ("Rose, 7 Dec 2026, 10:42"):
+ * the play button and the audio player carry it, so a screen-reader user knows which they start.
+ */
+function Player(props: { family: OpenedFamily; view: MessageViewT; whose: string; openUnapproved?: boolean; onOpened?: () => void }) {
   const { who } = useSession();
   const [url, setUrl] = useState<string | undefined>(undefined);
   const [info, setInfo] = useState<{ durationMs: number; caption?: string } | undefined>(undefined);
@@ -185,7 +189,7 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; openUnapprove
     <div class="player">
       <ErrorBanner error={error} />
       {url === undefined ? (
-        <Button variant="secondary" busy={busy} onClick={() => void open()} aria-label="Play the message">
+        <Button variant="secondary" busy={busy} onClick={() => void open()} aria-label={`Play the message from ${props.whose}`}>
           ▶ Play
         </Button>
       ) : (
@@ -195,6 +199,7 @@ function Player(props: { family: OpenedFamily; view: MessageViewT; openUnapprove
             controls
             src={url}
             class="wide"
+            aria-label={`Message from ${props.whose}`}
             data-testid="message-audio"
             onPlay={() => {
               if (props.view.senderId !== who.accountId && receipted) void markReceipt(who.ctx, { familyId: props.family.familyId, messageId: props.view.messageId, kind: 'played', family: props.family }).catch(() => undefined);
@@ -279,7 +284,7 @@ function MessageItem(props: { family: OpenedFamily; view: MessageViewT; toyNames
       </div>
       <ApprovalLine family={family} approval={approval} mine={mine} />
       <ErrorBanner error={error} onDismiss={() => setError(undefined)} />
-      {mayListen && <Player family={family} view={view} openUnapproved={mine || guardian} />}
+      {mayListen && <Player family={family} view={view} whose={`${senderName(family, view.senderId, who.accountId, view.epoch, props.toyNames)}, ${formatWhen(view.receivedAt)}`} openUnapproved={mine || guardian} />}
       <div class="button-row">
         {guardian && approval?.state === 'waiting' && <DecisionButtons family={family} view={view} onDecided={props.onChanged} onError={setError} />}
         <DeliveryLine family={family} view={view} me={who.accountId} refusal={props.refusal} />
@@ -479,7 +484,7 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
               <strong>{senderName(props.family, m.senderId, who.accountId)}</strong> <span class="muted">{formatWhen(m.receivedAt)}</span>{' '}
               <span class="pill" data-testid="approval-state" data-state="waiting">Waiting for approval</span>
             </div>
-            <Player family={props.family} view={m} openUnapproved />
+            <Player family={props.family} view={m} whose={`${senderName(props.family, m.senderId, who.accountId)}, ${formatWhen(m.receivedAt)}`} openUnapproved />
             <div class="button-row">
               <DecisionButtons
                 family={props.family}

@@ -224,7 +224,7 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
           <p tabIndex={-1} ref={previewHeading}>
             Listen before sending ({formatDuration(preview.recording.durationMs)}):
           </p>
-          <audio controls src={preview.url} class="wide" data-testid="preview" />
+          <audio controls src={preview.url} class="wide" data-testid="preview" aria-label="Your recording, before sending" />
           {state === 'sending' && (
             <p role="status">
               {progress === undefined ? 'Encrypting on this device…' : `Sending… ${Math.round((100 * progress.sent) / Math.max(1, progress.total))}%`}{' '}
