@@ -209,7 +209,8 @@ async function familiesToRead(ctx: ClientContext, options: CommonOptions & { fam
     try {
       families.push(await loadFamily(ctx, familyId));
     } catch (error) {
-      if (!(error instanceof ClientError)) throw error;
+      // A family this device cannot verify is skipped; a damaged profile file ends the command.
+      if (!(error instanceof ClientError) || error.code === 'cli/damaged-profile') throw error;
       unreadable.push({ familyId, reason: error.code });
       progress(options, `skipping family ${familyId}: ${error.message}`);
     }
