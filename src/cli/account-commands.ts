@@ -5,7 +5,6 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  AccountError,
   deleteAccount,
   listSessions,
   loginAccount,
@@ -15,13 +14,13 @@ import {
   resumeSession,
   revokeAllSessions,
   revokeSession,
-  SoleGuardianError,
   type AccountSession,
 } from '../client/account.js';
-import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
-import { InvalidRecoveryCodeError } from '../client/recovery-code.js';
+import { BurrowApi } from '../client/api.js';
+import { ClientError } from '../client/client-error.js';
+import { reportFailure } from './failure.js';
 import type { CliIo } from './io.js';
-import { askVisible, NoInputError, readPassword, readSecret, withPasswordOptions, type PasswordOptions } from './prompt.js';
+import { askVisible, readPassword, readSecret, withPasswordOptions, type PasswordOptions } from './prompt.js';
 import { ProfileStore, resolveProfileDir } from './profile.js';
 
 const DEFAULT_LABEL = 'burrow CLI';
@@ -43,60 +42,10 @@ interface ServerOptions extends CommonOptions {
   label?: string;
 }
 
-/** An error meant for the user, with the exit code to leave with. */
-class CliError extends Error {
-  readonly code: string;
-  readonly exitCode: number;
-  readonly feedback: readonly string[];
-
-  constructor(code: string, message: string, options: { exitCode?: number; feedback?: readonly string[] } = {}) {
-    super(message);
-    this.code = code;
-    this.exitCode = options.exitCode ?? 1;
-    this.feedback = options.feedback ?? [];
-  }
-}
-
 /** Prints the command's one result: a JSON object with `--json`, else the human lines. */
 function printResult(io: CliIo, options: CommonOptions, json: Record<string, unknown>, human: string[]): void {
   if (options.json) io.stdout.write(`${JSON.stringify(json)}\n`);
   else io.stdout.write(`${human.join('\n')}\n`);
-}
-
-/** The problem-shaped description of any failure; carries no secret. */
-function describeFailure(error: unknown): { problem: Record<string, unknown>; lines: string[]; exitCode: number } {
-  if (error instanceof SoleGuardianError) {
-    const problem = { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail, familyIds: error.familyIds };
-    const lines = [
-      'error: your account was not deleted: you are the only guardian of a family other people (or toys) belong to.',
-      'Make another member a guardian of it ("burrow family role"), or delete the family ("burrow family delete"), then try again.',
-      ...error.familyIds.map((id) => `  - family ${id}`),
-    ];
-    return { problem, lines, exitCode: 1 };
-  }
-  if (error instanceof ApiError) {
-    const problem = { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail, ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }) };
-    const lines = [`error: ${error.detail || error.title}`];
-    if (error.retryAfter !== undefined) lines.push(`Try again in ${error.retryAfter} seconds.`);
-    return { problem, lines, exitCode: 1 };
-  }
-  if (error instanceof AccountError) {
-    const exitCode = error.code === 'client/weak-password' ? 2 : 1;
-    const problem = { type: `urn:burrow:problem:${error.code}`, code: error.code, title: error.message, detail: error.message, ...(error.feedback.length ? { feedback: error.feedback } : {}) };
-    return { problem, lines: [`error: ${error.message}`, ...error.feedback.map((line) => `  - ${line}`)], exitCode };
-  }
-  if (error instanceof CliError) {
-    const problem = { type: `urn:burrow:problem:${error.code}`, code: error.code, title: error.message, detail: error.message, ...(error.feedback.length ? { feedback: error.feedback } : {}) };
-    return { problem, lines: [`error: ${error.message}`, ...error.feedback.map((line) => `  - ${line}`)], exitCode: error.exitCode };
-  }
-  if (error instanceof NetworkError) {
-    return { problem: { type: 'urn:burrow:problem:cli/network', code: 'cli/network', title: 'Network error', detail: error.message }, lines: [`error: ${error.message}`], exitCode: 1 };
-  }
-  if (error instanceof NoInputError || error instanceof InvalidRecoveryCodeError || error instanceof TypeError) {
-    return { problem: { type: 'urn:burrow:problem:cli/bad-input', code: 'cli/bad-input', title: 'Bad input', detail: error.message }, lines: [`error: ${error.message}`], exitCode: 2 };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return { problem: { type: 'urn:burrow:problem:cli/failed', code: 'cli/failed', title: 'The command failed', detail: message }, lines: [`error: ${message}`], exitCode: 1 };
 }
 
 /** Runs a command body, turning any failure into stderr output and a non-zero exit code. */
@@ -105,16 +54,13 @@ function action<O extends CommonOptions>(io: CliIo, body: (options: O) => Promis
     try {
       await body(options);
     } catch (error) {
-      const { problem, lines, exitCode } = describeFailure(error);
-      if (options.json) io.stderr.write(`${JSON.stringify(problem)}\n`);
-      else io.stderr.write(`${lines.join('\n')}\n`);
-      io.exitCode = exitCode;
+      reportFailure(io, options, error);
     }
   };
 }
 
 function requireOption(value: string | undefined, flag: string): string {
-  if (value === undefined || value.trim() === '') throw new CliError('cli/missing-option', `${flag} is required`, { exitCode: 2 });
+  if (value === undefined || value.trim() === '') throw new ClientError('cli/missing-option', `${flag} is required`);
   return value.trim();
 }
 
@@ -127,7 +73,7 @@ async function emptyProfile(io: CliIo, options: CommonOptions): Promise<ProfileS
   const store = new ProfileStore(resolveProfileDir(options.profile, io.env));
   const existing = await store.load();
   if (existing !== undefined) {
-    throw new CliError('cli/profile-in-use', `the profile at ${store.dir} is already signed in; run "burrow account logout" first or pass another --profile`, { exitCode: 2 });
+    throw new ClientError('cli/profile-in-use', `the profile at ${store.dir} is already signed in; run "burrow account logout" first or pass another --profile`);
   }
   return store;
 }
@@ -306,9 +252,9 @@ Examples:
           try {
             answer = await askVisible(io, 'This deletes the account and cannot be undone. Type "delete my account" to confirm: ');
           } catch {
-            throw new CliError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to delete without asking', { exitCode: 2 });
+            throw new ClientError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to delete without asking');
           }
-          if (answer.trim() !== 'delete my account') throw new CliError('cli/not-confirmed', 'not confirmed; nothing was deleted', { exitCode: 2 });
+          if (answer.trim() !== 'delete my account') throw new ClientError('cli/not-confirmed', 'not confirmed; nothing was deleted');
         }
         await deleteAccount({ api, store });
         printResult(io, options, { deleted: true, accountId: session.accountId }, ['The account has been deleted.']);

@@ -7,11 +7,12 @@ import type { Command } from 'commander';
 import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, safetyCodeWith, setMyProfile, setSettings, verifiedMembers, verifyMember, type ClientContext, type OpenedFamily } from '../client/families.js';
 import { renderUnicodeCompact } from 'uqr';
 import { acceptInvite, createInvite, describeInvites, inspectInvite, revokeInvite } from '../client/invites.js';
+import { ClientError } from '../client/client-error.js';
 import { registerFamilyLogCommand } from './family-log-command.js';
 import { registerToyFamilyCommands } from './toy-family-commands.js';
 import { askVisible } from './prompt.js';
 import type { CliIo } from './io.js';
-import { CliError, collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import { collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 interface FamilyOption extends CommonOptions {
   family?: string;
@@ -29,7 +30,7 @@ function resolveChildren(family: OpenedFamily, values: string[]): string[] {
     if (byId) return byId.childId;
     const byName = family.children.filter((c) => c.name !== undefined && c.name.toLowerCase() === value.toLowerCase());
     if (byName.length === 1) return byName[0]!.childId;
-    throw new CliError('cli/bad-input', byName.length > 1 ? `several children are called ${value}; use the child id` : `no child ${value} in this family (see "burrow child list")`, 2);
+    throw new ClientError('cli/bad-input', byName.length > 1 ? `several children are called ${value}; use the child id` : `no child ${value} in this family (see "burrow child list")`);
   });
 }
 
@@ -137,12 +138,12 @@ Examples:
     )
     .action(
       action(async (options: FamilyOption & { role: string; child: string[]; needsApproval?: boolean; expiresDays?: string; for?: string; from?: string }) => {
-        if (options.role !== 'relative' && options.role !== 'guardian') throw new CliError('cli/bad-input', '--role must be relative or guardian', 2);
+        if (options.role !== 'relative' && options.role !== 'guardian') throw new ClientError('cli/bad-input', '--role must be relative or guardian');
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const opened = await loadFamily(ctx, familyId);
         const children = options.role === 'relative' ? resolveChildren(opened, options.child) : [];
-        if (options.role === 'relative' && children.length === 0) throw new CliError('cli/bad-input', 'a relative needs at least one --child to message', 2);
+        if (options.role === 'relative' && children.length === 0) throw new ClientError('cli/bad-input', 'a relative needs at least one --child to message');
         const days = integerOption(options.expiresDays, '--expires-days', 1, 30);
         const invite = await createInvite(ctx, {
           familyId,
@@ -243,7 +244,7 @@ Examples:
         const opened = await loadFamily(ctx, await resolveFamilyId(ctx, options.family));
         const byName = opened.members.filter((m) => m.name === options.member && m.accountId !== ctx.me.accountId);
         const member = opened.members.find((m) => m.accountId === options.member) ?? (byName.length === 1 ? byName[0] : undefined);
-        if (member === undefined || member.accountId === ctx.me.accountId) throw new CliError('cli/bad-input', byName.length > 1 ? `several members are called ${options.member}; use the account id` : `no other member ${options.member} (see "burrow family show")`, 2);
+        if (member === undefined || member.accountId === ctx.me.accountId) throw new ClientError('cli/bad-input', byName.length > 1 ? `several members are called ${options.member}; use the account id` : `no other member ${options.member} (see "burrow family show")`);
         const code = await safetyCodeWith(ctx, opened, member.accountId);
         const verified = options.confirm === true ? await verifyMember(ctx, { family: opened, accountId: member.accountId, digitsConfirmed: true }) : (await verifiedMembers(ctx, opened)).has(member.accountId);
         printResult(options, { familyId: opened.familyId, accountId: member.accountId, name: member.name ?? null, safetyCode: code.digits, qr: code.qr, verified }, [
@@ -277,7 +278,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ burrow family role --family FAMILY --member ACCOUNT_ID --role guardian\n  $ burrow family role --family FAMILY --member ACCOUNT_ID --role relative --child Mia --needs-approval')
     .action(
       action(async (options: FamilyOption & { member: string; role: string; child: string[]; needsApproval?: boolean }) => {
-        if (options.role !== 'relative' && options.role !== 'guardian') throw new CliError('cli/bad-input', '--role must be relative or guardian', 2);
+        if (options.role !== 'relative' && options.role !== 'guardian') throw new ClientError('cli/bad-input', '--role must be relative or guardian');
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const opened = await loadFamily(ctx, familyId);
@@ -311,7 +312,7 @@ Examples:
         if (options.quietHours === false) quietHours = null;
         else if (typeof options.quietHours === 'string') {
           const match = /^(\d\d:\d\d)-(\d\d:\d\d)$/.exec(options.quietHours);
-          if (!match) throw new CliError('cli/bad-input', '--quiet-hours must look like 19:30-07:00', 2);
+          if (!match) throw new ClientError('cli/bad-input', '--quiet-hours must look like 19:30-07:00');
           quietHours = { start: match[1]!, end: match[2]!, timeZone: options.timeZone };
         }
         const after = await setSettings(ctx, {
@@ -339,9 +340,9 @@ Examples:
           try {
             answer = await askVisible(io, 'This deletes the family and every message in it. Type "delete this family" to confirm: ');
           } catch {
-            throw new CliError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to delete without asking', 2);
+            throw new ClientError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to delete without asking');
           }
-          if (answer.trim() !== 'delete this family') throw new CliError('cli/not-confirmed', 'not confirmed; nothing was deleted', 2);
+          if (answer.trim() !== 'delete this family') throw new ClientError('cli/not-confirmed', 'not confirmed; nothing was deleted');
         }
         await deleteFamily(ctx, { familyId });
         printResult(options, { deleted: true, familyId }, ['The family has been deleted.']);

@@ -1,8 +1,9 @@
 /** `burrow family log`: the family's security log, verified by the client, in plain words (`describeLogEvent`). */
 import type { Command } from 'commander';
 import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog } from '../client/family-log.js';
+import { ClientError } from '../client/client-error.js';
 import type { CliIo } from './io.js';
-import { CliError, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import { memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 /** Adds `burrow family log` to the `family` command. */
 export function registerFamilyLogCommand(family: Command, io: CliIo): void {
@@ -24,7 +25,7 @@ Example:
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const result = await readFamilyLog(ctx, familyId);
-        if (!result.ok) throw new CliError(result.code, `the security log does not verify: ${FAMILY_LOG_FAILURES[result.code]}${result.seq === undefined ? '' : ` (at event ${result.seq})`}. Tell the server's operator; do not trust this server until it is explained.`);
+        if (!result.ok) throw new ClientError(result.code, `the security log does not verify: ${FAMILY_LOG_FAILURES[result.code]}${result.seq === undefined ? '' : ` (at event ${result.seq})`}. Tell the server's operator; do not trust this server until it is explained.`);
         const me = ctx.me.accountId;
         printResult(
           options,

@@ -4,6 +4,7 @@
  * or from a test (strings and an event emitter), so every command runs in process.
  */
 import type { Readable } from 'node:stream';
+import { EXIT } from '../protocol/client-errors.js';
 
 /** Somewhere text goes: the process's stdout/stderr, or a buffer in a test. */
 export interface CliWriter {
@@ -50,11 +51,7 @@ export class UsageError extends Error {
 }
 
 /** Exit codes every command shares (docs/operations.md lists them with the per-command ones). */
-export const EXIT = {
-  ok: 0,
-  failed: 1,
-  usage: 2,
-} as const;
+export { EXIT };
 
 /** Writes `message` to stderr and ends the command with `exitCode` (1 unless given). */
 export function failWith(io: CliIo, message: string, exitCode: number = EXIT.failed): never {

@@ -6,11 +6,11 @@
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { AccountError, resumeSession } from '../client/account.js';
-import { ApiError, NetworkError } from '../client/api.js';
+import { resumeSession } from '../client/account.js';
 import { ClientError } from '../client/client-error.js';
 import { listFamilies, type ClientContext } from '../client/families.js';
 import { familyStateFromJson, familyStateToJson, type FamilyState, type FamilyStateJson, type KeyStore } from '../client/key-store.js';
+import { reportFailure } from './failure.js';
 import type { CliIo } from './io.js';
 import { ProfileStore, readIfExists, resolveProfileDir, writePrivateFile } from './profile.js';
 
@@ -18,18 +18,6 @@ export interface CommonOptions {
   profile?: string;
   json?: boolean;
   insecureHttp?: boolean;
-}
-
-/** An error meant for the user, with the exit code to leave with. */
-export class CliError extends Error {
-  readonly code: string;
-  readonly exitCode: number;
-
-  constructor(code: string, message: string, exitCode = 1) {
-    super(message);
-    this.code = code;
-    this.exitCode = exitCode;
-  }
 }
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -58,7 +46,7 @@ export class FileKeyStore implements KeyStore {
     try {
       return familyStateFromJson(JSON.parse(text) as FamilyStateJson);
     } catch {
-      throw new CliError('cli/damaged-profile', `the family file ${this.#file(familyId)} is damaged`);
+      throw new ClientError('cli/damaged-profile', `the family file ${this.#file(familyId)} is damaged`);
     }
   }
 
@@ -96,24 +84,6 @@ export class FileKeyStore implements KeyStore {
     await this.#ensureDir();
     await writePrivateFile(join(this.dir, 'cursors.json'), `${JSON.stringify(cursors)}\n`);
   }
-}
-
-function describeFailure(error: unknown): { problem: Record<string, unknown>; line: string; exitCode: number } {
-  if (error instanceof ApiError) {
-    return { problem: { type: error.type, code: error.code ?? null, title: error.title, status: error.status, detail: error.detail }, line: `error: ${error.detail || error.title}`, exitCode: 1 };
-  }
-  if (error instanceof ClientError || error instanceof AccountError || error instanceof CliError) {
-    const exitCode = error instanceof CliError ? error.exitCode : 1;
-    return { problem: { type: `urn:burrow:problem:${error.code}`, code: error.code, title: error.message, detail: error.message }, line: `error: ${error.message}`, exitCode };
-  }
-  if (error instanceof NetworkError) {
-    return { problem: { type: 'urn:burrow:problem:cli/network', code: 'cli/network', title: 'Network error', detail: error.message }, line: `error: ${error.message}`, exitCode: 1 };
-  }
-  if (error instanceof TypeError) {
-    return { problem: { type: 'urn:burrow:problem:cli/bad-input', code: 'cli/bad-input', title: 'Bad input', detail: error.message }, line: `error: ${error.message}`, exitCode: 2 };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return { problem: { type: 'urn:burrow:problem:cli/failed', code: 'cli/failed', title: 'The command failed', detail: message }, line: `error: ${message}`, exitCode: 1 };
 }
 
 /** The member commands' helpers, bound to the command's {@link CliIo}. */
@@ -154,10 +124,7 @@ export function memberCli(io: CliIo): MemberCli {
         try {
           await body(...args);
         } catch (error) {
-          const { problem, line, exitCode } = describeFailure(error);
-          if (options.json) io.stderr.write(`${JSON.stringify(problem)}\n`);
-          else io.stderr.write(`${line}\n`);
-          io.exitCode = exitCode;
+          reportFailure(io, options, error);
         }
       };
     },
@@ -180,17 +147,17 @@ export function collect(value: string, previous: string[] = []): string[] {
 /** Parses a positive integer option, naming the flag on error. */
 export function integerOption(value: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) throw new CliError('cli/bad-input', `${flag} must be a whole number from ${min} to ${max}`, 2);
+  if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) throw new ClientError('cli/bad-input', `${flag} must be a whole number from ${min} to ${max}`);
   return Number(value);
 }
 
 /** The family to act on: --family, else the account's only family. */
 export async function resolveFamilyId(ctx: ClientContext, family: string | undefined): Promise<string> {
   if (family !== undefined) {
-    if (!ID.test(family)) throw new CliError('cli/bad-input', '--family must be a family id (22 characters; see "burrow family list")', 2);
+    if (!ID.test(family)) throw new ClientError('cli/bad-input', '--family must be a family id (22 characters; see "burrow family list")');
     return family;
   }
   const families = await listFamilies(ctx);
   if (families.length === 1) return families[0]!.familyId;
-  throw new CliError('cli/missing-option', families.length === 0 ? 'you are in no family yet' : '--family is required: you are in several families (see "burrow family list")', 2);
+  throw new ClientError('cli/missing-option', families.length === 0 ? 'you are in no family yet' : '--family is required: you are in several families (see "burrow family list")');
 }

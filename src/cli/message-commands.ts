@@ -18,7 +18,7 @@ import { ApiError } from '../client/api.js';
 import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage } from '../crypto/envelope.js';
 import type { CryptoResult } from '../crypto/result.js';
 import type { CliIo } from './io.js';
-import { CliError, collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions, type MemberCli } from './member-cli.js';
+import { collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions, type MemberCli } from './member-cli.js';
 
 const AUDIO_TYPES: Record<string, string> = {
   '.wav': 'audio/wav',
@@ -37,7 +37,7 @@ const AUDIO_TYPES: Record<string, string> = {
 /** The audio type of a file from its extension. */
 export function audioTypeOf(path: string): string {
   const type = AUDIO_TYPES[extname(path).toLowerCase()];
-  if (type === undefined) throw new CliError('cli/bad-input', `unknown audio file type ${extname(path) || '(none)'}; use one of ${Object.keys(AUDIO_TYPES).join(' ')}`, 2);
+  if (type === undefined) throw new ClientError('cli/bad-input', `unknown audio file type ${extname(path) || '(none)'}; use one of ${Object.keys(AUDIO_TYPES).join(' ')}`);
   return type;
 }
 
@@ -107,7 +107,7 @@ function resolveRecipients(family: OpenedFamily, values: string[]): string[] {
     if (family.children.some((c) => c.childId === value) || family.roster.toys.some((t) => t.toyId === value)) return value;
     const byName = family.children.filter((c) => c.name !== undefined && c.name.toLowerCase() === value.toLowerCase());
     if (byName.length === 1) return byName[0]!.childId;
-    throw new CliError('cli/bad-input', byName.length > 1 ? `several children are called ${value}; use the child id` : `no child or toy ${value} you may send to (see "burrow child list")`, 2);
+    throw new ClientError('cli/bad-input', byName.length > 1 ? `several children are called ${value}; use the child id` : `no child or toy ${value} you may send to (see "burrow child list")`);
   });
 }
 
@@ -209,7 +209,8 @@ async function familiesToRead(ctx: ClientContext, options: CommonOptions & { fam
     try {
       families.push(await loadFamily(ctx, familyId));
     } catch (error) {
-      if (!(error instanceof ClientError)) throw error;
+      // A family this device cannot verify is skipped; a damaged profile file ends the command.
+      if (!(error instanceof ClientError) || error.code === 'cli/damaged-profile') throw error;
       unreadable.push({ familyId, reason: error.code });
       progress(options, `skipping family ${familyId}: ${error.message}`);
     }
@@ -233,7 +234,7 @@ export function registerMessageCommands(program: Command, io: CliIo): void {
         const familyId = await resolveFamilyId(ctx, options.family);
         const path = resolve(options.file);
         const info = await stat(path);
-        if (info.size > MAX_AUDIO_BYTES) throw new CliError('cli/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`, 2);
+        if (info.size > MAX_AUDIO_BYTES) throw new ClientError('cli/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`);
         const audio = new Uint8Array(await readFile(path));
         const audioType = audioTypeOf(path);
         const durationMs = integerOption(options.durationMs, '--duration-ms', 0, 0xffff_ffff) ?? (audioType === 'audio/wav' ? (wavDurationMs(audio) ?? 0) : 0);

@@ -6,12 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { ClientError } from '../client/client-error.js';
 import type { CliIo } from './io.js';
 
 /** Thrown when a secret is needed but there is no terminal and no environment variable. */
-export class NoInputError extends Error {
+export class NoInputError extends ClientError {
   constructor(message: string) {
-    super(message);
+    super('cli/bad-input', message);
     this.name = 'NoInputError';
   }
 }

@@ -6,8 +6,9 @@
 import type { Command } from 'commander';
 import { loadFamily, type OpenedFamily } from '../client/families.js';
 import { addToy, listToys, removeToy, setToySettings } from '../client/toys.js';
+import { ClientError } from '../client/client-error.js';
 import type { CliIo } from './io.js';
-import { CliError, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
+import { integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
 interface FamilyOption extends CommonOptions {
   family?: string;
@@ -18,7 +19,7 @@ function resolveChild(family: OpenedFamily, value: string): string {
   if (byId) return byId.childId;
   const byName = family.children.filter((c) => c.name !== undefined && c.name.toLowerCase() === value.toLowerCase());
   if (byName.length === 1) return byName[0]!.childId;
-  throw new CliError('cli/bad-input', byName.length > 1 ? `several children are called ${value}; use the child id` : `no child ${value} in this family (see "burrow child list"; add one with "burrow child add")`, 2);
+  throw new ClientError('cli/bad-input', byName.length > 1 ? `several children are called ${value}; use the child id` : `no child ${value} in this family (see "burrow child list"; add one with "burrow child add")`);
 }
 
 function childName(family: OpenedFamily, childId: string): string {
@@ -65,7 +66,7 @@ Example:
       action(async (options: FamilyOption & { toy: string }) => {
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
-        if (!/^[A-Za-z0-9_-]{22}$/.test(options.toy)) throw new CliError('cli/bad-input', '--toy must be a toy id (22 characters; see "burrow family toys")', 2);
+        if (!/^[A-Za-z0-9_-]{22}$/.test(options.toy)) throw new ClientError('cli/bad-input', '--toy must be a toy id (22 characters; see "burrow family toys")');
         const after = await removeToy(ctx, { familyId, toyId: options.toy });
         printResult(options, { familyId, removed: options.toy, epoch: after.roster.epoch }, [`Removed toy ${options.toy}; the family is now at epoch ${after.roster.epoch} with a new key.`]);
       }),
@@ -105,13 +106,13 @@ Example:
         if (options.quietHours === false) quietHours = null;
         else if (typeof options.quietHours === 'string') {
           const match = /^(\d\d:\d\d)-(\d\d:\d\d)$/.exec(options.quietHours);
-          if (!match) throw new CliError('cli/bad-input', '--quiet-hours must look like 19:30-07:00', 2);
-          if (options.timeZone === undefined) throw new CliError('cli/bad-input', '--quiet-hours needs --time-zone, such as Europe/Berlin or UTC', 2);
+          if (!match) throw new ClientError('cli/bad-input', '--quiet-hours must look like 19:30-07:00');
+          if (options.timeZone === undefined) throw new ClientError('cli/bad-input', '--quiet-hours needs --time-zone, such as Europe/Berlin or UTC');
           quietHours = { start: match[1]!, end: match[2]!, timeZone: options.timeZone };
         }
-        if (options.toyToToy !== undefined && options.toyToToy !== 'on' && options.toyToToy !== 'off') throw new CliError('cli/bad-input', '--toy-to-toy must be on or off', 2);
+        if (options.toyToToy !== undefined && options.toyToToy !== 'on' && options.toyToToy !== 'off') throw new ClientError('cli/bad-input', '--toy-to-toy must be on or off');
         const toyToToy = options.toyToToy === undefined ? undefined : options.toyToToy === 'on';
-        if (volumeLimit === undefined && quietHours === undefined && toyToToy === undefined) throw new CliError('cli/bad-input', 'nothing to change: give --volume, --quiet-hours with --time-zone, --no-quiet-hours or --toy-to-toy', 2);
+        if (volumeLimit === undefined && quietHours === undefined && toyToToy === undefined) throw new ClientError('cli/bad-input', 'nothing to change: give --volume, --quiet-hours with --time-zone, --no-quiet-hours or --toy-to-toy');
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const after = await setToySettings(ctx, { familyId, ...(volumeLimit === undefined ? {} : { volumeLimit }), ...(quietHours === undefined ? {} : { quietHours }), ...(toyToToy === undefined ? {} : { toyToToy }) });

@@ -19,6 +19,7 @@ import type { SessionGranted } from '../protocol/accounts.js';
 import type { PublicIdentity } from '../protocol/common.js';
 import { errorCatalogue, problemType } from '../protocol/errors.js';
 import { ApiError, BurrowApi, type AuthMode } from './api.js';
+import { ClientError, type ClientErrorCode } from './client-error.js';
 import { deriveRecoveryKeys, generateRecoveryCode } from './recovery-code.js';
 import type { SessionStore, StoredSession } from './session-store.js';
 
@@ -41,27 +42,16 @@ const RECOVERY_SEAL_CONTEXT = 'burrow/account-identity/v1/recovery';
 /** Text the server requires in the body of DELETE /v1/accounts/me. */
 const DELETE_CONFIRMATION = 'delete my account';
 
-/** Why a client-side account step failed (as opposed to an {@link ApiError} from the server). */
-export type AccountErrorCode =
-  /** The new password does not meet the policy; `feedback` says why. */
-  | 'client/weak-password'
-  /** A sealed identity from the server did not open: it was changed, or the key is wrong. */
-  | 'client/unseal-failed'
-  /** The server's public identity does not match the keys in the sealed bundle. */
-  | 'client/identity-mismatch'
-  /** There is no stored session to act on. */
-  | 'client/not-signed-in';
+/** Why a client-side account step failed (as opposed to an {@link ApiError} from the server); see the catalogue. */
+export type AccountErrorCode = Extract<ClientErrorCode, 'client/weak-password' | 'client/unseal-failed' | 'client/identity-mismatch' | 'client/not-signed-in'>;
 
-/** A client-side failure with a stable code. Never carries a password, key or token. */
-export class AccountError extends Error {
-  readonly code: AccountErrorCode;
-  readonly feedback: readonly string[];
+/** A client-side account failure (a {@link ClientError}); `feedback` says why a password is weak. Never carries a password, key or token. */
+export class AccountError extends ClientError {
+  declare readonly code: AccountErrorCode;
 
   constructor(code: AccountErrorCode, message: string, feedback: readonly string[] = []) {
-    super(message);
+    super(code, message, { feedback });
     this.name = 'AccountError';
-    this.code = code;
-    this.feedback = feedback;
   }
 }
 

@@ -170,7 +170,7 @@ async function reportKeyRefusals(ctx: ClientContext, familyId: string, epochs: n
 }
 
 function isStaleRoster(error: unknown): boolean {
-  return error instanceof ApiError && error.status === 409 && error.type.endsWith(':stale-roster');
+  return error instanceof ApiError && error.code === 'burrow/stale-roster';
 }
 
 /**

@@ -5,6 +5,7 @@ export * from './password-policy.js';
 export * from './recovery-code.js';
 export * from './session-store.js';
 export * from './client-error.js';
+export * from './describe-failure.js';
 export * from './key-store.js';
 export * from './families.js';
 export * from './invites.js';

@@ -102,7 +102,7 @@ export async function sendMessage(
       return { ...accepted, epoch: family.roster.epoch };
     } catch (error) {
       // Another guardian moved the roster on between loading and sending: seal again under the new epoch.
-      if (attempt === 0 && error instanceof ApiError && error.status === 409 && error.type.endsWith(':stale-epoch')) continue;
+      if (attempt === 0 && error instanceof ApiError && error.code === 'burrow/stale-epoch') continue;
       throw error;
     }
   }

@@ -5,6 +5,7 @@
  */
 import { deriveKey } from '../crypto/kdf.js';
 import { randomBytes } from '../crypto/bytes.js';
+import { ClientError } from './client-error.js';
 
 /** Random bytes in a recovery code: 160 bits, above the 128-bit floor, and a whole number of base32 characters. */
 export const RECOVERY_CODE_BYTES = 20;
@@ -16,9 +17,9 @@ const SEAL_LABEL = 'burrow/recovery-seal/v1';
 const PROOF_LABEL = 'burrow/recovery-proof/v1';
 
 /** Thrown when a typed recovery code cannot be a Burrow recovery code. */
-export class InvalidRecoveryCodeError extends Error {
+export class InvalidRecoveryCodeError extends ClientError {
   constructor(message: string) {
-    super(message);
+    super('client/bad-input', message);
     this.name = 'InvalidRecoveryCodeError';
   }
 }

@@ -835,13 +835,13 @@ export class ToyRuntime {
         this.#log({ event: 'reply-sent', messageId: item.messageId });
         return;
       } catch (error) {
-        if (error instanceof ApiError && error.status === 409 && error.type.endsWith(':conflict')) {
+        if (error instanceof ApiError && error.code === 'burrow/conflict') {
           // The id exists: an earlier attempt whose answer was lost got through.
           this.#online = true;
           this.#log({ event: 'reply-sent', messageId: item.messageId, duplicate: true });
           return;
         }
-        if (error instanceof ApiError && error.status === 409 && error.type.endsWith(':stale-epoch')) {
+        if (error instanceof ApiError && error.code === 'burrow/stale-epoch') {
           family = await this.#refresh();
           continue;
         }

@@ -187,7 +187,7 @@ async function mac(secret: Uint8Array, message: Uint8Array): Promise<Uint8Array>
   return new Uint8Array(await subtle().sign('HMAC', key, buf(message)));
 }
 
-async function verifyMac(secret: Uint8Array, message: Uint8Array, proof: Uint8Array, code: string): Promise<CryptoResult<true>> {
+async function verifyMac(secret: Uint8Array, message: Uint8Array, proof: Uint8Array, code: 'invite/bad-guardian-proof' | 'invite/bad-joiner-proof'): Promise<CryptoResult<true>> {
   if (!(proof instanceof Uint8Array) || proof.length !== INVITE_PROOF_LENGTH) return fail(code);
   const key = await hmacKey(secret, 'verify');
   const valid = await subtle().verify('HMAC', key, buf(proof), buf(message));

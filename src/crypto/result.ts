@@ -3,8 +3,87 @@
  * Verification never throws and a failure never carries a key or a plaintext.
  */
 
+/**
+ * Every code a verification in `src/crypto` may fail with, grouped by what was checked. Stable
+ * once released: clients report them (the family security log) and put them into words
+ * (`refusalWords` in src/protocol/client-errors.ts). Add new codes at the end of their group.
+ */
+export const CRYPTO_CODES = [
+  'aead/decrypt-failed',
+  'aead/malformed',
+  'aead/unsupported-version',
+  'envelope/bad-signature',
+  'envelope/declined',
+  'envelope/decrypt-failed',
+  'envelope/expired',
+  'envelope/from-the-future',
+  'envelope/id-mismatch',
+  'envelope/incomplete',
+  'envelope/malformed',
+  'envelope/needs-approval',
+  'envelope/no-key',
+  'envelope/recipient-not-allowed',
+  'envelope/roster-behind',
+  'envelope/roster-fork',
+  'envelope/sender-not-member',
+  'envelope/sender-removed',
+  'envelope/unknown-epoch',
+  'envelope/unsupported-version',
+  'envelope/wrong-family',
+  'family-key/commitment-mismatch',
+  'family-key/malformed',
+  'family-key/no-kem-key',
+  'family-key/unknown-epoch',
+  'family-key/unsupported-suite',
+  'family-key/unwrap-failed',
+  'family-key/wrong-epoch',
+  'family-key/wrong-recipient',
+  'identity/malformed',
+  'identity/unseal-failed',
+  'invite/bad-guardian-proof',
+  'invite/bad-joiner-proof',
+  'invite-description/bad-signature',
+  'invite-description/malformed',
+  'invite-description/refused',
+  'invite-description/unsupported-version',
+  'invite-joiner-name/malformed',
+  'invite-joiner-name/refused',
+  'invite-joiner-name/unsupported-version',
+  'pairing/aborted',
+  'pairing/bad-message',
+  'pairing/out-of-order',
+  'pairing/replayed',
+  'pairing/wrong-code',
+  'profile/bad-signature',
+  'profile/decrypt-failed',
+  'profile/malformed',
+  'profile/no-key',
+  'profile/signer-not-allowed',
+  'profile/unsupported-version',
+  'profile/wrong-family',
+  'receipt/bad-signature',
+  'receipt/malformed',
+  'receipt/roster-fork',
+  'receipt/unknown-signer',
+  'receipt/wrong-message',
+  'roster/bad-signature',
+  'roster/broken-link',
+  'roster/empty',
+  'roster/epoch-gap',
+  'roster/family-mismatch',
+  'roster/malformed',
+  'roster/not-anchored',
+  'roster/signer-not-guardian',
+  'vault/decrypt-failed',
+  'vault/malformed',
+  'vault/unsupported-version',
+] as const;
+
+/** One of {@link CRYPTO_CODES}, such as `roster/bad-signature`. */
+export type CryptoCode = (typeof CRYPTO_CODES)[number];
+
 /** A verified value, or a stable failure code such as `roster/bad-signature`. */
-export type CryptoResult<T> = { ok: true; value: T } | { ok: false; code: string };
+export type CryptoResult<T> = { ok: true; value: T } | { ok: false; code: CryptoCode };
 
 /** A successful result. */
 export function ok<T>(value: T): CryptoResult<T> {
@@ -12,6 +91,6 @@ export function ok<T>(value: T): CryptoResult<T> {
 }
 
 /** A failed result with its code. */
-export function fail<T = never>(code: string): CryptoResult<T> {
+export function fail<T = never>(code: CryptoCode): CryptoResult<T> {
   return { ok: false, code };
 }

@@ -429,7 +429,7 @@ export async function appendRosterEntry(
   );
 }
 
-async function checkSignature(entry: RosterEntry, authority: RosterEntry): Promise<string | undefined> {
+async function checkSignature(entry: RosterEntry, authority: RosterEntry): Promise<'roster/signer-not-guardian' | 'roster/bad-signature' | undefined> {
   const signer = authority.members.find((m) => m.accountId === entry.signerId);
   if (!signer || signer.role !== 'guardian') return 'roster/signer-not-guardian';
   const valid = await verifyLabelled({ publicKey: signer.keys.signingKey, label: SIGNATURE_LABELS.rosterEntry, message: encodeRosterEntryBody(entry), signature: entry.signature });

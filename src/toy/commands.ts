@@ -18,8 +18,9 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
-import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
+import { BurrowApi } from '../client/api.js';
 import { ClientError } from '../client/client-error.js';
+import { describeFailure } from '../client/describe-failure.js';
 import { connectLive, type LiveConnection, type WebSocketConstructor } from '../client/live.js';
 import { isOffline, isTokenDead, ToyRuntime, type ToyLogEntry } from '../client/toy-runtime.js';
 import { pairToy } from '../client/toys.js';
@@ -27,10 +28,11 @@ import { toBase64Url } from '../crypto/bytes.js';
 import { MAX_AUDIO_BYTES, type OpenedMessage } from '../crypto/envelope.js';
 import { encodeRosterEntry } from '../crypto/roster.js';
 import { audioTypeOf, extensionOf, wavDurationMs } from '../cli/message-commands.js';
+import { reportFailure } from '../cli/failure.js';
 import type { CliIo } from '../cli/io.js';
 import { volumeChimes } from '../client/volume-chime.js';
 import { chimeWav } from './chime.js';
-import { ToyStateDir, ToyStateError } from './state.js';
+import { ToyStateDir } from './state.js';
 
 interface ToyOptions {
   state: string;
@@ -45,29 +47,14 @@ function insecureHttpOf(io: CliIo, options: ToyOptions): { allowInsecureHttp?: t
   return options.insecureHttp === true || io.env.BURROW_INSECURE_HTTP === '1' ? { allowInsecureHttp: true } : {};
 }
 
-/** A failure meant for the person at the toy, with the exit code to leave with. */
-class ToyCliError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-
-function describe(error: unknown): { code: string; message: string; exitCode: number } {
-  if (error instanceof ToyCliError) return { code: error.code, message: error.message, exitCode: error.exitCode };
-  if (error instanceof ToyStateError) return { code: 'toy/state', message: error.message, exitCode: 1 };
-  // Exit code 3: retrying cannot help (a service manager should not restart the toy).
-  if (isTokenDead(error)) return { code: 'toy/token-dead', message: 'the toy\'s device token no longer works (a guardian removed the toy, or it was reset): run "burrow toy reset" and "burrow toy pair" again', exitCode: 3 };
-  if (error instanceof ClientError && error.code === 'client/toy-removed') return { code: error.code, message: `${error.message} ("burrow toy reset", then "burrow toy pair")`, exitCode: 3 };
-  if (error instanceof ClientError) return { code: error.code, message: error.message, exitCode: 1 };
-  if (error instanceof ApiError) return { code: error.code ?? 'toy/server', message: error.detail || error.title, exitCode: 1 };
-  if (error instanceof NetworkError) return { code: 'toy/network', message: error.message, exitCode: 1 };
-  if (error instanceof TypeError) return { code: 'toy/bad-input', message: error.message, exitCode: 2 };
-  return { code: 'toy/failed', message: error instanceof Error ? error.message : String(error), exitCode: 1 };
+/**
+ * A failure as the toy's own words put it: a rejected device token is the toy's cue to be paired
+ * again (exit 3: a service manager should not restart it), and so is its removal from the roster.
+ */
+function asToyFailure(error: unknown): unknown {
+  if (isTokenDead(error)) return new ClientError('toy/token-dead', 'the toy\'s device token no longer works (a guardian removed the toy, or it was reset): run "burrow toy reset" and "burrow toy pair" again');
+  if (error instanceof ClientError && error.code === 'client/toy-removed') return new ClientError(error.code, `${error.message} ("burrow toy reset", then "burrow toy pair")`);
+  return error;
 }
 
 /** The toy commands' output, failure and http helpers, bound to the command's {@link CliIo}. */
@@ -84,10 +71,7 @@ function toyCli(io: CliIo) {
         try {
           await body(...args);
         } catch (error) {
-          const { code, message, exitCode } = describe(error);
-          if (options.json) io.stderr.write(`${JSON.stringify({ type: `urn:burrow:problem:${code}`, code, title: message, detail: message })}\n`);
-          else io.stderr.write(`error: ${message}\n`);
-          io.exitCode = exitCode;
+          reportFailure(io, options, asToyFailure(error));
         }
       };
     },
@@ -188,10 +172,10 @@ Example:
     .action(
       action(async (options: ToyOptions & { server: string }) => {
         const state = new ToyStateDir(resolve(options.state));
-        if ((await state.loadConfig()) !== undefined) throw new ToyCliError('toy/already-paired', `this state directory holds a paired toy already: run "burrow toy reset --state ${options.state}" first`, 2);
+        if ((await state.loadConfig()) !== undefined) throw new ClientError('toy/already-paired', `this state directory holds a paired toy already: run "burrow toy reset --state ${options.state}" first`);
         await state.ensure();
         const abort = new AbortController();
-        const stop = (): void => abort.abort(new ToyCliError('toy/cancelled', 'pairing cancelled'));
+        const stop = (): void => abort.abort(new ClientError('toy/cancelled', 'pairing cancelled'));
         io.signals.once('SIGINT', stop);
         io.signals.once('SIGTERM', stop);
         try {
@@ -216,7 +200,7 @@ Example:
           out(options, { event: 'paired', toyId: paired.toyId, familyId: paired.familyId }, `Paired: toy ${paired.toyId} in family ${paired.familyId}. Start it with "burrow toy run --state ${options.state} --play-command …".`);
         } catch (error) {
           if (error instanceof ClientError && (error.code === 'client/pairing-ended' || error.code === 'client/pairing-failed')) {
-            throw new ToyCliError(error.code, `${error.message} (run "burrow toy pair --server ${options.server} --state ${options.state}" again)`);
+            throw new ClientError(error.code, `${error.message} (run "burrow toy pair --server ${options.server} --state ${options.state}" again)`);
           }
           throw error;
         } finally {
@@ -250,7 +234,7 @@ Examples:
     )
     .action(
       action(async (options: ToyOptions & { playCommand?: string; save?: string; recordCommand?: string; once?: boolean }) => {
-        if (options.playCommand === undefined && options.save === undefined) throw new ToyCliError('toy/usage', 'give --play-command to play messages or --save DIR to save them (or both)', 2);
+        if (options.playCommand === undefined && options.save === undefined) throw new ClientError('cli/usage', 'give --play-command to play messages or --save DIR to save them (or both)');
         if (options.playCommand !== undefined) commandWords(options.playCommand, {});
         if (options.recordCommand !== undefined) commandWords(options.recordCommand, {});
         const saveDir = options.save === undefined ? undefined : resolve(options.save);
@@ -378,7 +362,7 @@ Examples:
           } catch (error) {
             // 401: the token was already dead (removed by a guardian, or reset before).
             if (!isTokenDead(error) && !(options.force && isOffline(error))) {
-              throw isOffline(error) ? new ToyCliError('toy/network', 'the server cannot be reached, so the device token was not revoked; try again, or pass --force to wipe the toy anyway') : error;
+              throw isOffline(error) ? new ClientError('client/network', 'the server cannot be reached, so the device token was not revoked; try again, or pass --force to wipe the toy anyway') : error;
             }
           }
         }
@@ -389,15 +373,15 @@ Examples:
 }
 
 function parseDuration(value: string): number {
-  if (!/^[0-9]{1,9}$/.test(value)) throw new ToyCliError('toy/bad-input', '--duration-ms must be a whole number of milliseconds', 2);
+  if (!/^[0-9]{1,9}$/.test(value)) throw new ClientError('cli/bad-input', '--duration-ms must be a whole number of milliseconds');
   return Number(value);
 }
 
 async function readAudio(file: string): Promise<Uint8Array> {
   const path = resolve(file);
   const info = await stat(path).catch(() => undefined);
-  if (info === undefined || !info.isFile()) throw new ToyCliError('toy/bad-input', `no audio file at ${file}`, 2);
-  if (info.size > MAX_AUDIO_BYTES) throw new ToyCliError('toy/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`, 2);
+  if (info === undefined || !info.isFile()) throw new ClientError('cli/bad-input', `no audio file at ${file}`);
+  if (info.size > MAX_AUDIO_BYTES) throw new ClientError('cli/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`);
   audioTypeOf(path);
   return new Uint8Array(await readFile(path));
 }
@@ -438,7 +422,7 @@ async function runLive(context: {
   const guard = (task: () => Promise<unknown>): void => {
     task().catch((error: unknown) => {
       if (isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed')) stop(error);
-      else if (!isOffline(error)) log({ event: 'error', detail: describe(error).message });
+      else if (!isOffline(error)) log({ event: 'error', detail: describeFailure(asToyFailure(error)).detail });
     });
   };
 
@@ -538,7 +522,7 @@ async function runLive(context: {
       } else if (event.event === 'message' || event.event === 'approval') {
         sync();
       } else if (event.event === 'family-deleted') {
-        stop(new ToyCliError('toy/family-deleted', 'the family was deleted: reset the toy and pair it again'));
+        stop(new ClientError('toy/family-deleted', 'the family was deleted: reset the toy and pair it again'));
       }
     },
     onReady: () => {
@@ -557,7 +541,7 @@ async function runLive(context: {
         // The server closed on purpose: usually the token was revoked. Check, then stop or carry on.
         guard(async () => {
           await runtime.refresh();
-          stop(new ToyCliError('toy/live-ended', `${problem.detail}; restart "burrow toy run"`));
+          stop(new ClientError('toy/live-ended', `${problem.detail}; restart "burrow toy run"`));
         });
         return;
       }

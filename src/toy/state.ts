@@ -18,6 +18,7 @@ import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBase64Url, randomBytes, toBase64Url, toHex } from '../crypto/bytes.js';
 import { exportIdentitySecret, importIdentitySecret, type Identity } from '../crypto/identity.js';
+import { ClientError } from '../client/client-error.js';
 import type { InboxRecord, OutboxItem, ToyStorage, ToyTrust } from '../client/toy-runtime.js';
 import { readIfExists, writePrivateFile } from '../cli/profile.js';
 
@@ -34,9 +35,9 @@ export interface ToyConfig {
   deviceToken: string;
 }
 
-export class ToyStateError extends Error {
+export class ToyStateError extends ClientError {
   constructor(message: string) {
-    super(message);
+    super('toy/state', message);
     this.name = 'ToyStateError';
   }
 }

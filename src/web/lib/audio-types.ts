@@ -9,6 +9,7 @@
  * not listed here is refused when it is opened, and downloads are application/octet-stream with an
  * extension from this table.
  */
+import { ClientError } from '../../client/client-error.js';
 
 /** One allowed format: the Blob type the app uses for it and the file extension of a download. */
 export interface AudioFormat {
@@ -46,10 +47,9 @@ export function allowedAudioFormat(audioType: string): { ok: true; value: AudioF
 export const DOWNLOAD_TYPE = 'application/octet-stream';
 
 /** A refused message: its audio is in a format the app does not play (plain words in ui/errors.ts). */
-export class AudioTypeRefused extends Error {
-  readonly code = 'client/audio-type-refused';
+export class AudioTypeRefused extends ClientError {
   constructor() {
-    super('the message audio is in a format Burrow does not play');
+    super('client/audio-type-refused', 'the message audio is in a format Burrow does not play');
     this.name = 'AudioTypeRefused';
   }
 }

@@ -11,28 +11,17 @@
  * while pairing, the code element carries `data-code`, `data-runs-left` and `data-code-expires-at` (the toy's own count and clock).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ClientError } from '../../client/client-error.js';
+import { describeFailure } from '../../client/describe-failure.js';
 import { refusalInWords } from '../../client/refusal-words.js';
 import { Button, Notice, Page } from '../ui/kit.js';
-import { plainWords } from '../ui/errors.js';
 import type { ToySnapshot, VirtualToy } from './virtual-toy.js';
-
-const toyWords: Record<string, string> = {
-  'client/pairing-failed': 'The pairing did not check out: the code was typed wrong, or someone got in the middle. Show a new code and try again.',
-  'client/pairing-ended': 'This code can no longer be used. Show a new code.',
-  'client/toy-removed': 'This toy is no longer in its family. Reset it and pair it again.',
-  'client/key-refused': "The server offered this toy a family key its guardians did not sign. The toy refused it: it plays and sends nothing with that key.",
-  'client/no-anchor': 'The toy’s keys in this browser do not open. Reset the toy and pair it again.',
-  'client/roster-untrusted': 'The family list from the server does not check out, so the toy keeps the one it trusted. Tell a guardian.',
-};
 
 /** What went wrong, in words a child's grown-up can act on. */
 function ToyError(props: { error: unknown }) {
   if (props.error === undefined || props.error === null) return null;
-  const code = props.error instanceof ClientError ? props.error.code : undefined;
   return (
     <div class="banner banner-error" role="alert">
-      <span>{(code !== undefined ? toyWords[code] : undefined) ?? plainWords(props.error)}</span>
+      <span>{describeFailure(props.error, { audience: 'toy' }).words}</span>
     </div>
   );
 }
