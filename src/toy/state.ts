@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fromBase64Url, randomBytes, toBase64Url, toHex } from '../crypto/bytes.js';
 import { exportIdentitySecret, importIdentitySecret, type Identity } from '../crypto/identity.js';
 import type { InboxRecord, OutboxItem, ToyStorage, ToyTrust } from '../client/toy-runtime.js';
-import { readIfExists, writePrivateFile } from '../cli/profile.js';
+import { readIfExists, writePrivateFile } from './private-files.js';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
 
