@@ -317,9 +317,14 @@ export class ToyRuntime {
 
   /** When the next message kept for quiet hours may play, if any. */
   async nextWaitingAt(): Promise<number | undefined> {
-    const inbox = await this.#storage.loadInbox();
-    const times = Object.values(inbox).filter((r) => r.status === 'waiting' && r.notBefore !== undefined).map((r) => r.notBefore!);
-    return times.length === 0 ? undefined : Math.min(...times);
+    return nextWaitingAt(Object.values(await this.#storage.loadInbox()));
+  }
+
+  /** What is pending, for a shell to show: replies queued, messages waiting, and when the next kept for quiet hours may play. */
+  async pending(): Promise<{ queued: number; waiting: number; nextWaitingAt?: number }> {
+    const inbox = Object.values(await this.#storage.loadInbox());
+    const next = nextWaitingAt(inbox);
+    return { queued: (await this.#storage.loadOutbox()).length, waiting: inbox.filter((r) => r.status === 'waiting').length, ...(next === undefined ? {} : { nextWaitingAt: next }) };
   }
 
   /**
@@ -523,6 +528,12 @@ export class ToyRuntime {
     }
     return left;
   }
+}
+
+/** The earliest time a message kept for quiet hours may play, if any. */
+function nextWaitingAt(records: readonly InboxRecord[]): number | undefined {
+  const times = records.flatMap((r) => (r.status === 'waiting' && r.notBefore !== undefined ? [r.notBefore] : []));
+  return times.length === 0 ? undefined : Math.min(...times);
 }
 
 /** The order messages were sent in, as the server lists it (only the order of trying; nothing rests on it). */

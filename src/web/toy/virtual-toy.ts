@@ -248,7 +248,7 @@ export class VirtualToy {
     });
     this.#runtime = runtime;
     this.#ticks = 0;
-    const queued = (await toyStore.get<OutboxItem[]>('outbox'))?.length ?? 0;
+    const { queued } = await runtime.pending();
     this.#set({ phase: 'paired', pairing: undefined, queued, notice: undefined });
     try {
       const family = await runtime.start();
@@ -324,11 +324,8 @@ export class VirtualToy {
   }
 
   async #counts(runtime: ToyRuntime): Promise<void> {
-    const outbox = (await toyStore.get<OutboxItem[]>('outbox')) ?? [];
-    const inbox = (await toyStore.get<Record<string, InboxRecord>>('inbox')) ?? {};
-    const waiting = Object.values(inbox).filter((r) => r.status === 'waiting');
-    const next = await runtime.nextWaitingAt();
-    this.#set({ queued: outbox.length, waiting: waiting.length, quietUntil: next });
+    const { queued, waiting, nextWaitingAt } = await runtime.pending();
+    this.#set({ queued, waiting, quietUntil: nextWaitingAt });
   }
 
   /** True (and the toy stops) when the device token died or the roster no longer holds this toy. */
