@@ -11,7 +11,7 @@
  * - runtime.ts: `ToyRuntime`, which orchestrates them: `start`, `handle(event)`, `sync`,
  *   `playWaiting`, `expire`, `reply`, `flush`.
  */
-export { decideMessage, reportable, type ToyDecision, type ToyRefusalCode } from './toy/decide.js';
+export { decideMessage, type ToyDecision, type ToyRefusalCode } from './toy/decide.js';
 export { sealToyReply } from './toy/outbox.js';
 export { isOffline, isTokenDead, isToyGone, ToyRuntime, type ToyEvent, type ToyEventResult, type ToyLogEntry, type ToyRuntimeOptions } from './toy/runtime.js';
 export { MemoryToyStorage, type InboxRecord, type OutboxItem, type ToyStorage } from './toy/storage.js';
