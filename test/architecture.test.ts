@@ -49,6 +49,22 @@ describe('dependencies point one way', () => {
     }
   });
 
+  it('src/toy (the reference toy\'s device state) imports nothing from the CLI, whose `burrow toy` shell uses it', () => {
+    for (const file of sourceFiles(join(root, 'toy'))) {
+      for (const spec of importsOf(file)) expect(spec, `${file} imports ${spec}`).not.toMatch(/\.\.\/cli\//);
+    }
+  });
+
+  it('the toy shells leave every decision to the toy runtime (src/client/toy/)', () => {
+    // What plays, waits or is refused, whom to trust, and when to chime are the runtime's: the
+    // reference toy's and the virtual toy's shells only wire it to a device.
+    const shells = [join(root, 'cli', 'toy-commands.ts'), ...sourceFiles(join(root, 'web', 'toy')), ...sourceFiles(join(root, 'toy'))];
+    for (const file of shells) {
+      expect(readFileSync(file, 'utf8'), file).not.toMatch(/\b(openAndVerifyMessage|decideMessage|verifyRoster|unwrapAndCheckFamilyKey|quietUntil|signedReceiptBody|sendReceipt)\s*\(/);
+      for (const spec of importsOf(file)) expect(spec, `${file} imports ${spec}`).not.toMatch(/\/(quiet-hours|receipts|toy\/decide|toy\/trust)\.js$/);
+    }
+  });
+
   it('src/server and src/storage import nothing from the front ends', () => {
     for (const layer of ['server', 'storage']) {
       for (const file of sourceFiles(join(root, layer))) {

@@ -2,14 +2,15 @@
  * The CLI's profile directory: the signed-in session and the account's identity secret, in a
  * 0700 directory of 0600 files. Implements the client library's `SessionStore`.
  */
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { Type } from '@sinclair/typebox';
-import { fromBase64Url, randomBytes, toBase64Url, toHex } from '../crypto/bytes.js';
+import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
 import type { SessionStore, StoredSession } from '../client/session-store.js';
 import { PublicIdentity } from '../protocol/common.js';
+import { readIfExists, writePrivateFile } from '../toy/private-files.js';
 
 const SESSION_FILE = 'session.json';
 const IDENTITY_FILE = 'identity.key';
@@ -36,29 +37,7 @@ export function resolveProfileDir(flag: string | undefined, env: NodeJS.ProcessE
   return join(resolve(config), 'burrow', 'profile');
 }
 
-/** Writes `data` to `path` through a 0600 temporary file and a rename, so a crash leaves old or new, never half. */
-export async function writePrivateFile(path: string, data: string): Promise<void> {
-  const temporary = `${path}.${toHex(randomBytes(6))}.tmp`;
-  const handle = await open(temporary, 'wx', 0o600);
-  try {
-    await handle.writeFile(data, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await chmod(temporary, 0o600);
-  await rename(temporary, path);
-}
-
-/** The text of `path`, or undefined when there is no such file. */
-export async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
+export { readIfExists, writePrivateFile };
 
 /** A profile directory on disk. */
 export class ProfileStore implements SessionStore {

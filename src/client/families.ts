@@ -145,7 +145,7 @@ export function wrappedKeyToWire(key: WrappedKey): WrappedKeyWire {
   return { suite: key.suite, recipientId: key.recipientId, epoch: key.epoch, enc: toBase64Url(key.enc), ciphertext: toBase64Url(key.ciphertext) };
 }
 
-function wrappedKeyFromWire(wire: WrappedKeyWire): WrappedKey {
+export function wrappedKeyFromWire(wire: WrappedKeyWire): WrappedKey {
   return { suite: wire.suite as WrappedKey['suite'], recipientId: wire.recipientId, epoch: wire.epoch, enc: fromBase64Url(wire.enc), ciphertext: fromBase64Url(wire.ciphertext) };
 }
 

@@ -18,7 +18,7 @@ import { ApiError, type BurrowApi } from './api.js';
 export const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
 
 /** Relayed approvals or declines as the crypto reads them, over the id and hash the server describes (they must verify over them). */
-export function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: Static<typeof MessageView>['approvals'] | undefined): Approval[] {
+export function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: Readonly<Static<typeof MessageView>['approvals']> | undefined): Approval[] {
   const messageId = fromBase64Url(view.messageId);
   const ciphertextHash = fromBase64Url(view.ciphertextHash);
   return (wire ?? []).map((a) => ({ guardianId: a.guardianId, messageId, ciphertextHash, rosterEpoch: a.rosterEpoch, rosterHead: fromBase64Url(a.rosterHead), signature: fromBase64Url(a.signature) }));

@@ -27,7 +27,7 @@ import { decisionsOf, MAX_ENVELOPE_BYTES } from './kept-history.js';
 
 export { decisionsOf };
 import { reportRefusal } from './refusal-report.js';
-import { signedReceiptBody } from './receipts.js';
+import { sendReceipt } from './receipts.js';
 import { assertFamilyId, loadFamily, type ClientContext, type OpenedFamily } from './families.js';
 
 export type MessageViewT = Static<typeof MessageView>;
@@ -96,9 +96,8 @@ export async function sendMessage(
     });
     options.onProgress?.(0, sealed.bytes.length);
     try {
-      const accepted = await ctx.api.upload(`/v1/families/${family.familyId}/messages`, sealed.bytes, MessageAccepted);
+      const accepted = await uploadEnvelope(ctx, { familyId: family.familyId, envelope: sealed.bytes, messageId: toBase64Url(sealed.header.messageId) });
       options.onProgress?.(sealed.bytes.length, sealed.bytes.length);
-      if (accepted.messageId !== toBase64Url(sealed.header.messageId)) throw new ClientError('client/message-refused', 'the server acknowledged another message id');
       return { ...accepted, epoch: family.roster.epoch };
     } catch (error) {
       // Another guardian moved the roster on between loading and sending: seal again under the new epoch.
@@ -109,9 +108,17 @@ export async function sendMessage(
   throw new ClientError('client/roster-busy', 'the family kept changing epochs; try again');
 }
 
-/** One page of messages this account may see, newest first. */
+/** Uploads a sealed envelope (a member's message or a toy's reply); the server must acknowledge its id. */
+export async function uploadEnvelope(ctx: Pick<ClientContext, 'api'>, options: { familyId: string; envelope: Uint8Array; messageId: string }): Promise<Static<typeof MessageAccepted>> {
+  assertFamilyId(options.familyId);
+  const accepted = await ctx.api.upload(`/v1/families/${options.familyId}/messages`, options.envelope, MessageAccepted);
+  if (accepted.messageId !== options.messageId) throw new ClientError('client/message-refused', 'the server acknowledged another message id');
+  return accepted;
+}
+
+/** One page of messages this account (or toy) may see, newest first. */
 export async function listMessages(
-  ctx: ClientContext,
+  ctx: Pick<ClientContext, 'api'>,
   options: { familyId: string; conversation?: string; before?: string; limit?: number; pendingApproval?: boolean },
 ): Promise<Static<typeof MessageList>> {
   assertFamilyId(options.familyId);
@@ -137,12 +144,12 @@ export async function listAllMessages(ctx: ClientContext, options: { familyId: s
 }
 
 /** What the server knows about one message. */
-export async function getMessage(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<MessageViewT> {
+export async function getMessage(ctx: Pick<ClientContext, 'api'>, options: { familyId: string; messageId: string }): Promise<MessageViewT> {
   return ctx.api.call('GET', messagePath(options.familyId, options.messageId), MessageView);
 }
 
 /** The envelope bytes of a message, as uploaded. */
-export async function downloadEnvelope(ctx: ClientContext, options: { familyId: string; messageId: string }): Promise<Uint8Array> {
+export async function downloadEnvelope(ctx: Pick<ClientContext, 'api'>, options: { familyId: string; messageId: string }): Promise<Uint8Array> {
   return ctx.api.download(`${messagePath(options.familyId, options.messageId)}/envelope`, MAX_ENVELOPE_BYTES);
 }
 
@@ -308,8 +315,8 @@ export function declineMessage(ctx: ClientContext, options: { familyId: string; 
 /** Records, signed by this account at its verified head, that it received or played a message. */
 export async function markReceipt(ctx: ClientContext, options: { familyId: string; messageId: string; kind: 'delivered' | 'played'; family?: OpenedFamily }): Promise<void> {
   const family = options.family ?? (await loadFamily(ctx, options.familyId));
-  const body = await signedReceiptBody({ signer: { id: ctx.me.accountId, identity: ctx.me.identity }, roster: family.roster, messageId: options.messageId, kind: options.kind, at: Date.now() });
-  await ctx.api.call('POST', `${messagePath(options.familyId, options.messageId)}/receipts`, undefined, body);
+  assertMessageId(options.messageId);
+  await sendReceipt(ctx.api, { signer: { id: ctx.me.accountId, identity: ctx.me.identity }, roster: family.roster, messageId: options.messageId, kind: options.kind, at: Date.now() });
 }
 
 /** Saves a message (exempt from retention) or unsaves it. */

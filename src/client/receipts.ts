@@ -36,6 +36,12 @@ export async function signedReceiptBody(options: {
   return { kind: options.kind, signedAt: receipt.at, rosterEpoch: receipt.rosterEpoch, rosterHead: toBase64Url(receipt.rosterHead), signature: toBase64Url(receipt.signature) };
 }
 
+/** Signs a receipt as `signer` at its verified head and posts it for the message. */
+export async function sendReceipt(api: BurrowApi, options: Parameters<typeof signedReceiptBody>[0]): Promise<void> {
+  const body = await signedReceiptBody(options);
+  await api.call('POST', `/v1/families/${options.roster.familyId}/messages/${options.messageId}/receipts`, undefined, body);
+}
+
 /** A relayed receipt after verification: `verified` only when its signer's signature checks against the verified roster. */
 export interface CheckedReceipt {
   by: string;

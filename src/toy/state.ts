@@ -20,7 +20,7 @@ import { fromBase64Url, randomBytes, toBase64Url, toHex } from '../crypto/bytes.
 import { exportIdentitySecret, importIdentitySecret, type Identity } from '../crypto/identity.js';
 import { ClientError } from '../client/client-error.js';
 import type { InboxRecord, OutboxItem, ToyStorage, ToyTrust } from '../client/toy-runtime.js';
-import { readIfExists, writePrivateFile } from '../cli/profile.js';
+import { readIfExists, writePrivateFile } from './private-files.js';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
 

@@ -6,8 +6,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { wavDurationMs } from '../../src/cli/message-commands.js';
 import { chimeWav } from '../../src/toy/chime.js';
-import { volumeChimes } from '../../src/client/volume-chime.js';
-import type { FamilySettings } from '../../src/crypto/roster.js';
 
 function hasSox(): boolean {
   try {
@@ -37,19 +35,5 @@ describe('the toy chime', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-
-  it('sounds once at a new signed volume limit, not at start-up, not twice, never in quiet hours', () => {
-    const noon = Date.parse('2026-12-07T12:00:00Z');
-    const base: FamilySettings = { retentionDays: 30, volumeLimit: 80 };
-    const quiet = { start: '11:00', end: '13:00', timeZone: 'Atlantic/Reykjavik' };
-    const chimes = volumeChimes();
-    expect(chimes(base, noon)).toBeUndefined(); // the limit the toy starts with
-    expect(chimes(base, noon)).toBeUndefined(); // the same head again
-    expect(chimes({ ...base, volumeLimit: 60 }, noon)).toBe(60); // a guardian lowered it
-    expect(chimes({ ...base, volumeLimit: 60 }, noon)).toBeUndefined(); // once only
-    expect(chimes({ ...base, volumeLimit: 40, quietHours: quiet }, noon)).toBeUndefined(); // in quiet hours: silent
-    expect(chimes({ ...base, volumeLimit: 40, quietHours: quiet }, noon + 2 * 3_600_000)).toBeUndefined(); // and not later for that change
-    expect(chimes({ ...base, volumeLimit: 50, quietHours: quiet }, noon + 2 * 3_600_000)).toBe(50); // after quiet hours, a new change
   });
 });

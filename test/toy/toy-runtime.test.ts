@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quietUntil } from '../../src/client/quiet-hours.js';
 import { decideMessage, loadToyFamilyOffline, sealToyReply, type ToyDevice, type ToyFamily, type ToyTrust } from '../../src/client/toy-runtime.js';
-import { commandWords, fullJitterDelay } from '../../src/toy/commands.js';
+import { commandWords, fullJitterDelay } from '../../src/cli/toy-commands.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { approveMessage, openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';

@@ -2,8 +2,9 @@
  * The virtual toy's behaviour, without its looks: pairing by code, then the same loop as the
  * reference toy (src/toy/) — verify the family from its own trust anchor, fetch, verify and play
  * new messages, acknowledge them, record and send replies (queued while offline), reset. Every
- * decision (play or refuse, volume, quiet hours) is the client library's ToyRuntime
- * (src/client/toy-runtime.ts); this file only wires it to the page: IndexedDB, Web Audio, a poll.
+ * decision (play or refuse, volume, quiet hours, when to chime) and what to do on each event is the
+ * client library's ToyRuntime (src/client/toy/); this file only wires it to the page: IndexedDB,
+ * Web Audio, the button, and a poll whose ticks it hands to `runtime.handle`.
  *
  * The page cannot send an Authorization header on a WebSocket, and a toy's device token is a
  * bearer token only (never a cookie), so the virtual toy asks the server every few seconds
@@ -11,7 +12,7 @@
  */
 import { BurrowApi } from '../../client/api.js';
 import { ClientError } from '../../client/client-error.js';
-import { isOffline, isTokenDead, ToyRuntime, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust } from '../../client/toy-runtime.js';
+import { isOffline, isTokenDead, isToyGone, ToyRuntime, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust } from '../../client/toy-runtime.js';
 import { pairToy, type PairedToy } from '../../client/toys.js';
 import { fromBase64Url } from '../../crypto/bytes.js';
 import { exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity } from '../../crypto/identity.js';
@@ -19,7 +20,6 @@ import { openProfile } from '../../crypto/profile.js';
 import { encodeRosterEntry } from '../../crypto/roster.js';
 import { FamilyView } from '../../protocol/families.js';
 import { chimeSound, decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
-import { volumeChimes } from '../../client/volume-chime.js';
 import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';
 import { checkedEmoji, checkedName } from '../lib/profile-text.js';
 
@@ -137,8 +137,6 @@ export class VirtualToy {
   #runtime: ToyRuntime | undefined;
   #device: Device | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Whether a verified head's volume limit is new enough to chime at (src/client/volume-chime.ts). */
-  #chimes = volumeChimes();
   /** The recording in progress (still starting while the microphone opens). */
   #recording: Promise<Recording> | undefined;
   #level: Recording | undefined;
@@ -246,10 +244,11 @@ export class VirtualToy {
       storage: indexedDbStorage(),
       play: (message, { volume, messageId }) => this.#play(message.audio, volume, messageId),
       log: (entry) => this.#log(entry),
+      chime: (volume) => this.#chime(volume),
     });
     this.#runtime = runtime;
     this.#ticks = 0;
-    const queued = (await toyStore.get<OutboxItem[]>('outbox'))?.length ?? 0;
+    const { queued } = await runtime.pending();
     this.#set({ phase: 'paired', pairing: undefined, queued, notice: undefined });
     try {
       const family = await runtime.start();
@@ -263,22 +262,14 @@ export class VirtualToy {
   }
 
   #family(family: ToyFamily, online: boolean): void {
-    this.#set({ online });
-    this.#volume(family);
+    this.#set({ online, volumeLimit: family.settings.volumeLimit });
   }
 
-  /**
-   * Takes the signed volume limit; when a guardian changed it (not at start-up), the toy chimes
-   * once at the new limit so the family hears how loud it is, unless it is quiet time.
-   */
-  #volume(family: ToyFamily): void {
-    const volume = family.settings.volumeLimit;
-    if (this.#snapshot.volumeLimit !== volume) this.#set({ volumeLimit: volume });
-    const chimeAt = this.#chimes(family.settings, Date.now());
-    if (chimeAt === undefined) return;
+  /** The runtime's call: a guardian changed the volume limit, so the toy chimes once at it. */
+  #chime(volume: number): void {
     const chime = chimeSound();
-    this.#set({ lastChime: { volume: chimeAt, rms: chime.rms } });
-    void playDecoded(chime, chimeAt).catch(() => undefined);
+    this.#set({ lastChime: { volume, rms: chime.rms } });
+    void playDecoded(chime, volume).catch(() => undefined);
   }
 
   /** Opens the child's name and emoji (sealed under the family key), to show whose toy this is. */
@@ -303,25 +294,26 @@ export class VirtualToy {
     this.#timer = setTimeout(() => void this.#tick(), delayMs);
   }
 
-  /** One round: the roster (settings, members), new messages, waiting ones, queued replies. */
+  /**
+   * One round: queued replies, then what the runtime does on news — every few rounds as on a
+   * roster event (settings, members), else as on a poll (waiting and new messages, retention).
+   */
   async #tick(): Promise<void> {
     const runtime = this.#runtime;
     if (runtime === undefined || this.#snapshot.phase !== 'paired') return;
     try {
-      if (this.#ticks++ % ROSTER_EVERY === 0) {
-        this.#rosterRefused = false;
-        const family = await runtime.refresh();
-        this.#family(family, true);
-        this.#set({ rosterRefused: this.#rosterRefused });
-      }
+      const roster = this.#ticks++ % ROSTER_EVERY === 0;
+      if (roster) this.#rosterRefused = false;
       await runtime.flush();
-      await runtime.sync();
-      await runtime.playWaiting();
-      await runtime.expire();
+      try {
+        await runtime.handle({ event: roster ? 'roster' : 'poll' });
+      } finally {
+        // The runtime logs a roster it refused (and keeps the one it trusted).
+        if (roster) this.#set({ rosterRefused: this.#rosterRefused });
+      }
       await this.#counts(runtime);
       const family = runtime.family;
-      this.#set({ online: runtime.online, error: undefined });
-      if (family !== undefined) this.#volume(family);
+      this.#set({ online: runtime.online, error: undefined, ...(family === undefined ? {} : { volumeLimit: family.settings.volumeLimit }) });
     } catch (error) {
       if (this.#ended(error)) return;
       if (isOffline(error)) this.#set({ online: false });
@@ -332,16 +324,13 @@ export class VirtualToy {
   }
 
   async #counts(runtime: ToyRuntime): Promise<void> {
-    const outbox = (await toyStore.get<OutboxItem[]>('outbox')) ?? [];
-    const inbox = (await toyStore.get<Record<string, InboxRecord>>('inbox')) ?? {};
-    const waiting = Object.values(inbox).filter((r) => r.status === 'waiting');
-    const next = await runtime.nextWaitingAt();
-    this.#set({ queued: outbox.length, waiting: waiting.length, quietUntil: next });
+    const { queued, waiting, nextWaitingAt } = await runtime.pending();
+    this.#set({ queued, waiting, quietUntil: nextWaitingAt });
   }
 
   /** True (and the toy stops) when the device token died or the roster no longer holds this toy. */
   #ended(error: unknown): boolean {
-    if (isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed')) {
+    if (isToyGone(error)) {
       this.#stop();
       this.#set({ phase: 'removed', online: false, error: undefined });
       return true;

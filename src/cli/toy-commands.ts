@@ -1,6 +1,7 @@
 /**
- * `burrow toy …`: the reference toy (what a Raspberry Pi-class toy would run), over the isomorphic
- * toy runtime (src/client/toy-runtime.ts):
+ * `burrow toy …`: the reference toy (what a Raspberry Pi-class toy would run), a shell over the
+ * isomorphic toy runtime (src/client/toy/): this file gives it the state directory (src/toy/state.ts),
+ * a play command, the chime and the log, and hands it the live channel's events.
  *
  *   pair   generate keys, show the code, wait until a guardian adds the toy
  *   run    keep a live connection; verify, play (or save) and acknowledge messages; send queued replies;
@@ -22,17 +23,16 @@ import { BurrowApi } from '../client/api.js';
 import { ClientError } from '../client/client-error.js';
 import { describeFailure } from '../client/describe-failure.js';
 import { connectLive, type LiveConnection, type WebSocketConstructor } from '../client/live.js';
-import { isOffline, isTokenDead, ToyRuntime, type ToyLogEntry } from '../client/toy-runtime.js';
+import { isOffline, isTokenDead, isToyGone, ToyRuntime, type ToyEvent, type ToyLogEntry } from '../client/toy-runtime.js';
 import { pairToy } from '../client/toys.js';
 import { toBase64Url } from '../crypto/bytes.js';
 import { MAX_AUDIO_BYTES, type OpenedMessage } from '../crypto/envelope.js';
 import { encodeRosterEntry } from '../crypto/roster.js';
-import { audioTypeOf, extensionOf, wavDurationMs } from '../cli/message-commands.js';
-import { reportFailure } from '../cli/failure.js';
-import type { CliIo } from '../cli/io.js';
-import { volumeChimes } from '../client/volume-chime.js';
-import { chimeWav } from './chime.js';
-import { ToyStateDir } from './state.js';
+import { reportFailure } from './failure.js';
+import { chimeWav } from '../toy/chime.js';
+import { ToyStateDir } from '../toy/state.js';
+import type { CliIo } from './io.js';
+import { audioTypeOf, extensionOf, wavDurationMs } from './message-commands.js';
 
 interface ToyOptions {
   state: string;
@@ -122,11 +122,17 @@ function humanLog(entry: ToyLogEntry | { event: string; [key: string]: unknown }
   }
 }
 
-async function openToy(io: CliIo, options: ToyOptions, log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void, play: ConstructorParameters<typeof ToyRuntime>[0]['play']) {
+async function openToy(
+  io: CliIo,
+  options: ToyOptions,
+  log: (entry: ToyLogEntry | { event: string; [key: string]: unknown }) => void,
+  play: ConstructorParameters<typeof ToyRuntime>[0]['play'],
+  chime?: (volume: number) => void,
+) {
   const state = new ToyStateDir(resolve(options.state));
   const { config, identity } = await state.loadPaired();
   const api = new BurrowApi({ baseUrl: config.serverUrl, token: config.deviceToken, ...insecureHttpOf(io, options) });
-  const runtime = new ToyRuntime({ api, device: { toyId: config.toyId, familyId: config.familyId, identity }, storage: state, play, log });
+  const runtime = new ToyRuntime({ api, device: { toyId: config.toyId, familyId: config.familyId, identity }, storage: state, play, log, ...(chime === undefined ? {} : { chime }) });
   return { state, config, api, runtime };
 }
 
@@ -262,20 +268,7 @@ Examples:
             }
           }
         };
-        // A guardian's new volume limit (a signed roster change, not the limit at start-up) makes
-        // the toy chime once at that limit, outside quiet hours, so the family hears how loud it is.
-        const opened: { runtime?: ToyRuntime } = {};
-        const chimes = volumeChimes();
-        const logAndChime = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
-          log(entry);
-          // The runtime logs a 'family' event for each head it verifies, from start() on.
-          const settings = opened.runtime?.family?.settings;
-          if (entry.event !== 'family' || settings === undefined) return;
-          const chimeAt = chimes(settings, Date.now());
-          if (chimeAt === undefined) return;
-          log({ event: 'chime', volume: chimeAt });
-          if (options.playCommand !== undefined) void playChime(options.playCommand, chimeAt);
-        };
+        // The runtime decides when the toy chimes (a guardian's new volume limit, outside quiet hours).
         const playChime = async (command: string, volume: number): Promise<void> => {
           const file = join(await scratchState.scratch(), 'chime.wav');
           await writeFile(file, chimeWav(), { mode: 0o600 });
@@ -286,14 +279,14 @@ Examples:
             await rm(file, { force: true });
           }
         };
-        const { state, config, runtime } = await openToy(io, options, logAndChime, play);
-        opened.runtime = runtime;
+        const chime = (volume: number): void => {
+          if (options.playCommand !== undefined) void playChime(options.playCommand, volume).catch(() => undefined);
+        };
+        const { state, config, runtime } = await openToy(io, options, log, play, chime);
         await runtime.start();
         await runtime.expire();
         if (options.once) {
-          await runtime.refresh();
-          await runtime.playWaiting();
-          await runtime.sync();
+          await runtime.handle({ event: 'roster' });
           const left = await runtime.flush();
           log({ event: 'caught-up', queuedReplies: left.length });
           return;
@@ -421,7 +414,7 @@ async function runLive(context: {
   // Every failure of a background task ends up here: a dead token stops the toy, anything else is logged.
   const guard = (task: () => Promise<unknown>): void => {
     task().catch((error: unknown) => {
-      if (isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed')) stop(error);
+      if (isToyGone(error)) stop(error);
       else if (!isOffline(error)) log({ event: 'error', detail: describeFailure(asToyFailure(error)).detail });
     });
   };
@@ -456,12 +449,12 @@ async function runLive(context: {
       });
     });
   };
-  const sync = (): void =>
+  // What the toy does on an event is the runtime's; the shell then times the next quiet-hours message, or stops.
+  const handle = (event: ToyEvent): void =>
     guard(async () => {
-      await runtime.sync();
-      // The signed retention, by the toy's clock: old envelopes go, ids past every retention are forgotten.
-      await runtime.expire();
-      await scheduleWaiting();
+      const { ended } = await runtime.handle(event);
+      if (ended === 'family-deleted') stop(new ClientError('toy/family-deleted', 'the family was deleted: reset the toy and pair it again'));
+      else await scheduleWaiting();
     });
 
   const press = (): void =>
@@ -513,23 +506,12 @@ async function runLive(context: {
     token: config.deviceToken,
     store: state,
     backoff: { initialMs: 500, maxMs: 30_000, jitter: 'full' },
-    onEvent: async (event) => {
-      if (event.event === 'roster') {
-        await runtime.refresh().catch((error: unknown) => {
-          if (isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed')) stop(error);
-        });
-        sync();
-      } else if (event.event === 'message' || event.event === 'approval') {
-        sync();
-      } else if (event.event === 'family-deleted') {
-        stop(new ClientError('toy/family-deleted', 'the family was deleted: reset the toy and pair it again'));
-      }
-    },
+    onEvent: (event) => handle(event),
     onReady: () => {
       log({ event: 'connected' });
       guard(async () => {
         await runtime.refresh();
-        await runtime.sync();
+        await runtime.handle({ event: 'poll' });
         await scheduleWaiting();
         flushAttempt = 0;
         flush();

@@ -1,0 +1,111 @@
+/**
+ * The toy's decision on one message, pure: play, wait, or refuse with a reason code. It rests only
+ * on the toy's verified family and its own clock; of what the server says, only the listed id
+ * (which the envelope must carry) and the relayed approvals and declines (which must verify) count.
+ */
+import { fromBase64Url } from '../../crypto/bytes.js';
+import { MESSAGE_ID_LENGTH, openAndVerifyMessage, parseEnvelopeHeader, type OpenedMessage } from '../../crypto/envelope.js';
+import { decisionsOf, type MessageViewT } from '../messages.js';
+import { quietUntil } from '../quiet-hours.js';
+import type { ToyFamily } from './trust.js';
+
+type WireApproval = MessageViewT['approvals'][number];
+
+/** Why a toy did not play a message. Envelope codes come from `openAndVerifyMessage`. */
+export type ToyRefusalCode =
+  | 'toy/not-for-this-toy'
+  | 'toy/own-message'
+  | 'toy/withdrawn'
+  | 'toy/download-failed'
+  | 'toy/toy-to-toy-off'
+  | 'envelope/malformed'
+  | 'envelope/unsupported-version'
+  | 'envelope/wrong-family'
+  | 'envelope/id-mismatch'
+  | 'envelope/unknown-epoch'
+  | 'envelope/sender-not-member'
+  | 'envelope/sender-removed'
+  | 'envelope/recipient-not-allowed'
+  | 'envelope/bad-signature'
+  | 'envelope/no-key'
+  | 'envelope/decrypt-failed'
+  | 'envelope/needs-approval'
+  | 'envelope/declined'
+  | 'envelope/roster-fork'
+  | 'envelope/expired'
+  | 'envelope/from-the-future'
+  | (string & {});
+
+export type ToyDecision =
+  | { action: 'play'; message: OpenedMessage; volume: number }
+  | { action: 'wait'; reason: 'toy/quiet-hours'; notBefore: number; createdAt: number }
+  | { action: 'wait'; reason: 'envelope/needs-approval' }
+  | { action: 'wait'; reason: 'envelope/roster-behind' }
+  | { action: 'wait'; reason: 'envelope/no-key' }
+  | { action: 'refuse'; reason: ToyRefusalCode };
+
+/** Whether `recipients` (signed by the sender) address this toy's child or the toy itself. */
+function addressedTo(family: ToyFamily, recipients: readonly string[]): boolean {
+  return recipients.some((r) => r === family.childId || r === family.toyId);
+}
+
+/**
+ * Decides whether the toy plays an envelope listed under `view.messageId`: verified against the
+ * head of the toy's roster with the toy's clock `now` (signed retention, clock skew), addressed to
+ * its child or itself and not by itself, not in quiet hours. Of `view`, only the id (which the
+ * envelope must carry) and the approvals and declines (which must verify) count: a message a
+ * guardian of the head declined is refused ('envelope/declined') whatever approval comes with it.
+ * Never throws on a bad envelope.
+ */
+export async function decideMessage(
+  family: ToyFamily,
+  input: { envelope: Uint8Array; view: { messageId: string; ciphertextHash: string; approvals: readonly WireApproval[]; declines?: readonly WireApproval[] }; now: number },
+): Promise<ToyDecision> {
+  const { view } = input;
+  let messageId: Uint8Array;
+  try {
+    messageId = fromBase64Url(view.messageId);
+  } catch {
+    return { action: 'refuse', reason: 'envelope/id-mismatch' };
+  }
+  if (messageId.length !== MESSAGE_ID_LENGTH) return { action: 'refuse', reason: 'envelope/id-mismatch' };
+  const opened = await openAndVerifyMessage(input.envelope, {
+    roster: family.roster,
+    familyKeyForEpoch: family.keyForEpoch,
+    approvals: decisionsOf(view, view.approvals),
+    declines: decisionsOf(view, view.declines),
+    expected: { familyId: family.familyId, messageId },
+    age: { now: input.now, retentionDays: family.settings.retentionDays },
+  });
+  if (!opened.ok) {
+    if (opened.code === 'envelope/needs-approval') return { action: 'wait', reason: 'envelope/needs-approval' };
+    // Signed by someone who holds a newer roster head: nothing plays until the toy holds it too.
+    if (opened.code === 'envelope/roster-behind') return { action: 'wait', reason: 'envelope/roster-behind' };
+    // Signed by a member the toy knows, in an epoch whose key the toy was not (yet) given — one from
+    // before it was paired, whose key a guardian's device wraps to it: it waits for the key.
+    if (opened.code === 'envelope/no-key') {
+      // The header's signature verified before the key was needed, so its recipients are the sender's.
+      const header = parseEnvelopeHeader(input.envelope);
+      if (!header.ok || !addressedTo(family, header.value.recipients)) return { action: 'refuse', reason: 'toy/not-for-this-toy' };
+      return { action: 'wait', reason: 'envelope/no-key' };
+    }
+    return { action: 'refuse', reason: opened.code };
+  }
+  const message = opened.value;
+  if (!addressedTo(family, message.header.recipients)) return { action: 'refuse', reason: 'toy/not-for-this-toy' };
+  // The toy's own reply, listed under another sender's name: never played back to the child.
+  if (message.sender.kind === 'toy' && message.sender.id === family.toyId) return { action: 'refuse', reason: 'toy/own-message' };
+  // A sibling toy's reply (to the child it shares) plays only where the signed settings allow toy-to-toy.
+  if (message.sender.kind === 'toy' && message.sender.id !== family.toyId && family.roster.settings.toyToToy !== true) return { action: 'refuse', reason: 'toy/toy-to-toy-off' };
+  const until = quietUntil(family.settings, input.now);
+  if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until, createdAt: message.header.createdAt };
+  return { action: 'play', message, volume: family.settings.volumeLimit };
+}
+
+/**
+ * Whether a refusal goes to the family security log: everything the server delivered that the toy
+ * must not play, but not its own reply, a message a guardian deleted, or a failed download.
+ */
+export function reportable(reason: string): boolean {
+  return reason !== 'toy/own-message' && reason !== 'toy/withdrawn' && reason !== 'toy/download-failed';
+}

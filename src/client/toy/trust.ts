@@ -1,0 +1,169 @@
+/**
+ * What a toy trusts, and how it comes to: its anchor, the roster chain it verified, and the family
+ * keys wrapped to it that the signed entries commit to.
+ *
+ * Pairing stores the chain verified from the guardian's roster head the PAKE authenticated; every
+ * later load verifies from the stored chain's head, so the server can never roll the toy back nor
+ * move it to a chain that does not extend what it holds (a fork). The toy must be in the head with
+ * its own keys, else it was removed and stops (`client/toy-removed`). A roster that does not
+ * verify is refused (and reported to the family security log, best effort).
+ */
+import { bytesEqual } from '../../crypto/bytes.js';
+import { unwrapAndCheckFamilyKey } from '../../crypto/family-key.js';
+import type { Identity } from '../../crypto/identity.js';
+import { decodeRosterEntry, encodeRosterEntry, verifyRoster, type FamilySettings, type RosterAnchor, type RosterEntry, type Toy, type VerifiedRoster } from '../../crypto/roster.js';
+import { FamilyView } from '../../protocol/families.js';
+import type { BurrowApi } from '../api.js';
+import { ClientError } from '../client-error.js';
+import { wrappedKeyFromWire } from '../families.js';
+import { reportRefusal } from '../refusal-report.js';
+import { decodeRosterChain } from '../toys.js';
+
+/** Who the toy is. */
+export interface ToyDevice {
+  toyId: string;
+  familyId: string;
+  identity: Identity;
+}
+
+/** What the toy trusts: its anchor, the chain it verified, the family keys it unwrapped. Secret. */
+export interface ToyTrust {
+  /** The roster head hash the pairing authenticated: the stored chain must always hold it. */
+  anchorHash: Uint8Array;
+  /** The verified chain (encodeRosterEntry bytes), oldest first; absent before the first verification. */
+  chain?: Uint8Array[];
+  keys: Record<number, Uint8Array>;
+}
+
+/** A family as the toy verified it. */
+export interface ToyFamily {
+  familyId: string;
+  toyId: string;
+  childId: string;
+  roster: VerifiedRoster;
+  self: Toy;
+  settings: FamilySettings;
+  keyForEpoch(epoch: number): Uint8Array | undefined;
+  headKey: Uint8Array;
+  /** The trust to store (the verified chain and keys). */
+  trust: ToyTrust;
+}
+
+/** The toy was offered a head-epoch key its signed roster does not commit to. */
+export class KeyRefusedError extends ClientError {
+  readonly epoch: number;
+  constructor(epoch: number) {
+    super('client/key-refused', `the family key the server offered for epoch ${epoch} is not the one the roster commits to: refused`);
+    this.epoch = epoch;
+  }
+}
+
+function isSelf(toy: Toy | undefined, device: ToyDevice): toy is Toy {
+  return toy !== undefined && bytesEqual(toy.keys.signingKey, device.identity.publicKeys.signingKey) && bytesEqual(toy.keys.agreementKey, device.identity.publicKeys.agreementKey);
+}
+
+function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number, Uint8Array>, anchorHash: Uint8Array): ToyFamily {
+  if (roster.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
+  const self = roster.toyAt(roster.epoch, device.toyId);
+  if (!isSelf(self, device)) throw new ClientError('client/toy-removed', 'this toy is no longer in its family (a guardian removed it): pair it again');
+  const headKey = keys[roster.epoch];
+  if (headKey === undefined) throw new ClientError('client/no-key', `no family key for epoch ${roster.epoch} was wrapped to this toy`);
+  return {
+    familyId: roster.familyId,
+    toyId: device.toyId,
+    childId: self.childId,
+    roster,
+    self,
+    settings: roster.settings,
+    keyForEpoch: (epoch) => keys[epoch],
+    headKey,
+    trust: { anchorHash, chain: roster.entries.map(encodeRosterEntry), keys },
+  };
+}
+
+/** The stored chain's entries (verified when they were new; verified again by every caller). */
+function storedEntries(chain: readonly Uint8Array[]): RosterEntry[] {
+  return chain.map((bytes) => {
+    const decoded = decodeRosterEntry(bytes);
+    if (!decoded.ok) throw new ClientError('client/no-anchor', "the toy's stored roster is damaged");
+    return decoded.value;
+  });
+}
+
+function anchorOf(trust: ToyTrust): RosterAnchor {
+  const last = trust.chain?.at(-1);
+  if (last === undefined) return { headHash: trust.anchorHash };
+  return { trustedEntry: storedEntries([last])[0]! };
+}
+
+// Each refused (toy, epoch) is reported once per running toy, not on every refresh.
+const reportedKeyRefusals = new Set<string>();
+// Each refused roster head is reported once per session (the toy reloads its roster often).
+const reportedRefusals = new WeakMap<BurrowApi, string>();
+
+/** Records a refused key in the family security log (best effort: a hostile server can drop it; the refusal is what protects). */
+async function reportKeyRefusal(api: BurrowApi, device: ToyDevice, epoch: number): Promise<void> {
+  const id = `${device.familyId}/${device.toyId}/${epoch}`;
+  if (reportedKeyRefusals.has(id)) return;
+  if (await reportRefusal(api, { familyId: device.familyId, code: 'family-key/commitment-mismatch', epoch })) reportedKeyRefusals.add(id);
+}
+
+/** The stored entries before the fetched ones, and the fetched ones: the whole chain, verified from the paired head hash. */
+async function mergeChains(stored: Uint8Array[], roster: VerifiedRoster, anchorHash: Uint8Array): Promise<VerifiedRoster> {
+  const first = roster.entries[0]!.epoch;
+  const chain = [...storedEntries(stored).filter((e) => e.epoch < first), ...roster.entries];
+  const verified = await verifyRoster(chain, { headHash: anchorHash });
+  if (!verified.ok) throw new ClientError('client/roster-untrusted', `the family's roster does not verify (${verified.code})`);
+  return verified.value;
+}
+
+/**
+ * Loads the family from the server as the toy and verifies it from `trust` (the stored head; the
+ * paired head hash only if no chain was ever stored). Unwraps the family keys wrapped to the toy for epochs it is in.
+ */
+export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: ToyTrust): Promise<ToyFamily> {
+  const view = await api.call('GET', `/v1/families/${device.familyId}`, FamilyView);
+  if (view.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the server answered for another family');
+  const chain = decodeRosterChain(view.roster);
+  const verified = await verifyRoster(chain, anchorOf(trust));
+  if (!verified.ok) {
+    // Best effort: guardians see the refusal in the security log; a hostile server can drop it, the
+    // toy's refusal stands. Once per refused head and session, as the toy reloads its roster often.
+    const epoch = chain.at(-1)?.epoch;
+    const key = `${verified.code} ${epoch ?? ''}`;
+    if (reportedRefusals.get(api) !== key) {
+      reportedRefusals.set(api, key);
+      await reportRefusal(api, { familyId: device.familyId, code: verified.code, ...(epoch === undefined ? {} : { epoch }) });
+    }
+    throw new ClientError('client/roster-untrusted', `the family's roster does not verify from this toy's anchor (${verified.code})`);
+  }
+  const roster = verified.value;
+  // Entries before the stored head were verified when they were new; keep the whole chain for offline use.
+  const stored = trust.chain ?? [];
+  const fullRoster = roster.entries[0]!.epoch === 0 || stored.length === 0 ? roster : await mergeChains(stored, roster, trust.anchorHash);
+  const keys: Record<number, Uint8Array> = { ...trust.keys };
+  // The first epoch this toy is in: keys of epochs before it come only from a guardian's device,
+  // wrapped at pairing for the messages that waited for the toy's child (src/client/toys.ts).
+  const pairedAt = fullRoster.entries.find((e) => isSelf(e.toys.find((t) => t.toyId === device.toyId), device))?.epoch;
+  for (const wire of view.wrappedKeys) {
+    if (wire.recipientId !== device.toyId || keys[wire.epoch] !== undefined) continue;
+    const earlier = pairedAt !== undefined && wire.epoch < pairedAt;
+    if (!earlier && !isSelf(fullRoster.toyAt(wire.epoch, device.toyId), device)) continue;
+    // Only a key the signed entry commits to is kept: the toy never opens or seals under one the server chose.
+    const unwrapped = await unwrapAndCheckFamilyKey({ wrap: wrappedKeyFromWire(wire), recipientId: device.toyId, identity: device.identity, roster: fullRoster });
+    if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
+    else if (unwrapped.code === 'family-key/commitment-mismatch') {
+      await reportKeyRefusal(api, device, wire.epoch);
+      if (wire.epoch === fullRoster.epoch) throw new KeyRefusedError(wire.epoch);
+    }
+  }
+  return familyOf(fullRoster, device, keys, trust.anchorHash);
+}
+
+/** The family from the toy's stored chain alone (offline): verified again from the paired head hash. */
+export async function loadToyFamilyOffline(device: ToyDevice, trust: ToyTrust): Promise<ToyFamily> {
+  if (trust.chain === undefined || trust.chain.length === 0) throw new ClientError('client/no-anchor', 'the toy has never verified its family: connect it once');
+  const verified = await verifyRoster(storedEntries(trust.chain), { headHash: trust.anchorHash });
+  if (!verified.ok) throw new ClientError('client/no-anchor', `the toy's stored roster does not verify (${verified.code})`);
+  return familyOf(verified.value, device, { ...trust.keys }, trust.anchorHash);
+}
