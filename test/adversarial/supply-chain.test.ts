@@ -46,6 +46,7 @@ const TOOLS: Record<string, string> = {
   playwright: 'the browser test projects (vitest.config.ts, @vitest/browser-playwright) drive Chromium through it',
   '@babel/core': 'peer dependency of @preact/preset-vite (the web build)',
   '@redocly/cli': 'redocly lint of the OpenAPI and AsyncAPI documents, run by test/server/api-description.test.ts',
+  'axe-core': 'the accessibility engine the browser tests evaluate in each page (test/web/support/axe.ts reads axe.min.js from the package)',
 };
 
 function sourceFiles(dir: string): string[] {

@@ -89,12 +89,16 @@ function casesFor(route: RouteInfo, maxBodyBytes: number): Case[] {
       cases.push({ name: `wrong type for ${name}`, ...json({ ...example, [name]: wrongTypeFor(property) }) });
       if (property.type === 'string') cases.push({ name: `absurd length for ${name}`, ...json({ ...example, [name]: 'A'.repeat(20_000) }) });
       const value = example[name];
-      if (typeof value === 'string' && /^A+$/.test(value) && value.length % 4 !== 0) {
+      // Only for fields that are base64url (a pattern over its alphabet); free text may end in 'B'.
+      const base64Field = typeof property.pattern === 'string' && property.pattern.includes('A-Za-z0-9_-');
+      if (base64Field && typeof value === 'string' && /^A+$/.test(value) && value.length % 4 !== 0) {
         // Non-zero unused bits in the last character: non-canonical base64url.
         cases.push({ name: `non-canonical base64url for ${name}`, ...json({ ...example, [name]: `${value.slice(0, -1)}B` }) });
       }
       if (property.type === 'object') cases.push({ name: `unknown field inside ${name}`, ...json({ ...example, [name]: { ...(exampleOf(property) as object), extra: 'x' } }) });
-      cases.push({ name: `missing ${name}`, ...json(Object.fromEntries(Object.entries(example).filter(([k]) => k !== name))) });
+      // Leaving out a required field is bad input; leaving out an optional one is not.
+      const required = Array.isArray(body.required) ? (body.required as string[]) : [];
+      if (required.includes(name)) cases.push({ name: `missing ${name}`, ...json(Object.fromEntries(Object.entries(example).filter(([k]) => k !== name))) });
     }
   }
   return cases;

@@ -54,6 +54,7 @@ const TAG_OF_SEGMENT: Readonly<Record<string, string>> = {
   'openapi.json': 'service',
   'asyncapi.json': 'service',
   roster: 'families',
+  profile: 'families',
   log: 'security',
   toy: 'toys',
 };
