@@ -1,9 +1,9 @@
 /**
  * One live connection: follows the bus topics of the principal's families, replays what the
  * client missed after its resume cursors, then streams live events, filtered to what the
- * principal may see. Subscribing happens before the backlog is read, and events already sent are
- * skipped by cursor, so nothing falls between the backlog and the live stream (at-least-once;
- * clients dedupe by cursor and message id).
+ * principal may see. The resume and follow loop is the bus's `createTopicFollower`: it subscribes
+ * before reading the backlog and skips by cursor what was already handed over, so nothing falls
+ * between the backlog and the live stream (at-least-once; clients dedupe by cursor and message id).
  */
 import type { WebSocket } from 'ws';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -11,11 +11,10 @@ import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
 import { ClientFrame, type ServerFrame } from '../../protocol/live.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
-import { compareCursors, type BusEvent, type EventBus } from '../../storage/bus/event-bus.js';
+import { createTopicFollower, type BusEvent, type EventBus } from '../../storage/bus/event-bus.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
 const clientFrame = TypeCompiler.Compile(ClientFrame);
-const BACKLOG_PAGE = 500;
 /** A client that does not read its events is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MESSAGE_EVENTS = new Set(['message', 'message-deleted', 'receipt', 'approval']);
@@ -71,10 +70,9 @@ function problemFrame(code: ErrorCode, detail: string): ServerFrame {
 export function runLiveConnection(deps: LiveConnectionDeps): void {
   const { socket, principalId, access, bus, clock, limits } = deps;
   const memberships = new Map<string, FamilyMembership>();
-  /** The last cursor sent per family; events at or before it are not sent again. */
-  const sent = new Map<string, string>();
-  const unsubscribes = new Map<string, () => void>();
-  let pending: BusEvent[] | undefined = [];
+  // Every topic (the principal's own and each family's) is resumed and followed by one
+  // TopicFollower, which drops what was already sent by cursor; its events are handled in order.
+  const topics = createTopicFollower(bus, (event) => enqueue(() => handle(event)));
   let closed = false;
   let alive = true;
   let windowStart = clock.now();
@@ -114,8 +112,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
 
   function cleanup(): void {
     clearInterval(heartbeat);
-    for (const unsubscribe of unsubscribes.values()) unsubscribe();
-    unsubscribes.clear();
+    topics.stop();
     clearTimeout(resumeTimer);
     settleResume(undefined);
   }
@@ -128,24 +125,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     });
   }
 
-  function deliver(event: BusEvent): void {
-    const familyId = event.topic.slice('family:'.length);
+  function deliver(familyId: string, event: BusEvent): void {
     const membership = memberships.get(familyId);
-    if (membership === undefined) return;
-    const last = sent.get(familyId);
-    if (last !== undefined && compareCursors(event.cursor, last) <= 0) return;
-    sent.set(familyId, event.cursor);
-    if (!mayReceive(membership, event.type, event.data)) return;
-    send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as Record<string, unknown>, at: event.at });
-  }
-
-  function onBusEvent(event: BusEvent): void {
-    if (closed) return;
-    if (pending !== undefined) {
-      pending.push(event);
-      return;
-    }
-    enqueue(() => handle(event));
+    if (membership === undefined || !mayReceive(membership, event.type, event.data)) return;
+    send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as never, at: event.at });
   }
 
   async function handle(event: BusEvent): Promise<void> {
@@ -156,7 +139,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
         close(1008, 'the session ended');
         return;
       }
-      await refreshFamilies(true);
+      await refreshFamilies(undefined);
       return;
     }
     const familyId = event.topic.slice('family:'.length);
@@ -165,54 +148,32 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       // A removed member stops here; the others see the change, with their possibly new rights.
       const membership = await access.membership(familyId, principalId);
       if (membership === undefined) {
-        deliver(event);
+        deliver(familyId, event);
         dropFamily(familyId);
         if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
         return;
       }
       memberships.set(familyId, membership);
     }
-    deliver(event);
+    deliver(familyId, event);
     if (event.type === 'family-deleted') {
       dropFamily(familyId);
       if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
     }
   }
 
-  async function follow(familyId: string, membership: FamilyMembership): Promise<void> {
-    memberships.set(familyId, membership);
-    if (unsubscribes.has(familyId)) return;
-    const subscription = bus.subscribe([familyTopic(familyId)], onBusEvent);
-    unsubscribes.set(familyId, subscription);
-    await subscription.ready;
-  }
-
   function dropFamily(familyId: string): void {
     memberships.delete(familyId);
-    sent.delete(familyId);
-    unsubscribes.get(familyId)?.();
-    unsubscribes.delete(familyId);
+    topics.unfollow(familyTopic(familyId));
   }
 
-  /** Catches up one family after `cursor` (from its oldest kept event when undefined). */
-  async function replay(familyId: string, cursor: string | undefined): Promise<void> {
-    // The client has everything up to its cursor: nothing at or before it is sent again.
-    if (cursor !== undefined && !sent.has(familyId)) sent.set(familyId, cursor);
-    let after = cursor;
-    for (;;) {
-      const events = await bus.readSince(familyTopic(familyId), after, BACKLOG_PAGE);
-      for (const event of events) {
-        if (closed || !memberships.has(familyId)) return;
-        deliver(event);
-      }
-      const last = events.at(-1);
-      if (last === undefined || events.length < BACKLOG_PAGE) return;
-      after = last.cursor;
-    }
-  }
-
-  /** Follows families the principal joined since and drops those they left. */
-  async function refreshFamilies(replayNew: boolean): Promise<void> {
+  /**
+   * Follows the families the principal is in now and drops those they left. At the start, each is
+   * resumed from the client's cursor (from its oldest kept event when the resume frame leaves it
+   * out; live only without a resume frame); a family joined later is replayed from its oldest kept
+   * event (what the protocol says of a family the client did not name in its resume frame).
+   */
+  async function refreshFamilies(resume: { cursors: Record<string, string> | undefined } | undefined): Promise<void> {
     const now = new Set(await access.familiesOf(principalId));
     for (const familyId of [...memberships.keys()]) if (!now.has(familyId)) dropFamily(familyId);
     if (deps.kind === 'toy' && now.size === 0) {
@@ -223,33 +184,21 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       if (memberships.has(familyId)) continue;
       const membership = await access.membership(familyId, principalId);
       if (membership === undefined || closed) continue;
-      await follow(familyId, membership);
-      // A family joined while connected is replayed from its oldest kept event (what the protocol
-      // says of a family the client did not name in its resume frame).
-      if (replayNew) await replay(familyId, undefined);
+      memberships.set(familyId, membership);
+      const cursor = resume?.cursors?.[familyId];
+      const from = resume === undefined ? undefined : resume.cursors === undefined ? 'live' : cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined;
+      await topics.follow(familyTopic(familyId), from);
     }
   }
 
   async function start(): Promise<void> {
-    const own = bus.subscribe([accountTopic(principalId)], onBusEvent);
-    unsubscribes.set('account', own);
-    await own.ready;
-    await refreshFamilies(false);
     const cursors = await resumeDecided;
     clearTimeout(resumeTimer);
     if (closed) return;
-    // With a resume frame, every family is replayed (from its cursor, or from its oldest kept
-    // event when left out); without one, the client gets live events only.
-    if (cursors !== undefined) {
-      for (const familyId of [...memberships.keys()]) {
-        const cursor = cursors[familyId];
-        await replay(familyId, cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined);
-      }
-    }
-    const buffered = pending ?? [];
-    pending = undefined;
-    send({ type: 'ready' });
-    for (const event of buffered) await handle(event);
+    await topics.follow(accountTopic(principalId), 'live');
+    await refreshFamilies({ cursors });
+    // The backlog's events were queued behind this task as the follower handed them over: 'ready' goes after them.
+    enqueue(async () => send({ type: 'ready' }));
   }
 
   function onFrame(raw: unknown, isBinary: boolean): void {
@@ -299,7 +248,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
         close(1008, 'the session ended');
         return;
       }
-      await refreshFamilies(true);
+      await refreshFamilies(undefined);
     });
   }, limits.heartbeatMs);
 
