@@ -338,7 +338,7 @@ describe('the AsyncAPI document', () => {
     const wrong = received.flatMap((frame) => documented.checkServerFrame(frame));
     expect(wrong).toEqual([]);
     const kinds = new Set(received.map((f) => (f.type === 'event' ? `event.${f.event}` : f.type)));
-    expect([...kinds].sort()).toEqual(['error', 'event.approval', 'event.child', 'event.family-deleted', 'event.message', 'event.message-deleted', 'event.receipt', 'event.roster', 'pong', 'ready']);
+    expect([...kinds].sort()).toEqual(['error', 'event.approval', 'event.child', 'event.decline', 'event.family-deleted', 'event.message', 'event.message-deleted', 'event.receipt', 'event.roster', 'pong', 'ready']);
     // A frame outside the document is caught.
     expect(documented.checkServerFrame({ type: 'event', familyId: family.familyId, cursor: '1', event: 'message', data: { messageId, text: 'never sent' }, at: 1 })).toHaveLength(1);
   });
