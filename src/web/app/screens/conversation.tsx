@@ -324,9 +324,17 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   }, [props.familyId, props.conversationId]);
   const [version, setVersion] = useState(0);
   const reload = useCallback(() => setVersion((v) => v + 1), []);
+  /** Full loads under way: one of them may have listed before an event, so the event starts another. */
+  const loading = useRef(0);
 
   useEffect(() => {
     let live = true;
+    let listing = true;
+    loading.current += 1;
+    const listed = (): void => {
+      if (listing) loading.current -= 1;
+      listing = false;
+    };
     (async () => {
       const f = withCheckedProfiles(await loadFamily(who.ctx, props.familyId));
       const list = await listAllMessages(who.ctx, { familyId: props.familyId, conversation: props.conversationId });
@@ -336,6 +344,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
       setFamily(f);
       setToyNames(names);
       setMessages(list.reverse());
+      listed();
       // What the toys could not play, as they reported it to the security log (guardians read it).
       if (f.self.role === 'guardian') {
         const log = await readFamilyLog(who.ctx, props.familyId).catch(() => undefined);
@@ -345,7 +354,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
       for (const m of list) markDelivered(m, f);
     })().catch((caught: unknown) => {
       if (live) setError(caught);
-    });
+    }).finally(listed);
     return () => {
       live = false;
     };
@@ -393,6 +402,10 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
       onLive((event) => {
         if (event.familyId !== props.familyId) return;
         const family = shown.current.family;
+        if (loading.current > 0 && event.event !== 'message-deleted') {
+          reload();
+          return;
+        }
         switch (event.event) {
           case 'roster':
           case 'child':
@@ -500,14 +513,18 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
   const [error, setError] = useState<unknown>(undefined);
   const [decided, setDecided] = useState<'approved' | 'declined' | undefined>(undefined);
   const [version, setVersion] = useState(0);
+  const loading = useRef(0);
   useEffect(() => {
     let live = true;
+    loading.current += 1;
     (async () => {
       const page = await listMessages(who.ctx, { familyId: props.family.familyId, pendingApproval: true, limit: 50 });
       const states = await Promise.all(page.messages.map((m) => approvalStateOf(props.family, m)));
       if (live) setPending(page.messages.filter((_, i) => states[i]!.state === 'waiting'));
     })().catch((caught: unknown) => {
       if (live) setError(caught);
+    }).finally(() => {
+      loading.current -= 1;
     });
     return () => {
       live = false;
@@ -519,6 +536,11 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
     () =>
       onLive((event) => {
         if (event.familyId !== props.family.familyId) return;
+        if (loading.current > 0 && event.event !== 'message-deleted') {
+          // A listing under way may predate this event: list again.
+          setVersion((v) => v + 1);
+          return;
+        }
         switch (event.event) {
           case 'roster':
             setVersion((v) => v + 1);
