@@ -132,7 +132,7 @@ async function startHostileLive(frames: unknown[]): Promise<{ url: string; close
     });
   });
   const address = wss.address();
-  if (typeof address === 'string') throw new Error('the hostile server has no port');
+  if (address === null || typeof address === 'string') throw new Error('the hostile server has no port');
   return { url: `http://127.0.0.1:${address.port}`, close: () => new Promise<void>((resolve) => wss.close(() => resolve())) };
 }
 

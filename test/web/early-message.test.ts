@@ -101,7 +101,7 @@ describe('a message sent before the toy is paired, in the browser', { timeout: 3
     await openConversation(guardian, 'Mia');
     expect(await guardian.getByTestId('no-toy').count()).toBe(0);
     const message = guardian.locator(`li[data-message="${messageId}"]`);
-    await expect.poll(() => message.getByTestId('receipt').innerText(), { timeout: 30_000 }).toBe('Played');
+    await expect.poll(() => message.getByTestId('receipt').innerText(), { timeout: 30_000 }).toBe("Played on Mia's toy");
     expect(await message.getByTestId('refusal').count()).toBe(0);
   });
 

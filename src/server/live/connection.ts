@@ -66,6 +66,43 @@ function problemFrame(code: ErrorCode, detail: string): ServerFrame {
   return { type: 'error', problem: { type: p.type, title: p.title, status: p.status, detail: p.detail } };
 }
 
+/** The client's first frame decides how the connection starts; a later resume frame is refused. */
+interface ResumeDecision {
+  /** The resume frame's cursors; undefined after a ping first, or when no frame came in time. */
+  readonly cursors: Promise<Record<string, string> | undefined>;
+  /** Whether the first frame came (or the wait ran out). */
+  decided(): boolean;
+  decide(cursors: Record<string, string> | undefined): void;
+}
+
+function awaitResume(waitMs: number): ResumeDecision {
+  let settle: (cursors: Record<string, string> | undefined) => void = () => undefined;
+  let decided = false;
+  const cursors = new Promise<Record<string, string> | undefined>((resolve) => (settle = resolve));
+  const decide = (value: Record<string, string> | undefined): void => {
+    clearTimeout(timer);
+    if (decided) return;
+    decided = true;
+    settle(value);
+  };
+  const timer = setTimeout(() => decide(undefined), waitMs);
+  return { cursors, decided: () => decided, decide };
+}
+
+/** Counts a connection's frames per minute; false once it is over `perMinute`. */
+function frameBudget(clock: Clock, perMinute: number): () => boolean {
+  let windowStart = clock.now();
+  let frames = 0;
+  return () => {
+    const now = clock.now();
+    if (now - windowStart >= 60_000) {
+      windowStart = now;
+      frames = 0;
+    }
+    return ++frames <= perMinute;
+  };
+}
+
 /** Runs a connection until it closes. */
 export function runLiveConnection(deps: LiveConnectionDeps): void {
   const { socket, principalId, access, bus, clock, limits } = deps;
@@ -73,21 +110,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   // Every topic (the principal's own and each family's) is resumed and followed by one
   // TopicFollower, which drops what was already sent by cursor; its events are handled in order.
   const topics = createTopicFollower(bus, (event) => enqueue(() => handle(event)));
+  const resume = awaitResume(limits.resumeWaitMs);
+  const withinBudget = frameBudget(clock, limits.maxFramesPerMinute);
   let closed = false;
   let alive = true;
-  let windowStart = clock.now();
-  let framesInWindow = 0;
-  let resumed = false;
-  let settleResume: (cursors: Record<string, string> | undefined) => void = () => undefined;
-  /** The first frame's cursors; undefined when the first frame is a ping, or none comes in time. */
-  let decided = false;
-  const resumeDecided = new Promise<Record<string, string> | undefined>((resolve) => {
-    settleResume = (cursors) => {
-      decided = true;
-      resolve(cursors);
-    };
-  });
-  const resumeTimer = setTimeout(() => settleResume(undefined), limits.resumeWaitMs);
   let queue: Promise<void> = Promise.resolve();
 
   function send(frame: ServerFrame): void {
@@ -113,8 +139,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   function cleanup(): void {
     clearInterval(heartbeat);
     topics.stop();
-    clearTimeout(resumeTimer);
-    settleResume(undefined);
+    resume.decide(undefined);
   }
 
   /** Serialises the work that sends events, so frames leave in cursor order. */
@@ -192,8 +217,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   }
 
   async function start(): Promise<void> {
-    const cursors = await resumeDecided;
-    clearTimeout(resumeTimer);
+    const cursors = await resume.cursors;
     if (closed) return;
     await topics.follow(accountTopic(principalId), 'live');
     await refreshFamilies({ cursors });
@@ -203,12 +227,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
 
   function onFrame(raw: unknown, isBinary: boolean): void {
     if (closed) return;
-    const now = clock.now();
-    if (now - windowStart >= 60_000) {
-      windowStart = now;
-      framesInWindow = 0;
-    }
-    if (++framesInWindow > limits.maxFramesPerMinute) {
+    if (!withinBudget()) {
       close(1008, 'too many frames');
       return;
     }
@@ -221,13 +240,11 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     }
     if (!clientFrame.Check(frame)) return send(problemFrame('burrow/bad-request', 'The frame is not a resume or ping frame'));
     if (frame.type === 'ping') {
-      resumed = true;
-      settleResume(undefined);
+      resume.decide(undefined);
       return send({ type: 'pong' });
     }
-    if (resumed || decided) return send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
-    resumed = true;
-    settleResume(frame.cursors);
+    if (resume.decided()) return send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
+    resume.decide(frame.cursors);
   }
 
   const heartbeat = setInterval(() => {
