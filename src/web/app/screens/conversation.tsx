@@ -388,11 +388,9 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
     const fresh = view !== undefined && view.recipients.includes(at.conversationId) ? view : undefined;
     setMessages((list) => {
       if (list === undefined) return list;
-      const rest = list.filter((m) => m.messageId !== messageId);
-      if (fresh === undefined) return rest;
-      const index = list.findIndex((m) => m.messageId === messageId);
-      if (index >= 0) return list.map((m) => (m.messageId === messageId ? fresh : m));
-      return [...rest, fresh].sort((a, b) => a.receivedAt - b.receivedAt);
+      if (fresh === undefined) return list.filter((m) => m.messageId !== messageId);
+      if (list.some((m) => m.messageId === messageId)) return list.map((m) => (m.messageId === messageId ? fresh : m));
+      return [...list, fresh].sort((a, b) => a.receivedAt - b.receivedAt);
     });
     if (fresh !== undefined && now.family !== undefined) markDelivered(fresh, now.family);
   }, [who]);
