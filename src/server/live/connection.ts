@@ -109,11 +109,18 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
   const memberships = new Map<string, FamilyMembership>();
   // Every topic (the principal's own and each family's) is resumed and followed by one
   // TopicFollower, which drops what was already sent by cursor; its events are handled in order.
-  const topics = createTopicFollower(bus, (event) => enqueue(() => handle(event)));
+  // While the connection starts they are collected, to be handled before 'ready'.
+  let backlog: BusEvent[] | undefined = [];
+  const topics = createTopicFollower(bus, (event) => {
+    if (backlog === undefined) enqueue(() => handle(event));
+    else backlog.push(event);
+  });
   const resume = awaitResume(limits.resumeWaitMs);
   const withinBudget = frameBudget(clock, limits.maxFramesPerMinute);
   let closed = false;
   let alive = true;
+  /** Whether a heartbeat's re-check of the session and families is queued or running. */
+  let checking = false;
   let queue: Promise<void> = Promise.resolve();
 
   function send(frame: ServerFrame): void {
@@ -221,8 +228,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     if (closed) return;
     await topics.follow(accountTopic(principalId), 'live');
     await refreshFamilies({ cursors });
-    // The backlog's events were queued behind this task as the follower handed them over: 'ready' goes after them.
-    enqueue(async () => send({ type: 'ready' }));
+    const events = backlog ?? [];
+    backlog = undefined;
+    for (const event of events) await handle(event);
+    send({ type: 'ready' });
   }
 
   function onFrame(raw: unknown, isBinary: boolean): void {
@@ -260,12 +269,19 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     } catch {
       // A socket that cannot take a ping is closing already.
     }
+    // One re-check at a time: on a slow database they would otherwise pile up ahead of the events.
+    if (checking) return;
+    checking = true;
     enqueue(async () => {
-      if (!(await deps.stillAuthorised())) {
-        close(1008, 'the session ended');
-        return;
+      try {
+        if (!(await deps.stillAuthorised())) {
+          close(1008, 'the session ended');
+          return;
+        }
+        await refreshFamilies(undefined);
+      } finally {
+        checking = false;
       }
-      await refreshFamilies(undefined);
     });
   }, limits.heartbeatMs);
 
