@@ -5,11 +5,16 @@
  * (family, cursor) and message events also by message id. Cursors are saved through the key
  * store after the caller has processed an event, so a crash replays rather than loses it.
  *
+ * Every frame is checked against the protocol's schema (`ServerFrame`) before anything reads it:
+ * an event that does not match its kind's payload is dropped and reported as `live/bad-frame`,
+ * its cursor not advanced. Even a well-formed event is only a hint of what to fetch and verify.
+ *
  * Isomorphic: the caller passes the WebSocket constructor (the browser's global `WebSocket`, or
  * `ws` in Node, which has none); in bearer mode the token goes in an Authorization header, which
  * `ws` supports; browsers use the session cookie instead.
  */
-import type { LiveEventType, ServerFrame } from '../protocol/live.js';
+import { Value } from '@sinclair/typebox/value';
+import { ServerFrame, type EventFrame, type LiveEventPayload, type LiveEventType } from '../protocol/live.js';
 import type { KeyStore } from './key-store.js';
 import { assertTransportAllowed } from './transport.js';
 
@@ -27,14 +32,17 @@ export interface WebSocketLike {
 /** A WebSocket constructor: `(url)` in browsers; `ws` also takes `{ headers }`. */
 export type WebSocketConstructor = new (url: string, options?: { headers?: Record<string, string> }) => WebSocketLike;
 
-/** One event, as handed to `onEvent`. */
-export interface LiveEvent {
+/** One event of kind `K`, as handed to `onEvent`: its payload is what `LiveEventData` says that kind carries. */
+export interface LiveEventOf<K extends LiveEventType> {
   familyId: string;
   cursor: string;
-  event: LiveEventType;
-  data: Record<string, unknown>;
+  event: K;
+  data: LiveEventPayload<K>;
   at: number;
 }
+
+/** One event, as handed to `onEvent`: a union discriminated by `event`. */
+export type LiveEvent = { [K in LiveEventType]: LiveEventOf<K> }[LiveEventType];
 
 export interface LiveOptions {
   /** The server's base URL (`http(s)://…`, as for the API client). */
@@ -105,10 +113,13 @@ function liveUrl(baseUrl: string): string {
   return url.toString();
 }
 
-function isEventFrame(frame: unknown): frame is Extract<ServerFrame, { type: 'event' }> {
-  if (typeof frame !== 'object' || frame === null) return false;
-  const f = frame as Record<string, unknown>;
-  return f.type === 'event' && typeof f.familyId === 'string' && typeof f.cursor === 'string' && typeof f.event === 'string' && typeof f.data === 'object' && f.data !== null;
+/** Whether `frame` is a frame the protocol describes (an event's payload checked against its kind's schema). */
+function isServerFrame(frame: unknown): frame is ServerFrame {
+  return Value.Check(ServerFrame, frame);
+}
+
+function eventOf(frame: EventFrame): LiveEvent {
+  return { familyId: frame.familyId, cursor: frame.cursor, event: frame.event, data: frame.data, at: frame.at } as LiveEvent;
 }
 
 /**
@@ -156,15 +167,15 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
     }, idleTimeoutMs);
   };
 
-  const handleEvent = async (frame: Extract<ServerFrame, { type: 'event' }>): Promise<void> => {
+  const handleEvent = async (frame: EventFrame): Promise<void> => {
     const key = `${frame.familyId}\u0000${frame.cursor}`;
     if (seenCursors.has(key)) return;
     seenCursors.add(key);
-    const messageId = frame.event === 'message' && typeof frame.data.messageId === 'string' ? frame.data.messageId : undefined;
+    const messageId = frame.event === 'message' ? frame.data.messageId : undefined;
     if (messageId === undefined || !seenMessages.has(`${frame.familyId}\u0000${messageId}`)) {
       if (messageId !== undefined) seenMessages.add(`${frame.familyId}\u0000${messageId}`);
       try {
-        await options.onEvent({ familyId: frame.familyId, cursor: frame.cursor, event: frame.event, data: frame.data, at: frame.at });
+        await options.onEvent(eventOf(frame));
       } catch (error) {
         problem('live/handler-failed', error instanceof Error ? error.message : String(error));
       }
@@ -209,20 +220,23 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
         problem('live/bad-frame', 'the server sent a frame that is not JSON');
         return;
       }
-      if (isEventFrame(frame)) {
+      if (!isServerFrame(frame)) {
+        // Never trusted: a malformed or unknown frame (an event whose payload does not match its kind) is dropped.
+        problem('live/bad-frame', 'the server sent a frame the protocol does not describe; it was ignored');
+        return;
+      }
+      if (frame.type === 'event') {
         queue = queue.then(() => handleEvent(frame));
         return;
       }
-      const type = (frame as { type?: unknown }).type;
-      if (type === 'ready') {
+      if (frame.type === 'ready') {
         queue = queue.then(() => {
           attempt = 0;
           resolveReady();
           options.onReady?.();
         });
-      } else if (type === 'error') {
-        const p = (frame as { problem?: { type?: unknown; detail?: unknown } }).problem;
-        problem(typeof p?.type === 'string' ? p.type : 'live/error', typeof p?.detail === 'string' ? p.detail : 'the server refused a frame');
+      } else if (frame.type === 'error') {
+        problem(frame.problem.type, frame.problem.detail);
       }
     };
     ws.onerror = () => {

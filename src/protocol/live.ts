@@ -40,6 +40,9 @@ export const LiveEventType = Type.Union([
 ]);
 export type LiveEventType = Static<typeof LiveEventType>;
 
+/** The payload of one kind of event, as `LiveEventData` describes it. */
+export type LiveEventPayload<K extends LiveEventType> = Static<(typeof LiveEventData)[K]>;
+
 /** Client → server. `resume` first (optional), then `ping` whenever it likes. */
 export const ClientFrame = Type.Union([
   Type.Object(
@@ -69,6 +72,9 @@ export function EventFrame<K extends LiveEventType>(event: K) {
     { additionalProperties: false },
   );
 }
+
+/** One event frame of each kind, as a discriminated union on `event`. */
+export type EventFrame = { [K in LiveEventType]: Static<ReturnType<typeof EventFrame<K>>> }[LiveEventType];
 
 /** Server → client, once the backlog after the resume cursors has been delivered; live events follow. */
 export const ReadyFrame = Type.Object({ type: Type.Literal('ready') }, { additionalProperties: false });

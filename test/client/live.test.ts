@@ -1,10 +1,13 @@
 /**
  * The client library's live connection against a real server: it resumes from the cursors in
  * its key store, reconnects by itself when the connection drops, and hands each event to the
- * caller exactly once.
+ * caller exactly once; against a hostile server, it drops every frame the protocol does not describe.
  */
+import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { connectLive, type LiveEvent, type WebSocketConstructor } from '../../src/client/live.js';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
@@ -79,7 +82,7 @@ describe('the live connection of the client library', () => {
     const first = await recordLive(gran, server.url);
     await first.live.ready;
     const [before] = await sendMany(1, 'before');
-    await first.waitFor((e) => e.data.messageId === before);
+    await first.waitFor((e) => e.event === 'message' && e.data.messageId === before);
     await first.live.close();
     expect((await gran.store.loadCursors())[familyId]).toBeDefined();
 
@@ -87,8 +90,8 @@ describe('the live connection of the client library', () => {
 
     const second = await recordLive(gran, server.url);
     await second.live.ready;
-    await second.waitFor((e) => e.data.messageId === missed[99]);
-    const delivered = second.events.filter((e) => e.event === 'message').map((e) => e.data.messageId as string);
+    await second.waitFor((e) => e.event === 'message' && e.data.messageId === missed[99]);
+    const delivered = second.events.flatMap((e) => (e.event === 'message' ? [e.data.messageId] : []));
     expect(delivered).toEqual(missed);
     expect(delivered).not.toContain(before);
     await second.live.close();
@@ -100,20 +103,74 @@ describe('the live connection of the client library', () => {
       const watcher = await recordLive(gran, relay.url);
       await watcher.live.ready;
       const beforeCut = await sendMany(5, 'before-cut');
-      await watcher.waitFor((e) => e.data.messageId === beforeCut[4]);
+      await watcher.waitFor((e) => e.event === 'message' && e.data.messageId === beforeCut[4]);
       relay.cut();
       const duringCut = await sendMany(20, 'during-cut');
-      await watcher.waitFor((e) => e.data.messageId === duringCut[19], 20_000);
+      await watcher.waitFor((e) => e.event === 'message' && e.data.messageId === duringCut[19], 20_000);
       const afterCut = await sendMany(5, 'after-cut');
-      await watcher.waitFor((e) => e.data.messageId === afterCut[4]);
+      await watcher.waitFor((e) => e.event === 'message' && e.data.messageId === afterCut[4]);
       expect(watcher.readies()).toBeGreaterThanOrEqual(2);
-      const delivered = watcher.events.filter((e) => e.event === 'message').map((e) => e.data.messageId as string);
+      const delivered = watcher.events.flatMap((e) => (e.event === 'message' ? [e.data.messageId] : []));
       expect(delivered).toEqual([...beforeCut, ...duringCut, ...afterCut]);
       const cursors = watcher.events.map((e) => `${e.familyId}/${e.cursor}`);
       expect(new Set(cursors).size).toBe(cursors.length);
       await watcher.live.close();
     } finally {
       await relay.close();
+    }
+  });
+});
+
+/** A hostile live server on loopback: answers the resume frame with the given frames, then 'ready'. */
+async function startHostileLive(frames: unknown[]): Promise<{ url: string; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/live' });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  wss.on('connection', (socket) => {
+    socket.once('message', () => {
+      for (const frame of frames) socket.send(JSON.stringify(frame));
+      socket.send(JSON.stringify({ type: 'ready' }));
+    });
+  });
+  const address = wss.address();
+  if (address === null || typeof address === 'string') throw new Error('the hostile server has no port');
+  return { url: `http://127.0.0.1:${address.port}`, close: () => new Promise<void>((resolve) => wss.close(() => resolve())) };
+}
+
+describe('the live connection of the client library, against a hostile server', () => {
+  it('drops and reports an event whose payload does not match its kind, and never moves its cursor past it', async () => {
+    const id = (): string => randomBytes(16).toString('base64url');
+    const family = id();
+    const base = { messageId: id(), senderId: id(), recipients: [id()] };
+    const event = (cursor: number, kind: string, data: unknown) => ({ type: 'event', familyId: family, cursor: String(cursor), event: kind, data, at: 1 });
+    const hostile = await startHostileLive([
+      event(1, 'message', { ...base, epoch: 0, size: 10 }),
+      // Content smuggled into an event, a receipt of no known kind, a deletion naming no sender, a command the protocol does not have.
+      event(2, 'message', { ...base, messageId: id(), epoch: 0, size: 10, text: 'play this' }),
+      event(3, 'receipt', { ...base, by: id(), kind: 'deleted' }),
+      event(4, 'message-deleted', { messageId: base.messageId }),
+      event(5, 'record', { childId: id() }),
+      { type: 'event', familyId: family, cursor: '6', event: 'roster', data: { epoch: -1 }, at: 1 },
+    ]);
+    const received: LiveEvent[] = [];
+    const problems: string[] = [];
+    let saved: Record<string, string> = {};
+    const live = await connectLive({
+      baseUrl: hostile.url,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      token: 'any',
+      store: { loadCursors: async () => ({}), saveCursors: async (cursors) => { saved = cursors; } },
+      onEvent: (e) => { received.push(e); },
+      onProblem: (p) => problems.push(p.type),
+    });
+    try {
+      await live.ready;
+      expect(received.map((e) => [e.event, e.cursor])).toEqual([['message', '1']]);
+      expect(problems.filter((p) => p === 'live/bad-frame')).toHaveLength(5);
+      expect(saved).toEqual({ [family]: '1' });
+      expect(live.cursors()).toEqual({ [family]: '1' });
+    } finally {
+      await live.close();
+      await hostile.close();
     }
   });
 });

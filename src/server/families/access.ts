@@ -4,7 +4,7 @@
  * the head of each family's roster); the messages feature implements `FamilyPurger`; the live
  * feature implements `FamilyEvents`. createServer wires them together.
  */
-import type { LiveEventType } from '../../protocol/live.js';
+import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
 
 /** Who a principal is in a family at its current epoch. */
 export interface FamilyMembership {
@@ -41,7 +41,7 @@ export interface FamilyPurger {
   purgeFamily(familyId: string): Promise<void>;
 }
 
-/** Publishes a live event to a family's members and toys (through the bus port). */
+/** Publishes a live event to a family's members and toys (through the bus port), with the payload its kind has in `LiveEventData`. */
 export interface FamilyEvents {
-  publish(familyId: string, type: LiveEventType, data: Record<string, unknown>): Promise<void>;
+  publish<K extends LiveEventType>(familyId: string, type: K, data: LiveEventPayload<K>): Promise<void>;
 }

@@ -15,6 +15,7 @@ import type { SecurityLog } from '../security-log/service.js';
 import type { PushNotifier } from '../push/service.js';
 import { createInvitesService } from '../invites/service.js';
 import { registerInviteRoutes } from '../invites/routes.js';
+import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
 import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
 import { createFamilyAccess } from './access-repository.js';
 import { createFamiliesRepository } from './repository.js';
@@ -47,7 +48,7 @@ export function registerFamilyFeatures(app: BurrowApp, options: FamilyFeaturesOp
   // an error answer that would make the client retry a change that already happened.
   const seams = events === undefined ? {} : {
     events: {
-      async publish(familyId: string, type: Parameters<FamilyEvents['publish']>[1], data: Record<string, unknown>) {
+      async publish<K extends LiveEventType>(familyId: string, type: K, data: LiveEventPayload<K>) {
         try {
           await events.publish(familyId, type, data);
         } catch (error) {

@@ -1,9 +1,9 @@
 /**
  * One live connection: follows the bus topics of the principal's families, replays what the
  * client missed after its resume cursors, then streams live events, filtered to what the
- * principal may see. Subscribing happens before the backlog is read, and events already sent are
- * skipped by cursor, so nothing falls between the backlog and the live stream (at-least-once;
- * clients dedupe by cursor and message id).
+ * principal may see. The resume and follow loop is the bus's `createTopicFollower`: it subscribes
+ * before reading the backlog and skips by cursor what was already handed over, so nothing falls
+ * between the backlog and the live stream (at-least-once; clients dedupe by cursor and message id).
  */
 import type { WebSocket } from 'ws';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -11,11 +11,10 @@ import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
 import { ClientFrame, type ServerFrame } from '../../protocol/live.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
-import { compareCursors, type BusEvent, type EventBus } from '../../storage/bus/event-bus.js';
+import { createTopicFollower, type BusEvent, type EventBus } from '../../storage/bus/event-bus.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
 const clientFrame = TypeCompiler.Compile(ClientFrame);
-const BACKLOG_PAGE = 500;
 /** A client that does not read its events is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MESSAGE_EVENTS = new Set(['message', 'message-deleted', 'receipt', 'approval']);
@@ -67,29 +66,61 @@ function problemFrame(code: ErrorCode, detail: string): ServerFrame {
   return { type: 'error', problem: { type: p.type, title: p.title, status: p.status, detail: p.detail } };
 }
 
+/** The client's first frame decides how the connection starts; a later resume frame is refused. */
+interface ResumeDecision {
+  /** The resume frame's cursors; undefined after a ping first, or when no frame came in time. */
+  readonly cursors: Promise<Record<string, string> | undefined>;
+  /** Whether the first frame came (or the wait ran out). */
+  decided(): boolean;
+  decide(cursors: Record<string, string> | undefined): void;
+}
+
+function awaitResume(waitMs: number): ResumeDecision {
+  let settle: (cursors: Record<string, string> | undefined) => void = () => undefined;
+  let decided = false;
+  const cursors = new Promise<Record<string, string> | undefined>((resolve) => (settle = resolve));
+  const decide = (value: Record<string, string> | undefined): void => {
+    clearTimeout(timer);
+    if (decided) return;
+    decided = true;
+    settle(value);
+  };
+  const timer = setTimeout(() => decide(undefined), waitMs);
+  return { cursors, decided: () => decided, decide };
+}
+
+/** Counts a connection's frames per minute; false once it is over `perMinute`. */
+function frameBudget(clock: Clock, perMinute: number): () => boolean {
+  let windowStart = clock.now();
+  let frames = 0;
+  return () => {
+    const now = clock.now();
+    if (now - windowStart >= 60_000) {
+      windowStart = now;
+      frames = 0;
+    }
+    return ++frames <= perMinute;
+  };
+}
+
 /** Runs a connection until it closes. */
 export function runLiveConnection(deps: LiveConnectionDeps): void {
   const { socket, principalId, access, bus, clock, limits } = deps;
   const memberships = new Map<string, FamilyMembership>();
-  /** The last cursor sent per family; events at or before it are not sent again. */
-  const sent = new Map<string, string>();
-  const unsubscribes = new Map<string, () => void>();
-  let pending: BusEvent[] | undefined = [];
+  // Every topic (the principal's own and each family's) is resumed and followed by one
+  // TopicFollower, which drops what was already sent by cursor; its events are handled in order.
+  // While the connection starts they are collected, to be handled before 'ready'.
+  let backlog: BusEvent[] | undefined = [];
+  const topics = createTopicFollower(bus, (event) => {
+    if (backlog === undefined) enqueue(() => handle(event));
+    else backlog.push(event);
+  });
+  const resume = awaitResume(limits.resumeWaitMs);
+  const withinBudget = frameBudget(clock, limits.maxFramesPerMinute);
   let closed = false;
   let alive = true;
-  let windowStart = clock.now();
-  let framesInWindow = 0;
-  let resumed = false;
-  let settleResume: (cursors: Record<string, string> | undefined) => void = () => undefined;
-  /** The first frame's cursors; undefined when the first frame is a ping, or none comes in time. */
-  let decided = false;
-  const resumeDecided = new Promise<Record<string, string> | undefined>((resolve) => {
-    settleResume = (cursors) => {
-      decided = true;
-      resolve(cursors);
-    };
-  });
-  const resumeTimer = setTimeout(() => settleResume(undefined), limits.resumeWaitMs);
+  /** Whether a heartbeat's re-check of the session and families is queued or running. */
+  let checking = false;
   let queue: Promise<void> = Promise.resolve();
 
   function send(frame: ServerFrame): void {
@@ -114,10 +145,8 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
 
   function cleanup(): void {
     clearInterval(heartbeat);
-    for (const unsubscribe of unsubscribes.values()) unsubscribe();
-    unsubscribes.clear();
-    clearTimeout(resumeTimer);
-    settleResume(undefined);
+    topics.stop();
+    resume.decide(undefined);
   }
 
   /** Serialises the work that sends events, so frames leave in cursor order. */
@@ -128,24 +157,10 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     });
   }
 
-  function deliver(event: BusEvent): void {
-    const familyId = event.topic.slice('family:'.length);
+  function deliver(familyId: string, event: BusEvent): void {
     const membership = memberships.get(familyId);
-    if (membership === undefined) return;
-    const last = sent.get(familyId);
-    if (last !== undefined && compareCursors(event.cursor, last) <= 0) return;
-    sent.set(familyId, event.cursor);
-    if (!mayReceive(membership, event.type, event.data)) return;
-    send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as Record<string, unknown>, at: event.at });
-  }
-
-  function onBusEvent(event: BusEvent): void {
-    if (closed) return;
-    if (pending !== undefined) {
-      pending.push(event);
-      return;
-    }
-    enqueue(() => handle(event));
+    if (membership === undefined || !mayReceive(membership, event.type, event.data)) return;
+    send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as never, at: event.at });
   }
 
   async function handle(event: BusEvent): Promise<void> {
@@ -156,7 +171,7 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
         close(1008, 'the session ended');
         return;
       }
-      await refreshFamilies(true);
+      await refreshFamilies(undefined);
       return;
     }
     const familyId = event.topic.slice('family:'.length);
@@ -165,54 +180,32 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       // A removed member stops here; the others see the change, with their possibly new rights.
       const membership = await access.membership(familyId, principalId);
       if (membership === undefined) {
-        deliver(event);
+        deliver(familyId, event);
         dropFamily(familyId);
         if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
         return;
       }
       memberships.set(familyId, membership);
     }
-    deliver(event);
+    deliver(familyId, event);
     if (event.type === 'family-deleted') {
       dropFamily(familyId);
       if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
     }
   }
 
-  async function follow(familyId: string, membership: FamilyMembership): Promise<void> {
-    memberships.set(familyId, membership);
-    if (unsubscribes.has(familyId)) return;
-    const subscription = bus.subscribe([familyTopic(familyId)], onBusEvent);
-    unsubscribes.set(familyId, subscription);
-    await subscription.ready;
-  }
-
   function dropFamily(familyId: string): void {
     memberships.delete(familyId);
-    sent.delete(familyId);
-    unsubscribes.get(familyId)?.();
-    unsubscribes.delete(familyId);
+    topics.unfollow(familyTopic(familyId));
   }
 
-  /** Catches up one family after `cursor` (from its oldest kept event when undefined). */
-  async function replay(familyId: string, cursor: string | undefined): Promise<void> {
-    // The client has everything up to its cursor: nothing at or before it is sent again.
-    if (cursor !== undefined && !sent.has(familyId)) sent.set(familyId, cursor);
-    let after = cursor;
-    for (;;) {
-      const events = await bus.readSince(familyTopic(familyId), after, BACKLOG_PAGE);
-      for (const event of events) {
-        if (closed || !memberships.has(familyId)) return;
-        deliver(event);
-      }
-      const last = events.at(-1);
-      if (last === undefined || events.length < BACKLOG_PAGE) return;
-      after = last.cursor;
-    }
-  }
-
-  /** Follows families the principal joined since and drops those they left. */
-  async function refreshFamilies(replayNew: boolean): Promise<void> {
+  /**
+   * Follows the families the principal is in now and drops those they left. At the start, each is
+   * resumed from the client's cursor (from its oldest kept event when the resume frame leaves it
+   * out; live only without a resume frame); a family joined later is replayed from its oldest kept
+   * event (what the protocol says of a family the client did not name in its resume frame).
+   */
+  async function refreshFamilies(resume: { cursors: Record<string, string> | undefined } | undefined): Promise<void> {
     const now = new Set(await access.familiesOf(principalId));
     for (const familyId of [...memberships.keys()]) if (!now.has(familyId)) dropFamily(familyId);
     if (deps.kind === 'toy' && now.size === 0) {
@@ -223,43 +216,27 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
       if (memberships.has(familyId)) continue;
       const membership = await access.membership(familyId, principalId);
       if (membership === undefined || closed) continue;
-      await follow(familyId, membership);
-      // A family joined while connected is replayed from its oldest kept event (what the protocol
-      // says of a family the client did not name in its resume frame).
-      if (replayNew) await replay(familyId, undefined);
+      memberships.set(familyId, membership);
+      const cursor = resume?.cursors?.[familyId];
+      const from = resume === undefined ? undefined : resume.cursors === undefined ? 'live' : cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined;
+      await topics.follow(familyTopic(familyId), from);
     }
   }
 
   async function start(): Promise<void> {
-    const own = bus.subscribe([accountTopic(principalId)], onBusEvent);
-    unsubscribes.set('account', own);
-    await own.ready;
-    await refreshFamilies(false);
-    const cursors = await resumeDecided;
-    clearTimeout(resumeTimer);
+    const cursors = await resume.cursors;
     if (closed) return;
-    // With a resume frame, every family is replayed (from its cursor, or from its oldest kept
-    // event when left out); without one, the client gets live events only.
-    if (cursors !== undefined) {
-      for (const familyId of [...memberships.keys()]) {
-        const cursor = cursors[familyId];
-        await replay(familyId, cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined);
-      }
-    }
-    const buffered = pending ?? [];
-    pending = undefined;
+    await topics.follow(accountTopic(principalId), 'live');
+    await refreshFamilies({ cursors });
+    const events = backlog ?? [];
+    backlog = undefined;
+    for (const event of events) await handle(event);
     send({ type: 'ready' });
-    for (const event of buffered) await handle(event);
   }
 
   function onFrame(raw: unknown, isBinary: boolean): void {
     if (closed) return;
-    const now = clock.now();
-    if (now - windowStart >= 60_000) {
-      windowStart = now;
-      framesInWindow = 0;
-    }
-    if (++framesInWindow > limits.maxFramesPerMinute) {
+    if (!withinBudget()) {
       close(1008, 'too many frames');
       return;
     }
@@ -272,13 +249,11 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     }
     if (!clientFrame.Check(frame)) return send(problemFrame('burrow/bad-request', 'The frame is not a resume or ping frame'));
     if (frame.type === 'ping') {
-      resumed = true;
-      settleResume(undefined);
+      resume.decide(undefined);
       return send({ type: 'pong' });
     }
-    if (resumed || decided) return send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
-    resumed = true;
-    settleResume(frame.cursors);
+    if (resume.decided()) return send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
+    resume.decide(frame.cursors);
   }
 
   const heartbeat = setInterval(() => {
@@ -294,12 +269,19 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
     } catch {
       // A socket that cannot take a ping is closing already.
     }
+    // One re-check at a time: on a slow database they would otherwise pile up ahead of the events.
+    if (checking) return;
+    checking = true;
     enqueue(async () => {
-      if (!(await deps.stillAuthorised())) {
-        close(1008, 'the session ended');
-        return;
+      try {
+        if (!(await deps.stillAuthorised())) {
+          close(1008, 'the session ended');
+          return;
+        }
+        await refreshFamilies(undefined);
+      } finally {
+        checking = false;
       }
-      await refreshFamilies(true);
     });
   }, limits.heartbeatMs);
 

@@ -3,7 +3,7 @@
  * cursor is what clients resume from. A roster change is also announced on `account:<id>` of each
  * principal now in the family, so a connection of a newly added member starts following it.
  */
-import type { LiveEventType } from '../../protocol/live.js';
+import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
 import type { EventBus } from '../../storage/bus/event-bus.js';
 import type { FamilyEvents } from '../families/access.js';
 
@@ -18,7 +18,7 @@ export function accountTopic(principalId: string): string {
 /** Builds `FamilyEvents`; `principalsOf` lists the account and toy ids in a family's current roster. */
 export function createFamilyEvents(deps: { bus: EventBus; principalsOf(familyId: string): Promise<string[]> }): FamilyEvents {
   return {
-    async publish(familyId: string, type: LiveEventType, data: Record<string, unknown>) {
+    async publish<K extends LiveEventType>(familyId: string, type: K, data: LiveEventPayload<K>) {
       await deps.bus.publish(familyTopic(familyId), type, data);
       if (type === 'roster') {
         for (const principal of await deps.principalsOf(familyId)) {

@@ -10,6 +10,7 @@ import { bytesEqual, concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } f
 import { parseEnvelopePrefix, verifyApprovalSignature, verifyDeclineSignature, type EnvelopePrefix } from '../../crypto/envelope.js';
 import { verifyReceiptSignature } from '../../crypto/receipt.js';
 import { BurrowError } from '../../protocol/errors.js';
+import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
@@ -255,7 +256,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     return { membership, record };
   }
 
-  async function publish(familyId: string, type: Parameters<FamilyEvents['publish']>[1], data: Record<string, unknown>): Promise<void> {
+  async function publish<K extends LiveEventType>(familyId: string, type: K, data: LiveEventPayload<K>): Promise<void> {
     try {
       await events.publish(familyId, type, data);
     } catch (error) {
@@ -300,7 +301,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     });
   }
 
-  function eventBase(record: MessageRecord): Record<string, unknown> {
+  function eventBase(record: MessageRecord): LiveEventPayload<'message-deleted'> {
     return { messageId: record.row.id, senderId: record.row.sender_id, recipients: JSON.parse(record.row.recipients) as string[] };
   }
 

@@ -2,7 +2,7 @@
  * The event-bus port's contract: every adapter runs exactly these tests (DESIGN.md §3).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { followTopics, type BusEvent, type EventBus } from '../../../src/storage/bus/event-bus.js';
+import { createTopicFollower, followTopics, type BusEvent, type EventBus } from '../../../src/storage/bus/event-bus.js';
 
 export interface EventBusHarness {
   bus: EventBus;
@@ -174,6 +174,28 @@ export function eventBusContract(adapter: string, setup: (clock: TestClock) => P
         Array.from({ length: 38 }, (_, i) => ({ i: i + 3 })),
       );
       stop();
+    });
+
+    it('a follower follows one topic live only, another from its cursor, and one dropped and followed again from its oldest event', async () => {
+      await bus.publish('family:a', 'message', { n: 1 });
+      await bus.publish('family:b', 'message', { n: 1 });
+      await bus.publish('family:b', 'message', { n: 2 });
+      const seen: BusEvent[] = [];
+      const follower = createTopicFollower(bus, (event) => seen.push(event));
+      await follower.follow('family:a', 'live');
+      await follower.follow('family:b', '1');
+      await follower.follow('family:b', undefined);
+      await bus.publish('family:a', 'message', { n: 2 });
+      await eventually(() => seen.length === 2, 'b’s event after its cursor and a’s live event');
+      expect(seen.map((event) => `${event.topic}/${event.cursor}`)).toEqual(['family:b/2', 'family:a/2']);
+      follower.unfollow('family:b');
+      await bus.publish('family:b', 'message', { n: 3 });
+      await follower.follow('family:b', undefined);
+      expect(seen.slice(2).map((event) => `${event.topic}/${event.cursor}`)).toEqual(['family:b/1', 'family:b/2', 'family:b/3']);
+      follower.stop();
+      await bus.publish('family:a', 'message', { n: 3 });
+      await settle(bus, 'family:a');
+      expect(seen).toHaveLength(5);
     });
 
     it('the log outlives the bus: another bus on the same storage resumes where a client left off', async () => {

@@ -13,6 +13,7 @@ import {
   declineMessage,
   deleteMessage,
   downloadAndOpenMessage,
+  getMessage,
   listAllMessages,
   listMessages,
   markReceipt,
@@ -36,7 +37,7 @@ import { playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { QuietNotice } from './quiet-notice.js';
 import { discardQueued, onOutbox, queueMessage, queuedMessages, type QueuedMessage } from '../outbox.js';
-import { NetworkError } from '../../../client/api.js';
+import { ApiError, NetworkError } from '../../../client/api.js';
 import { Recorder, type Recording } from './recorder.js';
 import { formatWhen } from '../../lib/dates.js';
 
@@ -328,9 +329,17 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
   }, [props.familyId, props.conversationId]);
   const [version, setVersion] = useState(0);
   const reload = useCallback(() => setVersion((v) => v + 1), []);
+  /** Full loads under way: one of them may have listed before an event, so the event starts another. */
+  const loading = useRef(0);
 
   useEffect(() => {
     let live = true;
+    let listing = true;
+    loading.current += 1;
+    const listed = (): void => {
+      if (listing) loading.current -= 1;
+      listing = false;
+    };
     (async () => {
       const f = withCheckedProfiles(await loadFamily(who.ctx, props.familyId));
       const list = await listAllMessages(who.ctx, { familyId: props.familyId, conversation: props.conversationId });
@@ -340,32 +349,88 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
       setFamily(f);
       setToyNames(names);
       setMessages(list.reverse());
+      listed();
       // What the toys could not play, as they reported it to the security log (guardians read it).
       if (f.self.role === 'guardian') {
         const log = await readFamilyLog(who.ctx, props.familyId).catch(() => undefined);
         if (live && log?.ok === true) setRefusals(toyRefusalsByMessage(f.roster, log.events));
       }
       // Receipts: everything listed here reached this device.
-      for (const m of list) {
-        if (m.senderId !== who.accountId && !m.receipts.some((r) => r.by === who.accountId)) {
-          void markReceipt(who.ctx, { familyId: props.familyId, messageId: m.messageId, kind: 'delivered', family: f }).catch(() => undefined);
-        }
-      }
+      for (const m of list) markDelivered(m, f);
     })().catch((caught: unknown) => {
       if (live) setError(caught);
-    });
+    }).finally(listed);
     return () => {
       live = false;
     };
   }, [who, props.familyId, props.conversationId, version]);
 
+  const markDelivered = (m: MessageViewT, f: OpenedFamily): void => {
+    if (m.senderId !== who.accountId && !m.receipts.some((r) => r.by === who.accountId)) {
+      void markReceipt(who.ctx, { familyId: f.familyId, messageId: m.messageId, kind: 'delivered', family: f }).catch(() => undefined);
+    }
+  };
+
+  // What the screen shows now, for the live handlers below (which outlive a render).
+  const shown = useRef({ family, familyId: props.familyId, conversationId: props.conversationId });
+  shown.current = { family, familyId: props.familyId, conversationId: props.conversationId };
+
+  /**
+   * Fetches one message again and puts it in place (added when it is new to this conversation,
+   * dropped when it is gone or hidden now). A live event only names the message: what is shown
+   * still comes from the server's view, checked on this device as every listed message is.
+   */
+  const refreshMessage = useCallback(async (messageId: string): Promise<void> => {
+    const at = shown.current;
+    let view: MessageViewT | undefined;
+    try {
+      view = await getMessage(who.ctx, { familyId: at.familyId, messageId });
+    } catch (caught) {
+      if (!(caught instanceof ApiError && caught.status === 404)) throw caught;
+    }
+    const now = shown.current;
+    if (now.familyId !== at.familyId || now.conversationId !== at.conversationId) return;
+    const fresh = view !== undefined && view.recipients.includes(at.conversationId) ? view : undefined;
+    setMessages((list) => {
+      if (list === undefined) return list;
+      if (fresh === undefined) return list.filter((m) => m.messageId !== messageId);
+      if (list.some((m) => m.messageId === messageId)) return list.map((m) => (m.messageId === messageId ? fresh : m));
+      return [...list, fresh].sort((a, b) => a.receivedAt - b.receivedAt);
+    });
+    if (fresh !== undefined && now.family !== undefined) markDelivered(fresh, now.family);
+  }, [who]);
+
   useEffect(
     () =>
       onLive((event) => {
         if (event.familyId !== props.familyId) return;
-        if (['message', 'message-deleted', 'receipt', 'approval', 'decline', 'roster', 'child'].includes(event.event)) reload();
+        const family = shown.current.family;
+        if (loading.current > 0 && event.event !== 'message-deleted') {
+          reload();
+          return;
+        }
+        switch (event.event) {
+          case 'roster':
+          case 'child':
+            // Keys, members or children changed: the family is verified again, and its messages with it.
+            reload();
+            return;
+          case 'message':
+            // Sealed in an epoch this device has not verified yet: the family first, then everything.
+            if (family === undefined || event.data.epoch > family.roster.epoch) reload();
+            else void refreshMessage(event.data.messageId).catch(reload);
+            return;
+          case 'message-deleted':
+            setMessages((list) => list?.filter((m) => m.messageId !== event.data.messageId));
+            return;
+          case 'receipt':
+          case 'approval':
+          case 'decline':
+            void refreshMessage(event.data.messageId).catch(reload);
+            return;
+        }
       }),
-    [props.familyId, reload],
+    [props.familyId, reload, refreshMessage],
   );
 
   const child = family?.children.find((c) => c.childId === props.conversationId);
@@ -379,8 +444,9 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
     if (family === undefined) return;
     setSent(false);
     setQueuedNow(false);
+    let messageId: string;
     try {
-      await sendMessage(who.ctx, { familyId: family.familyId, to: props.conversationId, audio: recording.audio, audioType: recording.audioType, durationMs: recording.durationMs, family });
+      ({ messageId } = await sendMessage(who.ctx, { familyId: family.familyId, to: props.conversationId, audio: recording.audio, audioType: recording.audioType, durationMs: recording.durationMs, family }));
     } catch (error) {
       if (!(error instanceof NetworkError)) throw error;
       // Offline: kept on this device, sealed and sent when the connection returns (./outbox.ts).
@@ -389,7 +455,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
       return;
     }
     setSent(true);
-    reload();
+    void refreshMessage(messageId).catch(reload);
   };
 
   return (
@@ -401,7 +467,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
           {messages.length === 0 && <Empty>No messages yet. Record the first one below.</Empty>}
           <ul class="conversation list" aria-live="polite" aria-label="Messages">
             {messages.map((m) => (
-              <MessageItem key={m.messageId} family={family} view={m} toyNames={toyNames} refusal={refusals.get(m.messageId)} onChanged={reload} />
+              <MessageItem key={m.messageId} family={family} view={m} toyNames={toyNames} refusal={refusals.get(m.messageId)} onChanged={() => void refreshMessage(m.messageId).catch(reload)} />
             ))}
           </ul>
           {queued.length > 0 && (
@@ -450,25 +516,65 @@ export function ApprovalQueue(props: { family: OpenedFamily }) {
   const [error, setError] = useState<unknown>(undefined);
   const [decided, setDecided] = useState<'approved' | 'declined' | undefined>(undefined);
   const [version, setVersion] = useState(0);
+  const loading = useRef(0);
   useEffect(() => {
     let live = true;
+    loading.current += 1;
     (async () => {
       const page = await listMessages(who.ctx, { familyId: props.family.familyId, pendingApproval: true, limit: 50 });
       const states = await Promise.all(page.messages.map((m) => approvalStateOf(props.family, m)));
       if (live) setPending(page.messages.filter((_, i) => states[i]!.state === 'waiting'));
     })().catch((caught: unknown) => {
       if (live) setError(caught);
+    }).finally(() => {
+      loading.current -= 1;
     });
     return () => {
       live = false;
     };
   }, [who, props.family, version]);
+  const family = useRef(props.family);
+  family.current = props.family;
   useEffect(
     () =>
       onLive((event) => {
-        if (event.familyId === props.family.familyId && ['message', 'approval', 'decline', 'message-deleted', 'roster'].includes(event.event)) setVersion((v) => v + 1);
+        if (event.familyId !== props.family.familyId) return;
+        if (loading.current > 0 && event.event !== 'message-deleted') {
+          // A listing under way may predate this event: list again.
+          setVersion((v) => v + 1);
+          return;
+        }
+        switch (event.event) {
+          case 'roster':
+            setVersion((v) => v + 1);
+            return;
+          case 'message-deleted':
+            setPending((list) => list?.filter((m) => m.messageId !== event.data.messageId));
+            return;
+          case 'message':
+          case 'approval':
+          case 'decline': {
+            // The event names the message; whether it waits is judged again from its signed data.
+            const { messageId } = event.data;
+            const at = family.current;
+            void (async () => {
+              const view = await getMessage(who.ctx, { familyId: at.familyId, messageId }).catch((caught: unknown) => {
+                if (caught instanceof ApiError && caught.status === 404) return undefined;
+                throw caught;
+              });
+              const waiting = view !== undefined && (await approvalStateOf(at, view)).state === 'waiting';
+              if (family.current !== at) return;
+              setPending((list) => {
+                if (list === undefined) return list;
+                const rest = list.filter((m) => m.messageId !== messageId);
+                return waiting ? [view, ...rest].sort((a, b) => b.receivedAt - a.receivedAt) : rest;
+              });
+            })().catch(() => setVersion((v) => v + 1));
+            return;
+          }
+        }
       }),
-    [props.family.familyId],
+    [who, props.family.familyId],
   );
   if (pending === undefined || (pending.length === 0 && error === undefined && decided === undefined)) return null;
   return (

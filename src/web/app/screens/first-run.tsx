@@ -55,8 +55,9 @@ export function FirstRunChecklist(props: { family: OpenedFamily }) {
     };
   }, [who, family, hidden, version]);
   useEffect(() => onLive((event) => {
-    if (event.familyId === family.familyId && event.event === 'message') setVersion((v) => v + 1);
-  }), [family.familyId]);
+    // Once a member's message is listed the step stays done: later messages change nothing here.
+    if (event.familyId === family.familyId && event.event === 'message' && messageSent !== true) setVersion((v) => v + 1);
+  }), [family.familyId, messageSent]);
 
   if (family.self.role !== 'guardian' || hidden !== false || messageSent === undefined) return null;
   const steps = firstRunSteps(family, messageSent);

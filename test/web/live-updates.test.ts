@@ -1,0 +1,87 @@
+/**
+ * The family app acts on what a live event says, in real headless Chromium against a real
+ * `burrow serve`: with a conversation open, a new message is fetched by its id alone, a receipt
+ * re-fetches only the message it names, and a deletion removes the message without listing
+ * anything — the family and the conversation's list are not loaded again. The other members act
+ * through the client library in Node, straight to the server.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addChild } from '../../src/client/children.js';
+import { admitJoiners, createFamily } from '../../src/client/families.js';
+import { acceptInvite, createInvite } from '../../src/client/invites.js';
+import { deleteMessage, markReceipt, sendMessage } from '../../src/client/messages.js';
+import { utf8 } from '../../src/crypto/bytes.js';
+import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { CHROMIUM_FLAGS } from './support/browser.js';
+import { startBurrowServe, type ServeProcess } from './support/serve.js';
+
+let server: ServeProcess;
+let browser: Browser;
+let mum: TestMember;
+let gran: TestMember;
+let familyId: string;
+let mia: string;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startBurrowServe(), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS })]);
+  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
+  familyId = (await createFamily(mum, { name: 'Live Family' })).familyId;
+  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
+  await acceptInvite(gran, link);
+  await admitJoiners(mum, { familyId });
+}, 90_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close().catch(() => undefined);
+  await browser?.close();
+  await server?.close();
+});
+
+async function signIn(page: Page, member: TestMember): Promise<void> {
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Sign in' }).click();
+  await page.getByLabel('Email').fill(member.email);
+  await page.getByLabel('Password', { exact: true }).fill(member.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+}
+
+describe('live updates in the family app', { timeout: 180_000 }, () => {
+  it('a new message, a receipt and a deletion each touch only the message the event names', async () => {
+    const context = await browser.newContext({ baseURL: server.url });
+    contexts.push(context);
+    const app = await context.newPage();
+    await signIn(app, mum);
+    await app.goto(`/family/${familyId}/talk/${mia}`);
+    await app.getByText('No messages yet').waitFor({ timeout: 30_000 });
+    const gets: string[] = [];
+    app.on('request', (request) => {
+      if (request.method() === 'GET') gets.push(new URL(request.url()).pathname);
+    });
+    const family = `/v1/families/${familyId}`;
+    const reloadedEverything = () => gets.filter((path) => path === family || path === `${family}/messages`);
+
+    const sent = await sendMessage(gran, { familyId, to: mia, audio: wavWith(utf8('for mia'), 64), audioType: 'audio/wav', durationMs: 4 });
+    const item = app.locator(`li[data-message="${sent.messageId}"]`);
+    await item.waitFor({ timeout: 30_000 });
+    expect(await item.getByTestId('sender').innerText()).not.toBe('You');
+    // Fetched by its id for the message event, and again for the receipt this device then sent.
+    await expect.poll(() => gets.filter((path) => path === `${family}/messages/${sent.messageId}`).length, { timeout: 30_000 }).toBe(2);
+
+    const mine = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('from mum'), 64), audioType: 'audio/wav', durationMs: 4 });
+    await app.locator(`li[data-message="${mine.messageId}"]`).waitFor({ timeout: 30_000 });
+    gets.length = 0;
+    await markReceipt(gran, { familyId, messageId: mine.messageId, kind: 'played' });
+    await expect.poll(() => gets.filter((path) => path === `${family}/messages/${mine.messageId}`).length, { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(gets.filter((path) => path === `${family}/messages/${sent.messageId}`)).toEqual([]);
+
+    await deleteMessage(gran, { familyId, messageId: sent.messageId });
+    await expect.poll(() => item.count(), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => app.locator('li[data-message]').count()).toBe(1);
+    expect(reloadedEverything()).toEqual([]);
+  });
+});
