@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = new URL('../src/', import.meta.url).pathname;
@@ -54,6 +55,66 @@ describe('dependencies point one way', () => {
       for (const file of sourceFiles(join(root, layer))) {
         for (const spec of importsOf(file)) expect(spec, `${file} imports ${spec}`).not.toMatch(/\.\.\/(cli|web|toy|client)\//);
       }
+    }
+  });
+});
+
+/** The source file a relative specifier names (`./x.js` is `./x.ts` or `./x.tsx`), or undefined. */
+function resolveRelative(from: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  const base = resolve(dirname(from), spec).replace(/\.js$/, '');
+  return [`${base}.ts`, `${base}.tsx`].find((path) => existsSync(path));
+}
+
+/** Strongly connected groups of more than one file in the import graph (Tarjan), type-only imports included. */
+function importCycles(files: string[]): string[][] {
+  const graph = new Map(files.map((file) => [file, importsOf(file).flatMap((spec) => resolveRelative(file, spec) ?? [])]));
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (file: string): void => {
+    index.set(file, index.size);
+    low.set(file, index.get(file)!);
+    stack.push(file);
+    onStack.add(file);
+    for (const next of graph.get(file) ?? []) {
+      if (!index.has(next)) {
+        visit(next);
+        low.set(file, Math.min(low.get(file)!, low.get(next)!));
+      } else if (onStack.has(next)) low.set(file, Math.min(low.get(file)!, index.get(next)!));
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const group: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      group.push(relative(root, member));
+    } while (member !== file);
+    if (group.length > 1) cycles.push(group.sort());
+  };
+  for (const file of files) if (!index.has(file)) visit(file);
+  return cycles;
+}
+
+describe('no import cycles', () => {
+  // `npm run lint` (import-x/no-cycle) refuses value cycles as they are written; this also counts
+  // type-only imports, which the lint rule skips, so no two modules ever own each other's types.
+  it('no module in src reaches itself through its imports, type-only imports included', () => {
+    expect(importCycles(sourceFiles(root))).toEqual([]);
+  });
+
+  it('the check finds a cycle made only of type imports', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'burrow-cycle-'));
+    try {
+      writeFileSync(join(dir, 'a.ts'), "import type { B } from './b.js';\nexport interface A { b: B }\n");
+      writeFileSync(join(dir, 'b.ts'), "import type { A } from './a.js';\nexport interface B { a?: A }\n");
+      writeFileSync(join(dir, 'c.ts'), "import type { A } from './a.js';\nexport type C = A;\n");
+      expect(importCycles(['a.ts', 'b.ts', 'c.ts'].map((name) => join(dir, name)))).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

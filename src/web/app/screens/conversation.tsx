@@ -29,7 +29,7 @@ import { refusalInWords } from '../../../client/refusal-words.js';
 import { toyNames as loadToyNames } from '../../../client/toys.js';
 import { nameOf, playedBy } from '../../../client/names.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { onLive } from '../live.js';
 import { formatDuration } from '../audio.js';
 import { playableAudioBlob } from '../../lib/audio-types.js';

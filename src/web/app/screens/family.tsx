@@ -8,7 +8,7 @@ import { nameOf } from '../../../client/names.js';
 import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, RadioGroup, Range, Select } from '../../ui/kit.js';
 import { checkedName, withCheckedProfiles } from '../../lib/profile-text.js';
 import { keyStore } from '../session.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { onLive } from '../live.js';
 import { navigate } from '../router.js';
 import { ApprovalQueue } from './conversation.js';

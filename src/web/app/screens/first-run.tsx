@@ -8,7 +8,7 @@ import type { OpenedFamily } from '../../../client/families.js';
 import { listMessages } from '../../../client/messages.js';
 import { Button, Card } from '../../ui/kit.js';
 import { loadPreference, savePreference } from '../../lib/browser-stores.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { onLive } from '../live.js';
 
 interface Step {

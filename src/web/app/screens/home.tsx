@@ -10,7 +10,7 @@ import { createFamily, listFamilies, loadFamily, verifiedMembers, type ClientCon
 import { nameOf } from '../../../client/names.js';
 import { checkedName, withCheckedProfiles } from '../../lib/profile-text.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { navigate } from '../router.js';
 import { keyStore } from '../session.js';
 

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { OpenedFamily } from '../../../client/families.js';
 import { addToy, listToys, removeToy, type ToyInfo } from '../../../client/toys.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Select } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { formatWhen } from '../../lib/dates.js';
 
 /** What removing a toy does, said before it is done. */
