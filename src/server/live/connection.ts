@@ -11,6 +11,7 @@ import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
 import { ClientFrame, type ServerFrame } from '../../protocol/live.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
+import type { PrincipalKind } from '../principal.js';
 import { compareCursors, type BusEvent, type EventBus } from '../../storage/bus/event-bus.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
@@ -31,7 +32,7 @@ export interface LiveConnectionDeps {
   socket: WebSocket;
   principalId: string;
   /** A toy's connection ends when it leaves its family (it follows no other). Default 'member'. */
-  kind?: 'member' | 'toy';
+  kind?: PrincipalKind;
   access: FamilyAccess;
   bus: EventBus;
   clock: Clock;

@@ -13,6 +13,7 @@ import { BurrowError } from '../../protocol/errors.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
+import type { Principal, PrincipalKind } from '../principal.js';
 import type { FamilyAccess, FamilyEvents, FamilyMembership, FamilyPurger } from '../families/access.js';
 import type { MessageRecord, MessagesRepository, Visibility } from './repository.js';
 import type { SecurityLog } from '../security-log/service.js';
@@ -21,17 +22,11 @@ import type { PushNotifier } from '../push/service.js';
 const DAY = 24 * 3600_000;
 const DEFAULT_PAGE = 50;
 
-/** Who calls: an account (member) or a toy (device token). */
-export interface Principal {
-  id: string;
-  kind: 'member' | 'toy';
-}
-
 export interface MessageViewData {
   messageId: string;
   familyId: string;
   senderId: string;
-  senderKind: 'member' | 'toy';
+  senderKind: PrincipalKind;
   recipients: string[];
   epoch: number;
   size: number;
