@@ -118,3 +118,52 @@ describe('no import cycles', () => {
     }
   });
 });
+
+describe('the public APIs', () => {
+  // The lazily loaded entry of the client library, imported with `import()` (or for types only), so
+  // a page that never asks for a new password never fetches its dictionaries.
+  const onDemand = new Set(['client/password-policy.ts']);
+
+  it('the web app, the toys and the CLI import the client library and the crypto core only through their index files', () => {
+    for (const layer of ['web', 'cli', 'toy']) {
+      for (const file of sourceFiles(join(root, layer))) {
+        const text = readFileSync(file, 'utf8');
+        for (const match of text.matchAll(/^(import|export)( type)?[^'"]*?from\s*['"]([^'"]+)['"]/gm)) {
+          const target = resolveRelative(file, match[3]!);
+          if (target === undefined) continue;
+          const name = relative(root, target);
+          if (!/^(client|crypto)\//.test(name) || /^(client|crypto)\/index\.ts$/.test(name)) continue;
+          expect(match[2] === ' type' && onDemand.has(name), `${relative(root, file)} imports ${name}; import it from ${name.split('/')[0]}/index.js`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('the crypto index gives the protocol operations, not the CPace, AEAD, encoding or KEM internals beneath them', async () => {
+    const core = await import('../src/crypto/index.js');
+    const internals = {
+      cpace: await import('../src/crypto/cpace.js'),
+      aead: await import('../src/crypto/aead.js'),
+      canonical: await import('../src/crypto/canonical.js'),
+      signature: await import('../src/crypto/signature.js'),
+      xwing: await import('../src/crypto/xwing.js'),
+      webcrypto: await import('../src/crypto/webcrypto.js'),
+    };
+    for (const [internal, mod] of Object.entries(internals)) {
+      for (const name of Object.keys(mod)) expect(Object.hasOwn(core, name), `crypto/index re-exports ${internal}.${name}`).toBe(false);
+    }
+    for (const operation of ['sealMessage', 'openAndVerifyMessage', 'verifyRoster', 'startToyPairing', 'sealVault', 'toBase64Url']) {
+      expect(typeof (core as Record<string, unknown>)[operation], operation).toBe('function');
+    }
+  });
+
+  it('every module of the client library is in its index, except the on-demand entries and its internals', () => {
+    const index = readFileSync(join(root, 'client/index.ts'), 'utf8');
+    const internals = new Set(['client/index.ts', 'client/refusal-report.ts']);
+    for (const file of sourceFiles(join(root, 'client'))) {
+      const name = relative(root, file);
+      if (onDemand.has(name) || internals.has(name)) continue;
+      expect(index, `${name} is missing from client/index.ts`).toContain(`export * from './${name.slice('client/'.length).replace(/\.ts$/, '.js')}';`);
+    }
+  });
+});

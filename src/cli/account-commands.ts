@@ -4,22 +4,7 @@
  * directory (see profile.ts). Never prints a password, token, recovery proof or private key.
  */
 import { Option, type Command } from 'commander';
-import {
-  AccountError,
-  deleteAccount,
-  listSessions,
-  loginAccount,
-  logout,
-  recoverAccount,
-  registerAccount,
-  resumeSession,
-  revokeAllSessions,
-  revokeSession,
-  SoleGuardianError,
-  type AccountSession,
-} from '../client/account.js';
-import { ApiError, BurrowApi, NetworkError } from '../client/api.js';
-import { InvalidRecoveryCodeError } from '../client/recovery-code.js';
+import { AccountError, deleteAccount, listSessions, loginAccount, logout, recoverAccount, registerAccount, resumeSession, revokeAllSessions, revokeSession, SoleGuardianError, type AccountSession, ApiError, BurrowApi, NetworkError, InvalidRecoveryCodeError } from '../client/index.js';
 import type { CliIo } from './io.js';
 import { askVisible, NoInputError, readPassword, readSecret, withPasswordOptions, type PasswordOptions } from './prompt.js';
 import { ProfileStore, resolveProfileDir } from './profile.js';

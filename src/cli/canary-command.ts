@@ -7,13 +7,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
-import { registerAccount } from '../client/account.js';
-import { BurrowApi } from '../client/api.js';
-import { addChild } from '../client/children.js';
-import { createFamily, type ClientContext } from '../client/families.js';
-import { MemoryKeyStore } from '../client/key-store.js';
-import { sendMessage } from '../client/messages.js';
-import { randomBytes, toBase64Url } from '../crypto/bytes.js';
+import { registerAccount, BurrowApi, addChild, createFamily, type ClientContext, MemoryKeyStore, sendMessage } from '../client/index.js';
+import { randomBytes, toBase64Url } from '../crypto/index.js';
 import { createServer } from '../server/app.js';
 import { appendCanaryRegistry, canaryKey, canaryTag, openCanaryEmail, readCanaryRegistry, sealCanaryEmail, type CanaryEntry, type CanaryKind } from '../server/canaries/registry.js';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';

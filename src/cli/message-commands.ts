@@ -8,16 +8,8 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
-import { exportIndexCsv, exportIndexJson, exportMessages } from '../client/export.js';
-import { loadFamily, listFamilies, type ClientContext, type OpenedFamily } from '../client/families.js';
-import { connectLive, type WebSocketConstructor } from '../client/live.js';
-import { ClientError } from '../client/client-error.js';
-import { approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
-import { checkReceipts, receiptSummary } from '../client/receipts.js';
-import { nameOf, playedBy } from '../client/names.js';
-import { ApiError } from '../client/api.js';
-import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage } from '../crypto/envelope.js';
-import type { CryptoResult } from '../crypto/result.js';
+import { exportIndexCsv, exportIndexJson, exportMessages, loadFamily, listFamilies, type ClientContext, type OpenedFamily, connectLive, type WebSocketConstructor, ClientError, approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT, checkReceipts, receiptSummary, nameOf, playedBy, ApiError } from '../client/index.js';
+import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage, type CryptoResult } from '../crypto/index.js';
 import type { CliIo } from './io.js';
 import { CliError, collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions, type MemberCli } from './member-cli.js';
 

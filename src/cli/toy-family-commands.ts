@@ -4,8 +4,7 @@
  * change is a new signed roster entry.
  */
 import type { Command } from 'commander';
-import { loadFamily, type OpenedFamily } from '../client/families.js';
-import { addToy, listToys, removeToy, setToySettings } from '../client/toys.js';
+import { loadFamily, type OpenedFamily, addToy, listToys, removeToy, setToySettings } from '../client/index.js';
 import type { CliIo } from './io.js';
 import { CliError, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 

@@ -4,8 +4,7 @@
  * zipped by fflate and saved through a blob: link. Nothing leaves the device. Loaded only when asked for.
  */
 import { strToU8, zipSync, type Zippable } from 'fflate';
-import { exportIndexCsv, exportIndexJson, exportMessages } from '../../client/export.js';
-import type { ClientContext, OpenedFamily } from '../../client/families.js';
+import { exportIndexCsv, exportIndexJson, exportMessages, type ClientContext, type OpenedFamily } from '../../client/index.js';
 import { allowedAudioFormat, DOWNLOAD_TYPE } from '../lib/audio-types.js';
 
 /** Downloads, verifies and decrypts every message of `family` here and saves them as one zip. */

@@ -3,8 +3,7 @@
  * problem, by catalogue code), NetworkError, ClientError / AccountError (client-side checks, by
  * code) and TypeError (bad input caught before sending). None of them ever carries a secret.
  */
-import { ApiError, NetworkError } from '../../client/api.js';
-import { ClientError } from '../../client/client-error.js';
+import { ApiError, NetworkError, ClientError } from '../../client/index.js';
 
 const apiWords: Record<string, string> = {
   'burrow/bad-request': 'Something in the form was not accepted. Check it and try again.',

@@ -7,8 +7,8 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { encode } from 'uqr';
-import { safetyCodeWith, verifyMember, type OpenedFamily } from '../../../client/families.js';
-import type { SafetyCode } from '../../../crypto/identity.js';
+import { safetyCodeWith, verifyMember, type OpenedFamily } from '../../../client/index.js';
+import type { SafetyCode } from '../../../crypto/index.js';
 import { Button, ErrorBanner, Notice } from '../../ui/kit.js';
 import { useSession } from '../session-context.js';
 
