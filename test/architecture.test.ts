@@ -106,6 +106,17 @@ describe('no import cycles', () => {
     expect(importCycles(sourceFiles(root))).toEqual([]);
   });
 
+  it('the lint rule refuses a value cycle written with a .js specifier in the flat config, as a screen importing the app back would be', async () => {
+    const { ESLint } = await import('eslint');
+    const eslint = new ESLint({ cwd: join(root, '..') });
+    const file = join(root, 'web/app/screens/home.tsx');
+    const text = `import { App } from '../app.js';\nexport const again = App;\n`;
+    const [result] = await eslint.lintText(text, { filePath: file });
+    expect(result!.messages.map((m) => m.ruleId)).toContain('import-x/no-cycle');
+    const [clean] = await eslint.lintText(readFileSync(file, 'utf8'), { filePath: file });
+    expect(clean!.messages.filter((m) => m.ruleId === 'import-x/no-cycle')).toEqual([]);
+  }, 60_000);
+
   it('the check finds a cycle made only of type imports', () => {
     const dir = mkdtempSync(join(tmpdir(), 'burrow-cycle-'));
     try {
