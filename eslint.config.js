@@ -1,6 +1,8 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'net', 'http', 'https', 'crypto', 'child_process', 'stream', 'buffer', 'url', 'util', 'worker_threads'];
 
@@ -49,5 +51,17 @@ export default tseslint.config(
   {
     files: ['src/server/**/*.ts', 'src/storage/**/*.ts'],
     rules: { 'no-console': 'error' },
+  },
+  {
+    // No import cycles anywhere in the product: a cycle hides which module owns what, and makes
+    // load order matter. The TypeScript resolver maps the `.js` specifiers onto the `.ts` sources.
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.tsx', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'src/web/tsconfig.json'], noWarnOnMultipleProjects: true })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
 );

@@ -4,20 +4,7 @@
  * directory (see profile.ts). Never prints a password, token, recovery proof or private key.
  */
 import { Option, type Command } from 'commander';
-import {
-  deleteAccount,
-  listSessions,
-  loginAccount,
-  logout,
-  recoverAccount,
-  registerAccount,
-  resumeSession,
-  revokeAllSessions,
-  revokeSession,
-  type AccountSession,
-} from '../client/account.js';
-import { BurrowApi } from '../client/api.js';
-import { ClientError } from '../client/client-error.js';
+import { deleteAccount, listSessions, loginAccount, logout, recoverAccount, registerAccount, resumeSession, revokeAllSessions, revokeSession, type AccountSession, BurrowApi, ClientError } from '../client/index.js';
 import { reportFailure } from './failure.js';
 import type { CliIo } from './io.js';
 import { askVisible, readPassword, readSecret, withPasswordOptions, type PasswordOptions } from './prompt.js';

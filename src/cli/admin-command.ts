@@ -12,7 +12,7 @@ import { systemClock, systemRandom } from '../server/deps.js';
 import { openEmbeddedMessaging } from '../server/messages/embedded.js';
 import { openEmail, SecretsError, type Secrets } from '../server/secrets.js';
 import type { SqlStore } from '../storage/database.js';
-import { openConfiguredBlobStore } from '../storage/open-store.js';
+import { openConfiguredBlobStore, openConfiguredEventBus } from '../storage/open-store.js';
 import { failWith, UsageError, type CliIo } from './io.js';
 import { openOperatorStore } from './reports-command.js';
 
@@ -121,7 +121,7 @@ export function registerAdminCommand(program: Command, io: CliIo): void {
         await accountOrFail(store, accountId);
         if (secrets === undefined) throw new ConfigError('the secrets file is not here; run this where the server runs');
         // The server's own deletion path, so blobs and purged families go exactly as they would online.
-        const messaging = openEmbeddedMessaging({ config, store, ...(config.blobs === undefined ? {} : { blobs: openConfiguredBlobStore(config) }), onSweepError: () => undefined });
+        const messaging = openEmbeddedMessaging({ config, store, blobs: openConfiguredBlobStore(config), bus: await openConfiguredEventBus(config, { now: () => Date.now() }), onSweepError: () => undefined });
         const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, log: false });
         try {
           await app.ready();

@@ -5,27 +5,16 @@
  * names, sealed envelopes), so nothing in the database sets them apart. Which records are decoys
  * is kept only in `<data>/canaries.json`, as keyed hashes.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
-import { registerAccount } from '../client/account.js';
-import { BurrowApi } from '../client/api.js';
-import { addChild } from '../client/children.js';
-import { createFamily, type ClientContext } from '../client/families.js';
-import { MemoryKeyStore } from '../client/key-store.js';
-import { sendMessage } from '../client/messages.js';
-import { randomBytes, toBase64Url } from '../crypto/bytes.js';
+import { registerAccount, BurrowApi, addChild, createFamily, type ClientContext, MemoryKeyStore, sendMessage } from '../client/index.js';
+import { randomBytes, toBase64Url } from '../crypto/index.js';
 import { createServer } from '../server/app.js';
 import { appendCanaryRegistry, canaryKey, canaryTag, openCanaryEmail, readCanaryRegistry, sealCanaryEmail, type CanaryEntry, type CanaryKind } from '../server/canaries/registry.js';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { emailLookupHash, ensureDataDir, loadOrCreateSecrets, normaliseEmail, SecretsError, type Secrets } from '../server/secrets.js';
-import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
-import type { BlobStore } from '../storage/blobs/blob-store.js';
-import { openConfiguredBlobStore } from '../storage/open-store.js';
+import { openConfiguredBlobStore, openConfiguredSqlStore } from '../storage/open-store.js';
 import type { SqlStore } from '../storage/database.js';
-import { openPostgresStore } from '../storage/postgres.js';
-import { openSqliteStore } from '../storage/sqlite.js';
 import { failWith, UsageError, type CliIo } from './io.js';
 
 interface CanaryFlags {
@@ -83,7 +72,7 @@ function count(value: string | undefined, fallback: number, name: string): numbe
 }
 
 async function openStore(config: Config): Promise<SqlStore> {
-  return config.databaseUrl === undefined ? openSqliteStore(join(config.dataDir, 'burrow.db')) : openPostgresStore(config.databaseUrl);
+  return openConfiguredSqlStore(config);
 }
 
 async function loadSecrets(config: Config): Promise<Secrets> {
@@ -93,13 +82,7 @@ async function loadSecrets(config: Config): Promise<Secrets> {
 /** Plants decoys through an in-process server on loopback; answers the registry entries. */
 async function plant(config: Config, secrets: Secrets, wanted: { accounts: number; families: number; blobs: number; domain: string }): Promise<{ entries: CanaryEntry[]; messages: number }> {
   const store = await openStore(config);
-  let blobs: BlobStore;
-  if (config.blobs === undefined) {
-    mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
-    blobs = new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
-  } else {
-    blobs = openConfiguredBlobStore(config);
-  }
+  const blobs = openConfiguredBlobStore(config);
   // Only this process talks to this server, so its per-address limits would just slow planting.
   const roomy = { max: 1_000_000, windowMs: 60_000 };
   const plantConfig: Config = { ...config, rateLimits: { ...config.rateLimits, globalPerIp: roomy, anonymousPerIp: roomy, perAccount: roomy } };

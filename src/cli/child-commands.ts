@@ -1,6 +1,6 @@
 /** `burrow child add|list`: children's names and emoji avatars, end-to-end encrypted. */
 import type { Command } from 'commander';
-import { addChild, listChildren } from '../client/children.js';
+import { addChild, listChildren } from '../client/index.js';
 import type { CliIo } from './io.js';
 import { memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 

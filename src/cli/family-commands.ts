@@ -4,10 +4,8 @@
  * trust anchors and family keys live in the profile directory (0600 files).
  */
 import type { Command } from 'commander';
-import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, safetyCodeWith, setMyProfile, setSettings, verifiedMembers, verifyMember, type ClientContext, type OpenedFamily } from '../client/families.js';
+import { admitJoiners, changeRole, createFamily, deleteFamily, describeMembers, listFamilies, loadFamily, removeMember, safetyCodeWith, setMyProfile, setSettings, verifiedMembers, verifyMember, type ClientContext, type OpenedFamily, acceptInvite, createInvite, describeInvites, inspectInvite, revokeInvite, ClientError } from '../client/index.js';
 import { renderUnicodeCompact } from 'uqr';
-import { acceptInvite, createInvite, describeInvites, inspectInvite, revokeInvite } from '../client/invites.js';
-import { ClientError } from '../client/client-error.js';
 import { registerFamilyLogCommand } from './family-log-command.js';
 import { registerToyFamilyCommands } from './toy-family-commands.js';
 import { askVisible } from './prompt.js';

@@ -1,7 +1,6 @@
 /** `burrow family log`: the family's security log, verified by the client, in plain words (`describeLogEvent`). */
 import type { Command } from 'commander';
-import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog } from '../client/family-log.js';
-import { ClientError } from '../client/client-error.js';
+import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog, ClientError } from '../client/index.js';
 import type { CliIo } from './io.js';
 import { memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 

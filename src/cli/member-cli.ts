@@ -6,10 +6,7 @@
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { resumeSession } from '../client/account.js';
-import { ClientError } from '../client/client-error.js';
-import { listFamilies, type ClientContext } from '../client/families.js';
-import { familyStateFromJson, familyStateToJson, type FamilyState, type FamilyStateJson, type KeyStore } from '../client/key-store.js';
+import { resumeSession, ClientError, listFamilies, type ClientContext, familyStateFromJson, familyStateToJson, type FamilyState, type FamilyStateJson, type KeyStore } from '../client/index.js';
 import { reportFailure } from './failure.js';
 import type { CliIo } from './io.js';
 import { ProfileStore, readIfExists, resolveProfileDir, writePrivateFile } from './profile.js';

@@ -8,15 +8,8 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
-import { loadFamily, listFamilies, type ClientContext, type OpenedFamily } from '../client/families.js';
-import { connectLive, type WebSocketConstructor } from '../client/live.js';
-import { ClientError } from '../client/client-error.js';
-import { approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT } from '../client/messages.js';
-import { checkReceipts, receiptSummary } from '../client/receipts.js';
-import { nameOf, playedBy } from '../client/names.js';
-import { ApiError } from '../client/api.js';
-import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage } from '../crypto/envelope.js';
-import type { CryptoResult } from '../crypto/result.js';
+import { exportIndexCsv, exportIndexJson, exportMessages, loadFamily, listFamilies, type ClientContext, type OpenedFamily, connectLive, type WebSocketConstructor, ClientError, approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT, checkReceipts, receiptSummary, nameOf, playedBy, ApiError } from '../client/index.js';
+import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage, type CryptoResult } from '../crypto/index.js';
 import type { CliIo } from './io.js';
 import { collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions, type MemberCli } from './member-cli.js';
 
@@ -364,58 +357,27 @@ export function registerMessageCommands(program: Command, io: CliIo): void {
       }),
     );
 
-  withCommonOptions(program.command('export').description('every message you can read, decrypted, as audio files plus index.json'))
+  withCommonOptions(program.command('export').description('every message you can read, decrypted, as audio files plus index.json and index.csv'))
     .requiredOption('--out <dir>', 'the directory to write into (created if missing)')
     .option('--family <id>', 'only this family (default: every family)')
-    .addHelpText('after', '\nWrites <out>/<family id>/<time>-<message id>.<ext> and <out>/index.json (ids, family, sender,\nrecipients, times, caption, SHA-256 of each file). Progress goes to stderr.\n\nExample:\n  $ burrow export --out ./burrow-export')
+    .addHelpText('after', '\nWrites <out>/audio/<time>_<message id>.<ext>, <out>/index.json and <out>/index.csv (ids, family,\nsender, recipients, times, caption, status, SHA-256 of each file): the same export as the web\napp\'s "Download everything". Progress goes to stderr.\n\nExample:\n  $ burrow export --out ./burrow-export')
     .action(
       action(async (options: CommonOptions & { out: string; family?: string }) => {
         const ctx = await memberContext(options);
         const out = resolve(options.out);
-        await mkdir(out, { recursive: true, mode: 0o700 });
+        await mkdir(join(out, 'audio'), { recursive: true, mode: 0o700 });
         const { families, unreadable } = await familiesToRead(ctx, options, progress);
-        const index: Array<Record<string, unknown>> = [];
-        const skipped: Array<Record<string, unknown>> = [];
-        for (const family of families) {
-          const views = await listAllMessages(ctx, { familyId: family.familyId });
-          const dir = join(out, family.familyId);
-          await mkdir(dir, { recursive: true, mode: 0o700 });
-          let done = 0;
-          for (const view of views) {
-            done += 1;
-            progress(options, `${family.name ?? family.familyId}: ${done}/${views.length}`);
-            const { opened, approved } = await openForReading(ctx, family, view);
-            if (!opened.ok) {
-              skipped.push({ familyId: family.familyId, messageId: view.messageId, reason: opened.code });
-              continue;
-            }
-            const name = fileNameFor(view, opened.value.audioType);
-            await writeFile(join(dir, name), opened.value.audio, { mode: 0o600 });
-            index.push({
-              messageId: view.messageId,
-              familyId: family.familyId,
-              familyName: family.name ?? null,
-              senderId: view.senderId,
-              senderName: nameOf(family, view.senderId),
-              senderKind: view.senderKind,
-              recipients: view.recipients,
-              recipientNames: recipientNames(family, view.recipients),
-              createdAt: opened.value.header.createdAt,
-              receivedAt: view.receivedAt,
-              caption: opened.value.caption ?? null,
-              audioType: opened.value.audioType,
-              durationMs: opened.value.durationMs,
-              approved,
-              file: `${family.familyId}/${name}`,
-              bytes: opened.value.audio.length,
-              sha256: sha256Hex(opened.value.audio),
-            });
-          }
-        }
-        const document = { exportedAt: new Date().toISOString(), accountId: ctx.me.accountId, families: families.map((f) => ({ familyId: f.familyId, name: f.name ?? null })), unreadableFamilies: unreadable, messages: index, skipped };
-        await writeFile(join(out, 'index.json'), `${JSON.stringify(document, null, 2)}\n`, { mode: 0o600 });
-        printResult(options, { out, messages: index.length, skipped: skipped.length, unreadableFamilies: unreadable.length, index: join(out, 'index.json') }, [
-          `Exported ${index.length} message${index.length === 1 ? '' : 's'} to ${out}${skipped.length ? ` (${skipped.length} could not be opened; see index.json)` : ''}.`,
+        const index = await exportMessages(ctx, families, {
+          extensionOf: (audioType) => extensionOf(audioType).slice(1),
+          save: (file, audio) => writeFile(join(out, file), audio, { mode: 0o600 }),
+          progress: (text) => progress(options, text),
+        }, { unreadableFamilies: unreadable });
+        await writeFile(join(out, 'index.json'), exportIndexJson(index), { mode: 0o600 });
+        await writeFile(join(out, 'index.csv'), exportIndexCsv(index), { mode: 0o600 });
+        const saved = index.messages.filter((m) => m.file !== null).length;
+        const left = index.messages.length - saved;
+        printResult(options, { out, messages: saved, skipped: left, unreadableFamilies: unreadable.length, index: join(out, 'index.json') }, [
+          `Exported ${saved} message${saved === 1 ? '' : 's'} to ${out}${left ? ` (${left} could not be saved; see their status in index.json)` : ''}.`,
         ]);
       }),
     );

@@ -7,8 +7,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { Type } from '@sinclair/typebox';
-import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
-import type { SessionStore, StoredSession } from '../client/session-store.js';
+import { fromBase64Url, toBase64Url } from '../crypto/index.js';
+import type { SessionStore, StoredSession } from '../client/index.js';
 import { PublicIdentity } from '../protocol/common.js';
 import { readIfExists, writePrivateFile } from '../toy/private-files.js';
 

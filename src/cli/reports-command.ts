@@ -1,14 +1,12 @@
 /** `burrow reports list|show|ack`: the operator reads security reports on the server machine. */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
 import { loadOrCreateSecrets, secretsPath, SecretsError, type Secrets } from '../server/secrets.js';
 import { createSecurityReportsRepository, type SecurityReportsRepository } from '../server/security/reports-repository.js';
 import { openSecurityReport, type SecurityReport } from '../server/security/reports-service.js';
 import type { SqlStore } from '../storage/database.js';
-import { openPostgresStore } from '../storage/postgres.js';
-import { openSqliteStore } from '../storage/sqlite.js';
+import { openConfiguredSqlStore, sqliteFileOf } from '../storage/open-store.js';
 import { failWith, type CliIo } from './io.js';
 
 interface ReportsFlags {
@@ -18,14 +16,9 @@ interface ReportsFlags {
 
 /** Opens the deployment's store and, when present, its secrets (without creating anything). */
 export async function openOperatorStore(config: Config): Promise<{ store: SqlStore; secrets: Secrets | undefined }> {
-  let store: SqlStore;
-  if (config.databaseUrl !== undefined) {
-    store = await openPostgresStore(config.databaseUrl);
-  } else {
-    const path = join(config.dataDir, 'burrow.db');
-    if (!existsSync(path)) throw new ConfigError(`no Burrow database in ${config.dataDir}; pass --data`);
-    store = await openSqliteStore(path);
-  }
+  // An operator command never creates a database.
+  if (config.databaseUrl === undefined && !existsSync(sqliteFileOf(config))) throw new ConfigError(`no Burrow database in ${config.dataDir}; pass --data`);
+  const store = await openConfiguredSqlStore(config);
   const haveSecrets = config.secretsFromEnvironment !== undefined || existsSync(secretsPath(config.dataDir));
   const secrets = haveSecrets
     ? (await loadOrCreateSecrets({ dataDir: config.dataDir, ...(config.secretsFromEnvironment === undefined ? {} : { fromEnvironment: config.secretsFromEnvironment }) })).secrets

@@ -1,7 +1,6 @@
 /** `burrow serve`: run the server (embedded store, or PostgreSQL + S3 for several nodes) until SIGINT or SIGTERM. */
-import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { createServer } from '../server/app.js';
 import { defaultWebDir, installWebApp } from '../server/http/web-app.js';
@@ -13,10 +12,7 @@ import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secr
 import { unsafeStartMessage } from '../server/security/audit.js';
 import { auditDeployment, parseExtraPorts, portArgument } from './audit-command.js';
 import { startBackupSchedule, type BackupSchedule } from '../storage/backup/schedule.js';
-import { openPgEventBus } from '../storage/bus/pg-event-bus.js';
-import { openConfiguredBlobStore } from '../storage/open-store.js';
-import { openPostgresStore } from '../storage/postgres.js';
-import { openSqliteStore } from '../storage/sqlite.js';
+import { openConfiguredBlobStore, openConfiguredEventBus, openConfiguredSqlStore } from '../storage/open-store.js';
 import { failWith, type CliIo, type CliSignal } from './io.js';
 import { packageVersion } from './version.js';
 
@@ -80,7 +76,6 @@ async function serve(io: CliIo, flags: ServeFlags): Promise<void> {
   if (refusal !== undefined) throw new ConfigError(refusal);
   for (const f of findings) if (f.severity === 'medium') io.stderr.write(`burrow serve: warning: ${f.id}: ${f.title} (fix: ${f.fix})\n`);
   ensureDataDir(config.dataDir);
-  if (config.blobs === undefined) mkdirSync(join(config.dataDir, 'blobs'), { recursive: true, mode: 0o700 });
   const { secrets } = await loadOrCreateSecrets({
     dataDir: config.dataDir,
     ...(config.secretsFromEnvironment === undefined ? {} : { fromEnvironment: config.secretsFromEnvironment }),
@@ -90,14 +85,11 @@ async function serve(io: CliIo, flags: ServeFlags): Promise<void> {
   const onConnectionError = (error: unknown) => logConnectionError(error);
   // Opt-in Prometheus metrics (BURROW_METRICS_LISTEN), served on their own listener once the server listens.
   const metrics = config.metrics === undefined ? undefined : createMetrics();
-  const store = config.databaseUrl === undefined
-    ? await openSqliteStore(join(config.dataDir, 'burrow.db'), { ...(metrics === undefined ? {} : { observer: metrics.storeObserver('sqlite') }) })
-    : await openPostgresStore(config.databaseUrl, { onError: onConnectionError, ...(metrics === undefined ? {} : { observer: metrics.storeObserver('postgres') }) });
-  const shared = {
-    ...(config.blobs === undefined ? {} : { blobs: openConfiguredBlobStore(config) }),
-    ...(config.databaseUrl === undefined ? {} : { bus: await openPgEventBus({ connectionString: config.databaseUrl, onError: onConnectionError }) }),
-  };
-  const messaging = openEmbeddedMessaging({ config, store, ...shared, ...(metrics === undefined ? {} : { metrics }), onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
+  // Which stores (SQLite or PostgreSQL, a directory or S3, a local or a shared bus): src/storage/open-store.ts.
+  const store = await openConfiguredSqlStore(config, { onError: onConnectionError, ...(metrics === undefined ? {} : { observer: (dialect) => metrics.storeObserver(dialect) }) });
+  const blobs = openConfiguredBlobStore(config, metrics === undefined ? {} : { observeSync: (ms) => metrics.observeBlobSync(ms) });
+  const bus = await openConfiguredEventBus(config, { now: () => Date.now(), onError: onConnectionError });
+  const messaging = openEmbeddedMessaging({ config, store, blobs, bus, ...(metrics === undefined ? {} : { metrics }), onSweepError: (error) => app.log.error({ err: error }, 'the sweeper failed; it tries again next interval') });
   const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, log: { stream: io.stdout }, ...(metrics === undefined ? {} : { metrics }) });
   // The web app (dist/web from `npm run build`) at `/`, beside the API; a clear 503 page when it is not built.
   installWebApp(app, { dir: defaultWebDir() });

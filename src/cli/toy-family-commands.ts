@@ -4,9 +4,7 @@
  * change is a new signed roster entry.
  */
 import type { Command } from 'commander';
-import { loadFamily, type OpenedFamily } from '../client/families.js';
-import { addToy, listToys, removeToy, setToySettings } from '../client/toys.js';
-import { ClientError } from '../client/client-error.js';
+import { loadFamily, type OpenedFamily, addToy, listToys, removeToy, setToySettings, ClientError } from '../client/index.js';
 import type { CliIo } from './io.js';
 import { integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 

@@ -202,6 +202,12 @@ export async function registerAccount(options: NewSessionOptions & {
   return { session, identity, recoveryCode: recovery.recoveryCode };
 }
 
+/** Who is acting: the signed-in account and its identity keys. */
+export interface Me {
+  accountId: string;
+  identity: Identity;
+}
+
 /** What login and recovery give back. */
 export interface SignedIn {
   session: AccountSession;

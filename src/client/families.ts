@@ -8,7 +8,7 @@
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
 import { generateFamilyKey, unwrapAndCheckFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../crypto/family-key.js';
-import type { Identity, PublicIdentityKeys } from '../crypto/identity.js';
+import type { PublicIdentityKeys } from '../crypto/identity.js';
 import { safetyCode, safetyCodeMatchesScan, type SafetyCode } from '../crypto/identity.js';
 import { verifyJoinerInviteProof, type InviteTerms } from '../crypto/invite.js';
 import { familyKeyMatchesCommitment } from '../crypto/key-commitment.js';
@@ -37,19 +37,13 @@ import {
   RosterAppended,
   type WrappedKeyWire,
 } from '../protocol/families.js';
-import { decodePublicIdentity, samePublicKeys } from './account.js';
+import { decodePublicIdentity, samePublicKeys, type Me } from './account.js';
 import { ApiError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
 import { keptMessageDigests } from './kept-history.js';
 import type { FamilyState, KeyStore } from './key-store.js';
 import { reportRefusal } from './refusal-report.js';
 import { recordAnchors, vaultAnchorOf } from './vault.js';
-
-/** The signed-in account acting: its id and identity (from login or a resumed session). */
-export interface Me {
-  accountId: string;
-  identity: Identity;
-}
 
 /** What every family call needs: the API client, who is acting, and where trust is kept. */
 export interface ClientContext {

@@ -24,7 +24,7 @@ import { emptyVault, openVault, sealVault, type Vault, type VaultFamily } from '
 import { VaultView } from '../protocol/accounts.js';
 import { ApiError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
-import type { Me } from './families.js';
+import type { Me } from './account.js';
 
 /** Who the vault belongs to and how to reach it. */
 export interface VaultContext {

@@ -51,6 +51,16 @@ const MAX_CAPTION_BYTES = 4096;
 /** Largest audio a message may carry (32 MiB), and so the largest ciphertext the parser accepts. */
 export const MAX_AUDIO_BYTES = 32 * 1024 * 1024;
 const MAX_CIPHERTEXT_BYTES = MAX_AUDIO_BYTES + MAX_CAPTION_BYTES + MAX_AUDIO_TYPE_BYTES + 64;
+const SIGNATURE_BYTES = 64;
+/** Each length field before a variable part (ciphertext, signature, strings, recipient count). */
+const LENGTH_FIELD_BYTES = 4;
+/**
+ * The longest prefix `parseEnvelopePrefix` can need: the largest valid header and the ciphertext
+ * length. A prefix this long that is still 'envelope/incomplete' cannot become an envelope.
+ */
+export const MAX_ENVELOPE_PREFIX_BYTES =
+  MAGIC.length + 1 + (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8 + ROSTER_HEAD_LENGTH + MESSAGE_ID_LENGTH + (LENGTH_FIELD_BYTES + MAX_ID_BYTES)
+  + LENGTH_FIELD_BYTES + MAX_RECIPIENTS * (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8 + LENGTH_FIELD_BYTES;
 
 export interface EnvelopeHeader {
   version: 2;
@@ -219,12 +229,61 @@ export function parseEnvelopePrefix(prefix: Uint8Array): CryptoResult<EnvelopePr
     const headerLength = r.position;
     const ciphertextLength = r.u32();
     if (ciphertextLength < AEAD_OVERHEAD || ciphertextLength > MAX_CIPHERTEXT_BYTES) return fail('envelope/malformed');
-    return ok({ header, headerLength, ciphertextLength, envelopeLength: headerLength + 4 + ciphertextLength + 4 + 64 });
+    return ok({ header, headerLength, ciphertextLength, envelopeLength: headerLength + LENGTH_FIELD_BYTES + ciphertextLength + LENGTH_FIELD_BYTES + SIGNATURE_BYTES });
   } catch (error) {
     // Only running out of bytes is worth waiting for; a bad string or count never becomes valid.
     if (error instanceof CanonicalError) return fail(error.truncated ? 'envelope/incomplete' : 'envelope/malformed');
     throw error;
   }
+}
+
+/** Checks an envelope's bytes as they stream past; made by `createEnvelopeStreamChecker`. */
+export interface EnvelopeStreamChecker {
+  /**
+   * Takes the next bytes of the envelope, from its first byte on, and hands the parts of them that
+   * lie in the ciphertext field to `onCiphertext`. Fails with 'envelope/malformed' once the
+   * signature field's length prefix is not 64; after a failure the checker is done.
+   */
+  push(chunk: Uint8Array): CryptoResult<void>;
+}
+
+/**
+ * For a server storing an upload without keys, after `parseEnvelopePrefix` accepted its first
+ * bytes: passes each piece of the ciphertext field to `onCiphertext` (to compute the ciphertext
+ * hash that approvals and receipts sign) and checks the signature field's length prefix, so the
+ * layout of the fields after the header is described in this file only. The signature itself is
+ * checked by each reader (`openAndVerifyMessage`); the total length is `prefix.envelopeLength`.
+ */
+export function createEnvelopeStreamChecker(prefix: EnvelopePrefix, onCiphertext: (piece: Uint8Array) => void): EnvelopeStreamChecker {
+  const ciphertextStart = prefix.headerLength + LENGTH_FIELD_BYTES;
+  const ciphertextEnd = ciphertextStart + prefix.ciphertextLength;
+  const signatureLengthEnd = ciphertextEnd + LENGTH_FIELD_BYTES;
+  const signatureLength = new Uint8Array(LENGTH_FIELD_BYTES);
+  let offset = 0;
+  let failed = false;
+  return {
+    push(chunk) {
+      assertBytes(chunk, 'chunk');
+      if (failed) return fail('envelope/malformed');
+      const start = offset;
+      const end = start + chunk.length;
+      offset = end;
+      const from = Math.max(start, ciphertextStart);
+      const to = Math.min(end, ciphertextEnd);
+      if (from < to) onCiphertext(chunk.subarray(from - start, to - start));
+      const lengthFrom = Math.max(start, ciphertextEnd);
+      const lengthTo = Math.min(end, signatureLengthEnd);
+      if (lengthFrom < lengthTo) signatureLength.set(chunk.subarray(lengthFrom - start, lengthTo - start), lengthFrom - ciphertextEnd);
+      if (lengthTo === signatureLengthEnd && lengthFrom < lengthTo) {
+        const declared = new DataView(signatureLength.buffer).getUint32(0);
+        if (declared !== SIGNATURE_BYTES) {
+          failed = true;
+          return fail('envelope/malformed');
+        }
+      }
+      return ok(undefined);
+    },
+  };
 }
 
 /**

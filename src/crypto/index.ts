@@ -1,10 +1,13 @@
-/** The end-to-end crypto core: pure, isomorphic, no I/O. */
+/**
+ * The end-to-end crypto core's public API: pure, isomorphic, no I/O. The operations of the protocol
+ * (identities, rosters, family keys, envelopes, receipts, profiles, invites, pairing, vaults, the
+ * family log) and the byte helpers they take and give. The primitives beneath them (AEAD,
+ * canonical encoding, labelled signatures, CPace, X-Wing, WebCrypto access) stay inside src/crypto.
+ */
 export * from './result.js';
+export * from './bytes.js';
 export * from './kdf.js';
-export * from './aead.js';
 export * from './identity.js';
-export * from './canonical.js';
-export * from './signature.js';
 export * from './roster.js';
 export * from './family-key.js';
 export * from './roster-head.js';
@@ -14,7 +17,6 @@ export * from './receipt.js';
 export * from './profile.js';
 export * from './invite.js';
 export * from './invite-description.js';
-export * from './cpace.js';
 export * from './pairing.js';
-export * from './xwing.js';
 export * from './vault.js';
+export * from './family-log.js';

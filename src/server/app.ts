@@ -14,6 +14,7 @@ import type { EventBus } from '../storage/bus/event-bus.js';
 import { LocalEventBus } from '../storage/bus/local-event-bus.js';
 import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
 import type { SqlStore } from '../storage/database.js';
+import type { FamilyAccess, FamilyEvents, FamilyPurger } from './families/access.js';
 import { createFamilyAccess } from './families/access-repository.js';
 import { createFamiliesRepository } from './families/repository.js';
 import { createFamilyEvents } from './live/family-events.js';
@@ -22,10 +23,10 @@ import { buildAsyncApiDocument } from './live/asyncapi.js';
 import { registerLiveRoutes } from './live/routes.js';
 import { createMessagesRepository } from './messages/repository.js';
 import { registerMessageRoutes } from './messages/routes.js';
-import { createMessagesService } from './messages/service.js';
+import { createMessagesService, type MessagesService } from './messages/service.js';
 import { createAccountsRepository } from './accounts/repository.js';
 import { registerAccountRoutes } from './accounts/routes.js';
-import { createAccountsService } from './accounts/service.js';
+import { createAccountsService, type AccountsService } from './accounts/service.js';
 import { createMemoryLoginStateStore, type LoginStateStore } from './accounts/login-states.js';
 import { createSqlLoginStateStore } from './accounts/sql-login-states.js';
 import type { Config } from './config.js';
@@ -49,22 +50,22 @@ import { openEmail, type Secrets } from './secrets.js';
 import { createAuthenticateHook } from './sessions/authenticate.js';
 import { createSessionsRepository } from './sessions/repository.js';
 import { registerSessionRoutes } from './sessions/routes.js';
-import { createSessionsService } from './sessions/service.js';
+import { createSessionsService, type SessionsService } from './sessions/service.js';
 import { createLogSigner } from './security-log/log-signer.js';
 import { createFamilyLogRepository } from './security-log/repository.js';
 import { registerSecurityLogRoutes } from './security-log/routes.js';
-import { createSecurityLog } from './security-log/service.js';
+import { createSecurityLog, type SecurityLogService } from './security-log/service.js';
 import { createRegistrationGate } from './accounts/registration.js';
 import { createVaultRepository } from './vault/repository.js';
 import { registerVaultRoutes } from './vault/routes.js';
 import { accountTopic } from './live/family-events.js';
 import { createToysRepository } from './toys/repository.js';
 import { registerToyRoutes } from './toys/routes.js';
-import { createToysService, PER_ATTEMPT_LIMIT } from './toys/service.js';
+import { createToysService, PER_ATTEMPT_LIMIT, type ToysService } from './toys/service.js';
 import { createPushRepository } from './push/repository.js';
 import { registerPushRoutes } from './push/routes.js';
 import { createWebPushSender, vapidSubject } from './push/sender.js';
-import { createPushService } from './push/service.js';
+import { createPushService, type PushService } from './push/service.js';
 
 export const API_VERSION = '0.1.0';
 const SESSION_SWEEP_INTERVAL_MS = 60 * 60_000;
@@ -135,11 +136,28 @@ function loggerOptions(deps: ServerDeps): FastifyServerOptions['logger'] {
   };
 }
 
-/** Builds the app: HTTP conventions, then every feature's routes. Call `await app.ready()` or `listen`. */
+/** One feature of the server: its routes (and hooks) on the app, built from the services it needs. */
+export interface Feature {
+  readonly name: string;
+  register(app: BurrowApp): void;
+}
+
+/**
+ * Builds the app: the HTTP conventions, the services the features share, then every feature in
+ * `serverFeatures`' order. Call `await app.ready()` or `listen`.
+ */
 export function createServer(deps: ServerDeps): BurrowApp {
-  const { config, store, secrets } = deps;
   const clock = deps.clock ?? systemClock;
   const random = deps.random ?? systemRandom;
+  const { app, routes } = createHttpApp(deps, random);
+  const services = createServices(app, { ...deps, clock, random });
+  for (const feature of serverFeatures(services, routes)) feature.register(app);
+  return app;
+}
+
+/** The Fastify app with Burrow's HTTP conventions: limits, request ids, problems, security headers, shutdown. */
+function createHttpApp(deps: ServerDeps, random: Random): { app: BurrowApp; routes: RouteInfo[] } {
+  const { config } = deps;
   const tls = config.tls !== undefined;
   const proxies = parseTrustedProxies(config.trustProxy);
   if (typeof proxies === 'string') throw new TypeError(`config.trustProxy: ${proxies}`);
@@ -209,8 +227,39 @@ export function createServer(deps: ServerDeps): BurrowApp {
     if (closing) reply.header('connection', 'close');
     return payload;
   });
+  return { app, routes };
+}
 
-  // On PostgreSQL several nodes may share the work, so limits and started logins live in the store.
+/** What the features are built from: the dependencies, and the services several of them share. */
+export interface Services {
+  config: Config;
+  store: SqlStore;
+  secrets: Secrets;
+  clock: Clock;
+  random: Random;
+  metrics: Metrics | undefined;
+  limiter: RateLimiter;
+  blobs: BlobStore;
+  bus: EventBus;
+  sessions: SessionsService;
+  toys: ToysService;
+  accounts: AccountsService;
+  familyAccess: FamilyAccess;
+  familyEvents: FamilyEvents;
+  purger: FamilyPurger;
+  push: PushService;
+  securityLog: SecurityLogService;
+  messages: MessagesService;
+}
+
+/**
+ * The services the features share, and what every request passes first: the per-address rate
+ * limits and authentication. On PostgreSQL several nodes may share the work, so limits and started
+ * logins live in the store.
+ */
+function createServices(app: BurrowApp, deps: ServerDeps & { clock: Clock; random: Random }): Services {
+  const { config, store, secrets, clock, random } = deps;
+  const metrics = deps.metrics;
   const shared = store.dialect === 'postgres';
   const limiter = deps.limiter ?? (shared ? createSqlRateLimiter(store.db, { clock, cookieKey: secrets.cookieKey }) : createMemoryRateLimiter(clock));
   const throttle = deps.throttle ?? (shared
@@ -248,6 +297,8 @@ export function createServer(deps: ServerDeps): BurrowApp {
     sweeper.unref();
   });
   app.addHook('onClose', async () => { clearInterval(sweeper); });
+  // Tests and `burrow admin` may leave these out: a directory and an in-memory bus, closed with the
+  // app. `burrow serve` chooses them in src/storage/open-store.ts.
   const blobs = deps.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
   const bus = deps.bus ?? new LocalEventBus({ database: ':memory:', now: () => clock.now() });
   const familyAccess = createFamilyAccess(store.db);
@@ -344,29 +395,47 @@ export function createServer(deps: ServerDeps): BurrowApp {
   });
 
   app.decorate('operator', { deleteAccount: (accountId: string) => accounts.delete(accountId) });
+  return { config, store, secrets, clock, random, metrics, limiter, blobs, bus, sessions, toys, accounts, familyAccess, familyEvents, purger, push, securityLog, messages };
+}
 
-  registerHealthRoutes(app, { store, blobs });
-  registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs, registrationMode: config.registration });
-  registerSessionRoutes(app, { sessions });
-  registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock });
-  registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog, push, openAccountEmail: (accountId, sealed) => openEmail(secrets, accountId, sealed) });
-  registerSecurityLogRoutes(app, { log: securityLog });
-  registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes });
-  registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, clock, config });
-  registerToyRoutes(app, { toys });
-  registerPushRoutes(app, { push, secrets, limiter, perAccount: config.rateLimits.perAccount });
-  registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter });
+/** Every feature of the server, in the order its routes are registered, each built from what it needs. */
+export function serverFeatures(services: Services, routes: readonly RouteInfo[]): Feature[] {
+  const { config, store, secrets, clock, random, metrics, limiter, blobs, bus, sessions, toys, accounts, familyAccess, familyEvents, purger, push, securityLog, messages } = services;
+  return [
+    { name: 'health', register: (app) => registerHealthRoutes(app, { store, blobs }) },
+    { name: 'accounts', register: (app) => registerAccountRoutes(app, { accounts, sessions, sessionTtlMs: config.sessions.ttlMs, registrationMode: config.registration }) },
+    { name: 'sessions', register: (app) => registerSessionRoutes(app, { sessions }) },
+    { name: 'vault', register: (app) => registerVaultRoutes(app, { vaults: createVaultRepository(store.db), clock }) },
+    {
+      name: 'families',
+      register: (app) => registerFamilyFeatures(app, { db: store.db, clock, limiter, inviteLookupLimit: config.rateLimits.perAccount, access: familyAccess, events: familyEvents, purger, securityLog, push, openAccountEmail: (accountId, sealed) => openEmail(secrets, accountId, sealed) }),
+    },
+    { name: 'security log', register: (app) => registerSecurityLogRoutes(app, { log: securityLog }) },
+    { name: 'messages', register: (app) => registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes }) },
+    { name: 'live', register: (app) => registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, clock, config }) },
+    { name: 'toys', register: (app) => registerToyRoutes(app, { toys }) },
+    { name: 'push', register: (app) => registerPushRoutes(app, { push, secrets, limiter, perAccount: config.rateLimits.perAccount }) },
+    { name: 'security', register: (app) => registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter }) },
+    { name: 'metrics', register: (app) => registerGauges(app, { config, metrics }) },
+    { name: 'api documents', register: (app) => registerApiDocuments(app, routes) },
+  ];
+}
 
-  if (metrics !== undefined) {
-    metrics.addGauge('burrow_live_connections', 'Open live WebSocket connections (members and toys)', () => app.websocketServer.clients.size);
-    // Mail waiting in <data>/outbox for the operator to read or forward (no SMTP configured).
-    const outbox = join(config.dataDir, 'outbox');
-    metrics.addGauge('burrow_mail_outbox_files', 'Mails written to the outbox directory (no SMTP configured) and not yet removed', async () => {
-      const names = await readdir(outbox).catch(() => [] as string[]);
-      return names.filter((name) => name.endsWith('.eml')).length;
-    });
-  }
+/** The gauges beside the HTTP metrics: live connections and mail waiting in the outbox. */
+function registerGauges(app: BurrowApp, deps: { config: Config; metrics: Metrics | undefined }): void {
+  const { config, metrics } = deps;
+  if (metrics === undefined) return;
+  metrics.addGauge('burrow_live_connections', 'Open live WebSocket connections (members and toys)', () => app.websocketServer.clients.size);
+  // Mail waiting in <data>/outbox for the operator to read or forward (no SMTP configured).
+  const outbox = join(config.dataDir, 'outbox');
+  metrics.addGauge('burrow_mail_outbox_files', 'Mails written to the outbox directory (no SMTP configured) and not yet removed', async () => {
+    const names = await readdir(outbox).catch(() => [] as string[]);
+    return names.filter((name) => name.endsWith('.eml')).length;
+  });
+}
 
+/** GET /v1/openapi.json and /v1/asyncapi.json, built once from the registered routes. */
+function registerApiDocuments(app: BurrowApp, routes: readonly RouteInfo[]): void {
   let openApi: unknown;
   app.get('/v1/openapi.json', {
     config: { summary: 'The OpenAPI document of this API', docs: { success: { status: 200, description: 'The OpenAPI 3.1 document of this API', contentType: 'application/json', schema: documentSchema('openapi', '^3\\.1\\.') } } },
@@ -381,8 +450,6 @@ export function createServer(deps: ServerDeps): BurrowApp {
     asyncApi ??= buildAsyncApiDocument({ version: API_VERSION });
     return asyncApi;
   });
-
-  return app;
 }
 
 /** The response schema of an API document: an object naming its specification's version. */

@@ -1,16 +1,29 @@
 /**
- * The blob store a configuration names: S3 when the blobs setting is s3://, else the embedded
- * directory `<dataDir>/blobs`. (`burrow serve` opens PostgreSQL and its LISTEN/NOTIFY bus when a
- * database URL is set; see src/cli/serve-command.ts.)
+ * The one place that chooses the stores a configuration names. Embedded (one machine): the SQLite
+ * file `<dataDir>/burrow.db`, the blob directory `<dataDir>/blobs` and the live event bus with its
+ * resume log in `<dataDir>/events.db` (a disposable, high-churn log of ids and cursors, kept apart so
+ * the main database's backups and migrations stay about lasting data). Scale-out: PostgreSQL for
+ * records and, through LISTEN/NOTIFY, for live events between nodes, when a database URL is set;
+ * S3 for blobs when the blobs setting is s3://.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobStore } from './blobs/blob-store.js';
+import { FsBlobStore } from './blobs/fs-blob-store.js';
 import { openBlobStore, type S3ConnectionOptions } from './blobs/open-blob-store.js';
+import type { EventBus } from './bus/event-bus.js';
+import { LocalEventBus } from './bus/local-event-bus.js';
+import { openPgEventBus } from './bus/pg-event-bus.js';
+import type { SqlStore } from './database.js';
+import type { StoreObserver } from './observe.js';
+import { openPostgresStore } from './postgres.js';
+import { openSqliteStore } from './sqlite.js';
 
 /** The storage part of the server's configuration (src/server/config.ts `Config` fits). */
 export interface StorageSettings {
   readonly dataDir: string;
+  /** `postgres://…`; absent: the SQLite file `<dataDir>/burrow.db`. */
+  readonly databaseUrl?: string;
   /** `s3://bucket/prefix` or a directory; absent: `<dataDir>/blobs`. */
   readonly blobs?: string;
   readonly s3?: {
@@ -34,10 +47,41 @@ export function s3ConnectionOptions(settings: StorageSettings['s3']): S3Connecti
   };
 }
 
-/** The blob store of `settings` (not yet touched: S3 connects lazily). */
-export function openConfiguredBlobStore(settings: StorageSettings): BlobStore {
+/** The SQLite file of an embedded deployment. */
+export function sqliteFileOf(settings: Pick<StorageSettings, 'dataDir'>): string {
+  return join(settings.dataDir, 'burrow.db');
+}
+
+/** The SQL store of `settings`, migrated: PostgreSQL when a database URL is set, else the SQLite file. */
+export async function openConfiguredSqlStore(settings: StorageSettings, options: {
+  /** A pooled PostgreSQL connection failed (the pool replaces it). */
+  onError?: (error: unknown) => void;
+  observer?: (dialect: 'sqlite' | 'postgres') => StoreObserver;
+} = {}): Promise<SqlStore> {
+  if (settings.databaseUrl !== undefined) {
+    return openPostgresStore(settings.databaseUrl, {
+      ...(options.onError === undefined ? {} : { onError: options.onError }),
+      ...(options.observer === undefined ? {} : { observer: options.observer('postgres') }),
+    });
+  }
+  return openSqliteStore(sqliteFileOf(settings), options.observer === undefined ? {} : { observer: options.observer('sqlite') });
+}
+
+/** The blob store of `settings` (not yet touched: S3 connects lazily); the embedded directory is created 0700. */
+export function openConfiguredBlobStore(settings: StorageSettings, options: { observeSync?: (durationMs: number) => void } = {}): BlobStore {
   if (settings.blobs !== undefined) return openBlobStore(settings.blobs, s3ConnectionOptions(settings.s3));
   const dir = join(settings.dataDir, 'blobs');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return openBlobStore(dir);
+  return new FsBlobStore({ dir, ...(options.observeSync === undefined ? {} : { observeSync: options.observeSync }) });
+}
+
+/** The live event bus of `settings`: PostgreSQL's LISTEN/NOTIFY when a database URL is set, else `<dataDir>/events.db`. */
+export async function openConfiguredEventBus(settings: StorageSettings, options: { now: () => number; onError?: (error: unknown) => void }): Promise<EventBus> {
+  if (settings.databaseUrl !== undefined) {
+    return openPgEventBus({ connectionString: settings.databaseUrl, ...(options.onError === undefined ? {} : { onError: options.onError }) });
+  }
+  const eventsFile = join(settings.dataDir, 'events.db');
+  // Created 0600 here; SQLite gives its -wal and -shm files the same mode.
+  closeSync(openSync(eventsFile, 'a', 0o600));
+  return new LocalEventBus({ database: eventsFile, now: options.now });
 }

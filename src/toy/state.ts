@@ -16,10 +16,8 @@
  */
 import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromBase64Url, randomBytes, toBase64Url, toHex } from '../crypto/bytes.js';
-import { exportIdentitySecret, importIdentitySecret, type Identity } from '../crypto/identity.js';
-import { ClientError } from '../client/client-error.js';
-import type { InboxRecord, OutboxItem, ToyStorage, ToyTrust } from '../client/toy-runtime.js';
+import { fromBase64Url, randomBytes, toBase64Url, toHex, exportIdentitySecret, importIdentitySecret, type Identity } from '../crypto/index.js';
+import { ClientError, type InboxRecord, type OutboxItem, type ToyStorage, type ToyTrust } from '../client/index.js';
 import { readIfExists, writePrivateFile } from './private-files.js';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;

@@ -15,7 +15,7 @@
  * app fetches and decrypts what is there.
  */
 /// <reference lib="webworker" />
-import { parsePushNotice, pushNoticePath, pushNoticeText } from '../client/push-notice.js';
+import { parsePushNotice, pushNoticePath, pushNoticeText } from '../client/index.js';
 
 declare const self: ServiceWorkerGlobalScope;
 

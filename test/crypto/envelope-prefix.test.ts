@@ -1,7 +1,8 @@
 /** The server's streaming view of an envelope: header and lengths from its first bytes, and approval checks. */
 import { describe, expect, it } from 'vitest';
-import { randomBytes } from '../../src/crypto/bytes.js';
-import { approveMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, verifyApprovalSignature } from '../../src/crypto/envelope.js';
+import { concatBytes, randomBytes } from '../../src/crypto/bytes.js';
+import { approveMessage, createEnvelopeStreamChecker, MAX_ENVELOPE_PREFIX_BYTES, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, verifyApprovalSignature } from '../../src/crypto/envelope.js';
+import { sha256 } from '../../src/crypto/webcrypto.js';
 import { person } from './fixtures.js';
 
 async function sealed(audioBytes: number) {
@@ -45,6 +46,61 @@ describe('parseEnvelopePrefix', () => {
   it('refuses bytes that are not an envelope', () => {
     const bad = parseEnvelopePrefix(new TextEncoder().encode('GIF89a not an envelope at all, really not'));
     expect(bad).toEqual({ ok: false, code: 'envelope/malformed' });
+  });
+});
+
+describe('MAX_ENVELOPE_PREFIX_BYTES', () => {
+  it('is exactly the prefix of an envelope with the longest ids and the most recipients', async () => {
+    const mum = await person('mum');
+    const longest = (tag: string) => tag.padEnd(128, 'x');
+    const recipients = Array.from({ length: 64 }, (_, i) => longest(`child-${i}`));
+    const message = await sealMessage({
+      familyId: longest('fam'), epoch: 1, rosterHead: randomBytes(32), familyKey: randomBytes(32), sender: { accountId: longest('mum'), identity: mum.identity },
+      recipients, audio: randomBytes(10), audioType: 'audio/webm', durationMs: 10, createdAt: 1_700_000_000_000,
+    });
+    const prefix = parseEnvelopePrefix(message.bytes);
+    if (!prefix.ok) throw new Error(prefix.code);
+    expect(prefix.value.headerLength + 4).toBe(MAX_ENVELOPE_PREFIX_BYTES);
+    expect(parseEnvelopePrefix(message.bytes.subarray(0, MAX_ENVELOPE_PREFIX_BYTES - 1))).toEqual({ ok: false, code: 'envelope/incomplete' });
+  });
+});
+
+describe('createEnvelopeStreamChecker', () => {
+  async function streamed(bytes: Uint8Array, cuts: number[]) {
+    const prefix = parseEnvelopePrefix(bytes);
+    if (!prefix.ok) throw new Error(prefix.code);
+    const pieces: Uint8Array[] = [];
+    const checker = createEnvelopeStreamChecker(prefix.value, (piece) => pieces.push(piece.slice()));
+    const results = [];
+    let at = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      results.push(checker.push(bytes.subarray(at, cut)));
+      at = cut;
+    }
+    return { results, ciphertext: concatBytes(...pieces) };
+  }
+
+  it('hands over exactly the ciphertext, however the bytes are cut', async () => {
+    const { message } = await sealed(3000);
+    const prefix = parseEnvelopePrefix(message.bytes);
+    if (!prefix.ok) throw new Error(prefix.code);
+    const edges = [prefix.value.headerLength, prefix.value.headerLength + 4, message.bytes.length - 68, message.bytes.length - 66, message.bytes.length - 64];
+    for (const cuts of [[], [1], edges, edges.map((e) => e + 1), Array.from({ length: 40 }, (_, i) => (i + 1) * 97)]) {
+      const { results, ciphertext } = await streamed(message.bytes, cuts);
+      expect(results.every((r) => r.ok), `cuts ${cuts.join(',')}`).toBe(true);
+      expect(ciphertext).toEqual(message.ciphertext);
+      expect(await sha256(ciphertext)).toEqual(message.ciphertextHash);
+    }
+  });
+
+  it('fails once the signature field does not declare 64 bytes, wherever its length prefix is cut', async () => {
+    const { message } = await sealed(500);
+    const tampered = message.bytes.slice();
+    tampered[tampered.length - 65] = 63;
+    for (const cut of [tampered.length - 70, tampered.length - 66, tampered.length - 65, tampered.length - 64]) {
+      const { results } = await streamed(tampered, [cut]);
+      expect(results.at(-1), `cut at ${cut}`).toEqual({ ok: false, code: 'envelope/malformed' });
+    }
   });
 });
 

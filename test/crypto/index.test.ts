@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import * as aead from '../../src/crypto/aead.js';
-import * as canonical from '../../src/crypto/canonical.js';
-import * as cpace from '../../src/crypto/cpace.js';
+import * as bytes from '../../src/crypto/bytes.js';
 import * as envelope from '../../src/crypto/envelope.js';
+import * as familyLog from '../../src/crypto/family-log.js';
 import * as familyKey from '../../src/crypto/family-key.js';
 import * as identity from '../../src/crypto/identity.js';
 import * as core from '../../src/crypto/index.js';
@@ -16,15 +15,14 @@ import * as receipt from '../../src/crypto/receipt.js';
 import * as result from '../../src/crypto/result.js';
 import * as roster from '../../src/crypto/roster.js';
 import * as rosterHead from '../../src/crypto/roster-head.js';
-import * as signature from '../../src/crypto/signature.js';
 import * as vault from '../../src/crypto/vault.js';
-import * as xwing from '../../src/crypto/xwing.js';
 
-const modules = { aead, canonical, cpace, envelope, familyKey, identity, invite, inviteDescription, keyCommitment, kdf, pairing, profile, receipt, result, roster, rosterHead, signature, vault, xwing };
+// The public modules; the primitives beneath them stay inside (test/architecture.test.ts).
+const modules = { bytes, envelope, familyKey, familyLog, identity, invite, inviteDescription, keyCommitment, kdf, pairing, profile, receipt, result, roster, rosterHead, vault };
 
 describe('crypto index', () => {
   // Two modules exporting one name would make `export *` drop it silently: every name must get through.
-  it('re-exports every export of every crypto module, the same binding, with no name claimed twice', () => {
+  it('re-exports every export of every public crypto module, the same binding, with no name claimed twice', () => {
     const owners = new Map<string, string>();
     for (const [name, mod] of Object.entries(modules)) {
       for (const [key, value] of Object.entries(mod)) {

@@ -98,21 +98,28 @@ interface IndexEntry {
   sha256: string;
   createdAt: number;
   receivedAt: number;
+  status: string;
 }
 
-async function exportAs(profile: string): Promise<{ out: string; index: { messages: IndexEntry[]; skipped: unknown[] } }> {
+async function exportAs(profile: string): Promise<{ out: string; index: { messages: IndexEntry[] }; csv: string }> {
   const out = join(workDir, `export-${toHex(randomBytes(3))}`);
   const result = await ok(['export', '--out', out, '--profile', profile]);
   expect(result.out).toBe(out);
-  return { out, index: JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { messages: IndexEntry[]; skipped: unknown[] } };
+  const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { messages: IndexEntry[] };
+  return { out, index, csv: await readFile(join(out, 'index.csv'), 'utf8') };
 }
 
 describe('burrow export', { timeout: 120_000 }, () => {
   it("reproduces every audio file a guardian can read byte for byte, with the index's hashes and captions", async () => {
-    const { out, index } = await exportAs(mum);
+    const { out, index, csv } = await exportAs(mum);
     const expected = [...sentToMia, ...sentToLeo];
     expect(index.messages.map((m) => m.messageId).sort()).toEqual(expected.map((s) => s.messageId).sort());
-    expect(index.skipped).toEqual([]);
+    expect(index.messages.map((m) => m.status)).toEqual(expected.map(() => 'ok'));
+    // The web app's "Download everything" writes the same index (src/client/export.ts).
+    const lines = csv.split('\r\n');
+    expect(lines[0]).toBe('file,messageId,familyId,familyName,from,to,sentAt,durationMs,audioType,caption,saved,approved,status,sha256');
+    expect(lines).toHaveLength(expected.length + 2);
+    for (const entry of index.messages) expect(csv).toContain(`${entry.file},${entry.messageId},${familyId},`);
     for (const sent of expected) {
       const entry = index.messages.find((m) => m.messageId === sent.messageId)!;
       const bytes = new Uint8Array(await readFile(join(out, entry.file)));

@@ -17,7 +17,7 @@ import { startMetricsListener, type MetricsListener } from '../../src/server/met
 import { createMetrics } from '../../src/server/metrics/metrics.js';
 import { loadOrCreateSecrets } from '../../src/server/secrets.js';
 import type { SqlStore } from '../../src/storage/database.js';
-import { openSqliteStore } from '../../src/storage/sqlite.js';
+import { openConfiguredBlobStore, openConfiguredEventBus, openConfiguredSqlStore } from '../../src/storage/open-store.js';
 import { b64, bearer, login, registerUser, type TestUser } from './helpers.js';
 import { call, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './messages/fixtures.js';
 
@@ -73,8 +73,10 @@ beforeAll(async () => {
   });
   const { secrets } = await loadOrCreateSecrets({ dataDir });
   const metrics = createMetrics();
-  store = await openSqliteStore(join(dataDir, 'burrow.db'), { observer: metrics.storeObserver('sqlite') });
-  messaging = openEmbeddedMessaging({ config, store, metrics, onSweepError: (error) => { throw error; } });
+  store = await openConfiguredSqlStore(config, { observer: (dialect) => metrics.storeObserver(dialect) });
+  const blobs = openConfiguredBlobStore(config, { observeSync: (ms) => metrics.observeBlobSync(ms) });
+  const bus = await openConfiguredEventBus(config, { now: () => Date.now() });
+  messaging = openEmbeddedMessaging({ config, store, blobs, bus, metrics, onSweepError: (error) => { throw error; } });
   app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, metrics, log: false });
   origin = await app.listen({ host: '127.0.0.1', port: 0 });
   listener = await startMetricsListener({ registry: metrics.registry, host: config.metrics!.host, port: config.metrics!.port });

@@ -4,7 +4,7 @@
  * attacks; this pins every case of each rule.
  */
 import { describe, expect, it } from 'vitest';
-import { csvCell } from '../../src/web/app/export.js';
+import { csvCell } from '../../src/client/export.js';
 import { allowedAudioFormat, AudioTypeRefused, playableAudioBlob } from '../../src/web/lib/audio-types.js';
 import { checkedEmoji, checkedName } from '../../src/web/lib/profile-text.js';
 

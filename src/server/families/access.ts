@@ -5,13 +5,14 @@
  * feature implements `FamilyEvents`. createServer wires them together.
  */
 import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
+import type { PrincipalKind } from '../principal.js';
 
 /** Who a principal is in a family at its current epoch. */
 export interface FamilyMembership {
   readonly familyId: string;
   /** An account id, or a toy id for a toy. */
   readonly principalId: string;
-  readonly kind: 'member' | 'toy';
+  readonly kind: PrincipalKind;
   /** 'toy' for toys. */
   readonly role: 'guardian' | 'relative' | 'toy';
   /** The family's current epoch. */

@@ -13,6 +13,7 @@ import { BurrowError } from '../../protocol/errors.js';
 import type { AppendRosterRequest, CreateFamilyRequest, FamilyList, FamilyView, MemberProfileView, WrappedKeyWire } from '../../protocol/families.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
+import type { Principal } from '../principal.js';
 import type { SecurityLog } from '../security-log/service.js';
 import type { FamilyAccess, FamilyEvents, FamilyPurger } from './access.js';
 import { parseIdList } from './access-repository.js';
@@ -31,12 +32,6 @@ export interface FamiliesServiceDeps {
 }
 
 export type FamiliesService = ReturnType<typeof createFamiliesService>;
-
-/** Who reads a family: an account (member) or a toy (device token). */
-export interface FamilyReader {
-  readonly id: string;
-  readonly kind: 'member' | 'toy';
-}
 
 function memberRows(familyId: string, entry: RosterEntry): MemberRow[] {
   return entry.members.map((m) => ({
@@ -104,14 +99,14 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
   }
 
   /** The reader's membership: a member's (requireMember) or a toy's; 404 when they are not in the family as that kind. */
-  async function readerMembership(reader: FamilyReader, familyId: string) {
+  async function readerMembership(reader: Principal, familyId: string) {
     if (reader.kind === 'member') return requireMember(access, familyId, reader.id);
     const membership = await access.membership(familyId, reader.id);
     if (membership === undefined || membership.kind !== 'toy') throw new BurrowError('burrow/not-found', 'No such family');
     return membership;
   }
 
-  async function view(reader: FamilyReader, familyId: string): Promise<Static<typeof FamilyView>> {
+  async function view(reader: Principal, familyId: string): Promise<Static<typeof FamilyView>> {
     const membership = await readerMembership(reader, familyId);
     const accountId = reader.id;
     const [family, roster, keys, children, deletedAccounts, profiles] = await Promise.all([
@@ -150,7 +145,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     return { accountId, sealedProfile, updatedAt: row.updated_at };
   }
 
-  async function roster(reader: FamilyReader, familyId: string, afterEpoch: number | undefined): Promise<{ familyId: string; entries: string[] }> {
+  async function roster(reader: Principal, familyId: string, afterEpoch: number | undefined): Promise<{ familyId: string; entries: string[] }> {
     await readerMembership(reader, familyId);
     const rows = await repository.rosterAfter(familyId, afterEpoch ?? -1);
     return { familyId, entries: rows.map((r) => r.entry) };

@@ -2,7 +2,7 @@
 import type { onRequestAsyncHookHandler } from 'fastify';
 import type { ErrorCode } from '../../protocol/errors.js';
 import type { AuthContext } from '../sessions/authenticate.js';
-import type { ToyPrincipal } from '../toys/service.js';
+import type { AuthenticatedToy } from '../toys/service.js';
 import type { RouteDocs, RouteInfo } from './route-registry.js';
 
 declare module 'fastify' {
@@ -30,7 +30,7 @@ declare module 'fastify' {
     /** The session and account of an authenticated request; null before `authenticate` ran or on public routes. */
     auth: AuthContext | null;
     /** The toy of a request authenticated by a device token (routes with `config.toys`); null otherwise. */
-    toy: ToyPrincipal | null;
+    toy: AuthenticatedToy | null;
     /**
      * Whether the client reached the server over https: its own TLS, an https public origin, or a
      * trusted proxy's X-Forwarded-Proto. Secure requests get the `__Host-` session cookie and HSTS.

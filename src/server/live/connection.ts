@@ -12,6 +12,7 @@ import { ClientFrame, type ServerFrame } from '../../protocol/live.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
 import { createTopicFollower, type BusEvent, type EventBus } from '../../storage/bus/event-bus.js';
+import type { PrincipalKind } from '../principal.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
 const clientFrame = TypeCompiler.Compile(ClientFrame);
@@ -30,7 +31,7 @@ export interface LiveConnectionDeps {
   socket: WebSocket;
   principalId: string;
   /** A toy's connection ends when it leaves its family (it follows no other). Default 'member'. */
-  kind?: 'member' | 'toy';
+  kind?: PrincipalKind;
   access: FamilyAccess;
   bus: EventBus;
   clock: Clock;

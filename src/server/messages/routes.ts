@@ -11,7 +11,8 @@ import { BurrowError } from '../../protocol/errors.js';
 import { NoContent, refuseBody } from '../http/bodies.js';
 import type { BurrowApp } from '../http/types.js';
 import { principalOf as callerOf, requireAuth } from '../sessions/authenticate.js';
-import type { MessagesService, Principal } from './service.js';
+import type { Principal } from '../principal.js';
+import type { MessagesService } from './service.js';
 
 const ENVELOPE_TYPE = 'application/octet-stream';
 /** Documents the raw body in the OpenAPI document (src/server/http/openapi.ts); Fastify does not validate it. */

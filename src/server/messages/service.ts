@@ -6,35 +6,28 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { bytesEqual, concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../../crypto/bytes.js';
-import { parseEnvelopePrefix, verifyApprovalSignature, verifyDeclineSignature, type EnvelopePrefix } from '../../crypto/envelope.js';
+import { concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../../crypto/bytes.js';
+import { createEnvelopeStreamChecker, MAX_ENVELOPE_PREFIX_BYTES, parseEnvelopePrefix, verifyApprovalSignature, verifyDeclineSignature, type EnvelopePrefix, type EnvelopeStreamChecker } from '../../crypto/envelope.js';
 import { verifyReceiptSignature } from '../../crypto/receipt.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
 import type { BlobStore } from '../../storage/blobs/blob-store.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
+import type { Principal, PrincipalKind } from '../principal.js';
 import type { FamilyAccess, FamilyEvents, FamilyMembership, FamilyPurger } from '../families/access.js';
 import type { MessageRecord, MessagesRepository, Visibility } from './repository.js';
 import type { SecurityLog } from '../security-log/service.js';
 import type { PushNotifier } from '../push/service.js';
 
 const DAY = 24 * 3600_000;
-/** The largest header an envelope can have (src/crypto/envelope.ts limits) plus the ciphertext length, with room. */
-const MAX_PREFIX_BYTES = 16 * 1024;
 const DEFAULT_PAGE = 50;
-
-/** Who calls: an account (member) or a toy (device token). */
-export interface Principal {
-  id: string;
-  kind: 'member' | 'toy';
-}
 
 export interface MessageViewData {
   messageId: string;
   familyId: string;
   senderId: string;
-  senderKind: 'member' | 'toy';
+  senderKind: PrincipalKind;
   recipients: string[];
   epoch: number;
   size: number;
@@ -187,38 +180,24 @@ async function readPrefix(iterator: AsyncIterator<Uint8Array>): Promise<{ chunks
     const parsed = parseEnvelopePrefix(chunks.length === 1 ? chunk : concatBytes(...chunks));
     if (parsed.ok) return { chunks, prefix: parsed.value };
     if (parsed.code !== 'envelope/incomplete') throw invalidEnvelope('The body is not a Burrow envelope of a supported version');
-    if (buffered >= MAX_PREFIX_BYTES) throw invalidEnvelope('The envelope header is longer than any valid one');
+    if (buffered >= MAX_ENVELOPE_PREFIX_BYTES) throw invalidEnvelope('The envelope header is longer than any valid one');
   }
 }
 
 /**
- * Passes an envelope's bytes through while hashing its ciphertext and checking the signature
- * field's length prefix, so the row can carry the ciphertext hash approvals sign.
+ * Passes an envelope's bytes through while hashing its ciphertext and checking the fields after it
+ * (src/crypto/envelope.ts), so the row can carry the ciphertext hash approvals sign.
  */
 class EnvelopeScanner {
   readonly #hash: Hash = createHash('sha256');
-  readonly #ciphertextStart: number;
-  readonly #ciphertextEnd: number;
-  #offset = 0;
-  #trailer: number[] = [];
+  readonly #checker: EnvelopeStreamChecker;
 
   constructor(prefix: EnvelopePrefix) {
-    this.#ciphertextStart = prefix.headerLength + 4;
-    this.#ciphertextEnd = this.#ciphertextStart + prefix.ciphertextLength;
+    this.#checker = createEnvelopeStreamChecker(prefix, (piece) => this.#hash.update(piece));
   }
 
   update(chunk: Uint8Array): void {
-    const start = this.#offset;
-    const end = start + chunk.length;
-    const from = Math.max(start, this.#ciphertextStart);
-    const to = Math.min(end, this.#ciphertextEnd);
-    if (from < to) this.#hash.update(chunk.subarray(from - start, to - start));
-    // The 4 bytes after the ciphertext are the signature's length, which must be 64.
-    for (let i = Math.max(start, this.#ciphertextEnd); i < Math.min(end, this.#ciphertextEnd + 4); i++) this.#trailer.push(chunk[i - start]!);
-    if (this.#trailer.length === 4 && !bytesEqual(Uint8Array.from(this.#trailer), Uint8Array.of(0, 0, 0, 64))) {
-      throw invalidEnvelope('The envelope signature field is malformed');
-    }
-    this.#offset = end;
+    if (!this.#checker.push(chunk).ok) throw invalidEnvelope('The envelope signature field is malformed');
   }
 
   digest(): Uint8Array {

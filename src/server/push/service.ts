@@ -11,6 +11,7 @@ import { BurrowError } from '../../protocol/errors.js';
 import type { PushPayload, PushSubscriptionWrite } from '../../protocol/push.js';
 import type { Clock, Random } from '../deps.js';
 import { newId } from '../deps.js';
+import type { PrincipalKind } from '../principal.js';
 import type { PushRepository } from './repository.js';
 import type { PushSender } from './sender.js';
 
@@ -126,7 +127,7 @@ export function createPushService(deps: PushServiceDeps) {
     list,
     unsubscribe,
     /** A message was stored: a toy's reply goes to the adults of its child, one waiting for approval to the guardians. */
-    messageStored(familyId: string, message: { messageId: string; senderId: string; senderKind: 'member' | 'toy'; needsApproval: boolean }): void {
+    messageStored(familyId: string, message: { messageId: string; senderId: string; senderKind: PrincipalKind; needsApproval: boolean }): void {
       if (message.senderKind === 'toy') {
         dispatch(() => repository.adultsOfToy(familyId, message.senderId), { v: 1, kind: 'message', familyId, messageId: message.messageId });
       } else if (message.needsApproval) {

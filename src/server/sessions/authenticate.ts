@@ -8,7 +8,8 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { BurrowError } from '../../protocol/errors.js';
 import type { SessionRow } from '../../storage/database.js';
-import type { ToyPrincipal } from '../toys/service.js';
+import type { Principal } from '../principal.js';
+import type { AuthenticatedToy } from '../toys/service.js';
 import type { SessionsService } from './service.js';
 import { sessionCookieOf } from './tokens.js';
 
@@ -39,12 +40,6 @@ export function presentedToken(request: FastifyRequest): { token: string; via: '
   return cookie === undefined || cookie === '' ? undefined : { token: cookie, via: 'cookie' };
 }
 
-/** Who calls an authenticated route: an account (member) or a toy (device token). */
-export interface Principal {
-  readonly id: string;
-  readonly kind: 'member' | 'toy';
-}
-
 /** The caller of a route that accepts members and toys (`config: { toys: 'also' }`); 401 otherwise. */
 export function principalOf(request: FastifyRequest): Principal {
   if (request.toy !== null) return { id: request.toy.toyId, kind: 'toy' };
@@ -52,7 +47,7 @@ export function principalOf(request: FastifyRequest): Principal {
 }
 
 /** The toy calling a toy route; throws `burrow/unauthenticated` otherwise. */
-export function requireToy(request: FastifyRequest): ToyPrincipal {
+export function requireToy(request: FastifyRequest): AuthenticatedToy {
   if (request.toy === null) throw new BurrowError('burrow/unauthenticated', 'Send the toy’s device token as a bearer token');
   return request.toy;
 }
@@ -65,7 +60,7 @@ const DEVICE_TOKEN_PREFIX = 'toy.';
  * token), or answers 401 (403 for a cookie request that could be forged). Deny by default: a device
  * token works only on routes marked `config: { toys: 'also' | 'only' }`, a session never on `'only'`.
  */
-export function createAuthenticateHook(sessions: SessionsService, toys?: { authenticateDevice(token: string): Promise<ToyPrincipal | undefined> }): onRequestAsyncHookHandler {
+export function createAuthenticateHook(sessions: SessionsService, toys?: { authenticateDevice(token: string): Promise<AuthenticatedToy | undefined> }): onRequestAsyncHookHandler {
   return async function authenticate(request) {
     const presented = presentedToken(request);
     const accepts = request.routeOptions.config.toys;

@@ -43,8 +43,8 @@ export interface PairingLimits {
 /** A toy polls once a second; twice that is allowed on one attempt's routes. */
 export const PER_ATTEMPT_LIMIT: RateWindow = { max: 120, windowMs: 60_000 };
 
-/** Who a device token belongs to. */
-export interface ToyPrincipal {
+/** The toy a device token belongs to, with its family and child (its `Principal` is `{ id: toyId, kind: 'toy' }`). */
+export interface AuthenticatedToy {
   readonly toyId: string;
   readonly familyId: string;
   readonly childId: string;
@@ -325,7 +325,7 @@ export function createToysService(deps: ToysServiceDeps) {
   // ─── The toy principal ─────────────────────────────────────────────────────────────────────
 
   /** The toy a device token belongs to, or undefined (unknown, revoked, or the toy left its family). */
-  async function authenticateDevice(token: string): Promise<ToyPrincipal | undefined> {
+  async function authenticateDevice(token: string): Promise<AuthenticatedToy | undefined> {
     const hash = hashPrefixedToken(token, DEVICE_TOKEN_PREFIX);
     if (hash === undefined) return undefined;
     const device = await repository.deviceByToken(hash);
@@ -349,13 +349,13 @@ export function createToysService(deps: ToysServiceDeps) {
     return (await access.membership(device.family_id, toyId))?.kind === 'toy';
   }
 
-  async function self(toy: ToyPrincipal): Promise<ToySelf> {
+  async function self(toy: AuthenticatedToy): Promise<ToySelf> {
     const membership = await access.membership(toy.familyId, toy.toyId);
     if (membership === undefined) throw new BurrowError('burrow/unauthenticated', 'This toy is no longer in a family');
     return { toyId: toy.toyId, familyId: toy.familyId, childId: toy.childId, epoch: membership.epoch };
   }
 
-  async function reset(toy: ToyPrincipal): Promise<void> {
+  async function reset(toy: AuthenticatedToy): Promise<void> {
     await repository.revokeToken(toy.toyId);
     try {
       await deps.deviceRevoked?.(toy.toyId);

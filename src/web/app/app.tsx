@@ -1,9 +1,9 @@
 /** The family app: signed-in state, routes, the top bar. */
-import { createContext } from 'preact';
-import { useContext, useEffect, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ErrorBanner, Loading, Page } from '../ui/kit.js';
 import { interceptLinks, match, navigate, usePath } from './router.js';
 import { resume, signOut, type SignedIn } from './session.js';
+import { SessionContext, type AppState } from './session-context.js';
 import { forgetInviteLink, keepInviteLink, keptInviteLink } from '../lib/browser-stores.js';
 import { onLiveStatus, startLive, stopLive } from './live.js';
 import { keepFlushing } from './outbox.js';
@@ -15,19 +15,6 @@ import { ConversationScreen } from './screens/conversation.js';
 import { JoinScreen, takeInviteFragment } from './screens/join.js';
 import { AccountScreen } from './screens/account.js';
 import { OpenMessageScreen } from './screens/open-message.js';
-
-interface AppState {
-  who: SignedIn;
-  signOut: () => Promise<void>;
-}
-
-const Session = createContext<AppState | undefined>(undefined);
-
-export function useSession(): AppState {
-  const state = useContext(Session);
-  if (state === undefined) throw new Error('useSession outside a signed-in screen');
-  return state;
-}
 
 interceptLinks();
 // The invite fragment is read once at start and removed from the address bar (and history).
@@ -147,7 +134,7 @@ export function App() {
   else screen = <HomeScreen />;
 
   return (
-    <Session.Provider value={state}>
+    <SessionContext.Provider value={state}>
       <nav class="topbar" aria-label="Main">
         <a class="brand" href="/">
           Burrow
@@ -158,6 +145,6 @@ export function App() {
       </nav>
       <OfflineBanner />
       {screen}
-    </Session.Provider>
+    </SessionContext.Provider>
   );
 }

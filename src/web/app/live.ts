@@ -2,7 +2,7 @@
  * Live updates for the whole app: one WebSocket to /v1/live (the session cookie authenticates it
  * in the browser), events fanned out to the screens that listen, cursors kept in the key store.
  */
-import { connectLive, type LiveConnection, type LiveEvent, type WebSocketConstructor } from '../../client/live.js';
+import { connectLive, type LiveConnection, type LiveEvent, type WebSocketConstructor } from '../../client/index.js';
 import type { SignedIn } from './session.js';
 
 type Listener = (event: LiveEvent) => void;

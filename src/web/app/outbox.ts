@@ -5,9 +5,8 @@
  * member removed, a new epoch — is the one the message is sealed for), and with the time it was
  * sent, so a toy's freshness check sees a fresh message.
  */
-import { NetworkError } from '../../client/api.js';
-import { sendMessage } from '../../client/messages.js';
-import { fromBase64Url, toBase64Url } from '../../crypto/bytes.js';
+import { NetworkError, sendMessage } from '../../client/index.js';
+import { fromBase64Url, toBase64Url } from '../../crypto/index.js';
 import { deleteRecord, getSealedRecord, putSealedRecord, recordNames } from '../lib/browser-stores.js';
 import { isOnline, onConnectivity } from '../lib/offline.js';
 import type { SignedIn } from './session.js';

@@ -3,9 +3,8 @@
  * an HttpOnly, SameSite=Strict cookie; no token ever reaches script), the identity from login or
  * from the browser's sealed session record, and the IndexedDB key store.
  */
-import { BurrowApi, ApiError, NetworkError } from '../../client/api.js';
-import type { ClientContext } from '../../client/families.js';
-import type { Identity } from '../../crypto/identity.js';
+import { BurrowApi, ApiError, NetworkError, type ClientContext } from '../../client/index.js';
+import type { Identity } from '../../crypto/index.js';
 import { BrowserSessionStore, forgetEverything, IndexedDbKeyStore } from '../lib/browser-stores.js';
 import { fetchWithUploadProgress } from '../lib/upload-progress.js';
 import { withOfflineCopy } from '../lib/offline.js';

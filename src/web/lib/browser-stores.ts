@@ -34,10 +34,8 @@
  * database, and the virtual toy's database of this origin with it (src/web/toy/toy-store.ts). A reload
  * resumes from the session record; the server's cookie decides whether it is still valid.
  */
-import { fromUtf8, utf8 } from '../../crypto/bytes.js';
-import type { FamilyState, FamilyStateJson, KeyStore } from '../../client/key-store.js';
-import { familyStateFromJson, familyStateToJson } from '../../client/key-store.js';
-import type { SessionStore, StoredSession } from '../../client/session-store.js';
+import { fromUtf8, utf8 } from '../../crypto/index.js';
+import { type FamilyState, type FamilyStateJson, type KeyStore, familyStateFromJson, familyStateToJson, type SessionStore, type StoredSession } from '../../client/index.js';
 
 const DB_NAME = 'burrow';
 /** The virtual toy's database on this origin (src/web/toy/toy-store.ts), deleted at sign-out too. */

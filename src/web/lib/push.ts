@@ -3,9 +3,8 @@
  * key, registers it for this session, or turns it off. Pushes carry no names or content (the
  * service worker shows a generic notification; the app fetches and decrypts on click).
  */
-import { fromBase64Url } from '../../crypto/bytes.js';
-import type { ClientContext } from '../../client/families.js';
-import { listPushSubscriptions, registerPushSubscription, removePushSubscription } from '../../client/push.js';
+import { fromBase64Url } from '../../crypto/index.js';
+import { type ClientContext, listPushSubscriptions, registerPushSubscription, removePushSubscription } from '../../client/index.js';
 
 /** Whether this browser can receive Web Push at all (a service worker, the Push API, notifications). */
 export function pushSupported(): boolean {

@@ -11,8 +11,7 @@
  * while pairing, the code element carries `data-code`, `data-runs-left` and `data-code-expires-at` (the toy's own count and clock).
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { describeFailure } from '../../client/describe-failure.js';
-import { refusalInWords } from '../../client/refusal-words.js';
+import { describeFailure, refusalInWords } from '../../client/index.js';
 import { Button, Notice, Page } from '../ui/kit.js';
 import type { ToySnapshot, VirtualToy } from './virtual-toy.js';
 

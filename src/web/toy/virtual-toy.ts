@@ -10,14 +10,8 @@
  * bearer token only (never a cookie), so the virtual toy asks the server every few seconds
  * instead of holding the live channel open.
  */
-import { BurrowApi } from '../../client/api.js';
-import { ClientError } from '../../client/client-error.js';
-import { isOffline, isTokenDead, isToyGone, ToyRuntime, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust } from '../../client/toy-runtime.js';
-import { pairToy, type PairedToy } from '../../client/toys.js';
-import { fromBase64Url } from '../../crypto/bytes.js';
-import { exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity } from '../../crypto/identity.js';
-import { openProfile } from '../../crypto/profile.js';
-import { encodeRosterEntry } from '../../crypto/roster.js';
+import { BurrowApi, ClientError, isOffline, isTokenDead, isToyGone, ToyRuntime, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust, pairToy, type PairedToy } from '../../client/index.js';
+import { fromBase64Url, exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity, openProfile, encodeRosterEntry } from '../../crypto/index.js';
 import { FamilyView } from '../../protocol/families.js';
 import { chimeSound, decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
 import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';

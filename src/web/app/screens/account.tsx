@@ -1,7 +1,7 @@
 /** The account: sessions (sign out one, or everywhere), sign out, delete the account. */
 import { useEffect, useState } from 'preact/hooks';
 import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { formatWhen } from '../../lib/dates.js';
 import { NotificationsCard } from './notifications.js';
 

@@ -1,7 +1,7 @@
 /** Signing up (with a live password-strength meter and the recovery code shown once), signing in, recovering. */
 import { useEffect, useState } from 'preact/hooks';
 import type { PasswordCheck } from '../../../client/password-policy.js';
-import { parseInviteLink } from '../../../crypto/invite.js';
+import { parseInviteLink } from '../../../crypto/index.js';
 import { Button, Card, Checkbox, ErrorBanner, Field, Notice, Page } from '../../ui/kit.js';
 import { keyStore, recover, registrationMode, signIn, signUp, type SignedIn } from '../session.js';
 

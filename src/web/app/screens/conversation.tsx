@@ -6,38 +6,15 @@
  * sender and the guardians can listen before a guardian decides.
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { loadFamily, type OpenedFamily } from '../../../client/families.js';
-import {
-  approvalStateOf,
-  approveMessage,
-  declineMessage,
-  deleteMessage,
-  downloadAndOpenMessage,
-  getMessage,
-  listAllMessages,
-  listMessages,
-  markReceipt,
-  saveMessage,
-  sendMessage,
-  type MessageApproval,
-  type MessageViewT,
-} from '../../../client/messages.js';
-import { ClientError } from '../../../client/client-error.js';
-import { formerParticipant } from '../../../client/kept-history.js';
-import { readFamilyLog, toyRefusalsByMessage, type ToyRefusal } from '../../../client/family-log.js';
-import { checkReceipts, playedOnToyOf, receiptSummary } from '../../../client/receipts.js';
-import { refusalInWords } from '../../../client/refusal-words.js';
-import { toyNames as loadToyNames } from '../../../client/toys.js';
-import { nameOf, playedBy } from '../../../client/names.js';
+import { loadFamily, type OpenedFamily, approvalStateOf, approveMessage, declineMessage, deleteMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, saveMessage, sendMessage, type MessageApproval, type MessageViewT, ClientError, formerParticipant, readFamilyLog, toyRefusalsByMessage, type ToyRefusal, checkReceipts, playedOnToyOf, receiptSummary, refusalInWords, toyNames as loadToyNames, nameOf, playedBy, NetworkError, ApiError } from '../../../client/index.js';
 import { Button, Card, Empty, ErrorBanner, Loading, Notice, Page } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { onLive } from '../live.js';
 import { formatDuration } from '../audio.js';
 import { playableAudioBlob } from '../../lib/audio-types.js';
 import { withCheckedProfiles } from '../../lib/profile-text.js';
 import { QuietNotice } from './quiet-notice.js';
 import { discardQueued, onOutbox, queueMessage, queuedMessages, type QueuedMessage } from '../outbox.js';
-import { ApiError, NetworkError } from '../../../client/api.js';
 import { Recorder, type Recording } from './recorder.js';
 import { formatWhen } from '../../lib/dates.js';
 

@@ -1,21 +1,16 @@
 /** One family: conversations and the approval queue, people (children, members, invites), toys, settings. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { addChild } from '../../../client/children.js';
-import { admitJoiners, deleteFamily, loadFamily, removeMember, setMyProfile, setSettings, verifiedMembers, type OpenedFamily } from '../../../client/families.js';
-import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog } from '../../../client/family-log.js';
-import { createInvite, describeInvites, revokeInvite, type DescribedInvite } from '../../../client/invites.js';
-import { nameOf } from '../../../client/names.js';
+import { addChild, admitJoiners, deleteFamily, loadFamily, removeMember, setMyProfile, setSettings, verifiedMembers, type OpenedFamily, describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog, createInvite, describeInvites, revokeInvite, type DescribedInvite, nameOf, countFamilyBadges, type FamilyBadges } from '../../../client/index.js';
 import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, RadioGroup, Range, Select } from '../../ui/kit.js';
 import { checkedName, withCheckedProfiles } from '../../lib/profile-text.js';
 import { keyStore } from '../session.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { onLive } from '../live.js';
 import { navigate } from '../router.js';
 import { ApprovalQueue } from './conversation.js';
 import { ToysTab } from './toys.js';
 import { formatWhen } from '../../lib/dates.js';
 import { FirstRunChecklist } from './first-run.js';
-import { countFamilyBadges, type FamilyBadges } from '../../../client/badges.js';
 import { VerifyMember } from './verify.js';
 
 const TABS = [

@@ -4,11 +4,10 @@
  * the roster) and from the messages the server lists. It shows until it is hidden on this browser.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { OpenedFamily } from '../../../client/families.js';
-import { listMessages } from '../../../client/messages.js';
+import { type OpenedFamily, listMessages } from '../../../client/index.js';
 import { Button, Card } from '../../ui/kit.js';
 import { loadPreference, savePreference } from '../../lib/browser-stores.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { onLive } from '../live.js';
 
 interface Step {

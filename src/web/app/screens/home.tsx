@@ -6,11 +6,10 @@
  * families with the same name are pointed out.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { createFamily, listFamilies, loadFamily, verifiedMembers, type ClientContext, type OpenedFamily } from '../../../client/families.js';
-import { nameOf } from '../../../client/names.js';
+import { createFamily, listFamilies, loadFamily, verifiedMembers, type ClientContext, type OpenedFamily, nameOf } from '../../../client/index.js';
 import { checkedName, withCheckedProfiles } from '../../lib/profile-text.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { navigate } from '../router.js';
 import { keyStore } from '../session.js';
 

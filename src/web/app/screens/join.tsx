@@ -7,11 +7,9 @@
  * halfway does not lose it (the browser's history list also holds the link until used).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { loadFamily } from '../../../client/families.js';
-import { acceptInvite, inspectInvite, type InspectedInvite } from '../../../client/invites.js';
-import { ClientError } from '../../../client/client-error.js';
+import { loadFamily, acceptInvite, inspectInvite, type InspectedInvite, ClientError } from '../../../client/index.js';
 import { Button, Card, ErrorBanner, Field, Loading, Notice, Page } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { keyStore } from '../session.js';
 import { checkedName } from '../../lib/profile-text.js';
 import { navigate } from '../router.js';

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Button, Card, ErrorBanner, Notice } from '../../ui/kit.js';
 import { currentPushSubscription, disablePush, enablePush, pushSupported } from '../../lib/push.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 
 export function NotificationsCard() {
   const { who } = useSession();

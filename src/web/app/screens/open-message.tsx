@@ -4,10 +4,9 @@
  * app fetches and decrypts it. Nothing the push carried is shown.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { loadFamily } from '../../../client/families.js';
-import { getMessage } from '../../../client/messages.js';
+import { loadFamily, getMessage } from '../../../client/index.js';
 import { ErrorBanner, Loading, Page } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { navigate } from '../router.js';
 
 export function OpenMessageScreen(props: { familyId: string; messageId: string }) {

@@ -4,8 +4,8 @@
  * same rule), re-checked every minute while the screen is open.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { FamilySettings } from '../../../crypto/roster.js';
-import { quietUntil } from '../../../client/quiet-hours.js';
+import type { FamilySettings } from '../../../crypto/index.js';
+import { quietUntil } from '../../../client/index.js';
 import { Notice } from '../../ui/kit.js';
 
 export function QuietNotice(props: { settings: FamilySettings; childName: string | undefined }) {

@@ -1,9 +1,8 @@
 /** Toys: pair one by the code it shows, see each with its child, remove one. */
 import { useEffect, useState } from 'preact/hooks';
-import type { OpenedFamily } from '../../../client/families.js';
-import { addToy, listToys, removeToy, type ToyInfo } from '../../../client/toys.js';
+import { type OpenedFamily, addToy, listToys, removeToy, type ToyInfo } from '../../../client/index.js';
 import { Button, Card, Empty, ErrorBanner, Field, Loading, Notice, Select } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 import { formatWhen } from '../../lib/dates.js';
 
 /** What removing a toy does, said before it is done. */

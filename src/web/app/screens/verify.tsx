@@ -7,10 +7,10 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { encode } from 'uqr';
-import { safetyCodeWith, verifyMember, type OpenedFamily } from '../../../client/families.js';
-import type { SafetyCode } from '../../../crypto/identity.js';
+import { safetyCodeWith, verifyMember, type OpenedFamily } from '../../../client/index.js';
+import type { SafetyCode } from '../../../crypto/index.js';
 import { Button, ErrorBanner, Notice } from '../../ui/kit.js';
-import { useSession } from '../app.js';
+import { useSession } from '../session-context.js';
 
 /** The QR code of `text` as SVG squares, with a four-module quiet zone (ISO/IEC 18004 §6.3.8). */
 function QrCode(props: { text: string; label: string }) {

@@ -1,0 +1,10 @@
+/** Who calls the server, for every feature: an account (member) or a toy (device token). */
+
+/** The two kinds of caller. */
+export type PrincipalKind = 'member' | 'toy';
+
+/** Who calls an authenticated route: an account id with kind 'member', or a toy id with kind 'toy'. */
+export interface Principal {
+  readonly id: string;
+  readonly kind: PrincipalKind;
+}
