@@ -1,5 +1,5 @@
 /** How every command reports a failure: the words of `describeFailure`, on stderr, and its exit code. */
-import { describeFailure, type FailureDescription } from '../client/describe-failure.js';
+import { describeFailure, type FailureDescription } from '../client/index.js';
 import type { CliIo } from './io.js';
 
 /**

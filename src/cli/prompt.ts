@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { ClientError } from '../client/client-error.js';
+import { ClientError } from '../client/index.js';
 import type { CliIo } from './io.js';
 
 /** Thrown when a secret is needed but there is no terminal and no environment variable. */

@@ -4,7 +4,7 @@
  * CLI's profile directory (src/cli/profile.ts) uses the same helpers.
  */
 import { chmod, open, readFile, rename } from 'node:fs/promises';
-import { randomBytes, toHex } from '../crypto/bytes.js';
+import { randomBytes, toHex } from '../crypto/index.js';
 
 /** Writes `data` to `path` through a 0600 temporary file and a rename, so a crash leaves old or new, never half. */
 export async function writePrivateFile(path: string, data: string): Promise<void> {

@@ -9,7 +9,7 @@
  * not listed here is refused when it is opened, and downloads are application/octet-stream with an
  * extension from this table.
  */
-import { ClientError } from '../../client/client-error.js';
+import { ClientError } from '../../client/index.js';
 
 /** One allowed format: the Blob type the app uses for it and the file extension of a download. */
 export interface AudioFormat {
