@@ -104,12 +104,16 @@ class LiveClient {
     return this.frames.filter((f): f is EventFrame => f.type === 'event');
   }
 
+  /**
+   * Polls until `predicate` holds. Only a failing test reaches the end: just before the test's own
+   * timeout (30 s), with `what` it waited for; a busy machine is never judged by it.
+   */
   async until(predicate: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 1000; i++) {
-      if (predicate()) return;
+    const end = Date.now() + 25_000;
+    while (!predicate()) {
+      if (Date.now() > end) throw new Error(`never saw ${what}`);
       await new Promise((r) => setTimeout(r, 10));
     }
-    throw new Error(`timed out waiting for ${what}`);
   }
 
   ready(): Promise<void> {
