@@ -1,5 +1,29 @@
 import { playwright } from '@vitest/browser-playwright';
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+import { CHROMIUM_FLAGS, chromiumPath, hasChromium } from './test/support/chromium.js';
+
+/**
+ * The crypto core runs unchanged in browsers: the same suite again, inside headless Chromium
+ * (BURROW_CHROMIUM, else Debian's /usr/bin/chromium; no browser is ever downloaded). Left out when
+ * there is no browser: test/support/global-setup.ts says so in one line (and fails the run in CI).
+ */
+const cryptoInChromium: TestProjectInlineConfiguration = {
+  extends: true,
+  test: {
+    name: 'crypto-browser',
+    include: ['test/crypto/**/*.test.ts'],
+    setupFiles: ['test/browser/in-chromium.setup.ts'],
+    // The browser's API server listens on loopback only.
+    api: { host: '127.0.0.1' },
+    browser: {
+      enabled: true,
+      headless: true,
+      screenshotFailures: false,
+      provider: playwright({ launchOptions: { executablePath: chromiumPath(), args: CHROMIUM_FLAGS } }),
+      instances: [{ browser: 'chromium' }],
+    },
+  },
+};
 
 export default defineConfig({
   test: {
@@ -8,6 +32,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    globalSetup: ['test/support/global-setup.ts'],
     projects: [
       {
         extends: true,
@@ -38,30 +63,7 @@ export default defineConfig({
           pool: 'forks',
         },
       },
-      {
-        // The crypto core runs unchanged in browsers: the same suite again, inside headless Chromium
-        // (Debian's /usr/bin/chromium; no browser is ever downloaded).
-        extends: true,
-        test: {
-          name: 'crypto-browser',
-          include: ['test/crypto/**/*.test.ts'],
-          setupFiles: ['test/browser/in-chromium.setup.ts'],
-          // The browser's API server listens on loopback only.
-          api: { host: '127.0.0.1' },
-          browser: {
-            enabled: true,
-            headless: true,
-            screenshotFailures: false,
-            provider: playwright({
-              launchOptions: {
-                executablePath: '/usr/bin/chromium',
-                args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-              },
-            }),
-            instances: [{ browser: 'chromium' }],
-          },
-        },
-      },
+      ...(hasChromium() ? [cryptoInChromium] : []),
     ],
   },
 });

@@ -5,9 +5,9 @@
  */
 import * as opaque from '@serenity-kit/opaque';
 import type { BurrowApp } from '../../src/server/http/types.js';
-import { b64, sha256b64 } from '../server/helpers.js';
+import { b64, sha256b64, TEST_KEY_STRETCHING } from '../server/helpers.js';
 
-export const CHEAP_STRETCHING = { 'argon2id-custom': { iterations: 1, memory: 1024, parallelism: 1 } } as const;
+export const CHEAP_STRETCHING = TEST_KEY_STRETCHING;
 
 export interface CheapAccount {
   email: string;

@@ -6,7 +6,6 @@
  * leave no row and no temp file, and the server stays healthy; once space returns (the filler is
  * deleted through /proc/<pid>/root) the next upload is stored and reads back intact.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,58 +15,40 @@ import { createFamily } from '../../src/client/families.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { recordFigures } from './figures.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-const cli = join(root, 'dist/cli/main.js');
 const TMPFS_KIB = 2_048;
 const ENVELOPE_AUDIO = 300 * 1024;
 
-let child: ChildProcess | undefined;
+let server: ServeProcess | undefined;
 let url: string;
 let blobDir: string;
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist/server/messages/embedded.js'))) {
-    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-    if (build.status !== 0) throw new Error('npm run build failed');
-  }
   const work = mkdtempSync(join(tmpdir(), 'burrow-disk-full-'));
   blobDir = join(work, 'blobs');
-  const dataDir = join(work, 'data');
   // The filler leaves less room than one envelope (the tmpfs rounds to pages; the blob store's own directories take a little).
-  const script = `mkdir -p "$BLOBS" && mount -t tmpfs -o size=${TMPFS_KIB}k,mode=700 tmpfs "$BLOBS" && dd if=/dev/zero of="$BLOBS/filler" bs=1024 count=${TMPFS_KIB - 200} status=none && exec "$NODE" "$CLI" serve --data "$DATA" --host 127.0.0.1 --port 0`;
+  const script = `mkdir -p "$BLOBS" && mount -t tmpfs -o size=${TMPFS_KIB}k,mode=700 tmpfs "$BLOBS" && dd if=/dev/zero of="$BLOBS/filler" bs=1024 count=${TMPFS_KIB - 200} status=none && exec "$@"`;
   const namespaces = process.getuid?.() === 0 ? ['--mount'] : ['--user', '--map-root-user', '--mount'];
-  child = spawn('unshare', [...namespaces, '--propagation', 'private', 'sh', '-c', script], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '', NODE: process.execPath, CLI: cli, BLOBS: blobDir, DATA: dataDir, BURROW_BLOBS: blobDir,
-      BURROW_LOG_LEVEL: 'warn', BURROW_RATE_GLOBAL_PER_MINUTE: '100000', BURROW_RATE_ANONYMOUS_PER_MINUTE: '100000', BURROW_RATE_ACCOUNT_PER_MINUTE: '1000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) resolve(match[1]!);
-    };
-    child!.stdout!.on('data', onData);
-    child!.stderr!.on('data', onData);
-    child!.once('exit', (code) => reject(new Error(`unshare + mount + burrow serve exited with ${code} (a private tmpfs needs user or mount namespaces): ${output}`)));
-  });
+  try {
+    server = await startBurrowServe({
+      dataDir: join(work, 'data'),
+      env: { BLOBS: blobDir, BURROW_BLOBS: blobDir },
+      wrapper: ['unshare', ...namespaces, '--propagation', 'private', 'sh', '-c', script, 'sh'],
+    });
+  } catch (error) {
+    throw new Error(`unshare + mount + burrow serve did not start (a private tmpfs needs user or mount namespaces): ${String(error)}`);
+  }
+  url = server.url;
 }, 120_000);
 
 afterAll(async () => {
-  if (child !== undefined && child.exitCode === null) {
-    child.kill('SIGTERM');
-    await new Promise<void>((resolve) => child!.once('exit', () => resolve()));
-  }
+  await server?.close();
 });
 
 /** The server's view of its blob directory (its own mount namespace), from outside. */
-const inServer = (...parts: string[]): string => join(`/proc/${child!.pid}/root`, blobDir, ...parts);
+const inServer = (...parts: string[]): string => join(`/proc/${server!.child.pid}/root`, blobDir, ...parts);
 
 function filesIn(dir: string): string[] {
   const out: string[] = [];

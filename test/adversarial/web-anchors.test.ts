@@ -31,10 +31,11 @@ import { startGuardianPairing } from '../../src/crypto/pairing.js';
 import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { launchChromium, newPhoneContext } from '../web/support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
 import { startHostileProxy, type Answer, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 /** What the relay claims about every attempt; the toy must show its own figures instead. */
@@ -106,7 +107,7 @@ function guessingRelay() {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-web-anchors-'));
   const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await Promise.all([startBurrowServe({ env: { BURROW_RATE_PAIRINGS_PER_10_MINUTES: '100' } }), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe({ env: { BURROW_RATE_PAIRINGS_PER_10_MINUTES: '100' } }), launchChromium({ micWav: mic })]);
   proxy = await startHostileProxy(server.url);
   [mum, exDad] = await Promise.all([registerMember(server.url, 'mum'), registerMember(server.url, 'exdad')]);
   familyId = (await createFamily(mum, { name: 'Anchored Family' })).familyId;
@@ -127,7 +128,7 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-describe('the virtual toy counts its own pairing runs and time', { timeout: 180_000 }, () => {
+describe.skipIf(!hasChromium())('the virtual toy counts its own pairing runs and time', { timeout: 180_000 }, () => {
   it('answers 3 runs of a code whatever the relay claims, shows its own count, then a new code', async () => {
     const relay = guessingRelay();
     relay.on = true;
@@ -169,7 +170,7 @@ describe('the virtual toy counts its own pairing runs and time', { timeout: 180_
   });
 });
 
-describe('the virtual toy and a removed guardian\'s fork', { timeout: 180_000 }, () => {
+describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork', { timeout: 180_000 }, () => {
   it('a toy paired afterwards refuses the fork, records it, and shows a new code', async () => {
     let serveFork = false;
     proxy.rewrites.push(({ method, path, body, status }) => {

@@ -25,10 +25,11 @@ import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry 
 import { FamilyView } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext } from '../web/support/browser.js';
+import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
 import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
@@ -52,7 +53,7 @@ const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.st
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-web-hostile-'));
   const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
   proxy = await startHostileProxy(server.url);
   mum = await registerMember(server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Wary Family' })).familyId;
@@ -76,7 +77,7 @@ async function signIn(page: Page): Promise<void> {
   await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
 }
 
-describe('the web app and the virtual toy behind a lying server', { timeout: 180_000 }, () => {
+describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying server', { timeout: 180_000 }, () => {
   it('refuse a swapped blob and a forged roster entry: an error in plain words, nothing played, settings kept', async () => {
     const appContext = await newPhoneContext(browser, proxy.url);
     const toyContext = await newPhoneContext(browser, proxy.url);

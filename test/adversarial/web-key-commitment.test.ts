@@ -25,10 +25,11 @@ import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { heardAudio, launchChromium, newPhoneContext } from '../web/support/browser.js';
+import { heardAudio, launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
 import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
@@ -51,7 +52,7 @@ const decoder = new TextDecoder();
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-web-key-commitment-'));
   const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
   proxy = await startHostileProxy(server.url);
   mum = await registerMember(server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Committed Family' })).familyId;
@@ -102,7 +103,7 @@ async function signIn(page: Page): Promise<void> {
   await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
 }
 
-describe('the virtual toy and the web app offered a key the server chose', { timeout: 240_000 }, () => {
+describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key the server chose', { timeout: 240_000 }, () => {
   it('refuse it: nothing of that epoch plays or opens, no reply is sealed under it, and the family log shows it', async () => {
     const toyContext = await newPhoneContext(browser, proxy.url);
     contexts.push(toyContext);

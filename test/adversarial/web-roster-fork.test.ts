@@ -32,10 +32,11 @@ import { signReceipt } from '../../src/crypto/receipt.js';
 import { appendRosterEntry, encodeRosterEntry } from '../../src/crypto/roster.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { launchChromium, newPhoneContext } from '../web/support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
 import { startHostileProxy, type HostileProxy, type Rewrite } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
@@ -52,7 +53,7 @@ const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.st
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-web-fork-'));
   const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
   proxy = await startHostileProxy(server.url);
 }, 90_000);
 
@@ -96,7 +97,7 @@ function rewrite(r: Rewrite): () => void {
   };
 }
 
-describe('the web app and the virtual toy against forks, frozen rosters and fake receipts', { timeout: 240_000 }, () => {
+describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, frozen rosters and fake receipts', { timeout: 240_000 }, () => {
   it("the app shows a receipt the server made up as unverified, never 'Played'", async () => {
     const { mum, familyId, mia, toyId } = await familyWithToy('Receipt Family');
     const family = await loadFamily(mum, familyId);

@@ -6,7 +6,6 @@
  * The members act through the client library in Node, straight to the server.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
@@ -16,9 +15,10 @@ import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, waitForToy } from '../web/support/app-steps.js';
-import { CHROMIUM_FLAGS } from '../web/support/browser.js';
+import { launchChromium, startTogether } from '../web/support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 let server: ServeProcess;
 let proxy: HostileProxy;
@@ -30,7 +30,7 @@ let mia: string;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startBurrowServe(), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
   proxy = await startHostileProxy(server.url);
   [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
   familyId = (await createFamily(mum, { name: 'Signed Family' })).familyId;
@@ -56,7 +56,7 @@ async function signIn(page: Page, member: TestMember): Promise<void> {
   await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
 }
 
-describe('signed profiles in the virtual toy and the family app', { timeout: 180_000 }, () => {
+describe.skipIf(!hasChromium())('signed profiles in the virtual toy and the family app', { timeout: 180_000 }, () => {
   it('show the guardian-signed name, and not a name a relative sealed and signed', async () => {
     const toyContext = await browser.newContext({ baseURL: proxy.url });
     const appContext = await browser.newContext({ baseURL: proxy.url });

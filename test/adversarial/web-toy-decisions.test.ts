@@ -27,10 +27,11 @@ import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { launchChromium, newPhoneContext } from '../web/support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
 import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../web/support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const DAY = 24 * 3600_000;
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
@@ -107,7 +108,7 @@ async function joinFamily(member: TestMember, terms: Parameters<typeof createInv
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-web-toy-decisions-'));
   const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
   proxy = await startHostileProxy(server.url);
   proxy.rewrites.push(({ method, path, body, status }) => {
     if (method !== 'GET' || familyId === undefined) return undefined;
@@ -143,7 +144,7 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-describe('the virtual toy behind a colluding server: the head decides, and played ids outlive any server-sent expiry', { timeout: 240_000 }, () => {
+describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the head decides, and played ids outlive any server-sent expiry', { timeout: 240_000 }, () => {
   it('(a–c) plays nothing sealed under an old key by a relative since set to need approval, narrowed, demoted or removed; only a guardian of the head approves', async () => {
     context = await newPhoneContext(browser, proxy.url);
     toy = await context.newPage();

@@ -3,12 +3,13 @@
  * only a process shows. --help and --version, the exit code of a usage error, a password from a
  * pipe, and `burrow serve --json` stopped by a real SIGTERM. Everything else runs in process.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBurrowServe } from '../support/serve.js';
 
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -55,23 +56,17 @@ describe('the burrow process', { timeout: 60_000 }, () => {
   });
 
   it('serve --json prints one listening line, and a SIGTERM shuts it down with exit 0', async () => {
-    const child = spawn(process.execPath, [cli, 'serve', '--data', join(workDir, 'data'), '--port', '0', '--json'], {
-      env: { PATH: process.env.PATH ?? '', BURROW_LOG_LEVEL: 'warn', BURROW_SECURITY_CONTACT: 'mailto:security@example.org' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let out = '';
-    const listening = await new Promise<{ event: string; url: string; version: string; pid: number }>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString('utf8');
-        const line = out.split('\n').find((l) => l.startsWith('{"event":"listening"'));
-        if (line !== undefined) resolve(JSON.parse(line) as { event: string; url: string; version: string; pid: number });
-      });
-      void exited.then((code) => reject(new Error(`burrow serve exited with ${code}: ${out}`)));
-    });
-    expect(listening).toEqual({ event: 'listening', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), version, pid: child.pid });
-    expect((await fetch(`${listening.url}/healthz`)).status).toBe(200);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const server = await startBurrowServe({ dataDir: join(workDir, 'data'), args: ['--json'], env: { BURROW_SECURITY_CONTACT: 'mailto:security@example.org' } });
+    try {
+      const lines = server.stdout().split('\n').filter((line) => line.startsWith('{"event":"listening"'));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toEqual({ event: 'listening', url: server.url, version, pid: server.child.pid });
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    } finally {
+      await server.kill();
+    }
   });
 });

@@ -2,12 +2,11 @@
  * Killing the server (SIGKILL) in the middle of 50 concurrent uploads: after a restart on the same
  * data directory every acknowledged message is listed and downloads with the SHA-256 of what was
  * sent, nothing that was not sent is visible, and the start-up sweep leaves no orphan blob and no
- * temp file. Runs the built CLI (`dist/cli/main.js`; npm test builds it, this file builds it when
- * it is missing). Its figures are part of the adversarial suite's report (docs/security-testing.md).
+ * temp file. Runs the built CLI (test/support/serve.ts; npm test builds it first). Its figures are
+ * part of the adversarial suite's report (docs/security-testing.md).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,47 +17,20 @@ import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { recordFigures } from '../adversarial/figures.js';
 import { blobFiles } from '../server/messages/fixtures.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { registerMember, type TestMember } from './family-harness.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-const cli = join(root, 'dist/cli/main.js');
 const UPLOADS = 50;
-
-const children: ChildProcess[] = [];
-
-function startServe(dataDir: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--data', dataDir, '--host', '127.0.0.1', '--port', '0'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      BURROW_LOG_LEVEL: 'warn',
-      BURROW_RATE_GLOBAL_PER_MINUTE: '100000',
-      BURROW_RATE_ANONYMOUS_PER_MINUTE: '100000',
-      BURROW_RATE_ACCOUNT_PER_MINUTE: '1000',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) resolve({ child, url: match[1]! });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`burrow serve exited with ${code}: ${output}`)));
-  });
-}
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Uploads an envelope over a raw HTTP request; `slow` trickles the body in small chunks. */
-function uploadRaw(url: string, token: string, familyId: string, bytes: Uint8Array, slow: boolean): Promise<{ status: number; body: string }> {
+/**
+ * Uploads an envelope over a raw HTTP request; `held` sends the first half of the body and then
+ * nothing more, so the upload is still in flight whenever the server dies.
+ */
+function uploadRaw(url: string, token: string, familyId: string, bytes: Uint8Array, held: boolean): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}/v1/families/${familyId}/messages`, {
       method: 'POST',
@@ -71,19 +43,8 @@ function uploadRaw(url: string, token: string, familyId: string, bytes: Uint8Arr
       res.on('error', reject);
     });
     req.on('error', reject);
-    if (!slow) {
-      req.end(Buffer.from(bytes));
-      return;
-    }
-    let offset = 0;
-    const step = (): void => {
-      if (req.destroyed) return;
-      const chunk = bytes.subarray(offset, offset + 8 * 1024);
-      offset += chunk.length;
-      if (offset >= bytes.length) req.end(Buffer.from(chunk));
-      else req.write(Buffer.from(chunk), () => setTimeout(step, 15));
-    };
-    step();
+    if (held) req.write(Buffer.from(bytes.subarray(0, bytes.length >> 1)));
+    else req.end(Buffer.from(bytes));
   });
 }
 
@@ -96,22 +57,31 @@ async function getJson<T>(url: string, token: string): Promise<T> {
 let dataDir: string;
 let mum: TestMember;
 let familyId: string;
+const servers: ServeProcess[] = [];
 
-beforeAll(async () => {
-  if (!existsSync(join(root, 'dist/server/messages/embedded.js'))) {
-    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-    if (build.status !== 0) throw new Error('npm run build failed');
-  }
+/** `burrow serve` on the one data directory of this file, stopped after the file. */
+async function startServe(env: Record<string, string> = {}): Promise<ServeProcess> {
+  const server = await startBurrowServe({ dataDir, env });
+  servers.push(server);
+  return server;
+}
+
+/** Polls `done` (the state of files and uploads, never the time). */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+beforeAll(() => {
   dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-crash-')), 'data');
-}, 120_000);
+});
 
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+afterAll(async () => {
+  await Promise.all(servers.map((server) => server.kill()));
 });
 
 describe('a server killed during 50 concurrent uploads', () => {
   it('keeps every acknowledged message intact, shows nothing it was not sent, and sweeps the leftovers on restart', async () => {
-    const first = await startServe(dataDir);
+    const first = await startServe();
     mum = await registerMember(first.url, 'mum');
     const family = await createFamily(mum, { name: 'Crash family' });
     familyId = family.familyId;
@@ -130,26 +100,22 @@ describe('a server killed during 50 concurrent uploads', () => {
 
     const acknowledged = new Map<string, string>();
     let killed = false;
-    const exited = new Promise<void>((resolve) => first.child.once('exit', () => resolve()));
     const uploads = envelopes.map(async (bytes, i) => {
       try {
         const answer = await uploadRaw(first.url, mum.token, familyId, bytes, i % 2 === 1);
         if (answer.status === 201 && !killed) {
           const { messageId } = JSON.parse(answer.body) as { messageId: string };
           acknowledged.set(messageId, sha256(bytes));
-          // Kill once some are acknowledged, while the slow half is still streaming.
-          if (acknowledged.size >= 10 && !killed) {
-            killed = true;
-            first.child.kill('SIGKILL');
-          }
         }
       } catch {
         // Cut off by the kill: not acknowledged.
       }
     });
+    // Killed once some are acknowledged and the held half is being written to temp files.
+    await until(() => acknowledged.size >= 10 && blobFiles(join(dataDir, 'blobs')).temps.length > 0);
+    killed = true;
+    await first.kill();
     await Promise.all(uploads);
-    if (!killed) first.child.kill('SIGKILL');
-    await exited;
     expect(acknowledged.size).toBeGreaterThanOrEqual(10);
     expect(acknowledged.size).toBeLessThan(UPLOADS);
     // The slow half was cut off mid-stream: their temp files are what a crash leaves behind.
@@ -157,7 +123,7 @@ describe('a server killed during 50 concurrent uploads', () => {
     expect(leftovers.temps.length).toBeGreaterThan(0);
 
     // Restart with no grace period: the start-up sweep runs before the server listens, so no upload is in flight.
-    const second = await startServe(dataDir, { BURROW_ORPHAN_GRACE_SECONDS: '0' });
+    const second = await startServe({ BURROW_ORPHAN_GRACE_SECONDS: '0' });
     const listed: Array<{ messageId: string; size: number }> = [];
     let cursor: string | undefined;
     do {
@@ -185,7 +151,6 @@ describe('a server killed during 50 concurrent uploads', () => {
       acknowledgedLost: [...acknowledged.keys()].filter((id) => !listedIds.has(id)).length, partialOrCorrupt: 0, tempFilesLeftByTheCrash: leftovers.temps.length, tempFilesAfterRestartSweep: files.temps.length,
     });
 
-    second.child.kill('SIGTERM');
-    await new Promise<void>((resolve) => second.child.once('exit', () => resolve()));
+    await second.close();
   }, 180_000);
 });

@@ -18,7 +18,7 @@ import { startServer } from '../e2e/accounts-harness.js';
 import { registerMember, wavWith } from '../e2e/family-harness.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../support/backends.js';
 import { createTestDatabase } from '../support/postgres.js';
-import { startServeProcess, type Node } from './nodes.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { burrow } from '../support/cli.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -77,14 +77,17 @@ describe('burrow migrate-store', () => {
     expect(again.stdout).toBe('');
     expect(again.stderr).toMatch(/not empty/);
 
-    const node: Node = await startServeProcess({
-      ...s3Env,
-      BURROW_DATABASE_URL: database.url,
-      BURROW_BLOBS: `s3://${bucket}/blobs`,
-      BURROW_SECRETS: readFileSync(join(embedded.dataDir, 'secrets.json'), 'utf8'),
-      BURROW_SECURITY_CONTACT: 'mailto:security@example.org',
-      BURROW_LOG_LEVEL: 'error',
-    }, join(embedded.dataDir, '..', 'node'));
+    const node: ServeProcess = await startBurrowServe({
+      env: {
+        ...s3Env,
+        BURROW_DATABASE_URL: database.url,
+        BURROW_BLOBS: `s3://${bucket}/blobs`,
+        BURROW_SECRETS: readFileSync(join(embedded.dataDir, 'secrets.json'), 'utf8'),
+        BURROW_SECURITY_CONTACT: 'mailto:security@example.org',
+        BURROW_LOG_LEVEL: 'error',
+      },
+      dataDir: join(embedded.dataDir, '..', 'node'),
+    });
     cleanups.push(() => node.kill());
 
     const signedIn = await loginAccount({ api: new BurrowApi({ baseUrl: node.url }), email: gran.email, password: gran.password, sessionLabel: 'after the move' });

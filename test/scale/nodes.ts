@@ -2,79 +2,25 @@
  * Several `burrow serve` processes (the built CLI) sharing one PostgreSQL database and one S3
  * bucket, with shared secrets from the environment, as behind a load balancer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateSecrets } from '../../src/server/secrets.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../support/backends.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
-const CLI = join(process.cwd(), 'dist', 'cli', 'main.js');
-
-export interface Node {
-  readonly url: string;
-  readonly process: ChildProcess;
-  /** stderr so far, for failure messages. */
-  output(): string;
-  /** SIGTERM and wait for the exit. */
-  stop(): Promise<void>;
-  /** SIGKILL: the node dies mid-work, as in a crash. */
-  kill(): Promise<void>;
-}
+/** One `burrow serve` of a cluster. */
+export type Node = ServeProcess;
 
 export interface Cluster {
   readonly databaseUrl: string;
   /** With `throughProxy`: the proxy between the nodes and PostgreSQL, to cut and restore. */
   readonly proxy?: TcpProxy;
-  readonly env: NodeJS.ProcessEnv;
+  readonly env: Record<string, string>;
   startNode(): Promise<Node>;
   close(): Promise<void>;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** Starts `burrow serve` with `env` and resolves once it prints its address. */
-export function startServeProcess(env: NodeJS.ProcessEnv, dataDir: string): Promise<Node> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`burrow serve did not start: ${stderr}`)), 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`burrow serve exited with ${code}: ${stderr}`));
-    });
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-      if (match?.[1] === undefined) return;
-      clearTimeout(timer);
-      child.removeAllListeners('exit');
-      const url = match[1];
-      resolve({
-        url,
-        process: child,
-        output: () => stderr,
-        async stop() {
-          child.kill('SIGTERM');
-          await exited(child);
-        },
-        async kill() {
-          child.kill('SIGKILL');
-          await exited(child);
-        },
-      });
-    });
-  });
 }
 
 /**
@@ -92,7 +38,7 @@ export async function startCluster(options: { throughProxy?: boolean } = {}): Pr
   // One set of secrets for every node, handed in through the environment.
   await loadOrCreateSecrets({ dataDir: join(root, 'secrets') });
   const secretsJson = readFileSync(join(root, 'secrets', 'secrets.json'), 'utf8');
-  const env: NodeJS.ProcessEnv = {
+  const env: Record<string, string> = {
     BURROW_DATABASE_URL: databaseUrl,
     BURROW_BLOBS: `s3://${bucket}/blobs`,
     BURROW_S3_ENDPOINT: s3.endpoint,
@@ -114,7 +60,7 @@ export async function startCluster(options: { throughProxy?: boolean } = {}): Pr
     ...(proxy === undefined ? {} : { proxy }),
     env,
     async startNode() {
-      const node = await startServeProcess(env, join(root, `node-${++count}`));
+      const node = await startBurrowServe({ env, dataDir: join(root, `node-${++count}`) });
       nodes.push(node);
       return node;
     },

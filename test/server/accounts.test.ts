@@ -1,7 +1,7 @@
 import * as opaque from '@serenity-kit/opaque';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailLookupHash, normaliseEmail, openEmail } from '../../src/server/secrets.js';
-import { b64, bearer, login, post, registerUser, sha256b64, startTestServer, type TestServer } from './helpers.js';
+import { b64, bearer, login, post, registerUser, sha256b64, startTestServer, TEST_KEY_STRETCHING, type TestServer } from './helpers.js';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
@@ -113,7 +113,7 @@ describe('login', () => {
     const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password: user.password });
     const start = await post(server.app, '/v1/accounts/login/start', { email: user.email, startLoginRequest });
     const { loginId, loginResponse } = start.json<{ loginId: string; loginResponse: string }>();
-    const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password: user.password })!;
+    const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password: user.password, keyStretching: TEST_KEY_STRETCHING })!;
     const first = await post(server.app, '/v1/accounts/login/finish', { loginId, finishLoginRequest: result.finishLoginRequest, tokenDelivery: 'bearer' });
     expect(first.statusCode).toBe(200);
     const replay = await post(server.app, '/v1/accounts/login/finish', { loginId, finishLoginRequest: result.finishLoginRequest, tokenDelivery: 'bearer' });
@@ -127,7 +127,7 @@ describe('recovery', () => {
     const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password: newPassword });
     const start = await post(server.app, '/v1/accounts/recover/start', { email, recoveryProof: proof, registrationRequest });
     if (start.statusCode !== 200) return { start, finish: undefined };
-    const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password: newPassword });
+    const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password: newPassword, keyStretching: TEST_KEY_STRETCHING });
     const newProof = b64(32);
     const finish = await post(server.app, '/v1/accounts/recover/finish', {
       email, recoveryProof: proof, registrationRecord, sealedIdentity: b64(80), recoverySealedIdentity: b64(80),

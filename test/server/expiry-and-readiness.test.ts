@@ -1,6 +1,6 @@
 import * as opaque from '@serenity-kit/opaque';
 import { describe, expect, it } from 'vitest';
-import { manualClock, post, registerUser, startTestServer } from './helpers.js';
+import { manualClock, post, registerUser, startTestServer, TEST_KEY_STRETCHING } from './helpers.js';
 
 describe('a started login', () => {
   it('expires after its time to live, even with the right password', async () => {
@@ -12,7 +12,7 @@ describe('a started login', () => {
       const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password: user.password });
       const start = await post(server.app, '/v1/accounts/login/start', { email: user.email, startLoginRequest });
       const { loginId, loginResponse } = start.json<{ loginId: string; loginResponse: string }>();
-      const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password: user.password })!;
+      const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password: user.password, keyStretching: TEST_KEY_STRETCHING })!;
       clock.advance(60_001);
       const finish = await post(server.app, '/v1/accounts/login/finish', { loginId, finishLoginRequest: result.finishLoginRequest, tokenDelivery: 'bearer' });
       expect(finish.statusCode).toBe(401);

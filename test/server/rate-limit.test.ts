@@ -1,6 +1,6 @@
 import * as opaque from '@serenity-kit/opaque';
 import { describe, expect, it } from 'vitest';
-import { b64, login, manualClock, post, registerUser, startTestServer } from './helpers.js';
+import { b64, login, manualClock, post, registerUser, startTestServer, TEST_KEY_STRETCHING } from './helpers.js';
 
 async function startLogin(server: Awaited<ReturnType<typeof startTestServer>>, email: string, remoteAddress = '127.0.0.1') {
   await opaque.ready;
@@ -15,7 +15,7 @@ async function loginFrom(server: Awaited<ReturnType<typeof startTestServer>>, em
   const start = await server.app.inject({ method: 'POST', url: '/v1/accounts/login/start', payload: { email, startLoginRequest }, remoteAddress });
   if (start.statusCode !== 200) return { start, finish: undefined };
   const { loginId, loginResponse } = start.json<{ loginId: string; loginResponse: string }>();
-  const finishLoginRequest = opaque.client.finishLogin({ clientLoginState, loginResponse, password })?.finishLoginRequest ?? b64(64);
+  const finishLoginRequest = opaque.client.finishLogin({ clientLoginState, loginResponse, password, keyStretching: TEST_KEY_STRETCHING })?.finishLoginRequest ?? b64(64);
   const finish = await server.app.inject({ method: 'POST', url: '/v1/accounts/login/finish', payload: { loginId, finishLoginRequest, tokenDelivery: 'bearer' }, remoteAddress });
   return { start, finish };
 }

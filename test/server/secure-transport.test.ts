@@ -7,7 +7,7 @@
 import * as opaque from '@serenity-kit/opaque';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config, DeepPartial } from '../../src/server/config.js';
-import { registerUser, startTestServer, type TestServer } from './helpers.js';
+import { registerUser, startTestServer, TEST_KEY_STRETCHING, type TestServer } from './helpers.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -28,7 +28,7 @@ async function cookieLogin(s: TestServer, options: { remoteAddress?: string; hea
   const request = { remoteAddress: options.remoteAddress ?? '127.0.0.1', headers: options.headers ?? {} };
   const begun = await s.app.inject({ method: 'POST', url: '/v1/accounts/login/start', payload: { email: user.email, startLoginRequest }, ...request });
   const { loginId, loginResponse } = begun.json<{ loginId: string; loginResponse: string }>();
-  const finishLoginRequest = opaque.client.finishLogin({ clientLoginState, loginResponse, password: user.password })!.finishLoginRequest;
+  const finishLoginRequest = opaque.client.finishLogin({ clientLoginState, loginResponse, password: user.password, keyStretching: TEST_KEY_STRETCHING })!.finishLoginRequest;
   const finished = await s.app.inject({ method: 'POST', url: '/v1/accounts/login/finish', payload: { loginId, finishLoginRequest, tokenDelivery: 'cookie' }, ...request });
   expect(finished.statusCode).toBe(200);
   const setCookie = String(finished.headers['set-cookie']);

@@ -1,43 +1,20 @@
 /**
- * The built CLI, as an operator runs it: `burrow serve --data <tmp> --port 0` in a child process.
- * Needs `dist/` (npm test builds it first; this file builds it when it is missing).
+ * The built CLI, as an operator runs it: `burrow serve --data <tmp> --port 0` in a child process
+ * (test/support/serve.ts). Needs `dist/` (npm test builds it first).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as opaque from '@serenity-kit/opaque';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForOutput } from '../support/cli.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { b64, sha256b64 } from './helpers.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const cli = join(root, 'dist/cli/main.js');
-
-let child: ChildProcess;
+let server: ServeProcess;
 let baseUrl: string;
 let dataDir: string;
-let exited: Promise<number | null>;
-/** Where `burrow serve` said its Prometheus metrics are (BURROW_METRICS_LISTEN). */
-let metricsUrl: Promise<string>;
-
-function waitForListening(proc: ChildProcess): Promise<string> {
-  let metricsFound: (url: string) => void = () => undefined;
-  metricsUrl = new Promise((resolve) => { metricsFound = resolve; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    proc.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /Burrow is listening on (http:\/\/127\.0\.0\.1:\d+) \(data: [^)]+\)/.exec(out);
-      if (match?.[1] !== undefined) resolve(match[1]);
-      const metrics = /Prometheus metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(out);
-      if (metrics?.[1] !== undefined) metricsFound(metrics[1]);
-    });
-    proc.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString(); });
-    proc.once('exit', (code) => reject(new Error(`burrow serve exited with ${code}: ${err}`)));
-  });
-}
 
 async function postJson(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
   const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -45,15 +22,13 @@ async function postJson(url: string, body: unknown): Promise<{ status: number; j
 }
 
 beforeAll(async () => {
-  if (!existsSync(cli)) spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
   dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-cli-')), 'data');
-  child = spawn(process.execPath, [cli, 'serve', '--data', dataDir, '--port', '0'], { cwd: root, env: { ...process.env, BURROW_LOG_LEVEL: 'warn', BURROW_METRICS_LISTEN: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  baseUrl = await waitForListening(child);
+  server = await startBurrowServe({ dataDir, env: { BURROW_METRICS_LISTEN: '127.0.0.1:0' } });
+  baseUrl = server.url;
 }, 60_000);
 
-afterAll(() => {
-  if (child.exitCode === null) child.kill('SIGKILL');
+afterAll(async () => {
+  await server?.kill();
 });
 
 describe('burrow serve', () => {
@@ -105,7 +80,7 @@ describe('burrow serve', () => {
   });
 
   it('serves Prometheus metrics on their own listener when BURROW_METRICS_LISTEN is set', async () => {
-    const url = await metricsUrl;
+    const url = (await waitForOutput(server.stdout, /Prometheus metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/, server.exited))[1]!;
     expect(new URL(url).port).not.toBe(new URL(baseUrl).port);
     const text = await (await fetch(url)).text();
     expect(text).toMatch(/^burrow_http_requests_total\{route="\/v1\/accounts\/register\/finish",method="POST",status="201"\} 1$/m);
@@ -128,11 +103,11 @@ describe('burrow serve', () => {
       // Half the body now, the rest after the server was told to stop: a slow client mid-request.
       req.write(body.slice(0, 20));
       setTimeout(() => {
-        child.kill('SIGTERM');
+        server.child.kill('SIGTERM');
         setTimeout(() => req.end(body.slice(20)), 300);
       }, 300);
     });
     expect(await answered).toBe(200);
-    expect(await exited).toBe(0);
+    expect(await server.exited).toBe(0);
   });
 });

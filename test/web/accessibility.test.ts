@@ -14,9 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toyState, waitForToy } from './support/app-steps.js';
 import { axeViolations } from './support/axe.js';
-import { launchChromium, newPhoneContext } from './support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 let server: ServeProcess;
 let browser: Browser;
@@ -27,10 +28,7 @@ const STEP = 30_000;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-a11y-'));
   const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  const started = await Promise.allSettled([startBurrowServe(), launchChromium({ micWav: mic })]);
-  if (started[0].status === 'fulfilled') server = started[0].value;
-  if (started[1].status === 'fulfilled') browser = started[1].value;
-  for (const result of started) if (result.status === 'rejected') throw result.reason;
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 120_000);
 
 afterAll(async () => {
@@ -67,7 +65,7 @@ async function tabTo(page: Page, name: RegExp, max = 60): Promise<void> {
   throw new Error(`Tab never reached ${String(name)}`);
 }
 
-describe('accessibility', () => {
+describe.skipIf(!hasChromium())('accessibility', () => {
   it('the main journey from the keyboard alone, with no axe violation on any screen it visits', async () => {
     const phone = await newPhoneContext(browser, server.url);
     const toyContext = await newPhoneContext(browser, server.url);

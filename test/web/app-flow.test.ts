@@ -10,15 +10,15 @@
  * secrets, and the invite's secret never goes over the wire.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { strFromU8, unzipSync } from 'fflate';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium, startTogether } from './support/browser.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
-
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { hasChromium } from '../support/chromium.js';
 
 /** Records CSP violations (the DOM event and the console report) and page errors. */
 const VIOLATION_PROBE = `(() => {
@@ -64,10 +64,9 @@ async function cspViolations(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  serve = await startBurrowServe();
   micDir = await mkdtemp(join(tmpdir(), 'burrow-app-mic-'));
   const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(micDir, 'voice.wav'));
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...FLAGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${mic}`] });
+  [serve, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 60_000);
 
 afterAll(async () => {
@@ -76,7 +75,7 @@ afterAll(async () => {
   if (micDir !== undefined) await rm(micDir, { recursive: true, force: true });
 });
 
-describe('the family app', () => {
+describe.skipIf(!hasChromium())('the family app', () => {
   it('ships pages with no inline script or style', async () => {
     for (const path of ['/', '/toy', '/join']) {
       const response = await fetch(serve.url + path);

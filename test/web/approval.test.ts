@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext } from './support/browser.js';
+import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { shoot } from './support/screenshots.js';
 import { axeViolations } from './support/axe.js';
 
@@ -33,7 +34,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-approval-'));
   const mic = await writeFakeVoice(voice, join(dir, 'voice.wav'));
-  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 90_000);
 
 afterAll(async () => {
@@ -67,7 +68,7 @@ async function playAndHear(page: Page, item: Locator): Promise<void> {
   expect(heard!.rms).toBeGreaterThan(voice.rms * 0.8);
 }
 
-describe('a message waiting for approval, in the browser', { timeout: 300_000 }, () => {
+describe.skipIf(!hasChromium())('a message waiting for approval, in the browser', { timeout: 300_000 }, () => {
   it('the sender and the guardian see it waiting and can listen; the guardian declines one and approves another; the toy plays the approved one only', async () => {
     const guardian = await newPage();
     const toy = await newPage();

@@ -16,10 +16,11 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext } from './support/browser.js';
+import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { startHostileProxy, type HostileProxy } from './support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const voice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
 
@@ -36,7 +37,7 @@ let withholdEarlierKeys = false;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-early-message-'));
   const mic = await writeFakeVoice(voice, join(dir, 'voice.wav'));
-  [server, phones, toyBrowser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic }), launchChromium({ micWav: mic })]);
+  [server, phones, toyBrowser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic }), launchChromium({ micWav: mic })]);
   proxy = await startHostileProxy(server.url);
   proxy.rewrites.push(({ method, path, status, body }) => {
     if (!withholdEarlierKeys || method !== 'GET' || status !== 200 || !/^\/v1\/families\/[A-Za-z0-9_-]{22}$/.test(path)) return undefined;
@@ -82,7 +83,7 @@ async function sendBeforeAnyToy(guardian: Page): Promise<string> {
   return (await message.getAttribute('data-message'))!;
 }
 
-describe('a message sent before the toy is paired, in the browser', { timeout: 300_000 }, () => {
+describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the browser', { timeout: 300_000 }, () => {
   it('waits with the composer saying so, plays on the toy paired later, and shows Played only from the toy’s receipt', async () => {
     const { guardian, toy } = await guardianAndToy('early@example.org');
     await forgetHeard(guardian);

@@ -6,7 +6,6 @@
  * through the client library in Node, straight to the server.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily } from '../../src/client/families.js';
@@ -14,8 +13,9 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { deleteMessage, markReceipt, sendMessage } from '../../src/client/messages.js';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
-import { CHROMIUM_FLAGS } from './support/browser.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { launchChromium, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 let server: ServeProcess;
 let browser: Browser;
@@ -26,7 +26,7 @@ let mia: string;
 const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startBurrowServe(), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
   [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
   familyId = (await createFamily(mum, { name: 'Live Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
@@ -50,7 +50,7 @@ async function signIn(page: Page, member: TestMember): Promise<void> {
   await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
 }
 
-describe('live updates in the family app', { timeout: 180_000 }, () => {
+describe.skipIf(!hasChromium())('live updates in the family app', { timeout: 180_000 }, () => {
   it('a new message, a receipt and a deletion each touch only the message the event names', async () => {
     const context = await browser.newContext({ baseURL: server.url });
     contexts.push(context);

@@ -34,9 +34,10 @@ import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { openTab, pairToy, showToyCode } from './support/app-steps.js';
-import { launchChromium, newPhoneContext } from './support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const STEP = 30_000;
 
@@ -87,7 +88,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-web-malicious-'));
   const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 }), join(dir, 'mic.wav'));
-  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
   mum = await registerMember(server.url, 'mum');
   eve = await registerMember(server.url, 'eve');
   familyId = (await createFamily(mum, { name: 'The Smiths' })).familyId;
@@ -141,7 +142,7 @@ async function violations(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as { __violations: string[] }).__violations.slice());
 }
 
-describe('a malicious family member against the web app', { timeout: 240_000 }, () => {
+describe.skipIf(!hasChromium())('a malicious family member against the web app', { timeout: 240_000 }, () => {
   it('cannot make the app build a page from "audio": approving, playing, saving and opening its address run nothing', async () => {
     const { context, page } = await mumsPhone();
     await page.goto(`/family/${familyId}/messages`);

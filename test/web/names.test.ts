@@ -13,16 +13,17 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { encode } from 'uqr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url } from '../../src/crypto/bytes.js';
 import { generateIdentity, safetyCode } from '../../src/crypto/identity.js';
 import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import { addChild, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, waitForToy } from './support/app-steps.js';
-import { CHROMIUM_FLAGS, launchChromium, newPhoneContext } from './support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { axeViolations } from './support/axe.js';
 
 const STEP = 30_000;
@@ -102,13 +103,10 @@ beforeAll(async () => {
   camera = join(dir, 'camera.y4m');
   // Until a test films something, the camera shows a white page.
   await writeFile(camera, y4m(new Uint8Array(0), 0));
-  [server, mumsBrowser, gransBrowser] = await Promise.all([
+  [server, mumsBrowser, gransBrowser] = await startTogether([
     startBurrowServe(),
     launchChromium({ micWav: mic }),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [...CHROMIUM_FLAGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${mic}`, `--use-file-for-fake-video-capture=${camera}`],
-    }),
+    launchChromium({ micWav: mic, cameraY4m: camera }),
   ]);
 }, 90_000);
 
@@ -127,7 +125,7 @@ async function page(browser: Browser, options: { camera?: boolean } = {}): Promi
   return context.newPage();
 }
 
-describe('names and the safety code, in the browser', { timeout: 300_000 }, () => {
+describe.skipIf(!hasChromium())('names and the safety code, in the browser', { timeout: 300_000 }, () => {
   it('names on the join page, the let-in card, messages and receipts; a verification by scanning', async () => {
     // Mum signs up as "Mum": the name is offered again when she creates the family.
     const mum = await page(mumsBrowser);

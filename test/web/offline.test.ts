@@ -11,9 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addChild, createFamily, holdButton, openConversation, pairToy, recordAndSend, showToyCode, signUp, waitForToy } from './support/app-steps.js';
-import { launchChromium, newPhoneContext } from './support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { shoot } from './support/screenshots.js';
 import { axeViolations } from './support/axe.js';
 
@@ -25,10 +26,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-offline-'));
   const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  const started = await Promise.allSettled([startBurrowServe(), launchChromium({ micWav: mic })]);
-  if (started[0].status === 'fulfilled') server = started[0].value;
-  if (started[1].status === 'fulfilled') browser = started[1].value;
-  for (const result of started) if (result.status === 'rejected') throw result.reason;
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 120_000);
 
 afterAll(async () => {
@@ -42,7 +40,7 @@ async function pill(page: Page): Promise<string> {
   return (await page.locator('.topbar .pill').getAttribute('data-live')) ?? '';
 }
 
-describe('the family app offline', () => {
+describe.skipIf(!hasChromium())('the family app offline', () => {
   it('shows the family and history read-only offline, queues a recording and sends it when back online', async () => {
     const guardianContext = await newPhoneContext(browser, server.url);
     const toyContext = await newPhoneContext(browser, server.url);

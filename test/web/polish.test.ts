@@ -11,9 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addChild, createFamily, openTab, signUp } from './support/app-steps.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 let server: ServeProcess;
 let browser: Browser;
@@ -23,10 +24,7 @@ let context: BrowserContext;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-polish-'));
   const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  const started = await Promise.allSettled([startBurrowServe(), launchChromium({ micWav: mic })]);
-  if (started[0].status === 'fulfilled') server = started[0].value;
-  if (started[1].status === 'fulfilled') browser = started[1].value;
-  for (const result of started) if (result.status === 'rejected') throw result.reason;
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 120_000);
 
 afterAll(async () => {
@@ -48,7 +46,7 @@ async function overflowsSideways(page: Page): Promise<boolean> {
   return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
 }
 
-describe('the family app at 320 px and 200 % text', () => {
+describe.skipIf(!hasChromium())('the family app at 320 px and 200 % text', () => {
   it('says why a button is disabled, fits its tabs, reads options in full, shows dates without seconds, keeps passwords apart, signs out to sign-in', async () => {
     context = await browser.newContext({ baseURL: server.url, viewport: { width: 320, height: 640 }, locale: 'en-GB', timezoneId: 'Europe/London', hasTouch: true });
     const page = await context.newPage();

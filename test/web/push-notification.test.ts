@@ -8,11 +8,12 @@
  * ids (a name slipped in by a hostile push path) is ever shown; anything that is not a Burrow
  * payload shows only the most generic notification.
  */
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
-import { CHROMIUM_FLAGS, PHONE } from './support/browser.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { launchChromium, PHONE, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 interface Shown {
   title: string;
@@ -45,7 +46,7 @@ async function push(data: string): Promise<Shown> {
 }
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startBurrowServe(), chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
   context = await browser.newContext({ ...PHONE, baseURL: server.url, locale: 'en-GB' });
   await context.grantPermissions(['notifications'], { origin: server.url });
   page = await context.newPage();
@@ -70,7 +71,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('a push reaching the app\'s service worker', { timeout: 60_000 }, () => {
+describe.skipIf(!hasChromium())('a push reaching the app\'s service worker', { timeout: 60_000 }, () => {
   it('shows a toy\'s reply as a generic notification that opens the message in the app', async () => {
     const [familyId, messageId] = [id(), id()];
     const shown = await push(JSON.stringify({ v: 1, kind: 'message', familyId, messageId }));

@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, pairToy, recordAndSend, showToyCode, signUp, toyReplyByTaps, waitForToy } from './support/app-steps.js';
-import { launchChromium, newPhoneContext, recordedAudio } from './support/browser.js';
+import { launchChromium, newPhoneContext, recordedAudio, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
 import { findInSent, KEY_PROBE, pageSecrets, recordSent, type Sent } from './support/requests.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const voice = fakeVoice({ pitchHz: 200, syllablesPerSecond: 4, peak: 0.45 });
 const password = 'velvet canyon umbrella ninety';
@@ -28,7 +29,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-requests-'));
   const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: mic })]);
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 90_000);
 
 afterAll(async () => {
@@ -59,7 +60,7 @@ function windows(bytes: Uint8Array, size: number, count: number, skip = 0): Uint
   return out;
 }
 
-describe('what the web app and the virtual toy send', { timeout: 180_000 }, () => {
+describe.skipIf(!hasChromium())('what the web app and the virtual toy send', { timeout: 180_000 }, () => {
   it('carries no password, recovery code, private key or recorded audio in the clear', async () => {
     const guardianContext = await newPhoneContext(browser, server.url);
     const toyContext = await newPhoneContext(browser, server.url);

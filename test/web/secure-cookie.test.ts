@@ -6,16 +6,16 @@
  * writes, the name sealed, signed and opened again) with that cookie only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM_FLAGS } from './support/browser.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import type { Browser } from 'playwright-core';
+import { launchChromium, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 let serve: ServeProcess;
 let browser: Browser;
 
 beforeAll(async () => {
-  serve = await startBurrowServe({ env: { BURROW_TRUST_PROXY: '127.0.0.1' } });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  [serve, browser] = await startTogether([startBurrowServe({ env: { BURROW_TRUST_PROXY: '127.0.0.1' } }), launchChromium()]);
 }, 90_000);
 
 afterAll(async () => {
@@ -23,7 +23,7 @@ afterAll(async () => {
   await serve?.close();
 });
 
-describe('the web app behind a TLS proxy', () => {
+describe.skipIf(!hasChromium())('the web app behind a TLS proxy', () => {
   it('signs in with the __Host- cookie, stays signed in across a reload and works with it', async () => {
     // localhost is a secure context for Chromium, so it keeps a Secure, __Host- cookie from it.
     const baseURL = serve.url.replace('127.0.0.1', 'localhost');

@@ -11,9 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addChild, createFamily, openConversation, openTab, pairToy, showToyCode, signUp, waitForToy } from './support/app-steps.js';
-import { launchChromium, newPhoneContext } from './support/browser.js';
+import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 let server: ServeProcess;
 let browser: Browser;
@@ -23,10 +24,7 @@ const contexts: BrowserContext[] = [];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-settings-'));
   const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  const started = await Promise.allSettled([startBurrowServe(), launchChromium({ micWav: mic })]);
-  if (started[0].status === 'fulfilled') server = started[0].value;
-  if (started[1].status === 'fulfilled') browser = started[1].value;
-  for (const result of started) if (result.status === 'rejected') throw result.reason;
+  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 120_000);
 
 afterAll(async () => {
@@ -41,7 +39,7 @@ function reykjavikTime(offsetMinutes: number): string {
   return new Date(Date.now() + offsetMinutes * 60_000).toISOString().slice(11, 16);
 }
 
-describe('toy settings in the family app', () => {
+describe.skipIf(!hasChromium())('toy settings in the family app', () => {
   it('a volume slider the toy chimes at, quiet hours with time pickers and a time zone, errors on their field', async () => {
     const guardianContext = await newPhoneContext(browser, server.url);
     const toyContext = await newPhoneContext(browser, server.url);

@@ -15,9 +15,10 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyReplyByTaps, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext, type HeardAudio } from './support/browser.js';
+import { forgetHeard, heardAudio, type HeardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { hasChromium } from '../support/chromium.js';
 import { fakeSilence, fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from './support/serve.js';
+import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { axeViolations } from './support/axe.js';
 
 /**
@@ -60,7 +61,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-story-'));
   await mkdir(screenshots, { recursive: true });
   const [phoneMic, toyMic] = await Promise.all([writeFakeVoice(silent ? fakeSilence() : grownUpVoice, join(dir, 'grown-up.wav')), writeFakeVoice(silent ? fakeSilence() : childVoice, join(dir, 'child.wav'))]);
-  [server, phones, toyBrowser] = await Promise.all([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
+  [server, phones, toyBrowser] = await startTogether([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
 }, 90_000);
 
 afterAll(async () => {
@@ -71,7 +72,7 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-describe('the family story, in the browser', { timeout: 240_000 }, () => {
+describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 240_000 }, () => {
   it('a guardian signs up, pairs the virtual toy, talks with it, and a relative joins for one child', async () => {
     const guardianContext = await newPhoneContext(phones, server.url);
     const toyContext = await newPhoneContext(toyBrowser, server.url);

@@ -11,7 +11,7 @@ import { generateIdentity, type Identity } from '../../../src/crypto/identity.js
 import { sealProfile } from '../../../src/crypto/profile.js';
 import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, type FamilySettings, type Member, type RosterEntry } from '../../../src/crypto/roster.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
-import { b64, bearer, post, sha256b64 } from '../helpers.js';
+import { b64, bearer, post, sha256b64, TEST_KEY_STRETCHING } from '../helpers.js';
 
 export const SETTINGS: FamilySettings = { volumeLimit: 80, retentionDays: 30 };
 
@@ -44,7 +44,7 @@ export async function newPerson(app: BurrowApp, options: { registrationPass?: st
   const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
   const start = await post(app, '/v1/accounts/register/start', { email, registrationRequest, ...pass });
   if (start.statusCode !== 200) throw new Error(`register/start answered ${start.statusCode}`);
-  const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
+  const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password, keyStretching: TEST_KEY_STRETCHING });
   const finish = await post(app, '/v1/accounts/register/finish', {
     ...pass,
     email,

@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { toBase64Url } from '../../../src/crypto/bytes.js';
 import { sealProfile } from '../../../src/crypto/profile.js';
@@ -38,6 +38,11 @@ let documented: AsyncApiConformance;
 const received: Frame[] = [];
 const ada = b64(16);
 const ben = b64(16);
+/**
+ * Longer than this file runs: a heartbeat only comes when a test moves the server's interval on by
+ * hand (`withHeartbeats`), so a busy machine cannot make one miss its pong.
+ */
+const HEARTBEAT_MS = 3_600_000;
 
 beforeAll(async () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-live-')), 'data');
@@ -46,7 +51,7 @@ beforeAll(async () => {
     overrides: {
       dataDir, host: '127.0.0.1', port: 0, logLevel: 'silent',
       rateLimits: { globalPerIp: { max: 100_000, windowMs: 60_000 }, anonymousPerIp: { max: 100_000, windowMs: 60_000 }, perAccount: { max: 100_000, windowMs: 60_000 } },
-      live: { heartbeatMs: 150, resumeWaitMs: 300, maxFramesPerMinute: 40, maxConnectionsPerAccount: 6 },
+      live: { heartbeatMs: HEARTBEAT_MS, resumeWaitMs: 300, maxFramesPerMinute: 40, maxConnectionsPerAccount: 6 },
     },
   });
   const { secrets } = await loadOrCreateSecrets({ dataDir });
@@ -99,12 +104,16 @@ class LiveClient {
     return this.frames.filter((f): f is EventFrame => f.type === 'event');
   }
 
+  /**
+   * Polls until `predicate` holds. Only a failing test reaches the end: just before the test's own
+   * timeout (30 s), with `what` it waited for; a busy machine is never judged by it.
+   */
   async until(predicate: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 1000; i++) {
-      if (predicate()) return;
+    const end = Date.now() + 25_000;
+    while (!predicate()) {
+      if (Date.now() > end) throw new Error(`never saw ${what}`);
       await new Promise((r) => setTimeout(r, 10));
     }
-    throw new Error(`timed out waiting for ${what}`);
   }
 
   ready(): Promise<void> {
@@ -118,6 +127,26 @@ class LiveClient {
       this.socket.close();
     });
   }
+}
+
+/**
+ * Runs `test` with the server's heartbeat interval on fake timers (setInterval only: sockets,
+ * timeouts and the clock stay real); `beat()` fires one heartbeat of every connection opened inside.
+ */
+async function withHeartbeats(test: (beat: () => void) => Promise<void>): Promise<void> {
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  try {
+    await test(() => vi.advanceTimersByTime(HEARTBEAT_MS));
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+/** Resolves once the server has handled every frame `client` sent before (a ping frame's pong). */
+async function roundTrip(client: LiveClient): Promise<void> {
+  const pongs = client.frames.filter((f) => f.type === 'pong').length;
+  client.socket.send(JSON.stringify({ type: 'ping' }));
+  await client.until(() => client.frames.filter((f) => f.type === 'pong').length > pongs, 'a pong');
 }
 
 async function send(from: Member, recipients: string[], to: TestFamily = family): Promise<string> {
@@ -268,21 +297,41 @@ describe('live connection rules', () => {
   });
 
   it('closes a connection that stops answering heartbeats', async () => {
-    const client = new LiveClient(dad, { autoPong: false });
-    await client.opened;
-    await client.until(() => client.closed !== undefined, 'the server to drop the connection');
-    // Terminated without a close frame: 1006 on the client side.
-    expect(client.closed!.code).toBe(1006);
+    await withHeartbeats(async (beat) => {
+      const client = new LiveClient(dad, { autoPong: false });
+      await client.opened;
+      await client.ready();
+      let pings = 0;
+      client.socket.on('ping', () => { pings++; });
+      beat();
+      await client.until(() => pings === 1, 'a heartbeat');
+      await roundTrip(client);
+      expect(client.closed).toBeUndefined();
+      beat();
+      await client.until(() => client.closed !== undefined, 'the server to drop the connection');
+      // Terminated without a close frame: 1006 on the client side.
+      expect(client.closed!.code).toBe(1006);
+    });
   });
 
   it('keeps a connection that answers heartbeats', async () => {
-    const client = new LiveClient(dad);
-    await client.opened;
-    let pings = 0;
-    client.socket.on('ping', () => { pings++; });
-    await client.until(() => pings >= 4, 'several heartbeats');
-    expect(client.closed).toBeUndefined();
-    await client.close();
+    await withHeartbeats(async (beat) => {
+      const client = new LiveClient(dad);
+      await client.opened;
+      await client.ready();
+      let pings = 0;
+      client.socket.on('ping', () => { pings++; });
+      for (let heartbeat = 1; heartbeat <= 4; heartbeat++) {
+        beat();
+        await client.until(() => pings === heartbeat, 'a heartbeat');
+        // The pong (sent on the ping) reached the server before this ping frame's answer.
+        await roundTrip(client);
+      }
+      beat();
+      await roundTrip(client);
+      expect(client.closed).toBeUndefined();
+      await client.close();
+    });
   });
 
   it('closes a flood of frames with 1008', async () => {
@@ -293,14 +342,17 @@ describe('live connection rules', () => {
     expect(client.closed!.code).toBe(1008);
   });
 
-  it('closes the connection when its session is revoked', async () => {
-    const member = await registerMember(app);
-    const client = new LiveClient(member);
-    await client.opened;
-    await client.ready();
-    expect((await app.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
-    await client.until(() => client.closed !== undefined, 'the revoked session to be closed');
-    expect(client.closed!.code).toBe(1008);
+  it('closes the connection when its session is revoked, at the next heartbeat', async () => {
+    await withHeartbeats(async (beat) => {
+      const member = await registerMember(app);
+      const client = new LiveClient(member);
+      await client.opened;
+      await client.ready();
+      expect((await app.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
+      beat();
+      await client.until(() => client.closed !== undefined, 'the revoked session to be closed');
+      expect(client.closed!.code).toBe(1008);
+    });
   });
 
   it('limits the live connections of one account', async () => {

@@ -1,21 +1,42 @@
 /**
- * Headless Chromium from Debian (`/usr/bin/chromium`, never a downloaded browser) driven by
- * playwright-core, with a fake microphone fed from a WAV file, and phone-sized contexts.
+ * Headless Chromium (`BURROW_CHROMIUM`, else Debian's `/usr/bin/chromium`; never a downloaded
+ * browser, test/support/chromium.ts) driven by playwright-core, with a fake microphone fed from a
+ * WAV file, and phone-sized contexts.
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-
-/** Flags of every browser the tests start (no network beyond loopback, no first-run work). */
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+import { CHROMIUM_FLAGS, chromiumPath } from '../../support/chromium.js';
 
 /** A phone's screen, for the screenshots in docs/screenshots. */
 export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 } as const;
 
-/** Starts Chromium whose microphone plays `micWav` in a loop (and grants it to every page). */
-export async function launchChromium(options: { micWav: string }): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [...CHROMIUM_FLAGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${options.micWav}`],
-  });
+/**
+ * Starts the tests' Chromium. With `micWav` its microphone plays that file in a loop (and is
+ * granted to every page); with `cameraY4m` too, its camera shows that video.
+ */
+export async function launchChromium(options: { micWav?: string; cameraY4m?: string } = {}): Promise<Browser> {
+  const media = options.micWav === undefined ? [] : ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${options.micWav}`];
+  const camera = options.cameraY4m === undefined ? [] : [`--use-file-for-fake-video-capture=${options.cameraY4m}`];
+  return chromium.launch({ executablePath: chromiumPath(), args: [...CHROMIUM_FLAGS, ...media, ...camera] });
+}
+
+/** Something a test starts and must stop: a browser, a `burrow serve`, a proxy. */
+interface Closable {
+  close(): Promise<unknown>;
+}
+
+/**
+ * Starts several things at once (a server and its browsers). When any fails to start, the others
+ * that did start are closed before the first error is thrown, so a browser that cannot launch
+ * leaves no `burrow serve` behind (and the other way round).
+ */
+export async function startTogether<T extends Closable[]>(starting: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const settled = await Promise.allSettled(starting);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.allSettled(settled.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)));
+    throw failed.reason;
+  }
+  return settled.map((result) => (result as PromiseFulfilledResult<Closable>).value) as T;
 }
 
 /** A fresh phone-sized context (its own cookies and IndexedDB: a separate person or device). */
