@@ -15,7 +15,9 @@
  * app fetches and decrypts what is there.
  */
 /// <reference lib="webworker" />
-import { parsePushNotice, pushNoticePath, pushNoticeText } from '../client/index.js';
+// The service worker is its own small bundle: it takes only the push-notice module, not the whole
+// client library (whose modules expect a page: window, IndexedDB, WebSocket).
+import { parsePushNotice, pushNoticePath, pushNoticeText } from '../client/push-notice.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
