@@ -158,19 +158,27 @@ async function getSealedJson<T>(name: string): Promise<T | undefined> {
   }
 }
 
+/** Counts sign-outs in this page: a write begun before one is dropped after it. */
+let generation = 0;
+
 /**
- * True while this device holds a device key (someone is signed in, or was until sign-out). The
- * offline copies and the outbox store only then: a request that finishes after sign-out must not
- * make a new device key and leave records behind.
+ * Seals and stores `bytes` as `name` only under the device key that exists now, never a new one,
+ * and not at all if a sign-out happened meanwhile (a request that finishes after sign-out must
+ * not leave a record, nor a key, behind).
  */
-async function hasDeviceKey(): Promise<boolean> {
-  return (await get<CryptoKey>(DEVICE_KEY)) instanceof CryptoKey;
+async function putIfSignedIn(name: string, bytes: Uint8Array): Promise<void> {
+  const started = generation;
+  const key = await get<CryptoKey>(DEVICE_KEY);
+  if (!(key instanceof CryptoKey) || started !== generation) return;
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ciphertext = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8(name) as Uint8Array<ArrayBuffer> }, key, bytes as Uint8Array<ArrayBuffer>);
+  if (started !== generation) return;
+  await put(name, { iv, ciphertext } satisfies Sealed);
 }
 
 /** Stores bytes sealed under the device key as the record `name` (for the offline copies and outbox); nothing once signed out. */
 export async function putSealedBytes(name: string, bytes: Uint8Array): Promise<void> {
-  if (!(await hasDeviceKey())) return;
-  await put(name, await seal(name, bytes));
+  await putIfSignedIn(name, bytes);
 }
 
 /** The bytes of the sealed record `name`; undefined when absent or when it does not open. */
@@ -191,8 +199,7 @@ export async function recordNames(prefix: string): Promise<string[]> {
 
 /** Stores a JSON value sealed under the device key as the record `name`; nothing once signed out. */
 export async function putSealedRecord(name: string, value: unknown): Promise<void> {
-  if (!(await hasDeviceKey())) return;
-  await putSealedJson(name, value);
+  await putIfSignedIn(name, utf8(JSON.stringify(value)));
 }
 
 /** The JSON value of the sealed record `name`, if it opens (never makes a device key). */
@@ -259,6 +266,7 @@ export async function savePreference(name: string, value: boolean): Promise<void
  * the database itself, and the virtual toy's database of this origin.
  */
 export async function forgetEverything(): Promise<void> {
+  generation++;
   const db = await database();
   await remove(DEVICE_KEY);
   deviceKey = undefined;
