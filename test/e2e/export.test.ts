@@ -13,6 +13,7 @@ import { randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { startServer, type RunningServer } from './accounts-harness.js';
 import { wavWith } from './family-harness.js';
 import { burrow as runBurrow, type CliRun as Run } from '../support/cli.js';
+import { csvCell } from '../../src/client/export.js';
 
 
 let server: RunningServer;
@@ -119,7 +120,8 @@ describe('burrow export', { timeout: 120_000 }, () => {
     const lines = csv.split('\r\n');
     expect(lines[0]).toBe('file,messageId,familyId,familyName,from,to,sentAt,durationMs,audioType,caption,saved,approved,status,sha256');
     expect(lines).toHaveLength(expected.length + 2);
-    for (const entry of index.messages) expect(csv).toContain(`${entry.file},${entry.messageId},${familyId},`);
+    // Cells as the CSV writes them: an id that starts with '-' is neutralised like any formula-looking cell.
+    for (const entry of index.messages) expect(csv).toContain(`${csvCell(entry.file)},${csvCell(entry.messageId)},${csvCell(familyId)},`);
     for (const sent of expected) {
       const entry = index.messages.find((m) => m.messageId === sent.messageId)!;
       const bytes = new Uint8Array(await readFile(join(out, entry.file)));
