@@ -33,9 +33,13 @@ const id = (): string => toBase64Url(randomBytes(16));
 
 /** Hands `data` to the app's service worker as a push, and returns the notification it then shows. */
 async function push(data: string): Promise<Shown> {
-  await page.evaluate(async () => {
-    for (const n of await (await navigator.serviceWorker.ready).getNotifications()) n.close();
-  });
+  // Close what an earlier push showed, and wait until it is gone: a close still in flight would
+  // otherwise take the next notification with it (the generic ones share a tag, so one replaces another).
+  await expect.poll(async () => page.evaluate(async () => {
+    const open = await (await navigator.serviceWorker.ready).getNotifications();
+    for (const n of open) n.close();
+    return open.length;
+  }), { timeout: 15_000, interval: 100 }).toBe(0);
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(server.url).origin, registrationId, data });
   let shown: Shown[] = [];
   await expect.poll(async () => {
