@@ -4,16 +4,17 @@
  * Every change is recorded in the operator log (`burrow admin log`).
  */
 import type { Command } from 'commander';
-import { BurrowError } from '../protocol/errors.js';
 import { issueRegistrationCode, recordOperatorAction } from '../server/accounts/registration.js';
 import { createServer } from '../server/app.js';
-import { ConfigError, loadConfig, type Config } from '../server/config.js';
+import { loadConfig, type Config } from '../server/config.js';
 import { systemClock, systemRandom } from '../server/deps.js';
 import { openEmbeddedMessaging } from '../server/messages/embedded.js';
-import { openEmail, SecretsError, type Secrets } from '../server/secrets.js';
+import { openEmail, type Secrets } from '../server/secrets.js';
 import type { SqlStore } from '../storage/database.js';
 import { openConfiguredBlobStore, openConfiguredEventBus } from '../storage/open-store.js';
-import { failWith, UsageError, type CliIo } from './io.js';
+import { ClientError } from '../client/index.js';
+import { UsageError, type CliIo } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
 import { openOperatorStore } from './reports-command.js';
 
 interface AdminFlags {
@@ -39,16 +40,8 @@ async function withStore<T>(io: CliIo, flags: AdminFlags, run: (store: SqlStore,
 
 async function accountOrFail(store: SqlStore, accountId: string): Promise<{ id: string; disabled_at?: number | null }> {
   const account = await store.db.selectFrom('accounts').select(['id', 'disabled_at']).where('id', '=', accountId).executeTakeFirst();
-  if (account === undefined) throw new ConfigError(`no account ${accountId} (burrow admin accounts lists them)`);
+  if (account === undefined) throw new ClientError('cli/not-found', `no account ${accountId} (burrow admin accounts lists them)`);
   return account;
-}
-
-function fail(io: CliIo, error: unknown): never {
-  if (error instanceof ConfigError || error instanceof SecretsError) failWith(io, `burrow admin: ${error.message}`);
-  if (error instanceof BurrowError && error.code === 'burrow/sole-guardian') {
-    failWith(io, 'burrow admin: this account is the only guardian of a family others belong to; its owner must make someone else a guardian (or delete the family) first. Disable it meanwhile: burrow admin disable ID');
-  }
-  throw error;
 }
 
 /** Adds `burrow admin accounts|disable|enable|delete|code|log`. */
@@ -60,7 +53,9 @@ export function registerAdminCommand(program: Command, io: CliIo): void {
     try {
       await run(...args);
     } catch (error) {
-      fail(io, error);
+      // Commander passes the command last; its options say whether --json was given.
+      const command = args.at(-1) as Command;
+      reportOperatorFailure(io, command.opts(), error);
     }
   };
   const admin = program.command('admin').description("The operator's account commands: list, disable, enable and delete accounts; registration codes; the operator log.");
@@ -69,7 +64,7 @@ export function registerAdminCommand(program: Command, io: CliIo): void {
   common(admin.command('accounts').description('List accounts: ids, creation time, families, whether disabled (no emails unless --show-emails).').option('--show-emails', 'also show each email (recorded in the operator log)'))
     .action(action(async (flags: AdminFlags & { showEmails?: boolean }) => {
       await withStore(io, flags, async (store, secrets) => {
-        if (flags.showEmails === true && secrets === undefined) throw new ConfigError('the secrets file is not here: emails cannot be opened without it');
+        if (flags.showEmails === true && secrets === undefined) throw new ClientError('cli/secrets', 'the secrets file is not here: emails cannot be opened without it');
         const rows = await store.db.selectFrom('accounts').select(['id', 'created_at', 'disabled_at', 'email_sealed']).orderBy('created_at', 'asc').execute();
         const memberships = await store.db.selectFrom('family_members').select(['account_id']).execute();
         const families = new Map<string, number>();
@@ -119,7 +114,7 @@ export function registerAdminCommand(program: Command, io: CliIo): void {
       if (flags.confirm !== accountId) throw new UsageError('--confirm must repeat the account id');
       await withStore(io, flags, async (store, secrets, config) => {
         await accountOrFail(store, accountId);
-        if (secrets === undefined) throw new ConfigError('the secrets file is not here; run this where the server runs');
+        if (secrets === undefined) throw new ClientError('cli/secrets', 'the secrets file is not here; run this where the server runs');
         // The server's own deletion path, so blobs and purged families go exactly as they would online.
         const messaging = openEmbeddedMessaging({ config, store, blobs: openConfiguredBlobStore(config), bus: await openConfiguredEventBus(config, { now: () => Date.now() }), onSweepError: () => undefined });
         const app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, log: false });

@@ -2,11 +2,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../server/config.js';
+import { loadConfig, type Config } from '../server/config.js';
 import { formatFindings, runAudit, type Finding } from '../server/security/audit.js';
 import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
 import { openConfiguredBlobStore } from '../storage/open-store.js';
-import { failWith, UsageError, type CliIo } from './io.js';
+import { UsageError, type CliIo } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
 
 /** Audits the deployment of `config`: the configured blob store (S3), or the embedded blob directory when it exists. */
 export async function auditDeployment(config: Config, options: { extraPorts?: ReadonlyMap<number, string> } = {}): Promise<Finding[]> {
@@ -60,8 +61,8 @@ export function registerAuditCommand(program: Command, io: CliIo): void {
         else io.stdout.write(formatFindings(findings));
         io.exitCode = high ? 1 : 0;
       } catch (error) {
-        if (error instanceof ConfigError) failWith(io, `burrow audit: ${error.message}`, 2);
-        throw error;
+        // The settings are what audit examines: one it cannot read is a usage error (exit 2).
+        reportOperatorFailure(io, flags, error, { configCode: 'cli/bad-input' });
       }
     });
 }

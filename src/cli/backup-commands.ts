@@ -4,10 +4,11 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { BackupExistsError, createBackup } from '../storage/backup/create-backup.js';
-import { BackupError, type BackupProgress } from '../storage/backup/format.js';
+import type { BackupProgress } from '../storage/backup/format.js';
 import { restoreBackup } from '../storage/backup/restore-backup.js';
-import { EXIT, failWith, type CliIo } from './io.js';
-import { NoInputError, readSecret } from './prompt.js';
+import type { CliIo } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
+import { readSecret } from './prompt.js';
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -30,13 +31,6 @@ function progressPrinter(io: CliIo, verb: string): (progress: BackupProgress) =>
     lastDecile = decile;
     io.stderr.write(`${verb}: ${p.files}/${p.totalFiles} files, ${megabytes(p.bytes)} of ${megabytes(p.totalBytes)}\n`);
   };
-}
-
-function fail(io: CliIo, command: string, error: unknown): never {
-  if (error instanceof BackupExistsError) failWith(io, `burrow ${command}: ${error.message}; pass --force to replace it, or choose another --out`);
-  if (error instanceof NoInputError) failWith(io, `burrow ${command}: ${error.message}`, EXIT.usage);
-  if (error instanceof BackupError || error instanceof ConfigError) failWith(io, `burrow ${command}: ${error.message}`);
-  throw error;
 }
 
 /** Adds `burrow backup` and `burrow restore`. */
@@ -70,7 +64,7 @@ export function registerBackupCommands(program: Command, io: CliIo): void {
         }
         say(`Backup written: ${flags.out} (${summary.files} files, ${megabytes(summary.bytes)}, secrets ${summary.withSecrets ? 'included, sealed with your passphrase' : 'NOT included: keep a copy of secrets.json somewhere safe'}).`);
       } catch (error) {
-        fail(io, 'backup', error);
+        reportOperatorFailure(io, flags, error);
       }
     });
 
@@ -102,7 +96,7 @@ export function registerBackupCommands(program: Command, io: CliIo): void {
         if (summary.secrets === 'kept') say('The backup held no secrets: the existing secrets.json was kept.');
         if (summary.secrets === 'missing') io.stderr.write(`${missingSecrets}\n`);
       } catch (error) {
-        fail(io, 'restore', error);
+        reportOperatorFailure(io, flags, error);
       }
     });
 }

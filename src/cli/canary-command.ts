@@ -11,11 +11,12 @@ import { registerAccount, BurrowApi, addChild, createFamily, type ClientContext,
 import { randomBytes, toBase64Url } from '../crypto/index.js';
 import { createServer } from '../server/app.js';
 import { appendCanaryRegistry, canaryKey, canaryTag, openCanaryEmail, readCanaryRegistry, sealCanaryEmail, type CanaryEntry, type CanaryKind } from '../server/canaries/registry.js';
-import { ConfigError, loadConfig, type Config } from '../server/config.js';
-import { emailLookupHash, ensureDataDir, loadOrCreateSecrets, normaliseEmail, SecretsError, type Secrets } from '../server/secrets.js';
+import { loadConfig, type Config } from '../server/config.js';
+import { emailLookupHash, ensureDataDir, loadOrCreateSecrets, normaliseEmail, type Secrets } from '../server/secrets.js';
 import { openConfiguredBlobStore, openConfiguredSqlStore } from '../storage/open-store.js';
 import type { SqlStore } from '../storage/database.js';
-import { failWith, UsageError, type CliIo } from './io.js';
+import { UsageError, type CliIo } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
 
 interface CanaryFlags {
   data?: string;
@@ -136,11 +137,6 @@ async function plant(config: Config, secrets: Secrets, wanted: { accounts: numbe
   return { entries, messages };
 }
 
-function fail(io: CliIo, error: unknown): never {
-  if (error instanceof ConfigError || error instanceof SecretsError) failWith(io, `burrow canary: ${error.message}`);
-  throw error;
-}
-
 function kindCounts(entries: readonly CanaryEntry[]): Record<CanaryKind, number> {
   const counts: Record<CanaryKind, number> = { account: 0, family: 0, blob: 0 };
   // An account has two tags (its email lookup and its id); only the first keeps the sealed email.
@@ -167,7 +163,7 @@ export function registerCanaryCommand(program: Command, io: CliIo): void {
         const accounts = count(flags.accounts, 2, 'accounts');
         const wanted = { accounts, families: count(flags.families, accounts, 'families'), blobs: count(flags.blobs, 3, 'blobs'), domain: flags.domain ?? 'example.org' };
         if (!/^[a-z0-9.-]+\.[a-z]{2,}$/i.test(wanted.domain)) throw new UsageError('--domain must be a domain name such as example.org');
-        if (wanted.accounts === 0 && (wanted.families > 0 || wanted.blobs > 0)) throw new ConfigError('decoy families and messages need at least one decoy account');
+        if (wanted.accounts === 0 && (wanted.families > 0 || wanted.blobs > 0)) throw new UsageError('decoy families and messages need at least one decoy account');
         ensureDataDir(config.dataDir);
         const secrets = await loadSecrets(config);
         const { entries, messages } = await plant(config, secrets, wanted);
@@ -177,7 +173,7 @@ export function registerCanaryCommand(program: Command, io: CliIo): void {
         if (flags.json === true) say(JSON.stringify({ planted, registry: 'canaries.json' }));
         else say(`Planted ${planted.accounts} decoy account(s), ${planted.families} famil${planted.families === 1 ? 'y' : 'ies'} and ${planted.messages} message(s). A running server picks them up within 10 s (or send it SIGHUP).`);
       } catch (error) {
-        fail(io, error);
+        reportOperatorFailure(io, flags, error);
       }
     });
 
@@ -206,7 +202,7 @@ export function registerCanaryCommand(program: Command, io: CliIo): void {
         say(`Canaries: ${counts.account} account(s), ${counts.family} famil${counts.family === 1 ? 'y' : 'ies'}, ${counts.blob} blob tag(s) (a message id and its blob name each).`);
         for (const email of emails ?? []) say(`  ${email}`);
       } catch (error) {
-        fail(io, error);
+        reportOperatorFailure(io, flags, error);
       }
     });
 }

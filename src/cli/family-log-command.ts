@@ -1,6 +1,6 @@
 /** `burrow family log`: the family's security log, verified by the client, in plain words (`describeLogEvent`). */
 import type { Command } from 'commander';
-import { describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog, ClientError } from '../client/index.js';
+import { describeFailure, describeLogEvent, readFamilyLog, ClientError } from '../client/index.js';
 import type { CliIo } from './io.js';
 import { memberCli, resolveFamilyId, withCommonOptions, type CommonOptions } from './member-cli.js';
 
@@ -24,7 +24,11 @@ Example:
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const result = await readFamilyLog(ctx, familyId);
-        if (!result.ok) throw new ClientError(result.code, `the security log does not verify: ${FAMILY_LOG_FAILURES[result.code]}${result.seq === undefined ? '' : ` (at event ${result.seq})`}. Tell the server's operator; do not trust this server until it is explained.`);
+        if (!result.ok) {
+          // The catalogue's words say what is wrong; the event number helps the operator find it.
+          const words = describeFailure(new ClientError(result.code, '')).words;
+          throw new ClientError(result.code, `${words}${result.seq === undefined ? '' : ` (at event ${result.seq})`} Do not trust this server until it is explained.`);
+        }
         const me = ctx.me.accountId;
         printResult(
           options,

@@ -5,11 +5,12 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../server/config.js';
 import { checkDatabaseUrl } from '../server/security/audit.js';
 import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
-import { copyStore, CopyStoreError } from '../storage/copy-store.js';
+import { copyStore } from '../storage/copy-store.js';
 import { openConfiguredBlobStore } from '../storage/open-store.js';
 import { openPostgresStore } from '../storage/postgres.js';
 import { openSqliteStore } from '../storage/sqlite.js';
-import { failWith, type CliIo } from './io.js';
+import type { CliIo } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
 
 interface MigrateStoreFlags {
   fromData: string;
@@ -71,8 +72,7 @@ export function registerMigrateStoreCommand(program: Command, io: CliIo): void {
       try {
         await migrateStore(io, flags);
       } catch (error) {
-        if (error instanceof ConfigError || error instanceof CopyStoreError) failWith(io, `burrow migrate-store: ${error.message}`);
-        throw error;
+        reportOperatorFailure(io, flags, error);
       }
     });
 }

@@ -7,11 +7,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../server/config.js';
+import { loadConfig } from '../server/config.js';
 import { newId, systemRandom } from '../server/deps.js';
-import { openEmail, SecretsError } from '../server/secrets.js';
-import { createMailer, MailError } from '../server/security/mailer.js';
-import { EXIT, failWith, UsageError, type CliIo } from './io.js';
+import { openEmail } from '../server/secrets.js';
+import { createMailer } from '../server/security/mailer.js';
+import { ClientError } from '../client/index.js';
+import { UsageError, type CliIo } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
 import { askVisible } from './prompt.js';
 import { openOperatorStore } from './reports-command.js';
 
@@ -40,10 +42,10 @@ async function notify(io: CliIo, flags: NotifyFlags): Promise<void> {
   try {
     templateText = readFileSync(flags.template, 'utf8');
   } catch {
-    throw new ConfigError(`cannot read the template ${flags.template}`);
+    throw new ClientError('cli/bad-input', `cannot read the template ${flags.template}`);
   }
   const { subject, body } = parseTemplate(templateText, flags.subject);
-  if (body.trim() === '') throw new ConfigError('the template is empty');
+  if (body.trim() === '') throw new ClientError('cli/bad-input', 'the template is empty');
   const templateSha256 = createHash('sha256').update(templateText, 'utf8').digest('base64url');
   const say = (text: string): void => {
     io.stdout.write(`${text}\n`);
@@ -55,7 +57,7 @@ async function notify(io: CliIo, flags: NotifyFlags): Promise<void> {
     let query = store.db.selectFrom('accounts').select(['accounts.id', 'accounts.email_sealed']).orderBy('accounts.id');
     if (flags.family !== undefined) {
       const family = await store.db.selectFrom('families').select('id').where('id', '=', flags.family).executeTakeFirst();
-      if (family === undefined) throw new ConfigError(`no family ${flags.family}`);
+      if (family === undefined) throw new ClientError('cli/not-found', `no family ${flags.family}`);
       query = query.innerJoin('family_members', 'family_members.account_id', 'accounts.id').where('family_members.family_id', '=', flags.family);
     }
     const recipients = await query.execute();
@@ -72,7 +74,7 @@ async function notify(io: CliIo, flags: NotifyFlags): Promise<void> {
       io.stdout.write(body.endsWith('\n') ? body : `${body}\n`);
       return;
     }
-    if (secrets === undefined) throw new ConfigError('the secrets file is needed to open members\' addresses; run this on the server with --data');
+    if (secrets === undefined) throw new ClientError('cli/secrets', 'the secrets file is needed to open members\' addresses; run this on the server with --data');
     if (flags.all === true && flags.yes !== true) await confirmAll(io, recipients.length, subject);
     const mailer = createMailer(config);
     const sent: Array<{ accountId: string; channel: string; email: string }> = [];
@@ -100,12 +102,11 @@ async function confirmAll(io: CliIo, count: number, subject: string): Promise<vo
   try {
     answer = await askVisible(io, `This sends "${subject}" to every account (${count}). Type "send to all" to confirm: `);
   } catch {
-    throw new NotConfirmedError('no terminal to confirm on: pass --yes to send to every account (--dry-run shows what would be sent)');
+    throw new ClientError('cli/not-confirmed', 'no terminal to confirm on: pass --yes to send to every account (--dry-run shows what would be sent)');
   }
-  if (answer.trim() !== 'send to all') throw new NotConfirmedError('not confirmed; nothing was sent');
+  if (answer.trim() !== 'send to all') throw new ClientError('cli/not-confirmed', 'not confirmed; nothing was sent');
 }
 
-class NotConfirmedError extends Error {}
 
 /** Adds `burrow notify --all|--family ID --template FILE`. */
 export function registerNotifyCommand(program: Command, io: CliIo): void {
@@ -126,9 +127,7 @@ export function registerNotifyCommand(program: Command, io: CliIo): void {
       try {
         await notify(io, flags);
       } catch (error) {
-        if (error instanceof NotConfirmedError) failWith(io, `burrow notify: ${error.message}`, EXIT.usage);
-        if (error instanceof ConfigError || error instanceof SecretsError || error instanceof MailError) failWith(io, `burrow notify: ${error.message}`);
-        throw error;
+        reportOperatorFailure(io, flags, error);
       }
     });
 }

@@ -2,12 +2,14 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
-import { loadOrCreateSecrets, secretsPath, SecretsError, type Secrets } from '../server/secrets.js';
+import { loadOrCreateSecrets, secretsPath, type Secrets } from '../server/secrets.js';
 import { createSecurityReportsRepository, type SecurityReportsRepository } from '../server/security/reports-repository.js';
 import { openSecurityReport, type SecurityReport } from '../server/security/reports-service.js';
 import type { SqlStore } from '../storage/database.js';
 import { openConfiguredSqlStore, sqliteFileOf } from '../storage/open-store.js';
-import { failWith, type CliIo } from './io.js';
+import { ClientError } from '../client/index.js';
+import type { CliIo } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
 
 interface ReportsFlags {
   data?: string;
@@ -55,11 +57,6 @@ function printReport(say: (text: string) => void, report: SecurityReport): void 
   say(safe(report.details));
 }
 
-function fail(io: CliIo, error: unknown): never {
-  if (error instanceof ConfigError || error instanceof SecretsError) failWith(io, `burrow reports: ${error.message}`);
-  throw error;
-}
-
 /** Adds `burrow reports list|show ID|ack ID`. */
 export function registerReportsCommand(program: Command, io: CliIo): void {
   const say = (text: string): void => {
@@ -82,7 +79,7 @@ export function registerReportsCommand(program: Command, io: CliIo): void {
         }
         for (const r of list) say(`${r.id}  ${when(r.received_at)}  ${r.status.padEnd(5)}  ${safe(r.summary)}`);
       } catch (error) {
-        fail(io, error);
+        reportOperatorFailure(io, flags, error);
       }
     });
 
@@ -93,11 +90,11 @@ export function registerReportsCommand(program: Command, io: CliIo): void {
           const row = await repository.find(id);
           return row === undefined ? undefined : openSecurityReport(row, secrets);
         });
-        if (report === undefined) throw new ConfigError(`no report ${id}`);
+        if (report === undefined) throw new ClientError('cli/not-found', `no report ${id}`);
         if (flags.json === true) say(JSON.stringify(report));
         else printReport(say, report);
       } catch (error) {
-        fail(io, error);
+        reportOperatorFailure(io, flags, error);
       }
     });
 
@@ -105,11 +102,11 @@ export function registerReportsCommand(program: Command, io: CliIo): void {
     .action(async (id: string, flags: ReportsFlags) => {
       try {
         const done = await withReports(io, flags, async (repository) => repository.ack(id, Date.now()));
-        if (!done) throw new ConfigError(`no report ${id}`);
+        if (!done) throw new ClientError('cli/not-found', `no report ${id}`);
         if (flags.json === true) say(JSON.stringify({ id, status: 'acked' }));
         else say(`Report ${id} acknowledged.`);
       } catch (error) {
-        fail(io, error);
+        reportOperatorFailure(io, flags, error);
       }
     });
 }

@@ -8,12 +8,13 @@ import { openEmbeddedMessaging } from '../server/messages/embedded.js';
 import { startMetricsListener, type MetricsListener } from '../server/metrics/listener.js';
 import { createMetrics } from '../server/metrics/metrics.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
-import { ensureDataDir, loadOrCreateSecrets, SecretsError } from '../server/secrets.js';
+import { ensureDataDir, loadOrCreateSecrets } from '../server/secrets.js';
 import { unsafeStartMessage } from '../server/security/audit.js';
 import { auditDeployment, parseExtraPorts, portArgument } from './audit-command.js';
 import { startBackupSchedule, type BackupSchedule } from '../storage/backup/schedule.js';
 import { openConfiguredBlobStore, openConfiguredEventBus, openConfiguredSqlStore } from '../storage/open-store.js';
-import { failWith, type CliIo, type CliSignal } from './io.js';
+import type { CliIo, CliSignal } from './io.js';
+import { reportOperatorFailure } from './operator-failure.js';
 import { packageVersion } from './version.js';
 
 const ENVIRONMENT_HELP = `
@@ -189,8 +190,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
       try {
         await serve(io, flags);
       } catch (error) {
-        if (error instanceof ConfigError || error instanceof SecretsError) failWith(io, `burrow serve: ${error.message}`);
-        throw error;
+        reportOperatorFailure(io, flags, error);
       }
     });
 }

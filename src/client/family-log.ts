@@ -33,14 +33,6 @@ export interface FamilyLogEvent {
   details: Record<string, string | number>;
 }
 
-/** Each failure in plain words, for every front end. */
-export const FAMILY_LOG_FAILURES: Readonly<Record<FamilyLogFailure, string>> = {
-  'log/gap': 'an event is missing from the log',
-  'log/edited': 'an event in the log was changed after it was written',
-  'log/bad-signature': "an event is not signed by the server's log key this device trusts (or the server now shows another key)",
-  'log/rolled-back': 'the log is shorter than, or differs from, what this device already verified',
-};
-
 export type FamilyLogResult = { ok: true; events: FamilyLogEvent[]; logKey: Uint8Array } | { ok: false; code: FamilyLogFailure; seq?: number };
 
 type WireEvent = Static<typeof FamilyLogPage>['events'][number];

@@ -151,6 +151,27 @@ export const clientErrorCatalogue = {
   /** A file of the profile does not read back. */
   'cli/damaged-profile': { exitCode: EXIT.failed, words: 'A file of this profile is damaged.' },
 
+  // The operator's commands (serve, admin, reports, canary, backup, restore, notify, audit, migrate-store).
+  /** The settings, the data directory or the database are not usable as given. */
+  'cli/config': { exitCode: EXIT.failed, words: "The server's settings or data directory are not usable as they are. Fix what the message names and run the command again." },
+  /** No account, family or report has the id given. */
+  'cli/not-found': { exitCode: EXIT.failed, words: 'Nothing has that id on this server: check it against the list (burrow admin accounts, burrow reports list).' },
+  /** The secrets file is missing, damaged or does not open. */
+  'cli/secrets': { exitCode: EXIT.failed, words: "The server's secrets file is missing, damaged or does not open. Restore it from your backup, or run the command where the server runs." },
+  /** A file the command would write is there already and was kept. */
+  'cli/file-exists': { exitCode: EXIT.failed, words: 'A file is in the way and was kept: pass --force to replace it, or choose another --out.' },
+  /** A backup could not be written, or one could not be verified or restored. */
+  'cli/backup': { exitCode: EXIT.failed, words: 'The backup or restore did not complete. Nothing was put in place of the data directory.' },
+  /** Copying the embedded store to PostgreSQL and an object store stopped. */
+  'cli/copy-store': { exitCode: EXIT.failed, words: 'Copying the store stopped before the end. The data directory is unchanged; fix what the message names and run it again on an empty database.' },
+  /** Mail could not be handed to the mail server. */
+  'cli/mail': { exitCode: EXIT.failed, words: 'The mail could not be sent. Check the SMTP settings (docs/operations.md) and try again.' },
+  /** The operator tried to delete the only guardian of a family others belong to. */
+  'cli/sole-guardian': {
+    exitCode: EXIT.failed,
+    words: 'This account is the only guardian of a family others belong to: its owner must make someone else a guardian (or delete the family) first. Disable it meanwhile with burrow admin disable.',
+  },
+
   // The reference toy (`burrow toy …`).
   /** The state directory holds a paired toy already. */
   'toy/already-paired': { exitCode: EXIT.usage, words: 'This toy is paired already: reset it first to pair it again.' },

@@ -78,7 +78,8 @@ describe('the ransom drill', () => {
     const again = await burrow(['backup', '--data', dataDir, '--out', backupFile, '--json']);
     expect(again.status).toBe(1);
     expect(again.stdout).toBe('');
-    expect(again.stderr).toBe(`burrow backup: ${backupFile} exists already and was not replaced; pass --force to replace it, or choose another --out\n`);
+    // With --json the refusal is one problem of the client catalogue, naming the file.
+    expect(JSON.parse(again.stderr)).toMatchObject({ code: 'cli/file-exists', type: 'urn:burrow:problem:cli/file-exists', detail: `${backupFile} exists already and was not replaced` });
     expect(readFileSync(backupFile).equals(before)).toBe(true);
     const spare = join(work, 'spare.burrow-backup');
     const json = await burrow(['backup', '--data', dataDir, '--out', spare, '--json']);

@@ -89,7 +89,7 @@ describe('burrow notify', () => {
     const before = await noticeCount();
     const refused = await burrow(['notify', '--all', '--template', template, '--data', server.dataDir]);
     expect(refused.status).toBe(2);
-    expect(refused.stderr).toBe('burrow notify: no terminal to confirm on: pass --yes to send to every account (--dry-run shows what would be sent)\n');
+    expect(refused.stderr).toBe('error: no terminal to confirm on: pass --yes to send to every account (--dry-run shows what would be sent)\nNot confirmed; nothing was done.\n');
     expect(outboxMails()).toHaveLength(0);
     expect(await noticeCount()).toBe(before);
   }, 60_000);

@@ -1,6 +1,6 @@
 /** One family: conversations and the approval queue, people (children, members, invites), toys, settings. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { addChild, admitJoiners, deleteFamily, loadFamily, removeMember, setMyProfile, setSettings, verifiedMembers, type OpenedFamily, describeLogEvent, FAMILY_LOG_FAILURES, readFamilyLog, createInvite, describeInvites, revokeInvite, type DescribedInvite, nameOf, countFamilyBadges, type FamilyBadges } from '../../../client/index.js';
+import { addChild, admitJoiners, deleteFamily, loadFamily, removeMember, setMyProfile, setSettings, verifiedMembers, type OpenedFamily, describeLogEvent, describeFailure, ClientError, readFamilyLog, createInvite, describeInvites, revokeInvite, type DescribedInvite, nameOf, countFamilyBadges, type FamilyBadges } from '../../../client/index.js';
 import { Button, Card, Checkbox, Empty, ErrorBanner, Field, Loading, Notice, Page, RadioGroup, Range, Select } from '../../ui/kit.js';
 import { checkedName, withCheckedProfiles } from '../../lib/profile-text.js';
 import { keyStore } from '../session.js';
@@ -731,7 +731,7 @@ function SecurityLogCard(props: { family: OpenedFamily }) {
     readFamilyLog(who.ctx, family.familyId).then(
       (log) => {
         if (!live) return;
-        if (!log.ok) setFailure(FAMILY_LOG_FAILURES[log.code]);
+        if (!log.ok) setFailure(describeFailure(new ClientError(log.code, 'the security log does not verify')).words);
         else setLines(log.events.slice(-50).reverse().map((e) => ({ seq: e.seq, at: e.at, text: describeLogEvent(e, who.accountId, name), refusal: e.kind === 'client-refusal' })));
       },
       (caught: unknown) => {
@@ -745,7 +745,7 @@ function SecurityLogCard(props: { family: OpenedFamily }) {
   return (
     <Card title="Security log">
       <ErrorBanner error={error} />
-      {failure !== undefined && <Notice tone="warning">The security log does not check out: {failure}. Tell whoever runs your Burrow server, and do not trust this server until it is explained.</Notice>}
+      {failure !== undefined && <Notice tone="warning">{failure} Do not trust this server until it is explained.</Notice>}
       {lines === undefined && failure === undefined && error === undefined && <Loading />}
       {lines !== undefined && lines.length === 0 && <Empty>Nothing in the log yet.</Empty>}
       {lines !== undefined && lines.length > 0 && (
