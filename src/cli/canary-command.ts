@@ -13,7 +13,7 @@ import { createServer } from '../server/app.js';
 import { appendCanaryRegistry, canaryKey, canaryTag, openCanaryEmail, readCanaryRegistry, sealCanaryEmail, type CanaryEntry, type CanaryKind } from '../server/canaries/registry.js';
 import { loadConfig, type Config } from '../server/config.js';
 import { emailLookupHash, ensureDataDir, loadOrCreateSecrets, normaliseEmail, type Secrets } from '../server/secrets.js';
-import { openConfiguredBlobStore, openConfiguredSqlStore } from '../storage/open-store.js';
+import { openConfiguredBlobStore, openConfiguredEventBus, openConfiguredSqlStore } from '../storage/open-store.js';
 import type { SqlStore } from '../storage/database.js';
 import { UsageError, type CliIo } from './io.js';
 import { reportOperatorFailure } from './operator-failure.js';
@@ -84,10 +84,11 @@ async function loadSecrets(config: Config): Promise<Secrets> {
 async function plant(config: Config, secrets: Secrets, wanted: { accounts: number; families: number; blobs: number; domain: string }): Promise<{ entries: CanaryEntry[]; messages: number }> {
   const store = await openStore(config);
   const blobs = openConfiguredBlobStore(config);
+  const bus = await openConfiguredEventBus(config, { now: () => Date.now() });
   // Only this process talks to this server, so its per-address limits would just slow planting.
   const roomy = { max: 1_000_000, windowMs: 60_000 };
   const plantConfig: Config = { ...config, rateLimits: { ...config.rateLimits, globalPerIp: roomy, anonymousPerIp: roomy, perAccount: roomy } };
-  const app = createServer({ config: plantConfig, store, secrets, blobs, log: false });
+  const app = createServer({ config: plantConfig, store, secrets, blobs, bus, log: false });
   const entries: CanaryEntry[] = [];
   let messages = 0;
   const key = canaryKey(secrets);
@@ -131,6 +132,7 @@ async function plant(config: Config, secrets: Secrets, wanted: { accounts: numbe
     }
   } finally {
     await app.close();
+    await bus.close();
     await blobs.close();
     await store.close();
   }

@@ -8,69 +8,46 @@ import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import Fastify, { type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
+import { toBase64Url } from '../crypto/bytes.js';
+import { BurrowError } from '../protocol/errors.js';
 import type { BlobStore } from '../storage/blobs/blob-store.js';
 import type { EventBus } from '../storage/bus/event-bus.js';
-import { LocalEventBus } from '../storage/bus/local-event-bus.js';
-import { FsBlobStore } from '../storage/blobs/fs-blob-store.js';
 import type { SqlStore } from '../storage/database.js';
-import type { FamilyAccess, FamilyEvents, FamilyPurger } from './families/access.js';
-import { createFamilyAccess } from './families/access-repository.js';
-import { createFamiliesRepository } from './families/repository.js';
-import { createFamilyEvents } from './live/family-events.js';
-import { createPrincipalsOf } from './live/principals.js';
-import { buildAsyncApiDocument } from './live/asyncapi.js';
-import { registerLiveRoutes } from './live/routes.js';
-import { createMessagesRepository } from './messages/repository.js';
-import { registerMessageRoutes } from './messages/routes.js';
-import { createMessagesService, type MessagesService } from './messages/service.js';
-import { createAccountsRepository } from './accounts/repository.js';
+import type { LoginStateStore } from './accounts/login-states.js';
 import { registerAccountRoutes } from './accounts/routes.js';
-import { createAccountsService, type AccountsService } from './accounts/service.js';
-import { createMemoryLoginStateStore, type LoginStateStore } from './accounts/login-states.js';
-import { createSqlLoginStateStore } from './accounts/sql-login-states.js';
 import type { Config } from './config.js';
-import { registerFamilyFeatures } from './families/register.js';
-import { registerSecurityFeatures } from './security/register.js';
 import { systemClock, systemRandom, type Clock, type Random } from './deps.js';
+import { registerFamilyFeatures } from './families/register.js';
 import './http/fastify-types.js';
 import { isTrustedProxy, parseTrustedProxies } from './http/addresses.js';
 import { registerHealthRoutes } from './http/health.js';
-import { installHttpMetrics } from './metrics/http-metrics.js';
-import type { Metrics } from './metrics/metrics.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { installProblemHandlers, problemContentType } from './http/problems.js';
-import { BurrowError } from '../protocol/errors.js';
-import { createMemoryFailureBudget, createMemoryLoginThrottle, createMemoryRateLimiter, installAddressRateLimits, type LoginThrottle, type RateLimiter } from './http/rate-limit.js';
+import type { LoginThrottle, RateLimiter } from './http/rate-limit.js';
 import { recordRoutes, type RouteInfo } from './http/route-registry.js';
-import { createSqlFailureBudget, createSqlLoginThrottle, createSqlRateLimiter } from './http/sql-rate-limit.js';
 import { applySecurityHeaders, installSecurityHeaders } from './http/security-headers.js';
 import type { BurrowApp } from './http/types.js';
+import { buildAsyncApiDocument } from './live/asyncapi.js';
+import { registerLiveRoutes } from './live/routes.js';
+import { registerMessageRoutes } from './messages/routes.js';
+import { installHttpMetrics } from './metrics/http-metrics.js';
+import type { Metrics } from './metrics/metrics.js';
+import { registerPushRoutes } from './push/routes.js';
 import { openEmail, type Secrets } from './secrets.js';
-import { createAuthenticateHook } from './sessions/authenticate.js';
-import { createSessionsRepository } from './sessions/repository.js';
-import { registerSessionRoutes } from './sessions/routes.js';
-import { createSessionsService, type SessionsService } from './sessions/service.js';
-import { createLogSigner } from './security-log/log-signer.js';
-import { createFamilyLogRepository } from './security-log/repository.js';
 import { registerSecurityLogRoutes } from './security-log/routes.js';
-import { createSecurityLog, type SecurityLogService } from './security-log/service.js';
-import { createRegistrationGate } from './accounts/registration.js';
+import { registerSecurityFeatures } from './security/register.js';
+import { createServices, type Services } from './services.js';
+import { registerSessionRoutes } from './sessions/routes.js';
+import { registerToyRoutes } from './toys/routes.js';
 import { createVaultRepository } from './vault/repository.js';
 import { registerVaultRoutes } from './vault/routes.js';
-import { accountTopic } from './live/family-events.js';
-import { createToysRepository } from './toys/repository.js';
-import { registerToyRoutes } from './toys/routes.js';
-import { createToysService, PER_ATTEMPT_LIMIT, type ToysService } from './toys/service.js';
-import { createPushRepository } from './push/repository.js';
-import { registerPushRoutes } from './push/routes.js';
-import { createWebPushSender, vapidSubject } from './push/sender.js';
-import { createPushService, type PushService } from './push/service.js';
 
 export const API_VERSION = '0.1.0';
-const SESSION_SWEEP_INTERVAL_MS = 60 * 60_000;
 
-/** Everything the server is built from. Only `config`, `store` and `secrets` are required. */
+/**
+ * Everything the server is built from. The caller chooses and owns the storage (`store`, `blobs`,
+ * `bus`: src/storage/open-store.ts for `burrow serve`); the rest has defaults.
+ */
 export interface ServerDeps {
   config: Config;
   store: SqlStore;
@@ -83,10 +60,10 @@ export interface ServerDeps {
   limiter?: RateLimiter;
   throttle?: LoginThrottle;
   loginStates?: LoginStateStore;
-  /** Where envelopes live; by default a directory `<dataDir>/blobs`, closed with the app. */
-  blobs?: BlobStore;
-  /** The event bus; by default an in-process bus whose resume log is in memory, closed with the app. */
-  bus?: EventBus;
+  /** Where envelopes live: chosen with the store (src/storage/open-store.ts); the caller closes it. */
+  blobs: BlobStore;
+  /** The event bus: chosen with the store (src/storage/open-store.ts); the caller closes it. */
+  bus: EventBus;
   /** Prometheus metrics to feed (src/server/metrics); none: nothing is measured. */
   metrics?: Metrics;
 }
@@ -228,174 +205,6 @@ function createHttpApp(deps: ServerDeps, random: Random): { app: BurrowApp; rout
     return payload;
   });
   return { app, routes };
-}
-
-/** What the features are built from: the dependencies, and the services several of them share. */
-export interface Services {
-  config: Config;
-  store: SqlStore;
-  secrets: Secrets;
-  clock: Clock;
-  random: Random;
-  metrics: Metrics | undefined;
-  limiter: RateLimiter;
-  blobs: BlobStore;
-  bus: EventBus;
-  sessions: SessionsService;
-  toys: ToysService;
-  accounts: AccountsService;
-  familyAccess: FamilyAccess;
-  familyEvents: FamilyEvents;
-  purger: FamilyPurger;
-  push: PushService;
-  securityLog: SecurityLogService;
-  messages: MessagesService;
-}
-
-/**
- * The services the features share, and what every request passes first: the per-address rate
- * limits and authentication. On PostgreSQL several nodes may share the work, so limits and started
- * logins live in the store.
- */
-function createServices(app: BurrowApp, deps: ServerDeps & { clock: Clock; random: Random }): Services {
-  const { config, store, secrets, clock, random } = deps;
-  const metrics = deps.metrics;
-  const shared = store.dialect === 'postgres';
-  const limiter = deps.limiter ?? (shared ? createSqlRateLimiter(store.db, { clock, cookieKey: secrets.cookieKey }) : createMemoryRateLimiter(clock));
-  const throttle = deps.throttle ?? (shared
-    ? createSqlLoginThrottle(store.db, { clock, cookieKey: secrets.cookieKey, ...config.rateLimits.loginSlowdown })
-    : createMemoryLoginThrottle(clock, config.rateLimits.loginSlowdown));
-  const failures = shared ? createSqlFailureBudget(store.db, { clock, cookieKey: secrets.cookieKey }) : createMemoryFailureBudget(clock);
-  installAddressRateLimits(app, { limiter, globalPerIp: config.rateLimits.globalPerIp, anonymousPerIp: config.rateLimits.anonymousPerIp });
-
-  const sessions = createSessionsService({
-    repository: createSessionsRepository(store.db),
-    clock,
-    random,
-    ttlMs: config.sessions.ttlMs,
-    touchIntervalMs: config.sessions.touchIntervalMs,
-  });
-  // Expired sessions are metadata nobody needs: delete them hourly, not only when presented.
-  let sweeper: NodeJS.Timeout | undefined;
-  app.addHook('onReady', async () => {
-    sweeper = setInterval(() => {
-      sessions.sweepExpired().then(
-        () => metrics?.sweeperPass('sessions', 'ok'),
-        (error: unknown) => {
-          metrics?.sweeperPass('sessions', undefined);
-          app.log.warn({ err: error }, 'session sweep failed');
-        },
-      );
-      toys.sweepExpired().then(
-        () => metrics?.sweeperPass('pairings', 'ok'),
-        (error: unknown) => {
-          metrics?.sweeperPass('pairings', undefined);
-          app.log.warn({ err: error }, 'pairing sweep failed');
-        },
-      );
-    }, SESSION_SWEEP_INTERVAL_MS);
-    sweeper.unref();
-  });
-  app.addHook('onClose', async () => { clearInterval(sweeper); });
-  // Tests and `burrow admin` may leave these out: a directory and an in-memory bus, closed with the
-  // app. `burrow serve` chooses them in src/storage/open-store.ts.
-  const blobs = deps.blobs ?? new FsBlobStore({ dir: join(config.dataDir, 'blobs') });
-  const bus = deps.bus ?? new LocalEventBus({ database: ':memory:', now: () => clock.now() });
-  const familyAccess = createFamilyAccess(store.db);
-  const toys = createToysService({
-    repository: createToysRepository(store.db),
-    access: familyAccess,
-    clock,
-    random,
-    limiter,
-    limits: {
-      startsPerIp: config.rateLimits.pairingStartsPerIp,
-      runsPerIp: config.rateLimits.perAccount,
-      runsPerAccount: config.rateLimits.perAccount,
-      perAttempt: PER_ATTEMPT_LIMIT,
-    },
-    // A reset toy's live connections re-check their device token at once.
-    async deviceRevoked(toyId) { await bus.publish(accountTopic(toyId), 'families-changed', {}); },
-    warn: (message, error) => app.log.warn({ err: error }, message),
-  });
-  const authenticate = createAuthenticateHook(sessions, toys);
-  app.decorate('authenticate', authenticate);
-  app.addHook('onRequest', async function authenticateMarkedRoutes(request, reply) {
-    if (request.routeOptions.config.authenticated === true) await authenticate.call(this, request, reply);
-  });
-
-  app.addHook('onClose', async () => {
-    if (deps.blobs === undefined) await blobs.close();
-    if (deps.bus === undefined) await bus.close();
-  });
-  const familyEvents = createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) });
-  const push = createPushService({
-    repository: createPushRepository(store.db),
-    sender: createWebPushSender({ secrets, subject: vapidSubject({ publicOrigin: config.live.publicOrigin, contact: config.security.contact }), timeoutMs: config.push.sendTimeoutMs }),
-    clock,
-    random,
-    maxSubscriptionsPerAccount: config.push.maxSubscriptionsPerAccount,
-    allowLoopbackEndpoints: config.push.allowLoopbackEndpoints,
-    warn: (message, details) => app.log.warn(details, message),
-  });
-  // Pushes still on their way are handed over (each bounded by its timeout) before the app closes.
-  app.addHook('onClose', async () => { await push.settled(); });
-  app.decorate('pushesSettled', () => push.settled());
-  const accountsRepository = createAccountsRepository(store.db);
-  const securityLog = createSecurityLog({
-    repository: createFamilyLogRepository(store.db),
-    access: familyAccess,
-    signer: createLogSigner(secrets.logSigningKey),
-    clock,
-    limiter,
-    warn: (message, error) => app.log.warn({ err: error }, message),
-  });
-  const messages = createMessagesService({
-    repository: createMessagesRepository(store.db),
-    access: familyAccess,
-    events: familyEvents,
-    blobs,
-    clock,
-    maxMessageBytes: config.limits.maxMessageBytes,
-    async signingKeyOf(accountId) {
-      const account = await accountsRepository.findById(accountId);
-      return account === undefined ? undefined : fromBase64Url(account.signing_key);
-    },
-    warn: (message, error) => app.log.warn({ err: error }, message),
-    securityLog,
-    push,
-  });
-  // A deleted family's security log goes with it.
-  const purger = {
-    async purgeFamily(familyId: string) {
-      await messages.purgeFamily(familyId);
-      await securityLog.forgetFamily(familyId);
-    },
-  };
-
-  const accounts = createAccountsService({
-    repository: createAccountsRepository(store.db),
-    sessions,
-    loginStates: deps.loginStates ?? (shared ? createSqlLoginStateStore(store.db, { clock, random, cookieKey: secrets.cookieKey }) : createMemoryLoginStateStore(clock)),
-    limiter,
-    throttle,
-    failures,
-    secrets,
-    config,
-    clock,
-    random,
-    families: {
-      repository: createFamiliesRepository(store.db),
-      purger,
-      events: familyEvents,
-      warn: (message, error) => app.log.warn({ err: error }, message),
-    },
-    securityLog,
-    registration: createRegistrationGate({ mode: config.registration, db: store.db, clock }),
-  });
-
-  app.decorate('operator', { deleteAccount: (accountId: string) => accounts.delete(accountId) });
-  return { config, store, secrets, clock, random, metrics, limiter, blobs, bus, sessions, toys, accounts, familyAccess, familyEvents, purger, push, securityLog, messages };
 }
 
 /** Every feature of the server, in the order its routes are registered, each built from what it needs. */

@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localMessaging } from '../support/backends.js';
 import { createServer } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 import type { BurrowApp } from '../../src/server/http/types.js';
@@ -18,6 +19,7 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { bearer, login, registerUser, type TestUser } from '../server/helpers.js';
 
 let app: BurrowApp;
+let messaging: ReturnType<typeof localMessaging>;
 let store: SqlStore;
 let proxy: TcpProxy;
 let drop: () => Promise<void>;
@@ -32,13 +34,15 @@ beforeAll(async () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-outage-')), 'data');
   const config = loadConfig({ env: {}, flags: { data: dataDir, port: 0 } });
   const { secrets } = await loadOrCreateSecrets({ dataDir });
-  app = createServer({ config, store, secrets, log: false });
+  messaging = localMessaging(config.dataDir);
+  app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, log: false });
   await app.ready();
   user = await registerUser(app);
 });
 
 afterAll(async () => {
   await app?.close();
+  await messaging?.close();
   await store?.close();
   await proxy?.close();
   await drop?.();

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localMessaging } from '../support/backends.js';
 import { loginAccount } from '../../src/client/account.js';
 import { BurrowApi } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
@@ -46,6 +47,7 @@ let dataDir: string;
 let store: SqlStore;
 let secrets: Secrets;
 let app: BurrowApp;
+let messaging: ReturnType<typeof localMessaging>;
 let url: string;
 let real: TestMember;
 let realFamilyId: string;
@@ -112,7 +114,8 @@ beforeAll(async () => {
   secrets = (await loadOrCreateSecrets({ dataDir })).secrets;
   store = await openSqliteStore(join(dataDir, 'burrow.db'));
   const stream = new Writable({ write(chunk: Buffer, _encoding, done) { for (const line of chunk.toString('utf8').split('\n')) if (line !== '') logLines.push(line); done(); } });
-  app = createServer({ config, store, secrets, log: { stream, level: 'warn' } });
+  messaging = localMessaging(config.dataDir);
+  app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, log: { stream, level: 'warn' } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
@@ -125,6 +128,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
+  await messaging?.close();
   await store?.close();
   if (dataDir !== undefined) rmSync(join(dataDir, '..'), { recursive: true, force: true });
 });

@@ -152,7 +152,7 @@ describe('the conformance check', () => {
 
   it('fails a real route that answers a status its declaration does not name', async () => {
     const config = loadConfig({ env: {}, flags: { data: join(mkdtempSync(join(tmpdir(), 'burrow-teapot-')), 'data') } });
-    const app = createServer({ config, store: server.store, secrets: server.secrets, log: false });
+    const app = createServer({ config, store: server.store, secrets: server.secrets, blobs: server.backends.blobs, bus: server.backends.bus, log: false });
     app.get('/v1/teapot', { config: { summary: 'A route that answers what it never declared' } }, async (_request, reply) => reply.code(418).send({ short: 'and stout' }));
     await app.ready();
     try {
@@ -179,7 +179,7 @@ describe('the answers the document promises', () => {
 
   it('a request arriving while the server shuts down gets a 503 problem with Retry-After and Connection: close', async () => {
     const config = loadConfig({ env: {}, flags: { data: join(mkdtempSync(join(tmpdir(), 'burrow-closing-')), 'data') } });
-    const app = createServer({ config, store: server.store, secrets: server.secrets, log: false });
+    const app = createServer({ config, store: server.store, secrets: server.secrets, blobs: server.backends.blobs, bus: server.backends.bus, log: false });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     let port = 0;
     const get = (path: string) => new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {

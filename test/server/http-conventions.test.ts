@@ -60,7 +60,7 @@ describe('problems', () => {
   it('an unexpected failure is a 500 with only the request id', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'burrow-boom-')), 'data');
     const config = loadConfig({ env: {}, flags: { data: dataDir } });
-    const app = createServer({ config, store: server.store, secrets: server.secrets, log: false });
+    const app = createServer({ config, store: server.store, secrets: server.secrets, blobs: server.backends.blobs, bus: server.backends.bus, log: false });
     app.get('/v1/test-failure', async () => { throw new Error('secret internal detail'); });
     await app.ready();
     const answer = await app.inject({ method: 'GET', url: '/v1/test-failure' });

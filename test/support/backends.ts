@@ -122,3 +122,20 @@ export async function openTestBackends(options: { kind?: TestBackendKind; dataDi
     }),
   };
 }
+
+/**
+ * A blob directory under `dataDir` and an in-process bus, for a test that builds its own store
+ * (e.g. on PostgreSQL) but no scale-out messaging: `createServer` takes both from its caller.
+ */
+export function localMessaging(dataDir: string, now: () => number = Date.now): { blobs: BlobStore; bus: EventBus; close(): Promise<void> } {
+  const blobs = new FsBlobStore({ dir: join(dataDir, 'blobs') });
+  const bus = new LocalEventBus({ database: ':memory:', now });
+  return {
+    blobs,
+    bus,
+    async close() {
+      await bus.close();
+      await blobs.close();
+    },
+  };
+}

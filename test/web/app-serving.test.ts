@@ -53,7 +53,7 @@ function fakeBuild(): string {
 
 async function appWith(dir: string): Promise<BurrowApp> {
   const config = loadConfig({ env: {}, flags: { data: join(mkdtempSync(join(tmpdir(), 'burrow-web-data-')), 'data') } });
-  const app = createServer({ config, store: base.store, secrets: base.secrets, log: false });
+  const app = createServer({ config, store: base.store, secrets: base.secrets, blobs: base.backends.blobs, bus: base.backends.bus, log: false });
   installWebApp(app, { dir });
   await app.ready();
   apps.push(app);

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localMessaging } from '../../support/backends.js';
 import { createServer } from '../../../src/server/app.js';
 import { loadConfig } from '../../../src/server/config.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
@@ -13,6 +14,7 @@ import { createTestDatabase } from '../../support/postgres.js';
 import { acceptInvite, addChild, appendEntry, createFamily, createInvite, del, get, join, memberOf, newPerson } from './fixtures.js';
 
 let app: BurrowApp;
+let messaging: ReturnType<typeof localMessaging>;
 let store: SqlStore;
 let drop: () => Promise<void>;
 beforeAll(async () => {
@@ -22,11 +24,13 @@ beforeAll(async () => {
   const config = loadConfig({ env: {}, flags: { data: dataDir, port: 0 }, overrides: { rateLimits: { globalPerIp: { max: 100_000, windowMs: 60_000 }, anonymousPerIp: { max: 100_000, windowMs: 60_000 }, perAccount: { max: 100_000, windowMs: 60_000 } } } });
   const { secrets } = await loadOrCreateSecrets({ dataDir: config.dataDir });
   store = await openPostgresStore(database.url, { poolSize: 4 });
-  app = createServer({ config, store, secrets, log: false });
+  messaging = localMessaging(config.dataDir);
+  app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, log: false });
   await app.ready();
 });
 afterAll(async () => {
   await app?.close();
+  await messaging?.close();
   await store?.close();
   await drop?.();
 });

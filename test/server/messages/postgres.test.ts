@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localMessaging } from '../../support/backends.js';
 import { toBase64Url } from '../../../src/crypto/bytes.js';
 import { createServer } from '../../../src/server/app.js';
 import { loadConfig } from '../../../src/server/config.js';
@@ -19,6 +20,7 @@ import { approvalBody, blobFiles, declineBody, call, messageCount, receiptBody, 
 
 const DAY = 24 * 3600_000;
 let app: BurrowApp;
+let messaging: ReturnType<typeof localMessaging>;
 let store: SqlStore;
 let drop: () => Promise<void>;
 let dataDir: string;
@@ -31,11 +33,13 @@ beforeAll(async () => {
   const config = loadConfig({ env: {}, flags: { data: dataDir, port: 0 }, overrides: { rateLimits: { globalPerIp: { max: 100_000, windowMs: 60_000 }, anonymousPerIp: { max: 100_000, windowMs: 60_000 }, perAccount: { max: 100_000, windowMs: 60_000 } } } });
   const { secrets } = await loadOrCreateSecrets({ dataDir: config.dataDir });
   store = await openPostgresStore(database.url, { poolSize: 4 });
-  app = createServer({ config, store, secrets, clock, log: false });
+  messaging = localMessaging(config.dataDir, () => clock.now());
+  app = createServer({ config, store, secrets, blobs: messaging.blobs, bus: messaging.bus, clock, log: false });
   await app.ready();
 });
 afterAll(async () => {
   await app?.close();
+  await messaging?.close();
   await store?.close();
   await drop?.();
 });
