@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
@@ -25,7 +25,7 @@ import { reportFailure } from './failure.js';
 import { chimeWav } from '../toy/chime.js';
 import { ToyStateDir } from '../toy/state.js';
 import type { CliIo } from './io.js';
-import { audioTypeOf, extensionOf, wavDurationMs } from './message-commands.js';
+import { audioDurationMs, audioTypeOfFile, extensionOf } from './message-commands.js';
 
 interface ToyOptions {
   state: string;
@@ -309,8 +309,8 @@ Examples:
     .description('seal an audio file as a reply to the toy\'s child\'s family and send it (queued when offline)')
     .requiredOption(...stateOption)
     .option(...insecureHttpOption)
-    .requiredOption('--file <audio>', 'the audio file (.wav .ogg .opus .webm .mp3 .m4a .aac .flac)')
-    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV is read)')
+    .requiredOption('--file <audio>', 'the audio file: Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav), told apart by its content')
+    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV and Ogg are read)')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nThe reply goes to the toy\'s child\'s conversation: the guardians and the relatives of that child hear it.\n\nExample:\n  $ burrow toy reply --state ./toy --file hello.wav')
     .action(
@@ -320,9 +320,10 @@ Examples:
         };
         const { runtime } = await openToy(io, options, log, () => Promise.resolve());
         const audio = await readAudio(options.file);
-        const durationMs = options.durationMs !== undefined ? parseDuration(options.durationMs) : (wavDurationMs(audio) ?? 0);
+        const audioType = audioTypeOfFile(audio, basename(options.file));
+        const durationMs = options.durationMs !== undefined ? parseDuration(options.durationMs) : audioDurationMs(audio, audioType);
         await runtime.start();
-        const result = await runtime.reply({ audio, audioType: audioTypeOf(options.file), durationMs });
+        const result = await runtime.reply({ audio, audioType, durationMs });
         out(options, { event: result.sent ? 'reply-sent' : 'reply-queued', messageId: result.messageId }, result.sent ? `Reply ${result.messageId} sent.` : `The server cannot be reached: reply ${result.messageId} is queued and is sent when the toy is back online ("burrow toy run").`);
       }),
     );
@@ -368,7 +369,6 @@ async function readAudio(file: string): Promise<Uint8Array> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined || !info.isFile()) throw new ClientError('cli/bad-input', `no audio file at ${file}`);
   if (info.size > MAX_AUDIO_BYTES) throw new ClientError('cli/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`);
-  audioTypeOf(path);
   return new Uint8Array(await readFile(path));
 }
 
@@ -468,7 +468,15 @@ async function runLive(context: {
           log({ event: 'record-command-failed', detail: 'the recording is empty or too large' });
           return;
         }
-        await runtime.reply({ audio, audioType: 'audio/wav', durationMs: wavDurationMs(audio) ?? 0 });
+        // The record command writes a WAV; refused here unless it is 16-bit PCM (or Opus in Ogg).
+        let audioType: ReturnType<typeof audioTypeOfFile>;
+        try {
+          audioType = audioTypeOfFile(audio, 'the recording');
+        } catch {
+          log({ event: 'record-command-failed', detail: 'the recording is neither 16-bit PCM WAV nor Opus in Ogg' });
+          return;
+        }
+        await runtime.reply({ audio, audioType, durationMs: audioDurationMs(audio, audioType) });
       } finally {
         await rm(file, { force: true });
       }

@@ -106,3 +106,20 @@ export function checkAudio(audioType: string, audio: Uint8Array): AudioFormatRes
   if (!sniffed.ok) return sniffed;
   return sniffed.value === audioType ? sniffed : { ok: false, problem: 'audio/type-mismatch' };
 }
+
+/**
+ * The playing time of an Ogg Opus stream: the last page's granule position less the pre-skip, at
+ * 48 kHz (RFC 7845 §4), or undefined when no page carries one.
+ */
+export function oggOpusDurationMs(bytes: Uint8Array): number | undefined {
+  if (!isOggOpus(bytes)) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const preSkip = view.getUint16(27 + bytes[26]! + 10, true);
+  for (let at = bytes.length - 27; at >= 0; at--) {
+    if (!ascii(bytes, at, 'OggS')) continue;
+    const granule = view.getBigInt64(at + 6, true);
+    // -1: no packet ends on this page.
+    if (granule >= 0n) return Math.max(0, Math.round((Number(granule) - preSkip) / 48));
+  }
+  return undefined;
+}
