@@ -123,3 +123,29 @@ export function oggOpusDurationMs(bytes: Uint8Array): number | undefined {
   }
   return undefined;
 }
+
+/** A 16-bit PCM WAV file around little-endian samples `pcm` (an odd trailing byte is dropped). */
+export function wavOfPcm16(pcm: Uint8Array, options: { sampleRate: number; channels?: 1 | 2 }): Uint8Array {
+  const channels = options.channels ?? 1;
+  const data = pcm.subarray(0, pcm.length - (pcm.length % (2 * channels)));
+  const out = new Uint8Array(44 + data.length);
+  const view = new DataView(out.buffer);
+  const tag = (offset: number, text: string): void => {
+    for (let i = 0; i < 4; i++) out[offset + i] = text.charCodeAt(i);
+  };
+  tag(0, 'RIFF');
+  view.setUint32(4, 36 + data.length, true);
+  tag(8, 'WAVE');
+  tag(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, channels, true);
+  view.setUint32(24, options.sampleRate, true);
+  view.setUint32(28, options.sampleRate * 2 * channels, true);
+  view.setUint16(32, 2 * channels, true);
+  view.setUint16(34, 16, true);
+  tag(36, 'data');
+  view.setUint32(40, data.length, true);
+  out.set(data, 44);
+  return out;
+}

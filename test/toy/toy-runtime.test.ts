@@ -7,6 +7,7 @@ import { quietUntil } from '../../src/client/quiet-hours.js';
 import { decideMessage, loadToyFamilyOffline, sealToyReply, type ToyDevice, type ToyFamily, type ToyTrust } from '../../src/client/toy-runtime.js';
 import { commandWords, fullJitterDelay } from '../../src/cli/toy-commands.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { approveMessage, openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
@@ -44,7 +45,7 @@ async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', option
     familyKey: keys[epoch]!,
     sender: { accountId: from, identity: options.signer ?? ids[from] },
     recipients: options.recipients ?? ['child-1'],
-    audio: randomBytes(64),
+    audio: wavOfPcm16(randomBytes(64), { sampleRate: 8000 }),
     audioType: 'audio/wav',
     durationMs: 1000,
     createdAt: options.createdAt ?? Date.now(),
@@ -151,7 +152,7 @@ describe('the toy decides from its verified roster', () => {
   });
 
   it("seals a reply into its child's conversation that the family opens as the toy's", async () => {
-    const reply = await sealToyReply(family, device, { audio: randomBytes(100), audioType: 'audio/wav', durationMs: 500, messageId: randomBytes(16), createdAt: Date.now() });
+    const reply = await sealToyReply(family, device, { audio: wavOfPcm16(randomBytes(100), { sampleRate: 8000 }), audioType: 'audio/wav', durationMs: 500, messageId: randomBytes(16), createdAt: Date.now() });
     const verified = await verifyRoster(chain.slice(0, 3), { headHash: trust.anchorHash });
     if (!verified.ok) throw new Error('the chain must verify');
     const opened = await openAndVerifyMessage(reply.envelope, { roster: verified.value, familyKeyForEpoch: (e) => keys[e] });
