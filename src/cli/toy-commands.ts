@@ -25,6 +25,7 @@ import { reportFailure } from './failure.js';
 import { chimeWav } from '../toy/chime.js';
 import { ToyStateDir } from '../toy/state.js';
 import type { CliIo } from './io.js';
+import { OGG_OPUS } from '../protocol/audio-formats.js';
 import { audioDurationMs, audioTypeOfFile, extensionOf } from './message-commands.js';
 
 interface ToyOptions {
@@ -214,7 +215,8 @@ Example:
     .description('keep a live connection; verify, play or save, and acknowledge each message; send replies')
     .requiredOption(...stateOption)
     .option(...insecureHttpOption)
-    .option('--play-command <cmd>', 'plays a file: {file} and {volume} (0–100) are replaced, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"')
+    .option('--play-command <cmd>', 'plays a file, Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav): {file} and {volume} (0–100) are replaced, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"')
+    .option('--play-ogg-command <cmd>', 'plays the .ogg files instead, where --play-command plays WAV only, e.g. "sh -c \'opusdec --quiet --force-wav {file} - | aplay -q\'"')
     .option('--save <dir>', 'save each played message\'s audio here (exactly the bytes the sender recorded)')
     .option('--record-command <cmd>', 'records a reply into {file} (a .wav) when the button is pressed, e.g. "arecord -d 5 -f cd {file}"')
     .option('--once', 'exit when caught up instead of staying connected')
@@ -223,18 +225,23 @@ Example:
       'after',
       `
 The button: press Enter in this terminal, or run "burrow toy press --state DIR" from another
-process. Messages received stay playable offline until retention ends; replies recorded offline
-are queued and sent in order when the server is back. Exit status 3: the toy was removed from its
+process. Messages are Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav), nothing else: the play
+command gets a file of either (or --play-ogg-command the .ogg ones), the record command must
+write one of them. Messages received stay playable offline until retention ends; replies recorded
+offline are queued and sent in order when the server is back. Exit status 3: the toy was removed from its
 family or reset and must be paired again.
 
 Examples:
   $ burrow toy run --state ./toy --play-command 'ffplay -nodisp -autoexit {file}' --record-command 'arecord -d 5 -f cd {file}'
+  $ burrow toy run --state ./toy --play-command 'aplay -q {file}' --play-ogg-command "sh -c 'opusdec --quiet --force-wav {file} - | aplay -q'"
   $ burrow toy run --state ./toy --save ./heard --once --json`,
     )
     .action(
-      action(async (options: ToyOptions & { playCommand?: string; save?: string; recordCommand?: string; once?: boolean }) => {
+      action(async (options: ToyOptions & { playCommand?: string; playOggCommand?: string; save?: string; recordCommand?: string; once?: boolean }) => {
         if (options.playCommand === undefined && options.save === undefined) throw new ClientError('cli/usage', 'give --play-command to play messages or --save DIR to save them (or both)');
+        if (options.playOggCommand !== undefined && options.playCommand === undefined) throw new ClientError('cli/usage', '--play-ogg-command goes with --play-command (which plays the WAV messages)');
         if (options.playCommand !== undefined) commandWords(options.playCommand, {});
+        if (options.playOggCommand !== undefined) commandWords(options.playOggCommand, {});
         if (options.recordCommand !== undefined) commandWords(options.recordCommand, {});
         const saveDir = options.save === undefined ? undefined : resolve(options.save);
         const log = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
@@ -251,10 +258,12 @@ Examples:
             log({ event: 'saved', messageId: info.messageId, file });
           }
           if (options.playCommand !== undefined) {
+            // The runtime plays only Ogg/Opus or 16-bit PCM WAV; a player that reads WAV only gets the Ogg files through its own command.
+            const command = message.audioType === OGG_OPUS ? (options.playOggCommand ?? options.playCommand) : options.playCommand;
             const file = join(await scratchState.scratch(), `${info.messageId}${extension}`);
             await writeFile(file, message.audio, { mode: 0o600 });
             try {
-              const code = await runCommand(commandWords(options.playCommand, { file, volume: String(info.volume) }));
+              const code = await runCommand(commandWords(command, { file, volume: String(info.volume) }));
               if (code !== 0) log({ event: 'play-command-failed', messageId: info.messageId, exitCode: code });
             } finally {
               await rm(file, { force: true });
