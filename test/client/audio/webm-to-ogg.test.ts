@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { oggCrc32, opusPacketSamples, writeOggOpus } from '../../../src/client/audio/ogg-pages.js';
+import { messageAudioFromRecording, recordingTypeFor } from '../../../src/client/audio/recorded-audio.js';
 import { remuxWebmOpusToOgg, WebmRemuxError } from '../../../src/client/audio/webm-to-ogg.js';
-import { sniffAudioFormat } from '../../../src/protocol/audio-formats.js';
+import { sniffAudioFormat, wavOfPcm16 } from '../../../src/protocol/audio-formats.js';
 import { decodeIndependently, skipWithoutAudioTools } from '../../support/opus-tools.js';
 
 const webm = new Uint8Array(readFileSync(new URL('fixtures/chromium-opus.webm', import.meta.url)));
@@ -101,5 +102,23 @@ describe('remuxing a WebM/Opus recording to Ogg/Opus', () => {
     const head = Uint8Array.from([...new TextEncoder().encode('OpusHead'), 1, 1, 0x38, 1, 0x80, 0xbb, 0, 0, 0, 0, 0]);
     const pages = pagesOf(writeOggOpus({ opusHead: head, packets: [], serial: 1 }));
     expect(pages.map((p) => [p.flags, p.granule])).toEqual([[2, 0n], [0, 0n], [4, 312n]]);
+  });
+});
+
+describe('a browser recording as a message', () => {
+  it('asks for Ogg/Opus first, WebM/Opus where that is all the browser records, and nothing else', () => {
+    expect(recordingTypeFor(() => true)).toBe('audio/ogg;codecs=opus');
+    // Chromium's answers (MediaRecorder.isTypeSupported in Chromium 156).
+    expect(recordingTypeFor((type) => type === 'audio/webm;codecs=opus' || type === 'audio/mp4;codecs=opus')).toBe('audio/webm;codecs=opus');
+    expect(recordingTypeFor((type) => type.startsWith('audio/mp4'))).toBeUndefined();
+  });
+
+  it('sends Ogg as recorded, remuxes WebM to Ogg, and refuses anything else', () => {
+    const ogg = remuxWebmOpusToOgg(webm);
+    expect(messageAudioFromRecording(ogg)).toEqual({ audio: ogg, audioType: 'audio/ogg' });
+    expect(messageAudioFromRecording(webm)).toEqual({ audio: ogg, audioType: 'audio/ogg' });
+    for (const other of [wavOfPcm16(new Uint8Array(64), { sampleRate: 8000 }), new Uint8Array([0, 0, 0, 0x20, 0x66, 0x74, 0x79, 0x70])]) {
+      expect(() => messageAudioFromRecording(other)).toThrow(expect.objectContaining({ code: 'client/audio-format' }));
+    }
   });
 });
