@@ -21,6 +21,7 @@ import { benchFamily, benchGuardians, pairToys, provisionToys, type BenchFamily,
 import { LiveToy, type Delivery } from '../e2e/live-toy.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { randomBytes } from '../../src/crypto/bytes.js';
+import { WAV_PCM16, wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 
 export const ENVELOPE_BYTES = 64 * 1024;
 const HOLDERS = 4;
@@ -37,7 +38,7 @@ async function sealEnvelopes(sender: Sender, count: number): Promise<Uint8Array[
   const { family, toy } = sender;
   const seal = (audioBytes: number) => sealMessage({
     familyId: family.familyId, epoch: family.family.roster.epoch, rosterHead: family.family.roster.headHash, familyKey: family.family.headKey, sender: family.ctx.me,
-    recipients: [toy.toyId], audio: randomBytes(audioBytes), audioType: 'audio/webm', durationMs: 4000, createdAt: Date.now(),
+    recipients: [toy.toyId], audio: wavOfPcm16(randomBytes(audioBytes - 44), { sampleRate: 8000 }), audioType: WAV_PCM16, durationMs: 4000, createdAt: Date.now(),
   });
   const overhead = (await seal(1024)).bytes.length - 1024;
   const out: Uint8Array[] = [];

@@ -17,6 +17,7 @@ import { openConfiguredBlobStore, openConfiguredEventBus, openConfiguredSqlStore
 import type { SqlStore } from '../storage/database.js';
 import { UsageError, type CliIo } from './io.js';
 import { reportOperatorFailure } from './operator-failure.js';
+import { WAV_PCM16, wavOfPcm16 } from '../protocol/audio-formats.js';
 
 interface CanaryFlags {
   data?: string;
@@ -116,13 +117,13 @@ async function plant(config: Config, secrets: Secrets, wanted: { accounts: numbe
     }
     for (let i = 0; i < wanted.blobs && families.length > 0; i++) {
       const target = families[i % families.length]!;
-      // Opus in WebM runs near 16 KB/s: 2 to 12 seconds of audio-sized random bytes.
+      // 8 kHz 16-bit PCM runs at 16 KB/s, like recorded speech: 2 to 12 seconds of noise in a WAV.
       const seconds = 2 + randomIndex(11);
       const sent = await sendMessage(target.member.ctx, {
         familyId: target.familyId,
         to: target.childId,
-        audio: randomBytes(seconds * 16_000 + randomIndex(200) * 10),
-        audioType: 'audio/webm;codecs=opus',
+        audio: wavOfPcm16(randomBytes(seconds * 16_000 + randomIndex(200) * 10), { sampleRate: 8000 }),
+        audioType: WAV_PCM16,
         durationMs: seconds * 1000 + randomIndex(100) * 10,
       });
       messages += 1;

@@ -5,40 +5,36 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
 import { exportIndexCsv, exportIndexJson, exportMessages, loadFamily, listFamilies, type ClientContext, type OpenedFamily, connectLive, type WebSocketConstructor, ClientError, approvalStateOf, approveMessage, declineMessage, downloadAndOpenMessage, getMessage, listAllMessages, listMessages, markReceipt, sendMessage, type MessageViewT, checkReceipts, receiptSummary, nameOf, playedBy, ApiError } from '../client/index.js';
 import { MAX_AUDIO_BYTES, needsApprovalAtHead, type ApprovalState, type OpenedMessage, type CryptoResult } from '../crypto/index.js';
+import { AUDIO_EXTENSIONS, AUDIO_FORMATS_IN_WORDS, isAudioFormat, oggOpusDurationMs, sniffAudioFormat, WAV_PCM16, type AudioFormat } from '../protocol/audio-formats.js';
 import type { CliIo } from './io.js';
 import { collect, integerOption, memberCli, resolveFamilyId, withCommonOptions, type CommonOptions, type MemberCli } from './member-cli.js';
 
-const AUDIO_TYPES: Record<string, string> = {
-  '.wav': 'audio/wav',
-  '.ogg': 'audio/ogg',
-  '.oga': 'audio/ogg',
-  '.opus': 'audio/ogg; codecs=opus',
-  '.webm': 'audio/webm',
-  '.weba': 'audio/webm',
-  '.mp3': 'audio/mpeg',
-  '.m4a': 'audio/mp4',
-  '.mp4': 'audio/mp4',
-  '.aac': 'audio/aac',
-  '.flac': 'audio/flac',
-};
-
-/** The audio type of a file from its extension. */
-export function audioTypeOf(path: string): string {
-  const type = AUDIO_TYPES[extname(path).toLowerCase()];
-  if (type === undefined) throw new ClientError('cli/bad-input', `unknown audio file type ${extname(path) || '(none)'}; use one of ${Object.keys(AUDIO_TYPES).join(' ')}`);
-  return type;
+/**
+ * The audio type of a file to send, from its bytes: Opus in Ogg or 16-bit PCM WAV, the two formats
+ * every toy plays (src/protocol/audio-formats.ts); anything else is refused with how to convert it.
+ */
+export function audioTypeOfFile(audio: Uint8Array, name: string): AudioFormat {
+  const sniffed = sniffAudioFormat(audio);
+  if (sniffed.ok) return sniffed.value;
+  throw new ClientError(
+    'client/audio-format',
+    `${name} is not ${AUDIO_FORMATS_IN_WORDS}, the two formats Burrow sends; convert it first, e.g. "opusenc in.wav out.ogg" or "sox in.mp3 -b 16 out.wav"`,
+  );
 }
 
-/** The file extension to save an audio type under. */
+/** The duration of a file of either format, from its headers (0 when they do not say). */
+export function audioDurationMs(audio: Uint8Array, type: AudioFormat): number {
+  return (type === WAV_PCM16 ? wavDurationMs(audio) : oggOpusDurationMs(audio)) ?? 0;
+}
+
+/** The file extension (with its dot) to save an audio type under: .ogg, .wav, or .bin for anything else. */
 export function extensionOf(audioType: string): string {
-  const base = audioType.split(';')[0]!.trim().toLowerCase();
-  const found = Object.entries(AUDIO_TYPES).find(([, type]) => type === base);
-  return found === undefined ? '.bin' : found[0];
+  return isAudioFormat(audioType) ? `.${AUDIO_EXTENSIONS[audioType]}` : '.bin';
 }
 
 /** Duration of a PCM WAV file from its header (RIFF: `fmt ` byte rate and `data` size), or undefined. */
@@ -217,10 +213,10 @@ export function registerMessageCommands(program: Command, io: CliIo): void {
   withCommonOptions(program.command('send').description('send a voice message to a child or toy'))
     .option('--family <id>', 'the family (default: your only family)')
     .requiredOption('--to <childOrToy>', 'a child (id or name) or toy id (repeatable)', collect, [])
-    .requiredOption('--file <audio>', 'the audio file (.wav .ogg .opus .webm .mp3 .m4a .aac .flac)')
+    .requiredOption('--file <audio>', 'the audio file: Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav), told apart by its content')
     .option('--caption <text>', 'a caption (encrypted)')
-    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV is read)')
-    .addHelpText('after', '\nThe audio is encrypted and signed on this computer; the server only ever holds ciphertext.\n\nExamples:\n  $ burrow send --family FAMILY --to Mia --file hello.wav --caption "Good night!"\n  $ burrow send --to CHILD_ID --file song.ogg --duration-ms 42000 --json')
+    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV and Ogg are read)')
+    .addHelpText('after', '\nThe audio is encrypted and signed on this computer; the server only ever holds ciphertext.\n\nExamples:\n  $ burrow send --family FAMILY --to Mia --file hello.wav --caption "Good night!"\n  $ burrow send --to CHILD_ID --file song.ogg --json\n\nOther audio: convert it first (opusenc in.wav out.ogg, or sox in.mp3 -b 16 out.wav).')
     .action(
       action(async (options: CommonOptions & { family?: string; to: string[]; file: string; caption?: string; durationMs?: string }) => {
         const ctx = await memberContext(options);
@@ -229,8 +225,8 @@ export function registerMessageCommands(program: Command, io: CliIo): void {
         const info = await stat(path);
         if (info.size > MAX_AUDIO_BYTES) throw new ClientError('cli/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`);
         const audio = new Uint8Array(await readFile(path));
-        const audioType = audioTypeOf(path);
-        const durationMs = integerOption(options.durationMs, '--duration-ms', 0, 0xffff_ffff) ?? (audioType === 'audio/wav' ? (wavDurationMs(audio) ?? 0) : 0);
+        const audioType = audioTypeOfFile(audio, basename(path));
+        const durationMs = integerOption(options.durationMs, '--duration-ms', 0, 0xffff_ffff) ?? audioDurationMs(audio, audioType);
         const family = await loadFamily(ctx, familyId);
         const to = resolveRecipients(family, options.to);
         const sent = await sendMessage(ctx, {

@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
@@ -25,7 +25,8 @@ import { reportFailure } from './failure.js';
 import { chimeWav } from '../toy/chime.js';
 import { ToyStateDir } from '../toy/state.js';
 import type { CliIo } from './io.js';
-import { audioTypeOf, extensionOf, wavDurationMs } from './message-commands.js';
+import { OGG_OPUS } from '../protocol/audio-formats.js';
+import { audioDurationMs, audioTypeOfFile, extensionOf } from './message-commands.js';
 
 interface ToyOptions {
   state: string;
@@ -214,7 +215,8 @@ Example:
     .description('keep a live connection; verify, play or save, and acknowledge each message; send replies')
     .requiredOption(...stateOption)
     .option(...insecureHttpOption)
-    .option('--play-command <cmd>', 'plays a file: {file} and {volume} (0–100) are replaced, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"')
+    .option('--play-command <cmd>', 'plays a file, Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav): {file} and {volume} (0–100) are replaced, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"')
+    .option('--play-ogg-command <cmd>', 'plays the .ogg files instead, where --play-command plays WAV only, e.g. "sh -c \'opusdec --quiet --force-wav {file} - | aplay -q\'"')
     .option('--save <dir>', 'save each played message\'s audio here (exactly the bytes the sender recorded)')
     .option('--record-command <cmd>', 'records a reply into {file} (a .wav) when the button is pressed, e.g. "arecord -d 5 -f cd {file}"')
     .option('--once', 'exit when caught up instead of staying connected')
@@ -223,18 +225,23 @@ Example:
       'after',
       `
 The button: press Enter in this terminal, or run "burrow toy press --state DIR" from another
-process. Messages received stay playable offline until retention ends; replies recorded offline
-are queued and sent in order when the server is back. Exit status 3: the toy was removed from its
+process. Messages are Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav), nothing else: the play
+command gets a file of either (or --play-ogg-command the .ogg ones), the record command must
+write one of them. Messages received stay playable offline until retention ends; replies recorded
+offline are queued and sent in order when the server is back. Exit status 3: the toy was removed from its
 family or reset and must be paired again.
 
 Examples:
   $ burrow toy run --state ./toy --play-command 'ffplay -nodisp -autoexit {file}' --record-command 'arecord -d 5 -f cd {file}'
+  $ burrow toy run --state ./toy --play-command 'aplay -q {file}' --play-ogg-command "sh -c 'opusdec --quiet --force-wav {file} - | aplay -q'"
   $ burrow toy run --state ./toy --save ./heard --once --json`,
     )
     .action(
-      action(async (options: ToyOptions & { playCommand?: string; save?: string; recordCommand?: string; once?: boolean }) => {
+      action(async (options: ToyOptions & { playCommand?: string; playOggCommand?: string; save?: string; recordCommand?: string; once?: boolean }) => {
         if (options.playCommand === undefined && options.save === undefined) throw new ClientError('cli/usage', 'give --play-command to play messages or --save DIR to save them (or both)');
+        if (options.playOggCommand !== undefined && options.playCommand === undefined) throw new ClientError('cli/usage', '--play-ogg-command goes with --play-command (which plays the WAV messages)');
         if (options.playCommand !== undefined) commandWords(options.playCommand, {});
+        if (options.playOggCommand !== undefined) commandWords(options.playOggCommand, {});
         if (options.recordCommand !== undefined) commandWords(options.recordCommand, {});
         const saveDir = options.save === undefined ? undefined : resolve(options.save);
         const log = (entry: ToyLogEntry | { event: string; [key: string]: unknown }): void => {
@@ -251,10 +258,12 @@ Examples:
             log({ event: 'saved', messageId: info.messageId, file });
           }
           if (options.playCommand !== undefined) {
+            // The runtime plays only Ogg/Opus or 16-bit PCM WAV; a player that reads WAV only gets the Ogg files through its own command.
+            const command = message.audioType === OGG_OPUS ? (options.playOggCommand ?? options.playCommand) : options.playCommand;
             const file = join(await scratchState.scratch(), `${info.messageId}${extension}`);
             await writeFile(file, message.audio, { mode: 0o600 });
             try {
-              const code = await runCommand(commandWords(options.playCommand, { file, volume: String(info.volume) }));
+              const code = await runCommand(commandWords(command, { file, volume: String(info.volume) }));
               if (code !== 0) log({ event: 'play-command-failed', messageId: info.messageId, exitCode: code });
             } finally {
               await rm(file, { force: true });
@@ -309,8 +318,8 @@ Examples:
     .description('seal an audio file as a reply to the toy\'s child\'s family and send it (queued when offline)')
     .requiredOption(...stateOption)
     .option(...insecureHttpOption)
-    .requiredOption('--file <audio>', 'the audio file (.wav .ogg .opus .webm .mp3 .m4a .aac .flac)')
-    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV is read)')
+    .requiredOption('--file <audio>', 'the audio file: Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav), told apart by its content')
+    .option('--duration-ms <n>', 'the duration, when it cannot be read from the file (WAV and Ogg are read)')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nThe reply goes to the toy\'s child\'s conversation: the guardians and the relatives of that child hear it.\n\nExample:\n  $ burrow toy reply --state ./toy --file hello.wav')
     .action(
@@ -320,9 +329,10 @@ Examples:
         };
         const { runtime } = await openToy(io, options, log, () => Promise.resolve());
         const audio = await readAudio(options.file);
-        const durationMs = options.durationMs !== undefined ? parseDuration(options.durationMs) : (wavDurationMs(audio) ?? 0);
+        const audioType = audioTypeOfFile(audio, basename(options.file));
+        const durationMs = options.durationMs !== undefined ? parseDuration(options.durationMs) : audioDurationMs(audio, audioType);
         await runtime.start();
-        const result = await runtime.reply({ audio, audioType: audioTypeOf(options.file), durationMs });
+        const result = await runtime.reply({ audio, audioType, durationMs });
         out(options, { event: result.sent ? 'reply-sent' : 'reply-queued', messageId: result.messageId }, result.sent ? `Reply ${result.messageId} sent.` : `The server cannot be reached: reply ${result.messageId} is queued and is sent when the toy is back online ("burrow toy run").`);
       }),
     );
@@ -368,7 +378,6 @@ async function readAudio(file: string): Promise<Uint8Array> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined || !info.isFile()) throw new ClientError('cli/bad-input', `no audio file at ${file}`);
   if (info.size > MAX_AUDIO_BYTES) throw new ClientError('cli/bad-input', `the audio file is larger than ${MAX_AUDIO_BYTES} bytes`);
-  audioTypeOf(path);
   return new Uint8Array(await readFile(path));
 }
 
@@ -468,7 +477,15 @@ async function runLive(context: {
           log({ event: 'record-command-failed', detail: 'the recording is empty or too large' });
           return;
         }
-        await runtime.reply({ audio, audioType: 'audio/wav', durationMs: wavDurationMs(audio) ?? 0 });
+        // The record command writes a WAV; refused here unless it is 16-bit PCM (or Opus in Ogg).
+        let audioType: ReturnType<typeof audioTypeOfFile>;
+        try {
+          audioType = audioTypeOfFile(audio, 'the recording');
+        } catch {
+          log({ event: 'record-command-failed', detail: 'the recording is neither 16-bit PCM WAV nor Opus in Ogg' });
+          return;
+        }
+        await runtime.reply({ audio, audioType, durationMs: audioDurationMs(audio, audioType) });
       } finally {
         await rm(file, { force: true });
       }

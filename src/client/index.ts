@@ -29,3 +29,8 @@ export * from './push-notice.js';
 export * from './family-log.js';
 export * from './kept-history.js';
 export * from './export.js';
+export * from './audio/sendable-audio.js';
+export * from './audio/ogg-pages.js';
+export * from './audio/webm-to-ogg.js';
+export { AUDIO_EXTENSIONS, AUDIO_FORMATS, AUDIO_FORMATS_IN_WORDS, OGG_OPUS, WAV_PCM16, checkAudio, isAudioFormat, sniffAudioFormat, type AudioFormat as MessageAudioFormat } from '../protocol/audio-formats.js';
+export * from './audio/recorded-audio.js';

@@ -22,6 +22,7 @@ import type { CryptoResult } from '../crypto/result.js';
 import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
 import { ApiError } from './api.js';
+import { assertSendableAudio } from './audio/sendable-audio.js';
 import { ClientError } from './client-error.js';
 import { decisionsOf, MAX_ENVELOPE_BYTES } from './kept-history.js';
 
@@ -60,7 +61,8 @@ export function addressableConversations(family: OpenedFamily): Set<string> {
 
 /**
  * Seals a voice message for children or toys of the family under the current epoch's key,
- * signed by this account, and uploads it. `onProgress` hears the bytes sent.
+ * signed by this account, and uploads it. `onProgress` hears the bytes sent. The audio must be Opus in
+ * Ogg or 16-bit PCM WAV, as `audioType` says ('client/audio-format' otherwise): what every toy plays.
  */
 export async function sendMessage(
   ctx: ClientContext,
@@ -77,6 +79,7 @@ export async function sendMessage(
 ): Promise<{ messageId: string; receivedAt: number; size: number; epoch: number }> {
   const recipients = [...new Set(Array.isArray(options.to) ? options.to : [options.to])];
   if (recipients.length === 0) throw new TypeError('to must name at least one child or toy');
+  assertSendableAudio(options.audioType, options.audio);
   for (let attempt = 0; attempt < 2; attempt++) {
     const family = attempt === 0 && options.family !== undefined ? options.family : await loadFamily(ctx, options.familyId);
     const allowed = addressableConversations(family);

@@ -85,6 +85,12 @@ export const clientErrorCatalogue = {
     exitCode: EXIT.failed,
     words: 'This message is not in an audio format Burrow plays, so it is not played or saved. Tell a guardian: whoever sent it may be trying to attack your browser.',
   },
+  /** Audio to be sent is neither of the two formats every toy plays (src/protocol/audio-formats.ts). */
+  'client/audio-format': {
+    exitCode: EXIT.usage,
+    words: 'Burrow sends voice messages as Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav) only, so this one was not sent. Convert it first, for example with "opusenc in.wav out.ogg" or "sox in.mp3 -b 16 out.wav".',
+    toyWords: 'The toy records replies as Opus in Ogg or 16-bit PCM WAV only, and this recording was neither, so it was not sent.',
+  },
   /** The account vault from the server does not open (altered, or not this account's). */
   'client/vault-refused': { exitCode: EXIT.failed, words: 'Your account vault from the server does not open. Nothing was changed; tell whoever runs your Burrow server.' },
   /** The new password does not meet the policy; the error's `feedback` says why. */
@@ -264,6 +270,7 @@ export const DEVICE_REFUSAL_CODES = [
   'toy/download-failed',
   'toy/toy-to-toy-off',
   'toy/quiet-hours',
+  'toy/audio-format',
   'pairing/roster-not-anchored',
   'pairing/roster-refused',
 ] as const;
@@ -293,6 +300,7 @@ export const refusalWords: Readonly<Partial<Record<RefusalCode, string>>> = {
   'toy/not-for-this-toy': 'refused a message that was not for its child.',
   'toy/toy-to-toy-off': 'did not play a message from another toy, because toy-to-toy messages are off.',
   'toy/download-failed': 'could not download this message from the server.',
+  'toy/audio-format': 'refused a message whose audio is neither Opus in Ogg nor 16-bit PCM WAV, the two formats a toy plays.',
   'family-key/commitment-mismatch': 'refused a family key the family’s guardians never signed for: the server offered a key of its own choosing. Nothing was opened or sent with it.',
   'receipt/roster-fork': 'saw a receipt from a different version of the family than it holds: the server may be showing family members different member lists.',
   'pairing/roster-not-anchored': 'refused to join a family whose member list does not include what the guardian confirmed while pairing.',

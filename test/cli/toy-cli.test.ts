@@ -5,13 +5,14 @@
  * and the relative; the server stopped and started again while the toy holds queued replies (all
  * arrive once, in order); a reset kills the token and the state, and a guardian removes the toy.
  */
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { wavWith } from '../e2e/family-harness.js';
+import { remuxWebmOpusToOgg } from '../../src/client/audio/webm-to-ogg.js';
 import { burrow as runBurrow, startBurrow, waitForOutput, type CliRun as Run, type StartedCli } from '../support/cli.js';
 
 let workDir: string;
@@ -240,6 +241,29 @@ describe('burrow toy', { timeout: 180_000 }, () => {
     expect(fromToy).toHaveLength(3);
     expect([...fromToy].sort((a, b) => a.receivedAt - b.receivedAt || queued.indexOf(a.messageId) - queued.indexOf(b.messageId)).map((m) => m.messageId)).toEqual(queued);
     expect(await readdir(join(toyState, 'outbox'))).toEqual([]);
+  });
+
+  it('plays Ogg/Opus and WAV messages through their play commands, each as a file of its format', async () => {
+    await stopFollower(runner);
+    const wavPlayer = join(workDir, 'wav-player');
+    const oggPlayer = join(workDir, 'ogg-player');
+    await Promise.all([mkdir(wavPlayer), mkdir(oggPlayer)]);
+    // The "players" keep a copy of what they were given (the toy deletes its file afterwards).
+    runner = follow(['toy', 'run', '--state', toyState, '--play-command', `cp {file} ${wavPlayer}`, '--play-ogg-command', `cp {file} ${oggPlayer}`, '--json']);
+    await runner.waitFor((l) => l.event === 'caught-up');
+    const ogg = remuxWebmOpusToOgg(new Uint8Array(await readFile(new URL('../client/audio/fixtures/chromium-opus.webm', import.meta.url))));
+    const wav = wavWith(utf8('a wav for the toy'), 4000);
+    const sent: Record<string, string> = {};
+    for (const [name, audio] of [['song.ogg', ogg], ['hello-again.wav', wav]] as const) {
+      const path = join(workDir, name);
+      await writeFile(path, audio);
+      sent[name] = (await ok(['send', '--family', familyId, '--to', 'Mia', '--file', path, '--profile', mum.profile])).messageId as string;
+      await runner.waitFor((l) => l.event === 'played' && l.messageId === sent[name]);
+    }
+    expect(await readdir(oggPlayer)).toEqual([`${sent['song.ogg']!}.ogg`]);
+    expect(await readdir(wavPlayer)).toEqual([`${sent['hello-again.wav']!}.wav`]);
+    expect(new Uint8Array(await readFile(join(oggPlayer, `${sent['song.ogg']!}.ogg`)))).toEqual(ogg);
+    expect(new Uint8Array(await readFile(join(wavPlayer, `${sent['hello-again.wav']!}.wav`)))).toEqual(wav);
   });
 
   it('reset revokes the device token (401) and wipes the state', async () => {

@@ -14,6 +14,10 @@ import { startServer, type RunningServer } from './accounts-harness.js';
 import { wavWith } from './family-harness.js';
 import { burrow as runBurrow, type CliRun as Run } from '../support/cli.js';
 import { csvCell } from '../../src/client/export.js';
+import { remuxWebmOpusToOgg } from '../../src/client/audio/webm-to-ogg.js';
+
+/** Real Ogg/Opus: Chromium's recording of a tone, remuxed (test/client/audio/fixtures). */
+const song = remuxWebmOpusToOgg(new Uint8Array(await readFile(new URL('../client/audio/fixtures/chromium-opus.webm', import.meta.url))));
 
 
 let server: RunningServer;
@@ -38,6 +42,15 @@ async function register(name: string): Promise<string> {
     BURROW_PASSWORD: `bright ${name} ${toHex(randomBytes(4))} meadow kettle`,
   });
   return profile;
+}
+
+/** A WAV of 32-bit float samples: a real WAV, but not the 16-bit PCM a toy can count on. */
+function floatWav(): Uint8Array {
+  const wav = wavWith(new Uint8Array(0), 400);
+  const view = new DataView(wav.buffer);
+  view.setUint16(20, 3, true);
+  view.setUint16(34, 32, true);
+  return wav;
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -69,9 +82,10 @@ beforeAll(async () => {
 
   const files: Array<{ from: string; to: string; name: string; audio: Uint8Array; list: Sent[] }> = [
     { from: mum, to: 'Mia', name: 'hello.wav', audio: wavWith(randomBytes(16), 64_000), list: sentToMia },
-    { from: mum, to: mia, name: 'song.ogg', audio: randomBytes(300_000), list: sentToMia },
-    { from: mum, to: 'Leo', name: 'leo.webm', audio: randomBytes(1_200_000), list: sentToLeo },
-    { from: gran, to: 'Mia', name: 'gran.mp3', audio: randomBytes(20_000), list: sentToMia },
+    { from: mum, to: mia, name: 'song.ogg', audio: song, list: sentToMia },
+    { from: mum, to: 'Leo', name: 'leo.wav', audio: wavWith(randomBytes(16), 1_200_000), list: sentToLeo },
+    // Told apart by content, not by name: an Ogg/Opus file called .bin is sent as Ogg.
+    { from: gran, to: 'Mia', name: 'gran.bin', audio: song, list: sentToMia },
     { from: mum, to: 'Mia', name: 'empty-ish.wav', audio: wavWith(new Uint8Array(0), 2), list: sentToMia },
   ];
   for (const [i, file] of files.entries()) {
@@ -158,6 +172,19 @@ describe('burrow export', { timeout: 120_000 }, () => {
     expect(shown.name).toBe('Export Family');
     expect((shown.children as Array<{ name: string }>).map((c) => c.name)).toEqual(['Mia']);
     expect((shown.members as Array<{ role: string; safetyCode: string }>).map((m) => m.role).sort()).toEqual(['guardian', 'relative']);
+  });
+
+  it('send refuses audio that is neither Ogg/Opus nor 16-bit PCM WAV, naming both and how to convert', async () => {
+    for (const [name, audio] of [['voice.mp3', randomBytes(2000)], ['renamed.ogg', randomBytes(2000)], ['float.wav', floatWav()]] as const) {
+      const path = join(workDir, name);
+      await writeFile(path, audio);
+      const run = await burrow(['send', '--family', familyId, '--to', 'Mia', '--file', path, '--profile', mum, '--json']);
+      expect(run.code, name).toBe(2);
+      const problem = JSON.parse(run.stderr.trim()) as { code: string; detail?: string; message?: string };
+      expect(problem.code).toBe('client/audio-format');
+      expect(run.stderr).toMatch(/Opus in Ogg.*16-bit PCM WAV/);
+      expect(run.stderr).toMatch(/opusenc|sox/);
+    }
   });
 
   it('a failure is a JSON problem on stderr with a non-zero exit', async () => {

@@ -35,6 +35,7 @@ import { openSqliteStore } from '../../src/storage/sqlite.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { manualClock } from '../server/helpers.js';
 import { burrow as runBurrow } from '../support/cli.js';
+import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 
 async function burrow(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   const run = await runBurrow(args, { env: { BURROW_LOG_LEVEL: 'warn' } });
@@ -123,7 +124,7 @@ beforeAll(async () => {
   const family = await createFamily(real, { name: 'The Burrows' });
   realFamilyId = family.familyId;
   const child = await addChild(real, { familyId: realFamilyId, name: 'Mia', emoji: '🦊' });
-  realMessageId = (await sendMessage(real, { familyId: realFamilyId, to: child.childId, audio: randomBytes(40_000), audioType: 'audio/webm;codecs=opus', durationMs: 2500 })).messageId;
+  realMessageId = (await sendMessage(real, { familyId: realFamilyId, to: child.childId, audio: wavOfPcm16(randomBytes(40_000), { sampleRate: 8000 }), audioType: 'audio/wav', durationMs: 2500 })).messageId;
 }, 180_000);
 
 afterAll(async () => {

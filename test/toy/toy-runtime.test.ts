@@ -2,11 +2,15 @@
  * The toy's decisions without a server: a signed roster built here, envelopes sealed here, and the
  * toy runtime deciding play / wait / refuse (with its reason code) only from its verified roster.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quietUntil } from '../../src/client/quiet-hours.js';
 import { decideMessage, loadToyFamilyOffline, sealToyReply, type ToyDevice, type ToyFamily, type ToyTrust } from '../../src/client/toy-runtime.js';
 import { commandWords, fullJitterDelay } from '../../src/cli/toy-commands.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
+import { remuxWebmOpusToOgg } from '../../src/client/audio/webm-to-ogg.js';
+import { queueReply } from '../../src/client/toy/outbox.js';
 import { approveMessage, openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
@@ -35,7 +39,7 @@ function member(name: 'mum' | 'gran' | 'aunt' | 'uncle', extra: Partial<Member> 
   return name === 'mum' ? { accountId: 'mum', role: 'guardian', keys: ids.mum.publicKeys } : { accountId: name, role: 'relative', keys: ids[name].publicKeys, children: ['child-1'], ...extra };
 }
 
-async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', options: { epoch?: number; recipients?: string[]; signer?: Identity; createdAt?: number } = {}) {
+async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', options: { epoch?: number; recipients?: string[]; signer?: Identity; createdAt?: number; audio?: Uint8Array; audioType?: string } = {}) {
   const epoch = options.epoch ?? chain.at(-1)!.epoch;
   const sealed = await sealMessage({
     familyId,
@@ -44,8 +48,8 @@ async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', option
     familyKey: keys[epoch]!,
     sender: { accountId: from, identity: options.signer ?? ids[from] },
     recipients: options.recipients ?? ['child-1'],
-    audio: randomBytes(64),
-    audioType: 'audio/wav',
+    audio: options.audio ?? wavOfPcm16(randomBytes(64), { sampleRate: 8000 }),
+    audioType: options.audioType ?? 'audio/wav',
     durationMs: 1000,
     createdAt: options.createdAt ?? Date.now(),
   });
@@ -91,6 +95,29 @@ describe('the toy decides from its verified roster', () => {
     expect(await decideMessage(family, { ...elsewhere, now })).toEqual({ action: 'refuse', reason: 'toy/not-for-this-toy' });
     const garbage = randomBytes(200);
     expect(await decideMessage(family, { envelope: garbage, view: a.view, now })).toEqual({ action: 'refuse', reason: 'envelope/malformed' });
+  });
+
+  it('plays Opus in Ogg and 16-bit PCM WAV, and refuses any other audio, whatever type its sender sealed', async () => {
+    const now = Date.now();
+    const webm = new Uint8Array(readFileSync(new URL('../client/audio/fixtures/chromium-opus.webm', import.meta.url)));
+    const ogg = remuxWebmOpusToOgg(webm);
+    expect((await decideMessage(family, { ...(await seal('mum', { audio: ogg, audioType: 'audio/ogg' })), now })).action).toBe('play');
+    expect((await decideMessage(family, { ...(await seal('mum')), now })).action).toBe('play');
+    const refused = { action: 'refuse', reason: 'toy/audio-format' };
+    // WebM as it came from the browser, an MP3, a page: refused, declared as themselves or disguised.
+    expect(await decideMessage(family, { ...(await seal('mum', { audio: webm, audioType: 'audio/webm' })), now })).toEqual(refused);
+    expect(await decideMessage(family, { ...(await seal('mum', { audio: webm, audioType: 'audio/ogg' })), now })).toEqual(refused);
+    expect(await decideMessage(family, { ...(await seal('mum', { audio: Uint8Array.of(0x49, 0x44, 0x33, 4, 0, 0), audioType: 'audio/mpeg' })), now })).toEqual(refused);
+    expect(await decideMessage(family, { ...(await seal('mum', { audio: new TextEncoder().encode('<script>'), audioType: 'audio/wav' })), now })).toEqual(refused);
+    // Real Ogg/Opus labelled as WAV (or with parameters): the type must name the format exactly.
+    expect(await decideMessage(family, { ...(await seal('mum', { audio: ogg, audioType: 'audio/wav' })), now })).toEqual(refused);
+    expect(await decideMessage(family, { ...(await seal('mum', { audio: ogg, audioType: 'audio/ogg; codecs=opus' })), now })).toEqual(refused);
+  });
+
+  it('refuses to queue a reply that is not Ogg/Opus or 16-bit PCM WAV', async () => {
+    const storage = { loadOutbox: () => Promise.resolve([]), putOutbox: () => Promise.reject(new Error('nothing may be queued')) };
+    const ctx = { device, storage, log: () => undefined } as unknown as Parameters<typeof queueReply>[0];
+    await expect(queueReply(ctx, family, { audio: randomBytes(400), audioType: 'audio/webm', durationMs: 100 }, Date.now())).rejects.toMatchObject({ code: 'client/audio-format' });
   });
 
   it("waits for a guardian's approval of a relative who needs one, then plays", async () => {
@@ -151,7 +178,7 @@ describe('the toy decides from its verified roster', () => {
   });
 
   it("seals a reply into its child's conversation that the family opens as the toy's", async () => {
-    const reply = await sealToyReply(family, device, { audio: randomBytes(100), audioType: 'audio/wav', durationMs: 500, messageId: randomBytes(16), createdAt: Date.now() });
+    const reply = await sealToyReply(family, device, { audio: wavOfPcm16(randomBytes(100), { sampleRate: 8000 }), audioType: 'audio/wav', durationMs: 500, messageId: randomBytes(16), createdAt: Date.now() });
     const verified = await verifyRoster(chain.slice(0, 3), { headHash: trust.anchorHash });
     if (!verified.ok) throw new Error('the chain must verify');
     const opened = await openAndVerifyMessage(reply.envelope, { roster: verified.value, familyKeyForEpoch: (e) => keys[e] });

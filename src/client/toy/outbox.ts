@@ -7,6 +7,7 @@
 import { fromBase64Url, randomBytes, toBase64Url } from '../../crypto/bytes.js';
 import { MESSAGE_ID_LENGTH, sealMessage } from '../../crypto/envelope.js';
 import { ApiError, type BurrowApi } from '../api.js';
+import { assertSendableAudio } from '../audio/sendable-audio.js';
 import { ClientError } from '../client-error.js';
 import { uploadEnvelope } from '../messages.js';
 import type { OutboxItem, ToyStorage } from './storage.js';
@@ -48,8 +49,12 @@ export async function sealToyReply(
   return { envelope: sealed.bytes, epoch: family.roster.epoch };
 }
 
-/** Seals a reply now (a fresh message id, created at `now`) and puts it at the end of the queue; returns its id. */
+/**
+ * Seals a reply now (a fresh message id, created at `now`) and puts it at the end of the queue;
+ * returns its id. The audio must be Opus in Ogg or 16-bit PCM WAV ('client/audio-format').
+ */
 export async function queueReply(ctx: OutboxContext, family: ToyFamily, input: { audio: Uint8Array; audioType: string; durationMs: number }, now: number): Promise<string> {
+  assertSendableAudio(input.audioType, input.audio);
   const outbox = await ctx.storage.loadOutbox();
   const seq = outbox.reduce((max, item) => Math.max(max, item.seq), 0) + 1;
   const messageId = randomBytes(MESSAGE_ID_LENGTH);

@@ -1,10 +1,14 @@
 /** Small audio helpers for the app: the recording type and durations (allowed playback formats: lib/audio-types.ts). */
-/** The recording type this browser supports, Opus in WebM first (what the toys expect). */
+import { recordingTypeFor } from '../../client/index.js';
+
+/**
+ * The recording type this browser supports: Ogg/Opus where it records it, else WebM/Opus, which
+ * is remuxed to Ogg/Opus before sending (`messageAudioFromRecording`). None: it cannot record a
+ * message a toy plays.
+ */
 export function recordingType(): string | undefined {
-  for (const type of ['audio/webm;codecs=opus', 'audio/webm', 'audio/mp4', 'audio/ogg;codecs=opus']) {
-    if (typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported(type)) return type;
-  }
-  return undefined;
+  if (typeof MediaRecorder === 'undefined') return undefined;
+  return recordingTypeFor((type) => MediaRecorder.isTypeSupported(type));
 }
 
 /** A duration as m:ss. */

@@ -3,6 +3,7 @@
  * opened message through Web Audio (decodeAudioData, a gain node for the family's volume limit).
  * Nothing here sees a key or a token; it sees audio only, inside the page.
  */
+import { messageAudioFromRecording, recordingTypeFor } from '../../client/index.js';
 
 /** Longest reply the toy records, like a toy's button held down. */
 export const MAX_RECORDING_MS = 60_000;
@@ -47,7 +48,7 @@ function rmsOf(buffer: AudioBuffer): number {
   return count === 0 ? 0 : Math.sqrt(squares / count);
 }
 
-/** Decodes audio bytes (any type the browser plays: WebM/Opus, Ogg, WAV, MP4…) and measures them. */
+/** Decodes audio bytes (a message's Ogg/Opus or 16-bit WAV, which the toy runtime checked) and measures them. */
 export async function decodeAudio(audio: Uint8Array): Promise<Decoded> {
   const copy = audio.slice().buffer;
   const buffer = await audioContext().decodeAudioData(copy);
@@ -104,9 +105,9 @@ export function chimeSound(): Decoded {
   return { buffer, durationMs: 400, rms: rmsOf(buffer) };
 }
 
+/** Ogg/Opus where the browser records it, else WebM/Opus (remuxed to Ogg/Opus when the recording stops). */
 function preferredType(): string | undefined {
-  for (const type of ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4']) if (MediaRecorder.isTypeSupported(type)) return type;
-  return undefined;
+  return recordingTypeFor((type) => MediaRecorder.isTypeSupported(type));
 }
 
 /** A recording in progress; `stop()` resolves with the audio. */
@@ -167,8 +168,9 @@ export async function startRecording(options: { onAutoStop?: () => void } = {}):
       await stopped;
       release();
       const durationMs = Date.now() - startedAt;
-      const blob = new Blob(chunks, { type: recorder.mimeType || type || 'audio/webm' });
-      return { audio: new Uint8Array(await blob.arrayBuffer()), audioType: blob.type, durationMs: Math.min(durationMs, MAX_RECORDING_MS) };
+      // A reply carries Ogg/Opus, one of the two formats every toy plays (throws client/audio-format otherwise).
+      const message = messageAudioFromRecording(new Uint8Array(await new Blob(chunks).arrayBuffer()));
+      return { audio: message.audio, audioType: message.audioType, durationMs: Math.min(durationMs, MAX_RECORDING_MS) };
     },
     cancel() {
       clearTimeout(autoStop);

@@ -6,6 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Button, ErrorBanner } from '../../ui/kit.js';
+import { messageAudioFromRecording } from '../../../client/index.js';
 import { formatDuration, recordingType } from '../audio.js';
 import { onUploadProgress } from '../../lib/upload-progress.js';
 
@@ -106,10 +107,18 @@ export function Recorder(props: { onSend: (recording: Recording) => Promise<void
     };
     recorder.onstop = () => {
       const durationMs = Math.round(performance.now() - startedAt);
-      const blob = new Blob(chunks, { type: recorder.mimeType || type });
-      void blob.arrayBuffer().then((buffer) => {
-        const recording: Recording = { audio: new Uint8Array(buffer), audioType: recorder.mimeType || type, durationMs: Math.min(durationMs, MAX_RECORDING_MS) };
-        setPreview({ recording, url: URL.createObjectURL(blob) });
+      void new Blob(chunks).arrayBuffer().then((buffer) => {
+        let message: ReturnType<typeof messageAudioFromRecording>;
+        try {
+          // What the toys play: Ogg/Opus, remuxed here when the browser recorded WebM/Opus.
+          message = messageAudioFromRecording(new Uint8Array(buffer));
+        } catch (caught) {
+          go('idle');
+          setError(caught);
+          return;
+        }
+        const recording: Recording = { audio: message.audio, audioType: message.audioType, durationMs: Math.min(durationMs, MAX_RECORDING_MS) };
+        setPreview({ recording, url: URL.createObjectURL(new Blob([message.audio as Uint8Array<ArrayBuffer>], { type: message.audioType })) });
         go('preview');
       });
     };
