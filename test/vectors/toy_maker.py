@@ -152,6 +152,38 @@ def family_log(d):
             check(f"log event {e['seq']} signature", ed25519_ok(v["logKey"], v["signature"], labelled(v["signatureLabel"], digest)))
 
 
+# --- "Pairing a toy": the toy's key confirmation from ISK (the group operations need ristretto255) --
+def lv_cat(*parts):
+    out = b""
+    for p in parts:
+        n, prefix = len(p), b""
+        while True:
+            prefix += bytes([n if n < 128 else (n & 0x7F) | 0x80])
+            n //= 128
+            if n == 0:
+                break
+        out += prefix + p
+    return out
+
+
+def pairing(d):
+    v = load(d, "pairing")["vectors"][0]
+    i, sid, isk = v["inputs"], h(v["inputs"]["sid"]), h(v["isk"])
+    confirm_key = hkdf_sha256(isk, sid, "burrow/pairing/v1 confirm")
+    mac_key = hkdf_sha256(isk, sid, "burrow/pairing/v1 mac")
+    check("pairing keys from ISK (HKDF, salt = sid)", confirm_key.hex() == v["confirmKey"] and mac_key.hex() == v["macKey"])
+    transcript = lv_cat(h(v["ya"]), b"") + lv_cat(h(v["yb"]), b"")
+    framing = lambda t: bytes([2, t, len(sid)]) + sid
+    k = i["toyKeys"]
+    keys = h(k["signingKey"]) + h(k["agreementKey"]) + h(k["kemKey"])
+    keys_mac = hmac.new(mac_key, lv_cat(b"toy keys with kem", h(k["signingKey"]), h(k["agreementKey"]), h(k["kemKey"])), hashlib.sha256).digest()
+    tc_toy = hmac.new(confirm_key, lv_cat(b"toy confirms", transcript), hashlib.sha256).digest()
+    check("pairing message 3 (type 5)", (framing(5) + keys + keys_mac + tc_toy).hex() == v["message3"])
+    head_mac = hmac.new(mac_key, lv_cat(b"roster head", h(i["headHash"])), hashlib.sha256).digest()
+    tc_guardian = hmac.new(confirm_key, lv_cat(b"guardian confirms", transcript), hashlib.sha256).digest()
+    check("pairing message 4", (framing(4) + h(i["headHash"]) + head_mac + tc_guardian).hex() == v["message4"])
+
+
 def main():
     directory = sys.argv[1] if len(sys.argv) > 1 else "docs/vectors"
     if not os.path.isdir(directory):
@@ -159,7 +191,7 @@ def main():
         sys.exit(77)
     if not HAVE_CRYPTOGRAPHY:
         print("note: the `cryptography` package is missing: signatures and AES-GCM are not checked")
-    for run in (receipts, approvals, commitments, roster, envelopes, family_log):
+    for run in (receipts, approvals, commitments, roster, envelopes, family_log, pairing):
         run(directory)
     print("all vectors check out")
 
