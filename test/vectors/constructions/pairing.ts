@@ -111,7 +111,7 @@ export const pairing: Construction = {
   },
   checkIndependently(file) {
     const v = file.vectors[0]!;
-    const i = v.inputs as Record<string, string> & { toyKeys: Record<string, string> };
+    const i = v.inputs as { code: string; sid: string; ci: string; toyScalar: string; guardianScalar: string; headHash: string; toyKeys: Record<string, string> };
     const sid = hexOf(i.sid);
     const ci = lv(text('burrow/pairing/v1'), text('toy'), text('guardian'));
     expectHex(ci, i.ci, 'channel identifier');
