@@ -5,7 +5,7 @@
 import { decodeRosterEntry, encodeRosterEntry, encodeRosterEntryBody, signRosterEntry, verifyRoster, type RosterEntry } from '../../../src/crypto/roster.js';
 import { SIGNATURE_LABELS } from '../../../src/crypto/signature.js';
 import { GRAN_ID, vectorFamily } from '../family.js';
-import { cat, ed25519Verifies, expectHex, hexOf, labelled, sha256, u32 } from '../independent.js';
+import { cat, ed25519Verifies, expectHex, hexOf, labelled, sha256, str, u32, u64, u8 } from '../independent.js';
 import { fixedBytes, flipByte, hex, type Construction } from '../support.js';
 
 const HASH_LABEL = 'burrow/roster-hash/v1';
@@ -30,6 +30,32 @@ function entryJson(entry: RosterEntry): Record<string, unknown> {
 async function code(result: Promise<{ ok: boolean; code?: string }>): Promise<string> {
   const r = await result;
   return r.ok ? 'accepted' : r.code!;
+}
+
+interface KeysJson { signingKey: string; agreementKey: string; kemKey?: string }
+interface EntryJson {
+  version: number; familyId: string; epoch: number; createdAt: number; previousHash: string; keyCommitment: string;
+  members: { accountId: string; role: string; keys: KeysJson; children: string[]; needsApproval: boolean }[];
+  toys: { toyId: string; keys: KeysJson; childId: string }[];
+  settings: { volumeLimit: number; retentionDays: number; quietHours?: { start: string; end: string; timeZone: string }; toyToToy?: boolean };
+  kept: string[]; signerId: string;
+}
+
+/** The body as docs/protocol.md ("The family roster") lays it out, from the entry's fields. */
+function bodyFromLayout(e: EntryJson): Uint8Array {
+  const keys = (k: KeysJson) => cat(hexOf(k.signingKey), hexOf(k.agreementKey), k.kemKey === undefined ? u8(0) : cat(u8(1), hexOf(k.kemKey)));
+  const list = (items: string[]) => cat(u32(items.length), ...items.map(str));
+  const s = e.settings;
+  return cat(
+    u8(e.version), str(e.familyId), u64(e.epoch), u64(e.createdAt), hexOf(e.previousHash), hexOf(e.keyCommitment),
+    u32(e.members.length), ...e.members.map((m) => cat(str(m.accountId), u8(m.role === 'guardian' ? 1 : 2), keys(m.keys), list(m.children), u8(m.needsApproval ? 1 : 0))),
+    u32(e.toys.length), ...e.toys.map((t) => cat(str(t.toyId), keys(t.keys), str(t.childId))),
+    u8(s.volumeLimit), Uint8Array.of(s.retentionDays >>> 8, s.retentionDays & 255),
+    s.quietHours === undefined ? u8(0) : cat(u8(1), str(s.quietHours.start), str(s.quietHours.end), str(s.quietHours.timeZone)),
+    u8(s.toyToToy === true ? 1 : 0),
+    u32(e.kept.length), ...e.kept.map(hexOf),
+    str(e.signerId),
+  );
 }
 
 export const rosterEntry: Construction = {
@@ -72,6 +98,7 @@ export const rosterEntry: Construction = {
     let previous = new Uint8Array(32);
     for (const v of file.vectors) {
       const body = hexOf(v.body);
+      expectHex(bodyFromLayout(v.entry as EntryJson), v.body, `${v.name as string} body rebuilt from the documented layout`);
       const entry = v.entry as { members: { accountId: string; role: string; keys: { signingKey: string } }[]; signerId: string; previousHash: string };
       expectHex(previous, entry.previousHash, `${v.name as string} previousHash links to the hash before`);
       const encoded = cat(body, u32(64), hexOf(v.signature));
