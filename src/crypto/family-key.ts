@@ -85,8 +85,20 @@ export function generateFamilyKey(): Uint8Array {
  * Wraps `key` (epoch `epoch` of `familyId`) to one recipient: to its X-Wing `kemKey` with the
  * hybrid suite when it has one, else to its X25519 `agreementKey` with the classical suite.
  */
-export async function wrapFamilyKey(options: { familyId: string; epoch: number; key: Uint8Array; recipient: { id: string; agreementKey: Uint8Array; kemKey?: Uint8Array | undefined } }): Promise<WrappedKey> {
+export async function wrapFamilyKey(options: {
+  familyId: string;
+  epoch: number;
+  key: Uint8Array;
+  recipient: { id: string; agreementKey: Uint8Array; kemKey?: Uint8Array | undefined };
+  /**
+   * Known-answer vectors only (docs/vectors): the ephemeral key material instead of a fresh key —
+   * RFC 9180's ikmE (32 bytes, DeriveKeyPair) for the classical suite, X-Wing's 64-byte eseed for
+   * the hybrid one. Never set in production: a repeated ekm repeats the wrap's AEAD key and nonce.
+   */
+  ekm?: Uint8Array;
+}): Promise<WrappedKey> {
   const { familyId, epoch, key, recipient } = options;
+  const ekm = options.ekm === undefined ? {} : { ekm: buf(options.ekm) };
   if (typeof familyId !== 'string' || familyId.length === 0) throw new TypeError('familyId must be a non-empty string');
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('epoch must be a non-negative integer');
   assertBytes(key, 'key', 32);
@@ -96,12 +108,12 @@ export async function wrapFamilyKey(options: { familyId: string; epoch: number; 
     assertBytes(recipient.kemKey, 'recipient.kemKey', XWING_PUBLIC_KEY_BYTES);
     const suite = xwingSuite();
     const recipientPublicKey = await suite.kem.deserializePublicKey(buf(recipient.kemKey));
-    const sealed = await suite.seal({ recipientPublicKey, info: buf(info(familyId, epoch)) }, buf(key), buf(aad(recipient.id, epoch)));
+    const sealed = await suite.seal({ recipientPublicKey, info: buf(info(familyId, epoch)), ...ekm }, buf(key), buf(aad(recipient.id, epoch)));
     return { suite: 'hpke-xwing-sha256-aes256gcm', recipientId: recipient.id, epoch, enc: new Uint8Array(sealed.enc), ciphertext: new Uint8Array(sealed.ct) };
   }
   const suite = x25519Suite();
   const recipientPublicKey = await suite.kem.deserializePublicKey(buf(recipient.agreementKey));
-  const sealed = await suite.seal({ recipientPublicKey, info: buf(info(familyId, epoch)) }, buf(key), buf(aad(recipient.id, epoch)));
+  const sealed = await suite.seal({ recipientPublicKey, info: buf(info(familyId, epoch)), ...ekm }, buf(key), buf(aad(recipient.id, epoch)));
   return { suite: 'hpke-x25519-sha256-aes256gcm', recipientId: recipient.id, epoch, enc: new Uint8Array(sealed.enc), ciphertext: new Uint8Array(sealed.ct) };
 }
 
