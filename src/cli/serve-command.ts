@@ -143,12 +143,13 @@ async function serve(io: CliIo, flags: ServeFlags): Promise<void> {
   const url = `${config.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
   if (flags.json === true) io.stdout.write(`${JSON.stringify({ event: 'listening', url, version: packageVersion(), pid: process.pid })}\n`);
   else io.stdout.write(`Burrow is listening on ${url} (data: ${displayPath(config.dataDir)})\n`);
-  // Every module of the server is loaded by now: keep their compiled code for the next start.
-  saveCompileCache();
   if (metricsListener !== undefined) {
     if (flags.json === true) io.stdout.write(`${JSON.stringify({ event: 'metrics', url: metricsListener.url })}\n`);
     else io.stdout.write(`Prometheus metrics at ${metricsListener.url}\n`);
   }
+  // Every module of the server is loaded by now: keep their compiled code for the next start
+  // (after the line above, so a start with an empty cache does not wait for the write).
+  saveCompileCache();
   const backupDir = config.security.backups.dir;
   if (backupDir !== undefined && config.databaseUrl === undefined) {
     backups = startBackupSchedule({
