@@ -5,14 +5,14 @@ import type { Command } from 'commander';
 import { createServer } from '../server/app.js';
 import { defaultWebDir, installWebApp } from '../server/http/web-app.js';
 import { openEmbeddedMessaging } from '../server/messages/embedded.js';
-import { startMetricsListener, type MetricsListener } from '../server/metrics/listener.js';
-import { createMetrics } from '../server/metrics/metrics.js';
+import type { MetricsListener } from '../server/metrics/listener.js';
 import { ConfigError, loadConfig, type ConfigFlags } from '../server/config.js';
 import { ensureDataDir, loadOrCreateSecrets } from '../server/secrets.js';
 import { unsafeStartMessage } from '../server/security/audit.js';
 import { auditDeployment, parseExtraPorts, portArgument } from './audit-command.js';
 import { startBackupSchedule, type BackupSchedule } from '../storage/backup/schedule.js';
 import { openConfiguredBlobStore, openConfiguredEventBus, openConfiguredSqlStore } from '../storage/open-store.js';
+import { saveCompileCache } from './compile-cache.js';
 import type { CliIo, CliSignal } from './io.js';
 import { reportOperatorFailure } from './operator-failure.js';
 import { packageVersion } from './version.js';
@@ -84,8 +84,9 @@ async function serve(io: CliIo, flags: ServeFlags): Promise<void> {
   // Scale-out: PostgreSQL for records and, through LISTEN/NOTIFY, for live events between nodes.
   let logConnectionError = (_error: unknown): void => undefined;
   const onConnectionError = (error: unknown) => logConnectionError(error);
-  // Opt-in Prometheus metrics (BURROW_METRICS_LISTEN), served on their own listener once the server listens.
-  const metrics = config.metrics === undefined ? undefined : createMetrics();
+  // Opt-in Prometheus metrics (BURROW_METRICS_LISTEN), served on their own listener once the server
+  // listens; prom-client is loaded only then.
+  const metrics = config.metrics === undefined ? undefined : (await import('../server/metrics/metrics.js')).createMetrics();
   // Which stores (SQLite or PostgreSQL, a directory or S3, a local or a shared bus): src/storage/open-store.ts.
   const store = await openConfiguredSqlStore(config, { onError: onConnectionError, ...(metrics === undefined ? {} : { observer: (dialect) => metrics.storeObserver(dialect) }) });
   const blobs = openConfiguredBlobStore(config, metrics === undefined ? {} : { observeSync: (ms) => metrics.observeBlobSync(ms) });
@@ -121,6 +122,7 @@ async function serve(io: CliIo, flags: ServeFlags): Promise<void> {
     messaging.sweeper.start();
     if (metrics !== undefined && config.metrics !== undefined) {
       const { host, port } = config.metrics;
+      const { startMetricsListener } = await import('../server/metrics/listener.js');
       metricsListener = await startMetricsListener({ registry: metrics.registry, host, port }).catch((error: unknown) => {
         throw new ConfigError(`cannot serve metrics on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? 'error'}); choose another BURROW_METRICS_LISTEN`);
       });
@@ -146,6 +148,9 @@ async function serve(io: CliIo, flags: ServeFlags): Promise<void> {
     if (flags.json === true) io.stdout.write(`${JSON.stringify({ event: 'metrics', url: metricsListener.url })}\n`);
     else io.stdout.write(`Prometheus metrics at ${metricsListener.url}\n`);
   }
+  // Every module of the server is loaded by now: keep their compiled code for the next start
+  // (after the line above, so a start with an empty cache does not wait for the write).
+  saveCompileCache();
   const backupDir = config.security.backups.dir;
   if (backupDir !== undefined && config.databaseUrl === undefined) {
     backups = startBackupSchedule({

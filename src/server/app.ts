@@ -23,6 +23,7 @@ import { isTrustedProxy, parseTrustedProxies } from './http/addresses.js';
 import { registerHealthRoutes } from './http/health.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { installProblemHandlers, problemContentType } from './http/problems.js';
+import { lazySchemaController } from './http/lazy-schemas.js';
 import type { LoginThrottle, RateLimiter } from './http/rate-limit.js';
 import { recordRoutes, type RouteInfo } from './http/route-registry.js';
 import { applySecurityHeaders, installSecurityHeaders } from './http/security-headers.js';
@@ -156,6 +157,8 @@ function createHttpApp(deps: ServerDeps, random: Random): { app: BurrowApp; rout
     genReqId: () => toBase64Url(random.bytes(12)),
     // Unknown fields are refused (additionalProperties: false), never silently dropped; no type coercion.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Each route's schemas are compiled on its first request, not all before listening (start-up).
+    schemaController: lazySchemaController(),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // While closing, requests still arriving on open connections get a 503 problem (the hook below),

@@ -7,8 +7,8 @@
 import { createCipheriv, createDecipheriv, createECDH, createHmac, hkdfSync } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import * as opaque from '@serenity-kit/opaque';
 import { fromBase64Url, randomBytes, toBase64Url, utf8, concatBytes } from '../crypto/bytes.js';
+import { loadOpaque } from './accounts/opaque-module.js';
 import type { EnvironmentSecrets } from './config.js';
 
 /** The file format, version 1. */
@@ -116,7 +116,7 @@ export function secretsFromFields(fields: EnvironmentSecrets): Secrets {
 
 /** Fresh secrets: a new OPAQUE server setup, random 32-byte keys and a new VAPID key pair. */
 export async function generateSecrets(): Promise<Secrets> {
-  await opaque.ready;
+  const opaque = await loadOpaque();
   return secretsFromFields({
     serverSetup: opaque.server.createSetup(),
     cookieKey: toBase64Url(randomBytes(32)),

@@ -5,6 +5,9 @@
  * the main database's backups and migrations stay about lasting data). Scale-out: PostgreSQL for
  * records and, through LISTEN/NOTIFY, for live events between nodes, when a database URL is set;
  * S3 for blobs when the blobs setting is s3://.
+ *
+ * The PostgreSQL modules (and `pg` behind them) are imported only when a database URL is set: an
+ * embedded server does not load them at start-up.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +16,8 @@ import { FsBlobStore } from './blobs/fs-blob-store.js';
 import { openBlobStore, type S3ConnectionOptions } from './blobs/open-blob-store.js';
 import type { EventBus } from './bus/event-bus.js';
 import { LocalEventBus } from './bus/local-event-bus.js';
-import { openPgEventBus } from './bus/pg-event-bus.js';
 import type { SqlStore } from './database.js';
 import type { StoreObserver } from './observe.js';
-import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
 
 /** The storage part of the server's configuration (src/server/config.ts `Config` fits). */
@@ -59,6 +60,7 @@ export async function openConfiguredSqlStore(settings: StorageSettings, options:
   observer?: (dialect: 'sqlite' | 'postgres') => StoreObserver;
 } = {}): Promise<SqlStore> {
   if (settings.databaseUrl !== undefined) {
+    const { openPostgresStore } = await import('./postgres.js');
     return openPostgresStore(settings.databaseUrl, {
       ...(options.onError === undefined ? {} : { onError: options.onError }),
       ...(options.observer === undefined ? {} : { observer: options.observer('postgres') }),
@@ -78,6 +80,7 @@ export function openConfiguredBlobStore(settings: StorageSettings, options: { ob
 /** The live event bus of `settings`: PostgreSQL's LISTEN/NOTIFY when a database URL is set, else `<dataDir>/events.db`. */
 export async function openConfiguredEventBus(settings: StorageSettings, options: { now: () => number; onError?: (error: unknown) => void }): Promise<EventBus> {
   if (settings.databaseUrl !== undefined) {
+    const { openPgEventBus } = await import('./bus/pg-event-bus.js');
     return openPgEventBus({ connectionString: settings.databaseUrl, ...(options.onError === undefined ? {} : { onError: options.onError }) });
   }
   const eventsFile = join(settings.dataDir, 'events.db');

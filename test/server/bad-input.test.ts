@@ -162,5 +162,7 @@ describe('bad input to every route', () => {
     expect(sent).toBeGreaterThan(100);
     // The user's session survived every bad request.
     expect((await server.app.inject({ method: 'GET', url: '/v1/accounts/me', headers: bearer(user.token) })).statusCode).toBe(200);
-  });
+    // The first request to each route also compiles its schemas (src/server/http/lazy-schemas.ts),
+    // work that used to happen before the server was ready: more time than the default.
+  }, 90_000);
 });

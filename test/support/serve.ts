@@ -69,6 +69,8 @@ export async function startBurrowServe(options: ServeOptions = {}): Promise<Serv
       PATH: process.env.PATH ?? '',
       HOME: made ?? process.env.HOME ?? '',
       BURROW_LOG_LEVEL: 'warn',
+      // Each server here has a home of its own, so a compile cache would only be written, never read.
+      NODE_DISABLE_COMPILE_CACHE: '1',
       BURROW_RATE_GLOBAL_PER_MINUTE: '100000',
       BURROW_RATE_ANONYMOUS_PER_MINUTE: '100000',
       BURROW_RATE_ACCOUNT_PER_MINUTE: '100000',

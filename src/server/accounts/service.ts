@@ -6,7 +6,6 @@
  * one and ends in the same problem as a wrong password.
  */
 import { createHash } from 'node:crypto';
-import * as opaque from '@serenity-kit/opaque';
 import { bytesEqual, fromBase64Url } from '../../crypto/bytes.js';
 import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
 import type { AccountRow } from '../../storage/database.js';
@@ -21,6 +20,7 @@ import { enforceLimit, rateLimited, type FailureBudget, type LoginThrottle, type
 import { emailLookupHash, normaliseEmail, sealEmail, type Secrets } from '../secrets.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { LoginStateStore } from './login-states.js';
+import { loadOpaque, type Opaque } from './opaque-module.js';
 import type { AccountsRepository } from './repository.js';
 import type { SecurityLog } from '../security-log/service.js';
 import type { RegistrationGate } from './registration.js';
@@ -184,7 +184,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
   }
 
   /** Throws bad-request unless `record` is a registration record the library can log in with. */
-  function checkRecord(record: string, userIdentifier: string): void {
+  function checkRecord(opaque: Opaque, record: string, userIdentifier: string): void {
     try {
       const { startLoginRequest } = opaque.client.startLogin({ password: 'record check' });
       opaque.server.startLogin({ serverSetup: secrets.serverSetup, registrationRecord: record, startLoginRequest, userIdentifier });
@@ -212,7 +212,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
 
   return {
     async registerStart(email, registrationRequest, registrationPass) {
-      await opaque.ready;
+      const opaque = await loadOpaque();
       // First, so a server that takes no strangers does not tell them which emails have accounts.
       await deps.registration?.check(registrationPass);
       const lookup = await lookupOf(email);
@@ -225,10 +225,10 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     },
 
     async registerFinish(input) {
-      await opaque.ready;
+      const opaque = await loadOpaque();
       const lookup = await lookupOf(input.email);
       if ((await repository.findByLookup(lookup)) !== undefined) throw new BurrowError('burrow/account-exists');
-      checkRecord(input.registrationRecord, lookup);
+      checkRecord(opaque, input.registrationRecord, lookup);
       const accountId = newId(random);
       const account: AccountRow = {
         id: accountId,
@@ -257,7 +257,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     },
 
     async loginStart(email, startLoginRequest, address) {
-      await opaque.ready;
+      const opaque = await loadOpaque();
       // Every throw here ends the attempt before the client could check a password: given back.
       return budgeted(address, undefined, async () => {
         const lookup = await lookupOf(email);
@@ -289,7 +289,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     },
 
     async loginFinish(loginId, finishLoginRequest, sessionLabel) {
-      await opaque.ready;
+      const opaque = await loadOpaque();
       const pending = await deps.loginStates.take(loginId);
       if (pending === undefined) throw new BurrowError('burrow/login-expired');
       let ok = true;
@@ -316,7 +316,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     },
 
     async recoverStart(email, recoveryProof, registrationRequest, address) {
-      await opaque.ready;
+      const opaque = await loadOpaque();
       const started = await budgeted(address, 'burrow/recovery-failed', async () => {
         const lookup = await lookupOf(email);
         await waitForThrottle(`recover:${lookup}`);
@@ -338,7 +338,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     },
 
     async recoverFinish(input, address) {
-      await opaque.ready;
+      const opaque = await loadOpaque();
       const done = await budgeted(address, 'burrow/recovery-failed', async () => {
         const lookup = await lookupOf(input.email);
         await waitForThrottle(`recover:${lookup}`);
@@ -347,7 +347,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
           await deps.throttle.failed(`recover:${lookup}`);
           throw new BurrowError('burrow/recovery-failed');
         }
-        checkRecord(input.registrationRecord, lookup);
+        checkRecord(opaque, input.registrationRecord, lookup);
         if (account.disabled_at != null) throw new BurrowError('burrow/account-disabled');
         const issued = sessions.prepare(account.id, input.sessionLabel);
         const replaced = await repository.replaceCredentials(

@@ -8,9 +8,11 @@
  *   src/web/vite.config.ts: path → SHA-256) are served, and each must still hash to its entry, or the
  *   server does not start: a file someone drops into the web folder (an HTML page, a script) is
  *   never served on the app's origin, where it could read the app's IndexedDB.
- * - Files are read once at start-up into memory (the build is about a megabyte), text files also
- *   gzipped once (sent to clients that accept gzip); a path outside
- *   that list never touches the file system, so `..` and symlinks lead nowhere.
+ * - Files are read once at start-up into memory (the build is about a megabyte); a path outside
+ *   that list never touches the file system, so `..` and symlinks lead nowhere. A text file is
+ *   gzipped when it is first asked for, on libuv's thread pool, and the result kept (sent to clients
+ *   that accept gzip): compressing the whole build at level 9 before listening was one of the
+ *   largest parts of start-up (docs/benchmarks.md).
  * - `/assets/*` (content-hashed names) are cached for a year, immutable; pages, the manifest, the
  *   icons and the service worker are `no-cache` (revalidated every time), so a new build shows at once.
  * - Paths that look like files or sit under `/.well-known/` (what scanners and password managers
@@ -28,7 +30,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** Where `npm run build` puts the web app, from this module (dist/server/http or src/server/http). */
@@ -51,10 +54,14 @@ const contentTypes: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
+const gzipAsync = promisify(gzipCallback);
+
 interface WebFile {
   body: Buffer;
-  /** The gzip form, made once at start-up, for text files that shrink. */
-  gzip: Buffer | undefined;
+  /** Whether the type is text-like, worth offering gzipped. */
+  compressible: boolean;
+  /** The gzip form (undefined: it does not shrink), made on the first request and then kept. */
+  gzip?: Promise<Buffer | undefined>;
   type: string;
   etag: string;
   immutable: boolean;
@@ -106,10 +113,9 @@ export function loadWebBuild(dir: string): Map<string, WebFile> | undefined {
     const body = readFileSync(path);
     const digest = createHash('sha256').update(body).digest();
     if (digest.toString('base64url') !== hash) throw new Error(`the web build in ${dir} was changed after it was built (${name}): run npm run build`);
-    const compressed = /^(text\/|application\/(json|manifest\+json|wasm)|image\/svg)/.test(type) ? gzipSync(body, { level: 9 }) : undefined;
     files.set(name, {
       body,
-      gzip: compressed !== undefined && compressed.length < body.length ? compressed : undefined,
+      compressible: /^(text\/|application\/(json|manifest\+json|wasm)|image\/svg)/.test(type),
       type,
       etag: `"${digest.toString('base64url').slice(0, 22)}"`,
       immutable: name.startsWith('/assets/'),
@@ -143,17 +149,27 @@ const NOT_BUILT_PAGE = `<!doctype html>
 <p>Run <code>npm run build</code> (or <code>npm start</code>, which builds first), then restart <code>burrow serve</code>.</p></body></html>
 `;
 
-function send(request: FastifyRequest, reply: FastifyReply, file: WebFile): FastifyReply {
-  const gzip = file.gzip !== undefined && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+/** The file's gzip form when it shrinks: compressed once, by the first request that needs it. */
+function gzipOf(file: WebFile): Promise<Buffer | undefined> {
+  file.gzip ??= gzipAsync(file.body, { level: 9 }).then(
+    (compressed) => (compressed.length < file.body.length ? compressed : undefined),
+    () => undefined,
+  );
+  return file.gzip;
+}
+
+async function send(request: FastifyRequest, reply: FastifyReply, file: WebFile): Promise<FastifyReply> {
+  const zipped = file.compressible ? await gzipOf(file) : undefined;
+  const gzip = zipped !== undefined && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
   // Each encoding is its own representation, with its own ETag.
   const etag = gzip ? file.etag.replace(/"$/, '-gz"') : file.etag;
   reply.header('etag', etag);
   reply.header('cache-control', file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
   reply.type(file.type);
-  if (file.gzip !== undefined) reply.header('vary', 'accept-encoding');
+  if (zipped !== undefined) reply.header('vary', 'accept-encoding');
   if (request.headers['if-none-match'] === etag) return reply.code(304).send();
   if (gzip) reply.header('content-encoding', 'gzip');
-  return reply.code(200).send(request.method === 'HEAD' ? undefined : gzip ? file.gzip : file.body);
+  return reply.code(200).send(request.method === 'HEAD' ? undefined : gzip ? zipped : file.body);
 }
 
 /**

@@ -3,8 +3,9 @@
  * (RFC 8291, aes128gcm) and signs the request with the server's VAPID key (RFC 8292). The request
  * itself goes out with fetch, without following redirects and with a timeout, so a push service
  * (or an endpoint pretending to be one) can neither hold the server nor send it elsewhere.
+ * `web-push` is imported at the first push, not at start-up: most starts send none for a while.
  */
-import webpush from 'web-push';
+import type * as WebPush from 'web-push';
 import { toBase64Url } from '../../crypto/bytes.js';
 import type { Secrets } from '../secrets.js';
 
@@ -24,10 +25,19 @@ export interface PushSender {
 /** How long a push service keeps an undelivered push: a day (RFC 8030 §5.2). */
 const PUSH_TTL_SECONDS = 24 * 3600;
 
+let webPushModule: Promise<typeof WebPush> | undefined;
+
+/** The `web-push` module (CommonJS: its exports are the default export), imported once, on first use. */
+function loadWebPush(): Promise<typeof WebPush> {
+  webPushModule ??= import('web-push').then((module) => (module as unknown as { default: typeof WebPush }).default);
+  return webPushModule;
+}
+
 export function createWebPushSender(options: { secrets: Secrets; subject: string; timeoutMs: number }): PushSender {
   const vapidDetails = { subject: options.subject, publicKey: toBase64Url(options.secrets.vapidPublicKey), privateKey: toBase64Url(options.secrets.vapidPrivateKey) };
   return {
     async send(target, payload) {
+      const webpush = await loadWebPush();
       const details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, payload, {
         vapidDetails,
         TTL: PUSH_TTL_SECONDS,

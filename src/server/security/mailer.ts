@@ -3,11 +3,11 @@
  * TLS with `smtps://`; STARTTLS demanded with `?starttls=required`, never tried with
  * `?starttls=never`, else used whenever the server offers it; certificates always verified; AUTH
  * with the method the server offers when the URL carries a user), else the outbox directory.
- * Errors never carry an address: they name the SMTP stage and reply code only.
+ * Errors never carry an address: they name the SMTP stage and reply code only. nodemailer is
+ * imported at the first mail sent over SMTP, so a server without SMTP never loads it (start-up).
  */
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { createTransport } from 'nodemailer';
 import type { Config } from '../config.js';
 import { headerValue, writeOutboxMail, type MailMessage } from './outbox.js';
 
@@ -86,6 +86,7 @@ export function createMailer(config: Config, options: { now?: () => number; tls?
     from,
     async send(message) {
       if (smtpUrl !== undefined) {
+        const { createTransport } = await import('nodemailer');
         const transport = createTransport(smtpTransportOptions(smtpUrl, { ...options.tls, rejectUnauthorized: true }));
         try {
           await transport.sendMail({ from: headerValue(message.from), to: headerValue(message.to), subject: headerValue(message.subject), text: message.text, date: new Date(now()) });

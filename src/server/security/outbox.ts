@@ -1,11 +1,12 @@
 /**
  * The mail fallback: when no SMTP server is configured, mail for the operator (alerts) and for
  * members (notices) is written as RFC 5322 `.eml` files into `<data>/outbox/` (0700, files 0600),
- * where the operator's own mail tooling, or a person, picks them up.
+ * where the operator's own mail tooling, or a person, picks them up. nodemailer's composer is
+ * imported with the first mail, not at start-up.
  */
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import MailComposer from 'nodemailer/lib/mail-composer';
+import type MailComposerClass from 'nodemailer/lib/mail-composer';
 import { randomBytes, toHex } from '../../crypto/bytes.js';
 
 export interface MailMessage {
@@ -22,7 +23,8 @@ export function headerValue(value: string): string {
 }
 
 /** The message as RFC 5322 bytes: UTF-8 text, non-ASCII headers encoded as RFC 2047 words (nodemailer). */
-export function composeMail(message: MailMessage, date: Date): Promise<Buffer> {
+export async function composeMail(message: MailMessage, date: Date): Promise<Buffer> {
+  const MailComposer = (await import('nodemailer/lib/mail-composer')).default as typeof MailComposerClass;
   const composer = new MailComposer({
     from: headerValue(message.from),
     to: headerValue(message.to),

@@ -3,26 +3,12 @@
  * S3-compatible bucket. Bodies are streamed part by part: at most one 5 MiB part (and one chunk)
  * of an upload is in memory; a blob up to 5 MiB goes out as one PutObject once read and verified,
  * a larger one as a multipart upload.
+ *
+ * The AWS SDK (a large module graph) is imported with the store's first request, not when the store
+ * is built, so a server on a blob directory never loads it and one on S3 loads it after listening.
  */
-import {
-  DeleteObjectCommand,
-  GetBucketAclCommand,
-  GetBucketPolicyStatusCommand,
-  GetObjectCommand,
-  GetPublicAccessBlockCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsCommand,
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  UploadPartCommand,
-  PutObjectCommand,
-  S3Client,
-  type Grant,
-  type PublicAccessBlockConfiguration,
-} from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { Grant, PublicAccessBlockConfiguration, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { concatBytes } from '../../crypto/bytes.js';
@@ -122,11 +108,23 @@ class PartReader {
   }
 }
 
+type Sdk = typeof S3Sdk;
+
+let sdkModule: Promise<Sdk> | undefined;
+
+/** The AWS SDK's S3 client module, imported once, on first use. */
+function loadSdk(): Promise<Sdk> {
+  sdkModule ??= import('@aws-sdk/client-s3');
+  return sdkModule;
+}
+
 /** Stores blobs as private objects in an S3-compatible bucket. */
 export class S3BlobStore implements BlobStore {
   readonly bucket: string;
   readonly prefix: string;
-  readonly #client: S3Client;
+  readonly #clientConfig: S3ClientConfig;
+  #client: S3Client | undefined;
+  #closed = false;
   readonly #listPageSize: number;
 
   constructor(options: S3BlobStoreOptions) {
@@ -140,7 +138,7 @@ export class S3BlobStore implements BlobStore {
     if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
       throw new TypeError('options.accessKeyId and options.secretAccessKey go together');
     }
-    this.#client = new S3Client({
+    this.#clientConfig = {
       region: options.region ?? 'us-east-1',
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle ?? false,
@@ -153,7 +151,15 @@ export class S3BlobStore implements BlobStore {
       // Plain (not aws-chunked) bodies: many S3-compatible services do not accept trailing checksums.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    };
+  }
+
+  /** Runs `request` with the client (made on first use, with the SDK) and the SDK's commands. */
+  async #use<T>(request: (client: S3Client, sdk: Sdk) => Promise<T>): Promise<T> {
+    const sdk = await loadSdk();
+    if (this.#closed) throw new BlobStoreUnavailableError('the store is closed');
+    this.#client ??= new sdk.S3Client(this.#clientConfig);
+    return request(this.#client, sdk);
   }
 
   async put(body: BlobBody, options: PutBlobOptions): Promise<StoredBlob> {
@@ -183,37 +189,37 @@ export class S3BlobStore implements BlobStore {
       const reader = new PartReader(next);
       let part = await reader.read();
       if (part.last) {
-        await this.#client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: part.bytes, ContentLength: part.bytes.length, ContentMD5: md5(part.bytes), ContentType: OCTETS }),
+        await this.#use((client, sdk) => client.send(
+          new sdk.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: part.bytes, ContentLength: part.bytes.length, ContentMD5: md5(part.bytes), ContentType: OCTETS }),
           { abortSignal: signal },
-        );
+        ));
       } else {
-        const created = await this.#client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: OCTETS }), { abortSignal: signal });
+        const created = await this.#use((client, sdk) => client.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: OCTETS }), { abortSignal: signal }));
         uploadId = created.UploadId;
         const parts: Array<{ ETag: string | undefined; PartNumber: number }> = [];
         for (let number = 1; ; number++) {
-          const uploaded = await this.#client.send(
-            new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: part.bytes, ContentLength: part.bytes.length, ContentMD5: md5(part.bytes) }),
+          const uploaded = await this.#use((client, sdk) => client.send(
+            new sdk.UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: number, Body: part.bytes, ContentLength: part.bytes.length, ContentMD5: md5(part.bytes) }),
             { abortSignal: signal },
-          );
+          ));
           parts.push({ ETag: uploaded.ETag, PartNumber: number });
           if (part.last) break;
           part = await reader.read();
         }
-        await this.#client.send(
-          new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        await this.#use((client, sdk) => client.send(
+          new sdk.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
           { abortSignal: signal },
-        );
+        ));
         uploadId = undefined;
       }
       if (bodyError !== undefined) throw bodyError.error;
       return { name, size: metered.size, sha256: metered.sha256 };
     } catch (error) {
       if (uploadId !== undefined) {
-        await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+        await this.#use((client, sdk) => client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))).catch(() => undefined);
       }
       // Belt and braces: a service that committed despite the failure must not keep the object.
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
+      await this.#use((client, sdk) => client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }))).catch(() => undefined);
       await source.return?.(undefined).catch(() => undefined);
       if (bodyError !== undefined) throw bodyError.error;
       if (options.signal?.aborted) throw abortReason(options.signal);
@@ -229,7 +235,7 @@ export class S3BlobStore implements BlobStore {
     if (range?.length === 0) return this.#emptyRead(key);
     const rangeHeader = range === undefined ? undefined : `bytes=${offset}-${range.length === undefined ? '' : offset + range.length - 1}`;
     try {
-      const response = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: rangeHeader }));
+      const response = await this.#use((client, sdk) => client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: rangeHeader })));
       const total = /\/(\d+)$/.exec(response.ContentRange ?? '')?.[1];
       const size = total !== undefined ? Number(total) : Number(response.ContentLength ?? 0);
       return { size, body: response.Body as Readable };
@@ -243,7 +249,7 @@ export class S3BlobStore implements BlobStore {
   async delete(name: string): Promise<void> {
     assertBlobName(name);
     try {
-      await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(name) }));
+      await this.#use((client, sdk) => client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(name) })));
     } catch (error) {
       throw unavailableOr(error);
     }
@@ -254,9 +260,9 @@ export class S3BlobStore implements BlobStore {
     // implement v2's opaque continuation tokens badly.
     let marker: string | undefined;
     do {
-      const page = await this.#client.send(
-        new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix, Marker: marker, MaxKeys: this.#listPageSize }),
-      ).catch((error: unknown) => { throw unavailableOr(error); });
+      const page = await this.#use((client, sdk) => client.send(
+        new sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: this.prefix, Marker: marker, MaxKeys: this.#listPageSize }),
+      )).catch((error: unknown) => { throw unavailableOr(error); });
       for (const object of page.Contents ?? []) {
         const name = object.Key?.slice(this.prefix.length);
         if (!object.Key?.startsWith(this.prefix) || !isBlobName(name)) continue;
@@ -273,14 +279,14 @@ export class S3BlobStore implements BlobStore {
     let uploadIdMarker: string | undefined;
     try {
       do {
-        const page = await this.#client.send(
-          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
-        );
+        const page = await this.#use((client, sdk) => client.send(
+          new sdk.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        ));
         for (const upload of page.Uploads ?? []) {
           const name = upload.Key?.slice(this.prefix.length);
           if (!isBlobName(name) || upload.UploadId === undefined) continue;
           if ((upload.Initiated?.getTime() ?? Infinity) >= before) continue;
-          await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }));
+          await this.#use((client, sdk) => client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId })));
           removed++;
         }
         keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
@@ -296,7 +302,7 @@ export class S3BlobStore implements BlobStore {
 
   async ping(): Promise<boolean> {
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.#use((client, sdk) => client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })));
       return true;
     } catch {
       return false;
@@ -305,14 +311,14 @@ export class S3BlobStore implements BlobStore {
 
   async check(): Promise<BlobStoreCheck> {
     try {
-      await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.#use((client, sdk) => client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })));
     } catch (error) {
       return { ok: false, publicRead: 'unknown', detail: `the bucket is not reachable (${errorName(error)})` };
     }
     const facts: PublicReadFacts = {
-      publicAccessBlock: await this.#ask(async () => (await this.#client.send(new GetPublicAccessBlockCommand({ Bucket: this.bucket }))).PublicAccessBlockConfiguration),
-      policyIsPublic: await this.#ask(async () => (await this.#client.send(new GetBucketPolicyStatusCommand({ Bucket: this.bucket }))).PolicyStatus?.IsPublic ?? false, ['NoSuchBucketPolicy'], false),
-      grants: await this.#ask(async () => (await this.#client.send(new GetBucketAclCommand({ Bucket: this.bucket }))).Grants ?? []),
+      publicAccessBlock: await this.#ask(async () => (await this.#use((client, sdk) => client.send(new sdk.GetPublicAccessBlockCommand({ Bucket: this.bucket })))).PublicAccessBlockConfiguration),
+      policyIsPublic: await this.#ask(async () => (await this.#use((client, sdk) => client.send(new sdk.GetBucketPolicyStatusCommand({ Bucket: this.bucket })))).PolicyStatus?.IsPublic ?? false, ['NoSuchBucketPolicy'], false),
+      grants: await this.#ask(async () => (await this.#use((client, sdk) => client.send(new sdk.GetBucketAclCommand({ Bucket: this.bucket })))).Grants ?? []),
     };
     const publicRead = publicReadFromFacts(facts);
     const detail =
@@ -325,7 +331,8 @@ export class S3BlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    this.#client.destroy();
+    this.#closed = true;
+    this.#client?.destroy();
   }
 
   /** One bucket fact, or undefined when the service does not implement or allow the question. */
@@ -340,7 +347,7 @@ export class S3BlobStore implements BlobStore {
 
   async #emptyRead(key: string): Promise<BlobRead | undefined> {
     try {
-      const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const head = await this.#use((client, sdk) => client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
       return { size: Number(head.ContentLength ?? 0), body: Readable.from([]) };
     } catch (error) {
       if (isS3Error(error, 'NotFound') || isS3Error(error, 'NoSuchKey')) return undefined;
