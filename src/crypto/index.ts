@@ -12,6 +12,8 @@ export * from './roster.js';
 export * from './family-key.js';
 export * from './roster-head.js';
 export * from './key-commitment.js';
+export * from './key-scopes.js';
+export * from './scope-key.js';
 export * from './envelope.js';
 export * from './receipt.js';
 export * from './profile.js';
