@@ -81,7 +81,7 @@ Example:
         const toys = await listToys(ctx, { familyId });
         printResult(
           options,
-          { familyId, toys: toys.map((t) => ({ ...t, name: t.name ?? null, pairedAt: t.pairedAt ?? null, lastSeenAt: t.lastSeenAt ?? null })), settings: { volumeLimit: opened.roster.settings.volumeLimit, quietHours: opened.roster.settings.quietHours ?? null } },
+          { familyId, toys: toys.map((t) => ({ ...t, name: t.name ?? null, pairedAt: t.pairedAt ?? null, lastSeenAt: t.lastSeenAt ?? null })), settings: { volumeLimit: opened.settings.volumeLimit, quietHours: opened.settings.quietHours ?? null } },
           toys.length === 0
             ? ['No toys yet. Pair one with "burrow family add-toy".']
             : toys.map((t) => `${t.toyId}  ${t.name ?? '(unnamed)'}  for ${childName(opened, t.childId)}${t.lastSeenAt === undefined ? '' : `  last seen ${new Date(t.lastSeenAt).toISOString()}`}`),
@@ -114,7 +114,7 @@ Example:
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const after = await setToySettings(ctx, { familyId, ...(volumeLimit === undefined ? {} : { volumeLimit }), ...(quietHours === undefined ? {} : { quietHours }), ...(toyToToy === undefined ? {} : { toyToToy }) });
-        const s = after.roster.settings;
+        const s = after.settings;
         printResult(options, { familyId, epoch: after.roster.epoch, volumeLimit: s.volumeLimit, quietHours: s.quietHours ?? null, toyToToy: s.toyToToy === true }, [
           `Toy settings signed (epoch ${after.roster.epoch}): volume limit ${s.volumeLimit}, quiet hours ${s.quietHours ? `${s.quietHours.start}–${s.quietHours.end} ${s.quietHours.timeZone}` : 'none'}, toy to toy ${s.toyToToy === true ? 'on' : 'off'}.`,
         ]);

@@ -9,6 +9,7 @@ export * from './bytes.js';
 export * from './kdf.js';
 export * from './identity.js';
 export * from './roster.js';
+export * from './sealed-settings.js';
 export * from './family-key.js';
 export * from './roster-head.js';
 export * from './key-commitment.js';

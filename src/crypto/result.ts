@@ -74,6 +74,7 @@ export const CRYPTO_CODES = [
   'roster/family-mismatch',
   'roster/malformed',
   'roster/not-anchored',
+  'roster/settings-unreadable',
   'roster/signer-not-guardian',
   'scope-key/commitment-mismatch',
   'scope-key/malformed',

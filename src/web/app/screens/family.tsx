@@ -586,7 +586,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
   const { who } = useSession();
   const { family } = props;
   const guardian = family.self.role === 'guardian';
-  const settings = family.roster.settings;
+  const settings = family.settings;
   const [retention, setRetention] = useState(String(settings.retentionDays));
   const [volume, setVolume] = useState(settings.volumeLimit);
   const [quiet, setQuiet] = useState(settings.quietHours !== undefined);
