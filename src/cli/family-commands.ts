@@ -299,7 +299,7 @@ Examples:
     .option('--quiet-hours <HH:MM-HH:MM>', 'when toys stay silent, such as 19:30-07:00')
     .option('--time-zone <zone>', 'IANA time zone of the quiet hours, such as Europe/Berlin', 'UTC')
     .option('--no-quiet-hours', 'remove the quiet hours')
-    .addHelpText('after', '\nSettings are signed into the roster, so the server cannot change them.\n\nExample:\n  $ burrow family settings --family FAMILY --retention-days 90 --quiet-hours 19:30-07:00 --time-zone Europe/Berlin')
+    .addHelpText('after', '\nSettings are signed into the roster, so the server cannot change them; quiet hours are also sealed, so it cannot read them.\n\nExample:\n  $ burrow family settings --family FAMILY --retention-days 90 --quiet-hours 19:30-07:00 --time-zone Europe/Berlin')
     .action(
       action(async (options: FamilyOption & { retentionDays?: string; volumeLimit?: string; quietHours?: string | boolean; timeZone: string }) => {
         const ctx = await memberContext(options);

@@ -96,7 +96,7 @@ Example:
     .option('--time-zone <zone>', 'IANA time zone of the quiet hours, such as Europe/Berlin (required with --quiet-hours)')
     .option('--no-quiet-hours', 'remove the quiet hours')
     .option('--toy-to-toy <on|off>', "whether a toy's reply also plays on the child's other toys (off by default)")
-    .addHelpText('after', '\nToys follow only settings signed by a guardian: the server cannot change them.\n\nExamples:\n  $ burrow family toy-settings --family FAMILY --volume 60\n  $ burrow family toy-settings --family FAMILY --quiet-hours 19:30-07:00 --time-zone Europe/Berlin\n  $ burrow family toy-settings --family FAMILY --no-quiet-hours')
+    .addHelpText('after', '\nToys follow only settings signed by a guardian: the server cannot change them, and cannot read the quiet hours (sealed for the family and its toys).\n\nExamples:\n  $ burrow family toy-settings --family FAMILY --volume 60\n  $ burrow family toy-settings --family FAMILY --quiet-hours 19:30-07:00 --time-zone Europe/Berlin\n  $ burrow family toy-settings --family FAMILY --no-quiet-hours')
     .action(
       action(async (options: FamilyOption & { volume?: string; quietHours?: string | boolean; timeZone?: string; toyToToy?: string }) => {
         const volumeLimit = integerOption(options.volume, '--volume', 0, 100);
