@@ -41,7 +41,7 @@ async function familySummary(ctx: ClientContext, family: OpenedFamily) {
     members: await describeMembers(ctx, family),
     children: family.children.map((c) => ({ childId: c.childId, name: c.name ?? null, emoji: c.emoji ?? null })),
     toys: family.roster.toys.map((t) => ({ toyId: t.toyId, childId: t.childId })),
-    settings: family.roster.settings,
+    settings: family.settings,
     retentionDays: family.retentionDays,
     deletedAccounts: family.deletedAccounts,
   };
@@ -99,7 +99,7 @@ export function registerFamilyCommands(program: Command, io: CliIo): void {
         const ctx = await memberContext(options);
         const opened = await loadFamily(ctx, await resolveFamilyId(ctx, options.family));
         const summary = await familySummary(ctx, opened);
-        const settings = opened.roster.settings;
+        const settings = opened.settings;
         printResult(options, summary, [
           `${opened.name ?? '(unreadable name)'}  (${opened.familyId}, epoch ${opened.roster.epoch}, you are a ${opened.self.role})`,
           'Members:',
@@ -299,7 +299,7 @@ Examples:
     .option('--quiet-hours <HH:MM-HH:MM>', 'when toys stay silent, such as 19:30-07:00')
     .option('--time-zone <zone>', 'IANA time zone of the quiet hours, such as Europe/Berlin', 'UTC')
     .option('--no-quiet-hours', 'remove the quiet hours')
-    .addHelpText('after', '\nSettings are signed into the roster, so the server cannot change them.\n\nExample:\n  $ burrow family settings --family FAMILY --retention-days 90 --quiet-hours 19:30-07:00 --time-zone Europe/Berlin')
+    .addHelpText('after', '\nSettings are signed into the roster, so the server cannot change them; quiet hours are also sealed, so it cannot read them.\n\nExample:\n  $ burrow family settings --family FAMILY --retention-days 90 --quiet-hours 19:30-07:00 --time-zone Europe/Berlin')
     .action(
       action(async (options: FamilyOption & { retentionDays?: string; volumeLimit?: string; quietHours?: string | boolean; timeZone: string }) => {
         const ctx = await memberContext(options);
@@ -321,7 +321,7 @@ Examples:
             ...(quietHours === undefined ? {} : { quietHours }),
           },
         });
-        printResult(options, { familyId, epoch: after.roster.epoch, settings: after.roster.settings }, [`Settings saved (epoch ${after.roster.epoch}).`]);
+        printResult(options, { familyId, epoch: after.roster.epoch, settings: after.settings }, [`Settings saved (epoch ${after.roster.epoch}).`]);
       }),
     );
 

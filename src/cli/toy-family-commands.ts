@@ -81,7 +81,7 @@ Example:
         const toys = await listToys(ctx, { familyId });
         printResult(
           options,
-          { familyId, toys: toys.map((t) => ({ ...t, name: t.name ?? null, pairedAt: t.pairedAt ?? null, lastSeenAt: t.lastSeenAt ?? null })), settings: { volumeLimit: opened.roster.settings.volumeLimit, quietHours: opened.roster.settings.quietHours ?? null } },
+          { familyId, toys: toys.map((t) => ({ ...t, name: t.name ?? null, pairedAt: t.pairedAt ?? null, lastSeenAt: t.lastSeenAt ?? null })), settings: { volumeLimit: opened.settings.volumeLimit, quietHours: opened.settings.quietHours ?? null } },
           toys.length === 0
             ? ['No toys yet. Pair one with "burrow family add-toy".']
             : toys.map((t) => `${t.toyId}  ${t.name ?? '(unnamed)'}  for ${childName(opened, t.childId)}${t.lastSeenAt === undefined ? '' : `  last seen ${new Date(t.lastSeenAt).toISOString()}`}`),
@@ -96,7 +96,7 @@ Example:
     .option('--time-zone <zone>', 'IANA time zone of the quiet hours, such as Europe/Berlin (required with --quiet-hours)')
     .option('--no-quiet-hours', 'remove the quiet hours')
     .option('--toy-to-toy <on|off>', "whether a toy's reply also plays on the child's other toys (off by default)")
-    .addHelpText('after', '\nToys follow only settings signed by a guardian: the server cannot change them.\n\nExamples:\n  $ burrow family toy-settings --family FAMILY --volume 60\n  $ burrow family toy-settings --family FAMILY --quiet-hours 19:30-07:00 --time-zone Europe/Berlin\n  $ burrow family toy-settings --family FAMILY --no-quiet-hours')
+    .addHelpText('after', '\nToys follow only settings signed by a guardian: the server cannot change them, and cannot read the quiet hours (sealed for the family and its toys).\n\nExamples:\n  $ burrow family toy-settings --family FAMILY --volume 60\n  $ burrow family toy-settings --family FAMILY --quiet-hours 19:30-07:00 --time-zone Europe/Berlin\n  $ burrow family toy-settings --family FAMILY --no-quiet-hours')
     .action(
       action(async (options: FamilyOption & { volume?: string; quietHours?: string | boolean; timeZone?: string; toyToToy?: string }) => {
         const volumeLimit = integerOption(options.volume, '--volume', 0, 100);
@@ -114,7 +114,7 @@ Example:
         const ctx = await memberContext(options);
         const familyId = await resolveFamilyId(ctx, options.family);
         const after = await setToySettings(ctx, { familyId, ...(volumeLimit === undefined ? {} : { volumeLimit }), ...(quietHours === undefined ? {} : { quietHours }), ...(toyToToy === undefined ? {} : { toyToToy }) });
-        const s = after.roster.settings;
+        const s = after.settings;
         printResult(options, { familyId, epoch: after.roster.epoch, volumeLimit: s.volumeLimit, quietHours: s.quietHours ?? null, toyToToy: s.toyToToy === true }, [
           `Toy settings signed (epoch ${after.roster.epoch}): volume limit ${s.volumeLimit}, quiet hours ${s.quietHours ? `${s.quietHours.start}–${s.quietHours.end} ${s.quietHours.timeZone}` : 'none'}, toy to toy ${s.toyToToy === true ? 'on' : 'off'}.`,
         ]);

@@ -20,6 +20,7 @@ import {
   decodeRosterEntry,
   hashRosterEntry,
   encodeRosterEntry,
+  openEntrySettings,
   verifyRoster,
   type FamilySettings,
   type Member,
@@ -86,6 +87,8 @@ export interface OpenedFamily {
   name: string | undefined;
   children: ChildProfile[];
   retentionDays: number;
+  /** The head's signed settings, its quiet hours opened under the head's key (the server sees them sealed). */
+  settings: FamilySettings;
   /** The family key of an epoch, when this account was in it. */
   keyForEpoch(epoch: number): Uint8Array | undefined;
   /** The head epoch's key. */
@@ -353,6 +356,8 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   }
   if (headKey === undefined) throw new ClientError('client/no-key', `no family key for the current epoch ${roster.epoch} was wrapped to you`);
   const keyForEpoch = (epoch: number): Uint8Array | undefined => keys[epoch];
+  const settings = await openEntrySettings(roster.head, headKey);
+  if (!settings.ok) throw new ClientError('client/roster-untrusted', `the family's signed settings do not open (${settings.code})`);
 
   // A profile signed by someone the head does not allow is a forgery in transit or at rest: it is
   // shown unnamed, and the family's security log hears of it (best effort; the refusal protects).
@@ -404,7 +409,7 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   await recordAnchors(ctx, [joinedVia === undefined ? { roster } : { roster, joinedVia }]);
   const inHead = new Set(roster.members.map((m) => m.accountId));
   const deletedAccounts = (view.deletedAccounts ?? []).filter((id) => inHead.has(id) && id !== ctx.me.accountId);
-  return { familyId, roster, self, name, children, retentionDays: view.retentionDays, keyForEpoch, headKey, deletedAccounts, members };
+  return { familyId, roster, self, name, children, retentionDays: view.retentionDays, settings: settings.value, keyForEpoch, headKey, deletedAccounts, members };
 }
 
 /**
@@ -594,7 +599,7 @@ function sameMembers(family: OpenedFamily): Member[] {
 export async function removeMember(ctx: ClientContext, options: { familyId: string; accountId: string }): Promise<OpenedFamily> {
   return changeRoster(ctx, options.familyId, (family) => {
     if (!family.roster.members.some((m) => m.accountId === options.accountId)) throw new ClientError('client/unknown-member', 'that account is not a member of the family');
-    return { members: sameMembers(family).filter((m) => m.accountId !== options.accountId), toys: [...family.roster.toys], settings: family.roster.settings };
+    return { members: sameMembers(family).filter((m) => m.accountId !== options.accountId), toys: [...family.roster.toys], settings: family.settings };
   });
 }
 
@@ -618,7 +623,7 @@ export async function changeRole(
         else delete member.needsApproval;
       }
     }
-    return { members, toys: [...family.roster.toys], settings: family.roster.settings };
+    return { members, toys: [...family.roster.toys], settings: family.settings };
   });
 }
 
@@ -626,7 +631,7 @@ export async function changeRole(
 export async function setSettings(ctx: ClientContext, options: { familyId: string; settings: Omit<Partial<FamilySettings>, 'quietHours'> & { quietHours?: FamilySettings['quietHours'] | null } }): Promise<OpenedFamily> {
   return changeRoster(ctx, options.familyId, (family) => {
     const { quietHours, ...rest } = options.settings;
-    const settings: FamilySettings = { ...family.roster.settings, ...rest };
+    const settings: FamilySettings = { ...family.settings, ...rest };
     if (quietHours === null) delete settings.quietHours;
     else if (quietHours !== undefined) settings.quietHours = quietHours;
     return { members: sameMembers(family), toys: [...family.roster.toys], settings };
@@ -677,7 +682,7 @@ export async function admitJoiners(ctx: ClientContext, options: { familyId: stri
   await changeRoster(ctx, familyId, (family) => {
     const members = sameMembers(family);
     const adding = joiners.filter((j) => !members.some((m) => m.accountId === j.member.accountId));
-    return { members: [...members, ...adding.map((j) => j.member)], toys: [...family.roster.toys], settings: family.roster.settings, completesInvites: adding.map((j) => j.inviteId) };
+    return { members: [...members, ...adding.map((j) => j.member)], toys: [...family.roster.toys], settings: family.settings, completesInvites: adding.map((j) => j.inviteId) };
   });
   const after = (await ctx.store.loadFamily(familyId))!;
   const remaining = { ...(after.createdInvites ?? {}) };

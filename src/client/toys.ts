@@ -170,7 +170,7 @@ export async function addToy(
     return {
       members: current.roster.members.map((m) => ({ ...m, children: [...(m.children ?? [])] })),
       toys: [...current.roster.toys, { toyId, keys: toyKeys, childId }],
-      settings: current.roster.settings,
+      settings: current.settings,
       completesPairings: [run.runId],
       // The messages that waited for this child's first (or next) toy play on it too.
       earlierKeys: await earlierKeysForNewToy(ctx, current, { toyId, toyKeys, childId }, verified),
@@ -266,7 +266,7 @@ export async function removeToy(ctx: ClientContext, options: { familyId: string;
     return {
       members: family.roster.members.map((m) => ({ ...m, children: [...(m.children ?? [])] })),
       toys: family.roster.toys.filter((t) => t.toyId !== options.toyId),
-      settings: family.roster.settings,
+      settings: family.settings,
     };
   });
 }

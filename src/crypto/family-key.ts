@@ -68,6 +68,11 @@ function xwingSuite(): CipherSuite {
   return hpkeXWingSuite;
 }
 
+/** The HPKE cipher suite of a wrapping suite name (shared with scope-key.ts, which wraps under the same suites). */
+export function hpkeCipherSuite(suite: FamilyKeySuite): CipherSuite {
+  return suite === 'hpke-xwing-sha256-aes256gcm' ? xwingSuite() : x25519Suite();
+}
+
 function info(familyId: string, epoch: number): Uint8Array {
   return labelled(INFO_LABEL, new CanonicalWriter().string(familyId).u64(epoch).finish());
 }

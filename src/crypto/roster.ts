@@ -5,16 +5,19 @@
  * Epoch 0 is signed by its creator, who must be a guardian in it; every later entry is signed by a
  * guardian of the previous entry and names the previous entry's hash, so the server, which stores
  * the chain, can neither add a member or toy nor reorder, drop or rewrite entries without a
- * client that holds a trust anchor noticing. Each entry (version 4) also commits to its epoch's
+ * client that holds a trust anchor noticing. Each entry (version 5) also commits to its epoch's
  * family key (key-commitment.ts), so the server cannot hand anyone a key of its own choosing, carries
  * its signer's clock (`createdAt`), and, when it removes someone, the digests of the messages they
- * sent that stay in the family's history (`kept`, see envelope.ts `keptMessageDigest`).
+ * sent that stay in the family's history (`kept`, see envelope.ts `keptMessageDigest`). Its quiet
+ * hours are sealed under the epoch's family key (sealed-settings.ts): the server, which stores the
+ * entry, reads the retention and volume limit but not a home's time zone and bedtime.
  */
 import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
 import { assertIdentity, type Identity, type PublicIdentityKeys } from './identity.js';
 import { FAMILY_KEY_COMMITMENT_BYTES, familyKeyCommitment } from './key-commitment.js';
 import { fail, ok, type CryptoResult } from './result.js';
+import { MAX_SEALED_QUIET_HOURS_BYTES, openQuietHours, sealQuietHours, type QuietHours } from './sealed-settings.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 import { sha256 } from './webcrypto.js';
 import { XWING_PUBLIC_KEY_BYTES } from './xwing.js';
@@ -39,21 +42,37 @@ export interface Toy {
   childId: string;
 }
 
-/** Settings that change what a toy does; signed with the roster so the server cannot alter them. */
+/**
+ * Settings that change what a toy does, as a guardian sets them and the family reads them; signed
+ * with the roster so the server cannot alter them. An entry carries them as `EntrySettings`, the
+ * quiet hours sealed; `openEntrySettings` gives them back.
+ */
 export interface FamilySettings {
   /** Maximum playback volume, 0–100. */
   volumeLimit: number;
   /** Times ('HH:MM', 24 h) in an IANA time zone during which toys stay silent. */
-  quietHours?: { start: string; end: string; timeZone: string };
+  quietHours?: QuietHours;
   /** Days a message is kept, 1–365. */
   retentionDays: number;
   /** When true, a toy's reply also plays on its sibling toys (the other toys of its child); absent means false. */
   toyToToy?: boolean;
 }
 
+/**
+ * The settings as a signed entry holds them: what the server enforces or checks in the clear, the
+ * quiet hours sealed under the epoch's family key (sealed-settings.ts).
+ */
+export interface EntrySettings {
+  volumeLimit: number;
+  retentionDays: number;
+  toyToToy?: boolean;
+  /** The sealed quiet hours, when the family has any. */
+  sealedQuietHours?: Uint8Array;
+}
+
 export interface RosterEntry {
-  /** 4: the only version (one protocol version until 1.0); earlier versions no longer decode. */
-  version: 4;
+  /** 5: the only version (one protocol version until 1.0); earlier versions no longer decode. */
+  version: 5;
   familyId: string;
   epoch: number;
   /** When the signer made the entry, by the signer's clock (ms since 1970): e.g. when a toy was removed. */
@@ -67,7 +86,7 @@ export interface RosterEntry {
   keyCommitment: Uint8Array;
   members: Member[];
   toys: Toy[];
-  settings: FamilySettings;
+  settings: EntrySettings;
   /**
    * Digests (`keptMessageDigest`, 32 bytes each, strictly ascending) of the messages that members or
    * toys this entry removes sent before it: they stay in members' history. Empty in most entries.
@@ -87,7 +106,8 @@ export interface VerifiedRoster {
   readonly epoch: number;
   readonly members: readonly Member[];
   readonly toys: readonly Toy[];
-  readonly settings: FamilySettings;
+  /** The head's settings as signed: open the quiet hours with `openEntrySettings`. */
+  readonly settings: EntrySettings;
   entryAt(epoch: number): RosterEntry | undefined;
   memberAt(epoch: number, accountId: string): Member | undefined;
   toyAt(epoch: number, toyId: string): Toy | undefined;
@@ -100,8 +120,8 @@ export interface VerifiedRoster {
  */
 export type RosterAnchor = { genesisHash: Uint8Array } | { headHash: Uint8Array } | { trustedEntry: RosterEntry };
 
-/** Entries that commit to their epoch's family key and carry a signed time and kept-message digests. */
-const VERSION = 4;
+/** Entries that commit to their epoch's family key, carry a signed time and kept-message digests, and seal quiet hours. */
+const VERSION = 5;
 const HASH_LABEL = 'burrow/roster-hash/v1';
 const ZERO_HASH = new Uint8Array(32);
 const MAX_ID_BYTES = 128;
@@ -141,7 +161,7 @@ function isTimeZone(value: unknown): boolean {
 }
 
 /** Why the contents of an entry are not well formed, or undefined when they are. */
-function contentProblem(members: readonly Member[], toys: readonly Toy[], settings: FamilySettings): string | undefined {
+function contentProblem(members: readonly Member[], toys: readonly Toy[], settings: EntrySettings): string | undefined {
   if (!Array.isArray(members) || members.length === 0 || members.length > MAX_MEMBERS) return 'members';
   if (!Array.isArray(toys) || toys.length > MAX_TOYS) return 'toys';
   const ids = new Set<string>();
@@ -163,10 +183,16 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
   if (typeof settings !== 'object' || settings === null) return 'settings';
   if (!Number.isInteger(settings.volumeLimit) || settings.volumeLimit < 0 || settings.volumeLimit > 100) return 'settings.volumeLimit';
   if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1 || settings.retentionDays > 365) return 'settings.retentionDays';
-  const q = settings.quietHours;
-  if (q !== undefined && (typeof q !== 'object' || q === null || !TIME.test(q.start) || !TIME.test(q.end) || !isTimeZone(q.timeZone))) return 'settings.quietHours';
+  const sealed = settings.sealedQuietHours;
+  if (sealed !== undefined && !(sealed instanceof Uint8Array && sealed.length > 0 && sealed.length <= MAX_SEALED_QUIET_HOURS_BYTES)) return 'settings.sealedQuietHours';
   if (settings.toyToToy !== undefined && typeof settings.toyToToy !== 'boolean') return 'settings.toyToToy';
   return undefined;
+}
+
+/** Why quiet hours as a guardian sets them (or as they open) are not well formed, or undefined. */
+function quietHoursProblem(q: QuietHours | undefined): string | undefined {
+  if (q === undefined) return undefined;
+  return typeof q !== 'object' || q === null || !TIME.test(q.start) || !TIME.test(q.end) || !isTimeZone(q.timeZone) ? 'settings.quietHours' : undefined;
 }
 
 /** Kept digests must be 32-byte values in strictly ascending byte order (so one set has one encoding). */
@@ -236,7 +262,7 @@ export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Ui
   }
   const s = entry.settings;
   w.u8(s.volumeLimit).u16(s.retentionDays);
-  if (s.quietHours) w.u8(1).string(s.quietHours.start).string(s.quietHours.end).string(s.quietHours.timeZone);
+  if (s.sealedQuietHours) w.u8(1).bytes(s.sealedQuietHours);
   else w.u8(0);
   w.u8(s.toyToToy === true ? 1 : 0);
   w.u32(entry.kept.length);
@@ -288,10 +314,10 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     if (toyCount > MAX_TOYS) return fail('roster/malformed');
     const toys: Toy[] = [];
     for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r), childId: r.string(MAX_ID_BYTES) });
-    const settings: FamilySettings = { volumeLimit: r.u8(), retentionDays: r.u16() };
+    const settings: EntrySettings = { volumeLimit: r.u8(), retentionDays: r.u16() };
     const hasQuiet = r.u8();
     if (hasQuiet > 1) return fail('roster/malformed');
-    if (hasQuiet === 1) settings.quietHours = { start: r.string(8), end: r.string(8), timeZone: r.string(64) };
+    if (hasQuiet === 1) settings.sealedQuietHours = r.bytes(MAX_SEALED_QUIET_HOURS_BYTES);
     const toyToToy = r.u8();
     if (toyToToy > 1) return fail('roster/malformed');
     if (toyToToy === 1) settings.toyToToy = true;
@@ -324,7 +350,7 @@ function copyKeys(keys: PublicIdentityKeys): PublicIdentityKeys {
   return out;
 }
 
-function normalise(members: readonly Member[], toys: readonly Toy[], settings: FamilySettings): Pick<RosterEntry, 'members' | 'toys' | 'settings'> {
+function normalise(members: readonly Member[], toys: readonly Toy[], settings: EntrySettings): Pick<RosterEntry, 'members' | 'toys' | 'settings'> {
   return {
     members: members.map((m) => {
       const out: Member = { accountId: m.accountId, role: m.role, keys: copyKeys(m.keys), children: m.role === 'guardian' ? [] : [...(m.children ?? [])] };
@@ -336,9 +362,9 @@ function normalise(members: readonly Member[], toys: readonly Toy[], settings: F
   };
 }
 
-function normaliseSettings(settings: FamilySettings): FamilySettings {
-  const out: FamilySettings = { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays };
-  if (settings.quietHours) out.quietHours = { ...settings.quietHours };
+function normaliseSettings(settings: EntrySettings): EntrySettings {
+  const out: EntrySettings = { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays };
+  if (settings.sealedQuietHours !== undefined) out.sealedQuietHours = settings.sealedQuietHours;
   // Absent means false, so decoding gives back what was signed; a non-boolean is kept for the well-formedness check to refuse.
   if (settings.toyToToy !== undefined && settings.toyToToy !== false) out.toyToToy = settings.toyToToy;
   return out;
@@ -346,9 +372,15 @@ function normaliseSettings(settings: FamilySettings): FamilySettings {
 
 /**
  * The contents of an entry to sign, with the family key of its epoch in place of the commitment to
- * it; `createdAt` defaults to the signer's clock now, `kept` to none (any order: it is sorted).
+ * it and the settings in the clear (the quiet hours are sealed under that key when signing);
+ * `createdAt` defaults to the signer's clock now, `kept` to none (any order: it is sorted).
  */
-export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'keyCommitment' | 'createdAt' | 'kept'> & { familyKey: Uint8Array; createdAt?: number; kept?: readonly Uint8Array[] };
+export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'keyCommitment' | 'createdAt' | 'kept' | 'settings'> & {
+  settings: FamilySettings;
+  familyKey: Uint8Array;
+  createdAt?: number;
+  kept?: readonly Uint8Array[];
+};
 
 /** Kept digests in their canonical order, duplicates dropped. */
 function normaliseKept(kept: readonly Uint8Array[] | undefined): Uint8Array[] {
@@ -371,7 +403,11 @@ export async function signRosterEntry(body: RosterEntryBody, signer: Identity): 
   if (!isId(familyId)) throw new TypeError('roster entry is not well formed: familyId');
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('roster entry is not well formed: epoch');
   const keyCommitment = await familyKeyCommitment({ familyId, epoch, key: familyKey });
-  const contents = normalise(body.members, body.toys, body.settings);
+  const { quietHours, ...clear } = body.settings ?? ({} as FamilySettings);
+  const quietProblem = quietHoursProblem(quietHours);
+  if (quietProblem !== undefined) throw new TypeError(`roster entry is not well formed: ${quietProblem}`);
+  const settings: EntrySettings = quietHours === undefined ? clear : { ...clear, sealedQuietHours: await sealQuietHours({ familyId, epoch, familyKey, quietHours }) };
+  const contents = normalise(body.members, body.toys, settings);
   const createdAt = body.createdAt ?? Date.now();
   const kept = normaliseKept(body.kept);
   const unsigned: Omit<RosterEntry, 'signature'> = { version: VERSION, familyId, epoch, createdAt, previousHash, keyCommitment, ...contents, kept, signerId };
@@ -427,6 +463,21 @@ export async function appendRosterEntry(
     },
     signer.identity,
   );
+}
+
+/**
+ * An entry's settings with its quiet hours opened under `familyKey`, the family key of the entry's
+ * epoch (a member's or toy's, checked against the entry's commitment when unwrapped). A sealed
+ * value that does not open, or opens to hours or a zone that are not well formed, is
+ * `roster/settings-unreadable`: only a guardian could have signed it, and the caller decides.
+ */
+export async function openEntrySettings(entry: RosterEntry, familyKey: Uint8Array): Promise<CryptoResult<FamilySettings>> {
+  const { sealedQuietHours, ...clear } = entry.settings;
+  if (sealedQuietHours === undefined) return ok({ ...clear });
+  const opened = await openQuietHours({ familyId: entry.familyId, epoch: entry.epoch, familyKey, sealed: sealedQuietHours });
+  if (!opened.ok) return opened;
+  if (quietHoursProblem(opened.value) !== undefined) return fail('roster/settings-unreadable');
+  return ok({ ...clear, quietHours: opened.value });
 }
 
 async function checkSignature(entry: RosterEntry, authority: RosterEntry): Promise<'roster/signer-not-guardian' | 'roster/bad-signature' | undefined> {

@@ -78,7 +78,7 @@ describe('the client-side error catalogue', () => {
     const used = new Set<string>();
     for (const { path, text } of sources.filter((s) => s.path.includes('/src/crypto/'))) {
       if (path.endsWith('result.ts')) continue;
-      for (const match of text.matchAll(/'((?:aead|envelope|family-key|identity|invite|invite-description|invite-joiner-name|pairing|profile|receipt|roster|vault)\/[a-z-]+)'/g)) used.add(match[1]!);
+      for (const match of text.matchAll(/'((?:aead|envelope|family-key|identity|invite|invite-description|invite-joiner-name|pairing|profile|receipt|roster|scope-key|vault)\/[a-z-]+)'/g)) used.add(match[1]!);
     }
     expect([...used].sort()).toEqual([...CRYPTO_CODES].sort());
   });

@@ -9,16 +9,19 @@ import * as invite from '../../src/crypto/invite.js';
 import * as inviteDescription from '../../src/crypto/invite-description.js';
 import * as keyCommitment from '../../src/crypto/key-commitment.js';
 import * as kdf from '../../src/crypto/kdf.js';
+import * as keyScopes from '../../src/crypto/key-scopes.js';
 import * as pairing from '../../src/crypto/pairing.js';
 import * as profile from '../../src/crypto/profile.js';
 import * as receipt from '../../src/crypto/receipt.js';
 import * as result from '../../src/crypto/result.js';
 import * as roster from '../../src/crypto/roster.js';
 import * as rosterHead from '../../src/crypto/roster-head.js';
+import * as scopeKey from '../../src/crypto/scope-key.js';
+import * as sealedSettings from '../../src/crypto/sealed-settings.js';
 import * as vault from '../../src/crypto/vault.js';
 
 // The public modules; the primitives beneath them stay inside (test/architecture.test.ts).
-const modules = { bytes, envelope, familyKey, familyLog, identity, invite, inviteDescription, keyCommitment, kdf, pairing, profile, receipt, result, roster, rosterHead, vault };
+const modules = { bytes, envelope, familyKey, familyLog, identity, invite, inviteDescription, keyCommitment, keyScopes, kdf, pairing, profile, receipt, result, roster, rosterHead, scopeKey, sealedSettings, vault };
 
 describe('crypto index', () => {
   // Two modules exporting one name would make `export *` drop it silently: every name must get through.

@@ -65,11 +65,11 @@ describe('the family-key commitment', () => {
   });
 });
 
-describe('roster entry version 4', () => {
+describe('roster entry version 5', () => {
   it('carries the commitment to its epoch key right after previousHash, covered by the signature', async () => {
     const f = await family();
     const entry = f.chain[1]!;
-    expect(entry.version).toBe(4);
+    expect(entry.version).toBe(5);
     expect(bytesEqual(entry.keyCommitment, await familyKeyCommitment({ familyId: 'fam-1', epoch: 1, key: f.keys[1]! }))).toBe(true);
     const bytes = encodeRosterEntry(entry);
     // version (1) ‖ u32 len ‖ "fam-1" (5) ‖ u64 epoch (8) ‖ u64 createdAt (8) ‖ previousHash (32) ‖ keyCommitment (32)

@@ -125,7 +125,7 @@ describe('version-2 identities, roster entries and pairing messages', () => {
   it('an entry with X-Wing keys round-trips, and its signature covers every KEM byte', async () => {
     const f = await family();
     const entry = f.chain[1]!;
-    expect(entry.version).toBe(4);
+    expect(entry.version).toBe(5);
     const bytes = encodeRosterEntry(entry);
     const decoded = decodeRosterEntry(bytes);
     expect(decoded.ok && bytesEqual(decoded.value.toys[0]!.keys.kemKey!, f.toy.identity.publicKeys.kemKey!)).toBe(true);

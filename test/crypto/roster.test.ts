@@ -6,6 +6,7 @@ import {
   encodeRosterEntry,
   hashRosterEntry,
   isVerifiedRoster,
+  openEntrySettings,
   signRosterEntry,
   verifyRoster,
   type RosterEntry,
@@ -28,7 +29,9 @@ describe('the family roster', () => {
     expect(roster.memberAt(1, 'gran')?.children).toEqual(['child-1']);
     expect(roster.memberAt(0, 'gran')).toBeUndefined();
     expect(roster.toyAt(1, 'toy-1')?.childId).toBe('child-1');
-    expect(roster.settings.quietHours?.timeZone).toBe('Europe/Berlin');
+    expect('quietHours' in roster.settings).toBe(false);
+    const opened = await openEntrySettings(roster.head, f.keys[1]!);
+    expect(opened.ok && opened.value.quietHours).toEqual({ start: '19:30', end: '07:00', timeZone: 'Europe/Berlin' });
     expect(bytesEqual(roster.headHash, await hashRosterEntry(f.chain[1]!))).toBe(true);
   });
 
@@ -168,8 +171,38 @@ describe('the family roster', () => {
 
   it('settings are part of what a guardian signs', async () => {
     const f = await family();
-    const louder = { ...f.chain[1]!, settings: { ...settings, volumeLimit: 100 } };
+    const louder = { ...f.chain[1]!, settings: { ...f.chain[1]!.settings, volumeLimit: 100 } };
     expect(await verifyRoster([f.chain[0]!, louder], await anchorOf(f.chain))).toEqual({ ok: false, code: 'roster/bad-signature' });
+  });
+});
+
+describe('sealed quiet hours', () => {
+  it("keep a home's time zone and bedtime out of the entry's bytes, and open only under the epoch's family key", async () => {
+    const f = await family();
+    const entry = f.chain[1]!;
+    const text = new TextDecoder('latin1').decode(encodeRosterEntry(entry));
+    expect(text).not.toContain('Europe/Berlin');
+    expect(text).not.toContain('19:30');
+    expect(entry.settings).toMatchObject({ volumeLimit: 70, retentionDays: 30 });
+    expect(await openEntrySettings(entry, f.keys[0]!)).toEqual({ ok: false, code: 'roster/settings-unreadable' });
+    expect(await openEntrySettings(entry, generateFamilyKey())).toEqual({ ok: false, code: 'roster/settings-unreadable' });
+  });
+
+  it('a sealed value moved into another epoch does not open there (its family and epoch are bound in)', async () => {
+    const f = await family();
+    const moved = { ...f.chain[0]!, settings: { ...f.chain[0]!.settings, sealedQuietHours: f.chain[1]!.settings.sealedQuietHours! } };
+    expect(await openEntrySettings(moved, f.keys[0]!)).toEqual({ ok: false, code: 'roster/settings-unreadable' });
+    expect(await openEntrySettings({ ...moved, epoch: 1 }, f.keys[1]!)).toMatchObject({ ok: true });
+  });
+
+  it('refuse to sign hours or a zone that are not well formed, and carry none when the family sets none', async () => {
+    const f = await family();
+    const bad = { ...settings, quietHours: { start: '25:00', end: '07:00', timeZone: 'Europe/Berlin' } };
+    await expect(appendRosterEntry(f.chain, { signer: f.mum, members: f.members, toys: [], settings: bad, familyKey: generateFamilyKey() })).rejects.toThrow(/quietHours/);
+    const key = generateFamilyKey();
+    const none = await appendRosterEntry(f.chain, { signer: f.mum, members: f.members, toys: [], settings: { volumeLimit: 50, retentionDays: 7 }, familyKey: key });
+    expect(none.settings.sealedQuietHours).toBeUndefined();
+    expect(await openEntrySettings(none, key)).toEqual({ ok: true, value: { volumeLimit: 50, retentionDays: 7 } });
   });
 });
 

@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 describe('a family made by today\'s clients', () => {
-  it('accounts publish their X-Wing key, and every roster entry is version 4 with it', async () => {
+  it('accounts publish their X-Wing key, and every roster entry is version 5 with it', async () => {
     const accounts = rows<{ id: string; kem_key: string | null }>('SELECT id, kem_key FROM accounts');
     expect(accounts).toHaveLength(2);
     for (const a of accounts) expect(fromBase64Url(a.kem_key!)).toHaveLength(1216);
@@ -63,7 +63,7 @@ describe('a family made by today\'s clients', () => {
     for (const { entry } of entries) {
       const decoded = decodeRosterEntry(fromBase64Url(entry));
       if (!decoded.ok) throw new Error(decoded.code);
-      expect(decoded.value.version).toBe(4);
+      expect(decoded.value.version).toBe(5);
       for (const m of decoded.value.members) expect(m.keys.kemKey).toHaveLength(1216);
     }
   });

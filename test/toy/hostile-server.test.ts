@@ -165,8 +165,9 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
     attack.roster = (roster) => {
       const head = decodeRosterEntry(fromBase64Url(roster.at(-1)!));
       if (!head.ok) throw new Error('the real roster must decode');
-      const altered = { ...head.value, settings: { ...head.value.settings, volumeLimit: 100, quietHours: undefined } };
-      delete altered.settings.quietHours;
+      // Louder, and without the sealed quiet hours (a server cannot read them, but could try to drop them).
+      const altered = { ...head.value, settings: { ...head.value.settings, volumeLimit: 100 } };
+      delete altered.settings.sealedQuietHours;
       return Promise.resolve([...roster.slice(0, -1), toBase64Url(encodeRosterEntry(altered))]);
     };
     await toy.runtime.refresh();

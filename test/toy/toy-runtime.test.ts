@@ -146,8 +146,9 @@ describe('the toy decides from its verified roster', () => {
     expect(quietUntil(berlin, Date.parse('2026-01-01T19:00:00Z'))).toBe(Date.parse('2026-01-02T06:00:00Z'));
 
     const signer = { accountId: 'mum', identity: ids.mum };
-    const quietChain = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: chain[2]!.toys, settings: quiet, familyKey: generateFamilyKey() })];
     keys[3] = generateFamilyKey();
+    // The hours are sealed under epoch 3's key: the toy opens them with the key wrapped to it.
+    const quietChain = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: chain[2]!.toys, settings: quiet, familyKey: keys[3] })];
     const quietFamily = await loadToyFamilyOffline(device, { ...trust, chain: quietChain.map(encodeRosterEntry), keys: { ...trust.keys, 3: keys[3] } });
     chain = quietChain;
     const { envelope, view } = await seal('mum', { createdAt: Date.parse('2026-01-01T21:59:00Z') });

@@ -11,7 +11,7 @@
 import { bytesEqual } from '../../crypto/bytes.js';
 import { unwrapAndCheckFamilyKey } from '../../crypto/family-key.js';
 import type { Identity } from '../../crypto/identity.js';
-import { decodeRosterEntry, encodeRosterEntry, verifyRoster, type FamilySettings, type RosterAnchor, type RosterEntry, type Toy, type VerifiedRoster } from '../../crypto/roster.js';
+import { decodeRosterEntry, encodeRosterEntry, openEntrySettings, verifyRoster, type FamilySettings, type RosterAnchor, type RosterEntry, type Toy, type VerifiedRoster } from '../../crypto/roster.js';
 import { FamilyView } from '../../protocol/families.js';
 import type { BurrowApi } from '../api.js';
 import { ClientError } from '../client-error.js';
@@ -62,19 +62,22 @@ function isSelf(toy: Toy | undefined, device: ToyDevice): toy is Toy {
   return toy !== undefined && bytesEqual(toy.keys.signingKey, device.identity.publicKeys.signingKey) && bytesEqual(toy.keys.agreementKey, device.identity.publicKeys.agreementKey);
 }
 
-function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number, Uint8Array>, anchorHash: Uint8Array): ToyFamily {
+async function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number, Uint8Array>, anchorHash: Uint8Array): Promise<ToyFamily> {
   if (roster.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
   const self = roster.toyAt(roster.epoch, device.toyId);
   if (!isSelf(self, device)) throw new ClientError('client/toy-removed', 'this toy is no longer in its family (a guardian removed it): pair it again');
   const headKey = keys[roster.epoch];
   if (headKey === undefined) throw new ClientError('client/no-key', `no family key for epoch ${roster.epoch} was wrapped to this toy`);
+  // The quiet hours are sealed in the signed entry: only the family and its toys read them.
+  const settings = await openEntrySettings(roster.head, headKey);
+  if (!settings.ok) throw new ClientError('client/roster-untrusted', `the family's signed settings do not open (${settings.code})`);
   return {
     familyId: roster.familyId,
     toyId: device.toyId,
     childId: self.childId,
     roster,
     self,
-    settings: roster.settings,
+    settings: settings.value,
     keyForEpoch: (epoch) => keys[epoch],
     headKey,
     trust: { anchorHash, chain: roster.entries.map(encodeRosterEntry), keys },

@@ -86,8 +86,18 @@ export function rosterChangeEvents(actorId: string, change: { before: RosterEntr
   const newToys = new Set(after.toys.map((t) => t.toyId));
   for (const toy of after.toys) if (!oldToys.has(toy.toyId)) out.push({ kind: 'toy-added', actorId, subjectId: toy.toyId, details: { epoch, childId: toy.childId } });
   for (const toy of before.toys) if (!newToys.has(toy.toyId)) out.push({ kind: 'toy-removed', actorId, subjectId: toy.toyId, details: { epoch } });
-  if (JSON.stringify(before.settings) !== JSON.stringify(after.settings)) out.push({ kind: 'settings-changed', actorId, details: { epoch, setting: 'family-settings' } });
+  if (clearSettings(before) !== clearSettings(after)) out.push({ kind: 'settings-changed', actorId, details: { epoch, setting: 'family-settings' } });
   return out;
+}
+
+/**
+ * The settings as the server can compare them: the clear ones and whether quiet hours are set. The
+ * hours themselves are sealed (a fresh sealing in every entry), so a change of hours alone is not
+ * the server's to see.
+ */
+function clearSettings(entry: RosterEntry): string {
+  const s = entry.settings;
+  return JSON.stringify([s.volumeLimit, s.retentionDays, s.toyToToy === true, s.sealedQuietHours !== undefined]);
 }
 
 function toView(row: FamilyLogTable): FamilyLogEventView {

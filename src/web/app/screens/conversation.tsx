@@ -472,7 +472,7 @@ export function ConversationScreen(props: { familyId: string; conversationId: st
             </Notice>
           )}
           {family.self.needsApproval === true && <Notice>A guardian approves your messages before the toy plays them.</Notice>}
-          <QuietNotice settings={family.roster.settings} childName={child?.name ?? toyChild?.name} />
+          <QuietNotice settings={family.settings} childName={child?.name ?? toyChild?.name} />
           <Card>
             <Recorder label={`Record a message for ${child?.name ?? toyChild?.name ?? 'them'}`} onSend={send} />
           </Card>

@@ -586,7 +586,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
   const { who } = useSession();
   const { family } = props;
   const guardian = family.self.role === 'guardian';
-  const settings = family.roster.settings;
+  const settings = family.settings;
   const [retention, setRetention] = useState(String(settings.retentionDays));
   const [volume, setVolume] = useState(settings.volumeLimit);
   const [quiet, setQuiet] = useState(settings.quietHours !== undefined);
@@ -659,7 +659,7 @@ function SettingsTab(props: { family: OpenedFamily; onChanged: (f: OpenedFamily)
                   <Field label="From" type="time" name="quiet-start" value={start} onValue={setStart} error={fieldErrors.start} />
                   <Field label="Until" type="time" name="quiet-end" value={end} onValue={setEnd} error={fieldErrors.end} />
                 </div>
-                <Select label="Time zone of the quiet hours" name="quiet-time-zone" value={timeZone} onValue={setTimeZone} options={timeZoneOptions(timeZone)} hint="The toys follow these hours in this time zone, wherever they are. Messages that arrive in quiet time wait and play when it ends." />
+                <Select label="Time zone of the quiet hours" name="quiet-time-zone" value={timeZone} onValue={setTimeZone} options={timeZoneOptions(timeZone)} hint="The toys follow these hours in this time zone, wherever they are. Messages that arrive in quiet time wait and play when it ends. Sealed for the family and its toys: the server cannot read them." />
               </>
             )}
             <Checkbox label="Toy to toy: a toy's reply also plays on the child's other toys" checked={toyToToy} onChecked={setToyToToy} />
