@@ -5,7 +5,7 @@
  */
 import { appendRosterEntry, createGenesisEntry, hashRosterEntry, type FamilySettings, type RosterEntry } from '../../src/crypto/roster.js';
 import type { Identity } from '../../src/crypto/identity.js';
-import { fixedBytes, fixedId, fixedIdentity } from './support.js';
+import { fixedBytes, fixedId, fixedIdentity, withFixedRandom } from './support.js';
 
 export const FAMILY_ID = fixedId('family');
 export const CHILD_ID = fixedId('child');
@@ -56,8 +56,11 @@ async function build(): Promise<VectorFamily> {
   return { mum, gran, toy, keys, chain, hashes };
 }
 
-/** The family, built once per run (Ed25519 signatures are deterministic, so every run builds the same bytes). */
+/**
+ * The family, built once per run. Ed25519 signatures are deterministic, and the nonces sealing the
+ * quiet hours in each entry come from a fixed stream, so every run builds the same bytes.
+ */
 export function vectorFamily(): Promise<VectorFamily> {
-  cached ??= build();
+  cached ??= withFixedRandom('family', build);
   return cached;
 }

@@ -21,7 +21,12 @@ function entryJson(entry: RosterEntry): Record<string, unknown> {
     keyCommitment: hex(entry.keyCommitment),
     members: entry.members.map((m) => ({ accountId: m.accountId, role: m.role, keys: keys(m.keys), children: m.children ?? [], needsApproval: m.needsApproval === true })),
     toys: entry.toys.map((t) => ({ toyId: t.toyId, keys: keys(t.keys), childId: t.childId })),
-    settings: entry.settings,
+    settings: {
+      volumeLimit: entry.settings.volumeLimit,
+      retentionDays: entry.settings.retentionDays,
+      ...(entry.settings.sealedQuietHours === undefined ? {} : { sealedQuietHours: hex(entry.settings.sealedQuietHours) }),
+      ...(entry.settings.toyToToy === true ? { toyToToy: true } : {}),
+    },
     kept: entry.kept.map(hex),
     signerId: entry.signerId,
   };
@@ -37,7 +42,7 @@ interface EntryJson {
   version: number; familyId: string; epoch: number; createdAt: number; previousHash: string; keyCommitment: string;
   members: { accountId: string; role: string; keys: KeysJson; children: string[]; needsApproval: boolean }[];
   toys: { toyId: string; keys: KeysJson; childId: string }[];
-  settings: { volumeLimit: number; retentionDays: number; quietHours?: { start: string; end: string; timeZone: string }; toyToToy?: boolean };
+  settings: { volumeLimit: number; retentionDays: number; sealedQuietHours?: string; toyToToy?: boolean };
   kept: string[]; signerId: string;
 }
 
@@ -51,7 +56,8 @@ function bodyFromLayout(e: EntryJson): Uint8Array {
     u32(e.members.length), ...e.members.map((m) => cat(str(m.accountId), u8(m.role === 'guardian' ? 1 : 2), keys(m.keys), list(m.children), u8(m.needsApproval ? 1 : 0))),
     u32(e.toys.length), ...e.toys.map((t) => cat(str(t.toyId), keys(t.keys), str(t.childId))),
     u8(s.volumeLimit), Uint8Array.of(s.retentionDays >>> 8, s.retentionDays & 255),
-    s.quietHours === undefined ? u8(0) : cat(u8(1), str(s.quietHours.start), str(s.quietHours.end), str(s.quietHours.timeZone)),
+    // The quiet hours, sealed (sealed-settings.ts): present flag, then u32 length ‖ the sealed bytes.
+    s.sealedQuietHours === undefined ? u8(0) : cat(u8(1), u32(hexOf(s.sealedQuietHours).length), hexOf(s.sealedQuietHours)),
     u8(s.toyToToy === true ? 1 : 0),
     u32(e.kept.length), ...e.kept.map(hexOf),
     str(e.signerId),
