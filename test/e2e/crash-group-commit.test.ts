@@ -59,7 +59,7 @@ describe('a server killed right after acknowledging messages under concurrent lo
         if (killing !== undefined) return;
         let answer: Response;
         try {
-          answer = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${mum.token}`, 'content-type': 'application/octet-stream' }, body: bytes });
+          answer = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${mum.token}`, 'content-type': 'application/octet-stream' }, body: Buffer.from(bytes) });
         } catch {
           return; // Cut off by the kill: not acknowledged.
         }
