@@ -44,7 +44,9 @@ class WorkerClient {
       this.#pending.set(0, { resolve: () => resolve(), reject });
       this.#worker.ref();
     });
-    this.#worker.on('message', (answer: WorkerAnswer) => this.#answer(answer));
+    this.#worker.on('message', (answers: WorkerAnswer[]) => {
+      for (const answer of answers) this.#answer(answer);
+    });
     this.#worker.on('error', (error) => this.#fail(error));
     this.#worker.on('exit', () => this.#fail(new Error('the SQLite worker stopped')));
   }
