@@ -112,6 +112,8 @@ class GroupCommitter {
   /** Other connections' requests, in arrival order, while a request transaction is open. */
   #waiting: WorkerRequest[] = [];
   #commitScheduled = false;
+  /** A COMMIT fell due while a request transaction was open: it runs before the next one begins, so back-to-back transactions cannot hold answers back for ever. */
+  #commitPostponed = false;
 
   constructor(sqlite: BetterSqlite3.Database, send: (answer: WorkerAnswer) => void) {
     this.#sqlite = sqlite;
@@ -136,6 +138,7 @@ class GroupCommitter {
   #handle(request: Exclude<WorkerRequest, { op: 'close' }>): void {
     switch (request.op) {
       case 'begin':
+        if (this.#commitPostponed) this.#commit();
         this.#run(request.id, () => {
           this.#openGroup();
           this.#sqlite.exec('SAVEPOINT request');
@@ -229,7 +232,15 @@ class GroupCommitter {
 
   /** COMMITs the group (unless a request transaction is still open; its end schedules the next try) and sends the held answers. */
   #commit(): void {
-    if (!this.#groupOpen || this.#owner !== null) return;
+    if (!this.#groupOpen) {
+      this.#commitPostponed = false;
+      return;
+    }
+    if (this.#owner !== null) {
+      this.#commitPostponed = true;
+      return;
+    }
+    this.#commitPostponed = false;
     try {
       this.#sqlite.exec('COMMIT');
     } catch (error) {

@@ -90,6 +90,23 @@ describe('group commit on the SQLite file', () => {
     expect(row.count).toBe(increments);
   });
 
+  it('does not hold answers back while transactions keep queueing behind each other', async () => {
+    const { store } = await openFresh();
+    let resolved = 0;
+    const seenByLast: number[] = [];
+    const count = 80;
+    await Promise.all(Array.from({ length: count }, async (_, i) => {
+      await store.db.transaction().execute(async (trx) => {
+        if (i === count - 1) seenByLast.push(resolved);
+        await trx.insertInto('rate_windows').values({ key: `w${i}`, count: 1, reset_at: 1 }).execute();
+        await trx.selectFrom('rate_windows').select('count').where('key', '=', `w${i}`).executeTakeFirstOrThrow();
+      });
+      resolved += 1;
+    }));
+    // All 80 were queued at once; the first ones were answered (committed) while later ones still ran.
+    expect(seenByLast[0]).toBeGreaterThan(0);
+  });
+
   it('answers a write only once it is committed: a reader on another connection already sees it', async () => {
     const { store, path } = await openFresh();
     const other = await openSqliteStore(path, { migrate: false });
