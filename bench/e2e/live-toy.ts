@@ -5,6 +5,8 @@
  * is the toy's CPU, not the server's, and it would share the server's cores.
  */
 import { WebSocket } from 'ws';
+import { signedReceiptBody } from '../../src/client/receipts.js';
+import type { PairedToy } from '../../src/client/toys.js';
 import type { HttpClient } from '../harness/http-client.js';
 
 export interface Delivery {
@@ -19,6 +21,7 @@ export class LiveToy {
   readonly toyId: string;
   readonly familyId: string;
   readonly #token: string;
+  readonly #paired: PairedToy;
   readonly #http: HttpClient;
   #socket: WebSocket | undefined;
   onDelivery: ((delivery: Delivery) => void) | undefined;
@@ -28,10 +31,11 @@ export class LiveToy {
   failures = 0;
   firstFailure: string | undefined;
 
-  constructor(options: { toyId: string; familyId: string; deviceToken: string; http: HttpClient }) {
-    this.toyId = options.toyId;
-    this.familyId = options.familyId;
-    this.#token = options.deviceToken;
+  constructor(options: { paired: PairedToy; http: HttpClient }) {
+    this.toyId = options.paired.toyId;
+    this.familyId = options.paired.familyId;
+    this.#token = options.paired.deviceToken;
+    this.#paired = options.paired;
     this.#http = options.http;
   }
 
@@ -70,7 +74,9 @@ export class LiveToy {
       const envelope = await this.#http.request({ method: 'GET', path: `${path}/envelope`, headers });
       if (envelope.status !== 200) throw new Error(`envelope: ${envelope.status}`);
       const bytesAt = performance.now();
-      const receipt = await this.#http.request({ method: 'POST', path: `${path}/receipts`, headers: { ...headers, 'content-type': 'application/json' }, body: '{"kind":"delivered"}' });
+      // Signed by the toy's own key at the head it verified when it was paired, as a toy signs it.
+      const signed = await signedReceiptBody({ signer: { id: this.toyId, identity: this.#paired.identity }, roster: this.#paired.roster, messageId, kind: 'delivered', at: Date.now() });
+      const receipt = await this.#http.request({ method: 'POST', path: `${path}/receipts`, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(signed) });
       if (receipt.status >= 300) throw new Error(`receipt: ${receipt.status} ${receipt.body.toString('utf8').slice(0, 200)}`);
       this.onDelivery?.({ messageId, notifiedAt, bytesAt, ackedAt: performance.now(), size: envelope.body.length });
     } catch (error) {

@@ -200,7 +200,7 @@ export async function toySuite(ctx: BenchContext): Promise<ToySuiteResult> {
     await Promise.all(guardians.map(async (g, i) => {
       const family = await benchFamily(g, `sender${i}`);
       const [toy] = await pairToys(family, 1, { baseUrl: server.url, pollMs: 20 });
-      const live = new LiveToy({ toyId: toy!.toyId, familyId: family.familyId, deviceToken: toy!.deviceToken, http });
+      const live = new LiveToy({ paired: toy!.paired, http });
       await live.connect(server.url);
       senders.push({ family, toy: toy!, live });
     }));

@@ -12,10 +12,15 @@ import type { SqlStore } from '../../src/storage/database.js';
 /** Columns written by reads, at most once a minute (sessions.touchIntervalMs): not state a request changes. */
 const VOLATILE: Record<string, readonly string[]> = { sessions: ['last_seen_at'] };
 
-/** How many rows the connection has changed since it opened (SQLite's total_changes()): a cheap "did anything change?". */
+/**
+ * How many rows the writing connection has changed since it opened (SQLite's total_changes()): a
+ * cheap "did anything change?". Asked inside a transaction, because only transactions run on the
+ * writing connection (src/storage/sqlite-driver.ts); a plain read would ask the read-only one, whose
+ * count never moves.
+ */
 export async function changeCounter(store: SqlStore): Promise<number> {
   if (store.dialect !== 'sqlite') throw new Error('the state digest reads SQLite');
-  const { rows } = await sql<{ n: number }>`select total_changes() as n`.execute(store.db);
+  const { rows } = await store.db.transaction().execute((trx) => sql<{ n: number }>`select total_changes() as n`.execute(trx));
   return Number(rows[0]!.n);
 }
 
