@@ -243,6 +243,8 @@ class ChunkReader {
   ) {}
 
   async open(index: number): Promise<CryptoResult<Uint8Array>> {
+    // The previous chunk's audio went to the player; its sealed bytes are done with.
+    this.source.hold(0);
     const length = chunkPlaintextLength(this.parts.paddedLength, index) + CHUNK_TAG_BYTES;
     const sealed = await this.source.read(length);
     // A stream that ends before the committed number of chunks is truncated.
