@@ -46,7 +46,7 @@ export async function prepareMessageSubject(audio: Uint8Array): Promise<MessageS
   return {
     async seal() {
       const sealed = await sealMessage({
-        familyId: 'bench-family', epoch: 0, rosterHead: new Uint8Array(32), familyKey,
+        familyId: 'bench-family', epoch: 0, rosterHead: roster.headHash, familyKey,
         sender: { accountId: 'guardian-1', identity: guardian },
         recipients: ['child-1'], audio, audioType: 'audio/webm;codecs=opus', durationMs: 60_000, createdAt: 1_764_201_600_000,
       });
