@@ -4,6 +4,8 @@
  * opened by a toy (`openAndVerifyMessage`), exactly as clients do it (src/crypto/envelope.ts).
  */
 import { sealMessage, openAndVerifyMessage } from '../src/crypto/envelope.js';
+import { openMessageStream } from '../src/crypto/envelope-stream.js';
+import { concatBytes } from '../src/crypto/bytes.js';
 import { generateIdentity } from '../src/crypto/identity.js';
 import { randomBytes } from '../src/crypto/bytes.js';
 import { createGenesisEntry, verifyRoster, hashRosterEntry } from '../src/crypto/roster.js';
@@ -16,6 +18,15 @@ export const MESSAGE_SUBJECT = 'sealMessage / openAndVerifyMessage (src/crypto/e
 export interface MessageSubject {
   seal(): Promise<Uint8Array>;
   open(sealed: Uint8Array): Promise<Uint8Array>;
+  /** A toy streaming `sealed` in pieces of `pieceBytes`: resolves with the first verified audio piece. */
+  firstAudioStreamed(sealed: Uint8Array, pieceBytes: number): Promise<Uint8Array>;
+  /** The whole-message path (before chunked envelopes, the only one): every piece received, then opened. */
+  firstAudioWhole(sealed: Uint8Array, pieceBytes: number): Promise<Uint8Array>;
+}
+
+/** The envelope as a download delivers it: pieces of `size` bytes, each handed over asynchronously. */
+async function* piecesOf(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, Math.min(bytes.length, at + size));
 }
 
 /** Sets up a family (a guardian and a toy), its roster and epoch key; seal and open then do the per-message work. */
@@ -35,7 +46,7 @@ export async function prepareMessageSubject(audio: Uint8Array): Promise<MessageS
   return {
     async seal() {
       const sealed = await sealMessage({
-        familyId: 'bench-family', epoch: 0, rosterHead: new Uint8Array(32), familyKey,
+        familyId: 'bench-family', epoch: 0, rosterHead: roster.headHash, familyKey,
         sender: { accountId: 'guardian-1', identity: guardian },
         recipients: ['child-1'], audio, audioType: 'audio/webm;codecs=opus', durationMs: 60_000, createdAt: 1_764_201_600_000,
       });
@@ -45,6 +56,20 @@ export async function prepareMessageSubject(audio: Uint8Array): Promise<MessageS
       const opened = await openAndVerifyMessage(sealed, { roster, familyKeyForEpoch: () => familyKey });
       if (!opened.ok) throw new Error(`benchmark message did not open: ${opened.code}`);
       return opened.value.audio;
+    },
+    async firstAudioStreamed(sealed, pieceBytes) {
+      const opened = await openMessageStream(piecesOf(sealed, pieceBytes), { roster, familyKeyForEpoch: () => familyKey });
+      if (!opened.ok) throw new Error(`benchmark message did not open: ${opened.code}`);
+      const first = await opened.value.next();
+      if (!first.ok || first.value === undefined) throw new Error('benchmark message has no audio');
+      return first.value;
+    },
+    async firstAudioWhole(sealed, pieceBytes) {
+      const pieces: Uint8Array[] = [];
+      for await (const piece of piecesOf(sealed, pieceBytes)) pieces.push(piece);
+      const opened = await openAndVerifyMessage(concatBytes(...pieces), { roster, familyKeyForEpoch: () => familyKey });
+      if (!opened.ok) throw new Error(`benchmark message did not open: ${opened.code}`);
+      return opened.value.audio.subarray(0, 1);
     },
   };
 }

@@ -5,6 +5,7 @@
  * frequency, GC, other load) hits both sides alike.
  */
 import { randomBytes } from '../src/crypto/bytes.js';
+import { parseEnvelopePrefix } from '../src/crypto/envelope.js';
 import { prepareMessageSubject, MESSAGE_SUBJECT } from './crypto-subject.js';
 
 /** One measured operation. */
@@ -35,6 +36,14 @@ export interface CryptoBenchReport {
   floorRatios: { sealVsEncrypt: number; openVsDecrypt: number };
   /** The same ratios from each operation's fastest round. */
   bestRatios: { sealVsEncrypt: number; openVsDecrypt: number };
+  /**
+   * Time to first audio byte for a toy on a 5 MiB message, the download itself instantaneous (so
+   * only the CPU counts): streamed (verify the fields before the chunks, open the first chunk) vs
+   * the whole-message path (receive everything, then verify and open). Median ms over rounds,
+   * interleaved, and the envelope bytes each needs before its first audio byte (which a real link
+   * adds at its own rate).
+   */
+  firstAudio: { messageBytes: number; streamedMs: number; wholeMs: number; ratio: number; streamedBytesNeeded: number; wholeBytesNeeded: number };
 }
 
 /** How long and how big. */
@@ -106,6 +115,7 @@ export async function runCryptoBench(options: CryptoBenchOptions): Promise<Crypt
     const opsPerSec = median(perRound[i]!);
     return { name, opsPerSec, mibPerSec: (opsPerSec * sizeBytes) / (1024 * 1024), bestOpsPerSec: Math.max(...perRound[i]!), rounds: perRound[i]! };
   });
+  const firstAudio = await measureFirstAudio(roundCount);
   const rounds = (name: string) => figures.find((f) => f.name === name)!.rounds;
   const paired = (subject: string, raw: string) => median(rounds(subject).map((r, i) => r / rounds(raw)[i]!));
   const best = (name: string) => figures.find((f) => f.name === name)!.bestOpsPerSec;
@@ -126,5 +136,46 @@ export async function runCryptoBench(options: CryptoBenchOptions): Promise<Crypt
       sealVsEncrypt: best('seal + sign') / best('raw AES-256-GCM encrypt'),
       openVsDecrypt: best('verify + open') / best('raw AES-256-GCM decrypt'),
     },
+    firstAudio,
   };
+}
+
+const FIRST_AUDIO_MESSAGE_BYTES = 5 * 1024 * 1024;
+/** Pieces as a download delivers them (64 KiB). */
+const PIECE_BYTES = 64 * 1024;
+
+async function measureFirstAudio(roundCount: number): Promise<CryptoBenchReport['firstAudio']> {
+  const subject = await prepareMessageSubject(randomBytes(FIRST_AUDIO_MESSAGE_BYTES));
+  const sealed = await subject.seal();
+  const streamed: number[] = [];
+  const whole: number[] = [];
+  const time = async (operation: () => Promise<unknown>): Promise<number> => {
+    const start = performance.now();
+    await operation();
+    return performance.now() - start;
+  };
+  await subject.firstAudioStreamed(sealed, PIECE_BYTES);
+  await subject.firstAudioWhole(sealed, PIECE_BYTES);
+  for (let round = 0; round < roundCount; round++) {
+    streamed.push(await time(() => subject.firstAudioStreamed(sealed, PIECE_BYTES)));
+    whole.push(await time(() => subject.firstAudioWhole(sealed, PIECE_BYTES)));
+  }
+  // What the stream reads before its first audio: the fields before the chunks and the first sealed chunk, in whole pieces.
+  const firstChunkEnd = streamedBytesNeeded(sealed);
+  return {
+    messageBytes: sealed.length,
+    streamedMs: median(streamed),
+    wholeMs: median(whole),
+    ratio: median(streamed.map((s, i) => s / whole[i]!)),
+    streamedBytesNeeded: firstChunkEnd,
+    wholeBytesNeeded: sealed.length,
+  };
+}
+
+/** Bytes up to the end of the first sealed chunk, rounded up to whole pieces. */
+function streamedBytesNeeded(sealed: Uint8Array): number {
+  const prefix = parseEnvelopePrefix(sealed);
+  if (!prefix.ok) throw new Error(prefix.code);
+  const end = prefix.value.headerLength + 11 + 32 * prefix.value.chunkCount + 64 + 65_536 + 16;
+  return Math.min(sealed.length, Math.ceil(end / PIECE_BYTES) * PIECE_BYTES);
 }

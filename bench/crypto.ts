@@ -81,6 +81,8 @@ function printReport(report: CryptoBenchReport): void {
   console.log(`  verify + open vs raw decrypt: ${verdict(report.ratios.openVsDecrypt)}`);
   console.log(`  reference floors: seal ${verdict(report.floorRatios.sealVsEncrypt)}; open ${verdict(report.floorRatios.openVsDecrypt)}`);
   console.log(`  best round ÷ best round: seal ${verdict(report.bestRatios.sealVsEncrypt)}; open ${verdict(report.bestRatios.openVsDecrypt)}`);
+  const f = report.firstAudio;
+  console.log(`  first audio byte, ${(f.messageBytes / 1024 / 1024).toFixed(2)} MiB envelope (download instantaneous): streamed ${f.streamedMs.toFixed(1)} ms vs whole-then-open ${f.wholeMs.toFixed(1)} ms (ratio ${f.ratio.toFixed(3)}); bytes needed first: ${f.streamedBytesNeeded} vs ${f.wholeBytesNeeded}`);
 }
 
 async function main(): Promise<void> {

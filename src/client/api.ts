@@ -206,6 +206,42 @@ export class BurrowApi {
     return bytes;
   }
 
+  /**
+   * GETs raw bytes as they arrive (an envelope a toy plays while it downloads): the body's pieces,
+   * failing once more than `maxBytes` came. The caller reads them in order, holding what it keeps.
+   */
+  async downloadStream(path: string, maxBytes: number): Promise<AsyncIterable<Uint8Array>> {
+    const response = await this.#send('GET', path, { accept: 'application/octet-stream, application/problem+json' });
+    if (!response.ok) {
+      await this.#parse(response, 'GET', path);
+    }
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    const tooMuch = () => new NetworkError(`the server at ${this.baseUrl} sent more than ${maxBytes} bytes for GET ${path}`);
+    if (declared > maxBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooMuch();
+    }
+    const body = response.body;
+    return {
+      async *[Symbol.asyncIterator]() {
+        if (body === null) return;
+        const reader = body.getReader();
+        let received = 0;
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return;
+            received += value.length;
+            if (received > maxBytes) throw tooMuch();
+            yield value;
+          }
+        } finally {
+          await reader.cancel().catch(() => undefined);
+        }
+      },
+    };
+  }
+
   async #send(method: HttpMethod, path: string, options: { json?: unknown; bytes?: Uint8Array; accept?: string }): Promise<Response> {
     const headers: Record<string, string> = { accept: options.accept ?? 'application/json, application/problem+json' };
     let body: BodyInit | undefined;

@@ -9,13 +9,13 @@
  */
 import type { Static } from '@sinclair/typebox';
 import { fromBase64Url } from '../crypto/bytes.js';
-import { keptMessageDigest, MAX_AUDIO_BYTES, openAndVerifyMessage, type Approval } from '../crypto/envelope.js';
+import { keptMessageDigest, MAX_ENVELOPE_BYTES as LARGEST_ENVELOPE, openAndVerifyMessage, type Approval } from '../crypto/envelope.js';
 import { MAX_KEPT_MESSAGES, type Member, type RosterEntry, type Toy, type VerifiedRoster } from '../crypto/roster.js';
 import { MessageList, type MessageView } from '../protocol/messages.js';
 import { ApiError, type BurrowApi } from './api.js';
 
-/** Largest envelope a download reads: the largest audio plus generous room for header and caption. */
-export const MAX_ENVELOPE_BYTES = MAX_AUDIO_BYTES + 64 * 1024;
+/** Largest envelope a download reads: the largest there can be (the largest audio, padded, in chunks). */
+export const MAX_ENVELOPE_BYTES = LARGEST_ENVELOPE;
 
 /** Relayed approvals or declines as the crypto reads them, over the id and hash the server describes (they must verify over them). */
 export function decisionsOf(view: { messageId: string; ciphertextHash: string }, wire: Readonly<Static<typeof MessageView>['approvals']> | undefined): Approval[] {

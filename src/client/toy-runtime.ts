@@ -12,6 +12,7 @@
  *   `playWaiting`, `expire`, `reply`, `flush`.
  */
 export { decideMessage, type ToyDecision, type ToyRefusalCode } from './toy/decide.js';
+export { downloadAndPlayStream, playStream, type StreamOutcome } from './toy/stream-play.js';
 export { sealToyReply } from './toy/outbox.js';
 export { isOffline, isTokenDead, isToyGone, ToyRuntime, type ToyEvent, type ToyEventResult, type ToyLogEntry, type ToyRuntimeOptions } from './toy/runtime.js';
 export { MemoryToyStorage, type InboxRecord, type OutboxItem, type ToyStorage } from './toy/storage.js';

@@ -2,35 +2,67 @@
  * Voice-message envelopes.
  *
  * A message is sealed on the sender's device under a single-use key derived from the epoch's family
- * key and the message id (HKDF-SHA-256, RFC 5869), encrypted with AES-256-GCM (aead.ts) with the
- * whole canonical header as AAD, and signed by the sender (Ed25519, RFC 8032) over
- * `"burrow/message/v1" ‖ 0x00 ‖ header ‖ SHA-256(ciphertext)`.
+ * key and the message id (HKDF-SHA-256, RFC 5869), padded to a size bucket and encrypted in chunks
+ * of 64 KiB, each its own AES-256-GCM box whose nonce names its index and whether it is the last
+ * (envelope-chunks.ts), with the canonical header as every chunk's AAD. The sender signs (Ed25519,
+ * RFC 8032) `"burrow/message/v1" ‖ 0x00 ‖ header ‖ SHA-256(commitment)`, where the commitment lists
+ * SHA-256 of every sealed chunk and comes before them: a reader verifies the signature before the
+ * first chunk arrives, then checks each chunk against its listed hash and its tag as it arrives.
  *
  * Envelope bytes (all integers big-endian):
  *
- *   header      "BRWM" ‖ u8 version (2)
+ *   header      "BRWM" ‖ u8 version (3)
  *               ‖ u32 len ‖ familyId (UTF-8)     ‖ u64 epoch ‖ rosterHead (32 bytes)
  *               ‖ messageId (16 bytes)           ‖ u32 len ‖ senderId (UTF-8)
  *               ‖ u32 count ‖ (u32 len ‖ recipient id)*   ‖ u64 createdAt (ms since 1970)
- *   ciphertext  u32 len ‖ 0x01 ‖ nonce (12) ‖ AES-256-GCM(inner record) ‖ tag (16)
- *   signature   u32 len (64) ‖ Ed25519 signature
+ *   commitment  u32 paddedLength ‖ noncePrefix (7) ‖ SHA-256(sealed chunk i) (32) for each chunk
+ *   signature   Ed25519 signature (64)
+ *   chunks      for each chunk: AES-256-GCM ciphertext of its plaintext ‖ tag (16)
+ *
+ * `paddedLength` is one of the padding buckets (`paddedLengthOf`); it fixes the chunk count
+ * (⌈paddedLength / 65536⌉) and so every length after the header. The padded plaintext is the inner
+ * record `u8 2 ‖ string audioType ‖ u32 durationMs ‖ u8 hasCaption ‖ [string caption] ‖ u32 len ‖
+ * audio` followed by zero bytes up to `paddedLength`, which must be the bucket of the record's
+ * length; a reader refuses any other length or a non-zero padding byte. The record's metadata always
+ * lies in the first chunk, so a reader knows what it plays once that chunk has opened.
  *
  * `rosterHead` is `hashRosterEntry` of the sender's verified entry at `epoch` (a sender seals under
  * its verified head's key, so it is the sender's head): a reader that holds another entry for that
  * epoch has been shown a different chain than the sender (`envelope/roster-fork`), and one whose
  * head is older must fetch the roster before it plays anything (`envelope/roster-behind`).
  *
- * The server parses the header without keys (`parseEnvelopeHeader`) to check that an upload matches
- * its route and sender. The inner record is `u8 1 ‖ string audioType ‖ u32 durationMs ‖ u8 hasCaption
- * ‖ [string caption] ‖ u32 len ‖ audio`.
+ * The server parses the header without keys (`parseEnvelopePrefix`) to check that an upload matches
+ * its route and sender, and `createEnvelopeStreamChecker` to check every chunk against the
+ * commitment as the upload streams. The message's `ciphertextHash` (what approvals, declines and
+ * receipts sign) is SHA-256(commitment).
  *
- * Key use: the message key is derived per message id and used for one encryption only.
+ * Key use: the message key is derived per message id and used for one message only; within it every
+ * chunk has its own nonce, and the random nonce prefix keeps two sealings under a reused id apart.
  */
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { AEAD_OVERHEAD, AEAD_PLAINTEXT_OFFSET, aeadOpen, aeadSealInPlace, importSealingKey } from './aead.js';
 import { assertBytes, bytesEqual, concatBytes, randomBytes, utf8 } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
+import {
+  CHUNK_HASH_BYTES,
+  CHUNK_PLAINTEXT_BYTES,
+  CHUNK_TAG_BYTES,
+  chunkCountOf,
+  chunkPlaintextLength,
+  COMMITMENT_FIXED_BYTES,
+  commitmentLengthOf,
+  inParallel,
+  isPaddedLength,
+  NONCE_PREFIX_BYTES,
+  nobleIncrementalSha256,
+  openChunk,
+  paddedLengthOf,
+  sealChunks,
+  sealedBodyLengthOf,
+  sealedChunkOffset,
+  type ChunkContext,
+  type IncrementalHash,
+} from './envelope-chunks.js';
 import { assertIdentity, type Identity } from './identity.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { entryKeeps, isVerifiedRoster, type Member, type RosterEntry, type Toy, type VerifiedRoster } from './roster.js';
@@ -38,9 +70,12 @@ import { compareRosterHead, ROSTER_HEAD_LENGTH, signingKeyKnownAt } from './rost
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 import { buf, sha256, subtle } from './webcrypto.js';
 
+export { paddedLengthOf, CHUNK_PLAINTEXT_BYTES } from './envelope-chunks.js';
+export type { IncrementalHash } from './envelope-chunks.js';
+
 const MAGIC = utf8('BRWM');
-const VERSION = 2;
-const INNER_VERSION = 1;
+const VERSION = 3;
+const INNER_VERSION = 2;
 const MESSAGE_KEY_INFO_BYTES = utf8('burrow/message-key/v1');
 const KEPT_MESSAGE_LABEL = 'burrow/kept-message/v1';
 export const MESSAGE_ID_LENGTH = 16;
@@ -48,22 +83,28 @@ const MAX_ID_BYTES = 128;
 const MAX_RECIPIENTS = 64;
 const MAX_AUDIO_TYPE_BYTES = 128;
 const MAX_CAPTION_BYTES = 4096;
-/** Largest audio a message may carry (32 MiB), and so the largest ciphertext the parser accepts. */
+/** Largest audio a message may carry (32 MiB). */
 export const MAX_AUDIO_BYTES = 32 * 1024 * 1024;
-const MAX_CIPHERTEXT_BYTES = MAX_AUDIO_BYTES + MAX_CAPTION_BYTES + MAX_AUDIO_TYPE_BYTES + 64;
+/** The longest inner record: version, audio type, duration, caption flag, caption, audio. */
+const MAX_INNER_BYTES = 1 + (4 + MAX_AUDIO_TYPE_BYTES) + 4 + 1 + (4 + MAX_CAPTION_BYTES) + 4 + MAX_AUDIO_BYTES;
+/** The largest padded plaintext any message has: the bucket of the longest inner record. */
+const MAX_PADDED_BYTES = paddedLengthOf(MAX_INNER_BYTES);
 const SIGNATURE_BYTES = 64;
-/** Each length field before a variable part (ciphertext, signature, strings, recipient count). */
+/** Each length field before a variable part (strings, recipient count) and the padded length. */
 const LENGTH_FIELD_BYTES = 4;
+const MAX_HEADER_BYTES =
+  MAGIC.length + 1 + (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8 + ROSTER_HEAD_LENGTH + MESSAGE_ID_LENGTH + (LENGTH_FIELD_BYTES + MAX_ID_BYTES)
+  + LENGTH_FIELD_BYTES + MAX_RECIPIENTS * (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8;
 /**
- * The longest prefix `parseEnvelopePrefix` can need: the largest valid header and the ciphertext
+ * The longest prefix `parseEnvelopePrefix` can need: the largest valid header and the padded
  * length. A prefix this long that is still 'envelope/incomplete' cannot become an envelope.
  */
-export const MAX_ENVELOPE_PREFIX_BYTES =
-  MAGIC.length + 1 + (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8 + ROSTER_HEAD_LENGTH + MESSAGE_ID_LENGTH + (LENGTH_FIELD_BYTES + MAX_ID_BYTES)
-  + LENGTH_FIELD_BYTES + MAX_RECIPIENTS * (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8 + LENGTH_FIELD_BYTES;
+export const MAX_ENVELOPE_PREFIX_BYTES = MAX_HEADER_BYTES + LENGTH_FIELD_BYTES;
+/** The largest envelope there can be: the largest header, with the largest padded audio. */
+export const MAX_ENVELOPE_BYTES = MAX_HEADER_BYTES + commitmentLengthOf(MAX_PADDED_BYTES) + SIGNATURE_BYTES + sealedBodyLengthOf(MAX_PADDED_BYTES);
 
 export interface EnvelopeHeader {
-  version: 2;
+  version: 3;
   familyId: string;
   epoch: number;
   /** `hashRosterEntry` of the sender's verified roster entry at `epoch`. */
@@ -78,7 +119,9 @@ export interface EnvelopeHeader {
 
 export interface SealedMessage {
   header: EnvelopeHeader;
-  ciphertext: Uint8Array;
+  /** The commitment the sender signed (its hash is `ciphertextHash`). */
+  commitment: Uint8Array;
+  /** SHA-256(commitment): what approvals, declines and receipts sign. */
   ciphertextHash: Uint8Array;
   signature: Uint8Array;
   /** The whole envelope as one blob, as uploaded and stored. */
@@ -168,68 +211,113 @@ function headerProblem(h: EnvelopeHeader): string | undefined {
   return undefined;
 }
 
-interface ParsedEnvelope {
+/** An envelope cut into its fields, nothing verified yet. */
+export interface EnvelopeParts {
   header: EnvelopeHeader;
   headerBytes: Uint8Array;
-  ciphertext: Uint8Array;
+  /** u32 paddedLength ‖ nonce prefix ‖ chunk hashes, as signed. */
+  commitment: Uint8Array;
+  paddedLength: number;
+  chunkCount: number;
+  noncePrefix: Uint8Array;
+  /** The chunk hashes, CHUNK_HASH_BYTES each, in chunk order. */
+  chunkHashes: Uint8Array;
   signature: Uint8Array;
 }
 
-function parseEnvelope(bytes: Uint8Array): CryptoResult<ParsedEnvelope> {
+/** The header and padded length at the start of `bytes`; throws CanonicalError when they are cut short or impossible. */
+function readPrefix(bytes: Uint8Array): { header: EnvelopeHeader | 'envelope/malformed' | 'envelope/unsupported-version'; headerLength: number; paddedLength: number } {
+  const r = new CanonicalReader(bytes);
+  const header = readHeader(r);
+  if (typeof header === 'string') return { header, headerLength: 0, paddedLength: 0 };
+  const headerLength = r.position;
+  const paddedLength = r.u32();
+  return { header, headerLength, paddedLength };
+}
+
+/**
+ * Cuts the fields before the chunks (header, commitment, signature) from `bytes`, which may go on
+ * with the chunks or not. Fails 'envelope/incomplete' when `bytes` ends before the signature does.
+ */
+export function parseEnvelopeParts(bytes: Uint8Array): CryptoResult<EnvelopeParts & { partsLength: number }> {
   try {
-    const r = new CanonicalReader(bytes);
-    const header = readHeader(r);
+    const { header, headerLength, paddedLength } = readPrefix(bytes);
     if (typeof header === 'string') return fail(header);
-    const headerBytes = bytes.slice(0, r.position);
-    const ciphertext = r.bytesView(MAX_CIPHERTEXT_BYTES);
-    const signature = r.bytes(64);
-    r.end();
-    if (signature.length !== 64) return fail('envelope/malformed');
-    return ok({ header, headerBytes, ciphertext, signature });
+    if (!isPaddedLength(paddedLength) || paddedLength > MAX_PADDED_BYTES) return fail('envelope/malformed');
+    const commitmentEnd = headerLength + commitmentLengthOf(paddedLength);
+    const partsLength = commitmentEnd + SIGNATURE_BYTES;
+    if (bytes.length < partsLength) return fail('envelope/incomplete');
+    const commitment = bytes.subarray(headerLength, commitmentEnd);
+    return ok({
+      header,
+      headerBytes: bytes.subarray(0, headerLength),
+      commitment,
+      paddedLength,
+      chunkCount: chunkCountOf(paddedLength),
+      noncePrefix: commitment.subarray(LENGTH_FIELD_BYTES, COMMITMENT_FIXED_BYTES),
+      chunkHashes: commitment.subarray(COMMITMENT_FIXED_BYTES),
+      signature: bytes.subarray(commitmentEnd, partsLength),
+      partsLength,
+    });
   } catch (error) {
-    if (error instanceof CanonicalError) return fail('envelope/malformed');
+    if (error instanceof CanonicalError) return fail(error.truncated ? 'envelope/incomplete' : 'envelope/malformed');
     throw error;
   }
 }
 
+interface ParsedEnvelope extends EnvelopeParts {
+  /** The sealed chunks, back to back. */
+  body: Uint8Array;
+}
+
+function parseEnvelope(bytes: Uint8Array): CryptoResult<ParsedEnvelope> {
+  const parts = parseEnvelopeParts(bytes);
+  if (!parts.ok) return parts.code === 'envelope/incomplete' ? fail('envelope/malformed') : parts;
+  const { partsLength, ...rest } = parts.value;
+  const body = bytes.subarray(partsLength);
+  if (body.length !== sealedBodyLengthOf(rest.paddedLength)) return fail('envelope/malformed');
+  return ok({ ...rest, body });
+}
+
 /**
  * Reads an envelope's header without any key, for the server: version, family, epoch, message id,
- * sender, recipients, creation time and sizes. Nothing here is authenticated until a client
- * verifies the signature; the server uses it only to check an upload against its route.
+ * sender, recipients, creation time and the padded length. Nothing here is authenticated until a
+ * client verifies the signature; the server uses it only to check an upload against its route.
  */
-export function parseEnvelopeHeader(bytes: Uint8Array): CryptoResult<EnvelopeHeader & { ciphertextLength: number }> {
+export function parseEnvelopeHeader(bytes: Uint8Array): CryptoResult<EnvelopeHeader & { paddedLength: number }> {
   assertBytes(bytes, 'bytes');
   const parsed = parseEnvelope(bytes);
   if (!parsed.ok) return parsed;
-  return ok({ ...parsed.value.header, ciphertextLength: parsed.value.ciphertext.length });
+  return ok({ ...parsed.value.header, paddedLength: parsed.value.paddedLength });
 }
 
 /** What `parseEnvelopePrefix` learns from the first bytes of an envelope. */
 export interface EnvelopePrefix {
   header: EnvelopeHeader;
-  /** Bytes of the canonical header; the ciphertext's u32 length follows it. */
+  /** Bytes of the canonical header; the commitment follows it. */
   headerLength: number;
-  ciphertextLength: number;
-  /** The whole envelope's length as the prefix declares it: header, ciphertext and signature fields. */
+  /** The padded plaintext's length, a padding bucket: it fixes every length after the header. */
+  paddedLength: number;
+  chunkCount: number;
+  /** The whole envelope's length as the prefix declares it: header, commitment, signature and chunks. */
   envelopeLength: number;
 }
 
 /**
- * Reads the key-free header and the declared ciphertext length from the first bytes of an
- * envelope, so a server can check an upload before streaming the rest to storage. Fails with
- * 'envelope/incomplete' when `prefix` ends before the ciphertext length (read more, or refuse
- * once past the largest possible header), and with the `parseEnvelopeHeader` codes otherwise.
+ * Reads the key-free header and the declared padded length from the first bytes of an envelope,
+ * so a server can check an upload before streaming the rest to storage. Fails with
+ * 'envelope/incomplete' when `prefix` ends before the padded length (read more, or refuse once
+ * past MAX_ENVELOPE_PREFIX_BYTES), with 'envelope/malformed' when that length is not a padding
+ * bucket, and with the `parseEnvelopeHeader` codes otherwise.
  */
 export function parseEnvelopePrefix(prefix: Uint8Array): CryptoResult<EnvelopePrefix> {
   assertBytes(prefix, 'prefix');
   try {
-    const r = new CanonicalReader(prefix);
-    const header = readHeader(r);
+    const { header, headerLength, paddedLength } = readPrefix(prefix);
     if (typeof header === 'string') return fail(header);
-    const headerLength = r.position;
-    const ciphertextLength = r.u32();
-    if (ciphertextLength < AEAD_OVERHEAD || ciphertextLength > MAX_CIPHERTEXT_BYTES) return fail('envelope/malformed');
-    return ok({ header, headerLength, ciphertextLength, envelopeLength: headerLength + LENGTH_FIELD_BYTES + ciphertextLength + LENGTH_FIELD_BYTES + SIGNATURE_BYTES });
+    if (!isPaddedLength(paddedLength) || paddedLength > MAX_PADDED_BYTES) return fail('envelope/malformed');
+    const envelopeLength = headerLength + commitmentLengthOf(paddedLength) + SIGNATURE_BYTES + sealedBodyLengthOf(paddedLength);
+    return ok({ header, headerLength, paddedLength, chunkCount: chunkCountOf(paddedLength), envelopeLength });
   } catch (error) {
     // Only running out of bytes is worth waiting for; a bad string or count never becomes valid.
     if (error instanceof CanonicalError) return fail(error.truncated ? 'envelope/incomplete' : 'envelope/malformed');
@@ -240,48 +328,83 @@ export function parseEnvelopePrefix(prefix: Uint8Array): CryptoResult<EnvelopePr
 /** Checks an envelope's bytes as they stream past; made by `createEnvelopeStreamChecker`. */
 export interface EnvelopeStreamChecker {
   /**
-   * Takes the next bytes of the envelope, from its first byte on, and hands the parts of them that
-   * lie in the ciphertext field to `onCiphertext`. Fails with 'envelope/malformed' once the
-   * signature field's length prefix is not 64; after a failure the checker is done.
+   * Takes the next bytes of the envelope, from its first byte on. Fails with 'envelope/malformed'
+   * once a sealed chunk's SHA-256 is not the one the commitment lists for it, or once bytes go on
+   * past the declared length; after a failure the checker is done.
    */
-  push(chunk: Uint8Array): CryptoResult<void>;
+  push(piece: Uint8Array): CryptoResult<void>;
+  /** After the last byte: the message's `ciphertextHash` (SHA-256 of the commitment), or 'envelope/incomplete' when bytes are missing. */
+  finish(): CryptoResult<Uint8Array>;
 }
 
 /**
  * For a server storing an upload without keys, after `parseEnvelopePrefix` accepted its first
- * bytes: passes each piece of the ciphertext field to `onCiphertext` (to compute the ciphertext
- * hash that approvals and receipts sign) and checks the signature field's length prefix, so the
- * layout of the fields after the header is described in this file only. The signature itself is
- * checked by each reader (`openAndVerifyMessage`); the total length is `prefix.envelopeLength`.
+ * bytes: hashes the commitment (the `ciphertextHash` approvals and receipts sign) and every sealed
+ * chunk as it passes, checking each against the commitment, so an upload whose chunks are not the
+ * ones its sender committed to is refused before it is stored. The signature itself is checked by
+ * each reader (`openAndVerifyMessage`). `newHash` gives a fresh SHA-256 (node:crypto's is faster
+ * than the default, @noble/hashes').
  */
-export function createEnvelopeStreamChecker(prefix: EnvelopePrefix, onCiphertext: (piece: Uint8Array) => void): EnvelopeStreamChecker {
-  const ciphertextStart = prefix.headerLength + LENGTH_FIELD_BYTES;
-  const ciphertextEnd = ciphertextStart + prefix.ciphertextLength;
-  const signatureLengthEnd = ciphertextEnd + LENGTH_FIELD_BYTES;
-  const signatureLength = new Uint8Array(LENGTH_FIELD_BYTES);
+export function createEnvelopeStreamChecker(prefix: EnvelopePrefix, newHash: () => IncrementalHash = nobleIncrementalSha256): EnvelopeStreamChecker {
+  const commitmentStart = prefix.headerLength;
+  const hashesStart = commitmentStart + COMMITMENT_FIXED_BYTES;
+  const commitmentEnd = commitmentStart + commitmentLengthOf(prefix.paddedLength);
+  const bodyStart = commitmentEnd + SIGNATURE_BYTES;
+  const hashes = new Uint8Array(commitmentEnd - hashesStart);
+  const commitmentHash = newHash();
+  let chunkHash = newHash();
+  let chunkIndex = 0;
   let offset = 0;
   let failed = false;
+
+  /** Where the current region ends, and what to do with bytes in it. */
+  const region = (): { end: number; take: (piece: Uint8Array) => void; chunkEnd?: boolean } => {
+    if (offset < commitmentStart) return { end: commitmentStart, take: () => undefined };
+    if (offset < commitmentEnd) {
+      return {
+        end: commitmentEnd,
+        take: (piece) => {
+          commitmentHash.update(piece);
+          const from = Math.max(offset, hashesStart);
+          if (offset + piece.length > from) hashes.set(piece.subarray(from - offset), from - hashesStart);
+        },
+      };
+    }
+    if (offset < bodyStart) return { end: bodyStart, take: () => undefined };
+    const chunkStart = bodyStart + sealedChunkOffset(chunkIndex);
+    return { end: chunkStart + chunkPlaintextLength(prefix.paddedLength, chunkIndex) + CHUNK_TAG_BYTES, take: (piece) => chunkHash.update(piece), chunkEnd: true };
+  };
+
   return {
-    push(chunk) {
-      assertBytes(chunk, 'chunk');
-      if (failed) return fail('envelope/malformed');
-      const start = offset;
-      const end = start + chunk.length;
-      offset = end;
-      const from = Math.max(start, ciphertextStart);
-      const to = Math.min(end, ciphertextEnd);
-      if (from < to) onCiphertext(chunk.subarray(from - start, to - start));
-      const lengthFrom = Math.max(start, ciphertextEnd);
-      const lengthTo = Math.min(end, signatureLengthEnd);
-      if (lengthFrom < lengthTo) signatureLength.set(chunk.subarray(lengthFrom - start, lengthTo - start), lengthFrom - ciphertextEnd);
-      if (lengthTo === signatureLengthEnd && lengthFrom < lengthTo) {
-        const declared = new DataView(signatureLength.buffer).getUint32(0);
-        if (declared !== SIGNATURE_BYTES) {
-          failed = true;
-          return fail('envelope/malformed');
+    push(piece) {
+      assertBytes(piece, 'piece');
+      if (failed || offset + piece.length > prefix.envelopeLength) {
+        failed = true;
+        return fail('envelope/malformed');
+      }
+      let at = 0;
+      while (at < piece.length) {
+        const { end, take, chunkEnd } = region();
+        const part = piece.subarray(at, at + Math.min(piece.length - at, end - offset));
+        take(part);
+        at += part.length;
+        offset += part.length;
+        if (chunkEnd === true && offset === end) {
+          const expected = hashes.subarray(chunkIndex * CHUNK_HASH_BYTES, (chunkIndex + 1) * CHUNK_HASH_BYTES);
+          if (!bytesEqual(new Uint8Array(chunkHash.digest()), expected)) {
+            failed = true;
+            return fail('envelope/malformed');
+          }
+          chunkIndex += 1;
+          chunkHash = newHash();
         }
       }
       return ok(undefined);
+    },
+    finish() {
+      if (failed) return fail('envelope/malformed');
+      if (offset !== prefix.envelopeLength) return fail('envelope/incomplete');
+      return ok(new Uint8Array(commitmentHash.digest()));
     },
   };
 }
@@ -296,8 +419,47 @@ function messageKey(familyKey: Uint8Array, messageId: Uint8Array): Uint8Array {
   return hkdf(nobleSha256, familyKey, messageId, MESSAGE_KEY_INFO_BYTES, 32);
 }
 
+/** The message key as a WebCrypto AES-GCM key; the raw bytes are wiped once imported. */
+async function importMessageKey(familyKey: Uint8Array, messageId: Uint8Array, usage: KeyUsage): Promise<CryptoKey> {
+  const key = messageKey(familyKey, messageId);
+  try {
+    return await subtle().importKey('raw', buf(key), { name: 'AES-GCM' }, false, [usage]);
+  } finally {
+    key.fill(0);
+  }
+}
+
 function signedBytes(headerBytes: Uint8Array, ciphertextHash: Uint8Array): Uint8Array {
   return concatBytes(headerBytes, ciphertextHash);
+}
+
+/** SHA-256 of the commitment: the `ciphertextHash` a message is signed, approved and receipted by. */
+function commitmentHash(commitment: Uint8Array): Uint8Array {
+  return nobleSha256(commitment);
+}
+
+/**
+ * The inner record's metadata: u8 INNER_VERSION ‖ string audioType ‖ u32 durationMs ‖ u8 hasCaption
+ * ‖ [string caption] ‖ u32 audio length. The audio and the padding follow it.
+ */
+function innerMetadata(audioType: string, durationMs: number, caption: string | undefined, audioLength: number): CanonicalWriter {
+  const inner = new CanonicalWriter().u8(INNER_VERSION).string(audioType).u32(durationMs);
+  if (caption !== undefined) inner.u8(1).string(caption);
+  else inner.u8(0);
+  return inner.u32(audioLength);
+}
+
+/** Copies `source` into the padded plaintext at `at`, which lies in chunk slots of the body (each followed by room for its tag). */
+function writeIntoChunks(body: Uint8Array, at: number, source: Uint8Array): void {
+  let done = 0;
+  while (done < source.length) {
+    const position = at + done;
+    const index = Math.floor(position / CHUNK_PLAINTEXT_BYTES);
+    const within = position - index * CHUNK_PLAINTEXT_BYTES;
+    const length = Math.min(source.length - done, CHUNK_PLAINTEXT_BYTES - within);
+    body.set(source.subarray(done, done + length), sealedChunkOffset(index) + within);
+    done += length;
+  }
 }
 
 /** Encrypts, signs and serialises a voice message for the given epoch of a family. */
@@ -341,39 +503,37 @@ export async function sealMessage(options: {
   const problem = headerProblem(header);
   if (problem) throw new TypeError(`${problem} is not valid`);
   const headerFields = headerWriter(header);
-  const inner = new CanonicalWriter().u8(INNER_VERSION).string(audioType).u32(durationMs);
-  if (caption !== undefined) inner.u8(1).string(caption);
-  else inner.u8(0);
-  inner.bytes(audio);
+  const metadata = innerMetadata(audioType, durationMs, caption, audio.length).finish();
+  const paddedLength = paddedLengthOf(metadata.length + audio.length);
+  const chunkCount = chunkCountOf(paddedLength);
 
   // Audio is large, and a fresh full-size buffer costs a good part of an AES-GCM encryption (in
   // Chromium about half: page faults, GC pressure). So the envelope is allocated once at its final
-  // size and everything is written into it: the inner record straight into the ciphertext field,
-  // where WebCrypto reads it (taking its own copy) and the ciphertext then overwrites it in place.
+  // size and the plaintext written straight into the chunk slots, where WebCrypto reads it (taking
+  // its own copy) and each chunk's ciphertext and tag then overwrite it in place. The padding is the
+  // zeros the fresh buffer already holds.
   const headerLength = headerFields.length;
-  const ciphertextAt = headerLength + 4;
-  const ciphertextLength = inner.length + AEAD_OVERHEAD;
-  const signatureAt = ciphertextAt + ciphertextLength + 4;
-  const bytes = new Uint8Array(signatureAt + 64);
-  const key = messageKey(familyKey, messageId);
+  const commitmentAt = headerLength;
+  const signatureAt = commitmentAt + commitmentLengthOf(paddedLength);
+  const bodyAt = signatureAt + SIGNATURE_BYTES;
+  const bytes = new Uint8Array(bodyAt + sealedBodyLengthOf(paddedLength));
   // The key import runs on WebCrypto's side while the audio is copied below.
-  const sealingKey = importSealingKey(key);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const sealingKey = importMessageKey(familyKey, messageId, 'encrypt');
   headerFields.writeTo(bytes, 0);
-  view.setUint32(headerLength, ciphertextLength);
-  inner.writeTo(bytes, ciphertextAt + AEAD_PLAINTEXT_OFFSET);
-  view.setUint32(signatureAt - 4, 64);
+  const commitment = bytes.subarray(commitmentAt, signatureAt);
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(commitmentAt, paddedLength);
+  const noncePrefix = randomBytes(NONCE_PREFIX_BYTES);
+  commitment.set(noncePrefix, LENGTH_FIELD_BYTES);
+  const body = bytes.subarray(bodyAt);
+  writeIntoChunks(body, 0, metadata);
+  writeIntoChunks(body, metadata.length, audio);
   const headerBytes = bytes.subarray(0, headerLength);
-  const ciphertext = bytes.subarray(ciphertextAt, ciphertextAt + ciphertextLength);
-  try {
-    await aeadSealInPlace(await sealingKey, ciphertext, headerBytes);
-  } finally {
-    key.fill(0);
-  }
-  const ciphertextHash = await sha256(ciphertext);
+  const context: ChunkContext = { key: await sealingKey, noncePrefix, aad: headerBytes, chunkCount };
+  await sealChunks(context, body, paddedLength, commitment.subarray(COMMITMENT_FIXED_BYTES));
+  const ciphertextHash = commitmentHash(commitment);
   const signature = await signLabelled(sender.identity, SIGNATURE_LABELS.message, signedBytes(headerBytes, ciphertextHash));
   bytes.set(signature, signatureAt);
-  return { header, ciphertext, ciphertextHash, signature, bytes };
+  return { header, commitment, ciphertextHash, signature, bytes };
 }
 
 /**
@@ -496,14 +656,15 @@ function keptDigestOf(headerBytes: Uint8Array, ciphertextHash: Uint8Array): Prom
 
 /**
  * The digest a roster entry lists to keep a message in history when it removes the message's
- * sender: SHA-256("burrow/kept-message/v1" ‖ 0x00 ‖ header ‖ SHA-256(ciphertext)), i.e. of exactly
- * what the sender signed, so it names one message with one content. Fails like `parseEnvelopeHeader`.
+ * sender: SHA-256("burrow/kept-message/v1" ‖ 0x00 ‖ header ‖ SHA-256(commitment)), i.e. of exactly
+ * what the sender signed, so it names one message with one content (the commitment lists every
+ * sealed chunk's hash). Fails like `parseEnvelopeHeader`.
  */
 export async function keptMessageDigest(bytes: Uint8Array): Promise<CryptoResult<Uint8Array>> {
   assertBytes(bytes, 'bytes');
   const parsed = parseEnvelope(bytes);
   if (!parsed.ok) return parsed;
-  return ok(await keptDigestOf(parsed.value.headerBytes, await sha256(parsed.value.ciphertext)));
+  return ok(await keptDigestOf(parsed.value.headerBytes, commitmentHash(parsed.value.commitment)));
 }
 
 /** How far a signed `createdAt` may lie ahead of the reader's clock (clocks drift): 10 minutes. */
@@ -593,23 +754,46 @@ export function needsApprovalAtHead(roster: VerifiedRoster, senderId: string): b
   return member !== undefined && member.role === 'relative' && member.needsApproval === true;
 }
 
-function readInner(plaintext: Uint8Array): { audioType: string; durationMs: number; caption?: string; audio: Uint8Array } | undefined {
+/** What the inner record says before its audio, and where the audio lies in the padded plaintext. */
+export interface InnerMetadata {
+  audioType: string;
+  durationMs: number;
+  caption?: string;
+  audioOffset: number;
+  audioLength: number;
+}
+
+/**
+ * Reads the inner record's metadata from the first chunk's plaintext (where it always lies) and
+ * checks the padding rule: `paddedLength` must be the bucket of the record's length. Undefined for
+ * anything else; the caller checks that the padding bytes after the audio are zero.
+ */
+export function readInnerMetadata(firstChunk: Uint8Array, paddedLength: number): InnerMetadata | undefined {
   try {
-    const r = new CanonicalReader(plaintext);
+    const r = new CanonicalReader(firstChunk);
     if (r.u8() !== INNER_VERSION) return undefined;
     const audioType = r.string(MAX_AUDIO_TYPE_BYTES);
     const durationMs = r.u32();
     const hasCaption = r.u8();
     if (hasCaption > 1) return undefined;
     const caption = hasCaption === 1 ? r.string(MAX_CAPTION_BYTES) : undefined;
-    // A view into the freshly decrypted plaintext, which nothing else holds.
-    const audio = r.bytesView(MAX_AUDIO_BYTES);
-    r.end();
-    return caption === undefined ? { audioType, durationMs, audio } : { audioType, durationMs, caption, audio };
+    const audioLength = r.u32();
+    const audioOffset = r.position;
+    if (audioLength > MAX_AUDIO_BYTES || paddedLengthOf(audioOffset + audioLength) !== paddedLength) return undefined;
+    const metadata: InnerMetadata = { audioType, durationMs, audioOffset, audioLength };
+    if (caption !== undefined) metadata.caption = caption;
+    return metadata;
   } catch (error) {
     if (error instanceof CanonicalError) return undefined;
     throw error;
   }
+}
+
+/** Whether every byte is zero (the padding), looking at all of them. */
+export function allZero(bytes: Uint8Array): boolean {
+  let seen = 0;
+  for (const byte of bytes) seen |= byte;
+  return seen === 0;
 }
 
 /** An Ed25519 public key imported for `verifyMessageSignature`; undefined when it is not a valid key. */
@@ -632,60 +816,51 @@ async function verifyMessageSignature(key: CryptoKey | undefined, message: Uint8
   }
 }
 
-/**
- * Verifies and opens an envelope against a verified roster. Checks, in order: the format; the
- * family (and the expected family/message id, e.g. from the route); that the sender's head
- * commitment matches the reader's entry at that epoch (else, once signed by a sender the reader
- * knows, 'envelope/roster-behind' for a newer epoch or 'envelope/roster-fork' for a different
- * entry — both to be acted on by the caller: fetch the roster, or report the fork); that the
- * sender is a member or toy at that epoch (so was given its key) and is one in the head; that the
- * sender, as the head describes them, may address every recipient; the signature, with the head's
- * key for the sender; with `age`, the signed creation time against the reader's clock; the
- * decryption; and for a sender the head marks as needing approval, the approval of a guardian of
- * the head and no decline by one (`approvalDecision`; with `openUnapproved`, the message opens
- * anyway and says where it stands). The head decides role, children, approval and membership whatever epoch the message
- * was sealed in. Never throws on bad input; every refusal is a result with its own code.
- *
- * With `history` (member readers; never a toy), a message whose sender the head no longer lists is
- * judged against the roster of its time instead of refused: the entry that removed the sender must
- * keep it (`kept` holds its `keptMessageDigest`, signed by the guardian who removed them), the
- * sender is judged, and their signature checked, as the entry before that one describes them, and
- * the result carries `removed`. A message that entry does not keep is 'envelope/sender-removed'.
- */
-export async function openAndVerifyMessage(
-  bytes: Uint8Array,
-  options: {
-    roster: VerifiedRoster;
-    familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
-    approvals?: readonly Approval[];
-    /** Guardians' signed declines, as relayed: a valid one refuses the message ('envelope/declined'). */
-    declines?: readonly Decline[];
-    /**
-     * A member's app (the sender, a guardian) may listen before a guardian decides: the message
-     * then opens with `approval` 'waiting' or 'declined' instead of failing. A toy never sets it.
-     */
-    openUnapproved?: boolean;
-    expected?: { messageId?: Uint8Array; familyId?: string };
-    /**
-     * The reader's clock: refuse a message dated beyond MAX_CLOCK_SKEW_MS ahead of `now`, and, with
-     * `retentionDays` (a toy passes its head's signed retention), one whose retention has passed.
-     */
-    age?: { now: number; retentionDays?: number };
-    /** A member reading history: open what the entry that removed a sender kept (see above). */
-    history?: boolean;
-  },
-): Promise<CryptoResult<OpenedMessage>> {
-  const { roster, expected } = options;
-  if (!isVerifiedRoster(roster)) throw new TypeError('roster must come from verifyRoster');
-  if (options.age !== undefined) assertAge(options.age);
-  if (!(bytes instanceof Uint8Array)) return fail('envelope/malformed');
-  const parsed = parseEnvelope(bytes);
-  if (!parsed.ok) return parsed;
-  const { header, headerBytes, ciphertext, signature } = parsed.value;
+/** How a reader opens a message: its verified roster and keys, and what it was told beside the envelope. */
+export interface OpenOptions {
+  roster: VerifiedRoster;
+  familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  approvals?: readonly Approval[];
+  /** Guardians' signed declines, as relayed: a valid one refuses the message ('envelope/declined'). */
+  declines?: readonly Decline[];
+  /**
+   * A member's app (the sender, a guardian) may listen before a guardian decides: the message
+   * then opens with `approval` 'waiting' or 'declined' instead of failing. A toy never sets it.
+   */
+  openUnapproved?: boolean;
+  expected?: { messageId?: Uint8Array; familyId?: string };
+  /**
+   * The reader's clock: refuse a message dated beyond MAX_CLOCK_SKEW_MS ahead of `now`, and, with
+   * `retentionDays` (a toy passes its head's signed retention), one whose retention has passed.
+   */
+  age?: { now: number; retentionDays?: number };
+  /** A member reading history: open what the entry that removed a sender kept (see `openAndVerifyMessage`). */
+  history?: boolean;
+}
 
+/** What `verifyEnvelopeParts` established: who sent it, as judged, and what they signed. */
+export interface VerifiedParts {
+  sender: { kind: 'member' | 'toy'; id: string };
+  ciphertextHash: Uint8Array;
+  removal?: RosterEntry;
+  /** Whether the head marks the sender as a relative whose messages need a guardian's approval. */
+  needsApproval: boolean;
+  /** The chunks' AES-GCM context: the message key, nonce prefix, header AAD and chunk count. */
+  chunks: ChunkContext;
+}
+
+/**
+ * Everything `openAndVerifyMessage` checks before the first chunk (see there), from the fields
+ * before the chunks alone, ending with the message key: so a streaming reader knows whether to
+ * play before any audio arrives. Never throws on bad input.
+ */
+export async function verifyEnvelopeParts(parts: EnvelopeParts, options: OpenOptions): Promise<CryptoResult<VerifiedParts>> {
+  const { roster, expected } = options;
+  const { header, headerBytes, signature } = parts;
   if (header.familyId !== roster.familyId) return fail('envelope/wrong-family');
   if (expected?.familyId !== undefined && header.familyId !== expected.familyId) return fail('envelope/wrong-family');
   if (expected?.messageId !== undefined && !bytesEqual(header.messageId, expected.messageId)) return fail('envelope/id-mismatch');
+  const ciphertextHash = commitmentHash(parts.commitment);
   const relation = await compareRosterHead(roster, header.epoch, header.rosterHead);
   if (relation === 'unknown') return fail('envelope/unknown-epoch');
   if (relation !== 'same') {
@@ -694,8 +869,7 @@ export async function openAndVerifyMessage(
     // cannot stall a toy or raise an alarm with a made-up header.
     const knownKey = signingKeyKnownAt(roster, header.epoch, header.senderId);
     if (knownKey === undefined) return fail(relation === 'behind' ? 'envelope/unknown-epoch' : 'envelope/sender-not-member');
-    const hash = await sha256(ciphertext);
-    if (!(await verifyMessageSignature(await importVerifyingKey(knownKey), signedBytes(headerBytes, hash), signature))) return fail('envelope/bad-signature');
+    if (!(await verifyMessageSignature(await importVerifyingKey(knownKey), signedBytes(headerBytes, ciphertextHash), signature))) return fail('envelope/bad-signature');
     return fail(relation === 'behind' ? 'envelope/roster-behind' : 'envelope/roster-fork');
   }
 
@@ -717,58 +891,114 @@ export async function openAndVerifyMessage(
   const judgedAt = removal === undefined ? roster.epoch : removal.epoch - 1;
   if (!recipientsAllowed(roster, sender, header.recipients, judgedAt)) return fail('envelope/recipient-not-allowed');
 
-  // The sender's key is imported first and hashing and decrypting run concurrently (both are full
-  // passes over the ciphertext), so one WebCrypto round trip (the signature check) follows the hash.
-  // The results are still judged in order — signature first — and the plaintext is released only
-  // after the signature has verified.
   const senderKeys = sender.kind === 'member' ? sender.member.keys : sender.toy.keys;
-  const verifyingKey = importVerifyingKey(senderKeys.signingKey);
-  const decryption = (async (): Promise<CryptoResult<Uint8Array>> => {
-    const familyKey = await options.familyKeyForEpoch(header.epoch);
-    if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('envelope/no-key');
-    const key = messageKey(familyKey, header.messageId);
-    try {
-      const opened = await aeadOpen(key, ciphertext, headerBytes);
-      return opened.ok ? opened : fail('envelope/decrypt-failed');
-    } finally {
-      key.fill(0);
-    }
-  })();
-  // Awaited below unless the signature fails; never leave a rejection unobserved.
-  decryption.catch(() => undefined);
-  const ciphertextHash = await sha256(ciphertext);
-  if (!(await verifyMessageSignature(await verifyingKey, signedBytes(headerBytes, ciphertextHash), signature))) return fail('envelope/bad-signature');
+  if (!(await verifyMessageSignature(await importVerifyingKey(senderKeys.signingKey), signedBytes(headerBytes, ciphertextHash), signature))) return fail('envelope/bad-signature');
   if (removal !== undefined && !entryKeeps(removal, await keptDigestOf(headerBytes, ciphertextHash))) return fail('envelope/sender-removed');
   if (options.age !== undefined) {
     const problem = messageAgeProblem(header.createdAt, options.age);
     if (problem !== undefined) return fail(problem);
   }
 
-  const opened = await decryption;
-  if (!opened.ok) return opened;
-  const inner = readInner(opened.value);
-  if (!inner) return fail('envelope/malformed');
-
+  const familyKey = await options.familyKeyForEpoch(header.epoch);
+  if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('envelope/no-key');
+  const key = await importMessageKey(familyKey, header.messageId, 'decrypt');
   // The head's flag: a relative set to need approval since the message's epoch needs it now.
   // A kept message was judged, approvals included, by the guardian who kept it.
-  let approval: ApprovalState = { state: 'not-needed' };
-  if (removal === undefined && sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval) {
-    const decided = await approvalDecision(roster, { messageId: header.messageId, ciphertextHash, approvals: options.approvals ?? [], declines: options.declines ?? [] });
-    if (!decided.ok) return decided;
-    approval = decided.value;
-    if (options.openUnapproved !== true && approval.state === 'declined') return fail('envelope/declined');
-    if (options.openUnapproved !== true && approval.state === 'waiting') return fail('envelope/needs-approval');
-  }
+  const needsApproval = removal === undefined && sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval === true;
+  const verified: VerifiedParts = {
+    sender: { kind: sender.kind, id: header.senderId },
+    ciphertextHash,
+    needsApproval,
+    chunks: { key, noncePrefix: parts.noncePrefix, aad: headerBytes, chunkCount: parts.chunkCount },
+  };
+  if (removal !== undefined) verified.removal = removal;
+  return ok(verified);
+}
 
+/**
+ * Where a verified message stands on approval (`approvalDecision`), refusing 'envelope/declined'
+ * or 'envelope/needs-approval' unless the reader opens unapproved messages.
+ */
+export async function approvalOf(parts: EnvelopeParts, verified: VerifiedParts, options: OpenOptions): Promise<CryptoResult<ApprovalState>> {
+  if (!verified.needsApproval) return ok({ state: 'not-needed' });
+  const decided = await approvalDecision(options.roster, { messageId: parts.header.messageId, ciphertextHash: verified.ciphertextHash, approvals: options.approvals ?? [], declines: options.declines ?? [] });
+  if (!decided.ok) return decided;
+  if (options.openUnapproved !== true && decided.value.state === 'declined') return fail('envelope/declined');
+  if (options.openUnapproved !== true && decided.value.state === 'waiting') return fail('envelope/needs-approval');
+  return decided;
+}
+
+/** Checks and opens every chunk of a whole envelope's body (a few at once) into one padded plaintext. */
+async function openBody(parsed: ParsedEnvelope, context: ChunkContext): Promise<CryptoResult<Uint8Array>> {
+  const plaintext = new Uint8Array(parsed.paddedLength);
+  let problem: CryptoResult<never> | undefined;
+  await inParallel(parsed.chunkCount, async (index) => {
+    if (problem !== undefined) return;
+    const start = sealedChunkOffset(index);
+    const sealed = parsed.body.subarray(start, start + chunkPlaintextLength(parsed.paddedLength, index) + CHUNK_TAG_BYTES);
+    const opened = await openChunk(context, index, sealed, parsed.chunkHashes.subarray(index * CHUNK_HASH_BYTES, (index + 1) * CHUNK_HASH_BYTES));
+    if (opened.ok) plaintext.set(opened.value, index * CHUNK_PLAINTEXT_BYTES);
+    else problem ??= opened;
+  });
+  if (problem !== undefined) {
+    plaintext.fill(0);
+    return problem;
+  }
+  return ok(plaintext);
+}
+
+/**
+ * Verifies and opens an envelope against a verified roster. Checks, in order: the format; the
+ * family (and the expected family/message id, e.g. from the route); that the sender's head
+ * commitment matches the reader's entry at that epoch (else, once signed by a sender the reader
+ * knows, 'envelope/roster-behind' for a newer epoch or 'envelope/roster-fork' for a different
+ * entry — both to be acted on by the caller: fetch the roster, or report the fork); that the
+ * sender is a member or toy at that epoch (so was given its key) and is one in the head; that the
+ * sender, as the head describes them, may address every recipient; the signature, with the head's
+ * key for the sender; with `age`, the signed creation time against the reader's clock; the key;
+ * every chunk against its committed hash and its tag; the inner record and its padding; and for a
+ * sender the head marks as needing approval, the approval of a guardian of the head and no decline
+ * by one (`approvalDecision`; with `openUnapproved`, the message opens anyway and says where it
+ * stands). The head decides role, children, approval and membership whatever epoch the message
+ * was sealed in. Never throws on bad input; every refusal is a result with its own code. A
+ * reader that cannot hold the whole message uses `openMessageStream` (envelope-stream.ts), which
+ * checks the same things in the same order.
+ *
+ * With `history` (member readers; never a toy), a message whose sender the head no longer lists is
+ * judged against the roster of its time instead of refused: the entry that removed the sender must
+ * keep it (`kept` holds its `keptMessageDigest`, signed by the guardian who removed them), the
+ * sender is judged, and their signature checked, as the entry before that one describes them, and
+ * the result carries `removed`. A message that entry does not keep is 'envelope/sender-removed'.
+ */
+export async function openAndVerifyMessage(bytes: Uint8Array, options: OpenOptions): Promise<CryptoResult<OpenedMessage>> {
+  if (!isVerifiedRoster(options.roster)) throw new TypeError('roster must come from verifyRoster');
+  if (options.age !== undefined) assertAge(options.age);
+  if (!(bytes instanceof Uint8Array)) return fail('envelope/malformed');
+  const parsed = parseEnvelope(bytes);
+  if (!parsed.ok) return parsed;
+  const verified = await verifyEnvelopeParts(parsed.value, options);
+  if (!verified.ok) return verified;
+  const opened = await openBody(parsed.value, verified.value.chunks);
+  if (!opened.ok) return opened;
+  const plaintext = opened.value;
+  const inner = readInnerMetadata(plaintext.subarray(0, CHUNK_PLAINTEXT_BYTES), parsed.value.paddedLength);
+  const audioEnd = inner === undefined ? 0 : inner.audioOffset + inner.audioLength;
+  if (inner === undefined || !allZero(plaintext.subarray(audioEnd))) return fail('envelope/malformed');
+  const approval = await approvalOf(parsed.value, verified.value, options);
+  if (!approval.ok) return approval;
+
+  const { header } = parsed.value;
   const result: OpenedMessage = {
     header,
-    audio: inner.audio,
+    // A view into the freshly decrypted plaintext, which nothing else holds.
+    audio: plaintext.subarray(inner.audioOffset, audioEnd),
     audioType: inner.audioType,
     durationMs: inner.durationMs,
-    ciphertextHash,
-    sender: { kind: sender.kind, id: header.senderId },
-    approval,
+    ciphertextHash: verified.value.ciphertextHash,
+    sender: verified.value.sender,
+    approval: approval.value,
   };
+  const { removal } = verified.value;
   if (removal !== undefined) result.removed = { epoch: removal.epoch, at: removal.createdAt };
   if (inner.caption !== undefined) result.caption = inner.caption;
   return ok(result);

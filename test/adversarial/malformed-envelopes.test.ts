@@ -3,16 +3,17 @@
  * place, padded, with a broken header (magic, version, counts), sealed for another epoch, another
  * family or another sender, oversized (declared or sent), random bytes, and uploads cut off
  * mid-stream on a real socket. Each is refused with a 4xx problem before anything is stored: no
- * message row, no recipient row, no blob and no temp file. Mutations the server cannot see (inside
- * the ciphertext: only clients open and verify) may be accepted — then the blob holds exactly the
- * bytes sent. Property-based (fast-check) on top of the named cases.
+ * message row, no recipient row, no blob and no temp file. Mutations the server cannot see (the
+ * signature, or header fields that stay valid: only clients verify) may be accepted — then the blob
+ * holds exactly the bytes sent; a changed chunk is refused, since every chunk must match the hash
+ * its commitment lists. Property-based (fast-check) on top of the named cases.
  */
 import { request } from 'node:http';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from '../../src/crypto/bytes.js';
-import type { SealedMessage } from '../../src/crypto/envelope.js';
+import { parseEnvelopePrefix, type SealedMessage } from '../../src/crypto/envelope.js';
 import { b64, startTestServer, type TestServer } from '../server/helpers.js';
 import { blobFiles, messageCount, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../server/messages/fixtures.js';
 import { recordFigures } from './figures.js';
@@ -71,13 +72,11 @@ async function attempt(kind: string, bytes: Uint8Array, options: { mayBeAccepted
   return answer.statusCode;
 }
 
-/** The header's length: everything before the ciphertext's u32 length (found where the lengths add up to the whole). */
+/** The header's length: everything before the padded length that opens the commitment. */
 function headerLength(sealed: SealedMessage): number {
-  const view = new DataView(sealed.bytes.buffer, sealed.bytes.byteOffset, sealed.bytes.byteLength);
-  for (let offset = 8; offset < Math.min(sealed.bytes.length - 72, 4_096); offset++) {
-    if (offset + 4 + view.getUint32(offset) + 4 + 64 === sealed.bytes.length) return offset;
-  }
-  throw new Error('no header length found');
+  const prefix = parseEnvelopePrefix(sealed.bytes);
+  if (!prefix.ok) throw new Error(prefix.code);
+  return prefix.value.headerLength;
 }
 
 describe('malformed envelopes and audio', () => {
@@ -87,7 +86,8 @@ describe('malformed envelopes and audio', () => {
     expect(header).toBeGreaterThan(40);
     await attempt('truncated in the header', bytes.subarray(0, 20), { status: 400 });
     await attempt('truncated after the header', bytes.subarray(0, header + 2), { status: 400 });
-    await attempt('truncated in the ciphertext', bytes.subarray(0, header + 200), { status: 400 });
+    await attempt('truncated in the commitment', bytes.subarray(0, header + 20), { status: 400 });
+    await attempt('truncated in a chunk', bytes.subarray(0, header + 500), { status: 400 });
     await attempt('truncated in the signature', bytes.subarray(0, bytes.length - 30), { status: 400 });
     await attempt('empty body', new Uint8Array(0), { status: 400 });
     await attempt('padded', new Uint8Array([...bytes, 0, 0, 0]), { status: 400 });
@@ -100,9 +100,18 @@ describe('malformed envelopes and audio', () => {
     const hugeCount = bytes.slice();
     hugeCount.fill(0xff, 5, 9);
     await attempt('absurd length field in the header', hugeCount, { status: 400 });
-    const hugeCiphertext = bytes.slice();
-    new DataView(hugeCiphertext.buffer).setUint32(header, 0x7fffffff);
-    await attempt('ciphertext length beyond any limit', hugeCiphertext, { status: 400 });
+    const hugePadded = bytes.slice();
+    new DataView(hugePadded.buffer).setUint32(header, 0x7fffffff);
+    await attempt('padded length beyond any limit', hugePadded, { status: 400 });
+    const notABucket = bytes.slice();
+    new DataView(notABucket.buffer).setUint32(header, 16_385);
+    await attempt('padded length that is not a bucket', notABucket, { status: 400 });
+    const changedChunk = bytes.slice();
+    changedChunk[bytes.length - 100]! ^= 1;
+    await attempt('a chunk byte changed', changedChunk, { status: 400 });
+    const changedHash = bytes.slice();
+    changedHash[header + 11]! ^= 1;
+    await attempt('a committed chunk hash changed', changedHash, { status: 400 });
     await attempt('wrong epoch (old)', (await seal(mum, family, [child], { epoch: family.epoch - 1 })).bytes, { status: 409 });
     await attempt('wrong epoch (future)', (await seal(mum, family, [child], { epoch: family.epoch + 1 })).bytes, { status: 409 });
     await attempt('wrong family (one the sender also guards)', (await seal(mum, other, [child], { familyId: other.familyId })).bytes, { status: 400 });
@@ -118,7 +127,7 @@ describe('malformed envelopes and audio', () => {
     await attempt('the same message id again', once, { status: 409 });
   });
 
-  it('fast-check: any cut, padding, byte change in the header or random prefix is refused with nothing stored (or, inside the ciphertext, stored exactly)', async () => {
+  it('fast-check: any cut, padding, byte change in the header or a chunk, or random prefix is refused with nothing stored (or, where the server cannot see it, stored exactly)', async () => {
     const bytes = template.bytes;
     const header = headerLength(template);
     const mutation = fc.oneof(
@@ -129,6 +138,12 @@ describe('malformed envelopes and audio', () => {
         copy[at] = value;
         // Some header bytes may change to another valid value (createdAt, the message id): the server cannot know.
         return { kind: 'header byte changed', bytes: copy, visible: false };
+      }),
+      fc.tuple(// The template's one chunk: its 16 KiB padded plaintext and tag end the envelope.
+      fc.integer({ min: bytes.length - (16_384 + 16), max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 })).map(([at, xor]) => {
+        const copy = bytes.slice();
+        copy[at]! ^= xor;
+        return { kind: 'chunk byte changed', bytes: copy, visible: true };
       }),
       fc.uint8Array({ minLength: 0, maxLength: 2_000 }).map((random) => ({ kind: 'random bytes', bytes: random, visible: true })),
       fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.integer({ min: 0, max: header })).map(([junk, at]) => ({ kind: 'junk spliced into the header', bytes: new Uint8Array([...bytes.subarray(0, at), ...junk, ...bytes.subarray(at)]), visible: true })),

@@ -1,32 +1,32 @@
 /**
- * The envelope's byte layout is a contract (the server parses it; stored messages must keep opening).
- * These tests pin it independently of the encoder: a known version-2 envelope must still open, a
- * version-1 one is refused, and a fresh one is taken apart field by field with raw WebCrypto only.
+ * The envelope's byte layout is a contract (the server parses it; a second toy implementation
+ * follows docs/protocol.md). These tests pin it independently of the encoder: envelopes of
+ * versions 1 and 2 are refused, and a fresh version-3 one is taken apart field by field, its
+ * chunks decrypted and its signature checked with raw WebCrypto only.
  */
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage } from '../../src/crypto/envelope.js';
+import { openAndVerifyMessage, paddedLengthOf, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage } from '../../src/crypto/envelope.js';
 import { importIdentitySecret, type Identity } from '../../src/crypto/identity.js';
 import { hkdfSha256 } from '../../src/crypto/kdf.js';
 import { appendRosterEntry, createGenesisEntry, hashRosterEntry, verifyRoster, type RosterEntry } from '../../src/crypto/roster.js';
 
-// Version 1 (no roster head), sealed by the encoder at commit 75ca67e from the inputs below: no
-// longer read (one protocol version until 1.0), kept to show it is refused, not misread.
+// Version 1 (no roster head), sealed by the encoder at commit 75ca67e: no longer read (one protocol
+// version until 1.0), kept to show it is refused, not misread.
 const VERSION_1_ENVELOPE = fromHex(
   '4252574d010000000a66616d2d676f6c64656e0000000000000003101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01fc3c61a9facc890be3bcd23b03193c0eca52d3ecbb1ae035203d9b47297df9219db50b5d71cbec04626987a7b8e300ae34518801dfda02c477eb6b33ebb3438c0d51ec0dba5eb7728f34bd0064ce845347cf50ecfeef8985f64a113623e845908d8bea06d5f0b251e5b7e858ecf22880ca1b2e0887feaf2efb3d0000004064d0fdc6bdc4c5ec1c1739036280226ccad2f768b47226567b9a3e753079c7542d6f9f1fef9260b65af2118ac611031d0460c91229045c5efd9a85f6fa793402',
 );
-// Known answer: version 2, sealed from the inputs below (the head is epoch 3 of `rosterAtEpoch3`,
-// whose version-5 entries commit to fixed epoch keys and times; resealed when roster entries became
-// version 4 and again at version 5, which changed the head hash it commits to and nothing in the
-// envelope's format).
-// Its nonce was random; everything else is fixed.
-const KNOWN_ENVELOPE = fromHex('4252574d020000000a66616d2d676f6c64656e000000000000000328df608cd1498d127d59cebbe97bb244d2a409ed417bfd6b661639d88af1e048101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b015ae9f7a3308236abb14ebcfd077a7d8d2ec4dd840bd536a019c1f39185a943e3de49ccbacdf297918d03febed8089b04388cde0ce17ae1ac687217916c3b7d67d8dc13669292cb0a05154dd847b55d877a542ad43c8eb420212d5cb69249e022c45b6e9931022735e632879be7623f98a855356cb3a27e916b180000004047633354ead748470aec95ab90b229bdecf283b0f5434176d6fdc5f34a299a64b15afb333d95f19b5206fe86005d7b9f0752511e751d8c4d8995a88ad5c0fe02');
+// Version 2 (one AES-GCM box, unpadded, signature after the ciphertext), sealed from the inputs
+// below before chunked envelopes: refused too.
+const VERSION_2_ENVELOPE = fromHex('4252574d020000000a66616d2d676f6c64656e000000000000000316cae8171f3b7fcfc9552a112b226dd26317b588b608e4e82e899094f4e247f6101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01ff34b04b2393854ec290f7df7f6da6de3fd38df0037c8ebf3eb3da82a316090d08dbc7cc71bf8bf22277879815c87026891928b360c6fff5c16237dc59dbf1619fc3de79c62a04a886381bb3b08542c6c8937c51cd918d90c6bfc5a0430822e8b9c75f843e7011188f8c84c326b4c43cad32daece19e9fb0c01b00000040881acca528bf279365936b3ec00a32972ab62cf587205bfd0f43ebddfdd80a5c9d83a8b02c71e788fd6ebd53b44d3b0071b9e8a267f8998c7ca3e744b37db804');
+// The head the envelopes below commit to: epoch 3 of `rosterAtEpoch3` (roster entries of version 5).
 const KNOWN_ROSTER_HEAD = '28df608cd1498d127d59cebbe97bb244d2a409ed417bfd6b661639d88af1e048';
 const KNOWN_SIGNING_KEY = '79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664';
 const FAMILY_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
 const MESSAGE_ID = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
 const AUDIO = utf8('OggS pretend opus audio, 40 bytes long!!');
 const CAPTION = 'Sleep well 🌙';
+const CHUNK = 65_536;
 
 /** The identity whose secret is 0x01 ‖ 01 02 … 40 (Ed25519 seed 01…20, X25519 key 21…40). */
 async function knownSender(): Promise<Identity> {
@@ -60,36 +60,48 @@ function takeApart(bytes: Uint8Array) {
   const recipients = Array.from({ length: u32() }, string);
   const createdAt = u64();
   const header = bytes.subarray(0, at);
-  const ciphertext = fixed(u32());
-  const signatureLength = u32();
-  const signature = fixed(signatureLength);
-  return { magic, version, familyId, epoch, rosterHead, messageId, senderId, recipients, createdAt, header, ciphertext, signatureLength, signature, rest: bytes.length - at };
+  const commitmentAt = at;
+  const paddedLength = u32();
+  const noncePrefix = fixed(7);
+  const chunkCount = Math.ceil(paddedLength / CHUNK);
+  const chunkHashes = Array.from({ length: chunkCount }, () => fixed(32));
+  const commitment = bytes.subarray(commitmentAt, at);
+  const signature = fixed(64);
+  const chunks = Array.from({ length: chunkCount }, (_, i) => fixed(Math.min(CHUNK, paddedLength - i * CHUNK) + 16));
+  return { magic, version, familyId, epoch, rosterHead, messageId, senderId, recipients, createdAt, header, paddedLength, noncePrefix, chunkHashes, commitment, signature, chunks, rest: bytes.length - at };
 }
 
-/** Decrypts a ciphertext field (0x01 ‖ nonce ‖ AES-GCM ‖ tag) with raw WebCrypto and a key from kdf.ts. */
-async function rawDecrypt(ciphertext: Uint8Array, header: Uint8Array): Promise<Uint8Array> {
+/** Decrypts every chunk (AES-GCM ‖ tag, nonce = prefix ‖ u32 index ‖ u8 last) with raw WebCrypto and a key from kdf.ts. */
+async function rawDecrypt(parts: ReturnType<typeof takeApart>): Promise<Uint8Array> {
   const keyBytes = await hkdfSha256({ ikm: FAMILY_KEY, salt: MESSAGE_ID, info: utf8('burrow/message-key/v1'), length: 32 });
   const key = await crypto.subtle.importKey('raw', new Uint8Array(keyBytes), 'AES-GCM', false, ['decrypt']);
-  const plain = await crypto.subtle.decrypt(
-    { name: 'AES-GCM', iv: new Uint8Array(ciphertext.subarray(1, 13)), additionalData: new Uint8Array(concatBytes(Uint8Array.of(1), header)), tagLength: 128 },
-    key,
-    new Uint8Array(ciphertext.subarray(13)),
-  );
-  return new Uint8Array(plain);
+  const plain: Uint8Array[] = [];
+  for (const [i, chunk] of parts.chunks.entries()) {
+    const iv = new Uint8Array(12);
+    iv.set(parts.noncePrefix);
+    new DataView(iv.buffer).setUint32(7, i);
+    iv[11] = i === parts.chunks.length - 1 ? 1 : 0;
+    plain.push(new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: new Uint8Array(parts.header), tagLength: 128 }, key, new Uint8Array(chunk))));
+  }
+  return concatBytes(...plain);
 }
 
-/** The inner record as envelope.ts defines it, built by hand. */
-function expectedInner(): Uint8Array {
+/** The inner record as envelope.ts defines it, built by hand, without its padding. */
+function expectedInner(audio = AUDIO): Uint8Array {
   const u32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
   const type = utf8('audio/ogg;codecs=opus');
   const caption = utf8(CAPTION);
-  return concatBytes(Uint8Array.of(1), u32(type.length), type, u32(1234), Uint8Array.of(1), u32(caption.length), caption, u32(AUDIO.length), AUDIO);
+  return concatBytes(Uint8Array.of(2), u32(type.length), type, u32(1234), Uint8Array.of(1), u32(caption.length), caption, u32(audio.length), audio);
 }
 
-async function rawVerify(signingKey: Uint8Array, header: Uint8Array, ciphertext: Uint8Array, signature: Uint8Array): Promise<boolean> {
-  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(ciphertext)));
+/** Checks the chunk hashes and then the signature over header ‖ SHA-256(commitment), with raw WebCrypto. */
+async function rawVerify(signingKey: Uint8Array, parts: ReturnType<typeof takeApart>): Promise<boolean> {
+  for (const [i, chunk] of parts.chunks.entries()) {
+    if (toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(chunk)))) !== toHex(parts.chunkHashes[i]!)) return false;
+  }
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(parts.commitment)));
   const key = await crypto.subtle.importKey('raw', new Uint8Array(signingKey), 'Ed25519', false, ['verify']);
-  return crypto.subtle.verify('Ed25519', key, new Uint8Array(signature), new Uint8Array(concatBytes(utf8('burrow/message/v1'), Uint8Array.of(0), header, hash)));
+  return crypto.subtle.verify('Ed25519', key, new Uint8Array(parts.signature), new Uint8Array(concatBytes(utf8('burrow/message/v1'), Uint8Array.of(0), parts.header, hash)));
 }
 
 async function rosterAtEpoch3(identity: Identity) {
@@ -107,26 +119,16 @@ async function rosterAtEpoch3(identity: Identity) {
 }
 
 describe('envelope byte layout', () => {
-  it('a version-1 envelope, which commits to no roster head, is refused as unsupported', async () => {
+  it('envelopes of versions 1 and 2 are refused as unsupported', async () => {
     const identity = await knownSender();
-    expect(await openAndVerifyMessage(VERSION_1_ENVELOPE, { roster: await rosterAtEpoch3(identity), familyKeyForEpoch: () => FAMILY_KEY })).toEqual({ ok: false, code: 'envelope/unsupported-version' });
-    expect(parseEnvelopeHeader(VERSION_1_ENVELOPE)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
-    expect(parseEnvelopePrefix(VERSION_1_ENVELOPE)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
-  });
-
-  it('a known version-2 envelope still verifies and opens', async () => {
-    const identity = await knownSender();
-    expect(toHex(identity.publicKeys.signingKey)).toBe(KNOWN_SIGNING_KEY);
     const roster = await rosterAtEpoch3(identity);
+    expect(toHex(identity.publicKeys.signingKey)).toBe(KNOWN_SIGNING_KEY);
     expect(toHex(roster.headHash)).toBe(KNOWN_ROSTER_HEAD);
-    const opened = await openAndVerifyMessage(KNOWN_ENVELOPE, { roster, familyKeyForEpoch: (epoch) => (epoch === 3 ? FAMILY_KEY : undefined) });
-    expect(opened.ok).toBe(true);
-    if (!opened.ok) return;
-    expect(bytesEqual(opened.value.audio, AUDIO)).toBe(true);
-    expect(opened.value.caption).toBe(CAPTION);
-    expect(opened.value.audioType).toBe('audio/ogg;codecs=opus');
-    expect(opened.value.durationMs).toBe(1234);
-    expect(opened.value.header.recipients).toEqual(['child-1', 'toy-1']);
+    for (const old of [VERSION_1_ENVELOPE, VERSION_2_ENVELOPE]) {
+      expect(await openAndVerifyMessage(old, { roster, familyKeyForEpoch: () => FAMILY_KEY })).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+      expect(parseEnvelopeHeader(old)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+      expect(parseEnvelopePrefix(old)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+    }
   });
 
   it('a new envelope has every field where the format puts it, readable with raw WebCrypto alone', async () => {
@@ -135,29 +137,35 @@ describe('envelope byte layout', () => {
     const sealed = await sealMessage(knownInputs(identity, head));
     const parts = takeApart(sealed.bytes);
     expect(toHex(parts.rosterHead)).toBe(toHex(head));
-    expect(parts).toMatchObject({ magic: 'BRWM', version: 2, familyId: 'fam-golden', epoch: 3, senderId: 'mum', recipients: ['child-1', 'toy-1'], createdAt: 1_764_201_600_000, signatureLength: 64, rest: 0 });
+    expect(parts).toMatchObject({ magic: 'BRWM', version: 3, familyId: 'fam-golden', epoch: 3, senderId: 'mum', recipients: ['child-1', 'toy-1'], createdAt: 1_764_201_600_000, rest: 0 });
     expect(toHex(parts.messageId)).toBe(toHex(MESSAGE_ID));
-    expect(parts.ciphertext[0]).toBe(1);
-    expect(parts.ciphertext.length).toBe(1 + 12 + expectedInner().length + 16);
-    expect(toHex(await rawDecrypt(parts.ciphertext, parts.header))).toBe(toHex(expectedInner()));
-    expect(await rawVerify(identity.publicKeys.signingKey, parts.header, parts.ciphertext, parts.signature)).toBe(true);
+    // A short message is padded to the floor bucket, in one chunk.
+    expect(parts.paddedLength).toBe(16_384);
+    expect(parts.chunks.length).toBe(1);
+    const plain = await rawDecrypt(parts);
+    expect(plain.length).toBe(16_384);
+    expect(toHex(plain.subarray(0, expectedInner().length))).toBe(toHex(expectedInner()));
+    expect(plain.subarray(expectedInner().length).every((b) => b === 0)).toBe(true);
+    expect(await rawVerify(identity.publicKeys.signingKey, parts)).toBe(true);
     // The returned parts are the envelope's own fields.
-    expect(toHex(sealed.ciphertext)).toBe(toHex(parts.ciphertext));
+    expect(toHex(sealed.commitment)).toBe(toHex(parts.commitment));
     expect(toHex(sealed.signature)).toBe(toHex(parts.signature));
-    expect(toHex(sealed.ciphertextHash)).toBe(toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(parts.ciphertext)))));
+    expect(toHex(sealed.ciphertextHash)).toBe(toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(parts.commitment)))));
   });
 
-  it('a new envelope matches the known one byte for byte, but for the nonce and what it changes', async () => {
+  it('a message of several chunks has a full first chunk, a shorter last one, and its end flag only on the last', async () => {
     const identity = await knownSender();
-    const sealed = await sealMessage(knownInputs(identity, fromHex(KNOWN_ROSTER_HEAD)));
-    const known = takeApart(KNOWN_ENVELOPE);
-    const fresh = takeApart(sealed.bytes);
-    expect(sealed.bytes.length).toBe(KNOWN_ENVELOPE.length);
-    expect(toHex(fresh.header)).toBe(toHex(known.header));
-    // Header, ciphertext length and the version byte of the ciphertext: identical prefix.
-    expect(toHex(sealed.bytes.subarray(0, known.header.length + 5))).toBe(toHex(KNOWN_ENVELOPE.subarray(0, known.header.length + 5)));
-    expect(toHex(await rawDecrypt(fresh.ciphertext, fresh.header))).toBe(toHex(await rawDecrypt(known.ciphertext, known.header)));
-    expect(await rawVerify(identity.publicKeys.signingKey, known.header, known.ciphertext, known.signature)).toBe(true);
+    const audio = new Uint8Array(3 * CHUNK + 100).map((_, i) => i % 251);
+    const sealed = await sealMessage({ ...knownInputs(identity, fromHex(KNOWN_ROSTER_HEAD)), audio });
+    const parts = takeApart(sealed.bytes);
+    expect(parts.rest).toBe(0);
+    expect(parts.paddedLength).toBe(paddedLengthOf(expectedInner(audio).length));
+    const full = Math.floor(parts.paddedLength / CHUNK);
+    expect(parts.paddedLength % CHUNK).not.toBe(0);
+    expect(parts.chunks.map((c) => c.length)).toEqual([...Array.from({ length: full }, () => CHUNK + 16), parts.paddedLength - full * CHUNK + 16]);
+    const plain = await rawDecrypt(parts);
+    expect(toHex(plain.subarray(0, expectedInner(audio).length))).toBe(toHex(expectedInner(audio)));
+    expect(await rawVerify(identity.publicKeys.signingKey, parts)).toBe(true);
   });
 
   it('a large message round-trips and leaves the caller’s audio untouched', async () => {

@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { concatBytes, randomBytes } from '../../src/crypto/bytes.js';
 import { approveMessage, createEnvelopeStreamChecker, MAX_ENVELOPE_PREFIX_BYTES, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, verifyApprovalSignature } from '../../src/crypto/envelope.js';
-import { sha256 } from '../../src/crypto/webcrypto.js';
 import { person } from './fixtures.js';
 
 async function sealed(audioBytes: number) {
@@ -26,12 +25,12 @@ describe('parseEnvelopePrefix', () => {
     expect(prefix.value.header.rosterHead).toEqual(message.header.rosterHead);
     expect(prefix.value.header.recipients).toEqual(['child-1', 'toy-1']);
     expect(prefix.value.header.messageId).toEqual(message.header.messageId);
-    expect(prefix.value.ciphertextLength).toBe(full.value.ciphertextLength);
+    expect(prefix.value.paddedLength).toBe(full.value.paddedLength);
     expect(prefix.value.envelopeLength).toBe(message.bytes.length);
     expect(prefix.value.headerLength + 4).toBeLessThan(400);
   });
 
-  it('asks for more bytes until the ciphertext length is in, at every cut', async () => {
+  it('asks for more bytes until the padded length is in, at every cut', async () => {
     const { message } = await sealed(10);
     const whole = parseEnvelopePrefix(message.bytes);
     if (!whole.ok) throw new Error(whole.code);
@@ -66,41 +65,57 @@ describe('MAX_ENVELOPE_PREFIX_BYTES', () => {
 });
 
 describe('createEnvelopeStreamChecker', () => {
-  async function streamed(bytes: Uint8Array, cuts: number[]) {
+  function streamed(bytes: Uint8Array, cuts: number[]) {
     const prefix = parseEnvelopePrefix(bytes);
     if (!prefix.ok) throw new Error(prefix.code);
-    const pieces: Uint8Array[] = [];
-    const checker = createEnvelopeStreamChecker(prefix.value, (piece) => pieces.push(piece.slice()));
+    const checker = createEnvelopeStreamChecker(prefix.value);
     const results = [];
     let at = 0;
     for (const cut of [...cuts, bytes.length]) {
       results.push(checker.push(bytes.subarray(at, cut)));
       at = cut;
     }
-    return { results, ciphertext: concatBytes(...pieces) };
+    return { results, finished: checker.finish() };
   }
 
-  it('hands over exactly the ciphertext, however the bytes are cut', async () => {
-    const { message } = await sealed(3000);
+  /** Where each sealed chunk begins and ends in the envelope. */
+  function chunkEdges(bytes: Uint8Array): number[] {
+    const prefix = parseEnvelopePrefix(bytes);
+    if (!prefix.ok) throw new Error(prefix.code);
+    const bodyAt = prefix.value.headerLength + 11 + 32 * prefix.value.chunkCount + 64;
+    return Array.from({ length: prefix.value.chunkCount }, (_, i) => bodyAt + i * (65_536 + 16));
+  }
+
+  it('gives the commitment’s hash (what approvals sign), however the bytes are cut', async () => {
+    const { message } = await sealed(200_000);
     const prefix = parseEnvelopePrefix(message.bytes);
     if (!prefix.ok) throw new Error(prefix.code);
-    const edges = [prefix.value.headerLength, prefix.value.headerLength + 4, message.bytes.length - 68, message.bytes.length - 66, message.bytes.length - 64];
-    for (const cuts of [[], [1], edges, edges.map((e) => e + 1), Array.from({ length: 40 }, (_, i) => (i + 1) * 97)]) {
-      const { results, ciphertext } = await streamed(message.bytes, cuts);
+    const edges = [prefix.value.headerLength, prefix.value.headerLength + 4, prefix.value.headerLength + 11, ...chunkEdges(message.bytes)];
+    for (const cuts of [[], [1], edges, edges.map((e) => e + 1), edges.map((e) => e - 1), Array.from({ length: 40 }, (_, i) => (i + 1) * 997)]) {
+      const { results, finished } = streamed(message.bytes, cuts);
       expect(results.every((r) => r.ok), `cuts ${cuts.join(',')}`).toBe(true);
-      expect(ciphertext).toEqual(message.ciphertext);
-      expect(await sha256(ciphertext)).toEqual(message.ciphertextHash);
+      expect(finished).toEqual({ ok: true, value: message.ciphertextHash });
     }
   });
 
-  it('fails once the signature field does not declare 64 bytes, wherever its length prefix is cut', async () => {
-    const { message } = await sealed(500);
-    const tampered = message.bytes.slice();
-    tampered[tampered.length - 65] = 63;
-    for (const cut of [tampered.length - 70, tampered.length - 66, tampered.length - 65, tampered.length - 64]) {
-      const { results } = await streamed(tampered, [cut]);
-      expect(results.at(-1), `cut at ${cut}`).toEqual({ ok: false, code: 'envelope/malformed' });
+  it('fails on a chunk its commitment does not list, at every chunk boundary, and on missing or extra bytes', async () => {
+    const { message } = await sealed(200_000);
+    // The first and last byte of every chunk (the byte before the first chunk is the signature's, which readers check).
+    for (const [index, edge] of chunkEdges(message.bytes).entries()) {
+      for (const at of index === 0 ? [edge] : [edge, edge - 1]) {
+        const tampered = message.bytes.slice();
+        tampered[at]! ^= 1;
+        const { results } = streamed(tampered, [at, at + 1]);
+        expect(results.some((r) => !r.ok), `byte ${at}`).toBe(true);
+      }
     }
+    const last = message.bytes.slice();
+    last[last.length - 1]! ^= 1;
+    expect(streamed(last, []).results.at(-1)).toEqual({ ok: false, code: 'envelope/malformed' });
+    const short = streamed(message.bytes.subarray(0, message.bytes.length - 1), []);
+    expect(short.finished).toEqual({ ok: false, code: 'envelope/incomplete' });
+    const long = streamed(concatBytes(message.bytes, Uint8Array.of(0)), []);
+    expect(long.results.at(-1)).toEqual({ ok: false, code: 'envelope/malformed' });
   });
 });
 

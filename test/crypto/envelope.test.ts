@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { CanonicalWriter } from '../../src/crypto/canonical.js';
 import { approvalDecision, approveMessage, declineMessage, MAX_CLOCK_SKEW_MS, messageAgeProblem, openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, type Approval } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
@@ -12,6 +11,15 @@ async function verified(chain: RosterEntry[]): Promise<VerifiedRoster> {
   const result = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
   if (!result.ok) throw new Error(result.code);
   return result.value;
+}
+
+/** Where an envelope's fields begin: the commitment right after the header, then the signature, then the chunks. */
+function fieldsOf(bytes: Uint8Array): { headerLength: number; signatureAt: number; bodyAt: number; chunkCount: number } {
+  const prefix = parseEnvelopePrefix(bytes);
+  if (!prefix.ok) throw new Error(prefix.code);
+  const { headerLength, chunkCount } = prefix.value;
+  const signatureAt = headerLength + 4 + 7 + 32 * chunkCount;
+  return { headerLength, signatureAt, bodyAt: signatureAt + 64, chunkCount };
 }
 
 async function setup() {
@@ -76,7 +84,8 @@ describe('voice-message envelopes', () => {
     expect(header.value.senderId).toBe('mum');
     expect(header.value.recipients).toEqual(['child-1']);
     expect(toHex(header.value.messageId)).toBe(toHex(sealed.header.messageId));
-    expect(header.value.ciphertextLength).toBe(sealed.ciphertext.length);
+    // A short message is padded to the smallest bucket.
+    expect(header.value.paddedLength).toBe(16_384);
     const hex = toHex(sealed.bytes);
     expect(hex).not.toContain(toHex(utf8('Goodnight')));
     expect(hex).not.toContain(toHex(utf8('pretend audio')));
@@ -95,9 +104,12 @@ describe('voice-message envelopes', () => {
     const badUtf8 = sealed.bytes.slice();
     badUtf8[4 + 1 + 4] = 0xff;
     expect(parseEnvelopePrefix(badUtf8)).toEqual({ ok: false, code: 'envelope/malformed' });
-    const tooShortCiphertext = sealed.bytes.slice(0, whole.value.headerLength + 4);
-    tooShortCiphertext.set([0, 0, 0, 5], whole.value.headerLength);
-    expect(parseEnvelopePrefix(tooShortCiphertext)).toEqual({ ok: false, code: 'envelope/malformed' });
+    // A padded length that is not a bucket (here 5, and one byte over the floor) is refused at once.
+    for (const length of [[0, 0, 0, 5], [0, 0, 0x40, 0x01]]) {
+      const notABucket = sealed.bytes.slice(0, whole.value.headerLength + 4);
+      notABucket.set(length, whole.value.headerLength);
+      expect(parseEnvelopePrefix(notABucket)).toEqual({ ok: false, code: 'envelope/malformed' });
+    }
   });
 
   it('a toy’s reply opens for a guardian and for a relative of its child', async () => {
@@ -107,10 +119,13 @@ describe('voice-message envelopes', () => {
     expect(opened.ok && opened.value.sender).toEqual({ kind: 'toy', id: 'toy-1' });
   });
 
-  it('changing any byte of the envelope (header, ciphertext or signature) is refused', async () => {
+  it('changing any byte of the envelope (header, commitment, signature, or a chunk) is refused', async () => {
     const s = await setup();
     const sealed = await s.send(s.mum, { caption: 'x', audio: randomBytes(8) });
-    for (let i = 0; i < sealed.bytes.length; i++) {
+    const { bodyAt } = fieldsOf(sealed.bytes);
+    // Every byte before the chunks, and every 61st byte of the padded chunk (its tag in full).
+    const positions = Array.from({ length: sealed.bytes.length }, (_, i) => i).filter((i) => i < bodyAt || i % 61 === 0 || i >= sealed.bytes.length - 16);
+    for (const i of positions) {
       const tampered = sealed.bytes.slice();
       tampered[i]! ^= 0x01;
       const result = await s.open(tampered);
@@ -121,14 +136,12 @@ describe('voice-message envelopes', () => {
   it('tampering with each authenticated field gives that check’s code', async () => {
     const s = await setup();
     const sealed = await s.send(s.mum);
-    const signatureAt = sealed.bytes.length - 64;
-    const ciphertextAt = signatureAt - 4 - sealed.ciphertext.length;
+    const { headerLength, signatureAt, bodyAt } = fieldsOf(sealed.bytes);
     const flip = (at: number, xor = 0x01) => {
       const b = sealed.bytes.slice();
       b[at]! ^= xor;
       return b;
     };
-    const headerLength = ciphertextAt - 4;
     const familyIdAt = 4 + 1 + 4;
     const epochAt = familyIdAt + 5;
     const rosterHeadAt = epochAt + 8;
@@ -145,24 +158,33 @@ describe('voice-message envelopes', () => {
     expect(await s.open(flip(messageIdAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(messageIdAt + 16 + 4))).toEqual({ ok: false, code: 'envelope/sender-not-member' });
     expect(await s.open(flip(headerLength - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
-    expect(await s.open(flip(ciphertextAt + 20))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    // The padded length (no longer a bucket), the nonce prefix and a chunk hash, all signed.
+    expect(await s.open(flip(headerLength + 3))).toEqual({ ok: false, code: 'envelope/malformed' });
+    expect(await s.open(flip(headerLength + 5))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(headerLength + 11))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(signatureAt + 10))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    // A chunk that is not the one the signed commitment lists.
+    expect(await s.open(flip(bodyAt + 20))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(flip(sealed.bytes.length - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(sealed.bytes.subarray(0, sealed.bytes.length - 1))).toEqual({ ok: false, code: 'envelope/malformed' });
     expect(await s.open(concatBytes(sealed.bytes, Uint8Array.of(0)))).toEqual({ ok: false, code: 'envelope/malformed' });
   });
 
-  it('swapping ciphertexts between two messages is refused (the CloudPets “ledger” redirection)', async () => {
+  it('swapping chunks between two messages is refused (the CloudPets “ledger” redirection)', async () => {
     const s = await setup();
     const a = await s.send(s.mum, { caption: 'for child 1' });
     const b = await s.send(s.mum, { caption: 'another' });
-    const headerB = b.bytes.subarray(0, b.bytes.length - 4 - b.ciphertext.length - 4 - 64);
-    const swapped = concatBytes(headerB, new CanonicalWriter().bytes(a.ciphertext).bytes(b.signature).finish());
-    expect(await s.open(swapped)).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    const fa = fieldsOf(a.bytes);
+    const fb = fieldsOf(b.bytes);
+    const headerB = b.bytes.subarray(0, fb.headerLength);
+    // b's header and signature around a's commitment and chunks; then b's commitment with a's chunks.
+    expect(await s.open(concatBytes(headerB, a.commitment, b.signature, a.bytes.subarray(fa.bodyAt)))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await s.open(concatBytes(b.bytes.subarray(0, fb.bodyAt), a.bytes.subarray(fa.bodyAt)))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     // Even a member who re-signs the swapped pair cannot make it decrypt: the key and AAD follow the header.
     const resigned = await sealMessage({ familyId: 'fam-1', epoch: 1, rosterHead: await hashRosterEntry(s.chain[1]!), familyKey: s.keys.get(1)!, sender: { accountId: 'mum', identity: s.mum.identity }, recipients: ['child-1'], audio: new Uint8Array(1), audioType: 'audio/webm', durationMs: 1, createdAt: 1 });
-    const headerR = resigned.bytes.subarray(0, resigned.bytes.length - 4 - resigned.ciphertext.length - 4 - 64);
+    const headerR = resigned.bytes.subarray(0, fieldsOf(resigned.bytes).headerLength);
     const forgedSig = new Uint8Array(await crypto.subtle.sign('Ed25519', s.mum.identity.signingPrivateKey, new Uint8Array(concatBytes(utf8('burrow/message/v1'), Uint8Array.of(0), headerR, a.ciphertextHash))));
-    const reSigned = concatBytes(headerR, new CanonicalWriter().bytes(a.ciphertext).bytes(forgedSig).finish());
+    const reSigned = concatBytes(headerR, a.commitment, forgedSig, a.bytes.subarray(fa.bodyAt));
     expect(await s.open(reSigned)).toEqual({ ok: false, code: 'envelope/decrypt-failed' });
   });
 

@@ -4,7 +4,7 @@
  * envelope goes to the blob store as it arrives, and only a committed row makes a message visible.
  * No HTTP here; errors come from the catalogue.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { concatBytes, fromBase64Url, fromUtf8, toBase64Url, utf8 } from '../../crypto/bytes.js';
 import { createEnvelopeStreamChecker, MAX_ENVELOPE_PREFIX_BYTES, parseEnvelopePrefix, verifyApprovalSignature, verifyDeclineSignature, type EnvelopePrefix, type EnvelopeStreamChecker } from '../../crypto/envelope.js';
@@ -185,23 +185,28 @@ async function readPrefix(iterator: AsyncIterator<Uint8Array>): Promise<{ chunks
 }
 
 /**
- * Passes an envelope's bytes through while hashing its ciphertext and checking the fields after it
- * (src/crypto/envelope.ts), so the row can carry the ciphertext hash approvals sign.
+ * Passes an envelope's bytes through while checking every sealed chunk against the commitment and
+ * hashing the commitment (src/crypto/envelope.ts), so the row can carry the ciphertext hash
+ * approvals sign and a blob whose chunks are not the ones its sender committed to is never stored.
  */
 class EnvelopeScanner {
-  readonly #hash: Hash = createHash('sha256');
   readonly #checker: EnvelopeStreamChecker;
 
   constructor(prefix: EnvelopePrefix) {
-    this.#checker = createEnvelopeStreamChecker(prefix, (piece) => this.#hash.update(piece));
+    this.#checker = createEnvelopeStreamChecker(prefix, () => {
+      const hash = createHash('sha256');
+      return { update: (piece: Uint8Array) => hash.update(piece), digest: () => new Uint8Array(hash.digest()) };
+    });
   }
 
   update(chunk: Uint8Array): void {
-    if (!this.#checker.push(chunk).ok) throw invalidEnvelope('The envelope signature field is malformed');
+    if (!this.#checker.push(chunk).ok) throw invalidEnvelope('An envelope chunk is not the one its commitment lists');
   }
 
   digest(): Uint8Array {
-    return new Uint8Array(this.#hash.digest());
+    const hash = this.#checker.finish();
+    if (!hash.ok) throw invalidEnvelope('The envelope ends before the length it declares');
+    return hash.value;
   }
 }
 
