@@ -9,6 +9,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { BurrowError } from '../../protocol/errors.js';
+import { LIVE_SUBPROTOCOL } from '../../protocol/live.js';
 import type { EventBus } from '../../storage/bus/event-bus.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../deps.js';
@@ -56,7 +57,13 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
   const connections = new Map<string, number>();
 
   void app.register(websocket, {
-    options: { maxPayload: config.live.maxFrameBytes },
+    options: {
+      maxPayload: config.live.maxFrameBytes,
+      // Only `burrow.v1` is ever selected: a token offered as a subprotocol (src/protocol/live.ts)
+      // is read by the authentication hook and never echoed. A client offering neither gets no
+      // subprotocol in the answer (older clients and plain `ws` offer none).
+      handleProtocols: (offered: Set<string>) => (offered.has(LIVE_SUBPROTOCOL) ? LIVE_SUBPROTOCOL : false),
+    },
     // Shutting down, every live connection is closed as "going away" (RFC 6455 §7.4.1: 1001)
     // rather than with no status (1005), so a client knows to reconnect (to another node, or to
     // this one once it is back) and resume; shutdown waits for the closing handshakes at most
