@@ -276,6 +276,9 @@ function createServices(app: BurrowApp, deps: ServerDeps & { clock: Clock; rando
     random,
     ttlMs: config.sessions.ttlMs,
     touchIntervalMs: config.sessions.touchIntervalMs,
+    // An ended session's live connections re-check at once (the bus is made below, before any request).
+    announceEnded: (accountId) => bus.publish(accountTopic(accountId), 'sessions-ended', {}).then(() => undefined),
+    warn: (message, error) => app.log.warn({ err: error }, message),
   });
   // Expired sessions are metadata nobody needs: delete them hourly, not only when presented.
   let sweeper: NodeJS.Timeout | undefined;

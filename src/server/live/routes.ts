@@ -18,7 +18,8 @@ import type { BurrowApp } from '../http/types.js';
 import { presentedToken, principalOf } from '../sessions/authenticate.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { ToysService } from '../toys/service.js';
-import { runLiveConnection } from './connection.js';
+import { LiveConnection, type LiveIdentity, type LiveShared } from './connection.js';
+import { LiveHub } from './hub.js';
 
 export interface LiveRouteDeps {
   access: FamilyAccess;
@@ -52,9 +53,44 @@ async function closeAllGoingAway(clients: Set<WebSocket>): Promise<void> {
   for (const socket of open) if (socket.readyState !== socket.CLOSED) socket.terminate();
 }
 
+/** Each app's hub, for the tests' heartbeats (`liveHubOf(app).sweep()`) and the metrics. */
+const hubs = new WeakMap<object, LiveHub>();
+
+export function liveHubOf(app: BurrowApp): LiveHub {
+  const hub = hubs.get(app);
+  if (hub === undefined) throw new Error('this app has no live routes');
+  return hub;
+}
+
 export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
   const { config } = deps;
+  /** Live connections per principal, for the per-principal limit. */
   const connections = new Map<string, number>();
+  const release = (principalId: string): void => {
+    const left = (connections.get(principalId) ?? 1) - 1;
+    if (left <= 0) connections.delete(principalId);
+    else connections.set(principalId, left);
+  };
+  const hub = new LiveHub(config.live.heartbeatMs);
+  hubs.set(app, hub);
+  app.addHook('onClose', async () => hub.stop());
+  // One object for every connection of the node: its collaborators and the three callbacks.
+  const shared: LiveShared = {
+    access: deps.access,
+    bus: deps.bus,
+    clock: deps.clock,
+    limits: config.live,
+    async stillAuthorised({ identity }) {
+      if (identity.kind === 'toy') return deps.toys.stillValid(identity.token, identity.principalId);
+      const session = await deps.sessions.authenticate(identity.token);
+      return session !== undefined && session.id === identity.sessionId;
+    },
+    warn: (message, error, { identity }) => app.log.warn({ err: error, reqId: identity.requestId }, message),
+    closed(connection) {
+      hub.remove(connection);
+      release(connection.identity.principalId);
+    },
+  };
 
   void app.register(websocket, {
     options: {
@@ -119,39 +155,15 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         const token = presentedToken(request)?.token;
         const count = (connections.get(principal.id) ?? 0) + 1;
         connections.set(principal.id, count);
-        const release = () => {
-          const left = (connections.get(principal.id) ?? 1) - 1;
-          if (left <= 0) connections.delete(principal.id);
-          else connections.set(principal.id, left);
-        };
         if (count > config.live.maxConnectionsPerAccount || token === undefined) {
-          socket.once('close', release);
+          socket.once('close', () => release(principal.id));
           socket.close(1008, 'too many live connections');
           return;
         }
         // The connection outlives its upgrade request: keep only the few values it needs, not the
         // request (its headers, raw message and logger would otherwise stay alive per connection).
-        const principalId = principal.id;
-        const kind = principal.kind;
-        const sessionId = request.auth?.sessionId;
-        const requestId = request.id;
-        const log = app.log;
-        runLiveConnection({
-          socket,
-          principalId,
-          kind,
-          access: deps.access,
-          bus: deps.bus,
-          clock: deps.clock,
-          limits: config.live,
-          async stillAuthorised() {
-            if (kind === 'toy') return deps.toys.stillValid(token, principalId);
-            const session = await deps.sessions.authenticate(token);
-            return session !== undefined && session.id === sessionId;
-          },
-          warn: (message, error) => log.warn({ err: error, reqId: requestId }, message),
-          onClose: release,
-        });
+        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token, sessionId: request.auth?.sessionId, requestId: request.id };
+        hub.add(new LiveConnection(socket, identity, shared));
       },
     });
   });
