@@ -29,6 +29,7 @@ interface EventFrame { type: 'event'; familyId: string; cursor: string; event: s
 type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'; problem: { type: string } };
 
 let app: BurrowApp;
+let otherNode: BurrowApp;
 let store: SqlStore;
 let bus: EventBus;
 let backends: TestBackends;
@@ -61,6 +62,9 @@ beforeAll(async () => {
   backends = await openTestBackends({ dataDir });
   ({ store, bus } = backends);
   app = createServer({ config, store, secrets, bus, blobs: backends.blobs, log: false });
+  // A second node on the same database and bus, as in a scale-out deployment.
+  otherNode = createServer({ config, store, secrets, bus, blobs: backends.blobs, log: false });
+  await otherNode.ready();
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   port = Number(new URL(address).port);
   documented = createAsyncApiConformance((await app.inject({ method: 'GET', url: '/v1/asyncapi.json' })).json());
@@ -68,6 +72,7 @@ beforeAll(async () => {
   family = await seedFamily(store, { guardians: [mum, dad], relatives: [{ member: gran, children: [ada] }], children: [ada, ben] });
 });
 afterAll(async () => {
+  await otherNode.close();
   await app.close();
   await backends.cleanup();
 });
@@ -346,6 +351,17 @@ describe('live connection rules', () => {
     await client.ready();
     expect((await app.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
     await client.until(() => client.closed !== undefined, 'the revoked session to be closed');
+    expect(client.closed!.code).toBe(1008);
+  });
+
+  it('closes the connection when its session is revoked on another node: the bus carries the announcement', async () => {
+    const member = await registerMember(app);
+    const client = new LiveClient(member);
+    await client.opened;
+    await client.ready();
+    // No heartbeat and no backstop sweep here: only the bus can tell this node.
+    expect((await otherNode.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
+    await client.until(() => client.closed !== undefined, 'the session revoked elsewhere to be closed');
     expect(client.closed!.code).toBe(1008);
   });
 
