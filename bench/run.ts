@@ -38,6 +38,7 @@ Options:
   --full             the issue's sizes (19,000 connections, 10,000 idle toys); slow
   --smoke            a seconds-long check that the harness works (writes nothing)
   --only LIST        comma-separated sections: load, logins, startup, toys
+                     (or connections: the connections held, without throughput and latency)
   --connections N    connections held in the connections run
   --idle N           idle toy connections during the latency run
   --profile          keep CPU profiles of the measured processes
@@ -78,7 +79,10 @@ async function main(): Promise<void> {
   if (wanted('startup')) results.push(await startupSection(ctx));
   if (wanted('toys')) {
     const toys = await toySuite(ctx);
-    results.push(toys.throughput, toys.latency, toys.connections);
+    results.push(...[toys.throughput, toys.latency].filter((r) => r !== undefined), toys.connections);
+  } else if (only?.includes('connections') === true) {
+    // Only the connections held (with the toys they need): the live-connection figures alone.
+    results.push((await toySuite(ctx, { connectionsOnly: true })).connections);
   }
 
   const seconds = (performance.now() - started) / 1000;

@@ -1,6 +1,7 @@
 /**
  * `GET /v1/live`: the WebSocket for members (session cookie or bearer token) and toys (device
- * token as a bearer token; a toy's connection ends as soon as it leaves its family or is reset). Browsers send the
+ * token as a bearer token, or as a subprotocol from a browser: src/protocol/live.ts; a toy's
+ * connection ends as soon as it leaves its family or is reset). Browsers send the
  * session cookie with the upgrade, so a cross-site page could open it: when an `Origin` header is
  * present it must be the server's own origin (or the configured public origin), else the upgrade
  * is refused with 403.
@@ -118,12 +119,13 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         summary: 'Live events (WebSocket): message, receipt, approval, roster, child and family events with resumable cursors',
         problems: ['burrow/forbidden', 'burrow/rate-limited'],
         docs: {
-          description: 'Opens the live channel: send the request as a WebSocket upgrade (RFC 6455); a plain GET is answered 400. An `Origin` other than the server\'s own is refused with 403, more live connections than an account may hold with 429. The frames are described by the AsyncAPI 3.0 document at `/v1/asyncapi.json`.',
+          description: 'Opens the live channel: send the request as a WebSocket upgrade (RFC 6455) offering the subprotocol `burrow.v1`; a client that cannot set an Authorization header (a browser) offers its token as a second subprotocol, `burrow.token.<base64url of the token>` (never in the URL). A plain GET is answered 400. An `Origin` other than the server\'s own is refused with 403, more live connections than an account may hold with 429. The frames are described by the AsyncAPI 3.0 document at `/v1/asyncapi.json`.',
           success: { status: 101, description: 'Switching Protocols: the connection is now the live channel\'s WebSocket' },
           headers: {
             Upgrade: { description: '`websocket`', required: true },
             Connection: { description: '`Upgrade`', required: true },
             'Sec-WebSocket-Accept': { description: 'The key the client sent, accepted (RFC 6455 §4.2.2)', required: true },
+            'Sec-WebSocket-Protocol': { description: '`burrow.v1` when the client offered it; a token offered as a subprotocol is never echoed' },
           },
         },
       },
