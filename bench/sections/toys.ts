@@ -12,6 +12,9 @@
  *    holding the same count.
  */
 import { bySize, cpuMeter, type BenchContext, type Goal, type SectionResult } from '../harness/context.js';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { heapGroups, heapGrowth, type HeapGroups } from '../harness/heap.js';
 import { HttpClient } from '../harness/http-client.js';
 import { startBurrow, startRole, tempDir, type Measured } from '../harness/processes.js';
 import { profileDuring, profileMarkdown, type ProfileSummary } from '../harness/profile.js';
@@ -160,6 +163,24 @@ async function holderPool(): Promise<HolderPool> {
 }
 
 /** RSS of a server after a GC, settled. */
+/** A heap snapshot of `server` in `dir`, summarised by group. */
+async function heapSnapshot(server: Measured, dir: string, name: string): Promise<HeapGroups> {
+  const file = join(dir, `${name}.heapsnapshot`);
+  await server.call({ type: 'heap-snapshot', file }, 'heap-snapshot');
+  const groups = heapGroups(file);
+  rmSync(file, { force: true });
+  return groups;
+}
+
+function heapTable(burrow: ReturnType<typeof heapGrowth>, bare: ReturnType<typeof heapGrowth> | undefined): string {
+  const total = (rows: ReturnType<typeof heapGrowth>): number => rows.reduce((n, r) => n + r.bytesEach, 0);
+  return table(['Burrow: grew by', 'bytes each', 'objects each'], [
+    ...burrow.map((r) => [r.group.replace(/\|/g, '\\|'), fmt(r.bytesEach), Number.isNaN(r.objectsEach) ? '' : fmt(r.objectsEach, 1)]),
+    ['**JS heap per connection**', `**${fmt(total(burrow))}**`, ''],
+    ...(bare === undefined ? [] : [['bare `ws` server, JS heap per connection', fmt(total(bare)), '']]),
+  ]);
+}
+
 async function settledRss(server: Measured): Promise<number> {
   await sleep(500);
   await server.gc();
@@ -374,6 +395,8 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
     await server.stop();
     server = await startBurrow({ dataDir: dir.path, env });
     const rss0 = await settledRss(server);
+    // With --heap, snapshots before and after (they disturb RSS a little: read the heap split, not RSS, from such a run).
+    const heapBefore = ctx.heap === true ? await heapSnapshot(server, dir.path, 'burrow-before') : undefined;
     const held = await pool.open(server.url, idleTokens);
     ctx.log(`${held.ok} toy connections held (${held.failed} failed${held.firstError ? `: ${held.firstError}` : ''}) in ${fmt(held.ms / 1000, 1)} s`);
     const rss1 = await settledRss(server);
@@ -383,6 +406,7 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
     const burrowHeartbeatCores = (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / 1000 / heartbeatWindowMs;
     const status = await Promise.all(pool.holders.map((h) => h.call<{ open: number; unexpectedCloses: number }>({ type: 'status' }, 'status')));
     const stillOpen = status.reduce((n, s) => n + s.open, 0);
+    const burrowHeap = heapBefore === undefined ? undefined : heapGrowth(heapBefore, await heapSnapshot(server, dir.path, 'burrow-after'), held.ok);
     await pool.closeAll();
 
     const bare = await startRole('ws-bare', { args: ['30000'] });
@@ -390,10 +414,13 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
     let bareRss1 = 0;
     let bareHeld = { ok: 0, failed: 0, ms: 0 } as { ok: number; failed: number; firstError?: string; ms: number };
     let bareHeartbeatCores = 0;
+    let bareHeap: ReturnType<typeof heapGrowth> | undefined;
     try {
       bareRss0 = await settledRss(bare);
+      const bareBefore = ctx.heap === true ? await heapSnapshot(bare, dir.path, 'bare-before') : undefined;
       bareHeld = await pool.open(bare.url, held.ok);
       bareRss1 = await settledRss(bare);
+      if (bareBefore !== undefined) bareHeap = heapGrowth(bareBefore, await heapSnapshot(bare, dir.path, 'bare-after'), bareHeld.ok);
       const b0 = await bare.probe();
       await sleep(heartbeatWindowMs);
       const b1 = await bare.probe();
@@ -417,6 +444,7 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
         ]),
         '',
         `Still open at the end of the idle window: ${stillOpen} of ${held.ok}. Burrow ÷ bare per connection: ${fmt(memoryRatio, 2)}×.`,
+        ...(burrowHeap === undefined ? [] : ['', 'JS heap per connection, from heap snapshots before and after (`--heap`; shallow sizes grouped by constructor or V8 kind):', '', heapTable(burrowHeap, bareHeap)]),
       ].join('\n'),
       goals: [
         { what: `memory per connection, Burrow ÷ bare ws (${held.ok} connections)`, target: '≤ 1.5×', measured: `${fmt(memoryRatio, 2)}×`, met: memoryRatio <= 1.5 },
