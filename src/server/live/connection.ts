@@ -96,6 +96,11 @@ function onSocketPong(this: LiveSocket): void {
 function onSocketClose(this: LiveSocket): void {
   this[CONNECTION]?.onClosed();
 }
+function onSocketError(this: LiveSocket, error: Error): void {
+  const connection = this[CONNECTION];
+  if (connection !== undefined) connection.onError(error);
+  else this.terminate();
+}
 function onResumeWaitOver(connection: LiveConnection): void {
   connection.decideResume(undefined);
 }
@@ -143,6 +148,11 @@ export class LiveConnection {
     this.socket.on('pong', onSocketPong);
     this.socket.on('message', onSocketMessage);
     this.socket.on('close', onSocketClose);
+    // @fastify/websocket's own 'error' listener closes over the upgrade request and its reply
+    // (headers, logger, raw messages: about 2 KB) for as long as the socket lives; this one does
+    // what it does (log, cut the socket) from the record alone.
+    this.socket.removeAllListeners('error');
+    this.socket.on('error', onSocketError);
     this.#enqueue(() => this.#start(cursors));
   }
 
@@ -211,6 +221,11 @@ export class LiveConnection {
     } catch {
       this.socket.terminate();
     }
+  }
+
+  onError(error: Error): void {
+    this.#shared.warn('a live socket failed', error, this);
+    this.socket.terminate();
   }
 
   onClosed(): void {

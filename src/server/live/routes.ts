@@ -36,6 +36,15 @@ function ownOrigin(request: FastifyRequest, config: Config): string {
   return config.live.publicOrigin ?? `${request.protocol}://${request.host}`;
 }
 
+/**
+ * The HTTP response object of the upgrade (answered by ws over the raw socket, never by it) is
+ * still attached to the socket (`assignSocket`), and with it the request: detached, both can go.
+ */
+function releaseUpgradeResponse(request: FastifyRequest): void {
+  const socket = request.raw.socket as { _httpMessage?: { detachSocket?: (socket: unknown) => void } | null } | null;
+  socket?._httpMessage?.detachSocket?.(socket);
+}
+
 /** How long shutdown waits for live clients to answer the 1001 close frame. */
 const SHUTDOWN_CLOSE_WAIT_MS = 2_000;
 
@@ -165,6 +174,7 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         // The connection outlives its upgrade request: keep only the few values it needs, not the
         // request (its headers, raw message and logger would otherwise stay alive per connection).
         const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token, sessionId: request.auth?.sessionId, requestId: request.id };
+        releaseUpgradeResponse(request);
         hub.add(new LiveConnection(socket, identity, shared));
       },
     });
