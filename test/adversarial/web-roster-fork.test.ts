@@ -146,7 +146,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     await invite(mum, dad, familyId, { role: 'guardian', children: [] });
     await expect.poll(async () => Number(await toyState(toy, 'played')), { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
     const before: OpenedFamily = await loadFamily(mum, familyId);
-    // The toy verifies N−1 (it polls and follows roster events).
+    // The toy verifies N−1 (it follows roster events).
     const ping = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', ping.messageId);
     const playedBefore = await toyState(toy, 'played');
