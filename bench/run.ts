@@ -38,14 +38,16 @@ Options:
   --full             the issue's sizes (19,000 connections, 10,000 idle toys); slow
   --smoke            a seconds-long check that the harness works (writes nothing)
   --only LIST        comma-separated sections: load, logins, startup, toys
+                     (or connections: the connections held, without throughput and latency)
   --connections N    connections held in the connections run
   --idle N           idle toy connections during the latency run
   --profile          keep CPU profiles of the measured processes
+  --heap             heap snapshots of the servers holding connections: where each connection's heap goes
   --json             print the results as JSON
   --no-write         leave docs/benchmarks.md alone
   -h, --help         show this help`;
 
-const KNOWN = new Set(['--full', '--smoke', '--only', '--connections', '--idle', '--profile', '--json', '--no-write']);
+const KNOWN = new Set(['--full', '--smoke', '--only', '--connections', '--idle', '--profile', '--heap', '--json', '--no-write']);
 
 async function main(): Promise<void> {
   if (await runRole(process.argv)) return;
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
     ...(option('--connections') === undefined ? {} : { connections: Number(option('--connections')) }),
     ...(option('--idle') === undefined ? {} : { idle: Number(option('--idle')) }),
   };
-  const ctx: BenchContext = { mode, profile: process.argv.includes('--profile'), sizes, log: (message) => console.error(`[bench ${((performance.now()) / 1000).toFixed(1)} s] ${message}`) };
+  const ctx: BenchContext = { mode, profile: process.argv.includes('--profile'), heap: process.argv.includes('--heap'), sizes, log: (message) => console.error(`[bench ${((performance.now()) / 1000).toFixed(1)} s] ${message}`) };
   const machine = describeMachine();
   ctx.log(`${mode} run on ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadBefore.join(' ')}`);
   const started = performance.now();
@@ -78,7 +80,10 @@ async function main(): Promise<void> {
   if (wanted('startup')) results.push(await startupSection(ctx));
   if (wanted('toys')) {
     const toys = await toySuite(ctx);
-    results.push(toys.throughput, toys.latency, toys.connections);
+    results.push(...[toys.throughput, toys.latency].filter((r) => r !== undefined), toys.connections);
+  } else if (only?.includes('connections') === true) {
+    // Only the connections held (with the toys they need): the live-connection figures alone.
+    results.push((await toySuite(ctx, { connectionsOnly: true })).connections);
   }
 
   const seconds = (performance.now() - started) / 1000;

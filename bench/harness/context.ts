@@ -6,6 +6,8 @@ export interface BenchContext {
   mode: Mode;
   /** Also run a profiled pass (`node --cpu-prof`) of the server and summarise its top frames. */
   profile: boolean;
+  /** Heap snapshots of the servers holding connections, before and after, summarised per connection (`--heap`). */
+  heap?: boolean;
   /** Overrides of the mode's sizes (`--connections N`, `--idle N`). */
   sizes?: { connections?: number; idle?: number };
   /** Progress on stderr (never a secret). */

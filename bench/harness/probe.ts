@@ -4,9 +4,11 @@
  * the IPC channel it answers `{ type: 'probe', reset? }` with its memory, CPU time and the event
  * loop's delay histogram (perf_hooks.monitorEventLoopDelay) since the last reset; honours
  * `{ type: 'gc' }` (started with --expose-gc); and `{ type: 'profile-start' }` /
- * `{ type: 'profile-stop', file }` record a V8 CPU profile of just the measured span.
+ * `{ type: 'profile-stop', file }` record a V8 CPU profile of just the measured span;
+ * `{ type: 'heap-snapshot', file }` writes a V8 heap snapshot (after a GC).
  */
 import { writeFileSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
@@ -44,6 +46,12 @@ if (typeof process.send === 'function') {
         session = undefined;
         process.send?.({ type: 'profile-stop', id: message.id });
       });
+      return;
+    }
+    if (message?.type === 'heap-snapshot' && message.file !== undefined) {
+      (globalThis as { gc?: () => void }).gc?.();
+      writeHeapSnapshot(message.file);
+      process.send?.({ type: 'heap-snapshot', id: message.id });
       return;
     }
     if (message?.type === 'gc') {

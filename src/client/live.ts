@@ -10,11 +10,13 @@
  * its cursor not advanced. Even a well-formed event is only a hint of what to fetch and verify.
  *
  * Isomorphic: the caller passes the WebSocket constructor (the browser's global `WebSocket`, or
- * `ws` in Node, which has none); in bearer mode the token goes in an Authorization header, which
- * `ws` supports; browsers use the session cookie instead.
+ * `ws` in Node, which has none). Every connection offers the `burrow.v1` subprotocol. A token goes
+ * in an Authorization header, which `ws` supports; a browser cannot set one, so it sends its
+ * token as a second subprotocol (`tokenIn: 'subprotocol'`: the virtual toy's device token), or
+ * relies on the session cookie (the family app). Never in the URL.
  */
 import { Value } from '@sinclair/typebox/value';
-import { ServerFrame, type EventFrame, type LiveEventPayload, type LiveEventType } from '../protocol/live.js';
+import { LIVE_SUBPROTOCOL, liveSubprotocols, ServerFrame, type EventFrame, type LiveEventPayload, type LiveEventType } from '../protocol/live.js';
 import type { KeyStore } from './key-store.js';
 import { assertTransportAllowed } from './transport.js';
 
@@ -29,8 +31,8 @@ export interface WebSocketLike {
   onerror: ((event: unknown) => void) | null;
 }
 
-/** A WebSocket constructor: `(url)` in browsers; `ws` also takes `{ headers }`. */
-export type WebSocketConstructor = new (url: string, options?: { headers?: Record<string, string> }) => WebSocketLike;
+/** A WebSocket constructor: `(url, protocols)` in browsers; `ws` also takes `{ headers }` after them. */
+export type WebSocketConstructor = new (url: string, protocols?: string[], options?: { headers?: Record<string, string> }) => WebSocketLike;
 
 /** One event of kind `K`, as handed to `onEvent`: its payload is what `LiveEventData` says that kind carries. */
 export interface LiveEventOf<K extends LiveEventType> {
@@ -50,8 +52,10 @@ export interface LiveOptions {
   /** Allow plain ws:// to a host beyond loopback (refused by default, as for the API client). */
   allowInsecureHttp?: boolean;
   WebSocket: WebSocketConstructor;
-  /** Bearer token (Node); omit in browsers, where the session cookie authenticates. */
+  /** Bearer token; omit in the family app, where the session cookie authenticates. */
   token?: string;
+  /** How the token is presented: an Authorization header (default; Node), or a subprotocol (browsers, which cannot set headers). */
+  tokenIn?: 'header' | 'subprotocol';
   /** Where the last processed cursor per family is kept (and read at start). */
   store: Pick<KeyStore, 'loadCursors' | 'saveCursors'>;
   /** Called once per event, in order; the cursor is saved after it resolves. */
@@ -120,6 +124,13 @@ function isServerFrame(frame: unknown): frame is ServerFrame {
 
 function eventOf(frame: EventFrame): LiveEvent {
   return { familyId: frame.familyId, cursor: frame.cursor, event: frame.event, data: frame.data, at: frame.at } as LiveEvent;
+}
+
+/** A new socket to `url`, offering `burrow.v1` and presenting the token as `options` say. */
+function openSocket(options: LiveOptions, url: string): WebSocketLike {
+  if (options.token === undefined) return new options.WebSocket(url, [LIVE_SUBPROTOCOL]);
+  if (options.tokenIn === 'subprotocol') return new options.WebSocket(url, liveSubprotocols(options.token));
+  return new options.WebSocket(url, [LIVE_SUBPROTOCOL], { headers: { authorization: `Bearer ${options.token}` } });
 }
 
 /**
@@ -197,7 +208,7 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
     if (closed) return;
     let ws: WebSocketLike;
     try {
-      ws = new options.WebSocket(url, options.token === undefined ? undefined : { headers: { authorization: `Bearer ${options.token}` } });
+      ws = openSocket(options, url);
     } catch (error) {
       problem('live/connect-failed', error instanceof Error ? error.message : String(error));
       scheduleReconnect();

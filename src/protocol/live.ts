@@ -7,6 +7,7 @@
  * See docs/protocol.md, "Live events".
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
 import { Id, Timestamp } from './common.js';
 import { ReceiptKind } from './messages.js';
 
@@ -111,3 +112,38 @@ export const LIVE_LIMITS = {
   maxFramesPerMinute: 120,
   heartbeatMs: 30_000,
 } as const;
+
+/**
+ * The WebSocket subprotocol of the live channel (RFC 6455 §1.9): a client offers it, and the
+ * server selects it in its answer. A client that cannot set an Authorization header on the upgrade
+ * (a browser) offers its token as a second subprotocol, `burrow.token.<base64url of the token>`:
+ * never in the URL, which access logs and proxies keep. The server never selects, echoes or logs
+ * that one.
+ */
+export const LIVE_SUBPROTOCOL = 'burrow.v1';
+const TOKEN_SUBPROTOCOL_PREFIX = 'burrow.token.';
+/** Tokens are short; anything longer offered as one is not a token. */
+const MAX_TOKEN_SUBPROTOCOL_LENGTH = 1024;
+
+/** The subprotocols a client offers to present `token` on the upgrade: `burrow.v1` first, then the token. */
+export function liveSubprotocols(token: string): [string, string] {
+  return [LIVE_SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX + toBase64Url(new TextEncoder().encode(token))];
+}
+
+/**
+ * The token offered in a `Sec-WebSocket-Protocol` header (comma-separated, RFC 6455 §4.1), or
+ * undefined when none is offered or it is malformed.
+ */
+export function tokenOfSubprotocols(header: string | undefined): string | undefined {
+  if (header === undefined || header.length > MAX_TOKEN_SUBPROTOCOL_LENGTH * 2) return undefined;
+  const offered = header.split(',').map((p) => p.trim()).filter((p) => p.startsWith(TOKEN_SUBPROTOCOL_PREFIX));
+  if (offered.length !== 1) return undefined;
+  const encoded = offered[0]!.slice(TOKEN_SUBPROTOCOL_PREFIX.length);
+  if (encoded.length === 0 || encoded.length > MAX_TOKEN_SUBPROTOCOL_LENGTH || !/^[A-Za-z0-9_-]+$/.test(encoded)) return undefined;
+  try {
+    const token = new TextDecoder('utf-8', { fatal: true }).decode(fromBase64Url(encoded));
+    return /^[\x21-\x7e]+$/.test(token) ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -73,9 +73,11 @@ export interface ServerDeps {
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["sec-websocket-protocol"]',
   'res.headers["set-cookie"]',
   'headers.authorization',
   'headers.cookie',
+  'headers["sec-websocket-protocol"]',
   '*.password',
   '*.email',
   '*.token',

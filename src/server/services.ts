@@ -86,7 +86,7 @@ export function createServices(app: BurrowApp, deps: ServiceDeps): Services {
   const warn = (message: string, error: unknown): void => app.log.warn({ err: error }, message);
   const limits = createRateLimits(app, deps);
   const { limiter } = limits;
-  const sessions = createSessions(deps);
+  const sessions = createSessions(deps, warn);
   const familyAccess = createFamilyAccess(store.db);
   const toys = createToys(deps, { access: familyAccess, limiter, warn });
   installAuthentication(app, sessions, toys);
@@ -123,14 +123,17 @@ function createRateLimits(app: BurrowApp, deps: ServiceDeps): { limiter: RateLim
   return { limiter, throttle, failures };
 }
 
-function createSessions(deps: ServiceDeps): SessionsService {
-  const { config, store, clock, random } = deps;
+function createSessions(deps: ServiceDeps, warn: (message: string, error: unknown) => void): SessionsService {
+  const { config, store, bus, clock, random } = deps;
   return createSessionsService({
     repository: createSessionsRepository(store.db),
     clock,
     random,
     ttlMs: config.sessions.ttlMs,
     touchIntervalMs: config.sessions.touchIntervalMs,
+    // An ended session's live connections re-check at once, on every node.
+    announceEnded: (accountId) => bus.publish(accountTopic(accountId), 'sessions-ended', {}).then(() => undefined),
+    warn,
   });
 }
 

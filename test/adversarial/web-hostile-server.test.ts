@@ -89,7 +89,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     const code = await showToyCode(toy);
     await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
     await waitForToy(toy, 'phase', 'paired');
-    // The guardian turns the toy down (a signed roster entry); the toy takes it from its next poll.
+    // The guardian turns the toy down (a signed roster entry); the toy takes it from the roster event.
     await setToySettings(mum, { familyId, volumeLimit: 30 });
     await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 30 %');
     const first = await sendMessage(mum, { familyId, to: mia, audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000 });
@@ -162,6 +162,9 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
       }
       return undefined;
     });
+    // No live event announces what only the proxy serves: it cuts the toy's live WebSocket (as a
+    // server may at will), and the toy, reconnecting, catches up — the forged roster and list.
+    proxy.dropLive();
 
     await waitForToy(toy, 'roster-refused', 'true');
     await waitForToy(toy, 'last-refusal', (reason) => reason !== 'envelope/id-mismatch');

@@ -361,6 +361,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
           issued.row,
         );
         if (!replaced) throw new BurrowError('burrow/recovery-failed');
+        await sessions.ended(account.id);
         await deps.throttle.succeeded(`recover:${lookup}`);
         await deps.throttle.succeeded(`login:${lookup}`);
         await deps.securityLog?.sessionStarted(account.id, 'session-created', issued.row.id);
@@ -384,6 +385,7 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
     async delete(accountId) {
       const outcome = await repository.deleteAccount(accountId);
       if (!outcome.deleted) throw new BurrowError('burrow/sole-guardian', SOLE_GUARDIAN_DETAIL, { familyIds: outcome.soleGuardianOf });
+      await sessions.ended(accountId);
       const families = deps.families;
       if (families === undefined) return;
       // After the commit: nobody can act in these families any more (their one member is gone), so

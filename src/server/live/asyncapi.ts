@@ -5,7 +5,7 @@
  * test/server/api-description.test.ts validates it against the official AsyncAPI 3.0 schema, lints
  * it and checks the frames of a real connection against it.
  */
-import { ClientFrame, ServerFrame } from '../../protocol/live.js';
+import { ClientFrame, LIVE_SUBPROTOCOL, ServerFrame } from '../../protocol/live.js';
 import { SECURE_SESSION_COOKIE, SESSION_COOKIE } from '../sessions/tokens.js';
 
 type Json = Record<string, unknown>;
@@ -53,7 +53,7 @@ export function buildAsyncApiDocument(info: { version: string }): Json {
   }
   const ref = (name: string): Json => ({ $ref: `#/channels/live/messages/${name}` });
   const channel = { $ref: '#/channels/live' };
-  const memberOrToy = ['sessionBearer', 'sessionCookie', 'secureSessionCookie', 'deviceToken'].map((name) => ({ $ref: `#/components/securitySchemes/${name}` }));
+  const memberOrToy = ['sessionBearer', 'sessionCookie', 'secureSessionCookie', 'deviceToken', 'subprotocolToken'].map((name) => ({ $ref: `#/components/securitySchemes/${name}` }));
   const eventNames = Object.keys(server).filter((name) => name.startsWith('event.'));
   return {
     asyncapi: '3.0.0',
@@ -79,7 +79,11 @@ export function buildAsyncApiDocument(info: { version: string }): Json {
             headers: {
               type: 'object',
               properties: {
-                Authorization: { type: 'string', description: 'Bearer and a session token or a toy\'s device token; browsers send the session cookie instead' },
+                Authorization: { type: 'string', description: 'Bearer and a session token or a toy\'s device token; browsers send the session cookie, or the token as a subprotocol, instead' },
+                'Sec-WebSocket-Protocol': {
+                  type: 'string',
+                  description: `The subprotocols offered: \`${LIVE_SUBPROTOCOL}\`, which the server selects in its answer, and, from a client that cannot set an Authorization header (a browser), the token as \`burrow.token.<base64url of the token>\`, which the server never selects, echoes or logs. A token is never read from the URL.`,
+                },
                 Origin: { type: 'string', description: 'When present, must be the server\'s own origin (403 otherwise)' },
               },
             },
@@ -102,6 +106,7 @@ export function buildAsyncApiDocument(info: { version: string }): Json {
         sessionCookie: { type: 'httpApiKey', in: 'cookie', name: SESSION_COOKIE, description: 'The session cookie over plain HTTP' },
         secureSessionCookie: { type: 'httpApiKey', in: 'cookie', name: SECURE_SESSION_COOKIE, description: 'The session cookie over https' },
         deviceToken: { type: 'http', scheme: 'bearer', description: 'A toy\'s device token (`toy.…`)' },
+        subprotocolToken: { type: 'httpApiKey', in: 'header', name: 'Sec-WebSocket-Protocol', description: `A session token or a toy's device token offered as the subprotocol \`burrow.token.<base64url of the token>\` beside \`${LIVE_SUBPROTOCOL}\` (what a browser can send; the virtual toy does)` },
       },
     },
   };

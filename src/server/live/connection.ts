@@ -4,6 +4,11 @@
  * principal may see. The resume and follow loop is the bus's `createTopicFollower`: it subscribes
  * before reading the backlog and skips by cursor what was already handed over, so nothing falls
  * between the backlog and the live stream (at-least-once; clients dedupe by cursor and message id).
+ *
+ * A node holds tens of thousands of these, mostly idle, so each is one plain record (a class
+ * instance whose methods live on the prototype), not a nest of closures and timers: its socket's
+ * listeners are shared functions that find the record on the socket, and its heartbeat and
+ * authorisation backstop are the hub's one sweep over all connections (src/server/live/hub.ts).
  */
 import type { WebSocket } from 'ws';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -11,7 +16,7 @@ import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
 import { ClientFrame, type ServerFrame } from '../../protocol/live.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
-import { createTopicFollower, type BusEvent, type EventBus } from '../../storage/bus/event-bus.js';
+import { createTopicFollower, type BusEvent, type EventBus, type TopicFollower } from '../../storage/bus/event-bus.js';
 import type { PrincipalKind } from '../principal.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
@@ -27,19 +32,29 @@ export interface LiveLimits {
   resumeWaitMs: number;
 }
 
-export interface LiveConnectionDeps {
-  socket: WebSocket;
-  principalId: string;
-  /** A toy's connection ends when it leaves its family (it follows no other). Default 'member'. */
-  kind?: PrincipalKind;
+/** What every connection of a node shares: one object, not a copy per connection. */
+export interface LiveShared {
   access: FamilyAccess;
   bus: EventBus;
   clock: Clock;
   limits: LiveLimits;
-  /** Whether the session (or device token) behind the connection is still valid. */
-  stillAuthorised(): Promise<boolean>;
-  warn(message: string, error: unknown): void;
-  onClose(): void;
+  /** Whether the session (or device token) behind `connection` is still valid. */
+  stillAuthorised(connection: LiveConnection): Promise<boolean>;
+  warn(message: string, error: unknown, connection: LiveConnection): void;
+  /** Called once when `connection` has closed, for whatever reason. */
+  closed(connection: LiveConnection): void;
+}
+
+/** Who is connected, and with what: kept from the upgrade request, which is not kept itself. */
+export interface LiveIdentity {
+  principalId: string;
+  /** A toy's connection ends when it leaves its family (it follows no other). */
+  kind: PrincipalKind;
+  /** The token presented on the upgrade, re-checked by `stillAuthorised`. */
+  token: string;
+  /** The member's session id (undefined for a toy). */
+  sessionId: string | undefined;
+  requestId: string;
 }
 
 /** A cursor of the bus's form (src/storage/bus/event-bus.ts); anything else from a client is ignored. */
@@ -67,137 +82,219 @@ function problemFrame(code: ErrorCode, detail: string): ServerFrame {
   return { type: 'error', problem: { type: p.type, title: p.title, status: p.status, detail: p.detail } };
 }
 
-/** The client's first frame decides how the connection starts; a later resume frame is refused. */
-interface ResumeDecision {
-  /** The resume frame's cursors; undefined after a ping first, or when no frame came in time. */
-  readonly cursors: Promise<Record<string, string> | undefined>;
-  /** Whether the first frame came (or the wait ran out). */
-  decided(): boolean;
-  decide(cursors: Record<string, string> | undefined): void;
+/** The socket's listeners are these shared functions; each finds its connection here. */
+const CONNECTION = Symbol('live connection');
+type LiveSocket = WebSocket & { [CONNECTION]?: LiveConnection };
+
+function onSocketMessage(this: LiveSocket, raw: unknown, isBinary: boolean): void {
+  this[CONNECTION]?.onFrame(raw, isBinary);
+}
+function onSocketPong(this: LiveSocket): void {
+  const connection = this[CONNECTION];
+  if (connection !== undefined) connection.alive = true;
+}
+function onSocketClose(this: LiveSocket): void {
+  this[CONNECTION]?.onClosed();
+}
+function onSocketError(this: LiveSocket, error: Error): void {
+  const connection = this[CONNECTION];
+  if (connection !== undefined) connection.onError(error);
+  else this.terminate();
+}
+function onResumeWaitOver(connection: LiveConnection): void {
+  connection.decideResume(undefined);
 }
 
-function awaitResume(waitMs: number): ResumeDecision {
-  let settle: (cursors: Record<string, string> | undefined) => void = () => undefined;
-  let decided = false;
-  const cursors = new Promise<Record<string, string> | undefined>((resolve) => (settle = resolve));
-  const decide = (value: Record<string, string> | undefined): void => {
-    clearTimeout(timer);
-    if (decided) return;
-    decided = true;
-    settle(value);
-  };
-  const timer = setTimeout(() => decide(undefined), waitMs);
-  return { cursors, decided: () => decided, decide };
-}
+/** One live connection: started by the constructor, run until its socket closes. */
+export class LiveConnection {
+  readonly socket: LiveSocket;
+  readonly identity: LiveIdentity;
+  readonly #shared: LiveShared;
+  readonly #memberships = new Map<string, FamilyMembership>();
+  /** Every topic (the principal's own and each family's), resumed and followed in cursor order. */
+  readonly #topics: TopicFollower;
+  /** Events that came while the connection started, handled before 'ready'; undefined after. */
+  #backlog: BusEvent[] | undefined = [];
+  #closed = false;
+  /** Whether the socket answered the last heartbeat's ping (the hub's sweep reads and resets it). */
+  alive = true;
+  /** Which of the hub's sweeps re-checks this connection as a backstop (src/server/live/hub.ts). */
+  backstopSlot = 0;
+  /** Whether a re-check of the session and families is queued or running: one at a time. */
+  #checking = false;
+  /** Serialises the work that sends events, so frames leave in cursor order. */
+  #queue: Promise<void> = Promise.resolve();
+  // The first frame decides how the connection starts: a resume frame's cursors, or (after a ping
+  // first, or no frame within resumeWaitMs) live events only. A later resume frame is refused.
+  #resumeDecided = false;
+  #resumeTimer: NodeJS.Timeout | undefined;
+  #settleResume: ((cursors: Record<string, string> | undefined) => void) | undefined;
+  // The frame budget: frames counted per minute.
+  #windowStart: number;
+  #frames = 0;
 
-/** Counts a connection's frames per minute; false once it is over `perMinute`. */
-function frameBudget(clock: Clock, perMinute: number): () => boolean {
-  let windowStart = clock.now();
-  let frames = 0;
-  return () => {
-    const now = clock.now();
-    if (now - windowStart >= 60_000) {
-      windowStart = now;
-      frames = 0;
+  constructor(socket: WebSocket, identity: LiveIdentity, shared: LiveShared) {
+    this.socket = socket as LiveSocket;
+    this.identity = identity;
+    this.#shared = shared;
+    this.#windowStart = shared.clock.now();
+    this.#topics = createTopicFollower(shared.bus, (event) => {
+      if (this.#backlog === undefined) this.#enqueue(() => this.#handle(event));
+      else this.#backlog.push(event);
+    });
+    const cursors = new Promise<Record<string, string> | undefined>((resolve) => (this.#settleResume = resolve));
+    this.#resumeTimer = setTimeout(onResumeWaitOver, shared.limits.resumeWaitMs, this);
+    this.socket[CONNECTION] = this;
+    this.socket.on('pong', onSocketPong);
+    this.socket.on('message', onSocketMessage);
+    this.socket.on('close', onSocketClose);
+    // @fastify/websocket's own 'error' listener closes over the upgrade request and its reply
+    // (headers, logger, raw messages: about 2 KB) for as long as the socket lives; this one does
+    // what it does (log, cut the socket) from the record alone.
+    this.socket.removeAllListeners('error');
+    this.socket.on('error', onSocketError);
+    this.#enqueue(() => this.#start(cursors));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  decideResume(cursors: Record<string, string> | undefined): void {
+    if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = undefined;
+    if (this.#resumeDecided) return;
+    this.#resumeDecided = true;
+    const settle = this.#settleResume;
+    this.#settleResume = undefined;
+    settle?.(cursors);
+  }
+
+  /** One heartbeat, from the hub's sweep: a socket that did not answer the last ping is cut. */
+  heartbeat(): void {
+    if (this.#closed) return;
+    if (!this.alive) {
+      this.#closed = true;
+      this.#cleanup();
+      this.socket.terminate();
+      return;
     }
-    return ++frames <= perMinute;
-  };
-}
+    this.alive = false;
+    try {
+      this.socket.ping();
+    } catch {
+      // A socket that cannot take a ping is closing already.
+    }
+  }
 
-/** Runs a connection until it closes. */
-export function runLiveConnection(deps: LiveConnectionDeps): void {
-  const { socket, principalId, access, bus, clock, limits } = deps;
-  const memberships = new Map<string, FamilyMembership>();
-  // Every topic (the principal's own and each family's) is resumed and followed by one
-  // TopicFollower, which drops what was already sent by cursor; its events are handled in order.
-  // While the connection starts they are collected, to be handled before 'ready'.
-  let backlog: BusEvent[] | undefined = [];
-  const topics = createTopicFollower(bus, (event) => {
-    if (backlog === undefined) enqueue(() => handle(event));
-    else backlog.push(event);
-  });
-  const resume = awaitResume(limits.resumeWaitMs);
-  const withinBudget = frameBudget(clock, limits.maxFramesPerMinute);
-  let closed = false;
-  let alive = true;
-  /** Whether a heartbeat's re-check of the session and families is queued or running. */
-  let checking = false;
-  let queue: Promise<void> = Promise.resolve();
+  /**
+   * Re-checks the session (or device token) and the families: when the bus says something about
+   * the principal changed, and now and then from the hub's backstop sweep. One at a time: on a slow
+   * database they would otherwise pile up ahead of the events.
+   */
+  recheck(): void {
+    if (this.#checking || this.#closed) return;
+    this.#checking = true;
+    this.#enqueue(async () => {
+      try {
+        await this.#recheckNow();
+      } finally {
+        this.#checking = false;
+      }
+    });
+  }
 
-  function send(frame: ServerFrame): void {
-    if (closed || socket.readyState !== socket.OPEN) return;
+  async #recheckNow(): Promise<void> {
+    if (!(await this.#shared.stillAuthorised(this))) {
+      this.close(1008, 'the session ended');
+      return;
+    }
+    await this.#refreshFamilies(undefined);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cleanup();
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+    }
+  }
+
+  onError(error: Error): void {
+    this.#shared.warn('a live socket failed', error, this);
+    this.socket.terminate();
+  }
+
+  onClosed(): void {
+    this.#closed = true;
+    this.#cleanup();
+    this.socket[CONNECTION] = undefined;
+    this.#shared.closed(this);
+  }
+
+  #cleanup(): void {
+    this.#topics.stop();
+    this.decideResume(undefined);
+  }
+
+  #send(frame: ServerFrame): void {
+    const socket = this.socket;
+    if (this.#closed || socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      close(1013, 'the client does not read its events');
+      this.close(1013, 'the client does not read its events');
       return;
     }
     socket.send(JSON.stringify(frame));
   }
 
-  function close(code: number, reason: string): void {
-    if (closed) return;
-    closed = true;
-    cleanup();
-    try {
-      socket.close(code, reason);
-    } catch {
-      socket.terminate();
-    }
-  }
-
-  function cleanup(): void {
-    clearInterval(heartbeat);
-    topics.stop();
-    resume.decide(undefined);
-  }
-
-  /** Serialises the work that sends events, so frames leave in cursor order. */
-  function enqueue(task: () => Promise<void>): void {
-    queue = queue.then(task).catch((error: unknown) => {
-      deps.warn('a live connection failed', error);
-      close(1011, 'server error');
+  #enqueue(task: () => Promise<void>): void {
+    this.#queue = this.#queue.then(task).catch((error: unknown) => {
+      this.#shared.warn('a live connection failed', error, this);
+      this.close(1011, 'server error');
     });
   }
 
-  function deliver(familyId: string, event: BusEvent): void {
-    const membership = memberships.get(familyId);
+  #deliver(familyId: string, event: BusEvent): void {
+    const membership = this.#memberships.get(familyId);
     if (membership === undefined || !mayReceive(membership, event.type, event.data)) return;
-    send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as never, at: event.at });
+    this.#send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as never, at: event.at });
   }
 
-  async function handle(event: BusEvent): Promise<void> {
-    if (closed) return;
+  async #handle(event: BusEvent): Promise<void> {
+    if (this.#closed) return;
+    const { principalId, kind } = this.identity;
     if (event.topic === accountTopic(principalId)) {
-      // Something about the principal changed (a family joined or left, a toy reset): re-check first.
-      if (!(await deps.stillAuthorised())) {
-        close(1008, 'the session ended');
-        return;
-      }
-      await refreshFamilies(undefined);
+      // Something about the principal changed (a family joined or left, a toy reset, a session
+      // ended): re-check at once, not at the backstop sweep.
+      await this.#recheckNow();
       return;
     }
     const familyId = event.topic.slice('family:'.length);
-    if (!memberships.has(familyId)) return;
+    if (!this.#memberships.has(familyId)) return;
     if (event.type === 'roster') {
       // A removed member stops here; the others see the change, with their possibly new rights.
-      const membership = await access.membership(familyId, principalId);
+      const membership = await this.#shared.access.membership(familyId, principalId);
       if (membership === undefined) {
-        deliver(familyId, event);
-        dropFamily(familyId);
-        if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
+        this.#deliver(familyId, event);
+        this.#dropFamily(familyId);
+        if (kind === 'toy') this.close(1008, 'the toy is no longer in its family');
         return;
       }
-      memberships.set(familyId, membership);
+      this.#memberships.set(familyId, membership);
     }
-    deliver(familyId, event);
+    this.#deliver(familyId, event);
     if (event.type === 'family-deleted') {
-      dropFamily(familyId);
-      if (deps.kind === 'toy') close(1008, 'the toy is no longer in its family');
+      this.#dropFamily(familyId);
+      if (kind === 'toy') this.close(1008, 'the toy is no longer in its family');
     }
   }
 
-  function dropFamily(familyId: string): void {
-    memberships.delete(familyId);
-    topics.unfollow(familyTopic(familyId));
+  #dropFamily(familyId: string): void {
+    this.#memberships.delete(familyId);
+    this.#topics.unfollow(familyTopic(familyId));
   }
 
   /**
@@ -206,94 +303,65 @@ export function runLiveConnection(deps: LiveConnectionDeps): void {
    * out; live only without a resume frame); a family joined later is replayed from its oldest kept
    * event (what the protocol says of a family the client did not name in its resume frame).
    */
-  async function refreshFamilies(resume: { cursors: Record<string, string> | undefined } | undefined): Promise<void> {
+  async #refreshFamilies(resume: { cursors: Record<string, string> | undefined } | undefined): Promise<void> {
+    const { principalId, kind } = this.identity;
+    const access = this.#shared.access;
     const now = new Set(await access.familiesOf(principalId));
-    for (const familyId of [...memberships.keys()]) if (!now.has(familyId)) dropFamily(familyId);
-    if (deps.kind === 'toy' && now.size === 0) {
-      close(1008, 'the toy is no longer in its family');
+    for (const familyId of [...this.#memberships.keys()]) if (!now.has(familyId)) this.#dropFamily(familyId);
+    if (kind === 'toy' && now.size === 0) {
+      this.close(1008, 'the toy is no longer in its family');
       return;
     }
     for (const familyId of now) {
-      if (memberships.has(familyId)) continue;
+      if (this.#memberships.has(familyId)) continue;
       const membership = await access.membership(familyId, principalId);
-      if (membership === undefined || closed) continue;
-      memberships.set(familyId, membership);
+      if (membership === undefined || this.#closed) continue;
+      this.#memberships.set(familyId, membership);
       const cursor = resume?.cursors?.[familyId];
       const from = resume === undefined ? undefined : resume.cursors === undefined ? 'live' : cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined;
-      await topics.follow(familyTopic(familyId), from);
+      await this.#topics.follow(familyTopic(familyId), from);
     }
   }
 
-  async function start(): Promise<void> {
-    const cursors = await resume.cursors;
-    if (closed) return;
-    await topics.follow(accountTopic(principalId), 'live');
-    await refreshFamilies({ cursors });
-    const events = backlog ?? [];
-    backlog = undefined;
-    for (const event of events) await handle(event);
-    send({ type: 'ready' });
+  async #start(resume: Promise<Record<string, string> | undefined>): Promise<void> {
+    const cursors = await resume;
+    if (this.#closed) return;
+    await this.#topics.follow(accountTopic(this.identity.principalId), 'live');
+    await this.#refreshFamilies({ cursors });
+    const events = this.#backlog ?? [];
+    this.#backlog = undefined;
+    for (const event of events) await this.#handle(event);
+    this.#send({ type: 'ready' });
   }
 
-  function onFrame(raw: unknown, isBinary: boolean): void {
-    if (closed) return;
-    if (!withinBudget()) {
-      close(1008, 'too many frames');
+  #withinBudget(): boolean {
+    const now = this.#shared.clock.now();
+    if (now - this.#windowStart >= 60_000) {
+      this.#windowStart = now;
+      this.#frames = 0;
+    }
+    return ++this.#frames <= this.#shared.limits.maxFramesPerMinute;
+  }
+
+  onFrame(raw: unknown, isBinary: boolean): void {
+    if (this.#closed) return;
+    if (!this.#withinBudget()) {
+      this.close(1008, 'too many frames');
       return;
     }
-    if (isBinary) return send(problemFrame('burrow/bad-request', 'Frames are JSON text'));
+    if (isBinary) return this.#send(problemFrame('burrow/bad-request', 'Frames are JSON text'));
     let frame: unknown;
     try {
       frame = JSON.parse(String(raw));
     } catch {
-      return send(problemFrame('burrow/bad-request', 'The frame is not JSON'));
+      return this.#send(problemFrame('burrow/bad-request', 'The frame is not JSON'));
     }
-    if (!clientFrame.Check(frame)) return send(problemFrame('burrow/bad-request', 'The frame is not a resume or ping frame'));
+    if (!clientFrame.Check(frame)) return this.#send(problemFrame('burrow/bad-request', 'The frame is not a resume or ping frame'));
     if (frame.type === 'ping') {
-      resume.decide(undefined);
-      return send({ type: 'pong' });
+      this.decideResume(undefined);
+      return this.#send({ type: 'pong' });
     }
-    if (resume.decided()) return send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
-    resume.decide(frame.cursors);
+    if (this.#resumeDecided) return this.#send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
+    this.decideResume(frame.cursors);
   }
-
-  const heartbeat = setInterval(() => {
-    if (!alive) {
-      closed = true;
-      cleanup();
-      socket.terminate();
-      return;
-    }
-    alive = false;
-    try {
-      socket.ping();
-    } catch {
-      // A socket that cannot take a ping is closing already.
-    }
-    // One re-check at a time: on a slow database they would otherwise pile up ahead of the events.
-    if (checking) return;
-    checking = true;
-    enqueue(async () => {
-      try {
-        if (!(await deps.stillAuthorised())) {
-          close(1008, 'the session ended');
-          return;
-        }
-        await refreshFamilies(undefined);
-      } finally {
-        checking = false;
-      }
-    });
-  }, limits.heartbeatMs);
-
-  socket.on('pong', () => {
-    alive = true;
-  });
-  socket.on('message', onFrame);
-  socket.on('close', () => {
-    closed = true;
-    cleanup();
-    deps.onClose();
-  });
-  enqueue(start);
 }

@@ -1,6 +1,7 @@
 /**
  * `GET /v1/live`: the WebSocket for members (session cookie or bearer token) and toys (device
- * token as a bearer token; a toy's connection ends as soon as it leaves its family or is reset). Browsers send the
+ * token as a bearer token, or as a subprotocol from a browser: src/protocol/live.ts; a toy's
+ * connection ends as soon as it leaves its family or is reset). Browsers send the
  * session cookie with the upgrade, so a cross-site page could open it: when an `Origin` header is
  * present it must be the server's own origin (or the configured public origin), else the upgrade
  * is refused with 403.
@@ -9,6 +10,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { BurrowError } from '../../protocol/errors.js';
+import { LIVE_SUBPROTOCOL } from '../../protocol/live.js';
 import type { EventBus } from '../../storage/bus/event-bus.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../deps.js';
@@ -17,7 +19,8 @@ import type { BurrowApp } from '../http/types.js';
 import { presentedToken, principalOf } from '../sessions/authenticate.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { ToysService } from '../toys/service.js';
-import { runLiveConnection } from './connection.js';
+import { LiveConnection, type LiveIdentity, type LiveShared } from './connection.js';
+import { LiveHub } from './hub.js';
 
 export interface LiveRouteDeps {
   access: FamilyAccess;
@@ -31,6 +34,15 @@ export interface LiveRouteDeps {
 /** The origin a browser page of this server has: the configured public origin, or the request's own scheme and host. */
 function ownOrigin(request: FastifyRequest, config: Config): string {
   return config.live.publicOrigin ?? `${request.protocol}://${request.host}`;
+}
+
+/**
+ * The HTTP response object of the upgrade (answered by ws over the raw socket, never by it) is
+ * still attached to the socket (`assignSocket`), and with it the request: detached, both can go.
+ */
+function releaseUpgradeResponse(request: FastifyRequest): void {
+  const socket = request.raw.socket as { _httpMessage?: { detachSocket?: (socket: unknown) => void } | null } | null;
+  socket?._httpMessage?.detachSocket?.(socket);
 }
 
 /** How long shutdown waits for live clients to answer the 1001 close frame. */
@@ -51,12 +63,53 @@ async function closeAllGoingAway(clients: Set<WebSocket>): Promise<void> {
   for (const socket of open) if (socket.readyState !== socket.CLOSED) socket.terminate();
 }
 
+/** Each app's hub, for the tests' heartbeats (`liveHubOf(app).sweep()`) and the metrics. */
+const hubs = new WeakMap<object, LiveHub>();
+
+export function liveHubOf(app: BurrowApp): LiveHub {
+  const hub = hubs.get(app);
+  if (hub === undefined) throw new Error('this app has no live routes');
+  return hub;
+}
+
 export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
   const { config } = deps;
+  /** Live connections per principal, for the per-principal limit. */
   const connections = new Map<string, number>();
+  const release = (principalId: string): void => {
+    const left = (connections.get(principalId) ?? 1) - 1;
+    if (left <= 0) connections.delete(principalId);
+    else connections.set(principalId, left);
+  };
+  const hub = new LiveHub(config.live.heartbeatMs);
+  hubs.set(app, hub);
+  app.addHook('onClose', async () => hub.stop());
+  // One object for every connection of the node: its collaborators and the three callbacks.
+  const shared: LiveShared = {
+    access: deps.access,
+    bus: deps.bus,
+    clock: deps.clock,
+    limits: config.live,
+    async stillAuthorised({ identity }) {
+      if (identity.kind === 'toy') return deps.toys.stillValid(identity.token, identity.principalId);
+      const session = await deps.sessions.authenticate(identity.token);
+      return session !== undefined && session.id === identity.sessionId;
+    },
+    warn: (message, error, { identity }) => app.log.warn({ err: error, reqId: identity.requestId }, message),
+    closed(connection) {
+      hub.remove(connection);
+      release(connection.identity.principalId);
+    },
+  };
 
   void app.register(websocket, {
-    options: { maxPayload: config.live.maxFrameBytes },
+    options: {
+      maxPayload: config.live.maxFrameBytes,
+      // Only `burrow.v1` is ever selected: a token offered as a subprotocol (src/protocol/live.ts)
+      // is read by the authentication hook and never echoed. A client offering neither gets no
+      // subprotocol in the answer (older clients and plain `ws` offer none).
+      handleProtocols: (offered: Set<string>) => (offered.has(LIVE_SUBPROTOCOL) ? LIVE_SUBPROTOCOL : false),
+    },
     // Shutting down, every live connection is closed as "going away" (RFC 6455 §7.4.1: 1001)
     // rather than with no status (1005), so a client knows to reconnect (to another node, or to
     // this one once it is back) and resume; shutdown waits for the closing handshakes at most
@@ -75,12 +128,13 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         summary: 'Live events (WebSocket): message, receipt, approval, roster, child and family events with resumable cursors',
         problems: ['burrow/forbidden', 'burrow/rate-limited'],
         docs: {
-          description: 'Opens the live channel: send the request as a WebSocket upgrade (RFC 6455); a plain GET is answered 400. An `Origin` other than the server\'s own is refused with 403, more live connections than an account may hold with 429. The frames are described by the AsyncAPI 3.0 document at `/v1/asyncapi.json`.',
+          description: 'Opens the live channel: send the request as a WebSocket upgrade (RFC 6455) offering the subprotocol `burrow.v1`; a client that cannot set an Authorization header (a browser) offers its token as a second subprotocol, `burrow.token.<base64url of the token>` (never in the URL). A plain GET is answered 400. An `Origin` other than the server\'s own is refused with 403, more live connections than an account may hold with 429. The frames are described by the AsyncAPI 3.0 document at `/v1/asyncapi.json`.',
           success: { status: 101, description: 'Switching Protocols: the connection is now the live channel\'s WebSocket' },
           headers: {
             Upgrade: { description: '`websocket`', required: true },
             Connection: { description: '`Upgrade`', required: true },
             'Sec-WebSocket-Accept': { description: 'The key the client sent, accepted (RFC 6455 §4.2.2)', required: true },
+            'Sec-WebSocket-Protocol': { description: '`burrow.v1` when the client offered it; a token offered as a subprotocol is never echoed' },
           },
         },
       },
@@ -112,39 +166,16 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         const token = presentedToken(request)?.token;
         const count = (connections.get(principal.id) ?? 0) + 1;
         connections.set(principal.id, count);
-        const release = () => {
-          const left = (connections.get(principal.id) ?? 1) - 1;
-          if (left <= 0) connections.delete(principal.id);
-          else connections.set(principal.id, left);
-        };
         if (count > config.live.maxConnectionsPerAccount || token === undefined) {
-          socket.once('close', release);
+          socket.once('close', () => release(principal.id));
           socket.close(1008, 'too many live connections');
           return;
         }
         // The connection outlives its upgrade request: keep only the few values it needs, not the
         // request (its headers, raw message and logger would otherwise stay alive per connection).
-        const principalId = principal.id;
-        const kind = principal.kind;
-        const sessionId = request.auth?.sessionId;
-        const requestId = request.id;
-        const log = app.log;
-        runLiveConnection({
-          socket,
-          principalId,
-          kind,
-          access: deps.access,
-          bus: deps.bus,
-          clock: deps.clock,
-          limits: config.live,
-          async stillAuthorised() {
-            if (kind === 'toy') return deps.toys.stillValid(token, principalId);
-            const session = await deps.sessions.authenticate(token);
-            return session !== undefined && session.id === sessionId;
-          },
-          warn: (message, error) => log.warn({ err: error, reqId: requestId }, message),
-          onClose: release,
-        });
+        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token, sessionId: request.auth?.sessionId, requestId: request.id };
+        releaseUpgradeResponse(request);
+        hub.add(new LiveConnection(socket, identity, shared));
       },
     });
   });

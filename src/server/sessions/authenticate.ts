@@ -7,6 +7,7 @@
  */
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { BurrowError } from '../../protocol/errors.js';
+import { tokenOfSubprotocols } from '../../protocol/live.js';
 import type { SessionRow } from '../../storage/database.js';
 import type { Principal } from '../principal.js';
 import type { AuthenticatedToy } from '../toys/service.js';
@@ -29,12 +30,21 @@ export function requireAuth(request: FastifyRequest): AuthContext {
   return request.auth;
 }
 
-/** The token a request presents and how; a bearer header wins over a cookie. */
+/**
+ * The token a request presents and how; a bearer header wins over a token offered as a WebSocket
+ * subprotocol (only on an upgrade: browsers cannot set headers on a WebSocket), which wins over a
+ * cookie. A subprotocol token counts as a bearer token: a page had to hold it to send it.
+ */
 export function presentedToken(request: FastifyRequest): { token: string; via: 'bearer' | 'cookie' } | undefined {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
     return match?.[1] === undefined ? undefined : { token: match[1], via: 'bearer' };
+  }
+  const offered = request.headers['sec-websocket-protocol'];
+  if (offered !== undefined && request.headers.upgrade?.toLowerCase() === 'websocket') {
+    const token = tokenOfSubprotocols(offered);
+    if (token !== undefined) return { token, via: 'bearer' };
   }
   const cookie = sessionCookieOf(request.headers.cookie, { secure: request.secureTransport });
   return cookie === undefined || cookie === '' ? undefined : { token: cookie, via: 'cookie' };

@@ -31,11 +31,26 @@ export interface SessionsService {
   /** Ends one of the caller's own sessions; `burrow/not-found` for anyone else's. */
   revoke(accountId: string, sessionId: string): Promise<void>;
   revokeAll(accountId: string): Promise<void>;
+  /**
+   * Tells the account's live connections, on every node, that sessions of it ended (revoked,
+   * replaced by a recovery, or the account deleted), so each re-checks its own at once rather than
+   * at the slow backstop. Never throws: the sessions have ended either way.
+   */
+  ended(accountId: string): Promise<void>;
   /** Deletes every expired session; returns how many. */
   sweepExpired(): Promise<number>;
 }
 
-export function createSessionsService(deps: { repository: SessionsRepository; clock: Clock; random: Random; ttlMs: number; touchIntervalMs: number }): SessionsService {
+export function createSessionsService(deps: {
+  repository: SessionsRepository;
+  clock: Clock;
+  random: Random;
+  ttlMs: number;
+  touchIntervalMs: number;
+  /** Announces ended sessions of an account to its live connections (src/server/live/hub.ts). */
+  announceEnded?(accountId: string): Promise<void>;
+  warn?(message: string, error: unknown): void;
+}): SessionsService {
   const { repository, clock, random } = deps;
   const service: SessionsService = {
     async issue(accountId, label) {
@@ -75,9 +90,18 @@ export function createSessionsService(deps: { repository: SessionsRepository; cl
     },
     async revoke(accountId, sessionId) {
       if (!(await repository.deleteOwn(accountId, sessionId))) throw new BurrowError('burrow/not-found', 'You have no session with this id');
+      await service.ended(accountId);
     },
     async revokeAll(accountId) {
       await repository.deleteAllForAccount(accountId);
+      await service.ended(accountId);
+    },
+    async ended(accountId) {
+      try {
+        await deps.announceEnded?.(accountId);
+      } catch (error) {
+        deps.warn?.('ended sessions were not announced to their live connections', error);
+      }
     },
     async sweepExpired() {
       return repository.deleteExpired(clock.now());

@@ -4,26 +4,23 @@
  * new messages, acknowledge them, record and send replies (queued while offline), reset. Every
  * decision (play or refuse, volume, quiet hours, when to chime) and what to do on each event is the
  * client library's ToyRuntime (src/client/toy/); this file only wires it to the page: IndexedDB,
- * Web Audio, the button, and a poll whose ticks it hands to `runtime.handle`.
+ * Web Audio, the button, and the live channel whose events it hands to `runtime.handle`.
  *
- * The page cannot send an Authorization header on a WebSocket, and a toy's device token is a
- * bearer token only (never a cookie), so the virtual toy asks the server every few seconds
- * instead of holding the live channel open.
+ * Like every toy it holds `/v1/live` (the client library's `connectLive`: resume cursors,
+ * reconnection with backoff and full jitter). A page cannot set an Authorization header on a
+ * WebSocket and a device token is never a cookie, so the token travels as a WebSocket subprotocol
+ * (src/protocol/live.ts), never in the URL. After every (re)connection the toy catches up as
+ * the reference toy does: the roster, then new and waiting messages, then its queued replies.
  */
-import { BurrowApi, ClientError, isOffline, isTokenDead, isToyGone, ToyRuntime, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust, pairToy, type PairedToy } from '../../client/index.js';
+import { BurrowApi, ClientError, connectLive, isOffline, isTokenDead, isToyGone, ToyRuntime, type LiveConnection, type WebSocketConstructor, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust, pairToy, type PairedToy } from '../../client/index.js';
 import { fromBase64Url, exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity, openProfile, encodeRosterEntry } from '../../crypto/index.js';
 import { FamilyView } from '../../protocol/families.js';
 import { chimeSound, decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
 import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';
 import { checkedEmoji, checkedName } from '../lib/profile-text.js';
 
-/** How often the toy asks the server for news while paired. */
-export const POLL_MS = 1_500;
-/**
- * Every this many polls it also reloads and verifies the roster (settings, removal). A message of
- * a newer epoch makes the runtime verify the newer roster at once anyway.
- */
-const ROSTER_EVERY = 4;
+/** Backoff of the live channel: a restarted server is not met by every toy at once. */
+const LIVE_BACKOFF = { initialMs: 500, maxMs: 30_000, jitter: 'full' } as const;
 /** A press shorter than this starts a recording that a second press stops (tap-to-start, tap-to-stop). */
 export const HOLD_THRESHOLD_MS = 450;
 /** Shorter recordings are dropped ("hold the button while you speak"). */
@@ -108,6 +105,12 @@ function indexedDbStorage(): ToyStorage {
   };
 }
 
+/** The live channel's resume cursors, sealed in IndexedDB with the toy's other records. */
+const cursorStore = {
+  loadCursors: async (): Promise<Record<string, string>> => (await toyStore.get<Record<string, string>>('cursors')) ?? {},
+  saveCursors: (cursors: Record<string, string>): Promise<void> => toyStore.put('cursors', cursors),
+};
+
 /** Opens the stored device: its token and its identity, re-imported with non-extractable keys. */
 async function openDevice(stored: StoredDevice): Promise<Device> {
   const token = await openSecret('device-token', stored.token);
@@ -130,13 +133,16 @@ export class VirtualToy {
   #abort: AbortController | undefined;
   #runtime: ToyRuntime | undefined;
   #device: Device | undefined;
+  /** When the next message kept for later (quiet hours) is due. */
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #live: Promise<LiveConnection> | undefined;
+  /** A later connection after the server ended one on purpose and the toy turned out to be still paired. */
+  #reconnect: ReturnType<typeof setTimeout> | undefined;
   /** The recording in progress (still starting while the microphone opens). */
   #recording: Promise<Recording> | undefined;
   #level: Recording | undefined;
   #pressStartedAt = 0;
   #rosterRefused = false;
-  #ticks = 0;
   #generation = 0;
 
   constructor(baseUrl: string) {
@@ -241,7 +247,6 @@ export class VirtualToy {
       chime: (volume) => this.#chime(volume),
     });
     this.#runtime = runtime;
-    this.#ticks = 0;
     const { queued } = await runtime.pending();
     this.#set({ phase: 'paired', pairing: undefined, queued, notice: undefined });
     try {
@@ -252,7 +257,73 @@ export class VirtualToy {
       if (this.#ended(error)) return;
       this.#set({ error, ...(error instanceof ClientError && error.code === 'client/key-refused' ? { keyRefused: true } : {}) });
     }
-    this.#schedule(0);
+    if (this.#runtime === runtime) this.#connect(device, runtime);
+  }
+
+  /** Holds the live channel for `runtime` until the toy stops; each event and each (re)connection becomes a round. */
+  #connect(device: Device, runtime: ToyRuntime): void {
+    const live = connectLive({
+      baseUrl: device.baseUrl,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      token: device.deviceToken,
+      tokenIn: 'subprotocol',
+      store: cursorStore,
+      backoff: LIVE_BACKOFF,
+      onEvent: (event) => this.#round(runtime, async () => {
+        const { ended } = await runtime.handle({ event: event.event });
+        if (ended === 'family-deleted') throw new ClientError('client/toy-removed', 'the family was deleted');
+        if (event.event === 'roster') this.#set({ rosterRefused: this.#rosterRefused });
+      }),
+      // Connected (again): what happened while away is fetched, not only what the events name.
+      onReady: () => void this.#round(runtime, async () => {
+        this.#rosterRefused = false;
+        await runtime.refresh();
+        this.#set({ rosterRefused: this.#rosterRefused });
+        await runtime.handle({ event: 'poll' });
+        await runtime.flush();
+      }),
+      onProblem: (problem) => {
+        if (problem.type === 'live/closed' || problem.type === 'live/socket-error') this.#set({ online: false });
+        // Closed on purpose (1008): usually a revoked token or a removed toy, which a read with the
+        // token tells (the toy stops). Otherwise (too many connections) it connects again later.
+        else if (problem.type === 'live/ended') {
+          this.#set({ online: false });
+          void this.#round(runtime, () => runtime.refresh().then(() => undefined)).then(() => {
+            if (this.#runtime === runtime) this.#reconnect = setTimeout(() => this.#connect(device, runtime), LIVE_BACKOFF.maxMs);
+          });
+        }
+      },
+    });
+    live.catch(() => undefined);
+    this.#live = live;
+  }
+
+  /**
+   * One round of work for `runtime` (an event, a catch-up, a due message), then the counts, the
+   * next due message and what the page shows; a removed toy stops. The runtime serialises rounds.
+   */
+  async #round(runtime: ToyRuntime, work: () => Promise<void>): Promise<void> {
+    if (this.#runtime !== runtime || this.#snapshot.phase !== 'paired') return;
+    try {
+      await work();
+      await this.#counts(runtime);
+      const family = runtime.family;
+      this.#set({ online: runtime.online, error: undefined, ...(family === undefined ? {} : { volumeLimit: family.settings.volumeLimit }) });
+    } catch (error) {
+      if (this.#ended(error)) return;
+      if (isOffline(error)) this.#set({ online: false });
+      else this.#set({ error, online: runtime.online, ...(error instanceof ClientError && error.code === 'client/key-refused' ? { keyRefused: true } : {}) });
+      await this.#counts(runtime).catch(() => undefined);
+    }
+    await this.#scheduleWaiting(runtime);
+  }
+
+  /** A message kept for later (quiet hours) plays when it is due, without waiting for an event. */
+  async #scheduleWaiting(runtime: ToyRuntime): Promise<void> {
+    const at = await runtime.nextWaitingAt().catch(() => undefined);
+    if (this.#runtime !== runtime) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = at === undefined ? undefined : setTimeout(() => void this.#round(runtime, () => runtime.playWaiting().then(() => undefined)), Math.max(0, at - Date.now()) + 50);
   }
 
   #family(family: ToyFamily, online: boolean): void {
@@ -281,40 +352,6 @@ export class VirtualToy {
     } catch {
       // Only decoration: the toy works without it.
     }
-  }
-
-  #schedule(delayMs: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#tick(), delayMs);
-  }
-
-  /**
-   * One round: queued replies, then what the runtime does on news — every few rounds as on a
-   * roster event (settings, members), else as on a poll (waiting and new messages, retention).
-   */
-  async #tick(): Promise<void> {
-    const runtime = this.#runtime;
-    if (runtime === undefined || this.#snapshot.phase !== 'paired') return;
-    try {
-      const roster = this.#ticks++ % ROSTER_EVERY === 0;
-      if (roster) this.#rosterRefused = false;
-      await runtime.flush();
-      try {
-        await runtime.handle({ event: roster ? 'roster' : 'poll' });
-      } finally {
-        // The runtime logs a roster it refused (and keeps the one it trusted).
-        if (roster) this.#set({ rosterRefused: this.#rosterRefused });
-      }
-      await this.#counts(runtime);
-      const family = runtime.family;
-      this.#set({ online: runtime.online, error: undefined, ...(family === undefined ? {} : { volumeLimit: family.settings.volumeLimit }) });
-    } catch (error) {
-      if (this.#ended(error)) return;
-      if (isOffline(error)) this.#set({ online: false });
-      else this.#set({ error, online: runtime.online, ...(error instanceof ClientError && error.code === 'client/key-refused' ? { keyRefused: true } : {}) });
-      await this.#counts(runtime).catch(() => undefined);
-    }
-    if (this.#runtime === runtime) this.#schedule(POLL_MS);
   }
 
   async #counts(runtime: ToyRuntime): Promise<void> {
@@ -437,6 +474,10 @@ export class VirtualToy {
   #stop(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#reconnect !== undefined) clearTimeout(this.#reconnect);
+    this.#reconnect = undefined;
+    void this.#live?.then((live) => live.close(), () => undefined);
+    this.#live = undefined;
     this.#runtime = undefined;
     void this.#recording?.then((r) => r.cancel(), () => undefined);
     this.#recording = undefined;

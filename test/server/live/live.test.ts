@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { toBase64Url } from '../../../src/crypto/bytes.js';
 import { sealProfile } from '../../../src/crypto/profile.js';
@@ -14,6 +14,8 @@ import { createServer } from '../../../src/server/app.js';
 import { loadConfig } from '../../../src/server/config.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
 import { createFamilyEvents } from '../../../src/server/live/family-events.js';
+import { BACKSTOP_SWEEPS } from '../../../src/server/live/hub.js';
+import { liveHubOf } from '../../../src/server/live/routes.js';
 import { createPrincipalsOf } from '../../../src/server/live/principals.js';
 import { loadOrCreateSecrets } from '../../../src/server/secrets.js';
 import type { EventBus } from '../../../src/storage/bus/event-bus.js';
@@ -27,6 +29,7 @@ interface EventFrame { type: 'event'; familyId: string; cursor: string; event: s
 type Frame = EventFrame | { type: 'ready' } | { type: 'pong' } | { type: 'error'; problem: { type: string } };
 
 let app: BurrowApp;
+let otherNode: BurrowApp;
 let store: SqlStore;
 let bus: EventBus;
 let backends: TestBackends;
@@ -39,7 +42,7 @@ const received: Frame[] = [];
 const ada = b64(16);
 const ben = b64(16);
 /**
- * Longer than this file runs: a heartbeat only comes when a test moves the server's interval on by
+ * Longer than this file runs: a heartbeat only comes when a test sweeps the server's live hub by
  * hand (`withHeartbeats`), so a busy machine cannot make one miss its pong.
  */
 const HEARTBEAT_MS = 3_600_000;
@@ -59,6 +62,9 @@ beforeAll(async () => {
   backends = await openTestBackends({ dataDir });
   ({ store, bus } = backends);
   app = createServer({ config, store, secrets, bus, blobs: backends.blobs, log: false });
+  // A second node on the same database and bus, as in a scale-out deployment.
+  otherNode = createServer({ config, store, secrets, bus, blobs: backends.blobs, log: false });
+  await otherNode.ready();
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   port = Number(new URL(address).port);
   documented = createAsyncApiConformance((await app.inject({ method: 'GET', url: '/v1/asyncapi.json' })).json());
@@ -66,6 +72,7 @@ beforeAll(async () => {
   family = await seedFamily(store, { guardians: [mum, dad], relatives: [{ member: gran, children: [ada] }], children: [ada, ben] });
 });
 afterAll(async () => {
+  await otherNode.close();
   await app.close();
   await backends.cleanup();
 });
@@ -130,16 +137,11 @@ class LiveClient {
 }
 
 /**
- * Runs `test` with the server's heartbeat interval on fake timers (setInterval only: sockets,
- * timeouts and the clock stay real); `beat()` fires one heartbeat of every connection opened inside.
+ * Runs `test` with `beat()`: one sweep of the server's live hub, what its heartbeat interval does
+ * (a heartbeat of every connection, and the authorisation backstop of one slot of them).
  */
 async function withHeartbeats(test: (beat: () => void) => Promise<void>): Promise<void> {
-  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-  try {
-    await test(() => vi.advanceTimersByTime(HEARTBEAT_MS));
-  } finally {
-    vi.useRealTimers();
-  }
+  await test(() => liveHubOf(app).sweep());
 }
 
 /** Resolves once the server has handled every frame `client` sent before (a ping frame's pong). */
@@ -342,16 +344,49 @@ describe('live connection rules', () => {
     expect(client.closed!.code).toBe(1008);
   });
 
-  it('closes the connection when its session is revoked, at the next heartbeat', async () => {
+  it('closes the connection when its session is revoked, at once: the revocation is announced on the bus', async () => {
+    const member = await registerMember(app);
+    const client = new LiveClient(member);
+    await client.opened;
+    await client.ready();
+    expect((await app.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
+    await client.until(() => client.closed !== undefined, 'the revoked session to be closed');
+    expect(client.closed!.code).toBe(1008);
+  });
+
+  it('closes the connection when its session is revoked on another node: the bus carries the announcement', async () => {
+    const member = await registerMember(app);
+    const client = new LiveClient(member);
+    await client.opened;
+    await client.ready();
+    // No heartbeat and no backstop sweep here: only the bus can tell this node.
+    expect((await otherNode.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
+    await client.until(() => client.closed !== undefined, 'the session revoked elsewhere to be closed');
+    expect(client.closed!.code).toBe(1008);
+  });
+
+  it('closes a connection whose session ended unannounced, at its backstop sweep', async () => {
     await withHeartbeats(async (beat) => {
       const member = await registerMember(app);
       const client = new LiveClient(member);
       await client.opened;
       await client.ready();
-      expect((await app.inject({ method: 'POST', url: '/v1/sessions/revoke-all', headers: bearer(member.token) })).statusCode).toBe(204);
-      beat();
-      await client.until(() => client.closed !== undefined, 'the revoked session to be closed');
+      // Gone from the database behind the server's back: only the backstop notices.
+      await store.db.deleteFrom('sessions').where('account_id', '=', member.accountId).execute();
+      let sweeps = 0;
+      while (client.closed === undefined && sweeps < BACKSTOP_SWEEPS) {
+        beat();
+        sweeps++;
+        // The pong of this ping frame leaves after any re-check the sweep queued (one queue per
+        // connection), unless that re-check closed the connection.
+        const pongs = client.frames.filter((f) => f.type === 'pong').length;
+        client.socket.send(JSON.stringify({ type: 'ping' }));
+        await client.until(() => client.closed !== undefined || client.frames.filter((f) => f.type === 'pong').length > pongs, 'a pong or the close');
+      }
+      await client.until(() => client.closed !== undefined, 'the ended session to be closed by the backstop');
       expect(client.closed!.code).toBe(1008);
+      // Within one round of the backstop's slots.
+      expect(sweeps).toBeLessThanOrEqual(BACKSTOP_SWEEPS);
     });
   });
 

@@ -25,6 +25,11 @@ export interface HostileProxy {
   url: string;
   /** The rewrites applied, in order, to every answer (empty: an honest server). */
   rewrites: Rewrite[];
+  /**
+   * Cuts every live WebSocket passing through, as a server may at will; returns how many. A toy
+   * reconnects and catches up (lists its messages): what makes it see what the proxy serves now.
+   */
+  dropLive(): number;
   close(): Promise<void>;
 }
 
@@ -75,6 +80,8 @@ export async function startHostileProxy(upstream: string): Promise<HostileProxy>
       res.end();
     });
   });
+  /** The client side of every live WebSocket passing through. */
+  const live = new Set<Socket>();
   // WebSockets (the live channel) pass through untouched: raw bytes both ways.
   server.on('upgrade', (req: IncomingMessage, client, head: Buffer) => {
     const upstreamSocket = connect(Number(target.port), target.hostname, () => {
@@ -85,6 +92,8 @@ export async function startHostileProxy(upstream: string): Promise<HostileProxy>
       client.pipe(upstreamSocket);
       upstreamSocket.pipe(client);
     });
+    live.add(client as Socket);
+    client.on('close', () => live.delete(client as Socket));
     for (const socket of [client, upstreamSocket]) {
       sockets.add(socket as Socket);
       socket.on('error', () => {
@@ -103,6 +112,12 @@ export async function startHostileProxy(upstream: string): Promise<HostileProxy>
   return {
     url: `http://127.0.0.1:${port}`,
     rewrites,
+    dropLive() {
+      const count = live.size;
+      for (const socket of live) socket.destroy();
+      live.clear();
+      return count;
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
