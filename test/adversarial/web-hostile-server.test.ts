@@ -8,11 +8,8 @@
  * its signed settings. The guardian acts through the client library in Node, straight to the
  * server; only the browsers are lied to.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily } from '../../src/client/families.js';
 import { downloadEnvelope, sendMessage } from '../../src/client/messages.js';
@@ -25,22 +22,17 @@ import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry 
 import { FamilyView } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { forgetHeard, heardAudio } from '../web/support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from '../web/support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
-let dir: string;
+const web = useBrowserApp({ name: 'web-hostile', browsers: [{ voice }], hostileProxy: true });
 let mum: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
 
 /** One second of the voice as a WAV file, which both the app and the toy decode. */
 function wavSecond(): Uint8Array {
@@ -51,22 +43,10 @@ const json = (bytes: Uint8Array): Record<string, unknown> => JSON.parse(new Text
 const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-hostile-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  mum = await registerMember(server.url, 'mum');
+  mum = await registerMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Wary Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
 }, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
 
 async function signIn(page: Page): Promise<void> {
   await page.goto('/');
@@ -79,9 +59,8 @@ async function signIn(page: Page): Promise<void> {
 
 describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying server', { timeout: 180_000 }, () => {
   it('refuse a swapped blob and a forged roster entry: an error in plain words, nothing played, settings kept', async () => {
-    const appContext = await newPhoneContext(browser, proxy.url);
-    const toyContext = await newPhoneContext(browser, proxy.url);
-    contexts.push(appContext, toyContext);
+    const appContext = await web.newContext();
+    const toyContext = await web.newContext();
     const app = await appContext.newPage();
     const toy = await toyContext.newPage();
 
@@ -105,7 +84,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     // 1. A swapped blob: the server answers the new message's envelope with the first one's bytes.
     const firstEnvelope = await downloadEnvelope(mum, { familyId, messageId: first.messageId });
     const envelopePath = /^\/v1\/families\/[^/]+\/messages\/([A-Za-z0-9_-]{22})\/envelope$/;
-    proxy.rewrites.push(({ path }) => {
+    web.proxy.rewrites.push(({ path }) => {
       const id = envelopePath.exec(path)?.[1];
       return id !== undefined && id !== first.messageId ? firstEnvelope : undefined;
     });
@@ -147,7 +126,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
       messageId: forgedId, familyId, senderId: strangerId, senderKind: 'member', recipients: [mia], epoch: head.value.epoch + 1, size: sealed.bytes.length,
       ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: Date.now(), expiresAt: Date.now() + 86_400_000, saved: false, needsApproval: false, approvals: [], receipts: [],
     };
-    proxy.rewrites.push(({ method, path, body, status }) => {
+    web.proxy.rewrites.push(({ method, path, body, status }) => {
       if (method !== 'GET') return undefined;
       if (path === `/v1/families/${familyId}/messages/${forgedId}`) return { status: 200, contentType: 'application/json; charset=utf-8', body: bytesOf(forgedView) };
       if (path === `/v1/families/${familyId}/messages/${forgedId}/envelope`) return { status: 200, contentType: 'application/octet-stream', body: sealed.bytes };

@@ -8,11 +8,8 @@
  * signing in on a new device: an error in plain words, nothing opened. Both refusals appear in the
  * family security log. The guardian's own client (Node, straight to the server) is not lied to.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily, loadFamily, wrappedKeyToWire } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
@@ -25,22 +22,17 @@ import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { heardAudio, launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { heardAudio } from '../web/support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from '../web/support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
-let dir: string;
+const web = useBrowserApp({ name: 'web-key-commitment', browsers: [{ voice }], hostileProxy: true });
 let mum: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
 
 /** The key the lying server wraps to its victims; the envelopes the browsers upload through it. */
 const serverKey = generateFamilyKey();
@@ -50,14 +42,10 @@ const received: Uint8Array[] = [];
 const decoder = new TextDecoder();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-key-commitment-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  mum = await registerMember(server.url, 'mum');
+  mum = await registerMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Committed Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-  proxy.rewrites.push(async ({ method, path, status, body, request }) => {
+  web.proxy.rewrites.push(async ({ method, path, status, body, request }) => {
     if (method === 'POST' && path === `/v1/families/${familyId}/messages`) received.push(new Uint8Array(request));
     if (method !== 'GET' || path !== `/v1/families/${familyId}` || status !== 200 || victims.size === 0) return undefined;
     const view = JSON.parse(decoder.decode(body)) as { roster: string[]; wrappedKeys: WrappedKeyWire[] };
@@ -79,14 +67,6 @@ beforeAll(async () => {
   });
 }, 90_000);
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
-
 async function refusalsInLog(): Promise<Array<{ actorId: string; code: unknown; epoch: unknown }>> {
   const log = await readFamilyLog(mum, familyId);
   if (!log.ok) throw new Error(`the family log does not verify: ${log.code}`);
@@ -105,8 +85,7 @@ async function signIn(page: Page): Promise<void> {
 
 describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key the server chose', { timeout: 240_000 }, () => {
   it('refuse it: nothing of that epoch plays or opens, no reply is sealed under it, and the family log shows it', async () => {
-    const toyContext = await newPhoneContext(browser, proxy.url);
-    contexts.push(toyContext);
+    const toyContext = await web.newContext();
     const toy = await toyContext.newPage();
 
     // Honest first: the toy pairs and plays a message.
@@ -146,8 +125,7 @@ describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key t
 
     // The guardian signs in on a new device (the web app) while the server wraps its key to her too.
     victims.add(mum.me.accountId);
-    const appContext = await newPhoneContext(browser, proxy.url);
-    contexts.push(appContext);
+    const appContext = await web.newContext();
     const app = await appContext.newPage();
     await signIn(app);
     await app.goto(`/family/${familyId}`);

@@ -10,11 +10,8 @@
  * older than its signed retention, (f) one dated an hour ahead. The toy plays none of them (the
  * approved one once), and its refusals are in the family security log the guardian reads.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, changeRoster, createFamily, loadFamily, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
@@ -27,21 +24,16 @@ import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from '../web/support/fake-mic.js';
 
 const DAY = 24 * 3600_000;
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
+const web = useBrowserApp({ name: 'web-toy-decisions', browsers: [{ voice }], hostileProxy: true });
 let context: BrowserContext;
 let toy: Page;
-let dir: string;
 let mum: TestMember;
 let gran: TestMember;
 let aunt: TestMember;
@@ -106,11 +98,7 @@ async function joinFamily(member: TestMember, terms: Parameters<typeof createInv
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-toy-decisions-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  proxy.rewrites.push(({ method, path, body, status }) => {
+  web.proxy.rewrites.push(({ method, path, body, status }) => {
     if (method !== 'GET' || familyId === undefined) return undefined;
     const one = /^\/v1\/families\/[^/]+\/messages\/([A-Za-z0-9_-]{22})(\/envelope)?$/.exec(path);
     const injected = one === null ? undefined : attack.injected.get(one[1]!);
@@ -126,7 +114,7 @@ beforeAll(async () => {
     if (attack.expiresAtOnce) for (const m of list.messages) m.expiresAt = Date.now() + 1;
     return bytesOf(list);
   });
-  [mum, gran, aunt, uncle, cousin] = (await Promise.all(['mum', 'gran', 'aunt', 'uncle', 'cousin'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember, TestMember, TestMember, TestMember];
+  [mum, gran, aunt, uncle, cousin] = (await Promise.all(['mum', 'gran', 'aunt', 'uncle', 'cousin'].map((label) => registerMember(web.server.url, label)))) as [TestMember, TestMember, TestMember, TestMember, TestMember];
   familyId = (await createFamily(mum, { name: 'Decided Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   leo = (await addChild(mum, { familyId, name: 'Leo', emoji: '🐻' })).childId;
@@ -136,17 +124,9 @@ beforeAll(async () => {
   await joinFamily(cousin, { role: 'relative', children: [mia], needsApproval: false });
 }, 120_000);
 
-afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
-
 describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the head decides, and played ids outlive any server-sent expiry', { timeout: 240_000 }, () => {
   it('(a–c) plays nothing sealed under an old key by a relative since set to need approval, narrowed, demoted or removed; only a guardian of the head approves', async () => {
-    context = await newPhoneContext(browser, proxy.url);
+    context = await web.newContext();
     toy = await context.newPage();
     const code = await showToyCode(toy);
     toyId = (await addToy(mum, { familyId, code, childId: mia, pollMs: 250 })).toyId;

@@ -9,15 +9,12 @@
  * signed in, no page breaks its CSP, nothing lands in Web Storage, IndexedDB holds only sealed
  * secrets, and the invite's secret never goes over the wire.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
 import { strFromU8, unzipSync } from 'fflate';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { launchChromium, startTogether } from './support/browser.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { readFile } from 'node:fs/promises';
+import { fakeVoice } from './support/fake-mic.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
 
 /** Records CSP violations (the DOM event and the console report) and page errors. */
@@ -27,14 +24,12 @@ const VIOLATION_PROBE = `(() => {
   document.addEventListener('securitypolicyviolation', (event) => seen.push(event.violatedDirective + ' ' + event.blockedURI));
 })();`;
 
-let serve: ServeProcess;
-let browser: Browser;
-let micDir: string;
+const app = useBrowserApp({ name: 'app-flow', browsers: [{ voice: fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }) }] });
 const problems: string[] = [];
 
 async function phone(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ baseURL: serve.url, viewport: { width: 390, height: 844 }, hasTouch: true });
-  await context.grantPermissions(['microphone'], { origin: serve.url });
+  const context = await app.browser.newContext({ baseURL: app.server.url, viewport: { width: 390, height: 844 }, hasTouch: true });
+  await context.grantPermissions(['microphone'], { origin: app.server.url });
   await context.addInitScript({ content: VIOLATION_PROBE });
   const page = await context.newPage();
   page.on('console', (message) => {
@@ -64,21 +59,12 @@ async function cspViolations(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  micDir = await mkdtemp(join(tmpdir(), 'burrow-app-mic-'));
-  const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(micDir, 'voice.wav'));
-  [serve, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
 }, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await serve?.close();
-  if (micDir !== undefined) await rm(micDir, { recursive: true, force: true });
-});
 
 describe.skipIf(!hasChromium())('the family app', () => {
   it('ships pages with no inline script or style', async () => {
     for (const path of ['/', '/toy', '/join']) {
-      const response = await fetch(serve.url + path);
+      const response = await fetch(app.server.url + path);
       const html = await response.text();
       expect(response.headers.get('content-security-policy'), path).toContain("script-src 'self' 'wasm-unsafe-eval'");
       expect(response.headers.get('content-security-policy'), path).not.toContain('unsafe-inline');
@@ -115,7 +101,7 @@ describe.skipIf(!hasChromium())('the family app', () => {
     await g.getByLabel('A guardian approves their messages before the toy plays them').check();
     await g.getByRole('button', { name: 'Create an invite link' }).click();
     const link = (await g.getByTestId('invite-link').textContent({ timeout: 15_000 }))!.trim();
-    expect(link).toMatch(new RegExp(`^${serve.url}/join#[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{22}$`));
+    expect(link).toMatch(new RegExp(`^${app.server.url}/join#[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{22}$`));
 
     // The relative opens the link in their own browser, signs up, and accepts.
     const relative = await phone();
@@ -124,7 +110,7 @@ describe.skipIf(!hasChromium())('the family app', () => {
     r.on('request', (request) => requested.push(request.url()));
     await r.goto(link);
     // The fragment leaves the address bar at once and never goes to the server.
-    await expect.poll(() => r.url()).toBe(`${serve.url}/join`);
+    await expect.poll(() => r.url()).toBe(`${app.server.url}/join`);
     await r.getByText('You opened an invite to a family').waitFor();
     await r.getByRole('tab', { name: 'Create account' }).click();
     const grandma = `grandma-${Date.now()}@example.org`;

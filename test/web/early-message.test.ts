@@ -10,36 +10,23 @@
  * verifies. Then a server that withholds that wrapped key: the toy waits, the message never shows
  * "Played", and the guardian reads why in plain words on the message and in the security log.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { forgetHeard, heardAudio } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from './support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let phones: Browser;
-let toyBrowser: Browser;
-let dir: string;
-const contexts: BrowserContext[] = [];
+const app = useBrowserApp({ name: 'early-message', browsers: [{ voice }, { voice }], hostileProxy: true });
 
 /** The proxy drops, from what a toy reads of its family, every wrapped key of an epoch before the head. */
 let withholdEarlierKeys = false;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-early-message-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'voice.wav'));
-  [server, phones, toyBrowser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic }), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  proxy.rewrites.push(({ method, path, status, body }) => {
+  app.proxy.rewrites.push(({ method, path, status, body }) => {
     if (!withholdEarlierKeys || method !== 'GET' || status !== 200 || !/^\/v1\/families\/[A-Za-z0-9_-]{22}$/.test(path)) return undefined;
     const view = JSON.parse(new TextDecoder().decode(body)) as { role: string; epoch: number; wrappedKeys: Array<{ epoch: number }> };
     if (view.role !== 'toy') return undefined;
@@ -48,20 +35,10 @@ beforeAll(async () => {
   });
 }, 90_000);
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await phones?.close();
-  await toyBrowser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
-
 /** A guardian with a family and a child Mia (no toy), and a virtual toy switched on, showing its code. */
 async function guardianAndToy(email: string): Promise<{ guardian: Page; toy: Page }> {
-  const guardianContext = await newPhoneContext(phones, proxy.url);
-  const toyContext = await newPhoneContext(toyBrowser, proxy.url);
-  contexts.push(guardianContext, toyContext);
+  const guardianContext = await app.newContext();
+  const toyContext = await app.newContext({ browser: app.browsers[1] });
   const guardian = await guardianContext.newPage();
   const toy = await toyContext.newPage();
   await guardian.goto('/');

@@ -5,29 +5,20 @@
  * cookie mode signs up, survives a reload, creates a family and adds a child (cookie-authenticated
  * writes, the name sealed, signed and opened again) with that cookie only.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { launchChromium, startTogether } from './support/browser.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
-let serve: ServeProcess;
-let browser: Browser;
+const app = useBrowserApp({ name: 'secure-cookie', serve: { env: { BURROW_TRUST_PROXY: '127.0.0.1' } } });
 
 beforeAll(async () => {
-  [serve, browser] = await startTogether([startBurrowServe({ env: { BURROW_TRUST_PROXY: '127.0.0.1' } }), launchChromium()]);
 }, 90_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await serve?.close();
-});
 
 describe.skipIf(!hasChromium())('the web app behind a TLS proxy', () => {
   it('signs in with the __Host- cookie, stays signed in across a reload and works with it', async () => {
     // localhost is a secure context for Chromium, so it keeps a Secure, __Host- cookie from it.
-    const baseURL = serve.url.replace('127.0.0.1', 'localhost');
-    const context = await browser.newContext({ baseURL, extraHTTPHeaders: { 'x-forwarded-proto': 'https' } });
+    const baseURL = app.server.url.replace('127.0.0.1', 'localhost');
+    const context = await app.browser.newContext({ baseURL, extraHTTPHeaders: { 'x-forwarded-proto': 'https' } });
     const page = await context.newPage();
     const first = await page.goto('/');
     expect(first?.headers()['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');

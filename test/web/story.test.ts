@@ -9,16 +9,15 @@
  * loudness (support/fake-mic.ts), and every check on audio decodes it at the other end and
  * compares its length and loudness with what was said — a silent recording fails.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyReplyByTaps, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, type HeardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { forgetHeard, heardAudio, type HeardAudio } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeSilence, fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeSilence, fakeVoice } from './support/fake-mic.js';
 import { axeViolations } from './support/axe.js';
 
 /**
@@ -36,13 +35,9 @@ const silent = process.env.BURROW_STORY_SILENT_MIC === '1';
 const grownUpVoice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
 const childVoice = fakeVoice({ pitchHz: 320, syllablesPerSecond: 5, peak: 0.6 });
 
-let server: ServeProcess;
-let phones: Browser;
-let toyBrowser: Browser;
+const app = useBrowserApp({ name: 'story', browsers: [{ voice: silent ? fakeSilence() : grownUpVoice }, { voice: silent ? fakeSilence() : childVoice }] });
 let guardian: Page;
 let toy: Page;
-let dir: string;
-const contexts: BrowserContext[] = [];
 
 async function shoot(page: Page, name: string): Promise<void> {
   if (silent) return;
@@ -58,25 +53,13 @@ async function onlySound(page: Page): Promise<HeardAudio> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-story-'));
   await mkdir(screenshots, { recursive: true });
-  const [phoneMic, toyMic] = await Promise.all([writeFakeVoice(silent ? fakeSilence() : grownUpVoice, join(dir, 'grown-up.wav')), writeFakeVoice(silent ? fakeSilence() : childVoice, join(dir, 'child.wav'))]);
-  [server, phones, toyBrowser] = await startTogether([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await phones?.close();
-  await toyBrowser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
 describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 240_000 }, () => {
   it('a guardian signs up, pairs the virtual toy, talks with it, and a relative joins for one child', async () => {
-    const guardianContext = await newPhoneContext(phones, server.url);
-    const toyContext = await newPhoneContext(toyBrowser, server.url);
-    contexts.push(guardianContext, toyContext);
+    const guardianContext = await app.newContext();
+    const toyContext = await app.newContext({ browser: app.browsers[1] });
     guardian = await guardianContext.newPage();
     toy = await toyContext.newPage();
 
@@ -154,8 +137,7 @@ describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 2
     expect(link).toMatch(/\/join#/);
 
     // 7. The relative opens it in a third context, signs up, and joins; the guardian lets them in.
-    const relativeContext = await newPhoneContext(phones, server.url);
-    contexts.push(relativeContext);
+    const relativeContext = await app.newContext();
     const relative = await relativeContext.newPage();
     await relative.goto(link);
     await signUp(relative, { email: 'gran@example.org', password: 'marmalade lighthouse paper swan' });
