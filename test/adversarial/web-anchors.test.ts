@@ -29,6 +29,7 @@ import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
+import { pairVirtualToy } from '../support/toys.js';
 import { fakeVoice } from '../web/support/fake-mic.js';
 import { type Answer } from '../web/support/hostile-proxy.js';
 
@@ -174,9 +175,7 @@ describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork'
   it('a toy holding a later head refuses the fork, keeps its volume and plays nothing the removed guardian sent', async () => {
     const context = await web.newContext();
     const toy = await context.newPage();
-    const code = await showToyCode(toy);
-    await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    await pairVirtualToy(toy, mum, { familyId, childId: mia });
     const hello = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', hello.messageId);
     expect(await toyState(toy, 'last-played-volume')).toBe('30');

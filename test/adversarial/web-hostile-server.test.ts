@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily } from '../../src/client/families.js';
 import { downloadEnvelope, sendMessage } from '../../src/client/messages.js';
-import { addToy, setToySettings } from '../../src/client/toys.js';
+import { setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
@@ -21,10 +21,11 @@ import { generateIdentity } from '../../src/crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
 import { FamilyView } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
+import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { forgetHeard, heardAudio } from '../web/support/browser.js';
-import { useBrowserApp } from '../support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
+import { pairVirtualToy } from '../support/toys.js';
 import { fakeVoice } from '../web/support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
@@ -48,13 +49,8 @@ beforeAll(async () => {
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
 }, 90_000);
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(mum.email);
-  await page.getByLabel('Password', { exact: true }).fill(mum.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page): Promise<void> {
+  return signInInBrowser(page, mum, familyId);
 }
 
 describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying server', { timeout: 180_000 }, () => {
@@ -65,9 +61,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     const toy = await toyContext.newPage();
 
     // Honest first: the toy pairs and plays a message; the app plays it too.
-    const code = await showToyCode(toy);
-    await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    await pairVirtualToy(toy, mum, { familyId, childId: mia });
     // The guardian turns the toy down (a signed roster entry); the toy takes it from its next poll.
     await setToySettings(mum, { familyId, volumeLimit: 30 });
     await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 30 %');

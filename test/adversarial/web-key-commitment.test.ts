@@ -14,17 +14,18 @@ import { addChild } from '../../src/client/children.js';
 import { createFamily, loadFamily, wrappedKeyToWire } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { addToy, setToySettings } from '../../src/client/toys.js';
+import { setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
 import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
+import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { heardAudio } from '../web/support/browser.js';
-import { useBrowserApp } from '../support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
+import { pairVirtualToy } from '../support/toys.js';
 import { fakeVoice } from '../web/support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
@@ -73,14 +74,8 @@ async function refusalsInLog(): Promise<Array<{ actorId: string; code: unknown; 
   return log.events.filter((e) => e.kind === 'client-refusal').map((e) => ({ actorId: e.actorId, code: e.details.code, epoch: e.details.epoch }));
 }
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(mum.email);
-  await page.getByLabel('Password', { exact: true }).fill(mum.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  // The family list needs no family key: it shows once signed in.
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page): Promise<void> {
+  return signInInBrowser(page, mum, familyId);
 }
 
 describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key the server chose', { timeout: 240_000 }, () => {
@@ -89,9 +84,7 @@ describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key t
     const toy = await toyContext.newPage();
 
     // Honest first: the toy pairs and plays a message.
-    const code = await showToyCode(toy);
-    const { toyId } = await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    const toyId = await pairVirtualToy(toy, mum, { familyId, childId: mia });
     const first = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', first.messageId);
     expect(await toyState(toy, 'key-refused')).toBe('false');

@@ -12,7 +12,7 @@ import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily, setMyProfile } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { useBrowserApp } from '../support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
 
 const STEP = 30_000;
@@ -54,13 +54,8 @@ beforeAll(async () => {
   await loadFamily(bob, familyId);
 }, 120_000);
 
-async function signIn(page: Page, member: TestMember): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(member.email);
-  await page.getByLabel('Password', { exact: true }).fill(member.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: STEP });
+function signIn(page: Page, member: TestMember): Promise<void> {
+  return signInInBrowser(page, member, familyId, STEP);
 }
 
 describe.skipIf(!hasChromium())("members' names in the family app", { timeout: 180_000 }, () => {

@@ -20,7 +20,6 @@ import { admitJoiners, createFamily, loadFamily, removeMember, wrappedKeyToWire,
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { addToy } from '../../src/client/toys.js';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
@@ -28,9 +27,10 @@ import { generateIdentity } from '../../src/crypto/identity.js';
 import { signReceipt } from '../../src/crypto/receipt.js';
 import { appendRosterEntry, encodeRosterEntry } from '../../src/crypto/roster.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
+import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
+import { pairVirtualToy } from '../support/toys.js';
 import { fakeVoice } from '../web/support/fake-mic.js';
 import { type Rewrite } from '../web/support/hostile-proxy.js';
 
@@ -52,9 +52,7 @@ async function familyWithToy(name: string): Promise<{ mum: TestMember; familyId:
   const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   const context = await web.newContext();
   const toy = await context.newPage();
-  const code = await showToyCode(toy);
-  await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-  await waitForToy(toy, 'phase', 'paired');
+  await pairVirtualToy(toy, mum, { familyId, childId: mia });
   const first = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
   await waitForToy(toy, 'last-played-id', first.messageId);
   const toyId = (await loadFamily(mum, familyId)).roster.toys[0]!.toyId;

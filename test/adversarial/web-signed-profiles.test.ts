@@ -10,13 +10,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { addToy } from '../../src/client/toys.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, waitForToy } from '../web/support/app-steps.js';
-import { useBrowserApp } from '../support/browser.js';
+import { waitForToy } from '../web/support/app-steps.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
+import { pairVirtualToy } from '../support/toys.js';
 
 const web = useBrowserApp({ name: 'web-signed-profiles', hostileProxy: true });
 let mum: TestMember;
@@ -33,13 +33,8 @@ beforeAll(async () => {
   await admitJoiners(mum, { familyId });
 }, 90_000);
 
-async function signIn(page: Page, member: TestMember): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(member.email);
-  await page.getByLabel('Password', { exact: true }).fill(member.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page, member: TestMember): Promise<void> {
+  return signInInBrowser(page, member, familyId);
 }
 
 describe.skipIf(!hasChromium())('signed profiles in the virtual toy and the family app', { timeout: 180_000 }, () => {
@@ -49,9 +44,7 @@ describe.skipIf(!hasChromium())('signed profiles in the virtual toy and the fami
     const toy = await toyContext.newPage();
     const app = await appContext.newPage();
 
-    const code = await showToyCode(toy);
-    await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    await pairVirtualToy(toy, mum, { familyId, childId: mia });
     await toy.getByText('Mia’s toy').waitFor({ timeout: 30_000 });
     await signIn(app, mum);
     await app.goto(`/family/${familyId}/people`);

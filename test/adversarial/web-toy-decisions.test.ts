@@ -17,15 +17,15 @@ import { admitJoiners, changeRoster, createFamily, loadFamily, type OpenedFamily
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { addToy } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { approveMessage, sealMessage } from '../../src/crypto/envelope.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
+import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
+import { pairVirtualToy } from '../support/toys.js';
 import { fakeVoice } from '../web/support/fake-mic.js';
 
 const DAY = 24 * 3600_000;
@@ -128,9 +128,7 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
   it('(a–c) plays nothing sealed under an old key by a relative since set to need approval, narrowed, demoted or removed; only a guardian of the head approves', async () => {
     context = await web.newContext();
     toy = await context.newPage();
-    const code = await showToyCode(toy);
-    toyId = (await addToy(mum, { familyId, code, childId: mia, pollMs: 250 })).toyId;
-    await waitForToy(toy, 'phase', 'paired');
+    toyId = await pairVirtualToy(toy, mum, { familyId, childId: mia });
     for (const member of [gran, aunt, uncle, cousin]) before.set(member.label, await loadFamily(member, familyId));
 
     await changeRoster(mum, familyId, (family) => ({

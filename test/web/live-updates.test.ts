@@ -13,7 +13,7 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { deleteMessage, markReceipt, sendMessage } from '../../src/client/messages.js';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
-import { useBrowserApp } from '../support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
 
 const web = useBrowserApp({ name: 'live-updates' });
@@ -31,13 +31,8 @@ beforeAll(async () => {
   await admitJoiners(mum, { familyId });
 }, 90_000);
 
-async function signIn(page: Page, member: TestMember): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(member.email);
-  await page.getByLabel('Password', { exact: true }).fill(member.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page, member: TestMember): Promise<void> {
+  return signInInBrowser(page, member, familyId);
 }
 
 describe.skipIf(!hasChromium())('live updates in the family app', { timeout: 180_000 }, () => {
