@@ -208,6 +208,6 @@ describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork'
     expect(await toyState(toy, 'played')).toBe('1');
     expect(await toyState(toy, 'last-played-id')).toBe(hello.messageId);
     await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText()).toContain('volume limit 30 %');
-    await expect.poll(async () => (await refusals()).some((r) => r.code === 'roster/not-anchored'), { timeout: 20_000 }).toBe(true);
+    await expect.poll(async () => (await refusals()).some((r) => r.code === 'roster/not-anchored'), { timeout: 60_000 }).toBe(true);
   });
 });

@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     await pairVirtualToy(toy, mum, { familyId, childId: mia });
     // The guardian turns the toy down (a signed roster entry); the toy takes it from its next poll.
     await setToySettings(mum, { familyId, volumeLimit: 30 });
-    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 30 %');
+    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 60_000 }).toContain('volume limit 30 %');
     const first = await sendMessage(mum, { familyId, to: mia, audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', first.messageId);
     expect(Number(await toyState(toy, 'last-played-rms'))).toBeCloseTo(voice.rms, 2);
@@ -73,7 +73,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     await app.goto(`/family/${familyId}/talk/${mia}`);
     const firstItem = app.locator(`li[data-message="${first.messageId}"]`);
     await firstItem.getByRole('button', { name: 'Play the message' }).click({ timeout: 30_000 });
-    await expect.poll(async () => (await heardAudio(app)).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await heardAudio(app)).length, { timeout: 60_000 }).toBe(1);
 
     // 1. A swapped blob: the server answers the new message's envelope with the first one's bytes.
     const firstEnvelope = await downloadEnvelope(mum, { familyId, messageId: first.messageId });
@@ -90,7 +90,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     await forgetHeard(app);
     const swappedItem = app.locator(`li[data-message="${swappedId}"]`);
     await swappedItem.getByRole('button', { name: 'Play the message' }).click({ timeout: 30_000 });
-    await swappedItem.getByRole('alert').getByText('This message did not pass its checks').waitFor({ timeout: 10_000 });
+    await swappedItem.getByRole('alert').getByText('This message did not pass its checks').waitFor({ timeout: 60_000 });
     expect(await swappedItem.locator('audio').count()).toBe(0);
     expect(await heardAudio(app)).toEqual([]);
 
@@ -144,11 +144,11 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText()).toContain('volume limit 30 %');
 
     await app.goto(`/family/${familyId}`);
-    await app.getByRole('alert').getByText('The family list from the server does not check out').waitFor({ timeout: 20_000 });
+    await app.getByRole('alert').getByText('The family list from the server does not check out').waitFor({ timeout: 60_000 });
     expect(await app.getByRole('link', { name: 'Mia' }).count()).toBe(0);
     await forgetHeard(app);
     await app.goto(`/family/${familyId}/talk/${mia}`);
-    await app.getByRole('alert').first().waitFor({ timeout: 20_000 });
+    await app.getByRole('alert').first().waitFor({ timeout: 60_000 });
     expect(await app.locator('audio').count()).toBe(0);
     expect(await heardAudio(app)).toEqual([]);
   });

@@ -120,7 +120,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     const { mum, familyId, mia, toy, toyId } = await familyWithToy('Forked Family');
     const dad = await registerMember(web.server.url, 'dad');
     await invite(mum, dad, familyId, { role: 'guardian', children: [] });
-    await expect.poll(async () => Number(await toyState(toy, 'played')), { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(async () => Number(await toyState(toy, 'played')), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     const before: OpenedFamily = await loadFamily(mum, familyId);
     // The toy verifies N−1 (it polls and follows roster events).
     const ping = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
@@ -157,7 +157,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     await expect.poll(async () => {
       const log = await readFamilyLog(mum, familyId);
       return log.ok && log.events.some((e) => e.kind === 'client-refusal' && e.actorId === toyId && e.details.code === 'envelope/roster-fork' && e.details.messageId === real.messageId);
-    }, { timeout: 20_000 }).toBe(true);
+    }, { timeout: 60_000 }).toBe(true);
   });
 
   it('the virtual toy plays nothing while the server withholds the entry removing a relative, then refuses that relative', async () => {

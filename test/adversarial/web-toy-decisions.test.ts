@@ -144,14 +144,14 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
       // Also a new volume limit, so the page shows when the toy has verified this head.
       settings: { ...family.roster.settings, volumeLimit: 55 },
     }));
-    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 55 %');
+    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 60_000 }).toContain('volume limit 55 %');
     const fromAunt = await sealUnderOldKey(aunt);
     const fromGran = await sealUnderOldKey(gran);
     const fromUncle = await sealUnderOldKey(uncle);
     const fromCousin = await sealUnderOldKey(cousin);
 
     await waitForToy(toy, 'refused', '3');
-    await expect.poll(toyRefusalsInFamilyLog, { timeout: 20_000 }).toEqual({ [fromGran]: 'envelope/recipient-not-allowed', [fromUncle]: 'envelope/recipient-not-allowed', [fromCousin]: 'envelope/sender-removed' });
+    await expect.poll(toyRefusalsInFamilyLog, { timeout: 60_000 }).toEqual({ [fromGran]: 'envelope/recipient-not-allowed', [fromUncle]: 'envelope/recipient-not-allowed', [fromCousin]: 'envelope/sender-removed' });
     await polls(2);
     expect(await toyState(toy, 'played')).toBe('0');
 
@@ -192,6 +192,6 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
     const future = await mum.api.upload(`/v1/families/${familyId}/messages`, (await seal(Date.now() + 3600_000)).bytes, MessageAccepted);
     await waitForToy(toy, 'last-refusal', 'envelope/from-the-future');
     expect(await toyState(toy, 'played')).toBe('0');
-    await expect.poll(toyRefusalsInFamilyLog, { timeout: 20_000 }).toMatchObject({ [old.messageId]: 'envelope/expired', [future.messageId]: 'envelope/from-the-future' });
+    await expect.poll(toyRefusalsInFamilyLog, { timeout: 60_000 }).toMatchObject({ [old.messageId]: 'envelope/expired', [future.messageId]: 'envelope/from-the-future' });
   });
 });

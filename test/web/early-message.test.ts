@@ -51,12 +51,12 @@ async function guardianAndToy(email: string): Promise<{ guardian: Page; toy: Pag
 /** Records and sends a message for Mia, who has no toy: the composer says so first. Returns its id. */
 async function sendBeforeAnyToy(guardian: Page): Promise<string> {
   await openConversation(guardian, 'Mia');
-  await expect.poll(() => guardian.getByTestId('no-toy').innerText(), { timeout: 20_000 }).toBe('Mia has no toy yet — the message will wait and play once a toy is paired.');
+  await expect.poll(() => guardian.getByTestId('no-toy').innerText(), { timeout: 60_000 }).toBe('Mia has no toy yet — the message will wait and play once a toy is paired.');
   await recordAndSend(guardian, { childName: 'Mia', holdMs: 1_500 });
-  await guardian.getByText('It waits until Mia has a toy').waitFor({ timeout: 20_000 });
+  await guardian.getByText('It waits until Mia has a toy').waitFor({ timeout: 60_000 });
   const message = guardian.locator('li[data-message]');
-  await expect.poll(() => message.count(), { timeout: 20_000 }).toBe(1);
-  await expect.poll(() => message.getByTestId('receipt').innerText(), { timeout: 20_000 }).toBe('Waiting for a toy');
+  await expect.poll(() => message.count(), { timeout: 60_000 }).toBe(1);
+  await expect.poll(() => message.getByTestId('receipt').innerText(), { timeout: 60_000 }).toBe('Waiting for a toy');
   return (await message.getAttribute('data-message'))!;
 }
 
@@ -65,7 +65,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
     const { guardian, toy } = await guardianAndToy('early@example.org');
     await forgetHeard(guardian);
     const messageId = await sendBeforeAnyToy(guardian);
-    await expect.poll(async () => (await heardAudio(guardian)).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await heardAudio(guardian)).length, { timeout: 60_000 }).toBe(1);
     const recorded = (await heardAudio(guardian))[0]!;
 
     const code = await showToyCode(toy);
@@ -91,7 +91,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
       const code = await showToyCode(toy);
       await pairToy(guardian, toy, { code, childLabel: '🦊 Mia' });
       await waitForToy(toy, 'last-waiting', 'envelope/no-key');
-      await expect.poll(() => toy.getByText('waiting for their key (sent before the toy was paired)').count(), { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => toy.getByText('waiting for their key (sent before the toy was paired)').count(), { timeout: 60_000 }).toBe(1);
       expect(await toyState(toy, 'played')).toBe('0');
 
       // On the message, in the guardian's conversation: why, in words, and no "Played".
@@ -101,7 +101,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
       // The conversation reads the security log when it opens: look again until the toy's report is in.
       await expect.poll(async () => {
         await guardian.reload();
-        await message.getByTestId('receipt').waitFor({ timeout: 20_000 });
+        await message.getByTestId('receipt').waitFor({ timeout: 60_000 });
         return refusal.count();
       }, { timeout: 60_000, interval: 1_000 }).toBe(1);
       const words = await refusal.innerText();
@@ -112,7 +112,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
       // And in the family's security log, verified on the phone, in the same words.
       await openTab(guardian, 'Settings');
       const log = guardian.getByTestId('security-log');
-      await log.waitFor({ timeout: 20_000 });
+      await log.waitFor({ timeout: 60_000 });
       const entry = log.locator('li[data-kind="client-refusal"]').first();
       expect(await entry.innerText()).toContain('Mia\'s toy could not open this message yet');
       expect(await log.innerText()).not.toContain('envelope/');

@@ -22,7 +22,7 @@ const app = useBrowserApp({ name: 'kept-history', browsers: [{ voice: fakeVoice(
 
 /** The one sound `page` heard since `forgetHeard`, waiting until it did. */
 async function onlySound(page: Page): Promise<HeardAudio> {
-  await expect.poll(async () => (await heardAudio(page)).length, { timeout: 10_000 }).toBeGreaterThan(0);
+  await expect.poll(async () => (await heardAudio(page)).length, { timeout: 60_000 }).toBeGreaterThan(0);
   const heard = await heardAudio(page);
   expect(heard).toHaveLength(1);
   return heard[0]!;

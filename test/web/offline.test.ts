@@ -51,7 +51,7 @@ describe.skipIf(!hasChromium())('the family app offline', () => {
 
     // Offline, the app opens signed in on what this device kept, read-only, and says so.
     await guardianContext.setOffline(true);
-    await expect.poll(() => pill(guardian), { timeout: 15_000 }).toBe('offline');
+    await expect.poll(() => pill(guardian), { timeout: 60_000 }).toBe('offline');
     await guardian.reload();
     await guardian.getByTestId('offline-banner').waitFor({ timeout: 30_000 });
     expect(await guardian.getByRole('button', { name: 'Create account' }).count()).toBe(0);
@@ -71,7 +71,7 @@ describe.skipIf(!hasChromium())('the family app offline', () => {
     await guardian.getByTestId('preview').waitFor({ timeout: 30_000 });
     await guardian.getByRole('button', { name: 'Send', exact: true }).click();
     await guardian.getByText('You are offline. The message is kept on this device').waitFor({ timeout: 30_000 });
-    await guardian.locator('[data-queued]').first().waitFor({ timeout: 15_000 });
+    await guardian.locator('[data-queued]').first().waitFor({ timeout: 60_000 });
     expect(await toy.locator('#virtual-toy').getAttribute('data-played')).toBe('1');
 
     // Back online: it is sealed, sent and played; the queue empties; the pill says Live again.

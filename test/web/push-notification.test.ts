@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { PHONE } from './support/browser.js';
 import { useBrowserApp } from '../support/browser.js';
+import { waitUntil } from '../support/wait.js';
 import { hasChromium } from '../support/chromium.js';
 
 interface Shown {
@@ -38,13 +39,13 @@ async function push(data: string): Promise<Shown> {
     const open = await (await navigator.serviceWorker.ready).getNotifications();
     for (const n of open) n.close();
     return open.length;
-  }), { timeout: 15_000, interval: 100 }).toBe(0);
+  }), { timeout: 60_000, interval: 100 }).toBe(0);
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(app.server.url).origin, registrationId, data });
   let shown: Shown[] = [];
   await expect.poll(async () => {
     shown = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as { path?: string } | null })));
     return shown.length;
-  }, { timeout: 15_000, interval: 100 }).toBe(1);
+  }, { timeout: 60_000, interval: 100 }).toBe(1);
   return shown[0]!;
 }
 
@@ -59,10 +60,8 @@ beforeAll(async () => {
   await page.goto('/');
   expect(await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.scriptURL)).toBe(`${new URL(app.server.url).origin}/sw.js`);
   const scope = `${new URL(app.server.url).origin}/`;
-  for (let waited = 0; !registrations.some((r) => !r.isDeleted && r.scopeURL === scope); waited += 100) {
-    if (waited > 15_000) throw new Error('DevTools never reported the app\'s service worker registration');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const registered = await waitUntil(() => registrations.some((r) => !r.isDeleted && r.scopeURL === scope), { intervalMs: 100 });
+  if (!registered) throw new Error('DevTools never reported the app\'s service worker registration');
   registrationId = registrations.find((r) => !r.isDeleted && r.scopeURL === scope)!.registrationId;
   expect(await page.evaluate(() => Notification.permission)).toBe('granted');
 }, 90_000);

@@ -26,9 +26,9 @@ describe.skipIf(!hasChromium())('the web app behind a TLS proxy', () => {
     await page.getByRole('tab', { name: 'Create account' }).click();
     await page.getByLabel('Email').fill(`behind-proxy-${Date.now()}@example.org`);
     await page.getByLabel('Password', { exact: true }).fill('correct horse battery staple lamp');
-    await expect.poll(() => page.locator('[data-score]').getAttribute('data-score'), { timeout: 10_000 }).toMatch(/[34]/);
+    await expect.poll(() => page.locator('[data-score]').getAttribute('data-score'), { timeout: 60_000 }).toMatch(/[34]/);
     await page.getByRole('button', { name: 'Create account' }).click();
-    await page.getByTestId('recovery-code').waitFor({ timeout: 15_000 });
+    await page.getByTestId('recovery-code').waitFor({ timeout: 60_000 });
     await page.getByLabel('I have saved my recovery code somewhere safe').check();
     await page.getByRole('button', { name: 'Continue' }).click();
 
@@ -37,15 +37,15 @@ describe.skipIf(!hasChromium())('the web app behind a TLS proxy', () => {
     expect(cookies[0]).toMatchObject({ path: '/', secure: true, httpOnly: true, sameSite: 'Strict', domain: 'localhost' });
 
     await page.reload();
-    await page.getByRole('heading', { name: 'Your families' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('heading', { name: 'Your families' }).waitFor({ timeout: 60_000 });
     await page.getByLabel('Family name').fill('The Proxied');
     await page.getByRole('button', { name: 'Create the family' }).click();
-    await page.getByRole('heading', { name: 'The Proxied' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('heading', { name: 'The Proxied' }).waitFor({ timeout: 60_000 });
     await page.getByLabel("Child's name").fill('Mia');
     await page.getByRole('button', { name: 'Add the child' }).click();
-    await page.locator('.list li', { hasText: 'Mia' }).first().waitFor({ timeout: 15_000 });
+    await page.locator('.list li', { hasText: 'Mia' }).first().waitFor({ timeout: 60_000 });
     await page.reload();
-    await page.locator('.list li', { hasText: 'Mia' }).first().waitFor({ timeout: 15_000 });
+    await page.locator('.list li', { hasText: 'Mia' }).first().waitFor({ timeout: 60_000 });
     await context.close();
   }, 120_000);
 });

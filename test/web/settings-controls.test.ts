@@ -32,7 +32,7 @@ describe.skipIf(!hasChromium())('toy settings in the family app', () => {
     await addChild(guardian, 'Mia', '🦊');
     const code = await showToyCode(toy);
     await pairToy(guardian, toy, { code, childLabel: '🦊 Mia' });
-    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 80 %');
+    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 60_000 }).toContain('volume limit 80 %');
     expect(await toy.locator('#virtual-toy').getAttribute('data-last-chime-volume')).toBe('');
 
     // The volume limit is a slider a keyboard moves (steps of 5) and a screen reader reads out.
@@ -92,7 +92,7 @@ describe.skipIf(!hasChromium())('toy settings in the family app', () => {
     // The composer says a message sent now waits for the end of quiet time.
     await openConversation(guardian, 'Mia');
     const notice = guardian.getByTestId('quiet-notice');
-    await notice.waitFor({ timeout: 15_000 });
+    await notice.waitFor({ timeout: 60_000 });
     expect(await notice.innerText()).toMatch(/quiet time for Mia.s toys until \d{1,2}[:.]\d{2}/);
     expect(await notice.innerText()).not.toMatch(/\d{1,2}[:.]\d{2}[:.]\d{2}/);
   }, 180_000);
