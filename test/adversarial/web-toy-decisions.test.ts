@@ -12,20 +12,18 @@
  */
 import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addChild } from '../../src/client/children.js';
-import { admitJoiners, changeRoster, createFamily, loadFamily, type OpenedFamily } from '../../src/client/families.js';
+import { changeRoster, loadFamily, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
-import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
-import { approveMessage, sealMessage } from '../../src/crypto/envelope.js';
+import { sealMessage } from '../../src/crypto/envelope.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { type TestMember } from '../e2e/family-harness.js';
 import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
 import { pairVirtualToy } from '../support/toys.js';
+import { decidedFamily, injectApproval, sealedUnderOldKey, type Injected } from './toy-decision-fixtures.js';
 import { fakeVoice } from '../web/support/fake-mic.js';
 
 const DAY = 24 * 3600_000;
@@ -47,7 +45,7 @@ const before = new Map<string, OpenedFamily>();
 
 /** What the colluding proxy does. */
 const attack = {
-  injected: new Map<string, { view: Record<string, unknown>; envelope: Uint8Array }>(),
+  injected: new Map<string, Injected>(),
   expiresAtOnce: false,
   /** How many message lists the toy has fetched: a poll each. */
   lists: 0,
@@ -62,27 +60,16 @@ async function polls(count: number): Promise<void> {
   await expect.poll(() => attack.lists, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(target);
 }
 
+/** Seals, as `member`, a message to Mia under the epoch key they held before the change, and has the proxy list it. */
 async function sealUnderOldKey(member: TestMember): Promise<string> {
-  const old = before.get(member.label)!;
-  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, rosterHead: old.roster.headHash, familyKey: old.headKey, sender: member.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
-  const messageId = toBase64Url(sealed.header.messageId);
-  const now = Date.now();
-  attack.injected.set(messageId, {
-    envelope: sealed.bytes,
-    view: {
-      messageId, familyId, senderId: member.me.accountId, senderKind: 'member', recipients: [mia], epoch: old.roster.epoch, size: sealed.bytes.length,
-      ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: now, expiresAt: now + 30 * DAY, saved: false, needsApproval: false, approvals: [], receipts: [],
-    },
-  });
-  return messageId;
+  const injected = await sealedUnderOldKey(before.get(member.label)!, member, { familyId, to: mia, audio: voice.wav, durationMs: 1000 });
+  attack.injected.set(injected.messageId, injected);
+  return injected.messageId;
 }
 
-async function injectApproval(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
-  const { view } = attack.injected.get(messageId)!;
-  // Signed at the family's current head, as a guardian's client would.
-  const head = (await loadFamily(mum, familyId)).roster;
-  const approval = await approveMessage({ guardian: who, familyId, messageId: fromBase64Url(messageId), ciphertextHash: fromBase64Url(view.ciphertextHash as string), rosterEpoch: head.epoch, rosterHead: head.headHash });
-  view.approvals = [...(view.approvals as unknown[]), { guardianId: who.accountId, rosterEpoch: approval.rosterEpoch, rosterHead: toBase64Url(approval.rosterHead), signature: toBase64Url(approval.signature) }];
+/** Adds a guardian-style approval signed by `who`, at the family's current head, to an injected message's view. */
+async function approveInjected(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
+  await injectApproval(attack.injected.get(messageId)!, who, (await loadFamily(mum, familyId)).roster);
 }
 
 async function toyRefusalsInFamilyLog(): Promise<Record<string, string>> {
@@ -91,11 +78,6 @@ async function toyRefusalsInFamilyLog(): Promise<Record<string, string>> {
   return Object.fromEntries(log.events.filter((e) => e.kind === 'client-refusal' && e.actorId === toyId).map((e) => [String(e.details.messageId), String(e.details.code)]));
 }
 
-async function joinFamily(member: TestMember, terms: Parameters<typeof createInvite>[1]['terms']): Promise<void> {
-  const { link } = await createInvite(mum, { familyId, terms });
-  await acceptInvite(member, link);
-  await admitJoiners(mum, { familyId });
-}
 
 beforeAll(async () => {
   web.proxy.rewrites.push(({ method, path, body, status }) => {
@@ -114,14 +96,7 @@ beforeAll(async () => {
     if (attack.expiresAtOnce) for (const m of list.messages) m.expiresAt = Date.now() + 1;
     return bytesOf(list);
   });
-  [mum, gran, aunt, uncle, cousin] = (await Promise.all(['mum', 'gran', 'aunt', 'uncle', 'cousin'].map((label) => registerMember(web.server.url, label)))) as [TestMember, TestMember, TestMember, TestMember, TestMember];
-  familyId = (await createFamily(mum, { name: 'Decided Family' })).familyId;
-  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-  leo = (await addChild(mum, { familyId, name: 'Leo', emoji: '🐻' })).childId;
-  await joinFamily(gran, { role: 'relative', children: [mia, leo], needsApproval: false });
-  await joinFamily(aunt, { role: 'relative', children: [mia], needsApproval: false });
-  await joinFamily(uncle, { role: 'guardian', children: [], needsApproval: false });
-  await joinFamily(cousin, { role: 'relative', children: [mia], needsApproval: false });
+  ({ mum, gran, aunt, uncle, cousin, familyId, mia, leo } = await decidedFamily(web.server.url));
 }, 120_000);
 
 describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the head decides, and played ids outlive any server-sent expiry', { timeout: 240_000 }, () => {
@@ -155,10 +130,10 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
     await polls(2);
     expect(await toyState(toy, 'played')).toBe('0');
 
-    await injectApproval(fromAunt, uncle.me);
+    await approveInjected(fromAunt, uncle.me);
     await polls(3);
     expect(await toyState(toy, 'played')).toBe('0');
-    await injectApproval(fromAunt, mum.me);
+    await approveInjected(fromAunt, mum.me);
     await waitForToy(toy, 'last-played-id', fromAunt);
     expect(await toyState(toy, 'played')).toBe('1');
     expect(await toyState(toy, 'refused')).toBe('3');
