@@ -106,7 +106,7 @@ beforeAll(async () => {
   await setToySettings(mum, { familyId, volumeLimit: 30 });
   beforeRemoval = [...(await loadFamily(exDad, familyId)).roster.entries];
   await removeMember(mum, { familyId, accountId: exDad.me.accountId });
-}, 120_000);
+}, 180_000);
 
 describe.skipIf(!hasChromium())('the virtual toy counts its own pairing runs and time', { timeout: 180_000 }, () => {
   it('answers 3 runs of a code whatever the relay claims, shows its own count, then a new code', async () => {

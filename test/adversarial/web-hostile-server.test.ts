@@ -47,7 +47,7 @@ beforeAll(async () => {
   mum = await registerMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Wary Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-}, 90_000);
+}, 180_000);
 
 function signIn(page: Page): Promise<void> {
   return signInInBrowser(page, mum, familyId);

@@ -66,7 +66,7 @@ beforeAll(async () => {
     );
     return new TextEncoder().encode(JSON.stringify(view));
   });
-}, 90_000);
+}, 180_000);
 
 async function refusalsInLog(): Promise<Array<{ actorId: string; code: unknown; epoch: unknown }>> {
   const log = await readFamilyLog(mum, familyId);

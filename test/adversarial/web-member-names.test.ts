@@ -52,7 +52,7 @@ beforeAll(async () => {
   // Each seals their chosen name under the head's key on their first load after being let in.
   await loadFamily(rose, familyId);
   await loadFamily(bob, familyId);
-}, 120_000);
+}, 180_000);
 
 function signIn(page: Page, member: TestMember): Promise<void> {
   return signInInBrowser(page, member, familyId, STEP);

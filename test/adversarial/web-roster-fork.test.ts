@@ -43,7 +43,7 @@ const json = (bytes: Uint8Array): Json => JSON.parse(new TextDecoder().decode(by
 const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 beforeAll(async () => {
-}, 90_000);
+}, 180_000);
 
 /** A family with a guardian, its child, and a virtual toy paired in Chromium that has played one honest message. */
 async function familyWithToy(name: string): Promise<{ mum: TestMember; familyId: string; mia: string; toy: Page; toyId: string }> {

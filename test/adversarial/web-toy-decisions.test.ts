@@ -97,7 +97,7 @@ beforeAll(async () => {
     return bytesOf(list);
   });
   ({ mum, gran, aunt, uncle, cousin, familyId, mia, leo } = await decidedFamily(web.server.url));
-}, 120_000);
+}, 180_000);
 
 describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the head decides, and played ids outlive any server-sent expiry', { timeout: 240_000 }, () => {
   it('(a–c) plays nothing sealed under an old key by a relative since set to need approval, narrowed, demoted or removed; only a guardian of the head approves', async () => {

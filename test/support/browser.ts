@@ -149,7 +149,7 @@ export function useBrowserApp(options: BrowserAppOptions & { timeoutMs?: number 
   beforeAll(async () => {
     if (!hasChromium()) return;
     running = await startBrowserApp(options);
-  }, options.timeoutMs ?? 120_000);
+  }, options.timeoutMs ?? 180_000);
   afterAll(async () => {
     await running?.close();
     running = undefined;

@@ -59,7 +59,7 @@ async function cspViolations(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-}, 60_000);
+}, 180_000);
 
 describe.skipIf(!hasChromium())('the family app', () => {
   it('ships pages with no inline script or style', async () => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
     view.wrappedKeys = view.wrappedKeys.filter((k) => k.epoch >= view.epoch);
     return new TextEncoder().encode(JSON.stringify(view));
   });
-}, 90_000);
+}, 180_000);
 
 /** A guardian with a family and a child Mia (no toy), and a virtual toy switched on, showing its code. */
 async function guardianAndToy(email: string): Promise<{ guardian: Page; toy: Page }> {

@@ -29,7 +29,7 @@ beforeAll(async () => {
   const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
   await acceptInvite(gran, link);
   await admitJoiners(mum, { familyId });
-}, 90_000);
+}, 180_000);
 
 function signIn(page: Page, member: TestMember): Promise<void> {
   return signInInBrowser(page, member, familyId);

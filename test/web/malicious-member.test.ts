@@ -94,7 +94,7 @@ beforeAll(async () => {
     hostileIds.set(hostile.tag, sent.messageId);
   }
   formulaId = (await sendMessage(eve, { familyId, to: mia, audio: wavWith(new Uint8Array(8)), audioType: 'audio/wav', durationMs: 500, caption: FORMULA })).messageId;
-}, 120_000);
+}, 180_000);
 
 async function mumsPhone(): Promise<{ context: BrowserContext; page: Page }> {
   const context = await app.newContext();

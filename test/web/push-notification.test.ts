@@ -64,7 +64,7 @@ beforeAll(async () => {
   if (!registered) throw new Error('DevTools never reported the app\'s service worker registration');
   registrationId = registrations.find((r) => !r.isDeleted && r.scopeURL === scope)!.registrationId;
   expect(await page.evaluate(() => Notification.permission)).toBe('granted');
-}, 90_000);
+}, 180_000);
 
 describe.skipIf(!hasChromium())('a push reaching the app\'s service worker', { timeout: 60_000 }, () => {
   it('shows a toy\'s reply as a generic notification that opens the message in the app', async () => {

@@ -12,7 +12,7 @@ import { hasChromium } from '../support/chromium.js';
 const app = useBrowserApp({ name: 'secure-cookie', serve: { env: { BURROW_TRUST_PROXY: '127.0.0.1' } } });
 
 beforeAll(async () => {
-}, 90_000);
+}, 180_000);
 
 describe.skipIf(!hasChromium())('the web app behind a TLS proxy', () => {
   it('signs in with the __Host- cookie, stays signed in across a reload and works with it', async () => {
