@@ -14,7 +14,7 @@
  *   until it gets the entry; then the relative's message is refused.
  */
 import type { Page } from 'playwright-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily, removeMember, wrappedKeyToWire, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
@@ -41,9 +41,6 @@ const web = useBrowserApp({ name: 'web-roster-fork', browsers: [{ voice }], host
 type Json = Record<string, unknown>;
 const json = (bytes: Uint8Array): Json => JSON.parse(new TextDecoder().decode(bytes)) as Json;
 const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
-
-beforeAll(async () => {
-}, 180_000);
 
 /** A family with a guardian, its child, and a virtual toy paired in Chromium that has played one honest message. */
 async function familyWithToy(name: string): Promise<{ mum: TestMember; familyId: string; mia: string; toy: Page; toyId: string }> {

@@ -9,7 +9,7 @@
  * signed in, no page breaks its CSP, nothing lands in Web Storage, IndexedDB holds only sealed
  * secrets, and the invite's secret never goes over the wire.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { strFromU8, unzipSync } from 'fflate';
 import { readFile } from 'node:fs/promises';
@@ -57,9 +57,6 @@ async function signUp(page: Page, email: string): Promise<void> {
 async function cspViolations(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations.slice());
 }
-
-beforeAll(async () => {
-}, 180_000);
 
 describe.skipIf(!hasChromium())('the family app', () => {
   it('ships pages with no inline script or style', async () => {

@@ -5,14 +5,11 @@
  * cookie mode signs up, survives a reload, creates a family and adds a child (cookie-authenticated
  * writes, the name sealed, signed and opened again) with that cookie only.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
 
 const app = useBrowserApp({ name: 'secure-cookie', serve: { env: { BURROW_TRUST_PROXY: '127.0.0.1' } } });
-
-beforeAll(async () => {
-}, 180_000);
 
 describe.skipIf(!hasChromium())('the web app behind a TLS proxy', () => {
   it('signs in with the __Host- cookie, stays signed in across a reload and works with it', async () => {
