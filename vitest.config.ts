@@ -30,8 +30,10 @@ export default defineConfig({
     // Two test files at a time, also on two cores: most files wait on servers, child processes and
     // browsers rather than compute (Vitest's default is one fewer than the cores, here 1).
     maxWorkers: 2,
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Limits that catch a hung test, not a slow machine: on two cores shared with other work, 30 s
+    // tests timed out (route fuzzing, the lint-rule check, the vault's byte flips, live resumes).
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
     globalSetup: ['test/support/global-setup.ts'],
     projects: [
       {

@@ -17,6 +17,7 @@ import { parseEnvelopePrefix, type SealedMessage } from '../../src/crypto/envelo
 import { b64, startTestServer, type TestServer } from '../server/helpers.js';
 import { blobFiles, messageCount, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from '../server/messages/fixtures.js';
 import { recordFigures } from './figures.js';
+import { waitUntil } from '../support/wait.js';
 
 const MAX_MESSAGE_BYTES = 256 * 1024;
 let server: TestServer;
@@ -175,7 +176,7 @@ describe('malformed envelopes and audio', () => {
     });
     expect(announced).toBe(413);
     // The aborted write's temp file is removed once the server sees the connection close.
-    for (let i = 0; i < 100 && JSON.stringify(await stored()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(async () => JSON.stringify(await stored()) === JSON.stringify(before));
     expect(await stored()).toEqual(before);
     figures['cut off mid-stream'] = 1;
     figures['announced 100 MiB'] = 1;

@@ -20,20 +20,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowApi } from '../../src/client/api.js';
-import { addChild } from '../../src/client/children.js';
-import { admitJoiners, changeRoster, createFamily, loadFamily, type ClientContext, type OpenedFamily } from '../../src/client/families.js';
+import { changeRoster, loadFamily, type ClientContext, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
-import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { approveMessage as approveAsGuardian, downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
 import type { InboxRecord } from '../../src/client/toy-runtime.js';
-import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
-import { approveMessage, sealMessage } from '../../src/crypto/envelope.js';
+import { utf8 } from '../../src/crypto/bytes.js';
+import { sealMessage } from '../../src/crypto/envelope.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { ToyStateDir } from '../../src/toy/state.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
-import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { wavWith, type TestMember } from '../e2e/family-harness.js';
 import { pairToy, toyRuntime, type TestToy } from '../toy/toy-harness.js';
+import { decidedFamily, injectApproval, sealedUnderOldKey, type Injected } from './toy-decision-fixtures.js';
 
 const DAY = 24 * 3600_000;
 
@@ -57,7 +56,7 @@ let toyClockAhead = 0;
 /** What the colluding server does to the answers its clients get. */
 const attack = {
   /** Message views it lists (with their envelopes) that the real server never accepted. */
-  injected: new Map<string, { view: Record<string, unknown>; envelope: Uint8Array }>(),
+  injected: new Map<string, Injected>(),
   /** Ids it withholds from every list. */
   withheld: new Set<string>(),
   /** Whether it says every message expires 1 ms from now. */
@@ -93,25 +92,14 @@ function behindHostileServer(member: TestMember): ClientContext {
 
 /** Seals, as `member`, a message to Mia under the epoch key they held before the change, and has the server deliver it. */
 async function sealUnderOldKey(member: TestMember, label: string): Promise<string> {
-  const old = before.get(member.label)!;
-  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, rosterHead: old.roster.headHash, familyKey: old.headKey, sender: { accountId: member.me.accountId, identity: member.me.identity }, recipients: [mia], audio: wavWith(utf8(label), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now() });
-  const messageId = toBase64Url(sealed.header.messageId);
-  const now = Date.now();
-  const view = {
-    messageId, familyId, senderId: member.me.accountId, senderKind: 'member', recipients: [mia], epoch: old.roster.epoch, size: sealed.bytes.length,
-    ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: now, expiresAt: now + 30 * DAY, saved: false, needsApproval: false, approvals: [] as Array<{ guardianId: string; signature: string }>, receipts: [],
-  };
-  attack.injected.set(messageId, { view, envelope: sealed.bytes });
-  return messageId;
+  const injected = await sealedUnderOldKey(before.get(member.label)!, member, { familyId, to: mia, audio: wavWith(utf8(label), 300), durationMs: 18 });
+  attack.injected.set(injected.messageId, injected);
+  return injected.messageId;
 }
 
-/** Adds a guardian-style approval signed by `who` to an injected message's view. */
-async function injectApproval(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
-  const { view } = attack.injected.get(messageId)!;
-  // Signed at the family's current head, as a guardian's client would.
-  const head = (await loadFamily(mum, familyId)).roster;
-  const approval = await approveMessage({ guardian: who, familyId, messageId: fromBase64Url(messageId), ciphertextHash: fromBase64Url(view.ciphertextHash as string), rosterEpoch: head.epoch, rosterHead: head.headHash });
-  view.approvals = [...(view.approvals as unknown[]), { guardianId: who.accountId, rosterEpoch: approval.rosterEpoch, rosterHead: toBase64Url(approval.rosterHead), signature: toBase64Url(approval.signature) }];
+/** Adds a guardian-style approval signed by `who`, at the family's current head, to an injected message's view. */
+async function approveInjected(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
+  await injectApproval(attack.injected.get(messageId)!, who, (await loadFamily(mum, familyId)).roster);
 }
 
 function refusalsLogged(): Record<string, string> {
@@ -125,23 +113,11 @@ async function refusalsInFamilyLog(): Promise<Array<{ actorId: string; code: str
   return log.events.filter((e) => e.kind === 'client-refusal').map((e) => ({ actorId: e.actorId, code: String(e.details.code), ...(e.details.messageId === undefined ? {} : { messageId: String(e.details.messageId) }) }));
 }
 
-async function joinFamily(member: TestMember, terms: Parameters<typeof createInvite>[1]['terms']): Promise<void> {
-  const { link } = await createInvite(mum, { familyId, terms });
-  await acceptInvite(member, link);
-  await admitJoiners(mum, { familyId });
-}
 
 beforeAll(async () => {
   server = await startServer();
   dir = await mkdtemp(join(tmpdir(), 'burrow-toy-decisions-'));
-  [mum, gran, aunt, uncle, cousin] = (await Promise.all(['mum', 'gran', 'aunt', 'uncle', 'cousin'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember, TestMember, TestMember, TestMember];
-  familyId = (await createFamily(mum, { name: 'Decided Family' })).familyId;
-  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-  leo = (await addChild(mum, { familyId, name: 'Leo', emoji: '🐻' })).childId;
-  await joinFamily(gran, { role: 'relative', children: [mia, leo], needsApproval: false });
-  await joinFamily(aunt, { role: 'relative', children: [mia], needsApproval: false });
-  await joinFamily(uncle, { role: 'guardian', children: [], needsApproval: false });
-  await joinFamily(cousin, { role: 'relative', children: [mia], needsApproval: false });
+  ({ mum, gran, aunt, uncle, cousin, familyId, mia, leo } = await decidedFamily(server.url));
   const paired = await pairToy(server.url, mum, familyId, mia);
   state = new ToyStateDir(join(dir, 'toy'));
   toy = await toyRuntime(paired, hostileFetch, { storage: state, now: () => Date.now() + toyClockAhead });
@@ -197,12 +173,12 @@ describe('the head decides, and the toy keeps what it played until the signed re
     expect(await opened(fromCousin)).toBe('envelope/sender-removed');
 
     // An approval from the uncle, a guardian at the message's epoch but not at the head, counts for nothing.
-    await injectApproval(fromAunt, uncle.me);
+    await approveInjected(fromAunt, uncle.me);
     await toy.runtime.sync();
     expect(toy.played.some((p) => p.messageId === fromAunt)).toBe(false);
     expect(await opened(fromAunt)).toBe('envelope/needs-approval');
     // A guardian of the head approves it: now it plays.
-    await injectApproval(fromAunt, mum.me);
+    await approveInjected(fromAunt, mum.me);
     await toy.runtime.sync();
     expect(toy.played.at(-1)).toMatchObject({ messageId: fromAunt });
     expect(await opened(fromAunt)).toBe('ok');

@@ -13,11 +13,7 @@
  *    Each refusal appears in the family security log. The guardians act through the client
  *    library in Node, straight to the server; only the browsers are lied to.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily, removeMember } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
@@ -31,26 +27,22 @@ import { startGuardianPairing } from '../../src/crypto/pairing.js';
 import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
-import { startHostileProxy, type Answer, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { pairVirtualToy } from '../support/toys.js';
+import { fakeVoice } from '../web/support/fake-mic.js';
+import { type Answer } from '../web/support/hostile-proxy.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 /** What the relay claims about every attempt; the toy must show its own figures instead. */
 const CLAIMED = { runsLeft: 99, expiresAt: Date.UTC(2099, 0, 1) };
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
-let dir: string;
+const web = useBrowserApp({ name: 'web-anchors', serve: { env: { BURROW_RATE_PAIRINGS_PER_10_MINUTES: '100' } }, browsers: [{ voice }], hostileProxy: true });
 let mum: TestMember;
 let exDad: TestMember;
 let familyId: string;
 let mia: string;
 let beforeRemoval: RosterEntry[];
-const contexts: BrowserContext[] = [];
 
 const json = (bytes: Uint8Array): Record<string, unknown> => JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
 const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
@@ -80,7 +72,7 @@ async function refusals(): Promise<Array<{ actorId: string; code: unknown }>> {
  */
 function guessingRelay() {
   const relay = { on: false, offer: true, attempts: [] as Array<{ pairingId: string; slot: string }>, answered: new Map<string, number>(), offered: new Map<string, number>() };
-  proxy.rewrites.push(({ method, path, body, status }) => {
+  web.proxy.rewrites.push(({ method, path, body, status }) => {
     if (method === 'POST' && path === '/v1/pairings' && status === 201 && relay.on) {
       const started = json(body) as { pairingId: string; slot: string };
       relay.attempts.push({ pairingId: started.pairingId, slot: started.slot });
@@ -105,11 +97,7 @@ function guessingRelay() {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-anchors-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe({ env: { BURROW_RATE_PAIRINGS_PER_10_MINUTES: '100' } }), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  [mum, exDad] = await Promise.all([registerMember(server.url, 'mum'), registerMember(server.url, 'exdad')]);
+  [mum, exDad] = await Promise.all([registerMember(web.server.url, 'mum'), registerMember(web.server.url, 'exdad')]);
   familyId = (await createFamily(mum, { name: 'Anchored Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   const { link } = await createInvite(mum, { familyId, terms: { role: 'guardian', children: [], needsApproval: false } });
@@ -118,22 +106,13 @@ beforeAll(async () => {
   await setToySettings(mum, { familyId, volumeLimit: 30 });
   beforeRemoval = [...(await loadFamily(exDad, familyId)).roster.entries];
   await removeMember(mum, { familyId, accountId: exDad.me.accountId });
-}, 120_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+}, 180_000);
 
 describe.skipIf(!hasChromium())('the virtual toy counts its own pairing runs and time', { timeout: 180_000 }, () => {
   it('answers 3 runs of a code whatever the relay claims, shows its own count, then a new code', async () => {
     const relay = guessingRelay();
     relay.on = true;
-    const context = await newPhoneContext(browser, proxy.url);
-    contexts.push(context);
+    const context = await web.newContext();
     const toy = await context.newPage();
     const first = await showToyCode(toy);
     const codeElement = toy.locator('[data-code]');
@@ -153,8 +132,7 @@ describe.skipIf(!hasChromium())('the virtual toy counts its own pairing runs and
     const relay = guessingRelay();
     relay.on = true;
     relay.offer = false;
-    const context = await newPhoneContext(browser, proxy.url);
-    contexts.push(context);
+    const context = await web.newContext();
     await context.clock.install();
     const toy = await context.newPage();
     const first = await showToyCode(toy);
@@ -173,13 +151,12 @@ describe.skipIf(!hasChromium())('the virtual toy counts its own pairing runs and
 describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork', { timeout: 180_000 }, () => {
   it('a toy paired afterwards refuses the fork, records it, and shows a new code', async () => {
     let serveFork = false;
-    proxy.rewrites.push(({ method, path, body, status }) => {
+    web.proxy.rewrites.push(({ method, path, body, status }) => {
       if (!serveFork || method !== 'GET' || status !== 200 || path !== `/v1/families/${familyId}`) return undefined;
       const view = json(body);
       return forkedChain([...decodeRosterChain(view.roster as string[]).at(-1)!.toys]).then((roster) => bytesOf({ ...view, roster }));
     });
-    const context = await newPhoneContext(browser, proxy.url);
-    contexts.push(context);
+    const context = await web.newContext();
     const toy = await context.newPage();
     const code = await showToyCode(toy);
     serveFork = true;
@@ -196,12 +173,9 @@ describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork'
   });
 
   it('a toy holding a later head refuses the fork, keeps its volume and plays nothing the removed guardian sent', async () => {
-    const context = await newPhoneContext(browser, proxy.url);
-    contexts.push(context);
+    const context = await web.newContext();
     const toy = await context.newPage();
-    const code = await showToyCode(toy);
-    await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    await pairVirtualToy(toy, mum, { familyId, childId: mia });
     const hello = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', hello.messageId);
     expect(await toyState(toy, 'last-played-volume')).toBe('30');
@@ -214,7 +188,7 @@ describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork'
       messageId: forgedId, familyId, senderId: exDad.me.accountId, senderKind: 'member', recipients: [mia], epoch: forkEpoch, size: sealed.bytes.length,
       ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: Date.now(), expiresAt: Date.now() + 86_400_000, saved: false, needsApproval: false, approvals: [], receipts: [],
     };
-    proxy.rewrites.push(async ({ method, path, body, status }) => {
+    web.proxy.rewrites.push(async ({ method, path, body, status }) => {
       if (method !== 'GET') return undefined;
       if (path === `/v1/families/${familyId}/messages/${forgedId}`) return jsonAnswer(forgedView);
       if (path === `/v1/families/${familyId}/messages/${forgedId}/envelope`) return { status: 200, contentType: 'application/octet-stream', body: sealed.bytes };
@@ -234,6 +208,6 @@ describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork'
     expect(await toyState(toy, 'played')).toBe('1');
     expect(await toyState(toy, 'last-played-id')).toBe(hello.messageId);
     await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText()).toContain('volume limit 30 %');
-    await expect.poll(async () => (await refusals()).some((r) => r.code === 'roster/not-anchored'), { timeout: 20_000 }).toBe(true);
+    await expect.poll(async () => (await refusals()).some((r) => r.code === 'roster/not-anchored'), { timeout: 60_000 }).toBe(true);
   });
 });

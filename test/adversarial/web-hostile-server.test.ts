@@ -8,15 +8,12 @@
  * its signed settings. The guardian acts through the client library in Node, straight to the
  * server; only the browsers are lied to.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily } from '../../src/client/families.js';
 import { downloadEnvelope, sendMessage } from '../../src/client/messages.js';
-import { addToy, setToySettings } from '../../src/client/toys.js';
+import { setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey } from '../../src/crypto/family-key.js';
@@ -24,23 +21,19 @@ import { generateIdentity } from '../../src/crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
 import { FamilyView } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { toyState, waitForToy } from '../web/support/app-steps.js';
+import { forgetHeard, heardAudio } from '../web/support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { pairVirtualToy } from '../support/toys.js';
+import { fakeVoice } from '../web/support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
-let dir: string;
+const web = useBrowserApp({ name: 'web-hostile', browsers: [{ voice }], hostileProxy: true });
 let mum: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
 
 /** One second of the voice as a WAV file, which both the app and the toy decode. */
 function wavSecond(): Uint8Array {
@@ -51,47 +44,27 @@ const json = (bytes: Uint8Array): Record<string, unknown> => JSON.parse(new Text
 const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-hostile-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  mum = await registerMember(server.url, 'mum');
+  mum = await registerMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Wary Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-}, 90_000);
+}, 180_000);
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
-
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(mum.email);
-  await page.getByLabel('Password', { exact: true }).fill(mum.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page): Promise<void> {
+  return signInInBrowser(page, mum, familyId);
 }
 
 describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying server', { timeout: 180_000 }, () => {
   it('refuse a swapped blob and a forged roster entry: an error in plain words, nothing played, settings kept', async () => {
-    const appContext = await newPhoneContext(browser, proxy.url);
-    const toyContext = await newPhoneContext(browser, proxy.url);
-    contexts.push(appContext, toyContext);
+    const appContext = await web.newContext();
+    const toyContext = await web.newContext();
     const app = await appContext.newPage();
     const toy = await toyContext.newPage();
 
     // Honest first: the toy pairs and plays a message; the app plays it too.
-    const code = await showToyCode(toy);
-    await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    await pairVirtualToy(toy, mum, { familyId, childId: mia });
     // The guardian turns the toy down (a signed roster entry); the toy takes it from the roster event.
     await setToySettings(mum, { familyId, volumeLimit: 30 });
-    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 30 %');
+    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 60_000 }).toContain('volume limit 30 %');
     const first = await sendMessage(mum, { familyId, to: mia, audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', first.messageId);
     expect(Number(await toyState(toy, 'last-played-rms'))).toBeCloseTo(voice.rms, 2);
@@ -100,12 +73,12 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     await app.goto(`/family/${familyId}/talk/${mia}`);
     const firstItem = app.locator(`li[data-message="${first.messageId}"]`);
     await firstItem.getByRole('button', { name: 'Play the message' }).click({ timeout: 30_000 });
-    await expect.poll(async () => (await heardAudio(app)).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await heardAudio(app)).length, { timeout: 60_000 }).toBe(1);
 
     // 1. A swapped blob: the server answers the new message's envelope with the first one's bytes.
     const firstEnvelope = await downloadEnvelope(mum, { familyId, messageId: first.messageId });
     const envelopePath = /^\/v1\/families\/[^/]+\/messages\/([A-Za-z0-9_-]{22})\/envelope$/;
-    proxy.rewrites.push(({ path }) => {
+    web.proxy.rewrites.push(({ path }) => {
       const id = envelopePath.exec(path)?.[1];
       return id !== undefined && id !== first.messageId ? firstEnvelope : undefined;
     });
@@ -117,7 +90,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     await forgetHeard(app);
     const swappedItem = app.locator(`li[data-message="${swappedId}"]`);
     await swappedItem.getByRole('button', { name: 'Play the message' }).click({ timeout: 30_000 });
-    await swappedItem.getByRole('alert').getByText('This message did not pass its checks').waitFor({ timeout: 10_000 });
+    await swappedItem.getByRole('alert').getByText('This message did not pass its checks').waitFor({ timeout: 60_000 });
     expect(await swappedItem.locator('audio').count()).toBe(0);
     expect(await heardAudio(app)).toEqual([]);
 
@@ -147,7 +120,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
       messageId: forgedId, familyId, senderId: strangerId, senderKind: 'member', recipients: [mia], epoch: head.value.epoch + 1, size: sealed.bytes.length,
       ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: Date.now(), expiresAt: Date.now() + 86_400_000, saved: false, needsApproval: false, approvals: [], receipts: [],
     };
-    proxy.rewrites.push(({ method, path, body, status }) => {
+    web.proxy.rewrites.push(({ method, path, body, status }) => {
       if (method !== 'GET') return undefined;
       if (path === `/v1/families/${familyId}/messages/${forgedId}`) return { status: 200, contentType: 'application/json; charset=utf-8', body: bytesOf(forgedView) };
       if (path === `/v1/families/${familyId}/messages/${forgedId}/envelope`) return { status: 200, contentType: 'application/octet-stream', body: sealed.bytes };
@@ -164,7 +137,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     });
     // No live event announces what only the proxy serves: it cuts the toy's live WebSocket (as a
     // server may at will), and the toy, reconnecting, catches up — the forged roster and list.
-    proxy.dropLive();
+    web.proxy.dropLive();
 
     await waitForToy(toy, 'roster-refused', 'true');
     await waitForToy(toy, 'last-refusal', (reason) => reason !== 'envelope/id-mismatch');
@@ -174,11 +147,11 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText()).toContain('volume limit 30 %');
 
     await app.goto(`/family/${familyId}`);
-    await app.getByRole('alert').getByText('The family list from the server does not check out').waitFor({ timeout: 20_000 });
+    await app.getByRole('alert').getByText('The family list from the server does not check out').waitFor({ timeout: 60_000 });
     expect(await app.getByRole('link', { name: 'Mia' }).count()).toBe(0);
     await forgetHeard(app);
     await app.goto(`/family/${familyId}/talk/${mia}`);
-    await app.getByRole('alert').first().waitFor({ timeout: 20_000 });
+    await app.getByRole('alert').first().waitFor({ timeout: 60_000 });
     expect(await app.locator('audio').count()).toBe(0);
     expect(await heardAudio(app)).toEqual([]);
   });

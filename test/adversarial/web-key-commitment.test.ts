@@ -8,39 +8,32 @@
  * signing in on a new device: an error in plain words, nothing opened. Both refusals appear in the
  * family security log. The guardian's own client (Node, straight to the server) is not lied to.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily, loadFamily, wrappedKeyToWire } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { addToy, setToySettings } from '../../src/client/toys.js';
+import { setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
 import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { heardAudio, launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { toyState, waitForToy } from '../web/support/app-steps.js';
+import { heardAudio } from '../web/support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { pairVirtualToy } from '../support/toys.js';
+import { fakeVoice } from '../web/support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
-let dir: string;
+const web = useBrowserApp({ name: 'web-key-commitment', browsers: [{ voice }], hostileProxy: true });
 let mum: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
 
 /** The key the lying server wraps to its victims; the envelopes the browsers upload through it. */
 const serverKey = generateFamilyKey();
@@ -50,14 +43,10 @@ const received: Uint8Array[] = [];
 const decoder = new TextDecoder();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-key-commitment-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  mum = await registerMember(server.url, 'mum');
+  mum = await registerMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Committed Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-  proxy.rewrites.push(async ({ method, path, status, body, request }) => {
+  web.proxy.rewrites.push(async ({ method, path, status, body, request }) => {
     if (method === 'POST' && path === `/v1/families/${familyId}/messages`) received.push(new Uint8Array(request));
     if (method !== 'GET' || path !== `/v1/families/${familyId}` || status !== 200 || victims.size === 0) return undefined;
     const view = JSON.parse(decoder.decode(body)) as { roster: string[]; wrappedKeys: WrappedKeyWire[] };
@@ -77,15 +66,7 @@ beforeAll(async () => {
     );
     return new TextEncoder().encode(JSON.stringify(view));
   });
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+}, 180_000);
 
 async function refusalsInLog(): Promise<Array<{ actorId: string; code: unknown; epoch: unknown }>> {
   const log = await readFamilyLog(mum, familyId);
@@ -93,26 +74,17 @@ async function refusalsInLog(): Promise<Array<{ actorId: string; code: unknown; 
   return log.events.filter((e) => e.kind === 'client-refusal').map((e) => ({ actorId: e.actorId, code: e.details.code, epoch: e.details.epoch }));
 }
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(mum.email);
-  await page.getByLabel('Password', { exact: true }).fill(mum.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  // The family list needs no family key: it shows once signed in.
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page): Promise<void> {
+  return signInInBrowser(page, mum, familyId);
 }
 
 describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key the server chose', { timeout: 240_000 }, () => {
   it('refuse it: nothing of that epoch plays or opens, no reply is sealed under it, and the family log shows it', async () => {
-    const toyContext = await newPhoneContext(browser, proxy.url);
-    contexts.push(toyContext);
+    const toyContext = await web.newContext();
     const toy = await toyContext.newPage();
 
     // Honest first: the toy pairs and plays a message.
-    const code = await showToyCode(toy);
-    const { toyId } = await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    const toyId = await pairVirtualToy(toy, mum, { familyId, childId: mia });
     const first = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'last-played-id', first.messageId);
     expect(await toyState(toy, 'key-refused')).toBe('false');
@@ -142,12 +114,11 @@ describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key t
       // Not vacuous: it opens under the key the guardian committed to for its epoch.
       expect((await openAndVerifyMessage(envelope, { roster: next.roster, familyKeyForEpoch: next.keyForEpoch })).ok).toBe(true);
     }
-    await expect.poll(refusalsInLog, { timeout: 10_000 }).toContainEqual({ actorId: toyId, code: 'family-key/commitment-mismatch', epoch: next.roster.epoch });
+    await expect.poll(refusalsInLog, { timeout: 60_000 }).toContainEqual({ actorId: toyId, code: 'family-key/commitment-mismatch', epoch: next.roster.epoch });
 
     // The guardian signs in on a new device (the web app) while the server wraps its key to her too.
     victims.add(mum.me.accountId);
-    const appContext = await newPhoneContext(browser, proxy.url);
-    contexts.push(appContext);
+    const appContext = await web.newContext();
     const app = await appContext.newPage();
     await signIn(app);
     await app.goto(`/family/${familyId}`);
@@ -155,6 +126,6 @@ describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key t
     expect(await app.getByRole('link', { name: 'Mia' }).count()).toBe(0);
     expect(await app.locator('audio').count()).toBe(0);
     expect(await heardAudio(app)).toEqual([]);
-    await expect.poll(refusalsInLog, { timeout: 10_000 }).toContainEqual({ actorId: mum.me.accountId, code: 'family-key/commitment-mismatch', epoch: (await loadFamily(mum, familyId)).roster.epoch });
+    await expect.poll(refusalsInLog, { timeout: 60_000 }).toContainEqual({ actorId: mum.me.accountId, code: 'family-key/commitment-mismatch', epoch: (await loadFamily(mum, familyId)).roster.epoch });
   });
 });

@@ -6,38 +6,33 @@
  * Rose's name from before her rename, the app does not go back to it (and says it is older than
  * one it has seen). The other members act through the client library in Node.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily, setMyProfile } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { launchChromium, startTogether } from '../web/support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const STEP = 30_000;
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
+const web = useBrowserApp({ name: 'web-member-names', hostileProxy: true });
 let mum: TestMember;
 let rose: TestMember;
 let bob: TestMember;
 let familyId: string;
-const contexts: BrowserContext[] = [];
 
 type Profile = { accountId: string; sealedProfile: string };
 
 async function storedProfile(accountId: string): Promise<string> {
-  const answer = await fetch(`${server.url}/v1/families/${familyId}`, { headers: { authorization: `Bearer ${mum.token}` } });
+  const answer = await fetch(`${web.server.url}/v1/families/${familyId}`, { headers: { authorization: `Bearer ${mum.token}` } });
   return ((await answer.json()) as { memberProfiles: Profile[] }).memberProfiles.find((p) => p.accountId === accountId)!.sealedProfile;
 }
 
 /** From now on, the family view serves `sealed` as `accountId`'s profile. */
 function serveAs(accountId: string, sealed: string): void {
-  proxy.rewrites.push(({ method, path, body }) => {
+  web.proxy.rewrites.push(({ method, path, body }) => {
     if (method !== 'GET' || path !== `/v1/families/${familyId}`) return undefined;
     const view = JSON.parse(new TextDecoder().decode(body)) as { memberProfiles: Profile[] };
     view.memberProfiles = view.memberProfiles.map((p) => (p.accountId === accountId ? { ...p, sealedProfile: sealed } : p));
@@ -46,9 +41,7 @@ function serveAs(accountId: string, sealed: string): void {
 }
 
 beforeAll(async () => {
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
-  proxy = await startHostileProxy(server.url);
-  [mum, rose, bob] = (await Promise.all(['mum', 'rose', 'bob'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember, TestMember];
+  [mum, rose, bob] = (await Promise.all(['mum', 'rose', 'bob'].map((label) => registerMember(web.server.url, label)))) as [TestMember, TestMember, TestMember];
   familyId = (await createFamily(mum, { name: 'Named Family', myName: 'Mum' })).familyId;
   const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   for (const [member, name] of [[rose, 'Rose'], [bob, 'Bob']] as const) {
@@ -59,28 +52,15 @@ beforeAll(async () => {
   // Each seals their chosen name under the head's key on their first load after being let in.
   await loadFamily(rose, familyId);
   await loadFamily(bob, familyId);
-}, 120_000);
+}, 180_000);
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-});
-
-async function signIn(page: Page, member: TestMember): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(member.email);
-  await page.getByLabel('Password', { exact: true }).fill(member.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: STEP });
+function signIn(page: Page, member: TestMember): Promise<void> {
+  return signInInBrowser(page, member, familyId, STEP);
 }
 
 describe.skipIf(!hasChromium())("members' names in the family app", { timeout: 180_000 }, () => {
   it("show each member's own signed name, and neither another member's nor an older one the server serves", async () => {
-    const context = await browser.newContext({ baseURL: proxy.url });
-    contexts.push(context);
+    const context = await web.browser.newContext({ baseURL: web.proxy.url });
     const app = await context.newPage();
     await signIn(app, mum);
     await app.goto(`/family/${familyId}/people`);
@@ -101,7 +81,7 @@ describe.skipIf(!hasChromium())("members' names in the family app", { timeout: 1
     await roseRow.getByText("This member's name did not verify").waitFor({ timeout: STEP });
 
     // The server serves Rose's own, genuine profile from before her rename. Refused as stale.
-    proxy.rewrites.length = 0;
+    web.proxy.rewrites.length = 0;
     serveAs(rose.me.accountId, before);
     await app.reload();
     await expect.poll(names, { timeout: STEP }).toEqual(['Mum', 'A relative', 'Bob']);

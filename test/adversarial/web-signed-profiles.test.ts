@@ -5,68 +5,46 @@
  * sealed (with the real family key, signed with the relative's real key) neither shows that name.
  * The members act through the client library in Node, straight to the server.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { addToy } from '../../src/client/toys.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, waitForToy } from '../web/support/app-steps.js';
-import { launchChromium, startTogether } from '../web/support/browser.js';
+import { waitForToy } from '../web/support/app-steps.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { pairVirtualToy } from '../support/toys.js';
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
+const web = useBrowserApp({ name: 'web-signed-profiles', hostileProxy: true });
 let mum: TestMember;
 let gran: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
-  proxy = await startHostileProxy(server.url);
-  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
+  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(web.server.url, label)))) as [TestMember, TestMember];
   familyId = (await createFamily(mum, { name: 'Signed Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
   await acceptInvite(gran, link);
   await admitJoiners(mum, { familyId });
-}, 90_000);
+}, 180_000);
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-});
-
-async function signIn(page: Page, member: TestMember): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(member.email);
-  await page.getByLabel('Password', { exact: true }).fill(member.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page, member: TestMember): Promise<void> {
+  return signInInBrowser(page, member, familyId);
 }
 
 describe.skipIf(!hasChromium())('signed profiles in the virtual toy and the family app', { timeout: 180_000 }, () => {
   it('show the guardian-signed name, and not a name a relative sealed and signed', async () => {
-    const toyContext = await browser.newContext({ baseURL: proxy.url });
-    const appContext = await browser.newContext({ baseURL: proxy.url });
-    contexts.push(toyContext, appContext);
+    const toyContext = await web.browser.newContext({ baseURL: web.proxy.url });
+    const appContext = await web.browser.newContext({ baseURL: web.proxy.url });
     const toy = await toyContext.newPage();
     const app = await appContext.newPage();
 
-    const code = await showToyCode(toy);
-    await addToy(mum, { familyId, code, childId: mia, pollMs: 250 });
-    await waitForToy(toy, 'phase', 'paired');
+    await pairVirtualToy(toy, mum, { familyId, childId: mia });
     await toy.getByText('Mia’s toy').waitFor({ timeout: 30_000 });
     await signIn(app, mum);
     await app.goto(`/family/${familyId}/people`);
@@ -75,7 +53,7 @@ describe.skipIf(!hasChromium())('signed profiles in the virtual toy and the fami
     // Gran holds the family key and signs with her real key; she is a relative, not a guardian.
     const granView = await loadFamily(gran, familyId);
     const forged = await sealProfile({ familyId, epoch: granView.roster.epoch, familyKey: granView.headKey, kind: 'child', objectId: mia, data: { name: 'Grizelda', emoji: '👹' }, signer: gran.me.identity });
-    proxy.rewrites.push(({ method, path, body }) => {
+    web.proxy.rewrites.push(({ method, path, body }) => {
       if (method !== 'GET' || path !== `/v1/families/${familyId}`) return undefined;
       const view = JSON.parse(new TextDecoder().decode(body)) as { children: Array<{ childId: string; sealedProfile: string }> };
       view.children = view.children.map((c) => (c.childId === mia ? { ...c, sealedProfile: toBase64Url(forged) } : c));

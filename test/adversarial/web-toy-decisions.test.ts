@@ -10,38 +10,28 @@
  * older than its signed retention, (f) one dated an hour ahead. The toy plays none of them (the
  * approved one once), and its refusals are in the family security log the guardian reads.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addChild } from '../../src/client/children.js';
-import { admitJoiners, changeRoster, createFamily, loadFamily, type OpenedFamily } from '../../src/client/families.js';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { changeRoster, loadFamily, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
-import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { addToy } from '../../src/client/toys.js';
-import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
-import { approveMessage, sealMessage } from '../../src/crypto/envelope.js';
+import { sealMessage } from '../../src/crypto/envelope.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
-import { launchChromium, newPhoneContext, startTogether } from '../web/support/browser.js';
+import { type TestMember } from '../e2e/family-harness.js';
+import { toyState, waitForToy } from '../web/support/app-steps.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from '../web/support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { pairVirtualToy } from '../support/toys.js';
+import { decidedFamily, injectApproval, sealedUnderOldKey, type Injected } from './toy-decision-fixtures.js';
+import { fakeVoice } from '../web/support/fake-mic.js';
 
 const DAY = 24 * 3600_000;
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let browser: Browser;
+const web = useBrowserApp({ name: 'web-toy-decisions', browsers: [{ voice }], hostileProxy: true });
 let context: BrowserContext;
 let toy: Page;
-let dir: string;
 let mum: TestMember;
 let gran: TestMember;
 let aunt: TestMember;
@@ -55,7 +45,7 @@ const before = new Map<string, OpenedFamily>();
 
 /** What the colluding proxy does. */
 const attack = {
-  injected: new Map<string, { view: Record<string, unknown>; envelope: Uint8Array }>(),
+  injected: new Map<string, Injected>(),
   expiresAtOnce: false,
   /** How many message lists the toy has fetched: a poll each. */
   lists: 0,
@@ -72,32 +62,21 @@ const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.st
 async function polls(count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const target = attack.lists + 1;
-    proxy.dropLive();
+    web.proxy.dropLive();
     await expect.poll(() => attack.lists, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(target);
   }
 }
 
+/** Seals, as `member`, a message to Mia under the epoch key they held before the change, and has the proxy list it. */
 async function sealUnderOldKey(member: TestMember): Promise<string> {
-  const old = before.get(member.label)!;
-  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, rosterHead: old.roster.headHash, familyKey: old.headKey, sender: member.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
-  const messageId = toBase64Url(sealed.header.messageId);
-  const now = Date.now();
-  attack.injected.set(messageId, {
-    envelope: sealed.bytes,
-    view: {
-      messageId, familyId, senderId: member.me.accountId, senderKind: 'member', recipients: [mia], epoch: old.roster.epoch, size: sealed.bytes.length,
-      ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: now, expiresAt: now + 30 * DAY, saved: false, needsApproval: false, approvals: [], receipts: [],
-    },
-  });
-  return messageId;
+  const injected = await sealedUnderOldKey(before.get(member.label)!, member, { familyId, to: mia, audio: voice.wav, durationMs: 1000 });
+  attack.injected.set(injected.messageId, injected);
+  return injected.messageId;
 }
 
-async function injectApproval(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
-  const { view } = attack.injected.get(messageId)!;
-  // Signed at the family's current head, as a guardian's client would.
-  const head = (await loadFamily(mum, familyId)).roster;
-  const approval = await approveMessage({ guardian: who, familyId, messageId: fromBase64Url(messageId), ciphertextHash: fromBase64Url(view.ciphertextHash as string), rosterEpoch: head.epoch, rosterHead: head.headHash });
-  view.approvals = [...(view.approvals as unknown[]), { guardianId: who.accountId, rosterEpoch: approval.rosterEpoch, rosterHead: toBase64Url(approval.rosterHead), signature: toBase64Url(approval.signature) }];
+/** Adds a guardian-style approval signed by `who`, at the family's current head, to an injected message's view. */
+async function approveInjected(messageId: string, who: { accountId: string; identity: Identity }): Promise<void> {
+  await injectApproval(attack.injected.get(messageId)!, who, (await loadFamily(mum, familyId)).roster);
 }
 
 async function toyRefusalsInFamilyLog(): Promise<Record<string, string>> {
@@ -106,18 +85,9 @@ async function toyRefusalsInFamilyLog(): Promise<Record<string, string>> {
   return Object.fromEntries(log.events.filter((e) => e.kind === 'client-refusal' && e.actorId === toyId).map((e) => [String(e.details.messageId), String(e.details.code)]));
 }
 
-async function joinFamily(member: TestMember, terms: Parameters<typeof createInvite>[1]['terms']): Promise<void> {
-  const { link } = await createInvite(mum, { familyId, terms });
-  await acceptInvite(member, link);
-  await admitJoiners(mum, { familyId });
-}
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-toy-decisions-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  proxy.rewrites.push(({ method, path, body, status }) => {
+  web.proxy.rewrites.push(({ method, path, body, status }) => {
     if (method !== 'GET' || familyId === undefined) return undefined;
     const one = /^\/v1\/families\/[^/]+\/messages\/([A-Za-z0-9_-]{22})(\/envelope)?$/.exec(path);
     const injected = one === null ? undefined : attack.injected.get(one[1]!);
@@ -133,31 +103,14 @@ beforeAll(async () => {
     if (attack.expiresAtOnce) for (const m of list.messages) m.expiresAt = Date.now() + 1;
     return bytesOf(list);
   });
-  [mum, gran, aunt, uncle, cousin] = (await Promise.all(['mum', 'gran', 'aunt', 'uncle', 'cousin'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember, TestMember, TestMember, TestMember];
-  familyId = (await createFamily(mum, { name: 'Decided Family' })).familyId;
-  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-  leo = (await addChild(mum, { familyId, name: 'Leo', emoji: '🐻' })).childId;
-  await joinFamily(gran, { role: 'relative', children: [mia, leo], needsApproval: false });
-  await joinFamily(aunt, { role: 'relative', children: [mia], needsApproval: false });
-  await joinFamily(uncle, { role: 'guardian', children: [], needsApproval: false });
-  await joinFamily(cousin, { role: 'relative', children: [mia], needsApproval: false });
-}, 120_000);
-
-afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  await browser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+  ({ mum, gran, aunt, uncle, cousin, familyId, mia, leo } = await decidedFamily(web.server.url));
+}, 180_000);
 
 describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the head decides, and played ids outlive any server-sent expiry', { timeout: 240_000 }, () => {
   it('(a–c) plays nothing sealed under an old key by a relative since set to need approval, narrowed, demoted or removed; only a guardian of the head approves', async () => {
-    context = await newPhoneContext(browser, proxy.url);
+    context = await web.newContext();
     toy = await context.newPage();
-    const code = await showToyCode(toy);
-    toyId = (await addToy(mum, { familyId, code, childId: mia, pollMs: 250 })).toyId;
-    await waitForToy(toy, 'phase', 'paired');
+    toyId = await pairVirtualToy(toy, mum, { familyId, childId: mia });
     for (const member of [gran, aunt, uncle, cousin]) before.set(member.label, await loadFamily(member, familyId));
 
     await changeRoster(mum, familyId, (family) => ({
@@ -173,7 +126,7 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
       // Also a new volume limit, so the page shows when the toy has verified this head.
       settings: { ...family.roster.settings, volumeLimit: 55 },
     }));
-    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 20_000 }).toContain('volume limit 55 %');
+    await expect.poll(() => toy.getByRole('status').filter({ hasText: 'volume limit' }).innerText(), { timeout: 60_000 }).toContain('volume limit 55 %');
     const fromAunt = await sealUnderOldKey(aunt);
     const fromGran = await sealUnderOldKey(gran);
     const fromUncle = await sealUnderOldKey(uncle);
@@ -182,14 +135,14 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
     await polls(1);
 
     await waitForToy(toy, 'refused', '3');
-    await expect.poll(toyRefusalsInFamilyLog, { timeout: 20_000 }).toEqual({ [fromGran]: 'envelope/recipient-not-allowed', [fromUncle]: 'envelope/recipient-not-allowed', [fromCousin]: 'envelope/sender-removed' });
+    await expect.poll(toyRefusalsInFamilyLog, { timeout: 60_000 }).toEqual({ [fromGran]: 'envelope/recipient-not-allowed', [fromUncle]: 'envelope/recipient-not-allowed', [fromCousin]: 'envelope/sender-removed' });
     await polls(2);
     expect(await toyState(toy, 'played')).toBe('0');
 
-    await injectApproval(fromAunt, uncle.me);
+    await approveInjected(fromAunt, uncle.me);
     await polls(3);
     expect(await toyState(toy, 'played')).toBe('0');
-    await injectApproval(fromAunt, mum.me);
+    await approveInjected(fromAunt, mum.me);
     await polls(1);
     await waitForToy(toy, 'last-played-id', fromAunt);
     expect(await toyState(toy, 'played')).toBe('1');
@@ -224,6 +177,6 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
     const future = await mum.api.upload(`/v1/families/${familyId}/messages`, (await seal(Date.now() + 3600_000)).bytes, MessageAccepted);
     await waitForToy(toy, 'last-refusal', 'envelope/from-the-future');
     expect(await toyState(toy, 'played')).toBe('0');
-    await expect.poll(toyRefusalsInFamilyLog, { timeout: 20_000 }).toMatchObject({ [old.messageId]: 'envelope/expired', [future.messageId]: 'envelope/from-the-future' });
+    await expect.poll(toyRefusalsInFamilyLog, { timeout: 60_000 }).toMatchObject({ [old.messageId]: 'envelope/expired', [future.messageId]: 'envelope/from-the-future' });
   });
 });

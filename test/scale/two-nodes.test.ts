@@ -19,6 +19,7 @@ import { connectLive, type WebSocketConstructor } from '../../src/client/live.js
 import { recordLive, registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { pairToy, toyRuntime } from '../toy/toy-harness.js';
 import { startCluster, type Cluster, type Node } from './nodes.js';
+import { waitUntil } from '../support/wait.js';
 
 let cluster: Cluster;
 let a: Node;
@@ -181,7 +182,7 @@ describe('two nodes on one PostgreSQL and one S3 bucket', () => {
     const onA = uploads(a, 40, 'a');
     const onB = uploads(b, 15, 'b');
     // Let a few uploads through A complete, then kill it mid-batch.
-    for (let waited = 0; acknowledgedByA < 3 && waited < 600; waited++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitUntil(() => acknowledgedByA >= 3, { intervalMs: 50 });
     expect(acknowledgedByA).toBeGreaterThanOrEqual(3);
     await a.kill();
     await Promise.all([onA, onB]);

@@ -36,6 +36,7 @@ import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { manualClock } from '../server/helpers.js';
 import { burrow as runBurrow } from '../support/cli.js';
 import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
+import { waitUntil } from '../support/wait.js';
 
 async function burrow(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   const run = await runBurrow(args, { env: { BURROW_LOG_LEVEL: 'warn' } });
@@ -67,17 +68,20 @@ function outboxCount(): number {
   return existsSync(dir) ? readdirSync(dir).length : 0;
 }
 
-/** The outbox's file count once it reaches `expected` (the mail follows the alert's log line), or as it is after a while. */
+/** The outbox's file count once it reaches `expected` (the mail follows the alert's log line), or as it is at the deadline. */
 async function outboxCountOnce(expected: number): Promise<number> {
-  for (let i = 0; i < 250 && outboxCount() < expected; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => outboxCount() >= expected);
   return outboxCount();
 }
 
-/** Waits until `count` canary alerts were logged (the alert is fire-and-forget), then a little longer for any extra. */
-async function alertsAfter(action: () => Promise<unknown>): Promise<Alert[]> {
+/**
+ * The canary alerts logged after `action`: waits until `expected` of them were (the alert is
+ * fire-and-forget), then a little longer for any extra — which the caller's assertion catches.
+ */
+async function alertsAfter(action: () => Promise<unknown>, expected: number): Promise<Alert[]> {
   const before = alerts().length;
   await action().catch(() => undefined);
-  for (let i = 0; i < 50 && alerts().length === before; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => alerts().length - before >= expected);
   await new Promise((r) => setTimeout(r, 100));
   return alerts().slice(before);
 }
@@ -154,7 +158,7 @@ describe('canaries', () => {
       const ctx = { api, me: { accountId: signedIn.session.accountId, identity: signedIn.identity }, store: real.store };
       await loadFamily(ctx, realFamilyId);
       await downloadEnvelope(ctx, { familyId: realFamilyId, messageId: realMessageId });
-    });
+    }, 0);
     expect(raised).toEqual([]);
     expect(outboxCount()).toBe(mailsBefore);
   });
@@ -169,7 +173,7 @@ describe('canaries', () => {
       } catch (error) {
         failure = error;
       }
-    });
+    }, 1);
     expect(raised).toEqual([{ alert: 'canary', kind: 'account', id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) as unknown }]);
     expect(failure).toBeDefined();
     expect(await outboxCountOnce(mailsBefore + 1)).toBe(mailsBefore + 1);
@@ -183,7 +187,7 @@ describe('canaries', () => {
     let statuses: number[] = [];
     const raised = await alertsAfter(async () => {
       statuses = [await get(`/v1/families/${familyId}`, token), await get(`/v1/families/${familyId}/roster`, token), await get(`/v1/families/${familyId}/children`, token)];
-    });
+    }, 2);
     expect(statuses).toEqual([200, 200, 200]);
     // One alert for the family, one for the decoy account's session: none repeated for the later reads.
     expect(raised.filter((a) => a.kind === 'family')).toEqual([{ alert: 'canary', kind: 'family', id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/) as unknown }]);
@@ -198,7 +202,7 @@ describe('canaries', () => {
     let status = 0;
     const raised = await alertsAfter(async () => {
       status = await get('/v1/accounts/me', token);
-    });
+    }, 1);
     expect(status).toBe(200);
     expect(raised.map((a) => a.kind)).toEqual(['account']);
   });
@@ -211,7 +215,7 @@ describe('canaries', () => {
     let status = 0;
     const raised = await alertsAfter(async () => {
       status = await get(`/v1/families/${message.family_id}/messages/${messageIds[0]}/envelope`, token);
-    });
+    }, 1);
     expect(status).toBe(200);
     expect(raised.filter((a) => a.kind === 'blob')).toHaveLength(1);
   });

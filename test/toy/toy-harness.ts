@@ -1,21 +1,14 @@
 /**
- * Pairing a toy through the client library against a real server, and a toy runtime over it.
+ * A toy runtime over a paired toy. Pairing itself is test/support/toys.ts's `pairToy` (re-exported
+ * here for the older import path).
  */
 import { BurrowApi } from '../../src/client/api.js';
-import type { ClientContext } from '../../src/client/families.js';
 import { MemoryToyStorage, ToyRuntime, type ToyLogEntry, type ToyStorage } from '../../src/client/toy-runtime.js';
-import { addToy, startToyPairingAttempt, type PairedToy } from '../../src/client/toys.js';
+import type { PairedToy } from '../../src/client/toys.js';
 import type { OpenedMessage } from '../../src/crypto/envelope.js';
 import { encodeRosterEntry } from '../../src/crypto/roster.js';
 
-/** Pairs a new toy with `childId`: the toy starts an attempt, the guardian enters its code. */
-export async function pairToy(url: string, guardian: ClientContext, familyId: string, childId: string, name?: string): Promise<PairedToy> {
-  const attempt = await startToyPairingAttempt({ baseUrl: url });
-  const paired = attempt.waitUntilPaired({ pollMs: 100 });
-  paired.catch(() => undefined);
-  await addToy(guardian, { familyId, code: attempt.code, childId, pollMs: 100, ...(name === undefined ? {} : { name }) });
-  return paired;
-}
+export { pairToy } from '../support/toys.js';
 
 export interface TestToy {
   paired: PairedToy;

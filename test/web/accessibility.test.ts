@@ -7,36 +7,17 @@
  * sign up, create a family, add a child, pair the toy, record and send a message that the toy
  * plays — works from the keyboard alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { toyState, waitForToy } from './support/app-steps.js';
 import { axeViolations } from './support/axe.js';
-import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 
-let server: ServeProcess;
-let browser: Browser;
-let dir: string;
-const contexts: BrowserContext[] = [];
 const STEP = 30_000;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-a11y-'));
-  const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-}, 120_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+const app = useBrowserApp({ name: 'a11y', browsers: [{ voice: fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }) }] });
 
 /** Every screen checked, with what axe found there (a failing test lists them all at once). */
 const found: Record<string, string[]> = {};
@@ -67,9 +48,8 @@ async function tabTo(page: Page, name: RegExp, max = 60): Promise<void> {
 
 describe.skipIf(!hasChromium())('accessibility', () => {
   it('the main journey from the keyboard alone, with no axe violation on any screen it visits', async () => {
-    const phone = await newPhoneContext(browser, server.url);
-    const toyContext = await newPhoneContext(browser, server.url);
-    contexts.push(phone, toyContext);
+    const phone = await app.newContext();
+    const toyContext = await app.newContext();
     const page = await phone.newPage();
     const toy = await toyContext.newPage();
 

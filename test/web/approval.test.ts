@@ -9,16 +9,14 @@
  * guardian's export keeps both, the declined one marked as such.
  */
 import { strFromU8, unzipSync } from 'fflate';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import type { Locator, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { forgetHeard, heardAudio } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 import { shoot } from './support/screenshots.js';
 import { axeViolations } from './support/axe.js';
 
@@ -26,27 +24,10 @@ const STEP = 30_000;
 const voice = fakeVoice({ pitchHz: 180, syllablesPerSecond: 4, peak: 0.45 });
 const FAILED_CHECKS = 'did not pass its checks';
 
-let server: ServeProcess;
-let browser: Browser;
-let dir: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-approval-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'voice.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+const app = useBrowserApp({ name: 'approval', browsers: [{ voice }] });
 
 async function newPage(): Promise<Page> {
-  const context = await newPhoneContext(browser, server.url);
-  contexts.push(context);
+  const context = await app.newContext();
   return context.newPage();
 }
 

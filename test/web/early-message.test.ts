@@ -10,58 +10,35 @@
  * verifies. Then a server that withholds that wrapped key: the toy waits, the message never shows
  * "Played", and the guardian reads why in plain words on the message and in the security log.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { forgetHeard, heardAudio } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startHostileProxy, type HostileProxy } from './support/hostile-proxy.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 
 const voice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
 
-let server: ServeProcess;
-let proxy: HostileProxy;
-let phones: Browser;
-let toyBrowser: Browser;
-let dir: string;
-const contexts: BrowserContext[] = [];
+const app = useBrowserApp({ name: 'early-message', browsers: [{ voice }, { voice }], hostileProxy: true });
 
 /** The proxy drops, from what a toy reads of its family, every wrapped key of an epoch before the head. */
 let withholdEarlierKeys = false;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-early-message-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'voice.wav'));
-  [server, phones, toyBrowser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic }), launchChromium({ micWav: mic })]);
-  proxy = await startHostileProxy(server.url);
-  proxy.rewrites.push(({ method, path, status, body }) => {
+  app.proxy.rewrites.push(({ method, path, status, body }) => {
     if (!withholdEarlierKeys || method !== 'GET' || status !== 200 || !/^\/v1\/families\/[A-Za-z0-9_-]{22}$/.test(path)) return undefined;
     const view = JSON.parse(new TextDecoder().decode(body)) as { role: string; epoch: number; wrappedKeys: Array<{ epoch: number }> };
     if (view.role !== 'toy') return undefined;
     view.wrappedKeys = view.wrappedKeys.filter((k) => k.epoch >= view.epoch);
     return new TextEncoder().encode(JSON.stringify(view));
   });
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await phones?.close();
-  await toyBrowser?.close();
-  await proxy?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+}, 180_000);
 
 /** A guardian with a family and a child Mia (no toy), and a virtual toy switched on, showing its code. */
 async function guardianAndToy(email: string): Promise<{ guardian: Page; toy: Page }> {
-  const guardianContext = await newPhoneContext(phones, proxy.url);
-  const toyContext = await newPhoneContext(toyBrowser, proxy.url);
-  contexts.push(guardianContext, toyContext);
+  const guardianContext = await app.newContext();
+  const toyContext = await app.newContext({ browser: app.browsers[1] });
   const guardian = await guardianContext.newPage();
   const toy = await toyContext.newPage();
   await guardian.goto('/');
@@ -74,12 +51,12 @@ async function guardianAndToy(email: string): Promise<{ guardian: Page; toy: Pag
 /** Records and sends a message for Mia, who has no toy: the composer says so first. Returns its id. */
 async function sendBeforeAnyToy(guardian: Page): Promise<string> {
   await openConversation(guardian, 'Mia');
-  await expect.poll(() => guardian.getByTestId('no-toy').innerText(), { timeout: 20_000 }).toBe('Mia has no toy yet — the message will wait and play once a toy is paired.');
+  await expect.poll(() => guardian.getByTestId('no-toy').innerText(), { timeout: 60_000 }).toBe('Mia has no toy yet — the message will wait and play once a toy is paired.');
   await recordAndSend(guardian, { childName: 'Mia', holdMs: 1_500 });
-  await guardian.getByText('It waits until Mia has a toy').waitFor({ timeout: 20_000 });
+  await guardian.getByText('It waits until Mia has a toy').waitFor({ timeout: 60_000 });
   const message = guardian.locator('li[data-message]');
-  await expect.poll(() => message.count(), { timeout: 20_000 }).toBe(1);
-  await expect.poll(() => message.getByTestId('receipt').innerText(), { timeout: 20_000 }).toBe('Waiting for a toy');
+  await expect.poll(() => message.count(), { timeout: 60_000 }).toBe(1);
+  await expect.poll(() => message.getByTestId('receipt').innerText(), { timeout: 60_000 }).toBe('Waiting for a toy');
   return (await message.getAttribute('data-message'))!;
 }
 
@@ -88,7 +65,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
     const { guardian, toy } = await guardianAndToy('early@example.org');
     await forgetHeard(guardian);
     const messageId = await sendBeforeAnyToy(guardian);
-    await expect.poll(async () => (await heardAudio(guardian)).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await heardAudio(guardian)).length, { timeout: 60_000 }).toBe(1);
     const recorded = (await heardAudio(guardian))[0]!;
 
     const code = await showToyCode(toy);
@@ -114,7 +91,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
       const code = await showToyCode(toy);
       await pairToy(guardian, toy, { code, childLabel: '🦊 Mia' });
       await waitForToy(toy, 'last-waiting', 'envelope/no-key');
-      await expect.poll(() => toy.getByText('waiting for their key (sent before the toy was paired)').count(), { timeout: 20_000 }).toBe(1);
+      await expect.poll(() => toy.getByText('waiting for their key (sent before the toy was paired)').count(), { timeout: 60_000 }).toBe(1);
       expect(await toyState(toy, 'played')).toBe('0');
 
       // On the message, in the guardian's conversation: why, in words, and no "Played".
@@ -124,7 +101,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
       // The conversation reads the security log when it opens: look again until the toy's report is in.
       await expect.poll(async () => {
         await guardian.reload();
-        await message.getByTestId('receipt').waitFor({ timeout: 20_000 });
+        await message.getByTestId('receipt').waitFor({ timeout: 60_000 });
         return refusal.count();
       }, { timeout: 60_000, interval: 1_000 }).toBe(1);
       const words = await refusal.innerText();
@@ -135,7 +112,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
       // And in the family's security log, verified on the phone, in the same words.
       await openTab(guardian, 'Settings');
       const log = guardian.getByTestId('security-log');
-      await log.waitFor({ timeout: 20_000 });
+      await log.waitFor({ timeout: 60_000 });
       const entry = log.locator('li[data-kind="client-refusal"]').first();
       expect(await entry.innerText()).toContain('Mia\'s toy could not open this message yet');
       expect(await log.innerText()).not.toContain('envelope/');

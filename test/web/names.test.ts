@@ -10,32 +10,33 @@
  * code Mum's page drew — which verifies. Digits on both screens match a safety code computed here
  * from the verified roster's keys.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { encode } from 'uqr';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromBase64Url } from '../../src/crypto/bytes.js';
 import { generateIdentity, safetyCode } from '../../src/crypto/identity.js';
 import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import { addChild, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, waitForToy } from './support/app-steps.js';
-import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 import { axeViolations } from './support/axe.js';
 
 const STEP = 30_000;
 const WIDTH = 480;
 const HEIGHT = 360;
 
-let server: ServeProcess;
-let mumsBrowser: Browser;
-let gransBrowser: Browser;
-let dir: string;
-let camera: string;
-const contexts: BrowserContext[] = [];
+const voice = fakeVoice({ pitchHz: 200, syllablesPerSecond: 4, peak: 0.5 });
+const CAMERA = 'camera.y4m';
+/** Mum's browser, and Grandma's, whose camera films what the test writes to CAMERA. */
+const app = useBrowserApp({
+  name: 'names',
+  browsers: [{ voice }, { voice, cameraY4m: CAMERA }],
+  // Until a test films something, the camera shows a white page.
+  prepare: (dir) => writeFile(join(dir, CAMERA), y4m(new Uint8Array(0), 0)),
+});
 
 /**
  * A Y4M video (YUV4MPEG2, 4:2:0) of a few identical frames showing `luma` (one byte per pixel,
@@ -97,38 +98,16 @@ async function filmQrOn(page: Page): Promise<{ luma: Uint8Array; size: number }>
   return { luma: Uint8Array.from(pixels), size: 300 };
 }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-names-'));
-  const mic = await writeFakeVoice(fakeVoice({ pitchHz: 200, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  camera = join(dir, 'camera.y4m');
-  // Until a test films something, the camera shows a white page.
-  await writeFile(camera, y4m(new Uint8Array(0), 0));
-  [server, mumsBrowser, gransBrowser] = await startTogether([
-    startBurrowServe(),
-    launchChromium({ micWav: mic }),
-    launchChromium({ micWav: mic, cameraY4m: camera }),
-  ]);
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await mumsBrowser?.close();
-  await gransBrowser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
-
 async function page(browser: Browser, options: { camera?: boolean } = {}): Promise<Page> {
-  const context = await newPhoneContext(browser, server.url);
-  if (options.camera === true) await context.grantPermissions(['microphone', 'camera'], { origin: server.url });
-  contexts.push(context);
+  const context = await app.newContext({ browser });
+  if (options.camera === true) await context.grantPermissions(['microphone', 'camera'], { origin: app.url });
   return context.newPage();
 }
 
 describe.skipIf(!hasChromium())('names and the safety code, in the browser', { timeout: 300_000 }, () => {
   it('names on the join page, the let-in card, messages and receipts; a verification by scanning', async () => {
     // Mum signs up as "Mum": the name is offered again when she creates the family.
-    const mum = await page(mumsBrowser);
+    const mum = await page(app.browsers[0]!);
     await mum.goto('/');
     await mum.getByLabel('Your name').fill('Mum');
     await signUp(mum, { email: 'mum-names@example.org', password: 'marmalade lighthouse paper swan' });
@@ -150,7 +129,7 @@ describe.skipIf(!hasChromium())('names and the safety code, in the browser', { t
     await mum.getByText('For Grandma Rose ·').waitFor({ timeout: STEP });
 
     // Grandma's phone: the join page says who invites whom to which family, and offers her name.
-    const gran = await page(gransBrowser, { camera: true });
+    const gran = await page(app.browsers[1]!, { camera: true });
     await gran.goto(link);
     await signUp(gran, { email: 'rose-names@example.org', password: 'teapot harbour violin sparrow' });
     await gran.getByTestId('invite-description').waitFor({ timeout: STEP });
@@ -201,13 +180,13 @@ describe.skipIf(!hasChromium())('names and the safety code, in the browser', { t
     // First the camera films a device in the middle: a code made with someone else's keys. Refused.
     const middle = await safetyCode(keysOf('mum'), (await generateIdentity()).publicKeys);
     const wrong = qrPixels(middle.qr);
-    await writeFile(camera, y4m(wrong.luma, wrong.size));
+    await writeFile(join(app.dir, CAMERA), y4m(wrong.luma, wrong.size));
     await gran.getByRole('button', { name: 'Scan their code' }).click();
     await gran.getByTestId('verify-result').filter({ hasText: 'is not your safety code with Mum' }).waitFor({ timeout: STEP });
 
     // Then Mum's own screen: the QR code her page drew.
     const shown = await filmQrOn(mum);
-    await writeFile(camera, y4m(shown.luma, shown.size));
+    await writeFile(join(app.dir, CAMERA), y4m(shown.luma, shown.size));
     await gran.getByRole('button', { name: 'Scan their code' }).click();
     await gran.getByTestId('verify-result').filter({ hasText: 'Verified' }).waitFor({ timeout: STEP });
     await gran.locator('li[data-member]', { hasText: 'Mum' }).getByTestId('member-verified').waitFor({ timeout: STEP });

@@ -5,36 +5,16 @@
  * Live pill says Offline) instead of the sign-up screen; a message recorded offline is kept on the
  * device and sent when the network returns, and the toy plays it; the pill says Live again.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { addChild, createFamily, holdButton, openConversation, pairToy, recordAndSend, showToyCode, signUp, waitForToy } from './support/app-steps.js';
-import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 import { shoot } from './support/screenshots.js';
 import { axeViolations } from './support/axe.js';
 
-let server: ServeProcess;
-let browser: Browser;
-let dir: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-offline-'));
-  const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-}, 120_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+const app = useBrowserApp({ name: 'offline', browsers: [{ voice: fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }) }] });
 
 async function pill(page: Page): Promise<string> {
   return (await page.locator('.topbar .pill').getAttribute('data-live')) ?? '';
@@ -42,9 +22,8 @@ async function pill(page: Page): Promise<string> {
 
 describe.skipIf(!hasChromium())('the family app offline', () => {
   it('shows the family and history read-only offline, queues a recording and sends it when back online', async () => {
-    const guardianContext = await newPhoneContext(browser, server.url);
-    const toyContext = await newPhoneContext(browser, server.url);
-    contexts.push(guardianContext, toyContext);
+    const guardianContext = await app.newContext();
+    const toyContext = await app.newContext();
     const guardian = await guardianContext.newPage();
     const toy = await toyContext.newPage();
 
@@ -72,7 +51,7 @@ describe.skipIf(!hasChromium())('the family app offline', () => {
 
     // Offline, the app opens signed in on what this device kept, read-only, and says so.
     await guardianContext.setOffline(true);
-    await expect.poll(() => pill(guardian), { timeout: 15_000 }).toBe('offline');
+    await expect.poll(() => pill(guardian), { timeout: 60_000 }).toBe('offline');
     await guardian.reload();
     await guardian.getByTestId('offline-banner').waitFor({ timeout: 30_000 });
     expect(await guardian.getByRole('button', { name: 'Create account' }).count()).toBe(0);
@@ -92,7 +71,7 @@ describe.skipIf(!hasChromium())('the family app offline', () => {
     await guardian.getByTestId('preview').waitFor({ timeout: 30_000 });
     await guardian.getByRole('button', { name: 'Send', exact: true }).click();
     await guardian.getByText('You are offline. The message is kept on this device').waitFor({ timeout: 30_000 });
-    await guardian.locator('[data-queued]').first().waitFor({ timeout: 15_000 });
+    await guardian.locator('[data-queued]').first().waitFor({ timeout: 60_000 });
     expect(await toy.locator('#virtual-toy').getAttribute('data-played')).toBe('1');
 
     // Back online: it is sealed, sent and played; the queue empties; the pill says Live again.

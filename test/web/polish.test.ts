@@ -5,34 +5,14 @@
  * password typed to sign in is not carried into the recovery form; an invite opened on a device
  * survives closing the tab before it is used; signing out lands on sign-in.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { addChild, createFamily, openTab, signUp } from './support/app-steps.js';
-import { launchChromium, startTogether } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeVoice } from './support/fake-mic.js';
 
-let server: ServeProcess;
-let browser: Browser;
-let dir: string;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-polish-'));
-  const mic = await writeFakeVoice(fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }), join(dir, 'voice.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-}, 120_000);
-
-afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+const app = useBrowserApp({ name: 'polish', browsers: [{ voice: fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.5 }) }] });
 
 /** Text at 200 % (as a reader's browser setting would make it): the root font size doubled. */
 async function doubleText(page: Page): Promise<void> {
@@ -48,7 +28,7 @@ async function overflowsSideways(page: Page): Promise<boolean> {
 
 describe.skipIf(!hasChromium())('the family app at 320 px and 200 % text', () => {
   it('says why a button is disabled, fits its tabs, reads options in full, shows dates without seconds, keeps passwords apart, signs out to sign-in', async () => {
-    context = await browser.newContext({ baseURL: server.url, viewport: { width: 320, height: 640 }, locale: 'en-GB', timezoneId: 'Europe/London', hasTouch: true });
+    const context = app.track(await app.browser.newContext({ baseURL: app.url, viewport: { width: 320, height: 640 }, locale: 'en-GB', timezoneId: 'Europe/London', hasTouch: true }));
     const page = await context.newPage();
     await page.goto('/');
     await signUp(page, { email: 'kim@example.org', password: 'otter kettle orchard seventeen' });
@@ -92,7 +72,7 @@ describe.skipIf(!hasChromium())('the family app at 320 px and 200 % text', () =>
     // An invite in progress survives closing the tab: the invitee opens the link, closes the tab
     // before creating an account, opens Burrow again, and the invite is still there.
     const link = (await page.getByTestId('invite-link').innerText()).trim();
-    const invitee = await browser.newContext({ baseURL: server.url, viewport: { width: 320, height: 640 }, locale: 'en-GB', timezoneId: 'Europe/London' });
+    const invitee = await app.browser.newContext({ baseURL: app.url, viewport: { width: 320, height: 640 }, locale: 'en-GB', timezoneId: 'Europe/London' });
     try {
       const first = await invitee.newPage();
       await first.goto(link);

@@ -8,12 +8,13 @@
  * ids (a name slipped in by a hostile push path) is ever shown; anything that is not a Burrow
  * payload shows only the most generic notification.
  */
-import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
-import { launchChromium, PHONE, startTogether } from './support/browser.js';
+import { PHONE } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
+import { waitUntil } from '../support/wait.js';
 import { hasChromium } from '../support/chromium.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 interface Shown {
   title: string;
@@ -22,8 +23,7 @@ interface Shown {
   data: { path?: string } | null;
 }
 
-let server: ServeProcess;
-let browser: Browser;
+const app = useBrowserApp({ name: 'push-notification' });
 let context: BrowserContext;
 let page: Page;
 let cdp: CDPSession;
@@ -39,41 +39,32 @@ async function push(data: string): Promise<Shown> {
     const open = await (await navigator.serviceWorker.ready).getNotifications();
     for (const n of open) n.close();
     return open.length;
-  }), { timeout: 15_000, interval: 100 }).toBe(0);
-  await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(server.url).origin, registrationId, data });
+  }), { timeout: 60_000, interval: 100 }).toBe(0);
+  await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(app.server.url).origin, registrationId, data });
   let shown: Shown[] = [];
   await expect.poll(async () => {
     shown = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as { path?: string } | null })));
     return shown.length;
-  }, { timeout: 15_000, interval: 100 }).toBe(1);
+  }, { timeout: 60_000, interval: 100 }).toBe(1);
   return shown[0]!;
 }
 
 beforeAll(async () => {
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
-  context = await browser.newContext({ ...PHONE, baseURL: server.url, locale: 'en-GB' });
-  await context.grantPermissions(['notifications'], { origin: server.url });
+  context = app.track(await app.browser.newContext({ ...PHONE, baseURL: app.server.url, locale: 'en-GB' }));
+  await context.grantPermissions(['notifications'], { origin: app.server.url });
   page = await context.newPage();
   cdp = await context.newCDPSession(page);
   const registrations: Array<{ registrationId: string; scopeURL: string; isDeleted: boolean }> = [];
   cdp.on('ServiceWorker.workerRegistrationUpdated', (event) => registrations.push(...event.registrations));
   await cdp.send('ServiceWorker.enable');
   await page.goto('/');
-  expect(await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.scriptURL)).toBe(`${new URL(server.url).origin}/sw.js`);
-  const scope = `${new URL(server.url).origin}/`;
-  for (let waited = 0; !registrations.some((r) => !r.isDeleted && r.scopeURL === scope); waited += 100) {
-    if (waited > 15_000) throw new Error('DevTools never reported the app\'s service worker registration');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  expect(await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.scriptURL)).toBe(`${new URL(app.server.url).origin}/sw.js`);
+  const scope = `${new URL(app.server.url).origin}/`;
+  const registered = await waitUntil(() => registrations.some((r) => !r.isDeleted && r.scopeURL === scope), { intervalMs: 100 });
+  if (!registered) throw new Error('DevTools never reported the app\'s service worker registration');
   registrationId = registrations.find((r) => !r.isDeleted && r.scopeURL === scope)!.registrationId;
   expect(await page.evaluate(() => Notification.permission)).toBe('granted');
-}, 90_000);
-
-afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-});
+}, 180_000);
 
 describe.skipIf(!hasChromium())('a push reaching the app\'s service worker', { timeout: 60_000 }, () => {
   it('shows a toy\'s reply as a generic notification that opens the message in the app', async () => {

@@ -6,38 +6,18 @@
  * recovery code, a private or secret key either page's WebCrypto made or imported, or the audio
  * either page recorded (its encoded bytes, or the fake microphone's samples).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, pairToy, recordAndSend, showToyCode, signUp, toyReplyByTaps, waitForToy } from './support/app-steps.js';
-import { launchChromium, newPhoneContext, recordedAudio, startTogether } from './support/browser.js';
+import { recordedAudio } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
+import { fakeVoice } from './support/fake-mic.js';
 import { findInSent, KEY_PROBE, pageSecrets, recordSent, type Sent } from './support/requests.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const voice = fakeVoice({ pitchHz: 200, syllablesPerSecond: 4, peak: 0.45 });
 const password = 'velvet canyon umbrella ninety';
 
-let server: ServeProcess;
-let browser: Browser;
-let dir: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-requests-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
+const app = useBrowserApp({ name: 'requests', browsers: [{ voice: voice }] });
 
 /**
  * True for byte strings worth searching for: a run of zeros (HPKE's all-zero salt, a silent
@@ -62,10 +42,9 @@ function windows(bytes: Uint8Array, size: number, count: number, skip = 0): Uint
 
 describe.skipIf(!hasChromium())('what the web app and the virtual toy send', { timeout: 180_000 }, () => {
   it('carries no password, recovery code, private key or recorded audio in the clear', async () => {
-    const guardianContext = await newPhoneContext(browser, server.url);
-    const toyContext = await newPhoneContext(browser, server.url);
-    contexts.push(guardianContext, toyContext);
-    for (const context of contexts) await context.addInitScript({ content: KEY_PROBE });
+    const guardianContext = await app.newContext();
+    const toyContext = await app.newContext();
+    for (const context of [guardianContext, toyContext]) await context.addInitScript({ content: KEY_PROBE });
     const guardianSent = recordSent(guardianContext).sent;
     const toySent = recordSent(toyContext).sent;
     const guardian = await guardianContext.newPage();

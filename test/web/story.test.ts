@@ -9,16 +9,15 @@
  * loudness (support/fake-mic.ts), and every check on audio decodes it at the other end and
  * compares its length and loudness with what was said — a silent recording fails.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild, createFamily, openConversation, openTab, pairToy, recordAndSend, showToyCode, signUp, toyReplyByTaps, toyState, waitForToy } from './support/app-steps.js';
-import { forgetHeard, heardAudio, type HeardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { forgetHeard, heardAudio, type HeardAudio } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeSilence, fakeVoice, writeFakeVoice } from './support/fake-mic.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
+import { fakeSilence, fakeVoice } from './support/fake-mic.js';
 import { axeViolations } from './support/axe.js';
 
 /**
@@ -36,13 +35,9 @@ const silent = process.env.BURROW_STORY_SILENT_MIC === '1';
 const grownUpVoice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
 const childVoice = fakeVoice({ pitchHz: 320, syllablesPerSecond: 5, peak: 0.6 });
 
-let server: ServeProcess;
-let phones: Browser;
-let toyBrowser: Browser;
+const app = useBrowserApp({ name: 'story', browsers: [{ voice: silent ? fakeSilence() : grownUpVoice }, { voice: silent ? fakeSilence() : childVoice }] });
 let guardian: Page;
 let toy: Page;
-let dir: string;
-const contexts: BrowserContext[] = [];
 
 async function shoot(page: Page, name: string): Promise<void> {
   if (silent) return;
@@ -51,32 +46,20 @@ async function shoot(page: Page, name: string): Promise<void> {
 
 /** The one sound `page` heard since `forgetHeard`, waiting until it did. */
 async function onlySound(page: Page): Promise<HeardAudio> {
-  await expect.poll(async () => (await heardAudio(page)).length, { timeout: 10_000 }).toBeGreaterThan(0);
+  await expect.poll(async () => (await heardAudio(page)).length, { timeout: 60_000 }).toBeGreaterThan(0);
   const heard = await heardAudio(page);
   expect(heard).toHaveLength(1);
   return heard[0]!;
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'burrow-story-'));
   await mkdir(screenshots, { recursive: true });
-  const [phoneMic, toyMic] = await Promise.all([writeFakeVoice(silent ? fakeSilence() : grownUpVoice, join(dir, 'grown-up.wav')), writeFakeVoice(silent ? fakeSilence() : childVoice, join(dir, 'child.wav'))]);
-  [server, phones, toyBrowser] = await startTogether([startBurrowServe(), launchChromium({ micWav: phoneMic }), launchChromium({ micWav: toyMic })]);
-}, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await phones?.close();
-  await toyBrowser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
 describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 240_000 }, () => {
   it('a guardian signs up, pairs the virtual toy, talks with it, and a relative joins for one child', async () => {
-    const guardianContext = await newPhoneContext(phones, server.url);
-    const toyContext = await newPhoneContext(toyBrowser, server.url);
-    contexts.push(guardianContext, toyContext);
+    const guardianContext = await app.newContext();
+    const toyContext = await app.newContext({ browser: app.browsers[1] });
     guardian = await guardianContext.newPage();
     toy = await toyContext.newPage();
 
@@ -89,16 +72,16 @@ describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 2
     await createFamily(guardian, 'The Hollow');
     // The first-run checklist follows the family's real state: nothing done yet.
     const steps = () => guardian.locator('[data-testid="first-run"] li[data-step]').evaluateAll((items) => items.map((i) => `${i.getAttribute('data-step')}:${i.getAttribute('data-done')}`));
-    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:false', 'toy:false', 'message:false']);
+    await expect.poll(steps, { timeout: 60_000 }).toEqual(['child:false', 'toy:false', 'message:false']);
     await addChild(guardian, 'Mia', '🦊');
     await addChild(guardian, 'Leo', '🐻');
-    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:true', 'toy:false', 'message:false']);
+    await expect.poll(steps, { timeout: 60_000 }).toEqual(['child:true', 'toy:false', 'message:false']);
 
     // 3. The toy shows its code; the guardian types it for Mia.
     const code = await showToyCode(toy);
     await pairToy(guardian, toy, { code, childLabel: '🦊 Mia', beforeSubmit: () => shoot(guardian, 'pairing') });
-    await expect.poll(() => toy.getByText('Mia’s toy').count(), { timeout: 10_000 }).toBe(1);
-    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:true', 'toy:true', 'message:false']);
+    await expect.poll(() => toy.getByText('Mia’s toy').count(), { timeout: 60_000 }).toBe(1);
+    await expect.poll(steps, { timeout: 60_000 }).toEqual(['child:true', 'toy:true', 'message:false']);
     await guardian.evaluate(() => window.scrollTo(0, 0));
     await shoot(guardian, 'first-run');
     // The first-run checklist breaks no accessibility rule (axe-core, WCAG 2.x A/AA).
@@ -106,7 +89,7 @@ describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 2
 
     // 4. Right after pairing: "Record for Mia now". The guardian holds the record button for 2 s, listens to the preview, sends; the toy plays it.
     await guardian.getByRole('link', { name: 'Record for Mia now' }).click();
-    await guardian.waitForURL(/\/family\/[A-Za-z0-9_-]{22}\/talk\/[A-Za-z0-9_-]{22}$/, { timeout: 15_000 });
+    await guardian.waitForURL(/\/family\/[A-Za-z0-9_-]{22}\/talk\/[A-Za-z0-9_-]{22}$/, { timeout: 60_000 });
     await forgetHeard(guardian);
     await recordAndSend(guardian, { childName: 'Mia', holdMs: 2_000 });
     const recorded = await onlySound(guardian);
@@ -129,7 +112,7 @@ describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 2
     await forgetHeard(guardian);
     await toyReplyByTaps(toy, 1_500);
     const reply = guardian.locator('li[data-sender="toy"]');
-    await reply.waitFor({ timeout: 20_000 });
+    await reply.waitFor({ timeout: 60_000 });
     await reply.getByRole('button', { name: 'Play the message' }).click();
     const heard = await onlySound(guardian);
     expect(heard.durationMs).toBeGreaterThan(1_300);
@@ -142,33 +125,32 @@ describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 2
     const replyId = (await reply.getAttribute('data-message'))!;
     const conversationUrl = guardian.url();
     await guardian.goto(conversationUrl.replace(/\/talk\/[A-Za-z0-9_-]{22}$/, `/message/${replyId}`));
-    await guardian.waitForURL(conversationUrl, { timeout: 20_000 });
-    await guardian.locator(`li[data-message="${replyId}"]`).waitFor({ timeout: 20_000 });
+    await guardian.waitForURL(conversationUrl, { timeout: 60_000 });
+    await guardian.locator(`li[data-message="${replyId}"]`).waitFor({ timeout: 60_000 });
 
     // 6. An invite for a relative who may talk to Mia only. The checklist is complete.
     await openTab(guardian, 'People');
-    await expect.poll(steps, { timeout: 15_000 }).toEqual(['child:true', 'toy:true', 'message:true']);
+    await expect.poll(steps, { timeout: 60_000 }).toEqual(['child:true', 'toy:true', 'message:true']);
     await guardian.getByRole('checkbox', { name: '🐻 Leo' }).uncheck();
     await guardian.getByRole('button', { name: 'Create an invite link' }).click();
     const link = (await guardian.getByTestId('invite-link').innerText()).trim();
     expect(link).toMatch(/\/join#/);
 
     // 7. The relative opens it in a third context, signs up, and joins; the guardian lets them in.
-    const relativeContext = await newPhoneContext(phones, server.url);
-    contexts.push(relativeContext);
+    const relativeContext = await app.newContext();
     const relative = await relativeContext.newPage();
     await relative.goto(link);
     await signUp(relative, { email: 'gran@example.org', password: 'marmalade lighthouse paper swan' });
-    await relative.getByRole('button', { name: 'Join the family' }).click({ timeout: 20_000 });
-    await guardian.getByRole('button', { name: 'Let them in' }).click({ timeout: 20_000 });
-    await relative.waitForURL(/\/family\/[A-Za-z0-9_-]{22}$/, { timeout: 20_000 });
+    await relative.getByRole('button', { name: 'Join the family' }).click({ timeout: 60_000 });
+    await guardian.getByRole('button', { name: 'Let them in' }).click({ timeout: 60_000 });
+    await relative.waitForURL(/\/family\/[A-Za-z0-9_-]{22}$/, { timeout: 60_000 });
 
     // 8. The relative sees Mia's conversation, with the guardian's message and the toy's reply — and nothing of Leo.
     const conversations = relative.locator('section.card', { has: relative.getByRole('heading', { name: 'Conversations' }) });
-    await expect.poll(() => conversations.getByRole('link').allInnerTexts(), { timeout: 20_000 }).toEqual(['Mia']);
+    await expect.poll(() => conversations.getByRole('link').allInnerTexts(), { timeout: 60_000 }).toEqual(['Mia']);
     expect(await relative.getByText('Leo').count()).toBe(0);
     await openConversation(relative, 'Mia');
-    await expect.poll(() => relative.locator('li[data-message]').count(), { timeout: 20_000 }).toBe(2);
+    await expect.poll(() => relative.locator('li[data-message]').count(), { timeout: 60_000 }).toBe(2);
     expect(await relative.locator('li[data-sender="toy"]').count()).toBe(1);
     expect(await relative.getByText('Leo').count()).toBe(0);
 
@@ -176,7 +158,7 @@ describe.skipIf(!hasChromium())('the family story, in the browser', { timeout: 2
     await toy.reload();
     await toy.getByRole('button', { name: 'Switch the toy on' }).click();
     await waitForToy(toy, 'phase', 'paired');
-    await expect.poll(() => toy.getByText('Mia’s toy').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => toy.getByText('Mia’s toy').count(), { timeout: 60_000 }).toBe(1);
     // A poll or two later it has played nothing again: it remembers what it played.
     await toy.waitForTimeout(2_000);
     expect(await toyState(toy, 'played')).toBe('0');

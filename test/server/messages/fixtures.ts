@@ -15,12 +15,10 @@ import type { BurrowApp } from '../../../src/server/http/types.js';
 import type { SqlStore } from '../../../src/storage/database.js';
 import { newPerson } from '../families/fixtures.js';
 import { b64, bearer } from '../helpers.js';
+import type { ServerMember } from '../../support/members.js';
 
-export interface Member {
-  accountId: string;
-  token: string;
-  identity: Identity;
-}
+/** A member of these tests: test/support/members.ts's `ServerMember`. */
+export type Member = ServerMember;
 
 /** Registers an account whose public keys are a real identity's (so its approvals verify). */
 export function registerMember(app: BurrowApp): Promise<Member> {

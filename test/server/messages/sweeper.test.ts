@@ -9,6 +9,7 @@ import { createSweeper, type Sweeper } from '../../../src/server/messages/sweepe
 import { FsBlobStore } from '../../../src/storage/blobs/fs-blob-store.js';
 import { b64, manualClock, startTestServer, type TestServer } from '../helpers.js';
 import { blobFiles, call, messageCount, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
+import { waitUntil } from '../../support/wait.js';
 
 const DAY = 24 * 3600_000;
 const HOUR = 3600_000;
@@ -125,7 +126,7 @@ describe('an upload cut off halfway', () => {
       socket.on('error', reject);
     });
     // The server notices the reset and removes what it wrote.
-    for (let i = 0; i < 400 && blobFiles(join(server.dataDir, 'blobs')).temps.length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => blobFiles(join(server.dataDir, 'blobs')).temps.length === 0);
     expect(blobFiles(join(server.dataDir, 'blobs')).temps).toEqual([]);
     expect(await messageCount(server.store)).toBe(before.rows);
     expect(blobFiles(join(server.dataDir, 'blobs')).blobs.length).toBe(before.blobs);

@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import type { Page } from 'playwright-core';
 
 /** Generous per-step limit: the machine running the suite may be busy. */
-const STEP_MS = 30_000;
+const STEP_MS = 60_000;
 
 /** The `data-*` state the virtual toy exposes on `#virtual-toy`. */
 export async function toyState(toy: Page, name: string): Promise<string> {

@@ -11,12 +11,13 @@ export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor:
 
 /**
  * Starts the tests' Chromium. With `micWav` its microphone plays that file in a loop (and is
- * granted to every page); with `cameraY4m` too, its camera shows that video.
+ * granted to every page); with `cameraY4m` too, its camera shows that video. `executablePath`
+ * replaces the tests' Chromium (a test of the set-up gives one that cannot start).
  */
-export async function launchChromium(options: { micWav?: string; cameraY4m?: string } = {}): Promise<Browser> {
+export async function launchChromium(options: { micWav?: string; cameraY4m?: string; executablePath?: string } = {}): Promise<Browser> {
   const media = options.micWav === undefined ? [] : ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${options.micWav}`];
   const camera = options.cameraY4m === undefined ? [] : [`--use-file-for-fake-video-capture=${options.cameraY4m}`];
-  return chromium.launch({ executablePath: chromiumPath(), args: [...CHROMIUM_FLAGS, ...media, ...camera] });
+  return chromium.launch({ executablePath: options.executablePath ?? chromiumPath(), args: [...CHROMIUM_FLAGS, ...media, ...camera] });
 }
 
 /** Something a test starts and must stop: a browser, a `burrow serve`, a proxy. */

@@ -1,0 +1,104 @@
+/**
+ * The tests' family members, one set of types for every suite:
+ * - `TestMember`: a person registered through the client library on a running server (a `burrow
+ *   serve` or an in-process one), with their own in-memory key store — what end-to-end, client,
+ *   toy, adversarial and browser tests use;
+ * - `ServerMember`: an account registered over the real OPAQUE routes of an in-process app, with a
+ *   real identity's public keys, for the server suites that write families and envelopes by hand
+ *   (test/server/families/fixtures.ts makes them).
+ * With them, small WAV files with known bytes and a live connection that records its events.
+ */
+import WebSocket from 'ws';
+import { registerAccount } from '../../src/client/account.js';
+import { BurrowApi } from '../../src/client/api.js';
+import type { ClientContext } from '../../src/client/families.js';
+import { MemoryKeyStore } from '../../src/client/key-store.js';
+import { connectLive, type LiveConnection, type LiveEvent, type WebSocketConstructor } from '../../src/client/live.js';
+import { randomBytes, toHex } from '../../src/crypto/bytes.js';
+import type { Person } from '../server/families/fixtures.js';
+
+/** An account of an in-process server's tests: its session and its identity's keys. */
+export type ServerMember = Person;
+
+export interface TestMember extends ClientContext {
+  label: string;
+  email: string;
+  password: string;
+  token: string;
+  store: MemoryKeyStore;
+}
+
+/** Registers a member on the server at `url`, with a password that passes the policy. */
+export async function registerMember(url: string, label: string, email = `${label}-${toHex(randomBytes(4))}@example.org`): Promise<TestMember> {
+  const password = `quiet ${label} ${toHex(randomBytes(4))} harbour lantern`;
+  const api = new BurrowApi({ baseUrl: url });
+  const registration = await registerAccount({ api, email, password, sessionLabel: `${label} test` });
+  return { label, email, password, token: registration.session.token!, api, me: { accountId: registration.session.accountId, identity: registration.identity }, store: new MemoryKeyStore() };
+}
+
+/** A PCM WAV file (8 kHz mono 16-bit) whose samples start with `marker` and are otherwise random. */
+export function wavWith(marker: Uint8Array, sampleBytes = 4000): Uint8Array {
+  const data = randomBytes(sampleBytes);
+  data.set(marker.subarray(0, Math.min(marker.length, sampleBytes)));
+  const out = new Uint8Array(44 + data.length);
+  const view = new DataView(out.buffer);
+  const ascii = (offset: number, text: string): void => {
+    for (let i = 0; i < text.length; i++) out[offset + i] = text.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + data.length, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, 1, true);
+  view.setUint32(24, 8000, true);
+  view.setUint32(28, 16000, true);
+  view.setUint16(32, 2, true);
+  view.setUint16(34, 16, true);
+  ascii(36, 'data');
+  view.setUint32(40, data.length, true);
+  out.set(data, 44);
+  return out;
+}
+
+/** A live connection that records every event it is handed. */
+export async function recordLive(member: TestMember, url: string): Promise<{ live: LiveConnection; events: LiveEvent[]; readies: () => number; waitFor: (predicate: (e: LiveEvent) => boolean, timeoutMs?: number) => Promise<LiveEvent> }> {
+  const events: LiveEvent[] = [];
+  let readies = 0;
+  const waiters: Array<{ predicate: (e: LiveEvent) => boolean; resolve: (e: LiveEvent) => void }> = [];
+  const live = await connectLive({
+    baseUrl: url,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+    token: member.token,
+    store: member.store,
+    backoff: { initialMs: 50, maxMs: 500 },
+    onReady: () => {
+      readies += 1;
+    },
+    onEvent: (event) => {
+      events.push(event);
+      for (const waiter of [...waiters]) {
+        if (waiter.predicate(event)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(event);
+        }
+      }
+    },
+  });
+  const waitFor = (predicate: (e: LiveEvent) => boolean, timeoutMs = 60_000): Promise<LiveEvent> => {
+    const found = events.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching live event for ${member.label} within ${timeoutMs} ms`)), timeoutMs);
+      waiters.push({
+        predicate,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      });
+    });
+  };
+  return { live, events, readies: () => readies, waitFor };
+}
