@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { AEAD_OVERHEAD } from '../../src/crypto/aead.js';
-import { MESSAGE_ID_LENGTH } from '../../src/crypto/envelope.js';
+import { CHUNK_PLAINTEXT_BYTES, MAX_ENVELOPE_PREFIX_BYTES, MESSAGE_ID_LENGTH } from '../../src/crypto/envelope.js';
+import { PADDING_FLOOR_BYTES } from '../../src/crypto/envelope-chunks.js';
 import { FAMILY_KEY_SUITE_SIZES } from '../../src/crypto/family-key.js';
 import { GUARDIAN_PROOF_LENGTH, INVITE_SECRET_LENGTH } from '../../src/crypto/invite.js';
 import { PAIRING_CODE_DIGITS } from '../../src/crypto/pairing.js';
@@ -39,12 +40,20 @@ function hexLength(argument: string): number {
   return fromHexString(vectorValue(argument) as string).length;
 }
 
+/** A size as the document writes it: 8,789. */
+const grouped = (n: number): string => n.toLocaleString('en-US');
+
 /** The values `<!-- check: name -->` lines must state, from the code (or what it produced). */
 const CHECKS: Record<string, () => number | string> = {
   'identity.secret': () => hexLength('identity vectors[0].secret'),
   'identity.sealed': () => hexLength('identity vectors[0].sealed'),
   'aead.overhead': () => AEAD_OVERHEAD,
   'message-id': () => MESSAGE_ID_LENGTH,
+  'envelope.chunk-plaintext': () => grouped(CHUNK_PLAINTEXT_BYTES),
+  'envelope.padding-floor': () => grouped(PADDING_FLOOR_BYTES),
+  'envelope.max-prefix': () => grouped(MAX_ENVELOPE_PREFIX_BYTES),
+  // The prefix is the header and the u32 paddedLength.
+  'envelope.max-header': () => grouped(MAX_ENVELOPE_PREFIX_BYTES - 4),
   'xwing.public-key': () => XWING_PUBLIC_KEY_BYTES,
   'xwing.seed': () => XWING_SEED_BYTES,
   'xwing.ciphertext': () => XWING_CIPHERTEXT_BYTES,

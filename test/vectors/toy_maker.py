@@ -55,14 +55,6 @@ def ed25519_ok(public_key_hex, signature_hex, message):
         return False
 
 
-def gcm_open(key, box, aad):
-    """The sealed box: 0x01 ‖ nonce (12) ‖ ciphertext ‖ tag; GCM authenticates 0x01 ‖ aad."""
-    try:
-        return AESGCM(key).decrypt(box[1:13], box[13:], b"\x01" + aad)
-    except InvalidTag:
-        return None
-
-
 def load(directory, name):
     with open(os.path.join(directory, name + ".json"), encoding="utf-8") as f:
         return json.load(f)
@@ -119,23 +111,135 @@ def roster(d):
         previous = digest
 
 
-# --- "Voice-message envelopes" -----------------------------------------------------------------
+# --- "Voice-message envelopes" (version 3: padded, sealed in 64 KiB chunks) ---------------------
+CHUNK = 65536
+
+
+def bucket_of(length):
+    """The smallest bucket at least `length`: B0 = 16,384, B(k+1) = Bk + floor(Bk / 4)."""
+    bucket = 16384
+    while bucket < length:
+        bucket += bucket // 4
+    return bucket
+
+
+def chunk_nonce(prefix, i, last):
+    return prefix + u32(i) + u8(1 if last else 0)
+
+
+def cut_envelope(env):
+    """header ‖ commitment (u32 paddedLength ‖ noncePrefix (7) ‖ 32 per chunk) ‖ signature (64) ‖ sealed chunks."""
+    at = 0
+
+    def take(n):
+        nonlocal at
+        if at + n > len(env):
+            raise ValueError("short")
+        at += n
+        return env[at - n:at]
+
+    def uint(n): return int.from_bytes(take(n), "big")
+    def skip_string(): take(uint(4))
+    if take(4) != b"BRWM" or uint(1) != 3:
+        raise ValueError("not BRWM version 3")
+    skip_string(); take(8); take(32)
+    message_id = take(16)
+    skip_string()
+    for _ in range(uint(4)):
+        skip_string()
+    take(8)
+    header, commitment_start = env[:at], at
+    padded_length = uint(4)
+    if bucket_of(padded_length) != padded_length:
+        raise ValueError("paddedLength is not a bucket")
+    n = -(-padded_length // CHUNK)
+    prefix = take(7)
+    hashes = [take(32) for _ in range(n)]
+    commitment = env[commitment_start:at]
+    signature = take(64)
+    chunks = [take(min(CHUNK, padded_length - i * CHUNK) + 16) for i in range(n)]
+    if at != len(env):
+        raise ValueError("bytes after the last chunk")
+    return header, message_id, commitment, padded_length, prefix, hashes, signature, chunks
+
+
+def open_envelope(env, family_key, signing_key):
+    """Returns the padded plaintext, or raises naming the first check that fails."""
+    header, message_id, commitment, padded_length, prefix, hashes, signature, chunks = cut_envelope(env)
+    if not ed25519_ok(signing_key, signature.hex(), labelled("burrow/message/v1", header + hashlib.sha256(commitment).digest())):
+        raise ValueError("signature")
+    key = hkdf_sha256(family_key, message_id, "burrow/message-key/v1")
+    padded = b""
+    for i, sealed in enumerate(chunks):
+        if hashlib.sha256(sealed).digest() != hashes[i]:
+            raise ValueError(f"chunk {i} is not the committed one")
+        try:
+            padded += AESGCM(key).decrypt(chunk_nonce(prefix, i, i == len(chunks) - 1), sealed, header)
+        except InvalidTag:
+            raise ValueError(f"chunk {i} fails its tag")
+    at = 1 + 4 + int.from_bytes(padded[1:5], "big") + 4
+    if padded[0] != 2:
+        raise ValueError("inner version")
+    if padded[at] == 1:
+        at += 1 + 4 + int.from_bytes(padded[at + 1:at + 5], "big")
+    else:
+        at += 1
+    inner_length = at + 4 + int.from_bytes(padded[at:at + 4], "big")
+    if any(padded[inner_length:]) or bucket_of(inner_length) != padded_length:
+        raise ValueError("padding")
+    return padded
+
+
+def edited(env, edit):
+    """A refusal's edit of the vector's envelope."""
+    if "flipLowBitOf" in edit:
+        at = edit["flipLowBitOf"]
+        return env[:at] + bytes([env[at] ^ 1]) + env[at + 1:]
+    if "keepFirst" in edit:
+        return env[:edit["keepFirst"]]
+    chunks = cut_envelope(env)[7]
+    body = sum(len(c) for c in chunks)
+    return env[:len(env) - body] + b"".join(chunks[i] for i in edit["chunkOrder"])
+
+
 def envelopes(d):
-    v = load(d, "envelope")["vectors"][0]
+    f = load(d, "envelope")
+    v = f["vectors"][0]
     i = v["inputs"]
-    header = (b"BRWM" + u8(2) + string(i["familyId"]) + u64(i["epoch"]) + h(i["rosterHead"]) + h(i["messageId"])
+    header = (b"BRWM" + u8(3) + string(i["familyId"]) + u64(i["epoch"]) + h(i["rosterHead"]) + h(i["messageId"])
               + string(i["senderId"]) + u32(len(i["recipients"])) + b"".join(string(r) for r in i["recipients"]) + u64(i["createdAt"]))
-    check("envelope header", header.hex() == v["headerBytes"])
+    check("envelope header (version 3)", header.hex() == v["headerBytes"])
     key = hkdf_sha256(h(i["familyKey"]), h(i["messageId"]), "burrow/message-key/v1")
     check("message key (HKDF, salt = message id)", key.hex() == v["messageKey"])
-    ciphertext = h(v["ciphertext"])
-    check("ciphertext hash", hashlib.sha256(ciphertext).hexdigest() == v["ciphertextHash"])
-    check("envelope bytes", (header + u32(len(ciphertext)) + ciphertext + u32(64) + h(v["signature"])).hex() == v["envelope"])
+    audio = h(i["audio"])
+    metadata = u8(2) + string(i["audioType"]) + u32(i["durationMs"]) + u8(1) + string(i["caption"]) + u32(len(audio))
+    padded_length = bucket_of(len(metadata) + len(audio))
+    check("inner record and its bucket", metadata.hex() == v["innerMetadata"] and padded_length == v["paddedLength"])
+    n = -(-padded_length // CHUNK)
+    prefix = h(v["noncePrefix"])
+    env = h(v["envelope"])
+    sealed = [env[c["offset"]:c["offset"] + c["sealedLength"]] for c in v["chunks"]]
+    check(f"{n} chunk nonces (prefix ‖ u32 index ‖ u8 last)", [chunk_nonce(prefix, k, k == n - 1).hex() for k in range(n)] == [c["nonce"] for c in v["chunks"]])
+    commitment = u32(padded_length) + prefix + b"".join(hashlib.sha256(s).digest() for s in sealed)
+    check("commitment lists SHA-256 of every sealed chunk", commitment.hex() == v["commitment"])
+    check("ciphertextHash = SHA-256(commitment)", hashlib.sha256(commitment).hexdigest() == v["ciphertextHash"])
+    signed = labelled("burrow/message/v1", header + hashlib.sha256(commitment).digest())
+    check("signed bytes", signed.hex() == v["signedBytes"])
+    check("envelope bytes", (header + commitment + h(v["signature"]) + b"".join(sealed)).hex() == v["envelope"])
     if HAVE_CRYPTOGRAPHY:
-        inner = gcm_open(key, ciphertext, header)
-        check("envelope opens with the header as additional data", inner is not None and inner.hex() == v["innerPlaintext"])
-        signed = labelled("burrow/message/v1", header + hashlib.sha256(ciphertext).digest())
         check("envelope signature", ed25519_ok(i["senderSigningKey"], v["signature"], signed))
+        padded = open_envelope(env, h(i["familyKey"]), i["senderSigningKey"])
+        check("every chunk opens with the header as AAD; audio, then zero padding", padded == metadata + audio + bytes(padded_length - len(metadata) - len(audio)))
+        for r in f["refusals"]:
+            if r["name"] == "removed-sender":  # a roster rule, not a byte check
+                continue
+            bad = edited(env, r["input"]) if r["input"]["envelope"] == "vectors[0].envelope" else h(r["input"]["envelope"])
+            try:
+                open_envelope(bad, h(i["familyKey"]), i["senderSigningKey"])
+                refused = False
+            except ValueError:
+                refused = True
+            check(f"envelope refusal {r['name']} is refused", refused)
 
 
 # --- "Family security log" ---------------------------------------------------------------------
