@@ -183,12 +183,16 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
       ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: now - 60_000, expiresAt: now + 86_400_000, saved: false, needsApproval: false, approvals: [], receipts: [],
     };
     let withholding = true;
+    // The uncle's message is listed only once the toy has seen evidence of a newer head (mum's
+    // message below): before any such evidence a toy cannot tell a frozen roster from a current one,
+    // and on the live channel it lists at once on the removal's roster event.
+    let offerUncle = false;
     rewrite(({ method, path, body, status }) => {
       if (path === `/v1/families/${familyId}/messages/${fromUncle}/envelope`) return { status: 200, contentType: 'application/octet-stream', body: sealed.bytes };
       if (path === `/v1/families/${familyId}/messages/${fromUncle}/receipts`) return { status: 204, contentType: '', body: new Uint8Array(0) };
       if (method !== 'GET' || status !== 200) return undefined;
       if (path === `/v1/families/${familyId}/messages/${fromUncle}`) return bytesOf(uncleWire);
-      if (path === `/v1/families/${familyId}/messages`) {
+      if (path === `/v1/families/${familyId}/messages` && offerUncle) {
         const list = json(body);
         return bytesOf({ ...list, messages: [...(list.messages as Json[]), uncleWire] });
       }
@@ -208,7 +212,9 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     expect(fromMum.epoch).toBe(withheldFrom);
 
     await waitForToy(toy, 'last-waiting', 'envelope/roster-behind');
-    // Another message from mum nudges another sync: still nothing plays.
+    // The server now offers the removed uncle's message too, and another message from mum nudges
+    // another sync: still nothing plays.
+    offerUncle = true;
     await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'waiting', (n) => Number(n) >= 3);
     expect(await toyState(toy, 'played')).toBe(playedBefore);
