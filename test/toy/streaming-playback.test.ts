@@ -14,6 +14,7 @@ import { sendMessage } from '../../src/client/messages.js';
 import { downloadAndPlayStream, loadToyFamily, type ToyFamily } from '../../src/client/toy-runtime.js';
 import { bytesEqual, concatBytes, randomBytes } from '../../src/crypto/bytes.js';
 import { encodeRosterEntry } from '../../src/crypto/roster.js';
+import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { pairToy } from './toy-harness.js';
@@ -52,8 +53,9 @@ beforeAll(async () => {
   toyToken = paired.deviceToken;
   const api = new BurrowApi({ baseUrl: server.url, token: paired.deviceToken });
   family = await loadToyFamily(api, { toyId: paired.toyId, familyId, identity: paired.identity }, { anchorHash: paired.anchorHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} });
-  audio = randomBytes(FIVE_MIB);
-  sent = await sendMessage(mum, { familyId, to: mia, audio, audioType: 'audio/wav', durationMs: 300_000 });
+  // 5 MiB of 16-bit PCM in a WAV file (a toy plays only Opus in Ogg or 16-bit PCM WAV).
+  audio = wavOfPcm16(randomBytes(FIVE_MIB - 44), { sampleRate: 16_000 });
+  sent = await sendMessage(mum, { familyId, to: mia, audio, audioType: 'audio/wav', durationMs: Math.round(((FIVE_MIB - 44) / 32_000) * 1000) });
   envelopeLength = (sent as { size?: number }).size ?? 0;
 }, 180_000);
 
