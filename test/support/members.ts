@@ -15,6 +15,7 @@ import type { ClientContext } from '../../src/client/families.js';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
 import { connectLive, type LiveConnection, type LiveEvent, type WebSocketConstructor } from '../../src/client/live.js';
 import { randomBytes, toHex } from '../../src/crypto/bytes.js';
+import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import type { Person } from '../server/families/fixtures.js';
 
 /** An account of an in-process server's tests: its session and its identity's keys. */
@@ -40,26 +41,7 @@ export async function registerMember(url: string, label: string, email = `${labe
 export function wavWith(marker: Uint8Array, sampleBytes = 4000): Uint8Array {
   const data = randomBytes(sampleBytes);
   data.set(marker.subarray(0, Math.min(marker.length, sampleBytes)));
-  const out = new Uint8Array(44 + data.length);
-  const view = new DataView(out.buffer);
-  const ascii = (offset: number, text: string): void => {
-    for (let i = 0; i < text.length; i++) out[offset + i] = text.charCodeAt(i);
-  };
-  ascii(0, 'RIFF');
-  view.setUint32(4, 36 + data.length, true);
-  ascii(8, 'WAVE');
-  ascii(12, 'fmt ');
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true);
-  view.setUint16(22, 1, true);
-  view.setUint32(24, 8000, true);
-  view.setUint32(28, 16000, true);
-  view.setUint16(32, 2, true);
-  view.setUint16(34, 16, true);
-  ascii(36, 'data');
-  view.setUint32(40, data.length, true);
-  out.set(data, 44);
-  return out;
+  return wavOfPcm16(data, { sampleRate: 8000 });
 }
 
 /** A live connection that records every event it is handed. */

@@ -5,6 +5,7 @@
  * the audio a page decoded at the other end is this signal, at this level, and not silence.
  */
 import { writeFile } from 'node:fs/promises';
+import { wavOfPcm16 } from '../../../src/protocol/audio-formats.js';
 
 /** A generated microphone signal. */
 export interface FakeVoice {
@@ -48,26 +49,7 @@ export function fakeSilence(sampleRate = 48_000): FakeVoice {
 }
 
 function wavOf(pcm: Uint8Array, sampleRate: number): Uint8Array {
-  const out = new Uint8Array(44 + pcm.length);
-  const view = new DataView(out.buffer);
-  const ascii = (offset: number, text: string): void => {
-    for (let i = 0; i < text.length; i++) out[offset + i] = text.charCodeAt(i);
-  };
-  ascii(0, 'RIFF');
-  view.setUint32(4, 36 + pcm.length, true);
-  ascii(8, 'WAVE');
-  ascii(12, 'fmt ');
-  view.setUint32(16, 16, true);
-  view.setUint16(20, 1, true);
-  view.setUint16(22, 1, true);
-  view.setUint32(24, sampleRate, true);
-  view.setUint32(28, sampleRate * 2, true);
-  view.setUint16(32, 2, true);
-  view.setUint16(34, 16, true);
-  ascii(36, 'data');
-  view.setUint32(40, pcm.length, true);
-  out.set(pcm, 44);
-  return out;
+  return wavOfPcm16(pcm, { sampleRate });
 }
 
 /** Writes the voice's WAV to `path` for Chromium to read. */
