@@ -21,8 +21,13 @@ const STORE = 'state';
 const DEVICE_KEY = 'device-key';
 
 let opening: Promise<IDBDatabase> | undefined;
+/** Set when the family app signed out and deleted the database: nothing here opens it again. */
+let signedOut = false;
 
 function database(): Promise<IDBDatabase> {
+  // A round still in flight when the app signed out (a live event, a download) would otherwise
+  // create the database afresh and leave a device key or records behind until the page reloads.
+  if (signedOut) return Promise.reject(new Error('the family app signed out on this device: the toy keeps nothing more here'));
   opening ??= new Promise<IDBDatabase>((resolve, reject) => {
     const request = indexedDB.open(VIRTUAL_TOY_DB, 1);
     request.onupgradeneeded = () => {
@@ -33,6 +38,7 @@ function database(): Promise<IDBDatabase> {
       // The family app signed out and deletes this database: let go of it, forget the device in
       // memory too (a fresh page), so the toy's secrets do not outlive the sign-out here.
       db.onversionchange = () => {
+        signedOut = true;
         db.close();
         opening = undefined;
         if (typeof location !== 'undefined' && location.pathname.startsWith('/toy')) location.reload();
