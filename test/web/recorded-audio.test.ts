@@ -9,67 +9,43 @@
  * recording's and its loudness is the microphone's, not silence. The virtual toy plays it, and
  * plays a 16-bit PCM WAV message too.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily, loadFamily } from '../../src/client/families.js';
 import { downloadAndOpenMessage, listAllMessages, sendMessage } from '../../src/client/messages.js';
 import { sniffAudioFormat } from '../../src/protocol/audio-formats.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { openConversation, pairToy, recordAndSend, showToyCode, waitForToy } from './support/app-steps.js';
-import { heardAudio, launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { heardAudio } from './support/browser.js';
+import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { fakeVoice, writeFakeVoice } from './support/fake-mic.js';
+import { fakeVoice } from './support/fake-mic.js';
 import { decodeIndependently, skipWithoutAudioTools } from '../support/opus-tools.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 const STEP = 20_000;
 const HOLD_MS = 2_000;
 const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
-let server: ServeProcess;
-let browser: Browser;
-let dir: string;
 let mum: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
 
 const skip = !hasChromium() || skipWithoutAudioTools();
+const app = useBrowserApp({ name: 'recorded-audio', browsers: [{ voice }] });
 
 beforeAll(async () => {
   if (skip) return;
-  dir = await mkdtemp(join(tmpdir(), 'burrow-recorded-audio-'));
-  const mic = await writeFakeVoice(voice, join(dir, 'mic.wav'));
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium({ micWav: mic })]);
-  mum = await registerMember(server.url, 'mum');
+  mum = await registerMember(app.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'The Listeners' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
 }, 90_000);
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-});
-
 /** Mum signed in on her phone, and a virtual toy paired to Mia. */
 async function phoneAndToy(): Promise<{ page: Page; toy: Page }> {
-  const context = await newPhoneContext(browser, server.url);
-  const toyContext = await newPhoneContext(browser, server.url);
-  contexts.push(context, toyContext);
-  const page = await context.newPage();
-  const toy = await toyContext.newPage();
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign in' }).click();
-  await page.getByLabel('Email').fill(mum.email);
-  await page.getByLabel('Password', { exact: true }).fill(mum.password);
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-  await page.locator(`a[href="/family/${familyId}"]`).waitFor({ timeout: STEP });
+  const page = await app.newPage();
+  const toy = await app.newPage();
+  await signInInBrowser(page, mum, familyId, STEP);
   await page.locator(`a[href="/family/${familyId}"]`).click();
   const code = await showToyCode(toy);
   await pairToy(page, toy, { code, childLabel: '🦊 Mia' });

@@ -6,8 +6,8 @@
  * message). The numbers are printed for docs/benchmarks.md, never judged: the test fails only
  * when a message does not play at all.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { createFamily } from '../../src/client/families.js';
 import { sendMessage } from '../../src/client/messages.js';
@@ -15,32 +15,24 @@ import { addToy } from '../../src/client/toys.js';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, waitForToy } from './support/app-steps.js';
-import { launchChromium, newPhoneContext, startTogether } from './support/browser.js';
+import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
-import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 
 /** Enough messages for a median and a rough 99th percentile (the largest of them). */
 const MESSAGES = 24;
 
-let server: ServeProcess;
-let browser: Browser;
 let mum: TestMember;
 let familyId: string;
 let mia: string;
-const contexts: BrowserContext[] = [];
+
+const app = useBrowserApp({ name: 'virtual-toy-latency' });
 
 beforeAll(async () => {
-  [server, browser] = await startTogether([startBurrowServe(), launchChromium()]);
-  mum = await registerMember(server.url, 'mum');
+  if (!hasChromium()) return;
+  mum = await registerMember(app.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Latency Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
 }, 90_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await server?.close();
-});
 
 /** Records, inside the page, when `data-playing` first names each message (the page's clock is the machine's). */
 async function watchPlays(toy: Page): Promise<void> {
@@ -66,8 +58,7 @@ function percentile(sorted: number[], p: number): number {
 
 describe.skipIf(!hasChromium())('virtual toy delivery latency', { timeout: 240_000 }, () => {
   it('plays every message; prints acknowledged → playing, p50 and p99', async () => {
-    const context = await newPhoneContext(browser, server.url);
-    contexts.push(context);
+    const context = await app.newContext();
     const toy = await context.newPage();
     const code = await showToyCode(toy);
     await addToy(mum, { familyId, code, childId: mia, pollMs: 100 });
