@@ -7,12 +7,11 @@
  */
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addChild } from '../../src/client/children.js';
-import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
-import { acceptInvite, createInvite } from '../../src/client/invites.js';
+import { loadFamily } from '../../src/client/families.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealProfile } from '../../src/crypto/profile.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { type TestMember } from '../e2e/family-harness.js';
+import { familyWithGran } from '../support/members.js';
 import { waitForToy } from '../web/support/app-steps.js';
 import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
@@ -25,12 +24,7 @@ let familyId: string;
 let mia: string;
 
 beforeAll(async () => {
-  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(web.server.url, label)))) as [TestMember, TestMember];
-  familyId = (await createFamily(mum, { name: 'Signed Family' })).familyId;
-  mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
-  const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
-  await acceptInvite(gran, link);
-  await admitJoiners(mum, { familyId });
+  ({ mum, gran, familyId, mia } = await familyWithGran(web.server.url, 'Signed Family'));
 }, 180_000);
 
 function signIn(page: Page, member: TestMember): Promise<void> {

@@ -10,6 +10,9 @@
  */
 import WebSocket from 'ws';
 import { registerAccount } from '../../src/client/account.js';
+import { addChild } from '../../src/client/children.js';
+import { admitJoiners, createFamily } from '../../src/client/families.js';
+import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { BurrowApi } from '../../src/client/api.js';
 import type { ClientContext } from '../../src/client/families.js';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
@@ -83,4 +86,15 @@ export async function recordLive(member: TestMember, url: string): Promise<{ liv
     });
   };
   return { live, events, readies: () => readies, waitFor };
+}
+
+/** A family of `mum` (guardian) with one child, Mia, and `gran`, a relative of Mia's let in through an invite. */
+export async function familyWithGran(baseUrl: string, name: string): Promise<{ mum: TestMember; gran: TestMember; familyId: string; mia: string }> {
+  const [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(baseUrl, label)))) as [TestMember, TestMember];
+  const familyId = (await createFamily(mum, { name })).familyId;
+  const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
+  await acceptInvite(gran, link);
+  await admitJoiners(mum, { familyId });
+  return { mum, gran, familyId, mia };
 }
