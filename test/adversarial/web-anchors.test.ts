@@ -123,7 +123,8 @@ describe.skipIf(!hasChromium())('the virtual toy counts its own pairing runs and
     expect(relay.offered.get(firstAttempt!.pairingId)).toBeGreaterThan(3);
     expect(await toyState(toy, 'phase')).toBe('pairing');
     expect(Number(await codeElement.getAttribute('data-code-expires-at'))).toBeLessThan(CLAIMED.expiresAt);
-    expect(await toy.locator('#virtual-toy').innerText()).not.toContain('99');
+    // The relay's count in the words a toy would show it (the new random code itself may hold a 99).
+    expect(await toy.locator('#virtual-toy').innerText()).not.toMatch(/\b99 (more )?tries/);
     relay.on = false;
     await context.close();
   });
