@@ -14,8 +14,9 @@
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { bytesEqual } from './bytes.js';
+import { webCryptoChunkCipher, type ChunkCipher } from './chunk-cipher.js';
+import { nodeChunkCipher } from './chunk-cipher-node.js';
 import { fail, ok, type CryptoResult } from './result.js';
-import { buf, subtle } from './webcrypto.js';
 
 /** Plaintext bytes of every chunk but the last (64 KiB). */
 export const CHUNK_PLAINTEXT_BYTES = 64 * 1024;
@@ -95,9 +96,19 @@ export function chunkNonce(prefix: Uint8Array, index: number, last: boolean): Ui
   return nonce;
 }
 
+/**
+ * The message key (32 bytes) as a `ChunkCipher` for `usage`: node:crypto's where the environment
+ * has it (Node), else WebCrypto's (browsers). The two give the same bytes; the choice depends on
+ * the environment only, never on the message. The caller wipes `rawKey` afterwards.
+ */
+export async function createChunkCipher(rawKey: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<ChunkCipher> {
+  return nodeChunkCipher(rawKey) ?? (await webCryptoChunkCipher(rawKey, usage));
+}
+
 /** Everything a chunk's AES-GCM call needs besides its bytes. */
 export interface ChunkContext {
-  key: CryptoKey;
+  /** The message key, in the environment's back end (`createChunkCipher`). */
+  cipher: ChunkCipher;
   noncePrefix: Uint8Array;
   /** The canonical header, authenticated by every chunk. */
   aad: Uint8Array;
@@ -115,9 +126,8 @@ export async function sealChunks(context: ChunkContext, body: Uint8Array, padded
     const length = chunkPlaintextLength(paddedLength, index);
     const slot = body.subarray(sealedChunkOffset(index), sealedChunkOffset(index) + length + CHUNK_TAG_BYTES);
     const iv = chunkNonce(context.noncePrefix, index, index === context.chunkCount - 1);
-    const sealed = await subtle().encrypt({ name: 'AES-GCM', iv, additionalData: buf(context.aad), tagLength: CHUNK_TAG_BYTES * 8 }, context.key, buf(slot.subarray(0, length)));
-    slot.set(new Uint8Array(sealed));
-    hashes.set(new Uint8Array(await subtle().digest('SHA-256', buf(slot))), index * CHUNK_HASH_BYTES);
+    await context.cipher.seal(iv, context.aad, slot.subarray(0, length), slot);
+    hashes.set(await context.cipher.sha256(slot), index * CHUNK_HASH_BYTES);
   };
   try {
     await inParallel(context.chunkCount, sealOne);
@@ -134,17 +144,16 @@ export async function sealChunks(context: ChunkContext, body: Uint8Array, padded
 export async function openChunk(context: ChunkContext, index: number, sealed: Uint8Array, expectedHash: Uint8Array): Promise<CryptoResult<Uint8Array>> {
   if (sealed.length < CHUNK_TAG_BYTES) return fail('envelope/malformed');
   const iv = chunkNonce(context.noncePrefix, index, index === context.chunkCount - 1);
-  const hashing = subtle().digest('SHA-256', buf(sealed));
-  const decrypting = subtle().decrypt({ name: 'AES-GCM', iv, additionalData: buf(context.aad), tagLength: CHUNK_TAG_BYTES * 8 }, context.key, buf(sealed));
-  // Judged below; never leave a rejection unobserved.
-  decrypting.catch(() => undefined);
+  // Both start at once (WebCrypto runs them side by side); the hash is judged first.
+  const hashing = context.cipher.sha256(sealed);
+  const decrypting = context.cipher.open(iv, context.aad, sealed);
   // A chunk other than the one the sender signed for this place is refused like a bad signature.
-  if (!bytesEqual(new Uint8Array(await hashing), expectedHash)) return fail('envelope/bad-signature');
-  try {
-    return ok(new Uint8Array(await decrypting));
-  } catch {
-    return fail('envelope/decrypt-failed');
+  if (!bytesEqual(await hashing, expectedHash)) {
+    (await decrypting)?.fill(0);
+    return fail('envelope/bad-signature');
   }
+  const plaintext = await decrypting;
+  return plaintext === undefined ? fail('envelope/decrypt-failed') : ok(plaintext);
 }
 
 /** Runs `task(0 … count − 1)` with at most CHUNKS_IN_FLIGHT running at once; rejects with the first failure. */

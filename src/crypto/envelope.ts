@@ -51,6 +51,7 @@ import {
   chunkPlaintextLength,
   COMMITMENT_FIXED_BYTES,
   commitmentLengthOf,
+  createChunkCipher,
   inParallel,
   isPaddedLength,
   NONCE_PREFIX_BYTES,
@@ -63,6 +64,7 @@ import {
   type ChunkContext,
   type IncrementalHash,
 } from './envelope-chunks.js';
+import type { ChunkCipher } from './chunk-cipher.js';
 import { assertIdentity, type Identity } from './identity.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { entryKeeps, isVerifiedRoster, type Member, type RosterEntry, type Toy, type VerifiedRoster } from './roster.js';
@@ -419,11 +421,11 @@ function messageKey(familyKey: Uint8Array, messageId: Uint8Array): Uint8Array {
   return hkdf(nobleSha256, familyKey, messageId, MESSAGE_KEY_INFO_BYTES, 32);
 }
 
-/** The message key as a WebCrypto AES-GCM key; the raw bytes are wiped once imported. */
-async function importMessageKey(familyKey: Uint8Array, messageId: Uint8Array, usage: KeyUsage): Promise<CryptoKey> {
+/** The message key as the environment's chunk cipher (`createChunkCipher`); the raw bytes are wiped once imported. */
+async function importMessageKey(familyKey: Uint8Array, messageId: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<ChunkCipher> {
   const key = messageKey(familyKey, messageId);
   try {
-    return await subtle().importKey('raw', buf(key), { name: 'AES-GCM' }, false, [usage]);
+    return await createChunkCipher(key, usage);
   } finally {
     key.fill(0);
   }
@@ -528,7 +530,7 @@ export async function sealMessage(options: {
   writeIntoChunks(body, 0, metadata);
   writeIntoChunks(body, metadata.length, audio);
   const headerBytes = bytes.subarray(0, headerLength);
-  const context: ChunkContext = { key: await sealingKey, noncePrefix, aad: headerBytes, chunkCount };
+  const context: ChunkContext = { cipher: await sealingKey, noncePrefix, aad: headerBytes, chunkCount };
   await sealChunks(context, body, paddedLength, commitment.subarray(COMMITMENT_FIXED_BYTES));
   const ciphertextHash = commitmentHash(commitment);
   const signature = await signLabelled(sender.identity, SIGNATURE_LABELS.message, signedBytes(headerBytes, ciphertextHash));
@@ -909,7 +911,7 @@ export async function verifyEnvelopeParts(parts: EnvelopeParts, options: OpenOpt
     sender: { kind: sender.kind, id: header.senderId },
     ciphertextHash,
     needsApproval,
-    chunks: { key, noncePrefix: parts.noncePrefix, aad: headerBytes, chunkCount: parts.chunkCount },
+    chunks: { cipher: key, noncePrefix: parts.noncePrefix, aad: headerBytes, chunkCount: parts.chunkCount },
   };
   if (removal !== undefined) verified.removal = removal;
   return ok(verified);
