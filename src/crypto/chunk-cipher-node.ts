@@ -1,14 +1,17 @@
 /**
- * The node:crypto back end of `ChunkCipher` (chunk-cipher.ts): the same AES-256-GCM and SHA-256,
- * run synchronously by OpenSSL in the calling thread. A WebCrypto job in Node copies its input,
- * runs on libuv's thread pool and resolves a promise back on the main thread; for an envelope's
- * 64 KiB chunks (two jobs each) that overhead costs more than the cryptography itself.
+ * The Node back end of `ChunkCipher` (chunk-cipher.ts): AES-256-GCM by node:crypto, run
+ * synchronously by OpenSSL in the calling thread, and SHA-256 on WebCrypto, which Node runs on
+ * libuv's thread pool. A WebCrypto job copies its input, runs on the pool and resolves a promise
+ * back on the main thread, and its output is one more buffer to collect: for 64 KiB chunks that
+ * overhead is a large part of the work. So the encryption runs in the calling thread, while each
+ * sealed chunk's hash runs on the pool beside the encryption of the next chunks (and, when
+ * opening, beside the chunk's own decryption): the two passes the format needs run side by side.
  *
  * The crypto core runs in browsers too, so it imports no Node module: node:crypto is asked for at
  * run time through `process.getBuiltinModule` (Node ≥ 22.3), which only Node-like environments
  * have. Elsewhere `nodeChunkCipher` answers undefined and the WebCrypto back end is used.
  */
-import { GCM_TAG_BYTES, type ChunkCipher } from './chunk-cipher.js';
+import { GCM_TAG_BYTES, webCryptoSha256, type ChunkCipher } from './chunk-cipher.js';
 
 /** The parts of node:crypto used here, typed structurally (no Node types in the crypto core). */
 interface NodeCrypto {
@@ -25,7 +28,6 @@ interface NodeCrypto {
     update(data: Uint8Array): Uint8Array;
     final(): Uint8Array;
   };
-  createHash(algorithm: 'sha256'): { update(data: Uint8Array): { digest(): Uint8Array } };
 }
 
 /** node:crypto when the environment provides it, looked up once. */
@@ -34,7 +36,7 @@ const nodeCrypto: NodeCrypto | undefined = (() => {
   if (typeof process?.getBuiltinModule !== 'function') return undefined;
   try {
     const module = process.getBuiltinModule('node:crypto') as Partial<NodeCrypto> | undefined;
-    const complete = typeof module?.createCipheriv === 'function' && typeof module.createDecipheriv === 'function' && typeof module.createHash === 'function' && typeof module.createSecretKey === 'function';
+    const complete = typeof module?.createCipheriv === 'function' && typeof module.createDecipheriv === 'function' && typeof module.createSecretKey === 'function';
     return complete ? (module as NodeCrypto) : undefined;
   } catch {
     return undefined;
@@ -82,8 +84,6 @@ export function nodeChunkCipher(rawKey: Uint8Array): ChunkCipher | undefined {
       }
       return plain(plaintext);
     },
-    sha256(bytes) {
-      return plain(crypto.createHash('sha256').update(bytes).digest());
-    },
+    sha256: webCryptoSha256,
   };
 }

@@ -3,8 +3,8 @@
  * AES-256-GCM (NIST SP 800-38D) under one message key, and SHA-256 (FIPS 180-4). The format —
  * nonces, AAD, chunk layout, the order of checks — lives in envelope-chunks.ts alone; a back end
  * only runs these three primitives. Two back ends give the same bytes: WebCrypto (this file, every
- * environment) and node:crypto (chunk-cipher-node.ts, where the platform has it; per call it costs
- * far less than a WebCrypto job, which copies its input and hops to another thread and back).
+ * environment) and, where the platform has node:crypto, AES-GCM there with SHA-256 still on
+ * WebCrypto (chunk-cipher-node.ts).
  *
  * Key use: one message key per message, one nonce per chunk (envelope-chunks.ts); a back end never
  * chooses a nonce.
@@ -51,8 +51,11 @@ export async function webCryptoChunkCipher(rawKey: Uint8Array, usage: 'encrypt' 
         return undefined;
       }
     },
-    async sha256(bytes) {
-      return new Uint8Array(await subtle().digest('SHA-256', buf(bytes)));
-    },
+    sha256: webCryptoSha256,
   };
+}
+
+/** SHA-256 on WebCrypto: in Node on libuv's thread pool, so it runs beside work in the calling thread. */
+export async function webCryptoSha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await subtle().digest('SHA-256', buf(bytes)));
 }
