@@ -19,6 +19,10 @@ export interface BenchFigure {
   bestOpsPerSec: number;
   /** Operations per second in each round. */
   rounds: number[];
+  /** Where the environment can tell (Node): median over rounds of CPU ms per operation, all threads. */
+  cpuMsPerOp?: number;
+  /** CPU ms per operation in each round. */
+  cpuRounds?: number[];
 }
 
 /** Everything one environment measured. */
@@ -37,6 +41,11 @@ export interface CryptoBenchReport {
   /** The same ratios from each operation's fastest round. */
   bestRatios: { sealVsEncrypt: number; openVsDecrypt: number };
   /**
+   * Where CPU time is known (Node): raw CPU ms per operation ÷ the subject's, median over rounds. It
+   * counts every thread's work and none of the waiting, so other load on the machine moves it less.
+   */
+  cpuRatios?: { sealVsEncrypt: number; openVsDecrypt: number };
+  /**
    * Time to first audio byte for a toy on a 5 MiB message, the download itself instantaneous (so
    * only the CPU counts): streamed (verify the fields before the chunks, open the first chunk) vs
    * the whole-message path (receive everything, then verify and open). Median ms over rounds,
@@ -52,12 +61,16 @@ export interface CryptoBenchOptions {
   sizeBytes?: number;
   rounds?: number;
   roundMs?: number;
+  /** The process's CPU time so far in ms, all threads (Node: `process.cpuUsage()`); absent in a browser. */
+  cpuMs?: () => number;
 }
 
 type Operation = () => Promise<unknown>;
 
-async function timeFor(operation: Operation, ms: number): Promise<number> {
+/** Runs `operation` for `ms`: operations per second, and CPU ms per operation when `cpuMs` is given. */
+async function timeFor(operation: Operation, ms: number, cpuMs?: () => number): Promise<{ opsPerSec: number; cpuMsPerOp?: number }> {
   let ops = 0;
+  const cpuStart = cpuMs?.();
   const start = performance.now();
   let elapsed = 0;
   do {
@@ -65,7 +78,8 @@ async function timeFor(operation: Operation, ms: number): Promise<number> {
     ops++;
     elapsed = performance.now() - start;
   } while (elapsed < ms);
-  return (ops * 1000) / elapsed;
+  const opsPerSec = (ops * 1000) / elapsed;
+  return cpuMs === undefined || cpuStart === undefined ? { opsPerSec } : { opsPerSec, cpuMsPerOp: (cpuMs() - cpuStart) / ops };
 }
 
 function median(values: number[]): number {
@@ -108,17 +122,33 @@ export async function runCryptoBench(options: CryptoBenchOptions): Promise<Crypt
   for (const [, operation] of operations) await timeFor(operation, roundMs / 2);
 
   const perRound = operations.map((): number[] => []);
+  const cpuPerRound = operations.map((): number[] => []);
   for (let round = 0; round < roundCount; round++) {
-    for (const [i, [, operation]] of operations.entries()) perRound[i]!.push(await timeFor(operation, roundMs));
+    for (const [i, [, operation]] of operations.entries()) {
+      const { opsPerSec, cpuMsPerOp } = await timeFor(operation, roundMs, options.cpuMs);
+      perRound[i]!.push(opsPerSec);
+      if (cpuMsPerOp !== undefined) cpuPerRound[i]!.push(cpuMsPerOp);
+    }
   }
   const figures = operations.map(([name], i): BenchFigure => {
     const opsPerSec = median(perRound[i]!);
-    return { name, opsPerSec, mibPerSec: (opsPerSec * sizeBytes) / (1024 * 1024), bestOpsPerSec: Math.max(...perRound[i]!), rounds: perRound[i]! };
+    const figure: BenchFigure = { name, opsPerSec, mibPerSec: (opsPerSec * sizeBytes) / (1024 * 1024), bestOpsPerSec: Math.max(...perRound[i]!), rounds: perRound[i]! };
+    if (cpuPerRound[i]!.length > 0) Object.assign(figure, { cpuMsPerOp: median(cpuPerRound[i]!), cpuRounds: cpuPerRound[i]! });
+    return figure;
   });
   const firstAudio = await measureFirstAudio(roundCount);
   const rounds = (name: string) => figures.find((f) => f.name === name)!.rounds;
   const paired = (subject: string, raw: string) => median(rounds(subject).map((r, i) => r / rounds(raw)[i]!));
   const best = (name: string) => figures.find((f) => f.name === name)!.bestOpsPerSec;
+  const cpuRounds = (name: string) => figures.find((f) => f.name === name)!.cpuRounds ?? [];
+  // CPU per operation is a cost, so raw ÷ subject reads like the throughput ratios.
+  const cpuPaired = (subject: string, raw: string) => median(cpuRounds(raw).map((r, i) => r / cpuRounds(subject)[i]!));
+  const cpuRatios = options.cpuMs === undefined ? {} : {
+    cpuRatios: {
+      sealVsEncrypt: cpuPaired('seal + sign', 'raw AES-256-GCM encrypt'),
+      openVsDecrypt: cpuPaired('verify + open', 'raw AES-256-GCM decrypt'),
+    },
+  };
   return {
     environment: options.environment,
     subject: MESSAGE_SUBJECT,
@@ -136,6 +166,7 @@ export async function runCryptoBench(options: CryptoBenchOptions): Promise<Crypt
       sealVsEncrypt: best('seal + sign') / best('raw AES-256-GCM encrypt'),
       openVsDecrypt: best('verify + open') / best('raw AES-256-GCM decrypt'),
     },
+    ...cpuRatios,
     firstAudio,
   };
 }
