@@ -12,6 +12,7 @@ import type { WebSocket } from 'ws';
 import { BurrowError } from '../../protocol/errors.js';
 import { LIVE_SUBPROTOCOL } from '../../protocol/live.js';
 import type { EventBus } from '../../storage/bus/event-bus.js';
+import { TopicFanout } from '../../storage/bus/topic-fanout.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess } from '../families/access.js';
@@ -63,13 +64,22 @@ async function closeAllGoingAway(clients: Set<WebSocket>): Promise<void> {
   for (const socket of open) if (socket.readyState !== socket.CLOSED) socket.terminate();
 }
 
-/** Each app's hub, for the tests' heartbeats (`liveHubOf(app).sweep()`) and the metrics. */
-const hubs = new WeakMap<object, LiveHub>();
+/** Each app's hub and topic fan-out, for the tests' heartbeats (`liveHubOf(app).sweep()`) and the metrics. */
+const nodes = new WeakMap<object, { hub: LiveHub; topics: TopicFanout }>();
+
+function liveNodeOf(app: BurrowApp): { hub: LiveHub; topics: TopicFanout } {
+  const node = nodes.get(app);
+  if (node === undefined) throw new Error('this app has no live routes');
+  return node;
+}
 
 export function liveHubOf(app: BurrowApp): LiveHub {
-  const hub = hubs.get(app);
-  if (hub === undefined) throw new Error('this app has no live routes');
-  return hub;
+  return liveNodeOf(app).hub;
+}
+
+/** The app's one subscription per bus topic, shared by its live connections. */
+export function liveTopicsOf(app: BurrowApp): TopicFanout {
+  return liveNodeOf(app).topics;
 }
 
 export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
@@ -82,12 +92,18 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     else connections.set(principalId, left);
   };
   const hub = new LiveHub(config.live.heartbeatMs);
-  hubs.set(app, hub);
-  app.addHook('onClose', async () => hub.stop());
+  const topics = new TopicFanout(deps.bus, {
+    onSinkError: (error) => app.log.warn({ err: error }, 'a live connection failed to take an event'),
+  });
+  nodes.set(app, { hub, topics });
+  app.addHook('onClose', async () => {
+    hub.stop();
+    topics.close();
+  });
   // One object for every connection of the node: its collaborators and the three callbacks.
   const shared: LiveShared = {
     access: deps.access,
-    bus: deps.bus,
+    topics,
     clock: deps.clock,
     limits: config.live,
     async stillAuthorised({ identity }) {
