@@ -113,7 +113,8 @@ export class LiveConnection implements TopicSink {
   readonly socket: LiveSocket;
   readonly identity: LiveIdentity;
   readonly #shared: LiveShared;
-  readonly #memberships = new Map<string, FamilyMembership>();
+  /** The principal's families (usually one, a few for a guardian): an array, lighter than a Map. */
+  #memberships: FamilyMembership[] = [];
   /** Events that came while the connection started, handled before 'ready'; undefined after. */
   #backlog: BusEvent[] | undefined = [];
   #closed = false;
@@ -123,8 +124,8 @@ export class LiveConnection implements TopicSink {
   backstopSlot = 0;
   /** Whether a re-check of the session and families is queued or running: one at a time. */
   #checking = false;
-  /** Serialises the work that sends events, so frames leave in cursor order. */
-  #queue: Promise<void> = Promise.resolve();
+  /** Serialises the work that sends events, so frames leave in cursor order; undefined while idle. */
+  #queue: Promise<void> | undefined;
   // The first frame decides how the connection starts: a resume frame's cursors, or (after a ping
   // first, or no frame within resumeWaitMs) live events only. A later resume frame is refused.
   #resumeDecided = false;
@@ -148,8 +149,11 @@ export class LiveConnection implements TopicSink {
     // @fastify/websocket's own 'error' listener closes over the upgrade request and its reply
     // (headers, logger, raw messages: about 2 KB) for as long as the socket lives; this one does
     // what it does (log, cut the socket) from the record alone.
-    this.socket.removeAllListeners('error');
+    // Added before theirs is removed, so the listener table keeps its 'error' key: deleting it
+    // would turn the table into a dictionary (≈ 280 bytes more per connection).
+    const theirs = this.socket.listeners('error') as Array<(error: Error) => void>;
     this.socket.on('error', onSocketError);
+    for (const listener of theirs) this.socket.removeListener('error', listener);
     this.#enqueue(() => this.#start(cursors));
   }
 
@@ -242,7 +246,7 @@ export class LiveConnection implements TopicSink {
   #cleanup(): void {
     const topics = this.#shared.topics;
     topics.unfollow(accountTopic(this.identity.principalId), this);
-    for (const familyId of this.#memberships.keys()) topics.unfollow(familyTopic(familyId), this);
+    for (const { familyId } of this.#memberships) topics.unfollow(familyTopic(familyId), this);
     this.decideResume(undefined);
   }
 
@@ -257,14 +261,20 @@ export class LiveConnection implements TopicSink {
   }
 
   #enqueue(task: () => Promise<void>): void {
-    this.#queue = this.#queue.then(task).catch((error: unknown) => {
-      this.#shared.warn('a live connection failed', error, this);
-      this.close(1011, 'server error');
-    });
+    const next: Promise<void> = (this.#queue ?? Promise.resolve())
+      .then(task)
+      .catch((error: unknown) => {
+        this.#shared.warn('a live connection failed', error, this);
+        this.close(1011, 'server error');
+      })
+      .then(() => {
+        if (this.#queue === next) this.#queue = undefined;
+      });
+    this.#queue = next;
   }
 
   #deliver(familyId: string, event: BusEvent): void {
-    const membership = this.#memberships.get(familyId);
+    const membership = this.#membershipOf(familyId);
     if (membership === undefined || !mayReceive(membership, event.type, event.data)) return;
     this.#send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as never, at: event.at });
   }
@@ -279,7 +289,7 @@ export class LiveConnection implements TopicSink {
       return;
     }
     const familyId = event.topic.slice('family:'.length);
-    if (!this.#memberships.has(familyId)) return;
+    if (this.#membershipOf(familyId) === undefined) return;
     if (event.type === 'roster') {
       // A removed member stops here; the others see the change, with their possibly new rights.
       const membership = await this.#shared.access.membership(familyId, principalId);
@@ -289,7 +299,7 @@ export class LiveConnection implements TopicSink {
         if (kind === 'toy') this.close(1008, 'the toy is no longer in its family');
         return;
       }
-      this.#memberships.set(familyId, membership);
+      this.#memberships = this.#memberships.map((m) => (m.familyId === familyId ? membership : m));
     }
     this.#deliver(familyId, event);
     if (event.type === 'family-deleted') {
@@ -298,8 +308,12 @@ export class LiveConnection implements TopicSink {
     }
   }
 
+  #membershipOf(familyId: string): FamilyMembership | undefined {
+    return this.#memberships.find((m) => m.familyId === familyId);
+  }
+
   #dropFamily(familyId: string): void {
-    this.#memberships.delete(familyId);
+    this.#memberships = this.#memberships.filter((m) => m.familyId !== familyId);
     this.#shared.topics.unfollow(familyTopic(familyId), this);
   }
 
@@ -313,16 +327,16 @@ export class LiveConnection implements TopicSink {
     const { principalId, kind } = this.identity;
     const access = this.#shared.access;
     const now = new Set(await access.familiesOf(principalId));
-    for (const familyId of [...this.#memberships.keys()]) if (!now.has(familyId)) this.#dropFamily(familyId);
+    for (const { familyId } of this.#memberships) if (!now.has(familyId)) this.#dropFamily(familyId);
     if (kind === 'toy' && now.size === 0) {
       this.close(1008, 'the toy is no longer in its family');
       return;
     }
     for (const familyId of now) {
-      if (this.#memberships.has(familyId)) continue;
+      if (this.#membershipOf(familyId) !== undefined) continue;
       const membership = await access.membership(familyId, principalId);
       if (membership === undefined || this.#closed) continue;
-      this.#memberships.set(familyId, membership);
+      this.#memberships = [...this.#memberships, membership];
       const cursor = resume?.cursors?.[familyId];
       const from = resume === undefined ? undefined : resume.cursors === undefined ? 'live' : cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined;
       await this.#shared.topics.follow(familyTopic(familyId), this, from);
