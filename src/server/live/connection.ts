@@ -149,11 +149,8 @@ export class LiveConnection implements TopicSink {
     // @fastify/websocket's own 'error' listener closes over the upgrade request and its reply
     // (headers, logger, raw messages: about 2 KB) for as long as the socket lives; this one does
     // what it does (log, cut the socket) from the record alone.
-    // Added before theirs is removed, so the listener table keeps its 'error' key: deleting it
-    // would turn the table into a dictionary (≈ 280 bytes more per connection).
-    const theirs = this.socket.listeners('error') as Array<(error: Error) => void>;
+    this.socket.removeAllListeners('error');
     this.socket.on('error', onSocketError);
-    for (const listener of theirs) this.socket.removeListener('error', listener);
     this.#enqueue(() => this.#start(cursors));
   }
 

@@ -7,7 +7,7 @@
  * is refused with 403.
  */
 import websocket from '@fastify/websocket';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { BurrowError } from '../../protocol/errors.js';
 import { LIVE_SUBPROTOCOL } from '../../protocol/live.js';
@@ -50,7 +50,7 @@ function releaseUpgradeResponse(request: FastifyRequest): void {
 const SHUTDOWN_CLOSE_WAIT_MS = 2_000;
 
 /** Closes every socket with 1001 and resolves once all have closed (or the wait is over and the rest are cut). */
-async function closeAllGoingAway(clients: Set<WebSocket>): Promise<void> {
+async function closeAllGoingAway(clients: Iterable<WebSocket>): Promise<void> {
   const open = [...clients];
   if (open.length === 0) return;
   const closed = open.map((socket) => new Promise<void>((resolve) => {
@@ -121,6 +121,8 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
   void app.register(websocket, {
     options: {
       maxPayload: config.live.maxFrameBytes,
+      // The hub knows every connection; ws's own set would add a 'close' closure per socket.
+      clientTracking: false,
       // Only `burrow.v1` is ever selected: a token offered as a subprotocol (src/protocol/live.ts)
       // is read by the authentication hook and never echoed. A client offering neither gets no
       // subprotocol in the answer (older clients and plain `ws` offer none).
@@ -130,8 +132,8 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     // rather than with no status (1005), so a client knows to reconnect (to another node, or to
     // this one once it is back) and resume; shutdown waits for the closing handshakes at most
     // SHUTDOWN_CLOSE_WAIT_MS, then cuts whatever has not answered.
-    async preClose(this: FastifyInstance) {
-      await closeAllGoingAway(this.websocketServer.clients);
+    async preClose() {
+      await closeAllGoingAway(hub.sockets());
     },
   });
   void app.register(async (scope) => {
