@@ -60,16 +60,28 @@ interface FullSnapshot extends Snapshot {
   edges: number[];
 }
 
+/** The ids of every object in a snapshot (V8 keeps an object's id from one snapshot of a process to the next). */
+export function heapObjectIds(file: string): Set<number> {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  const width = data.snapshot.meta.node_fields.length;
+  const idAt = data.snapshot.meta.node_fields.indexOf('id');
+  const ids = new Set<number>();
+  for (let i = 0; i < data.nodes.length; i += width) ids.add(data.nodes[i + idAt]!);
+  return ids;
+}
+
 /**
- * What holds the heap: each object is counted under the nearest of `holders` (constructor names,
- * e.g. `LiveConnection`, `WebSocket`) on its shortest path from the GC roots — the path a heap
- * viewer shows first — or under "(elsewhere)" when none is on it; weak edges are not followed.
- * Returned as groups named `holder › group`, so the growth between two snapshots says which
+ * What holds the objects of `file` that are not in `before` (ids from `heapObjectIds` of an earlier
+ * snapshot of the same process): each is counted under the nearest of `holders` (constructor
+ * names, e.g. `LiveConnection`, `WebSocket`) on its shortest path from the GC roots — the path a
+ * heap viewer shows first — or under "(elsewhere)" when none is on it; weak edges are not followed.
+ * Returned as groups named `holder › group`: divided by the connections opened in between, which
  * part of a connection each byte belongs to.
  */
-export function heapGroupsByHolder(file: string, holders: readonly string[]): HeapGroups {
+export function newHeapByHolder(file: string, before: ReadonlySet<number>, holders: readonly string[]): HeapGroups {
   const data = JSON.parse(readFileSync(file, 'utf8')) as FullSnapshot;
   const meta = data.snapshot.meta;
+  const idAt = meta.node_fields.indexOf('id');
   const width = meta.node_fields.length;
   const typeAt = meta.node_fields.indexOf('type');
   const nameAt = meta.node_fields.indexOf('name');
@@ -111,6 +123,7 @@ export function heapGroupsByHolder(file: string, holders: readonly string[]): He
   }
   const groups: HeapGroups = new Map();
   for (let n = 0; n < count; n++) {
+    if (before.has(data.nodes[n * width + idAt]!)) continue;
     const label = labels[n] === -2 ? NONE : labels[n]!;
     const holder = label === NONE ? '(unreachable)' : holderList[label]!;
     const group = `${holder} › ${groupOf(types[data.nodes[n * width + typeAt]!] ?? '?', data.strings[data.nodes[n * width + nameAt]!] ?? '')}`;

@@ -14,7 +14,7 @@
 import { bySize, cpuMeter, type BenchContext, type Goal, type SectionResult } from '../harness/context.js';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { byHolderOnly, heapGroups, heapGroupsByHolder, heapGrowth, type HeapGroups } from '../harness/heap.js';
+import { byHolderOnly, heapGroups, heapGrowth, heapObjectIds, newHeapByHolder, type HeapGroups } from '../harness/heap.js';
 import { HttpClient } from '../harness/http-client.js';
 import { startBurrow, startRole, tempDir, type Measured } from '../harness/processes.js';
 import { profileDuring, profileMarkdown, type ProfileSummary } from '../harness/profile.js';
@@ -175,24 +175,31 @@ const HEAP_HOLDERS = ['LiveConnection', 'WebSocket', 'Receiver', 'Sender', 'Sock
 
 interface HeapSummary {
   groups: HeapGroups;
+  /** Every object's id (before), or the new objects by holder (after). */
+  ids: Set<number>;
   byHolder: HeapGroups;
 }
 
-/** A heap snapshot of `server` in `dir`, summarised by group and by holder. `BURROW_BENCH_KEEP_HEAP=DIR` keeps the file. */
-async function heapSnapshot(server: Measured, dir: string, name: string): Promise<HeapSummary> {
+/**
+ * A heap snapshot of `server` in `dir`, summarised by group; the objects new since `before` by
+ * holder. `BURROW_BENCH_KEEP_HEAP=DIR` keeps the file.
+ */
+async function heapSnapshot(server: Measured, dir: string, name: string, before?: HeapSummary): Promise<HeapSummary> {
   const file = join(dir, `${name}.heapsnapshot`);
   await server.call({ type: 'heap-snapshot', file }, 'heap-snapshot');
-  const summary = { groups: heapGroups(file), byHolder: heapGroupsByHolder(file, HEAP_HOLDERS) };
+  const summary: HeapSummary = before === undefined
+    ? { groups: heapGroups(file), ids: heapObjectIds(file), byHolder: new Map() }
+    : { groups: heapGroups(file), ids: new Set(), byHolder: newHeapByHolder(file, before.ids, HEAP_HOLDERS) };
   const keep = process.env.BURROW_BENCH_KEEP_HEAP;
   if (keep !== undefined && keep !== '') copyFileSync(file, join(keep, `${name}.heapsnapshot`));
   rmSync(file, { force: true });
   return summary;
 }
 
-/** Where each connection's heap goes, by holder and by holder and kind. */
-function holderTables(before: HeapSummary, after: HeapSummary, per: number): string {
-  const holders = heapGrowth(byHolderOnly(before.byHolder), byHolderOnly(after.byHolder), per, 12).filter((r) => Math.abs(r.bytesEach) >= 1);
-  const detail = heapGrowth(before.byHolder, after.byHolder, per, 24);
+/** Where each connection's new objects are held, by holder and by holder and kind. */
+function holderTables(after: HeapSummary, per: number): string {
+  const holders = heapGrowth(new Map(), byHolderOnly(after.byHolder), per, 12).filter((r) => Math.abs(r.bytesEach) >= 1);
+  const detail = heapGrowth(new Map(), after.byHolder, per, 24);
   return [
     table(['held through (nearest on the path from the roots)', 'bytes each', 'objects each'], holders.map((r) => [r.group, fmt(r.bytesEach), Number.isNaN(r.objectsEach) ? '' : fmt(r.objectsEach, 1)])),
     '',
@@ -434,9 +441,9 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
     const burrowHeartbeatCores = (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / 1000 / heartbeatWindowMs;
     const status = await Promise.all(pool.holders.map((h) => h.call<{ open: number; unexpectedCloses: number }>({ type: 'status' }, 'status')));
     const stillOpen = status.reduce((n, s) => n + s.open, 0);
-    const heapAfter = heapBefore === undefined ? undefined : await heapSnapshot(server, dir.path, 'burrow-after');
+    const heapAfter = heapBefore === undefined ? undefined : await heapSnapshot(server, dir.path, 'burrow-after', heapBefore);
     const burrowHeap = heapBefore === undefined || heapAfter === undefined ? undefined : heapGrowth(heapBefore.groups, heapAfter.groups, held.ok);
-    const burrowHolders = heapBefore === undefined || heapAfter === undefined ? undefined : holderTables(heapBefore, heapAfter, held.ok);
+    const burrowHolders = heapAfter === undefined ? undefined : holderTables(heapAfter, held.ok);
     await pool.closeAll();
 
     const bare = await startRole('ws-bare', { args: ['30000'] });
@@ -452,9 +459,9 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
       bareHeld = await pool.open(bare.url, held.ok);
       bareRss1 = await settledRss(bare);
       if (bareBefore !== undefined) {
-        const bareAfter = await heapSnapshot(bare, dir.path, 'bare-after');
+        const bareAfter = await heapSnapshot(bare, dir.path, 'bare-after', bareBefore);
         bareHeap = heapGrowth(bareBefore.groups, bareAfter.groups, bareHeld.ok);
-        bareHolders = holderTables(bareBefore, bareAfter, bareHeld.ok);
+        bareHolders = holderTables(bareAfter, bareHeld.ok);
       }
       const b0 = await bare.probe();
       await sleep(heartbeatWindowMs);
@@ -480,7 +487,7 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
         '',
         `Still open at the end of the idle window: ${stillOpen} of ${held.ok}. Burrow ÷ bare per connection: ${fmt(memoryRatio, 2)}×.`,
         ...(burrowHeap === undefined ? [] : ['', 'JS heap per connection, from heap snapshots before and after (`--heap`; shallow sizes grouped by constructor or V8 kind):', '', heapTable(burrowHeap, bareHeap)]),
-        ...(burrowHolders === undefined ? [] : ['', 'The same growth of `burrow serve`, by what holds it (each object under the nearest of these constructors on its shortest path from the GC roots):', '', burrowHolders]),
+        ...(burrowHolders === undefined ? [] : ['', 'The objects new in `burrow serve`\'s heap after the connections opened, by what holds them (each under the nearest of these constructors on its shortest path from the GC roots; objects freed meanwhile are not subtracted):', '', burrowHolders]),
         ...(bareHolders === undefined ? [] : ['', 'The bare `ws` server, the same way:', '', bareHolders]),
       ].join('\n'),
       goals: [
