@@ -54,3 +54,96 @@ export function heapGrowth(before: HeapGroups, after: HeapGroups, per: number, t
   const rest = rows.slice(top).reduce((n, r) => n + r.bytesEach, 0);
   return [...shown, { group: 'everything else', bytesEach: rest, objectsEach: Number.NaN }];
 }
+
+interface FullSnapshot extends Snapshot {
+  snapshot: Snapshot['snapshot'] & { meta: Snapshot['snapshot']['meta'] & { edge_fields: string[]; edge_types: [string[], ...unknown[]] } };
+  edges: number[];
+}
+
+/** The ids of every object in a snapshot (V8 keeps an object's id from one snapshot of a process to the next). */
+export function heapObjectIds(file: string): Set<number> {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  const width = data.snapshot.meta.node_fields.length;
+  const idAt = data.snapshot.meta.node_fields.indexOf('id');
+  const ids = new Set<number>();
+  for (let i = 0; i < data.nodes.length; i += width) ids.add(data.nodes[i + idAt]!);
+  return ids;
+}
+
+/**
+ * What holds the objects of `file` that are not in `before` (ids from `heapObjectIds` of an earlier
+ * snapshot of the same process): each is counted under the nearest of `holders` (constructor
+ * names, e.g. `LiveConnection`, `WebSocket`) on its shortest path from the GC roots — the path a
+ * heap viewer shows first — or under "(elsewhere)" when none is on it; weak edges are not followed.
+ * Returned as groups named `holder › group`: divided by the connections opened in between, which
+ * part of a connection each byte belongs to.
+ */
+export function newHeapByHolder(file: string, before: ReadonlySet<number>, holders: readonly string[]): HeapGroups {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as FullSnapshot;
+  const meta = data.snapshot.meta;
+  const idAt = meta.node_fields.indexOf('id');
+  const width = meta.node_fields.length;
+  const typeAt = meta.node_fields.indexOf('type');
+  const nameAt = meta.node_fields.indexOf('name');
+  const sizeAt = meta.node_fields.indexOf('self_size');
+  const edgeCountAt = meta.node_fields.indexOf('edge_count');
+  const edgeWidth = meta.edge_fields.length;
+  const edgeTypeAt = meta.edge_fields.indexOf('type');
+  const toAt = meta.edge_fields.indexOf('to_node');
+  const weak = meta.edge_types[0].indexOf('weak');
+  const types = meta.node_types[0];
+  const count = data.nodes.length / width;
+  const firstEdge = new Uint32Array(count + 1);
+  for (let n = 0, e = 0; n < count; n++) {
+    firstEdge[n] = e;
+    e += data.nodes[n * width + edgeCountAt]! * edgeWidth;
+    firstEdge[n + 1] = e;
+  }
+  const holderNames = new Set(holders);
+  const NONE = -1;
+  const labels = new Int32Array(count).fill(-2);
+  const holderList = ['(elsewhere)', ...holders];
+  const holderIndex = new Map(holderList.map((h, i) => [h, i]));
+  const queue = new Uint32Array(count);
+  let head = 0;
+  let tail = 0;
+  labels[0] = 0;
+  queue[tail++] = 0;
+  while (head < tail) {
+    const n = queue[head++]!;
+    for (let e = firstEdge[n]!; e < firstEdge[n + 1]!; e += edgeWidth) {
+      if (data.edges[e + edgeTypeAt] === weak) continue;
+      const to = data.edges[e + toAt]! / width;
+      if (labels[to] !== -2) continue;
+      const name = data.strings[data.nodes[to * width + nameAt]!] ?? '';
+      const isHolder = types[data.nodes[to * width + typeAt]!] === 'object' && holderNames.has(name);
+      labels[to] = isHolder ? holderIndex.get(name)! : labels[n]!;
+      queue[tail++] = to;
+    }
+  }
+  const groups: HeapGroups = new Map();
+  for (let n = 0; n < count; n++) {
+    if (before.has(data.nodes[n * width + idAt]!)) continue;
+    const label = labels[n] === -2 ? NONE : labels[n]!;
+    const holder = label === NONE ? '(unreachable)' : holderList[label]!;
+    const group = `${holder} › ${groupOf(types[data.nodes[n * width + typeAt]!] ?? '?', data.strings[data.nodes[n * width + nameAt]!] ?? '')}`;
+    const entry = groups.get(group) ?? { bytes: 0, count: 0 };
+    entry.bytes += data.nodes[n * width + sizeAt]!;
+    entry.count += 1;
+    groups.set(group, entry);
+  }
+  return groups;
+}
+
+/** Sums groups named `holder › group` by holder alone. */
+export function byHolderOnly(groups: HeapGroups): HeapGroups {
+  const out: HeapGroups = new Map();
+  for (const [name, value] of groups) {
+    const holder = name.split(' › ')[0]!;
+    const entry = out.get(holder) ?? { bytes: 0, count: 0 };
+    entry.bytes += value.bytes;
+    entry.count += value.count;
+    out.set(holder, entry);
+  }
+  return out;
+}

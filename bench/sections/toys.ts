@@ -12,9 +12,9 @@
  *    holding the same count.
  */
 import { bySize, cpuMeter, type BenchContext, type Goal, type SectionResult } from '../harness/context.js';
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { heapGroups, heapGrowth, type HeapGroups } from '../harness/heap.js';
+import { byHolderOnly, heapGroups, heapGrowth, heapObjectIds, newHeapByHolder, type HeapGroups } from '../harness/heap.js';
 import { HttpClient } from '../harness/http-client.js';
 import { startBurrow, startRole, tempDir, type Measured } from '../harness/processes.js';
 import { profileDuring, profileMarkdown, type ProfileSummary } from '../harness/profile.js';
@@ -170,13 +170,41 @@ async function holderPool(): Promise<HolderPool> {
 }
 
 /** RSS of a server after a GC, settled. */
-/** A heap snapshot of `server` in `dir`, summarised by group. */
-async function heapSnapshot(server: Measured, dir: string, name: string): Promise<HeapGroups> {
+/** What each connection's heap is counted under, nearest first on its path from the roots (bench/harness/heap.ts). */
+const HEAP_HOLDERS = ['LiveConnection', 'WebSocket', 'Receiver', 'Sender', 'Socket', 'TCP', 'TopicFanout', 'LiveHub'] as const;
+
+interface HeapSummary {
+  groups: HeapGroups;
+  /** Every object's id (before), or the new objects by holder (after). */
+  ids: Set<number>;
+  byHolder: HeapGroups;
+}
+
+/**
+ * A heap snapshot of `server` in `dir`, summarised by group; the objects new since `before` by
+ * holder. `BURROW_BENCH_KEEP_HEAP=DIR` keeps the file.
+ */
+async function heapSnapshot(server: Measured, dir: string, name: string, before?: HeapSummary): Promise<HeapSummary> {
   const file = join(dir, `${name}.heapsnapshot`);
   await server.call({ type: 'heap-snapshot', file }, 'heap-snapshot');
-  const groups = heapGroups(file);
+  const summary: HeapSummary = before === undefined
+    ? { groups: heapGroups(file), ids: heapObjectIds(file), byHolder: new Map() }
+    : { groups: heapGroups(file), ids: new Set(), byHolder: newHeapByHolder(file, before.ids, HEAP_HOLDERS) };
+  const keep = process.env.BURROW_BENCH_KEEP_HEAP;
+  if (keep !== undefined && keep !== '') copyFileSync(file, join(keep, `${name}.heapsnapshot`));
   rmSync(file, { force: true });
-  return groups;
+  return summary;
+}
+
+/** Where each connection's new objects are held, by holder and by holder and kind. */
+function holderTables(after: HeapSummary, per: number): string {
+  const holders = heapGrowth(new Map(), byHolderOnly(after.byHolder), per, 12).filter((r) => Math.abs(r.bytesEach) >= 1);
+  const detail = heapGrowth(new Map(), after.byHolder, per, 24);
+  return [
+    table(['held through (nearest on the path from the roots)', 'bytes each', 'objects each'], holders.map((r) => [r.group, fmt(r.bytesEach), Number.isNaN(r.objectsEach) ? '' : fmt(r.objectsEach, 1)])),
+    '',
+    table(['held through › kind', 'bytes each', 'objects each'], detail.map((r) => [r.group.replace(/\|/g, '\\|'), fmt(r.bytesEach), Number.isNaN(r.objectsEach) ? '' : fmt(r.objectsEach, 1)])),
+  ].join('\n');
 }
 
 function heapTable(burrow: ReturnType<typeof heapGrowth>, bare: ReturnType<typeof heapGrowth> | undefined): string {
@@ -413,7 +441,9 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
     const burrowHeartbeatCores = (cpuAfter.cpuMicros - cpuBefore.cpuMicros) / 1000 / heartbeatWindowMs;
     const status = await Promise.all(pool.holders.map((h) => h.call<{ open: number; unexpectedCloses: number }>({ type: 'status' }, 'status')));
     const stillOpen = status.reduce((n, s) => n + s.open, 0);
-    const burrowHeap = heapBefore === undefined ? undefined : heapGrowth(heapBefore, await heapSnapshot(server, dir.path, 'burrow-after'), held.ok);
+    const heapAfter = heapBefore === undefined ? undefined : await heapSnapshot(server, dir.path, 'burrow-after', heapBefore);
+    const burrowHeap = heapBefore === undefined || heapAfter === undefined ? undefined : heapGrowth(heapBefore.groups, heapAfter.groups, held.ok);
+    const burrowHolders = heapAfter === undefined ? undefined : holderTables(heapAfter, held.ok);
     await pool.closeAll();
 
     const bare = await startRole('ws-bare', { args: ['30000'] });
@@ -422,12 +452,17 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
     let bareHeld = { ok: 0, failed: 0, ms: 0 } as { ok: number; failed: number; firstError?: string; ms: number };
     let bareHeartbeatCores = 0;
     let bareHeap: ReturnType<typeof heapGrowth> | undefined;
+    let bareHolders: string | undefined;
     try {
       bareRss0 = await settledRss(bare);
       const bareBefore = ctx.heap === true ? await heapSnapshot(bare, dir.path, 'bare-before') : undefined;
       bareHeld = await pool.open(bare.url, held.ok);
       bareRss1 = await settledRss(bare);
-      if (bareBefore !== undefined) bareHeap = heapGrowth(bareBefore, await heapSnapshot(bare, dir.path, 'bare-after'), bareHeld.ok);
+      if (bareBefore !== undefined) {
+        const bareAfter = await heapSnapshot(bare, dir.path, 'bare-after', bareBefore);
+        bareHeap = heapGrowth(bareBefore.groups, bareAfter.groups, bareHeld.ok);
+        bareHolders = holderTables(bareAfter, bareHeld.ok);
+      }
       const b0 = await bare.probe();
       await sleep(heartbeatWindowMs);
       const b1 = await bare.probe();
@@ -452,6 +487,8 @@ export async function toySuite(ctx: BenchContext, options: { connectionsOnly?: b
         '',
         `Still open at the end of the idle window: ${stillOpen} of ${held.ok}. Burrow ÷ bare per connection: ${fmt(memoryRatio, 2)}×.`,
         ...(burrowHeap === undefined ? [] : ['', 'JS heap per connection, from heap snapshots before and after (`--heap`; shallow sizes grouped by constructor or V8 kind):', '', heapTable(burrowHeap, bareHeap)]),
+        ...(burrowHolders === undefined ? [] : ['', 'The objects new in `burrow serve`\'s heap after the connections opened, by what holds them (each under the nearest of these constructors on its shortest path from the GC roots; objects freed meanwhile are not subtracted):', '', burrowHolders]),
+        ...(bareHolders === undefined ? [] : ['', 'The bare `ws` server, the same way:', '', bareHolders]),
       ].join('\n'),
       goals: [
         { what: `memory per connection, Burrow ÷ bare ws (${held.ok} connections)`, target: '≤ 1.5×', measured: `${fmt(memoryRatio, 2)}×`, met: memoryRatio <= 1.5 },

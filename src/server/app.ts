@@ -29,7 +29,7 @@ import { recordRoutes, type RouteInfo } from './http/route-registry.js';
 import { applySecurityHeaders, installSecurityHeaders } from './http/security-headers.js';
 import type { BurrowApp } from './http/types.js';
 import { buildAsyncApiDocument } from './live/asyncapi.js';
-import { registerLiveRoutes } from './live/routes.js';
+import { liveHubOf, registerLiveRoutes } from './live/routes.js';
 import { registerMessageRoutes } from './messages/routes.js';
 import { installHttpMetrics } from './metrics/http-metrics.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -239,7 +239,7 @@ export function serverFeatures(services: Services, routes: readonly RouteInfo[])
 function registerGauges(app: BurrowApp, deps: { config: Config; metrics: Metrics | undefined }): void {
   const { config, metrics } = deps;
   if (metrics === undefined) return;
-  metrics.addGauge('burrow_live_connections', 'Open live WebSocket connections (members and toys)', () => app.websocketServer.clients.size);
+  metrics.addGauge('burrow_live_connections', 'Open live WebSocket connections (members and toys)', () => liveHubOf(app).size);
   // Mail waiting in <data>/outbox for the operator to read or forward (no SMTP configured).
   const outbox = join(config.dataDir, 'outbox');
   metrics.addGauge('burrow_mail_outbox_files', 'Mails written to the outbox directory (no SMTP configured) and not yet removed', async () => {

@@ -119,6 +119,55 @@ describe('login', () => {
     const replay = await post(server.app, '/v1/accounts/login/finish', { loginId, finishLoginRequest: result.finishLoginRequest, tokenDelivery: 'bearer' });
     expect(replay.json()).toMatchObject({ type: 'urn:burrow:problem:login-expired' });
   });
+  /** A login with the right password, its start and its finish apart, so a test can act in between. */
+  async function startedLogin(email: string, password: string) {
+    await opaque.ready;
+    const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password });
+    const start = await post(server.app, '/v1/accounts/login/start', { email, startLoginRequest });
+    const { loginId, loginResponse } = start.json<{ loginId: string; loginResponse: string }>();
+    const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password, keyStretching: TEST_KEY_STRETCHING })!;
+    return { finish: () => post(server.app, '/v1/accounts/login/finish', { loginId, finishLoginRequest: result.finishLoginRequest, tokenDelivery: 'bearer' }) };
+  }
+
+  async function sessionsOf(accountId: string): Promise<number> {
+    const rows = await server.store.db.selectFrom('sessions').select('id').where('account_id', '=', accountId).execute();
+    return rows.length;
+  }
+
+  it('a login started before the account was disabled does not finish, and starts no session', async () => {
+    const user = await registerUser(server.app);
+    const pending = await startedLogin(user.email, user.password);
+    await server.store.db.updateTable('accounts').set({ disabled_at: 1 }).where('id', '=', user.accountId).execute();
+    await server.store.db.deleteFrom('sessions').where('account_id', '=', user.accountId).execute();
+    const finish = await pending.finish();
+    expect(finish.statusCode).toBe(403);
+    expect(finish.json()).toMatchObject({ type: 'urn:burrow:problem:account-disabled' });
+    expect(await sessionsOf(user.accountId)).toBe(0);
+  });
+
+  it('a login started with the old password before a recovery replaced it does not finish', async () => {
+    const user = await registerUser(server.app);
+    const pending = await startedLogin(user.email, user.password);
+    const other = await registerUser(server.app);
+    // What a recovery writes: a new OPAQUE record (here another account's, as good as any) and no sessions.
+    const replaced = await server.store.db.selectFrom('accounts').select('opaque_record').where('id', '=', other.accountId).executeTakeFirstOrThrow();
+    await server.store.db.updateTable('accounts').set({ opaque_record: replaced.opaque_record }).where('id', '=', user.accountId).execute();
+    await server.store.db.deleteFrom('sessions').where('account_id', '=', user.accountId).execute();
+    const finish = await pending.finish();
+    expect(finish.statusCode).toBe(401);
+    expect(finish.json()).toMatchObject({ type: 'urn:burrow:problem:login-failed' });
+    expect(await sessionsOf(user.accountId)).toBe(0);
+  });
+
+  it('a login whose account was deleted after its start does not finish', async () => {
+    const user = await registerUser(server.app);
+    const pending = await startedLogin(user.email, user.password);
+    await server.store.db.deleteFrom('sessions').where('account_id', '=', user.accountId).execute();
+    await server.store.db.deleteFrom('accounts').where('id', '=', user.accountId).execute();
+    const finish = await pending.finish();
+    expect(finish.statusCode).toBe(401);
+    expect(await sessionsOf(user.accountId)).toBe(0);
+  });
 });
 
 describe('recovery', () => {

@@ -3,12 +3,18 @@
  * The server login state holds ephemeral secrets: this version keeps it in memory; the shared one
  * (src/server/accounts/sql-login-states.ts) seals it under a key derived from the cookie key.
  */
+import type { AccountRow } from '../../storage/database.js';
 import type { Clock } from '../deps.js';
+
+/** What a login's finish answers with, read with the OPAQUE record at its start, so the finish does not read the account again. */
+export type LoginAccount = Pick<AccountRow, 'opaque_record' | 'signing_key' | 'agreement_key' | 'kem_key' | 'sealed_identity' | 'disabled_at'>;
 
 export interface PendingLogin {
   serverLoginState: string;
   /** null when the email has no account: such a login can never finish. */
   accountId: string | null;
+  /** The account as the start read it (absent when `accountId` is null). */
+  account?: LoginAccount;
   /** The email's lookup hash, for the per-account slow-down. */
   emailLookup: string;
   /** The client address the login started from, whose failure budget a success gives back. */

@@ -1,5 +1,5 @@
 /** The accounts table (and the session rows created or removed with an account). */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { AccountRow, Database, SessionRow } from '../../storage/database.js';
 import { createFamiliesRepository, type FamiliesRepository } from '../families/repository.js';
 
@@ -16,6 +16,12 @@ export interface AccountsRepository {
   findById(accountId: string): Promise<AccountRow | undefined>;
   /** Inserts the account and its first session in one transaction; throws a unique violation if the email is taken. */
   createWithSession(account: AccountRow, session: SessionRow): Promise<void>;
+  /**
+   * Inserts `session` in one statement if its account exists, is not disabled and still has the
+   * OPAQUE record `record` (a login started before a recovery replaced it does not finish); false
+   * otherwise, with nothing written.
+   */
+  insertSessionIfCurrent(session: SessionRow, record: string): Promise<boolean>;
   /** Replaces the credentials, ends every session and inserts `session`, in one transaction. False if the account is gone. */
   replaceCredentials(accountId: string, credentials: ReplacedCredentials, session: SessionRow): Promise<boolean>;
   /**
@@ -51,6 +57,31 @@ export function createAccountsRepository(db: Kysely<Database>): AccountsReposito
     },
     async findById(accountId) {
       return db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
+    },
+    async insertSessionIfCurrent(session, record) {
+      // INSERT … SELECT: the values come from parameters, the condition from the account's row. The
+      // numbers are cast so PostgreSQL does not take the untyped parameters for text.
+      const result = await db
+        .insertInto('sessions')
+        .columns(['id', 'account_id', 'token_hash', 'label', 'created_at', 'last_seen_at', 'expires_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('accounts')
+            .select([
+              eb.val(session.id).as('id'),
+              eb.val(session.account_id).as('account_id'),
+              eb.val(session.token_hash).as('token_hash'),
+              eb.val(session.label).as('label'),
+              sql<number>`cast(${session.created_at} as bigint)`.as('created_at'),
+              sql<number>`cast(${session.last_seen_at} as bigint)`.as('last_seen_at'),
+              sql<number>`cast(${session.expires_at} as bigint)`.as('expires_at'),
+            ])
+            .where('id', '=', session.account_id)
+            .where('disabled_at', 'is', null)
+            .where('opaque_record', '=', record),
+        )
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
     },
     async createWithSession(account, session) {
       await db.transaction().execute(async (tx) => {

@@ -280,6 +280,16 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
         await deps.loginStates.put(loginId, {
           serverLoginState: started.serverLoginState,
           accountId: account?.id ?? null,
+          ...(account === undefined ? {} : {
+            account: {
+              opaque_record: account.opaque_record,
+              signing_key: account.signing_key,
+              agreement_key: account.agreement_key,
+              kem_key: account.kem_key,
+              sealed_identity: account.sealed_identity,
+              disabled_at: account.disabled_at ?? null,
+            },
+          }),
           emailLookup: lookup,
           address,
           expiresAt: clock.now() + config.login.stateTtlMs,
@@ -298,17 +308,26 @@ export function createAccountsService(deps: AccountsServiceDeps): AccountsServic
       } catch {
         ok = false;
       }
-      const account = pending.accountId === null ? undefined : await repository.findById(pending.accountId);
+      // The account as the start read it: the finish does not read it again. The session is
+      // inserted only if the account is still enabled and has the same OPAQUE record.
+      const account = pending.accountId === null || pending.account === undefined ? undefined : { ...pending.account, id: pending.accountId };
       // A failed (or expired) login keeps the unit its start took from the address's budget. Only a
       // failed finish slows the account down (an unknown email's too, so both look alike): a start
       // alone costs a stranger nothing, and counting starts let anyone lock the owner out.
-      if (!ok || account === undefined) {
+      const failed = async (): Promise<never> => {
         await deps.throttle.failed(`login:${pending.emailLookup}`);
         throw new BurrowError('burrow/login-failed');
-      }
+      };
+      if (!ok || account === undefined) return failed();
       // Said only to someone who proved the password: a disabled account is not revealed to guessers.
       if (account.disabled_at != null) throw new BurrowError('burrow/account-disabled');
-      const issued = await sessions.issue(account.id, sessionLabel);
+      const issued = sessions.prepare(account.id, sessionLabel);
+      if (!(await repository.insertSessionIfCurrent(issued.row, account.opaque_record))) {
+        // Rare: since the start the account was disabled, deleted, or given a new password (recovery).
+        const now = await repository.findById(account.id);
+        if (now?.disabled_at != null && now.opaque_record === account.opaque_record) throw new BurrowError('burrow/account-disabled');
+        return failed();
+      }
       await deps.throttle.succeeded(`login:${pending.emailLookup}`);
       if (pending.address !== undefined) await deps.failures.forgive(budgetKey(pending.address));
       await deps.securityLog?.sessionStarted(account.id, 'login', issued.row.id);

@@ -1,9 +1,10 @@
 /**
  * One live connection: follows the bus topics of the principal's families, replays what the
  * client missed after its resume cursors, then streams live events, filtered to what the
- * principal may see. The resume and follow loop is the bus's `createTopicFollower`: it subscribes
- * before reading the backlog and skips by cursor what was already handed over, so nothing falls
- * between the backlog and the live stream (at-least-once; clients dedupe by cursor and message id).
+ * principal may see. The resume and follow loop is the node's `TopicFanout` (one bus subscription
+ * per topic, shared by every connection that follows it): a connection joins a topic before its
+ * backlog is read and is handed only events past the last one it was handed, so nothing falls
+ * between the backlog and the live stream and nothing comes twice.
  *
  * A node holds tens of thousands of these, mostly idle, so each is one plain record (a class
  * instance whose methods live on the prototype), not a nest of closures and timers: its socket's
@@ -16,7 +17,8 @@ import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
 import { ClientFrame, type ServerFrame } from '../../protocol/live.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
-import { createTopicFollower, type BusEvent, type EventBus, type TopicFollower } from '../../storage/bus/event-bus.js';
+import type { BusEvent } from '../../storage/bus/event-bus.js';
+import type { TopicFanout, TopicSink } from '../../storage/bus/topic-fanout.js';
 import type { PrincipalKind } from '../principal.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
@@ -35,7 +37,8 @@ export interface LiveLimits {
 /** What every connection of a node shares: one object, not a copy per connection. */
 export interface LiveShared {
   access: FamilyAccess;
-  bus: EventBus;
+  /** The node's one subscription per topic, shared by every connection that follows it. */
+  topics: TopicFanout;
   clock: Clock;
   limits: LiveLimits;
   /** Whether the session (or device token) behind `connection` is still valid. */
@@ -106,13 +109,12 @@ function onResumeWaitOver(connection: LiveConnection): void {
 }
 
 /** One live connection: started by the constructor, run until its socket closes. */
-export class LiveConnection {
+export class LiveConnection implements TopicSink {
   readonly socket: LiveSocket;
   readonly identity: LiveIdentity;
   readonly #shared: LiveShared;
-  readonly #memberships = new Map<string, FamilyMembership>();
-  /** Every topic (the principal's own and each family's), resumed and followed in cursor order. */
-  readonly #topics: TopicFollower;
+  /** The principal's families (usually one, a few for a guardian): an array, lighter than a Map. */
+  #memberships: FamilyMembership[] = [];
   /** Events that came while the connection started, handled before 'ready'; undefined after. */
   #backlog: BusEvent[] | undefined = [];
   #closed = false;
@@ -122,8 +124,8 @@ export class LiveConnection {
   backstopSlot = 0;
   /** Whether a re-check of the session and families is queued or running: one at a time. */
   #checking = false;
-  /** Serialises the work that sends events, so frames leave in cursor order. */
-  #queue: Promise<void> = Promise.resolve();
+  /** Serialises the work that sends events, so frames leave in cursor order; undefined while idle. */
+  #queue: Promise<void> | undefined;
   // The first frame decides how the connection starts: a resume frame's cursors, or (after a ping
   // first, or no frame within resumeWaitMs) live events only. A later resume frame is refused.
   #resumeDecided = false;
@@ -138,10 +140,6 @@ export class LiveConnection {
     this.identity = identity;
     this.#shared = shared;
     this.#windowStart = shared.clock.now();
-    this.#topics = createTopicFollower(shared.bus, (event) => {
-      if (this.#backlog === undefined) this.#enqueue(() => this.#handle(event));
-      else this.#backlog.push(event);
-    });
     const cursors = new Promise<Record<string, string> | undefined>((resolve) => (this.#settleResume = resolve));
     this.#resumeTimer = setTimeout(onResumeWaitOver, shared.limits.resumeWaitMs, this);
     this.socket[CONNECTION] = this;
@@ -235,8 +233,17 @@ export class LiveConnection {
     this.#shared.closed(this);
   }
 
+  /** An event of a followed topic (the principal's own or a family's), in cursor order per topic. */
+  receiveTopicEvent(event: BusEvent): void {
+    if (this.#closed) return;
+    if (this.#backlog === undefined) this.#enqueue(() => this.#handle(event));
+    else this.#backlog.push(event);
+  }
+
   #cleanup(): void {
-    this.#topics.stop();
+    const topics = this.#shared.topics;
+    topics.unfollow(accountTopic(this.identity.principalId), this);
+    for (const { familyId } of this.#memberships) topics.unfollow(familyTopic(familyId), this);
     this.decideResume(undefined);
   }
 
@@ -251,14 +258,20 @@ export class LiveConnection {
   }
 
   #enqueue(task: () => Promise<void>): void {
-    this.#queue = this.#queue.then(task).catch((error: unknown) => {
-      this.#shared.warn('a live connection failed', error, this);
-      this.close(1011, 'server error');
-    });
+    const next: Promise<void> = (this.#queue ?? Promise.resolve())
+      .then(task)
+      .catch((error: unknown) => {
+        this.#shared.warn('a live connection failed', error, this);
+        this.close(1011, 'server error');
+      })
+      .then(() => {
+        if (this.#queue === next) this.#queue = undefined;
+      });
+    this.#queue = next;
   }
 
   #deliver(familyId: string, event: BusEvent): void {
-    const membership = this.#memberships.get(familyId);
+    const membership = this.#membershipOf(familyId);
     if (membership === undefined || !mayReceive(membership, event.type, event.data)) return;
     this.#send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as never, at: event.at });
   }
@@ -273,7 +286,7 @@ export class LiveConnection {
       return;
     }
     const familyId = event.topic.slice('family:'.length);
-    if (!this.#memberships.has(familyId)) return;
+    if (this.#membershipOf(familyId) === undefined) return;
     if (event.type === 'roster') {
       // A removed member stops here; the others see the change, with their possibly new rights.
       const membership = await this.#shared.access.membership(familyId, principalId);
@@ -283,7 +296,7 @@ export class LiveConnection {
         if (kind === 'toy') this.close(1008, 'the toy is no longer in its family');
         return;
       }
-      this.#memberships.set(familyId, membership);
+      this.#memberships = this.#memberships.map((m) => (m.familyId === familyId ? membership : m));
     }
     this.#deliver(familyId, event);
     if (event.type === 'family-deleted') {
@@ -292,9 +305,13 @@ export class LiveConnection {
     }
   }
 
+  #membershipOf(familyId: string): FamilyMembership | undefined {
+    return this.#memberships.find((m) => m.familyId === familyId);
+  }
+
   #dropFamily(familyId: string): void {
-    this.#memberships.delete(familyId);
-    this.#topics.unfollow(familyTopic(familyId));
+    this.#memberships = this.#memberships.filter((m) => m.familyId !== familyId);
+    this.#shared.topics.unfollow(familyTopic(familyId), this);
   }
 
   /**
@@ -307,26 +324,26 @@ export class LiveConnection {
     const { principalId, kind } = this.identity;
     const access = this.#shared.access;
     const now = new Set(await access.familiesOf(principalId));
-    for (const familyId of [...this.#memberships.keys()]) if (!now.has(familyId)) this.#dropFamily(familyId);
+    for (const { familyId } of this.#memberships) if (!now.has(familyId)) this.#dropFamily(familyId);
     if (kind === 'toy' && now.size === 0) {
       this.close(1008, 'the toy is no longer in its family');
       return;
     }
     for (const familyId of now) {
-      if (this.#memberships.has(familyId)) continue;
+      if (this.#membershipOf(familyId) !== undefined) continue;
       const membership = await access.membership(familyId, principalId);
       if (membership === undefined || this.#closed) continue;
-      this.#memberships.set(familyId, membership);
+      this.#memberships = [...this.#memberships, membership];
       const cursor = resume?.cursors?.[familyId];
       const from = resume === undefined ? undefined : resume.cursors === undefined ? 'live' : cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined;
-      await this.#topics.follow(familyTopic(familyId), from);
+      await this.#shared.topics.follow(familyTopic(familyId), this, from);
     }
   }
 
   async #start(resume: Promise<Record<string, string> | undefined>): Promise<void> {
     const cursors = await resume;
     if (this.#closed) return;
-    await this.#topics.follow(accountTopic(this.identity.principalId), 'live');
+    await this.#shared.topics.follow(accountTopic(this.identity.principalId), this, 'live');
     await this.#refreshFamilies({ cursors });
     const events = this.#backlog ?? [];
     this.#backlog = undefined;

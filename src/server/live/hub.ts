@@ -27,6 +27,11 @@ export class LiveHub {
     return this.#connections.size;
   }
 
+  /** The sockets of every connection, for closing them all at shutdown. */
+  *sockets(): Iterable<LiveConnection['socket']> {
+    for (const connection of this.#connections) yield connection.socket;
+  }
+
   add(connection: LiveConnection): void {
     this.#connections.add(connection);
     connection.backstopSlot = this.#nextSlot;

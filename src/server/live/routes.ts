@@ -7,11 +7,12 @@
  * is refused with 403.
  */
 import websocket from '@fastify/websocket';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { BurrowError } from '../../protocol/errors.js';
 import { LIVE_SUBPROTOCOL } from '../../protocol/live.js';
 import type { EventBus } from '../../storage/bus/event-bus.js';
+import { TopicFanout } from '../../storage/bus/topic-fanout.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess } from '../families/access.js';
@@ -49,7 +50,7 @@ function releaseUpgradeResponse(request: FastifyRequest): void {
 const SHUTDOWN_CLOSE_WAIT_MS = 2_000;
 
 /** Closes every socket with 1001 and resolves once all have closed (or the wait is over and the rest are cut). */
-async function closeAllGoingAway(clients: Set<WebSocket>): Promise<void> {
+async function closeAllGoingAway(clients: Iterable<WebSocket>): Promise<void> {
   const open = [...clients];
   if (open.length === 0) return;
   const closed = open.map((socket) => new Promise<void>((resolve) => {
@@ -63,13 +64,22 @@ async function closeAllGoingAway(clients: Set<WebSocket>): Promise<void> {
   for (const socket of open) if (socket.readyState !== socket.CLOSED) socket.terminate();
 }
 
-/** Each app's hub, for the tests' heartbeats (`liveHubOf(app).sweep()`) and the metrics. */
-const hubs = new WeakMap<object, LiveHub>();
+/** Each app's hub and topic fan-out, for the tests' heartbeats (`liveHubOf(app).sweep()`) and the metrics. */
+const nodes = new WeakMap<object, { hub: LiveHub; topics: TopicFanout }>();
+
+function liveNodeOf(app: BurrowApp): { hub: LiveHub; topics: TopicFanout } {
+  const node = nodes.get(app);
+  if (node === undefined) throw new Error('this app has no live routes');
+  return node;
+}
 
 export function liveHubOf(app: BurrowApp): LiveHub {
-  const hub = hubs.get(app);
-  if (hub === undefined) throw new Error('this app has no live routes');
-  return hub;
+  return liveNodeOf(app).hub;
+}
+
+/** The app's one subscription per bus topic, shared by its live connections. */
+export function liveTopicsOf(app: BurrowApp): TopicFanout {
+  return liveNodeOf(app).topics;
 }
 
 export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
@@ -82,12 +92,18 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     else connections.set(principalId, left);
   };
   const hub = new LiveHub(config.live.heartbeatMs);
-  hubs.set(app, hub);
-  app.addHook('onClose', async () => hub.stop());
+  const topics = new TopicFanout(deps.bus, {
+    onSinkError: (error) => app.log.warn({ err: error }, 'a live connection failed to take an event'),
+  });
+  nodes.set(app, { hub, topics });
+  app.addHook('onClose', async () => {
+    hub.stop();
+    topics.close();
+  });
   // One object for every connection of the node: its collaborators and the three callbacks.
   const shared: LiveShared = {
     access: deps.access,
-    bus: deps.bus,
+    topics,
     clock: deps.clock,
     limits: config.live,
     async stillAuthorised({ identity }) {
@@ -105,6 +121,8 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
   void app.register(websocket, {
     options: {
       maxPayload: config.live.maxFrameBytes,
+      // The hub knows every connection; ws's own set would add a 'close' closure per socket.
+      clientTracking: false,
       // Only `burrow.v1` is ever selected: a token offered as a subprotocol (src/protocol/live.ts)
       // is read by the authentication hook and never echoed. A client offering neither gets no
       // subprotocol in the answer (older clients and plain `ws` offer none).
@@ -114,8 +132,8 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     // rather than with no status (1005), so a client knows to reconnect (to another node, or to
     // this one once it is back) and resume; shutdown waits for the closing handshakes at most
     // SHUTDOWN_CLOSE_WAIT_MS, then cuts whatever has not answered.
-    async preClose(this: FastifyInstance) {
-      await closeAllGoingAway(this.websocketServer.clients);
+    async preClose() {
+      await closeAllGoingAway(hub.sockets());
     },
   });
   void app.register(async (scope) => {

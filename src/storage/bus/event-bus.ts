@@ -8,10 +8,10 @@
  * with every event of that topic, assigned in commit order and never reused (not even after
  * `trim`). So "the events after cursor c" is exact.
  *
- * Resuming without loss (what `createTopicFollower` does, the one loop for it): subscribe first and
- * await `ready`, then `readSince` the client's cursor, then deliver live events; a live event whose
- * cursor is not past the last one delivered is a duplicate from the seam and is dropped. Delivery
- * is at-least-once across reconnects; clients dedupe by cursor (or by the ids in `data`).
+ * Resuming without loss (what `TopicFanout` in topic-fanout.ts does, the one loop for it): subscribe
+ * first and await `ready`, then `readSince` the client's cursor, then deliver live events; a live
+ * event whose cursor is not past the last one delivered is a duplicate from the seam and is dropped.
+ * Delivery is at-least-once across reconnects; clients dedupe by cursor (or by the ids in `data`).
  */
 
 export interface BusEvent {
@@ -105,108 +105,3 @@ export function assertTime(olderThan: unknown): asserts olderThan is number {
 
 /** Where following a topic starts: after a cursor, from the oldest kept event (undefined), or with events published from now on ('live'). */
 export type FollowFrom = string | undefined | 'live';
-
-/** Topics followed by one subscriber, each resumed from its own cursor; see `followTopic`. */
-export interface TopicFollower {
-  /**
-   * Starts following `topic` from `from`: subscribes and awaits `ready` first, then hands over the
-   * logged events after the cursor (none for 'live'), then the live events held meanwhile, then
-   * live events as they come. Resolves once the backlog has been handed over. A topic already
-   * followed is left as it is.
-   */
-  follow(topic: string, from: FollowFrom): Promise<void>;
-  /** Stops following `topic`; following it again starts afresh from the cursor then given. */
-  unfollow(topic: string): void;
-  /** Stops following every topic. */
-  stop(): void;
-}
-
-/**
- * The one loop that resumes and follows topics (live connections use it, and `followTopics`).
- * Cursor semantics: for each topic the follower keeps the last cursor handed over; an event whose
- * cursor is not past it is a duplicate from the seam between log and live and is dropped, so each
- * event is handed over once and in cursor order per topic, with no gap at the seam. `handler` is
- * called synchronously; a caller with asynchronous work queues it itself, in call order.
- */
-export function createTopicFollower(bus: EventBus, handler: (event: BusEvent) => void): TopicFollower {
-  interface Followed {
-    /** The last cursor handed over (the resume cursor at first). */
-    last: number;
-    /** Live events that came while the backlog was read; undefined once it has been. */
-    held: BusEvent[] | undefined;
-    unsubscribe: () => void;
-  }
-  const followed = new Map<string, Followed>();
-  let stopped = false;
-  const deliver = (state: Followed, event: BusEvent): void => {
-    const seq = cursorSeq(event.cursor);
-    if (seq <= state.last) return;
-    state.last = seq;
-    handler(event);
-  };
-  const unfollow = (topic: string): void => {
-    followed.get(topic)?.unsubscribe();
-    followed.delete(topic);
-  };
-  return {
-    async follow(topic, from) {
-      assertTopic(topic);
-      if (stopped) throw new Error('the follower is stopped');
-      if (followed.has(topic)) return;
-      const state: Followed = { last: from === 'live' ? 0 : cursorSeq(from), held: [], unsubscribe: () => undefined };
-      const current = (): boolean => followed.get(topic) === state;
-      const subscription = bus.subscribe([topic], (event) => {
-        if (!current()) return;
-        if (state.held === undefined) deliver(state, event);
-        else state.held.push(event);
-      });
-      state.unsubscribe = subscription;
-      followed.set(topic, state);
-      try {
-        await subscription.ready;
-        if (from !== 'live') {
-          for (;;) {
-            if (!current()) return;
-            const batch = await bus.readSince(topic, String(state.last), MAX_READ_LIMIT);
-            for (const event of batch) if (current()) deliver(state, event);
-            if (batch.length < MAX_READ_LIMIT) break;
-          }
-        }
-        const held = state.held ?? [];
-        state.held = undefined;
-        for (const event of held) if (current()) deliver(state, event);
-      } catch (error) {
-        if (current()) unfollow(topic);
-        throw error;
-      }
-    },
-    unfollow,
-    stop() {
-      stopped = true;
-      for (const topic of [...followed.keys()]) unfollow(topic);
-    },
-  };
-}
-
-/**
- * Delivers every event of the given topics after the given cursors, then live events, each once
- * and in cursor order per topic (a `TopicFollower` over a fixed set of topics). Resolves once the
- * backlog has been delivered; call the result to stop.
- */
-export async function followTopics(
-  bus: EventBus,
-  cursors: Readonly<Record<string, string | undefined>>,
-  handler: (event: BusEvent) => void,
-): Promise<() => void> {
-  const topics = Object.keys(cursors);
-  for (const topic of topics) assertTopic(topic);
-  for (const topic of topics) cursorSeq(cursors[topic]);
-  const follower = createTopicFollower(bus, handler);
-  try {
-    for (const topic of topics) await follower.follow(topic, cursors[topic]);
-  } catch (error) {
-    follower.stop();
-    throw error;
-  }
-  return () => follower.stop();
-}

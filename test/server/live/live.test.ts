@@ -13,9 +13,9 @@ import { sealProfile } from '../../../src/crypto/profile.js';
 import { createServer } from '../../../src/server/app.js';
 import { loadConfig } from '../../../src/server/config.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
-import { createFamilyEvents } from '../../../src/server/live/family-events.js';
+import { createFamilyEvents, familyTopic } from '../../../src/server/live/family-events.js';
 import { BACKSTOP_SWEEPS } from '../../../src/server/live/hub.js';
-import { liveHubOf } from '../../../src/server/live/routes.js';
+import { liveHubOf, liveTopicsOf } from '../../../src/server/live/routes.js';
 import { createPrincipalsOf } from '../../../src/server/live/principals.js';
 import { loadOrCreateSecrets } from '../../../src/server/secrets.js';
 import type { EventBus } from '../../../src/storage/bus/event-bus.js';
@@ -268,6 +268,50 @@ describe('live events', () => {
     const messageId = await send(mum, [ada], next);
     await client.until(() => client.events().some((e) => e.data.messageId === messageId), 'the new family\'s message');
     await client.close();
+  });
+  it('connections following one family share the node’s subscription: when one disconnects, the others still get its events', async () => {
+    const shared = await seedFamily(store, { guardians: [mum, dad], children: [ada] });
+    const topic = familyTopic(shared.familyId);
+    const clients = [new LiveClient(mum, { resume: {} }), new LiveClient(dad, { resume: {} }), new LiveClient(mum, { resume: {} })] as const;
+    await Promise.all(clients.map((c) => c.opened));
+    await Promise.all(clients.map((c) => c.ready()));
+    expect(liveTopicsOf(app).followersOf(topic)).toBe(3);
+    const [first, leaving, third] = clients;
+    const before = await send(mum, [ada], shared);
+    for (const client of clients) await client.until(() => client.events().some((e) => e.data.messageId === before), 'the first message');
+    await leaving.close();
+    await first.until(() => liveTopicsOf(app).followersOf(topic) === 2, 'the server to see the disconnection');
+    const after = await send(dad, [ada], shared);
+    for (const client of [first, third]) {
+      await client.until(() => client.events().some((e) => e.data.messageId === after), 'the message after the disconnection');
+      expect(client.events().filter((e) => e.familyId === shared.familyId).map((e) => e.data.messageId)).toEqual([before, after]);
+    }
+    expect(leaving.events().some((e) => e.data.messageId === after)).toBe(false);
+    await Promise.all([first.close(), third.close()]);
+    await first.until(() => liveTopicsOf(app).followersOf(topic) === 0, 'the topic’s last follower to leave');
+  });
+
+  it('a connection that missed an event resumes from its cursor and gets it once, while another stays connected and gets each once', async () => {
+    const shared = await seedFamily(store, { guardians: [mum, dad], children: [ada] });
+    const staying = new LiveClient(mum, { resume: {} });
+    const away = new LiveClient(dad, { resume: {} });
+    await Promise.all([staying.opened, away.opened]);
+    await Promise.all([staying.ready(), away.ready()]);
+    const seen = await send(mum, [ada], shared);
+    await away.until(() => away.events().some((e) => e.data.messageId === seen), 'the message before going away');
+    const cursor = away.events().filter((e) => e.familyId === shared.familyId).at(-1)!.cursor;
+    await away.close();
+    const missed = await send(mum, [ada], shared);
+    const back = new LiveClient(dad, { resume: { [shared.familyId]: cursor } });
+    await back.opened;
+    await back.ready();
+    const live = await send(mum, [ada], shared);
+    await back.until(() => back.events().some((e) => e.data.messageId === live), 'the live message after resuming');
+    await staying.until(() => staying.events().some((e) => e.data.messageId === live), 'the live message');
+    const ids = (client: LiveClient): unknown[] => client.events().filter((e) => e.familyId === shared.familyId).map((e) => e.data.messageId);
+    expect(ids(back)).toEqual([missed, live]);
+    expect(ids(staying)).toEqual([seen, missed, live]);
+    await Promise.all([staying.close(), back.close()]);
   });
 });
 

@@ -2,7 +2,8 @@
  * The event-bus port's contract: every adapter runs exactly these tests (DESIGN.md §3).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTopicFollower, followTopics, type BusEvent, type EventBus } from '../../../src/storage/bus/event-bus.js';
+import type { BusEvent, EventBus } from '../../../src/storage/bus/event-bus.js';
+import { createTopicFollower, followTopics, TopicFanout, type TopicSink } from '../../../src/storage/bus/topic-fanout.js';
 
 export interface EventBusHarness {
   bus: EventBus;
@@ -42,6 +43,36 @@ async function settle(bus: EventBus, topic: string): Promise<void> {
   await bus.publish(topic, 'marker', {});
   await eventually(() => seen.some((event) => event.type === 'marker'), 'the marker arrives');
   stop();
+}
+
+/** The real bus, counting the subscriptions open on it per topic (to see what a fan-out shares). */
+function countingSubscriptions(bus: EventBus): { bus: EventBus; open: (topic: string) => number } {
+  const open = new Map<string, number>();
+  const counted: EventBus = {
+    publish: (topic, type, data) => bus.publish(topic, type, data),
+    readSince: (topic, cursor, limit) => bus.readSince(topic, cursor, limit),
+    trim: (olderThan) => bus.trim(olderThan),
+    close: () => bus.close(),
+    subscribe(topics, handler) {
+      for (const topic of topics) open.set(topic, (open.get(topic) ?? 0) + 1);
+      const subscription = bus.subscribe(topics, handler);
+      let ended = false;
+      const end = (): void => {
+        if (!ended) for (const topic of topics) open.set(topic, (open.get(topic) ?? 0) - 1);
+        ended = true;
+        subscription();
+      };
+      return Object.assign(end, { ready: subscription.ready });
+    },
+  };
+  return { bus: counted, open: (topic) => open.get(topic) ?? 0 };
+}
+
+/** A follower of a fan-out that records what it is handed. */
+function recordingSink(): TopicSink & { seen: BusEvent[] } {
+  const seen: BusEvent[] = [];
+  // The markers `settle` publishes are left out.
+  return { seen, receiveTopicEvent: (event) => void (event.type === 'marker' || seen.push(event)) };
 }
 
 function seqs(events: BusEvent[]): number[] {
@@ -196,6 +227,87 @@ export function eventBusContract(adapter: string, setup: (clock: TestClock) => P
       await bus.publish('family:a', 'message', { n: 3 });
       await settle(bus, 'family:a');
       expect(seen).toHaveLength(5);
+    });
+
+    it('followers of one topic share one subscription; when one leaves, the others still get every event', async () => {
+      const counting = countingSubscriptions(bus);
+      const fanout = new TopicFanout(counting.bus);
+      const [a, b, c] = [recordingSink(), recordingSink(), recordingSink()];
+      await fanout.follow('family:a', a, 'live');
+      await fanout.follow('family:a', b, 'live');
+      await fanout.follow('family:a', c, 'live');
+      expect(counting.open('family:a')).toBe(1);
+      expect(fanout.followersOf('family:a')).toBe(3);
+      await bus.publish('family:a', 'message', { n: 1 });
+      await eventually(() => a.seen.length === 1 && b.seen.length === 1 && c.seen.length === 1, 'all three hear event 1');
+      fanout.unfollow('family:a', b);
+      await bus.publish('family:a', 'message', { n: 2 });
+      await eventually(() => a.seen.length === 2 && c.seen.length === 2, 'the two left hear event 2');
+      await settle(bus, 'family:a');
+      expect(seqs(a.seen)).toEqual([1, 2]);
+      expect(seqs(b.seen)).toEqual([1]);
+      expect(seqs(c.seen)).toEqual([1, 2]);
+      fanout.unfollow('family:a', a);
+      fanout.unfollow('family:a', c);
+      expect(counting.open('family:a')).toBe(0);
+      expect(fanout.topicCount).toBe(0);
+    });
+
+    it('a follower resuming after a missed event gets it from the log once, while one already following gets nothing twice', async () => {
+      const fanout = new TopicFanout(bus);
+      const steady = recordingSink();
+      await fanout.follow('family:a', steady, 'live');
+      await bus.publish('family:a', 'message', { n: 1 });
+      await bus.publish('family:a', 'message', { n: 2 });
+      await bus.publish('family:a', 'message', { n: 3 });
+      await eventually(() => steady.seen.length === 3, 'the steady follower hears 1–3');
+      // A connection that saw event 1 and missed 2 and 3 (it was away) comes back with cursor 1.
+      const back = recordingSink();
+      await fanout.follow('family:a', back, '1');
+      expect(seqs(back.seen)).toEqual([2, 3]);
+      await bus.publish('family:a', 'message', { n: 4 });
+      await eventually(() => back.seen.length === 3 && steady.seen.length === 4, 'both hear event 4');
+      await settle(bus, 'family:a');
+      expect(seqs(back.seen)).toEqual([2, 3, 4]);
+      expect(seqs(steady.seen)).toEqual([1, 2, 3, 4]);
+      fanout.close();
+    });
+
+    it('followers joining a shared topic while it is being published to each get every later event once, in order', async () => {
+      const fanout = new TopicFanout(bus);
+      for (let i = 1; i <= 5; i++) await bus.publish('family:a', 'message', { i });
+      const first = recordingSink();
+      await fanout.follow('family:a', first, '5');
+      const publishing = (async () => {
+        for (let i = 6; i <= 60; i++) await bus.publish('family:a', 'message', { i });
+      })();
+      const joiners = Array.from({ length: 6 }, () => recordingSink());
+      await Promise.all(joiners.map((sink, k) => fanout.follow('family:a', sink, String(k))));
+      await publishing;
+      await eventually(() => first.seen.length === 55 && joiners.every((sink, k) => sink.seen.length === 60 - k), 'every follower catches up');
+      await settle(bus, 'family:a');
+      expect(seqs(first.seen)).toEqual(Array.from({ length: 55 }, (_, i) => i + 6));
+      joiners.forEach((sink, k) => expect(seqs(sink.seen)).toEqual(Array.from({ length: 60 - k }, (_, i) => i + k + 1)));
+      fanout.close();
+    });
+
+    it('a follower that leaves while its backlog is read is handed nothing more, and a throwing follower does not stop the others', async () => {
+      const fanout = new TopicFanout(bus, { onSinkError: () => undefined });
+      for (let i = 1; i <= 3; i++) await bus.publish('family:a', 'message', { i });
+      const leaving = recordingSink();
+      const joining = fanout.follow('family:a', leaving, undefined);
+      fanout.unfollow('family:a', leaving);
+      await joining;
+      const throwing: TopicSink = { receiveTopicEvent: () => { throw new Error('a broken follower'); } };
+      const other = recordingSink();
+      await fanout.follow('family:a', throwing, 'live');
+      await fanout.follow('family:a', other, 'live');
+      await bus.publish('family:a', 'message', { i: 4 });
+      await eventually(() => other.seen.length === 1, 'the other follower hears event 4');
+      await settle(bus, 'family:a');
+      expect(leaving.seen).toEqual([]);
+      expect(seqs(other.seen)).toEqual([4]);
+      fanout.close();
     });
 
     it('the log outlives the bus: another bus on the same storage resumes where a client left off', async () => {

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
-import { followTopics, type BusEvent } from '../../../src/storage/bus/event-bus.js';
+import type { BusEvent } from '../../../src/storage/bus/event-bus.js';
+import { followTopics } from '../../../src/storage/bus/topic-fanout.js';
 import { LISTENER_APPLICATION_NAME, openPgEventBus, type PgEventBus } from '../../../src/storage/bus/pg-event-bus.js';
 import { eventBusContract, eventually, testClock } from './event-bus.contract.js';
 import { ADMIN_URL, admin, createTestDatabase, withDatabase } from '../../support/postgres.js';
