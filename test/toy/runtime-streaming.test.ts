@@ -5,7 +5,8 @@
  * holds a bounded number of bytes (counted by the code, reported in the 'played' log line), and the
  * envelope reaches the state directory without being held whole. A chunk tampered with part-way
  * stops the player and the message is refused and reported, never acknowledged as played; a
- * tampered header is refused before the player is called at all.
+ * tampered header is refused before the player is called at all. A message kept for quiet hours is
+ * verified and stored as it downloads, and later streams from the state directory, offline.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { ToyStateDir } from '../../src/toy/state.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { setToySettings } from '../../src/client/toys.js';
 import { pairToy } from './toy-harness.js';
 
 const FIVE_MIB = 5 * 1024 * 1024;
@@ -78,11 +80,12 @@ interface Player {
  * read (and can rewrite the body as a hostile server would), with a player that writes out each
  * piece as it comes and stops at the first error.
  */
-async function referenceToy(paired: PairedToy, rewrite?: (body: Uint8Array) => Uint8Array) {
+async function referenceToy(paired: PairedToy, rewrite?: (body: Uint8Array) => Uint8Array, clock: { now?: () => number; offline?: () => boolean } = {}) {
   const state = new ToyStateDir(await mkdtemp(join(workDir, 'toy-')));
   await state.saveTrust({ anchorHash: paired.anchorHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} });
   const counter = { read: 0 };
   const counting: typeof fetch = async (input, init) => {
+    if (clock.offline?.() === true) throw new TypeError('fetch failed');
     const response = await fetch(input, init);
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     if (!url.endsWith('/envelope') || response.body === null) return response;
@@ -109,6 +112,7 @@ async function referenceToy(paired: PairedToy, rewrite?: (body: Uint8Array) => U
       }
     },
     log: (entry) => logs.push(entry),
+    ...(clock.now === undefined ? {} : { now: clock.now }),
   });
   return { state, runtime, counter, player, logs };
 }
@@ -214,5 +218,40 @@ describe("the reference toy's runtime plays while it downloads", { timeout: 180_
     expect(await reportedRefusals(sent.messageId, paired.toyId)).toEqual([(refused as { reason: string }).reason]);
     expect(await receiptKinds(sent.messageId, paired.toyId)).toEqual([]);
     expect(await toy.state.loadEnvelope(sent.messageId)).toBeUndefined();
+  });
+
+  it('a message kept for quiet hours is verified and stored as it downloads, then plays from the state directory, offline', async () => {
+    // A family of its own: its quiet hours must not hold back the other tests' messages.
+    const { familyId: quietFamily } = await createFamily(mum, { name: 'Night Owls' });
+    const { childId } = await addChild(mum, { familyId: quietFamily, name: 'Ola', emoji: '🦉' });
+    const paired = await pairToy(server.url, mum, quietFamily, childId);
+    const quiet = { start: '21:17', end: '06:43', timeZone: 'Pacific/Chatham' };
+    await setToySettings(mum, { familyId: quietFamily, quietHours: quiet });
+    // Several chunks long.
+    const audio = wavOfPcm16(randomBytes(400_000), { sampleRate: 16_000 });
+    const { messageId } = await sendMessage(mum, { familyId: quietFamily, to: childId, audio, audioType: 'audio/wav', durationMs: 12_500 });
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: quiet.timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    const next = (from: number, hhmm: string): number => {
+      for (let t = Math.ceil(from / 60_000) * 60_000; ; t += 60_000) if (local.format(t) === hhmm) return t;
+    };
+    let now = next(Date.now(), '22:00');
+    const quietEnds = next(now, quiet.end);
+    let offline = false;
+    const toy = await referenceToy(paired, undefined, { now: () => now, offline: () => offline });
+    await toy.runtime.start();
+    expect(await toy.runtime.sync()).toBe(0);
+    expect(toy.player.calls).toBe(0);
+    expect(toy.logs).toContainEqual({ event: 'waiting', messageId, reason: 'toy/quiet-hours', notBefore: quietEnds });
+    expect(bytesEqual((await toy.state.loadEnvelope(messageId))!, await new BurrowApi({ baseUrl: server.url, token: paired.deviceToken }).download(`/v1/families/${quietFamily}/messages/${messageId}/envelope`, 8 * 1024 * 1024))).toBe(true);
+    const receipts = (await getMessage(mum, { familyId: quietFamily, messageId })).receipts;
+    expect(receipts.filter((r) => r.by === paired.toyId).map((r) => r.kind)).toEqual(['delivered']);
+
+    offline = true;
+    now = quietEnds;
+    expect(await toy.runtime.playWaiting()).toBe(1);
+    expect(toy.player.calls).toBe(1);
+    expect(bytesEqual(concatBytes(...toy.player.pieces), audio)).toBe(true);
+    expect(toy.player.pieces.length).toBeGreaterThan(5);
+    expect((await toy.state.loadInbox())[messageId]).toMatchObject({ status: 'played', playedReceipt: false });
   });
 });
