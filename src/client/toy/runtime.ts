@@ -554,10 +554,8 @@ export class ToyRuntime {
     // Verified whole: keep the envelope so it stays on the device until retention ends.
     await read.keep();
     base.createdAt = decision.message.header.createdAt;
-    if (playerError !== undefined) {
-      inbox[messageId] = { ...base, status: 'waiting' };
-      throw playerError;
-    }
+    // The player failed (not the message): it stays stored and is tried again on the next sync.
+    if (playerError !== undefined) throw playerError;
     if (!base.delivered) base.delivered = await this.#receipt(family, messageId, 'delivered');
     this.#log({ event: 'played', messageId, senderId: base.senderId, volume: decision.volume, durationMs: decision.message.durationMs, heldBytes: decision.maxBufferedBytes });
     const record: InboxRecord = { ...base, status: 'played' };
