@@ -152,6 +152,7 @@ export class ToyStateDir implements ToyStorage {
   async envelopeWriter(messageId: string): Promise<EnvelopeWriter> {
     const file = this.#envelopeFile(messageId);
     await ensureDir(join(this.dir, 'messages'));
+    await this.#removePartials(messageId);
     const temporary = `${file}.${toHex(randomBytes(6))}.tmp`;
     const handle = await open(temporary, 'wx', 0o600);
     // Base64 encodes 3 bytes at a time: up to 2 bytes wait for the next piece.
@@ -230,6 +231,19 @@ export class ToyStateDir implements ToyStorage {
 
   async deleteEnvelope(messageId: string): Promise<void> {
     await rm(this.#envelopeFile(messageId), { force: true });
+    await this.#removePartials(messageId);
+  }
+
+  /** Removes what an envelope writer of `messageId` left when the toy stopped mid-download. */
+  async #removePartials(messageId: string): Promise<void> {
+    const dir = join(this.dir, 'messages');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) if (name.startsWith(`${messageId}.env.`) && name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
   }
 
   async loadOutbox(): Promise<OutboxItem[]> {

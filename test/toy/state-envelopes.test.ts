@@ -74,4 +74,17 @@ describe("the reference toy's envelope files", () => {
     expect((await readdir(join(state.dir, 'messages'))).filter((n) => n.startsWith(id(3)))).toEqual([`${id(3)}.env`]);
     expect(bytesEqual((await state.loadEnvelope(id(3)))!, before)).toBe(true);
   });
+
+  it('what a write left when the toy stopped mid-download is removed by the next write or delete of that message', async () => {
+    const state = new ToyStateDir(join(dir, 'toy'));
+    const left = await state.envelopeWriter(id(4));
+    await left.write(randomBytes(3000));
+    const again = await state.envelopeWriter(id(4));
+    expect((await readdir(join(state.dir, 'messages'))).filter((n) => n.startsWith(id(4)))).toHaveLength(1);
+    await again.write(randomBytes(300));
+    await state.deleteEnvelope(id(4));
+    expect((await readdir(join(state.dir, 'messages'))).filter((n) => n.startsWith(id(4)))).toEqual([]);
+    await left.discard();
+    await again.discard();
+  });
 });
