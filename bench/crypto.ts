@@ -2,8 +2,11 @@
  * Crypto benchmark (`npm run bench:crypto`): seal + sign and verify + open of a 1 MiB message
  * against raw WebCrypto AES-256-GCM of the same bytes, in Node and in headless Chromium (Debian's
  * /usr/bin/chromium through playwright-core, the workload bundled with esbuild and served from
- * 127.0.0.1). Target: each ratio ≥ 0.5. Prints a table; `--json` prints the raw reports.
- * Options: --rounds N, --round-ms MS, --size BYTES, --chromium PATH, --node-only.
+ * 127.0.0.1). Target: each ratio ≥ 0.5. Then, in Node, the time to the first audio byte for the
+ * reference toy on a 5 MiB message through a real server, whole envelope vs streamed
+ * (bench/toy-first-audio.ts). Prints a table; `--json` prints the raw reports.
+ * Options: --rounds N, --round-ms MS, --size BYTES, --chromium PATH, --node-only, --no-toy,
+ * --toy-only, --toy-rounds N.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -11,6 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { runCryptoBench, type CryptoBenchOptions, type CryptoBenchReport } from './crypto-workload.js';
+import { measureToyFirstAudio, type ToyFirstAudioReport } from './toy-first-audio.js';
 
 const TARGET_RATIO = 0.5;
 
@@ -95,6 +99,14 @@ function printReport(report: CryptoBenchReport): void {
   console.log(`  first audio byte, ${(f.messageBytes / 1024 / 1024).toFixed(2)} MiB envelope (download instantaneous): streamed ${f.streamedMs.toFixed(1)} ms vs whole-then-open ${f.wholeMs.toFixed(1)} ms (ratio ${f.ratio.toFixed(3)}); bytes needed first: ${f.streamedBytesNeeded} vs ${f.wholeBytesNeeded}`);
 }
 
+function printToyReport(report: ToyFirstAudioReport): void {
+  const mib = (report.envelopeBytes / 1024 / 1024).toFixed(2);
+  console.log(`\nreference toy, ${mib} MiB envelope through a real server on loopback — time to first audio byte (median of ${report.rounds} interleaved rounds)`);
+  console.log(`  whole envelope, then open:        ${report.medianWholeMs.toFixed(1).padStart(7)} ms  (rounds ${report.wholeMs.map((m) => m.toFixed(0)).join(', ')})`);
+  console.log(`  streamed (ToyRuntime now):        ${report.medianStreamedMs.toFixed(1).padStart(7)} ms  (rounds ${report.streamedMs.map((m) => m.toFixed(0)).join(', ')})`);
+  console.log(`  ratio streamed ÷ whole: ${(report.medianStreamedMs / report.medianWholeMs).toFixed(3)}; bytes downloaded before the first audio: ${report.streamedBytesRead} vs ${report.envelopeBytes}; most bytes held by the streaming toy: ${report.heldBytes}`);
+}
+
 async function main(): Promise<void> {
   const size = argument('--size');
   const rounds = argument('--rounds');
@@ -111,16 +123,26 @@ async function main(): Promise<void> {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1000;
   };
-  reports.push(await runCryptoBench({ ...base, environment: `Node ${process.version}`, cpuMs }));
-  printReport(reports[0]!);
-  if (!process.argv.includes('--node-only')) {
+  const toyOnly = process.argv.includes('--toy-only');
+  if (!toyOnly) {
+    reports.push(await runCryptoBench({ ...base, environment: `Node ${process.version}`, cpuMs }));
+    printReport(reports[0]!);
+  }
+  let toy: ToyFirstAudioReport | undefined;
+  if (toyOnly || !process.argv.includes('--no-toy')) {
+    const toyRounds = argument('--toy-rounds');
+    toy = await measureToyFirstAudio(toyRounds ? Number(toyRounds) : 5);
+    console.log(`load average after the toy rounds: ${load()}`);
+    printToyReport(toy);
+  }
+  if (!toyOnly && !process.argv.includes('--node-only')) {
     const { report, version } = await runInChromium({ ...base, environment: 'Chromium' }, argument('--chromium') ?? '/usr/bin/chromium');
     report.environment = `Chromium ${version} (headless)`;
     reports.push(report);
     printReport(report);
   }
   console.log(`\nload average at the end: ${load()}`);
-  if (process.argv.includes('--json')) console.log(JSON.stringify({ cpu: cpuModel(), reports }, null, 2));
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ cpu: cpuModel(), reports, ...(toy === undefined ? {} : { toy }) }, null, 2));
 }
 
 main().catch((error: unknown) => {

@@ -14,13 +14,13 @@
  * keys, audio, captions) is ever printed or logged: message ids, epochs and reason codes only.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import WebSocket from 'ws';
-import { BurrowApi, ClientError, describeFailure, connectLive, type LiveConnection, type WebSocketConstructor, isOffline, isTokenDead, isToyGone, ToyRuntime, type ToyEvent, type ToyLogEntry, pairToy } from '../client/index.js';
-import { toBase64Url, MAX_AUDIO_BYTES, type OpenedMessage, encodeRosterEntry } from '../crypto/index.js';
+import { BurrowApi, ClientError, describeFailure, connectLive, type LiveConnection, type WebSocketConstructor, isOffline, isTokenDead, isToyGone, ToyRuntime, type PlayingMessage, type ToyEvent, type ToyLogEntry, pairToy } from '../client/index.js';
+import { toBase64Url, MAX_AUDIO_BYTES, encodeRosterEntry, randomBytes, toHex } from '../crypto/index.js';
 import { reportFailure } from './failure.js';
 import { chimeWav } from '../toy/chime.js';
 import { ToyStateDir } from '../toy/state.js';
@@ -84,13 +84,93 @@ export function commandWords(template: string, values: Record<string, string>): 
   return words;
 }
 
-/** Runs a command (no shell), resolving with its exit code. */
-function runCommand(words: string[]): Promise<number> {
-  return new Promise((resolveRun) => {
-    const child = spawn(words[0]!, words.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', () => resolveRun(127));
-    child.on('exit', (code) => resolveRun(code ?? 1));
+/** Runs a command (no shell), resolving with its exit code; `input` goes to its stdin. */
+async function runCommand(words: string[], input?: Uint8Array): Promise<number> {
+  if (input === undefined) {
+    return new Promise((resolveRun) => {
+      const child = spawn(words[0]!, words.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
+      child.on('error', () => resolveRun(127));
+      child.on('exit', (code) => resolveRun(code ?? 1));
+    });
+  }
+  const player = startPiped(words);
+  await player.write(input);
+  return player.finish();
+}
+
+/** Where the audio of a message goes as each verified piece arrives. */
+interface AudioOut {
+  write(piece: Uint8Array): Promise<void>;
+  /** The last piece was written. */
+  finish(): Promise<number>;
+  /** The message stopped verifying, or its download broke: stop and leave nothing behind. */
+  abort(): Promise<void>;
+}
+
+/** A command (no shell) reading the audio on its stdin as it comes, with the pipe's backpressure; resolves `finish` with its exit code. */
+function startPiped(words: string[]): AudioOut {
+  const child = spawn(words[0]!, words.slice(1), { stdio: ['pipe', 'ignore', 'inherit'] });
+  const exited = new Promise<number>((resolveExit) => {
+    child.on('error', () => resolveExit(127));
+    child.on('close', (code) => resolveExit(code ?? 1));
   });
+  const stdin = child.stdin!;
+  let closed = false;
+  // A player that exits early (or never started) takes no more audio; the rest is still read and verified.
+  stdin.on('error', () => {
+    closed = true;
+  });
+  stdin.on('close', () => {
+    closed = true;
+  });
+  return {
+    async write(piece) {
+      if (closed || stdin.write(piece)) return;
+      await new Promise<void>((resolveDrain) => {
+        const done = (): void => {
+          stdin.off('drain', done);
+          stdin.off('close', done);
+          resolveDrain();
+        };
+        stdin.on('drain', done);
+        stdin.on('close', done);
+      });
+    },
+    finish() {
+      if (!closed) stdin.end();
+      return exited;
+    },
+    async abort() {
+      child.kill('SIGTERM');
+      stdin.destroy();
+      await exited;
+    },
+  };
+}
+
+/** A private file (0600) written piece by piece under a temporary name and renamed when complete. */
+async function startFile(path: string): Promise<AudioOut> {
+  const temporary = `${path}.${toHex(randomBytes(6))}.part`;
+  const handle = await open(temporary, 'wx', 0o600);
+  return {
+    async write(piece) {
+      await handle.write(piece);
+    },
+    async finish() {
+      await handle.close();
+      await rename(temporary, path);
+      return 0;
+    },
+    async abort() {
+      await handle.close().catch(() => undefined);
+      await rm(temporary, { force: true });
+    },
+  };
+}
+
+/** Whether a play command takes a whole file (`{file}`) rather than the audio on its stdin. */
+function takesFile(command: string): boolean {
+  return command.includes('{file}');
 }
 
 function humanLog(entry: ToyLogEntry | { event: string; [key: string]: unknown }): string {
@@ -215,8 +295,8 @@ Example:
     .description('keep a live connection; verify, play or save, and acknowledge each message; send replies')
     .requiredOption(...stateOption)
     .option(...insecureHttpOption)
-    .option('--play-command <cmd>', 'plays a file, Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav): {file} and {volume} (0–100) are replaced, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"')
-    .option('--play-ogg-command <cmd>', 'plays the .ogg files instead, where --play-command plays WAV only, e.g. "sh -c \'opusdec --quiet --force-wav {file} - | aplay -q\'"')
+    .option('--play-command <cmd>', 'plays a message, Opus in Ogg or 16-bit PCM WAV: without {file} it reads the audio on its stdin as it downloads, e.g. "aplay -q -"; with {file} it gets the whole file once verified, e.g. "ffplay -nodisp -autoexit -volume {volume} {file}"; {volume} (0–100) is replaced')
+    .option('--play-ogg-command <cmd>', 'plays the Ogg messages instead, where --play-command plays WAV only (stdin or {file} alike), e.g. "sh -c \'opusdec --quiet --force-wav - - | aplay -q\'"')
     .option('--save <dir>', 'save each played message\'s audio here (exactly the bytes the sender recorded)')
     .option('--record-command <cmd>', 'records a reply into {file} (a .wav) when the button is pressed, e.g. "arecord -d 5 -f cd {file}"')
     .option('--once', 'exit when caught up instead of staying connected')
@@ -225,14 +305,18 @@ Example:
       'after',
       `
 The button: press Enter in this terminal, or run "burrow toy press --state DIR" from another
-process. Messages are Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav), nothing else: the play
-command gets a file of either (or --play-ogg-command the .ogg ones), the record command must
-write one of them. Messages received stay playable offline until retention ends; replies recorded
+process. Messages are Opus in Ogg (.ogg) or 16-bit PCM WAV (.wav), nothing else (--play-ogg-command
+plays the Ogg ones, where given). A play command without {file} reads the audio on its stdin while
+the message downloads, each 64 KiB piece once it verified, and the toy never holds a whole message
+in memory; a chunk that fails part-way stops it (SIGTERM) and the message is refused. A play command
+with {file} (a player that needs the whole file) gets it written to the state directory once the
+last piece verified. The record command must write one of the two formats. Messages received stay playable offline until retention ends; replies recorded
 offline are queued and sent in order when the server is back. Exit status 3: the toy was removed from its
 family or reset and must be paired again.
 
 Examples:
   $ burrow toy run --state ./toy --play-command 'ffplay -nodisp -autoexit {file}' --record-command 'arecord -d 5 -f cd {file}'
+  $ burrow toy run --state ./toy --play-command 'aplay -q -' --play-ogg-command "sh -c 'opusdec --quiet --force-wav - - | aplay -q'"
   $ burrow toy run --state ./toy --play-command 'aplay -q {file}' --play-ogg-command "sh -c 'opusdec --quiet --force-wav {file} - | aplay -q'"
   $ burrow toy run --state ./toy --save ./heard --once --json`,
     )
@@ -249,29 +333,56 @@ Examples:
           else io.stdout.write(`${new Date().toISOString()}  ${humanLog(entry)}\n`);
         };
         const scratchState = new ToyStateDir(resolve(options.state));
-        const play = async (message: OpenedMessage, info: { volume: number; messageId: string; receivedAt: number }): Promise<void> => {
+        // The audio arrives piece by piece as each chunk verifies: a play command without {file} gets it on its stdin at once (it
+        // plays while the message downloads); one with {file} gets the whole file once the last piece verified; --save writes as it comes.
+        const play = async (message: PlayingMessage, info: { volume: number; messageId: string; receivedAt: number }): Promise<void> => {
           const extension = extensionOf(message.audioType);
-          if (saveDir !== undefined) {
-            await mkdir(saveDir, { recursive: true, mode: 0o700 });
-            const file = join(saveDir, `${info.messageId}${extension}`);
-            await writeFile(file, message.audio, { mode: 0o600 });
-            log({ event: 'saved', messageId: info.messageId, file });
+          const outs: AudioOut[] = [];
+          let saved: string | undefined;
+          let scratchFile: string | undefined;
+          let command: string | undefined;
+          try {
+            if (saveDir !== undefined) {
+              await mkdir(saveDir, { recursive: true, mode: 0o700 });
+              saved = join(saveDir, `${info.messageId}${extension}`);
+              outs.push(await startFile(saved));
+            }
+            if (options.playCommand !== undefined) {
+              // The runtime plays only Ogg/Opus or 16-bit PCM WAV; a player that reads WAV only gets the Ogg files through its own command.
+              command = message.audioType === OGG_OPUS ? (options.playOggCommand ?? options.playCommand) : options.playCommand;
+              if (takesFile(command)) {
+                scratchFile = join(await scratchState.scratch(), `${info.messageId}${extension}`);
+                outs.push(await startFile(scratchFile));
+              } else {
+                outs.push(startPiped(commandWords(command, { volume: String(info.volume) })));
+              }
+            }
+            for await (const piece of message.audio) for (const out of outs) await out.write(piece);
+          } catch (error) {
+            for (const out of outs) await out.abort();
+            throw error;
           }
-          if (options.playCommand !== undefined) {
-            // The runtime plays only Ogg/Opus or 16-bit PCM WAV; a player that reads WAV only gets the Ogg files through its own command.
-            const command = message.audioType === OGG_OPUS ? (options.playOggCommand ?? options.playCommand) : options.playCommand;
-            const file = join(await scratchState.scratch(), `${info.messageId}${extension}`);
-            await writeFile(file, message.audio, { mode: 0o600 });
+          for (const out of outs) {
+            const code = await out.finish();
+            if (code !== 0) log({ event: 'play-command-failed', messageId: info.messageId, exitCode: code });
+          }
+          if (saved !== undefined) log({ event: 'saved', messageId: info.messageId, file: saved });
+          if (scratchFile !== undefined && command !== undefined) {
             try {
-              const code = await runCommand(commandWords(command, { file, volume: String(info.volume) }));
+              const code = await runCommand(commandWords(command, { file: scratchFile, volume: String(info.volume) }));
               if (code !== 0) log({ event: 'play-command-failed', messageId: info.messageId, exitCode: code });
             } finally {
-              await rm(file, { force: true });
+              await rm(scratchFile, { force: true });
             }
           }
         };
         // The runtime decides when the toy chimes (a guardian's new volume limit, outside quiet hours).
         const playChime = async (command: string, volume: number): Promise<void> => {
+          if (!takesFile(command)) {
+            const code = await runCommand(commandWords(command, { volume: String(volume) }), chimeWav());
+            if (code !== 0) log({ event: 'play-command-failed', chime: true, exitCode: code });
+            return;
+          }
           const file = join(await scratchState.scratch(), 'chime.wav');
           await writeFile(file, chimeWav(), { mode: 0o600 });
           try {

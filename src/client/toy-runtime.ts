@@ -8,12 +8,13 @@
  * - decide.ts: the pure play / wait / refuse decision on one message;
  * - outbox.ts: replies sealed, queued and sent in order, each once;
  * - storage.ts: what the toy keeps (`ToyStorage`), and `MemoryToyStorage`;
+ * - stream-play.ts: a message opened and decided on as it arrives (`openToyStream`), played piece by piece;
  * - runtime.ts: `ToyRuntime`, which orchestrates them: `start`, `handle(event)`, `sync`,
  *   `playWaiting`, `expire`, `reply`, `flush`.
  */
 export { decideMessage, type ToyDecision, type ToyRefusalCode } from './toy/decide.js';
-export { downloadAndPlayStream, playStream, type StreamOutcome } from './toy/stream-play.js';
+export { AUDIO_CHECK_BYTES, downloadAndPlayStream, openToyStream, playStream, type StreamedMessage, type StreamOutcome, type ToyStreamDecision } from './toy/stream-play.js';
 export { sealToyReply } from './toy/outbox.js';
-export { isOffline, isTokenDead, isToyGone, ToyRuntime, type ToyEvent, type ToyEventResult, type ToyLogEntry, type ToyRuntimeOptions } from './toy/runtime.js';
-export { MemoryToyStorage, type InboxRecord, type OutboxItem, type ToyStorage } from './toy/storage.js';
+export { AudioStreamBroken, isOffline, isTokenDead, isToyGone, ToyRuntime, type PlayingMessage, type ToyEvent, type ToyEventResult, type ToyLogEntry, type ToyRuntimeOptions } from './toy/runtime.js';
+export { MemoryToyStorage, type EnvelopeWriter, type InboxRecord, type OutboxItem, type ToyStorage } from './toy/storage.js';
 export { loadToyFamily, loadToyFamilyOffline, type ToyDevice, type ToyFamily, type ToyTrust } from './toy/trust.js';

@@ -14,13 +14,15 @@
  *   cursors.json    the live channel's cursors
  *   presses/        button presses from `burrow toy press`, consumed by `burrow toy run`
  */
-import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBase64Url, randomBytes, toBase64Url, toHex, exportIdentitySecret, importIdentitySecret, type Identity } from '../crypto/index.js';
-import { ClientError, type InboxRecord, type OutboxItem, type ToyStorage, type ToyTrust } from '../client/index.js';
+import { ClientError, type EnvelopeWriter, type InboxRecord, type OutboxItem, type ToyStorage, type ToyTrust } from '../client/index.js';
 import { readIfExists, writePrivateFile } from './private-files.js';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
+/** Characters of an envelope file read at once (a multiple of 4: whole base64 groups). */
+const READ_CHARS = 64 * 1024;
 
 /** toy.json */
 export interface ToyConfig {
@@ -143,8 +145,105 @@ export class ToyStateDir implements ToyStorage {
     return text === undefined ? undefined : fromBase64Url(text.trim());
   }
 
+  /**
+   * Writes an envelope as it downloads, in the same file format as `saveEnvelope` (base64url),
+   * through a 0600 temporary file renamed on `commit`: what is held is one piece at a time.
+   */
+  async envelopeWriter(messageId: string): Promise<EnvelopeWriter> {
+    const file = this.#envelopeFile(messageId);
+    await ensureDir(join(this.dir, 'messages'));
+    await this.#removePartials(messageId);
+    const temporary = `${file}.${toHex(randomBytes(6))}.tmp`;
+    const handle = await open(temporary, 'wx', 0o600);
+    // Base64 encodes 3 bytes at a time: up to 2 bytes wait for the next piece.
+    let rest = new Uint8Array(0);
+    let open_ = true;
+    const close = async (): Promise<void> => {
+      if (!open_) return;
+      open_ = false;
+      await handle.close();
+    };
+    return {
+      async write(piece) {
+        if (!open_) throw new TypeError('the envelope writer is closed');
+        let bytes = piece;
+        if (rest.length > 0) {
+          const need = Math.min(3 - rest.length, bytes.length);
+          const joined = new Uint8Array(rest.length + need);
+          joined.set(rest);
+          joined.set(bytes.subarray(0, need), rest.length);
+          bytes = bytes.subarray(need);
+          if (joined.length < 3) {
+            rest = joined;
+            return;
+          }
+          await handle.write(toBase64Url(joined));
+        }
+        const whole = bytes.length - (bytes.length % 3);
+        if (whole > 0) await handle.write(toBase64Url(bytes.subarray(0, whole)));
+        rest = bytes.slice(whole);
+      },
+      async commit() {
+        if (rest.length > 0) await handle.write(toBase64Url(rest));
+        await handle.sync();
+        await close();
+        await chmod(temporary, 0o600);
+        await rename(temporary, file);
+      },
+      async discard() {
+        await close().catch(() => undefined);
+        await rm(temporary, { force: true });
+      },
+    };
+  }
+
+  /** The stored envelope piece by piece (48 KiB at a time), or undefined when none is stored. */
+  async readEnvelope(messageId: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const file = this.#envelopeFile(messageId);
+    try {
+      await stat(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    return {
+      async *[Symbol.asyncIterator]() {
+        const handle = await open(file, 'r');
+        try {
+          const buffer = Buffer.alloc(READ_CHARS);
+          let carry = '';
+          for (;;) {
+            const { bytesRead } = await handle.read(buffer, 0, READ_CHARS, null);
+            if (bytesRead === 0) break;
+            const text = carry + buffer.toString('latin1', 0, bytesRead);
+            const whole = text.length - (text.length % 4);
+            carry = text.slice(whole);
+            if (whole > 0) yield fromBase64Url(text.slice(0, whole));
+          }
+          carry = carry.trim();
+          if (carry.length > 0) yield fromBase64Url(carry);
+        } finally {
+          await handle.close();
+        }
+      },
+    };
+  }
+
   async deleteEnvelope(messageId: string): Promise<void> {
     await rm(this.#envelopeFile(messageId), { force: true });
+    await this.#removePartials(messageId);
+  }
+
+  /** Removes what an envelope writer of `messageId` left when the toy stopped mid-download. */
+  async #removePartials(messageId: string): Promise<void> {
+    const dir = join(this.dir, 'messages');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) if (name.startsWith(`${messageId}.env.`) && name.endsWith('.tmp')) await rm(join(dir, name), { force: true });
   }
 
   async loadOutbox(): Promise<OutboxItem[]> {

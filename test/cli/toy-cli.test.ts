@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { wavWith } from '../e2e/family-harness.js';
 import { remuxWebmOpusToOgg } from '../../src/client/audio/webm-to-ogg.js';
+import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { burrow as runBurrow, startBurrow, waitForOutput, type CliRun as Run, type StartedCli } from '../support/cli.js';
 
 let workDir: string;
@@ -264,6 +265,22 @@ describe('burrow toy', { timeout: 180_000 }, () => {
     expect(await readdir(wavPlayer)).toEqual([`${sent['hello-again.wav']!}.wav`]);
     expect(new Uint8Array(await readFile(join(oggPlayer, `${sent['song.ogg']!}.ogg`)))).toEqual(ogg);
     expect(new Uint8Array(await readFile(join(wavPlayer, `${sent['hello-again.wav']!}.wav`)))).toEqual(wav);
+  });
+
+  it('a play command without {file} gets the audio on its stdin as the message downloads, byte for byte', async () => {
+    await stopFollower(runner);
+    const heard = join(workDir, 'heard-on-stdin.wav');
+    runner = follow(['toy', 'run', '--state', toyState, '--play-command', `sh -c 'cat > ${heard}'`, '--json']);
+    await runner.waitFor((l) => l.event === 'caught-up');
+    // Several chunks long, so the player gets it in several pieces through the pipe.
+    const wav = wavOfPcm16(randomBytes(300_000), { sampleRate: 16_000 });
+    const path = join(workDir, 'long.wav');
+    await writeFile(path, wav);
+    const { messageId } = await ok(['send', '--family', familyId, '--to', 'Mia', '--file', path, '--profile', mum.profile]);
+    await runner.waitFor((l) => l.event === 'played' && l.messageId === messageId);
+    expect(new Uint8Array(await readFile(heard))).toEqual(wav);
+    expect(runner.lines().filter((l) => l.event === 'play-command-failed')).toEqual([]);
+    expect(await readdir(join(toyState, 'scratch'))).toEqual([]);
   });
 
   it('reset revokes the device token (401) and wipes the state', async () => {

@@ -5,7 +5,7 @@
 import { BurrowApi } from '../../src/client/api.js';
 import { MemoryToyStorage, ToyRuntime, type ToyLogEntry, type ToyStorage } from '../../src/client/toy-runtime.js';
 import type { PairedToy } from '../../src/client/toys.js';
-import type { OpenedMessage } from '../../src/crypto/envelope.js';
+import { concatBytes } from '../../src/crypto/bytes.js';
 import { encodeRosterEntry } from '../../src/crypto/roster.js';
 
 export { pairToy } from '../support/toys.js';
@@ -33,9 +33,10 @@ export async function toyRuntime(paired: PairedToy, fetchImpl?: typeof fetch, op
     api,
     device: { toyId: paired.toyId, familyId: paired.familyId, identity: paired.identity },
     storage,
-    play: (message: OpenedMessage, info) => {
-      played.push({ messageId: info.messageId, volume: info.volume, audio: message.audio.slice() });
-      return Promise.resolve();
+    play: async (message, info) => {
+      const pieces: Uint8Array[] = [];
+      for await (const piece of message.audio) pieces.push(piece.slice());
+      played.push({ messageId: info.messageId, volume: info.volume, audio: concatBytes(...pieces) });
     },
     log: (entry) => logs.push(entry),
     ...(options.now === undefined ? {} : { now: options.now }),

@@ -1,13 +1,15 @@
 /**
  * The toy's decisions without a server: a signed roster built here, envelopes sealed here, and the
  * toy runtime deciding play / wait / refuse (with its reason code) only from its verified roster.
+ * Every decision is taken twice, on the whole envelope (`decideMessage`) and on the envelope
+ * streamed in small pieces (`openToyStream`, the runtime's path): both must agree, audio included.
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quietUntil } from '../../src/client/quiet-hours.js';
-import { decideMessage, loadToyFamilyOffline, sealToyReply, type ToyDevice, type ToyFamily, type ToyTrust } from '../../src/client/toy-runtime.js';
+import { decideMessage as decideWhole, loadToyFamilyOffline, openToyStream, sealToyReply, type ToyDecision, type ToyDevice, type ToyFamily, type ToyStreamDecision, type ToyTrust } from '../../src/client/toy-runtime.js';
 import { commandWords, fullJitterDelay } from '../../src/cli/toy-commands.js';
-import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+import { bytesEqual, concatBytes, randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { remuxWebmOpusToOgg } from '../../src/client/audio/webm-to-ogg.js';
 import { queueReply } from '../../src/client/toy/outbox.js';
@@ -24,6 +26,34 @@ const keys: Record<number, Uint8Array> = {};
 let device: ToyDevice;
 let family: ToyFamily;
 let trust: ToyTrust;
+
+/** `bytes` as a download might deliver them, `size` bytes at a time. */
+async function* piecesOf(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+/** What two decisions must share: the action, the reason and its times (and, to play, the volume). */
+function gist(decision: ToyDecision | ToyStreamDecision): Record<string, unknown> {
+  if (decision.action === 'play') return { action: 'play', volume: decision.volume };
+  if (decision.action === 'wait' && decision.reason === 'toy/quiet-hours') return { action: 'wait', reason: decision.reason, notBefore: decision.notBefore, createdAt: decision.createdAt };
+  return { action: decision.action, reason: decision.reason };
+}
+
+/**
+ * The toy's decision on a whole envelope, taken again as the runtime takes it, streaming the
+ * envelope in 1000-byte pieces: the two must agree, and a message that plays yields the same audio.
+ */
+async function decideMessage(f: ToyFamily, input: Parameters<typeof decideWhole>[1]): Promise<ToyDecision> {
+  const whole = await decideWhole(f, input);
+  const streamed = await openToyStream(f, { source: piecesOf(input.envelope, 1000), view: input.view, now: input.now });
+  expect(gist(streamed)).toEqual(gist(whole));
+  if (whole.action === 'play' && streamed.action === 'play') {
+    const pieces: Uint8Array[] = [];
+    for (let piece = await streamed.next(); piece.ok && piece.value !== undefined; piece = await streamed.next()) pieces.push(piece.value.slice());
+    expect(bytesEqual(concatBytes(...pieces), whole.message.audio)).toBe(true);
+  }
+  return whole;
+}
 
 type WireApproval = { guardianId: string; rosterEpoch: number; rosterHead: string; signature: string };
 

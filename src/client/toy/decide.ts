@@ -50,7 +50,7 @@ export type ToyDecision =
   | { action: 'refuse'; reason: ToyRefusalCode };
 
 /** Whether `recipients` (signed by the sender) address this toy's child or the toy itself. */
-function addressedTo(family: ToyFamily, recipients: readonly string[]): boolean {
+export function addressedTo(family: ToyFamily, recipients: readonly string[]): boolean {
   return recipients.some((r) => r === family.childId || r === family.toyId);
 }
 

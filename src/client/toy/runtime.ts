@@ -24,18 +24,18 @@
  * ('envelope/roster-behind'); a message committing to another entry than the toy holds is refused
  * 'envelope/roster-fork' and reported to the family security log. Receipts are signed by the toy.
  */
-import type { OpenedMessage } from '../../crypto/envelope.js';
-import { parseEnvelopeHeader } from '../../crypto/envelope.js';
 import type { LiveEventType } from '../../protocol/live.js';
 import { ApiError, NetworkError, type BurrowApi } from '../api.js';
 import { ClientError } from '../client-error.js';
-import { downloadEnvelope, getMessage, listMessages, type MessageViewT } from '../messages.js';
+import { getMessage, listMessages, type MessageViewT } from '../messages.js';
 import { quietLabel, quietUntil } from '../quiet-hours.js';
 import { sendReceipt } from '../receipts.js';
 import { reportRefusal } from '../refusal-report.js';
-import { decideMessage, reportable } from './decide.js';
+import { reportable } from './decide.js';
+import { EnvelopeRead } from './envelope-read.js';
 import { queueReply, sendQueued, type OutboxContext } from './outbox.js';
 import { recordOf, type InboxRecord, type ToyStorage } from './storage.js';
+import { openToyStream, type StreamedMessage, type ToyStreamDecision } from './stream-play.js';
 import { KeyRefusedError, loadToyFamily, loadToyFamilyOffline, type ToyDevice, type ToyFamily, type ToyTrust } from './trust.js';
 
 const DAY = 24 * 3600_000;
@@ -49,7 +49,7 @@ export type ToyLogEntry =
   | { event: 'chime'; volume: number }
   | { event: 'roster-refused'; reason: string }
   | { event: 'key-refused'; epoch: number; reason: string }
-  | { event: 'played'; messageId: string; senderId: string; volume: number; durationMs: number }
+  | { event: 'played'; messageId: string; senderId: string; volume: number; durationMs: number; heldBytes: number }
   | { event: 'refused'; messageId: string; senderId: string; reason: string }
   | { event: 'waiting'; messageId: string; reason: string; notBefore?: number }
   | { event: 'reply-queued'; messageId: string }
@@ -82,11 +82,36 @@ export function isToyGone(error: unknown): boolean {
   return isTokenDead(error) || (error instanceof ClientError && error.code === 'client/toy-removed');
 }
 
+/** Thrown by `PlayingMessage.audio` when a chunk fails after playing began: stop at once; the message does not count as played. */
+export class AudioStreamBroken extends Error {
+  constructor(readonly code: string) {
+    super(`the message stopped verifying part-way (${code})`);
+    this.name = 'AudioStreamBroken';
+  }
+}
+
+/** A verified message as the player gets it: its metadata, and its audio as each piece verifies. */
+export interface PlayingMessage extends StreamedMessage {
+  /**
+   * The audio, read once, piece by piece (at most one chunk, 64 KiB, each): a piece is released
+   * only once its chunk's committed hash and tag passed, so a player that writes each piece out as
+   * it comes plays while the message downloads. It throws `AudioStreamBroken` when a later chunk
+   * fails (the player stops; the toy refuses the message) and the download's error when the
+   * connection breaks (the message is tried again later). A player that needs a whole file collects
+   * it, on disk or in memory (see docs/protocol.md, "Playing while downloading").
+   */
+  audio: AsyncIterable<Uint8Array>;
+}
+
 export interface ToyRuntimeOptions {
   api: BurrowApi;
   device: ToyDevice;
   storage: ToyStorage;
-  play: (message: OpenedMessage, options: { volume: number; messageId: string; receivedAt: number }) => Promise<void>;
+  /**
+   * Plays one message, called once it verified and before its first audio byte; resolves when the
+   * player is done. A player that stops reading early still has the rest verified and stored.
+   */
+  play: (message: PlayingMessage, options: { volume: number; messageId: string; receivedAt: number }) => Promise<void>;
   log?: (entry: ToyLogEntry) => void;
   /**
    * Plays the toy's chime at `volume`: when a guardian changed the signed volume limit (not at
@@ -393,27 +418,30 @@ export class ToyRuntime {
    */
   async #catchUpHead(family: ToyFamily, inbox: Record<string, InboxRecord>, views: MessageViewT[]): Promise<ToyFamily | undefined> {
     const pending = views.filter((v) => (inbox[v.messageId]?.status ?? 'waiting') === 'waiting' && v.senderId !== this.#device.toyId);
-    const newer: Array<{ view: MessageViewT; envelope: Uint8Array }> = [];
+    const newer: MessageViewT[] = [];
     for (const view of pending) {
-      let envelope = await this.#storage.loadEnvelope(view.messageId);
-      if (envelope === undefined) {
-        try {
-          envelope = await this.#download(family, view.messageId);
-        } catch (error) {
-          if (isOffline(error) || isTokenDead(error)) throw error;
-          continue;
-        }
-        await this.#storage.saveEnvelope(view.messageId, envelope);
+      // Only the header's first bytes are read (from storage, or the start of a download cancelled after it).
+      let epoch = 0;
+      try {
+        epoch = (await this.#withEnvelope(family, view.messageId, { store: false }, (read) => read.header()))?.epoch ?? 0;
+      } catch (error) {
+        if (isOffline(error) || isTokenDead(error)) throw error;
+        continue;
       }
-      const header = parseEnvelopeHeader(envelope);
-      const claimed = Math.max(header.ok ? header.value.epoch : 0, ...[...view.approvals, ...(view.declines ?? [])].map((a) => a.rosterEpoch));
-      if (claimed > family.roster.epoch) newer.push({ view, envelope });
+      const claimed = Math.max(epoch, ...[...view.approvals, ...(view.declines ?? [])].map((a) => a.rosterEpoch));
+      if (claimed > family.roster.epoch) newer.push(view);
     }
     if (newer.length === 0) return family;
     const fresh = await this.#refresh();
     let held: MessageViewT | undefined;
-    for (const { view, envelope } of newer) {
-      const decision = await decideMessage(fresh, { envelope, view, now: this.#now() });
+    for (const view of newer) {
+      let decision: ToyStreamDecision;
+      try {
+        decision = await this.#withEnvelope(fresh, view.messageId, { store: false }, (read) => openToyStream(fresh, { source: read, view, now: this.#now() }));
+      } catch (error) {
+        if (isOffline(error) || isTokenDead(error)) throw error;
+        continue;
+      }
       if (decision.action === 'wait' && decision.reason === 'envelope/roster-behind') held = view;
     }
     if (held === undefined) return fresh;
@@ -424,59 +452,112 @@ export class ToyRuntime {
     return undefined;
   }
 
-  #download(family: ToyFamily, messageId: string): Promise<Uint8Array> {
-    return downloadEnvelope({ api: this.#api }, { familyId: family.familyId, messageId });
+  /** Runs `task` over one reading of the envelope of `messageId` (stored, else downloaded), then ends the reading. */
+  async #withEnvelope<T>(family: ToyFamily, messageId: string, options: { store: boolean }, task: (read: EnvelopeRead) => Promise<T>): Promise<T> {
+    const read = await EnvelopeRead.open({ api: this.#api, storage: this.#storage, family }, messageId, options);
+    try {
+      return await task(read);
+    } finally {
+      await read.close();
+    }
   }
 
-  /** Processes one message (listed now, or a stored record); true when it played. */
+  /**
+   * Processes one message (listed now, or a stored record); true when it played. The envelope is
+   * read once, piece by piece (from storage, or downloaded and written to storage as it comes): the
+   * decision is taken on its header, commitment and first chunk, then the audio goes to the player
+   * as each chunk verifies. Nothing is acknowledged until the whole envelope verified: a chunk that
+   * fails part-way stops the player, and the message is refused and reported, never played.
+   */
   async #handleMessage(family: ToyFamily, inbox: Record<string, InboxRecord>, view: MessageViewT | undefined, stored?: InboxRecord): Promise<boolean> {
     const base: InboxRecord = view !== undefined ? { ...(inbox[view.messageId] ?? recordOf(view, this.#now())), approvals: view.approvals, declines: view.declines, ciphertextHash: view.ciphertextHash } : stored!;
     const messageId = base.messageId;
-    let envelope = await this.#storage.loadEnvelope(messageId);
-    if (envelope === undefined) {
-      try {
-        envelope = await this.#download(family, messageId);
-      } catch (error) {
-        if (isOffline(error) || isTokenDead(error)) throw error;
-        inbox[messageId] = { ...base, status: 'refused', reason: 'toy/download-failed' };
-        this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: 'toy/download-failed' });
-        return false;
-      }
-    }
-    const decision = await decideMessage(family, { envelope, view: base, now: this.#now() });
-    if (decision.action === 'refuse') {
-      await this.#storage.deleteEnvelope(messageId);
-      inbox[messageId] = { ...base, status: 'refused', reason: decision.reason };
-      this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: decision.reason });
-      // Each id is refused once (the inbox remembers it), so each attempt is reported once; a fork
-      // (this toy and the sender were shown different chains) is reported with its epoch.
-      if (reportable(decision.reason)) await this.#report(family, decision.reason, messageId, decision.reason === 'envelope/roster-fork' ? envelope : undefined);
+    let read: EnvelopeRead;
+    try {
+      read = await EnvelopeRead.open({ api: this.#api, storage: this.#storage, family }, messageId, { store: true });
+    } catch (error) {
+      if (isOffline(error) || isTokenDead(error)) throw error;
+      inbox[messageId] = { ...base, status: 'refused', reason: 'toy/download-failed' };
+      this.#log({ event: 'refused', messageId, senderId: base.senderId, reason: 'toy/download-failed' });
       return false;
     }
-    // Verified: keep the envelope so it stays playable offline until retention ends.
-    await this.#storage.saveEnvelope(messageId, envelope);
-    if (decision.action === 'play') base.createdAt = decision.message.header.createdAt;
-    else if (decision.reason === 'toy/quiet-hours') base.createdAt = decision.createdAt;
-    const unopened = decision.action === 'wait' && (decision.reason === 'envelope/roster-behind' || decision.reason === 'envelope/no-key');
-    if (!base.delivered && !unopened) {
-      base.delivered = await this.#receipt(family, messageId, 'delivered');
+    try {
+      return await this.#decideAndPlay(family, inbox, base, read);
+    } finally {
+      await read.close();
     }
-    if (decision.action === 'wait' && decision.reason === 'envelope/no-key' && base.reported !== true) {
-      // The family hears once that this message cannot play yet (the guardians' security log, and
-      // so the message in their conversation). Best effort and tried once: a server that drops the
-      // report gains nothing by making the toy repeat it.
-      await this.#report(family, decision.reason, messageId, envelope);
-      base.reported = true;
+  }
+
+  async #decideAndPlay(family: ToyFamily, inbox: Record<string, InboxRecord>, base: InboxRecord, read: EnvelopeRead): Promise<boolean> {
+    const messageId = base.messageId;
+    const decision = await openToyStream(family, { source: read, view: base, now: this.#now() });
+    if (decision.action === 'refuse') return this.#refuse(family, inbox, base, read, decision.reason, decision.header?.epoch);
+    if (decision.action === 'wait' && decision.reason === 'toy/quiet-hours') {
+      // Kept for later: read (and so verify) every chunk now, as opening it whole would have.
+      for (;;) {
+        const piece = await decision.next();
+        if (!piece.ok) return this.#refuse(family, inbox, base, read, piece.code, decision.header.epoch);
+        if (piece.value === undefined) break;
+      }
+    } else if (decision.action === 'wait') {
+      // Not opened yet (an approval, the roster or a key to come): kept as it came, for later.
+      await read.drain();
     }
     if (decision.action === 'wait') {
+      await read.keep();
+      if (decision.reason === 'toy/quiet-hours') base.createdAt = decision.createdAt;
+      const unopened = decision.reason === 'envelope/roster-behind' || decision.reason === 'envelope/no-key';
+      if (!base.delivered && !unopened) base.delivered = await this.#receipt(family, messageId, 'delivered');
+      if (decision.reason === 'envelope/no-key' && base.reported !== true) {
+        // The family hears once that this message cannot play yet (the guardians' security log, and
+        // so the message in their conversation). Best effort and tried once: a server that drops the
+        // report gains nothing by making the toy repeat it.
+        await this.#report(family, decision.reason, messageId, decision.header?.epoch);
+        base.reported = true;
+      }
       const record: InboxRecord = { ...base, status: 'waiting', reason: decision.reason };
       if (decision.reason === 'toy/quiet-hours') record.notBefore = decision.notBefore;
       inbox[messageId] = record;
       this.#log({ event: 'waiting', messageId, reason: decision.reason, ...(record.notBefore === undefined ? {} : { notBefore: record.notBefore }) });
       return false;
     }
-    await this.#play(decision.message, { volume: decision.volume, messageId, receivedAt: base.receivedAt });
-    this.#log({ event: 'played', messageId, senderId: base.senderId, volume: decision.volume, durationMs: decision.message.durationMs });
+
+    let broken: string | undefined;
+    let finished = false;
+    const pieces = async function* (): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        const piece = await decision.next();
+        if (!piece.ok) {
+          broken = piece.code;
+          throw new AudioStreamBroken(piece.code);
+        }
+        if (piece.value === undefined) {
+          finished = true;
+          return;
+        }
+        yield piece.value;
+      }
+    };
+    let playerError: unknown;
+    try {
+      await this.#play({ ...decision.message, audio: pieces() }, { volume: decision.volume, messageId, receivedAt: base.receivedAt });
+    } catch (error) {
+      if (broken === undefined) playerError = error;
+    }
+    // A player that stopped early: the rest is still read, so the whole message verifies and is stored.
+    while (broken === undefined && !finished) {
+      const piece = await decision.next();
+      if (!piece.ok) broken = piece.code;
+      else if (piece.value === undefined) finished = true;
+    }
+    if (broken !== undefined) return this.#refuse(family, inbox, base, read, broken, decision.header.epoch);
+    // Verified whole: keep the envelope so it stays on the device until retention ends.
+    await read.keep();
+    base.createdAt = decision.message.header.createdAt;
+    // The player failed (not the message): it stays stored and is tried again on the next sync.
+    if (playerError !== undefined) throw playerError;
+    if (!base.delivered) base.delivered = await this.#receipt(family, messageId, 'delivered');
+    this.#log({ event: 'played', messageId, senderId: base.senderId, volume: decision.volume, durationMs: decision.message.durationMs, heldBytes: decision.maxBufferedBytes });
     const record: InboxRecord = { ...base, status: 'played' };
     delete record.reason;
     delete record.notBefore;
@@ -485,10 +566,22 @@ export class ToyRuntime {
     return true;
   }
 
+  /** Refuses a message for good: its envelope is dropped, the refusal logged, and (unless it is the toy's own or a failed download) reported. */
+  async #refuse(family: ToyFamily, inbox: Record<string, InboxRecord>, base: InboxRecord, read: EnvelopeRead, reason: string, epoch: number | undefined): Promise<false> {
+    const messageId = base.messageId;
+    await read.close();
+    await this.#storage.deleteEnvelope(messageId);
+    inbox[messageId] = { ...base, status: 'refused', reason };
+    this.#log({ event: 'refused', messageId, senderId: base.senderId, reason });
+    // Each id is refused once (the inbox remembers it), so each attempt is reported once; a fork
+    // (this toy and the sender were shown different chains) is reported with its epoch.
+    if (reportable(reason)) await this.#report(family, reason, messageId, reason === 'envelope/roster-fork' ? epoch : undefined);
+    return false;
+  }
+
   /** Reports a refusal (or a wait) to the family security log, with the envelope's epoch when given. */
-  async #report(family: ToyFamily, code: string, messageId: string, envelope?: Uint8Array): Promise<void> {
-    const header = envelope === undefined ? undefined : parseEnvelopeHeader(envelope);
-    await reportRefusal(this.#api, { familyId: family.familyId, code, ...(header?.ok === true ? { epoch: header.value.epoch } : {}), messageId });
+  async #report(family: ToyFamily, code: string, messageId: string, epoch?: number): Promise<void> {
+    await reportRefusal(this.#api, { familyId: family.familyId, code, ...(epoch === undefined ? {} : { epoch }), messageId });
   }
 
   async #receipt(family: ToyFamily, messageId: string, kind: 'delivered' | 'played'): Promise<boolean> {

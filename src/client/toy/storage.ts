@@ -48,6 +48,15 @@ export interface OutboxItem {
   envelope?: Uint8Array;
 }
 
+/** Writes one envelope as it arrives, piece by piece; nothing is stored until `commit`. */
+export interface EnvelopeWriter {
+  write(piece: Uint8Array): Promise<void>;
+  /** Stores what was written as the message's envelope (replacing any before). */
+  commit(): Promise<void>;
+  /** Drops what was written. */
+  discard(): Promise<void>;
+}
+
 /** Where a toy keeps its state. Everything in it is secret (keys, envelopes, audio). */
 export interface ToyStorage {
   loadTrust(): Promise<ToyTrust | undefined>;
@@ -57,10 +66,56 @@ export interface ToyStorage {
   saveEnvelope(messageId: string, envelope: Uint8Array): Promise<void>;
   loadEnvelope(messageId: string): Promise<Uint8Array | undefined>;
   deleteEnvelope(messageId: string): Promise<void>;
+  /**
+   * Writes an envelope piece by piece as it downloads, for a device that must not hold one whole
+   * (the reference toy's state directory). Without it, the runtime joins the pieces and calls
+   * `saveEnvelope` once they are all there.
+   */
+  envelopeWriter?(messageId: string): Promise<EnvelopeWriter>;
+  /** The stored envelope piece by piece, or undefined when none is stored. Without it, `loadEnvelope`'s bytes in one piece. */
+  readEnvelope?(messageId: string): Promise<AsyncIterable<Uint8Array> | undefined>;
   /** Queued replies, oldest (lowest seq) first. */
   loadOutbox(): Promise<OutboxItem[]>;
   putOutbox(item: OutboxItem): Promise<void>;
   removeOutbox(messageId: string): Promise<void>;
+}
+
+/** `storage`'s envelope writer, or one that joins the pieces and saves them whole on `commit`. */
+export async function envelopeWriterOf(storage: ToyStorage, messageId: string): Promise<EnvelopeWriter> {
+  if (storage.envelopeWriter !== undefined) return storage.envelopeWriter(messageId);
+  let pieces: Uint8Array[] = [];
+  return {
+    write(piece) {
+      pieces.push(piece.slice());
+      return Promise.resolve();
+    },
+    async commit() {
+      const whole = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const piece of pieces) {
+        whole.set(piece, at);
+        at += piece.length;
+      }
+      pieces = [];
+      await storage.saveEnvelope(messageId, whole);
+    },
+    discard() {
+      pieces = [];
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The stored envelope of `messageId` piece by piece (by `storage.readEnvelope`, else whole), or undefined when none is stored. */
+export async function envelopeReaderOf(storage: ToyStorage, messageId: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+  if (storage.readEnvelope !== undefined) return storage.readEnvelope(messageId);
+  const envelope = await storage.loadEnvelope(messageId);
+  if (envelope === undefined) return undefined;
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield envelope;
+    },
+  };
 }
 
 /** A new record for a listed message; `seenAt` is the toy's clock, the rest the server's description. */

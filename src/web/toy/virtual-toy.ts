@@ -13,7 +13,7 @@
  * the reference toy does: the roster, then new and waiting messages, then its queued replies.
  */
 import { BurrowApi, ClientError, connectLive, isOffline, isTokenDead, isToyGone, ToyRuntime, type LiveConnection, type WebSocketConstructor, type InboxRecord, type OutboxItem, type ToyDevice, type ToyFamily, type ToyLogEntry, type ToyStorage, type ToyTrust, pairToy, type PairedToy } from '../../client/index.js';
-import { fromBase64Url, exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity, openProfile, encodeRosterEntry } from '../../crypto/index.js';
+import { concatBytes, fromBase64Url, exportIdentitySecret, generateIdentity, importIdentitySecret, type Identity, openProfile, encodeRosterEntry } from '../../crypto/index.js';
 import { FamilyView } from '../../protocol/families.js';
 import { chimeSound, decodeAudio, playDecoded, startRecording, unlockAudio, type Recording } from './audio.js';
 import { openSecret, sealSecret, toyStore, type SealedSecret } from './toy-store.js';
@@ -242,7 +242,14 @@ export class VirtualToy {
       api,
       device: toyDevice,
       storage: indexedDbStorage(),
-      play: (message, { volume, messageId }) => this.#play(message.audio, volume, messageId),
+      // Web Audio decodes whole files only: the runtime streams and verifies the download piece by
+      // piece, and the page collects the verified pieces to decode them at the end (a browser page
+      // is not short of memory; the reference toy plays as they arrive).
+      play: async (message, { volume, messageId }) => {
+        const pieces: Uint8Array[] = [];
+        for await (const piece of message.audio) pieces.push(piece.slice());
+        await this.#play(concatBytes(...pieces), volume, messageId);
+      },
       log: (entry) => this.#log(entry),
       chime: (volume) => this.#chime(volume),
     });
