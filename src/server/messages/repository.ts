@@ -40,8 +40,13 @@ export interface MessagesRepository {
   exists(messageId: string): Promise<boolean>;
   /** The message if it is in `familyId` and visible under `visibility`. */
   find(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRecord | undefined>;
+  /** The message's row alone (no receipts, approvals or declines), on the same terms as `find`. */
+  findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined>;
   list(filter: ListFilter): Promise<MessageRecord[]>;
-  /** Records a receipt; a repeated one keeps its first time. False when the message is gone. */
+  /**
+   * Records a receipt in one statement; a repeated one keeps its first time. False when the message
+   * is gone.
+   */
   addReceipt(receipt: ReceiptRow): Promise<boolean>;
   /** Records an approval (a repeated one keeps the first) unless the message is gone or declined. */
   addApproval(approval: ApprovalRow): Promise<'added' | 'gone' | 'declined'>;
@@ -111,6 +116,11 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       return row === undefined ? undefined : (await withDetails([row]))[0];
     },
 
+    async findRow(familyId, messageId, visibility) {
+      const row = await visible(visibility).where('messages.family_id', '=', familyId).where('messages.id', '=', messageId).executeTakeFirst();
+      return row === undefined ? undefined : normalise(row);
+    },
+
     async list(filter) {
       let query = visible(filter.visibility).where('messages.family_id', '=', filter.familyId);
       if (filter.conversation !== undefined) {
@@ -144,11 +154,20 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     },
 
     async addReceipt(receipt) {
-      return db.transaction().execute(async (tx) => {
-        if ((await tx.selectFrom('messages').select('id').where('id', '=', receipt.message_id).executeTakeFirst()) === undefined) return false;
-        await tx.insertInto('message_receipts').values(receipt).onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()).execute();
-        return true;
-      });
+      // One statement, not a transaction of a check and an insert: the row goes in only while its
+      // message exists (a write on SQLite's one writer, or under the message row's foreign key on
+      // PostgreSQL), so a toy's receipt is one write and one round trip to the store.
+      const columns = ['message_id', 'by_id', 'kind', 'at', 'signed_at', 'roster_epoch', 'roster_head', 'signature'] as const;
+      const result = await db.insertInto('message_receipts').columns([...columns])
+        .expression((eb) => eb.selectFrom('messages').where('messages.id', '=', receipt.message_id).select([
+          eb.val(receipt.message_id).as('message_id'), eb.val(receipt.by_id).as('by_id'), eb.val(receipt.kind).as('kind'), eb.val(receipt.at).as('at'),
+          eb.val(receipt.signed_at).as('signed_at'), eb.val(receipt.roster_epoch).as('roster_epoch'), eb.val(receipt.roster_head).as('roster_head'), eb.val(receipt.signature).as('signature'),
+        ]))
+        .onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing())
+        .executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 1) return true;
+      // Nothing inserted: a repeated receipt (true) or a message that is gone (false).
+      return (await db.selectFrom('messages').select('id').where('id', '=', receipt.message_id).executeTakeFirst()) !== undefined;
     },
 
     async addApproval(approval) {
