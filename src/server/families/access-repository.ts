@@ -4,6 +4,7 @@
  * decoding.
  */
 import { sql, type Kysely } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database } from '../../storage/database.js';
 import type { FamilyAccess, FamilyMembership } from './access.js';
 
@@ -17,26 +18,34 @@ export function parseIdList(text: string): string[] {
   }
 }
 
+/** A member's or a toy's row in a family, with the family's epoch: members and toys in one statement. */
+const membershipQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string; principalId: string }) => db
+  .selectFrom('family_members')
+  .innerJoin('families', 'families.id', 'family_members.family_id')
+  .select([sql<string>`'member'`.as('kind'), 'families.epoch', 'family_members.role', 'family_members.children', 'family_members.needs_approval', sql<string | null>`null`.as('child_id')])
+  .where('family_members.family_id', '=', a.familyId)
+  .where('family_members.account_id', '=', a.principalId)
+  .unionAll(db
+    .selectFrom('family_toys')
+    .innerJoin('families', 'families.id', 'family_toys.family_id')
+    .select([sql<string>`'toy'`.as('kind'), 'families.epoch', sql<'guardian' | 'relative'>`null`.as('role'), sql<string>`null`.as('children'), sql<number>`0`.as('needs_approval'), 'family_toys.child_id'])
+    .where('family_toys.family_id', '=', a.familyId)
+    .where('family_toys.toy_id', '=', a.principalId))
+  .orderBy('kind'));
+
+const conversationQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string; id: string }) => db
+  .selectFrom('children').select('id').where('family_id', '=', a.familyId).where('id', '=', a.id)
+  .unionAll(db.selectFrom('family_toys').select('toy_id as id').where('family_id', '=', a.familyId).where('toy_id', '=', a.id)));
+
+const retentionQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string }) => db.selectFrom('families').select('retention_days').where('id', '=', a.familyId));
+
 /** Builds the families feature's `FamilyAccess` on the SQL store. */
 export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
   return {
     async membership(familyId, principalId): Promise<FamilyMembership | undefined> {
-      // Members and toys in one statement (a toy's check used to miss in family_members first): the
-      // messages hot path asks this on every request of a toy.
-      const found = await db
-        .selectFrom('family_members')
-        .innerJoin('families', 'families.id', 'family_members.family_id')
-        .select([sql<string>`'member'`.as('kind'), 'families.epoch', 'family_members.role', 'family_members.children', 'family_members.needs_approval', sql<string | null>`null`.as('child_id')])
-        .where('family_members.family_id', '=', familyId)
-        .where('family_members.account_id', '=', principalId)
-        .unionAll(db
-          .selectFrom('family_toys')
-          .innerJoin('families', 'families.id', 'family_toys.family_id')
-          .select([sql<string>`'toy'`.as('kind'), 'families.epoch', sql<'guardian' | 'relative'>`null`.as('role'), sql<string>`null`.as('children'), sql<number>`0`.as('needs_approval'), 'family_toys.child_id'])
-          .where('family_toys.family_id', '=', familyId)
-          .where('family_toys.toy_id', '=', principalId))
-        .orderBy('kind')
-        .executeTakeFirst();
+      // Members and toys in one statement, compiled once: the messages hot path asks this on every
+      // request (a toy's check used to miss in family_members first).
+      const found = (await membershipQuery(db, { familyId, principalId })).rows[0];
       if (found === undefined) return undefined;
       if (found.kind === 'toy') {
         return {
@@ -69,14 +78,11 @@ export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
     },
 
     async isConversation(familyId, id) {
-      const child = await db.selectFrom('children').select('id').where('family_id', '=', familyId).where('id', '=', id).executeTakeFirst();
-      if (child !== undefined) return true;
-      const toy = await db.selectFrom('family_toys').select('toy_id').where('family_id', '=', familyId).where('toy_id', '=', id).executeTakeFirst();
-      return toy !== undefined;
+      return (await conversationQuery(db, { familyId, id })).rows.length > 0;
     },
 
     async retentionDays(familyId) {
-      const row = await db.selectFrom('families').select('retention_days').where('id', '=', familyId).executeTakeFirst();
+      const row = (await retentionQuery(db, { familyId })).rows[0];
       return row === undefined ? undefined : Number(row.retention_days);
     },
   };

@@ -1,5 +1,6 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
-import type { Kysely } from 'kysely';
+import type { Kysely, SelectQueryBuilder } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
 export type MessageRow = MessagesTable;
@@ -64,15 +65,49 @@ export interface MessagesRepository {
   count(): Promise<number>;
 }
 
+/** Relatives and toys see their own messages and those for their conversations that no guardian declined. */
+function restrictTo<Q extends SelectQueryBuilder<Database, 'messages', MessageRow>>(query: Q, v: { principalId: string; conversations: readonly string[] }): Q {
+  return query.where((eb) => eb.or([
+    eb('messages.sender_id', '=', v.principalId),
+    ...(v.conversations.length === 0 ? [] : [eb.and([
+      eb.exists(
+        eb.selectFrom('message_recipients').select('message_recipients.message_id')
+          .whereRef('message_recipients.message_id', '=', 'messages.id')
+          .where('message_recipients.recipient_id', 'in', [...v.conversations]),
+      ),
+      eb.not(eb.exists(eb.selectFrom('message_declines').select('message_declines.message_id').whereRef('message_declines.message_id', '=', 'messages.id'))),
+    ])]),
+  ])) as Q;
+}
+
+// The statements every message's upload, download and receipt run, compiled once (src/storage/compiled-once.ts).
+const rowForAll = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string }) => db.selectFrom('messages').selectAll('messages')
+  .where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
+const rowForSome = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string; principalId: string; conversations: readonly string[] }) =>
+  restrictTo(db.selectFrom('messages').selectAll('messages'), a).where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
+const messageExists = compiledOnce((db: Kysely<Database>, a: { messageId: string }) => db.selectFrom('messages').select('id').where('id', '=', a.messageId));
+const insertMessage = compiledOnce((db: Kysely<Database>, a: MessageRow & Record<string, string | number | null>) => db.insertInto('messages').values(a));
+const insertRecipients = compiledOnce((db: Kysely<Database>, a: { messageId: string; recipients: readonly string[] }) =>
+  db.insertInto('message_recipients').values(a.recipients.map((r) => ({ message_id: a.messageId, recipient_id: r }))));
+// One statement, not a transaction of a check and an insert: the row goes in only while its
+// message exists (a write on SQLite's one writer, or under the message row's foreign key on
+// PostgreSQL), so a toy's receipt is one write and one round trip to the store.
+const insertReceipt = compiledOnce((db: Kysely<Database>, a: ReceiptRow & Record<string, string | number>) => db.insertInto('message_receipts')
+  .columns(['message_id', 'by_id', 'kind', 'at', 'signed_at', 'roster_epoch', 'roster_head', 'signature'])
+  .expression((eb) => eb.selectFrom('messages').where('messages.id', '=', a.message_id).select([
+    eb.val(a.message_id).as('message_id'), eb.val(a.by_id).as('by_id'), eb.val(a.kind).as('kind'), eb.val(a.at).as('at'),
+    eb.val(a.signed_at).as('signed_at'), eb.val(a.roster_epoch).as('roster_epoch'), eb.val(a.roster_head).as('roster_head'), eb.val(a.signature).as('signature'),
+  ]))
+  .onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()));
+const receiptsOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db.selectFrom('message_receipts').selectAll().where('message_id', 'in', a.ids).orderBy('at'));
+const approvalsOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db.selectFrom('message_approvals').selectAll().where('message_id', 'in', a.ids).orderBy('at'));
+const declinesOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db.selectFrom('message_declines').selectAll().where('message_id', 'in', a.ids).orderBy('at'));
+
 export function createMessagesRepository(db: Kysely<Database>): MessagesRepository {
   async function withDetails(rows: MessageRow[]): Promise<MessageRecord[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const [receipts, approvals, declines] = await Promise.all([
-      db.selectFrom('message_receipts').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
-      db.selectFrom('message_approvals').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
-      db.selectFrom('message_declines').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
-    ]);
+    const [{ rows: receipts }, { rows: approvals }, { rows: declines }] = await Promise.all([receiptsOf(db, { ids }), approvalsOf(db, { ids }), declinesOf(db, { ids })]);
     return rows.map((row) => ({
       row: normalise(row),
       receipts: receipts.filter((r) => r.message_id === row.id).map((r) => ({ ...r, at: Number(r.at), signed_at: Number(r.signed_at), roster_epoch: Number(r.roster_epoch) })),
@@ -82,33 +117,21 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
   }
 
   function visible(visibility: Visibility) {
-    return db.selectFrom('messages').selectAll('messages').$if(!visibility.all, (q) => {
-      const v = visibility as Extract<Visibility, { all: false }>;
-      return q.where((eb) => eb.or([
-        eb('messages.sender_id', '=', v.principalId),
-        ...(v.conversations.length === 0 ? [] : [eb.and([
-          eb.exists(
-            eb.selectFrom('message_recipients').select('message_recipients.message_id')
-              .whereRef('message_recipients.message_id', '=', 'messages.id')
-              .where('message_recipients.recipient_id', 'in', [...v.conversations]),
-          ),
-          eb.not(eb.exists(eb.selectFrom('message_declines').select('message_declines.message_id').whereRef('message_declines.message_id', '=', 'messages.id'))),
-        ])]),
-      ]));
-    });
+    const query = db.selectFrom('messages').selectAll('messages');
+    return visibility.all ? query : restrictTo(query, visibility);
   }
 
   return {
     async insert(row) {
       const recipients = JSON.parse(row.recipients) as string[];
       await db.transaction().execute(async (tx) => {
-        await tx.insertInto('messages').values(row).execute();
-        await tx.insertInto('message_recipients').values(recipients.map((r) => ({ message_id: row.id, recipient_id: r }))).execute();
+        await insertMessage(tx, { ...row });
+        await insertRecipients(tx, { messageId: row.id, recipients });
       });
     },
 
     async exists(messageId) {
-      return (await db.selectFrom('messages').select('id').where('id', '=', messageId).executeTakeFirst()) !== undefined;
+      return (await messageExists(db, { messageId })).rows.length > 0;
     },
 
     async find(familyId, messageId, visibility) {
@@ -117,8 +140,10 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     },
 
     async findRow(familyId, messageId, visibility) {
-      const row = await visible(visibility).where('messages.family_id', '=', familyId).where('messages.id', '=', messageId).executeTakeFirst();
-      return row === undefined ? undefined : normalise(row);
+      const { rows } = visibility.all
+        ? await rowForAll(db, { familyId, messageId })
+        : await rowForSome(db, { familyId, messageId, principalId: visibility.principalId, conversations: visibility.conversations });
+      return rows[0] === undefined ? undefined : normalise(rows[0]);
     },
 
     async list(filter) {
@@ -157,15 +182,8 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       // One statement, not a transaction of a check and an insert: the row goes in only while its
       // message exists (a write on SQLite's one writer, or under the message row's foreign key on
       // PostgreSQL), so a toy's receipt is one write and one round trip to the store.
-      const columns = ['message_id', 'by_id', 'kind', 'at', 'signed_at', 'roster_epoch', 'roster_head', 'signature'] as const;
-      const result = await db.insertInto('message_receipts').columns([...columns])
-        .expression((eb) => eb.selectFrom('messages').where('messages.id', '=', receipt.message_id).select([
-          eb.val(receipt.message_id).as('message_id'), eb.val(receipt.by_id).as('by_id'), eb.val(receipt.kind).as('kind'), eb.val(receipt.at).as('at'),
-          eb.val(receipt.signed_at).as('signed_at'), eb.val(receipt.roster_epoch).as('roster_epoch'), eb.val(receipt.roster_head).as('roster_head'), eb.val(receipt.signature).as('signature'),
-        ]))
-        .onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing())
-        .executeTakeFirst();
-      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 1) return true;
+      const result = await insertReceipt(db, { ...receipt });
+      if (Number(result.numAffectedRows ?? 0n) === 1) return true;
       // Nothing inserted: a repeated receipt (true) or a message that is gone (false).
       return (await db.selectFrom('messages').select('id').where('id', '=', receipt.message_id).executeTakeFirst()) !== undefined;
     },

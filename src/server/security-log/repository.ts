@@ -1,5 +1,6 @@
 /** The `family_log` table: append one event after the last, read a page, list an account's families. */
-import type { Kysely } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database } from '../../storage/database.js';
 
 export interface FamilyLogTable {
@@ -38,6 +39,20 @@ export interface FamilyLogRepository {
 
 const LOG_COLUMNS = ['family_id', 'seq', 'at', 'kind', 'actor_id', 'subject_id', 'details', 'prev_hash', 'hash', 'signature'] as const;
 
+type LogArguments = FamilyLogTable & Record<string, string | number | null>;
+
+/** `INSERT … SELECT` of the row's values from its family's row, where `after` holds: compiled once (src/storage/compiled-once.ts). */
+function insertWhere(q: Kysely<LogDatabase>, row: LogArguments, after: (eb: ExpressionBuilder<LogDatabase, 'families'>) => Expression<SqlBool>) {
+  return q.insertInto('family_log').columns([...LOG_COLUMNS])
+    .expression((eb) => eb.selectFrom('families').where('families.id', '=', row.family_id).where(after)
+      .select(LOG_COLUMNS.map((column) => eb.val(row[column]).as(column))));
+}
+
+const insertFirst = compiledOnce((q: Kysely<LogDatabase>, row: LogArguments) => insertWhere(q, row, (eb) =>
+  eb.not(eb.exists(eb.selectFrom('family_log').select('family_log.seq').where('family_log.family_id', '=', row.family_id)))));
+const insertNext = compiledOnce((q: Kysely<LogDatabase>, row: LogArguments & { prevSeq: number }) => insertWhere(q, row, (eb) =>
+  eb.exists(eb.selectFrom('family_log').select('family_log.seq').where('family_log.family_id', '=', row.family_id).where('family_log.seq', '=', row.prevSeq).where('family_log.hash', '=', row.prev_hash))));
+
 /**
  * `options.singleWriter`: the store has one writer that runs each statement alone (the embedded
  * SQLite file), so `appendAfter` needs no lock on the family row; elsewhere (PostgreSQL) it takes
@@ -47,15 +62,8 @@ export function createFamilyLogRepository(database: Kysely<Database>, options: {
   const db = database.withTables<{ family_log: FamilyLogTable }>() as unknown as Kysely<LogDatabase>;
 
   async function insertAfter(q: Kysely<LogDatabase>, row: FamilyLogTable): Promise<boolean> {
-    const result = await q.insertInto('family_log').columns([...LOG_COLUMNS])
-      .expression((eb) => eb.selectFrom('families')
-        .where('families.id', '=', row.family_id)
-        .where(row.seq === 1
-          ? eb.not(eb.exists(eb.selectFrom('family_log').select('family_log.seq').where('family_log.family_id', '=', row.family_id)))
-          : eb.exists(eb.selectFrom('family_log').select('family_log.seq').where('family_log.family_id', '=', row.family_id).where('family_log.seq', '=', row.seq - 1).where('family_log.hash', '=', row.prev_hash)))
-        .select(LOG_COLUMNS.map((column) => eb.val(row[column]).as(column))))
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const result = row.seq === 1 ? await insertFirst(q, { ...row }) : await insertNext(q, { ...row, prevSeq: row.seq - 1 });
+    return Number(result.numAffectedRows ?? 0n) === 1;
   }
 
   return {
