@@ -1,5 +1,5 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
-import type { Kysely, SelectQueryBuilder } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
@@ -7,6 +7,7 @@ export type MessageRow = MessagesTable;
 export type ReceiptRow = MessageReceiptsTable;
 export type ApprovalRow = MessageApprovalsTable;
 export type DeclineRow = MessageDeclinesTable;
+type Detail = 'receipt' | 'approval' | 'decline';
 
 /** A message row with what the API shows beside it. */
 export interface MessageRecord {
@@ -99,21 +100,34 @@ const insertReceipt = compiledOnce((db: Kysely<Database>, a: ReceiptRow & Record
     eb.val(a.signed_at).as('signed_at'), eb.val(a.roster_epoch).as('roster_epoch'), eb.val(a.roster_head).as('roster_head'), eb.val(a.signature).as('signature'),
   ]))
   .onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()));
-const receiptsOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db.selectFrom('message_receipts').selectAll().where('message_id', 'in', a.ids).orderBy('at'));
-const approvalsOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db.selectFrom('message_approvals').selectAll().where('message_id', 'in', a.ids).orderBy('at'));
-const declinesOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db.selectFrom('message_declines').selectAll().where('message_id', 'in', a.ids).orderBy('at'));
+// A message's receipts, approvals and declines in one statement, each kind in the order it came.
+const detailsOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db
+  .selectFrom('message_receipts')
+  .select((eb) => [sql<Detail>`'receipt'`.as('detail'), 'message_id', 'by_id', eb.ref('kind').$castTo<ReceiptRow['kind'] | null>().as('kind'), 'at',
+    eb.ref('signed_at').$castTo<number | null>().as('signed_at'), 'roster_epoch', 'roster_head', 'signature'])
+  .where('message_id', 'in', a.ids)
+  .unionAll(db.selectFrom('message_approvals')
+    .select([sql<Detail>`'approval'`.as('detail'), 'message_id', 'guardian_id as by_id', sql<ReceiptRow['kind'] | null>`null`.as('kind'), 'at', sql<number | null>`null`.as('signed_at'), 'roster_epoch', 'roster_head', 'signature'])
+    .where('message_id', 'in', a.ids))
+  .unionAll(db.selectFrom('message_declines')
+    .select([sql<Detail>`'decline'`.as('detail'), 'message_id', 'guardian_id as by_id', sql<ReceiptRow['kind'] | null>`null`.as('kind'), 'at', sql<number | null>`null`.as('signed_at'), 'roster_epoch', 'roster_head', 'signature'])
+    .where('message_id', 'in', a.ids))
+  .orderBy('at'));
 
 export function createMessagesRepository(db: Kysely<Database>): MessagesRepository {
   async function withDetails(rows: MessageRow[]): Promise<MessageRecord[]> {
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const [{ rows: receipts }, { rows: approvals }, { rows: declines }] = await Promise.all([receiptsOf(db, { ids }), approvalsOf(db, { ids }), declinesOf(db, { ids })]);
-    return rows.map((row) => ({
-      row: normalise(row),
-      receipts: receipts.filter((r) => r.message_id === row.id).map((r) => ({ ...r, at: Number(r.at), signed_at: Number(r.signed_at), roster_epoch: Number(r.roster_epoch) })),
-      approvals: approvals.filter((a) => a.message_id === row.id).map((a) => ({ ...a, at: Number(a.at), roster_epoch: Number(a.roster_epoch) })),
-      declines: declines.filter((d) => d.message_id === row.id).map((d) => ({ ...d, at: Number(d.at), roster_epoch: Number(d.roster_epoch) })),
-    }));
+    const { rows: details } = await detailsOf(db, { ids: rows.map((r) => r.id) });
+    const byMessage = new Map<string, MessageRecord>(rows.map((row) => [row.id, { row: normalise(row), receipts: [], approvals: [], declines: [] }]));
+    for (const d of details) {
+      const record = byMessage.get(d.message_id);
+      if (record === undefined) continue;
+      const signed = { message_id: d.message_id, at: Number(d.at), roster_epoch: Number(d.roster_epoch), roster_head: d.roster_head, signature: d.signature };
+      if (d.detail === 'receipt') record.receipts.push({ ...signed, by_id: d.by_id, kind: d.kind!, signed_at: Number(d.signed_at) });
+      else if (d.detail === 'approval') record.approvals.push({ ...signed, guardian_id: d.by_id });
+      else record.declines.push({ ...signed, guardian_id: d.by_id });
+    }
+    return [...byMessage.values()];
   }
 
   function visible(visibility: Visibility) {
