@@ -95,7 +95,7 @@ export function createServices(app: BurrowApp, deps: ServiceDeps): Services {
   const familyEvents = createFamilyEvents({ bus, principalsOf: createPrincipalsOf(store.db) });
   const push = createPush(app, deps);
   const securityLog = createSecurityLog({
-    repository: createFamilyLogRepository(store.db),
+    repository: createFamilyLogRepository(store.db, { singleWriter: store.dialect === 'sqlite' }),
     access: familyAccess,
     signer: createLogSigner(secrets.logSigningKey),
     clock,

@@ -196,6 +196,49 @@ describe('concurrent appends', () => {
   });
 });
 
+describe('appends after the remembered tail', () => {
+  for (const singleWriter of [true, false]) {
+    it(`an append after another writer moved the log on continues from the stored tail, with no fork (${singleWriter ? 'one statement' : 'under the family lock'})`, async () => {
+      const owner = await newPerson(server.app);
+      const busy = await createFamily(server.app, owner);
+      const logOf = () => createSecurityLog({
+        repository: createFamilyLogRepository(server.store.db, { singleWriter }),
+        access: createFamilyAccess(server.store.db),
+        signer: createLogSigner(server.secrets.logSigningKey),
+        clock: systemClock,
+        limiter: createMemoryRateLimiter(systemClock),
+        warn: (message) => { throw new Error(message); },
+      });
+      // Two processes' worth of logs on one store: each remembers the tail it appended last.
+      const [here, elsewhere] = [logOf(), logOf()];
+      const download = (i: number) => ({ kind: 'message-downloaded' as const, actorId: owner.accountId, subjectId: `m${i}`, details: { by: 'toy' } });
+      await here.append(busy.familyId, download(1));
+      await here.append(busy.familyId, download(2));
+      await elsewhere.append(busy.familyId, download(3));
+      await here.append(busy.familyId, download(4));
+      await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? elsewhere : here).append(busy.familyId, download(5 + i))));
+      const page = (await get(server.app, `/v1/families/${busy.familyId}/log`, owner)).json<LogPage>();
+      expect(page.events.map((e) => e.seq)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+      expect(page.events.slice(1).map((e) => e.subjectId).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `m${i + 1}`).sort());
+      const verified = await verifyFamilyLog({ familyId: busy.familyId, events: page.events, logKey: fromBase64Url(page.logKey) });
+      expect(verified.ok).toBe(true);
+    });
+  }
+
+  it('a family deleted after its tail was remembered gets no log row', async () => {
+    const owner = await newPerson(server.app);
+    const gone = await createFamily(server.app, owner);
+    const repository = createFamilyLogRepository(server.store.db, { singleWriter: true });
+    const last = await repository.last(gone.familyId);
+    expect(last?.seq).toBe(1);
+    const deleted = await server.app.inject({ method: 'DELETE', url: `/v1/families/${gone.familyId}`, headers: bearer(owner.token), payload: { confirm: 'delete this family' } });
+    expect(deleted.statusCode).toBe(204);
+    const row = { family_id: gone.familyId, seq: 1, at: 1, kind: 'message-downloaded', actor_id: owner.accountId, subject_id: null, details: '{}', prev_hash: b64(32), hash: b64(32), signature: b64(64) };
+    expect(await repository.appendAfter(row)).toBe(false);
+    expect(await repository.last(gone.familyId)).toBeUndefined();
+  });
+});
+
 describe('roster differences', () => {
   it('a toy added or removed becomes a toy event naming the toy', async () => {
     const [g, toy] = await Promise.all([generateIdentity(), generateIdentity()]);

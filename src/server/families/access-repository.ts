@@ -3,7 +3,8 @@
  * purpose (the messages hot path asks on every request): indexed lookups by primary key, no roster
  * decoding.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database } from '../../storage/database.js';
 import type { FamilyAccess, FamilyMembership } from './access.js';
 
@@ -17,45 +18,55 @@ export function parseIdList(text: string): string[] {
   }
 }
 
+/** A member's or a toy's row in a family, with the family's epoch: members and toys in one statement. */
+const membershipQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string; principalId: string }) => db
+  .selectFrom('family_members')
+  .innerJoin('families', 'families.id', 'family_members.family_id')
+  .select([sql<string>`'member'`.as('kind'), 'families.epoch', 'family_members.role', 'family_members.children', 'family_members.needs_approval', sql<string | null>`null`.as('child_id')])
+  .where('family_members.family_id', '=', a.familyId)
+  .where('family_members.account_id', '=', a.principalId)
+  .unionAll(db
+    .selectFrom('family_toys')
+    .innerJoin('families', 'families.id', 'family_toys.family_id')
+    .select([sql<string>`'toy'`.as('kind'), 'families.epoch', sql<'guardian' | 'relative'>`null`.as('role'), sql<string>`null`.as('children'), sql<number>`0`.as('needs_approval'), 'family_toys.child_id'])
+    .where('family_toys.family_id', '=', a.familyId)
+    .where('family_toys.toy_id', '=', a.principalId))
+  .orderBy('kind'));
+
+const conversationQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string; id: string }) => db
+  .selectFrom('children').select('id').where('family_id', '=', a.familyId).where('id', '=', a.id)
+  .unionAll(db.selectFrom('family_toys').select('toy_id as id').where('family_id', '=', a.familyId).where('toy_id', '=', a.id)));
+
+const retentionQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string }) => db.selectFrom('families').select('retention_days').where('id', '=', a.familyId));
+
 /** Builds the families feature's `FamilyAccess` on the SQL store. */
 export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
   return {
     async membership(familyId, principalId): Promise<FamilyMembership | undefined> {
-      const member = await db
-        .selectFrom('family_members')
-        .innerJoin('families', 'families.id', 'family_members.family_id')
-        .select(['families.epoch', 'family_members.role', 'family_members.children', 'family_members.needs_approval'])
-        .where('family_members.family_id', '=', familyId)
-        .where('family_members.account_id', '=', principalId)
-        .executeTakeFirst();
-      if (member !== undefined) {
-        const base = { familyId, principalId, kind: 'member' as const, epoch: Number(member.epoch), needsApproval: Number(member.needs_approval) === 1 };
-        if (member.role === 'guardian') return { ...base, role: 'guardian', conversations: 'all' };
-        const children = parseIdList(member.children);
-        const conversations = new Set(children);
-        if (children.length > 0) {
-          const toys = await db.selectFrom('family_toys').select('toy_id').where('family_id', '=', familyId).where('child_id', 'in', children).execute();
-          for (const toy of toys) conversations.add(toy.toy_id);
-        }
-        return { ...base, role: 'relative', conversations };
+      // Members and toys in one statement, compiled once: the messages hot path asks this on every
+      // request (a toy's check used to miss in family_members first).
+      const found = (await membershipQuery(db, { familyId, principalId })).rows[0];
+      if (found === undefined) return undefined;
+      if (found.kind === 'toy') {
+        return {
+          familyId,
+          principalId,
+          kind: 'toy',
+          role: 'toy',
+          epoch: Number(found.epoch),
+          conversations: new Set([found.child_id!, principalId]),
+          needsApproval: false,
+        };
       }
-      const toy = await db
-        .selectFrom('family_toys')
-        .innerJoin('families', 'families.id', 'family_toys.family_id')
-        .select(['families.epoch', 'family_toys.child_id'])
-        .where('family_toys.family_id', '=', familyId)
-        .where('family_toys.toy_id', '=', principalId)
-        .executeTakeFirst();
-      if (toy === undefined) return undefined;
-      return {
-        familyId,
-        principalId,
-        kind: 'toy',
-        role: 'toy',
-        epoch: Number(toy.epoch),
-        conversations: new Set([toy.child_id, principalId]),
-        needsApproval: false,
-      };
+      const base = { familyId, principalId, kind: 'member' as const, epoch: Number(found.epoch), needsApproval: Number(found.needs_approval) === 1 };
+      if (found.role === 'guardian') return { ...base, role: 'guardian', conversations: 'all' };
+      const children = parseIdList(found.children);
+      const conversations = new Set(children);
+      if (children.length > 0) {
+        const toys = await db.selectFrom('family_toys').select('toy_id').where('family_id', '=', familyId).where('child_id', 'in', children).execute();
+        for (const toy of toys) conversations.add(toy.toy_id);
+      }
+      return { ...base, role: 'relative', conversations };
     },
 
     async familiesOf(principalId) {
@@ -67,14 +78,11 @@ export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
     },
 
     async isConversation(familyId, id) {
-      const child = await db.selectFrom('children').select('id').where('family_id', '=', familyId).where('id', '=', id).executeTakeFirst();
-      if (child !== undefined) return true;
-      const toy = await db.selectFrom('family_toys').select('toy_id').where('family_id', '=', familyId).where('toy_id', '=', id).executeTakeFirst();
-      return toy !== undefined;
+      return (await conversationQuery(db, { familyId, id })).rows.length > 0;
     },
 
     async retentionDays(familyId) {
-      const row = await db.selectFrom('families').select('retention_days').where('id', '=', familyId).executeTakeFirst();
+      const row = (await retentionQuery(db, { familyId })).rows[0];
       return row === undefined ? undefined : Number(row.retention_days);
     },
   };

@@ -1,11 +1,13 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
 export type MessageRow = MessagesTable;
 export type ReceiptRow = MessageReceiptsTable;
 export type ApprovalRow = MessageApprovalsTable;
 export type DeclineRow = MessageDeclinesTable;
+type Detail = 'receipt' | 'approval' | 'decline';
 
 /** A message row with what the API shows beside it. */
 export interface MessageRecord {
@@ -40,8 +42,13 @@ export interface MessagesRepository {
   exists(messageId: string): Promise<boolean>;
   /** The message if it is in `familyId` and visible under `visibility`. */
   find(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRecord | undefined>;
+  /** The message's row alone (no receipts, approvals or declines), on the same terms as `find`. */
+  findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined>;
   list(filter: ListFilter): Promise<MessageRecord[]>;
-  /** Records a receipt; a repeated one keeps its first time. False when the message is gone. */
+  /**
+   * Records a receipt in one statement; a repeated one keeps its first time. False when the message
+   * is gone.
+   */
   addReceipt(receipt: ReceiptRow): Promise<boolean>;
   /** Records an approval (a repeated one keeps the first) unless the message is gone or declined. */
   addApproval(approval: ApprovalRow): Promise<'added' | 'gone' | 'declined'>;
@@ -59,56 +66,98 @@ export interface MessagesRepository {
   count(): Promise<number>;
 }
 
+/** Relatives and toys see their own messages and those for their conversations that no guardian declined. */
+function restrictTo<Q extends SelectQueryBuilder<Database, 'messages', MessageRow>>(query: Q, v: { principalId: string; conversations: readonly string[] }): Q {
+  return query.where((eb) => eb.or([
+    eb('messages.sender_id', '=', v.principalId),
+    ...(v.conversations.length === 0 ? [] : [eb.and([
+      eb.exists(
+        eb.selectFrom('message_recipients').select('message_recipients.message_id')
+          .whereRef('message_recipients.message_id', '=', 'messages.id')
+          .where('message_recipients.recipient_id', 'in', [...v.conversations]),
+      ),
+      eb.not(eb.exists(eb.selectFrom('message_declines').select('message_declines.message_id').whereRef('message_declines.message_id', '=', 'messages.id'))),
+    ])]),
+  ])) as Q;
+}
+
+// The statements every message's upload, download and receipt run, compiled once (src/storage/compiled-once.ts).
+const rowForAll = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string }) => db.selectFrom('messages').selectAll('messages')
+  .where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
+const rowForSome = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string; principalId: string; conversations: readonly string[] }) =>
+  restrictTo(db.selectFrom('messages').selectAll('messages'), a).where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
+const messageExists = compiledOnce((db: Kysely<Database>, a: { messageId: string }) => db.selectFrom('messages').select('id').where('id', '=', a.messageId));
+const insertMessage = compiledOnce((db: Kysely<Database>, a: MessageRow & Record<string, string | number | null>) => db.insertInto('messages').values(a));
+const insertRecipients = compiledOnce((db: Kysely<Database>, a: { messageId: string; recipients: readonly string[] }) =>
+  db.insertInto('message_recipients').values(a.recipients.map((r) => ({ message_id: a.messageId, recipient_id: r }))));
+// One statement, not a transaction of a check and an insert: the row goes in only while its
+// message exists (a write on SQLite's one writer, or under the message row's foreign key on
+// PostgreSQL), so a toy's receipt is one write and one round trip to the store.
+const insertReceipt = compiledOnce((db: Kysely<Database>, a: ReceiptRow & Record<string, string | number>) => db.insertInto('message_receipts')
+  .columns(['message_id', 'by_id', 'kind', 'at', 'signed_at', 'roster_epoch', 'roster_head', 'signature'])
+  .expression((eb) => eb.selectFrom('messages').where('messages.id', '=', a.message_id).select([
+    eb.val(a.message_id).as('message_id'), eb.val(a.by_id).as('by_id'), eb.val(a.kind).as('kind'), eb.val(a.at).as('at'),
+    eb.val(a.signed_at).as('signed_at'), eb.val(a.roster_epoch).as('roster_epoch'), eb.val(a.roster_head).as('roster_head'), eb.val(a.signature).as('signature'),
+  ]))
+  .onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()));
+// A message's receipts, approvals and declines in one statement, each kind in the order it came.
+const detailsOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db
+  .selectFrom('message_receipts')
+  .select((eb) => [sql<Detail>`'receipt'`.as('detail'), 'message_id', 'by_id', eb.ref('kind').$castTo<ReceiptRow['kind'] | null>().as('kind'), 'at',
+    eb.ref('signed_at').$castTo<number | null>().as('signed_at'), 'roster_epoch', 'roster_head', 'signature'])
+  .where('message_id', 'in', a.ids)
+  .unionAll(db.selectFrom('message_approvals')
+    .select([sql<Detail>`'approval'`.as('detail'), 'message_id', 'guardian_id as by_id', sql<ReceiptRow['kind'] | null>`null`.as('kind'), 'at', sql<number | null>`null`.as('signed_at'), 'roster_epoch', 'roster_head', 'signature'])
+    .where('message_id', 'in', a.ids))
+  .unionAll(db.selectFrom('message_declines')
+    .select([sql<Detail>`'decline'`.as('detail'), 'message_id', 'guardian_id as by_id', sql<ReceiptRow['kind'] | null>`null`.as('kind'), 'at', sql<number | null>`null`.as('signed_at'), 'roster_epoch', 'roster_head', 'signature'])
+    .where('message_id', 'in', a.ids))
+  .orderBy('at'));
+
 export function createMessagesRepository(db: Kysely<Database>): MessagesRepository {
   async function withDetails(rows: MessageRow[]): Promise<MessageRecord[]> {
     if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    const [receipts, approvals, declines] = await Promise.all([
-      db.selectFrom('message_receipts').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
-      db.selectFrom('message_approvals').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
-      db.selectFrom('message_declines').selectAll().where('message_id', 'in', ids).orderBy('at').execute(),
-    ]);
-    return rows.map((row) => ({
-      row: normalise(row),
-      receipts: receipts.filter((r) => r.message_id === row.id).map((r) => ({ ...r, at: Number(r.at), signed_at: Number(r.signed_at), roster_epoch: Number(r.roster_epoch) })),
-      approvals: approvals.filter((a) => a.message_id === row.id).map((a) => ({ ...a, at: Number(a.at), roster_epoch: Number(a.roster_epoch) })),
-      declines: declines.filter((d) => d.message_id === row.id).map((d) => ({ ...d, at: Number(d.at), roster_epoch: Number(d.roster_epoch) })),
-    }));
+    const { rows: details } = await detailsOf(db, { ids: rows.map((r) => r.id) });
+    const byMessage = new Map<string, MessageRecord>(rows.map((row) => [row.id, { row: normalise(row), receipts: [], approvals: [], declines: [] }]));
+    for (const d of details) {
+      const record = byMessage.get(d.message_id);
+      if (record === undefined) continue;
+      const signed = { message_id: d.message_id, at: Number(d.at), roster_epoch: Number(d.roster_epoch), roster_head: d.roster_head, signature: d.signature };
+      if (d.detail === 'receipt') record.receipts.push({ ...signed, by_id: d.by_id, kind: d.kind!, signed_at: Number(d.signed_at) });
+      else if (d.detail === 'approval') record.approvals.push({ ...signed, guardian_id: d.by_id });
+      else record.declines.push({ ...signed, guardian_id: d.by_id });
+    }
+    return [...byMessage.values()];
   }
 
   function visible(visibility: Visibility) {
-    return db.selectFrom('messages').selectAll('messages').$if(!visibility.all, (q) => {
-      const v = visibility as Extract<Visibility, { all: false }>;
-      return q.where((eb) => eb.or([
-        eb('messages.sender_id', '=', v.principalId),
-        ...(v.conversations.length === 0 ? [] : [eb.and([
-          eb.exists(
-            eb.selectFrom('message_recipients').select('message_recipients.message_id')
-              .whereRef('message_recipients.message_id', '=', 'messages.id')
-              .where('message_recipients.recipient_id', 'in', [...v.conversations]),
-          ),
-          eb.not(eb.exists(eb.selectFrom('message_declines').select('message_declines.message_id').whereRef('message_declines.message_id', '=', 'messages.id'))),
-        ])]),
-      ]));
-    });
+    const query = db.selectFrom('messages').selectAll('messages');
+    return visibility.all ? query : restrictTo(query, visibility);
   }
 
   return {
     async insert(row) {
       const recipients = JSON.parse(row.recipients) as string[];
       await db.transaction().execute(async (tx) => {
-        await tx.insertInto('messages').values(row).execute();
-        await tx.insertInto('message_recipients').values(recipients.map((r) => ({ message_id: row.id, recipient_id: r }))).execute();
+        await insertMessage(tx, { ...row });
+        await insertRecipients(tx, { messageId: row.id, recipients });
       });
     },
 
     async exists(messageId) {
-      return (await db.selectFrom('messages').select('id').where('id', '=', messageId).executeTakeFirst()) !== undefined;
+      return (await messageExists(db, { messageId })).rows.length > 0;
     },
 
     async find(familyId, messageId, visibility) {
       const row = await visible(visibility).where('messages.family_id', '=', familyId).where('messages.id', '=', messageId).executeTakeFirst();
       return row === undefined ? undefined : (await withDetails([row]))[0];
+    },
+
+    async findRow(familyId, messageId, visibility) {
+      const { rows } = visibility.all
+        ? await rowForAll(db, { familyId, messageId })
+        : await rowForSome(db, { familyId, messageId, principalId: visibility.principalId, conversations: visibility.conversations });
+      return rows[0] === undefined ? undefined : normalise(rows[0]);
     },
 
     async list(filter) {
@@ -144,11 +193,13 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     },
 
     async addReceipt(receipt) {
-      return db.transaction().execute(async (tx) => {
-        if ((await tx.selectFrom('messages').select('id').where('id', '=', receipt.message_id).executeTakeFirst()) === undefined) return false;
-        await tx.insertInto('message_receipts').values(receipt).onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()).execute();
-        return true;
-      });
+      // One statement, not a transaction of a check and an insert: the row goes in only while its
+      // message exists (a write on SQLite's one writer, or under the message row's foreign key on
+      // PostgreSQL), so a toy's receipt is one write and one round trip to the store.
+      const result = await insertReceipt(db, { ...receipt });
+      if (Number(result.numAffectedRows ?? 0n) === 1) return true;
+      // Nothing inserted: a repeated receipt (true) or a message that is gone (false).
+      return (await db.selectFrom('messages').select('id').where('id', '=', receipt.message_id).executeTakeFirst()) !== undefined;
     },
 
     async addApproval(approval) {

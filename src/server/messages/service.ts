@@ -16,7 +16,7 @@ import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
 import type { Principal, PrincipalKind } from '../principal.js';
 import type { FamilyAccess, FamilyEvents, FamilyMembership, FamilyPurger } from '../families/access.js';
-import type { MessageRecord, MessagesRepository, Visibility } from './repository.js';
+import type { MessageRecord, MessageRow, MessagesRepository, Visibility } from './repository.js';
 import type { SecurityLog } from '../security-log/service.js';
 import type { PushNotifier } from '../push/service.js';
 
@@ -233,11 +233,12 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     return membership;
   }
 
-  async function visibleRecord(principal: Principal, familyId: string, messageId: string): Promise<{ membership: FamilyMembership; record: MessageRecord }> {
+  /** The message's row if the caller may see it; its receipts, approvals and declines are read only where an answer shows them. */
+  async function visibleRow(principal: Principal, familyId: string, messageId: string): Promise<{ membership: FamilyMembership; row: MessageRow }> {
     const membership = await membershipOf(principal, familyId);
-    const record = await repository.find(familyId, messageId, visibilityOf(membership));
-    if (record === undefined) throw notFound();
-    return { membership, record };
+    const row = await repository.findRow(familyId, messageId, visibilityOf(membership));
+    if (row === undefined) throw notFound();
+    return { membership, row };
   }
 
   async function publish<K extends LiveEventType>(familyId: string, type: K, data: LiveEventPayload<K>): Promise<void> {
@@ -264,29 +265,29 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
   }
 
   /** The message a guardian approves or declines: visible to them, and one that needs a decision. */
-  async function decidable(principal: Principal, familyId: string, messageId: string, verb: string): Promise<MessageRecord> {
-    const { membership, record } = await visibleRecord(principal, familyId, messageId);
+  async function decidable(principal: Principal, familyId: string, messageId: string, verb: string): Promise<MessageRow> {
+    const { membership, row } = await visibleRow(principal, familyId, messageId);
     if (membership.role !== 'guardian') throw new BurrowError('burrow/forbidden', `Only a guardian ${verb} messages`);
-    if (record.row.needs_approval !== 1) throw new BurrowError('burrow/conflict', 'This message needs no approval');
-    return record;
+    if (row.needs_approval !== 1) throw new BurrowError('burrow/conflict', 'This message needs no approval');
+    return row;
   }
 
   /** Whether the decision is signed with the caller's account key over this message's id and stored ciphertext hash. */
-  async function signedByCaller(verify: typeof verifyApprovalSignature, principal: Principal, familyId: string, record: MessageRecord, input: ApprovalInput): Promise<boolean> {
+  async function signedByCaller(verify: typeof verifyApprovalSignature, principal: Principal, familyId: string, row: MessageRow, input: ApprovalInput): Promise<boolean> {
     const signingKey = await deps.signingKeyOf(principal.id);
     return signingKey !== undefined && verify({
       signingKey,
       familyId,
-      messageId: fromBase64Url(record.row.id),
-      ciphertextHash: fromBase64Url(record.row.ciphertext_hash),
+      messageId: fromBase64Url(row.id),
+      ciphertextHash: fromBase64Url(row.ciphertext_hash),
       rosterEpoch: input.rosterEpoch,
       rosterHead: fromBase64Url(input.rosterHead),
       signature: fromBase64Url(input.signature),
     });
   }
 
-  function eventBase(record: MessageRecord): LiveEventPayload<'message-deleted'> {
-    return { messageId: record.row.id, senderId: record.row.sender_id, recipients: JSON.parse(record.row.recipients) as string[] };
+  function eventBase(row: MessageRow): LiveEventPayload<'message-deleted'> {
+    return { messageId: row.id, senderId: row.sender_id, recipients: JSON.parse(row.recipients) as string[] };
   }
 
   return {
@@ -381,12 +382,15 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     },
 
     async get(principal, familyId, messageId) {
-      return toMessageView((await visibleRecord(principal, familyId, messageId)).record);
+      const membership = await membershipOf(principal, familyId);
+      const record = await repository.find(familyId, messageId, visibilityOf(membership));
+      if (record === undefined) throw notFound();
+      return toMessageView(record);
     },
 
     async envelope(principal, familyId, messageId) {
-      const { record } = await visibleRecord(principal, familyId, messageId);
-      const read = await blobs.get(record.row.blob_name);
+      const { row } = await visibleRow(principal, familyId, messageId);
+      const read = await blobs.get(row.blob_name);
       if (read === undefined) throw notFound();
       try {
         await deps.securityLog?.append(familyId, { kind: 'message-downloaded', actorId: principal.id, subjectId: messageId, details: { by: principal.kind } });
@@ -398,7 +402,7 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     },
 
     async addReceipt(principal, familyId, messageId, receipt) {
-      const { record } = await visibleRecord(principal, familyId, messageId);
+      const { row } = await visibleRow(principal, familyId, messageId);
       const { kind } = receipt;
       // Clients verify every receipt against their roster; checking a member's here as well keeps
       // a bad one from being stored at all. A toy's key lives only in the signed roster, so a
@@ -428,51 +432,51 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         signature: receipt.signature,
       });
       if (!added) throw notFound();
-      await publish(familyId, 'receipt', { ...eventBase(record), by: principal.id, kind });
+      await publish(familyId, 'receipt', { ...eventBase(row), by: principal.id, kind });
       return reread(familyId, messageId);
     },
 
     async approve(principal, familyId, messageId, approval) {
-      const record = await decidable(principal, familyId, messageId, 'approves');
-      if (!(await signedByCaller(verifyApprovalSignature, principal, familyId, record, approval))) throw new BurrowError('burrow/invalid-approval');
+      const row = await decidable(principal, familyId, messageId, 'approves');
+      if (!(await signedByCaller(verifyApprovalSignature, principal, familyId, row, approval))) throw new BurrowError('burrow/invalid-approval');
       const added = await repository.addApproval({ message_id: messageId, guardian_id: principal.id, signature: approval.signature, at: clock.now(), roster_epoch: approval.rosterEpoch, roster_head: approval.rosterHead });
       if (added === 'gone') throw notFound();
       if (added === 'declined') throw new BurrowError('burrow/conflict', 'A guardian declined this message; it cannot be approved');
-      await publish(familyId, 'approval', { ...eventBase(record), guardianId: principal.id });
+      await publish(familyId, 'approval', { ...eventBase(row), guardianId: principal.id });
       return reread(familyId, messageId);
     },
 
     async decline(principal, familyId, messageId, decline) {
-      const record = await decidable(principal, familyId, messageId, 'declines');
-      if (!(await signedByCaller(verifyDeclineSignature, principal, familyId, record, decline))) throw new BurrowError('burrow/invalid-decline');
+      const row = await decidable(principal, familyId, messageId, 'declines');
+      if (!(await signedByCaller(verifyDeclineSignature, principal, familyId, row, decline))) throw new BurrowError('burrow/invalid-decline');
       const added = await repository.addDecline({ message_id: messageId, guardian_id: principal.id, signature: decline.signature, at: clock.now(), roster_epoch: decline.rosterEpoch, roster_head: decline.rosterHead });
       if (added === 'gone') throw notFound();
       if (added === 'approved') throw new BurrowError('burrow/conflict', 'A guardian approved this message already; delete it instead');
-      await publish(familyId, 'decline', { ...eventBase(record), guardianId: principal.id });
+      await publish(familyId, 'decline', { ...eventBase(row), guardianId: principal.id });
       return reread(familyId, messageId);
     },
 
     async setSaved(principal, familyId, messageId, saved) {
-      const { record } = await visibleRecord(principal, familyId, messageId);
+      const { row } = await visibleRow(principal, familyId, messageId);
       let expiresAt: number | null = null;
       if (!saved) {
         const days = await access.retentionDays(familyId);
         if (days === undefined) throw notFound();
-        expiresAt = record.row.received_at + days * DAY;
+        expiresAt = row.received_at + days * DAY;
       }
       await repository.setSaved(messageId, saved, expiresAt);
       return reread(familyId, messageId);
     },
 
     async delete(principal, familyId, messageId) {
-      const { membership, record } = await visibleRecord(principal, familyId, messageId);
-      if (membership.role !== 'guardian' && record.row.sender_id !== principal.id) {
+      const { membership, row } = await visibleRow(principal, familyId, messageId);
+      if (membership.role !== 'guardian' && row.sender_id !== principal.id) {
         throw new BurrowError('burrow/forbidden', 'Only the sender or a guardian deletes a message');
       }
       const blobName = await repository.delete(messageId);
       if (blobName === undefined) throw notFound();
       await removeBlob(blobName);
-      await publish(familyId, 'message-deleted', eventBase(record));
+      await publish(familyId, 'message-deleted', eventBase(row));
     },
 
     async purgeFamily(familyId) {

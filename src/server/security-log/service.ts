@@ -60,6 +60,8 @@ export interface FamilyLogEventView {
 }
 
 const MAX_APPEND_ATTEMPTS = 8;
+/** Families whose last log event an append remembers (the most recently appended to). */
+const MAX_REMEMBERED_TAILS = 10_000;
 export const MAX_LOG_PAGE = 500;
 /** Refusal reports one member or toy may add to one family's log per hour. */
 export const REFUSAL_REPORTS_PER_HOUR: RateWindow = { max: 30, windowMs: 60 * 60 * 1000 };
@@ -143,38 +145,84 @@ export function createSecurityLog(deps: SecurityLogDeps): SecurityLogService {
   const { repository, signer, clock } = deps;
   const logKey = toBase64Url(signer.publicKey);
 
+  /**
+   * The last event appended per family, as this process last saw it: a hint for the next append,
+   * which `appendAfter` checks against the stored log in the same statement, so a stale hint (an
+   * append on another node, a family deleted) costs a retry on the full path, never a fork.
+   */
+  const tails = new Map<string, { seq: number; hash: Uint8Array }>();
+
+  function remember(familyId: string, seq: number, hash: Uint8Array): void {
+    const known = tails.get(familyId);
+    if (known !== undefined && known.seq >= seq) return;
+    tails.delete(familyId);
+    if (tails.size >= MAX_REMEMBERED_TAILS) tails.delete(tails.keys().next().value!);
+    tails.set(familyId, { seq, hash });
+  }
+
+  /** The signed, hash-chained row of `event` after the event `last` (undefined: the first). */
+  async function chainedRow(familyId: string, event: SecurityEvent, last: { seq: number; hash: Uint8Array } | undefined): Promise<{ row: FamilyLogTable; hash: Uint8Array }> {
+    const previous = last === undefined ? FAMILY_LOG_GENESIS_HASH : last.hash;
+    const body: FamilyLogEventBody = {
+      familyId,
+      seq: (last?.seq ?? 0) + 1,
+      at: clock.now(),
+      kind: event.kind,
+      actorId: event.actorId,
+      ...(event.subjectId === undefined ? {} : { subjectId: event.subjectId }),
+      details: event.details ?? {},
+    };
+    const hash = await hashFamilyLogEvent(body, previous);
+    const row: FamilyLogTable = {
+      family_id: familyId,
+      seq: body.seq,
+      at: body.at,
+      kind: body.kind,
+      actor_id: body.actorId,
+      subject_id: body.subjectId ?? null,
+      details: JSON.stringify(body.details),
+      prev_hash: toBase64Url(previous),
+      hash: toBase64Url(hash),
+      signature: toBase64Url(signer.signHash(hash)),
+    };
+    return { row, hash };
+  }
+
+  /** One statement after the remembered tail; false when there is none or the log has moved on. */
+  async function appendAfterRemembered(familyId: string, event: SecurityEvent): Promise<boolean> {
+    const last = tails.get(familyId);
+    if (last === undefined) return false;
+    const { row, hash } = await chainedRow(familyId, event, last);
+    let appended: boolean;
+    try {
+      appended = await repository.appendAfter(row);
+    } catch (error) {
+      tails.delete(familyId);
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+    if (!appended) {
+      tails.delete(familyId);
+      return false;
+    }
+    remember(familyId, row.seq, hash);
+    return true;
+  }
+
   async function appendOnce(familyId: string, event: SecurityEvent): Promise<void> {
-    await repository.transaction(async (trx) => {
+    const appended = await repository.transaction(async (trx) => {
       // No log for a family that is gone: its rows would outlive it.
-      if (!(await trx.lockFamily(familyId))) return;
+      if (!(await trx.lockFamily(familyId))) return undefined;
       const last = await trx.last(familyId);
-      const previous = last === undefined ? FAMILY_LOG_GENESIS_HASH : fromBase64Url(last.hash);
-      const body: FamilyLogEventBody = {
-        familyId,
-        seq: (last?.seq ?? 0) + 1,
-        at: clock.now(),
-        kind: event.kind,
-        actorId: event.actorId,
-        ...(event.subjectId === undefined ? {} : { subjectId: event.subjectId }),
-        details: event.details ?? {},
-      };
-      const hash = await hashFamilyLogEvent(body, previous);
-      await trx.insert({
-        family_id: familyId,
-        seq: body.seq,
-        at: body.at,
-        kind: body.kind,
-        actor_id: body.actorId,
-        subject_id: body.subjectId ?? null,
-        details: JSON.stringify(body.details),
-        prev_hash: toBase64Url(previous),
-        hash: toBase64Url(hash),
-        signature: toBase64Url(signer.signHash(hash)),
-      });
+      const { row, hash } = await chainedRow(familyId, event, last === undefined ? undefined : { seq: last.seq, hash: fromBase64Url(last.hash) });
+      await trx.insert(row);
+      return { seq: row.seq, hash };
     });
+    if (appended !== undefined) remember(familyId, appended.seq, appended.hash);
   }
 
   async function append(familyId: string, event: SecurityEvent): Promise<void> {
+    if (await appendAfterRemembered(familyId, event)) return;
     // Two appends racing for one seq: the primary key refuses the second, which reads the new tail and retries.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -211,6 +259,7 @@ export function createSecurityLog(deps: SecurityLogDeps): SecurityLogService {
       });
     },
     async forgetFamily(familyId) {
+      tails.delete(familyId);
       await repository.deleteFamily(familyId);
     },
     async recordRefusal(reporter, familyId, report) {

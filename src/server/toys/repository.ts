@@ -4,6 +4,7 @@
  * conditional write whose row count says whether it won.
  */
 import type { Kysely } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, PairingAttemptsTable, PairingRunsTable, ToyDevicesTable } from '../../storage/database.js';
 
 export type AttemptRow = PairingAttemptsTable;
@@ -62,6 +63,9 @@ export interface ToysRepository {
   /** The attempt whose id is the toy's (for its pairing token, which dies with the first device token use). */
   deleteAttempt(pairingId: string): Promise<void>;
 }
+
+/** Every request of a toy looks its device up by token: compiled once (src/storage/compiled-once.ts). */
+const deviceByTokenQuery = compiledOnce((db: Kysely<Database>, a: { tokenHash: string }) => db.selectFrom('toy_devices').selectAll().where('token_hash', '=', a.tokenHash));
 
 export function createToysRepository(db: Kysely<Database>): ToysRepository {
   const repository: ToysRepository = {
@@ -167,8 +171,8 @@ export function createToysRepository(db: Kysely<Database>): ToysRepository {
       return db.selectFrom('toy_devices').selectAll().where('family_id', '=', familyId).where('toy_id', '=', toyId).executeTakeFirst();
     },
 
-    deviceByToken(tokenHash) {
-      return db.selectFrom('toy_devices').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+    async deviceByToken(tokenHash) {
+      return (await deviceByTokenQuery(db, { tokenHash })).rows[0];
     },
 
     devicesOf(familyId) {

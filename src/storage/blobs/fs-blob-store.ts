@@ -47,6 +47,8 @@ export class FsBlobStore implements BlobStore {
   readonly #writeChunk: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
   readonly #observeSync: ((durationMs: number) => void) | undefined;
   #ready: Promise<void> | undefined;
+  /** Shard directories known to exist (at most 4096: two base64url characters). */
+  readonly #shards = new Set<string>();
 
   constructor(options: FsBlobStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a directory path');
@@ -71,13 +73,15 @@ export class FsBlobStore implements BlobStore {
       await file.close();
       file = undefined;
       const shard = join(this.dir, shardOf(name));
-      await mkdir(shard, { mode: 0o700 }).then(
-        () => syncDirectory(this.dir),
-        (error: NodeJS.ErrnoException) => {
-          if (error.code !== 'EEXIST') throw error;
-        },
-      );
-      await rename(tempPath, join(shard, name));
+      // A shard made (or found) once is not made again on every put; one removed behind our back
+      // is made again when the rename finds it missing.
+      if (!this.#shards.has(shard)) await this.#makeShard(shard);
+      await rename(tempPath, join(shard, name)).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        this.#shards.delete(shard);
+        await this.#makeShard(shard);
+        await rename(tempPath, join(shard, name));
+      });
       placed = true;
       await syncDirectory(shard);
       this.#observeSync?.(performance.now() - syncStarted);
@@ -187,6 +191,16 @@ export class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     // Nothing is held open between calls.
+  }
+
+  async #makeShard(shard: string): Promise<void> {
+    await mkdir(shard, { mode: 0o700 }).then(
+      () => syncDirectory(this.dir),
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      },
+    );
+    this.#shards.add(shard);
   }
 
   #prepare(): Promise<void> {

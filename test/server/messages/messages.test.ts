@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
 import { b64 } from '../helpers.js';
 import { startTestServer, type TestServer } from '../helpers.js';
+import { createMessagesRepository } from '../../../src/server/messages/repository.js';
 import { approvalBody, blobFiles, declineBody, call, changeRoster, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
 
 interface View {
@@ -225,6 +226,20 @@ describe('receipts, approvals, saving and deleting', () => {
     expect(receipts.map((r) => `${r.by}/${r.kind}`).sort()).toEqual([`${dad.accountId}/played`, `${gran.accountId}/delivered`].sort());
     // Relayed as signed, so every client can check it.
     expect(receipts.find((r) => r.by === dad.accountId)).toMatchObject({ signature: body.signature, signedAt: body.signedAt, rosterEpoch: 0, rosterHead: body.rosterHead });
+  });
+
+  it('a receipt is one write that keeps its first time, and a receipt for a message that is gone is not stored', async () => {
+    const repository = createMessagesRepository(server.store.db);
+    const { messageId } = await send(mum, [ada]);
+    const receipt = { message_id: messageId, by_id: gran.accountId, kind: 'delivered' as const, at: 1000, signed_at: 900, roster_epoch: 0, roster_head: b64(32), signature: b64(64) };
+    expect(await repository.addReceipt(receipt)).toBe(true);
+    expect(await repository.addReceipt({ ...receipt, at: 2000 })).toBe(true);
+    const stored = await server.store.db.selectFrom('message_receipts').selectAll().where('message_id', '=', messageId).execute();
+    expect(stored.map((r) => Number(r.at))).toEqual([1000]);
+
+    expect((await call(server.app, mum, 'DELETE', `${base()}/${messageId}`)).statusCode).toBe(204);
+    expect(await repository.addReceipt({ ...receipt, kind: 'played' })).toBe(false);
+    expect(await server.store.db.selectFrom('message_receipts').selectAll().where('message_id', '=', messageId).execute()).toEqual([]);
   });
 
   it('a receipt not signed by the member who posts it is refused with 400 and not stored', async () => {

@@ -46,6 +46,28 @@ describe('directory blob store', () => {
     expect(await readdir(join(dir, 'tmp'))).toEqual([]);
   });
 
+  it('a shard directory removed behind the store’s back is made again by the next put into it', async () => {
+    const dir = join(await tempDir(), 'blobs');
+    const store = new FsBlobStore({ dir });
+    const removed = new Set<string>();
+    // Puts until one lands in a shard the store made and saw removed (about 80 puts: 4096 shards).
+    for (let i = 0; i < 2_000; i++) {
+      const bytes = randomBytes(16);
+      const { name } = await store.put(Readable.from([bytes]), { maxBytes: 1_000 });
+      const shard = name.slice(0, 2);
+      if (removed.has(shard)) {
+        const read = await store.get(name);
+        const chunks: Buffer[] = [];
+        for await (const chunk of read!.body) chunks.push(chunk as Buffer);
+        expect(new Uint8Array(Buffer.concat(chunks))).toEqual(bytes);
+        return;
+      }
+      await rm(join(dir, shard), { recursive: true });
+      removed.add(shard);
+    }
+    throw new Error('no two puts shared a shard');
+  });
+
   it('check reports a blob directory that other users can read', async () => {
     const dir = join(await tempDir(), 'blobs');
     const store = new FsBlobStore({ dir });
