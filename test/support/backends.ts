@@ -111,7 +111,9 @@ export async function openTestBackends(options: { kind?: TestBackendKind; dataDi
   const database = await createMigratedTestDatabase();
   const s3 = await startS3rver();
   const bucket = await s3.newBucket();
-  const store = await openPostgresStore(database.url, { poolSize: 4 });
+  // A connection may wait long on a loaded machine (a client's key stretching can hold this
+  // process's event loop): a test server fails on a dead database, not on a slow one.
+  const store = await openPostgresStore(database.url, { poolSize: 4, connectTimeoutMs: 30_000 });
   const blobs = new S3BlobStore({ bucket, prefix: 'blobs/', endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, ...S3RVER_CREDENTIALS });
   const bus = await openPgEventBus({ connectionString: database.url, now, poolSize: 2 });
   return {
