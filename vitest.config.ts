@@ -60,6 +60,20 @@ export default defineConfig({
             'test/server/serve-command.test.ts',
             // Builds its own SQLite store and blob directory, as `burrow serve` does, to see their timings.
             'test/server/metrics.test.ts',
+            // Open their own PostgreSQL database whatever the project: here they would run twice, unchanged.
+            'test/server/families/postgres.test.ts',
+            'test/server/messages/postgres.test.ts',
+            // HTTP in front of the services, decided before any store is asked (schemas, headers, the
+            // OpenAPI document, client addresses, cookies, the live handshake); the shared SQL limits
+            // these requests pass through on PostgreSQL are tested by every other file here and by
+            // test/scale/shared-limits.test.ts.
+            'test/server/bad-input.test.ts',
+            'test/server/http-conventions.test.ts',
+            'test/server/api-description.test.ts',
+            'test/server/trusted-proxies.test.ts',
+            'test/server/secure-transport.test.ts',
+            'test/server/messages/message-config.test.ts',
+            'test/server/live/subprotocol.test.ts',
           ],
           env: { BURROW_TEST_BACKEND: 'postgres-s3' },
           pool: 'forks',

@@ -66,8 +66,29 @@ export interface AccountSession {
   identity: PublicIdentity;
 }
 
+/** OPAQUE's key-stretching setting (Argon2id parameters), as the library types it. */
+type KeyStretching = NonNullable<Parameters<typeof Opaque.client.finishRegistration>[0]['keyStretching']>;
+
+/**
+ * The key of a test harness's cheaper key stretching in the options of register, login and
+ * recover. Production always stretches with the library's default: Argon2id with RFC 9106's
+ * memory-constrained parameters (64 MiB, 3 passes, 4 lanes). Only code that imports this symbol
+ * can weaken it: it is not in the global symbol registry, and no server answer, JSON,
+ * configuration or environment variable can produce a symbol key; test/architecture.test.ts
+ * checks that nothing under src/ but this file names it.
+ */
+export const TEST_HARNESS_KEY_STRETCHING: unique symbol = Symbol('burrow test-harness key stretching');
+
+/** The stretching of one call: the default unless a test harness passed its own. */
+function keyStretchingOf(options: NewSessionOptions): { keyStretching?: KeyStretching } {
+  const chosen = options[TEST_HARNESS_KEY_STRETCHING];
+  return chosen === undefined ? {} : { keyStretching: chosen };
+}
+
 /** Options shared by the calls that end in a new session. */
 interface NewSessionOptions {
+  /** Test harnesses only: a cheaper stretching; registration and login must use the same one. */
+  [TEST_HARNESS_KEY_STRETCHING]?: KeyStretching;
   api: BurrowApi;
   /** Shown to the user in their sessions list, such as "burrow CLI on laptop". */
   sessionLabel?: string;
@@ -181,6 +202,7 @@ export async function registerAccount(options: NewSessionOptions & {
     clientRegistrationState,
     registrationResponse,
     password: options.password,
+    ...keyStretchingOf(options),
   });
   const identity = await generateIdentity();
   const sealingKey = await sealingKeyFromExportKey(exportKey);
@@ -224,7 +246,7 @@ export async function loginAccount(options: NewSessionOptions & { email: string;
   const opaque = await loadOpaque();
   const { clientLoginState, startLoginRequest } = opaque.client.startLogin({ password: options.password });
   const { loginId, loginResponse } = await options.api.loginStart({ email, startLoginRequest });
-  const finished = opaque.client.finishLogin({ clientLoginState, loginResponse, password: options.password });
+  const finished = opaque.client.finishLogin({ clientLoginState, loginResponse, password: options.password, ...keyStretchingOf(options) });
   const tokenDelivery = options.tokenDelivery ?? options.api.auth;
   const label = options.sessionLabel === undefined ? {} : { sessionLabel: options.sessionLabel };
   if (finished === undefined) {
@@ -278,6 +300,7 @@ export async function recoverAccount(options: NewSessionOptions & { email: strin
     clientRegistrationState,
     registrationResponse: started.registrationResponse,
     password: options.newPassword,
+    ...keyStretchingOf(options),
   });
   const sealingKey = await sealingKeyFromExportKey(exportKey);
   const sealed = await sealIdentity(identity, sealingKey, PASSWORD_SEAL_CONTEXT);

@@ -22,7 +22,7 @@ import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
-import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { registerMember, sameStretchingAs, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { pairToy, toyRuntime, type TestToy } from '../toy/toy-harness.js';
 
 const DAY = 24 * 3600_000;
@@ -151,7 +151,7 @@ describe('history after a removal, with a colluding server', { timeout: 120_000 
   });
 
   it('a freshly signed-in device (empty key store, the vault’s anchor) plays them too', async () => {
-    const { session, identity } = await loginAccount({ api: new BurrowApi({ baseUrl: server.url }), email: mum.email, password: mum.password, sessionLabel: 'new phone' });
+    const { session, identity } = await loginAccount({ api: new BurrowApi({ baseUrl: server.url }), email: mum.email, password: mum.password, sessionLabel: 'new phone', ...sameStretchingAs(mum) });
     const phone: ClientContext = { api: new BurrowApi({ baseUrl: server.url, token: session.token! }), me: { accountId: session.accountId, identity }, store: new MemoryKeyStore() };
     expect(await opened(phone, reply)).toMatchObject({ ok: true, removed: { epoch: removedAt.epoch - 1 } });
     expect(await opened(phone, fromGran)).toMatchObject({ ok: true, removed: removedAt });

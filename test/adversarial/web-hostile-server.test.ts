@@ -20,7 +20,7 @@ import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
 import { FamilyView } from '../../src/protocol/families.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { registerSignInMember, type TestMember } from '../support/members.js';
 import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { forgetHeard, heardAudio } from '../web/support/browser.js';
 import { signInInBrowser, useBrowserApp } from '../support/browser.js';
@@ -44,7 +44,7 @@ const json = (bytes: Uint8Array): Record<string, unknown> => JSON.parse(new Text
 const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
 beforeAll(async () => {
-  mum = await registerMember(web.server.url, 'mum');
+  mum = await registerSignInMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Wary Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
 }, 180_000);

@@ -20,7 +20,7 @@ import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
 import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
 import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { registerSignInMember, type TestMember } from '../support/members.js';
 import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { heardAudio } from '../web/support/browser.js';
 import { signInInBrowser, useBrowserApp } from '../support/browser.js';
@@ -43,7 +43,7 @@ const received: Uint8Array[] = [];
 const decoder = new TextDecoder();
 
 beforeAll(async () => {
-  mum = await registerMember(web.server.url, 'mum');
+  mum = await registerSignInMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Committed Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   web.proxy.rewrites.push(async ({ method, path, status, body, request }) => {

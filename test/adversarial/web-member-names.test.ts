@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily, setMyProfile } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { registerMember, registerSignInMember, type TestMember } from '../support/members.js';
 import { signInInBrowser, useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
 
@@ -41,7 +41,7 @@ function serveAs(accountId: string, sealed: string): void {
 }
 
 beforeAll(async () => {
-  [mum, rose, bob] = (await Promise.all(['mum', 'rose', 'bob'].map((label) => registerMember(web.server.url, label)))) as [TestMember, TestMember, TestMember];
+  [mum, rose, bob] = await Promise.all([registerSignInMember(web.server.url, 'mum'), registerMember(web.server.url, 'rose'), registerMember(web.server.url, 'bob')]);
   familyId = (await createFamily(mum, { name: 'Named Family', myName: 'Mum' })).familyId;
   const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   for (const [member, name] of [[rose, 'Rose'], [bob, 'Bob']] as const) {

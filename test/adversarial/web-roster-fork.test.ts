@@ -26,7 +26,7 @@ import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/fami
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { signReceipt } from '../../src/crypto/receipt.js';
 import { appendRosterEntry, encodeRosterEntry } from '../../src/crypto/roster.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { registerMember, registerSignInMember, type TestMember } from '../support/members.js';
 import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
@@ -44,7 +44,7 @@ const bytesOf = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.st
 
 /** A family with a guardian, its child, and a virtual toy paired in Chromium that has played one honest message. */
 async function familyWithToy(name: string): Promise<{ mum: TestMember; familyId: string; mia: string; toy: Page; toyId: string }> {
-  const mum = await registerMember(web.server.url, 'mum');
+  const mum = await registerSignInMember(web.server.url, 'mum');
   const familyId = (await createFamily(mum, { name })).familyId;
   const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   const context = await web.newContext();

@@ -18,7 +18,7 @@ import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.j
 import { utf8 } from '../../src/crypto/bytes.js';
 import { readBackupManifest } from '../../src/storage/backup/restore-backup.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
-import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { registerMember, sameStretchingAs, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { burrow as runBurrow } from '../support/cli.js';
 
 const PASSPHRASE = 'drill passphrase kept in the safe';
@@ -62,7 +62,7 @@ afterAll(async () => {
 
 async function signIn(member: TestMember, url: string): Promise<ClientContext> {
   const api = new BurrowApi({ baseUrl: url });
-  const signed = await loginAccount({ api, email: member.email, password: member.password });
+  const signed = await loginAccount({ api, email: member.email, password: member.password, ...sameStretchingAs(member) });
   return { api, me: { accountId: signed.session.accountId, identity: signed.identity }, store: member.store };
 }
 

@@ -19,7 +19,7 @@ import { FAMILY_LOG_GENESIS_HASH, hashFamilyLogEvent, type FamilyLogKind } from 
 import { createLogSigner } from '../../src/server/security-log/log-signer.js';
 import type { FamilyLogTable } from '../../src/server/security-log/repository.js';
 import { startTestServer, type TestServer } from '../server/helpers.js';
-import { registerMember, wavWith, type TestMember } from './family-harness.js';
+import { registerMember, sameStretchingAs, wavWith, type TestMember } from './family-harness.js';
 
 let server: TestServer;
 let url: string;
@@ -57,7 +57,7 @@ beforeAll(async () => {
   await setSettings(mum, { familyId, settings: { volumeLimit: 30 } });
   const sent = await sendMessage(mum, { familyId, to: mia, audio: wavWith(randomBytes(8)), audioType: 'audio/wav', durationMs: 500 });
   await downloadAndOpenMessage(gran, { familyId, messageId: sent.messageId });
-  await loginAccount({ api: new BurrowApi({ baseUrl: url }), email: gran.email, password: gran.password, sessionLabel: 'gran again' });
+  await loginAccount({ api: new BurrowApi({ baseUrl: url }), email: gran.email, password: gran.password, sessionLabel: 'gran again', ...sameStretchingAs(gran) });
 }, 120_000);
 
 afterAll(async () => {

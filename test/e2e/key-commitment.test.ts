@@ -26,7 +26,7 @@ import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
 import { pairToy, toyRuntime, type TestToy } from '../toy/toy-harness.js';
 import { startServer, type RunningServer } from './accounts-harness.js';
-import { registerMember, wavWith, type TestMember } from './family-harness.js';
+import { registerMember, sameStretchingAs, wavWith, type TestMember } from './family-harness.js';
 
 let server: RunningServer;
 let mum: TestMember;
@@ -183,7 +183,7 @@ describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, (
 
   it('(c) a member\'s second device refuses the keys the server wrapped to it, while the first device keeps working', async () => {
     const api = new BurrowApi({ baseUrl: server.url });
-    const { session, identity } = await loginAccount({ api, email: mum.email, password: mum.password, sessionLabel: 'second device' });
+    const { session, identity } = await loginAccount({ api, email: mum.email, password: mum.password, sessionLabel: 'second device', ...sameStretchingAs(mum) });
     const victims = new Set([mum.me.accountId]);
     const second: ClientContext = { api: new BurrowApi({ baseUrl: server.url, token: session.token!, fetch: hostileFetch(() => victims) }), me: { accountId: session.accountId, identity }, store: new MemoryKeyStore() };
     const epoch = (await loadFamily(mum, familyId)).roster.epoch;

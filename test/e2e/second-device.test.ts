@@ -20,7 +20,7 @@ import { sealProfile } from '../../src/crypto/profile.js';
 import { createGenesisEntry, encodeRosterEntry, hashRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
 import { VaultView } from '../../src/protocol/accounts.js';
 import { startServer, type RunningServer } from './accounts-harness.js';
-import { registerMember, wavWith, type TestMember } from './family-harness.js';
+import { registerMember, sameStretchingAs, wavWith, type TestMember } from './family-harness.js';
 
 let server: RunningServer;
 let mum: TestMember;
@@ -45,7 +45,7 @@ function apiFor(token: string, rewrite?: Rewrite): BurrowApi {
 /** The same account logged in on a new device: a fresh session, a fresh (empty) key store. */
 async function secondDevice(rewrite?: Rewrite): Promise<ClientContext> {
   const api = new BurrowApi({ baseUrl: server.url });
-  const { session, identity } = await loginAccount({ api, email: mum.email, password: mum.password, sessionLabel: 'second device' });
+  const { session, identity } = await loginAccount({ api, email: mum.email, password: mum.password, sessionLabel: 'second device', ...sameStretchingAs(mum) });
   return { api: apiFor(session.token!, rewrite), me: { accountId: session.accountId, identity }, store: new MemoryKeyStore() };
 }
 

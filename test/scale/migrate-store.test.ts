@@ -15,7 +15,7 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { downloadAndOpenMessage, listAllMessages, sendMessage } from '../../src/client/messages.js';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { startServer } from '../e2e/accounts-harness.js';
-import { registerMember, wavWith } from '../e2e/family-harness.js';
+import { registerMember, sameStretchingAs, wavWith } from '../e2e/family-harness.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../support/backends.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { startBurrowServe, type ServeProcess } from '../support/serve.js';
@@ -90,7 +90,7 @@ describe('burrow migrate-store', () => {
     });
     cleanups.push(() => node.kill());
 
-    const signedIn = await loginAccount({ api: new BurrowApi({ baseUrl: node.url }), email: gran.email, password: gran.password, sessionLabel: 'after the move' });
+    const signedIn = await loginAccount({ api: new BurrowApi({ baseUrl: node.url }), email: gran.email, password: gran.password, sessionLabel: 'after the move', ...sameStretchingAs(gran) });
     const granThere = { ...gran, api: new BurrowApi({ baseUrl: node.url, token: signedIn.session.token! }) };
     const family = await loadFamily(granThere, familyId);
     expect(family.name).toBe('Moving House');

@@ -16,10 +16,11 @@ import { utf8 } from '../../src/crypto/bytes.js';
 import WebSocket from 'ws';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
 import { connectLive, type WebSocketConstructor } from '../../src/client/live.js';
-import { recordLive, registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { recordLive, registerMember, sameStretchingAs, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { pairToy, toyRuntime } from '../toy/toy-harness.js';
 import { startCluster, type Cluster, type Node } from './nodes.js';
 import { waitUntil } from '../support/wait.js';
+import { TEST_KEY_STRETCHING } from '../server/helpers.js';
 
 let cluster: Cluster;
 let a: Node;
@@ -71,7 +72,7 @@ afterAll(async () => {
 describe('two nodes on one PostgreSQL and one S3 bucket', () => {
   it('an account registered on node A logs in on node B', async () => {
     const api = new BurrowApi({ baseUrl: b.url });
-    const signedIn = await loginAccount({ api, email: mum.email, password: mum.password, sessionLabel: 'on B' });
+    const signedIn = await loginAccount({ api, email: mum.email, password: mum.password, sessionLabel: 'on B', ...sameStretchingAs(mum) });
     expect(signedIn.session.accountId).toBe(mum.me.accountId);
   });
 
@@ -81,7 +82,8 @@ describe('two nodes on one PostgreSQL and one S3 bucket', () => {
     const start = await fetch(`${a.url}/v1/accounts/login/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: gran.email, startLoginRequest }) });
     expect(start.status).toBe(200);
     const { loginId, loginResponse } = await start.json() as { loginId: string; loginResponse: string };
-    const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password: gran.password });
+    // Gran was registered with the harness's cheap key stretching (test/support/members.ts).
+    const result = opaque.client.finishLogin({ clientLoginState, loginResponse, password: gran.password, keyStretching: TEST_KEY_STRETCHING });
     expect(result).toBeDefined();
     const body = JSON.stringify({ loginId, finishLoginRequest: result!.finishLoginRequest, tokenDelivery: 'bearer' });
     const finish = await fetch(`${b.url}/v1/accounts/login/finish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

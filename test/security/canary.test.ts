@@ -32,7 +32,7 @@ import { hashSessionToken } from '../../src/server/sessions/tokens.js';
 import type { BurrowApp } from '../../src/server/http/types.js';
 import type { SqlStore } from '../../src/storage/database.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { registerMember, sameStretchingAs, type TestMember } from '../e2e/family-harness.js';
 import { manualClock } from '../server/helpers.js';
 import { burrow as runBurrow } from '../support/cli.js';
 import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
@@ -154,7 +154,7 @@ describe('canaries', () => {
     const mailsBefore = outboxCount();
     const raised = await alertsAfter(async () => {
       const api = new BurrowApi({ baseUrl: url });
-      const signedIn = await loginAccount({ api, email: real.email, password: real.password, sessionLabel: 'test' });
+      const signedIn = await loginAccount({ api, email: real.email, password: real.password, sessionLabel: 'test', ...sameStretchingAs(real) });
       const ctx = { api, me: { accountId: signedIn.session.accountId, identity: signedIn.identity }, store: real.store };
       await loadFamily(ctx, realFamilyId);
       await downloadEnvelope(ctx, { familyId: realFamilyId, messageId: realMessageId });

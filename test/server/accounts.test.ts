@@ -42,7 +42,7 @@ describe('registration', () => {
     const password = 'cookie password';
     const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
     const start = await post(server.app, '/v1/accounts/register/start', { email, registrationRequest });
-    const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password });
+    const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState, registrationResponse: start.json<{ registrationResponse: string }>().registrationResponse, password, keyStretching: TEST_KEY_STRETCHING });
     const proof = b64(32);
     const finish = await post(server.app, '/v1/accounts/register/finish', {
       email, registrationRecord, identity: { signingKey: b64(32), agreementKey: b64(32) }, sealedIdentity: b64(64),

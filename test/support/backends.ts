@@ -1,10 +1,11 @@
 /**
  * The storage ports for a test server. By default the embedded set (SQLite file in a temp dir,
  * blob directory, in-process bus); with BURROW_TEST_BACKEND=postgres-s3 the scale-out set: a fresh
- * PostgreSQL database, an s3rver bucket on loopback and the LISTEN/NOTIFY bus.
+ * PostgreSQL database, an s3rver bucket on loopback and the LISTEN/NOTIFY bus. Either database
+ * starts migrated, from a template (test/support/migrated-template.ts, test/support/postgres.ts).
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,8 @@ import { openPgEventBus } from '../../src/storage/bus/pg-event-bus.js';
 import type { SqlStore } from '../../src/storage/database.js';
 import { openPostgresStore } from '../../src/storage/postgres.js';
 import { openSqliteStore } from '../../src/storage/sqlite.js';
-import { createTestDatabase } from './postgres.js';
+import { writeMigratedSqlite } from './migrated-template.js';
+import { createMigratedTestDatabase } from './postgres.js';
 
 export type TestBackendKind = 'embedded' | 'postgres-s3';
 
@@ -91,7 +93,10 @@ export async function openTestBackends(options: { kind?: TestBackendKind; dataDi
   if (kind === 'embedded') {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'burrow-backends-'));
     mkdirSync(join(dataDir, 'blobs'), { recursive: true, mode: 0o700 });
-    const store = await openSqliteStore(join(dataDir, 'burrow.db'));
+    const file = join(dataDir, 'burrow.db');
+    // A new database starts as a copy of a migrated one; an existing one (a restart) is opened as it is.
+    if (!existsSync(file)) await writeMigratedSqlite(file);
+    const store = await openSqliteStore(file);
     const blobs = new FsBlobStore({ dir: join(dataDir, 'blobs') });
     const bus = new LocalEventBus({ database: ':memory:', now });
     return {
@@ -103,10 +108,12 @@ export async function openTestBackends(options: { kind?: TestBackendKind; dataDi
       },
     };
   }
-  const database = await createTestDatabase();
+  const database = await createMigratedTestDatabase();
   const s3 = await startS3rver();
   const bucket = await s3.newBucket();
-  const store = await openPostgresStore(database.url, { poolSize: 4 });
+  // A connection may wait long on a loaded machine (a client's key stretching can hold this
+  // process's event loop): a test server fails on a dead database, not on a slow one.
+  const store = await openPostgresStore(database.url, { poolSize: 4, connectTimeoutMs: 30_000 });
   const blobs = new S3BlobStore({ bucket, prefix: 'blobs/', endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, ...S3RVER_CREDENTIALS });
   const bus = await openPgEventBus({ connectionString: database.url, now, poolSize: 2 });
   return {

@@ -172,7 +172,9 @@ export function useBrowserApp(options: BrowserAppOptions & { timeoutMs?: number 
  * Signs `member` (registered through the client library) in on the app's sign-in tab, and waits
  * for the home screen to list `familyId` — a family list needs no family key.
  */
-export async function signInInBrowser(page: Page, member: Pick<TestMember, 'email' | 'password'>, familyId: string, timeout = 30_000): Promise<void> {
+export async function signInInBrowser(page: Page, member: Pick<TestMember, 'email' | 'password' | 'stretching'>, familyId: string, timeout = 30_000): Promise<void> {
+  // The web app stretches the password as production does; a harness-cheap record would never open.
+  if (member.stretching !== 'production') throw new Error(`${member.email} signs in through the web app: register them with registerSignInMember`);
   await page.goto('/');
   await page.getByRole('tab', { name: 'Sign in' }).click();
   await page.getByLabel('Email').fill(member.email);

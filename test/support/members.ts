@@ -9,7 +9,7 @@
  * With them, small WAV files with known bytes and a live connection that records its events.
  */
 import WebSocket from 'ws';
-import { registerAccount } from '../../src/client/account.js';
+import { registerAccount, TEST_HARNESS_KEY_STRETCHING } from '../../src/client/account.js';
 import { addChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
@@ -20,6 +20,7 @@ import { connectLive, type LiveConnection, type LiveEvent, type WebSocketConstru
 import { randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import type { Person } from '../server/families/fixtures.js';
+import { TEST_KEY_STRETCHING } from '../server/helpers.js';
 
 /** An account of an in-process server's tests: its session and its identity's keys. */
 export type ServerMember = Person;
@@ -30,14 +31,38 @@ export interface TestMember extends ClientContext {
   password: string;
   token: string;
   store: MemoryKeyStore;
+  /**
+   * How the client stretched the password (OPAQUE's Argon2id): `cheap` for the harness's members,
+   * who log in again only through the client library ({@link sameStretchingAs}); `production` for
+   * those who sign in through the web app or the CLI, which always stretch as production does.
+   */
+  stretching: 'cheap' | 'production';
 }
 
-/** Registers a member on the server at `url`, with a password that passes the policy. */
-export async function registerMember(url: string, label: string, email = `${label}-${toHex(randomBytes(4))}@example.org`): Promise<TestMember> {
+/** Options for register, login or recover with the stretching `member` was registered with. */
+export function sameStretchingAs(member: Pick<TestMember, 'stretching'>): { [TEST_HARNESS_KEY_STRETCHING]?: typeof TEST_KEY_STRETCHING } {
+  return member.stretching === 'cheap' ? { [TEST_HARNESS_KEY_STRETCHING]: TEST_KEY_STRETCHING } : {};
+}
+
+async function register(url: string, label: string, email: string, stretching: TestMember['stretching']): Promise<TestMember> {
   const password = `quiet ${label} ${toHex(randomBytes(4))} harbour lantern`;
   const api = new BurrowApi({ baseUrl: url });
-  const registration = await registerAccount({ api, email, password, sessionLabel: `${label} test` });
-  return { label, email, password, token: registration.session.token!, api, me: { accountId: registration.session.accountId, identity: registration.identity }, store: new MemoryKeyStore() };
+  const registration = await registerAccount({ api, email, password, sessionLabel: `${label} test`, ...sameStretchingAs({ stretching }) });
+  return { label, email, password, token: registration.session.token!, api, me: { accountId: registration.session.accountId, identity: registration.identity }, store: new MemoryKeyStore(), stretching };
+}
+
+/**
+ * Registers a member on the server at `url` through the client library, with a password that
+ * passes the policy and the harness's cheap key stretching: such a member logs in again only
+ * through the client library with {@link sameStretchingAs}. The server cannot tell the difference.
+ */
+export async function registerMember(url: string, label: string, email = `${label}-${toHex(randomBytes(4))}@example.org`): Promise<TestMember> {
+  return register(url, label, email, 'cheap');
+}
+
+/** Registers a member who will sign in through the web app or the CLI: production key stretching. */
+export async function registerSignInMember(url: string, label: string, email = `${label}-${toHex(randomBytes(4))}@example.org`): Promise<TestMember> {
+  return register(url, label, email, 'production');
 }
 
 /** A PCM WAV file (8 kHz mono 16-bit) whose samples start with `marker` and are otherwise random. */
@@ -88,9 +113,9 @@ export async function recordLive(member: TestMember, url: string): Promise<{ liv
   return { live, events, readies: () => readies, waitFor };
 }
 
-/** A family of `mum` (guardian) with one child, Mia, and `gran`, a relative of Mia's let in through an invite. */
+/** A family of `mum` (guardian, who signs in through the web app) with one child, Mia, and `gran`, a relative of Mia's let in through an invite. */
 export async function familyWithGran(baseUrl: string, name: string): Promise<{ mum: TestMember; gran: TestMember; familyId: string; mia: string }> {
-  const [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(baseUrl, label)))) as [TestMember, TestMember];
+  const [mum, gran] = await Promise.all([registerSignInMember(baseUrl, 'mum'), registerMember(baseUrl, 'gran')]);
   const familyId = (await createFamily(mum, { name })).familyId;
   const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });

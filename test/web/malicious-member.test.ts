@@ -31,7 +31,7 @@ import { sendMessage, uploadEnvelope } from '../../src/client/messages.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { sealProfile } from '../../src/crypto/profile.js';
-import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
+import { registerMember, registerSignInMember, wavWith, type TestMember } from '../support/members.js';
 import { openTab, pairToy, showToyCode } from './support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
 import { hasChromium } from '../support/chromium.js';
@@ -96,7 +96,7 @@ async function sealPastTheClient(member: TestMember, options: { audio: Uint8Arra
 }
 
 beforeAll(async () => {
-  mum = await registerMember(app.server.url, 'mum');
+  mum = await registerSignInMember(app.server.url, 'mum');
   eve = await registerMember(app.server.url, 'eve');
   familyId = (await createFamily(mum, { name: 'The Smiths' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;

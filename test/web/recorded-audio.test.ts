@@ -15,7 +15,7 @@ import { addChild } from '../../src/client/children.js';
 import { createFamily, loadFamily } from '../../src/client/families.js';
 import { downloadAndOpenMessage, listAllMessages, sendMessage } from '../../src/client/messages.js';
 import { sniffAudioFormat } from '../../src/protocol/audio-formats.js';
-import { registerMember, type TestMember } from '../e2e/family-harness.js';
+import { registerSignInMember, type TestMember } from '../support/members.js';
 import { openConversation, pairToy, recordAndSend, showToyCode, waitForToy } from './support/app-steps.js';
 import { heardAudio } from './support/browser.js';
 import { signInInBrowser, useBrowserApp } from '../support/browser.js';
@@ -36,7 +36,7 @@ const app = useBrowserApp({ name: 'recorded-audio', browsers: [{ voice }] });
 
 beforeAll(async () => {
   if (skip) return;
-  mum = await registerMember(app.server.url, 'mum');
+  mum = await registerSignInMember(app.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'The Listeners' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
 }, 90_000);
