@@ -203,7 +203,7 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
     },
 
     wrappedKeysFor(familyId, recipientId) {
-      return db.selectFrom('wrapped_keys').selectAll().where('family_id', '=', familyId).where('recipient_id', '=', recipientId).orderBy('epoch', 'asc').execute();
+      return db.selectFrom('wrapped_keys').selectAll().where('family_id', '=', familyId).where('recipient_id', '=', recipientId).orderBy('generation', 'asc').orderBy('scope', 'asc').execute();
     },
 
     async deleteFamily(familyId) {

@@ -44,7 +44,7 @@ function memberRows(familyId: string, entry: RosterEntry): MemberRow[] {
 }
 
 function wrappedKeyRows(familyId: string, keys: readonly WrappedKeyWire[]): WrappedKeyRow[] {
-  return keys.map((k) => ({ family_id: familyId, epoch: k.epoch, recipient_id: k.recipientId, suite: k.suite, enc: k.enc, ciphertext: k.ciphertext }));
+  return keys.map((k) => ({ family_id: familyId, scope: k.scope, generation: k.generation, recipient_id: k.recipientId, suite: k.suite, enc: k.enc, ciphertext: k.ciphertext }));
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
@@ -72,7 +72,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     const genesisHash = await hashRosterEntry(genesis);
     const verified = await verifyRoster([genesis], { genesisHash });
     if (!verified.ok) throw invalidRoster(`Epoch 0 does not verify (${verified.code})`);
-    checkWrappedKeys(genesis, body.wrappedKeys);
+    checkWrappedKeys(undefined, genesis, body.wrappedKeys);
     checkSealedProfile(body.sealedName, 0, 'sealedName');
 
     const hash = toBase64Url(genesisHash);
@@ -124,7 +124,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       role: membership.role,
       epoch: Number(family.epoch),
       roster: roster.map((r) => r.entry),
-      wrappedKeys: keys.map((k) => ({ suite: k.suite, recipientId: k.recipient_id, epoch: Number(k.epoch), enc: k.enc, ciphertext: k.ciphertext })),
+      wrappedKeys: keys.map((k) => ({ suite: k.suite, recipientId: k.recipient_id, scope: k.scope, generation: Number(k.generation), enc: k.enc, ciphertext: k.ciphertext })),
       sealedName: family.sealed_name,
       children: children.filter((c) => canSeeChild(membership, c.id)).map((c) => ({ childId: c.id, sealedProfile: c.sealed_profile, updatedAt: Number(c.updated_at) })),
       retentionDays: Number(family.retention_days),
@@ -256,7 +256,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       }
     }
     for (const toy of entry.toys) if (!childIds.has(toy.childId)) throw invalidRoster('The entry binds a toy to a child this family does not have');
-    checkWrappedKeys(entry, body.wrappedKeys);
+    checkWrappedKeys(head, entry, body.wrappedKeys);
     const earlierKeys = body.earlierKeys ?? [];
     checkEarlierKeys(entry, new Set(pairings.map((p) => p.pairingId)), earlierKeys);
     if (body.sealedName !== undefined) checkSealedProfile(body.sealedName, entry.epoch, 'sealedName');
