@@ -198,4 +198,20 @@ describe('per-child keys', () => {
     expect(await opensWithAny(envelopes.get(sent['mum to leo after']!)!, family.roster, keys)).toBe(false);
     expect(await opensWithAny(envelopes.get(sent['mum to mia']!)!, family.roster, keys)).toBe(true);
   });
+
+  it("a guardian's message to a child with no toy and no relative yet waits for the child's first toy, which gets that child's key alone", async () => {
+    const ada = (await addChild(mum, { familyId, name: 'Ada', emoji: '🐙' })).childId;
+    // Adding the child listed them in a signed entry and gave them a conversation key of their own.
+    const head = (await loadFamily(mum, familyId)).roster.head;
+    expect(head.children).toContain(ada);
+    expect(scopeKeyOf(head, ada)!.generation).toBe(head.epoch);
+    await send(mum, ada, 'mum to ada');
+    const dir = join(work, 'toy-ada');
+    const toyAda = await toyRuntime(await pairToy(server.url, mum, familyId, ada), undefined, { storage: new ToyStateDir(dir) });
+    await toyAda.runtime.start();
+    expect(await toyAda.runtime.sync()).toBe(1);
+    expect(toyAda.played.map((p) => p.messageId)).toEqual([sent['mum to ada']]);
+    const trust = JSON.parse(await readFile(join(dir, 'trust.json'), 'utf8')) as { keys: Record<string, string> };
+    expect(Object.keys(trust.keys).every((id) => id.endsWith(`/${ada}`))).toBe(true);
+  });
 });
