@@ -132,11 +132,11 @@ export const envelope: Construction = {
     const sealed = await withFixedRandom('envelope', () =>
       sealMessage({ ...common, scope: CHILD_ID, key: childKey, sender: { accountId: MUM_ID, identity: family.mum }, recipients: [CHILD_ID], audio, durationMs: 4000, caption: CAPTION, messageId, createdAt: T0 + 240_000 }),
     );
-    // The toy's reply to Mum: a toy's message is always its own child's conversation.
+    // The toy's reply, into its child's conversation (recipient = the child): always the child's scope.
     const replyId = fixedBytes('message-id/reply', 16);
     const replyAudio = fixedBytes('audio/reply', 48);
     const reply = await withFixedRandom('envelope/reply', () =>
-      sealMessage({ ...common, scope: CHILD_ID, key: childKey, sender: { toyId: TOY_ID, identity: family.toy }, recipients: [MUM_ID], audio: replyAudio, durationMs: 1200, messageId: replyId, createdAt: T0 + 250_000 }),
+      sealMessage({ ...common, scope: CHILD_ID, key: childKey, sender: { toyId: TOY_ID, identity: family.toy }, recipients: [CHILD_ID], audio: replyAudio, durationMs: 1200, messageId: replyId, createdAt: T0 + 250_000 }),
     );
     const grans = await withFixedRandom('envelope/gran', () =>
       sealMessage({ familyId: FAMILY_ID, epoch: 1, rosterHead: family.hashes[1]!, audioType: AUDIO_TYPE, scope: CHILD_ID, key: family.keyFor(1, CHILD_ID)!, sender: { accountId: GRAN_ID, identity: family.gran }, recipients: [CHILD_ID], audio: fixedBytes('audio', 48), durationMs: 1500, messageId: fixedBytes('message-id/gran', 16), createdAt: T0 + 90_000 }),
@@ -181,10 +181,10 @@ export const envelope: Construction = {
       construction: 'envelope',
       version: { envelope: sealed.bytes[4]!, inner: metadata[0]! },
       spec: 'Voice-message envelopes (`envelope.ts`)',
-      description: `Mum's message to the child at epoch ${HEAD}, as the child's toy receives it (roster: roster-entry.json), sealed under the child's scope key: 64,000 bytes of audio, padded to the 78,125-byte bucket and sealed in two chunks (65,536 + 12,589 bytes of plaintext); and the toy's reply to Mum, under the same key, in one chunk. The sealed chunks are not repeated: each is \`sealedLength\` bytes of \`envelope\` from \`offset\`. Refusals that alter the first envelope give the edit: \`flipLowBitOf\` (a byte offset), \`keepFirst\` (the first n bytes), \`chunkOrder\` (the sealed chunks reordered).`,
+      description: `Mum's message to the child at epoch ${HEAD}, as the child's toy receives it (roster: roster-entry.json), sealed under the child's scope key: 64,000 bytes of audio, padded to the 78,125-byte bucket and sealed in two chunks (65,536 + 12,589 bytes of plaintext); and the toy's reply into the child's conversation (recipient: the child), under the same key, in one chunk, as Mum reads it. The sealed chunks are not repeated: each is \`sealedLength\` bytes of \`envelope\` from \`offset\`. Refusals that alter the first envelope give the edit: \`flipLowBitOf\` (a byte offset), \`keepFirst\` (the first n bytes), \`chunkOrder\` (the sealed chunks reordered).`,
       vectors: [
         guardianToChild,
-        vectorOf('toy-reply', { ...common, rosterHead: hex(family.hashes[HEAD]!), scope: CHILD_ID, scopeGeneration: roster.value.head.scopeKeys.find((k) => k.scope === CHILD_ID)!.generation, scopeKey: hex(childKey), messageId: hex(replyId), senderId: TOY_ID, senderSigningKey: hex(family.toy.publicKeys.signingKey), recipients: [MUM_ID], createdAt: T0 + 250_000, durationMs: 1200, audio: hex(replyAudio) }, reply, childKey, replyMetadata, replyAudio.length),
+        vectorOf('toy-reply', { ...common, rosterHead: hex(family.hashes[HEAD]!), scope: CHILD_ID, scopeGeneration: roster.value.head.scopeKeys.find((k) => k.scope === CHILD_ID)!.generation, scopeKey: hex(childKey), messageId: hex(replyId), senderId: TOY_ID, senderSigningKey: hex(family.toy.publicKeys.signingKey), recipients: [CHILD_ID], createdAt: T0 + 250_000, durationMs: 1200, audio: hex(replyAudio) }, reply, childKey, replyMetadata, replyAudio.length),
       ],
       refusals,
     };

@@ -33,12 +33,12 @@ export const scopeKeyWrap: Construction = {
     const childGeneration = head.scopeKeys.find((k) => k.scope === CHILD_ID)!.generation;
     const familyGeneration = head.scopeKeys.find((k) => k.scope === FAMILY_SCOPE)!.generation;
     const childKey = family.keyFor(HEAD, CHILD_ID)!;
-    const familyKey = family.keyFor(HEAD, FAMILY_SCOPE)!;
+    const familyWideKey = family.keyFor(HEAD, FAMILY_SCOPE)!;
     const xwingEkm = fixedBytes('ekm/x-wing', 64);
     const x25519Ekm = fixedBytes('ekm/x25519', 32);
     const toyRecipient = { id: TOY_ID, agreementKey: family.toy.publicKeys.agreementKey, kemKey: family.toy.publicKeys.kemKey };
     const xwing = await wrapScopeKey({ familyId: FAMILY_ID, scope: CHILD_ID, generation: childGeneration, key: childKey, recipient: toyRecipient, ekm: xwingEkm });
-    const classical = await wrapScopeKey({ familyId: FAMILY_ID, scope: FAMILY_SCOPE, generation: familyGeneration, key: familyKey, recipient: { id: MUM_ID, agreementKey: family.mum.publicKeys.agreementKey }, ekm: x25519Ekm });
+    const classical = await wrapScopeKey({ familyId: FAMILY_ID, scope: FAMILY_SCOPE, generation: familyGeneration, key: familyWideKey, recipient: { id: MUM_ID, agreementKey: family.mum.publicKeys.agreementKey }, ekm: x25519Ekm });
 
     const roster = await verifyRoster(family.chain, { genesisHash: family.hashes[0]! });
     if (!roster.ok) throw new Error(roster.code);
@@ -74,7 +74,7 @@ export const scopeKeyWrap: Construction = {
       description: `The head (epoch ${HEAD}) keys of the vector family: the child's scope key (generation ${childGeneration}) wrapped to the child's toy (X-Wing suite), and the family-wide key (scope "", generation ${familyGeneration}) to Mum as a classical recipient; private keys are the identity secrets of identity.json's scheme (\`recipientSecret\`). Refusals are judged against the commitments of roster-entry.json's chain.`,
       vectors: [
         { name: 'x-wing', ...common(CHILD_ID, childGeneration, childKey), recipientSecret: hex(fixedIdentitySecret('toy')), recipientKemKey: hex(family.toy.publicKeys.kemKey!), aad: hex(aadOf(TOY_ID, CHILD_ID, childGeneration)), ekm: hex(xwingEkm), hpke: xwingHpke, sizes: WRAP_SUITE_SIZES[xwing.suite], wrap: wrapJson(xwing) },
-        { name: 'x25519', ...common(FAMILY_SCOPE, familyGeneration, familyKey), recipientSecret: hex(fixedIdentitySecret('mum')), recipientAgreementKey: hex(family.mum.publicKeys.agreementKey), aad: hex(aadOf(MUM_ID, FAMILY_SCOPE, familyGeneration)), ekm: hex(x25519Ekm), hpke: x25519Hpke, sizes: WRAP_SUITE_SIZES[classical.suite], wrap: wrapJson(classical) },
+        { name: 'x25519', ...common(FAMILY_SCOPE, familyGeneration, familyWideKey), recipientSecret: hex(fixedIdentitySecret('mum')), recipientAgreementKey: hex(family.mum.publicKeys.agreementKey), aad: hex(aadOf(MUM_ID, FAMILY_SCOPE, familyGeneration)), ekm: hex(x25519Ekm), hpke: x25519Hpke, sizes: WRAP_SUITE_SIZES[classical.suite], wrap: wrapJson(classical) },
       ],
       refusals: [
         { name: 'key-not-committed', change: `a wrap to the toy of another key than the one epoch ${HEAD} commits to for the child's scope (what a server can make)`, input: { wrap: wrapJson(forged) }, expected: await unwrapAs(forged, TOY_ID, family.toy) },
