@@ -202,5 +202,34 @@ export const rosterEntry: Construction = {
       previous = hash;
       previousEntry = e;
     }
+
+    // key-not-rotated: a validly signed epoch 2 whose scope list is epoch 1's unchanged, while the
+    // honest epoch 2 (same members and toys) shows the sibling's scope losing Gran.
+    const refusal = file.refusals.find((r) => r.name === 'key-not-rotated')!;
+    const encoded = hexOf((refusal.input as { chain: string[] }).chain[2]);
+    const [epoch1, epoch2] = [file.vectors[1]!.entry as EntryJson, file.vectors[2]!.entry as EntryJson];
+    const { scopeKeys, bodyLength } = scopeKeysFromLayout(encoded);
+    if (JSON.stringify(scopeKeys) !== JSON.stringify(epoch1.scopeKeys.map((k) => ({ ...k })))) throw new Error('key-not-rotated keeps epoch 1\'s scope keys');
+    const mum = epoch1.members.find((m) => m.role === 'guardian')!;
+    if (!ed25519Verifies(toHexString(encoded.subarray(bodyLength + 4)), labelled('burrow/roster-entry/v1', encoded.subarray(0, bodyLength)), mum.keys.signingKey)) throw new Error('key-not-rotated is signed by Mum');
+    const lost = epoch1.scopeKeys.filter((k) => holdersOf(epoch1).get(k.scope)!.some((h) => !holdersOf(epoch2).get(k.scope)!.includes(h))).map((k) => k.scope);
+    if (lost.length !== 1 || epoch2.scopeKeys.find((k) => k.scope === lost[0])!.generation !== 2) throw new Error('narrowing Gran rotates exactly the sibling\'s scope');
   },
 };
+
+/** The scope list of an encoded entry, read by the documented layout, and the body's length (before u32 64 ‖ signature). */
+function scopeKeysFromLayout(encoded: Uint8Array): { scopeKeys: ScopeKeyJson[]; bodyLength: number } {
+  const view = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  let at = 1;
+  at += 4 + view.getUint32(at) + 8 + 8 + 32;
+  const scopeKeys: ScopeKeyJson[] = [];
+  for (let count = view.getUint32((at += 4) - 4); count > 0; count--) {
+    const length = view.getUint32(at);
+    const scope = new TextDecoder().decode(encoded.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+    const generation = Number(view.getBigUint64(at));
+    scopeKeys.push({ scope, generation, commitment: toHexString(encoded.subarray(at + 8, at + 40)) });
+    at += 40;
+  }
+  return { scopeKeys, bodyLength: encoded.length - 4 - 64 };
+}
