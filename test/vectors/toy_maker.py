@@ -180,7 +180,8 @@ def rotation_rule_holds(previous, e):
 
 def roster(d):
     previous, previous_entry = bytes(32), None
-    for v in load(d, "roster-entry")["vectors"]:
+    f = load(d, "roster-entry")
+    for v in f["vectors"]:
         e = v["entry"]
         encoded = h(v["body"]) + u32(64) + h(v["signature"])
         check(f"roster {v['name']} encoding and link", encoded.hex() == v["encoded"] and e["previousHash"] == previous.hex())
@@ -202,6 +203,33 @@ def roster(d):
                 plain = AESGCM(key).decrypt(sealed[1:13], sealed[13:], sealed[:1] + aad)
                 check(f"roster {v['name']} quiet hours sealed under scope {n}", plain == string("19:30") + string("07:00") + string("Europe/Berlin"))
         previous, previous_entry = digest, e
+    rosters_refused(f)
+
+
+def scope_keys_of(encoded):
+    """The scope list of an encoded entry: after version, familyId, epoch, createdAt and previousHash."""
+    at = 1 + 4 + int.from_bytes(encoded[1:5], "big") + 8 + 8 + 32
+    count, at = int.from_bytes(encoded[at:at + 4], "big"), at + 4
+    out = []
+    for _ in range(count):
+        n = int.from_bytes(encoded[at:at + 4], "big")
+        scope, at = encoded[at + 4:at + 4 + n].decode(), at + 4 + n
+        out.append({"scope": scope, "generation": int.from_bytes(encoded[at:at + 8], "big"), "commitment": encoded[at + 8:at + 40].hex()})
+        at += 40
+    return out
+
+
+def rosters_refused(f):
+    """key-not-rotated: epoch 2's members and toys with epoch 1's scope list, which the rotation rule refuses."""
+    r = next(x for x in f["refusals"] if x["name"] == "key-not-rotated")
+    encoded = h(r["input"]["chain"][2])
+    epoch1, epoch2 = f["vectors"][1]["entry"], f["vectors"][2]["entry"]
+    kept = scope_keys_of(encoded)
+    check("roster refusal key-not-rotated keeps epoch 1's scope keys", kept == epoch1["scopeKeys"])
+    check("roster refusal key-not-rotated breaks the rotation rule", not rotation_rule_holds(epoch1, dict(epoch2, scopeKeys=kept)))
+    if HAVE_CRYPTOGRAPHY:
+        mum = next(m for m in epoch1["members"] if m["role"] == "guardian")
+        check("roster refusal key-not-rotated is validly signed", ed25519_ok(mum["keys"]["signingKey"], encoded[-64:].hex(), labelled("burrow/roster-entry/v1", encoded[:-68])))
 
 
 # --- "Voice-message envelopes" (version 4: scoped, padded, sealed in 64 KiB chunks) ---------------------
