@@ -5,8 +5,8 @@
  * Keys, ids, times and scope keys are fixed; each scope's generations follow the rotation rule
  * (key-scopes.ts `planGenerations`).
  */
-import { planGenerations, scopedContentsOf } from '../../src/crypto/key-scopes.js';
-import { appendRosterEntry, createGenesisEntry, hashRosterEntry, scopeKeyOf, type FamilySettings, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
+import { childrenNamedBy, planGenerations, scopedContentsOf } from '../../src/crypto/key-scopes.js';
+import { appendRosterEntry, createGenesisEntry, hashRosterEntry, nextChildren, scopeKeyOf, type FamilySettings, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { fixedBytes, fixedId, fixedIdentity, withFixedRandom } from './support.js';
 
@@ -46,7 +46,8 @@ let cached: Promise<VectorFamily> | undefined;
 function scopeKeysFor(chain: readonly RosterEntry[], members: Member[], toys: Toy[]): ScopeKey[] {
   const last = chain[chain.length - 1];
   const before = last === undefined ? undefined : { contents: scopedContentsOf(last), generationOf: (scope: string) => scopeKeyOf(last, scope)?.generation };
-  return planGenerations(before, scopedContentsOf({ members, toys }), chain.length).map(({ scope, generation }) => ({ scope, generation, key: fixedScopeKey(scope, generation) }));
+  const children = last === undefined ? childrenNamedBy(members, toys) : nextChildren(last, { members, toys });
+  return planGenerations(before, scopedContentsOf({ members, toys, children }), chain.length).map(({ scope, generation }) => ({ scope, generation, key: fixedScopeKey(scope, generation) }));
 }
 
 async function build(): Promise<VectorFamily> {

@@ -156,7 +156,12 @@ def holders(e):
     """Who holds each scope's key ("Key hierarchy"): every member the family-wide one (""); a child's
     the guardians, the relatives allowed the child and the child's toys."""
     who = lambda i, k: (i, k["signingKey"], k["agreementKey"], k.get("kemKey"))
-    children = sorted({c for m in e["members"] if m["role"] == "relative" for c in m["children"]} | {t["childId"] for t in e["toys"]})
+    # The entry lists the family's children (after its toys); each has a scope, and every child a
+    # relative is allowed or a toy belongs to is among them.
+    children = e["children"]
+    named = {c for m in e["members"] if m["role"] == "relative" for c in m["children"]} | {t["childId"] for t in e["toys"]}
+    if not named <= set(children) or children != sorted(set(children)):
+        return {}
     out = {"": [who(m["accountId"], m["keys"]) for m in e["members"]]}
     for c in children:
         out[c] = ([who(m["accountId"], m["keys"]) for m in e["members"] if m["role"] == "guardian" or c in m["children"]]

@@ -25,6 +25,7 @@ function entryJson(entry: RosterEntry): Record<string, unknown> {
     scopeKeys: entry.scopeKeys.map((k) => ({ scope: k.scope, generation: k.generation, commitment: hex(k.commitment) })),
     members: entry.members.map((m) => ({ accountId: m.accountId, role: m.role, keys: keys(m.keys), children: m.children ?? [], needsApproval: m.needsApproval === true })),
     toys: entry.toys.map((t) => ({ toyId: t.toyId, keys: keys(t.keys), childId: t.childId })),
+    children: entry.children,
     settings: {
       volumeLimit: entry.settings.volumeLimit,
       retentionDays: entry.settings.retentionDays,
@@ -53,6 +54,7 @@ interface EntryJson {
   version: number; familyId: string; epoch: number; createdAt: number; previousHash: string; scopeKeys: ScopeKeyJson[];
   members: { accountId: string; role: string; keys: KeysJson; children: string[]; needsApproval: boolean }[];
   toys: { toyId: string; keys: KeysJson; childId: string }[];
+  children: string[];
   settings: { volumeLimit: number; retentionDays: number; sealedQuietHours?: string[]; toyToToy?: boolean };
   kept: string[]; signerId: string;
 }
@@ -68,6 +70,7 @@ function bodyFromLayout(e: EntryJson): Uint8Array {
     u32(e.scopeKeys.length), ...e.scopeKeys.map((k) => cat(str(k.scope), u64(k.generation), hexOf(k.commitment))),
     u32(e.members.length), ...e.members.map((m) => cat(str(m.accountId), u8(m.role === 'guardian' ? 1 : 2), keys(m.keys), list(m.children), u8(m.needsApproval ? 1 : 0))),
     u32(e.toys.length), ...e.toys.map((t) => cat(str(t.toyId), keys(t.keys), str(t.childId))),
+    list(e.children),
     u8(s.volumeLimit), Uint8Array.of(s.retentionDays >>> 8, s.retentionDays & 255),
     // The quiet hours, one sealed copy per scope (u32 count, then u32 length ‖ sealed bytes each).
     u32(sealed.length), ...sealed.map((c) => cat(u32(hexOf(c).length), hexOf(c))),
@@ -80,7 +83,8 @@ function bodyFromLayout(e: EntryJson): Uint8Array {
 /** Who holds each scope's key, from the documented rule: every member the family-wide one; guardians, relatives allowed the child and the child's toys a child's. */
 function holdersOf(e: EntryJson): Map<string, string[]> {
   const id = (who: string, k: KeysJson) => `${who}:${k.signingKey}:${k.agreementKey}:${k.kemKey ?? ''}`;
-  const children = [...new Set([...e.members.filter((m) => m.role === 'relative').flatMap((m) => m.children), ...e.toys.map((t) => t.childId)])].sort();
+  // The entry lists its children; each has a scope.
+  const children = e.children;
   const out = new Map<string, string[]>([['', e.members.map((m) => id(m.accountId, m.keys))]]);
   for (const child of children) {
     out.set(child, [
