@@ -4,7 +4,7 @@ import { fromBase64Url, toBase64Url } from '../../../src/crypto/bytes.js';
 import { FAMILY_SCOPE } from '../../../src/crypto/key-scopes.js';
 import { commitmentsOf, generateScopeKey, unwrapAndCheckScopeKey, wrapScopeKey } from '../../../src/crypto/scope-key.js';
 import { wrapFromWire, wrapToWire } from '../../../src/client/key-ring.js';
-import { planScopeKeys, ringOf, wrapsForEntry } from '../../support/scope-keys.js';
+import { planScopeKeys, wrapsForEntry } from '../../support/scope-keys.js';
 import { generateIdentity } from '../../../src/crypto/identity.js';
 import { createGenesisEntry, decodeRosterEntry, encodeRosterEntry, signRosterEntry } from '../../../src/crypto/roster.js';
 import { bearer, post, startTestServer, type TestServer } from '../helpers.js';
@@ -26,6 +26,7 @@ import {
   wireKeys,
   type Person,
 } from './fixtures.js';
+import { pairToy } from '../toys/fixtures.js';
 
 let server: TestServer;
 let alice: Person;
@@ -279,6 +280,68 @@ describe('appending to the roster', () => {
     const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapsForEntry(family.chain[0]!, entry, scopeKeys)) }, bearer(alice.token));
     expect(answer.statusCode).toBe(400);
     expect(answer.json<{ detail: string }>().detail).toMatch(/toy/);
+  });
+});
+
+describe('the wraps of a roster append are exactly the ones the change needs', () => {
+  /** A wrap of `scope`'s key of `generation` (from `keys`) to `to`, well formed for its suite. */
+  async function wrapTo(familyId: string, keys: Record<string, Uint8Array>, scope: string, generation: number, to: { id: string; keys: { agreementKey: Uint8Array; kemKey?: Uint8Array | undefined } }) {
+    const key = keys[`${generation}/${scope}`] ?? generateScopeKey();
+    return wrapToWire(await wrapScopeKey({ familyId, scope, generation, key, recipient: { id: to.id, agreementKey: to.keys.agreementKey, kemKey: to.keys.kemKey } }));
+  }
+
+  it("refuses (400 invalid-roster) a wrap to a toy of another child's scope, a missing wrap of a fresh scope, a kept scope wrapped again to an old holder; takes the exact set", async () => {
+    const family = await createFamily(server.app, alice);
+    const [c1, c2] = [await addChild(server.app, family, alice), await addChild(server.app, family, alice)];
+    const relative = await newPerson(server.app);
+    await join(server.app, family, alice, relative, { role: 'relative', children: [c1], needsApproval: false });
+    const t1 = await pairToy(server.app, family, alice, c1);
+    const t2 = await pairToy(server.app, family, alice, c2);
+    const head = family.chain.at(-1)!;
+    const c2Kept = head.scopeKeys.find((k) => k.scope === c2)!;
+    // Removing the relative rotates the family-wide key and c1's; c2's is kept, so nobody gets it again.
+    const { body, entry, keys } = await appendBody(family, alice, head.members.filter((m) => m.accountId !== relative.accountId));
+    const wraps = body.wrappedKeys;
+    expect(wraps.map((w) => [w.recipientId, w.scope, w.generation]).sort()).toEqual(
+      [[alice.accountId, FAMILY_SCOPE, entry.epoch], [alice.accountId, c1, entry.epoch], [t1.toyId, c1, entry.epoch]].sort(),
+    );
+    const toy2 = { id: t2.toyId, keys: head.toys.find((t) => t.toyId === t2.toyId)!.keys };
+    const oldAlice = { id: alice.accountId, keys: alice.identity.publicKeys };
+    const attempts: Array<[string, typeof wraps]> = [
+      ["c1's fresh key to c2's toy", [...wraps, await wrapTo(family.familyId, keys, c1, entry.epoch, toy2)]],
+      ["the family-wide key to a toy", [...wraps, await wrapTo(family.familyId, keys, FAMILY_SCOPE, entry.epoch, toy2)]],
+      ["c1's fresh key missing for c1's toy", wraps.filter((w) => !(w.recipientId === t1.toyId && w.scope === c1))],
+      ["the fresh family-wide key missing for the guardian", wraps.filter((w) => !(w.recipientId === alice.accountId && w.scope === FAMILY_SCOPE))],
+      ["c2's kept key wrapped again to the guardian, who holds it", [...wraps, await wrapTo(family.familyId, family.keys, c2, c2Kept.generation, oldAlice)]],
+      ["c2's kept key wrapped again to its toy", [...wraps, await wrapTo(family.familyId, family.keys, c2, c2Kept.generation, toy2)]],
+      ["c1's earlier generation to the removed relative", [...wraps, await wrapTo(family.familyId, family.keys, c1, head.scopeKeys.find((k) => k.scope === c1)!.generation, { id: relative.accountId, keys: relative.identity.publicKeys })]],
+    ];
+    for (const [what, wrappedKeys] of attempts) {
+      const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { ...body, wrappedKeys }, bearer(alice.token));
+      expect(answer.statusCode, what).toBe(400);
+      expect(problemType(answer), what).toBe('urn:burrow:problem:invalid-roster');
+    }
+    expect((await get(server.app, `/v1/families/${family.familyId}`, alice)).json<{ epoch: number }>().epoch).toBe(head.epoch);
+    expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);
+  });
+
+  it('an append that only adds a holder wraps the kept keys to the new holder alone, and refuses an empty set', async () => {
+    const family = await createFamily(server.app, alice);
+    const child = await addChild(server.app, family, alice);
+    const first = await newPerson(server.app);
+    await join(server.app, family, alice, first, { role: 'relative', children: [child], needsApproval: false });
+    const second = await newPerson(server.app);
+    const inviteId = await createInvite(server.app, family, alice, { role: 'relative', children: [child], needsApproval: false });
+    expect((await acceptInvite(server.app, inviteId, second)).statusCode).toBe(204);
+    const head = family.chain.at(-1)!;
+    const { body } = await appendBody(family, alice, [...head.members, memberOf(second, 'relative', { children: [child], needsApproval: false })], [inviteId]);
+    expect(body.wrappedKeys.map((w) => [w.recipientId, w.scope, w.generation]).sort()).toEqual(
+      [[second.accountId, FAMILY_SCOPE, 0], [second.accountId, child, head.scopeKeys.find((k) => k.scope === child)!.generation]].sort(),
+    );
+    const empty = await post(server.app, `/v1/families/${family.familyId}/roster`, { ...body, wrappedKeys: [] }, bearer(alice.token));
+    expect(empty.statusCode).toBe(400);
+    expect(problemType(empty)).toBe('urn:burrow:problem:invalid-roster');
+    expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);
   });
 });
 
