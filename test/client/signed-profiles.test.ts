@@ -83,7 +83,7 @@ describe('signed profiles on the member clients', () => {
     expect((await loadFamily(gran, familyId)).children.map((c) => c.name)).toEqual(['Mia']);
   });
 
-  it('a child renamed by a relative, who holds the child's key, is refused', async () => {
+  it("a child renamed by a relative, who holds the child's key, is refused", async () => {
     const family = await loadFamily(gran, familyId);
     const forged = await sealProfile({ familyId, epoch: family.roster.epoch, key: family.headKeyOf(profileScope(family.roster.head, 'child', mia))!, kind: 'child', objectId: mia, data: { name: 'Renamed by gran', emoji: '👹' }, signer: gran.me.identity });
     const seen = await loadFamily(underAttack(mum, childProfileReplaced(mia, toBase64Url(forged))), familyId);
