@@ -11,7 +11,7 @@ import { ClientError } from '../../src/client/client-error.js';
 import { admitJoiners, createFamily, deleteFamily, loadFamily, removeMember, type OpenedFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite, inspectInvite } from '../../src/client/invites.js';
 import { approveMessage, downloadAndOpenMessage, downloadEnvelope, getMessage, listAllMessages, sendMessage } from '../../src/client/messages.js';
-import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
+import { toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
 import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
 import { commitmentsOf, unwrapAndCheckScopeKey } from '../../src/crypto/scope-key.js';
