@@ -3,8 +3,8 @@
  * (fresh where key-scopes.ts `planGenerations` says so, the held ones otherwise) and the wraps the
  * server wants with it (`wrapsForChange`), made the way the client library makes them.
  */
-import { FAMILY_SCOPE, messageScope, planGenerations, scopedContentsOf, wrapsForChange, type ScopedContents } from '../../src/crypto/key-scopes.js';
-import { scopeKeyOf, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
+import { childrenNamedBy, FAMILY_SCOPE, messageScope, planGenerations, scopedContentsOf, wrapsForChange, type ScopedContents } from '../../src/crypto/key-scopes.js';
+import { nextChildren, scopeKeyOf, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
 import { generateScopeKey, wrapScopeKey, type WrappedScopeKey } from '../../src/crypto/scope-key.js';
 import { scopeKeyId, type ScopeKeys } from '../../src/client/key-ring.js';
 
@@ -12,9 +12,11 @@ import { scopeKeyId, type ScopeKeys } from '../../src/client/key-ring.js';
  * The keys the entry after `previous` (undefined: a genesis) with `contents` commits to: a fresh key
  * for every scope that is new or loses a holder, the key `held` has for every other one.
  */
-export function planScopeKeys(previous: RosterEntry | undefined, contents: { members: readonly Member[]; toys: readonly Toy[] }, held: ScopeKeys = {}): ScopeKey[] {
+export function planScopeKeys(previous: RosterEntry | undefined, contents: { members: readonly Member[]; toys: readonly Toy[]; children?: readonly string[] }, held: ScopeKeys = {}): ScopeKey[] {
   const before = previous === undefined ? undefined : { contents: scopedContentsOf(previous), generationOf: (scope: string) => scopeKeyOf(previous, scope)?.generation };
-  const plan = planGenerations(before, scopedContentsOf(contents), previous === undefined ? 0 : previous.epoch + 1);
+  // The children the entry will list: as given, else as createGenesisEntry / appendRosterEntry choose them.
+  const children = contents.children ?? (previous === undefined ? childrenNamedBy(contents.members, contents.toys) : nextChildren(previous, contents));
+  const plan = planGenerations(before, scopedContentsOf({ members: contents.members, toys: contents.toys, children }), previous === undefined ? 0 : previous.epoch + 1);
   return plan.map(({ scope, generation, fresh }) => {
     const key = fresh ? generateScopeKey() : held[scopeKeyId(scope, generation)];
     if (key === undefined) throw new Error(`no held key of scope '${scope}' generation ${generation}`);
