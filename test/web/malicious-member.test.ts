@@ -30,7 +30,8 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { sendMessage, uploadEnvelope } from '../../src/client/messages.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
-import { sealProfile } from '../../src/crypto/profile.js';
+import { profileScope, sealProfile } from '../../src/crypto/profile.js';
+import { headSealing } from '../adversarial/forged-keys.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { openTab, pairToy, showToyCode } from './support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
@@ -87,7 +88,7 @@ const calledHome: string[] = [];
 async function sealPastTheClient(member: TestMember, options: { audio: Uint8Array; audioType: string }): Promise<string> {
   const family = await loadFamily(member, familyId);
   const sealed = await sealMessage({
-    familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: member.me,
+    familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, ...headSealing(family, member.me.accountId, [mia]), sender: member.me,
     recipients: [mia], audio: options.audio, audioType: options.audioType, durationMs: 1000, createdAt: Date.now(),
   });
   const messageId = toBase64Url(sealed.header.messageId);
@@ -263,7 +264,7 @@ describe.skipIf(!hasChromium())('a malicious family member against the web app',
     const rlo = (await addChild(eve, { familyId: evesFamily, name: '\u202Eeman s\'ymmuM', emoji: '🐻' })).childId;
     const long = (await addChild(eve, { familyId: evesFamily, name: 'Leo', emoji: '🐯' })).childId;
     const opened = await loadFamily(eve, evesFamily);
-    const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, familyKey: opened.headKey, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' }, signer: eve.me.identity });
+    const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, key: opened.headKeyOf(profileScope(opened.roster.head, 'child', long))!, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' }, signer: eve.me.identity });
     await eve.api.call('PUT', `/v1/families/${evesFamily}/children/${long}`, undefined, { sealedProfile: toBase64Url(sealed) });
     // She signs the invite as "Mum": a name is whatever the inviter says; a safety code is not.
     const { link } = await createInvite(eve, { familyId: evesFamily, terms: { role: 'guardian', children: [], needsApproval: false }, from: 'Mum' });
