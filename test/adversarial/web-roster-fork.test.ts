@@ -77,7 +77,10 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     const { mum, familyId, mia, toyId } = await familyWithToy('Receipt Family');
     const family = await loadFamily(mum, familyId);
     // A message to a child with no toy: nothing could have played it, yet the server says the toy did.
+    // (Gran is allowed Ben, which gives Ben a conversation key: a child nobody but guardians talks
+    // with has none, and no message can be sealed to them.)
     const ben = (await addChild(mum, { familyId, name: 'Ben', emoji: '🐻' })).childId;
+    await invite(mum, await registerMember(web.server.url, 'gran'), familyId, { role: 'relative', children: [ben] });
     const hidden = await sendMessage(mum, { familyId, to: ben, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     const stranger = await generateIdentity();
     const fake = await signReceipt(stranger, { familyId, messageId: fromBase64Url(hidden.messageId), kind: 'played', signerId: toyId, rosterEpoch: family.roster.epoch, rosterHead: family.roster.headHash, at: Date.now() });
