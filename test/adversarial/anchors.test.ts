@@ -53,7 +53,7 @@ async function forkedChain(options: { toys?: Toy[]; members?: Member[] } = {}): 
   const members = [self, ...(options.members ?? [])];
   const toys = options.toys ?? [];
   const forked = await appendRosterEntry(beforeRemoval, {
-    scopeKeys: freshScopeKeys({ members, toys }, beforeRemoval.at(-1)!.epoch + 1),
+    scopeKeys: freshScopeKeys({ members, toys }, beforeRemoval.at(-1)!.epoch + 1, beforeRemoval.at(-1)!),
     signer: exDad.me,
     members,
     toys,

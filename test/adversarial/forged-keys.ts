@@ -4,14 +4,19 @@
  */
 import type { OpenedFamily } from '../../src/client/families.js';
 import { wrapToWire } from '../../src/client/key-ring.js';
-import { messageScope, scopeHolders, scopedContentsOf, scopesOf } from '../../src/crypto/key-scopes.js';
-import type { Member, RosterEntry, ScopeKey, Toy } from '../../src/crypto/roster.js';
+import { childrenNamedBy, messageScope, scopeHolders, scopedContentsOf, scopesOf } from '../../src/crypto/key-scopes.js';
+import { nextChildren, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
 import { generateScopeKey, wrapScopeKey } from '../../src/crypto/scope-key.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
 
-/** A fresh key of generation `epoch` for every scope of an entry with `contents` at `epoch`: always allowed by the rotation rule. */
-export function freshScopeKeys(contents: { members: readonly Member[]; toys: readonly Toy[] }, epoch: number): ScopeKey[] {
-  return scopesOf(scopedContentsOf(contents)).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() }));
+/**
+ * A fresh key of generation `epoch` for every scope of an entry with `contents` at `epoch`: always
+ * allowed by the rotation rule. Its children are those `appendRosterEntry` lists after `previous`
+ * (or, without it, those `signRosterEntry` lists by default: the ones its relatives and toys name).
+ */
+export function freshScopeKeys(contents: { members: readonly Member[]; toys: readonly Toy[] }, epoch: number, previous?: RosterEntry): ScopeKey[] {
+  const children = previous === undefined ? childrenNamedBy(contents.members, contents.toys) : nextChildren(previous, contents);
+  return scopesOf(scopedContentsOf({ ...contents, children })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() }));
 }
 
 /** Every scope key of `keys` wrapped to every holder `entry` gives that scope, as the server relays them. */

@@ -137,7 +137,7 @@ describe('a removed guardian forks the roster', { timeout: 120_000 }, () => {
     const removedAt = (await removeMember(mum, { familyId, accountId: dad.me.accountId })).roster.epoch;
     // Dad, with his real keys, signs another N on top of N−1 where he was still a guardian.
     const forkMembers: Member[] = [{ accountId: dad.me.accountId, role: 'guardian', keys: dad.me.identity.publicKeys }, before.roster.members.find((m) => m.accountId === gran.me.accountId)!];
-    const forkKeys = freshScopeKeys({ members: forkMembers, toys: before.roster.toys }, removedAt);
+    const forkKeys = freshScopeKeys({ members: forkMembers, toys: before.roster.toys }, removedAt, before.roster.head);
     const forged = await appendRosterEntry(before.roster.entries, {
       scopeKeys: forkKeys,
       signer: dad.me,

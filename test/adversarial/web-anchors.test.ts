@@ -53,7 +53,7 @@ const jsonAnswer = (value: unknown): Answer => ({ status: 200, contentType: 'app
 async function forkedChain(toys: Toy[]): Promise<string[]> {
   const members: Member[] = [{ accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys }];
   const forked = await appendRosterEntry(beforeRemoval, {
-    scopeKeys: freshScopeKeys({ members, toys }, beforeRemoval.at(-1)!.epoch + 1),
+    scopeKeys: freshScopeKeys({ members, toys }, beforeRemoval.at(-1)!.epoch + 1, beforeRemoval.at(-1)!),
     signer: exDad.me,
     members,
     toys,

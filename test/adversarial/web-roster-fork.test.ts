@@ -132,7 +132,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     // live channel (whose frames the proxy cannot rewrite), and must meet only the forged N′.
     const removedAt = before.roster.epoch + 1;
     const forkMembers: Member[] = [{ accountId: dad.me.accountId, role: 'guardian', keys: dad.me.identity.publicKeys }];
-    const forkKeys = freshScopeKeys({ members: forkMembers, toys: before.roster.toys }, removedAt);
+    const forkKeys = freshScopeKeys({ members: forkMembers, toys: before.roster.toys }, removedAt, before.roster.head);
     const forged = await appendRosterEntry(before.roster.entries, {
       scopeKeys: forkKeys,
       signer: dad.me,

@@ -14,7 +14,7 @@ import { removeToy, setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { generateScopeKey } from '../../src/crypto/scope-key.js';
-import { scopedContentsOf, scopesOf } from '../../src/crypto/key-scopes.js';
+import { childrenNamedBy, scopedContentsOf, scopesOf } from '../../src/crypto/key-scopes.js';
 import { exportIdentitySecret, generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
@@ -158,7 +158,7 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
           toys: head.value.toys,
           settings: { volumeLimit: 100, retentionDays: head.value.settings.retentionDays },
           signerId: 'stranger-account-id-0001',
-          scopeKeys: scopesOf(scopedContentsOf({ members, toys: head.value.toys })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
+          scopeKeys: scopesOf(scopedContentsOf({ members, toys: head.value.toys, children: childrenNamedBy(members, head.value.toys) })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
         },
         stranger,
       );

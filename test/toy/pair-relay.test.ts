@@ -20,7 +20,7 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { addToy, decodeRosterChain, setToySettings } from '../../src/client/toys.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { startGuardianPairing } from '../../src/crypto/pairing.js';
-import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../src/crypto/roster.js';
+import { appendRosterEntry, encodeRosterEntry, nextChildren, type RosterEntry } from '../../src/crypto/roster.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
@@ -127,8 +127,10 @@ describe('burrow toy pair behind a lying relay', { timeout: 120_000 }, () => {
       const toys = [...decodeRosterChain(view.roster as string[]).at(-1)!.toys];
       // Every scope starts a fresh generation at the fork's epoch: the rotation rule always allows that.
       const epoch = beforeRemoval.at(-1)!.epoch + 1;
+      const children = nextChildren(beforeRemoval.at(-1)!, { members, toys });
       const forked = await appendRosterEntry(beforeRemoval, {
-        scopeKeys: scopesOf(scopedContentsOf({ members, toys })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
+        children,
+        scopeKeys: scopesOf(scopedContentsOf({ members, toys, children })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
         signer: exDad.me,
         members,
         toys,
