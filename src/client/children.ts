@@ -7,7 +7,7 @@
 import { toBase64Url } from '../crypto/bytes.js';
 import { profileScope, sealProfile } from '../crypto/profile.js';
 import { ClientError } from './client-error.js';
-import { loadFamily, newClientId, type ChildProfile, type ClientContext, type OpenedFamily } from './families.js';
+import { changeRoster, loadFamily, newClientId, type ChildProfile, type ClientContext, type OpenedFamily } from './families.js';
 
 const NAME_LIMIT = 64;
 const EMOJI_LIMIT = 16;
@@ -25,7 +25,10 @@ function childKey(family: OpenedFamily, childId: string): Uint8Array {
   return key;
 }
 
-/** Adds a child (guardian): a fresh child id and their sealed profile. */
+/**
+ * Adds a child (guardian): a fresh child id and their sealed profile, then a roster entry that lists
+ * the child, which gives them a conversation and its key (so messages can wait for their toy).
+ */
 export async function addChild(ctx: ClientContext, options: { familyId: string; name: string; emoji: string }): Promise<ChildProfile> {
   const profile = checkProfile(options.name, options.emoji);
   const family = await loadFamily(ctx, options.familyId);
@@ -33,6 +36,13 @@ export async function addChild(ctx: ClientContext, options: { familyId: string; 
   const childId = newClientId();
   const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, key: childKey(family, childId), kind: 'child', objectId: childId, data: profile, signer: ctx.me.identity });
   await ctx.api.call('POST', `/v1/families/${family.familyId}/children`, undefined, { childId, sealedProfile: toBase64Url(sealed) });
+  // The entry's change re-seals the profile under the child's own key.
+  await changeRoster(ctx, family.familyId, (current) => ({
+    members: current.roster.members.map((m) => ({ ...m, children: [...(m.children ?? [])] })),
+    toys: [...current.roster.toys],
+    children: [...current.roster.head.children, childId],
+    settings: current.settings,
+  }));
   return { childId, ...profile, updatedAt: Date.now() };
 }
 

@@ -21,6 +21,7 @@ import {
   decodeRosterEntry,
   hashRosterEntry,
   encodeRosterEntry,
+  nextChildren,
   openEntrySettings,
   scopeKeyOf,
   verifyRoster,
@@ -163,7 +164,7 @@ async function reportKeyRefusals(ctx: ClientContext, familyId: string, refused: 
 
 /** The first generation of each scope of `entry` (a genesis): fresh keys, all of generation 0. */
 function genesisKeys(members: Member[]): ScopeKey[] {
-  return planGenerations(undefined, scopedContentsOf({ members, toys: [] }), 0).map(({ scope, generation }) => ({ scope, generation, key: generateScopeKey() }));
+  return planGenerations(undefined, scopedContentsOf({ members, toys: [], children: [] }), 0).map(({ scope, generation }) => ({ scope, generation, key: generateScopeKey() }));
 }
 
 /** Every wrap `entry` needs after `previous` (undefined for a genesis), made from `keys`. */
@@ -542,6 +543,8 @@ export async function verifiedMembers(ctx: ClientContext, family: OpenedFamily):
 export interface RosterChange {
   members: Member[];
   toys: Toy[];
+  /** The family's children after the change; default: the head's, and any a relative or toy of the change names. */
+  children?: string[];
   settings: FamilySettings;
   completesInvites?: string[];
   /** Confirmed pairing runs whose toys this entry adds (src/protocol/toys.ts). */
@@ -568,13 +571,14 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
     const kept = await keptMessageDigests({ api: ctx.api, roster: family.roster, keyFor: family.keyFor, removedIds, now: Date.now() });
     // The entry commits to its scopes' keys, so fresh keys exist before the entry is signed.
     const head = family.roster.head;
-    const plan = planGenerations({ contents: scopedContentsOf(head), generationOf: (scope) => scopeKeyOf(head, scope)?.generation }, scopedContentsOf(next), head.epoch + 1);
+    const children = nextChildren(head, next);
+    const plan = planGenerations({ contents: scopedContentsOf(head), generationOf: (scope) => scopeKeyOf(head, scope)?.generation }, scopedContentsOf({ ...next, children }), head.epoch + 1);
     const scopeKeys: ScopeKey[] = plan.map(({ scope, generation, fresh }) => {
       const key = fresh ? generateScopeKey() : family.headKeyOf(scope);
       if (key === undefined) throw new ClientError('client/no-key', `this device does not hold the key of a conversation the change keeps (scope ${JSON.stringify(scope)}); reload the family and try again`);
       return { scope, generation, key };
     });
-    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings, scopeKeys, kept, createdAt: Date.now() });
+    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, children, settings: next.settings, scopeKeys, kept, createdAt: Date.now() });
     const wrapped = await wrapsOf(familyId, head, entry, scopeKeys);
     const keyOf = (scope: string): Uint8Array => scopeKeys.find((k) => k.scope === scope)!.key;
     const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, key: keyOf(FAMILY_SCOPE), kind: 'family-name', objectId: familyId, data: { name: family.name }, signer: ctx.me.identity });

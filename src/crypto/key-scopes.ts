@@ -56,22 +56,17 @@ export interface ScopeHolder {
   keys: PublicIdentityKeys;
 }
 
-/**
- * The children an entry gives a conversation: every child a relative is allowed or a toy belongs to,
- * each once, sorted. Derived from what the entry signs, so the server cannot add or drop one; a
- * child no relative and no toy names yet needs no key (only guardians could talk with them, and
- * there is no device to deliver to).
- */
-export function childrenOf(members: readonly Member[], toys: readonly Toy[]): string[] {
+/** Every child a relative of `members` is allowed or a toy of `toys` belongs to, each once, sorted. */
+export function childrenNamedBy(members: readonly Member[], toys: readonly Toy[]): string[] {
   const out = new Set<string>();
   for (const m of members) if (m.role === 'relative') for (const child of m.children ?? []) out.add(child);
   for (const t of toys) out.add(t.childId);
   return [...out].sort();
 }
 
-/** The parts of an entry that decide its scopes and their holders. */
-export function scopedContentsOf(entry: { readonly members: readonly Member[]; readonly toys: readonly Toy[] }): ScopedContents {
-  return { members: entry.members, toys: entry.toys, children: childrenOf(entry.members, entry.toys) };
+/** The parts of an entry that decide its scopes and their holders: its signed members, toys and children. */
+export function scopedContentsOf(entry: { readonly members: readonly Member[]; readonly toys: readonly Toy[]; readonly children: readonly string[] }): ScopedContents {
+  return { members: entry.members, toys: entry.toys, children: entry.children };
 }
 
 /** The entry's scopes in canonical order: the family-wide scope, then the children by id. */

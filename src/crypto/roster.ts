@@ -19,7 +19,7 @@
 import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
 import { assertIdentity, type Identity, type PublicIdentityKeys } from './identity.js';
-import { scopedContentsOf, scopesOf, scopesToRotate } from './key-scopes.js';
+import { childrenNamedBy, scopedContentsOf, scopesOf, scopesToRotate } from './key-scopes.js';
 import { SCOPE_KEY_COMMITMENT_BYTES, scopeKeyCommitment, type ScopeKeyCommitment } from './scope-key.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { MAX_SEALED_QUIET_HOURS_BYTES, openQuietHours, sealQuietHours, type QuietHours } from './sealed-settings.js';
@@ -95,6 +95,12 @@ export interface RosterEntry {
   scopeKeys: ScopeKeyCommitment[];
   members: Member[];
   toys: Toy[];
+  /**
+   * The family's children (ids, sorted, each once): each has a conversation and its key scope, and
+   * every relative's `children` and every toy's child must be one of them. A guardian adds a child
+   * here (a new entry) before anyone messages them, so the server cannot add or hide a child.
+   */
+  children: string[];
   settings: EntrySettings;
   /**
    * Digests (`keptMessageDigest`, 32 bytes each, strictly ascending) of the messages that members or
@@ -172,7 +178,7 @@ function isTimeZone(value: unknown): boolean {
 }
 
 /** Why the contents of an entry are not well formed, or undefined when they are. */
-function contentProblem(members: readonly Member[], toys: readonly Toy[], settings: EntrySettings): string | undefined {
+function contentProblem(members: readonly Member[], toys: readonly Toy[], children: readonly string[], settings: EntrySettings): string | undefined {
   if (!Array.isArray(members) || members.length === 0 || members.length > MAX_MEMBERS) return 'members';
   if (!Array.isArray(toys) || toys.length > MAX_TOYS) return 'toys';
   const ids = new Set<string>();
@@ -181,8 +187,8 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
     ids.add(m.accountId);
     if (m.role !== 'guardian' && m.role !== 'relative') return 'member role';
     if (!isKeys(m.keys)) return 'member keys';
-    const children = m.children ?? [];
-    if (!Array.isArray(children) || children.length > MAX_CHILDREN || !children.every(isId) || new Set(children).size !== children.length) return 'member children';
+    const allowed = m.children ?? [];
+    if (!Array.isArray(allowed) || allowed.length > MAX_CHILDREN || !allowed.every(isId) || new Set(allowed).size !== allowed.length) return 'member children';
     if (m.needsApproval !== undefined && typeof m.needsApproval !== 'boolean') return 'member needsApproval';
   }
   if (!members.some((m) => m.role === 'guardian')) return 'no guardian';
@@ -191,6 +197,10 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
     ids.add(t.toyId);
     if (!isKeys(t.keys) || !isId(t.childId)) return 'toy';
   }
+  if (!Array.isArray(children) || children.length > MAX_CHILDREN || !children.every(isId)) return 'children';
+  for (let i = 1; i < children.length; i++) if (children[i - 1]! >= children[i]!) return 'children order';
+  const known = new Set(children);
+  if (!childrenNamedBy(members, toys).every((c) => known.has(c))) return 'a relative or toy names a child the entry does not list';
   if (typeof settings !== 'object' || settings === null) return 'settings';
   if (!Number.isInteger(settings.volumeLimit) || settings.volumeLimit < 0 || settings.volumeLimit > 100) return 'settings.volumeLimit';
   if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1 || settings.retentionDays > 365) return 'settings.retentionDays';
@@ -246,7 +256,7 @@ function entryProblem(entry: RosterEntry): string | undefined {
   if (!(entry.previousHash instanceof Uint8Array) || entry.previousHash.length !== 32) return 'previousHash';
   if (!isId(entry.signerId)) return 'signerId';
   if (!(entry.signature instanceof Uint8Array) || entry.signature.length !== 64) return 'signature';
-  return contentProblem(entry.members, entry.toys, entry.settings) ?? scopeKeysProblem(entry);
+  return contentProblem(entry.members, entry.toys, entry.children, entry.settings) ?? scopeKeysProblem(entry);
 }
 
 /** The scope list must be the entry's scopes in canonical order, each with a generation no later than the entry. */
@@ -293,6 +303,7 @@ export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Ui
     writeKeys(t.keys);
     w.string(t.childId);
   }
+  w.strings(entry.children);
   const s = entry.settings;
   w.u8(s.volumeLimit).u16(s.retentionDays);
   const sealed = s.sealedQuietHours ?? [];
@@ -351,6 +362,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     if (toyCount > MAX_TOYS) return fail('roster/malformed');
     const toys: Toy[] = [];
     for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r), childId: r.string(MAX_ID_BYTES) });
+    const children = r.strings(MAX_CHILDREN, MAX_ID_BYTES);
     const settings: EntrySettings = { volumeLimit: r.u8(), retentionDays: r.u16() };
     const sealedCount = r.u32();
     if (sealedCount > MAX_SCOPES) return fail('roster/malformed');
@@ -368,7 +380,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     const signerId = r.string(MAX_ID_BYTES);
     const signature = r.bytes(64);
     r.end();
-    const entry: RosterEntry = { version: VERSION, familyId, epoch, createdAt, previousHash, scopeKeys, members, toys, settings, kept, signerId, signature };
+    const entry: RosterEntry = { version: VERSION, familyId, epoch, createdAt, previousHash, scopeKeys, members, toys, children, settings, kept, signerId, signature };
     if (entryProblem(entry) !== undefined) return fail('roster/malformed');
     // A non-canonical encoding (e.g. a guardian with children) would hash differently from its body.
     if (!bytesEqual(encodeRosterEntry(entry), bytes)) return fail('roster/malformed');
@@ -390,7 +402,7 @@ function copyKeys(keys: PublicIdentityKeys): PublicIdentityKeys {
   return out;
 }
 
-function normalise(members: readonly Member[], toys: readonly Toy[], settings: EntrySettings): Pick<RosterEntry, 'members' | 'toys' | 'settings'> {
+function normalise(members: readonly Member[], toys: readonly Toy[], children: readonly string[], settings: EntrySettings): Pick<RosterEntry, 'members' | 'toys' | 'children' | 'settings'> {
   return {
     members: members.map((m) => {
       const out: Member = { accountId: m.accountId, role: m.role, keys: copyKeys(m.keys), children: m.role === 'guardian' ? [] : [...(m.children ?? [])] };
@@ -398,6 +410,7 @@ function normalise(members: readonly Member[], toys: readonly Toy[], settings: E
       return out;
     }),
     toys: toys.map((t) => ({ toyId: t.toyId, keys: copyKeys(t.keys), childId: t.childId })),
+    children: [...new Set(children)].sort(),
     settings: normaliseSettings(settings),
   };
 }
@@ -423,8 +436,10 @@ export interface ScopeKey {
  * sealed under each scope's key when signing); `createdAt` defaults to the signer's clock now,
  * `kept` to none (any order: it is sorted).
  */
-export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'scopeKeys' | 'createdAt' | 'kept' | 'settings'> & {
+export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'scopeKeys' | 'createdAt' | 'kept' | 'settings' | 'children'> & {
   settings: FamilySettings;
+  /** Any order; default: the children its relatives and toys name. */
+  children?: readonly string[];
   scopeKeys: readonly ScopeKey[];
   createdAt?: number;
   kept?: readonly Uint8Array[];
@@ -461,9 +476,10 @@ export async function signRosterEntry(body: RosterEntryBody, signer: Identity): 
   const { familyId, epoch, previousHash, signerId } = body;
   if (!isId(familyId)) throw new TypeError('roster entry is not well formed: familyId');
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('roster entry is not well formed: epoch');
-  const contentsProblem = contentProblem(body.members, body.toys, { volumeLimit: body.settings?.volumeLimit, retentionDays: body.settings?.retentionDays } as EntrySettings);
+  const children = [...new Set(body.children ?? childrenNamedBy(body.members, body.toys))].sort();
+  const contentsProblem = contentProblem(body.members, body.toys, children, { volumeLimit: body.settings?.volumeLimit, retentionDays: body.settings?.retentionDays } as EntrySettings);
   if (contentsProblem !== undefined) throw new TypeError(`roster entry is not well formed: ${contentsProblem}`);
-  const keys = keysForScopes(scopesOf(scopedContentsOf(body)), body.scopeKeys);
+  const keys = keysForScopes(scopesOf(scopedContentsOf({ members: body.members, toys: body.toys, children })), body.scopeKeys);
   const scopeKeys: ScopeKeyCommitment[] = [];
   for (const { scope, generation, key } of keys) {
     if (!Number.isSafeInteger(generation) || generation < 0 || generation > epoch) throw new TypeError(`roster entry is not well formed: generation of scope '${scope}'`);
@@ -477,7 +493,7 @@ export async function signRosterEntry(body: RosterEntryBody, signer: Identity): 
     settings.sealedQuietHours = [];
     for (const { scope, key } of keys) settings.sealedQuietHours.push(await sealQuietHours({ familyId, epoch, scope, key, quietHours }));
   }
-  const contents = normalise(body.members, body.toys, settings);
+  const contents = normalise(body.members, body.toys, children, settings);
   const createdAt = body.createdAt ?? Date.now();
   const kept = normaliseKept(body.kept);
   const unsigned: Omit<RosterEntry, 'signature'> = { version: VERSION, familyId, epoch, createdAt, previousHash, scopeKeys, ...contents, kept, signerId };
@@ -491,14 +507,14 @@ export async function signRosterEntry(body: RosterEntryBody, signer: Identity): 
  * Creates epoch 0 of a family, with the creator as its first member (a guardian), signed by the
  * creator and committed to `scopeKeys`, the first generation (0) of each of its scopes' keys.
  */
-export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; scopeKeys: readonly ScopeKey[]; members?: Member[]; toys?: Toy[]; createdAt?: number }): Promise<RosterEntry> {
+export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; scopeKeys: readonly ScopeKey[]; members?: Member[]; toys?: Toy[]; children?: readonly string[]; createdAt?: number }): Promise<RosterEntry> {
   const { familyId, creator, settings, scopeKeys } = options;
   if (!isId(familyId)) throw new TypeError('familyId must be a non-empty string of at most 128 bytes');
   if (!isId(creator?.accountId)) throw new TypeError('creator.accountId must be a non-empty string of at most 128 bytes');
   assertIdentity(creator.identity, 'creator.identity');
   const others = (options.members ?? []).filter((m) => m.accountId !== creator.accountId);
   const members: Member[] = [{ accountId: creator.accountId, role: 'guardian', keys: creator.identity.publicKeys }, ...others];
-  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], settings, signerId: creator.accountId, scopeKeys, ...(options.createdAt === undefined ? {} : { createdAt: options.createdAt }) }, creator.identity);
+  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], ...(options.children === undefined ? {} : { children: options.children }), settings, signerId: creator.accountId, scopeKeys, ...(options.createdAt === undefined ? {} : { createdAt: options.createdAt }) }, creator.identity);
 }
 
 /**
@@ -511,7 +527,7 @@ export async function createGenesisEntry(options: { familyId: string; creator: R
  */
 export async function appendRosterEntry(
   chain: readonly RosterEntry[],
-  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings; scopeKeys: readonly ScopeKey[]; kept?: readonly Uint8Array[]; createdAt?: number },
+  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; children?: readonly string[]; settings: FamilySettings; scopeKeys: readonly ScopeKey[]; kept?: readonly Uint8Array[]; createdAt?: number },
 ): Promise<RosterEntry> {
   if (!Array.isArray(chain) || chain.length === 0) throw new TypeError('chain must be a non-empty array of roster entries');
   const last: RosterEntry = chain[chain.length - 1]!;
@@ -527,6 +543,7 @@ export async function appendRosterEntry(
       previousHash: await hashRosterEntry(last),
       members: options.members,
       toys: options.toys,
+      children: nextChildren(last, options),
       settings: options.settings,
       signerId: signer.accountId,
       scopeKeys: options.scopeKeys,
@@ -538,6 +555,14 @@ export async function appendRosterEntry(
     if (rotationProblem(last, entry)) throw new TypeError('roster entry keeps the key of a scope that loses a holder: give that scope a fresh key of this epoch');
     return entry;
   });
+}
+
+/**
+ * The children of the entry after `last`: `children` when given, else those `last` had and any a
+ * relative or toy of the new entry names (a child stays until a guardian drops them explicitly).
+ */
+export function nextChildren(last: RosterEntry, next: { members: readonly Member[]; toys: readonly Toy[]; children?: readonly string[] | undefined }): string[] {
+  return [...new Set(next.children ?? [...last.children, ...childrenNamedBy(next.members, next.toys)])].sort();
 }
 
 /**

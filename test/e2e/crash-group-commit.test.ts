@@ -16,6 +16,7 @@ import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { registerMember } from './family-harness.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
 
 const SENDERS = 16;
 const PER_SENDER = 12;
@@ -43,8 +44,9 @@ describe('a server killed right after acknowledging messages under concurrent lo
     const sent = new Map<string, string>();
     const queues: Uint8Array[][] = Array.from({ length: SENDERS }, () => []);
     for (let i = 0; i < SENDERS * PER_SENDER; i++) {
+      // Durability only: the server never opens an envelope, so any key of the family does.
       const sealed = await sealMessage({
-        familyId: family.familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [childId],
+        familyId: family.familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, scope: FAMILY_SCOPE, key: family.headKeyOf(FAMILY_SCOPE)!, sender: mum.me, recipients: [childId],
         audio: randomBytes(8 * 1024), audioType: 'audio/wav', durationMs: 1_000, createdAt: Date.now(),
       });
       sent.set(toBase64Url(sealed.header.messageId), sha256(sealed.bytes));

@@ -19,6 +19,7 @@ import { recordFigures } from '../adversarial/figures.js';
 import { blobFiles } from '../server/messages/fixtures.js';
 import { startBurrowServe, type ServeProcess } from '../support/serve.js';
 import { registerMember, type TestMember } from './family-harness.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
 
 const UPLOADS = 50;
 
@@ -90,8 +91,9 @@ describe('a server killed during 50 concurrent uploads', () => {
     const sent = new Map<string, string>();
     const envelopes: Uint8Array[] = [];
     for (let i = 0; i < UPLOADS; i++) {
+      // Durability only: the server never opens an envelope, so any key of the family does.
       const sealed = await sealMessage({
-        familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [childId],
+        familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, scope: FAMILY_SCOPE, key: family.headKeyOf(FAMILY_SCOPE)!, sender: mum.me, recipients: [childId],
         audio: randomBytes(200 * 1024), audioType: 'audio/wav', durationMs: 12_000, createdAt: Date.now(),
       });
       sent.set(toBase64Url(sealed.header.messageId), sha256(sealed.bytes));

@@ -249,13 +249,9 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     const completes = body.completesInvites ?? [];
     await checkMembers(familyId, head, entry, completes);
     const childIds = new Set((await repository.children(familyId)).map((c) => c.id));
-    const requiredChildren = [...entry.members.flatMap((m) => (m.role === 'guardian' ? [] : (m.children ?? []))), ...entry.toys.map((t) => t.childId)];
-    for (const member of entry.members) {
-      for (const child of member.role === 'guardian' ? [] : (member.children ?? [])) {
-        if (!childIds.has(child)) throw invalidRoster('The entry gives a relative a child this family does not have');
-      }
-    }
-    for (const toy of entry.toys) if (!childIds.has(toy.childId)) throw invalidRoster('The entry binds a toy to a child this family does not have');
+    // The entry's children include every relative's and toy's (the roster checks that); each must be a child of the family.
+    const requiredChildren = [...entry.children];
+    for (const child of entry.children) if (!childIds.has(child)) throw invalidRoster('The entry lists a child this family does not have: add the child first');
     checkWrappedKeys(head, entry, body.wrappedKeys);
     const earlierKeys = body.earlierKeys ?? [];
     checkEarlierKeys(entry, new Set(pairings.map((p) => p.pairingId)), earlierKeys);
