@@ -1,7 +1,7 @@
 /** Test factories for the crypto core: browser-safe (no Node APIs). */
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
-import { planGenerations, scopedContentsOf } from '../../src/crypto/key-scopes.js';
-import { appendRosterEntry, createGenesisEntry, scopeKeyOf, type FamilySettings, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
+import { childrenNamedBy, planGenerations, scopedContentsOf } from '../../src/crypto/key-scopes.js';
+import { appendRosterEntry, createGenesisEntry, nextChildren, scopeKeyOf, type FamilySettings, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
 import { generateScopeKey } from '../../src/crypto/scope-key.js';
 
 export interface Person {
@@ -46,10 +46,10 @@ export class KeyBook {
    * with: a fresh key for each scope `planGenerations` starts, the kept key for the others. Two
    * alternative entries of one epoch share their fresh keys.
    */
-  keysFor(before: RosterEntry | undefined, contents: { members: readonly Member[]; toys: readonly Toy[] }, epoch: number): ScopeKey[] {
+  keysFor(before: RosterEntry | undefined, contents: { members: readonly Member[]; toys: readonly Toy[]; children?: readonly string[] | undefined }, epoch: number): ScopeKey[] {
     const plan = planGenerations(
       before === undefined ? undefined : { contents: scopedContentsOf(before), generationOf: (scope) => scopeKeyOf(before, scope)?.generation },
-      scopedContentsOf(contents),
+      scopedContentsOf({ ...contents, children: [...new Set(contents.children ?? childrenNamedBy(contents.members, contents.toys))].sort() }),
       epoch,
     );
     return plan.map(({ scope, generation }) => {
@@ -86,7 +86,7 @@ export function genesisWith(book: KeyBook, options: Omit<Parameters<typeof creat
 /** Appends an entry whose scope keys follow the rotation rule, made and remembered by `book`. */
 export function appendWith(book: KeyBook, chain: readonly RosterEntry[], options: Omit<Parameters<typeof appendRosterEntry>[1], 'scopeKeys'>): Promise<RosterEntry> {
   const last = chain[chain.length - 1]!;
-  return appendRosterEntry(chain, { ...options, scopeKeys: book.keysFor(last, options, last.epoch + 1) });
+  return appendRosterEntry(chain, { ...options, scopeKeys: book.keysFor(last, { ...options, children: nextChildren(last, options) }, last.epoch + 1) });
 }
 
 /**
