@@ -96,7 +96,8 @@ describe('a client talking to a lying server', () => {
         toys: [],
         settings: { volumeLimit: last.value.settings.volumeLimit, retentionDays: last.value.settings.retentionDays },
         signerId: 'the-server',
-        scopeKeys: scopesOf(scopedContentsOf({ members, toys: [], children: [] })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
+        children: last.value.children,
+        scopeKeys: scopesOf(scopedContentsOf({ members, toys: [], children: last.value.children })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
       },
       forger,
     );

@@ -145,9 +145,9 @@ export function acceptInvite(app: BurrowApp, inviteId: string, joiner: Person): 
  * keys for the scopes that need one and exactly the wraps the change needs, and returns the
  * request body (tests may tamper) and the keys (`keys`, as a ring).
  */
-export async function appendBody(family: TestFamily, signer: Person, members: Member[], completesInvites?: string[], toys?: Toy[]) {
+export async function appendBody(family: TestFamily, signer: Person, members: Member[], completesInvites?: string[], toys?: Toy[], children?: string[]) {
   const head = family.chain[family.chain.length - 1]!;
-  const contents = { members, toys: toys ?? head.toys.map((t) => ({ ...t })) };
+  const contents = { members, toys: toys ?? head.toys.map((t) => ({ ...t })), ...(children === undefined ? {} : { children }) };
   const scopeKeys = planScopeKeys(head, contents, family.keys);
   const entry = await appendRosterEntry(family.chain, { signer: { accountId: signer.accountId, identity: signer.identity }, ...contents, settings: SETTINGS, scopeKeys });
   const keys = ringOf(scopeKeys);
@@ -156,8 +156,8 @@ export async function appendBody(family: TestFamily, signer: Person, members: Me
 }
 
 /** Appends an entry and, when the server takes it, records it in `family`. */
-export async function appendEntry(app: BurrowApp, family: TestFamily, signer: Person, members: Member[], completesInvites?: string[]): Promise<LightMyRequestResponse> {
-  const { body, entry, keys } = await appendBody(family, signer, members, completesInvites);
+export async function appendEntry(app: BurrowApp, family: TestFamily, signer: Person, members: Member[], completesInvites?: string[], children?: string[]): Promise<LightMyRequestResponse> {
+  const { body, entry, keys } = await appendBody(family, signer, members, completesInvites, undefined, children);
   const answer = await post(app, `/v1/families/${family.familyId}/roster`, body, bearer(signer.token));
   if (answer.statusCode === 201) {
     family.chain.push(entry);
