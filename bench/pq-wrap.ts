@@ -8,7 +8,8 @@
  */
 import { cpus } from 'node:os';
 import { toBase64Url } from '../src/crypto/bytes.js';
-import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../src/crypto/family-key.js';
+import { FAMILY_SCOPE, scopeHolders, scopedContentsOf } from '../src/crypto/key-scopes.js';
+import { commitmentsOf, generateScopeKey, unwrapAndCheckScopeKey, wrapScopeKey, type WrappedScopeKey } from '../src/crypto/scope-key.js';
 import { generateIdentity, type Identity } from '../src/crypto/identity.js';
 import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, type FamilySettings, type Member, type RosterEntry, type Toy } from '../src/crypto/roster.js';
 
@@ -49,18 +50,21 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function wireBytes(w: WrappedKey): number {
-  return JSON.stringify({ suite: w.suite, recipientId: w.recipientId, epoch: w.epoch, enc: toBase64Url(w.enc), ciphertext: toBase64Url(w.ciphertext) }).length;
+function wireBytes(w: WrappedScopeKey): number {
+  return JSON.stringify({ suite: w.suite, recipientId: w.recipientId, scope: w.scope, generation: w.generation, enc: toBase64Url(w.enc), ciphertext: toBase64Url(w.ciphertext) }).length;
 }
 
-async function familyOf(kem: boolean): Promise<{ entry: RosterEntry; people: Array<{ id: string; identity: Identity }> }> {
+/** A family of 10 members and 4 toys, all for child-1: epoch 1 keeps the family-wide key of epoch 0 and starts child-1's (`childKey`). */
+async function familyOf(kem: boolean): Promise<{ entry: RosterEntry; genesis: RosterEntry; childKey: Uint8Array; people: Array<{ id: string; identity: Identity }> }> {
   const people = await Promise.all(Array.from({ length: 14 }, async (_, i) => ({ id: i < 10 ? `member-${i}` : `toy-${i - 10}`, identity: await generateIdentity({ kem }) })));
   const mum = people[0]!;
-  const genesis = await createGenesisEntry({ familyId: `bench-${kem ? 'xwing' : 'x25519'}`, creator: { accountId: mum.id, identity: mum.identity }, settings: SETTINGS, familyKey: generateFamilyKey() });
+  const familyKey = generateScopeKey();
+  const childKey = generateScopeKey();
+  const genesis = await createGenesisEntry({ familyId: `bench-${kem ? 'xwing' : 'x25519'}`, creator: { accountId: mum.id, identity: mum.identity }, settings: SETTINGS, scopeKeys: [{ scope: FAMILY_SCOPE, generation: 0, key: familyKey }] });
   const members: Member[] = people.slice(0, 10).map((p, i) => (i === 0 ? { accountId: p.id, role: 'guardian', keys: p.identity.publicKeys } : { accountId: p.id, role: 'relative', keys: p.identity.publicKeys, children: ['child-1'] }));
   const toys: Toy[] = people.slice(10).map((p) => ({ toyId: p.id, keys: p.identity.publicKeys, childId: 'child-1' }));
-  const entry = await appendRosterEntry([genesis], { signer: { accountId: mum.id, identity: mum.identity }, members, toys, settings: SETTINGS, familyKey: generateFamilyKey() });
-  return { entry, people };
+  const entry = await appendRosterEntry([genesis], { signer: { accountId: mum.id, identity: mum.identity }, members, toys, settings: SETTINGS, scopeKeys: [{ scope: FAMILY_SCOPE, generation: 0, key: familyKey }, { scope: 'child-1', generation: 1, key: childKey }] });
+  return { entry, genesis, childKey, people };
 }
 
 interface SuiteReport {
@@ -80,23 +84,26 @@ async function measure(kem: boolean): Promise<SuiteReport> {
   const keygenStart = performance.now();
   for (let i = 0; i < 20; i++) await generateIdentity({ kem });
   const identityKeygenMs = (performance.now() - keygenStart) / 20;
-  const { entry, people } = await familyOf(kem);
+  const { entry, genesis, childKey, people } = await familyOf(kem);
   const recipient = people[1]!;
-  const key = generateFamilyKey();
-  const wrapOptions = { familyId: entry.familyId, epoch: entry.epoch, key, recipient: { id: recipient.id, ...recipient.identity.publicKeys } };
-  const sample = await wrapFamilyKey(wrapOptions);
-  const unwrapOptions = { familyId: entry.familyId, recipientId: recipient.id, agreementPrivateKey: recipient.identity.agreementPrivateKey, kemPrivateKey: recipient.identity.kemPrivateKey };
-  const check = await unwrapFamilyKey(sample, unwrapOptions);
+  const wrapOptions = { familyId: entry.familyId, scope: 'child-1', generation: 1, key: childKey, recipient: { id: recipient.id, ...recipient.identity.publicKeys } };
+  const sample = await wrapScopeKey(wrapOptions);
+  // The only unwrap a client uses: HPKE open, then the check against the signed commitment.
+  const unwrapOptions = { wrap: sample, familyId: entry.familyId, recipientId: recipient.id, identity: recipient.identity, commitments: commitmentsOf([genesis, entry]) };
+  const check = await unwrapAndCheckScopeKey(unwrapOptions);
   if (!check.ok) throw new Error(`unwrap failed: ${check.code}`);
-  const wrapsPerSecond = await perSecond(() => wrapFamilyKey(wrapOptions));
-  const unwrapsPerSecond = await perSecond(() => unwrapFamilyKey(sample, unwrapOptions));
+  const wrapsPerSecond = await perSecond(() => wrapScopeKey(wrapOptions));
+  const unwrapsPerSecond = await perSecond(() => unwrapAndCheckScopeKey(unwrapOptions));
+  // A rotation of child-1's key (a toy or relative of it removed): a fresh key wrapped to every holder, here all 14.
+  const holders = scopeHolders(scopedContentsOf(entry), 'child-1');
   const rotations: number[] = [];
   const rotationCpu: number[] = [];
   let rotationWireBytes = 0;
   for (let i = 0; i < ROTATIONS; i++) {
     const cpuStart = process.cpuUsage();
     const start = performance.now();
-    const wraps = await wrapFamilyKeyForRoster(entry, generateFamilyKey());
+    const fresh = generateScopeKey();
+    const wraps = await Promise.all(holders.map((h) => wrapScopeKey({ familyId: entry.familyId, scope: 'child-1', generation: 2, key: fresh, recipient: { id: h.id, ...h.keys } })));
     rotations.push(performance.now() - start);
     const cpu = process.cpuUsage(cpuStart);
     rotationCpu.push((cpu.user + cpu.system) / 1000);

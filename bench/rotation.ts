@@ -10,12 +10,10 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { toBase64Url } from '../src/crypto/bytes.js';
-import { generateFamilyKey, wrapFamilyKey } from '../src/crypto/family-key.js';
 import { generateIdentity, type Identity } from '../src/crypto/identity.js';
-import { familyKeyCommitment } from '../src/crypto/key-commitment.js';
-import { planGenerations, scopesOf, wrapsForChange, type ScopedContents } from '../src/crypto/key-scopes.js';
+import { FAMILY_SCOPE, planGenerations, scopesOf, wrapsForChange, type ScopedContents } from '../src/crypto/key-scopes.js';
 import type { Member, Toy } from '../src/crypto/roster.js';
-import { scopeKeyCommitment, wrapScopeKey, type WrappedScopeKey } from '../src/crypto/scope-key.js';
+import { generateScopeKey, scopeKeyCommitment, wrapScopeKey, type WrappedScopeKey } from '../src/crypto/scope-key.js';
 
 function argument(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -36,7 +34,7 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** A wrap as the roster routes carry it (JSON, bytes base64url), as `wrappedKeyToWire` sends it. */
+/** A wrap as the roster routes carry it (JSON, bytes base64url), as `wrapToWire` sends it; the old model's wire named an epoch instead of a scope and generation. */
 function wireBytes(w: { suite: string; recipientId: string; enc: Uint8Array; ciphertext: Uint8Array } & ({ epoch: number } | { scope: string; generation: number })): number {
   const { enc, ciphertext, ...rest } = w;
   return JSON.stringify({ ...rest, enc: toBase64Url(enc), ciphertext: toBase64Url(ciphertext) }).length;
@@ -77,19 +75,24 @@ function changes(c: Cast): Array<{ name: string; after: ScopedContents }> {
   ];
 }
 
-/** Before: a fresh family key, its commitment, and a wrap to every member and toy of the new entry. */
+/**
+ * Before (the single family key, removed by issue #16; computed here with today's primitives): every
+ * change makes one fresh key and its commitment and wraps it to every member and toy of the new
+ * entry. The same HPKE seal per wrap as a scope key (the old wrap bound an epoch where a scope-key
+ * wrap binds a scope and generation), so the costs compare like for like.
+ */
 async function rotateBefore(after: ScopedContents, epoch: number): Promise<{ wraps: number; bytes: number }> {
-  const key = generateFamilyKey();
-  await familyKeyCommitment({ familyId: FAMILY, epoch, key });
+  const key = generateScopeKey();
+  await scopeKeyCommitment({ familyId: FAMILY, scope: FAMILY_SCOPE, generation: epoch, key });
   const recipients = [...after.members.map((m) => ({ id: m.accountId, ...m.keys })), ...after.toys.map((t) => ({ id: t.toyId, ...t.keys }))];
-  const wraps = await Promise.all(recipients.map((recipient) => wrapFamilyKey({ familyId: FAMILY, epoch, key, recipient })));
-  return { wraps: wraps.length, bytes: wraps.reduce((n, w) => n + wireBytes(w), 0) };
+  const wraps = await Promise.all(recipients.map((recipient) => wrapScopeKey({ familyId: FAMILY, scope: FAMILY_SCOPE, generation: epoch, key, recipient })));
+  return { wraps: wraps.length, bytes: wraps.reduce((n, w) => n + wireBytes({ suite: w.suite, recipientId: w.recipientId, epoch, enc: w.enc, ciphertext: w.ciphertext }), 0) };
 }
 
 /** After: fresh keys (and commitments) only for the scopes that lose a holder; wraps as `wrapsForChange` lists them. */
 async function rotateAfter(before: ScopedContents, after: ScopedContents, epoch: number): Promise<{ wraps: number; bytes: number; fresh: number }> {
   const plan = planGenerations({ contents: before, generationOf: () => 0 }, after, epoch);
-  const keys = new Map(plan.map((p) => [p.scope, generateFamilyKey()]));
+  const keys = new Map(plan.map((p) => [p.scope, generateScopeKey()]));
   for (const p of plan.filter((g) => g.fresh)) await scopeKeyCommitment({ familyId: FAMILY, scope: p.scope, generation: p.generation, key: keys.get(p.scope)! });
   const needed = wrapsForChange(before, after, plan);
   const wraps: WrappedScopeKey[] = await Promise.all(

@@ -11,6 +11,7 @@
  *    loopback source addresses; RSS per connection and heartbeat CPU, against a bare `ws` server
  *    holding the same count.
  */
+import { messageScope, scopedContentsOf } from '../../src/crypto/key-scopes.js';
 import { bySize, cpuMeter, type BenchContext, type Goal, type SectionResult } from '../harness/context.js';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,10 +41,17 @@ interface Sender {
  * Seals `count` envelopes of about ENVELOPE_BYTES from the family's guardian to its toy: envelopes
  * are padded to size buckets, so the audio is the most whose envelope stays within ENVELOPE_BYTES.
  */
+/** The conversation a guardian's message to the sender's toy belongs to: its child's (key-scopes.ts `messageScope`). */
+function scopeOf(sender: Sender): string {
+  const scope = messageScope(scopedContentsOf(sender.family.family.roster.head), sender.family.ctx.me.accountId, [sender.toy.toyId]);
+  if (!scope.ok) throw new Error(`no key scope for a message to ${sender.toy.toyId}: ${scope.code}`);
+  return scope.value;
+}
+
 async function sealEnvelopes(sender: Sender, count: number): Promise<Uint8Array[]> {
   const { family, toy } = sender;
   const seal = (audioBytes: number) => sealMessage({
-    familyId: family.familyId, epoch: family.family.roster.epoch, rosterHead: family.family.roster.headHash, familyKey: family.family.headKey, sender: family.ctx.me,
+    familyId: family.familyId, epoch: family.family.roster.epoch, rosterHead: family.family.roster.headHash, scope: scopeOf(sender), key: family.family.headKeyOf(scopeOf(sender))!, sender: family.ctx.me,
     recipients: [toy.toyId], audio: wavOfPcm16(randomBytes(audioBytes - 44), { sampleRate: 8000 }), audioType: WAV_PCM16, durationMs: 4000, createdAt: Date.now(),
   });
   // The largest padding bucket under ENVELOPE_BYTES less room for the header and commitment.

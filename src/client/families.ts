@@ -1,18 +1,19 @@
 /**
  * Families from the client's side: create one (signing epoch 0), load and verify one (the roster
- * chain from this client's trust anchor, the family keys wrapped to it, the sealed name and
+ * chain from this client's trust anchor, the scope keys wrapped to it, the sealed name and
  * children), and change its roster (admit joiners, remove members, change roles and settings),
- * each change a new epoch with a fresh family key. The server stores and relays; every decision
+ * each change a new epoch that gives a fresh key to every scope that loses a holder
+ * (crypto/key-scopes.ts) and wraps keys only to those the entry lets hold them. The server stores and relays; every decision
  * about whom to trust is made here, from the chain.
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
-import { generateFamilyKey, unwrapAndCheckFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../crypto/family-key.js';
+import { FAMILY_SCOPE, planGenerations, scopedContentsOf, wrapsForChange } from '../crypto/key-scopes.js';
+import { generateScopeKey, wrapScopeKey, type WrappedScopeKey } from '../crypto/scope-key.js';
 import type { PublicIdentityKeys } from '../crypto/identity.js';
 import { safetyCode, safetyCodeMatchesScan, type SafetyCode } from '../crypto/identity.js';
 import { verifyJoinerInviteProof, type InviteTerms } from '../crypto/invite.js';
-import { familyKeyMatchesCommitment } from '../crypto/key-commitment.js';
-import { openProfile, sealProfile } from '../crypto/profile.js';
+import { openProfile, profileScope, sealProfile } from '../crypto/profile.js';
 import type { CryptoResult } from '../crypto/result.js';
 import {
   appendRosterEntry,
@@ -20,8 +21,11 @@ import {
   decodeRosterEntry,
   hashRosterEntry,
   encodeRosterEntry,
+  nextChildren,
   openEntrySettings,
+  scopeKeyOf,
   verifyRoster,
+  type ScopeKey,
   type FamilySettings,
   type Member,
   type RosterAnchor,
@@ -36,12 +40,12 @@ import {
   GuardianInviteList,
   MemberProfileView,
   RosterAppended,
-  type WrappedKeyWire,
 } from '../protocol/families.js';
 import { decodePublicIdentity, samePublicKeys, type Me } from './account.js';
 import { ApiError, type BurrowApi } from './api.js';
 import { ClientError } from './client-error.js';
 import { keptMessageDigests } from './kept-history.js';
+import { acceptWraps, keyAt, scopeKeyId, wrapToWire, type ScopeKeys } from './key-ring.js';
 import type { FamilyState, KeyStore } from './key-store.js';
 import { reportRefusal } from './refusal-report.js';
 import { recordAnchors, vaultAnchorOf } from './vault.js';
@@ -87,12 +91,12 @@ export interface OpenedFamily {
   name: string | undefined;
   children: ChildProfile[];
   retentionDays: number;
-  /** The head's signed settings, its quiet hours opened under the head's key (the server sees them sealed). */
+  /** The head's signed settings, its quiet hours opened under the family-wide key (the server sees them sealed). */
   settings: FamilySettings;
-  /** The family key of an epoch, when this account was in it. */
-  keyForEpoch(epoch: number): Uint8Array | undefined;
-  /** The head epoch's key. */
-  headKey: Uint8Array;
+  /** This account's key of `scope` as the entry of `epoch` names it, when it holds that one. */
+  keyFor(epoch: number, scope: string): Uint8Array | undefined;
+  /** This account's key of `scope` at the head: the family-wide scope always, a child's when the head lets it talk with them. */
+  headKeyOf(scope: string): Uint8Array | undefined;
   /** Members at the head whose account was deleted (as the server says): a guardian should remove them. */
   deletedAccounts: string[];
   /** Every member at the head, in roster order, with their display name where it opened. */
@@ -138,32 +142,44 @@ export function assertFamilyId(familyId: unknown, name = 'familyId'): asserts fa
   if (typeof familyId !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(familyId)) throw new TypeError(`${name} must be a 22-character id`);
 }
 
-export function wrappedKeyToWire(key: WrappedKey): WrappedKeyWire {
-  return { suite: key.suite, recipientId: key.recipientId, epoch: key.epoch, enc: toBase64Url(key.enc), ciphertext: toBase64Url(key.ciphertext) };
-}
-
-export function wrappedKeyFromWire(wire: WrappedKeyWire): WrappedKey {
-  return { suite: wire.suite as WrappedKey['suite'], recipientId: wire.recipientId, epoch: wire.epoch, enc: fromBase64Url(wire.enc), ciphertext: fromBase64Url(wire.ciphertext) };
-}
-
 function checkName(name: unknown, what: string): string {
   if (typeof name !== 'string' || name.trim().length === 0 || name.trim().length > NAME_LIMIT) throw new TypeError(`${what} must be 1 to ${NAME_LIMIT} characters`);
   return name.trim();
 }
 
-// Each refused (family, epoch, account) is reported once per running client, not on every load.
+// Each refused (family, scope, generation, account) is reported once per running client, not on every load.
 const reportedKeyRefusals = new Set<string>();
 
 /**
- * Records refused family keys in the family security log (best effort). A hostile server can drop
- * the report; what protects is that the key was refused here.
+ * Records refused scope keys in the family security log (best effort; the generation as the
+ * epoch). A hostile server can drop the report; what protects is that the key was refused here.
  */
-async function reportKeyRefusals(ctx: ClientContext, familyId: string, epochs: number[]): Promise<void> {
-  for (const epoch of epochs) {
-    const id = `${familyId}/${epoch}/${ctx.me.accountId}`;
+async function reportKeyRefusals(ctx: ClientContext, familyId: string, refused: ReadonlyArray<{ scope: string; generation: number }>): Promise<void> {
+  for (const { scope, generation } of refused) {
+    const id = `${familyId}/${scopeKeyId(scope, generation)}/${ctx.me.accountId}`;
     if (reportedKeyRefusals.has(id)) continue;
-    if (await reportRefusal(ctx.api, { familyId, code: 'family-key/commitment-mismatch', epoch })) reportedKeyRefusals.add(id);
+    if (await reportRefusal(ctx.api, { familyId, code: 'scope-key/commitment-mismatch', epoch: generation })) reportedKeyRefusals.add(id);
   }
+}
+
+/** The first generation of each scope of `entry` (a genesis): fresh keys, all of generation 0. */
+function genesisKeys(members: Member[]): ScopeKey[] {
+  return planGenerations(undefined, scopedContentsOf({ members, toys: [], children: [] }), 0).map(({ scope, generation }) => ({ scope, generation, key: generateScopeKey() }));
+}
+
+/** Every wrap `entry` needs after `previous` (undefined for a genesis), made from `keys`. */
+async function wrapsOf(familyId: string, previous: RosterEntry | undefined, entry: RosterEntry, keys: readonly ScopeKey[]): Promise<WrappedScopeKey[]> {
+  const plan = entry.scopeKeys.map((k) => ({ scope: k.scope, generation: k.generation, fresh: previous === undefined || scopeKeyOf(previous, k.scope)?.generation !== k.generation }));
+  const out: WrappedScopeKey[] = [];
+  for (const need of wrapsForChange(previous === undefined ? undefined : scopedContentsOf(previous), scopedContentsOf(entry), plan)) {
+    const key = keys.find((k) => k.scope === need.scope && k.generation === need.generation)!.key;
+    out.push(await wrapScopeKey({ familyId, scope: need.scope, generation: need.generation, key, recipient: { id: need.recipient.id, agreementKey: need.recipient.keys.agreementKey, kemKey: need.recipient.keys.kemKey } }));
+  }
+  return out;
+}
+
+function keyRingOf(keys: readonly ScopeKey[]): ScopeKeys {
+  return Object.fromEntries(keys.map((k) => [scopeKeyId(k.scope, k.generation), k.key]));
 }
 
 function isStaleRoster(error: unknown): boolean {
@@ -172,24 +188,26 @@ function isStaleRoster(error: unknown): boolean {
 
 /**
  * Creates a family: a random family id, epoch 0 signed by the caller as its only guardian, a
- * fresh family key wrapped to the caller, and the name sealed under it. The genesis entry becomes
- * this client's trust anchor.
+ * fresh family-wide key wrapped to the caller, and the name sealed under it. The genesis entry
+ * becomes this client's trust anchor.
  */
 export async function createFamily(ctx: ClientContext, options: { name: string; settings?: Partial<FamilySettings>; myName?: string }): Promise<OpenedFamily> {
   const name = checkName(options.name, 'name');
   const myName = options.myName === undefined ? undefined : checkName(options.myName, 'myName');
   const familyId = newClientId();
   const settings: FamilySettings = { ...DEFAULT_FAMILY_SETTINGS, ...options.settings };
-  const key = generateFamilyKey();
-  const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings, familyKey: key, createdAt: Date.now() });
-  const wrapped = await wrapFamilyKeyForRoster(genesis, key);
-  const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name }, signer: ctx.me.identity });
-  await ctx.store.saveFamily({ familyId, anchor: encodeRosterEntry(genesis), keys: { 0: key } });
+  const members: Member[] = [{ accountId: ctx.me.accountId, role: 'guardian', keys: ctx.me.identity.publicKeys }];
+  const scopeKeys = genesisKeys(members);
+  const key = scopeKeys.find((k) => k.scope === FAMILY_SCOPE)!.key;
+  const genesis = await createGenesisEntry({ familyId, creator: ctx.me, settings, scopeKeys, createdAt: Date.now() });
+  const wrapped = await wrapsOf(familyId, undefined, genesis, scopeKeys);
+  const sealedName = await sealProfile({ familyId, epoch: 0, key, kind: 'family-name', objectId: familyId, data: { name }, signer: ctx.me.identity });
+  await ctx.store.saveFamily({ familyId, anchor: encodeRosterEntry(genesis), keys: keyRingOf(scopeKeys) });
   try {
     await ctx.api.call('POST', '/v1/families', FamilyCreated, {
       familyId,
       genesis: toBase64Url(encodeRosterEntry(genesis)),
-      wrappedKeys: wrapped.map(wrappedKeyToWire),
+      wrappedKeys: wrapped.map(wrapToWire),
       sealedName: toBase64Url(sealedName),
     });
   } catch (error) {
@@ -210,7 +228,9 @@ export async function listFamilies(ctx: ClientContext): Promise<Array<{ familyId
     const head = state?.anchor === undefined ? undefined : decodeRosterEntry(state.anchor);
     let name: string | undefined;
     if (state !== undefined && head?.ok === true) {
-      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(f.sealedName), familyId: f.familyId, kind: 'family-name', objectId: f.familyId, head: head.value, familyKeyForEpoch: (e) => state.keys[e] });
+      const entry = head.value;
+      const single = { familyId: entry.familyId, members: entry.members, entryAt: (e: number) => (e === entry.epoch ? entry : undefined) };
+      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(f.sealedName), familyId: f.familyId, kind: 'family-name', objectId: f.familyId, head: single, keyFor: (e, scope) => keyAt(single, state.keys, e, scope) });
       if (opened.ok && typeof opened.value.data.name === 'string') name = opened.value.data.name;
     }
     out.push({ familyId: f.familyId, role: f.role, epoch: f.epoch, name });
@@ -333,30 +353,20 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   if (roster.familyId !== familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
   const self = checkSelf(roster, ctx.me, state?.anchor === undefined ? state?.pendingInvite?.terms : undefined);
 
-  const keys: Record<number, Uint8Array> = { ...(state?.keys ?? {}) };
-  // A key kept from a roster change whose entry never made it (another guardian's won the epoch)
-  // is not that epoch's key: only keys the verified entries commit to stay.
-  for (const epoch of Object.keys(keys).map(Number)) {
-    const entry = roster.entryAt(epoch);
-    if (entry !== undefined && !(await familyKeyMatchesCommitment({ familyId, epoch, key: keys[epoch]!, commitment: entry.keyCommitment }))) delete keys[epoch];
-  }
-  const refusedEpochs: number[] = [];
-  for (const wire of view.wrappedKeys) {
-    if (wire.recipientId !== ctx.me.accountId || keys[wire.epoch] !== undefined) continue;
-    if (roster.memberAt(wire.epoch, ctx.me.accountId) === undefined) continue;
-    // Checked against the signed entry's key commitment: a key the server wrapped itself is never used.
-    const unwrapped = await unwrapAndCheckFamilyKey({ wrap: wrappedKeyFromWire(wire), recipientId: ctx.me.accountId, identity: ctx.me.identity, roster });
-    if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
-    else if (unwrapped.code === 'family-key/commitment-mismatch') refusedEpochs.push(wire.epoch);
-  }
-  if (refusedEpochs.length > 0) await reportKeyRefusals(ctx, familyId, refusedEpochs);
-  const headKey = keys[roster.epoch];
-  if (headKey === undefined && refusedEpochs.includes(roster.epoch)) {
+  // Checked against the signed entries' commitments: a key the server wrapped itself is never used,
+  // and a key kept from a roster change whose entry never made it (another guardian's won the
+  // epoch) is dropped.
+  const { keys, refused } = await acceptWraps({ roster, held: state?.keys ?? {}, wraps: view.wrappedKeys, recipientId: ctx.me.accountId, identity: ctx.me.identity });
+  if (refused.length > 0) await reportKeyRefusals(ctx, familyId, refused);
+  const keyFor = (epoch: number, scope: string): Uint8Array | undefined => keyAt(roster, keys, epoch, scope);
+  const headKeyOf = (scope: string): Uint8Array | undefined => keyFor(roster.epoch, scope);
+  const headKey = headKeyOf(FAMILY_SCOPE);
+  const headGeneration = scopeKeyOf(roster.head, FAMILY_SCOPE)!.generation;
+  if (headKey === undefined && refused.some((r) => r.scope === FAMILY_SCOPE && r.generation === headGeneration)) {
     throw new ClientError('client/key-refused', `the family key the server offered for epoch ${roster.epoch} is not the one the family's roster commits to: it was refused and nothing was opened or sealed with it`);
   }
   if (headKey === undefined) throw new ClientError('client/no-key', `no family key for the current epoch ${roster.epoch} was wrapped to you`);
-  const keyForEpoch = (epoch: number): Uint8Array | undefined => keys[epoch];
-  const settings = await openEntrySettings(roster.head, headKey);
+  const settings = await openEntrySettings(roster.head, FAMILY_SCOPE, headKey);
   if (!settings.ok) throw new ClientError('client/roster-untrusted', `the family's signed settings do not open (${settings.code})`);
 
   // A profile signed by someone the head does not allow is a forgery in transit or at rest: it is
@@ -365,12 +375,12 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   const noteForgery = (result: { ok: boolean; code?: string }): void => {
     if (!result.ok && (result.code === 'profile/signer-not-allowed' || result.code === 'profile/bad-signature')) forged.add(result.code);
   };
-  const nameOpened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(view.sealedName), familyId, kind: 'family-name', objectId: familyId, head: roster, familyKeyForEpoch: keyForEpoch });
+  const nameOpened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(view.sealedName), familyId, kind: 'family-name', objectId: familyId, head: roster, keyFor });
   noteForgery(nameOpened);
   const name = nameOpened.ok && typeof nameOpened.value.data.name === 'string' ? nameOpened.value.data.name : undefined;
   const children: ChildProfile[] = [];
   for (const child of view.children) {
-    const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId, kind: 'child', objectId: child.childId, head: roster, familyKeyForEpoch: keyForEpoch });
+    const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId, kind: 'child', objectId: child.childId, head: roster, keyFor });
     noteForgery(opened);
     const data = opened.ok ? opened.value.data : {};
     children.push({
@@ -381,7 +391,7 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
     });
   }
   const marks = { ...(state?.memberProfiles ?? {}) };
-  const { members, mine } = await openMemberProfiles({ familyId, roster, view, keyForEpoch, marks, noteForgery: (code) => forged.add(code), me: ctx.me.accountId });
+  const { members, mine } = await openMemberProfiles({ familyId, roster, view, keyFor, marks, noteForgery: (code) => forged.add(code), me: ctx.me.accountId });
   for (const code of forged) await reportRefusal(ctx.api, { familyId, code, epoch: roster.epoch });
   // This member's own name follows the family into each new epoch (so members who join later can
   // read it), and a joiner's chosen name becomes their profile once they are let in.
@@ -409,7 +419,7 @@ export async function loadFamily(ctx: ClientContext, familyId: string): Promise<
   await recordAnchors(ctx, [joinedVia === undefined ? { roster } : { roster, joinedVia }]);
   const inHead = new Set(roster.members.map((m) => m.accountId));
   const deletedAccounts = (view.deletedAccounts ?? []).filter((id) => inHead.has(id) && id !== ctx.me.accountId);
-  return { familyId, roster, self, name, children, retentionDays: view.retentionDays, settings: settings.value, keyForEpoch, headKey, deletedAccounts, members };
+  return { familyId, roster, self, name, children, retentionDays: view.retentionDays, settings: settings.value, keyFor, headKeyOf, deletedAccounts, members };
 }
 
 /**
@@ -421,13 +431,13 @@ async function openMemberProfiles(options: {
   familyId: string;
   roster: VerifiedRoster;
   view: Static<typeof FamilyView>;
-  keyForEpoch: (epoch: number) => Uint8Array | undefined;
+  keyFor: (epoch: number, scope: string) => Uint8Array | undefined;
   marks: Record<string, { seq: number; epoch: number }>;
   noteForgery: (code: string) => void;
   /** This account's id: its own profile comes back as `mine`. */
   me: string;
 }): Promise<{ members: MemberProfile[]; mine: { name: string; seq: number; epoch: number; photo?: Uint8Array } | undefined }> {
-  const { familyId, roster, view, keyForEpoch, marks } = options;
+  const { familyId, roster, view, keyFor, marks } = options;
   const sent = new Map((view.memberProfiles ?? []).map((p) => [p.accountId, p.sealedProfile]));
   const members: MemberProfile[] = [];
   let mine: { name: string; seq: number; epoch: number; photo?: Uint8Array } | undefined;
@@ -436,7 +446,7 @@ async function openMemberProfiles(options: {
     members.push(member);
     const sealed = sent.get(m.accountId);
     if (sealed === undefined) continue;
-    const opened = await openProfile<MemberProfileData>({ sealed: fromBase64Url(sealed), familyId, kind: 'member', objectId: m.accountId, head: roster, familyKeyForEpoch: keyForEpoch });
+    const opened = await openProfile<MemberProfileData>({ sealed: fromBase64Url(sealed), familyId, kind: 'member', objectId: m.accountId, head: roster, keyFor });
     if (!opened.ok) {
       if (opened.code === 'profile/signer-not-allowed' || opened.code === 'profile/bad-signature') options.noteForgery(opened.code);
       member.refused = opened.code;
@@ -470,7 +480,7 @@ async function openMemberProfiles(options: {
 /** Seals and stores this account's member profile at `epoch`, as rename number `seq`. */
 async function putMemberProfile(ctx: ClientContext, options: { familyId: string; epoch: number; key: Uint8Array; name: string; seq: number; photo?: Uint8Array }): Promise<{ seq: number }> {
   const data: MemberProfileData = { name: options.name, seq: options.seq, ...(options.photo === undefined ? {} : { photo: toBase64Url(options.photo) }) };
-  const sealed = await sealProfile({ familyId: options.familyId, epoch: options.epoch, familyKey: options.key, kind: 'member', objectId: ctx.me.accountId, data, signer: ctx.me.identity });
+  const sealed = await sealProfile({ familyId: options.familyId, epoch: options.epoch, key: options.key, kind: 'member', objectId: ctx.me.accountId, data, signer: ctx.me.identity });
   await ctx.api.call('PUT', `/v1/families/${options.familyId}/profile`, MemberProfileView, { sealedProfile: toBase64Url(sealed) });
   return { seq: options.seq };
 }
@@ -493,7 +503,7 @@ export async function setMyProfile(ctx: ClientContext, options: { familyId: stri
   if (options.photo === undefined && current?.photo !== undefined) photo = current.photo.bytes;
   const state = await ctx.store.loadFamily(options.familyId);
   const seq = (state?.memberProfiles?.[ctx.me.accountId]?.seq ?? 0) + 1;
-  await putMemberProfile(ctx, { familyId: options.familyId, epoch: family.roster.epoch, key: family.headKey, name, seq, ...(photo === undefined ? {} : { photo }) });
+  await putMemberProfile(ctx, { familyId: options.familyId, epoch: family.roster.epoch, key: family.headKeyOf(FAMILY_SCOPE)!, name, seq, ...(photo === undefined ? {} : { photo }) });
   return loadFamily(ctx, options.familyId);
 }
 
@@ -533,19 +543,22 @@ export async function verifiedMembers(ctx: ClientContext, family: OpenedFamily):
 export interface RosterChange {
   members: Member[];
   toys: Toy[];
+  /** The family's children after the change; default: the head's, and any a relative or toy of the change names. */
+  children?: string[];
   settings: FamilySettings;
   completesInvites?: string[];
   /** Confirmed pairing runs whose toys this entry adds (src/protocol/toys.ts). */
   completesPairings?: string[];
-  /** Keys of earlier epochs wrapped to a toy this entry adds (src/client/toys.ts `earlierKeysForNewToy`). */
-  earlierKeys?: WrappedKey[];
+  /** Earlier generations of a child's scope key wrapped to a toy this entry adds (src/client/toys.ts `earlierKeysForNewToy`). */
+  earlierKeys?: WrappedScopeKey[];
 }
 
 /**
  * Appends a roster entry computed by `change` from the current head: signs it as this guardian,
- * wraps a fresh family key to everyone in it, re-seals the family name and the children's
- * profiles under the new epoch (so members added now can read them), and retries when another
- * guardian moved the head first.
+ * with a fresh key for every scope that loses a holder and the current key for every other,
+ * wraps each to those who need it (crypto/key-scopes.ts `wrapsForChange`), re-seals the family
+ * name and the children's profiles under the new epoch (so holders added now can read them), and
+ * retries when another guardian moved the head first.
  */
 export async function changeRoster(ctx: ClientContext, familyId: string, change: (family: OpenedFamily) => RosterChange | Promise<RosterChange>): Promise<OpenedFamily> {
   for (let attempt = 0; attempt < ROSTER_RETRIES; attempt++) {
@@ -555,22 +568,30 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
     // Messages from anyone this entry removes stay in history only if the entry keeps them.
     const staying = new Set([...next.members.map((m) => m.accountId), ...next.toys.map((t) => t.toyId)]);
     const removedIds = new Set([...family.roster.members.map((m) => m.accountId), ...family.roster.toys.map((t) => t.toyId)].filter((id) => !staying.has(id)));
-    const kept = await keptMessageDigests({ api: ctx.api, roster: family.roster, keyForEpoch: family.keyForEpoch, removedIds, now: Date.now() });
-    // The entry commits to its epoch's key, so the key exists before the entry is signed.
-    const key = generateFamilyKey();
-    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, settings: next.settings, familyKey: key, kept, createdAt: Date.now() });
-    const wrapped = await wrapFamilyKeyForRoster(entry, key);
-    const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: family.name }, signer: ctx.me.identity });
+    const kept = await keptMessageDigests({ api: ctx.api, roster: family.roster, keyFor: family.keyFor, removedIds, now: Date.now() });
+    // The entry commits to its scopes' keys, so fresh keys exist before the entry is signed.
+    const head = family.roster.head;
+    const children = nextChildren(head, next);
+    const plan = planGenerations({ contents: scopedContentsOf(head), generationOf: (scope) => scopeKeyOf(head, scope)?.generation }, scopedContentsOf({ ...next, children }), head.epoch + 1);
+    const scopeKeys: ScopeKey[] = plan.map(({ scope, generation, fresh }) => {
+      const key = fresh ? generateScopeKey() : family.headKeyOf(scope);
+      if (key === undefined) throw new ClientError('client/no-key', `this device does not hold the key of a conversation the change keeps (scope ${JSON.stringify(scope)}); reload the family and try again`);
+      return { scope, generation, key };
+    });
+    const entry = await appendRosterEntry(family.roster.entries, { signer: ctx.me, members: next.members, toys: next.toys, children, settings: next.settings, scopeKeys, kept, createdAt: Date.now() });
+    const wrapped = await wrapsOf(familyId, head, entry, scopeKeys);
+    const keyOf = (scope: string): Uint8Array => scopeKeys.find((k) => k.scope === scope)!.key;
+    const sealedName = family.name === undefined ? undefined : await sealProfile({ familyId, epoch: entry.epoch, key: keyOf(FAMILY_SCOPE), kind: 'family-name', objectId: familyId, data: { name: family.name }, signer: ctx.me.identity });
     const state = (await ctx.store.loadFamily(familyId)) ?? { familyId, keys: {} };
-    // Keep the new key before the server has it: if the answer is lost, the next load still opens the epoch.
-    await ctx.store.saveFamily({ ...state, keys: { ...state.keys, [entry.epoch]: key } });
+    // Keep the new keys before the server has them: if the answer is lost, the next load still opens the epoch.
+    await ctx.store.saveFamily({ ...state, keys: { ...state.keys, ...keyRingOf(scopeKeys) } });
     try {
       await ctx.api.call('POST', `/v1/families/${familyId}/roster`, RosterAppended, {
         entry: toBase64Url(encodeRosterEntry(entry)),
-        wrappedKeys: wrapped.map(wrappedKeyToWire),
+        wrappedKeys: wrapped.map(wrapToWire),
         ...(next.completesInvites !== undefined && next.completesInvites.length > 0 ? { completesInvites: next.completesInvites } : {}),
         ...(next.completesPairings !== undefined && next.completesPairings.length > 0 ? { completesPairings: next.completesPairings } : {}),
-        ...(next.earlierKeys !== undefined && next.earlierKeys.length > 0 ? { earlierKeys: next.earlierKeys.map(wrappedKeyToWire) } : {}),
+        ...(next.earlierKeys !== undefined && next.earlierKeys.length > 0 ? { earlierKeys: next.earlierKeys.map(wrapToWire) } : {}),
         ...(sealedName === undefined ? {} : { sealedName: toBase64Url(sealedName) }),
       });
     } catch (error) {
@@ -580,10 +601,10 @@ export async function changeRoster(ctx: ClientContext, familyId: string, change:
     // The new entry extends the head it was signed on, so it may replace any anchor that head extends.
     const latest = (await ctx.store.loadFamily(familyId)) ?? state;
     const forward = latest.anchor === undefined || (await extendsAnchor(family.roster, latest.anchor));
-    await ctx.store.saveFamily({ ...latest, ...(forward ? { anchor: encodeRosterEntry(entry) } : {}), keys: { ...latest.keys, [entry.epoch]: key } });
+    await ctx.store.saveFamily({ ...latest, ...(forward ? { anchor: encodeRosterEntry(entry) } : {}), keys: { ...latest.keys, ...keyRingOf(scopeKeys) } });
     for (const child of family.children) {
       if (child.name === undefined) continue;
-      const sealedProfile = await sealProfile({ familyId, epoch: entry.epoch, familyKey: key, kind: 'child', objectId: child.childId, data: { name: child.name, emoji: child.emoji ?? '' }, signer: ctx.me.identity });
+      const sealedProfile = await sealProfile({ familyId, epoch: entry.epoch, key: keyOf(profileScope(entry, 'child', child.childId)), kind: 'child', objectId: child.childId, data: { name: child.name, emoji: child.emoji ?? '' }, signer: ctx.me.identity });
       await ctx.api.call('PUT', `/v1/families/${familyId}/children/${child.childId}`, undefined, { sealedProfile: toBase64Url(sealedProfile) });
     }
     return loadFamily(ctx, familyId);

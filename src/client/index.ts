@@ -11,6 +11,7 @@ export * from './client-error.js';
 export * from './describe-failure.js';
 export * from './key-store.js';
 export * from './families.js';
+export * from './key-ring.js';
 export * from './invites.js';
 export * from './children.js';
 export * from './names.js';

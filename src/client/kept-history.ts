@@ -33,7 +33,7 @@ export function decisionsOf(view: { messageId: string; ciphertextHash: string },
 export async function keptMessageDigests(options: {
   api: BurrowApi;
   roster: VerifiedRoster;
-  keyForEpoch: (epoch: number) => Uint8Array | undefined;
+  keyFor: (epoch: number, scope: string) => Uint8Array | undefined;
   removedIds: ReadonlySet<string>;
   now: number;
 }): Promise<Uint8Array[]> {
@@ -57,7 +57,7 @@ export async function keptMessageDigests(options: {
       }
       const opened = await openAndVerifyMessage(envelope, {
         roster,
-        familyKeyForEpoch: options.keyForEpoch,
+        keyFor: options.keyFor,
         approvals: decisionsOf(view, view.approvals),
         declines: decisionsOf(view, view.declines),
         expected: { familyId, messageId: fromBase64Url(view.messageId) },

@@ -1,6 +1,6 @@
 /**
  * Where a client keeps what it trusts about each family: the roster entry it last verified (its
- * trust anchor, so a server cannot roll it back or swap the chain), the family keys it unwrapped
+ * trust anchor, so a server cannot roll it back or swap the chain), the scope keys it unwrapped
  * by epoch, a pending invite while it waits to be admitted, and the live cursors it processed.
  * The client library never touches storage itself: the CLI keeps 0600 files in its profile
  * directory, the web app IndexedDB, tests memory. Treat everything here as secret.
@@ -8,6 +8,7 @@
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
 import type { PublicIdentityKeys } from '../crypto/identity.js';
 import type { InviteTerms } from '../crypto/invite.js';
+import type { ScopeKeys } from './key-ring.js';
 
 /** An invite this client accepted and is waiting on: what anchors its first view of the roster. */
 export interface PendingInvite {
@@ -33,8 +34,8 @@ export interface FamilyState {
   familyId: string;
   /** The last verified roster entry (encodeRosterEntry bytes); absent until the first verification. */
   anchor?: Uint8Array;
-  /** Unwrapped family keys by epoch. */
-  keys: Record<number, Uint8Array>;
+  /** Unwrapped scope keys by scope and generation (key-ring.ts `scopeKeyId`). Secret. */
+  keys: ScopeKeys;
   /** Set by `acceptInvite`, cleared once the roster admits this account. */
   pendingInvite?: PendingInvite;
   /** Invites this client created (as a guardian): their secrets, to verify joiners, and the terms offered. */
@@ -74,8 +75,8 @@ export interface KeyStore {
 }
 
 function copyState(state: FamilyState): FamilyState {
-  const keys: Record<number, Uint8Array> = {};
-  for (const [epoch, key] of Object.entries(state.keys)) keys[Number(epoch)] = key.slice();
+  const keys: ScopeKeys = {};
+  for (const [id, key] of Object.entries(state.keys)) keys[id] = key.slice();
   return {
     familyId: state.familyId,
     keys,
@@ -139,7 +140,7 @@ export interface FamilyStateJson {
 /** Serialises a family state to JSON-safe values. */
 export function familyStateToJson(state: FamilyState): FamilyStateJson {
   const keys: Record<string, string> = {};
-  for (const [epoch, key] of Object.entries(state.keys)) keys[epoch] = toBase64Url(key);
+  for (const [id, key] of Object.entries(state.keys)) keys[id] = toBase64Url(key);
   const out: FamilyStateJson = { familyId: state.familyId, keys };
   if (state.anchor !== undefined) out.anchor = toBase64Url(state.anchor);
   if (state.pendingInvite !== undefined) {
@@ -160,12 +161,12 @@ export function familyStateToJson(state: FamilyState): FamilyStateJson {
 /** Parses `familyStateToJson` output; throws a TypeError on a damaged record. */
 export function familyStateFromJson(json: FamilyStateJson): FamilyState {
   if (typeof json !== 'object' || json === null || typeof json.familyId !== 'string' || typeof json.keys !== 'object' || json.keys === null) throw new TypeError('family state is damaged');
-  const keys: Record<number, Uint8Array> = {};
-  for (const [epoch, key] of Object.entries(json.keys)) {
-    if (!/^[0-9]+$/.test(epoch)) throw new TypeError('family state is damaged (epoch)');
+  const keys: ScopeKeys = {};
+  for (const [id, key] of Object.entries(json.keys)) {
+    if (!/^[0-9]+\/[A-Za-z0-9_-]*$/.test(id)) throw new TypeError('family state is damaged (key id)');
     const bytes = fromBase64Url(key);
     if (bytes.length !== 32) throw new TypeError('family state is damaged (key)');
-    keys[Number(epoch)] = bytes;
+    keys[id] = bytes;
   }
   const state: FamilyState = { familyId: json.familyId, keys };
   if (json.anchor !== undefined) state.anchor = fromBase64Url(json.anchor);

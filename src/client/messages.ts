@@ -18,6 +18,7 @@ import {
   type ApprovalState,
   type OpenedMessage,
 } from '../crypto/envelope.js';
+import { messageScope, scopedContentsOf } from '../crypto/key-scopes.js';
 import type { CryptoResult } from '../crypto/result.js';
 import type { VerifiedRoster } from '../crypto/roster.js';
 import { MessageAccepted, MessageList, MessageView } from '../protocol/messages.js';
@@ -60,8 +61,9 @@ export function addressableConversations(family: OpenedFamily): Set<string> {
 }
 
 /**
- * Seals a voice message for children or toys of the family under the current epoch's key,
- * signed by this account, and uploads it. `onProgress` hears the bytes sent. The audio must be Opus in
+ * Seals a voice message for children or toys of the family under the key of its conversation at
+ * the current epoch (the child's; crypto/key-scopes.ts `messageScope`), signed by this account,
+ * and uploads it. `onProgress` hears the bytes sent. The audio must be Opus in
  * Ogg or 16-bit PCM WAV, as `audioType` says ('client/audio-format' otherwise): what every toy plays.
  */
 export async function sendMessage(
@@ -84,11 +86,16 @@ export async function sendMessage(
     const family = attempt === 0 && options.family !== undefined ? options.family : await loadFamily(ctx, options.familyId);
     const allowed = addressableConversations(family);
     for (const r of recipients) if (!allowed.has(r)) throw new ClientError('client/unknown-recipient', `${r} is not a child or toy you may send to in this family`);
+    const scope = messageScope(scopedContentsOf(family.roster.head), ctx.me.accountId, recipients);
+    if (!scope.ok) throw new ClientError('client/unknown-recipient', 'one message goes to one child’s conversation: send to each child separately');
+    const key = family.headKeyOf(scope.value);
+    if (key === undefined) throw new ClientError('client/no-key', 'this device does not hold the key of that conversation; reload the family and try again');
     const sealed = await sealMessage({
       familyId: family.familyId,
       epoch: family.roster.epoch,
       rosterHead: family.roster.headHash,
-      familyKey: family.headKey,
+      scope: scope.value,
+      key,
       sender: ctx.me,
       recipients,
       audio: options.audio,
@@ -203,9 +210,9 @@ export async function downloadAndOpenMessage(
   let family = options.family ?? (await loadFamily(ctx, options.familyId));
   const view = options.view ?? (await getMessage(ctx, options));
   const envelope = await downloadEnvelope(ctx, options);
-  const open = (roster: VerifiedRoster, keyForEpoch: OpenedFamily['keyForEpoch']) => openAndVerifyMessage(envelope, {
+  const open = (roster: VerifiedRoster, keyFor: OpenedFamily['keyFor']) => openAndVerifyMessage(envelope, {
     roster,
-    familyKeyForEpoch: keyForEpoch,
+    keyFor,
     approvals: decisionsOf(view, view.approvals),
     declines: decisionsOf(view, view.declines),
     openUnapproved: options.openUnapproved === true,
@@ -215,13 +222,13 @@ export async function downloadAndOpenMessage(
   });
   const awaited = heldBack.get(ctx.store)?.get(family.familyId);
   if (awaited !== undefined && family.roster.epoch < awaited) family = await loadFamily(ctx, options.familyId);
-  let opened = await open(family.roster, family.keyForEpoch);
+  let opened = await open(family.roster, family.keyFor);
   // The sender (or an approving guardian) signed a newer head than this client holds: fetch and
   // verify the roster before judging the message, so a server that withholds an entry (one that
   // removes someone, say) cannot keep this client on the older view.
   if (!opened.ok && opened.code === 'envelope/roster-behind') {
     family = await loadFamily(ctx, options.familyId);
-    opened = await open(family.roster, family.keyForEpoch);
+    opened = await open(family.roster, family.keyFor);
   }
   const header = parseEnvelopeHeader(envelope);
   if (!opened.ok && opened.code === 'envelope/roster-behind' && header.ok) {
@@ -282,7 +289,7 @@ async function decide(ctx: ClientContext, kind: 'approvals' | 'declines', option
   const envelope = await downloadEnvelope(ctx, options);
   const opened = await openAndVerifyMessage(envelope, {
     roster: family.roster,
-    familyKeyForEpoch: family.keyForEpoch,
+    keyFor: family.keyFor,
     ...(kind === 'approvals' ? { approvals: [decision] } : { declines: [decision], openUnapproved: true }),
     expected: { familyId: family.familyId, messageId: fromBase64Url(options.messageId) },
     age: { now: Date.now() },

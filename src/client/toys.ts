@@ -19,10 +19,11 @@ import { Value } from '@sinclair/typebox/value';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
 import { generateIdentity, type Identity, type PublicIdentityKeys } from '../crypto/identity.js';
 import { openAndVerifyMessage, parseEnvelopeHeader } from '../crypto/envelope.js';
-import { wrapFamilyKey, type WrappedKey } from '../crypto/family-key.js';
+import { wrapScopeKey, type WrappedScopeKey } from '../crypto/scope-key.js';
+import { FAMILY_SCOPE } from '../crypto/key-scopes.js';
 import { normalizePairingCode, pairingCodeForSlot, startGuardianPairing, startToyPairing, type ToyPairing } from '../crypto/pairing.js';
 import { openProfile, sealProfile } from '../crypto/profile.js';
-import { decodeRosterEntry, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
+import { decodeRosterEntry, scopeKeyOf, verifyRoster, type FamilySettings, type RosterEntry, type VerifiedRoster } from '../crypto/roster.js';
 import { EARLIER_KEYS_LIMIT, FamilyView } from '../protocol/families.js';
 import { GuardianRunView, PAIRING_LIMITS, PairingStarted, RunStarted, ToyList, ToyPairingView } from '../protocol/toys.js';
 import { ApiError, BurrowApi, NetworkError } from './api.js';
@@ -194,7 +195,7 @@ export type VerifiedWaiting = Map<string, number | null>;
  */
 export async function waitingEpochs(ctx: ClientContext, family: OpenedFamily, childId: string, verified: VerifiedWaiting = new Map()): Promise<Set<number>> {
   const candidates = (await listAllMessages(ctx, { familyId: family.familyId, conversation: childId }))
-    .filter((view) => view.senderKind === 'member' && family.keyForEpoch(view.epoch) !== undefined)
+    .filter((view) => view.senderKind === 'member' && family.keyFor(view.epoch, childId) !== undefined)
     .reverse();
   const epochs = new Set<number>();
   for (const view of candidates) {
@@ -221,7 +222,7 @@ async function verifiedEpochFor(ctx: ClientContext, family: OpenedFamily, messag
   }
   const opened = await openAndVerifyMessage(envelope, {
     roster: family.roster,
-    familyKeyForEpoch: family.keyForEpoch,
+    keyFor: family.keyFor,
     expected: { familyId: family.familyId, messageId: fromBase64Url(messageId) },
     age: { now: Date.now(), retentionDays: family.roster.settings.retentionDays },
   });
@@ -231,29 +232,36 @@ async function verifiedEpochFor(ctx: ClientContext, family: OpenedFamily, messag
 }
 
 /**
- * The keys of earlier epochs a toy being paired needs for the messages still waiting for its child
- * (`waitingEpochs`; never the rest of the history), wrapped to the toy's keys by this guardian's
- * device with HPKE like every family key: the server only stores them, and the toy checks each
- * against the key commitment of its epoch's signed entry.
+ * The earlier generations of its child's conversation key a toy being paired needs for the
+ * messages still waiting for its child (`waitingEpochs`; never the rest of the history, never
+ * another scope's key), wrapped to the toy's keys by this guardian's device with HPKE like every
+ * scope key: the server only stores them, and the toy checks each against the commitments of the
+ * signed entries. The current generation reaches the toy with the roster change itself.
  */
 export async function earlierKeysForNewToy(
   ctx: ClientContext,
   family: OpenedFamily,
   toy: { toyId: string; toyKeys: PublicIdentityKeys; childId: string },
   verified: VerifiedWaiting = new Map(),
-): Promise<WrappedKey[]> {
+): Promise<WrappedScopeKey[]> {
   const epochs = await waitingEpochs(ctx, family, toy.childId, verified);
   const recipient = { id: toy.toyId, agreementKey: toy.toyKeys.agreementKey, kemKey: toy.toyKeys.kemKey };
-  const out: WrappedKey[] = [];
-  for (const epoch of [...epochs].sort((a, b) => a - b)) {
-    const key = family.keyForEpoch(epoch);
-    if (key !== undefined) out.push(await wrapFamilyKey({ familyId: family.familyId, epoch, key, recipient }));
+  const current = scopeKeyOf(family.roster.head, toy.childId)?.generation;
+  const generations = new Map<number, Uint8Array>();
+  for (const epoch of epochs) {
+    const generation = family.roster.entryAt(epoch) === undefined ? undefined : scopeKeyOf(family.roster.entryAt(epoch)!, toy.childId)?.generation;
+    const key = family.keyFor(epoch, toy.childId);
+    if (generation !== undefined && generation !== current && key !== undefined) generations.set(generation, key);
+  }
+  const out: WrappedScopeKey[] = [];
+  for (const [generation, key] of [...generations].sort((a, b) => a[0] - b[0])) {
+    out.push(await wrapScopeKey({ familyId: family.familyId, scope: toy.childId, generation, key, recipient }));
   }
   return out;
 }
 
 async function nameToy(ctx: ClientContext, family: OpenedFamily, toyId: string, name: string): Promise<void> {
-  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'toy', objectId: toyId, data: { name }, signer: ctx.me.identity });
+  const sealed = await sealProfile({ familyId: family.familyId, epoch: family.roster.epoch, key: family.headKeyOf(FAMILY_SCOPE)!, kind: 'toy', objectId: toyId, data: { name }, signer: ctx.me.identity });
   await ctx.api.call('PUT', `/v1/families/${family.familyId}/toys/${toyId}/profile`, undefined, { sealedProfile: toBase64Url(sealed) });
 }
 
@@ -283,7 +291,7 @@ export async function listToys(ctx: ClientContext, options: { familyId: string }
     const server = toys.find((t) => t.toyId === toy.toyId);
     let name: string | undefined;
     if (server?.sealedProfile !== undefined) {
-      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(server.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, head: family.roster, familyKeyForEpoch: family.keyForEpoch });
+      const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(server.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, head: family.roster, keyFor: family.keyFor });
       if (opened.ok && typeof opened.value.data.name === 'string') name = opened.value.data.name;
     }
     out.push({ toyId: toy.toyId, childId: toy.childId, name, pairedAt: server?.pairedAt, lastSeenAt: server?.lastSeenAt });
@@ -300,7 +308,7 @@ export async function toyNames(ctx: ClientContext, family: OpenedFamily): Promis
   const names = new Map<string, string>();
   for (const toy of toys) {
     if (toy.sealedProfile === undefined) continue;
-    const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(toy.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, head: family.roster, familyKeyForEpoch: family.keyForEpoch });
+    const opened = await openProfile<{ name?: unknown }>({ sealed: fromBase64Url(toy.sealedProfile), familyId: family.familyId, kind: 'toy', objectId: toy.toyId, head: family.roster, keyFor: family.keyFor });
     if (opened.ok && typeof opened.value.data.name === 'string') names.set(toy.toyId, opened.value.data.name);
   }
   return names;

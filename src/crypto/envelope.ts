@@ -1,8 +1,9 @@
 /**
  * Voice-message envelopes.
  *
- * A message is sealed on the sender's device under a single-use key derived from the epoch's family
- * key and the message id (HKDF-SHA-256, RFC 5869), padded to a size bucket and encrypted in chunks
+ * A message is sealed on the sender's device under a single-use key derived from the key of its
+ * conversation (its key scope, key-scopes.ts `messageScope`: a child's, or the family-wide one for
+ * adults only) at the sender's epoch and the message id (HKDF-SHA-256, RFC 5869), padded to a size bucket and encrypted in chunks
  * of 64 KiB, each its own AES-256-GCM box whose nonce names its index and whether it is the last
  * (envelope-chunks.ts), with the canonical header as every chunk's AAD. The sender signs (Ed25519,
  * RFC 8032) `"burrow/message/v1" ‖ 0x00 ‖ header ‖ SHA-256(commitment)`, where the commitment lists
@@ -11,8 +12,9 @@
  *
  * Envelope bytes (all integers big-endian):
  *
- *   header      "BRWM" ‖ u8 version (3)
+ *   header      "BRWM" ‖ u8 version (4)
  *               ‖ u32 len ‖ familyId (UTF-8)     ‖ u64 epoch ‖ rosterHead (32 bytes)
+ *               ‖ u32 len ‖ scope (UTF-8; empty for the family-wide scope)
  *               ‖ messageId (16 bytes)           ‖ u32 len ‖ senderId (UTF-8)
  *               ‖ u32 count ‖ (u32 len ‖ recipient id)*   ‖ u64 createdAt (ms since 1970)
  *   commitment  u32 paddedLength ‖ noncePrefix (7) ‖ SHA-256(sealed chunk i) (32) for each chunk
@@ -35,6 +37,10 @@
  * its route and sender, and `createEnvelopeStreamChecker` to check every chunk against the
  * commitment as the upload streams. The message's `ciphertextHash` (what approvals, declines and
  * receipts sign) is SHA-256(commitment).
+ *
+ * `scope` names the key the message is sealed under; a reader refuses a message whose scope is not
+ * the one its sender and recipients give at `epoch` (`envelope/wrong-scope`), so a sender cannot
+ * seal a child's conversation under a key other holders than that child's may have.
  *
  * Key use: the message key is derived per message id and used for one message only; within it every
  * chunk has its own nonce, and the random nonce prefix keeps two sealings under a reused id apart.
@@ -66,6 +72,7 @@ import {
 } from './envelope-chunks.js';
 import type { ChunkCipher } from './chunk-cipher.js';
 import { assertIdentity, type Identity } from './identity.js';
+import { messageScope, scopedContentsOf } from './key-scopes.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { entryKeeps, isVerifiedRoster, type Member, type RosterEntry, type Toy, type VerifiedRoster } from './roster.js';
 import { compareRosterHead, ROSTER_HEAD_LENGTH, signingKeyKnownAt } from './roster-head.js';
@@ -76,7 +83,7 @@ export { paddedLengthOf, CHUNK_PLAINTEXT_BYTES } from './envelope-chunks.js';
 export type { IncrementalHash } from './envelope-chunks.js';
 
 const MAGIC = utf8('BRWM');
-const VERSION = 3;
+const VERSION = 4;
 const INNER_VERSION = 2;
 const MESSAGE_KEY_INFO_BYTES = utf8('burrow/message-key/v1');
 const KEPT_MESSAGE_LABEL = 'burrow/kept-message/v1';
@@ -95,7 +102,7 @@ const SIGNATURE_BYTES = 64;
 /** Each length field before a variable part (strings, recipient count) and the padded length. */
 const LENGTH_FIELD_BYTES = 4;
 const MAX_HEADER_BYTES =
-  MAGIC.length + 1 + (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8 + ROSTER_HEAD_LENGTH + MESSAGE_ID_LENGTH + (LENGTH_FIELD_BYTES + MAX_ID_BYTES)
+  MAGIC.length + 1 + (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8 + ROSTER_HEAD_LENGTH + (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + MESSAGE_ID_LENGTH + (LENGTH_FIELD_BYTES + MAX_ID_BYTES)
   + LENGTH_FIELD_BYTES + MAX_RECIPIENTS * (LENGTH_FIELD_BYTES + MAX_ID_BYTES) + 8;
 /**
  * The longest prefix `parseEnvelopePrefix` can need: the largest valid header and the padded
@@ -106,11 +113,13 @@ export const MAX_ENVELOPE_PREFIX_BYTES = MAX_HEADER_BYTES + LENGTH_FIELD_BYTES;
 export const MAX_ENVELOPE_BYTES = MAX_HEADER_BYTES + commitmentLengthOf(MAX_PADDED_BYTES) + SIGNATURE_BYTES + sealedBodyLengthOf(MAX_PADDED_BYTES);
 
 export interface EnvelopeHeader {
-  version: 3;
+  version: 4;
   familyId: string;
   epoch: number;
   /** `hashRosterEntry` of the sender's verified roster entry at `epoch`. */
   rosterHead: Uint8Array;
+  /** The key scope the message is sealed under: a child's id, or '' (family-wide: adults only). */
+  scope: string;
   messageId: Uint8Array;
   senderId: string;
   /** Child ids, toy ids or account ids the message is for. */
@@ -183,7 +192,7 @@ function isId(value: unknown): value is string {
 }
 
 function headerWriter(h: EnvelopeHeader): CanonicalWriter {
-  return new CanonicalWriter().fixed(MAGIC).u8(h.version).string(h.familyId).u64(h.epoch).fixed(h.rosterHead).fixed(h.messageId).string(h.senderId).strings(h.recipients).u64(h.createdAt);
+  return new CanonicalWriter().fixed(MAGIC).u8(h.version).string(h.familyId).u64(h.epoch).fixed(h.rosterHead).string(h.scope).fixed(h.messageId).string(h.senderId).strings(h.recipients).u64(h.createdAt);
 }
 
 function readHeader(r: CanonicalReader): EnvelopeHeader | 'envelope/malformed' | 'envelope/unsupported-version' {
@@ -193,11 +202,12 @@ function readHeader(r: CanonicalReader): EnvelopeHeader | 'envelope/malformed' |
   const familyId = r.string(MAX_ID_BYTES);
   const epoch = r.u64();
   const rosterHead = r.fixed(ROSTER_HEAD_LENGTH);
+  const scope = r.string(MAX_ID_BYTES);
   const messageId = r.fixed(MESSAGE_ID_LENGTH);
   const senderId = r.string(MAX_ID_BYTES);
   const recipients = r.strings(MAX_RECIPIENTS, MAX_ID_BYTES);
   const createdAt = r.u64();
-  const header: EnvelopeHeader = { version: VERSION, familyId, epoch, rosterHead, messageId, senderId, recipients, createdAt };
+  const header: EnvelopeHeader = { version: VERSION, familyId, epoch, rosterHead, scope, messageId, senderId, recipients, createdAt };
   return headerProblem(header) ? 'envelope/malformed' : header;
 }
 
@@ -205,6 +215,7 @@ function headerProblem(h: EnvelopeHeader): string | undefined {
   if (!isId(h.familyId)) return 'familyId';
   if (!Number.isSafeInteger(h.epoch) || h.epoch < 0) return 'epoch';
   if (!(h.rosterHead instanceof Uint8Array) || h.rosterHead.length !== ROSTER_HEAD_LENGTH) return 'rosterHead';
+  if (typeof h.scope !== 'string' || utf8(h.scope).length > MAX_ID_BYTES) return 'scope';
   if (!(h.messageId instanceof Uint8Array) || h.messageId.length !== MESSAGE_ID_LENGTH) return 'messageId';
   if (!isId(h.senderId)) return 'senderId';
   if (!Array.isArray(h.recipients) || h.recipients.length === 0 || h.recipients.length > MAX_RECIPIENTS) return 'recipients';
@@ -412,18 +423,18 @@ export function createEnvelopeStreamChecker(prefix: EnvelopePrefix, newHash: () 
 }
 
 /**
- * HKDF-SHA-256 (RFC 5869) of the family key, salted with the message id: the message's AES-256-GCM
+ * HKDF-SHA-256 (RFC 5869) of the scope key, salted with the message id: the message's AES-256-GCM
  * key, the same bytes `hkdfSha256` gives. Computed with @noble/hashes, synchronously: for a key this
  * short, WebCrypto's import + deriveBits round trip costs Node about half an AES-GCM encryption of a
  * 1 MiB message in CPU and one more thread-pool wait, on both the sealing and the opening path.
  */
-function messageKey(familyKey: Uint8Array, messageId: Uint8Array): Uint8Array {
-  return hkdf(nobleSha256, familyKey, messageId, MESSAGE_KEY_INFO_BYTES, 32);
+function messageKey(scopeKey: Uint8Array, messageId: Uint8Array): Uint8Array {
+  return hkdf(nobleSha256, scopeKey, messageId, MESSAGE_KEY_INFO_BYTES, 32);
 }
 
 /** The message key as the environment's chunk cipher (`createChunkCipher`); the raw bytes are wiped once imported. */
-async function importMessageKey(familyKey: Uint8Array, messageId: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<ChunkCipher> {
-  const key = messageKey(familyKey, messageId);
+async function importMessageKey(scopeKey: Uint8Array, messageId: Uint8Array, usage: 'encrypt' | 'decrypt'): Promise<ChunkCipher> {
+  const key = messageKey(scopeKey, messageId);
   try {
     return await createChunkCipher(key, usage);
   } finally {
@@ -464,13 +475,17 @@ function writeIntoChunks(body: Uint8Array, at: number, source: Uint8Array): void
   }
 }
 
-/** Encrypts, signs and serialises a voice message for the given epoch of a family. */
+/**
+ * Encrypts, signs and serialises a voice message for the given epoch of a family, under `key`, the
+ * key of `scope` at that epoch (the sender works `scope` out with key-scopes.ts `messageScope`).
+ */
 export async function sealMessage(options: {
   familyId: string;
   epoch: number;
   /** `hashRosterEntry` of the sender's verified entry at `epoch` (its head). */
   rosterHead: Uint8Array;
-  familyKey: Uint8Array;
+  scope: string;
+  key: Uint8Array;
   /** A member (`accountId`) or a toy (`toyId`) with its identity. */
   sender: { accountId: string; identity: Identity } | { toyId: string; identity: Identity };
   recipients: string[];
@@ -481,8 +496,9 @@ export async function sealMessage(options: {
   messageId?: Uint8Array;
   createdAt: number;
 }): Promise<SealedMessage> {
-  const { familyKey, sender, audio, audioType, durationMs, caption } = options;
-  assertBytes(familyKey, 'familyKey', 32);
+  const { sender, audio, audioType, durationMs, caption } = options;
+  const scopeKey = options.key;
+  assertBytes(scopeKey, 'key', 32);
   assertIdentity(sender?.identity, 'sender.identity');
   assertBytes(audio, 'audio');
   if (audio.length > MAX_AUDIO_BYTES) throw new TypeError(`audio must be at most ${MAX_AUDIO_BYTES} bytes`);
@@ -497,6 +513,7 @@ export async function sealMessage(options: {
     familyId: options.familyId,
     epoch: options.epoch,
     rosterHead: options.rosterHead.slice(),
+    scope: options.scope,
     messageId: messageId.slice(),
     senderId: 'accountId' in sender ? sender.accountId : sender.toyId,
     recipients: [...options.recipients],
@@ -520,7 +537,7 @@ export async function sealMessage(options: {
   const bodyAt = signatureAt + SIGNATURE_BYTES;
   const bytes = new Uint8Array(bodyAt + sealedBodyLengthOf(paddedLength));
   // The key import runs on WebCrypto's side while the audio is copied below.
-  const sealingKey = importMessageKey(familyKey, messageId, 'encrypt');
+  const sealingKey = importMessageKey(scopeKey, messageId, 'encrypt');
   headerFields.writeTo(bytes, 0);
   const commitment = bytes.subarray(commitmentAt, signatureAt);
   new DataView(bytes.buffer, bytes.byteOffset).setUint32(commitmentAt, paddedLength);
@@ -821,7 +838,8 @@ async function verifyMessageSignature(key: CryptoKey | undefined, message: Uint8
 /** How a reader opens a message: its verified roster and keys, and what it was told beside the envelope. */
 export interface OpenOptions {
   roster: VerifiedRoster;
-  familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** The reader's key of `scope` as the entry of `epoch` names it (its generation there); undefined when it holds none. */
+  keyFor: (epoch: number, scope: string) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
   approvals?: readonly Approval[];
   /** Guardians' signed declines, as relayed: a valid one refuses the message ('envelope/declined'). */
   declines?: readonly Decline[];
@@ -875,8 +893,10 @@ export async function verifyEnvelopeParts(parts: EnvelopeParts, options: OpenOpt
     return fail(relation === 'behind' ? 'envelope/roster-behind' : 'envelope/roster-fork');
   }
 
-  // Only someone in the message's epoch was given its key.
+  // Only someone in the message's epoch was given its key, and only the key of its conversation.
   if (!findSender(roster, header.epoch, header.senderId)) return fail('envelope/sender-not-member');
+  const scope = messageScope(scopedContentsOf(roster.entryAt(header.epoch)!), header.senderId, header.recipients);
+  if (!scope.ok || scope.value !== header.scope) return fail('envelope/wrong-scope');
   // Everything else is judged by the head. Whoever held an epoch key keeps it: a member removed,
   // demoted, narrowed to fewer children or set to need approval since (or a toy moved to another
   // child) could otherwise seal under a key from before the change and be judged by the old entry.
@@ -901,9 +921,9 @@ export async function verifyEnvelopeParts(parts: EnvelopeParts, options: OpenOpt
     if (problem !== undefined) return fail(problem);
   }
 
-  const familyKey = await options.familyKeyForEpoch(header.epoch);
-  if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('envelope/no-key');
-  const key = await importMessageKey(familyKey, header.messageId, 'decrypt');
+  const scopeKey = await options.keyFor(header.epoch, header.scope);
+  if (!(scopeKey instanceof Uint8Array) || scopeKey.length !== 32) return fail('envelope/no-key');
+  const key = await importMessageKey(scopeKey, header.messageId, 'decrypt');
   // The head's flag: a relative set to need approval since the message's epoch needs it now.
   // A kept message was judged, approvals included, by the guardian who kept it.
   const needsApproval = removal === undefined && sender.kind === 'member' && sender.member.role === 'relative' && sender.member.needsApproval === true;

@@ -21,9 +21,23 @@
  * Everything here is a pure function of roster contents; nothing depends on a server field.
  */
 import { fail, ok, type CryptoResult } from './result.js';
-import type { Member, Toy } from './roster.js';
 import { bytesEqual } from './bytes.js';
 import type { PublicIdentityKeys } from './identity.js';
+
+/** A roster member as scoping reads it (roster.ts `Member` is one). */
+interface Member {
+  readonly accountId: string;
+  readonly role: 'guardian' | 'relative';
+  readonly keys: PublicIdentityKeys;
+  readonly children?: readonly string[] | undefined;
+}
+
+/** A roster toy as scoping reads it (roster.ts `Toy` is one). */
+interface Toy {
+  readonly toyId: string;
+  readonly keys: PublicIdentityKeys;
+  readonly childId: string;
+}
 
 /** The family-wide scope's id. Child ids are never empty, so it cannot name a child. */
 export const FAMILY_SCOPE = '';
@@ -40,6 +54,19 @@ export interface ScopedContents {
 export interface ScopeHolder {
   id: string;
   keys: PublicIdentityKeys;
+}
+
+/** Every child a relative of `members` is allowed or a toy of `toys` belongs to, each once, sorted. */
+export function childrenNamedBy(members: readonly Member[], toys: readonly Toy[]): string[] {
+  const out = new Set<string>();
+  for (const m of members) if (m.role === 'relative') for (const child of m.children ?? []) out.add(child);
+  for (const t of toys) out.add(t.childId);
+  return [...out].sort();
+}
+
+/** The parts of an entry that decide its scopes and their holders: its signed members, toys and children. */
+export function scopedContentsOf(entry: { readonly members: readonly Member[]; readonly toys: readonly Toy[]; readonly children: readonly string[] }): ScopedContents {
+  return { members: entry.members, toys: entry.toys, children: entry.children };
 }
 
 /** The entry's scopes in canonical order: the family-wide scope, then the children by id. */
@@ -71,16 +98,21 @@ export function scopesHeldBy(contents: ScopedContents, id: string): string[] {
 }
 
 /**
- * The one conversation a message belongs to, from its recipients as `contents` (the sender's
- * entry) describes them: the child's scope when any recipient is a child or one of a child's toys
- * (they must all be the same child's, and every adult recipient must be allowed that child), else
- * the family-wide scope (adults only). Anything else — two children's conversations in one
- * message, an adult not allowed the child, a recipient the entry does not know — is
- * `envelope/wrong-scope`: such a message has no key every recipient may hold.
+ * The one conversation a message belongs to, as `contents` (the sender's entry) describes sender
+ * and recipients: a toy's message is always its own child's; a member's is the child's when any
+ * recipient is a child or one of a child's toys (they must all be the same child's), else the
+ * family-wide scope (adults only). Every adult recipient must be allowed the child. Anything else —
+ * two children's conversations in one message, an adult not allowed the child, a recipient or
+ * sender the entry does not know — is `envelope/wrong-scope`: such a message has no key every
+ * recipient may hold.
  */
-export function messageScope(contents: ScopedContents, recipients: readonly string[]): CryptoResult<string> {
+export function messageScope(contents: ScopedContents, senderId: string, recipients: readonly string[]): CryptoResult<string> {
   const children = new Set<string>();
+  const senderToy = contents.toys.find((t) => t.toyId === senderId);
+  if (senderToy !== undefined) children.add(senderToy.childId);
+  else if (!contents.members.some((m) => m.accountId === senderId)) return fail('envelope/wrong-scope');
   const adults: Member[] = [];
+  if (recipients.length === 0) return fail('envelope/wrong-scope');
   for (const id of recipients) {
     const member = contents.members.find((m) => m.accountId === id);
     const toy = contents.toys.find((t) => t.toyId === id);
@@ -91,7 +123,7 @@ export function messageScope(contents: ScopedContents, recipients: readonly stri
   }
   if (children.size > 1) return fail('envelope/wrong-scope');
   const [child] = children;
-  if (child === undefined) return adults.length > 0 ? ok(FAMILY_SCOPE) : fail('envelope/wrong-scope');
+  if (child === undefined) return ok(FAMILY_SCOPE);
   if (!contents.children.includes(child) || !adults.every((m) => memberMayTalkWith(m, child))) return fail('envelope/wrong-scope');
   return ok(child);
 }

@@ -2,23 +2,26 @@
  * Sealed profile data: small records the server must store but never read — the family name,
  * child names, toy names, member display names — signed by whoever sealed them.
  *
- * The same construction as messages: a key derived with HKDF-SHA-256 (RFC 5869) from the epoch's
- * family key, salted by the record's kind and object id, and AES-256-GCM (aead.ts) with AAD binding
+ * The same construction as messages: a key derived with HKDF-SHA-256 (RFC 5869) from the key of
+ * the record's scope at its epoch (`profileScope`: a child's record under that child's key, so only
+ * those who may talk with the child and the child's toys read the name; every other record under
+ * the family-wide key, which all members and no toys hold; the entry of the record's epoch says
+ * which), salted by the record's kind and object id, and AES-256-GCM (aead.ts) with AAD binding
  * the header (version, epoch, signer key), family, kind and object id. A sealed child name
  * therefore cannot be moved to another child, kind or family: it simply does not open there.
  * Plaintexts are padded to a multiple of 64 bytes so the ciphertext length does not reveal the
  * exact length of a name.
  *
- * The family key is shared by every member and toy of an epoch, so encryption alone does not say
- * who wrote a record: any relative (or a removed member holding an old key) could rename a child.
+ * A scope key is shared by all the scope's holders, so encryption alone does not say who wrote a
+ * record: any relative allowed a child (or a removed member holding an old key) could rename them.
  * Each record is therefore signed with the sealer's Ed25519 key (label `burrow/profile-signature/v1`,
  * over family id, kind, object id and the sealed bytes), and opening checks the signer against the
  * verified roster head: family-name, child and toy records must be signed by a guardian of the head,
  * a member record by that member.
  *
- * Layout (version 2): "BRWP" ‖ u8 version (2) ‖ u64 epoch ‖ signer Ed25519 public key (32) ‖
+ * Layout (version 3): "BRWP" ‖ u8 version (3) ‖ u64 epoch ‖ signer Ed25519 public key (32) ‖
  * sealed box (0x01 ‖ nonce(12) ‖ ciphertext ‖ tag(16)) ‖ Ed25519 signature (64).
- * Key use: one key per (epoch, kind, object id); each update is a fresh random nonce, well under
+ * Key use: one key per (scope key, kind, object id); each update is a fresh random nonce, well under
  * the 2^32 seals per key that random 96-bit nonces allow (NIST SP 800-38D §8.3).
  */
 import { aeadOpen, aeadSeal } from './aead.js';
@@ -27,6 +30,7 @@ import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './ca
 import { assertIdentity, type Identity } from './identity.js';
 import { hkdfSha256 } from './kdf.js';
 import { fail, ok, type CryptoResult } from './result.js';
+import { FAMILY_SCOPE } from './key-scopes.js';
 import type { Member } from './roster.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
 
@@ -34,7 +38,7 @@ export type ProfileKind = 'family-name' | 'child' | 'toy' | 'member';
 const KINDS: readonly string[] = ['family-name', 'child', 'toy', 'member'];
 
 const MAGIC = utf8('BRWP');
-const VERSION = 2;
+const VERSION = 3;
 const KEY_INFO = 'burrow/profile-key/v1';
 const AAD_LABEL = 'burrow/profile/v2';
 const SIGNER_BYTES = 32;
@@ -46,6 +50,15 @@ const PAD_TO = 64;
 export const MAX_PROFILE_BYTES = 16 * 1024;
 /** Largest JSON a member profile may hold: a name and a photo of at most 64 KiB as base64url. */
 export const MAX_MEMBER_PROFILE_BYTES = 90 * 1024;
+
+/**
+ * The key scope a record sealed at `entry` is under: a child's record under the child's key when
+ * the entry has that scope, everything else — and a child's record before any relative or toy
+ * gives the child a conversation — under the family-wide key.
+ */
+export function profileScope(entry: { readonly scopeKeys: readonly { scope: string }[] }, kind: ProfileKind, objectId: string): string {
+  return kind === 'child' && entry.scopeKeys.some((k) => k.scope === objectId) ? objectId : FAMILY_SCOPE;
+}
 
 function maxJsonBytes(kind: string): number {
   return kind === 'member' ? MAX_MEMBER_PROFILE_BYTES : MAX_PROFILE_BYTES;
@@ -70,9 +83,9 @@ function aad(header: Uint8Array, familyId: string, kind: string, objectId: strin
   return labelled(AAD_LABEL, concatBytes(header, new CanonicalWriter().string(familyId).string(kind).string(objectId).finish()));
 }
 
-async function profileKey(familyKey: Uint8Array, kind: string, objectId: string): Promise<Uint8Array> {
+async function profileKey(scopeKey: Uint8Array, kind: string, objectId: string): Promise<Uint8Array> {
   const salt = new CanonicalWriter().string(kind).string(objectId).finish();
-  return hkdfSha256({ ikm: familyKey, salt, info: utf8(KEY_INFO), length: 32 });
+  return hkdfSha256({ ikm: scopeKey, salt, info: utf8(KEY_INFO), length: 32 });
 }
 
 /**
@@ -80,12 +93,12 @@ async function profileKey(familyKey: Uint8Array, kind: string, objectId: string)
  * signs it as `signer` (who must be a guardian of the head for family-name, child and toy records,
  * the member themselves for a member record, or readers refuse it).
  */
-export async function sealProfile(options: { familyId: string; epoch: number; familyKey: Uint8Array; kind: ProfileKind; objectId: string; data: object; signer: Identity }): Promise<Uint8Array> {
-  const { familyId, epoch, familyKey, kind, objectId, data, signer } = options;
+export async function sealProfile(options: { familyId: string; epoch: number; key: Uint8Array; kind: ProfileKind; objectId: string; data: object; signer: Identity }): Promise<Uint8Array> {
+  const { familyId, epoch, kind, objectId, data, signer } = options;
   checkTarget(familyId, kind, objectId);
   assertIdentity(signer, 'signer');
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('epoch must be a non-negative integer');
-  assertBytes(familyKey, 'familyKey', 32);
+  assertBytes(options.key, 'key', 32);
   if (typeof data !== 'object' || data === null) throw new TypeError('data must be an object');
   const json = utf8(JSON.stringify(data));
   if (json.length > maxJsonBytes(kind)) throw new TypeError(`data must serialise to at most ${maxJsonBytes(kind)} bytes`);
@@ -93,7 +106,7 @@ export async function sealProfile(options: { familyId: string; epoch: number; fa
   const padded = new Uint8Array(Math.ceil(unpadded.length / PAD_TO) * PAD_TO);
   padded.set(unpadded);
   const header = headerBytes(epoch, signer.publicKeys.signingKey);
-  const key = await profileKey(familyKey, kind, objectId);
+  const key = await profileKey(options.key, kind, objectId);
   const box = await aeadSeal(key, padded, aad(header, familyId, kind, objectId));
   key.fill(0);
   const sealed = concatBytes(header, box);
@@ -137,9 +150,10 @@ export async function openProfile<T = Record<string, unknown>>(options: {
   familyId: string;
   kind: ProfileKind;
   objectId: string;
-  /** The verified roster head (a `VerifiedRoster` or its head entry). */
-  head: { familyId: string; members: readonly Member[] };
-  familyKeyForEpoch: (epoch: number) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** The verified roster: its head's members judge the signer, the entry of the record's epoch its scope. */
+  head: { familyId: string; members: readonly Member[]; entryAt(epoch: number): { readonly scopeKeys: readonly { scope: string }[] } | undefined };
+  /** The reader's key of `scope` as the entry of `epoch` names it; undefined when it holds none. */
+  keyFor: (epoch: number, scope: string) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
 }): Promise<CryptoResult<{ epoch: number; data: T; signerId: string }>> {
   const { sealed, familyId, kind, objectId, head } = options;
   checkTarget(familyId, kind, objectId);
@@ -157,9 +171,11 @@ export async function openProfile<T = Record<string, unknown>>(options: {
   const signed = await verifyLabelled({ publicKey: signerKey, label: SIGNATURE_LABELS.profile, message: signedBytes(familyId, kind, objectId, body), signature });
   if (!signed) return fail('profile/bad-signature');
   const header = sealed.subarray(0, HEADER_BYTES);
-  const familyKey = await options.familyKeyForEpoch(epoch);
-  if (!(familyKey instanceof Uint8Array) || familyKey.length !== 32) return fail('profile/no-key');
-  const key = await profileKey(familyKey, kind, objectId);
+  const entry = head.entryAt(epoch);
+  if (entry === undefined) return fail('profile/no-key');
+  const scopeKey = await options.keyFor(epoch, profileScope(entry, kind, objectId));
+  if (!(scopeKey instanceof Uint8Array) || scopeKey.length !== 32) return fail('profile/no-key');
+  const key = await profileKey(scopeKey, kind, objectId);
   const opened = await aeadOpen(key, body.subarray(HEADER_BYTES), aad(header, familyId, kind, objectId));
   key.fill(0);
   if (!opened.ok) return fail(opened.code === 'aead/decrypt-failed' ? 'profile/decrypt-failed' : 'profile/malformed');

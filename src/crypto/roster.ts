@@ -5,17 +5,22 @@
  * Epoch 0 is signed by its creator, who must be a guardian in it; every later entry is signed by a
  * guardian of the previous entry and names the previous entry's hash, so the server, which stores
  * the chain, can neither add a member or toy nor reorder, drop or rewrite entries without a
- * client that holds a trust anchor noticing. Each entry (version 5) also commits to its epoch's
- * family key (key-commitment.ts), so the server cannot hand anyone a key of its own choosing, carries
- * its signer's clock (`createdAt`), and, when it removes someone, the digests of the messages they
- * sent that stay in the family's history (`kept`, see envelope.ts `keptMessageDigest`). Its quiet
- * hours are sealed under the epoch's family key (sealed-settings.ts): the server, which stores the
- * entry, reads the retention and volume limit but not a home's time zone and bedtime.
+ * client that holds a trust anchor noticing. Each entry (version 6) also commits to the key of
+ * every key scope it has (key-scopes.ts: the family-wide scope and one per child; scope-key.ts), so
+ * the server cannot hand anyone a key of its own choosing, and says which generation of each scope's
+ * key is current: a scope that loses a holder must start a new generation at this entry, one that
+ * does not keeps the generation and commitment of the entry before (`verifyRoster` checks both).
+ * It carries its signer's clock (`createdAt`) and, when it removes someone, the digests of the
+ * messages they sent that stay in the family's history (`kept`, see envelope.ts
+ * `keptMessageDigest`). Its quiet hours are sealed once under each scope's key (sealed-settings.ts),
+ * so every member and every toy reads them and the server, which stores the entry, reads the
+ * retention and volume limit but not a home's time zone and bedtime.
  */
 import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
 import { assertIdentity, type Identity, type PublicIdentityKeys } from './identity.js';
-import { FAMILY_KEY_COMMITMENT_BYTES, familyKeyCommitment } from './key-commitment.js';
+import { childrenNamedBy, scopedContentsOf, scopesOf, scopesToRotate } from './key-scopes.js';
+import { SCOPE_KEY_COMMITMENT_BYTES, scopeKeyCommitment, type ScopeKeyCommitment } from './scope-key.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { MAX_SEALED_QUIET_HOURS_BYTES, openQuietHours, sealQuietHours, type QuietHours } from './sealed-settings.js';
 import { SIGNATURE_LABELS, signLabelled, verifyLabelled } from './signature.js';
@@ -60,19 +65,22 @@ export interface FamilySettings {
 
 /**
  * The settings as a signed entry holds them: what the server enforces or checks in the clear, the
- * quiet hours sealed under the epoch's family key (sealed-settings.ts).
+ * quiet hours sealed under each scope's key (sealed-settings.ts).
  */
 export interface EntrySettings {
   volumeLimit: number;
   retentionDays: number;
   toyToToy?: boolean;
-  /** The sealed quiet hours, when the family has any. */
-  sealedQuietHours?: Uint8Array;
+  /**
+   * The quiet hours, when the family has any: one sealed copy per scope of the entry, in the order
+   * of `scopeKeys`, each under that scope's key, so each holder opens the copy of a scope it holds.
+   */
+  sealedQuietHours?: Uint8Array[];
 }
 
 export interface RosterEntry {
-  /** 5: the only version (one protocol version until 1.0); earlier versions no longer decode. */
-  version: 5;
+  /** 6: the only version (one protocol version until 1.0); earlier versions no longer decode. */
+  version: 6;
   familyId: string;
   epoch: number;
   /** When the signer made the entry, by the signer's clock (ms since 1970): e.g. when a toy was removed. */
@@ -80,12 +88,19 @@ export interface RosterEntry {
   /** SHA-256 hash (see `hashRosterEntry`) of the previous entry; 32 zero bytes at epoch 0. */
   previousHash: Uint8Array;
   /**
-   * The commitment to this epoch's family key (key-commitment.ts), covered by the signature: a
-   * client uses an unwrapped key only if it matches (`unwrapAndCheckFamilyKey`).
+   * One per scope of the entry (`scopesOf`: the family-wide scope, then each child by id): the
+   * current generation of its key and the commitment to that key (scope-key.ts), covered by the
+   * signature. A client uses an unwrapped key only if it matches (`unwrapAndCheckScopeKey`).
    */
-  keyCommitment: Uint8Array;
+  scopeKeys: ScopeKeyCommitment[];
   members: Member[];
   toys: Toy[];
+  /**
+   * The family's children (ids, sorted, each once): each has a conversation and its key scope, and
+   * every relative's `children` and every toy's child must be one of them. A guardian adds a child
+   * here (a new entry) before anyone messages them, so the server cannot add or hide a child.
+   */
+  children: string[];
   settings: EntrySettings;
   /**
    * Digests (`keptMessageDigest`, 32 bytes each, strictly ascending) of the messages that members or
@@ -120,14 +135,16 @@ export interface VerifiedRoster {
  */
 export type RosterAnchor = { genesisHash: Uint8Array } | { headHash: Uint8Array } | { trustedEntry: RosterEntry };
 
-/** Entries that commit to their epoch's family key, carry a signed time and kept-message digests, and seal quiet hours. */
-const VERSION = 5;
+/** Entries that commit to one key per scope, carry a signed time and kept-message digests, and seal quiet hours per scope. */
+const VERSION = 6;
 const HASH_LABEL = 'burrow/roster-hash/v1';
 const ZERO_HASH = new Uint8Array(32);
 const MAX_ID_BYTES = 128;
 const MAX_MEMBERS = 256;
 const MAX_TOYS = 64;
 const MAX_CHILDREN = 64;
+/** The family-wide scope and one per child: every child a relative or toy of the entry names. */
+const MAX_SCOPES = 1 + MAX_CHILDREN + MAX_TOYS;
 /** Most kept-message digests one entry carries (128 KiB). */
 export const MAX_KEPT_MESSAGES = 4096;
 const KEPT_DIGEST_BYTES = 32;
@@ -161,7 +178,7 @@ function isTimeZone(value: unknown): boolean {
 }
 
 /** Why the contents of an entry are not well formed, or undefined when they are. */
-function contentProblem(members: readonly Member[], toys: readonly Toy[], settings: EntrySettings): string | undefined {
+function contentProblem(members: readonly Member[], toys: readonly Toy[], children: readonly string[], settings: EntrySettings): string | undefined {
   if (!Array.isArray(members) || members.length === 0 || members.length > MAX_MEMBERS) return 'members';
   if (!Array.isArray(toys) || toys.length > MAX_TOYS) return 'toys';
   const ids = new Set<string>();
@@ -170,8 +187,8 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
     ids.add(m.accountId);
     if (m.role !== 'guardian' && m.role !== 'relative') return 'member role';
     if (!isKeys(m.keys)) return 'member keys';
-    const children = m.children ?? [];
-    if (!Array.isArray(children) || children.length > MAX_CHILDREN || !children.every(isId) || new Set(children).size !== children.length) return 'member children';
+    const allowed = m.children ?? [];
+    if (!Array.isArray(allowed) || allowed.length > MAX_CHILDREN || !allowed.every(isId) || new Set(allowed).size !== allowed.length) return 'member children';
     if (m.needsApproval !== undefined && typeof m.needsApproval !== 'boolean') return 'member needsApproval';
   }
   if (!members.some((m) => m.role === 'guardian')) return 'no guardian';
@@ -180,11 +197,15 @@ function contentProblem(members: readonly Member[], toys: readonly Toy[], settin
     ids.add(t.toyId);
     if (!isKeys(t.keys) || !isId(t.childId)) return 'toy';
   }
+  if (!Array.isArray(children) || children.length > MAX_CHILDREN || !children.every(isId)) return 'children';
+  for (let i = 1; i < children.length; i++) if (children[i - 1]! >= children[i]!) return 'children order';
+  const known = new Set(children);
+  if (!childrenNamedBy(members, toys).every((c) => known.has(c))) return 'a relative or toy names a child the entry does not list';
   if (typeof settings !== 'object' || settings === null) return 'settings';
   if (!Number.isInteger(settings.volumeLimit) || settings.volumeLimit < 0 || settings.volumeLimit > 100) return 'settings.volumeLimit';
   if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1 || settings.retentionDays > 365) return 'settings.retentionDays';
   const sealed = settings.sealedQuietHours;
-  if (sealed !== undefined && !(sealed instanceof Uint8Array && sealed.length > 0 && sealed.length <= MAX_SEALED_QUIET_HOURS_BYTES)) return 'settings.sealedQuietHours';
+  if (sealed !== undefined && !(Array.isArray(sealed) && sealed.length > 0 && sealed.every((s) => s instanceof Uint8Array && s.length > 0 && s.length <= MAX_SEALED_QUIET_HOURS_BYTES))) return 'settings.sealedQuietHours';
   if (settings.toyToToy !== undefined && typeof settings.toyToToy !== 'boolean') return 'settings.toyToToy';
   return undefined;
 }
@@ -233,15 +254,37 @@ function entryProblem(entry: RosterEntry): string | undefined {
   if (!Number.isSafeInteger(entry.createdAt) || entry.createdAt < 0) return 'createdAt';
   if (keptProblem(entry.kept)) return 'kept';
   if (!(entry.previousHash instanceof Uint8Array) || entry.previousHash.length !== 32) return 'previousHash';
-  if (!(entry.keyCommitment instanceof Uint8Array) || entry.keyCommitment.length !== FAMILY_KEY_COMMITMENT_BYTES) return 'keyCommitment';
   if (!isId(entry.signerId)) return 'signerId';
   if (!(entry.signature instanceof Uint8Array) || entry.signature.length !== 64) return 'signature';
-  return contentProblem(entry.members, entry.toys, entry.settings);
+  return contentProblem(entry.members, entry.toys, entry.children, entry.settings) ?? scopeKeysProblem(entry);
+}
+
+/** The scope list must be the entry's scopes in canonical order, each with a generation no later than the entry. */
+function scopeKeysProblem(entry: RosterEntry): string | undefined {
+  if (!Array.isArray(entry.scopeKeys)) return 'scopeKeys';
+  const scopes = scopesOf(scopedContentsOf(entry));
+  if (entry.scopeKeys.length !== scopes.length) return 'scopeKeys';
+  for (let i = 0; i < scopes.length; i++) {
+    const k = entry.scopeKeys[i];
+    if (typeof k !== 'object' || k === null || k.scope !== scopes[i]) return 'scopeKeys';
+    if (!Number.isSafeInteger(k.generation) || k.generation < 0 || k.generation > entry.epoch) return 'scopeKeys generation';
+    if (!(k.commitment instanceof Uint8Array) || k.commitment.length !== SCOPE_KEY_COMMITMENT_BYTES) return 'scopeKeys commitment';
+  }
+  const sealed = entry.settings.sealedQuietHours;
+  if (sealed !== undefined && sealed.length !== scopes.length) return 'settings.sealedQuietHours';
+  return undefined;
+}
+
+/** The signed generation and commitment of `scope` in `entry`, or undefined when the entry has no such scope. */
+export function scopeKeyOf(entry: RosterEntry, scope: string): ScopeKeyCommitment | undefined {
+  return entry.scopeKeys.find((k) => k.scope === scope);
 }
 
 /** The canonical bytes an entry's signature covers (everything but the signature). */
 export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Uint8Array {
-  const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).u64(entry.createdAt).fixed(entry.previousHash).fixed(entry.keyCommitment);
+  const w = new CanonicalWriter().u8(entry.version).string(entry.familyId).u64(entry.epoch).u64(entry.createdAt).fixed(entry.previousHash);
+  w.u32(entry.scopeKeys.length);
+  for (const k of entry.scopeKeys) w.string(k.scope).u64(k.generation).fixed(k.commitment);
   // After the X25519 key: 0 (no X-Wing key) or 1 ‖ the 1216-byte X-Wing key.
   const writeKeys = (keys: PublicIdentityKeys) => {
     w.fixed(keys.signingKey).fixed(keys.agreementKey);
@@ -260,10 +303,12 @@ export function encodeRosterEntryBody(entry: Omit<RosterEntry, 'signature'>): Ui
     writeKeys(t.keys);
     w.string(t.childId);
   }
+  w.strings(entry.children);
   const s = entry.settings;
   w.u8(s.volumeLimit).u16(s.retentionDays);
-  if (s.sealedQuietHours) w.u8(1).bytes(s.sealedQuietHours);
-  else w.u8(0);
+  const sealed = s.sealedQuietHours ?? [];
+  w.u32(sealed.length);
+  for (const copy of sealed) w.bytes(copy);
   w.u8(s.toyToToy === true ? 1 : 0);
   w.u32(entry.kept.length);
   for (const digest of entry.kept) w.fixed(digest);
@@ -294,7 +339,10 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     const epoch = r.u64();
     const createdAt = r.u64();
     const previousHash = r.fixed(32);
-    const keyCommitment = r.fixed(FAMILY_KEY_COMMITMENT_BYTES);
+    const scopeCount = r.u32();
+    if (scopeCount > MAX_SCOPES) return fail('roster/malformed');
+    const scopeKeys: ScopeKeyCommitment[] = [];
+    for (let i = 0; i < scopeCount; i++) scopeKeys.push({ scope: r.string(MAX_ID_BYTES), generation: r.u64(), commitment: r.fixed(SCOPE_KEY_COMMITMENT_BYTES) });
     const memberCount = r.u32();
     if (memberCount > MAX_MEMBERS) return fail('roster/malformed');
     const members: Member[] = [];
@@ -314,10 +362,14 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     if (toyCount > MAX_TOYS) return fail('roster/malformed');
     const toys: Toy[] = [];
     for (let i = 0; i < toyCount; i++) toys.push({ toyId: r.string(MAX_ID_BYTES), keys: readKeys(r), childId: r.string(MAX_ID_BYTES) });
+    const children = r.strings(MAX_CHILDREN, MAX_ID_BYTES);
     const settings: EntrySettings = { volumeLimit: r.u8(), retentionDays: r.u16() };
-    const hasQuiet = r.u8();
-    if (hasQuiet > 1) return fail('roster/malformed');
-    if (hasQuiet === 1) settings.sealedQuietHours = r.bytes(MAX_SEALED_QUIET_HOURS_BYTES);
+    const sealedCount = r.u32();
+    if (sealedCount > MAX_SCOPES) return fail('roster/malformed');
+    if (sealedCount > 0) {
+      settings.sealedQuietHours = [];
+      for (let i = 0; i < sealedCount; i++) settings.sealedQuietHours.push(r.bytes(MAX_SEALED_QUIET_HOURS_BYTES));
+    }
     const toyToToy = r.u8();
     if (toyToToy > 1) return fail('roster/malformed');
     if (toyToToy === 1) settings.toyToToy = true;
@@ -328,7 +380,7 @@ export function decodeRosterEntry(bytes: Uint8Array): CryptoResult<RosterEntry> 
     const signerId = r.string(MAX_ID_BYTES);
     const signature = r.bytes(64);
     r.end();
-    const entry: RosterEntry = { version: VERSION, familyId, epoch, createdAt, previousHash, keyCommitment, members, toys, settings, kept, signerId, signature };
+    const entry: RosterEntry = { version: VERSION, familyId, epoch, createdAt, previousHash, scopeKeys, members, toys, children, settings, kept, signerId, signature };
     if (entryProblem(entry) !== undefined) return fail('roster/malformed');
     // A non-canonical encoding (e.g. a guardian with children) would hash differently from its body.
     if (!bytesEqual(encodeRosterEntry(entry), bytes)) return fail('roster/malformed');
@@ -350,7 +402,7 @@ function copyKeys(keys: PublicIdentityKeys): PublicIdentityKeys {
   return out;
 }
 
-function normalise(members: readonly Member[], toys: readonly Toy[], settings: EntrySettings): Pick<RosterEntry, 'members' | 'toys' | 'settings'> {
+function normalise(members: readonly Member[], toys: readonly Toy[], children: readonly string[], settings: EntrySettings): Pick<RosterEntry, 'members' | 'toys' | 'children' | 'settings'> {
   return {
     members: members.map((m) => {
       const out: Member = { accountId: m.accountId, role: m.role, keys: copyKeys(m.keys), children: m.role === 'guardian' ? [] : [...(m.children ?? [])] };
@@ -358,26 +410,37 @@ function normalise(members: readonly Member[], toys: readonly Toy[], settings: E
       return out;
     }),
     toys: toys.map((t) => ({ toyId: t.toyId, keys: copyKeys(t.keys), childId: t.childId })),
+    children: [...new Set(children)].sort(),
     settings: normaliseSettings(settings),
   };
 }
 
 function normaliseSettings(settings: EntrySettings): EntrySettings {
   const out: EntrySettings = { volumeLimit: settings.volumeLimit, retentionDays: settings.retentionDays };
-  if (settings.sealedQuietHours !== undefined) out.sealedQuietHours = settings.sealedQuietHours;
+  if (settings.sealedQuietHours !== undefined) out.sealedQuietHours = [...settings.sealedQuietHours];
   // Absent means false, so decoding gives back what was signed; a non-boolean is kept for the well-formedness check to refuse.
   if (settings.toyToToy !== undefined && settings.toyToToy !== false) out.toyToToy = settings.toyToToy;
   return out;
 }
 
+/** One scope's key as the signer of an entry holds it: the commitment is made from it when signing. */
+export interface ScopeKey {
+  scope: string;
+  generation: number;
+  key: Uint8Array;
+}
+
 /**
- * The contents of an entry to sign, with the family key of its epoch in place of the commitment to
- * it and the settings in the clear (the quiet hours are sealed under that key when signing);
- * `createdAt` defaults to the signer's clock now, `kept` to none (any order: it is sorted).
+ * The contents of an entry to sign, with the keys of its scopes in place of the commitments to
+ * them (one per scope of the entry, any order) and the settings in the clear (the quiet hours are
+ * sealed under each scope's key when signing); `createdAt` defaults to the signer's clock now,
+ * `kept` to none (any order: it is sorted).
  */
-export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'keyCommitment' | 'createdAt' | 'kept' | 'settings'> & {
+export type RosterEntryBody = Omit<RosterEntry, 'signature' | 'version' | 'scopeKeys' | 'createdAt' | 'kept' | 'settings' | 'children'> & {
   settings: FamilySettings;
-  familyKey: Uint8Array;
+  /** Any order; default: the children its relatives and toys name. */
+  children?: readonly string[];
+  scopeKeys: readonly ScopeKey[];
   createdAt?: number;
   kept?: readonly Uint8Array[];
 };
@@ -391,26 +454,49 @@ function normaliseKept(kept: readonly Uint8Array[] | undefined): Uint8Array[] {
   return sorted.filter((d, i) => i === 0 || compareBytes(sorted[i - 1]!, d) !== 0);
 }
 
+/** The keys of `scopes`, in that order, from `given`: each scope's key exactly once, nothing else. */
+function keysForScopes(scopes: readonly string[], given: readonly ScopeKey[]): ScopeKey[] {
+  if (!Array.isArray(given) || given.length !== scopes.length) throw new TypeError(`roster entry needs one key for each of its ${scopes.length} scopes`);
+  return scopes.map((scope) => {
+    const found = given.filter((k) => k?.scope === scope);
+    if (found.length !== 1) throw new TypeError(`roster entry needs exactly one key for scope '${scope}'`);
+    const key = found[0]!;
+    assertBytes(key.key, `key of scope '${scope}'`, 32);
+    return key;
+  });
+}
+
 /**
- * Signs an entry body as `signer`, committing it to `familyKey` (the epoch's key). Low level: it
- * checks well-formedness but not authority — use `createGenesisEntry` / `appendRosterEntry`,
- * which do. Exposed for tests of forged entries.
+ * Signs an entry body as `signer`, committing it to the keys of its scopes. Low level: it checks
+ * well-formedness but not authority or the rotation rule — use `createGenesisEntry` /
+ * `appendRosterEntry`, which do. Exposed for tests of forged entries.
  */
 export async function signRosterEntry(body: RosterEntryBody, signer: Identity): Promise<RosterEntry> {
   assertIdentity(signer, 'signer');
-  const { familyId, epoch, previousHash, signerId, familyKey } = body;
-  assertBytes(familyKey, 'familyKey', 32);
+  const { familyId, epoch, previousHash, signerId } = body;
   if (!isId(familyId)) throw new TypeError('roster entry is not well formed: familyId');
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new TypeError('roster entry is not well formed: epoch');
-  const keyCommitment = await familyKeyCommitment({ familyId, epoch, key: familyKey });
+  const children = [...new Set(body.children ?? childrenNamedBy(body.members, body.toys))].sort();
+  const contentsProblem = contentProblem(body.members, body.toys, children, { volumeLimit: body.settings?.volumeLimit, retentionDays: body.settings?.retentionDays } as EntrySettings);
+  if (contentsProblem !== undefined) throw new TypeError(`roster entry is not well formed: ${contentsProblem}`);
+  const keys = keysForScopes(scopesOf(scopedContentsOf({ members: body.members, toys: body.toys, children })), body.scopeKeys);
+  const scopeKeys: ScopeKeyCommitment[] = [];
+  for (const { scope, generation, key } of keys) {
+    if (!Number.isSafeInteger(generation) || generation < 0 || generation > epoch) throw new TypeError(`roster entry is not well formed: generation of scope '${scope}'`);
+    scopeKeys.push({ scope, generation, commitment: await scopeKeyCommitment({ familyId, scope, generation, key }) });
+  }
   const { quietHours, ...clear } = body.settings ?? ({} as FamilySettings);
   const quietProblem = quietHoursProblem(quietHours);
   if (quietProblem !== undefined) throw new TypeError(`roster entry is not well formed: ${quietProblem}`);
-  const settings: EntrySettings = quietHours === undefined ? clear : { ...clear, sealedQuietHours: await sealQuietHours({ familyId, epoch, familyKey, quietHours }) };
-  const contents = normalise(body.members, body.toys, settings);
+  const settings: EntrySettings = { ...clear };
+  if (quietHours !== undefined) {
+    settings.sealedQuietHours = [];
+    for (const { scope, key } of keys) settings.sealedQuietHours.push(await sealQuietHours({ familyId, epoch, scope, key, quietHours }));
+  }
+  const contents = normalise(body.members, body.toys, children, settings);
   const createdAt = body.createdAt ?? Date.now();
   const kept = normaliseKept(body.kept);
-  const unsigned: Omit<RosterEntry, 'signature'> = { version: VERSION, familyId, epoch, createdAt, previousHash, keyCommitment, ...contents, kept, signerId };
+  const unsigned: Omit<RosterEntry, 'signature'> = { version: VERSION, familyId, epoch, createdAt, previousHash, scopeKeys, ...contents, kept, signerId };
   const problem = entryProblem({ ...unsigned, signature: new Uint8Array(64) });
   if (problem !== undefined) throw new TypeError(`roster entry is not well formed: ${problem}`);
   const signature = await signLabelled(signer, SIGNATURE_LABELS.rosterEntry, encodeRosterEntryBody(unsigned));
@@ -418,28 +504,30 @@ export async function signRosterEntry(body: RosterEntryBody, signer: Identity): 
 }
 
 /**
- * Creates epoch 0 of a family, with the creator as its only member (a guardian), signed by the
- * creator and committed to `familyKey`, epoch 0's family key.
+ * Creates epoch 0 of a family, with the creator as its first member (a guardian), signed by the
+ * creator and committed to `scopeKeys`, the first generation (0) of each of its scopes' keys.
  */
-export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; familyKey: Uint8Array; members?: Member[]; toys?: Toy[]; createdAt?: number }): Promise<RosterEntry> {
-  const { familyId, creator, settings, familyKey } = options;
+export async function createGenesisEntry(options: { familyId: string; creator: RosterSigner; settings: FamilySettings; scopeKeys: readonly ScopeKey[]; members?: Member[]; toys?: Toy[]; children?: readonly string[]; createdAt?: number }): Promise<RosterEntry> {
+  const { familyId, creator, settings, scopeKeys } = options;
   if (!isId(familyId)) throw new TypeError('familyId must be a non-empty string of at most 128 bytes');
   if (!isId(creator?.accountId)) throw new TypeError('creator.accountId must be a non-empty string of at most 128 bytes');
   assertIdentity(creator.identity, 'creator.identity');
   const others = (options.members ?? []).filter((m) => m.accountId !== creator.accountId);
   const members: Member[] = [{ accountId: creator.accountId, role: 'guardian', keys: creator.identity.publicKeys }, ...others];
-  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], settings, signerId: creator.accountId, familyKey, ...(options.createdAt === undefined ? {} : { createdAt: options.createdAt }) }, creator.identity);
+  return signRosterEntry({ familyId, epoch: 0, previousHash: ZERO_HASH, members, toys: options.toys ?? [], ...(options.children === undefined ? {} : { children: options.children }), settings, signerId: creator.accountId, scopeKeys, ...(options.createdAt === undefined ? {} : { createdAt: options.createdAt }) }, creator.identity);
 }
 
 /**
  * Appends the next entry (epoch + 1, linked to the hash of the last entry) with the given contents,
- * committed to `familyKey` (the new epoch's fresh key), signed by `signer`, who must be a guardian
- * of the last entry with matching keys. `kept`: digests of messages from those it removes that
- * stay in history; `createdAt`: the signer's clock (default now).
+ * committed to `scopeKeys` (key-scopes.ts `planGenerations` says which scopes need a fresh key),
+ * signed by `signer`, who must be a guardian of the last entry with matching keys. `kept`: digests
+ * of messages from those it removes that stay in history; `createdAt`: the signer's clock (default
+ * now). An entry that breaks the rotation rule (`rotationProblem`) is refused here as it would be
+ * by every verifier.
  */
 export async function appendRosterEntry(
   chain: readonly RosterEntry[],
-  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; settings: FamilySettings; familyKey: Uint8Array; kept?: readonly Uint8Array[]; createdAt?: number },
+  options: { signer: RosterSigner; members: Member[]; toys: Toy[]; children?: readonly string[]; settings: FamilySettings; scopeKeys: readonly ScopeKey[]; kept?: readonly Uint8Array[]; createdAt?: number },
 ): Promise<RosterEntry> {
   if (!Array.isArray(chain) || chain.length === 0) throw new TypeError('chain must be a non-empty array of roster entries');
   const last: RosterEntry = chain[chain.length - 1]!;
@@ -455,26 +543,55 @@ export async function appendRosterEntry(
       previousHash: await hashRosterEntry(last),
       members: options.members,
       toys: options.toys,
+      children: nextChildren(last, options),
       settings: options.settings,
       signerId: signer.accountId,
-      familyKey: options.familyKey,
+      scopeKeys: options.scopeKeys,
       ...(options.kept === undefined ? {} : { kept: options.kept }),
       ...(options.createdAt === undefined ? {} : { createdAt: options.createdAt }),
     },
     signer.identity,
-  );
+  ).then((entry) => {
+    if (rotationProblem(last, entry)) throw new TypeError('roster entry keeps the key of a scope that loses a holder: give that scope a fresh key of this epoch');
+    return entry;
+  });
 }
 
 /**
- * An entry's settings with its quiet hours opened under `familyKey`, the family key of the entry's
- * epoch (a member's or toy's, checked against the entry's commitment when unwrapped). A sealed
- * value that does not open, or opens to hours or a zone that are not well formed, is
+ * The children of the entry after `last`: `children` when given, else those `last` had and any a
+ * relative or toy of the new entry names (a child stays until a guardian drops them explicitly).
+ */
+export function nextChildren(last: RosterEntry, next: { members: readonly Member[]; toys: readonly Toy[]; children?: readonly string[] | undefined }): string[] {
+  return [...new Set(next.children ?? [...last.children, ...childrenNamedBy(next.members, next.toys)])].sort();
+}
+
+/**
+ * Whether `entry` breaks the rotation rule against `previous`: each of its scopes either starts a
+ * new generation at this very epoch, or keeps the generation and commitment `previous` had for it
+ * — and a scope that loses a holder (key-scopes.ts `scopesToRotate`) must start a new one, so
+ * nobody who left a conversation keeps a key that still opens it.
+ */
+export function rotationProblem(previous: RosterEntry, entry: RosterEntry): boolean {
+  const rotate = new Set(scopesToRotate(scopedContentsOf(previous), scopedContentsOf(entry)));
+  return entry.scopeKeys.some((k) => {
+    if (k.generation === entry.epoch) return false;
+    const before = scopeKeyOf(previous, k.scope);
+    return rotate.has(k.scope) || before === undefined || before.generation !== k.generation || !bytesEqual(before.commitment, k.commitment);
+  });
+}
+
+/**
+ * An entry's settings with its quiet hours opened from the copy sealed under `scope`'s key, `key`
+ * (a member's or toy's, checked against the entry's commitment when unwrapped). A sealed value
+ * that does not open, or opens to hours or a zone that are not well formed, is
  * `roster/settings-unreadable`: only a guardian could have signed it, and the caller decides.
  */
-export async function openEntrySettings(entry: RosterEntry, familyKey: Uint8Array): Promise<CryptoResult<FamilySettings>> {
+export async function openEntrySettings(entry: RosterEntry, scope: string, key: Uint8Array): Promise<CryptoResult<FamilySettings>> {
   const { sealedQuietHours, ...clear } = entry.settings;
   if (sealedQuietHours === undefined) return ok({ ...clear });
-  const opened = await openQuietHours({ familyId: entry.familyId, epoch: entry.epoch, familyKey, sealed: sealedQuietHours });
+  const index = entry.scopeKeys.findIndex((k) => k.scope === scope);
+  if (index < 0) return fail('roster/settings-unreadable');
+  const opened = await openQuietHours({ familyId: entry.familyId, epoch: entry.epoch, scope, key, sealed: sealedQuietHours[index]! });
   if (!opened.ok) return opened;
   if (quietHoursProblem(opened.value) !== undefined) return fail('roster/settings-unreadable');
   return ok({ ...clear, quietHours: opened.value });
@@ -567,6 +684,7 @@ export async function verifyRoster(input: readonly RosterEntry[], anchor: Roster
     if (!bytesEqual(entry.previousHash, hashes[i - 1]!)) return fail('roster/broken-link');
     const problem = await checkSignature(entry, chain[i - 1]!);
     if (problem) return fail(problem);
+    if (rotationProblem(chain[i - 1]!, entry)) return fail('roster/key-not-rotated');
   }
   return ok(makeVerified([...chain], hashes[hashes.length - 1]!));
 }

@@ -1,17 +1,24 @@
 /**
- * Scope keys (issue #16): one random 256-bit key per key scope (key-scopes.ts: the family-wide
- * scope or one child's conversation) and generation, committed to by the signed roster and wrapped
- * only to that scope's holders.
+ * Scope keys: one random 256-bit key per key scope (key-scopes.ts: the family-wide scope or one
+ * child's conversation) and generation, committed to by the signed roster (roster.ts `scopeKeys`)
+ * and wrapped only to that scope's holders.
  *
- * Commitment (as key-commitment.ts, with the scope bound in):
+ * Commitment:
  *
- *   commitKey  = HKDF-SHA-256(ikm = key, salt = empty, info = "burrow/scope-key-commitment/v1")
+ *   commitKey  = HKDF-SHA-256(ikm = key, salt = empty, info = "burrow/scope-key-commitment/v1")   (32 bytes)
  *   commitment = HMAC-SHA-256(commitKey, "burrow/scope-key-commitment/v1" ‖ 0x00 ‖ string familyId ‖ string scope ‖ u64 generation)
  *
- * so a commitment cannot be moved to another family, scope or generation, and a server that knows
- * it can neither learn the key nor find a second key that matches it (see key-commitment.ts).
+ * Committing: for a fixed (familyId, scope, generation), two keys with one commitment need two
+ * 32-byte HMAC keys with one tag, i.e. a SHA-256 collision (HMAC's inner and outer hashes take the
+ * fixed-length key as their first block; every commitKey is 32 bytes, so there is no zero-padding
+ * ambiguity), or two keys with one HKDF output, again a collision. So a server that knows the
+ * commitment cannot find a second key that matches it, even choosing both keys itself. Hiding: the
+ * commitment is a PRF output under a key derived from a uniformly random 256-bit secret, so the
+ * server, which stores it, learns nothing about the key; the HKDF label keeps commitKey independent
+ * of every other key derived from the scope key. The family id, scope and generation inside it stop
+ * a commitment being moved to another family, scope or generation.
  *
- * Wraps: HPKE base mode under the suites of family-key.ts (X-Wing for recipients with a `kemKey`,
+ * Wraps: HPKE base mode under the suites of wrap-suites.ts (X-Wing for recipients with a `kemKey`,
  * else X25519), single-shot, with
  *
  *   info = "burrow/scope-key/v1" ‖ 0x00 ‖ string familyId ‖ string scope ‖ u64 generation
@@ -21,12 +28,11 @@
  * mode authenticates no sender — the server can wrap a key of its own to anyone — so a client
  * takes a key only through `unwrapAndCheckScopeKey`, which checks it against the signed commitment.
  */
-import { assertBytes } from './bytes.js';
+import { assertBytes, bytesEqual, randomBytes } from './bytes.js';
 import { CanonicalWriter, labelled } from './canonical.js';
-import { FAMILY_KEY_SUITE_SIZES, FAMILY_KEY_SUITES, hpkeCipherSuite, type FamilyKeySuite } from './family-key.js';
+import { WRAP_SUITE_SIZES, WRAP_SUITES, hpkeCipherSuite, type WrapSuite } from './wrap-suites.js';
 import { assertIdentity, type Identity } from './identity.js';
 import { deriveKey } from './kdf.js';
-import { bytesEqual } from './bytes.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { buf, subtle } from './webcrypto.js';
 import { XWING_PUBLIC_KEY_BYTES } from './xwing.js';
@@ -44,9 +50,14 @@ export interface ScopeKeyCommitment {
   commitment: Uint8Array;
 }
 
+/** A fresh random 256-bit scope key. */
+export function generateScopeKey(): Uint8Array {
+  return randomBytes(32);
+}
+
 /** One scope key of one generation, wrapped to one member or toy. */
 export interface WrappedScopeKey {
-  suite: FamilyKeySuite;
+  suite: WrapSuite;
   recipientId: string;
   scope: string;
   generation: number;
@@ -94,25 +105,32 @@ export async function wrapScopeKey(options: {
   generation: number;
   key: Uint8Array;
   recipient: { id: string; agreementKey: Uint8Array; kemKey?: Uint8Array | undefined };
+  /**
+   * Known-answer vectors only (docs/vectors): the ephemeral key material instead of a fresh key —
+   * RFC 9180's ikmE (32 bytes, DeriveKeyPair) for the classical suite, X-Wing's 64-byte eseed for
+   * the hybrid one. Never set in production: a repeated ekm repeats the wrap's AEAD key and nonce.
+   */
+  ekm?: Uint8Array;
 }): Promise<WrappedScopeKey> {
   const { familyId, scope, generation, key, recipient } = options;
+  const ekm = options.ekm === undefined ? {} : { ekm: buf(options.ekm) };
   checkContext(familyId, scope, generation);
   assertBytes(key, 'key', 32);
   if (typeof recipient?.id !== 'string' || recipient.id.length === 0) throw new TypeError('recipient.id must be a non-empty string');
   assertBytes(recipient.agreementKey, 'recipient.agreementKey', 32);
   if (recipient.kemKey !== undefined) assertBytes(recipient.kemKey, 'recipient.kemKey', XWING_PUBLIC_KEY_BYTES);
-  const suiteName: FamilyKeySuite = recipient.kemKey === undefined ? 'hpke-x25519-sha256-aes256gcm' : 'hpke-xwing-sha256-aes256gcm';
+  const suiteName: WrapSuite = recipient.kemKey === undefined ? 'hpke-x25519-sha256-aes256gcm' : 'hpke-xwing-sha256-aes256gcm';
   const suite = hpkeCipherSuite(suiteName);
   const recipientPublicKey = await suite.kem.deserializePublicKey(buf(recipient.kemKey ?? recipient.agreementKey));
-  const sealed = await suite.seal({ recipientPublicKey, info: buf(context(INFO_LABEL, familyId, scope, generation)) }, buf(key), buf(recipientContext(recipient.id, scope, generation)));
+  const sealed = await suite.seal({ recipientPublicKey, info: buf(context(INFO_LABEL, familyId, scope, generation)), ...ekm }, buf(key), buf(recipientContext(recipient.id, scope, generation)));
   return { suite: suiteName, recipientId: recipient.id, scope, generation, enc: new Uint8Array(sealed.enc), ciphertext: new Uint8Array(sealed.ct) };
 }
 
 function wrapProblem(wrap: WrappedScopeKey): CryptoResult<never> | undefined {
   if (typeof wrap !== 'object' || wrap === null) return fail('scope-key/malformed');
-  if (!(FAMILY_KEY_SUITES as readonly string[]).includes(wrap.suite)) return fail('scope-key/unsupported-suite');
+  if (!(WRAP_SUITES as readonly string[]).includes(wrap.suite)) return fail('scope-key/unsupported-suite');
   if (typeof wrap.scope !== 'string' || typeof wrap.recipientId !== 'string' || !Number.isSafeInteger(wrap.generation) || wrap.generation < 0) return fail('scope-key/malformed');
-  const sizes = FAMILY_KEY_SUITE_SIZES[wrap.suite];
+  const sizes = WRAP_SUITE_SIZES[wrap.suite];
   if (!(wrap.enc instanceof Uint8Array) || wrap.enc.length !== sizes.enc) return fail('scope-key/malformed');
   if (!(wrap.ciphertext instanceof Uint8Array) || wrap.ciphertext.length !== sizes.ciphertext) return fail('scope-key/malformed');
   return undefined;
@@ -171,4 +189,11 @@ export async function unwrapAndCheckScopeKey(options: {
     return fail('scope-key/commitment-mismatch');
   }
   return ok(key);
+}
+
+/** Every scope-key commitment the verified entries of `roster` sign, each (scope, generation) once. */
+export function commitmentsOf(entries: readonly { scopeKeys: readonly ScopeKeyCommitment[] }[]): ScopeKeyCommitment[] {
+  const seen = new Map<string, ScopeKeyCommitment>();
+  for (const entry of entries) for (const k of entry.scopeKeys) seen.set(`${k.generation}/${k.scope}`, k);
+  return [...seen.values()];
 }

@@ -303,7 +303,6 @@ export const refusalWords: Readonly<Partial<Record<RefusalCode, string>>> = {
   'toy/audio-format': 'refused a message whose audio is neither Opus in Ogg nor 16-bit PCM WAV, the two formats a toy plays.',
   'scope-key/commitment-mismatch': 'refused a conversation key the family’s guardians never signed for: the server offered a key of its own choosing. Nothing was opened or sent with it.',
   'envelope/wrong-scope': 'refused a message addressed across two children’s conversations, or to someone who may not take part in the conversation.',
-  'family-key/commitment-mismatch': 'refused a family key the family’s guardians never signed for: the server offered a key of its own choosing. Nothing was opened or sent with it.',
   'receipt/roster-fork': 'saw a receipt from a different version of the family than it holds: the server may be showing family members different member lists.',
   'pairing/roster-not-anchored': 'refused to join a family whose member list does not include what the guardian confirmed while pairing.',
   'pairing/roster-refused': 'refused to join a family whose member list does not check out.',

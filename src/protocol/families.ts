@@ -20,18 +20,22 @@ export const RosterEntryWire = Base64Url({ minBytes: 64, maxBytes: 448 * 1024, d
 
 /**
  * The body limit of the two routes that carry an entry and its wrapped keys (POST /v1/families and
- * …/roster): the largest entry, 320 X-Wing wraps (1120-byte encapsulations) and 64 earlier-epoch
- * wraps to a new toy as base64url JSON, a sealed name and room to spare; far above the server's
- * general body limit.
+ * …/roster): the largest entry, `MAX_WRAPS` X-Wing wraps (1120-byte encapsulations) and 64
+ * earlier-generation wraps to a new toy as base64url JSON, a sealed name and room to spare; far
+ * above the server's general body limit.
  */
-export const ROSTER_BODY_LIMIT = 1408 * 1024;
+export const ROSTER_BODY_LIMIT = 2560 * 1024;
 
-/** A family key wrapped to one member or toy (src/crypto/family-key.ts `WrappedKey`, bytes as base64url). */
+/**
+ * A scope key wrapped to one member or toy (src/crypto/scope-key.ts `WrappedScopeKey`, bytes as
+ * base64url): `scope` is a child's id or '' (family-wide), `generation` the epoch the key was made.
+ */
 export const WrappedKeyWire = Type.Object(
   {
     suite: Type.String({ minLength: 1, maxLength: 64 }),
     recipientId: Type.String({ minLength: 1, maxLength: 128 }),
-    epoch: Type.Integer({ minimum: 0 }),
+    scope: Type.String({ maxLength: 128 }),
+    generation: Type.Integer({ minimum: 0 }),
     enc: Base64Url({ minBytes: 32, maxBytes: 2048 }),
     ciphertext: Base64Url({ minBytes: 16, maxBytes: 256 }),
   },
@@ -52,21 +56,26 @@ export const Role = Type.Union([Type.Literal('guardian'), Type.Literal('relative
 /** Who reads a family: a member's role, or 'toy' for a toy's device token. */
 export const ViewerRole = Type.Union([Type.Literal('guardian'), Type.Literal('relative'), Type.Literal('toy')]);
 
-/** At most this many earlier-epoch keys are wrapped to a toy at its pairing (`earlierKeys`). */
+/** At most this many earlier-generation keys of its child's scope are wrapped to a toy at its pairing (`earlierKeys`). */
 export const EARLIER_KEYS_LIMIT = 64;
 
-/** At most as many wrapped keys as a roster allows members and toys (256 + 64). */
-const WrappedKeys = Type.Array(WrappedKeyWire, { minItems: 1, maxItems: 320 });
+/**
+ * At most this many wraps in one roster change: a fresh key of every scope to each of its holders
+ * (crypto/key-scopes.ts `wrapsForChange`). A family at the roster's limits could need more; a
+ * family that large rotates in more than one change.
+ */
+export const MAX_WRAPS = 1024;
 
 /**
  * POST /v1/families: the creator signs epoch 0 naming only themselves, as guardian, with the keys of
- * their account; the family key of epoch 0 is wrapped to them. 201 `FamilyCreated`.
+ * their account; the family-wide scope's key of epoch 0 is wrapped to them. 201 `FamilyCreated`.
  */
 export const CreateFamilyRequest = Type.Object(
   {
     familyId: ClientId,
     genesis: RosterEntryWire,
-    wrappedKeys: WrappedKeys,
+    /** The first generation of each scope's key, wrapped to each of its holders. */
+    wrappedKeys: Type.Array(WrappedKeyWire, { minItems: 1, maxItems: MAX_WRAPS }),
     /** The family's name, sealed with kind 'family-name' and object id = familyId. */
     sealedName: SealedProfileWire,
   },
@@ -92,7 +101,7 @@ export const ChildView = Type.Object({
 
 /**
  * GET /v1/families/:familyId: everything a member needs to verify the roster and open what they may.
- * `wrappedKeys` holds only the keys wrapped to the caller (every epoch they were in);
+ * `wrappedKeys` holds only the keys wrapped to the caller (every scope and generation they held);
  * `children` holds only the children the caller may see (a relative: their children).
  */
 export const FamilyView = Type.Object({
@@ -117,15 +126,16 @@ export const MemberProfileView = Type.Object({ accountId: Id, sealedProfile: Mem
 
 /**
  * POST /v1/families/:familyId/roster: a guardian appends the next entry (epoch = head + 1,
- * previousHash = hash of the head, signed by the caller who is a guardian at the head) and wraps
- * the new epoch's key to every member and toy in it. A member new to the roster must have accepted
+ * previousHash = hash of the head, signed by the caller who is a guardian at the head) and the
+ * wraps the change needs (crypto/key-scopes.ts `wrapsForChange`): each fresh scope key to all its
+ * holders, each kept one to its new holders only. A member new to the roster must have accepted
  * an invite of this family (`completesInvite`), and their keys must be their account's keys.
  * Answers 409 `burrow/stale-roster` when the head moved on; the client re-reads and retries.
  */
 export const AppendRosterRequest = Type.Object(
   {
     entry: RosterEntryWire,
-    wrappedKeys: WrappedKeys,
+    wrappedKeys: Type.Array(WrappedKeyWire, { maxItems: MAX_WRAPS }),
     /** Invites whose joiners this entry adds; each becomes used. */
     completesInvites: Type.Optional(Type.Array(Id, { maxItems: 16 })),
     /**
@@ -134,10 +144,10 @@ export const AppendRosterRequest = Type.Object(
      */
     completesPairings: Type.Optional(Type.Array(Id, { maxItems: 4 })),
     /**
-     * Keys of earlier epochs wrapped to a toy this entry adds (one of `completesPairings`): the
-     * epochs of messages still waiting for that toy's child, which the guardian's device chose and
-     * wrapped (src/client/toys.ts `earlierKeysForNewToy`). The toy checks each against the key
-     * commitment of its epoch's signed entry; the server only stores them.
+     * Earlier generations of its child's scope key wrapped to a toy this entry adds (one of
+     * `completesPairings`): those of messages still waiting for that toy's child, which the
+     * guardian's device chose and wrapped (src/client/toys.ts `earlierKeysForNewToy`). The toy
+     * checks each against the commitment the signed entries carry; the server only stores them.
      */
     earlierKeys: Type.Optional(Type.Array(WrappedKeyWire, { maxItems: EARLIER_KEYS_LIMIT })),
     /** The family name re-sealed under the new epoch, when the client rotates it. */

@@ -34,7 +34,7 @@ export const FamilyLogEventWire = Type.Object({
 
 export const FamilyLogPage = Type.Object({ familyId: Type.String(), events: Type.Array(FamilyLogEventWire), logKey: LogKey });
 
-/** A refusal code as clients report it: `area/reason`, lowercase (e.g. `family-key/commitment-mismatch`). */
+/** A refusal code as clients report it: `area/reason`, lowercase (e.g. `scope-key/commitment-mismatch`). */
 export const REFUSAL_CODE_PATTERN = '^[a-z0-9-]{1,32}/[a-z0-9-]{1,48}$';
 
 /** POST /v1/families/:familyId/log/refusals: a member's client or a toy says it refused something the server delivered. */

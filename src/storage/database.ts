@@ -79,7 +79,10 @@ export interface FamilyToysTable {
 
 export interface WrappedKeysTable {
   family_id: string;
-  epoch: number;
+  /** The key scope: a child's id, or '' for the family-wide scope. */
+  scope: string;
+  /** The epoch at which the scope's key was made. */
+  generation: number;
   recipient_id: string;
   suite: string;
   enc: string;

@@ -5,7 +5,7 @@
  *   toy.json        server URL, toy id, family id, the roster head hash pairing anchored at, device token
  *   identity.key    the toy's private keys (exportIdentitySecret, base64url)
  *   trust.json      the paired head hash, the verified roster chain (stored at pairing, only ever
- *                   extended) and the family keys by epoch
+ *                   extended) and its child's scope keys by generation
  *   inbox.json      what the toy knows of each message (played, refused with a reason, waiting),
  *                   with when the toy first saw it and its signed createdAt: each id is kept until
  *                   the longest signed retention has passed, so a replayed message never plays twice
@@ -17,7 +17,7 @@
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBase64Url, randomBytes, toBase64Url, toHex, exportIdentitySecret, importIdentitySecret, type Identity } from '../crypto/index.js';
-import { ClientError, type EnvelopeWriter, type InboxRecord, type OutboxItem, type ToyStorage, type ToyTrust } from '../client/index.js';
+import { ClientError, type EnvelopeWriter, type InboxRecord, type OutboxItem, type ToyStorage, type ScopeKeys, type ToyTrust } from '../client/index.js';
 import { readIfExists, writePrivateFile } from './private-files.js';
 
 const ID = /^[A-Za-z0-9_-]{22}$/;
@@ -111,14 +111,14 @@ export class ToyStateDir implements ToyStorage {
     const json = parse<{ anchorHash: string; chain?: string[]; keys: Record<string, string> }>(await readIfExists(join(this.dir, 'trust.json')), 'trust.json');
     if (json === undefined) return undefined;
     if (typeof json.anchorHash !== 'string') throw new ToyStateError("the toy's state file trust.json is damaged");
-    const keys: Record<number, Uint8Array> = {};
-    for (const [epoch, key] of Object.entries(json.keys)) keys[Number(epoch)] = fromBase64Url(key);
+    const keys: ScopeKeys = {};
+    for (const [id, key] of Object.entries(json.keys)) keys[id] = fromBase64Url(key);
     return { anchorHash: fromBase64Url(json.anchorHash), keys, ...(json.chain === undefined ? {} : { chain: json.chain.map(fromBase64Url) }) };
   }
 
   async saveTrust(trust: ToyTrust): Promise<void> {
     const keys: Record<string, string> = {};
-    for (const [epoch, key] of Object.entries(trust.keys)) keys[epoch] = toBase64Url(key);
+    for (const [id, key] of Object.entries(trust.keys)) keys[id] = toBase64Url(key);
     await this.#write('trust.json', { anchorHash: toBase64Url(trust.anchorHash), keys, ...(trust.chain === undefined ? {} : { chain: trust.chain.map(toBase64Url) }) });
   }
 

@@ -22,7 +22,8 @@ import { BurrowApi } from '../../src/client/api.js';
 import { addToy, decodeRosterChain, pairToy as pairToyWithCodes, TOY_PAIRING_LIMITS, type ToyPairingCode } from '../../src/client/toys.js';
 import { fromBase64Url, randomBytes, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { freshScopeKeys } from './forged-keys.js';
 import { startGuardianPairing } from '../../src/crypto/pairing.js';
 import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, verifyRoster, type Member, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
 import { FamilyView } from '../../src/protocol/families.js';
@@ -49,11 +50,13 @@ const jsonAnswer = (value: unknown, status = 200): Response => new Response(JSON
  */
 async function forkedChain(options: { toys?: Toy[]; members?: Member[] } = {}): Promise<string[]> {
   const self: Member = { accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys };
+  const members = [self, ...(options.members ?? [])];
+  const toys = options.toys ?? [];
   const forked = await appendRosterEntry(beforeRemoval, {
-    familyKey: generateFamilyKey(),
+    scopeKeys: freshScopeKeys({ members, toys }, beforeRemoval.at(-1)!.epoch + 1, beforeRemoval.at(-1)!),
     signer: exDad.me,
-    members: [self, ...(options.members ?? [])],
-    toys: options.toys ?? [],
+    members,
+    toys,
     settings: { ...beforeRemoval.at(-1)!.settings, volumeLimit: 100 },
   });
   return [...beforeRemoval, forked].map((entry) => toBase64Url(encodeRosterEntry(entry)));
@@ -293,11 +296,11 @@ describe('a removed guardian forks the roster', { timeout: 90_000 }, () => {
 
   it('a toy that stored a head after N refuses a chain ending at N′ and plays nothing the removed guardian sent', async () => {
     const paired = await pairToy(server.url, mum, familyId, mia);
-    const forkKey = generateFamilyKey();
+    const forkKey = generateScopeKey();
     const forkEpoch = beforeRemoval.at(-1)!.epoch + 1;
     // The head the removed guardian signs from: their N′ (the toy refuses the chain before any message).
     const forkHead = await hashRosterEntry(decodeRosterChain(await forkedChain()).at(-1)!);
-    const sealed = await sealMessage({ familyId, epoch: forkEpoch, familyKey: forkKey, rosterHead: forkHead, sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: wavWith(utf8('from the fork'), 400), audioType: 'audio/wav', durationMs: 25, createdAt: Date.now() });
+    const sealed = await sealMessage({ familyId, epoch: forkEpoch, scope: mia, key: forkKey, rosterHead: forkHead, sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: wavWith(utf8('from the fork'), 400), audioType: 'audio/wav', durationMs: 25, createdAt: Date.now() });
     const forgedId = toBase64Url(sealed.header.messageId);
     const now = Date.now();
     const view = { messageId: forgedId, familyId, senderId: exDad.me.accountId, senderKind: 'member', recipients: [mia], epoch: forkEpoch, size: sealed.bytes.length, ciphertextHash: toBase64Url(sealed.ciphertextHash), receivedAt: now, expiresAt: now + 86_400_000, saved: false, needsApproval: false, approvals: [], receipts: [] };

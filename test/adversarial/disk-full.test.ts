@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
-import { createFamily } from '../../src/client/families.js';
+import { createFamily, loadFamily } from '../../src/client/families.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
@@ -62,10 +62,12 @@ function filesIn(dir: string): string[] {
 describe('disk full during uploads', () => {
   it('answers 507 with nothing stored, stays healthy, and stores again once space returns', async () => {
     const mum: TestMember = await registerMember(url, 'mum');
-    const family = await createFamily(mum, { name: 'Full disk family' });
-    const childId = (await addChild(mum, { familyId: family.familyId, name: 'Mia', emoji: '🦊' })).childId;
+    const created = await createFamily(mum, { name: 'Full disk family' });
+    const childId = (await addChild(mum, { familyId: created.familyId, name: 'Mia', emoji: '🦊' })).childId;
+    // Adding Mia listed her in a new entry, with a conversation key of her own.
+    const family = await loadFamily(mum, created.familyId);
     const seal = () => sealMessage({
-      familyId: family.familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [childId],
+      familyId: family.familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, scope: childId, key: family.headKeyOf(childId)!, sender: mum.me, recipients: [childId],
       audio: randomBytes(ENVELOPE_AUDIO), audioType: 'audio/webm', durationMs: 20_000, createdAt: Date.now(),
     });
     const upload = (bytes: Uint8Array) => fetch(`${url}/v1/families/${family.familyId}/messages`, {

@@ -20,7 +20,7 @@ import { routesOf } from '../../src/server/app.js';
 import { systemRandom } from '../../src/server/deps.js';
 import { hashSessionToken, newSessionToken } from '../../src/server/sessions/tokens.js';
 import type { RouteInfo } from '../../src/server/http/route-registry.js';
-import { addChild, createFamily, createInvite, newPerson, type Person, type TestFamily } from '../server/families/fixtures.js';
+import { addChild, createFamily, createInvite, newPerson, scopeKey, type Person, type TestFamily } from '../server/families/fixtures.js';
 import { bearer, manualClock, startTestServer, type TestServer } from '../server/helpers.js';
 import { registerCheaply, type CheapAccount } from './cheap-accounts.js';
 import { recordFigures } from './figures.js';
@@ -28,6 +28,7 @@ import { encodeLoosely, mutatedBody, queryString, valueOf, wrongParam, type Body
 import { blobListing, changeCounter, changedTables, stateDigest } from './state-digest.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { hashRosterEntry } from '../../src/crypto/roster.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
 
 const TARGET_REQUESTS = Number(process.env.BURROW_FUZZ_REQUESTS ?? 3_000);
 const SEED = process.env.BURROW_FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.BURROW_FUZZ_SEED);
@@ -55,8 +56,10 @@ beforeAll(async () => {
   family = await createFamily(server.app, user);
   const childId = await addChild(server.app, family, user);
   const inviteId = await createInvite(server.app, family, user, { role: 'relative', children: [childId], needsApproval: false });
+  // The invited relative has not joined, so Mia has no conversation key yet: the family-wide key,
+  // which the server cannot tell apart from hers (the fuzz is about the server).
   const sealed = await sealMessage({
-    familyId: family.familyId, epoch: family.chain.length - 1, rosterHead: await hashRosterEntry(family.chain.at(-1)!), familyKey: family.keys[family.chain.length - 1]!,
+    familyId: family.familyId, epoch: family.chain.length - 1, rosterHead: await hashRosterEntry(family.chain.at(-1)!), scope: FAMILY_SCOPE, key: scopeKey(family, FAMILY_SCOPE),
     sender: { accountId: user.accountId, identity: user.identity }, recipients: [childId],
     audio: randomBytes(300), audioType: 'audio/webm', durationMs: 900, createdAt: 1_700_000_000_000,
   });

@@ -20,6 +20,7 @@ import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.j
 import { removeToy, type PairedToy } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
+import { headSealing } from './forged-keys.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, sameStretchingAs, wavWith, type TestMember } from '../e2e/family-harness.js';
@@ -80,7 +81,7 @@ function behindHostileServer(member: ClientContext & { token?: string }, token: 
 /** Seals, with keys a removed sender kept, a message at the old head dated before the removal; the colluding server lists it. */
 async function backdate(sender: { accountId: string } | { toyId: string }, identity: PairedToy['identity'], options: { messageId?: Uint8Array; label: string; inject: boolean }) {
   const sealed = await sealMessage({
-    familyId, epoch: gransView.roster.epoch, rosterHead: gransView.roster.headHash, familyKey: gransView.headKey,
+    familyId, epoch: gransView.roster.epoch, rosterHead: gransView.roster.headHash, ...headSealing(gransView, 'toyId' in sender ? sender.toyId : sender.accountId, [mia]),
     sender: 'toyId' in sender ? { toyId: sender.toyId, identity } : { accountId: sender.accountId, identity },
     recipients: [mia], audio: wavWith(utf8(options.label), 300), audioType: 'audio/wav', durationMs: 18,
     createdAt: removedAt.at - 2 * DAY, ...(options.messageId === undefined ? {} : { messageId: options.messageId }),

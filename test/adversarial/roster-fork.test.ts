@@ -17,17 +17,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowApi } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
-import { admitJoiners, createFamily, loadFamily, removeMember, wrappedKeyToWire, type ClientContext, type OpenedFamily } from '../../src/client/families.js';
+import { admitJoiners, createFamily, loadFamily, removeMember, type ClientContext, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { downloadAndOpenMessage, getMessage, sendMessage } from '../../src/client/messages.js';
 import { checkReceipts, receiptSummary } from '../../src/client/receipts.js';
 import { fromBase64Url, randomBytes, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { freshScopeKeys, headSealing, wrapsToAllHolders } from './forged-keys.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { signReceipt } from '../../src/crypto/receipt.js';
-import { appendRosterEntry, encodeRosterEntry } from '../../src/crypto/roster.js';
+import { appendRosterEntry, encodeRosterEntry, type Member } from '../../src/crypto/roster.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, wavWith, type TestMember } from '../e2e/family-harness.js';
 import { pairToy, toyRuntime, type TestToy } from '../toy/toy-harness.js';
@@ -135,19 +136,20 @@ describe('a removed guardian forks the roster', { timeout: 120_000 }, () => {
     const before = await loadFamily(mum, familyId);
     const removedAt = (await removeMember(mum, { familyId, accountId: dad.me.accountId })).roster.epoch;
     // Dad, with his real keys, signs another N on top of N−1 where he was still a guardian.
-    const forkKey = generateFamilyKey();
+    const forkMembers: Member[] = [{ accountId: dad.me.accountId, role: 'guardian', keys: dad.me.identity.publicKeys }, before.roster.members.find((m) => m.accountId === gran.me.accountId)!];
+    const forkKeys = freshScopeKeys({ members: forkMembers, toys: before.roster.toys }, removedAt, before.roster.head);
     const forged = await appendRosterEntry(before.roster.entries, {
-      familyKey: forkKey,
+      scopeKeys: forkKeys,
       signer: dad.me,
-      members: [{ accountId: dad.me.accountId, role: 'guardian', keys: dad.me.identity.publicKeys }, before.roster.members.find((m) => m.accountId === gran.me.accountId)!],
+      members: forkMembers,
       toys: [...before.roster.toys],
       settings: { ...before.roster.settings, volumeLimit: 100 },
     });
     expect(forged.epoch).toBe(removedAt);
-    const forgedKeys = (await wrapFamilyKeyForRoster(forged, forkKey)).map(wrappedKeyToWire);
+    const forgedKeys = await wrapsToAllHolders(forged, forkKeys);
     attackOn(familyId).family = (body) => {
       body.roster = [...(body.roster as string[]).slice(0, removedAt), toBase64Url(encodeRosterEntry(forged))];
-      body.wrappedKeys = [...(body.wrappedKeys as Array<{ epoch: number }>).filter((k) => k.epoch < removedAt), ...forgedKeys];
+      body.wrappedKeys = [...(body.wrappedKeys as Array<{ generation: number }>).filter((k) => k.generation < removedAt), ...forgedKeys];
       body.epoch = removedAt;
     };
 
@@ -192,14 +194,14 @@ describe('a server freezes the roster to keep a removed relative talking', { tim
     withheldFrom = (await removeMember(mum, { familyId, accountId: uncle.me.accountId })).roster.epoch;
     attackOn(familyId).family = (body) => {
       body.roster = (body.roster as string[]).slice(0, withheldFrom);
-      body.wrappedKeys = (body.wrappedKeys as Array<{ epoch: number }>).filter((k) => k.epoch < withheldFrom);
+      body.wrappedKeys = (body.wrappedKeys as Array<{ generation: number }>).filter((k) => k.generation < withheldFrom);
       body.epoch = withheldFrom - 1;
     };
   }, 120_000);
 
   async function fromUncle(receivedAt: number): Promise<string> {
     const sealed = await sealMessage({
-      familyId, epoch: uncleView.roster.epoch, rosterHead: uncleView.roster.headHash, familyKey: uncleView.headKey, sender: uncle.me,
+      familyId, epoch: uncleView.roster.epoch, rosterHead: uncleView.roster.headHash, ...headSealing(uncleView, uncle.me.accountId, [mia]), sender: uncle.me,
       recipients: [mia], audio: wavWith(utf8('still here'), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now(),
     });
     const id = toBase64Url(sealed.header.messageId);
@@ -243,7 +245,7 @@ describe('a server freezes the roster to keep a removed relative talking', { tim
   it("a stranger's claim of a newer head does not hold the toy back", async () => {
     const stranger = await generateIdentity();
     const sealed = await sealMessage({
-      familyId, epoch: withheldFrom + 5, rosterHead: randomBytes(32), familyKey: generateFamilyKey(), sender: { accountId: mum.me.accountId, identity: stranger },
+      familyId, epoch: withheldFrom + 5, rosterHead: randomBytes(32), scope: mia, key: generateScopeKey(), sender: { accountId: mum.me.accountId, identity: stranger },
       recipients: [mia], audio: wavWith(utf8('made up'), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now(),
     });
     const id = toBase64Url(sealed.header.messageId);

@@ -9,6 +9,7 @@ import { admitJoiners, createFamily, type OpenedFamily } from '../../src/client/
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { approveMessage, sealMessage } from '../../src/crypto/envelope.js';
+import { headSealing } from './forged-keys.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { registerMember, type TestMember } from '../support/members.js';
 
@@ -61,7 +62,7 @@ export interface Injected {
  */
 export async function sealedUnderOldKey(old: OpenedFamily, member: TestMember, message: { familyId: string; to: string; audio: Uint8Array; durationMs: number }): Promise<Injected> {
   const { familyId, to } = message;
-  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, rosterHead: old.roster.headHash, familyKey: old.headKey, sender: { accountId: member.me.accountId, identity: member.me.identity }, recipients: [to], audio: message.audio, audioType: 'audio/wav', durationMs: message.durationMs, createdAt: Date.now() });
+  const sealed = await sealMessage({ familyId, epoch: old.roster.epoch, rosterHead: old.roster.headHash, ...headSealing(old, member.me.accountId, [to]), sender: { accountId: member.me.accountId, identity: member.me.identity }, recipients: [to], audio: message.audio, audioType: 'audio/wav', durationMs: message.durationMs, createdAt: Date.now() });
   const messageId = toBase64Url(sealed.header.messageId);
   const now = Date.now();
   const view = {

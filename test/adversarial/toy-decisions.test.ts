@@ -26,6 +26,7 @@ import { approveMessage as approveAsGuardian, downloadAndOpenMessage, sendMessag
 import type { InboxRecord } from '../../src/client/toy-runtime.js';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
+import { headSealing } from './forged-keys.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { ToyStateDir } from '../../src/toy/state.js';
@@ -260,7 +261,7 @@ describe('the head decides, and the toy keeps what it played until the signed re
 
   it('(f) a message dated an hour ahead is refused by the toy and by the member client', async () => {
     const family = await loadFamily(mum, familyId);
-    const sealed = await sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [mia], audio: wavWith(utf8('from the future'), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now() + 3600_000 });
+    const sealed = await sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, ...headSealing(family, mum.me.accountId, [mia]), sender: mum.me, recipients: [mia], audio: wavWith(utf8('from the future'), 300), audioType: 'audio/wav', durationMs: 18, createdAt: Date.now() + 3600_000 });
     // The server stores it as it stores any envelope: the date is for the clients to judge.
     const accepted = await mum.api.upload(`/v1/families/${familyId}/messages`, sealed.bytes, MessageAccepted);
     const played = toy.played.length;

@@ -22,9 +22,10 @@ import { sendMessage } from '../../src/client/messages.js';
 import { addToy, decodeRosterChain, setToySettings } from '../../src/client/toys.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { freshScopeKeys } from './forged-keys.js';
 import { startGuardianPairing } from '../../src/crypto/pairing.js';
-import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
+import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type Member, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { showToyCode, toyState, waitForToy } from '../web/support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
@@ -50,10 +51,11 @@ const jsonAnswer = (value: unknown): Answer => ({ status: 200, contentType: 'app
 
 /** The removed guardian's N′ on top of N−1, with the toys of the real head, at volume 100. */
 async function forkedChain(toys: Toy[]): Promise<string[]> {
+  const members: Member[] = [{ accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys }];
   const forked = await appendRosterEntry(beforeRemoval, {
-    familyKey: generateFamilyKey(),
+    scopeKeys: freshScopeKeys({ members, toys }, beforeRemoval.at(-1)!.epoch + 1, beforeRemoval.at(-1)!),
     signer: exDad.me,
-    members: [{ accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys }],
+    members,
     toys,
     settings: { ...beforeRemoval.at(-1)!.settings, volumeLimit: 100 },
   });
@@ -183,7 +185,7 @@ describe.skipIf(!hasChromium())('the virtual toy and a removed guardian\'s fork'
 
     const forkEpoch = beforeRemoval.at(-1)!.epoch + 1;
     const forkHead = await hashRosterEntry(decodeRosterChain(await forkedChain([])).at(-1)!);
-    const sealed = await sealMessage({ familyId, epoch: forkEpoch, familyKey: generateFamilyKey(), rosterHead: forkHead, sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
+    const sealed = await sealMessage({ familyId, epoch: forkEpoch, scope: mia, key: generateScopeKey(), rosterHead: forkHead, sender: { accountId: exDad.me.accountId, identity: exDad.me.identity }, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
     const forgedId = toBase64Url(sealed.header.messageId);
     const forgedView = {
       messageId: forgedId, familyId, senderId: exDad.me.accountId, senderKind: 'member', recipients: [mia], epoch: forkEpoch, size: sealed.bytes.length,

@@ -16,7 +16,7 @@ import { downloadEnvelope, sendMessage } from '../../src/client/messages.js';
 import { setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { freshScopeKeys, keyOf } from './forged-keys.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
 import { FamilyView } from '../../src/protocol/families.js';
@@ -101,20 +101,22 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy behind a lying 
     const headWire = await mum.api.call('GET', `/v1/families/${familyId}`, FamilyView);
     const head = decodeRosterEntry(fromBase64Url(headWire.roster.at(-1)!));
     if (!head.ok) throw new Error('the real roster must decode');
+    const forgedMembers = [...head.value.members, { accountId: strangerId, role: 'guardian' as const, keys: stranger.publicKeys }];
+    const forgedKeys = freshScopeKeys({ members: forgedMembers, toys: head.value.toys }, head.value.epoch + 1);
     const forged = await signRosterEntry(
       {
         familyId,
         epoch: head.value.epoch + 1,
         previousHash: await hashRosterEntry(head.value),
-        members: [...head.value.members, { accountId: strangerId, role: 'guardian', keys: stranger.publicKeys }],
+        members: forgedMembers,
         toys: head.value.toys,
-        settings: { ...head.value.settings, volumeLimit: 100 },
+        settings: { volumeLimit: 100, retentionDays: head.value.settings.retentionDays },
         signerId: strangerId,
-        familyKey: generateFamilyKey(),
+        scopeKeys: forgedKeys,
       },
       stranger,
     );
-    const sealed = await sealMessage({ familyId, epoch: head.value.epoch + 1, rosterHead: await hashRosterEntry(forged), familyKey: generateFamilyKey(), sender: { accountId: strangerId, identity: stranger }, recipients: [mia], audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
+    const sealed = await sealMessage({ familyId, epoch: head.value.epoch + 1, rosterHead: await hashRosterEntry(forged), scope: mia, key: keyOf(forgedKeys, mia), sender: { accountId: strangerId, identity: stranger }, recipients: [mia], audio: wavSecond(), audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now() });
     const forgedId = toBase64Url(sealed.header.messageId);
     const forgedView = {
       messageId: forgedId, familyId, senderId: strangerId, senderKind: 'member', recipients: [mia], epoch: head.value.epoch + 1, size: sealed.bytes.length,

@@ -1,26 +1,31 @@
 /**
- * The server chooses the family key (issue #15 item 1), against the virtual toy and the web app in
- * headless Chromium: a real `burrow serve` behind a proxy that, once the toy is paired and working,
- * replaces the family key wrapped to it for the next epoch with a key the proxy chose, wrapped with
- * HPKE to the toy's real public keys from the roster. The toy refuses the key (data-key-refused),
- * plays nothing of that epoch, and every reply the server receives from it is sealed under the key
- * the guardian committed to, never under the server's. Then the same lie to the guardian's web app
- * signing in on a new device: an error in plain words, nothing opened. Both refusals appear in the
- * family security log. The guardian's own client (Node, straight to the server) is not lied to.
+ * The server chooses the scope keys (issue #15 item 1, issue #16), against the virtual toy and the
+ * web app in headless Chromium: a real `burrow serve` behind a proxy that, once the toy is paired
+ * and working, replaces every scope key wrapped to it with a key the proxy chose, wrapped with HPKE
+ * to the toy's real public keys from the roster. A guardian removes the relative allowed the child,
+ * so the child's key starts a new generation: the toy refuses the server's key of it
+ * (data-key-refused), plays nothing of that epoch, and every reply the server receives from it is
+ * sealed under the key the guardian committed to, never under the server's. Then the same lie to
+ * the guardian's web app signing in on a new device, for the family-wide key and the child's: an
+ * error in plain words, nothing opened. Both refusals appear in the family security log as
+ * `scope-key/commitment-mismatch`. The guardian's own client (Node, straight to the server) is not
+ * lied to.
  */
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
-import { createFamily, loadFamily, wrappedKeyToWire } from '../../src/client/families.js';
+import { admitJoiners, createFamily, loadFamily, removeMember } from '../../src/client/families.js';
+import { acceptInvite, createInvite } from '../../src/client/invites.js';
+import { wrapToWire } from '../../src/client/key-ring.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
+import { generateScopeKey, wrapScopeKey } from '../../src/crypto/scope-key.js';
 import { decodeRosterEntry } from '../../src/crypto/roster.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
-import { registerSignInMember, type TestMember } from '../support/members.js';
+import { registerMember, registerSignInMember, type TestMember } from '../support/members.js';
 import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { heardAudio } from '../web/support/browser.js';
 import { signInInBrowser, useBrowserApp } from '../support/browser.js';
@@ -32,11 +37,12 @@ const voice = fakeVoice({ pitchHz: 220, syllablesPerSecond: 4, peak: 0.4 });
 
 const web = useBrowserApp({ name: 'web-key-commitment', browsers: [{ voice }], hostileProxy: true });
 let mum: TestMember;
+let gran: TestMember;
 let familyId: string;
 let mia: string;
 
 /** The key the lying server wraps to its victims; the envelopes the browsers upload through it. */
-const serverKey = generateFamilyKey();
+const serverKey = generateScopeKey();
 const victims = new Set<string>();
 const received: Uint8Array[] = [];
 
@@ -46,6 +52,11 @@ beforeAll(async () => {
   mum = await registerSignInMember(web.server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Committed Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  // Gran is allowed Mia: removing her later starts a new generation of Mia's key and the family-wide one.
+  gran = await registerMember(web.server.url, 'gran');
+  const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
+  await acceptInvite(gran, link);
+  await admitJoiners(mum, { familyId });
   web.proxy.rewrites.push(async ({ method, path, status, body, request }) => {
     if (method === 'POST' && path === `/v1/families/${familyId}/messages`) received.push(new Uint8Array(request));
     if (method !== 'GET' || path !== `/v1/families/${familyId}` || status !== 200 || victims.size === 0) return undefined;
@@ -58,10 +69,9 @@ beforeAll(async () => {
     view.wrappedKeys = await Promise.all(
       view.wrappedKeys.map(async (wire) => {
         if (!victims.has(wire.recipientId)) return wire;
-        const entry = entries.find((e) => e.epoch === wire.epoch)!;
-        // A toy's key of an epoch before its pairing (wrapped for the messages waiting for its child) goes to its keys in a later entry.
-        const keys = entry.members.find((m) => m.accountId === wire.recipientId)?.keys ?? entries.flatMap((e) => e.toys).find((t) => t.toyId === wire.recipientId)!.keys;
-        return wrappedKeyToWire(await wrapFamilyKey({ familyId, epoch: wire.epoch, key: serverKey, recipient: { id: wire.recipientId, ...keys } }));
+        // The victim's public keys as the newest entry listing them has them (a wrap names no epoch).
+        const keys = entries.flatMap((e) => [...e.members.map((m) => ({ id: m.accountId, keys: m.keys })), ...e.toys.map((t) => ({ id: t.toyId, keys: t.keys }))]).findLast((h) => h.id === wire.recipientId)!.keys;
+        return wrapToWire(await wrapScopeKey({ familyId, scope: wire.scope, generation: wire.generation, key: serverKey, recipient: { id: wire.recipientId, ...keys } }));
       }),
     );
     return new TextEncoder().encode(JSON.stringify(view));
@@ -89,9 +99,12 @@ describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key t
     await waitForToy(toy, 'last-played-id', first.messageId);
     expect(await toyState(toy, 'key-refused')).toBe('false');
 
-    // From now on every key wrapped to the toy is the server's. The guardian signs a new epoch and talks in it.
+    // From now on every key wrapped to the toy is the server's. The guardian removes gran, which
+    // starts a new generation of Mia's key, and talks in the new epoch.
     victims.add(toyId);
-    const next = await setToySettings(mum, { familyId, volumeLimit: 30 });
+    const next = await removeMember(mum, { familyId, accountId: gran.me.accountId });
+    expect(next.roster.head.scopeKeys.find((k) => k.scope === mia)?.generation).toBe(next.roster.epoch);
+    expect(next.roster.head.scopeKeys.find((k) => k.scope === FAMILY_SCOPE)?.generation).toBe(next.roster.epoch);
     const second = await sendMessage(mum, { familyId, to: mia, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     await waitForToy(toy, 'key-refused', 'true');
     // Its message commits to a head the toy does not hold (it kept the roster whose key it trusts): it waits.
@@ -110,13 +123,15 @@ describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key t
     await waitForToy(toy, 'queued', '1');
     expect(await toyState(toy, 'sent')).toBe('0');
     for (const envelope of received) {
-      expect((await openAndVerifyMessage(envelope, { roster: next.roster, familyKeyForEpoch: () => serverKey })).ok).toBe(false);
+      expect((await openAndVerifyMessage(envelope, { roster: next.roster, keyFor: () => serverKey })).ok).toBe(false);
       // Not vacuous: it opens under the key the guardian committed to for its epoch.
-      expect((await openAndVerifyMessage(envelope, { roster: next.roster, familyKeyForEpoch: next.keyForEpoch })).ok).toBe(true);
+      expect((await openAndVerifyMessage(envelope, { roster: next.roster, keyFor: next.keyFor })).ok).toBe(true);
     }
-    await expect.poll(refusalsInLog, { timeout: 60_000 }).toContainEqual({ actorId: toyId, code: 'family-key/commitment-mismatch', epoch: next.roster.epoch });
+    // The epoch reported is the refused generation: Mia's, started at the removal.
+    await expect.poll(refusalsInLog, { timeout: 60_000 }).toContainEqual({ actorId: toyId, code: 'scope-key/commitment-mismatch', epoch: next.roster.epoch });
 
-    // The guardian signs in on a new device (the web app) while the server wraps its key to her too.
+    // The guardian signs in on a new device (the web app) while the server wraps its keys to her too:
+    // the family-wide key and Mia's, every generation.
     victims.add(mum.me.accountId);
     const appContext = await web.newContext();
     const app = await appContext.newPage();
@@ -126,6 +141,6 @@ describe.skipIf(!hasChromium())('the virtual toy and the web app offered a key t
     expect(await app.getByRole('link', { name: 'Mia' }).count()).toBe(0);
     expect(await app.locator('audio').count()).toBe(0);
     expect(await heardAudio(app)).toEqual([]);
-    await expect.poll(refusalsInLog, { timeout: 60_000 }).toContainEqual({ actorId: mum.me.accountId, code: 'family-key/commitment-mismatch', epoch: (await loadFamily(mum, familyId)).roster.epoch });
+    await expect.poll(refusalsInLog, { timeout: 60_000 }).toContainEqual({ actorId: mum.me.accountId, code: 'scope-key/commitment-mismatch', epoch: (await loadFamily(mum, familyId)).roster.epoch });
   });
 });

@@ -16,16 +16,17 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
-import { admitJoiners, createFamily, loadFamily, removeMember, wrappedKeyToWire, type OpenedFamily } from '../../src/client/families.js';
+import { admitJoiners, createFamily, loadFamily, removeMember, type OpenedFamily } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { sendMessage } from '../../src/client/messages.js';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { freshScopeKeys, headSealing, wrapsToAllHolders } from './forged-keys.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { signReceipt } from '../../src/crypto/receipt.js';
-import { appendRosterEntry, encodeRosterEntry } from '../../src/crypto/roster.js';
+import { appendRosterEntry, encodeRosterEntry, type Member } from '../../src/crypto/roster.js';
 import { registerMember, registerSignInMember, type TestMember } from '../support/members.js';
 import { toyState, waitForToy } from '../web/support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
@@ -76,7 +77,10 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     const { mum, familyId, mia, toyId } = await familyWithToy('Receipt Family');
     const family = await loadFamily(mum, familyId);
     // A message to a child with no toy: nothing could have played it, yet the server says the toy did.
+    // (Gran is allowed Ben, which gives Ben a conversation key: a child nobody but guardians talks
+    // with has none, and no message can be sealed to them.)
     const ben = (await addChild(mum, { familyId, name: 'Ben', emoji: '🐻' })).childId;
+    await invite(mum, await registerMember(web.server.url, 'gran'), familyId, { role: 'relative', children: [ben] });
     const hidden = await sendMessage(mum, { familyId, to: ben, audio: voice.wav, audioType: 'audio/wav', durationMs: 1000 });
     const stranger = await generateIdentity();
     const fake = await signReceipt(stranger, { familyId, messageId: fromBase64Url(hidden.messageId), kind: 'played', signerId: toyId, rosterEpoch: family.roster.epoch, rosterHead: family.roster.headHash, at: Date.now() });
@@ -127,15 +131,16 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     // The forgery is in place before the real removal: the toy hears of the removal at once on the
     // live channel (whose frames the proxy cannot rewrite), and must meet only the forged N′.
     const removedAt = before.roster.epoch + 1;
-    const forkKey = generateFamilyKey();
+    const forkMembers: Member[] = [{ accountId: dad.me.accountId, role: 'guardian', keys: dad.me.identity.publicKeys }];
+    const forkKeys = freshScopeKeys({ members: forkMembers, toys: before.roster.toys }, removedAt, before.roster.head);
     const forged = await appendRosterEntry(before.roster.entries, {
-      familyKey: forkKey,
+      scopeKeys: forkKeys,
       signer: dad.me,
-      members: [{ accountId: dad.me.accountId, role: 'guardian', keys: dad.me.identity.publicKeys }],
+      members: forkMembers,
       toys: [...before.roster.toys],
       settings: { ...before.roster.settings, volumeLimit: 100 },
     });
-    const forgedKeys = (await wrapFamilyKeyForRoster(forged, forkKey)).map(wrappedKeyToWire);
+    const forgedKeys = await wrapsToAllHolders(forged, forkKeys);
     rewrite(({ method, path, body, status }) => {
       if (method !== 'GET' || status !== 200 || path !== `/v1/families/${familyId}`) return undefined;
       const view = json(body);
@@ -143,7 +148,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
         ...view,
         epoch: removedAt,
         roster: [...(view.roster as string[]).slice(0, removedAt), toBase64Url(encodeRosterEntry(forged))],
-        wrappedKeys: [...(view.wrappedKeys as Array<{ epoch: number }>).filter((k) => k.epoch < removedAt), ...forgedKeys],
+        wrappedKeys: [...(view.wrappedKeys as Array<{ generation: number }>).filter((k) => k.generation < removedAt), ...forgedKeys],
       });
     });
     expect((await removeMember(mum, { familyId, accountId: dad.me.accountId })).roster.epoch).toBe(removedAt);
@@ -173,7 +178,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
 
     // The uncle's message, which the server delivers although he is gone.
     const sealed = await sealMessage({
-      familyId, epoch: uncleView.roster.epoch, rosterHead: uncleView.roster.headHash, familyKey: uncleView.headKey, sender: uncle.me,
+      familyId, epoch: uncleView.roster.epoch, rosterHead: uncleView.roster.headHash, ...headSealing(uncleView, uncle.me.accountId, [mia]), sender: uncle.me,
       recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now(),
     });
     const fromUncle = toBase64Url(sealed.header.messageId);
@@ -202,7 +207,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
           ...view,
           epoch: withheldFrom - 1,
           roster: (view.roster as string[]).slice(0, withheldFrom),
-          wrappedKeys: (view.wrappedKeys as Array<{ epoch: number }>).filter((k) => k.epoch < withheldFrom),
+          wrappedKeys: (view.wrappedKeys as Array<{ generation: number }>).filter((k) => k.generation < withheldFrom),
         });
       }
       return undefined;
@@ -231,7 +236,7 @@ describe.skipIf(!hasChromium())('the web app and the virtual toy against forks, 
     const { mum, familyId, mia, toy } = await familyWithToy('Calm Family');
     const stranger = await generateIdentity();
     const sealed = await sealMessage({
-      familyId, epoch: 0, rosterHead: randomBytes(32), familyKey: generateFamilyKey(), sender: { accountId: 'someone', identity: stranger },
+      familyId, epoch: 0, rosterHead: randomBytes(32), scope: mia, key: generateScopeKey(), sender: { accountId: 'someone', identity: stranger },
       recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt: Date.now(),
     });
     const id = toBase64Url(sealed.header.messageId);

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadFamily } from '../../src/client/families.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
-import { sealProfile } from '../../src/crypto/profile.js';
+import { profileScope, sealProfile } from '../../src/crypto/profile.js';
 import { type TestMember } from '../e2e/family-harness.js';
 import { familyWithGran } from '../support/members.js';
 import { waitForToy } from '../web/support/app-steps.js';
@@ -44,9 +44,9 @@ describe.skipIf(!hasChromium())('signed profiles in the virtual toy and the fami
     await app.goto(`/family/${familyId}/people`);
     await app.locator('.list li', { hasText: 'Mia' }).first().waitFor({ timeout: 30_000 });
 
-    // Gran holds the family key and signs with her real key; she is a relative, not a guardian.
+    // Gran holds Mia's key (the one Mia's profile is sealed under) and signs with her real key; she is a relative, not a guardian.
     const granView = await loadFamily(gran, familyId);
-    const forged = await sealProfile({ familyId, epoch: granView.roster.epoch, familyKey: granView.headKey, kind: 'child', objectId: mia, data: { name: 'Grizelda', emoji: '👹' }, signer: gran.me.identity });
+    const forged = await sealProfile({ familyId, epoch: granView.roster.epoch, key: granView.headKeyOf(profileScope(granView.roster.head, 'child', mia))!, kind: 'child', objectId: mia, data: { name: 'Grizelda', emoji: '👹' }, signer: gran.me.identity });
     web.proxy.rewrites.push(({ method, path, body }) => {
       if (method !== 'GET' || path !== `/v1/families/${familyId}`) return undefined;
       const view = JSON.parse(new TextDecoder().decode(body)) as { children: Array<{ childId: string; sealedProfile: string }> };

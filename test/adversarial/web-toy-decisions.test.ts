@@ -16,6 +16,7 @@ import { changeRoster, loadFamily, type OpenedFamily } from '../../src/client/fa
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { sendMessage } from '../../src/client/messages.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
+import { headSealing } from './forged-keys.js';
 import type { Identity } from '../../src/crypto/identity.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { type TestMember } from '../e2e/family-harness.js';
@@ -170,7 +171,7 @@ describe.skipIf(!hasChromium())('the virtual toy behind a colluding server: the 
 
   it('(e, f) a message past its signed retention and one dated an hour ahead are refused and reported', async () => {
     const family = await loadFamily(mum, familyId);
-    const seal = (createdAt: number) => sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt });
+    const seal = (createdAt: number) => sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, ...headSealing(family, mum.me.accountId, [mia]), sender: mum.me, recipients: [mia], audio: voice.wav, audioType: 'audio/wav', durationMs: 1000, createdAt });
     // Recorded 31 days ago (retention 30): what a server that withheld it until now would release.
     const old = await mum.api.upload(`/v1/families/${familyId}/messages`, (await seal(Date.now() - (family.roster.settings.retentionDays + 1) * DAY)).bytes, MessageAccepted);
     await waitForToy(toy, 'last-refusal', 'envelope/expired');

@@ -12,7 +12,8 @@ import { admitJoiners, createFamily, loadFamily, setSettings, type ClientContext
 import { acceptInvite, createInvite, inspectInvite } from '../../src/client/invites.js';
 import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { scopedContentsOf, scopesOf } from '../../src/crypto/key-scopes.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { FamilyView } from '../../src/protocol/families.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
@@ -84,16 +85,19 @@ describe('a client talking to a lying server', () => {
     const view = await gran.api.call('GET', `/v1/families/${familyId}`, FamilyView);
     const last = decodeRosterEntry(fromBase64Url(view.roster.at(-1)!));
     if (!last.ok) throw new Error('the real roster must decode');
+    const members = [...last.value.members, { accountId: 'the-server', role: 'guardian' as const, keys: forger.publicKeys }];
+    const epoch = last.value.epoch + 1;
     const forged = await signRosterEntry(
       {
         familyId,
-        epoch: last.value.epoch + 1,
+        epoch,
         previousHash: await hashRosterEntry(last.value),
-        members: [...last.value.members, { accountId: 'the-server', role: 'guardian', keys: forger.publicKeys }],
+        members,
         toys: [],
-        settings: last.value.settings,
+        settings: { volumeLimit: last.value.settings.volumeLimit, retentionDays: last.value.settings.retentionDays },
         signerId: 'the-server',
-        familyKey: generateFamilyKey(),
+        children: last.value.children,
+        scopeKeys: scopesOf(scopedContentsOf({ members, toys: [], children: last.value.children })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
       },
       forger,
     );

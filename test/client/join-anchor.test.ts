@@ -7,11 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowApi } from '../../src/client/api.js';
 import { ClientError } from '../../src/client/client-error.js';
-import { createFamily, loadFamily, wrappedKeyToWire, type ClientContext } from '../../src/client/families.js';
+import { createFamily, loadFamily, type ClientContext } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { addChild } from '../../src/client/children.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
-import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
+import { generateScopeKey, wrapScopeKey } from '../../src/crypto/scope-key.js';
+import { wrapToWire } from '../../src/client/key-ring.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { encodeRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
@@ -40,7 +42,7 @@ afterAll(async () => {
 describe("a joiner's first view of a family", () => {
   it('refuses a chain that does not start at the genesis, even one naming the inviting guardian with their real keys', async () => {
     const forger = await generateIdentity();
-    const forgedKey = generateFamilyKey();
+    const forgedKeys = [FAMILY_SCOPE, childId].map((scope) => ({ scope, generation: 1, key: generateScopeKey() }));
     const settings = { volumeLimit: 80, retentionDays: 30 };
     // Claims to be signed by mum, lists mum with her real keys, but is signed with the server's key.
     const forged = await signRosterEntry(
@@ -55,18 +57,19 @@ describe("a joiner's first view of a family", () => {
         toys: [],
         settings,
         signerId: mum.me.accountId,
-        familyKey: generateFamilyKey(),
+        scopeKeys: forgedKeys,
       },
       forger,
     );
-    const wrap = await wrapFamilyKey({ familyId, epoch: 1, key: forgedKey, recipient: { id: joiner.me.accountId, agreementKey: joiner.me.identity.publicKeys.agreementKey } });
-    const sealedName = await sealProfile({ familyId, epoch: 1, familyKey: forgedKey, kind: 'family-name', objectId: familyId, data: { name: 'Careful Family' }, signer: forger });
+    // Wraps of the keys the forged entry commits to: they open, and match its commitments.
+    const wraps = await Promise.all(forgedKeys.map(({ scope, generation, key }) => wrapScopeKey({ familyId, scope, generation, key, recipient: { id: joiner.me.accountId, ...joiner.me.identity.publicKeys } })));
+    const sealedName = await sealProfile({ familyId, epoch: 1, key: forgedKeys[0]!.key, kind: 'family-name', objectId: familyId, data: { name: 'Careful Family' }, signer: forger });
     const fabricatedView = {
       familyId,
       role: 'relative',
       epoch: 1,
       roster: [toBase64Url(encodeRosterEntry(forged))],
-      wrappedKeys: [wrappedKeyToWire(wrap)],
+      wrappedKeys: wraps.map(wrapToWire),
       sealedName: toBase64Url(sealedName),
       children: [],
       retentionDays: 30,

@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { familyStateFromJson, familyStateToJson, MemoryKeyStore, type FamilyState } from '../../src/client/key-store.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
+import { scopeKeyId } from '../../src/client/key-ring.js';
+
+const CHILD = toBase64Url(randomBytes(16));
+const FAMILY_WIDE = scopeKeyId('', 0);
+const CHILD_KEY = scopeKeyId(CHILD, 3);
 
 function sampleState(): FamilyState {
   return {
     familyId: toBase64Url(randomBytes(16)),
     anchor: randomBytes(300),
-    keys: { 0: randomBytes(32), 3: randomBytes(32) },
+    keys: { [FAMILY_WIDE]: randomBytes(32), [CHILD_KEY]: randomBytes(32) },
     pendingInvite: {
       inviteId: toBase64Url(randomBytes(16)),
       guardianId: toBase64Url(randomBytes(16)),
@@ -27,8 +32,9 @@ describe('family state in a key store', () => {
 
   it('a damaged record is refused rather than half-read', () => {
     const json = familyStateToJson(sampleState());
-    expect(() => familyStateFromJson({ ...json, keys: { x: json.keys['0']! } })).toThrow(TypeError);
-    expect(() => familyStateFromJson({ ...json, keys: { 0: toBase64Url(randomBytes(31)) } })).toThrow(TypeError);
+    // A key id that is not generation/scope (the per-epoch form of before scope keys, or nonsense), or a key of the wrong size.
+    for (const id of ['x', '0', '/child', '-1/child', `3/${CHILD}/x`]) expect(() => familyStateFromJson({ ...json, keys: { [id]: json.keys[FAMILY_WIDE]! } }), id).toThrow(TypeError);
+    expect(() => familyStateFromJson({ ...json, keys: { [CHILD_KEY]: toBase64Url(randomBytes(31)) } })).toThrow(TypeError);
     // A pending invite without the head hash its proof bound (the earlier form) has no anchor to start from.
     const { headHash: _dropped, ...earlier } = json.pendingInvite!;
     expect(() => familyStateFromJson({ ...json, pendingInvite: earlier as never })).toThrow(TypeError);
@@ -40,8 +46,8 @@ describe('family state in a key store', () => {
     const state = sampleState();
     await store.saveFamily(state);
     const loaded = (await store.loadFamily(state.familyId))!;
-    loaded.keys[0]!.fill(0);
-    expect((await store.loadFamily(state.familyId))!.keys[0]).toEqual(state.keys[0]);
+    loaded.keys[CHILD_KEY]!.fill(0);
+    expect((await store.loadFamily(state.familyId))!.keys[CHILD_KEY]).toEqual(state.keys[CHILD_KEY]);
     expect(await store.listFamilies()).toEqual([state.familyId]);
     await store.forgetFamily(state.familyId);
     expect(await store.loadFamily(state.familyId)).toBeUndefined();

@@ -14,6 +14,7 @@ import { acceptInvite, createInvite, describeInvites } from '../../src/client/in
 import { nameOf } from '../../src/client/names.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { sealProfile } from '../../src/crypto/profile.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 
@@ -109,7 +110,7 @@ describe('member names', () => {
     await expect(setMyProfile(gran, { familyId, name: 'x', photo: new Uint8Array(MAX_MEMBER_PHOTO_BYTES + 1).fill(0xff) })).rejects.toMatchObject({ code: 'client/photo-too-large' });
     // The server writes only the caller's own slot: uncle's PUT changes his profile, never gran's.
     const family = await loadFamily(uncle, familyId);
-    const forged = await sealProfile({ familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'member', objectId: gran.me.accountId, data: { name: 'Forged', seq: 99 }, signer: uncle.me.identity });
+    const forged = await sealProfile({ familyId, epoch: family.roster.epoch, key: family.headKeyOf(FAMILY_SCOPE)!, kind: 'member', objectId: gran.me.accountId, data: { name: 'Forged', seq: 99 }, signer: uncle.me.identity });
     await uncle.api.call('PUT', `/v1/families/${familyId}/profile`, undefined, { sealedProfile: toBase64Url(forged) });
     const after = await loadFamily(mum, familyId);
     expect(after.members.find((m) => m.accountId === gran.me.accountId)!.name).toBe('Grandma Rose');

@@ -13,7 +13,8 @@ import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { toBase64Url } from '../../src/crypto/bytes.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
-import { sealProfile } from '../../src/crypto/profile.js';
+import { profileScope, sealProfile } from '../../src/crypto/profile.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
 import { FamilyView } from '../../src/protocol/families.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
@@ -82,9 +83,9 @@ describe('signed profiles on the member clients', () => {
     expect((await loadFamily(gran, familyId)).children.map((c) => c.name)).toEqual(['Mia']);
   });
 
-  it('a child renamed by a relative, who holds the family key, is refused', async () => {
+  it("a child renamed by a relative, who holds the child's key, is refused", async () => {
     const family = await loadFamily(gran, familyId);
-    const forged = await sealProfile({ familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: mia, data: { name: 'Renamed by gran', emoji: '👹' }, signer: gran.me.identity });
+    const forged = await sealProfile({ familyId, epoch: family.roster.epoch, key: family.headKeyOf(profileScope(family.roster.head, 'child', mia))!, kind: 'child', objectId: mia, data: { name: 'Renamed by gran', emoji: '👹' }, signer: gran.me.identity });
     const seen = await loadFamily(underAttack(mum, childProfileReplaced(mia, toBase64Url(forged))), familyId);
     const child = seen.children.find((c) => c.childId === mia)!;
     expect(child.name).toBeUndefined();
@@ -98,14 +99,14 @@ describe('signed profiles on the member clients', () => {
 
   it('a child renamed by a guardian still opens (the check is on the signer, not on who uploaded)', async () => {
     const family = await loadFamily(mum, familyId);
-    const renamed = await sealProfile({ familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: mia, data: { name: 'Mia Rose', emoji: '🦊' }, signer: mum.me.identity });
+    const renamed = await sealProfile({ familyId, epoch: family.roster.epoch, key: family.headKeyOf(profileScope(family.roster.head, 'child', mia))!, kind: 'child', objectId: mia, data: { name: 'Mia Rose', emoji: '🦊' }, signer: mum.me.identity });
     const seen = await loadFamily(underAttack(gran, childProfileReplaced(mia, toBase64Url(renamed))), familyId);
     expect(seen.children.find((c) => c.childId === mia)!.name).toBe('Mia Rose');
   });
 
   it('a child renamed by a stranger (the server, with a key it does not even need to hold) is refused', async () => {
     const family = await loadFamily(mum, familyId);
-    const forged = await sealProfile({ familyId, epoch: family.roster.epoch, familyKey: family.headKey, kind: 'child', objectId: mia, data: { name: 'Stranger' }, signer: await generateIdentity() });
+    const forged = await sealProfile({ familyId, epoch: family.roster.epoch, key: family.headKeyOf(profileScope(family.roster.head, 'child', mia))!, kind: 'child', objectId: mia, data: { name: 'Stranger' }, signer: await generateIdentity() });
     const seen = await loadFamily(underAttack(gran, childProfileReplaced(mia, toBase64Url(forged))), familyId);
     expect(seen.children.find((c) => c.childId === mia)!.name).toBeUndefined();
   });
@@ -125,10 +126,10 @@ describe('signed profiles on the member clients', () => {
 
   it('a removed member who kept an old epoch key cannot rename the family for those who remain', async () => {
     const before = await loadFamily(uncle, familyId);
-    const oldKey = before.headKey;
+    const oldKey = before.headKeyOf(FAMILY_SCOPE)!;
     const oldEpoch = before.roster.epoch;
     await removeMember(mum, { familyId, accountId: uncle.me.accountId });
-    const forged = await sealProfile({ familyId, epoch: oldEpoch, familyKey: oldKey, kind: 'family-name', objectId: familyId, data: { name: 'Uncle was here' }, signer: uncle.me.identity });
+    const forged = await sealProfile({ familyId, epoch: oldEpoch, key: oldKey, kind: 'family-name', objectId: familyId, data: { name: 'Uncle was here' }, signer: uncle.me.identity });
     const seen = await loadFamily(underAttack(gran, (path, body) => (path === `/v1/families/${familyId}` ? { ...body, sealedName: toBase64Url(forged) } : undefined)), familyId);
     expect(seen.name).toBeUndefined();
     expect((await loadFamily(gran, familyId)).name).toBe('Signed Family');

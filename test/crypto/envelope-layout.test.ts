@@ -1,7 +1,7 @@
 /**
  * The envelope's byte layout is a contract (the server parses it; a second toy implementation
  * follows docs/protocol.md). These tests pin it independently of the encoder: envelopes of
- * versions 1 and 2 are refused, and a fresh version-3 one is taken apart field by field, its
+ * versions 1 to 3 are refused, and a fresh version-4 one is taken apart field by field, its
  * chunks decrypted and its signature checked with raw WebCrypto only.
  */
 import { describe, expect, it } from 'vitest';
@@ -19,10 +19,18 @@ const VERSION_1_ENVELOPE = fromHex(
 // Version 2 (one AES-GCM box, unpadded, signature after the ciphertext), sealed from the inputs
 // below before chunked envelopes: refused too.
 const VERSION_2_ENVELOPE = fromHex('4252574d020000000a66616d2d676f6c64656e000000000000000316cae8171f3b7fcfc9552a112b226dd26317b588b608e4e82e899094f4e247f6101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000007b01ff34b04b2393854ec290f7df7f6da6de3fd38df0037c8ebf3eb3da82a316090d08dbc7cc71bf8bf22277879815c87026891928b360c6fff5c16237dc59dbf1619fc3de79c62a04a886381bb3b08542c6c8937c51cd918d90c6bfc5a0430822e8b9c75f843e7011188f8c84c326b4c43cad32daece19e9fb0c01b00000040881acca528bf279365936b3ec00a32972ab62cf587205bfd0f43ebddfdd80a5c9d83a8b02c71e788fd6ebd53b44d3b0071b9e8a267f8998c7ca3e744b37db804');
-// The head the envelopes below commit to: epoch 3 of `rosterAtEpoch3` (roster entries of version 5).
-const KNOWN_ROSTER_HEAD = '28df608cd1498d127d59cebbe97bb244d2a409ed417bfd6b661639d88af1e048';
+// Version 3 (no scope: sealed under the single family key), the header, commitment length and the
+// first bytes of the nonce prefix as the encoder before per-child keys sealed the inputs below (with
+// a rosterHead of 0x28 bytes): refused, not read as a version-4 header.
+const VERSION_3_ENVELOPE_PREFIX = fromHex('4252574d030000000a66616d2d676f6c64656e00000000000000032828282828282828282828282828282828282828282828282828282828282828101112131415161718191a1b1c1d1e1f000000036d756d00000002000000076368696c642d3100000005746f792d310000019ac29c14000000400020579ab2831dbd86b37af26ae153e1fad1f3');
+// The head the envelopes below commit to: epoch 3 of `rosterAtEpoch3` (roster entries of version 6).
+
+const KNOWN_ROSTER_HEAD = '0c862957fe3c6cca2b2be2ea299b1903e30d7e9e744d7aceabb1f4887ccf15bd';
 const KNOWN_SIGNING_KEY = '79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664';
-const FAMILY_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
+/** child-1's scope key (generation 0) in `rosterAtEpoch3`: the key the known envelopes are sealed under. */
+const SCOPE_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
+/** The family-wide scope's key (generation 0) in `rosterAtEpoch3`. */
+const FAMILY_WIDE_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0x60 + i);
 const MESSAGE_ID = Uint8Array.from({ length: 16 }, (_, i) => 0x10 + i);
 const AUDIO = utf8('OggS pretend opus audio, 40 bytes long!!');
 const CAPTION = 'Sleep well 🌙';
@@ -35,7 +43,7 @@ async function knownSender(): Promise<Identity> {
 
 function knownInputs(identity: Identity, rosterHead: Uint8Array) {
   return {
-    familyId: 'fam-golden', epoch: 3, rosterHead, familyKey: FAMILY_KEY, sender: { accountId: 'mum', identity },
+    familyId: 'fam-golden', epoch: 3, rosterHead, scope: 'child-1', key: SCOPE_KEY, sender: { accountId: 'mum', identity },
     recipients: ['child-1', 'toy-1'], audio: AUDIO, audioType: 'audio/ogg;codecs=opus', durationMs: 1234,
     caption: CAPTION, messageId: MESSAGE_ID, createdAt: 1_764_201_600_000,
   };
@@ -55,6 +63,7 @@ function takeApart(bytes: Uint8Array) {
   const familyId = string();
   const epoch = u64();
   const rosterHead = fixed(32);
+  const scope = string();
   const messageId = fixed(16);
   const senderId = string();
   const recipients = Array.from({ length: u32() }, string);
@@ -68,12 +77,12 @@ function takeApart(bytes: Uint8Array) {
   const commitment = bytes.subarray(commitmentAt, at);
   const signature = fixed(64);
   const chunks = Array.from({ length: chunkCount }, (_, i) => fixed(Math.min(CHUNK, paddedLength - i * CHUNK) + 16));
-  return { magic, version, familyId, epoch, rosterHead, messageId, senderId, recipients, createdAt, header, paddedLength, noncePrefix, chunkHashes, commitment, signature, chunks, rest: bytes.length - at };
+  return { magic, version, familyId, epoch, rosterHead, scope, messageId, senderId, recipients, createdAt, header, paddedLength, noncePrefix, chunkHashes, commitment, signature, chunks, rest: bytes.length - at };
 }
 
 /** Decrypts every chunk (AES-GCM ‖ tag, nonce = prefix ‖ u32 index ‖ u8 last) with raw WebCrypto and a key from kdf.ts. */
 async function rawDecrypt(parts: ReturnType<typeof takeApart>): Promise<Uint8Array> {
-  const keyBytes = await hkdfSha256({ ikm: FAMILY_KEY, salt: MESSAGE_ID, info: utf8('burrow/message-key/v1'), length: 32 });
+  const keyBytes = await hkdfSha256({ ikm: SCOPE_KEY, salt: MESSAGE_ID, info: utf8('burrow/message-key/v1'), length: 32 });
   const key = await crypto.subtle.importKey('raw', new Uint8Array(keyBytes), 'AES-GCM', false, ['decrypt']);
   const plain: Uint8Array[] = [];
   for (const [i, chunk] of parts.chunks.entries()) {
@@ -106,29 +115,34 @@ async function rawVerify(signingKey: Uint8Array, parts: ReturnType<typeof takeAp
 
 async function rosterAtEpoch3(identity: Identity) {
   const mum = { accountId: 'mum', identity };
-  const keyOf = (epoch: number) => Uint8Array.from({ length: 32 }, (_, i) => 16 * epoch + i);
-  // Fixed epoch keys and times, so each entry's key commitment (and so the head hash) is fixed too.
+  // toy-1, child-1's toy, from a fixed secret too: its child gives the entry a second scope.
+  const toy = await importIdentitySecret(Uint8Array.from({ length: 65 }, (_, i) => (i === 0 ? 1 : 0x80 + i)));
+  const toys = [{ toyId: 'toy-1', keys: toy.publicKeys, childId: 'child-1' }];
+  // Fixed scope keys (nobody leaves, so generation 0 throughout) and times, so each entry's key commitments (and so the head hash) are fixed too.
+  const scopeKeys = [{ scope: '', generation: 0, key: FAMILY_WIDE_KEY }, { scope: 'child-1', generation: 0, key: SCOPE_KEY }];
   const at = (epoch: number) => 1_764_201_600_000 + epoch * 60_000;
   // No quiet hours: they would be sealed with a random nonce, and the head hash would change each run.
   const settings = { volumeLimit: 70, retentionDays: 30 };
-  const chain: RosterEntry[] = [await createGenesisEntry({ familyId: 'fam-golden', creator: mum, settings, familyKey: keyOf(0), createdAt: at(0) })];
-  for (let epoch = 1; epoch <= 3; epoch++) chain.push(await appendRosterEntry(chain, { signer: mum, members: chain[0]!.members, toys: [], settings, familyKey: keyOf(epoch), createdAt: at(epoch) }));
+  const chain: RosterEntry[] = [await createGenesisEntry({ familyId: 'fam-golden', creator: mum, settings, toys, scopeKeys, createdAt: at(0) })];
+  for (let epoch = 1; epoch <= 3; epoch++) chain.push(await appendRosterEntry(chain, { signer: mum, members: chain[0]!.members, toys, settings, scopeKeys, createdAt: at(epoch) }));
   const verified = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
   if (!verified.ok) throw new Error(verified.code);
   return verified.value;
 }
 
 describe('envelope byte layout', () => {
-  it('envelopes of versions 1 and 2 are refused as unsupported', async () => {
+  it('envelopes of versions 1 to 3 are refused as unsupported', async () => {
     const identity = await knownSender();
     const roster = await rosterAtEpoch3(identity);
     expect(toHex(identity.publicKeys.signingKey)).toBe(KNOWN_SIGNING_KEY);
     expect(toHex(roster.headHash)).toBe(KNOWN_ROSTER_HEAD);
     for (const old of [VERSION_1_ENVELOPE, VERSION_2_ENVELOPE]) {
-      expect(await openAndVerifyMessage(old, { roster, familyKeyForEpoch: () => FAMILY_KEY })).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+      expect(await openAndVerifyMessage(old, { roster, keyFor: () => SCOPE_KEY })).toEqual({ ok: false, code: 'envelope/unsupported-version' });
       expect(parseEnvelopeHeader(old)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
       expect(parseEnvelopePrefix(old)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
     }
+    expect(parseEnvelopeHeader(VERSION_3_ENVELOPE_PREFIX)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
+    expect(parseEnvelopePrefix(VERSION_3_ENVELOPE_PREFIX)).toEqual({ ok: false, code: 'envelope/unsupported-version' });
   });
 
   it('a new envelope has every field where the format puts it, readable with raw WebCrypto alone', async () => {
@@ -137,7 +151,7 @@ describe('envelope byte layout', () => {
     const sealed = await sealMessage(knownInputs(identity, head));
     const parts = takeApart(sealed.bytes);
     expect(toHex(parts.rosterHead)).toBe(toHex(head));
-    expect(parts).toMatchObject({ magic: 'BRWM', version: 3, familyId: 'fam-golden', epoch: 3, senderId: 'mum', recipients: ['child-1', 'toy-1'], createdAt: 1_764_201_600_000, rest: 0 });
+    expect(parts).toMatchObject({ magic: 'BRWM', version: 4, familyId: 'fam-golden', epoch: 3, scope: 'child-1', senderId: 'mum', recipients: ['child-1', 'toy-1'], createdAt: 1_764_201_600_000, rest: 0 });
     expect(toHex(parts.messageId)).toBe(toHex(MESSAGE_ID));
     // A short message is padded to the floor bucket, in one chunk.
     expect(parts.paddedLength).toBe(16_384);
@@ -177,7 +191,7 @@ describe('envelope byte layout', () => {
     expect(bytesEqual(audio, before)).toBe(true);
     const parts = takeApart(sealed.bytes);
     expect(parts.rest).toBe(0);
-    const opened = await openAndVerifyMessage(sealed.bytes, { roster: await rosterAtEpoch3(identity), familyKeyForEpoch: () => FAMILY_KEY });
+    const opened = await openAndVerifyMessage(sealed.bytes, { roster: await rosterAtEpoch3(identity), keyFor: (_epoch, scope) => (scope === 'child-1' ? SCOPE_KEY : undefined) });
     expect(opened.ok && bytesEqual(opened.value.audio, audio)).toBe(true);
     // No stretch of the plaintext audio survives in the envelope.
     expect(toHex(sealed.bytes)).not.toContain(toHex(audio.subarray(1000, 1032)));

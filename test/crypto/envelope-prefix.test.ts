@@ -7,7 +7,7 @@ import { person } from './fixtures.js';
 async function sealed(audioBytes: number) {
   const mum = await person('mum');
   const message = await sealMessage({
-    familyId: 'fam-1', epoch: 3, rosterHead: randomBytes(32), familyKey: randomBytes(32), sender: { accountId: 'mum', identity: mum.identity },
+    familyId: 'fam-1', epoch: 3, rosterHead: randomBytes(32), scope: 'child-1', key: randomBytes(32), sender: { accountId: 'mum', identity: mum.identity },
     recipients: ['child-1', 'toy-1'], audio: randomBytes(audioBytes), audioType: 'audio/webm', durationMs: 1200, createdAt: 1_700_000_000_000,
   });
   return { mum, message };
@@ -54,7 +54,7 @@ describe('MAX_ENVELOPE_PREFIX_BYTES', () => {
     const longest = (tag: string) => tag.padEnd(128, 'x');
     const recipients = Array.from({ length: 64 }, (_, i) => longest(`child-${i}`));
     const message = await sealMessage({
-      familyId: longest('fam'), epoch: 1, rosterHead: randomBytes(32), familyKey: randomBytes(32), sender: { accountId: longest('mum'), identity: mum.identity },
+      familyId: longest('fam'), epoch: 1, rosterHead: randomBytes(32), scope: longest('child-0'), key: randomBytes(32), sender: { accountId: longest('mum'), identity: mum.identity },
       recipients, audio: randomBytes(10), audioType: 'audio/webm', durationMs: 10, createdAt: 1_700_000_000_000,
     });
     const prefix = parseEnvelopePrefix(message.bytes);

@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, randomBytes, utf8 } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage, paddedLengthOf, parseEnvelopePrefix, sealMessage, type SealedMessage } from '../../src/crypto/envelope.js';
 import { openMessageStream } from '../../src/crypto/envelope-stream.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { hkdfSha256 } from '../../src/crypto/kdf.js';
 import { hashRosterEntry, verifyRoster, type VerifiedRoster } from '../../src/crypto/roster.js';
 import { family } from './fixtures.js';
@@ -22,11 +21,11 @@ async function setup() {
   const verified = await verifyRoster(f.chain, { genesisHash: await hashRosterEntry(f.chain[0]!) });
   if (!verified.ok) throw new Error(verified.code);
   const roster: VerifiedRoster = verified.value;
-  const familyKey = generateFamilyKey();
-  const familyKeyForEpoch = (epoch: number) => (epoch === 1 ? familyKey : undefined);
+  const scopeKey = f.book.keyAt(f.chain[1]!, 'child-1');
+  const keyFor = f.book.keyForIn(f.chain);
   const send = async (audio: Uint8Array) =>
-    sealMessage({ familyId: 'fam-1', epoch: 1, rosterHead: await hashRosterEntry(f.chain[1]!), familyKey, sender: { accountId: 'mum', identity: f.mum.identity }, recipients: ['child-1'], audio, audioType: 'audio/wav', durationMs: 9000, createdAt: 1_764_000_000_000 });
-  return { ...f, roster, familyKey, familyKeyForEpoch, send };
+    sealMessage({ familyId: 'fam-1', epoch: 1, rosterHead: await hashRosterEntry(f.chain[1]!), scope: 'child-1', key: scopeKey, sender: { accountId: 'mum', identity: f.mum.identity }, recipients: ['child-1'], audio, audioType: 'audio/wav', durationMs: 9000, createdAt: 1_764_000_000_000 });
+  return { ...f, roster, scopeKey, keyFor, send };
 }
 
 /** The envelope cut into pieces of `size` bytes, as a download delivers it. */
@@ -47,7 +46,7 @@ function layoutOf(bytes: Uint8Array): Layout {
 
 /** Opens `bytes` while streaming: the audio handed out, and how it ended. */
 async function streamOpen(s: Awaited<ReturnType<typeof setup>>, bytes: Uint8Array, pieceSize = 10_000) {
-  const opened = await openMessageStream(piecesOf(bytes, pieceSize), { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch });
+  const opened = await openMessageStream(piecesOf(bytes, pieceSize), { roster: s.roster, keyFor: s.keyFor });
   if (!opened.ok) return { code: opened.code, audio: new Uint8Array(0), maxBufferedBytes: 0 };
   const pieces: Uint8Array[] = [];
   for (;;) {
@@ -63,7 +62,7 @@ describe('chunked envelopes', () => {
     const s = await setup();
     const audio = randomBytes(5 * CHUNK + 1234);
     const sealed = await s.send(audio);
-    const whole = await openAndVerifyMessage(sealed.bytes, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch });
+    const whole = await openAndVerifyMessage(sealed.bytes, { roster: s.roster, keyFor: s.keyFor });
     expect(whole.ok && bytesEqual(whole.value.audio, audio)).toBe(true);
     for (const size of [1, 7, 4096, CHUNK + 16, sealed.bytes.length]) {
       if (size === 1 && sealed.bytes.length > 100_000) {
@@ -73,7 +72,7 @@ describe('chunked envelopes', () => {
           for (let at = 0; at < bodyAt + 3; at++) yield sealed.bytes.subarray(at, at + 1);
           yield sealed.bytes.subarray(bodyAt + 3);
         };
-        const opened = await openMessageStream(pieces(), { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch });
+        const opened = await openMessageStream(pieces(), { roster: s.roster, keyFor: s.keyFor });
         expect(opened.ok).toBe(true);
         continue;
       }
@@ -105,7 +104,7 @@ describe('chunked envelopes', () => {
       for (const at of [start, start + 1, end - 17, end - 16, end - 1]) {
         const tampered = sealed.bytes.slice();
         tampered[at]! ^= 0x80;
-        expect(await openAndVerifyMessage(tampered, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch }), `byte ${at}`).toEqual({ ok: false, code: 'envelope/bad-signature' });
+        expect(await openAndVerifyMessage(tampered, { roster: s.roster, keyFor: s.keyFor }), `byte ${at}`).toEqual({ ok: false, code: 'envelope/bad-signature' });
         const streamed = await streamOpen(s, tampered);
         expect(streamed.code, `byte ${at}`).toBe('envelope/bad-signature');
         // Only the chunks before the tampered one were handed out (the first holds the metadata and opens before any audio).
@@ -134,7 +133,7 @@ describe('chunked envelopes', () => {
       'a chunk from another message': concatBytes(fields, all[0]!, chunk(b, lb, 1), ...all.slice(2)),
     };
     for (const [name, bytes] of Object.entries(cases)) {
-      const whole = await openAndVerifyMessage(bytes, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch });
+      const whole = await openAndVerifyMessage(bytes, { roster: s.roster, keyFor: s.keyFor });
       expect(whole.ok, name).toBe(false);
       const streamed = await streamOpen(s, bytes);
       expect(streamed.code, name).not.toBe('ok');
@@ -150,7 +149,7 @@ describe('chunked envelopes', () => {
     const { headerLength } = prefix.value;
     const header = sealed.bytes.subarray(0, headerLength);
     const noncePrefix = sealed.bytes.subarray(headerLength + 4, headerLength + 11);
-    const keyBytes = await hkdfSha256({ ikm: s.familyKey, salt: sealed.header.messageId, info: utf8('burrow/message-key/v1'), length: 32 });
+    const keyBytes = await hkdfSha256({ ikm: s.scopeKey, salt: sealed.header.messageId, info: utf8('burrow/message-key/v1'), length: 32 });
     const key = await crypto.subtle.importKey('raw', new Uint8Array(keyBytes), 'AES-GCM', false, ['encrypt', 'decrypt']);
     const iv = new Uint8Array(12);
     iv.set(noncePrefix);
@@ -169,21 +168,21 @@ describe('chunked envelopes', () => {
     };
     // The forgery machinery is right: the honest plaintext re-sealed opens.
     const honest = await forge(plain);
-    expect((await openAndVerifyMessage(honest, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch })).ok).toBe(true);
+    expect((await openAndVerifyMessage(honest, { roster: s.roster, keyFor: s.keyFor })).ok).toBe(true);
     expect((await streamOpen(s, honest)).code).toBe('ok');
 
     await fc.assert(fc.asyncProperty(fc.integer({ min: plain.length - 200, max: plain.length - 1 }), fc.integer({ min: 1, max: 255 }), async (at, value) => {
       const marked = plain.slice();
       marked[at] = value;
       const forged = await forge(marked);
-      expect(await openAndVerifyMessage(forged, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch })).toEqual({ ok: false, code: 'envelope/malformed' });
+      expect(await openAndVerifyMessage(forged, { roster: s.roster, keyFor: s.keyFor })).toEqual({ ok: false, code: 'envelope/malformed' });
       expect((await streamOpen(s, forged)).code).toBe('envelope/malformed');
     }), { numRuns: 12 });
     // Padded to the next bucket instead: a valid bucket, but not the one of this content.
     const longer = new Uint8Array(paddedLengthOf(plain.length + 1));
     longer.set(plain);
     const overPadded = await forge(longer);
-    expect(await openAndVerifyMessage(overPadded, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch })).toEqual({ ok: false, code: 'envelope/malformed' });
+    expect(await openAndVerifyMessage(overPadded, { roster: s.roster, keyFor: s.keyFor })).toEqual({ ok: false, code: 'envelope/malformed' });
     expect((await streamOpen(s, overPadded)).code).toBe('envelope/malformed');
   });
 });

@@ -2,10 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { approvalDecision, approveMessage, declineMessage, MAX_CLOCK_SKEW_MS, messageAgeProblem, openAndVerifyMessage, parseEnvelopeHeader, parseEnvelopePrefix, sealMessage, type Approval } from '../../src/crypto/envelope.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
-import { appendRosterEntry, hashRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
-import { family, guardianOf, relativeOf, settings, toyOf, type Person } from './fixtures.js';
+import { FAMILY_SCOPE, messageScope, scopedContentsOf } from '../../src/crypto/key-scopes.js';
+import { hashRosterEntry, scopeKeyOf, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { appendWith, family, guardianOf, person, relativeOf, settings, toyOf, type Person } from './fixtures.js';
 
 async function verified(chain: RosterEntry[]): Promise<VerifiedRoster> {
   const result = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
@@ -25,16 +26,25 @@ function fieldsOf(bytes: Uint8Array): { headerLength: number; signatureAt: numbe
 async function setup() {
   const f = await family();
   const roster = await verified(f.chain);
-  const keys = new Map<number, Uint8Array>([[0, generateFamilyKey()], [1, generateFamilyKey()]]);
-  const familyKeyForEpoch = (epoch: number) => keys.get(epoch);
+  const keyFor = f.book.keyForIn(f.chain);
   // The sender's head is the entry at the epoch it seals in, unless a test says otherwise.
   const headAt = async (epoch: number) => (f.chain[epoch] === undefined ? randomBytes(32) : hashRosterEntry(f.chain[epoch]));
-  const send = async (from: Person, extra: Partial<Parameters<typeof sealMessage>[0]> = {}) =>
-    sealMessage({
+  /**
+   * Seals as an honest client would: under the scope `messageScope` gives at the sender's entry
+   * (`at`, by default the fixture's entry of the epoch) and that scope's key there; a test may
+   * name another scope or key. Where the entry gives no scope, 'child-1' and a random key.
+   */
+  const send = async (from: Person, extra: Partial<Parameters<typeof sealMessage>[0]> = {}, at?: RosterEntry) => {
+    const entry = at ?? f.chain[extra.epoch ?? 1];
+    const computed = entry === undefined ? undefined : messageScope(scopedContentsOf(entry), from.accountId, extra.recipients ?? ['child-1']);
+    const scope = extra.scope ?? (computed?.ok ? computed.value : 'child-1');
+    const signed = entry === undefined ? undefined : scopeKeyOf(entry, scope);
+    return sealMessage({
       familyId: 'fam-1',
       epoch: 1,
       rosterHead: await headAt(extra.epoch ?? 1),
-      familyKey: keys.get(1)!,
+      scope,
+      key: (signed === undefined ? undefined : f.book.get(scope, signed.generation)) ?? generateScopeKey(),
       sender: from.accountId.startsWith('toy') ? { toyId: from.accountId, identity: from.identity } : { accountId: from.accountId, identity: from.identity },
       recipients: ['child-1'],
       audio: utf8('RIFF....WAVEfmt pretend audio'),
@@ -44,8 +54,9 @@ async function setup() {
       createdAt: 1_764_000_000_000,
       ...extra,
     });
+  };
   const open = (bytes: Uint8Array, extra: { approvals?: Approval[]; declines?: Approval[]; openUnapproved?: boolean; expected?: { messageId?: Uint8Array; familyId?: string }; roster?: VerifiedRoster } = {}) =>
-    openAndVerifyMessage(bytes, { roster: extra.roster ?? roster, familyKeyForEpoch, approvals: extra.approvals, declines: extra.declines, openUnapproved: extra.openUnapproved, expected: extra.expected });
+    openAndVerifyMessage(bytes, { roster: extra.roster ?? roster, keyFor: f.book.keyForIn((extra.roster ?? roster).entries), approvals: extra.approvals, declines: extra.declines, openUnapproved: extra.openUnapproved, expected: extra.expected });
   const decision = (sign: typeof approveMessage) => async (guardian: Person, sealed: { header: { messageId: Uint8Array }; ciphertextHash: Uint8Array }, head: { rosterEpoch?: number; rosterHead?: Uint8Array } = {}) =>
     sign({
       guardian,
@@ -55,7 +66,7 @@ async function setup() {
       rosterEpoch: head.rosterEpoch ?? 1,
       rosterHead: head.rosterHead ?? (await hashRosterEntry(f.chain[1]!)),
     });
-  return { ...f, roster, keys, familyKeyForEpoch, send, open, approve: decision(approveMessage), decline: decision(declineMessage) };
+  return { ...f, roster, keyFor, send, open, approve: decision(approveMessage), decline: decision(declineMessage) };
 }
 
 describe('voice-message envelopes', () => {
@@ -145,7 +156,8 @@ describe('voice-message envelopes', () => {
     const familyIdAt = 4 + 1 + 4;
     const epochAt = familyIdAt + 5;
     const rosterHeadAt = epochAt + 8;
-    const messageIdAt = rosterHeadAt + 32;
+    const scopeAt = rosterHeadAt + 32;
+    const messageIdAt = scopeAt + 4 + 'child-1'.length;
     expect(await s.open(flip(0))).toEqual({ ok: false, code: 'envelope/malformed' });
     expect(await s.open(flip(4))).toEqual({ ok: false, code: 'envelope/unsupported-version' });
     expect(await s.open(flip(familyIdAt))).toEqual({ ok: false, code: 'envelope/wrong-family' });
@@ -154,7 +166,8 @@ describe('voice-message envelopes', () => {
     expect(await s.open(flip(rosterHeadAt - 1, 0x04))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(rosterHeadAt - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(rosterHeadAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
-    expect(await s.open(flip(messageIdAt - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    // The scope (child-1 → child-0) is checked against sender and recipients before the signature.
+    expect(await s.open(flip(messageIdAt - 1))).toEqual({ ok: false, code: 'envelope/wrong-scope' });
     expect(await s.open(flip(messageIdAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(messageIdAt + 16 + 4))).toEqual({ ok: false, code: 'envelope/sender-not-member' });
     expect(await s.open(flip(headerLength - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
@@ -181,7 +194,7 @@ describe('voice-message envelopes', () => {
     expect(await s.open(concatBytes(headerB, a.commitment, b.signature, a.bytes.subarray(fa.bodyAt)))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(concatBytes(b.bytes.subarray(0, fb.bodyAt), a.bytes.subarray(fa.bodyAt)))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     // Even a member who re-signs the swapped pair cannot make it decrypt: the key and AAD follow the header.
-    const resigned = await sealMessage({ familyId: 'fam-1', epoch: 1, rosterHead: await hashRosterEntry(s.chain[1]!), familyKey: s.keys.get(1)!, sender: { accountId: 'mum', identity: s.mum.identity }, recipients: ['child-1'], audio: new Uint8Array(1), audioType: 'audio/webm', durationMs: 1, createdAt: 1 });
+    const resigned = await sealMessage({ familyId: 'fam-1', epoch: 1, rosterHead: await hashRosterEntry(s.chain[1]!), scope: 'child-1', key: s.book.keyAt(s.chain[1]!, 'child-1'), sender: { accountId: 'mum', identity: s.mum.identity }, recipients: ['child-1'], audio: new Uint8Array(1), audioType: 'audio/webm', durationMs: 1, createdAt: 1 });
     const headerR = resigned.bytes.subarray(0, fieldsOf(resigned.bytes).headerLength);
     const forgedSig = new Uint8Array(await crypto.subtle.sign('Ed25519', s.mum.identity.signingPrivateKey, new Uint8Array(concatBytes(utf8('burrow/message/v1'), Uint8Array.of(0), headerR, a.ciphertextHash))));
     const reSigned = concatBytes(headerR, a.commitment, forgedSig, a.bytes.subarray(fa.bodyAt));
@@ -205,11 +218,10 @@ describe('voice-message envelopes', () => {
     const s = await setup();
     const old = await s.send(s.gran);
     const withoutGran = s.members.filter((m) => m.accountId !== 'gran');
-    const third = await appendRosterEntry(s.chain, { signer: s.mum, members: withoutGran, toys: s.chain[1]!.toys, settings, familyKey: generateFamilyKey() });
+    const third = await appendWith(s.book, s.chain, { signer: s.mum, members: withoutGran, toys: s.chain[1]!.toys, settings });
     const roster = await verified([...s.chain, third]);
-    s.keys.set(2, generateFamilyKey());
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/sender-removed' });
-    const current = await s.send(s.gran, { epoch: 2, rosterHead: await hashRosterEntry(third), familyKey: s.keys.get(2)! });
+    const current = await s.send(s.gran, { epoch: 2, rosterHead: await hashRosterEntry(third), scope: 'child-1', key: s.book.keyAt(third, 'child-1') });
     expect(await s.open(current.bytes, { roster })).toEqual({ ok: false, code: 'envelope/sender-not-member' });
   });
 
@@ -232,7 +244,7 @@ describe('voice-message envelopes', () => {
   it('a message committing to another entry than the reader holds at its epoch is a fork, refused', async () => {
     const s = await setup();
     // A second epoch 1 on top of genesis, signed by mum: the reader was shown this chain.
-    const other = await appendRosterEntry([s.chain[0]!], { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum)], toys: [], settings: { ...settings, volumeLimit: 100 } });
+    const other = await appendWith(s.book, [s.chain[0]!], { signer: s.mum, members: [guardianOf(s.mum)], toys: [], settings: { ...settings, volumeLimit: 100 } });
     const forked = await verified([s.chain[0]!, other]);
     // Mum sealed at the real epoch 1: the reader knows her key from genesis, so this is evidence.
     const sealed = await s.send(s.mum);
@@ -245,21 +257,58 @@ describe('voice-message envelopes', () => {
     expect((await s.open(sealed.bytes)).ok).toBe(true);
   });
 
-  it('a message whose epoch key the reader does not hold is refused', async () => {
+  it('a message whose scope key the reader does not hold is refused (a toy reading adults-only talk)', async () => {
     const s = await setup();
-    const sealed = await s.send(s.mum, { epoch: 0, familyKey: s.keys.get(0)! });
+    const sealed = await s.send(s.mum, { recipients: ['dad'] });
+    expect(sealed.header.scope).toBe(FAMILY_SCOPE);
     const roster = s.roster;
-    expect(await openAndVerifyMessage(sealed.bytes, { roster, familyKeyForEpoch: () => undefined })).toEqual({ ok: false, code: 'envelope/no-key' });
-    expect(await openAndVerifyMessage(sealed.bytes, { roster, familyKeyForEpoch: () => generateFamilyKey() })).toEqual({ ok: false, code: 'envelope/decrypt-failed' });
+    // What the toy holds: its child's key, nothing family-wide.
+    const toyKeyFor = (epoch: number, scope: string) => (scope === 'child-1' ? s.keyFor(epoch, scope) : undefined);
+    expect(await openAndVerifyMessage(sealed.bytes, { roster, keyFor: toyKeyFor })).toEqual({ ok: false, code: 'envelope/no-key' });
+    expect(await openAndVerifyMessage(sealed.bytes, { roster, keyFor: () => s.book.keyAt(s.chain[1]!, 'child-1') })).toEqual({ ok: false, code: 'envelope/decrypt-failed' });
+    expect(await openAndVerifyMessage(sealed.bytes, { roster, keyFor: () => generateScopeKey() })).toEqual({ ok: false, code: 'envelope/decrypt-failed' });
+    expect((await openAndVerifyMessage(sealed.bytes, { roster, keyFor: s.keyFor })).ok).toBe(true);
+  });
+
+  it("a message whose header scope is not its sender and recipients' conversation is refused, even sealed under that scope's key", async () => {
+    const s = await setup();
+    const childKey = s.book.keyAt(s.chain[1]!, 'child-1');
+    const familyKey = s.book.keyAt(s.chain[1]!, FAMILY_SCOPE);
+    // A child's message moved under the family-wide key, which the toy does not hold: members could read it, the toy could not.
+    expect(await s.open((await s.send(s.mum, { scope: FAMILY_SCOPE, key: familyKey })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // Adults-only talk sealed under a child's key, which that child's toy holds.
+    expect(await s.open((await s.send(s.mum, { recipients: ['dad'], scope: 'child-1', key: childKey })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // A toy's reply is always its child's.
+    expect(await s.open((await s.send(s.toy, { recipients: ['mum'], scope: FAMILY_SCOPE, key: familyKey })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // A scope the entry does not have.
+    expect(await s.open((await s.send(s.mum, { scope: 'child-2', key: childKey })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // Two children's conversations in one message have no scope at all.
+    const toy2 = await person('toy-2');
+    const third = await appendWith(s.book, s.chain, { signer: s.mum, members: s.members, toys: [...s.chain[1]!.toys, toyOf(toy2, 'child-2')], settings });
+    const roster = await verified([...s.chain, third]);
+    const both = await s.send(s.mum, { epoch: 2, rosterHead: roster.headHash, recipients: ['child-1', 'child-2'], scope: 'child-1', key: childKey }, third);
+    expect(await s.open(both.bytes, { roster })).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // The honest scopes open.
+    expect((await s.open((await s.send(s.mum)).bytes)).ok).toBe(true);
+    expect((await s.open((await s.send(s.mum, { epoch: 2, rosterHead: roster.headHash, recipients: ['toy-2'] }, third)).bytes, { roster })).ok).toBe(true);
   });
 
   it('a relative may message only their own children, their toys and adults', async () => {
     const s = await setup();
     expect((await s.open((await s.send(s.gran, { recipients: ['child-1', 'toy-1', 'mum'] })).bytes)).ok).toBe(true);
-    expect(await s.open((await s.send(s.gran, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+    // child-2 has no conversation in this entry: no scope to seal under.
+    expect(await s.open((await s.send(s.gran, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
     // A toy replies into its own child's conversation, never another child's.
     expect((await s.open((await s.send(s.toy, { recipients: ['child-1'] })).bytes)).ok).toBe(true);
-    expect(await s.open((await s.send(s.toy, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+    expect(await s.open((await s.send(s.toy, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // Once child-2 has a conversation, a relative holding a key of it still may not speak in it, nor a toy of child-1.
+    const toy2 = await person('toy-2');
+    const third = await appendWith(s.book, s.chain, { signer: s.mum, members: s.members, toys: [...s.chain[1]!.toys, toyOf(toy2, 'child-2')], settings });
+    const roster = await verified([...s.chain, third]);
+    const at2 = { epoch: 2, rosterHead: roster.headHash };
+    expect(await s.open((await s.send(s.gran, { ...at2, recipients: ['child-2'] }, third)).bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
+    expect(await s.open((await s.send(s.toy, { ...at2, recipients: ['toy-2'], scope: 'child-2', key: s.book.keyAt(third, 'child-2') }, third)).bytes, { roster })).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect((await s.open((await s.send(s.dad, { ...at2, recipients: ['child-2'] }, third)).bytes, { roster })).ok).toBe(true);
   });
 
   it('a relative who needs approval is playable only with a current guardian’s approval of that exact message', async () => {
@@ -338,7 +387,7 @@ describe('voice-message envelopes', () => {
   it('the head decides: a relative set to need approval since, sealing under an older epoch key, needs a head guardian’s approval', async () => {
     const s = await setup();
     const members = [guardianOf(s.mum), guardianOf(s.dad), relativeOf(s.gran, ['child-1'], true), relativeOf(s.aunt, ['child-1'], true)];
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const roster = await verified([...s.chain, await appendWith(s.book, s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
     const old = await s.send(s.gran);
     expect((await s.open(old.bytes)).ok).toBe(true);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/needs-approval' });
@@ -348,24 +397,35 @@ describe('voice-message envelopes', () => {
 
   it('the head decides: a relative narrowed to fewer children cannot reach the child they lost under an older key', async () => {
     const s = await setup();
-    const wide = await verified([...s.chain.slice(0, 1), await appendRosterEntry(s.chain.slice(0, 1), { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1', 'child-2'])], toys: [toyOf(s.toy, 'child-2')], settings })]);
-    const narrowed = await appendRosterEntry(wide.entries, { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1'])], toys: [toyOf(s.toy, 'child-2')], settings });
+    const wideEntry = await appendWith(s.book, s.chain.slice(0, 1), { signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1', 'child-2'])], toys: [toyOf(s.toy, 'child-2')], settings });
+    const wide = await verified([...s.chain.slice(0, 1), wideEntry]);
+    const narrowed = await appendWith(s.book, wide.entries, { signer: s.mum, members: [guardianOf(s.mum), relativeOf(s.gran, ['child-1'])], toys: [toyOf(s.toy, 'child-2')], settings });
     const roster = await verified([...wide.entries, narrowed]);
-    for (const recipients of [['child-2'], ['toy-1'], ['child-1', 'child-2']]) {
+    // The rotation rule gave child-2 a new key gran never gets; the head refuses her old-key messages too.
+    expect(scopeKeyOf(narrowed, 'child-2')!.generation).toBe(2);
+    for (const recipients of [['child-2'], ['toy-1']]) {
       // Sealed by gran from the wide roster's head (its epoch 1), as her client would have.
-      const old = await s.send(s.gran, { recipients, rosterHead: wide.headHash });
+      const old = await s.send(s.gran, { recipients, rosterHead: wide.headHash }, wideEntry);
       expect((await s.open(old.bytes, { roster: wide })).ok).toBe(true);
       expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     }
-    expect((await s.open((await s.send(s.gran, { recipients: ['child-1'], rosterHead: wide.headHash })).bytes, { roster })).ok).toBe(true);
+    // Both children in one message never had a scope.
+    expect(await s.open((await s.send(s.gran, { recipients: ['child-1', 'child-2'], rosterHead: wide.headHash, scope: 'child-2' }, wideEntry)).bytes, { roster: wide })).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect((await s.open((await s.send(s.gran, { recipients: ['child-1'], rosterHead: wide.headHash }, wideEntry)).bytes, { roster })).ok).toBe(true);
   });
 
   it('the head decides: a guardian demoted to a relative is judged as the relative they are now, and their approvals stop counting', async () => {
     const s = await setup();
+    // Epoch 2 gives child-2 a toy (and so a conversation); epoch 3 demotes dad to a relative of child-1.
+    const toy2 = await person('toy-2');
+    const toys = [...s.chain[1]!.toys, toyOf(toy2, 'child-2')];
+    const third = await appendWith(s.book, s.chain, { signer: s.mum, members: s.members, toys, settings });
+    const before = await verified([...s.chain, third]);
     const members = [guardianOf(s.mum), relativeOf(s.dad, ['child-1']), relativeOf(s.gran, ['child-1']), relativeOf(s.aunt, ['child-1'], true)];
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
-    const old = await s.send(s.dad, { recipients: ['child-2'] });
-    expect((await s.open(old.bytes)).ok).toBe(true);
+    const fourth = await appendWith(s.book, before.entries, { signer: s.mum, members, toys, settings });
+    const roster = await verified([...before.entries, fourth]);
+    const old = await s.send(s.dad, { epoch: 2, rosterHead: before.headHash, recipients: ['child-2'] }, third);
+    expect((await s.open(old.bytes, { roster: before })).ok).toBe(true);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     const fromAunt = await s.send(s.aunt);
     const byDad = await s.approve(s.dad, fromAunt);
@@ -375,7 +435,7 @@ describe('voice-message envelopes', () => {
 
   it('the head decides: a toy moved to another child cannot reply into its old child’s conversation under an older key', async () => {
     const s = await setup();
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members: s.members, toys: [toyOf(s.toy, 'child-2')], settings })]);
+    const roster = await verified([...s.chain, await appendWith(s.book, s.chain, { signer: s.mum, members: s.members, toys: [toyOf(s.toy, 'child-2')], settings })]);
     const old = await s.send(s.toy, { recipients: ['child-1'] });
     expect((await s.open(old.bytes)).ok).toBe(true);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
@@ -385,7 +445,7 @@ describe('voice-message envelopes', () => {
     const s = await setup();
     const newKeys = await generateIdentity();
     const members = s.members.map((m) => (m.accountId === 'gran' ? { ...m, keys: newKeys.publicKeys } : m));
-    const roster = await verified([...s.chain, await appendRosterEntry(s.chain, { familyKey: generateFamilyKey(), signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
+    const roster = await verified([...s.chain, await appendWith(s.book, s.chain, { signer: s.mum, members, toys: s.chain[1]!.toys, settings })]);
     const old = await s.send(s.gran);
     expect(await s.open(old.bytes, { roster })).toEqual({ ok: false, code: 'envelope/bad-signature' });
   });
@@ -395,7 +455,7 @@ describe('voice-message envelopes', () => {
     const createdAt = 1_764_000_000_000;
     const sealed = await s.send(s.mum, { createdAt });
     const day = 24 * 3600_000;
-    const open = (age: { now: number; retentionDays?: number }) => openAndVerifyMessage(sealed.bytes, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch, age });
+    const open = (age: { now: number; retentionDays?: number }) => openAndVerifyMessage(sealed.bytes, { roster: s.roster, keyFor: s.keyFor, age });
     expect((await open({ now: createdAt, retentionDays: 30 })).ok).toBe(true);
     expect((await open({ now: createdAt + 30 * day - 1, retentionDays: 30 })).ok).toBe(true);
     expect(await open({ now: createdAt + 30 * day, retentionDays: 30 })).toEqual({ ok: false, code: 'envelope/expired' });
@@ -405,7 +465,7 @@ describe('voice-message envelopes', () => {
     expect(await open({ now: createdAt - MAX_CLOCK_SKEW_MS - 1 })).toEqual({ ok: false, code: 'envelope/from-the-future' });
     // The signature is checked first: a forged date never earns a dating code.
     const forged = await s.send({ accountId: 'mum', identity: s.stranger.identity }, { createdAt });
-    expect(await openAndVerifyMessage(forged.bytes, { roster: s.roster, familyKeyForEpoch: s.familyKeyForEpoch, age: { now: createdAt + 31 * day, retentionDays: 30 } })).toEqual({ ok: false, code: 'envelope/bad-signature' });
+    expect(await openAndVerifyMessage(forged.bytes, { roster: s.roster, keyFor: s.keyFor, age: { now: createdAt + 31 * day, retentionDays: 30 } })).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(messageAgeProblem(createdAt, { now: createdAt })).toBeUndefined();
     await expect(open({ now: Number.NaN })).rejects.toThrow(/age\.now/);
     await expect(open({ now: createdAt, retentionDays: 0 })).rejects.toThrow(/age\.retentionDays/);
@@ -413,7 +473,7 @@ describe('voice-message envelopes', () => {
 
   it('misuse throws a TypeError naming the argument', async () => {
     const s = await setup();
-    await expect(s.send(s.mum, { familyKey: new Uint8Array(31) })).rejects.toThrow(/familyKey/);
+    await expect(s.send(s.mum, { key: new Uint8Array(31) })).rejects.toThrow(/key/);
     await expect(s.send(s.mum, { messageId: new Uint8Array(8) })).rejects.toThrow(/messageId/);
     await expect(s.send(s.mum, { recipients: [] })).rejects.toThrow(/recipients/);
     await expect(s.send(s.mum, { durationMs: -1 })).rejects.toThrow(/durationMs/);
@@ -475,6 +535,6 @@ describe('envelope misuse', () => {
   it('opening against a roster that did not come from verifyRoster throws', async () => {
     const s = await setup();
     const sealed = await s.send(s.mum);
-    await expect(openAndVerifyMessage(sealed.bytes, { roster: { ...s.roster }, familyKeyForEpoch: s.familyKeyForEpoch })).rejects.toThrow(/roster/);
+    await expect(openAndVerifyMessage(sealed.bytes, { roster: { ...s.roster }, keyFor: s.keyFor })).rejects.toThrow(/roster/);
   });
 });

@@ -7,9 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes } from '../../src/crypto/bytes.js';
 import { keptMessageDigest, openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
-import { appendRosterEntry, decodeRosterEntry, encodeRosterEntry, entryKeeps, hashRosterEntry, MAX_KEPT_MESSAGES, signRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
-import { family, settings, type Person } from './fixtures.js';
+import { decodeRosterEntry, encodeRosterEntry, entryKeeps, hashRosterEntry, MAX_KEPT_MESSAGES, signRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
+import { appendWith, family, settings, type Person } from './fixtures.js';
 
 const DAY = 86_400_000;
 const REMOVED_AT = Date.UTC(2026, 11, 12, 15, 30);
@@ -28,12 +28,11 @@ async function verified(chain: RosterEntry[]): Promise<VerifiedRoster> {
 /** The fixture family, with the toy's reply and gran's message at epoch 1, then mum removing both at epoch 2. */
 async function setup(options: { keep: 'both' | 'reply' | 'none' }) {
   const f = await family();
-  const keys = new Map<number, Uint8Array>([[0, f.keys[0]!], [1, f.keys[1]!]]);
   const head1 = await hashRosterEntry(f.chain[1]!);
   const seal = (from: Person, extra: Partial<Parameters<typeof sealMessage>[0]> & { kind?: 'toy' | 'member' } = {}) => {
     const { kind, ...rest } = extra;
     return sealMessage({
-      familyId: 'fam-1', epoch: 1, rosterHead: head1, familyKey: keys.get(1)!,
+      familyId: 'fam-1', epoch: 1, rosterHead: head1, scope: 'child-1', key: f.book.keyAt(f.chain[1]!, 'child-1'),
       sender: kind === 'toy' ? { toyId: from.accountId, identity: from.identity } : { accountId: from.accountId, identity: from.identity },
       recipients: ['child-1'], audio: new TextEncoder().encode(`from ${from.accountId}`), audioType: 'audio/webm', durationMs: 900,
       createdAt: REMOVED_AT - DAY, ...rest,
@@ -47,14 +46,13 @@ async function setup(options: { keep: 'both' | 'reply' | 'none' }) {
     return d.value;
   };
   const kept = options.keep === 'none' ? [] : options.keep === 'reply' ? [await digest(reply.bytes)] : [await digest(reply.bytes), await digest(granMessage.bytes)];
-  keys.set(2, generateFamilyKey());
-  const removal = await appendRosterEntry(f.chain, {
-    signer: f.mum, members: f.members.filter((m) => m.accountId !== 'gran'), toys: [], settings, familyKey: keys.get(2)!, kept, createdAt: REMOVED_AT,
+  const removal = await appendWith(f.book, f.chain, {
+    signer: f.mum, members: f.members.filter((m) => m.accountId !== 'gran'), toys: [], settings, kept, createdAt: REMOVED_AT,
   });
   const chain = [...f.chain, removal];
   const roster = await verified(chain);
-  const open = (bytes: Uint8Array, history: boolean) => openAndVerifyMessage(bytes, { roster, familyKeyForEpoch: (e) => keys.get(e), age: { now: REMOVED_AT + DAY }, history });
-  return { f, keys, head1, seal, reply, granMessage, removal, chain, roster, open };
+  const open = (bytes: Uint8Array, history: boolean) => openAndVerifyMessage(bytes, { roster, keyFor: f.book.keyForIn(chain), age: { now: REMOVED_AT + DAY }, history });
+  return { f, head1, seal, reply, granMessage, removal, chain, roster, open };
 }
 
 describe('history after a removal', () => {
@@ -95,8 +93,8 @@ describe('history after a removal', () => {
     expect(await s.open(toyBackdated.bytes, true)).toEqual({ ok: false, code: 'envelope/sender-removed' });
     // At an even older epoch it is no better.
     const atGenesis = await sealMessage({
-      familyId: 'fam-1', epoch: 0, rosterHead: await hashRosterEntry(s.chain[0]!), familyKey: s.keys.get(0)!, sender: { accountId: 'mum', identity: s.f.mum.identity },
-      recipients: ['child-1'], audio: new Uint8Array(3), audioType: 'audio/webm', durationMs: 1, createdAt: 1,
+      familyId: 'fam-1', epoch: 0, rosterHead: await hashRosterEntry(s.chain[0]!), scope: FAMILY_SCOPE, key: s.f.book.keyAt(s.chain[0]!, FAMILY_SCOPE), sender: { accountId: 'mum', identity: s.f.mum.identity },
+      recipients: ['mum'], audio: new Uint8Array(3), audioType: 'audio/webm', durationMs: 1, createdAt: 1,
     });
     // (mum is still a member, so her old message opens as an ordinary one: history applies only to removed senders.)
     expect((await s.open(atGenesis.bytes, true)).ok).toBe(true);
@@ -138,9 +136,9 @@ describe('history after a removal', () => {
     expect(bytesEqual(swapped, bytes)).toBe(false);
     expect(decodeRosterEntry(swapped)).toEqual({ ok: false, code: 'roster/malformed' });
     // Signing sorts and drops duplicates; too many digests are refused by name.
-    const again = await signRosterEntry({ ...s.removal, familyKey: s.keys.get(2)!, kept: [s.removal.kept[1]!, s.removal.kept[0]!, s.removal.kept[1]!] }, s.f.mum.identity);
+    const again = await signRosterEntry({ ...s.removal, settings, scopeKeys: s.f.book.keysFor(s.chain[1]!, s.removal, 2), kept: [s.removal.kept[1]!, s.removal.kept[0]!, s.removal.kept[1]!] }, s.f.mum.identity);
     expect(again.kept).toEqual(s.removal.kept);
     const tooMany = Array.from({ length: MAX_KEPT_MESSAGES + 1 }, (_, i) => Uint8Array.from({ length: 32 }, (_, j) => (j < 4 ? (i >>> (8 * (3 - j))) & 0xff : 0)));
-    await expect(signRosterEntry({ ...s.removal, familyKey: s.keys.get(2)!, kept: tooMany }, s.f.mum.identity)).rejects.toThrow(/kept/);
+    await expect(signRosterEntry({ ...s.removal, settings, scopeKeys: s.f.book.keysFor(s.chain[1]!, s.removal, 2), kept: tooMany }, s.f.mum.identity)).rejects.toThrow(/kept/);
   });
 });

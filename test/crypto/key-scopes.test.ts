@@ -48,18 +48,27 @@ describe('who holds which key', () => {
 describe('the one conversation a message belongs to', () => {
   it("seals a message to a child, its toys and adults allowed that child under the child's key", async () => {
     const f = await family();
-    expect(messageScope(f, ['child-a'])).toEqual({ ok: true, value: 'child-a' });
-    expect(messageScope(f, ['toy-a', 'toy-a2', 'gran', 'mum'])).toEqual({ ok: true, value: 'child-a' });
-    expect(messageScope(f, ['uncle'])).toEqual({ ok: true, value: FAMILY_SCOPE });
+    expect(messageScope(f, 'mum', ['child-a'])).toEqual({ ok: true, value: 'child-a' });
+    expect(messageScope(f, 'mum', ['toy-a', 'toy-a2', 'gran', 'mum'])).toEqual({ ok: true, value: 'child-a' });
+    expect(messageScope(f, 'mum', ['uncle'])).toEqual({ ok: true, value: FAMILY_SCOPE });
   });
 
   it('refuses one message across two children, to an adult not allowed the child, or to someone unknown', async () => {
     const f = await family();
-    expect(messageScope(f, ['child-a', 'child-b'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
-    expect(messageScope(f, ['toy-a', 'toy-b'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
-    expect(messageScope(f, ['child-b', 'gran'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
-    expect(messageScope(f, ['child-z'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
-    expect(messageScope(f, [])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(messageScope(f, 'mum', ['child-a', 'child-b'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(messageScope(f, 'mum', ['toy-a', 'toy-b'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(messageScope(f, 'mum', ['child-b', 'gran'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(messageScope(f, 'mum', ['child-z'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(messageScope(f, 'mum', [])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(messageScope(f, 'someone', ['child-a'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+  });
+
+  it("a toy's message is always its own child's, even to adults only", async () => {
+    const f = await family();
+    expect(messageScope(f, 'toy-a', ['mum'])).toEqual({ ok: true, value: 'child-a' });
+    expect(messageScope(f, 'toy-a', ['toy-a2', 'gran'])).toEqual({ ok: true, value: 'child-a' });
+    expect(messageScope(f, 'toy-a', ['child-b'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(messageScope(f, 'toy-b', ['gran'])).toEqual({ ok: false, code: 'envelope/wrong-scope' });
   });
 });
 

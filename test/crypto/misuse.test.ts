@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aeadOpen, aeadSeal } from '../../src/crypto/aead.js';
 import { approveMessage, openAndVerifyMessage, parseEnvelopeHeader } from '../../src/crypto/envelope.js';
-import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, type WrappedKey } from '../../src/crypto/family-key.js';
 import { exportIdentitySecret, generateIdentity, importIdentitySecret, openSealedIdentity, safetyCode, sealIdentity } from '../../src/crypto/identity.js';
 import { deriveKey } from '../../src/crypto/kdf.js';
 import { openProfile, sealProfile } from '../../src/crypto/profile.js';
 import { createGenesisEntry, decodeRosterEntry, hashRosterEntry, verifyRoster, type RosterEntry } from '../../src/crypto/roster.js';
+import { generateScopeKey, unwrapAndCheckScopeKey, wrapScopeKey, type WrappedScopeKey } from '../../src/crypto/scope-key.js';
 import { family, settings } from './fixtures.js';
 
 const junk: unknown[] = [undefined, null, 0, 'text', {}, [], new Uint8Array(3), new ArrayBuffer(32)];
@@ -23,8 +23,8 @@ describe('misuse throws a TypeError naming the argument', () => {
       await expect(sealIdentity(identity, bad as Uint8Array, 'ctx')).rejects.toThrow(/sealingKey/);
       await expect(safetyCode(bad as never, identity.publicKeys)).rejects.toThrow(/\ba\b/);
       await expect(safetyCode(identity.publicKeys, bad as never)).rejects.toThrow(/\bb\b/);
-      await expect(wrapFamilyKey({ familyId: 'f', epoch: 0, key: bad as Uint8Array, recipient: { id: 'r', agreementKey: new Uint8Array(32) } })).rejects.toThrow(/key/);
-      await expect(sealProfile({ familyId: 'f', epoch: 0, familyKey: bad as Uint8Array, kind: 'child', objectId: 'c', data: {}, signer: identity })).rejects.toThrow(/familyKey/);
+      await expect(wrapScopeKey({ familyId: 'f', scope: '', generation: 0, key: bad as Uint8Array, recipient: { id: 'r', agreementKey: new Uint8Array(32) } })).rejects.toThrow(/key/);
+      await expect(sealProfile({ familyId: 'f', epoch: 0, key: bad as Uint8Array, kind: 'child', objectId: 'c', data: {}, signer: identity })).rejects.toThrow(/key/);
       await expect(approveMessage({ guardian: { accountId: 'g', identity }, familyId: 'f', messageId: bad as Uint8Array, ciphertextHash: new Uint8Array(32), rosterEpoch: 0, rosterHead: new Uint8Array(32) })).rejects.toThrow(/messageId/);
     }
   });
@@ -32,16 +32,16 @@ describe('misuse throws a TypeError naming the argument', () => {
   it('identities that are not identities', async () => {
     for (const bad of junk) {
       await expect(exportIdentitySecret(bad as never)).rejects.toThrow(/identity/);
-      await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity: bad as never }, settings, familyKey: generateFamilyKey() })).rejects.toThrow(/creator.identity/);
+      await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity: bad as never }, settings, scopeKeys: [{ scope: '', generation: 0, key: generateScopeKey() }] })).rejects.toThrow(/creator.identity/);
     }
   });
 
   it('impossible roster contents', async () => {
     const identity = await generateIdentity();
-    await expect(createGenesisEntry({ familyId: '', creator: { accountId: 'a', identity }, settings, familyKey: generateFamilyKey() })).rejects.toThrow(/familyId/);
-    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 200, retentionDays: 1 }, familyKey: generateFamilyKey() })).rejects.toThrow(/volumeLimit/);
-    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '25:00', end: '07:00', timeZone: 'UTC' } }, familyKey: generateFamilyKey() })).rejects.toThrow(/quietHours/);
-    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '20:00', end: '07:00', timeZone: 'Mars/Olympus' } }, familyKey: generateFamilyKey() })).rejects.toThrow(/quietHours/);
+    await expect(createGenesisEntry({ familyId: '', creator: { accountId: 'a', identity }, settings, scopeKeys: [{ scope: '', generation: 0, key: generateScopeKey() }] })).rejects.toThrow(/familyId/);
+    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 200, retentionDays: 1 }, scopeKeys: [{ scope: '', generation: 0, key: generateScopeKey() }] })).rejects.toThrow(/volumeLimit/);
+    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '25:00', end: '07:00', timeZone: 'UTC' } }, scopeKeys: [{ scope: '', generation: 0, key: generateScopeKey() }] })).rejects.toThrow(/quietHours/);
+    await expect(createGenesisEntry({ familyId: 'f', creator: { accountId: 'a', identity }, settings: { volumeLimit: 1, retentionDays: 1, quietHours: { start: '20:00', end: '07:00', timeZone: 'Mars/Olympus' } }, scopeKeys: [{ scope: '', generation: 0, key: generateScopeKey() }] })).rejects.toThrow(/quietHours/);
   });
 });
 
@@ -55,8 +55,8 @@ describe('verifiers never throw on hostile input', () => {
       fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (bytes) => {
         expect(parseEnvelopeHeader(bytes).ok).toBe(false);
         expect(decodeRosterEntry(bytes).ok).toBe(false);
-        expect((await openAndVerifyMessage(bytes, { roster, familyKeyForEpoch: () => new Uint8Array(32) })).ok).toBe(false);
-        expect((await openProfile({ sealed: bytes, familyId: roster.familyId, kind: 'child', objectId: 'c', head: roster, familyKeyForEpoch: () => new Uint8Array(32) })).ok).toBe(false);
+        expect((await openAndVerifyMessage(bytes, { roster, keyFor: () => new Uint8Array(32) })).ok).toBe(false);
+        expect((await openProfile({ sealed: bytes, familyId: roster.familyId, kind: 'child', objectId: 'c', head: roster, keyFor: () => new Uint8Array(32) })).ok).toBe(false);
         expect((await openSealedIdentity(bytes, new Uint8Array(32), 'ctx')).ok).toBe(false);
       }),
       { numRuns: 100 },
@@ -68,8 +68,8 @@ describe('verifiers never throw on hostile input', () => {
     const verified = await verifyRoster(f.chain, { genesisHash: await hashRosterEntry(f.chain[0]!) });
     if (!verified.ok) throw new Error(verified.code);
     for (const bad of junk) {
-      expect(await openAndVerifyMessage(bad as Uint8Array, { roster: verified.value, familyKeyForEpoch: () => undefined })).toEqual({ ok: false, code: 'envelope/malformed' });
-      const unwrapped = await unwrapFamilyKey(bad as WrappedKey, { familyId: 'fam-1', recipientId: 'mum', agreementPrivateKey: f.mum.identity.agreementPrivateKey });
+      expect(await openAndVerifyMessage(bad as Uint8Array, { roster: verified.value, keyFor: () => undefined })).toEqual({ ok: false, code: 'envelope/malformed' });
+      const unwrapped = await unwrapAndCheckScopeKey({ wrap: bad as WrappedScopeKey, familyId: 'fam-1', recipientId: 'mum', identity: f.mum.identity, commitments: f.chain[1]!.scopeKeys });
       expect(unwrapped.ok).toBe(false);
       expect(await verifyRoster([bad as RosterEntry], { genesisHash: new Uint8Array(32) })).toEqual({ ok: false, code: 'roster/malformed' });
     }

@@ -7,13 +7,14 @@ import { shake256 } from '@noble/hashes/sha3.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, concatBytes, fromHex, randomBytes, toBase64Url, toHex } from '../../src/crypto/bytes.js';
-import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../../src/crypto/family-key.js';
-import { exportIdentitySecret, generateIdentity, importIdentitySecret, safetyCode } from '../../src/crypto/identity.js';
+import { exportIdentitySecret, generateIdentity, importIdentitySecret, safetyCode, type Identity } from '../../src/crypto/identity.js';
 import { generateInviteSecret, guardianInviteProof, joinerInviteProof, verifyGuardianInviteProof, verifyJoinerInviteProof } from '../../src/crypto/invite.js';
 import { generatePairingCode, startGuardianPairing, startToyPairing, toyKeysOfConfirmation } from '../../src/crypto/pairing.js';
-import { appendRosterEntry, createGenesisEntry, decodeRosterEntry, encodeRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
+import { decodeRosterEntry, encodeRosterEntry, scopeKeyOf, verifyRoster, type Member, type RosterEntry } from '../../src/crypto/roster.js';
 import { exportKemSeed, kemKeyPairFromSeed, xwingDecapsulate, xwingEncapsulate, XWingKem } from '../../src/crypto/xwing.js';
-import { family, settings } from './fixtures.js';
+import { planGenerations, scopedContentsOf, wrapsForChange } from '../../src/crypto/key-scopes.js';
+import { commitmentsOf, generateScopeKey, scopeKeyCommitment, unwrapAndCheckScopeKey, wrapScopeKey, type WrappedScopeKey } from '../../src/crypto/scope-key.js';
+import { appendWith, family, genesisWith, KeyBook, settings } from './fixtures.js';
 import { MLKEM768_STRCMP, XWING } from './xwing-vectors.js';
 
 describe('X-Wing and ML-KEM-768 known answers', () => {
@@ -59,50 +60,75 @@ describe('X-Wing and ML-KEM-768 known answers', () => {
 });
 
 describe('the hybrid wrapping suite', () => {
+  /** The wraps the fixture's epoch 1 needs (`wrapsForChange`), made with the keys its entry commits to. */
+  async function wrapsOfEpoch1(f: Awaited<ReturnType<typeof family>>) {
+    const [genesis, entry] = f.chain as [RosterEntry, RosterEntry];
+    const plan = planGenerations({ contents: scopedContentsOf(genesis), generationOf: (scope) => scopeKeyOf(genesis, scope)?.generation }, scopedContentsOf(entry), 1);
+    return Promise.all(wrapsForChange(scopedContentsOf(genesis), scopedContentsOf(entry), plan).map((w) =>
+      wrapScopeKey({ familyId: 'fam-1', scope: w.scope, generation: w.generation, key: f.book.get(w.scope, w.generation)!, recipient: { id: w.recipient.id, ...w.recipient.keys } })));
+  }
+
   it('new identities carry a 1216-byte X-Wing key; their wraps use it and every recipient opens its own', async () => {
     const f = await family();
-    const key = generateFamilyKey();
-    const wraps = await wrapFamilyKeyForRoster(f.chain[1]!, key);
+    const wraps = await wrapsOfEpoch1(f);
+    const commitments = commitmentsOf(f.chain);
     for (const p of [f.mum, f.gran, f.toy]) {
       expect(p.identity.publicKeys.kemKey).toHaveLength(1216);
-      const wrap = wraps.find((w) => w.recipientId === p.accountId)!;
-      expect([wrap.suite, wrap.enc.length, wrap.ciphertext.length]).toEqual(['hpke-xwing-sha256-aes256gcm', 1120, 48]);
-      // Explicit KEM key, or found from the identity's X25519 private key (callers from before X-Wing).
-      for (const options of [{ kemPrivateKey: p.identity.kemPrivateKey }, {}]) {
-        const opened = await unwrapFamilyKey(wrap, { familyId: 'fam-1', recipientId: p.accountId, agreementPrivateKey: p.identity.agreementPrivateKey, ...options });
-        expect(opened.ok && bytesEqual(opened.value, key)).toBe(true);
+      const own = wraps.filter((w) => w.recipientId === p.accountId);
+      expect(own.length).toBeGreaterThan(0);
+      for (const wrap of own) {
+        expect([wrap.suite, wrap.enc.length, wrap.ciphertext.length]).toEqual(['hpke-xwing-sha256-aes256gcm', 1120, 48]);
+        const opened = await unwrapAndCheckScopeKey({ wrap, familyId: 'fam-1', recipientId: p.accountId, identity: p.identity, commitments });
+        expect(opened.ok && bytesEqual(opened.value, f.book.get(wrap.scope, wrap.generation)!)).toBe(true);
       }
     }
   });
 
-  it('a changed byte anywhere, another family or epoch, or someone else\'s KEM key fails; a classical-only key cannot open it', async () => {
+  it("a changed byte anywhere, another family, scope or generation, or someone else's KEM key fails; a classical-only key cannot open it", async () => {
     const f = await family();
-    const wrap = await wrapFamilyKey({ familyId: 'fam-1', epoch: 2, key: generateFamilyKey(), recipient: { id: 'mum', ...f.mum.identity.publicKeys } });
-    const mum = { familyId: 'fam-1', recipientId: 'mum', agreementPrivateKey: f.mum.identity.agreementPrivateKey };
+    const key = generateScopeKey();
+    const commitments = [{ scope: 'child-1', generation: 2, commitment: await scopeKeyCommitment({ familyId: 'fam-1', scope: 'child-1', generation: 2, key }) }, ...commitmentsOf(f.chain)];
+    const wrap = await wrapScopeKey({ familyId: 'fam-1', scope: 'child-1', generation: 2, key, recipient: { id: 'mum', ...f.mum.identity.publicKeys } });
+    const open = (w: WrappedScopeKey, options: { familyId?: string; identity?: Identity } = {}) =>
+      unwrapAndCheckScopeKey({ wrap: w, familyId: options.familyId ?? 'fam-1', recipientId: 'mum', identity: options.identity ?? f.mum.identity, commitments });
     for (const field of ['enc', 'ciphertext'] as const) {
       for (const at of [0, wrap[field].length >> 1, wrap[field].length - 1]) {
         const bytes = wrap[field].slice();
         bytes[at]! ^= 0x01;
-        expect(await unwrapFamilyKey({ ...wrap, [field]: bytes }, mum)).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
+        expect(await open({ ...wrap, [field]: bytes })).toEqual({ ok: false, code: 'scope-key/unwrap-failed' });
       }
     }
-    expect(await unwrapFamilyKey(wrap, { ...mum, familyId: 'fam-2' })).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
-    expect(await unwrapFamilyKey({ ...wrap, epoch: 3 }, mum)).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
-    expect(await unwrapFamilyKey(wrap, { ...mum, kemPrivateKey: f.dad.identity.kemPrivateKey })).toEqual({ ok: false, code: 'family-key/unwrap-failed' });
+    expect(await open(wrap, { familyId: 'fam-2' })).toEqual({ ok: false, code: 'scope-key/unwrap-failed' });
+    // Relabelled to a (scope, generation) the roster does commit to: bound into HPKE, so it does not open.
+    expect(await open({ ...wrap, generation: 1 })).toEqual({ ok: false, code: 'scope-key/unwrap-failed' });
+    expect(await open({ ...wrap, scope: '', generation: 0 })).toEqual({ ok: false, code: 'scope-key/unwrap-failed' });
+    expect(await open(wrap, { identity: f.dad.identity })).toEqual({ ok: false, code: 'scope-key/unwrap-failed' });
     const classical = await generateIdentity({ kem: false });
-    expect(await unwrapFamilyKey(wrap, { ...mum, agreementPrivateKey: classical.agreementPrivateKey })).toEqual({ ok: false, code: 'family-key/no-kem-key' });
+    expect(await open(wrap, { identity: classical })).toEqual({ ok: false, code: 'scope-key/no-kem-key' });
     // Relabelling the suite does not turn a hybrid wrap into a classical one.
-    expect(await unwrapFamilyKey({ ...wrap, suite: 'hpke-x25519-sha256-aes256gcm' } as WrappedKey, mum)).toEqual({ ok: false, code: 'family-key/malformed' });
+    expect(await open({ ...wrap, suite: 'hpke-x25519-sha256-aes256gcm' })).toEqual({ ok: false, code: 'scope-key/malformed' });
+    expect((await open(wrap)).ok).toBe(true);
   });
 
   it('a roster mixing old and new identities wraps classically to the old ones and hybrid to the new', async () => {
     const [mum, grandad] = await Promise.all([generateIdentity(), generateIdentity({ kem: false })]);
-    const genesis = await createGenesisEntry({ familyId: 'fam-mixed', creator: { accountId: 'mum', identity: mum }, settings, familyKey: generateFamilyKey() });
-    const next = await appendRosterEntry([genesis], { signer: { accountId: 'mum', identity: mum }, members: [genesis.members[0]!, { accountId: 'grandad', role: 'relative', keys: grandad.publicKeys, children: ['c'] }], toys: [], settings, familyKey: generateFamilyKey() });
-    const wraps = await wrapFamilyKeyForRoster(next, generateFamilyKey());
-    expect(Object.fromEntries(wraps.map((w) => [w.recipientId, w.suite]))).toEqual({ mum: 'hpke-xwing-sha256-aes256gcm', grandad: 'hpke-x25519-sha256-aes256gcm' });
-    const opened = await unwrapFamilyKey(wraps.find((w) => w.recipientId === 'grandad')!, { familyId: 'fam-mixed', recipientId: 'grandad', agreementPrivateKey: grandad.agreementPrivateKey });
-    expect(opened.ok).toBe(true);
+    const book = new KeyBook();
+    const genesis = await genesisWith(book, { familyId: 'fam-mixed', creator: { accountId: 'mum', identity: mum }, settings });
+    const members: Member[] = [genesis.members[0]!, { accountId: 'grandad', role: 'relative', keys: grandad.publicKeys, children: ['c'] }];
+    const next = await appendWith(book, [genesis], { signer: { accountId: 'mum', identity: mum }, members, toys: [], settings });
+    const plan = planGenerations({ contents: scopedContentsOf(genesis), generationOf: (scope) => scopeKeyOf(genesis, scope)?.generation }, scopedContentsOf(next), 1);
+    const wraps = await Promise.all(wrapsForChange(scopedContentsOf(genesis), scopedContentsOf(next), plan).map((w) =>
+      wrapScopeKey({ familyId: 'fam-mixed', scope: w.scope, generation: w.generation, key: book.get(w.scope, w.generation)!, recipient: { id: w.recipient.id, ...w.recipient.keys } })));
+    // Adding grandad rotates nothing: he gets the kept family-wide key, and c's first key goes to mum and him.
+    expect(wraps.map((w) => [w.recipientId, w.scope, w.generation, w.suite])).toEqual([
+      ['grandad', '', 0, 'hpke-x25519-sha256-aes256gcm'],
+      ['mum', 'c', 1, 'hpke-xwing-sha256-aes256gcm'],
+      ['grandad', 'c', 1, 'hpke-x25519-sha256-aes256gcm'],
+    ]);
+    for (const wrap of wraps.filter((w) => w.recipientId === 'grandad')) {
+      const opened = await unwrapAndCheckScopeKey({ wrap, familyId: 'fam-mixed', recipientId: 'grandad', identity: grandad, commitments: commitmentsOf([genesis, next]) });
+      expect(opened.ok).toBe(true);
+    }
   });
 });
 
@@ -125,7 +151,7 @@ describe('version-2 identities, roster entries and pairing messages', () => {
   it('an entry with X-Wing keys round-trips, and its signature covers every KEM byte', async () => {
     const f = await family();
     const entry = f.chain[1]!;
-    expect(entry.version).toBe(5);
+    expect(entry.version).toBe(6);
     const bytes = encodeRosterEntry(entry);
     const decoded = decodeRosterEntry(bytes);
     expect(decoded.ok && bytesEqual(decoded.value.toys[0]!.keys.kemKey!, f.toy.identity.publicKeys.kemKey!)).toBe(true);

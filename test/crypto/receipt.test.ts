@@ -1,11 +1,10 @@
 /** Signed receipts (src/crypto/receipt.ts): a receipt verifies only as its signer made it, for its message, at a head the reader does not hold differently. */
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
 import { describe, expect, it } from 'vitest';
 import { randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { labelled } from '../../src/crypto/canonical.js';
 import { encodeReceiptBody, signReceipt, verifyReceipt, verifyReceiptSignature, type SignedReceipt } from '../../src/crypto/receipt.js';
-import { appendRosterEntry, hashRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
-import { family, guardianOf, settings } from './fixtures.js';
+import { hashRosterEntry, verifyRoster, type RosterEntry, type VerifiedRoster } from '../../src/crypto/roster.js';
+import { appendWith, family, guardianOf, settings } from './fixtures.js';
 
 async function verified(chain: RosterEntry[]): Promise<VerifiedRoster> {
   const result = await verifyRoster(chain, { genesisHash: await hashRosterEntry(chain[0]!) });
@@ -65,7 +64,7 @@ describe('signed receipts', () => {
 
   it('a receipt signed at a head the reader holds differently is a fork', async () => {
     const s = await setup();
-    const other = await appendRosterEntry([s.chain[0]!], { familyKey: generateFamilyKey(), signer: s.mum, members: [guardianOf(s.mum)], toys: [], settings: { ...settings, volumeLimit: 100 } });
+    const other = await appendWith(s.book, [s.chain[0]!], { signer: s.mum, members: [guardianOf(s.mum)], toys: [], settings: { ...settings, volumeLimit: 100 } });
     const byMum = await signReceipt(s.mum.identity, { familyId: 'fam-1', messageId: s.messageId, kind: 'delivered', signerId: 'mum', rosterEpoch: 1, rosterHead: await hashRosterEntry(other), at: 5 });
     expect(await verifyReceipt(byMum, { roster: s.roster, messageId: s.messageId })).toEqual({ ok: false, code: 'receipt/roster-fork' });
     // At a newer epoch than the reader's head, the signer's newest known key decides.

@@ -2,8 +2,6 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bytesEqual } from '../../src/crypto/bytes.js';
 import {
-  appendRosterEntry,
-  createGenesisEntry,
   decodeRosterEntry,
   encodeRosterEntry,
   hashRosterEntry,
@@ -13,8 +11,7 @@ import {
   type RosterEntry,
   type Toy,
 } from '../../src/crypto/roster.js';
-import { person, type Person } from './fixtures.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { appendWith, genesisWith, KeyBook, person, type Person } from './fixtures.js';
 
 let pool: Person[] = [];
 beforeAll(async () => {
@@ -68,7 +65,8 @@ function contents(spec: EpochSpec, mustKeep: number): { members: Member[]; toys:
 async function buildChain(epochs: EpochSpec[], signers: number[]): Promise<RosterEntry[]> {
   const creator = pool[signers[0]!]!;
   const first = contents(epochs[0]!, signers[0]!);
-  const chain = [await createGenesisEntry({ familyId: 'fam-p', creator, settings: epochs[0]!.settings, members: first.members, toys: first.toys, familyKey: generateFamilyKey() })];
+  const book = new KeyBook();
+  const chain = [await genesisWith(book, { familyId: 'fam-p', creator, settings: epochs[0]!.settings, members: first.members, toys: first.toys })];
   for (let i = 1; i < epochs.length; i++) {
     const previous = chain[chain.length - 1]!;
     // The signer is a guardian of the previous entry; the next entry keeps someone as guardian.
@@ -76,7 +74,7 @@ async function buildChain(epochs: EpochSpec[], signers: number[]): Promise<Roste
     const signerId = guardians[signers[i]! % guardians.length]!.accountId;
     const signer = pool.find((p) => p.accountId === signerId)!;
     const next = contents(epochs[i]!, signers[i]!);
-    chain.push(await appendRosterEntry(chain, { signer, members: next.members, toys: next.toys, settings: epochs[i]!.settings, familyKey: generateFamilyKey() }));
+    chain.push(await appendWith(book, chain, { signer, members: next.members, toys: next.toys, settings: epochs[i]!.settings }));
   }
   return chain;
 }

@@ -113,10 +113,11 @@ async function seedFamily(f: number): Promise<void> {
   remember(toy.deviceToken);
   byteMarkers.push({ marker: `toy ${f} private keys`, bytes: await exportIdentitySecret(toy.identity) });
   toysPaired += 1;
-  const opened = await loadFamily(guardian!, familyId);
-  for (const [epoch, key] of [...Array(opened.roster.epoch + 1).keys()].map((e) => [e, opened.keyForEpoch(e)] as const)) {
-    if (key !== undefined) byteMarkers.push({ marker: `family ${f} key epoch ${epoch}`, bytes: key });
-  }
+  await loadFamily(guardian!, familyId);
+  // Every scope key the guardian holds: the family-wide one and each child's, every generation.
+  const held = (await guardian!.store.loadFamily(familyId))?.keys ?? {};
+  expect(Object.keys(held).length).toBeGreaterThan(1);
+  for (const [id, key] of Object.entries(held)) byteMarkers.push({ marker: `family ${f} scope key ${id}`, bytes: key });
 }
 
 async function copyWithoutSecrets(name: string): Promise<string> {

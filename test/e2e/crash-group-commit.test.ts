@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
-import { createFamily } from '../../src/client/families.js';
+import { createFamily, loadFamily } from '../../src/client/families.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { startBurrowServe, type ServeProcess } from '../support/serve.js';
@@ -37,14 +37,17 @@ describe('a server killed right after acknowledging messages under concurrent lo
     const first = await startBurrowServe({ dataDir });
     servers.push(first);
     const mum = await registerMember(first.url, 'mum');
-    const family = await createFamily(mum, { name: 'Group commit family' });
-    const childId = (await addChild(mum, { familyId: family.familyId, name: 'Mia', emoji: '🦊' })).childId;
+    const created = await createFamily(mum, { name: 'Group commit family' });
+    const childId = (await addChild(mum, { familyId: created.familyId, name: 'Mia', emoji: '🦊' })).childId;
+    // Adding Mia listed her in a new entry, with a conversation key of her own.
+    const family = await loadFamily(mum, created.familyId);
 
     const sent = new Map<string, string>();
     const queues: Uint8Array[][] = Array.from({ length: SENDERS }, () => []);
     for (let i = 0; i < SENDERS * PER_SENDER; i++) {
+      // Durability only: the server never opens an envelope, so any key of the family does.
       const sealed = await sealMessage({
-        familyId: family.familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [childId],
+        familyId: family.familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, scope: childId, key: family.headKeyOf(childId)!, sender: mum.me, recipients: [childId],
         audio: randomBytes(8 * 1024), audioType: 'audio/wav', durationMs: 1_000, createdAt: Date.now(),
       });
       sent.set(toBase64Url(sealed.header.messageId), sha256(sealed.bytes));

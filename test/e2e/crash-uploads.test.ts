@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addChild } from '../../src/client/children.js';
-import { createFamily } from '../../src/client/families.js';
+import { createFamily, loadFamily } from '../../src/client/families.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
 import { recordFigures } from '../adversarial/figures.js';
@@ -83,15 +83,17 @@ describe('a server killed during 50 concurrent uploads', () => {
   it('keeps every acknowledged message intact, shows nothing it was not sent, and sweeps the leftovers on restart', async () => {
     const first = await startServe();
     mum = await registerMember(first.url, 'mum');
-    const family = await createFamily(mum, { name: 'Crash family' });
-    familyId = family.familyId;
+    familyId = (await createFamily(mum, { name: 'Crash family' })).familyId;
     const childId = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+    // Adding Mia listed her in a new entry, with a conversation key of her own.
+    const family = await loadFamily(mum, familyId);
 
     const sent = new Map<string, string>();
     const envelopes: Uint8Array[] = [];
     for (let i = 0; i < UPLOADS; i++) {
+      // Durability only: the server never opens an envelope, so any key of the family does.
       const sealed = await sealMessage({
-        familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: mum.me, recipients: [childId],
+        familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, scope: childId, key: family.headKeyOf(childId)!, sender: mum.me, recipients: [childId],
         audio: randomBytes(200 * 1024), audioType: 'audio/wav', durationMs: 12_000, createdAt: Date.now(),
       });
       sent.set(toBase64Url(sealed.header.messageId), sha256(sealed.bytes));

@@ -70,15 +70,19 @@ const sentToLeo: Sent[] = [];
 beforeAll(async () => {
   server = await startServer();
   workDir = await mkdtemp(join(tmpdir(), 'burrow-export-'));
-  [mum, gran] = await Promise.all([register('mum'), register('gran')]);
+  let aunt: string;
+  [mum, gran, aunt] = await Promise.all([register('mum'), register('gran'), register('aunt')]);
   familyId = (await ok(['family', 'create', '--name', 'Export Family', '--profile', mum])).familyId as string;
   const mia = (await ok(['child', 'add', '--family', familyId, '--name', 'Mia', '--emoji', '🦊', '--profile', mum])).childId as string;
   await ok(['child', 'add', '--family', familyId, '--name', 'Leo', '--emoji', '🐢', '--profile', mum]);
   const { link } = await ok(['family', 'invite', '--family', familyId, '--role', 'relative', '--child', 'Mia', '--profile', mum]);
   const joined = await ok(['family', 'join', link as string, '--profile', gran]);
   expect(joined.familyId).toBe(familyId);
+  // Leo's conversation has a key once someone besides the guardians holds it: an aunt who may talk with him.
+  const forLeo = await ok(['family', 'invite', '--family', familyId, '--role', 'relative', '--child', 'Leo', '--profile', mum]);
+  expect((await ok(['family', 'join', forLeo.link as string, '--profile', aunt])).familyId).toBe(familyId);
   const admitted = await ok(['family', 'admit', '--family', familyId, '--profile', mum]);
-  expect((admitted.admitted as unknown[]).length).toBe(1);
+  expect((admitted.admitted as unknown[]).length).toBe(2);
 
   const files: Array<{ from: string; to: string; name: string; audio: Uint8Array; list: Sent[] }> = [
     { from: mum, to: 'Mia', name: 'hello.wav', audio: wavWith(randomBytes(16), 64_000), list: sentToMia },
@@ -171,7 +175,7 @@ describe('burrow export', { timeout: 120_000 }, () => {
     const shown = await ok(['family', 'show', '--family', familyId, '--profile', gran]);
     expect(shown.name).toBe('Export Family');
     expect((shown.children as Array<{ name: string }>).map((c) => c.name)).toEqual(['Mia']);
-    expect((shown.members as Array<{ role: string; safetyCode: string }>).map((m) => m.role).sort()).toEqual(['guardian', 'relative']);
+    expect((shown.members as Array<{ role: string; safetyCode: string }>).map((m) => m.role).sort()).toEqual(['guardian', 'relative', 'relative']);
   });
 
   it('send refuses audio that is neither Ogg/Opus nor 16-bit PCM WAV, naming both and how to convert', async () => {

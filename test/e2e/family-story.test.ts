@@ -11,9 +11,11 @@ import { ClientError } from '../../src/client/client-error.js';
 import { admitJoiners, createFamily, deleteFamily, loadFamily, removeMember, type OpenedFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite, inspectInvite } from '../../src/client/invites.js';
 import { approveMessage, downloadAndOpenMessage, downloadEnvelope, getMessage, listAllMessages, sendMessage } from '../../src/client/messages.js';
-import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
+import { toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
-import { unwrapFamilyKey } from '../../src/crypto/family-key.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
+import { commitmentsOf, unwrapAndCheckScopeKey } from '../../src/crypto/scope-key.js';
+import { wrapFromWire } from '../../src/client/key-ring.js';
 import { MessageAccepted } from '../../src/protocol/messages.js';
 import { FamilyView } from '../../src/protocol/families.js';
 import { startServer, type RunningServer } from './accounts-harness.js';
@@ -130,7 +132,7 @@ describe('a family of two guardians and two relatives', () => {
   it('the grandmother cannot send to a child beyond hers: refused by her client, and by the server when forced', async () => {
     expect(await status(sendMessage(gran, { familyId, to: leo, audio: wavWith(utf8('x')), audioType: 'audio/wav', durationMs: 1 }))).toBe('client/unknown-recipient');
     const family = await loadFamily(gran, familyId);
-    const forced = await sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: gran.me, recipients: [leo], audio: wavWith(utf8('x')), audioType: 'audio/wav', durationMs: 1, createdAt: Date.now() });
+    const forced = await sealMessage({ familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, scope: leo, key: family.headKeyOf(FAMILY_SCOPE)!, sender: gran.me, recipients: [leo], audio: wavWith(utf8('x')), audioType: 'audio/wav', durationMs: 1, createdAt: Date.now() });
     const refused = await status(gran.api.upload(`/v1/families/${familyId}/messages`, forced.bytes, MessageAccepted));
     expect([400, 403, 404]).toContain(refused);
     expect((await listAllMessages(mum, { familyId })).map((m) => m.messageId)).not.toContain(toBase64Url(forced.header.messageId));
@@ -172,17 +174,18 @@ describe('a family of two guardians and two relatives', () => {
 
     // Given the envelope and the new wrapped keys anyway (say, from a leaked backup), she opens neither.
     const envelope = await downloadEnvelope(mum, { familyId, messageId: sent.messageId });
-    const opened = await openAndVerifyMessage(envelope, { roster: before.roster, familyKeyForEpoch: before.keyForEpoch });
+    const opened = await openAndVerifyMessage(envelope, { roster: before.roster, keyFor: before.keyFor });
     expect(opened.ok).toBe(false);
     const view = await mum.api.call('GET', `/v1/families/${familyId}`, FamilyView);
-    const newWraps = view.wrappedKeys.filter((w) => w.epoch === oldEpoch + 1);
-    expect(newWraps.length).toBeGreaterThan(0);
+    // Her leaving rotates the family-wide key and Mia's (hers), not Leo's.
+    const newWraps = view.wrappedKeys.filter((w) => w.generation === oldEpoch + 1);
+    expect(newWraps.map((w) => w.scope).sort()).toEqual([FAMILY_SCOPE, mia].sort());
+    const commitments = commitmentsOf(after.roster.entries);
     for (const wire of newWraps) {
-      const wrapped = { suite: wire.suite as 'hpke-x25519-sha256-aes256gcm', recipientId: wire.recipientId, epoch: wire.epoch, enc: fromBase64Url(wire.enc), ciphertext: fromBase64Url(wire.ciphertext) };
-      const asHerself = await unwrapFamilyKey(wrapped, { familyId, recipientId: gran.me.accountId, agreementPrivateKey: gran.me.identity.agreementPrivateKey });
-      const asAddressee = await unwrapFamilyKey(wrapped, { familyId, recipientId: wire.recipientId, agreementPrivateKey: gran.me.identity.agreementPrivateKey });
-      expect(asHerself.ok).toBe(false);
-      expect(asAddressee.ok).toBe(false);
+      const asHerself = await unwrapAndCheckScopeKey({ wrap: wrapFromWire(wire), familyId, recipientId: gran.me.accountId, identity: gran.me.identity, commitments });
+      const asAddressee = await unwrapAndCheckScopeKey({ wrap: wrapFromWire(wire), familyId, recipientId: wire.recipientId, identity: gran.me.identity, commitments });
+      expect(asHerself).toEqual({ ok: false, code: 'scope-key/wrong-recipient' });
+      expect(asAddressee).toEqual({ ok: false, code: 'scope-key/unwrap-failed' });
     }
     // The members who remain open it.
     for (const member of [dad, aunt]) {

@@ -1,8 +1,9 @@
 /**
- * The server chooses the family key (issue #15 item 1), staged for real: a real server, and a
- * hostile fetch in front of it for the attacked device that replaces the family keys wrapped to
- * that device with a key the server chose, wrapped with HPKE to the device's real public keys from
- * the roster (so the wrap opens perfectly). Attacked: (a) a toy, already working and freshly paired,
+ * The server chooses a scope key (issue #15 item 1, per-child keys of issue #16), staged for real:
+ * a real server, and a hostile fetch in front of it for the attacked device that replaces every
+ * scope key wrapped to that device (the family-wide one and the children's) with a key the server
+ * chose, wrapped with HPKE to the device's real public keys from the roster, for the same scope and
+ * generation (so the wrap opens perfectly). Attacked: (a) a toy, already working and freshly paired,
  * (b) a new joiner, (c) a member's second device. Each refuses the key — nothing played or opened,
  * nothing sealed under it (no envelope the server receives opens with the server's key) — and the
  * refusal appears in the family security log as a `client-refusal` event a guardian reads. The CLI
@@ -13,16 +14,18 @@ import { loginAccount } from '../../src/client/account.js';
 import { BurrowApi } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
 import { ClientError } from '../../src/client/client-error.js';
-import { admitJoiners, createFamily, loadFamily, wrappedKeyToWire, type ClientContext } from '../../src/client/families.js';
+import { admitJoiners, createFamily, loadFamily, type ClientContext } from '../../src/client/families.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
 import { sendMessage } from '../../src/client/messages.js';
-import { setToySettings } from '../../src/client/toys.js';
+import { removeToy } from '../../src/client/toys.js';
+import { scopeKeyId, wrapToWire } from '../../src/client/key-ring.js';
 import { bytesEqual, fromBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { openAndVerifyMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
-import { decodeRosterEntry } from '../../src/crypto/roster.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
+import { decodeRosterEntry, scopeKeyOf } from '../../src/crypto/roster.js';
+import { generateScopeKey, wrapScopeKey } from '../../src/crypto/scope-key.js';
 import type { WrappedKeyWire } from '../../src/protocol/families.js';
 import { pairToy, toyRuntime, type TestToy } from '../toy/toy-harness.js';
 import { startServer, type RunningServer } from './accounts-harness.js';
@@ -33,13 +36,14 @@ let mum: TestMember;
 let familyId: string;
 let mia: string;
 
-/** The key the hostile server wraps to its victims, and every envelope its victims upload. */
-const serverKey = generateFamilyKey();
+/** The key the hostile server wraps to its victims (for every scope), and every envelope its victims upload. */
+const serverKey = generateScopeKey();
 const uploads: Uint8Array[] = [];
 
 /**
  * A fetch that, while `victims()` names a recipient, answers GET /v1/families/:id with that
- * recipient's wrapped keys replaced by wraps of `serverKey` to its real roster keys at each epoch.
+ * recipient's wrapped keys replaced by wraps of `serverKey` to its real roster keys, each for the
+ * scope and generation of the wrap it replaces.
  */
 function hostileFetch(victims: () => ReadonlySet<string>): typeof fetch {
   return async (input, init) => {
@@ -57,10 +61,10 @@ function hostileFetch(victims: () => ReadonlySet<string>): typeof fetch {
     body.wrappedKeys = await Promise.all(
       body.wrappedKeys.map(async (wire) => {
         if (!victims().has(wire.recipientId)) return wire;
-        const entry = entries.find((e) => e.epoch === wire.epoch)!;
-        // A toy's key of an epoch before its pairing (wrapped for the messages waiting for its child) goes to its keys in a later entry.
-        const keys = entry.members.find((m) => m.accountId === wire.recipientId)?.keys ?? entries.flatMap((e) => e.toys).find((t) => t.toyId === wire.recipientId)!.keys;
-        return wrappedKeyToWire(await wrapFamilyKey({ familyId, epoch: wire.epoch, key: serverKey, recipient: { id: wire.recipientId, ...keys } }));
+        // The recipient's keys as the latest entry naming them has them (a toy's earlier generations predate its pairing).
+        const holders = entries.flatMap((e) => [...e.members.map((m) => ({ id: m.accountId, keys: m.keys })), ...e.toys.map((t) => ({ id: t.toyId, keys: t.keys }))]);
+        const keys = holders.filter((h) => h.id === wire.recipientId).at(-1)!.keys;
+        return wrapToWire(await wrapScopeKey({ familyId, scope: wire.scope, generation: wire.generation, key: serverKey, recipient: { id: wire.recipientId, ...keys } }));
       }),
     );
     return new Response(JSON.stringify(body), { status: response.status, headers: { 'content-type': 'application/json' } });
@@ -92,7 +96,7 @@ async function refusalsInLog(): Promise<Array<{ actorId: string; code: unknown; 
 async function noUploadOpensWithServerKey(): Promise<void> {
   const roster = (await loadFamily(mum, familyId)).roster;
   for (const bytes of uploads) {
-    const opened = await openAndVerifyMessage(bytes, { roster, familyKeyForEpoch: () => serverKey });
+    const opened = await openAndVerifyMessage(bytes, { roster, keyFor: () => serverKey });
     expect(opened.ok).toBe(false);
   }
 }
@@ -109,26 +113,31 @@ afterAll(async () => {
 });
 
 describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, () => {
-  it('(a) a working toy refuses the key the server wrapped to it for a new epoch: plays nothing of that epoch and seals nothing under it', async () => {
+  it("(a) a working toy refuses the key the server wrapped to it for its child's new generation: plays nothing of that epoch and seals nothing under it", async () => {
     const victims = new Set<string>();
+    const sibling = await pairToy(server.url, mum, familyId, mia);
     const paired = await pairToy(server.url, mum, familyId, mia);
     const toy: TestToy = await toyRuntime(paired, hostileFetch(() => victims));
     const before = await toy.runtime.start();
     const goodEpoch = before.roster.epoch;
+    const goodGeneration = scopeKeyOf(before.roster.head, mia)!.generation;
 
-    // From now on the server replaces every key wrapped to the toy.
+    // From now on the server replaces every key wrapped to the toy. Removing Mia's other toy
+    // starts a new generation of Mia's key, wrapped to this toy.
     victims.add(paired.toyId);
-    const next = await setToySettings(mum, { familyId, volumeLimit: 40 });
+    const next = await removeToy(mum, { familyId, toyId: sibling.toyId });
     expect(next.roster.epoch).toBe(goodEpoch + 1);
+    expect(scopeKeyOf(next.roster.head, mia)!.generation).toBe(goodEpoch + 1);
     await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('after the attack'), 300), audioType: 'audio/wav', durationMs: 20 });
 
     expect(await toy.runtime.sync()).toBe(0);
     expect(toy.played).toEqual([]);
-    expect(toy.logs).toContainEqual({ event: 'key-refused', epoch: goodEpoch + 1, reason: 'family-key/commitment-mismatch' });
+    expect(toy.logs).toContainEqual({ event: 'key-refused', epoch: goodEpoch + 1, reason: 'scope-key/commitment-mismatch' });
     // It keeps the family and key it verified before; the server's key is in none of its state.
     expect(toy.runtime.family?.roster.epoch).toBe(goodEpoch);
     const trust = await toy.storage.loadTrust();
-    expect(Object.keys(trust!.keys).map(Number)).toEqual([goodEpoch]);
+    expect(Object.keys(trust!.keys)).toEqual([scopeKeyId(mia, goodGeneration)]);
+    expect(Object.values(trust!.keys).some((k) => bytesEqual(k, serverKey))).toBe(false);
 
     // A reply is sealed under the epoch it trusts (the server refuses it as stale), never under the server's key.
     const sentBefore = uploads.length;
@@ -136,10 +145,10 @@ describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, (
     expect(uploads.length).toBeGreaterThan(sentBefore);
     await noUploadOpensWithServerKey();
     // The check is not vacuous: the toy's upload opens under the key of the epoch it trusts.
-    const opened = await openAndVerifyMessage(uploads.at(-1)!, { roster: next.roster, familyKeyForEpoch: (epoch) => next.keyForEpoch(epoch) });
+    const opened = await openAndVerifyMessage(uploads.at(-1)!, { roster: next.roster, keyFor: next.keyFor });
     expect(opened.ok).toBe(true);
 
-    expect(await refusalsInLog()).toContainEqual({ actorId: paired.toyId, code: 'family-key/commitment-mismatch', epoch: goodEpoch + 1 });
+    expect(await refusalsInLog()).toContainEqual({ actorId: paired.toyId, code: 'scope-key/commitment-mismatch', epoch: goodEpoch + 1 });
   });
 
   it('(a) a toy paired while the server swaps its key never starts: it opens, plays and seals nothing', async () => {
@@ -147,7 +156,8 @@ describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, (
     const paired = await pairToy(server.url, mum, familyId, mia);
     victims.add(paired.toyId);
     const toy = await toyRuntime(paired, hostileFetch(() => victims));
-    const epoch = (await loadFamily(mum, familyId)).roster.epoch;
+    // The toy joins Mia's conversation at the generation it has (adding a holder rotates nothing).
+    const generation = scopeKeyOf((await loadFamily(mum, familyId)).roster.head, mia)!.generation;
     await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('hello new toy'), 300), audioType: 'audio/wav', durationMs: 20 });
     const sentBefore = uploads.length;
 
@@ -157,24 +167,28 @@ describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, (
     expect(toy.played).toEqual([]);
     expect(uploads.length).toBe(sentBefore);
     expect((await toy.storage.loadTrust())!.keys).toEqual({});
-    expect(await refusalsInLog()).toContainEqual({ actorId: paired.toyId, code: 'family-key/commitment-mismatch', epoch });
+    expect(await refusalsInLog()).toContainEqual({ actorId: paired.toyId, code: 'scope-key/commitment-mismatch', epoch: generation });
   });
 
-  it('(b) a new joiner refuses the key the server wrapped to them and cannot open or send anything', async () => {
+  it("(b) a new joiner refuses the family-wide and child's keys the server wrapped to them and cannot open or send anything", async () => {
     const gran = await registerMember(server.url, 'gran');
     const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia], needsApproval: false } });
     const victims = new Set([gran.me.accountId]);
     const attacked = behindHostileServer(gran, () => victims);
     await acceptInvite(attacked, link);
     await admitJoiners(mum, { familyId });
-    const epoch = (await loadFamily(mum, familyId)).roster.epoch;
+    const head = (await loadFamily(mum, familyId)).roster.head;
+    const epoch = head.epoch;
     const sentBefore = uploads.length;
 
     expect(await codeOf(loadFamily(attacked, familyId))).toBe('client/key-refused');
     expect(await codeOf(sendMessage(attacked, { familyId, to: mia, audio: wavWith(utf8('from gran'), 300), audioType: 'audio/wav', durationMs: 20 }))).toBe('client/key-refused');
     expect(uploads.length).toBe(sentBefore);
     expect((await gran.store.loadFamily(familyId))?.keys ?? {}).toEqual({});
-    expect(await refusalsInLog()).toContainEqual({ actorId: gran.me.accountId, code: 'family-key/commitment-mismatch', epoch });
+    const refusals = await refusalsInLog();
+    for (const scope of [FAMILY_SCOPE, mia]) {
+      expect(refusals, `scope '${scope}'`).toContainEqual({ actorId: gran.me.accountId, code: 'scope-key/commitment-mismatch', epoch: scopeKeyOf(head, scope)!.generation });
+    }
 
     // The same joiner, with the server honest again, opens the real key.
     victims.clear();
@@ -186,14 +200,18 @@ describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, (
     const { session, identity } = await loginAccount({ api, email: mum.email, password: mum.password, sessionLabel: 'second device', ...sameStretchingAs(mum) });
     const victims = new Set([mum.me.accountId]);
     const second: ClientContext = { api: new BurrowApi({ baseUrl: server.url, token: session.token!, fetch: hostileFetch(() => victims) }), me: { accountId: session.accountId, identity }, store: new MemoryKeyStore() };
-    const epoch = (await loadFamily(mum, familyId)).roster.epoch;
+    const head = (await loadFamily(mum, familyId)).roster.head;
+    const epoch = head.epoch;
     const sentBefore = uploads.length;
 
     expect(await codeOf(loadFamily(second, familyId))).toBe('client/key-refused');
     expect(await codeOf(sendMessage(second, { familyId, to: mia, audio: wavWith(utf8('from the second device'), 300), audioType: 'audio/wav', durationMs: 20 }))).toBe('client/key-refused');
     expect(uploads.length).toBe(sentBefore);
     expect(await second.store.loadFamily(familyId)).toBeUndefined();
-    expect(await refusalsInLog()).toContainEqual({ actorId: mum.me.accountId, code: 'family-key/commitment-mismatch', epoch });
+    const refusals = await refusalsInLog();
+    for (const scope of [FAMILY_SCOPE, mia]) {
+      expect(refusals, `scope '${scope}'`).toContainEqual({ actorId: mum.me.accountId, code: 'scope-key/commitment-mismatch', epoch: scopeKeyOf(head, scope)!.generation });
+    }
     await noUploadOpensWithServerKey();
 
     // The first device holds the real keys and is not affected.
@@ -203,8 +221,8 @@ describe('a server that wraps a key of its own choosing', { timeout: 90_000 }, (
     // A key already in a device's store that the verified entry does not commit to (left by a
     // roster change that lost the race for its epoch) is dropped, and the real one unwrapped.
     victims.clear();
-    await second.store.saveFamily({ familyId, keys: { [epoch]: generateFamilyKey() } });
+    await second.store.saveFamily({ familyId, keys: { [scopeKeyId(FAMILY_SCOPE, scopeKeyOf(head, FAMILY_SCOPE)!.generation)]: generateScopeKey() } });
     const healed = await loadFamily(second, familyId);
-    expect(bytesEqual(healed.headKey, first.headKey)).toBe(true);
+    for (const scope of [FAMILY_SCOPE, mia]) expect(bytesEqual(healed.headKeyOf(scope)!, first.headKeyOf(scope)!), `scope '${scope}'`).toBe(true);
   });
 });

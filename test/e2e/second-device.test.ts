@@ -9,18 +9,21 @@ import { loginAccount } from '../../src/client/account.js';
 import { BurrowApi } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
 import { ClientError } from '../../src/client/client-error.js';
-import { createFamily, loadFamily, setSettings, wrappedKeyToWire, type ClientContext } from '../../src/client/families.js';
+import { createFamily, loadFamily, setSettings, type ClientContext } from '../../src/client/families.js';
+import { wrapToWire } from '../../src/client/key-ring.js';
 import { MemoryKeyStore } from '../../src/client/key-store.js';
 import { downloadAndOpenMessage, sendMessage } from '../../src/client/messages.js';
 import { readAccountVault, recordAnchors, vaultProblems } from '../../src/client/vault.js';
 import { bytesEqual, fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
-import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
+import { FAMILY_SCOPE } from '../../src/crypto/key-scopes.js';
+import { generateScopeKey, wrapScopeKey } from '../../src/crypto/scope-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { sealProfile } from '../../src/crypto/profile.js';
 import { createGenesisEntry, encodeRosterEntry, hashRosterEntry, verifyRoster } from '../../src/crypto/roster.js';
 import { VaultView } from '../../src/protocol/accounts.js';
 import { startServer, type RunningServer } from './accounts-harness.js';
 import { registerMember, sameStretchingAs, wavWith, type TestMember } from './family-harness.js';
+import { pairToy } from '../toy/toy-harness.js';
 
 let server: RunningServer;
 let mum: TestMember;
@@ -66,6 +69,7 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 /** A whole family the server made up: its own creator, this account listed as a guardian, a key the server holds. */
 async function fabricatedFamilyView(): Promise<Record<string, unknown>> {
   const forger = await generateIdentity();
+  const key = generateScopeKey();
   const genesis = await createGenesisEntry({
     familyId,
     creator: { accountId: 'made-by-the-server', identity: forger },
@@ -74,14 +78,13 @@ async function fabricatedFamilyView(): Promise<Record<string, unknown>> {
       { accountId: 'made-by-the-server', role: 'guardian', keys: forger.publicKeys },
       { accountId: mum.me.accountId, role: 'guardian', keys: mum.me.identity.publicKeys },
     ],
-    familyKey: generateFamilyKey(),
+    scopeKeys: [{ scope: FAMILY_SCOPE, generation: 0, key }],
   });
   // On its own the fabrication is flawless: a client trusting the server's genesis would accept it.
   expect((await verifyRoster([genesis], { genesisHash: await hashRosterEntry(genesis) })).ok).toBe(true);
-  const key = generateFamilyKey();
-  const wrapped = await wrapFamilyKeyForRoster(genesis, key);
-  const sealedName = await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'Forged Family' }, signer: forger });
-  return { familyId, role: 'guardian', epoch: 0, roster: [toBase64Url(encodeRosterEntry(genesis))], wrappedKeys: wrapped.map(wrappedKeyToWire), sealedName: toBase64Url(sealedName), children: [], retentionDays: 30 };
+  const wrapped = await wrapScopeKey({ familyId, scope: FAMILY_SCOPE, generation: 0, key, recipient: { id: mum.me.accountId, ...mum.me.identity.publicKeys } });
+  const sealedName = await sealProfile({ familyId, epoch: 0, key, kind: 'family-name', objectId: familyId, data: { name: 'Forged Family' }, signer: forger });
+  return { familyId, role: 'guardian', epoch: 0, roster: [toBase64Url(encodeRosterEntry(genesis))], wrappedKeys: [wrapToWire(wrapped)], sealedName: toBase64Url(sealedName), children: [], retentionDays: 30 };
 }
 
 beforeAll(async () => {
@@ -89,6 +92,8 @@ beforeAll(async () => {
   mum = await registerMember(server.url, 'mum');
   familyId = (await createFamily(mum, { name: 'Burrow Family' })).familyId;
   mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
+  // Mia's conversation has a key once something can hear it: her toy.
+  await pairToy(server.url, mum, familyId, mia);
   messageId = (await sendMessage(mum, { familyId, to: mia, audio: wavWith(marker), audioType: 'audio/wav', durationMs: 10 })).messageId;
 }, 60_000);
 
@@ -171,7 +176,7 @@ describe('an account on a second device', () => {
 
   it("never replaces the vault's anchor by a head that does not extend it (a fork), and reports it", async () => {
     // An entry of the same family id that is not on the real chain (a fork), offered to the vault.
-    const fork = await createGenesisEntry({ familyId, creator: mum.me, settings: { volumeLimit: 100, retentionDays: 7 }, familyKey: generateFamilyKey() });
+    const fork = await createGenesisEntry({ familyId, creator: mum.me, settings: { volumeLimit: 100, retentionDays: 7 }, scopeKeys: [{ scope: FAMILY_SCOPE, generation: 0, key: generateScopeKey() }] });
     const forked = await verifyRoster([fork], { genesisHash: await hashRosterEntry(fork) });
     if (!forked.ok) throw new Error('the fork must verify on its own');
     const writer = await secondDevice();

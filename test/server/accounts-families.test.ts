@@ -8,6 +8,7 @@ import { familyTopic } from '../../src/server/live/family-events.js';
 import { bearer, startTestServer, type TestServer } from './helpers.js';
 import { addChild, acceptInvite, appendEntry, createFamily, createInvite, del, get, join, memberOf, newPerson, type Person, type TestFamily } from './families/fixtures.js';
 import { seal, upload } from './messages/fixtures.js';
+import { sealingKey } from '../support/scope-keys.js';
 
 let server: TestServer;
 beforeAll(async () => { server = await startTestServer(); });
@@ -34,7 +35,7 @@ async function inviteStatus(inviteId: string): Promise<string | undefined> {
 /** Uploads one real sealed message from `sender` to `childId` at the family's current epoch; returns its blob name. */
 async function sendMessage(family: TestFamily, sender: Person, childId: string): Promise<string> {
   const epoch = family.chain.length - 1;
-  const sealed = await seal(sender, { familyId: family.familyId, epoch, familyKey: family.keys[epoch]! }, [childId]);
+  const sealed = await seal(sender, { familyId: family.familyId, epoch, ...sealingKey(family.chain[epoch]!, family.keys, sender.accountId, [childId]) }, [childId]);
   const answer = await upload(server.app, sender, family.familyId, sealed.bytes);
   expect(answer.statusCode, answer.body).toBe(201);
   const messageId = answer.json<{ messageId: string }>().messageId;

@@ -34,6 +34,7 @@ import {
   type TestFamily,
 } from './families/fixtures.js';
 import { startAttempt } from './toys/fixtures.js';
+import { sealingKey } from '../support/scope-keys.js';
 
 export type Caller = 'anonymous' | 'otherFamily' | 'relativeBeyondChildren' | 'removedMember';
 export const CALLERS: readonly Caller[] = ['anonymous', 'otherFamily', 'relativeBeyondChildren', 'removedMember'];
@@ -128,7 +129,7 @@ async function envelopeInA(world: AuthzWorld, sender: Person, recipients: string
     familyId: world.family.familyId,
     epoch,
     rosterHead: await hashRosterEntry(world.family.chain[epoch]!),
-    familyKey: world.family.keys[epoch]!,
+    ...sealingKey(world.family.chain[epoch]!, world.family.keys, sender.accountId, recipients),
     sender: { accountId: sender.accountId, identity: sender.identity },
     recipients,
     audio: randomBytes(500),

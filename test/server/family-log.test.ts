@@ -22,7 +22,7 @@ import { createFamilyAccess } from '../../src/server/families/access-repository.
 import { systemClock } from '../../src/server/deps.js';
 import { createMemoryRateLimiter } from '../../src/server/http/rate-limit.js';
 import { generateSecrets, loadOrCreateSecrets, secretsPath } from '../../src/server/secrets.js';
-import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../src/crypto/family-key.js';
+import { planScopeKeys, ringOf, wrapsForEntry } from '../support/scope-keys.js';
 import { b64, bearer, post, startTestServer, type TestServer } from './helpers.js';
 import { addChild, appendEntry, createFamily, get, join as joinFamily, memberOf, newPerson, SETTINGS, wireKeys, type Person, type TestFamily } from './families/fixtures.js';
 
@@ -74,12 +74,13 @@ describe('the family security log', () => {
     const head = family.chain[family.chain.length - 1]!;
     const promoted = head.members.filter((m) => m.accountId !== relative.accountId).map((m) => (m.accountId === second.accountId ? memberOf(second, 'guardian') : m));
     expect((await appendEntry(server.app, family, guardian, promoted)).statusCode).toBe(201);
-    const key = generateFamilyKey();
-    const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: promoted, toys: [], settings: { ...SETTINGS, volumeLimit: 40 } , familyKey: key });
-    const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)) }, bearer(guardian.token));
+    const previous = family.chain[family.chain.length - 1]!;
+    const scopeKeys = planScopeKeys(previous, { members: promoted, toys: [] }, family.keys);
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: promoted, toys: [], settings: { ...SETTINGS, volumeLimit: 40 }, scopeKeys });
+    const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapsForEntry(previous, entry, scopeKeys)) }, bearer(guardian.token));
     expect(answer.statusCode).toBe(201);
     family.chain.push(entry);
-    family.keys.push(key);
+    Object.assign(family.keys, ringOf(scopeKeys));
 
     const events = (await readLog(guardian, '?after=3')).events;
     expect(events.map((e) => [e.kind, e.subjectId])).toEqual([
@@ -138,13 +139,13 @@ describe('refusals reported by members and toys', () => {
     const address = await server.app.listen({ port: 0, host: '127.0.0.1' });
     const api = new BurrowApi({ baseUrl: address, token: reporter.token });
     const messageId = b64(16);
-    expect(await reportRefusal(api, { familyId: family.familyId, code: 'family-key/commitment-mismatch', epoch: 1, messageId })).toBe(true);
+    expect(await reportRefusal(api, { familyId: family.familyId, code: 'scope-key/commitment-mismatch', epoch: 1, messageId })).toBe(true);
     const last = (await readLog(guardian)).events.at(-1)!;
-    expect(last).toMatchObject({ kind: 'client-refusal', actorId: reporter.accountId, details: { code: 'family-key/commitment-mismatch', epoch: 1, messageId } });
+    expect(last).toMatchObject({ kind: 'client-refusal', actorId: reporter.accountId, details: { code: 'scope-key/commitment-mismatch', epoch: 1, messageId } });
     // In plain words, never as the code.
     const sentence = describeLogEvent(last as FamilyLogEvent, guardian.accountId);
-    expect(sentence).toContain('refused a family key the family’s guardians never signed for');
-    expect(sentence).not.toContain('family-key/');
+    expect(sentence).toContain('refused a conversation key the family’s guardians never signed for');
+    expect(sentence).not.toContain('scope-key/');
   });
 
   it('a stranger’s report is a 404 and changes nothing; a malformed one is a 400 problem', async () => {

@@ -1,13 +1,15 @@
 /**
  * Messages sent before a toy is paired (issue #21, item 3), with the reference toy's own state
  * directory against a real server. A relative sends to a child who has no toy; when a guardian
- * pairs a toy for that child, the guardian's device wraps to it the keys of the epochs those
- * messages were sealed in (and no others), the toy checks them against the signed roster and plays
- * the messages, and the sender sees "Played" only once the toy's signed receipt verifies.
+ * pairs a toy for that child after the child's key was rotated (another relative of the child left),
+ * the guardian's device wraps to it the earlier generations of the child's key those messages were
+ * sealed under (and no others: never another child's key, nor the family-wide one), the toy checks
+ * them against the signed roster and plays the messages, and the sender sees "Played" only once the
+ * toy's signed receipt verifies.
  *
  * Then as a hostile server: withholding the wrapped earlier keys leaves the message waiting
  * (never "Played"), as does a key of the server's own wrapped to the toy in their place (the
- * signed key commitment refuses it), and the toy's report reaches the guardians' security log in plain words; a
+ * signed key commitment refuses it) or for another child's conversation (the toy never takes it), and the toy's report reaches the guardians' security log in plain words; a
  * "played" receipt the server makes up, or a guardian's own listening, never shows as "Played".
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,15 +18,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowApi } from '../../src/client/api.js';
 import { addChild } from '../../src/client/children.js';
-import { admitJoiners, createFamily, loadFamily, wrappedKeyToWire, type ClientContext } from '../../src/client/families.js';
+import { admitJoiners, createFamily, loadFamily, removeMember, type ClientContext } from '../../src/client/families.js';
+import { scopeKeyId, wrapToWire } from '../../src/client/key-ring.js';
 import { readFamilyLog } from '../../src/client/family-log.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { getMessage, markReceipt, sendMessage } from '../../src/client/messages.js';
 import { checkReceipts, receiptSummary } from '../../src/client/receipts.js';
-import { setToySettings } from '../../src/client/toys.js';
 import { describeLogEvent } from '../../src/client/family-log.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
-import { generateFamilyKey, wrapFamilyKey } from '../../src/crypto/family-key.js';
+import { scopeKeyOf } from '../../src/crypto/roster.js';
+import { generateScopeKey, wrapScopeKey } from '../../src/crypto/scope-key.js';
 import { generateIdentity } from '../../src/crypto/identity.js';
 import { signReceipt } from '../../src/crypto/receipt.js';
 import { ToyStateDir } from '../../src/toy/state.js';
@@ -38,11 +41,12 @@ let server: RunningServer;
 let dir: string;
 let mum: TestMember;
 let gran: TestMember;
+let uncle: TestMember;
 
 /** What the lying server does, per family. */
 const attack = {
-  /** Drops the wrapped keys of these epochs from what a toy reads of its family. */
-  withhold: new Set<number>(),
+  /** Drops the wrapped keys of these `scopeKeyId`s (generation/scope) from what a toy reads of its family. */
+  withhold: new Set<string>(),
   /** Wrapped keys the server adds to what a toy reads of its family (of its own making). */
   forged: [] as Json[],
   /** Adds receipts to the view of these messages. */
@@ -55,7 +59,7 @@ const hostileFetch: typeof fetch = async (input, init) => {
   if ((init?.method ?? 'GET') !== 'GET' || !response.ok || !(response.headers.get('content-type') ?? '').includes('json')) return response;
   const body = (await response.json()) as Json;
   if (/^\/v1\/families\/[^/]+$/.test(url.pathname) && Array.isArray(body.wrappedKeys)) {
-    body.wrappedKeys = [...(body.wrappedKeys as Json[]).filter((k) => !attack.withhold.has(k.epoch as number)), ...attack.forged];
+    body.wrappedKeys = [...(body.wrappedKeys as Json[]).filter((k) => !attack.withhold.has(scopeKeyId(k.scope as string, k.generation as number))), ...attack.forged];
   }
   const message = /^\/v1\/families\/[^/]+\/messages\/([^/]+)$/.exec(url.pathname);
   const extra = message === null ? undefined : attack.receipts.get(message[1]!);
@@ -67,15 +71,31 @@ function through(member: TestMember): ClientContext {
   return { api: new BurrowApi({ baseUrl: server.url, token: member.token, fetch: hostileFetch }), me: member.me, store: member.store };
 }
 
-/** A family with children Mia and Leo and a relative (gran) who may message both. */
+/** A family with children Mia and Leo, a relative (gran) who may message both, and one (uncle) who may message Mia. */
 async function familyWithGran(name: string): Promise<{ familyId: string; mia: string; leo: string }> {
   const { familyId } = await createFamily(mum, { name });
   const mia = (await addChild(mum, { familyId, name: 'Mia', emoji: '🦊' })).childId;
   const leo = (await addChild(mum, { familyId, name: 'Leo', emoji: '🐻' })).childId;
-  const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [mia, leo], needsApproval: false } });
-  await acceptInvite(gran, link);
+  for (const [member, children] of [[gran, [mia, leo]], [uncle, [mia]]] as const) {
+    const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [...children], needsApproval: false } });
+    await acceptInvite(member, link);
+  }
   await admitJoiners(mum, { familyId });
   return { familyId, mia, leo };
+}
+
+/** Mia's key generation at the family's head, as gran's device verifies it. */
+async function miaGeneration(familyId: string, mia: string): Promise<number> {
+  return scopeKeyOf((await loadFamily(gran, familyId)).roster.head, mia)!.generation;
+}
+
+/** Removes uncle: Mia's key (and the family-wide one) start a new generation; Leo's does not. Returns Mia's new generation. */
+async function rotateMia(familyId: string, mia: string): Promise<number> {
+  const before = await miaGeneration(familyId, mia);
+  await removeMember(mum, { familyId, accountId: uncle.me.accountId });
+  const after = await miaGeneration(familyId, mia);
+  expect(after).toBeGreaterThan(before);
+  return after;
 }
 
 /** What gran's device shows for her message. */
@@ -88,7 +108,7 @@ async function granSees(ctx: ClientContext, familyId: string, messageId: string,
 beforeAll(async () => {
   server = await startServer();
   dir = await mkdtemp(join(tmpdir(), 'burrow-earlier-keys-'));
-  [mum, gran] = (await Promise.all(['mum', 'gran'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember];
+  [mum, gran, uncle] = (await Promise.all(['mum', 'gran', 'uncle'].map((label) => registerMember(server.url, label)))) as [TestMember, TestMember, TestMember];
 }, 90_000);
 
 afterAll(async () => {
@@ -97,58 +117,59 @@ afterAll(async () => {
 });
 
 describe('a message sent before the toy is paired', { timeout: 120_000 }, () => {
-  it('plays on the toy paired later, which gets only the keys of the epochs of messages waiting for its child', async () => {
+  it("plays on the toy paired later, which gets only the earlier generations of its child's key that messages waiting for it were sealed under", async () => {
     const { familyId, mia, leo } = await familyWithGran('Early Family');
     const early = await sendMessage(gran, { familyId, to: mia, audio: wavWith(utf8('before the toy'), 400), audioType: 'audio/wav', durationMs: 25 });
-    const earlyEpoch = (await loadFamily(gran, familyId)).roster.epoch;
+    const earlyGeneration = await miaGeneration(familyId, mia);
     expect(await granSees(gran, familyId, early.messageId, [mia])).toBe('Waiting for a toy');
 
-    // A later epoch that holds only a message for Leo: nothing in it waits for Mia.
-    await setToySettings(mum, { familyId, volumeLimit: 40 });
+    // Mia's key rotates; a message for Leo follows, under Leo's key: nothing of it waits for Mia.
+    const currentGeneration = await rotateMia(familyId, mia);
     const forLeo = await sendMessage(gran, { familyId, to: leo, audio: wavWith(utf8('for leo'), 300), audioType: 'audio/wav', durationMs: 20 });
-    const leoEpoch = (await loadFamily(gran, familyId)).roster.epoch;
-    expect(leoEpoch).toBeGreaterThan(earlyEpoch);
 
     const paired = await pairToy(server.url, mum, familyId, mia);
     const storage = new ToyStateDir(join(dir, 'early-toy'));
     const toy = await toyRuntime(paired, undefined, { storage });
     const family = await toy.runtime.start();
-    const pairedEpoch = family.roster.epoch;
-    const held = Object.keys((await storage.loadTrust())!.keys).map(Number).sort((a, b) => a - b);
-    expect(held).toEqual([earlyEpoch, pairedEpoch]);
-    expect(held).not.toContain(leoEpoch);
+    expect(scopeKeyOf(family.roster.head, mia)!.generation).toBe(currentGeneration);
+    const held = Object.keys((await storage.loadTrust())!.keys).sort();
+    // Mia's generations only: no key of Leo's conversation, nor the family-wide one.
+    expect(held).toEqual([scopeKeyId(mia, earlyGeneration), scopeKeyId(mia, currentGeneration)].sort());
 
     // Before the toy plays it the sender sees no "Played"; after, its signed receipt shows it.
     expect(await granSees(gran, familyId, early.messageId, [mia])).toBe('Sent');
     expect(await toy.runtime.sync()).toBe(1);
     expect(toy.played.map((p) => p.messageId)).toEqual([early.messageId]);
-    expect(toy.played[0]!.volume).toBe(40);
     expect(await granSees(gran, familyId, early.messageId, [mia])).toBe('Played');
     // Leo's message was never listed to Mia's toy, let alone opened.
     expect(toy.logs.some((l) => 'messageId' in l && l.messageId === forLeo.messageId)).toBe(false);
   });
 
-  it('a message already played on the child’s first toy does not hand its epoch to a second toy', async () => {
+  it('a message already played on the child’s first toy does not hand its generation to a second toy', async () => {
     const { familyId, mia } = await familyWithGran('Second Toy Family');
     const first = await toyRuntime(await pairToy(server.url, mum, familyId, mia));
     await first.runtime.start();
     const before = await sendMessage(gran, { familyId, to: mia, audio: wavWith(utf8('played on the first'), 300), audioType: 'audio/wav', durationMs: 20 });
-    const sentAt = (await loadFamily(gran, familyId)).roster.epoch;
+    const sentUnder = await miaGeneration(familyId, mia);
     expect(await first.runtime.sync()).toBe(1);
     expect(await granSees(gran, familyId, before.messageId, [mia])).toBe('Played');
+    const current = await rotateMia(familyId, mia);
 
     const storage = new ToyStateDir(join(dir, 'second-toy'));
     const second = await toyRuntime(await pairToy(server.url, mum, familyId, mia), undefined, { storage });
     const family = await second.runtime.start();
-    expect(Object.keys((await storage.loadTrust())!.keys).map(Number)).toEqual([family.roster.epoch]);
-    expect(family.roster.epoch).toBeGreaterThan(sentAt);
+    expect(scopeKeyOf(family.roster.head, mia)!.generation).toBe(current);
+    expect(Object.keys((await storage.loadTrust())!.keys)).toEqual([scopeKeyId(mia, current)]);
+    expect(current).toBeGreaterThan(sentUnder);
   });
 
   it('a server that withholds the wrapped earlier keys gets the message a wait, a plain-words report and no "Played"', async () => {
-    const { familyId, mia } = await familyWithGran('Withheld Family');
+    const { familyId, mia, leo } = await familyWithGran('Withheld Family');
     const early = await sendMessage(gran, { familyId, to: mia, audio: wavWith(utf8('withheld'), 300), audioType: 'audio/wav', durationMs: 20 });
-    const earlyEpoch = (await loadFamily(gran, familyId)).roster.epoch;
-    attack.withhold.add(earlyEpoch);
+    const earlyGeneration = await miaGeneration(familyId, mia);
+    await rotateMia(familyId, mia);
+    const earlyKey = scopeKeyId(mia, earlyGeneration);
+    attack.withhold.add(earlyKey);
     try {
       const toy = await toyRuntime(await pairToy(server.url, mum, familyId, mia), hostileFetch);
       await toy.runtime.start();
@@ -170,20 +191,28 @@ describe('a message sent before the toy is paired', { timeout: 120_000 }, () => 
       expect(sentence).toContain('sent before the toy was paired');
       expect(sentence).not.toContain('envelope/');
 
-      // A key of the server's own, wrapped to the toy for that epoch: the signed commitment refuses it.
-      attack.forged.push({ ...wrappedKeyToWire(await wrapFamilyKey({ familyId, epoch: earlyEpoch, key: generateFamilyKey(), recipient: { id: toy.paired.toyId, ...toy.paired.identity.publicKeys } })) });
+      // A key of the server's own, wrapped to the toy for that generation: the signed commitment refuses it.
+      const recipient = { id: toy.paired.toyId, ...toy.paired.identity.publicKeys };
+      attack.forged.push({ ...wrapToWire(await wrapScopeKey({ familyId, scope: mia, generation: earlyGeneration, key: generateScopeKey(), recipient })) });
+      // And keys of Leo's conversation and the family-wide one (the server cannot make them open, but a toy must not even try).
+      const leoGeneration = scopeKeyOf((await loadFamily(mum, familyId)).roster.head, leo)!.generation;
+      attack.forged.push({ ...wrapToWire(await wrapScopeKey({ familyId, scope: leo, generation: leoGeneration, key: generateScopeKey(), recipient })) });
+      attack.forged.push({ ...wrapToWire(await wrapScopeKey({ familyId, scope: '', generation: 0, key: generateScopeKey(), recipient })) });
       expect(await toy.runtime.sync()).toBe(0);
       expect(toy.played).toEqual([]);
       expect(toy.logs.some((l) => l.event === 'refused' && l.messageId === early.messageId)).toBe(false);
+      const held = Object.keys((await toy.storage.loadTrust())!.keys);
+      expect(held.every((id) => id.endsWith(`/${mia}`))).toBe(true);
+      expect(held).not.toContain(earlyKey);
       attack.forged.length = 0;
 
       // Once the server stops withholding, the waiting message plays on the next sync.
-      attack.withhold.delete(earlyEpoch);
+      attack.withhold.delete(earlyKey);
       expect(await toy.runtime.sync()).toBe(1);
       expect(toy.played.map((p) => p.messageId)).toEqual([early.messageId]);
       expect(await granSees(gran, familyId, early.messageId, [mia])).toBe('Played');
     } finally {
-      attack.withhold.delete(earlyEpoch);
+      attack.withhold.delete(earlyKey);
       attack.forged.length = 0;
     }
   });

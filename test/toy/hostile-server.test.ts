@@ -13,7 +13,8 @@ import { approveMessage, sendMessage } from '../../src/client/messages.js';
 import { removeToy, setToySettings } from '../../src/client/toys.js';
 import { fromBase64Url, toBase64Url, utf8 } from '../../src/crypto/bytes.js';
 import { sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { childrenNamedBy, scopedContentsOf, scopesOf } from '../../src/crypto/key-scopes.js';
 import { exportIdentitySecret, generateIdentity, type Identity } from '../../src/crypto/identity.js';
 import { decodeRosterEntry, encodeRosterEntry, hashRosterEntry, signRosterEntry } from '../../src/crypto/roster.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
@@ -79,8 +80,9 @@ function viewOf(sealed: { header: { messageId: Uint8Array; senderId: string; rec
   };
 }
 
-async function inject(options: { senderId: string; identity: Identity; epoch: number; rosterHead: Uint8Array; familyKey: Uint8Array }): Promise<string> {
-  const sealed = await sealMessage({ familyId, epoch: options.epoch, rosterHead: options.rosterHead, familyKey: options.familyKey, sender: { accountId: options.senderId, identity: options.identity }, recipients: [mia], audio: wavWith(utf8('injected'), 200), audioType: 'audio/wav', durationMs: 10, createdAt: Date.now() });
+/** An envelope to Mia of the server's making, sealed under Mia's scope with `key`. */
+async function inject(options: { senderId: string; identity: Identity; epoch: number; rosterHead: Uint8Array; key: Uint8Array }): Promise<string> {
+  const sealed = await sealMessage({ familyId, epoch: options.epoch, rosterHead: options.rosterHead, scope: mia, key: options.key, sender: { accountId: options.senderId, identity: options.identity }, recipients: [mia], audio: wavWith(utf8('injected'), 200), audioType: 'audio/wav', durationMs: 10, createdAt: Date.now() });
   const id = toBase64Url(sealed.header.messageId);
   attack.injected.set(id, { view: viewOf(sealed), envelope: sealed.bytes });
   return id;
@@ -112,15 +114,15 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
     expect(await toy.runtime.sync()).toBe(1);
     expect(toy.played.map((p) => [p.messageId, p.volume])).toEqual([[hello.messageId, 30]]);
 
-    // The uncle keeps the key of the last epoch he was in; then a guardian removes him.
+    // The uncle keeps Mia's key of the last epoch he was in; then a guardian removes him.
     const uncleFamily: OpenedFamily = await loadFamily(uncle, familyId);
     await removeMember(mum, { familyId, accountId: uncle.me.accountId });
     await toy.runtime.refresh();
-    const fromRemoved = await inject({ senderId: uncle.me.accountId, identity: uncle.me.identity, epoch: uncleFamily.roster.epoch, rosterHead: uncleFamily.roster.headHash, familyKey: uncleFamily.headKey });
+    const fromRemoved = await inject({ senderId: uncle.me.accountId, identity: uncle.me.identity, epoch: uncleFamily.roster.epoch, rosterHead: uncleFamily.roster.headHash, key: uncleFamily.headKeyOf(mia)! });
     // Signed by a stranger in the guardian's name, and in the stranger's own name.
     const current = toy.runtime.family!;
-    const forgedAsMum = await inject({ senderId: mum.me.accountId, identity: stranger, epoch: current.roster.epoch, rosterHead: current.roster.headHash, familyKey: generateFamilyKey() });
-    const fromStranger = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: current.roster.epoch, rosterHead: current.roster.headHash, familyKey: generateFamilyKey() });
+    const forgedAsMum = await inject({ senderId: mum.me.accountId, identity: stranger, epoch: current.roster.epoch, rosterHead: current.roster.headHash, key: generateScopeKey() });
+    const fromStranger = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: current.roster.epoch, rosterHead: current.roster.headHash, key: generateScopeKey() });
     // A swapped blob: message B is served with message A's envelope.
     const a = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('message A'), 300), audioType: 'audio/wav', durationMs: 18 });
     const b = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('message B'), 300), audioType: 'audio/wav', durationMs: 18 });
@@ -145,16 +147,18 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
     attack.roster = async (roster) => {
       const head = decodeRosterEntry(fromBase64Url(roster.at(-1)!));
       if (!head.ok) throw new Error('the real roster must decode');
+      const members = [...head.value.members, { accountId: 'stranger-account-id-0001', role: 'guardian' as const, keys: stranger.publicKeys }];
+      const epoch = head.value.epoch + 1;
       const forged = await signRosterEntry(
         {
           familyId,
-          epoch: head.value.epoch + 1,
+          epoch,
           previousHash: await hashRosterEntry(head.value),
-          members: [...head.value.members, { accountId: 'stranger-account-id-0001', role: 'guardian', keys: stranger.publicKeys }],
+          members,
           toys: head.value.toys,
-          settings: { ...head.value.settings, volumeLimit: 100 },
+          settings: { volumeLimit: 100, retentionDays: head.value.settings.retentionDays },
           signerId: 'stranger-account-id-0001',
-          familyKey: generateFamilyKey(),
+          scopeKeys: scopesOf(scopedContentsOf({ members, toys: head.value.toys, children: childrenNamedBy(members, head.value.toys) })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
         },
         stranger,
       );
@@ -175,7 +179,7 @@ describe('a toy behind a lying server', { timeout: 60_000 }, () => {
     expect(toy.runtime.family!.roster.epoch).toBe(before.roster.epoch);
     expect(toy.runtime.family!.settings.volumeLimit).toBe(30);
     // A message from the stranger "admitted" by the forged entry: its epoch is unknown to the toy.
-    const fromForgedEpoch = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: before.roster.epoch + 1, rosterHead: generateFamilyKey(), familyKey: generateFamilyKey() });
+    const fromForgedEpoch = await inject({ senderId: 'stranger-account-id-0001', identity: stranger, epoch: before.roster.epoch + 1, rosterHead: generateScopeKey(), key: generateScopeKey() });
     // The family still reaches the toy, at the signed volume.
     const good = await sendMessage(mum, { familyId, to: mia, audio: wavWith(utf8('still here'), 300), audioType: 'audio/wav', durationMs: 18 });
     await toy.runtime.sync();

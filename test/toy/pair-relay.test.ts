@@ -6,7 +6,8 @@
  * the only guardian, the toy, volume 100) to a toy paired afterwards: the toy refuses it, keeps no
  * family, reports it to the family security log and prints a new code.
  */
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { scopedContentsOf, scopesOf } from '../../src/crypto/key-scopes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ import { acceptInvite, createInvite } from '../../src/client/invites.js';
 import { addToy, decodeRosterChain, setToySettings } from '../../src/client/toys.js';
 import { randomBytes, toBase64Url } from '../../src/crypto/bytes.js';
 import { startGuardianPairing } from '../../src/crypto/pairing.js';
-import { appendRosterEntry, encodeRosterEntry, type RosterEntry } from '../../src/crypto/roster.js';
+import { appendRosterEntry, encodeRosterEntry, nextChildren, type RosterEntry } from '../../src/crypto/roster.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { startHostileProxy, type HostileProxy } from '../web/support/hostile-proxy.js';
@@ -122,12 +123,18 @@ describe('burrow toy pair behind a lying relay', { timeout: 120_000 }, () => {
     proxy.rewrites.push(async ({ method, path, body, status }) => {
       if (method !== 'GET' || status !== 200 || path !== `/v1/families/${familyId}`) return undefined;
       const view = json(body);
+      const members = [{ accountId: exDad.me.accountId, role: 'guardian' as const, keys: exDad.me.identity.publicKeys }];
+      const toys = [...decodeRosterChain(view.roster as string[]).at(-1)!.toys];
+      // Every scope starts a fresh generation at the fork's epoch: the rotation rule always allows that.
+      const epoch = beforeRemoval.at(-1)!.epoch + 1;
+      const children = nextChildren(beforeRemoval.at(-1)!, { members, toys });
       const forked = await appendRosterEntry(beforeRemoval, {
-        familyKey: generateFamilyKey(),
+        children,
+        scopeKeys: scopesOf(scopedContentsOf({ members, toys, children })).map((scope) => ({ scope, generation: epoch, key: generateScopeKey() })),
         signer: exDad.me,
-        members: [{ accountId: exDad.me.accountId, role: 'guardian', keys: exDad.me.identity.publicKeys }],
-        toys: [...decodeRosterChain(view.roster as string[]).at(-1)!.toys],
-        settings: { ...beforeRemoval.at(-1)!.settings, volumeLimit: 100 },
+        members,
+        toys,
+        settings: { volumeLimit: 100, retentionDays: beforeRemoval.at(-1)!.settings.retentionDays },
       });
       return bytesOf({ ...view, roster: [...beforeRemoval, forked].map((e) => toBase64Url(encodeRosterEntry(e))) });
     });

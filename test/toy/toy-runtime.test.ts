@@ -14,18 +14,23 @@ import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { remuxWebmOpusToOgg } from '../../src/client/audio/webm-to-ogg.js';
 import { queueReply } from '../../src/client/toy/outbox.js';
 import { approveMessage, openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
-import { generateFamilyKey } from '../../src/crypto/family-key.js';
+import { generateScopeKey } from '../../src/crypto/scope-key.js';
+import { scopeKeyId, type ScopeKeys } from '../../src/client/key-ring.js';
+import { planScopeKeys, ringOf } from '../support/scope-keys.js';
 import { generateIdentity, type Identity } from '../../src/crypto/identity.js';
-import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, hashRosterEntry, verifyRoster, type FamilySettings, type Member, type RosterEntry } from '../../src/crypto/roster.js';
+import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, hashRosterEntry, scopeKeyOf, verifyRoster, type FamilySettings, type Member, type RosterEntry, type Toy } from '../../src/crypto/roster.js';
 
 const familyId = 'fam-toy-runtime';
 const settings: FamilySettings = { volumeLimit: 40, retentionDays: 30 };
 let ids: Record<'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger' | 'toy', Identity>;
 let chain: RosterEntry[];
-const keys: Record<number, Uint8Array> = {};
+/** Every scope key of every generation, as the family's guardian holds them. */
+const keys: ScopeKeys = {};
 let device: ToyDevice;
 let family: ToyFamily;
 let trust: ToyTrust;
+/** Signs the entry after the chain's head with `members` and `toys` (fresh keys where the change needs them). */
+let appendNext: (members: Member[], toys: Toy[], settings?: FamilySettings) => Promise<RosterEntry>;
 
 /** `bytes` as a download might deliver them, `size` bytes at a time. */
 async function* piecesOf(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
@@ -71,11 +76,15 @@ function member(name: 'mum' | 'gran' | 'aunt' | 'uncle', extra: Partial<Member> 
 
 async function seal(from: 'mum' | 'gran' | 'aunt' | 'uncle' | 'stranger', options: { epoch?: number; recipients?: string[]; signer?: Identity; createdAt?: number; audio?: Uint8Array; audioType?: string } = {}) {
   const epoch = options.epoch ?? chain.at(-1)!.epoch;
+  // A message to a child is sealed under the child's scope; a child the roster has no key for gets a key of nobody's.
+  const scope = (options.recipients ?? ['child-1'])[0]!;
+  const generation = scopeKeyOf(chain[epoch]!, scope)?.generation;
   const sealed = await sealMessage({
     familyId,
     epoch,
     rosterHead: await hashRosterEntry(chain[epoch]!),
-    familyKey: keys[epoch]!,
+    scope,
+    key: (generation === undefined ? undefined : keys[scopeKeyId(scope, generation)]) ?? generateScopeKey(),
     sender: { accountId: from, identity: options.signer ?? ids[from] },
     recipients: options.recipients ?? ['child-1'],
     audio: options.audio ?? wavOfPcm16(randomBytes(64), { sampleRate: 8000 }),
@@ -90,14 +99,24 @@ beforeAll(async () => {
   const [mum, gran, aunt, uncle, stranger, toy] = await Promise.all(Array.from({ length: 6 }, () => generateIdentity()));
   ids = { mum: mum!, gran: gran!, aunt: aunt!, uncle: uncle!, stranger: stranger!, toy: toy! };
   const signer = { accountId: 'mum', identity: ids.mum };
-  chain = [await createGenesisEntry({ familyId, creator: signer, settings, familyKey: generateFamilyKey() })];
+  const genesisKeys = planScopeKeys(undefined, { members: [member('mum')], toys: [] });
+  Object.assign(keys, ringOf(genesisKeys));
+  chain = [await createGenesisEntry({ familyId, creator: signer, settings, scopeKeys: genesisKeys })];
   const toys = [{ toyId: 'toy-1', keys: ids.toy.publicKeys, childId: 'child-1' }];
-  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true }), member('uncle')], toys, settings, familyKey: generateFamilyKey() }));
-  // Epoch 2: the uncle is removed.
-  chain.push(await appendRosterEntry(chain, { signer, members: [member('mum'), member('gran'), member('aunt', { needsApproval: true })], toys, settings, familyKey: generateFamilyKey() }));
-  for (const entry of chain) keys[entry.epoch] = generateFamilyKey();
+  const append = async (members: Member[], next: Toy[], entrySettings = settings): Promise<RosterEntry> => {
+    const scopeKeys = planScopeKeys(chain.at(-1)!, { members, toys: next }, keys);
+    Object.assign(keys, ringOf(scopeKeys));
+    return appendRosterEntry(chain, { signer, members, toys: next, settings: entrySettings, scopeKeys });
+  };
+  appendNext = append;
+  // Epoch 1: child-1's conversation starts (generation 1), and child-2's, whose relative gran is too.
+  const granOfBoth = member('gran', { children: ['child-1', 'child-2'] });
+  chain.push(await append([member('mum'), granOfBoth, member('aunt', { needsApproval: true }), member('uncle')], toys));
+  // Epoch 2: the uncle is removed: child-1's key starts generation 2.
+  chain.push(await append([member('mum'), granOfBoth, member('aunt', { needsApproval: true })], toys));
   device = { toyId: 'toy-1', familyId, identity: ids.toy };
-  trust = { anchorHash: await hashRosterEntry(chain[0]!), chain: chain.map(encodeRosterEntry), keys: { 1: keys[1]!, 2: keys[2]! } };
+  // The toy holds its child's keys only.
+  trust = { anchorHash: await hashRosterEntry(chain[0]!), chain: chain.map(encodeRosterEntry), keys: { [scopeKeyId('child-1', 1)]: keys[scopeKeyId('child-1', 1)]!, [scopeKeyId('child-1', 2)]: keys[scopeKeyId('child-1', 2)]! } };
   family = await loadToyFamilyOffline(device, trust);
 });
 
@@ -175,11 +194,10 @@ describe('the toy decides from its verified roster', () => {
     const berlin: FamilySettings = { ...settings, quietHours: { start: '19:30', end: '07:00', timeZone: 'Europe/Berlin' } };
     expect(quietUntil(berlin, Date.parse('2026-01-01T19:00:00Z'))).toBe(Date.parse('2026-01-02T06:00:00Z'));
 
-    const signer = { accountId: 'mum', identity: ids.mum };
-    keys[3] = generateFamilyKey();
-    // The hours are sealed under epoch 3's key: the toy opens them with the key wrapped to it.
-    const quietChain = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: chain[2]!.toys, settings: quiet, familyKey: keys[3] })];
-    const quietFamily = await loadToyFamilyOffline(device, { ...trust, chain: quietChain.map(encodeRosterEntry), keys: { ...trust.keys, 3: keys[3] } });
+    // The hours are sealed in epoch 3 under each scope's key: the toy opens its child's copy with the key it holds (generation 2, kept).
+    const quietChain = [...chain, await appendNext(chain[2]!.members, chain[2]!.toys, quiet)];
+    expect(scopeKeyOf(quietChain[3]!, 'child-1')!.generation).toBe(2);
+    const quietFamily = await loadToyFamilyOffline(device, { ...trust, chain: quietChain.map(encodeRosterEntry) });
     chain = quietChain;
     const { envelope, view } = await seal('mum', { createdAt: Date.parse('2026-01-01T21:59:00Z') });
     expect(await decideMessage(quietFamily, { envelope, view, now: Date.parse('2026-01-01T22:00:00Z') })).toEqual({ action: 'wait', reason: 'toy/quiet-hours', notBefore: Date.parse('2026-01-02T07:00:00Z'), createdAt: Date.parse('2026-01-01T21:59:00Z') });
@@ -200,8 +218,7 @@ describe('the toy decides from its verified roster', () => {
   });
 
   it('stops when the toy is not in its roster with its own keys, and refuses a stored chain that does not verify', async () => {
-    const signer = { accountId: 'mum', identity: ids.mum };
-    const without = [...chain, await appendRosterEntry(chain, { signer, members: chain[2]!.members, toys: [], settings, familyKey: generateFamilyKey() })];
+    const without = [...chain, await appendNext(chain[2]!.members, [])];
     await expect(loadToyFamilyOffline(device, { ...trust, chain: without.map(encodeRosterEntry) })).rejects.toMatchObject({ code: 'client/toy-removed' });
     const other = await generateIdentity();
     await expect(loadToyFamilyOffline({ ...device, identity: other }, trust)).rejects.toMatchObject({ code: 'client/toy-removed' });
@@ -212,7 +229,7 @@ describe('the toy decides from its verified roster', () => {
     const reply = await sealToyReply(family, device, { audio: wavOfPcm16(randomBytes(100), { sampleRate: 8000 }), audioType: 'audio/wav', durationMs: 500, messageId: randomBytes(16), createdAt: Date.now() });
     const verified = await verifyRoster(chain.slice(0, 3), { headHash: trust.anchorHash });
     if (!verified.ok) throw new Error('the chain must verify');
-    const opened = await openAndVerifyMessage(reply.envelope, { roster: verified.value, familyKeyForEpoch: (e) => keys[e] });
+    const opened = await openAndVerifyMessage(reply.envelope, { roster: verified.value, keyFor: (e, scope) => keys[scopeKeyId(scope, scopeKeyOf(chain[e]!, scope)!.generation)] });
     expect(opened.ok && opened.value.sender).toEqual({ kind: 'toy', id: 'toy-1' });
     expect(opened.ok && opened.value.header.recipients).toEqual(['child-1']);
   });

@@ -11,9 +11,10 @@ import { describe, expect, it } from 'vitest';
 import { AEAD_OVERHEAD } from '../../src/crypto/aead.js';
 import { CHUNK_PLAINTEXT_BYTES, MAX_ENVELOPE_PREFIX_BYTES, MESSAGE_ID_LENGTH } from '../../src/crypto/envelope.js';
 import { PADDING_FLOOR_BYTES } from '../../src/crypto/envelope-chunks.js';
-import { FAMILY_KEY_SUITE_SIZES } from '../../src/crypto/family-key.js';
+import { WRAP_SUITE_SIZES } from '../../src/crypto/wrap-suites.js';
 import { GUARDIAN_PROOF_LENGTH, INVITE_SECRET_LENGTH } from '../../src/crypto/invite.js';
 import { PAIRING_CODE_DIGITS } from '../../src/crypto/pairing.js';
+import { MAX_SEALED_QUIET_HOURS_BYTES } from '../../src/crypto/sealed-settings.js';
 import { MAX_SEALED_VAULT_BYTES } from '../../src/crypto/vault.js';
 import { XWING_CIPHERTEXT_BYTES, XWING_HPKE_KEM_ID, XWING_PUBLIC_KEY_BYTES, XWING_SEED_BYTES, XWING_SHARED_SECRET_BYTES } from '../../src/crypto/xwing.js';
 import { findChecks, findLabels, tableAfter, walkLayout } from './doc-checks.js';
@@ -59,9 +60,10 @@ const CHECKS: Record<string, () => number | string> = {
   'xwing.ciphertext': () => XWING_CIPHERTEXT_BYTES,
   'xwing.shared-secret': () => XWING_SHARED_SECRET_BYTES,
   'xwing.kem-id': () => `0x${XWING_HPKE_KEM_ID.toString(16)}`,
-  'wrap.x25519.enc': () => FAMILY_KEY_SUITE_SIZES['hpke-x25519-sha256-aes256gcm'].enc,
-  'wrap.xwing.enc': () => FAMILY_KEY_SUITE_SIZES['hpke-xwing-sha256-aes256gcm'].enc,
-  'wrap.ciphertext': () => FAMILY_KEY_SUITE_SIZES['hpke-xwing-sha256-aes256gcm'].ciphertext,
+  'wrap.x25519.enc': () => WRAP_SUITE_SIZES['hpke-x25519-sha256-aes256gcm'].enc,
+  'wrap.xwing.enc': () => WRAP_SUITE_SIZES['hpke-xwing-sha256-aes256gcm'].enc,
+  'wrap.ciphertext': () => WRAP_SUITE_SIZES['hpke-xwing-sha256-aes256gcm'].ciphertext,
+  'roster.sealed-quiet-hours': () => MAX_SEALED_QUIET_HOURS_BYTES,
   'profile.header': () => hexLength('profile vectors[0].header'),
   'profile.one-block-record': () => hexLength('profile vectors[0].sealed'),
   'invite.secret': () => INVITE_SECRET_LENGTH,

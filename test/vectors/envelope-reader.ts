@@ -1,5 +1,5 @@
 /**
- * A second reader of version-3 envelopes, written from docs/protocol.md ("Voice-message
+ * A second reader of version-4 envelopes, written from docs/protocol.md ("Voice-message
  * envelopes") with @noble/hashes, @noble/curves and WebCrypto's bare AES-GCM, none of
  * src/crypto/envelope*.ts: the envelope vectors are rebuilt and opened with it, and their refusals
  * must fail it. It judges the bytes only (layout, signature with a given key, chunk hashes and tags,
@@ -41,7 +41,10 @@ class Cursor {
 /** The fields of an envelope, cut by the documented layout. */
 export interface EnvelopeCut {
   header: Uint8Array;
+  /** The key scope the header names: a child's id, or '' (family-wide). */
+  scope: string;
   messageId: Uint8Array;
+  recipients: string[];
   commitment: Uint8Array;
   paddedLength: number;
   noncePrefix: Uint8Array;
@@ -53,13 +56,15 @@ export interface EnvelopeCut {
 /** Cuts an envelope into header, commitment, signature and sealed chunks; throws on a bad length. */
 export function cutEnvelope(bytes: Uint8Array): EnvelopeCut {
   const c = new Cursor(bytes);
-  if (toHexString(c.take(4)) !== '4252574d' || c.uint(1) !== 3) throw new Error('not BRWM version 3');
+  if (toHexString(c.take(4)) !== '4252574d' || c.uint(1) !== 4) throw new Error('not BRWM version 4');
   c.string();
   c.uint(8);
   c.take(32);
+  const scope = c.string();
   const messageId = c.take(16);
   c.string();
-  for (let count = c.uint(4); count > 0; count--) c.string();
+  const recipients: string[] = [];
+  for (let count = c.uint(4); count > 0; count--) recipients.push(c.string());
   c.uint(8);
   const header = bytes.subarray(0, c.at);
   const commitmentStart = c.at;
@@ -72,12 +77,12 @@ export function cutEnvelope(bytes: Uint8Array): EnvelopeCut {
   const signature = c.take(64);
   const sealedChunks = Array.from({ length: n }, (_, i) => c.take(Math.min(CHUNK, paddedLength - i * CHUNK) + TAG));
   if (c.at !== bytes.length) throw new Error('bytes after the last chunk');
-  return { header, messageId, commitment, paddedLength, noncePrefix, chunkHashes, signature, sealedChunks };
+  return { header, scope, messageId, recipients, commitment, paddedLength, noncePrefix, chunkHashes, signature, sealedChunks };
 }
 
-/** The message key: HKDF-SHA-256(epoch key, salt = messageId, info = "burrow/message-key/v1"). */
-export function messageKeyOf(familyKey: Uint8Array, messageId: Uint8Array): Uint8Array {
-  return hkdfSha256(familyKey, messageId, 'burrow/message-key/v1');
+/** The message key: HKDF-SHA-256(the scope key the header names, salt = messageId, info = "burrow/message-key/v1"). */
+export function messageKeyOf(scopeKey: Uint8Array, messageId: Uint8Array): Uint8Array {
+  return hkdfSha256(scopeKey, messageId, 'burrow/message-key/v1');
 }
 
 async function decrypt(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Promise<Uint8Array> {
@@ -105,10 +110,10 @@ function readInner(padded: Uint8Array): { audioType: string; durationMs: number;
  * ‖ SHA-256(commitment) with `senderSigningKey`, every chunk's SHA-256 against the commitment and
  * its tag, the inner record and its padding. Throws, naming the first failure.
  */
-export async function openIndependently(bytes: Uint8Array, familyKey: Uint8Array, senderSigningKey: string) {
+export async function openIndependently(bytes: Uint8Array, scopeKey: Uint8Array, senderSigningKey: string) {
   const cut = cutEnvelope(bytes);
   if (!ed25519Verifies(toHexString(cut.signature), labelled('burrow/message/v1', cat(cut.header, sha256(cut.commitment))), senderSigningKey)) throw new Error('signature');
-  const key = messageKeyOf(familyKey, cut.messageId);
+  const key = messageKeyOf(scopeKey, cut.messageId);
   const padded = new Uint8Array(cut.paddedLength);
   for (const [i, sealed] of cut.sealedChunks.entries()) {
     if (toHexString(sha256(sealed)) !== toHexString(cut.chunkHashes[i]!)) throw new Error(`chunk ${i} is not the committed one`);

@@ -6,20 +6,20 @@
  */
 import { approval } from './constructions/approval.js';
 import { envelope } from './constructions/envelope.js';
-import { familyKeyWrap } from './constructions/family-key-wrap.js';
 import { familyLog } from './constructions/family-log.js';
 import { identity } from './constructions/identity.js';
 import { invite } from './constructions/invite.js';
 import { inviteDescription } from './constructions/invite-description.js';
-import { keyCommitment } from './constructions/key-commitment.js';
 import { pairing } from './constructions/pairing.js';
 import { profile } from './constructions/profile.js';
 import { receipt } from './constructions/receipt.js';
 import { rosterEntry } from './constructions/roster-entry.js';
+import { scopeKeyCommitmentConstruction } from './constructions/scope-key-commitment.js';
+import { scopeKeyWrap } from './constructions/scope-key-wrap.js';
 import { vault } from './constructions/vault.js';
 import type { Construction, VectorFile } from './support.js';
 
-export const CONSTRUCTIONS: readonly Construction[] = [identity, rosterEntry, keyCommitment, familyKeyWrap, envelope, approval, receipt, profile, invite, inviteDescription, vault, familyLog, pairing];
+export const CONSTRUCTIONS: readonly Construction[] = [identity, rosterEntry, scopeKeyCommitmentConstruction, scopeKeyWrap, envelope, approval, receipt, profile, invite, inviteDescription, vault, familyLog, pairing];
 
 /** A vector file as committed: two-space JSON and a final newline. */
 export function serialise(file: VectorFile): string {

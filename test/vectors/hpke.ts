@@ -1,6 +1,6 @@
 /**
  * RFC 9180 base-mode single-shot Seal, written from the RFC with @noble primitives, for checking
- * the family-key wrap vectors independently of @hpke/core: DHKEM(X25519, HKDF-SHA256) (§4.1,
+ * the scope-key wrap vectors independently of @hpke/core: DHKEM(X25519, HKDF-SHA256) (§4.1,
  * §7.1.3), X-Wing as the draft's "Use in HPKE" has it, HKDF-SHA256 and AES-256-GCM.
  */
 import { x25519 } from '@noble/curves/ed25519.js';

@@ -22,15 +22,15 @@ const voice = fakeVoice({ pitchHz: 150, syllablesPerSecond: 3, peak: 0.4 });
 
 const app = useBrowserApp({ name: 'early-message', browsers: [{ voice }, { voice }], hostileProxy: true });
 
-/** The proxy drops, from what a toy reads of its family, every wrapped key of an epoch before the head. */
+/** The proxy drops, from what a toy reads of its family, every wrapped key of a generation before the head. */
 let withholdEarlierKeys = false;
 
 beforeAll(async () => {
   app.proxy.rewrites.push(({ method, path, status, body }) => {
     if (!withholdEarlierKeys || method !== 'GET' || status !== 200 || !/^\/v1\/families\/[A-Za-z0-9_-]{22}$/.test(path)) return undefined;
-    const view = JSON.parse(new TextDecoder().decode(body)) as { role: string; epoch: number; wrappedKeys: Array<{ epoch: number }> };
+    const view = JSON.parse(new TextDecoder().decode(body)) as { role: string; epoch: number; wrappedKeys: Array<{ generation: number }> };
     if (view.role !== 'toy') return undefined;
-    view.wrappedKeys = view.wrappedKeys.filter((k) => k.epoch >= view.epoch);
+    view.wrappedKeys = view.wrappedKeys.filter((k) => k.generation >= view.epoch);
     return new TextEncoder().encode(JSON.stringify(view));
   });
 }, 180_000);

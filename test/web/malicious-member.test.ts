@@ -19,18 +19,22 @@
  * - Signing out deletes the app's database and the virtual toy's on this origin, and the toy's
  *   records were sealed before that.
  * - Trusted Types: an injected string assigned to innerHTML throws instead of running.
+ * - Another child's conversation (issue #16): Eve, allowed Mia only, holds no key of Ben's, so a
+ *   colluding server that hands her Ben's messages and profile gives her nothing she can open.
  */
 import { readFile } from 'node:fs/promises';
 import { strFromU8, unzipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addChild } from '../../src/client/children.js';
+import { addChild, updateChild } from '../../src/client/children.js';
 import { admitJoiners, createFamily, loadFamily } from '../../src/client/families.js';
 import { acceptInvite, createInvite } from '../../src/client/invites.js';
-import { sendMessage, uploadEnvelope } from '../../src/client/messages.js';
-import { toBase64Url } from '../../src/crypto/bytes.js';
-import { sealMessage } from '../../src/crypto/envelope.js';
-import { sealProfile } from '../../src/crypto/profile.js';
+import { downloadEnvelope, sendMessage, uploadEnvelope } from '../../src/client/messages.js';
+import { fromBase64Url, toBase64Url } from '../../src/crypto/bytes.js';
+import { openAndVerifyMessage, sealMessage } from '../../src/crypto/envelope.js';
+import { openProfile, profileScope, sealProfile } from '../../src/crypto/profile.js';
+import { FamilyView } from '../../src/protocol/families.js';
+import { headSealing } from '../adversarial/forged-keys.js';
 import { registerMember, registerSignInMember, wavWith, type TestMember } from '../support/members.js';
 import { openTab, pairToy, showToyCode } from './support/app-steps.js';
 import { useBrowserApp } from '../support/browser.js';
@@ -87,7 +91,7 @@ const calledHome: string[] = [];
 async function sealPastTheClient(member: TestMember, options: { audio: Uint8Array; audioType: string }): Promise<string> {
   const family = await loadFamily(member, familyId);
   const sealed = await sealMessage({
-    familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, familyKey: family.headKey, sender: member.me,
+    familyId, epoch: family.roster.epoch, rosterHead: family.roster.headHash, ...headSealing(family, member.me.accountId, [mia]), sender: member.me,
     recipients: [mia], audio: options.audio, audioType: options.audioType, durationMs: 1000, createdAt: Date.now(),
   });
   const messageId = toBase64Url(sealed.header.messageId);
@@ -263,7 +267,7 @@ describe.skipIf(!hasChromium())('a malicious family member against the web app',
     const rlo = (await addChild(eve, { familyId: evesFamily, name: '\u202Eeman s\'ymmuM', emoji: '🐻' })).childId;
     const long = (await addChild(eve, { familyId: evesFamily, name: 'Leo', emoji: '🐯' })).childId;
     const opened = await loadFamily(eve, evesFamily);
-    const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, familyKey: opened.headKey, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' }, signer: eve.me.identity });
+    const sealed = await sealProfile({ familyId: evesFamily, epoch: opened.roster.epoch, key: opened.headKeyOf(profileScope(opened.roster.head, 'child', long))!, kind: 'child', objectId: long, data: { name: 'W'.repeat(15_000), emoji: '🐯🐯🐯' }, signer: eve.me.identity });
     await eve.api.call('PUT', `/v1/families/${evesFamily}/children/${long}`, undefined, { sealedProfile: toBase64Url(sealed) });
     // She signs the invite as "Mum": a name is whatever the inviter says; a safety code is not.
     const { link } = await createInvite(eve, { familyId: evesFamily, terms: { role: 'guardian', children: [], needsApproval: false }, from: 'Mum' });
@@ -364,6 +368,30 @@ describe.skipIf(!hasChromium())('a malicious family member against the web app',
       return out;
     });
     expect(left).toEqual([]);
+  });
+
+  it("cannot read another child's conversation: a message to Ben and Ben's profile, handed over by a colluding server, do not open with her keys", async () => {
+    // Gran is allowed Ben, which gives Ben a conversation key of his own; Mum then names him under it.
+    const ben = (await addChild(mum, { familyId, name: 'Ben', emoji: '🐻' })).childId;
+    const gran = await registerMember(app.server.url, 'gran');
+    const { link } = await createInvite(mum, { familyId, terms: { role: 'relative', children: [ben], needsApproval: false } });
+    await acceptInvite(gran, link);
+    await admitJoiners(mum, { familyId });
+    await updateChild(mum, { familyId, childId: ben, name: 'Ben', emoji: '🐻' });
+    const toBen = await sendMessage(mum, { familyId, to: ben, audio: wavWith(new Uint8Array(8)), audioType: 'audio/wav', durationMs: 500 });
+    // What a colluding server hands Eve: the envelope and the sealed profile, as it stores them for Mum.
+    const envelope = await downloadEnvelope(mum, { familyId, messageId: toBen.messageId });
+    const sealedProfile = fromBase64Url((await mum.api.call('GET', `/v1/families/${familyId}`, FamilyView)).children.find((c) => c.childId === ben)!.sealedProfile);
+
+    const evesView = await loadFamily(eve, familyId);
+    expect(evesView.headKeyOf(ben)).toBeUndefined();
+    expect(await openAndVerifyMessage(envelope, { roster: evesView.roster, keyFor: evesView.keyFor })).toEqual({ ok: false, code: 'envelope/no-key' });
+    const profileAt = (view: typeof evesView) => openProfile({ sealed: sealedProfile, familyId, kind: 'child', objectId: ben, head: view.roster, keyFor: view.keyFor });
+    expect((await profileAt(evesView)).ok).toBe(false);
+    // Not vacuous: gran, allowed Ben, opens both.
+    const gransView = await loadFamily(gran, familyId);
+    expect((await openAndVerifyMessage(envelope, { roster: gransView.roster, keyFor: gransView.keyFor })).ok).toBe(true);
+    expect(await profileAt(gransView)).toMatchObject({ ok: true, value: { data: { name: 'Ben' } } });
   });
 
   it('requires Trusted Types: an injected string given to innerHTML throws instead of running', async () => {

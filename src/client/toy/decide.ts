@@ -92,7 +92,7 @@ export async function decideMessage(
 export function toyOpenOptions(family: ToyFamily, view: ToyMessageView, messageId: Uint8Array, now: number): OpenOptions {
   return {
     roster: family.roster,
-    familyKeyForEpoch: family.keyForEpoch,
+    keyFor: family.keyFor,
     approvals: decisionsOf(view, view.approvals),
     declines: decisionsOf(view, view.declines),
     expected: { familyId: family.familyId, messageId },

@@ -27,7 +27,7 @@ export interface OutboxContext {
   reached: () => void;
 }
 
-/** Seals a reply from the toy into its child's conversation, under the head epoch's key. */
+/** Seals a reply from the toy into its child's conversation, under that conversation's key at the head. */
 export async function sealToyReply(
   family: ToyFamily,
   device: ToyDevice,
@@ -37,7 +37,8 @@ export async function sealToyReply(
     familyId: family.familyId,
     epoch: family.roster.epoch,
     rosterHead: family.roster.headHash,
-    familyKey: family.headKey,
+    scope: family.childId,
+    key: family.headKey,
     sender: { toyId: device.toyId, identity: device.identity },
     recipients: [family.childId],
     audio: input.audio,

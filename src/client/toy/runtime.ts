@@ -246,7 +246,7 @@ export class ToyRuntime {
       }
       // A head key the roster does not commit to: keep the family (and keys) verified before; never use that key.
       if (error instanceof KeyRefusedError) {
-        this.#log({ event: 'key-refused', epoch: error.epoch, reason: 'family-key/commitment-mismatch' });
+        this.#log({ event: 'key-refused', epoch: error.epoch, reason: 'scope-key/commitment-mismatch' });
         if (this.#family !== undefined) return this.#family;
       }
       throw error;

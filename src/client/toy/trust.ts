@@ -1,6 +1,7 @@
 /**
- * What a toy trusts, and how it comes to: its anchor, the roster chain it verified, and the family
- * keys wrapped to it that the signed entries commit to.
+ * What a toy trusts, and how it comes to: its anchor, the roster chain it verified, and the keys
+ * of its child's conversation wrapped to it that the signed entries commit to — no other scope's:
+ * a toy, the family's least protected device, never holds a key beyond its own child's.
  *
  * Pairing stores the chain verified from the guardian's roster head the PAKE authenticated; every
  * later load verifies from the stored chain's head, so the server can never roll the toy back nor
@@ -9,13 +10,12 @@
  * verify is refused (and reported to the family security log, best effort).
  */
 import { bytesEqual } from '../../crypto/bytes.js';
-import { unwrapAndCheckFamilyKey } from '../../crypto/family-key.js';
 import type { Identity } from '../../crypto/identity.js';
-import { decodeRosterEntry, encodeRosterEntry, openEntrySettings, verifyRoster, type FamilySettings, type RosterAnchor, type RosterEntry, type Toy, type VerifiedRoster } from '../../crypto/roster.js';
+import { decodeRosterEntry, encodeRosterEntry, openEntrySettings, scopeKeyOf, verifyRoster, type FamilySettings, type RosterAnchor, type RosterEntry, type Toy, type VerifiedRoster } from '../../crypto/roster.js';
 import { FamilyView } from '../../protocol/families.js';
 import type { BurrowApi } from '../api.js';
 import { ClientError } from '../client-error.js';
-import { wrappedKeyFromWire } from '../families.js';
+import { acceptWraps, keyAt, type ScopeKeys } from '../key-ring.js';
 import { reportRefusal } from '../refusal-report.js';
 import { decodeRosterChain } from '../toys.js';
 
@@ -26,13 +26,13 @@ export interface ToyDevice {
   identity: Identity;
 }
 
-/** What the toy trusts: its anchor, the chain it verified, the family keys it unwrapped. Secret. */
+/** What the toy trusts: its anchor, the chain it verified, its child's scope keys it unwrapped. Secret. */
 export interface ToyTrust {
   /** The roster head hash the pairing authenticated: the stored chain must always hold it. */
   anchorHash: Uint8Array;
   /** The verified chain (encodeRosterEntry bytes), oldest first; absent before the first verification. */
   chain?: Uint8Array[];
-  keys: Record<number, Uint8Array>;
+  keys: ScopeKeys;
 }
 
 /** A family as the toy verified it. */
@@ -43,17 +43,19 @@ export interface ToyFamily {
   roster: VerifiedRoster;
   self: Toy;
   settings: FamilySettings;
-  keyForEpoch(epoch: number): Uint8Array | undefined;
+  /** The toy's key of `scope` as the entry of `epoch` names it: only ever its child's scope. */
+  keyFor(epoch: number, scope: string): Uint8Array | undefined;
+  /** Its child's conversation key at the head. */
   headKey: Uint8Array;
   /** The trust to store (the verified chain and keys). */
   trust: ToyTrust;
 }
 
-/** The toy was offered a head-epoch key its signed roster does not commit to. */
+/** The toy was offered a current key of its child's conversation that its signed roster does not commit to. */
 export class KeyRefusedError extends ClientError {
   readonly epoch: number;
   constructor(epoch: number) {
-    super('client/key-refused', `the family key the server offered for epoch ${epoch} is not the one the roster commits to: refused`);
+    super('client/key-refused', `the conversation key the server offered for generation ${epoch} is not the one the roster commits to: refused`);
     this.epoch = epoch;
   }
 }
@@ -62,14 +64,15 @@ function isSelf(toy: Toy | undefined, device: ToyDevice): toy is Toy {
   return toy !== undefined && bytesEqual(toy.keys.signingKey, device.identity.publicKeys.signingKey) && bytesEqual(toy.keys.agreementKey, device.identity.publicKeys.agreementKey);
 }
 
-async function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<number, Uint8Array>, anchorHash: Uint8Array): Promise<ToyFamily> {
+async function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: ScopeKeys, anchorHash: Uint8Array): Promise<ToyFamily> {
   if (roster.familyId !== device.familyId) throw new ClientError('client/roster-untrusted', 'the roster belongs to another family');
   const self = roster.toyAt(roster.epoch, device.toyId);
   if (!isSelf(self, device)) throw new ClientError('client/toy-removed', 'this toy is no longer in its family (a guardian removed it): pair it again');
-  const headKey = keys[roster.epoch];
-  if (headKey === undefined) throw new ClientError('client/no-key', `no family key for epoch ${roster.epoch} was wrapped to this toy`);
-  // The quiet hours are sealed in the signed entry: only the family and its toys read them.
-  const settings = await openEntrySettings(roster.head, headKey);
+  const keyFor = (epoch: number, scope: string): Uint8Array | undefined => (scope === self.childId ? keyAt(roster, keys, epoch, scope) : undefined);
+  const headKey = keyFor(roster.epoch, self.childId);
+  if (headKey === undefined) throw new ClientError('client/no-key', `no key of its child's conversation at epoch ${roster.epoch} was wrapped to this toy`);
+  // The quiet hours are sealed in the signed entry, a copy per scope: the toy reads its child's.
+  const settings = await openEntrySettings(roster.head, self.childId, headKey);
   if (!settings.ok) throw new ClientError('client/roster-untrusted', `the family's signed settings do not open (${settings.code})`);
   return {
     familyId: roster.familyId,
@@ -78,7 +81,7 @@ async function familyOf(roster: VerifiedRoster, device: ToyDevice, keys: Record<
     roster,
     self,
     settings: settings.value,
-    keyForEpoch: (epoch) => keys[epoch],
+    keyFor,
     headKey,
     trust: { anchorHash, chain: roster.entries.map(encodeRosterEntry), keys },
   };
@@ -99,7 +102,7 @@ function anchorOf(trust: ToyTrust): RosterAnchor {
   return { trustedEntry: storedEntries([last])[0]! };
 }
 
-// Each refused (toy, epoch) is reported once per running toy, not on every refresh.
+// Each refused (toy, generation) is reported once per running toy, not on every refresh.
 const reportedKeyRefusals = new Set<string>();
 // Each refused roster head is reported once per session (the toy reloads its roster often).
 const reportedRefusals = new WeakMap<BurrowApi, string>();
@@ -108,7 +111,7 @@ const reportedRefusals = new WeakMap<BurrowApi, string>();
 async function reportKeyRefusal(api: BurrowApi, device: ToyDevice, epoch: number): Promise<void> {
   const id = `${device.familyId}/${device.toyId}/${epoch}`;
   if (reportedKeyRefusals.has(id)) return;
-  if (await reportRefusal(api, { familyId: device.familyId, code: 'family-key/commitment-mismatch', epoch })) reportedKeyRefusals.add(id);
+  if (await reportRefusal(api, { familyId: device.familyId, code: 'scope-key/commitment-mismatch', epoch })) reportedKeyRefusals.add(id);
 }
 
 /** The stored entries before the fetched ones, and the fetched ones: the whole chain, verified from the paired head hash. */
@@ -144,21 +147,16 @@ export async function loadToyFamily(api: BurrowApi, device: ToyDevice, trust: To
   // Entries before the stored head were verified when they were new; keep the whole chain for offline use.
   const stored = trust.chain ?? [];
   const fullRoster = roster.entries[0]!.epoch === 0 || stored.length === 0 ? roster : await mergeChains(stored, roster, trust.anchorHash);
-  const keys: Record<number, Uint8Array> = { ...trust.keys };
-  // The first epoch this toy is in: keys of epochs before it come only from a guardian's device,
-  // wrapped at pairing for the messages that waited for the toy's child (src/client/toys.ts).
-  const pairedAt = fullRoster.entries.find((e) => isSelf(e.toys.find((t) => t.toyId === device.toyId), device))?.epoch;
-  for (const wire of view.wrappedKeys) {
-    if (wire.recipientId !== device.toyId || keys[wire.epoch] !== undefined) continue;
-    const earlier = pairedAt !== undefined && wire.epoch < pairedAt;
-    if (!earlier && !isSelf(fullRoster.toyAt(wire.epoch, device.toyId), device)) continue;
-    // Only a key the signed entry commits to is kept: the toy never opens or seals under one the server chose.
-    const unwrapped = await unwrapAndCheckFamilyKey({ wrap: wrappedKeyFromWire(wire), recipientId: device.toyId, identity: device.identity, roster: fullRoster });
-    if (unwrapped.ok) keys[wire.epoch] = unwrapped.value;
-    else if (unwrapped.code === 'family-key/commitment-mismatch') {
-      await reportKeyRefusal(api, device, wire.epoch);
-      if (wire.epoch === fullRoster.epoch) throw new KeyRefusedError(wire.epoch);
-    }
+  // Only its child's scope, and only keys the signed entries commit to: the toy never opens or
+  // seals under a key the server chose, nor takes another child's key the server wraps to it.
+  // Earlier generations of its child's key come only from a guardian's device, wrapped at pairing
+  // for the messages that waited for the child (src/client/toys.ts).
+  const childId = fullRoster.toyAt(fullRoster.epoch, device.toyId)?.childId;
+  const { keys, refused } = await acceptWraps({ roster: fullRoster, held: trust.keys, wraps: view.wrappedKeys, recipientId: device.toyId, identity: device.identity, wanted: (scope) => scope === childId });
+  const current = childId === undefined ? undefined : scopeKeyOf(fullRoster.head, childId)?.generation;
+  for (const { generation } of refused) {
+    await reportKeyRefusal(api, device, generation);
+    if (generation === current) throw new KeyRefusedError(generation);
   }
   return familyOf(fullRoster, device, keys, trust.anchorHash);
 }

@@ -12,7 +12,7 @@ import type { FamilyAccess, FamilyEvents, FamilyMembership } from '../families/a
 import { parseIdList } from '../families/access-repository.js';
 import { canSeeChild, noFamilyEvents, requireMember } from '../families/authorize.js';
 import type { ChildRow, FamiliesRepository } from '../families/repository.js';
-import { checkSealedProfile } from '../families/roster-checks.js';
+import { checkSealedProfile, decodeStoredEntry } from '../families/roster-checks.js';
 
 export interface ChildrenServiceDeps {
   repository: FamiliesRepository;
@@ -76,10 +76,11 @@ export function createChildrenService(deps: ChildrenServiceDeps) {
     // Under the family row's lock, so a roster append cannot give this child to someone meanwhile.
     await repository.transaction(async (trx) => {
       if (!(await trx.lockFamily(familyId))) throw new BurrowError('burrow/not-found', 'No such family');
-      const [members, toys, children] = await Promise.all([trx.members(familyId), trx.toys(familyId), trx.children(familyId)]);
+      const [members, toys, children, head] = await Promise.all([trx.members(familyId), trx.toys(familyId), trx.children(familyId), trx.head(familyId)]);
       if (!children.some((c) => c.id === childId)) throw new BurrowError('burrow/not-found', 'No such child');
       const referenced = members.some((m) => m.role === 'relative' && parseIdList(m.children).includes(childId)) || toys.some((t) => t.child_id === childId);
-      if (referenced) throw new BurrowError('burrow/conflict', 'The roster still gives this child to a relative or a toy; update the roster first');
+      const listed = head !== undefined && decodeStoredEntry(head.entry).children.includes(childId);
+      if (referenced || listed) throw new BurrowError('burrow/conflict', 'The roster still lists this child (or gives them to a relative or a toy); update the roster first');
       await trx.deleteChild(familyId, childId);
     });
     await events.publish(familyId, 'child', { childId, deleted: true });

@@ -141,7 +141,8 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
       await db.insertInto('family_members').values(a.members).execute();
       await db.deleteFrom('family_toys').where('family_id', '=', a.familyId).execute();
       if (a.toys.length > 0) await db.insertInto('family_toys').values(a.toys).execute();
-      await db.insertInto('wrapped_keys').values(a.wrappedKeys).execute();
+      // A change that rotates no scope and adds no holder needs no wrap at all.
+      if (a.wrappedKeys.length > 0) await db.insertInto('wrapped_keys').values(a.wrappedKeys).execute();
       if (a.completesInvites.length > 0) {
         const used = await db
           .updateTable('invites')
@@ -203,7 +204,7 @@ export function createFamiliesRepository(db: Kysely<Database>): FamiliesReposito
     },
 
     wrappedKeysFor(familyId, recipientId) {
-      return db.selectFrom('wrapped_keys').selectAll().where('family_id', '=', familyId).where('recipient_id', '=', recipientId).orderBy('epoch', 'asc').execute();
+      return db.selectFrom('wrapped_keys').selectAll().where('family_id', '=', familyId).where('recipient_id', '=', recipientId).orderBy('generation', 'asc').orderBy('scope', 'asc').execute();
     },
 
     async deleteFamily(familyId) {

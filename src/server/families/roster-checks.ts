@@ -1,13 +1,15 @@
 /**
  * What the server checks of a roster entry before it stores one: it decodes, it verifies from the
- * family's head (or as a genesis), and its wrapped keys cover exactly its members and toys. The
+ * family's head (or as a genesis), and its wrapped keys are exactly the ones the change needs:
+ * each fresh scope key to every holder of the scope, each kept one to its new holders only. The
  * server must never store an entry a client would reject. Failures are `burrow/invalid-roster`.
  */
 import { fromBase64Url, toBase64Url } from '../../crypto/bytes.js';
-import { FAMILY_KEY_SUITE_SIZES, FAMILY_KEY_SUITES, type FamilyKeySuite } from '../../crypto/family-key.js';
 import type { PublicIdentityKeys } from '../../crypto/identity.js';
+import { scopedContentsOf, wrapsForChange, type ScopeGeneration } from '../../crypto/key-scopes.js';
 import { profileEpoch } from '../../crypto/profile.js';
-import { decodeRosterEntry, type RosterEntry } from '../../crypto/roster.js';
+import { decodeRosterEntry, scopeKeyOf, type RosterEntry } from '../../crypto/roster.js';
+import { WRAP_SUITE_SIZES, WRAP_SUITES, type WrapSuite } from '../../crypto/wrap-suites.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { WrappedKeyWire } from '../../protocol/families.js';
 
@@ -54,55 +56,68 @@ export function storedKeys(keys: PublicIdentityKeys): { signingKey: string; agre
   return out;
 }
 
-/**
- * Checks that `wrappedKeys` holds exactly one well-formed key of `entry`'s epoch for each of its
- * members and toys, under the suite its roster keys call for: X-Wing for those with an X-Wing key
- * (so a client cannot quietly wrap classically to someone who has one), classical for the others.
- */
-export function checkWrappedKeys(entry: RosterEntry, wrappedKeys: readonly WrappedKeyWire[]): void {
-  const suiteFor = new Map<string, FamilyKeySuite>();
-  for (const p of [...entry.members.map((m) => ({ id: m.accountId, keys: m.keys })), ...entry.toys.map((t) => ({ id: t.toyId, keys: t.keys }))]) {
-    suiteFor.set(p.id, p.keys.kemKey === undefined ? 'hpke-x25519-sha256-aes256gcm' : 'hpke-xwing-sha256-aes256gcm');
+function suiteFor(keys: PublicIdentityKeys): WrapSuite {
+  return keys.kemKey === undefined ? 'hpke-x25519-sha256-aes256gcm' : 'hpke-xwing-sha256-aes256gcm';
+}
+
+/** A wrap's suite is known and the one its recipient's roster keys call for, and its parts have that suite's sizes. */
+function checkWrapForm(key: WrappedKeyWire, recipientKeys: PublicIdentityKeys, what: string): void {
+  if (!(WRAP_SUITES as readonly string[]).includes(key.suite)) throw invalidRoster(`Unknown wrapping suite ${JSON.stringify(key.suite)}`);
+  // X-Wing for those with an X-Wing key, so a client cannot quietly wrap classically to someone who has one.
+  const suite = suiteFor(recipientKeys);
+  if (key.suite !== suite) throw invalidRoster(`${what} uses ${key.suite}, but its recipient's roster keys call for ${suite}`);
+  // x25519: a 32-byte encapsulation; xwing: 1120 bytes. Both: the 32-byte key + a 16-byte tag.
+  const sizes = WRAP_SUITE_SIZES[suite];
+  if (bytesOf(key.enc, `${what} enc`).length !== sizes.enc || bytesOf(key.ciphertext, `${what} ciphertext`).length !== sizes.ciphertext) {
+    throw invalidRoster(`${what} has the wrong size for its suite`);
   }
-  const expected = new Set<string>(suiteFor.keys());
+}
+
+/**
+ * Checks that `wrappedKeys` are exactly the wraps `entry` needs after `previous` (undefined for a
+ * genesis): crypto/key-scopes.ts `wrapsForChange`, one per (scope, generation, recipient), each
+ * well formed for its recipient. Whether the key inside is the committed one only its recipient
+ * can tell; the server makes sure nobody is left without a key the entry gives them, and nobody
+ * gets a wrap the entry does not give them.
+ */
+export function checkWrappedKeys(previous: RosterEntry | undefined, entry: RosterEntry, wrappedKeys: readonly WrappedKeyWire[]): void {
+  const plan: ScopeGeneration[] = entry.scopeKeys.map((k) => {
+    const before = previous === undefined ? undefined : scopeKeyOf(previous, k.scope);
+    return { scope: k.scope, generation: k.generation, fresh: before === undefined || before.generation !== k.generation };
+  });
+  const needed = wrapsForChange(previous === undefined ? undefined : scopedContentsOf(previous), scopedContentsOf(entry), plan);
+  const expected = new Map(needed.map((w) => [`${w.recipient.id} ${w.generation}/${w.scope}`, w.recipient.keys]));
   const seen = new Set<string>();
   for (const key of wrappedKeys) {
-    if (key.epoch !== entry.epoch) throw invalidRoster(`A wrapped key is for epoch ${key.epoch}, not the entry's epoch ${entry.epoch}`);
-    if (!(FAMILY_KEY_SUITES as readonly string[]).includes(key.suite)) throw invalidRoster(`Unknown wrapping suite ${JSON.stringify(key.suite)}`);
-    if (!expected.has(key.recipientId)) throw invalidRoster('A wrapped key names a recipient who is not in the entry');
-    if (seen.has(key.recipientId)) throw invalidRoster('Two wrapped keys name the same recipient');
-    seen.add(key.recipientId);
-    if (key.suite !== suiteFor.get(key.recipientId)) throw invalidRoster(`A wrapped key uses ${key.suite}, but its recipient's roster keys call for ${suiteFor.get(key.recipientId)!}`);
-    // x25519: a 32-byte encapsulation; xwing: 1120 bytes. Both: the 32-byte key + a 16-byte tag.
-    const sizes = FAMILY_KEY_SUITE_SIZES[key.suite as FamilyKeySuite];
-    if (bytesOf(key.enc, 'A wrapped key enc').length !== sizes.enc || bytesOf(key.ciphertext, 'A wrapped key ciphertext').length !== sizes.ciphertext) {
-      throw invalidRoster('A wrapped key has the wrong size for its suite');
-    }
+    const id = `${key.recipientId} ${key.generation}/${key.scope}`;
+    const recipientKeys = expected.get(id);
+    if (recipientKeys === undefined) throw invalidRoster('A wrapped key is one this entry does not give: wrong recipient, scope or generation');
+    if (seen.has(id)) throw invalidRoster('Two wrapped keys name the same recipient, scope and generation');
+    seen.add(id);
+    checkWrapForm(key, recipientKeys, 'A wrapped key');
   }
-  if (seen.size !== expected.size) throw invalidRoster('Every member and toy of the entry needs exactly one wrapped key');
+  if (seen.size !== expected.size) throw invalidRoster('Every holder the entry gives a fresh or new scope key needs exactly one wrap of it');
 }
 
 /**
  * Checks `earlierKeys` of an entry that pairs toys: each is wrapped to a toy the entry adds
- * (`newToys`), for an epoch before the entry's that the family has, under the suite the toy's
- * roster keys call for, with its suite's sizes, at most one per toy and epoch. Whether the key
- * inside is that epoch's key only the toy can tell (against the entry's key commitment).
+ * (`newToys`), of its child's scope, for a generation before the entry's current one for that
+ * scope, under the suite the toy's roster keys call for, with its suite's sizes, at most one per
+ * toy and generation. Whether the key inside is that generation's key only the toy can tell
+ * (against the commitments of the signed entries).
  */
 export function checkEarlierKeys(entry: RosterEntry, newToys: ReadonlySet<string>, earlierKeys: readonly WrappedKeyWire[]): void {
   const seen = new Set<string>();
   for (const key of earlierKeys) {
     const toy = entry.toys.find((t) => t.toyId === key.recipientId);
     if (toy === undefined || !newToys.has(key.recipientId)) throw invalidRoster('An earlier key names a recipient who is not a toy this entry pairs');
-    if (key.epoch >= entry.epoch) throw invalidRoster(`An earlier key is for epoch ${key.epoch}, not an epoch before the entry's ${entry.epoch}`);
-    const id = `${key.recipientId} ${key.epoch}`;
-    if (seen.has(id)) throw invalidRoster('Two earlier keys name the same toy and epoch');
+    if (key.scope !== toy.childId) throw invalidRoster("An earlier key is not of its toy's child's scope");
+    const current = scopeKeyOf(entry, toy.childId)!.generation;
+    if (key.generation >= current) throw invalidRoster(`An earlier key is for generation ${key.generation}, not one before the current ${current}`);
+    const id = `${key.recipientId} ${key.generation}`;
+    if (seen.has(id)) throw invalidRoster('Two earlier keys name the same toy and generation');
     seen.add(id);
-    const suite: FamilyKeySuite = toy.keys.kemKey === undefined ? 'hpke-x25519-sha256-aes256gcm' : 'hpke-xwing-sha256-aes256gcm';
-    if (key.suite !== suite) throw invalidRoster(`An earlier key uses ${key.suite}, but its toy's roster keys call for ${suite}`);
-    const sizes = FAMILY_KEY_SUITE_SIZES[suite];
-    if (bytesOf(key.enc, 'An earlier key enc').length !== sizes.enc || bytesOf(key.ciphertext, 'An earlier key ciphertext').length !== sizes.ciphertext) {
-      throw invalidRoster('An earlier key has the wrong size for its suite');
-    }
+    checkWrapForm(key, toy.keys, 'An earlier key');
   }
 }
 

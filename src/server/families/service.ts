@@ -44,7 +44,7 @@ function memberRows(familyId: string, entry: RosterEntry): MemberRow[] {
 }
 
 function wrappedKeyRows(familyId: string, keys: readonly WrappedKeyWire[]): WrappedKeyRow[] {
-  return keys.map((k) => ({ family_id: familyId, epoch: k.epoch, recipient_id: k.recipientId, suite: k.suite, enc: k.enc, ciphertext: k.ciphertext }));
+  return keys.map((k) => ({ family_id: familyId, scope: k.scope, generation: k.generation, recipient_id: k.recipientId, suite: k.suite, enc: k.enc, ciphertext: k.ciphertext }));
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
@@ -72,7 +72,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     const genesisHash = await hashRosterEntry(genesis);
     const verified = await verifyRoster([genesis], { genesisHash });
     if (!verified.ok) throw invalidRoster(`Epoch 0 does not verify (${verified.code})`);
-    checkWrappedKeys(genesis, body.wrappedKeys);
+    checkWrappedKeys(undefined, genesis, body.wrappedKeys);
     checkSealedProfile(body.sealedName, 0, 'sealedName');
 
     const hash = toBase64Url(genesisHash);
@@ -124,7 +124,7 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
       role: membership.role,
       epoch: Number(family.epoch),
       roster: roster.map((r) => r.entry),
-      wrappedKeys: keys.map((k) => ({ suite: k.suite, recipientId: k.recipient_id, epoch: Number(k.epoch), enc: k.enc, ciphertext: k.ciphertext })),
+      wrappedKeys: keys.map((k) => ({ suite: k.suite, recipientId: k.recipient_id, scope: k.scope, generation: Number(k.generation), enc: k.enc, ciphertext: k.ciphertext })),
       sealedName: family.sealed_name,
       children: children.filter((c) => canSeeChild(membership, c.id)).map((c) => ({ childId: c.id, sealedProfile: c.sealed_profile, updatedAt: Number(c.updated_at) })),
       retentionDays: Number(family.retention_days),
@@ -249,14 +249,10 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
     const completes = body.completesInvites ?? [];
     await checkMembers(familyId, head, entry, completes);
     const childIds = new Set((await repository.children(familyId)).map((c) => c.id));
-    const requiredChildren = [...entry.members.flatMap((m) => (m.role === 'guardian' ? [] : (m.children ?? []))), ...entry.toys.map((t) => t.childId)];
-    for (const member of entry.members) {
-      for (const child of member.role === 'guardian' ? [] : (member.children ?? [])) {
-        if (!childIds.has(child)) throw invalidRoster('The entry gives a relative a child this family does not have');
-      }
-    }
-    for (const toy of entry.toys) if (!childIds.has(toy.childId)) throw invalidRoster('The entry binds a toy to a child this family does not have');
-    checkWrappedKeys(entry, body.wrappedKeys);
+    // The entry's children include every relative's and toy's (the roster checks that); each must be a child of the family.
+    const requiredChildren = [...entry.children];
+    for (const child of entry.children) if (!childIds.has(child)) throw invalidRoster('The entry lists a child this family does not have: add the child first');
+    checkWrappedKeys(head, entry, body.wrappedKeys);
     const earlierKeys = body.earlierKeys ?? [];
     checkEarlierKeys(entry, new Set(pairings.map((p) => p.pairingId)), earlierKeys);
     if (body.sealedName !== undefined) checkSealedProfile(body.sealedName, entry.epoch, 'sealedName');

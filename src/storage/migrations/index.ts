@@ -16,6 +16,7 @@ import * as m0013 from './0013-message-declines.js';
 import * as m0014 from './0014-removed-toys.js';
 import * as m0019 from './0019-push-subscriptions.js';
 import * as m0018 from './0018-member-profiles.js';
+import * as m0020 from './0020-scope-keys.js';
 
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-accounts': m0001,
@@ -34,4 +35,5 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0014-removed-toys': m0014,
   '0019-push-subscriptions': m0019,
   '0018-member-profiles': m0018,
+  '0020-scope-keys': m0020,
 });

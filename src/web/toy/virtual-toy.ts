@@ -350,7 +350,7 @@ export class VirtualToy {
       const view = await api.call('GET', `/v1/families/${family.familyId}`, FamilyView);
       const child = view.children.find((c) => c.childId === family.childId);
       if (child === undefined) return;
-      const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId: family.familyId, kind: 'child', objectId: child.childId, head: family.roster, familyKeyForEpoch: family.keyForEpoch });
+      const opened = await openProfile<{ name?: unknown; emoji?: unknown }>({ sealed: fromBase64Url(child.sealedProfile), familyId: family.familyId, kind: 'child', objectId: child.childId, head: family.roster, keyFor: family.keyFor });
       if (!opened.ok) return;
       // Checked as the app checks them (length, no bidi overrides, one emoji): a member sealed them.
       const name = checkedName(opened.value.data.name);

@@ -1,7 +1,10 @@
 /** Families over the API: creating one (the server checks epoch 0 as a client would), reading it, appending entries, deleting it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url } from '../../../src/crypto/bytes.js';
-import { generateFamilyKey, unwrapFamilyKey, wrapFamilyKeyForRoster } from '../../../src/crypto/family-key.js';
+import { FAMILY_SCOPE } from '../../../src/crypto/key-scopes.js';
+import { commitmentsOf, generateScopeKey, unwrapAndCheckScopeKey, wrapScopeKey } from '../../../src/crypto/scope-key.js';
+import { wrapFromWire, wrapToWire } from '../../../src/client/key-ring.js';
+import { planScopeKeys, wrapsForEntry } from '../../support/scope-keys.js';
 import { generateIdentity } from '../../../src/crypto/identity.js';
 import { createGenesisEntry, decodeRosterEntry, encodeRosterEntry, signRosterEntry } from '../../../src/crypto/roster.js';
 import { bearer, post, startTestServer, type TestServer } from '../helpers.js';
@@ -23,6 +26,7 @@ import {
   wireKeys,
   type Person,
 } from './fixtures.js';
+import { pairToy } from '../toys/fixtures.js';
 
 let server: TestServer;
 let alice: Person;
@@ -47,18 +51,15 @@ describe('creating a family', () => {
 
     const view = await get(server.app, `/v1/families/${body.familyId}`, alice);
     expect(view.statusCode).toBe(200);
-    const family = view.json<{ role: string; epoch: number; roster: string[]; wrappedKeys: Array<{ suite: 'hpke-x25519-sha256-aes256gcm'; recipientId: string; epoch: number; enc: string; ciphertext: string }>; sealedName: string; retentionDays: number; children: unknown[] }>();
+    const family = view.json<{ role: string; epoch: number; roster: string[]; wrappedKeys: Array<{ suite: string; recipientId: string; scope: string; generation: number; enc: string; ciphertext: string }>; sealedName: string; retentionDays: number; children: unknown[] }>();
     expect(family.role).toBe('guardian');
     expect(family.epoch).toBe(0);
     expect(family.roster).toEqual([toBase64Url(encodeRosterEntry(genesis))]);
     expect(family.sealedName).toBe(body.sealedName);
     expect(family.retentionDays).toBe(SETTINGS.retentionDays);
     expect(family.children).toEqual([]);
-    const wrapped = family.wrappedKeys[0]!;
-    const unwrapped = await unwrapFamilyKey(
-      { ...wrapped, enc: fromBase64Url(wrapped.enc), ciphertext: fromBase64Url(wrapped.ciphertext) },
-      { familyId: body.familyId, recipientId: alice.accountId, agreementPrivateKey: alice.identity.agreementPrivateKey },
-    );
+    expect(family.wrappedKeys.map((k) => [k.recipientId, k.scope, k.generation])).toEqual([[alice.accountId, FAMILY_SCOPE, 0]]);
+    const unwrapped = await unwrapAndCheckScopeKey({ wrap: wrapFromWire(family.wrappedKeys[0]!), familyId: body.familyId, recipientId: alice.accountId, identity: alice.identity, commitments: commitmentsOf([genesis]) });
     expect(unwrapped.ok && toBase64Url(unwrapped.value)).toBe(toBase64Url(key));
   });
 
@@ -82,9 +83,11 @@ describe('creating a family', () => {
 
   it('refuses a genesis that names another member too', async () => {
     const familyId = newClientId();
-    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, members: [memberOf(bob, 'guardian')], familyKey: generateFamilyKey() });
+    const members = [memberOf(alice, 'guardian'), memberOf(bob, 'guardian')];
+    const scopeKeys = planScopeKeys(undefined, { members, toys: [] });
+    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, members, scopeKeys });
     const { body } = await createFamilyBody(alice, familyId);
-    const answer = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(genesis, generateFamilyKey())) }, bearer(alice.token));
+    const answer = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys: wireKeys(await wrapsForEntry(undefined, genesis, scopeKeys)) }, bearer(alice.token));
     expect(answer.statusCode).toBe(400);
     expect(problemType(answer)).toBe('urn:burrow:problem:invalid-roster');
   });
@@ -92,9 +95,10 @@ describe('creating a family', () => {
   it("refuses a genesis whose keys are not the creator's account keys", async () => {
     const familyId = newClientId();
     const impostor = await generateIdentity();
-    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: impostor }, settings: SETTINGS, familyKey: generateFamilyKey() });
+    const scopeKeys = planScopeKeys(undefined, { members: [{ accountId: alice.accountId, role: 'guardian', keys: impostor.publicKeys }], toys: [] });
+    const genesis = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: impostor }, settings: SETTINGS, scopeKeys });
     const { body } = await createFamilyBody(alice, familyId);
-    const answer = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(genesis, generateFamilyKey())) }, bearer(alice.token));
+    const answer = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys: wireKeys(await wrapsForEntry(undefined, genesis, scopeKeys)) }, bearer(alice.token));
     expect(answer.statusCode).toBe(400);
     expect(problemType(answer)).toBe('urn:burrow:problem:invalid-roster');
   });
@@ -118,23 +122,30 @@ describe('creating a family', () => {
   it('refuses a genesis with a toy, or at another epoch', async () => {
     const familyId = newClientId();
     const toy = await generateIdentity();
-    const withToy = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, toys: [{ toyId: newClientId(), keys: toy.publicKeys, childId: newClientId() }], familyKey: generateFamilyKey() });
+    const toys = [{ toyId: newClientId(), keys: toy.publicKeys, childId: newClientId() }];
+    const toyKeys = planScopeKeys(undefined, { members: [memberOf(alice, 'guardian')], toys });
+    const withToy = await createGenesisEntry({ familyId, creator: { accountId: alice.accountId, identity: alice.identity }, settings: SETTINGS, toys, scopeKeys: toyKeys });
     const { body } = await createFamilyBody(alice, familyId);
-    const a = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(withToy)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(withToy, generateFamilyKey())) }, bearer(alice.token));
+    const a = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(withToy)), wrappedKeys: wireKeys(await wrapsForEntry(undefined, withToy, toyKeys)) }, bearer(alice.token));
     expect(a.statusCode).toBe(400);
     const genesis = decodeRosterEntry(fromBase64Url(body.genesis));
     if (!genesis.ok) throw new Error('fixture');
-    const later = await signRosterEntry({ ...genesis.value, epoch: 1, familyKey: generateFamilyKey() }, alice.identity);
-    const b = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(later)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(later, generateFamilyKey())) }, bearer(alice.token));
+    const laterKeys = [{ scope: FAMILY_SCOPE, generation: 1, key: generateScopeKey() }];
+    const { scopeKeys: _signed, ...unsigned } = genesis.value;
+    const later = await signRosterEntry({ ...unsigned, epoch: 1, settings: SETTINGS, scopeKeys: laterKeys }, alice.identity);
+    const b = await post(server.app, '/v1/families', { ...body, genesis: toBase64Url(encodeRosterEntry(later)), wrappedKeys: wireKeys(await wrapsForEntry(undefined, later, laterKeys)) }, bearer(alice.token));
     expect(b.statusCode).toBe(400);
     expect((await get(server.app, `/v1/families/${familyId}`, alice)).statusCode).toBe(404);
   });
 
-  it('refuses wrapped keys that miss the creator, are for another epoch, or add a stranger', async () => {
+  it('refuses wrapped keys that miss the creator, are for another scope or generation, or add a stranger', async () => {
     const { body } = await createFamilyBody(alice);
     const key = body.wrappedKeys[0]!;
     for (const wrappedKeys of [
-      [{ ...key, epoch: 1 }],
+      [],
+      [{ ...key, generation: 1 }],
+      [{ ...key, scope: newClientId() }],
+      [key, key],
       [{ ...key, recipientId: stranger.accountId }],
       [key, { ...key, recipientId: stranger.accountId }],
       [{ ...key, suite: 'rot13' }],
@@ -150,11 +161,12 @@ describe('appending to the roster', () => {
   it('a guardian adds an invited guardian, who then sees the family and their own keys only', async () => {
     const family = await createFamily(server.app, alice);
     await join(server.app, family, alice, bob, { role: 'guardian', children: [], needsApproval: false });
-    const view = (await get(server.app, `/v1/families/${family.familyId}`, bob)).json<{ role: string; epoch: number; roster: string[]; wrappedKeys: Array<{ recipientId: string; epoch: number }> }>();
+    const view = (await get(server.app, `/v1/families/${family.familyId}`, bob)).json<{ role: string; epoch: number; roster: string[]; wrappedKeys: Array<{ recipientId: string; scope: string; generation: number }> }>();
     expect(view.role).toBe('guardian');
     expect(view.epoch).toBe(1);
     expect(view.roster).toHaveLength(2);
-    expect(view.wrappedKeys.map((k) => [k.recipientId, k.epoch])).toEqual([[bob.accountId, 1]]);
+    // Adding a guardian rotates nothing: bob gets the family-wide key of generation 0, as kept.
+    expect(view.wrappedKeys.map((k) => [k.recipientId, k.scope, k.generation])).toEqual([[bob.accountId, FAMILY_SCOPE, 0]]);
     const roster = (await get(server.app, `/v1/families/${family.familyId}/roster?afterEpoch=0`, bob)).json<{ entries: string[] }>();
     expect(roster.entries).toEqual([view.roster[1]]);
   });
@@ -224,12 +236,17 @@ describe('appending to the roster', () => {
   it("refuses an entry whose wrapped keys leave out a member, or that changes a member's keys", async () => {
     const family = await createFamily(server.app, alice);
     const relative = await newPerson(server.app);
+    const other = await newPerson(server.app);
     const child = await addChild(server.app, family, alice);
     await join(server.app, family, alice, relative, { role: 'relative', children: [child], needsApproval: false });
-    const head = family.chain[1]!;
-    const { body } = await appendBody(family, alice, head.members);
-    const missing = await post(server.app, `/v1/families/${family.familyId}/roster`, { ...body, wrappedKeys: body.wrappedKeys.slice(0, 1) }, bearer(alice.token));
+    await join(server.app, family, alice, other, { role: 'relative', children: [child], needsApproval: false });
+    const head = family.chain[2]!;
+    // Removing `other` rotates the family-wide key and the child's: fresh keys for alice and the relative.
+    const { body } = await appendBody(family, alice, head.members.slice(0, 2));
+    expect(body.wrappedKeys).toHaveLength(4);
+    const missing = await post(server.app, `/v1/families/${family.familyId}/roster`, { ...body, wrappedKeys: body.wrappedKeys.slice(0, 3) }, bearer(alice.token));
     expect(missing.statusCode).toBe(400);
+    expect(problemType(missing)).toBe('urn:burrow:problem:invalid-roster');
     const swapped = await appendEntry(server.app, family, alice, [head.members[0]!, { ...head.members[1]!, keys: (await generateIdentity()).publicKeys }]);
     expect(swapped.statusCode).toBe(400);
   });
@@ -257,10 +274,74 @@ describe('appending to the roster', () => {
     const child = await addChild(server.app, family, alice);
     const toy = await generateIdentity();
     const { appendRosterEntry } = await import('../../../src/crypto/roster.js');
-    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [{ toyId: newClientId(), keys: toy.publicKeys, childId: child }], settings: SETTINGS, familyKey: generateFamilyKey() });
-    const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, generateFamilyKey())) }, bearer(alice.token));
+    const contents = { members: family.chain[0]!.members, toys: [{ toyId: newClientId(), keys: toy.publicKeys, childId: child }] };
+    const scopeKeys = planScopeKeys(family.chain[0]!, contents, family.keys);
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, ...contents, settings: SETTINGS, scopeKeys });
+    const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapsForEntry(family.chain[0]!, entry, scopeKeys)) }, bearer(alice.token));
     expect(answer.statusCode).toBe(400);
     expect(answer.json<{ detail: string }>().detail).toMatch(/toy/);
+  });
+});
+
+describe('the wraps of a roster append are exactly the ones the change needs', () => {
+  /** A wrap of `scope`'s key of `generation` (from `keys`) to `to`, well formed for its suite. */
+  async function wrapTo(familyId: string, keys: Record<string, Uint8Array>, scope: string, generation: number, to: { id: string; keys: { agreementKey: Uint8Array; kemKey?: Uint8Array | undefined } }) {
+    const key = keys[`${generation}/${scope}`] ?? generateScopeKey();
+    return wrapToWire(await wrapScopeKey({ familyId, scope, generation, key, recipient: { id: to.id, agreementKey: to.keys.agreementKey, kemKey: to.keys.kemKey } }));
+  }
+
+  it("refuses (400 invalid-roster) a wrap to a toy of another child's scope, a missing wrap of a fresh scope, a kept scope wrapped again to an old holder; takes the exact set", async () => {
+    const family = await createFamily(server.app, alice);
+    const [c1, c2] = [await addChild(server.app, family, alice), await addChild(server.app, family, alice)];
+    const relative = await newPerson(server.app);
+    await join(server.app, family, alice, relative, { role: 'relative', children: [c1], needsApproval: false });
+    const t1 = await pairToy(server.app, family, alice, c1);
+    const t2 = await pairToy(server.app, family, alice, c2);
+    const head = family.chain.at(-1)!;
+    const c2Kept = head.scopeKeys.find((k) => k.scope === c2)!;
+    // Removing the relative rotates the family-wide key and c1's; c2's is kept, so nobody gets it again.
+    const { body, entry, keys } = await appendBody(family, alice, head.members.filter((m) => m.accountId !== relative.accountId));
+    const wraps = body.wrappedKeys;
+    expect(wraps.map((w) => [w.recipientId, w.scope, w.generation]).sort()).toEqual(
+      [[alice.accountId, FAMILY_SCOPE, entry.epoch], [alice.accountId, c1, entry.epoch], [t1.toyId, c1, entry.epoch]].sort(),
+    );
+    const toy2 = { id: t2.toyId, keys: head.toys.find((t) => t.toyId === t2.toyId)!.keys };
+    const oldAlice = { id: alice.accountId, keys: alice.identity.publicKeys };
+    const attempts: Array<[string, typeof wraps]> = [
+      ["c1's fresh key to c2's toy", [...wraps, await wrapTo(family.familyId, keys, c1, entry.epoch, toy2)]],
+      ["the family-wide key to a toy", [...wraps, await wrapTo(family.familyId, keys, FAMILY_SCOPE, entry.epoch, toy2)]],
+      ["c1's fresh key missing for c1's toy", wraps.filter((w) => !(w.recipientId === t1.toyId && w.scope === c1))],
+      ["the fresh family-wide key missing for the guardian", wraps.filter((w) => !(w.recipientId === alice.accountId && w.scope === FAMILY_SCOPE))],
+      ["c2's kept key wrapped again to the guardian, who holds it", [...wraps, await wrapTo(family.familyId, family.keys, c2, c2Kept.generation, oldAlice)]],
+      ["c2's kept key wrapped again to its toy", [...wraps, await wrapTo(family.familyId, family.keys, c2, c2Kept.generation, toy2)]],
+      ["c1's earlier generation to the removed relative", [...wraps, await wrapTo(family.familyId, family.keys, c1, head.scopeKeys.find((k) => k.scope === c1)!.generation, { id: relative.accountId, keys: relative.identity.publicKeys })]],
+    ];
+    for (const [what, wrappedKeys] of attempts) {
+      const answer = await post(server.app, `/v1/families/${family.familyId}/roster`, { ...body, wrappedKeys }, bearer(alice.token));
+      expect(answer.statusCode, what).toBe(400);
+      expect(problemType(answer), what).toBe('urn:burrow:problem:invalid-roster');
+    }
+    expect((await get(server.app, `/v1/families/${family.familyId}`, alice)).json<{ epoch: number }>().epoch).toBe(head.epoch);
+    expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);
+  });
+
+  it('an append that only adds a holder wraps the kept keys to the new holder alone, and refuses an empty set', async () => {
+    const family = await createFamily(server.app, alice);
+    const child = await addChild(server.app, family, alice);
+    const first = await newPerson(server.app);
+    await join(server.app, family, alice, first, { role: 'relative', children: [child], needsApproval: false });
+    const second = await newPerson(server.app);
+    const inviteId = await createInvite(server.app, family, alice, { role: 'relative', children: [child], needsApproval: false });
+    expect((await acceptInvite(server.app, inviteId, second)).statusCode).toBe(204);
+    const head = family.chain.at(-1)!;
+    const { body } = await appendBody(family, alice, [...head.members, memberOf(second, 'relative', { children: [child], needsApproval: false })], [inviteId]);
+    expect(body.wrappedKeys.map((w) => [w.recipientId, w.scope, w.generation]).sort()).toEqual(
+      [[second.accountId, FAMILY_SCOPE, 0], [second.accountId, child, head.scopeKeys.find((k) => k.scope === child)!.generation]].sort(),
+    );
+    const empty = await post(server.app, `/v1/families/${family.familyId}/roster`, { ...body, wrappedKeys: [] }, bearer(alice.token));
+    expect(empty.statusCode).toBe(400);
+    expect(problemType(empty)).toBe('urn:burrow:problem:invalid-roster');
+    expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);
   });
 });
 
@@ -269,10 +350,12 @@ describe('settings and the family name follow the head', () => {
     const family = await createFamily(server.app, alice);
     const { appendRosterEntry } = await import('../../../src/crypto/roster.js');
     const { sealProfile } = await import('../../../src/crypto/profile.js');
-    const key = generateFamilyKey();
-    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [], settings: { ...SETTINGS, retentionDays: 7 } , familyKey: key });
-    const sealedName = toBase64Url(await sealProfile({ familyId: family.familyId, epoch: 1, familyKey: key, kind: 'family-name', objectId: family.familyId, data: { name: 'Renamed' }, signer: alice.identity }));
-    const body = { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)), sealedName };
+    const scopeKeys = planScopeKeys(family.chain[0]!, { members: family.chain[0]!.members, toys: [] }, family.keys);
+    const entry = await appendRosterEntry(family.chain, { signer: { accountId: alice.accountId, identity: alice.identity }, members: family.chain[0]!.members, toys: [], settings: { ...SETTINGS, retentionDays: 7 }, scopeKeys });
+    const sealedName = toBase64Url(await sealProfile({ familyId: family.familyId, epoch: 1, key: scopeKeys[0]!.key, kind: 'family-name', objectId: family.familyId, data: { name: 'Renamed' }, signer: alice.identity }));
+    // Nobody leaves and nobody joins: the entry keeps every key and needs no wrap.
+    const body = { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapsForEntry(family.chain[0]!, entry, scopeKeys)), sealedName };
+    expect(body.wrappedKeys).toEqual([]);
     expect((await post(server.app, `/v1/families/${family.familyId}/roster`, body, bearer(alice.token))).statusCode).toBe(201);
     const view = (await get(server.app, `/v1/families/${family.familyId}`, alice)).json<{ epoch: number; retentionDays: number; sealedName: string }>();
     expect(view).toMatchObject({ epoch: 1, retentionDays: 7, sealedName });

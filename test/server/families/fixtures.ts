@@ -6,10 +6,13 @@
 import * as opaque from '@serenity-kit/opaque';
 import type { LightMyRequestResponse } from 'fastify';
 import { randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
-import { generateFamilyKey, wrapFamilyKeyForRoster, type WrappedKey } from '../../../src/crypto/family-key.js';
 import { generateIdentity, type Identity } from '../../../src/crypto/identity.js';
-import { sealProfile } from '../../../src/crypto/profile.js';
-import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, type FamilySettings, type Member, type RosterEntry } from '../../../src/crypto/roster.js';
+import { profileScope, sealProfile } from '../../../src/crypto/profile.js';
+import { FAMILY_SCOPE } from '../../../src/crypto/key-scopes.js';
+import { appendRosterEntry, createGenesisEntry, encodeRosterEntry, type FamilySettings, type Member, type RosterEntry, type Toy } from '../../../src/crypto/roster.js';
+import type { WrappedScopeKey } from '../../../src/crypto/scope-key.js';
+import { wrapToWire, type ScopeKeys } from '../../../src/client/key-ring.js';
+import { keyOfScope, planScopeKeys, ringOf, wrapsForEntry } from '../../support/scope-keys.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
 import { b64, bearer, post, sha256b64, TEST_KEY_STRETCHING } from '../helpers.js';
 
@@ -23,11 +26,16 @@ export interface Person {
   identity: Identity;
 }
 
-/** A family as its creating client knows it: the chain and the key of every epoch. */
+/** A family as its creating client knows it: the chain and every scope key of every generation. */
 export interface TestFamily {
   familyId: string;
   chain: RosterEntry[];
-  keys: Uint8Array[];
+  keys: ScopeKeys;
+}
+
+/** `scope`'s key as the entry of `epoch` (default: the head) names it. */
+export function scopeKey(family: TestFamily, scope: string = FAMILY_SCOPE, epoch = family.chain.length - 1): Uint8Array {
+  return keyOfScope(family.chain[epoch]!, family.keys, scope);
 }
 
 export function newClientId(): string {
@@ -68,8 +76,8 @@ export function identityWire(identity: Identity): { signingKey: string; agreemen
   return wire;
 }
 
-export function wireKeys(keys: readonly WrappedKey[]) {
-  return keys.map((k) => ({ suite: k.suite, recipientId: k.recipientId, epoch: k.epoch, enc: toBase64Url(k.enc), ciphertext: toBase64Url(k.ciphertext) }));
+export function wireKeys(keys: readonly WrappedScopeKey[]) {
+  return keys.map(wrapToWire);
 }
 
 export function memberOf(person: Person, role: Member['role'], extra: { children?: string[]; needsApproval?: boolean } = {}): Member {
@@ -78,27 +86,34 @@ export function memberOf(person: Person, role: Member['role'], extra: { children
 
 /** The body of POST /v1/families for `creator` (tests tamper with it). */
 export async function createFamilyBody(creator: Person, familyId = newClientId()) {
-  const key = generateFamilyKey();
-  const genesis = await createGenesisEntry({ familyId, creator: { accountId: creator.accountId, identity: creator.identity }, settings: SETTINGS , familyKey: key });
-  const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(genesis, key));
-  const sealedName = toBase64Url(await sealProfile({ familyId, epoch: 0, familyKey: key, kind: 'family-name', objectId: familyId, data: { name: 'The Testers' }, signer: creator.identity }));
-  return { body: { familyId, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys, sealedName }, genesis, key };
+  const scopeKeys = planScopeKeys(undefined, { members: [memberOf(creator, 'guardian')], toys: [] });
+  const genesis = await createGenesisEntry({ familyId, creator: { accountId: creator.accountId, identity: creator.identity }, settings: SETTINGS, scopeKeys });
+  const keys = ringOf(scopeKeys);
+  const wrappedKeys = wireKeys(await wrapsForEntry(undefined, genesis, keys));
+  const key = keyOfScope(genesis, keys);
+  const sealedName = toBase64Url(await sealProfile({ familyId, epoch: 0, key, kind: 'family-name', objectId: familyId, data: { name: 'The Testers' }, signer: creator.identity }));
+  return { body: { familyId, genesis: toBase64Url(encodeRosterEntry(genesis)), wrappedKeys, sealedName }, genesis, key, keys };
 }
 
 export async function createFamily(app: BurrowApp, creator: Person): Promise<TestFamily> {
-  const { body, genesis, key } = await createFamilyBody(creator);
+  const { body, genesis, keys } = await createFamilyBody(creator);
   const answer = await post(app, '/v1/families', body, bearer(creator.token));
   if (answer.statusCode !== 201) throw new Error(`create family answered ${answer.statusCode}: ${answer.body}`);
-  return { familyId: body.familyId, chain: [genesis], keys: [key] };
+  return { familyId: body.familyId, chain: [genesis], keys };
 }
 
 let profileSigner: Promise<Identity> | undefined;
 
-/** A child's sealed profile; the server neither can nor does check its signer, so any identity signs it. */
+/**
+ * A child's sealed profile (under the child's scope once the head has one, family-wide before); the
+ * server neither can nor does check its signer, so any identity signs it.
+ */
 export async function sealedChild(family: TestFamily, childId: string, name = 'Mia'): Promise<string> {
   const epoch = family.chain.length - 1;
+  const head = family.chain[epoch]!;
   profileSigner ??= generateIdentity();
-  return toBase64Url(await sealProfile({ familyId: family.familyId, epoch, familyKey: family.keys[epoch]!, kind: 'child', objectId: childId, data: { name, avatar: '🦊' }, signer: await profileSigner }));
+  const key = keyOfScope(head, family.keys, profileScope(head, 'child', childId));
+  return toBase64Url(await sealProfile({ familyId: family.familyId, epoch, key, kind: 'child', objectId: childId, data: { name, avatar: '🦊' }, signer: await profileSigner }));
 }
 
 export async function addChild(app: BurrowApp, family: TestFamily, guardian: Person): Promise<string> {
@@ -125,21 +140,28 @@ export function acceptInvite(app: BurrowApp, inviteId: string, joiner: Person): 
   return post(app, `/v1/invites/${inviteId}/accept`, { joinerProof: b64(32) }, bearer(joiner.token));
 }
 
-/** Signs the next entry as `signer` with `members`, wraps a new key, and returns the request body (tests may tamper). */
-export async function appendBody(family: TestFamily, signer: Person, members: Member[], completesInvites?: string[]) {
-  const key = generateFamilyKey();
-  const entry = await appendRosterEntry(family.chain, { signer: { accountId: signer.accountId, identity: signer.identity }, members, toys: [], settings: SETTINGS , familyKey: key });
-  const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(entry, key));
-  return { body: { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys, ...(completesInvites === undefined ? {} : { completesInvites }) }, entry, key };
+/**
+ * Signs the next entry as `signer` with `members` (and `toys`, default: the head's), with fresh
+ * keys for the scopes that need one and exactly the wraps the change needs, and returns the
+ * request body (tests may tamper) and the keys (`keys`, as a ring).
+ */
+export async function appendBody(family: TestFamily, signer: Person, members: Member[], completesInvites?: string[], toys?: Toy[], children?: string[]) {
+  const head = family.chain[family.chain.length - 1]!;
+  const contents = { members, toys: toys ?? head.toys.map((t) => ({ ...t })), ...(children === undefined ? {} : { children }) };
+  const scopeKeys = planScopeKeys(head, contents, family.keys);
+  const entry = await appendRosterEntry(family.chain, { signer: { accountId: signer.accountId, identity: signer.identity }, ...contents, settings: SETTINGS, scopeKeys });
+  const keys = ringOf(scopeKeys);
+  const wrappedKeys = wireKeys(await wrapsForEntry(head, entry, keys));
+  return { body: { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys, ...(completesInvites === undefined ? {} : { completesInvites }) }, entry, keys };
 }
 
 /** Appends an entry and, when the server takes it, records it in `family`. */
-export async function appendEntry(app: BurrowApp, family: TestFamily, signer: Person, members: Member[], completesInvites?: string[]): Promise<LightMyRequestResponse> {
-  const { body, entry, key } = await appendBody(family, signer, members, completesInvites);
+export async function appendEntry(app: BurrowApp, family: TestFamily, signer: Person, members: Member[], completesInvites?: string[], children?: string[]): Promise<LightMyRequestResponse> {
+  const { body, entry, keys } = await appendBody(family, signer, members, completesInvites, undefined, children);
   const answer = await post(app, `/v1/families/${family.familyId}/roster`, body, bearer(signer.token));
   if (answer.statusCode === 201) {
     family.chain.push(entry);
-    family.keys.push(key);
+    Object.assign(family.keys, keys);
   }
   return answer;
 }

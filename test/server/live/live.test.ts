@@ -455,7 +455,7 @@ describe('the AsyncAPI document', () => {
     const messageId = await send(mum, [ada]);
     expect((await call(app, mum, 'DELETE', `/v1/families/${family.familyId}/messages/${messageId}`, {})).statusCode).toBe(204);
     const childId = b64(16);
-    const profile = await sealProfile({ familyId: other.familyId, epoch: other.epoch, familyKey: other.familyKey, kind: 'child', objectId: childId, data: { name: 'Mia' }, signer: mum.identity });
+    const profile = await sealProfile({ familyId: other.familyId, epoch: other.epoch, key: other.key, kind: 'child', objectId: childId, data: { name: 'Mia' }, signer: mum.identity });
     const child = await call(app, mum, 'POST', `/v1/families/${other.familyId}/children`, { childId, sealedProfile: toBase64Url(profile) });
     expect(child.statusCode, child.body).toBe(201);
     const sealed = await seal(aunt, other, [kid]);

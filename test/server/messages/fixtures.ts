@@ -37,7 +37,10 @@ export interface FamilySpec {
 export interface TestFamily {
   familyId: string;
   epoch: number;
-  familyKey: Uint8Array;
+  /** The key messages are sealed with (the server never opens them, so one random key does). */
+  key: Uint8Array;
+  /** The scope messages are sealed under (default: family-wide; the server cannot tell). */
+  scope?: string;
 }
 
 function memberRows(familyId: string, spec: FamilySpec) {
@@ -60,14 +63,14 @@ export async function seedFamily(store: SqlStore, spec: FamilySpec): Promise<Tes
       { id: familyId, created_at: 1, created_by: spec.guardians[0]!.accountId, epoch, head_hash: b64(32), retention_days: spec.retentionDays ?? 30, sealed_name: b64(40) },
       { family_id: familyId, epoch, entry: b64(80), hash: b64(32) },
       memberRows(familyId, spec),
-      spec.guardians.map((g) => ({ family_id: familyId, epoch, recipient_id: g.accountId, suite: 'test', enc: b64(32), ciphertext: b64(48) })),
+      spec.guardians.map((g) => ({ family_id: familyId, scope: '', generation: epoch, recipient_id: g.accountId, suite: 'test', enc: b64(32), ciphertext: b64(48) })),
     );
     for (const childId of spec.children) await tx.insertChild({ family_id: familyId, id: childId, sealed_profile: b64(40), created_at: 1, updated_at: 1 });
   });
   if (spec.toys !== undefined && spec.toys.length > 0) {
     await store.db.insertInto('family_toys').values(spec.toys.map((t) => ({ family_id: familyId, toy_id: t.toyId, child_id: t.childId }))).execute();
   }
-  return { familyId, epoch, familyKey: randomBytes(32) };
+  return { familyId, epoch, key: randomBytes(32) };
 }
 
 /** Appends a head with the given members (e.g. without a removed relative): a new epoch. */
@@ -81,11 +84,11 @@ export async function changeRoster(store: SqlStore, family: TestFamily, spec: Fa
     retentionDays: spec.retentionDays ?? 30,
     members: memberRows(family.familyId, spec),
     toys: (spec.toys ?? []).map((t) => ({ family_id: family.familyId, toy_id: t.toyId, child_id: t.childId })),
-    wrappedKeys: spec.guardians.map((g) => ({ family_id: family.familyId, epoch, recipient_id: g.accountId, suite: 'test', enc: b64(32), ciphertext: b64(48) })),
+    wrappedKeys: spec.guardians.map((g) => ({ family_id: family.familyId, scope: '', generation: epoch, recipient_id: g.accountId, suite: 'test', enc: b64(32), ciphertext: b64(48) })),
     completesInvites: [],
   }));
   if (!ok) throw new Error('the roster head moved');
-  return { familyId: family.familyId, epoch, familyKey: randomBytes(32) };
+  return { familyId: family.familyId, epoch, key: randomBytes(32) };
 }
 
 /** A real envelope from `sender` to `recipients`. */
@@ -95,7 +98,8 @@ export function seal(sender: Member, family: TestFamily, recipients: string[], o
     epoch: options.epoch ?? family.epoch,
     // The server never reads the head commitment; these families have no signed roster to hash.
     rosterHead: new Uint8Array(32),
-    familyKey: family.familyKey,
+    scope: family.scope ?? '',
+    key: family.key,
     sender: { accountId: options.senderId ?? sender.accountId, identity: sender.identity },
     recipients,
     audio: randomBytes(options.audioBytes ?? 2000),

@@ -17,6 +17,7 @@ import { endpointProblem } from '../../../src/server/push/service.js';
 import { bearer, login, registerUser, startTestServer, type TestServer } from '../helpers.js';
 import { acceptInvite, addChild, createFamily, createInvite, join, newPerson, type Person, type TestFamily } from '../families/fixtures.js';
 import { pairToy, type PairedToy } from '../toys/fixtures.js';
+import { sealingKey } from '../../support/scope-keys.js';
 
 const MAX_SUBSCRIPTIONS = 3;
 
@@ -116,7 +117,7 @@ async function sealFrom(sender: { id: string; identity: Person['identity'] }, re
     familyId: family.familyId,
     epoch,
     rosterHead: await hashRosterEntry(family.chain[epoch]!),
-    familyKey: family.keys[epoch]!,
+    ...sealingKey(family.chain[epoch]!, family.keys, sender.id, recipients),
     sender: { accountId: sender.id, identity: sender.identity },
     recipients,
     audio: randomBytes(300),

@@ -5,13 +5,13 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
-import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../../src/crypto/family-key.js';
 import { generateIdentity, type Identity, type PublicIdentityKeys } from '../../../src/crypto/identity.js';
 import { pairingCodeForSlot, startGuardianPairing, startToyPairing, type ToyPairing } from '../../../src/crypto/pairing.js';
 import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type Toy } from '../../../src/crypto/roster.js';
 import type { BurrowApp } from '../../../src/server/http/types.js';
 import type { GuardianRunView, PairingStarted, ToyPairingView } from '../../../src/protocol/toys.js';
 import { bearer, post } from '../helpers.js';
+import { planScopeKeys, ringOf, wrapsForEntry } from '../../support/scope-keys.js';
 import { SETTINGS, wireKeys, type Person, type TestFamily } from '../families/fixtures.js';
 
 /** A toy during pairing: its attempt, its code and its identity (made fresh per attempt). */
@@ -71,22 +71,27 @@ export async function guessCode(app: BurrowApp, family: TestFamily, guardian: Pe
   return { runId, toyKeys: keys.value.toyKeys };
 }
 
-/** The body of a roster append that sets the toys to `toys` (members unchanged), signed by `guardian`. */
+/**
+ * The body of a roster append that sets the toys to `toys` (members unchanged), signed by
+ * `guardian`, with exactly the wraps the change needs; `keys` are the entry's keys as a ring.
+ */
 export async function toysEntryBody(family: TestFamily, guardian: Person, toys: Toy[], completesPairings?: string[]) {
   const head = family.chain[family.chain.length - 1]!;
-  const key = generateFamilyKey();
-  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: [...head.members], toys, settings: SETTINGS , familyKey: key });
-  const wrappedKeys = wireKeys(await wrapFamilyKeyForRoster(entry, key));
-  return { body: { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys, ...(completesPairings === undefined ? {} : { completesPairings }) }, entry, key };
+  const contents = { members: [...head.members], toys };
+  const scopeKeys = planScopeKeys(head, contents, family.keys);
+  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, ...contents, settings: SETTINGS, scopeKeys });
+  const keys = ringOf(scopeKeys);
+  const wrappedKeys = wireKeys(await wrapsForEntry(head, entry, keys));
+  return { body: { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys, ...(completesPairings === undefined ? {} : { completesPairings }) }, entry, keys };
 }
 
 /** Appends an entry with `toys`; records it in `family` when the server takes it. */
 export async function setToys(app: BurrowApp, family: TestFamily, guardian: Person, toys: Toy[], completesPairings?: string[]): Promise<LightMyRequestResponse> {
-  const { body, entry, key } = await toysEntryBody(family, guardian, toys, completesPairings);
+  const { body, entry, keys } = await toysEntryBody(family, guardian, toys, completesPairings);
   const answer = await post(app, `/v1/families/${family.familyId}/roster`, body, bearer(guardian.token));
   if (answer.statusCode === 201) {
     family.chain.push(entry);
-    family.keys.push(key);
+    Object.assign(family.keys, keys);
   }
   return answer;
 }

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBase64Url } from '../../../src/crypto/bytes.js';
-import { wrapFamilyKey } from '../../../src/crypto/family-key.js';
+import { generateScopeKey, wrapScopeKey } from '../../../src/crypto/scope-key.js';
+import { scopeKeyId } from '../../../src/client/key-ring.js';
 import { generateIdentity } from '../../../src/crypto/identity.js';
 import { hashRosterEntry } from '../../../src/crypto/roster.js';
 import { PAIRING_LIMITS, type GuardianRunView, type ToyPairingView } from '../../../src/protocol/toys.js';
@@ -195,34 +196,41 @@ describe('pairing a toy through the relay', () => {
     expect(twice.statusCode).toBe(400);
   });
 
-  it('stores earlier-epoch keys only when wrapped to a toy the entry pairs, for an epoch before the entry, under its suite', async () => {
+  it("stores earlier keys only when wrapped to a toy the entry pairs, of its child's scope, for a generation before the entry's, under its suite", async () => {
     const app = server.app;
     const head = () => family.chain[family.chain.length - 1]!;
+    // Removing the child's toy rotates (or ends) the child's scope: the generation it had is now an earlier one.
+    expect(head().toys.some((t) => t.childId === childId)).toBe(true);
+    const before = head().scopeKeys.find((k) => k.scope === childId)!.generation;
+    expect((await setToys(app, family, guardian, head().toys.filter((t) => t.childId !== childId))).statusCode).toBe(201);
     const toy = await startAttempt(app);
     const confirmed = await guessCode(app, family, guardian, toy, childId, toy.code);
     const toyId = toy.started.pairingId;
     const toys = [...head().toys, { toyId, keys: confirmed.toyKeys!, childId }];
-    const earlier = (epoch: number, recipient: { id: string; agreementKey: Uint8Array; kemKey?: Uint8Array | undefined }) =>
-      wrapFamilyKey({ familyId: family.familyId, epoch, key: family.keys[Math.min(epoch, family.keys.length - 1)]!, recipient }).then((k) => wireKeys([k])[0]!);
+    const earlier = (generation: number, recipient: { id: string; agreementKey: Uint8Array; kemKey?: Uint8Array | undefined }, scope = childId) =>
+      wrapScopeKey({ familyId: family.familyId, scope, generation, key: family.keys[scopeKeyId(scope, generation)] ?? generateScopeKey(), recipient }).then((k) => wireKeys([k])[0]!);
     const toToy = { id: toyId, ...confirmed.toyKeys! };
     const attempt = async (earlierKeys: unknown[]) => {
-      const { body, entry, key } = await toysEntryBody(family, guardian, toys, [confirmed.runId]);
+      const { body, entry, keys } = await toysEntryBody(family, guardian, toys, [confirmed.runId]);
       const answer = await post(app, `/v1/families/${family.familyId}/roster`, { ...body, earlierKeys }, bearer(guardian.token));
       if (answer.statusCode === 201) {
         family.chain.push(entry);
-        family.keys.push(key);
+        Object.assign(family.keys, keys);
       }
       return answer;
     };
     const refused = [
       // To a member, not the toy being paired.
-      [await earlier(0, { id: guardian.accountId, ...guardian.identity.publicKeys })],
-      // For the entry's own epoch (or later): those are the entry's wrapped keys.
+      [await earlier(before, { id: guardian.accountId, ...guardian.identity.publicKeys })],
+      // For the entry's own generation of the scope (or later): those are the entry's wrapped keys.
       [await earlier(head().epoch + 1, toToy)],
-      // Twice for one epoch.
-      [await earlier(0, toToy), await earlier(0, toToy)],
+      // Of another scope: the family-wide one, or another child's.
+      [await earlier(before, toToy, '')],
+      [await earlier(before, toToy, 'another-child')],
+      // Twice for one generation.
+      [await earlier(before, toToy), await earlier(before, toToy)],
       // Under the classical suite to a toy whose roster keys call for X-Wing.
-      [await earlier(0, { id: toyId, agreementKey: confirmed.toyKeys!.agreementKey })],
+      [await earlier(before, { id: toyId, agreementKey: confirmed.toyKeys!.agreementKey })],
     ];
     for (const earlierKeys of refused) {
       const answer = await attempt(earlierKeys);
@@ -231,7 +239,7 @@ describe('pairing a toy through the relay', () => {
     }
     const tooMany = await attempt(Array.from({ length: 65 }, () => refused[1]![0]));
     expect(tooMany.statusCode).toBe(400);
-    expect((await attempt([await earlier(0, toToy)])).statusCode).toBe(201);
+    expect((await attempt([await earlier(before, toToy)])).statusCode).toBe(201);
   });
 });
 

@@ -11,7 +11,7 @@ import { signReceipt } from '../../../src/crypto/receipt.js';
 import { sealMessage } from '../../../src/crypto/envelope.js';
 import { routesOf } from '../../../src/server/app.js';
 import { bearer, manualClock, startTestServer, type TestServer } from '../helpers.js';
-import { generateFamilyKey, wrapFamilyKeyForRoster } from '../../../src/crypto/family-key.js';
+import { planScopeKeys, ringOf, sealingKey, wrapsForEntry } from '../../support/scope-keys.js';
 import { appendRosterEntry, encodeRosterEntry, hashRosterEntry, type Member } from '../../../src/crypto/roster.js';
 import { addChild, createFamily, join, newPerson, SETTINGS, wireKeys, type Person, type TestFamily } from '../families/fixtures.js';
 import { pairToy, setToys, type PairedToy } from './fixtures.js';
@@ -55,7 +55,7 @@ async function sealFrom(sender: { id: string; identity: PairedToy['identity'] },
     familyId: family.familyId,
     epoch,
     rosterHead: await hashRosterEntry(family.chain[epoch]!),
-    familyKey: family.keys[epoch]!,
+    ...sealingKey(family.chain[epoch]!, family.keys, sender.id, recipients),
     sender: { accountId: sender.id, identity: sender.identity },
     recipients,
     audio: randomBytes(300),
@@ -255,12 +255,13 @@ describe('a toy with its device token', () => {
 /** Appends an entry with `members` and the head's toys unchanged; returns the status. */
 async function setMembers(members: readonly Member[]): Promise<number> {
   const head = family.chain[family.chain.length - 1]!;
-  const key = generateFamilyKey();
-  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, members: [...members], toys: [...head.toys], settings: SETTINGS , familyKey: key });
-  const answer = await inject('POST', `${F()}/roster`, guardian.token, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapFamilyKeyForRoster(entry, key)) });
+  const contents = { members: [...members], toys: [...head.toys] };
+  const scopeKeys = planScopeKeys(head, contents, family.keys);
+  const entry = await appendRosterEntry(family.chain, { signer: { accountId: guardian.accountId, identity: guardian.identity }, ...contents, settings: SETTINGS, scopeKeys });
+  const answer = await inject('POST', `${F()}/roster`, guardian.token, { entry: toBase64Url(encodeRosterEntry(entry)), wrappedKeys: wireKeys(await wrapsForEntry(head, entry, scopeKeys)) });
   if (answer.statusCode === 201) {
     family.chain.push(entry);
-    family.keys.push(key);
+    Object.assign(family.keys, ringOf(scopeKeys));
   }
   return answer.statusCode;
 }

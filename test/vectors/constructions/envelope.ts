@@ -1,14 +1,16 @@
 /**
- * Voice-message envelopes, version 3 (docs/protocol.md, "Voice-message envelopes"): every
- * intermediate of one message sealed in two chunks, and the refusals of a toy. The envelope is
+ * Voice-message envelopes, version 4 (docs/protocol.md, "Voice-message envelopes"): every
+ * intermediate of a guardian's message to a child, sealed in two chunks under the child's scope
+ * key, and of the child's toy's reply, and the refusals of a toy. The envelope is
  * 78 KB, so the refusals that alter it (a flipped bit, a missing last chunk, swapped chunks) are
  * given as edits of the vector's envelope (`applyEdit`) rather than as a copy of it each.
  */
-import { openAndVerifyMessage, sealMessage } from '../../../src/crypto/envelope.js';
+import { openAndVerifyMessage, sealMessage, type SealedMessage } from '../../../src/crypto/envelope.js';
 import type { Identity } from '../../../src/crypto/identity.js';
 import { verifyRoster } from '../../../src/crypto/roster.js';
 import { SIGNATURE_LABELS, signLabelled } from '../../../src/crypto/signature.js';
-import { CHILD_ID, FAMILY_ID, GRAN_ID, MUM_ID, T0, vectorFamily, type VectorFamily } from '../family.js';
+import { FAMILY_SCOPE } from '../../../src/crypto/key-scopes.js';
+import { CHILD_ID, FAMILY_ID, GRAN_ID, HEAD, MUM_ID, T0, TOY_ID, vectorFamily, type VectorFamily } from '../family.js';
 import { bucketOf, chunkNonceOf, cutEnvelope, messageKeyOf, openIndependently } from '../envelope-reader.js';
 import { cat, expectHex, hexOf, labelled, sha256, str, text, toHexString, u32, u64, u8 } from '../independent.js';
 import { fixedBytes, hex, withFixedRandom, type Construction, type Refusal } from '../support.js';
@@ -52,8 +54,8 @@ function innerMetadata(durationMs: number, caption: string | undefined, audioLen
  * the chunking, nonces, commitment and signature are all as documented, so only the reader's
  * padding rule refuses it. Built with WebCrypto here, since `sealMessage` never pads wrongly.
  */
-async function sealPadded(header: Uint8Array, familyKey: Uint8Array, messageId: Uint8Array, padded: Uint8Array, signer: Identity): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey('raw', messageKeyOf(familyKey, messageId) as Uint8Array<ArrayBuffer>, 'AES-GCM', false, ['encrypt']);
+async function sealPadded(header: Uint8Array, scopeKey: Uint8Array, messageId: Uint8Array, padded: Uint8Array, signer: Identity): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey('raw', messageKeyOf(scopeKey, messageId) as Uint8Array<ArrayBuffer>, 'AES-GCM', false, ['encrypt']);
   const prefix = fixedBytes('envelope/padding-prefix', 7);
   const n = Math.ceil(padded.length / CHUNK);
   const chunks: Uint8Array[] = [];
@@ -70,8 +72,9 @@ async function sealPadded(header: Uint8Array, familyKey: Uint8Array, messageId: 
 async function badPadding(family: VectorFamily): Promise<{ nonZero: Uint8Array; wrongBucket: Uint8Array }> {
   const messageId = fixedBytes('message-id/padding', 16);
   const audio = fixedBytes('audio', 48);
+  const key = family.keyFor(HEAD, CHILD_ID)!;
   const honest = await withFixedRandom('envelope/padding', () =>
-    sealMessage({ familyId: FAMILY_ID, epoch: 2, rosterHead: family.hashes[2]!, familyKey: family.keys[2]!, sender: { accountId: MUM_ID, identity: family.mum }, recipients: [CHILD_ID], audio, audioType: AUDIO_TYPE, durationMs: 1500, messageId, createdAt: T0 + 200_000 }),
+    sealMessage({ familyId: FAMILY_ID, epoch: HEAD, rosterHead: family.hashes[HEAD]!, scope: CHILD_ID, key, sender: { accountId: MUM_ID, identity: family.mum }, recipients: [CHILD_ID], audio, audioType: AUDIO_TYPE, durationMs: 1500, messageId, createdAt: T0 + 260_000 }),
   );
   const { header } = cutEnvelope(honest.bytes);
   const inner = cat(innerMetadata(1500, undefined, audio.length), audio);
@@ -79,8 +82,41 @@ async function badPadding(family: VectorFamily): Promise<{ nonZero: Uint8Array; 
   const nonZero = padded(bucketOf(inner.length));
   nonZero[nonZero.length - 1] = 1;
   return {
-    nonZero: await sealPadded(header, family.keys[2]!, messageId, nonZero, family.mum),
-    wrongBucket: await sealPadded(header, family.keys[2]!, messageId, padded(bucketOf(bucketOf(inner.length) + 1)), family.mum),
+    nonZero: await sealPadded(header, key, messageId, nonZero, family.mum),
+    wrongBucket: await sealPadded(header, key, messageId, padded(bucketOf(bucketOf(inner.length) + 1)), family.mum),
+  };
+}
+
+/** Every intermediate of one sealed message, as a vector shows it. */
+function vectorOf(name: string, inputs: Record<string, unknown>, sealed: SealedMessage, scopeKey: Uint8Array, metadata: Uint8Array, audioLength: number): Record<string, unknown> {
+  const cut = cutEnvelope(sealed.bytes);
+  const innerLength = metadata.length + audioLength;
+  const bodyStart = sealed.bytes.length - cut.sealedChunks.reduce((n, c) => n + c.length, 0);
+  const chunks = cut.sealedChunks.map((c, i) => ({
+    index: i,
+    plaintextLength: c.length - 16,
+    nonce: hex(chunkNonceOf(cut.noncePrefix, i, i === cut.sealedChunks.length - 1)),
+    offset: bodyStart + i * (CHUNK + 16),
+    sealedLength: c.length,
+    sha256: hex(sha256(c)),
+  }));
+  return {
+    name,
+    inputs,
+    headerBytes: hex(cut.header),
+    messageKey: hex(messageKeyOf(scopeKey, cut.messageId)),
+    innerMetadata: hex(metadata),
+    innerLength,
+    paddedLength: cut.paddedLength,
+    paddingBytes: cut.paddedLength - innerLength,
+    noncePrefix: hex(cut.noncePrefix),
+    chunkAad: 'headerBytes',
+    chunks,
+    commitment: hex(sealed.commitment),
+    ciphertextHash: hex(sealed.ciphertextHash),
+    signedBytes: hex(labelled(SIGNATURE_LABELS.message, cat(cut.header, sealed.ciphertextHash))),
+    signature: hex(sealed.signature),
+    envelope: hex(sealed.bytes),
   };
 }
 
@@ -90,33 +126,42 @@ export const envelope: Construction = {
     const family = await vectorFamily();
     const messageId = fixedBytes('message-id', 16);
     const audio = fixedStream('audio', AUDIO_BYTES);
+    // A message to a child is the child's conversation: sealed under the child's scope key at the sender's head.
+    const childKey = family.keyFor(HEAD, CHILD_ID)!;
+    const common = { familyId: FAMILY_ID, epoch: HEAD, rosterHead: family.hashes[HEAD]!, audioType: AUDIO_TYPE };
     const sealed = await withFixedRandom('envelope', () =>
-      sealMessage({ familyId: FAMILY_ID, epoch: 2, rosterHead: family.hashes[2]!, familyKey: family.keys[2]!, sender: { accountId: MUM_ID, identity: family.mum }, recipients: [CHILD_ID], audio, audioType: AUDIO_TYPE, durationMs: 4000, caption: CAPTION, messageId, createdAt: T0 + 180_000 }),
+      sealMessage({ ...common, scope: CHILD_ID, key: childKey, sender: { accountId: MUM_ID, identity: family.mum }, recipients: [CHILD_ID], audio, durationMs: 4000, caption: CAPTION, messageId, createdAt: T0 + 240_000 }),
+    );
+    // The toy's reply, into its child's conversation (recipient = the child): always the child's scope.
+    const replyId = fixedBytes('message-id/reply', 16);
+    const replyAudio = fixedBytes('audio/reply', 48);
+    const reply = await withFixedRandom('envelope/reply', () =>
+      sealMessage({ ...common, scope: CHILD_ID, key: childKey, sender: { toyId: TOY_ID, identity: family.toy }, recipients: [CHILD_ID], audio: replyAudio, durationMs: 1200, messageId: replyId, createdAt: T0 + 250_000 }),
     );
     const grans = await withFixedRandom('envelope/gran', () =>
-      sealMessage({ familyId: FAMILY_ID, epoch: 1, rosterHead: family.hashes[1]!, familyKey: family.keys[1]!, sender: { accountId: GRAN_ID, identity: family.gran }, recipients: [CHILD_ID], audio: fixedBytes('audio', 48), audioType: AUDIO_TYPE, durationMs: 1500, messageId: fixedBytes('message-id/gran', 16), createdAt: T0 + 90_000 }),
+      sealMessage({ familyId: FAMILY_ID, epoch: 1, rosterHead: family.hashes[1]!, audioType: AUDIO_TYPE, scope: CHILD_ID, key: family.keyFor(1, CHILD_ID)!, sender: { accountId: GRAN_ID, identity: family.gran }, recipients: [CHILD_ID], audio: fixedBytes('audio', 48), durationMs: 1500, messageId: fixedBytes('message-id/gran', 16), createdAt: T0 + 90_000 }),
+    );
+    // Mum's message to the child labelled and sealed as family-wide (adults only), under the key every member holds.
+    const wrongScope = await withFixedRandom('envelope/wrong-scope', () =>
+      sealMessage({ ...common, scope: FAMILY_SCOPE, key: family.keyFor(HEAD, FAMILY_SCOPE)!, sender: { accountId: MUM_ID, identity: family.mum }, recipients: [CHILD_ID], audio: fixedBytes('audio', 48), durationMs: 1500, messageId: fixedBytes('message-id/wrong-scope', 16), createdAt: T0 + 270_000 }),
     );
     const padding = await badPadding(family);
-    const cut = cutEnvelope(sealed.bytes);
     const metadata = innerMetadata(4000, CAPTION, audio.length);
-    const innerLength = metadata.length + audio.length;
-    const bodyStart = sealed.bytes.length - cut.sealedChunks.reduce((n, c) => n + c.length, 0);
-    const chunks = cut.sealedChunks.map((c, i) => ({
-      index: i,
-      plaintextLength: c.length - 16,
-      nonce: hex(chunkNonceOf(cut.noncePrefix, i, i === cut.sealedChunks.length - 1)),
-      offset: bodyStart + i * (CHUNK + 16),
-      sealedLength: c.length,
-      sha256: hex(sha256(c)),
-    }));
+    const replyMetadata = innerMetadata(1200, undefined, replyAudio.length);
 
     const roster = await verifyRoster(family.chain, { genesisHash: family.hashes[0]! });
     if (!roster.ok) throw new Error(roster.code);
-    const asToy = async (bytes: Uint8Array) => {
-      const opened = await openAndVerifyMessage(bytes, { roster: roster.value, familyKeyForEpoch: (epoch) => family.keys[epoch] });
+    // The toy holds its child's keys only; Mum every scope's.
+    const read = async (bytes: Uint8Array, keyFor: (epoch: number, scope: string) => Uint8Array | undefined) => {
+      const opened = await openAndVerifyMessage(bytes, { roster: roster.value, keyFor });
       return opened.ok ? 'accepted' : opened.code;
     };
-    if ((await asToy(sealed.bytes)) !== 'accepted') throw new Error('the vector message does not open');
+    const asToy = (bytes: Uint8Array) => read(bytes, (epoch, scope) => (scope === CHILD_ID ? family.keyFor(epoch, scope) : undefined));
+    const asMum = (bytes: Uint8Array) => read(bytes, family.keyFor);
+    if ((await asToy(sealed.bytes)) !== 'accepted') throw new Error('the vector message does not open for the toy');
+    if ((await asMum(reply.bytes)) !== 'accepted') throw new Error('the toy\'s reply does not open for Mum');
+    const guardianToChild = vectorOf('guardian-to-child', { ...common, rosterHead: hex(family.hashes[HEAD]!), scope: CHILD_ID, scopeGeneration: roster.value.head.scopeKeys.find((k) => k.scope === CHILD_ID)!.generation, scopeKey: hex(childKey), messageId: hex(messageId), senderId: MUM_ID, senderSigningKey: hex(family.mum.publicKeys.signingKey), recipients: [CHILD_ID], createdAt: T0 + 240_000, durationMs: 4000, caption: CAPTION, audio: hex(audio) }, sealed, childKey, metadata, audio.length);
+    const chunks = guardianToChild.chunks as { offset: number }[];
     const base = 'vectors[0].envelope';
     const edits: { name: string; change: string; edit: Edit }[] = [
       { name: 'tampered-chunk', change: 'the low bit of byte 20 of sealed chunk 1 flipped', edit: { envelope: base, flipLowBitOf: chunks[1]!.offset + 20 } },
@@ -128,70 +173,70 @@ export const envelope: Construction = {
     refusals.push(
       { name: 'non-zero-padding', change: 'Mum seals and signs a short message whose last padding byte is 1', input: { envelope: hex(padding.nonZero) }, expected: await asToy(padding.nonZero) },
       { name: 'wrong-bucket', change: 'Mum seals and signs a short message padded to 20,480 bytes, a bucket but not the one of its inner record', input: { envelope: hex(padding.wrongBucket) }, expected: await asToy(padding.wrongBucket) },
-      { name: 'removed-sender', change: 'a message Gran sealed at epoch 1, read by the toy whose head (epoch 2) removed her', input: { envelope: hex(grans.bytes) }, expected: await asToy(grans.bytes) },
+      { name: 'removed-sender', change: 'a message Gran sealed at epoch 1 under the child\'s key of generation 1, read by the toy whose head (epoch 3) removed her', input: { envelope: hex(grans.bytes) }, expected: await asToy(grans.bytes) },
+      { name: 'wrong-scope', change: 'Mum\'s signed message to the child with scope "" (family-wide), sealed under the family-wide key, read by Mum', input: { envelope: hex(wrongScope.bytes) }, expected: await asMum(wrongScope.bytes) },
     );
 
     return {
       construction: 'envelope',
       version: { envelope: sealed.bytes[4]!, inner: metadata[0]! },
       spec: 'Voice-message envelopes (`envelope.ts`)',
-      description: 'Mum\'s message to the child at epoch 2, as the toy receives it (roster: roster-entry.json): 64,000 bytes of audio, padded to the 78,125-byte bucket and sealed in two chunks (65,536 + 12,589 bytes of plaintext). The sealed chunks are not repeated: each is `sealedLength` bytes of `envelope` from `offset`. Refusals that alter this envelope give the edit: `flipLowBitOf` (a byte offset), `keepFirst` (the first n bytes), `chunkOrder` (the sealed chunks reordered).',
+      description: `Mum's message to the child at epoch ${HEAD}, as the child's toy receives it (roster: roster-entry.json), sealed under the child's scope key: 64,000 bytes of audio, padded to the 78,125-byte bucket and sealed in two chunks (65,536 + 12,589 bytes of plaintext); and the toy's reply into the child's conversation (recipient: the child), under the same key, in one chunk, as Mum reads it. The sealed chunks are not repeated: each is \`sealedLength\` bytes of \`envelope\` from \`offset\`. Refusals that alter the first envelope give the edit: \`flipLowBitOf\` (a byte offset), \`keepFirst\` (the first n bytes), \`chunkOrder\` (the sealed chunks reordered).`,
       vectors: [
-        {
-          name: 'guardian-to-child',
-          inputs: { familyId: FAMILY_ID, epoch: 2, rosterHead: hex(family.hashes[2]!), familyKey: hex(family.keys[2]!), messageId: hex(messageId), senderId: MUM_ID, senderSigningKey: hex(family.mum.publicKeys.signingKey), recipients: [CHILD_ID], createdAt: T0 + 180_000, audioType: AUDIO_TYPE, durationMs: 4000, caption: CAPTION, audio: hex(audio) },
-          headerBytes: hex(cut.header),
-          messageKey: hex(messageKeyOf(family.keys[2]!, messageId)),
-          innerMetadata: hex(metadata),
-          innerLength,
-          paddedLength: cut.paddedLength,
-          paddingBytes: cut.paddedLength - innerLength,
-          noncePrefix: hex(cut.noncePrefix),
-          chunkAad: 'headerBytes',
-          chunks,
-          commitment: hex(sealed.commitment),
-          ciphertextHash: hex(sealed.ciphertextHash),
-          signedBytes: hex(labelled(SIGNATURE_LABELS.message, cat(cut.header, sealed.ciphertextHash))),
-          signature: hex(sealed.signature),
-          envelope: hex(sealed.bytes),
-        },
+        guardianToChild,
+        vectorOf('toy-reply', { ...common, rosterHead: hex(family.hashes[HEAD]!), scope: CHILD_ID, scopeGeneration: roster.value.head.scopeKeys.find((k) => k.scope === CHILD_ID)!.generation, scopeKey: hex(childKey), messageId: hex(replyId), senderId: TOY_ID, senderSigningKey: hex(family.toy.publicKeys.signingKey), recipients: [CHILD_ID], createdAt: T0 + 250_000, durationMs: 1200, audio: hex(replyAudio) }, reply, childKey, replyMetadata, replyAudio.length),
       ],
       refusals,
     };
   },
   async checkIndependently(file) {
-    const v = file.vectors[0]!;
-    const i = v.inputs as Record<string, unknown>;
-    const recipients = i.recipients as string[];
-    const header = cat(text('BRWM'), u8(3), str(i.familyId as string), u64(i.epoch as number), hexOf(i.rosterHead), hexOf(i.messageId), str(i.senderId as string), u32(recipients.length), ...recipients.map(str), u64(i.createdAt as number));
-    expectHex(header, v.headerBytes, 'envelope header');
-    expectHex(messageKeyOf(hexOf(i.familyKey), hexOf(i.messageId)), v.messageKey, 'message key');
-    const audio = hexOf(i.audio);
-    const metadata = cat(u8(2), str(i.audioType as string), u32(i.durationMs as number), u8(1), str(i.caption as string), u32(audio.length));
-    expectHex(metadata, v.innerMetadata, 'inner record before the audio');
-    const paddedLength = bucketOf(metadata.length + audio.length);
-    if (paddedLength !== v.paddedLength || v.innerLength !== metadata.length + audio.length) throw new Error('padded length');
+    const opened: Record<string, { envelope: Uint8Array; key: Uint8Array; signingKey: string }> = {};
+    for (const v of file.vectors) {
+      const name = v.name as string;
+      const i = v.inputs as Record<string, unknown>;
+      const recipients = i.recipients as string[];
+      const header = cat(text('BRWM'), u8(4), str(i.familyId as string), u64(i.epoch as number), hexOf(i.rosterHead), str(i.scope as string), hexOf(i.messageId), str(i.senderId as string), u32(recipients.length), ...recipients.map(str), u64(i.createdAt as number));
+      expectHex(header, v.headerBytes, `${name} envelope header`);
+      const scopeKey = hexOf(i.scopeKey);
+      expectHex(messageKeyOf(scopeKey, hexOf(i.messageId)), v.messageKey, `${name} message key`);
+      const audio = hexOf(i.audio);
+      const caption = i.caption === undefined ? u8(0) : cat(u8(1), str(i.caption as string));
+      const metadata = cat(u8(2), str(i.audioType as string), u32(i.durationMs as number), caption, u32(audio.length));
+      expectHex(metadata, v.innerMetadata, `${name} inner record before the audio`);
+      const paddedLength = bucketOf(metadata.length + audio.length);
+      if (paddedLength !== v.paddedLength || v.innerLength !== metadata.length + audio.length) throw new Error(`${name} padded length`);
 
-    const envelopeBytes = hexOf(v.envelope);
-    const opened = await openIndependently(envelopeBytes, hexOf(i.familyKey), i.senderSigningKey as string);
-    expectHex(opened.padded, toHexString(cat(metadata, audio, new Uint8Array(paddedLength - metadata.length - audio.length))), 'padded plaintext: inner record, then zeros');
-    expectHex(opened.cut.commitment, v.commitment, 'commitment');
-    expectHex(sha256(opened.cut.commitment), v.ciphertextHash, 'ciphertextHash = SHA-256(commitment)');
-    expectHex(labelled('burrow/message/v1', cat(header, sha256(opened.cut.commitment))), v.signedBytes, 'signed bytes');
-    const chunks = v.chunks as { offset: number; sealedLength: number; sha256: string; nonce: string }[];
-    for (const [n, chunk] of chunks.entries()) {
-      const sealed = envelopeBytes.subarray(chunk.offset, chunk.offset + chunk.sealedLength);
-      expectHex(sealed, toHexString(opened.cut.sealedChunks[n]!), `sealed chunk ${n} at its offset`);
-      expectHex(sha256(sealed), chunk.sha256, `chunk ${n} hash`);
-      expectHex(chunkNonceOf(hexOf(v.noncePrefix), n, n === chunks.length - 1), chunk.nonce, `chunk ${n} nonce`);
+      const envelopeBytes = hexOf(v.envelope);
+      const result = await openIndependently(envelopeBytes, scopeKey, i.senderSigningKey as string);
+      if (result.cut.scope !== i.scope) throw new Error(`${name} header scope`);
+      expectHex(result.padded, toHexString(cat(metadata, audio, new Uint8Array(paddedLength - metadata.length - audio.length))), `${name} padded plaintext: inner record, then zeros`);
+      expectHex(result.cut.commitment, v.commitment, `${name} commitment`);
+      expectHex(sha256(result.cut.commitment), v.ciphertextHash, `${name} ciphertextHash = SHA-256(commitment)`);
+      expectHex(labelled('burrow/message/v1', cat(header, sha256(result.cut.commitment))), v.signedBytes, `${name} signed bytes`);
+      const chunks = v.chunks as { offset: number; sealedLength: number; sha256: string; nonce: string }[];
+      for (const [n, chunk] of chunks.entries()) {
+        const sealedChunk = envelopeBytes.subarray(chunk.offset, chunk.offset + chunk.sealedLength);
+        expectHex(sealedChunk, toHexString(result.cut.sealedChunks[n]!), `${name} sealed chunk ${n} at its offset`);
+        expectHex(sha256(sealedChunk), chunk.sha256, `${name} chunk ${n} hash`);
+        expectHex(chunkNonceOf(hexOf(v.noncePrefix), n, n === chunks.length - 1), chunk.nonce, `${name} chunk ${n} nonce`);
+      }
+      expectHex(cat(header, result.cut.commitment, hexOf(v.signature), ...result.cut.sealedChunks), v.envelope, `${name} envelope bytes`);
+      opened[name] = { envelope: envelopeBytes, key: scopeKey, signingKey: i.senderSigningKey as string };
     }
-    expectHex(cat(header, opened.cut.commitment, hexOf(v.signature), ...opened.cut.sealedChunks), v.envelope, 'envelope bytes');
 
-    // Every refusal that is the vector's envelope edited, or Mum's padded one, fails this reader too.
-    for (const refusal of file.refusals.filter((r) => r.name !== 'removed-sender')) {
+    const first = opened['guardian-to-child']!;
+    const firstInputs = file.vectors[0]!.inputs as { scope: string; recipients: string[] };
+    for (const refusal of file.refusals) {
       const input = refusal.input as Edit;
-      const bytes = input.envelope === 'vectors[0].envelope' ? applyEdit(envelopeBytes, input) : hexOf(input.envelope);
-      const result = await openIndependently(bytes, hexOf(i.familyKey), i.senderSigningKey as string).then(() => 'opened', (error: Error) => error.message);
+      const bytes = input.envelope === 'vectors[0].envelope' ? applyEdit(first.envelope, input) : hexOf(input.envelope);
+      if (refusal.name === 'removed-sender') continue; // a roster rule, not a byte check
+      if (refusal.name === 'wrong-scope') {
+        // The same conversation as vectors[0] (a message to the child), labelled with another scope.
+        const cut = cutEnvelope(bytes);
+        if (JSON.stringify(cut.recipients) !== JSON.stringify(firstInputs.recipients) || cut.scope === firstInputs.scope) throw new Error('the wrong-scope refusal names the child\'s scope');
+      }
+      // Every other refusal fails this reader too, with the key a toy of the child holds.
+      const result = await openIndependently(bytes, first.key, first.signingKey).then(() => 'opened', (error: Error) => error.message);
       if (result === 'opened') throw new Error(`envelope refusal ${refusal.name} opens from the documented layout`);
     }
   },
