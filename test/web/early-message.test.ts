@@ -83,7 +83,12 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
     expect(await message.getByTestId('refusal').count()).toBe(0);
   });
 
-  it('behind a server that withholds the wrapped key the toy waits, the message is never Played, and the guardian reads why in plain words', async () => {
+  // With per-child keys the message waits under Mia's current key, which the new toy gets with the
+  // roster change itself: a key withheld here is the toy's head key, so the toy refuses its family
+  // rather than waiting on one message. The withheld *earlier* generation (Mia's key rotated between
+  // the message and the pairing) is staged for the reference toy in test/toy/earlier-keys.test.ts;
+  // staging that rotation through the app's screens is still to do.
+  it.skip('behind a server that withholds the wrapped key the toy waits, the message is never Played, and the guardian reads why in plain words', async () => {
     const { guardian, toy } = await guardianAndToy('withheld@example.org');
     const messageId = await sendBeforeAnyToy(guardian);
     withholdEarlierKeys = true;
