@@ -53,7 +53,11 @@ export async function createFamily(page: Page, name: string): Promise<string> {
 export async function addChild(page: Page, name: string, emoji: string): Promise<void> {
   await page.getByLabel("Child's name").fill(name);
   await page.getByRole('radio', { name: `Picture ${emoji}` }).click();
-  await page.getByRole('button', { name: 'Add the child' }).click();
+  // Adding a child signs a roster entry (the child gets a conversation key): on a busy machine the
+  // previous add may still hold the form, so wait for the button rather than the default 30 s.
+  const add = page.getByRole('button', { name: 'Add the child' });
+  await expect.poll(() => add.isEnabled(), { timeout: STEP_MS }).toBe(true);
+  await add.click();
   await page.locator('.card li', { hasText: name }).first().waitFor({ timeout: STEP_MS });
 }
 
