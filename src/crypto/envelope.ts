@@ -895,8 +895,6 @@ export async function verifyEnvelopeParts(parts: EnvelopeParts, options: OpenOpt
 
   // Only someone in the message's epoch was given its key, and only the key of its conversation.
   if (!findSender(roster, header.epoch, header.senderId)) return fail('envelope/sender-not-member');
-  const scope = messageScope(scopedContentsOf(roster.entryAt(header.epoch)!), header.senderId, header.recipients);
-  if (!scope.ok || scope.value !== header.scope) return fail('envelope/wrong-scope');
   // Everything else is judged by the head. Whoever held an epoch key keeps it: a member removed,
   // demoted, narrowed to fewer children or set to need approval since (or a toy moved to another
   // child) could otherwise seal under a key from before the change and be judged by the old entry.
@@ -916,6 +914,9 @@ export async function verifyEnvelopeParts(parts: EnvelopeParts, options: OpenOpt
   const senderKeys = sender.kind === 'member' ? sender.member.keys : sender.toy.keys;
   if (!(await verifyMessageSignature(await importVerifyingKey(senderKeys.signingKey), signedBytes(headerBytes, ciphertextHash), signature))) return fail('envelope/bad-signature');
   if (removal !== undefined && !entryKeeps(removal, await keptDigestOf(headerBytes, ciphertextHash))) return fail('envelope/sender-removed');
+  // Checked once the signature holds, so a header the server changed is reported as forged.
+  const scope = messageScope(scopedContentsOf(roster.entryAt(header.epoch)!), header.senderId, header.recipients);
+  if (!scope.ok || scope.value !== header.scope) return fail('envelope/wrong-scope');
   if (options.age !== undefined) {
     const problem = messageAgeProblem(header.createdAt, options.age);
     if (problem !== undefined) return fail(problem);

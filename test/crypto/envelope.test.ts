@@ -166,8 +166,8 @@ describe('voice-message envelopes', () => {
     expect(await s.open(flip(rosterHeadAt - 1, 0x04))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(rosterHeadAt - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(rosterHeadAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
-    // The scope (child-1 → child-0) is checked against sender and recipients before the signature.
-    expect(await s.open(flip(messageIdAt - 1))).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // A scope changed in transit (child-1 → child-0) is a forged header: the signature fails first.
+    expect(await s.open(flip(messageIdAt - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(messageIdAt))).toEqual({ ok: false, code: 'envelope/bad-signature' });
     expect(await s.open(flip(messageIdAt + 16 + 4))).toEqual({ ok: false, code: 'envelope/sender-not-member' });
     expect(await s.open(flip(headerLength - 1))).toEqual({ ok: false, code: 'envelope/bad-signature' });
@@ -296,8 +296,8 @@ describe('voice-message envelopes', () => {
   it('a relative may message only their own children, their toys and adults', async () => {
     const s = await setup();
     expect((await s.open((await s.send(s.gran, { recipients: ['child-1', 'toy-1', 'mum'] })).bytes)).ok).toBe(true);
-    // child-2 has no conversation in this entry: no scope to seal under.
-    expect(await s.open((await s.send(s.gran, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    // child-2 is not one of hers (and has no conversation in this entry yet).
+    expect(await s.open((await s.send(s.gran, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     // A toy replies into its own child's conversation, never another child's.
     expect((await s.open((await s.send(s.toy, { recipients: ['child-1'] })).bytes)).ok).toBe(true);
     expect(await s.open((await s.send(s.toy, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
