@@ -8,7 +8,7 @@
  */
 import type { Static } from '@sinclair/typebox';
 import { bytesEqual, fromBase64Url, randomBytes, toBase64Url } from '../crypto/bytes.js';
-import { FAMILY_SCOPE, planGenerations, scopedContentsOf, wrapsForChange } from '../crypto/key-scopes.js';
+import { FAMILY_SCOPE, planGenerations, scopedContentsOf } from '../crypto/key-scopes.js';
 import { generateScopeKey, wrapScopeKey, type WrappedScopeKey } from '../crypto/scope-key.js';
 import type { PublicIdentityKeys } from '../crypto/identity.js';
 import { safetyCode, safetyCodeMatchesScan, type SafetyCode } from '../crypto/identity.js';
@@ -25,6 +25,7 @@ import {
   openEntrySettings,
   scopeKeyOf,
   verifyRoster,
+  wrapsNeededBy,
   type ScopeKey,
   type FamilySettings,
   type Member,
@@ -169,9 +170,8 @@ function genesisKeys(members: Member[]): ScopeKey[] {
 
 /** Every wrap `entry` needs after `previous` (undefined for a genesis), made from `keys`. */
 async function wrapsOf(familyId: string, previous: RosterEntry | undefined, entry: RosterEntry, keys: readonly ScopeKey[]): Promise<WrappedScopeKey[]> {
-  const plan = entry.scopeKeys.map((k) => ({ scope: k.scope, generation: k.generation, fresh: previous === undefined || scopeKeyOf(previous, k.scope)?.generation !== k.generation }));
   const out: WrappedScopeKey[] = [];
-  for (const need of wrapsForChange(previous === undefined ? undefined : scopedContentsOf(previous), scopedContentsOf(entry), plan)) {
+  for (const need of wrapsNeededBy(previous, entry)) {
     const key = keys.find((k) => k.scope === need.scope && k.generation === need.generation)!.key;
     out.push(await wrapScopeKey({ familyId, scope: need.scope, generation: need.generation, key, recipient: { id: need.recipient.id, agreementKey: need.recipient.keys.agreementKey, kemKey: need.recipient.keys.kemKey } }));
   }

@@ -19,7 +19,7 @@
 import { assertBytes, bytesEqual, concatBytes } from './bytes.js';
 import { CanonicalError, CanonicalReader, CanonicalWriter, labelled } from './canonical.js';
 import { assertIdentity, type Identity, type PublicIdentityKeys } from './identity.js';
-import { childrenNamedBy, scopedContentsOf, scopesOf, scopesToRotate } from './key-scopes.js';
+import { childrenNamedBy, scopedContentsOf, scopesOf, scopesToRotate, wrapsForChange, type NeededWrap } from './key-scopes.js';
 import { SCOPE_KEY_COMMITMENT_BYTES, scopeKeyCommitment, type ScopeKeyCommitment } from './scope-key.js';
 import { fail, ok, type CryptoResult } from './result.js';
 import { MAX_SEALED_QUIET_HOURS_BYTES, openQuietHours, sealQuietHours, type QuietHours } from './sealed-settings.js';
@@ -278,6 +278,17 @@ function scopeKeysProblem(entry: RosterEntry): string | undefined {
 /** The signed generation and commitment of `scope` in `entry`, or undefined when the entry has no such scope. */
 export function scopeKeyOf(entry: RosterEntry, scope: string): ScopeKeyCommitment | undefined {
   return entry.scopeKeys.find((k) => k.scope === scope);
+}
+
+/**
+ * The wraps `entry` needs after `previous` (undefined for a genesis), read from the two signed
+ * entries alone: a scope whose generation the entry changed (or that is new) goes to every holder,
+ * a kept one only to its new holders (`wrapsForChange`). What the client makes, the server
+ * insists on and the tests build, from the one rule.
+ */
+export function wrapsNeededBy(previous: RosterEntry | undefined, entry: RosterEntry): NeededWrap[] {
+  const plan = entry.scopeKeys.map((k) => ({ scope: k.scope, generation: k.generation, fresh: previous === undefined || scopeKeyOf(previous, k.scope)?.generation !== k.generation }));
+  return wrapsForChange(previous === undefined ? undefined : scopedContentsOf(previous), scopedContentsOf(entry), plan);
 }
 
 /** The canonical bytes an entry's signature covers (everything but the signature). */

@@ -33,6 +33,7 @@ import { ToyStateDir } from '../../src/toy/state.js';
 import { DATABASE_FILE, startServer, type RunningServer } from './accounts-harness.js';
 import { registerMember, wavWith, type TestMember } from './family-harness.js';
 import { pairToy, toyRuntime, type TestToy } from '../toy/toy-harness.js';
+import type { WrappedKeysTable } from '../../src/storage/database.js';
 
 let server: RunningServer;
 let work: string;
@@ -48,21 +49,11 @@ let toyMiaDir: string;
 /** Message ids by what they are. */
 const sent: Record<string, string> = {};
 
-interface WrapRow {
-  family_id: string;
-  scope: string;
-  generation: number;
-  recipient_id: string;
-  suite: string;
-  enc: string;
-  ciphertext: string;
-}
-
 /** Every row of the server's wrapped_keys table, read from the database file behind its back. */
-function everyWrapRow(): WrapRow[] {
+function everyWrapRow(): WrappedKeysTable[] {
   const db = new Database(join(server.dataDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
   try {
-    return db.prepare('SELECT * FROM wrapped_keys').all() as WrapRow[];
+    return db.prepare('SELECT * FROM wrapped_keys').all() as WrappedKeysTable[];
   } finally {
     db.close();
   }

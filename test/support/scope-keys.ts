@@ -1,10 +1,10 @@
 /**
  * Scope keys for tests that sign roster entries themselves: the keys an entry must commit to
  * (fresh where key-scopes.ts `planGenerations` says so, the held ones otherwise) and the wraps the
- * server wants with it (`wrapsForChange`), made the way the client library makes them.
+ * server wants with it (`wrapsNeededBy`), made the way the client library makes them.
  */
-import { childrenNamedBy, FAMILY_SCOPE, messageScope, planGenerations, scopedContentsOf, wrapsForChange, type ScopedContents } from '../../src/crypto/key-scopes.js';
-import { nextChildren, scopeKeyOf, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
+import { childrenNamedBy, FAMILY_SCOPE, messageScope, planGenerations, scopedContentsOf } from '../../src/crypto/key-scopes.js';
+import { nextChildren, scopeKeyOf, wrapsNeededBy, type Member, type RosterEntry, type ScopeKey, type Toy } from '../../src/crypto/roster.js';
 import { generateScopeKey, wrapScopeKey, type WrappedScopeKey } from '../../src/crypto/scope-key.js';
 import { scopeKeyId, type ScopeKeys } from '../../src/client/key-ring.js';
 
@@ -24,13 +24,11 @@ export function planScopeKeys(previous: RosterEntry | undefined, contents: { mem
   });
 }
 
-/** Exactly the wraps `entry` needs after `previous` (`wrapsForChange`), made from `keys`. */
+/** Exactly the wraps `entry` needs after `previous` (`wrapsNeededBy`), made from `keys`. */
 export async function wrapsForEntry(previous: RosterEntry | undefined, entry: RosterEntry, keys: readonly ScopeKey[] | ScopeKeys): Promise<WrappedScopeKey[]> {
   const ring = Array.isArray(keys) ? ringOf(keys as readonly ScopeKey[]) : (keys as ScopeKeys);
-  const plan = entry.scopeKeys.map((k) => ({ scope: k.scope, generation: k.generation, fresh: previous === undefined || scopeKeyOf(previous, k.scope)?.generation !== k.generation }));
-  const before: ScopedContents | undefined = previous === undefined ? undefined : scopedContentsOf(previous);
   const out: WrappedScopeKey[] = [];
-  for (const need of wrapsForChange(before, scopedContentsOf(entry), plan)) {
+  for (const need of wrapsNeededBy(previous, entry)) {
     const key = ring[scopeKeyId(need.scope, need.generation)];
     if (key === undefined) throw new Error(`no key of scope '${need.scope}' generation ${need.generation}`);
     out.push(await wrapScopeKey({ familyId: entry.familyId, scope: need.scope, generation: need.generation, key, recipient: { id: need.recipient.id, agreementKey: need.recipient.keys.agreementKey, kemKey: need.recipient.keys.kemKey } }));

@@ -6,9 +6,8 @@
  */
 import { fromBase64Url, toBase64Url } from '../../crypto/bytes.js';
 import type { PublicIdentityKeys } from '../../crypto/identity.js';
-import { scopedContentsOf, wrapsForChange, type ScopeGeneration } from '../../crypto/key-scopes.js';
 import { profileEpoch } from '../../crypto/profile.js';
-import { decodeRosterEntry, scopeKeyOf, type RosterEntry } from '../../crypto/roster.js';
+import { decodeRosterEntry, scopeKeyOf, wrapsNeededBy, type RosterEntry } from '../../crypto/roster.js';
 import { WRAP_SUITE_SIZES, WRAP_SUITES, type WrapSuite } from '../../crypto/wrap-suites.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { WrappedKeyWire } from '../../protocol/families.js';
@@ -75,17 +74,13 @@ function checkWrapForm(key: WrappedKeyWire, recipientKeys: PublicIdentityKeys, w
 
 /**
  * Checks that `wrappedKeys` are exactly the wraps `entry` needs after `previous` (undefined for a
- * genesis): crypto/key-scopes.ts `wrapsForChange`, one per (scope, generation, recipient), each
+ * genesis): crypto/roster.ts `wrapsNeededBy`, one per (scope, generation, recipient), each
  * well formed for its recipient. Whether the key inside is the committed one only its recipient
  * can tell; the server makes sure nobody is left without a key the entry gives them, and nobody
  * gets a wrap the entry does not give them.
  */
 export function checkWrappedKeys(previous: RosterEntry | undefined, entry: RosterEntry, wrappedKeys: readonly WrappedKeyWire[]): void {
-  const plan: ScopeGeneration[] = entry.scopeKeys.map((k) => {
-    const before = previous === undefined ? undefined : scopeKeyOf(previous, k.scope);
-    return { scope: k.scope, generation: k.generation, fresh: before === undefined || before.generation !== k.generation };
-  });
-  const needed = wrapsForChange(previous === undefined ? undefined : scopedContentsOf(previous), scopedContentsOf(entry), plan);
+  const needed = wrapsNeededBy(previous, entry);
   const expected = new Map(needed.map((w) => [`${w.recipient.id} ${w.generation}/${w.scope}`, w.recipient.keys]));
   const seen = new Set<string>();
   for (const key of wrappedKeys) {
