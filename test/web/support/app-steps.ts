@@ -93,6 +93,25 @@ export async function pairToy(page: Page, toy: Page, options: { code: string; ch
   await waitForToy(toy, 'phase', 'paired');
 }
 
+/**
+ * Removes the toy of `childLabel` ("🦊 Mia") on the family's Toys tab, accepting the dialog that
+ * says what removing does, and waits until the app lists that toy no more. Returns the dialog's words.
+ */
+export async function removeToy(page: Page, childLabel: string): Promise<string> {
+  await openTab(page, 'Toys');
+  const entry = page.locator('li[data-toy]', { hasText: `for ${childLabel}` });
+  await expect.poll(() => entry.count(), { timeout: STEP_MS }).toBe(1);
+  const toyId = (await entry.getAttribute('data-toy'))!;
+  let words = '';
+  page.once('dialog', (dialog) => {
+    words = dialog.message();
+    void dialog.accept();
+  });
+  await entry.getByRole('button', { name: 'Remove' }).click();
+  await expect.poll(() => page.locator(`li[data-toy="${toyId}"]`).count(), { timeout: STEP_MS }).toBe(0);
+  return words;
+}
+
 /** Opens the conversation with a child from the family's Messages tab. */
 export async function openConversation(page: Page, childName: string): Promise<void> {
   await openTab(page, 'Messages');
