@@ -106,7 +106,7 @@ describe.skipIf(!hasChromium())('a message sent before the toy is paired, in the
     await expect.poll(async () => (await heardAudio(guardian)).length, { timeout: 60_000 }).toBe(1);
     const recorded = (await heardAudio(guardian))[0]!;
 
-      const code = await showToyCode(toy);
+    const code = await showToyCode(toy);
     await pairToy(guardian, toy, { code, childLabel: '🦊 Mia' });
     // The earlier message plays on the toy: the very audio the guardian's phone recorded.
     expect(await waitForToy(toy, 'last-played-id', (v) => v !== '')).toBe(messageId);
