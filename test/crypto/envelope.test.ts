@@ -300,14 +300,14 @@ describe('voice-message envelopes', () => {
     expect(await s.open((await s.send(s.gran, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     // A toy replies into its own child's conversation, never another child's.
     expect((await s.open((await s.send(s.toy, { recipients: ['child-1'] })).bytes)).ok).toBe(true);
-    expect(await s.open((await s.send(s.toy, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(await s.open((await s.send(s.toy, { recipients: ['child-2'] })).bytes)).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     // Once child-2 has a conversation, a relative holding a key of it still may not speak in it, nor a toy of child-1.
     const toy2 = await person('toy-2');
     const third = await appendWith(s.book, s.chain, { signer: s.mum, members: s.members, toys: [...s.chain[1]!.toys, toyOf(toy2, 'child-2')], settings });
     const roster = await verified([...s.chain, third]);
     const at2 = { epoch: 2, rosterHead: roster.headHash };
     expect(await s.open((await s.send(s.gran, { ...at2, recipients: ['child-2'] }, third)).bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
-    expect(await s.open((await s.send(s.toy, { ...at2, recipients: ['toy-2'], scope: 'child-2', key: s.book.keyAt(third, 'child-2') }, third)).bytes, { roster })).toEqual({ ok: false, code: 'envelope/wrong-scope' });
+    expect(await s.open((await s.send(s.toy, { ...at2, recipients: ['toy-2'], scope: 'child-2', key: s.book.keyAt(third, 'child-2') }, third)).bytes, { roster })).toEqual({ ok: false, code: 'envelope/recipient-not-allowed' });
     expect((await s.open((await s.send(s.dad, { ...at2, recipients: ['child-2'] }, third)).bytes, { roster })).ok).toBe(true);
   });
 
