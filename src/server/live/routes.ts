@@ -42,8 +42,11 @@ function ownOrigin(request: FastifyRequest, config: Config): string {
  * still attached to the socket (`assignSocket`), and with it the request: detached, both can go.
  */
 function releaseUpgradeResponse(request: FastifyRequest): void {
-  const socket = request.raw.socket as { _httpMessage?: { detachSocket?: (socket: unknown) => void } | null } | null;
+  const socket = request.raw.socket as { _httpMessage?: { detachSocket?: (socket: unknown) => void } | null; _peername?: unknown } | null;
   socket?._httpMessage?.detachSocket?.(socket);
+  // The client's address, cached on the socket when the request read it (its IP for the rate
+  // limits and logs): an object and a string per connection, read again only if asked again.
+  if (socket !== null && socket._peername !== undefined) socket._peername = undefined;
 }
 
 /** How long shutdown waits for live clients to answer the 1001 close frame. */
