@@ -181,7 +181,8 @@ export class LiveConnection implements TopicSink {
   // first, or no frame within resumeWaitMs) live events only. A later resume frame is refused.
   #resumeTimer: NodeJS.Timeout | undefined;
   #settleResume: ((cursors: Record<string, string> | undefined) => void) | undefined;
-  // The frame budget: frames counted per minute.
+  // The frame budget: frames counted per minute, from a start in whole seconds (a small integer,
+  // which V8 keeps in the field itself; milliseconds since 1970 would take a heap number each).
   #windowStart: number;
   #frames = 0;
 
@@ -193,7 +194,7 @@ export class LiveConnection implements TopicSink {
     this.sessionId = identity.sessionId;
     this.requestId = identity.requestId;
     this.#shared = shared;
-    this.#windowStart = shared.clock.now();
+    this.#windowStart = Math.floor(shared.clock.now() / 1000);
     const cursors = new Promise<Record<string, string> | undefined>((resolve) => (this.#settleResume = resolve));
     this.#resumeTimer = setTimeout(onResumeWaitOver, shared.limits.resumeWaitMs, this);
     this.socket[CONNECTION] = this;
@@ -421,8 +422,8 @@ export class LiveConnection implements TopicSink {
   }
 
   #withinBudget(): boolean {
-    const now = this.#shared.clock.now();
-    if (now - this.#windowStart >= 60_000) {
+    const now = Math.floor(this.#shared.clock.now() / 1000);
+    if (now - this.#windowStart >= 60) {
       this.#windowStart = now;
       this.#frames = 0;
     }
