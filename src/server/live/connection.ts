@@ -200,9 +200,7 @@ export class LiveConnection implements TopicSink {
     this.socket[CONNECTION] = this;
     // @fastify/websocket's own 'error' listener closes over the upgrade request and its reply
     // (headers, logger, raw messages: about 2 KB) for as long as the socket lives; this one does
-    // what it does (log, cut the socket) from the record alone. Removed first, while it is the
-    // socket's only listener: the emitter then starts a fresh listener table rather than deleting
-    // from one (96 bytes a connection).
+    // what it does (log, cut the socket) from the record alone.
     this.socket.removeAllListeners('error');
     this.socket.on('error', onSocketError);
     this.socket.on('pong', onSocketPong);
