@@ -48,7 +48,7 @@ export interface LiveShared {
   closed(connection: LiveConnection): void;
 }
 
-/** Who is connected, and with what: kept from the upgrade request, which is not kept itself. */
+/** Who is connected, and with what: kept from the upgrade request, which is not kept itself (the connection copies these onto its record). */
 export interface LiveIdentity {
   principalId: string;
   /** A toy's connection ends when it leaves its family (it follows no other). */
@@ -63,21 +63,63 @@ export interface LiveIdentity {
 /** A cursor of the bus's form (src/storage/bus/event-bus.ts); anything else from a client is ignored. */
 const CURSOR_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
 
-/** Whether a principal with `membership` may see an event about their family. */
-export function mayReceive(membership: FamilyMembership, type: string, data: unknown): boolean {
+/**
+ * What a connection keeps of its principal's membership of one family: the family and the
+ * conversations they may see ('all' for a guardian). An array, not the membership's `Set`: a toy's
+ * is two ids, a relative's a few, and a node keeps one per connection.
+ */
+export interface LiveFamily {
+  readonly familyId: string;
+  readonly conversations: 'all' | readonly string[];
+}
+
+/** What `membership` comes down to for a live connection (`principalId`'s own string reused, not copied). */
+export function liveFamilyOf(membership: FamilyMembership, principalId: string): LiveFamily {
+  const { familyId, conversations } = membership;
+  return { familyId, conversations: conversations === 'all' ? 'all' : [...conversations].map((id) => (id === principalId ? principalId : id)) };
+}
+
+/** Whether `principalId`, seeing `family`'s conversations, may see an event about that family. */
+export function mayReceive(principalId: string, family: LiveFamily, type: string, data: unknown): boolean {
   if (!FAMILY_EVENTS.has(type)) return false;
-  if (membership.conversations === 'all') return true;
+  const conversations = family.conversations;
+  if (conversations === 'all') return true;
   if (type === 'roster' || type === 'family-deleted') return true;
-  const conversations = membership.conversations;
   const d = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
-  if (type === 'child') return typeof d.childId === 'string' && conversations.has(d.childId);
+  if (type === 'child') return typeof d.childId === 'string' && conversations.includes(d.childId);
   // A declined message is hidden from the child's toys and other relatives: only its sender hears.
-  if (type === 'decline') return d.senderId === membership.principalId;
+  if (type === 'decline') return d.senderId === principalId;
   if (MESSAGE_EVENTS.has(type)) {
-    if (d.senderId === membership.principalId) return true;
-    return Array.isArray(d.recipients) && d.recipients.some((r) => typeof r === 'string' && conversations.has(r));
+    if (d.senderId === principalId) return true;
+    return Array.isArray(d.recipients) && d.recipients.some((r) => typeof r === 'string' && conversations.includes(r));
   }
   return false;
+}
+
+/**
+ * What one backstop sweep looked up, shared by every connection it re-checks: one token check per
+ * principal, token and session and one list of families per principal, however many connections
+ * they hold on the node (a guardian's phone and browser, a toy reconnecting). Lives for one sweep;
+ * what must be fresh (a re-check the bus asked for) does not use it.
+ */
+export class RecheckRound {
+  readonly #authorised = new Map<string, Promise<boolean>>();
+  readonly #families = new Map<string, Promise<string[]>>();
+
+  /** `check(who)`, asked once per round for each principal, session and token. */
+  authorised<W extends Pick<LiveIdentity, 'kind' | 'principalId' | 'sessionId' | 'token'>>(who: W, check: (who: W) => Promise<boolean>): Promise<boolean> {
+    const key = `${who.kind}\n${who.principalId}\n${who.sessionId ?? ''}\n${who.token}`;
+    let answer = this.#authorised.get(key);
+    if (answer === undefined) this.#authorised.set(key, (answer = check(who)));
+    return answer;
+  }
+
+  /** `list(principalId)`, asked once per round for each principal. */
+  familiesOf(principalId: string, list: (principalId: string) => Promise<string[]>): Promise<string[]> {
+    let answer = this.#families.get(principalId);
+    if (answer === undefined) this.#families.set(principalId, (answer = list(principalId)));
+    return answer;
+  }
 }
 
 function problemFrame(code: ErrorCode, detail: string): ServerFrame {
@@ -87,6 +129,11 @@ function problemFrame(code: ErrorCode, detail: string): ServerFrame {
 
 /** The socket's listeners are these shared functions; each finds its connection here. */
 const CONNECTION = Symbol('live connection');
+// The connection's flags (`LiveConnection.#flags`).
+const CLOSED = 1;
+const ALIVE = 2;
+const CHECKING = 4;
+const RESUME_DECIDED = 8;
 type LiveSocket = WebSocket & { [CONNECTION]?: LiveConnection };
 
 function onSocketMessage(this: LiveSocket, raw: unknown, isBinary: boolean): void {
@@ -111,58 +158,75 @@ function onResumeWaitOver(connection: LiveConnection): void {
 /** One live connection: started by the constructor, run until its socket closes. */
 export class LiveConnection implements TopicSink {
   readonly socket: LiveSocket;
-  readonly identity: LiveIdentity;
+  // Who is connected (a `LiveIdentity`), on the record itself rather than in an object of its own.
+  readonly principalId: string;
+  /** A toy's connection ends when it leaves its family (it follows no other). */
+  readonly kind: PrincipalKind;
+  /** The token presented on the upgrade, re-checked by `stillAuthorised`: a copy, not a slice of the upgrade's header. */
+  readonly token: string;
+  readonly sessionId: string | undefined;
+  readonly requestId: string;
   readonly #shared: LiveShared;
   /** The principal's families (usually one, a few for a guardian): an array, lighter than a Map. */
-  #memberships: FamilyMembership[] = [];
+  #families: LiveFamily[] = [];
   /** Events that came while the connection started, handled before 'ready'; undefined after. */
   #backlog: BusEvent[] | undefined = [];
-  #closed = false;
-  /** Whether the socket answered the last heartbeat's ping (the hub's sweep reads and resets it). */
-  alive = true;
+  /** CLOSED, ALIVE, CHECKING, RESUME_DECIDED: one small integer instead of four fields. */
+  #flags = ALIVE;
   /** Which of the hub's sweeps re-checks this connection as a backstop (src/server/live/hub.ts). */
   backstopSlot = 0;
-  /** Whether a re-check of the session and families is queued or running: one at a time. */
-  #checking = false;
   /** Serialises the work that sends events, so frames leave in cursor order; undefined while idle. */
   #queue: Promise<void> | undefined;
   // The first frame decides how the connection starts: a resume frame's cursors, or (after a ping
   // first, or no frame within resumeWaitMs) live events only. A later resume frame is refused.
-  #resumeDecided = false;
   #resumeTimer: NodeJS.Timeout | undefined;
   #settleResume: ((cursors: Record<string, string> | undefined) => void) | undefined;
-  // The frame budget: frames counted per minute.
+  // The frame budget: frames counted per minute, from a start in whole seconds (a small integer,
+  // which V8 keeps in the field itself; milliseconds since 1970 would take a heap number each).
   #windowStart: number;
   #frames = 0;
 
   constructor(socket: WebSocket, identity: LiveIdentity, shared: LiveShared) {
     this.socket = socket as LiveSocket;
-    this.identity = identity;
+    this.principalId = identity.principalId;
+    this.kind = identity.kind;
+    this.token = identity.token;
+    this.sessionId = identity.sessionId;
+    this.requestId = identity.requestId;
     this.#shared = shared;
-    this.#windowStart = shared.clock.now();
+    this.#windowStart = Math.floor(shared.clock.now() / 1000);
     const cursors = new Promise<Record<string, string> | undefined>((resolve) => (this.#settleResume = resolve));
     this.#resumeTimer = setTimeout(onResumeWaitOver, shared.limits.resumeWaitMs, this);
     this.socket[CONNECTION] = this;
-    this.socket.on('pong', onSocketPong);
-    this.socket.on('message', onSocketMessage);
-    this.socket.on('close', onSocketClose);
     // @fastify/websocket's own 'error' listener closes over the upgrade request and its reply
     // (headers, logger, raw messages: about 2 KB) for as long as the socket lives; this one does
     // what it does (log, cut the socket) from the record alone.
     this.socket.removeAllListeners('error');
     this.socket.on('error', onSocketError);
+    this.socket.on('pong', onSocketPong);
+    this.socket.on('message', onSocketMessage);
+    this.socket.on('close', onSocketClose);
     this.#enqueue(() => this.#start(cursors));
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return (this.#flags & CLOSED) !== 0;
+  }
+
+  /** Whether the socket answered the last heartbeat's ping (the hub's sweep reads and resets it). */
+  get alive(): boolean {
+    return (this.#flags & ALIVE) !== 0;
+  }
+
+  set alive(alive: boolean) {
+    this.#flags = alive ? this.#flags | ALIVE : this.#flags & ~ALIVE;
   }
 
   decideResume(cursors: Record<string, string> | undefined): void {
     if (this.#resumeTimer !== undefined) clearTimeout(this.#resumeTimer);
     this.#resumeTimer = undefined;
-    if (this.#resumeDecided) return;
-    this.#resumeDecided = true;
+    if ((this.#flags & RESUME_DECIDED) !== 0) return;
+    this.#flags |= RESUME_DECIDED;
     const settle = this.#settleResume;
     this.#settleResume = undefined;
     settle?.(cursors);
@@ -170,9 +234,9 @@ export class LiveConnection implements TopicSink {
 
   /** One heartbeat, from the hub's sweep: a socket that did not answer the last ping is cut. */
   heartbeat(): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     if (!this.alive) {
-      this.#closed = true;
+      this.#flags |= CLOSED;
       this.#cleanup();
       this.socket.terminate();
       return;
@@ -187,32 +251,34 @@ export class LiveConnection implements TopicSink {
 
   /**
    * Re-checks the session (or device token) and the families: when the bus says something about
-   * the principal changed, and now and then from the hub's backstop sweep. One at a time: on a slow
-   * database they would otherwise pile up ahead of the events.
+   * the principal changed, and now and then from the hub's backstop sweep, which passes the
+   * sweep's `round` so that connections of one principal share its lookups. One at a time: on a
+   * slow database they would otherwise pile up ahead of the events.
    */
-  recheck(): void {
-    if (this.#checking || this.#closed) return;
-    this.#checking = true;
+  recheck(round?: RecheckRound): void {
+    if ((this.#flags & (CHECKING | CLOSED)) !== 0) return;
+    this.#flags |= CHECKING;
     this.#enqueue(async () => {
       try {
-        await this.#recheckNow();
+        await this.#recheckNow(round);
       } finally {
-        this.#checking = false;
+        this.#flags &= ~CHECKING;
       }
     });
   }
 
-  async #recheckNow(): Promise<void> {
-    if (!(await this.#shared.stillAuthorised(this))) {
+  async #recheckNow(round: RecheckRound | undefined): Promise<void> {
+    const shared = this.#shared;
+    if (!(await (round === undefined ? shared.stillAuthorised(this) : round.authorised(this, (c) => shared.stillAuthorised(c))))) {
       this.close(1008, 'the session ended');
       return;
     }
-    await this.#refreshFamilies(undefined);
+    await this.#refreshFamilies(undefined, round);
   }
 
   close(code: number, reason: string): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.closed) return;
+    this.#flags |= CLOSED;
     this.#cleanup();
     try {
       this.socket.close(code, reason);
@@ -227,7 +293,7 @@ export class LiveConnection implements TopicSink {
   }
 
   onClosed(): void {
-    this.#closed = true;
+    this.#flags |= CLOSED;
     this.#cleanup();
     this.socket[CONNECTION] = undefined;
     this.#shared.closed(this);
@@ -235,21 +301,21 @@ export class LiveConnection implements TopicSink {
 
   /** An event of a followed topic (the principal's own or a family's), in cursor order per topic. */
   receiveTopicEvent(event: BusEvent): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     if (this.#backlog === undefined) this.#enqueue(() => this.#handle(event));
     else this.#backlog.push(event);
   }
 
   #cleanup(): void {
     const topics = this.#shared.topics;
-    topics.unfollow(accountTopic(this.identity.principalId), this);
-    for (const { familyId } of this.#memberships) topics.unfollow(familyTopic(familyId), this);
+    topics.unfollow(accountTopic(this.principalId), this);
+    for (const { familyId } of this.#families) topics.unfollow(familyTopic(familyId), this);
     this.decideResume(undefined);
   }
 
   #send(frame: ServerFrame): void {
     const socket = this.socket;
-    if (this.#closed || socket.readyState !== socket.OPEN) return;
+    if (this.closed || socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.close(1013, 'the client does not read its events');
       return;
@@ -271,22 +337,22 @@ export class LiveConnection implements TopicSink {
   }
 
   #deliver(familyId: string, event: BusEvent): void {
-    const membership = this.#membershipOf(familyId);
-    if (membership === undefined || !mayReceive(membership, event.type, event.data)) return;
+    const family = this.#familyOf(familyId);
+    if (family === undefined || !mayReceive(this.principalId, family, event.type, event.data)) return;
     this.#send({ type: 'event', familyId, cursor: event.cursor, event: event.type as never, data: event.data as never, at: event.at });
   }
 
   async #handle(event: BusEvent): Promise<void> {
-    if (this.#closed) return;
-    const { principalId, kind } = this.identity;
+    if (this.closed) return;
+    const { principalId, kind } = this;
     if (event.topic === accountTopic(principalId)) {
       // Something about the principal changed (a family joined or left, a toy reset, a session
       // ended): re-check at once, not at the backstop sweep.
-      await this.#recheckNow();
+      await this.#recheckNow(undefined);
       return;
     }
     const familyId = event.topic.slice('family:'.length);
-    if (this.#membershipOf(familyId) === undefined) return;
+    if (this.#familyOf(familyId) === undefined) return;
     if (event.type === 'roster') {
       // A removed member stops here; the others see the change, with their possibly new rights.
       const membership = await this.#shared.access.membership(familyId, principalId);
@@ -296,7 +362,8 @@ export class LiveConnection implements TopicSink {
         if (kind === 'toy') this.close(1008, 'the toy is no longer in its family');
         return;
       }
-      this.#memberships = this.#memberships.map((m) => (m.familyId === familyId ? membership : m));
+      const family = liveFamilyOf(membership, principalId);
+      this.#families = this.#families.map((f) => (f.familyId === familyId ? family : f));
     }
     this.#deliver(familyId, event);
     if (event.type === 'family-deleted') {
@@ -305,12 +372,12 @@ export class LiveConnection implements TopicSink {
     }
   }
 
-  #membershipOf(familyId: string): FamilyMembership | undefined {
-    return this.#memberships.find((m) => m.familyId === familyId);
+  #familyOf(familyId: string): LiveFamily | undefined {
+    return this.#families.find((f) => f.familyId === familyId);
   }
 
   #dropFamily(familyId: string): void {
-    this.#memberships = this.#memberships.filter((m) => m.familyId !== familyId);
+    this.#families = this.#families.filter((f) => f.familyId !== familyId);
     this.#shared.topics.unfollow(familyTopic(familyId), this);
   }
 
@@ -320,20 +387,21 @@ export class LiveConnection implements TopicSink {
    * out; live only without a resume frame); a family joined later is replayed from its oldest kept
    * event (what the protocol says of a family the client did not name in its resume frame).
    */
-  async #refreshFamilies(resume: { cursors: Record<string, string> | undefined } | undefined): Promise<void> {
-    const { principalId, kind } = this.identity;
+  async #refreshFamilies(resume: { cursors: Record<string, string> | undefined } | undefined, round?: RecheckRound): Promise<void> {
+    const { principalId, kind } = this;
     const access = this.#shared.access;
-    const now = new Set(await access.familiesOf(principalId));
-    for (const { familyId } of this.#memberships) if (!now.has(familyId)) this.#dropFamily(familyId);
+    const listed = round === undefined ? await access.familiesOf(principalId) : await round.familiesOf(principalId, (id) => access.familiesOf(id));
+    const now = new Set(listed);
+    for (const { familyId } of this.#families) if (!now.has(familyId)) this.#dropFamily(familyId);
     if (kind === 'toy' && now.size === 0) {
       this.close(1008, 'the toy is no longer in its family');
       return;
     }
     for (const familyId of now) {
-      if (this.#membershipOf(familyId) !== undefined) continue;
+      if (this.#familyOf(familyId) !== undefined) continue;
       const membership = await access.membership(familyId, principalId);
-      if (membership === undefined || this.#closed) continue;
-      this.#memberships = [...this.#memberships, membership];
+      if (membership === undefined || this.closed) continue;
+      this.#families = [...this.#families, liveFamilyOf(membership, principalId)];
       const cursor = resume?.cursors?.[familyId];
       const from = resume === undefined ? undefined : resume.cursors === undefined ? 'live' : cursor !== undefined && CURSOR_PATTERN.test(cursor) ? cursor : undefined;
       await this.#shared.topics.follow(familyTopic(familyId), this, from);
@@ -342,8 +410,8 @@ export class LiveConnection implements TopicSink {
 
   async #start(resume: Promise<Record<string, string> | undefined>): Promise<void> {
     const cursors = await resume;
-    if (this.#closed) return;
-    await this.#shared.topics.follow(accountTopic(this.identity.principalId), this, 'live');
+    if (this.closed) return;
+    await this.#shared.topics.follow(accountTopic(this.principalId), this, 'live');
     await this.#refreshFamilies({ cursors });
     const events = this.#backlog ?? [];
     this.#backlog = undefined;
@@ -352,8 +420,8 @@ export class LiveConnection implements TopicSink {
   }
 
   #withinBudget(): boolean {
-    const now = this.#shared.clock.now();
-    if (now - this.#windowStart >= 60_000) {
+    const now = Math.floor(this.#shared.clock.now() / 1000);
+    if (now - this.#windowStart >= 60) {
       this.#windowStart = now;
       this.#frames = 0;
     }
@@ -361,7 +429,7 @@ export class LiveConnection implements TopicSink {
   }
 
   onFrame(raw: unknown, isBinary: boolean): void {
-    if (this.#closed) return;
+    if (this.closed) return;
     if (!this.#withinBudget()) {
       this.close(1008, 'too many frames');
       return;
@@ -378,7 +446,7 @@ export class LiveConnection implements TopicSink {
       this.decideResume(undefined);
       return this.#send({ type: 'pong' });
     }
-    if (this.#resumeDecided) return this.#send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
+    if ((this.#flags & RESUME_DECIDED) !== 0) return this.#send(problemFrame('burrow/conflict', 'A resume frame must be the first frame, sent right after connecting'));
     this.decideResume(frame.cursors);
   }
 }

@@ -42,8 +42,11 @@ function ownOrigin(request: FastifyRequest, config: Config): string {
  * still attached to the socket (`assignSocket`), and with it the request: detached, both can go.
  */
 function releaseUpgradeResponse(request: FastifyRequest): void {
-  const socket = request.raw.socket as { _httpMessage?: { detachSocket?: (socket: unknown) => void } | null } | null;
+  const socket = request.raw.socket as { _httpMessage?: { detachSocket?: (socket: unknown) => void } | null; _peername?: unknown } | null;
   socket?._httpMessage?.detachSocket?.(socket);
+  // The client's address, cached on the socket when the request read it (its IP for the rate
+  // limits and logs): an object and a string per connection, read again only if asked again.
+  if (socket !== null && socket._peername !== undefined) socket._peername = undefined;
 }
 
 /** How long shutdown waits for live clients to answer the 1001 close frame. */
@@ -106,15 +109,15 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     topics,
     clock: deps.clock,
     limits: config.live,
-    async stillAuthorised({ identity }) {
-      if (identity.kind === 'toy') return deps.toys.stillValid(identity.token, identity.principalId);
-      const session = await deps.sessions.authenticate(identity.token);
-      return session !== undefined && session.id === identity.sessionId;
+    async stillAuthorised({ kind, token, principalId, sessionId }) {
+      if (kind === 'toy') return deps.toys.stillValid(token, principalId);
+      const session = await deps.sessions.authenticate(token);
+      return session !== undefined && session.id === sessionId;
     },
-    warn: (message, error, { identity }) => app.log.warn({ err: error, reqId: identity.requestId }, message),
+    warn: (message, error, { requestId }) => app.log.warn({ err: error, reqId: requestId }, message),
     closed(connection) {
       hub.remove(connection);
-      release(connection.identity.principalId);
+      release(connection.principalId);
     },
   };
 
@@ -191,7 +194,8 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         }
         // The connection outlives its upgrade request: keep only the few values it needs, not the
         // request (its headers, raw message and logger would otherwise stay alive per connection).
-        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token, sessionId: request.auth?.sessionId, requestId: request.id };
+        // The token is a slice of the upgrade's header string and would keep all of it: copied.
+        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token: Buffer.from(token, 'utf8').toString('utf8'), sessionId: request.auth?.sessionId, requestId: request.id };
         releaseUpgradeResponse(request);
         hub.add(new LiveConnection(socket, identity, shared));
       },

@@ -434,6 +434,28 @@ describe('live connection rules', () => {
     });
   });
 
+  it('closes every connection of a principal whose session ended unannounced in the same backstop sweep', async () => {
+    await withHeartbeats(async (beat) => {
+      const member = await registerMember(app);
+      const clients = [new LiveClient(member), new LiveClient(member), new LiveClient(member)];
+      await Promise.all(clients.map((c) => c.opened));
+      await Promise.all(clients.map((c) => c.ready()));
+      await store.db.deleteFrom('sessions').where('account_id', '=', member.accountId).execute();
+      let sweeps = 0;
+      while (clients.every((c) => c.closed === undefined) && sweeps < BACKSTOP_SWEEPS) {
+        beat();
+        sweeps++;
+        // Each client's pong leaves after any re-check that sweep queued for it, unless it closed.
+        const pongs = clients.map((c) => c.frames.filter((f) => f.type === 'pong').length);
+        for (const c of clients) c.socket.send(JSON.stringify({ type: 'ping' }));
+        await Promise.all(clients.map((c, i) => c.until(() => c.closed !== undefined || c.frames.filter((f) => f.type === 'pong').length > pongs[i]!, 'a pong or the close')));
+      }
+      // The principal's slot is one for all its connections: the sweep that closed one closed all.
+      expect(clients.map((c) => c.closed?.code)).toEqual([1008, 1008, 1008]);
+      expect(sweeps).toBeLessThanOrEqual(BACKSTOP_SWEEPS);
+    });
+  });
+
   it('limits the live connections of one account', async () => {
     const member = await registerMember(app);
     const clients = Array.from({ length: 6 }, () => new LiveClient(member));
