@@ -4,7 +4,7 @@
  * database: without them a copy of the database gives an attacker nothing to guess passwords
  * against (RFC 9807 §10.4: the registration record is useless without the server's OPRF seed).
  */
-import { createCipheriv, createDecipheriv, createECDH, createHmac, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { fromBase64Url, randomBytes, toBase64Url, utf8, concatBytes } from '../crypto/bytes.js';
@@ -249,9 +249,14 @@ export async function loadOrCreateSecrets(options: { dataDir: string; fromEnviro
   return { secrets: created ? fresh : readSecretsFile(path), created };
 }
 
+/** Each secrets' lookup key as a KeyObject: an HMAC keyed with one is made several times faster than with bytes. */
+const lookupKeys = new WeakMap<Secrets, KeyObject>();
+
 /** Keyed lookup hash of a normalised email: base64url(HMAC-SHA-256(emailLookupKey, email)). */
 export function emailLookupHash(secrets: Secrets, normalisedEmail: string): string {
-  return toBase64Url(new Uint8Array(createHmac('sha256', secrets.emailLookupKey).update(normalisedEmail, 'utf8').digest()));
+  let key = lookupKeys.get(secrets);
+  if (key === undefined) lookupKeys.set(secrets, (key = createSecretKey(secrets.emailLookupKey)));
+  return toBase64Url(new Uint8Array(createHmac('sha256', key).update(normalisedEmail, 'utf8').digest()));
 }
 
 /**

@@ -1,5 +1,6 @@
 /** The accounts table (and the session rows created or removed with an account). */
 import { sql, type Kysely } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { AccountRow, Database, SessionRow } from '../../storage/database.js';
 import { createFamiliesRepository, type FamiliesRepository } from '../families/repository.js';
 
@@ -50,38 +51,44 @@ async function fateOfFamily(families: FamiliesRepository, familyId: string, acco
   return 'continues';
 }
 
+// Every login runs these two: compiled once (src/storage/compiled-once.ts).
+const accountByLookupQuery = compiledOnce((q: Kysely<Database>, a: { emailLookup: string }) => q.selectFrom('accounts').selectAll().where('email_lookup', '=', a.emailLookup));
+
+/**
+ * INSERT … SELECT: the values come from parameters, the condition from the account's row. The
+ * numbers are cast so PostgreSQL does not take the untyped parameters for text.
+ */
+const insertSessionIfCurrentQuery = compiledOnce((q: Kysely<Database>, a: SessionRow & { record: string }) => q
+  .insertInto('sessions')
+  .columns(['id', 'account_id', 'token_hash', 'label', 'created_at', 'last_seen_at', 'expires_at'])
+  .expression((eb) =>
+    eb
+      .selectFrom('accounts')
+      .select([
+        eb.val(a.id).as('id'),
+        eb.val(a.account_id).as('account_id'),
+        eb.val(a.token_hash).as('token_hash'),
+        eb.val(a.label).as('label'),
+        sql<number>`cast(${a.created_at} as bigint)`.as('created_at'),
+        sql<number>`cast(${a.last_seen_at} as bigint)`.as('last_seen_at'),
+        sql<number>`cast(${a.expires_at} as bigint)`.as('expires_at'),
+      ])
+      .where('id', '=', a.account_id)
+      .where('disabled_at', 'is', null)
+      .where('opaque_record', '=', a.record),
+  ));
+
 export function createAccountsRepository(db: Kysely<Database>): AccountsRepository {
   return {
     async findByLookup(emailLookup) {
-      return db.selectFrom('accounts').selectAll().where('email_lookup', '=', emailLookup).executeTakeFirst();
+      return (await accountByLookupQuery(db, { emailLookup })).rows[0];
     },
     async findById(accountId) {
       return db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
     },
     async insertSessionIfCurrent(session, record) {
-      // INSERT … SELECT: the values come from parameters, the condition from the account's row. The
-      // numbers are cast so PostgreSQL does not take the untyped parameters for text.
-      const result = await db
-        .insertInto('sessions')
-        .columns(['id', 'account_id', 'token_hash', 'label', 'created_at', 'last_seen_at', 'expires_at'])
-        .expression((eb) =>
-          eb
-            .selectFrom('accounts')
-            .select([
-              eb.val(session.id).as('id'),
-              eb.val(session.account_id).as('account_id'),
-              eb.val(session.token_hash).as('token_hash'),
-              eb.val(session.label).as('label'),
-              sql<number>`cast(${session.created_at} as bigint)`.as('created_at'),
-              sql<number>`cast(${session.last_seen_at} as bigint)`.as('last_seen_at'),
-              sql<number>`cast(${session.expires_at} as bigint)`.as('expires_at'),
-            ])
-            .where('id', '=', session.account_id)
-            .where('disabled_at', 'is', null)
-            .where('opaque_record', '=', record),
-        )
-        .executeTakeFirst();
-      return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+      const result = await insertSessionIfCurrentQuery(db, { ...session, record });
+      return Number(result.numAffectedRows ?? 0) === 1;
     },
     async createWithSession(account, session) {
       await db.transaction().execute(async (tx) => {

@@ -53,6 +53,9 @@ const insertFirst = compiledOnce((q: Kysely<LogDatabase>, row: LogArguments) => 
 const insertNext = compiledOnce((q: Kysely<LogDatabase>, row: LogArguments & { prevSeq: number }) => insertWhere(q, row, (eb) =>
   eb.exists(eb.selectFrom('family_log').select('family_log.seq').where('family_log.family_id', '=', row.family_id).where('family_log.seq', '=', row.prevSeq).where('family_log.hash', '=', row.prev_hash))));
 
+/** Every login and new session lists the account's families (for their logs): compiled once. */
+const familiesOfQuery = compiledOnce((q: Kysely<LogDatabase>, a: { accountId: string }) => q.selectFrom('family_members').select('family_id').where('account_id', '=', a.accountId));
+
 /**
  * `options.singleWriter`: the store has one writer that runs each statement alone (the embedded
  * SQLite file), so `appendAfter` needs no lock on the family row; elsewhere (PostgreSQL) it takes
@@ -94,7 +97,7 @@ export function createFamilyLogRepository(database: Kysely<Database>, options: {
       return rows.map((r) => ({ ...r, seq: Number(r.seq), at: Number(r.at) }));
     },
     async familiesOf(accountId) {
-      const rows = await db.selectFrom('family_members').select('family_id').where('account_id', '=', accountId).execute();
+      const { rows } = await familiesOfQuery(db, { accountId });
       return rows.map((r) => r.family_id);
     },
     async deleteFamily(familyId) {
