@@ -57,6 +57,8 @@ export interface LiveIdentity {
   token: string;
   /** The member's session id (undefined for a toy). */
   sessionId: string | undefined;
+  /** When the member's session expires (ms since 1970; undefined for a toy, whose token does not). */
+  sessionExpiresAt: number | undefined;
   requestId: string;
 }
 
@@ -185,6 +187,9 @@ export class LiveConnection implements TopicSink {
   // which V8 keeps in the field itself; milliseconds since 1970 would take a heap number each).
   #windowStart: number;
   #frames = 0;
+  // When the session expires, in whole seconds (rounded up; 0 for a toy): each heartbeat compares
+  // it with the clock, so an expired session loses its socket within a heartbeat without a query.
+  #sessionEndsSecond: number;
 
   constructor(socket: WebSocket, identity: LiveIdentity, shared: LiveShared) {
     this.socket = socket as LiveSocket;
@@ -195,6 +200,7 @@ export class LiveConnection implements TopicSink {
     this.requestId = identity.requestId;
     this.#shared = shared;
     this.#windowStart = Math.floor(shared.clock.now() / 1000);
+    this.#sessionEndsSecond = identity.sessionExpiresAt === undefined ? 0 : Math.ceil(identity.sessionExpiresAt / 1000);
     const cursors = new Promise<Record<string, string> | undefined>((resolve) => (this.#settleResume = resolve));
     this.#resumeTimer = setTimeout(onResumeWaitOver, shared.limits.resumeWaitMs, this);
     this.socket[CONNECTION] = this;
@@ -232,9 +238,16 @@ export class LiveConnection implements TopicSink {
     settle?.(cursors);
   }
 
-  /** One heartbeat, from the hub's sweep: a socket that did not answer the last ping is cut. */
+  /**
+   * One heartbeat, from the hub's sweep: a socket that did not answer the last ping is cut, and so
+   * is one whose session has expired (the backstop sweep would take up to its whole round).
+   */
   heartbeat(): void {
     if (this.closed) return;
+    if (this.#sessionEndsSecond !== 0 && this.#shared.clock.now() >= this.#sessionEndsSecond * 1000) {
+      this.close(1008, 'the session expired');
+      return;
+    }
     if (!this.alive) {
       this.#flags |= CLOSED;
       this.#cleanup();

@@ -195,7 +195,7 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         // The connection outlives its upgrade request: keep only the few values it needs, not the
         // request (its headers, raw message and logger would otherwise stay alive per connection).
         // The token is a slice of the upgrade's header string and would keep all of it: copied.
-        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token: Buffer.from(token, 'utf8').toString('utf8'), sessionId: request.auth?.sessionId, requestId: request.id };
+        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token: Buffer.from(token, 'utf8').toString('utf8'), sessionId: request.auth?.sessionId, sessionExpiresAt: request.auth === null ? undefined : Number(request.auth.session.expires_at), requestId: request.id };
         releaseUpgradeResponse(request);
         hub.add(new LiveConnection(socket, identity, shared));
       },

@@ -434,6 +434,27 @@ describe('live connection rules', () => {
     });
   });
 
+  it('closes a connection at the first heartbeat after its session expires, without waiting for the backstop', async () => {
+    await withHeartbeats(async (beat) => {
+      const member = await registerMember(app);
+      // The session expires a moment after the socket opens: no one announces an expiry.
+      const expiresAt = Date.now() + 1_500;
+      await store.db.updateTable('sessions').set({ expires_at: expiresAt }).where('account_id', '=', member.accountId).execute();
+      const client = new LiveClient(member);
+      await client.opened;
+      await client.ready();
+      beat();
+      await roundTrip(client);
+      expect(client.closed).toBeUndefined();
+      // The connection keeps the expiry in whole seconds, rounded up.
+      while (Date.now() < Math.ceil(expiresAt / 1000) * 1000) await new Promise((resolve) => setTimeout(resolve, 50));
+      beat();
+      await client.until(() => client.closed !== undefined, 'the expired session to be closed');
+      // Closed by the heartbeat's own comparison (the backstop's re-check says "the session ended").
+      expect(client.closed).toEqual({ code: 1008, reason: 'the session expired' });
+    });
+  });
+
   it('closes every connection of a principal whose session ended unannounced in the same backstop sweep', async () => {
     await withHeartbeats(async (beat) => {
       const member = await registerMember(app);
