@@ -1,6 +1,7 @@
 import { playwright } from '@vitest/browser-playwright';
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 import { CHROMIUM_FLAGS, chromiumPath, hasChromium } from './test/support/chromium.js';
+import { scratchDir } from './test/support/scratch.js';
 
 /**
  * The crypto core runs unchanged in browsers: the same suite again, inside headless Chromium
@@ -35,6 +36,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     globalSetup: ['test/support/global-setup.ts'],
+    // Every test process makes its temporary files in the run's scratch folder (in memory where the
+    // machine has /dev/shm): test/support/scratch.ts.
+    env: { TMPDIR: scratchDir() },
     projects: [
       {
         extends: true,
@@ -42,6 +46,7 @@ export default defineConfig({
           name: 'node',
           include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
           pool: 'forks',
+          isolate: false,
         },
       },
       {
@@ -77,6 +82,7 @@ export default defineConfig({
           ],
           env: { BURROW_TEST_BACKEND: 'postgres-s3' },
           pool: 'forks',
+          isolate: false,
         },
       },
       ...(hasChromium() ? [cryptoInChromium] : []),
