@@ -197,3 +197,24 @@ describe('the public APIs', () => {
     }
   });
 });
+
+describe('test files that share a process', () => {
+  /** Every test file and test helper (test/), read as text. */
+  function testSources(dir: string): string[] {
+    return readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return testSources(path);
+      return /\.tsx?$/.test(name) ? [path] : [];
+    });
+  }
+
+  it('change no environment variable of the worker they share (vitest.config.ts: isolate: false)', () => {
+    // A child process gets an environment of its own (`env:` of spawn); the worker's stays as the
+    // run set it, or the next file in the same worker would see another file's settings.
+    const tests = new URL('./', import.meta.url).pathname;
+    for (const file of testSources(tests)) {
+      const text = readFileSync(file, 'utf8');
+      expect(text, `${relative(tests, file)} changes process.env`).not.toMatch(/process\.env(\.\w+|\[[^\]]+\])\s*(=(?!=)|\?\?=|\|\|=)|delete\s+process\.env|Object\.assign\(\s*process\.env|vi\.stubEnv/);
+    }
+  });
+});
