@@ -1,5 +1,6 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { executeAtomically } from '../../storage/atomic-batch.js';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
@@ -42,6 +43,8 @@ export interface MessagesRepository {
   exists(messageId: string): Promise<boolean>;
   /** The message if it is in `familyId` and visible under `visibility`. */
   find(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRecord | undefined>;
+  /** `row` (as read by `findRow`) with its receipts, approvals and declines as stored now. */
+  withDetails(row: MessageRow): Promise<MessageRecord>;
   /** The message's row alone (no receipts, approvals or declines), on the same terms as `find`. */
   findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined>;
   list(filter: ListFilter): Promise<MessageRecord[]>;
@@ -130,6 +133,13 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     return [...byMessage.values()];
   }
 
+  async function findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined> {
+    const { rows } = visibility.all
+      ? await rowForAll(db, { familyId, messageId })
+      : await rowForSome(db, { familyId, messageId, principalId: visibility.principalId, conversations: visibility.conversations });
+    return rows[0] === undefined ? undefined : normalise(rows[0]);
+  }
+
   function visible(visibility: Visibility) {
     const query = db.selectFrom('messages').selectAll('messages');
     return visibility.all ? query : restrictTo(query, visibility);
@@ -138,10 +148,8 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
   return {
     async insert(row) {
       const recipients = JSON.parse(row.recipients) as string[];
-      await db.transaction().execute(async (tx) => {
-        await insertMessage(tx, { ...row });
-        await insertRecipients(tx, { messageId: row.id, recipients });
-      });
+      // One unit, and on the embedded store one round trip to its worker (not BEGIN, two inserts, COMMIT).
+      await executeAtomically(db, [insertMessage.compile(db, { ...row }), insertRecipients.compile(db, { messageId: row.id, recipients })]);
     },
 
     async exists(messageId) {
@@ -149,15 +157,14 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     },
 
     async find(familyId, messageId, visibility) {
-      const row = await visible(visibility).where('messages.family_id', '=', familyId).where('messages.id', '=', messageId).executeTakeFirst();
+      const row = await findRow(familyId, messageId, visibility);
       return row === undefined ? undefined : (await withDetails([row]))[0];
     },
 
-    async findRow(familyId, messageId, visibility) {
-      const { rows } = visibility.all
-        ? await rowForAll(db, { familyId, messageId })
-        : await rowForSome(db, { familyId, messageId, principalId: visibility.principalId, conversations: visibility.conversations });
-      return rows[0] === undefined ? undefined : normalise(rows[0]);
+    findRow,
+
+    async withDetails(row) {
+      return (await withDetails([row]))[0]!;
     },
 
     async list(filter) {

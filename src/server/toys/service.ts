@@ -12,7 +12,7 @@ import { PAIRING_LIMITS, type GuardianRunView, type PairingStarted, type ToyPair
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { RateWindow } from '../config.js';
 import { newId, type Clock, type Random } from '../deps.js';
-import type { FamilyAccess } from '../families/access.js';
+import type { FamilyAccess, FamilyMembership } from '../families/access.js';
 import { canSeeChild, requireGuardian, requireMember } from '../families/authorize.js';
 import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
 import { hashSessionToken, newSessionToken } from '../sessions/tokens.js';
@@ -48,6 +48,8 @@ export interface AuthenticatedToy {
   readonly toyId: string;
   readonly familyId: string;
   readonly childId: string;
+  /** The toy's membership, read while authenticating this request. */
+  readonly membership: FamilyMembership;
 }
 
 export interface ToysServiceDeps {
@@ -337,7 +339,7 @@ export function createToysService(deps: ToysServiceDeps) {
     if (Number(device.token_used) === 0 && (await repository.markTokenUsed(hash))) await repository.deleteAttempt(device.toy_id);
     const last = device.last_seen_at === null ? undefined : Number(device.last_seen_at);
     if (last === undefined || now - last >= TOUCH_INTERVAL_MS) await repository.touch(device.toy_id, now);
-    return { toyId: device.toy_id, familyId: device.family_id, childId: device.child_id };
+    return { toyId: device.toy_id, familyId: device.family_id, childId: device.child_id, membership };
   }
 
   /** Whether the device token still authenticates this toy (for live connections). */
