@@ -24,6 +24,8 @@ export interface FamilyMembership {
   readonly conversations: 'all' | ReadonlySet<string>;
   /** Whether a guardian must approve this principal's messages before toys play them. */
   readonly needsApproval: boolean;
+  /** The family's retention in days (1–365), as `FamilyAccess.retentionDays` gives it. */
+  readonly retentionDays: number;
 }
 
 export interface FamilyAccess {
