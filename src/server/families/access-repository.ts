@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database } from '../../storage/database.js';
-import type { FamilyAccess, FamilyMembership } from './access.js';
+import { toyMembership, type FamilyAccess, type FamilyMembership } from './access.js';
 
 /** Parses a JSON array of ids stored in a text column; anything else reads as empty. */
 export function parseIdList(text: string): string[] {
@@ -48,16 +48,7 @@ export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
       const found = (await membershipQuery(db, { familyId, principalId })).rows[0];
       if (found === undefined) return undefined;
       if (found.kind === 'toy') {
-        return {
-          familyId,
-          principalId,
-          kind: 'toy',
-          role: 'toy',
-          epoch: Number(found.epoch),
-          conversations: new Set([found.child_id!, principalId]),
-          needsApproval: false,
-          retentionDays: Number(found.retention_days),
-        };
+        return toyMembership({ familyId, toyId: principalId, childId: found.child_id!, epoch: Number(found.epoch), retentionDays: Number(found.retention_days) });
       }
       const base = { familyId, principalId, kind: 'member' as const, epoch: Number(found.epoch), needsApproval: Number(found.needs_approval) === 1, retentionDays: Number(found.retention_days) };
       if (found.role === 'guardian') return { ...base, role: 'guardian', conversations: 'all' };

@@ -28,6 +28,20 @@ export interface FamilyMembership {
   readonly retentionDays: number;
 }
 
+/** A toy's membership, from its row in the family's toys and the family's epoch and retention. */
+export function toyMembership(row: { familyId: string; toyId: string; childId: string; epoch: number; retentionDays: number }): FamilyMembership {
+  return {
+    familyId: row.familyId,
+    principalId: row.toyId,
+    kind: 'toy',
+    role: 'toy',
+    epoch: row.epoch,
+    conversations: new Set([row.childId, row.toyId]),
+    needsApproval: false,
+    retentionDays: row.retentionDays,
+  };
+}
+
 export interface FamilyAccess {
   /** The principal's membership at the current epoch; undefined when they are not in it (answer 404, never 403). */
   membership(familyId: string, principalId: string): Promise<FamilyMembership | undefined>;
