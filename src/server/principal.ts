@@ -1,4 +1,5 @@
 /** Who calls the server, for every feature: an account (member) or a toy (device token). */
+import type { FamilyMembership } from './families/access.js';
 
 /** The two kinds of caller. */
 export type PrincipalKind = 'member' | 'toy';
@@ -7,4 +8,6 @@ export type PrincipalKind = 'member' | 'toy';
 export interface Principal {
   readonly id: string;
   readonly kind: PrincipalKind;
+  /** The caller's membership as read while authenticating this request (a toy's, in its family), so a service need not read it again. */
+  readonly membership?: FamilyMembership;
 }

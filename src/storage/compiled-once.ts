@@ -30,12 +30,18 @@ function slotOf(value: unknown, arrays: ReadonlyMap<string, number>): Slot {
   return index === undefined || !arrays.has(key) ? { key } : { key, index: Number(index) };
 }
 
+/** A compiled-once query: run it on `db` with `args`, or take its SQL and parameters (`compile`) to run in a batch (src/storage/atomic-batch.ts). */
+export interface CompiledOnce<A, R, DB> {
+  (db: Kysely<DB>, args: A): Promise<QueryResult<R>>;
+  compile(db: Kysely<DB>, args: A): CompiledQuery<R>;
+}
+
 /**
  * `build` compiled once per dialect and shape (the lengths of its array arguments), and a function
  * that runs it on `db` (the store or a transaction) with `args`. `build` must use every argument
  * as a value (a parameter of the SQL), never to decide the query's shape.
  */
-export function compiledOnce<A extends Record<string, Argument>, R, DB>(build: (db: Kysely<DB>, args: A) => Compilable<R>): (db: Kysely<DB>, args: A) => Promise<QueryResult<R>> {
+export function compiledOnce<A extends Record<string, Argument>, R, DB>(build: (db: Kysely<DB>, args: A) => Compilable<R>): CompiledOnce<A, R, DB> {
   const byAdapter = new WeakMap<DialectAdapter, Map<string, Compiled>>();
 
   function compile(db: Kysely<DB>, args: A, shape: string): Compiled {
@@ -58,7 +64,7 @@ export function compiledOnce<A extends Record<string, Argument>, R, DB>(build: (
     return { query, slots };
   }
 
-  return async (db, args) => {
+  function withValues(db: Kysely<DB>, args: A): CompiledQuery<R> {
     const adapter = db.getExecutor().adapter;
     let cache = byAdapter.get(adapter);
     if (cache === undefined) byAdapter.set(adapter, (cache = new Map()));
@@ -70,7 +76,9 @@ export function compiledOnce<A extends Record<string, Argument>, R, DB>(build: (
       const value = args[slot.key];
       return slot.index === undefined ? value : (value as readonly unknown[])[slot.index];
     });
-    const query: CompiledQuery<R> = { ...compiled.query, queryId: createQueryId(), parameters } as CompiledQuery<R>;
-    return db.executeQuery(query);
-  };
+    return { ...compiled.query, queryId: createQueryId(), parameters } as CompiledQuery<R>;
+  }
+
+  const run = async (db: Kysely<DB>, args: A): Promise<QueryResult<R>> => db.executeQuery(withValues(db, args));
+  return Object.assign(run, { compile: withValues });
 }

@@ -16,6 +16,7 @@ import {
   CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
   type DatabaseConnection, type DatabaseIntrospector, type Dialect, type DialectAdapter, type Driver, type Kysely, type QueryCompiler, type QueryResult,
 } from 'kysely';
+import type { BatchingAdapter } from './atomic-batch.js';
 import { withStatementCache, type PreparingDatabase, type WorkerAnswer, type WorkerOptions, type WorkerRequest, type WorkerResult } from './sqlite-worker.js';
 
 /** The worker's entry: the compiled file, or the source when the tests run the sources (Node strips its types). */
@@ -110,6 +111,13 @@ class GroupConnection implements DatabaseConnection {
     throw new Error('the SQLite store does not stream queries');
   }
 
+  /** `queries` as one atomic unit in one round trip to the worker (src/storage/atomic-batch.ts); never inside a transaction. */
+  async executeBatch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+    if (this.#inTransaction) throw new Error('executeBatch runs outside a transaction');
+    const result = await this.#client.send({ conn: this.#id, op: 'batch', statements: queries.map(({ sql, parameters }) => ({ sql, parameters })) });
+    return result?.batch ?? [];
+  }
+
   async transaction(op: 'begin' | 'commit' | 'rollback'): Promise<void> {
     // Marked before the answer: a commit that fails has still ended the transaction in the worker.
     this.#inTransaction = op === 'begin';
@@ -180,7 +188,9 @@ class GroupCommitDriver implements Driver {
 }
 
 /** SQLite's adapter, except that connections need no mutex here: the worker orders transactions itself. */
-class GroupCommitAdapter extends SqliteAdapter {
+class GroupCommitAdapter extends SqliteAdapter implements BatchingAdapter {
+  readonly batchesStatements = true;
+
   override get supportsMultipleConnections(): boolean {
     return true;
   }

@@ -61,6 +61,8 @@ export function withStatementCache(sqlite: BetterSqlite3.Database, size = STATEM
 export type WorkerRequest =
   | { id: number; conn: number; op: 'query'; sql: string; parameters: readonly unknown[] }
   | { id: number; conn: number; op: 'begin' | 'commit' | 'rollback' }
+  /** Statements run together as one savepoint in the group: all of them or none (one round trip for a short transaction). */
+  | { id: number; conn: number; op: 'batch'; statements: ReadonlyArray<{ sql: string; parameters: readonly unknown[] }> }
   | { id: number; conn: 0; op: 'close' };
 
 /** A statement's result as Kysely's `QueryResult` wants it. */
@@ -68,6 +70,8 @@ export interface WorkerResult {
   rows: unknown[];
   numAffectedRows?: bigint;
   insertId?: bigint;
+  /** A batch's answer: each statement's result, in order. */
+  batch?: WorkerResult[];
 }
 
 /** The answer to one request: its result, or the error with the fields callers test (`code`). The worker posts arrays of them. */
@@ -155,6 +159,25 @@ class GroupCommitter {
       case 'query':
         this.#run(request.id, () => this.#query(request.sql, request.parameters), this.#owner !== null);
         return;
+      case 'batch':
+        this.#run(request.id, () => this.#batch(request.statements), this.#owner !== null);
+        return;
+    }
+  }
+
+  /** Runs `statements` in a savepoint of the group: a failing one rolls back the batch's writes alone. */
+  #batch(statements: ReadonlyArray<{ sql: string; parameters: readonly unknown[] }>): WorkerResult {
+    if (this.#ownerBroken !== null) throw Object.assign(new Error(this.#ownerBroken.message), this.#ownerBroken);
+    this.#openGroup();
+    this.#sqlite.exec('SAVEPOINT batch');
+    try {
+      const batch = statements.map((statement) => this.#query(statement.sql, statement.parameters));
+      this.#sqlite.exec('RELEASE batch');
+      return { rows: [], batch };
+    } catch (error) {
+      // SQLITE_FULL and SQLITE_IOERR may have rolled back the whole group already (#run sees that).
+      if (this.#sqlite.inTransaction) this.#sqlite.exec('ROLLBACK TO batch; RELEASE batch');
+      throw error;
     }
   }
 

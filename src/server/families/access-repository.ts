@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database } from '../../storage/database.js';
-import type { FamilyAccess, FamilyMembership } from './access.js';
+import { toyMembership, type FamilyAccess, type FamilyMembership } from './access.js';
 
 /** Parses a JSON array of ids stored in a text column; anything else reads as empty. */
 export function parseIdList(text: string): string[] {
@@ -22,13 +22,13 @@ export function parseIdList(text: string): string[] {
 const membershipQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string; principalId: string }) => db
   .selectFrom('family_members')
   .innerJoin('families', 'families.id', 'family_members.family_id')
-  .select([sql<string>`'member'`.as('kind'), 'families.epoch', 'family_members.role', 'family_members.children', 'family_members.needs_approval', sql<string | null>`null`.as('child_id')])
+  .select([sql<string>`'member'`.as('kind'), 'families.epoch', 'families.retention_days', 'family_members.role', 'family_members.children', 'family_members.needs_approval', sql<string | null>`null`.as('child_id')])
   .where('family_members.family_id', '=', a.familyId)
   .where('family_members.account_id', '=', a.principalId)
   .unionAll(db
     .selectFrom('family_toys')
     .innerJoin('families', 'families.id', 'family_toys.family_id')
-    .select([sql<string>`'toy'`.as('kind'), 'families.epoch', sql<'guardian' | 'relative'>`null`.as('role'), sql<string>`null`.as('children'), sql<number>`0`.as('needs_approval'), 'family_toys.child_id'])
+    .select([sql<string>`'toy'`.as('kind'), 'families.epoch', 'families.retention_days', sql<'guardian' | 'relative'>`null`.as('role'), sql<string>`null`.as('children'), sql<number>`0`.as('needs_approval'), 'family_toys.child_id'])
     .where('family_toys.family_id', '=', a.familyId)
     .where('family_toys.toy_id', '=', a.principalId))
   .orderBy('kind'));
@@ -48,17 +48,9 @@ export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
       const found = (await membershipQuery(db, { familyId, principalId })).rows[0];
       if (found === undefined) return undefined;
       if (found.kind === 'toy') {
-        return {
-          familyId,
-          principalId,
-          kind: 'toy',
-          role: 'toy',
-          epoch: Number(found.epoch),
-          conversations: new Set([found.child_id!, principalId]),
-          needsApproval: false,
-        };
+        return toyMembership({ familyId, toyId: principalId, childId: found.child_id!, epoch: Number(found.epoch), retentionDays: Number(found.retention_days) });
       }
-      const base = { familyId, principalId, kind: 'member' as const, epoch: Number(found.epoch), needsApproval: Number(found.needs_approval) === 1 };
+      const base = { familyId, principalId, kind: 'member' as const, epoch: Number(found.epoch), needsApproval: Number(found.needs_approval) === 1, retentionDays: Number(found.retention_days) };
       if (found.role === 'guardian') return { ...base, role: 'guardian', conversations: 'all' };
       const children = parseIdList(found.children);
       const conversations = new Set(children);

@@ -24,6 +24,22 @@ export interface FamilyMembership {
   readonly conversations: 'all' | ReadonlySet<string>;
   /** Whether a guardian must approve this principal's messages before toys play them. */
   readonly needsApproval: boolean;
+  /** The family's retention in days (1–365), as `FamilyAccess.retentionDays` gives it. */
+  readonly retentionDays: number;
+}
+
+/** A toy's membership, from its row in the family's toys and the family's epoch and retention. */
+export function toyMembership(row: { familyId: string; toyId: string; childId: string; epoch: number; retentionDays: number }): FamilyMembership {
+  return {
+    familyId: row.familyId,
+    principalId: row.toyId,
+    kind: 'toy',
+    role: 'toy',
+    epoch: row.epoch,
+    conversations: new Set([row.childId, row.toyId]),
+    needsApproval: false,
+    retentionDays: row.retentionDays,
+  };
 }
 
 export interface FamilyAccess {

@@ -1,5 +1,6 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { executeAtomically } from '../../storage/atomic-batch.js';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
@@ -39,9 +40,17 @@ export interface ListFilter {
 export interface MessagesRepository {
   /** Inserts a message and its recipients in one transaction; throws a unique violation on a reused id. */
   insert(row: MessageRow): Promise<void>;
+  /**
+   * Inserts a message and its recipients in one unit, only while its sender (`sender_kind`) is in
+   * the family and the family is at the message's epoch: false, and nothing stored, otherwise.
+   * Throws a unique violation on a reused id.
+   */
+  insertWhileSenderInFamily(row: MessageRow): Promise<boolean>;
   exists(messageId: string): Promise<boolean>;
   /** The message if it is in `familyId` and visible under `visibility`. */
   find(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRecord | undefined>;
+  /** `row` (as read by `findRow`) with its receipts, approvals and declines as stored now. */
+  withDetails(row: MessageRow): Promise<MessageRecord>;
   /** The message's row alone (no receipts, approvals or declines), on the same terms as `find`. */
   findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined>;
   list(filter: ListFilter): Promise<MessageRecord[]>;
@@ -90,6 +99,40 @@ const messageExists = compiledOnce((db: Kysely<Database>, a: { messageId: string
 const insertMessage = compiledOnce((db: Kysely<Database>, a: MessageRow & Record<string, string | number | null>) => db.insertInto('messages').values(a));
 const insertRecipients = compiledOnce((db: Kysely<Database>, a: { messageId: string; recipients: readonly string[] }) =>
   db.insertInto('message_recipients').values(a.recipients.map((r) => ({ message_id: a.messageId, recipient_id: r }))));
+type MessageArgs = MessageRow & Record<string, string | number | null>;
+
+/**
+ * The message's row, selected from its family only while the family is at the message's epoch and
+ * the sender is in it (a member or a toy, per `kind`): the upload's last membership check and its
+ * insert in one statement.
+ */
+function insertWhileIn(kind: 'member' | 'toy') {
+  return compiledOnce((db: Kysely<Database>, a: MessageArgs) => db.insertInto('messages')
+    .columns(['id', 'family_id', 'sender_id', 'sender_kind', 'recipients', 'epoch', 'size', 'ciphertext_hash', 'blob_name', 'received_at', 'expires_at', 'saved', 'needs_approval'])
+    .expression((eb) => eb.selectFrom('families')
+      .select([
+        eb.val(a.id).as('id'), eb.val(a.family_id).as('family_id'), eb.val(a.sender_id).as('sender_id'), eb.val(a.sender_kind).as('sender_kind'),
+        eb.val(a.recipients).as('recipients'), eb.val(a.epoch).as('epoch'), eb.val(a.size).as('size'), eb.val(a.ciphertext_hash).as('ciphertext_hash'),
+        eb.val(a.blob_name).as('blob_name'), eb.val(a.received_at).as('received_at'), eb.val(a.expires_at).as('expires_at'), eb.val(a.saved).as('saved'),
+        eb.val(a.needs_approval).as('needs_approval'),
+      ])
+      .where('families.id', '=', a.family_id)
+      .where('families.epoch', '=', a.epoch)
+      .where((w) => w.exists(kind === 'member'
+        ? w.selectFrom('family_members').select('family_members.account_id').whereRef('family_members.family_id', '=', 'families.id').where('family_members.account_id', '=', a.sender_id)
+        : w.selectFrom('family_toys').select('family_toys.toy_id').whereRef('family_toys.family_id', '=', 'families.id').where('family_toys.toy_id', '=', a.sender_id)))));
+}
+const insertMessageWhileMember = insertWhileIn('member');
+const insertMessageWhileToy = insertWhileIn('toy');
+// The recipients' rows, each only if its message row is there (so after a refused insert, none).
+const insertRecipientsOfStored = compiledOnce((db: Kysely<Database>, a: { messageId: string; recipients: readonly string[] }) => {
+  const [first, ...rest] = a.recipients.map((recipient) => db.selectFrom('messages')
+    .select((eb) => ['messages.id as message_id', eb.val(recipient).as('recipient_id')])
+    .where('messages.id', '=', a.messageId));
+  if (first === undefined) throw new TypeError('a message has at least one recipient');
+  return db.insertInto('message_recipients').columns(['message_id', 'recipient_id'])
+    .expression(rest.reduce((union, next) => union.unionAll(next), first));
+});
 // One statement, not a transaction of a check and an insert: the row goes in only while its
 // message exists (a write on SQLite's one writer, or under the message row's foreign key on
 // PostgreSQL), so a toy's receipt is one write and one round trip to the store.
@@ -130,6 +173,13 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     return [...byMessage.values()];
   }
 
+  async function findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined> {
+    const { rows } = visibility.all
+      ? await rowForAll(db, { familyId, messageId })
+      : await rowForSome(db, { familyId, messageId, principalId: visibility.principalId, conversations: visibility.conversations });
+    return rows[0] === undefined ? undefined : normalise(rows[0]);
+  }
+
   function visible(visibility: Visibility) {
     const query = db.selectFrom('messages').selectAll('messages');
     return visibility.all ? query : restrictTo(query, visibility);
@@ -138,10 +188,16 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
   return {
     async insert(row) {
       const recipients = JSON.parse(row.recipients) as string[];
-      await db.transaction().execute(async (tx) => {
-        await insertMessage(tx, { ...row });
-        await insertRecipients(tx, { messageId: row.id, recipients });
-      });
+      // One unit, and on the embedded store one round trip to its worker (not BEGIN, two inserts, COMMIT).
+      await executeAtomically(db, [insertMessage.compile(db, { ...row }), insertRecipients.compile(db, { messageId: row.id, recipients })]);
+    },
+
+    async insertWhileSenderInFamily(row) {
+      const recipients = JSON.parse(row.recipients) as string[];
+      const insert = row.sender_kind === 'member' ? insertMessageWhileMember : insertMessageWhileToy;
+      // One unit, and on the embedded store one round trip to its worker.
+      const [message] = await executeAtomically(db, [insert.compile(db, { ...row }), insertRecipientsOfStored.compile(db, { messageId: row.id, recipients })]);
+      return Number(message?.numAffectedRows ?? 0n) === 1;
     },
 
     async exists(messageId) {
@@ -149,15 +205,14 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     },
 
     async find(familyId, messageId, visibility) {
-      const row = await visible(visibility).where('messages.family_id', '=', familyId).where('messages.id', '=', messageId).executeTakeFirst();
+      const row = await findRow(familyId, messageId, visibility);
       return row === undefined ? undefined : (await withDetails([row]))[0];
     },
 
-    async findRow(familyId, messageId, visibility) {
-      const { rows } = visibility.all
-        ? await rowForAll(db, { familyId, messageId })
-        : await rowForSome(db, { familyId, messageId, principalId: visibility.principalId, conversations: visibility.conversations });
-      return rows[0] === undefined ? undefined : normalise(rows[0]);
+    findRow,
+
+    async withDetails(row) {
+      return (await withDetails([row]))[0]!;
     },
 
     async list(filter) {

@@ -52,7 +52,7 @@ export function presentedToken(request: FastifyRequest): { token: string; via: '
 
 /** The caller of a route that accepts members and toys (`config: { toys: 'also' }`); 401 otherwise. */
 export function principalOf(request: FastifyRequest): Principal {
-  if (request.toy !== null) return { id: request.toy.toyId, kind: 'toy' };
+  if (request.toy !== null) return { id: request.toy.toyId, kind: 'toy', membership: request.toy.membership };
   return { id: requireAuth(request).accountId, kind: 'member' };
 }
 

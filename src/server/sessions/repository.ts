@@ -1,5 +1,6 @@
 /** The sessions table, as the sessions feature needs it. */
 import type { Kysely } from 'kysely';
+import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, SessionRow } from '../../storage/database.js';
 
 export interface SessionsRepository {
@@ -13,13 +14,16 @@ export interface SessionsRepository {
   deleteExpired(now: number): Promise<number>;
 }
 
+// Every member's request looks its session up: compiled once (src/storage/compiled-once.ts).
+const sessionByTokenHash = compiledOnce((db: Kysely<Database>, a: { tokenHash: string }) => db.selectFrom('sessions').selectAll().where('token_hash', '=', a.tokenHash));
+
 export function createSessionsRepository(db: Kysely<Database>): SessionsRepository {
   return {
     async insert(session) {
       await db.insertInto('sessions').values(session).execute();
     },
     async findByTokenHash(tokenHash) {
-      return db.selectFrom('sessions').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      return (await sessionByTokenHash(db, { tokenHash })).rows[0];
     },
     async listForAccount(accountId, now) {
       return db.selectFrom('sessions').selectAll().where('account_id', '=', accountId).where('expires_at', '>', now).orderBy('created_at', 'asc').execute();

@@ -11,6 +11,9 @@ export type AttemptRow = PairingAttemptsTable;
 export type RunRow = PairingRunsTable;
 export type ToyDeviceRow = ToyDevicesTable;
 
+/** A toy's device row with what its membership needs: the family's epoch and retention, the toy's child in the family's toys. */
+export type DeviceInFamily = ToyDeviceRow & { epoch: number; retention_days: number; family_child_id: string };
+
 /** The run states in which a run is still going (until it expires). */
 export const OPEN_RUN_STATES = ['waiting-for-toy', 'toy-answered', 'confirmed'] as const;
 
@@ -51,6 +54,11 @@ export interface ToysRepository {
 
   device(familyId: string, toyId: string): Promise<ToyDeviceRow | undefined>;
   deviceByToken(tokenHash: string): Promise<ToyDeviceRow | undefined>;
+  /**
+   * The device with this token whose toy is still in its family, with the family's epoch and
+   * retention and the toy's child there: a toy's whole authentication in one statement.
+   */
+  deviceInFamilyByToken(tokenHash: string): Promise<DeviceInFamily | undefined>;
   devicesOf(familyId: string): Promise<ToyDeviceRow[]>;
   /** Replaces the device token of a toy that has not used one yet; false otherwise. */
   reissueToken(toyId: string, tokenHash: string): Promise<boolean>;
@@ -66,6 +74,12 @@ export interface ToysRepository {
 
 /** Every request of a toy looks its device up by token: compiled once (src/storage/compiled-once.ts). */
 const deviceByTokenQuery = compiledOnce((db: Kysely<Database>, a: { tokenHash: string }) => db.selectFrom('toy_devices').selectAll().where('token_hash', '=', a.tokenHash));
+const deviceInFamilyQuery = compiledOnce((db: Kysely<Database>, a: { tokenHash: string }) => db.selectFrom('toy_devices')
+  .innerJoin('family_toys', (join) => join.onRef('family_toys.family_id', '=', 'toy_devices.family_id').onRef('family_toys.toy_id', '=', 'toy_devices.toy_id'))
+  .innerJoin('families', 'families.id', 'toy_devices.family_id')
+  .selectAll('toy_devices')
+  .select(['families.epoch', 'families.retention_days', 'family_toys.child_id as family_child_id'])
+  .where('toy_devices.token_hash', '=', a.tokenHash));
 
 export function createToysRepository(db: Kysely<Database>): ToysRepository {
   const repository: ToysRepository = {
@@ -173,6 +187,10 @@ export function createToysRepository(db: Kysely<Database>): ToysRepository {
 
     async deviceByToken(tokenHash) {
       return (await deviceByTokenQuery(db, { tokenHash })).rows[0];
+    },
+
+    async deviceInFamilyByToken(tokenHash) {
+      return (await deviceInFamilyQuery(db, { tokenHash })).rows[0];
     },
 
     devicesOf(familyId) {

@@ -12,7 +12,7 @@ import { PAIRING_LIMITS, type GuardianRunView, type PairingStarted, type ToyPair
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { RateWindow } from '../config.js';
 import { newId, type Clock, type Random } from '../deps.js';
-import type { FamilyAccess } from '../families/access.js';
+import { toyMembership, type FamilyAccess, type FamilyMembership } from '../families/access.js';
 import { canSeeChild, requireGuardian, requireMember } from '../families/authorize.js';
 import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
 import { hashSessionToken, newSessionToken } from '../sessions/tokens.js';
@@ -48,6 +48,8 @@ export interface AuthenticatedToy {
   readonly toyId: string;
   readonly familyId: string;
   readonly childId: string;
+  /** The toy's membership, read while authenticating this request. */
+  readonly membership: FamilyMembership;
 }
 
 export interface ToysServiceDeps {
@@ -328,16 +330,16 @@ export function createToysService(deps: ToysServiceDeps) {
   async function authenticateDevice(token: string): Promise<AuthenticatedToy | undefined> {
     const hash = hashPrefixedToken(token, DEVICE_TOKEN_PREFIX);
     if (hash === undefined) return undefined;
-    const device = await repository.deviceByToken(hash);
+    // The device and its toy's membership in one statement: a toy not in its family any more has no row.
+    const device = await repository.deviceInFamilyByToken(hash);
     if (device === undefined) return undefined;
-    const membership = await access.membership(device.family_id, device.toy_id);
-    if (membership === undefined || membership.kind !== 'toy') return undefined;
+    const membership = toyMembership({ familyId: device.family_id, toyId: device.toy_id, childId: device.family_child_id, epoch: Number(device.epoch), retentionDays: Number(device.retention_days) });
     const now = clock.now();
     // The first use ends reissuing: the pairing attempt (and its token) goes.
     if (Number(device.token_used) === 0 && (await repository.markTokenUsed(hash))) await repository.deleteAttempt(device.toy_id);
     const last = device.last_seen_at === null ? undefined : Number(device.last_seen_at);
     if (last === undefined || now - last >= TOUCH_INTERVAL_MS) await repository.touch(device.toy_id, now);
-    return { toyId: device.toy_id, familyId: device.family_id, childId: device.child_id };
+    return { toyId: device.toy_id, familyId: device.family_id, childId: device.child_id, membership };
   }
 
   /** Whether the device token still authenticates this toy (for live connections). */

@@ -38,6 +38,8 @@ export interface FsBlobStoreOptions {
 }
 
 const TEMP_DIR = 'tmp';
+/** Bytes gathered before a write to the temp file: the body is held in memory at most this much at a time. */
+const WRITE_BATCH_BYTES = 128 * 1024;
 const SHARD_PATTERN = /^[A-Za-z0-9_-]{2}$/;
 const TEMP_PATTERN = /^[A-Za-z0-9_-]{32}\.part$/;
 
@@ -67,7 +69,19 @@ export class FsBlobStore implements BlobStore {
     try {
       // 'wx' is O_CREAT|O_EXCL: never follow or reuse an existing path.
       file = await open(tempPath, 'wx', 0o600);
-      for await (const chunk of metered) await this.#writeChunk(file, chunk);
+      // Chunks are written in batches of up to WRITE_BATCH_BYTES: a voice message is one or two
+      // writes, not one per network read (each write is a round trip to libuv's thread pool).
+      const batch: Uint8Array[] = [];
+      let batched = 0;
+      for await (const chunk of metered) {
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH_BYTES) {
+          await this.#writeChunk(file, joined(batch.splice(0)));
+          batched = 0;
+        }
+      }
+      if (batch.length > 0) await this.#writeChunk(file, joined(batch));
       const syncStarted = performance.now();
       await file.sync();
       await file.close();
@@ -223,6 +237,11 @@ export class FsBlobStore implements BlobStore {
 
 function shardOf(name: string): string {
   return name.slice(0, 2);
+}
+
+/** One buffer of `chunks` (the chunk itself when there is one). */
+function joined(chunks: Uint8Array[]): Uint8Array {
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {

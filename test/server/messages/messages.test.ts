@@ -5,6 +5,7 @@ import { fromBase64Url, randomBytes, toBase64Url } from '../../../src/crypto/byt
 import { b64 } from '../helpers.js';
 import { startTestServer, type TestServer } from '../helpers.js';
 import { createMessagesRepository } from '../../../src/server/messages/repository.js';
+import { isUniqueViolation } from '../../../src/storage/errors.js';
 import { approvalBody, blobFiles, declineBody, call, changeRoster, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
 
 interface View {
@@ -240,6 +241,29 @@ describe('receipts, approvals, saving and deleting', () => {
     expect((await call(server.app, mum, 'DELETE', `${base()}/${messageId}`)).statusCode).toBe(204);
     expect(await repository.addReceipt({ ...receipt, kind: 'played' })).toBe(false);
     expect(await server.store.db.selectFrom('message_receipts').selectAll().where('message_id', '=', messageId).execute()).toEqual([]);
+  });
+
+  it('a message is stored only while its sender is in the family at its epoch: the upload\'s last check and its insert are one write', async () => {
+    const repository = createMessagesRepository(server.store.db);
+    const { epoch } = await server.store.db.selectFrom('families').select('epoch').where('id', '=', family.familyId).executeTakeFirstOrThrow();
+    const row = (sender: Member, overrides: { epoch?: number; sender_kind?: 'member' | 'toy' } = {}) => ({
+      id: b64(16), family_id: family.familyId, sender_id: sender.accountId, sender_kind: overrides.sender_kind ?? 'member', recipients: JSON.stringify([ada, ben]),
+      epoch: overrides.epoch ?? Number(epoch), size: 1, ciphertext_hash: b64(32), blob_name: b64(24), received_at: 1000, expires_at: 2000, saved: 0, needs_approval: 0,
+    });
+    const recipientsOf = async (id: string) => (await server.store.db.selectFrom('message_recipients').select('recipient_id').where('message_id', '=', id).orderBy('recipient_id').execute()).map((r) => r.recipient_id);
+    const refused = [row(stranger), row(mum, { epoch: Number(epoch) + 1 }), row(mum, { sender_kind: 'toy' }), { ...row(mum), family_id: other.familyId }];
+    for (const attempt of refused) {
+      expect(await repository.insertWhileSenderInFamily(attempt)).toBe(false);
+      expect(await repository.exists(attempt.id)).toBe(false);
+      expect(await recipientsOf(attempt.id)).toEqual([]);
+    }
+    const stored = row(mum);
+    expect(await repository.insertWhileSenderInFamily(stored)).toBe(true);
+    expect((await repository.findRow(family.familyId, stored.id, { all: true }))?.epoch).toBe(Number(epoch));
+    expect(await recipientsOf(stored.id)).toEqual([ada, ben].sort());
+    await expect(repository.insertWhileSenderInFamily({ ...row(mum), id: stored.id })).rejects.toSatisfy(isUniqueViolation);
+    expect(await recipientsOf(stored.id)).toEqual([ada, ben].sort());
+    expect((await call(server.app, mum, 'DELETE', `${base()}/${stored.id}`)).statusCode).toBe(204);
   });
 
   it('a receipt not signed by the member who posts it is refused with 400 and not stored', async () => {

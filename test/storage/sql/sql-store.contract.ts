@@ -1,6 +1,7 @@
 /** The contract every SQL store adapter keeps: run against SQLite and PostgreSQL alike. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SqlStore } from '../../../src/storage/database.js';
+import { executeAtomically } from '../../../src/storage/atomic-batch.js';
+import type { Database, SqlStore } from '../../../src/storage/database.js';
 import { isUniqueViolation } from '../../../src/storage/errors.js';
 import { migrateToLatest, migrationNames, migrationsAreCurrent } from '../../../src/storage/migrate.js';
 
@@ -52,6 +53,26 @@ export function sqlStoreContract(name: string, openEmpty: OpenEmptyStore): void 
         await trx.insertInto('accounts').values(account('b', 'lookup-a')).execute();
       })).rejects.toSatisfy(isUniqueViolation);
       expect(await store.db.selectFrom('accounts').selectAll().execute()).toEqual([]);
+    });
+
+    it('runs a batch of statements all or none: a failing one leaves none of its batch, and a batch beside it stays', async () => {
+      const { store } = await fresh();
+      const insert = (id: string, lookup = `lookup-${id}`) => store.db.insertInto('accounts').values(account(id, lookup)).compile();
+      const outcomes = await Promise.allSettled([
+        executeAtomically(store.db, [insert('a'), insert('b', 'lookup-a')]),
+        executeAtomically(store.db, [insert('c'), insert('d')]),
+      ]);
+      expect(outcomes[0]!.status).toBe('rejected');
+      if (outcomes[0]!.status === 'rejected') expect(isUniqueViolation(outcomes[0]!.reason)).toBe(true);
+      expect(outcomes[1]!.status).toBe('fulfilled');
+      if (outcomes[1]!.status === 'fulfilled') expect(outcomes[1]!.value.map((r) => Number(r.numAffectedRows))).toEqual([1, 1]);
+      expect((await store.db.selectFrom('accounts').select('id').orderBy('id').execute()).map((r) => r.id)).toEqual(['c', 'd']);
+      // Inside a transaction the batch is part of it: the transaction's rollback takes it too.
+      await expect(store.db.transaction().execute(async (trx) => {
+        await executeAtomically<Database>(trx, [trx.insertInto('accounts').values(account('e')).compile()]);
+        await trx.insertInto('accounts').values(account('f', 'lookup-c')).execute();
+      })).rejects.toSatisfy(isUniqueViolation);
+      expect((await store.db.selectFrom('accounts').select('id').orderBy('id').execute()).map((r) => r.id)).toEqual(['c', 'd']);
     });
 
     it('reads bigint columns and counts as JavaScript numbers', async () => {

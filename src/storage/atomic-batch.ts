@@ -1,0 +1,38 @@
+/**
+ * A short write transaction as one unit: statements compiled beforehand, run all or none. On the
+ * embedded store that is one message to the SQLite worker instead of one per statement plus BEGIN
+ * and COMMIT (src/storage/sqlite-driver.ts); elsewhere it is an ordinary transaction.
+ */
+import type { CompiledQuery, DatabaseConnection, Kysely, QueryResult } from 'kysely';
+
+/** An adapter whose connections run a batch of statements atomically in one call. */
+export interface BatchingAdapter {
+  readonly batchesStatements: true;
+}
+
+interface BatchingConnection extends DatabaseConnection {
+  executeBatch(queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]>;
+}
+
+function batches(adapter: unknown): boolean {
+  return (adapter as Partial<BatchingAdapter>).batchesStatements === true;
+}
+
+/** Runs `queries` in order, atomically (a failing one undoes the others' writes); their results in order. */
+export async function executeAtomically<DB>(db: Kysely<DB>, queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+  if (db.isTransaction) {
+    // Already atomic: the surrounding transaction holds them.
+    const results: QueryResult<unknown>[] = [];
+    for (const query of queries) results.push(await db.executeQuery(query));
+    return results;
+  }
+  const executor = db.getExecutor();
+  if (batches(executor.adapter)) {
+    return executor.provideConnection((connection) => (connection as BatchingConnection).executeBatch(queries));
+  }
+  return db.transaction().execute(async (tx) => {
+    const results: QueryResult<unknown>[] = [];
+    for (const query of queries) results.push(await tx.executeQuery(query));
+    return results;
+  });
+}
