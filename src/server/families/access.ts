@@ -5,28 +5,10 @@
  * feature implements `FamilyEvents`. createServer wires them together.
  */
 import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
-import type { PrincipalKind } from '../principal.js';
+import type { FamilyMembership } from '../principal.js';
 
-/** Who a principal is in a family at its current epoch. */
-export interface FamilyMembership {
-  readonly familyId: string;
-  /** An account id, or a toy id for a toy. */
-  readonly principalId: string;
-  readonly kind: PrincipalKind;
-  /** 'toy' for toys. */
-  readonly role: 'guardian' | 'relative' | 'toy';
-  /** The family's current epoch. */
-  readonly epoch: number;
-  /**
-   * The conversations this principal may send into and see: 'all' for guardians; for a relative
-   * their children's ids and the ids of those children's toys; for a toy its child's id and its own id.
-   */
-  readonly conversations: 'all' | ReadonlySet<string>;
-  /** Whether a guardian must approve this principal's messages before toys play them. */
-  readonly needsApproval: boolean;
-  /** The family's retention in days (1–365), as `FamilyAccess.retentionDays` gives it. */
-  readonly retentionDays: number;
-}
+/** Who a principal is in a family at its current epoch (src/server/principal.ts, beside the principal). */
+export type { FamilyMembership } from '../principal.js';
 
 /** A toy's membership, from its row in the family's toys and the family's epoch and retention. */
 export function toyMembership(row: { familyId: string; toyId: string; childId: string; epoch: number; retentionDays: number }): FamilyMembership {
