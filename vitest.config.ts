@@ -30,8 +30,8 @@ export default defineConfig({
   test: {
     // Three test files at a time, also on two cores: most files wait on servers, child processes,
     // PostgreSQL and browsers rather than compute (Vitest's default is one fewer than the cores,
-    // here 1). Measured on this 2-core machine: two at a time 410 s, three 329 s, with the CPU
-    // still not saturated; four gained nothing more that a busy machine would keep.
+    // here 1). Measured on this 2-core machine (load 2–8): two at a time 410 s, three 329 s; four
+    // took 380 s at a load of 10–18 and runs more browsers at once, so three it is.
     maxWorkers: 3,
     // Limits that catch a hung test, not a slow machine: on two cores shared with other work, 30 s
     // tests timed out (route fuzzing, the lint-rule check, the vault's byte flips, live resumes).
