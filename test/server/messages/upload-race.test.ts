@@ -7,13 +7,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes, toBase64Url } from '../../../src/crypto/bytes.js';
 import { systemRandom } from '../../../src/server/deps.js';
 import { DEVICE_TOKEN_PREFIX, hashPrefixedToken } from '../../../src/server/toys/service.js';
 import { newSessionToken } from '../../../src/server/sessions/tokens.js';
 import { FsBlobStore } from '../../../src/storage/blobs/fs-blob-store.js';
 import type { BlobStore } from '../../../src/storage/blobs/blob-store.js';
 import { b64, bearer, startTestServer, type TestServer } from '../helpers.js';
-import { changeRoster, messageCount, registerMember, seal, seedFamily, upload, type FamilySpec, type Member, type TestFamily } from './fixtures.js';
+import { call, changeRoster, messageCount, registerMember, seal, seedFamily, upload, type FamilySpec, type Member, type TestFamily } from './fixtures.js';
 
 /** The real directory store, whose next `put` can be held until the test lets it go on. */
 class HeldBlobStore extends FsBlobStore {
@@ -41,13 +42,14 @@ class HeldBlobStore extends FsBlobStore {
 
 let server: TestServer;
 let blobs: HeldBlobStore;
-let mum: Member, gran: Member;
+let mum: Member, gran: Member, aunt: Member;
 const ada = b64(16);
+const ben = b64(16);
 
 beforeAll(async () => {
   blobs = new HeldBlobStore({ dir: join(mkdtempSync(join(tmpdir(), 'burrow-held-blobs-')), 'blobs') });
   server = await startTestServer({ blobs });
-  [mum, gran] = await Promise.all([registerMember(server.app), registerMember(server.app)]) as [Member, Member];
+  [mum, gran, aunt] = await Promise.all([registerMember(server.app), registerMember(server.app), registerMember(server.app)]) as [Member, Member, Member];
 });
 afterAll(async () => {
   await server.close();
@@ -96,6 +98,29 @@ describe('the roster changes while an upload streams', () => {
     expect(answer.statusCode, answer.body).toBe(409);
     expect(answer.json<{ type: string }>().type).toMatch(/stale-epoch$/);
     expect({ messages: await messageCount(server.store), blobs: await storedBlobCount() }).toEqual(before);
+  });
+
+  it('a refused upload carrying the id of a message stored meanwhile adds none of its recipients to that message: Ben\'s relative still does not see a message for Ada', async () => {
+    const spec = { guardians: [mum], relatives: [{ member: gran, children: [ada, ben] }, { member: aunt, children: [ben] }], children: [ada, ben] };
+    const family = await seedFamily(server.store, spec);
+    const messageId = randomBytes(16);
+    const fromGran = await seal(gran, family, [ben], { messageId });
+    // Gran's upload passes its early checks (the id is free) and is held before the blob store;
+    // meanwhile Mum's message to Ada is stored under that id, and Gran is removed.
+    const held = blobs.holdNextPut();
+    const granAnswer = upload(server.app, gran, family.familyId, fromGran.bytes);
+    await held.reached;
+    const fromMum = await upload(server.app, mum, family.familyId, (await seal(mum, family, [ada], { messageId })).bytes);
+    expect(fromMum.statusCode, fromMum.body).toBe(201);
+    const after = await changeRoster(server.store, family, { guardians: [mum], relatives: [{ member: aunt, children: [ben] }], children: [ada, ben] });
+    held.release();
+    expect((await granAnswer).statusCode).toBe(404);
+    const id = toBase64Url(messageId);
+    const recipients = await server.store.db.selectFrom('message_recipients').select('recipient_id').where('message_id', '=', id).execute();
+    expect(recipients.map((r) => r.recipient_id)).toEqual([ada]);
+    const auntSees = (await call(server.app, aunt, 'GET', `/v1/families/${after.familyId}/messages`)).json<{ messages: Array<{ messageId: string }> }>().messages.map((m) => m.messageId);
+    expect(auntSees).not.toContain(id);
+    expect((await call(server.app, aunt, 'GET', `/v1/families/${after.familyId}/messages/${id}/envelope`)).statusCode).toBe(404);
   });
 
   it('a toy removed meanwhile (its membership read once, at authentication) gets 404 and nothing is stored', async () => {
