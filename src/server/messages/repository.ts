@@ -124,11 +124,16 @@ function insertWhileIn(kind: 'member' | 'toy') {
 }
 const insertMessageWhileMember = insertWhileIn('member');
 const insertMessageWhileToy = insertWhileIn('toy');
-// The recipients' rows, each only if its message row is there (so after a refused insert, none).
-const insertRecipientsOfStored = compiledOnce((db: Kysely<Database>, a: { messageId: string; recipients: readonly string[] }) => {
+// The recipients' rows, each only if the row this upload inserted is there (so after a refused
+// insert, none). Its id alone is not enough: a refused upload may carry the id of a message stored
+// since its early checks, and its recipients must not join that message (they would come to see
+// it). The blob name is the upload's own, fresh from the blob store.
+const insertRecipientsOfStored = compiledOnce((db: Kysely<Database>, a: { messageId: string; blobName: string; senderId: string; recipients: readonly string[] }) => {
   const [first, ...rest] = a.recipients.map((recipient) => db.selectFrom('messages')
     .select((eb) => ['messages.id as message_id', eb.val(recipient).as('recipient_id')])
-    .where('messages.id', '=', a.messageId));
+    .where('messages.id', '=', a.messageId)
+    .where('messages.blob_name', '=', a.blobName)
+    .where('messages.sender_id', '=', a.senderId));
   if (first === undefined) throw new TypeError('a message has at least one recipient');
   return db.insertInto('message_recipients').columns(['message_id', 'recipient_id'])
     .expression(rest.reduce((union, next) => union.unionAll(next), first));
@@ -196,7 +201,7 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       const recipients = JSON.parse(row.recipients) as string[];
       const insert = row.sender_kind === 'member' ? insertMessageWhileMember : insertMessageWhileToy;
       // One unit, and on the embedded store one round trip to its worker.
-      const [message] = await executeAtomically(db, [insert.compile(db, { ...row }), insertRecipientsOfStored.compile(db, { messageId: row.id, recipients })]);
+      const [message] = await executeAtomically(db, [insert.compile(db, { ...row }), insertRecipientsOfStored.compile(db, { messageId: row.id, blobName: row.blob_name, senderId: row.sender_id, recipients })]);
       return Number(message?.numAffectedRows ?? 0n) === 1;
     },
 

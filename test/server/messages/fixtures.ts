@@ -92,8 +92,9 @@ export async function changeRoster(store: SqlStore, family: TestFamily, spec: Fa
 }
 
 /** A real envelope from `sender` to `recipients`. */
-export function seal(sender: Member, family: TestFamily, recipients: string[], options: { audioBytes?: number; familyId?: string; senderId?: string; epoch?: number } = {}): Promise<SealedMessage> {
+export function seal(sender: Member, family: TestFamily, recipients: string[], options: { audioBytes?: number; familyId?: string; senderId?: string; epoch?: number; messageId?: Uint8Array } = {}): Promise<SealedMessage> {
   return sealMessage({
+    ...(options.messageId === undefined ? {} : { messageId: options.messageId }),
     familyId: options.familyId ?? family.familyId,
     epoch: options.epoch ?? family.epoch,
     // The server never reads the head commitment; these families have no signed roster to hash.

@@ -266,6 +266,28 @@ describe('receipts, approvals, saving and deleting', () => {
     expect((await call(server.app, mum, 'DELETE', `${base()}/${stored.id}`)).statusCode).toBe(204);
   });
 
+  it('a refused insert that reuses a stored message\'s id adds no recipient to that message (nobody else comes to see it)', async () => {
+    const repository = createMessagesRepository(server.store.db);
+    const { epoch } = await server.store.db.selectFrom('families').select('epoch').where('id', '=', family.familyId).executeTakeFirstOrThrow();
+    const row = (sender: Member, recipients: string[], overrides: { epoch?: number; sender_kind?: 'member' | 'toy'; family_id?: string } = {}) => ({
+      id: b64(16), family_id: overrides.family_id ?? family.familyId, sender_id: sender.accountId, sender_kind: overrides.sender_kind ?? 'member', recipients: JSON.stringify(recipients),
+      epoch: overrides.epoch ?? Number(epoch), size: 1, ciphertext_hash: b64(32), blob_name: b64(24), received_at: 1000, expires_at: 2000, saved: 0, needs_approval: 0,
+    });
+    const recipientsOf = async (id: string) => (await server.store.db.selectFrom('message_recipients').select('recipient_id').where('message_id', '=', id).orderBy('recipient_id').execute()).map((r) => r.recipient_id);
+    const stored = row(mum, [ada]);
+    expect(await repository.insertWhileSenderInFamily(stored)).toBe(true);
+    // Each of these passed the upload's early checks before `stored` went in (the id was free then),
+    // and is refused at its insert: removed meanwhile, a new epoch begun, another kind, another family.
+    const refused = [row(stranger, [ben]), row(mum, [ben], { epoch: Number(epoch) + 1 }), row(mum, [ben], { sender_kind: 'toy' }), row(mum, [ben], { family_id: other.familyId })];
+    for (const attempt of refused) {
+      expect(await repository.insertWhileSenderInFamily({ ...attempt, id: stored.id })).toBe(false);
+      expect(await recipientsOf(stored.id)).toEqual([ada]);
+    }
+    // Ben's toys and relatives still do not see a message for Ada.
+    expect(await repository.findRow(family.familyId, stored.id, { all: false, principalId: b64(16), conversations: [ben] })).toBeUndefined();
+    expect((await call(server.app, mum, 'DELETE', `${base()}/${stored.id}`)).statusCode).toBe(204);
+  });
+
   it('a receipt not signed by the member who posts it is refused with 400 and not stored', async () => {
     const { messageId } = await send(mum, [ada]);
     const forged = await call(server.app, gran, 'POST', `${base()}/${messageId}/receipts`, await receiptBody(gran, family.familyId, messageId, 'played', dad.identity));

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NewAccountRow, SqlStore } from '../../../src/storage/database.js';
+import { executeAtomically } from '../../../src/storage/atomic-batch.js';
 import { isUniqueViolation } from '../../../src/storage/errors.js';
 import { openSqliteStore } from '../../../src/storage/sqlite.js';
 
@@ -116,5 +117,13 @@ describe('group commit on the SQLite file', () => {
       const seen = await other.db.selectFrom('accounts').select('id').where('id', '=', `r${i}`).executeTakeFirst();
       expect(seen?.id).toBe(`r${i}`);
     }));
+  });
+
+  it('answers a batch only after the group\'s COMMIT: a batch whose COMMIT fails is answered with the failure, never as done', async () => {
+    const { store } = await openFresh();
+    // A foreign key deferred to the COMMIT: the batch's statements and its savepoint succeed, the COMMIT fails.
+    const orphan = store.db.insertInto('message_recipients').values({ message_id: 'no-such-message', recipient_id: 'r' }).compile();
+    await expect(executeAtomically(store.db, [sql`PRAGMA defer_foreign_keys = ON`.compile(store.db), orphan])).rejects.toThrow(/FOREIGN KEY/);
+    expect(await store.db.selectFrom('message_recipients').selectAll().execute()).toEqual([]);
   });
 });
