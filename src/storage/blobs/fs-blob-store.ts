@@ -2,12 +2,17 @@
  * The directory adapter of the blob port: one file per blob under `<dir>/<first two chars>/<name>`,
  * written to `<dir>/tmp/` first, fsynced, renamed into place and the directory fsynced, so a crash
  * leaves either the whole blob or an unreferenced temp file that `sweepIncomplete` removes.
+ *
+ * Uploads that land together share a shard and one directory fsync: names are drawn in runs of
+ * `SHARD_RUN` under one random shard (the other 30 characters stay random: 180 bits), and a put
+ * waits for an fsync of its shard that started after its rename, which several puts may share.
  */
 import { constants, createReadStream } from 'node:fs';
 import { access, mkdir, open, opendir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BurrowError } from '../../protocol/errors.js';
+import { SharedSync } from './shared-sync.js';
 import {
   MeteredBody,
   assertBlobName,
@@ -42,6 +47,11 @@ const TEMP_DIR = 'tmp';
 const WRITE_BATCH_BYTES = 128 * 1024;
 const SHARD_PATTERN = /^[A-Za-z0-9_-]{2}$/;
 const TEMP_PATTERN = /^[A-Za-z0-9_-]{32}\.part$/;
+/**
+ * Puts whose names share one shard before another is drawn: enough for the uploads in flight at
+ * once to meet in one directory, few enough that the shards fill evenly.
+ */
+const SHARD_RUN = 64;
 
 /** Stores blobs as files in a directory. */
 export class FsBlobStore implements BlobStore {
@@ -51,6 +61,10 @@ export class FsBlobStore implements BlobStore {
   #ready: Promise<void> | undefined;
   /** Shard directories known to exist (at most 4096: two base64url characters). */
   readonly #shards = new Set<string>();
+  /** One fsync at a time per directory, shared by every put whose rename came before it started. */
+  readonly #syncs = new Map<string, SharedSync>();
+  #runShard = '';
+  #runLeft = 0;
 
   constructor(options: FsBlobStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a directory path');
@@ -62,7 +76,7 @@ export class FsBlobStore implements BlobStore {
   async put(body: BlobBody, options: PutBlobOptions): Promise<StoredBlob> {
     const metered = new MeteredBody(body, options);
     await this.#prepare();
-    const name = newBlobName();
+    const name = this.#nextName();
     const tempPath = join(this.dir, TEMP_DIR, `${name}.part`);
     let file: FileHandle | undefined;
     let placed = false;
@@ -97,7 +111,7 @@ export class FsBlobStore implements BlobStore {
         await rename(tempPath, join(shard, name));
       });
       placed = true;
-      await syncDirectory(shard);
+      await this.#syncDirectory(shard);
       this.#observeSync?.(performance.now() - syncStarted);
       return { name, size: metered.size, sha256: metered.sha256 };
     } catch (error) {
@@ -209,12 +223,33 @@ export class FsBlobStore implements BlobStore {
 
   async #makeShard(shard: string): Promise<void> {
     await mkdir(shard, { mode: 0o700 }).then(
-      () => syncDirectory(this.dir),
+      () => this.#syncDirectory(this.dir),
       (error: NodeJS.ErrnoException) => {
         if (error.code !== 'EEXIST') throw error;
       },
     );
     this.#shards.add(shard);
+  }
+
+  /** A fresh blob name in the current run's shard. */
+  #nextName(): string {
+    const fresh = newBlobName();
+    if (this.#runLeft === 0) {
+      this.#runShard = shardOf(fresh);
+      this.#runLeft = SHARD_RUN;
+    }
+    this.#runLeft--;
+    return this.#runShard + fresh.slice(this.#runShard.length);
+  }
+
+  /** Resolves once an fsync of `path` that started after this call has completed. */
+  #syncDirectory(path: string): Promise<void> {
+    let sync = this.#syncs.get(path);
+    if (sync === undefined) {
+      sync = new SharedSync(() => syncDirectory(path), () => this.#syncs.delete(path));
+      this.#syncs.set(path, sync);
+    }
+    return sync.request();
   }
 
   #prepare(): Promise<void> {
