@@ -122,7 +122,7 @@ export class FsBlobStore implements BlobStore {
       placed = true;
       await this.#syncDirectory(shard);
       this.#observeSync?.(performance.now() - syncStarted);
-      return { name, size: metered.size, sha256: metered.sha256 };
+      return metered.stored(name);
     } catch (error) {
       await file?.close().catch(() => undefined);
       await unlink(tempPath).catch(() => undefined);
