@@ -114,6 +114,7 @@ export async function copyStore(options: CopyStoreOptions): Promise<CopyReport> 
     const read = await fromBlobs.get(message.blob_name);
     if (read === undefined) throw new CopyStoreError(`message ${message.id} names a blob that is missing from the source`);
     const stored = await toBlobs.put(read.body, { maxBytes: MAX_BLOB_BYTES, size: read.size });
+    if (stored.sha256 === undefined) throw new Error('the blob store gave no hash for a put that asked for one');
     renamed.set(message.blob_name, { name: stored.name, hash: toBase64Url(stored.sha256) });
     blobBytes += stored.size;
     options.onProgress?.('blobs', index + 1, messages.length);

@@ -21,14 +21,20 @@ export interface PutBlobOptions {
   size?: number;
   /** Aborting stops the upload and removes whatever was written; `put` rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Whether to hash the body for `StoredBlob.sha256` (default true). A caller that checks the bytes
+   * itself and never reads the hash (the messages service: the envelope's checker hashes the body)
+   * saves a second SHA-256 of it.
+   */
+  hash?: boolean;
 }
 
 export interface StoredBlob {
   /** The new blob's random name (see `isBlobName`). */
   name: string;
   size: number;
-  /** SHA-256 of the stored bytes, computed while streaming. */
-  sha256: Uint8Array;
+  /** SHA-256 of the stored bytes, computed while streaming; absent when the put asked for no hash. */
+  sha256?: Uint8Array;
 }
 
 /** Part of a blob: `length` bytes from `offset` (to the end when `length` is absent). */
@@ -209,7 +215,7 @@ async function* abortable(source: AsyncGenerator<Uint8Array>, signal: AbortSigna
  */
 export class MeteredBody implements AsyncIterable<Uint8Array> {
   #size = 0;
-  #hash: Hash = createHash('sha256');
+  readonly #hash: Hash | undefined;
   #digest: Uint8Array | undefined;
   readonly #body: BlobBody;
   readonly #options: PutBlobOptions;
@@ -218,6 +224,7 @@ export class MeteredBody implements AsyncIterable<Uint8Array> {
     assertPutOptions(options);
     this.#body = body;
     this.#options = options;
+    this.#hash = options.hash === false ? undefined : createHash('sha256');
   }
 
   /** Bytes passed on so far. */
@@ -225,10 +232,17 @@ export class MeteredBody implements AsyncIterable<Uint8Array> {
     return this.#size;
   }
 
-  /** SHA-256 of the whole body; only after it has been read to its end. */
-  get sha256(): Uint8Array {
+  /** SHA-256 of the whole body, only after it has been read to its end; undefined when asked for no hash. */
+  get sha256(): Uint8Array | undefined {
+    if (this.#hash === undefined) return undefined;
     if (this.#digest === undefined) throw new Error('the body has not been read to its end');
     return this.#digest;
+  }
+
+  /** What `put` answers: the name, the size and, when asked for, the hash. */
+  stored(name: string): StoredBlob {
+    const sha256 = this.sha256;
+    return sha256 === undefined ? { name, size: this.#size } : { name, size: this.#size, sha256 };
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
@@ -240,12 +254,12 @@ export class MeteredBody implements AsyncIterable<Uint8Array> {
       this.#size += chunk.length;
       if (this.#size > maxBytes) throw tooLarge(maxBytes);
       if (size !== undefined && this.#size > size) throw sizeMismatch(size);
-      this.#hash.update(chunk);
+      this.#hash?.update(chunk);
       yield chunk;
     }
     if (signal?.aborted) throw abortReason(signal);
     if (size !== undefined && this.#size !== size) throw sizeMismatch(size);
-    this.#digest = new Uint8Array(this.#hash.digest());
+    if (this.#hash !== undefined) this.#digest = new Uint8Array(this.#hash.digest());
   }
 }
 

@@ -1,13 +1,18 @@
 /**
  * The directory adapter of the blob port: one file per blob under `<dir>/<first two chars>/<name>`,
- * written to `<dir>/tmp/` first, fsynced, renamed into place and the directory fsynced, so a crash
+ * written to `<dir>/tmp/` first and made durable (written with O_DSYNC, else fsynced), renamed into place and the directory fsynced, so a crash
  * leaves either the whole blob or an unreferenced temp file that `sweepIncomplete` removes.
+ *
+ * Uploads that land together share a shard and one directory fsync: names are drawn in runs of
+ * `SHARD_RUN` under one random shard (the other 30 characters stay random: 180 bits), and a put
+ * waits for an fsync of its shard that started after its rename, which several puts may share.
  */
 import { constants, createReadStream } from 'node:fs';
 import { access, mkdir, open, opendir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BurrowError } from '../../protocol/errors.js';
+import { SharedSync } from './shared-sync.js';
 import {
   MeteredBody,
   assertBlobName,
@@ -33,7 +38,7 @@ export interface FsBlobStoreOptions {
    * no small filesystem can be mounted.
    */
   writeChunk?: (file: FileHandle, chunk: Uint8Array) => Promise<void>;
-  /** Told how long each stored blob took to become durable (file fsync, rename, directory fsync), in ms: metrics. */
+  /** Told how long each stored blob took to become durable (its last write or fsync, rename, directory fsync), in ms: metrics. */
   observeSync?: (durationMs: number) => void;
 }
 
@@ -42,6 +47,19 @@ const TEMP_DIR = 'tmp';
 const WRITE_BATCH_BYTES = 128 * 1024;
 const SHARD_PATTERN = /^[A-Za-z0-9_-]{2}$/;
 const TEMP_PATTERN = /^[A-Za-z0-9_-]{32}\.part$/;
+/**
+ * Puts whose names share one shard before another is drawn: enough for the uploads in flight at
+ * once to meet in one directory, few enough that the shards fill evenly.
+ */
+const SHARD_RUN = 64;
+/**
+ * How a temp file is opened: O_CREAT|O_EXCL (never follow or reuse an existing path), and where the
+ * platform has it O_DSYNC, so each write returns once its data and the metadata needed to read it
+ * back (the size, the blocks) are on disk, as `fdatasync` after it would (POSIX "synchronized I/O
+ * data integrity completion"): one system call fewer than write then fsync.
+ */
+const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DSYNC ?? 0);
+const WRITES_ARE_DURABLE = constants.O_DSYNC !== undefined;
 
 /** Stores blobs as files in a directory. */
 export class FsBlobStore implements BlobStore {
@@ -51,6 +69,10 @@ export class FsBlobStore implements BlobStore {
   #ready: Promise<void> | undefined;
   /** Shard directories known to exist (at most 4096: two base64url characters). */
   readonly #shards = new Set<string>();
+  /** One fsync at a time per directory, shared by every put whose rename came before it started. */
+  readonly #syncs = new Map<string, SharedSync>();
+  #runShard = '';
+  #runLeft = 0;
 
   constructor(options: FsBlobStoreOptions) {
     if (typeof options.dir !== 'string' || options.dir === '') throw new TypeError('options.dir must be a directory path');
@@ -62,13 +84,12 @@ export class FsBlobStore implements BlobStore {
   async put(body: BlobBody, options: PutBlobOptions): Promise<StoredBlob> {
     const metered = new MeteredBody(body, options);
     await this.#prepare();
-    const name = newBlobName();
+    const name = this.#nextName();
     const tempPath = join(this.dir, TEMP_DIR, `${name}.part`);
     let file: FileHandle | undefined;
     let placed = false;
     try {
-      // 'wx' is O_CREAT|O_EXCL: never follow or reuse an existing path.
-      file = await open(tempPath, 'wx', 0o600);
+      file = await open(tempPath, TEMP_FLAGS, 0o600);
       // Chunks are written in batches of up to WRITE_BATCH_BYTES: a voice message is one or two
       // writes, not one per network read (each write is a round trip to libuv's thread pool).
       const batch: Uint8Array[] = [];
@@ -81,9 +102,11 @@ export class FsBlobStore implements BlobStore {
           batched = 0;
         }
       }
-      if (batch.length > 0) await this.#writeChunk(file, joined(batch));
+      // Timed from the last write, which with O_DSYNC is where the file's data becomes durable.
       const syncStarted = performance.now();
-      await file.sync();
+      if (batch.length > 0) await this.#writeChunk(file, joined(batch));
+      // An empty file has no write to carry its metadata to disk; without O_DSYNC nothing did.
+      if (!WRITES_ARE_DURABLE || metered.size === 0) await file.sync();
       await file.close();
       file = undefined;
       const shard = join(this.dir, shardOf(name));
@@ -97,9 +120,9 @@ export class FsBlobStore implements BlobStore {
         await rename(tempPath, join(shard, name));
       });
       placed = true;
-      await syncDirectory(shard);
+      await this.#syncDirectory(shard);
       this.#observeSync?.(performance.now() - syncStarted);
-      return { name, size: metered.size, sha256: metered.sha256 };
+      return metered.stored(name);
     } catch (error) {
       await file?.close().catch(() => undefined);
       await unlink(tempPath).catch(() => undefined);
@@ -209,12 +232,33 @@ export class FsBlobStore implements BlobStore {
 
   async #makeShard(shard: string): Promise<void> {
     await mkdir(shard, { mode: 0o700 }).then(
-      () => syncDirectory(this.dir),
+      () => this.#syncDirectory(this.dir),
       (error: NodeJS.ErrnoException) => {
         if (error.code !== 'EEXIST') throw error;
       },
     );
     this.#shards.add(shard);
+  }
+
+  /** A fresh blob name in the current run's shard. */
+  #nextName(): string {
+    const fresh = newBlobName();
+    if (this.#runLeft === 0) {
+      this.#runShard = shardOf(fresh);
+      this.#runLeft = SHARD_RUN;
+    }
+    this.#runLeft--;
+    return this.#runShard + fresh.slice(this.#runShard.length);
+  }
+
+  /** Resolves once an fsync of `path` that started after this call has completed. */
+  #syncDirectory(path: string): Promise<void> {
+    let sync = this.#syncs.get(path);
+    if (sync === undefined) {
+      sync = new SharedSync(() => syncDirectory(path), () => this.#syncs.delete(path));
+      this.#syncs.set(path, sync);
+    }
+    return sync.request();
   }
 
   #prepare(): Promise<void> {

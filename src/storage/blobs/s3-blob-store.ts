@@ -213,7 +213,7 @@ export class S3BlobStore implements BlobStore {
         uploadId = undefined;
       }
       if (bodyError !== undefined) throw bodyError.error;
-      return { name, size: metered.size, sha256: metered.sha256 };
+      return metered.stored(name);
     } catch (error) {
       if (uploadId !== undefined) {
         await this.#use((client, sdk) => client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))).catch(() => undefined);

@@ -78,6 +78,15 @@ export function blobStoreContract(adapter: string, setup: () => Promise<BlobStor
       expectSameBytes(await readAll(read!.body), bytes);
     });
 
+    it('a put that asks for no hash stores the same bytes and gives no hash', async () => {
+      const bytes = randomBytes(70_000);
+      const stored = await store.put(Readable.from(chunked(bytes, 10_000)), { maxBytes: 5 * MiB, hash: false });
+      expect(stored.size).toBe(bytes.length);
+      expect(stored.sha256).toBeUndefined();
+      const read = await store.get(stored.name);
+      expectSameBytes(await readAll(read!.body), bytes);
+    });
+
     it('stores an empty blob', async () => {
       const stored = await store.put(Readable.from([]), { maxBytes: 5 * MiB });
       expect(stored.size).toBe(0);

@@ -68,6 +68,17 @@ describe('directory blob store', () => {
     throw new Error('no two puts shared a shard');
   });
 
+  it('uploads made together land in one shard, and later ones spread over others', async () => {
+    const dir = join(await tempDir(), 'blobs');
+    const store = new FsBlobStore({ dir });
+    const together = await Promise.all(Array.from({ length: 16 }, () => store.put(Readable.from([randomBytes(10)]), { maxBytes: 100 })));
+    expect(new Set(together.map(({ name }) => name.slice(0, 2))).size).toBe(1);
+    expect(new Set(together.map(({ name }) => name.slice(2))).size).toBe(16);
+    const shards = new Set<string>();
+    for (let i = 0; i < 200; i++) shards.add((await store.put(Readable.from([randomBytes(1)]), { maxBytes: 10 })).name.slice(0, 2));
+    expect(shards.size).toBeGreaterThan(1);
+  });
+
   it('check reports a blob directory that other users can read', async () => {
     const dir = join(await tempDir(), 'blobs');
     const store = new FsBlobStore({ dir });

@@ -104,7 +104,7 @@ describe('S3 blob store', () => {
         const bytes = randomBytes(length);
         const stored = await store.put(Readable.from(chunked(bytes, chunkSize)), { maxBytes: 12 * 1024 * 1024 });
         expect(stored.size).toBe(length);
-        expect(Buffer.from(stored.sha256).equals(createHash('sha256').update(bytes).digest())).toBe(true);
+        expect(Buffer.from(stored.sha256!).equals(createHash('sha256').update(bytes).digest())).toBe(true);
         expectSameBytes(await readAll((await store.get(stored.name))!.body), bytes);
       }
     } finally {
