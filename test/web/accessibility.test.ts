@@ -106,7 +106,8 @@ describe.skipIf(!hasChromium())('accessibility', () => {
     await tabTo(page, /^Pair the toy$/);
     await page.keyboard.press('Enter');
     await page.getByText('The toy is paired with').waitFor({ timeout: STEP });
-    expect(await page.evaluate(() => document.activeElement?.textContent ?? '')).toContain('The toy is paired with');
+    // Focus moves in the effect after the render that shows the text: looked for until it has.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent ?? '')).toContain('The toy is paired with');
     await waitForToy(toy, 'phase', 'paired');
     await check(toy, 'toy: paired');
     await check(page, 'family: toys, paired');
@@ -133,12 +134,12 @@ describe.skipIf(!hasChromium())('accessibility', () => {
     await page.waitForTimeout(1_500);
     await page.keyboard.press('Space');
     await page.getByTestId('preview').waitFor({ timeout: STEP });
-    expect(await page.evaluate(() => document.activeElement?.textContent ?? '')).toContain('Listen before sending');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent ?? '')).toContain('Listen before sending');
     await check(page, 'conversation, preview');
     await tabTo(page, /^Send$/);
     await page.keyboard.press('Enter');
     await page.getByText('Sent, encrypted.').waitFor({ timeout: STEP });
-    expect(await page.evaluate(() => document.activeElement?.textContent ?? '')).toContain('Sent, encrypted.');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent ?? '')).toContain('Sent, encrypted.');
     await waitForToy(toy, 'played', (v) => Number(v) >= 1, 60_000);
     expect(Number(await toyState(toy, 'played'))).toBe(1);
     await page.locator('.conversation li.bubble').first().waitFor({ timeout: STEP });

@@ -49,7 +49,8 @@ describe.skipIf(!hasChromium())('toy settings in the family app', () => {
     await retention.fill('0');
     await guardian.getByRole('button', { name: 'Save the settings' }).click();
     await expect.poll(() => retention.getAttribute('aria-invalid')).toBe('true');
-    expect(await retention.evaluate((element) => element === document.activeElement)).toBe(true);
+    // The focus moves in the effect after the render that marks the field: looked for until it has.
+    await expect.poll(() => retention.evaluate((element) => element === document.activeElement)).toBe(true);
     const describedBy = (await retention.getAttribute('aria-describedby')) ?? '';
     const errorText = await guardian.locator(`[id="${describedBy.split(' ').find((id) => id.endsWith('-error'))}"]`).innerText();
     expect(errorText).toContain('from 1 to 365');
