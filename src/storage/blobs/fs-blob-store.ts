@@ -66,6 +66,12 @@ const WRITES_ARE_DURABLE = constants.O_DSYNC !== undefined;
  * A longer one costs that first read more, then streams.
  */
 const ONE_READ_BYTES = 256 * 1024;
+/**
+ * Read buffers kept for reuse: a fresh buffer of `ONE_READ_BYTES` per download would be a
+ * mapping made and unmapped by the allocator each time. One per download in flight, up to this many.
+ */
+const SCRATCH_BUFFERS_KEPT = 8;
+const scratchBuffers: Buffer[] = [];
 
 /** Stores blobs as files in a directory. */
 export class FsBlobStore implements BlobStore {
@@ -336,13 +342,18 @@ async function entriesOf(path: string): Promise<string[]> {
  * end, and a placed blob never changes, so a short read is the whole blob.
  */
 async function readIfSmall(fd: number): Promise<Buffer | undefined> {
-  const buffer = Buffer.allocUnsafe(ONE_READ_BYTES);
-  const bytesRead = await new Promise<number>((resolve, reject) => {
-    read(fd, buffer, 0, ONE_READ_BYTES, 0, (error, count) => (error ? reject(error) : resolve(count)));
-  });
-  if (bytesRead === ONE_READ_BYTES) return undefined;
-  // A copy of the blob's size, so the answer does not hold the whole scratch buffer.
-  return Buffer.from(buffer.subarray(0, bytesRead));
+  const buffer = scratchBuffers.pop() ?? Buffer.allocUnsafeSlow(ONE_READ_BYTES);
+  try {
+    const bytesRead = await new Promise<number>((resolve, reject) => {
+      read(fd, buffer, 0, ONE_READ_BYTES, 0, (error, count) => (error ? reject(error) : resolve(count)));
+    });
+    if (bytesRead === ONE_READ_BYTES) return undefined;
+    // A copy of the blob's size: the answer holds that, and the scratch buffer goes back.
+    return Buffer.from(buffer.subarray(0, bytesRead));
+  } finally {
+    // The read has finished (or failed) here, so nothing writes into the buffer any more.
+    if (scratchBuffers.length < SCRATCH_BUFFERS_KEPT) scratchBuffers.push(buffer);
+  }
 }
 
 /** A blob read into memory: `bytes`, and a stream of them made only if someone asks for it. */

@@ -96,6 +96,16 @@ describe('directory blob store', () => {
     }
   });
 
+  it('small blobs read at the same time each get their own bytes', async () => {
+    const store = new FsBlobStore({ dir: join(await tempDir(), 'blobs') });
+    const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(1_000 + i * 997));
+    const names = await Promise.all(bodies.map(async (bytes) => (await store.put(Readable.from([bytes]), { maxBytes: 100_000 })).name));
+    for (let round = 0; round < 3; round++) {
+      const reads = await Promise.all(names.map((name) => store.get(name)));
+      reads.forEach((read, i) => expectSameBytes(read!.bytes!, bodies[i]!));
+    }
+  });
+
   it('check reports a blob directory that other users can read', async () => {
     const dir = join(await tempDir(), 'blobs');
     const store = new FsBlobStore({ dir });
