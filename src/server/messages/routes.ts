@@ -116,8 +116,8 @@ export function registerMessageRoutes(app: BurrowApp, options: { messages: Messa
       docs: { success: { status: 200, description: 'The sealed envelope, byte for byte as uploaded', contentType: ENVELOPE_TYPE, schema: { type: 'string', contentMediaType: ENVELOPE_TYPE } } },
     },
   }, async (request, reply) => {
-    const { size, body } = await messages.envelope(principalOf(request), request.params.familyId, request.params.messageId);
-    return reply.type(ENVELOPE_TYPE).header('content-length', String(size)).header('cache-control', 'no-store').send(body);
+    const read = await messages.envelope(principalOf(request), request.params.familyId, request.params.messageId);
+    return reply.type(ENVELOPE_TYPE).header('content-length', String(read.size)).header('cache-control', 'no-store').send(read.bytes ?? read.body);
   });
 
   app.post('/v1/families/:familyId/messages/:messageId/receipts', {

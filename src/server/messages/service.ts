@@ -11,7 +11,7 @@ import { createEnvelopeStreamChecker, MAX_ENVELOPE_PREFIX_BYTES, parseEnvelopePr
 import { verifyReceiptSignature } from '../../crypto/receipt.js';
 import { BurrowError } from '../../protocol/errors.js';
 import type { LiveEventPayload, LiveEventType } from '../../protocol/live.js';
-import type { BlobStore } from '../../storage/blobs/blob-store.js';
+import type { BlobRead, BlobStore } from '../../storage/blobs/blob-store.js';
 import { isUniqueViolation } from '../../storage/errors.js';
 import type { Clock } from '../deps.js';
 import type { Principal, PrincipalKind } from '../principal.js';
@@ -83,7 +83,7 @@ export interface MessagesService extends FamilyPurger {
   list(principal: Principal, familyId: string, input: ListInput): Promise<{ messages: MessageViewData[]; nextCursor?: string }>;
   get(principal: Principal, familyId: string, messageId: string): Promise<MessageViewData>;
   /** The stored envelope, streamed. */
-  envelope(principal: Principal, familyId: string, messageId: string): Promise<{ size: number; body: Readable }>;
+  envelope(principal: Principal, familyId: string, messageId: string): Promise<BlobRead>;
   addReceipt(principal: Principal, familyId: string, messageId: string, receipt: ReceiptInput): Promise<MessageViewData>;
   approve(principal: Principal, familyId: string, messageId: string, approval: ApprovalInput): Promise<MessageViewData>;
   /** A guardian declines a message waiting for approval: toys and other relatives no longer see it. */
@@ -401,7 +401,8 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
       try {
         await deps.securityLog?.append(familyId, { kind: 'message-downloaded', actorId: principal.id, subjectId: messageId, details: { by: principal.kind } });
       } catch (error) {
-        read.body.destroy();
+        // A read held in memory has no stream to end; asking for `body` would make one.
+        if (read.bytes === undefined) read.body.destroy();
         throw error;
       }
       return read;

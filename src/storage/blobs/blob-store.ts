@@ -47,6 +47,11 @@ export interface BlobRead {
   /** Size of the whole blob, whatever range was asked for. */
   size: number;
   body: Readable;
+  /**
+   * The same bytes as `body`, already in memory, when the adapter read them in one call (a small
+   * blob); a caller may send these instead and then need not touch `body`.
+   */
+  bytes?: Uint8Array;
 }
 
 export interface BlobListing {

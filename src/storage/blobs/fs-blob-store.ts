@@ -7,7 +7,7 @@
  * `SHARD_RUN` under one random shard (the other 30 characters stay random: 180 bits), and a put
  * waits for an fsync of its shard that started after its rename, which several puts may share.
  */
-import { constants, createReadStream } from 'node:fs';
+import { close as closeFile, constants, createReadStream, fstat, open as openFile, read } from 'node:fs';
 import { access, mkdir, open, opendir, rename, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -60,6 +60,18 @@ const SHARD_RUN = 64;
  */
 const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DSYNC ?? 0);
 const WRITES_ARE_DURABLE = constants.O_DSYNC !== undefined;
+/**
+ * A whole blob up to this size is read in one call into memory and answered from there (open,
+ * read, close) rather than streamed (open, fstat, reads, close): a voice message is well under it.
+ * A longer one costs that first read more, then streams.
+ */
+const ONE_READ_BYTES = 256 * 1024;
+/**
+ * Read buffers kept for reuse: a fresh buffer of `ONE_READ_BYTES` per download would be a
+ * mapping made and unmapped by the allocator each time. One per download in flight, up to this many.
+ */
+const SCRATCH_BUFFERS_KEPT = 8;
+const scratchBuffers: Buffer[] = [];
 
 /** Stores blobs as files in a directory. */
 export class FsBlobStore implements BlobStore {
@@ -134,26 +146,33 @@ export class FsBlobStore implements BlobStore {
   async get(name: string, range?: BlobRange): Promise<BlobRead | undefined> {
     assertBlobName(name);
     assertRange(range);
-    let file: FileHandle;
+    let fd: number;
     try {
-      file = await open(this.#pathOf(name), 'r');
+      fd = await openForReading(this.#pathOf(name));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw translate(error);
     }
     try {
-      const { size } = await file.stat();
+      if (range === undefined) {
+        const whole = await readIfSmall(fd);
+        if (whole !== undefined) {
+          await closeFd(fd);
+          return inMemoryRead(whole);
+        }
+      }
+      const { size } = await fstatFd(fd);
       const start = Math.min(range?.offset ?? 0, size);
       const end = range?.length === undefined ? size : Math.min(size, start + range.length);
       if (end <= start) {
-        await file.close();
+        await closeFd(fd);
         return { size, body: emptyReadable() };
       }
-      // The stream owns the handle from here and closes it when done or destroyed.
-      const body = createReadStream('', { fd: file, start, end: end - 1, autoClose: true });
+      // The stream owns the descriptor from here and closes it when done or destroyed.
+      const body = createReadStream('', { fd, start, end: end - 1, autoClose: true });
       return { size, body };
     } catch (error) {
-      await file.close().catch(() => undefined);
+      await closeFd(fd).catch(() => undefined);
       throw translate(error);
     }
   }
@@ -315,6 +334,59 @@ async function entriesOf(path: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw translate(error);
   }
+}
+
+/**
+ * The whole file when it is under `ONE_READ_BYTES`, read in one call from the start; undefined
+ * when it may be longer. A read of a regular file returns fewer bytes than asked for only at its
+ * end, and a placed blob never changes, so a short read is the whole blob.
+ */
+async function readIfSmall(fd: number): Promise<Buffer | undefined> {
+  const buffer = scratchBuffers.pop() ?? Buffer.allocUnsafeSlow(ONE_READ_BYTES);
+  try {
+    const bytesRead = await new Promise<number>((resolve, reject) => {
+      read(fd, buffer, 0, ONE_READ_BYTES, 0, (error, count) => (error ? reject(error) : resolve(count)));
+    });
+    if (bytesRead === ONE_READ_BYTES) return undefined;
+    // A copy of the blob's size: the answer holds that, and the scratch buffer goes back.
+    return Buffer.from(buffer.subarray(0, bytesRead));
+  } finally {
+    // The read has finished (or failed) here, so nothing writes into the buffer any more.
+    if (scratchBuffers.length < SCRATCH_BUFFERS_KEPT) scratchBuffers.push(buffer);
+  }
+}
+
+/** A blob read into memory: `bytes`, and a stream of them made only if someone asks for it. */
+function inMemoryRead(bytes: Buffer): BlobRead {
+  let body: Readable | undefined;
+  return {
+    size: bytes.length,
+    bytes,
+    get body() {
+      body ??= bytes.length === 0 ? emptyReadable() : Readable.from([bytes]);
+      return body;
+    },
+  };
+}
+
+// The download path uses plain descriptors rather than `FileHandle`s: the same system calls with
+// less per-call work on the event loop (no handle object, no close through a promise chain).
+function openForReading(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    openFile(path, 'r', (error, fd) => (error ? reject(error) : resolve(fd)));
+  });
+}
+
+function fstatFd(fd: number): Promise<{ size: number }> {
+  return new Promise((resolve, reject) => {
+    fstat(fd, (error, info) => (error ? reject(error) : resolve(info)));
+  });
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    closeFile(fd, (error) => (error ? reject(error) : resolve()));
+  });
 }
 
 function emptyReadable(): Readable {

@@ -8,7 +8,7 @@ import { randomBytes } from '../../../src/crypto/bytes.js';
 import { BurrowError } from '../../../src/protocol/errors.js';
 import { newBlobName } from '../../../src/storage/blobs/blob-store.js';
 import { FsBlobStore } from '../../../src/storage/blobs/fs-blob-store.js';
-import { blobStoreContract, chunked } from './blob-store.contract.js';
+import { blobStoreContract, chunked, expectSameBytes, readAll } from './blob-store.contract.js';
 
 blobStoreContract('directory', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'burrow-blobs-'));
@@ -77,6 +77,33 @@ describe('directory blob store', () => {
     const shards = new Set<string>();
     for (let i = 0; i < 200; i++) shards.add((await store.put(Readable.from([randomBytes(1)]), { maxBytes: 10 })).name.slice(0, 2));
     expect(shards.size).toBeGreaterThan(1);
+  });
+
+  it('reads a small blob whole into memory and streams a larger one, the same bytes either way', async () => {
+    const store = new FsBlobStore({ dir: join(await tempDir(), 'blobs') });
+    const limit = 256 * 1024;
+    for (const size of [0, 1, 65_536, limit - 1, limit, limit + 1, 3 * limit]) {
+      const bytes = randomBytes(size);
+      const { name } = await store.put(Readable.from(chunked(bytes)), { maxBytes: 4 * limit });
+      const read = await store.get(name);
+      expect(read?.size).toBe(size);
+      if (size < limit) expectSameBytes(read!.bytes!, bytes);
+      else expect(read?.bytes).toBeUndefined();
+      expectSameBytes(await readAll(read!.body), bytes);
+      const part = await store.get(name, { offset: 1 });
+      expect(part?.bytes).toBeUndefined();
+      expectSameBytes(await readAll(part!.body), bytes.subarray(1));
+    }
+  });
+
+  it('small blobs read at the same time each get their own bytes', async () => {
+    const store = new FsBlobStore({ dir: join(await tempDir(), 'blobs') });
+    const bodies = Array.from({ length: 20 }, (_, i) => randomBytes(1_000 + i * 997));
+    const names = await Promise.all(bodies.map(async (bytes) => (await store.put(Readable.from([bytes]), { maxBytes: 100_000 })).name));
+    for (let round = 0; round < 3; round++) {
+      const reads = await Promise.all(names.map((name) => store.get(name)));
+      reads.forEach((read, i) => expectSameBytes(read!.bytes!, bodies[i]!));
+    }
   });
 
   it('check reports a blob directory that other users can read', async () => {
