@@ -26,7 +26,7 @@ import { ToyStateDir } from '../../src/toy/state.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
 import { setToySettings } from '../../src/client/toys.js';
-import { pairToy } from './toy-harness.js';
+import { envelopeCountingFetch, pairToy } from './toy-harness.js';
 
 const FIVE_MIB = 5 * 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -84,15 +84,7 @@ async function referenceToy(paired: PairedToy, rewrite?: (body: Uint8Array) => U
   const state = new ToyStateDir(await mkdtemp(join(workDir, 'toy-')));
   await state.saveTrust({ anchorHash: paired.anchorHash, chain: paired.roster.entries.map(encodeRosterEntry), keys: {} });
   const counter = { read: 0 };
-  const counting: typeof fetch = async (input, init) => {
-    if (clock.offline?.() === true) throw new TypeError('fetch failed');
-    const response = await fetch(input, init);
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!url.endsWith('/envelope') || response.body === null) return response;
-    const source = rewrite === undefined ? response.body : new Response(new Uint8Array(rewrite(new Uint8Array(await response.arrayBuffer())))).body!;
-    const body = source.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(piece, controller) { counter.read += piece.length; controller.enqueue(piece); } }));
-    return new Response(body, { status: response.status, headers: rewrite === undefined ? response.headers : { 'content-type': 'application/octet-stream' } });
-  };
+  const counting = envelopeCountingFetch(counter, { ...(rewrite === undefined ? {} : { rewrite }), ...(clock.offline === undefined ? {} : { offline: clock.offline }) });
   const player: Player = { readAtFirstAudio: -1, pieces: [], calls: 0 };
   const logs: ToyLogEntry[] = [];
   const runtime = new ToyRuntime({

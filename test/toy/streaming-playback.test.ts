@@ -17,7 +17,7 @@ import { encodeRosterEntry } from '../../src/crypto/roster.js';
 import { wavOfPcm16 } from '../../src/protocol/audio-formats.js';
 import { startServer, type RunningServer } from '../e2e/accounts-harness.js';
 import { registerMember, type TestMember } from '../e2e/family-harness.js';
-import { pairToy } from './toy-harness.js';
+import { envelopeCountingFetch, pairToy } from './toy-harness.js';
 
 const FIVE_MIB = 5 * 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -33,14 +33,7 @@ let envelopeLength: number;
 
 /** The toy's API, over a fetch that counts the envelope bytes read and can rewrite the body as a hostile server would. */
 function toyApi(counter: { read: number }, rewrite?: (body: Uint8Array) => Uint8Array): BurrowApi {
-  const counting: typeof fetch = async (input, init) => {
-    const response = await fetch(input, init);
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!url.endsWith('/envelope') || response.body === null) return response;
-    const source = rewrite === undefined ? response.body : new Response(new Uint8Array(rewrite(new Uint8Array(await response.arrayBuffer())))).body!;
-    const body = source.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(piece, controller) { counter.read += piece.length; controller.enqueue(piece); } }));
-    return new Response(body, { status: response.status, headers: rewrite === undefined ? response.headers : { 'content-type': 'application/octet-stream' } });
-  };
+  const counting = envelopeCountingFetch(counter, rewrite === undefined ? {} : { rewrite });
   return new BurrowApi({ baseUrl: server.url, token: toyToken, fetch: counting });
 }
 

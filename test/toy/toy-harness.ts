@@ -10,6 +10,23 @@ import { encodeRosterEntry } from '../../src/crypto/roster.js';
 
 export { pairToy } from '../support/toys.js';
 
+/**
+ * A fetch that counts the envelope bytes a toy reads (`counter.read`) as they arrive, can rewrite
+ * an envelope's body as a hostile server would, and fails like a lost network while `offline()`.
+ */
+export function envelopeCountingFetch(counter: { read: number }, options: { rewrite?: (body: Uint8Array) => Uint8Array; offline?: () => boolean } = {}): typeof fetch {
+  const { rewrite, offline } = options;
+  return async (input, init) => {
+    if (offline?.() === true) throw new TypeError('fetch failed');
+    const response = await fetch(input, init);
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (!url.endsWith('/envelope') || response.body === null) return response;
+    const source = rewrite === undefined ? response.body : new Response(new Uint8Array(rewrite(new Uint8Array(await response.arrayBuffer())))).body!;
+    const body = source.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform(piece, controller) { counter.read += piece.length; controller.enqueue(piece); } }));
+    return new Response(body, { status: response.status, headers: rewrite === undefined ? response.headers : { 'content-type': 'application/octet-stream' } });
+  };
+}
+
 export interface TestToy {
   paired: PairedToy;
   runtime: ToyRuntime;
