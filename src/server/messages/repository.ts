@@ -38,8 +38,6 @@ export interface ListFilter {
 }
 
 export interface MessagesRepository {
-  /** Inserts a message and its recipients in one transaction; throws a unique violation on a reused id. */
-  insert(row: MessageRow): Promise<void>;
   /**
    * Inserts a message and its recipients in one unit, only while its sender (`sender_kind`) is in
    * the family and the family is at the message's epoch: false, and nothing stored, otherwise.
@@ -96,9 +94,6 @@ const rowForAll = compiledOnce((db: Kysely<Database>, a: { familyId: string; mes
 const rowForSome = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string; principalId: string; conversations: readonly string[] }) =>
   restrictTo(db.selectFrom('messages').selectAll('messages'), a).where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
 const messageExists = compiledOnce((db: Kysely<Database>, a: { messageId: string }) => db.selectFrom('messages').select('id').where('id', '=', a.messageId));
-const insertMessage = compiledOnce((db: Kysely<Database>, a: MessageRow & Record<string, string | number | null>) => db.insertInto('messages').values(a));
-const insertRecipients = compiledOnce((db: Kysely<Database>, a: { messageId: string; recipients: readonly string[] }) =>
-  db.insertInto('message_recipients').values(a.recipients.map((r) => ({ message_id: a.messageId, recipient_id: r }))));
 type MessageArgs = MessageRow & Record<string, string | number | null>;
 
 /**
@@ -191,12 +186,6 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
   }
 
   return {
-    async insert(row) {
-      const recipients = JSON.parse(row.recipients) as string[];
-      // One unit, and on the embedded store one round trip to its worker (not BEGIN, two inserts, COMMIT).
-      await executeAtomically(db, [insertMessage.compile(db, { ...row }), insertRecipients.compile(db, { messageId: row.id, recipients })]);
-    },
-
     async insertWhileSenderInFamily(row) {
       const recipients = JSON.parse(row.recipients) as string[];
       const insert = row.sender_kind === 'member' ? insertMessageWhileMember : insertMessageWhileToy;
