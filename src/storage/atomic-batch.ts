@@ -18,21 +18,20 @@ function batches(adapter: unknown): boolean {
   return (adapter as Partial<BatchingAdapter>).batchesStatements === true;
 }
 
+/** Runs `queries` one after another on `db`; their results in order. */
+async function inOrder<DB>(db: Kysely<DB>, queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+  const results: QueryResult<unknown>[] = [];
+  for (const query of queries) results.push(await db.executeQuery(query));
+  return results;
+}
+
 /** Runs `queries` in order, atomically (a failing one undoes the others' writes); their results in order. */
 export async function executeAtomically<DB>(db: Kysely<DB>, queries: readonly CompiledQuery[]): Promise<QueryResult<unknown>[]> {
-  if (db.isTransaction) {
-    // Already atomic: the surrounding transaction holds them.
-    const results: QueryResult<unknown>[] = [];
-    for (const query of queries) results.push(await db.executeQuery(query));
-    return results;
-  }
+  // Already atomic inside a transaction: the surrounding transaction holds them.
+  if (db.isTransaction) return inOrder(db, queries);
   const executor = db.getExecutor();
   if (batches(executor.adapter)) {
     return executor.provideConnection((connection) => (connection as BatchingConnection).executeBatch(queries));
   }
-  return db.transaction().execute(async (tx) => {
-    const results: QueryResult<unknown>[] = [];
-    for (const query of queries) results.push(await tx.executeQuery(query));
-    return results;
-  });
+  return db.transaction().execute((tx) => inOrder(tx, queries));
 }

@@ -1,7 +1,8 @@
 /**
  * The directory adapter of the blob port: one file per blob under `<dir>/<first two chars>/<name>`,
- * written to `<dir>/tmp/` first and made durable (written with O_DSYNC, else fsynced), renamed into place and the directory fsynced, so a crash
- * leaves either the whole blob or an unreferenced temp file that `sweepIncomplete` removes.
+ * written to `<dir>/tmp/` first and made durable (written with O_DSYNC, else fsynced), renamed
+ * into place and the directory fsynced, so a crash leaves either the whole blob or an unreferenced
+ * temp file that `sweepIncomplete` removes.
  *
  * Uploads that land together share a shard and one directory fsync: names are drawn in runs of
  * `SHARD_RUN` under one random shard (the other 30 characters stay random: 180 bits), and a put
