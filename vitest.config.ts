@@ -26,6 +26,9 @@ const cryptoInChromium: TestProjectInlineConfiguration = {
   },
 };
 
+/** The test files that drive Chromium through Playwright. */
+const BROWSER_FILES = ['test/web/**/*.test.ts', 'test/adversarial/web-*.test.ts'];
+
 export default defineConfig({
   test: {
     // Three test files at a time, also on two cores: most files wait on servers, child processes,
@@ -53,8 +56,20 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          exclude: BROWSER_FILES,
           pool: 'forks',
           isolate: false,
+        },
+      },
+      {
+        // The browser tests, each file in a process of its own: they are long (20–50 s each), so a
+        // fresh process costs them little, and one file's Playwright state cannot reach the next.
+        extends: true,
+        test: {
+          name: 'browser',
+          include: BROWSER_FILES,
+          pool: 'forks',
+          isolate: true,
         },
       },
       {
