@@ -299,14 +299,17 @@ export function createFamiliesService(deps: FamiliesServiceDeps) {
 }
 
 /**
- * Deletes a family completely: its messages and their blobs, then a `family-deleted` event, then
- * its rows. Used when a guardian deletes the family and when its only member deletes their account.
+ * Deletes a family completely: its messages and their blobs, then its rows, then a `family-deleted`
+ * event. Used when a guardian deletes the family and when its only member deletes their account.
  */
 export async function purgeFamily(deps: { repository: FamiliesRepository; purger: FamilyPurger; events: FamilyEvents }, familyId: string): Promise<void> {
-  // Blobs first: once the rows are gone nothing would name them. Members hear of it while they still are members.
+  // Blobs first: once the rows are gone nothing would name them.
   await deps.purger.purgeFamily(familyId);
-  await deps.events.publish(familyId, 'family-deleted', {});
   await deps.repository.transaction((trx) => trx.deleteFamily(familyId));
+  // The event says what is already true: a member who reacts by listing their families no longer
+  // sees this one. Open connections still follow the family's topic, so they hear it; a connection
+  // made later never follows a family that is gone.
+  await deps.events.publish(familyId, 'family-deleted', {});
 }
 
 /** Parses `?afterEpoch=` (digits only, by schema). */

@@ -257,6 +257,26 @@ describe('live events', () => {
     await granClient.close();
   });
 
+  it('a family\'s deletion is announced once it is done: a member who lists their families on hearing it no longer sees it', async () => {
+    const doomed = await seedFamily(store, { guardians: [mum], relatives: [{ member: gran, children: [ada] }], children: [ada] });
+    const granClient = new LiveClient(gran);
+    await granClient.opened;
+    await granClient.ready();
+    // Gran's app asks for her families the moment the event arrives, as the family app does.
+    const listed = new Promise<string[]>((resolve, reject) => {
+      granClient.socket.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as Frame;
+        if (frame.type !== 'event' || frame.event !== 'family-deleted' || frame.familyId !== doomed.familyId) return;
+        call(app, gran, 'GET', '/v1/families').then((answer) => resolve(answer.json<{ families: Array<{ familyId: string }> }>().families.map((f) => f.familyId)), reject);
+      });
+    });
+    expect((await call(app, mum, 'DELETE', `/v1/families/${doomed.familyId}`, { confirm: 'delete this family' })).statusCode).toBe(204);
+    const families = await listed;
+    expect(families).toContain(family.familyId);
+    expect(families).not.toContain(doomed.familyId);
+    await granClient.close();
+  });
+
   it('a member added to a family while connected starts getting its events', async () => {
     const stranger = await registerMember(app);
     const client = new LiveClient(stranger);
