@@ -40,6 +40,11 @@ export default defineConfig({
     // tests timed out (route fuzzing, the lint-rule check, the vault's byte flips, live resumes).
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // expect.poll waits for something the test expects to happen (a screen that settles, a focus
+    // the app moves after a render): Vitest's default of 1 s failed browser tests at a load of 8
+    // on two cores (a child's name field not yet cleared while the app still signed the roster).
+    // A passing poll ends as soon as it holds; only a failing one waits this long.
+    expect: { poll: { timeout: 60_000 } },
     globalSetup: ['test/support/global-setup.ts'],
     // The files of a project run one after another in each of the two worker processes, which keep
     // their loaded modules (isolate: false, in the projects below): loading the server, Kysely,

@@ -160,9 +160,12 @@ function AddChild(props: { family: OpenedFamily; onAdded: () => void }) {
     event.preventDefault();
     setBusy(true);
     setError(undefined);
+    const submitted = name;
     try {
-      await addChild(who.ctx, { familyId: props.family.familyId, name, emoji });
-      setName('');
+      await addChild(who.ctx, { familyId: props.family.familyId, name: submitted, emoji });
+      // The child shows in the list (its live event) before the roster that gives them their key is
+      // signed: a name typed for the next child meanwhile stays.
+      setName((current) => (current === submitted ? '' : current));
       props.onAdded();
     } catch (caught) {
       setError(caught);
