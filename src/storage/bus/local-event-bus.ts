@@ -113,6 +113,8 @@ export class LocalEventBus implements EventBus {
   #outbox: LogWrite[] = [];
   readonly #waiting = new Map<number, Waiting>();
   #nextId = 1;
+  /** Writes sent to the worker and not yet answered (each gets one answer, however the worker groups them). */
+  #inFlight = 0;
   /** Set once the log can take no more writes (its worker failed). */
   #dead: Error | null = null;
   readonly #worker: LogWorker | null;
@@ -132,7 +134,7 @@ export class LocalEventBus implements EventBus {
     if (typeof options.database === 'string' && options.database !== ':memory:' && options.database !== '') {
       createEventLogTables(this.#db);
       this.#commitHere = null;
-      this.#worker = new LogWorker(options.database, (answers) => this.#answer(answers), (error) => this.#fail(error));
+      this.#worker = new LogWorker(options.database, (answers) => this.#answerGroup(answers), (error) => this.#fail(error));
     } else {
       this.#commitHere = openEventLog(this.#db);
       this.#worker = null;
@@ -197,7 +199,7 @@ export class LocalEventBus implements EventBus {
     if (this.#closed) return;
     this.#closed = true;
     this.#subscribers.clear();
-    this.#flush();
+    this.#flush(true);
     await this.#worker?.stop();
     if (this.#ownsDb) this.#db.close();
   }
@@ -212,12 +214,30 @@ export class LocalEventBus implements EventBus {
     });
   }
 
-  #flush(): void {
+  /**
+   * Sends this turn's writes, unless (`now` false) a group is still in flight: then they wait for
+   * its answer and go with every write made meanwhile, one message per commit instead of one per
+   * turn (a message to the worker costs the event loop more than the rest of a publish). They
+   * would wait for that commit in the worker anyway: it commits one group at a time.
+   */
+  #flush(now = false): void {
     if (this.#outbox.length === 0) return;
+    if (this.#worker !== null && this.#inFlight > 0 && !now) return;
     const writes = this.#outbox;
     this.#outbox = [];
-    if (this.#worker !== null) this.#worker.send(writes);
-    else this.#answer(this.#commitHere!(writes));
+    if (this.#worker === null) {
+      this.#answer(this.#commitHere!(writes));
+      return;
+    }
+    this.#inFlight += writes.length;
+    this.#worker.send(writes);
+  }
+
+  /** A group's answers: the next group leaves first, so its commit overlaps the dispatch of these. */
+  #answerGroup(answers: readonly LogAnswer[]): void {
+    this.#inFlight -= answers.length;
+    this.#flush();
+    this.#answer(answers);
   }
 
   #answer(answers: readonly LogAnswer[]): void {

@@ -83,7 +83,7 @@ describe('in-process event bus', () => {
     const seen: BusEvent[] = [];
     bus.subscribe(['family:a'], (event) => seen.push(event));
     const first = await Promise.all(Array.from({ length: 300 }, (_, i) => bus.publish('family:a', 'message', { i })));
-    // A second wave spread over several turns of the event loop, so several groups are in flight together.
+    // A second wave spread over several turns of the event loop, so writes keep arriving while a group is in flight.
     const second: Array<Promise<BusEvent>> = [];
     for (let i = 300; i < 600; i++) {
       second.push(bus.publish('family:a', 'message', { i }));
