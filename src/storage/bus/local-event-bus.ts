@@ -93,6 +93,8 @@ class LogWorker {
 
   /** Stops the worker once the groups sent have been answered. */
   async stop(): Promise<void> {
+    // Held until it has exited: an unreferenced worker would let the process end with close() pending.
+    this.#worker.ref();
     this.#worker.postMessage({ op: 'close' } satisfies LogRequest);
     await this.#exited;
   }
