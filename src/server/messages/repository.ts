@@ -1,6 +1,6 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
 import { sql, type ExpressionBuilder, type Kysely, type SelectQueryBuilder } from 'kysely';
-import { executeAtomically } from '../../storage/atomic-batch.js';
+import { executeAtomically, executeInOneTrip } from '../../storage/atomic-batch.js';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
@@ -57,8 +57,9 @@ export interface MessagesRepository {
   list(filter: ListFilter): Promise<MessageRecord[]>;
   /**
    * Records a receipt on a message of `familyId` visible under `visibility` (a repeated one keeps
-   * its first time) and reads the message back with its details, all in one unit: the message as
-   * stored then, or undefined, and nothing stored, when it is gone or not visible.
+   * its first time), then reads the message back with its details (on the embedded store in the
+   * same unit): the message as stored then, or undefined, and nothing stored, when it is gone or
+   * not visible.
    */
   addReceipt(familyId: string, visibility: Visibility, receipt: ReceiptRow): Promise<MessageRecord | undefined>;
   /** Records an approval (a repeated one keeps the first) unless the message is gone or declined. */
@@ -262,9 +263,10 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
     async addReceipt(familyId, visibility, receipt) {
       const args = { ...receipt, familyId };
       const ids = [receipt.message_id];
-      // One unit, and on the embedded store one round trip to its worker: the answer is read where
-      // the receipt was written, not by a second request after it.
-      const [, found, details] = await executeAtomically(db, visibility.all
+      // On the embedded store one round trip to its worker, read where the receipt was written.
+      // Elsewhere three statements with no transaction: the insert carries its own check, and at
+      // READ COMMITTED a transaction would add BEGIN and COMMIT but not one snapshot for the reads.
+      const [, found, details] = await executeInOneTrip(db, visibility.all
         ? [insertReceiptForAll.compile(db, args), rowForAll.compile(db, { familyId, messageId: receipt.message_id }), detailsOf.compile(db, { ids })]
         : [
           insertReceiptForSome.compile(db, { ...args, ...restrictionOf(visibility) }),
