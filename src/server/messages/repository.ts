@@ -1,6 +1,6 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
-import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
-import { executeAtomically } from '../../storage/atomic-batch.js';
+import { sql, type ExpressionBuilder, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { executeAtomically, executeInOneTrip } from '../../storage/atomic-batch.js';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
@@ -45,18 +45,23 @@ export interface MessagesRepository {
    */
   insertWhileSenderInFamily(row: MessageRow): Promise<boolean>;
   exists(messageId: string): Promise<boolean>;
+  /**
+   * An upload's early checks in one read: whether `messageId` is taken, and which of `recipients`
+   * are children or toys of the family (valid recipients).
+   */
+  uploadChecks(familyId: string, messageId: string, recipients: readonly string[]): Promise<{ idTaken: boolean; conversations: Set<string> }>;
   /** The message if it is in `familyId` and visible under `visibility`. */
   find(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRecord | undefined>;
-  /** `row` (as read by `findRow`) with its receipts, approvals and declines as stored now. */
-  withDetails(row: MessageRow): Promise<MessageRecord>;
   /** The message's row alone (no receipts, approvals or declines), on the same terms as `find`. */
   findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined>;
   list(filter: ListFilter): Promise<MessageRecord[]>;
   /**
-   * Records a receipt in one statement; a repeated one keeps its first time. False when the message
-   * is gone.
+   * Records a receipt on a message of `familyId` visible under `visibility` (a repeated one keeps
+   * its first time), then reads the message back with its details (on the embedded store in the
+   * same unit): the message as stored then, or undefined, and nothing stored, when it is gone or
+   * not visible.
    */
-  addReceipt(receipt: ReceiptRow): Promise<boolean>;
+  addReceipt(familyId: string, visibility: Visibility, receipt: ReceiptRow): Promise<MessageRecord | undefined>;
   /** Records an approval (a repeated one keeps the first) unless the message is gone or declined. */
   addApproval(approval: ApprovalRow): Promise<'added' | 'gone' | 'declined'>;
   /** Records a decline (a repeated one keeps the first) unless the message is gone or approved. */
@@ -73,11 +78,18 @@ export interface MessagesRepository {
   count(): Promise<number>;
 }
 
+/** A restricted caller as compiled-once statements take it: no conversations is no argument (SQL has no empty IN list). */
+type Restriction = { principalId: string; conversations?: readonly string[] };
+
+function restrictionOf(v: { principalId: string; conversations: readonly string[] }): Restriction {
+  return v.conversations.length === 0 ? { principalId: v.principalId } : { principalId: v.principalId, conversations: v.conversations };
+}
+
 /** Relatives and toys see their own messages and those for their conversations that no guardian declined. */
-function restrictTo<Q extends SelectQueryBuilder<Database, 'messages', MessageRow>>(query: Q, v: { principalId: string; conversations: readonly string[] }): Q {
+function restrictTo<O, Q extends SelectQueryBuilder<Database, 'messages', O>>(query: Q, v: Restriction): Q {
   return query.where((eb) => eb.or([
     eb('messages.sender_id', '=', v.principalId),
-    ...(v.conversations.length === 0 ? [] : [eb.and([
+    ...(v.conversations === undefined ? [] : [eb.and([
       eb.exists(
         eb.selectFrom('message_recipients').select('message_recipients.message_id')
           .whereRef('message_recipients.message_id', '=', 'messages.id')
@@ -91,9 +103,16 @@ function restrictTo<Q extends SelectQueryBuilder<Database, 'messages', MessageRo
 // The statements every message's upload, download and receipt run, compiled once (src/storage/compiled-once.ts).
 const rowForAll = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string }) => db.selectFrom('messages').selectAll('messages')
   .where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
-const rowForSome = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string; principalId: string; conversations: readonly string[] }) =>
+const rowForSome = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string } & Restriction) =>
   restrictTo(db.selectFrom('messages').selectAll('messages'), a).where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
 const messageExists = compiledOnce((db: Kysely<Database>, a: { messageId: string }) => db.selectFrom('messages').select('id').where('id', '=', a.messageId));
+// The message id if taken, and those of the recipients that are a child or a toy of the family:
+// the upload's id check and its recipient checks (access.isConversation, once per recipient before)
+// in one statement.
+const idAndConversations = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string; recipients: readonly string[] }) => db
+  .selectFrom('messages').select([sql<string>`'message'`.as('what'), 'messages.id as id']).where('messages.id', '=', a.messageId)
+  .unionAll(db.selectFrom('children').select([sql<string>`'child'`.as('what'), 'children.id as id']).where('children.family_id', '=', a.familyId).where('children.id', 'in', a.recipients))
+  .unionAll(db.selectFrom('family_toys').select([sql<string>`'toy'`.as('what'), 'family_toys.toy_id as id']).where('family_toys.family_id', '=', a.familyId).where('family_toys.toy_id', 'in', a.recipients)));
 type MessageArgs = MessageRow & Record<string, string | number | null>;
 
 /**
@@ -133,15 +152,22 @@ const insertRecipientsOfStored = compiledOnce((db: Kysely<Database>, a: { messag
   return db.insertInto('message_recipients').columns(['message_id', 'recipient_id'])
     .expression(rest.reduce((union, next) => union.unionAll(next), first));
 });
-// One statement, not a transaction of a check and an insert: the row goes in only while its
-// message exists (a write on SQLite's one writer, or under the message row's foreign key on
-// PostgreSQL), so a toy's receipt is one write and one round trip to the store.
-const insertReceipt = compiledOnce((db: Kysely<Database>, a: ReceiptRow & Record<string, string | number>) => db.insertInto('message_receipts')
-  .columns(['message_id', 'by_id', 'kind', 'at', 'signed_at', 'roster_epoch', 'roster_head', 'signature'])
-  .expression((eb) => eb.selectFrom('messages').where('messages.id', '=', a.message_id).select([
+// The receipt goes in only while its message is in the family and visible to the signer: the
+// visibility check and the insert are one statement (a write on SQLite's one writer, or under the
+// message row's foreign key on PostgreSQL).
+type ReceiptArgs = ReceiptRow & { familyId: string } & Record<string, string | number | readonly string[]>;
+function receiptValues(eb: ExpressionBuilder<Database, 'messages'>, a: ReceiptArgs) {
+  return [
     eb.val(a.message_id).as('message_id'), eb.val(a.by_id).as('by_id'), eb.val(a.kind).as('kind'), eb.val(a.at).as('at'),
     eb.val(a.signed_at).as('signed_at'), eb.val(a.roster_epoch).as('roster_epoch'), eb.val(a.roster_head).as('roster_head'), eb.val(a.signature).as('signature'),
-  ]))
+  ];
+}
+const RECEIPT_COLUMNS = ['message_id', 'by_id', 'kind', 'at', 'signed_at', 'roster_epoch', 'roster_head', 'signature'] as const;
+const insertReceiptForAll = compiledOnce((db: Kysely<Database>, a: ReceiptArgs) => db.insertInto('message_receipts').columns(RECEIPT_COLUMNS)
+  .expression((eb) => eb.selectFrom('messages').where('messages.id', '=', a.message_id).where('messages.family_id', '=', a.familyId).select((s) => receiptValues(s, a)))
+  .onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()));
+const insertReceiptForSome = compiledOnce((db: Kysely<Database>, a: ReceiptArgs & Restriction) => db.insertInto('message_receipts').columns(RECEIPT_COLUMNS)
+  .expression((eb) => restrictTo(eb.selectFrom('messages').where('messages.id', '=', a.message_id).where('messages.family_id', '=', a.familyId).select((s) => receiptValues(s, a)), a))
   .onConflict((oc) => oc.columns(['message_id', 'by_id', 'kind']).doNothing()));
 // A message's receipts, approvals and declines in one statement, each kind in the order it came.
 const detailsOf = compiledOnce((db: Kysely<Database>, a: { ids: readonly string[] }) => db
@@ -161,28 +187,19 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
   async function withDetails(rows: MessageRow[]): Promise<MessageRecord[]> {
     if (rows.length === 0) return [];
     const { rows: details } = await detailsOf(db, { ids: rows.map((r) => r.id) });
-    const byMessage = new Map<string, MessageRecord>(rows.map((row) => [row.id, { row: normalise(row), receipts: [], approvals: [], declines: [] }]));
-    for (const d of details) {
-      const record = byMessage.get(d.message_id);
-      if (record === undefined) continue;
-      const signed = { message_id: d.message_id, at: Number(d.at), roster_epoch: Number(d.roster_epoch), roster_head: d.roster_head, signature: d.signature };
-      if (d.detail === 'receipt') record.receipts.push({ ...signed, by_id: d.by_id, kind: d.kind!, signed_at: Number(d.signed_at) });
-      else if (d.detail === 'approval') record.approvals.push({ ...signed, guardian_id: d.by_id });
-      else record.declines.push({ ...signed, guardian_id: d.by_id });
-    }
-    return [...byMessage.values()];
+    return recordsOf(rows, details);
   }
 
   async function findRow(familyId: string, messageId: string, visibility: Visibility): Promise<MessageRow | undefined> {
     const { rows } = visibility.all
       ? await rowForAll(db, { familyId, messageId })
-      : await rowForSome(db, { familyId, messageId, principalId: visibility.principalId, conversations: visibility.conversations });
+      : await rowForSome(db, { familyId, messageId, ...restrictionOf(visibility) });
     return rows[0] === undefined ? undefined : normalise(rows[0]);
   }
 
   function visible(visibility: Visibility) {
     const query = db.selectFrom('messages').selectAll('messages');
-    return visibility.all ? query : restrictTo(query, visibility);
+    return visibility.all ? query : restrictTo(query, restrictionOf(visibility));
   }
 
   return {
@@ -198,16 +215,18 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       return (await messageExists(db, { messageId })).rows.length > 0;
     },
 
+    async uploadChecks(familyId, messageId, recipients) {
+      if (recipients.length === 0) throw new TypeError('recipients: a message has at least one');
+      const { rows } = await idAndConversations(db, { familyId, messageId, recipients });
+      return { idTaken: rows.some((r) => r.what === 'message'), conversations: new Set(rows.filter((r) => r.what !== 'message').map((r) => r.id)) };
+    },
+
     async find(familyId, messageId, visibility) {
       const row = await findRow(familyId, messageId, visibility);
       return row === undefined ? undefined : (await withDetails([row]))[0];
     },
 
     findRow,
-
-    async withDetails(row) {
-      return (await withDetails([row]))[0]!;
-    },
 
     async list(filter) {
       let query = visible(filter.visibility).where('messages.family_id', '=', filter.familyId);
@@ -241,14 +260,21 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       return withDetails(rows);
     },
 
-    async addReceipt(receipt) {
-      // One statement, not a transaction of a check and an insert: the row goes in only while its
-      // message exists (a write on SQLite's one writer, or under the message row's foreign key on
-      // PostgreSQL), so a toy's receipt is one write and one round trip to the store.
-      const result = await insertReceipt(db, { ...receipt });
-      if (Number(result.numAffectedRows ?? 0n) === 1) return true;
-      // Nothing inserted: a repeated receipt (true) or a message that is gone (false).
-      return (await db.selectFrom('messages').select('id').where('id', '=', receipt.message_id).executeTakeFirst()) !== undefined;
+    async addReceipt(familyId, visibility, receipt) {
+      const args = { ...receipt, familyId };
+      const ids = [receipt.message_id];
+      // On the embedded store one round trip to its worker, read where the receipt was written.
+      // Elsewhere three statements with no transaction: the insert carries its own check, and at
+      // READ COMMITTED a transaction would add BEGIN and COMMIT but not one snapshot for the reads.
+      const [, found, details] = await executeInOneTrip(db, visibility.all
+        ? [insertReceiptForAll.compile(db, args), rowForAll.compile(db, { familyId, messageId: receipt.message_id }), detailsOf.compile(db, { ids })]
+        : [
+          insertReceiptForSome.compile(db, { ...args, ...restrictionOf(visibility) }),
+          rowForSome.compile(db, { familyId, messageId: receipt.message_id, ...restrictionOf(visibility) }),
+          detailsOf.compile(db, { ids }),
+        ]);
+      const row = found?.rows[0] as MessageRow | undefined;
+      return row === undefined ? undefined : recordOf(row, details?.rows as DetailRow[]);
     },
 
     async addApproval(approval) {
@@ -316,6 +342,26 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       return Number(row.n);
     },
   };
+}
+
+type DetailRow = Awaited<ReturnType<typeof detailsOf>>['rows'][number];
+
+/** `rows` with their receipts, approvals and declines from `details` (as `detailsOf` reads them). */
+function recordsOf(rows: readonly MessageRow[], details: readonly DetailRow[]): MessageRecord[] {
+  const byMessage = new Map<string, MessageRecord>(rows.map((row) => [row.id, { row: normalise(row), receipts: [], approvals: [], declines: [] }]));
+  for (const d of details) {
+    const record = byMessage.get(d.message_id);
+    if (record === undefined) continue;
+    const signed = { message_id: d.message_id, at: Number(d.at), roster_epoch: Number(d.roster_epoch), roster_head: d.roster_head, signature: d.signature };
+    if (d.detail === 'receipt') record.receipts.push({ ...signed, by_id: d.by_id, kind: d.kind!, signed_at: Number(d.signed_at) });
+    else if (d.detail === 'approval') record.approvals.push({ ...signed, guardian_id: d.by_id });
+    else record.declines.push({ ...signed, guardian_id: d.by_id });
+  }
+  return [...byMessage.values()];
+}
+
+function recordOf(row: MessageRow, details: readonly DetailRow[]): MessageRecord {
+  return recordsOf([row], details)[0]!;
 }
 
 /** Deletes messages and their dependent rows explicitly, so nothing relies on ON DELETE CASCADE being enforced. */

@@ -307,18 +307,18 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         if (header.familyId !== familyId) throw invalidEnvelope('The envelope names another family than the route');
         if (header.senderId !== principal.id) throw invalidEnvelope('The envelope names another sender than the caller');
         if (header.epoch !== membership.epoch) throw new BurrowError('burrow/stale-epoch', `The family is at epoch ${membership.epoch}; the envelope was sealed for epoch ${header.epoch}`);
-        for (const recipient of header.recipients) {
-          const allowed = membership.conversations === 'all' || membership.conversations.has(recipient);
-          if (!allowed || !(await access.isConversation(familyId, recipient))) {
-            throw new BurrowError('burrow/not-found', 'A recipient is not a child or toy you may message in this family');
-          }
-        }
+        const { conversations } = membership;
+        const notYours = () => new BurrowError('burrow/not-found', 'A recipient is not a child or toy you may message in this family');
+        if (conversations !== 'all' && header.recipients.some((recipient) => !conversations.has(recipient))) throw notYours();
+        const messageId = toBase64Url(header.messageId);
+        // The recipients and the id in one read; the answers keep their order (404, 413, 400, 409).
+        const checks = await repository.uploadChecks(familyId, messageId, header.recipients);
+        if (header.recipients.some((recipient) => !checks.conversations.has(recipient))) throw notYours();
         if (prefix.envelopeLength > deps.maxMessageBytes) throw new BurrowError('burrow/payload-too-large', `A message may be at most ${deps.maxMessageBytes} bytes`);
         if (input.contentLength !== undefined && input.contentLength !== prefix.envelopeLength) {
           throw invalidEnvelope('The Content-Length is not the length the envelope declares');
         }
-        const messageId = toBase64Url(header.messageId);
-        if (await repository.exists(messageId)) throw new BurrowError('burrow/conflict', 'A message with this id exists already');
+        if (checks.idTaken) throw new BurrowError('burrow/conflict', 'A message with this id exists already');
         // Read with the membership, in the same statement: the family's retention needs no read of its own.
         const { retentionDays } = membership;
 
@@ -409,12 +409,15 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
     },
 
     async addReceipt(principal, familyId, messageId, receipt) {
-      const { row } = await visibleRow(principal, familyId, messageId);
+      const membership = await membershipOf(principal, familyId);
+      const visibility = visibilityOf(membership);
       const { kind } = receipt;
       // Clients verify every receipt against their roster; checking a member's here as well keeps
       // a bad one from being stored at all. A toy's key lives only in the signed roster, so a
       // toy's receipt is left to the clients.
       if (principal.kind === 'member') {
+        // A message the member cannot see is 404 before their signature is judged.
+        if ((await repository.findRow(familyId, messageId, visibility)) === undefined) throw notFound();
         const signingKey = await deps.signingKeyOf(principal.id);
         const valid = signingKey !== undefined && await verifyReceiptSignature({
           familyId,
@@ -428,7 +431,8 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         }, signingKey);
         if (!valid) throw new BurrowError('burrow/invalid-receipt');
       }
-      const added = await repository.addReceipt({
+      // The visibility check, the insert and the answer's read are one unit (no read before it for a toy).
+      const record = await repository.addReceipt(familyId, visibility, {
         message_id: messageId,
         by_id: principal.id,
         kind,
@@ -438,10 +442,9 @@ export function createMessagesService(deps: MessagesServiceDeps): MessagesServic
         roster_head: receipt.rosterHead,
         signature: receipt.signature,
       });
-      if (!added) throw notFound();
-      await publish(familyId, 'receipt', { ...eventBase(row), by: principal.id, kind });
-      // The row read above, with the receipts as stored now: a second read of the row would only repeat it.
-      return toMessageView(await repository.withDetails(row));
+      if (record === undefined) throw notFound();
+      await publish(familyId, 'receipt', { ...eventBase(record.row), by: principal.id, kind });
+      return toMessageView(record);
     },
 
     async approve(principal, familyId, messageId, approval) {

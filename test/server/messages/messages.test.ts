@@ -29,6 +29,7 @@ let family: TestFamily;
 let other: TestFamily;
 const ada = b64(16);
 const ben = b64(16);
+const otherChild = b64(16);
 
 beforeAll(async () => {
   server = await startTestServer({ overrides: { limits: { maxMessageBytes: 64 * 1024 } } });
@@ -38,7 +39,7 @@ beforeAll(async () => {
     relatives: [{ member: gran, children: [ada] }, { member: aunt, children: [ada, ben], needsApproval: true }],
     children: [ada, ben],
   });
-  other = await seedFamily(server.store, { guardians: [stranger], children: [b64(16)] });
+  other = await seedFamily(server.store, { guardians: [stranger], children: [otherChild] });
 });
 afterAll(async () => { await server.close(); });
 
@@ -150,6 +151,23 @@ describe('uploading and downloading', () => {
     await expectNothingStored(() => upload(server.app, mum, family.familyId, sealed.bytes), 409, 'urn:burrow:problem:conflict');
   });
 
+  it('one read answers the recipients and the id: a recipient not in the family is 404 before a used id is 409', async () => {
+    const { sealed } = await send(mum, [ada, ben]);
+    const messageId = sealed.header.messageId;
+    const strangers = [b64(16), otherChild];
+    for (const recipients of [[ada, strangers[0]!], [strangers[1]!], [ben, ada, strangers[1]!]]) {
+      const fresh = await seal(mum, family, recipients);
+      await expectNothingStored(() => upload(server.app, mum, family.familyId, fresh.bytes), 404, 'urn:burrow:problem:not-found');
+      const reused = await seal(mum, family, recipients, { messageId });
+      await expectNothingStored(() => upload(server.app, mum, family.familyId, reused.bytes), 404, 'urn:burrow:problem:not-found');
+    }
+    const reused = await seal(mum, family, [ben, ada], { messageId });
+    await expectNothingStored(() => upload(server.app, mum, family.familyId, reused.bytes), 409, 'urn:burrow:problem:conflict');
+    // A relative's own limit is checked before the read, with the same answer.
+    const notGrans = await seal(gran, family, [ada, ben], { messageId });
+    await expectNothingStored(() => upload(server.app, gran, family.familyId, notGrans.bytes), 404, 'urn:burrow:problem:not-found');
+  });
+
   it('a stranger, or a relative addressing a child not theirs, gets 404 and nothing is stored', async () => {
     const sealed = await seal(stranger, family, [ada]);
     await expectNothingStored(() => upload(server.app, stranger, family.familyId, sealed.bytes), 404, 'urn:burrow:problem:not-found');
@@ -229,18 +247,43 @@ describe('receipts, approvals, saving and deleting', () => {
     expect(receipts.find((r) => r.by === dad.accountId)).toMatchObject({ signature: body.signature, signedAt: body.signedAt, rosterEpoch: 0, rosterHead: body.rosterHead });
   });
 
-  it('a receipt is one write that keeps its first time, and a receipt for a message that is gone is not stored', async () => {
+  it('a receipt is one write that keeps its first time and answers the message as stored; a receipt for a message that is gone, hidden or in another family is not stored', async () => {
     const repository = createMessagesRepository(server.store.db);
     const { messageId } = await send(mum, [ada]);
+    const receiptsOf = async (id: string) => server.store.db.selectFrom('message_receipts').selectAll().where('message_id', '=', id).execute();
+    const granSees = { all: false, principalId: gran.accountId, conversations: [ada] } as const;
     const receipt = { message_id: messageId, by_id: gran.accountId, kind: 'delivered' as const, at: 1000, signed_at: 900, roster_epoch: 0, roster_head: b64(32), signature: b64(64) };
-    expect(await repository.addReceipt(receipt)).toBe(true);
-    expect(await repository.addReceipt({ ...receipt, at: 2000 })).toBe(true);
-    const stored = await server.store.db.selectFrom('message_receipts').selectAll().where('message_id', '=', messageId).execute();
-    expect(stored.map((r) => Number(r.at))).toEqual([1000]);
+    const first = await repository.addReceipt(family.familyId, granSees, receipt);
+    expect(first?.row).toMatchObject({ id: messageId, sender_id: mum.accountId, recipients: JSON.stringify([ada]) });
+    expect(first?.receipts).toEqual([receipt]);
+    const again = await repository.addReceipt(family.familyId, { all: true }, { ...receipt, at: 2000 });
+    expect(again?.receipts.map((r) => r.at)).toEqual([1000]);
+    expect((await receiptsOf(messageId)).map((r) => Number(r.at))).toEqual([1000]);
+
+    // Ben's relatives and toys do not see a message for Ada; nor does a family it is not in.
+    for (const [familyId, visibility] of [[family.familyId, { all: false, principalId: b64(16), conversations: [ben] }], [other.familyId, { all: true }]] as const) {
+      expect(await repository.addReceipt(familyId, visibility, { ...receipt, by_id: b64(16) })).toBeUndefined();
+    }
+    expect(await receiptsOf(messageId)).toHaveLength(1);
+
+    // A declined message is hidden from the child's relatives (not from its sender).
+    const fromAunt = (await send(aunt, [ada])).messageId;
+    await server.store.db.insertInto('message_declines').values({ message_id: fromAunt, guardian_id: mum.accountId, signature: b64(64), at: 1, roster_epoch: 0, roster_head: b64(32) }).execute();
+    expect(await repository.addReceipt(family.familyId, granSees, { ...receipt, message_id: fromAunt })).toBeUndefined();
+    expect(await receiptsOf(fromAunt)).toEqual([]);
+    const bySender = await repository.addReceipt(family.familyId, { all: false, principalId: aunt.accountId, conversations: [] }, { ...receipt, message_id: fromAunt, by_id: aunt.accountId });
+    expect(bySender?.declines.map((d) => d.guardian_id)).toEqual([mum.accountId]);
 
     expect((await call(server.app, mum, 'DELETE', `${base()}/${messageId}`)).statusCode).toBe(204);
-    expect(await repository.addReceipt({ ...receipt, kind: 'played' })).toBe(false);
-    expect(await server.store.db.selectFrom('message_receipts').selectAll().where('message_id', '=', messageId).execute()).toEqual([]);
+    expect(await repository.addReceipt(family.familyId, { all: true }, { ...receipt, kind: 'played' })).toBeUndefined();
+    expect(await receiptsOf(messageId)).toEqual([]);
+  });
+
+  it('a receipt for a message the member cannot see is 404 and not stored, even signed well', async () => {
+    const toBen = (await send(mum, [ben])).messageId;
+    const answer = await call(server.app, gran, 'POST', `${base()}/${toBen}/receipts`, await receiptBody(gran, family.familyId, toBen, 'delivered'));
+    expect(answer.statusCode).toBe(404);
+    expect((await call(server.app, mum, 'GET', `${base()}/${toBen}`)).json<View>().receipts).toEqual([]);
   });
 
   it('a message is stored only while its sender is in the family at its epoch: the upload\'s last check and its insert are one write', async () => {

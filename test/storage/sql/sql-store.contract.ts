@@ -1,6 +1,7 @@
 /** The contract every SQL store adapter keeps: run against SQLite and PostgreSQL alike. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { executeAtomically } from '../../../src/storage/atomic-batch.js';
+import type { Kysely } from 'kysely';
+import { executeAtomically, executeInOneTrip } from '../../../src/storage/atomic-batch.js';
 import type { Database, SqlStore } from '../../../src/storage/database.js';
 import { isUniqueViolation } from '../../../src/storage/errors.js';
 import { migrateToLatest, migrationNames, migrationsAreCurrent } from '../../../src/storage/migrate.js';
@@ -73,6 +74,20 @@ export function sqlStoreContract(name: string, openEmpty: OpenEmptyStore): void 
         await trx.insertInto('accounts').values(account('f', 'lookup-c')).execute();
       })).rejects.toSatisfy(isUniqueViolation);
       expect((await store.db.selectFrom('accounts').select('id').orderBy('id').execute()).map((r) => r.id)).toEqual(['c', 'd']);
+    });
+
+    it('runs statements in one trip in order: a read after a write sees it, inside a transaction too', async () => {
+      const { store } = await fresh();
+      const ids = (db: Kysely<Database>) => db.selectFrom('accounts').select('id').orderBy('id').compile();
+      const [inserted, read] = await executeInOneTrip(store.db, [store.db.insertInto('accounts').values(account('a')).compile(), ids(store.db)]);
+      expect(Number(inserted!.numAffectedRows)).toBe(1);
+      expect(read!.rows).toEqual([{ id: 'a' }]);
+      await expect(store.db.transaction().execute(async (trx) => {
+        const [, seen] = await executeInOneTrip<Database>(trx, [trx.insertInto('accounts').values(account('b')).compile(), ids(trx)]);
+        expect(seen!.rows).toEqual([{ id: 'a' }, { id: 'b' }]);
+        await trx.insertInto('accounts').values(account('c', 'lookup-a')).execute();
+      })).rejects.toSatisfy(isUniqueViolation);
+      expect((await store.db.selectFrom('accounts').select('id').execute()).map((r) => r.id)).toEqual(['a']);
     });
 
     it('reads bigint columns and counts as JavaScript numbers', async () => {
