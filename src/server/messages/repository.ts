@@ -1,6 +1,7 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
 import { sql, type ExpressionBuilder, type Kysely, type SelectQueryBuilder } from 'kysely';
 import { executeAtomically, executeInOneTrip } from '../../storage/atomic-batch.js';
+import { isForeignKeyViolation } from '../../storage/errors.js';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
@@ -266,13 +267,22 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       // On the embedded store one round trip to its worker, read where the receipt was written.
       // Elsewhere three statements with no transaction: the insert carries its own check, and at
       // READ COMMITTED a transaction would add BEGIN and COMMIT but not one snapshot for the reads.
-      const [, found, details] = await executeInOneTrip(db, visibility.all
-        ? [insertReceiptForAll.compile(db, args), rowForAll.compile(db, { familyId, messageId: receipt.message_id }), detailsOf.compile(db, { ids })]
-        : [
-          insertReceiptForSome.compile(db, { ...args, ...restrictionOf(visibility) }),
-          rowForSome.compile(db, { familyId, messageId: receipt.message_id, ...restrictionOf(visibility) }),
-          detailsOf.compile(db, { ids }),
-        ]);
+      let results: Awaited<ReturnType<typeof executeInOneTrip>>;
+      try {
+        results = await executeInOneTrip(db, visibility.all
+          ? [insertReceiptForAll.compile(db, args), rowForAll.compile(db, { familyId, messageId: receipt.message_id }), detailsOf.compile(db, { ids })]
+          : [
+            insertReceiptForSome.compile(db, { ...args, ...restrictionOf(visibility) }),
+            rowForSome.compile(db, { familyId, messageId: receipt.message_id, ...restrictionOf(visibility) }),
+            detailsOf.compile(db, { ids }),
+          ]);
+      } catch (error) {
+        // On PostgreSQL the insert reads the message as committed when it starts; if a deletion
+        // commits meanwhile, its foreign-key check fails: the message is gone, as if it never was.
+        if (isForeignKeyViolation(error)) return undefined;
+        throw error;
+      }
+      const [, found, details] = results;
       const row = found?.rows[0] as MessageRow | undefined;
       return row === undefined ? undefined : recordOf(row, details?.rows as DetailRow[]);
     },

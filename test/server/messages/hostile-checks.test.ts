@@ -2,10 +2,12 @@
  * Hostile callers against the upload's recipient and id checks (one read) and the receipt's
  * visibility check (inside its insert), over HTTP on whichever store the project runs: a family
  * member naming other families' children and toys, reusing another family's message id, and
- * receipting messages they may not see.
+ * receipting messages they may not see; on PostgreSQL, a receipt racing its message's deletion.
  */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url } from '../../../src/crypto/bytes.js';
+import { TEST_BACKEND } from '../../support/backends.js';
 import { b64, startTestServer, type TestServer } from '../helpers.js';
 import { call, declineBody, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
 
@@ -157,5 +159,34 @@ describe('a receipt on a message the caller may not see', () => {
     expect((await call(server.app, lonely, 'GET', `${base(fresh)}/${mums.messageId}`)).statusCode).toBe(404);
     expect((await call(server.app, lonely, 'POST', `${base(fresh)}/${mums.messageId}/receipts`, await receiptBody(lonely, fresh.familyId, mums.messageId, 'played'))).statusCode).toBe(404);
     expect(await receiptsOf(mums.messageId)).toEqual([]);
+  });
+});
+
+describe.runIf(TEST_BACKEND === 'postgres-s3')('a receipt racing its message on PostgreSQL', () => {
+  // The receipt's INSERT ... SELECT reads the message as committed when it starts; the message's
+  // deletion (uncommitted) holds the row, so the insert's foreign-key check waits for it. When the
+  // deletion commits the check fails (23503). Unmapped, that was a 500 (on main too: its insert was
+  // the same statement); the message is gone, so the answer is 404.
+  it('a receipt whose message is deleted while it is written is 404, not 500, and nothing is left behind', async () => {
+    const { messageId } = await sent(mum, family, [ada]);
+    const body = await receiptBody(mum, family.familyId, messageId, 'played');
+    let answer: Promise<{ statusCode: number; body: string }> | undefined;
+    await server.store.db.transaction().execute(async (tx) => {
+      // What deleting the message does, held open while the receipt arrives.
+      for (const table of ['message_receipts', 'message_approvals', 'message_declines', 'message_recipients'] as const) {
+        await tx.deleteFrom(table).where('message_id', '=', messageId).execute();
+      }
+      await tx.deleteFrom('messages').where('id', '=', messageId).execute();
+      answer = call(server.app, mum, 'POST', `${base(family)}/${messageId}/receipts`, body);
+      // Until the receipt's insert waits on the deletion's row lock.
+      for (;;) {
+        const waiting = await sql<{ n: string }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into "message_receipts"%'`.execute(server.store.db);
+        if (Number(waiting.rows[0]?.n) > 0) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    });
+    const settled = await answer!;
+    expect(await receiptsOf(messageId)).toEqual([]);
+    expect(settled.statusCode, settled.body).toBe(404);
   });
 });
