@@ -282,8 +282,16 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
         if (isForeignKeyViolation(error)) return undefined;
         throw error;
       }
-      const [, found, details] = results;
-      const row = found?.rows[0] as MessageRow | undefined;
+      const [inserted, found, details] = results;
+      let row = found?.rows[0] as MessageRow | undefined;
+      // Stored, yet not visible when read back: on PostgreSQL, where the three statements share no
+      // snapshot, a guardian's decline committed in between (on the embedded store the batch is one
+      // unit). The receipt went in while the message was visible to its signer, so it is answered
+      // as stored, with the decline, as a check before the insert would have answered it.
+      if (row === undefined && Number(inserted?.numAffectedRows ?? 0n) === 1) {
+        row = (await rowForAll(db, { familyId, messageId: receipt.message_id })).rows[0];
+        if (row !== undefined) return recordOf(row, (await detailsOf(db, { ids })).rows);
+      }
       return row === undefined ? undefined : recordOf(row, details?.rows as DetailRow[]);
     },
 

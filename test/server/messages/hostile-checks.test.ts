@@ -191,16 +191,13 @@ describe.runIf(TEST_BACKEND === 'postgres-s3')('a receipt racing its message on 
     expect(settled.statusCode, settled.body).toBe(404);
   });
 
-  // Not fixed: the receipt's insert and its read back are separate statements with no common
-  // snapshot (three statements, no transaction). A decline committing between them leaves the
-  // receipt stored (the insert saw the message visible) and the answer 404 (the read back does not):
-  // a stored receipt answered "no such message", and no `receipt` event for it. main answered 200
-  // with the decline shown. A fix keeps one snapshot for the three: one statement (a data-modifying
-  // CTE with the row and details read beside it, the new receipt from RETURNING), or a REPEATABLE
-  // READ transaction (which costs the BEGIN and COMMIT this path dropped, and must not turn a
-  // concurrent repeat into a serialization failure). The wait is staged with an uncommitted
-  // receipt of the same key, which the insert waits on after reading the message.
-  it.fails('a receipt raced by a decline is either stored and 200, or not stored and 404', async () => {
+  // The receipt's insert and its read back are separate statements with no common snapshot on
+  // PostgreSQL (three statements, no transaction). A decline committing between them would leave the
+  // receipt stored (the insert saw the message visible) and the restricted read back empty: the
+  // repository then reads the row unrestricted, so the answer is 200 with the decline shown, as a
+  // check before the insert would give. The wait is staged with an uncommitted receipt of the same
+  // key, which the insert waits on after reading the message.
+  it('a receipt raced by a decline is either stored and 200, or not stored and 404', async () => {
     const { messageId } = await sent(aunt, family, [ada]);
     const body = await receiptBody(gran, family.familyId, messageId, 'played');
     let answer: Promise<{ statusCode: number; body: string }> | undefined;
