@@ -297,7 +297,7 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
 
     async addApproval(approval) {
       return db.transaction().execute(async (tx) => {
-        if ((await tx.selectFrom('messages').select('id').where('id', '=', approval.message_id).executeTakeFirst()) === undefined) return 'gone';
+        if (!(await lockMessage(tx, approval.message_id))) return 'gone';
         if ((await tx.selectFrom('message_declines').select('message_id').where('message_id', '=', approval.message_id).executeTakeFirst()) !== undefined) return 'declined';
         await tx.insertInto('message_approvals').values(approval).onConflict((oc) => oc.columns(['message_id', 'guardian_id']).doNothing()).execute();
         return 'added';
@@ -306,7 +306,7 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
 
     async addDecline(decline) {
       return db.transaction().execute(async (tx) => {
-        if ((await tx.selectFrom('messages').select('id').where('id', '=', decline.message_id).executeTakeFirst()) === undefined) return 'gone';
+        if (!(await lockMessage(tx, decline.message_id))) return 'gone';
         if ((await tx.selectFrom('message_approvals').select('message_id').where('message_id', '=', decline.message_id).executeTakeFirst()) !== undefined) return 'approved';
         await tx.insertInto('message_declines').values(decline).onConflict((oc) => oc.columns(['message_id', 'guardian_id']).doNothing()).execute();
         return 'added';
@@ -380,6 +380,17 @@ function recordsOf(rows: readonly MessageRow[], details: readonly DetailRow[]): 
 
 function recordOf(row: MessageRow, details: readonly DetailRow[]): MessageRecord {
   return recordsOf([row], details)[0]!;
+}
+
+/**
+ * Takes the message row's write lock for the rest of the transaction (a no-op write: on PostgreSQL
+ * it locks the row until commit; SQLite has one writer anyway); false when the message is gone.
+ * An approval and a decline take it before they look at each other, so two guardians answering at
+ * once cannot both be stored, and a deletion cannot slip between the check and the insert.
+ */
+async function lockMessage(tx: Kysely<Database>, messageId: string): Promise<boolean> {
+  const result = await tx.updateTable('messages').set((eb) => ({ saved: eb.ref('saved') })).where('id', '=', messageId).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Deletes messages and their dependent rows explicitly, so nothing relies on ON DELETE CASCADE being enforced. */

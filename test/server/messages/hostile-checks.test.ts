@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url } from '../../../src/crypto/bytes.js';
 import { TEST_BACKEND } from '../../support/backends.js';
 import { b64, startTestServer, type TestServer } from '../helpers.js';
-import { call, declineBody, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
+import { approvalBody, call, declineBody, messageCount, receiptBody, registerMember, seal, seedFamily, upload, type Member, type TestFamily } from './fixtures.js';
 
 interface View {
   messageId: string;
@@ -217,5 +217,60 @@ describe.runIf(TEST_BACKEND === 'postgres-s3')('a receipt racing its message on 
     const settled = await answer!;
     const stored = (await receiptsOf(messageId)).length;
     expect({ status: settled.statusCode, stored }).toSatisfy(({ status, stored: n }) => (status === 200 && n === 1) || (status === 404 && n === 0));
+  });
+});
+
+describe.runIf(TEST_BACKEND === 'postgres-s3')('an approval or a decline racing on PostgreSQL', () => {
+  /**
+   * Resolves once `answer` has settled or one of the server's statements on the message tables
+   * waits on a lock (the held transaction's): whichever comes first, so a server that takes no lock
+   * answers at once instead of leaving the test waiting.
+   */
+  async function blockedOrAnswered(answer: Promise<unknown>): Promise<void> {
+    let settled = false;
+    void answer.finally(() => { settled = true; });
+    while (!settled) {
+      const waiting = await sql<{ n: string }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and (query like 'update "messages"%' or query like 'insert into "message_approvals"%')`.execute(server.store.db);
+      if (Number(waiting.rows[0]?.n) > 0) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  // Each looked for the message, then inserted: a deletion committing in between failed the
+  // insert's foreign-key check, a 500. Both now take the message row's lock first.
+  it('an approval whose message is deleted meanwhile is 404, not 500, and nothing is left behind', async () => {
+    const { sealed, messageId } = await sent(aunt, family, [ada]);
+    const body = await approvalBody(mum, family.familyId, sealed);
+    let answer: Promise<{ statusCode: number; body: string }> | undefined;
+    await server.store.db.transaction().execute(async (tx) => {
+      for (const table of ['message_receipts', 'message_approvals', 'message_declines', 'message_recipients'] as const) {
+        await tx.deleteFrom(table).where('message_id', '=', messageId).execute();
+      }
+      await tx.deleteFrom('messages').where('id', '=', messageId).execute();
+      answer = call(server.app, mum, 'POST', `${base(family)}/${messageId}/approvals`, body);
+      await blockedOrAnswered(answer);
+    });
+    const settled = await answer!;
+    expect(settled.statusCode, settled.body).toBe(404);
+    expect(await server.store.db.selectFrom('message_approvals').select('message_id').where('message_id', '=', messageId).execute()).toEqual([]);
+  });
+
+  // Two guardians answering one message at once: without a common lock each saw no answer of the
+  // other (uncommitted) and both were stored, a message approved and declined.
+  it('an approval and a decline at once: the second to reach the message is refused with 409', async () => {
+    const { sealed, messageId } = await sent(aunt, family, [ada]);
+    const declining = await declineBody(mum, family.familyId, sealed);
+    const approving = await approvalBody(mum, family.familyId, sealed);
+    let approval: Promise<{ statusCode: number; body: string }> | undefined;
+    // The decline's request held open after its insert: what addDecline does, in one transaction.
+    await server.store.db.transaction().execute(async (tx) => {
+      await tx.updateTable('messages').set((eb) => ({ saved: eb.ref('saved') })).where('id', '=', messageId).execute();
+      await tx.insertInto('message_declines').values({ message_id: messageId, guardian_id: mum.accountId, signature: String(declining.signature), at: 1, roster_epoch: 0, roster_head: b64(32) }).execute();
+      approval = call(server.app, mum, 'POST', `${base(family)}/${messageId}/approvals`, approving);
+      await blockedOrAnswered(approval);
+    });
+    const settled = await approval!;
+    expect(settled.statusCode, settled.body).toBe(409);
+    expect(await server.store.db.selectFrom('message_approvals').select('message_id').where('message_id', '=', messageId).execute()).toEqual([]);
   });
 });
