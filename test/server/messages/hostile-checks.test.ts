@@ -3,7 +3,7 @@
  * visibility check (inside its insert), over HTTP on whichever store the project runs: a family
  * member naming other families' children and toys, reusing another family's message id, and
  * receipting messages they may not see; on PostgreSQL, a receipt racing its message's deletion or
- * decline.
+ * decline, and an approval racing a deletion or another guardian's decline.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
