@@ -1,6 +1,7 @@
 /** The message tables: rows, recipients, receipts, approvals and declines. Blobs are the service's business. */
 import { sql, type ExpressionBuilder, type Kysely, type SelectQueryBuilder } from 'kysely';
 import { executeAtomically, executeInOneTrip } from '../../storage/atomic-batch.js';
+import { isForeignKeyViolation } from '../../storage/errors.js';
 import { compiledOnce } from '../../storage/compiled-once.js';
 import type { Database, MessageApprovalsTable, MessageDeclinesTable, MessageReceiptsTable, MessagesTable } from '../../storage/database.js';
 
@@ -266,20 +267,37 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       // On the embedded store one round trip to its worker, read where the receipt was written.
       // Elsewhere three statements with no transaction: the insert carries its own check, and at
       // READ COMMITTED a transaction would add BEGIN and COMMIT but not one snapshot for the reads.
-      const [, found, details] = await executeInOneTrip(db, visibility.all
-        ? [insertReceiptForAll.compile(db, args), rowForAll.compile(db, { familyId, messageId: receipt.message_id }), detailsOf.compile(db, { ids })]
-        : [
-          insertReceiptForSome.compile(db, { ...args, ...restrictionOf(visibility) }),
-          rowForSome.compile(db, { familyId, messageId: receipt.message_id, ...restrictionOf(visibility) }),
-          detailsOf.compile(db, { ids }),
-        ]);
-      const row = found?.rows[0] as MessageRow | undefined;
+      let results: Awaited<ReturnType<typeof executeInOneTrip>>;
+      try {
+        results = await executeInOneTrip(db, visibility.all
+          ? [insertReceiptForAll.compile(db, args), rowForAll.compile(db, { familyId, messageId: receipt.message_id }), detailsOf.compile(db, { ids })]
+          : [
+            insertReceiptForSome.compile(db, { ...args, ...restrictionOf(visibility) }),
+            rowForSome.compile(db, { familyId, messageId: receipt.message_id, ...restrictionOf(visibility) }),
+            detailsOf.compile(db, { ids }),
+          ]);
+      } catch (error) {
+        // On PostgreSQL the insert reads the message as committed when it starts; if a deletion
+        // commits meanwhile, its foreign-key check fails: the message is gone, as if it never was.
+        if (isForeignKeyViolation(error)) return undefined;
+        throw error;
+      }
+      const [inserted, found, details] = results;
+      let row = found?.rows[0] as MessageRow | undefined;
+      // Stored, yet not visible when read back: on PostgreSQL, where the three statements share no
+      // snapshot, a guardian's decline committed in between (on the embedded store the batch is one
+      // unit). The receipt went in while the message was visible to its signer, so it is answered
+      // as stored, with the decline, as a check before the insert would have answered it.
+      if (row === undefined && Number(inserted?.numAffectedRows ?? 0n) === 1) {
+        row = (await rowForAll(db, { familyId, messageId: receipt.message_id })).rows[0];
+        if (row !== undefined) return recordOf(row, (await detailsOf(db, { ids })).rows);
+      }
       return row === undefined ? undefined : recordOf(row, details?.rows as DetailRow[]);
     },
 
     async addApproval(approval) {
       return db.transaction().execute(async (tx) => {
-        if ((await tx.selectFrom('messages').select('id').where('id', '=', approval.message_id).executeTakeFirst()) === undefined) return 'gone';
+        if (!(await lockMessage(tx, approval.message_id))) return 'gone';
         if ((await tx.selectFrom('message_declines').select('message_id').where('message_id', '=', approval.message_id).executeTakeFirst()) !== undefined) return 'declined';
         await tx.insertInto('message_approvals').values(approval).onConflict((oc) => oc.columns(['message_id', 'guardian_id']).doNothing()).execute();
         return 'added';
@@ -288,7 +306,7 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
 
     async addDecline(decline) {
       return db.transaction().execute(async (tx) => {
-        if ((await tx.selectFrom('messages').select('id').where('id', '=', decline.message_id).executeTakeFirst()) === undefined) return 'gone';
+        if (!(await lockMessage(tx, decline.message_id))) return 'gone';
         if ((await tx.selectFrom('message_approvals').select('message_id').where('message_id', '=', decline.message_id).executeTakeFirst()) !== undefined) return 'approved';
         await tx.insertInto('message_declines').values(decline).onConflict((oc) => oc.columns(['message_id', 'guardian_id']).doNothing()).execute();
         return 'added';
@@ -362,6 +380,17 @@ function recordsOf(rows: readonly MessageRow[], details: readonly DetailRow[]): 
 
 function recordOf(row: MessageRow, details: readonly DetailRow[]): MessageRecord {
   return recordsOf([row], details)[0]!;
+}
+
+/**
+ * Takes the message row's write lock for the rest of the transaction (a no-op write: on PostgreSQL
+ * it locks the row until commit; SQLite has one writer anyway); false when the message is gone.
+ * An approval and a decline take it before they look at each other, so two guardians answering at
+ * once cannot both be stored, and a deletion cannot slip between the check and the insert.
+ */
+async function lockMessage(tx: Kysely<Database>, messageId: string): Promise<boolean> {
+  const result = await tx.updateTable('messages').set((eb) => ({ saved: eb.ref('saved') })).where('id', '=', messageId).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Deletes messages and their dependent rows explicitly, so nothing relies on ON DELETE CASCADE being enforced. */
