@@ -33,10 +33,6 @@ const membershipQuery = compiledOnce((db: Kysely<Database>, a: { familyId: strin
     .where('family_toys.toy_id', '=', a.principalId))
   .orderBy('kind'));
 
-const conversationQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string; id: string }) => db
-  .selectFrom('children').select('id').where('family_id', '=', a.familyId).where('id', '=', a.id)
-  .unionAll(db.selectFrom('family_toys').select('toy_id as id').where('family_id', '=', a.familyId).where('toy_id', '=', a.id)));
-
 const retentionQuery = compiledOnce((db: Kysely<Database>, a: { familyId: string }) => db.selectFrom('families').select('retention_days').where('id', '=', a.familyId));
 
 /** Builds the families feature's `FamilyAccess` on the SQL store. */
@@ -67,10 +63,6 @@ export function createFamilyAccess(db: Kysely<Database>): FamilyAccess {
         db.selectFrom('family_toys').select('family_id').where('toy_id', '=', principalId).execute(),
       ]);
       return [...new Set([...members, ...toys].map((r) => r.family_id))];
-    },
-
-    async isConversation(familyId, id) {
-      return (await conversationQuery(db, { familyId, id })).rows.length > 0;
     },
 
     async retentionDays(familyId) {

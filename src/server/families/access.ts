@@ -29,8 +29,6 @@ export interface FamilyAccess {
   membership(familyId: string, principalId: string): Promise<FamilyMembership | undefined>;
   /** The ids of the families the principal is currently in. */
   familiesOf(principalId: string): Promise<string[]>;
-  /** Whether `id` names a child or a toy of the family (a valid message recipient). */
-  isConversation(familyId: string, id: string): Promise<boolean>;
   /** The family's retention from the head of its roster (1–365 days), or undefined for an unknown family. */
   retentionDays(familyId: string): Promise<number | undefined>;
 }

@@ -45,7 +45,6 @@ export interface MessagesRepository {
    * Throws a unique violation on a reused id.
    */
   insertWhileSenderInFamily(row: MessageRow): Promise<boolean>;
-  exists(messageId: string): Promise<boolean>;
   /**
    * An upload's early checks in one read: whether `messageId` is taken, and which of `recipients`
    * are children or toys of the family (valid recipients).
@@ -106,10 +105,8 @@ const rowForAll = compiledOnce((db: Kysely<Database>, a: { familyId: string; mes
   .where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
 const rowForSome = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string } & Restriction) =>
   restrictTo(db.selectFrom('messages').selectAll('messages'), a).where('messages.family_id', '=', a.familyId).where('messages.id', '=', a.messageId));
-const messageExists = compiledOnce((db: Kysely<Database>, a: { messageId: string }) => db.selectFrom('messages').select('id').where('id', '=', a.messageId));
 // The message id if taken, and those of the recipients that are a child or a toy of the family:
-// the upload's id check and its recipient checks (access.isConversation, once per recipient before)
-// in one statement.
+// the upload's id check and its recipient checks in one statement.
 const idAndConversations = compiledOnce((db: Kysely<Database>, a: { familyId: string; messageId: string; recipients: readonly string[] }) => db
   .selectFrom('messages').select([sql<string>`'message'`.as('what'), 'messages.id as id']).where('messages.id', '=', a.messageId)
   .unionAll(db.selectFrom('children').select([sql<string>`'child'`.as('what'), 'children.id as id']).where('children.family_id', '=', a.familyId).where('children.id', 'in', a.recipients))
@@ -212,10 +209,6 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       return Number(message?.numAffectedRows ?? 0n) === 1;
     },
 
-    async exists(messageId) {
-      return (await messageExists(db, { messageId })).rows.length > 0;
-    },
-
     async uploadChecks(familyId, messageId, recipients) {
       if (recipients.length === 0) throw new TypeError('recipients: a message has at least one');
       const { rows } = await idAndConversations(db, { familyId, messageId, recipients });
@@ -287,10 +280,10 @@ export function createMessagesRepository(db: Kysely<Database>): MessagesReposito
       // Stored, yet not visible when read back: on PostgreSQL, where the three statements share no
       // snapshot, a guardian's decline committed in between (on the embedded store the batch is one
       // unit). The receipt went in while the message was visible to its signer, so it is answered
-      // as stored, with the decline, as a check before the insert would have answered it.
+      // as stored, with the decline, as a check before the insert would have answered it; the
+      // details, read by id after the insert, already hold the decline.
       if (row === undefined && Number(inserted?.numAffectedRows ?? 0n) === 1) {
         row = (await rowForAll(db, { familyId, messageId: receipt.message_id })).rows[0];
-        if (row !== undefined) return recordOf(row, (await detailsOf(db, { ids })).rows);
       }
       return row === undefined ? undefined : recordOf(row, details?.rows as DetailRow[]);
     },

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFamilyAccess } from '../../../src/server/families/access-repository.js';
 import type { FamilyAccess } from '../../../src/server/families/access.js';
+import { createMessagesRepository } from '../../../src/server/messages/repository.js';
 import { startTestServer, type TestServer } from '../helpers.js';
 import { addChild, appendEntry, createFamily, join, newClientId, newPerson, type Person, type TestFamily } from './fixtures.js';
 
@@ -46,9 +47,12 @@ describe('FamilyAccess', () => {
   });
 
   it('knows children and toys as conversations, the retention, and who is in which family', async () => {
-    expect(await access.isConversation(family.familyId, notGiven)).toBe(true);
-    expect(await access.isConversation(family.familyId, toyOfNotGiven)).toBe(true);
-    expect(await access.isConversation(family.familyId, newClientId())).toBe(false);
+    // A message's valid recipients: the messages repository reads them with the upload's id check.
+    const unknown = newClientId();
+    const { conversations } = await createMessagesRepository(server.store.db).uploadChecks(family.familyId, newClientId(), [notGiven, toyOfNotGiven, unknown]);
+    expect(conversations.has(notGiven)).toBe(true);
+    expect(conversations.has(toyOfNotGiven)).toBe(true);
+    expect(conversations.has(unknown)).toBe(false);
     expect(await access.retentionDays(family.familyId)).toBe(30);
     expect(await access.retentionDays(newClientId())).toBeUndefined();
     expect(await access.familiesOf(relative.accountId)).toEqual([family.familyId]);
