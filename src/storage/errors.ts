@@ -33,3 +33,11 @@ export function isStoreUnavailable(error: unknown): boolean {
   const message = (error as { message?: unknown }).message;
   return typeof message === 'string' && PG_MESSAGES.test(message);
 }
+
+/**
+ * An SQLite error a worker thread sent back as plain data (message and code), made an Error again
+ * with the `code` the checks above test: the main store's worker and the live bus's log worker.
+ */
+export function sqliteError(error: { message: string; code?: string }): Error {
+  return Object.assign(new Error(error.message), { name: 'SqliteError' }, error.code === undefined ? {} : { code: error.code });
+}

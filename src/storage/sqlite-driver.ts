@@ -17,6 +17,7 @@ import {
   type DatabaseConnection, type DatabaseIntrospector, type Dialect, type DialectAdapter, type Driver, type Kysely, type QueryCompiler, type QueryResult,
 } from 'kysely';
 import type { BatchingAdapter } from './atomic-batch.js';
+import { sqliteError } from './errors.js';
 import { withStatementCache, type PreparingDatabase, type WorkerAnswer, type WorkerOptions, type WorkerRequest, type WorkerResult } from './sqlite-worker.js';
 
 /** The worker's entry: the compiled file, or the source when the tests run the sources (Node strips its types). */
@@ -24,10 +25,6 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './sqlite-worker.ts
 
 type Outgoing = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
-/** An error from the worker, with the `code` callers test (src/storage/errors.ts). */
-function sqliteError(error: { message: string; code?: string }): Error {
-  return Object.assign(new Error(error.message), { name: 'SqliteError' }, error.code === undefined ? {} : { code: error.code });
-}
 
 /** The worker and the requests waiting for its answers. */
 class WorkerClient {

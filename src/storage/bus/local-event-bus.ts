@@ -22,6 +22,7 @@ import {
   type EventBus,
   type Subscription,
 } from './event-bus.js';
+import { sqliteError } from '../errors.js';
 import { createEventLogTables, openEventLog, type LogAnswer, type LogRequest, type LogWorkerOptions, type LogWrite } from './event-log-worker.js';
 
 /** The worker's entry: the compiled file, or the source when the tests run the sources (Node strips its types). */
@@ -54,10 +55,6 @@ interface Waiting {
   reject(error: Error): void;
 }
 
-/** An error from the log, with the `code` callers test (src/storage/errors.ts). */
-function logError(error: { message: string; code?: string }): Error {
-  return Object.assign(new Error(error.message), { name: 'SqliteError' }, error.code === undefined ? {} : { code: error.code });
-}
 
 /** The log's worker thread: groups go in, answers come back in commit order. */
 class LogWorker {
@@ -248,7 +245,7 @@ export class LocalEventBus implements EventBus {
       if (waiting === undefined) continue;
       this.#waiting.delete(answer.id);
       if (answer.ok) waiting.resolve(answer.value);
-      else waiting.reject(logError(answer.error));
+      else waiting.reject(sqliteError(answer.error));
     }
   }
 
