@@ -193,12 +193,32 @@ class GroupCommitAdapter extends SqliteAdapter implements BatchingAdapter {
   }
 }
 
+/**
+ * SQLite's compiler, except that a parameter is written `+?` (unary plus: the same value, and like
+ * a bare parameter it has no affinity) so that no statement is compiled again on every run.
+ *
+ * Why: when the query planner looks at a bound parameter (every `column = ?` that a join or a
+ * non-unique index search plans with; single-table lookups by a unique key take a short cut that
+ * does not), SQLite marks the parameter so that binding it may re-plan the statement, and
+ * `sqlite3_clear_bindings` — which better-sqlite3 calls after every run — then expires the
+ * statement outright. The next run parses and plans it from its text again: 8–10 µs per joined
+ * table, more than the lookups themselves (docs/benchmarks.md, "reads on the event loop"). SQLite's
+ * query planner stability guarantee (SQLITE_DBCONFIG_ENABLE_QPSG) would stop it, but better-sqlite3
+ * cannot set it; a `+?` is no parameter to the planner, so it plans once, as PostgreSQL does with
+ * prepared statements. Nothing here depends on planning with a value (no LIKE, no partial index).
+ */
+export class StablePlanQueryCompiler extends SqliteQueryCompiler {
+  protected override getCurrentParameterPlaceholder(): string {
+    return '+?';
+  }
+}
+
 /** The Kysely dialect of the SQLite file at `path` with its connection on a worker thread. */
 export function groupCommitDialect(path: string): Dialect {
   return {
     createAdapter: (): DialectAdapter => new GroupCommitAdapter(),
     createDriver: (): Driver => new GroupCommitDriver(path),
-    createQueryCompiler: (): QueryCompiler => new SqliteQueryCompiler(),
+    createQueryCompiler: (): QueryCompiler => new StablePlanQueryCompiler(),
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kysely's introspector takes any schema
     createIntrospector: (db: Kysely<any>): DatabaseIntrospector => new SqliteIntrospector(db),
   };
