@@ -58,7 +58,7 @@ describe('the SQLite store’s query compiler', () => {
       const expected = await query(plain);
       expect(await query(stable)).toEqual(expected);
     }
-    expect((await queries[0]!(stable)).map((row) => row.label)).toEqual(['a', 'b']);
+    expect(await queries[0]!(stable)).toEqual([{ id: 1, label: 'a' }, { id: 1, label: 'b' }]);
     expect(await queries[4]!(stable)).toEqual([{ id: 3 }]);
     expect(await stable.selectFrom('t').select(['id', 'score', 'data']).where('id', '=', 1).executeTakeFirst()).toEqual({ id: 1, score: 1.5, data: Buffer.of(1, 2) });
     await close();
