@@ -67,14 +67,16 @@ export default defineConfig({
         },
       },
       {
-        // The browser tests, each file in a process of its own: they are long (20–50 s each), so a
-        // fresh process costs them little, and one file's Playwright state cannot reach the next.
+        // The browser tests share their worker processes too, as the node tests do: each file
+        // launches and closes its own server and Chromium (test/support/browser.ts), and a fresh
+        // process per file loaded Playwright, the client library and the test helpers again 28
+        // times on a machine whose two cores the whole run keeps busy.
         extends: true,
         test: {
           name: 'browser',
           include: BROWSER_FILES,
           pool: 'forks',
-          isolate: true,
+          isolate: false,
         },
       },
       {

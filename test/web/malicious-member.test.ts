@@ -315,6 +315,9 @@ describe.skipIf(!hasChromium())('a malicious family member against the web app',
     const { context, page } = await mumsPhone();
     const toy = await context.newPage();
     const code = await showToyCode(toy);
+    // The toy shares Mum's storage, so it is a second tab; her tab comes back to the front, where
+    // Chromium draws it (a background tab gets no animation frames: each click on it waited ~1 s).
+    await page.bringToFront();
     await page.goto(`/family/${familyId}/people`);
     await page.getByRole('navigation', { name: 'Family' }).waitFor({ timeout: STEP });
     await pairToy(page, toy, { code, childLabel: '🦊 Mia' });

@@ -117,7 +117,9 @@ describe.skipIf(!hasChromium())('names and the safety code, in the browser', { t
     await mum.waitForURL(/\/family\/[A-Za-z0-9_-]{22}\/people$/, { timeout: STEP });
     const familyId = /\/family\/([A-Za-z0-9_-]{22})\//.exec(mum.url())![1]!;
     await addChild(mum, 'Mia', '🦊');
-    const toy = await mum.context().newPage();
+    // The toy is a device of its own: a second tab in Mum's context would put her page in the
+    // background, where Chromium stops its animation frames and every click on it waits ~1 s.
+    const toy = await page(app.browsers[0]!);
     const code = await showToyCode(toy);
     await pairToy(mum, toy, { code, childLabel: '🦊 Mia' });
 
