@@ -14,7 +14,7 @@
 import type { WebSocket } from 'ws';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { BurrowError, type ErrorCode, type Problem } from '../../protocol/errors.js';
-import { ClientFrame, type ReceiptFrame, type ServerFrame } from '../../protocol/live.js';
+import { ClientFrame, FrameRef, type ReceiptFrame, type ServerFrame } from '../../protocol/live.js';
 import type { MessageViewData } from '../messages/service.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
@@ -24,6 +24,7 @@ import type { PrincipalKind } from '../principal.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
 const clientFrame = TypeCompiler.Compile(ClientFrame);
+const frameRef = TypeCompiler.Compile(FrameRef);
 /** A client that does not read its events is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MESSAGE_EVENTS = new Set(['message', 'message-deleted', 'receipt', 'approval']);
@@ -147,7 +148,7 @@ function problemFrame(code: ErrorCode, detail: string, ref?: string): ServerFram
 /** The `ref` of a frame that failed its schema, when it has a well-formed one: the error frame names it. */
 function refOf(frame: unknown): string | undefined {
   const ref = typeof frame === 'object' && frame !== null ? (frame as { ref?: unknown }).ref : undefined;
-  return typeof ref === 'string' && ref.length <= 64 && /^[A-Za-z0-9_-]+$/.test(ref) ? ref : undefined;
+  return frameRef.Check(ref) ? ref : undefined;
 }
 
 /** The socket's listeners are these shared functions; each finds its connection here. */

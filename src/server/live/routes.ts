@@ -10,8 +10,6 @@ import websocket from '@fastify/websocket';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { BurrowError } from '../../protocol/errors.js';
-import { isBlobStoreUnavailable } from '../../storage/blobs/blob-store.js';
-import { isStoreUnavailable } from '../../storage/errors.js';
 import { LIVE_SUBPROTOCOL } from '../../protocol/live.js';
 import type { EventBus } from '../../storage/bus/event-bus.js';
 import { TopicFanout } from '../../storage/bus/topic-fanout.js';
@@ -19,6 +17,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess } from '../families/access.js';
 import { clientKeyOf } from '../http/addresses.js';
+import { internalProblem, unavailableProblemOf } from '../http/problems.js';
 import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
 import type { BurrowApp } from '../http/types.js';
 import type { MessagesService } from '../messages/service.js';
@@ -131,12 +130,13 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
     },
     problemOf(error, { requestId }) {
       if (error instanceof BurrowError) return error.toProblem();
-      if (isStoreUnavailable(error) || isBlobStoreUnavailable(error)) {
-        app.log.warn({ err: error, reqId: requestId }, 'a live receipt found the database unavailable');
-        return new BurrowError('burrow/unavailable', 'The database is unreachable; try again shortly', { retryAfter: 1 }).toProblem();
+      const unavailable = unavailableProblemOf(error);
+      if (unavailable !== undefined) {
+        app.log.warn({ err: error, reqId: requestId }, `a live receipt: ${unavailable.what}`);
+        return unavailable.problem.toProblem();
       }
       app.log.error({ err: error, reqId: requestId }, 'a live receipt failed');
-      return new BurrowError('burrow/internal', 'The server failed; quote the request id to the operator', { requestId }).toProblem();
+      return internalProblem(requestId);
     },
     warn: (message, error, { requestId }) => app.log.warn({ err: error, reqId: requestId }, message),
     closed(connection) {
