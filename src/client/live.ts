@@ -77,6 +77,11 @@ export interface LiveOptions {
   idleTimeoutMs?: number;
   /** How often to send an application ping (default 25 s). */
   pingMs?: number;
+  /**
+   * How long a receipt frame waits for its answer before it is left to HTTP (default 10 s): a
+   * server that keeps the connection alive but never answers cannot hold a toy's receipts.
+   */
+  receiptAnswerMs?: number;
 }
 
 /** A receipt to store over the live channel: the message it is for and the body `POST …/receipts` takes. */
@@ -90,7 +95,7 @@ export interface LiveConnection {
    * Stores a signed receipt over the connection while it is open and ready: resolves with the
    * message as the server answered, or `undefined` when the receipt was not sent (not connected,
    * not ready, or `LIVE_LIMITS.receiptFramesPerMinute` sent in the last minute) or got no answer
-   * before the connection closed; then post it over HTTP (a repeated receipt is stored once and
+   * before the connection closed or within `receiptAnswerMs`; then post it over HTTP (a repeated receipt is stored once and
    * answered as the first). Rejects with the `ApiError` of the problem the server answered.
    */
   sendReceipt(receipt: LiveReceipt): Promise<Static<typeof MessageView> | undefined>;
@@ -108,6 +113,7 @@ const POLICY_VIOLATION = 1008;
 /** A receipt frame waiting for its answer on `socket`. */
 interface PendingReceipt {
   socket: WebSocketLike;
+  timer: ReturnType<typeof setTimeout>;
   resolve: (message: Static<typeof MessageView> | undefined) => void;
   reject: (error: ApiError) => void;
 }
@@ -272,6 +278,7 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
         const waiting = pending.get(frame.ref!);
         if (waiting === undefined || waiting.socket !== ws) return;
         pending.delete(frame.ref!);
+        clearTimeout(waiting.timer);
         if (frame.type === 'receipt-stored') waiting.resolve(frame.message);
         else waiting.reject(new ApiError(frame.problem));
         return;
@@ -299,6 +306,7 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
       for (const [ref, waiting] of pending) {
         if (waiting.socket !== ws) continue;
         pending.delete(ref);
+        clearTimeout(waiting.timer);
         waiting.resolve(undefined);
       }
       if (closed) return;
@@ -330,7 +338,11 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
       const ref = `r${(nextRef++).toString(36)}`;
       receiptTimes.push(now);
       return new Promise((resolve, reject) => {
-        pending.set(ref, { socket: ws, resolve, reject });
+        // Unanswered in time: left to HTTP (the frame may still have been stored; a repeat is stored once).
+        const timer = setTimeout(() => {
+          if (pending.delete(ref)) resolve(undefined);
+        }, options.receiptAnswerMs ?? 10_000);
+        pending.set(ref, { socket: ws, timer, resolve, reject });
         ws.send(JSON.stringify({ type: 'receipt', ref, familyId, messageId, receipt } satisfies ReceiptFrame));
       });
     },
