@@ -85,7 +85,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'scale-out',
-          include: ['test/server/**/*.test.ts', 'test/adversarial/authorization-matrix.test.ts', 'test/e2e/family-story.test.ts', 'test/client/live.test.ts'],
+          include: ['test/server/**/*.test.ts', 'test/adversarial/authorization-matrix.test.ts', 'test/e2e/family-story.test.ts', 'test/client/live.test.ts', 'test/client/live-receipts.test.ts'],
           exclude: [
             // Ages files in the blob directory by hand; sweeping on S3 is in the blob contract suite.
             'test/server/messages/sweeper.test.ts',

@@ -1,6 +1,7 @@
 /**
  * A toy as the throughput and latency benchmarks drive it: connected to /v1/live with its device
- * token; on each `message` event it downloads the envelope and posts a `delivered` receipt, and
+ * token; on each `message` event it downloads the envelope and sends a `delivered` receipt over
+ * the live connection (a `receipt` frame, as the toy runtime does while connected), and
  * records when it was notified and when it held the bytes. The envelope is not opened here: that
  * is the toy's CPU, not the server's, and it would share the server's cores.
  */
@@ -24,6 +25,8 @@ export class LiveToy {
   readonly #paired: PairedToy;
   readonly #http: HttpClient;
   #socket: WebSocket | undefined;
+  /** Receipt frames waiting for their answer, by ref (the message id). */
+  readonly #receipts = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   onDelivery: ((delivery: Delivery) => void) | undefined;
   onNotified: ((messageId: string, at: number) => void) | undefined;
   /** A download or receipt that failed (counted in `failures` too). */
@@ -51,9 +54,20 @@ export class LiveToy {
       socket.on('error', (error) => {
         if (!ready) reject(error);
       });
+      socket.on('close', () => {
+        for (const waiting of this.#receipts.values()) waiting.reject(new Error('receipt: the live connection closed'));
+        this.#receipts.clear();
+      });
       socket.on('message', (data) => {
         const at = performance.now();
-        const frame = JSON.parse(String(data)) as { type: string; event?: string; data?: { messageId?: string } };
+        const frame = JSON.parse(String(data)) as { type: string; ref?: string; event?: string; data?: { messageId?: string }; problem?: { status: number; detail: string } };
+        if (frame.ref !== undefined) {
+          const waiting = this.#receipts.get(frame.ref);
+          this.#receipts.delete(frame.ref);
+          if (frame.type === 'receipt-stored') waiting?.resolve();
+          else waiting?.reject(new Error(`receipt: ${frame.problem?.status} ${frame.problem?.detail}`));
+          return;
+        }
         if (frame.type === 'ready' && !ready) {
           ready = true;
           resolve();
@@ -76,8 +90,10 @@ export class LiveToy {
       const bytesAt = performance.now();
       // Signed by the toy's own key at the head it verified when it was paired, as a toy signs it.
       const signed = await signedReceiptBody({ signer: { id: this.toyId, identity: this.#paired.identity }, roster: this.#paired.roster, messageId, kind: 'delivered', at: Date.now() });
-      const receipt = await this.#http.request({ method: 'POST', path: `${path}/receipts`, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(signed) });
-      if (receipt.status >= 300) throw new Error(`receipt: ${receipt.status} ${receipt.body.toString('utf8').slice(0, 200)}`);
+      await new Promise<void>((resolve, reject) => {
+        this.#receipts.set(messageId, { resolve, reject });
+        this.#socket!.send(JSON.stringify({ type: 'receipt', ref: messageId, familyId: this.familyId, messageId, receipt: signed }));
+      });
       this.onDelivery?.({ messageId, notifiedAt, bytesAt, ackedAt: performance.now(), size: envelope.body.length });
     } catch (error) {
       this.failures += 1;

@@ -34,6 +34,7 @@ Environment (flags win):
   BURROW_PUBLIC_ORIGIN                      the web app's origin, for the live channel's Origin check
   BURROW_SESSION_TTL_DAYS                   session lifetime (default 30)
   BURROW_RATE_GLOBAL_PER_MINUTE             requests per client address per minute (default 600)
+  BURROW_LIVE_FRAMES_PER_MINUTE             frames a live connection may send per minute, receipts included; beyond, it is closed (default 120)
   BURROW_RATE_ANONYMOUS_PER_MINUTE          sign-up/login/recovery requests per address per minute (default 30)
   BURROW_RATE_ACCOUNT_PER_MINUTE            sign-up/login/recovery requests per account per minute (default 10)
   BURROW_RATE_LOGIN_FAILURES_PER_HOUR       failed logins/recoveries per client address per hour, then 429 (default 20)

@@ -655,6 +655,7 @@ async function runLive(context: {
       }
     },
   });
+  runtime.useLive(live);
 
   const error = await done;
   clearInterval(pressPoll);
@@ -662,6 +663,7 @@ async function runLive(context: {
   terminal?.close();
   io.signals.removeListener('SIGINT', onSignal);
   io.signals.removeListener('SIGTERM', onSignal);
+  runtime.useLive(undefined);
   await live.close().catch(() => undefined);
   if (error !== undefined) throw error;
 }

@@ -15,8 +15,11 @@
  * token as a second subprotocol (`tokenIn: 'subprotocol'`: the virtual toy's device token), or
  * relies on the session cookie (the family app). Never in the URL.
  */
+import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { LIVE_SUBPROTOCOL, liveSubprotocols, ServerFrame, type EventFrame, type LiveEventPayload, type LiveEventType } from '../protocol/live.js';
+import { LIVE_LIMITS, LIVE_SUBPROTOCOL, liveSubprotocols, ServerFrame, type EventFrame, type LiveEventPayload, type LiveEventType, type ReceiptFrame } from '../protocol/live.js';
+import type { MessageView } from '../protocol/messages.js';
+import { ApiError } from './api.js';
 import type { KeyStore } from './key-store.js';
 import { assertTransportAllowed } from './transport.js';
 
@@ -74,12 +77,28 @@ export interface LiveOptions {
   idleTimeoutMs?: number;
   /** How often to send an application ping (default 25 s). */
   pingMs?: number;
+  /**
+   * How long a receipt frame waits for its answer before it is left to HTTP (default 10 s): a
+   * server that keeps the connection alive but never answers cannot hold a toy's receipts.
+   */
+  receiptAnswerMs?: number;
 }
+
+/** A receipt to store over the live channel: the message it is for and the body `POST …/receipts` takes. */
+export type LiveReceipt = Pick<ReceiptFrame, 'familyId' | 'messageId' | 'receipt'>;
 
 /** A running live connection. */
 export interface LiveConnection {
   /** Resolves the first time the backlog has been delivered. */
   readonly ready: Promise<void>;
+  /**
+   * Stores a signed receipt over the connection while it is open and ready: resolves with the
+   * message as the server answered, or `undefined` when the receipt was not sent (not connected,
+   * not ready, or `LIVE_LIMITS.receiptFramesPerMinute` sent in the last minute) or got no answer
+   * before the connection closed or within `receiptAnswerMs`; then post it over HTTP (a repeated receipt is stored once and
+   * answered as the first). Rejects with the `ApiError` of the problem the server answered.
+   */
+  sendReceipt(receipt: LiveReceipt): Promise<Static<typeof MessageView> | undefined>;
   /** The last processed cursor per family. */
   cursors(): Record<string, string>;
   /** Closes for good (no reconnect). */
@@ -90,6 +109,14 @@ const SEEN_LIMIT = 50_000;
 const OPEN = 1;
 /** WebSocket close code 1008 (RFC 6455 §7.4.1): the server refuses this client as it is. */
 const POLICY_VIOLATION = 1008;
+
+/** A receipt frame waiting for its answer on `socket`. */
+interface PendingReceipt {
+  socket: WebSocketLike;
+  timer: ReturnType<typeof setTimeout>;
+  resolve: (message: Static<typeof MessageView> | undefined) => void;
+  reject: (error: ApiError) => void;
+}
 
 /** A set that forgets its oldest members beyond a limit. */
 class BoundedSet {
@@ -156,6 +183,12 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
   // Events are processed one at a time, in arrival order, across reconnections.
   let queue: Promise<void> = Promise.resolve();
+  // The socket whose `ready` frame was handled (receipts go over it), the receipt frames waiting
+  // for their answers by ref, and when the last receipt frames went on it (its frame budget).
+  let readySocket: WebSocketLike | undefined;
+  const pending = new Map<string, PendingReceipt>();
+  let receiptTimes: number[] = [];
+  let nextRef = 0;
   let resolveReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
     resolveReady = resolve;
@@ -240,8 +273,19 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
         queue = queue.then(() => handleEvent(frame));
         return;
       }
+      if (frame.type === 'receipt-stored' || (frame.type === 'error' && frame.ref !== undefined)) {
+        // Answered at once, not behind the events: an event's handler may be waiting for it.
+        const waiting = pending.get(frame.ref!);
+        if (waiting === undefined || waiting.socket !== ws) return;
+        pending.delete(frame.ref!);
+        clearTimeout(waiting.timer);
+        if (frame.type === 'receipt-stored') waiting.resolve(frame.message);
+        else waiting.reject(new ApiError(frame.problem));
+        return;
+      }
       if (frame.type === 'ready') {
         queue = queue.then(() => {
+          if (socket === ws) readySocket = ws;
           attempt = 0;
           resolveReady();
           options.onReady?.();
@@ -256,6 +300,15 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
     ws.onclose = (event) => {
       stopTimers();
       if (socket === ws) socket = undefined;
+      if (readySocket === ws) readySocket = undefined;
+      receiptTimes = [];
+      // Unanswered receipts may or may not have been stored: the caller posts them again over HTTP.
+      for (const [ref, waiting] of pending) {
+        if (waiting.socket !== ws) continue;
+        pending.delete(ref);
+        clearTimeout(waiting.timer);
+        waiting.resolve(undefined);
+      }
       if (closed) return;
       if (event.code === POLICY_VIOLATION) {
         // The server ended it on purpose (session ended, flood, too many connections): retrying would not help.
@@ -268,10 +321,31 @@ export async function connectLive(options: LiveOptions): Promise<LiveConnection>
     };
   }
 
+  /** Whether one more receipt frame stays within the budget: at most `receiptFramesPerMinute` in any minute. */
+  const receiptBudgetLeft = (now: number): boolean => {
+    receiptTimes = receiptTimes.filter((t) => now - t < 60_000);
+    return receiptTimes.length < LIVE_LIMITS.receiptFramesPerMinute;
+  };
+
   open();
   return {
     ready,
     cursors: () => ({ ...cursors }),
+    sendReceipt({ familyId, messageId, receipt }) {
+      const ws = readySocket;
+      const now = Date.now();
+      if (closed || ws === undefined || ws.readyState !== OPEN || !receiptBudgetLeft(now)) return Promise.resolve(undefined);
+      const ref = `r${(nextRef++).toString(36)}`;
+      receiptTimes.push(now);
+      return new Promise((resolve, reject) => {
+        // Unanswered in time: left to HTTP (the frame may still have been stored; a repeat is stored once).
+        const timer = setTimeout(() => {
+          if (pending.delete(ref)) resolve(undefined);
+        }, options.receiptAnswerMs ?? 10_000);
+        pending.set(ref, { socket: ws, timer, resolve, reject });
+        ws.send(JSON.stringify({ type: 'receipt', ref, familyId, messageId, receipt } satisfies ReceiptFrame));
+      });
+    },
     async close() {
       closed = true;
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);

@@ -11,6 +11,7 @@ import type { CryptoResult } from '../crypto/result.js';
 import type { VerifiedRoster } from '../crypto/roster.js';
 import type { MessageView } from '../protocol/messages.js';
 import type { BurrowApi } from './api.js';
+import type { LiveConnection } from './live.js';
 import { reportRefusal } from './refusal-report.js';
 
 type MessageViewT = Static<typeof MessageView>;
@@ -36,10 +37,16 @@ export async function signedReceiptBody(options: {
   return { kind: options.kind, signedAt: receipt.at, rosterEpoch: receipt.rosterEpoch, rosterHead: toBase64Url(receipt.rosterHead), signature: toBase64Url(receipt.signature) };
 }
 
-/** Signs a receipt as `signer` at its verified head and posts it for the message. */
-export async function sendReceipt(api: BurrowApi, options: Parameters<typeof signedReceiptBody>[0]): Promise<void> {
-  const body = await signedReceiptBody(options);
-  await api.call('POST', `/v1/families/${options.roster.familyId}/messages/${options.messageId}/receipts`, undefined, body);
+/**
+ * Signs a receipt as `signer` at its verified head and stores it for the message: over `live` when
+ * that connection is open and ready (one frame instead of a request), else, or when the frame got
+ * no answer before the connection closed, posted over HTTP (a repeated receipt is stored once).
+ */
+export async function sendReceipt(api: BurrowApi, options: Parameters<typeof signedReceiptBody>[0] & { live?: Pick<LiveConnection, 'sendReceipt'> | undefined }): Promise<void> {
+  const receipt = await signedReceiptBody(options);
+  const familyId = options.roster.familyId;
+  if ((await options.live?.sendReceipt({ familyId, messageId: options.messageId, receipt })) !== undefined) return;
+  await api.call('POST', `/v1/families/${familyId}/messages/${options.messageId}/receipts`, undefined, receipt);
 }
 
 /** A relayed receipt after verification: `verified` only when its signer's signature checks against the verified roster. */

@@ -9,7 +9,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { fromBase64Url, toBase64Url } from '../crypto/bytes.js';
 import { Id, Timestamp } from './common.js';
-import { ReceiptKind } from './messages.js';
+import { MessageView, ReceiptKind, ReceiptRequest } from './messages.js';
 
 /** What each live event carries: ids, never content. Message events name the message's sender and recipients. */
 const MessageRef = {
@@ -44,7 +44,23 @@ export type LiveEventType = Static<typeof LiveEventType>;
 /** The payload of one kind of event, as `LiveEventData` describes it. */
 export type LiveEventPayload<K extends LiveEventType> = Static<(typeof LiveEventData)[K]>;
 
-/** Client → server. `resume` first (optional), then `ping` whenever it likes. */
+/**
+ * A client's name for one request frame, echoed in its answer (`receipt-stored` or `error`) so the
+ * client can match answers to requests sent before them. Chosen by the client; never interpreted.
+ */
+export const FrameRef = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+
+/**
+ * Client → server: a signed receipt, exactly the body of `POST …/messages/:messageId/receipts`,
+ * stored as that route stores it. Answered by `receipt-stored` or by an `error` carrying `ref`.
+ */
+export const ReceiptFrame = Type.Object(
+  { type: Type.Literal('receipt'), ref: FrameRef, familyId: Id, messageId: Id, receipt: ReceiptRequest },
+  { additionalProperties: false },
+);
+export type ReceiptFrame = Static<typeof ReceiptFrame>;
+
+/** Client → server. `resume` first (optional), then `ping` and `receipt` whenever it likes. */
 export const ClientFrame = Type.Union([
   Type.Object(
     {
@@ -55,6 +71,7 @@ export const ClientFrame = Type.Union([
     { additionalProperties: false },
   ),
   Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false }),
+  ReceiptFrame,
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 
@@ -81,11 +98,20 @@ export type EventFrame = { [K in LiveEventType]: Static<ReturnType<typeof EventF
 export const ReadyFrame = Type.Object({ type: Type.Literal('ready') }, { additionalProperties: false });
 /** Server → client: the answer to a ping. */
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { additionalProperties: false });
-/** Server → client: a refused frame, as an RFC 9457 problem; the connection stays open unless a close follows. */
+/** Server → client: the receipt of the `receipt` frame `ref` was stored; `message` is what the HTTP route's 200 carries. */
+export const ReceiptStoredFrame = Type.Object({ type: Type.Literal('receipt-stored'), ref: FrameRef, message: MessageView }, { additionalProperties: false });
+/**
+ * Server → client: a refused frame, as an RFC 9457 problem (the one the HTTP route would answer,
+ * for a `receipt` frame, with its `ref`); the connection stays open unless a close follows.
+ */
 export const ErrorFrame = Type.Object(
   {
     type: Type.Literal('error'),
-    problem: Type.Object({ type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String() }, { additionalProperties: false }),
+    ref: Type.Optional(FrameRef),
+    problem: Type.Object(
+      { type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String(), retryAfter: Type.Optional(Type.Integer({ minimum: 1 })), requestId: Type.Optional(Type.String({ maxLength: 64 })) },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -102,12 +128,18 @@ export const ServerFrame = Type.Union([
   EventFrame('family-deleted'),
   ReadyFrame,
   PongFrame,
+  ReceiptStoredFrame,
   ErrorFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 
-/** Limits a server enforces per connection (a flood is closed with 1008). */
+/**
+ * Limits a server enforces per connection (a flood is closed with 1008). Every frame counts,
+ * receipts too; a client keeps its receipt frames to `receiptFramesPerMinute` in any minute and
+ * sends the rest over HTTP, which leaves room for pings and a resume.
+ */
 export const LIVE_LIMITS = {
+  receiptFramesPerMinute: 60,
   maxFrameBytes: 16 * 1024,
   maxFramesPerMinute: 120,
   heartbeatMs: 30_000,

@@ -226,7 +226,7 @@ export function serverFeatures(services: Services, routes: readonly RouteInfo[])
     },
     { name: 'security log', register: (app) => registerSecurityLogRoutes(app, { log: securityLog }) },
     { name: 'messages', register: (app) => registerMessageRoutes(app, { messages, maxMessageBytes: config.limits.maxMessageBytes }) },
-    { name: 'live', register: (app) => registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, clock, config }) },
+    { name: 'live', register: (app) => registerLiveRoutes(app, { access: familyAccess, bus, sessions, toys, messages, limiter, clock, config }) },
     { name: 'toys', register: (app) => registerToyRoutes(app, { toys }) },
     { name: 'push', register: (app) => registerPushRoutes(app, { push, secrets, limiter, perAccount: config.rateLimits.perAccount }) },
     { name: 'security', register: (app) => registerSecurityFeatures(app, { db: store.db, config, secrets, clock, random, limiter }) },

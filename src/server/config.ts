@@ -394,6 +394,9 @@ export function loadConfig(options: { flags?: ConfigFlags; env?: NodeJS.ProcessE
     if (origin === 'null' || !/^https?:\/\//.test(origin)) throw new ConfigError('BURROW_PUBLIC_ORIGIN must be an http(s) origin such as https://burrow.example');
     fromEnv.live = { publicOrigin: origin };
   }
+  if (env.BURROW_LIVE_FRAMES_PER_MINUTE) {
+    fromEnv.live = { ...fromEnv.live, maxFramesPerMinute: parseInteger(env.BURROW_LIVE_FRAMES_PER_MINUTE, 'BURROW_LIVE_FRAMES_PER_MINUTE', 10, 1_000_000) };
+  }
   if (env.BURROW_SESSION_TTL_DAYS) {
     fromEnv.sessions = { ttlMs: parseInteger(env.BURROW_SESSION_TTL_DAYS, 'BURROW_SESSION_TTL_DAYS', 1, 365) * DAY };
   }

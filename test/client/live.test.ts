@@ -194,4 +194,26 @@ describe('the live connection of the client library, against a hostile server', 
       await hostile.close();
     }
   });
+
+  it('leaves to HTTP a receipt the server takes and never answers, while the connection stays alive', async () => {
+    // The hostile server answers pings and the resume, and swallows every receipt frame.
+    const hostile = await startHostileLive([]);
+    const live = await connectLive({
+      baseUrl: hostile.url,
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      token: 'any',
+      store: { loadCursors: async () => ({}), saveCursors: async () => {} },
+      onEvent: () => {},
+      receiptAnswerMs: 300,
+    });
+    try {
+      await live.ready;
+      const receipt = { kind: 'delivered' as const, signedAt: 1, rosterEpoch: 1, rosterHead: 'A'.repeat(43), signature: 'A'.repeat(86) };
+      // Undefined is the caller's cue to post it over HTTP (src/client/receipts.ts sendReceipt); a hang would time this test out.
+      await expect(live.sendReceipt({ familyId: 'f'.repeat(22), messageId: 'm'.repeat(22), receipt })).resolves.toBeUndefined();
+    } finally {
+      await live.close();
+      await hostile.close();
+    }
+  });
 });

@@ -109,7 +109,7 @@ describe('the AsyncAPI document', () => {
   it('has a message for every client frame and every kind of server frame of src/protocol/live.ts', async () => {
     const { ClientFrame, LiveEventType, ServerFrame } = await import('../../src/protocol/live.js');
     const messages = Object.keys((asyncApi.components as { messages: Json }).messages).sort();
-    expect(messages).toEqual(['error', ...LiveEventType.anyOf.map((l) => `event.${l.const}`), 'ping', 'pong', 'ready', 'resume'].sort());
+    expect(messages).toEqual(['error', ...LiveEventType.anyOf.map((l) => `event.${l.const}`), 'ping', 'pong', 'ready', 'receipt', 'receipt-stored', 'resume'].sort());
     expect(ClientFrame.anyOf.length + ServerFrame.anyOf.length).toBe(messages.length);
   });
 });

@@ -20,6 +20,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: {}, flags: { port: '70000' } })).toThrow(/--port must be an integer/);
   });
 
+  it('takes the live frame limit, beside the public origin, and refuses one out of range', () => {
+    const config = loadConfig({ env: { BURROW_LIVE_FRAMES_PER_MINUTE: '600', BURROW_PUBLIC_ORIGIN: 'https://burrow.example' } });
+    expect(config.live.maxFramesPerMinute).toBe(600);
+    expect(config.live.publicOrigin).toBe('https://burrow.example');
+    expect(config.live.maxFrameBytes).toBe(16 * 1024);
+    expect(() => loadConfig({ env: { BURROW_LIVE_FRAMES_PER_MINUTE: '5' } })).toThrow(new ConfigError('BURROW_LIVE_FRAMES_PER_MINUTE must be an integer 10–1000000, got "5"'));
+  });
+
   it('is deeply frozen', () => {
     const config = loadConfig({ env: {} });
     expect(Object.isFrozen(config)).toBe(true);

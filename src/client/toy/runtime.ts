@@ -6,6 +6,7 @@
  *
  *   const runtime = new ToyRuntime({ api, device, storage, play, log, chime });
  *   await runtime.start();                      // verify the family (online, else from the stored chain)
+ *   runtime.useLive(await connectLive({ … }));  // receipts over the live channel while it is ready
  *   await runtime.handle({ event: 'message' }); // a live event: play due, new and waiting messages
  *   await runtime.reply({ audio, audioType, durationMs });  // seal, queue, send in order
  *   await runtime.flush();                      // send queued replies (after a reconnect)
@@ -27,6 +28,7 @@
 import type { LiveEventType } from '../../protocol/live.js';
 import { ApiError, NetworkError, type BurrowApi } from '../api.js';
 import { ClientError } from '../client-error.js';
+import type { LiveConnection } from '../live.js';
 import { getMessage, listMessages, type MessageViewT } from '../messages.js';
 import { quietLabel, quietUntil } from '../quiet-hours.js';
 import { sendReceipt } from '../receipts.js';
@@ -133,6 +135,7 @@ export class ToyRuntime {
   readonly #outbox: OutboxContext;
   #family: ToyFamily | undefined;
   #online = false;
+  #live: Pick<LiveConnection, 'sendReceipt'> | undefined;
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(options: ToyRuntimeOptions) {
@@ -164,6 +167,14 @@ export class ToyRuntime {
   /** Whether the last call reached the server. */
   get online(): boolean {
     return this.#online;
+  }
+
+  /**
+   * The live connection the shell holds for this toy: its receipts go over it while it is open and
+   * ready, over HTTP otherwise (`sendReceipt`). `undefined` when the shell lets it go.
+   */
+  useLive(live: Pick<LiveConnection, 'sendReceipt'> | undefined): void {
+    this.#live = live;
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
@@ -586,7 +597,7 @@ export class ToyRuntime {
 
   async #receipt(family: ToyFamily, messageId: string, kind: 'delivered' | 'played'): Promise<boolean> {
     try {
-      await sendReceipt(this.#api, { signer: { id: this.#device.toyId, identity: this.#device.identity }, roster: family.roster, messageId, kind, at: this.#now() });
+      await sendReceipt(this.#api, { signer: { id: this.#device.toyId, identity: this.#device.identity }, roster: family.roster, messageId, kind, at: this.#now(), live: this.#live });
       return true;
     } catch (error) {
       if (isTokenDead(error)) throw error;

@@ -76,6 +76,22 @@ function fastifyProblem(error: FastifyError): BurrowError | undefined {
   return undefined;
 }
 
+/**
+ * An object store or database that is down or restarting: a 503 the client may retry, not a
+ * server bug; the detail says which, so an operator reading a client's report knows where to look.
+ * Undefined for any other error.
+ */
+export function unavailableProblemOf(error: unknown): { what: 'object store unavailable' | 'database unavailable'; problem: BurrowError } | undefined {
+  if (isBlobStoreUnavailable(error)) return { what: 'object store unavailable', problem: new BurrowError('burrow/unavailable', 'The object store (blob storage) is unreachable; try again shortly', { retryAfter: 1 }) };
+  if (isStoreUnavailable(error)) return { what: 'database unavailable', problem: new BurrowError('burrow/unavailable', 'The database is unreachable; try again shortly', { retryAfter: 1 }) };
+  return undefined;
+}
+
+/** The problem of a server fault: the request id, for the operator's logs, and nothing else. */
+export function internalProblem(requestId: string): Problem {
+  return new BurrowError('burrow/internal', 'The server failed; quote the request id to the operator', { requestId }).toProblem();
+}
+
 /** What the handlers tell the metrics. */
 export interface ProblemEvents {
   /** A request failed because the object store could not be reached or used. */
@@ -89,19 +105,14 @@ export function installProblemHandlers(app: FastifyInstance, routes: readonly Ro
     if (error.validation !== undefined) return sendProblem(reply, validationProblem(error));
     const mapped = fastifyProblem(error);
     if (mapped !== undefined) return sendProblem(reply, mapped);
-    // An object store or database that is down or restarting is a 503 the client may retry, not a
-    // server bug; the detail says which, so an operator reading a client's report knows where to look.
-    if (isBlobStoreUnavailable(error)) {
-      request.log.warn({ err: error }, 'object store unavailable');
-      events.objectStoreUnavailable?.();
-      return sendProblem(reply, new BurrowError('burrow/unavailable', 'The object store (blob storage) is unreachable; try again shortly', { retryAfter: 1 }));
-    }
-    if (isStoreUnavailable(error)) {
-      request.log.warn({ err: error }, 'database unavailable');
-      return sendProblem(reply, new BurrowError('burrow/unavailable', 'The database is unreachable; try again shortly', { retryAfter: 1 }));
+    const unavailable = unavailableProblemOf(error);
+    if (unavailable !== undefined) {
+      request.log.warn({ err: error }, unavailable.what);
+      if (unavailable.what === 'object store unavailable') events.objectStoreUnavailable?.();
+      return sendProblem(reply, unavailable.problem);
     }
     request.log.error({ err: error }, 'unexpected error');
-    const problem: Problem = new BurrowError('burrow/internal', 'The server failed; quote the request id to the operator', { requestId: request.id }).toProblem();
+    const problem: Problem = internalProblem(request.id);
     return reply.code(500).type(problemContentType).send(problem);
   });
 

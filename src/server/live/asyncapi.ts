@@ -16,8 +16,9 @@ function plain(schema: unknown): Json {
 
 /** The frames of each direction, by message name, with the schema each one is (a member of the unions above). */
 function clientMessages(): Record<string, { title: string; summary: string; payload: Json }> {
-  const [resume, ping] = ClientFrame.anyOf;
+  const [resume, ping, receipt] = ClientFrame.anyOf;
   return {
+    receipt: { title: 'Receipt', summary: 'A signed receipt, exactly the body of POST /v1/families/{familyId}/messages/{messageId}/receipts, stored as that route stores it; answered by receipt-stored or an error with the same ref', payload: plain(receipt) },
     resume: { title: 'Resume', summary: 'The first frame, optional: the last cursor the client processed per family; the server replays what came after, then sends ready', payload: plain(resume) },
     ping: { title: 'Ping', summary: 'Whenever the client likes; answered by pong (a first-frame ping means live events only, no backlog)', payload: plain(ping) },
   };
@@ -36,8 +37,10 @@ function serverMessages(): Record<string, { title: string; summary: string; payl
       out.ready = { title: 'Ready', summary: 'The backlog after the resume cursors has been delivered; live events follow', payload: schema };
     } else if (type === 'pong') {
       out.pong = { title: 'Pong', summary: 'The answer to a ping', payload: schema };
+    } else if (type === 'receipt-stored') {
+      out['receipt-stored'] = { title: 'Receipt stored', summary: 'The receipt frame `ref` was stored: the message as the HTTP route\'s 200 answers it (a repeated receipt is answered the same)', payload: schema };
     } else {
-      out.error = { title: 'Error', summary: 'A refused frame, as an RFC 9457 problem; the connection stays open', payload: schema };
+      out.error = { title: 'Error', summary: 'A refused frame, as an RFC 9457 problem (for a receipt frame, the one the HTTP route would answer, with the frame\'s ref); the connection stays open', payload: schema };
     }
   }
   return out;
@@ -63,7 +66,7 @@ export function buildAsyncApiDocument(info: { version: string }): Json {
       license: { name: 'AGPL-3.0-or-later', url: 'https://www.gnu.org/licenses/agpl-3.0.html' },
       description: [
         'The live channel of a Burrow server: a WebSocket at `/v1/live` (opened as described by the OpenAPI document at `/v1/openapi.json`) whose frames are JSON text. Events carry ids, never content; a client fetches what an event names. Delivery is at-least-once: dedupe by (familyId, cursor) and by message id.',
-        'Limits: frames of at most 16 KiB and 120 frames a minute (a flood is closed with 1008); a client that does not read is closed with 1013; a session that ends or a toy that leaves its family is closed with 1008. The server pings every 30 seconds (WebSocket ping) and ends a connection that did not answer the previous one.',
+        'Limits: frames of at most 16 KiB and 120 frames a minute, receipts included (a flood is closed with 1008; a client keeps its receipt frames to 60 in any minute and posts the rest over HTTP); a receipt frame also takes one request from its address\'s HTTP budget (429 problem, connection kept); a client that does not read is closed with 1013; a session that ends or a toy that leaves its family is closed with 1008. The server pings every 30 seconds (WebSocket ping) and ends a connection that did not answer the previous one.',
       ].join('\n\n'),
     },
     defaultContentType: 'application/json',
@@ -95,6 +98,7 @@ export function buildAsyncApiDocument(info: { version: string }): Json {
     operations: {
       sendResume: { action: 'send', channel, title: 'Resume', summary: client.resume!.summary, security: memberOrToy, messages: [ref('resume')] },
       sendPing: { action: 'send', channel, title: 'Ping', summary: client.ping!.summary, security: memberOrToy, messages: [ref('ping')], reply: { channel, messages: [ref('pong')] } },
+      sendReceipt: { action: 'send', channel, title: 'Receipt', summary: client.receipt!.summary, security: memberOrToy, messages: [ref('receipt')], reply: { channel, messages: [ref('receipt-stored'), ref('error')] } },
       receiveEvent: { action: 'receive', channel, title: 'Events', summary: 'The events of the caller\'s families, oldest first per family', security: memberOrToy, messages: eventNames.map(ref) },
       receiveReady: { action: 'receive', channel, title: 'Ready', summary: server.ready!.summary, security: memberOrToy, messages: [ref('ready')] },
       receiveError: { action: 'receive', channel, title: 'Refused frames', summary: server.error!.summary, security: memberOrToy, messages: [ref('error')] },

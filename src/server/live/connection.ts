@@ -13,8 +13,9 @@
  */
 import type { WebSocket } from 'ws';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { BurrowError, type ErrorCode } from '../../protocol/errors.js';
-import { ClientFrame, type ServerFrame } from '../../protocol/live.js';
+import { BurrowError, type ErrorCode, type Problem } from '../../protocol/errors.js';
+import { ClientFrame, FrameRef, type ReceiptFrame, type ServerFrame } from '../../protocol/live.js';
+import type { MessageViewData } from '../messages/service.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess, FamilyMembership } from '../families/access.js';
 import type { BusEvent } from '../../storage/bus/event-bus.js';
@@ -23,6 +24,7 @@ import type { PrincipalKind } from '../principal.js';
 import { accountTopic, familyTopic } from './family-events.js';
 
 const clientFrame = TypeCompiler.Compile(ClientFrame);
+const frameRef = TypeCompiler.Compile(FrameRef);
 /** A client that does not read its events is dropped rather than buffered without end. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MESSAGE_EVENTS = new Set(['message', 'message-deleted', 'receipt', 'approval']);
@@ -43,6 +45,13 @@ export interface LiveShared {
   limits: LiveLimits;
   /** Whether the session (or device token) behind `connection` is still valid. */
   stillAuthorised(connection: LiveConnection): Promise<boolean>;
+  /**
+   * Stores the receipt of `frame` as `POST …/receipts` stores it, as `connection`'s principal and
+   * under the route's rate limit; throws what the route would answer.
+   */
+  storeReceipt(connection: LiveConnection, frame: ReceiptFrame): Promise<MessageViewData>;
+  /** The problem a failed `storeReceipt` answers (a server fault logged, and answered with the request id only). */
+  problemOf(error: unknown, connection: LiveConnection): Problem;
   warn(message: string, error: unknown, connection: LiveConnection): void;
   /** Called once when `connection` has closed, for whatever reason. */
   closed(connection: LiveConnection): void;
@@ -60,6 +69,8 @@ export interface LiveIdentity {
   /** When the member's session expires (ms since 1970; undefined for a toy, whose token does not). */
   sessionExpiresAt: number | undefined;
   requestId: string;
+  /** The client's address as the rate limits key it (`clientKeyOf`), for the receipts sent over the connection. */
+  clientKey: string;
 }
 
 /** A cursor of the bus's form (src/storage/bus/event-bus.ts); anything else from a client is ignored. */
@@ -124,9 +135,20 @@ export class RecheckRound {
   }
 }
 
-function problemFrame(code: ErrorCode, detail: string): ServerFrame {
-  const p = new BurrowError(code, detail).toProblem();
-  return { type: 'error', problem: { type: p.type, title: p.title, status: p.status, detail: p.detail } };
+/** An error frame of `p` (answering the frame `ref`, if any), with only the fields `ErrorFrame` carries. */
+function errorFrame(p: Problem, ref?: string): ServerFrame {
+  const problem = { type: p.type, title: p.title, status: p.status, detail: p.detail, ...(p.retryAfter === undefined ? {} : { retryAfter: p.retryAfter }), ...(p.requestId === undefined ? {} : { requestId: p.requestId }) };
+  return ref === undefined ? { type: 'error', problem } : { type: 'error', ref, problem };
+}
+
+function problemFrame(code: ErrorCode, detail: string, ref?: string): ServerFrame {
+  return errorFrame(new BurrowError(code, detail).toProblem(), ref);
+}
+
+/** The `ref` of a frame that failed its schema, when it has a well-formed one: the error frame names it. */
+function refOf(frame: unknown): string | undefined {
+  const ref = typeof frame === 'object' && frame !== null ? (frame as { ref?: unknown }).ref : undefined;
+  return frameRef.Check(ref) ? ref : undefined;
 }
 
 /** The socket's listeners are these shared functions; each finds its connection here. */
@@ -168,6 +190,7 @@ export class LiveConnection implements TopicSink {
   readonly token: string;
   readonly sessionId: string | undefined;
   readonly requestId: string;
+  readonly clientKey: string;
   readonly #shared: LiveShared;
   /** The principal's families (usually one, a few for a guardian): an array, lighter than a Map. */
   #families: LiveFamily[] = [];
@@ -198,6 +221,7 @@ export class LiveConnection implements TopicSink {
     this.token = identity.token;
     this.sessionId = identity.sessionId;
     this.requestId = identity.requestId;
+    this.clientKey = identity.clientKey;
     this.#shared = shared;
     this.#windowStart = Math.floor(shared.clock.now() / 1000);
     this.#sessionEndsSecond = identity.sessionExpiresAt === undefined ? 0 : Math.ceil(identity.sessionExpiresAt / 1000);
@@ -441,6 +465,18 @@ export class LiveConnection implements TopicSink {
     return ++this.#frames <= this.#shared.limits.maxFramesPerMinute;
   }
 
+  /**
+   * Stores a receipt beside the event queue, not in it: it needs no event order, and events must
+   * not wait for its write. Its authorisation is the service's, as over HTTP, at the time it runs.
+   */
+  #storeReceipt(frame: ReceiptFrame): void {
+    const shared = this.#shared;
+    shared.storeReceipt(this, frame).then(
+      (message) => this.#send({ type: 'receipt-stored', ref: frame.ref, message }),
+      (error: unknown) => this.#send(errorFrame(shared.problemOf(error, this), frame.ref)),
+    );
+  }
+
   onFrame(raw: unknown, isBinary: boolean): void {
     if (this.closed) return;
     if (!this.#withinBudget()) {
@@ -454,7 +490,8 @@ export class LiveConnection implements TopicSink {
     } catch {
       return this.#send(problemFrame('burrow/bad-request', 'The frame is not JSON'));
     }
-    if (!clientFrame.Check(frame)) return this.#send(problemFrame('burrow/bad-request', 'The frame is not a resume or ping frame'));
+    if (!clientFrame.Check(frame)) return this.#send(problemFrame('burrow/bad-request', 'The frame is not a resume, ping or receipt frame', refOf(frame)));
+    if (frame.type === 'receipt') return this.#storeReceipt(frame);
     if (frame.type === 'ping') {
       this.decideResume(undefined);
       return this.#send({ type: 'pong' });

@@ -16,7 +16,11 @@ import { TopicFanout } from '../../storage/bus/topic-fanout.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../deps.js';
 import type { FamilyAccess } from '../families/access.js';
+import { clientKeyOf } from '../http/addresses.js';
+import { internalProblem, unavailableProblemOf } from '../http/problems.js';
+import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
 import type { BurrowApp } from '../http/types.js';
+import type { MessagesService } from '../messages/service.js';
 import { presentedToken, principalOf } from '../sessions/authenticate.js';
 import type { SessionsService } from '../sessions/service.js';
 import type { ToysService } from '../toys/service.js';
@@ -28,6 +32,10 @@ export interface LiveRouteDeps {
   bus: EventBus;
   sessions: SessionsService;
   toys: Pick<ToysService, 'stillValid'>;
+  /** Stores the receipts sent over the live channel, as `POST …/receipts` does. */
+  messages: Pick<MessagesService, 'addReceipt'>;
+  /** The limiter of the HTTP routes: a receipt over the live channel takes from the same per-address budget. */
+  limiter: RateLimiter;
   clock: Clock;
   config: Config;
 }
@@ -114,6 +122,22 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
       const session = await deps.sessions.authenticate(token);
       return session !== undefined && session.id === sessionId;
     },
+    async storeReceipt(connection, { familyId, messageId, receipt }) {
+      // The budget every HTTP request of this address takes from (`installAddressRateLimits`), so
+      // moving receipts to the live channel does not add to what an address may send.
+      await enforceLimit(deps.limiter, `ip:${connection.clientKey}`, config.rateLimits.globalPerIp);
+      return deps.messages.addReceipt({ id: connection.principalId, kind: connection.kind }, familyId, messageId, receipt);
+    },
+    problemOf(error, { requestId }) {
+      if (error instanceof BurrowError) return error.toProblem();
+      const unavailable = unavailableProblemOf(error);
+      if (unavailable !== undefined) {
+        app.log.warn({ err: error, reqId: requestId }, `a live receipt: ${unavailable.what}`);
+        return unavailable.problem.toProblem();
+      }
+      app.log.error({ err: error, reqId: requestId }, 'a live receipt failed');
+      return internalProblem(requestId);
+    },
     warn: (message, error, { requestId }) => app.log.warn({ err: error, reqId: requestId }, message),
     closed(connection) {
       hub.remove(connection);
@@ -195,7 +219,7 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
         // The connection outlives its upgrade request: keep only the few values it needs, not the
         // request (its headers, raw message and logger would otherwise stay alive per connection).
         // The token is a slice of the upgrade's header string and would keep all of it: copied.
-        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token: Buffer.from(token, 'utf8').toString('utf8'), sessionId: request.auth?.sessionId, sessionExpiresAt: request.auth === null ? undefined : Number(request.auth.session.expires_at), requestId: request.id };
+        const identity: LiveIdentity = { principalId: principal.id, kind: principal.kind, token: Buffer.from(token, 'utf8').toString('utf8'), sessionId: request.auth?.sessionId, sessionExpiresAt: request.auth === null ? undefined : Number(request.auth.session.expires_at), requestId: request.id, clientKey: clientKeyOf(request.ip) };
         releaseUpgradeResponse(request);
         hub.add(new LiveConnection(socket, identity, shared));
       },

@@ -301,7 +301,7 @@ export class VirtualToy {
         }
       },
     });
-    live.catch(() => undefined);
+    live.then((connection) => runtime.useLive(connection), () => undefined);
     this.#live = live;
   }
 
