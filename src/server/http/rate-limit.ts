@@ -151,6 +151,11 @@ export async function enforceLimit(limiter: RateLimiter, key: string, window: Ra
   if (wait > 0) throw rateLimited(wait);
 }
 
+/** The budget every request of one client address takes from (`clientKeyOf`), over HTTP or the live channel. */
+export function enforceAddressLimit(limiter: RateLimiter, client: string, perIp: RateWindow): Promise<void> {
+  return enforceLimit(limiter, `ip:${client}`, perIp);
+}
+
 /**
  * Per-address limits in an `onRequest` hook: a global one on every route but the health checks,
  * and a tighter one on routes marked `config: { anonymous: true }` (register, login, recover).
@@ -160,7 +165,7 @@ export function installAddressRateLimits(app: FastifyInstance, options: { limite
     const path = request.url.split('?')[0];
     if (path === '/healthz' || path === '/readyz') return;
     const client = clientKeyOf(request.ip);
-    await enforceLimit(options.limiter, `ip:${client}`, options.globalPerIp);
+    await enforceAddressLimit(options.limiter, client, options.globalPerIp);
     if (request.routeOptions.config.anonymous === true) {
       await enforceLimit(options.limiter, `ip-anon:${client}`, options.anonymousPerIp);
     }

@@ -18,7 +18,7 @@ import type { Clock } from '../deps.js';
 import type { FamilyAccess } from '../families/access.js';
 import { clientKeyOf } from '../http/addresses.js';
 import { internalProblem, unavailableProblemOf } from '../http/problems.js';
-import { enforceLimit, type RateLimiter } from '../http/rate-limit.js';
+import { enforceAddressLimit, type RateLimiter } from '../http/rate-limit.js';
 import type { BurrowApp } from '../http/types.js';
 import type { MessagesService } from '../messages/service.js';
 import { presentedToken, principalOf } from '../sessions/authenticate.js';
@@ -123,9 +123,9 @@ export function registerLiveRoutes(app: BurrowApp, deps: LiveRouteDeps): void {
       return session !== undefined && session.id === sessionId;
     },
     async storeReceipt(connection, { familyId, messageId, receipt }) {
-      // The budget every HTTP request of this address takes from (`installAddressRateLimits`), so
-      // moving receipts to the live channel does not add to what an address may send.
-      await enforceLimit(deps.limiter, `ip:${connection.clientKey}`, config.rateLimits.globalPerIp);
+      // The budget every HTTP request of this address takes from, so moving receipts to the live
+      // channel does not add to what an address may send.
+      await enforceAddressLimit(deps.limiter, connection.clientKey, config.rateLimits.globalPerIp);
       return deps.messages.addReceipt({ id: connection.principalId, kind: connection.kind }, familyId, messageId, receipt);
     },
     problemOf(error, { requestId }) {

@@ -163,6 +163,17 @@ describe('a receipt on a message the caller may not see', () => {
   });
 });
 
+/** Deletes `messageId` as deleting a message does, in a transaction held open while `whileHeld` runs; commits after it. */
+async function holdDeletion(messageId: string, whileHeld: () => Promise<void>): Promise<void> {
+  await server.store.db.transaction().execute(async (tx) => {
+    for (const table of ['message_receipts', 'message_approvals', 'message_declines', 'message_recipients'] as const) {
+      await tx.deleteFrom(table).where('message_id', '=', messageId).execute();
+    }
+    await tx.deleteFrom('messages').where('id', '=', messageId).execute();
+    await whileHeld();
+  });
+}
+
 describe.runIf(TEST_BACKEND === 'postgres-s3')('a receipt racing its message on PostgreSQL', () => {
   // The receipt's INSERT ... SELECT reads the message as committed when it starts; the message's
   // deletion (uncommitted) holds the row, so the insert's foreign-key check waits for it. When the
@@ -172,12 +183,8 @@ describe.runIf(TEST_BACKEND === 'postgres-s3')('a receipt racing its message on 
     const { messageId } = await sent(mum, family, [ada]);
     const body = await receiptBody(mum, family.familyId, messageId, 'played');
     let answer: Promise<{ statusCode: number; body: string }> | undefined;
-    await server.store.db.transaction().execute(async (tx) => {
-      // What deleting the message does, held open while the receipt arrives.
-      for (const table of ['message_receipts', 'message_approvals', 'message_declines', 'message_recipients'] as const) {
-        await tx.deleteFrom(table).where('message_id', '=', messageId).execute();
-      }
-      await tx.deleteFrom('messages').where('id', '=', messageId).execute();
+    // What deleting the message does, held open while the receipt arrives.
+    await holdDeletion(messageId, async () => {
       answer = call(server.app, mum, 'POST', `${base(family)}/${messageId}/receipts`, body);
       // Until the receipt's insert waits on the deletion's row lock.
       for (;;) {
@@ -242,11 +249,7 @@ describe.runIf(TEST_BACKEND === 'postgres-s3')('an approval or a decline racing 
     const { sealed, messageId } = await sent(aunt, family, [ada]);
     const body = await approvalBody(mum, family.familyId, sealed);
     let answer: Promise<{ statusCode: number; body: string }> | undefined;
-    await server.store.db.transaction().execute(async (tx) => {
-      for (const table of ['message_receipts', 'message_approvals', 'message_declines', 'message_recipients'] as const) {
-        await tx.deleteFrom(table).where('message_id', '=', messageId).execute();
-      }
-      await tx.deleteFrom('messages').where('id', '=', messageId).execute();
+    await holdDeletion(messageId, async () => {
       answer = call(server.app, mum, 'POST', `${base(family)}/${messageId}/approvals`, body);
       await blockedOrAnswered(answer);
     });
